@@ -1,0 +1,250 @@
+/*
+ * The C half of the bridge: state creation with a counting allocator, the
+ * coroutine entry points Go calls once per request, and the helpers Lua
+ * calls through FFI function pointers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "bridge.h"
+
+/* le_alloc counts every byte the state holds and refuses growth past the
+ * limit: LuaJIT turns the NULL into a "not enough memory" Lua error that
+ * pcall can catch, so a greedy script fails instead of the process. */
+static void *le_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	le_state *st = (le_state *)ud;
+	if (ptr == NULL)
+		osize = 0;
+	if (nsize == 0) {
+		free(ptr);
+		st->used -= osize;
+		return NULL;
+	}
+	if (nsize > osize && st->limit > 0 && st->used + (nsize - osize) > st->limit)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p != NULL)
+		st->used = st->used - osize + nsize;
+	return p;
+}
+
+static int le_traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (msg == NULL) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+/* le_gocall is the one C function through which Lua reaches Go on slow paths
+ * (registration, logging, admin). Go returns the number of results, or -1
+ * with an error message pushed, raised here so no longjmp crosses Go frames. */
+static int le_gocall(lua_State *L)
+{
+	le_state *st = (le_state *)lua_touserdata(L, lua_upvalueindex(1));
+	int n = leGoCall(L, st->id);
+	if (n < 0)
+		return lua_error(L);
+	return n;
+}
+
+le_state *le_state_new(size_t limit, int id)
+{
+	le_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	st->limit = limit;
+	st->id = id;
+	st->runner_ref = LUA_NOREF;
+	st->L = lua_newstate(le_alloc, st);
+	if (st->L == NULL) {
+		free(st);
+		return NULL;
+	}
+	luaL_openlibs(st->L);
+	return st;
+}
+
+void le_state_close(le_state *st)
+{
+	lua_close(st->L);
+	free(st);
+}
+
+size_t le_state_used(le_state *st) { return st->used; }
+
+/* le_push_bridge pushes the table that hands Lua the C functions it may call:
+ * FFI function pointers (a static binary has no dynamic symbols for ffi.C to
+ * find) and the Go call gate. */
+static void le_push_bridge(le_state *st)
+{
+	lua_State *L = st->L;
+	lua_createtable(L, 0, 8);
+	lua_pushlightuserdata(L, (void *)le_buf_append);
+	lua_setfield(L, -2, "buf_append");
+	lua_pushlightuserdata(L, (void *)le_add_rfield);
+	lua_setfield(L, -2, "add_rfield");
+	lua_pushlightuserdata(L, (void *)le_set_reason);
+	lua_setfield(L, -2, "set_reason");
+	lua_pushlightuserdata(L, st);
+	lua_pushcclosure(L, le_gocall, 1);
+	lua_setfield(L, -2, "gocall");
+}
+
+/* le_load runs a chunk in protected mode. mode LE_LOAD_BRIDGE passes the
+ * bridge table as the chunk's argument and keeps the runner function it
+ * returns for le_thread_new; LE_LOAD_EVAL leaves the chunk's first result on
+ * the stack. On error the message (with traceback) is left on the stack and
+ * a non-zero status returned. */
+int le_load(le_state *st, const char *code, size_t len, const char *name, int mode)
+{
+	lua_State *L = st->L;
+	lua_pushcfunction(L, le_traceback);
+	int base = lua_gettop(L);
+	int rc = luaL_loadbuffer(L, code, len, name);
+	if (rc != 0) {
+		lua_remove(L, base);
+		return rc;
+	}
+	int nargs = 0;
+	if (mode == LE_LOAD_BRIDGE) {
+		le_push_bridge(st);
+		nargs = 1;
+	}
+	rc = lua_pcall(L, nargs, mode == LE_LOAD_RUN ? 0 : 1, base);
+	lua_remove(L, base);
+	if (rc != 0 || mode != LE_LOAD_BRIDGE)
+		return rc;
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, "bridge chunk did not return the runner function");
+		return LUA_ERRRUN;
+	}
+	st->runner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+const char *le_tostring(lua_State *L, int idx, size_t *len)
+{
+	const char *s = lua_tolstring(L, idx, len);
+	if (s == NULL) {
+		*len = 0;
+		return "";
+	}
+	return s;
+}
+
+void le_pop(lua_State *L, int n) { lua_pop(L, n); }
+
+/* le_thread_new makes a coroutine that runs the runner function bound to
+ * stream s, and starts it so that it waits for its first request. */
+lua_State *le_thread_new(le_state *st, le_stream *s, int *ref)
+{
+	lua_State *L = st->L;
+	lua_State *co = lua_newthread(L);
+	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, st->runner_ref);
+	lua_pushlightuserdata(co, s);
+	int rc = lua_resume(co, 1);
+	if (rc != LUA_YIELD) {
+		luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+		*ref = LUA_NOREF;
+		return NULL;
+	}
+	return co;
+}
+
+void le_thread_free(le_state *st, int ref) { luaL_unref(st->L, LUA_REGISTRYINDEX, ref); }
+
+/* le_resume is the one crossing per step of a request: it runs the
+ * coroutine until it yields (an op in s->op) or dies (an error escaped the
+ * runner; the coroutine can not be reused). */
+int le_resume(lua_State *co) { return lua_resume(co, 0); }
+
+static int le_grow(char **p, uint32_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need) {
+		ncap *= 2;
+		if (ncap > 0xffffffffu)
+			return -1;
+	}
+	char *np = realloc(*p, ncap * elem);
+	if (np == NULL)
+		return -1;
+	*p = np;
+	*cap = (uint32_t)ncap;
+	return 0;
+}
+
+int le_buf_reserve(le_buf *b, size_t n)
+{
+	size_t need = (size_t)b->len + n;
+	if (need <= b->cap)
+		return 0;
+	return le_grow(&b->p, &b->cap, need, 1);
+}
+
+int le_buf_append(le_buf *b, const char *p, size_t n)
+{
+	if (le_buf_reserve(b, n) != 0)
+		return -1;
+	memcpy(b->p + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n)
+{
+	if (n <= *cap)
+		return 0;
+	return le_grow((char **)f, cap, n, sizeof(le_field));
+}
+
+int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	if (le_fields_reserve(&s->rfields, &s->rfields_cap, s->nrfields + 1) != 0)
+		return -1;
+	uint32_t off = s->resp.len;
+	if (le_buf_append(&s->resp, name, nlen) != 0 || le_buf_append(&s->resp, value, vlen) != 0)
+		return -1;
+	le_field *f = &s->rfields[s->nrfields++];
+	f->name.off = off;
+	f->name.len = (uint32_t)nlen;
+	f->value.off = off + (uint32_t)nlen;
+	f->value.len = (uint32_t)vlen;
+	return 0;
+}
+
+int le_set_reason(le_stream *s, const char *p, size_t n)
+{
+	uint32_t off = s->resp.len;
+	if (le_buf_append(&s->resp, p, n) != 0)
+		return -1;
+	s->reason.off = off;
+	s->reason.len = (uint32_t)n;
+	return 0;
+}
+
+le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }
+
+void le_stream_free(le_stream *s)
+{
+	free(s->head.p);
+	free(s->fields);
+	free(s->body.p);
+	free(s->resp.p);
+	free(s->rfields);
+	free(s->out.p);
+	free(s->err.p);
+	free(s);
+}

@@ -1,0 +1,39 @@
+/* C entry points of the bridge, called from Go (cgo.go) and bridge.c. */
+#ifndef LUAEDGE_BRIDGE_H
+#define LUAEDGE_BRIDGE_H
+
+#include <stddef.h>
+#include <lua.h>
+
+#include "stream.h"
+
+/* le_state is one LuaJIT state with its memory account. */
+typedef struct le_state {
+	lua_State *L;
+	size_t used;  /* bytes held by the state */
+	size_t limit; /* 0: no limit */
+	int runner_ref;
+	int id; /* Go's handle, for le_gocall */
+} le_state;
+
+le_state *le_state_new(size_t limit, int id);
+void le_state_close(le_state *st);
+size_t le_state_used(le_state *st);
+enum { LE_LOAD_RUN = 0, LE_LOAD_BRIDGE = 1, LE_LOAD_EVAL = 2 };
+int le_load(le_state *st, const char *code, size_t len, const char *name, int mode);
+const char *le_tostring(lua_State *L, int idx, size_t *len);
+void le_pop(lua_State *L, int n);
+
+lua_State *le_thread_new(le_state *st, le_stream *s, int *ref);
+void le_thread_free(le_state *st, int ref);
+int le_resume(lua_State *co);
+
+int le_buf_reserve(le_buf *b, size_t n);
+int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n);
+le_stream *le_stream_new(void);
+void le_stream_free(le_stream *s);
+
+/* Implemented in Go (gocall.go). */
+extern int leGoCall(lua_State *L, int id);
+
+#endif

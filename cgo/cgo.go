@@ -1,0 +1,160 @@
+// Package cgo is the C bridge between Go and LuaJIT: states with a counting
+// allocator, coroutines resumed with one cgo call per step, and the stream
+// structs that Lua reads and writes through FFI (stream.h).
+//
+// Go reads and writes the C structs directly through unsafe pointers; only
+// creating states and threads, growing buffers and resuming coroutines cross
+// into C.
+package cgo
+
+/*
+#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2
+#cgo LDFLAGS: -lluajit-5.1 -lm -ldl
+#include <stdlib.h>
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Lua status codes returned by resume and load.
+const (
+	luaOK    = 0
+	luaYield = 1
+	luaErrMem = 4
+)
+
+// State is one LuaJIT state. It is not safe for concurrent use: each event
+// loop owns one and uses it from its own thread only.
+type State struct {
+	st *C.le_state
+}
+
+// NewState creates a state with the standard libraries open. limit caps the
+// bytes the state may hold (0: no limit); id is passed to Go functions that
+// Lua calls through the gate (see RegisterGoFunc).
+func NewState(limit int64, id int) (*State, error) {
+	st := C.le_state_new(C.size_t(limit), C.int(id))
+	if st == nil {
+		return nil, errors.New("lua: cannot create state (out of memory or limit too small)")
+	}
+	return &State{st: st}, nil
+}
+
+// Close frees the state and everything it holds.
+func (s *State) Close() {
+	if s.st != nil {
+		C.le_state_close(s.st)
+		s.st = nil
+	}
+}
+
+// Used returns the bytes the state holds now.
+func (s *State) Used() int64 { return int64(C.le_state_used(s.st)) }
+
+// Limit returns the memory limit in bytes (0: none).
+func (s *State) Limit() int64 { return int64(s.st.limit) }
+
+// Load compiles and runs a chunk in protected mode. name is the chunk name
+// shown in error messages ("@file.lua" for a file).
+func (s *State) Load(code []byte, name string) error {
+	return s.load(code, name, C.LE_LOAD_RUN)
+}
+
+// LoadBridge runs the bridge chunk: it receives the bridge table and must
+// return the coroutine runner.
+func (s *State) LoadBridge(code []byte, name string) error {
+	return s.load(code, name, C.LE_LOAD_BRIDGE)
+}
+
+// Eval runs a chunk and returns its first result converted to a string.
+func (s *State) Eval(code, name string) (string, error) {
+	if err := s.load([]byte(code), name, C.LE_LOAD_EVAL); err != nil {
+		return "", err
+	}
+	return s.popString(), nil
+}
+
+func (s *State) load(code []byte, name string, mode C.int) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var p *C.char
+	if len(code) > 0 {
+		p = (*C.char)(unsafe.Pointer(&code[0]))
+	}
+	rc := C.le_load(s.st, p, C.size_t(len(code)), cname, mode)
+	if rc != luaOK {
+		msg := s.popString()
+		if rc == luaErrMem {
+			msg = "not enough memory (lua.memory_limit reached): " + msg
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func (s *State) popString() string {
+	var n C.size_t
+	p := C.le_tostring(s.st.L, -1, &n)
+	msg := C.GoStringN(p, C.int(n))
+	C.le_pop(s.st.L, 1)
+	return msg
+}
+
+// Thread is a pooled coroutine bound for life to one Stream.
+type Thread struct {
+	st  *State
+	co  *C.lua_State
+	ref C.int
+	S   *Stream
+}
+
+// NewThread creates a coroutine running the runner function returned by the
+// bridge chunk, parked until its first Resume.
+func (s *State) NewThread() (*Thread, error) {
+	cs := C.le_stream_new()
+	if cs == nil {
+		return nil, errors.New("lua: out of memory for a stream")
+	}
+	var ref C.int
+	co := C.le_thread_new(s.st, cs, &ref)
+	if co == nil {
+		msg := s.popString()
+		C.le_stream_free(cs)
+		return nil, fmt.Errorf("lua: cannot start coroutine: %s", msg)
+	}
+	return &Thread{st: s, co: co, ref: ref, S: &Stream{c: cs}}, nil
+}
+
+// Free releases the coroutine and its stream.
+func (t *Thread) Free() {
+	if t.co != nil {
+		C.le_thread_free(t.st.st, t.ref)
+		t.co = nil
+	}
+	if t.S != nil {
+		C.le_stream_free(t.S.c)
+		t.S = nil
+	}
+}
+
+// Resume runs the coroutine until it yields; S.Op() then says what it waits
+// for. ok is false when an error escaped the runner: the coroutine is dead,
+// msg says why, and the Thread must be freed.
+func (t *Thread) Resume() (ok bool, msg string) {
+	rc := C.le_resume(t.co)
+	if rc == luaYield {
+		return true, ""
+	}
+	var n C.size_t
+	p := C.le_tostring(t.co, -1, &n)
+	msg = C.GoStringN(p, C.int(n))
+	if rc == luaErrMem {
+		msg = "not enough memory (lua.memory_limit reached): " + msg
+	}
+	return false, msg
+}

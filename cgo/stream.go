@@ -1,0 +1,183 @@
+package cgo
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Op codes a coroutine yields with (le_stream.op).
+const (
+	OpDone  = C.LE_OP_DONE
+	OpSleep = C.LE_OP_SLEEP
+	OpYield = C.LE_OP_YIELD
+	OpRecv  = C.LE_OP_RECV
+	OpFlush = C.LE_OP_FLUSH
+)
+
+// Stream flags (le_stream.flags).
+const (
+	FlagBodyEnd  = C.LE_F_BODY_END
+	FlagStarted  = C.LE_F_STARTED
+	FlagHeadSent = C.LE_F_HEAD_SENT
+	FlagFailed   = C.LE_F_FAILED
+	FlagSessVars = C.LE_F_SESS_VARS
+)
+
+// Stream is the C struct one coroutine shares with Go. Go writes the
+// request with the Set/Add methods and reads the response after Resume.
+// Slices returned by the read methods alias C memory and are valid until
+// the next Resume or Reset.
+type Stream struct {
+	c *C.le_stream
+}
+
+func bytesOf(p *C.char, n C.uint32_t) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+func bufBytes(b *C.le_buf) []byte { return bytesOf(b.p, b.len) }
+
+// appendBuf copies p to the end of b, growing it in C when needed.
+func appendBuf(b *C.le_buf, p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	if int(b.len)+len(p) > int(b.cap) {
+		if C.le_buf_reserve(b, C.size_t(len(p))) != 0 {
+			return false
+		}
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(b.p)), int(b.cap))[b.len:], p)
+	b.len += C.uint32_t(len(p))
+	return true
+}
+
+func (s *Stream) headSpan(p []byte) C.le_span {
+	off := s.c.head.len
+	if !appendBuf(&s.c.head, p) {
+		return C.le_span{}
+	}
+	return C.le_span{off: off, len: C.uint32_t(len(p))}
+}
+
+// Reset clears the stream for a new request on connection connID that
+// runs entry(arg).
+func (s *Stream) Reset(entry, arg int, connID int64) {
+	c := s.c
+	c.conn_id = C.int64_t(connID)
+	c.head.len = 0
+	c.method, c.target, c.path, c.query, c.authority = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
+	c.major, c.minor = 1, 1
+	c.nfields = 0
+	c.content_length = -1
+	c.body.len, c.body_pos = 0, 0
+	c.flags = 0
+	c.entry, c.entry_arg = C.int32_t(entry), C.int32_t(arg)
+	c.status = 0
+	c.reason = C.le_span{}
+	c.resp.len = 0
+	c.nrfields = 0
+	c.out.len = 0
+	c.op = OpDone
+	c.arg = 0
+	c.err.len = 0
+}
+
+// SetRequestLine records method and target (split into path and query) and the version.
+func (s *Stream) SetRequestLine(method, target, path, query []byte, major, minor int) {
+	s.c.method = s.headSpan(method)
+	s.c.target = s.headSpan(target)
+	// path and query are sub-slices of target when they come from the same
+	// buffer; copying them again costs a few bytes and keeps this simple.
+	s.c.path = s.headSpan(path)
+	s.c.query = s.headSpan(query)
+	s.c.major, s.c.minor = C.int32_t(major), C.int32_t(minor)
+}
+
+// SetAuthority records the host the request is for (Host header or :authority).
+func (s *Stream) SetAuthority(host []byte) { s.c.authority = s.headSpan(host) }
+
+// SetContentLength records the declared body length (-1: unknown).
+func (s *Stream) SetContentLength(n int64) { s.c.content_length = C.int64_t(n) }
+
+// AddField appends a request header field; the name is stored lower-case.
+func (s *Stream) AddField(name, value []byte) bool {
+	c := s.c
+	if c.nfields == c.fields_cap {
+		if C.le_fields_reserve(&c.fields, &c.fields_cap, c.nfields+1) != 0 {
+			return false
+		}
+	}
+	n := s.headSpan(name)
+	if n.len != C.uint32_t(len(name)) {
+		return false
+	}
+	lower := bufBytes(&c.head)[n.off : n.off+n.len]
+	for i, ch := range lower {
+		if 'A' <= ch && ch <= 'Z' {
+			lower[i] = ch + 'a' - 'A'
+		}
+	}
+	v := s.headSpan(value)
+	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.fields), uintptr(c.nfields)*unsafe.Sizeof(C.le_field{})))
+	f.name, f.value = n, v
+	c.nfields++
+	return true
+}
+
+// AppendBody adds received body bytes for Lua to read, dropping what Lua
+// has already read.
+func (s *Stream) AppendBody(p []byte) bool {
+	c := s.c
+	if c.body_pos > 0 {
+		rest := bufBytes(&c.body)[c.body_pos:]
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(c.body.p)), int(c.body.cap)), rest)
+		c.body.len = C.uint32_t(len(rest))
+		c.body_pos = 0
+	}
+	return appendBuf(&c.body, p)
+}
+
+// BodyUnread returns the body bytes received and not yet read by Lua.
+func (s *Stream) BodyUnread() int { return int(s.c.body.len - s.c.body_pos) }
+
+// Flags returns the stream flags.
+func (s *Stream) Flags() uint32 { return uint32(s.c.flags) }
+
+// SetFlag sets flag f.
+func (s *Stream) SetFlag(f uint32) { s.c.flags |= C.uint32_t(f) }
+
+// Op returns what the coroutine waits for, and its argument.
+func (s *Stream) Op() (int, float64) { return int(s.c.op), float64(s.c.arg) }
+
+// Status returns the response status the script set (0: none).
+func (s *Stream) Status() int { return int(s.c.status) }
+
+// Reason returns the reason phrase the script set, if any.
+func (s *Stream) Reason() []byte {
+	return bufBytes(&s.c.resp)[s.c.reason.off : s.c.reason.off+s.c.reason.len]
+}
+
+// NumRFields returns the number of response header fields the script added.
+func (s *Stream) NumRFields() int { return int(s.c.nrfields) }
+
+// RField returns response header field i.
+func (s *Stream) RField(i int) (name, value []byte) {
+	f := unsafe.Slice(s.c.rfields, int(s.c.nrfields))[i]
+	b := bufBytes(&s.c.resp)
+	return b[f.name.off : f.name.off+f.name.len], b[f.value.off : f.value.off+f.value.len]
+}
+
+// Out returns the response body bytes the script sent since the last ConsumeOut.
+func (s *Stream) Out() []byte { return bufBytes(&s.c.out) }
+
+// ConsumeOut marks the bytes of Out as sent.
+func (s *Stream) ConsumeOut() { s.c.out.len = 0 }
+
+// Err returns the error message and traceback of a failed entry function.
+func (s *Stream) Err() []byte { return bufBytes(&s.c.err) }

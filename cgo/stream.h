@@ -1,0 +1,98 @@
+/*
+ * The structs shared between Go and Lua. Go writes the request part of a
+ * stream before resuming its coroutine; Lua reads it through LuaJIT FFI and
+ * records the response part; Go reads that after the resume returns.
+ *
+ * The FFI declarations of these structs live in lj/lua/ffi.lua and must stay
+ * identical to this file (lj's tests compare the two).
+ *
+ * Nothing here is specific to HTTP/1: an HTTP/2 stream or a WebSocket
+ * message fills the same struct.
+ */
+#ifndef LUAEDGE_STREAM_H
+#define LUAEDGE_STREAM_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* le_buf is a growable byte buffer owned by C (malloc). */
+typedef struct le_buf {
+	char *p;
+	uint32_t len;
+	uint32_t cap;
+} le_buf;
+
+/* le_span locates bytes inside a le_buf. */
+typedef struct le_span {
+	uint32_t off;
+	uint32_t len;
+} le_span;
+
+/* le_field is one header field: name (lower-case) and value. */
+typedef struct le_field {
+	le_span name;
+	le_span value;
+} le_field;
+
+/* What a coroutine waits for when it yields (le_stream.op). */
+enum {
+	LE_OP_DONE = 0,  /* the entry function returned (or failed) */
+	LE_OP_SLEEP = 1, /* resume after arg milliseconds */
+	LE_OP_YIELD = 2, /* resume on the next loop iteration */
+	LE_OP_RECV = 3,  /* resume when more body arrived or the body ended */
+	LE_OP_FLUSH = 4  /* send what is in out, then resume */
+};
+
+/* le_stream.flags */
+enum {
+	LE_F_BODY_END = 1,   /* the whole request body has been received */
+	LE_F_STARTED = 2,    /* the script started the response */
+	LE_F_HEAD_SENT = 4,  /* Go has sent the response head */
+	LE_F_FAILED = 8,     /* the entry function raised an error (see err) */
+	LE_F_SESS_VARS = 16  /* the script set a sess.* variable */
+};
+
+typedef struct le_stream {
+	/* Request, written by Go. Spans point into head. */
+	le_buf head;
+	le_span method;
+	le_span target;
+	le_span path;
+	le_span query;
+	le_span authority;
+	int32_t major;
+	int32_t minor;
+	le_field *fields;
+	uint32_t nfields;
+	uint32_t fields_cap;
+	int64_t content_length; /* -1 when unknown */
+	le_buf body;            /* body bytes received, not yet read by Lua */
+	uint32_t body_pos;      /* read offset into body */
+	uint32_t flags;
+
+	/* Which entry function the coroutine runs, and its argument. */
+	int32_t entry;
+	int32_t entry_arg;
+	int64_t conn_id; /* the client connection, for sess.* variables */
+
+	/* Response, written by Lua. Spans point into resp. */
+	int32_t status;
+	le_span reason;
+	le_buf resp;
+	le_field *rfields;
+	uint32_t nrfields;
+	uint32_t rfields_cap;
+	le_buf out; /* response body bytes not yet sent */
+
+	/* Yield protocol. */
+	int32_t op;
+	double arg;
+	le_buf err; /* error message and traceback when LE_F_FAILED */
+} le_stream;
+
+/* Functions Lua calls through FFI function pointers (see lj/lua/ffi.lua). */
+int le_buf_append(le_buf *b, const char *p, size_t n);
+int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
+int le_set_reason(le_stream *s, const char *p, size_t n);
+
+#endif

@@ -1,0 +1,185 @@
+-- AppletHTTP: the object an HTTP service receives.
+-- Reference: HAProxy Lua API, class AppletHTTP. Go's half is eventloop/
+-- stream.go, which frames what is recorded here for the client's protocol.
+local ffi = require("ffi")
+local bit = require("bit")
+local I = require("luaedge.internal")
+
+local ffi_string = ffi.string
+local band, bor = bit.band, bit.bor
+local tostring, type, min = tostring, type, math.min
+
+-- A service's response body is sent in pieces of at most this many bytes
+-- buffered: past it send() yields so Go can write them out.
+local FLUSH_AT = 65536
+
+local function span(s, sp)
+	return ffi_string(s.head.p + sp.off, sp.len)
+end
+I.span = span
+
+-- headers_table builds HAProxy's form: name (lower-case) -> {[0]=v1, [1]=v2}.
+function I.headers_table(s)
+	local t = {}
+	local base = s.head.p
+	for i = 0, s.nfields - 1 do
+		local f = s.fields[i]
+		local name = ffi_string(base + f.name.off, f.name.len)
+		local value = ffi_string(base + f.value.off, f.value.len)
+		local vals = t[name]
+		if vals == nil then
+			t[name] = { [0] = value }
+		else
+			vals[#vals + 1] = value
+		end
+	end
+	return t
+end
+
+-- Fields are computed on first use, so a service that never reads the
+-- headers never builds the table.
+local lazy = {
+	method = function(s) return span(s, s.method) end,
+	path = function(s) return span(s, s.path) end,
+	qs = function(s) return span(s, s.query) end,
+	version = function(s) return s.major .. "." .. s.minor end,
+	length = function(s)
+		local n = tonumber(s.content_length)
+		return n >= 0 and n or 0
+	end,
+	headers = function(s) return I.headers_table(s) end,
+}
+
+local AppletHTTP = {}
+local mt = {
+	__index = function(self, k)
+		local m = AppletHTTP[k]
+		if m ~= nil then return m end
+		local get = lazy[k]
+		if get ~= nil then
+			local v = get(self[0])
+			rawset(self, k, v)
+			return v
+		end
+		return nil
+	end,
+	__tostring = function() return "AppletHTTP" end,
+}
+I.AppletHTTP, I.applet_mt = AppletHTTP, mt
+
+local function stream_of(self, fname)
+	local s = type(self) == "table" and rawget(self, 0)
+	if s == nil then
+		error("bad argument #1 to '" .. fname .. "' (AppletHTTP expected; use applet:" .. fname .. "(...))", 3)
+	end
+	return s
+end
+
+function AppletHTTP.set_status(self, code, reason)
+	local s = stream_of(self, "set_status")
+	code = tonumber(code)
+	if code == nil or code < 100 or code > 999 then
+		error("bad argument #2 to 'set_status' (status code 100-999 expected)", 2)
+	end
+	s.status = code
+	if reason ~= nil then
+		reason = tostring(reason)
+		I.set_reason(s, reason, #reason)
+	end
+end
+
+function AppletHTTP.add_header(self, name, value)
+	local s = stream_of(self, "add_header")
+	if type(name) ~= "string" then
+		error("bad argument #2 to 'add_header' (string expected, got " .. type(name) .. ")", 2)
+	end
+	value = tostring(value)
+	if I.add_rfield(s, name, #name, value, #value) ~= 0 then
+		error("add_header: out of memory", 2)
+	end
+end
+
+function AppletHTTP.start_response(self)
+	local s = stream_of(self, "start_response")
+	s.flags = bor(s.flags, I.F_STARTED)
+end
+
+function AppletHTTP.send(self, data)
+	local s = stream_of(self, "send")
+	data = tostring(data)
+	s.flags = bor(s.flags, I.F_STARTED)
+	if I.buf_append(s.out, data, #data) ~= 0 then
+		error("send: out of memory", 2)
+	end
+	if s.out.len >= FLUSH_AT then
+		I.wait(s, I.OP_FLUSH)
+	end
+end
+
+local function available(s)
+	return s.body.len - s.body_pos
+end
+
+local function body_ended(s)
+	return band(s.flags, I.F_BODY_END) ~= 0
+end
+
+local function take(s, n)
+	local r = ffi_string(s.body.p + s.body_pos, n)
+	s.body_pos = s.body_pos + n
+	return r
+end
+
+-- receive([size]): without size, the rest of the body; with size, up to
+-- size bytes, waiting until that many arrived or the body ended. Returns ""
+-- at the end of the body.
+function AppletHTTP.receive(self, size)
+	local s = stream_of(self, "receive")
+	if size == nil then
+		while not body_ended(s) do I.wait(s, I.OP_RECV) end
+		return take(s, available(s))
+	end
+	size = tonumber(size)
+	if size == nil or size < 0 then
+		error("bad argument #2 to 'receive' (non-negative number expected)", 2)
+	end
+	while available(s) < size and not body_ended(s) do I.wait(s, I.OP_RECV) end
+	return take(s, min(size, available(s)))
+end
+
+-- getline(): the next line of the body including its "\n", or the rest of
+-- the body if it has no more newline; "" at the end.
+function AppletHTTP.getline(self)
+	local s = stream_of(self, "getline")
+	local scanned = 0
+	while true do
+		local avail = available(s)
+		local p = s.body.p + s.body_pos
+		for i = scanned, avail - 1 do
+			if p[i] == 10 then return take(s, i + 1) end
+		end
+		scanned = avail
+		if body_ended(s) then return take(s, avail) end
+		I.wait(s, I.OP_RECV)
+	end
+end
+
+function AppletHTTP.get_priv(self) return rawget(self, "__priv") end
+function AppletHTTP.set_priv(self, v) rawset(self, "__priv", v) end
+
+function AppletHTTP.set_var(self, name, value, ifexist)
+	I.vars.set(stream_of(self, "set_var"), name, value, ifexist)
+end
+function AppletHTTP.get_var(self, name)
+	return I.vars.get(stream_of(self, "get_var"), name)
+end
+function AppletHTTP.unset_var(self, name)
+	return I.vars.unset(stream_of(self, "unset_var"), name)
+end
+
+-- The service entry: Go sets entry = ENTRY_HTTP_SERVICE and entry_arg to
+-- the service id.
+I.entries[I.ENTRY_HTTP_SERVICE] = function(s)
+	local applet = setmetatable({ [0] = s }, mt)
+	I.service_list[s.entry_arg].fn(applet)
+end

@@ -1,0 +1,117 @@
+-- The Lua half of the bridge: FFI declarations of the structs in
+-- cgo/stream.h, typed pointers to the C helpers, and the coroutine runner.
+-- Go runs this chunk first in every state with the bridge table as its
+-- argument; it returns the runner that every pooled coroutine executes.
+local B = ...
+local ffi = require("ffi")
+local bit = require("bit")
+
+-- Keep identical to cgo/stream.h (lj's tests compare the two).
+ffi.cdef[[
+typedef struct le_buf {
+	char *p;
+	uint32_t len;
+	uint32_t cap;
+} le_buf;
+typedef struct le_span {
+	uint32_t off;
+	uint32_t len;
+} le_span;
+typedef struct le_field {
+	le_span name;
+	le_span value;
+} le_field;
+typedef struct le_stream {
+	le_buf head;
+	le_span method;
+	le_span target;
+	le_span path;
+	le_span query;
+	le_span authority;
+	int32_t major;
+	int32_t minor;
+	le_field *fields;
+	uint32_t nfields;
+	uint32_t fields_cap;
+	int64_t content_length;
+	le_buf body;
+	uint32_t body_pos;
+	uint32_t flags;
+	int32_t entry;
+	int32_t entry_arg;
+	int64_t conn_id;
+	int32_t status;
+	le_span reason;
+	le_buf resp;
+	le_field *rfields;
+	uint32_t nrfields;
+	uint32_t rfields_cap;
+	le_buf out;
+	int32_t op;
+	double arg;
+	le_buf err;
+} le_stream;
+]]
+
+local I = {
+	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4,
+	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16,
+	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
+	ENTRY_HTTP_SERVICE = 1,
+	ENTRY_END_SESSION = 2,
+	entries = {},
+	-- The stream each pooled coroutine is bound to.
+	streams = setmetatable({}, { __mode = "k" }),
+	gocall = B.gocall,
+	go = {}, -- ids of Go functions, filled in by Go
+	buf_append = ffi.cast("int (*)(le_buf *, const char *, size_t)", B.buf_append),
+	add_rfield = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_rfield),
+	set_reason = ffi.cast("int (*)(le_stream *, const char *, size_t)", B.set_reason),
+}
+package.loaded["luaedge.internal"] = I
+
+local stream_ptr = ffi.typeof("le_stream *")
+local bor = bit.bor
+local yield = coroutine.yield
+local entries = I.entries
+local buf_append = I.buf_append
+
+-- current returns the stream of the running request, or nil outside one
+-- (body context, a task, or a coroutine the script made itself).
+function I.current()
+	return I.streams[coroutine.running()]
+end
+
+-- wait yields the running request to the loop until Go resumes it.
+function I.wait(s, op, arg)
+	s.op = op
+	s.arg = arg or 0
+	yield()
+end
+
+local function traceback(e)
+	if type(e) ~= "string" then
+		local mt = getmetatable(e)
+		e = (mt and mt.__tostring) and tostring(e) or ("(error object is a " .. type(e) .. " value)")
+	end
+	return debug.traceback(e, 2)
+end
+
+local function runner(sp)
+	local s = ffi.cast(stream_ptr, sp)
+	I.streams[coroutine.running()] = s
+	yield()
+	while true do
+		local ok, err = xpcall(entries[s.entry], traceback, s)
+		if not ok then
+			s.flags = bor(s.flags, I.F_FAILED)
+			err = tostring(err)
+			buf_append(s.err, err, #err)
+		end
+		I.end_request()
+		s.op = I.OP_DONE
+		yield()
+	end
+end
+
+return runner

@@ -1,0 +1,94 @@
+-- core: the HAProxy "core" class, the parts every script context uses.
+-- Reference: HAProxy Lua API, class core.
+local I = require("luaedge.internal")
+
+local core = {
+	-- Log levels, as in HAProxy (syslog severities).
+	emerg = 0, alert = 1, crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7,
+}
+I.services = {}     -- name -> {mode=, fn=, id=}
+I.service_list = {} -- id -> entry in services
+
+local function check_type(fname, n, v, want)
+	if type(v) ~= want then
+		error(string.format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+	end
+end
+I.check_type = check_type
+
+-- core.register_service(name, mode, fn): mode "http" (an AppletHTTP) or "tcp".
+function core.register_service(name, mode, fn)
+	check_type("core.register_service", 1, name, "string")
+	check_type("core.register_service", 2, mode, "string")
+	check_type("core.register_service", 3, fn, "function")
+	if mode ~= "http" and mode ~= "tcp" then
+		error("core.register_service: mode must be 'http' or 'tcp', got '" .. mode .. "'", 2)
+	end
+	local svc = I.services[name]
+	if svc then -- HAProxy lets a later registration replace an earlier one
+		svc.mode, svc.fn = mode, fn
+		return
+	end
+	svc = { name = name, mode = mode, fn = fn, id = #I.service_list + 1 }
+	I.services[name] = svc
+	I.service_list[svc.id] = svc
+end
+
+-- service_id is how Go resolves "use_service: lua.NAME" after loading.
+function I.service_id(name, mode)
+	local svc = I.services[name]
+	if not svc then
+		error("no Lua service named '" .. name .. "' (core.register_service was not called for it)", 0)
+	end
+	if svc.mode ~= mode then
+		error("Lua service '" .. name .. "' is a " .. svc.mode .. " service, not " .. mode, 0)
+	end
+	return svc.id
+end
+
+function core.log(level, msg)
+	if type(level) ~= "number" then
+		error("bad argument #1 to 'core.log' (number expected, got " .. type(level) .. ")", 2)
+	end
+	I.gocall(I.go.log, level, tostring(msg))
+end
+function core.Debug(msg) I.gocall(I.go.log, core.debug, tostring(msg)) end
+function core.Info(msg) I.gocall(I.go.log, core.info, tostring(msg)) end
+function core.Warning(msg) I.gocall(I.go.log, core.warning, tostring(msg)) end
+function core.Alert(msg) I.gocall(I.go.log, core.alert, tostring(msg)) end
+
+local function request_stream(fname)
+	local s = I.current()
+	if s == nil then
+		error(fname .. ": cannot yield here (only from a request's action or service)", 3)
+	end
+	return s
+end
+
+-- core.msleep(ms) parks the request; a timer on the same loop resumes it.
+function core.msleep(ms)
+	check_type("core.msleep", 1, ms, "number")
+	I.wait(request_stream("core.msleep"), I.OP_SLEEP, ms)
+end
+
+function core.sleep(sec)
+	check_type("core.sleep", 1, sec, "number")
+	I.wait(request_stream("core.sleep"), I.OP_SLEEP, sec * 1000)
+end
+
+-- core.yield gives the loop a turn; the request resumes on the next iteration.
+function core.yield()
+	I.wait(request_stream("core.yield"), I.OP_YIELD, 0)
+end
+
+function core.now()
+	local sec, usec = I.gocall(I.go.now)
+	return { sec = sec, usec = usec }
+end
+
+_G.core = core
+
+-- A script may not end the process: os.exit is an error, as in HAProxy.
+os.exit = function()
+	error("os.exit is not allowed: a script cannot stop the server", 2)
+end

@@ -1,0 +1,82 @@
+-- Variables with HAProxy's scopes: proc.* (every core: kept in Go),
+-- sess.* (the client connection), txn.*, req.* and res.* (the request).
+-- Reference: HAProxy Lua API, TXN.set_var / get_var / unset_var.
+local bit = require("bit")
+local I = require("luaedge.internal")
+
+local vars = {}
+I.vars = vars
+
+-- Request-scoped variables, keyed by the request's coroutine and dropped
+-- when the request ends (see I.end_request).
+local txn = {}
+-- Connection-scoped variables, keyed by connection id.
+local sess = {}
+
+local function split(name)
+	if type(name) ~= "string" then
+		error("variable name must be a string, got " .. type(name), 4)
+	end
+	local scope, rest = name:match("^(%a+)%.(.+)$")
+	if scope ~= "proc" and scope ~= "sess" and scope ~= "txn" and scope ~= "req" and scope ~= "res" then
+		error("invalid variable name '" .. name .. "': it must start with proc., sess., txn., req. or res.", 4)
+	end
+	return scope, rest
+end
+
+local function store(s, scope, create)
+	local t, key
+	if scope == "sess" then
+		t, key = sess, tonumber(s.conn_id)
+		if create then s.flags = bit.bor(s.flags, I.F_SESS_VARS) end
+	else
+		t, key = txn, coroutine.running()
+	end
+	local v = t[key]
+	if v == nil and create then
+		v = {}
+		t[key] = v
+	end
+	return v
+end
+
+function vars.set(s, name, value, ifexist)
+	local scope = split(name)
+	if scope == "proc" then
+		if ifexist and I.gocall(I.go.var_get, name) == nil then return end
+		I.gocall(I.go.var_set, name, value)
+		return
+	end
+	local t = store(s, scope, true)
+	if ifexist and t[name] == nil then return end
+	t[name] = value
+end
+
+function vars.get(s, name)
+	local scope = split(name)
+	if scope == "proc" then return I.gocall(I.go.var_get, name) end
+	local t = store(s, scope, false)
+	return t and t[name]
+end
+
+function vars.unset(s, name)
+	local scope = split(name)
+	if scope == "proc" then
+		I.gocall(I.go.var_set, name, nil)
+		return
+	end
+	local t = store(s, scope, false)
+	if t then t[name] = nil end
+end
+
+-- end_request drops the request's variables.
+function I.end_request()
+	local co = coroutine.running()
+	if txn[co] ~= nil then txn[co] = nil end
+end
+
+-- The entry Go runs when a connection whose requests set sess.* variables
+-- closes.
+I.entries[I.ENTRY_END_SESSION] = function(s)
+	sess[tonumber(s.conn_id)] = nil
+end

@@ -1,0 +1,156 @@
+package lj
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/luaedge/luaedge/cgo"
+)
+
+const helloWorld = `
+core.register_service("hello-world", "http", function(applet)
+   local response = "Hello World !"
+   applet:set_status(200)
+   applet:add_header("content-length", string.len(response))
+   applet:add_header("content-type", "text/plain")
+   applet:start_response()
+   applet:send(response)
+end)
+`
+
+func newTestState(t *testing.T, code string, limit int64) *State {
+	t.Helper()
+	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, MemoryLimit: limit}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func runService(t *testing.T, s *State, name string) *cgo.Thread {
+	t.Helper()
+	id, err := s.ServiceID(name, "http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := s.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.S.Reset(EntryHTTPService, id, 1)
+	th.S.SetRequestLine([]byte("GET"), []byte("/a?b=1"), []byte("/a"), []byte("b=1"), 1, 1)
+	th.S.AddField([]byte("Host"), []byte("example.com"))
+	th.S.SetFlag(cgo.FlagBodyEnd)
+	if ok, msg := th.Resume(); !ok {
+		t.Fatal(msg)
+	}
+	return th
+}
+
+func TestHelloWorld(t *testing.T) {
+	s := newTestState(t, helloWorld, 0)
+	th := runService(t, s, "hello-world")
+	if op, _ := th.S.Op(); op != cgo.OpDone {
+		t.Fatalf("op = %d, want done", op)
+	}
+	if th.S.Status() != 200 || string(th.S.Out()) != "Hello World !" || th.S.NumRFields() != 2 {
+		t.Fatalf("status %d out %q fields %d", th.S.Status(), th.S.Out(), th.S.NumRFields())
+	}
+	n, v := th.S.RField(0)
+	if string(n) != "content-length" || string(v) != "13" {
+		t.Fatalf("field 0 = %s: %s", n, v)
+	}
+}
+
+func TestRequestFields(t *testing.T) {
+	s := newTestState(t, `core.register_service("echo", "http", function(a)
+		a:send(a.method .. " " .. a.path .. " " .. a.qs .. " " .. a.version .. " " .. a.headers["host"][0])
+	end)`, 0)
+	th := runService(t, s, "echo")
+	if got := string(th.S.Out()); got != "GET /a b=1 1.1 example.com" {
+		t.Fatalf("out = %q", got)
+	}
+}
+
+func TestErrorHasFileLine(t *testing.T) {
+	s := newTestState(t, "core.register_service('bad', 'http', function(a)\n  error('boom')\nend)", 0)
+	th := runService(t, s, "bad")
+	if th.S.Flags()&cgo.FlagFailed == 0 || !strings.Contains(string(th.S.Err()), "test.lua:2: boom") {
+		t.Fatalf("flags %d err %q", th.S.Flags(), th.S.Err())
+	}
+	// The coroutine survives the error and runs the next request.
+	s.Release(th)
+	th = runService(t, s, "bad")
+	if th.S.Flags()&cgo.FlagFailed == 0 {
+		t.Fatal("second run did not fail")
+	}
+}
+
+func TestSyntaxErrorAtLoad(t *testing.T) {
+	_, err := NewState(Options{Scripts: []Script{{Path: "broken.lua", Code: []byte("x = = 1")}}}, 0)
+	if err == nil || !strings.Contains(err.Error(), "broken.lua:1:") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOsExitIsAnError(t *testing.T) {
+	s := newTestState(t, `core.register_service("x", "http", function(a) os.exit(1) end)`, 0)
+	th := runService(t, s, "x")
+	if !strings.Contains(string(th.S.Err()), "os.exit is not allowed") {
+		t.Fatalf("err = %q", th.S.Err())
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	s := newTestState(t, `core.register_service("hog", "http", function(a)
+		local t = {}
+		for i = 1, 1e8 do t[i] = string.rep("x", 100) .. i end
+	end)`, 8<<20)
+	th := runService(t, s, "hog")
+	if !strings.Contains(string(th.S.Err()), "not enough memory") {
+		t.Fatalf("err = %q", th.S.Err())
+	}
+	if s.L.Used() > 8<<20 {
+		t.Fatalf("used %d over limit", s.L.Used())
+	}
+}
+
+func TestSleepYields(t *testing.T) {
+	s := newTestState(t, `core.register_service("z", "http", function(a) core.msleep(5) a:send("woke") end)`, 0)
+	th := runService(t, s, "z")
+	if op, arg := th.S.Op(); op != cgo.OpSleep || arg != 5 {
+		t.Fatalf("op %d arg %v", op, arg)
+	}
+	if ok, msg := th.Resume(); !ok {
+		t.Fatal(msg)
+	}
+	if op, _ := th.S.Op(); op != cgo.OpDone || string(th.S.Out()) != "woke" {
+		t.Fatalf("op %d out %q", op, th.S.Out())
+	}
+}
+
+func TestUnknownService(t *testing.T) {
+	s := newTestState(t, helloWorld, 0)
+	if _, err := s.ServiceID("nope", "http"); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func BenchmarkHelloWorld(b *testing.B) {
+	s, err := NewState(Options{Scripts: []Script{{Path: "h.lua", Code: []byte(helloWorld)}}}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	id, _ := s.ServiceID("hello-world", "http")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		th, _ := s.Thread()
+		th.S.Reset(EntryHTTPService, id, 1)
+		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
+		th.S.AddField([]byte("Host"), []byte("x"))
+		th.Resume()
+		s.Release(th)
+	}
+}
