@@ -1,0 +1,692 @@
+// Package http1 implements the HTTP/1.1 wire format (RFC 9112) for an
+// event-loop server: an incremental, allocation-free request-head parser, a
+// chunked body decoder, and append-style helpers to write responses.
+//
+// Nothing here does I/O. Bytes may arrive in arbitrary pieces: the caller
+// keeps unconsumed bytes and calls again once more have arrived. Parse is
+// stateless between calls, so every call rescans the buffer from its start;
+// callers should only call it again after new bytes arrive.
+package http1
+
+import "errors"
+
+// Header is one header field. Name and Value alias the parsed buffer; Value
+// has surrounding optional whitespace (SP / HTAB) trimmed.
+type Header struct{ Name, Value []byte }
+
+// Limits bounds a request head. Zero (or negative) fields mean the defaults:
+// MaxRequestLine 8192, MaxHeaderBytes 65536 (the whole head including the
+// request line and the final CRLFCRLF) and MaxHeaders 100.
+type Limits struct{ MaxRequestLine, MaxHeaderBytes, MaxHeaders int }
+
+// Default limits used for zero fields of Limits.
+const (
+	DefaultMaxRequestLine = 8192
+	DefaultMaxHeaderBytes = 65536
+	DefaultMaxHeaders     = 100
+)
+
+func (l Limits) values() (line, head, count int) {
+	line, head, count = l.MaxRequestLine, l.MaxHeaderBytes, l.MaxHeaders
+	if line <= 0 {
+		line = DefaultMaxRequestLine
+	}
+	if head <= 0 {
+		head = DefaultMaxHeaderBytes
+	}
+	if count <= 0 {
+		count = DefaultMaxHeaders
+	}
+	return
+}
+
+// Request is the parsed head of one request. All byte slices alias the buffer
+// given to Parse and are valid until that buffer changes. Parse resets every
+// field, keeping the capacity of Headers, so one Request should be reused per
+// connection.
+type Request struct {
+	// Method is the request method, case preserved (methods are case-sensitive).
+	Method []byte
+	// Target is the request-target exactly as sent.
+	Target []byte
+	// Path is the path part of Target: Target up to the first '?'. For an
+	// absolute-form target ("http://h/p?q") it is the path after the
+	// authority ("/p"), or "/" when that path is empty. For CONNECT it is the
+	// authority-form target, for OPTIONS * it is "*".
+	Path []byte
+	// Query is the part of Target after the first '?', without the '?'. It is
+	// nil when there is no '?' and empty (non-nil) for a bare '?'.
+	Query []byte
+	// Major and Minor are the protocol version: 1.1 or 1.0.
+	Major, Minor int
+	// Headers are the header fields in the order received, names as sent.
+	Headers []Header
+	// Host is the value of the Host header, nil if there is none. (For an
+	// absolute-form target the Host header is still what is reported.)
+	Host []byte
+	// ContentLength is the Content-Length, or -1 when there is no such header.
+	ContentLength int64
+	// Chunked reports Transfer-Encoding with chunked as the final coding.
+	Chunked bool
+	// KeepAlive reports whether the connection persists after this exchange:
+	// HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with
+	// "Connection: keep-alive" (and no "close").
+	KeepAlive bool
+	// Expect100 reports "Expect: 100-continue" (case-insensitive) on an
+	// HTTP/1.1 request; RFC 9110 §10.1.1 says to ignore it in HTTP/1.0.
+	Expect100 bool
+	// Upgrade is the value of the Upgrade header when Connection lists the
+	// "upgrade" token, else nil. Always nil for HTTP/1.0 (RFC 9110 §7.8).
+	Upgrade []byte
+	// HeadLen is the length of the head including any skipped leading empty
+	// lines and the final CRLFCRLF: the bytes the caller must consume.
+	HeadLen int
+}
+
+// Error is a request that must be refused with Status (400, 414, 431, 501 or
+// 505), after which the connection must be closed because the framing of
+// what follows is unknown.
+type Error struct {
+	Status int
+	Reason string
+}
+
+// Error returns e.Reason.
+func (e *Error) Error() string { return e.Reason }
+
+// ErrIncomplete reports that the head is not complete yet: call again with
+// more bytes.
+var ErrIncomplete = errors.New("http1: incomplete request head")
+
+// Errors are shared values so that rejecting hostile input never allocates.
+// Callers must not modify them.
+var (
+	errLineTooLong   = &Error{414, "http1: request line too long"}
+	errHeadTooLarge  = &Error{431, "http1: request head too large"}
+	errTooManyFields = &Error{431, "http1: too many header fields"}
+	errBareCR        = &Error{400, "http1: bare CR"}
+	errBareLF        = &Error{400, "http1: bare LF (CRLF required)"}
+	errMethod        = &Error{400, "http1: invalid method"}
+	errTarget        = &Error{400, "http1: invalid request-target"}
+	errVersion       = &Error{400, "http1: malformed HTTP version"}
+	errVersionNotSup = &Error{505, "http1: HTTP version not supported"}
+	errFieldName     = &Error{400, "http1: invalid header field name"}
+	errFieldValue    = &Error{400, "http1: invalid header field value"}
+	errObsFold       = &Error{400, "http1: obsolete line folding"}
+	errNoHost        = &Error{400, "http1: missing Host header"}
+	errMultiHost     = &Error{400, "http1: more than one Host header"}
+	errBadHost       = &Error{400, "http1: invalid Host header"}
+	errContentLength = &Error{400, "http1: invalid Content-Length"}
+	errMultiCL       = &Error{400, "http1: conflicting Content-Length values"}
+	errCLAndTE       = &Error{400, "http1: both Content-Length and Transfer-Encoding"}
+	errTE10          = &Error{400, "http1: Transfer-Encoding in HTTP/1.0 request"}
+	errTENotChunked  = &Error{400, "http1: final transfer coding is not chunked"}
+	errTEUnknown     = &Error{501, "http1: unknown transfer coding"}
+)
+
+// Character classes of RFC 9110 §5.6.2 and §5.5, as lookup tables because
+// they sit in the innermost loops.
+var (
+	tokenTab [256]bool // tchar
+	valueTab [256]bool // field-vchar / SP / HTAB / obs-text
+	hostTab  [256]bool // reg-name, IP-literal and port characters
+)
+
+func init() {
+	for c := '0'; c <= '9'; c++ {
+		tokenTab[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		tokenTab[c] = true
+		tokenTab[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		tokenTab[c] = true
+	}
+	valueTab['\t'] = true
+	for c := 0x20; c < 0x7f; c++ {
+		valueTab[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
+		valueTab[c] = true
+	}
+	for c := 0; c < 0x80; c++ {
+		b := byte(c)
+		hostTab[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+	}
+	for _, c := range "-._~!$&'()*+,;=%:[]" {
+		hostTab[c] = true
+	}
+}
+
+// headBuf is the buffer as Parse may see it.
+type headBuf struct {
+	b    []byte // the buffer, truncated to MaxHeaderBytes
+	full bool   // b was truncated: needing more bytes means the head is too large
+}
+
+// more returns the error for needing a byte beyond hb.b.
+func (hb *headBuf) more() error {
+	if hb.full {
+		return errHeadTooLarge
+	}
+	return ErrIncomplete
+}
+
+// Parse parses the request head at the start of b. It returns the head length
+// (also in r.HeadLen), ErrIncomplete when more bytes are needed, or an *Error.
+//
+// Limits are enforced on incomplete input too: *Error 414 as soon as the
+// request line exceeds lim.MaxRequestLine, 431 as soon as the head exceeds
+// lim.MaxHeaderBytes or the field count exceeds lim.MaxHeaders, so a caller
+// never buffers without bound. Bytes are examined strictly in order, and
+// bytes past a limit are never looked at, so feeding a request in pieces
+// yields either ErrIncomplete or exactly the whole-buffer result.
+//
+// Leading empty lines (CRLF) are skipped (RFC 9112 §2.2) and counted in the
+// head length.
+func (r *Request) Parse(b []byte, lim Limits) (int, error) {
+	r.reset()
+	maxLine, maxHead, maxFields := lim.values()
+	hb := headBuf{b: b}
+	// A head of exactly maxHead bytes is fine; needing byte maxHead is not.
+	if len(b) >= maxHead {
+		hb.b, hb.full = b[:maxHead], true
+	}
+	buf := hb.b
+
+	p := 0
+	for p < len(buf) && buf[p] == '\r' {
+		if p+1 >= len(buf) {
+			return 0, hb.more()
+		}
+		if buf[p+1] != '\n' {
+			return 0, errBareCR
+		}
+		p += 2
+	}
+	p, err := r.parseRequestLine(&hb, p, maxLine)
+	if err != nil {
+		return 0, err
+	}
+
+	var st fieldState
+	hs, p, err := r.parseFields(&hb, &st, r.Headers, p, maxFields)
+	r.Headers = hs // keep the capacity even when incomplete
+	if err != nil {
+		return 0, err
+	}
+	if err := r.finish(&st); err != nil {
+		return 0, err
+	}
+	r.HeadLen = p
+	return p, nil
+}
+
+// parseFields parses field lines and the empty line ending the head,
+// appending to hs (a local slice, so that appends stay in registers) and
+// returning the index after the head.
+func (r *Request) parseFields(hb *headBuf, st *fieldState, hs []Header, p, maxFields int) ([]Header, int, error) {
+	buf := hb.b
+	for {
+		if p >= len(buf) {
+			return hs, 0, hb.more()
+		}
+		switch buf[p] {
+		case '\r':
+			if p+1 >= len(buf) {
+				return hs, 0, hb.more()
+			}
+			if buf[p+1] != '\n' {
+				return hs, 0, errBareCR
+			}
+			return hs, p + 2, nil
+		case '\n':
+			return hs, 0, errBareLF
+		case ' ', '\t':
+			// obs-fold, or whitespace between the start-line and the first
+			// field (RFC 9112 §2.2): both are smuggling vectors, so refuse.
+			return hs, 0, errObsFold
+		}
+		if len(hs) >= maxFields {
+			return hs, 0, errTooManyFields
+		}
+		ns := p
+		for p < len(buf) && tokenTab[buf[p]] {
+			p++
+		}
+		if p >= len(buf) {
+			return hs, 0, hb.more()
+		}
+		// Anything but ':' right after the name, including "Host : x", is
+		// rejected (RFC 9112 §5.1).
+		if buf[p] != ':' || p == ns {
+			return hs, 0, errFieldName
+		}
+		ne := p
+		p++
+		for p < len(buf) && (buf[p] == ' ' || buf[p] == '\t') {
+			p++
+		}
+		vs := p
+		p = scanValue(buf, p)
+		if p >= len(buf) {
+			return hs, 0, hb.more()
+		}
+		switch buf[p] {
+		case '\r':
+		case '\n':
+			return hs, 0, errBareLF
+		default:
+			return hs, 0, errFieldValue
+		}
+		if p+1 >= len(buf) {
+			return hs, 0, hb.more()
+		}
+		if buf[p+1] != '\n' {
+			return hs, 0, errBareCR
+		}
+		ve := p
+		for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
+			ve--
+		}
+		p += 2
+		// Fill the slot in place: appending a Header built on the stack
+		// costs a store-forwarding stall per field.
+		if len(hs) < cap(hs) {
+			hs = hs[:len(hs)+1]
+		} else {
+			hs = append(hs, Header{})
+		}
+		f := &hs[len(hs)-1]
+		name, value := buf[ns:ne:ne], buf[vs:ve:ve]
+		f.Name, f.Value = name, value
+		if err := r.noteField(st, name, value); err != nil {
+			return hs, 0, err
+		}
+	}
+}
+
+// scanValue returns the index of the first byte at or after p that may not
+// appear in a field value (or len(b)). Eight bytes at a time while none of
+// them is a control character or DEL, since values are most of a head.
+func scanValue(b []byte, p int) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for p+8 <= len(b) {
+		x := uint64(b[p]) | uint64(b[p+1])<<8 | uint64(b[p+2])<<16 | uint64(b[p+3])<<24 |
+			uint64(b[p+4])<<32 | uint64(b[p+5])<<40 | uint64(b[p+6])<<48 | uint64(b[p+7])<<56
+		// A byte < 0x20 (HTAB included, handled by the slow path) or == 0x7f.
+		lt := (x - ones*0x20) & ^x & high
+		y := x ^ (ones * 0x7f)
+		del := (y - ones) & ^y & high
+		if lt|del != 0 {
+			break
+		}
+		p += 8
+	}
+	for p < len(b) && valueTab[b[p]] {
+		p++
+	}
+	return p
+}
+
+func (r *Request) reset() {
+	h := r.Headers[:0]
+	*r = Request{Headers: h, ContentLength: -1}
+}
+
+// parseRequestLine parses method SP request-target SP HTTP-version CRLF
+// starting at p and returns the index after the CRLF.
+func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
+	buf := hb.b
+	// Content bytes may sit at offsets 0..maxLine-1 and the CR at maxLine at
+	// the latest, so the line is scanned only within lb. Running out of lb
+	// when it was cut by the limit means the line is too long; bytes beyond
+	// it are never examined, which keeps piecewise results consistent.
+	lb := buf
+	lineCut := false
+	if end := p + maxLine + 1; len(lb) >= end {
+		lb, lineCut = lb[:end], true
+	}
+	more := func() error {
+		if lineCut {
+			return errLineTooLong
+		}
+		return hb.more()
+	}
+
+	s := p
+	for p < len(lb) && tokenTab[lb[p]] {
+		p++
+	}
+	if p >= len(lb) {
+		return 0, more()
+	}
+	if lb[p] != ' ' || p == s {
+		return 0, errMethod
+	}
+	r.Method = lb[s:p:p]
+	p++
+
+	s = p
+	for p < len(lb) && lb[p] > 0x20 && lb[p] < 0x7f {
+		p++
+	}
+	if p >= len(lb) {
+		return 0, more()
+	}
+	if lb[p] != ' ' || p == s {
+		return 0, errTarget
+	}
+	r.Target = lb[s:p:p]
+	p++
+
+	// HTTP-version = "HTTP/" DIGIT "." DIGIT, checked byte by byte so that
+	// garbage (say a TLS handshake) is refused without waiting for more.
+	const proto = "HTTP/"
+	vs := p
+	for i := 0; i < 8; i++ {
+		if p >= len(lb) {
+			return 0, more()
+		}
+		c := lb[p]
+		switch {
+		case i < 5:
+			if c != proto[i] {
+				return 0, errVersion
+			}
+		case i == 6:
+			if c != '.' {
+				return 0, errVersion
+			}
+		default:
+			if c < '0' || c > '9' {
+				return 0, errVersion
+			}
+		}
+		p++
+	}
+	if p >= len(lb) {
+		return 0, more()
+	}
+	switch lb[p] {
+	case '\r':
+	case '\n':
+		return 0, errBareLF
+	default:
+		return 0, errVersion
+	}
+	// The LF may lie just past lb: it is not part of the line's length.
+	if p+1 >= len(buf) {
+		return 0, hb.more()
+	}
+	if buf[p+1] != '\n' {
+		return 0, errBareCR
+	}
+	major, minor := int(lb[vs+5]-'0'), int(lb[vs+7]-'0')
+	if major != 1 || minor > 1 {
+		return 0, errVersionNotSup
+	}
+	r.Major, r.Minor = major, minor
+	if err := r.splitTarget(); err != nil {
+		return 0, err
+	}
+	return p + 2, nil
+}
+
+// splitTarget fills Path and Query from Target (RFC 9112 §3.2).
+func (r *Request) splitTarget() error {
+	t := r.Target
+	switch {
+	case t[0] == '/': // origin-form
+	case len(t) == 1 && t[0] == '*': // asterisk-form
+		if string(r.Method) != "OPTIONS" {
+			return errTarget
+		}
+	case string(r.Method) == "CONNECT": // authority-form
+	default: // absolute-form: scheme "://" authority path-abempty ["?" query]
+		i := 0
+		for i < len(t) && (t[i] >= 'a' && t[i] <= 'z' || t[i] >= 'A' && t[i] <= 'Z' ||
+			i > 0 && (t[i] >= '0' && t[i] <= '9' || t[i] == '+' || t[i] == '-' || t[i] == '.')) {
+			i++
+		}
+		if i == 0 || len(t) < i+3 || string(t[i:i+3]) != "://" {
+			return errTarget
+		}
+		a := i + 3
+		for a < len(t) && t[a] != '/' && t[a] != '?' && t[a] != '#' {
+			a++
+		}
+		if a == len(t) || t[a] != '/' {
+			// Empty path means "/": alias the second slash of "://" so that
+			// Path still points into the caller's buffer.
+			r.Path = t[i+2 : i+3 : i+3]
+			if a < len(t) && t[a] == '?' {
+				r.Query = t[a+1 : len(t) : len(t)]
+			}
+			return nil
+		}
+		t = t[a:]
+	}
+	for i, c := range t {
+		if c == '?' {
+			r.Path = t[:i:i]
+			r.Query = t[i+1 : len(t) : len(t)]
+			return nil
+		}
+	}
+	r.Path = t
+	return nil
+}
+
+// fieldState carries what the fields seen so far imply; it lives on the
+// stack of Parse.
+type fieldState struct {
+	host, cl, te    bool
+	teChunked       bool // chunked was listed
+	teLastChunked   bool // the last coding listed so far is chunked
+	connClose       bool
+	connKeepAlive   bool
+	connUpgrade     bool
+	upgrade         []byte
+	upgradeSeen     bool
+	expect100Listed bool
+}
+
+// noteField applies the framing-relevant semantics of one field.
+func (r *Request) noteField(st *fieldState, n, v []byte) error {
+	switch len(n) {
+	case 4:
+		if !EqualFold(n, "host") {
+			return nil
+		}
+		if st.host {
+			return errMultiHost
+		}
+		st.host = true
+		for _, c := range v {
+			if !hostTab[c] {
+				return errBadHost
+			}
+		}
+		r.Host = v
+	case 6:
+		if EqualFold(n, "expect") && EqualFold(v, "100-continue") {
+			st.expect100Listed = true
+		}
+	case 7:
+		if EqualFold(n, "upgrade") && !st.upgradeSeen {
+			st.upgradeSeen = true
+			st.upgrade = v
+		}
+	case 10:
+		if !EqualFold(n, "connection") {
+			return nil
+		}
+		for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
+			switch {
+			case EqualFold(e, "close"):
+				st.connClose = true
+			case EqualFold(e, "keep-alive"):
+				st.connKeepAlive = true
+			case EqualFold(e, "upgrade"):
+				st.connUpgrade = true
+			}
+		}
+	case 14:
+		if !EqualFold(n, "content-length") {
+			return nil
+		}
+		return r.noteContentLength(st, v)
+	case 17:
+		if !EqualFold(n, "transfer-encoding") {
+			return nil
+		}
+		return r.noteTransferEncoding(st, v)
+	}
+	return nil
+}
+
+// noteContentLength accepts a list of identical values ("5, 5"), as RFC 9110
+// §8.6 permits, and refuses anything else: differing lengths are the classic
+// request smuggling vector.
+func (r *Request) noteContentLength(st *fieldState, v []byte) error {
+	if len(v) == 0 {
+		return errContentLength
+	}
+	for len(v) > 0 {
+		i := 0
+		var n int64
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			d := int64(v[i] - '0')
+			if n > (1<<63-1-d)/10 {
+				return errContentLength
+			}
+			n = n*10 + d
+			i++
+		}
+		if i == 0 {
+			return errContentLength
+		}
+		if st.cl && n != r.ContentLength {
+			return errMultiCL
+		}
+		st.cl = true
+		r.ContentLength = n
+		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+			i++
+		}
+		if i == len(v) {
+			break
+		}
+		if v[i] != ',' {
+			return errContentLength
+		}
+		i++
+		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+			i++
+		}
+		if i == len(v) { // trailing comma
+			return errContentLength
+		}
+		v = v[i:]
+	}
+	return nil
+}
+
+// noteTransferEncoding records the codings of one Transfer-Encoding line;
+// several lines form one list (RFC 9110 §5.3).
+func (r *Request) noteTransferEncoding(st *fieldState, v []byte) error {
+	if r.Minor == 0 {
+		// RFC 9112 §6.1: HTTP/1.0 framing cannot be trusted with it.
+		return errTE10
+	}
+	st.te = true
+	for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
+		if len(e) == 0 {
+			continue
+		}
+		name, params := e, false
+		for i, c := range e {
+			if c == ';' {
+				name, params = trimOWS(e[:i]), true
+				break
+			}
+		}
+		switch {
+		case EqualFold(name, "chunked"):
+			// chunked must be applied exactly once and takes no parameters.
+			if st.teChunked || params {
+				return errTENotChunked
+			}
+			st.teChunked, st.teLastChunked = true, true
+		case EqualFold(name, "gzip"), EqualFold(name, "x-gzip"),
+			EqualFold(name, "deflate"), EqualFold(name, "compress"),
+			EqualFold(name, "x-compress"):
+			st.teLastChunked = false
+		default:
+			return errTEUnknown
+		}
+	}
+	return nil
+}
+
+// finish checks the rules that need the whole head and derives the
+// connection semantics.
+func (r *Request) finish(st *fieldState) error {
+	if r.Minor == 1 && !st.host {
+		return errNoHost
+	}
+	if st.te {
+		if st.cl {
+			return errCLAndTE
+		}
+		if !st.teLastChunked {
+			// RFC 9112 §6.3: the length cannot be determined.
+			return errTENotChunked
+		}
+		r.Chunked = true
+	}
+	if r.Minor == 1 {
+		r.KeepAlive = !st.connClose
+		r.Expect100 = st.expect100Listed
+		if st.connUpgrade && st.upgradeSeen {
+			r.Upgrade = st.upgrade
+		}
+	} else {
+		r.KeepAlive = st.connKeepAlive && !st.connClose
+	}
+	return nil
+}
+
+// HasBody reports whether a message body follows the head (Chunked or
+// ContentLength > 0).
+func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
+
+// nextElem returns the first element of a comma-separated list, OWS
+// trimmed, and the rest after its comma. Both are nil when v is used up;
+// empty elements come back as empty non-nil slices.
+func nextElem(v []byte) (elem, rest []byte) {
+	if v == nil {
+		return nil, nil
+	}
+	for i, c := range v {
+		if c == ',' {
+			return trimOWS(v[:i:i]), v[i+1:]
+		}
+	}
+	return trimOWS(v), nil
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
