@@ -1,0 +1,469 @@
+#!/usr/bin/env bash
+# Server CPU time per request: luaedge vs HAProxy+Lua vs nginx+lua, same Lua
+# logic, same run. See bench/README.md.
+#
+# usage: bash bench/run.sh [case ...]      (default: every folder in bench/cases)
+#
+# environment:
+#   BENCH_SECONDS      measured wrk run per server and round (default 10)
+#   BENCH_ROUNDS       interleaved rounds, the median is reported (default 3)
+#   BENCH_WARMUP       warm-up wrk run in seconds (default 2)
+#   BENCH_CONNECTIONS  wrk connections (default 50)
+#   BENCH_PORT         base port; servers use BENCH_PORT+1..+3 (default 18080)
+#   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
+#   BENCH_CLIENT_CPU   CPU wrk is pinned to (default 1)
+#   BENCH_SERVERS      servers to run, in round order (default "luaedge haproxy nginx")
+#   BENCH_NO_INSTALL   set to 1 to skip bench/install-peers.sh
+#   LUAEDGE_BIN        luaedge binary (default bin/luaedge of the repository)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(dirname "$BENCH_DIR")
+CASES_DIR=$BENCH_DIR/cases
+RESULTS_DIR=$BENCH_DIR/results
+
+RUN_SECONDS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNECTIONS:-50}
+BASE_PORT=${BENCH_PORT:-18080}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+read -r -a SERVERS <<<"${BENCH_SERVERS:-luaedge haproxy nginx}"
+LUAEDGE_BIN=${LUAEDGE_BIN:-$ROOT_DIR/bin/luaedge}
+DEFAULT_BODY="Hello World !"
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+for v in RUN_SECONDS ROUNDS WARMUP CONNS BASE_PORT; do
+    [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
+done
+
+# ---------------------------------------------------------------- servers
+
+server_conf() { # config file a case provides for this server
+    case $1 in
+        luaedge) echo luaedge.yaml ;;
+        haproxy) echo haproxy.cfg ;;
+        nginx) echo nginx.conf ;;
+        *) die "unknown server '$1'" ;;
+    esac
+}
+
+server_port() {
+    case $1 in
+        luaedge) echo $((BASE_PORT + 1)) ;;
+        haproxy) echo $((BASE_PORT + 2)) ;;
+        nginx) echo $((BASE_PORT + 3)) ;;
+    esac
+}
+
+server_label() {
+    case $1 in
+        luaedge) echo "luaedge" ;;
+        haproxy) echo "HAProxy ${HAPROXY_VERSION%%-*} + Lua" ;;
+        nginx) echo "nginx ${NGINX_VERSION} + lua" ;;
+    esac
+}
+
+server_cmd() { # fills CMD for server $1 with rendered config in dir $2
+    local dir=$2
+    case $1 in
+        luaedge) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
+        haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
+        nginx) CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ;;
+    esac
+}
+
+server_available() { # prints a reason and fails when the server can't run
+    case $1 in
+        luaedge)
+            [[ -x $LUAEDGE_BIN ]] || { echo "${LUAEDGE_BIN#"$ROOT_DIR"/} not built yet"; return 1; } ;;
+        haproxy)
+            command -v haproxy >/dev/null || { echo "haproxy not installed"; return 1; } ;;
+        nginx)
+            command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
+            [[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]] ||
+                { echo "libnginx-mod-http-lua not installed"; return 1; } ;;
+    esac
+}
+
+# ---------------------------------------------------------------- processes
+
+CUR_PID=""
+WRK_PID=""
+TMP_ROOT=""
+
+proc_tree() { # pid $1 and all its descendants, from /proc
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+        {
+            i = match($0, /\) [^)]*$/)           # comm may hold spaces and ")"
+            if (!i) next
+            split(substr($0, i + 2), f, " ")      # f[1] = state (field 3)
+            parent[$1] = f[2]
+        }
+        END {
+            keep[root] = 1; n = 1
+            while (n) {
+                n = 0
+                for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; n++ }
+            }
+            for (p in keep) if (p in parent) print p
+        }'
+}
+
+cpu_ticks() { # utime+stime (fields 14+15), in clock ticks, over the tree of pid $1
+    local p total=0 line rest
+    local -a f
+    for p in $(proc_tree "$1"); do
+        line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${line##*) }
+        read -r -a f <<<"$rest"           # f[0] is field 3
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+stop_server() {
+    local pid=$1 p i
+    [[ -n $pid ]] || return 0
+    local tree
+    tree=$(proc_tree "$pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    for p in $tree; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    if [[ -n $WRK_PID ]]; then
+        kill -TERM "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+        WRK_PID=""
+    fi
+    if [[ -n $CUR_PID ]]; then
+        stop_server "$CUR_PID"
+        CUR_PID=""
+    fi
+    [[ -n $TMP_ROOT && -d $TMP_ROOT ]] && rm -rf "$TMP_ROOT"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+show_logs() { # print a run dir's server logs to stderr
+    local f
+    for f in "$1"/server.log "$1"/error.log; do
+        [[ -s $f ]] || continue
+        printf -- '----- %s\n' "${f##*/}" >&2
+        tail -n 40 "$f" >&2
+    done
+    printf -- '-----\n' >&2
+}
+
+# wrk pinned to the client CPU; run in the background so a signal to this
+# script is handled at once instead of after wrk ends.
+run_wrk() { # output file, wrk arguments...
+    local out=$1
+    shift
+    taskset -c "$CLIENT_CPU" wrk "$@" >"$out" 2>&1 &
+    WRK_PID=$!
+    local rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    return "$rc"
+}
+
+# ---------------------------------------------------------------- helpers
+
+median() { # numbers as arguments
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+ratio() { # $1 / $2 formatted, or "–"
+    if [[ -z $1 || -z $2 ]]; then echo "–"; return; fi
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }'
+}
+
+# ---------------------------------------------------------------- one run
+
+# run_one CASE_DIR SERVER: start, check, warm up, measure, stop.
+# Appends to R_CPU/R_RPS/R_NOTE for "$case:$server".
+run_one() {
+    local case_dir=$1 server=$2 name conf port url dir f
+    name=$(basename "$case_dir")
+    conf=$(server_conf "$server")
+    port=$(server_port "$server")
+    url="http://127.0.0.1:$port${CASE_PATH:-/}"
+    dir=$(mktemp -d "$TMP_ROOT/$name-$server.XXXXXX")
+    chmod 755 "$dir"
+
+    # Render every file of the case: placeholders @PORT@ and @DIR@.
+    for f in "$case_dir"/*; do
+        [[ -f $f ]] || continue
+        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" "$f" >"$dir/${f##*/}"
+    done
+
+    port_busy "$port" && die "port $port is already in use (set BENCH_PORT to another base)"
+
+    server_cmd "$server" "$dir"
+    log "$name/$server: starting on port $port (CPU $SERVER_CPU)"
+    taskset -c "$SERVER_CPU" "${CMD[@]}" >"$dir/server.log" 2>&1 </dev/null &
+    CUR_PID=$!
+
+    # Wait until it answers, then check the answer.
+    local code="" i
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$CUR_PID" 2>/dev/null; then
+            wait "$CUR_PID" 2>/dev/null || true
+            CUR_PID=""
+            log "$name/$server: exited during startup: ${CMD[*]}"
+            show_logs "$dir"
+            die "$name/$server failed to start"
+        fi
+        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) && break
+        code=""
+        sleep 0.1
+    done
+    if [[ -z $code ]]; then
+        show_logs "$dir"
+        die "$name/$server does not answer on $url after 10 s"
+    fi
+    local body
+    body=$(cat "$dir/check.body")
+    if [[ $code != 200 || $body != "$CASE_BODY" ]]; then
+        log "$name/$server: wrong answer from $url: status $code, body '$body' (want 200, '$CASE_BODY')"
+        curl -s -i --max-time 2 "$url" >&2 || true
+        echo >&2
+        show_logs "$dir"
+        die "$name/$server answered wrongly"
+    fi
+
+    # Warm up, then measure.
+    local t0 t1 out
+    out=$dir/wrk.out
+    run_wrk "$dir/warmup.out" -t1 -c"$CONNS" -d"${WARMUP}s" "$url" ||
+        { cat "$dir/warmup.out" >&2; die "$name/$server: wrk warm-up failed"; }
+    t0=$(cpu_ticks "$CUR_PID")
+    run_wrk "$out" -t1 -c"$CONNS" -d"${RUN_SECONDS}s" --latency "$url" ||
+        { cat "$out" >&2; die "$name/$server: wrk failed"; }
+    t1=$(cpu_ticks "$CUR_PID")
+    kill -0 "$CUR_PID" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
+
+    stop_server "$CUR_PID"
+    CUR_PID=""
+
+    {
+        printf '### %s / %s, round %s\n' "$name" "$server" "$ROUND"
+        printf 'server cpu ticks: %s -> %s (CLK_TCK %s)\n' "$t0" "$t1" "$CLK_TCK"
+        cat "$out"
+        echo
+    } >>"$RAW_LOG"
+
+    local requests rps non2xx sockerr p99
+    requests=$(awk '/ requests in /{ print $1; exit }' "$out")
+    rps=$(awk '/^Requests\/sec:/{ print $2; exit }' "$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/{ print $NF; exit }' "$out")
+    sockerr=$(awk '/Socket errors:/{ gsub(",", ""); print $6 + $8 + $10; exit }' "$out")
+    p99=$(awk '/^ +99%/{ print $2; exit }' "$out")
+    [[ -n $requests && $requests -gt 0 ]] ||
+        { cat "$out" >&2; die "$name/$server: wrk made no requests"; }
+
+    local us
+    us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
+    local key=$name:$server note=""
+    [[ ${non2xx:-0} -gt 0 ]] && note+="round $ROUND: $non2xx non-2xx responses; "
+    [[ ${sockerr:-0} -gt 0 ]] && note+="round $ROUND: $sockerr socket read/write/timeout errors; "
+    R_CPU[$key]+="$us "
+    R_RPS[$key]+="$rps "
+    R_P99[$key]+="$p99 "
+    R_NOTE[$key]+="$note"
+    log "$name/$server: round $ROUND: $us µs CPU/req, $rps req/s, $requests requests, p99 $p99${note:+  !! $note}"
+}
+
+# ---------------------------------------------------------------- report
+
+report_case() {
+    local name=$1 s key cpu rps ref_n ref_h
+    local -A MED_CPU=() MED_RPS=()
+    for s in "${RAN[@]}"; do
+        key=$name:$s
+        # shellcheck disable=SC2086
+        MED_CPU[$s]=$(median ${R_CPU[$key]})
+        # shellcheck disable=SC2086
+        MED_RPS[$s]=$(median ${R_RPS[$key]})
+    done
+    ref_n=${MED_CPU[nginx]:-}
+    ref_h=${MED_CPU[haproxy]:-}
+
+    echo "## $name"
+    echo
+    echo "Server CPU time per request (lower is better), median of $ROUNDS round(s) of ${RUN_SECONDS} s;"
+    echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, server pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
+    echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
+    echo
+    echo "| server | µs CPU/req (median) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
+    echo "|---|---:|---:|---:|---:|"
+    local r_n r_h flag
+    for s in "${RAN[@]}"; do
+        key=$name:$s
+        cpu=${MED_CPU[$s]}
+        rps=${MED_RPS[$s]}
+        r_n=$(ratio "$cpu" "$ref_n"); [[ $r_n != "–" ]] && r_n+="×"
+        r_h=$(ratio "$cpu" "$ref_h"); [[ $r_h != "–" ]] && r_h+="×"
+        flag=""
+        [[ -n ${R_NOTE[$key]} ]] && flag=" ⚠"
+        printf '| %s%s | %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "$rps" "$r_n" "$r_h"
+    done
+    echo
+    echo "Rounds:"
+    for s in "${RAN[@]}"; do
+        key=$name:$s
+        printf -- '- %s: µs CPU/req %s; req/s %s; p99 latency %s\n' \
+            "$s" "${R_CPU[$key]% }" "${R_RPS[$key]% }" "${R_P99[$key]% }"
+    done
+    for s in "${RAN[@]}"; do
+        key=$name:$s
+        [[ -n ${R_NOTE[$key]} ]] && echo "- ⚠ $s: ${R_NOTE[$key]%; }"
+    done
+    for s in "${SKIPPED[@]}"; do
+        echo "- skipped $s"
+    done
+    echo
+    local lcpu=${MED_CPU[luaedge]:-}
+    if [[ -n $lcpu ]]; then
+        echo "**$name: luaedge/nginx CPU ratio $(ratio "$lcpu" "$ref_n"), luaedge/haproxy CPU ratio $(ratio "$lcpu" "$ref_h")**"
+    else
+        echo "**$name: luaedge/nginx CPU ratio –, luaedge/haproxy CPU ratio – (luaedge not run)**"
+    fi
+}
+
+plot_case() { # optional PNG bar chart when gnuplot is installed
+    local name=$1 s key data png
+    command -v gnuplot >/dev/null 2>&1 || return 0
+    data=$TMP_ROOT/$name.dat
+    png=$RESULTS_DIR/$name.png
+    : >"$data"
+    for s in "${RAN[@]}"; do
+        key=$name:$s
+        # shellcheck disable=SC2086
+        printf '"%s" %s\n' "$s" "$(median ${R_CPU[$key]})" >>"$data"
+    done
+    gnuplot <<EOF || { log "gnuplot failed, no chart"; return 0; }
+set terminal pngcairo size 640,400 noenhanced
+set output "$png"
+set title "$name: server CPU per request (lower is better)"
+set ylabel "µs CPU / request"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set offsets 0, 0, graph 0.15, 0
+set grid ytics
+unset key
+plot "$data" using 0:2:xtic(1) with boxes lc rgb "#4472c4", \
+     "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,1
+EOF
+    log "chart: bench/results/$name.png"
+}
+
+# ---------------------------------------------------------------- main
+
+if [[ ${BENCH_NO_INSTALL:-0} != 1 ]]; then
+    bash "$BENCH_DIR/install-peers.sh"
+fi
+for tool in wrk curl taskset getconf; do
+    command -v "$tool" >/dev/null || die "$tool not found (run bench/install-peers.sh)"
+done
+
+ncpu=$(nproc --all 2>/dev/null || getconf _NPROCESSORS_ONLN)
+((SERVER_CPU < ncpu && CLIENT_CPU < ncpu)) ||
+    die "needs CPUs $SERVER_CPU and $CLIENT_CPU, this machine has $ncpu (set BENCH_SERVER_CPU/BENCH_CLIENT_CPU)"
+[[ $SERVER_CPU != "$CLIENT_CPU" ]] || log "warning: server and wrk share CPU $SERVER_CPU"
+
+# Servers and wrk inherit this; raise the soft open-files limit to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+CLK_TCK=$(getconf CLK_TCK)
+CPU_MODEL=$(awk -F': ' '/^model name/{ print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+CPU_MODEL=${CPU_MODEL:-unknown CPU}
+HAPROXY_VERSION=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
+NGX_LUA_VERSION=$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null || true)
+WRK_VERSION=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || true)
+
+# Cases: arguments are names under bench/cases (or paths); default all.
+CASES=()
+if (($# == 0)); then
+    for d in "$CASES_DIR"/*/; do
+        [[ -d $d ]] && CASES+=("${d%/}")
+    done
+else
+    for a in "$@"; do
+        if [[ -d $CASES_DIR/$a ]]; then
+            CASES+=("$CASES_DIR/$a")
+        elif [[ -d $a ]]; then
+            CASES+=("$(cd "$a" && pwd)")
+        else
+            die "no such case '$a' (cases: $(cd "$CASES_DIR" && echo */ | tr -d /))"
+        fi
+    done
+fi
+((${#CASES[@]} > 0)) || die "no cases in $CASES_DIR"
+
+mkdir -p "$RESULTS_DIR"
+TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
+chmod 755 "$TMP_ROOT"
+
+declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=()
+
+for case_dir in "${CASES[@]}"; do
+    name=$(basename "$case_dir")
+    CASE_BODY=$DEFAULT_BODY
+    [[ -f $case_dir/expect.body ]] && CASE_BODY=$(cat "$case_dir/expect.body")
+    CASE_PATH=/
+    [[ -f $case_dir/url.path ]] && CASE_PATH=$(head -n1 "$case_dir/url.path")
+
+    RAN=()
+    SKIPPED=()
+    for s in "${SERVERS[@]}"; do
+        conf=$(server_conf "$s")
+        if [[ ! -f $case_dir/$conf ]]; then
+            log "$name: no $conf, skipping $s"
+            SKIPPED+=("$s (case has no $conf)")
+        elif ! why=$(server_available "$s"); then
+            log "$name: skipping $s: $why"
+            SKIPPED+=("$s ($why)")
+        else
+            RAN+=("$s")
+        fi
+    done
+    if ((${#RAN[@]} == 0)); then
+        log "$name: no server to run, skipping the case"
+        continue
+    fi
+
+    RAW_LOG=$RESULTS_DIR/$name.log
+    : >"$RAW_LOG"
+    for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+        for s in "${RAN[@]}"; do
+            R_CPU[$name:$s]+=""
+            R_NOTE[$name:$s]+=""
+            run_one "$case_dir" "$s"
+        done
+    done
+
+    report_case "$name" | tee "$RESULTS_DIR/$name.md"
+    echo
+    plot_case "$name"
+    log "$name: results in bench/results/$name.md, raw wrk output in bench/results/$name.log"
+done
