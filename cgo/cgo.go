@@ -23,8 +23,8 @@ import (
 
 // Lua status codes returned by resume and load.
 const (
-	luaOK    = 0
-	luaYield = 1
+	luaOK     = 0
+	luaYield  = 1
 	luaErrMem = 4
 )
 

@@ -1,0 +1,54 @@
+# luaedge: `make run` builds and runs the embedded demo; `make test` installs
+# what the tests need and runs them; `make bench` compares with the peers.
+SHELL    := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+export PATH := $(PATH):/usr/local/go/bin
+GO       ?= go
+BIN      := bin/luaedge
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# A fully static binary: LuaJIT's static archive, Go's own resolver.
+TAGS     := netgo,osusergo
+LDFLAGS  := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
+export CGO_ENABLED := 1
+export CGO_LDFLAGS := -lm -ldl
+# Race-checked packages: those whose tests run without the event loop's
+# locked OS threads (gnet's loops are exercised by the end-to-end tests).
+RACE_PKGS := ./proto/... ./eventloop/config ./lj ./cgo
+
+.PHONY: all build run test test-unit test-e2e bench deps fuzz vet clean
+
+all: build
+
+deps:
+	@bash third_party/install-deps.sh build
+
+build: deps
+	@# The linker warns that LuaJIT's ffi.load needs shared libraries at run
+	@# time; ffi.load is not used, so the warning is filtered.
+	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/luaedge 2>&1 \
+		| { grep -v -e "Using 'dlopen' in statically linked" -e "in function .lj_cf_ffi_load" -e "^# github.com/luaedge" || true; }
+
+run: build
+	./$(BIN)
+
+vet:
+	@bash third_party/install-deps.sh build
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: build vet
+	@bash third_party/install-deps.sh test
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	LUAEDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./eventloop ./cmd/...
+
+# Runs each fuzz target for FUZZTIME (plain `go test` runs the seed corpus).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzChunked$$' -fuzztime $(FUZZTIME)
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf bin

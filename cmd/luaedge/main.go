@@ -1,0 +1,173 @@
+// Command luaedge is a programmable edge server: HTTP/1.1 on an event loop
+// per core, answered by the operator's LuaJIT scripts.
+//
+//	luaedge                  run the embedded demo configuration (127.0.0.1:8080)
+//	luaedge -c FILE          run FILE
+//	luaedge check -c FILE    validate FILE and its scripts, then exit
+//	luaedge version          print the version
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/eventloop/config"
+	"github.com/luaedge/luaedge/lj"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+//go:embed default/luaedge.yaml default/demo.lua
+var defaultFS embed.FS
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("luaedge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "configuration file (default: the embedded demo)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if cmd == "version" {
+		fmt.Fprintln(stderr, "luaedge", version)
+		return 0
+	}
+	cfg, scripts, err := load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "luaedge:", err)
+		return 1
+	}
+	if err := check(cfg, scripts); err != nil {
+		fmt.Fprintln(stderr, "luaedge:", err)
+		return 1
+	}
+	if cmd == "check" {
+		fmt.Fprintln(stderr, "configuration and scripts are valid")
+		return 0
+	}
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+	return serve(cfg, scripts, log)
+}
+
+// load reads the configuration and its scripts, or the embedded default.
+func load(path string) (*config.Config, []lj.Script, error) {
+	if path == "" {
+		data, _ := defaultFS.ReadFile("default/luaedge.yaml")
+		cfg, err := config.Parse(data, "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded configuration: %w", err)
+		}
+		code, _ := defaultFS.ReadFile("default/demo.lua")
+		return cfg, []lj.Script{{Path: "demo.lua", Code: code}}, nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	scripts, err := lj.ReadScripts(cfg.Dir, cfg.Lua.Load)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lua.load: %w", err)
+	}
+	return cfg, scripts, nil
+}
+
+// check loads the scripts into a throwaway state and resolves what the
+// frontends refer to, so that errors show before any listener opens.
+func check(cfg *config.Config, scripts []lj.Script) error {
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit)}, 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, f := range cfg.Frontends {
+		if _, err := st.ServiceID(f.ServiceName(), "http"); err != nil {
+			return fmt.Errorf("frontends[%d].use_service: %v", i, err)
+		}
+	}
+	return nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch c.Level {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
+	srv, err := eventloop.New(cfg, scripts, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	select {
+	case err := <-errc:
+		log.Error("cannot start", "err", err)
+		return 1
+	case <-srv.Booted():
+	}
+	for _, f := range cfg.Frontends {
+		log.Info("listening", "frontend", f.Name, "bind", f.Bind, "service", f.UseService)
+	}
+	return waitSignals(srv, sigs, errc, log)
+}
+
+func waitSignals(srv *eventloop.Server, sigs chan os.Signal, errc chan error, log *slog.Logger) int {
+	for {
+		select {
+		case err := <-errc:
+			if err != nil {
+				log.Error("server stopped", "err", err)
+				return 1
+			}
+			return 0
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				log.Warn("SIGHUP: reload is not supported yet; ignoring")
+				continue
+			}
+			log.Info("stopping: finishing requests in flight", "signal", sig)
+			if err := srv.Shutdown(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("shutdown", "err", err)
+			}
+			<-errc
+			log.Info("stopped")
+			return 0
+		}
+	}
+}

@@ -1,0 +1,297 @@
+// Package config reads luaedge's YAML configuration. The key names are a
+// contract with users' files and tooling: extend them, never rename them.
+// Every error names the key it is about ("frontends[1].bind[0]: ...").
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	// Workers is the number of event loops, each with its own LuaJIT state;
+	// 0 means one per core.
+	Workers         int        `yaml:"workers"`
+	ShutdownTimeout Duration   `yaml:"shutdown_timeout"`
+	Log             Log        `yaml:"log"`
+	Lua             Lua        `yaml:"lua"`
+	Frontends       []Frontend `yaml:"frontends"`
+	Backends        []Backend  `yaml:"backends"`
+
+	// Dir is the folder relative paths are taken from (the file's folder).
+	Dir string `yaml:"-"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// Lua configures the scripts every state loads.
+type Lua struct {
+	Load        []string `yaml:"load"`
+	Hooks       string   `yaml:"hooks"`
+	MemoryLimit Size     `yaml:"memory_limit"`
+}
+
+// Frontend is a set of listeners and what answers their requests.
+type Frontend struct {
+	Name           string   `yaml:"name"`
+	Bind           []string `yaml:"bind"`
+	Mode           string   `yaml:"mode"`
+	HTTPRequest    []string `yaml:"http_request"`
+	HTTPResponse   []string `yaml:"http_response"`
+	UseService     string   `yaml:"use_service"`
+	DefaultBackend string   `yaml:"default_backend"`
+	Limits         Limits   `yaml:"limits"`
+	Timeouts       Timeouts `yaml:"timeouts"`
+}
+
+// Limits bound what a client may send; over them it gets 414, 431 or 413.
+type Limits struct {
+	MaxRequestLine Size `yaml:"max_request_line"`
+	MaxHeaderBytes Size `yaml:"max_header_bytes"`
+	MaxHeaders     int  `yaml:"max_headers"`
+	MaxBody        Size `yaml:"max_body"`
+}
+
+// Timeouts of a frontend's client connections.
+type Timeouts struct {
+	// HTTPRequest bounds the wait for a complete request head (then 408).
+	HTTPRequest Duration `yaml:"http_request"`
+	// KeepAlive bounds the wait for the next request on an idle connection.
+	KeepAlive Duration `yaml:"keep_alive"`
+	// Body bounds the wait for more of a request body (then 408).
+	Body Duration `yaml:"body"`
+}
+
+// Backend is a group of servers requests can be forwarded to.
+type Backend struct {
+	Name    string   `yaml:"name"`
+	Balance string   `yaml:"balance"`
+	Servers []Server `yaml:"servers"`
+}
+
+// Server is one backend server.
+type Server struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+}
+
+// Defaults applied to keys left out.
+const (
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxRequestLine  = 8 << 10
+	DefaultMaxHeaderBytes  = 64 << 10
+	DefaultMaxHeaders      = 100
+	DefaultMaxBody         = 16 << 20
+	DefaultHTTPRequest     = 10 * time.Second
+	DefaultKeepAlive       = 60 * time.Second
+	DefaultBody            = 30 * time.Second
+)
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads and validates a configuration; dir is where relative paths start.
+func Parse(data []byte, dir string) (*Config, error) {
+	c := &Config{Dir: dir}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err != io.EOF { // an empty file means the defaults
+		return nil, err
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	for i := range c.Frontends {
+		f := &c.Frontends[i]
+		if f.Mode == "" {
+			f.Mode = "http"
+		}
+		setDefault(&f.Limits.MaxRequestLine, DefaultMaxRequestLine)
+		setDefault(&f.Limits.MaxHeaderBytes, DefaultMaxHeaderBytes)
+		setDefault(&f.Limits.MaxBody, DefaultMaxBody)
+		if f.Limits.MaxHeaders == 0 {
+			f.Limits.MaxHeaders = DefaultMaxHeaders
+		}
+		setDefault(&f.Timeouts.HTTPRequest, Duration(DefaultHTTPRequest))
+		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
+		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+func (c *Config) validate() error {
+	if c.Workers < 0 {
+		return fmt.Errorf("workers: must be 0 (one per core) or more, got %d", c.Workers)
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("log.format: want text or json, got %q", c.Log.Format)
+	}
+	if c.Lua.Hooks != "" {
+		return errors.New("lua.hooks: hook scripts are not supported yet")
+	}
+	if len(c.Frontends) == 0 {
+		return errors.New("frontends: at least one frontend is needed")
+	}
+	names := map[string]bool{}
+	binds := map[string]string{}
+	for i, f := range c.Frontends {
+		at := fmt.Sprintf("frontends[%d]", i)
+		if f.Name == "" {
+			return fmt.Errorf("%s.name: missing", at)
+		}
+		if names[f.Name] {
+			return fmt.Errorf("%s.name: %q is used by another frontend", at, f.Name)
+		}
+		names[f.Name] = true
+		if len(f.Bind) == 0 {
+			return fmt.Errorf("%s.bind: at least one address is needed", at)
+		}
+		for j, b := range f.Bind {
+			if _, _, err := net.SplitHostPort(b); err != nil {
+				return fmt.Errorf("%s.bind[%d]: %v", at, j, err)
+			}
+			if other, dup := binds[b]; dup {
+				return fmt.Errorf("%s.bind[%d]: %s is already bound by frontend %q", at, j, b, other)
+			}
+			binds[b] = f.Name
+		}
+		if f.Mode != "http" {
+			return fmt.Errorf("%s.mode: %q is not supported yet (http)", at, f.Mode)
+		}
+		if len(f.HTTPRequest) > 0 {
+			return fmt.Errorf("%s.http_request: actions are not supported yet", at)
+		}
+		if len(f.HTTPResponse) > 0 {
+			return fmt.Errorf("%s.http_response: actions are not supported yet", at)
+		}
+		if f.DefaultBackend != "" {
+			return fmt.Errorf("%s.default_backend: backends are not supported yet", at)
+		}
+		if f.UseService == "" {
+			return fmt.Errorf("%s.use_service: missing (lua.NAME of a core.register_service)", at)
+		}
+		if !strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.") {
+			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
+		}
+		if f.Limits.MaxHeaders < 1 {
+			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
+		}
+	}
+	if len(c.Backends) > 0 {
+		return errors.New("backends: not supported yet")
+	}
+	return nil
+}
+
+// ServiceName returns NAME of "use_service: lua.NAME".
+func (f *Frontend) ServiceName() string { return strings.TrimPrefix(f.UseService, "lua.") }
+
+// Size is a byte count: a number, or a string with a unit (KiB, MiB, GiB,
+// KB, MB, GB, or k, m, g for powers of 1024 as in HAProxy).
+type Size int64
+
+// UnmarshalYAML reads a Size.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize parses a Size.
+func ParseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 65536, 64KiB, 16MiB)", v)
+	}
+	return n * mult, nil
+}
+
+// Duration is a time span: a Go duration ("10s", "500ms") or a number of
+// milliseconds as in HAProxy.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if ms, err := strconv.ParseInt(n.Value, 10, 64); err == nil && ms >= 0 {
+		*d = Duration(time.Duration(ms) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: invalid duration %q (want e.g. 10s, 500ms)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,240 @@
+// Package eventloop runs luaedge's listeners on gnet: one event loop per
+// core, each locked to its OS thread and owning one LuaJIT state. It parses
+// client traffic with proto/, runs requests in Lua coroutines (lj/), and
+// writes the answers.
+package eventloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/luaedge/luaedge/eventloop/config"
+	"github.com/luaedge/luaedge/lj"
+)
+
+// Server serves a configuration's frontends.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg     *config.Config
+	scripts []lj.Script
+	log     *slog.Logger
+
+	frontends []*frontend
+	byAddr    map[string]*frontend // bind address as resolved ("127.0.0.1:8080")
+	byPort    map[int]*frontend    // for wildcard binds
+
+	mu    sync.Mutex
+	loops map[gnet.EventLoop]*Loop
+
+	engine   gnet.Engine
+	booted   chan struct{}
+	draining atomic.Bool
+	nextConn atomic.Int64
+	nextLoop atomic.Int32
+	active   atomic.Int64 // connections open
+}
+
+// frontend is a config frontend resolved for serving.
+type frontend struct {
+	cfg     *config.Frontend
+	service string
+}
+
+// New prepares a server; scripts are the files of lua.load, already read.
+func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
+	s := &Server{
+		cfg:     cfg,
+		scripts: scripts,
+		log:     log,
+		byAddr:  map[string]*frontend{},
+		byPort:  map[int]*frontend{},
+		loops:   map[gnet.EventLoop]*Loop{},
+		booted:  make(chan struct{}),
+	}
+	for i := range cfg.Frontends {
+		f := &frontend{cfg: &cfg.Frontends[i], service: cfg.Frontends[i].ServiceName()}
+		s.frontends = append(s.frontends, f)
+		for _, b := range f.cfg.Bind {
+			addr, err := net.ResolveTCPAddr("tcp", b)
+			if err != nil {
+				return nil, fmt.Errorf("frontends[%d].bind: %v", i, err)
+			}
+			if addr.IP == nil || addr.IP.IsUnspecified() {
+				s.byPort[addr.Port] = f
+			} else {
+				s.byAddr[addr.String()] = f
+			}
+		}
+	}
+	return s, nil
+}
+
+// Serve runs until Shutdown; it returns an error if a listener cannot bind.
+func (s *Server) Serve() error {
+	var addrs []string
+	for _, f := range s.frontends {
+		for _, b := range f.cfg.Bind {
+			addrs = append(addrs, "tcp://"+b)
+		}
+	}
+	loops := s.cfg.Workers
+	if loops == 0 {
+		loops = runtime.NumCPU()
+	}
+	return gnet.Rotate(s, addrs,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(loops),
+		gnet.WithLockOSThread(true),
+		gnet.WithReusePort(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	)
+}
+
+// OnBoot keeps the engine for Shutdown.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.engine = eng
+	close(s.booted)
+	return gnet.None
+}
+
+// Booted is closed once the listeners accept connections.
+func (s *Server) Booted() <-chan struct{} { return s.booted }
+
+// OnOpen binds a new connection to its frontend and its loop's state.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	f := s.frontendOf(c.LocalAddr())
+	if f == nil {
+		s.log.Error("connection on an unknown listener", "addr", c.LocalAddr())
+		return nil, gnet.Close
+	}
+	l, err := s.loop(c.EventLoop())
+	if err != nil {
+		s.log.Error("cannot start the Lua state of an event loop", "err", err)
+		return nil, gnet.Close
+	}
+	fs, err := l.frontendState(f)
+	if err != nil {
+		s.log.Error("cannot serve frontend", "frontend", f.cfg.Name, "err", err)
+		return nil, gnet.Close
+	}
+	h := newH1Conn(l, fs, c, s.nextConn.Add(1))
+	c.SetContext(h)
+	s.active.Add(1)
+	return nil, gnet.None
+}
+
+// OnTraffic parses what arrived and runs the requests it completes.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	h, ok := c.Context().(*h1Conn)
+	if !ok {
+		return gnet.Close
+	}
+	return h.onTraffic()
+}
+
+// OnClose releases the connection's streams.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	if h, ok := c.Context().(*h1Conn); ok {
+		h.onClose(err)
+		s.active.Add(-1)
+	}
+	return gnet.None
+}
+
+func (s *Server) frontendOf(a net.Addr) *frontend {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	if len(s.byAddr) > 0 {
+		if f := s.byAddr[ta.String()]; f != nil {
+			return f
+		}
+	}
+	return s.byPort[ta.Port]
+}
+
+// loop returns the Loop of el, creating it (and its Lua state) on first use,
+// on el's own thread.
+func (s *Server) loop(el gnet.EventLoop) (*Loop, error) {
+	s.mu.Lock()
+	l := s.loops[el]
+	s.mu.Unlock()
+	if l != nil {
+		return l, nil
+	}
+	// Only el's own thread gets here for el, so no other creation races this one.
+	l, err := newLoop(s, el, int(s.nextLoop.Add(1)))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.loops[el] = l
+	s.mu.Unlock()
+	return l, nil
+}
+
+// Shutdown stops accepting, lets in-flight requests finish for up to the
+// configured shutdown_timeout (or ctx), then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.booted:
+	default:
+		return errors.New("server not started")
+	}
+	s.draining.Store(true)
+	s.mu.Lock()
+	loops := make([]*Loop, 0, len(s.loops))
+	for _, l := range s.loops {
+		loops = append(loops, l)
+	}
+	s.mu.Unlock()
+	for _, l := range loops {
+		l.post(l.drain)
+	}
+	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline.C:
+			s.log.Warn("shutdown timeout: closing connections with requests in flight", "connections", s.active.Load())
+			break wait
+		case <-tick.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.engine.Stop(stopCtx)
+	for _, l := range loops {
+		l.close()
+	}
+	return err
+}
+
+// gnetLogger sends gnet's own logs to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "source", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "source", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "source", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "source", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "source", "gnet") }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what building luaedge needs, when it is missing, from Debian's
+# packages: a C compiler, Go (Debian's go fetches the toolchain go.mod asks
+# for through the module proxy), and OpenResty's LuaJIT 2.1
+# (libluajit2-5.1-dev: headers in /usr/include/luajit-2.1 and the static
+# libluajit-5.1.a the binary links). See third_party/README.md.
+#
+# usage: third_party/install-deps.sh [build|test|bench]
+set -euo pipefail
+
+want=${1:-build}
+pkgs=()
+
+need_cmd() { command -v "$1" >/dev/null 2>&1 || pkgs+=("$2"); }
+need_file() { [ -e "$1" ] || pkgs+=("$2"); }
+
+need_cmd gcc gcc
+need_cmd make make
+need_cmd git git
+need_file /usr/include/luajit-2.1/lua.h libluajit2-5.1-dev
+need_file /usr/lib/x86_64-linux-gnu/libluajit-5.1.a libluajit2-5.1-dev
+need_go=0
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+	need_go=1
+	need_cmd go golang-go
+fi
+case $want in
+test | bench)
+	need_cmd curl curl
+	;;
+esac
+
+if [ ${#pkgs[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing ${pkgs[*]}; run as root or install them" >&2
+		exit 1
+	fi
+	# Debian's libluajit-5.1-dev conflicts with libluajit2-5.1-dev (and nginx's
+	# lua module wants the luajit2 runtime): make sure the right one is used.
+	echo "install-deps: installing ${pkgs[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+# Debian 12's Go (1.19) is older than go.mod's: use it once to fetch the Go
+# release go.mod names from the module proxy (golang.org/toolchain), and
+# install that in /usr/local/go.
+if [ $need_go = 1 ]; then
+	gover=$(awk '/^toolchain /{sub("go","",$2); print $2}' "$(dirname "$0")/../go.mod")
+	[ -n "$gover" ] || gover=1.26.8
+	tmp=$(mktemp -d)
+	echo "install-deps: installing Go $gover in /usr/local/go" >&2
+	dir=$(cd "$tmp" && GOPATH=$tmp GOFLAGS=-modcacherw go mod download -json \
+		"golang.org/toolchain@v0.0.1-go$gover.linux-amd64" | awk -F'"' '/"Dir"/{print $4}')
+	rm -rf /usr/local/go
+	cp -a "$dir" /usr/local/go
+	chmod +x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/* 2>/dev/null || true
+	rm -rf "$tmp"
+fi
