@@ -95,6 +95,10 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "add_rfield");
 	lua_pushlightuserdata(L, (void *)le_set_reason);
 	lua_setfield(L, -2, "set_reason");
+	lua_pushlightuserdata(L, (void *)le_add_field);
+	lua_setfield(L, -2, "add_field");
+	lua_pushlightuserdata(L, (void *)le_head_put);
+	lua_setfield(L, -2, "head_put");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");
@@ -222,6 +226,40 @@ int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value
 	f->name.len = (uint32_t)nlen;
 	f->value.off = off + (uint32_t)nlen;
 	f->value.len = (uint32_t)vlen;
+	return 0;
+}
+
+/* le_add_field adds a request header field (name stored lower-case): the
+ * HTTP class's req_add_header and friends. */
+int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	if (le_fields_reserve(&s->fields, &s->fields_cap, s->nfields + 1) != 0)
+		return -1;
+	uint32_t off = s->head.len;
+	if (le_buf_append(&s->head, name, nlen) != 0 || le_buf_append(&s->head, value, vlen) != 0)
+		return -1;
+	for (uint32_t i = 0; i < nlen; i++) {
+		char c = s->head.p[off + i];
+		if (c >= 'A' && c <= 'Z')
+			s->head.p[off + i] = c + ('a' - 'A');
+	}
+	le_field *f = &s->fields[s->nfields++];
+	f->name.off = off;
+	f->name.len = (uint32_t)nlen;
+	f->value.off = off + (uint32_t)nlen;
+	f->value.len = (uint32_t)vlen;
+	return 0;
+}
+
+/* le_head_put stores bytes in the request head buffer and points out at
+ * them: req_set_path and friends. */
+int le_head_put(le_stream *s, const char *p, size_t n, le_span *out)
+{
+	uint32_t off = s->head.len;
+	if (le_buf_append(&s->head, p, n) != 0)
+		return -1;
+	out->off = off;
+	out->len = (uint32_t)n;
 	return 0;
 }
 

@@ -23,6 +23,8 @@ const (
 	FlagHeadSent = C.LE_F_HEAD_SENT
 	FlagFailed   = C.LE_F_FAILED
 	FlagSessVars = C.LE_F_SESS_VARS
+	FlagAbort    = C.LE_F_ABORT
+	FlagSockopt  = C.LE_F_SOCKOPT
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the
@@ -72,6 +74,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.conn_id = C.int64_t(connID)
 	c.head.len = 0
 	c.method, c.target, c.path, c.query, c.authority = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
+	c.src, c.dst, c.src_port, c.dst_port = C.le_span{}, C.le_span{}, 0, 0
 	c.major, c.minor = 1, 1
 	c.nfields = 0
 	c.content_length = -1
@@ -83,6 +86,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.resp.len = 0
 	c.nrfields = 0
 	c.out.len = 0
+	c.tos, c.mark = -1, -1
 	c.op = OpDone
 	c.arg = 0
 	c.err.len = 0
@@ -101,6 +105,16 @@ func (s *Stream) SetRequestLine(method, target, path, query []byte, major, minor
 
 // SetAuthority records the host the request is for (Host header or :authority).
 func (s *Stream) SetAuthority(host []byte) { s.c.authority = s.headSpan(host) }
+
+// SetAddrs records the client's address and the one it connected to.
+func (s *Stream) SetAddrs(src []byte, srcPort int, dst []byte, dstPort int) {
+	s.c.src = s.headSpan(src)
+	s.c.dst = s.headSpan(dst)
+	s.c.src_port, s.c.dst_port = C.int32_t(srcPort), C.int32_t(dstPort)
+}
+
+// Sockopts returns the IP TOS and firewall mark a script asked for (-1: unchanged).
+func (s *Stream) Sockopts() (tos, mark int) { return int(s.c.tos), int(s.c.mark) }
 
 // SetContentLength records the declared body length (-1: unknown).
 func (s *Stream) SetContentLength(n int64) { s.c.content_length = C.int64_t(n) }
@@ -151,6 +165,9 @@ func (s *Stream) Flags() uint32 { return uint32(s.c.flags) }
 
 // SetFlag sets flag f.
 func (s *Stream) SetFlag(f uint32) { s.c.flags |= C.uint32_t(f) }
+
+// ClearFlag clears flag f.
+func (s *Stream) ClearFlag(f uint32) { s.c.flags &^= C.uint32_t(f) }
 
 // Op returns what the coroutine waits for, and its argument.
 func (s *Stream) Op() (int, float64) { return int(s.c.op), float64(s.c.arg) }

@@ -49,7 +49,9 @@ enum {
 	LE_F_STARTED = 2,    /* the script started the response */
 	LE_F_HEAD_SENT = 4,  /* Go has sent the response head */
 	LE_F_FAILED = 8,     /* the entry function raised an error (see err) */
-	LE_F_SESS_VARS = 16  /* the script set a sess.* variable */
+	LE_F_SESS_VARS = 16, /* the script set a sess.* variable */
+	LE_F_ABORT = 32,     /* close the connection without (more) response */
+	LE_F_SOCKOPT = 64    /* tos or mark changed: apply them to the socket */
 };
 
 typedef struct le_stream {
@@ -60,6 +62,10 @@ typedef struct le_stream {
 	le_span path;
 	le_span query;
 	le_span authority;
+	le_span src; /* client address, textual */
+	le_span dst; /* address the client connected to */
+	int32_t src_port;
+	int32_t dst_port;
 	int32_t major;
 	int32_t minor;
 	le_field *fields;
@@ -84,6 +90,10 @@ typedef struct le_stream {
 	uint32_t rfields_cap;
 	le_buf out; /* response body bytes not yet sent */
 
+	/* Socket options a script asked for (TXN:set_tos, set_mark). */
+	int32_t tos;
+	int32_t mark;
+
 	/* Yield protocol. */
 	int32_t op;
 	double arg;
@@ -94,5 +104,7 @@ typedef struct le_stream {
 int le_buf_append(le_buf *b, const char *p, size_t n);
 int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_set_reason(le_stream *s, const char *p, size_t n);
+int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
+int le_head_put(le_stream *s, const char *p, size_t n, le_span *out);
 
 #endif

@@ -1,11 +1,14 @@
 package eventloop
 
 import (
+	"bytes"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/lj"
@@ -43,6 +46,14 @@ type h1Conn struct {
 	lim http1.Limits
 	req http1.Request
 
+	// Addresses, formatted once per connection for the fetches src and dst.
+	srcIP, dstIP     []byte
+	srcPort, dstPort int
+
+	// scanned counts the buffered bytes known to hold no end of head, so a
+	// head that trickles in is not parsed again from the start each time.
+	scanned int
+
 	phase    h1Phase
 	deadline time.Time
 	busy     bool // inside process or a resume task: onClose must not free the thread
@@ -55,6 +66,7 @@ type h1Conn struct {
 	gen       uint64 // counts requests, so stale timers do nothing
 	timer     *time.Timer
 	waitBody  bool
+	buffering bool // http_buffer_request: the entry starts once the body is in
 	isHead    bool
 	minor     int
 	keepAlive bool
@@ -86,6 +98,12 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 			MaxHeaders:     lim.MaxHeaders,
 		},
 		bodyDone: true,
+	}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		h.srcIP, h.srcPort = []byte(a.IP.String()), a.Port
+	}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
 	}
 	l.conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
@@ -128,6 +146,12 @@ func (h *h1Conn) nextRequest() bool {
 		h.setPhase(phaseIdle)
 		return false
 	}
+	if !h.headMayBeComplete(buf) {
+		if h.phase != phaseHead {
+			h.setPhase(phaseHead)
+		}
+		return false
+	}
 	n, err := h.req.Parse(buf, h.lim)
 	if err == http1.ErrIncomplete {
 		if h.phase != phaseHead {
@@ -149,10 +173,31 @@ func (h *h1Conn) nextRequest() bool {
 		h.refuse(413)
 		return false
 	}
+	h.scanned = 0
 	h.startRequest()
 	_, _ = h.c.Discard(n)
 	return !h.closing
 }
+
+// headMayBeComplete reports whether buf is worth parsing: it holds the end
+// of a head, or is already past a limit the parser reports (414, 431).
+// Only bytes not seen before are searched.
+func (h *h1Conn) headMayBeComplete(buf []byte) bool {
+	if len(buf) > h.lim.MaxHeaderBytes || (len(buf) > h.lim.MaxRequestLine && bytes.IndexByte(buf[:h.lim.MaxRequestLine], '\n') < 0) {
+		return true
+	}
+	from := h.scanned - 3
+	if from < 0 {
+		from = 0
+	}
+	if bytes.Index(buf[from:], crlfcrlf) >= 0 {
+		return true
+	}
+	h.scanned = len(buf)
+	return false
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
 
 // startRequest copies the parsed head into a stream and runs the service.
 func (h *h1Conn) startRequest() {
@@ -178,8 +223,9 @@ func (h *h1Conn) startRequest() {
 	}
 
 	s := th.S
-	s.Reset(lj.EntryHTTPService, h.fe.serviceID, h.id)
+	s.Reset(lj.EntryHTTP, h.fe.program, h.id)
 	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
+	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
 	s.SetAuthority(r.Host)
 	s.SetContentLength(r.ContentLength)
 	for i := range r.Headers {
@@ -192,6 +238,11 @@ func (h *h1Conn) startRequest() {
 		s.SetFlag(cgo.FlagBodyEnd)
 	} else if r.Expect100 && r.Minor == 1 {
 		h.l.wbuf = append(h.l.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+	if !h.bodyDone && h.fe.cfg.HTTPBufferRequest {
+		h.buffering = true
+		h.setPhase(phaseBody)
+		return
 	}
 	h.setPhase(phaseBusy)
 	h.resume()
@@ -253,7 +304,15 @@ func (h *h1Conn) readBody() bool {
 		if h.bodyDone {
 			h.th.S.SetFlag(cgo.FlagBodyEnd)
 		}
-		if h.waitBody && (got || h.bodyDone) {
+		if h.buffering {
+			if h.bodyDone {
+				h.buffering = false
+				h.setPhase(phaseBusy)
+				h.resume()
+			} else {
+				h.setPhase(phaseBody)
+			}
+		} else if h.waitBody && (got || h.bodyDone) {
 			h.waitBody = false
 			h.setPhase(phaseBusy)
 			h.resume()
@@ -289,6 +348,14 @@ func (h *h1Conn) resume() {
 	}
 	s := th.S
 	op, arg := s.Op()
+	if s.Flags()&cgo.FlagSockopt != 0 {
+		h.applySockopts(s)
+	}
+	if op == cgo.OpDone && s.Flags()&cgo.FlagAbort != 0 {
+		h.endStream()
+		h.closeNow()
+		return
+	}
 	if op == cgo.OpDone && s.Flags()&cgo.FlagFailed != 0 {
 		h.l.log.Error("Lua service failed", "service", h.fe.service, "err", string(s.Err()))
 		h.endStream()
@@ -374,6 +441,9 @@ func (h *h1Conn) writeHead() bool {
 	h.respLeft = -1
 	for i, n := 0, s.NumRFields(); i < n; i++ {
 		name, value := s.RField(i)
+		if len(name) == 0 {
+			continue // deleted by a script
+		}
 		if !http1.ValidHeaderName(name) || !http1.ValidHeaderValue(value) {
 			h.l.wbuf = h.l.wbuf[:mark]
 			h.l.log.Error("Lua service sent an invalid header", "service", h.fe.service, "name", string(name))
@@ -491,6 +561,7 @@ func (h *h1Conn) endStream() {
 		h.timer = nil
 	}
 	h.waitBody = false
+	h.buffering = false
 	if op, _ := h.th.S.Op(); op == cgo.OpDone {
 		h.l.lua.Release(h.th)
 	} else {
@@ -651,4 +722,21 @@ func (h *h1Conn) endSession() {
 		return
 	}
 	h.l.lua.Release(th)
+}
+
+// applySockopts sets the IP TOS and firewall mark a script asked for
+// (TXN:set_tos, TXN:set_mark) on the client socket.
+func (h *h1Conn) applySockopts(s *cgo.Stream) {
+	s.ClearFlag(cgo.FlagSockopt)
+	tos, mark := s.Sockopts()
+	if tos >= 0 {
+		if err := unix.SetsockoptInt(h.c.Fd(), unix.IPPROTO_IP, unix.IP_TOS, tos); err != nil {
+			h.l.log.Debug("set_tos", "err", err)
+		}
+	}
+	if mark >= 0 {
+		if err := unix.SetsockoptInt(h.c.Fd(), unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
+			h.l.log.Debug("set_mark", "err", err)
+		}
+	}
 }

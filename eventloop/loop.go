@@ -2,11 +2,13 @@ package eventloop
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/lj"
 )
 
@@ -33,7 +35,7 @@ type Loop struct {
 // frontendState is a frontend resolved against one loop's Lua state.
 type frontendState struct {
 	*frontend
-	serviceID int
+	program int // id of the compiled rules and service (lj.EntryHTTP's argument)
 }
 
 func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
@@ -52,19 +54,84 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		frontends: map[*frontend]*frontendState{},
 		stopSweep: make(chan struct{}),
 	}
+	for _, f := range s.frontends {
+		if _, err := l.frontendState(f); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if err := st.RunInits(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("core.register_init: %w", err)
+	}
+	if err := l.startTasks(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	go l.sweeper()
 	return l, nil
+}
+
+// startTasks starts the core.register_task functions on this loop.
+func (l *Loop) startTasks() error {
+	n, err := l.lua.Tasks()
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= n; i++ {
+		th, err := l.lua.Thread()
+		if err != nil {
+			return err
+		}
+		th.S.Reset(lj.EntryTask, i, 0)
+		t := &task{l: l, th: th, id: i}
+		t.resume()
+	}
+	return nil
+}
+
+// task is a running core.register_task coroutine.
+type task struct {
+	l  *Loop
+	th *cgo.Thread
+	id int
+}
+
+// resume runs the task until it parks, and schedules its next step.
+func (t *task) resume() {
+	ok, msg := t.th.Resume()
+	if !ok {
+		t.l.log.Error("Lua task failed", "task", t.id, "err", msg)
+		t.th.Free()
+		return
+	}
+	s := t.th.S
+	op, arg := s.Op()
+	switch op {
+	case cgo.OpDone:
+		if s.Flags()&cgo.FlagFailed != 0 {
+			t.l.log.Error("Lua task failed", "task", t.id, "err", string(s.Err()))
+		}
+		t.l.lua.Release(t.th)
+	case cgo.OpSleep:
+		t.l.after(time.Duration(arg*float64(time.Millisecond)), t.resume)
+	case cgo.OpYield, cgo.OpFlush:
+		t.l.post(t.resume)
+	default:
+		t.l.log.Error("Lua task waited for something a task cannot have", "task", t.id, "op", op)
+		t.th.Free()
+	}
 }
 
 func (l *Loop) frontendState(f *frontend) (*frontendState, error) {
 	if fs := l.frontends[f]; fs != nil {
 		return fs, nil
 	}
-	id, err := l.lua.ServiceID(f.service, "http")
+	id, err := l.lua.Program(f.cfg.HTTPRequest, f.cfg.HTTPResponse, f.service)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("frontend %s: %w", f.cfg.Name, err)
 	}
-	fs := &frontendState{frontend: f, serviceID: id}
+	fs := &frontendState{frontend: f, program: id}
 	l.frontends[f] = fs
 	return fs, nil
 }

@@ -39,6 +39,7 @@ type Server struct {
 	engine   gnet.Engine
 	booted   chan struct{}
 	draining atomic.Bool
+	numLoops int
 	nextConn atomic.Int64
 	nextLoop atomic.Int32
 	active   atomic.Int64 // connections open
@@ -60,6 +61,10 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 		byPort:  map[int]*frontend{},
 		loops:   map[gnet.EventLoop]*Loop{},
 		booted:  make(chan struct{}),
+	}
+	s.numLoops = cfg.Workers
+	if s.numLoops == 0 {
+		s.numLoops = runtime.NumCPU()
 	}
 	for i := range cfg.Frontends {
 		f := &frontend{cfg: &cfg.Frontends[i], service: cfg.Frontends[i].ServiceName()}
@@ -87,13 +92,10 @@ func (s *Server) Serve() error {
 			addrs = append(addrs, "tcp://"+b)
 		}
 	}
-	loops := s.cfg.Workers
-	if loops == 0 {
-		loops = runtime.NumCPU()
-	}
 	return gnet.Rotate(s, addrs,
 		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(loops),
+		gnet.WithNumEventLoop(s.numLoops),
+		gnet.WithLoadBalancing(gnet.RoundRobin),
 		gnet.WithLockOSThread(true),
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -101,11 +103,35 @@ func (s *Server) Serve() error {
 	)
 }
 
-// OnBoot keeps the engine for Shutdown.
+// OnBoot keeps the engine for Shutdown and starts every loop's Lua state.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.engine = eng
-	close(s.booted)
+	go s.startLoops()
 	return gnet.None
+}
+
+// bootProbe marks the connections startLoops registers.
+type bootProbe struct{}
+
+// startLoops creates the Lua state of every loop on the loop's own thread
+// before traffic, so that init functions and tasks run at start-up: gnet
+// gives no handle on its loops, but registering a connection goes to each
+// loop in turn (round robin), and a connected UDP socket sends nothing.
+func (s *Server) startLoops() {
+	defer close(s.booted)
+	probe := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	for i := 0; i < s.numLoops; i++ {
+		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})
+		res, err := s.engine.Register(ctx)
+		if err != nil {
+			s.log.Error("cannot start an event loop's Lua state", "err", err)
+			return
+		}
+		if r := <-res; r.Err != nil {
+			s.log.Error("cannot start an event loop's Lua state", "err", r.Err)
+			return
+		}
+	}
 }
 
 // Booted is closed once the listeners accept connections.
@@ -113,6 +139,12 @@ func (s *Server) Booted() <-chan struct{} { return s.booted }
 
 // OnOpen binds a new connection to its frontend and its loop's state.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if _, ok := c.Context().(bootProbe); ok {
+		if _, err := s.loop(c.EventLoop()); err != nil {
+			s.log.Error("cannot start the Lua state of an event loop", "err", err)
+		}
+		return nil, gnet.Close
+	}
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}

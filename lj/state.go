@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/luaedge/luaedge/cgo"
@@ -20,12 +21,13 @@ import (
 var luaFS embed.FS
 
 // The API files, run in this order after bridge.lua in every state.
-var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua"}
+var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
-	EntryHTTPService = 1
-	EntryEndSession  = 2
+	EntryHTTP       = 1 // a frontend program: http-request rules, service, http-response rules
+	EntryEndSession = 2 // drop a closed connection's sess.* variables
+	EntryTask       = 3 // a core.register_task function
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -112,17 +114,32 @@ func (s *State) loadAPIs() error {
 	return nil
 }
 
-// ServiceID resolves a registered service of the given mode ("http", "tcp").
-func (s *State) ServiceID(name, mode string) (int, error) {
-	out, err := s.L.Eval("return require('luaedge.internal').service_id("+luaString(name)+", "+luaString(mode)+")", "=use_service")
+// Program compiles a frontend's http_request and http_response rules and
+// its service (service "" for none) and returns the id EntryHTTP runs.
+func (s *State) Program(req, res []string, service string) (int, error) {
+	svc := "nil"
+	if service != "" {
+		svc = luaString(service)
+	}
+	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+")", "=program")
 	if err != nil {
 		return 0, err
 	}
-	var id int
-	if _, err := fmt.Sscan(out, &id); err != nil {
-		return 0, fmt.Errorf("service %q: bad id %q", name, out)
+	return strconv.Atoi(out)
+}
+
+// RunInits runs the core.register_init functions, in registration order.
+func (s *State) RunInits() error {
+	return s.L.Load([]byte("require('luaedge.internal').run_inits()"), "=register_init")
+}
+
+// Tasks returns how many core.register_task functions the scripts registered.
+func (s *State) Tasks() (int, error) {
+	out, err := s.L.Eval("return #require('luaedge.internal').tasks", "=tasks")
+	if err != nil {
+		return 0, err
 	}
-	return id, nil
+	return strconv.Atoi(out)
 }
 
 // Thread returns an idle coroutine from the pool, or a new one.
@@ -151,6 +168,17 @@ func (s *State) Close() {
 	}
 	s.pool = nil
 	s.L.Close()
+}
+
+func luaList(items []string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for _, it := range items {
+		b.WriteString(luaString(it))
+		b.WriteString(",")
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 // luaString quotes s as a Lua string literal.

@@ -30,7 +30,7 @@ func newTestState(t *testing.T, code string, limit int64) *State {
 
 func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	t.Helper()
-	id, err := s.ServiceID(name, "http")
+	id, err := s.Program(nil, nil, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th.S.Reset(EntryHTTPService, id, 1)
+	th.S.Reset(EntryHTTP, id, 1)
 	th.S.SetRequestLine([]byte("GET"), []byte("/a?b=1"), []byte("/a"), []byte("b=1"), 1, 1)
 	th.S.AddField([]byte("Host"), []byte("example.com"))
 	th.S.SetFlag(cgo.FlagBodyEnd)
@@ -132,7 +132,7 @@ func TestSleepYields(t *testing.T) {
 
 func TestUnknownService(t *testing.T) {
 	s := newTestState(t, helloWorld, 0)
-	if _, err := s.ServiceID("nope", "http"); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
+	if _, err := s.Program(nil, nil, "nope"); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -143,11 +143,11 @@ func BenchmarkHelloWorld(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	id, _ := s.ServiceID("hello-world", "http")
+	id, _ := s.Program(nil, nil, "hello-world")
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		th, _ := s.Thread()
-		th.S.Reset(EntryHTTPService, id, 1)
+		th.S.Reset(EntryHTTP, id, 1)
 		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
 		th.S.AddField([]byte("Host"), []byte("x"))
 		th.Resume()

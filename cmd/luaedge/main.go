@@ -98,8 +98,8 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	}
 	defer st.Close()
 	for i, f := range cfg.Frontends {
-		if _, err := st.ServiceID(f.ServiceName(), "http"); err != nil {
-			return fmt.Errorf("frontends[%d].use_service: %v", i, err)
+		if _, err := st.Program(f.HTTPRequest, f.HTTPResponse, f.ServiceName()); err != nil {
+			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}
 	return nil

@@ -55,8 +55,12 @@ type Frontend struct {
 	HTTPResponse   []string `yaml:"http_response"`
 	UseService     string   `yaml:"use_service"`
 	DefaultBackend string   `yaml:"default_backend"`
-	Limits         Limits   `yaml:"limits"`
-	Timeouts       Timeouts `yaml:"timeouts"`
+	// HTTPBufferRequest waits for the whole request body (up to
+	// limits.max_body) before running the http_request actions, so that
+	// they can read it (HAProxy's option http-buffer-request).
+	HTTPBufferRequest bool     `yaml:"http_buffer_request"`
+	Limits            Limits   `yaml:"limits"`
+	Timeouts          Timeouts `yaml:"timeouts"`
 }
 
 // Limits bound what a client may send; over them it gets 414, 431 or 413.
@@ -208,19 +212,13 @@ func (c *Config) validate() error {
 		if f.Mode != "http" {
 			return fmt.Errorf("%s.mode: %q is not supported yet (http)", at, f.Mode)
 		}
-		if len(f.HTTPRequest) > 0 {
-			return fmt.Errorf("%s.http_request: actions are not supported yet", at)
-		}
-		if len(f.HTTPResponse) > 0 {
-			return fmt.Errorf("%s.http_response: actions are not supported yet", at)
-		}
 		if f.DefaultBackend != "" {
 			return fmt.Errorf("%s.default_backend: backends are not supported yet", at)
 		}
-		if f.UseService == "" {
-			return fmt.Errorf("%s.use_service: missing (lua.NAME of a core.register_service)", at)
+		if f.UseService == "" && len(f.HTTPRequest) == 0 {
+			return fmt.Errorf("%s.use_service: missing (lua.NAME of a core.register_service, or http_request actions that answer)", at)
 		}
-		if !strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.") {
+		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
 			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
 		}
 		if f.Limits.MaxHeaders < 1 {

@@ -18,24 +18,6 @@ local function span(s, sp)
 end
 I.span = span
 
--- headers_table builds HAProxy's form: name (lower-case) -> {[0]=v1, [1]=v2}.
-function I.headers_table(s)
-	local t = {}
-	local base = s.head.p
-	for i = 0, s.nfields - 1 do
-		local f = s.fields[i]
-		local name = ffi_string(base + f.name.off, f.name.len)
-		local value = ffi_string(base + f.value.off, f.value.len)
-		local vals = t[name]
-		if vals == nil then
-			t[name] = { [0] = value }
-		else
-			vals[#vals + 1] = value
-		end
-	end
-	return t
-end
-
 -- Fields are computed on first use, so a service that never reads the
 -- headers never builds the table.
 local lazy = {
@@ -47,7 +29,7 @@ local lazy = {
 		local n = tonumber(s.content_length)
 		return n >= 0 and n or 0
 	end,
-	headers = function(s) return I.headers_table(s) end,
+	headers = function(s) return I.get_headers(s.head.p, s.fields, s.nfields) end,
 }
 
 local AppletHTTP = {}
@@ -99,15 +81,25 @@ function AppletHTTP.add_header(self, name, value)
 	end
 end
 
-function AppletHTTP.start_response(self)
-	local s = stream_of(self, "start_response")
+-- start runs the http-response rules, then lets Go send the head. When
+-- the rules replaced the response, what the service sends after is dropped.
+local function start(self, s)
+	if band(s.flags, I.F_STARTED) ~= 0 then return end
+	if not I.response_starting(self) then
+		rawset(self, "__replaced", true)
+	end
 	s.flags = bor(s.flags, I.F_STARTED)
+end
+
+function AppletHTTP.start_response(self)
+	start(self, stream_of(self, "start_response"))
 end
 
 function AppletHTTP.send(self, data)
 	local s = stream_of(self, "send")
 	data = tostring(data)
-	s.flags = bor(s.flags, I.F_STARTED)
+	start(self, s)
+	if rawget(self, "__replaced") then return end
 	if I.buf_append(s.out, data, #data) ~= 0 then
 		error("send: out of memory", 2)
 	end
@@ -177,9 +169,8 @@ function AppletHTTP.unset_var(self, name)
 	return I.vars.unset(stream_of(self, "unset_var"), name)
 end
 
--- The service entry: Go sets entry = ENTRY_HTTP_SERVICE and entry_arg to
--- the service id.
-I.entries[I.ENTRY_HTTP_SERVICE] = function(s)
-	local applet = setmetatable({ [0] = s }, mt)
-	I.service_list[s.entry_arg].fn(applet)
+-- new_applet wraps stream s for a service; txn is the transaction whose
+-- http-response rules run when the response starts.
+function I.new_applet(s, txn)
+	return setmetatable({ [0] = s, __txn = txn }, mt)
 end

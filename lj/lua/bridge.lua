@@ -28,6 +28,10 @@ typedef struct le_stream {
 	le_span path;
 	le_span query;
 	le_span authority;
+	le_span src;
+	le_span dst;
+	int32_t src_port;
+	int32_t dst_port;
 	int32_t major;
 	int32_t minor;
 	le_field *fields;
@@ -47,6 +51,8 @@ typedef struct le_stream {
 	uint32_t nrfields;
 	uint32_t rfields_cap;
 	le_buf out;
+	int32_t tos;
+	int32_t mark;
 	int32_t op;
 	double arg;
 	le_buf err;
@@ -55,10 +61,11 @@ typedef struct le_stream {
 
 local I = {
 	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4,
-	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16,
+	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16, F_ABORT = 32, F_SOCKOPT = 64,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
-	ENTRY_HTTP_SERVICE = 1,
+	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,
+	ENTRY_TASK = 3,
 	entries = {},
 	-- The stream each pooled coroutine is bound to.
 	streams = setmetatable({}, { __mode = "k" }),
@@ -67,6 +74,8 @@ local I = {
 	buf_append = ffi.cast("int (*)(le_buf *, const char *, size_t)", B.buf_append),
 	add_rfield = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_rfield),
 	set_reason = ffi.cast("int (*)(le_stream *, const char *, size_t)", B.set_reason),
+	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
+	head_put = ffi.cast("int (*)(le_stream *, const char *, size_t, le_span *)", B.head_put),
 }
 package.loaded["luaedge.internal"] = I
 
@@ -90,6 +99,7 @@ function I.wait(s, op, arg)
 end
 
 local function traceback(e)
+	if e == I.Done or e == I.CoreDone then return e end
 	if type(e) ~= "string" then
 		local mt = getmetatable(e)
 		e = (mt and mt.__tostring) and tostring(e) or ("(error object is a " .. type(e) .. " value)")
@@ -103,7 +113,7 @@ local function runner(sp)
 	yield()
 	while true do
 		local ok, err = xpcall(entries[s.entry], traceback, s)
-		if not ok then
+		if not ok and err ~= I.Done and err ~= I.CoreDone then
 			s.flags = bor(s.flags, I.F_FAILED)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
@@ -114,4 +124,5 @@ local function runner(sp)
 	end
 end
 
+I.traceback = traceback
 return runner

@@ -1,0 +1,168 @@
+-- Fetches: HAProxy's sample fetches for Lua (TXN.f, TXN.sf).
+-- Reference: HAProxy Lua API, class Fetches; the fetches themselves are
+-- described in HAProxy's configuration manual, section 7.3.
+-- A fetch named "req.hdr" in the configuration language is the method
+-- req_hdr here, as in HAProxy.
+local ffi = require("ffi")
+local I = require("luaedge.internal")
+
+local ffi_string = ffi.string
+local tostring, tonumber, type = tostring, tonumber, type
+
+-- field_values returns the values of every field called name (lower-case)
+-- in s.fields / s.rfields, split on commas unless full is set.
+local function field_values(base, fields, n, name, full)
+	local out = {}
+	for i = 0, n - 1 do
+		local f = fields[i]
+		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
+			local v = ffi_string(base + f.value.off, f.value.len)
+			if full then
+				out[#out + 1] = v
+			else
+				for part in v:gmatch("[^,]+") do
+					out[#out + 1] = part:match("^%s*(.-)%s*$")
+				end
+			end
+		end
+	end
+	return out
+end
+
+local function req_values(s, name, full)
+	return field_values(s.head.p, s.fields, s.nfields, name:lower(), full)
+end
+
+local function res_values(s, name, full)
+	return field_values(s.resp.p, s.rfields, s.nrfields, name:lower(), full)
+end
+I.req_values, I.res_values = req_values, res_values
+
+-- occurrence picks HAProxy's occurrence: none → the last, n > 0 the n-th
+-- from the first, n < 0 the n-th from the last.
+local function occurrence(vals, occ)
+	occ = tonumber(occ)
+	if occ == nil or occ == 0 then return vals[#vals] end
+	if occ > 0 then return vals[occ] end
+	return vals[#vals + 1 + occ]
+end
+
+local function need_name(fname, name)
+	if type(name) ~= "string" then
+		error("fetch '" .. fname .. "': argument #1 must be a header name (string), got " .. type(name), 3)
+	end
+end
+
+local F = {}
+
+function F.src(s) return I.span(s, s.src) end
+function F.src_port(s) return s.src_port end
+function F.dst(s) return I.span(s, s.dst) end
+function F.dst_port(s) return s.dst_port end
+function F.method(s) return I.span(s, s.method) end
+function F.path(s) return I.span(s, s.path) end
+function F.query(s)
+	if s.query.len == 0 then return nil end
+	return I.span(s, s.query)
+end
+function F.url(s) return I.span(s, s.target) end
+function F.base(s)
+	local host = I.span(s, s.authority)
+	return host .. I.span(s, s.path)
+end
+function F.req_ver(s) return s.major .. "." .. s.minor end
+F.req_proto_http = function() return true end
+function F.fc_http_major(s) return s.major end
+function F.ssl_fc() return false end
+
+function F.hdr(s, name, occ)
+	need_name("hdr", name)
+	return occurrence(req_values(s, name), occ)
+end
+F.req_hdr = F.hdr
+function F.req_fhdr(s, name, occ)
+	need_name("req.fhdr", name)
+	return occurrence(req_values(s, name, true), occ)
+end
+function F.req_hdr_cnt(s, name)
+	need_name("req.hdr_cnt", name)
+	return #req_values(s, name)
+end
+F.hdr_cnt = F.req_hdr_cnt
+function F.req_body(s)
+	local n = s.body.len - s.body_pos
+	if n == 0 then return nil end
+	return ffi_string(s.body.p + s.body_pos, n)
+end
+function F.req_len(s) return s.body.len - s.body_pos end
+
+function F.status(s)
+	if s.status == 0 then return nil end
+	return s.status
+end
+function F.res_hdr(s, name, occ)
+	need_name("res.hdr", name)
+	return occurrence(res_values(s, name), occ)
+end
+F.shdr = F.res_hdr
+function F.res_fhdr(s, name, occ)
+	need_name("res.fhdr", name)
+	return occurrence(res_values(s, name, true), occ)
+end
+function F.res_hdr_cnt(s, name)
+	need_name("res.hdr_cnt", name)
+	return #res_values(s, name)
+end
+
+function F.var(s, name) return I.vars.get(s, name) end
+
+I.fetches = F
+I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
+
+-- new_fetches builds the object a TXN exposes as f (strings=false) or sf
+-- (strings=true: every result is a string, "" when there is none).
+function I.new_fetches(txn, strings)
+	local s = txn[0]
+	local obj = {}
+	return setmetatable(obj, {
+		__index = function(_, k)
+			local fn = F[k]
+			if fn == nil then
+				local name = type(k) == "string" and k:match("^lua[._](.+)$")
+				local lf = name and I.lua_fetches[name]
+				if lf == nil then
+					error("unknown fetch '" .. tostring(k) .. "'", 2)
+				end
+				fn = function(_, ...) return lf(txn, ...) end
+				if strings then
+					return function(self, ...)
+						local v = fn(self, ...)
+						if v == nil then return "" end
+						return tostring(v)
+					end
+				end
+				return fn
+			end
+			if strings then
+				return function(self, ...)
+					if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
+					local v = fn(s, ...)
+					if v == nil then return "" end
+					if v == true then return "1" elseif v == false then return "0" end
+					return tostring(v)
+				end
+			end
+			return function(self, ...)
+				if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
+				return fn(s, ...)
+			end
+		end,
+	})
+end
+
+-- core.register_fetches(name, fn): fn(txn, args...) is then txn.f:lua_NAME().
+function core.register_fetches(name, fn)
+	I.check_type("core.register_fetches", 1, name, "string")
+	I.check_type("core.register_fetches", 2, fn, "function")
+	I.lua_fetches[name] = fn
+end

@@ -1,0 +1,224 @@
+-- HTTP: the class a TXN exposes as txn.http, to read and change the request
+-- and the response. Reference: HAProxy Lua API, class HTTP.
+-- Changes are written into the stream struct, so what a later action, the
+-- service or Go reads is the changed message.
+local ffi = require("ffi")
+local I = require("luaedge.internal")
+
+local ffi_string = ffi.string
+local type, tostring = type, tostring
+
+local HTTP = {}
+local mt = { __index = HTTP, __tostring = function() return "HTTP" end }
+
+function I.new_http(txn)
+	return setmetatable({ [0] = txn[0], txn = txn }, mt)
+end
+
+local function stream_of(self, fname)
+	local s = type(self) == "table" and rawget(self, 0)
+	if s == nil then
+		error("bad argument #1 to '" .. fname .. "' (HTTP expected; use txn.http:" .. fname .. "(...))", 3)
+	end
+	return s
+end
+
+local function need_string(fname, n, v)
+	if type(v) ~= "string" then
+		error("bad argument #" .. n .. " to '" .. fname .. "' (string expected, got " .. type(v) .. ")", 3)
+	end
+end
+
+-- get_headers builds HAProxy's table: lower-case name -> {[0]=v1, [1]=v2}.
+local function get_headers(base, fields, n)
+	local t = {}
+	for i = 0, n - 1 do
+		local f = fields[i]
+		if f.name.len > 0 then
+			local name = ffi_string(base + f.name.off, f.name.len)
+			local value = ffi_string(base + f.value.off, f.value.len)
+			local vals = t[name]
+			if vals == nil then
+				t[name] = { [0] = value }
+			else
+				vals[#vals + 1] = value
+			end
+		end
+	end
+	return t
+end
+I.get_headers = get_headers
+
+-- Deleting a field zeroes its name: readers skip it, Go does not send it.
+local function del_fields(base, fields, n, name)
+	name = name:lower()
+	for i = 0, n - 1 do
+		local f = fields[i]
+		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
+			f.name.len = 0
+		end
+	end
+end
+
+local function req_add(s, name, value)
+	value = tostring(value)
+	if I.add_field(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
+end
+
+local function res_add(s, name, value)
+	value = tostring(value)
+	if I.add_rfield(s, name:lower(), #name, value, #value) ~= 0 then error("out of memory", 3) end
+end
+
+function HTTP.req_get_headers(self)
+	local s = stream_of(self, "req_get_headers")
+	return get_headers(s.head.p, s.fields, s.nfields)
+end
+
+function HTTP.res_get_headers(self)
+	local s = stream_of(self, "res_get_headers")
+	return get_headers(s.resp.p, s.rfields, s.nrfields)
+end
+
+function HTTP.req_add_header(self, name, value)
+	local s = stream_of(self, "req_add_header")
+	need_string("req_add_header", 2, name)
+	req_add(s, name, value)
+end
+
+function HTTP.res_add_header(self, name, value)
+	local s = stream_of(self, "res_add_header")
+	need_string("res_add_header", 2, name)
+	res_add(s, name, value)
+end
+
+function HTTP.req_del_header(self, name)
+	local s = stream_of(self, "req_del_header")
+	need_string("req_del_header", 2, name)
+	del_fields(s.head.p, s.fields, s.nfields, name)
+end
+
+function HTTP.res_del_header(self, name)
+	local s = stream_of(self, "res_del_header")
+	need_string("res_del_header", 2, name)
+	del_fields(s.resp.p, s.rfields, s.nrfields, name)
+end
+
+function HTTP.req_set_header(self, name, value)
+	local s = stream_of(self, "req_set_header")
+	need_string("req_set_header", 2, name)
+	del_fields(s.head.p, s.fields, s.nfields, name)
+	req_add(s, name, value)
+end
+
+function HTTP.res_set_header(self, name, value)
+	local s = stream_of(self, "res_set_header")
+	need_string("res_set_header", 2, name)
+	del_fields(s.resp.p, s.rfields, s.nrfields, name)
+	res_add(s, name, value)
+end
+
+-- rep_header: every value of name that matches regex is replaced by
+-- replace, in which \1..\9 are the regex's captures (HAProxy's
+-- replace-header semantics: the whole value is replaced).
+local function rep_header(fname, s, base_of, fields, n, add, name, regex, replace)
+	need_string(fname, 2, name)
+	need_string(fname, 3, regex)
+	need_string(fname, 4, replace)
+	name = name:lower()
+	local changed = {}
+	local base = base_of(s)
+	for i = 0, n - 1 do
+		local f = fields[i]
+		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
+			local v = ffi_string(base + f.value.off, f.value.len)
+			local nv = I.gocall(I.go.rep_value, v, regex, replace)
+			if nv ~= nil then
+				f.name.len = 0
+				changed[#changed + 1] = nv
+			end
+		end
+	end
+	for _, v in ipairs(changed) do add(s, name, v) end
+end
+
+local function head_base(s) return s.head.p end
+local function resp_base(s) return s.resp.p end
+
+function HTTP.req_rep_header(self, name, regex, replace)
+	local s = stream_of(self, "req_rep_header")
+	rep_header("req_rep_header", s, head_base, s.fields, s.nfields, req_add, name, regex, replace)
+end
+
+function HTTP.res_rep_header(self, name, regex, replace)
+	local s = stream_of(self, "res_rep_header")
+	rep_header("res_rep_header", s, resp_base, s.rfields, s.nrfields, res_add, name, regex, replace)
+end
+HTTP.req_rep_value = HTTP.req_rep_header
+HTTP.res_rep_value = HTTP.res_rep_header
+
+local function put(s, v, span, fname)
+	if I.head_put(s, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
+end
+
+-- target rebuilds the request-target from path and query.
+local function set_target(s)
+	local t = I.span(s, s.path)
+	if s.query.len > 0 then t = t .. "?" .. I.span(s, s.query) end
+	put(s, t, s.target, "set target")
+end
+
+function HTTP.req_set_method(self, method)
+	local s = stream_of(self, "req_set_method")
+	need_string("req_set_method", 2, method)
+	if not method:match("^[%w!#$%%&'*+%-.^_`|~]+$") then
+		error("req_set_method: invalid method '" .. method .. "'", 2)
+	end
+	put(s, method, s.method, "req_set_method")
+end
+
+function HTTP.req_set_path(self, path)
+	local s = stream_of(self, "req_set_path")
+	need_string("req_set_path", 2, path)
+	if path:find("[%c ?]") then error("req_set_path: invalid path", 2) end
+	put(s, path, s.path, "req_set_path")
+	set_target(s)
+end
+
+function HTTP.req_set_query(self, query)
+	local s = stream_of(self, "req_set_query")
+	need_string("req_set_query", 2, query)
+	if query:sub(1, 1) == "?" then query = query:sub(2) end
+	if query:find("[%c ]") then error("req_set_query: invalid query", 2) end
+	put(s, query, s.query, "req_set_query")
+	set_target(s)
+end
+
+function HTTP.req_set_uri(self, uri)
+	local s = stream_of(self, "req_set_uri")
+	need_string("req_set_uri", 2, uri)
+	if uri:find("[%c ]") or uri == "" then error("req_set_uri: invalid uri", 2) end
+	local path, query = uri:match("^([^?]*)%??(.*)$")
+	local scheme_host, p = path:match("^(%a[%w+.-]*://[^/]*)(.*)$")
+	if scheme_host then path = p ~= "" and p or "/" end
+	put(s, path, s.path, "req_set_uri")
+	put(s, query, s.query, "req_set_uri")
+	put(s, uri, s.target, "req_set_uri")
+end
+
+function HTTP.res_set_status(self, status, reason)
+	local s = stream_of(self, "res_set_status")
+	status = tonumber(status)
+	if status == nil or status < 100 or status > 999 then
+		error("bad argument #2 to 'res_set_status' (status code 100-999 expected)", 2)
+	end
+	s.status = status
+	if reason ~= nil then
+		reason = tostring(reason)
+		I.set_reason(s, reason, #reason)
+	else
+		s.reason.len = 0
+	end
+end
+
+I.HTTP = HTTP
