@@ -82,6 +82,8 @@ void le_state_close(le_state *st)
 
 size_t le_state_used(le_state *st) { return st->used; }
 
+static int le_lua_headers(lua_State *L);
+
 /* le_push_bridge pushes the table that hands Lua the C functions it may call:
  * FFI function pointers (a static binary has no dynamic symbols for ffi.C to
  * find) and the Go call gate. */
@@ -99,6 +101,10 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "add_field");
 	lua_pushlightuserdata(L, (void *)le_head_put);
 	lua_setfield(L, -2, "head_put");
+	lua_pushlightuserdata(L, (void *)le_del_fields);
+	lua_setfield(L, -2, "del_fields");
+	lua_pushcfunction(L, le_lua_headers);
+	lua_setfield(L, -2, "headers");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");
@@ -271,6 +277,73 @@ int le_set_reason(le_stream *s, const char *p, size_t n)
 	s->reason.off = off;
 	s->reason.len = (uint32_t)n;
 	return 0;
+}
+
+/* le_field_is reports whether field f of base is called name
+ * (case-insensitively; stored names are lower-case). */
+static int le_field_is(const char *base, const le_field *f, const char *name, size_t n)
+{
+	if (f->name.len != n)
+		return 0;
+	const char *p = base + f->name.off;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		if (p[i] != c)
+			return 0;
+	}
+	return 1;
+}
+
+/* le_del_fields deletes every request (resp == 0) or response field called
+ * name by zeroing its name, and returns how many it deleted. A loop in C:
+ * short loops in Lua keep LuaJIT from compiling the code around them. */
+int le_del_fields(le_stream *s, int resp, const char *name, size_t n)
+{
+	le_field *f = resp ? s->rfields : s->fields;
+	uint32_t nf = resp ? s->nrfields : s->nfields;
+	const char *base = resp ? s->resp.p : s->head.p;
+	int deleted = 0;
+	for (uint32_t i = 0; i < nf; i++) {
+		if (f[i].name.len > 0 && le_field_is(base, &f[i], name, n)) {
+			f[i].name.len = 0;
+			deleted++;
+		}
+	}
+	return deleted;
+}
+
+/* le_lua_headers(addr, resp) returns HAProxy's header table of the stream
+ * at addr (a number): lower-case name -> {[0] = value, [1] = ...}. Built
+ * with the C API for the same reason as le_del_fields. */
+static int le_lua_headers(lua_State *L)
+{
+	le_stream *s = (le_stream *)(uintptr_t)lua_tonumber(L, 1);
+	int resp = lua_toboolean(L, 2);
+	le_field *f = resp ? s->rfields : s->fields;
+	uint32_t nf = resp ? s->nrfields : s->nfields;
+	const char *base = resp ? s->resp.p : s->head.p;
+	lua_createtable(L, 0, (int)nf);
+	for (uint32_t i = 0; i < nf; i++) {
+		if (f[i].name.len == 0)
+			continue;
+		lua_pushlstring(L, base + f[i].name.off, f[i].name.len);
+		lua_pushvalue(L, -1);
+		lua_rawget(L, -3);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			lua_createtable(L, 0, 1); /* [0] lives in the hash part */
+			lua_pushlstring(L, base + f[i].value.off, f[i].value.len);
+			lua_rawseti(L, -2, 0);
+			lua_rawset(L, -3);
+		} else {
+			lua_pushlstring(L, base + f[i].value.off, f[i].value.len);
+			lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+			lua_pop(L, 2);
+		}
+	}
+	return 1;
 }
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }

@@ -1,6 +1,7 @@
 package lj
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -151,6 +152,36 @@ func BenchmarkHelloWorld(b *testing.B) {
 		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
 		th.S.AddField([]byte("Host"), []byte("x"))
 		th.Resume()
+		s.Release(th)
+	}
+}
+
+func BenchmarkActionAndService(b *testing.B) {
+	code, err := os.ReadFile("../bench/cases/action/action.lua")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	id, err := s.Program([]string{"lua.tag"}, nil, "hello-world")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		th, _ := s.Thread()
+		th.S.Reset(EntryHTTP, id, 1)
+		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
+		th.S.AddField([]byte("Host"), []byte("127.0.0.1:8080"))
+		th.S.AddField([]byte("User-Agent"), []byte("wrk"))
+		th.S.AddField([]byte("X-User"), []byte("alice"))
+		th.S.AddField([]byte("X-Tenant"), []byte("acme"))
+		if ok, msg := th.Resume(); !ok || th.S.Status() != 200 {
+			b.Fatal(msg, string(th.S.Err()))
+		}
 		s.Release(th)
 	}
 }

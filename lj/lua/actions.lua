@@ -89,6 +89,73 @@ local function compile_rule(line, phase)
 	return { fn = a.fn, args = args, n = #args, line = line }
 end
 
+local function answer(s, status, text)
+	I.write_reply(s, { status = status, headers = { ["content-type"] = "text/plain" }, body = status .. " " .. text .. "\n" })
+end
+
+-- step acts on the code rule r returned. It returns nil to go on with the
+-- next rule, "continue" when the phase ends early (act.STOP), or "done"
+-- when the transaction has its answer (or is aborted). An action that
+-- returns act.YIELD is called again after its wake time.
+local function step(txn, r, rc)
+	local s = txn[0]
+	while rc == act.YIELD do
+		local co = coroutine.running()
+		local ms = wake[co]
+		wake[co] = nil
+		if ms and ms > 0 then I.wait(s, I.OP_SLEEP, ms) else I.wait(s, I.OP_YIELD) end
+		rc = r.fn(txn, unpack(r.args, 1, r.n))
+	end
+	if rc == nil or rc == act.CONTINUE then
+		return nil
+	elseif rc == act.STOP then
+		return "continue"
+	elseif rc == act.DONE then
+		if s.status == 0 then s.flags = bor(s.flags, I.F_ABORT) end
+	elseif rc == act.DENY then
+		answer(s, 403, "Forbidden")
+	elseif rc == act.ERROR then
+		answer(s, 500, "Internal Server Error")
+	elseif rc == act.ABORT then
+		s.flags = bor(s.flags, I.F_ABORT)
+	elseif rc == act.INVALID then
+		answer(s, 400, "Bad Request")
+	else
+		error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
+	end
+	return "done"
+end
+
+-- chain compiles a list of rules into one function without a loop: LuaJIT
+-- aborts traces at short loops, and the rules run on every request. It
+-- returns "continue" or "done" (see step). Scripts are called directly, not
+-- through pcall, so they compile into the same trace; their errors reach
+-- the runner's xpcall. txn.__rule records the running rule for I.continue.
+local function chain(rules)
+	local src = { "local rules, step, unpack, rawset = ...\nreturn function(txn)\n" }
+	for i = 1, #rules do
+		-- The arguments are spelled out: unpack ends a trace.
+		local args = { "txn" }
+		for j = 1, rules[i].n do args[#args + 1] = "r.args[" .. j .. "]" end
+		src[#src + 1] = string.format(
+			"do local r = rules[%d]; rawset(txn, '__rule', %d); local v = step(txn, r, r.fn(%s)); if v then return v end end\n",
+			i, i, table.concat(args, ", "))
+	end
+	src[#src + 1] = "return 'continue'\nend\n"
+	return assert(loadstring(table.concat(src), "=rules"))(rules, step, unpack, rawset)
+end
+
+-- run_from runs rules[from..] the slow way, after core.done().
+local function run_from(txn, rules, from)
+	for i = from, #rules do
+		local r = rules[i]
+		rawset(txn, "__rule", i)
+		local v = step(txn, r, r.fn(txn, unpack(r.args, 1, r.n)))
+		if v then return v end
+	end
+	return "continue"
+end
+
 I.programs = {}
 
 -- program compiles a frontend: its http_request and http_response rules
@@ -115,78 +182,11 @@ function I.program(req, res, service)
 			error("use_service: Lua service '" .. service .. "' is a " .. p.service.mode .. " service, not http", 0)
 		end
 	end
+	p.run_req, p.run_res = chain(p.req), chain(p.res)
+	-- A service without rules needs no transaction object.
+	p.plain = p.service ~= nil and #p.req == 0 and #p.res == 0
 	I.programs[#I.programs + 1] = p
 	return #I.programs
-end
-
--- The error handler for calls into scripts: sentinels pass through, real
--- errors get a traceback.
-local function handler(e)
-	if e == I.Done or e == I.CoreDone then return e end
-	return I.traceback(e)
-end
-
--- call runs fn(...) for stream s. It returns "ok" and fn's first result,
--- "done" after txn:done(), or "failed" after recording the error.
-local function call(s, fn, ...)
-	local ok, r = xpcall(fn, handler, ...)
-	if ok or r == I.CoreDone then return "ok", ok and r or nil end
-	if r == I.Done then return "done" end
-	r = tostring(r)
-	I.buf_append(s.err, r, #r)
-	s.flags = bor(s.flags, I.F_FAILED)
-	return "failed"
-end
-I.call = call
-
-local function answer(s, status, text)
-	I.write_reply(s, { status = status, headers = { ["content-type"] = "text/plain" }, body = status .. " " .. text .. "\n" })
-end
-
--- run_rules runs the rules of one phase. It returns "continue" when the
--- transaction goes on, or "done" when it has an answer (or is aborted) or
--- failed.
-local function run_rules(txn, rules)
-	local s = txn[0]
-	for i = 1, #rules do
-		local r = rules[i]
-		while true do
-			local st, rc = call(s, r.fn, txn, unpack(r.args, 1, r.n))
-			if st ~= "ok" then return "done" end
-			rc = rc or act.CONTINUE
-			if rc == act.YIELD then
-				local co = coroutine.running()
-				local ms = wake[co]
-				wake[co] = nil
-				if ms and ms > 0 then I.wait(s, I.OP_SLEEP, ms) else I.wait(s, I.OP_YIELD) end
-			elseif rc == act.CONTINUE then
-				break
-			elseif rc == act.STOP then
-				return "continue"
-			elseif rc == act.DONE then
-				if s.status == 0 then s.flags = bor(s.flags, I.F_ABORT) end
-				return "done"
-			elseif rc == act.DENY then
-				answer(s, 403, "Forbidden")
-				return "done"
-			elseif rc == act.ERROR then
-				answer(s, 500, "Internal Server Error")
-				return "done"
-			elseif rc == act.ABORT then
-				s.flags = bor(s.flags, I.F_ABORT)
-				return "done"
-			elseif rc == act.INVALID then
-				answer(s, 400, "Bad Request")
-				return "done"
-			else
-				local msg = "action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code"
-				I.buf_append(s.err, msg, #msg)
-				s.flags = bor(s.flags, I.F_FAILED)
-				return "done"
-			end
-		end
-	end
-	return "continue"
 end
 
 -- response_starting runs the http-response rules once, just before the
@@ -198,21 +198,51 @@ function I.response_starting(applet)
 	rawset(txn, "__res_done", true)
 	local p = rawget(txn, "__program")
 	if #p.res == 0 then return true end
-	return run_rules(txn, p.res) == "continue"
+	rawset(txn, "__stage", "res")
+	return p.run_res(txn) == "continue"
 end
 
-I.entries[I.ENTRY_HTTP] = function(s)
-	local p = I.programs[s.entry_arg]
-	local txn = I.new_txn(s)
-	rawset(txn, "__program", p)
-	if run_rules(txn, p.req) == "done" then return end
+-- service runs the program's service, then the http-response rules if the
+-- service never started its response.
+local function service(s, ctx, txn, p)
 	if p.service == nil then
 		answer(s, 503, "Service Unavailable")
 		return
 	end
-	local applet = I.new_applet(s, txn)
-	local st = call(s, p.service.fn, applet)
-	if st == "ok" and bit.band(s.flags, I.F_STARTED) == 0 then
+	rawset(txn, "__stage", "service")
+	local applet = I.applet_of(s, txn, ctx)
+	rawset(txn, "__applet", applet)
+	p.service.fn(applet)
+	if bit.band(s.flags, I.F_STARTED) == 0 then
 		I.response_starting(applet)
+	end
+end
+
+I.entries[I.ENTRY_HTTP] = function(s, ctx)
+	local p = I.programs[s.entry_arg]
+	if p.plain then
+		p.service.fn(I.applet_of(s, nil, ctx))
+		return
+	end
+	local txn = I.txn_of(s, ctx, p)
+	if p.run_req(txn) == "done" then return end
+	service(s, ctx, txn, p)
+end
+
+-- continue goes on with the transaction after core.done() stopped the
+-- running action (next rule) or service (the response as it stands).
+I.continues[I.ENTRY_HTTP] = function(s, ctx)
+	local txn = ctx.txn
+	local p = rawget(txn, "__program")
+	local stage = rawget(txn, "__stage")
+	if stage == "req" then
+		if run_from(txn, p.req, rawget(txn, "__rule") + 1) == "done" then return end
+		service(s, ctx, txn, p)
+	elseif stage == "service" then
+		if bit.band(s.flags, I.F_STARTED) == 0 then
+			I.response_starting(rawget(txn, "__applet"))
+		end
+	elseif stage == "res" then
+		run_from(txn, p.res, rawget(txn, "__rule") + 1)
 	end
 end

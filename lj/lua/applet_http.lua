@@ -8,6 +8,7 @@ local I = require("luaedge.internal")
 local ffi_string = ffi.string
 local band, bor = bit.band, bit.bor
 local tostring, type, min = tostring, type, math.min
+local table_clear = require("table.clear")
 
 -- A service's response body is sent in pieces of at most this many bytes
 -- buffered: past it send() yields so Go can write them out.
@@ -29,7 +30,7 @@ local lazy = {
 		local n = tonumber(s.content_length)
 		return n >= 0 and n or 0
 	end,
-	headers = function(s) return I.get_headers(s.head.p, s.fields, s.nfields) end,
+	headers = function(_, self) return I.get_headers(rawget(self, "__ctx"), false) end,
 }
 
 local AppletHTTP = {}
@@ -39,7 +40,7 @@ local mt = {
 		if m ~= nil then return m end
 		local get = lazy[k]
 		if get ~= nil then
-			local v = get(self[0])
+			local v = get(self[0], self)
 			rawset(self, k, v)
 			return v
 		end
@@ -160,17 +161,26 @@ function AppletHTTP.get_priv(self) return rawget(self, "__priv") end
 function AppletHTTP.set_priv(self, v) rawset(self, "__priv", v) end
 
 function AppletHTTP.set_var(self, name, value, ifexist)
-	I.vars.set(stream_of(self, "set_var"), name, value, ifexist)
+	I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
 end
 function AppletHTTP.get_var(self, name)
-	return I.vars.get(stream_of(self, "get_var"), name)
+	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
 end
 function AppletHTTP.unset_var(self, name)
-	return I.vars.unset(stream_of(self, "unset_var"), name)
+	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
 end
 
--- new_applet wraps stream s for a service; txn is the transaction whose
--- http-response rules run when the response starts.
-function I.new_applet(s, txn)
-	return setmetatable({ [0] = s, __txn = txn }, mt)
+-- applet_of returns the AppletHTTP of the request on stream s; txn is
+-- the transaction whose http-response rules run when the response starts
+-- (nil: none). Like the TXN, the table is the coroutine's, reused.
+function I.applet_of(s, txn, ctx)
+	local a = ctx.applet
+	if a == nil then
+		a = setmetatable({}, mt)
+		ctx.applet = a
+	else
+		table_clear(a)
+	end
+	a[0], a.__txn, a.__ctx = s, txn, ctx
+	return a
 end

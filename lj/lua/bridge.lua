@@ -67,6 +67,9 @@ local I = {
 	ENTRY_END_SESSION = 2,
 	ENTRY_TASK = 3,
 	entries = {},
+	-- What an entry does after core.done() returned from one of its script
+	-- functions (by entry id; see actions.lua).
+	continues = {},
 	-- The stream each pooled coroutine is bound to.
 	streams = setmetatable({}, { __mode = "k" }),
 	gocall = B.gocall,
@@ -76,13 +79,17 @@ local I = {
 	set_reason = ffi.cast("int (*)(le_stream *, const char *, size_t)", B.set_reason),
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
 	head_put = ffi.cast("int (*)(le_stream *, const char *, size_t, le_span *)", B.head_put),
+	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
+	headers_of = B.headers,
 }
 package.loaded["luaedge.internal"] = I
 
 local stream_ptr = ffi.typeof("le_stream *")
+local uintptr = ffi.typeof("uintptr_t")
 local bor = bit.bor
 local yield = coroutine.yield
 local entries = I.entries
+local continues = I.continues
 local buf_append = I.buf_append
 
 -- current returns the stream of the running request, or nil outside one
@@ -99,7 +106,9 @@ function I.wait(s, op, arg)
 end
 
 local function traceback(e)
-	if e == I.Done or e == I.CoreDone then return e end
+	-- Sentinels pass through; so does running out of memory, since a
+	-- traceback would need more of it.
+	if e == I.Done or e == I.CoreDone or e == "not enough memory" then return e end
 	if type(e) ~= "string" then
 		local mt = getmetatable(e)
 		e = (mt and mt.__tostring) and tostring(e) or ("(error object is a " .. type(e) .. " value)")
@@ -107,18 +116,33 @@ local function traceback(e)
 	return debug.traceback(e, 2)
 end
 
+-- runner is the body of every pooled coroutine. ctx holds what belongs
+-- to the coroutine's requests: their variables (dropped after each), and
+-- the TXN and AppletHTTP tables that each request reuses.
 local function runner(sp)
 	local s = ffi.cast(stream_ptr, sp)
 	I.streams[coroutine.running()] = s
+	-- addr is s as a number, for C functions called through the Lua API.
+	local ctx = { addr = tonumber(ffi.cast(uintptr, s)) }
 	yield()
 	while true do
-		local ok, err = xpcall(entries[s.entry], traceback, s)
+		local ok, err = xpcall(entries[s.entry], traceback, s, ctx)
+		-- core.done() stopped one script function: the entry goes on.
+		while not ok and err == I.CoreDone and continues[s.entry] do
+			ok, err = xpcall(continues[s.entry], traceback, s, ctx)
+		end
 		if not ok and err ~= I.Done and err ~= I.CoreDone then
+			if err == "not enough memory" then
+				-- What the failed call held is garbage now: free it before
+				-- anything else allocates.
+				collectgarbage("collect")
+				err = "not enough memory (lua.memory_limit reached)"
+			end
 			s.flags = bor(s.flags, I.F_FAILED)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
 		end
-		I.end_request()
+		ctx.vars = nil
 		s.op = I.OP_DONE
 		yield()
 	end

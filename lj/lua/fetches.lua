@@ -114,7 +114,6 @@ function F.res_hdr_cnt(s, name)
 	return #res_values(s, name)
 end
 
-function F.var(s, name) return I.vars.get(s, name) end
 
 I.fetches = F
 I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
@@ -124,6 +123,8 @@ I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
 function I.new_fetches(txn, strings)
 	local s = txn[0]
 	local obj = {}
+	-- var(name) needs the request's context, not only the stream.
+	local F = setmetatable({ var = function(_, name) return I.vars.get(rawget(txn, "__ctx"), s, name) end }, { __index = F })
 	return setmetatable(obj, {
 		__index = function(_, k)
 			local fn = F[k]

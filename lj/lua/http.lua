@@ -12,7 +12,7 @@ local HTTP = {}
 local mt = { __index = HTTP, __tostring = function() return "HTTP" end }
 
 function I.new_http(txn)
-	return setmetatable({ [0] = txn[0], txn = txn }, mt)
+	return setmetatable({ [0] = txn[0], txn = txn, __ctx = rawget(txn, "__ctx") }, mt)
 end
 
 local function stream_of(self, fname)
@@ -29,36 +29,17 @@ local function need_string(fname, n, v)
 	end
 end
 
--- get_headers builds HAProxy's table: lower-case name -> {[0]=v1, [1]=v2}.
-local function get_headers(base, fields, n)
-	local t = {}
-	for i = 0, n - 1 do
-		local f = fields[i]
-		if f.name.len > 0 then
-			local name = ffi_string(base + f.name.off, f.name.len)
-			local value = ffi_string(base + f.value.off, f.value.len)
-			local vals = t[name]
-			if vals == nil then
-				t[name] = { [0] = value }
-			else
-				vals[#vals + 1] = value
-			end
-		end
-	end
-	return t
+-- get_headers returns HAProxy's table of the request (resp false) or the
+-- response headers: lower-case name -> {[0]=v1, [1]=v2}. ctx is the
+-- request context (see bridge.lua); the table is built in C.
+local function get_headers(ctx, resp)
+	return I.headers_of(ctx.addr, resp)
 end
 I.get_headers = get_headers
 
 -- Deleting a field zeroes its name: readers skip it, Go does not send it.
-local function del_fields(base, fields, n, name)
-	name = name:lower()
-	for i = 0, n - 1 do
-		local f = fields[i]
-		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
-			f.name.len = 0
-		end
-	end
-end
+local function req_del(s, name) I.del_fields(s, 0, name, #name) end
+local function res_del(s, name) I.del_fields(s, 1, name, #name) end
 
 local function req_add(s, name, value)
 	value = tostring(value)
@@ -71,13 +52,13 @@ local function res_add(s, name, value)
 end
 
 function HTTP.req_get_headers(self)
-	local s = stream_of(self, "req_get_headers")
-	return get_headers(s.head.p, s.fields, s.nfields)
+	stream_of(self, "req_get_headers")
+	return get_headers(rawget(self, "__ctx"), false)
 end
 
 function HTTP.res_get_headers(self)
-	local s = stream_of(self, "res_get_headers")
-	return get_headers(s.resp.p, s.rfields, s.nrfields)
+	stream_of(self, "res_get_headers")
+	return get_headers(rawget(self, "__ctx"), true)
 end
 
 function HTTP.req_add_header(self, name, value)
@@ -95,26 +76,26 @@ end
 function HTTP.req_del_header(self, name)
 	local s = stream_of(self, "req_del_header")
 	need_string("req_del_header", 2, name)
-	del_fields(s.head.p, s.fields, s.nfields, name)
+	req_del(s, name)
 end
 
 function HTTP.res_del_header(self, name)
 	local s = stream_of(self, "res_del_header")
 	need_string("res_del_header", 2, name)
-	del_fields(s.resp.p, s.rfields, s.nrfields, name)
+	res_del(s, name)
 end
 
 function HTTP.req_set_header(self, name, value)
 	local s = stream_of(self, "req_set_header")
 	need_string("req_set_header", 2, name)
-	del_fields(s.head.p, s.fields, s.nfields, name)
+	req_del(s, name)
 	req_add(s, name, value)
 end
 
 function HTTP.res_set_header(self, name, value)
 	local s = stream_of(self, "res_set_header")
 	need_string("res_set_header", 2, name)
-	del_fields(s.resp.p, s.rfields, s.nrfields, name)
+	res_del(s, name)
 	res_add(s, name, value)
 end
 

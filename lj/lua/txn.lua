@@ -5,6 +5,7 @@ local bit = require("bit")
 local I = require("luaedge.internal")
 
 local bor = bit.bor
+local table_clear = require("table.clear")
 local type, tostring, pairs = type, tostring, pairs
 
 local TXN = {}
@@ -23,7 +24,14 @@ local mt = {
 		if m ~= nil then return m end
 		local make = lazy[k]
 		if make ~= nil then
-			local v = make(self)
+			-- The member objects are bound to this TXN table, which its
+			-- coroutine reuses, so they are made once per coroutine.
+			local members = rawget(self, "__ctx").members
+			local v = members[k]
+			if v == nil then
+				v = make(self)
+				members[k] = v
+			end
 			rawset(self, k, v)
 			return v
 		end
@@ -32,9 +40,20 @@ local mt = {
 	__tostring = function() return "TXN" end,
 }
 
--- new_txn wraps stream s. phase is "http-req", "http-res" or "service".
-function I.new_txn(s)
-	return setmetatable({ [0] = s }, mt)
+-- txn_of returns the TXN of the request running program p on stream s.
+-- ctx is the request's context (see bridge.lua). The table is the
+-- coroutine's, emptied and reused for each request so that a request
+-- leaves no garbage: like HAProxy's, a TXN is not valid after its request.
+function I.txn_of(s, ctx, p)
+	local t = ctx.txn
+	if t == nil then
+		t = setmetatable({}, mt)
+		ctx.txn, ctx.members = t, {}
+	else
+		table_clear(t)
+	end
+	t[0], t.__ctx, t.__program, t.__stage, t.__rule, t.__res_done = s, ctx, p, "req", 0, false
+	return t
 end
 
 local function stream_of(self, fname)
@@ -61,10 +80,14 @@ function TXN.get_priv(self) return rawget(self, "__priv") end
 function TXN.set_priv(self, v) rawset(self, "__priv", v) end
 
 function TXN.set_var(self, name, value, ifexist)
-	I.vars.set(stream_of(self, "set_var"), name, value, ifexist)
+	I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
 end
-function TXN.get_var(self, name) return I.vars.get(stream_of(self, "get_var"), name) end
-function TXN.unset_var(self, name) I.vars.unset(stream_of(self, "unset_var"), name) end
+function TXN.get_var(self, name)
+	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
+end
+function TXN.unset_var(self, name)
+	I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
+end
 
 -- Logging is per process here; the level a transaction asks for is kept
 -- for the access log.

@@ -7,9 +7,8 @@ local I = require("luaedge.internal")
 local vars = {}
 I.vars = vars
 
--- Request-scoped variables, keyed by the request's coroutine and dropped
--- when the request ends (see I.end_request).
-local txn = {}
+-- Request-scoped variables live in the request's ctx (see the runner in
+-- bridge.lua), which is emptied when the request ends.
 -- Connection-scoped variables, keyed by connection id.
 local sess = {}
 
@@ -24,13 +23,13 @@ local function split(name)
 	return scope, rest
 end
 
-local function store(s, scope, create)
+local function store(ctx, s, scope, create)
 	local t, key
 	if scope == "sess" then
 		t, key = sess, tonumber(s.conn_id)
 		if create then s.flags = bit.bor(s.flags, I.F_SESS_VARS) end
 	else
-		t, key = txn, coroutine.running()
+		t, key = ctx, "vars"
 	end
 	local v = t[key]
 	if v == nil and create then
@@ -40,39 +39,33 @@ local function store(s, scope, create)
 	return v
 end
 
-function vars.set(s, name, value, ifexist)
+function vars.set(ctx, s, name, value, ifexist)
 	local scope = split(name)
 	if scope == "proc" then
 		if ifexist and I.gocall(I.go.var_get, name) == nil then return end
 		I.gocall(I.go.var_set, name, value)
 		return
 	end
-	local t = store(s, scope, true)
+	local t = store(ctx, s, scope, true)
 	if ifexist and t[name] == nil then return end
 	t[name] = value
 end
 
-function vars.get(s, name)
+function vars.get(ctx, s, name)
 	local scope = split(name)
 	if scope == "proc" then return I.gocall(I.go.var_get, name) end
-	local t = store(s, scope, false)
+	local t = store(ctx, s, scope, false)
 	return t and t[name]
 end
 
-function vars.unset(s, name)
+function vars.unset(ctx, s, name)
 	local scope = split(name)
 	if scope == "proc" then
 		I.gocall(I.go.var_set, name, nil)
 		return
 	end
-	local t = store(s, scope, false)
+	local t = store(ctx, s, scope, false)
 	if t then t[name] = nil end
-end
-
--- end_request drops the request's variables.
-function I.end_request()
-	local co = coroutine.running()
-	if txn[co] ~= nil then txn[co] = nil end
 end
 
 -- The entry Go runs when a connection whose requests set sess.* variables
