@@ -230,7 +230,7 @@ run_one() {
             show_logs "$dir"
             die "$name/$server failed to start"
         fi
-        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) && break
+        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" 2>/dev/null) && break
         code=""
         sleep 0.1
     done
@@ -251,10 +251,10 @@ run_one() {
     # Warm up, then measure.
     local t0 t1 out
     out=$dir/wrk.out
-    run_wrk "$dir/warmup.out" -t1 -c"$CONNS" -d"${WARMUP}s" "$url" ||
+    run_wrk "$dir/warmup.out" -t1 -c"$CONNS" -d"${WARMUP}s" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
         { cat "$dir/warmup.out" >&2; die "$name/$server: wrk warm-up failed"; }
     t0=$(cpu_ticks "$CUR_PID")
-    run_wrk "$out" -t1 -c"$CONNS" -d"${RUN_SECONDS}s" --latency "$url" ||
+    run_wrk "$out" -t1 -c"$CONNS" -d"${RUN_SECONDS}s" --latency ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
         { cat "$out" >&2; die "$name/$server: wrk failed"; }
     t1=$(cpu_ticks "$CUR_PID")
     kill -0 "$CUR_PID" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
@@ -432,6 +432,13 @@ for case_dir in "${CASES[@]}"; do
     [[ -f $case_dir/expect.body ]] && CASE_BODY=$(cat "$case_dir/expect.body")
     CASE_PATH=/
     [[ -f $case_dir/url.path ]] && CASE_PATH=$(head -n1 "$case_dir/url.path")
+    # request.headers: one "Name: value" a line, sent by curl and wrk alike.
+    HDR_ARGS=()
+    if [[ -f $case_dir/request.headers ]]; then
+        while IFS= read -r line; do
+            [[ -n $line ]] && HDR_ARGS+=(-H "$line")
+        done <"$case_dir/request.headers"
+    fi
 
     RAN=()
     SKIPPED=()
