@@ -82,8 +82,6 @@ void le_state_close(le_state *st)
 
 size_t le_state_used(le_state *st) { return st->used; }
 
-static int le_lua_headers(lua_State *L);
-
 /* le_push_bridge pushes the table that hands Lua the C functions it may call:
  * FFI function pointers (a static binary has no dynamic symbols for ffi.C to
  * find) and the Go call gate. */
@@ -103,8 +101,6 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "head_put");
 	lua_pushlightuserdata(L, (void *)le_del_fields);
 	lua_setfield(L, -2, "del_fields");
-	lua_pushcfunction(L, le_lua_headers);
-	lua_setfield(L, -2, "headers");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");
@@ -312,38 +308,6 @@ int le_del_fields(le_stream *s, int resp, const char *name, size_t n)
 		}
 	}
 	return deleted;
-}
-
-/* le_lua_headers(addr, resp) returns HAProxy's header table of the stream
- * at addr (a number): lower-case name -> {[0] = value, [1] = ...}. Built
- * with the C API for the same reason as le_del_fields. */
-static int le_lua_headers(lua_State *L)
-{
-	le_stream *s = (le_stream *)(uintptr_t)lua_tonumber(L, 1);
-	int resp = lua_toboolean(L, 2);
-	le_field *f = resp ? s->rfields : s->fields;
-	uint32_t nf = resp ? s->nrfields : s->nfields;
-	const char *base = resp ? s->resp.p : s->head.p;
-	lua_createtable(L, 0, (int)nf);
-	for (uint32_t i = 0; i < nf; i++) {
-		if (f[i].name.len == 0)
-			continue;
-		lua_pushlstring(L, base + f[i].name.off, f[i].name.len);
-		lua_pushvalue(L, -1);
-		lua_rawget(L, -3);
-		if (lua_isnil(L, -1)) {
-			lua_pop(L, 1);
-			lua_createtable(L, 0, 1); /* [0] lives in the hash part */
-			lua_pushlstring(L, base + f[i].value.off, f[i].value.len);
-			lua_rawseti(L, -2, 0);
-			lua_rawset(L, -3);
-		} else {
-			lua_pushlstring(L, base + f[i].value.off, f[i].value.len);
-			lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
-			lua_pop(L, 2);
-		}
-	}
-	return 1;
 }
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }

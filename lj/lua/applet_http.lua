@@ -30,7 +30,7 @@ local lazy = {
 		local n = tonumber(s.content_length)
 		return n >= 0 and n or 0
 	end,
-	headers = function(_, self) return I.get_headers(rawget(self, "__ctx"), false) end,
+	headers = function(s) return I.get_headers(s, false) end,
 }
 
 local AppletHTTP = {}
@@ -40,7 +40,7 @@ local mt = {
 		if m ~= nil then return m end
 		local get = lazy[k]
 		if get ~= nil then
-			local v = get(self[0], self)
+			local v = get(self[0])
 			rawset(self, k, v)
 			return v
 		end

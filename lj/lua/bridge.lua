@@ -80,12 +80,10 @@ local I = {
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
 	head_put = ffi.cast("int (*)(le_stream *, const char *, size_t, le_span *)", B.head_put),
 	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
-	headers_of = B.headers,
 }
 package.loaded["luaedge.internal"] = I
 
 local stream_ptr = ffi.typeof("le_stream *")
-local uintptr = ffi.typeof("uintptr_t")
 local bor = bit.bor
 local yield = coroutine.yield
 local entries = I.entries
@@ -122,8 +120,7 @@ end
 local function runner(sp)
 	local s = ffi.cast(stream_ptr, sp)
 	I.streams[coroutine.running()] = s
-	-- addr is s as a number, for C functions called through the Lua API.
-	local ctx = { addr = tonumber(ffi.cast(uintptr, s)) }
+	local ctx = {}
 	yield()
 	while true do
 		local ok, err = xpcall(entries[s.entry], traceback, s, ctx)

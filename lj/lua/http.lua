@@ -29,11 +29,37 @@ local function need_string(fname, n, v)
 	end
 end
 
+local function add_field(t, base, f)
+	if f.name.len == 0 then return end -- deleted
+	local name = ffi_string(base + f.name.off, f.name.len)
+	local value = ffi_string(base + f.value.off, f.value.len)
+	local vals = t[name]
+	if vals == nil then
+		t[name] = { [0] = value }
+	else
+		vals[#vals + 1] = value
+	end
+end
+
+-- collect adds fields[0..n-1] to t. The first 16 are unrolled into
+-- straight code: a short loop would end the LuaJIT trace of the request,
+-- and the FFI accesses would then run interpreted, many times slower.
+local collect = assert(loadstring((function()
+	local src = { "local add = ...\nreturn function(t, base, fields, n)\n" }
+	for i = 0, 15 do
+		src[#src + 1] = string.format("if n > %d then add(t, base, fields[%d]) else return t end\n", i, i)
+	end
+	src[#src + 1] = "for i = 16, n - 1 do add(t, base, fields[i]) end\nreturn t\nend\n"
+	return table.concat(src)
+end)(), "=collect"))(add_field)
+
 -- get_headers returns HAProxy's table of the request (resp false) or the
--- response headers: lower-case name -> {[0]=v1, [1]=v2}. ctx is the
--- request context (see bridge.lua); the table is built in C.
-local function get_headers(ctx, resp)
-	return I.headers_of(ctx.addr, resp)
+-- response headers of stream s: lower-case name -> {[0]=v1, [1]=v2}.
+local function get_headers(s, resp)
+	if resp then
+		return collect({}, s.resp.p, s.rfields, s.nrfields)
+	end
+	return collect({}, s.head.p, s.fields, s.nfields)
 end
 I.get_headers = get_headers
 
@@ -52,13 +78,11 @@ local function res_add(s, name, value)
 end
 
 function HTTP.req_get_headers(self)
-	stream_of(self, "req_get_headers")
-	return get_headers(rawget(self, "__ctx"), false)
+	return get_headers(stream_of(self, "req_get_headers"), false)
 end
 
 function HTTP.res_get_headers(self)
-	stream_of(self, "res_get_headers")
-	return get_headers(rawget(self, "__ctx"), true)
+	return get_headers(stream_of(self, "res_get_headers"), true)
 end
 
 function HTTP.req_add_header(self, name, value)
