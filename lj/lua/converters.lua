@@ -1,0 +1,510 @@
+-- Converters: HAProxy's Converters class (TXN.c, TXN.sc) and
+-- core.register_converters.
+-- Reference: HAProxy Lua API, class Converters; the converters themselves
+-- are described in HAProxy's configuration manual, section 7.3.1.
+--
+-- A converter is called as conv:NAME(value, args...). As in HAProxy the
+-- value is first cast to the converter's input type: a number becomes an
+-- integer (truncated), a boolean 1 or 0, and nil or any other value the
+-- boolean false, so the string "0" for a string converter. A converter that
+-- fails returns nil from TXN.c and "" from TXN.sc; integer results are Lua
+-- numbers from TXN.c and strings from TXN.sc.
+--
+-- Trivial string converters run in Lua; the others (hashes, base64, json,
+-- regsub, ipmask, maps) call Go through the gate (lj/convert.go, maps.go).
+-- luaedge adds unhex, which HAProxy does not have, and accepts map
+-- converters, which HAProxy 2.6's Lua cannot call.
+local I = require("luaedge.internal")
+
+local type, tostring, tonumber, error, setmetatable, getmetatable = type, tostring, tonumber, error, setmetatable, getmetatable
+local find, sub, byte, char, format, gsub = string.find, string.sub, string.byte, string.char, string.format, string.gsub
+local lower, upper = string.lower, string.upper
+local floor, ceil, huge = math.floor, math.ceil, math.huge
+local gocall, GO = I.gocall, I.go
+
+-- Casts ------------------------------------------------------------------
+
+local function trunc(n)
+	if n >= 0 then return floor(n) end
+	return ceil(n)
+end
+
+-- int_str writes a number as HAProxy writes an integer sample.
+local function int_str(n)
+	if n ~= n or n == huge or n == -huge then return "0" end
+	n = trunc(n)
+	if n == 0 then return "0" end
+	return format("%.0f", n)
+end
+I.int_str = int_str
+
+local function as_str(v)
+	local t = type(v)
+	if t == "string" then return v end
+	if t == "number" then return int_str(v) end
+	if v == true then return "1" end
+	return "0"
+end
+
+-- as_int: a string is read as HAProxy reads it (optional sign, then the
+-- leading digits; none gives 0); an empty string cannot be cast.
+local function as_int(v)
+	local t = type(v)
+	if t == "number" then
+		if v ~= v then return 0 end
+		return trunc(v)
+	end
+	if t == "string" then
+		if v == "" then return nil, "cannot cast the empty string to an integer" end
+		local sign, digits = v:match("^([+-]?)(%d*)")
+		local n = tonumber(digits) or 0
+		if sign == "-" then n = -n end
+		return n
+	end
+	if v == true then return 1 end
+	return 0
+end
+
+-- ipmask and map_ip: an address string, or an integer taken as an IPv4
+-- address (in host order: 0x0a000001 is 10.0.0.1).
+local function as_addr(v)
+	local t = type(v)
+	if t == "string" then return v end
+	local n = 0
+	if t == "number" then
+		n = trunc(v) % 4294967296
+		if n ~= n then n = 0 end
+	elseif v == true then
+		n = 1
+	end
+	return format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end
+
+local casts = { str = as_str, bin = as_str, int = as_int, addr = as_addr }
+
+-- Arguments --------------------------------------------------------------
+
+local arg_names = { int = "integer", str = "string", mask = "integer or string" }
+
+local function bad_arg(def, i, msg)
+	return format("bad argument #%d to converter '%s' (%s: %s)", i + 1, def.name, def.args[i][1], msg)
+end
+
+-- check_arg converts argument i of def, or returns nil and an error.
+local function check_arg(def, i, v)
+	local spec = def.args[i]
+	local want = spec[2]
+	if v == nil then
+		if spec[3] then return nil, bad_arg(def, i, "missing, " .. arg_names[want] .. " expected") end
+		return nil
+	end
+	local t = type(v)
+	if want == "int" then
+		local n = tonumber(v)
+		if n == nil or t == "string" and not v:find("^%s*[+-]?%d+%s*$") then
+			return nil, bad_arg(def, i, "integer expected, got " .. (t == "string" and "'" .. v .. "'" or t))
+		end
+		return trunc(n)
+	elseif want == "str" then
+		if t == "string" then return v end
+		if t == "number" then return int_str(v) end
+		return nil, bad_arg(def, i, "string expected, got " .. t)
+	else -- mask: a bit count or a string, checked in Go
+		if t == "string" or t == "number" then return v end
+		return nil, bad_arg(def, i, "integer or string expected, got " .. t)
+	end
+end
+
+-- check_args returns the converted arguments, or nil, nil, nil, nil, err.
+local function check_args(def, a1, a2, a3, a4)
+	local n = #def.args
+	local extra
+	if n == 0 then extra = a1 elseif n == 1 then extra = a2 elseif n == 2 then extra = a3 else extra = a4 end
+	if extra ~= nil then
+		return nil, nil, nil, format("bad argument #%d to converter '%s' (%s takes at most %d argument%s after the value)",
+			n + 2, def.name, def.name, n, n == 1 and "" or "s")
+	end
+	local err
+	if n >= 1 then a1, err = check_arg(def, 1, a1) if err then return nil, nil, nil, err end end
+	if n >= 2 then a2, err = check_arg(def, 2, a2) if err then return nil, nil, nil, err end end
+	if n >= 3 then a3, err = check_arg(def, 3, a3) if err then return nil, nil, nil, err end end
+	if def.check then
+		local i
+		i, err = def.check(a1, a2, a3)
+		if i then return nil, nil, nil, bad_arg(def, i, err) end
+	end
+	return a1, a2, a3
+end
+
+-- Pure Lua converters ------------------------------------------------------
+
+local HEX, UNHEX, URLENC = {}, {}, {}
+do
+	local digits = "0123456789abcdefABCDEF"
+	for i = 0, 255 do
+		HEX[char(i)] = format("%02X", i)
+		URLENC[char(i)] = format("%%%02X", i)
+	end
+	for i = 1, #digits do
+		for j = 1, #digits do
+			local h = sub(digits, i, i) .. sub(digits, j, j)
+			UNHEX[h] = char(tonumber(h, 16))
+		end
+	end
+end
+
+-- class returns the Lua pattern class body matching any byte of chars
+-- (cached: converter arguments are nearly always constants).
+local classes, nclasses = {}, 0
+local function class(chars)
+	local c = classes[chars]
+	if c then return c end
+	c = gsub(chars, "[^%w]", function(ch)
+		if ch == "\0" then return "%z" end
+		return "%" .. ch
+	end)
+	if nclasses >= 256 then classes, nclasses = {}, 0 end
+	classes[chars], nclasses = c, nclasses + 1
+	return c
+end
+
+local function url_dec(s, in_form)
+	local z = find(s, "\0", 1, true)
+	if z then s = sub(s, 1, z - 1) end -- HAProxy decodes a C string
+	if not find(s, "[%%+]") then return s end
+	-- every '%' must start %XX
+	if find(s, "%%[^%x]") or find(s, "%%%x[^%x]") or find(s, "%%%x?$") then return nil end
+	-- '+' is a space after the first '?' (or everywhere with in_form)
+	local head, tail = s, ""
+	if in_form == nil or in_form == 0 then
+		local q = find(s, "?", 1, true)
+		if q then head, tail = sub(s, 1, q - 1), sub(s, q) end
+	else
+		head, tail = "", s
+	end
+	tail = gsub(tail, "+", " ")
+	return (gsub(head .. tail, "%%(%x%x)", UNHEX))
+end
+
+local function field(s, idx, delims, count)
+	count = count or 1
+	-- one delimiter (the usual case): a plain find, which LuaJIT compiles
+	local cls, plain = delims, true
+	if #delims ~= 1 then cls, plain = "[" .. class(delims) .. "]", false end
+	if idx > 0 then
+		local start = 1
+		for _ = 2, idx do
+			local p = find(s, cls, start, plain)
+			if not p then return nil end
+			start = p + 1
+		end
+		if count <= 0 then return sub(s, start) end
+		local pos = start
+		for _ = 1, count do
+			local p = find(s, cls, pos, plain)
+			if not p then return sub(s, start) end
+			pos = p + 1
+		end
+		return sub(s, start, pos - 2)
+	end
+	-- from the end: d[k] is the position of the k-th delimiter
+	local d, m, p = {}, 0, find(s, cls, 1, plain)
+	while p do
+		m = m + 1
+		d[m] = p
+		p = find(s, cls, p + 1, plain)
+	end
+	d[0], d[m + 1] = 0, #s + 1
+	local k = m + 2 + idx -- the field, counted from the start
+	if k < 1 then return nil end
+	local first = 1
+	if count > 0 and k - count + 1 > 1 then first = k - count + 1 end
+	return sub(s, d[first - 1] + 1, d[k] - 1)
+end
+
+local function word(s, idx, delims, count)
+	count = count or 1
+	local wp = "[^" .. class(delims) .. "]+"
+	if idx > 0 then
+		local ws, we = find(s, wp)
+		for _ = 2, idx do
+			if not ws then break end
+			ws, we = find(s, wp, we + 1)
+		end
+		if not ws then return "" end
+		if count <= 0 then return sub(s, ws) end
+		local e = we
+		for _ = 2, count do
+			local _, e2 = find(s, wp, e + 1)
+			if not e2 then return sub(s, ws) end
+			e = e2
+		end
+		return sub(s, ws, e)
+	end
+	local starts, ends, n = {}, {}, 0
+	local ws, we = find(s, wp)
+	while ws do
+		n = n + 1
+		starts[n], ends[n] = ws, we
+		ws, we = find(s, wp, we + 1)
+	end
+	local k = n + 1 + idx
+	if k < 1 then return "" end
+	if count <= 0 or k - count + 1 < 1 then return sub(s, 1, ends[k]) end
+	return sub(s, starts[k - count + 1], ends[k])
+end
+
+local function ltrim(s, chars)
+	if chars == "" then return s end
+	local p = find(s, "[^" .. class(chars) .. "]")
+	if not p then return "" end
+	return sub(s, p)
+end
+
+local function rtrim(s, chars)
+	if chars == "" then return s end
+	local set = {}
+	for i = 1, #chars do set[byte(chars, i)] = true end
+	local e = #s
+	while e > 0 and set[byte(s, e)] do e = e - 1 end
+	return sub(s, 1, e)
+end
+
+-- Definitions ----------------------------------------------------------------
+
+-- name = { input type, output type, { {arg name, type, required}, ... },
+--          fn(value, a1, a2, a3) -> result | nil (fails) | nil, error,
+--          check(a1, a2, a3) -> index and error of a bad argument value }
+local defs = {}
+local function def(name, input, output, args, fn, check)
+	defs[name] = { name = name, input = input, output = output, args = args, fn = fn, check = check }
+end
+
+local function index_check(idx, delims)
+	if idx == 0 then return 1, "unexpected value 0, indexes start at 1 or -1" end
+	if delims == "" then return 2, "empty separators list" end
+end
+
+def("lower", "str", "str", {}, lower)
+def("upper", "str", "str", {}, upper)
+def("length", "str", "int", {}, function(s) return #s end)
+def("hex", "bin", "str", {}, function(s) return (gsub(s, ".", HEX)) end)
+def("unhex", "str", "bin", {}, function(s)
+	if #s % 2 == 1 or find(s, "[^%x]") then return nil end
+	return (gsub(s, "..", UNHEX))
+end)
+def("hex2i", "str", "int", {}, function(s)
+	if find(s, "[^%x]") then return nil end
+	return tonumber(s, 16) or 0
+end)
+def("cut_crlf", "str", "str", {}, function(s)
+	local p = find(s, "[\r\n]")
+	if p then return sub(s, 1, p - 1) end
+	return s
+end)
+def("bytes", "bin", "bin", { { "offset", "int", true }, { "length", "int" } }, function(s, off, len)
+	-- negative values act as HAProxy's unsigned comparisons make them act
+	if off < 0 or off >= #s then return "" end
+	if len ~= nil and len >= 0 and len < #s - off then return sub(s, off + 1, off + len) end
+	return sub(s, off + 1)
+end)
+def("field", "str", "str", { { "index", "int", true }, { "delimiters", "str", true }, { "count", "int" } }, field, index_check)
+def("word", "str", "str", { { "index", "int", true }, { "delimiters", "str", true }, { "count", "int" } }, word, index_check)
+def("ltrim", "str", "str", { { "chars", "str", true } }, ltrim)
+def("rtrim", "str", "str", { { "chars", "str", true } }, rtrim)
+def("url_dec", "str", "str", { { "in_form", "int" } }, url_dec)
+def("url_enc", "str", "str", { { "enc_type", "str" } }, function(s)
+	return (gsub(s, "[^%w%-%._~]", URLENC))
+end, function(t)
+	if t ~= nil and t ~= "" and t ~= "query" then return 1, "unexpected encode type '" .. t .. "', allowed value is 'query'" end
+end)
+
+def("base64", "bin", "str", {}, function(s) return gocall(GO.conv_base64, "enc", s) end)
+def("b64dec", "str", "bin", {}, function(s) return gocall(GO.conv_base64, "dec", s) end)
+def("ub64enc", "bin", "str", {}, function(s) return gocall(GO.conv_base64, "uenc", s) end)
+def("ub64dec", "str", "bin", {}, function(s) return gocall(GO.conv_base64, "udec", s) end)
+def("sha1", "bin", "bin", {}, function(s) return gocall(GO.conv_digest, "sha1", s) end)
+def("sha2", "bin", "bin", { { "bits", "int" } }, function(s, bits)
+	return gocall(GO.conv_digest, "sha" .. (bits or 256), s)
+end, function(bits)
+	if bits ~= nil and bits ~= 224 and bits ~= 256 and bits ~= 384 and bits ~= 512 then
+		return 1, "unsupported number of bits " .. bits .. " (224, 256, 384 or 512)"
+	end
+end)
+for _, h in ipairs({ "crc32", "crc32c", "djb2", "sdbm", "wt6" }) do
+	def(h, "bin", "int", { { "avalanche", "int" } }, function(s, aval)
+		return gocall(GO.conv_hash, h, s, aval or 0)
+	end)
+end
+def("json", "str", "str", { { "input_code", "str" } }, function(s, mode)
+	if mode == nil or mode == "" then mode = "ascii" end
+	return gocall(GO.conv_json, s, mode)
+end, function(mode)
+	if mode ~= nil and mode ~= "" and mode ~= "ascii" and mode ~= "utf8" and mode ~= "utf8s" and mode ~= "utf8p" and mode ~= "utf8ps" then
+		return 1, "unexpected input code type '" .. mode .. "', allowed values are 'ascii', 'utf8', 'utf8s', 'utf8p' and 'utf8ps'"
+	end
+end)
+def("regsub", "str", "str", { { "regex", "str", true }, { "subst", "str", true }, { "flags", "str" } }, function(s, re, subst, flags)
+	local r, err = gocall(GO.conv_regsub, s, re, subst, flags or "")
+	if err then return nil, "converter 'regsub': " .. err end
+	return r
+end)
+def("ipmask", "addr", "str", { { "mask4", "mask", true }, { "mask6", "mask" } }, function(a, m4, m6)
+	return gocall(GO.conv_ipmask, a, m4, m6)
+end)
+
+-- Map converters: map_<match>[_int](file[, default]). The file is read on
+-- first use and shared by every core (lj/maps.go); this state keeps the ids.
+local map_ids = {}
+local function map_id(method, file)
+	local t = map_ids[method]
+	if t == nil then
+		t = {}
+		map_ids[method] = t
+	end
+	local id = t[file]
+	if id == nil then
+		local err
+		id, err = gocall(GO.map_open, file, method)
+		if id == nil then return nil, err end
+		t[file] = id
+	end
+	return id
+end
+I.map_id = map_id
+
+local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12 }
+for m, method in pairs(MATCH) do
+	local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
+	local function lookup(v, file)
+		local id, err = map_id(method, file)
+		if id == nil then return nil, "converter 'map_" .. m .. "': " .. err end
+		return gocall(GO.map_lookup, id, v)
+	end
+	local str_fn = function(v, file, default)
+		local r, err = lookup(v, file)
+		if err then return nil, err end
+		if r == nil then return default end
+		return r
+	end
+	local int_fn = function(v, file, default)
+		local r, err = lookup(v, file)
+		if err then return nil, err end
+		r = tonumber(r)
+		if r == nil then return default end
+		return trunc(r)
+	end
+	def("map_" .. m, input, "str", { { "map_file", "str", true }, { "default_value", "str" } }, str_fn)
+	def("map_" .. m .. "_int", input, "int", { { "map_file", "str", true }, { "default_value", "int" } }, int_fn)
+end
+defs.map = { name = "map", input = "str", output = "str", args = defs.map_str.args, fn = defs.map_str.fn }
+
+-- The Converters objects ---------------------------------------------------
+
+local outputs = {
+	[false] = { str = function(r) return r end, bin = function(r) return r end, int = function(r) return r end },
+	[true] = {
+		str = function(r) return r or "" end,
+		bin = function(r) return r or "" end,
+		int = function(r)
+			if r == nil then return "" end
+			return int_str(r)
+		end,
+	},
+}
+
+local MT = {}      -- [strict] -> metatable of the objects
+local methods = {} -- [strict] -> name -> function(self, value, ...)
+
+local function not_self(name)
+	error("bad argument #1 to converter '" .. name .. "' (Converters object expected: call it as txn.c:" .. name .. "(value, ...))", 3)
+end
+
+local function make(d, strict)
+	local fn, cast, out, name, nargs = d.fn, casts[d.input], outputs[strict][d.output], d.name, #d.args
+	local mt
+	return function(self, v, a1, a2, a3, a4)
+		if mt == nil then mt = MT[strict] end
+		if getmetatable(self) ~= mt then not_self(name) end
+		local err
+		if nargs > 0 or a1 ~= nil then
+			a1, a2, a3, err = check_args(d, a1, a2, a3, a4)
+			if err then error(err, 2) end
+		end
+		v, err = cast(v)
+		if err then error("converter '" .. name .. "': " .. err, 2) end
+		local r
+		r, err = fn(v, a1, a2, a3)
+		if err then error(err, 2) end
+		return out(r)
+	end
+end
+
+-- Lua converters (core.register_converters), by name.
+I.lua_converters = {}
+local lua_wrappers = { [false] = setmetatable({}, { __mode = "k" }), [true] = setmetatable({}, { __mode = "k" }) }
+
+local function lua_wrapper(fn, strict)
+	local w = lua_wrappers[strict][fn]
+	if w then return w end
+	local mt = MT[strict]
+	if strict then
+		w = function(self, v, ...)
+			if getmetatable(self) ~= mt then not_self("lua") end
+			local r = fn(as_str(v), ...)
+			local t = type(r)
+			if t == "string" then return r end
+			if r == nil then return "" end
+			if t == "number" then return int_str(r) end
+			if t == "boolean" then return r and "1" or "0" end
+			return tostring(r)
+		end
+	else
+		w = function(self, v, ...)
+			if getmetatable(self) ~= mt then not_self("lua") end
+			return (fn(as_str(v), ...))
+		end
+	end
+	lua_wrappers[strict][fn] = w
+	return w
+end
+
+for _, strict in ipairs({ false, true }) do
+	local m = {}
+	for name, d in pairs(defs) do m[name] = make(d, strict) end
+	setmetatable(m, {
+		__index = function(_, name)
+			local lc = I.lua_converters
+			local fn = lc[name]
+			if fn == nil and type(name) == "string" then
+				local pre = sub(name, 1, 4)
+				if pre == "lua." or pre == "lua_" then fn = lc[sub(name, 5)] end
+			end
+			if fn ~= nil then return lua_wrapper(fn, strict) end
+			error("unknown converter '" .. tostring(name) .. "'", 2)
+		end,
+	})
+	methods[strict] = m
+	MT[strict] = {
+		__index = m,
+		__tostring = function() return strict and "Converters (strings)" or "Converters" end,
+	}
+end
+
+-- new_converters returns a Converters object: TXN.c (strict_strings false)
+-- or TXN.sc (true).
+function I.new_converters(strict_strings)
+	return setmetatable({}, MT[strict_strings and true or false])
+end
+I.converter_defs = defs
+
+-- core.register_converters(name, fn): fn(value, args...) -> result.
+function core.register_converters(name, fn)
+	if type(name) ~= "string" then
+		error("bad argument #1 to 'core.register_converters' (string expected, got " .. type(name) .. ")", 2)
+	end
+	if type(fn) ~= "function" then
+		error("bad argument #2 to 'core.register_converters' (function expected, got " .. type(fn) .. ")", 2)
+	end
+	I.lua_converters[name] = fn
+end

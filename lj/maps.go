@@ -1,0 +1,1026 @@
+package lj
+
+// HAProxy maps and ACL pattern files, shared by every core.
+//
+// A file is read once into a pattern reference (patRef): its entries, in file
+// order. Each (file, match method) pair used by a script gets an index over
+// those entries (mapExpr), built on first use and kept in step with runtime
+// updates (core.set_map, del_map, add_acl, del_acl), so every core sees the
+// same contents. Lua reaches all this through the gate (lj/lua/map.lua); Go
+// callers use MapLookup, LoadMap and ACLMatch.
+//
+// Matching follows HAProxy 2.6 (doc/configuration.txt, "7.1.3. Matching
+// strings" and the map converters):
+//   - str: exact match;
+//   - beg: the key is a prefix of the input, the longest key wins (HAProxy
+//     keeps these keys in a prefix tree);
+//   - sub, end: the key is a substring / suffix of the input;
+//   - dir: the key, stripped of leading/trailing '/' and '?', appears in the
+//     input delimited by '/' or '?' (or the ends of the input);
+//   - dom: the same with the delimiters '/', '?', '.' and ':';
+//   - reg: the key is a regular expression (Go RE2 syntax: see regex.go for
+//     what PCRE has that RE2 lacks);
+//   - int: the key is an integer or a range "min:max" (also "min-max",
+//     ":max", "min:"), the input an integer;
+//   - ip: the key is an IPv4 or IPv6 address or network (addr/bits, or an
+//     IPv4 dotted mask); the most specific network wins; IPv4 inputs also
+//     match IPv4-mapped IPv6 keys and IPv6 inputs that embed an IPv4 address
+//     (::ffff:a.b.c.d, ::a.b.c.d, 2002:AABB:CCDD::) also match IPv4 keys.
+// Except for str, beg and ip, the first matching entry in file order wins;
+// entries added at run time come after those of the file.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/luaedge/luaedge/cgo"
+)
+
+// Match methods, numbered as HAProxy's (the values of Map._str and friends).
+const (
+	matchFound = iota
+	matchBool
+	matchInt
+	matchIP
+	matchBin
+	matchLen
+	matchStr
+	matchBeg
+	matchSub
+	matchDir
+	matchDom
+	matchEnd
+	matchReg
+	matchRegm
+	matchNum
+)
+
+var matchNames = [matchNum]string{"found", "bool", "int", "ip", "bin", "len", "str", "beg", "sub", "dir", "dom", "end", "reg", "regm"}
+
+// matchMethod returns the number of a method name ("str", "beg", ...).
+func matchMethod(name string) (int, bool) {
+	for i, n := range matchNames {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func methodSupported(m int) bool {
+	switch m {
+	case matchInt, matchIP, matchStr, matchBeg, matchSub, matchDir, matchDom, matchEnd, matchReg:
+		return true
+	}
+	return false
+}
+
+// mapEntry is one line of a map or ACL file, or one added at run time.
+type mapEntry struct {
+	key   string
+	value string
+	// noValue: the entry has no value (an ACL pattern); a map lookup that
+	// finds it returns nothing, as in HAProxy.
+	noValue bool
+	line    int // line in the file; 0 for entries added at run time
+}
+
+// patRef is the contents of one file, shared by all its indexes.
+type patRef struct {
+	mu      sync.RWMutex
+	name    string // the path as first given, for messages
+	acl     bool   // read as an ACL file (one pattern per line)
+	entries []*mapEntry
+	exprs   []*mapExpr
+}
+
+// mapExpr is a file indexed for one match method.
+type mapExpr struct {
+	ref    *patRef
+	method int
+	idx    mapIndex
+}
+
+// mapIndex finds entries for one match method. add fails when the key is not
+// valid for the method; del drops every entry with the key.
+type mapIndex interface {
+	add(e *mapEntry) error
+	del(key string)
+	lookup(s string) *mapEntry
+}
+
+var mapReg struct {
+	mu    sync.Mutex
+	refs  map[string]*patRef // by absolute path
+	exprs map[exprKey]int    // id in mapExprs
+}
+
+type exprKey struct {
+	path   string
+	method int
+}
+
+// mapExprs is the id -> expression table, replaced (never modified) when an
+// expression is added so lookups read it without a lock.
+var mapExprs atomic.Pointer[[]*mapExpr]
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// readPatFile parses a map file (key, then value) or an ACL file (the whole
+// line is the pattern) the way HAProxy does: a '#' in the first column makes
+// a comment, leading blanks are skipped, empty lines ignored; in a map the
+// key is the first word and the value the rest of the line without its
+// surrounding blanks.
+func readPatFile(path string, acl bool) ([]*mapEntry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var entries []*mapEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		l = strings.TrimLeft(l, " \t")
+		if i := strings.IndexAny(l, "\r\n"); i >= 0 {
+			l = l[:i]
+		}
+		if l == "" {
+			continue
+		}
+		if acl {
+			entries = append(entries, &mapEntry{key: l, noValue: true, line: line})
+			continue
+		}
+		key, value := l, ""
+		if i := strings.IndexAny(l, " \t"); i >= 0 {
+			key, value = l[:i], strings.Trim(l[i:], " \t")
+		}
+		entries = append(entries, &mapEntry{key: key, value: value, line: line})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// getRef returns the reference of a file, reading it on first use. When
+// mayCreate is set a missing file makes an empty reference (core.set_map and
+// friends on a file no map uses yet). Called with mapReg.mu held.
+func getRef(path string, acl, mayCreate bool) (*patRef, error) {
+	abs := absPath(path)
+	if r := mapReg.refs[abs]; r != nil {
+		return r, nil
+	}
+	entries, err := readPatFile(abs, acl)
+	if err != nil {
+		if !mayCreate || !errors.Is(err, os.ErrNotExist) {
+			kind := "map"
+			if acl {
+				kind = "ACL"
+			}
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("%s: cannot read %s file: %v", path, kind, err)
+		}
+		entries = nil
+	}
+	r := &patRef{name: path, acl: acl, entries: entries}
+	if mapReg.refs == nil {
+		mapReg.refs = make(map[string]*patRef)
+	}
+	mapReg.refs[abs] = r
+	return r, nil
+}
+
+// openMap returns the id of the index of path for method, loading the file
+// and building the index on first use. Errors name the file and line.
+func openMap(path string, method int, acl bool) (int, error) {
+	if method < 0 || method >= matchNum || !methodSupported(method) {
+		return 0, fmt.Errorf("match method %d is not supported (use Map._str, _beg, _sub, _dir, _dom, _end, _reg, _int or _ip)", method)
+	}
+	mapReg.mu.Lock()
+	defer mapReg.mu.Unlock()
+	key := exprKey{absPath(path), method}
+	if id, ok := mapReg.exprs[key]; ok {
+		return id, nil
+	}
+	ref, err := getRef(path, acl, false)
+	if err != nil {
+		return 0, err
+	}
+	if ref.acl != acl && len(ref.entries) > 0 {
+		if acl {
+			return 0, fmt.Errorf("%s is already used as a map file, not an ACL file", path)
+		}
+		return 0, fmt.Errorf("%s is already used as an ACL file (core.add_acl), not a map file", path)
+	}
+	x := &mapExpr{ref: ref, method: method, idx: newIndex(method)}
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	for _, e := range ref.entries {
+		if err := x.idx.add(e); err != nil && e.line > 0 {
+			return 0, fmt.Errorf("%s:%d: %v", path, e.line, err)
+		}
+	}
+	ref.exprs = append(ref.exprs, x)
+	var list []*mapExpr
+	if p := mapExprs.Load(); p != nil {
+		list = append(list, *p...)
+	}
+	list = append(list, x)
+	mapExprs.Store(&list)
+	if mapReg.exprs == nil {
+		mapReg.exprs = make(map[exprKey]int)
+	}
+	id := len(list) - 1
+	mapReg.exprs[key] = id
+	return id, nil
+}
+
+func exprByID(id int64) *mapExpr {
+	p := mapExprs.Load()
+	if p == nil || id < 0 || id >= int64(len(*p)) {
+		return nil
+	}
+	return (*p)[id]
+}
+
+// lookup returns the value of the entry matching s.
+func (x *mapExpr) lookup(s string) (string, bool) {
+	x.ref.mu.RLock()
+	defer x.ref.mu.RUnlock()
+	e := x.idx.lookup(s)
+	if e == nil || e.noValue {
+		return "", false
+	}
+	return e.value, true
+}
+
+func (x *mapExpr) match(s string) bool {
+	x.ref.mu.RLock()
+	defer x.ref.mu.RUnlock()
+	return x.idx.lookup(s) != nil
+}
+
+// updateRef finds or creates the reference of path for a runtime update.
+func updateRef(path string, acl bool) (*patRef, error) {
+	mapReg.mu.Lock()
+	defer mapReg.mu.Unlock()
+	return getRef(path, acl, true)
+}
+
+// setMap sets the value of every entry with key, or adds an entry.
+func setMap(path, key, value string, acl bool) error {
+	r, err := updateRef(path, acl)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	found := false
+	for _, e := range r.entries {
+		if e.key == key {
+			found = true
+			if !acl {
+				e.value, e.noValue = value, false
+			}
+		}
+	}
+	if found {
+		return nil
+	}
+	e := &mapEntry{key: key, value: value, noValue: acl}
+	r.entries = append(r.entries, e)
+	// As in HAProxy, a key that is not valid for one of the file's match
+	// methods (e.g. not an address for an ip map) is left out of that index.
+	for _, x := range r.exprs {
+		_ = x.idx.add(e)
+	}
+	return nil
+}
+
+// delMap drops every entry with key.
+func delMap(path, key string, acl bool) error {
+	r, err := updateRef(path, acl)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.entries[:0]
+	for _, e := range r.entries {
+		if e.key != key {
+			kept = append(kept, e)
+		}
+	}
+	clear(r.entries[len(kept):])
+	r.entries = kept
+	for _, x := range r.exprs {
+		x.idx.del(key)
+	}
+	return nil
+}
+
+// MapLookup looks key up in the map file at path with a match method named as
+// in HAProxy ("str", "beg", "sub", "dir", "dom", "end", "reg", "int", "ip").
+// The file is read on first use and shared with the Lua side. It reports
+// false when nothing matches or the map cannot be loaded (see LoadMap).
+func MapLookup(path, method, key string) (string, bool) {
+	m, ok := matchMethod(method)
+	if !ok {
+		return "", false
+	}
+	id, err := openMap(path, m, false)
+	if err != nil {
+		return "", false
+	}
+	return exprByID(int64(id)).lookup(key)
+}
+
+// LoadMap loads a map file for a match method, reporting errors with the
+// file and line; config checks use it before MapLookup.
+func LoadMap(path, method string) error {
+	m, ok := matchMethod(method)
+	if !ok {
+		return fmt.Errorf("unknown match method %q", method)
+	}
+	_, err := openMap(path, m, false)
+	return err
+}
+
+// ACLMatch reports whether s matches a pattern of the ACL file at path
+// (one pattern per line) with the given match method.
+func ACLMatch(path, method, s string) (bool, error) {
+	m, ok := matchMethod(method)
+	if !ok {
+		return false, fmt.Errorf("unknown match method %q", method)
+	}
+	id, err := openMap(path, m, true)
+	if err != nil {
+		return false, err
+	}
+	return exprByID(int64(id)).match(s), nil
+}
+
+func newIndex(method int) mapIndex {
+	switch method {
+	case matchStr:
+		return &strIndex{m: make(map[string][]*mapEntry)}
+	case matchBeg:
+		return &begIndex{m: make(map[string][]*mapEntry), lens: make(map[int]int)}
+	case matchSub:
+		return &listIndex{match: strings.Contains}
+	case matchEnd:
+		return &listIndex{match: strings.HasSuffix}
+	case matchDir:
+		return &listIndex{match: func(s, k string) bool { return matchWord(s, k, isDirDelim) }}
+	case matchDom:
+		return &listIndex{match: func(s, k string) bool { return matchWord(s, k, isDomDelim) }}
+	case matchReg:
+		return &regIndex{}
+	case matchInt:
+		return &intIndex{}
+	case matchIP:
+		return &ipIndex{}
+	}
+	return nil
+}
+
+// dropKey removes the entries with key from a slice, in place.
+func dropKey(es []*mapEntry, key string) []*mapEntry {
+	kept := es[:0]
+	for _, e := range es {
+		if e.key != key {
+			kept = append(kept, e)
+		}
+	}
+	clear(es[len(kept):])
+	return kept
+}
+
+// strIndex: exact match, the first entry of a key wins.
+type strIndex struct{ m map[string][]*mapEntry }
+
+func (x *strIndex) add(e *mapEntry) error { x.m[e.key] = append(x.m[e.key], e); return nil }
+func (x *strIndex) del(key string) {
+	if es := dropKey(x.m[key], key); len(es) == 0 {
+		delete(x.m, key)
+	}
+}
+func (x *strIndex) lookup(s string) *mapEntry {
+	if es := x.m[s]; len(es) > 0 {
+		return es[0]
+	}
+	return nil
+}
+
+// begIndex: longest key that prefixes the input. Keys are grouped by length
+// and the lengths tried from the longest.
+type begIndex struct {
+	m      map[string][]*mapEntry
+	lens   map[int]int // key length -> number of keys
+	sorted []int       // lengths, longest first
+}
+
+func (x *begIndex) resort() {
+	x.sorted = x.sorted[:0]
+	for l := range x.lens {
+		x.sorted = append(x.sorted, l)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(x.sorted)))
+}
+
+func (x *begIndex) add(e *mapEntry) error {
+	es := x.m[e.key]
+	x.m[e.key] = append(es, e)
+	if len(es) == 0 {
+		x.lens[len(e.key)]++
+		if x.lens[len(e.key)] == 1 {
+			x.resort()
+		}
+	}
+	return nil
+}
+
+func (x *begIndex) del(key string) {
+	es, ok := x.m[key]
+	if !ok {
+		return
+	}
+	if es = dropKey(es, key); len(es) > 0 {
+		x.m[key] = es
+		return
+	}
+	delete(x.m, key)
+	if x.lens[len(key)]--; x.lens[len(key)] == 0 {
+		delete(x.lens, len(key))
+		x.resort()
+	}
+}
+
+func (x *begIndex) lookup(s string) *mapEntry {
+	for _, l := range x.sorted {
+		if l > len(s) {
+			continue
+		}
+		if es := x.m[s[:l]]; len(es) > 0 {
+			return es[0]
+		}
+	}
+	return nil
+}
+
+// listIndex: the first entry in order whose key matches.
+type listIndex struct {
+	es    []*mapEntry
+	match func(s, key string) bool
+}
+
+func (x *listIndex) add(e *mapEntry) error { x.es = append(x.es, e); return nil }
+func (x *listIndex) del(key string)        { x.es = dropKey(x.es, key) }
+func (x *listIndex) lookup(s string) *mapEntry {
+	for _, e := range x.es {
+		if x.match(s, e.key) {
+			return e
+		}
+	}
+	return nil
+}
+
+func isDirDelim(c byte) bool { return c == '/' || c == '?' }
+func isDomDelim(c byte) bool { return c == '/' || c == '?' || c == '.' || c == ':' }
+
+// matchWord reports whether key, without the delimiters at its ends, occurs
+// in s starting at the start of s or after a delimiter and ending at the end
+// of s or before a delimiter.
+func matchWord(s, key string, delim func(byte) bool) bool {
+	for len(key) > 0 && delim(key[0]) {
+		key = key[1:]
+	}
+	for len(key) > 0 && delim(key[len(key)-1]) {
+		key = key[:len(key)-1]
+	}
+	if key == "" {
+		return s == ""
+	}
+	atStart := true
+	for i := 0; i+len(key) <= len(s); i++ {
+		if delim(s[i]) {
+			atStart = true
+			continue
+		}
+		if !atStart {
+			continue
+		}
+		atStart = false
+		if s[i:i+len(key)] == key && (i+len(key) == len(s) || delim(s[i+len(key)])) {
+			return true
+		}
+	}
+	return false
+}
+
+// regIndex: the first entry whose regex matches.
+type regIndex struct{ items []regItem }
+
+type regItem struct {
+	e  *mapEntry
+	re *regexp.Regexp
+}
+
+func (x *regIndex) add(e *mapEntry) error {
+	re, err := compileRegex(e.key, true)
+	if err != nil {
+		return err
+	}
+	x.items = append(x.items, regItem{e, re})
+	return nil
+}
+
+func (x *regIndex) del(key string) {
+	kept := x.items[:0]
+	for _, it := range x.items {
+		if it.e.key != key {
+			kept = append(kept, it)
+		}
+	}
+	clear(x.items[len(kept):])
+	x.items = kept
+}
+
+func (x *regIndex) lookup(s string) *mapEntry {
+	for _, it := range x.items {
+		if it.re.MatchString(s) {
+			return it.e
+		}
+	}
+	return nil
+}
+
+// intIndex: the first entry whose integer or range holds the input.
+type intIndex struct{ items []intItem }
+
+type intItem struct {
+	e      *mapEntry
+	lo, hi int64
+}
+
+// parseIntRange parses "n", "min:max", "min-max", ":max", "min:" (HAProxy's
+// integer patterns; the first ':' or '-' separates the bounds).
+func parseIntRange(s string) (lo, hi int64, err error) {
+	if s == "" {
+		return 0, 0, errors.New("'' is not a number")
+	}
+	i := strings.IndexAny(s, ":-")
+	if i < 0 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("'%s' is not a number", s)
+		}
+		return n, n, nil
+	}
+	bad := fmt.Errorf("'%s' is not a valid number range", s)
+	lo, hi = math.MinInt64, math.MaxInt64
+	if i > 0 {
+		if lo, err = strconv.ParseInt(s[:i], 10, 64); err != nil {
+			return 0, 0, bad
+		}
+	}
+	if i < len(s)-1 {
+		if hi, err = strconv.ParseInt(s[i+1:], 10, 64); err != nil {
+			return 0, 0, bad
+		}
+	}
+	if i == 0 && len(s) == 1 || lo > hi {
+		return 0, 0, bad
+	}
+	return lo, hi, nil
+}
+
+// parseLuaInt reads an integer passed from Lua (a number converted to a
+// string, possibly with a fraction, which is truncated).
+func parseLuaInt(s string) (int64, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	if f >= math.MaxInt64 {
+		return math.MaxInt64, true
+	}
+	if f <= math.MinInt64 {
+		return math.MinInt64, true
+	}
+	return int64(f), true
+}
+
+func (x *intIndex) add(e *mapEntry) error {
+	lo, hi, err := parseIntRange(e.key)
+	if err != nil {
+		return err
+	}
+	x.items = append(x.items, intItem{e, lo, hi})
+	return nil
+}
+
+func (x *intIndex) del(key string) {
+	kept := x.items[:0]
+	for _, it := range x.items {
+		if it.e.key != key {
+			kept = append(kept, it)
+		}
+	}
+	clear(x.items[len(kept):])
+	x.items = kept
+}
+
+func (x *intIndex) lookup(s string) *mapEntry {
+	n, ok := parseLuaInt(s)
+	if !ok {
+		return nil
+	}
+	for _, it := range x.items {
+		if it.lo <= n && n <= it.hi {
+			return it.e
+		}
+	}
+	return nil
+}
+
+// ipNet is a parsed address pattern or input: IPv4 in the low 32 bits of v4
+// (mask4 its netmask), or IPv6 in v6 with a prefix length.
+type ipNet struct {
+	is6   bool
+	v4    uint32
+	mask4 uint32
+	v6    [16]byte
+	bits  int
+}
+
+// parseMask4 parses an IPv4 netmask given as a bit count or dotted quad.
+func parseMask4(s string) (uint32, bool) {
+	if !strings.Contains(s, ".") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 32 || s == "" || s[0] == '+' || s[0] == '-' {
+			return 0, false
+		}
+		return lenToMask4(n), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
+}
+
+func lenToMask4(n int) uint32 {
+	if n <= 0 {
+		return 0
+	}
+	return ^uint32(0) << (32 - n)
+}
+
+// parseMask6 parses an IPv6 netmask given as a bit count or an address
+// (ffff:ffff::); it returns the mask bytes.
+func parseMask6(s string) ([16]byte, bool) {
+	var m [16]byte
+	if !strings.Contains(s, ":") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 128 || s == "" || s[0] == '+' || s[0] == '-' {
+			return m, false
+		}
+		return lenToMask6(n), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() || a.Zone() != "" {
+		return m, false
+	}
+	return a.As16(), true
+}
+
+func lenToMask6(n int) [16]byte {
+	var m [16]byte
+	for i := 0; i < 16 && n > 0; i++ {
+		if n >= 8 {
+			m[i] = 0xff
+			n -= 8
+		} else {
+			m[i] = byte(0xff << (8 - n))
+			n = 0
+		}
+	}
+	return m
+}
+
+// parseNet parses "addr", "addr/bits" or, for IPv4, "addr/dotted.mask".
+// IPv4 is tried first, as HAProxy does; an address without a mask is a host.
+func parseNet(s string) (ipNet, bool) {
+	addr, mask, hasMask := strings.Cut(s, "/")
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Zone() != "" {
+		return ipNet{}, false
+	}
+	if a.Is4() {
+		m := ^uint32(0)
+		if hasMask {
+			var ok bool
+			if m, ok = parseMask4(mask); !ok {
+				return ipNet{}, false
+			}
+		}
+		b := a.As4()
+		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		return ipNet{v4: v, mask4: m}, true
+	}
+	n := 128
+	if hasMask {
+		var err error
+		if n, err = strconv.Atoi(mask); err != nil || n < 0 || n > 128 || mask == "" || mask[0] == '+' || mask[0] == '-' {
+			return ipNet{}, false
+		}
+	}
+	return ipNet{is6: true, v6: a.As16(), bits: n}, true
+}
+
+// parseAddr parses an input address (no mask): IPv4 first, then IPv6.
+func parseAddr(s string) (ipNet, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return ipNet{}, false
+	}
+	if a.Is4() {
+		b := a.As4()
+		return ipNet{v4: uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), mask4: ^uint32(0)}, true
+	}
+	return ipNet{is6: true, v6: a.As16(), bits: 128}, true
+}
+
+// contiguousLen returns the prefix length of a netmask, or -1 when its bits
+// are not contiguous.
+func contiguousLen(m uint32) int {
+	n := bits.LeadingZeros32(^m)
+	if lenToMask4(n) != m {
+		return -1
+	}
+	return n
+}
+
+func mask6(a [16]byte, n int) [16]byte {
+	m := lenToMask6(n)
+	for i := range a {
+		a[i] &= m[i]
+	}
+	return a
+}
+
+// ipIndex: longest prefix match, per family; IPv4 keys whose dotted mask is
+// not contiguous are checked in order after the prefix tables, as HAProxy
+// does with its list.
+type ipIndex struct {
+	v4     [33]map[uint32][]*mapEntry
+	v4lens []int // longest first
+	v4odd  []ipOdd
+	v6     [129]map[[16]byte][]*mapEntry
+	v6lens []int
+}
+
+type ipOdd struct {
+	e        *mapEntry
+	ip, mask uint32
+}
+
+func insertLen(lens []int, n int) []int {
+	for _, l := range lens {
+		if l == n {
+			return lens
+		}
+	}
+	lens = append(lens, n)
+	sort.Sort(sort.Reverse(sort.IntSlice(lens)))
+	return lens
+}
+
+func removeLen(lens []int, n int) []int {
+	for i, l := range lens {
+		if l == n {
+			return append(lens[:i], lens[i+1:]...)
+		}
+	}
+	return lens
+}
+
+func (x *ipIndex) add(e *mapEntry) error {
+	n, ok := parseNet(e.key)
+	if !ok {
+		return fmt.Errorf("'%s' is not a valid IPv4 or IPv6 address", e.key)
+	}
+	if !n.is6 {
+		l := contiguousLen(n.mask4)
+		if l < 0 {
+			x.v4odd = append(x.v4odd, ipOdd{e, n.v4 & n.mask4, n.mask4})
+			return nil
+		}
+		if x.v4[l] == nil {
+			x.v4[l] = make(map[uint32][]*mapEntry)
+		}
+		k := n.v4 & n.mask4
+		x.v4[l][k] = append(x.v4[l][k], e)
+		x.v4lens = insertLen(x.v4lens, l)
+		return nil
+	}
+	if x.v6[n.bits] == nil {
+		x.v6[n.bits] = make(map[[16]byte][]*mapEntry)
+	}
+	k := mask6(n.v6, n.bits)
+	x.v6[n.bits][k] = append(x.v6[n.bits][k], e)
+	x.v6lens = insertLen(x.v6lens, n.bits)
+	return nil
+}
+
+func (x *ipIndex) del(key string) {
+	n, ok := parseNet(key)
+	if !ok {
+		return
+	}
+	if !n.is6 {
+		l := contiguousLen(n.mask4)
+		if l < 0 {
+			kept := x.v4odd[:0]
+			for _, it := range x.v4odd {
+				if it.e.key != key {
+					kept = append(kept, it)
+				}
+			}
+			x.v4odd = kept
+			return
+		}
+		t := x.v4[l]
+		k := n.v4 & n.mask4
+		if es := dropKey(t[k], key); len(es) > 0 {
+			t[k] = es
+		} else if t != nil {
+			delete(t, k)
+			if len(t) == 0 {
+				x.v4lens = removeLen(x.v4lens, l)
+			}
+		}
+		return
+	}
+	t := x.v6[n.bits]
+	k := mask6(n.v6, n.bits)
+	if es := dropKey(t[k], key); len(es) > 0 {
+		t[k] = es
+	} else if t != nil {
+		delete(t, k)
+		if len(t) == 0 {
+			x.v6lens = removeLen(x.v6lens, n.bits)
+		}
+	}
+}
+
+func (x *ipIndex) lookup4(v uint32) *mapEntry {
+	for _, l := range x.v4lens {
+		if es := x.v4[l][v&lenToMask4(l)]; len(es) > 0 {
+			return es[0]
+		}
+	}
+	for _, it := range x.v4odd {
+		if v&it.mask == it.ip {
+			return it.e
+		}
+	}
+	return nil
+}
+
+func (x *ipIndex) lookup6(a [16]byte) *mapEntry {
+	for _, l := range x.v6lens {
+		if es := x.v6[l][mask6(a, l)]; len(es) > 0 {
+			return es[0]
+		}
+	}
+	return nil
+}
+
+func (x *ipIndex) lookup(s string) *mapEntry {
+	in, ok := parseAddr(s)
+	if !ok {
+		return nil
+	}
+	if !in.is6 {
+		if e := x.lookup4(in.v4); e != nil {
+			return e
+		}
+		var a [16]byte
+		a[10], a[11] = 0xff, 0xff
+		a[12], a[13], a[14], a[15] = byte(in.v4>>24), byte(in.v4>>16), byte(in.v4>>8), byte(in.v4)
+		return x.lookup6(a)
+	}
+	if e := x.lookup6(in.v6); e != nil {
+		return e
+	}
+	a := in.v6
+	zero8 := true
+	for _, b := range a[:8] {
+		if b != 0 {
+			zero8 = false
+		}
+	}
+	switch {
+	case zero8 && (a[8]|a[9]|a[10]|a[11] == 0 || a[8]|a[9] == 0 && a[10]&a[11] == 0xff):
+		// ::a.b.c.d (IPv4-compatible) or ::ffff:a.b.c.d (IPv4-mapped)
+		return x.lookup4(uint32(a[12])<<24 | uint32(a[13])<<16 | uint32(a[14])<<8 | uint32(a[15]))
+	case a[0] == 0x20 && a[1] == 0x02:
+		// 6to4: 2002:AABB:CCDD::/48 embeds AA.BB.CC.DD
+		return x.lookup4(uint32(a[2])<<24 | uint32(a[3])<<16 | uint32(a[4])<<8 | uint32(a[5]))
+	}
+	return nil
+}
+
+// The gate functions (lj/lua/map.lua).
+func init() {
+	goFuncs["map_open"] = cgo.RegisterGoFunc(goMapOpen)
+	goFuncs["map_lookup"] = cgo.RegisterGoFunc(goMapLookup)
+	goFuncs["map_update"] = cgo.RegisterGoFunc(goMapUpdate)
+}
+
+// goMapOpen(path, method) -> id | nil, err
+func goMapOpen(c *cgo.Call) int {
+	id, err := openMap(c.String(1), int(c.Int(2)), false)
+	if err != nil {
+		c.PushNil()
+		c.PushString(err.Error())
+		return 2
+	}
+	c.PushNumber(float64(id))
+	return 1
+}
+
+// goMapLookup(id, key) -> value | nil
+func goMapLookup(c *cgo.Call) int {
+	x := exprByID(c.Int(1))
+	if x == nil {
+		return c.Error("map_lookup: unknown map id")
+	}
+	v, ok := x.lookup(c.String(2))
+	if !ok {
+		c.PushNil()
+		return 1
+	}
+	c.PushString(v)
+	return 1
+}
+
+// goMapUpdate(op, path, key[, value]) -> true | nil, err
+// op: "set_map", "del_map", "add_acl", "del_acl".
+func goMapUpdate(c *cgo.Call) int {
+	path, key := c.String(2), c.String(3)
+	var err error
+	switch op := c.String(1); op {
+	case "set_map":
+		err = setMap(path, key, c.String(4), false)
+	case "del_map":
+		err = delMap(path, key, false)
+	case "add_acl":
+		err = setMap(path, key, "", true)
+	case "del_acl":
+		err = delMap(path, key, true)
+	default:
+		return c.Error("map_update: unknown operation " + op)
+	}
+	if err != nil {
+		c.PushNil()
+		c.PushString(err.Error())
+		return 2
+	}
+	c.PushBool(true)
+	return 1
+}
