@@ -51,6 +51,8 @@ static int le_traceback(lua_State *L)
 static int le_gocall(lua_State *L)
 {
 	le_state *st = (le_state *)lua_touserdata(L, lua_upvalueindex(1));
+	/* Room for what the Go function pushes (Call.Push* do not check). */
+	luaL_checkstack(L, 64, "luaedge gate");
 	int n = leGoCall(L, st->id);
 	if (n < 0)
 		return lua_error(L);

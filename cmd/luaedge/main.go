@@ -35,6 +35,7 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	lj.Version = version
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
 		cmd, args = args[0], args[1:]
