@@ -1,0 +1,487 @@
+// Package backend holds the backends a frontend forwards requests to: their
+// servers, the load-balancing algorithms and the health checks.
+//
+// The semantics follow HAProxy where they apply: "balance roundrobin",
+// "leastconn" and "source", server weights 0..256, maxconn, backup servers,
+// health checks with inter/rise/fall, the drain/maint/ready admin states and
+// the check_force_* overrides. There are no queues: a request that no server
+// can take right now gets nil from Backend.Pick and the caller answers 503.
+//
+// A Backend is shared by every event loop; all of its methods and those of
+// its servers are safe for concurrent use.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config of one backend. The YAML layer fills it; New validates it.
+type Config struct {
+	Name    string
+	Balance string // "roundrobin" (default), "leastconn" or "source"
+	Servers []ServerConfig
+	Check   CheckConfig
+}
+
+// ServerConfig is one server of a backend.
+type ServerConfig struct {
+	Name    string
+	Address string // host:port, the port numeric
+	Weight  int    // 0..256; 0 in the config means 1 (SetWeight(0) stops new traffic)
+	MaxConn int    // concurrent requests on this server; 0 is unlimited
+	Backup  bool   // used only when no non-backup server is usable
+}
+
+// CheckConfig configures the health checks of every server of a backend.
+type CheckConfig struct {
+	// Type is "" (no active checks: servers are up unless forced down or
+	// taken down by reported connect errors), "tcp" or "http".
+	Type string
+	// Path is the request path of http checks; default "/".
+	Path string
+	// Host is the Host header of http checks; default the server address.
+	Host string
+	// ExpectStatus is the status an http check wants; 0 accepts any 2xx or 3xx.
+	ExpectStatus int
+	// Interval between two checks of a server; default 2s.
+	Interval time.Duration
+	// Timeout bounds one check, connect and response together; default Interval.
+	Timeout time.Duration
+	// Rise is how many consecutive successes bring a down server up; default 2.
+	Rise int
+	// Fall is how many consecutive failures take an up server down; default 3.
+	Fall int
+}
+
+// Defaults of CheckConfig's zero fields.
+const (
+	DefaultCheckInterval = 2 * time.Second
+	DefaultRise          = 2
+	DefaultFall          = 3
+)
+
+// MaxWeight is the largest server weight, as in HAProxy.
+const MaxWeight = 256
+
+// Balancing algorithms.
+const (
+	algoRoundRobin = iota
+	algoLeastConn
+	algoSource
+)
+
+var algoNames = map[string]int{
+	"roundrobin": algoRoundRobin,
+	"leastconn":  algoLeastConn,
+	"source":     algoSource,
+}
+
+// Backend is a set of servers shared by every event loop; all methods are
+// safe for concurrent use.
+type Backend struct {
+	name     string
+	algo     int
+	algoName string
+	check    CheckConfig // defaults applied
+
+	servers   []*Server // config order
+	byName    map[string]*Server
+	primaries []*Server // non-backup servers, config order
+	backups   []*Server
+
+	// mu serialises Pick: the balancer state below and the maxconn
+	// test-and-increment, so that concurrent picks never overshoot maxconn.
+	mu      sync.Mutex
+	rrCur   []int // smooth weighted round robin: current weight per primary
+	lcNext  int   // leastconn: where the next scan starts, to rotate ties
+	weights []int // source: scratch for one pick's weights
+
+	cur  atomic.Int64 // requests in flight over all servers
+	smax atomic.Int64 // highest cur seen; written under mu
+	stot atomic.Uint64
+
+	hookMu sync.Mutex
+	hooks  atomic.Pointer[[]func(*Server, bool)]
+
+	// ctx is cancelled by Stop; it bounds every checker and probe goroutine.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	life    sync.Mutex // guards started and wg.Add against Stop
+	started bool
+	wg      sync.WaitGroup
+}
+
+// New validates cfg and returns its backend, every server up and ready.
+// Errors name the offending field, as in "servers[1].address: ...".
+func New(cfg Config) (*Backend, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("name: required")
+	}
+	algoName := cfg.Balance
+	if algoName == "" {
+		algoName = "roundrobin"
+	}
+	algo, ok := algoNames[algoName]
+	if !ok {
+		return nil, fmt.Errorf("balance: unknown %q (want roundrobin, leastconn or source)", cfg.Balance)
+	}
+	if len(cfg.Servers) == 0 {
+		return nil, errors.New("servers: at least one server is required")
+	}
+	check, err := checkDefaults(cfg.Check)
+	if err != nil {
+		return nil, err
+	}
+
+	b := &Backend{
+		name:     cfg.Name,
+		algo:     algo,
+		algoName: algoName,
+		check:    check,
+		byName:   make(map[string]*Server, len(cfg.Servers)),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	now := time.Now()
+	seen := make(map[string]int, len(cfg.Servers))
+	for i, sc := range cfg.Servers {
+		at := fmt.Sprintf("servers[%d]", i)
+		if sc.Name == "" {
+			return nil, fmt.Errorf("%s.name: required", at)
+		}
+		if j, dup := seen[sc.Name]; dup {
+			return nil, fmt.Errorf("%s.name: duplicate %q (also servers[%d])", at, sc.Name, j)
+		}
+		seen[sc.Name] = i
+		if err := checkAddr(sc.Address); err != nil {
+			return nil, fmt.Errorf("%s.address: %w", at, err)
+		}
+		if sc.Weight < 0 || sc.Weight > MaxWeight {
+			return nil, fmt.Errorf("%s.weight: %d is out of range 0..%d", at, sc.Weight, MaxWeight)
+		}
+		if sc.MaxConn < 0 {
+			return nil, fmt.Errorf("%s.maxconn: %d is negative", at, sc.MaxConn)
+		}
+		s := &Server{
+			b:          b,
+			id:         i + 1,
+			name:       sc.Name,
+			backup:     sc.Backup,
+			idx:        -1,
+			health:     check.Rise + check.Fall - 1,
+			lastChange: now,
+		}
+		addr := sc.Address
+		s.addr.Store(&addr)
+		w := sc.Weight
+		if w == 0 {
+			w = 1
+		}
+		s.weight.Store(int32(w))
+		s.maxconn.Store(clampConn(sc.MaxConn))
+		s.hstate.Store(healthUp)
+		s.full.Store(true)
+		if sc.Backup {
+			b.backups = append(b.backups, s)
+		} else {
+			s.idx = len(b.primaries)
+			b.primaries = append(b.primaries, s)
+		}
+		b.servers = append(b.servers, s)
+		b.byName[s.name] = s
+	}
+	b.rrCur = make([]int, len(b.primaries))
+	b.weights = make([]int, len(b.primaries))
+	return b, nil
+}
+
+// checkDefaults validates c and fills in its defaults.
+func checkDefaults(c CheckConfig) (CheckConfig, error) {
+	switch c.Type {
+	case "", "tcp", "http":
+	default:
+		return c, fmt.Errorf("check.type: unknown %q (want tcp or http)", c.Type)
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.Path[0] != '/' {
+		return c, fmt.Errorf("check.path: %q does not start with /", c.Path)
+	}
+	if hasCtlOrSpace(c.Path) {
+		return c, fmt.Errorf("check.path: %q has spaces or control characters", c.Path)
+	}
+	if hasCtlOrSpace(c.Host) {
+		return c, fmt.Errorf("check.host: %q has spaces or control characters", c.Host)
+	}
+	if c.ExpectStatus != 0 && (c.ExpectStatus < 100 || c.ExpectStatus > 599) {
+		return c, fmt.Errorf("check.expect_status: %d is not an HTTP status (100..599)", c.ExpectStatus)
+	}
+	switch {
+	case c.Interval < 0:
+		return c, fmt.Errorf("check.interval: %v is negative", c.Interval)
+	case c.Timeout < 0:
+		return c, fmt.Errorf("check.timeout: %v is negative", c.Timeout)
+	case c.Rise < 0:
+		return c, fmt.Errorf("check.rise: %d is negative", c.Rise)
+	case c.Fall < 0:
+		return c, fmt.Errorf("check.fall: %d is negative", c.Fall)
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultCheckInterval
+	}
+	if c.Timeout == 0 {
+		c.Timeout = c.Interval
+	}
+	if c.Rise == 0 {
+		c.Rise = DefaultRise
+	}
+	if c.Fall == 0 {
+		c.Fall = DefaultFall
+	}
+	return c, nil
+}
+
+// hasCtlOrSpace reports whether s would break an HTTP/1.1 request line or
+// header if written as is.
+func hasCtlOrSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAddr accepts host:port with a non-empty host and a numeric port.
+// Host names are not looked up here: DNS may change between load and dial.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("%q: %s", addr, ae.Err)
+		}
+		return err
+	}
+	if host == "" {
+		return fmt.Errorf("%q: missing host", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
+	}
+	return nil
+}
+
+// Name returns the backend's name.
+func (b *Backend) Name() string { return b.name }
+
+// Servers returns the servers in config order. The slice is shared: do not
+// modify it.
+func (b *Backend) Servers() []*Server { return b.servers }
+
+// Server returns the server called name, or nil.
+func (b *Backend) Server(name string) *Server { return b.byName[name] }
+
+// Pick chooses a server for a new request and counts the request on it; the
+// caller must call Done on the server when the request finishes, errors
+// included. It returns nil when no server can take the request (all down,
+// in maintenance, draining, forced NOLB, weight 0 or at maxconn): the caller
+// answers 503.
+//
+// key is the client address, used by "source" balancing; a trailing ":port"
+// is ignored so that a connection's remote address can be passed as is.
+//
+// Non-backup servers are balanced by the backend's algorithm:
+//   - roundrobin: smooth weighted round robin over the usable servers;
+//     weights 5,1,1 give a a b a c a a.
+//   - leastconn: the least requests in flight per unit of weight; ties go
+//     round robin.
+//   - source: a hash of the client address mapped over the servers that are
+//     up and ready, by weight, so a client sticks to its server while that
+//     set does not change. If its server is at maxconn the request goes to
+//     the next usable server in config order rather than failing, since
+//     there is no queue to wait in.
+//
+// When no non-backup server is usable, the first usable backup server in
+// config order takes the request, as HAProxy does without "allbackups".
+func (b *Backend) Pick(key []byte) *Server {
+	b.mu.Lock()
+	var s *Server
+	switch b.algo {
+	case algoRoundRobin:
+		s = b.pickRoundRobin()
+	case algoLeastConn:
+		s = b.pickLeastConn()
+	case algoSource:
+		s = b.pickSource(key)
+	}
+	if s == nil {
+		for _, bk := range b.backups {
+			if bk.usableWeight() > 0 {
+				s = bk
+				break
+			}
+		}
+	}
+	if s != nil {
+		if n := s.active.Add(1); n > s.smax.Load() {
+			s.smax.Store(n)
+		}
+		s.stot.Add(1)
+		if n := b.cur.Add(1); n > b.smax.Load() {
+			b.smax.Store(n)
+		}
+		b.stot.Add(1)
+	}
+	b.mu.Unlock()
+	return s
+}
+
+// UpCount returns how many servers, backups included, are usable now (see
+// Server.Usable: a server at maxconn does not count).
+func (b *Backend) UpCount() int {
+	n := 0
+	for _, s := range b.servers {
+		if s.Usable() {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the backend's statistics under HAProxy's stats field names:
+//
+//	pxname, svname ("BACKEND"), algo
+//	scur, smax, stot   requests in flight, their highest count, total picked
+//	econ               connect errors reported on its servers
+//	act, bck           non-backup and backup servers that can take traffic
+//	                   (up, ready, not NOLB, weight > 0; maxconn is ignored)
+//	weight             total weight of those non-backup servers, or of the
+//	                   backups when no non-backup server counts
+//	status             "UP" when act+bck > 0, else "DOWN"
+//
+// Numbers are int, text is string.
+func (b *Backend) Stats() map[string]any {
+	var act, bck, wact, wbck int
+	var econ uint64
+	for _, s := range b.servers {
+		econ += s.econ.Load()
+		w := s.eligibleWeight()
+		if w == 0 {
+			continue
+		}
+		if s.backup {
+			bck++
+			wbck += w
+		} else {
+			act++
+			wact += w
+		}
+	}
+	weight, status := wact, "UP"
+	if act == 0 {
+		weight = wbck
+	}
+	if act+bck == 0 {
+		status = "DOWN"
+	}
+	return map[string]any{
+		"pxname": b.name,
+		"svname": "BACKEND",
+		"algo":   b.algoName,
+		"scur":   int(b.cur.Load()),
+		"smax":   int(b.smax.Load()),
+		"stot":   int(b.stot.Load()),
+		"econ":   int(econ),
+		"act":    act,
+		"bck":    bck,
+		"weight": weight,
+		"status": status,
+	}
+}
+
+// OnStateChange registers fn to be called whenever a server's Up changes,
+// with the new value; meant for logging. It runs on the goroutine that made
+// the change: a checker goroutine, or the caller of a CheckForce* or
+// ReportConnect* method. It must not block. Callbacks run in registration
+// order.
+func (b *Backend) OnStateChange(fn func(s *Server, up bool)) {
+	if fn == nil {
+		return
+	}
+	b.hookMu.Lock()
+	defer b.hookMu.Unlock()
+	var hooks []func(*Server, bool)
+	if old := b.hooks.Load(); old != nil {
+		hooks = append(hooks, *old...)
+	}
+	hooks = append(hooks, fn)
+	b.hooks.Store(&hooks)
+}
+
+func (b *Backend) notify(s *Server, up bool) {
+	if hooks := b.hooks.Load(); hooks != nil {
+		for _, fn := range *hooks {
+			fn(s, up)
+		}
+	}
+}
+
+// Start begins health checking, one goroutine per server. It does nothing
+// when Check.Type is "", when already started, or after Stop.
+func (b *Backend) Start() {
+	if b.check.Type == "" {
+		return
+	}
+	b.life.Lock()
+	defer b.life.Unlock()
+	if b.started || b.ctx.Err() != nil {
+		return
+	}
+	b.started = true
+	n := time.Duration(len(b.servers))
+	for i, s := range b.servers {
+		// Spread the first checks over one interval so that servers are not
+		// all probed at the same instant, as HAProxy does.
+		delay := b.check.Interval * time.Duration(i) / n
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.checkLoop(s, delay)
+		}()
+	}
+}
+
+// Stop ends health checking, including the probes of servers taken down by
+// reported connect errors, and waits for the goroutines to return; checks
+// in progress are abandoned. It is final: Start does nothing afterwards.
+// Server states stay as they are.
+func (b *Backend) Stop() {
+	b.life.Lock()
+	b.cancel()
+	b.life.Unlock()
+	b.wg.Wait()
+}
+
+// goChecker runs fn on a new goroutine counted by Stop, unless Stop has
+// been called; it reports whether it did.
+func (b *Backend) goChecker(fn func()) bool {
+	b.life.Lock()
+	defer b.life.Unlock()
+	if b.ctx.Err() != nil {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn()
+	}()
+	return true
+}
