@@ -9,11 +9,12 @@ import "unsafe"
 
 // Op codes a coroutine yields with (le_stream.op).
 const (
-	OpDone  = C.LE_OP_DONE
-	OpSleep = C.LE_OP_SLEEP
-	OpYield = C.LE_OP_YIELD
-	OpRecv  = C.LE_OP_RECV
-	OpFlush = C.LE_OP_FLUSH
+	OpDone    = C.LE_OP_DONE
+	OpSleep   = C.LE_OP_SLEEP
+	OpYield   = C.LE_OP_YIELD
+	OpRecv    = C.LE_OP_RECV
+	OpFlush   = C.LE_OP_FLUSH
+	OpForward = C.LE_OP_FORWARD
 )
 
 // Stream flags (le_stream.flags).
@@ -25,6 +26,7 @@ const (
 	FlagSessVars = C.LE_F_SESS_VARS
 	FlagAbort    = C.LE_F_ABORT
 	FlagSockopt  = C.LE_F_SOCKOPT
+	FlagForward  = C.LE_F_FORWARD
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the
@@ -72,6 +74,7 @@ func (s *Stream) headSpan(p []byte) C.le_span {
 func (s *Stream) Reset(entry, arg int, connID int64) {
 	c := s.c
 	c.conn_id = C.int64_t(connID)
+	c.backend = -1
 	c.head.len = 0
 	c.method, c.target, c.path, c.query, c.authority = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
 	c.src, c.dst, c.src_port, c.dst_port = C.le_span{}, C.le_span{}, 0, 0
@@ -131,12 +134,7 @@ func (s *Stream) AddField(name, value []byte) bool {
 	if n.len != C.uint32_t(len(name)) {
 		return false
 	}
-	lower := bufBytes(&c.head)[n.off : n.off+n.len]
-	for i, ch := range lower {
-		if 'A' <= ch && ch <= 'Z' {
-			lower[i] = ch + 'a' - 'A'
-		}
-	}
+	lowerASCII(bufBytes(&c.head)[n.off : n.off+n.len])
 	v := s.headSpan(value)
 	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.fields), uintptr(c.nfields)*unsafe.Sizeof(C.le_field{})))
 	f.name, f.value = n, v
@@ -155,6 +153,14 @@ func (s *Stream) AppendBody(p []byte) bool {
 		c.body_pos = 0
 	}
 	return appendBuf(&c.body, p)
+}
+
+// TakeBody returns the body bytes Lua has not read and marks them read;
+// the slice is valid until the next AppendBody.
+func (s *Stream) TakeBody() []byte {
+	b := bufBytes(&s.c.body)[s.c.body_pos:]
+	s.c.body_pos = s.c.body.len
+	return b
 }
 
 // BodyUnread returns the body bytes received and not yet read by Lua.
@@ -198,3 +204,76 @@ func (s *Stream) ConsumeOut() { s.c.out.len = 0 }
 
 // Err returns the error message and traceback of a failed entry function.
 func (s *Stream) Err() []byte { return bufBytes(&s.c.err) }
+
+// Method returns the request method (as a script may have changed it).
+func (s *Stream) Method() []byte { return s.span(s.c.method) }
+
+// Target returns the request-target (as a script may have changed it).
+func (s *Stream) Target() []byte { return s.span(s.c.target) }
+
+// Path returns the request path.
+func (s *Stream) Path() []byte { return s.span(s.c.path) }
+
+// Authority returns the Host of the request.
+func (s *Stream) Authority() []byte { return s.span(s.c.authority) }
+
+func (s *Stream) span(sp C.le_span) []byte {
+	return bufBytes(&s.c.head)[sp.off : sp.off+sp.len]
+}
+
+// NumFields returns the number of request header fields, deleted ones
+// included (Field returns an empty name for those).
+func (s *Stream) NumFields() int { return int(s.c.nfields) }
+
+// Field returns request header field i; the name is lower-case, and empty
+// when a script deleted the field.
+func (s *Stream) Field(i int) (name, value []byte) {
+	f := unsafe.Slice(s.c.fields, int(s.c.nfields))[i]
+	b := bufBytes(&s.c.head)
+	return b[f.name.off : f.name.off+f.name.len], b[f.value.off : f.value.off+f.value.len]
+}
+
+// Backend returns the backend a script chose (an index), or -1.
+func (s *Stream) Backend() int { return int(s.c.backend) }
+
+// SetResponse records a response head that came from elsewhere (a
+// backend), for http-response rules to see and change: it replaces the
+// status, reason and fields.
+func (s *Stream) SetResponse(status int, reason []byte) {
+	c := s.c
+	c.resp.len, c.nrfields = 0, 0
+	c.status = C.int32_t(status)
+	off := c.resp.len
+	if appendBuf(&c.resp, reason) {
+		c.reason = C.le_span{off: off, len: C.uint32_t(len(reason))}
+	}
+}
+
+// AddRField appends a response header field; the name is stored
+// lower-case, as scripts see names (HTTP:res_get_headers).
+func (s *Stream) AddRField(name, value []byte) bool {
+	c := s.c
+	if c.nrfields == c.rfields_cap {
+		if C.le_fields_reserve(&c.rfields, &c.rfields_cap, c.nrfields+1) != 0 {
+			return false
+		}
+	}
+	off := c.resp.len
+	if !appendBuf(&c.resp, name) || !appendBuf(&c.resp, value) {
+		return false
+	}
+	lowerASCII(bufBytes(&c.resp)[off : off+C.uint32_t(len(name))])
+	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.rfields), uintptr(c.nrfields)*unsafe.Sizeof(C.le_field{})))
+	f.name = C.le_span{off: off, len: C.uint32_t(len(name))}
+	f.value = C.le_span{off: off + C.uint32_t(len(name)), len: C.uint32_t(len(value))}
+	c.nrfields++
+	return true
+}
+
+func lowerASCII(b []byte) {
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+}

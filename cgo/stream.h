@@ -40,7 +40,8 @@ enum {
 	LE_OP_SLEEP = 1, /* resume after arg milliseconds */
 	LE_OP_YIELD = 2, /* resume on the next loop iteration */
 	LE_OP_RECV = 3,  /* resume when more body arrived or the body ended */
-	LE_OP_FLUSH = 4  /* send what is in out, then resume */
+	LE_OP_FLUSH = 4, /* send what is in out, then resume */
+	LE_OP_FORWARD = 5 /* forward the request; resume with the response head */
 };
 
 /* le_stream.flags */
@@ -51,7 +52,8 @@ enum {
 	LE_F_FAILED = 8,     /* the entry function raised an error (see err) */
 	LE_F_SESS_VARS = 16, /* the script set a sess.* variable */
 	LE_F_ABORT = 32,     /* close the connection without (more) response */
-	LE_F_SOCKOPT = 64    /* tos or mark changed: apply them to the socket */
+	LE_F_SOCKOPT = 64,   /* tos or mark changed: apply them to the socket */
+	LE_F_FORWARD = 128   /* forward the request to a backend */
 };
 
 typedef struct le_stream {
@@ -80,6 +82,7 @@ typedef struct le_stream {
 	int32_t entry;
 	int32_t entry_arg;
 	int64_t conn_id; /* the client connection, for sess.* variables */
+	int32_t backend; /* backend a script chose (index), -1: the frontend's routing */
 
 	/* Response, written by Lua. Spans point into resp. */
 	int32_t status;

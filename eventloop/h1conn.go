@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/proto/http1"
 )
@@ -78,6 +79,15 @@ type h1Conn struct {
 	bodyDone  bool
 	bodyTotal int64
 
+	// Forwarding to a backend (proxy.go).
+	up            *upstreamConn
+	upSrv         *backend.Server // picked for this request; Done when it ends
+	reqChunked    bool            // the request body goes upstream chunk-framed
+	rawChunks     bool            // the response body keeps the server's chunk framing
+	dechunk       bool            // the server's chunks are undone for an HTTP/1.0 client
+	dechunker     http1.ChunkedDecoder
+	parkedForHead bool // http-response rules run on the upstream head
+
 	// Response framing.
 	headSent    bool
 	respChunked bool
@@ -126,7 +136,7 @@ func (h *h1Conn) process() {
 				break
 			}
 		}
-		if h.th != nil || !h.bodyDone {
+		if h.th != nil || h.up != nil || !h.bodyDone {
 			break
 		}
 		if !h.nextRequest() {
@@ -288,7 +298,9 @@ func (h *h1Conn) readBody() bool {
 			h.bodyError(413)
 			return false
 		}
-		if h.th != nil && len(data) > 0 {
+		if h.up != nil {
+			h.forwardBody(data)
+		} else if h.th != nil && len(data) > 0 {
 			if !h.th.S.AppendBody(data) {
 				h.bodyError(500)
 				return false
@@ -300,6 +312,14 @@ func (h *h1Conn) readBody() bool {
 		}
 	}
 	_, _ = h.c.Discard(consumed)
+	if u := h.up; u != nil {
+		if h.bodyDone {
+			h.endRequestBody()
+		} else if u.c != nil {
+			h.l.throttle(h.c, u.c, func() bool { return h.up != u || h.closed || u.closed })
+		}
+		return h.bodyDone
+	}
 	if h.th != nil {
 		if h.bodyDone {
 			h.th.S.SetFlag(cgo.FlagBodyEnd)
@@ -357,9 +377,30 @@ func (h *h1Conn) resume() {
 		return
 	}
 	if op == cgo.OpDone && s.Flags()&cgo.FlagFailed != 0 {
-		h.l.log.Error("Lua service failed", "service", h.fe.service, "err", string(s.Err()))
+		h.l.log.Error("Lua script failed", "frontend", h.fe.cfg.Name, "err", string(s.Err()))
+		h.dropUpstream()
 		h.endStream()
 		h.scriptFailed()
+		return
+	}
+	if h.parkedForHead {
+		// The http-response rules ran on the server's head.
+		switch op {
+		case cgo.OpDone:
+			h.parkedForHead = false
+			h.sendUpstreamHead()
+			if u := h.up; u != nil {
+				h.l.post(u.onTraffic) // relay the body that waited
+			}
+		case cgo.OpSleep:
+			h.park(time.Duration(arg * float64(time.Millisecond)))
+		default:
+			h.park(0)
+		}
+		return
+	}
+	if s.Flags()&cgo.FlagForward != 0 && h.up == nil && (op == cgo.OpDone || op == cgo.OpForward) {
+		h.startForward()
 		return
 	}
 	if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
@@ -682,6 +723,7 @@ func (h *h1Conn) closeNow() {
 
 func (h *h1Conn) onClose(error) {
 	h.closed = true
+	h.dropUpstream()
 	delete(h.l.conns, h)
 	if !h.busy {
 		h.afterWork()

@@ -9,6 +9,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/lj"
 )
 
@@ -28,6 +29,11 @@ type Loop struct {
 	wbuf []byte    // response bytes being assembled; flushed before returning to gnet
 
 	conns     map[*h1Conn]struct{}
+	ups       map[*upstreamConn]struct{}          // connections to servers, for their deadlines
+	idle      map[*backend.Server][]*upstreamConn // keep-alive connections to reuse
+	ubuf      []byte                              // upstream request bytes being assembled
+	epfd      int                                 // the loop's epoll instance, for backpressure; -1: unknown
+	paused    map[int]bool                        // sockets whose reads are paused (backpressure.go)
 	frontends map[*frontend]*frontendState
 	stopSweep chan struct{}
 }
@@ -51,8 +57,16 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		log:       s.log.With("loop", id),
 		now:       time.Now(),
 		conns:     map[*h1Conn]struct{}{},
+		ups:       map[*upstreamConn]struct{}{},
+		idle:      map[*backend.Server][]*upstreamConn{},
+		epfd:      -1,
+		paused:    map[int]bool{},
 		frontends: map[*frontend]*frontendState{},
 		stopSweep: make(chan struct{}),
+	}
+	if err := st.SetBackends(s.backendNames()); err != nil {
+		st.Close()
+		return nil, err
 	}
 	for _, f := range s.frontends {
 		if _, err := l.frontendState(f); err != nil {
@@ -127,7 +141,7 @@ func (l *Loop) frontendState(f *frontend) (*frontendState, error) {
 	if fs := l.frontends[f]; fs != nil {
 		return fs, nil
 	}
-	id, err := l.lua.Program(f.cfg.HTTPRequest, f.cfg.HTTPResponse, f.service)
+	id, err := l.lua.Program(f.cfg.HTTPRequest, f.cfg.HTTPResponse, f.service, f.cfg.Forwards())
 	if err != nil {
 		return nil, fmt.Errorf("frontend %s: %w", f.cfg.Name, err)
 	}
@@ -171,6 +185,9 @@ func (l *Loop) sweeper() {
 func (l *Loop) sweep() {
 	for h := range l.conns {
 		h.checkDeadline(l.now)
+	}
+	for u := range l.ups {
+		u.checkDeadline(l.now)
 	}
 }
 

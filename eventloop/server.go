@@ -17,6 +17,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/eventloop/config"
 	"github.com/luaedge/luaedge/lj"
 )
@@ -30,6 +31,7 @@ type Server struct {
 	log     *slog.Logger
 
 	frontends []*frontend
+	backends  []*proxyBackend
 	byAddr    map[string]*frontend // bind address as resolved ("127.0.0.1:8080")
 	byPort    map[int]*frontend    // for wildcard binds
 
@@ -47,8 +49,10 @@ type Server struct {
 
 // frontend is a config frontend resolved for serving.
 type frontend struct {
-	cfg     *config.Frontend
-	service string
+	cfg            *config.Frontend
+	service        string
+	routes         []routeRule
+	defaultBackend *proxyBackend
 }
 
 // New prepares a server; scripts are the files of lua.load, already read.
@@ -66,8 +70,29 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
 	}
+	byName := map[string]*proxyBackend{}
+	for i, bc := range cfg.Backends {
+		b, err := backend.New(backendConfig(bc))
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d].%v", i, err)
+		}
+		pb := newProxyBackend(b, i, bc.Timeouts.Connect.D(), bc.Timeouts.Server.D())
+		b.OnStateChange(func(srv *backend.Server, up bool) {
+			state := "DOWN"
+			if up {
+				state = "UP"
+			}
+			log.Warn("server state changed", "backend", b.Name(), "server", srv.Name(), "state", state)
+		})
+		s.backends = append(s.backends, pb)
+		byName[bc.Name] = pb
+	}
 	for i := range cfg.Frontends {
 		f := &frontend{cfg: &cfg.Frontends[i], service: cfg.Frontends[i].ServiceName()}
+		f.defaultBackend = byName[f.cfg.DefaultBackend]
+		for _, r := range f.cfg.Routes {
+			f.routes = append(f.routes, routeRule{host: r.Host, pathPrefix: []byte(r.PathPrefix), backend: byName[r.Backend]})
+		}
 		s.frontends = append(s.frontends, f)
 		for _, b := range f.cfg.Bind {
 			addr, err := net.ResolveTCPAddr("tcp", b)
@@ -91,6 +116,10 @@ func (s *Server) Serve() error {
 		for _, b := range f.cfg.Bind {
 			addrs = append(addrs, "tcp://"+b)
 		}
+	}
+	for _, b := range s.backends {
+		b.Start()
+		defer b.Stop()
 	}
 	return gnet.Rotate(s, addrs,
 		gnet.WithMulticore(true),
@@ -139,9 +168,16 @@ func (s *Server) Booted() <-chan struct{} { return s.booted }
 
 // OnOpen binds a new connection to its frontend and its loop's state.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if u, ok := c.Context().(upstreamCtx); ok {
+		u.u.opened(c)
+		return nil, gnet.None
+	}
 	if _, ok := c.Context().(bootProbe); ok {
-		if _, err := s.loop(c.EventLoop()); err != nil {
+		l, err := s.loop(c.EventLoop())
+		if err != nil {
 			s.log.Error("cannot start the Lua state of an event loop", "err", err)
+		} else {
+			l.epfd = epollFd(c)
 		}
 		return nil, gnet.Close
 	}
@@ -171,18 +207,24 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 // OnTraffic parses what arrived and runs the requests it completes.
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
-	h, ok := c.Context().(*h1Conn)
-	if !ok {
-		return gnet.Close
+	switch ctx := c.Context().(type) {
+	case *h1Conn:
+		return ctx.onTraffic()
+	case upstreamCtx:
+		ctx.u.onTraffic()
+		return gnet.None
 	}
-	return h.onTraffic()
+	return gnet.Close
 }
 
 // OnClose releases the connection's streams.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
-	if h, ok := c.Context().(*h1Conn); ok {
-		h.onClose(err)
+	switch ctx := c.Context().(type) {
+	case *h1Conn:
+		ctx.onClose(err)
 		s.active.Add(-1)
+	case upstreamCtx:
+		ctx.u.onClose()
 	}
 	return gnet.None
 }
@@ -260,6 +302,38 @@ wait:
 		l.close()
 	}
 	return err
+}
+
+func (s *Server) backendNames() []string {
+	names := make([]string, len(s.backends))
+	for i, b := range s.backends {
+		names[i] = b.Name()
+	}
+	return names
+}
+
+// backendConfig turns a backend's YAML into the backend package's config.
+func backendConfig(c config.Backend) backend.Config {
+	bc := backend.Config{
+		Name:    c.Name,
+		Balance: c.Balance,
+		Check: backend.CheckConfig{
+			Type:         c.Check.Type,
+			Path:         c.Check.Path,
+			Host:         c.Check.Host,
+			ExpectStatus: c.Check.ExpectStatus,
+			Interval:     c.Check.Interval.D(),
+			Timeout:      c.Check.Timeout.D(),
+			Rise:         c.Check.Rise,
+			Fall:         c.Check.Fall,
+		},
+	}
+	for _, sv := range c.Servers {
+		bc.Servers = append(bc.Servers, backend.ServerConfig{
+			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup,
+		})
+	}
+	return bc
 }
 
 // gnetLogger sends gnet's own logs to slog.

@@ -116,16 +116,28 @@ func (s *State) loadAPIs() error {
 
 // Program compiles a frontend's http_request and http_response rules and
 // its service (service "" for none) and returns the id EntryHTTP runs.
-func (s *State) Program(req, res []string, service string) (int, error) {
+// forward says the frontend forwards to backends when no service is set.
+func (s *State) Program(req, res []string, service string, forward bool) (int, error) {
 	svc := "nil"
 	if service != "" {
 		svc = luaString(service)
 	}
-	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+")", "=program")
+	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+")", "=program")
 	if err != nil {
 		return 0, err
 	}
 	return strconv.Atoi(out)
+}
+
+// SetBackends tells the scripts the backends' names, in config order, for
+// txn:set_var("txn.backend", NAME).
+func (s *State) SetBackends(names []string) error {
+	var b strings.Builder
+	b.WriteString("local ids = require('luaedge.internal').backend_ids\n")
+	for i, n := range names {
+		b.WriteString("ids[" + luaString(n) + "] = " + strconv.Itoa(i) + "\n")
+	}
+	return s.L.Load([]byte(b.String()), "=backends")
 }
 
 // RunInits runs the core.register_init functions, in registration order.

@@ -99,7 +99,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	}
 	defer st.Close()
 	for i, f := range cfg.Frontends {
-		if _, err := st.Program(f.HTTPRequest, f.HTTPResponse, f.ServiceName()); err != nil {
+		if _, err := st.Program(f.HTTPRequest, f.HTTPResponse, f.ServiceName(), f.Forwards()); err != nil {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}

@@ -55,6 +55,10 @@ type Frontend struct {
 	HTTPResponse   []string `yaml:"http_response"`
 	UseService     string   `yaml:"use_service"`
 	DefaultBackend string   `yaml:"default_backend"`
+	// Routes pick a backend by host and path prefix, first match wins;
+	// default_backend takes the rest. A Lua action may override both with
+	// txn:set_var("txn.backend", NAME).
+	Routes []Route `yaml:"routes"`
 	// HTTPBufferRequest waits for the whole request body (up to
 	// limits.max_body) before running the http_request actions, so that
 	// they can read it (HAProxy's option http-buffer-request).
@@ -81,17 +85,50 @@ type Timeouts struct {
 	Body Duration `yaml:"body"`
 }
 
+// Route sends matching requests to a backend.
+type Route struct {
+	Host       string `yaml:"host"`        // exact Host (port ignored); "" matches any
+	PathPrefix string `yaml:"path_prefix"` // "" matches any
+	Backend    string `yaml:"backend"`
+}
+
 // Backend is a group of servers requests can be forwarded to.
 type Backend struct {
-	Name    string   `yaml:"name"`
-	Balance string   `yaml:"balance"`
-	Servers []Server `yaml:"servers"`
+	Name     string          `yaml:"name"`
+	Balance  string          `yaml:"balance"` // roundrobin (default), leastconn, source
+	Servers  []Server        `yaml:"servers"`
+	Check    Check           `yaml:"check"`
+	Timeouts BackendTimeouts `yaml:"timeouts"`
 }
 
 // Server is one backend server.
 type Server struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
+	Weight  int    `yaml:"weight"`
+	MaxConn int    `yaml:"maxconn"`
+	Backup  bool   `yaml:"backup"`
+}
+
+// Check is a backend's health check.
+type Check struct {
+	Type         string   `yaml:"type"` // tcp, http; empty: none
+	Path         string   `yaml:"path"`
+	Host         string   `yaml:"host"`
+	ExpectStatus int      `yaml:"expect_status"`
+	Interval     Duration `yaml:"interval"`
+	Timeout      Duration `yaml:"timeout"`
+	Rise         int      `yaml:"rise"`
+	Fall         int      `yaml:"fall"`
+}
+
+// BackendTimeouts bound the exchanges with a backend's servers.
+type BackendTimeouts struct {
+	// Connect bounds connecting to a server (then 504).
+	Connect Duration `yaml:"connect"`
+	// Server bounds the wait for the response head, and for each read of
+	// its body after (then 504, or a cut connection once the head is sent).
+	Server Duration `yaml:"server"`
 }
 
 // Defaults applied to keys left out.
@@ -104,6 +141,8 @@ const (
 	DefaultHTTPRequest     = 10 * time.Second
 	DefaultKeepAlive       = 60 * time.Second
 	DefaultBody            = 30 * time.Second
+	DefaultConnect         = 5 * time.Second
+	DefaultServer          = 30 * time.Second
 )
 
 // Load reads and validates the file at path.
@@ -157,6 +196,11 @@ func (c *Config) setDefaults() {
 		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
 		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
 	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
+		setDefault(&b.Timeouts.Server, Duration(DefaultServer))
+	}
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -186,6 +230,16 @@ func (c *Config) validate() error {
 	if len(c.Frontends) == 0 {
 		return errors.New("frontends: at least one frontend is needed")
 	}
+	backends := map[string]bool{}
+	for i, b := range c.Backends {
+		if b.Name == "" {
+			return fmt.Errorf("backends[%d].name: missing", i)
+		}
+		if backends[b.Name] {
+			return fmt.Errorf("backends[%d].name: %q is used by another backend", i, b.Name)
+		}
+		backends[b.Name] = true
+	}
 	names := map[string]bool{}
 	binds := map[string]string{}
 	for i, f := range c.Frontends {
@@ -212,11 +266,22 @@ func (c *Config) validate() error {
 		if f.Mode != "http" {
 			return fmt.Errorf("%s.mode: %q is not supported yet (http)", at, f.Mode)
 		}
-		if f.DefaultBackend != "" {
-			return fmt.Errorf("%s.default_backend: backends are not supported yet", at)
+		if f.DefaultBackend != "" && !backends[f.DefaultBackend] {
+			return fmt.Errorf("%s.default_backend: no backend named %q", at, f.DefaultBackend)
 		}
-		if f.UseService == "" && len(f.HTTPRequest) == 0 {
-			return fmt.Errorf("%s.use_service: missing (lua.NAME of a core.register_service, or http_request actions that answer)", at)
+		for j, r := range f.Routes {
+			if !backends[r.Backend] {
+				return fmt.Errorf("%s.routes[%d].backend: no backend named %q", at, j, r.Backend)
+			}
+			if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
+				return fmt.Errorf("%s.routes[%d].path_prefix: must start with /", at, j)
+			}
+		}
+		if f.UseService != "" && (f.DefaultBackend != "" || len(f.Routes) > 0) {
+			return fmt.Errorf("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
+		}
+		if f.UseService == "" && f.DefaultBackend == "" && len(f.Routes) == 0 && len(f.HTTPRequest) == 0 {
+			return fmt.Errorf("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
 		}
 		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
 			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
@@ -225,11 +290,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
 		}
 	}
-	if len(c.Backends) > 0 {
-		return errors.New("backends: not supported yet")
-	}
 	return nil
 }
+
+// Forwards reports whether the frontend forwards requests to backends.
+func (f *Frontend) Forwards() bool { return f.DefaultBackend != "" || len(f.Routes) > 0 }
 
 // ServiceName returns NAME of "use_service: lua.NAME".
 func (f *Frontend) ServiceName() string { return strings.TrimPrefix(f.UseService, "lua.") }

@@ -161,7 +161,7 @@ I.programs = {}
 -- program compiles a frontend: its http_request and http_response rules
 -- and its service (or nil). Go calls it once per frontend and state and
 -- runs the returned id with ENTRY_HTTP.
-function I.program(req, res, service)
+function I.program(req, res, service, forward)
 	local p = { req = {}, res = {} }
 	for i, line in ipairs(req) do
 		local ok, r = pcall(compile_rule, line, "http-req")
@@ -182,6 +182,7 @@ function I.program(req, res, service)
 			error("use_service: Lua service '" .. service .. "' is a " .. p.service.mode .. " service, not http", 0)
 		end
 	end
+	p.forward = service == nil and forward
 	p.run_req, p.run_res = chain(p.req), chain(p.res)
 	-- A service without rules needs no transaction object.
 	p.plain = p.service ~= nil and #p.req == 0 and #p.res == 0
@@ -218,6 +219,18 @@ local function service(s, ctx, txn, p)
 	end
 end
 
+-- forward hands the request to Go for a backend. With http-response
+-- rules the coroutine waits for the response head and runs them on it;
+-- without, it is done (one crossing for the whole request).
+local function forward(s, txn, p)
+	s.flags = bor(s.flags, I.F_FORWARD)
+	if #p.res == 0 then return end
+	I.wait(s, I.OP_FORWARD)
+	rawset(txn, "__stage", "res")
+	rawset(txn, "__res_done", true)
+	p.run_res(txn)
+end
+
 I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	if p.plain then
@@ -226,6 +239,10 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	end
 	local txn = I.txn_of(s, ctx, p)
 	if p.run_req(txn) == "done" then return end
+	if p.forward then
+		forward(s, txn, p)
+		return
+	end
 	service(s, ctx, txn, p)
 end
 

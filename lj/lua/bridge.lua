@@ -44,6 +44,7 @@ typedef struct le_stream {
 	int32_t entry;
 	int32_t entry_arg;
 	int64_t conn_id;
+	int32_t backend;
 	int32_t status;
 	le_span reason;
 	le_buf resp;
@@ -60,8 +61,8 @@ typedef struct le_stream {
 ]]
 
 local I = {
-	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4,
-	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16, F_ABORT = 32, F_SOCKOPT = 64,
+	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4, OP_FORWARD = 5,
+	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16, F_ABORT = 32, F_SOCKOPT = 64, F_FORWARD = 128,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
 	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,

@@ -7,6 +7,7 @@ local core = {
 	emerg = 0, alert = 1, crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7,
 }
 I.services = {}     -- name -> {mode=, fn=, id=}
+I.backend_ids = {}  -- backend name -> index, filled in by Go
 I.service_list = {} -- id -> entry in services
 
 local function check_type(fname, n, v, want)

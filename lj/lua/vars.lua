@@ -41,6 +41,14 @@ end
 
 function vars.set(ctx, s, name, value, ifexist)
 	local scope = split(name)
+	if name == "txn.backend" then
+		-- The documented way for a script to choose the backend.
+		local id = I.backend_ids[value]
+		if id == nil then
+			error("txn.backend: no backend named '" .. tostring(value) .. "'", 3)
+		end
+		s.backend = id
+	end
 	if scope == "proc" then
 		if ifexist and I.gocall(I.go.var_get, name) == nil then return end
 		I.gocall(I.go.var_set, name, value)

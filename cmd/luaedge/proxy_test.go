@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A backend for the proxy tests: a real net/http server that reports what
+// it received and counts the connections it accepted.
+type testBackend struct {
+	t     *testing.T
+	ln    net.Listener
+	srv   *http.Server
+	conns atomic.Int64
+	hits  atomic.Int64
+	addr  string
+}
+
+func startBackend(t *testing.T, addr string, h http.HandlerFunc) *testBackend {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // a port given back by a stopped backend may linger
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBackend{t: t, ln: ln, addr: ln.Addr().String()}
+	b.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b.hits.Add(1)
+			h(w, r)
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				b.conns.Add(1)
+			}
+		},
+	}
+	go func() { _ = b.srv.Serve(ln) }()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *testBackend) stop() { _ = b.srv.Close() }
+
+// echoHandler answers with what it received: method, path, query, the
+// headers whose names start with X-, and the body's length and sha256.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	h := sha256.New()
+	n, _ := io.Copy(h, r.Body)
+	w.Header().Set("X-Backend-Seen-Method", r.Method)
+	var xs []string
+	for name, vals := range r.Header {
+		if strings.HasPrefix(name, "X-") {
+			xs = append(xs, name+"="+strings.Join(vals, ","))
+		}
+	}
+	fmt.Fprintf(w, "%s %s %s body=%d sha=%s hdrs=%s", r.Method, r.URL.Path, r.URL.RawQuery, n, hex.EncodeToString(h.Sum(nil)), strings.Join(sortStrings(xs), ";"))
+}
+
+func sortStrings(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+func proxyConfig(backends string, frontendExtra string) string {
+	return `workers: 1
+log: {level: debug}
+lua:
+  load: [proxy.lua]
+frontends:
+  - name: edge
+    bind: ["127.0.0.1:@PORT@"]
+` + frontendExtra + `
+backends:
+` + backends
+}
+
+const proxyLua = `
+core.register_action("tag", { "http-req" }, function(txn)
+	txn.http:req_set_header("x-edge", "req-" .. txn.f:method())
+	txn.http:req_del_header("x-secret")
+end)
+core.register_action("stamp", { "http-res" }, function(txn)
+	txn.http:res_set_header("x-edge-res", "status-" .. txn.f:status())
+	txn.http:res_del_header("x-backend-seen-method")
+end)
+core.register_action("pick", { "http-req" }, function(txn)
+	local b = txn.f:hdr("x-pick")
+	if b then txn:set_var("txn.backend", b) end
+end)
+`
+
+func TestProxyActionsReachBackendAndClient(t *testing.T) {
+	be := startBackend(t, "", echoHandler)
+	s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "`+be.addr+`"}]
+`, `    http_request: ["lua.tag"]
+    http_response: ["lua.stamp"]
+    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	req, _ := http.NewRequest("GET", s.url("/a/b?q=1"), nil)
+	req.Header.Set("X-Secret", "hide-me")
+	req.Header.Set("X-Keep", "yes")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d body %q\n%s", resp.StatusCode, body, s.logs())
+	}
+	want := "GET /a/b q=1 body=0"
+	if !strings.HasPrefix(string(body), want) || !strings.Contains(string(body), "X-Edge=req-GET") || !strings.Contains(string(body), "X-Keep=yes") || strings.Contains(string(body), "X-Secret") {
+		t.Fatalf("backend saw %q", body)
+	}
+	if got := resp.Header.Get("X-Edge-Res"); got != "status-200" {
+		t.Fatalf("x-edge-res = %q", got)
+	}
+	if got := resp.Header.Get("X-Backend-Seen-Method"); got != "" {
+		t.Fatalf("res_del_header did not delete: %q", got)
+	}
+}
+
+func TestProxyStreamsLargeBodiesBothWays(t *testing.T) {
+	const size = 24 << 20
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	sum := sha256.Sum256(payload)
+	be := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			echoHandler(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if r.URL.Query().Get("chunked") == "" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
+		}
+		for off := 0; off < len(payload); off += 1 << 20 {
+			_, _ = w.Write(payload[off : off+1<<20])
+		}
+	})
+	s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "`+be.addr+`"}]
+`, `    default_backend: app
+    limits: {max_body: 64MiB}`), map[string]string{"proxy.lua": proxyLua})
+	base := peakRSS(t, s)
+	c, _ := newClient(t)
+
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = bytes.NewReader(payload)
+		if chunked {
+			body = io.MultiReader(bytes.NewReader(payload)) // unknown length: net/http sends chunked
+		}
+		req, _ := http.NewRequest("POST", s.url("/up"), body)
+		if !chunked {
+			req.ContentLength = int64(len(payload))
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("POST /up  body=%d sha=%s", size, hex.EncodeToString(sum[:]))
+		if !strings.HasPrefix(string(got), want) {
+			t.Fatalf("upload (chunked=%v): backend answered %q", chunked, abbrev(string(got)))
+		}
+	}
+	for _, q := range []string{"", "?chunked=1"} {
+		resp, err := c.Get(s.url("/down" + q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != size || !bytes.Equal(h.Sum(nil), sum[:]) {
+			t.Fatalf("download %q: %d bytes, err %v", q, n, err)
+		}
+	}
+	// Bodies were relayed, not held: the server's peak memory grew by much
+	// less than one body.
+	if grew := peakRSS(t, s) - base; grew > size/2 {
+		t.Fatalf("peak RSS grew by %d MiB relaying %d MiB bodies", grew>>20, size>>20)
+	}
+}
+
+// peakRSS returns the server's peak resident memory (VmHWM) in bytes.
+func peakRSS(t *testing.T, s *server) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.Atoi(f[1])
+			return kb << 10
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}
+
+func TestProxyReusesUpstreamConnections(t *testing.T) {
+	be := startBackend(t, "", echoHandler)
+	s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "`+be.addr+`"}]
+`, `    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	for i := 0; i < 30; i++ {
+		resp, body := get(t, c, s.url(fmt.Sprintf("/n/%d", i)))
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, fmt.Sprintf("GET /n/%d", i)) {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if n := be.conns.Load(); n != 1 {
+		t.Fatalf("backend accepted %d connections for 30 sequential requests, want 1 (keep-alive reuse)", n)
+	}
+}
+
+func TestProxyBackendDiesMidResponse(t *testing.T) {
+	var mu sync.Mutex
+	be := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		_, _ = w.Write(bytes.Repeat([]byte("x"), 1000))
+		w.(http.Flusher).Flush()
+		hj, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			mu.Lock()
+			hj.Close()
+			mu.Unlock()
+		}
+	})
+	s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "`+be.addr+`"}]
+`, `    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	resp, err := c.Get(s.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil || n >= 1000000 {
+		t.Fatalf("client read %d bytes with err %v: want a cut response", n, err)
+	}
+	// With the backend gone, the next request gets a clean 502/503.
+	be.stop()
+	resp, body := get(t, c, s.url("/"))
+	if resp.StatusCode != 502 && resp.StatusCode != 503 {
+		t.Fatalf("after the backend died: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestProxyTimeoutsAndErrors(t *testing.T) {
+	slow := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1500 * time.Millisecond)
+		fmt.Fprint(w, "late")
+	})
+	dead := freePort(t) // nothing listens there
+	s := startServer(t, proxyConfig(`  - name: slow
+    servers: [{name: s1, address: "`+slow.addr+`"}]
+    timeouts: {server: 300ms}
+  - name: dead
+    servers: [{name: s1, address: "127.0.0.1:`+strconv.Itoa(dead)+`"}]
+`, `    http_request: ["lua.pick"]
+    default_backend: slow`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	start := time.Now()
+	resp, _ := get(t, c, s.url("/"))
+	if resp.StatusCode != 504 || time.Since(start) > 1200*time.Millisecond {
+		t.Fatalf("slow server: %d after %v, want 504 after ~300ms", resp.StatusCode, time.Since(start))
+	}
+	req, _ := http.NewRequest("GET", s.url("/"), nil)
+	req.Header.Set("X-Pick", "dead")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 && resp.StatusCode != 503 {
+		t.Fatalf("refused server: %d, want 502", resp.StatusCode)
+	}
+	// The server is still fine.
+	req.Header.Set("X-Pick", "slow")
+	if resp, err = c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func TestProxyHealthCheckTakesServerOutAndBack(t *testing.T) {
+	b1 := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "one") })
+	b2 := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "two") })
+	s := startServer(t, proxyConfig(`  - name: app
+    servers:
+      - {name: s1, address: "`+b1.addr+`"}
+      - {name: s2, address: "`+b2.addr+`"}
+    check: {type: http, path: /, interval: 50ms, rise: 2, fall: 2}
+`, `    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	seen := func(n int) map[string]int {
+		m := map[string]int{}
+		for i := 0; i < n; i++ {
+			resp, body := get(t, c, s.url("/"))
+			m[fmt.Sprint(resp.StatusCode, " ", body)]++
+		}
+		return m
+	}
+	if m := seen(10); m["200 one"] == 0 || m["200 two"] == 0 {
+		t.Fatalf("both up: %v", m)
+	}
+	addr := b1.addr
+	b1.stop()
+	s.waitLog(t, 3*time.Second, "server state changed", "s1", "DOWN")
+	if m := seen(10); m["200 two"] != 10 {
+		t.Fatalf("s1 down: %v", m)
+	}
+	startBackend(t, addr, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "one again") })
+	s.waitLog(t, 3*time.Second, "s1", "UP")
+	if m := seen(10); m["200 one again"] == 0 {
+		t.Fatalf("s1 back: %v", m)
+	}
+}
+
+func TestProxyNoServerUpIs503(t *testing.T) {
+	dead := freePort(t)
+	s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "127.0.0.1:`+strconv.Itoa(dead)+`"}]
+    check: {type: tcp, interval: 50ms, fall: 1}
+`, `    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+	s.waitLog(t, 3*time.Second, "server state changed", "DOWN")
+	c, _ := newClient(t)
+	if resp, _ := get(t, c, s.url("/")); resp.StatusCode != 503 {
+		t.Fatalf("status %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestProxyRoutes(t *testing.T) {
+	api := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "api "+r.URL.Path) })
+	web := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "web "+r.URL.Path) })
+	s := startServer(t, proxyConfig(`  - name: api
+    servers: [{name: s1, address: "`+api.addr+`"}]
+  - name: web
+    servers: [{name: s1, address: "`+web.addr+`"}]
+`, `    http_request: ["lua.pick"]
+    routes:
+      - {path_prefix: /api/, backend: api}
+      - {host: api.example, backend: api}
+    default_backend: web`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	cases := []struct{ host, path, pick, want string }{
+		{"", "/api/x", "", "api /api/x"},
+		{"", "/other", "", "web /other"},
+		{"api.example", "/other", "", "api /other"},
+		{"", "/api/x", "web", "web /api/x"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest("GET", s.url(tc.path), nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		if tc.pick != "" {
+			req.Header.Set("X-Pick", tc.pick)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != tc.want {
+			t.Errorf("%+v: got %q", tc, body)
+		}
+	}
+}
+
+// nginx from Debian as a real static backend.
+func TestProxyToNginx(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Skip("nginx not installed")
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"www", "cb", "px", "fc", "uw", "sc"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := bytes.Repeat([]byte("luaedge-proxy-"), 300000)
+	writeFile(t, filepath.Join(dir, "www", "big.bin"), string(big))
+	port := freePort(t)
+	conf := fmt.Sprintf(`daemon off; master_process off; worker_processes 1;
+pid %[1]s/nginx.pid; error_log %[1]s/error.log warn;
+events { worker_connections 256; }
+http { access_log off; client_body_temp_path %[1]s/cb; proxy_temp_path %[1]s/px;
+  fastcgi_temp_path %[1]s/fc; uwsgi_temp_path %[1]s/uw; scgi_temp_path %[1]s/sc;
+  server { listen 127.0.0.1:%[2]d; root %[1]s/www; } }
+`, dir, port)
+	writeFile(t, filepath.Join(dir, "nginx.conf"), conf)
+	cmd := exec.Command(nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s := startServer(t, proxyConfig(`  - name: static
+    servers: [{name: nginx, address: "127.0.0.1:`+strconv.Itoa(port)+`"}]
+`, `    http_response: ["lua.stamp"]
+    default_backend: static`), map[string]string{"proxy.lua": proxyLua})
+	c, _ := newClient(t)
+	var resp *http.Response
+	for i := 0; i < 50; i++ { // nginx starting
+		if resp, err = c.Get(s.url("/big.bin")); err == nil && resp.StatusCode == 200 {
+			break
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("via nginx: %v %v", err, resp)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(body, big) {
+		t.Fatalf("body of %d bytes differs (err %v)", len(body), err)
+	}
+	if resp.Header.Get("X-Edge-Res") != "status-200" || !strings.Contains(resp.Header.Get("Server"), "nginx") {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+	resp, _ = get(t, c, s.url("/missing"))
+	if resp.StatusCode != 404 || resp.Header.Get("X-Edge-Res") != "status-404" {
+		t.Fatalf("missing: %d %v", resp.StatusCode, resp.Header)
+	}
+}

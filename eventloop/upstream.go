@@ -1,0 +1,310 @@
+package eventloop
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/luaedge/luaedge/eventloop/backend"
+	"github.com/luaedge/luaedge/proto/http1"
+)
+
+// maxIdlePerServer bounds the idle keep-alive connections a loop keeps to
+// one server.
+const maxIdlePerServer = 64
+
+// upstreamConn is a connection from a loop to a backend server. It is
+// dialled on the loop of the client it serves (gnet's Register), so the
+// exchange never leaves that loop's thread, and it goes back to the loop's
+// pool after a response that keeps it open.
+type upstreamConn struct {
+	l   *Loop
+	be  *proxyBackend
+	srv *backend.Server
+	c   gnet.Conn // nil while connecting
+
+	h       *h1Conn // the client exchange it serves; nil when idle
+	pending []byte  // request bytes written before the connection opened
+	closed  bool
+
+	resp     http1.Response
+	headDone bool
+	mode     http1.BodyMode
+	left     int64 // body bytes left (BodyLength)
+	dec      http1.ChunkedDecoder
+	deadline time.Time
+	timer    *time.Timer // connect timeout
+}
+
+// proxyBackend is a configured backend with its per-server pools.
+type proxyBackend struct {
+	*backend.Backend
+	index          int
+	connectTimeout time.Duration
+	serverTimeout  time.Duration
+}
+
+// upstreamCtx marks a gnet connection as an upstreamConn (its context).
+type upstreamCtx struct{ u *upstreamConn }
+
+// dial opens a connection to srv on loop l for h.
+func (l *Loop) dial(be *proxyBackend, srv *backend.Server, h *h1Conn) (*upstreamConn, error) {
+	addr, err := net.ResolveTCPAddr("tcp", srv.Addr())
+	if err != nil {
+		return nil, err
+	}
+	u := &upstreamConn{l: l, be: be, srv: srv, h: h}
+	l.ups[u] = struct{}{}
+	ctx := gnet.NewContext(context.Background(), upstreamCtx{u})
+	res, err := l.el.Register(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	// gnet dials on a worker goroutine; only its failure comes back here.
+	go func() {
+		if r := <-res; r.Err != nil {
+			l.post(func() { u.failed(r.Err) })
+		}
+	}()
+	u.timer = l.after(be.connectTimeout, func() {
+		if u.c == nil && !u.closed {
+			u.failed(errConnectTimeout)
+		}
+	})
+	return u, nil
+}
+
+var (
+	errConnectTimeout = errors.New("connect timeout")
+	errServerTimeout  = errors.New("server timeout")
+	errBadResponse    = errors.New("invalid response")
+	errServerClosed   = errors.New("server closed the connection")
+)
+
+// conn returns an idle pooled connection to srv, or dials a new one.
+func (l *Loop) upstream(be *proxyBackend, srv *backend.Server, h *h1Conn) (*upstreamConn, error) {
+	pool := l.idle[srv]
+	for len(pool) > 0 {
+		u := pool[len(pool)-1]
+		pool = pool[:len(pool)-1]
+		l.idle[srv] = pool
+		if !u.closed {
+			u.h = h
+			return u, nil
+		}
+	}
+	return l.dial(be, srv, h)
+}
+
+// opened is called from OnOpen when the dial completed.
+func (u *upstreamConn) opened(c gnet.Conn) {
+	u.c = c
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
+	if u.closed {
+		_ = c.Close()
+		return
+	}
+	u.srv.ReportConnectOK()
+	if len(u.pending) > 0 {
+		_, _ = c.Write(u.pending)
+		u.pending = u.pending[:0]
+	}
+}
+
+// write sends request bytes, holding them until the connection is open.
+func (u *upstreamConn) write(p []byte) {
+	if u.closed {
+		return
+	}
+	if u.c == nil {
+		u.pending = append(u.pending, p...)
+		return
+	}
+	_, _ = u.c.Write(p)
+}
+
+// begin prepares for the response to a request just written.
+func (u *upstreamConn) begin(timeout time.Duration) {
+	u.headDone = false
+	u.deadline = u.l.now.Add(timeout)
+}
+
+// failed ends the connection after a dial or I/O error and tells the client side.
+func (u *upstreamConn) failed(err error) {
+	if u.closed {
+		return
+	}
+	u.closed = true
+	delete(u.l.ups, u)
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
+	if u.c == nil && !errors.Is(err, errConnectTimeout) {
+		u.srv.ReportConnectError()
+	}
+	if u.c != nil {
+		_ = u.c.Close()
+	}
+	if h := u.h; h != nil {
+		u.h = nil
+		h.upstreamFailed(u, err)
+	}
+}
+
+// onTraffic parses the response head, then relays the body to the client.
+func (u *upstreamConn) onTraffic() {
+	u.l.now = time.Now()
+	h := u.h
+	if h == nil {
+		// Bytes from an idle connection: the server broke the protocol.
+		u.failed(errBadResponse)
+		return
+	}
+	h.busy = true
+	defer func() {
+		h.busy = false
+		h.afterWork()
+	}()
+	for !u.closed && u.h != nil {
+		buf, _ := u.c.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		if !u.headDone {
+			n, err := u.resp.Parse(buf, h.reqMethod(), h.lim)
+			if err == http1.ErrIncomplete {
+				return
+			}
+			if err != nil {
+				u.l.log.Warn("invalid response from server", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+				u.failed(errBadResponse)
+				return
+			}
+			if u.resp.Status < 200 {
+				_, _ = u.c.Discard(n) // interim responses (100, 103) are not relayed
+				continue
+			}
+			u.headDone = true
+			u.mode = u.resp.BodyMode()
+			u.left = u.resp.ContentLength
+			if u.mode == http1.BodyChunked {
+				u.dec.Reset()
+			}
+			u.deadline = u.l.now.Add(u.be.serverTimeout)
+			h.upstreamHead(u, &u.resp)
+			_, _ = u.c.Discard(n)
+			if u.mode == http1.BodyNone {
+				u.finish()
+			}
+			continue
+		}
+		if h.parkedForHead {
+			return // http-response rules run; the body waits in the buffer
+		}
+		n, done := u.relay(h, buf)
+		_, _ = u.c.Discard(n)
+		u.deadline = u.l.now.Add(u.be.serverTimeout)
+		if done {
+			u.finish()
+		}
+		h.flush()
+		if !done && !h.closed {
+			u.l.throttle(u.c, h.c, func() bool { return u.h != h || u.closed || h.closed })
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// relay passes body bytes to the client as they arrive, keeping the
+// server's framing (chunked bytes go through as they are). It returns the
+// bytes consumed and whether the body ended.
+func (u *upstreamConn) relay(h *h1Conn, buf []byte) (int, bool) {
+	switch u.mode {
+	case http1.BodyLength:
+		n := int64(len(buf))
+		if n > u.left {
+			n = u.left
+		}
+		h.relayBody(buf[:n], false)
+		u.left -= n
+		return int(n), u.left == 0
+	case http1.BodyChunked:
+		consumed := 0
+		for consumed < len(buf) {
+			n, _, done, err := u.dec.Next(buf[consumed:])
+			if err != nil {
+				u.l.log.Warn("invalid chunked body from server", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+				u.failed(errBadResponse)
+				return consumed, false
+			}
+			if n == 0 {
+				break
+			}
+			consumed += n
+			if done {
+				h.relayBody(buf[:consumed], false)
+				return consumed, true
+			}
+		}
+		h.relayBody(buf[:consumed], false)
+		return consumed, false
+	default: // BodyClose: until the server closes
+		h.relayBody(buf, true)
+		return len(buf), false
+	}
+}
+
+// finish completes the exchange and pools the connection if it can be reused.
+func (u *upstreamConn) finish() {
+	h := u.h
+	u.h = nil
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed
+	if h != nil {
+		h.upstreamDone(u)
+	}
+	if !reuse {
+		u.closed = true
+		delete(u.l.ups, u)
+		if u.c != nil {
+			_ = u.c.Close()
+		}
+		return
+	}
+	u.deadline = time.Time{}
+	pool := u.l.idle[u.srv]
+	if len(pool) >= maxIdlePerServer {
+		u.closed = true
+		delete(u.l.ups, u)
+		_ = u.c.Close()
+		return
+	}
+	u.l.idle[u.srv] = append(pool, u)
+}
+
+// onClose is called when the server side closes.
+func (u *upstreamConn) onClose() {
+	if u.closed {
+		return
+	}
+	if u.h != nil && u.headDone && u.mode == http1.BodyClose {
+		u.finish() // the close ends the body
+		return
+	}
+	u.failed(errServerClosed)
+}
+
+// checkDeadline enforces timeouts.server.
+func (u *upstreamConn) checkDeadline(now time.Time) {
+	if u.h != nil && !u.closed && !u.deadline.IsZero() && now.After(u.deadline) {
+		u.failed(errServerTimeout)
+	}
+}
