@@ -150,6 +150,10 @@ cleanup() {
         stop_server "$CUR_PID"
         CUR_PID=""
     fi
+    if [[ -n $UP_PID ]]; then
+        stop_server "$UP_PID"
+        UP_PID=""
+    fi
     [[ -n $TMP_ROOT && -d $TMP_ROOT ]] && rm -rf "$TMP_ROOT"
     exit "$rc"
 }
@@ -158,6 +162,27 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+UPSTREAM_PORT=$((BASE_PORT + 9))
+UP_PID=""
+start_upstream() {
+    local dir i
+    [[ -n $UP_PID ]] && stop_server "$UP_PID"
+    dir=$(mktemp -d "$TMP_ROOT/upstream.XXXXXX")
+    chmod 755 "$dir"
+    mkdir -p "$dir/www"
+    printf 'Hello World !' >"$dir/www/index.html"
+    sed -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" -e "s|@DIR@|$dir|g" "$1/upstream.conf" >"$dir/nginx.conf"
+    port_busy "$UPSTREAM_PORT" && die "port $UPSTREAM_PORT is already in use (set BENCH_PORT to another base)"
+    taskset -c "$CLIENT_CPU" nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/server.log" 2>&1 </dev/null &
+    UP_PID=$!
+    for ((i = 0; i < 50; i++)); do
+        port_busy "$UPSTREAM_PORT" && return 0
+        sleep 0.1
+    done
+    cat "$dir/error.log" >&2 || true
+    die "the upstream nginx did not start"
+}
 
 show_logs() { # print a run dir's server logs to stderr
     local f
@@ -210,7 +235,7 @@ run_one() {
     # Render every file of the case: placeholders @PORT@ and @DIR@.
     for f in "$case_dir"/*; do
         [[ -f $f ]] || continue
-        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" "$f" >"$dir/${f##*/}"
+        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" "$f" >"$dir/${f##*/}"
     done
 
     port_busy "$port" && die "port $port is already in use (set BENCH_PORT to another base)"
@@ -457,6 +482,12 @@ for case_dir in "${CASES[@]}"; do
     if ((${#RAN[@]} == 0)); then
         log "$name: no server to run, skipping the case"
         continue
+    fi
+
+    # upstream.conf: an nginx the proxied case forwards to, pinned to the
+    # client's CPU so that its work is not counted as the server's.
+    if [[ -f $case_dir/upstream.conf ]]; then
+        start_upstream "$case_dir"
     fi
 
     RAW_LOG=$RESULTS_DIR/$name.log
