@@ -218,6 +218,15 @@ int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n)
 	return le_grow((char **)f, cap, n, sizeof(le_field));
 }
 
+/* le_lower lower-cases n bytes at p: header names are stored lower-case,
+ * as scripts see and compare them (and as HAProxy sends them). */
+static void le_lower(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] >= 'A' && p[i] <= 'Z')
+			p[i] += 'a' - 'A';
+}
+
 int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	if (le_fields_reserve(&s->rfields, &s->rfields_cap, s->nrfields + 1) != 0)
@@ -225,6 +234,7 @@ int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value
 	uint32_t off = s->resp.len;
 	if (le_buf_append(&s->resp, name, nlen) != 0 || le_buf_append(&s->resp, value, vlen) != 0)
 		return -1;
+	le_lower(s->resp.p + off, nlen);
 	le_field *f = &s->rfields[s->nrfields++];
 	f->name.off = off;
 	f->name.len = (uint32_t)nlen;
@@ -242,11 +252,7 @@ int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value,
 	uint32_t off = s->head.len;
 	if (le_buf_append(&s->head, name, nlen) != 0 || le_buf_append(&s->head, value, vlen) != 0)
 		return -1;
-	for (uint32_t i = 0; i < nlen; i++) {
-		char c = s->head.p[off + i];
-		if (c >= 'A' && c <= 'Z')
-			s->head.p[off + i] = c + ('a' - 'A');
-	}
+	le_lower(s->head.p + off, nlen);
 	le_field *f = &s->fields[s->nfields++];
 	f->name.off = off;
 	f->name.len = (uint32_t)nlen;

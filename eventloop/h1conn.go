@@ -491,6 +491,8 @@ func (h *h1Conn) writeHead() bool {
 			return false
 		}
 		switch {
+		case http1.EqualFold(name, "content-length") && (status < 200 || status == 204):
+			continue // these statuses carry no length (RFC 9110 section 8.6)
 		case http1.EqualFold(name, "content-length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {

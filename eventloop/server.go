@@ -35,8 +35,9 @@ type Server struct {
 	byAddr    map[string]*frontend // bind address as resolved ("127.0.0.1:8080")
 	byPort    map[int]*frontend    // for wildcard binds
 
-	mu    sync.Mutex
-	loops map[gnet.EventLoop]*Loop
+	mu      sync.Mutex
+	loops   map[gnet.EventLoop]*Loop
+	bootErr error // a loop's state failed to start
 
 	engine   gnet.Engine
 	booted   chan struct{}
@@ -70,6 +71,7 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
 	}
+	lj.Threads = s.numLoops
 	byName := map[string]*proxyBackend{}
 	for i, bc := range cfg.Backends {
 		b, err := backend.New(backendConfig(bc))
@@ -121,7 +123,7 @@ func (s *Server) Serve() error {
 		b.Start()
 		defer b.Stop()
 	}
-	return gnet.Rotate(s, addrs,
+	err := gnet.Rotate(s, addrs,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.numLoops),
 		gnet.WithLoadBalancing(gnet.RoundRobin),
@@ -130,6 +132,12 @@ func (s *Server) Serve() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 	)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bootErr != nil {
+		return s.bootErr
+	}
+	return err
 }
 
 // OnBoot keeps the engine for Shutdown and starts every loop's Lua state.
@@ -146,21 +154,34 @@ type bootProbe struct{}
 // before traffic, so that init functions and tasks run at start-up: gnet
 // gives no handle on its loops, but registering a connection goes to each
 // loop in turn (round robin), and a connected UDP socket sends nothing.
+// A loop that cannot start its state stops the server: Serve returns the
+// error and Booted never closes.
 func (s *Server) startLoops() {
-	defer close(s.booted)
 	probe := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	for i := 0; i < s.numLoops; i++ {
 		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})
 		res, err := s.engine.Register(ctx)
-		if err != nil {
-			s.log.Error("cannot start an event loop's Lua state", "err", err)
-			return
+		if err == nil {
+			if r := <-res; r.Err != nil {
+				err = r.Err
+			}
 		}
-		if r := <-res; r.Err != nil {
-			s.log.Error("cannot start an event loop's Lua state", "err", r.Err)
+		if err == nil {
+			s.mu.Lock()
+			err = s.bootErr
+			s.mu.Unlock()
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.bootErr = err
+			s.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.engine.Stop(ctx)
+			cancel()
 			return
 		}
 	}
+	close(s.booted)
 }
 
 // Booted is closed once the listeners accept connections.
@@ -175,7 +196,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if _, ok := c.Context().(bootProbe); ok {
 		l, err := s.loop(c.EventLoop())
 		if err != nil {
-			s.log.Error("cannot start the Lua state of an event loop", "err", err)
+			s.mu.Lock()
+			s.bootErr = err
+			s.mu.Unlock()
 		} else {
 			l.epfd = epollFd(c)
 		}

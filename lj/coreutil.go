@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +17,10 @@ import (
 // Version is the luaedge version core.get_info reports; the main package
 // sets it from its build-time version.
 var Version = "dev"
+
+// Threads is the number of event loops (and Lua states) core.get_info
+// reports as Nbthread; the event loop package sets it.
+var Threads = 1
 
 // processStart is when the process started (near enough: package init).
 var processStart = time.Now()
@@ -186,18 +189,18 @@ func infoValues() []any {
 		node = h
 	}
 	return []any{
-		"luaedge",                      // Name
-		Version,                        // Version
-		float64(runtime.GOMAXPROCS(0)), // Nbthread
-		float64(1),                     // Nbproc
-		float64(1),                     // Process_num
-		float64(os.Getpid()),           // Pid
-		uptime,                         // Uptime
-		float64(sec),                   // Uptime_sec
-		float64(processStart.Unix()),   // Start_time_sec
-		float64(0),                     // Memmax_MB: no process-wide limit
-		ulimit,                         // Ulimit-n
-		node,                           // node
+		"luaedge",                    // Name
+		Version,                      // Version
+		float64(Threads),             // Nbthread
+		float64(1),                   // Nbproc
+		float64(1),                   // Process_num
+		float64(os.Getpid()),         // Pid
+		uptime,                       // Uptime
+		float64(sec),                 // Uptime_sec
+		float64(processStart.Unix()), // Start_time_sec
+		float64(0),                   // Memmax_MB: no process-wide limit
+		ulimit,                       // Ulimit-n
+		node,                         // node
 	}
 }
 

@@ -3,6 +3,7 @@ package lj
 import (
 	"regexp"
 	"sync"
+	"sync/atomic"
 
 	"github.com/luaedge/luaedge/cgo"
 )
@@ -33,15 +34,23 @@ func goRepValue(c *cgo.Call) int {
 	return 1
 }
 
+// maxRepRegexps bounds repRegexps: scripts that build patterns per request
+// must not grow it without end.
+const maxRepRegexps = 4096
+
+var repRegexpCount atomic.Int64
+
 func compileCached(pattern string) (*regexp.Regexp, error) {
 	if re, ok := repRegexps.Load(pattern); ok {
 		return re.(*regexp.Regexp), nil
 	}
-	re, err := regexp.Compile(pattern)
+	re, err := compileRegex(pattern, true)
 	if err != nil {
 		return nil, err
 	}
-	repRegexps.Store(pattern, re)
+	if repRegexpCount.Add(1) <= maxRepRegexps {
+		repRegexps.Store(pattern, re)
+	}
 	return re, nil
 }
 

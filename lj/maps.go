@@ -137,7 +137,15 @@ type exprKey struct {
 // expression is added so lookups read it without a lock.
 var mapExprs atomic.Pointer[[]*mapExpr]
 
+// BaseDir is the folder relative map and ACL paths are taken from: the
+// configuration file's, as for lua.load (set by the main package; "" means
+// the working directory).
+var BaseDir string
+
 func absPath(p string) string {
+	if !filepath.IsAbs(p) && BaseDir != "" {
+		p = filepath.Join(BaseDir, p)
+	}
 	if a, err := filepath.Abs(p); err == nil {
 		return a
 	}

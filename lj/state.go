@@ -8,6 +8,7 @@ package lj
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ type State struct {
 func NewState(opts Options, id int) (*State, error) {
 	L, err := cgo.NewState(opts.MemoryLimit, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lua.memory_limit: %w", err)
 	}
 	s := &State{L: L}
 	if err := s.loadAPIs(); err != nil {
@@ -124,7 +125,10 @@ func (s *State) Program(req, res []string, service string, forward bool) (int, e
 	}
 	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+")", "=program")
 	if err != nil {
-		return 0, err
+		// The message names the key; a traceback through luaedge's own
+		// code would only hide it.
+		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
+		return 0, errors.New(msg)
 	}
 	return strconv.Atoi(out)
 }

@@ -46,6 +46,15 @@ func run(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if rest := fs.Args(); len(rest) > 0 {
+		// "luaedge -c FILE check" as well as "luaedge check -c FILE".
+		if cmd == "serve" && (rest[0] == "check" || rest[0] == "version") && len(rest) == 1 {
+			cmd = rest[0]
+		} else {
+			fmt.Fprintf(stderr, "luaedge: unexpected argument %q\n", rest[0])
+			return 2
+		}
+	}
 	if cmd == "version" {
 		fmt.Fprintln(stderr, "luaedge", version)
 		return 0
@@ -55,16 +64,23 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "luaedge:", err)
 		return 1
 	}
+	// The scripts' body runs in check already: their logs go through the
+	// configured logger.
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+	lj.BaseDir = cfg.Dir
 	if err := check(cfg, scripts); err != nil {
-		fmt.Fprintln(stderr, "luaedge:", err)
+		if *cfgPath != "" {
+			fmt.Fprintf(stderr, "luaedge: %s: %v\n", *cfgPath, err)
+		} else {
+			fmt.Fprintln(stderr, "luaedge:", err)
+		}
 		return 1
 	}
 	if cmd == "check" {
 		fmt.Fprintln(stderr, "configuration and scripts are valid")
 		return 0
 	}
-	log := newLogger(cfg.Log, stderr)
-	slog.SetDefault(log)
 	return serve(cfg, scripts, log)
 }
 

@@ -451,7 +451,7 @@ local function lua_wrapper(fn, strict)
 	if strict then
 		w = function(self, v, ...)
 			if getmetatable(self) ~= mt then not_self("lua") end
-			local r = fn(as_str(v), ...)
+			local r = I.call_script(fn, as_str(v), ...)
 			local t = type(r)
 			if t == "string" then return r end
 			if r == nil then return "" end
@@ -462,7 +462,7 @@ local function lua_wrapper(fn, strict)
 	else
 		w = function(self, v, ...)
 			if getmetatable(self) ~= mt then not_self("lua") end
-			return (fn(as_str(v), ...))
+			return (I.call_script(fn, as_str(v), ...))
 		end
 	end
 	lua_wrappers[strict][fn] = w

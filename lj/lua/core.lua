@@ -61,7 +61,7 @@ function core.Alert(msg) I.gocall(I.go.log, core.alert, tostring(msg)) end
 local function request_stream(fname)
 	local s = I.current()
 	if s == nil then
-		error(fname .. ": cannot yield here (only from a request's action or service)", 3)
+		error(fname .. ": cannot wait here (only in an action, a service or a task)", 3)
 	end
 	return s
 end

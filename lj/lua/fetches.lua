@@ -134,7 +134,7 @@ function I.new_fetches(txn, strings)
 				if lf == nil then
 					error("unknown fetch '" .. tostring(k) .. "'", 2)
 				end
-				fn = function(_, ...) return lf(txn, ...) end
+				fn = function(_, ...) return I.call_script(lf, txn, ...) end
 				if strings then
 					return function(self, ...)
 						local v = fn(self, ...)

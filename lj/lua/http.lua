@@ -74,7 +74,7 @@ end
 
 local function res_add(s, name, value)
 	value = tostring(value)
-	if I.add_rfield(s, name:lower(), #name, value, #value) ~= 0 then error("out of memory", 3) end
+	if I.add_rfield(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
 end
 
 function HTTP.req_get_headers(self)
@@ -159,8 +159,48 @@ function HTTP.res_rep_header(self, name, regex, replace)
 	local s = stream_of(self, "res_rep_header")
 	rep_header("res_rep_header", s, resp_base, s.rfields, s.nrfields, res_add, name, regex, replace)
 end
-HTTP.req_rep_value = HTTP.req_rep_header
-HTTP.res_rep_value = HTTP.res_rep_header
+-- rep_value: like rep_header, applied to each comma-separated value.
+local function rep_each(v, regex, replace)
+	local out, changed = {}, false
+	for part in (v .. ","):gmatch("([^,]*),") do
+		local lead, core_, trail = part:match("^(%s*)(.-)(%s*)$")
+		local nv = I.gocall(I.go.rep_value, core_, regex, replace)
+		if nv ~= nil then changed = true else nv = core_ end
+		out[#out + 1] = lead .. nv .. trail
+	end
+	if changed then return table.concat(out, ",") end
+	return nil
+end
+
+local function rep_value(fname, s, base_of, fields, n, add, name, regex, replace)
+	need_string(fname, 2, name)
+	need_string(fname, 3, regex)
+	need_string(fname, 4, replace)
+	name = name:lower()
+	local changed = {}
+	local base = base_of(s)
+	for i = 0, n - 1 do
+		local f = fields[i]
+		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
+			local nv = rep_each(ffi_string(base + f.value.off, f.value.len), regex, replace)
+			if nv ~= nil then
+				f.name.len = 0
+				changed[#changed + 1] = nv
+			end
+		end
+	end
+	for _, v in ipairs(changed) do add(s, name, v) end
+end
+
+function HTTP.req_rep_value(self, name, regex, replace)
+	local s = stream_of(self, "req_rep_value")
+	rep_value("req_rep_value", s, head_base, s.fields, s.nfields, req_add, name, regex, replace)
+end
+
+function HTTP.res_rep_value(self, name, regex, replace)
+	local s = stream_of(self, "res_rep_value")
+	rep_value("res_rep_value", s, resp_base, s.rfields, s.nrfields, res_add, name, regex, replace)
+end
 
 local function put(s, v, span, fname)
 	if I.head_put(s, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
@@ -180,6 +220,7 @@ function HTTP.req_set_method(self, method)
 		error("req_set_method: invalid method '" .. method .. "'", 2)
 	end
 	put(s, method, s.method, "req_set_method")
+	return true
 end
 
 function HTTP.req_set_path(self, path)
@@ -188,6 +229,7 @@ function HTTP.req_set_path(self, path)
 	if path:find("[%c ?]") then error("req_set_path: invalid path", 2) end
 	put(s, path, s.path, "req_set_path")
 	set_target(s)
+	return true
 end
 
 function HTTP.req_set_query(self, query)
@@ -197,6 +239,7 @@ function HTTP.req_set_query(self, query)
 	if query:find("[%c ]") then error("req_set_query: invalid query", 2) end
 	put(s, query, s.query, "req_set_query")
 	set_target(s)
+	return true
 end
 
 function HTTP.req_set_uri(self, uri)
@@ -209,6 +252,7 @@ function HTTP.req_set_uri(self, uri)
 	put(s, path, s.path, "req_set_uri")
 	put(s, query, s.query, "req_set_uri")
 	put(s, uri, s.target, "req_set_uri")
+	return true
 end
 
 function HTTP.res_set_status(self, status, reason)

@@ -74,8 +74,8 @@ function TXN.Info(self, msg) stream_of(self, "Info") core.Info(msg) end
 function TXN.Warning(self, msg) stream_of(self, "Warning") core.Warning(msg) end
 function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 
--- The private value is kept per transaction, shared by every action of it
--- and by the service (as AppletHTTP:get_priv).
+-- The private value is kept per transaction and shared by its actions; a
+-- service has its own (AppletHTTP:get_priv), as in HAProxy.
 function TXN.get_priv(self) return rawget(self, "__priv") end
 function TXN.set_priv(self, v) rawset(self, "__priv", v) end
 
@@ -191,7 +191,10 @@ function I.write_reply(s, r)
 		end
 	end
 	local body = r.body or ""
-	if not has_len then
+	local st = s.status
+	if st < 200 or st == 204 or st == 304 then
+		body = "" -- these statuses have no body, and no length (RFC 9110 8.6)
+	elseif not has_len then
 		local n = tostring(#body)
 		I.add_rfield(s, "content-length", 14, n, #n)
 	end
@@ -225,6 +228,15 @@ I.CoreDone = CoreDone
 
 function core.done()
 	error(CoreDone, 0)
+end
+
+-- call_script calls a script's fetch or converter function, for which
+-- core.done() means "return nothing".
+function I.call_script(fn, ...)
+	local ok, r = pcall(fn, ...)
+	if ok then return r end
+	if r == CoreDone then return nil end
+	error(r, 0)
 end
 
 I.TXN = TXN

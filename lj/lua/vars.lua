@@ -76,6 +76,29 @@ function vars.unset(ctx, s, name)
 	if t then t[name] = nil end
 end
 
+-- core.set_var / core.get_var / core.unset_var reach proc.* variables
+-- from any context (a task, an init function).
+local function proc_name(fname, name)
+	if type(name) ~= "string" or name:sub(1, 5) ~= "proc." then
+		error(fname .. ": only proc.* variables can be used here, got '" .. tostring(name) .. "'", 3)
+	end
+	return name
+end
+
+function core.set_var(name, value, ifexist)
+	name = proc_name("core.set_var", name)
+	if ifexist and I.gocall(I.go.var_get, name) == nil then return end
+	I.gocall(I.go.var_set, name, value)
+end
+
+function core.get_var(name)
+	return I.gocall(I.go.var_get, proc_name("core.get_var", name))
+end
+
+function core.unset_var(name)
+	I.gocall(I.go.var_set, proc_name("core.unset_var", name), nil)
+end
+
 -- The entry Go runs when a connection whose requests set sess.* variables
 -- closes.
 I.entries[I.ENTRY_END_SESSION] = function(s)
