@@ -25,8 +25,10 @@ static void *le_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		st->used -= osize;
 		return NULL;
 	}
-	if (nsize > osize && st->limit > 0 && st->used + (nsize - osize) > st->limit)
+	if (nsize > osize && st->limit > 0 && st->used + (nsize - osize) > st->limit) {
+		st->oom = 1;
 		return NULL;
+	}
 	void *p = realloc(ptr, nsize);
 	if (p != NULL)
 		st->used = st->used - osize + nsize;
@@ -153,22 +155,60 @@ const char *le_tostring(lua_State *L, int idx, size_t *len)
 
 void le_pop(lua_State *L, int n) { lua_pop(L, n); }
 
+/* le_collect runs a full collection after the memory limit refused an
+ * allocation: what the failed code held is garbage by now, and LuaJIT does
+ * not collect on its own when an allocation fails. */
+static void le_collect(le_state *st)
+{
+	if (st->oom) {
+		st->oom = 0;
+		lua_gc(st->L, LUA_GCCOLLECT, 0);
+	}
+}
+
+struct le_thread_args {
+	le_state *st;
+	le_stream *s;
+	lua_State *co;
+	int ref;
+};
+
+/* le_thread_make allocates, so it runs under lua_cpcall: out of memory
+ * there must be a Lua error, not a panic that ends the process. */
+static int le_thread_make(lua_State *L)
+{
+	struct le_thread_args *a = lua_touserdata(L, 1);
+	lua_State *co = lua_newthread(L);
+	a->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, a->st->runner_ref);
+	lua_pushlightuserdata(co, a->s);
+	a->co = co;
+	return 0;
+}
+
 /* le_thread_new makes a coroutine that runs the runner function bound to
- * stream s, and starts it so that it waits for its first request. */
+ * stream s, and starts it so that it waits for its first request. On
+ * failure the error message is on L's stack. */
 lua_State *le_thread_new(le_state *st, le_stream *s, int *ref)
 {
 	lua_State *L = st->L;
-	lua_State *co = lua_newthread(L);
-	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_rawgeti(co, LUA_REGISTRYINDEX, st->runner_ref);
-	lua_pushlightuserdata(co, s);
-	int rc = lua_resume(co, 1);
-	if (rc != LUA_YIELD) {
-		luaL_unref(L, LUA_REGISTRYINDEX, *ref);
-		*ref = LUA_NOREF;
+	struct le_thread_args a = {st, s, NULL, LUA_NOREF};
+	if (lua_cpcall(L, le_thread_make, &a) != 0) {
+		if (a.ref != LUA_NOREF)
+			luaL_unref(L, LUA_REGISTRYINDEX, a.ref);
+		le_collect(st);
 		return NULL;
 	}
-	return co;
+	*ref = a.ref;
+	int rc = lua_resume(a.co, 1);
+	if (rc != LUA_YIELD) {
+		lua_xmove(a.co, L, 1); /* the error, for the caller */
+		luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+		*ref = LUA_NOREF;
+		le_collect(st);
+		return NULL;
+	}
+	return a.co;
 }
 
 void le_thread_free(le_state *st, int ref) { luaL_unref(st->L, LUA_REGISTRYINDEX, ref); }
@@ -176,7 +216,12 @@ void le_thread_free(le_state *st, int ref) { luaL_unref(st->L, LUA_REGISTRYINDEX
 /* le_resume is the one crossing per step of a request: it runs the
  * coroutine until it yields (an op in s->op) or dies (an error escaped the
  * runner; the coroutine can not be reused). */
-int le_resume(lua_State *co) { return lua_resume(co, 0); }
+int le_resume(le_state *st, lua_State *co)
+{
+	int rc = lua_resume(co, 0);
+	le_collect(st);
+	return rc;
+}
 
 static int le_grow(char **p, uint32_t *cap, size_t need, size_t elem)
 {

@@ -13,7 +13,8 @@ typedef struct le_state {
 	size_t used;  /* bytes held by the state */
 	size_t limit; /* 0: no limit */
 	int runner_ref;
-	int id; /* Go's handle, for le_gocall */
+	int id;  /* Go's handle, for le_gocall */
+	int oom; /* an allocation was refused: collect garbage after this step */
 } le_state;
 
 le_state *le_state_new(size_t limit, int id);
@@ -26,7 +27,7 @@ void le_pop(lua_State *L, int n);
 
 lua_State *le_thread_new(le_state *st, le_stream *s, int *ref);
 void le_thread_free(le_state *st, int ref);
-int le_resume(lua_State *co);
+int le_resume(le_state *st, lua_State *co);
 
 int le_buf_reserve(le_buf *b, size_t n);
 int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n);

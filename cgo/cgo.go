@@ -146,7 +146,7 @@ func (t *Thread) Free() {
 // for. ok is false when an error escaped the runner: the coroutine is dead,
 // msg says why, and the Thread must be freed.
 func (t *Thread) Resume() (ok bool, msg string) {
-	rc := C.le_resume(t.co)
+	rc := C.le_resume(t.st.st, t.co)
 	if rc == luaYield {
 		return true, ""
 	}

@@ -156,6 +156,7 @@ func (h *h1Conn) nextRequest() bool {
 		h.setPhase(phaseIdle)
 		return false
 	}
+	h.headSent = false // no response of this request has left yet
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -417,9 +418,11 @@ func (h *h1Conn) resume() {
 	case cgo.OpSleep:
 		h.park(time.Duration(arg * float64(time.Millisecond)))
 	case cgo.OpYield:
-		h.park(0)
+		h.yield()
 	case cgo.OpRecv:
-		if h.bodyDone || s.BodyUnread() > 0 {
+		// Lua asks only when what it has is not enough: wait for more
+		// body or its end, under the body timeout.
+		if h.bodyDone {
 			h.park(0)
 		} else {
 			h.waitBody = true
@@ -437,6 +440,17 @@ func (h *h1Conn) resume() {
 		h.closeNow()
 	}
 }
+
+// yield resumes the current request once the loop has polled its sockets:
+// a task posted straight back could run before the poll, and a script
+// that yields in a loop would starve the loop's other connections.
+func (h *h1Conn) yield() {
+	h.park(yieldDelay)
+}
+
+// yieldDelay is how long core.yield parks a request: the smallest timer,
+// so that the loop goes through a poll first.
+const yieldDelay = time.Microsecond
 
 // park resumes the current request after d (0: on the next loop turn).
 func (h *h1Conn) park(d time.Duration) {
@@ -586,7 +600,7 @@ func (h *h1Conn) endResponse() {
 		h.keepAlive = false
 	}
 	h.endStream()
-	if !h.keepAlive {
+	if !h.keepAlive || h.l.srv.draining.Load() {
 		h.closeAfterFlush()
 	}
 }
@@ -715,9 +729,12 @@ func (h *h1Conn) flush() {
 
 func (h *h1Conn) closeAfterFlush() { h.closing = true }
 
+// closeNow sends what is already buffered for the client (earlier
+// pipelined responses, or the part of a response that could be sent) and
+// closes the connection.
 func (h *h1Conn) closeNow() {
-	h.l.wbuf = h.l.wbuf[:0]
 	h.closing = true
+	h.flush()
 	if !h.closed {
 		_ = h.c.Close()
 	}

@@ -130,7 +130,7 @@ func (t *task) resume() {
 	case cgo.OpSleep:
 		t.l.after(time.Duration(arg*float64(time.Millisecond)), t.resume)
 	case cgo.OpYield, cgo.OpFlush:
-		t.l.post(t.resume)
+		t.l.after(yieldDelay, t.resume) // after a poll, as for requests
 	default:
 		t.l.log.Error("Lua task waited for something a task cannot have", "task", t.id, "op", op)
 		t.th.Free()

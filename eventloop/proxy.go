@@ -201,7 +201,7 @@ func (h *h1Conn) upstreamDone(u *upstreamConn) {
 		h.l.wbuf = http1.AppendLastChunk(h.l.wbuf)
 	}
 	h.releaseUpstream()
-	if !h.keepAlive || !h.resp1KeepAlive(u) {
+	if !h.keepAlive || !h.resp1KeepAlive(u) || h.l.srv.draining.Load() {
 		h.closeAfterFlush()
 	}
 	h.flush()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -168,7 +169,7 @@ func Parse(data []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && err != io.EOF { // an empty file means the defaults
-		return nil, err
+		return nil, nameKeys(data, err)
 	}
 	c.setDefaults()
 	if err := c.validate(); err != nil {
@@ -298,6 +299,61 @@ func (f *Frontend) Forwards() bool { return f.DefaultBackend != "" || len(f.Rout
 
 // ServiceName returns NAME of "use_service: lua.NAME".
 func (f *Frontend) ServiceName() string { return strings.TrimPrefix(f.UseService, "lua.") }
+
+// nameKeys rewrites yaml's "line N: ..." errors to name the key at that
+// line ("lua.memory_limit: ..."), as every other error does.
+func nameKeys(data []byte, err error) error {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err
+	}
+	lineRE := regexp.MustCompile(`line (\d+): `)
+	msg := lineRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(lineRE.FindStringSubmatch(m)[1])
+		if path := keyAt(&root, n, ""); path != "" {
+			return path + " (" + strings.TrimSuffix(m, ": ") + "): "
+		}
+		return m
+	})
+	return errors.New(strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  "))
+}
+
+// keyAt returns the path of the key whose value is on line n.
+func keyAt(n *yaml.Node, line int, path string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := keyAt(c, line, path); p != "" {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if v.Kind == yaml.ScalarNode && (v.Line == line || k.Line == line) {
+				return p
+			}
+			if r := keyAt(v, line, p); r != "" {
+				return r
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if c.Kind == yaml.ScalarNode && c.Line == line {
+				return p
+			}
+			if r := keyAt(c, line, p); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
 
 // Size is a byte count: a number, or a string with a unit (KiB, MiB, GiB,
 // KB, MB, GB, or k, m, g for powers of 1024 as in HAProxy).

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+frontends:
+  - name: web
+    bind: ["127.0.0.1:8080"]
+    use_service: lua.hello
+`
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal), "/etc/luaedge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Frontends[0]
+	if f.Mode != "http" || f.Limits.MaxBody != DefaultMaxBody || f.Limits.MaxHeaders != DefaultMaxHeaders ||
+		f.Timeouts.KeepAlive.D() != DefaultKeepAlive || c.ShutdownTimeout.D() != DefaultShutdownTimeout {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	if f.ServiceName() != "hello" || f.Forwards() || c.Dir != "/etc/luaedge" {
+		t.Fatalf("service %q forwards %v dir %q", f.ServiceName(), f.Forwards(), c.Dir)
+	}
+}
+
+func TestUnits(t *testing.T) {
+	c, err := Parse([]byte(`
+lua: {memory_limit: 64MiB}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:8080"]
+    use_service: lua.hello
+    limits: {max_body: 1m, max_header_bytes: 16KB}
+    timeouts: {http_request: 1500, keep_alive: 2s}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Frontends[0]
+	if c.Lua.MemoryLimit != 64<<20 || f.Limits.MaxBody != 1<<20 || f.Limits.MaxHeaderBytes != 16000 {
+		t.Fatalf("sizes: %d %d %d", c.Lua.MemoryLimit, f.Limits.MaxBody, f.Limits.MaxHeaderBytes)
+	}
+	if f.Timeouts.HTTPRequest.D() != 1500*time.Millisecond || f.Timeouts.KeepAlive.D() != 2*time.Second {
+		t.Fatalf("durations: %v %v", f.Timeouts.HTTPRequest.D(), f.Timeouts.KeepAlive.D())
+	}
+}
+
+// Every error names the key it is about.
+func TestErrorsNameTheirKey(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{``, "frontends: at least one frontend"},
+		{`frontends: [{bind: ["127.0.0.1:1"], use_service: lua.x}]`, "frontends[0].name: missing"},
+		{`frontends: [{name: a, use_service: lua.x}]`, "frontends[0].bind"},
+		{`frontends: [{name: a, bind: ["nope"], use_service: lua.x}]`, "frontends[0].bind[0]"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: hello}]`, "frontends[0].use_service: want lua.NAME"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"]}]`, "frontends[0]: nothing answers"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], default_backend: b}]`, "frontends[0].default_backend: no backend named"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: udp}]`, "frontends[0].mode"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: a, bind: ["127.0.0.1:2"], use_service: lua.x}]`, "frontends[1].name"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, "frontends[1].bind[0]: 127.0.0.1:1 is already bound"},
+		{"lua: {memory_limit: lots}\n" + minimal, "lua.memory_limit (line 1): invalid size"},
+		{"log: {level: loud}\n" + minimal, "log.level"},
+		{"workers: -1\n" + minimal, "workers"},
+		{"nonsense: 1\n" + minimal, "field nonsense not found"},
+		{`frontends:
+  - name: a
+    bind: ["127.0.0.1:1"]
+    use_service: lua.x
+    timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
+		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
+	}
+	for _, tc := range cases {
+		_, err := Parse([]byte(tc.yaml), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "512": 512, "8KiB": 8192, "2MB": 2000000, "1g": 1 << 30, "10 B": 10} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5MiB", "12XB", "99999999999GiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) did not fail", in)
+		}
+	}
+}
