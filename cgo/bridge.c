@@ -374,5 +374,6 @@ void le_stream_free(le_stream *s)
 	free(s->rfields);
 	free(s->out.p);
 	free(s->err.p);
+	free(s->io.p);
 	free(s);
 }

@@ -5,7 +5,10 @@ package cgo
 */
 import "C"
 
-import "unsafe"
+import (
+	"time"
+	"unsafe"
+)
 
 // Op codes a coroutine yields with (le_stream.op).
 const (
@@ -15,6 +18,7 @@ const (
 	OpRecv    = C.LE_OP_RECV
 	OpFlush   = C.LE_OP_FLUSH
 	OpForward = C.LE_OP_FORWARD
+	OpSocket  = C.LE_OP_SOCKET
 )
 
 // Stream flags (le_stream.flags).
@@ -93,6 +97,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.op = OpDone
 	c.arg = 0
 	c.err.len = 0
+	c.sock, c.io.len = 0, 0
 }
 
 // SetRequestLine records method and target (split into path and query) and the version.
@@ -276,4 +281,33 @@ func lowerASCII(b []byte) {
 			b[i] = ch + 'a' - 'A'
 		}
 	}
+}
+
+// Socket operations (Stream.SockOp) and results (SetSockResult).
+const (
+	SockConnect  = C.LE_SOCK_CONNECT
+	SockSend     = C.LE_SOCK_SEND
+	SockRecv     = C.LE_SOCK_RECV
+	SockClose    = C.LE_SOCK_CLOSE
+	SockOK       = C.LE_SOCK_OK
+	SockEFail    = C.LE_SOCK_EFAIL
+	SockETimeout = C.LE_SOCK_ETIMEOUT
+	SockEClosed  = C.LE_SOCK_ECLOSED
+)
+
+// SockOp returns the Socket operation the coroutine waits on: the socket
+// id, the operation, its argument, its timeout, and its bytes (address or
+// data, valid until SetSockResult).
+func (s *Stream) SockOp() (id, op, arg int, timeout time.Duration, data []byte) {
+	c := s.c
+	return int(c.sock), int(c.sock_op), int(c.sock_arg), time.Duration(c.sock_ms) * time.Millisecond, bufBytes(&c.io)
+}
+
+// SetSockResult records the outcome of a Socket operation: the socket id
+// (for connect), a result code and the bytes Lua gets back.
+func (s *Stream) SetSockResult(id, res int, data []byte) {
+	c := s.c
+	c.sock, c.sock_res = C.int32_t(id), C.int32_t(res)
+	c.io.len = 0
+	appendBuf(&c.io, data)
 }

@@ -41,7 +41,20 @@ enum {
 	LE_OP_YIELD = 2, /* resume on the next loop iteration */
 	LE_OP_RECV = 3,  /* resume when more body arrived or the body ended */
 	LE_OP_FLUSH = 4, /* send what is in out, then resume */
-	LE_OP_FORWARD = 5 /* forward the request; resume with the response head */
+	LE_OP_FORWARD = 5, /* forward the request; resume with the response head */
+	LE_OP_SOCKET = 6   /* a Socket operation (sock_op) */
+};
+
+/* Socket operations and results (le_stream.sock_op, sock_res). */
+enum {
+	LE_SOCK_CONNECT = 1,
+	LE_SOCK_SEND = 2,
+	LE_SOCK_RECV = 3,
+	LE_SOCK_CLOSE = 4,
+	LE_SOCK_OK = 0,
+	LE_SOCK_EFAIL = -1,    /* message in io */
+	LE_SOCK_ETIMEOUT = -2, /* what arrived so far in io */
+	LE_SOCK_ECLOSED = -3   /* what arrived so far in io */
 };
 
 /* le_stream.flags */
@@ -96,6 +109,16 @@ typedef struct le_stream {
 	/* Socket options a script asked for (TXN:set_tos, set_mark). */
 	int32_t tos;
 	int32_t mark;
+
+	/* Socket class (core.tcp): the operation a coroutine waits on, and its
+	 * result. io holds the address to connect to, the bytes to send, or
+	 * what was received (or an error message). */
+	int32_t sock;       /* socket id; 0: none yet */
+	int32_t sock_op;    /* LE_SOCK_* */
+	int32_t sock_arg;   /* receive: -1 a line, -2 all, n > 0 bytes */
+	int32_t sock_ms;    /* timeout in milliseconds; 0: none */
+	int32_t sock_res;   /* LE_SOCK_OK or an LE_SOCK_E* error */
+	le_buf io;
 
 	/* Yield protocol. */
 	int32_t op;

@@ -428,6 +428,17 @@ func (h *h1Conn) resume() {
 			h.waitBody = true
 			h.setPhase(phaseBody)
 		}
+	case cgo.OpSocket:
+		gen := h.gen
+		h.l.socketOp(s, func() {
+			if h.closed || h.gen != gen || h.th == nil {
+				return
+			}
+			h.busy = true
+			h.resume()
+			h.busy = false
+			h.process()
+		})
 	case cgo.OpFlush:
 		if h.c.OutboundBuffered() > outboundHighWater {
 			h.park(time.Millisecond)
@@ -619,6 +630,7 @@ func (h *h1Conn) endStream() {
 	}
 	h.waitBody = false
 	h.buffering = false
+	h.l.closeSocketsOf(h.th.S)
 	if op, _ := h.th.S.Op(); op == cgo.OpDone {
 		h.l.lua.Release(h.th)
 	} else {
@@ -761,6 +773,7 @@ func (h *h1Conn) afterWork() {
 	}
 	if h.th != nil {
 		// The coroutine is parked mid-request; it cannot be reused.
+		h.l.closeSocketsOf(h.th.S)
 		h.th.Free()
 		h.th = nil
 	}

@@ -34,6 +34,8 @@ type Loop struct {
 	ubuf      []byte                              // upstream request bytes being assembled
 	epfd      int                                 // the loop's epoll instance, for backpressure; -1: unknown
 	paused    map[int]bool                        // sockets whose reads are paused (backpressure.go)
+	sockets   map[int]*luaSocket                  // core.tcp() connections (socket.go)
+	nextSock  int
 	frontends map[*frontend]*frontendState
 	stopSweep chan struct{}
 }
@@ -61,6 +63,7 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		idle:      map[*backend.Server][]*upstreamConn{},
 		epfd:      -1,
 		paused:    map[int]bool{},
+		sockets:   map[int]*luaSocket{},
 		frontends: map[*frontend]*frontendState{},
 		stopSweep: make(chan struct{}),
 	}
@@ -82,6 +85,7 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		st.Close()
 		return nil, err
 	}
+	loopsByID.Store(id, l)
 	go l.sweeper()
 	return l, nil
 }
@@ -126,7 +130,10 @@ func (t *task) resume() {
 		if s.Flags()&cgo.FlagFailed != 0 {
 			t.l.log.Error("Lua task failed", "task", t.id, "err", string(s.Err()))
 		}
+		t.l.closeSocketsOf(s)
 		t.l.lua.Release(t.th)
+	case cgo.OpSocket:
+		t.l.socketOp(s, t.resume)
 	case cgo.OpSleep:
 		t.l.after(time.Duration(arg*float64(time.Millisecond)), t.resume)
 	case cgo.OpYield, cgo.OpFlush:

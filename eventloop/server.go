@@ -189,8 +189,12 @@ func (s *Server) Booted() <-chan struct{} { return s.booted }
 
 // OnOpen binds a new connection to its frontend and its loop's state.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if u, ok := c.Context().(upstreamCtx); ok {
-		u.u.opened(c)
+	switch ctx := c.Context().(type) {
+	case upstreamCtx:
+		ctx.u.opened(c)
+		return nil, gnet.None
+	case sockCtx:
+		ctx.k.opened(c)
 		return nil, gnet.None
 	}
 	if _, ok := c.Context().(bootProbe); ok {
@@ -236,6 +240,9 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	case upstreamCtx:
 		ctx.u.onTraffic()
 		return gnet.None
+	case sockCtx:
+		ctx.k.onTraffic()
+		return gnet.None
 	}
 	return gnet.Close
 }
@@ -248,6 +255,8 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.active.Add(-1)
 	case upstreamCtx:
 		ctx.u.onClose()
+	case sockCtx:
+		ctx.k.onClose()
 	}
 	return gnet.None
 }

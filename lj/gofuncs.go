@@ -100,3 +100,10 @@ func goVarSet(c *cgo.Call) int {
 	}
 	return 0
 }
+
+// RegisterGoFunc makes fn callable from the Lua half of the APIs as
+// I.gocall(I.go.NAME, ...). Call it from a package's init, before any
+// state exists.
+func RegisterGoFunc(name string, fn cgo.GoFunc) {
+	goFuncs[name] = cgo.RegisterGoFunc(fn)
+}

@@ -26,7 +26,12 @@ if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 fi
 case $want in
 test | bench)
+	# The end-to-end tests talk to real peers: curl as a client, nginx as a
+	# backend, redis-server for the Socket class, HAProxy to compare answers.
 	need_cmd curl curl
+	need_cmd nginx nginx
+	need_cmd redis-server redis-server
+	need_cmd haproxy haproxy
 	;;
 esac
 

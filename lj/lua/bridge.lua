@@ -54,6 +54,12 @@ typedef struct le_stream {
 	le_buf out;
 	int32_t tos;
 	int32_t mark;
+	int32_t sock;
+	int32_t sock_op;
+	int32_t sock_arg;
+	int32_t sock_ms;
+	int32_t sock_res;
+	le_buf io;
 	int32_t op;
 	double arg;
 	le_buf err;
@@ -61,7 +67,7 @@ typedef struct le_stream {
 ]]
 
 local I = {
-	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4, OP_FORWARD = 5,
+	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4, OP_FORWARD = 5, OP_SOCKET = 6,
 	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16, F_ABORT = 32, F_SOCKOPT = 64, F_FORWARD = 128,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
 	ENTRY_HTTP = 1,

@@ -1,0 +1,148 @@
+-- Socket: HAProxy's core.tcp(), a LuaSocket-style TCP client whose calls
+-- park the coroutine while the loop does the I/O.
+-- Reference: HAProxy Lua API, class Socket. Go's half: eventloop/socket.go.
+local ffi = require("ffi")
+local I = require("luaedge.internal")
+
+local ffi_string = ffi.string
+local type, tostring, tonumber = type, tostring, tonumber
+
+local CONNECT, SEND, RECV, CLOSE = 1, 2, 3, 4
+local OK, EFAIL, ETIMEOUT, ECLOSED = 0, -1, -2, -3
+
+local Socket = {}
+local mt = { __index = Socket, __tostring = function() return "Socket" end }
+
+-- core.tcp() returns a new, unconnected Socket.
+function core.tcp()
+	return setmetatable({ id = 0, ms = 0 }, mt)
+end
+
+local function check(self, fname)
+	if getmetatable(self) ~= mt then
+		error("bad argument #1 to '" .. fname .. "' (Socket expected; use sock:" .. fname .. "(...))", 3)
+	end
+end
+
+-- op runs one operation in Go and returns its result code and bytes.
+local function op(self, fname, code, data, arg)
+	local s = I.current()
+	if s == nil then
+		error("Socket:" .. fname .. ": sockets work in actions, services and tasks only", 3)
+	end
+	s.sock, s.sock_op, s.sock_arg, s.sock_ms = self.id, code, arg or 0, self.ms
+	s.io.len = 0
+	if data then I.buf_append(s.io, data, #data) end
+	I.wait(s, I.OP_SOCKET)
+	local res = s.sock_res
+	local out = ffi_string(s.io.p, s.io.len)
+	if code == CONNECT and res == OK then self.id = s.sock end
+	return res, out
+end
+
+-- connect(address[, port]): address is a host name or IP, or "host:port".
+function Socket.connect(self, host, port)
+	check(self, "connect")
+	if type(host) ~= "string" then
+		error("bad argument #2 to 'connect' (string expected, got " .. type(host) .. ")", 2)
+	end
+	if port == nil then
+		local h, p = host:match("^%[?(.-)%]?:(%d+)$")
+		if not h then return nil, "connect: missing port in '" .. host .. "'" end
+		host, port = h, p
+	end
+	port = tonumber(port)
+	if port == nil or port < 1 or port > 65535 then
+		return nil, "connect: invalid port"
+	end
+	if self.id ~= 0 then return nil, "already connected" end
+	if host:find(":", 1, true) then host = "[" .. host .. "]" end
+	local res, msg = op(self, "connect", CONNECT, host .. ":" .. port)
+	if res ~= OK then return nil, res == ETIMEOUT and "timeout" or msg end
+	return 1
+end
+
+function Socket.connect_ssl(self)
+	check(self, "connect_ssl")
+	return nil, "connect_ssl: TLS to servers is not supported yet"
+end
+
+-- send(data[, i[, j]]) sends data:sub(i, j); returns the index of the last
+-- byte sent, or nil, err, last index sent.
+function Socket.send(self, data, i, j)
+	check(self, "send")
+	data = tostring(data)
+	i, j = tonumber(i) or 1, tonumber(j) or #data
+	local piece = data:sub(i, j)
+	if self.id == 0 then return nil, "closed", i - 1 end
+	local res, msg = op(self, "send", SEND, piece)
+	if res ~= OK then return nil, res == ECLOSED and "closed" or msg, i - 1 end
+	return i + #piece - 1
+end
+
+-- receive([pattern[, prefix]]): "*l" a line without its end of line (the
+-- default), "*a" everything until the peer closes, or a byte count.
+function Socket.receive(self, pattern, prefix)
+	check(self, "receive")
+	local arg
+	if pattern == nil or pattern == "*l" or pattern == "l" then
+		arg = -1
+	elseif pattern == "*a" or pattern == "a" then
+		arg = -2
+	else
+		arg = tonumber(pattern)
+		if arg == nil or arg < 0 then
+			error("bad argument #2 to 'receive' (\"*l\", \"*a\" or a byte count expected)", 2)
+		end
+		if arg == 0 then return (prefix or "") end
+	end
+	prefix = prefix or ""
+	if self.id == 0 then return nil, "closed", prefix end
+	local res, data = op(self, "receive", RECV, nil, arg)
+	if res == OK then return prefix .. data end
+	if res == ECLOSED then
+		if arg == -2 then return prefix .. data end
+		return nil, "closed", prefix .. data
+	end
+	if res == ETIMEOUT then return nil, "timeout", prefix .. data end
+	return nil, data, prefix
+end
+
+function Socket.close(self)
+	check(self, "close")
+	if self.id ~= 0 then
+		op(self, "close", CLOSE)
+		self.id = 0
+	end
+	return 1
+end
+
+-- settimeout(seconds): the limit of each later operation (0 or nil: none).
+function Socket.settimeout(self, t)
+	check(self, "settimeout")
+	t = tonumber(t) or 0
+	self.ms = t > 0 and math.max(1, math.floor(t * 1000)) or 0
+	return 1
+end
+
+local function names(self, fname, which)
+	check(self, fname)
+	if self.id == 0 then return nil, "not connected" end
+	local ip, port = I.gocall(I.go.sock_name, self.id, which)
+	if ip == nil then return nil, port end
+	return ip, port
+end
+
+function Socket.getpeername(self) return names(self, "getpeername", "peer") end
+function Socket.getsockname(self) return names(self, "getsockname", "local") end
+
+-- setoption("keepalive" | "tcp-nodelay" | "linger", value)
+function Socket.setoption(self, name, value)
+	check(self, "setoption")
+	if self.id == 0 then return nil, "not connected" end
+	local ok, err = I.gocall(I.go.sock_option, self.id, tostring(name), value and true or false)
+	if not ok then return nil, err end
+	return 1
+end
+
+I.Socket = Socket
