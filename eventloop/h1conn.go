@@ -370,7 +370,7 @@ func (h *h1Conn) resume() {
 	s := th.S
 	op, arg := s.Op()
 	if s.Flags()&cgo.FlagSockopt != 0 {
-		h.applySockopts(s)
+		applySockopts(h.c, s, h.l)
 	}
 	if op == cgo.OpDone && s.Flags()&cgo.FlagAbort != 0 {
 		h.endStream()
@@ -799,18 +799,18 @@ func (h *h1Conn) endSession() {
 }
 
 // applySockopts sets the IP TOS and firewall mark a script asked for
-// (TXN:set_tos, TXN:set_mark) on the client socket.
-func (h *h1Conn) applySockopts(s *cgo.Stream) {
+// (TXN:set_tos, TXN:set_mark) on the client socket c.
+func applySockopts(c gnet.Conn, s *cgo.Stream, l *Loop) {
 	s.ClearFlag(cgo.FlagSockopt)
 	tos, mark := s.Sockopts()
 	if tos >= 0 {
-		if err := unix.SetsockoptInt(h.c.Fd(), unix.IPPROTO_IP, unix.IP_TOS, tos); err != nil {
-			h.l.log.Debug("set_tos", "err", err)
+		if err := unix.SetsockoptInt(c.Fd(), unix.IPPROTO_IP, unix.IP_TOS, tos); err != nil {
+			l.log.Debug("set_tos", "err", err)
 		}
 	}
 	if mark >= 0 {
-		if err := unix.SetsockoptInt(h.c.Fd(), unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
-			h.l.log.Debug("set_mark", "err", err)
+		if err := unix.SetsockoptInt(c.Fd(), unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
+			l.log.Debug("set_mark", "err", err)
 		}
 	}
 }

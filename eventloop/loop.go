@@ -29,6 +29,7 @@ type Loop struct {
 	wbuf []byte    // response bytes being assembled; flushed before returning to gnet
 
 	conns     map[*h1Conn]struct{}
+	tcps      map[*tcpConn]struct{}
 	ups       map[*upstreamConn]struct{}          // connections to servers, for their deadlines
 	idle      map[*backend.Server][]*upstreamConn // keep-alive connections to reuse
 	ubuf      []byte                              // upstream request bytes being assembled
@@ -59,6 +60,7 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		log:       s.log.With("loop", id),
 		now:       time.Now(),
 		conns:     map[*h1Conn]struct{}{},
+		tcps:      map[*tcpConn]struct{}{},
 		ups:       map[*upstreamConn]struct{}{},
 		idle:      map[*backend.Server][]*upstreamConn{},
 		epfd:      -1,
@@ -148,7 +150,8 @@ func (l *Loop) frontendState(f *frontend) (*frontendState, error) {
 	if fs := l.frontends[f]; fs != nil {
 		return fs, nil
 	}
-	id, err := l.lua.Program(f.cfg.HTTPRequest, f.cfg.HTTPResponse, f.service, f.cfg.Forwards())
+	req, res := f.cfg.Rules()
+	id, err := l.lua.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards())
 	if err != nil {
 		return nil, fmt.Errorf("frontend %s: %w", f.cfg.Name, err)
 	}
@@ -195,6 +198,9 @@ func (l *Loop) sweep() {
 	}
 	for u := range l.ups {
 		u.checkDeadline(l.now)
+	}
+	for t := range l.tcps {
+		t.checkIdle(l.now)
 	}
 }
 

@@ -196,6 +196,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	case sockCtx:
 		ctx.k.opened(c)
 		return nil, gnet.None
+	case tcpUpCtx:
+		ctx.u.opened(c)
+		return nil, gnet.None
 	}
 	if _, ok := c.Context().(bootProbe); ok {
 		l, err := s.loop(c.EventLoop())
@@ -226,9 +229,13 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.log.Error("cannot serve frontend", "frontend", f.cfg.Name, "err", err)
 		return nil, gnet.Close
 	}
+	s.active.Add(1)
+	if f.cfg.Mode == "tcp" {
+		c.SetContext(newTCPConn(l, fs, c, s.nextConn.Add(1)))
+		return nil, gnet.None
+	}
 	h := newH1Conn(l, fs, c, s.nextConn.Add(1))
 	c.SetContext(h)
-	s.active.Add(1)
 	return nil, gnet.None
 }
 
@@ -242,6 +249,11 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.None
 	case sockCtx:
 		ctx.k.onTraffic()
+		return gnet.None
+	case *tcpConn:
+		return ctx.onTraffic()
+	case tcpUpCtx:
+		ctx.u.onTraffic()
 		return gnet.None
 	}
 	return gnet.Close
@@ -257,6 +269,11 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		ctx.u.onClose()
 	case sockCtx:
 		ctx.k.onClose()
+	case *tcpConn:
+		ctx.onClose()
+		s.active.Add(-1)
+	case tcpUpCtx:
+		ctx.u.onClose()
 	}
 	return gnet.None
 }

@@ -22,13 +22,14 @@ import (
 var luaFS embed.FS
 
 // The API files, run in this order after bridge.lua in every state.
-var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua"}
+var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
 	EntryHTTP       = 1 // a frontend program: http-request rules, service, http-response rules
 	EntryEndSession = 2 // drop a closed connection's sess.* variables
 	EntryTask       = 3 // a core.register_task function
+	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -117,13 +118,14 @@ func (s *State) loadAPIs() error {
 
 // Program compiles a frontend's http_request and http_response rules and
 // its service (service "" for none) and returns the id EntryHTTP runs.
-// forward says the frontend forwards to backends when no service is set.
-func (s *State) Program(req, res []string, service string, forward bool) (int, error) {
+// forward says the frontend forwards to backends when no service is set;
+// mode is "http" or "tcp".
+func (s *State) Program(mode string, req, res []string, service string, forward bool) (int, error) {
 	svc := "nil"
 	if service != "" {
 		svc = luaString(service)
 	}
-	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+")", "=program")
+	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+")", "=program")
 	if err != nil {
 		// The message names the key; a traceback through luaedge's own
 		// code would only hide it.

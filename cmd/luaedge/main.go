@@ -115,7 +115,8 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	}
 	defer st.Close()
 	for i, f := range cfg.Frontends {
-		if _, err := st.Program(f.HTTPRequest, f.HTTPResponse, f.ServiceName(), f.Forwards()); err != nil {
+		req, res := f.Rules()
+		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards()); err != nil {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}

@@ -54,6 +54,8 @@ type Frontend struct {
 	Mode           string   `yaml:"mode"`
 	HTTPRequest    []string `yaml:"http_request"`
 	HTTPResponse   []string `yaml:"http_response"`
+	TCPRequest     []string `yaml:"tcp_request"`
+	TCPResponse    []string `yaml:"tcp_response"`
 	UseService     string   `yaml:"use_service"`
 	DefaultBackend string   `yaml:"default_backend"`
 	// Routes pick a backend by host and path prefix, first match wins;
@@ -264,8 +266,20 @@ func (c *Config) validate() error {
 			}
 			binds[b] = f.Name
 		}
-		if f.Mode != "http" {
-			return fmt.Errorf("%s.mode: %q is not supported yet (http)", at, f.Mode)
+		switch f.Mode {
+		case "http":
+			if len(f.TCPRequest)+len(f.TCPResponse) > 0 {
+				return fmt.Errorf("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
+			}
+		case "tcp":
+			if len(f.HTTPRequest)+len(f.HTTPResponse) > 0 {
+				return fmt.Errorf("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
+			}
+			if len(f.Routes) > 0 {
+				return fmt.Errorf("%s.routes: routes need mode: http (use default_backend)", at)
+			}
+		default:
+			return fmt.Errorf("%s.mode: want http or tcp, got %q", at, f.Mode)
 		}
 		if f.DefaultBackend != "" && !backends[f.DefaultBackend] {
 			return fmt.Errorf("%s.default_backend: no backend named %q", at, f.DefaultBackend)
@@ -281,7 +295,7 @@ func (c *Config) validate() error {
 		if f.UseService != "" && (f.DefaultBackend != "" || len(f.Routes) > 0) {
 			return fmt.Errorf("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
 		}
-		if f.UseService == "" && f.DefaultBackend == "" && len(f.Routes) == 0 && len(f.HTTPRequest) == 0 {
+		if f.UseService == "" && f.DefaultBackend == "" && len(f.Routes) == 0 && len(f.HTTPRequest) == 0 && len(f.TCPRequest) == 0 {
 			return fmt.Errorf("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
 		}
 		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
@@ -292,6 +306,14 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// Rules returns the request and response rules of the frontend's mode.
+func (f *Frontend) Rules() (req, res []string) {
+	if f.Mode == "tcp" {
+		return f.TCPRequest, f.TCPResponse
+	}
+	return f.HTTPRequest, f.HTTPResponse
 }
 
 // Forwards reports whether the frontend forwards requests to backends.

@@ -110,6 +110,10 @@ local function step(txn, r, rc)
 		return nil
 	elseif rc == act.STOP then
 		return "continue"
+	elseif rawget(txn, "__ctx").tcp and rc >= act.DONE and rc <= act.INVALID then
+		-- A TCP connection has no answer to make: every end closes it
+		-- (after what a script sent, e.g. with txn.res:send).
+		s.flags = bor(s.flags, I.F_ABORT)
 	elseif rc == act.DONE then
 		if s.status == 0 then s.flags = bor(s.flags, I.F_ABORT) end
 	elseif rc == act.DENY then
@@ -161,16 +165,17 @@ I.programs = {}
 -- program compiles a frontend: its http_request and http_response rules
 -- and its service (or nil). Go calls it once per frontend and state and
 -- runs the returned id with ENTRY_HTTP.
-function I.program(req, res, service, forward)
+function I.program(req, res, service, forward, mode)
+	mode = mode or "http"
 	local p = { req = {}, res = {} }
 	for i, line in ipairs(req) do
-		local ok, r = pcall(compile_rule, line, "http-req")
-		if not ok then error("http_request[" .. (i - 1) .. "]: " .. tostring(r), 0) end
+		local ok, r = pcall(compile_rule, line, mode .. "-req")
+		if not ok then error(mode .. "_request[" .. (i - 1) .. "]: " .. tostring(r), 0) end
 		p.req[i] = r
 	end
 	for i, line in ipairs(res) do
-		local ok, r = pcall(compile_rule, line, "http-res")
-		if not ok then error("http_response[" .. (i - 1) .. "]: " .. tostring(r), 0) end
+		local ok, r = pcall(compile_rule, line, mode .. "-res")
+		if not ok then error(mode .. "_response[" .. (i - 1) .. "]: " .. tostring(r), 0) end
 		p.res[i] = r
 	end
 	if service ~= nil then
@@ -178,8 +183,8 @@ function I.program(req, res, service, forward)
 		if not p.service then
 			error("use_service: no Lua service named '" .. service .. "' (core.register_service was not called for it)", 0)
 		end
-		if p.service.mode ~= "http" then
-			error("use_service: Lua service '" .. service .. "' is a " .. p.service.mode .. " service, not http", 0)
+		if p.service.mode ~= mode then
+			error("use_service: Lua service '" .. service .. "' is a " .. p.service.mode .. " service, not " .. mode, 0)
 		end
 	end
 	p.forward = service == nil and forward

@@ -73,6 +73,7 @@ local I = {
 	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,
 	ENTRY_TASK = 3,
+	ENTRY_TCP = 4,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).
@@ -146,7 +147,7 @@ local function runner(sp)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
 		end
-		ctx.vars = nil
+		ctx.vars, ctx.tcp, ctx.tcp_stage, ctx.passed = nil, nil, nil, nil
 		s.op = I.OP_DONE
 		yield()
 	end

@@ -1,72 +1,217 @@
 -- Channel: txn.req and txn.res. Reference: HAProxy Lua API, class Channel.
--- In HTTP mode a channel holds the message body; this is the read side
--- over the request body received so far. Writing and forwarding come with
--- proxying and TCP mode.
+--
+-- A channel's input is what arrived from one side and was not yet passed
+-- on. It lives in the stream's body buffer: body[body_pos .. body_pos +
+-- passed) was already passed on (Channel:forward, Channel:send) and
+-- body[body_pos + passed .. len) is the input scripts read and change.
+-- When the rules end, Go sends the whole buffer on to the other side.
+--
+-- In TCP mode txn.req holds the client's bytes during tcp-request rules
+-- and txn.res the server's during tcp-response rules; txn.res:send during
+-- tcp-request rules answers the client directly. In HTTP mode a channel
+-- reads the request body received so far and cannot change it.
 local ffi = require("ffi")
+local bit = require("bit")
 local I = require("luaedge.internal")
 
-local ffi_string = ffi.string
+local ffi_string, ffi_copy = ffi.string, ffi.copy
+local band = bit.band
+
+-- Channels buffer at most this much input (Channel:is_full).
+local CHANNEL_MAX = 65536
 
 local Channel = {}
 local mt = { __index = Channel, __tostring = function() return "Channel" end }
 
 function I.new_channel(txn, dir)
-	return setmetatable({ [0] = txn[0], dir = dir }, mt)
+	return setmetatable({ [0] = txn[0], dir = dir, txn = txn }, mt)
 end
 
-local function body(self, fname)
+local function ctx_of(self) return rawget(self.txn, "__ctx") end
+
+-- which returns how the channel acts now: "input" (its side's bytes are
+-- in the body buffer), "direct" (txn.res while the request side runs:
+-- sends go straight to the client), or "http".
+local function which(self, fname)
 	local s = type(self) == "table" and rawget(self, 0)
 	if s == nil then
 		error("bad argument #1 to '" .. fname .. "' (Channel expected; use txn.req:" .. fname .. "(...))", 3)
 	end
-	if self.dir ~= "req" then
-		error("Channel:" .. fname .. " on the response is not available in HTTP mode", 3)
+	local ctx = ctx_of(self)
+	if not ctx.tcp then
+		if self.dir ~= "req" then
+			error("Channel:" .. fname .. " on the response is not available in HTTP mode", 3)
+		end
+		return s, "http", ctx
 	end
-	return s
+	if (self.dir == "req") == (ctx.tcp_stage == "req") then return s, "input", ctx end
+	return s, "direct", ctx
+end
+
+local function input_start(s, ctx)
+	return s.body_pos + (ctx.passed or 0)
+end
+
+local function input_len(s, ctx)
+	return s.body.len - input_start(s, ctx)
+end
+
+-- wait_input parks the coroutine until more of this side arrived; false
+-- when the side has closed.
+local function wait_input(s)
+	if band(s.flags, I.F_BODY_END) ~= 0 then return false end
+	I.wait(s, I.OP_RECV)
+	return true
 end
 
 function Channel.get_in_len(self)
-	local s = body(self, "get_in_len")
-	return s.body.len - s.body_pos
+	local s, mode, ctx = which(self, "get_in_len")
+	if mode == "http" then return s.body.len - s.body_pos end
+	if mode == "direct" then return 0 end
+	return input_len(s, ctx)
 end
 Channel.get_in_length = Channel.get_in_len
 
 function Channel.get_out_len(self)
-	body(self, "get_out_len")
+	local s, mode, ctx = which(self, "get_out_len")
+	if mode == "input" then return ctx.passed or 0 end
+	if mode == "direct" then return s.out.len end
 	return 0
 end
 Channel.get_out_length = Channel.get_out_len
 
+-- dup returns the input without removing it; it waits for input when
+-- there is none yet. nil when the side closed with nothing left.
 function Channel.dup(self)
-	local s = body(self, "dup")
-	return ffi_string(s.body.p + s.body_pos, s.body.len - s.body_pos)
+	local s, mode, ctx = which(self, "dup")
+	if mode == "direct" then return nil end
+	local start = mode == "http" and s.body_pos or input_start(s, ctx)
+	while s.body.len - start == 0 do
+		if mode == "http" or not wait_input(s) then return nil end
+		start = input_start(s, ctx)
+	end
+	return ffi_string(s.body.p + start, s.body.len - start)
 end
 
+-- get returns the input and removes it.
 function Channel.get(self)
-	local s = body(self, "get")
-	local v = ffi_string(s.body.p + s.body_pos, s.body.len - s.body_pos)
-	s.body_pos = s.body.len
+	local v = Channel.dup(self)
+	if v == nil then return nil end
+	local s, mode, ctx = which(self, "get")
+	if mode == "http" then
+		s.body_pos = s.body.len
+	else
+		s.body.len = input_start(s, ctx)
+	end
 	return v
 end
 
-function Channel.getline(self)
-	local s = body(self, "getline")
-	local p = s.body.p + s.body_pos
-	local n = s.body.len - s.body_pos
-	for i = 0, n - 1 do
-		if p[i] == 10 then
-			s.body_pos = s.body_pos + i + 1
-			return ffi_string(p, i + 1)
-		end
-	end
-	s.body_pos = s.body.len
-	return ffi_string(p, n)
+-- remove drops n bytes of input at offset off (from the input's start).
+local function remove(s, start, off, n)
+	local p = s.body.p + start + off
+	ffi_copy(p, p + n, s.body.len - (start + off + n))
+	s.body.len = s.body.len - n
 end
 
-function Channel.is_full() return false end
-
-for _, name in ipairs({ "set", "append", "send", "forward", "remove", "insert", "line", "data" }) do
-	Channel[name] = function()
-		error("Channel:" .. name .. " is not available in HTTP mode", 2)
+-- getline returns the first line of the input (with its "\n") and removes
+-- it, waiting for the line to be complete; at the end of the side, what
+-- is left.
+function Channel.getline(self)
+	local s, mode, ctx = which(self, "getline")
+	if mode == "direct" then return nil end
+	local scanned = 0
+	while true do
+		local start = mode == "http" and s.body_pos or input_start(s, ctx)
+		local n = s.body.len - start
+		local p = s.body.p + start
+		for i = scanned, n - 1 do
+			if p[i] == 10 then
+				local line = ffi_string(p, i + 1)
+				if mode == "http" then s.body_pos = s.body_pos + i + 1 else remove(s, start, 0, i + 1) end
+				return line
+			end
+		end
+		scanned = n
+		if mode == "http" or not wait_input(s) then
+			if n == 0 then return nil end
+			local rest = ffi_string(p, n)
+			if mode == "http" then s.body_pos = s.body.len else s.body.len = start end
+			return rest
+		end
 	end
+end
+
+local function writable(self, fname)
+	local s, mode, ctx = which(self, fname)
+	if mode == "http" then
+		error("Channel:" .. fname .. " is not available in HTTP mode (use the HTTP class)", 3)
+	end
+	return s, mode, ctx
+end
+
+-- set replaces the input with data; returns the length written.
+function Channel.set(self, data)
+	local s, mode, ctx = writable(self, "set")
+	data = tostring(data)
+	if mode == "direct" then return -1 end
+	s.body.len = input_start(s, ctx)
+	I.buf_append(s.body, data, #data)
+	return #data
+end
+
+-- append adds data at the end of the input.
+function Channel.append(self, data)
+	local s, mode = writable(self, "append")
+	data = tostring(data)
+	if mode == "direct" then return -1 end
+	I.buf_append(s.body, data, #data)
+	return #data
+end
+
+-- send passes data on at once, before the input.
+function Channel.send(self, data)
+	local s, mode, ctx = writable(self, "send")
+	data = tostring(data)
+	if mode == "direct" then
+		I.buf_append(s.out, data, #data)
+		return #data
+	end
+	-- Insert after what was passed already: grow, shift the input, copy.
+	local start = input_start(s, ctx)
+	local tail = s.body.len - start
+	I.buf_append(s.body, data, #data)
+	local p = s.body.p + start
+	ffi_copy(p + #data, p, tail)
+	ffi_copy(p, data, #data)
+	ctx.passed = (ctx.passed or 0) + #data
+	return #data
+end
+
+-- forward passes the first n bytes of input on, unread by Lua.
+function Channel.forward(self, n)
+	local s, mode, ctx = writable(self, "forward")
+	n = tonumber(n)
+	if n == nil or n < 0 then error("bad argument #2 to 'forward' (byte count expected)", 2) end
+	if mode == "direct" then return 0 end
+	n = math.min(n, input_len(s, ctx))
+	ctx.passed = (ctx.passed or 0) + n
+	return n
+end
+
+-- remove(offset, length) is HAProxy 2.6's Channel:remove: drop input bytes.
+function Channel.remove(self, offset, len)
+	local s, mode, ctx = writable(self, "remove")
+	if mode == "direct" then return 0 end
+	offset = tonumber(offset) or 0
+	local avail = input_len(s, ctx) - offset
+	len = math.min(tonumber(len) or avail, avail)
+	if len <= 0 then return 0 end
+	remove(s, input_start(s, ctx), offset, len)
+	return len
+end
+
+function Channel.is_full(self)
+	local s, mode, ctx = which(self, "is_full")
+	if mode ~= "input" then return false end
+	return input_len(s, ctx) >= CHANNEL_MAX
 end
