@@ -221,6 +221,7 @@ func (h *h1Conn) startRequest() {
 	}
 	h.gen++
 	h.th = th
+	h.fe.stats.reqTot.Add(1)
 	h.minor = r.Minor
 	h.keepAlive = r.KeepAlive && !h.l.srv.draining.Load()
 	h.isHead = string(r.Method) == "HEAD"

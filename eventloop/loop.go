@@ -69,6 +69,10 @@ func newLoop(s *Server, el gnet.EventLoop, id int) (*Loop, error) {
 		frontends: map[*frontend]*frontendState{},
 		stopSweep: make(chan struct{}),
 	}
+	if err := st.L.Load([]byte(s.proxyInfo()), "=proxies"); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := st.SetBackends(s.backendNames()); err != nil {
 		st.Close()
 		return nil, err

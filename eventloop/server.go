@@ -50,6 +50,7 @@ type Server struct {
 
 // frontend is a config frontend resolved for serving.
 type frontend struct {
+	stats          frontendStats
 	cfg            *config.Frontend
 	service        string
 	routes         []routeRule
@@ -72,6 +73,7 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 		s.numLoops = runtime.NumCPU()
 	}
 	lj.Threads = s.numLoops
+	running.Store(s)
 	byName := map[string]*proxyBackend{}
 	for i, bc := range cfg.Backends {
 		b, err := backend.New(backendConfig(bc))
@@ -219,6 +221,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.log.Error("connection on an unknown listener", "addr", c.LocalAddr())
 		return nil, gnet.Close
 	}
+	if f.stats.paused.Load() {
+		return nil, gnet.Close // Proxy:pause or stop from a script
+	}
 	l, err := s.loop(c.EventLoop())
 	if err != nil {
 		s.log.Error("cannot start the Lua state of an event loop", "err", err)
@@ -230,6 +235,8 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	s.active.Add(1)
+	f.stats.scur.Add(1)
+	f.stats.stot.Add(1)
 	if f.cfg.Mode == "tcp" {
 		c.SetContext(newTCPConn(l, fs, c, s.nextConn.Add(1)))
 		return nil, gnet.None
@@ -264,6 +271,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch ctx := c.Context().(type) {
 	case *h1Conn:
 		ctx.onClose(err)
+		ctx.fe.stats.scur.Add(-1)
 		s.active.Add(-1)
 	case upstreamCtx:
 		ctx.u.onClose()
@@ -271,6 +279,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 		ctx.k.onClose()
 	case *tcpConn:
 		ctx.onClose()
+		ctx.fe.stats.scur.Add(-1)
 		s.active.Add(-1)
 	case tcpUpCtx:
 		ctx.u.onClose()

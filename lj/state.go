@@ -22,7 +22,7 @@ import (
 var luaFS embed.FS
 
 // The API files, run in this order after bridge.lua in every state.
-var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua"}
+var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (

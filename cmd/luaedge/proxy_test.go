@@ -462,3 +462,86 @@ http { access_log off; client_body_temp_path %[1]s/cb; proxy_temp_path %[1]s/px;
 		t.Fatalf("missing: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// The Proxy and Server classes act on the live configuration, on every core.
+func TestProxyAndServerClasses(t *testing.T) {
+	b1 := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "one") })
+	b2 := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "two") })
+	s := startServer(t, `workers: 2
+lua: {load: [admin.lua]}
+frontends:
+  - name: edge
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: app
+  - name: admin
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.admin
+backends:
+  - name: app
+    servers:
+      - {name: s1, address: "`+b1.addr+`"}
+      - {name: s2, address: "`+b2.addr+`"}
+`, map[string]string{"admin.lua": `
+core.register_service("admin", "http", function(applet)
+	local be = core.backends["app"]
+	local s1 = be.servers["s1"]
+	local out = {}
+	if applet.path == "/maint" then s1:set_maint()
+	elseif applet.path == "/ready" then s1:set_ready()
+	elseif applet.path == "/weight" then s1:set_weight(0)
+	elseif applet.path == "/pause" then core.frontends["edge"]:pause()
+	elseif applet.path == "/resume" then core.frontends["edge"]:resume()
+	end
+	local names = {}
+	for name in pairs(core.proxies) do names[#names + 1] = name end
+	table.sort(names)
+	out[#out + 1] = table.concat(names, ",")
+	out[#out + 1] = be:get_cap() .. " " .. core.frontends["edge"]:get_cap() .. " " .. core.frontends["admin"]:get_mode()
+	out[#out + 1] = s1.name .. " " .. s1.puid .. " " .. s1:get_addr() .. " w=" .. s1:get_weight()
+	local st = s1:get_stats()
+	out[#out + 1] = "status=" .. tostring(st.status) .. " stot=" .. tostring(st.stot)
+	out[#out + 1] = "edge stot=" .. tostring(core.frontends["edge"]:get_stats().stot)
+	applet:send(table.concat(out, "\n"))
+end)
+`})
+	c, _ := newClient(t)
+	admin := func(path string) string {
+		_, body := get(t, c, "http://"+s.addrOf("2")+path)
+		return body
+	}
+	spread := func(n int) map[string]int {
+		m := map[string]int{}
+		for i := 0; i < n; i++ {
+			cl, _ := newClient(t) // new connections land on both workers
+			_, body := get(t, cl, s.url("/"))
+			m[body]++
+		}
+		return m
+	}
+	info := admin("/")
+	if !strings.HasPrefix(info, "admin,app,edge\nbackend frontend http\ns1 1 "+b1.addr+" w=1\nstatus=") {
+		t.Fatalf("info:\n%s", info)
+	}
+	if m := spread(8); m["one"] == 0 || m["two"] == 0 {
+		t.Fatalf("before: %v", m)
+	}
+	admin("/maint")
+	if m := spread(8); m["two"] != 8 {
+		t.Fatalf("s1 in maintenance: %v", m)
+	}
+	admin("/ready")
+	admin("/weight")
+	if m := spread(8); m["two"] != 8 {
+		t.Fatalf("s1 with weight 0: %v", m)
+	}
+	if body := admin("/pause"); !strings.Contains(body, "edge stot=") {
+		t.Fatalf("pause: %q", body)
+	}
+	if _, err := http.Get(s.url("/")); err == nil {
+		t.Fatal("a paused frontend still answers")
+	}
+	admin("/resume")
+	if m := spread(2); m["two"] != 2 {
+		t.Fatalf("after resume: %v", m)
+	}
+}

@@ -1,0 +1,207 @@
+package eventloop
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/lj"
+)
+
+// The Go half of HAProxy's Proxy, Server and Listener classes
+// (lj/lua/proxy.lua). Scripts on every core act on the same frontends,
+// backends and servers, so a change from one core is seen by all.
+
+// running is the server whose proxies the gate functions act on (one per
+// process).
+var running atomic.Pointer[Server]
+
+func init() {
+	lj.RegisterGoFunc("proxy", goProxy)
+	lj.RegisterGoFunc("server", goServer)
+}
+
+// frontendStats counts a frontend's connections for Proxy:get_stats.
+type frontendStats struct {
+	scur, stot, reqTot atomic.Int64
+	paused             atomic.Bool // Proxy:pause / stop: new connections are refused
+	stopped            atomic.Bool
+}
+
+// proxyInfo is the Lua chunk describing the proxies to a new state.
+func (s *Server) proxyInfo() string {
+	b := "local I = require('luaedge.internal')\nI.set_proxies({\n"
+	for i, f := range s.frontends {
+		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, listeners={", "frontend", f.cfg.Name, i+1, f.cfg.Mode)
+		for _, l := range f.cfg.Bind {
+			b += strconv.Quote(l) + ","
+		}
+		b += "}},\n"
+	}
+	for i, be := range s.backends {
+		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, servers={", "backend", be.Name(), len(s.frontends)+i+1, "http")
+		for _, sv := range be.Servers() {
+			b += fmt.Sprintf("{name=%q, puid=%d},", sv.Name(), sv.ID())
+		}
+		b += "}},\n"
+	}
+	return b + "})\n"
+}
+
+// pushStats pushes a stats map as key, value pairs (sorted keys).
+func pushStats(c *cgo.Call, m map[string]any) int {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	n := 0
+	for _, k := range keys {
+		c.PushString(k)
+		switch v := m[k].(type) {
+		case int:
+			c.PushNumber(float64(v))
+		case int64:
+			c.PushNumber(float64(v))
+		case float64:
+			c.PushNumber(v)
+		case bool:
+			c.PushBool(v)
+		default:
+			c.PushString(fmt.Sprint(v))
+		}
+		n += 2
+		if n >= 60 { // the gate's stack room
+			break
+		}
+	}
+	return n
+}
+
+// goProxy(cap, name, method) for Proxy:pause/resume/stop/get_stats.
+func goProxy(c *cgo.Call) int {
+	s := running.Load()
+	if s == nil {
+		return c.Error("no proxies yet")
+	}
+	cap, name, method := c.String(1), c.String(2), c.String(3)
+	if cap == "backend" {
+		for _, be := range s.backends {
+			if be.Name() == name {
+				switch method {
+				case "get_stats":
+					return pushStats(c, be.Stats())
+				case "pause", "resume", "stop":
+					return 0 // a backend takes what its frontends send
+				}
+			}
+		}
+		return c.Error("no backend " + name)
+	}
+	for _, f := range s.frontends {
+		if f.cfg.Name != name {
+			continue
+		}
+		switch method {
+		case "pause":
+			f.stats.paused.Store(true)
+		case "resume":
+			if !f.stats.stopped.Load() {
+				f.stats.paused.Store(false)
+			}
+		case "stop":
+			f.stats.stopped.Store(true)
+			f.stats.paused.Store(true)
+		case "get_stats":
+			status := "OPEN"
+			if f.stats.stopped.Load() {
+				status = "STOP"
+			} else if f.stats.paused.Load() {
+				status = "PAUSED"
+			}
+			return pushStats(c, map[string]any{
+				"pxname": f.cfg.Name, "svname": "FRONTEND", "mode": f.cfg.Mode, "status": status,
+				"scur": f.stats.scur.Load(), "stot": f.stats.stot.Load(), "req_tot": f.stats.reqTot.Load(),
+			})
+		default:
+			return c.Error("unknown Proxy method " + method)
+		}
+		return 0
+	}
+	return c.Error("no frontend " + name)
+}
+
+// goServer(backend, server, method, args...) for the Server class.
+func goServer(c *cgo.Call) int {
+	s := running.Load()
+	if s == nil {
+		return c.Error("no proxies yet")
+	}
+	for _, be := range s.backends {
+		if be.Name() != c.String(1) {
+			continue
+		}
+		sv := be.Server(c.String(2))
+		if sv == nil {
+			return c.Error("no server " + c.String(2) + " in backend " + be.Name())
+		}
+		switch m := c.String(3); m {
+		case "is_draining":
+			c.PushBool(sv.IsDraining())
+			return 1
+		case "set_maxconn":
+			sv.SetMaxConn(int(c.Int(4)))
+		case "get_maxconn":
+			c.PushNumber(float64(sv.MaxConn()))
+			return 1
+		case "set_weight":
+			if err := sv.SetWeight(int(c.Int(4))); err != nil {
+				c.PushString(err.Error())
+				return 1
+			}
+		case "get_weight":
+			c.PushNumber(float64(sv.Weight()))
+			return 1
+		case "set_addr":
+			addr := c.String(4)
+			if !c.IsNoneOrNil(5) {
+				addr = net.JoinHostPort(addr, c.String(5))
+			}
+			if err := sv.SetAddr(addr); err != nil {
+				c.PushString(err.Error())
+				return 1
+			}
+		case "get_addr":
+			c.PushString(sv.Addr())
+			return 1
+		case "get_stats":
+			return pushStats(c, sv.Stats())
+		case "set_drain":
+			sv.SetDrain()
+		case "set_maint":
+			sv.SetMaint()
+		case "set_ready":
+			sv.SetReady()
+		case "check_enable", "agent_enable":
+			sv.CheckEnable()
+		case "check_disable", "agent_disable":
+			sv.CheckDisable()
+		case "check_force_up", "agent_force_up":
+			sv.CheckForceUp()
+		case "check_force_nolb":
+			sv.CheckForceNoLB()
+		case "check_force_down", "agent_force_down":
+			sv.CheckForceDown()
+		case "shut_sess":
+			// Connections to a server are pooled per loop and close when idle;
+			// new requests stop going there with set_maint.
+		default:
+			return c.Error("unknown Server method " + m)
+		}
+		return 0
+	}
+	return c.Error("no backend " + c.String(1))
+}

@@ -1,0 +1,77 @@
+-- Proxy, Server and Listener: the frontends, backends and servers as
+-- scripts see them (core.proxies, core.frontends, core.backends).
+-- Reference: HAProxy Lua API, classes Proxy, Server and Listener. Go's
+-- half: eventloop/luaproxy.go; changes apply on every core.
+local I = require("luaedge.internal")
+
+local Proxy, Server, Listener = {}, {}, {}
+local proxy_mt = { __index = Proxy, __tostring = function() return "Proxy" end }
+local server_mt = { __index = Server, __tostring = function() return "Server" end }
+local listener_mt = { __index = Listener, __tostring = function() return "Listener" end }
+
+core.proxies, core.frontends, core.backends = {}, {}, {}
+
+local function stats(...)
+	local t, n = {}, select("#", ...)
+	for i = 1, n, 2 do
+		local k, v = select(i, ...)
+		t[k] = v
+	end
+	return t
+end
+
+local function check(self, mt, class, fname)
+	if getmetatable(self) ~= mt then
+		error("bad argument #1 to '" .. fname .. "' (" .. class .. " expected; use obj:" .. fname .. "(...))", 3)
+	end
+end
+
+function Proxy.pause(self) check(self, proxy_mt, "Proxy", "pause") I.gocall(I.go.proxy, self.cap, self.name, "pause") end
+function Proxy.resume(self) check(self, proxy_mt, "Proxy", "resume") I.gocall(I.go.proxy, self.cap, self.name, "resume") end
+function Proxy.stop(self) check(self, proxy_mt, "Proxy", "stop") I.gocall(I.go.proxy, self.cap, self.name, "stop") end
+function Proxy.shut_bcksess(self) check(self, proxy_mt, "Proxy", "shut_bcksess") end
+function Proxy.get_cap(self) check(self, proxy_mt, "Proxy", "get_cap") return self.cap end
+function Proxy.get_mode(self) check(self, proxy_mt, "Proxy", "get_mode") return self.mode end
+function Proxy.get_stats(self)
+	check(self, proxy_mt, "Proxy", "get_stats")
+	return stats(I.gocall(I.go.proxy, self.cap, self.name, "get_stats"))
+end
+
+local function srv(method)
+	return function(self, ...)
+		check(self, server_mt, "Server", method)
+		return I.gocall(I.go.server, self.backend, self.name, method, ...)
+	end
+end
+for _, m in ipairs({ "is_draining", "set_maxconn", "get_maxconn", "set_weight", "get_weight",
+	"set_addr", "get_addr", "set_drain", "set_maint", "set_ready", "shut_sess",
+	"check_enable", "check_disable", "check_force_up", "check_force_nolb", "check_force_down",
+	"agent_enable", "agent_disable", "agent_force_up", "agent_force_down" }) do
+	Server[m] = srv(m)
+end
+function Server.get_stats(self)
+	check(self, server_mt, "Server", "get_stats")
+	return stats(I.gocall(I.go.server, self.backend, self.name, "get_stats"))
+end
+
+function Listener.get_stats(self)
+	check(self, listener_mt, "Listener", "get_stats")
+	return stats(I.gocall(I.go.proxy, "frontend", self.frontend, "get_stats"))
+end
+
+-- set_proxies is how Go describes the configuration to a new state.
+function I.set_proxies(list)
+	for _, p in ipairs(list) do
+		local px = setmetatable({ name = p.name, uuid = p.uuid, cap = p.cap, mode = p.mode, servers = {}, listeners = {} }, proxy_mt)
+		for _, s in ipairs(p.servers or {}) do
+			px.servers[s.name] = setmetatable({ name = s.name, puid = s.puid, backend = p.name }, server_mt)
+		end
+		for _, l in ipairs(p.listeners or {}) do
+			px.listeners[l] = setmetatable({ name = l, frontend = p.name }, listener_mt)
+		end
+		core.proxies[p.name] = px
+		if p.cap == "frontend" then core.frontends[p.name] = px else core.backends[p.name] = px end
+	end
+end
+
+I.Proxy, I.Server, I.Listener = Proxy, Server, Listener
