@@ -1,0 +1,677 @@
+// Package sticktable implements HAProxy-style stick tables: per-key counters
+// (connections, HTTP requests and errors, bytes, the general purpose counter
+// gpc0 and tag gpt0, and their rates over a period) that the proxy updates
+// as it tracks a client and that rules read to rate-limit or tag it.
+//
+// The semantics follow HAProxy's "stick-table" where they apply:
+//
+//   - an event on a key creates its entry (like "track-sc") and refreshes it;
+//     reading an entry (Lookup, Dump) does not refresh it;
+//   - an entry not refreshed for Config.Expire goes away, except while it
+//     has connections open (conn_cur > 0, whether stored or not): like an
+//     entry a stream tracks in HAProxy, it stays, and its expiry counts
+//     from when it was last refreshed;
+//   - when the table is full a new key evicts the least recently refreshed
+//     entry, preferring one without connections open;
+//   - rates are HAProxy's freq_ctr: the count of the current period plus
+//     the previous period's count weighted by the part of the current
+//     period not yet elapsed.
+//
+// A Table is shared by every event loop; all of its methods are safe for
+// concurrent use. Large tables are split into shards, each with its own lock
+// and recency list, so that loops recording events on different keys rarely
+// wait for each other; an event on an existing key costs a hash, a map
+// lookup and a few stores under one shard lock, and allocates nothing. In a
+// sharded table eviction takes the least recently refreshed entry of the
+// new key's shard, which approximates the table-wide order; tables of fewer
+// than 512 entries have one shard and an exact order.
+package sticktable
+
+import (
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sharding: at most maxShards shards, each expected to hold at least
+// minPerShard entries when the table is full.
+const (
+	maxShards   = 64
+	minPerShard = 256
+)
+
+// victimScan is how many of the least recently refreshed entries eviction
+// looks at to find one without connections open.
+const victimScan = 16
+
+// purgeOnInsert is how many expired entries an insertion removes on the way.
+const purgeOnInsert = 4
+
+// epoch is the origin of ticks: times are kept as nanoseconds since it.
+var epoch = time.Now()
+
+// entry is the data of one key.
+type entry struct {
+	key          string
+	newer, older *entry // recency list of the shard
+	touched      int64  // tick of the last refresh
+
+	refs     int64 // open connections: conn_cur
+	connCnt  int64
+	reqCnt   int64
+	errCnt   int64
+	bytesIn  int64
+	bytesOut int64
+	gpc0     int64
+	gpt0     int64
+	rates    [nRates]freqCtr
+}
+
+// reset clears e's data as for a new entry created at now.
+func (e *entry) reset(now int64) {
+	*e = entry{key: e.key, newer: e.newer, older: e.older, touched: now}
+	for i := range e.rates {
+		e.rates[i].start = now
+	}
+}
+
+// shard is a part of a table with its own lock.
+type shard struct {
+	mu   sync.Mutex
+	m    map[string]*entry
+	head *entry // most recently refreshed
+	tail *entry // least recently refreshed
+	_    [64]byte
+}
+
+func (s *shard) pushFront(e *entry) {
+	e.older, e.newer = s.head, nil
+	if s.head != nil {
+		s.head.newer = e
+	} else {
+		s.tail = e
+	}
+	s.head = e
+}
+
+func (s *shard) unlink(e *entry) {
+	if e.newer != nil {
+		e.newer.older = e.older
+	} else {
+		s.head = e.older
+	}
+	if e.older != nil {
+		e.older.newer = e.newer
+	} else {
+		s.tail = e.newer
+	}
+	e.newer, e.older = nil, nil
+}
+
+func (s *shard) moveFront(e *entry) {
+	if s.head != e {
+		s.unlink(e)
+		s.pushFront(e)
+	}
+}
+
+// Table is a stick table. Create it with New; its methods are safe for
+// concurrent use.
+type Table struct {
+	name string
+	typ  string
+	size int
+	*spec
+
+	seed   maphash.Seed
+	mask   uint64
+	shards []shard
+	used   atomic.Int64 // entries in all shards
+	rr     atomic.Uint32
+
+	now func() time.Time // the clock; tests replace it
+}
+
+// New validates cfg and returns an empty table. Errors name the offending
+// field, as in `store[2]: unknown counter "foo"`.
+func New(name string, cfg Config) (*Table, error) {
+	sp, err := parseConfig(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(name, cfg, sp, shardCount(cfg.Size)), nil
+}
+
+// newTable builds a table of n shards, n a power of two.
+func newTable(name string, cfg Config, sp *spec, n int) *Table {
+	t := &Table{
+		name:   name,
+		typ:    cfg.Type,
+		size:   cfg.Size,
+		spec:   sp,
+		seed:   maphash.MakeSeed(),
+		mask:   uint64(n - 1),
+		shards: make([]shard, n),
+		now:    time.Now,
+	}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*entry)
+	}
+	return t
+}
+
+// shardCount is the number of shards for a table of size entries.
+func shardCount(size int) int {
+	n := 1
+	for n < maxShards && size/(2*n) >= minPerShard {
+		n *= 2
+	}
+	return n
+}
+
+// Name returns the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Type returns the table's key type: "ip", "ipv6", "integer" or "string".
+func (t *Table) Type() string { return t.typ }
+
+// Size returns the most entries the table holds.
+func (t *Table) Size() int { return t.size }
+
+// Used returns the number of entries, including expired ones not removed
+// yet.
+func (t *Table) Used() int { return int(t.used.Load()) }
+
+// tick returns the clock as nanoseconds since epoch.
+func (t *Table) tick() int64 { return int64(t.now().Sub(epoch)) }
+
+func (t *Table) shardOf(key string) *shard {
+	if t.mask == 0 {
+		return &t.shards[0]
+	}
+	return &t.shards[maphash.String(t.seed, key)&t.mask]
+}
+
+// fixKey applies the one normalisation that costs nothing: string keys are
+// cut to their maximum length.
+func (t *Table) fixKey(key string) string {
+	if t.kind == kindString {
+		return truncKey(key)
+	}
+	return key
+}
+
+// live reports whether e is alive at now. An entry past its expiry with
+// connections open is kept and refreshed. s must be locked.
+func (t *Table) live(s *shard, e *entry, now int64) bool {
+	if t.expire == 0 || now-e.touched < t.expire {
+		return true
+	}
+	if e.refs > 0 {
+		e.touched = now
+		s.moveFront(e)
+		return true
+	}
+	return false
+}
+
+// remove deletes e from s, which must be locked.
+func (t *Table) remove(s *shard, e *entry) {
+	delete(s.m, e.key)
+	s.unlink(e)
+	t.used.Add(-1)
+}
+
+// expireTail removes up to limit expired entries from the old end of s,
+// which must be locked; limit < 0 is no limit. Entries past their expiry
+// with connections open are refreshed instead (each at most once, since it
+// then is no longer past its expiry).
+func (t *Table) expireTail(s *shard, now int64, limit int) {
+	if t.expire == 0 {
+		return
+	}
+	for e := s.tail; e != nil && limit != 0; limit-- {
+		if now-e.touched < t.expire {
+			return
+		}
+		next := e.newer
+		if e.refs > 0 {
+			e.touched = now
+			s.moveFront(e)
+		} else {
+			t.remove(s, e)
+		}
+		e = next
+	}
+}
+
+// victim picks the entry of s to evict, nil if s is empty: the least
+// recently refreshed one without connections open among the oldest few,
+// else the least recently refreshed. s must be locked.
+func victim(s *shard) *entry {
+	e := s.tail
+	for i := 0; e != nil && i < victimScan; i, e = i+1, e.newer {
+		if e.refs == 0 {
+			return e
+		}
+	}
+	return s.tail
+}
+
+// reserve takes a slot for a new entry, false if the table is full.
+func (t *Table) reserve() bool {
+	for {
+		n := t.used.Load()
+		if n >= int64(t.size) {
+			return false
+		}
+		if t.used.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// evictElsewhere evicts one entry from a shard other than own, which must
+// not be locked by the caller.
+func (t *Table) evictElsewhere(own *shard) {
+	n := len(t.shards)
+	start := int(t.rr.Add(1))
+	for i := range n {
+		s := &t.shards[(start+i)&(n-1)]
+		if s == own {
+			continue
+		}
+		s.mu.Lock()
+		if v := victim(s); v != nil {
+			t.remove(s, v)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+// acquire returns the live entry of key, created if needed and refreshed,
+// with its shard locked; the caller unlocks it.
+func (t *Table) acquire(key string, now int64) (*shard, *entry) {
+	key = t.fixKey(key)
+	s := t.shardOf(key)
+	s.mu.Lock()
+	for {
+		if e := s.m[key]; e != nil {
+			if !t.live(s, e, now) {
+				e.reset(now)
+			}
+			e.touched = now
+			s.moveFront(e)
+			return s, e
+		}
+		t.expireTail(s, now, purgeOnInsert)
+		if t.reserve() {
+			e := &entry{key: strings.Clone(key)}
+			e.reset(now)
+			s.m[e.key] = e
+			s.pushFront(e)
+			return s, e
+		}
+		if v := victim(s); v != nil {
+			// Full: the victim's slot and memory go to the new key.
+			delete(s.m, v.key)
+			s.unlink(v)
+			v.key = strings.Clone(key)
+			v.reset(now)
+			s.m[v.key] = v
+			s.pushFront(v)
+			return s, v
+		}
+		// Full, and this shard is empty: make room in another one. The
+		// lock is dropped meanwhile, so look for the key again.
+		s.mu.Unlock()
+		t.evictElsewhere(s)
+		s.mu.Lock()
+	}
+}
+
+// find returns the live entry of key with its shard locked, or nil with
+// nothing locked. It does not refresh the entry.
+func (t *Table) find(key string, now int64) (*shard, *entry) {
+	key = t.fixKey(key)
+	s := t.shardOf(key)
+	s.mu.Lock()
+	e := s.m[key]
+	if e == nil {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	if !t.live(s, e, now) {
+		t.remove(s, e)
+		s.mu.Unlock()
+		return nil, nil
+	}
+	return s, e
+}
+
+func (t *Table) has(c counter) bool { return t.stored&(1<<c) != 0 }
+
+// ConnOpen records a new connection of key: conn_cnt and conn_cur go up by
+// one and conn_rate counts an event. conn_cur is counted even when not
+// stored: an entry with connections open does not expire.
+func (t *Table) ConnOpen(key string) {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.refs++
+	e.connCnt++
+	if p := t.periods[rConn]; p > 0 {
+		e.rates[rConn].add(now, p, 1)
+	}
+	s.mu.Unlock()
+}
+
+// ConnClose records the end of a connection of key opened with ConnOpen:
+// conn_cur goes down by one (never below 0). It does not create an entry.
+func (t *Table) ConnClose(key string) {
+	now := t.tick()
+	s, e := t.find(key, now)
+	if e == nil {
+		return
+	}
+	if e.refs > 0 {
+		e.refs--
+	}
+	e.touched = now
+	s.moveFront(e)
+	s.mu.Unlock()
+}
+
+// HTTPRequest records an HTTP request of key: http_req_cnt goes up by one
+// and http_req_rate counts an event.
+func (t *Table) HTTPRequest(key string) {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.reqCnt++
+	if p := t.periods[rHTTPReq]; p > 0 {
+		e.rates[rHTTPReq].add(now, p, 1)
+	}
+	s.mu.Unlock()
+}
+
+// HTTPError records an HTTP error of key (what counts as one is the
+// caller's choice; HAProxy counts invalid requests and 4xx responses):
+// http_err_cnt goes up by one and http_err_rate counts an event.
+func (t *Table) HTTPError(key string) {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.errCnt++
+	if p := t.periods[rHTTPErr]; p > 0 {
+		e.rates[rHTTPErr].add(now, p, 1)
+	}
+	s.mu.Unlock()
+}
+
+// Bytes adds in bytes received from the client of key to bytes_in_cnt and
+// out bytes sent to it to bytes_out_cnt. Negative amounts count as 0.
+func (t *Table) Bytes(key string, in, out int64) {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.bytesIn += max(in, 0)
+	e.bytesOut += max(out, 0)
+	s.mu.Unlock()
+}
+
+// IncGPC0 increments gpc0 of key and returns its new value (0 when gpc0 is
+// not stored); gpc0_rate counts an event.
+func (t *Table) IncGPC0(key string) int64 {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.gpc0++
+	v := e.gpc0
+	if p := t.periods[rGPC0]; p > 0 {
+		e.rates[rGPC0].add(now, p, 1)
+	}
+	s.mu.Unlock()
+	if !t.has(cGPC0) {
+		return 0
+	}
+	return v
+}
+
+// ClearGPC0 sets gpc0 of key to 0 and returns its old value (0 when gpc0 is
+// not stored or the key is absent). It does not create an entry.
+func (t *Table) ClearGPC0(key string) int64 {
+	now := t.tick()
+	s, e := t.find(key, now)
+	if e == nil {
+		return 0
+	}
+	v := e.gpc0
+	e.gpc0 = 0
+	e.touched = now
+	s.moveFront(e)
+	s.mu.Unlock()
+	if !t.has(cGPC0) {
+		return 0
+	}
+	return v
+}
+
+// SetGPT0 sets the tag gpt0 of key to v.
+func (t *Table) SetGPT0(key string, v int64) {
+	now := t.tick()
+	s, e := t.acquire(key, now)
+	e.gpt0 = v
+	s.mu.Unlock()
+}
+
+// value returns counter c of e at now.
+func (t *Table) value(e *entry, c counter, now int64) int64 {
+	switch c {
+	case cConnCnt:
+		return e.connCnt
+	case cConnCur:
+		return e.refs
+	case cHTTPReqCnt:
+		return e.reqCnt
+	case cHTTPErrCnt:
+		return e.errCnt
+	case cBytesIn:
+		return e.bytesIn
+	case cBytesOut:
+		return e.bytesOut
+	case cGPC0:
+		return e.gpc0
+	case cGPT0:
+		return e.gpt0
+	}
+	r := counterRate[c]
+	return e.rates[r].read(now, t.periods[r])
+}
+
+// expireMS returns the milliseconds until e expires, rounded up so that a
+// live entry shows at least 1; 0 when the table has no expiry.
+func (t *Table) expireMS(e *entry, now int64) int64 {
+	if t.expire == 0 {
+		return 0
+	}
+	left := max(t.expire-(now-e.touched), 0)
+	return (left + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+}
+
+// values returns the stored counters of e and its "expire".
+func (t *Table) values(e *entry, now int64) map[string]int64 {
+	m := make(map[string]int64, len(t.order)+1)
+	for _, c := range t.order {
+		m[counterNames[c]] = t.value(e, c, now)
+	}
+	m["expire"] = t.expireMS(e, now)
+	return m
+}
+
+// Lookup returns the stored counters of key by name ("http_req_rate",
+// "gpc0"...), rates as events in their period, plus "expire": the
+// milliseconds until the entry expires (0 when the table has no expiry). It
+// returns nil when the key is absent or expired. Lookup does not refresh
+// the entry.
+func (t *Table) Lookup(key string) map[string]int64 {
+	now := t.tick()
+	s, e := t.find(key, now)
+	if e == nil {
+		return nil
+	}
+	defer s.mu.Unlock()
+	return t.values(e, now)
+}
+
+// Value returns one stored counter of key without building a map, for
+// rules that read a counter per request; ok is false when the key is absent
+// or expired or the counter is unknown or not stored.
+func (t *Table) Value(key, counter string) (v int64, ok bool) {
+	c, known := counterByName[counter]
+	if !known || !t.has(c) {
+		return 0, false
+	}
+	now := t.tick()
+	s, e := t.find(key, now)
+	if e == nil {
+		return 0, false
+	}
+	v = t.value(e, c, now)
+	s.mu.Unlock()
+	return v, true
+}
+
+// Filter is a condition on a counter for Dump, like HAProxy's "show table
+// <name> data.<counter> <op> <value>".
+type Filter struct {
+	Counter string // a stored counter, optionally prefixed with "data."
+	Op      string // eq, ne, le, lt, ge or gt
+	Value   int64
+}
+
+// maxFilters is the most conditions Dump takes, as "show table".
+const maxFilters = 4
+
+type filterOp uint8
+
+const (
+	opEQ filterOp = iota
+	opNE
+	opLE
+	opLT
+	opGE
+	opGT
+)
+
+var opByName = map[string]filterOp{
+	"eq": opEQ, "ne": opNE, "le": opLE, "lt": opLT, "ge": opGE, "gt": opGT,
+}
+
+type cond struct {
+	c  counter
+	op filterOp
+	v  int64
+}
+
+func (k cond) match(v int64) bool {
+	switch k.op {
+	case opEQ:
+		return v == k.v
+	case opNE:
+		return v != k.v
+	case opLE:
+		return v <= k.v
+	case opLT:
+		return v < k.v
+	case opGE:
+		return v >= k.v
+	default:
+		return v > k.v
+	}
+}
+
+// parseFilters validates filters against the stored counters.
+func (t *Table) parseFilters(filters []Filter) ([]cond, error) {
+	if len(filters) > maxFilters {
+		return nil, fmt.Errorf("sticktable %s: %d filters, at most %d", t.name, len(filters), maxFilters)
+	}
+	conds := make([]cond, len(filters))
+	for i, f := range filters {
+		name := strings.TrimPrefix(f.Counter, "data.")
+		c, ok := counterByName[name]
+		if !ok {
+			return nil, fmt.Errorf("sticktable %s: filters[%d]: unknown counter %q", t.name, i, f.Counter)
+		}
+		if !t.has(c) {
+			return nil, fmt.Errorf("sticktable %s: filters[%d]: counter %q is not stored", t.name, i, name)
+		}
+		op, ok := opByName[f.Op]
+		if !ok {
+			return nil, fmt.Errorf("sticktable %s: filters[%d]: unknown operator %q (want eq, ne, le, lt, ge or gt)", t.name, i, f.Op)
+		}
+		conds[i] = cond{c: c, op: op, v: f.Value}
+	}
+	return conds, nil
+}
+
+// Dump returns every live entry whose counters match all filters (up to
+// four; none matches every entry): key → the map Lookup would return. An
+// invalid filter is an error. Expired entries met on the way are removed.
+func (t *Table) Dump(filters []Filter) (map[string]map[string]int64, error) {
+	conds, err := t.parseFilters(filters)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]int64)
+	now := t.tick()
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+	entries:
+		for k, e := range s.m {
+			if !t.live(s, e, now) {
+				t.remove(s, e)
+				continue
+			}
+			for _, c := range conds {
+				if !c.match(t.value(e, c.c, now)) {
+					continue entries
+				}
+			}
+			out[k] = t.values(e, now)
+		}
+		s.mu.Unlock()
+	}
+	return out, nil
+}
+
+// Info returns the table's attributes like HAProxy's StickTable:info():
+// "type" (string), "length" (int, the size), "used" (int), "expire" (int64,
+// milliseconds; 0 for none) and "data" ([]string, the stored counter names
+// in configuration order, without periods).
+func (t *Table) Info() map[string]any {
+	return map[string]any{
+		"type":   t.typ,
+		"length": t.size,
+		"used":   t.Used(),
+		"expire": t.expire / int64(time.Millisecond),
+		"data":   slices.Clone(t.names),
+	}
+}
+
+// Purge removes the entries expired at now. The proxy calls it
+// periodically; events and lookups also drop expired entries they meet.
+func (t *Table) Purge(now time.Time) {
+	if t.expire == 0 {
+		return
+	}
+	tick := int64(now.Sub(epoch))
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		t.expireTail(s, tick, -1)
+		s.mu.Unlock()
+	}
+}
