@@ -101,8 +101,8 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "set_reason");
 	lua_pushlightuserdata(L, (void *)le_add_field);
 	lua_setfield(L, -2, "add_field");
-	lua_pushlightuserdata(L, (void *)le_head_put);
-	lua_setfield(L, -2, "head_put");
+	lua_pushlightuserdata(L, (void *)le_buf_put);
+	lua_setfield(L, -2, "buf_put");
 	lua_pushlightuserdata(L, (void *)le_del_fields);
 	lua_setfield(L, -2, "del_fields");
 	lua_pushlightuserdata(L, st);
@@ -306,12 +306,12 @@ int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value,
 	return 0;
 }
 
-/* le_head_put stores bytes in the request head buffer and points out at
- * them: req_set_path and friends. */
-int le_head_put(le_stream *s, const char *p, size_t n, le_span *out)
+/* le_buf_put stores bytes at the end of b and points out at them: how
+ * req_set_path and header rewrites change a span in place. */
+int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out)
 {
-	uint32_t off = s->head.len;
-	if (le_buf_append(&s->head, p, n) != 0)
+	uint32_t off = b->len;
+	if (le_buf_append(b, p, n) != 0)
 		return -1;
 	out->off = off;
 	out->len = (uint32_t)n;

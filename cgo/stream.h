@@ -131,7 +131,7 @@ int le_buf_append(le_buf *b, const char *p, size_t n);
 int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_set_reason(le_stream *s, const char *p, size_t n);
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
-int le_head_put(le_stream *s, const char *p, size_t n, le_span *out);
+int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
 
 #endif

@@ -55,12 +55,13 @@ type h1Conn struct {
 	// head that trickles in is not parsed again from the start each time.
 	scanned int
 
-	phase    h1Phase
-	deadline time.Time
-	busy     bool // inside process or a resume task: onClose must not free the thread
-	closing  bool // close once the current response is out
-	closed   bool
-	sessVars bool // a request set sess.* variables
+	phase     h1Phase
+	deadline  time.Time
+	busy      bool // inside process or a resume task: onClose must not free the thread
+	closing   bool // close once the current response is out
+	closed    bool
+	lingering bool // closing: the response is out, unread input is being dropped
+	sessVars  bool // a request set sess.* variables
 
 	// The request being answered.
 	th        *cgo.Thread
@@ -122,6 +123,10 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 
 func (h *h1Conn) onTraffic() gnet.Action {
 	h.l.now = time.Now()
+	if h.lingering {
+		_, _ = h.c.Discard(-1)
+		return gnet.None
+	}
 	h.process()
 	return gnet.None
 }
@@ -197,18 +202,17 @@ func (h *h1Conn) headMayBeComplete(buf []byte) bool {
 	if len(buf) > h.lim.MaxHeaderBytes || (len(buf) > h.lim.MaxRequestLine && bytes.IndexByte(buf[:h.lim.MaxRequestLine], '\n') < 0) {
 		return true
 	}
-	from := h.scanned - 3
-	if from < 0 {
-		from = 0
-	}
-	if bytes.Index(buf[from:], crlfcrlf) >= 0 {
+	// A line ended among the new bytes, or the head is still short: parse,
+	// so that a bad line (a bare LF, bytes that are not HTTP) is refused at
+	// once, not at the timeout. Past 1 KiB, parsing once per line keeps a
+	// trickled head from costing a parse per byte.
+	if len(buf) <= 1024 || bytes.IndexByte(buf[h.scanned:], '\n') >= 0 {
+		h.scanned = len(buf)
 		return true
 	}
 	h.scanned = len(buf)
 	return false
 }
-
-var crlfcrlf = []byte("\r\n\r\n")
 
 // startRequest copies the parsed head into a stream and runs the service.
 func (h *h1Conn) startRequest() {
@@ -698,6 +702,10 @@ func (h *h1Conn) setPhase(p h1Phase) {
 
 // checkDeadline enforces the timeout of the current phase.
 func (h *h1Conn) checkDeadline(now time.Time) {
+	if h.lingering && !h.closed && now.After(h.deadline) {
+		_ = h.c.Close()
+		return
+	}
 	if h.closed || h.closing || h.deadline.IsZero() || now.Before(h.deadline) {
 		return
 	}
@@ -728,19 +736,53 @@ func (h *h1Conn) drain() {
 
 // flush writes the loop's scratch buffer to the connection.
 func (h *h1Conn) flush() {
-	if len(h.l.wbuf) == 0 {
-		return
+	if len(h.l.wbuf) > 0 {
+		if !h.closed {
+			_, _ = h.c.Write(h.l.wbuf)
+		}
+		h.l.wbuf = h.l.wbuf[:0]
 	}
-	if !h.closed {
-		_, _ = h.c.Write(h.l.wbuf)
-	}
-	h.l.wbuf = h.l.wbuf[:0]
 	if h.closing && !h.closed {
-		_ = h.c.Close()
+		h.close()
 	}
 }
 
 func (h *h1Conn) closeAfterFlush() { h.closing = true }
+
+// lingerFor is how long a connection closing with request bytes unread
+// keeps reading (and dropping) them.
+const lingerFor = 2 * time.Second
+
+// close closes the connection. If the client may still be sending (a
+// request body the server did not read), closing at once would make the
+// kernel answer with a reset that can destroy the response on its way; so
+// the connection first stops writing, drops what still arrives for a
+// while, then closes (RFC 9112 section 9.6).
+func (h *h1Conn) close() {
+	if h.closed || h.lingering {
+		return
+	}
+	if h.bodyDone && h.c.InboundBuffered() == 0 {
+		_ = h.c.Close()
+		return
+	}
+	h.lingering = true
+	h.deadline = h.l.now.Add(lingerFor)
+	h.lingerStep()
+}
+
+// lingerStep half-closes once the response has left, then waits.
+func (h *h1Conn) lingerStep() {
+	if h.closed {
+		return
+	}
+	if h.c.OutboundBuffered() > 0 {
+		h.l.after(5*time.Millisecond, h.lingerStep)
+		return
+	}
+	_ = unix.Shutdown(h.c.Fd(), unix.SHUT_WR)
+	_, _ = h.c.Discard(-1)
+}
 
 // closeNow sends what is already buffered for the client (earlier
 // pipelined responses, or the part of a response that could be sent) and
@@ -748,9 +790,7 @@ func (h *h1Conn) closeAfterFlush() { h.closing = true }
 func (h *h1Conn) closeNow() {
 	h.closing = true
 	h.flush()
-	if !h.closed {
-		_ = h.c.Close()
-	}
+	h.close()
 }
 
 func (h *h1Conn) onClose(error) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 
 	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/eventloop/config"
@@ -163,6 +164,11 @@ func (s *Server) startLoops() {
 	for i := 0; i < s.numLoops; i++ {
 		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})
 		res, err := s.engine.Register(ctx)
+		// OnBoot can run before gnet has listed its loops: wait for them.
+		for try := 0; errors.Is(err, errorx.ErrEmptyEngine) && try < 200; try++ {
+			time.Sleep(5 * time.Millisecond)
+			res, err = s.engine.Register(ctx)
+		}
 		if err == nil {
 			if r := <-res; r.Err != nil {
 				err = r.Err
@@ -229,6 +235,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.log.Error("cannot start the Lua state of an event loop", "err", err)
 		return nil, gnet.Close
 	}
+	l.now = time.Now() // the new connection's deadlines start now
 	fs, err := l.frontendState(f)
 	if err != nil {
 		s.log.Error("cannot serve frontend", "frontend", f.cfg.Name, "err", err)

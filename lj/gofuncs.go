@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,10 @@ var goFuncs = map[string]int{
 	"now":     cgo.RegisterGoFunc(goNow),
 	"var_get": cgo.RegisterGoFunc(goVarGet),
 	"var_set": cgo.RegisterGoFunc(goVarSet),
+	"status_text": cgo.RegisterGoFunc(func(c *cgo.Call) int {
+		c.PushString(http.StatusText(int(c.Int(1))))
+		return 1
+	}),
 }
 
 // goFuncTable is the Lua chunk that tells a state the ids of goFuncs.

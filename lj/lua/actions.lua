@@ -114,6 +114,19 @@ local function step(txn, r, rc)
 		-- A TCP connection has no answer to make: every end closes it
 		-- (after what a script sent, e.g. with txn.res:send).
 		s.flags = bor(s.flags, I.F_ABORT)
+	elseif rawget(txn, "__stage") == "res" then
+		-- On a response, DONE sends it as it stands (skipping the rules
+		-- left); refusing it is the gateway's failure, 502.
+		if rc == act.DONE then return "continue" end
+		if rc == act.ERROR then
+			answer(s, 500, "Internal Server Error")
+		elseif rc == act.ABORT then
+			s.flags = bor(s.flags, I.F_ABORT)
+		elseif rc == act.DENY or rc == act.INVALID then
+			answer(s, 502, "Bad Gateway")
+		else
+			error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
+		end
 	elseif rc == act.DONE then
 		if s.status == 0 then s.flags = bor(s.flags, I.F_ABORT) end
 	elseif rc == act.DENY then
@@ -243,6 +256,7 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 		return
 	end
 	local txn = I.txn_of(s, ctx, p)
+	ctx.cur = txn
 	if p.run_req(txn) == "done" then return end
 	if p.forward then
 		forward(s, txn, p)
@@ -254,7 +268,8 @@ end
 -- continue goes on with the transaction after core.done() stopped the
 -- running action (next rule) or service (the response as it stands).
 I.continues[I.ENTRY_HTTP] = function(s, ctx)
-	local txn = ctx.txn
+	local txn = ctx.cur
+	if txn == nil then return end -- a service without rules stopped: its response stands
 	local p = rawget(txn, "__program")
 	local stage = rawget(txn, "__stage")
 	if stage == "req" then

@@ -32,6 +32,13 @@ local lazy = {
 	end,
 	headers = function(s) return I.get_headers(s, false) end,
 }
+-- Fetches and converters (applet.f, sf, c, sc) are built on the applet.
+local members = {
+	f = function(a) return I.new_fetches(a, false) end,
+	sf = function(a) return I.new_fetches(a, true) end,
+	c = function() return I.new_converters(false) end,
+	sc = function() return I.new_converters(true) end,
+}
 
 local AppletHTTP = {}
 local mt = {
@@ -41,6 +48,12 @@ local mt = {
 		local get = lazy[k]
 		if get ~= nil then
 			local v = get(self[0])
+			rawset(self, k, v)
+			return v
+		end
+		local make = members[k]
+		if make ~= nil then
+			local v = make(self)
 			rawset(self, k, v)
 			return v
 		end
@@ -161,7 +174,7 @@ function AppletHTTP.get_priv(self) return rawget(self, "__priv") end
 function AppletHTTP.set_priv(self, v) rawset(self, "__priv", v) end
 
 function AppletHTTP.set_var(self, name, value, ifexist)
-	I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
+	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
 end
 function AppletHTTP.get_var(self, name)
 	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)

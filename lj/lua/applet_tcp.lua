@@ -11,8 +11,8 @@ local min = math.min
 
 local AppletTCP = {}
 local lazy = {
-	f = function(a) return I.new_fetches(a.__txn, false) end,
-	sf = function(a) return I.new_fetches(a.__txn, true) end,
+	f = function(a) return I.new_fetches(a, false) end,
+	sf = function(a) return I.new_fetches(a, true) end,
 	c = function() return I.new_converters(false) end,
 	sc = function() return I.new_converters(true) end,
 }
@@ -90,13 +90,13 @@ end
 function AppletTCP.get_priv(self) return rawget(self, "__priv") end
 function AppletTCP.set_priv(self, v) rawset(self, "__priv", v) end
 function AppletTCP.set_var(self, name, value, ifexist)
-	I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
+	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
 end
 function AppletTCP.get_var(self, name)
 	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
 end
 function AppletTCP.unset_var(self, name)
-	I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
+	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
 end
 
 I.AppletTCP = AppletTCP

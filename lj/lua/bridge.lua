@@ -86,7 +86,7 @@ local I = {
 	add_rfield = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_rfield),
 	set_reason = ffi.cast("int (*)(le_stream *, const char *, size_t)", B.set_reason),
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
-	head_put = ffi.cast("int (*)(le_stream *, const char *, size_t, le_span *)", B.head_put),
+	buf_put = ffi.cast("int (*)(le_buf *, const char *, size_t, le_span *)", B.buf_put),
 	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
 }
 package.loaded["luaedge.internal"] = I
@@ -147,7 +147,7 @@ local function runner(sp)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
 		end
-		ctx.vars, ctx.tcp, ctx.tcp_stage, ctx.passed = nil, nil, nil, nil
+		ctx.vars, ctx.cur, ctx.tcp, ctx.tcp_stage, ctx.passed = nil, nil, nil, nil, nil
 		s.op = I.OP_DONE
 		yield()
 	end

@@ -67,8 +67,9 @@ function F.query(s)
 end
 function F.url(s) return I.span(s, s.target) end
 function F.base(s)
-	local host = I.span(s, s.authority)
-	return host .. I.span(s, s.path)
+	-- The Host field as scripts left it, not the one that arrived.
+	local host = req_values(s, "host", true)
+	return (host[#host] or I.span(s, s.authority)) .. I.span(s, s.path)
 end
 function F.req_ver(s) return s.major .. "." .. s.minor end
 F.req_proto_http = function() return true end

@@ -125,39 +125,37 @@ end
 
 -- rep_header: every value of name that matches regex is replaced by
 -- replace, in which \1..\9 are the regex's captures (HAProxy's
--- replace-header semantics: the whole value is replaced).
-local function rep_header(fname, s, base_of, fields, n, add, name, regex, replace)
+-- replace-header semantics: the whole value is replaced). The field keeps
+-- its place among the others.
+local function rewrite(fname, s, buf, fields, n, name, regex, replace, each)
 	need_string(fname, 2, name)
 	need_string(fname, 3, regex)
 	need_string(fname, 4, replace)
 	name = name:lower()
-	local changed = {}
-	local base = base_of(s)
+	local base = buf.p
 	for i = 0, n - 1 do
 		local f = fields[i]
 		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
 			local v = ffi_string(base + f.value.off, f.value.len)
-			local nv = I.gocall(I.go.rep_value, v, regex, replace)
+			local nv
+			if each then nv = each(v, regex, replace) else nv = I.gocall(I.go.rep_value, v, regex, replace) end
 			if nv ~= nil then
-				f.name.len = 0
-				changed[#changed + 1] = nv
+				if I.buf_put(buf, nv, #nv, f.value) ~= 0 then error(fname .. ": out of memory", 3) end
+				base = buf.p -- the buffer may have moved
 			end
 		end
 	end
-	for _, v in ipairs(changed) do add(s, name, v) end
 end
 
-local function head_base(s) return s.head.p end
-local function resp_base(s) return s.resp.p end
 
 function HTTP.req_rep_header(self, name, regex, replace)
 	local s = stream_of(self, "req_rep_header")
-	rep_header("req_rep_header", s, head_base, s.fields, s.nfields, req_add, name, regex, replace)
+	rewrite("req_rep_header", s, s.head, s.fields, s.nfields, name, regex, replace)
 end
 
 function HTTP.res_rep_header(self, name, regex, replace)
 	local s = stream_of(self, "res_rep_header")
-	rep_header("res_rep_header", s, resp_base, s.rfields, s.nrfields, res_add, name, regex, replace)
+	rewrite("res_rep_header", s, s.resp, s.rfields, s.nrfields, name, regex, replace)
 end
 -- rep_value: like rep_header, applied to each comma-separated value.
 local function rep_each(v, regex, replace)
@@ -172,38 +170,18 @@ local function rep_each(v, regex, replace)
 	return nil
 end
 
-local function rep_value(fname, s, base_of, fields, n, add, name, regex, replace)
-	need_string(fname, 2, name)
-	need_string(fname, 3, regex)
-	need_string(fname, 4, replace)
-	name = name:lower()
-	local changed = {}
-	local base = base_of(s)
-	for i = 0, n - 1 do
-		local f = fields[i]
-		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
-			local nv = rep_each(ffi_string(base + f.value.off, f.value.len), regex, replace)
-			if nv ~= nil then
-				f.name.len = 0
-				changed[#changed + 1] = nv
-			end
-		end
-	end
-	for _, v in ipairs(changed) do add(s, name, v) end
-end
-
 function HTTP.req_rep_value(self, name, regex, replace)
 	local s = stream_of(self, "req_rep_value")
-	rep_value("req_rep_value", s, head_base, s.fields, s.nfields, req_add, name, regex, replace)
+	rewrite("req_rep_value", s, s.head, s.fields, s.nfields, name, regex, replace, rep_each)
 end
 
 function HTTP.res_rep_value(self, name, regex, replace)
 	local s = stream_of(self, "res_rep_value")
-	rep_value("res_rep_value", s, resp_base, s.rfields, s.nrfields, res_add, name, regex, replace)
+	rewrite("res_rep_value", s, s.resp, s.rfields, s.nrfields, name, regex, replace, rep_each)
 end
 
 local function put(s, v, span, fname)
-	if I.head_put(s, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
+	if I.buf_put(s.head, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
 end
 
 -- target rebuilds the request-target from path and query.

@@ -80,13 +80,13 @@ function TXN.get_priv(self) return rawget(self, "__priv") end
 function TXN.set_priv(self, v) rawset(self, "__priv", v) end
 
 function TXN.set_var(self, name, value, ifexist)
-	I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
+	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
 end
 function TXN.get_var(self, name)
 	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
 end
 function TXN.unset_var(self, name)
-	I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
+	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
 end
 
 -- Logging is per process here; the level a transaction asks for is kept
@@ -153,6 +153,10 @@ function Reply.set_status(self, status, reason)
 	status = tonumber(status)
 	if status == nil or status < 100 or status > 999 then
 		error("bad argument #2 to 'set_status' (status code 100-999 expected)", 2)
+	end
+	if reason == nil then
+		reason = I.gocall(I.go.status_text, status)
+		if reason == "" then reason = nil end
 	end
 	self.status, self.reason = status, reason and tostring(reason)
 end
@@ -226,16 +230,23 @@ end
 local CoreDone = setmetatable({}, { __tostring = function() return "core.done" end })
 I.CoreDone = CoreDone
 
-function core.done()
+-- The value core.done(v) hands back from a fetch or converter.
+local done_value
+
+function core.done(v)
+	done_value = v
 	error(CoreDone, 0)
 end
 
 -- call_script calls a script's fetch or converter function, for which
--- core.done() means "return nothing".
+-- core.done(v) means "return v".
 function I.call_script(fn, ...)
 	local ok, r = pcall(fn, ...)
 	if ok then return r end
-	if r == CoreDone then return nil end
+	if r == CoreDone then
+		r, done_value = done_value, nil
+		return r
+	end
 	error(r, 0)
 end
 

@@ -12,13 +12,15 @@ I.vars = vars
 -- Connection-scoped variables, keyed by connection id.
 local sess = {}
 
+-- split returns a variable's scope, or nil for a name in no scope (which
+-- HAProxy answers with false / nil rather than an error).
 local function split(name)
 	if type(name) ~= "string" then
 		error("variable name must be a string, got " .. type(name), 4)
 	end
 	local scope, rest = name:match("^(%a+)%.(.+)$")
 	if scope ~= "proc" and scope ~= "sess" and scope ~= "txn" and scope ~= "req" and scope ~= "res" then
-		error("invalid variable name '" .. name .. "': it must start with proc., sess., txn., req. or res.", 4)
+		return nil
 	end
 	return scope, rest
 end
@@ -39,8 +41,11 @@ local function store(ctx, s, scope, create)
 	return v
 end
 
+-- set returns true when the variable was set. ifexist only concerns
+-- proc.* variables (the others are created), as in HAProxy 2.6.
 function vars.set(ctx, s, name, value, ifexist)
 	local scope = split(name)
+	if scope == nil then return false end
 	if name == "txn.backend" then
 		-- The documented way for a script to choose the backend.
 		local id = I.backend_ids[value]
@@ -50,30 +55,33 @@ function vars.set(ctx, s, name, value, ifexist)
 		s.backend = id
 	end
 	if scope == "proc" then
-		if ifexist and I.gocall(I.go.var_get, name) == nil then return end
+		if ifexist and I.gocall(I.go.var_get, name) == nil then return false end
 		I.gocall(I.go.var_set, name, value)
-		return
+		return true
 	end
-	local t = store(ctx, s, scope, true)
-	if ifexist and t[name] == nil then return end
-	t[name] = value
+	store(ctx, s, scope, true)[name] = value
+	return true
 end
 
 function vars.get(ctx, s, name)
 	local scope = split(name)
+	if scope == nil then return nil end
 	if scope == "proc" then return I.gocall(I.go.var_get, name) end
 	local t = store(ctx, s, scope, false)
 	return t and t[name]
 end
 
+-- unset returns true when the name is in a scope.
 function vars.unset(ctx, s, name)
 	local scope = split(name)
+	if scope == nil then return false end
 	if scope == "proc" then
 		I.gocall(I.go.var_set, name, nil)
-		return
+		return true
 	end
 	local t = store(ctx, s, scope, false)
 	if t then t[name] = nil end
+	return true
 end
 
 -- core.set_var / core.get_var / core.unset_var reach proc.* variables
@@ -87,8 +95,9 @@ end
 
 function core.set_var(name, value, ifexist)
 	name = proc_name("core.set_var", name)
-	if ifexist and I.gocall(I.go.var_get, name) == nil then return end
+	if ifexist and I.gocall(I.go.var_get, name) == nil then return false end
 	I.gocall(I.go.var_set, name, value)
+	return true
 end
 
 function core.get_var(name)
