@@ -51,6 +51,9 @@ type h1Conn struct {
 	srcIP, dstIP     []byte
 	srcPort, dstPort int
 
+	// trackKey is the client's key in the frontend's tracking table ("": none).
+	trackKey string
+
 	// scanned counts the buffered bytes known to hold no end of head, so a
 	// head that trickles in is not parsed again from the start each time.
 	scanned int
@@ -115,6 +118,9 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 	}
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
+	}
+	if h.trackKey = trackKey(fe.track, c.RemoteAddr()); h.trackKey != "" {
+		fe.track.ConnOpen(h.trackKey)
 	}
 	l.conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
@@ -226,6 +232,9 @@ func (h *h1Conn) startRequest() {
 	h.gen++
 	h.th = th
 	h.fe.stats.reqTot.Add(1)
+	if h.trackKey != "" {
+		h.fe.track.HTTPRequest(h.trackKey)
+	}
 	h.minor = r.Minor
 	h.keepAlive = r.KeepAlive && !h.l.srv.draining.Load()
 	h.isHead = string(r.Method) == "HEAD"
@@ -505,6 +514,9 @@ func (h *h1Conn) writeHead() bool {
 	status := s.Status()
 	if status == 0 {
 		status = 200
+	}
+	if status >= 400 && h.trackKey != "" {
+		h.fe.track.HTTPError(h.trackKey)
 	}
 	mark := len(h.l.wbuf)
 	b := http1.AppendStatusLine(h.l.wbuf, h.minor, status, string(s.Reason()))
@@ -795,6 +807,9 @@ func (h *h1Conn) closeNow() {
 
 func (h *h1Conn) onClose(error) {
 	h.closed = true
+	if h.trackKey != "" {
+		h.fe.track.ConnClose(h.trackKey)
+	}
 	h.dropUpstream()
 	delete(h.l.conns, h)
 	if !h.busy {

@@ -35,14 +35,14 @@ type frontendStats struct {
 func (s *Server) proxyInfo() string {
 	b := "local I = require('luaedge.internal')\nI.set_proxies({\n"
 	for i, f := range s.frontends {
-		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, listeners={", "frontend", f.cfg.Name, i+1, f.cfg.Mode)
+		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, stktable=%v, listeners={", "frontend", f.cfg.Name, i+1, f.cfg.Mode, s.tables[f.cfg.Name] != nil)
 		for _, l := range f.cfg.Bind {
 			b += strconv.Quote(l) + ","
 		}
 		b += "}},\n"
 	}
 	for i, be := range s.backends {
-		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, servers={", "backend", be.Name(), len(s.frontends)+i+1, "http")
+		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, stktable=%v, servers={", "backend", be.Name(), len(s.frontends)+i+1, "http", s.tables[be.Name()] != nil)
 		for _, sv := range be.Servers() {
 			b += fmt.Sprintf("{name=%q, puid=%d},", sv.Name(), sv.ID())
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/eventloop/config"
+	"github.com/luaedge/luaedge/eventloop/sticktable"
 	"github.com/luaedge/luaedge/lj"
 )
 
@@ -33,8 +34,9 @@ type Server struct {
 
 	frontends []*frontend
 	backends  []*proxyBackend
-	byAddr    map[string]*frontend // bind address as resolved ("127.0.0.1:8080")
-	byPort    map[int]*frontend    // for wildcard binds
+	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
+	byAddr    map[string]*frontend         // bind address as resolved ("127.0.0.1:8080")
+	byPort    map[int]*frontend            // for wildcard binds
 
 	mu      sync.Mutex
 	loops   map[gnet.EventLoop]*Loop
@@ -56,6 +58,7 @@ type frontend struct {
 	service        string
 	routes         []routeRule
 	defaultBackend *proxyBackend
+	track          *sticktable.Table // where the frontend counts its clients (track)
 }
 
 // New prepares a server; scripts are the files of lua.load, already read.
@@ -75,6 +78,25 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 	}
 	lj.Threads = s.numLoops
 	running.Store(s)
+	s.tables = map[string]*sticktable.Table{}
+	for i, fc := range cfg.Frontends {
+		if fc.StickTable != nil {
+			t, err := newStickTable(fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable)
+			if err != nil {
+				return nil, err
+			}
+			s.tables[fc.Name] = t
+		}
+	}
+	for i, bc := range cfg.Backends {
+		if bc.StickTable != nil {
+			t, err := newStickTable(bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable)
+			if err != nil {
+				return nil, err
+			}
+			s.tables[bc.Name] = t
+		}
+	}
 	byName := map[string]*proxyBackend{}
 	for i, bc := range cfg.Backends {
 		b, err := backend.New(backendConfig(bc))
@@ -95,6 +117,13 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 	for i := range cfg.Frontends {
 		f := &frontend{cfg: &cfg.Frontends[i], service: cfg.Frontends[i].ServiceName()}
 		f.defaultBackend = byName[f.cfg.DefaultBackend]
+		if tr := f.cfg.Track; tr != nil {
+			name := tr.Table
+			if name == "" {
+				name = f.cfg.Name
+			}
+			f.track = s.tables[name]
+		}
 		for _, r := range f.cfg.Routes {
 			f.routes = append(f.routes, routeRule{host: r.Host, pathPrefix: []byte(r.PathPrefix), backend: byName[r.Backend]})
 		}
@@ -126,6 +155,9 @@ func (s *Server) Serve() error {
 		b.Start()
 		defer b.Stop()
 	}
+	stopPurge := make(chan struct{})
+	defer close(stopPurge)
+	go purgeTables(s.tables, stopPurge)
 	err := gnet.Rotate(s, addrs,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.numLoops),

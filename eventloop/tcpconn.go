@@ -27,6 +27,7 @@ type tcpConn struct {
 	busy bool
 
 	src      []byte // client address, for balance source
+	trackKey string // the client's key in the frontend's tracking table
 	closed   bool
 	closing  bool
 	waiting  bool // the coroutine waits for client bytes (OpRecv)
@@ -53,6 +54,9 @@ type tcpUpCtx struct{ u *tcpUpstream }
 func newTCPConn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *tcpConn {
 	t := &tcpConn{l: l, fe: fe, c: c, id: id, lastSeen: l.now}
 	l.tcps[t] = struct{}{}
+	if t.trackKey = trackKey(fe.track, c.RemoteAddr()); t.trackKey != "" {
+		fe.track.ConnOpen(t.trackKey)
+	}
 	th, err := l.lua.Thread()
 	if err != nil {
 		l.log.Error("no coroutine for a connection", "err", err)
@@ -396,6 +400,9 @@ func (t *tcpConn) closeNow() {
 
 func (t *tcpConn) onClose() {
 	t.closed = true
+	if t.trackKey != "" {
+		t.fe.track.ConnClose(t.trackKey)
+	}
 	delete(t.l.tcps, t)
 	if u := t.up; u != nil {
 		u.close()

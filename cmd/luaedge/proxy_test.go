@@ -545,3 +545,62 @@ end)
 		t.Fatalf("after resume: %v", m)
 	}
 }
+
+// A stick table tracks clients across both workers; scripts read it with
+// the StickTable class and rate-limit with it.
+func TestStickTable(t *testing.T) {
+	s := startServer(t, `workers: 2
+lua: {load: [stk.lua]}
+frontends:
+  - name: edge
+    bind: ["127.0.0.1:@PORT@"]
+    stick_table: {type: ip, size: 1000, expire: 30s, store: [conn_cnt, conn_cur, http_req_cnt, http_req_rate(10s), http_err_cnt]}
+    track: {key: src}
+    http_request: ["lua.limit"]
+    use_service: lua.stk
+`, map[string]string{"stk.lua": `
+core.register_action("limit", { "http-req" }, function(txn)
+	local e = core.frontends["edge"].stktable:lookup(txn.f:src())
+	if e and e.http_req_cnt > 6 then return act.DENY end
+end)
+core.register_service("stk", "http", function(applet)
+	local st = core.frontends["edge"].stktable
+	if applet.path == "/missing" then
+		applet:set_status(404)
+		applet:send("no")
+		return
+	end
+	local e = st:lookup(applet.f:src())
+	local info = st:info()
+	local dump = st:dump({ { "http_req_cnt", "ge", 1 } })
+	applet:send(string.format("req=%d conns=%d errs=%d type=%s used=%d dumped=%s",
+		e.http_req_cnt, e.conn_cnt, e.http_err_cnt, info.type, info.used, tostring(dump["127.0.0.1"] ~= nil)))
+end)
+`})
+	// The harness's own probe of the port counts as a connection too.
+	base := 0
+	for i := 1; i <= 3; i++ {
+		c, _ := newClient(t) // a new connection each time: both workers count into one table
+		resp, body := get(t, c, s.url("/"))
+		if i == 1 {
+			fmt.Sscanf(body, "req=1 conns=%d", &base)
+			base--
+		}
+		want := fmt.Sprintf("req=%d conns=%d errs=0 type=ip used=1 dumped=true", i, base+i)
+		if resp.StatusCode != 200 || body != want {
+			t.Fatalf("request %d: %d %q, want %q", i, resp.StatusCode, body, want)
+		}
+	}
+	c, _ := newClient(t)
+	if resp, _ := get(t, c, s.url("/missing")); resp.StatusCode != 404 {
+		t.Fatalf("missing: %d", resp.StatusCode)
+	}
+	_, body := get(t, c, s.url("/"))
+	if !strings.HasPrefix(body, fmt.Sprintf("req=5 conns=%d errs=1 ", base+4)) {
+		t.Fatalf("after a 404: %q", body)
+	}
+	get(t, c, s.url("/"))
+	if resp, _ := get(t, c, s.url("/")); resp.StatusCode != 403 {
+		t.Fatalf("the 7th request: %d, want 403 from the rate limit", resp.StatusCode)
+	}
+}

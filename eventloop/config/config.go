@@ -58,6 +58,11 @@ type Frontend struct {
 	TCPResponse    []string `yaml:"tcp_response"`
 	UseService     string   `yaml:"use_service"`
 	DefaultBackend string   `yaml:"default_backend"`
+	// StickTable is this frontend's stick table, if it has one.
+	StickTable *StickTable `yaml:"stick_table"`
+	// Track counts each client address in a stick table (HAProxy's
+	// track-sc0 src): connections, requests, errors.
+	Track *Track `yaml:"track"`
 	// Routes pick a backend by host and path prefix, first match wins;
 	// default_backend takes the rest. A Lua action may override both with
 	// txn:set_var("txn.backend", NAME).
@@ -102,6 +107,22 @@ type Backend struct {
 	Servers  []Server        `yaml:"servers"`
 	Check    Check           `yaml:"check"`
 	Timeouts BackendTimeouts `yaml:"timeouts"`
+	// StickTable is this backend's stick table, if it has one.
+	StickTable *StickTable `yaml:"stick_table"`
+}
+
+// StickTable configures a stick table (HAProxy's stick-table line).
+type StickTable struct {
+	Type   string   `yaml:"type"` // ip, ipv6, integer, string
+	Size   Size     `yaml:"size"`
+	Expire Duration `yaml:"expire"`
+	Store  []string `yaml:"store"` // e.g. conn_cur, http_req_rate(10s), gpc0
+}
+
+// Track names what a frontend counts, and where.
+type Track struct {
+	Key   string `yaml:"key"`   // src (the client address)
+	Table string `yaml:"table"` // a frontend or backend with a stick_table; default: this frontend
 }
 
 // Server is one backend server.
@@ -301,11 +322,37 @@ func (c *Config) validate() error {
 		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
 			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
 		}
+		if f.Track != nil {
+			if f.Track.Key != "src" {
+				return fmt.Errorf("%s.track.key: only src is supported, got %q", at, f.Track.Key)
+			}
+			if f.Track.Table == "" {
+				if f.StickTable == nil {
+					return fmt.Errorf("%s.track.table: missing, and the frontend has no stick_table", at)
+				}
+			} else if !c.hasTable(f.Track.Table) {
+				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table", at, f.Track.Table)
+			}
+		}
 		if f.Limits.MaxHeaders < 1 {
 			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
 		}
 	}
 	return nil
+}
+
+func (c *Config) hasTable(name string) bool {
+	for _, f := range c.Frontends {
+		if f.Name == name && f.StickTable != nil {
+			return true
+		}
+	}
+	for _, b := range c.Backends {
+		if b.Name == name && b.StickTable != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Rules returns the request and response rules of the frontend's mode.

@@ -4,10 +4,11 @@
 -- half: eventloop/luaproxy.go; changes apply on every core.
 local I = require("luaedge.internal")
 
-local Proxy, Server, Listener = {}, {}, {}
+local Proxy, Server, Listener, StickTable = {}, {}, {}, {}
 local proxy_mt = { __index = Proxy, __tostring = function() return "Proxy" end }
 local server_mt = { __index = Server, __tostring = function() return "Server" end }
 local listener_mt = { __index = Listener, __tostring = function() return "Listener" end }
+local stk_mt = { __index = StickTable, __tostring = function() return "StickTable" end }
 
 core.proxies, core.frontends, core.backends = {}, {}, {}
 
@@ -18,6 +19,11 @@ local function stats(...)
 		t[k] = v
 	end
 	return t
+end
+
+local function stats_or_nil(first, ...)
+	if first == nil then return nil end
+	return stats(first, ...)
 end
 
 local function check(self, mt, class, fname)
@@ -59,10 +65,49 @@ function Listener.get_stats(self)
 	return stats(I.gocall(I.go.proxy, "frontend", self.frontend, "get_stats"))
 end
 
+-- StickTable: a frontend's or backend's stick table (Proxy.stktable).
+function StickTable.info(self)
+	check(self, stk_mt, "StickTable", "info")
+	local t = stats(I.gocall(I.go.stk, self.name, "info"))
+	if type(t.data) == "string" then
+		local data = {}
+		for name in t.data:gmatch("[^,]+") do data[name] = true end
+		t.data = data
+	end
+	return t
+end
+
+function StickTable.lookup(self, key)
+	check(self, stk_mt, "StickTable", "lookup")
+	return stats_or_nil(I.gocall(I.go.stk, self.name, "lookup", tostring(key)))
+end
+
+-- dump([filter]): filter is a list of up to 4 {counter, op, value}.
+function StickTable.dump(self, filter)
+	check(self, stk_mt, "StickTable", "dump")
+	local f = {}
+	if filter ~= nil then
+		if type(filter) ~= "table" then error("bad argument #2 to 'dump' (table of filters expected)", 2) end
+		if #filter > 4 then error("StickTable:dump: at most 4 filters", 2) end
+		for _, c in ipairs(filter) do
+			f[#f + 1] = tostring(c[1]) .. " " .. tostring(c[2]) .. " " .. tostring(c[3])
+		end
+	end
+	local out = {}
+	for line in I.gocall(I.go.stk, self.name, "dump", table.concat(f, ";")):gmatch("[^\n]+") do
+		local key, rest = line:match("^([^\t]*)(.*)$")
+		local e = {}
+		for name, v in rest:gmatch("\t([^=]+)=(%-?%d+)") do e[name] = tonumber(v) end
+		out[key] = e
+	end
+	return out
+end
+
 -- set_proxies is how Go describes the configuration to a new state.
 function I.set_proxies(list)
 	for _, p in ipairs(list) do
 		local px = setmetatable({ name = p.name, uuid = p.uuid, cap = p.cap, mode = p.mode, servers = {}, listeners = {} }, proxy_mt)
+		if p.stktable then px.stktable = setmetatable({ name = p.name }, stk_mt) end
 		for _, s in ipairs(p.servers or {}) do
 			px.servers[s.name] = setmetatable({ name = s.name, puid = s.puid, backend = p.name }, server_mt)
 		end
@@ -74,4 +119,4 @@ function I.set_proxies(list)
 	end
 end
 
-I.Proxy, I.Server, I.Listener = Proxy, Server, Listener
+I.Proxy, I.Server, I.Listener, I.StickTable = Proxy, Server, Listener, StickTable

@@ -1,0 +1,137 @@
+package eventloop
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop/config"
+	"github.com/luaedge/luaedge/eventloop/sticktable"
+	"github.com/luaedge/luaedge/lj"
+)
+
+// Stick tables: built from the configuration, fed by the connections of
+// the frontends that track their clients, and read by scripts through the
+// StickTable class (lj/lua/proxy.lua). They are shared by every loop.
+
+func init() {
+	lj.RegisterGoFunc("stk", goStk)
+}
+
+// newStickTable builds the table of a frontend or backend.
+func newStickTable(name, at string, c *config.StickTable) (*sticktable.Table, error) {
+	t, err := sticktable.New(name, sticktable.Config{Type: c.Type, Size: int(c.Size), Expire: c.Expire.D(), Store: c.Store})
+	if err != nil {
+		return nil, fmt.Errorf("%s.stick_table.%v", at, err)
+	}
+	return t, nil
+}
+
+// purgeTables drops expired entries until stop is closed.
+func purgeTables(tables map[string]*sticktable.Table, stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			for _, tb := range tables {
+				tb.Purge(now)
+			}
+		}
+	}
+}
+
+// trackKey returns the key a tracked connection is counted under, or "".
+func trackKey(t *sticktable.Table, remote net.Addr) string {
+	if t == nil {
+		return ""
+	}
+	a, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	k, err := t.Key(a.IP.String())
+	if err != nil {
+		return ""
+	}
+	return k
+}
+
+// goStk(table, "info" | "lookup", key | "dump", filters) for StickTable.
+func goStk(c *cgo.Call) int {
+	s := running.Load()
+	if s == nil {
+		return c.Error("no stick tables yet")
+	}
+	t := s.tables[c.String(1)]
+	if t == nil {
+		return c.Error("no stick table " + c.String(1))
+	}
+	switch c.String(2) {
+	case "info":
+		info := t.Info()
+		if data, ok := info["data"].([]string); ok {
+			info["data"] = strings.Join(data, ",")
+		}
+		return pushStats(c, info)
+	case "lookup":
+		k, err := t.Key(c.String(3))
+		if err != nil {
+			c.PushNil()
+			return 1
+		}
+		m := t.Lookup(k)
+		if m == nil {
+			c.PushNil()
+			return 1
+		}
+		st := make(map[string]any, len(m))
+		for name, v := range m {
+			st[name] = v
+		}
+		return pushStats(c, st)
+	case "dump":
+		var filters []sticktable.Filter
+		for _, f := range strings.Split(c.String(3), ";") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			parts := strings.Fields(f)
+			if len(parts) != 3 {
+				return c.Error("StickTable:dump: a filter is {counter, op, value}, got " + f)
+			}
+			v, err := strconv.ParseInt(parts[2], 10, 64)
+			if err != nil {
+				return c.Error("StickTable:dump: filter value " + parts[2] + " is not a number")
+			}
+			filters = append(filters, sticktable.Filter{Counter: parts[0], Op: parts[1], Value: v})
+		}
+		entries, err := t.Dump(filters)
+		if err != nil {
+			return c.Error("StickTable:dump: " + err.Error())
+		}
+		// One line an entry: key, then name=value pairs (parsed in Lua).
+		keys := make([]string, 0, len(entries))
+		for k := range entries {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString(k)
+			for name, v := range entries[k] {
+				fmt.Fprintf(&b, "\t%s=%d", name, v)
+			}
+			b.WriteByte('\n')
+		}
+		c.PushString(b.String())
+		return 1
+	}
+	return c.Error("unknown StickTable method " + c.String(2))
+}
