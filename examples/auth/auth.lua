@@ -7,7 +7,8 @@
 local keys -- the Map, opened once per core
 
 core.register_init(function()
-   -- Map file paths are relative to the working directory, as in HAProxy.
+   -- A relative map path starts from the configuration file's folder,
+   -- like lua.load.
    keys = Map.new("api-keys.map", Map._str)
 end)
 
