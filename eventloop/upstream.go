@@ -66,12 +66,12 @@ func (l *Loop) dial(be *proxyBackend, srv *backend.Server, h *h1Conn) (*upstream
 	// gnet dials on a worker goroutine; only its failure comes back here.
 	go func() {
 		if r := <-res; r.Err != nil {
-			l.post(func() { u.failed(r.Err) })
+			l.post(func() { u.connectFailed(r.Err) })
 		}
 	}()
 	u.timer = l.after(be.connectTimeout, func() {
 		if u.c == nil && !u.closed {
-			u.failed(errConnectTimeout)
+			u.connectFailed(errConnectTimeout)
 		}
 	})
 	return u, nil
@@ -135,6 +135,16 @@ func (u *upstreamConn) begin(timeout time.Duration) {
 	u.deadline = u.l.now.Add(timeout)
 }
 
+// connectFailed counts a failed connection against the server (passive
+// health) and fails the exchange.
+func (u *upstreamConn) connectFailed(err error) {
+	if u.closed {
+		return
+	}
+	u.srv.ReportConnectError()
+	u.failed(err)
+}
+
 // failed ends the connection after a dial or I/O error and tells the client side.
 func (u *upstreamConn) failed(err error) {
 	if u.closed {
@@ -145,9 +155,6 @@ func (u *upstreamConn) failed(err error) {
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil
-	}
-	if u.c == nil && !errors.Is(err, errConnectTimeout) {
-		u.srv.ReportConnectError()
 	}
 	if u.c != nil {
 		_ = u.c.Close()
@@ -162,9 +169,14 @@ func (u *upstreamConn) failed(err error) {
 func (u *upstreamConn) onTraffic() {
 	u.l.now = time.Now()
 	h := u.h
-	if h == nil {
-		// Bytes from an idle connection: the server broke the protocol.
-		u.failed(errBadResponse)
+	if h == nil || u.c == nil {
+		// Bytes from an idle connection break the protocol; a posted call
+		// for an exchange that already ended finds nothing to do.
+		if u.c != nil {
+			if buf, _ := u.c.Peek(-1); len(buf) > 0 {
+				u.failed(errBadResponse)
+			}
+		}
 		return
 	}
 	h.busy = true

@@ -230,10 +230,17 @@ func peakRSS(t *testing.T, s *server) int {
 }
 
 func TestProxyReusesUpstreamConnections(t *testing.T) {
+	for _, rules := range []string{"", `    http_response: ["lua.stamp"]
+`} {
+		testProxyReuse(t, rules)
+	}
+}
+
+func testProxyReuse(t *testing.T, rules string) {
 	be := startBackend(t, "", echoHandler)
 	s := startServer(t, proxyConfig(`  - name: app
     servers: [{name: s1, address: "`+be.addr+`"}]
-`, `    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+`, rules+`    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
 	c, _ := newClient(t)
 	for i := 0; i < 30; i++ {
 		resp, body := get(t, c, s.url(fmt.Sprintf("/n/%d", i)))
@@ -242,7 +249,7 @@ func TestProxyReusesUpstreamConnections(t *testing.T) {
 		}
 	}
 	if n := be.conns.Load(); n != 1 {
-		t.Fatalf("backend accepted %d connections for 30 sequential requests, want 1 (keep-alive reuse)", n)
+		t.Fatalf("backend accepted %d connections for 30 sequential requests, want 1 (keep-alive reuse; rules %q)", n, rules)
 	}
 }
 
