@@ -21,15 +21,14 @@ static void *le_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (ptr == NULL)
 		osize = 0;
 	if (nsize == 0) {
-		free(ptr);
 		st->used -= osize;
-		return NULL;
+		return st->orig(st->orig_ud, ptr, osize, 0);
 	}
 	if (nsize > osize && st->limit > 0 && st->used + (nsize - osize) > st->limit) {
 		st->oom = 1;
 		return NULL;
 	}
-	void *p = realloc(ptr, nsize);
+	void *p = st->orig(st->orig_ud, ptr, osize, nsize);
 	if (p != NULL)
 		st->used = st->used - osize + nsize;
 	return p;
@@ -69,11 +68,16 @@ le_state *le_state_new(size_t limit, int id)
 	st->limit = limit;
 	st->id = id;
 	st->runner_ref = LUA_NOREF;
-	st->L = lua_newstate(le_alloc, st);
+	/* LuaJIT's own allocator is much faster than malloc for its many small
+	 * objects: keep it, and count (and cap) through a wrapper. */
+	st->L = luaL_newstate();
 	if (st->L == NULL) {
 		free(st);
 		return NULL;
 	}
+	st->orig = lua_getallocf(st->L, &st->orig_ud);
+	st->used = (size_t)lua_gc(st->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(st->L, LUA_GCCOUNTB, 0);
+	lua_setallocf(st->L, le_alloc, st);
 	luaL_openlibs(st->L);
 	return st;
 }

@@ -15,6 +15,8 @@ typedef struct le_state {
 	int runner_ref;
 	int id;  /* Go's handle, for le_gocall */
 	int oom; /* an allocation was refused: collect garbage after this step */
+	lua_Alloc orig; /* LuaJIT's allocator, which le_alloc counts for */
+	void *orig_ud;
 } le_state;
 
 le_state *le_state_new(size_t limit, int id);
