@@ -835,23 +835,23 @@ func (h *h1Conn) afterWork() {
 	}
 	if h.sessVars {
 		h.sessVars = false
-		h.endSession()
+		h.l.endSession(h.id)
 	}
 }
 
-// endSession drops the closed connection's sess.* variables in Lua.
-func (h *h1Conn) endSession() {
-	th, err := h.l.lua.Thread()
+// endSession drops a closed connection's sess.* variables in Lua.
+func (l *Loop) endSession(connID int64) {
+	th, err := l.lua.Thread()
 	if err != nil {
 		return
 	}
-	th.S.Reset(lj.EntryEndSession, 0, h.id)
+	th.S.Reset(lj.EntryEndSession, 0, connID)
 	if ok, msg := th.Resume(); !ok {
-		h.l.log.Error("ending a Lua session failed", "err", msg)
+		l.log.Error("ending a Lua session failed", "err", msg)
 		th.Free()
 		return
 	}
-	h.l.lua.Release(th)
+	l.lua.Release(th)
 }
 
 // applySockopts sets the IP TOS and firewall mark a script asked for

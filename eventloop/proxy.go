@@ -79,12 +79,41 @@ func isHopByHop(name []byte) bool {
 	return false
 }
 
+// connectionTokens returns the values of the Connection fields: the names
+// of more fields that concern this connection only.
+func connectionTokens(n int, field func(int) ([]byte, []byte)) []byte {
+	var tokens []byte
+	for i := 0; i < n; i++ {
+		if name, value := field(i); http1.EqualFold(name, "connection") {
+			tokens = append(append(tokens, ','), value...)
+		}
+	}
+	return tokens
+}
+
+// listed reports whether name is one of the comma-separated tokens.
+func listed(tokens, name []byte) bool {
+	for len(tokens) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(tokens, ','); i >= 0 {
+			tok, tokens = tokens[:i], tokens[i+1:]
+		} else {
+			tok, tokens = tokens, nil
+		}
+		if http1.EqualFold(name, string(bytes.TrimSpace(tok))) {
+			return true
+		}
+	}
+	return false
+}
+
 // writeRequestHead serialises the request as the scripts left it.
 func (h *h1Conn) writeRequestHead(u *upstreamConn, s *cgo.Stream) {
 	b := http1.AppendRequestLine(h.l.ubuf[:0], s.Method(), s.Target())
+	tokens := connectionTokens(s.NumFields(), s.Field)
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
-		if len(name) == 0 || isHopByHop(name) {
+		if len(name) == 0 || isHopByHop(name) || (tokens != nil && listed(tokens, name)) {
 			continue
 		}
 		b = http1.AppendHeader(b, name, value)
@@ -132,8 +161,9 @@ func (h *h1Conn) reqMethod() []byte {
 func (h *h1Conn) upstreamHead(u *upstreamConn, r *http1.Response) {
 	s := h.th.S
 	s.SetResponse(r.Status, r.Reason)
+	tokens := connectionTokens(len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
 	for _, f := range r.Headers {
-		if isHopByHop(f.Name) {
+		if isHopByHop(f.Name) || (tokens != nil && listed(tokens, f.Name)) {
 			continue
 		}
 		s.AddRField(f.Name, f.Value)
@@ -155,6 +185,25 @@ func (h *h1Conn) upstreamHead(u *upstreamConn, r *http1.Response) {
 // sendUpstreamHead writes the (possibly changed) response head and frees
 // the coroutine: what follows is relayed without Lua.
 func (h *h1Conn) sendUpstreamHead() {
+	if s := h.th.S; s.Flags()&(cgo.FlagStarted|cgo.FlagAbort) != 0 {
+		// The rules answered (txn:done, DENY, ERROR...) or aborted: that
+		// answer replaces the server's, whose body is not relayed.
+		h.dropUpstream()
+		if s.Flags()&cgo.FlagAbort != 0 {
+			h.endStream()
+			h.closeNow()
+			return
+		}
+		h.keepAlive = false
+		if h.writeHead() {
+			h.writeBody()
+			h.endResponse()
+		} else {
+			h.endStream()
+			h.forwardError(502, "invalid response head")
+		}
+		return
+	}
 	if !h.writeHead() {
 		h.endStream()
 		h.forwardError(502, "invalid response head")

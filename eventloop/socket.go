@@ -177,7 +177,7 @@ func (l *Loop) socketConnect(w *sockWait, addr string, timeout time.Duration) {
 		w.done(cgo.SockEFail, []byte(msg))
 		l.post(w.resume)
 	}
-	ta, err := net.ResolveTCPAddr("tcp", addr)
+	ta, err := dialAddrOf(addr)
 	if err != nil {
 		fail("connect: " + err.Error())
 		return

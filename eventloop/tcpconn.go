@@ -27,6 +27,7 @@ type tcpConn struct {
 	busy bool
 
 	src      []byte // client address, for balance source
+	sessVars bool   // the scripts set sess.* variables: drop them at close
 	trackKey string // the client's key in the frontend's tracking table
 	closed   bool
 	closing  bool
@@ -97,7 +98,7 @@ func (t *tcpConn) onTraffic() gnet.Action {
 	if len(buf) == 0 {
 		return gnet.None
 	}
-	if t.up != nil && !t.awaitHead {
+	if t.up != nil {
 		t.up.write(buf)
 		if t.up.c != nil {
 			u := t.up
@@ -218,6 +219,7 @@ func (t *tcpConn) flushOut() {
 	if len(t.l.wbuf) > 0 {
 		if !t.closed {
 			_, _ = t.c.Write(t.l.wbuf)
+			t.lastSeen = t.l.now // sending counts as activity too
 		}
 		t.l.wbuf = t.l.wbuf[:0]
 	}
@@ -247,7 +249,7 @@ func (t *tcpConn) forward(keep bool) {
 		t.closeNow()
 		return
 	}
-	addr, err := net.ResolveTCPAddr("tcp", srv.Addr())
+	addr, err := dialAddrOf(srv.Addr())
 	if err != nil {
 		srv.Done()
 		t.release()
@@ -385,6 +387,9 @@ func (t *tcpConn) release() {
 	}
 	t.gen++
 	t.l.closeSocketsOf(t.th.S)
+	if t.th.S.Flags()&cgo.FlagSessVars != 0 {
+		t.sessVars = true
+	}
 	if op, _ := t.th.S.Op(); op == cgo.OpDone {
 		t.l.lua.Release(t.th)
 	} else {
@@ -423,6 +428,10 @@ func (t *tcpConn) onClose() {
 func (t *tcpConn) afterWork() {
 	if t.closed && !t.busy {
 		t.release()
+		if t.sessVars {
+			t.sessVars = false
+			t.l.endSession(t.id)
+		}
 	}
 }
 

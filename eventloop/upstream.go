@@ -3,7 +3,9 @@ package eventloop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -47,12 +49,32 @@ type proxyBackend struct {
 	serverTimeout  time.Duration
 }
 
+// dialAddr is an address for gnet to dial: gnet dials on a worker
+// goroutine with net.Dial(Network(), String()), so a host name is looked
+// up there, not on the event loop.
+type dialAddr string
+
+func (a dialAddr) Network() string { return "tcp" }
+func (a dialAddr) String() string  { return string(a) }
+
+// dialAddrOf checks that addr is host:port and wraps it for gnet.
+func dialAddrOf(addr string) (dialAddr, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("invalid port in %q", addr)
+	}
+	return dialAddr(net.JoinHostPort(host, port)), nil
+}
+
 // upstreamCtx marks a gnet connection as an upstreamConn (its context).
 type upstreamCtx struct{ u *upstreamConn }
 
 // dial opens a connection to srv on loop l for h.
 func (l *Loop) dial(be *proxyBackend, srv *backend.Server, h *h1Conn) (*upstreamConn, error) {
-	addr, err := net.ResolveTCPAddr("tcp", srv.Addr())
+	addr, err := dialAddrOf(srv.Addr())
 	if err != nil {
 		return nil, err
 	}

@@ -120,7 +120,10 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}
-	return nil
+	// Backends, servers, checks and stick tables are validated by
+	// building them (nothing starts before Serve).
+	_, err = eventloop.New(cfg, scripts, slog.Default())
+	return err
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
