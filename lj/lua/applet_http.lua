@@ -8,7 +8,6 @@ local I = require("luaedge.internal")
 local ffi_string = ffi.string
 local band, bor = bit.band, bit.bor
 local tostring, type, min = tostring, type, math.min
-local table_clear = require("table.clear")
 
 -- A service's response body is sent in pieces of at most this many bytes
 -- buffered: past it send() yields so Go can write them out.
@@ -185,15 +184,7 @@ end
 
 -- applet_of returns the AppletHTTP of the request on stream s; txn is
 -- the transaction whose http-response rules run when the response starts
--- (nil: none). Like the TXN, the table is the coroutine's, reused.
+-- (nil: none).
 function I.applet_of(s, txn, ctx)
-	local a = ctx.applet
-	if a == nil then
-		a = setmetatable({}, mt)
-		ctx.applet = a
-	else
-		table_clear(a)
-	end
-	a[0], a.__txn, a.__ctx = s, txn, ctx
-	return a
+	return setmetatable({ [0] = s, __txn = txn, __ctx = ctx }, mt)
 end

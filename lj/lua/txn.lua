@@ -5,7 +5,6 @@ local bit = require("bit")
 local I = require("luaedge.internal")
 
 local bor = bit.bor
-local table_clear = require("table.clear")
 local type, tostring, pairs = type, tostring, pairs
 
 local TXN = {}
@@ -24,14 +23,7 @@ local mt = {
 		if m ~= nil then return m end
 		local make = lazy[k]
 		if make ~= nil then
-			-- The member objects are bound to this TXN table, which its
-			-- coroutine reuses, so they are made once per coroutine.
-			local members = rawget(self, "__ctx").members
-			local v = members[k]
-			if v == nil then
-				v = make(self)
-				members[k] = v
-			end
+			local v = make(self)
 			rawset(self, k, v)
 			return v
 		end
@@ -40,19 +32,24 @@ local mt = {
 	__tostring = function() return "TXN" end,
 }
 
--- txn_of returns the TXN of the request running program p on stream s.
+-- txn_of returns the TXN of the request running program p on stream s;
 -- ctx is the request's context (see bridge.lua). The table is the
--- coroutine's, emptied and reused for each request so that a request
--- leaves no garbage: like HAProxy's, a TXN is not valid after its request.
+-- coroutine's, reused for each request so that a request with rules
+-- leaves no garbage; its member objects (f, http, ...) are bound to it and
+-- stay. What a request may have set is reset, key by key, and only when
+-- set: emptying the table would cost LuaJIT a rehash when it is filled
+-- again. Like HAProxy's, a TXN is not valid after its request.
 function I.txn_of(s, ctx, p)
 	local t = ctx.txn
 	if t == nil then
-		t = setmetatable({}, mt)
-		ctx.txn, ctx.members = t, {}
-	else
-		table_clear(t)
+		t = setmetatable({ [0] = s, __ctx = ctx, __program = p, __stage = "req", __rule = 0, __res_done = false }, mt)
+		ctx.txn = t
+		return t
 	end
-	t[0], t.__ctx, t.__program, t.__stage, t.__rule, t.__res_done = s, ctx, p, "req", 0, false
+	t[0], t.__program, t.__stage, t.__rule, t.__res_done = s, p, "req", 0, false
+	if rawget(t, "__priv") ~= nil then t.__priv = nil end
+	if rawget(t, "__loglevel") ~= nil then t.__loglevel = nil end
+	if rawget(t, "__prio_class") ~= nil then t.__prio_class, t.__prio_offset = nil, nil end
 	return t
 end
 
