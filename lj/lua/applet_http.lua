@@ -135,27 +135,26 @@ local function take(s, n)
 	return r
 end
 
--- receive([size]): without size, the rest of the body; with size, up to
--- size bytes, waiting until that many arrived or the body ended. Returns ""
--- at the end of the body.
-function AppletHTTP.receive(self, size)
-	local s = stream_of(self, "receive")
+-- receive_from(s, size) reads the input in s.body for AppletHTTP and
+-- AppletTCP:receive: without size, all of it until its end; with size, up
+-- to size bytes, waiting until that many arrived or the input ended. ""
+-- at the end.
+function I.receive_from(s, size)
 	if size == nil then
 		while not body_ended(s) do I.wait(s, I.OP_RECV) end
 		return take(s, available(s))
 	end
 	size = tonumber(size)
 	if size == nil or size < 0 then
-		error("bad argument #2 to 'receive' (non-negative number expected)", 2)
+		error("bad argument #2 to 'receive' (non-negative number expected)", 3)
 	end
 	while available(s) < size and not body_ended(s) do I.wait(s, I.OP_RECV) end
 	return take(s, min(size, available(s)))
 end
 
--- getline(): the next line of the body including its "\n", or the rest of
--- the body if it has no more newline; "" at the end.
-function AppletHTTP.getline(self)
-	local s = stream_of(self, "getline")
+-- getline_from(s): the next line of the input including its "\n", or the
+-- rest if it has no more newline; "" at the end.
+function I.getline_from(s)
 	local scanned = 0
 	while true do
 		local avail = available(s)
@@ -169,18 +168,18 @@ function AppletHTTP.getline(self)
 	end
 end
 
+function AppletHTTP.receive(self, size)
+	return I.receive_from(stream_of(self, "receive"), size)
+end
+
+function AppletHTTP.getline(self)
+	return I.getline_from(stream_of(self, "getline"))
+end
+
 function AppletHTTP.get_priv(self) return rawget(self, "__priv") end
 function AppletHTTP.set_priv(self, v) rawset(self, "__priv", v) end
 
-function AppletHTTP.set_var(self, name, value, ifexist)
-	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
-end
-function AppletHTTP.get_var(self, name)
-	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
-end
-function AppletHTTP.unset_var(self, name)
-	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
-end
+I.var_methods(AppletHTTP, stream_of)
 
 -- applet_of returns the AppletHTTP of the request on stream s; txn is
 -- the transaction whose http-response rules run when the response starts

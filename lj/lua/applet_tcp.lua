@@ -1,13 +1,10 @@
 -- AppletTCP, and the entry of TCP-mode frontends: tcp-request rules, then a
 -- TCP service or forwarding to a backend, with tcp-response rules on the
 -- server's first bytes. Reference: HAProxy Lua API, class AppletTCP.
-local ffi = require("ffi")
 local bit = require("bit")
 local I = require("luaedge.internal")
 
-local ffi_string = ffi.string
-local band, bor = bit.band, bit.bor
-local min = math.min
+local bor = bit.bor
 
 local AppletTCP = {}
 local lazy = {
@@ -38,44 +35,12 @@ local function stream_of(self, fname)
 	return s
 end
 
-local function available(s) return s.body.len - s.body_pos end
-local function ended(s) return band(s.flags, I.F_BODY_END) ~= 0 end
-local function take(s, n)
-	local r = ffi_string(s.body.p + s.body_pos, n)
-	s.body_pos = s.body_pos + n
-	return r
-end
-
--- receive([size]): without size, everything until the client closes;
--- with size, size bytes (fewer only at the end). "" at the end.
 function AppletTCP.receive(self, size)
-	local s = stream_of(self, "receive")
-	if size == nil then
-		while not ended(s) do I.wait(s, I.OP_RECV) end
-		return take(s, available(s))
-	end
-	size = tonumber(size)
-	if size == nil or size < 0 then
-		error("bad argument #2 to 'receive' (non-negative number expected)", 2)
-	end
-	while available(s) < size and not ended(s) do I.wait(s, I.OP_RECV) end
-	return take(s, min(size, available(s)))
+	return I.receive_from(stream_of(self, "receive"), size)
 end
 
--- getline(): the next line with its "\n", or what is left at the end.
 function AppletTCP.getline(self)
-	local s = stream_of(self, "getline")
-	local scanned = 0
-	while true do
-		local n = available(s)
-		local p = s.body.p + s.body_pos
-		for i = scanned, n - 1 do
-			if p[i] == 10 then return take(s, i + 1) end
-		end
-		scanned = n
-		if ended(s) then return take(s, n) end
-		I.wait(s, I.OP_RECV)
-	end
+	return I.getline_from(stream_of(self, "getline"))
 end
 
 -- send(data): to the client; written when the service waits or returns.
@@ -89,15 +54,7 @@ end
 
 function AppletTCP.get_priv(self) return rawget(self, "__priv") end
 function AppletTCP.set_priv(self, v) rawset(self, "__priv", v) end
-function AppletTCP.set_var(self, name, value, ifexist)
-	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
-end
-function AppletTCP.get_var(self, name)
-	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
-end
-function AppletTCP.unset_var(self, name)
-	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
-end
+I.var_methods(AppletTCP, stream_of)
 
 I.AppletTCP = AppletTCP
 

@@ -76,15 +76,7 @@ function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 function TXN.get_priv(self) return rawget(self, "__priv") end
 function TXN.set_priv(self, v) rawset(self, "__priv", v) end
 
-function TXN.set_var(self, name, value, ifexist)
-	return I.vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
-end
-function TXN.get_var(self, name)
-	return I.vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
-end
-function TXN.unset_var(self, name)
-	return I.vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
-end
+I.var_methods(TXN, stream_of)
 
 -- Logging is per process here; the level a transaction asks for is kept
 -- for the access log.

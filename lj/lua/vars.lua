@@ -84,6 +84,21 @@ function vars.unset(ctx, s, name)
 	return true
 end
 
+-- var_methods adds set_var, get_var and unset_var to class, whose objects
+-- hold their stream (found with stream_of) and request context (__ctx):
+-- TXN, AppletHTTP and AppletTCP.
+function I.var_methods(class, stream_of)
+	function class.set_var(self, name, value, ifexist)
+		return vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
+	end
+	function class.get_var(self, name)
+		return vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
+	end
+	function class.unset_var(self, name)
+		return vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
+	end
+end
+
 -- core.set_var / core.get_var / core.unset_var reach proc.* variables
 -- from any context (a task, an init function).
 local function proc_name(fname, name)
