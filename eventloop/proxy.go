@@ -316,9 +316,9 @@ func (h *h1Conn) forwardError(status int, why string) {
 	h.writeSimple(status, false)
 }
 
-// proxyTimeouts are a backend's timeouts as durations.
-func newProxyBackend(b *backend.Backend, index int, connect, server time.Duration) *proxyBackend {
-	return &proxyBackend{Backend: b, index: index, connectTimeout: connect, serverTimeout: server}
+// newProxyBackend wraps a backend with its timeouts.
+func newProxyBackend(b *backend.Backend, index int, connect, server, tunnel time.Duration) *proxyBackend {
+	return &proxyBackend{Backend: b, index: index, connectTimeout: connect, serverTimeout: server, tunnelTimeout: tunnel}
 }
 
 // routeRule is a frontend route resolved to its backend.

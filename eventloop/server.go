@@ -103,7 +103,7 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d].%v", i, err)
 		}
-		pb := newProxyBackend(b, i, bc.Timeouts.Connect.D(), bc.Timeouts.Server.D())
+		pb := newProxyBackend(b, i, bc.Timeouts.Connect.D(), bc.Timeouts.Server.D(), bc.Timeouts.Tunnel.D())
 		b.OnStateChange(func(srv *backend.Server, up bool) {
 			state := "DOWN"
 			if up {

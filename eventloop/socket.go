@@ -3,6 +3,7 @@ package eventloop
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -18,15 +19,30 @@ import (
 // that opened them; every call parks the coroutine (OpSocket) and the loop
 // resumes it when the operation completed.
 
-// luaSocket is one core.tcp() connection.
+// luaSocket is one core.tcp() connection: a gnet connection of the loop,
+// or for TLS (connect_ssl) a crypto/tls connection driven by two
+// goroutines that hand what they read to the loop.
 type luaSocket struct {
 	l     *Loop
 	id    int
 	owner *cgo.Stream // the request or task that opened it; closed with it
-	c     gnet.Conn   // nil while connecting
+	c     gnet.Conn   // nil while connecting, and for TLS
+	tc    *tls.Conn
+	wq    chan []byte // TLS: bytes for the writer goroutine
 	in    []byte      // received, not yet handed to Lua
 	eof   bool
 	wait  *sockWait
+}
+
+// addrs returns the socket's remote and local addresses.
+func (k *luaSocket) addrs() (remote, local net.Addr) {
+	switch {
+	case k.c != nil:
+		return k.c.RemoteAddr(), k.c.LocalAddr()
+	case k.tc != nil:
+		return k.tc.RemoteAddr(), k.tc.LocalAddr()
+	}
+	return nil, nil
 }
 
 // sockWait is an operation a coroutine waits on.
@@ -61,14 +77,18 @@ func socketOf(c *cgo.Call) *luaSocket {
 // goSockName(id, "peer"|"local") -> ip, port | nil, err
 func goSockName(c *cgo.Call) int {
 	k := socketOf(c)
-	if k == nil || k.c == nil {
+	var remote, local net.Addr
+	if k != nil {
+		remote, local = k.addrs()
+	}
+	if remote == nil {
 		c.PushNil()
 		c.PushString("not connected")
 		return 2
 	}
-	a := k.c.RemoteAddr()
+	a := remote
 	if c.String(2) == "local" {
-		a = k.c.LocalAddr()
+		a = local
 	}
 	ta, _ := a.(*net.TCPAddr)
 	if ta == nil {
@@ -84,6 +104,10 @@ func goSockName(c *cgo.Call) int {
 // goSockOption(id, name, on) -> true | false, err
 func goSockOption(c *cgo.Call) int {
 	k := socketOf(c)
+	if k != nil && k.tc != nil {
+		c.PushBool(true) // options of the TCP connection under TLS are left as they are
+		return 1
+	}
 	if k == nil || k.c == nil {
 		c.PushBool(false)
 		c.PushString("not connected")
@@ -124,7 +148,11 @@ func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
 	id, op, arg, timeout, data := s.SockOp()
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
 	if op == cgo.SockConnect {
-		l.socketConnect(w, string(data), timeout)
+		if arg == 1 {
+			l.socketConnectTLS(w, string(data), timeout)
+		} else {
+			l.socketConnect(w, string(data), timeout)
+		}
 		return
 	}
 	k := l.sockets[id]
@@ -135,9 +163,13 @@ func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
 	}
 	switch op {
 	case cgo.SockSend:
-		if k.c == nil || k.eof {
+		switch {
+		case k.eof || (k.c == nil && k.tc == nil):
 			w.done(cgo.SockEClosed, nil)
-		} else {
+		case k.tc != nil:
+			k.wq <- append([]byte(nil), data...)
+			w.done(cgo.SockOK, nil)
+		default:
 			_, _ = k.c.Write(data)
 			w.done(cgo.SockOK, nil)
 		}
@@ -285,6 +317,86 @@ func (k *luaSocket) close() {
 	k.eof = true
 	if k.c != nil {
 		_ = k.c.Close()
+	}
+	if k.wq != nil {
+		close(k.wq) // the writer closes the TLS connection when done
+		k.wq = nil
+	}
+}
+
+// socketConnectTLS connects over TLS from a goroutine; the connection's
+// reads and writes then run on two goroutines that report to the loop.
+func (l *Loop) socketConnectTLS(w *sockWait, addr string, timeout time.Duration) {
+	l.nextSock++
+	k := &luaSocket{l: l, id: l.nextSock, owner: w.s, wait: w}
+	l.sockets[k.id] = k
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	go func() {
+		d := &net.Dialer{Timeout: timeout}
+		tc, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+		l.post(func() {
+			if k.wait != w {
+				if tc != nil {
+					_ = tc.Close()
+				}
+				return
+			}
+			k.wait = nil
+			if err != nil || l.sockets[k.id] != k {
+				delete(l.sockets, k.id)
+				msg := "connect_ssl: closed"
+				if err != nil {
+					msg = "connect_ssl: " + err.Error()
+				}
+				if tc != nil {
+					_ = tc.Close()
+				}
+				w.done(cgo.SockEFail, []byte(msg))
+				w.resume()
+				return
+			}
+			k.tc = tc
+			k.wq = make(chan []byte, 64)
+			go k.tlsWriter(tc, k.wq)
+			go k.tlsReader(tc)
+			w.s.SetSockResult(k.id, cgo.SockOK, nil)
+			w.resume()
+		})
+	}()
+}
+
+func (k *luaSocket) tlsWriter(tc *tls.Conn, wq <-chan []byte) {
+	for p := range wq {
+		if _, err := tc.Write(p); err != nil {
+			break
+		}
+	}
+	_ = tc.Close()
+	for range wq {
+	}
+}
+
+func (k *luaSocket) tlsReader(tc *tls.Conn) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := tc.Read(buf)
+		if n > 0 {
+			p := append([]byte(nil), buf[:n]...)
+			k.l.post(func() {
+				k.in = append(k.in, p...)
+				k.deliver()
+			})
+		}
+		if err != nil {
+			k.l.post(func() {
+				k.eof = true
+				k.deliver()
+			})
+			return
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ type tcpConn struct {
 	lastSeen time.Time
 
 	// Forwarding.
+	be        *proxyBackend
 	up        *tcpUpstream
 	srv       *backend.Server
 	awaitHead bool // the tcp-response rules wait for the server's first bytes
@@ -257,7 +258,7 @@ func (t *tcpConn) forward(keep bool) {
 		return
 	}
 	u := &tcpUpstream{t: t}
-	t.up, t.srv = u, srv
+	t.up, t.srv, t.be = u, srv, be
 	u.pending = append(u.pending, s.TakeBody()...)
 	t.awaitHead = keep
 	if !keep {
@@ -436,9 +437,13 @@ func (t *tcpConn) afterWork() {
 }
 
 // checkIdle closes a connection silent for longer than the frontend's
-// keep_alive timeout.
+// keep_alive timeout, or the backend's tunnel timeout once it is piped.
 func (t *tcpConn) checkIdle(now time.Time) {
-	if !t.closed && now.Sub(t.lastSeen) > t.fe.cfg.Timeouts.KeepAlive.D() {
+	limit := t.fe.cfg.Timeouts.KeepAlive.D()
+	if t.up != nil && t.be != nil && t.be.tunnelTimeout > 0 {
+		limit = t.be.tunnelTimeout
+	}
+	if !t.closed && now.Sub(t.lastSeen) > limit {
 		t.work(func() {
 			t.release()
 			t.closeNow()

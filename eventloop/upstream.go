@@ -47,6 +47,7 @@ type proxyBackend struct {
 	index          int
 	connectTimeout time.Duration
 	serverTimeout  time.Duration
+	tunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
 }
 
 // dialAddr is an address for gnet to dial: gnet dials on a worker

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -129,5 +132,37 @@ frontends:
 	n, _ := strconv.Atoi(strings.TrimPrefix(body, "value="))
 	if resp.StatusCode != 200 || n < 6 {
 		t.Fatalf("task ticks: %q", body)
+	}
+}
+
+// connect_ssl speaks TLS to a real TLS server (net/http's test server,
+// whose certificate is self-signed: HAProxy's Lua sockets do not verify).
+func TestSocketConnectSSL(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "over tls "+r.URL.Path)
+	}))
+	t.Cleanup(ts.Close)
+	addr := strings.TrimPrefix(ts.URL, "https://")
+	s := startServer(t, `workers: 1
+lua: {load: [tls.lua]}
+frontends:
+  - name: svc
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.tls
+`, map[string]string{"tls.lua": `
+core.register_service("tls", "http", function(applet)
+	local sock = core.tcp()
+	sock:settimeout(2)
+	local ok, err = sock:connect_ssl("` + addr + `")
+	if not ok then applet:send("connect failed: " .. tostring(err)) return end
+	sock:send("GET /secret HTTP/1.0\r\nHost: test\r\n\r\n")
+	local all = sock:receive("*a")
+	sock:close()
+	applet:send(all:match("\r\n\r\n(.*)$") or all)
+end)
+`})
+	c, _ := newClient(t)
+	if resp, body := get(t, c, s.url("/")); resp.StatusCode != 200 || body != "over tls /secret" {
+		t.Fatalf("%d %q\n%s", resp.StatusCode, body, s.logs())
 	}
 }

@@ -153,6 +153,9 @@ type BackendTimeouts struct {
 	// Server bounds the wait for the response head, and for each read of
 	// its body after (then 504, or a cut connection once the head is sent).
 	Server Duration `yaml:"server"`
+	// Tunnel bounds the silence of a forwarded TCP connection once it is
+	// piped, both ways together (0: the frontend's keep_alive).
+	Tunnel Duration `yaml:"tunnel"`
 }
 
 // Defaults applied to keys left out.

@@ -41,8 +41,9 @@ local function op(self, fname, code, data, arg)
 end
 
 -- connect(address[, port]): address is a host name or IP, or "host:port".
-function Socket.connect(self, host, port)
-	check(self, "connect")
+-- tls is set by connect_ssl.
+local function connect(self, fname, host, port, tls)
+	check(self, fname)
 	if type(host) ~= "string" then
 		error("bad argument #2 to 'connect' (string expected, got " .. type(host) .. ")", 2)
 	end
@@ -57,14 +58,19 @@ function Socket.connect(self, host, port)
 	end
 	if self.id ~= 0 then return nil, "already connected" end
 	if host:find(":", 1, true) then host = "[" .. host .. "]" end
-	local res, msg = op(self, "connect", CONNECT, host .. ":" .. port)
+	local res, msg = op(self, fname, CONNECT, host .. ":" .. port, tls and 1 or 0)
 	if res ~= OK then return nil, res == ETIMEOUT and "timeout" or msg end
 	return 1
 end
 
-function Socket.connect_ssl(self)
-	check(self, "connect_ssl")
-	return nil, "connect_ssl: TLS to servers is not supported yet"
+function Socket.connect(self, host, port)
+	return connect(self, "connect", host, port, false)
+end
+
+-- connect_ssl: as connect, over TLS (server name sent, certificate not
+-- verified, as HAProxy's Lua sockets do).
+function Socket.connect_ssl(self, host, port)
+	return connect(self, "connect_ssl", host, port, true)
 end
 
 -- send(data[, i[, j]]) sends data:sub(i, j); returns the index of the last
