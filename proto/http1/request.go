@@ -223,74 +223,118 @@ func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	return p, nil
 }
 
+// Outcomes of scanField.
+const (
+	lineField    = iota // a field line: name and value spans are set
+	lineEnd             // the empty line ending the head
+	lineMore            // more bytes are needed
+	lineBareCR          // CR not followed by LF
+	lineBareLF          // LF without CR
+	lineObsFold         // a line starting with whitespace
+	lineBadName         // no token before ':' or something else after the name
+	lineBadValue        // a byte a value may not hold
+)
+
+// startsField reports whether a line starting with c is a field line
+// (rather than the end of the head or a malformed line).
+func startsField(c byte) bool { return c != '\r' && c != '\n' && c != ' ' && c != '\t' }
+
+// scanField reads the field line (or the empty line) at p of buf, for the
+// request and the response parsers alike. For lineField it returns the
+// name and value bounds (the value without surrounding OWS) and the index
+// after the line; for lineEnd, the index after the head.
+func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
+	if p >= len(buf) {
+		return lineMore, 0, 0, 0, 0, 0
+	}
+	switch buf[p] {
+	case '\r':
+		if p+1 >= len(buf) {
+			return lineMore, 0, 0, 0, 0, 0
+		}
+		if buf[p+1] != '\n' {
+			return lineBareCR, 0, 0, 0, 0, 0
+		}
+		return lineEnd, 0, 0, 0, 0, p + 2
+	case '\n':
+		return lineBareLF, 0, 0, 0, 0, 0
+	case ' ', '\t':
+		// obs-fold, or whitespace between the start-line and the first
+		// field (RFC 9112 §2.2): both are smuggling vectors, so refuse.
+		return lineObsFold, 0, 0, 0, 0, 0
+	}
+	ns = p
+	for p < len(buf) && tokenTab[buf[p]] {
+		p++
+	}
+	if p >= len(buf) {
+		return lineMore, 0, 0, 0, 0, 0
+	}
+	// Anything but ':' right after the name, including "Host : x", is
+	// rejected (RFC 9112 §5.1).
+	if buf[p] != ':' || p == ns {
+		return lineBadName, 0, 0, 0, 0, 0
+	}
+	ne = p
+	p++
+	for p < len(buf) && (buf[p] == ' ' || buf[p] == '\t') {
+		p++
+	}
+	vs = p
+	p = scanValue(buf, p)
+	if p >= len(buf) {
+		return lineMore, 0, 0, 0, 0, 0
+	}
+	switch buf[p] {
+	case '\r':
+	case '\n':
+		return lineBareLF, 0, 0, 0, 0, 0
+	default:
+		return lineBadValue, 0, 0, 0, 0, 0
+	}
+	if p+1 >= len(buf) {
+		return lineMore, 0, 0, 0, 0, 0
+	}
+	if buf[p+1] != '\n' {
+		return lineBareCR, 0, 0, 0, 0, 0
+	}
+	ve = p
+	for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
+		ve--
+	}
+	return lineField, ns, ne, vs, ve, p + 2
+}
+
 // parseFields parses field lines and the empty line ending the head,
 // appending to hs (a local slice, so that appends stay in registers) and
 // returning the index after the head.
 func (r *Request) parseFields(hb *headBuf, st *fieldState, hs []Header, p, maxFields int) ([]Header, int, error) {
 	buf := hb.b
 	for {
-		if p >= len(buf) {
-			return hs, 0, hb.more()
-		}
-		switch buf[p] {
-		case '\r':
-			if p+1 >= len(buf) {
-				return hs, 0, hb.more()
-			}
-			if buf[p+1] != '\n' {
-				return hs, 0, errBareCR
-			}
-			return hs, p + 2, nil
-		case '\n':
-			return hs, 0, errBareLF
-		case ' ', '\t':
-			// obs-fold, or whitespace between the start-line and the first
-			// field (RFC 9112 §2.2): both are smuggling vectors, so refuse.
-			return hs, 0, errObsFold
-		}
-		if len(hs) >= maxFields {
+		// A field beyond the limit is refused as soon as it starts, so that
+		// a client cannot make the server wait for the rest of it.
+		if len(hs) >= maxFields && p < len(buf) && startsField(buf[p]) {
 			return hs, 0, errTooManyFields
 		}
-		ns := p
-		for p < len(buf) && tokenTab[buf[p]] {
-			p++
-		}
-		if p >= len(buf) {
+		kind, ns, ne, vs, ve, next := scanField(buf, p)
+		switch kind {
+		case lineField:
+		case lineEnd:
+			return hs, next, nil
+		case lineMore:
 			return hs, 0, hb.more()
-		}
-		// Anything but ':' right after the name, including "Host : x", is
-		// rejected (RFC 9112 §5.1).
-		if buf[p] != ':' || p == ns {
-			return hs, 0, errFieldName
-		}
-		ne := p
-		p++
-		for p < len(buf) && (buf[p] == ' ' || buf[p] == '\t') {
-			p++
-		}
-		vs := p
-		p = scanValue(buf, p)
-		if p >= len(buf) {
-			return hs, 0, hb.more()
-		}
-		switch buf[p] {
-		case '\r':
-		case '\n':
+		case lineBareCR:
+			return hs, 0, errBareCR
+		case lineBareLF:
 			return hs, 0, errBareLF
+		case lineObsFold:
+			return hs, 0, errObsFold
+		case lineBadName:
+			return hs, 0, errFieldName
 		default:
 			return hs, 0, errFieldValue
 		}
-		if p+1 >= len(buf) {
-			return hs, 0, hb.more()
-		}
-		if buf[p+1] != '\n' {
-			return hs, 0, errBareCR
-		}
-		ve := p
-		for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
-			ve--
-		}
-		p += 2
+		p = next
 		// Fill the slot in place: appending a Header built on the stack
 		// costs a store-forwarding stall per field.
 		if len(hs) < cap(hs) {

@@ -255,71 +255,35 @@ func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 }
 
 // parseFields parses field lines and the empty line ending the head,
-// appending to hs and returning the index after the head. It is
-// Request.parseFields with the response's errors and semantics.
+// appending to hs and returning the index after the head: the request's
+// scanning (scanField) with the response's errors and semantics.
 func (r *Response) parseFields(rb *respBuf, st *respFieldState, hs []Header, p, maxFields int) ([]Header, int, error) {
 	buf := rb.b
 	for {
-		if p >= len(buf) {
-			return hs, 0, rb.more()
-		}
-		switch buf[p] {
-		case '\r':
-			if p+1 >= len(buf) {
-				return hs, 0, rb.more()
-			}
-			if buf[p+1] != '\n' {
-				return hs, 0, errRespBareCR
-			}
-			return hs, p + 2, nil
-		case '\n':
-			return hs, 0, errRespBareLF
-		case ' ', '\t':
-			// obs-fold, or whitespace after the status line (RFC 9112 §2.2).
-			return hs, 0, errRespObsFold
-		}
-		if len(hs) >= maxFields {
+		// A field beyond the limit is refused as soon as it starts, so that
+		// a client cannot make the server wait for the rest of it.
+		if len(hs) >= maxFields && p < len(buf) && startsField(buf[p]) {
 			return hs, 0, errRespTooManyFields
 		}
-		ns := p
-		for p < len(buf) && tokenTab[buf[p]] {
-			p++
-		}
-		if p >= len(buf) {
+		kind, ns, ne, vs, ve, next := scanField(buf, p)
+		switch kind {
+		case lineField:
+		case lineEnd:
+			return hs, next, nil
+		case lineMore:
 			return hs, 0, rb.more()
-		}
-		// Whitespace between name and colon is refused (RFC 9112 §5.1).
-		if buf[p] != ':' || p == ns {
-			return hs, 0, errRespFieldName
-		}
-		ne := p
-		p++
-		for p < len(buf) && (buf[p] == ' ' || buf[p] == '\t') {
-			p++
-		}
-		vs := p
-		p = scanValue(buf, p)
-		if p >= len(buf) {
-			return hs, 0, rb.more()
-		}
-		switch buf[p] {
-		case '\r':
-		case '\n':
+		case lineBareCR:
+			return hs, 0, errRespBareCR
+		case lineBareLF:
 			return hs, 0, errRespBareLF
+		case lineObsFold:
+			return hs, 0, errRespObsFold
+		case lineBadName:
+			return hs, 0, errRespFieldName
 		default:
 			return hs, 0, errRespFieldValue
 		}
-		if p+1 >= len(buf) {
-			return hs, 0, rb.more()
-		}
-		if buf[p+1] != '\n' {
-			return hs, 0, errRespBareCR
-		}
-		ve := p
-		for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
-			ve--
-		}
-		p += 2
+		p = next
 		if len(hs) < cap(hs) {
 			hs = hs[:len(hs)+1]
 		} else {
