@@ -104,11 +104,23 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 func (s *Stream) SetRequestLine(method, target, path, query []byte, major, minor int) {
 	s.c.method = s.headSpan(method)
 	s.c.target = s.headSpan(target)
-	// path and query are sub-slices of target when they come from the same
-	// buffer; copying them again costs a few bytes and keeps this simple.
-	s.c.path = s.headSpan(path)
-	s.c.query = s.headSpan(query)
+	s.c.path = s.subSpan(s.c.target, target, path)
+	s.c.query = s.subSpan(s.c.target, target, query)
 	s.c.major, s.c.minor = C.int32_t(major), C.int32_t(minor)
+}
+
+// subSpan locates part inside the copy of whole at span: the parser hands
+// path and query as sub-slices of the target, so they need no copy of
+// their own. A part from elsewhere is copied.
+func (s *Stream) subSpan(span C.le_span, whole, part []byte) C.le_span {
+	if len(part) == 0 {
+		return C.le_span{}
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(part))) - uintptr(unsafe.Pointer(unsafe.SliceData(whole)))
+	if len(part) <= len(whole) && off <= uintptr(len(whole)-len(part)) {
+		return C.le_span{off: span.off + C.uint32_t(off), len: C.uint32_t(len(part))}
+	}
+	return s.headSpan(part)
 }
 
 // SetAuthority records the host the request is for (Host header or :authority).

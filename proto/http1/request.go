@@ -594,12 +594,20 @@ func (r *Request) noteField(st *fieldState, n, v []byte) error {
 	return nil
 }
 
-// noteContentLength accepts a list of identical values ("5, 5"), as RFC 9110
-// §8.6 permits, and refuses anything else: differing lengths are the classic
-// request smuggling vector.
-func (r *Request) noteContentLength(st *fieldState, v []byte) error {
+// Outcomes of parseContentLength besides a length.
+const (
+	clOK = iota
+	clBad
+	clDiffers
+)
+
+// parseContentLength parses a Content-Length value: a length, or a list of
+// identical ones ("5, 5"), as RFC 9110 §8.6 permits; anything else is
+// refused, since two lengths are the classic smuggling vector. have and
+// prev are what an earlier Content-Length field said.
+func parseContentLength(v []byte, have bool, prev int64) (int64, int) {
 	if len(v) == 0 {
-		return errContentLength
+		return 0, clBad
 	}
 	for len(v) > 0 {
 		i := 0
@@ -607,19 +615,18 @@ func (r *Request) noteContentLength(st *fieldState, v []byte) error {
 		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
 			d := int64(v[i] - '0')
 			if n > (1<<63-1-d)/10 {
-				return errContentLength
+				return 0, clBad
 			}
 			n = n*10 + d
 			i++
 		}
 		if i == 0 {
-			return errContentLength
+			return 0, clBad
 		}
-		if st.cl && n != r.ContentLength {
-			return errMultiCL
+		if have && n != prev {
+			return 0, clDiffers
 		}
-		st.cl = true
-		r.ContentLength = n
+		have, prev = true, n
 		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
 			i++
 		}
@@ -627,17 +634,31 @@ func (r *Request) noteContentLength(st *fieldState, v []byte) error {
 			break
 		}
 		if v[i] != ',' {
-			return errContentLength
+			return 0, clBad
 		}
 		i++
 		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
 			i++
 		}
 		if i == len(v) { // trailing comma
-			return errContentLength
+			return 0, clBad
 		}
 		v = v[i:]
 	}
+	return prev, clOK
+}
+
+// noteContentLength records a Content-Length field of the request.
+func (r *Request) noteContentLength(st *fieldState, v []byte) error {
+	n, res := parseContentLength(v, st.cl, r.ContentLength)
+	switch res {
+	case clBad:
+		return errContentLength
+	case clDiffers:
+		return errMultiCL
+	}
+	st.cl = true
+	r.ContentLength = n
 	return nil
 }
 

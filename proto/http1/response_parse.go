@@ -338,50 +338,19 @@ func (r *Response) noteField(st *respFieldState, n, v []byte) error {
 	return nil
 }
 
-// noteContentLength accepts a list of identical values ("5, 5"), as RFC 9110
-// §8.6 permits, and refuses anything else: a proxy that picked one of two
-// lengths could desynchronise from the server (response splitting).
+// noteContentLength records a Content-Length field of the response: a proxy
+// that picked one of two lengths could desynchronise from the server
+// (response splitting).
 func (r *Response) noteContentLength(st *respFieldState, v []byte) error {
-	if len(v) == 0 {
+	n, res := parseContentLength(v, st.cl, r.ContentLength)
+	switch res {
+	case clBad:
 		return errRespContentLength
+	case clDiffers:
+		return errRespMultiCL
 	}
-	for len(v) > 0 {
-		i := 0
-		var n int64
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			d := int64(v[i] - '0')
-			if n > (1<<63-1-d)/10 {
-				return errRespContentLength
-			}
-			n = n*10 + d
-			i++
-		}
-		if i == 0 {
-			return errRespContentLength
-		}
-		if st.cl && n != r.ContentLength {
-			return errRespMultiCL
-		}
-		st.cl = true
-		r.ContentLength = n
-		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
-			i++
-		}
-		if i == len(v) {
-			break
-		}
-		if v[i] != ',' {
-			return errRespContentLength
-		}
-		i++
-		for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
-			i++
-		}
-		if i == len(v) { // trailing comma
-			return errRespContentLength
-		}
-		v = v[i:]
-	}
+	st.cl = true
+	r.ContentLength = n
 	return nil
 }
 
