@@ -128,7 +128,7 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 }
 
 func (h *h1Conn) onTraffic() gnet.Action {
-	h.l.now = time.Now()
+	h.l.event()
 	if h.lingering {
 		_, _ = h.c.Discard(-1)
 		return gnet.None

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -39,6 +40,7 @@ type Loop struct {
 	nextSock  int
 	frontends map[*frontend]*frontendState
 	stopSweep chan struct{}
+	lastYield time.Time // when the loop last passed through the Go scheduler
 }
 
 // frontendState is a frontend resolved against one loop's Lua state.
@@ -164,10 +166,27 @@ func (l *Loop) frontendState(f *frontend) (*frontendState, error) {
 	return fs, nil
 }
 
+// yieldInterval is how often a busy loop passes through the Go scheduler.
+// It must stay below sysmon's 10 ms time slice: a goroutine that keeps its P
+// longer is preempted by a signal, and every preemption or P taken back from
+// a syscall sends sysmon back to polling every 20 µs, which under load costs
+// the loop's core thousands of context switches a second.
+const yieldInterval = 2 * time.Millisecond
+
+// event starts the handling of an event on the loop: it refreshes the coarse
+// clock and yields to the scheduler once per yieldInterval.
+func (l *Loop) event() {
+	l.now = time.Now()
+	if l.now.Sub(l.lastYield) >= yieldInterval {
+		l.lastYield = l.now
+		runtime.Gosched()
+	}
+}
+
 // post runs fn on the loop's thread.
 func (l *Loop) post(fn func()) {
 	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		l.now = time.Now()
+		l.event()
 		fn()
 		return nil
 	}))

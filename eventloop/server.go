@@ -267,7 +267,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.log.Error("cannot start the Lua state of an event loop", "err", err)
 		return nil, gnet.Close
 	}
-	l.now = time.Now() // the new connection's deadlines start now
+	l.event() // the new connection's deadlines start now
 	fs, err := l.frontendState(f)
 	if err != nil {
 		s.log.Error("cannot serve frontend", "frontend", f.cfg.Name, "err", err)

@@ -93,7 +93,7 @@ func (t *tcpConn) work(fn func()) {
 }
 
 func (t *tcpConn) onTraffic() gnet.Action {
-	t.l.now = time.Now()
+	t.l.event()
 	t.lastSeen = t.l.now
 	buf, _ := t.c.Next(-1)
 	if len(buf) == 0 {
@@ -332,7 +332,7 @@ func (u *tcpUpstream) write(p []byte) {
 // tcp-response rules the first time if there are any.
 func (u *tcpUpstream) onTraffic() {
 	t := u.t
-	t.l.now = time.Now()
+	t.l.event()
 	t.lastSeen = t.l.now
 	if t.closed {
 		u.close()

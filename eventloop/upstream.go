@@ -190,7 +190,7 @@ func (u *upstreamConn) failed(err error) {
 
 // onTraffic parses the response head, then relays the body to the client.
 func (u *upstreamConn) onTraffic() {
-	u.l.now = time.Now()
+	u.l.event()
 	h := u.h
 	if h == nil || u.c == nil {
 		// Bytes from an idle connection break the protocol; a posted call
