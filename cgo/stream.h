@@ -70,6 +70,14 @@ enum {
 };
 
 typedef struct le_stream {
+	/* Which entry function the coroutine runs, its argument, and the yield
+	 * protocol. First because code LuaJIT runs interpreted finds a field by
+	 * walking the struct's fields in order. */
+	int32_t entry;
+	int32_t entry_arg;
+	int32_t op;
+	double arg;
+
 	/* Request, written by Go. Spans point into head. */
 	le_buf head;
 	le_span method;
@@ -91,9 +99,6 @@ typedef struct le_stream {
 	uint32_t body_pos;      /* read offset into body */
 	uint32_t flags;
 
-	/* Which entry function the coroutine runs, and its argument. */
-	int32_t entry;
-	int32_t entry_arg;
 	int64_t conn_id; /* the client connection, for sess.* variables */
 	int32_t backend; /* backend a script chose (index), -1: the frontend's routing */
 
@@ -120,9 +125,6 @@ typedef struct le_stream {
 	int32_t sock_res;   /* LE_SOCK_OK or an LE_SOCK_E* error */
 	le_buf io;
 
-	/* Yield protocol. */
-	int32_t op;
-	double arg;
 	le_buf err; /* error message and traceback when LE_F_FAILED */
 } le_stream;
 

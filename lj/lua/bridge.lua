@@ -22,6 +22,10 @@ typedef struct le_field {
 	le_span value;
 } le_field;
 typedef struct le_stream {
+	int32_t entry;
+	int32_t entry_arg;
+	int32_t op;
+	double arg;
 	le_buf head;
 	le_span method;
 	le_span target;
@@ -41,8 +45,6 @@ typedef struct le_stream {
 	le_buf body;
 	uint32_t body_pos;
 	uint32_t flags;
-	int32_t entry;
-	int32_t entry_arg;
 	int64_t conn_id;
 	int32_t backend;
 	int32_t status;
@@ -60,8 +62,6 @@ typedef struct le_stream {
 	int32_t sock_ms;
 	int32_t sock_res;
 	le_buf io;
-	int32_t op;
-	double arg;
 	le_buf err;
 } le_stream;
 ]]
