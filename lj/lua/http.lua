@@ -7,6 +7,7 @@ local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
 local type, tostring = type, tostring
+local table_new = require("table.new")
 
 local HTTP = {}
 local mt = { __index = HTTP, __tostring = function() return "HTTP" end }
@@ -56,10 +57,13 @@ end)(), "=collect"))(add_field)
 -- get_headers returns HAProxy's table of the request (resp false) or the
 -- response headers of stream s: lower-case name -> {[0]=v1, [1]=v2}.
 local function get_headers(s, resp)
+	-- Sized for one name per field: filling it causes no rehash.
 	if resp then
-		return collect({}, s.resp.p, s.rfields, s.nrfields)
+		local n = s.nrfields
+		return collect(table_new(0, n), s.resp.p, s.rfields, n)
 	end
-	return collect({}, s.head.p, s.fields, s.nfields)
+	local n = s.nfields
+	return collect(table_new(0, n), s.head.p, s.fields, n)
 end
 I.get_headers = get_headers
 
