@@ -120,44 +120,52 @@ I.fetches = F
 I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
 
 -- new_fetches builds the object a TXN exposes as f (strings=false) or sf
--- (strings=true: every result is a string, "" when there is none).
+-- (strings=true: every result is a string, "" when there is none). A
+-- method is made on first use and kept in the object, so later calls are
+-- a plain field read: making a closure on each call kept the request's
+-- code out of LuaJIT's traces.
 function I.new_fetches(txn, strings)
 	local s = txn[0]
 	local obj = {}
 	-- var(name) needs the request's context, not only the stream.
 	local F = setmetatable({ var = function(_, name) return I.vars.get(rawget(txn, "__ctx"), s, name) end }, { __index = F })
-	return setmetatable(obj, {
-		__index = function(_, k)
-			local fn = F[k]
-			if fn == nil then
-				local name = type(k) == "string" and k:match("^lua[._](.+)$")
-				local lf = name and I.lua_fetches[name]
-				if lf == nil then
-					error("unknown fetch '" .. tostring(k) .. "'", 2)
-				end
-				fn = function(_, ...) return I.call_script(lf, txn, ...) end
-				if strings then
-					return function(self, ...)
-						local v = fn(self, ...)
-						if v == nil then return "" end
-						return tostring(v)
-					end
-				end
-				return fn
+	local function method(k)
+		local fn = F[k]
+		if fn == nil then
+			local name = type(k) == "string" and k:match("^lua[._](.+)$")
+			local lf = name and I.lua_fetches[name]
+			if lf == nil then
+				error("unknown fetch '" .. tostring(k) .. "'", 3)
 			end
+			fn = function(_, ...) return I.call_script(lf, txn, ...) end
 			if strings then
 				return function(self, ...)
-					if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
-					local v = fn(s, ...)
+					local v = fn(self, ...)
 					if v == nil then return "" end
-					if v == true then return "1" elseif v == false then return "0" end
 					return tostring(v)
 				end
 			end
+			return fn
+		end
+		if strings then
 			return function(self, ...)
 				if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
-				return fn(s, ...)
+				local v = fn(s, ...)
+				if v == nil then return "" end
+				if v == true then return "1" elseif v == false then return "0" end
+				return tostring(v)
 			end
+		end
+		return function(self, ...)
+			if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
+			return fn(s, ...)
+		end
+	end
+	return setmetatable(obj, {
+		__index = function(self, k)
+			local m = method(k)
+			rawset(self, k, m)
+			return m
 		end,
 	})
 end
