@@ -5,9 +5,9 @@
 # usage: bash bench/run.sh [case ...]      (default: every folder in bench/cases)
 #
 # environment:
-#   BENCH_SECONDS      measured wrk run per server and round (default 10)
-#   BENCH_ROUNDS       interleaved rounds, the median is reported (default 3)
-#   BENCH_WARMUP       warm-up wrk run in seconds (default 2)
+#   BENCH_SECONDS      measured wrk run per server and round (default 4)
+#   BENCH_ROUNDS       interleaved rounds, medians are reported (default 7)
+#   BENCH_WARMUP       warm-up wrk run per server, in seconds (default 3)
 #   BENCH_CONNECTIONS  wrk connections (default 50)
 #   BENCH_PORT         base port; servers use BENCH_PORT+1..+3 (default 18080)
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
@@ -22,9 +22,9 @@ ROOT_DIR=$(dirname "$BENCH_DIR")
 CASES_DIR=$BENCH_DIR/cases
 RESULTS_DIR=$BENCH_DIR/results
 
-RUN_SECONDS=${BENCH_SECONDS:-10}
-ROUNDS=${BENCH_ROUNDS:-3}
-WARMUP=${BENCH_WARMUP:-2}
+RUN_SECONDS=${BENCH_SECONDS:-4}
+ROUNDS=${BENCH_ROUNDS:-7}
+WARMUP=${BENCH_WARMUP:-3}
 CONNS=${BENCH_CONNECTIONS:-50}
 BASE_PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
@@ -91,8 +91,8 @@ server_available() { # prints a reason and fails when the server can't run
 
 # ---------------------------------------------------------------- processes
 
-CUR_PID=""
 WRK_PID=""
+declare -A SRV_PID=() SRV_DIR=()
 TMP_ROOT=""
 
 proc_tree() { # pid $1 and all its descendants, from /proc
@@ -146,10 +146,7 @@ cleanup() {
         wait "$WRK_PID" 2>/dev/null || true
         WRK_PID=""
     fi
-    if [[ -n $CUR_PID ]]; then
-        stop_server "$CUR_PID"
-        CUR_PID=""
-    fi
+    stop_servers
     if [[ -n $UP_PID ]]; then
         stop_server "$UP_PID"
         UP_PID=""
@@ -160,6 +157,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+stop_servers() {
+    local s
+    for s in "${!SRV_PID[@]}"; do
+        stop_server "${SRV_PID[$s]}"
+        unset "SRV_PID[$s]"
+    done
+}
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -214,23 +219,30 @@ median() { # numbers as arguments
         END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-ratio() { # $1 / $2 formatted, or "–"
-    if [[ -z $1 || -z $2 ]]; then echo "–"; return; fi
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }'
+round_ratios() { # per-round ratios of two lists of numbers, as one list
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= n; i++) if (y[i] > 0) printf "%.4f ", x[i] / y[i]
+    }'
 }
 
-# ---------------------------------------------------------------- one run
+fmt_ratio() { # $1 as "0.91×" ("0.91" with a second argument), or "–"
+    if [[ -z $1 ]]; then echo "–"; return; fi
+    awk -v r="$1" -v bare="${2:-}" 'BEGIN { printf "%.2f%s", r, bare ? "" : "×" }'
+}
 
-# run_one CASE_DIR SERVER: start, check, warm up, measure, stop.
-# Appends to R_CPU/R_RPS/R_NOTE for "$case:$server".
-run_one() {
-    local case_dir=$1 server=$2 name conf port url dir f
+# ---------------------------------------------------------------- runs
+
+# start_one CASE_DIR SERVER: start, check the answer, warm up. The server
+# stays up for the whole case, idle while the others are measured.
+start_one() {
+    local case_dir=$1 server=$2 name conf port url dir f pid
     name=$(basename "$case_dir")
-    conf=$(server_conf "$server")
     port=$(server_port "$server")
     url="http://127.0.0.1:$port${CASE_PATH:-/}"
     dir=$(mktemp -d "$TMP_ROOT/$name-$server.XXXXXX")
     chmod 755 "$dir"
+    SRV_DIR[$server]=$dir
 
     # Render every file of the case: placeholders @PORT@ and @DIR@.
     for f in "$case_dir"/*; do
@@ -243,14 +255,15 @@ run_one() {
     server_cmd "$server" "$dir"
     log "$name/$server: starting on port $port (CPU $SERVER_CPU)"
     taskset -c "$SERVER_CPU" "${CMD[@]}" >"$dir/server.log" 2>&1 </dev/null &
-    CUR_PID=$!
+    pid=$!
+    SRV_PID[$server]=$pid
 
     # Wait until it answers, then check the answer.
     local code="" i
     for ((i = 0; i < 100; i++)); do
-        if ! kill -0 "$CUR_PID" 2>/dev/null; then
-            wait "$CUR_PID" 2>/dev/null || true
-            CUR_PID=""
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            unset "SRV_PID[$server]"
             log "$name/$server: exited during startup: ${CMD[*]}"
             show_logs "$dir"
             die "$name/$server failed to start"
@@ -273,19 +286,27 @@ run_one() {
         die "$name/$server answered wrongly"
     fi
 
-    # Warm up, then measure.
-    local t0 t1 out
-    out=$dir/wrk.out
     run_wrk "$dir/warmup.out" -t1 -c"$CONNS" -d"${WARMUP}s" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
         { cat "$dir/warmup.out" >&2; die "$name/$server: wrk warm-up failed"; }
-    t0=$(cpu_ticks "$CUR_PID")
+}
+
+# measure_one CASE_DIR SERVER: one measured wrk run against the running
+# server. Appends to R_CPU/R_RPS/R_P99/R_NOTE for "$case:$server".
+measure_one() {
+    local case_dir=$1 server=$2 name port url dir pid
+    name=$(basename "$case_dir")
+    port=$(server_port "$server")
+    url="http://127.0.0.1:$port${CASE_PATH:-/}"
+    dir=${SRV_DIR[$server]}
+    pid=${SRV_PID[$server]}
+
+    local t0 t1 out
+    out=$dir/wrk.out
+    t0=$(cpu_ticks "$pid")
     run_wrk "$out" -t1 -c"$CONNS" -d"${RUN_SECONDS}s" --latency ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
         { cat "$out" >&2; die "$name/$server: wrk failed"; }
-    t1=$(cpu_ticks "$CUR_PID")
-    kill -0 "$CUR_PID" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
-
-    stop_server "$CUR_PID"
-    CUR_PID=""
+    t1=$(cpu_ticks "$pid")
+    kill -0 "$pid" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
 
     {
         printf '### %s / %s, round %s\n' "$name" "$server" "$ROUND"
@@ -318,22 +339,31 @@ run_one() {
 # ---------------------------------------------------------------- report
 
 report_case() {
-    local name=$1 s key cpu rps ref_n ref_h
-    local -A MED_CPU=() MED_RPS=()
+    local name=$1 s key cpu rps
+    local -A MED_CPU=() MED_RPS=() MED_RN=() MED_RH=()
     for s in "${RAN[@]}"; do
         key=$name:$s
         # shellcheck disable=SC2086
         MED_CPU[$s]=$(median ${R_CPU[$key]})
         # shellcheck disable=SC2086
         MED_RPS[$s]=$(median ${R_RPS[$key]})
+        # Ratios are paired by round, then the median is taken: the runs of
+        # one round are seconds apart and see the machine in the same state.
+        if [[ -n ${R_CPU[$name:nginx]:-} ]]; then
+            # shellcheck disable=SC2046
+            MED_RN[$s]=$(median $(round_ratios "${R_CPU[$key]}" "${R_CPU[$name:nginx]}"))
+        fi
+        if [[ -n ${R_CPU[$name:haproxy]:-} ]]; then
+            # shellcheck disable=SC2046
+            MED_RH[$s]=$(median $(round_ratios "${R_CPU[$key]}" "${R_CPU[$name:haproxy]}"))
+        fi
     done
-    ref_n=${MED_CPU[nginx]:-}
-    ref_h=${MED_CPU[haproxy]:-}
 
     echo "## $name"
     echo
-    echo "Server CPU time per request (lower is better), median of $ROUNDS round(s) of ${RUN_SECONDS} s;"
-    echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, server pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
+    echo "Server CPU time per request (lower is better): $ROUNDS rounds of ${RUN_SECONDS} s per server, the servers"
+    echo "one after the other in each round; ratios are the median of the per-round ratios."
+    echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
     echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
     echo
@@ -344,8 +374,8 @@ report_case() {
         key=$name:$s
         cpu=${MED_CPU[$s]}
         rps=${MED_RPS[$s]}
-        r_n=$(ratio "$cpu" "$ref_n"); [[ $r_n != "–" ]] && r_n+="×"
-        r_h=$(ratio "$cpu" "$ref_h"); [[ $r_h != "–" ]] && r_h+="×"
+        r_n=$(fmt_ratio "${MED_RN[$s]:-}")
+        r_h=$(fmt_ratio "${MED_RH[$s]:-}")
         flag=""
         [[ -n ${R_NOTE[$key]} ]] && flag=" ⚠"
         printf '| %s%s | %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "$rps" "$r_n" "$r_h"
@@ -365,9 +395,8 @@ report_case() {
         echo "- skipped $s"
     done
     echo
-    local lcpu=${MED_CPU[luaedge]:-}
-    if [[ -n $lcpu ]]; then
-        echo "**$name: luaedge/nginx CPU ratio $(ratio "$lcpu" "$ref_n"), luaedge/haproxy CPU ratio $(ratio "$lcpu" "$ref_h")**"
+    if [[ -n ${MED_CPU[luaedge]:-} ]]; then
+        echo "**$name: luaedge/nginx CPU ratio $(fmt_ratio "${MED_RN[luaedge]:-}" x), luaedge/haproxy CPU ratio $(fmt_ratio "${MED_RH[luaedge]:-}" x)**"
     else
         echo "**$name: luaedge/nginx CPU ratio –, luaedge/haproxy CPU ratio – (luaedge not run)**"
     fi
@@ -492,13 +521,19 @@ for case_dir in "${CASES[@]}"; do
 
     RAW_LOG=$RESULTS_DIR/$name.log
     : >"$RAW_LOG"
+    for s in "${RAN[@]}"; do
+        R_CPU[$name:$s]+=""
+        R_NOTE[$name:$s]+=""
+        start_one "$case_dir" "$s"
+    done
+    # Short runs, one server after the other in each round: this machine's
+    # speed drifts over tens of seconds, and a round's runs share its state.
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         for s in "${RAN[@]}"; do
-            R_CPU[$name:$s]+=""
-            R_NOTE[$name:$s]+=""
-            run_one "$case_dir" "$s"
+            measure_one "$case_dir" "$s"
         done
     done
+    stop_servers
 
     report_case "$name" | tee "$RESULTS_DIR/$name.md"
     echo
