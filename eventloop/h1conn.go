@@ -750,7 +750,7 @@ func (h *h1Conn) drain() {
 func (h *h1Conn) flush() {
 	if len(h.l.wbuf) > 0 {
 		if !h.closed {
-			_, _ = h.c.Write(h.l.wbuf)
+			writeTo(h.c, h.l.wbuf)
 		}
 		h.l.wbuf = h.l.wbuf[:0]
 	}

@@ -149,7 +149,7 @@ func (u *upstreamConn) write(p []byte) {
 		u.pending = append(u.pending, p...)
 		return
 	}
-	_, _ = u.c.Write(p)
+	writeTo(u.c, p)
 }
 
 // begin prepares for the response to a request just written.
