@@ -147,7 +147,13 @@ local function runner(sp)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
 		end
-		ctx.vars, ctx.cur, ctx.tcp, ctx.tcp_stage, ctx.passed = nil, nil, nil, nil, nil
+		-- Only keys that are set are cleared: compiled code stores a nil
+		-- into an absent key by inserting it, and the table then churns
+		-- through new keys and rehashes on every request.
+		if ctx.vars ~= nil then ctx.vars = nil end
+		if ctx.cur ~= nil then ctx.cur = nil end
+		if ctx.tcp ~= nil then ctx.tcp, ctx.tcp_stage = nil, nil end
+		if ctx.passed ~= nil then ctx.passed = nil end
 		s.op = I.OP_DONE
 		yield()
 	end
