@@ -161,6 +161,19 @@ func BenchmarkActionAndService(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchAction(b, code)
+}
+
+// BenchmarkFetches: an action that calls two fetches, then the service.
+func BenchmarkFetches(b *testing.B) {
+	benchAction(b, []byte(`core.register_action("tag", { "http-req" }, function(txn)
+	txn:set_var("txn.route", txn.sf:method() .. " " .. txn.sf:path())
+end)
+`+helloWorld))
+}
+
+// benchAction runs the action "tag" then the service "hello-world" of code.
+func benchAction(b *testing.B, code []byte) {
 	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}}, 0)
 	if err != nil {
 		b.Fatal(err)
