@@ -404,7 +404,7 @@ func (h *h1Conn) resume() {
 		case cgo.OpDone:
 			h.parkedForHead = false
 			h.sendUpstreamHead()
-			if u := h.up; u != nil {
+			if u := h.up; u != nil && !u.inTraffic {
 				h.l.post(u.onTraffic) // relay the body that waited
 			}
 		case cgo.OpSleep:

@@ -34,6 +34,7 @@ type Loop struct {
 	ups       map[*upstreamConn]struct{}          // connections to servers, for their deadlines
 	idle      map[*backend.Server][]*upstreamConn // keep-alive connections to reuse
 	ubuf      []byte                              // upstream request bytes being assembled
+	tokens    []byte                              // Connection header tokens of the message being relayed
 	epfd      int                                 // the loop's epoll instance, for backpressure; -1: unknown
 	paused    map[int]bool                        // sockets whose reads are paused (backpressure.go)
 	sockets   map[int]*luaSocket                  // core.tcp() connections (socket.go)

@@ -81,8 +81,7 @@ func isHopByHop(name []byte) bool {
 
 // connectionTokens returns the values of the Connection fields: the names
 // of more fields that concern this connection only.
-func connectionTokens(n int, field func(int) ([]byte, []byte)) []byte {
-	var tokens []byte
+func connectionTokens(tokens []byte, n int, field func(int) ([]byte, []byte)) []byte {
 	for i := 0; i < n; i++ {
 		if name, value := field(i); http1.EqualFold(name, "connection") {
 			tokens = append(append(tokens, ','), value...)
@@ -110,10 +109,11 @@ func listed(tokens, name []byte) bool {
 // writeRequestHead serialises the request as the scripts left it.
 func (h *h1Conn) writeRequestHead(u *upstreamConn, s *cgo.Stream) {
 	b := http1.AppendRequestLine(h.l.ubuf[:0], s.Method(), s.Target())
-	tokens := connectionTokens(s.NumFields(), s.Field)
+	tokens := connectionTokens(h.l.tokens[:0], s.NumFields(), s.Field)
+	h.l.tokens = tokens
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
-		if len(name) == 0 || isHopByHop(name) || (tokens != nil && listed(tokens, name)) {
+		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
 			continue
 		}
 		b = http1.AppendHeader(b, name, value)
@@ -161,9 +161,10 @@ func (h *h1Conn) reqMethod() []byte {
 func (h *h1Conn) upstreamHead(u *upstreamConn, r *http1.Response) {
 	s := h.th.S
 	s.SetResponse(r.Status, r.Reason)
-	tokens := connectionTokens(len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
+	tokens := connectionTokens(h.l.tokens[:0], len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
+	h.l.tokens = tokens
 	for _, f := range r.Headers {
-		if isHopByHop(f.Name) || (tokens != nil && listed(tokens, f.Name)) {
+		if isHopByHop(f.Name) || (len(tokens) > 0 && listed(tokens, f.Name)) {
 			continue
 		}
 		s.AddRField(f.Name, f.Value)
@@ -254,7 +255,7 @@ func (h *h1Conn) upstreamDone(u *upstreamConn) {
 		h.closeAfterFlush()
 	}
 	h.flush()
-	if !h.closing && !h.closed {
+	if !h.closing && !h.closed && h.c.InboundBuffered() > 0 {
 		h.l.post(h.process) // go on with pipelined requests
 	}
 }

@@ -32,6 +32,8 @@ type upstreamConn struct {
 	pending []byte  // request bytes written before the connection opened
 	closed  bool
 
+	inTraffic bool // in onTraffic, which relays what follows the head itself
+
 	resp     http1.Response
 	headDone bool
 	mode     http1.BodyMode
@@ -202,9 +204,9 @@ func (u *upstreamConn) onTraffic() {
 		}
 		return
 	}
-	h.busy = true
+	h.busy, u.inTraffic = true, true
 	defer func() {
-		h.busy = false
+		h.busy, u.inTraffic = false, false
 		h.afterWork()
 	}()
 	for !u.closed && u.h != nil {
