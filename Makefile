@@ -7,7 +7,8 @@ GO       ?= go
 BIN      := bin/luaedge
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # A fully static binary: LuaJIT's static archive, Go's own resolver.
-TAGS     := netgo,osusergo
+# gc_opt: gnet finds a connection by fd in a table, not a map.
+TAGS     := netgo,osusergo,gc_opt
 LDFLAGS  := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
 export CGO_ENABLED := 1
 export CGO_LDFLAGS := -lm -ldl
