@@ -53,6 +53,10 @@ type h1Conn struct {
 
 	// trackKey is the client's key in the frontend's tracking table ("": none).
 	trackKey string
+	// Bytes from and to the client not yet added to the tracking table, and
+	// how many input bytes were left buffered after the last processing.
+	bytesIn, bytesOut int64
+	leftIn            int
 
 	// scanned counts the buffered bytes known to hold no end of head, so a
 	// head that trickles in is not parsed again from the start each time.
@@ -129,8 +133,12 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 
 func (h *h1Conn) onTraffic() gnet.Action {
 	h.l.event()
+	if h.trackKey != "" {
+		h.bytesIn += int64(h.c.InboundBuffered() - h.leftIn)
+	}
 	if h.lingering {
 		_, _ = h.c.Discard(-1)
+		h.leftIn = 0
 		return gnet.None
 	}
 	h.process()
@@ -155,8 +163,20 @@ func (h *h1Conn) process() {
 		}
 	}
 	h.flush()
+	if h.trackKey != "" && !h.closed {
+		h.leftIn = h.c.InboundBuffered()
+	}
 	h.busy = false
 	h.afterWork()
+}
+
+// trackBytes adds the bytes exchanged with the client since the last call
+// to the tracking table's bytes_in_cnt and bytes_out_cnt.
+func (h *h1Conn) trackBytes() {
+	if h.bytesIn != 0 || h.bytesOut != 0 {
+		h.fe.track.Bytes(h.trackKey, h.bytesIn, h.bytesOut)
+		h.bytesIn, h.bytesOut = 0, 0
+	}
 }
 
 // nextRequest parses and starts the next request; false when it needs
@@ -234,6 +254,7 @@ func (h *h1Conn) startRequest() {
 	h.fe.stats.reqTot.Add(1)
 	if h.trackKey != "" {
 		h.fe.track.HTTPRequest(h.trackKey)
+		h.trackBytes()
 	}
 	h.minor = r.Minor
 	h.keepAlive = r.KeepAlive && !h.l.srv.draining.Load()
@@ -608,6 +629,7 @@ func (h *h1Conn) writeBody() {
 	if len(out) >= directWrite {
 		h.flush()
 		if !h.closed {
+			h.bytesOut += int64(len(out))
 			_, _ = h.c.Write(out)
 		}
 	} else {
@@ -750,6 +772,7 @@ func (h *h1Conn) drain() {
 func (h *h1Conn) flush() {
 	if len(h.l.wbuf) > 0 {
 		if !h.closed {
+			h.bytesOut += int64(len(h.l.wbuf))
 			writeTo(h.c, h.l.wbuf)
 		}
 		h.l.wbuf = h.l.wbuf[:0]
@@ -808,6 +831,7 @@ func (h *h1Conn) closeNow() {
 func (h *h1Conn) onClose(error) {
 	h.closed = true
 	if h.trackKey != "" {
+		h.trackBytes()
 		h.fe.track.ConnClose(h.trackKey)
 	}
 	h.dropUpstream()

@@ -29,10 +29,12 @@ type tcpConn struct {
 	src      []byte // client address, for balance source
 	sessVars bool   // the scripts set sess.* variables: drop them at close
 	trackKey string // the client's key in the frontend's tracking table
-	closed   bool
-	closing  bool
-	waiting  bool // the coroutine waits for client bytes (OpRecv)
-	lastSeen time.Time
+	// Bytes from and to the client not yet added to the tracking table.
+	bytesIn, bytesOut int64
+	closed            bool
+	closing           bool
+	waiting           bool // the coroutine waits for client bytes (OpRecv)
+	lastSeen          time.Time
 
 	// Forwarding.
 	be        *proxyBackend
@@ -99,6 +101,7 @@ func (t *tcpConn) onTraffic() gnet.Action {
 	if len(buf) == 0 {
 		return gnet.None
 	}
+	t.countBytes(int64(len(buf)), 0)
 	if t.up != nil {
 		t.up.write(buf)
 		if t.up.c != nil {
@@ -219,6 +222,7 @@ func (t *tcpConn) writeClient(p []byte) {
 func (t *tcpConn) flushOut() {
 	if len(t.l.wbuf) > 0 {
 		if !t.closed {
+			t.countBytes(0, int64(len(t.l.wbuf)))
 			_, _ = t.c.Write(t.l.wbuf)
 			t.lastSeen = t.l.now // sending counts as activity too
 		}
@@ -352,6 +356,7 @@ func (u *tcpUpstream) onTraffic() {
 		}
 		return
 	}
+	t.countBytes(0, int64(len(buf)))
 	_, _ = t.c.Write(buf)
 	t.l.throttle(u.c, t.c, func() bool { return t.up != u || t.closed || u.closed })
 }
@@ -399,6 +404,30 @@ func (t *tcpConn) release() {
 	t.th = nil
 }
 
+// trackBytesEvery is how many bytes a tracked connection relays between two
+// updates of the tracking table, so that long tunnels show up before they end.
+const trackBytesEvery = 64 << 10
+
+// countBytes counts bytes from (in) and to (out) a tracked client.
+func (t *tcpConn) countBytes(in, out int64) {
+	if t.trackKey == "" {
+		return
+	}
+	t.bytesIn += in
+	t.bytesOut += out
+	if t.bytesIn+t.bytesOut >= trackBytesEvery {
+		t.trackBytes()
+	}
+}
+
+// trackBytes adds the counted bytes to bytes_in_cnt and bytes_out_cnt.
+func (t *tcpConn) trackBytes() {
+	if t.bytesIn != 0 || t.bytesOut != 0 {
+		t.fe.track.Bytes(t.trackKey, t.bytesIn, t.bytesOut)
+		t.bytesIn, t.bytesOut = 0, 0
+	}
+}
+
 func (t *tcpConn) closeNow() {
 	t.closing = true
 	t.flushOut()
@@ -407,6 +436,7 @@ func (t *tcpConn) closeNow() {
 func (t *tcpConn) onClose() {
 	t.closed = true
 	if t.trackKey != "" {
+		t.trackBytes()
 		t.fe.track.ConnClose(t.trackKey)
 	}
 	delete(t.l.tcps, t)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -609,5 +610,83 @@ end)
 	get(t, c, s.url("/"))
 	if resp, _ := get(t, c, s.url("/")); resp.StatusCode != 403 {
 		t.Fatalf("the 7th request: %d, want 403 from the rate limit", resp.StatusCode)
+	}
+}
+
+// bytes_in_cnt and bytes_out_cnt count what tracked clients send and
+// receive, over HTTP and over TCP, to the byte.
+func TestStickTableBytes(t *testing.T) {
+	s := startServer(t, `lua: {load: [bytes.lua]}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    stick_table: {type: ip, size: 100, store: [bytes_in_cnt, bytes_out_cnt]}
+    track: {key: src}
+    use_service: lua.bytes
+  - name: raw
+    bind: ["127.0.0.1:@PORT2@"]
+    mode: tcp
+    track: {key: src, table: web}
+    use_service: lua.echo
+`, map[string]string{"bytes.lua": `
+core.register_service("bytes", "http", function(applet)
+	local e = core.frontends["web"].stktable:lookup(applet.f:src())
+	local s = string.format("%d %d", e.bytes_in_cnt, e.bytes_out_cnt)
+	applet:add_header("content-length", #s)
+	applet:send(s)
+end)
+core.register_service("echo", "tcp", function(applet)
+	applet:send(applet:getline())
+end)
+`})
+	c := dialRaw(t, s.addr())
+	const req = "GET /bytes HTTP/1.1\r\nHost: x\r\n\r\n"
+	// ask sends a request and returns the counters it reports and the
+	// size of the whole response.
+	ask := func() (in, out int64, size int) {
+		t.Helper()
+		c.send(req)
+		head := c.readHead()
+		cl, _ := headerOf(head, "content-length")
+		n, _ := strconv.Atoi(cl)
+		body := make([]byte, n)
+		if _, err := io.ReadFull(c.br, body); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Sscanf(string(body), "%d %d", &in, &out)
+		return in, out, len(head) + n
+	}
+	in1, out1, size1 := ask()
+	if in1 < int64(len(req)) {
+		t.Fatalf("bytes_in_cnt %d after a %d-byte request", in1, len(req))
+	}
+	in2, out2, size2 := ask()
+	if in2-in1 != int64(len(req)) || out2-out1 != int64(size1) {
+		t.Fatalf("second request: in +%d out +%d, want +%d +%d", in2-in1, out2-out1, len(req), size1)
+	}
+
+	// A TCP connection of the same client, counted when it ends.
+	tc, err := net.Dial("tcp", s.addrOf("2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(tc, "hello\n")
+	if line, err := bufio.NewReader(tc).ReadString('\n'); err != nil || line != "hello\n" {
+		t.Fatalf("echo: %q %v", line, err)
+	}
+	tc.Close()
+	// The server sees the close a little later: until then each answer
+	// only counts the previous request and response.
+	wantIn, wantOut := in2+int64(len(req))+6, out2+int64(size2)+6
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		in, out, size := ask()
+		if in == wantIn && out == wantOut {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the TCP echo: bytes %d %d, want %d %d", in, out, wantIn, wantOut)
+		}
+		wantIn, wantOut = wantIn+int64(len(req)), wantOut+int64(size)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
