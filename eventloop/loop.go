@@ -158,7 +158,8 @@ func (l *Loop) frontendState(f *frontend) (*frontendState, error) {
 		return fs, nil
 	}
 	req, res := f.cfg.Rules()
-	id, err := l.lua.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards())
+	own, track := f.cfg.StickTables()
+	id, err := l.lua.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track})
 	if err != nil {
 		return nil, fmt.Errorf("frontend %s: %w", f.cfg.Name, err)
 	}

@@ -96,6 +96,29 @@ func goStk(c *cgo.Call) int {
 			st[name] = v
 		}
 		return pushStats(c, st)
+	case "fetch", "inc_gpc0", "clr_gpc0":
+		// src_* and sc_* fetches: (table, op, client address, counter).
+		// A client not in the table counts 0; a counter the table does
+		// not store is no value.
+		k, err := t.Key(c.String(3))
+		if err != nil {
+			c.PushNil()
+			return 1
+		}
+		switch c.String(2) {
+		case "inc_gpc0":
+			c.PushNumber(float64(t.IncGPC0(k)))
+		case "clr_gpc0":
+			c.PushNumber(float64(t.ClearGPC0(k)))
+		default:
+			if !t.Stores(c.String(4)) {
+				c.PushNil()
+				return 1
+			}
+			v, _ := t.Value(k, c.String(4))
+			c.PushNumber(float64(v))
+		}
+		return 1
 	case "dump":
 		var filters []sticktable.Filter
 		for _, f := range strings.Split(c.String(3), ";") {

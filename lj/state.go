@@ -116,16 +116,21 @@ func (s *State) loadAPIs() error {
 	return nil
 }
 
+// StickNames names the stick tables of a frontend's src_* and sc_* fetches:
+// Own, its own table (the default of src_*), and Track, the table its
+// clients are tracked in (sc0); "" for none.
+type StickNames struct{ Own, Track string }
+
 // Program compiles a frontend's http_request and http_response rules and
 // its service (service "" for none) and returns the id EntryHTTP runs.
 // forward says the frontend forwards to backends when no service is set;
 // mode is "http" or "tcp".
-func (s *State) Program(mode string, req, res []string, service string, forward bool) (int, error) {
+func (s *State) Program(mode string, req, res []string, service string, forward bool, stick StickNames) (int, error) {
 	svc := "nil"
 	if service != "" {
 		svc = luaString(service)
 	}
-	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+")", "=program")
+	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+", "+luaString(stick.Own)+", "+luaString(stick.Track)+")", "=program")
 	if err != nil {
 		// The message names the key; a traceback through luaedge's own
 		// code would only hide it.

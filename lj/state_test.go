@@ -31,7 +31,7 @@ func newTestState(t *testing.T, code string, limit int64) *State {
 
 func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	t.Helper()
-	id, err := s.Program("http", nil, nil, name, false)
+	id, err := s.Program("http", nil, nil, name, false, StickNames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSleepYields(t *testing.T) {
 
 func TestUnknownService(t *testing.T) {
 	s := newTestState(t, helloWorld, 0)
-	if _, err := s.Program("http", nil, nil, "nope", false); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
+	if _, err := s.Program("http", nil, nil, "nope", false, StickNames{}); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -144,7 +144,7 @@ func BenchmarkHelloWorld(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	id, _ := s.Program("http", nil, nil, "hello-world", false)
+	id, _ := s.Program("http", nil, nil, "hello-world", false, StickNames{})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		th, _ := s.Thread()
@@ -179,7 +179,7 @@ func benchAction(b *testing.B, code []byte) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	id, err := s.Program("http", []string{"lua.tag"}, nil, "hello-world", false)
+	id, err := s.Program("http", []string{"lua.tag"}, nil, "hello-world", false, StickNames{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -116,7 +116,8 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	defer st.Close()
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
-		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards()); err != nil {
+		own, track := f.StickTables()
+		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}); err != nil {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}

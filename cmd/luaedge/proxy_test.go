@@ -690,3 +690,65 @@ end)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// HAProxy's sc_* and src_* fetches read and change the tracked client's
+// counters from Lua; the frontend's track is sc0.
+func TestStickFetches(t *testing.T) {
+	s := startServer(t, `lua: {load: [sc.lua]}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    stick_table: {type: ip, size: 100, store: [conn_cur, http_req_cnt, gpc0, gpc0_rate(10s)]}
+    track: {key: src}
+    use_service: lua.sc
+  - name: plain
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.sc
+`, map[string]string{"sc.lua": `
+core.register_service("sc", "http", function(applet)
+	local f = applet.f
+	local out
+	if applet.path == "/clr" then
+		out = { f:sc0_clr_gpc0(), f:sc0_get_gpc0() }
+	elseif applet.path == "/bad" then
+		out = { f:src_http_req_cnt("nope") }
+	else
+		out = {
+			f:sc_tracked(0), f:sc0_tracked(), f:sc_tracked(1),
+			f:sc_http_req_cnt(0), f:sc0_http_req_cnt(), f:src_http_req_cnt(),
+			f:sc_inc_gpc0(0), f:sc0_get_gpc0(), f:sc0_gpc0_rate(),
+			f:sc_http_err_cnt(0), f:sc_http_req_cnt(1), f:src_conn_cur("web"),
+			applet.sf:sc0_http_err_cnt(),
+		}
+	end
+	local parts = {}
+	for i = 1, table.maxn(out) do parts[i] = tostring(out[i]) end
+	local body = table.concat(parts, " ")
+	applet:add_header("content-length", #body)
+	applet:send(body)
+end)
+`})
+	c, _ := newClient(t)
+	for i, want := range []string{
+		"true true false 1 1 1 1 1 1 nil nil 1 ",
+		"true true false 2 2 2 2 2 2 nil nil 1 ",
+		"2 0",
+	} {
+		path := "/"
+		if i == 2 {
+			path = "/clr"
+		}
+		if resp, body := get(t, c, s.url(path)); resp.StatusCode != 200 || body != want {
+			t.Fatalf("request %d to web: %d %q, want %q", i+1, resp.StatusCode, body, want)
+		}
+	}
+	// Untracked: sc_* give nothing; src_* read the table named.
+	_, body := get(t, c, "http://"+s.addrOf("2")+"/")
+	if want := "false false false nil nil nil nil nil nil nil nil 1 "; body != want {
+		t.Fatalf("plain: %q, want %q", body, want)
+	}
+	if resp, _ := get(t, c, s.url("/bad")); resp.StatusCode != 500 {
+		t.Fatalf("a fetch naming no table: %d, want 500", resp.StatusCode)
+	}
+	s.waitLog(t, 2*time.Second, "no stick table nope")
+}

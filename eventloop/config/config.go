@@ -366,6 +366,21 @@ func (f *Frontend) Rules() (req, res []string) {
 	return f.HTTPRequest, f.HTTPResponse
 }
 
+// StickTables names the frontend's own stick table and the one it tracks
+// its clients in ("" for none).
+func (f *Frontend) StickTables() (own, track string) {
+	if f.StickTable != nil {
+		own = f.Name
+	}
+	if f.Track != nil {
+		track = f.Track.Table
+		if track == "" {
+			track = f.Name
+		}
+	}
+	return own, track
+}
+
 // Forwards reports whether the frontend forwards requests to backends.
 func (f *Frontend) Forwards() bool { return f.DefaultBackend != "" || len(f.Routes) > 0 }
 

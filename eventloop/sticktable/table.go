@@ -357,6 +357,12 @@ func (t *Table) find(key string, now int64) (*shard, *entry) {
 
 func (t *Table) has(c counter) bool { return t.stored&(1<<c) != 0 }
 
+// Stores reports whether the table keeps the counter called name.
+func (t *Table) Stores(name string) bool {
+	c, ok := counterByName[name]
+	return ok && t.has(c)
+}
+
 // ConnOpen records a new connection of key: conn_cnt and conn_cur go up by
 // one and conn_rate counts an event. conn_cur is counted even when not
 // stored: an entry with connections open does not expire.

@@ -178,9 +178,10 @@ I.programs = {}
 -- program compiles a frontend: its http_request and http_response rules
 -- and its service (or nil). Go calls it once per frontend and state and
 -- runs the returned id with ENTRY_HTTP.
-function I.program(req, res, service, forward, mode)
+function I.program(req, res, service, forward, mode, own_table, track_table)
 	mode = mode or "http"
-	local p = { req = {}, res = {} }
+	-- Stick tables of the src_* and sc_* fetches (fetches.lua); nil: none.
+	local p = { req = {}, res = {}, own_table = own_table ~= "" and own_table or nil, track_table = track_table ~= "" and track_table or nil }
 	for i, line in ipairs(req) do
 		local ok, r = pcall(compile_rule, line, mode .. "-req")
 		if not ok then error(mode .. "_request[" .. (i - 1) .. "]: " .. tostring(r), 0) end

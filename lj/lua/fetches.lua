@@ -117,6 +117,60 @@ end
 
 
 I.fetches = F
+-- Stick counters. A frontend's track is HAProxy's sc0 (luaedge has no
+-- sc1 or sc2); src_* look the client's address up in a table, the
+-- frontend's own by default. Counters the table does not store give nil.
+local function program_of(s)
+	if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
+		return I.programs[s.entry_arg]
+	end
+end
+
+-- sc_table returns the table of sticky counter ctr, or nil when it is not
+-- tracked; tbl names another table to read the tracked key in.
+local function sc_table(s, ctr, tbl)
+	local p = program_of(s)
+	if tonumber(ctr) ~= 0 or p == nil or p.track_table == nil then return nil end
+	return tbl or p.track_table
+end
+
+local function src_table(s, tbl)
+	local p = program_of(s)
+	return tbl or (p and p.own_table)
+end
+
+local function stk(tbl, s, op, counter)
+	if tbl == nil then return nil end
+	return I.gocall(I.go.stk, tostring(tbl), op, I.span(s, s.src), counter)
+end
+
+-- fetch name suffix -> stored counter
+local stk_counters = {
+	conn_cnt = "conn_cnt", conn_cur = "conn_cur", conn_rate = "conn_rate",
+	http_req_cnt = "http_req_cnt", http_req_rate = "http_req_rate",
+	http_err_cnt = "http_err_cnt", http_err_rate = "http_err_rate",
+	get_gpc0 = "gpc0", gpc0_rate = "gpc0_rate", get_gpt0 = "gpt0",
+	kbytes_in = "bytes_in_cnt", kbytes_out = "bytes_out_cnt",
+}
+for name, counter in pairs(stk_counters) do
+	local kbytes = counter == "bytes_in_cnt" or counter == "bytes_out_cnt"
+	local function get(tbl, s)
+		local v = stk(tbl, s, "fetch", counter)
+		if kbytes and v ~= nil then v = math.floor(v / 1024) end
+		return v
+	end
+	F["sc_" .. name] = function(s, ctr, tbl) return get(sc_table(s, ctr, tbl), s) end
+	F["sc0_" .. name] = function(s, tbl) return get(sc_table(s, 0, tbl), s) end
+	F["src_" .. name] = function(s, tbl) return get(src_table(s, tbl), s) end
+end
+for _, op in ipairs({ "inc_gpc0", "clr_gpc0" }) do
+	F["sc_" .. op] = function(s, ctr, tbl) return stk(sc_table(s, ctr, tbl), s, op) end
+	F["sc0_" .. op] = function(s, tbl) return stk(sc_table(s, 0, tbl), s, op) end
+	F["src_" .. op] = function(s, tbl) return stk(src_table(s, tbl), s, op) end
+end
+function F.sc_tracked(s, ctr) return sc_table(s, ctr) ~= nil end
+function F.sc0_tracked(s) return sc_table(s, 0) ~= nil end
+
 I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
 
 -- new_fetches builds the object a TXN exposes as f (strings=false) or sf
