@@ -256,8 +256,12 @@ func (h *h1Conn) upstreamDone(u *upstreamConn) {
 		h.closeAfterFlush()
 	}
 	h.flush()
-	if !h.closing && !h.closed && h.c.InboundBuffered() > 0 {
-		h.l.post(h.process) // go on with pipelined requests
+	if !h.closing && !h.closed {
+		if h.c.InboundBuffered() > 0 || !h.bodyDone || h.th != nil {
+			h.l.post(h.process) // go on with the request body or pipelined requests
+		} else {
+			h.setPhase(phaseIdle) // what process does when there is nothing to read
+		}
 	}
 }
 

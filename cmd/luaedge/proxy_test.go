@@ -237,6 +237,24 @@ func TestProxyReusesUpstreamConnections(t *testing.T) {
 	}
 }
 
+// After a forwarded exchange, with or without http-response rules, the
+// client's connection waits under keep_alive and is closed when it ends.
+func TestProxyKeepAliveTimeout(t *testing.T) {
+	be := startBackend(t, "", echoHandler)
+	for _, rules := range []string{"", "    http_response: [\"lua.stamp\"]\n"} {
+		s := startServer(t, proxyConfig(`  - name: app
+    servers: [{name: s1, address: "`+be.addr+`"}]
+`, rules+`    timeouts: {keep_alive: 300ms}
+    default_backend: app`), map[string]string{"proxy.lua": proxyLua})
+		c := dialRaw(t, s.addr())
+		c.send("GET /ka HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := c.readResponse("GET"); resp.StatusCode != 200 || !strings.HasPrefix(body, "GET /ka") {
+			t.Fatalf("rules %q: %d %q", rules, resp.StatusCode, body)
+		}
+		c.expectClosed(2 * time.Second)
+	}
+}
+
 func testProxyReuse(t *testing.T, rules string) {
 	be := startBackend(t, "", echoHandler)
 	s := startServer(t, proxyConfig(`  - name: app
