@@ -53,10 +53,10 @@ type h1Conn struct {
 
 	// trackKey is the client's key in the frontend's tracking table ("": none).
 	trackKey string
-	// Bytes from and to the client not yet added to the tracking table, and
+	// Bytes exchanged with the client not yet in the tracking table, and
 	// how many input bytes were left buffered after the last processing.
-	bytesIn, bytesOut int64
-	leftIn            int
+	bytes  byteCount
+	leftIn int
 
 	// scanned counts the buffered bytes known to hold no end of head, so a
 	// head that trickles in is not parsed again from the start each time.
@@ -134,7 +134,7 @@ func newH1Conn(l *Loop, fe *frontendState, c gnet.Conn, id int64) *h1Conn {
 func (h *h1Conn) onTraffic() gnet.Action {
 	h.l.event()
 	if h.trackKey != "" {
-		h.bytesIn += int64(h.c.InboundBuffered() - h.leftIn)
+		h.bytes.in += int64(h.c.InboundBuffered() - h.leftIn)
 	}
 	if h.lingering {
 		_, _ = h.c.Discard(-1)
@@ -170,13 +170,10 @@ func (h *h1Conn) process() {
 	h.afterWork()
 }
 
-// trackBytes adds the bytes exchanged with the client since the last call
-// to the tracking table's bytes_in_cnt and bytes_out_cnt.
-func (h *h1Conn) trackBytes() {
-	if h.bytesIn != 0 || h.bytesOut != 0 {
-		h.fe.track.Bytes(h.trackKey, h.bytesIn, h.bytesOut)
-		h.bytesIn, h.bytesOut = 0, 0
-	}
+// send writes p to the client, counting it for the tracking table.
+func (h *h1Conn) send(p []byte) {
+	h.bytes.out += int64(len(p))
+	writeTo(h.c, p)
 }
 
 // nextRequest parses and starts the next request; false when it needs
@@ -254,7 +251,7 @@ func (h *h1Conn) startRequest() {
 	h.fe.stats.reqTot.Add(1)
 	if h.trackKey != "" {
 		h.fe.track.HTTPRequest(h.trackKey)
-		h.trackBytes()
+		h.bytes.addTo(h.fe.track, h.trackKey)
 	}
 	h.minor = r.Minor
 	h.keepAlive = r.KeepAlive && !h.l.srv.draining.Load()
@@ -629,8 +626,7 @@ func (h *h1Conn) writeBody() {
 	if len(out) >= directWrite {
 		h.flush()
 		if !h.closed {
-			h.bytesOut += int64(len(out))
-			_, _ = h.c.Write(out)
+			h.send(out)
 		}
 	} else {
 		h.l.wbuf = append(h.l.wbuf, out...)
@@ -772,8 +768,7 @@ func (h *h1Conn) drain() {
 func (h *h1Conn) flush() {
 	if len(h.l.wbuf) > 0 {
 		if !h.closed {
-			h.bytesOut += int64(len(h.l.wbuf))
-			writeTo(h.c, h.l.wbuf)
+			h.send(h.l.wbuf)
 		}
 		h.l.wbuf = h.l.wbuf[:0]
 	}
@@ -831,7 +826,7 @@ func (h *h1Conn) closeNow() {
 func (h *h1Conn) onClose(error) {
 	h.closed = true
 	if h.trackKey != "" {
-		h.trackBytes()
+		h.bytes.addTo(h.fe.track, h.trackKey)
 		h.fe.track.ConnClose(h.trackKey)
 	}
 	h.dropUpstream()

@@ -237,8 +237,7 @@ func (h *h1Conn) relayBody(p []byte, _ bool) {
 		if len(p) >= directWrite {
 			h.flush()
 			if !h.closed {
-				h.bytesOut += int64(len(p))
-				_, _ = h.c.Write(p)
+				h.send(p)
 			}
 			return
 		}

@@ -26,15 +26,14 @@ type tcpConn struct {
 	gen  uint64
 	busy bool
 
-	src      []byte // client address, for balance source
-	sessVars bool   // the scripts set sess.* variables: drop them at close
-	trackKey string // the client's key in the frontend's tracking table
-	// Bytes from and to the client not yet added to the tracking table.
-	bytesIn, bytesOut int64
-	closed            bool
-	closing           bool
-	waiting           bool // the coroutine waits for client bytes (OpRecv)
-	lastSeen          time.Time
+	src      []byte    // client address, for balance source
+	sessVars bool      // the scripts set sess.* variables: drop them at close
+	trackKey string    // the client's key in the frontend's tracking table
+	bytes    byteCount // bytes exchanged with the client not yet in the tracking table
+	closed   bool
+	closing  bool
+	waiting  bool // the coroutine waits for client bytes (OpRecv)
+	lastSeen time.Time
 
 	// Forwarding.
 	be        *proxyBackend
@@ -222,8 +221,7 @@ func (t *tcpConn) writeClient(p []byte) {
 func (t *tcpConn) flushOut() {
 	if len(t.l.wbuf) > 0 {
 		if !t.closed {
-			t.countBytes(0, int64(len(t.l.wbuf)))
-			_, _ = t.c.Write(t.l.wbuf)
+			t.send(t.l.wbuf)
 			t.lastSeen = t.l.now // sending counts as activity too
 		}
 		t.l.wbuf = t.l.wbuf[:0]
@@ -356,8 +354,7 @@ func (u *tcpUpstream) onTraffic() {
 		}
 		return
 	}
-	t.countBytes(0, int64(len(buf)))
-	_, _ = t.c.Write(buf)
+	t.send(buf)
 	t.l.throttle(u.c, t.c, func() bool { return t.up != u || t.closed || u.closed })
 }
 
@@ -408,23 +405,21 @@ func (t *tcpConn) release() {
 // updates of the tracking table, so that long tunnels show up before they end.
 const trackBytesEvery = 64 << 10
 
+// send writes p to the client, counting it for the tracking table.
+func (t *tcpConn) send(p []byte) {
+	t.countBytes(0, int64(len(p)))
+	_, _ = t.c.Write(p)
+}
+
 // countBytes counts bytes from (in) and to (out) a tracked client.
 func (t *tcpConn) countBytes(in, out int64) {
 	if t.trackKey == "" {
 		return
 	}
-	t.bytesIn += in
-	t.bytesOut += out
-	if t.bytesIn+t.bytesOut >= trackBytesEvery {
-		t.trackBytes()
-	}
-}
-
-// trackBytes adds the counted bytes to bytes_in_cnt and bytes_out_cnt.
-func (t *tcpConn) trackBytes() {
-	if t.bytesIn != 0 || t.bytesOut != 0 {
-		t.fe.track.Bytes(t.trackKey, t.bytesIn, t.bytesOut)
-		t.bytesIn, t.bytesOut = 0, 0
+	t.bytes.in += in
+	t.bytes.out += out
+	if t.bytes.in+t.bytes.out >= trackBytesEvery {
+		t.bytes.addTo(t.fe.track, t.trackKey)
 	}
 }
 
@@ -436,7 +431,7 @@ func (t *tcpConn) closeNow() {
 func (t *tcpConn) onClose() {
 	t.closed = true
 	if t.trackKey != "" {
-		t.trackBytes()
+		t.bytes.addTo(t.fe.track, t.trackKey)
 		t.fe.track.ConnClose(t.trackKey)
 	}
 	delete(t.l.tcps, t)
