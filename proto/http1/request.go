@@ -233,6 +233,7 @@ const (
 	lineObsFold         // a line starting with whitespace
 	lineBadName         // no token before ':' or something else after the name
 	lineBadValue        // a byte a value may not hold
+	nLineKinds
 )
 
 // startsField reports whether a line starting with c is a field line
@@ -305,6 +306,29 @@ func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
 	return lineField, ns, ne, vs, ve, p + 2
 }
 
+// requestLineErrors answers the field lines scanField refuses.
+var requestLineErrors = [nLineKinds]error{
+	lineBareCR:   errBareCR,
+	lineBareLF:   errBareLF,
+	lineObsFold:  errObsFold,
+	lineBadName:  errFieldName,
+	lineBadValue: errFieldValue,
+}
+
+// addHeader appends the field buf[ns:ne]: buf[vs:ve] to hs. It fills the
+// slot in place: appending a Header built on the stack costs a
+// store-forwarding stall per field.
+func addHeader(hs []Header, buf []byte, ns, ne, vs, ve int) ([]Header, []byte, []byte) {
+	if len(hs) < cap(hs) {
+		hs = hs[:len(hs)+1]
+	} else {
+		hs = append(hs, Header{})
+	}
+	f := &hs[len(hs)-1]
+	f.Name, f.Value = buf[ns:ne:ne], buf[vs:ve:ve]
+	return hs, f.Name, f.Value
+}
+
 // parseFields parses field lines and the empty line ending the head,
 // appending to hs (a local slice, so that appends stay in registers) and
 // returning the index after the head.
@@ -323,28 +347,12 @@ func (r *Request) parseFields(hb *headBuf, st *fieldState, hs []Header, p, maxFi
 			return hs, next, nil
 		case lineMore:
 			return hs, 0, hb.more()
-		case lineBareCR:
-			return hs, 0, errBareCR
-		case lineBareLF:
-			return hs, 0, errBareLF
-		case lineObsFold:
-			return hs, 0, errObsFold
-		case lineBadName:
-			return hs, 0, errFieldName
 		default:
-			return hs, 0, errFieldValue
+			return hs, 0, requestLineErrors[kind]
 		}
 		p = next
-		// Fill the slot in place: appending a Header built on the stack
-		// costs a store-forwarding stall per field.
-		if len(hs) < cap(hs) {
-			hs = hs[:len(hs)+1]
-		} else {
-			hs = append(hs, Header{})
-		}
-		f := &hs[len(hs)-1]
-		name, value := buf[ns:ne:ne], buf[vs:ve:ve]
-		f.Name, f.Value = name, value
+		var name, value []byte
+		hs, name, value = addHeader(hs, buf, ns, ne, vs, ve)
 		if err := r.noteField(st, name, value); err != nil {
 			return hs, 0, err
 		}

@@ -254,6 +254,15 @@ func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 	return p + 2, nil
 }
 
+// responseLineErrors answers the field lines scanField refuses.
+var responseLineErrors = [nLineKinds]error{
+	lineBareCR:   errRespBareCR,
+	lineBareLF:   errRespBareLF,
+	lineObsFold:  errRespObsFold,
+	lineBadName:  errRespFieldName,
+	lineBadValue: errRespFieldValue,
+}
+
 // parseFields parses field lines and the empty line ending the head,
 // appending to hs and returning the index after the head: the request's
 // scanning (scanField) with the response's errors and semantics.
@@ -272,26 +281,12 @@ func (r *Response) parseFields(rb *respBuf, st *respFieldState, hs []Header, p, 
 			return hs, next, nil
 		case lineMore:
 			return hs, 0, rb.more()
-		case lineBareCR:
-			return hs, 0, errRespBareCR
-		case lineBareLF:
-			return hs, 0, errRespBareLF
-		case lineObsFold:
-			return hs, 0, errRespObsFold
-		case lineBadName:
-			return hs, 0, errRespFieldName
 		default:
-			return hs, 0, errRespFieldValue
+			return hs, 0, responseLineErrors[kind]
 		}
 		p = next
-		if len(hs) < cap(hs) {
-			hs = hs[:len(hs)+1]
-		} else {
-			hs = append(hs, Header{})
-		}
-		f := &hs[len(hs)-1]
-		name, value := buf[ns:ne:ne], buf[vs:ve:ve]
-		f.Name, f.Value = name, value
+		var name, value []byte
+		hs, name, value = addHeader(hs, buf, ns, ne, vs, ve)
 		if err := r.noteField(st, name, value); err != nil {
 			return hs, 0, err
 		}
