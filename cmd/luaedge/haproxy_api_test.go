@@ -94,54 +94,7 @@ func hxYAMLList(items []string) string {
 // hxStart runs luaedge on scripts and other testdata/haproxy files.
 func hxStart(t *testing.T, workers int, scripts, files []string, fronts ...hxFrontend) *server {
 	t.Helper()
-	return hxStartYAML(t, hxYAML(workers, scripts, fronts...), hxFiles(t, append(append([]string{}, scripts...), files...)...))
-}
-
-// hxStartRace is what luaedge logs when it loses the race between gnet's
-// boot and the registration of its loops' Lua states (a bug: on a busy
-// machine the server sometimes exits at start with it).
-const hxStartRace = "gnet: the internal engine is empty"
-
-// hxStartYAML is startServer (e2e_test.go), trying again when the start
-// fails with hxStartRace, so that the tests here test the Lua API.
-func hxStartYAML(t *testing.T, yaml string, files map[string]string) *server {
-	t.Helper()
-	needBinary(t)
-	var last string
-	for attempt := 0; attempt < 5; attempt++ {
-		dir := t.TempDir()
-		ports := map[string]int{}
-		cfg := portRE.ReplaceAllStringFunc(yaml, func(m string) string {
-			name := portRE.FindStringSubmatch(m)[1]
-			if _, ok := ports[name]; !ok {
-				ports[name] = freePort(t)
-			}
-			return strconv.Itoa(ports[name])
-		})
-		writeFile(t, filepath.Join(dir, "luaedge.yaml"), cfg)
-		for name, content := range files {
-			writeFile(t, filepath.Join(dir, name), content)
-		}
-		var addrs []string
-		for _, p := range ports {
-			addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
-		}
-		s, ok := launch(t, dir, []string{"-c", "luaedge.yaml"}, addrs)
-		if ok {
-			s.ports = ports
-			return s
-		}
-		last = s.logs()
-		if strings.Contains(last, hxStartRace) {
-			t.Logf("BUG: luaedge exited at start with %q; starting it again", hxStartRace)
-			continue
-		}
-		if !strings.Contains(last, "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("luaedge did not start; its output:\n%s", last)
-	return nil
+	return startServer(t, hxYAML(workers, scripts, fronts...), hxFiles(t, append(append([]string{}, scripts...), files...)...))
 }
 
 // hxReq is a request written on a raw connection.
@@ -855,7 +808,7 @@ func TestHAProxyCore(t *testing.T) {
 	files["shared.map"] = "# shared by every core\nstart 1\n"
 	// Not the number of workers, so that get_info's Nbthread must be.
 	t.Setenv("GOMAXPROCS", "3")
-	s := hxStartYAML(t, hxYAML(2, []string{"core.lua"},
+	s := startServer(t, hxYAML(2, []string{"core.lua"},
 		hxFrontend{Req: []string{"lua.core_step1", "lua.core_step2"}, Service: "lua.core"}), files)
 	addr := s.addr()
 
@@ -921,7 +874,7 @@ func TestHAProxyCore(t *testing.T) {
 
 	t.Run("done in a service without actions", func(t *testing.T) {
 		// A server of its own: its coroutines have served nothing before.
-		fresh := hxStartYAML(t, hxYAML(1, []string{"core.lua"}, hxFrontend{Service: "lua.core"}), files)
+		fresh := startServer(t, hxYAML(1, []string{"core.lua"}, hxFrontend{Service: "lua.core"}), files)
 		r := hxOnce(t, fresh.addr(), hxReq{Path: "/done"})
 		hxCheckBug(t, "GET /done", r, hxWant{Status: 202, Body: "before", Header: map[string]string{"x-before": "1"}},
 			"core.done() in the service of a frontend without http_request/http_response rules fails with "+
