@@ -1962,29 +1962,22 @@ func TestTimeouts(t *testing.T) {
 		within(t, "408", time.Since(start))
 	})
 
-	t.Run("incomplete body", func(t *testing.T) {
-		rc := dialRaw(t, s.addr())
-		rc.send("POST /trickle HTTP/1.1\r\nHost: e2e\r\nContent-Length: 10\r\n\r\nabc")
-		start := time.Now()
-		resp, _ := rc.readResponse("POST")
-		if resp.StatusCode != 408 {
-			t.Errorf("status %d, want 408", resp.StatusCode)
-		}
-		rc.expectClosed(time.Second)
-		within(t, "closed", time.Since(start))
-	})
-
-	t.Run("incomplete body, service in receive()", func(t *testing.T) {
-		rc := dialRaw(t, s.addr())
-		rc.send("POST /body HTTP/1.1\r\nHost: e2e\r\nContent-Length: 10\r\n\r\nabc")
-		start := time.Now()
-		resp, _ := rc.readResponse("POST")
-		if resp.StatusCode != 408 {
-			t.Errorf("status %d, want 408", resp.StatusCode)
-		}
-		rc.expectClosed(time.Second)
-		within(t, "closed", time.Since(start))
-	})
+	for _, c := range []struct{ name, path string }{
+		{"incomplete body", "/trickle"},
+		{"incomplete body, service in receive()", "/body"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rc := dialRaw(t, s.addr())
+			rc.send("POST " + c.path + " HTTP/1.1\r\nHost: e2e\r\nContent-Length: 10\r\n\r\nabc")
+			start := time.Now()
+			resp, _ := rc.readResponse("POST")
+			if resp.StatusCode != 408 {
+				t.Errorf("status %d, want 408", resp.StatusCode)
+			}
+			rc.expectClosed(time.Second)
+			within(t, "closed", time.Since(start))
+		})
+	}
 
 	t.Run("incomplete body the service does not read", func(t *testing.T) {
 		rc := dialRaw(t, s.addr())
