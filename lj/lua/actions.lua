@@ -275,6 +275,10 @@ I.continues[I.ENTRY_HTTP] = function(s, ctx)
 	local stage = rawget(txn, "__stage")
 	if stage == "req" then
 		if run_from(txn, p.req, rawget(txn, "__rule") + 1) == "done" then return end
+		if p.forward then
+			forward(s, txn, p)
+			return
+		end
 		service(s, ctx, txn, p)
 	elseif stage == "service" then
 		if bit.band(s.flags, I.F_STARTED) == 0 then
