@@ -34,8 +34,12 @@ const maxDrain = 256 << 10
 // instead of being copied into the loop's scratch buffer.
 const directWrite = 16 << 10
 
-// While the socket has this much unsent, a service that flushes waits.
-const outboundHighWater = 1 << 20
+// While a client has more than outboundHighWater unsent, a service that
+// flushes waits until it is under outboundLowWater.
+const (
+	outboundHighWater = 1 << 20
+	outboundLowWater  = 256 << 10
+)
 
 // h1Conn is one HTTP/1.x client connection. It answers one request at a
 // time, in order (pipelined requests wait in gnet's inbound buffer).
@@ -61,6 +65,13 @@ type h1Conn struct {
 	// scanned counts the buffered bytes known to hold no end of head, so a
 	// head that trickles in is not parsed again from the start each time.
 	scanned int
+
+	// out holds the response bytes the running handler assembles. It is
+	// this connection's alone: borrowed from the loop's pool on the
+	// handler's first write and given back empty by flush before the
+	// handler returns, so it is nil between handlers and can never carry
+	// bytes to another connection.
+	out []byte
 
 	phase     h1Phase
 	deadline  time.Time
@@ -280,7 +291,7 @@ func (h *h1Conn) startRequest() {
 	if h.bodyDone {
 		s.SetFlag(cgo.FlagBodyEnd)
 	} else if r.Expect100 && r.Minor == 1 {
-		h.l.wbuf = append(h.l.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+		h.out = append(h.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}
 	if !h.bodyDone && h.fe.cfg.HTTPBufferRequest {
 		h.buffering = true
@@ -472,11 +483,7 @@ func (h *h1Conn) resume() {
 			h.process()
 		})
 	case cgo.OpFlush:
-		if h.c.OutboundBuffered() > outboundHighWater {
-			h.park(time.Millisecond)
-		} else {
-			h.park(0)
-		}
+		h.parkUntilDrained()
 	default:
 		h.l.log.Error("Lua service yielded an unknown op", "op", op)
 		h.endStream()
@@ -497,8 +504,19 @@ const yieldDelay = time.Microsecond
 
 // park resumes the current request after d (0: on the next loop turn).
 func (h *h1Conn) park(d time.Duration) {
+	task := h.resumeTask()
+	if d <= 0 {
+		h.l.post(task)
+		return
+	}
+	h.timer = h.l.after(d, task)
+}
+
+// resumeTask returns a loop task that resumes the current request, or does
+// nothing if the request has ended by then.
+func (h *h1Conn) resumeTask() func() {
 	gen := h.gen
-	task := func() {
+	return func() {
 		if h.closed || h.gen != gen || h.th == nil {
 			return
 		}
@@ -508,11 +526,28 @@ func (h *h1Conn) park(d time.Duration) {
 		h.busy = false
 		h.process()
 	}
-	if d <= 0 {
-		h.l.post(task)
+}
+
+// parkUntilDrained resumes a service that flushed once the client has
+// taken its backlog: above outboundHighWater unsent, the service waits
+// until the backlog is under outboundLowWater, so a client that reads
+// slowly (or not at all) holds the service back instead of making the
+// server buffer the whole response.
+func (h *h1Conn) parkUntilDrained() {
+	if h.c.OutboundBuffered() <= outboundHighWater {
+		h.park(0)
 		return
 	}
-	h.timer = h.l.after(d, task)
+	task := h.resumeTask()
+	var check func()
+	check = func() {
+		if !h.closed && h.th != nil && h.c.OutboundBuffered() > outboundLowWater {
+			h.timer = h.l.after(relayRecheck, check)
+			return
+		}
+		task()
+	}
+	h.timer = h.l.after(relayRecheck, check)
 }
 
 // scriptFailed answers 500 if nothing was sent yet, else cuts the
@@ -536,8 +571,8 @@ func (h *h1Conn) writeHead() bool {
 	if status >= 400 && h.trackKey != "" {
 		h.fe.track.HTTPError(h.trackKey)
 	}
-	mark := len(h.l.wbuf)
-	b := http1.AppendStatusLine(h.l.wbuf, h.minor, status, string(s.Reason()))
+	mark := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, status, string(s.Reason()))
 	hasDate, hasServer := false, false
 	h.respLeft = -1
 	for i, n := 0, s.NumRFields(); i < n; i++ {
@@ -546,7 +581,7 @@ func (h *h1Conn) writeHead() bool {
 			continue // deleted by a script
 		}
 		if !http1.ValidHeaderName(name) || !http1.ValidHeaderValue(value) {
-			h.l.wbuf = h.l.wbuf[:mark]
+			h.out = h.out[:mark]
 			h.l.log.Error("Lua service sent an invalid header", "service", h.fe.service, "name", string(name))
 			return false
 		}
@@ -556,7 +591,7 @@ func (h *h1Conn) writeHead() bool {
 		case http1.EqualFold(name, "content-length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
-				h.l.wbuf = h.l.wbuf[:mark]
+				h.out = h.out[:mark]
 				h.l.log.Error("Lua service sent an invalid content-length", "service", h.fe.service, "value", string(value))
 				return false
 			}
@@ -595,7 +630,7 @@ func (h *h1Conn) writeHead() bool {
 	} else if h.minor == 0 {
 		b = append(b, "connection: keep-alive\r\n"...)
 	}
-	h.l.wbuf = append(b, "\r\n"...)
+	h.out = append(b, "\r\n"...)
 	h.headSent = true
 	s.SetFlag(cgo.FlagHeadSent)
 	return true
@@ -620,8 +655,8 @@ func (h *h1Conn) writeBody() {
 		h.respLeft -= int64(len(out))
 	}
 	if h.respChunked {
-		h.l.wbuf = strconv.AppendInt(h.l.wbuf, int64(len(out)), 16)
-		h.l.wbuf = append(h.l.wbuf, "\r\n"...)
+		h.out = strconv.AppendInt(h.outBuf(), int64(len(out)), 16)
+		h.out = append(h.outBuf(), "\r\n"...)
 	}
 	if len(out) >= directWrite {
 		h.flush()
@@ -629,17 +664,17 @@ func (h *h1Conn) writeBody() {
 			h.send(out)
 		}
 	} else {
-		h.l.wbuf = append(h.l.wbuf, out...)
+		h.out = append(h.outBuf(), out...)
 	}
 	if h.respChunked {
-		h.l.wbuf = append(h.l.wbuf, "\r\n"...)
+		h.out = append(h.outBuf(), "\r\n"...)
 	}
 }
 
 // endResponse completes the response after the service returned.
 func (h *h1Conn) endResponse() {
 	if h.respChunked {
-		h.l.wbuf = http1.AppendLastChunk(h.l.wbuf)
+		h.out = http1.AppendLastChunk(h.outBuf())
 	}
 	if h.respLeft > 0 && !h.respNoBody {
 		h.l.log.Warn("Lua service sent less than its content-length; closing the connection", "service", h.fe.service, "missing", h.respLeft)
@@ -688,14 +723,14 @@ func (h *h1Conn) refuse(status int) {
 		h.closeNow()
 		return
 	}
-	h.l.wbuf = append(h.l.wbuf, http1.ErrorResponse(status)...)
+	h.out = append(h.outBuf(), http1.ErrorResponse(status)...)
 	h.closeAfterFlush()
 }
 
 // writeSimple answers a short text response generated by the server.
 func (h *h1Conn) writeSimple(status int, keepAlive bool) {
 	text := http1.StatusText(status)
-	b := http1.AppendStatusLine(h.l.wbuf, h.minor, status, "")
+	b := http1.AppendStatusLine(h.outBuf(), h.minor, status, "")
 	b = append(b, "content-type: text/plain\r\ncontent-length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+5), 10)
 	b = append(b, "\r\n"...)
@@ -708,7 +743,7 @@ func (h *h1Conn) writeSimple(status int, keepAlive bool) {
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, text...)
-	h.l.wbuf = append(b, '\n')
+	h.out = append(b, '\n')
 	h.headSent = true
 	if !keepAlive {
 		h.closeAfterFlush()
@@ -764,13 +799,25 @@ func (h *h1Conn) drain() {
 	}
 }
 
-// flush writes the loop's scratch buffer to the connection.
+// outBuf returns the connection's output buffer, borrowing an empty one
+// from the loop's pool if the running handler has not written yet.
+func (h *h1Conn) outBuf() []byte {
+	if h.out == nil {
+		h.out = h.l.bufs.get()
+	}
+	return h.out
+}
+
+// flush writes what the running handler assembled to the client and gives
+// the buffer back to the loop's pool, empty. Every handler that writes to
+// a connection flushes it before it returns to the loop.
 func (h *h1Conn) flush() {
-	if len(h.l.wbuf) > 0 {
-		if !h.closed {
-			h.send(h.l.wbuf)
+	if h.out != nil {
+		if len(h.out) > 0 && !h.closed {
+			h.send(h.out)
 		}
-		h.l.wbuf = h.l.wbuf[:0]
+		h.l.bufs.put(h.out)
+		h.out = nil
 	}
 	if h.closing && !h.closed {
 		h.close()

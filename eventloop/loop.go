@@ -18,8 +18,8 @@ import (
 const sweepEvery = 250 * time.Millisecond
 
 // Loop is what luaedge keeps per gnet event loop: the LuaJIT state, the
-// connections, and a scratch buffer for serialising responses. Everything
-// in it is used from the loop's thread only, except post.
+// connections, and a pool of output buffers. Everything in it is used from
+// the loop's thread only, except post.
 type Loop struct {
 	srv  *Server
 	el   gnet.EventLoop
@@ -27,7 +27,7 @@ type Loop struct {
 	lua  *lj.State
 	log  *slog.Logger
 	now  time.Time // refreshed on each event; coarse clock for deadlines
-	wbuf []byte    // response bytes being assembled; flushed before returning to gnet
+	bufs bufPool   // empty output buffers lent to this loop's connections
 
 	conns     map[*h1Conn]struct{}
 	tcps      map[*tcpConn]struct{}

@@ -228,11 +228,11 @@ func (h *h1Conn) relayBody(p []byte, _ bool) {
 			if err != nil || n == 0 {
 				return
 			}
-			h.l.wbuf = append(h.l.wbuf, data...)
+			h.out = append(h.outBuf(), data...)
 			p = p[n:]
 		}
 	case h.respChunked && !h.rawChunks:
-		h.l.wbuf = http1.AppendChunk(h.l.wbuf, p)
+		h.out = http1.AppendChunk(h.outBuf(), p)
 	default:
 		if len(p) >= directWrite {
 			h.flush()
@@ -241,14 +241,14 @@ func (h *h1Conn) relayBody(p []byte, _ bool) {
 			}
 			return
 		}
-		h.l.wbuf = append(h.l.wbuf, p...)
+		h.out = append(h.outBuf(), p...)
 	}
 }
 
 // upstreamDone ends the exchange after the whole response was relayed.
 func (h *h1Conn) upstreamDone(u *upstreamConn) {
 	if h.respChunked && !h.rawChunks {
-		h.l.wbuf = http1.AppendLastChunk(h.l.wbuf)
+		h.out = http1.AppendLastChunk(h.outBuf())
 	}
 	h.releaseUpstream()
 	if !h.keepAlive || !h.resp1KeepAlive(u) || h.l.srv.draining.Load() {

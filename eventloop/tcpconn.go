@@ -26,6 +26,9 @@ type tcpConn struct {
 	gen  uint64
 	busy bool
 
+	// out holds what the running handler sends to the client: borrowed
+	// from the loop's pool and given back empty by flushOut, as h1Conn.out.
+	out      []byte
 	src      []byte    // client address, for balance source
 	sessVars bool      // the scripts set sess.* variables: drop them at close
 	trackKey string    // the client's key in the frontend's tracking table
@@ -172,7 +175,7 @@ func (t *tcpConn) resume() {
 	case cgo.OpYield:
 		t.park(yieldDelay)
 	case cgo.OpFlush:
-		t.park(0)
+		t.parkUntilDrained()
 	case cgo.OpSocket:
 		t.l.socketOp(s, t.resumeTask(t.gen))
 	default:
@@ -191,6 +194,25 @@ func (t *tcpConn) resumeTask(gen uint64) func() {
 	}
 }
 
+// parkUntilDrained holds a service that flushed while the client has a
+// backlog over outboundHighWater (see h1Conn.parkUntilDrained).
+func (t *tcpConn) parkUntilDrained() {
+	if t.c.OutboundBuffered() <= outboundHighWater {
+		t.park(0)
+		return
+	}
+	task := t.resumeTask(t.gen)
+	var check func()
+	check = func() {
+		if !t.closed && t.th != nil && t.c.OutboundBuffered() > outboundLowWater {
+			t.l.after(relayRecheck, check)
+			return
+		}
+		task()
+	}
+	t.l.after(relayRecheck, check)
+}
+
 func (t *tcpConn) park(d time.Duration) {
 	task := t.resumeTask(t.gen)
 	if d <= 0 {
@@ -207,24 +229,36 @@ func (t *tcpConn) sendOut() {
 	}
 	s := t.th.S
 	if out := s.Out(); len(out) > 0 {
-		t.l.wbuf = append(t.l.wbuf, out...)
+		t.out = append(t.outBuf(), out...)
 		s.ConsumeOut()
 	}
 }
 
 func (t *tcpConn) writeClient(p []byte) {
 	if len(p) > 0 {
-		t.l.wbuf = append(t.l.wbuf, p...)
+		t.out = append(t.outBuf(), p...)
 	}
 }
 
+// outBuf returns the connection's output buffer, borrowing an empty one
+// from the loop's pool if the running handler has not written yet.
+func (t *tcpConn) outBuf() []byte {
+	if t.out == nil {
+		t.out = t.l.bufs.get()
+	}
+	return t.out
+}
+
+// flushOut writes what the running handler assembled to the client and
+// gives the buffer back to the loop's pool, empty.
 func (t *tcpConn) flushOut() {
-	if len(t.l.wbuf) > 0 {
-		if !t.closed {
-			t.send(t.l.wbuf)
+	if t.out != nil {
+		if len(t.out) > 0 && !t.closed {
+			t.send(t.out)
 			t.lastSeen = t.l.now // sending counts as activity too
 		}
-		t.l.wbuf = t.l.wbuf[:0]
+		t.l.bufs.put(t.out)
+		t.out = nil
 	}
 	if t.closing && !t.closed {
 		_ = t.c.Close()

@@ -7,8 +7,10 @@ import (
 	"net"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/proto/http1"
@@ -116,10 +118,16 @@ func (l *Loop) upstream(be *proxyBackend, srv *backend.Server, h *h1Conn) (*upst
 		u := pool[len(pool)-1]
 		pool = pool[:len(pool)-1]
 		l.idle[srv] = pool
-		if !u.closed {
-			u.h = h
-			return u, nil
+		if u.closed {
+			continue
 		}
+		if !idleClean(u.c) {
+			u.l.log.Warn("server sent bytes on an idle connection; closing it", "backend", be.Name(), "server", srv.Name())
+			u.failed(errBadResponse)
+			continue
+		}
+		u.h = h
+		return u, nil
 	}
 	return l.dial(be, srv, h)
 }
@@ -190,6 +198,20 @@ func (u *upstreamConn) failed(err error) {
 	}
 }
 
+// idleClean reports whether an idle pooled connection has nothing to read.
+// Bytes a server wrote after its response may sit in the socket before the
+// loop has read them; without this look, the next request on the
+// connection would take them for its answer. One non-blocking peek per
+// reuse; the socket is non-blocking, so the raw call cannot block.
+func idleClean(c gnet.Conn) bool {
+	if c.InboundBuffered() > 0 {
+		return false
+	}
+	var b [1]byte
+	_, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(c.Fd()), uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return errno == unix.EAGAIN
+}
+
 // onTraffic parses the response head, then relays the body to the client.
 func (u *upstreamConn) onTraffic() {
 	u.l.event()
@@ -206,6 +228,7 @@ func (u *upstreamConn) onTraffic() {
 	}
 	h.busy, u.inTraffic = true, true
 	defer func() {
+		h.flush() // what was relayed, the head included, leaves now
 		h.busy, u.inTraffic = false, false
 		h.afterWork()
 	}()
@@ -304,7 +327,13 @@ func (u *upstreamConn) relay(h *h1Conn, buf []byte) (int, bool) {
 func (u *upstreamConn) finish() {
 	h := u.h
 	u.h = nil
-	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed
+	// Bytes past the response's framing (a longer body, a second response,
+	// a body after 204 or to HEAD) would be read as the answer to the next
+	// client's request: a connection holding any is not reused.
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && u.c != nil && u.c.InboundBuffered() == 0
+	if !reuse && u.c != nil && u.c.InboundBuffered() > 0 && !u.closed {
+		u.l.log.Warn("server sent bytes past the end of its response; closing the connection", "backend", u.be.Name(), "server", u.srv.Name(), "bytes", u.c.InboundBuffered())
+	}
 	if h != nil {
 		h.upstreamDone(u)
 	}

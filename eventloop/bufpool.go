@@ -1,0 +1,34 @@
+package eventloop
+
+// bufPool keeps a loop's empty output buffers. A connection borrows one on
+// the first write of a handler and puts it back, emptied, when it flushes
+// before the handler returns; an idle connection holds none, and a buffer
+// in the pool holds no bytes. Used from the loop's thread only.
+type bufPool struct {
+	free [][]byte
+}
+
+const (
+	bufInitial = 4 << 10  // a response head and a small body
+	bufKeepMax = 64 << 10 // larger buffers are dropped, not pooled
+	bufPoolMax = 64       // buffers kept per loop
+)
+
+func (p *bufPool) get() []byte {
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, bufInitial)
+}
+
+// put takes back a buffer whose bytes were sent. Its length is reset, so
+// nothing written into it can leave again.
+func (p *bufPool) put(b []byte) {
+	if cap(b) > bufKeepMax || len(p.free) >= bufPoolMax {
+		return
+	}
+	p.free = append(p.free, b[:0])
+}
