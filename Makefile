@@ -14,7 +14,7 @@ export CGO_ENABLED := 1
 export CGO_LDFLAGS := -lm -ldl
 # Race-checked packages: those whose tests run without the event loop's
 # locked OS threads (gnet's loops are exercised by the end-to-end tests).
-RACE_PKGS := ./proto/... ./eventloop/config ./eventloop/backend ./eventloop/sticktable ./lj ./cgo
+RACE_PKGS := ./proto/... ./config ./backend ./shared/... ./lj ./cgo
 
 .PHONY: all build run test test-unit test-e2e bench deps fuzz vet clean
 

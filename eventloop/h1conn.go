@@ -10,8 +10,8 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
-	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/proto/http1"
 )

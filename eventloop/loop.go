@@ -9,8 +9,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
-	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/lj"
 )
 

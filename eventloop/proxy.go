@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
-	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/proto/http1"
 )
 

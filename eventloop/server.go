@@ -18,10 +18,10 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 
-	"github.com/luaedge/luaedge/eventloop/backend"
-	"github.com/luaedge/luaedge/eventloop/config"
-	"github.com/luaedge/luaedge/eventloop/sticktable"
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/shared/sticktable"
 )
 
 // Server serves a configuration's frontends.

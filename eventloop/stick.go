@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/luaedge/luaedge/cgo"
-	"github.com/luaedge/luaedge/eventloop/config"
-	"github.com/luaedge/luaedge/eventloop/sticktable"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/shared/sticktable"
 )
 
 // Stick tables: built from the configuration, fed by the connections of

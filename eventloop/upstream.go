@@ -12,7 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/luaedge/luaedge/eventloop/backend"
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/proto/http1"
 )
 

@@ -19,8 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/eventloop"
-	"github.com/luaedge/luaedge/eventloop/config"
 	"github.com/luaedge/luaedge/lj"
 )
 
