@@ -139,6 +139,9 @@ func (s *Stream) Sockopts() (tos, mark int) { return int(s.c.tos), int(s.c.mark)
 // SetContentLength records the declared body length (-1: unknown).
 func (s *Stream) SetContentLength(n int64) { s.c.content_length = C.int64_t(n) }
 
+// ContentLength is the request's Content-Length; -1 when it has none.
+func (s *Stream) ContentLength() int64 { return int64(s.c.content_length) }
+
 // AddField appends a request header field; the name is stored lower-case.
 func (s *Stream) AddField(name, value []byte) bool {
 	c := s.c

@@ -20,7 +20,7 @@ import (
 	"syscall"
 
 	"github.com/luaedge/luaedge/config"
-	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/edge"
 	"github.com/luaedge/luaedge/lj"
 )
 
@@ -123,7 +123,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	}
 	// Backends, servers, checks and stick tables are validated by
 	// building them (nothing starts before Serve).
-	_, err = eventloop.New(cfg, scripts, slog.Default())
+	_, err = edge.New(cfg, scripts, slog.Default())
 	return err
 }
 
@@ -147,7 +147,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
-	srv, err := eventloop.New(cfg, scripts, log)
+	srv, err := edge.New(cfg, scripts, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -169,7 +169,7 @@ func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
 	return waitSignals(srv, sigs, errc, log)
 }
 
-func waitSignals(srv *eventloop.Server, sigs chan os.Signal, errc chan error, log *slog.Logger) int {
+func waitSignals(srv *edge.Server, sigs chan os.Signal, errc chan error, log *slog.Logger) int {
 	for {
 		select {
 		case err := <-errc:

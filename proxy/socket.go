@@ -1,17 +1,18 @@
-package eventloop
+package proxy
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/transport"
 )
 
 // The Go half of the Socket class (lj/lua/socket.lua): TCP connections a
@@ -19,14 +20,30 @@ import (
 // that opened them; every call parks the coroutine (OpSocket) and the loop
 // resumes it when the operation completed.
 
-// luaSocket is one core.tcp() connection: a gnet connection of the loop,
-// or for TLS (connect_ssl) a crypto/tls connection driven by two
-// goroutines that hand what they read to the loop.
+// Sockets are the core.tcp() connections of one loop: the stream.Sockets
+// of its streams. Used from the loop's goroutine only.
+type Sockets struct {
+	loop    *eventloop.Loop
+	sockets map[int]*luaSocket
+	next    int
+}
+
+// NewSockets makes the sockets of loop l; stateID is the id of the loop's
+// Lua state, through which the gate functions find them.
+func NewSockets(l *eventloop.Loop, stateID int) *Sockets {
+	k := &Sockets{loop: l, sockets: map[int]*luaSocket{}}
+	socketsByState.Store(stateID, k)
+	return k
+}
+
+// luaSocket is one core.tcp() connection: a connection of the loop, or for
+// TLS (connect_ssl) a crypto/tls connection driven by two goroutines that
+// hand what they read to the loop.
 type luaSocket struct {
-	l     *Loop
+	l     *Sockets
 	id    int
-	owner *cgo.Stream // the request or task that opened it; closed with it
-	c     gnet.Conn   // nil while connecting, and for TLS
+	owner *cgo.Stream    // the request or task that opened it; closed with it
+	c     transport.Conn // nil while connecting, and for TLS
 	tc    *tls.Conn
 	wq    chan []byte // TLS: bytes for the writer goroutine
 	in    []byte      // received, not yet handed to Lua
@@ -54,12 +71,9 @@ type sockWait struct {
 	timer  *time.Timer
 }
 
-// sockCtx marks a gnet connection as a luaSocket (its context).
-type sockCtx struct{ k *luaSocket }
-
-// loopsByID finds a loop from the id of its Lua state, for the gate
-// functions below.
-var loopsByID sync.Map // int -> *Loop
+// socketsByState finds a loop's sockets from the id of its Lua state, for
+// the gate functions below.
+var socketsByState sync.Map // int -> *Sockets
 
 func init() {
 	lj.RegisterGoFunc("sock_name", goSockName)
@@ -67,11 +81,11 @@ func init() {
 }
 
 func socketOf(c *cgo.Call) *luaSocket {
-	v, ok := loopsByID.Load(c.StateID)
+	v, ok := socketsByState.Load(c.StateID)
 	if !ok {
 		return nil
 	}
-	return v.(*Loop).sockets[int(c.Int(1))]
+	return v.(*Sockets).sockets[int(c.Int(1))]
 }
 
 // goSockName(id, "peer"|"local") -> ip, port | nil, err
@@ -114,20 +128,20 @@ func goSockOption(c *cgo.Call) int {
 		return 2
 	}
 	var err error
+	on := 0
+	if c.Bool(3) {
+		on = 1
+	}
 	switch c.String(2) {
 	case "tcp-nodelay":
-		nd := gnet.TCPDelay
-		if c.Bool(3) {
-			nd = gnet.TCPNoDelay
-		}
-		err = k.c.SetNoDelay(nd == gnet.TCPNoDelay)
+		err = k.c.SetSockopt(unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
 	case "keepalive":
-		err = k.c.SetKeepAlivePeriod(time.Minute)
-		if !c.Bool(3) {
-			err = k.c.SetKeepAlivePeriod(0)
+		err = k.c.SetSockopt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, on)
+		if err == nil && on == 1 {
+			err = k.c.SetSockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 60)
 		}
 	case "linger":
-		err = k.c.SetLinger(0)
+		err = setLinger0(k.c)
 	default:
 		c.PushBool(false)
 		c.PushString("unsupported option " + c.String(2))
@@ -142,9 +156,9 @@ func goSockOption(c *cgo.Call) int {
 	return 1
 }
 
-// socketOp performs the Socket operation stream s yielded for; resume
-// runs the coroutine again once it completed.
-func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
+// Op performs the Socket operation stream s yielded for; resume runs the
+// coroutine again once it completed.
+func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 	id, op, arg, timeout, data := s.SockOp()
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
 	if op == cgo.SockConnect {
@@ -158,7 +172,7 @@ func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
 	k := l.sockets[id]
 	if k == nil {
 		w.done(cgo.SockEClosed, nil)
-		l.post(resume)
+		l.loop.Post(resume)
 		return
 	}
 	switch op {
@@ -170,14 +184,14 @@ func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
 			k.wq <- append([]byte(nil), data...)
 			w.done(cgo.SockOK, nil)
 		default:
-			_, _ = k.c.Write(data)
+			k.c.Write(data)
 			w.done(cgo.SockOK, nil)
 		}
-		l.post(resume)
+		l.loop.Post(resume)
 	case cgo.SockRecv:
 		k.wait = w
 		if timeout > 0 {
-			w.timer = l.after(timeout, func() {
+			w.timer = l.loop.After(timeout, func() {
 				if k.wait == w {
 					k.wait = nil
 					w.done(cgo.SockETimeout, k.take(len(k.in)))
@@ -189,10 +203,10 @@ func (l *Loop) socketOp(s *cgo.Stream, resume func()) {
 	case cgo.SockClose:
 		k.close()
 		w.done(cgo.SockOK, nil)
-		l.post(resume)
+		l.loop.Post(resume)
 	default:
 		w.done(cgo.SockEFail, []byte("unknown socket operation"))
-		l.post(resume)
+		l.loop.Post(resume)
 	}
 }
 
@@ -204,37 +218,25 @@ func (w *sockWait) done(res int, data []byte) {
 	w.s.SetSockResult(0, res, data)
 }
 
-func (l *Loop) socketConnect(w *sockWait, addr string, timeout time.Duration) {
+func (l *Sockets) socketConnect(w *sockWait, addr string, timeout time.Duration) {
 	fail := func(msg string) {
 		w.done(cgo.SockEFail, []byte(msg))
-		l.post(w.resume)
+		l.loop.Post(w.resume)
 	}
 	ta, err := dialAddrOf(addr)
 	if err != nil {
 		fail("connect: " + err.Error())
 		return
 	}
-	l.nextSock++
-	k := &luaSocket{l: l, id: l.nextSock, owner: w.s, wait: w}
-	res, err := l.el.Register(gnet.NewContext(context.Background(), sockCtx{k}), ta)
-	if err != nil {
+	l.next++
+	k := &luaSocket{l: l, id: l.next, owner: w.s, wait: w}
+	if err := l.loop.Dial(ta, k); err != nil {
 		fail("connect: " + err.Error())
 		return
 	}
 	l.sockets[k.id] = k
-	go func() {
-		if r := <-res; r.Err != nil {
-			l.post(func() {
-				if k.wait == w {
-					k.wait = nil
-					delete(l.sockets, k.id)
-					fail("connect: " + r.Err.Error())
-				}
-			})
-		}
-	}()
 	if timeout > 0 {
-		w.timer = l.after(timeout, func() {
+		w.timer = l.loop.After(timeout, func() {
 			if k.wait == w && k.c == nil {
 				k.wait = nil
 				k.close()
@@ -245,11 +247,24 @@ func (l *Loop) socketConnect(w *sockWait, addr string, timeout time.Duration) {
 	}
 }
 
-// opened is called from OnOpen when the dial completed.
-func (k *luaSocket) opened(c gnet.Conn) {
+// DialFailed is called on the loop when the connection could not be made.
+func (k *luaSocket) DialFailed(err error) {
+	if w := k.wait; w != nil && w.op == cgo.SockConnect {
+		k.wait = nil
+		delete(k.l.sockets, k.id)
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		w.done(cgo.SockEFail, []byte("connect: "+err.Error()))
+		k.l.loop.Post(w.resume)
+	}
+}
+
+// Opened is called on the loop when the dial completed.
+func (k *luaSocket) Opened(c transport.Conn) {
 	k.c = c
 	if _, ok := k.l.sockets[k.id]; !ok {
-		_ = c.Close() // closed (timeout, or its owner ended) while connecting
+		c.Close() // closed (timeout, or its owner ended) while connecting
 		return
 	}
 	if w := k.wait; w != nil && w.op == cgo.SockConnect {
@@ -262,13 +277,16 @@ func (k *luaSocket) opened(c gnet.Conn) {
 	}
 }
 
-func (k *luaSocket) onTraffic() {
-	buf, _ := k.c.Next(-1)
+// OnTraffic takes what arrived for the script.
+func (k *luaSocket) OnTraffic() {
+	buf := k.c.Peek()
 	k.in = append(k.in, buf...)
+	k.c.Discard(len(buf))
 	k.deliver()
 }
 
-func (k *luaSocket) onClose() {
+// OnClose marks the end of what the peer sends.
+func (k *luaSocket) OnClose(error) {
 	k.eof = true
 	k.c = nil
 	k.deliver()
@@ -302,7 +320,7 @@ func (k *luaSocket) deliver() {
 func (k *luaSocket) finish(w *sockWait, res int, data []byte) {
 	k.wait = nil
 	w.done(res, data)
-	k.l.post(w.resume)
+	k.l.loop.Post(w.resume)
 }
 
 // take removes and returns the first n received bytes.
@@ -316,7 +334,7 @@ func (k *luaSocket) close() {
 	delete(k.l.sockets, k.id)
 	k.eof = true
 	if k.c != nil {
-		_ = k.c.Close()
+		k.c.Close()
 	}
 	if k.wq != nil {
 		close(k.wq) // the writer closes the TLS connection when done
@@ -326,9 +344,9 @@ func (k *luaSocket) close() {
 
 // socketConnectTLS connects over TLS from a goroutine; the connection's
 // reads and writes then run on two goroutines that report to the loop.
-func (l *Loop) socketConnectTLS(w *sockWait, addr string, timeout time.Duration) {
-	l.nextSock++
-	k := &luaSocket{l: l, id: l.nextSock, owner: w.s, wait: w}
+func (l *Sockets) socketConnectTLS(w *sockWait, addr string, timeout time.Duration) {
+	l.next++
+	k := &luaSocket{l: l, id: l.next, owner: w.s, wait: w}
 	l.sockets[k.id] = k
 	if timeout <= 0 {
 		timeout = time.Minute
@@ -337,7 +355,7 @@ func (l *Loop) socketConnectTLS(w *sockWait, addr string, timeout time.Duration)
 	go func() {
 		d := &net.Dialer{Timeout: timeout}
 		tc, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
-		l.post(func() {
+		l.loop.Post(func() {
 			if k.wait != w {
 				if tc != nil {
 					_ = tc.Close()
@@ -385,13 +403,13 @@ func (k *luaSocket) tlsReader(tc *tls.Conn) {
 		n, err := tc.Read(buf)
 		if n > 0 {
 			p := append([]byte(nil), buf[:n]...)
-			k.l.post(func() {
+			k.l.loop.Post(func() {
 				k.in = append(k.in, p...)
 				k.deliver()
 			})
 		}
 		if err != nil {
-			k.l.post(func() {
+			k.l.loop.Post(func() {
 				k.eof = true
 				k.deliver()
 			})
@@ -400,8 +418,8 @@ func (k *luaSocket) tlsReader(tc *tls.Conn) {
 	}
 }
 
-// closeSocketsOf closes the sockets a finished request or task left open.
-func (l *Loop) closeSocketsOf(s *cgo.Stream) {
+// CloseOf closes the sockets a finished request or task left open.
+func (l *Sockets) CloseOf(s *cgo.Stream) {
 	if len(l.sockets) == 0 {
 		return
 	}
@@ -414,4 +432,14 @@ func (l *Loop) closeSocketsOf(s *cgo.Stream) {
 			k.close()
 		}
 	}
+}
+
+// setLinger0 makes a close reset the connection (SO_LINGER, 0 s).
+func setLinger0(c transport.Conn) error {
+	if p, ok := c.(interface {
+		SetLinger(onoff, sec int) error
+	}); ok {
+		return p.SetLinger(1, 0)
+	}
+	return nil
 }

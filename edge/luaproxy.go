@@ -1,4 +1,4 @@
-package eventloop
+package edge
 
 import (
 	"fmt"
@@ -22,13 +22,6 @@ var running atomic.Pointer[Server]
 func init() {
 	lj.RegisterGoFunc("proxy", goProxy)
 	lj.RegisterGoFunc("server", goServer)
-}
-
-// frontendStats counts a frontend's connections for Proxy:get_stats.
-type frontendStats struct {
-	scur, stot, reqTot atomic.Int64
-	paused             atomic.Bool // Proxy:pause / stop: new connections are refused
-	stopped            atomic.Bool
 }
 
 // proxyInfo is the Lua chunk describing the proxies to a new state.
@@ -107,24 +100,25 @@ func goProxy(c *cgo.Call) int {
 		}
 		switch method {
 		case "pause":
-			f.stats.paused.Store(true)
+			f.paused.Store(true)
 		case "resume":
-			if !f.stats.stopped.Load() {
-				f.stats.paused.Store(false)
+			if !f.stopped.Load() {
+				f.paused.Store(false)
 			}
 		case "stop":
-			f.stats.stopped.Store(true)
-			f.stats.paused.Store(true)
+			f.stopped.Store(true)
+			f.paused.Store(true)
 		case "get_stats":
 			status := "OPEN"
-			if f.stats.stopped.Load() {
+			if f.stopped.Load() {
 				status = "STOP"
-			} else if f.stats.paused.Load() {
+			} else if f.paused.Load() {
 				status = "PAUSED"
 			}
+			t := s.frontendTotals(f)
 			return pushStats(c, map[string]any{
 				"pxname": f.cfg.Name, "svname": "FRONTEND", "mode": f.cfg.Mode, "status": status,
-				"scur": f.stats.scur.Load(), "stot": f.stats.stot.Load(), "req_tot": f.stats.reqTot.Load(),
+				"scur": t.Sessions, "stot": t.SessionsTotal, "req_tot": t.Requests,
 			})
 		default:
 			return c.Error("unknown Proxy method " + method)

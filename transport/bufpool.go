@@ -1,10 +1,10 @@
-package eventloop
+package transport
 
-// bufPool keeps a loop's empty output buffers. A connection borrows one on
+// BufPool keeps a loop's empty output buffers. A connection borrows one on
 // the first write of a handler and puts it back, emptied, when it flushes
-// before the handler returns; an idle connection holds none, and a buffer
-// in the pool holds no bytes. Used from the loop's thread only.
-type bufPool struct {
+// before the handler returns: an idle connection holds none, and a buffer
+// in the pool holds no bytes. Used from the loop's goroutine only.
+type BufPool struct {
 	free [][]byte
 }
 
@@ -14,7 +14,8 @@ const (
 	bufPoolMax = 64       // buffers kept per loop
 )
 
-func (p *bufPool) get() []byte {
+// Get returns an empty buffer.
+func (p *BufPool) Get() []byte {
 	if n := len(p.free); n > 0 {
 		b := p.free[n-1]
 		p.free[n-1] = nil
@@ -24,9 +25,9 @@ func (p *bufPool) get() []byte {
 	return make([]byte, 0, bufInitial)
 }
 
-// put takes back a buffer whose bytes were sent. Its length is reset, so
+// Put takes back a buffer whose bytes were sent. Its length is reset, so
 // nothing written into it can leave again.
-func (p *bufPool) put(b []byte) {
+func (p *BufPool) Put(b []byte) {
 	if cap(b) > bufKeepMax || len(p.free) >= bufPoolMax {
 		return
 	}

@@ -1,8 +1,7 @@
-package eventloop
+package edge
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,34 +44,6 @@ func purgeTables(tables map[string]*sticktable.Table, stop <-chan struct{}) {
 			}
 		}
 	}
-}
-
-// byteCount holds the bytes a tracked client sent (in) and received (out)
-// that are not yet in its stick table entry.
-type byteCount struct{ in, out int64 }
-
-// addTo adds the counted bytes to key's bytes_in_cnt and bytes_out_cnt.
-func (b *byteCount) addTo(t *sticktable.Table, key string) {
-	if b.in != 0 || b.out != 0 {
-		t.Bytes(key, b.in, b.out)
-		*b = byteCount{}
-	}
-}
-
-// trackKey returns the key a tracked connection is counted under, or "".
-func trackKey(t *sticktable.Table, remote net.Addr) string {
-	if t == nil {
-		return ""
-	}
-	a, ok := remote.(*net.TCPAddr)
-	if !ok {
-		return ""
-	}
-	k, err := t.Key(a.IP.String())
-	if err != nil {
-		return ""
-	}
-	return k
 }
 
 // goStk(table, "info" | "lookup", key | "dump", filters) for StickTable.

@@ -1,0 +1,138 @@
+package edge
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
+	proxypkg "github.com/luaedge/luaedge/proxy"
+	serve1 "github.com/luaedge/luaedge/serve/http1"
+	servetcp "github.com/luaedge/luaedge/serve/tcp"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// sweepEvery is how often a loop checks its connections' timeouts.
+const sweepEvery = 250 * time.Millisecond
+
+// loopState is what the server keeps per event loop. It is built on the
+// loop's goroutine and used from there only, except stats (read by
+// anyone) and stopSweep.
+type loopState struct {
+	srv      *Server
+	loop     *eventloop.Loop
+	lua      *lj.State
+	env      stream.Env
+	bufs     transport.BufPool
+	http     serve1.Loop
+	tcp      servetcp.Loop
+	pool     *proxypkg.Pool
+	sockets  *proxypkg.Sockets
+	programs []int              // by frontend index: its program in lua
+	stats    []metrics.Frontend // by frontend index: this loop's counters
+	nextConn int64
+
+	stopSweep chan struct{}
+}
+
+// setupLoop builds a loop's state on its goroutine, before its first
+// connection: the Lua state with the scripts, the frontends' programs, the
+// init functions and the tasks.
+func (s *Server) setupLoop(l *eventloop.Loop) error {
+	stateID := l.ID + 1
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit)}, stateID)
+	if err != nil {
+		return err
+	}
+	ls := &loopState{srv: s, loop: l, lua: st, stopSweep: make(chan struct{})}
+	ls.stats = make([]metrics.Frontend, len(s.frontends))
+	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.limits)
+	ls.sockets = proxypkg.NewSockets(l, stateID)
+	ls.env = stream.Env{
+		Loop:     l,
+		Lua:      st,
+		Log:      l.Log,
+		Sockets:  ls.sockets,
+		Backends: ls.pool,
+		Bufs:     &ls.bufs,
+		Draining: s.draining.Load,
+	}
+	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}}
+	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
+	fail := func(err error) error {
+		st.Close()
+		return err
+	}
+	if err := st.L.Load([]byte(s.proxyInfo()), "=proxies"); err != nil {
+		return fail(err)
+	}
+	if err := st.SetBackends(s.backendNames()); err != nil {
+		return fail(err)
+	}
+	for _, f := range s.frontends {
+		req, res := f.cfg.Rules()
+		own, track := f.cfg.StickTables()
+		id, err := st.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track})
+		if err != nil {
+			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
+		}
+		ls.programs = append(ls.programs, id)
+	}
+	if err := st.RunInits(); err != nil {
+		return fail(fmt.Errorf("core.register_init: %w", err))
+	}
+	s.mu.Lock()
+	s.loops[l.ID] = ls
+	s.mu.Unlock()
+	n, err := st.Tasks()
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= n; i++ {
+		if err := stream.Task(&ls.env, i); err != nil {
+			return err
+		}
+	}
+	go ls.sweeper()
+	return nil
+}
+
+func (ls *loopState) sweeper() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ls.stopSweep:
+			return
+		case <-t.C:
+			ls.loop.Post(ls.sweep)
+		}
+	}
+}
+
+// sweep closes connections past their deadline.
+func (ls *loopState) sweep() {
+	now := ls.loop.Now()
+	for h := range ls.http.Conns {
+		h.CheckDeadline(now)
+	}
+	ls.pool.CheckDeadlines(now)
+	for t := range ls.tcp.Conns {
+		t.CheckIdle(now)
+	}
+}
+
+// drain, at shutdown, closes idle connections and asks busy ones to close
+// after their current request.
+func (ls *loopState) drain() {
+	for h := range ls.http.Conns {
+		h.Drain()
+	}
+}
+
+func (ls *loopState) close() {
+	close(ls.stopSweep)
+	ls.lua.Close()
+}

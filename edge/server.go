@@ -1,0 +1,297 @@
+// Package edge assembles a configuration into a running server: the
+// frontends, backends and stick tables, shared by every loop, and per loop
+// a Lua state, the stream environment, the backend pool and the
+// connections. It is the only package that knows them all.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/config"
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/proto/http1"
+	proxypkg "github.com/luaedge/luaedge/proxy"
+	serve1 "github.com/luaedge/luaedge/serve/http1"
+	servetcp "github.com/luaedge/luaedge/serve/tcp"
+	"github.com/luaedge/luaedge/shared/sticktable"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// Server serves a configuration's frontends.
+type Server struct {
+	cfg     *config.Config
+	scripts []lj.Script
+	log     *slog.Logger
+
+	// Built by New, read-only after: shared by every loop.
+	frontends []*frontend
+	backends  []*proxypkg.Backend
+	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
+	limits    http1.Limits                 // for backend response heads
+
+	engine   *eventloop.Engine
+	numLoops int
+	draining atomic.Bool
+
+	mu    sync.Mutex
+	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
+}
+
+// frontend is a configured frontend, shared by every loop.
+type frontend struct {
+	index   int
+	cfg     *config.Frontend
+	service string
+	stream  *stream.Frontend
+	http    *serve1.Frontend
+	tcp     *servetcp.Frontend
+	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
+	stopped atomic.Bool
+}
+
+// New prepares a server; scripts are the files of lua.load, already read.
+func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, scripts: scripts, log: log, tables: map[string]*sticktable.Table{}}
+	s.numLoops = cfg.Workers
+	if s.numLoops == 0 {
+		s.numLoops = runtime.NumCPU()
+	}
+	s.loops = make([]*loopState, s.numLoops)
+	lj.Threads = s.numLoops
+	running.Store(s)
+	for i, fc := range cfg.Frontends {
+		if fc.StickTable != nil {
+			t, err := newStickTable(fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable)
+			if err != nil {
+				return nil, err
+			}
+			s.tables[fc.Name] = t
+		}
+	}
+	for i, bc := range cfg.Backends {
+		if bc.StickTable != nil {
+			t, err := newStickTable(bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable)
+			if err != nil {
+				return nil, err
+			}
+			s.tables[bc.Name] = t
+		}
+	}
+	byName := map[string]int{}
+	for i, bc := range cfg.Backends {
+		b, err := backend.New(backendConfig(bc))
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d].%v", i, err)
+		}
+		b.OnStateChange(func(srv *backend.Server, up bool) {
+			state := "DOWN"
+			if up {
+				state = "UP"
+			}
+			log.Warn("server state changed", "backend", b.Name(), "server", srv.Name(), "state", state)
+		})
+		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D()})
+		byName[bc.Name] = i
+	}
+	backendIndex := func(name string) int {
+		if i, ok := byName[name]; ok {
+			return i
+		}
+		return -1
+	}
+	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
+	for i := range cfg.Frontends {
+		fc := &cfg.Frontends[i]
+		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
+		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend)}
+		for _, r := range fc.Routes {
+			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
+		}
+		var track *sticktable.Table
+		if tr := fc.Track; tr != nil {
+			name := tr.Table
+			if name == "" {
+				name = fc.Name
+			}
+			track = s.tables[name]
+		}
+		lim := fc.Limits
+		f.http = &serve1.Frontend{
+			Stream: f.stream,
+			Limits: http1.Limits{
+				MaxRequestLine: int(lim.MaxRequestLine),
+				MaxHeaderBytes: int(lim.MaxHeaderBytes),
+				MaxHeaders:     lim.MaxHeaders,
+			},
+			MaxBody:       int64(lim.MaxBody),
+			BufferRequest: fc.HTTPBufferRequest,
+			KeepAlive:     fc.Timeouts.KeepAlive.D(),
+			RequestTime:   fc.Timeouts.HTTPRequest.D(),
+			BodyTime:      fc.Timeouts.Body.D(),
+			Track:         track,
+		}
+		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
+		if i == 0 {
+			s.limits = f.http.Limits
+		}
+		s.frontends = append(s.frontends, f)
+		for _, b := range fc.Bind {
+			if err := s.engine.Listen(b, s.acceptor(f)); err != nil {
+				return nil, fmt.Errorf("frontends[%d].bind: %v", i, err)
+			}
+		}
+	}
+	if s.limits.MaxHeaderBytes == 0 {
+		s.limits = http1.Limits{MaxRequestLine: 8 << 10, MaxHeaderBytes: 64 << 10, MaxHeaders: 100}
+	}
+	return s, nil
+}
+
+// Serve runs until Shutdown; it returns an error if a listener cannot bind.
+func (s *Server) Serve() error {
+	for _, b := range s.backends {
+		b.Start()
+		defer b.Stop()
+	}
+	stopPurge := make(chan struct{})
+	defer close(stopPurge)
+	go purgeTables(s.tables, stopPurge)
+	return s.engine.Run()
+}
+
+// Booted is closed once the listeners accept connections.
+func (s *Server) Booted() <-chan struct{} { return s.engine.Booted() }
+
+// acceptor makes the connections of frontend f.
+func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
+	return func(l *eventloop.Loop, c transport.Conn) eventloop.Handler {
+		if s.draining.Load() || f.paused.Load() {
+			return nil // stopping, or Proxy:pause or stop from a script
+		}
+		ls := s.loops[l.ID]
+		stats := &ls.stats[f.index]
+		stats.Sessions.Inc()
+		stats.SessionsTotal.Inc()
+		ls.nextConn++
+		id := int64(l.ID+1)<<40 | ls.nextConn
+		if f.cfg.Mode == "tcp" {
+			return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
+		}
+		return serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
+	}
+}
+
+// open is how many client connections are open, over every loop.
+func (s *Server) open() int64 {
+	var n int64
+	for _, f := range s.frontends {
+		n += s.frontendTotals(f).Sessions
+	}
+	return n
+}
+
+// frontendTotals sums a frontend's counters over the loops.
+func (s *Server) frontendTotals(f *frontend) metrics.FrontendTotals {
+	var t metrics.FrontendTotals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ls := range s.loops {
+		if ls != nil {
+			t.Add(&ls.stats[f.index])
+		}
+	}
+	return t
+}
+
+// Shutdown stops accepting, lets in-flight requests finish for up to the
+// configured shutdown_timeout (or ctx), then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.engine.Booted():
+	default:
+		return errors.New("server not started")
+	}
+	s.draining.Store(true)
+	loops := s.loopStates()
+	for _, ls := range loops {
+		ls.loop.Post(ls.drain)
+	}
+	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.open() > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline.C:
+			s.log.Warn("shutdown timeout: closing connections with requests in flight", "connections", s.open())
+			break wait
+		case <-tick.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.engine.Stop(stopCtx)
+	for _, ls := range loops {
+		ls.close()
+	}
+	return err
+}
+
+// loopStates returns the loops set up so far.
+func (s *Server) loopStates() []*loopState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*loopState
+	for _, ls := range s.loops {
+		if ls != nil {
+			out = append(out, ls)
+		}
+	}
+	return out
+}
+
+func (s *Server) backendNames() []string {
+	names := make([]string, len(s.backends))
+	for i, b := range s.backends {
+		names[i] = b.Name()
+	}
+	return names
+}
+
+// backendConfig turns a backend's YAML into the backend package's config.
+func backendConfig(c config.Backend) backend.Config {
+	bc := backend.Config{
+		Name:    c.Name,
+		Balance: c.Balance,
+		Check: backend.CheckConfig{
+			Type:         c.Check.Type,
+			Path:         c.Check.Path,
+			Host:         c.Check.Host,
+			ExpectStatus: c.Check.ExpectStatus,
+			Interval:     c.Check.Interval.D(),
+			Timeout:      c.Check.Timeout.D(),
+			Rise:         c.Check.Rise,
+			Fall:         c.Check.Fall,
+		},
+	}
+	for _, sv := range c.Servers {
+		bc.Servers = append(bc.Servers, backend.ServerConfig{
+			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup,
+		})
+	}
+	return bc
+}

@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"bytes"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/proto/http1"
+)
+
+// hopByHop lists the fields that belong to one connection and are not
+// forwarded (RFC 9110 section 7.6.1); framing is redone by the proxy.
+var hopByHop = []string{"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+func isHopByHop(name []byte) bool {
+	for _, h := range hopByHop {
+		if http1.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectionTokens returns the values of the Connection fields: the names
+// of more fields that concern this connection only.
+func connectionTokens(tokens []byte, n int, field func(int) ([]byte, []byte)) []byte {
+	for i := 0; i < n; i++ {
+		if name, value := field(i); http1.EqualFold(name, "connection") {
+			tokens = append(append(tokens, ','), value...)
+		}
+	}
+	return tokens
+}
+
+// listed reports whether name is one of the comma-separated tokens.
+func listed(tokens, name []byte) bool {
+	for len(tokens) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(tokens, ','); i >= 0 {
+			tok, tokens = tokens[:i], tokens[i+1:]
+		} else {
+			tok, tokens = tokens, nil
+		}
+		if http1.EqualFold(name, string(bytes.TrimSpace(tok))) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestHead serialises the request as the scripts left it, for an
+// HTTP/1.1 server. The bytes are the pool's scratch: valid until the next
+// call.
+func (p *Pool) requestHead(s *cgo.Stream, chunked bool) []byte {
+	b := http1.AppendRequestLine(p.head[:0], s.Method(), s.Target())
+	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
+	p.tokens = tokens
+	for i, n := 0, s.NumFields(); i < n; i++ {
+		name, value := s.Field(i)
+		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
+			continue
+		}
+		b = http1.AppendHeader(b, name, value)
+	}
+	if chunked {
+		b = append(b, "transfer-encoding: chunked\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	p.head = b
+	return b
+}

@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// tunnel is the server side of a TCP stream piped to a backend server.
+type tunnel struct {
+	p       *Pool
+	st      *stream.Stream
+	be      *Backend
+	c       transport.Conn // nil while connecting
+	pending []byte         // client bytes written before the connection opened
+	closed  bool
+	slot    bool // holds a connection slot of the server
+	timer   *time.Timer
+	srv     *backend.Server
+}
+
+// Tunnel connects the TCP stream st to a server of backend be and sends it
+// the client bytes already buffered.
+func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, string) {
+	if be < 0 || be >= len(p.backends) {
+		return nil, "no backend"
+	}
+	b := p.backends[be]
+	srv := b.Pick(src)
+	if srv == nil {
+		return nil, "no server available in backend " + b.Name()
+	}
+	addr, err := dialAddrOf(srv.Addr())
+	if err != nil {
+		srv.Done()
+		return nil, err.Error()
+	}
+	t := &tunnel{p: p, st: st, be: b, srv: srv, slot: true}
+	t.pending = append(t.pending, st.S().TakeBody()...)
+	if err := p.loop.Dial(addr, t); err != nil {
+		t.freeSlot()
+		return nil, err.Error()
+	}
+	t.timer = p.loop.After(b.ConnectTimeout, func() {
+		if t.c == nil && !t.closed {
+			t.srv.ReportConnectError()
+			t.fail(errConnectTimeout)
+		}
+	})
+	return t, ""
+}
+
+// Opened is called on the loop when the dial completed.
+func (t *tunnel) Opened(c transport.Conn) {
+	t.c = c
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	if t.closed {
+		c.Close()
+		return
+	}
+	t.srv.ReportConnectOK()
+	if len(t.pending) > 0 {
+		c.Write(t.pending)
+		t.pending = nil
+	}
+}
+
+// DialFailed is called on the loop when the dial failed.
+func (t *tunnel) DialFailed(err error) {
+	if !t.closed {
+		t.srv.ReportConnectError()
+		t.fail(err)
+	}
+}
+
+// Write sends client bytes to the server.
+func (t *tunnel) Write(p []byte) {
+	if t.closed {
+		return
+	}
+	if t.c == nil {
+		t.pending = append(t.pending, p...)
+		return
+	}
+	t.c.Write(p)
+}
+
+// Backlog is how many client bytes have not left for the server.
+func (t *tunnel) Backlog() int {
+	if t.c == nil {
+		return len(t.pending)
+	}
+	return t.c.Outbound()
+}
+
+// IdleTimeout is the backend's tunnel timeout; 0: the frontend's.
+func (t *tunnel) IdleTimeout() time.Duration { return t.be.TunnelTimeout }
+
+// OnTraffic relays what the server sent, as a handler of the client's
+// connection.
+func (t *tunnel) OnTraffic() {
+	if t.closed {
+		t.c.Discard(-1)
+		return
+	}
+	t.st.Handle(t.receive)
+}
+
+func (t *tunnel) receive() {
+	buf := t.c.Peek()
+	if len(buf) > 0 {
+		t.st.TunnelData(buf)
+	}
+	t.c.Discard(len(buf))
+	if st := t.st; !t.closed && st.Backlog() >= transport.HighWater {
+		st.Throttle(t.c, st.Backlog, func() bool { return t.closed })
+	}
+}
+
+// OnClose is called when the server side closed.
+func (t *tunnel) OnClose(error) {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	t.freeSlot()
+	st := t.st
+	st.Handle(func() { st.TunnelClosed(nil) })
+}
+
+// fail ends the tunnel after a connect error and tells the stream.
+func (t *tunnel) fail(err error) {
+	if t.closed {
+		return
+	}
+	t.Close()
+	st := t.st
+	st.Handle(func() { st.TunnelClosed(err) })
+}
+
+// Close closes the server side (the client side is done).
+func (t *tunnel) Close() {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	if t.c != nil {
+		t.c.Close()
+	}
+	t.freeSlot()
+}
+
+func (t *tunnel) freeSlot() {
+	if t.slot {
+		t.slot = false
+		t.srv.Done()
+	}
+}

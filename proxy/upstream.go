@@ -1,0 +1,489 @@
+// Package proxy forwards streams to backend servers: per-loop pools of
+// HTTP/1 connections to the servers, TCP tunnels, and the connections
+// scripts open with core.tcp(). Everything here runs on the loop of the
+// stream it serves; a connection never leaves the loop that dialled it.
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// maxIdlePerServer bounds the idle keep-alive connections a loop keeps to
+// one server.
+const maxIdlePerServer = 64
+
+// Backend is a configured backend with its timeouts. It is shared by every
+// loop (backend.Backend does its own locking).
+type Backend struct {
+	*backend.Backend
+	ConnectTimeout time.Duration
+	ServerTimeout  time.Duration
+	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
+}
+
+// Pool is one loop's connections to backend servers: the Backends of the
+// loop's streams. It is used from the loop's goroutine only.
+type Pool struct {
+	loop     *eventloop.Loop
+	log      *slog.Logger
+	backends []*Backend
+	limits   http1.Limits // for response heads
+
+	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
+	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
+
+	// Scratch for serialising a request head, used within one call.
+	head   []byte
+	tokens []byte
+}
+
+// NewPool makes the pool of loop l.
+func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, limits http1.Limits) *Pool {
+	return &Pool{
+		loop:     l,
+		log:      log,
+		backends: backends,
+		limits:   limits,
+		idle:     map[*backend.Server][]*Upstream{},
+		ups:      map[*Upstream]struct{}{},
+	}
+}
+
+// Upstream is a connection from a loop to a backend server, and the
+// exchange it carries. It goes back to the loop's pool after a response
+// that keeps it open and leaves nothing unread.
+type Upstream struct {
+	p   *Pool
+	be  *Backend
+	srv *backend.Server
+	c   transport.Conn // nil while connecting
+
+	st         *stream.Stream // the exchange it serves; nil when idle
+	pending    []byte         // request bytes written before the connection opened
+	closed     bool
+	reqChunked bool // the request body goes chunk-framed
+	method     []byte
+	slot       bool // holds one of the server's connection slots (backend.Server.Done frees it)
+	receiving  bool // inside receive
+
+	resp     http1.Response
+	headDone bool
+	mode     http1.BodyMode
+	left     int64 // body bytes left (BodyLength)
+	dec      http1.ChunkedDecoder
+	deadline time.Time
+	timer    *time.Timer // connect timeout
+}
+
+var (
+	errConnectTimeout = errors.New("connect timeout")
+	errServerTimeout  = errors.New("server timeout")
+	errBadResponse    = errors.New("invalid response")
+	errServerClosed   = errors.New("server closed the connection")
+	errAbandoned      = errors.New("exchange abandoned")
+)
+
+// dialAddr is an address for gnet to dial: gnet dials on a worker
+// goroutine with net.Dial(Network(), String()), so a host name is looked
+// up there, not on the event loop.
+type dialAddr string
+
+func (a dialAddr) Network() string { return "tcp" }
+func (a dialAddr) String() string  { return string(a) }
+
+// dialAddrOf checks that addr is host:port and wraps it for gnet.
+func dialAddrOf(addr string) (dialAddr, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("invalid port in %q", addr)
+	}
+	return dialAddr(net.JoinHostPort(host, port)), nil
+}
+
+// Open forwards the request of st to a server of backend be.
+func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int, string) {
+	if be < 0 || be >= len(p.backends) {
+		return nil, 503, "no backend for this request"
+	}
+	b := p.backends[be]
+	srv := b.Pick(src)
+	if srv == nil {
+		return nil, 503, "no server available in backend " + b.Name()
+	}
+	u, err := p.conn(b, srv)
+	if err != nil {
+		srv.Done()
+		return nil, 502, err.Error()
+	}
+	s := st.S()
+	u.st = st
+	u.slot = true
+	u.method = append(u.method[:0], s.Method()...)
+	u.reqChunked = s.ContentLength() < 0 && !(s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
+	u.write(p.requestHead(s, u.reqChunked))
+	if s.BodyUnread() > 0 {
+		u.Body(s.TakeBody())
+	}
+	if s.Flags()&cgo.FlagBodyEnd != 0 {
+		u.EndBody()
+	}
+	u.headDone = false
+	u.deadline = p.loop.Now().Add(b.ServerTimeout)
+	p.ups[u] = struct{}{}
+	return u, 0, ""
+}
+
+// conn returns an idle pooled connection to srv, or dials a new one.
+func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
+	pool := p.idle[srv]
+	for len(pool) > 0 {
+		u := pool[len(pool)-1]
+		pool = pool[:len(pool)-1]
+		p.idle[srv] = pool
+		if u.closed {
+			continue
+		}
+		// Bytes a server wrote after its response may sit in the socket
+		// before the loop has read them; the next request on the
+		// connection would take them for its answer.
+		if !u.c.Idle() {
+			p.log.Warn("server sent bytes on an idle connection; closing it", "backend", be.Name(), "server", srv.Name())
+			u.close()
+			continue
+		}
+		return u, nil
+	}
+	addr, err := dialAddrOf(srv.Addr())
+	if err != nil {
+		return nil, err
+	}
+	u := &Upstream{p: p, be: be, srv: srv}
+	if err := p.loop.Dial(addr, u); err != nil {
+		return nil, err
+	}
+	u.timer = p.loop.After(be.ConnectTimeout, func() {
+		if u.c == nil && !u.closed {
+			u.connectFailed(errConnectTimeout)
+		}
+	})
+	return u, nil
+}
+
+// Opened is called on the loop when the dial completed.
+func (u *Upstream) Opened(c transport.Conn) {
+	u.c = c
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
+	if u.closed {
+		c.Close()
+		return
+	}
+	u.srv.ReportConnectOK()
+	if len(u.pending) > 0 {
+		c.Write(u.pending)
+		u.pending = nil
+	}
+}
+
+// DialFailed is called on the loop when the dial failed.
+func (u *Upstream) DialFailed(err error) { u.connectFailed(err) }
+
+// write sends request bytes, holding them until the connection is open.
+func (u *Upstream) write(p []byte) {
+	if u.closed {
+		return
+	}
+	if u.c == nil {
+		u.pending = append(u.pending, p...)
+		return
+	}
+	u.c.Write(p)
+}
+
+// Body sends request body bytes, chunk-framed when the request is chunked.
+func (u *Upstream) Body(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	if u.reqChunked {
+		u.p.head = http1.AppendChunk(u.p.head[:0], data)
+		u.write(u.p.head)
+		return
+	}
+	u.write(data)
+}
+
+// EndBody ends a chunked request body.
+func (u *Upstream) EndBody() {
+	if u.reqChunked {
+		u.p.head = http1.AppendLastChunk(u.p.head[:0])
+		u.write(u.p.head)
+	}
+}
+
+// Backlog is how many request bytes wait to leave.
+func (u *Upstream) Backlog() int {
+	if u.c == nil {
+		return len(u.pending)
+	}
+	return u.c.Outbound()
+}
+
+// Abandon ends the exchange from the client's side; the connection closes.
+func (u *Upstream) Abandon() {
+	u.st = nil
+	u.fail(errAbandoned)
+}
+
+// connectFailed counts a failed connection against the server (passive
+// health) and fails the exchange.
+func (u *Upstream) connectFailed(err error) {
+	if u.closed {
+		return
+	}
+	u.srv.ReportConnectError()
+	u.fail(err)
+}
+
+// fail ends the connection after a dial or I/O error and tells the stream.
+func (u *Upstream) fail(err error) {
+	if u.closed {
+		return
+	}
+	u.close()
+	u.freeSlot()
+	if st := u.st; st != nil {
+		u.st = nil
+		status := 502
+		if errors.Is(err, errConnectTimeout) || errors.Is(err, errServerTimeout) {
+			status = 504
+		}
+		u.p.log.Warn("backend exchange failed", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+		st.Handle(func() { st.UpstreamFailed(status) })
+	}
+}
+
+// freeSlot gives the server its connection slot back.
+func (u *Upstream) freeSlot() {
+	if u.slot {
+		u.slot = false
+		u.srv.Done()
+	}
+}
+
+// close closes the connection; it is not reused.
+func (u *Upstream) close() {
+	if u.closed {
+		return
+	}
+	u.closed = true
+	delete(u.p.ups, u)
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
+	if u.c != nil {
+		u.c.Close()
+	}
+}
+
+// OnTraffic parses the response head, then relays the body to the client,
+// as a handler of the client's connection.
+func (u *Upstream) OnTraffic() {
+	st := u.st
+	if st == nil {
+		// Bytes on an idle connection break the protocol.
+		if len(u.c.Peek()) > 0 {
+			u.p.log.Warn("server sent bytes on an idle connection; closing it", "backend", u.be.Name(), "server", u.srv.Name())
+			u.close()
+		}
+		return
+	}
+	st.Handle(u.receive)
+}
+
+// receive consumes what the server sent for the current exchange.
+func (u *Upstream) receive() {
+	u.receiving = true
+	defer func() { u.receiving = false }()
+	for !u.closed && u.st != nil {
+		st := u.st
+		if u.headDone {
+			if st.ResponseRulesRunning() {
+				return // the body waits in the buffer; Resume goes on
+			}
+			if u.mode == http1.BodyNone {
+				u.finish()
+				return
+			}
+		}
+		buf := u.c.Peek()
+		if len(buf) == 0 {
+			return
+		}
+		if !u.headDone {
+			n, err := u.resp.Parse(buf, u.method, u.p.limits)
+			if err == http1.ErrIncomplete {
+				return
+			}
+			if err != nil {
+				u.p.log.Warn("invalid response from server", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+				u.fail(errBadResponse)
+				return
+			}
+			if u.resp.Status < 200 {
+				u.c.Discard(n) // interim responses (100, 103) are not relayed
+				continue
+			}
+			u.headDone = true
+			u.mode = u.resp.BodyMode()
+			u.left = u.resp.ContentLength
+			if u.mode == http1.BodyChunked {
+				u.dec.Reset()
+			}
+			u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+			u.c.Discard(n)
+			u.deliverHead(st)
+			continue
+		}
+		n, done := u.relay(st, buf)
+		u.c.Discard(n)
+		u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+		if done {
+			u.finish()
+			return
+		}
+		if n == 0 || u.closed {
+			return
+		}
+		if st.Backlog() >= transport.HighWater {
+			st.Throttle(u.c, st.Backlog, func() bool { return u.st != st || u.closed })
+		}
+	}
+}
+
+// Resume goes on relaying after the http-response rules finished with the
+// head (they may have waited on a timer).
+func (u *Upstream) Resume() {
+	if !u.receiving && u.c != nil {
+		u.p.loop.Post(u.OnTraffic)
+	}
+}
+
+// deliverHead puts the response head in the stream and lets it go on.
+func (u *Upstream) deliverHead(st *stream.Stream) {
+	s := st.S()
+	r := &u.resp
+	s.SetResponse(r.Status, r.Reason)
+	tokens := connectionTokens(u.p.tokens[:0], len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
+	u.p.tokens = tokens
+	for _, f := range r.Headers {
+		if isHopByHop(f.Name) || (len(tokens) > 0 && listed(tokens, f.Name)) {
+			continue
+		}
+		s.AddRField(f.Name, f.Value)
+	}
+	st.UpstreamHead()
+}
+
+// relay passes body bytes to the client as they arrive, unframed. It
+// returns the bytes consumed and whether the body ended.
+func (u *Upstream) relay(st *stream.Stream, buf []byte) (int, bool) {
+	switch u.mode {
+	case http1.BodyLength:
+		n := int64(len(buf))
+		if n > u.left {
+			n = u.left
+		}
+		st.UpstreamData(buf[:n])
+		u.left -= n
+		return int(n), u.left == 0
+	case http1.BodyChunked:
+		consumed := 0
+		for consumed < len(buf) {
+			n, data, done, err := u.dec.Next(buf[consumed:])
+			if err != nil {
+				u.p.log.Warn("invalid chunked body from server", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+				u.fail(errBadResponse)
+				return consumed, false
+			}
+			if n == 0 {
+				break
+			}
+			consumed += n
+			if len(data) > 0 {
+				st.UpstreamData(data)
+			}
+			if done {
+				return consumed, true
+			}
+		}
+		return consumed, false
+	default: // BodyClose: until the server closes
+		st.UpstreamData(buf)
+		return len(buf), false
+	}
+}
+
+// finish completes the exchange and pools the connection if it can be reused.
+func (u *Upstream) finish() {
+	st := u.st
+	u.st = nil
+	delete(u.p.ups, u)
+	u.freeSlot()
+	// Bytes past the response's framing (a longer body, a second response,
+	// a body after 204 or to HEAD) would be read as the answer to the next
+	// client's request: a connection holding any is not reused.
+	stray := u.c.Inbound()
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0
+	if stray > 0 && !u.closed {
+		u.p.log.Warn("server sent bytes past the end of its response; closing the connection", "backend", u.be.Name(), "server", u.srv.Name(), "bytes", stray)
+	}
+	if st != nil {
+		st.UpstreamEnd()
+	}
+	if !reuse || len(u.p.idle[u.srv]) >= maxIdlePerServer {
+		u.close()
+		return
+	}
+	u.deadline = time.Time{}
+	u.p.idle[u.srv] = append(u.p.idle[u.srv], u)
+}
+
+// OnClose is called when the server side closed.
+func (u *Upstream) OnClose(error) {
+	if u.closed {
+		return
+	}
+	if st := u.st; st != nil && u.headDone && u.mode == http1.BodyClose {
+		st.Handle(u.finish) // the close ends the body
+		return
+	}
+	u.fail(errServerClosed)
+}
+
+// CheckDeadlines enforces timeouts.server on the loop's exchanges.
+func (p *Pool) CheckDeadlines(now time.Time) {
+	for u := range p.ups {
+		if u.st != nil && !u.closed && !u.deadline.IsZero() && now.After(u.deadline) {
+			u.fail(errServerTimeout)
+		}
+	}
+}

@@ -1,0 +1,722 @@
+// Package http1 serves HTTP/1.x client connections: it parses requests,
+// frames responses, and keeps a connection's phases and timeouts. What a
+// request runs (Lua, forwarding) is the stream runner's (package stream).
+package http1
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/shared/sticktable"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// Frontend is an HTTP frontend as its connections see it. It is built once
+// from the configuration and shared, read-only, by every loop.
+type Frontend struct {
+	Stream        *stream.Frontend
+	Limits        http1.Limits
+	MaxBody       int64
+	BufferRequest bool // http_buffer_request: the script starts once the body is in
+	KeepAlive     time.Duration
+	RequestTime   time.Duration // timeouts.http_request: the whole head
+	BodyTime      time.Duration // timeouts.body: between body bytes
+	Track         *sticktable.Table
+}
+
+// Loop is what the HTTP/1 connections of one loop share. It is used from
+// that loop's goroutine only.
+type Loop struct {
+	Env   *stream.Env
+	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+}
+
+// What a connection is waiting for, for its deadline.
+type phase uint8
+
+const (
+	phaseIdle phase = iota // between requests (keep-alive timeout)
+	phaseHead              // part of a request head arrived (http_request timeout)
+	phaseBody              // the script waits for request body (body timeout)
+	phaseBusy              // the request is being answered; no client deadline
+)
+
+// Bodies a finished request left unread are drained to keep the
+// connection only up to this many bytes; past it the connection closes.
+const maxDrain = 256 << 10
+
+// Response bodies this large are written straight from where they are
+// instead of being copied into the connection's output buffer.
+const directWrite = 16 << 10
+
+// Conn is one HTTP/1.x client connection. It answers one request at a
+// time, in order (pipelined requests wait in the inbound buffer).
+type Conn struct {
+	l     *Loop
+	fe    *Frontend
+	stats *metrics.Frontend // this loop's counters of the frontend
+	c     transport.Conn
+	id    int64
+	prog  int // the frontend's program in this loop's Lua state
+	st    *stream.Stream
+	req   http1.Request
+
+	// Addresses, formatted once per connection for the fetches src and dst.
+	srcIP, dstIP     []byte
+	srcPort, dstPort int
+
+	// trackKey is the client's key in the frontend's tracking table ("": none).
+	trackKey string
+	// Bytes exchanged with the client not yet in the tracking table, and
+	// how many input bytes were left buffered after the last processing.
+	bytes  sticktable.ByteCount
+	leftIn int
+
+	// scanned counts the buffered bytes known to hold no end of head, so a
+	// head that trickles in is not parsed again from the start each time.
+	scanned int
+
+	// out holds the response bytes the running handler assembles. It is
+	// this connection's alone: borrowed from the loop's pool on the
+	// handler's first write and given back empty by flush before the
+	// handler returns, so it is nil between handlers and can never carry
+	// bytes to another connection.
+	out []byte
+
+	phase     phase
+	deadline  time.Time
+	busy      bool // inside a handler: OnClose must not free what the stack uses
+	closing   bool // close once the current response is out
+	closed    bool
+	lingering bool // closing: the response is out, unread input is being dropped
+	// sessionEnded: the sess.* variables of the closed connection were dropped.
+	sessionEnded bool
+
+	// The request being answered.
+	waitBody  bool // the script waits for body bytes
+	buffering bool // http_buffer_request: the script starts once the body is in
+	minor     int
+	keepAlive bool
+	up        stream.Upstream // the request is with a backend
+
+	// Request body framing.
+	bodyLeft  int64 // Content-Length bytes still to come
+	chunked   bool
+	dec       http1.ChunkedDecoder
+	bodyDone  bool
+	bodyTotal int64
+
+	// Response framing.
+	headSent    bool
+	respChunked bool
+}
+
+// New serves connection c of frontend fe on loop l; id is the connection's
+// number (for sess.* variables), prog the frontend's program in the loop's
+// Lua state.
+func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
+	h := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, prog: prog, bodyDone: true}
+	h.st = stream.New(l.Env, h, stream.KindHTTP, fe.Stream)
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		h.srcIP, h.srcPort = []byte(a.IP.String()), a.Port
+	}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
+	}
+	h.st.Src = h.srcIP
+	if h.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); h.trackKey != "" {
+		fe.Track.ConnOpen(h.trackKey)
+	}
+	l.Conns[h] = struct{}{}
+	h.setPhase(phaseIdle)
+	return h
+}
+
+func (h *Conn) loopNow() time.Time { return h.l.Env.Loop.Now() }
+
+// OnTraffic processes what arrived.
+func (h *Conn) OnTraffic() {
+	checkNoOutput(h)
+	if h.trackKey != "" {
+		h.bytes.In += int64(h.c.Inbound() - h.leftIn)
+	}
+	if h.lingering {
+		h.c.Discard(-1)
+		h.leftIn = 0
+		return
+	}
+	h.process()
+}
+
+// process consumes buffered input: body bytes for the current request,
+// then further requests, as long as nothing waits on the script or a
+// backend; then it flushes.
+func (h *Conn) process() {
+	h.busy = true
+	for !h.closed && !h.closing {
+		if !h.bodyDone {
+			if !h.readBody() {
+				break
+			}
+		}
+		if h.st.Running() || h.up != nil || !h.bodyDone {
+			break
+		}
+		if !h.nextRequest() {
+			break
+		}
+	}
+	h.flush()
+	if h.trackKey != "" && !h.closed {
+		h.leftIn = h.c.Inbound()
+	}
+	h.busy = false
+	h.afterWork()
+}
+
+// Handle runs fn as a handler of this connection: a resumed script or a
+// backend's event. The connection then goes on with its input and flushes.
+func (h *Conn) Handle(fn func()) {
+	if h.busy {
+		fn()
+		return
+	}
+	checkNoOutput(h)
+	h.busy = true
+	fn()
+	h.busy = false
+	h.process()
+}
+
+// send writes p to the client, counting it for the tracking table.
+func (h *Conn) send(p []byte) {
+	h.bytes.Out += int64(len(p))
+	h.c.Write(p)
+}
+
+// nextRequest parses and starts the next request; false when it needs
+// more bytes or the connection is done.
+func (h *Conn) nextRequest() bool {
+	buf := h.c.Peek()
+	if len(buf) == 0 {
+		h.setPhase(phaseIdle)
+		return false
+	}
+	h.headSent = false // no response of this request has left yet
+	if !h.headMayBeComplete(buf) {
+		if h.phase != phaseHead {
+			h.setPhase(phaseHead)
+		}
+		return false
+	}
+	n, err := h.req.Parse(buf, h.fe.Limits)
+	if err == http1.ErrIncomplete {
+		if h.phase != phaseHead {
+			h.setPhase(phaseHead)
+		}
+		return false
+	}
+	if err != nil {
+		var perr *http1.Error
+		status := 400
+		if errors.As(err, &perr) {
+			status = perr.Status
+		}
+		h.l.Env.Log.Debug("bad request", "status", status, "err", err, "remote", h.c.RemoteAddr())
+		h.refuse(status)
+		return false
+	}
+	if h.req.ContentLength > h.fe.MaxBody {
+		h.refuse(413)
+		return false
+	}
+	h.scanned = 0
+	h.startRequest()
+	h.c.Discard(n)
+	return !h.closing
+}
+
+// headMayBeComplete reports whether buf is worth parsing: it holds the end
+// of a head, or is already past a limit the parser reports (414, 431).
+// Only bytes not seen before are searched.
+func (h *Conn) headMayBeComplete(buf []byte) bool {
+	lim := &h.fe.Limits
+	if len(buf) > lim.MaxHeaderBytes || (len(buf) > lim.MaxRequestLine && bytes.IndexByte(buf[:lim.MaxRequestLine], '\n') < 0) {
+		return true
+	}
+	// A line ended among the new bytes, or the head is still short: parse,
+	// so that a bad line (a bare LF, bytes that are not HTTP) is refused at
+	// once, not at the timeout. Past 1 KiB, parsing once per line keeps a
+	// trickled head from costing a parse per byte.
+	if len(buf) <= 1024 || bytes.IndexByte(buf[h.scanned:], '\n') >= 0 {
+		h.scanned = len(buf)
+		return true
+	}
+	h.scanned = len(buf)
+	return false
+}
+
+// startRequest copies the parsed head into a stream and runs it.
+func (h *Conn) startRequest() {
+	r := &h.req
+	if err := h.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
+		h.l.Env.Log.Error("no coroutine for a request", "err", err)
+		h.refuse(503)
+		return
+	}
+	h.stats.Requests.Inc()
+	if h.trackKey != "" {
+		h.fe.Track.HTTPRequest(h.trackKey)
+		h.bytes.AddTo(h.fe.Track, h.trackKey)
+	}
+	h.minor = r.Minor
+	h.keepAlive = r.KeepAlive && !h.l.Env.Draining()
+	h.st.SetHead(string(r.Method) == "HEAD")
+	h.headSent, h.respChunked = false, false
+	h.bodyTotal = 0
+	h.chunked = r.Chunked
+	h.bodyLeft = r.ContentLength
+	h.bodyDone = !r.HasBody()
+	if h.chunked {
+		h.dec.Reset()
+	}
+
+	s := h.st.S()
+	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
+	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
+	s.SetAuthority(r.Host)
+	s.SetContentLength(r.ContentLength)
+	for i := range r.Headers {
+		if !s.AddField(r.Headers[i].Name, r.Headers[i].Value) {
+			h.refuse(500)
+			return
+		}
+	}
+	if h.bodyDone {
+		h.st.BodyEnd()
+	} else if r.Expect100 && r.Minor == 1 {
+		h.out = append(h.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+	if !h.bodyDone && h.fe.BufferRequest {
+		h.buffering = true
+		h.setPhase(phaseBody)
+		return
+	}
+	h.setPhase(phaseBusy)
+	h.st.Step()
+}
+
+// readBody moves request body bytes from the inbound buffer to the stream
+// (or drops them when the request was answered). It returns false when it
+// needs more bytes.
+func (h *Conn) readBody() bool {
+	buf := h.c.Peek()
+	if len(buf) == 0 {
+		return false
+	}
+	consumed := 0
+	got := false
+	for consumed < len(buf) && !h.bodyDone {
+		var data []byte
+		if h.chunked {
+			n, d, done, err := h.dec.Next(buf[consumed:])
+			if err != nil {
+				h.l.Env.Log.Debug("bad chunked body", "err", err)
+				h.bodyError(400)
+				return false
+			}
+			if n == 0 {
+				break
+			}
+			consumed += n
+			data = d
+			h.bodyDone = done
+		} else {
+			n := int64(len(buf) - consumed)
+			if n > h.bodyLeft {
+				n = h.bodyLeft
+			}
+			data = buf[consumed : consumed+int(n)]
+			consumed += int(n)
+			h.bodyLeft -= n
+			h.bodyDone = h.bodyLeft == 0
+		}
+		h.bodyTotal += int64(len(data))
+		if h.bodyTotal > h.fe.MaxBody {
+			h.bodyError(413)
+			return false
+		}
+		switch {
+		case h.up != nil || h.st.Running():
+			if !h.st.Body(data) {
+				h.bodyError(500)
+				return false
+			}
+			got = got || len(data) > 0
+		case h.bodyTotal > maxDrain:
+			h.closeNow()
+			return false
+		}
+	}
+	h.c.Discard(consumed)
+	if u := h.up; u != nil {
+		if h.bodyDone {
+			u.EndBody()
+		} else {
+			h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
+		}
+		return h.bodyDone
+	}
+	if h.st.Running() {
+		if h.bodyDone {
+			h.st.BodyEnd()
+		}
+		switch {
+		case h.buffering && h.bodyDone:
+			h.buffering = false
+			h.setPhase(phaseBusy)
+			h.st.Step()
+		case h.buffering:
+			h.setPhase(phaseBody)
+		case h.waitBody && (got || h.bodyDone):
+			h.waitBody = false
+			h.setPhase(phaseBusy)
+			h.st.Step()
+		case h.waitBody:
+			h.setPhase(phaseBody)
+		}
+	}
+	return h.bodyDone
+}
+
+// bodyError ends a request whose body is bad or too large.
+func (h *Conn) bodyError(status int) {
+	if h.st.Running() && h.headSent {
+		h.st.Close()
+		h.closeNow()
+		return
+	}
+	h.refuse(status)
+}
+
+// WaitBody is the script asking for more body: it waits under the body
+// timeout, unless the body is complete.
+func (h *Conn) WaitBody() bool {
+	if h.bodyDone {
+		return false
+	}
+	h.waitBody = true
+	h.setPhase(phaseBody)
+	return true
+}
+
+// Forwarded records that the request is with a backend (or back from it).
+func (h *Conn) Forwarded(u stream.Upstream) {
+	h.up = u
+	if u != nil {
+		h.setPhase(phaseBusy)
+	}
+}
+
+// Backlog is how many response bytes have not left yet.
+func (h *Conn) Backlog() int { return h.c.Outbound() + len(h.out) }
+
+// SetSockopts applies TXN:set_tos and set_mark to the client socket.
+func (h *Conn) SetSockopts(tos, mark int) {
+	if err := transport.SetTOSMark(h.c, tos, mark); err != nil {
+		h.l.Env.Log.Debug("set_tos / set_mark", "err", err)
+	}
+}
+
+// Abort closes the connection: HTTP/1 cannot end one response otherwise.
+func (h *Conn) Abort() {
+	h.requestOver()
+	h.closeNow()
+}
+
+// Fail answers status if nothing of the response left yet, else cuts the
+// connection: a half-sent response cannot be turned into an error. Only a
+// script's failure (500) keeps the connection; after a failed forward the
+// request body may be half sent.
+func (h *Conn) Fail(status int) {
+	h.requestOver()
+	if h.headSent {
+		h.closeNow()
+		return
+	}
+	h.writeSimple(status, status == 500 && h.keepAlive && h.bodyDone)
+}
+
+// SendHead serialises a response head, adding framing, Date and Server.
+func (h *Conn) SendHead(hd *stream.Head) {
+	if hd.Status >= 400 && h.trackKey != "" {
+		h.fe.Track.HTTPError(h.trackKey)
+	}
+	if hd.Close {
+		h.keepAlive = false
+	}
+	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	for i, n := 0, hd.NumFields(); i < n; i++ {
+		if name, value, ok := hd.Field(i); ok {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	if hd.Length < 0 && !(hd.Status < 200 || hd.Status == 204 || hd.Status == 304) {
+		if h.minor >= 1 {
+			h.respChunked = !hd.NoBody
+			b = append(b, "transfer-encoding: chunked\r\n"...)
+		} else {
+			h.keepAlive = false // HTTP/1.0: the body ends when the connection does
+		}
+	}
+	if !hd.HasDate {
+		b = http1.AppendDate(b, h.loopNow())
+	}
+	if !hd.HasServer {
+		b = append(b, "server: luaedge\r\n"...)
+	}
+	if !h.keepAlive || h.l.Env.Draining() {
+		h.keepAlive = false
+		b = append(b, "connection: close\r\n"...)
+	} else if h.minor == 0 {
+		b = append(b, "connection: keep-alive\r\n"...)
+	}
+	h.out = append(b, "\r\n"...)
+	h.headSent = true
+}
+
+// SendData sends response body bytes, chunk-framed when the head had no
+// length.
+func (h *Conn) SendData(p []byte) {
+	if h.respChunked {
+		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
+		h.out = append(h.out, "\r\n"...)
+	}
+	if len(p) >= directWrite {
+		h.flush()
+		if !h.closed {
+			h.send(p)
+		}
+	} else {
+		h.out = append(h.outBuf(), p...)
+	}
+	if h.respChunked {
+		h.out = append(h.outBuf(), "\r\n"...)
+	}
+}
+
+// EndResponse completes the response.
+func (h *Conn) EndResponse() {
+	if h.respChunked {
+		h.out = http1.AppendLastChunk(h.outBuf())
+	}
+	h.requestOver()
+	if !h.keepAlive || h.l.Env.Draining() {
+		h.closeAfterFlush()
+	}
+}
+
+// requestOver forgets the script's waits; a request body not read to its
+// end is drained under the body timeout, or closes the connection when
+// too much of it is left.
+func (h *Conn) requestOver() {
+	h.waitBody = false
+	h.buffering = false
+	if !h.bodyDone {
+		if h.bodyLeft > maxDrain {
+			h.keepAlive = false
+			h.closeAfterFlush()
+		}
+		h.setPhase(phaseBody)
+	}
+}
+
+// refuse answers status and closes the connection (bad or refused request).
+func (h *Conn) refuse(status int) {
+	h.st.Close()
+	h.requestOver()
+	if h.headSent {
+		h.closeNow()
+		return
+	}
+	h.out = append(h.outBuf(), http1.ErrorResponse(status)...)
+	h.closeAfterFlush()
+}
+
+// writeSimple answers a short text response generated by the server.
+func (h *Conn) writeSimple(status int, keepAlive bool) {
+	text := http1.StatusText(status)
+	b := http1.AppendStatusLine(h.outBuf(), h.minor, status, "")
+	b = append(b, "content-type: text/plain\r\ncontent-length: "...)
+	b = strconv.AppendInt(b, int64(len(text)+5), 10)
+	b = append(b, "\r\n"...)
+	b = http1.AppendDate(b, h.loopNow())
+	b = append(b, "server: luaedge\r\n"...)
+	if !keepAlive {
+		b = append(b, "connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	h.out = append(b, '\n')
+	h.headSent = true
+	if !keepAlive {
+		h.keepAlive = false
+		h.closeAfterFlush()
+	}
+}
+
+func (h *Conn) setPhase(p phase) {
+	h.phase = p
+	switch p {
+	case phaseIdle:
+		h.deadline = h.loopNow().Add(h.fe.KeepAlive)
+	case phaseHead:
+		h.deadline = h.loopNow().Add(h.fe.RequestTime)
+	case phaseBody:
+		h.deadline = h.loopNow().Add(h.fe.BodyTime)
+	default:
+		h.deadline = time.Time{}
+	}
+}
+
+// CheckDeadline enforces the timeout of the current phase.
+func (h *Conn) CheckDeadline(now time.Time) {
+	if h.lingering && !h.closed && now.After(h.deadline) {
+		h.c.Close()
+		return
+	}
+	if h.closed || h.closing || h.deadline.IsZero() || now.Before(h.deadline) {
+		return
+	}
+	switch h.phase {
+	case phaseIdle:
+		h.closeNow()
+	case phaseHead, phaseBody:
+		h.l.Env.Log.Debug("client timeout", "phase", h.phase, "remote", h.c.RemoteAddr())
+		h.busy = true
+		if h.st.Running() && h.headSent {
+			h.st.Close()
+			h.closeNow()
+		} else {
+			h.refuse(408)
+			h.flush()
+		}
+		h.busy = false
+		h.afterWork()
+	}
+}
+
+// Drain is called at shutdown: idle connections close now, busy ones after
+// their response.
+func (h *Conn) Drain() {
+	if !h.st.Running() && h.up == nil && (h.phase == phaseIdle || h.phase == phaseHead) {
+		h.closeNow()
+	}
+}
+
+// outBuf returns the connection's output buffer, borrowing an empty one
+// from the loop's pool if the running handler has not written yet.
+func (h *Conn) outBuf() []byte {
+	if h.out == nil {
+		h.out = h.l.Env.Bufs.Get()
+	}
+	return h.out
+}
+
+// flush writes what the running handler assembled to the client and gives
+// the buffer back to the loop's pool, empty. Every handler that writes to
+// a connection flushes it before it returns to the loop.
+func (h *Conn) flush() {
+	if h.out != nil {
+		if len(h.out) > 0 && !h.closed {
+			h.send(h.out)
+		}
+		h.l.Env.Bufs.Put(h.out)
+		h.out = nil
+	}
+	if h.closing && !h.closed {
+		h.close()
+	}
+}
+
+func (h *Conn) closeAfterFlush() { h.closing = true }
+
+// lingerFor is how long a connection closing with request bytes unread
+// keeps reading (and dropping) them.
+const lingerFor = 2 * time.Second
+
+// close closes the connection. If the client may still be sending (a
+// request body the server did not read), closing at once would make the
+// kernel answer with a reset that can destroy the response on its way; so
+// the connection first stops writing, drops what still arrives for a
+// while, then closes (RFC 9112 section 9.6).
+func (h *Conn) close() {
+	if h.closed || h.lingering {
+		return
+	}
+	if h.bodyDone && h.c.Inbound() == 0 {
+		h.c.Close()
+		return
+	}
+	h.lingering = true
+	h.deadline = h.loopNow().Add(lingerFor)
+	h.lingerStep()
+}
+
+// lingerStep half-closes once the response has left, then waits.
+func (h *Conn) lingerStep() {
+	if h.closed {
+		return
+	}
+	if h.c.Outbound() > 0 {
+		h.l.Env.Loop.After(5*time.Millisecond, h.lingerStep)
+		return
+	}
+	h.c.CloseWrite()
+	h.c.Discard(-1)
+}
+
+// closeNow sends what is already buffered for the client (earlier
+// pipelined responses, or the part of a response that could be sent) and
+// closes the connection.
+func (h *Conn) closeNow() {
+	h.closing = true
+	h.flush()
+	h.close()
+}
+
+// OnClose releases what the connection holds.
+func (h *Conn) OnClose(error) {
+	h.closed = true
+	h.stats.Sessions.Dec()
+	if h.trackKey != "" {
+		h.bytes.AddTo(h.fe.Track, h.trackKey)
+		h.fe.Track.ConnClose(h.trackKey)
+	}
+	delete(h.l.Conns, h)
+	if !h.busy {
+		h.afterWork()
+	}
+}
+
+// afterWork frees what a closed connection still holds once no code on the
+// stack uses it.
+func (h *Conn) afterWork() {
+	if !h.closed {
+		return
+	}
+	h.st.Close()
+	if h.st.SessVars() && !h.sessionEnded {
+		h.sessionEnded = true
+		stream.EndSession(h.l.Env, h.id)
+	}
+}

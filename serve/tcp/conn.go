@@ -1,0 +1,271 @@
+// Package tcp serves the client connections of mode: tcp frontends. One
+// stream per connection runs its tcp-request rules (which read the
+// client's bytes through txn.req), then either a TCP service (AppletTCP)
+// or a tunnel to a server, after the tcp-response rules saw the server's
+// first bytes.
+package tcp
+
+import (
+	"net"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/shared/sticktable"
+	"github.com/luaedge/luaedge/stream"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// Frontend is a TCP frontend as its connections see it. It is built once
+// from the configuration and shared, read-only, by every loop.
+type Frontend struct {
+	Stream    *stream.Frontend
+	KeepAlive time.Duration // how long a connection may stay silent
+	Track     *sticktable.Table
+}
+
+// Loop is what the TCP connections of one loop share; used from that
+// loop's goroutine only.
+type Loop struct {
+	Env   *stream.Env
+	Conns map[*Conn]struct{} // open connections, for idle timeouts
+}
+
+// Writes this large go straight to the socket instead of through the
+// connection's output buffer.
+const directWrite = 16 << 10
+
+// trackBytesEvery is how many bytes a tracked connection relays between two
+// updates of the tracking table, so that long tunnels show up before they end.
+const trackBytesEvery = 64 << 10
+
+// Conn is one client connection of a TCP frontend.
+type Conn struct {
+	l     *Loop
+	fe    *Frontend
+	stats *metrics.Frontend
+	c     transport.Conn
+	id    int64
+	st    *stream.Stream
+
+	// out holds what the running handler sends to the client: borrowed
+	// from the loop's pool on the first write and given back empty by
+	// flush before the handler returns.
+	out []byte
+
+	busy         bool // inside a handler: OnClose must not free what the stack uses
+	closed       bool
+	closing      bool // close once what is buffered has left
+	waiting      bool // the script waits for client bytes
+	clientDone   bool // the client closed its side
+	sessionEnded bool // the sess.* variables of the closed connection were dropped
+	lastSeen     time.Time
+
+	trackKey string               // the client's key in the frontend's tracking table
+	bytes    sticktable.ByteCount // bytes exchanged with the client not yet in the tracking table
+}
+
+// New serves connection c of frontend fe on loop l and starts its stream.
+func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
+	t := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, lastSeen: l.Env.Loop.Now()}
+	t.st = stream.New(l.Env, t, stream.KindTCP, fe.Stream)
+	l.Conns[t] = struct{}{}
+	if t.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); t.trackKey != "" {
+		fe.Track.ConnOpen(t.trackKey)
+	}
+	if err := t.st.Start(lj.EntryTCP, prog, id); err != nil {
+		l.Env.Log.Error("no coroutine for a connection", "err", err)
+		t.closeNow()
+		return t
+	}
+	var src, dst []byte
+	var sp, dp int
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		src, sp = []byte(a.IP.String()), a.Port
+	}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		dst, dp = []byte(a.IP.String()), a.Port
+	}
+	t.st.S().SetAddrs(src, sp, dst, dp)
+	t.st.Src = src
+	t.Handle(t.st.Step)
+	return t
+}
+
+// Handle runs fn as a handler of the connection, then flushes and frees
+// what a close left behind.
+func (t *Conn) Handle(fn func()) {
+	if t.busy {
+		fn()
+		return
+	}
+	t.busy = true
+	fn()
+	t.flush()
+	t.busy = false
+	t.afterWork()
+}
+
+// OnTraffic passes the client's bytes to the tunnel or the script.
+func (t *Conn) OnTraffic() {
+	t.lastSeen = t.l.Env.Loop.Now()
+	buf := t.c.Peek()
+	if len(buf) == 0 {
+		return
+	}
+	t.countBytes(int64(len(buf)), 0)
+	if tun := t.st.Tunnel(); tun != nil {
+		tun.Write(buf)
+		t.c.Discard(len(buf))
+		if tun.Backlog() >= transport.HighWater {
+			t.st.Throttle(t.c, tun.Backlog, func() bool { return t.st.Tunnel() != tun || t.closed })
+		}
+		return
+	}
+	if !t.st.Running() {
+		t.c.Discard(len(buf)) // the rules or service are over; the rest is dropped
+		return
+	}
+	t.st.Body(buf)
+	t.c.Discard(len(buf))
+	if t.waiting {
+		t.waiting = false
+		t.Handle(t.st.Step)
+	}
+}
+
+// SendHead is not used on TCP streams.
+func (t *Conn) SendHead(*stream.Head) {}
+
+// SendData sends bytes to the client.
+func (t *Conn) SendData(p []byte) {
+	t.lastSeen = t.l.Env.Loop.Now() // sending counts as activity too
+	if len(p) >= directWrite {
+		t.flush()
+		if !t.closed {
+			t.send(p)
+		}
+		return
+	}
+	if t.out == nil {
+		t.out = t.l.Env.Bufs.Get()
+	}
+	t.out = append(t.out, p...)
+}
+
+// EndResponse closes the connection once what was sent has left.
+func (t *Conn) EndResponse() { t.closing = true }
+
+// Abort closes the connection.
+func (t *Conn) Abort() { t.closeNow() }
+
+// Fail closes the connection: TCP has no error answer.
+func (t *Conn) Fail(int) { t.closeNow() }
+
+// WaitBody waits for more client bytes, unless the client closed.
+func (t *Conn) WaitBody() bool {
+	if t.clientDone {
+		return false
+	}
+	t.waiting = true
+	return true
+}
+
+// Backlog is how many bytes sent to the client have not left yet.
+func (t *Conn) Backlog() int { return t.c.Outbound() + len(t.out) }
+
+// SetSockopts applies TXN:set_tos and set_mark to the client socket.
+func (t *Conn) SetSockopts(tos, mark int) {
+	if err := transport.SetTOSMark(t.c, tos, mark); err != nil {
+		t.l.Env.Log.Debug("set_tos / set_mark", "err", err)
+	}
+}
+
+// Forwarded is not used on TCP streams (they tunnel).
+func (t *Conn) Forwarded(stream.Upstream) {}
+
+// flush writes what the running handler assembled and gives the buffer
+// back to the loop's pool, empty.
+func (t *Conn) flush() {
+	if t.out != nil {
+		if len(t.out) > 0 && !t.closed {
+			t.send(t.out)
+		}
+		t.l.Env.Bufs.Put(t.out)
+		t.out = nil
+	}
+	if t.closing && !t.closed {
+		t.c.Close()
+	}
+}
+
+// send writes p to the client, counting it for the tracking table.
+func (t *Conn) send(p []byte) {
+	t.countBytes(0, int64(len(p)))
+	t.c.Write(p)
+}
+
+// countBytes counts bytes from (in) and to (out) a tracked client.
+func (t *Conn) countBytes(in, out int64) {
+	if t.trackKey == "" {
+		return
+	}
+	t.bytes.In += in
+	t.bytes.Out += out
+	if t.bytes.In+t.bytes.Out >= trackBytesEvery {
+		t.bytes.AddTo(t.fe.Track, t.trackKey)
+	}
+}
+
+func (t *Conn) closeNow() {
+	t.closing = true
+	t.flush()
+}
+
+// OnClose lets a script waiting for bytes see the end, then frees the
+// connection's stream.
+func (t *Conn) OnClose(error) {
+	t.closed = true
+	t.clientDone = true
+	t.stats.Sessions.Dec()
+	if t.trackKey != "" {
+		t.bytes.AddTo(t.fe.Track, t.trackKey)
+		t.fe.Track.ConnClose(t.trackKey)
+	}
+	delete(t.l.Conns, t)
+	if t.st.Running() && t.waiting && !t.busy {
+		t.waiting = false
+		t.st.S().SetFlag(cgo.FlagBodyEnd)
+		t.Handle(t.st.Step)
+	}
+	if !t.busy {
+		t.afterWork()
+	}
+}
+
+func (t *Conn) afterWork() {
+	if !t.closed || t.busy {
+		return
+	}
+	t.st.Close()
+	if t.st.SessVars() && !t.sessionEnded {
+		t.sessionEnded = true
+		stream.EndSession(t.l.Env, t.id)
+	}
+}
+
+// CheckIdle closes a connection silent for longer than the frontend's
+// keep_alive timeout, or the backend's tunnel timeout once it is piped.
+func (t *Conn) CheckIdle(now time.Time) {
+	limit := t.fe.KeepAlive
+	if tun := t.st.Tunnel(); tun != nil && tun.IdleTimeout() > 0 {
+		limit = tun.IdleTimeout()
+	}
+	if !t.closed && now.Sub(t.lastSeen) > limit {
+		t.Handle(func() {
+			t.st.Close()
+			t.closeNow()
+		})
+	}
+}

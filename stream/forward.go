@@ -1,0 +1,338 @@
+package stream
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// Frontend is what streams need of the frontend that accepted them. It is
+// built once from the configuration and shared, read-only, by every loop.
+type Frontend struct {
+	Name    string
+	Routes  []Route
+	Default int // index of the default backend; -1: none
+}
+
+func (f *Frontend) name() string {
+	if f == nil {
+		return ""
+	}
+	return f.Name
+}
+
+// Route sends requests for Host (any when "") whose path starts with
+// PathPrefix to backend Backend (an index).
+type Route struct {
+	Host       string
+	PathPrefix []byte
+	Backend    int
+}
+
+// Backends opens exchanges with backend servers, on the stream's loop.
+type Backends interface {
+	// Open forwards the request in st.S() to a server of backend be (an
+	// index): it picks the server, takes a pooled connection or dials one,
+	// and sends the head and the body bytes already buffered. On failure
+	// it returns the status to answer (503: no server, 502: no connection)
+	// and why.
+	Open(st *Stream, be int, src []byte) (u Upstream, status int, why string)
+	// Tunnel connects a TCP stream to a server of backend be, sending
+	// first the client bytes already buffered in st.S().
+	Tunnel(st *Stream, be int, src []byte) (Tunnel, string)
+}
+
+// Upstream is a request on its way to a backend server.
+type Upstream interface {
+	// Body sends request body bytes; EndBody ends the body.
+	Body(p []byte)
+	EndBody()
+	// Backlog is how many request bytes have not left yet.
+	Backlog() int
+	// Abandon ends the exchange from the client's side (the client is
+	// gone, or was answered otherwise): the connection is not reused.
+	Abandon()
+	// Resume goes on relaying the response once the http-response rules
+	// are done with its head.
+	Resume()
+}
+
+// Tunnel is a TCP stream piped to a server.
+type Tunnel interface {
+	Write(p []byte)
+	Backlog() int
+	Close()
+	// IdleTimeout is how long the piped connection may stay silent; 0:
+	// the frontend's keep-alive timeout.
+	IdleTimeout() time.Duration
+}
+
+// forward is a stream's exchange with a backend.
+type forward struct {
+	up            Upstream
+	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
+	tunnel        Tunnel // TCP mode
+	awaitHead     bool   // the tcp-response rules wait for the server's first bytes
+}
+
+// drop abandons the exchange with the backend, if any.
+func (f *forward) drop(st *Stream) {
+	if u := f.up; u != nil {
+		f.up = nil
+		f.parkedForHead = false
+		u.Abandon()
+		st.down.Forwarded(nil)
+	}
+	if t := f.tunnel; t != nil {
+		f.tunnel = nil
+		t.Close()
+	}
+}
+
+// Forwarding reports whether the request is with a backend.
+func (st *Stream) Forwarding() bool { return st.fwd.up != nil }
+
+// route picks the backend for the request: the one a script chose, else
+// the first matching route, else the frontend's default.
+func (st *Stream) route(s *cgo.Stream) int {
+	if i := s.Backend(); i >= 0 {
+		return i
+	}
+	host := s.Authority()
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	path := s.Path()
+	for _, r := range st.fe.Routes {
+		if (r.Host == "" || http1.EqualFold(host, r.Host)) && bytes.HasPrefix(path, r.PathPrefix) {
+			return r.Backend
+		}
+	}
+	return st.fe.Default
+}
+
+// startForward sends the request to a server of its backend.
+func (st *Stream) startForward() {
+	be := st.route(st.th.S)
+	if be < 0 || st.env.Backends == nil {
+		st.forwardError(503, "no backend for this request")
+		return
+	}
+	u, status, why := st.env.Backends.Open(st, be, st.Src)
+	if u == nil {
+		st.forwardError(status, why)
+		return
+	}
+	st.fwd.up = u
+	st.down.Forwarded(u)
+}
+
+// forwardError answers status for a request that could not be forwarded.
+func (st *Stream) forwardError(status int, why string) {
+	st.env.Log.Debug("cannot forward", "status", status, "why", why)
+	st.End()
+	st.down.Fail(status)
+}
+
+// Body passes request body bytes on: to the backend when the request is
+// forwarded, else to the script. It returns false when the script's
+// buffer cannot take them (out of memory).
+func (st *Stream) Body(p []byte) bool {
+	if u := st.fwd.up; u != nil {
+		u.Body(p)
+		return true
+	}
+	if t := st.fwd.tunnel; t != nil {
+		t.Write(p)
+		return true
+	}
+	if st.th != nil && len(p) > 0 {
+		return st.th.S.AppendBody(p)
+	}
+	return true
+}
+
+// BodyEnd tells that the request body (or the client's stream of bytes) ended.
+func (st *Stream) BodyEnd() {
+	if u := st.fwd.up; u != nil {
+		u.EndBody()
+		return
+	}
+	if st.th != nil {
+		st.th.S.SetFlag(cgo.FlagBodyEnd)
+	}
+}
+
+// UpstreamHead is called by the Upstream when the server's response head
+// is in st.S() (status and end-to-end fields): it runs the http-response
+// rules if the coroutine waits for them, then sends the head. Whether a
+// body follows is the response rules' to say (HEAD, 1xx, 204, 304), as
+// for a script's answer.
+func (st *Stream) UpstreamHead() {
+	if op, _ := st.th.S.Op(); op == cgo.OpForward {
+		// The coroutine waits to run the http-response rules on this head.
+		st.fwd.parkedForHead = true
+		st.Step()
+		return
+	}
+	st.sendUpstreamHead()
+}
+
+// afterResponseRules acts on the http-response rules' step.
+func (st *Stream) afterResponseRules(op int, arg float64) {
+	switch op {
+	case cgo.OpDone:
+		st.fwd.parkedForHead = false
+		st.sendUpstreamHead()
+		if u := st.fwd.up; u != nil {
+			u.Resume()
+		}
+	case cgo.OpSleep:
+		st.park(time.Duration(arg * float64(time.Millisecond)))
+	default:
+		st.park(0)
+	}
+}
+
+// ResponseRulesRunning reports that the http-response rules have not
+// finished with the server's head: body bytes wait.
+func (st *Stream) ResponseRulesRunning() bool { return st.fwd.parkedForHead }
+
+// sendUpstreamHead sends the (possibly changed) response head and frees
+// the coroutine: what follows is relayed without Lua.
+func (st *Stream) sendUpstreamHead() {
+	s := st.th.S
+	if s.Flags()&(cgo.FlagStarted|cgo.FlagAbort) != 0 {
+		// The rules answered (txn:done, DENY, ERROR...) or aborted: that
+		// answer replaces the server's, whose body is not relayed.
+		st.fwd.drop(st)
+		if s.Flags()&cgo.FlagAbort != 0 {
+			st.End()
+			st.down.Abort()
+			return
+		}
+		if !st.sendHead() {
+			st.End()
+			st.down.Fail(502)
+			return
+		}
+		st.sendOut()
+		st.endResponse()
+		return
+	}
+	if !st.sendHead() {
+		st.fwd.drop(st)
+		st.End()
+		st.down.Fail(502)
+		return
+	}
+	st.End()
+}
+
+// UpstreamData relays response body bytes to the client.
+func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
+
+// UpstreamEnd is called when the whole response was relayed.
+func (st *Stream) UpstreamEnd() {
+	st.fwd.up = nil
+	st.fwd.parkedForHead = false
+	st.down.Forwarded(nil)
+	st.down.EndResponse()
+}
+
+// UpstreamFailed answers the client when the server side failed: status
+// (502, 504) if no head has left, else the stream is cut.
+func (st *Stream) UpstreamFailed(status int) {
+	st.fwd.up = nil
+	st.fwd.parkedForHead = false
+	st.down.Forwarded(nil)
+	st.End()
+	st.down.Fail(status)
+}
+
+// Handle runs fn as a handler of the stream's connection: a backend's
+// events write to the client, and the client's connection goes on after.
+func (st *Stream) Handle(fn func()) { st.down.Handle(fn) }
+
+// Backlog is how many response bytes have not left for the client yet.
+func (st *Stream) Backlog() int { return st.down.Backlog() }
+
+// Throttle pauses reading from src while the client has a backlog (see
+// transport.Throttle); the exchange ending resumes it.
+func (st *Stream) Throttle(src transport.Conn, backlog func() int, gone func() bool) {
+	transport.Throttle(func(d time.Duration, fn func()) { st.env.Loop.After(d, fn) }, src, backlog, gone)
+}
+
+// startTunnel pipes a TCP stream to a server of its backend; keep says the
+// coroutine waits to run tcp-response rules on the server's first bytes.
+func (st *Stream) startTunnel(keep bool) {
+	s := st.th.S
+	be := s.Backend()
+	if be < 0 {
+		be = st.fe.Default
+	}
+	if be < 0 || st.env.Backends == nil {
+		st.env.Log.Warn("no backend for a TCP connection", "frontend", st.fe.name())
+		st.End()
+		st.down.Abort()
+		return
+	}
+	t, why := st.env.Backends.Tunnel(st, be, st.Src)
+	if t == nil {
+		st.env.Log.Warn("cannot open a TCP tunnel", "frontend", st.fe.name(), "why", why)
+		st.End()
+		st.down.Abort()
+		return
+	}
+	st.fwd.tunnel = t
+	st.fwd.awaitHead = keep
+	if !keep {
+		st.End()
+	}
+}
+
+// Tunnel is the server side of a TCP stream piped to a server; nil before.
+func (st *Stream) Tunnel() Tunnel { return st.fwd.tunnel }
+
+// TunnelData is what the server sent: through the tcp-response rules the
+// first time if they wait for it, else to the client.
+func (st *Stream) TunnelData(p []byte) {
+	if st.fwd.awaitHead && st.th != nil {
+		st.th.S.AppendBody(p)
+		if op, _ := st.th.S.Op(); op == cgo.OpForward || op == cgo.OpRecv {
+			st.down.Handle(st.Step)
+		}
+		return
+	}
+	st.down.SendData(p)
+}
+
+// afterTCPResponseRules sends on what the tcp-response rules left of the
+// server's first bytes and frees the coroutine.
+func (st *Stream) afterTCPResponseRules() {
+	st.fwd.awaitHead = false
+	if p := st.th.S.TakeBody(); len(p) > 0 {
+		st.down.SendData(p)
+	}
+	st.End()
+}
+
+// TunnelClosed is called when the server side of the tunnel closed (err
+// nil) or failed.
+func (st *Stream) TunnelClosed(err error) {
+	if st.fwd.tunnel == nil {
+		return
+	}
+	st.fwd.tunnel = nil
+	if err != nil {
+		st.env.Log.Warn("TCP backend connection failed", "frontend", st.fe.name(), "err", err)
+		st.End()
+		st.down.Abort()
+		return
+	}
+	st.End()
+	st.down.EndResponse() // close the client after what is buffered
+}

@@ -1,0 +1,114 @@
+package stream
+
+import (
+	"strconv"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/proto/http1"
+)
+
+// Head is a response head the stream validated, for the protocol to frame.
+// It is valid during SendHead only (its slices alias the C stream).
+type Head struct {
+	Status int
+	Reason []byte
+	// Length is the content-length; -1 when the head has none (the
+	// protocol frames the body itself: chunks, DATA frames, or the close).
+	Length int64
+	// NoBody: HEAD, 1xx, 204 or 304; no body bytes follow.
+	NoBody bool
+	// Close: the script asked for "connection: close".
+	Close bool
+	// HasDate, HasServer: the script set them; the protocol adds its own
+	// otherwise.
+	HasDate, HasServer bool
+
+	s    *cgo.Stream
+	skip uint64 // bit i set: field i is not sent (framing, or deleted)
+}
+
+// NumFields is how many fields Field may return.
+func (h *Head) NumFields() int { return h.s.NumRFields() }
+
+// Field returns field i; ok is false for fields the protocol must not
+// send (deleted by a script, or the framing and persistence fields that
+// are the server's to decide).
+func (h *Head) Field(i int) (name, value []byte, ok bool) {
+	if i < 64 && h.skip&(1<<i) != 0 {
+		return nil, nil, false
+	}
+	name, value = h.s.RField(i)
+	if len(name) == 0 || (i >= 64 && skipField(name, h.Status)) {
+		return nil, nil, false
+	}
+	return name, value, true
+}
+
+// skipField reports whether a field is the server's to write.
+func skipField(name []byte, status int) bool {
+	switch {
+	case http1.EqualFold(name, "content-length"):
+		return status < 200 || status == 204 // these carry no length (RFC 9110 section 8.6)
+	case http1.EqualFold(name, "transfer-encoding"), http1.EqualFold(name, "connection"):
+		return true
+	}
+	return false
+}
+
+// head validates the script's status and fields into h. It returns false
+// (and logs) when a field is invalid: the response cannot be sent.
+func (st *Stream) head(h *Head) bool {
+	s := st.th.S
+	*h = Head{Status: s.Status(), Reason: s.Reason(), Length: -1, s: s}
+	if h.Status == 0 {
+		h.Status = 200
+	}
+	for i, n := 0, s.NumRFields(); i < n; i++ {
+		name, value := s.RField(i)
+		if len(name) == 0 {
+			continue
+		}
+		if !http1.ValidHeaderName(name) || !http1.ValidHeaderValue(value) {
+			st.env.Log.Error("Lua script sent an invalid header", "frontend", st.fe.name(), "name", string(name))
+			return false
+		}
+		if skipField(name, h.Status) {
+			if i < 64 {
+				h.skip |= 1 << i
+			}
+			if http1.EqualFold(name, "connection") && http1.EqualFold(value, "close") {
+				h.Close = true
+			}
+			continue
+		}
+		switch {
+		case http1.EqualFold(name, "content-length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 {
+				st.env.Log.Error("Lua script sent an invalid content-length", "frontend", st.fe.name(), "value", string(value))
+				return false
+			}
+			h.Length = n
+		case http1.EqualFold(name, "date"):
+			h.HasDate = true
+		case http1.EqualFold(name, "server"):
+			h.HasServer = true
+		}
+	}
+	h.NoBody = st.isHead || h.Status < 200 || h.Status == 204 || h.Status == 304
+	return true
+}
+
+// sendHead validates the response head and hands it to the protocol.
+func (st *Stream) sendHead() bool {
+	h := &st.hd // in the stream, so that handing it to the protocol does not allocate
+	if !st.head(h) {
+		return false
+	}
+	st.respLeft = h.Length
+	st.noBody = h.NoBody
+	st.headSent = true
+	st.th.S.SetFlag(cgo.FlagHeadSent)
+	st.down.SendHead(h)
+	return true
+}

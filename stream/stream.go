@@ -1,0 +1,436 @@
+// Package stream runs exchanges: one Lua coroutine per stream (a request,
+// a TCP connection, a background task), the single dispatcher of what it
+// yields for, the response rules (framing length, statuses without a body,
+// HEAD), routing and forwarding to backends. It talks down to the
+// connection's protocol (HTTP/1 today; HTTP/2 and WebSocket next) through
+// Protocol, and out to backends through Backends and Upstream; the
+// protocols keep only their framing.
+//
+// A Stream belongs to one loop and is used from that loop's goroutine only.
+package stream
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// Env is what the streams of one loop share. The edge builds one per loop
+// when the loop starts; it lives as long as the loop and is used from the
+// loop's goroutine only.
+type Env struct {
+	Loop     *eventloop.Loop
+	Lua      *lj.State
+	Log      *slog.Logger
+	Sockets  Sockets            // core.tcp() connections of this loop
+	Backends Backends           // where requests are forwarded; nil: nowhere
+	Bufs     *transport.BufPool // output buffers lent to the loop's connections
+	// Draining reports that the server is stopping: responses close their
+	// connection.
+	Draining func() bool
+}
+
+// Sockets performs the Socket operations scripts yield for.
+type Sockets interface {
+	// Op starts the operation s yielded for; resume runs on the loop when
+	// it completed (its result is in s).
+	Op(s *cgo.Stream, resume func())
+	// CloseOf closes what the stream left open when it ends.
+	CloseOf(s *cgo.Stream)
+}
+
+// Kind is what a stream runs.
+type Kind uint8
+
+const (
+	KindHTTP Kind = iota // an HTTP request: actions, then a service or forwarding
+	KindTCP              // a TCP connection: tcp-request rules, then a service or a tunnel
+	KindTask             // a core.register_task function: no client
+)
+
+// Protocol is the connection below a stream: it frames what the stream
+// sends for its protocol.
+type Protocol interface {
+	// SendHead sends a response head the stream validated.
+	SendHead(h *Head)
+	// SendData sends response body bytes (for TCP, bytes to the client).
+	// The protocol copies or writes them before it returns.
+	SendData(p []byte)
+	// EndResponse completes the response (the last chunk, END_STREAM);
+	// for TCP, the connection closes once what was sent has left.
+	EndResponse()
+	// Abort abandons the stream without (more of) a response: RST_STREAM
+	// on HTTP/2, a close on HTTP/1 and TCP.
+	Abort()
+	// Fail answers status if no head has left yet, else aborts.
+	Fail(status int)
+	// WaitBody is called when the script waits for more request body (or
+	// client bytes): the protocol steps the stream again when some arrived
+	// or the body ended. It returns false when no more will come (the
+	// stream then resumes on the next loop turn).
+	WaitBody() bool
+	// Backlog is how many bytes sent to the client have not left yet.
+	Backlog() int
+	// SetSockopts applies the IP TOS and firewall mark a script set (-1:
+	// unchanged).
+	SetSockopts(tos, mark int)
+	// Handle runs fn as a handler of the connection (the stream is resumed
+	// from a timer or a posted task): the protocol marks itself busy, runs
+	// fn, then goes on with its input and flushes what fn sent.
+	Handle(fn func())
+	// Forwarded tells the protocol that the request went to a backend
+	// (its body now goes to the Upstream), or came back from it (nil).
+	Forwarded(u Upstream)
+}
+
+// Stream is one exchange and its coroutine.
+type Stream struct {
+	env  *Env
+	down Protocol
+	kind Kind
+	fe   *Frontend
+
+	// Src is the client's address, for balance source; set by the protocol.
+	Src []byte
+
+	th    *cgo.Thread // the running coroutine; nil once it ended
+	gen   uint64      // counts coroutines run, so stale timers do nothing
+	timer *time.Timer // a sleep or a wait for the client's backlog
+
+	// sessVars is set once a script set a sess.* variable: the connection
+	// drops them when it closes.
+	sessVars bool
+
+	// Response rules (HTTP).
+	isHead   bool
+	headSent bool
+	respLeft int64 // body bytes the head's content-length still allows; -1: no length
+	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
+	hd       Head  // the head being sent
+
+	fwd forward // the exchange with a backend (forward.go)
+}
+
+// New makes the stream of one connection (or task). It runs nothing until
+// Start.
+func New(env *Env, down Protocol, kind Kind, fe *Frontend) *Stream {
+	return &Stream{env: env, down: down, kind: kind, fe: fe}
+}
+
+// Start takes a coroutine that will run entry(arg) for connection connID.
+// The caller fills the request with S, then calls Step.
+func (st *Stream) Start(entry, arg int, connID int64) error {
+	th, err := st.env.Lua.Thread()
+	if err != nil {
+		return err
+	}
+	st.gen++
+	st.th = th
+	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
+	th.S.Reset(entry, arg, connID)
+	return nil
+}
+
+// S is the running coroutine's C stream; nil once it ended.
+func (st *Stream) S() *cgo.Stream {
+	if st.th == nil {
+		return nil
+	}
+	return st.th.S
+}
+
+// Running reports whether a coroutine is attached (running or parked).
+func (st *Stream) Running() bool { return st.th != nil }
+
+// HeadSent reports whether a response head went to the client.
+func (st *Stream) HeadSent() bool { return st.headSent }
+
+// SetHead marks the request as HEAD: the response carries no body.
+func (st *Stream) SetHead(head bool) { st.isHead = head }
+
+// SessVars reports whether a script of this connection set sess.* variables.
+func (st *Stream) SessVars() bool { return st.sessVars }
+
+// Step resumes the coroutine until it yields, and acts on what it yielded for.
+func (st *Stream) Step() {
+	th := st.th
+	ok, msg := th.Resume()
+	if !ok {
+		// An error escaped the runner (out of memory in the error handler):
+		// the coroutine is dead and leaves the pool.
+		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", msg)
+		st.env.Sockets.CloseOf(th.S)
+		th.Free()
+		st.th = nil
+		st.fwd.drop(st)
+		st.down.Fail(500)
+		return
+	}
+	s := th.S
+	op, arg := s.Op()
+	if s.Flags()&cgo.FlagSockopt != 0 {
+		s.ClearFlag(cgo.FlagSockopt)
+		st.down.SetSockopts(s.Sockopts())
+	}
+	if op == cgo.OpDone && s.Flags()&cgo.FlagFailed != 0 {
+		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
+		st.fwd.drop(st)
+		st.End()
+		st.down.Fail(500)
+		return
+	}
+	if op == cgo.OpDone && s.Flags()&cgo.FlagAbort != 0 {
+		st.fwd.drop(st)
+		if st.kind == KindTCP {
+			st.sendOut() // what the script sent before it ended the connection
+		}
+		st.End()
+		st.down.Abort()
+		return
+	}
+	switch st.kind {
+	case KindHTTP:
+		if st.fwd.parkedForHead {
+			st.afterResponseRules(op, arg)
+			return
+		}
+		if s.Flags()&cgo.FlagForward != 0 && st.fwd.up == nil && (op == cgo.OpDone || op == cgo.OpForward) {
+			st.startForward()
+			return
+		}
+		if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
+			if !st.headSent && !st.sendHead() {
+				st.End()
+				st.down.Fail(500)
+				return
+			}
+			st.sendOut()
+		}
+	case KindTCP:
+		st.sendOut()
+		if st.fwd.awaitHead && op == cgo.OpDone {
+			st.afterTCPResponseRules()
+			return
+		}
+		if op == cgo.OpDone && s.Flags()&cgo.FlagForward != 0 && st.fwd.tunnel == nil {
+			st.startTunnel(false)
+			return
+		}
+	}
+	switch op {
+	case cgo.OpDone:
+		st.endResponse()
+	case cgo.OpSleep:
+		st.park(time.Duration(arg * float64(time.Millisecond)))
+	case cgo.OpYield:
+		st.park(yieldDelay)
+	case cgo.OpRecv:
+		if st.kind == KindTask {
+			st.invalidOp(op)
+			return
+		}
+		if !st.down.WaitBody() {
+			st.park(0)
+		}
+	case cgo.OpSocket:
+		st.env.Sockets.Op(s, st.resumeTask())
+	case cgo.OpFlush:
+		st.parkUntilDrained()
+	case cgo.OpForward:
+		if st.kind != KindTCP {
+			st.invalidOp(op)
+			return
+		}
+		st.startTunnel(true)
+	default:
+		st.invalidOp(op)
+	}
+}
+
+func (st *Stream) invalidOp(op int) {
+	st.env.Log.Error("Lua script waited for something it cannot have here", "frontend", st.fe.name(), "op", op)
+	st.End()
+	st.down.Abort()
+}
+
+// endResponse completes what the coroutine answered when it returned.
+func (st *Stream) endResponse() {
+	if st.kind == KindHTTP && st.respLeft > 0 && !st.noBody {
+		st.env.Log.Warn("Lua service sent less than its content-length; closing the connection", "frontend", st.fe.name(), "missing", st.respLeft)
+		st.End()
+		st.down.Abort()
+		return
+	}
+	st.End()
+	st.down.EndResponse()
+}
+
+// yieldDelay is how long core.yield parks a stream: the smallest timer, so
+// that the loop goes through a poll first; a task posted straight back
+// could run before the poll, and a script that yields in a loop would
+// starve the loop's other connections.
+const yieldDelay = time.Microsecond
+
+// park resumes the stream after d (0: on the next loop turn).
+func (st *Stream) park(d time.Duration) {
+	task := st.resumeTask()
+	if d <= 0 {
+		st.env.Loop.Post(task)
+		return
+	}
+	st.timer = st.env.Loop.After(d, task)
+}
+
+// resumeTask returns a loop task that steps the stream as a handler of its
+// connection, or does nothing if the coroutine has ended by then.
+func (st *Stream) resumeTask() func() {
+	gen := st.gen
+	return func() {
+		if st.gen != gen || st.th == nil {
+			return
+		}
+		st.timer = nil
+		st.down.Handle(st.Step)
+	}
+}
+
+// While a client has more than backlogHigh unsent, a script that flushes
+// waits until it is under backlogLow: a client that reads slowly (or not
+// at all) holds the script back instead of making the server buffer its
+// whole answer.
+const (
+	backlogHigh    = 1 << 20
+	backlogLow     = 256 << 10
+	backlogRecheck = 2 * time.Millisecond
+)
+
+func (st *Stream) parkUntilDrained() {
+	if st.down.Backlog() <= backlogHigh {
+		st.park(0)
+		return
+	}
+	task := st.resumeTask()
+	gen := st.gen
+	var check func()
+	check = func() {
+		if st.gen == gen && st.th != nil && st.down.Backlog() > backlogLow {
+			st.timer = st.env.Loop.After(backlogRecheck, check)
+			return
+		}
+		task()
+	}
+	st.timer = st.env.Loop.After(backlogRecheck, check)
+}
+
+// End returns the coroutine to the pool (or frees it when it is parked
+// mid-run) and closes what it left open. The protocol may start another.
+func (st *Stream) End() {
+	th := st.th
+	if th == nil {
+		return
+	}
+	st.gen++
+	st.th = nil
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+	if th.S.Flags()&cgo.FlagSessVars != 0 {
+		st.sessVars = true
+	}
+	st.env.Sockets.CloseOf(th.S)
+	if op, _ := th.S.Op(); op == cgo.OpDone {
+		st.env.Lua.Release(th)
+	} else {
+		th.Free() // parked mid-run: it cannot run another one
+	}
+}
+
+// Close ends the stream for good: the connection closed. The upstream
+// exchange, if any, is abandoned.
+func (st *Stream) Close() {
+	st.fwd.drop(st)
+	st.End()
+}
+
+// sendOut hands what the script added to its output since the last step
+// to the protocol.
+func (st *Stream) sendOut() {
+	s := st.th.S
+	out := s.Out()
+	if len(out) == 0 {
+		return
+	}
+	s.ConsumeOut()
+	st.sendData(out)
+}
+
+// sendData applies the response rules to body bytes and sends them.
+func (st *Stream) sendData(p []byte) {
+	if st.kind == KindHTTP {
+		if st.noBody {
+			return
+		}
+		if st.respLeft >= 0 {
+			if int64(len(p)) > st.respLeft {
+				st.env.Log.Warn("response body longer than its content-length; the excess is dropped", "frontend", st.fe.name())
+				p = p[:st.respLeft]
+			}
+			st.respLeft -= int64(len(p))
+		}
+	}
+	if len(p) > 0 {
+		st.down.SendData(p)
+	}
+}
+
+// Task runs a core.register_task function with no client.
+func Task(env *Env, id int) error {
+	st := New(env, taskProtocol{env, id}, KindTask, nil)
+	if err := st.Start(lj.EntryTask, id, 0); err != nil {
+		return err
+	}
+	st.Step()
+	return nil
+}
+
+// taskProtocol is what is below a task: nothing to send to.
+type taskProtocol struct {
+	env *Env
+	id  int
+}
+
+func (t taskProtocol) SendHead(*Head)       {}
+func (t taskProtocol) SendData([]byte)      {}
+func (t taskProtocol) EndResponse()         {}
+func (t taskProtocol) WaitBody() bool       { return false }
+func (t taskProtocol) Backlog() int         { return 0 }
+func (t taskProtocol) SetSockopts(int, int) {}
+func (t taskProtocol) Handle(fn func())     { fn() }
+func (t taskProtocol) Forwarded(Upstream)   {}
+func (t taskProtocol) Abort() {
+	t.env.Log.Error("Lua task ended", "task", t.id)
+}
+func (t taskProtocol) Fail(int) {
+	t.env.Log.Error("Lua task failed", "task", t.id)
+}
+
+// EndSession drops the sess.* variables of a closed connection in the
+// loop's Lua state.
+func EndSession(env *Env, connID int64) {
+	th, err := env.Lua.Thread()
+	if err != nil {
+		return
+	}
+	th.S.Reset(lj.EntryEndSession, 0, connID)
+	if ok, msg := th.Resume(); !ok {
+		env.Log.Error("ending a Lua session failed", "err", msg)
+		th.Free()
+		return
+	}
+	env.Lua.Release(th)
+}

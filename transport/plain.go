@@ -1,0 +1,162 @@
+package transport
+
+import (
+	"net"
+	"reflect"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Plain is a clear-text connection: a gnet connection with a faster write
+// path and read pausing.
+type Plain struct {
+	c      gnet.Conn
+	pause  bool
+	pollFd int // the loop's epoll instance, found on the first pause; 0: not yet
+}
+
+// NewPlain wraps a gnet connection.
+func NewPlain(c gnet.Conn) *Plain { return &Plain{c: c} }
+
+func (p *Plain) Peek() []byte {
+	b, _ := p.c.Peek(-1)
+	return b
+}
+
+func (p *Plain) Discard(n int)        { _, _ = p.c.Discard(n) }
+func (p *Plain) Inbound() int         { return p.c.InboundBuffered() }
+func (p *Plain) Outbound() int        { return p.c.OutboundBuffered() }
+func (p *Plain) Close()               { _ = p.c.Close() }
+func (p *Plain) RemoteAddr() net.Addr { return p.c.RemoteAddr() }
+func (p *Plain) LocalAddr() net.Addr  { return p.c.LocalAddr() }
+
+// rawWriteMax bounds the writes Write makes itself: a raw call holds the
+// loop's P, so one that copies megabytes into the socket is left to gnet.
+const rawWriteMax = 64 << 10
+
+// Write offers p to the socket with one raw write(2) when nothing is
+// queued: the socket is non-blocking, so the call cannot block, and it
+// skips the scheduler's syscall bookkeeping that gnet's Write pays on
+// every response. What the kernel did not take, or an error, goes to
+// gnet's Write, which queues the rest until the socket is writable, or
+// closes the connection.
+func (p *Plain) Write(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if len(b) <= rawWriteMax && p.c.OutboundBuffered() == 0 {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(p.c.Fd()), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno == 0 {
+			if int(n) == len(b) {
+				return
+			}
+			b = b[n:]
+		}
+	}
+	_, _ = p.c.Write(b)
+}
+
+// CloseWrite half-closes once gnet's queue is empty; with bytes queued, the
+// caller retries (the queue drains on gnet's write path).
+func (p *Plain) CloseWrite() {
+	_ = unix.Shutdown(p.c.Fd(), unix.SHUT_WR)
+}
+
+// Idle peeks at the socket without reading: bytes a peer wrote may sit in
+// it before the loop has read them. The socket is non-blocking.
+func (p *Plain) Idle() bool {
+	if p.c.InboundBuffered() > 0 {
+		return false
+	}
+	var b [1]byte
+	_, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(p.c.Fd()), uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return errno == unix.EAGAIN
+}
+
+func (p *Plain) SetSockopt(level, opt, value int) error {
+	return unix.SetsockoptInt(p.c.Fd(), level, opt, value)
+}
+
+// PauseRead takes the socket out of the loop's read interest. gnet has no
+// call for this, so the registration is changed in the loop's epoll
+// instance directly, keeping what gnet relies on: write interest stays
+// while gnet has bytes queued, so its write path goes on. gnet itself
+// re-arms reading when it next changes the registration (after a write
+// that had to be queued); the pause is then merely shorter, never lost
+// for the peer's data.
+func (p *Plain) PauseRead() {
+	if p.pause || !p.findPoll() {
+		return
+	}
+	ev := uint32(0)
+	if p.c.OutboundBuffered() > 0 {
+		ev = unix.EPOLLOUT
+	}
+	if unix.EpollCtl(p.pollFd, unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev}) == nil {
+		p.pause = true
+	}
+}
+
+// ResumeRead puts reading back, with write interest if gnet has bytes queued.
+func (p *Plain) ResumeRead() {
+	if !p.pause {
+		return
+	}
+	p.pause = false
+	ev := uint32(unix.EPOLLIN | unix.EPOLLPRI)
+	if p.c.OutboundBuffered() > 0 {
+		ev |= unix.EPOLLOUT
+	}
+	_ = unix.EpollCtl(p.pollFd, unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev})
+}
+
+func (p *Plain) paused() bool { return p.pause }
+
+// findPoll finds the epoll instance of the connection's loop: gnet keeps
+// it unexported (conn.loop.poller.fd), so reflection reads it.
+func (p *Plain) findPoll() bool {
+	if p.pollFd > 0 {
+		return true
+	}
+	v := reflect.ValueOf(p.c)
+	for _, name := range []string{"loop", "poller", "fd"} {
+		if v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return false
+		}
+		v = v.FieldByName(name)
+		if !v.IsValid() {
+			return false
+		}
+	}
+	if v.Kind() != reflect.Int || v.Int() <= 0 {
+		return false
+	}
+	p.pollFd = int(v.Int())
+	return true
+}
+
+// SetTOSMark sets the IP TOS and the firewall mark of c (-1: unchanged),
+// as TXN:set_tos and TXN:set_mark ask.
+func SetTOSMark(c Conn, tos, mark int) error {
+	var err error
+	if tos >= 0 {
+		err = c.SetSockopt(unix.IPPROTO_IP, unix.IP_TOS, tos)
+	}
+	if mark >= 0 {
+		if e := c.SetSockopt(unix.SOL_SOCKET, unix.SO_MARK, mark); e != nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// SetLinger sets SO_LINGER: with onoff 1 and sec 0, a close resets the
+// connection.
+func (p *Plain) SetLinger(onoff, sec int) error {
+	return unix.SetsockoptLinger(p.c.Fd(), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: int32(onoff), Linger: int32(sec)})
+}
