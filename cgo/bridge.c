@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -85,6 +86,7 @@ le_state *le_state_new(size_t limit, int id)
 void le_state_close(le_state *st)
 {
 	lua_close(st->L);
+	free(st->loop.scratch.p);
 	free(st);
 }
 
@@ -109,6 +111,10 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "buf_put");
 	lua_pushlightuserdata(L, (void *)le_del_fields);
 	lua_setfield(L, -2, "del_fields");
+	lua_pushlightuserdata(L, (void *)le_now_us);
+	lua_setfield(L, -2, "now_us");
+	lua_pushlightuserdata(L, &st->loop);
+	lua_setfield(L, -2, "loop");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");
@@ -365,6 +371,15 @@ int le_del_fields(le_stream *s, int resp, const char *name, size_t n)
 		}
 	}
 	return deleted;
+}
+
+/* le_now_us returns the wall clock in microseconds since the epoch, exact
+ * in a double until the year 2255: core.now() without a gate call. */
+double le_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000);
 }
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }

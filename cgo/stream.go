@@ -94,6 +94,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.nrfields = 0
 	c.out.len = 0
 	c.tos, c.mark = -1, -1
+	c.stk_have, c.stk_none = 0, 0
 	c.op = OpDone
 	c.arg = 0
 	c.err.len = 0
@@ -322,4 +323,25 @@ func (s *Stream) SetSockResult(id, res int, data []byte) {
 	c.sock, c.sock_res = C.int32_t(id), C.int32_t(res)
 	c.io.len = 0
 	appendBuf(&c.io, data)
+}
+
+// StickSlots is the number of stick counters a stream carries (le_stream.stk).
+const StickSlots = 16
+
+// SetStick records the client's stick counter i for the fetches to read
+// without a gate call: its value, or stored false when the table does not
+// keep that counter. Go calls it before the first resume of a request;
+// Lua drops the values when the request yields or writes a counter.
+func (s *Stream) SetStick(i int, v int64, stored bool) {
+	if i < 0 || i >= StickSlots {
+		return
+	}
+	bit := C.uint32_t(1) << uint(i)
+	s.c.stk[i] = C.double(v)
+	s.c.stk_have |= bit
+	if stored {
+		s.c.stk_none &^= bit
+	} else {
+		s.c.stk_none |= bit
+	}
 }

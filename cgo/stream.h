@@ -3,7 +3,7 @@
  * stream before resuming its coroutine; Lua reads it through LuaJIT FFI and
  * records the response part; Go reads that after the resume returns.
  *
- * The FFI declarations of these structs live in lj/lua/ffi.lua and must stay
+ * The FFI declarations of these structs live in lj/lua/bridge.lua and must stay
  * identical to this file (lj's tests compare the two).
  *
  * Nothing here is specific to HTTP/1: an HTTP/2 stream or a WebSocket
@@ -115,6 +115,15 @@ typedef struct le_stream {
 	int32_t tos;
 	int32_t mark;
 
+	/* The client's stick counters in the frontend's tracking table (sc0),
+	 * for the sc_* and src_* fetches without a gate call. Go fills the
+	 * counters the state asked for (le_loop.stk_want) before the first
+	 * resume of a request; Lua clears stk_have when the request yields or
+	 * writes a counter, so later reads take the gate and see fresh values. */
+	uint32_t stk_have; /* bit i: stk[i] holds counter i */
+	uint32_t stk_none; /* bit i: the table does not store counter i (nil) */
+	double stk[16];
+
 	/* Socket class (core.tcp): the operation a coroutine waits on, and its
 	 * result. io holds the address to connect to, the bytes to send, or
 	 * what was received (or an error message). */
@@ -128,12 +137,31 @@ typedef struct le_stream {
 	le_buf err; /* error message and traceback when LE_F_FAILED */
 } le_stream;
 
-/* Functions Lua calls through FFI function pointers (see lj/lua/ffi.lua). */
+/* le_loop is what one state shares with its loop outside any stream. It
+ * lives as long as the state (inside le_state); each field says who writes
+ * it. */
+typedef struct le_loop {
+	/* Lua: bit i asks Go to fill stick counter i of every request
+	 * (le_stream.stk); set when a fetch first reads the counter. */
+	uint32_t stk_want;
+	/* Go: the length of versions. */
+	uint32_t nversions;
+	/* Go (process-wide, written with atomic adds): change counters of data
+	 * shared by every core. Lua keeps per-state copies of that data and
+	 * drops a copy when its counter moved (lj/lua/vars.lua, map.lua). */
+	const uint32_t *versions;
+	/* C: the result of the last converter run in C (le_b64 and friends);
+	 * valid until the next one. */
+	le_buf scratch;
+} le_loop;
+
+/* Functions Lua calls through FFI function pointers (see lj/lua/bridge.lua). */
 int le_buf_append(le_buf *b, const char *p, size_t n);
 int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_set_reason(le_stream *s, const char *p, size_t n);
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
+double le_now_us(void);
 
 #endif

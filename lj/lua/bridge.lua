@@ -56,6 +56,9 @@ typedef struct le_stream {
 	le_buf out;
 	int32_t tos;
 	int32_t mark;
+	uint32_t stk_have;
+	uint32_t stk_none;
+	double stk[16];
 	int32_t sock;
 	int32_t sock_op;
 	int32_t sock_arg;
@@ -64,6 +67,12 @@ typedef struct le_stream {
 	le_buf io;
 	le_buf err;
 } le_stream;
+typedef struct le_loop {
+	uint32_t stk_want;
+	uint32_t nversions;
+	const uint32_t *versions;
+	le_buf scratch;
+} le_loop;
 ]]
 
 local I = {
@@ -88,6 +97,9 @@ local I = {
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
 	buf_put = ffi.cast("int (*)(le_buf *, const char *, size_t, le_span *)", B.buf_put),
 	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
+	now_us = ffi.cast("double (*)(void)", B.now_us),
+	-- What this state shares with its loop (cgo/stream.h, le_loop).
+	loop = ffi.cast("le_loop *", B.loop),
 }
 package.loaded["luaedge.internal"] = I
 
@@ -108,6 +120,8 @@ end
 function I.wait(s, op, arg)
 	s.op = op
 	s.arg = arg or 0
+	-- The stick counters Go copied in belong to the first resume only.
+	s.stk_have = 0
 	yield()
 end
 
