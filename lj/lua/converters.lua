@@ -379,7 +379,7 @@ for m, method in pairs(MATCH) do
 	local function lookup(v, file)
 		local id, err = map_id(method, file)
 		if id == nil then return nil, "converter 'map_" .. m .. "': " .. err end
-		return gocall(GO.map_lookup, id, v)
+		return I.map_get(id, v)
 	end
 	local str_fn = function(v, file, default)
 		local r, err = lookup(v, file)

@@ -4,6 +4,7 @@
 -- A fetch named "req.hdr" in the configuration language is the method
 -- req_hdr here, as in HAProxy.
 local ffi = require("ffi")
+local bit = require("bit")
 local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
@@ -141,7 +142,28 @@ end
 
 local function stk(tbl, s, op, counter)
 	if tbl == nil then return nil end
+	if op ~= "fetch" then
+		-- A write: the counters Go copied into the stream are stale now.
+		s.stk_have = 0
+	end
 	return I.gocall(I.go.stk, tostring(tbl), op, I.span(s, s.src), counter)
+end
+
+-- The counters of the tracking table (sc0) Go copied into the stream
+-- before the request's first resume (le_stream.stk; see lj/fastpath.go
+-- for when they are fresh). stk_copied returns found=true and the value
+-- (nil when the table does not store the counter) when counter slot i is
+-- there, and otherwise asks Go to copy it for the next requests.
+local band, bor, lshift = bit.band, bit.bor, bit.lshift
+local loop = I.loop
+local function stk_copied(s, i)
+	local b = lshift(1, i)
+	if band(s.stk_have, b) ~= 0 then
+		if band(s.stk_none, b) ~= 0 then return true, nil end
+		return true, s.stk[i]
+	end
+	if band(loop.stk_want, b) == 0 then loop.stk_want = bor(loop.stk_want, b) end
+	return false
 end
 
 -- fetch name suffix -> stored counter
@@ -154,14 +176,24 @@ local stk_counters = {
 }
 for name, counter in pairs(stk_counters) do
 	local kbytes = counter == "bytes_in_cnt" or counter == "bytes_out_cnt"
-	local function get(tbl, s)
-		local v = stk(tbl, s, "fetch", counter)
+	local slot = I.stick_slots[counter]
+	-- get reads the counter of the client in table tbl; tracked says tbl is
+	-- the tracking table, whose counters may have been copied in.
+	local function get(tbl, s, tracked)
+		if tbl == nil then return nil end
+		local found, v
+		if tracked then found, v = stk_copied(s, slot) end
+		if not found then v = stk(tbl, s, "fetch", counter) end
 		if kbytes and v ~= nil then v = math.floor(v / 1024) end
 		return v
 	end
-	F["sc_" .. name] = function(s, ctr, tbl) return get(sc_table(s, ctr, tbl), s) end
-	F["sc0_" .. name] = function(s, tbl) return get(sc_table(s, 0, tbl), s) end
-	F["src_" .. name] = function(s, tbl) return get(src_table(s, tbl), s) end
+	F["sc_" .. name] = function(s, ctr, tbl) return get(sc_table(s, ctr, tbl), s, tbl == nil) end
+	F["sc0_" .. name] = function(s, tbl) return get(sc_table(s, 0, tbl), s, tbl == nil) end
+	F["src_" .. name] = function(s, tbl)
+		local t = src_table(s, tbl)
+		local p = program_of(s)
+		return get(t, s, p ~= nil and t == p.track_table)
+	end
 end
 for _, op in ipairs({ "inc_gpc0", "clr_gpc0" }) do
 	F["sc_" .. op] = function(s, ctr, tbl) return stk(sc_table(s, ctr, tbl), s, op) end
