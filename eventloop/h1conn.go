@@ -269,6 +269,10 @@ func (h *h1Conn) startRequest() {
 	s.Reset(lj.EntryHTTP, h.fe.program, h.id)
 	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
 	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
+	if h.trackKey != "" {
+		// The stick counters the scripts read, without a gate call each.
+		h.l.lua.FillStick(s, h.fe.track, h.trackKey)
+	}
 	s.SetAuthority(r.Host)
 	s.SetContentLength(r.ContentLength)
 	for i := range r.Headers {
