@@ -1,6 +1,8 @@
 package lj
 
 import (
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -375,5 +377,42 @@ end)`
 	d.last = nil
 	if d.s.L.StickWant() == 0 {
 		t.Fatal("the state did not ask for the counters it read")
+	}
+}
+
+// The converters run in C (cgo/convert.c) give what their Go twins give.
+func TestCConvertersMatchGo(t *testing.T) {
+	s := newTestState(t, "", 0)
+	inputs := []string{"", "a", "ab", "abc", "abcd", "hello world", "\x00\xff\xfe", "aGVsbG8=", "aGVsbG8",
+		"aGVsbA==", "aGVsbB==", "_-8", "_-8=", "a===", "====", "ab\ncd", "a+b/", "a-b_", strings.Repeat("xyz\x80", 50)}
+	for _, in := range inputs {
+		lit := luaString(in)
+		got := evalIn(t, s, `local I = require("luaedge.internal")
+local c = I.new_converters(false)
+local function show(v) if v == nil then return "nil" end return c:hex(v) end
+local s = `+lit+`
+local out = { show(c:base64(s)), show(c:b64dec(s)), show(c:ub64enc(s)), show(c:ub64dec(s)) }
+for _, h in ipairs({ "crc32", "crc32c", "djb2", "sdbm", "wt6" }) do
+	out[#out + 1] = tostring(c[h](c, s)) .. "/" .. tostring(c[h](c, s, 1))
+end
+return table.concat(out, " ")`)
+		hex := func(v string, ok bool) string {
+			if !ok {
+				return "nil"
+			}
+			return strings.ToUpper(fmt.Sprintf("%x", v))
+		}
+		want := []string{
+			hex(base64.StdEncoding.EncodeToString([]byte(in)), true), hex(base64Dec(in)),
+			hex(base64.RawURLEncoding.EncodeToString([]byte(in)), true), hex(base64URLDec(in)),
+		}
+		for _, h := range []string{"crc32", "crc32c", "djb2", "sdbm", "wt6"} {
+			a, _ := hashString(h, in, false)
+			b, _ := hashString(h, in, true)
+			want = append(want, fmt.Sprintf("%d/%d", a, b))
+		}
+		if got != strings.Join(want, " ") {
+			t.Errorf("%q:\n got  %s\n want %s", in, got, strings.Join(want, " "))
+		}
 	}
 }

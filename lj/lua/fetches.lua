@@ -74,7 +74,17 @@ function F.base(s)
 end
 function F.req_ver(s) return s.major .. "." .. s.minor end
 F.req_proto_http = function() return true end
-function F.fc_http_major(s) return s.major end
+function F.fc_http_major(s)
+	if s.kind == I.KIND_HTTP2 then return 2 end
+	return s.major
+end
+-- The request's scheme as the stream carries it ("http" when Go set none).
+function F.scheme(s)
+	if s.scheme.len == 0 then return "http" end
+	return I.span(s, s.scheme)
+end
+-- TLS is not terminated by luaedge yet: even an https scheme set by Go does
+-- not make the frontend connection an SSL one.
 function F.ssl_fc() return false end
 
 function F.hdr(s, name, occ)
