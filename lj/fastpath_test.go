@@ -416,3 +416,20 @@ return table.concat(out, " ")`)
 		}
 	}
 }
+
+// BenchmarkEdgeCase: bench/cases/edge's service with its client tracked.
+func BenchmarkEdgeCase(b *testing.B) {
+	dir, _ := filepath.Abs("../bench/cases/edge")
+	code, err := os.ReadFile(filepath.Join(dir, "edge.lua"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	code = []byte(strings.ReplaceAll(string(code), "@DIR@", dir))
+	d := newDriver(b, code, nil, nil, "edge", false, testTable(b, "bench_edge_b"))
+	d.run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.run()
+	}
+}
