@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -85,6 +86,7 @@ le_state *le_state_new(size_t limit, int id)
 void le_state_close(le_state *st)
 {
 	lua_close(st->L);
+	free(st->loop.scratch.p);
 	free(st);
 }
 
@@ -109,6 +111,18 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "buf_put");
 	lua_pushlightuserdata(L, (void *)le_del_fields);
 	lua_setfield(L, -2, "del_fields");
+	lua_pushlightuserdata(L, (void *)le_now_us);
+	lua_setfield(L, -2, "now_us");
+	lua_pushlightuserdata(L, (void *)le_add_rtrailer);
+	lua_setfield(L, -2, "add_rtrailer");
+	lua_pushlightuserdata(L, (void *)le_end_msg);
+	lua_setfield(L, -2, "end_msg");
+	lua_pushlightuserdata(L, (void *)le_b64);
+	lua_setfield(L, -2, "b64");
+	lua_pushlightuserdata(L, (void *)le_hash);
+	lua_setfield(L, -2, "hash");
+	lua_pushlightuserdata(L, &st->loop);
+	lua_setfield(L, -2, "loop");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");
@@ -276,15 +290,17 @@ static void le_lower(char *p, size_t n)
 			p[i] += 'a' - 'A';
 }
 
-int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+/* le_add_to appends a field (name stored lower-case) to a field list whose
+ * spans point into b. */
+static int le_add_to(le_field **fields, uint32_t *n, uint32_t *cap, le_buf *b, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-	if (le_fields_reserve(&s->rfields, &s->rfields_cap, s->nrfields + 1) != 0)
+	if (le_fields_reserve(fields, cap, *n + 1) != 0)
 		return -1;
-	uint32_t off = s->resp.len;
-	if (le_buf_append(&s->resp, name, nlen) != 0 || le_buf_append(&s->resp, value, vlen) != 0)
+	uint32_t off = b->len;
+	if (le_buf_append(b, name, nlen) != 0 || le_buf_append(b, value, vlen) != 0)
 		return -1;
-	le_lower(s->resp.p + off, nlen);
-	le_field *f = &s->rfields[s->nrfields++];
+	le_lower(b->p + off, nlen);
+	le_field *f = &(*fields)[(*n)++];
 	f->name.off = off;
 	f->name.len = (uint32_t)nlen;
 	f->value.off = off + (uint32_t)nlen;
@@ -292,22 +308,33 @@ int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value
 	return 0;
 }
 
+int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	return le_add_to(&s->rfields, &s->nrfields, &s->rfields_cap, &s->resp, name, nlen, value, vlen);
+}
+
+/* le_add_rtrailer adds a response trailer field (name stored lower-case). */
+int le_add_rtrailer(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	return le_add_to(&s->rtrailers, &s->nrtrailers, &s->rtrailers_cap, &s->resp, name, nlen, value, vlen);
+}
+
+/* le_end_msg ends a message at the current end of out (see le_msg). */
+int le_end_msg(le_stream *s, int flags)
+{
+	if (s->nmsgs == s->msgs_cap && le_grow((char **)&s->msgs, &s->msgs_cap, (size_t)s->nmsgs + 1, sizeof(le_msg)) != 0)
+		return -1;
+	le_msg *m = &s->msgs[s->nmsgs++];
+	m->end = s->out.len;
+	m->flags = (uint8_t)flags;
+	return 0;
+}
+
 /* le_add_field adds a request header field (name stored lower-case): the
  * HTTP class's req_add_header and friends. */
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-	if (le_fields_reserve(&s->fields, &s->fields_cap, s->nfields + 1) != 0)
-		return -1;
-	uint32_t off = s->head.len;
-	if (le_buf_append(&s->head, name, nlen) != 0 || le_buf_append(&s->head, value, vlen) != 0)
-		return -1;
-	le_lower(s->head.p + off, nlen);
-	le_field *f = &s->fields[s->nfields++];
-	f->name.off = off;
-	f->name.len = (uint32_t)nlen;
-	f->value.off = off + (uint32_t)nlen;
-	f->value.len = (uint32_t)vlen;
-	return 0;
+	return le_add_to(&s->fields, &s->nfields, &s->fields_cap, &s->head, name, nlen, value, vlen);
 }
 
 /* le_buf_put stores bytes at the end of b and points out at them: how
@@ -367,6 +394,15 @@ int le_del_fields(le_stream *s, int resp, const char *name, size_t n)
 	return deleted;
 }
 
+/* le_now_us returns the wall clock in microseconds since the epoch, exact
+ * in a double until the year 2255: core.now() without a gate call. */
+double le_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000);
+}
+
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }
 
 void le_stream_free(le_stream *s)
@@ -379,5 +415,8 @@ void le_stream_free(le_stream *s)
 	free(s->out.p);
 	free(s->err.p);
 	free(s->io.p);
+	free(s->trailers);
+	free(s->rtrailers);
+	free(s->msgs);
 	free(s);
 }

@@ -17,6 +17,7 @@ typedef struct le_state {
 	int oom; /* an allocation was refused: collect garbage after this step */
 	lua_Alloc orig; /* LuaJIT's allocator, which le_alloc counts for */
 	void *orig_ud;
+	le_loop loop; /* shared with Lua through the bridge table */
 } le_state;
 
 le_state *le_state_new(size_t limit, int id);

@@ -94,10 +94,14 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.nrfields = 0
 	c.out.len = 0
 	c.tos, c.mark = -1, -1
+	c.stk_have, c.stk_none = 0, 0
 	c.op = OpDone
 	c.arg = 0
 	c.err.len = 0
 	c.sock, c.io.len = 0, 0
+	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
+	c.scheme, c.protocol = C.le_span{}, C.le_span{}
+	c.ntrailers, c.nrtrailers, c.nmsgs = 0, 0, 0
 }
 
 // SetRequestLine records method and target (split into path and query) and the version.
@@ -219,8 +223,8 @@ func (s *Stream) RField(i int) (name, value []byte) {
 // Out returns the response body bytes the script sent since the last ConsumeOut.
 func (s *Stream) Out() []byte { return bufBytes(&s.c.out) }
 
-// ConsumeOut marks the bytes of Out as sent.
-func (s *Stream) ConsumeOut() { s.c.out.len = 0 }
+// ConsumeOut marks the bytes of Out, and their message boundaries, as sent.
+func (s *Stream) ConsumeOut() { s.c.out.len, s.c.nmsgs = 0, 0 }
 
 // Err returns the error message and traceback of a failed entry function.
 func (s *Stream) Err() []byte { return bufBytes(&s.c.err) }
@@ -325,4 +329,128 @@ func (s *Stream) SetSockResult(id, res int, data []byte) {
 	c.sock, c.sock_res = C.int32_t(id), C.int32_t(res)
 	c.io.len = 0
 	appendBuf(&c.io, data)
+}
+
+// StickSlots is the number of stick counters a stream carries (le_stream.stk).
+const StickSlots = 16
+
+// SetStick records the client's stick counter i for the fetches to read
+// without a gate call: its value, or stored false when the table does not
+// keep that counter. Go calls it before the first resume of a request;
+// Lua drops the values when the request yields or writes a counter.
+func (s *Stream) SetStick(i int, v int64, stored bool) {
+	if i < 0 || i >= StickSlots {
+		return
+	}
+	bit := C.uint32_t(1) << uint(i)
+	s.c.stk[i] = C.double(v)
+	s.c.stk_have |= bit
+	if stored {
+		s.c.stk_none &^= bit
+	} else {
+		s.c.stk_none |= bit
+	}
+}
+
+// Kind is the protocol a stream came on (le_stream.kind).
+type Kind int
+
+// Stream kinds.
+const (
+	KindHTTP1     Kind = C.LE_KIND_HTTP1
+	KindHTTP2     Kind = C.LE_KIND_HTTP2
+	KindTCP       Kind = C.LE_KIND_TCP
+	KindWebSocket Kind = C.LE_KIND_WEBSOCKET
+)
+
+// Message flags (Stream.Message): what a message of Out is.
+const (
+	MsgText   = C.LE_MSG_TEXT
+	MsgBinary = C.LE_MSG_BINARY
+	MsgClose  = C.LE_MSG_CLOSE
+)
+
+// SetKind records the protocol of the stream; Go sets it with the request
+// (Reset makes it KindHTTP1).
+func (s *Stream) SetKind(k Kind) { s.c.kind = C.int32_t(k) }
+
+// Kind returns the protocol of the stream.
+func (s *Stream) Kind() Kind { return Kind(s.c.kind) }
+
+// SetStreamID records the HTTP/2 stream id; Go sets it with the request of
+// an HTTP/2 stream (Reset makes it 0, as for the other kinds).
+func (s *Stream) SetStreamID(id uint32) { s.c.stream_id = C.uint32_t(id) }
+
+// StreamID returns the HTTP/2 stream id, 0 for other kinds.
+func (s *Stream) StreamID() uint32 { return uint32(s.c.stream_id) }
+
+// SetScheme records the request's scheme ("http" or "https"; the :scheme
+// of HTTP/2, or what the listener is), copied into the request's head.
+// Go sets it with the request; unset, scripts see "http".
+func (s *Stream) SetScheme(scheme []byte) { s.c.scheme = s.headSpan(scheme) }
+
+// Scheme returns the scheme set with the request (empty: none was).
+func (s *Stream) Scheme() []byte { return s.span(s.c.scheme) }
+
+// SetProtocol records the :protocol pseudo-header of an extended CONNECT
+// (RFC 8441, e.g. "websocket"), copied into the request's head. Go sets it
+// with the request.
+func (s *Stream) SetProtocol(p []byte) { s.c.protocol = s.headSpan(p) }
+
+// Protocol returns the :protocol of an extended CONNECT, or nothing.
+func (s *Stream) Protocol() []byte { return s.span(s.c.protocol) }
+
+// AddTrailer appends a request trailer field (name stored lower-case),
+// copied into the request's head. Go adds them when the body has ended,
+// before it resumes the coroutine with LE_F_BODY_END.
+func (s *Stream) AddTrailer(name, value []byte) bool {
+	c := s.c
+	if c.ntrailers == c.trailers_cap {
+		if C.le_fields_reserve(&c.trailers, &c.trailers_cap, c.ntrailers+1) != 0 {
+			return false
+		}
+	}
+	n := s.headSpan(name)
+	if n.len != C.uint32_t(len(name)) {
+		return false
+	}
+	lowerASCII(bufBytes(&c.head)[n.off : n.off+n.len])
+	v := s.headSpan(value)
+	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.trailers), uintptr(c.ntrailers)*unsafe.Sizeof(C.le_field{})))
+	f.name, f.value = n, v
+	c.ntrailers++
+	return true
+}
+
+// NumTrailers returns the number of request trailer fields.
+func (s *Stream) NumTrailers() int { return int(s.c.ntrailers) }
+
+// Trailer returns request trailer field i.
+func (s *Stream) Trailer(i int) (name, value []byte) {
+	f := unsafe.Slice(s.c.trailers, int(s.c.ntrailers))[i]
+	b := bufBytes(&s.c.head)
+	return b[f.name.off : f.name.off+f.name.len], b[f.value.off : f.value.off+f.value.len]
+}
+
+// NumRTrailers returns the number of response trailer fields the script
+// added (le_add_rtrailer); Go sends them after the last body bytes.
+func (s *Stream) NumRTrailers() int { return int(s.c.nrtrailers) }
+
+// RTrailer returns response trailer field i (name lower-case).
+func (s *Stream) RTrailer(i int) (name, value []byte) {
+	f := unsafe.Slice(s.c.rtrailers, int(s.c.nrtrailers))[i]
+	b := bufBytes(&s.c.resp)
+	return b[f.name.off : f.name.off+f.name.len], b[f.value.off : f.value.off+f.value.len]
+}
+
+// NumMessages returns the number of message boundaries the script put in
+// Out (le_end_msg) since the last ConsumeOut; bytes of Out after the last
+// boundary belong to a message not ended yet.
+func (s *Stream) NumMessages() int { return int(s.c.nmsgs) }
+
+// Message returns boundary i: the message is Out()[previous end:end] and
+// flags says what it is (MsgText, MsgBinary, MsgClose).
+func (s *Stream) Message(i int) (end int, flags uint8) {
+	m := unsafe.Slice(s.c.msgs, int(s.c.nmsgs))[i]
+	return int(m.end), uint8(m.flags)
 }

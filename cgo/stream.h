@@ -3,7 +3,7 @@
  * stream before resuming its coroutine; Lua reads it through LuaJIT FFI and
  * records the response part; Go reads that after the resume returns.
  *
- * The FFI declarations of these structs live in lj/lua/ffi.lua and must stay
+ * The FFI declarations of these structs live in lj/lua/bridge.lua and must stay
  * identical to this file (lj's tests compare the two).
  *
  * Nothing here is specific to HTTP/1: an HTTP/2 stream or a WebSocket
@@ -64,10 +64,33 @@ enum {
 	LE_F_HEAD_SENT = 4,  /* Go has sent the response head */
 	LE_F_FAILED = 8,     /* the entry function raised an error (see err) */
 	LE_F_SESS_VARS = 16, /* the script set a sess.* variable */
-	LE_F_ABORT = 32,     /* close the connection without (more) response */
+	LE_F_ABORT = 32,     /* abort this stream: RST_STREAM on HTTP/2, close the connection on HTTP/1 */
 	LE_F_SOCKOPT = 64,   /* tos or mark changed: apply them to the socket */
 	LE_F_FORWARD = 128   /* forward the request to a backend */
 };
+
+/* The protocol a stream came on (le_stream.kind). */
+enum {
+	LE_KIND_HTTP1 = 0,
+	LE_KIND_HTTP2 = 1,
+	LE_KIND_TCP = 2,
+	LE_KIND_WEBSOCKET = 3
+};
+
+/* le_msg.flags: what a message of out is (WebSocket frames). */
+enum {
+	LE_MSG_TEXT = 1,
+	LE_MSG_BINARY = 2,
+	LE_MSG_CLOSE = 4
+};
+
+/* le_msg ends a message in le_stream.out: the bytes from the previous
+ * message's end (or 0) to end form one message (a WebSocket frame), which Go
+ * must not merge with its neighbours. */
+typedef struct le_msg {
+	uint32_t end; /* offset into out, one past the message's last byte */
+	uint8_t flags; /* LE_MSG_* */
+} le_msg;
 
 typedef struct le_stream {
 	/* Which entry function the coroutine runs, its argument, and the yield
@@ -115,6 +138,15 @@ typedef struct le_stream {
 	int32_t tos;
 	int32_t mark;
 
+	/* The client's stick counters in the frontend's tracking table (sc0),
+	 * for the sc_* and src_* fetches without a gate call. Go fills the
+	 * counters the state asked for (le_loop.stk_want) before the first
+	 * resume of a request; Lua clears stk_have when the request yields or
+	 * writes a counter, so later reads take the gate and see fresh values. */
+	uint32_t stk_have; /* bit i: stk[i] holds counter i */
+	uint32_t stk_none; /* bit i: the table does not store counter i (nil) */
+	double stk[16];
+
 	/* Socket class (core.tcp): the operation a coroutine waits on, and its
 	 * result. io holds the address to connect to, the bytes to send, or
 	 * what was received (or an error message). */
@@ -126,14 +158,61 @@ typedef struct le_stream {
 	le_buf io;
 
 	le_buf err; /* error message and traceback when LE_F_FAILED */
+
+	/* What the next protocols need, after the fields every request reads.
+	 * Written by Go with the request unless said otherwise. */
+	int32_t kind;       /* LE_KIND_* */
+	uint32_t stream_id; /* HTTP/2 stream id; 0 for the other kinds */
+	le_span scheme;     /* "http" or "https" (in head); empty: "http" */
+	le_span protocol;   /* :protocol of an extended CONNECT (in head) */
+	/* Request trailers (spans into head), when the body has ended. */
+	le_field *trailers;
+	uint32_t ntrailers;
+	uint32_t trailers_cap;
+	/* Response trailers, written by Lua (spans into resp). */
+	le_field *rtrailers;
+	uint32_t nrtrailers;
+	uint32_t rtrailers_cap;
+	/* Message boundaries in out, written by Lua with the bytes; Go sends
+	 * each message as a unit and clears them with out. */
+	le_msg *msgs;
+	uint32_t nmsgs;
+	uint32_t msgs_cap;
 } le_stream;
 
-/* Functions Lua calls through FFI function pointers (see lj/lua/ffi.lua). */
+/* le_loop is what one state shares with its loop outside any stream. It
+ * lives as long as the state (inside le_state); each field says who writes
+ * it. */
+typedef struct le_loop {
+	/* Lua: bit i asks Go to fill stick counter i of every request
+	 * (le_stream.stk); set when a fetch first reads the counter. */
+	uint32_t stk_want;
+	/* Go: the length of versions. */
+	uint32_t nversions;
+	/* Go (process-wide, written with atomic adds): change counters of data
+	 * shared by every core. Lua keeps per-state copies of that data and
+	 * drops a copy when its counter moved (lj/lua/vars.lua, map.lua). */
+	const uint32_t *versions;
+	/* C: the result of the last converter run in C (le_b64 and friends);
+	 * valid until the next one. */
+	le_buf scratch;
+} le_loop;
+
+/* Functions Lua calls through FFI function pointers (see lj/lua/bridge.lua). */
 int le_buf_append(le_buf *b, const char *p, size_t n);
 int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_set_reason(le_stream *s, const char *p, size_t n);
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
+double le_now_us(void);
+int le_add_rtrailer(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
+int le_end_msg(le_stream *s, int flags);
+
+/* Converters in C (convert.c): le_b64's modes and le_hash's algorithms. */
+enum { LE_B64_ENC = 0, LE_B64_DEC = 1, LE_B64_UENC = 2, LE_B64_UDEC = 3 };
+enum { LE_HASH_CRC32 = 1, LE_HASH_CRC32C = 2, LE_HASH_DJB2 = 3, LE_HASH_SDBM = 4, LE_HASH_WT6 = 5 };
+int le_b64(le_buf *out, const char *p, size_t n, int mode);
+uint32_t le_hash(int alg, const char *p, size_t n, int avalanche);
 
 #endif

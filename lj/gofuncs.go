@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/luaedge/luaedge/cgo"
 )
@@ -17,13 +15,8 @@ import (
 // use for them (I.go.NAME).
 var goFuncs = map[string]int{
 	"log":     cgo.RegisterGoFunc(goLog),
-	"now":     cgo.RegisterGoFunc(goNow),
 	"var_get": cgo.RegisterGoFunc(goVarGet),
 	"var_set": cgo.RegisterGoFunc(goVarSet),
-	"status_text": cgo.RegisterGoFunc(func(c *cgo.Call) int {
-		c.PushString(http.StatusText(int(c.Int(1))))
-		return 1
-	}),
 }
 
 // goFuncTable is the Lua chunk that tells a state the ids of goFuncs.
@@ -61,15 +54,9 @@ func goLog(c *cgo.Call) int {
 	return 0
 }
 
-// goNow() -> sec, usec: core.now.
-func goNow(c *cgo.Call) int {
-	now := time.Now()
-	c.PushNumber(float64(now.Unix()))
-	c.PushNumber(float64(now.Nanosecond() / 1000))
-	return 2
-}
-
-// procVars holds proc.* variables, shared by every core.
+// procVars holds proc.* variables, shared by every core. Each state keeps
+// copies of those it read (lj/lua/vars.lua), valid while the counter
+// versionProc of sharedVersions does not move: every write bumps it.
 var procVars sync.Map
 
 func goVarGet(c *cgo.Call) int {
@@ -103,6 +90,7 @@ func goVarSet(c *cgo.Call) int {
 	default:
 		return c.Error("set_var: a variable holds a string, number or boolean")
 	}
+	sharedVersions.Bump(versionProc)
 	return 0
 }
 

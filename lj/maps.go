@@ -110,9 +110,14 @@ type patRef struct {
 // mapExpr is a file indexed for one match method.
 type mapExpr struct {
 	ref    *patRef
+	id     int // in mapExprs
 	method int
 	idx    mapIndex
 }
+
+// changed tells the states' copies of x's lookups (lj/lua/map.lua) that
+// they are stale. Called with x.ref.mu held for writing, after the change.
+func (x *mapExpr) changed() { sharedVersions.Bump(versionMaps + x.id) }
 
 // mapIndex finds entries for one match method. add fails when the key is not
 // valid for the method; del drops every entry with the key.
@@ -261,12 +266,13 @@ func openMap(path string, method int, acl bool) (int, error) {
 	if p := mapExprs.Load(); p != nil {
 		list = append(list, *p...)
 	}
+	x.id = len(list)
 	list = append(list, x)
 	mapExprs.Store(&list)
 	if mapReg.exprs == nil {
 		mapReg.exprs = make(map[exprKey]int)
 	}
-	id := len(list) - 1
+	id := x.id
 	mapReg.exprs[key] = id
 	return id, nil
 }
@@ -320,15 +326,18 @@ func setMap(path, key, value string, acl bool) error {
 			}
 		}
 	}
-	if found {
-		return nil
+	if !found {
+		e := &mapEntry{key: key, value: value, noValue: acl}
+		r.entries = append(r.entries, e)
+		// As in HAProxy, a key that is not valid for one of the file's
+		// match methods (e.g. not an address for an ip map) is left out of
+		// that index.
+		for _, x := range r.exprs {
+			_ = x.idx.add(e)
+		}
 	}
-	e := &mapEntry{key: key, value: value, noValue: acl}
-	r.entries = append(r.entries, e)
-	// As in HAProxy, a key that is not valid for one of the file's match
-	// methods (e.g. not an address for an ip map) is left out of that index.
 	for _, x := range r.exprs {
-		_ = x.idx.add(e)
+		x.changed()
 	}
 	return nil
 }
@@ -351,6 +360,7 @@ func delMap(path, key string, acl bool) error {
 	r.entries = kept
 	for _, x := range r.exprs {
 		x.idx.del(key)
+		x.changed()
 	}
 	return nil
 }
@@ -978,6 +988,59 @@ func init() {
 	goFuncs["map_open"] = cgo.RegisterGoFunc(goMapOpen)
 	goFuncs["map_lookup"] = cgo.RegisterGoFunc(goMapLookup)
 	goFuncs["map_update"] = cgo.RegisterGoFunc(goMapUpdate)
+	goFuncs["map_snapshot"] = cgo.RegisterGoFunc(goMapSnapshot)
+}
+
+// maxSnapshot bounds the entries of a map a state copies whole.
+const maxSnapshot = 4096
+
+// snapshot returns every key of an exact-match (str) index with the value
+// a lookup of it returns, encoded for lj/lua/map.lua as "<len> key<len>
+// value" pairs, a value length of -1 meaning no value; ok is false for
+// other match methods and for indexes larger than maxSnapshot, which
+// states cache lookup by lookup instead.
+func (x *mapExpr) snapshot() (string, bool) {
+	si, ok := x.idx.(*strIndex)
+	if !ok {
+		return "", false
+	}
+	x.ref.mu.RLock()
+	defer x.ref.mu.RUnlock()
+	if len(si.m) > maxSnapshot {
+		return "", false
+	}
+	var b []byte
+	for k, es := range si.m {
+		if len(es) == 0 {
+			continue
+		}
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ' ')
+		b = append(b, k...)
+		if es[0].noValue {
+			b = append(b, "-1 "...)
+			continue
+		}
+		b = strconv.AppendInt(b, int64(len(es[0].value)), 10)
+		b = append(b, ' ')
+		b = append(b, es[0].value...)
+	}
+	return string(b), true
+}
+
+// goMapSnapshot(id) -> encoded entries | nil: see mapExpr.snapshot.
+func goMapSnapshot(c *cgo.Call) int {
+	x := exprByID(c.Int(1))
+	if x == nil {
+		return c.Error("map_snapshot: unknown map id")
+	}
+	s, ok := x.snapshot()
+	if !ok {
+		c.PushNil()
+		return 1
+	}
+	c.PushString(s)
+	return 1
 }
 
 // goMapOpen(path, method) -> id | nil, err

@@ -104,6 +104,10 @@ func (s *State) loadAPIs() error {
 	if err := s.L.Load([]byte(goFuncTable()), "=luaedge/gofuncs"); err != nil {
 		return err
 	}
+	s.L.SetVersions(sharedVersions)
+	if err := s.L.Load([]byte(fastPathChunk()), "=luaedge/fastpath"); err != nil {
+		return err
+	}
 	for _, f := range apiFiles {
 		code, err := luaFS.ReadFile("lua/" + f)
 		if err != nil {

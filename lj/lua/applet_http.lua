@@ -33,8 +33,8 @@ local lazy = {
 }
 -- Fetches and converters (applet.f, sf, c, sc) are built on the applet.
 local members = {
-	f = function(a) return I.new_fetches(a, false) end,
-	sf = function(a) return I.new_fetches(a, true) end,
+	f = function(a) return I.fetches_for(a, rawget(a, "__ctx"), false) end,
+	sf = function(a) return I.fetches_for(a, rawget(a, "__ctx"), true) end,
 	c = function() return I.new_converters(false) end,
 	sc = function() return I.new_converters(true) end,
 }

@@ -6,8 +6,51 @@ local B = ...
 local ffi = require("ffi")
 local bit = require("bit")
 
--- Keep identical to cgo/stream.h (lj's tests compare the two).
+-- Keep identical to cgo/stream.h (lj's tests compare the two): the
+-- constants Lua uses below are read from these enums.
 ffi.cdef[[
+enum {
+	LE_OP_DONE = 0,
+	LE_OP_SLEEP = 1,
+	LE_OP_YIELD = 2,
+	LE_OP_RECV = 3,
+	LE_OP_FLUSH = 4,
+	LE_OP_FORWARD = 5,
+	LE_OP_SOCKET = 6
+};
+enum {
+	LE_SOCK_CONNECT = 1,
+	LE_SOCK_SEND = 2,
+	LE_SOCK_RECV = 3,
+	LE_SOCK_CLOSE = 4,
+	LE_SOCK_OK = 0,
+	LE_SOCK_EFAIL = -1,
+	LE_SOCK_ETIMEOUT = -2,
+	LE_SOCK_ECLOSED = -3
+};
+enum {
+	LE_F_BODY_END = 1,
+	LE_F_STARTED = 2,
+	LE_F_HEAD_SENT = 4,
+	LE_F_FAILED = 8,
+	LE_F_SESS_VARS = 16,
+	LE_F_ABORT = 32,
+	LE_F_SOCKOPT = 64,
+	LE_F_FORWARD = 128
+};
+enum {
+	LE_KIND_HTTP1 = 0,
+	LE_KIND_HTTP2 = 1,
+	LE_KIND_TCP = 2,
+	LE_KIND_WEBSOCKET = 3
+};
+enum {
+	LE_MSG_TEXT = 1,
+	LE_MSG_BINARY = 2,
+	LE_MSG_CLOSE = 4
+};
+enum { LE_B64_ENC = 0, LE_B64_DEC = 1, LE_B64_UENC = 2, LE_B64_UDEC = 3 };
+enum { LE_HASH_CRC32 = 1, LE_HASH_CRC32C = 2, LE_HASH_DJB2 = 3, LE_HASH_SDBM = 4, LE_HASH_WT6 = 5 };
 typedef struct le_buf {
 	char *p;
 	uint32_t len;
@@ -21,6 +64,10 @@ typedef struct le_field {
 	le_span name;
 	le_span value;
 } le_field;
+typedef struct le_msg {
+	uint32_t end;
+	uint8_t flags;
+} le_msg;
 typedef struct le_stream {
 	int32_t entry;
 	int32_t entry_arg;
@@ -56,6 +103,9 @@ typedef struct le_stream {
 	le_buf out;
 	int32_t tos;
 	int32_t mark;
+	uint32_t stk_have;
+	uint32_t stk_none;
+	double stk[16];
 	int32_t sock;
 	int32_t sock_op;
 	int32_t sock_arg;
@@ -63,12 +113,38 @@ typedef struct le_stream {
 	int32_t sock_res;
 	le_buf io;
 	le_buf err;
+	int32_t kind;
+	uint32_t stream_id;
+	le_span scheme;
+	le_span protocol;
+	le_field *trailers;
+	uint32_t ntrailers;
+	uint32_t trailers_cap;
+	le_field *rtrailers;
+	uint32_t nrtrailers;
+	uint32_t rtrailers_cap;
+	le_msg *msgs;
+	uint32_t nmsgs;
+	uint32_t msgs_cap;
 } le_stream;
+typedef struct le_loop {
+	uint32_t stk_want;
+	uint32_t nversions;
+	const uint32_t *versions;
+	le_buf scratch;
+} le_loop;
 ]]
 
+local C = ffi.C -- the enums' constants (no symbol lookup: they are declared above)
 local I = {
-	OP_DONE = 0, OP_SLEEP = 1, OP_YIELD = 2, OP_RECV = 3, OP_FLUSH = 4, OP_FORWARD = 5, OP_SOCKET = 6,
-	F_BODY_END = 1, F_STARTED = 2, F_HEAD_SENT = 4, F_FAILED = 8, F_SESS_VARS = 16, F_ABORT = 32, F_SOCKOPT = 64, F_FORWARD = 128,
+	OP_DONE = C.LE_OP_DONE, OP_SLEEP = C.LE_OP_SLEEP, OP_YIELD = C.LE_OP_YIELD, OP_RECV = C.LE_OP_RECV,
+	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
+	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
+	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
+	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD,
+	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
+	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
+	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
 	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,
@@ -88,6 +164,13 @@ local I = {
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
 	buf_put = ffi.cast("int (*)(le_buf *, const char *, size_t, le_span *)", B.buf_put),
 	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
+	add_rtrailer = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_rtrailer),
+	end_msg = ffi.cast("int (*)(le_stream *, int)", B.end_msg),
+	now_us = ffi.cast("double (*)(void)", B.now_us),
+	b64 = ffi.cast("int (*)(le_buf *, const char *, size_t, int)", B.b64),
+	hash = ffi.cast("uint32_t (*)(int, const char *, size_t, int)", B.hash),
+	-- What this state shares with its loop (cgo/stream.h, le_loop).
+	loop = ffi.cast("le_loop *", B.loop),
 }
 package.loaded["luaedge.internal"] = I
 
@@ -108,6 +191,8 @@ end
 function I.wait(s, op, arg)
 	s.op = op
 	s.arg = arg or 0
+	-- The stick counters Go copied in belong to the first resume only.
+	s.stk_have = 0
 	yield()
 end
 

@@ -319,10 +319,21 @@ end, function(t)
 	if t ~= nil and t ~= "" and t ~= "query" then return 1, "unexpected encode type '" .. t .. "', allowed value is 'query'" end
 end)
 
-def("base64", "bin", "str", {}, function(s) return gocall(GO.conv_base64, "enc", s) end)
-def("b64dec", "str", "bin", {}, function(s) return gocall(GO.conv_base64, "dec", s) end)
-def("ub64enc", "bin", "str", {}, function(s) return gocall(GO.conv_base64, "uenc", s) end)
-def("ub64dec", "str", "bin", {}, function(s) return gocall(GO.conv_base64, "udec", s) end)
+-- base64 and the hashes run in C through FFI (cgo/convert.c): no gate call.
+-- The result of le_b64 is in the state's scratch buffer until the next call.
+local scratch = I.loop.scratch
+local ffi = require("ffi")
+local C, c_b64, c_hash, ffi_string = ffi.C, I.b64, I.hash, ffi.string
+local function b64(mode)
+	return function(s)
+		if c_b64(scratch, s, #s, mode) ~= 0 then return nil end
+		return ffi_string(scratch.p, scratch.len)
+	end
+end
+def("base64", "bin", "str", {}, b64(C.LE_B64_ENC))
+def("b64dec", "str", "bin", {}, b64(C.LE_B64_DEC))
+def("ub64enc", "bin", "str", {}, b64(C.LE_B64_UENC))
+def("ub64dec", "str", "bin", {}, b64(C.LE_B64_UDEC))
 def("sha1", "bin", "bin", {}, function(s) return gocall(GO.conv_digest, "sha1", s) end)
 def("sha2", "bin", "bin", { { "bits", "int" } }, function(s, bits)
 	return gocall(GO.conv_digest, "sha" .. (bits or 256), s)
@@ -331,9 +342,10 @@ end, function(bits)
 		return 1, "unsupported number of bits " .. bits .. " (224, 256, 384 or 512)"
 	end
 end)
-for _, h in ipairs({ "crc32", "crc32c", "djb2", "sdbm", "wt6" }) do
-	def(h, "bin", "int", { { "avalanche", "int" } }, function(s, aval)
-		return gocall(GO.conv_hash, h, s, aval or 0)
+local hashes = { crc32 = C.LE_HASH_CRC32, crc32c = C.LE_HASH_CRC32C, djb2 = C.LE_HASH_DJB2, sdbm = C.LE_HASH_SDBM, wt6 = C.LE_HASH_WT6 }
+for alg, h in pairs(hashes) do
+	def(alg, "bin", "int", { { "avalanche", "int" } }, function(s, aval)
+		return tonumber(c_hash(h, s, #s, (aval ~= nil and aval ~= 0) and 1 or 0))
 	end)
 end
 def("json", "str", "str", { { "input_code", "str" } }, function(s, mode)
@@ -379,7 +391,7 @@ for m, method in pairs(MATCH) do
 	local function lookup(v, file)
 		local id, err = map_id(method, file)
 		if id == nil then return nil, "converter 'map_" .. m .. "': " .. err end
-		return gocall(GO.map_lookup, id, v)
+		return I.map_get(id, v)
 	end
 	local str_fn = function(v, file, default)
 		local r, err = lookup(v, file)

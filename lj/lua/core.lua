@@ -82,9 +82,12 @@ function core.yield()
 	I.wait(request_stream("core.yield"), I.OP_YIELD, 0)
 end
 
+-- core.now() reads the clock in C through FFI: no gate call.
+local now_us, floor = I.now_us, math.floor
 function core.now()
-	local sec, usec = I.gocall(I.go.now)
-	return { sec = sec, usec = usec }
+	local us = now_us()
+	local sec = floor(us / 1e6)
+	return { sec = sec, usec = us - sec * 1e6 }
 end
 
 _G.core = core

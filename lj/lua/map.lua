@@ -7,6 +7,82 @@ local I = require("luaedge.internal")
 
 local type, tostring, tonumber, error, select, setmetatable, getmetatable = type, tostring, tonumber, error, select, setmetatable, getmetatable
 local gocall, GO = I.gocall, I.go
+local find, sub = string.find, string.sub
+
+-- This state's copies of map lookups, by map index id. Go bumps the index's
+-- change counter (le_loop.versions) after every change and before the call
+-- that made it returns; a copy made under another counter value is
+-- dropped, so a lookup that starts after a change returned, on any core,
+-- sees it (lj/fastpath.go). An exact-match (str) map of up to 4096 keys is
+-- copied whole, so a key it lacks costs no gate call either; the other
+-- maps keep the results of the lookups made, up to MEMO_MAX keys.
+local versions, VMAPS = I.loop.versions, I.VERSION_MAPS
+local NVERSIONED = I.loop.nversions - VMAPS
+local caches = {}
+local MEMO_MAX = 4096
+
+-- parse fills t from the encoding of lj/maps.go's mapExpr.snapshot and
+-- returns the number of keys.
+local function parse(enc, t)
+	local pos, len, n = 1, #enc, 0
+	while pos <= len do
+		local sp = find(enc, " ", pos, true)
+		local kl = tonumber(sub(enc, pos, sp - 1))
+		local k = sub(enc, sp + 1, sp + kl)
+		pos = sp + kl + 1
+		sp = find(enc, " ", pos, true)
+		local vl = tonumber(sub(enc, pos, sp - 1))
+		pos = sp + 1
+		if vl >= 0 then
+			t[k] = sub(enc, pos, pos + vl - 1)
+			pos = pos + vl
+		end
+		n = n + 1
+	end
+	return n
+end
+
+-- refresh makes the copy of index id for change counter ver. A whole copy
+-- is made again only when the previous copy served at least as many
+-- lookups as it had keys: a map that changes on every request is then
+-- cached lookup by lookup rather than copied on every request.
+local function refresh(id, ver, old)
+	local c = { ver = ver, t = {}, n = 0, uses = 0, whole = false }
+	if old ~= nil then c.size, c.nosnap = old.size, old.nosnap end
+	if not c.nosnap and (old == nil or old.uses >= (old.size or 0)) then
+		local enc = gocall(GO.map_snapshot, id)
+		if enc == nil then
+			c.nosnap = true
+		else
+			c.size = parse(enc, c.t)
+			c.whole = true
+		end
+	end
+	caches[id] = c
+	return c
+end
+
+-- map_get returns the value of the entry of index id matching key, or nil.
+local function map_get(id, key)
+	if id >= NVERSIONED or key ~= key then return gocall(GO.map_lookup, id, key) end
+	local c, ver = caches[id], versions[VMAPS + id]
+	if c == nil or c.ver ~= ver then c = refresh(id, ver, c) end
+	c.uses = c.uses + 1
+	if c.whole then
+		if type(key) == "number" then key = tostring(key) end
+		return c.t[key]
+	end
+	local v = c.t[key]
+	if v == nil then
+		v = gocall(GO.map_lookup, id, key)
+		if c.n >= MEMO_MAX then c.t, c.n = {}, 0 end
+		c.t[key] = v or false
+		c.n = c.n + 1
+		return v
+	end
+	return v or nil
+end
+I.map_get = map_get
 
 -- Match methods, numbered as in HAProxy; Map.str etc. are the old names.
 local Map = {}
@@ -67,7 +143,7 @@ local function lookup(m, fname, n, key)
 	elseif t ~= "string" and t ~= "number" then
 		error("bad argument #1 to '" .. fname .. "' (string expected, got " .. t .. ")", 3)
 	end
-	return gocall(GO.map_lookup, m.id, key)
+	return map_get(m.id, key)
 end
 
 -- map:lookup(key) returns the value of the matching entry, or nil.

@@ -7,8 +7,9 @@ local I = require("luaedge.internal")
 local ffi_string = ffi.string
 local type, tostring, tonumber = type, tostring, tonumber
 
-local CONNECT, SEND, RECV, CLOSE = 1, 2, 3, 4
-local OK, EFAIL, ETIMEOUT, ECLOSED = 0, -1, -2, -3
+local C = require("ffi").C -- enums of cgo/stream.h, declared in bridge.lua
+local CONNECT, SEND, RECV, CLOSE = C.LE_SOCK_CONNECT, C.LE_SOCK_SEND, C.LE_SOCK_RECV, C.LE_SOCK_CLOSE
+local OK, EFAIL, ETIMEOUT, ECLOSED = C.LE_SOCK_OK, C.LE_SOCK_EFAIL, C.LE_SOCK_ETIMEOUT, C.LE_SOCK_ECLOSED
 
 local Socket = {}
 local mt = { __index = Socket, __tostring = function() return "Socket" end }

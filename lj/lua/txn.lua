@@ -144,8 +144,7 @@ function Reply.set_status(self, status, reason)
 		error("bad argument #2 to 'set_status' (status code 100-999 expected)", 2)
 	end
 	if reason == nil then
-		reason = I.gocall(I.go.status_text, status)
-		if reason == "" then reason = nil end
+		reason = I.status_text[status]
 	end
 	self.status, self.reason = status, reason and tostring(reason)
 end

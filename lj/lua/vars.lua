@@ -7,6 +7,33 @@ local I = require("luaedge.internal")
 local vars = {}
 I.vars = vars
 
+-- proc.* variables live in Go (lj/gofuncs.go). This state keeps a copy of
+-- each one it read, all dropped when Go's change counter for proc.*
+-- variables moves (every write bumps it before returning): a read after a
+-- write on any core sees it; see lj/fastpath.go.
+local versions, VPROC = I.loop.versions, I.VERSION_PROC
+local NONE = {} -- a cached "not set"
+local proc_cache, proc_n, proc_ver = {}, 0, -1
+local PROC_CACHE_MAX = 1024
+
+local function proc_get(name)
+	local ver = versions[VPROC]
+	if ver ~= proc_ver then
+		proc_cache, proc_n, proc_ver = {}, 0, ver
+	end
+	local v = proc_cache[name]
+	if v == nil then
+		v = I.gocall(I.go.var_get, name)
+		if proc_n >= PROC_CACHE_MAX then proc_cache, proc_n = {}, 0 end
+		if v == nil then proc_cache[name] = NONE else proc_cache[name] = v end
+		proc_n = proc_n + 1
+		return v
+	end
+	if v == NONE then return nil end
+	return v
+end
+I.proc_get = proc_get
+
 -- Request-scoped variables live in the request's ctx (see the runner in
 -- bridge.lua), which is emptied when the request ends.
 -- Connection-scoped variables, keyed by connection id.
@@ -55,7 +82,7 @@ function vars.set(ctx, s, name, value, ifexist)
 		s.backend = id
 	end
 	if scope == "proc" then
-		if ifexist and I.gocall(I.go.var_get, name) == nil then return false end
+		if ifexist and proc_get(name) == nil then return false end
 		I.gocall(I.go.var_set, name, value)
 		return true
 	end
@@ -66,7 +93,7 @@ end
 function vars.get(ctx, s, name)
 	local scope = split(name)
 	if scope == nil then return nil end
-	if scope == "proc" then return I.gocall(I.go.var_get, name) end
+	if scope == "proc" then return proc_get(name) end
 	local t = store(ctx, s, scope, false)
 	return t and t[name]
 end
@@ -110,13 +137,13 @@ end
 
 function core.set_var(name, value, ifexist)
 	name = proc_name("core.set_var", name)
-	if ifexist and I.gocall(I.go.var_get, name) == nil then return false end
+	if ifexist and proc_get(name) == nil then return false end
 	I.gocall(I.go.var_set, name, value)
 	return true
 end
 
 function core.get_var(name)
-	return I.gocall(I.go.var_get, proc_name("core.get_var", name))
+	return proc_get(proc_name("core.get_var", name))
 end
 
 function core.unset_var(name)

@@ -291,6 +291,10 @@ func (h *Conn) startRequest() {
 	s := h.st.S()
 	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
 	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
+	if h.trackKey != "" {
+		// The stick counters the scripts read, without a gate call each.
+		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)
+	}
 	s.SetAuthority(r.Host)
 	s.SetContentLength(r.ContentLength)
 	for i := range r.Headers {

@@ -88,6 +88,10 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 		dst, dp = []byte(a.IP.String()), a.Port
 	}
 	t.st.S().SetAddrs(src, sp, dst, dp)
+	if t.trackKey != "" {
+		// The stick counters the scripts read, without a gate call each.
+		l.Env.Lua.FillStick(t.st.S(), fe.Track, t.trackKey)
+	}
 	t.st.Src = src
 	t.Handle(t.st.Step)
 	return t
