@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 
 	"github.com/luaedge/luaedge/eventloop/backend"
 	"github.com/luaedge/luaedge/eventloop/config"
@@ -42,13 +41,16 @@ type Server struct {
 	loops   map[gnet.EventLoop]*Loop
 	bootErr error // a loop's state failed to start
 
-	engine   gnet.Engine
-	booted   chan struct{}
-	draining atomic.Bool
-	numLoops int
-	nextConn atomic.Int64
-	nextLoop atomic.Int32
-	active   atomic.Int64 // connections open
+	engine    gnet.Engine
+	started   chan struct{} // closed by the first OnTick: gnet's loops exist
+	startOnce sync.Once
+	served    chan struct{} // closed when gnet has stopped
+	booted    chan struct{}
+	draining  atomic.Bool
+	numLoops  int
+	nextConn  atomic.Int64
+	nextLoop  atomic.Int32
+	active    atomic.Int64 // connections open
 }
 
 // frontend is a config frontend resolved for serving.
@@ -70,6 +72,8 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 		byAddr:  map[string]*frontend{},
 		byPort:  map[int]*frontend{},
 		loops:   map[gnet.EventLoop]*Loop{},
+		started: make(chan struct{}),
+		served:  make(chan struct{}),
 		booted:  make(chan struct{}),
 	}
 	s.numLoops = cfg.Workers
@@ -173,7 +177,10 @@ func (s *Server) Serve() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
+		// OnTick's first call tells startLoops that the loops exist.
+		gnet.WithTicker(true),
 	)
+	close(s.served)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bootErr != nil {
@@ -183,31 +190,45 @@ func (s *Server) Serve() error {
 }
 
 // OnBoot keeps the engine for Shutdown and starts every loop's Lua state.
+// gnet calls it before it creates its loops.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.engine = eng
 	go s.startLoops()
 	return gnet.None
 }
 
+// OnTick is first called once gnet has created and started its loops
+// (gnet starts the ticker after them), which makes it the start signal
+// for startLoops; it has nothing else to do.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	s.startOnce.Do(func() { close(s.started) })
+	return time.Hour, gnet.None
+}
+
 // bootProbe marks the connections startLoops registers.
 type bootProbe struct{}
 
-// startLoops creates the Lua state of every loop on the loop's own thread
-// before traffic, so that init functions and tasks run at start-up: gnet
-// gives no handle on its loops, but registering a connection goes to each
-// loop in turn (round robin), and a connected UDP socket sends nothing.
+// startLoops starts the Lua state of every loop before traffic, so that
+// init functions and tasks run at start-up. A loop creates its state on
+// its first event (Server.loop); gnet gives no handle on its loops, but
+// registering a connection goes to each loop in turn (round robin), so a
+// connected UDP socket, which sends nothing, is registered once per loop
+// as that first event. It waits for OnTick: before, gnet may still be
+// adding its loops to the list Register reads. Nothing else calls
+// Engine.Register (connections to servers are registered on a given
+// loop), so the round robin is not shared.
 // A loop that cannot start its state stops the server: Serve returns the
 // error and Booted never closes.
 func (s *Server) startLoops() {
+	select {
+	case <-s.started:
+	case <-s.served: // gnet could not start
+		return
+	}
 	probe := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	for i := 0; i < s.numLoops; i++ {
 		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})
 		res, err := s.engine.Register(ctx)
-		// OnBoot can run before gnet has listed its loops: wait for them.
-		for try := 0; errors.Is(err, errorx.ErrEmptyEngine) && try < 200; try++ {
-			time.Sleep(5 * time.Millisecond)
-			res, err = s.engine.Register(ctx)
-		}
 		if err == nil {
 			if r := <-res; r.Err != nil {
 				err = r.Err
