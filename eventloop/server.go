@@ -388,7 +388,8 @@ func (s *Server) loop(el gnet.EventLoop) (*Loop, error) {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish for up to the
-// configured shutdown_timeout (or ctx), then closes everything.
+// configured shutdown_timeout (or ctx), then closes everything. It returns
+// ErrScriptRunning if a loop is still inside a Lua script after that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-s.booted:
@@ -420,14 +421,31 @@ wait:
 		case <-tick.C:
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
 	err := s.engine.Stop(stopCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A loop did not come back from Lua (a script that never yields):
+		// closing its state would free it under the running script. The
+		// states are left to the end of the process.
+		return ErrScriptRunning
+	}
+	// Every loop has returned: no state is in use any more.
 	for _, l := range loops {
 		l.close()
 	}
 	return err
 }
+
+// stopGrace is how long Shutdown waits for the loops to close their
+// connections and return once shutdown_timeout has passed.
+const stopGrace = 2 * time.Second
+
+// ErrScriptRunning is what Shutdown returns when a loop was still running
+// a Lua script stopGrace after shutdown_timeout: the server is stopped
+// except for that loop, whose goroutine and state remain until the
+// process exits.
+var ErrScriptRunning = errors.New("a Lua script still running at shutdown")
 
 func (s *Server) backendNames() []string {
 	names := make([]string, len(s.backends))

@@ -148,6 +148,9 @@ type server struct {
 	out   *syncBuffer
 	done  chan struct{} // closed when the process has exited
 	err   error         // what Wait returned; read after done
+	// wantExit is the exit status the test expects when it ends (0 unless
+	// the test stops the server in a way that exits otherwise).
+	wantExit int
 }
 
 // addr returns the address of @PORT@.
@@ -303,7 +306,7 @@ func launch(t *testing.T, dir string, args []string, addrs []string) (s *server,
 			t.Errorf("luaedge did not exit within 10 s of SIGTERM; its output:\n%s", s.logs())
 			return
 		}
-		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		if code := s.cmd.ProcessState.ExitCode(); code != s.wantExit {
 			t.Errorf("luaedge exited with status %d (%v); its output:\n%s", code, s.err, s.logs())
 		} else if t.Failed() {
 			t.Logf("server output:\n%s", s.logs())
