@@ -264,8 +264,13 @@ func startServer(t *testing.T, yaml string, files map[string]string) *server {
 	return nil
 }
 
-// launch runs the binary in dir with args and waits until every address in
-// addrs accepts connections (at most 5 s). ok is false if it exited first.
+// launch runs the binary in dir with args and waits until it is ready (at
+// most 5 s). ok is false if it exited first.
+//
+// The server logs "listening" once every loop has started. Only when its
+// log level hides that line does launch connect to every address in addrs
+// instead: the server counts such a connection as a client, on a loop and
+// at a time the test does not control.
 func launch(t *testing.T, dir string, args []string, addrs []string) (s *server, ok bool) {
 	t.Helper()
 	s = &server{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
@@ -281,6 +286,21 @@ func launch(t *testing.T, dir string, args []string, addrs []string) (s *server,
 		close(s.done)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
+	quietUntil := time.Now().Add(2 * time.Second) // no "listening" line by then: dial
+	for {
+		logs := s.logs()
+		if strings.Contains(logs, "msg=listening") || strings.Contains(logs, `"msg":"listening"`) {
+			addrs = nil
+			break
+		}
+		if s.exited() {
+			return s, false
+		}
+		if time.Now().After(quietUntil) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, a := range addrs {
 		for {
 			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)

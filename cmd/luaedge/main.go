@@ -161,11 +161,12 @@ func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-
+	// Signals are caught before the listeners open: a client may signal
+	// as soon as the port accepts.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
 		log.Error("cannot start", "err", err)
