@@ -756,13 +756,26 @@ func (h *h1Conn) checkDeadline(now time.Time) {
 	}
 }
 
-// drain is called at shutdown: idle connections close now, busy ones after
-// their response.
+// drain is called at shutdown: busy connections close after their
+// response, and so do those receiving a request head. An idle connection
+// closes once it has been idle for drainGrace: its client may be sending
+// the next request right now, and closing under it would lose it.
 func (h *h1Conn) drain() {
-	if h.th == nil && (h.phase == phaseIdle || h.phase == phaseHead) {
+	if h.th != nil || h.phase != phaseIdle {
+		return
+	}
+	end := h.deadline.Add(drainGrace - h.fe.cfg.Timeouts.KeepAlive.D()) // idle since + drainGrace
+	if end.Before(h.deadline) {
+		h.deadline = end // the sweeper closes it then
+	}
+	if !h.l.now.Before(h.deadline) {
 		h.closeNow()
 	}
 }
+
+// drainGrace is how long a connection answered just before a shutdown
+// gets to send its next request (answered with connection: close).
+const drainGrace = time.Second
 
 // flush writes the loop's scratch buffer to the connection.
 func (h *h1Conn) flush() {

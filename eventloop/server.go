@@ -279,9 +279,6 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return nil, gnet.Close
 	}
-	if s.draining.Load() {
-		return nil, gnet.Close
-	}
 	f := s.frontendOf(c.LocalAddr())
 	if f == nil {
 		s.log.Error("connection on an unknown listener", "addr", c.LocalAddr())
@@ -310,6 +307,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	h := newH1Conn(l, fs, c, s.nextConn.Add(1))
 	c.SetContext(h)
+	if s.draining.Load() {
+		// Accepted as the listeners closed: the request its client sends
+		// is answered, with connection: close.
+		h.drain()
+	}
 	return nil, gnet.None
 }
 
@@ -387,8 +389,10 @@ func (s *Server) loop(el gnet.EventLoop) (*Loop, error) {
 	return l, nil
 }
 
-// Shutdown stops accepting, lets in-flight requests finish for up to the
-// configured shutdown_timeout (or ctx), then closes everything. It returns
+// Shutdown stops accepting (new connections are refused), answers the
+// requests of the connections already accepted with connection: close,
+// closes idle connections, and lets in-flight requests finish for up to the
+// configured shutdown_timeout (or ctx); then it closes everything. It returns
 // ErrScriptRunning if a loop is still inside a Lua script after that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	select {
@@ -396,13 +400,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		return errors.New("server not started")
 	}
-	s.draining.Store(true)
 	s.mu.Lock()
 	loops := make([]*Loop, 0, len(s.loops))
 	for _, l := range s.loops {
 		loops = append(loops, l)
 	}
 	s.mu.Unlock()
+	// The listeners close before any response says connection: close, so
+	// a client that reconnects after one is refused, not accepted late.
+	if err := s.closeListeners(loops); err != nil {
+		s.log.Error("closing the listeners", "err", err)
+	}
+	s.draining.Store(true)
 	for _, l := range loops {
 		l.post(l.drain)
 	}
