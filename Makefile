@@ -12,9 +12,10 @@ TAGS     := netgo,osusergo,gc_opt
 LDFLAGS  := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
 export CGO_ENABLED := 1
 export CGO_LDFLAGS := -lm -ldl
-# Race-checked packages: those whose tests run without the event loop's
-# locked OS threads (gnet's loops are exercised by the end-to-end tests).
-RACE_PKGS := ./proto/... ./eventloop/config ./eventloop/backend ./eventloop/sticktable ./lj ./cgo
+# Race-checked packages: every package with in-process tests, the event
+# loops (./eventloop runs a Server in the test process) included. The
+# end-to-end tests run the built binary.
+RACE_PKGS := ./proto/... ./eventloop/... ./lj ./cgo
 
 .PHONY: all build run test test-unit test-e2e bench deps fuzz vet clean
 
@@ -40,7 +41,7 @@ vet:
 test: build vet
 	@bash third_party/install-deps.sh test
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	LUAEDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./eventloop ./cmd/...
+	LUAEDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./cmd/...
 
 # Runs each fuzz target for FUZZTIME (plain `go test` runs the seed corpus).
 FUZZTIME ?= 60s
