@@ -176,8 +176,8 @@ func (s *Server) Booted() <-chan struct{} { return s.engine.Booted() }
 // acceptor makes the connections of frontend f.
 func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 	return func(l *eventloop.Loop, c transport.Conn) eventloop.Handler {
-		if s.draining.Load() || f.paused.Load() {
-			return nil // stopping, or Proxy:pause or stop from a script
+		if f.paused.Load() {
+			return nil // Proxy:pause or stop from a script
 		}
 		ls := s.loops[l.ID]
 		stats := &ls.stats[f.index]
@@ -188,7 +188,13 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 		if f.cfg.Mode == "tcp" {
 			return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
 		}
-		return serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
+		h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
+		if s.draining.Load() {
+			// Accepted as the listeners closed: the request its client
+			// sends is answered, with connection: close.
+			h.Drain()
+		}
+		return h
 	}
 }
 
@@ -214,13 +220,21 @@ func (s *Server) frontendTotals(f *frontend) metrics.FrontendTotals {
 	return t
 }
 
-// Shutdown stops accepting, lets in-flight requests finish for up to the
-// configured shutdown_timeout (or ctx), then closes everything.
+// Shutdown stops accepting (new connections are refused), answers the
+// requests of the connections already accepted with connection: close,
+// closes idle connections, and lets in-flight requests finish for up to the
+// configured shutdown_timeout (or ctx); then it closes everything. It returns
+// ErrScriptRunning if a loop is still inside a Lua script after that.
 func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-s.engine.Booted():
 	default:
 		return errors.New("server not started")
+	}
+	// The listeners close before any response says connection: close, so
+	// a client that reconnects after one is refused, not accepted late.
+	if err := s.engine.CloseListeners(); err != nil {
+		s.log.Error("closing the listeners", "err", err)
 	}
 	s.draining.Store(true)
 	loops := s.loopStates()
@@ -242,14 +256,31 @@ wait:
 		case <-tick.C:
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
 	err := s.engine.Stop(stopCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A loop did not come back from Lua (a script that never yields):
+		// closing its state would free it under the running script. The
+		// states are left to the end of the process.
+		return ErrScriptRunning
+	}
+	// Every loop has returned: no state is in use any more.
 	for _, ls := range loops {
 		ls.close()
 	}
 	return err
 }
+
+// stopGrace is how long Shutdown waits for the loops to close their
+// connections and return once shutdown_timeout has passed.
+const stopGrace = 2 * time.Second
+
+// ErrScriptRunning is what Shutdown returns when a loop was still running
+// a Lua script stopGrace after shutdown_timeout: the server is stopped
+// except for that loop, whose goroutine and state remain until the
+// process exits.
+var ErrScriptRunning = errors.New("a Lua script still running at shutdown")
 
 // loopStates returns the loops set up so far.
 func (s *Server) loopStates() []*loopState {

@@ -6,7 +6,6 @@ package eventloop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	errorx "github.com/panjf2000/gnet/v2/pkg/errors"
 
 	"github.com/luaedge/luaedge/transport"
 )
@@ -55,19 +53,24 @@ type Engine struct {
 	list    []*Loop
 	bootErr error // a loop failed to set up
 
-	engine   gnet.Engine
-	booted   chan struct{}
-	nextLoop atomic.Int32
+	engine    gnet.Engine
+	started   chan struct{} // closed by the first OnTick: gnet's loops exist
+	startOnce sync.Once
+	served    chan struct{} // closed when gnet has stopped
+	booted    chan struct{}
+	nextLoop  atomic.Int32
 }
 
 // New makes an engine; add listeners with Listen, then Run.
 func New(opts Options) *Engine {
 	return &Engine{
-		opts:   opts,
-		byAddr: map[string]Acceptor{},
-		byPort: map[int]Acceptor{},
-		loops:  map[gnet.EventLoop]*Loop{},
-		booted: make(chan struct{}),
+		opts:    opts,
+		byAddr:  map[string]Acceptor{},
+		byPort:  map[int]Acceptor{},
+		loops:   map[gnet.EventLoop]*Loop{},
+		started: make(chan struct{}),
+		served:  make(chan struct{}),
+		booted:  make(chan struct{}),
 	}
 }
 
@@ -104,7 +107,10 @@ func (e *Engine) Run() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{e.opts.Log}),
+		// OnTick's first call tells startLoops that the loops exist.
+		gnet.WithTicker(true),
 	)
+	close(e.served)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.bootErr != nil {
@@ -123,36 +129,52 @@ func (e *Engine) Loops() []*Loop {
 	return append([]*Loop(nil), e.list...)
 }
 
-// Stop stops the loops, closing every connection.
+// Stop stops the loops, closing every connection. It returns
+// context.DeadlineExceeded if a loop has not returned by ctx's deadline
+// (a handler that does not come back, such as a script that never yields).
 func (e *Engine) Stop(ctx context.Context) error {
 	return e.engine.Stop(ctx)
 }
 
-// OnBoot keeps the gnet engine and sets up every loop.
+// OnBoot keeps the gnet engine and sets up every loop. gnet calls it
+// before it creates its loops.
 func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 	e.engine = eng
 	go e.startLoops()
 	return gnet.None
 }
 
+// OnTick is first called once gnet has created and started its loops
+// (gnet starts the ticker after them), which makes it the start signal
+// for startLoops; it has nothing else to do.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	e.startOnce.Do(func() { close(e.started) })
+	return time.Hour, gnet.None
+}
+
 // bootProbe marks the connections startLoops registers.
 type bootProbe struct{}
 
-// startLoops sets up every loop on the loop's own goroutine before
-// traffic, so that what Setup starts (init functions, tasks) runs at
-// start-up: gnet gives no handle on its loops, but registering a
-// connection goes to each loop in turn (round robin), and a connected UDP
-// socket sends nothing. A loop that cannot be set up stops the engine.
+// startLoops sets up every loop before traffic, so that what Setup
+// starts (init functions, tasks) runs at start-up. A loop is set up on
+// its first event; gnet gives no handle on its loops, but registering a
+// connection goes to each loop in turn (round robin), so a connected UDP
+// socket, which sends nothing, is registered once per loop as that first
+// event. It waits for OnTick: before, gnet may still be adding its loops
+// to the list Register reads. Nothing else calls Engine.Register
+// (connections to servers are dialled on a given loop), so the round
+// robin is not shared. A loop that cannot be set up stops the engine: Run
+// returns the error and Booted never closes.
 func (e *Engine) startLoops() {
+	select {
+	case <-e.started:
+	case <-e.served: // gnet could not start
+		return
+	}
 	probe := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	for i := 0; i < e.opts.Loops; i++ {
 		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})
 		res, err := e.engine.Register(ctx)
-		// OnBoot can run before gnet has listed its loops: wait for them.
-		for try := 0; errors.Is(err, errorx.ErrEmptyEngine) && try < 200; try++ {
-			time.Sleep(5 * time.Millisecond)
-			res, err = e.engine.Register(ctx)
-		}
 		if err == nil {
 			if r := <-res; r.Err != nil {
 				err = r.Err

@@ -5,6 +5,11 @@
 //	luaedge -c FILE          run FILE
 //	luaedge check -c FILE    validate FILE and its scripts, then exit
 //	luaedge version          print the version
+//
+// SIGTERM or SIGINT stops the server gracefully: it stops accepting, lets
+// requests in flight finish for up to shutdown_timeout, and exits with
+// status 0. If a Lua script is still running then (one that never
+// yields), the process exits with status 3 without waiting for it.
 package main
 
 import (
@@ -23,6 +28,10 @@ import (
 	"github.com/luaedge/luaedge/edge"
 	"github.com/luaedge/luaedge/lj"
 )
+
+// exitScriptRunning is the exit status after a stop signal when a Lua
+// script was still running shutdown_timeout (and a short grace) later.
+const exitScriptRunning = 3
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
@@ -152,11 +161,12 @@ func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-
+	// Signals are caught before the listeners open: a client may signal
+	// as soon as the port accepts.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
 	select {
 	case err := <-errc:
 		log.Error("cannot start", "err", err)
@@ -184,7 +194,13 @@ func waitSignals(srv *edge.Server, sigs chan os.Signal, errc chan error, log *sl
 				continue
 			}
 			log.Info("stopping: finishing requests in flight", "signal", sig)
-			if err := srv.Shutdown(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
+			err := srv.Shutdown(context.Background())
+			if errors.Is(err, edge.ErrScriptRunning) {
+				// Serve cannot return while a loop is in the script.
+				log.Error("stopped with a Lua script still running; exiting without waiting for it")
+				return exitScriptRunning
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("shutdown", "err", err)
 			}
 			<-errc

@@ -619,13 +619,26 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 }
 
-// Drain is called at shutdown: idle connections close now, busy ones after
-// their response.
+// Drain is called at shutdown: busy connections close after their
+// response, and so do those receiving a request head. An idle connection
+// closes once it has been idle for drainGrace: its client may be sending
+// the next request right now, and closing under it would lose it.
 func (h *Conn) Drain() {
-	if !h.st.Running() && h.up == nil && (h.phase == phaseIdle || h.phase == phaseHead) {
+	if h.st.Running() || h.up != nil || h.phase != phaseIdle {
+		return
+	}
+	end := h.deadline.Add(drainGrace - h.fe.KeepAlive) // idle since + drainGrace
+	if end.Before(h.deadline) {
+		h.deadline = end // the sweeper closes it then
+	}
+	if !h.loopNow().Before(h.deadline) {
 		h.closeNow()
 	}
 }
+
+// drainGrace is how long a connection answered just before a shutdown
+// gets to send its next request (answered with connection: close).
+const drainGrace = time.Second
 
 // outBuf returns the connection's output buffer, borrowing an empty one
 // from the loop's pool if the running handler has not written yet.
