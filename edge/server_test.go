@@ -99,9 +99,17 @@ func startTestServer(t *testing.T) *testServer {
 			},
 		}},
 	}
+	return runServer(t, cfg, []lj.Script{{Path: "t.lua", Code: []byte(testScript)}}, addr)
+}
+
+// runServer serves cfg in the test's process, listening on addr, and
+// waits until it has booted. The server is shut down when the test ends,
+// if the test has not done it.
+func runServer(t *testing.T, cfg *config.Config, scripts []lj.Script, addr string) *testServer {
+	t.Helper()
 	buf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg, []lj.Script{{Path: "t.lua", Code: []byte(testScript)}}, log)
+	srv, err := New(cfg, scripts, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ type tunnel struct {
 	slot    bool // holds a connection slot of the server
 	timer   *time.Timer
 	srv     *backend.Server
+	recvFn  func() // t.receive, made once: a method value passed on allocates
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -38,6 +39,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		return nil, err.Error()
 	}
 	t := &tunnel{p: p, st: st, be: b, srv: srv, slot: true}
+	t.recvFn = t.receive
 	t.pending = append(t.pending, st.S().TakeBody()...)
 	if err := p.loop.Dial(addr, t); err != nil {
 		t.freeSlot()
@@ -107,7 +109,7 @@ func (t *tunnel) OnTraffic() {
 		t.c.Discard(-1)
 		return
 	}
-	t.st.Handle(t.receive)
+	t.st.Handle(t.recvFn)
 }
 
 func (t *tunnel) receive() {

@@ -75,8 +75,9 @@ type Upstream struct {
 	closed     bool
 	reqChunked bool // the request body goes chunk-framed
 	method     []byte
-	slot       bool // holds one of the server's connection slots (backend.Server.Done frees it)
-	receiving  bool // inside receive
+	slot       bool   // holds one of the server's connection slots (backend.Server.Done frees it)
+	receiving  bool   // inside receive
+	receiveFn  func() // u.receive, made once: a method value passed on allocates
 
 	resp     http1.Response
 	headDone bool
@@ -173,6 +174,7 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 		return nil, err
 	}
 	u := &Upstream{p: p, be: be, srv: srv}
+	u.receiveFn = u.receive
 	if err := p.loop.Dial(addr, u); err != nil {
 		return nil, err
 	}
@@ -316,7 +318,7 @@ func (u *Upstream) OnTraffic() {
 		}
 		return
 	}
-	st.Handle(u.receive)
+	st.Handle(u.receiveFn)
 }
 
 // receive consumes what the server sent for the current exchange.

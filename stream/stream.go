@@ -97,6 +97,7 @@ type Stream struct {
 	// Src is the client's address, for balance source; set by the protocol.
 	Src []byte
 
+	step  func()      // st.Step, made once: a method value passed on allocates
 	th    *cgo.Thread // the running coroutine; nil once it ended
 	gen   uint64      // counts coroutines run, so stale timers do nothing
 	timer *time.Timer // a sleep or a wait for the client's backlog
@@ -118,7 +119,9 @@ type Stream struct {
 // New makes the stream of one connection (or task). It runs nothing until
 // Start.
 func New(env *Env, down Protocol, kind Kind, fe *Frontend) *Stream {
-	return &Stream{env: env, down: down, kind: kind, fe: fe}
+	st := &Stream{env: env, down: down, kind: kind, fe: fe}
+	st.step = st.Step
+	return st
 }
 
 // Start takes a coroutine that will run entry(arg) for connection connID.
@@ -294,7 +297,7 @@ func (st *Stream) resumeTask() func() {
 			return
 		}
 		st.timer = nil
-		st.down.Handle(st.Step)
+		st.down.Handle(st.step)
 	}
 }
 

@@ -48,6 +48,7 @@ type Conn struct {
 	c     transport.Conn
 	id    int64
 	st    *stream.Stream
+	step  func() // st.Step, made once: a method value passed on allocates
 
 	// out holds what the running handler sends to the client: borrowed
 	// from the loop's pool on the first write and given back empty by
@@ -70,6 +71,7 @@ type Conn struct {
 func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
 	t := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, lastSeen: l.Env.Loop.Now()}
 	t.st = stream.New(l.Env, t, stream.KindTCP, fe.Stream)
+	t.step = t.st.Step
 	l.Conns[t] = struct{}{}
 	if t.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); t.trackKey != "" {
 		fe.Track.ConnOpen(t.trackKey)
@@ -93,7 +95,7 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 		l.Env.Lua.FillStick(t.st.S(), fe.Track, t.trackKey)
 	}
 	t.st.Src = src
-	t.Handle(t.st.Step)
+	t.Handle(t.step)
 	return t
 }
 
@@ -135,7 +137,7 @@ func (t *Conn) OnTraffic() {
 	t.c.Discard(len(buf))
 	if t.waiting {
 		t.waiting = false
-		t.Handle(t.st.Step)
+		t.Handle(t.step)
 	}
 }
 
@@ -241,7 +243,7 @@ func (t *Conn) OnClose(error) {
 	if t.st.Running() && t.waiting && !t.busy {
 		t.waiting = false
 		t.st.S().SetFlag(cgo.FlagBodyEnd)
-		t.Handle(t.st.Step)
+		t.Handle(t.step)
 	}
 	if !t.busy {
 		t.afterWork()
