@@ -99,6 +99,41 @@ func (st *Stream) head(h *Head) bool {
 	return true
 }
 
+// Trailers are the response's trailer fields, for the protocol to send.
+// They are valid during SendTrailers only (their slices alias the C
+// stream).
+type Trailers struct {
+	s *cgo.Stream
+}
+
+// NumFields is how many fields Field may return.
+func (t *Trailers) NumFields() int { return t.s.NumRTrailers() }
+
+// Field returns trailer field i; ok is false for a field that may not be
+// a trailer (framing, routing, authentication and content fields, RFC 9110
+// section 6.5.1) or is not valid.
+func (t *Trailers) Field(i int) (name, value []byte, ok bool) {
+	name, value = t.s.RTrailer(i)
+	if len(name) == 0 || !http1.ValidHeaderName(name) || !http1.ValidHeaderValue(value) {
+		return nil, nil, false
+	}
+	for _, no := range notTrailers {
+		if http1.EqualFold(name, no) {
+			return nil, nil, false
+		}
+	}
+	return name, value, true
+}
+
+// notTrailers are fields a sender must not put in trailers.
+var notTrailers = []string{"content-length", "transfer-encoding", "host", "connection", "te", "trailer", "content-type", "content-encoding", "content-range", "authorization", "set-cookie", "cache-control", "expires", "date", "location", "retry-after", "vary", "warning"}
+
+// sendTrailers hands the script's response trailers to the protocol.
+func (st *Stream) sendTrailers() {
+	st.tr = Trailers{s: st.th.S}
+	st.down.SendTrailers(&st.tr)
+}
+
 // sendHead validates the response head and hands it to the protocol.
 func (st *Stream) sendHead() bool {
 	h := &st.hd // in the stream, so that handing it to the protocol does not allocate

@@ -60,6 +60,9 @@ type Protocol interface {
 	// SendData sends response body bytes (for TCP, bytes to the client).
 	// The protocol copies or writes them before it returns.
 	SendData(p []byte)
+	// SendTrailers sends the response's trailer fields after its body;
+	// EndResponse follows.
+	SendTrailers(t *Trailers)
 	// EndResponse completes the response (the last chunk, END_STREAM);
 	// for TCP, the connection closes once what was sent has left.
 	EndResponse()
@@ -109,9 +112,10 @@ type Stream struct {
 	// Response rules (HTTP).
 	isHead   bool
 	headSent bool
-	respLeft int64 // body bytes the head's content-length still allows; -1: no length
-	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
-	hd       Head  // the head being sent
+	respLeft int64    // body bytes the head's content-length still allows; -1: no length
+	noBody   bool     // HEAD, 1xx, 204, 304: no body bytes leave
+	hd       Head     // the head being sent
+	tr       Trailers // the trailers being sent
 
 	fwd forward // the exchange with a backend (forward.go)
 }
@@ -268,6 +272,9 @@ func (st *Stream) endResponse() {
 		st.down.Abort()
 		return
 	}
+	if st.kind == KindHTTP && st.th.S.NumRTrailers() > 0 && !st.noBody {
+		st.sendTrailers()
+	}
 	st.End()
 	st.down.EndResponse()
 }
@@ -407,14 +414,15 @@ type taskProtocol struct {
 	id  int
 }
 
-func (t taskProtocol) SendHead(*Head)       {}
-func (t taskProtocol) SendData([]byte)      {}
-func (t taskProtocol) EndResponse()         {}
-func (t taskProtocol) WaitBody() bool       { return false }
-func (t taskProtocol) Backlog() int         { return 0 }
-func (t taskProtocol) SetSockopts(int, int) {}
-func (t taskProtocol) Handle(fn func())     { fn() }
-func (t taskProtocol) Forwarded(Upstream)   {}
+func (t taskProtocol) SendHead(*Head)         {}
+func (t taskProtocol) SendData([]byte)        {}
+func (t taskProtocol) EndResponse()           {}
+func (t taskProtocol) SendTrailers(*Trailers) {}
+func (t taskProtocol) WaitBody() bool         { return false }
+func (t taskProtocol) Backlog() int           { return 0 }
+func (t taskProtocol) SetSockopts(int, int)   {}
+func (t taskProtocol) Handle(fn func())       { fn() }
+func (t taskProtocol) Forwarded(Upstream)     {}
 func (t taskProtocol) Abort() {
 	t.env.Log.Error("Lua task ended", "task", t.id)
 }

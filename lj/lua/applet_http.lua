@@ -94,6 +94,20 @@ function AppletHTTP.add_header(self, name, value)
 	end
 end
 
+-- add_trailer(name, value) adds a response trailer field, a luaedge
+-- addition: it is sent after the body when the response has no
+-- content-length (in the last chunk on HTTP/1.1), and dropped otherwise.
+function AppletHTTP.add_trailer(self, name, value)
+	local s = stream_of(self, "add_trailer")
+	if type(name) ~= "string" then
+		error("bad argument #2 to 'add_trailer' (string expected, got " .. type(name) .. ")", 2)
+	end
+	value = tostring(value)
+	if I.add_rtrailer(s, name, #name, value, #value) ~= 0 then
+		error("add_trailer: out of memory", 2)
+	end
+end
+
 -- start runs the http-response rules, then lets Go send the head. When
 -- the rules replaced the response, what the service sends after is dropped.
 local function start(self, s)

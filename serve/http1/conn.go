@@ -516,6 +516,22 @@ func (h *Conn) SendData(p []byte) {
 	}
 }
 
+// SendTrailers sends trailer fields in the last chunk. A response framed
+// by its length (or a 1.0 client's) cannot carry them: they are dropped.
+func (h *Conn) SendTrailers(t *stream.Trailers) {
+	if !h.respChunked {
+		return
+	}
+	b := append(h.outBuf(), "0\r\n"...)
+	for i, n := 0, t.NumFields(); i < n; i++ {
+		if name, value, ok := t.Field(i); ok {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	h.out = append(b, "\r\n"...)
+	h.respChunked = false // the last chunk has left
+}
+
 // EndResponse completes the response.
 func (h *Conn) EndResponse() {
 	if h.respChunked {

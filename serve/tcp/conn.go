@@ -89,6 +89,7 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		dst, dp = []byte(a.IP.String()), a.Port
 	}
+	t.st.S().SetKind(cgo.KindTCP)
 	t.st.S().SetAddrs(src, sp, dst, dp)
 	if t.trackKey != "" {
 		// The stick counters the scripts read, without a gate call each.
@@ -159,6 +160,9 @@ func (t *Conn) SendData(p []byte) {
 	}
 	t.out = append(t.out, p...)
 }
+
+// SendTrailers is not used on TCP streams.
+func (t *Conn) SendTrailers(*stream.Trailers) {}
 
 // EndResponse closes the connection once what was sent has left.
 func (t *Conn) EndResponse() { t.closing = true }
