@@ -130,13 +130,14 @@ var notTrailers = []string{"content-length", "transfer-encoding", "host", "conne
 
 // sendTrailers hands the script's response trailers to the protocol.
 func (st *Stream) sendTrailers() {
-	st.tr = Trailers{s: st.th.S}
-	st.down.SendTrailers(&st.tr)
+	t := &st.env.trailers
+	*t = Trailers{s: st.th.S}
+	st.down.SendTrailers(t)
 }
 
 // sendHead validates the response head and hands it to the protocol.
 func (st *Stream) sendHead() bool {
-	h := &st.hd // in the stream, so that handing it to the protocol does not allocate
+	h := &st.env.head // not on the stack: handing it to the protocol would allocate
 	if !st.head(h) {
 		return false
 	}

@@ -32,6 +32,11 @@ type Env struct {
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
+
+	// The head or trailers being handed to a protocol: one at a time on a
+	// loop, valid during the call.
+	head     Head
+	trailers Trailers
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -112,10 +117,8 @@ type Stream struct {
 	// Response rules (HTTP).
 	isHead   bool
 	headSent bool
-	respLeft int64    // body bytes the head's content-length still allows; -1: no length
-	noBody   bool     // HEAD, 1xx, 204, 304: no body bytes leave
-	hd       Head     // the head being sent
-	tr       Trailers // the trailers being sent
+	respLeft int64 // body bytes the head's content-length still allows; -1: no length
+	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 
 	fwd forward // the exchange with a backend (forward.go)
 }

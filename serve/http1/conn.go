@@ -36,6 +36,12 @@ type Frontend struct {
 type Loop struct {
 	Env   *stream.Env
 	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+
+	// req is the request head being parsed, shared by the loop's
+	// connections: startRequest copies what a request keeps into its
+	// stream within the same handler, so an idle connection holds no
+	// parsed head (its field slots alone are over a kilobyte).
+	req http1.Request
 }
 
 // What a connection is waiting for, for its deadline.
@@ -66,7 +72,6 @@ type Conn struct {
 	id    int64
 	prog  int // the frontend's program in this loop's Lua state
 	st    *stream.Stream
-	req   http1.Request
 
 	// Addresses, formatted once per connection for the fetches src and dst.
 	srcIP, dstIP     []byte
@@ -109,7 +114,7 @@ type Conn struct {
 	// Request body framing.
 	bodyLeft  int64 // Content-Length bytes still to come
 	chunked   bool
-	dec       http1.ChunkedDecoder
+	dec       *http1.ChunkedDecoder // made for the connection's first chunked body
 	bodyDone  bool
 	bodyTotal int64
 
@@ -216,7 +221,7 @@ func (h *Conn) nextRequest() bool {
 		}
 		return false
 	}
-	n, err := h.req.Parse(buf, h.fe.Limits)
+	n, err := h.l.req.Parse(buf, h.fe.Limits)
 	if err == http1.ErrIncomplete {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -233,7 +238,7 @@ func (h *Conn) nextRequest() bool {
 		h.refuse(status)
 		return false
 	}
-	if h.req.ContentLength > h.fe.MaxBody {
+	if h.l.req.ContentLength > h.fe.MaxBody {
 		h.refuse(413)
 		return false
 	}
@@ -265,7 +270,7 @@ func (h *Conn) headMayBeComplete(buf []byte) bool {
 
 // startRequest copies the parsed head into a stream and runs it.
 func (h *Conn) startRequest() {
-	r := &h.req
+	r := &h.l.req
 	if err := h.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
 		h.refuse(503)
@@ -285,6 +290,9 @@ func (h *Conn) startRequest() {
 	h.bodyLeft = r.ContentLength
 	h.bodyDone = !r.HasBody()
 	if h.chunked {
+		if h.dec == nil {
+			h.dec = new(http1.ChunkedDecoder)
+		}
 		h.dec.Reset()
 	}
 
@@ -380,6 +388,10 @@ func (h *Conn) readBody() bool {
 	}
 	if h.st.Running() {
 		if h.bodyDone {
+			if h.chunked && !h.addTrailers() {
+				h.bodyError(500)
+				return false
+			}
 			h.st.BodyEnd()
 		}
 		switch {
@@ -398,6 +410,17 @@ func (h *Conn) readBody() bool {
 		}
 	}
 	return h.bodyDone
+}
+
+// addTrailers gives the script the trailer fields of a chunked body.
+func (h *Conn) addTrailers() bool {
+	s := h.st.S()
+	for _, f := range h.dec.Trailers() {
+		if !s.AddTrailer(f.Name, f.Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // bodyError ends a request whose body is bad or too large.
