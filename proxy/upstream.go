@@ -141,7 +141,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		u.Body(s.TakeBody())
 	}
 	if s.Flags()&cgo.FlagBodyEnd != 0 {
-		u.EndBody()
+		u.endBody(s.NumTrailers(), s.Trailer)
 	}
 	u.headDone = false
 	u.deadline = p.loop.Now().Add(b.ServerTimeout)
@@ -232,12 +232,30 @@ func (u *Upstream) Body(data []byte) {
 	u.write(data)
 }
 
-// EndBody ends a chunked request body.
-func (u *Upstream) EndBody() {
-	if u.reqChunked {
-		u.p.head = http1.AppendLastChunk(u.p.head[:0])
-		u.write(u.p.head)
+// EndBody ends a chunked request body, with its trailer fields.
+func (u *Upstream) EndBody(trailers []http1.Header) {
+	u.endBody(len(trailers), func(i int) ([]byte, []byte) { return trailers[i].Name, trailers[i].Value })
+}
+
+// endBody ends a chunked request body with n trailer fields. A body framed
+// by its length cannot carry them.
+func (u *Upstream) endBody(n int, field func(int) ([]byte, []byte)) {
+	if !u.reqChunked {
+		return
 	}
+	if n == 0 {
+		u.p.head = http1.AppendLastChunk(u.p.head[:0])
+	} else {
+		b := append(u.p.head[:0], "0\r\n"...)
+		for i := 0; i < n; i++ {
+			name, value := field(i)
+			if http1.ValidHeaderName(name) && http1.ValidHeaderValue(value) {
+				b = http1.AppendHeader(b, name, value)
+			}
+		}
+		u.p.head = append(b, "\r\n"...)
+	}
+	u.write(u.p.head)
 }
 
 // Backlog is how many request bytes wait to leave.
@@ -434,6 +452,7 @@ func (u *Upstream) relay(st *stream.Stream, buf []byte) (int, bool) {
 				st.UpstreamData(data)
 			}
 			if done {
+				st.UpstreamTrailers(u.dec.Trailers())
 				return consumed, true
 			}
 		}

@@ -47,9 +47,10 @@ type Backends interface {
 
 // Upstream is a request on its way to a backend server.
 type Upstream interface {
-	// Body sends request body bytes; EndBody ends the body.
+	// Body sends request body bytes; EndBody ends the body, with its
+	// trailer fields (nil: none).
 	Body(p []byte)
-	EndBody()
+	EndBody(trailers []http1.Header)
 	// Backlog is how many request bytes have not left yet.
 	Backlog() int
 	// Abandon ends the exchange from the client's side (the client is
@@ -155,10 +156,11 @@ func (st *Stream) Body(p []byte) bool {
 	return true
 }
 
-// BodyEnd tells that the request body (or the client's stream of bytes) ended.
-func (st *Stream) BodyEnd() {
+// BodyEnd tells that the request body (or the client's stream of bytes)
+// ended, with its trailer fields (nil: none).
+func (st *Stream) BodyEnd(trailers []http1.Header) {
 	if u := st.fwd.up; u != nil {
-		u.EndBody()
+		u.EndBody(trailers)
 		return
 	}
 	if st.th != nil {
@@ -234,6 +236,16 @@ func (st *Stream) sendUpstreamHead() {
 
 // UpstreamData relays response body bytes to the client.
 func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
+
+// UpstreamTrailers relays the trailer fields that ended the server's body.
+func (st *Stream) UpstreamTrailers(list []http1.Header) {
+	if st.noBody || len(list) == 0 {
+		return
+	}
+	t := &st.env.trailers
+	*t = Trailers{list: list}
+	st.down.SendTrailers(t)
+}
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {

@@ -103,17 +103,27 @@ func (st *Stream) head(h *Head) bool {
 // They are valid during SendTrailers only (their slices alias the C
 // stream).
 type Trailers struct {
-	s *cgo.Stream
+	s    *cgo.Stream    // a script's trailers; or
+	list []http1.Header // a server's
 }
 
 // NumFields is how many fields Field may return.
-func (t *Trailers) NumFields() int { return t.s.NumRTrailers() }
+func (t *Trailers) NumFields() int {
+	if t.s == nil {
+		return len(t.list)
+	}
+	return t.s.NumRTrailers()
+}
 
 // Field returns trailer field i; ok is false for a field that may not be
 // a trailer (framing, routing, authentication and content fields, RFC 9110
 // section 6.5.1) or is not valid.
 func (t *Trailers) Field(i int) (name, value []byte, ok bool) {
-	name, value = t.s.RTrailer(i)
+	if t.s == nil {
+		name, value = t.list[i].Name, t.list[i].Value
+	} else {
+		name, value = t.s.RTrailer(i)
+	}
 	if len(name) == 0 || !http1.ValidHeaderName(name) || !http1.ValidHeaderValue(value) {
 		return nil, nil, false
 	}

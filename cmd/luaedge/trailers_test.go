@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -45,5 +48,29 @@ frontends:
 		if got := resp.Trailer.Get("Content-Type"); got != "" || strings.Contains(resp.Header.Get("Content-Type"), "evil") {
 			t.Errorf("a content-type trailer was sent: %q", got)
 		}
+	}
+}
+
+// Trailer fields cross the proxy both ways: those of a chunked request
+// reach the server, those of a chunked response reach the client.
+func TestProxyTrailers(t *testing.T) {
+	be := startRawBackend(t, func(c net.Conn, req *http.Request) {
+		got := req.Trailer.Get("X-Req-Sum")
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 42\r\nX-Saw: %s\r\n\r\n", got)
+	})
+	s := startServer(t, isolationConfig(be.addr, ""), map[string]string{"iso.lua": isolationLua})
+	c := dialRaw(t, s.addr())
+	c.send("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Req-Sum: 7\r\n\r\n")
+	resp, body := c.readResponse("POST")
+	if resp.StatusCode != 200 || body != "hello" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if resp.Trailer.Get("X-Sum") != "42" || resp.Trailer.Get("X-Saw") != "7" {
+		t.Fatalf("trailers %v", resp.Trailer)
+	}
+	// The connection goes on.
+	c.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := c.readResponse("GET"); resp.StatusCode != 200 {
+		t.Fatalf("second request: %d", resp.StatusCode)
 	}
 }

@@ -312,7 +312,7 @@ func (h *Conn) startRequest() {
 		}
 	}
 	if h.bodyDone {
-		h.st.BodyEnd()
+		h.st.BodyEnd(nil)
 	} else if r.Expect100 && r.Minor == 1 {
 		h.out = append(h.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}
@@ -380,7 +380,7 @@ func (h *Conn) readBody() bool {
 	h.c.Discard(consumed)
 	if u := h.up; u != nil {
 		if h.bodyDone {
-			u.EndBody()
+			u.EndBody(h.trailers())
 		} else {
 			h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
 		}
@@ -392,7 +392,7 @@ func (h *Conn) readBody() bool {
 				h.bodyError(500)
 				return false
 			}
-			h.st.BodyEnd()
+			h.st.BodyEnd(nil)
 		}
 		switch {
 		case h.buffering && h.bodyDone:
@@ -410,6 +410,14 @@ func (h *Conn) readBody() bool {
 		}
 	}
 	return h.bodyDone
+}
+
+// trailers returns the trailer fields of a chunked body that ended.
+func (h *Conn) trailers() []http1.Header {
+	if !h.chunked {
+		return nil
+	}
+	return h.dec.Trailers()
 }
 
 // addTrailers gives the script the trailer fields of a chunked body.
