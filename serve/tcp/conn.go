@@ -107,6 +107,7 @@ func (t *Conn) Handle(fn func()) {
 		fn()
 		return
 	}
+	checkNoOutput(t)
 	t.busy = true
 	fn()
 	t.flush()
@@ -116,6 +117,7 @@ func (t *Conn) Handle(fn func()) {
 
 // OnTraffic passes the client's bytes to the tunnel or the script.
 func (t *Conn) OnTraffic() {
+	checkNoOutput(t)
 	t.lastSeen = t.l.Env.Loop.Now()
 	buf := t.c.Peek()
 	if len(buf) == 0 {
