@@ -318,3 +318,69 @@ frontends:
 	}
 	s.waitLog(t, 5*time.Second, "big answer sent whole")
 }
+
+// A backend closes in the middle of a body framed by its length: its
+// client's response is cut (the connection closes), a client served by a
+// service on the same loop meanwhile gets its own answer, and the next
+// proxied client gets a whole response on a new backend connection.
+func TestIsolationBackendClosesMidBody(t *testing.T) {
+	release := make(chan struct{})
+	be := startRawBackend(t, func(c net.Conn, req *http.Request) {
+		if req.URL.Path == "/cut" {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part")
+			<-release
+			c.Close()
+			return
+		}
+		_, _ = io.WriteString(c, pathAnswer(req))
+	})
+	s := startServer(t, isolationConfig(be.addr, ""), map[string]string{"iso.lua": isolationLua})
+	a := dialRaw(t, s.addr())
+	a.send("GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
+	a.readHead()
+	if got := a.readUntil("only-part"); got != "only-part" {
+		t.Fatalf("client A's first bytes: %q", got)
+	}
+	b := dialRaw(t, s.addrOf("2"))
+	b.send("GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if got := b.readAll(); strings.Contains(got, "only-part") || !strings.HasSuffix(got, "own answer for /b") {
+		t.Fatalf("client B got %q", got)
+	}
+	close(release)
+	a.expectClosed(3 * time.Second)
+	c := dialRaw(t, s.addr())
+	c.send("GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := c.readResponse("GET"); resp.StatusCode != 200 || body != "path=/whole" {
+		t.Fatalf("client C: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Two TCP clients piped to the same backend on one loop, their messages
+// interleaved, each get back only their own bytes.
+func TestIsolationTCPTunnels(t *testing.T) {
+	echo := startTCPEcho(t)
+	s := startServer(t, `workers: 1
+frontends:
+  - name: fwd
+    bind: ["127.0.0.1:@PORT@"]
+    mode: tcp
+    default_backend: echo
+backends:
+  - name: echo
+    servers: [{name: e1, address: "`+echo+`"}]
+`, nil)
+	a := dialRaw(t, s.addr())
+	b := dialRaw(t, s.addr())
+	for i := 0; i < 20; i++ {
+		ma := fmt.Sprintf("client-a-%d\n", i)
+		mb := fmt.Sprintf("client-b-%d\n", i)
+		a.send(ma)
+		b.send(mb)
+		if got := b.readUntil("\n"); got != mb {
+			t.Fatalf("client B got %q, want %q", got, mb)
+		}
+		if got := a.readUntil("\n"); got != ma {
+			t.Fatalf("client A got %q, want %q", got, ma)
+		}
+	}
+}
