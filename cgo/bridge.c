@@ -55,19 +55,19 @@ static int le_gocall(lua_State *L)
 	le_state *st = (le_state *)lua_touserdata(L, lua_upvalueindex(1));
 	/* Room for what the Go function pushes (Call.Push* do not check). */
 	luaL_checkstack(L, 64, "luaedge gate");
-	int n = leGoCall(L, st->id);
+	int n = leGoCall(L, st->value);
 	if (n < 0)
 		return lua_error(L);
 	return n;
 }
 
-le_state *le_state_new(size_t limit, int id)
+le_state *le_state_new(size_t limit, uintptr_t value)
 {
 	le_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;
 	st->limit = limit;
-	st->id = id;
+	st->value = value;
 	st->runner_ref = LUA_NOREF;
 	/* LuaJIT's own allocator is much faster than malloc for its many small
 	 * objects: keep it, and count (and cap) through a wrapper. */

@@ -21,7 +21,18 @@ end)
 
 func newTestState(t *testing.T, code string, limit int64) *State {
 	t.Helper()
-	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, MemoryLimit: limit}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, MemoryLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newStateIn makes a state of generation sh, closed with the test.
+func newStateIn(t *testing.T, sh *Shared, code string) *State {
+	t.Helper()
+	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, Shared: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +100,7 @@ func TestErrorHasFileLine(t *testing.T) {
 }
 
 func TestSyntaxErrorAtLoad(t *testing.T) {
-	_, err := NewState(Options{Scripts: []Script{{Path: "broken.lua", Code: []byte("x = = 1")}}}, 0)
+	_, err := NewState(Options{Scripts: []Script{{Path: "broken.lua", Code: []byte("x = = 1")}}})
 	if err == nil || !strings.Contains(err.Error(), "broken.lua:1:") {
 		t.Fatalf("err = %v", err)
 	}
@@ -139,7 +150,7 @@ func TestUnknownService(t *testing.T) {
 }
 
 func BenchmarkHelloWorld(b *testing.B) {
-	s, err := NewState(Options{Scripts: []Script{{Path: "h.lua", Code: []byte(helloWorld)}}}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "h.lua", Code: []byte(helloWorld)}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,7 +185,7 @@ end)
 
 // benchAction runs the action "tag" then the service "hello-world" of code.
 func benchAction(b *testing.B, code []byte) {
-	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}})
 	if err != nil {
 		b.Fatal(err)
 	}
