@@ -76,6 +76,17 @@ func (s *State) Close() {
 // Used returns the bytes the state holds now.
 func (s *State) Used() int64 { return int64(C.le_state_used(s.st)) }
 
+// TrimScratch frees the state's converter scratch buffer (le_loop.scratch)
+// when it grew past max bytes; a cgo call only then.
+func (s *State) TrimScratch(max int) {
+	if int(s.st.loop.scratch.cap) > max {
+		C.le_state_trim(s.st, C.size_t(max))
+	}
+}
+
+// ScratchHeld returns the capacity of the converter scratch buffer.
+func (s *State) ScratchHeld() int { return int(s.st.loop.scratch.cap) }
+
 // Limit returns the memory limit in bytes (0: none).
 func (s *State) Limit() int64 { return int64(s.st.limit) }
 

@@ -198,12 +198,23 @@ func (s *State) Thread() (*cgo.Thread, error) {
 	return s.L.NewThread()
 }
 
-// Release returns a coroutine whose entry function finished to the pool.
+// maxIdleBuffer bounds each C buffer a pooled coroutine's stream keeps
+// (and the state's converter scratch): a request that grew one past it
+// (a 1 MiB body, a large response) gives the memory back when it ends,
+// so up to maxPooled idle coroutines hold little. Most requests fit in
+// it and reuse their buffers without a malloc.
+const maxIdleBuffer = 64 << 10
+
+// Release returns a coroutine whose entry function finished to the pool,
+// freeing its stream's buffers past maxIdleBuffer. Slices read from the
+// stream are invalid after it.
 func (s *State) Release(t *cgo.Thread) {
+	s.L.TrimScratch(maxIdleBuffer)
 	if len(s.pool) >= maxPooled {
 		t.Free()
 		return
 	}
+	t.S.Trim(maxIdleBuffer)
 	s.pool = append(s.pool, t)
 }
 

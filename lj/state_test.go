@@ -209,3 +209,71 @@ func benchAction(b *testing.B, code []byte) {
 		s.Release(th)
 	}
 }
+
+// A coroutine that served a large request gives its buffers back when it
+// returns to the pool, and serves the next request as before.
+func TestReleaseTrimsBuffers(t *testing.T) {
+	s := newTestState(t, `
+core.register_service("echo", "http", function(applet)
+	local body = applet:receive()
+	applet:set_status(200)
+	applet:start_response()
+	applet:send(body)
+end)
+`, 0)
+	id, err := s.Program("http", nil, nil, "echo", false, StickNames{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(body []byte) (*cgo.Thread, int) {
+		th, err := s.Thread()
+		if err != nil {
+			t.Fatal(err)
+		}
+		th.S.Reset(EntryHTTP, id, 1)
+		th.S.SetRequestLine([]byte("POST"), []byte("/"), []byte("/"), nil, 1, 1)
+		th.S.SetContentLength(int64(len(body)))
+		th.S.AppendBody(body)
+		th.S.SetFlag(cgo.FlagBodyEnd)
+		sent := 0
+		for {
+			if ok, msg := th.Resume(); !ok {
+				t.Fatal(msg)
+			}
+			sent += len(th.S.Out())
+			th.S.ConsumeOut()
+			if op, _ := th.S.Op(); op == cgo.OpDone {
+				return th, sent
+			}
+		}
+	}
+	big := []byte(strings.Repeat("x", 1<<20))
+	th, sent := serve(big)
+	if sent != len(big) {
+		t.Fatalf("echoed %d bytes", sent)
+	}
+	if held := th.S.Held(); held < 2<<20 {
+		t.Fatalf("a 1 MiB request and its echo hold only %d bytes", held)
+	}
+	s.Release(th)
+	if held := th.S.Held(); held > 2*maxIdleBuffer {
+		t.Errorf("pooled stream holds %d bytes after release", held)
+	}
+	// The trimmed stream serves again.
+	th2, sent := serve([]byte("small"))
+	if th2 != th || sent != 5 {
+		t.Errorf("reuse: same thread %v, echoed %d", th2 == th, sent)
+	}
+	s.Release(th2)
+
+	// The state's converter scratch is trimmed the same way.
+	evalIn(t, s, `return require('luaedge.internal').new_converters(false):base64(string.rep("y", 1048576)):len()`)
+	if n := s.L.ScratchHeld(); n < 1<<20 {
+		t.Fatalf("scratch after a 1 MiB base64: %d bytes", n)
+	}
+	th3, _ := serve(nil)
+	s.Release(th3)
+	if n := s.L.ScratchHeld(); n > maxIdleBuffer {
+		t.Errorf("scratch holds %d bytes after a release", n)
+	}
+}
