@@ -95,7 +95,9 @@ func goVarSet(c *cgo.Call) int {
 	default:
 		return c.Error("set_var: a variable holds a string, number or boolean")
 	}
-	sh.procs.set(name, v)
+	if !sh.procs.set(name, v) {
+		return c.Error(fmt.Sprintf("set_var %s: proc.* variables would hold more than %d MiB together (luaedge's limit, lj.MaxProcVarBytes)", name, MaxProcVarBytes>>20))
+	}
 	sh.versions.Bump(versionProc)
 	return 0
 }

@@ -129,6 +129,12 @@ type mapIndex interface {
 	lookup(s string) *mapEntry
 }
 
+// MaxMapEntries bounds the entries of one map or ACL file that scripts may
+// reach by adding keys (core.set_map, core.add_acl): an add past it is a Lua
+// error naming the limit. Entries read from the file count, but a file
+// larger than this still loads (the operator wrote it).
+const MaxMapEntries = 1 << 20
+
 // mapRegistry is the map and ACL files of one generation (Shared.maps).
 type mapRegistry struct {
 	mu    sync.Mutex         // guards refs and exprs, and serialises adds to list
@@ -307,7 +313,8 @@ func (sh *Shared) updateRef(path string, acl bool) (*patRef, error) {
 	return sh.getRef(path, acl, true)
 }
 
-// setMap sets the value of every entry with key, or adds an entry.
+// setMap sets the value of every entry with key, or adds an entry (up to
+// MaxMapEntries).
 func (sh *Shared) setMap(path, key, value string, acl bool) error {
 	r, err := sh.updateRef(path, acl)
 	if err != nil {
@@ -325,6 +332,9 @@ func (sh *Shared) setMap(path, key, value string, acl bool) error {
 		}
 	}
 	if !found {
+		if len(r.entries) >= MaxMapEntries {
+			return fmt.Errorf("%s holds %d entries, the most a map or ACL may hold (luaedge's limit, lj.MaxMapEntries): %q not added", path, len(r.entries), key)
+		}
 		e := &mapEntry{key: key, value: value, noValue: acl}
 		r.entries = append(r.entries, e)
 		// As in HAProxy, a key that is not valid for one of the file's

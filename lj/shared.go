@@ -79,13 +79,29 @@ func Host(c *cgo.Call) any {
 // errNoShared is the gate's answer when a state has no binding.
 const errNoShared = "luaedge: this Lua state has no shared data"
 
+// MaxProcVarBytes bounds what the proc.* variables of one generation hold
+// together: the bytes of their names and string values (8 for a number or
+// a boolean). A script that would pass it gets a Lua error naming the
+// limit; without one, a script storing per-request data in proc.* would
+// grow the process without end, outside every state's memory_limit.
+const MaxProcVarBytes = 64 << 20
+
 // procVars holds the proc.* variables of one generation, shared by every
 // core. Each state keeps copies of those it read (lj/lua/vars.lua), valid
 // while the counter versionProc of the generation's versions does not
 // move: every write bumps it.
 type procVars struct {
-	mu sync.RWMutex
-	m  map[string]any // string, float64 or bool
+	mu    sync.RWMutex
+	m     map[string]any // string, float64 or bool
+	bytes int64          // sum of procVarSize over m
+}
+
+// procVarSize is what a variable counts against MaxProcVarBytes.
+func procVarSize(name string, v any) int64 {
+	if s, ok := v.(string); ok {
+		return int64(len(name) + len(s))
+	}
+	return int64(len(name) + 8)
 }
 
 func (p *procVars) get(name string) (any, bool) {
@@ -95,17 +111,28 @@ func (p *procVars) get(name string) (any, bool) {
 	return v, ok
 }
 
-// set stores v under name (nil deletes it).
+// set stores v under name (nil deletes it); false when the store would
+// pass MaxProcVarBytes, which leaves the old value in place.
 func (p *procVars) set(name string, v any) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var old int64
+	if o, ok := p.m[name]; ok {
+		old = procVarSize(name, o)
+	}
 	if v == nil {
 		delete(p.m, name)
+		p.bytes -= old
 		return true
+	}
+	n := procVarSize(name, v)
+	if p.bytes-old+n > MaxProcVarBytes {
+		return false
 	}
 	if p.m == nil {
 		p.m = make(map[string]any)
 	}
 	p.m[name] = v
+	p.bytes += n - old
 	return true
 }

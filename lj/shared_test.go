@@ -3,6 +3,7 @@ package lj
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +68,51 @@ func TestHost(t *testing.T) {
 	if got := evalIn(t, alone, `local I = require('luaedge.internal') return tostring(I.gocall(I.go.test_host))`); got != "nil" {
 		t.Errorf("a state without a host: %q", got)
 	}
+}
+
+// proc.* variables hold at most MaxProcVarBytes together; a set past it is
+// a Lua error naming the limit and changes nothing.
+func TestProcVarLimit(t *testing.T) {
+	sh := NewShared("", 1)
+	big := strings.Repeat("b", MaxProcVarBytes-100)
+	if !sh.procs.set("proc.big", big) {
+		t.Fatal("a value under the limit was refused")
+	}
+	s := newStateIn(t, sh, "")
+	evalIn(t, s, luaPrelude+`
+local e = raises("lj.MaxProcVarBytes", core.set_var, "proc.x", string.rep("a", 200))
+assert(e:find("proc.x: proc.* variables would hold more than 64 MiB", 1, true), e)
+eq(core.get_var("proc.x"), nil, "refused set")
+core.set_var("proc.x", 1) -- 14 bytes fit
+core.set_var("proc.big", "small") -- a replaced value counts no more
+core.set_var("proc.x", string.rep("a", 200))
+eq(#core.get_var("proc.x"), 200, "room made by the replacement")
+return ""`)
+}
+
+// A map takes runtime adds up to MaxMapEntries entries; past it the add is
+// a Lua error naming the limit, while changing an existing key still works.
+func TestMapEntryLimit(t *testing.T) {
+	sh := NewShared("", 1)
+	p := writeFile(t, "full.map", "k v\n")
+	r, err := sh.updateRef(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := &mapEntry{key: "filler"}
+	r.mu.Lock()
+	for len(r.entries) < MaxMapEntries {
+		r.entries = append(r.entries, filler)
+	}
+	r.mu.Unlock()
+	s := newStateIn(t, sh, "")
+	evalIn(t, s, luaPrelude+`
+local P = `+luaString(p)+`
+raises("lj.MaxMapEntries", core.set_map, P, "new", "x")
+core.set_map(P, "k", "changed")
+eq(Map.new(P, Map._str):lookup("k"), "changed", "existing key")
+core.del_map(P, "filler")
+core.set_map(P, "new", "x")
+eq(Map.new(P, Map._str):lookup("new"), "x", "room made by del_map")
+return ""`)
 }
