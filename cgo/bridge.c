@@ -55,19 +55,19 @@ static int le_gocall(lua_State *L)
 	le_state *st = (le_state *)lua_touserdata(L, lua_upvalueindex(1));
 	/* Room for what the Go function pushes (Call.Push* do not check). */
 	luaL_checkstack(L, 64, "luaedge gate");
-	int n = leGoCall(L, st->id);
+	int n = leGoCall(L, st->value);
 	if (n < 0)
 		return lua_error(L);
 	return n;
 }
 
-le_state *le_state_new(size_t limit, int id)
+le_state *le_state_new(size_t limit, uintptr_t value)
 {
 	le_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;
 	st->limit = limit;
-	st->id = id;
+	st->value = value;
 	st->runner_ref = LUA_NOREF;
 	/* LuaJIT's own allocator is much faster than malloc for its many small
 	 * objects: keep it, and count (and cap) through a wrapper. */
@@ -404,6 +404,51 @@ double le_now_us(void)
 }
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }
+
+static void le_buf_trim(le_buf *b, size_t max)
+{
+	if (b->cap > max) {
+		free(b->p);
+		b->p = NULL;
+		b->len = b->cap = 0;
+	}
+}
+
+static void le_fields_trim(le_field **f, uint32_t *n, uint32_t *cap, size_t max)
+{
+	if ((size_t)*cap * sizeof(le_field) > max) {
+		free(*f);
+		*f = NULL;
+		*n = *cap = 0;
+	}
+}
+
+/* le_stream_trim frees every buffer of s that holds more than max bytes,
+ * so that a pooled stream that once served a large request holds little
+ * while idle; they grow again on demand. Only between requests: nothing
+ * may point into s's buffers. */
+void le_stream_trim(le_stream *s, size_t max)
+{
+	le_buf_trim(&s->head, max);
+	le_buf_trim(&s->body, max);
+	s->body_pos = 0;
+	le_buf_trim(&s->resp, max);
+	le_buf_trim(&s->out, max);
+	le_buf_trim(&s->io, max);
+	le_buf_trim(&s->err, max);
+	le_fields_trim(&s->fields, &s->nfields, &s->fields_cap, max);
+	le_fields_trim(&s->rfields, &s->nrfields, &s->rfields_cap, max);
+	le_fields_trim(&s->trailers, &s->ntrailers, &s->trailers_cap, max);
+	le_fields_trim(&s->rtrailers, &s->nrtrailers, &s->rtrailers_cap, max);
+	if ((size_t)s->msgs_cap * sizeof(le_msg) > max) {
+		free(s->msgs);
+		s->msgs = NULL;
+		s->nmsgs = s->msgs_cap = 0;
+	}
+}
+
+/* le_state_trim frees the state's converter scratch buffer past max bytes. */
+void le_state_trim(le_state *st, size_t max) { le_buf_trim(&st->loop.scratch, max); }
 
 void le_stream_free(le_stream *s)
 {

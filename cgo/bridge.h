@@ -3,6 +3,7 @@
 #define LUAEDGE_BRIDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <lua.h>
 
 #include "stream.h"
@@ -13,14 +14,17 @@ typedef struct le_state {
 	size_t used;  /* bytes held by the state */
 	size_t limit; /* 0: no limit */
 	int runner_ref;
-	int id;  /* Go's handle, for le_gocall */
+	/* The Go value the state is bound to (a runtime/cgo.Handle; 0: none),
+	 * passed to every gate call. Set at creation, deleted by Go after
+	 * lua_close: finalizers that call the gate still find it. */
+	uintptr_t value;
 	int oom; /* an allocation was refused: collect garbage after this step */
 	lua_Alloc orig; /* LuaJIT's allocator, which le_alloc counts for */
 	void *orig_ud;
 	le_loop loop; /* shared with Lua through the bridge table */
 } le_state;
 
-le_state *le_state_new(size_t limit, int id);
+le_state *le_state_new(size_t limit, uintptr_t value);
 void le_state_close(le_state *st);
 size_t le_state_used(le_state *st);
 enum { LE_LOAD_RUN = 0, LE_LOAD_BRIDGE = 1, LE_LOAD_EVAL = 2 };
@@ -36,8 +40,10 @@ int le_buf_reserve(le_buf *b, size_t n);
 int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n);
 le_stream *le_stream_new(void);
 void le_stream_free(le_stream *s);
+void le_stream_trim(le_stream *s, size_t max);
+void le_state_trim(le_state *st, size_t max);
 
 /* Implemented in Go (gocall.go). */
-extern int leGoCall(lua_State *L, int id);
+extern int leGoCall(lua_State *L, uintptr_t value);
 
 #endif

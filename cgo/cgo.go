@@ -18,6 +18,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	rtcgo "runtime/cgo"
 	"unsafe"
 )
 
@@ -32,29 +33,59 @@ const (
 // loop owns one and uses it from its own thread only.
 type State struct {
 	st *C.le_state
+	h  rtcgo.Handle // value, held by the C state (le_state.value); 0: none
+	// versions is the block le_loop.versions points into (SetVersions),
+	// kept reachable as long as the state is.
+	versions *Versions
 }
 
 // NewState creates a state with the standard libraries open. limit caps the
-// bytes the state may hold (0: no limit); id is passed to Go functions that
-// Lua calls through the gate (see RegisterGoFunc).
-func NewState(limit int64, id int) (*State, error) {
-	st := C.le_state_new(C.size_t(limit), C.int(id))
+// bytes the state may hold (0: no limit). value (nil: none) is bound to the
+// state for its life: every Go function Lua calls through the gate gets it
+// from Call.Value, which is how a gate call finds the data of the state
+// that made it without any package-level registry. The state keeps value
+// reachable until Close.
+func NewState(limit int64, value any) (*State, error) {
+	var h rtcgo.Handle
+	if value != nil {
+		h = rtcgo.NewHandle(value)
+	}
+	st := C.le_state_new(C.size_t(limit), C.uintptr_t(h))
 	if st == nil {
+		if h != 0 {
+			h.Delete()
+		}
 		return nil, errors.New("lua: cannot create state (out of memory or limit too small)")
 	}
-	return &State{st: st}, nil
+	return &State{st: st, h: h}, nil
 }
 
-// Close frees the state and everything it holds.
+// Close frees the state and everything it holds. The bound value is
+// released last: finalizers lua_close runs may still call the gate.
 func (s *State) Close() {
 	if s.st != nil {
 		C.le_state_close(s.st)
 		s.st = nil
 	}
+	if s.h != 0 {
+		s.h.Delete()
+		s.h = 0
+	}
 }
 
 // Used returns the bytes the state holds now.
 func (s *State) Used() int64 { return int64(C.le_state_used(s.st)) }
+
+// TrimScratch frees the state's converter scratch buffer (le_loop.scratch)
+// when it grew past max bytes; a cgo call only then.
+func (s *State) TrimScratch(max int) {
+	if int(s.st.loop.scratch.cap) > max {
+		C.le_state_trim(s.st, C.size_t(max))
+	}
+}
+
+// ScratchHeld returns the capacity of the converter scratch buffer.
+func (s *State) ScratchHeld() int { return int(s.st.loop.scratch.cap) }
 
 // Limit returns the memory limit in bytes (0: none).
 func (s *State) Limit() int64 { return int64(s.st.limit) }

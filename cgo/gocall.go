@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	rtcgo "runtime/cgo"
 	"sync"
 	"unsafe"
 )
@@ -35,13 +36,22 @@ func RegisterGoFunc(fn GoFunc) int {
 // Call is one gate call: argument 1 is the first argument after the id.
 type Call struct {
 	L *C.lua_State
-	// StateID is the id the calling state was created with.
-	StateID int
+	h rtcgo.Handle // the calling state's value (NewState); 0: none
+}
+
+// Value returns the Go value the calling state was created with (see
+// NewState), nil when it has none. It is resolved on demand: gate
+// functions that need no context do not pay for the lookup.
+func (c *Call) Value() any {
+	if c.h == 0 {
+		return nil
+	}
+	return c.h.Value()
 }
 
 //export leGoCall
-func leGoCall(L *C.lua_State, id C.int) C.int {
-	c := &Call{L: L, StateID: int(id)}
+func leGoCall(L *C.lua_State, value C.uintptr_t) C.int {
+	c := &Call{L: L, h: rtcgo.Handle(value)}
 	fid := int(C.lua_tointeger(L, 1))
 	gofuncs.RLock()
 	var fn GoFunc

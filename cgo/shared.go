@@ -7,7 +7,9 @@ package cgo
 import "C"
 
 import (
+	"runtime"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 )
 
@@ -16,8 +18,15 @@ import (
 // changed the data the counter stands for; Lua compares it with the value
 // it saw when it copied that data and drops the copy when they differ.
 //
-// The block is allocated once by its owner (lj's registry of shared data)
-// and never freed: states created at any time point into it.
+// The block belongs to one generation's shared data (lj.Shared) and is
+// freed when its Versions becomes unreachable. A state that points into it
+// keeps it reachable: SetVersions records v in the State, and the State's
+// bound value (lj's binding) holds the Shared that holds v.
+//
+// The block is an anonymous mapping, not malloc'd: memory outside the Go
+// heap that C may keep pointers to, whose release is a plain syscall (a
+// cgo call to free from a cleanup would run at any time on a runtime
+// goroutine, and counts as one in runtime.NumCgoCall).
 type Versions struct {
 	p *uint32
 	n int
@@ -25,11 +34,16 @@ type Versions struct {
 
 // NewVersions allocates n counters, all zero.
 func NewVersions(n int) *Versions {
-	p := C.calloc(C.size_t(n), 4)
-	if p == nil {
-		panic("cgo: out of memory for the version counters")
+	if n < 1 {
+		n = 1
 	}
-	return &Versions{p: (*uint32)(p), n: n}
+	b, err := syscall.Mmap(-1, 0, n*4, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		panic("cgo: cannot map the version counters: " + err.Error())
+	}
+	v := &Versions{p: (*uint32)(unsafe.Pointer(&b[0])), n: n}
+	runtime.AddCleanup(v, func(b []byte) { _ = syscall.Munmap(b) }, b)
+	return v
 }
 
 // Len returns the number of counters.
@@ -46,6 +60,7 @@ func (v *Versions) Bump(i int) {
 
 // SetVersions points the state's le_loop at v.
 func (s *State) SetVersions(v *Versions) {
+	s.versions = v
 	s.st.loop.versions = (*C.uint32_t)(unsafe.Pointer(v.p))
 	s.st.loop.nversions = C.uint32_t(v.n)
 }

@@ -104,6 +104,31 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.ntrailers, c.nrtrailers, c.nmsgs = 0, 0, 0
 }
 
+// Held returns the bytes of C memory the stream's buffers hold (their
+// capacities), whatever they hold now.
+func (s *Stream) Held() int {
+	c := s.c
+	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap)
+	n += int(c.fields_cap+c.rfields_cap+c.trailers_cap+c.rtrailers_cap) * int(unsafe.Sizeof(C.le_field{}))
+	return n + int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{}))
+}
+
+// Trim frees the buffers that grew past max bytes (a large request's
+// body, a large response), so an idle pooled stream holds little; they
+// grow again when needed. Call it between requests only: it invalidates
+// every slice read from the stream. It costs a cgo call only when a
+// buffer is over max.
+func (s *Stream) Trim(max int) {
+	c := s.c
+	m := C.uint32_t(max)
+	fm := C.uint32_t(max / int(unsafe.Sizeof(C.le_field{})))
+	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m ||
+		c.fields_cap > fm || c.rfields_cap > fm || c.trailers_cap > fm || c.rtrailers_cap > fm ||
+		int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{})) > max {
+		C.le_stream_trim(c, C.size_t(max))
+	}
+}
+
 // SetRequestLine records method and target (split into path and query) and the version.
 func (s *Stream) SetRequestLine(method, target, path, query []byte, major, minor int) {
 	s.c.method = s.headSpan(method)

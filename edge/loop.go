@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
@@ -41,15 +42,17 @@ type loopState struct {
 // connection: the Lua state with the scripts, the frontends' programs, the
 // init functions and the tasks.
 func (s *Server) setupLoop(l *eventloop.Loop) error {
-	stateID := l.ID + 1
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit)}, stateID)
+	// ls is the state's host value: the gate functions of edge and proxy
+	// find the server and the loop's sockets through it (lj.Host).
+	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
+	ls.stats = make([]metrics.Frontend, len(s.frontends))
+	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.limits)
+	ls.sockets = proxypkg.NewSockets(l)
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Shared: s.shared, Host: ls})
 	if err != nil {
 		return err
 	}
-	ls := &loopState{srv: s, loop: l, lua: st, stopSweep: make(chan struct{})}
-	ls.stats = make([]metrics.Frontend, len(s.frontends))
-	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.limits)
-	ls.sockets = proxypkg.NewSockets(l, stateID)
+	ls.lua = st
 	ls.env = stream.Env{
 		Loop:     l,
 		Lua:      st,
@@ -96,6 +99,17 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		}
 	}
 	go ls.sweeper()
+	return nil
+}
+
+// LuaSockets gives proxy's Socket gate functions the loop's sockets.
+func (ls *loopState) LuaSockets() *proxypkg.Sockets { return ls.sockets }
+
+// serverOf returns the server of the state that made the gate call c.
+func serverOf(c *cgo.Call) *Server {
+	if ls, ok := lj.Host(c).(*loopState); ok {
+		return ls.srv
+	}
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"sort"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/lj"
@@ -14,10 +13,6 @@ import (
 // The Go half of HAProxy's Proxy, Server and Listener classes
 // (lj/lua/proxy.lua). Scripts on every core act on the same frontends,
 // backends and servers, so a change from one core is seen by all.
-
-// running is the server whose proxies the gate functions act on (one per
-// process).
-var running atomic.Pointer[Server]
 
 func init() {
 	lj.RegisterGoFunc("proxy", goProxy)
@@ -76,7 +71,7 @@ func pushStats(c *cgo.Call, m map[string]any) int {
 
 // goProxy(cap, name, method) for Proxy:pause/resume/stop/get_stats.
 func goProxy(c *cgo.Call) int {
-	s := running.Load()
+	s := serverOf(c)
 	if s == nil {
 		return c.Error("no proxies yet")
 	}
@@ -130,7 +125,7 @@ func goProxy(c *cgo.Call) int {
 
 // goServer(backend, server, method, args...) for the Server class.
 func goServer(c *cgo.Call) int {
-	s := running.Load()
+	s := serverOf(c)
 	if s == nil {
 		return c.Error("no proxies yet")
 	}

@@ -39,6 +39,7 @@ type Server struct {
 	backends  []*proxypkg.Backend
 	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
 	limits    http1.Limits                 // for backend response heads
+	shared    *lj.Shared                   // what every loop's Lua state shares: proc vars, maps
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -68,8 +69,7 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 		s.numLoops = runtime.NumCPU()
 	}
 	s.loops = make([]*loopState, s.numLoops)
-	lj.Threads = s.numLoops
-	running.Store(s)
+	s.shared = lj.NewShared(cfg.Dir, s.numLoops)
 	for i, fc := range cfg.Frontends {
 		if fc.StickTable != nil {
 			t, err := newStickTable(fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable)

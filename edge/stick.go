@@ -48,7 +48,7 @@ func purgeTables(tables map[string]*sticktable.Table, stop <-chan struct{}) {
 
 // goStk(table, "info" | "lookup", key | "dump", filters) for StickTable.
 func goStk(c *cgo.Call) int {
-	s := running.Load()
+	s := serverOf(c)
 	if s == nil {
 		return c.Error("no stick tables yet")
 	}

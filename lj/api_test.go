@@ -32,14 +32,15 @@ local function list(t) return table.concat(t, "|") end
 // substitutions) as a script in a new state; a failed assertion fails t.
 func runLua(t *testing.T, code string, vars ...string) {
 	t.Helper()
-	runLuaState(t, 0, code, vars...)
+	runLuaState(t, nil, code, vars...)
 }
 
-func runLuaState(t *testing.T, id int, code string, vars ...string) {
+// runLuaState is runLua in a state of generation sh (nil: a state alone).
+func runLuaState(t *testing.T, sh *Shared, code string, vars ...string) {
 	t.Helper()
 	r := strings.NewReplacer(vars...)
 	src := luaPrelude + r.Replace(code)
-	s, err := NewState(Options{Scripts: []Script{{Path: "api_test.lua", Code: []byte(src)}}}, id)
+	s, err := NewState(Options{Scripts: []Script{{Path: "api_test.lua", Code: []byte(src)}}, Shared: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +342,8 @@ func TestLuaMapUpdatesShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := []string{"DIR", luaString(dir)}
-	runLuaState(t, 0, `
+	sh := NewShared("", 2)
+	runLuaState(t, sh, `
 local D = DIR .. "/"
 local m = Map.new(D .. "shared.map", Map._str)
 eq(m:lookup("a"), "1")
@@ -359,7 +361,7 @@ raises("'del_map' needs 2 arguments", core.del_map, D .. "x")
 raises("bad argument #2 to 'add_acl' (string expected, got table)", core.add_acl, D .. "x", {})
 `, vars...)
 	// another core
-	runLuaState(t, 1, `
+	runLuaState(t, sh, `
 local D = DIR .. "/"
 local m = Map.new(D .. "shared.map", Map._str)
 eq(m:lookup("a"), "2", "other core sees set_map")
@@ -372,13 +374,13 @@ eq(c:map("b", D .. "shared.map"), "3", "map converter")
 core.set_map(D .. "shared.map", "c", "4")
 eq(c:map("c", D .. "shared.map"), "4", "map converter sees updates")
 `, vars...)
-	if ok, err := ACLMatch(filepath.Join(dir, "bots.acl"), "str", "wget"); !ok || err != nil {
+	if ok, err := sh.ACLMatch(filepath.Join(dir, "bots.acl"), "str", "wget"); !ok || err != nil {
 		t.Errorf("wget: %v %v", ok, err)
 	}
-	if ok, _ := ACLMatch(filepath.Join(dir, "bots.acl"), "str", "curl"); ok {
+	if ok, _ := sh.ACLMatch(filepath.Join(dir, "bots.acl"), "str", "curl"); ok {
 		t.Error("curl still there")
 	}
-	if v, ok := MapLookup(filepath.Join(dir, "shared.map"), "str", "c"); !ok || v != "4" {
+	if v, ok := sh.MapLookup(filepath.Join(dir, "shared.map"), "str", "c"); !ok || v != "4" {
 		t.Errorf("Go side: %q %v", v, ok)
 	}
 }
@@ -419,28 +421,22 @@ raises("bad argument #2 to 'match' (string expected, got table)", function() ret
 `)
 }
 
-func liveRegexes() int {
-	regexTable.RLock()
-	defer regexTable.RUnlock()
-	return len(regexTable.list) - len(regexTable.free)
-}
-
 // A collected Regex frees its Go side.
 func TestLuaRegexFreed(t *testing.T) {
-	before := liveRegexes()
 	s, err := NewState(Options{Scripts: []Script{{Path: "gc.lua", Code: []byte(`
 for i = 1, 200 do assert(Regex.new("x" .. i)) end
 collectgarbage() collectgarbage()
 keep = { Regex.new("kept") }
-`)}}}, 0)
+`)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := liveRegexes() - before; n > 5 {
+	regexes := &s.bind.regexes
+	if n := regexes.live(); n > 5 {
 		t.Errorf("%d regexes alive after collection", n)
 	}
 	s.Close()
-	if n := liveRegexes() - before; n != 0 {
+	if n := regexes.live(); n != 0 {
 		t.Errorf("%d regexes alive after close", n)
 	}
 }

@@ -253,7 +253,9 @@ func jsonEscape(s, mode string) (string, bool) {
 
 // The regexes of regsub, compiled once per (pattern, case): converter
 // arguments are nearly always constants. The cache stops growing at
-// maxRegsubCache entries; later patterns are compiled on each call.
+// maxRegsubCache entries; later patterns are compiled on each call. It is
+// process-wide on purpose: a compiled regexp depends on its pattern only,
+// so the cache holds nothing of any server or generation.
 const maxRegsubCache = 4096
 
 var (

@@ -15,12 +15,9 @@ import (
 )
 
 // Version is the luaedge version core.get_info reports; the main package
-// sets it from its build-time version.
+// sets it from its build-time version, once, before any state exists. It
+// describes the binary, not a server, so it is process-wide.
 var Version = "dev"
-
-// Threads is the number of event loops (and Lua states) core.get_info
-// reports as Nbthread; the event loop package sets it.
-var Threads = 1
 
 // processStart is when the process started (near enough: package init).
 var processStart = time.Now()
@@ -174,8 +171,9 @@ func parseHTTPDate(s string) (int64, bool) {
 }
 
 // infoValues are the values of core.get_info, in the order of the names in
-// lj/lua/core_util.lua (info_names). Only what luaedge knows truthfully.
-func infoValues() []any {
+// lj/lua/core_util.lua (info_names). Only what luaedge knows truthfully;
+// threads is the caller's generation's number of loops.
+func infoValues(threads int) []any {
 	up := time.Since(processStart)
 	sec := int64(up / time.Second)
 	uptime := fmt.Sprintf("%dd %dh%02dm%02ds", sec/86400, sec%86400/3600, sec%3600/60, sec%60)
@@ -191,7 +189,7 @@ func infoValues() []any {
 	return []any{
 		"luaedge",                    // Name
 		Version,                      // Version
-		float64(Threads),             // Nbthread
+		float64(threads),             // Nbthread
 		float64(1),                   // Nbproc
 		float64(1),                   // Process_num
 		float64(os.Getpid()),         // Pid
@@ -271,7 +269,11 @@ func goAddrParse(c *cgo.Call) int {
 
 // goProcInfo() -> the values of core.get_info, in order (nil when unknown).
 func goProcInfo(c *cgo.Call) int {
-	vals := infoValues()
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	vals := infoValues(sh.threads)
 	for _, v := range vals {
 		switch v := v.(type) {
 		case string:

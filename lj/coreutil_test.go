@@ -79,14 +79,14 @@ func TestParseNet(t *testing.T) {
 }
 
 func TestInfoValues(t *testing.T) {
-	v := infoValues()
+	v := infoValues(3)
 	if v[0] != "luaedge" || v[1] != Version || v[5] != float64(os.Getpid()) || v[9] != float64(0) {
 		t.Errorf("info %v", v)
 	}
 	if up, ok := v[6].(string); !ok || !strings.HasPrefix(up, "0d 0h") {
 		t.Errorf("uptime %v", v[6])
 	}
-	if n, ok := v[2].(float64); !ok || n < 1 {
+	if n, ok := v[2].(float64); !ok || n != 3 {
 		t.Errorf("nbthread %v", v[2])
 	}
 }

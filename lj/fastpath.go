@@ -5,7 +5,7 @@ package lj
 //
 //   - proc.* variables and maps: each state keeps copies (lj/lua/vars.lua,
 //     map.lua) and drops them when a change counter in C memory moved
-//     (sharedVersions). Go bumps the counter after the change is made and
+//     (the generation's Shared.versions). Go bumps the counter after the change is made and
 //     before the call that made it returns, so a read that starts after a
 //     write returned, on any core, sees the write: at worst a read running
 //     at the same time as a write on another core sees the value before it.
@@ -25,18 +25,14 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 )
 
-// Change counters in sharedVersions: versionProc for every proc.*
-// variable, versionMaps+id for the map index id (ids past the block are not
-// cached by Lua).
+// Change counters in a generation's versions (Shared.versions):
+// versionProc for every proc.* variable, versionMaps+id for the map index id
+// (ids past the block are not cached by Lua).
 const (
 	versionProc  = 0
 	versionMaps  = 1
 	maxVersioned = 4096
 )
-
-// sharedVersions is process-wide because what it counts is: proc.*
-// variables and maps are shared by every core of the process.
-var sharedVersions = cgo.NewVersions(versionMaps + maxVersioned)
 
 // stickCounters names the counters the sc_* and src_* fetches read, by
 // their slot in le_stream.stk (the Lua side gets this list from Go).

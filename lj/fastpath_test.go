@@ -78,7 +78,7 @@ type requestDriver struct {
 
 func newDriver(t testing.TB, code []byte, req, res []string, service string, forward bool, tbl *sticktable.Table) *requestDriver {
 	t.Helper()
-	s, err := NewState(Options{Scripts: []Script{{Path: "case.lua", Code: code}}}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "case.lua", Code: code}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,8 +301,9 @@ func TestFastPathCrossCore(t *testing.T) {
 	}
 	open := `str = Map.new(` + luaString(strFile) + `, Map._str)
 beg = Map.new(` + luaString(begFile) + `, Map._beg)`
-	a := newTestState(t, open, 0) // two loops' states
-	b := newTestState(t, open, 0)
+	sh := NewShared("", 2)
+	a := newStateIn(t, sh, open) // two loops' states of one generation
+	b := newStateIn(t, sh, open)
 	read := `return tostring(str:lookup("a")) .. " " .. tostring(str:lookup("c")) .. " " ..
 	tostring(beg:lookup("/api/x")) .. " " .. tostring(beg:lookup("/web")) .. " " .. tostring(core.get_var("proc.v"))`
 	for _, st := range []*State{a, b} {

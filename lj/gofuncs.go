@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/luaedge/luaedge/cgo"
 )
@@ -54,13 +53,13 @@ func goLog(c *cgo.Call) int {
 	return 0
 }
 
-// procVars holds proc.* variables, shared by every core. Each state keeps
-// copies of those it read (lj/lua/vars.lua), valid while the counter
-// versionProc of sharedVersions does not move: every write bumps it.
-var procVars sync.Map
-
+// goVarGet(name) -> value | nil: a proc.* variable of the caller's generation.
 func goVarGet(c *cgo.Call) int {
-	v, ok := procVars.Load(c.String(1))
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	v, ok := sh.procs.get(c.String(1))
 	if !ok {
 		c.PushNil()
 		return 1
@@ -76,21 +75,30 @@ func goVarGet(c *cgo.Call) int {
 	return 1
 }
 
+// goVarSet(name, value): sets (nil: unsets) a proc.* variable of the
+// caller's generation.
 func goVarSet(c *cgo.Call) int {
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
 	name := c.String(1)
+	var v any
 	switch c.Type(2) {
 	case cgo.TypeNil:
-		procVars.Delete(name)
 	case cgo.TypeBoolean:
-		procVars.Store(name, c.Bool(2))
+		v = c.Bool(2)
 	case cgo.TypeNumber:
-		procVars.Store(name, c.Number(2))
+		v = c.Number(2)
 	case cgo.TypeString:
-		procVars.Store(name, c.String(2))
+		v = c.String(2)
 	default:
 		return c.Error("set_var: a variable holds a string, number or boolean")
 	}
-	sharedVersions.Bump(versionProc)
+	if !sh.procs.set(name, v) {
+		return c.Error(fmt.Sprintf("set_var %s: proc.* variables would hold more than %d MiB together (luaedge's limit, lj.MaxProcVarBytes)", name, MaxProcVarBytes>>20))
+	}
+	sh.versions.Bump(versionProc)
 	return 0
 }
 

@@ -13,7 +13,9 @@ func init() {
 }
 
 // repRegexps caches the patterns of HTTP:req_rep_header and friends, which
-// scripts pass as strings on every call.
+// scripts pass as strings on every call. It is process-wide on purpose: it
+// holds nothing of any server (a compiled regexp depends on its pattern
+// only, and is safe for concurrent use) and is bounded (maxRepRegexps).
 var repRegexps sync.Map // pattern -> *regexp.Regexp
 
 // goRepValue(value, regex, replace) -> new value, or nil when regex does not

@@ -1,13 +1,14 @@
 package lj
 
-// HAProxy maps and ACL pattern files, shared by every core.
+// HAProxy maps and ACL pattern files, shared by every core of a generation
+// (Shared.maps).
 //
-// A file is read once into a pattern reference (patRef): its entries, in file
-// order. Each (file, match method) pair used by a script gets an index over
+// A file is read once per generation into a pattern reference (patRef): its
+// entries, in file order. Each (file, match method) pair used by a script gets an index over
 // those entries (mapExpr), built on first use and kept in step with runtime
 // updates (core.set_map, del_map, add_acl, del_acl), so every core sees the
 // same contents. Lua reaches all this through the gate (lj/lua/map.lua); Go
-// callers use MapLookup, LoadMap and ACLMatch.
+// callers use Shared.MapLookup, LoadMap and ACLMatch.
 //
 // Matching follows HAProxy 2.6 (doc/configuration.txt, "7.1.3. Matching
 // strings" and the map converters):
@@ -109,15 +110,16 @@ type patRef struct {
 
 // mapExpr is a file indexed for one match method.
 type mapExpr struct {
-	ref    *patRef
-	id     int // in mapExprs
-	method int
-	idx    mapIndex
+	ref      *patRef
+	id       int // in mapRegistry.list
+	method   int
+	idx      mapIndex
+	versions *cgo.Versions // the generation's change counters
 }
 
 // changed tells the states' copies of x's lookups (lj/lua/map.lua) that
 // they are stale. Called with x.ref.mu held for writing, after the change.
-func (x *mapExpr) changed() { sharedVersions.Bump(versionMaps + x.id) }
+func (x *mapExpr) changed() { x.versions.Bump(versionMaps + x.id) }
 
 // mapIndex finds entries for one match method. add fails when the key is not
 // valid for the method; del drops every entry with the key.
@@ -127,10 +129,21 @@ type mapIndex interface {
 	lookup(s string) *mapEntry
 }
 
-var mapReg struct {
-	mu    sync.Mutex
+// MaxMapEntries bounds the entries of one map or ACL file that scripts may
+// reach by adding keys (core.set_map, core.add_acl): an add past it is a Lua
+// error naming the limit. Entries read from the file count, but a file
+// larger than this still loads (the operator wrote it).
+const MaxMapEntries = 1 << 20
+
+// mapRegistry is the map and ACL files of one generation (Shared.maps).
+type mapRegistry struct {
+	mu    sync.Mutex         // guards refs and exprs, and serialises adds to list
 	refs  map[string]*patRef // by absolute path
-	exprs map[exprKey]int    // id in mapExprs
+	exprs map[exprKey]int    // id in list
+
+	// list is the id -> expression table, replaced (never modified) when
+	// an expression is added so lookups read it without a lock.
+	list atomic.Pointer[[]*mapExpr]
 }
 
 type exprKey struct {
@@ -138,18 +151,9 @@ type exprKey struct {
 	method int
 }
 
-// mapExprs is the id -> expression table, replaced (never modified) when an
-// expression is added so lookups read it without a lock.
-var mapExprs atomic.Pointer[[]*mapExpr]
-
-// BaseDir is the folder relative map and ACL paths are taken from: the
-// configuration file's, as for lua.load (set by the main package; "" means
-// the working directory).
-var BaseDir string
-
-func absPath(p string) string {
-	if !filepath.IsAbs(p) && BaseDir != "" {
-		p = filepath.Join(BaseDir, p)
+func (sh *Shared) absPath(p string) string {
+	if !filepath.IsAbs(p) && sh.baseDir != "" {
+		p = filepath.Join(sh.baseDir, p)
 	}
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -202,10 +206,10 @@ func readPatFile(path string, acl bool) ([]*mapEntry, error) {
 
 // getRef returns the reference of a file, reading it on first use. When
 // mayCreate is set a missing file makes an empty reference (core.set_map and
-// friends on a file no map uses yet). Called with mapReg.mu held.
-func getRef(path string, acl, mayCreate bool) (*patRef, error) {
-	abs := absPath(path)
-	if r := mapReg.refs[abs]; r != nil {
+// friends on a file no map uses yet). Called with sh.maps.mu held.
+func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
+	abs := sh.absPath(path)
+	if r := sh.maps.refs[abs]; r != nil {
 		return r, nil
 	}
 	entries, err := readPatFile(abs, acl)
@@ -224,26 +228,26 @@ func getRef(path string, acl, mayCreate bool) (*patRef, error) {
 		entries = nil
 	}
 	r := &patRef{name: path, acl: acl, entries: entries}
-	if mapReg.refs == nil {
-		mapReg.refs = make(map[string]*patRef)
+	if sh.maps.refs == nil {
+		sh.maps.refs = make(map[string]*patRef)
 	}
-	mapReg.refs[abs] = r
+	sh.maps.refs[abs] = r
 	return r, nil
 }
 
 // openMap returns the id of the index of path for method, loading the file
 // and building the index on first use. Errors name the file and line.
-func openMap(path string, method int, acl bool) (int, error) {
+func (sh *Shared) openMap(path string, method int, acl bool) (int, error) {
 	if method < 0 || method >= matchNum || !methodSupported(method) {
 		return 0, fmt.Errorf("match method %d is not supported (use Map._str, _beg, _sub, _dir, _dom, _end, _reg, _int or _ip)", method)
 	}
-	mapReg.mu.Lock()
-	defer mapReg.mu.Unlock()
-	key := exprKey{absPath(path), method}
-	if id, ok := mapReg.exprs[key]; ok {
+	sh.maps.mu.Lock()
+	defer sh.maps.mu.Unlock()
+	key := exprKey{sh.absPath(path), method}
+	if id, ok := sh.maps.exprs[key]; ok {
 		return id, nil
 	}
-	ref, err := getRef(path, acl, false)
+	ref, err := sh.getRef(path, acl, false)
 	if err != nil {
 		return 0, err
 	}
@@ -253,7 +257,7 @@ func openMap(path string, method int, acl bool) (int, error) {
 		}
 		return 0, fmt.Errorf("%s is already used as an ACL file (core.add_acl), not a map file", path)
 	}
-	x := &mapExpr{ref: ref, method: method, idx: newIndex(method)}
+	x := &mapExpr{ref: ref, method: method, idx: newIndex(method), versions: sh.versions}
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	for _, e := range ref.entries {
@@ -263,22 +267,22 @@ func openMap(path string, method int, acl bool) (int, error) {
 	}
 	ref.exprs = append(ref.exprs, x)
 	var list []*mapExpr
-	if p := mapExprs.Load(); p != nil {
+	if p := sh.maps.list.Load(); p != nil {
 		list = append(list, *p...)
 	}
 	x.id = len(list)
 	list = append(list, x)
-	mapExprs.Store(&list)
-	if mapReg.exprs == nil {
-		mapReg.exprs = make(map[exprKey]int)
+	sh.maps.list.Store(&list)
+	if sh.maps.exprs == nil {
+		sh.maps.exprs = make(map[exprKey]int)
 	}
 	id := x.id
-	mapReg.exprs[key] = id
+	sh.maps.exprs[key] = id
 	return id, nil
 }
 
-func exprByID(id int64) *mapExpr {
-	p := mapExprs.Load()
+func (sh *Shared) exprByID(id int64) *mapExpr {
+	p := sh.maps.list.Load()
 	if p == nil || id < 0 || id >= int64(len(*p)) {
 		return nil
 	}
@@ -303,15 +307,16 @@ func (x *mapExpr) match(s string) bool {
 }
 
 // updateRef finds or creates the reference of path for a runtime update.
-func updateRef(path string, acl bool) (*patRef, error) {
-	mapReg.mu.Lock()
-	defer mapReg.mu.Unlock()
-	return getRef(path, acl, true)
+func (sh *Shared) updateRef(path string, acl bool) (*patRef, error) {
+	sh.maps.mu.Lock()
+	defer sh.maps.mu.Unlock()
+	return sh.getRef(path, acl, true)
 }
 
-// setMap sets the value of every entry with key, or adds an entry.
-func setMap(path, key, value string, acl bool) error {
-	r, err := updateRef(path, acl)
+// setMap sets the value of every entry with key, or adds an entry (up to
+// MaxMapEntries).
+func (sh *Shared) setMap(path, key, value string, acl bool) error {
+	r, err := sh.updateRef(path, acl)
 	if err != nil {
 		return err
 	}
@@ -327,6 +332,9 @@ func setMap(path, key, value string, acl bool) error {
 		}
 	}
 	if !found {
+		if len(r.entries) >= MaxMapEntries {
+			return fmt.Errorf("%s holds %d entries, the most a map or ACL may hold (luaedge's limit, lj.MaxMapEntries): %q not added", path, len(r.entries), key)
+		}
 		e := &mapEntry{key: key, value: value, noValue: acl}
 		r.entries = append(r.entries, e)
 		// As in HAProxy, a key that is not valid for one of the file's
@@ -343,8 +351,8 @@ func setMap(path, key, value string, acl bool) error {
 }
 
 // delMap drops every entry with key.
-func delMap(path, key string, acl bool) error {
-	r, err := updateRef(path, acl)
+func (sh *Shared) delMap(path, key string, acl bool) error {
+	r, err := sh.updateRef(path, acl)
 	if err != nil {
 		return err
 	}
@@ -369,41 +377,41 @@ func delMap(path, key string, acl bool) error {
 // in HAProxy ("str", "beg", "sub", "dir", "dom", "end", "reg", "int", "ip").
 // The file is read on first use and shared with the Lua side. It reports
 // false when nothing matches or the map cannot be loaded (see LoadMap).
-func MapLookup(path, method, key string) (string, bool) {
+func (sh *Shared) MapLookup(path, method, key string) (string, bool) {
 	m, ok := matchMethod(method)
 	if !ok {
 		return "", false
 	}
-	id, err := openMap(path, m, false)
+	id, err := sh.openMap(path, m, false)
 	if err != nil {
 		return "", false
 	}
-	return exprByID(int64(id)).lookup(key)
+	return sh.exprByID(int64(id)).lookup(key)
 }
 
 // LoadMap loads a map file for a match method, reporting errors with the
 // file and line; config checks use it before MapLookup.
-func LoadMap(path, method string) error {
+func (sh *Shared) LoadMap(path, method string) error {
 	m, ok := matchMethod(method)
 	if !ok {
 		return fmt.Errorf("unknown match method %q", method)
 	}
-	_, err := openMap(path, m, false)
+	_, err := sh.openMap(path, m, false)
 	return err
 }
 
 // ACLMatch reports whether s matches a pattern of the ACL file at path
 // (one pattern per line) with the given match method.
-func ACLMatch(path, method, s string) (bool, error) {
+func (sh *Shared) ACLMatch(path, method, s string) (bool, error) {
 	m, ok := matchMethod(method)
 	if !ok {
 		return false, fmt.Errorf("unknown match method %q", method)
 	}
-	id, err := openMap(path, m, true)
+	id, err := sh.openMap(path, m, true)
 	if err != nil {
 		return false, err
 	}
-	return exprByID(int64(id)).match(s), nil
+	return sh.exprByID(int64(id)).match(s), nil
 }
 
 func newIndex(method int) mapIndex {
@@ -1030,7 +1038,11 @@ func (x *mapExpr) snapshot() (string, bool) {
 
 // goMapSnapshot(id) -> encoded entries | nil: see mapExpr.snapshot.
 func goMapSnapshot(c *cgo.Call) int {
-	x := exprByID(c.Int(1))
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	x := sh.exprByID(c.Int(1))
 	if x == nil {
 		return c.Error("map_snapshot: unknown map id")
 	}
@@ -1045,7 +1057,11 @@ func goMapSnapshot(c *cgo.Call) int {
 
 // goMapOpen(path, method) -> id | nil, err
 func goMapOpen(c *cgo.Call) int {
-	id, err := openMap(c.String(1), int(c.Int(2)), false)
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	id, err := sh.openMap(c.String(1), int(c.Int(2)), false)
 	if err != nil {
 		c.PushNil()
 		c.PushString(err.Error())
@@ -1057,7 +1073,11 @@ func goMapOpen(c *cgo.Call) int {
 
 // goMapLookup(id, key) -> value | nil
 func goMapLookup(c *cgo.Call) int {
-	x := exprByID(c.Int(1))
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	x := sh.exprByID(c.Int(1))
 	if x == nil {
 		return c.Error("map_lookup: unknown map id")
 	}
@@ -1073,17 +1093,21 @@ func goMapLookup(c *cgo.Call) int {
 // goMapUpdate(op, path, key[, value]) -> true | nil, err
 // op: "set_map", "del_map", "add_acl", "del_acl".
 func goMapUpdate(c *cgo.Call) int {
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
 	path, key := c.String(2), c.String(3)
 	var err error
 	switch op := c.String(1); op {
 	case "set_map":
-		err = setMap(path, key, c.String(4), false)
+		err = sh.setMap(path, key, c.String(4), false)
 	case "del_map":
-		err = delMap(path, key, false)
+		err = sh.delMap(path, key, false)
 	case "add_acl":
-		err = setMap(path, key, "", true)
+		err = sh.setMap(path, key, "", true)
 	case "del_acl":
-		err = delMap(path, key, true)
+		err = sh.delMap(path, key, true)
 	default:
 		return c.Error("map_update: unknown operation " + op)
 	}

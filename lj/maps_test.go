@@ -9,6 +9,10 @@ import (
 	"testing"
 )
 
+// testShared holds the maps of the Go-side map tests; each test uses
+// files of its own temporary directory.
+var testShared = NewShared("", 1)
+
 // writeFile writes a file in a fresh temporary directory and returns its path.
 func writeFile(t testing.TB, name, content string) string {
 	t.Helper()
@@ -57,7 +61,7 @@ func TestReadPatFile(t *testing.T) {
 
 func lookupOK(t *testing.T, path, method, key, want string) {
 	t.Helper()
-	v, ok := MapLookup(path, method, key)
+	v, ok := testShared.MapLookup(path, method, key)
 	if want == "<nil>" {
 		if ok {
 			t.Errorf("%s %s(%q) = %q, want no match", filepath.Base(path), method, key, v)
@@ -178,23 +182,23 @@ func TestMapLoadErrors(t *testing.T) {
 		{"reg", "a( b\n", "bad.map:1: regex 'a(': missing closing )"},
 	} {
 		p := writeFile(t, "bad.map", tc.content)
-		err := LoadMap(p, tc.method)
+		err := testShared.LoadMap(p, tc.method)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %q: err = %v, want %q", tc.method, tc.content, err, tc.want)
 		}
 		// the same file still loads for an exact match
-		if err := LoadMap(p, "str"); err != nil {
+		if err := testShared.LoadMap(p, "str"); err != nil {
 			t.Error(err)
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "missing.map")
-	if err := LoadMap(missing, "str"); err == nil || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
+	if err := testShared.LoadMap(missing, "str"); err == nil || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
 		t.Errorf("missing: %v", err)
 	}
-	if err := LoadMap(missing, "nope"); err == nil {
+	if err := testShared.LoadMap(missing, "nope"); err == nil {
 		t.Error("unknown method accepted")
 	}
-	if _, err := openMap(missing, matchRegm, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+	if _, err := testShared.openMap(missing, matchRegm, false); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("regm: %v", err)
 	}
 }
@@ -210,45 +214,45 @@ func TestMapSharedAndUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setMap(rel, "example.com", "two", false); err != nil {
+	if err := testShared.setMap(rel, "example.com", "two", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, p, "str", "example.com", "two")
-	if err := setMap(p, "/static/img", "img", false); err != nil {
+	if err := testShared.setMap(p, "/static/img", "img", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, p, "beg", "/static/img/a", "img") // added to the existing beg index
 	lookupOK(t, p, "str", "/static/img", "img")
 	lookupOK(t, p, "end", "a/static/img", "img") // an index built after the update sees it
-	if err := delMap(p, "/static/img", false); err != nil {
+	if err := testShared.delMap(p, "/static/img", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, p, "beg", "/static/img/a", "st")
 	lookupOK(t, p, "end", "a/static/img", "<nil>")
-	if err := delMap(p, "/static", false); err != nil {
+	if err := testShared.delMap(p, "/static", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, p, "beg", "/static/img/a", "<nil>")
 
 	// a file never loaded: created empty, then readable by any method
 	fresh := filepath.Join(t.TempDir(), "fresh.map")
-	if err := setMap(fresh, "10.0.0.0/8", "ten", false); err != nil {
+	if err := testShared.setMap(fresh, "10.0.0.0/8", "ten", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, fresh, "ip", "10.2.3.4", "ten")
-	if err := setMap(fresh, "junk", "x", false); err != nil { // not an address: kept out of the ip index
+	if err := testShared.setMap(fresh, "junk", "x", false); err != nil { // not an address: kept out of the ip index
 		t.Fatal(err)
 	}
 	lookupOK(t, fresh, "str", "junk", "x")
 	lookupOK(t, fresh, "ip", "10.2.3.4", "ten")
-	if err := delMap(fresh, "10.0.0.0/8", false); err != nil {
+	if err := testShared.delMap(fresh, "10.0.0.0/8", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, fresh, "ip", "10.2.3.4", "<nil>")
 
 	// a file never loaded but present on disk is read first
 	disk := writeFile(t, "disk.map", "a 1\n")
-	if err := setMap(disk, "b", "2", false); err != nil {
+	if err := testShared.setMap(disk, "b", "2", false); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, disk, "str", "a", "1")
@@ -261,28 +265,28 @@ func TestACLFiles(t *testing.T) {
 		in   string
 		want bool
 	}{{"10.1.1.1", true}, {"192.168.1.1", true}, {"192.168.1.2", false}} {
-		if got, err := ACLMatch(p, "ip", tc.in); err != nil || got != tc.want {
+		if got, err := testShared.ACLMatch(p, "ip", tc.in); err != nil || got != tc.want {
 			t.Errorf("ACLMatch(%s) = %v, %v", tc.in, got, err)
 		}
 	}
-	if err := setMap(p, "192.168.1.2", "", true); err != nil {
+	if err := testShared.setMap(p, "192.168.1.2", "", true); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := ACLMatch(p, "ip", "192.168.1.2"); !ok {
+	if ok, _ := testShared.ACLMatch(p, "ip", "192.168.1.2"); !ok {
 		t.Error("add_acl not seen")
 	}
-	if err := delMap(p, "10.0.0.0/8", true); err != nil {
+	if err := testShared.delMap(p, "10.0.0.0/8", true); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := ACLMatch(p, "ip", "10.1.1.1"); ok {
+	if ok, _ := testShared.ACLMatch(p, "ip", "10.1.1.1"); ok {
 		t.Error("del_acl not seen")
 	}
 	// an ACL pattern has no value: a map lookup finds nothing
-	if _, err := openMap(p, matchStr, false); err == nil {
+	if _, err := testShared.openMap(p, matchStr, false); err == nil {
 		t.Error("ACL file opened as a map")
 	}
 	m := writeFile(t, "m.map", "a 1\n")
-	if err := setMap(m, "b", "", true); err != nil {
+	if err := testShared.setMap(m, "b", "", true); err != nil {
 		t.Fatal(err)
 	}
 	lookupOK(t, m, "str", "b", "<nil>")
@@ -332,7 +336,7 @@ func TestMapConcurrent(t *testing.T) {
 		fmt.Fprintf(&b, "10.%d.0.0/16 net%d\n", i, i)
 	}
 	p := writeFile(t, "c.map", b.String())
-	if err := LoadMap(p, "ip"); err != nil {
+	if err := testShared.LoadMap(p, "ip"); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -341,17 +345,17 @@ func TestMapConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				MapLookup(p, "ip", fmt.Sprintf("10.%d.1.1", i%250))
-				MapLookup(p, "str", "10.1.0.0/16")
+				testShared.MapLookup(p, "ip", fmt.Sprintf("10.%d.1.1", i%250))
+				testShared.MapLookup(p, "str", "10.1.0.0/16")
 			}
 		}()
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				k := fmt.Sprintf("172.%d.%d.0/24", g, i)
-				_ = setMap(p, k, "x", false)
+				_ = testShared.setMap(p, k, "x", false)
 				if i%2 == 0 {
-					_ = delMap(p, k, false)
+					_ = testShared.delMap(p, k, false)
 				}
 			}
 		}(g)

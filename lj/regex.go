@@ -38,7 +38,6 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
-	"sync"
 
 	"github.com/luaedge/luaedge/cgo"
 )
@@ -129,44 +128,50 @@ func pcreOnly(pattern string, err error) string {
 	return ""
 }
 
-// Regex objects made by Regex.new, by id. Ids are reused after regex_free
-// (the Lua object's finalizer).
-var regexTable struct {
-	sync.RWMutex
+// regexList is the Regex objects one state made with Regex.new, by id
+// (binding.regexes). Ids are reused after regex_free (the Lua object's
+// finalizer). A Lua object never leaves its state, so neither do ids; the
+// list is used from the state's loop only and needs no lock.
+type regexList struct {
 	list []*regexp.Regexp
 	free []int
 }
 
-func addRegex(re *regexp.Regexp) int {
-	regexTable.Lock()
-	defer regexTable.Unlock()
-	if n := len(regexTable.free); n > 0 {
-		id := regexTable.free[n-1]
-		regexTable.free = regexTable.free[:n-1]
-		regexTable.list[id] = re
+func (r *regexList) add(re *regexp.Regexp) int {
+	if n := len(r.free); n > 0 {
+		id := r.free[n-1]
+		r.free = r.free[:n-1]
+		r.list[id] = re
 		return id
 	}
-	regexTable.list = append(regexTable.list, re)
-	return len(regexTable.list) - 1
+	r.list = append(r.list, re)
+	return len(r.list) - 1
 }
 
-func getRegex(id int64) *regexp.Regexp {
-	regexTable.RLock()
-	defer regexTable.RUnlock()
-	if id < 0 || id >= int64(len(regexTable.list)) {
+func (r *regexList) get(id int64) *regexp.Regexp {
+	if id < 0 || id >= int64(len(r.list)) {
 		return nil
 	}
-	return regexTable.list[id]
+	return r.list[id]
 }
 
-func freeRegex(id int64) {
-	regexTable.Lock()
-	defer regexTable.Unlock()
-	if id < 0 || id >= int64(len(regexTable.list)) || regexTable.list[id] == nil {
+func (r *regexList) remove(id int64) {
+	if id < 0 || id >= int64(len(r.list)) || r.list[id] == nil {
 		return
 	}
-	regexTable.list[id] = nil
-	regexTable.free = append(regexTable.free, int(id))
+	r.list[id] = nil
+	r.free = append(r.free, int(id))
+}
+
+// live returns how many regexes are not freed.
+func (r *regexList) live() int { return len(r.list) - len(r.free) }
+
+// regexesOf returns the Regex objects of the state that made the gate call c.
+func regexesOf(c *cgo.Call) *regexList {
+	if b := bindingOf(c); b != nil {
+		return &b.regexes
+	}
+	return nil
 }
 
 // submatches returns the strings Regex.match returns: the whole match then
@@ -196,19 +201,26 @@ func init() {
 
 // goRegexNew(pattern, case_sensitive) -> id | nil, err
 func goRegexNew(c *cgo.Call) int {
+	rl := regexesOf(c)
+	if rl == nil {
+		return c.Error(errNoShared)
+	}
 	re, err := compileRegex(c.String(1), c.Bool(2))
 	if err != nil {
 		c.PushNil()
 		c.PushString(err.Error())
 		return 2
 	}
-	c.PushNumber(float64(addRegex(re)))
+	c.PushNumber(float64(rl.add(re)))
 	return 1
 }
 
 // goRegexExec(id, str) -> boolean
 func goRegexExec(c *cgo.Call) int {
-	re := getRegex(c.Int(1))
+	var re *regexp.Regexp
+	if rl := regexesOf(c); rl != nil {
+		re = rl.get(c.Int(1))
+	}
 	if re == nil {
 		return c.Error("Regex: this regex was freed")
 	}
@@ -219,7 +231,10 @@ func goRegexExec(c *cgo.Call) int {
 // goRegexMatch(id, str) -> whole, group1, ... | nothing
 // (At most maxCaptures results: the gate's stack guarantees 20 slots.)
 func goRegexMatch(c *cgo.Call) int {
-	re := getRegex(c.Int(1))
+	var re *regexp.Regexp
+	if rl := regexesOf(c); rl != nil {
+		re = rl.get(c.Int(1))
+	}
 	if re == nil {
 		return c.Error("Regex: this regex was freed")
 	}
@@ -232,6 +247,8 @@ func goRegexMatch(c *cgo.Call) int {
 
 // goRegexFree(id)
 func goRegexFree(c *cgo.Call) int {
-	freeRegex(c.Int(1))
+	if rl := regexesOf(c); rl != nil {
+		rl.remove(c.Int(1))
+	}
 	return 0
 }

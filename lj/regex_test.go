@@ -69,21 +69,22 @@ func TestSubmatches(t *testing.T) {
 	}
 }
 
-func TestRegexTable(t *testing.T) {
+func TestRegexList(t *testing.T) {
+	var rl regexList
 	re, _ := compileRegex("a", true)
-	id := addRegex(re)
-	if getRegex(int64(id)) != re {
+	id := rl.add(re)
+	if rl.get(int64(id)) != re {
 		t.Fatal("lookup")
 	}
-	freeRegex(int64(id))
-	if getRegex(int64(id)) != nil {
+	rl.remove(int64(id))
+	if rl.get(int64(id)) != nil || rl.live() != 0 {
 		t.Fatal("not freed")
 	}
-	freeRegex(int64(id)) // twice is harmless
-	if id2 := addRegex(re); id2 != id {
+	rl.remove(int64(id)) // twice is harmless
+	if id2 := rl.add(re); id2 != id {
 		t.Errorf("id %d not reused (%d)", id, id2)
 	}
-	if getRegex(-1) != nil || getRegex(1<<40) != nil {
+	if rl.get(-1) != nil || rl.get(1<<40) != nil {
 		t.Error("out of range")
 	}
 }

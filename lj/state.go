@@ -3,7 +3,9 @@
 // pool of coroutines that run requests.
 //
 // Lua globals are per state, so per core. What must be shared across cores
-// (proc.* variables, and later maps, ACLs and stick tables) goes through Go.
+// (proc.* variables, maps, ACLs) goes through Go, in the Shared object of
+// the states' generation; stick tables and proxies belong to the host (the
+// edge), which its gate functions reach through Host.
 package lj
 
 import (
@@ -60,6 +62,14 @@ func ReadScripts(dir string, paths []string) ([]Script, error) {
 type Options struct {
 	Scripts     []Script
 	MemoryLimit int64 // bytes; 0: none
+	// Shared is the data the states of one generation share (proc.*
+	// variables, maps, the fast paths' change counters). nil gives the
+	// state a Shared of its own, as for a state that stands alone
+	// (`luaedge check`, tests).
+	Shared *Shared
+	// Host is the caller's own per-loop value, which gate functions
+	// registered outside lj get back with Host(c) (nil: none).
+	Host any
 }
 
 // maxPooled bounds the idle coroutines a state keeps for reuse.
@@ -70,16 +80,22 @@ const maxPooled = 4096
 type State struct {
 	L    *cgo.State
 	pool []*cgo.Thread
+	bind *binding // what L is bound to; its gate calls reach it too
 }
 
 // NewState creates a state, loads the APIs, then runs the scripts' body
 // context (their core.register_* calls). A script error names file:line.
-func NewState(opts Options, id int) (*State, error) {
-	L, err := cgo.NewState(opts.MemoryLimit, id)
+func NewState(opts Options) (*State, error) {
+	sh := opts.Shared
+	if sh == nil {
+		sh = NewShared("", 1)
+	}
+	b := &binding{shared: sh, host: opts.Host}
+	L, err := cgo.NewState(opts.MemoryLimit, b)
 	if err != nil {
 		return nil, fmt.Errorf("lua.memory_limit: %w", err)
 	}
-	s := &State{L: L}
+	s := &State{L: L, bind: b}
 	if err := s.loadAPIs(); err != nil {
 		L.Close()
 		return nil, err
@@ -104,7 +120,7 @@ func (s *State) loadAPIs() error {
 	if err := s.L.Load([]byte(goFuncTable()), "=luaedge/gofuncs"); err != nil {
 		return err
 	}
-	s.L.SetVersions(sharedVersions)
+	s.L.SetVersions(s.bind.shared.versions)
 	if err := s.L.Load([]byte(fastPathChunk()), "=luaedge/fastpath"); err != nil {
 		return err
 	}
@@ -119,6 +135,9 @@ func (s *State) loadAPIs() error {
 	}
 	return nil
 }
+
+// Shared returns the shared data of the state's generation.
+func (s *State) Shared() *Shared { return s.bind.shared }
 
 // StickNames names the stick tables of a frontend's src_* and sc_* fetches:
 // Own, its own table (the default of src_*), and Track, the table its
@@ -179,12 +198,23 @@ func (s *State) Thread() (*cgo.Thread, error) {
 	return s.L.NewThread()
 }
 
-// Release returns a coroutine whose entry function finished to the pool.
+// maxIdleBuffer bounds each C buffer a pooled coroutine's stream keeps
+// (and the state's converter scratch): a request that grew one past it
+// (a 1 MiB body, a large response) gives the memory back when it ends,
+// so up to maxPooled idle coroutines hold little. Most requests fit in
+// it and reuse their buffers without a malloc.
+const maxIdleBuffer = 64 << 10
+
+// Release returns a coroutine whose entry function finished to the pool,
+// freeing its stream's buffers past maxIdleBuffer. Slices read from the
+// stream are invalid after it.
 func (s *State) Release(t *cgo.Thread) {
+	s.L.TrimScratch(maxIdleBuffer)
 	if len(s.pool) >= maxPooled {
 		t.Free()
 		return
 	}
+	t.S.Trim(maxIdleBuffer)
 	s.pool = append(s.pool, t)
 }
 

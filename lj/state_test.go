@@ -21,7 +21,18 @@ end)
 
 func newTestState(t *testing.T, code string, limit int64) *State {
 	t.Helper()
-	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, MemoryLimit: limit}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, MemoryLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newStateIn makes a state of generation sh, closed with the test.
+func newStateIn(t *testing.T, sh *Shared, code string) *State {
+	t.Helper()
+	s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(code)}}, Shared: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +100,7 @@ func TestErrorHasFileLine(t *testing.T) {
 }
 
 func TestSyntaxErrorAtLoad(t *testing.T) {
-	_, err := NewState(Options{Scripts: []Script{{Path: "broken.lua", Code: []byte("x = = 1")}}}, 0)
+	_, err := NewState(Options{Scripts: []Script{{Path: "broken.lua", Code: []byte("x = = 1")}}})
 	if err == nil || !strings.Contains(err.Error(), "broken.lua:1:") {
 		t.Fatalf("err = %v", err)
 	}
@@ -139,7 +150,7 @@ func TestUnknownService(t *testing.T) {
 }
 
 func BenchmarkHelloWorld(b *testing.B) {
-	s, err := NewState(Options{Scripts: []Script{{Path: "h.lua", Code: []byte(helloWorld)}}}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "h.lua", Code: []byte(helloWorld)}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,7 +185,7 @@ end)
 
 // benchAction runs the action "tag" then the service "hello-world" of code.
 func benchAction(b *testing.B, code []byte) {
-	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}}, 0)
+	s, err := NewState(Options{Scripts: []Script{{Path: "action.lua", Code: code}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -196,5 +207,73 @@ func benchAction(b *testing.B, code []byte) {
 			b.Fatal(msg, string(th.S.Err()))
 		}
 		s.Release(th)
+	}
+}
+
+// A coroutine that served a large request gives its buffers back when it
+// returns to the pool, and serves the next request as before.
+func TestReleaseTrimsBuffers(t *testing.T) {
+	s := newTestState(t, `
+core.register_service("echo", "http", function(applet)
+	local body = applet:receive()
+	applet:set_status(200)
+	applet:start_response()
+	applet:send(body)
+end)
+`, 0)
+	id, err := s.Program("http", nil, nil, "echo", false, StickNames{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(body []byte) (*cgo.Thread, int) {
+		th, err := s.Thread()
+		if err != nil {
+			t.Fatal(err)
+		}
+		th.S.Reset(EntryHTTP, id, 1)
+		th.S.SetRequestLine([]byte("POST"), []byte("/"), []byte("/"), nil, 1, 1)
+		th.S.SetContentLength(int64(len(body)))
+		th.S.AppendBody(body)
+		th.S.SetFlag(cgo.FlagBodyEnd)
+		sent := 0
+		for {
+			if ok, msg := th.Resume(); !ok {
+				t.Fatal(msg)
+			}
+			sent += len(th.S.Out())
+			th.S.ConsumeOut()
+			if op, _ := th.S.Op(); op == cgo.OpDone {
+				return th, sent
+			}
+		}
+	}
+	big := []byte(strings.Repeat("x", 1<<20))
+	th, sent := serve(big)
+	if sent != len(big) {
+		t.Fatalf("echoed %d bytes", sent)
+	}
+	if held := th.S.Held(); held < 2<<20 {
+		t.Fatalf("a 1 MiB request and its echo hold only %d bytes", held)
+	}
+	s.Release(th)
+	if held := th.S.Held(); held > 2*maxIdleBuffer {
+		t.Errorf("pooled stream holds %d bytes after release", held)
+	}
+	// The trimmed stream serves again.
+	th2, sent := serve([]byte("small"))
+	if th2 != th || sent != 5 {
+		t.Errorf("reuse: same thread %v, echoed %d", th2 == th, sent)
+	}
+	s.Release(th2)
+
+	// The state's converter scratch is trimmed the same way.
+	evalIn(t, s, `return require('luaedge.internal').new_converters(false):base64(string.rep("y", 1048576)):len()`)
+	if n := s.L.ScratchHeld(); n < 1<<20 {
+		t.Fatalf("scratch after a 1 MiB base64: %d bytes", n)
+	}
+	th3, _ := serve(nil)
+	s.Release(th3)
+	if n := s.L.ScratchHeld(); n > maxIdleBuffer {
+		t.Errorf("scratch holds %d bytes after a release", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,12 +27,16 @@ type Sockets struct {
 	next    int
 }
 
-// NewSockets makes the sockets of loop l; stateID is the id of the loop's
-// Lua state, through which the gate functions find them.
-func NewSockets(l *eventloop.Loop, stateID int) *Sockets {
-	k := &Sockets{loop: l, sockets: map[int]*luaSocket{}}
-	socketsByState.Store(stateID, k)
-	return k
+// NewSockets makes the sockets of loop l. The gate functions below find
+// them through the host value of the loop's Lua state (SocketsHost).
+func NewSockets(l *eventloop.Loop) *Sockets {
+	return &Sockets{loop: l, sockets: map[int]*luaSocket{}}
+}
+
+// SocketsHost is what the host value of a Lua state (lj.Options.Host)
+// implements for its Socket gate calls to reach the loop's sockets.
+type SocketsHost interface {
+	LuaSockets() *Sockets
 }
 
 // luaSocket is one core.tcp() connection: a connection of the loop, or for
@@ -71,21 +74,17 @@ type sockWait struct {
 	timer  *time.Timer
 }
 
-// socketsByState finds a loop's sockets from the id of its Lua state, for
-// the gate functions below.
-var socketsByState sync.Map // int -> *Sockets
-
 func init() {
 	lj.RegisterGoFunc("sock_name", goSockName)
 	lj.RegisterGoFunc("sock_option", goSockOption)
 }
 
 func socketOf(c *cgo.Call) *luaSocket {
-	v, ok := socketsByState.Load(c.StateID)
+	h, ok := lj.Host(c).(SocketsHost)
 	if !ok {
 		return nil
 	}
-	return v.(*Sockets).sockets[int(c.Int(1))]
+	return h.LuaSockets().sockets[int(c.Int(1))]
 }
 
 // goSockName(id, "peer"|"local") -> ip, port | nil, err

@@ -77,7 +77,6 @@ func run(args []string, stderr io.Writer) int {
 	// configured logger.
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
-	lj.BaseDir = cfg.Dir
 	if err := check(cfg, scripts); err != nil {
 		if *cfgPath != "" {
 			fmt.Fprintf(stderr, "luaedge: %s: %v\n", *cfgPath, err)
@@ -118,7 +117,8 @@ func load(path string) (*config.Config, []lj.Script, error) {
 // check loads the scripts into a throwaway state and resolves what the
 // frontends refer to, so that errors show before any listener opens.
 func check(cfg *config.Config, scripts []lj.Script) error {
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit)}, 0)
+	// Relative map paths in the scripts are taken from the config's folder.
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Shared: lj.NewShared(cfg.Dir, 1)})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,21 @@ local band = bit.band
 -- Channels buffer at most this much input (Channel:is_full).
 local CHANNEL_MAX = 65536
 
+-- HOLD_MAX bounds the bytes a script can pile into a channel within one
+-- rule (set, append, send, insert): they stay in C memory, outside the
+-- state's memory_limit, until the rule returns. Past it the call is an
+-- error naming the limit (docs/lua-api.md, "Limits").
+local HOLD_MAX = 16 * 1024 * 1024
+
+local function put(b, data, fname)
+	if b.len + #data > HOLD_MAX then
+		error("Channel:" .. fname .. ": the channel would hold more than 16 MiB (luaedge's limit of bytes a rule adds to a channel)", 3)
+	end
+	if I.buf_append(b, data, #data) ~= 0 then
+		error("Channel:" .. fname .. ": out of memory", 3)
+	end
+end
+
 local Channel = {}
 local mt = { __index = Channel, __tostring = function() return "Channel" end }
 
@@ -155,7 +170,7 @@ function Channel.set(self, data)
 	data = tostring(data)
 	if mode == "direct" then return -1 end
 	s.body.len = input_start(s, ctx)
-	I.buf_append(s.body, data, #data)
+	put(s.body, data, "set")
 	return #data
 end
 
@@ -164,7 +179,7 @@ function Channel.append(self, data)
 	local s, mode = writable(self, "append")
 	data = tostring(data)
 	if mode == "direct" then return -1 end
-	I.buf_append(s.body, data, #data)
+	put(s.body, data, "append")
 	return #data
 end
 
@@ -173,13 +188,13 @@ function Channel.send(self, data)
 	local s, mode, ctx = writable(self, "send")
 	data = tostring(data)
 	if mode == "direct" then
-		I.buf_append(s.out, data, #data)
+		put(s.out, data, "send")
 		return #data
 	end
 	-- Insert after what was passed already: grow, shift the input, copy.
 	local start = input_start(s, ctx)
 	local tail = s.body.len - start
-	I.buf_append(s.body, data, #data)
+	put(s.body, data, "send")
 	local p = s.body.p + start
 	ffi_copy(p + #data, p, tail)
 	ffi_copy(p, data, #data)
