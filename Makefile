@@ -18,7 +18,7 @@ export CGO_LDFLAGS := -lm -ldl
 # end-to-end tests run the built binary.
 RACE_PKGS = $$($(GO) list ./... | grep -v /cmd/)
 
-.PHONY: all build check-build run test test-unit test-e2e bench deps fuzz vet clean
+.PHONY: all build check-build run test bench deps fuzz vet clean
 
 all: build
 
@@ -56,6 +56,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzChunked$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 
 bench: build
 	bash bench/run.sh
