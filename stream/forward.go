@@ -129,6 +129,15 @@ func (st *Stream) startForward() {
 	}
 	st.fwd.up = u
 	st.down.Forwarded(u)
+	st.bodyHandedOn()
+}
+
+// bodyHandedOn tells the protocol that the unread body went to a backend.
+func (st *Stream) bodyHandedOn() {
+	if st.unread > 0 {
+		st.unread = 0
+		st.down.BodyConsumed(0)
+	}
 }
 
 // forwardError answers status for a request that could not be forwarded.
@@ -151,10 +160,27 @@ func (st *Stream) Body(p []byte) bool {
 		return true
 	}
 	if st.th != nil && len(p) > 0 {
-		return st.th.S.AppendBody(p)
+		if !st.th.S.AppendBody(p) {
+			return false
+		}
+		st.unread = st.th.S.BodyUnread()
 	}
 	return true
 }
+
+// While a script that is not waiting for request body holds more than
+// UnreadHigh bytes of it unread, its connection stops reading from the
+// client, until the script waits for more or holds less than UnreadLow:
+// a client that sends faster than the script reads is slowed down by TCP
+// instead of being buffered. A script that waits for the whole body
+// (receive() without a size) still gets it, up to limits.max_body.
+const (
+	UnreadHigh = 1 << 20
+	UnreadLow  = 256 << 10
+)
+
+// Unread is how many request body bytes the script holds unread.
+func (st *Stream) Unread() int { return st.unread }
 
 // BodyEnd tells that the request body (or the client's stream of bytes)
 // ended, with its trailer fields (nil: none).
@@ -301,6 +327,7 @@ func (st *Stream) startTunnel(keep bool) {
 	}
 	st.fwd.tunnel = t
 	st.fwd.awaitHead = keep
+	st.bodyHandedOn()
 	if !keep {
 		st.End()
 	}

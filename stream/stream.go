@@ -81,6 +81,11 @@ type Protocol interface {
 	// or the body ended. It returns false when no more will come (the
 	// stream then resumes on the next loop turn).
 	WaitBody() bool
+	// BodyConsumed tells that the script took request body bytes; unread
+	// is what it holds unread now. A protocol that stopped reading (or, on
+	// HTTP/2, withheld flow-control credit) while the script was busy can
+	// go on.
+	BodyConsumed(unread int)
 	// Backlog is how many bytes sent to the client have not left yet.
 	Backlog() int
 	// SetSockopts applies the IP TOS and firewall mark a script set (-1:
@@ -113,6 +118,9 @@ type Stream struct {
 	// sessVars is set once a script set a sess.* variable: the connection
 	// drops them when it closes.
 	sessVars bool
+	// unread is how many request body bytes the script held unread when
+	// it last yielded or was given more.
+	unread int
 
 	// Response rules (HTTP).
 	isHead   bool
@@ -140,6 +148,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	}
 	st.gen++
 	st.th = th
+	st.unread = 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
 	th.S.Reset(entry, arg, connID)
 	return nil
@@ -182,6 +191,12 @@ func (st *Stream) Step() {
 	}
 	s := th.S
 	op, arg := s.Op()
+	if st.unread > 0 {
+		if n := s.BodyUnread(); n < st.unread {
+			st.unread = n
+			st.down.BodyConsumed(n)
+		}
+	}
 	if s.Flags()&cgo.FlagSockopt != 0 {
 		s.ClearFlag(cgo.FlagSockopt)
 		st.down.SetSockopts(s.Sockopts())
@@ -422,6 +437,7 @@ func (t taskProtocol) SendData([]byte)        {}
 func (t taskProtocol) EndResponse()           {}
 func (t taskProtocol) SendTrailers(*Trailers) {}
 func (t taskProtocol) WaitBody() bool         { return false }
+func (t taskProtocol) BodyConsumed(int)       {}
 func (t taskProtocol) Backlog() int           { return 0 }
 func (t taskProtocol) SetSockopts(int, int)   {}
 func (t taskProtocol) Handle(fn func())       { fn() }

@@ -265,6 +265,7 @@ func (p *proto) SendHead(h *stream.Head) {
 func (p *proto) SendData(b []byte)             { p.data = append(p.data, b...); p.calls = append(p.calls, "data") }
 func (p *proto) EndResponse()                  { p.calls = append(p.calls, "end") }
 func (p *proto) SendTrailers(*stream.Trailers) { p.calls = append(p.calls, "trailers") }
+func (p *proto) BodyConsumed(int)              {}
 func (p *proto) Abort()                        { p.calls = append(p.calls, "abort") }
 func (p *proto) Fail(status int)               { p.calls = append(p.calls, fmt.Sprintf("fail %d", status)) }
 func (p *proto) WaitBody() bool                { p.calls = append(p.calls, "waitbody"); return p.waitBody }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -382,5 +383,77 @@ backends:
 		if got := a.readUntil("\n"); got != ma {
 			t.Fatalf("client A got %q, want %q", got, ma)
 		}
+	}
+}
+
+// A service that reads a request body slower than its client sends it
+// holds the client back: the server buffers a few MiB at most, and the
+// whole body arrives.
+func TestRequestBodyBackpressure(t *testing.T) {
+	const size = 48 << 20
+	lua := `
+core.register_service("slow", "http", function(applet)
+	local total = 0
+	while true do
+		local d = applet:receive(65536)
+		if d == "" then break end
+		total = total + #d
+		core.msleep(1)
+	end
+	local body = "got " .. total
+	applet:set_status(200)
+	applet:add_header("content-length", tostring(#body))
+	applet:start_response()
+	applet:send(body)
+end)
+`
+	s := startServer(t, `workers: 1
+lua:
+  load: [slow.lua]
+frontends:
+  - name: slow
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.slow
+    limits: {max_body: 1GiB}
+    timeouts: {body: 30s}
+`, map[string]string{"slow.lua": lua})
+	base := vmRSS(t, s)
+	c := dialRaw(t, s.addr())
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+	peak := base
+	done := make(chan error, 1)
+	go func() {
+		chunk := bytes.Repeat([]byte("b"), 1<<20)
+		if _, err := fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size); err != nil {
+			done <- err
+			return
+		}
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := c.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for sending := true; sending; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			sending = false
+		case <-time.After(20 * time.Millisecond):
+		}
+		if r := vmRSS(t, s); r > peak {
+			peak = r
+		}
+	}
+	resp, body := c.readResponse("POST")
+	if resp.StatusCode != 200 || body != fmt.Sprintf("got %d", size) {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if grew := peak - base; grew > 16<<20 {
+		t.Fatalf("RSS grew by %d MiB for a %d MiB body read slowly", grew>>20, size>>20)
 	}
 }

@@ -95,12 +95,13 @@ type Conn struct {
 	// bytes to another connection.
 	out []byte
 
-	phase     phase
-	deadline  time.Time
-	busy      bool // inside a handler: OnClose must not free what the stack uses
-	closing   bool // close once the current response is out
-	closed    bool
-	lingering bool // closing: the response is out, unread input is being dropped
+	phase      phase
+	deadline   time.Time
+	busy       bool // inside a handler: OnClose must not free what the stack uses
+	closing    bool // close once the current response is out
+	closed     bool
+	lingering  bool // closing: the response is out, unread input is being dropped
+	readPaused bool // reading from the client stopped: the script holds enough unread body
 	// sessionEnded: the sess.* variables of the closed connection were dropped.
 	sessionEnded bool
 
@@ -408,8 +409,28 @@ func (h *Conn) readBody() bool {
 		case h.waitBody:
 			h.setPhase(phaseBody)
 		}
+		if !h.bodyDone && !h.waitBody && !h.buffering && h.st.Unread() > stream.UnreadHigh && !h.readPaused {
+			h.readPaused = true
+			h.c.PauseRead()
+		}
 	}
 	return h.bodyDone
+}
+
+// resumeRead reads from the client again after the script caught up.
+func (h *Conn) resumeRead() {
+	if h.readPaused {
+		h.readPaused = false
+		h.c.ResumeRead()
+	}
+}
+
+// BodyConsumed reads from the client again once the script holds little
+// unread body.
+func (h *Conn) BodyConsumed(unread int) {
+	if unread < stream.UnreadLow {
+		h.resumeRead()
+	}
 }
 
 // trailers returns the trailer fields of a chunked body that ended.
@@ -449,6 +470,7 @@ func (h *Conn) WaitBody() bool {
 	}
 	h.waitBody = true
 	h.setPhase(phaseBody)
+	h.resumeRead()
 	return true
 }
 
@@ -580,6 +602,7 @@ func (h *Conn) EndResponse() {
 func (h *Conn) requestOver() {
 	h.waitBody = false
 	h.buffering = false
+	h.resumeRead()
 	if !h.bodyDone {
 		if h.bodyLeft > maxDrain {
 			h.keepAlive = false

@@ -60,6 +60,7 @@ type Conn struct {
 	closing      bool // close once what is buffered has left
 	waiting      bool // the script waits for client bytes
 	clientDone   bool // the client closed its side
+	readPaused   bool // reading from the client stopped: the script holds enough unread
 	sessionEnded bool // the sess.* variables of the closed connection were dropped
 	lastSeen     time.Time
 
@@ -136,11 +137,38 @@ func (t *Conn) OnTraffic() {
 		t.c.Discard(len(buf)) // the rules or service are over; the rest is dropped
 		return
 	}
-	t.st.Body(buf)
+	if !t.st.Body(buf) {
+		t.l.Env.Log.Error("no memory for a TCP client's bytes; closing the connection", "frontend", t.fe.Stream.Name)
+		t.Handle(func() {
+			t.st.Close()
+			t.closeNow()
+		})
+		return
+	}
 	t.c.Discard(len(buf))
 	if t.waiting {
 		t.waiting = false
 		t.Handle(t.step)
+	}
+	if !t.waiting && t.st.Running() && t.st.Unread() > stream.UnreadHigh && !t.readPaused {
+		t.readPaused = true
+		t.c.PauseRead()
+	}
+}
+
+// resumeRead reads from the client again after the script caught up.
+func (t *Conn) resumeRead() {
+	if t.readPaused {
+		t.readPaused = false
+		t.c.ResumeRead()
+	}
+}
+
+// BodyConsumed reads from the client again once the script holds little
+// unread.
+func (t *Conn) BodyConsumed(unread int) {
+	if unread < stream.UnreadLow {
+		t.resumeRead()
 	}
 }
 
@@ -181,6 +209,7 @@ func (t *Conn) WaitBody() bool {
 		return false
 	}
 	t.waiting = true
+	t.resumeRead()
 	return true
 }
 
