@@ -173,21 +173,27 @@ func (s *Stream) ContentLength() int64 { return int64(s.c.content_length) }
 
 // AddField appends a request header field; the name is stored lower-case.
 func (s *Stream) AddField(name, value []byte) bool {
-	c := s.c
-	if c.nfields == c.fields_cap {
-		if C.le_fields_reserve(&c.fields, &c.fields_cap, c.nfields+1) != 0 {
+	return s.addHeadField(&s.c.fields, &s.c.nfields, &s.c.fields_cap, name, value)
+}
+
+// addHeadField appends a field to a list whose names and values are copied
+// into the request's head (the header fields, or the trailers); the name
+// is stored lower-case.
+func (s *Stream) addHeadField(list **C.le_field, n, capacity *C.uint32_t, name, value []byte) bool {
+	if *n == *capacity {
+		if C.le_fields_reserve(list, capacity, *n+1) != 0 {
 			return false
 		}
 	}
-	n := s.headSpan(name)
-	if n.len != C.uint32_t(len(name)) {
+	ns := s.headSpan(name)
+	if ns.len != C.uint32_t(len(name)) {
 		return false
 	}
-	lowerASCII(bufBytes(&c.head)[n.off : n.off+n.len])
-	v := s.headSpan(value)
-	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.fields), uintptr(c.nfields)*unsafe.Sizeof(C.le_field{})))
-	f.name, f.value = n, v
-	c.nfields++
+	lowerASCII(bufBytes(&s.c.head)[ns.off : ns.off+ns.len])
+	vs := s.headSpan(value)
+	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(*list), uintptr(*n)*unsafe.Sizeof(C.le_field{})))
+	f.name, f.value = ns, vs
+	*n++
 	return true
 }
 
@@ -429,22 +435,7 @@ func (s *Stream) Protocol() []byte { return s.span(s.c.protocol) }
 // copied into the request's head. Go adds them when the body has ended,
 // before it resumes the coroutine with LE_F_BODY_END.
 func (s *Stream) AddTrailer(name, value []byte) bool {
-	c := s.c
-	if c.ntrailers == c.trailers_cap {
-		if C.le_fields_reserve(&c.trailers, &c.trailers_cap, c.ntrailers+1) != 0 {
-			return false
-		}
-	}
-	n := s.headSpan(name)
-	if n.len != C.uint32_t(len(name)) {
-		return false
-	}
-	lowerASCII(bufBytes(&c.head)[n.off : n.off+n.len])
-	v := s.headSpan(value)
-	f := (*C.le_field)(unsafe.Add(unsafe.Pointer(c.trailers), uintptr(c.ntrailers)*unsafe.Sizeof(C.le_field{})))
-	f.name, f.value = n, v
-	c.ntrailers++
-	return true
+	return s.addHeadField(&s.c.trailers, &s.c.ntrailers, &s.c.trailers_cap, name, value)
 }
 
 // NumTrailers returns the number of request trailer fields.
