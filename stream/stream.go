@@ -201,20 +201,21 @@ func (st *Stream) Step() {
 		s.ClearFlag(cgo.FlagSockopt)
 		st.down.SetSockopts(s.Sockopts())
 	}
-	if op == cgo.OpDone && s.Flags()&cgo.FlagFailed != 0 {
-		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
-		st.fwd.drop(st)
-		st.End()
-		st.down.Fail(500)
-		return
-	}
-	if op == cgo.OpDone && s.Flags()&cgo.FlagAbort != 0 {
+	if op == cgo.OpDone && s.Flags()&(cgo.FlagFailed|cgo.FlagAbort) != 0 {
 		st.fwd.drop(st)
 		if st.kind == KindTCP {
-			st.sendOut() // what the script sent before it ended the connection
+			st.sendOut() // what the script sent before it failed or ended the connection
+		}
+		failed := s.Flags()&cgo.FlagFailed != 0
+		if failed {
+			st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
 		}
 		st.End()
-		st.down.Abort()
+		if failed {
+			st.down.Fail(500)
+		} else {
+			st.down.Abort()
+		}
 		return
 	}
 	switch st.kind {

@@ -58,6 +58,8 @@ type Conn struct {
 	busy         bool // inside a handler: OnClose must not free what the stack uses
 	closed       bool
 	closing      bool // close once what is buffered has left
+	lingering    bool // closing: the output has left or is leaving, input is dropped
+	lingerUntil  time.Time
 	waiting      bool // the script waits for client bytes
 	clientDone   bool // the client closed its side
 	readPaused   bool // reading from the client stopped: the script holds enough unread
@@ -119,6 +121,10 @@ func (t *Conn) Handle(fn func()) {
 // OnTraffic passes the client's bytes to the tunnel or the script.
 func (t *Conn) OnTraffic() {
 	checkNoOutput(t)
+	if t.lingering {
+		t.c.Discard(-1)
+		return
+	}
 	t.lastSeen = t.l.Env.Loop.Now()
 	buf := t.c.Peek()
 	if len(buf) == 0 {
@@ -237,7 +243,7 @@ func (t *Conn) flush() {
 		t.out = nil
 	}
 	if t.closing && !t.closed {
-		t.c.Close()
+		t.close()
 	}
 }
 
@@ -257,6 +263,37 @@ func (t *Conn) countBytes(in, out int64) {
 	if t.bytes.In+t.bytes.Out >= trackBytesEvery {
 		t.bytes.AddTo(t.fe.Track, t.trackKey)
 	}
+}
+
+// lingerFor is how long a closing connection keeps dropping what its
+// client still sends before it closes.
+const lingerFor = 2 * time.Second
+
+// close ends the connection without destroying what was sent: closing a
+// socket with unread input makes the kernel reset the connection, and the
+// reset can overtake the last bytes. So the connection half-closes once
+// its output has left, drops what still arrives, and closes when the
+// client does or after lingerFor.
+func (t *Conn) close() {
+	if t.closed || t.lingering {
+		return
+	}
+	t.lingering = true
+	t.lingerUntil = t.l.Env.Loop.Now().Add(lingerFor)
+	t.lingerStep()
+}
+
+// lingerStep half-closes once the output has left.
+func (t *Conn) lingerStep() {
+	if t.closed {
+		return
+	}
+	if t.c.Outbound() > 0 {
+		t.l.Env.Loop.After(5*time.Millisecond, t.lingerStep)
+		return
+	}
+	t.c.CloseWrite()
+	t.c.Discard(-1)
 }
 
 func (t *Conn) closeNow() {
@@ -299,6 +336,12 @@ func (t *Conn) afterWork() {
 // CheckIdle closes a connection silent for longer than the frontend's
 // keep_alive timeout, or the backend's tunnel timeout once it is piped.
 func (t *Conn) CheckIdle(now time.Time) {
+	if t.lingering {
+		if !t.closed && now.After(t.lingerUntil) {
+			t.c.Close()
+		}
+		return
+	}
 	limit := t.fe.KeepAlive
 	if tun := t.st.Tunnel(); tun != nil && tun.IdleTimeout() > 0 {
 		limit = tun.IdleTimeout()
