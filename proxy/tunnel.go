@@ -10,16 +10,15 @@ import (
 
 // tunnel is the server side of a TCP stream piped to a backend server.
 type tunnel struct {
-	p       *Pool
-	st      *stream.Stream
-	be      *Backend
-	c       transport.Conn // nil while connecting
-	pending []byte         // client bytes written before the connection opened
-	closed  bool
-	slot    bool // holds a connection slot of the server
-	timer   *time.Timer
-	srv     *backend.Server
-	recvFn  func() // t.receive, made once: a method value passed on allocates
+	p  *Pool
+	st *stream.Stream
+	be *Backend
+	outgoing
+	closed bool
+	slot   bool // holds a connection slot of the server
+	timer  *time.Timer
+	srv    *backend.Server
+	recvFn func() // t.receive, made once: a method value passed on allocates
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -56,19 +55,16 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 
 // Opened is called on the loop when the dial completed.
 func (t *tunnel) Opened(c transport.Conn) {
-	t.c = c
 	if t.timer != nil {
 		t.timer.Stop()
 	}
 	if t.closed {
+		t.c = c
 		c.Close()
 		return
 	}
 	t.srv.ReportConnectOK()
-	if len(t.pending) > 0 {
-		c.Write(t.pending)
-		t.pending = nil
-	}
+	t.attach(c)
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -81,23 +77,13 @@ func (t *tunnel) DialFailed(err error) {
 
 // Write sends client bytes to the server.
 func (t *tunnel) Write(p []byte) {
-	if t.closed {
-		return
+	if !t.closed {
+		t.send(p)
 	}
-	if t.c == nil {
-		t.pending = append(t.pending, p...)
-		return
-	}
-	t.c.Write(p)
 }
 
 // Backlog is how many client bytes have not left for the server.
-func (t *tunnel) Backlog() int {
-	if t.c == nil {
-		return len(t.pending)
-	}
-	return t.c.Outbound()
-}
+func (t *tunnel) Backlog() int { return t.backlog() }
 
 // IdleTimeout is the backend's tunnel timeout; 0: the frontend's.
 func (t *tunnel) IdleTimeout() time.Duration { return t.be.TunnelTimeout }

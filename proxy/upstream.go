@@ -68,10 +68,9 @@ type Upstream struct {
 	p   *Pool
 	be  *Backend
 	srv *backend.Server
-	c   transport.Conn // nil while connecting
+	outgoing
 
 	st         *stream.Stream // the exchange it serves; nil when idle
-	pending    []byte         // request bytes written before the connection opened
 	closed     bool
 	reqChunked bool // the request body goes chunk-framed
 	method     []byte
@@ -95,6 +94,39 @@ var (
 	errServerClosed   = errors.New("server closed the connection")
 	errAbandoned      = errors.New("exchange abandoned")
 )
+
+// outgoing is a dialled connection and what was written to it before it
+// opened. Used on the loop only.
+type outgoing struct {
+	c       transport.Conn // nil while connecting
+	pending []byte         // written before the connection opened
+}
+
+// send writes p, or holds it until the connection opens.
+func (o *outgoing) send(p []byte) {
+	if o.c == nil {
+		o.pending = append(o.pending, p...)
+		return
+	}
+	o.c.Write(p)
+}
+
+// backlog is how many bytes have not left yet.
+func (o *outgoing) backlog() int {
+	if o.c == nil {
+		return len(o.pending)
+	}
+	return o.c.Outbound()
+}
+
+// attach takes the opened connection and sends what waited for it.
+func (o *outgoing) attach(c transport.Conn) {
+	o.c = c
+	if len(o.pending) > 0 {
+		c.Write(o.pending)
+		o.pending = nil
+	}
+}
 
 // dialAddr is an address for gnet to dial: gnet dials on a worker
 // goroutine with net.Dial(Network(), String()), so a host name is looked
@@ -188,20 +220,17 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 
 // Opened is called on the loop when the dial completed.
 func (u *Upstream) Opened(c transport.Conn) {
-	u.c = c
 	if u.timer != nil {
 		u.timer.Stop()
 		u.timer = nil
 	}
 	if u.closed {
+		u.c = c
 		c.Close()
 		return
 	}
 	u.srv.ReportConnectOK()
-	if len(u.pending) > 0 {
-		c.Write(u.pending)
-		u.pending = nil
-	}
+	u.attach(c)
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -209,14 +238,9 @@ func (u *Upstream) DialFailed(err error) { u.connectFailed(err) }
 
 // write sends request bytes, holding them until the connection is open.
 func (u *Upstream) write(p []byte) {
-	if u.closed {
-		return
+	if !u.closed {
+		u.send(p)
 	}
-	if u.c == nil {
-		u.pending = append(u.pending, p...)
-		return
-	}
-	u.c.Write(p)
 }
 
 // Body sends request body bytes, chunk-framed when the request is chunked.
@@ -259,12 +283,7 @@ func (u *Upstream) endBody(n int, field func(int) ([]byte, []byte)) {
 }
 
 // Backlog is how many request bytes wait to leave.
-func (u *Upstream) Backlog() int {
-	if u.c == nil {
-		return len(u.pending)
-	}
-	return u.c.Outbound()
-}
+func (u *Upstream) Backlog() int { return u.backlog() }
 
 // Abandon ends the exchange from the client's side; the connection closes.
 func (u *Upstream) Abandon() {

@@ -78,3 +78,26 @@ const (
 )
 
 type pausable interface{ paused() bool }
+
+// CloseWriteWhenSent half-closes c once its queued output has left, and
+// drops what has arrived: the first step of a close that must not reset
+// the connection (closing a socket with unread input makes the kernel
+// send a reset, which can overtake the last bytes of a response). The
+// caller drops what still arrives and closes c when the peer does or at
+// its own deadline. after schedules the re-checks on the loop; closed
+// reports that c closed meanwhile.
+func CloseWriteWhenSent(after func(time.Duration, func()), c Conn, closed func() bool) {
+	var step func()
+	step = func() {
+		if closed() {
+			return
+		}
+		if c.Outbound() > 0 {
+			after(5*time.Millisecond, step)
+			return
+		}
+		c.CloseWrite()
+		c.Discard(-1)
+	}
+	step()
+}

@@ -756,21 +756,11 @@ func (h *Conn) close() {
 	}
 	h.lingering = true
 	h.deadline = h.loopNow().Add(lingerFor)
-	h.lingerStep()
+	transport.CloseWriteWhenSent(h.after, h.c, func() bool { return h.closed })
 }
 
-// lingerStep half-closes once the response has left, then waits.
-func (h *Conn) lingerStep() {
-	if h.closed {
-		return
-	}
-	if h.c.Outbound() > 0 {
-		h.l.Env.Loop.After(5*time.Millisecond, h.lingerStep)
-		return
-	}
-	h.c.CloseWrite()
-	h.c.Discard(-1)
-}
+// after runs fn on the loop after d.
+func (h *Conn) after(d time.Duration, fn func()) { h.l.Env.Loop.After(d, fn) }
 
 // closeNow sends what is already buffered for the client (earlier
 // pipelined responses, or the part of a response that could be sent) and

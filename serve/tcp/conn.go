@@ -280,21 +280,11 @@ func (t *Conn) close() {
 	}
 	t.lingering = true
 	t.lingerUntil = t.l.Env.Loop.Now().Add(lingerFor)
-	t.lingerStep()
+	transport.CloseWriteWhenSent(t.after, t.c, func() bool { return t.closed })
 }
 
-// lingerStep half-closes once the output has left.
-func (t *Conn) lingerStep() {
-	if t.closed {
-		return
-	}
-	if t.c.Outbound() > 0 {
-		t.l.Env.Loop.After(5*time.Millisecond, t.lingerStep)
-		return
-	}
-	t.c.CloseWrite()
-	t.c.Discard(-1)
-}
+// after runs fn on the loop after d.
+func (t *Conn) after(d time.Duration, fn func()) { t.l.Env.Loop.After(d, fn) }
 
 func (t *Conn) closeNow() {
 	t.closing = true
