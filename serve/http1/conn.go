@@ -382,7 +382,7 @@ func (h *Conn) readBody() bool {
 	if u := h.up; u != nil {
 		if h.bodyDone {
 			u.EndBody(h.trailers())
-		} else {
+		} else if u.Backlog() >= transport.HighWater {
 			h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
 		}
 		return h.bodyDone
