@@ -3,7 +3,6 @@ package proxy
 import (
 	"time"
 
-	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -13,11 +12,7 @@ type tunnel struct {
 	p  *Pool
 	st *stream.Stream
 	be *Backend
-	outgoing
-	closed bool
-	slot   bool // holds a connection slot of the server
-	timer  *time.Timer
-	srv    *backend.Server
+	serverConn
 	recvFn func() // t.receive, made once: a method value passed on allocates
 }
 
@@ -37,7 +32,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		srv.Done()
 		return nil, err.Error()
 	}
-	t := &tunnel{p: p, st: st, be: b, srv: srv, slot: true}
+	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}}
 	t.recvFn = t.receive
 	t.pending = append(t.pending, st.S().TakeBody()...)
 	if err := p.loop.Dial(addr, t); err != nil {
@@ -51,20 +46,6 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		}
 	})
 	return t, ""
-}
-
-// Opened is called on the loop when the dial completed.
-func (t *tunnel) Opened(c transport.Conn) {
-	if t.timer != nil {
-		t.timer.Stop()
-	}
-	if t.closed {
-		t.c = c
-		c.Close()
-		return
-	}
-	t.srv.ReportConnectOK()
-	t.attach(c)
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -135,19 +116,6 @@ func (t *tunnel) Close() {
 	if t.closed {
 		return
 	}
-	t.closed = true
-	if t.timer != nil {
-		t.timer.Stop()
-	}
-	if t.c != nil {
-		t.c.Close()
-	}
+	t.shut()
 	t.freeSlot()
-}
-
-func (t *tunnel) freeSlot() {
-	if t.slot {
-		t.slot = false
-		t.srv.Done()
-	}
 }

@@ -65,16 +65,13 @@ func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, limits ht
 // exchange it carries. It goes back to the loop's pool after a response
 // that keeps it open and leaves nothing unread.
 type Upstream struct {
-	p   *Pool
-	be  *Backend
-	srv *backend.Server
-	outgoing
+	p  *Pool
+	be *Backend
+	serverConn
 
 	st         *stream.Stream // the exchange it serves; nil when idle
-	closed     bool
-	reqChunked bool // the request body goes chunk-framed
+	reqChunked bool           // the request body goes chunk-framed
 	method     []byte
-	slot       bool   // holds one of the server's connection slots (backend.Server.Done frees it)
 	receiving  bool   // inside receive
 	receiveFn  func() // u.receive, made once: a method value passed on allocates
 
@@ -84,7 +81,6 @@ type Upstream struct {
 	left     int64 // body bytes left (BodyLength)
 	dec      http1.ChunkedDecoder
 	deadline time.Time
-	timer    *time.Timer // connect timeout
 }
 
 var (
@@ -94,39 +90,6 @@ var (
 	errServerClosed   = errors.New("server closed the connection")
 	errAbandoned      = errors.New("exchange abandoned")
 )
-
-// outgoing is a dialled connection and what was written to it before it
-// opened. Used on the loop only.
-type outgoing struct {
-	c       transport.Conn // nil while connecting
-	pending []byte         // written before the connection opened
-}
-
-// send writes p, or holds it until the connection opens.
-func (o *outgoing) send(p []byte) {
-	if o.c == nil {
-		o.pending = append(o.pending, p...)
-		return
-	}
-	o.c.Write(p)
-}
-
-// backlog is how many bytes have not left yet.
-func (o *outgoing) backlog() int {
-	if o.c == nil {
-		return len(o.pending)
-	}
-	return o.c.Outbound()
-}
-
-// attach takes the opened connection and sends what waited for it.
-func (o *outgoing) attach(c transport.Conn) {
-	o.c = c
-	if len(o.pending) > 0 {
-		c.Write(o.pending)
-		o.pending = nil
-	}
-}
 
 // dialAddr is an address for gnet to dial: gnet dials on a worker
 // goroutine with net.Dial(Network(), String()), so a host name is looked
@@ -205,7 +168,7 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &Upstream{p: p, be: be, srv: srv}
+	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv}}
 	u.receiveFn = u.receive
 	if err := p.loop.Dial(addr, u); err != nil {
 		return nil, err
@@ -216,21 +179,6 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 		}
 	})
 	return u, nil
-}
-
-// Opened is called on the loop when the dial completed.
-func (u *Upstream) Opened(c transport.Conn) {
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
-	}
-	if u.closed {
-		u.c = c
-		c.Close()
-		return
-	}
-	u.srv.ReportConnectOK()
-	u.attach(c)
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -319,27 +267,11 @@ func (u *Upstream) fail(err error) {
 	}
 }
 
-// freeSlot gives the server its connection slot back.
-func (u *Upstream) freeSlot() {
-	if u.slot {
-		u.slot = false
-		u.srv.Done()
-	}
-}
-
 // close closes the connection; it is not reused.
 func (u *Upstream) close() {
-	if u.closed {
-		return
-	}
-	u.closed = true
-	delete(u.p.ups, u)
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
-	}
-	if u.c != nil {
-		u.c.Close()
+	if !u.closed {
+		delete(u.p.ups, u)
+		u.shut()
 	}
 }
 

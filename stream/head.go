@@ -23,8 +23,7 @@ type Head struct {
 	// otherwise.
 	HasDate, HasServer bool
 
-	s    *cgo.Stream
-	skip uint64 // bit i set: field i is not sent (framing, or deleted)
+	s *cgo.Stream
 }
 
 // NumFields is how many fields Field may return.
@@ -34,11 +33,8 @@ func (h *Head) NumFields() int { return h.s.NumRFields() }
 // send (deleted by a script, or the framing and persistence fields that
 // are the server's to decide).
 func (h *Head) Field(i int) (name, value []byte, ok bool) {
-	if i < 64 && h.skip&(1<<i) != 0 {
-		return nil, nil, false
-	}
 	name, value = h.s.RField(i)
-	if len(name) == 0 || (i >= 64 && skipField(name, h.Status)) {
+	if len(name) == 0 || skipField(name, h.Status) {
 		return nil, nil, false
 	}
 	return name, value, true
@@ -73,9 +69,6 @@ func (st *Stream) head(h *Head) bool {
 			return false
 		}
 		if skipField(name, h.Status) {
-			if i < 64 {
-				h.skip |= 1 << i
-			}
 			if http1.EqualFold(name, "connection") && http1.EqualFold(value, "close") {
 				h.Close = true
 			}

@@ -332,9 +332,8 @@ func (st *Stream) resumeTask() func() {
 // at all) holds the script back instead of making the server buffer its
 // whole answer.
 const (
-	backlogHigh    = 1 << 20
-	backlogLow     = 256 << 10
-	backlogRecheck = 2 * time.Millisecond
+	backlogHigh = 1 << 20
+	backlogLow  = 256 << 10
 )
 
 func (st *Stream) parkUntilDrained() {
@@ -347,12 +346,12 @@ func (st *Stream) parkUntilDrained() {
 	var check func()
 	check = func() {
 		if st.gen == gen && st.th != nil && st.down.Backlog() > backlogLow {
-			st.timer = st.env.Loop.After(backlogRecheck, check)
+			st.timer = st.env.Loop.After(transport.Recheck, check)
 			return
 		}
 		task()
 	}
-	st.timer = st.env.Loop.After(backlogRecheck, check)
+	st.timer = st.env.Loop.After(transport.Recheck, check)
 }
 
 // End returns the coroutine to the pool (or frees it when it is parked

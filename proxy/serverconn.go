@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// serverConn is a connection from a loop to a backend server, as HTTP
+// upstreams and TCP tunnels share it: dialled on the loop, holding what was
+// written before it opened, and one of the server's connection slots while
+// an exchange uses it. Used on the loop only.
+type serverConn struct {
+	srv     *backend.Server
+	c       transport.Conn // nil while connecting
+	pending []byte         // written before the connection opened
+	closed  bool
+	slot    bool        // holds a connection slot (backend.Server.Done frees it)
+	timer   *time.Timer // connect timeout
+}
+
+// Opened is called on the loop when the dial completed: what was written
+// meanwhile leaves, unless the connection was given up while connecting.
+func (o *serverConn) Opened(c transport.Conn) {
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	o.c = c
+	if o.closed {
+		c.Close()
+		return
+	}
+	o.srv.ReportConnectOK()
+	if len(o.pending) > 0 {
+		c.Write(o.pending)
+		o.pending = nil
+	}
+}
+
+// send writes p, or holds it until the connection opens.
+func (o *serverConn) send(p []byte) {
+	if o.c == nil {
+		o.pending = append(o.pending, p...)
+		return
+	}
+	o.c.Write(p)
+}
+
+// backlog is how many bytes have not left yet.
+func (o *serverConn) backlog() int {
+	if o.c == nil {
+		return len(o.pending)
+	}
+	return o.c.Outbound()
+}
+
+// freeSlot gives the server its connection slot back.
+func (o *serverConn) freeSlot() {
+	if o.slot {
+		o.slot = false
+		o.srv.Done()
+	}
+}
+
+// shut closes the connection (or gives up dialling it); it is not reused.
+func (o *serverConn) shut() {
+	o.closed = true
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	if o.c != nil {
+		o.c.Close()
+	}
+}
