@@ -202,3 +202,72 @@ backends:
 		}
 	})
 }
+
+// On one loop, two clients of a line service interleaved and a tunnel
+// whose server sends part of an answer and closes: each client gets only
+// its own bytes, and the cut tunnel ends only its own client.
+func TestTCPIsolationOnOneLoop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cut := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.WriteString(c, "partial")
+				<-cut
+				c.Close()
+			}()
+		}
+	}()
+	s := edgetest.Start(t, `
+workers: 1
+shutdown_timeout: 3s
+frontends:
+  - name: lines
+    bind: ["@A@"]
+    mode: tcp
+    use_service: lua.lines
+  - name: cut
+    bind: ["@B@"]
+    mode: tcp
+    default_backend: cut
+backends:
+  - name: cut
+    servers: [{name: c1, address: "`+ln.Addr().String()+`"}]
+`, tcpLua)
+	a := s.Dial(t, "@A@")
+	b := s.Dial(t, "@A@")
+	tun := s.Dial(t, "@B@")
+	for _, c := range []*edgetest.Client{a, b} {
+		if l := readLine(t, c); l != "ready\n" {
+			t.Fatalf("greeting %q", l)
+		}
+	}
+	got := make([]byte, len("partial"))
+	if _, err := io.ReadFull(tun.R, got); err != nil || string(got) != "partial" {
+		t.Fatalf("tunnel: %q, %v", got, err)
+	}
+	for i := 0; i < 10; i++ {
+		a.Send(t, "abc\n")
+		b.Send(t, "xyz\n")
+		if i == 5 {
+			close(cut)
+			expectEOF(t, tun)
+		}
+		if l := readLine(t, b); l != "zyx\n" {
+			t.Fatalf("client B got %q", l)
+		}
+		if l := readLine(t, a); l != "cba\n" {
+			t.Fatalf("client A got %q", l)
+		}
+	}
+	a.Close()
+	b.Close()
+}
