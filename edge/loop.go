@@ -46,7 +46,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// find the server and the loop's sockets through it (lj.Host).
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
-	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.limits)
+	ls.pool = proxypkg.NewPool(l, l.Log, s.backends)
 	ls.sockets = proxypkg.NewSockets(l)
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Shared: s.shared, Host: ls})
 	if err != nil {

@@ -38,7 +38,6 @@ type Server struct {
 	frontends []*frontend
 	backends  []*proxypkg.Backend
 	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
-	limits    http1.Limits                 // for backend response heads
 	shared    *lj.Shared                   // what every loop's Lua state shares: proc vars, maps
 
 	engine   *eventloop.Engine
@@ -127,13 +126,13 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 			track = s.tables[name]
 		}
 		lim := fc.Limits
+		f.stream.Limits = http1.Limits{
+			MaxRequestLine: int(lim.MaxRequestLine),
+			MaxHeaderBytes: int(lim.MaxHeaderBytes),
+			MaxHeaders:     lim.MaxHeaders,
+		}
 		f.http = &serve1.Frontend{
-			Stream: f.stream,
-			Limits: http1.Limits{
-				MaxRequestLine: int(lim.MaxRequestLine),
-				MaxHeaderBytes: int(lim.MaxHeaderBytes),
-				MaxHeaders:     lim.MaxHeaders,
-			},
+			Stream:        f.stream,
 			MaxBody:       int64(lim.MaxBody),
 			BufferRequest: fc.HTTPBufferRequest,
 			KeepAlive:     fc.Timeouts.KeepAlive.D(),
@@ -142,18 +141,12 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 			Track:         track,
 		}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
-		if i == 0 {
-			s.limits = f.http.Limits
-		}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {
 			if err := s.engine.Listen(b, s.acceptor(f)); err != nil {
 				return nil, fmt.Errorf("frontends[%d].bind: %v", i, err)
 			}
 		}
-	}
-	if s.limits.MaxHeaderBytes == 0 {
-		s.limits = http1.Limits{MaxRequestLine: 8 << 10, MaxHeaderBytes: 64 << 10, MaxHeaders: 100}
 	}
 	return s, nil
 }

@@ -39,7 +39,6 @@ type Pool struct {
 	loop     *eventloop.Loop
 	log      *slog.Logger
 	backends []*Backend
-	limits   http1.Limits // for response heads
 
 	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
@@ -50,12 +49,11 @@ type Pool struct {
 }
 
 // NewPool makes the pool of loop l.
-func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, limits http1.Limits) *Pool {
+func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend) *Pool {
 	return &Pool{
 		loop:     l,
 		log:      log,
 		backends: backends,
-		limits:   limits,
 		idle:     map[*backend.Server][]*Upstream{},
 		ups:      map[*Upstream]struct{}{},
 	}
@@ -310,7 +308,7 @@ func (u *Upstream) receive() {
 			return
 		}
 		if !u.headDone {
-			n, err := u.resp.Parse(buf, u.method, u.p.limits)
+			n, err := u.resp.Parse(buf, u.method, st.Frontend().Limits)
 			if err == http1.ErrIncomplete {
 				return
 			}

@@ -15,7 +15,13 @@ type Frontend struct {
 	Name    string
 	Routes  []Route
 	Default int // index of the default backend; -1: none
+	// Limits bound the heads of requests and of backends' responses
+	// (limits in the configuration).
+	Limits http1.Limits
 }
+
+// Frontend is the frontend the stream came on.
+func (st *Stream) Frontend() *Frontend { return st.fe }
 
 func (f *Frontend) name() string {
 	if f == nil {

@@ -21,8 +21,7 @@ import (
 // Frontend is an HTTP frontend as its connections see it. It is built once
 // from the configuration and shared, read-only, by every loop.
 type Frontend struct {
-	Stream        *stream.Frontend
-	Limits        http1.Limits
+	Stream        *stream.Frontend // its Limits bound request heads too
 	MaxBody       int64
 	BufferRequest bool // http_buffer_request: the script starts once the body is in
 	KeepAlive     time.Duration
@@ -222,7 +221,7 @@ func (h *Conn) nextRequest() bool {
 		}
 		return false
 	}
-	n, err := h.l.req.Parse(buf, h.fe.Limits)
+	n, err := h.l.req.Parse(buf, h.fe.Stream.Limits)
 	if err == http1.ErrIncomplete {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -253,7 +252,7 @@ func (h *Conn) nextRequest() bool {
 // of a head, or is already past a limit the parser reports (414, 431).
 // Only bytes not seen before are searched.
 func (h *Conn) headMayBeComplete(buf []byte) bool {
-	lim := &h.fe.Limits
+	lim := &h.fe.Stream.Limits
 	if len(buf) > lim.MaxHeaderBytes || (len(buf) > lim.MaxRequestLine && bytes.IndexByte(buf[:lim.MaxRequestLine], '\n') < 0) {
 		return true
 	}
