@@ -3,6 +3,7 @@
  * coroutine entry points Go calls once per request, and the helpers Lua
  * calls through FFI function pointers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,10 +70,12 @@ le_state *le_state_new(size_t limit, uintptr_t value)
 	st->limit = limit;
 	st->value = value;
 	st->runner_ref = LUA_NOREF;
+	pthread_mutex_init(&st->wd_lock, NULL);
 	/* LuaJIT's own allocator is much faster than malloc for its many small
 	 * objects: keep it, and count (and cap) through a wrapper. */
 	st->L = luaL_newstate();
 	if (st->L == NULL) {
+		pthread_mutex_destroy(&st->wd_lock);
 		free(st);
 		return NULL;
 	}
@@ -87,6 +90,7 @@ void le_state_close(le_state *st)
 {
 	lua_close(st->L);
 	free(st->loop.scratch.p);
+	pthread_mutex_destroy(&st->wd_lock);
 	free(st);
 }
 
@@ -128,6 +132,112 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "gocall");
 }
 
+/*
+ * The CPU watchdog's C half. LuaJIT runs hooks inside compiled traces only
+ * when it is built with LUAJIT_ENABLE_CHECKHOOK (third_party/), so a hook
+ * set from the watchdog's thread stops any Lua loop. No hook is set while
+ * scripts behave: a run costs two plain stores of run_seq.
+ */
+
+/* le_run_begin and le_run_end bracket every run of Lua on the loop thread. */
+static void le_run_begin(le_state *st, lua_State *co, int64_t ran_ns)
+{
+	st->running = co;
+	st->fired = LE_WD_NONE;
+	__atomic_store_n(&st->ran_ns, ran_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->run_seq, st->run_seq + 1, __ATOMIC_RELEASE);
+}
+
+static void le_run_end(le_state *st)
+{
+	__atomic_store_n(&st->run_seq, st->run_seq + 1, __ATOMIC_RELEASE);
+	/* A hook the watchdog set while this run ended is caught here, or by
+	 * the hook itself on the next run (it checks wd_seq). */
+	if (__atomic_load_n(&st->hooked, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&st->wd_lock);
+		lua_sethook(st->L, NULL, 0, 0);
+		st->hooked = 0;
+		st->wd_action = LE_WD_NONE;
+		pthread_mutex_unlock(&st->wd_lock);
+	}
+}
+
+/* le_internal reports whether the function running at ar is luaedge's own
+ * Lua: the hook lets it finish what it does (it never runs long) so that a
+ * request is never left half-updated. */
+static int le_internal(lua_State *L, lua_Debug *ar)
+{
+	if (!lua_getinfo(L, "Sl", ar))
+		return 0;
+	return strncmp(ar->source, "@luaedge/", 9) == 0 || strncmp(ar->source, "=luaedge", 8) == 0;
+}
+
+/* le_hook runs on the loop thread once the watchdog set it: it yields the
+ * request's coroutine (a forced yield: Go resumes it after the loop's other
+ * work) or stops the script with an "execution timeout" error. */
+static void le_hook(lua_State *L, lua_Debug *ar)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	le_state *st = (le_state *)ud;
+	pthread_mutex_lock(&st->wd_lock);
+	int action = st->wd_seq == st->run_seq ? st->wd_action : LE_WD_NONE;
+	int64_t ran = st->wd_ran_ns;
+	if (action == LE_WD_NONE) {
+		/* Meant for a run that has ended. */
+		lua_sethook(L, NULL, 0, 0);
+		st->hooked = 0;
+		pthread_mutex_unlock(&st->wd_lock);
+		return;
+	}
+	pthread_mutex_unlock(&st->wd_lock);
+	if (le_internal(L, ar))
+		return; /* the hook fires again on the next instruction */
+	if (action == LE_WD_YIELD) {
+		/* Only the coroutine Go resumed may yield: a coroutine the script
+		 * made would hand the yield to the script's own resume. Where it
+		 * cannot, the hook goes until the watchdog acts again. */
+		pthread_mutex_lock(&st->wd_lock);
+		lua_sethook(L, NULL, 0, 0);
+		st->hooked = 0;
+		st->wd_action = LE_WD_NONE;
+		pthread_mutex_unlock(&st->wd_lock);
+		if (L != st->running || !lua_isyieldable(L))
+			return;
+		st->fired = LE_WD_YIELD;
+		st->fired_ran_ns = ran;
+		lua_yield(L, 0);
+		return;
+	}
+	/* Abort: the hook stays set, so the script cannot catch the error
+	 * with pcall and go on: its next instruction raises it again. */
+	if (st->fired != LE_WD_ABORT) {
+		st->fired = LE_WD_ABORT;
+		st->fired_ran_ns = ran;
+		snprintf(st->where, sizeof(st->where), "%s:%d", ar->short_src, ar->currentline);
+	}
+	lua_pushfstring(L, "%s:%d: execution timeout", ar->short_src, ar->currentline);
+	lua_error(L);
+}
+
+/* le_wd_act is called from the watchdog's thread: if run seq is still
+ * running, it sets the hook that makes the loop thread act. It returns 0
+ * when the run had already ended. */
+int le_wd_act(le_state *st, uint32_t seq, int action, int64_t ran_ns)
+{
+	pthread_mutex_lock(&st->wd_lock);
+	int ok = __atomic_load_n(&st->run_seq, __ATOMIC_ACQUIRE) == seq;
+	if (ok) {
+		st->wd_seq = seq;
+		st->wd_action = action;
+		st->wd_ran_ns = ran_ns;
+		__atomic_store_n(&st->hooked, 1, __ATOMIC_RELEASE);
+		lua_sethook(st->L, le_hook, LUA_MASKCOUNT, 1);
+	}
+	pthread_mutex_unlock(&st->wd_lock);
+	return ok;
+}
+
 /* le_load runs a chunk in protected mode. mode LE_LOAD_BRIDGE passes the
  * bridge table as the chunk's argument and keeps the runner function it
  * returns for le_thread_new; LE_LOAD_EVAL leaves the chunk's first result on
@@ -148,7 +258,11 @@ int le_load(le_state *st, const char *code, size_t len, const char *name, int mo
 		le_push_bridge(st);
 		nargs = 1;
 	}
+	st->loading = 1;
+	le_run_begin(st, NULL, 0);
 	rc = lua_pcall(L, nargs, mode == LE_LOAD_RUN ? 0 : 1, base);
+	le_run_end(st);
+	st->loading = 0;
 	lua_remove(L, base);
 	if (rc != 0 || mode != LE_LOAD_BRIDGE)
 		return rc;
@@ -232,11 +346,14 @@ lua_State *le_thread_new(le_state *st, le_stream *s, int *ref)
 void le_thread_free(le_state *st, int ref) { luaL_unref(st->L, LUA_REGISTRYINDEX, ref); }
 
 /* le_resume is the one crossing per step of a request: it runs the
- * coroutine until it yields (an op in s->op) or dies (an error escaped the
- * runner; the coroutine can not be reused). */
-int le_resume(le_state *st, lua_State *co)
+ * coroutine until it yields (an op in s->op, or a forced yield: st->fired)
+ * or dies (an error escaped the runner; the coroutine can not be reused).
+ * ran_ns is how long the script has run since it last waited. */
+int le_resume(le_state *st, lua_State *co, int64_t ran_ns)
 {
+	le_run_begin(st, co, ran_ns);
 	int rc = lua_resume(co, 0);
+	le_run_end(st);
 	le_collect(st);
 	return rc;
 }

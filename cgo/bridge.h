@@ -2,6 +2,7 @@
 #ifndef LUAEDGE_BRIDGE_H
 #define LUAEDGE_BRIDGE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <lua.h>
@@ -22,7 +23,32 @@ typedef struct le_state {
 	lua_Alloc orig; /* LuaJIT's allocator, which le_alloc counts for */
 	void *orig_ud;
 	le_loop loop; /* shared with Lua through the bridge table */
+
+	/* The CPU watchdog (watchdog.go). The loop thread makes run_seq odd
+	 * while Lua runs (a resume or a load) and even after; loading says the
+	 * run is a load (the scripts' bodies, init functions: they cannot
+	 * yield). ran_ns is how long the running script had already run
+	 * before this resume without waiting for anything (Go sets it). The
+	 * watchdog's thread reads those and, when a run is too long, sets
+	 * wd_seq and wd_action and the hook under wd_lock. The hook, on the
+	 * loop thread, acts once and records what it did in fired (read by
+	 * Go after the resume) and where (file:line). */
+	uint32_t run_seq;
+	int loading;
+	int64_t ran_ns;
+	pthread_mutex_t wd_lock;
+	uint32_t wd_seq;     /* the run wd_action is meant for */
+	int wd_action;       /* LE_WD_YIELD or LE_WD_ABORT; under wd_lock */
+	int64_t wd_ran_ns;   /* how long the run had lasted when the watchdog acted */
+	int hooked;          /* the hook is set; under wd_lock */
+	lua_State *running;  /* the coroutine being resumed (NULL: a load) */
+	int fired;           /* LE_WD_YIELD: the run was yielded; LE_WD_ABORT: stopped */
+	int64_t fired_ran_ns;
+	char where[256];     /* where an abort stopped the script */
 } le_state;
+
+enum { LE_WD_NONE = 0, LE_WD_YIELD = 1, LE_WD_ABORT = 2 };
+int le_wd_act(le_state *st, uint32_t seq, int action, int64_t ran_ns);
 
 le_state *le_state_new(size_t limit, uintptr_t value);
 void le_state_close(le_state *st);
@@ -34,7 +60,7 @@ void le_pop(lua_State *L, int n);
 
 lua_State *le_thread_new(le_state *st, le_stream *s, int *ref);
 void le_thread_free(le_state *st, int ref);
-int le_resume(le_state *st, lua_State *co);
+int le_resume(le_state *st, lua_State *co, int64_t ran_ns);
 
 int le_buf_reserve(le_buf *b, size_t n);
 int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n);

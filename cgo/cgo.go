@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	rtcgo "runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -37,6 +38,7 @@ type State struct {
 	// versions is the block le_loop.versions points into (SetVersions),
 	// kept reachable as long as the state is.
 	versions *Versions
+	wd       *Watchdog // watches the state's runs; nil: none
 }
 
 // NewState creates a state with the standard libraries open. limit caps the
@@ -44,8 +46,9 @@ type State struct {
 // state for its life: every Go function Lua calls through the gate gets it
 // from Call.Value, which is how a gate call finds the data of the state
 // that made it without any package-level registry. The state keeps value
-// reachable until Close.
-func NewState(limit int64, value any) (*State, error) {
+// reachable until Close. wd (nil: none) watches the state's runs until
+// Close.
+func NewState(limit int64, value any, wd *Watchdog) (*State, error) {
 	var h rtcgo.Handle
 	if value != nil {
 		h = rtcgo.NewHandle(value)
@@ -57,12 +60,20 @@ func NewState(limit int64, value any) (*State, error) {
 		}
 		return nil, errors.New("lua: cannot create state (out of memory or limit too small)")
 	}
-	return &State{st: st, h: h}, nil
+	s := &State{st: st, h: h, wd: wd}
+	if wd != nil {
+		wd.add(s)
+	}
+	return s, nil
 }
 
 // Close frees the state and everything it holds. The bound value is
 // released last: finalizers lua_close runs may still call the gate.
 func (s *State) Close() {
+	if s.wd != nil {
+		s.wd.remove(s)
+		s.wd = nil
+	}
 	if s.st != nil {
 		C.le_state_close(s.st)
 		s.st = nil
@@ -173,19 +184,55 @@ func (t *Thread) Free() {
 	}
 }
 
-// Resume runs the coroutine until it yields; S.Op() then says what it waits
-// for. ok is false when an error escaped the runner: the coroutine is dead,
-// msg says why, and the Thread must be freed.
-func (t *Thread) Resume() (ok bool, msg string) {
-	rc := C.le_resume(t.st.st, t.co)
-	if rc == luaYield {
-		return true, ""
+// Outcome is how a resume ended.
+type Outcome uint8
+
+const (
+	Yielded     Outcome = iota // the coroutine yielded; S.Op() says what for
+	Died                       // an error escaped the runner: Result.Msg says why
+	ForcedYield                // the watchdog yielded it: resume it after the loop's other work
+	TimedOut                   // the watchdog stopped it: Result.Where says where it was
+)
+
+// Result is what Resume reports.
+type Result struct {
+	Outcome Outcome
+	// Dead says the coroutine is dead: the Thread must be freed.
+	Dead bool
+	Msg  string
+	// Where is the script's file:line that the watchdog stopped (TimedOut).
+	Where string
+	// Ran is how long the script had run without waiting when the
+	// watchdog acted (ForcedYield, TimedOut).
+	Ran time.Duration
+}
+
+// Resume runs the coroutine until it yields. ran is how long the script has
+// run since it last waited for something (the sum of the runs the watchdog
+// yielded since), which the watchdog adds to this run.
+func (t *Thread) Resume(ran time.Duration) Result {
+	st := t.st.st
+	rc := C.le_resume(st, t.co, C.int64_t(ran))
+	var r Result
+	switch st.fired {
+	case C.LE_WD_YIELD:
+		r.Outcome, r.Ran = ForcedYield, time.Duration(st.fired_ran_ns)
+	case C.LE_WD_ABORT:
+		r.Outcome, r.Ran = TimedOut, time.Duration(st.fired_ran_ns)
+		r.Where = C.GoString(&st.where[0])
 	}
+	if rc == luaYield {
+		return r
+	}
+	r.Dead = true
 	var n C.size_t
 	p := C.le_tostring(t.co, -1, &n)
-	msg = C.GoStringN(p, C.int(n))
+	r.Msg = C.GoStringN(p, C.int(n))
 	if rc == luaErrMem {
-		msg = "not enough memory (lua.memory_limit reached): " + msg
+		r.Msg = "not enough memory (lua.memory_limit reached): " + r.Msg
 	}
-	return false, msg
+	if r.Outcome == Yielded {
+		r.Outcome = Died
+	}
+	return r
 }

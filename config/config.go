@@ -45,6 +45,28 @@ type Lua struct {
 	Load        []string `yaml:"load"`
 	Hooks       string   `yaml:"hooks"`
 	MemoryLimit Size     `yaml:"memory_limit"`
+	// The CPU limits (cgo.Limits); nil (left out): the default, read
+	// through the methods below; 0 turns one off.
+	ForcedYield    *Duration `yaml:"forced_yield"`
+	BurstTimeout   *Duration `yaml:"burst_timeout"`
+	SessionTimeout *Duration `yaml:"session_timeout"`
+}
+
+// ForcedYieldOr, BurstTimeoutOr and SessionTimeoutOr return the CPU limits,
+// with the defaults for keys left out.
+func (l *Lua) ForcedYieldOr() time.Duration { return orDefault(l.ForcedYield, DefaultForcedYield) }
+
+func (l *Lua) BurstTimeoutOr() time.Duration { return orDefault(l.BurstTimeout, DefaultBurstTimeout) }
+
+func (l *Lua) SessionTimeoutOr() time.Duration {
+	return orDefault(l.SessionTimeout, DefaultSessionTimeout)
+}
+
+func orDefault(d *Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return d.D()
 }
 
 // Frontend is a set of listeners and what answers their requests.
@@ -170,6 +192,9 @@ const (
 	DefaultBody            = 30 * time.Second
 	DefaultConnect         = 5 * time.Second
 	DefaultServer          = 30 * time.Second
+	DefaultForcedYield     = 10 * time.Millisecond
+	DefaultBurstTimeout    = time.Second
+	DefaultSessionTimeout  = 4 * time.Second
 )
 
 // Load reads and validates the file at path.
@@ -253,6 +278,14 @@ func (c *Config) validate() error {
 	}
 	if c.Lua.Hooks != "" {
 		return errors.New("lua.hooks: hook scripts are not supported yet")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"forced_yield", c.Lua.ForcedYieldOr()}, {"burst_timeout", c.Lua.BurstTimeoutOr()}, {"session_timeout", c.Lua.SessionTimeoutOr()}} {
+		if d.v < 0 {
+			return fmt.Errorf("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
+		}
 	}
 	if len(c.Frontends) == 0 {
 		return errors.New("frontends: at least one frontend is needed")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
@@ -42,6 +43,9 @@ type Server struct {
 
 	engine   *eventloop.Engine
 	numLoops int
+	// watchdog holds every loop's scripts to lua's CPU limits; made by
+	// Serve, before the loops load the scripts, and stopped when it returns.
+	watchdog *cgo.Watchdog
 	draining atomic.Bool
 
 	mu    sync.Mutex
@@ -153,6 +157,8 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 
 // Serve runs until Shutdown; it returns an error if a listener cannot bind.
 func (s *Server) Serve() error {
+	s.watchdog = cgo.NewWatchdog(CPULimits(s.cfg.Lua))
+	defer s.watchdog.Stop()
 	for _, b := range s.backends {
 		b.Start()
 		defer b.Stop()
@@ -165,6 +171,11 @@ func (s *Server) Serve() error {
 
 // Booted is closed once the listeners accept connections.
 func (s *Server) Booted() <-chan struct{} { return s.engine.Booted() }
+
+// CPULimits are the CPU limits lua's keys set.
+func CPULimits(c config.Lua) cgo.Limits {
+	return cgo.Limits{ForcedYield: c.ForcedYieldOr(), Burst: c.BurstTimeoutOr(), Session: c.SessionTimeoutOr()}
+}
 
 // acceptor makes the connections of frontend f.
 func (s *Server) acceptor(f *frontend) eventloop.Acceptor {

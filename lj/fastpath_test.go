@@ -134,8 +134,8 @@ func (d *requestDriver) run() {
 	s.SetFlag(cgo.FlagBodyEnd)
 	for {
 		d.resumes++
-		if ok, msg := th.Resume(); !ok {
-			d.t.Fatal(msg)
+		if r := th.Resume(0); r.Dead {
+			d.t.Fatal(r.Msg)
 		}
 		op, _ := s.Op()
 		if op == cgo.OpDone {
@@ -359,15 +359,15 @@ end)`
 		th.S.Reset(EntryHTTP, d.prog, 1)
 		th.S.SetAddrs(hSrc, 40000, hSrc, 8080)
 		d.s.FillStick(th.S, tbl, d.key)
-		if ok, msg := th.Resume(); !ok {
-			t.Fatal(msg)
+		if r := th.Resume(0); r.Dead {
+			t.Fatal(r.Msg)
 		}
 		if op, _ := th.S.Op(); op != cgo.OpYield {
 			t.Fatalf("op %d, want a yield", op)
 		}
 		tbl.HTTPRequest(d.key) // another request of the client meanwhile
-		if ok, msg := th.Resume(); !ok {
-			t.Fatal(msg)
+		if r := th.Resume(0); r.Dead {
+			t.Fatal(r.Msg)
 		}
 		d.last = th
 		want := strconv.Itoa(2*i-1) + " " + strconv.Itoa(i-1) + " " + strconv.Itoa(2*i) + " " + strconv.Itoa(i)

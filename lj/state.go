@@ -70,6 +70,9 @@ type Options struct {
 	// Host is the caller's own per-loop value, which gate functions
 	// registered outside lj get back with Host(c) (nil: none).
 	Host any
+	// Watchdog holds the state's scripts to its CPU limits, from loading
+	// the scripts on (nil: no limits).
+	Watchdog *cgo.Watchdog
 }
 
 // maxPooled bounds the idle coroutines a state keeps for reuse.
@@ -91,7 +94,7 @@ func NewState(opts Options) (*State, error) {
 		sh = NewShared("", 1)
 	}
 	b := &binding{shared: sh, host: opts.Host}
-	L, err := cgo.NewState(opts.MemoryLimit, b)
+	L, err := cgo.NewState(opts.MemoryLimit, b, opts.Watchdog)
 	if err != nil {
 		return nil, fmt.Errorf("lua.memory_limit: %w", err)
 	}

@@ -54,8 +54,8 @@ func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	th.S.SetRequestLine([]byte("GET"), []byte("/a?b=1"), []byte("/a"), []byte("b=1"), 1, 1)
 	th.S.AddField([]byte("Host"), []byte("example.com"))
 	th.S.SetFlag(cgo.FlagBodyEnd)
-	if ok, msg := th.Resume(); !ok {
-		t.Fatal(msg)
+	if r := th.Resume(0); r.Dead {
+		t.Fatal(r.Msg)
 	}
 	return th
 }
@@ -134,8 +134,8 @@ func TestSleepYields(t *testing.T) {
 	if op, arg := th.S.Op(); op != cgo.OpSleep || arg != 5 {
 		t.Fatalf("op %d arg %v", op, arg)
 	}
-	if ok, msg := th.Resume(); !ok {
-		t.Fatal(msg)
+	if r := th.Resume(0); r.Dead {
+		t.Fatal(r.Msg)
 	}
 	if op, _ := th.S.Op(); op != cgo.OpDone || string(th.S.Out()) != "woke" {
 		t.Fatalf("op %d out %q", op, th.S.Out())
@@ -162,7 +162,7 @@ func BenchmarkHelloWorld(b *testing.B) {
 		th.S.Reset(EntryHTTP, id, 1)
 		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
 		th.S.AddField([]byte("Host"), []byte("x"))
-		th.Resume()
+		th.Resume(0)
 		s.Release(th)
 	}
 }
@@ -203,8 +203,8 @@ func benchAction(b *testing.B, code []byte) {
 		th.S.AddField([]byte("User-Agent"), []byte("wrk"))
 		th.S.AddField([]byte("X-User"), []byte("alice"))
 		th.S.AddField([]byte("X-Tenant"), []byte("acme"))
-		if ok, msg := th.Resume(); !ok || th.S.Status() != 200 {
-			b.Fatal(msg, string(th.S.Err()))
+		if r := th.Resume(0); r.Dead || th.S.Status() != 200 {
+			b.Fatal(r.Msg, string(th.S.Err()))
 		}
 		s.Release(th)
 	}
@@ -237,8 +237,8 @@ end)
 		th.S.SetFlag(cgo.FlagBodyEnd)
 		sent := 0
 		for {
-			if ok, msg := th.Resume(); !ok {
-				t.Fatal(msg)
+			if r := th.Resume(0); r.Dead {
+				t.Fatal(r.Msg)
 			}
 			sent += len(th.S.Out())
 			th.S.ConsumeOut()

@@ -121,6 +121,9 @@ type Stream struct {
 	// unread is how many request body bytes the script held unread when
 	// it last yielded or was given more.
 	unread int
+	// ran is how long the script has run since it last waited for
+	// something: the runs the watchdog yielded (cgo.Limits.Session).
+	ran time.Duration
 
 	// Response rules (HTTP).
 	isHead   bool
@@ -148,7 +151,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	}
 	st.gen++
 	st.th = th
-	st.unread = 0
+	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
 	th.S.Reset(entry, arg, connID)
 	return nil
@@ -177,11 +180,23 @@ func (st *Stream) SessVars() bool { return st.sessVars }
 // Step resumes the coroutine until it yields, and acts on what it yielded for.
 func (st *Stream) Step() {
 	th := st.th
-	ok, msg := th.Resume()
-	if !ok {
+	r := th.Resume(st.ran)
+	switch r.Outcome {
+	case cgo.ForcedYield:
+		// The watchdog took the loop back: the loop's other work goes
+		// first, then the script goes on where it was.
+		st.ran = r.Ran
+		st.park(yieldDelay)
+		return
+	case cgo.TimedOut:
+		st.timedOut(r)
+		return
+	}
+	st.ran = 0
+	if r.Dead {
 		// An error escaped the runner (out of memory in the error handler):
 		// the coroutine is dead and leaves the pool.
-		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", msg)
+		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", r.Msg)
 		st.env.Sockets.CloseOf(th.S)
 		th.Free()
 		st.th = nil
@@ -275,6 +290,21 @@ func (st *Stream) Step() {
 	default:
 		st.invalidOp(op)
 	}
+}
+
+// timedOut ends a stream whose script the watchdog stopped: it ran past a
+// CPU limit (Lua's "execution timeout"). The client gets a 500, whatever
+// the script did with the error.
+func (st *Stream) timedOut(r cgo.Result) {
+	st.env.Log.Error("Lua execution timeout", "frontend", st.fe.name(), "where", r.Where, "ran", r.Ran.Round(time.Millisecond))
+	st.fwd.drop(st)
+	if r.Dead {
+		st.env.Sockets.CloseOf(st.th.S)
+		st.th.Free()
+		st.th = nil
+	}
+	st.End()
+	st.down.Fail(500)
 }
 
 func (st *Stream) invalidOp(op int) {
@@ -457,9 +487,13 @@ func EndSession(env *Env, connID int64) {
 		return
 	}
 	th.S.Reset(lj.EntryEndSession, 0, connID)
-	if ok, msg := th.Resume(); !ok {
-		env.Log.Error("ending a Lua session failed", "err", msg)
-		th.Free()
+	if r := th.Resume(0); r.Outcome != cgo.Yielded || r.Dead {
+		env.Log.Error("ending a Lua session failed", "err", r.Msg, "where", r.Where)
+		if r.Dead {
+			th.Free()
+		} else {
+			env.Lua.Release(th)
+		}
 		return
 	}
 	env.Lua.Release(th)

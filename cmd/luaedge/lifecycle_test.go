@@ -30,11 +30,15 @@ core.register_service("life", "http", function(applet)
 end)
 `
 
+// lifecycleConfig turns the CPU limits off: /spin must hold its loop.
 func lifecycleConfig(shutdownTimeout string) string {
 	return `workers: 2
 shutdown_timeout: ` + shutdownTimeout + `
 lua:
   load: [life.lua]
+  forced_yield: 0
+  burst_timeout: 0
+  session_timeout: 0
 frontends:
   - name: main
     bind: ["127.0.0.1:@PORT@"]
@@ -43,7 +47,8 @@ frontends:
 `
 }
 
-// A script that never returns holds its loop; SIGTERM must still end the
+// A script that never returns holds its loop (with the CPU limits off: the
+// watchdog would stop it); SIGTERM must still end the
 // process cleanly once shutdown_timeout has passed, without freeing the
 // Lua state under the running script.
 func TestStopWhileScriptRuns(t *testing.T) {

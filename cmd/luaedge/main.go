@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/edge"
 	"github.com/luaedge/luaedge/lj"
@@ -117,8 +118,11 @@ func load(path string) (*config.Config, []lj.Script, error) {
 // check loads the scripts into a throwaway state and resolves what the
 // frontends refer to, so that errors show before any listener opens.
 func check(cfg *config.Config, scripts []lj.Script) error {
+	// The scripts' bodies run here first: the CPU limits hold them too.
+	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
+	defer wd.Stop()
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Shared: lj.NewShared(cfg.Dir, 1)})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
 	if err != nil {
 		return err
 	}
