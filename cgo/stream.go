@@ -31,6 +31,7 @@ const (
 	FlagAbort    = C.LE_F_ABORT
 	FlagSockopt  = C.LE_F_SOCKOPT
 	FlagForward  = C.LE_F_FORWARD
+	FlagErrLog   = C.LE_F_ERR_LOG
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the
@@ -256,6 +257,9 @@ func (s *Stream) Out() []byte { return bufBytes(&s.c.out) }
 
 // ConsumeOut marks the bytes of Out, and their message boundaries, as sent.
 func (s *Stream) ConsumeOut() { s.c.out.len, s.c.nmsgs = 0, 0 }
+
+// ClearErr empties the error message buffer.
+func (s *Stream) ClearErr() { s.c.err.len = 0 }
 
 // Err returns the error message and traceback of a failed entry function.
 func (s *Stream) Err() []byte { return bufBytes(&s.c.err) }

@@ -80,6 +80,10 @@ type Frontend struct {
 	TCPResponse    []string `yaml:"tcp_response"`
 	UseService     string   `yaml:"use_service"`
 	DefaultBackend string   `yaml:"default_backend"`
+	// OnError is what a runtime error in an HTTP action does: "continue"
+	// (the default, as HAProxy: logged, the next rule runs) or "fail" (the
+	// request gets a 500).
+	OnError string `yaml:"on_error"`
 	// StickTable is this frontend's stick table, if it has one.
 	StickTable *StickTable `yaml:"stick_table"`
 	// Track counts each client address in a stick table (HAProxy's
@@ -238,6 +242,9 @@ func (c *Config) setDefaults() {
 		if f.Mode == "" {
 			f.Mode = "http"
 		}
+		if f.OnError == "" {
+			f.OnError = "continue"
+		}
 		setDefault(&f.Limits.MaxRequestLine, DefaultMaxRequestLine)
 		setDefault(&f.Limits.MaxHeaderBytes, DefaultMaxHeaderBytes)
 		setDefault(&f.Limits.MaxBody, DefaultMaxBody)
@@ -337,6 +344,9 @@ func (c *Config) validate() error {
 			}
 		default:
 			return fmt.Errorf("%s.mode: want http or tcp, got %q", at, f.Mode)
+		}
+		if f.OnError != "continue" && f.OnError != "fail" {
+			return fmt.Errorf("%s.on_error: want continue or fail, got %q", at, f.OnError)
 		}
 		if f.DefaultBackend != "" && !backends[f.DefaultBackend] {
 			return fmt.Errorf("%s.default_backend: no backend named %q", at, f.DefaultBackend)

@@ -77,7 +77,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	for _, f := range s.frontends {
 		req, res := f.cfg.Rules()
 		own, track := f.cfg.StickTables()
-		id, err := st.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track})
+		id, err := st.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track}, f.cfg.OnError == "fail")
 		if err != nil {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}

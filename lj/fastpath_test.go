@@ -87,7 +87,7 @@ func newDriver(t testing.TB, code []byte, req, res []string, service string, for
 	if tbl != nil {
 		names = StickNames{Own: tbl.Name(), Track: tbl.Name()}
 	}
-	id, err := s.Program("http", req, res, service, forward, names)
+	id, err := s.Program("http", req, res, service, forward, names, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,13 +150,15 @@ type StickNames struct{ Own, Track string }
 // Program compiles a frontend's http_request and http_response rules and
 // its service (service "" for none) and returns the id EntryHTTP runs.
 // forward says the frontend forwards to backends when no service is set;
-// mode is "http" or "tcp".
-func (s *State) Program(mode string, req, res []string, service string, forward bool, stick StickNames) (int, error) {
+// mode is "http" or "tcp". failOnError makes an error in an HTTP action
+// end the request with a 500; without it the error is logged and the
+// request goes on with the next rule, as in HAProxy.
+func (s *State) Program(mode string, req, res []string, service string, forward bool, stick StickNames, failOnError bool) (int, error) {
 	svc := "nil"
 	if service != "" {
 		svc = luaString(service)
 	}
-	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+", "+luaString(stick.Own)+", "+luaString(stick.Track)+")", "=program")
+	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+", "+luaString(stick.Own)+", "+luaString(stick.Track)+", "+strconv.FormatBool(failOnError)+")", "=program")
 	if err != nil {
 		// The message names the key; a traceback through luaedge's own
 		// code would only hide it.

@@ -42,7 +42,7 @@ func newStateIn(t *testing.T, sh *Shared, code string) *State {
 
 func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	t.Helper()
-	id, err := s.Program("http", nil, nil, name, false, StickNames{})
+	id, err := s.Program("http", nil, nil, name, false, StickNames{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestSleepYields(t *testing.T) {
 
 func TestUnknownService(t *testing.T) {
 	s := newTestState(t, helloWorld, 0)
-	if _, err := s.Program("http", nil, nil, "nope", false, StickNames{}); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
+	if _, err := s.Program("http", nil, nil, "nope", false, StickNames{}, false); err == nil || !strings.Contains(err.Error(), "no Lua service named 'nope'") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -155,7 +155,7 @@ func BenchmarkHelloWorld(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	id, _ := s.Program("http", nil, nil, "hello-world", false, StickNames{})
+	id, _ := s.Program("http", nil, nil, "hello-world", false, StickNames{}, false)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		th, _ := s.Thread()
@@ -190,7 +190,7 @@ func benchAction(b *testing.B, code []byte) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	id, err := s.Program("http", []string{"lua.tag"}, nil, "hello-world", false, StickNames{})
+	id, err := s.Program("http", []string{"lua.tag"}, nil, "hello-world", false, StickNames{}, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,7 +221,7 @@ core.register_service("echo", "http", function(applet)
 	applet:send(body)
 end)
 `, 0)
-	id, err := s.Program("http", nil, nil, "echo", false, StickNames{})
+	id, err := s.Program("http", nil, nil, "echo", false, StickNames{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

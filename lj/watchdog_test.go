@@ -55,7 +55,7 @@ end)`, cgo.Limits{ForcedYield: 5 * time.Millisecond, Burst: 50 * time.Millisecon
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := s.Program("http", nil, nil, "spin", false, StickNames{})
+	id, err := s.Program("http", nil, nil, "spin", false, StickNames{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

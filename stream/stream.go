@@ -205,6 +205,11 @@ func (st *Stream) Step() {
 		return
 	}
 	s := th.S
+	if s.Flags()&cgo.FlagErrLog != 0 {
+		st.env.Log.Error("Lua action failed; the request goes on (on_error: continue)", "frontend", st.fe.name(), "err", string(s.Err()))
+		s.ClearFlag(cgo.FlagErrLog)
+		s.ClearErr()
+	}
 	op, arg := s.Op()
 	if st.unread > 0 {
 		if n := s.BodyUnread(); n < st.unread {

@@ -164,13 +164,13 @@ func newEnv() (*env, func(), error) {
 		}
 		state = st
 		for _, s := range services {
-			id, err := st.Program("http", nil, nil, s, false, lj.StickNames{})
+			id, err := st.Program("http", nil, nil, s, false, lj.StickNames{}, false)
 			if err != nil {
 				return err
 			}
 			e.progs[s] = id
 		}
-		if e.forward, err = st.Program("http", nil, nil, "", true, lj.StickNames{}); err != nil {
+		if e.forward, err = st.Program("http", nil, nil, "", true, lj.StickNames{}, false); err != nil {
 			return err
 		}
 		e.loop = l

@@ -58,6 +58,7 @@ type hxFrontend struct {
 	Res     []string // http_response rules
 	Service string   // "lua.NAME"
 	Buffer  bool     // http_buffer_request
+	OnError string   // on_error ("": the default, continue)
 }
 
 // hxYAML writes a luaedge configuration loading scripts.
@@ -77,6 +78,9 @@ func hxYAML(workers int, scripts []string, fronts ...hxFrontend) string {
 		}
 		if f.Buffer {
 			b.WriteString("    http_buffer_request: true\n")
+		}
+		if f.OnError != "" {
+			fmt.Fprintf(&b, "    on_error: %s\n", f.OnError)
 		}
 		b.WriteString("    timeouts:\n      keep_alive: 10s\n")
 	}
@@ -1273,10 +1277,11 @@ func TestHAProxyFetches(t *testing.T) {
 
 	t.Run("an unknown fetch", func(t *testing.T) {
 		c := hxDial(t, s.addr())
-		hxCheck(t, "GET /nope", c.do(hxReq{Path: "/nope"}), hxWant{Status: 500, AnyBody: true})
+		// The action fails; as in HAProxy the request goes on to the service.
+		hxCheck(t, "GET /nope", c.do(hxReq{Path: "/nope"}), hxWant{Status: 203, AnyBody: true})
 		line := hxLogLine(t, s, "unknown fetch 'nope'")
-		if !strings.Contains(line, "fetches.lua:") {
-			t.Errorf("the log line does not name the script's line: %s", line)
+		if !strings.Contains(line, "fetches.lua:") || !strings.Contains(line, "the request goes on") {
+			t.Errorf("the log line does not name the script's line, or that the request went on: %s", line)
 		}
 		hxCheck(t, "the next request", c.do(hxReq{Path: "/plain"}), hxWant{Status: 203, AnyBody: true})
 	})
@@ -1632,29 +1637,37 @@ func TestHAProxyCompare(t *testing.T) {
 // 4. Wrong uses
 
 func TestHAProxyWrongUse(t *testing.T) {
-	s := hxStart(t, 1, []string{"wrong_use.lua"}, nil, hxFrontend{Req: []string{"lua.wrong_action"}, Service: "lua.wrong_service"})
+	s := hxStart(t, 1, []string{"wrong_use.lua"}, nil, hxFrontend{Req: []string{"lua.wrong_action"}, Service: "lua.wrong_service"},
+		hxFrontend{Port: "2", Req: []string{"lua.wrong_action"}, Service: "lua.wrong_service", OnError: "fail"})
 	for _, tc := range []struct {
-		path string
-		log  []string // what the log line says
+		path   string
+		action bool     // the mistake is in the action: with on_error: continue the service answers
+		log    []string // what the log line says
 	}{
-		{"/header-name-nil", []string{"wrong_use.lua:8:", "req_set_header", "string expected, got nil"}},
-		{"/unknown-fetch", []string{"wrong_use.lua:10:", "unknown fetch 'nope'"}},
-		{"/done-not-txn", []string{"wrong_use.lua:16:", "'done'", "TXN expected"}},
-		{"/return-string", []string{"lua.wrong_action", "returned yes", "not an act.* code"}},
-		{"/status-abc", []string{"wrong_use.lua:24:", "set_status", "status code 100-999 expected"}},
+		{"/header-name-nil", true, []string{"wrong_use.lua:8:", "req_set_header", "string expected, got nil"}},
+		{"/unknown-fetch", true, []string{"wrong_use.lua:10:", "unknown fetch 'nope'"}},
+		{"/done-not-txn", true, []string{"wrong_use.lua:16:", "'done'", "TXN expected"}},
+		{"/return-string", true, []string{"lua.wrong_action", "returned yes", "not an act.* code"}},
+		{"/status-abc", false, []string{"wrong_use.lua:24:", "set_status", "status code 100-999 expected"}},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
-			c := hxDial(t, s.addr())
-			hxCheck(t, "GET "+tc.path, c.do(hxReq{Path: tc.path}), hxWant{Status: 500, AnyBody: true})
-			line := hxLogLine(t, s, tc.log[len(tc.log)-1])
-			for _, want := range tc.log {
-				if !strings.Contains(line, want) {
-					t.Errorf("the log line lacks %q: %s", want, line)
+		for i, fe := range []struct{ port, onError string }{{"", "continue"}, {"2", "fail"}} {
+			t.Run(tc.path+" on_error: "+fe.onError, func(t *testing.T) {
+				c := hxDial(t, s.addrOf(fe.port))
+				want := hxWant{Status: 500, AnyBody: true}
+				if tc.action && fe.onError == "continue" {
+					want = hxWant{Status: 200, Body: "ok " + tc.path + "\n"}
 				}
-			}
-			hxCheck(t, "the next request on the connection", c.do(hxReq{Path: "/fine"}), hxWant{Status: 200, Body: "ok /fine\n"})
-			hxCheck(t, "a request on a new connection", hxOnce(t, s.addr(), hxReq{Path: "/fine"}), hxWant{Status: 200, Body: "ok /fine\n"})
-		})
+				hxCheck(t, "GET "+tc.path, c.do(hxReq{Path: tc.path}), want)
+				line := hxLogLine(t, s, fmt.Sprintf("frontend=fe%d err=\"%s", i, tc.log[0]))
+				for _, want := range tc.log {
+					if !strings.Contains(line, want) {
+						t.Errorf("the log line lacks %q: %s", want, line)
+					}
+				}
+				hxCheck(t, "the next request on the connection", c.do(hxReq{Path: "/fine"}), hxWant{Status: 200, Body: "ok /fine\n"})
+				hxCheck(t, "a request on a new connection", hxOnce(t, s.addrOf(fe.port), hxReq{Path: "/fine"}), hxWant{Status: 200, Body: "ok /fine\n"})
+			})
+		}
 	}
 
 	t.Run("set_var with an unknown scope", func(t *testing.T) {

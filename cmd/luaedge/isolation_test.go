@@ -201,18 +201,23 @@ func TestIsolationBytesPastFraming(t *testing.T) {
 }
 
 // An http-response rule that answers instead of the backend (deny, error,
-// invalid, a Lua error) answers its own client at once, and the next
-// client, on another connection to the same loop, gets the backend's
-// answer.
+// invalid, a Lua error with on_error: fail) answers its own client at once,
+// and the next client, on another connection to the same loop, gets the
+// backend's answer. A Lua error with on_error: continue (the default, as
+// HAProxy) lets the backend's response through.
 func TestIsolationResponseRuleAnswers(t *testing.T) {
 	be := startRawBackend(t, func(c net.Conn, req *http.Request) {
 		_, _ = io.WriteString(c, pathAnswer(req))
 	})
-	for _, tc := range []struct{ action, status string }{
-		{"res_deny", "502"}, {"res_error", "500"}, {"res_invalid", "502"}, {"res_fail", "500"},
+	for _, tc := range []struct{ action, onError, status string }{
+		{"res_deny", "", "502"}, {"res_error", "", "500"}, {"res_invalid", "", "502"},
+		{"res_fail", "fail", "500"}, {"res_fail", "continue", "200"},
 	} {
-		t.Run(tc.action, func(t *testing.T) {
+		t.Run(tc.action+tc.onError, func(t *testing.T) {
 			rules := "    http_response: [\"lua." + tc.action + "\"]\n"
+			if tc.onError != "" {
+				rules += "    on_error: " + tc.onError + "\n"
+			}
 			s := startServer(t, isolationConfig(be.addr, rules), map[string]string{"iso.lua": isolationLua})
 			a := dialRaw(t, s.addr())
 			_ = a.SetReadDeadline(time.Now().Add(3 * time.Second))

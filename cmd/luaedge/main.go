@@ -130,7 +130,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
 		own, track := f.StickTables()
-		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}); err != nil {
+		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail"); err != nil {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
 	}

@@ -178,10 +178,10 @@ I.programs = {}
 -- program compiles a frontend: its http_request and http_response rules
 -- and its service (or nil). Go calls it once per frontend and state and
 -- runs the returned id with ENTRY_HTTP.
-function I.program(req, res, service, forward, mode, own_table, track_table)
+function I.program(req, res, service, forward, mode, own_table, track_table, fail_on_error)
 	mode = mode or "http"
 	-- Stick tables of the src_* and sc_* fetches (fetches.lua); nil: none.
-	local p = { req = {}, res = {}, own_table = own_table ~= "" and own_table or nil, track_table = track_table ~= "" and track_table or nil }
+	local p = { req = {}, res = {}, fail_on_error = fail_on_error, own_table = own_table ~= "" and own_table or nil, track_table = track_table ~= "" and track_table or nil }
 	for i, line in ipairs(req) do
 		local ok, r = pcall(compile_rule, line, mode .. "-req")
 		if not ok then error(mode .. "_request[" .. (i - 1) .. "]: " .. tostring(r), 0) end
@@ -264,6 +264,21 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 		return
 	end
 	service(s, ctx, txn, p)
+end
+
+-- recover lets an HTTP transaction go on after an action raised err, as
+-- HAProxy does: the error is handed to Go to log (F_ERR_LOG) and the
+-- runner continues with the next rule. A frontend with on_error: fail, an
+-- error outside the rules, or running out of memory end the request.
+function I.recover(s, ctx, err)
+	local txn = ctx.cur
+	if s.entry ~= I.ENTRY_HTTP or txn == nil or err == I.Done or err == "not enough memory" then return false end
+	local stage = rawget(txn, "__stage")
+	if (stage ~= "req" and stage ~= "res") or rawget(txn, "__program").fail_on_error then return false end
+	err = tostring(err)
+	I.buf_append(s.err, err, #err)
+	s.flags = bor(s.flags, I.F_ERR_LOG)
+	return true
 end
 
 -- continue goes on with the transaction after core.done() stopped the

@@ -36,7 +36,8 @@ enum {
 	LE_F_SESS_VARS = 16,
 	LE_F_ABORT = 32,
 	LE_F_SOCKOPT = 64,
-	LE_F_FORWARD = 128
+	LE_F_FORWARD = 128,
+	LE_F_ERR_LOG = 256
 };
 enum {
 	LE_KIND_HTTP1 = 0,
@@ -141,7 +142,7 @@ local I = {
 	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
-	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD,
+	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
 	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
@@ -217,8 +218,9 @@ local function runner(sp)
 	yield()
 	while true do
 		local ok, err = xpcall(entries[s.entry], traceback, s, ctx)
-		-- core.done() stopped one script function: the entry goes on.
-		while not ok and err == I.CoreDone and continues[s.entry] do
+		-- core.done() stopped one script function, or an action failed on
+		-- a frontend with on_error: continue: the entry goes on.
+		while not ok and continues[s.entry] and (err == I.CoreDone or I.recover(s, ctx, err)) do
 			ok, err = xpcall(continues[s.entry], traceback, s, ctx)
 		end
 		if not ok and err ~= I.Done and err ~= I.CoreDone then
