@@ -12,6 +12,10 @@ TAGS     := netgo,osusergo,gc_opt
 LDFLAGS  := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
 export CGO_ENABLED := 1
 export CGO_LDFLAGS := -lm -ldl
+# go's build cache does not see a C library change: naming the LuaJIT build
+# (third_party/luajit/out/stamp, read when each command runs, after deps)
+# in the C flags rebuilds the cgo package and relinks when it changes.
+export CGO_CFLAGS = -O2 -g '-DLUAEDGE_LUAJIT="$(file <third_party/luajit/out/stamp)"'
 # Every package but the binary's is race-checked, the event loops included
 # (edge's tests run a server in the test process), with the invariants
 # tag: a connection holding output between two handlers panics. The
@@ -22,8 +26,11 @@ RACE_PKGS = $$($(GO) list ./... | grep -v /cmd/)
 
 all: build
 
+# The build tools, then LuaJIT built from Debian's source package
+# (third_party/luajit/build.sh; quick when already built).
 deps:
 	@bash third_party/install-deps.sh build
+	@bash third_party/luajit/build.sh
 
 # The linker warns that LuaJIT's ffi.load needs shared libraries at run
 # time; ffi.load is not used, so the warning is filtered.
@@ -41,8 +48,7 @@ check-build: deps
 run: build
 	./$(BIN)
 
-vet:
-	@bash third_party/install-deps.sh build
+vet: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

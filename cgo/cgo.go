@@ -8,8 +8,11 @@
 package cgo
 
 /*
-#cgo CFLAGS: -I/usr/include/luajit-2.1 -O2
-#cgo LDFLAGS: -lluajit-5.1 -lm -ldl
+// LuaJIT is the one third_party/luajit/build.sh builds (make deps), with
+// hooks checked in compiled code; its archive is named by path so that no
+// system libluajit can be linked instead.
+#cgo CFLAGS: -I${SRCDIR}/../third_party/luajit/out/include/luajit-2.1 -O2
+#cgo LDFLAGS: ${SRCDIR}/../third_party/luajit/out/lib/libluajit-5.1.a -lm -ldl
 #include <stdlib.h>
 #include "bridge.h"
 */

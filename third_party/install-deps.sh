@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building luaedge needs, when it is missing, from Debian's
-# packages: a C compiler, Go (Debian's go fetches the toolchain go.mod asks
-# for through the module proxy), and OpenResty's LuaJIT 2.1
-# (libluajit2-5.1-dev: headers in /usr/include/luajit-2.1 and the static
-# libluajit-5.1.a the binary links). See third_party/README.md.
+# packages: a C compiler and Go (Debian's go fetches the toolchain go.mod
+# asks for through the module proxy). LuaJIT is built from source by
+# luajit/build.sh, which the Makefile runs next. See third_party/README.md.
 #
 # usage: third_party/install-deps.sh [build|test|bench]
 set -euo pipefail
@@ -12,13 +11,10 @@ want=${1:-build}
 pkgs=()
 
 need_cmd() { command -v "$1" >/dev/null 2>&1 || pkgs+=("$2"); }
-need_file() { [ -e "$1" ] || pkgs+=("$2"); }
 
 need_cmd gcc gcc
 need_cmd make make
 need_cmd git git
-need_file /usr/include/luajit-2.1/lua.h libluajit2-5.1-dev
-need_file /usr/lib/x86_64-linux-gnu/libluajit-5.1.a libluajit2-5.1-dev
 need_go=0
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	need_go=1
@@ -40,8 +36,6 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 		echo "install-deps: missing ${pkgs[*]}; run as root or install them" >&2
 		exit 1
 	fi
-	# Debian's libluajit-5.1-dev conflicts with libluajit2-5.1-dev (and nginx's
-	# lua module wants the luajit2 runtime): make sure the right one is used.
 	echo "install-deps: installing ${pkgs[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
