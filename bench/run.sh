@@ -12,7 +12,8 @@
 #   BENCH_PORT         base port; servers use BENCH_PORT+1..+3 (default 18080)
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
 #   BENCH_CLIENT_CPU   CPU wrk is pinned to (default 1)
-#   BENCH_SERVERS      servers to run, in round order (default "luaedge haproxy nginx")
+#   BENCH_SERVERS      servers to run, in round order (default "luaedge luaedge-nolimits
+#                      haproxy nginx"; luaedge-nolimits is luaedge with its CPU limits off)
 #   BENCH_NO_INSTALL   set to 1 to skip bench/install-peers.sh
 #   LUAEDGE_BIN        luaedge binary (default bin/luaedge of the repository)
 set -euo pipefail
@@ -29,7 +30,7 @@ CONNS=${BENCH_CONNECTIONS:-50}
 BASE_PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-read -r -a SERVERS <<<"${BENCH_SERVERS:-luaedge haproxy nginx}"
+read -r -a SERVERS <<<"${BENCH_SERVERS:-luaedge luaedge-nolimits haproxy nginx}"
 LUAEDGE_BIN=${LUAEDGE_BIN:-$ROOT_DIR/bin/luaedge}
 DEFAULT_BODY="Hello World !"
 
@@ -44,7 +45,7 @@ done
 
 server_conf() { # config file a case provides for this server
     case $1 in
-        luaedge) echo luaedge.yaml ;;
+        luaedge | luaedge-nolimits) echo luaedge.yaml ;;
         haproxy) echo haproxy.cfg ;;
         nginx) echo nginx.conf ;;
         *) die "unknown server '$1'" ;;
@@ -56,12 +57,14 @@ server_port() {
         luaedge) echo $((BASE_PORT + 1)) ;;
         haproxy) echo $((BASE_PORT + 2)) ;;
         nginx) echo $((BASE_PORT + 3)) ;;
+        luaedge-nolimits) echo $((BASE_PORT + 4)) ;;
     esac
 }
 
 server_label() {
     case $1 in
         luaedge) echo "luaedge" ;;
+        luaedge-nolimits) echo "luaedge, CPU limits off" ;;
         haproxy) echo "HAProxy ${HAPROXY_VERSION%%-*} + Lua" ;;
         nginx) echo "nginx ${NGINX_VERSION} + lua" ;;
     esac
@@ -70,7 +73,7 @@ server_label() {
 server_cmd() { # fills CMD for server $1 with rendered config in dir $2
     local dir=$2
     case $1 in
-        luaedge) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
+        luaedge | luaedge-nolimits) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
         haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
         nginx) CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ;;
     esac
@@ -78,7 +81,7 @@ server_cmd() { # fills CMD for server $1 with rendered config in dir $2
 
 server_available() { # prints a reason and fails when the server can't run
     case $1 in
-        luaedge)
+        luaedge | luaedge-nolimits)
             [[ -x $LUAEDGE_BIN ]] || { echo "${LUAEDGE_BIN#"$ROOT_DIR"/} not built yet"; return 1; } ;;
         haproxy)
             command -v haproxy >/dev/null || { echo "haproxy not installed"; return 1; } ;;
@@ -250,6 +253,11 @@ start_one() {
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" "$f" >"$dir/${f##*/}"
     done
 
+    # The same luaedge without its CPU watchdog: what the limits cost.
+    if [[ $server == luaedge-nolimits ]]; then
+        sed -i 's|^lua:$|lua:\n  forced_yield: 0\n  burst_timeout: 0\n  session_timeout: 0|' "$dir/luaedge.yaml"
+    fi
+
     port_busy "$port" && die "port $port is already in use (set BENCH_PORT to another base)"
 
     server_cmd "$server" "$dir"
@@ -399,6 +407,11 @@ report_case() {
         echo "**$name: luaedge/nginx CPU ratio $(fmt_ratio "${MED_RN[luaedge]:-}" x), luaedge/haproxy CPU ratio $(fmt_ratio "${MED_RH[luaedge]:-}" x)**"
     else
         echo "**$name: luaedge/nginx CPU ratio –, luaedge/haproxy CPU ratio – (luaedge not run)**"
+    fi
+    if [[ -n ${R_CPU[$name:luaedge]:-} && -n ${R_CPU[$name:luaedge-nolimits]:-} ]]; then
+        echo
+        # shellcheck disable=SC2046
+        echo "**$name: the CPU limits (watchdog on, LuaJIT with CHECKHOOK) cost: luaedge / luaedge with limits off = $(fmt_ratio $(median $(round_ratios "${R_CPU[$name:luaedge]}" "${R_CPU[$name:luaedge-nolimits]}")) x)**"
     fi
 }
 
