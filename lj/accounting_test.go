@@ -12,11 +12,13 @@ const accountingScript = `
 core.register_init(function() end)
 core.register_task(function() local t = {} for i = 1, 100 do t[i] = {} end end)
 core.register_fetches("probe", function(txn) return "p" end)
+core.register_fetches("stop", function(txn) txn:done() end)
 core.register_converters("rev", function(s) return s:reverse() end)
 core.register_action("tag", { "http-req" }, function(txn)
 	local t = {}
 	for i = 1, 1000 do t[i] = { i } end
 	if txn.sf:path() == "/fail" then error("tag failed") end
+	if txn.sf:path() == "/stop" then txn.f:lua_stop() end
 end)
 core.register_service("svc", "http", function(applet)
 	applet:send(applet.f:lua_probe() .. applet.c:lua_rev("ab"))
@@ -70,9 +72,9 @@ func TestScriptStats(t *testing.T) {
 	if err := s.RunInits(); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/a", "/fail", "/b"} {
+	for _, path := range []string{"/a", "/fail", "/b", "/stop"} {
 		th := request(t, s, id, path)
-		if path != "/fail" && string(th.S.Out()) != "pba" {
+		if path != "/fail" && path != "/stop" && string(th.S.Out()) != "pba" {
 			t.Fatalf("%s: %q %q", path, th.S.Out(), th.S.Err())
 		}
 		s.Release(th)
@@ -89,7 +91,7 @@ func TestScriptStats(t *testing.T) {
 
 	m := statsOf(t, s)
 	want := map[string][2]int64{ // calls, errors
-		"action tag": {3, 1}, "service svc": {2, 0}, "fetch probe": {2, 0},
+		"action tag": {4, 1}, "service svc": {2, 0}, "fetch probe": {2, 0}, "fetch stop": {1, 0},
 		"converter rev": {2, 0}, "init ": {1, 0}, "task ": {1, 0}, "service sleepy": {0, 0},
 	}
 	for k, w := range want {
@@ -105,7 +107,7 @@ func TestScriptStats(t *testing.T) {
 			t.Errorf("%s: source %q", k, f.Source)
 		}
 	}
-	if a := m["action tag"]; a.Alloc < 3*1000*16 || a.Time <= 0 {
+	if a := m["action tag"]; a.Alloc < 4*1000*16 || a.Time <= 0 {
 		t.Errorf("action tag: %d bytes allocated in %v; each call allocates 1000 tables", a.Alloc, a.Time)
 	}
 	if l := len(m); l != len(want) {
@@ -114,7 +116,7 @@ func TestScriptStats(t *testing.T) {
 	// Lua sees the same numbers.
 	if got := evalIn(t, s, `for _, r in ipairs(core.get_script_stats()) do
 		if r.kind == "action" then return r.name .. " " .. r.calls .. " " .. r.errors .. " " .. r.timeouts .. " " .. tostring(r.time_us > 0) .. " " .. tostring(r.alloc_bytes > 0) end
-	end`); got != "tag 3 1 0 true true" {
+	end`); got != "tag 4 1 0 true true" {
 		t.Errorf("core.get_script_stats: %q", got)
 	}
 }

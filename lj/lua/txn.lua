@@ -272,7 +272,7 @@ function I.call_script(st, ctx, fn, ...)
 		r, done_value = done_value, nil
 		return r
 	end
-	st.errors = st.errors + 1
+	if r ~= Done then st.errors = st.errors + 1 end
 	error(r, 0)
 end
 
