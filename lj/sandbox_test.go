@@ -400,3 +400,29 @@ end)
 		t.Fatalf("the stream holds %d bytes", held)
 	}
 }
+
+// A wait from a coroutine the script made (a send past the flush size)
+// is an error: it used to yield that coroutine, not the request's, with
+// Go never told.
+func TestWaitOutsideTheRequestCoroutine(t *testing.T) {
+	s := newTestState(t, `
+core.register_service("co", "http", function(applet)
+	local ok, err = pcall(coroutine.wrap(function() applet:send(string.rep("x", 70000)) end))
+	applet:send("|" .. tostring(ok) .. " " .. tostring(err))
+end)`, 0)
+	th := runService(t, s, "co")
+	var out []byte
+	for {
+		out = append(out, th.S.Out()...)
+		th.S.ConsumeOut()
+		if op, _ := th.S.Op(); op == cgo.OpDone {
+			break
+		}
+		if ok, msg := th.Resume(); !ok {
+			t.Fatal(msg)
+		}
+	}
+	if got := string(out); !strings.Contains(got, "|false") || !strings.Contains(got, "cannot wait here") {
+		t.Fatalf("out %q err %q", got, th.S.Err())
+	}
+}

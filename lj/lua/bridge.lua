@@ -277,13 +277,14 @@ function I.stream_of(obj, fname, class, level)
 end
 
 -- wait yields the running request to the loop until Go resumes it. Only
--- the coroutine of ctx may wait on its stream: a script's object used from
--- another request would otherwise park the wrong one. The running
+-- the coroutine of ctx may wait on its stream: a coroutine the script made,
+-- or another request using an object it kept, would otherwise park without
+-- Go knowing, or park the wrong request. The running
 -- function's time and allocations (see accounting.lua) are counted up to
 -- here and again from the resume: what the loop does meanwhile is not its.
 function I.wait(ctx, op, arg)
 	if running[co_running()] ~= ctx then
-		error("cannot wait on another request's object (a TXN or applet kept from elsewhere)", 3)
+		error("cannot wait here: only in the request's own coroutine, not in one the script made nor with an object of another request", 3)
 	end
 	local s = ctx.s
 	s.op = op
