@@ -109,16 +109,9 @@ func (s *State) LoadBridge(code []byte, name string) error {
 	return s.load(code, name, C.LE_LOAD_BRIDGE)
 }
 
-// Eval runs a chunk and returns its first result converted to a string.
-func (s *State) Eval(code, name string) (string, error) {
-	if err := s.load([]byte(code), name, C.LE_LOAD_EVAL); err != nil {
-		return "", err
-	}
-	return s.popString(), nil
-}
-
-// EvalInternal is Eval for one of luaedge's own chunks, which receives the
-// internal table as LoadInternal's do.
+// EvalInternal runs one of luaedge's own chunks, which receives the
+// internal table as LoadInternal's do, and returns its first result
+// converted to a string.
 func (s *State) EvalInternal(code, name string) (string, error) {
 	if err := s.load([]byte(code), name, C.LE_LOAD_EVAL|C.LE_LOAD_INTERNAL); err != nil {
 		return "", err

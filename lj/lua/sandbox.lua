@@ -23,7 +23,6 @@ local function own(f)
 	local src = getinfo(f, "S").source
 	return sub(src, 1, 9) == "@luaedge/" or sub(src, 1, 8) == "=luaedge"
 end
-I.own = own
 
 local function refuse(fname)
 	error(fname .. ": luaedge's own functions and what they hold are not open to scripts", 3)
