@@ -31,8 +31,11 @@ static void *le_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		return NULL;
 	}
 	void *p = st->orig(st->orig_ud, ptr, osize, nsize);
-	if (p != NULL)
+	if (p != NULL) {
 		st->used = st->used - osize + nsize;
+		if (nsize > osize)
+			st->loop.allocated += (double)(nsize - osize);
+	}
 	return p;
 }
 
@@ -71,6 +74,7 @@ le_state *le_state_new(size_t limit, uintptr_t value)
 	st->value = value;
 	st->runner_ref = LUA_NOREF;
 	pthread_mutex_init(&st->wd_lock, NULL);
+	st->internal_ref = LUA_NOREF;
 	/* LuaJIT's own allocator is much faster than malloc for its many small
 	 * objects: keep it, and count (and cap) through a wrapper. */
 	st->L = luaL_newstate();
@@ -117,6 +121,8 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "del_fields");
 	lua_pushlightuserdata(L, (void *)le_now_us);
 	lua_setfield(L, -2, "now_us");
+	lua_pushlightuserdata(L, (void *)le_mono_us);
+	lua_setfield(L, -2, "mono_us");
 	lua_pushlightuserdata(L, (void *)le_add_rtrailer);
 	lua_setfield(L, -2, "add_rtrailer");
 	lua_pushlightuserdata(L, (void *)le_end_msg);
@@ -144,6 +150,7 @@ static void le_run_begin(le_state *st, lua_State *co, int64_t ran_ns)
 {
 	st->running = co;
 	st->fired = LE_WD_NONE;
+	st->loop.timed_out = 0;
 	__atomic_store_n(&st->ran_ns, ran_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&st->run_seq, st->run_seq + 1, __ATOMIC_RELEASE);
 }
@@ -213,6 +220,7 @@ static void le_hook(lua_State *L, lua_Debug *ar)
 	 * with pcall and go on: its next instruction raises it again. */
 	if (st->fired != LE_WD_ABORT) {
 		st->fired = LE_WD_ABORT;
+		st->loop.timed_out = 1;
 		st->fired_ran_ns = ran;
 		snprintf(st->where, sizeof(st->where), "%s:%d", ar->short_src, ar->currentline);
 	}
@@ -239,13 +247,17 @@ int le_wd_act(le_state *st, uint32_t seq, int action, int64_t ran_ns)
 }
 
 /* le_load runs a chunk in protected mode. mode LE_LOAD_BRIDGE passes the
- * bridge table as the chunk's argument and keeps the runner function it
- * returns for le_thread_new; LE_LOAD_EVAL leaves the chunk's first result on
- * the stack. On error the message (with traceback) is left on the stack and
- * a non-zero status returned. */
+ * bridge table as the chunk's argument and keeps the two values it returns:
+ * the runner function for le_thread_new and luaedge's internal table.
+ * LE_LOAD_EVAL leaves the chunk's first result on the stack. The flag
+ * LE_LOAD_INTERNAL passes the internal table as the chunk's argument: Go
+ * sets it for luaedge's own chunks, never for the operator's scripts. On
+ * error the message (with traceback) is left on the stack and a non-zero
+ * status returned. */
 int le_load(le_state *st, const char *code, size_t len, const char *name, int mode)
 {
 	lua_State *L = st->L;
+	int kind = mode & ~LE_LOAD_INTERNAL;
 	lua_pushcfunction(L, le_traceback);
 	int base = lua_gettop(L);
 	int rc = luaL_loadbuffer(L, code, len, name);
@@ -254,25 +266,49 @@ int le_load(le_state *st, const char *code, size_t len, const char *name, int mo
 		return rc;
 	}
 	int nargs = 0;
-	if (mode == LE_LOAD_BRIDGE) {
+	if (kind == LE_LOAD_BRIDGE) {
 		le_push_bridge(st);
 		nargs = 1;
+	} else if (mode & LE_LOAD_INTERNAL) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, st->internal_ref);
+		nargs = 1;
 	}
+	int nres = kind == LE_LOAD_BRIDGE ? 2 : kind == LE_LOAD_EVAL ? 1 : 0;
 	st->loading = 1;
 	le_run_begin(st, NULL, 0);
-	rc = lua_pcall(L, nargs, mode == LE_LOAD_RUN ? 0 : 1, base);
+	rc = lua_pcall(L, nargs, nres, base);
 	le_run_end(st);
 	st->loading = 0;
 	lua_remove(L, base);
-	if (rc != 0 || mode != LE_LOAD_BRIDGE)
+	if (rc != 0 || kind != LE_LOAD_BRIDGE)
 		return rc;
-	if (!lua_isfunction(L, -1)) {
-		lua_pop(L, 1);
-		lua_pushliteral(L, "bridge chunk did not return the runner function");
+	if (!lua_isfunction(L, -2) || !lua_istable(L, -1)) {
+		lua_pop(L, 2);
+		lua_pushliteral(L, "bridge chunk did not return the runner function and the internal table");
 		return LUA_ERRRUN;
 	}
+	st->internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	st->runner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
+}
+
+/* le_call_internal calls fn of the internal table with the coroutine
+ * registered at ref as its argument, in protected mode; the error, if
+ * any, is dropped and its status returned (the functions called this way
+ * only clear or count). */
+int le_call_internal(le_state *st, const char *fn, int ref)
+{
+	lua_State *L = st->L;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->internal_ref);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return LUA_ERRRUN;
+	}
+	lua_getfield(L, -1, fn);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	int rc = lua_pcall(L, 1, 0, 0);
+	lua_pop(L, rc != 0 ? 2 : 1);
+	return rc;
 }
 
 const char *le_tostring(lua_State *L, int idx, size_t *len)
@@ -343,7 +379,14 @@ lua_State *le_thread_new(le_state *st, le_stream *s, int *ref)
 	return a.co;
 }
 
-void le_thread_free(le_state *st, int ref) { luaL_unref(st->L, LUA_REGISTRYINDEX, ref); }
+/* le_thread_free drops the coroutine at ref. Objects of its requests that
+ * a script kept (a TXN in a global) outlive it: unbind first cuts them from
+ * the stream, which the caller frees next. */
+void le_thread_free(le_state *st, int ref)
+{
+	le_call_internal(st, "unbind", ref);
+	luaL_unref(st->L, LUA_REGISTRYINDEX, ref);
+}
 
 /* le_resume is the one crossing per step of a request: it runs the
  * coroutine until it yields (an op in s->op, or a forced yield: st->fired)
@@ -518,6 +561,16 @@ double le_now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000);
+}
+
+/* le_mono_us returns a monotonic clock in microseconds: the time scripts'
+ * functions run (core.get_stats), which a change of the wall clock must not
+ * skew. */
+double le_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }

@@ -15,6 +15,9 @@ typedef struct le_state {
 	size_t used;  /* bytes held by the state */
 	size_t limit; /* 0: no limit */
 	int runner_ref;
+	/* luaedge's internal table (the bridge chunk's second result), which
+	 * only luaedge's own chunks get (LE_LOAD_INTERNAL): scripts never see it. */
+	int internal_ref;
 	/* The Go value the state is bound to (a runtime/cgo.Handle; 0: none),
 	 * passed to every gate call. Set at creation, deleted by Go after
 	 * lua_close: finalizers that call the gate still find it. */
@@ -53,8 +56,9 @@ int le_wd_act(le_state *st, uint32_t seq, int action, int64_t ran_ns);
 le_state *le_state_new(size_t limit, uintptr_t value);
 void le_state_close(le_state *st);
 size_t le_state_used(le_state *st);
-enum { LE_LOAD_RUN = 0, LE_LOAD_BRIDGE = 1, LE_LOAD_EVAL = 2 };
+enum { LE_LOAD_RUN = 0, LE_LOAD_BRIDGE = 1, LE_LOAD_EVAL = 2, LE_LOAD_INTERNAL = 4 };
 int le_load(le_state *st, const char *code, size_t len, const char *name, int mode);
+int le_call_internal(le_state *st, const char *fn, int ref);
 const char *le_tostring(lua_State *L, int idx, size_t *len);
 void le_pop(lua_State *L, int n);
 

@@ -110,15 +110,24 @@ func (s *State) Load(code []byte, name string) error {
 	return s.load(code, name, C.LE_LOAD_RUN)
 }
 
+// LoadInternal runs one of luaedge's own chunks: it receives luaedge's
+// internal table as its argument (local I = ...). The operator's scripts
+// are run with Load and never get it.
+func (s *State) LoadInternal(code []byte, name string) error {
+	return s.load(code, name, C.LE_LOAD_RUN|C.LE_LOAD_INTERNAL)
+}
+
 // LoadBridge runs the bridge chunk: it receives the bridge table and must
-// return the coroutine runner.
+// return the coroutine runner and luaedge's internal table.
 func (s *State) LoadBridge(code []byte, name string) error {
 	return s.load(code, name, C.LE_LOAD_BRIDGE)
 }
 
-// Eval runs a chunk and returns its first result converted to a string.
-func (s *State) Eval(code, name string) (string, error) {
-	if err := s.load([]byte(code), name, C.LE_LOAD_EVAL); err != nil {
+// EvalInternal runs one of luaedge's own chunks, which receives the
+// internal table as LoadInternal's do, and returns its first result
+// converted to a string.
+func (s *State) EvalInternal(code, name string) (string, error) {
+	if err := s.load([]byte(code), name, C.LE_LOAD_EVAL|C.LE_LOAD_INTERNAL); err != nil {
 		return "", err
 	}
 	return s.popString(), nil
@@ -185,6 +194,18 @@ func (t *Thread) Free() {
 		C.le_stream_free(t.S.c)
 		t.S = nil
 	}
+}
+
+// CallInternal calls the internal table's function fn with the coroutine
+// as its argument, between two resumes (never while the coroutine runs).
+// It reports whether the call succeeded.
+func (t *Thread) CallInternal(fn string) bool {
+	if t.co == nil {
+		return false
+	}
+	cfn := C.CString(fn)
+	defer C.free(unsafe.Pointer(cfn))
+	return C.le_call_internal(t.st.st, cfn, t.ref) == luaOK
 }
 
 // Outcome is how a resume ended.

@@ -197,6 +197,14 @@ typedef struct le_loop {
 	/* C: the result of the last converter run in C (le_b64 and friends);
 	 * valid until the next one. */
 	le_buf scratch;
+	/* C (the state's allocator): bytes the state's Lua heap allocated so
+	 * far, what it freed not deducted; a double, exact to 2^53, so Lua
+	 * reads it without boxing. */
+	double allocated;
+	/* C (the CPU watchdog's hook): 1 once the running script was stopped
+	 * with "execution timeout", until the run ends; no rule may recover
+	 * from that error. */
+	int32_t timed_out;
 } le_loop;
 
 /* Functions Lua calls through FFI function pointers (see lj/lua/bridge.lua). */
@@ -207,6 +215,7 @@ int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value,
 int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
 double le_now_us(void);
+double le_mono_us(void);
 int le_add_rtrailer(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_end_msg(le_stream *s, int flags);
 

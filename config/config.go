@@ -45,6 +45,13 @@ type Lua struct {
 	Load        []string `yaml:"load"`
 	Hooks       string   `yaml:"hooks"`
 	MemoryLimit Size     `yaml:"memory_limit"`
+	// Sandbox is what scripts reach of the Lua library: "default"
+	// (HAProxy's library without what reaches into the process) or
+	// "strict" (without io, os commands, debug and files either).
+	Sandbox string `yaml:"sandbox"`
+	// UnsafeFFI gives scripts LuaJIT's ffi and package.loadlib, with which
+	// a script can crash the server.
+	UnsafeFFI bool `yaml:"unsafe_ffi"`
 	// The CPU limits (cgo.Limits); nil (left out): the default, read
 	// through the methods below; 0 turns one off.
 	ForcedYield    *Duration `yaml:"forced_yield"`
@@ -199,6 +206,11 @@ const (
 	DefaultForcedYield     = 10 * time.Millisecond
 	DefaultBurstTimeout    = time.Second
 	DefaultSessionTimeout  = 4 * time.Second
+	// DefaultLuaMemoryLimit caps each LuaJIT state (one per worker): a
+	// script that keeps growing a table fails with "not enough memory"
+	// instead of the process running the machine out of memory.
+	DefaultLuaMemoryLimit = 256 << 20
+	DefaultLuaSandbox     = "default"
 )
 
 // Load reads and validates the file at path.
@@ -237,6 +249,8 @@ func (c *Config) setDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
+	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
+	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
 	for i := range c.Frontends {
 		f := &c.Frontends[i]
 		if f.Mode == "" {
@@ -293,6 +307,14 @@ func (c *Config) validate() error {
 		if d.v < 0 {
 			return fmt.Errorf("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
 		}
+	}
+	switch c.Lua.Sandbox {
+	case "default", "strict":
+	default:
+		return fmt.Errorf("lua.sandbox: want default or strict, got %q", c.Lua.Sandbox)
+	}
+	if c.Lua.UnsafeFFI && c.Lua.Sandbox == "strict" {
+		return errors.New("lua.unsafe_ffi: cannot be used with lua.sandbox: strict (ffi reaches everything strict takes away)")
 	}
 	if len(c.Frontends) == 0 {
 		return errors.New("frontends: at least one frontend is needed")

@@ -26,6 +26,9 @@ func TestDefaults(t *testing.T) {
 	if f.ServiceName() != "hello" || f.Forwards() || c.Dir != "/etc/luaedge" {
 		t.Fatalf("service %q forwards %v dir %q", f.ServiceName(), f.Forwards(), c.Dir)
 	}
+	if c.Lua.MemoryLimit != DefaultLuaMemoryLimit || c.Lua.Sandbox != "default" || c.Lua.UnsafeFFI {
+		t.Fatalf("lua defaults not applied: %+v", c.Lua)
+	}
 }
 
 func TestUnits(t *testing.T) {
@@ -65,6 +68,9 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: a, bind: ["127.0.0.1:2"], use_service: lua.x}]`, "frontends[1].name"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, "frontends[1].bind[0]: 127.0.0.1:1 is already bound"},
 		{"lua: {memory_limit: lots}\n" + minimal, "lua.memory_limit (line 1): invalid size"},
+		{"lua: {sandbox: lax}\n" + minimal, "lua.sandbox: want default or strict"},
+		{"lua: {sandbox: strict, unsafe_ffi: true}\n" + minimal, "lua.unsafe_ffi: cannot be used with lua.sandbox: strict"},
+		{"lua: {unsafe_ffi: maybe}\n" + minimal, "lua.unsafe_ffi"},
 		{"log: {level: loud}\n" + minimal, "log.level"},
 		{"workers: -1\n" + minimal, "workers"},
 		{"nonsense: 1\n" + minimal, "field nonsense not found"},

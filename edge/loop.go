@@ -48,7 +48,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends)
 	ls.sockets = proxypkg.NewSockets(l)
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Shared: s.shared, Host: ls, Watchdog: s.watchdog})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		st.Close()
 		return err
 	}
-	if err := st.L.Load([]byte(s.proxyInfo()), "=proxies"); err != nil {
+	if err := st.LoadInternal([]byte(s.proxyInfo()), "=luaedge/proxies"); err != nil {
 		return fail(err)
 	}
 	if err := st.SetBackends(s.backendNames()); err != nil {
@@ -146,7 +146,10 @@ func (ls *loopState) drain() {
 	}
 }
 
+// close unloads the loop's Lua state (its scripts' script_deinit runs).
 func (ls *loopState) close() {
 	close(ls.stopSweep)
-	ls.lua.Close()
+	if err := ls.lua.Close(); err != nil {
+		ls.loop.Log.Error("Lua script_deinit failed", "err", err)
+	}
 }

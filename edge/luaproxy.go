@@ -21,7 +21,7 @@ func init() {
 
 // proxyInfo is the Lua chunk describing the proxies to a new state.
 func (s *Server) proxyInfo() string {
-	b := "local I = require('luaedge.internal')\nI.set_proxies({\n"
+	b := "local I = ...\nI.set_proxies({\n"
 	for i, f := range s.frontends {
 		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, stktable=%v, listeners={", "frontend", f.cfg.Name, i+1, f.cfg.Mode, s.tables[f.cfg.Name] != nil)
 		for _, l := range f.cfg.Bind {

@@ -11,7 +11,7 @@ import (
 // and raises(substring, fn, args...) (fn must fail with a message holding
 // substring).
 const luaPrelude = `
-local I = require("luaedge.internal")
+local I = ...
 local function eq(got, want, what)
 	if got ~= want then
 		error((what or "value") .. ": got " .. tostring(got) .. " (" .. type(got) .. "), want " .. tostring(want) .. " (" .. type(want) .. ")", 2)
@@ -29,7 +29,8 @@ local function list(t) return table.concat(t, "|") end
 `
 
 // runLua runs code (after luaPrelude, with the given globals-to-be
-// substitutions) as a script in a new state; a failed assertion fails t.
+// substitutions) in a new state, as a chunk of luaedge's own (it gets the
+// internal table I); a failed assertion fails t.
 func runLua(t *testing.T, code string, vars ...string) {
 	t.Helper()
 	runLuaState(t, nil, code, vars...)
@@ -40,11 +41,14 @@ func runLuaState(t *testing.T, sh *Shared, code string, vars ...string) {
 	t.Helper()
 	r := strings.NewReplacer(vars...)
 	src := luaPrelude + r.Replace(code)
-	s, err := NewState(Options{Scripts: []Script{{Path: "api_test.lua", Code: []byte(src)}}, Shared: sh})
+	s, err := NewState(Options{Shared: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	defer s.Close()
+	if err := s.LoadInternal([]byte(src), "@api_test.lua"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestLuaConverters(t *testing.T) {
@@ -209,7 +213,7 @@ local function rev(s, suffix) return s:reverse() .. (suffix or "") end
 core.register_converters("rev", rev)
 core.register_converters("num", function(s) return #s * 1.5 end)
 core.register_converters("lower", function(s) return "mine" end) -- the builtin keeps its name
-eq(I.lua_converters.rev, rev, "I.lua_converters")
+eq(I.lua_converters.rev.fn, rev, "I.lua_converters")
 eq(c:rev("abc"), "cba", "lua converter")
 eq(c["lua.rev"](c, "abc", "!"), "cba!", "lua.NAME")
 eq(c:lua_rev("abc"), "cba", "lua_NAME")

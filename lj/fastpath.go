@@ -78,7 +78,7 @@ func (st *State) FillStick(s *cgo.Stream, t CounterTable, key string) {
 // paths: status reasons, stick counter slots, version counter indexes.
 func fastPathChunk() string {
 	var b strings.Builder
-	b.WriteString("local I = require('luaedge.internal')\n")
+	b.WriteString("local I = ...\n")
 	fmt.Fprintf(&b, "I.VERSION_PROC, I.VERSION_MAPS = %d, %d\n", versionProc, versionMaps)
 	b.WriteString("I.status_text = {")
 	for code := 100; code < 600; code++ {

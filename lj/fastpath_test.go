@@ -82,7 +82,7 @@ func newDriver(t testing.TB, code []byte, req, res []string, service string, for
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { s.Close() })
 	names := StickNames{}
 	if tbl != nil {
 		names = StickNames{Own: tbl.Name(), Track: tbl.Name()}
@@ -276,10 +276,11 @@ func TestFastPathBenchCases(t *testing.T) {
 	}
 }
 
-// evalIn runs code in state s and returns its result as a string.
+// evalIn runs code in state s, as a chunk of luaedge's own (local I =
+// ...), and returns its result as a string.
 func evalIn(t *testing.T, s *State, code string) string {
 	t.Helper()
-	out, err := s.L.Eval(code, "=test")
+	out, err := s.L.EvalInternal(code, "=test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func TestCConvertersMatchGo(t *testing.T) {
 		"aGVsbA==", "aGVsbB==", "_-8", "_-8=", "a===", "====", "ab\ncd", "a+b/", "a-b_", strings.Repeat("xyz\x80", 50)}
 	for _, in := range inputs {
 		lit := luaString(in)
-		got := evalIn(t, s, `local I = require("luaedge.internal")
+		got := evalIn(t, s, `local I = ...
 local c = I.new_converters(false)
 local function show(v) if v == nil then return "nil" end return c:hex(v) end
 local s = `+lit+`

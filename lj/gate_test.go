@@ -45,8 +45,8 @@ func benchGate(b *testing.B, fn string) {
 	}
 	defer s.Close()
 	b.ResetTimer()
-	code := "local I = require('luaedge.internal')\nlocal gocall, id = I.gocall, I.go." + fn + "\nfor i = 1, " + strconv.Itoa(b.N) + " do gocall(id) end\nreturn 0"
-	if _, err := s.L.Eval(code, "=bench"); err != nil {
+	code := "local I = ...\nlocal gocall, id = I.gocall, I.go." + fn + "\nfor i = 1, " + strconv.Itoa(b.N) + " do gocall(id) end\nreturn 0"
+	if _, err := s.L.EvalInternal(code, "=bench"); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -26,7 +26,7 @@ func goFuncTable() string {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("local go = require('luaedge.internal').go\n")
+	b.WriteString("local go = (...).go\n")
 	for _, n := range names {
 		fmt.Fprintf(&b, "go.%s = %d\n", n, goFuncs[n])
 	}

@@ -128,6 +128,10 @@ func pcreOnly(pattern string, err error) string {
 	return ""
 }
 
+// MaxRegexes bounds the Regex objects one state holds at a time: each holds
+// a compiled regex in Go memory, outside lua.memory_limit.
+const MaxRegexes = 65536
+
 // regexList is the Regex objects one state made with Regex.new, by id
 // (binding.regexes). Ids are reused after regex_free (the Lua object's
 // finalizer). A Lua object never leaves its state, so neither do ids; the
@@ -204,6 +208,9 @@ func goRegexNew(c *cgo.Call) int {
 	rl := regexesOf(c)
 	if rl == nil {
 		return c.Error(errNoShared)
+	}
+	if rl.live() >= MaxRegexes {
+		return c.Error(fmt.Sprintf("Regex.new: this core holds %d regexes, luaedge's limit (lj.MaxRegexes)", MaxRegexes))
 	}
 	re, err := compileRegex(c.String(1), c.Bool(2))
 	if err != nil {

@@ -49,6 +49,9 @@ type binding struct {
 	shared  *Shared
 	host    any
 	regexes regexList
+	// stats collects what the scripts' accounting reports while
+	// State.ScriptStats runs (nil otherwise).
+	stats *[]FuncStats
 }
 
 // bindingOf returns the binding of the state that made the gate call c.

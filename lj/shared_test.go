@@ -61,11 +61,11 @@ func TestHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := evalIn(t, s, `local I = require('luaedge.internal') return I.gocall(I.go.test_host)`); got != "loop 7" {
+	if got := evalIn(t, s, `local I = ... return I.gocall(I.go.test_host)`); got != "loop 7" {
 		t.Errorf("host seen by the gate: %q", got)
 	}
 	alone := newTestState(t, "", 0)
-	if got := evalIn(t, alone, `local I = require('luaedge.internal') return tostring(I.gocall(I.go.test_host))`); got != "nil" {
+	if got := evalIn(t, alone, `local I = ... return tostring(I.gocall(I.go.test_host))`); got != "nil" {
 		t.Errorf("a state without a host: %q", got)
 	}
 }

@@ -23,8 +23,9 @@ import (
 //go:embed lua/*.lua
 var luaFS embed.FS
 
-// The API files, run in this order after bridge.lua in every state.
-var apiFiles = []string{"core.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua"}
+// The API files, run in this order after bridge.lua in every state;
+// sandbox.lua last, whose seal runs before the first script.
+var apiFiles = []string{"core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -58,10 +59,21 @@ func ReadScripts(dir string, paths []string) ([]Script, error) {
 	return scripts, nil
 }
 
+// Sandbox modes: what the scripts reach of the Lua library (lua.sandbox,
+// docs/config.md; lj/lua/sandbox.lua).
+const (
+	SandboxDefault = "default" // HAProxy's library without what reaches into the process
+	SandboxStrict  = "strict"  // without io, os commands, debug and files either
+)
+
 // Options configure a state.
 type Options struct {
 	Scripts     []Script
 	MemoryLimit int64 // bytes; 0: none
+	// Sandbox is SandboxDefault ("" too) or SandboxStrict. UnsafeFFI gives
+	// the scripts LuaJIT's ffi and package.loadlib (lua.unsafe_ffi).
+	Sandbox   string
+	UnsafeFFI bool
 	// Shared is the data the states of one generation share (proc.*
 	// variables, maps, the fast paths' change counters). nil gives the
 	// state a Shared of its own, as for a state that stands alone
@@ -84,11 +96,24 @@ type State struct {
 	L    *cgo.State
 	pool []*cgo.Thread
 	bind *binding // what L is bound to; its gate calls reach it too
+	// loaded is set once the scripts' script_init returned: Close runs
+	// script_deinit only then, and only once.
+	loaded bool
 }
 
-// NewState creates a state, loads the APIs, then runs the scripts' body
-// context (their core.register_* calls). A script error names file:line.
+// NewState creates a state, loads the APIs, seals the library (Options.
+// Sandbox), then runs the scripts' body context (their core.register_*
+// calls) and the global script_init() if they define one. A script error
+// names file:line.
 func NewState(opts Options) (*State, error) {
+	mode := opts.Sandbox
+	switch mode {
+	case "":
+		mode = SandboxDefault
+	case SandboxDefault, SandboxStrict:
+	default:
+		return nil, fmt.Errorf("lua.sandbox: want %s or %s, got %q", SandboxDefault, SandboxStrict, mode)
+	}
 	sh := opts.Shared
 	if sh == nil {
 		sh = NewShared("", 1)
@@ -103,14 +128,36 @@ func NewState(opts Options) (*State, error) {
 		L.Close()
 		return nil, err
 	}
+	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ")"
+	if err := L.LoadInternal([]byte(seal), "=luaedge/seal"); err != nil {
+		L.Close()
+		return nil, fmt.Errorf("luaedge sandbox: %w", err)
+	}
 	for _, sc := range opts.Scripts {
+		// LuaJIT does not verify bytecode: a crafted chunk reads and
+		// writes memory anywhere. Scripts are loaded as text.
+		if len(sc.Code) > 0 && sc.Code[0] == luaBytecodeMark {
+			L.Close()
+			return nil, fmt.Errorf("lua.load %s: a bytecode chunk; luaedge loads scripts as text only", sc.Path)
+		}
 		if err := L.Load(sc.Code, "@"+sc.Path); err != nil {
 			L.Close()
 			return nil, fmt.Errorf("lua.load %s: %w", sc.Path, err)
 		}
 	}
+	// script_init runs after every file's body, before the frontends'
+	// programs are compiled and before core.register_init functions (as
+	// Dovecot runs it when it loads a script).
+	if err := L.LoadInternal([]byte("(...).call_global('script_init')"), "=luaedge/script_init"); err != nil {
+		L.Close()
+		return nil, fmt.Errorf("script_init: %w", err)
+	}
+	s.loaded = true
 	return s, nil
 }
+
+// luaBytecodeMark is the first byte of a LuaJIT bytecode dump.
+const luaBytecodeMark = 0x1b
 
 func (s *State) loadAPIs() error {
 	code, err := luaFS.ReadFile("lua/bridge.lua")
@@ -120,11 +167,11 @@ func (s *State) loadAPIs() error {
 	if err := s.L.LoadBridge(code, "@luaedge/bridge.lua"); err != nil {
 		return fmt.Errorf("luaedge bridge: %w", err)
 	}
-	if err := s.L.Load([]byte(goFuncTable()), "=luaedge/gofuncs"); err != nil {
+	if err := s.L.LoadInternal([]byte(goFuncTable()), "=luaedge/gofuncs"); err != nil {
 		return err
 	}
 	s.L.SetVersions(s.bind.shared.versions)
-	if err := s.L.Load([]byte(fastPathChunk()), "=luaedge/fastpath"); err != nil {
+	if err := s.L.LoadInternal([]byte(fastPathChunk()), "=luaedge/fastpath"); err != nil {
 		return err
 	}
 	for _, f := range apiFiles {
@@ -132,7 +179,7 @@ func (s *State) loadAPIs() error {
 		if err != nil {
 			return err
 		}
-		if err := s.L.Load(code, "@luaedge/"+f); err != nil {
+		if err := s.L.LoadInternal(code, "@luaedge/"+f); err != nil {
 			return fmt.Errorf("luaedge %s: %w", f, err)
 		}
 	}
@@ -158,7 +205,7 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 	if service != "" {
 		svc = luaString(service)
 	}
-	out, err := s.L.Eval("return require('luaedge.internal').program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+", "+luaString(stick.Own)+", "+luaString(stick.Track)+", "+strconv.FormatBool(failOnError)+")", "=program")
+	out, err := s.L.EvalInternal("return (...).program("+luaList(req)+", "+luaList(res)+", "+svc+", "+strconv.FormatBool(forward)+", "+luaString(mode)+", "+luaString(stick.Own)+", "+luaString(stick.Track)+", "+strconv.FormatBool(failOnError)+")", "=luaedge/program")
 	if err != nil {
 		// The message names the key; a traceback through luaedge's own
 		// code would only hide it.
@@ -172,21 +219,28 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 // txn:set_var("txn.backend", NAME).
 func (s *State) SetBackends(names []string) error {
 	var b strings.Builder
-	b.WriteString("local ids = require('luaedge.internal').backend_ids\n")
+	b.WriteString("local ids = (...).backend_ids\n")
 	for i, n := range names {
 		b.WriteString("ids[" + luaString(n) + "] = " + strconv.Itoa(i) + "\n")
 	}
-	return s.L.Load([]byte(b.String()), "=backends")
+	return s.L.LoadInternal([]byte(b.String()), "=luaedge/backends")
+}
+
+// LoadInternal runs a chunk of luaedge's own (the host's, like the
+// proxies' description edge gives its states): it gets the internal table
+// as its argument (local I = ...), which the scripts never see.
+func (s *State) LoadInternal(code []byte, name string) error {
+	return s.L.LoadInternal(code, name)
 }
 
 // RunInits runs the core.register_init functions, in registration order.
 func (s *State) RunInits() error {
-	return s.L.Load([]byte("require('luaedge.internal').run_inits()"), "=register_init")
+	return s.L.LoadInternal([]byte("(...).run_inits()"), "=luaedge/register_init")
 }
 
 // Tasks returns how many core.register_task functions the scripts registered.
 func (s *State) Tasks() (int, error) {
-	out, err := s.L.Eval("return #require('luaedge.internal').tasks", "=tasks")
+	out, err := s.L.EvalInternal("return #(...).tasks", "=luaedge/tasks")
 	if err != nil {
 		return 0, err
 	}
@@ -223,13 +277,26 @@ func (s *State) Release(t *cgo.Thread) {
 	s.pool = append(s.pool, t)
 }
 
-// Close frees the pooled coroutines and the state.
-func (s *State) Close() {
+// Close unloads the state: it runs the scripts' global script_deinit(),
+// if they define one, then frees the pooled coroutines and the state. An
+// error in script_deinit (file:line) is returned after the state is freed:
+// the unload goes on. Call it on the state's loop, or once the loop has
+// returned, never while a script runs in the state; a second call does
+// nothing.
+func (s *State) Close() error {
+	var err error
+	if s.loaded {
+		s.loaded = false
+		if e := s.L.LoadInternal([]byte("(...).call_global('script_deinit')"), "=luaedge/script_deinit"); e != nil {
+			err = fmt.Errorf("script_deinit: %w", e)
+		}
+	}
 	for _, t := range s.pool {
 		t.Free()
 	}
 	s.pool = nil
 	s.L.Close()
+	return err
 }
 
 func luaList(items []string) string {

@@ -25,7 +25,7 @@ func newTestState(t *testing.T, code string, limit int64) *State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -36,7 +36,7 @@ func newStateIn(t *testing.T, sh *Shared, code string) *State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -267,7 +267,7 @@ end)
 	s.Release(th2)
 
 	// The state's converter scratch is trimmed the same way.
-	evalIn(t, s, `return require('luaedge.internal').new_converters(false):base64(string.rep("y", 1048576)):len()`)
+	evalIn(t, s, `return (...).new_converters(false):base64(string.rep("y", 1048576)):len()`)
 	if n := s.L.ScratchHeld(); n < 1<<20 {
 		t.Fatalf("scratch after a 1 MiB base64: %d bytes", n)
 	}

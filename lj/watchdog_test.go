@@ -15,7 +15,7 @@ func newWatchedState(t *testing.T, code string, limits cgo.Limits) (*State, erro
 	t.Cleanup(wd.Stop)
 	s, err := NewState(Options{Scripts: []Script{{Path: "spin.lua", Code: []byte(code)}}, Watchdog: wd})
 	if err == nil {
-		t.Cleanup(s.Close)
+		t.Cleanup(func() { s.Close() })
 	}
 	return s, err
 }

@@ -302,6 +302,7 @@ func (st *Stream) Step() {
 // the script did with the error.
 func (st *Stream) timedOut(r cgo.Result) {
 	st.env.Log.Error("Lua execution timeout", "frontend", st.fe.name(), "where", r.Where, "ran", r.Ran.Round(time.Millisecond))
+	st.env.Lua.CountTimeout(st.th)
 	st.fwd.drop(st)
 	if r.Dead {
 		st.env.Sockets.CloseOf(st.th.S)

@@ -122,11 +122,17 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
 	defer wd.Stop()
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// Closing the state runs the scripts' script_deinit: an error there
+	// is theirs to fix, not a reason to refuse the configuration.
+	defer func() {
+		if err := st.Close(); err != nil {
+			slog.Error("Lua script_deinit failed", "err", err)
+		}
+	}()
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
 		own, track := f.StickTables()

@@ -23,6 +23,16 @@ local function answer(applet, body)
 end
 
 core.register_service("hello", "http", function(applet)
+	if applet.path == "/timeouts" then
+		-- This core's timeouts of the spin service and action.
+		local n = {}
+		for _, r in ipairs(core.get_script_stats()) do
+			if r.name == "spin" then n[#n + 1] = r.kind .. "=" .. r.timeouts end
+		end
+		table.sort(n)
+		answer(applet, table.concat(n, ",") .. " " .. worker)
+		return
+	end
 	answer(applet, "hello " .. worker)
 end)
 
@@ -146,8 +156,16 @@ func TestRunawayScriptsAreStopped(t *testing.T) {
 			}
 		})
 	}
+	// Each worker counted its timeouts against the functions it stopped:
+	// four runs of the service and one of the action.
+	for _, c := range onEachWorker(t, s.addr(), "/timeouts") {
+		c.send("GET /timeouts HTTP/1.1\r\nHost: e2e\r\n\r\n")
+		if _, body := c.readResponse("GET"); !strings.HasPrefix(body, "action=1,service=4 ") {
+			t.Errorf("GET /timeouts: %q, want action=1,service=4 on each worker", body)
+		}
+	}
 	logs := s.waitLog(t, 2*time.Second, "execution timeout")
-	for _, line := range []int{18, 21, 25, 28, 35} {
+	for _, line := range []int{28, 31, 35, 38, 45} {
 		if where := fmt.Sprintf("runaway.lua:%d", line); !strings.Contains(logs, where) {
 			t.Errorf("no execution timeout log names %s; output:\n%s", where, logs)
 		}

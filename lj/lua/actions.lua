@@ -2,8 +2,9 @@
 -- and the entry function that runs a frontend's http-request actions, its
 -- service and its http-response actions in one coroutine.
 -- Reference: HAProxy Lua API, core.register_action and class act.
+local I = ...
+setfenv(1, I.env)
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local bor = bit.bor
 local xpcall, type, tostring, unpack = xpcall, type, tostring, unpack
@@ -43,7 +44,7 @@ function core.register_action(name, actions, fn, nb_args)
 		end
 		set[p] = true
 	end
-	I.actions[name] = { fn = fn, phases = set, nb_args = nb_args or 0 }
+	I.actions[name] = { fn = fn, phases = set, nb_args = nb_args or 0, stats = I.record("action", name, fn) }
 end
 
 -- split parses a configured rule: words separated by spaces, "double
@@ -86,7 +87,7 @@ local function compile_rule(line, phase)
 	if #args ~= a.nb_args then
 		error("'" .. line .. "': action '" .. name .. "' takes " .. a.nb_args .. " argument(s), got " .. #args, 0)
 	end
-	return { fn = a.fn, args = args, n = #args, line = line }
+	return { fn = a.fn, stats = a.stats, args = args, n = #args, line = line }
 end
 
 local function answer(s, status, text)
@@ -97,24 +98,26 @@ end
 -- next rule, "continue" when the phase ends early (act.STOP), or "done"
 -- when the transaction has its answer (or is aborted). An action that
 -- returns act.YIELD is called again after its wake time.
-local function step(txn, r, rc)
-	local s = txn[0]
+local function step(txn, ctx, r, rc)
+	local s = ctx.s
 	while rc == act.YIELD do
 		local co = coroutine.running()
 		local ms = wake[co]
 		wake[co] = nil
-		if ms and ms > 0 then I.wait(s, I.OP_SLEEP, ms) else I.wait(s, I.OP_YIELD) end
+		if ms and ms > 0 then I.wait(ctx, I.OP_SLEEP, ms) else I.wait(ctx, I.OP_YIELD) end
+		I.enter(ctx, r.stats)
 		rc = r.fn(txn, unpack(r.args, 1, r.n))
+		I.leave(ctx, false)
 	end
 	if rc == nil or rc == act.CONTINUE then
 		return nil
 	elseif rc == act.STOP then
 		return "continue"
-	elseif rawget(txn, "__ctx").tcp and rc >= act.DONE and rc <= act.INVALID then
+	elseif ctx.tcp and type(rc) == "number" and rc >= act.DONE and rc <= act.INVALID then
 		-- A TCP connection has no answer to make: every end closes it
 		-- (after what a script sent, e.g. with txn.res:send).
 		s.flags = bor(s.flags, I.F_ABORT)
-	elseif rawget(txn, "__stage") == "res" then
+	elseif ctx.stage == "res" then
 		-- On a response, DONE sends it as it stands (skipping the rules
 		-- left); refusing it is the gateway's failure, 502.
 		if rc == act.DONE then return "continue" end
@@ -147,27 +150,31 @@ end
 -- aborts traces at short loops, and the rules run on every request. It
 -- returns "continue" or "done" (see step). Scripts are called directly, not
 -- through pcall, so they compile into the same trace; their errors reach
--- the runner's xpcall. txn.__rule records the running rule for I.continue.
+-- the runner's xpcall, which ends the accounting of the call (I.leave).
+-- ctx.rule records the running rule for the continue entry.
 local function chain(rules)
-	local src = { "local rules, step, unpack, rawset = ...\nreturn function(txn)\n" }
+	local src = { "local rules, step, unpack, enter, leave = ...\nreturn function(txn, ctx)\n" }
 	for i = 1, #rules do
 		-- The arguments are spelled out: unpack ends a trace.
 		local args = { "txn" }
 		for j = 1, rules[i].n do args[#args + 1] = "r.args[" .. j .. "]" end
 		src[#src + 1] = string.format(
-			"do local r = rules[%d]; rawset(txn, '__rule', %d); local v = step(txn, r, r.fn(%s)); if v then return v end end\n",
+			"do local r = rules[%d]; ctx.rule = %d; enter(ctx, r.stats); local rc = r.fn(%s); leave(ctx, false); local v = step(txn, ctx, r, rc); if v then return v end end\n",
 			i, i, table.concat(args, ", "))
 	end
 	src[#src + 1] = "return 'continue'\nend\n"
-	return assert(loadstring(table.concat(src), "=rules"))(rules, step, unpack, rawset)
+	return assert(loadstring(table.concat(src), "=luaedge/rules"))(rules, step, unpack, I.enter, I.leave)
 end
 
 -- run_from runs rules[from..] the slow way, after core.done().
-local function run_from(txn, rules, from)
+local function run_from(txn, ctx, rules, from)
 	for i = from, #rules do
 		local r = rules[i]
-		rawset(txn, "__rule", i)
-		local v = step(txn, r, r.fn(txn, unpack(r.args, 1, r.n)))
+		ctx.rule = i
+		I.enter(ctx, r.stats)
+		local rc = r.fn(txn, unpack(r.args, 1, r.n))
+		I.leave(ctx, false)
+		local v = step(txn, ctx, r, rc)
 		if v then return v end
 	end
 	return "continue"
@@ -212,14 +219,21 @@ end
 -- response_starting runs the http-response rules once, just before the
 -- response head leaves (AppletHTTP:start_response, the first send, or the
 -- end of the service). It returns false when they replaced the response.
-function I.response_starting(applet)
-	local txn = rawget(applet, "__txn")
-	if txn == nil or rawget(txn, "__res_done") then return true end
-	rawset(txn, "__res_done", true)
-	local p = rawget(txn, "__program")
+function I.response_starting(ctx)
+	local txn = ctx.applet_txn
+	if not txn or ctx.res_done then return true end
+	ctx.res_done = true
+	local p = ctx.program
 	if #p.res == 0 then return true end
-	rawset(txn, "__stage", "res")
-	return p.run_res(txn) == "continue"
+	-- The service's call is accounted up to here; the rules are their own.
+	local svc = ctx.call
+	if svc then I.leave(ctx, false) end
+	ctx.stage = "res"
+	local ok = p.run_res(txn, ctx) == "continue"
+	if svc then
+		ctx.call, ctx.t0, ctx.b0 = svc, I.mono_us(), I.loop.allocated
+	end
+	return ok
 end
 
 -- service runs the program's service, then the http-response rules if the
@@ -229,38 +243,43 @@ local function service(s, ctx, txn, p)
 		answer(s, 503, "Service Unavailable")
 		return
 	end
-	rawset(txn, "__stage", "service")
-	local applet = I.applet_of(s, txn, ctx)
-	rawset(txn, "__applet", applet)
+	ctx.stage = "service"
+	local applet = I.applet_of(ctx, txn)
+	I.enter(ctx, p.service.stats)
 	p.service.fn(applet)
+	I.leave(ctx, false)
 	if bit.band(s.flags, I.F_STARTED) == 0 then
-		I.response_starting(applet)
+		I.response_starting(ctx)
 	end
 end
 
 -- forward hands the request to Go for a backend. With http-response
 -- rules the coroutine waits for the response head and runs them on it;
 -- without, it is done (one crossing for the whole request).
-local function forward(s, txn, p)
+local function forward(s, ctx, txn, p)
 	s.flags = bor(s.flags, I.F_FORWARD)
 	if #p.res == 0 then return end
-	I.wait(s, I.OP_FORWARD)
-	rawset(txn, "__stage", "res")
-	rawset(txn, "__res_done", true)
-	p.run_res(txn)
+	I.wait(ctx, I.OP_FORWARD)
+	ctx.stage = "res"
+	ctx.res_done = true
+	p.run_res(txn, ctx)
 end
 
 I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	if p.plain then
-		p.service.fn(I.applet_of(s, nil, ctx))
+		local svc = p.service
+		local applet = I.applet_of(ctx, false)
+		I.enter(ctx, svc.stats)
+		svc.fn(applet)
+		I.leave(ctx, false)
 		return
 	end
-	local txn = I.txn_of(s, ctx, p)
+	local txn = I.txn_of(ctx, p)
 	ctx.cur = txn
-	if p.run_req(txn) == "done" then return end
+	if p.run_req(txn, ctx) == "done" then return end
 	if p.forward then
-		forward(s, txn, p)
+		forward(s, ctx, txn, p)
 		return
 	end
 	service(s, ctx, txn, p)
@@ -269,12 +288,13 @@ end
 -- recover lets an HTTP transaction go on after an action raised err, as
 -- HAProxy does: the error is handed to Go to log (F_ERR_LOG) and the
 -- runner continues with the next rule. A frontend with on_error: fail, an
--- error outside the rules, or running out of memory end the request.
+-- error outside the rules, running out of memory or an execution timeout
+-- end the request.
 function I.recover(s, ctx, err)
 	local txn = ctx.cur
-	if s.entry ~= I.ENTRY_HTTP or txn == nil or err == I.Done or err == "not enough memory" then return false end
-	local stage = rawget(txn, "__stage")
-	if (stage ~= "req" and stage ~= "res") or rawget(txn, "__program").fail_on_error then return false end
+	if s.entry ~= I.ENTRY_HTTP or txn == nil or err == I.Done or err == "not enough memory" or I.loop.timed_out ~= 0 then return false end
+	local stage = ctx.stage
+	if (stage ~= "req" and stage ~= "res") or ctx.program.fail_on_error then return false end
 	err = tostring(err)
 	I.buf_append(s.err, err, #err)
 	s.flags = bor(s.flags, I.F_ERR_LOG)
@@ -286,20 +306,20 @@ end
 I.continues[I.ENTRY_HTTP] = function(s, ctx)
 	local txn = ctx.cur
 	if txn == nil then return end -- a service without rules stopped: its response stands
-	local p = rawget(txn, "__program")
-	local stage = rawget(txn, "__stage")
+	local p = ctx.program
+	local stage = ctx.stage
 	if stage == "req" then
-		if run_from(txn, p.req, rawget(txn, "__rule") + 1) == "done" then return end
+		if run_from(txn, ctx, p.req, ctx.rule + 1) == "done" then return end
 		if p.forward then
-			forward(s, txn, p)
+			forward(s, ctx, txn, p)
 			return
 		end
 		service(s, ctx, txn, p)
 	elseif stage == "service" then
 		if bit.band(s.flags, I.F_STARTED) == 0 then
-			I.response_starting(rawget(txn, "__applet"))
+			I.response_starting(ctx)
 		end
 	elseif stage == "res" then
-		run_from(txn, p.res, rawget(txn, "__rule") + 1)
+		run_from(txn, ctx, p.res, ctx.rule + 1)
 	end
 end

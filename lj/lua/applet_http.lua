@@ -1,9 +1,10 @@
 -- AppletHTTP: the object an HTTP service receives.
 -- Reference: HAProxy Lua API, class AppletHTTP. Go's half is eventloop/
 -- stream.go, which frames what is recorded here for the client's protocol.
+local I = ...
+setfenv(1, I.env)
 local ffi = require("ffi")
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
 local band, bor = bit.band, bit.bor
@@ -31,12 +32,13 @@ local lazy = {
 	end,
 	headers = function(s) return I.get_headers(s, false) end,
 }
--- Fetches and converters (applet.f, sf, c, sc) are built on the applet.
+-- Fetches and converters (applet.f, sf, c, sc) are built on the applet,
+-- once: the applet is the coroutine's, reused for each of its requests.
 local members = {
-	f = function(a) return I.fetches_for(a, rawget(a, "__ctx"), false) end,
-	sf = function(a) return I.fetches_for(a, rawget(a, "__ctx"), true) end,
-	c = function() return I.new_converters(false) end,
-	sc = function() return I.new_converters(true) end,
+	f = function(a) return I.new_fetches(a, false) end,
+	sf = function(a) return I.new_fetches(a, true) end,
+	c = function(a) return I.new_converters(false, a) end,
+	sc = function(a) return I.new_converters(true, a) end,
 }
 
 local AppletHTTP = {}
@@ -46,7 +48,7 @@ local mt = {
 		if m ~= nil then return m end
 		local get = lazy[k]
 		if get ~= nil then
-			local v = get(self[0])
+			local v = get((I.stream_of(self, k, "AppletHTTP")))
 			rawset(self, k, v)
 			return v
 		end
@@ -62,23 +64,21 @@ local mt = {
 }
 I.AppletHTTP, I.applet_mt = AppletHTTP, mt
 
+local stream_of_ = I.stream_of
 local function stream_of(self, fname)
-	local s = type(self) == "table" and rawget(self, 0)
-	if s == nil then
-		error("bad argument #1 to '" .. fname .. "' (AppletHTTP expected; use applet:" .. fname .. "(...))", 3)
-	end
-	return s
+	return stream_of_(self, fname, "AppletHTTP")
 end
 
 function AppletHTTP.set_status(self, code, reason)
 	local s = stream_of(self, "set_status")
 	code = tonumber(code)
-	if code == nil or code < 100 or code > 999 then
+	if code == nil or not (code >= 100 and code <= 999) then
 		error("bad argument #2 to 'set_status' (status code 100-999 expected)", 2)
 	end
 	s.status = code
 	if reason ~= nil then
 		reason = tostring(reason)
+		if I.head_full(s, true, #reason) then error("set_status: the response head " .. I.HEAD_FULL, 2) end
 		I.set_reason(s, reason, #reason)
 	end
 end
@@ -89,6 +89,7 @@ function AppletHTTP.add_header(self, name, value)
 		error("bad argument #2 to 'add_header' (string expected, got " .. type(name) .. ")", 2)
 	end
 	value = tostring(value)
+	if I.head_full(s, true, #name + #value) then error("add_header: the response head " .. I.HEAD_FULL, 2) end
 	if I.add_rfield(s, name, #name, value, #value) ~= 0 then
 		error("add_header: out of memory", 2)
 	end
@@ -103,6 +104,7 @@ function AppletHTTP.add_trailer(self, name, value)
 		error("bad argument #2 to 'add_trailer' (string expected, got " .. type(name) .. ")", 2)
 	end
 	value = tostring(value)
+	if I.head_full(s, true, #name + #value) then error("add_trailer: the response head " .. I.HEAD_FULL, 2) end
 	if I.add_rtrailer(s, name, #name, value, #value) ~= 0 then
 		error("add_trailer: out of memory", 2)
 	end
@@ -110,28 +112,28 @@ end
 
 -- start runs the http-response rules, then lets Go send the head. When
 -- the rules replaced the response, what the service sends after is dropped.
-local function start(self, s)
+local function start(s, ctx)
 	if band(s.flags, I.F_STARTED) ~= 0 then return end
-	if not I.response_starting(self) then
-		rawset(self, "__replaced", true)
+	if not I.response_starting(ctx) then
+		ctx.replaced = true
 	end
 	s.flags = bor(s.flags, I.F_STARTED)
 end
 
 function AppletHTTP.start_response(self)
-	start(self, stream_of(self, "start_response"))
+	start(stream_of(self, "start_response"))
 end
 
 function AppletHTTP.send(self, data)
-	local s = stream_of(self, "send")
+	local s, ctx = stream_of(self, "send")
 	data = tostring(data)
-	start(self, s)
-	if rawget(self, "__replaced") then return end
+	start(s, ctx)
+	if ctx.replaced then return end
 	if I.buf_append(s.out, data, #data) ~= 0 then
 		error("send: out of memory", 2)
 	end
 	if s.out.len >= FLUSH_AT then
-		I.wait(s, I.OP_FLUSH)
+		I.wait(ctx, I.OP_FLUSH)
 	end
 end
 
@@ -149,26 +151,28 @@ local function take(s, n)
 	return r
 end
 
--- receive_from(s, size) reads the input in s.body for AppletHTTP and
--- AppletTCP:receive: without size, all of it until its end; with size, up
--- to size bytes, waiting until that many arrived or the input ended. ""
--- at the end.
-function I.receive_from(s, size)
+-- receive_from(s, ctx, size) reads the input in s.body for AppletHTTP
+-- and AppletTCP:receive: without size, all of it until its end; with
+-- size, up to size bytes, waiting until that many arrived or the input
+-- ended. "" at the end.
+function I.receive_from(s, ctx, size)
 	if size == nil then
-		while not body_ended(s) do I.wait(s, I.OP_RECV) end
+		while not body_ended(s) do I.wait(ctx, I.OP_RECV) end
 		return take(s, available(s))
 	end
 	size = tonumber(size)
-	if size == nil or size < 0 then
-		error("bad argument #2 to 'receive' (non-negative number expected)", 3)
+	-- A count the C buffer's offsets can hold: NaN, a fraction or an
+	-- infinity would turn into a wild length.
+	if size == nil or not (size >= 0 and size <= 4294967295) or size % 1 ~= 0 then
+		error("bad argument #2 to 'receive' (non-negative integer expected)", 3)
 	end
-	while available(s) < size and not body_ended(s) do I.wait(s, I.OP_RECV) end
+	while available(s) < size and not body_ended(s) do I.wait(ctx, I.OP_RECV) end
 	return take(s, min(size, available(s)))
 end
 
--- getline_from(s): the next line of the input including its "\n", or the
--- rest if it has no more newline; "" at the end.
-function I.getline_from(s)
+-- getline_from(s, ctx): the next line of the input including its "\n",
+-- or the rest if it has no more newline; "" at the end.
+function I.getline_from(s, ctx)
 	local scanned = 0
 	while true do
 		local avail = available(s)
@@ -178,26 +182,51 @@ function I.getline_from(s)
 		end
 		scanned = avail
 		if body_ended(s) then return take(s, avail) end
-		I.wait(s, I.OP_RECV)
+		I.wait(ctx, I.OP_RECV)
 	end
 end
 
 function AppletHTTP.receive(self, size)
-	return I.receive_from(stream_of(self, "receive"), size)
+	local s, ctx = stream_of(self, "receive")
+	return I.receive_from(s, ctx, size)
 end
 
 function AppletHTTP.getline(self)
 	return I.getline_from(stream_of(self, "getline"))
 end
 
-function AppletHTTP.get_priv(self) return rawget(self, "__priv") end
-function AppletHTTP.set_priv(self, v) rawset(self, "__priv", v) end
+function AppletHTTP.get_priv(self)
+	local _, ctx = stream_of(self, "get_priv")
+	return ctx.applet_priv
+end
+function AppletHTTP.set_priv(self, v)
+	local _, ctx = stream_of(self, "set_priv")
+	ctx.applet_priv = v
+end
 
 I.var_methods(AppletHTTP, stream_of)
 
--- applet_of returns the AppletHTTP of the request on stream s; txn is
+-- applet_of returns the AppletHTTP of the request of context ctx; txn is
 -- the transaction whose http-response rules run when the response starts
--- (nil: none).
-function I.applet_of(s, txn, ctx)
-	return setmetatable({ [0] = s, __txn = txn, __ctx = ctx }, mt)
+-- (false: none). The object is the coroutine's, reused for each request
+-- like the TXN: the request's fields it cached are dropped here.
+function I.applet_of(ctx, txn)
+	local a = ctx.applet_http
+	if a == nil then
+		a = setmetatable({}, mt)
+		I.owner[a] = ctx
+		ctx.applet_http = a
+	else
+		-- The fields of lazy, spelled out: a loop would end the trace.
+		if rawget(a, "method") ~= nil then a.method = nil end
+		if rawget(a, "path") ~= nil then a.path = nil end
+		if rawget(a, "qs") ~= nil then a.qs = nil end
+		if rawget(a, "version") ~= nil then a.version = nil end
+		if rawget(a, "length") ~= nil then a.length = nil end
+		if rawget(a, "headers") ~= nil then a.headers = nil end
+	end
+	ctx.applet_txn = txn
+	if ctx.replaced ~= nil then ctx.replaced = nil end
+	if ctx.applet_priv ~= nil then ctx.applet_priv = nil end
+	return a
 end

@@ -1,8 +1,9 @@
 -- AppletTCP, and the entry of TCP-mode frontends: tcp-request rules, then a
 -- TCP service or forwarding to a backend, with tcp-response rules on the
 -- server's first bytes. Reference: HAProxy Lua API, class AppletTCP.
+local I = ...
+setfenv(1, I.env)
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local bor = bit.bor
 
@@ -10,8 +11,8 @@ local AppletTCP = {}
 local lazy = {
 	f = function(a) return I.new_fetches(a, false) end,
 	sf = function(a) return I.new_fetches(a, true) end,
-	c = function() return I.new_converters(false) end,
-	sc = function() return I.new_converters(true) end,
+	c = function(a) return I.new_converters(false, a) end,
+	sc = function(a) return I.new_converters(true, a) end,
 }
 local mt = {
 	__index = function(self, k)
@@ -27,16 +28,14 @@ local mt = {
 	__tostring = function() return "AppletTCP" end,
 }
 
+local stream_of_ = I.stream_of
 local function stream_of(self, fname)
-	local s = type(self) == "table" and rawget(self, 0)
-	if s == nil or getmetatable(self) ~= mt then
-		error("bad argument #1 to '" .. fname .. "' (AppletTCP expected; use applet:" .. fname .. "(...))", 3)
-	end
-	return s
+	return stream_of_(self, fname, "AppletTCP")
 end
 
 function AppletTCP.receive(self, size)
-	return I.receive_from(stream_of(self, "receive"), size)
+	local s, ctx = stream_of(self, "receive")
+	return I.receive_from(s, ctx, size)
 end
 
 function AppletTCP.getline(self)
@@ -45,15 +44,23 @@ end
 
 -- send(data): to the client; written when the service waits or returns.
 function AppletTCP.send(self, data)
-	local s = stream_of(self, "send")
+	local s, ctx = stream_of(self, "send")
 	data = tostring(data)
-	I.buf_append(s.out, data, #data)
-	if s.out.len >= 65536 then I.wait(s, I.OP_FLUSH) end
+	if I.buf_append(s.out, data, #data) ~= 0 then
+		error("send: out of memory", 2)
+	end
+	if s.out.len >= 65536 then I.wait(ctx, I.OP_FLUSH) end
 	return #data
 end
 
-function AppletTCP.get_priv(self) return rawget(self, "__priv") end
-function AppletTCP.set_priv(self, v) rawset(self, "__priv", v) end
+function AppletTCP.get_priv(self)
+	local _, ctx = stream_of(self, "get_priv")
+	return ctx.applet_priv
+end
+function AppletTCP.set_priv(self, v)
+	local _, ctx = stream_of(self, "set_priv")
+	ctx.applet_priv = v
+end
 I.var_methods(AppletTCP, stream_of)
 
 I.AppletTCP = AppletTCP
@@ -63,13 +70,22 @@ I.AppletTCP = AppletTCP
 I.entries[I.ENTRY_TCP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	ctx.tcp, ctx.tcp_stage, ctx.passed = true, "req", 0
-	local txn = I.txn_of(s, ctx, p)
-	if p.run_req(txn) == "done" then return end
+	local txn = I.txn_of(ctx, p)
+	if p.run_req(txn, ctx) == "done" then return end
 	ctx.passed = 0
 	if p.service then
-		rawset(txn, "__stage", "service")
-		ctx.tcp_stage = "service"
-		p.service.fn(setmetatable({ [0] = s, __txn = txn, __ctx = ctx }, mt))
+		ctx.stage, ctx.tcp_stage = "service", "service"
+		-- The applet is the coroutine's, like the TXN.
+		local applet = ctx.applet_tcp
+		if applet == nil then
+			applet = setmetatable({}, mt)
+			I.owner[applet] = ctx
+			ctx.applet_tcp = applet
+		end
+		if ctx.applet_priv ~= nil then ctx.applet_priv = nil end
+		I.enter(ctx, p.service.stats)
+		p.service.fn(applet)
+		I.leave(ctx, false)
 		return
 	end
 	-- Forward: Go sends the buffered input on and pipes the connection.
@@ -77,8 +93,8 @@ I.entries[I.ENTRY_TCP] = function(s, ctx)
 	if #p.res == 0 then return end
 	-- Wait for the server's first bytes, then run the tcp-response rules
 	-- on them (Go puts them in the body buffer).
-	I.wait(s, I.OP_FORWARD)
+	I.wait(ctx, I.OP_FORWARD)
 	ctx.tcp_stage, ctx.passed = "res", 0
-	rawset(txn, "__stage", "res")
-	p.run_res(txn)
+	ctx.stage = "res"
+	p.run_res(txn, ctx)
 end

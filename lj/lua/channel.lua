@@ -10,9 +10,10 @@
 -- and txn.res the server's during tcp-response rules; txn.res:send during
 -- tcp-request rules answers the client directly. In HTTP mode a channel
 -- reads the request body received so far and cannot change it.
+local I = ...
+setfenv(1, I.env)
 local ffi = require("ffi")
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local ffi_string, ffi_copy = ffi.string, ffi.copy
 local band = bit.band
@@ -38,28 +39,30 @@ end
 local Channel = {}
 local mt = { __index = Channel, __tostring = function() return "Channel" end }
 
+-- new_channel makes txn.req (dir "req") or txn.res: once per coroutine,
+-- as its TXN. Which one a channel is, is known from the context.
 function I.new_channel(txn, dir)
-	return setmetatable({ [0] = txn[0], dir = dir, txn = txn }, mt)
+	local ctx = I.owner[txn]
+	local ch = setmetatable({}, mt)
+	I.owner[ch] = ctx
+	if dir == "req" then ctx.req_channel = ch end
+	return ch
 end
-
-local function ctx_of(self) return rawget(self.txn, "__ctx") end
 
 -- which returns how the channel acts now: "input" (its side's bytes are
 -- in the body buffer), "direct" (txn.res while the request side runs:
 -- sends go straight to the client), or "http".
+local stream_of = I.stream_of
 local function which(self, fname)
-	local s = type(self) == "table" and rawget(self, 0)
-	if s == nil then
-		error("bad argument #1 to '" .. fname .. "' (Channel expected; use txn.req:" .. fname .. "(...))", 3)
-	end
-	local ctx = ctx_of(self)
+	local s, ctx = stream_of(self, fname, "Channel", 4)
+	local req = ctx.req_channel == self
 	if not ctx.tcp then
-		if self.dir ~= "req" then
+		if not req then
 			error("Channel:" .. fname .. " on the response is not available in HTTP mode", 3)
 		end
 		return s, "http", ctx
 	end
-	if (self.dir == "req") == (ctx.tcp_stage == "req") then return s, "input", ctx end
+	if req == (ctx.tcp_stage == "req") then return s, "input", ctx end
 	return s, "direct", ctx
 end
 
@@ -73,9 +76,9 @@ end
 
 -- wait_input parks the coroutine until more of this side arrived; false
 -- when the side has closed.
-local function wait_input(s)
+local function wait_input(s, ctx)
 	if band(s.flags, I.F_BODY_END) ~= 0 then return false end
-	I.wait(s, I.OP_RECV)
+	I.wait(ctx, I.OP_RECV)
 	return true
 end
 
@@ -102,7 +105,7 @@ function Channel.dup(self)
 	if mode == "direct" then return nil end
 	local start = mode == "http" and s.body_pos or input_start(s, ctx)
 	while s.body.len - start == 0 do
-		if mode == "http" or not wait_input(s) then return nil end
+		if mode == "http" or not wait_input(s, ctx) then return nil end
 		start = input_start(s, ctx)
 	end
 	return ffi_string(s.body.p + start, s.body.len - start)
@@ -147,7 +150,7 @@ function Channel.getline(self)
 			end
 		end
 		scanned = n
-		if mode == "http" or not wait_input(s) then
+		if mode == "http" or not wait_input(s, ctx) then
 			if n == 0 then return nil end
 			local rest = ffi_string(p, n)
 			if mode == "http" then s.body_pos = s.body.len else s.body.len = start end
@@ -202,11 +205,24 @@ function Channel.send(self, data)
 	return #data
 end
 
+-- count returns v as a byte count (a non-negative integer), or dflt when
+-- v is nil; anything else is an error naming argument i of fname. The
+-- counts become offsets into the C buffer: NaN, a fraction or a negative
+-- count would address memory outside it.
+local function count(v, dflt, fname, i)
+	if v == nil then return dflt end
+	local n = tonumber(v)
+	if n == nil or not (n >= 0) or n % 1 ~= 0 then
+		error("bad argument #" .. i .. " to '" .. fname .. "' (byte count expected)", 3)
+	end
+	return n
+end
+
 -- forward passes the first n bytes of input on, unread by Lua.
 function Channel.forward(self, n)
 	local s, mode, ctx = writable(self, "forward")
-	n = tonumber(n)
-	if n == nil or n < 0 then error("bad argument #2 to 'forward' (byte count expected)", 2) end
+	n = count(n, nil, "forward", 2)
+	if n == nil then error("bad argument #2 to 'forward' (byte count expected)", 2) end
 	if mode == "direct" then return 0 end
 	n = math.min(n, input_len(s, ctx))
 	ctx.passed = (ctx.passed or 0) + n
@@ -216,10 +232,11 @@ end
 -- remove(offset, length) is HAProxy 2.6's Channel:remove: drop input bytes.
 function Channel.remove(self, offset, len)
 	local s, mode, ctx = writable(self, "remove")
+	offset = count(offset, 0, "remove", 2)
+	len = count(len, nil, "remove", 3)
 	if mode == "direct" then return 0 end
-	offset = tonumber(offset) or 0
 	local avail = input_len(s, ctx) - offset
-	len = math.min(tonumber(len) or avail, avail)
+	if len == nil or len > avail then len = avail end
 	if len <= 0 then return 0 end
 	remove(s, input_start(s, ctx), offset, len)
 	return len

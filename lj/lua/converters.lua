@@ -14,7 +14,8 @@
 -- regsub, ipmask, maps) call Go through the gate (lj/convert.go, maps.go).
 -- luaedge adds unhex, which HAProxy does not have, and accepts map
 -- converters, which HAProxy 2.6's Lua cannot call.
-local I = require("luaedge.internal")
+local I = ...
+setfenv(1, I.env)
 
 local type, tostring, tonumber, error, setmetatable, getmetatable = type, tostring, tonumber, error, setmetatable, getmetatable
 local find, sub, byte, char, format, gsub = string.find, string.sub, string.byte, string.char, string.format, string.gsub
@@ -452,18 +453,20 @@ local function make(d, strict)
 	end
 end
 
--- Lua converters (core.register_converters), by name.
+-- Lua converters (core.register_converters): name -> accounting record
+-- (with fn).
 I.lua_converters = {}
 local lua_wrappers = { [false] = setmetatable({}, { __mode = "k" }), [true] = setmetatable({}, { __mode = "k" }) }
+local owner = I.owner
 
-local function lua_wrapper(fn, strict)
-	local w = lua_wrappers[strict][fn]
+local function lua_wrapper(st, strict)
+	local w = lua_wrappers[strict][st]
 	if w then return w end
 	local mt = MT[strict]
 	if strict then
 		w = function(self, v, ...)
 			if getmetatable(self) ~= mt then not_self("lua") end
-			local r = I.call_script(fn, as_str(v), ...)
+			local r = I.call_script(st, owner[self], st.fn, as_str(v), ...)
 			local t = type(r)
 			if t == "string" then return r end
 			if r == nil then return "" end
@@ -474,10 +477,10 @@ local function lua_wrapper(fn, strict)
 	else
 		w = function(self, v, ...)
 			if getmetatable(self) ~= mt then not_self("lua") end
-			return (I.call_script(fn, as_str(v), ...))
+			return (I.call_script(st, owner[self], st.fn, as_str(v), ...))
 		end
 	end
-	lua_wrappers[strict][fn] = w
+	lua_wrappers[strict][st] = w
 	return w
 end
 
@@ -487,12 +490,12 @@ for _, strict in ipairs({ false, true }) do
 	setmetatable(m, {
 		__index = function(_, name)
 			local lc = I.lua_converters
-			local fn = lc[name]
-			if fn == nil and type(name) == "string" then
+			local st = lc[name]
+			if st == nil and type(name) == "string" then
 				local pre = sub(name, 1, 4)
-				if pre == "lua." or pre == "lua_" then fn = lc[sub(name, 5)] end
+				if pre == "lua." or pre == "lua_" then st = lc[sub(name, 5)] end
 			end
-			if fn ~= nil then return lua_wrapper(fn, strict) end
+			if st ~= nil then return lua_wrapper(st, strict) end
 			error("unknown converter '" .. tostring(name) .. "'", 2)
 		end,
 	})
@@ -504,9 +507,12 @@ for _, strict in ipairs({ false, true }) do
 end
 
 -- new_converters returns a Converters object: TXN.c (strict_strings false)
--- or TXN.sc (true).
-function I.new_converters(strict_strings)
-	return setmetatable({}, MT[strict_strings and true or false])
+-- or TXN.sc (true). obj is the TXN or applet it belongs to (nil: none):
+-- a Lua converter's time excludes that request's waits.
+function I.new_converters(strict_strings, obj)
+	local c = setmetatable({}, MT[strict_strings and true or false])
+	if obj ~= nil then owner[c] = owner[obj] end
+	return c
 end
 I.converter_defs = defs
 
@@ -518,5 +524,5 @@ function core.register_converters(name, fn)
 	if type(fn) ~= "function" then
 		error("bad argument #2 to 'core.register_converters' (function expected, got " .. type(fn) .. ")", 2)
 	end
-	I.lua_converters[name] = fn
+	I.lua_converters[name] = I.record("converter", name, fn)
 end

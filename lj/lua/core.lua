@@ -1,6 +1,7 @@
 -- core: the HAProxy "core" class, the parts every script context uses.
 -- Reference: HAProxy Lua API, class core.
-local I = require("luaedge.internal")
+local I = ...
+setfenv(1, I.env)
 
 local core = {
 	-- Log levels, as in HAProxy (syslog severities).
@@ -27,10 +28,10 @@ function core.register_service(name, mode, fn)
 	end
 	local svc = I.services[name]
 	if svc then -- HAProxy lets a later registration replace an earlier one
-		svc.mode, svc.fn = mode, fn
+		svc.mode, svc.fn, svc.stats = mode, fn, I.record("service", name, fn)
 		return
 	end
-	svc = { name = name, mode = mode, fn = fn, id = #I.service_list + 1 }
+	svc = { name = name, mode = mode, fn = fn, id = #I.service_list + 1, stats = I.record("service", name, fn) }
 	I.services[name] = svc
 	I.service_list[svc.id] = svc
 end
@@ -58,28 +59,29 @@ function core.Info(msg) I.gocall(I.go.log, core.info, tostring(msg)) end
 function core.Warning(msg) I.gocall(I.go.log, core.warning, tostring(msg)) end
 function core.Alert(msg) I.gocall(I.go.log, core.alert, tostring(msg)) end
 
-local function request_stream(fname)
-	local s = I.current()
+-- request_ctx returns the context of the running request (or task).
+local function request_ctx(fname)
+	local s, ctx = I.current()
 	if s == nil then
 		error(fname .. ": cannot wait here (only in an action, a service or a task)", 3)
 	end
-	return s
+	return ctx
 end
 
 -- core.msleep(ms) parks the request; a timer on the same loop resumes it.
 function core.msleep(ms)
 	check_type("core.msleep", 1, ms, "number")
-	I.wait(request_stream("core.msleep"), I.OP_SLEEP, ms)
+	I.wait(request_ctx("core.msleep"), I.OP_SLEEP, ms)
 end
 
 function core.sleep(sec)
 	check_type("core.sleep", 1, sec, "number")
-	I.wait(request_stream("core.sleep"), I.OP_SLEEP, sec * 1000)
+	I.wait(request_ctx("core.sleep"), I.OP_SLEEP, sec * 1000)
 end
 
 -- core.yield gives the loop a turn; the request resumes on the next iteration.
 function core.yield()
-	I.wait(request_stream("core.yield"), I.OP_YIELD, 0)
+	I.wait(request_ctx("core.yield"), I.OP_YIELD, 0)
 end
 
 -- core.now() reads the clock in C through FFI: no gate call.
@@ -93,6 +95,6 @@ end
 _G.core = core
 
 -- A script may not end the process: os.exit is an error, as in HAProxy.
-os.exit = function()
+_G.os.exit = function()
 	error("os.exit is not allowed: a script cannot stop the server", 2)
 end

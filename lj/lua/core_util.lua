@@ -1,8 +1,9 @@
 -- core utilities: HTTP date parsing, core.tokenize, core.concat (the Concat
 -- class), core.parse_addr / core.match_addr and core.get_info.
 -- Reference: HAProxy Lua API, class core and class Concat.
+local I = ...
+setfenv(1, I.env)
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local type, tostring, error, setmetatable, getmetatable, select = type, tostring, error, setmetatable, getmetatable, select
 local sub, byte, concat = string.sub, string.byte, table.concat

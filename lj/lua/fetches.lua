@@ -3,9 +3,10 @@
 -- described in HAProxy's configuration manual, section 7.3.
 -- A fetch named "req.hdr" in the configuration language is the method
 -- req_hdr here, as in HAProxy.
+local I = ...
+setfenv(1, I.env)
 local ffi = require("ffi")
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
 local tostring, tonumber, type = tostring, tonumber, type
@@ -213,31 +214,37 @@ end
 function F.sc_tracked(s, ctr) return sc_table(s, ctr) ~= nil end
 function F.sc0_tracked(s) return sc_table(s, 0) ~= nil end
 
-I.lua_fetches = {} -- name -> fn(txn, args...), from core.register_fetches
+I.lua_fetches = {} -- name -> accounting record (with fn), from core.register_fetches
 
--- new_fetches builds the object a TXN exposes as f (strings=false) or sf
--- (strings=true: every result is a string, "" when there is none). A
--- method is made on first use and kept in the object, so later calls are
--- a plain field read: making a closure on each call kept the request's
--- code out of LuaJIT's traces.
--- owners holds the object a reused fetches object currently serves (see
--- fetches_for); a fetches object made for a TXN serves that TXN.
-local owners = setmetatable({}, { __mode = "k" })
-
-function I.new_fetches(txn, strings)
-	local s = txn[0]
-	local obj = {}
+-- new_fetches builds the object a TXN or applet exposes as f
+-- (strings=false) or sf (strings=true: every result is a string, "" when
+-- there is none). obj is made once per coroutine, and so is this object.
+-- A method is made on first use and kept in the object, so later calls
+-- are a plain field read: making a closure on each call kept the
+-- request's code out of LuaJIT's traces. The stream is looked up in the
+-- context on each call: the object may outlive the coroutine.
+function I.new_fetches(obj, strings)
+	local ctx = I.owner[obj]
+	local fobj = {}
+	local function stream()
+		local s = ctx and ctx.s
+		if s == nil then error("fetch: the request of this object has ended", 3) end
+		return s
+	end
 	-- var(name) needs the request's context, not only the stream.
-	local F = setmetatable({ var = function(_, name) return I.vars.get(rawget(txn, "__ctx"), s, name) end }, { __index = F })
+	local F = setmetatable({ var = function(s, name) return I.vars.get(ctx, s, name) end }, { __index = F })
 	local function method(k)
 		local fn = F[k]
 		if fn == nil then
 			local name = type(k) == "string" and k:match("^lua[._](.+)$")
-			local lf = name and I.lua_fetches[name]
-			if lf == nil then
+			local st = name and I.lua_fetches[name]
+			if st == nil then
 				error("unknown fetch '" .. tostring(k) .. "'", 3)
 			end
-			fn = function(self, ...) return I.call_script(lf, owners[self] or txn, ...) end
+			fn = function(self, ...)
+				stream()
+				return I.call_script(st, ctx, st.fn, obj, ...)
+			end
 			if strings then
 				return function(self, ...)
 					local v = fn(self, ...)
@@ -249,19 +256,19 @@ function I.new_fetches(txn, strings)
 		end
 		if strings then
 			return function(self, ...)
-				if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
-				local v = fn(s, ...)
+				if self ~= fobj then error("fetch '" .. k .. "' must be called with ':'", 2) end
+				local v = fn(stream(), ...)
 				if v == nil then return "" end
 				if v == true then return "1" elseif v == false then return "0" end
 				return tostring(v)
 			end
 		end
 		return function(self, ...)
-			if self ~= obj then error("fetch '" .. k .. "' must be called with ':'", 2) end
-			return fn(s, ...)
+			if self ~= fobj then error("fetch '" .. k .. "' must be called with ':'", 2) end
+			return fn(stream(), ...)
 		end
 	end
-	return setmetatable(obj, {
+	return setmetatable(fobj, {
 		__index = function(self, k)
 			local m = method(k)
 			rawset(self, k, m)
@@ -274,22 +281,5 @@ end
 function core.register_fetches(name, fn)
 	I.check_type("core.register_fetches", 1, name, "string")
 	I.check_type("core.register_fetches", 2, fn, "function")
-	I.lua_fetches[name] = fn
-end
-
--- fetches_for returns the fetches object of an applet (its f or sf),
--- made once per coroutine and kept in the coroutine's ctx: applets are new
--- for each request, and a new fetches object makes closures that keep
--- LuaJIT from compiling the request's code (2.5 µs a request measured).
--- Everything it binds is the coroutine's (stream, ctx) except the object
--- a Lua fetch receives, which is set here for the request.
-function I.fetches_for(obj, ctx, strings)
-	local key = strings and "__applet_sf" or "__applet_f"
-	local f = ctx[key]
-	if f == nil then
-		f = I.new_fetches(obj, strings)
-		ctx[key] = f
-	end
-	if owners[f] ~= obj then owners[f] = obj end
-	return f
+	I.lua_fetches[name] = I.record("fetch", name, fn)
 end

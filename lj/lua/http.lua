@@ -2,8 +2,9 @@
 -- and the response. Reference: HAProxy Lua API, class HTTP.
 -- Changes are written into the stream struct, so what a later action, the
 -- service or Go reads is the changed message.
+local I = ...
+setfenv(1, I.env)
 local ffi = require("ffi")
-local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
 local type, tostring = type, tostring
@@ -12,16 +13,16 @@ local table_new = require("table.new")
 local HTTP = {}
 local mt = { __index = HTTP, __tostring = function() return "HTTP" end }
 
+-- new_http makes txn.http, once per coroutine as its TXN.
 function I.new_http(txn)
-	return setmetatable({ [0] = txn[0], txn = txn, __ctx = rawget(txn, "__ctx") }, mt)
+	local h = setmetatable({}, mt)
+	I.owner[h] = I.owner[txn]
+	return h
 end
 
+local stream_of_ = I.stream_of
 local function stream_of(self, fname)
-	local s = type(self) == "table" and rawget(self, 0)
-	if s == nil then
-		error("bad argument #1 to '" .. fname .. "' (HTTP expected; use txn.http:" .. fname .. "(...))", 3)
-	end
-	return s
+	return stream_of_(self, fname, "HTTP")
 end
 
 local function need_string(fname, n, v)
@@ -52,7 +53,7 @@ local collect = assert(loadstring((function()
 	end
 	src[#src + 1] = "for i = 16, n - 1 do add(t, base, fields[i]) end\nreturn t\nend\n"
 	return table.concat(src)
-end)(), "=collect"))(add_field)
+end)(), "=luaedge/collect"))(add_field)
 
 -- get_headers returns HAProxy's table of the request (resp false) or the
 -- response headers of stream s: lower-case name -> {[0]=v1, [1]=v2}.
@@ -73,11 +74,13 @@ local function res_del(s, name) I.del_fields(s, 1, name, #name) end
 
 local function req_add(s, name, value)
 	value = tostring(value)
+	if I.head_full(s, false, #name + #value) then error("the request head " .. I.HEAD_FULL, 3) end
 	if I.add_field(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
 end
 
 local function res_add(s, name, value)
 	value = tostring(value)
+	if I.head_full(s, true, #name + #value) then error("the response head " .. I.HEAD_FULL, 3) end
 	if I.add_rfield(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
 end
 
@@ -131,7 +134,9 @@ end
 -- replace, in which \1..\9 are the regex's captures (HAProxy's
 -- replace-header semantics: the whole value is replaced). The field keeps
 -- its place among the others.
-local function rewrite(fname, s, buf, fields, n, name, regex, replace, each)
+local function rewrite(fname, s, resp, name, regex, replace, each)
+	local buf, fields, n = s.head, s.fields, s.nfields
+	if resp then buf, fields, n = s.resp, s.rfields, s.nrfields end
 	need_string(fname, 2, name)
 	need_string(fname, 3, regex)
 	need_string(fname, 4, replace)
@@ -144,6 +149,7 @@ local function rewrite(fname, s, buf, fields, n, name, regex, replace, each)
 			local nv
 			if each then nv = each(v, regex, replace) else nv = I.gocall(I.go.rep_value, v, regex, replace) end
 			if nv ~= nil then
+				if I.head_full(s, resp, #nv) then error(fname .. ": the head " .. I.HEAD_FULL, 3) end
 				if I.buf_put(buf, nv, #nv, f.value) ~= 0 then error(fname .. ": out of memory", 3) end
 				base = buf.p -- the buffer may have moved
 			end
@@ -154,12 +160,12 @@ end
 
 function HTTP.req_rep_header(self, name, regex, replace)
 	local s = stream_of(self, "req_rep_header")
-	rewrite("req_rep_header", s, s.head, s.fields, s.nfields, name, regex, replace)
+	rewrite("req_rep_header", s, false, name, regex, replace)
 end
 
 function HTTP.res_rep_header(self, name, regex, replace)
 	local s = stream_of(self, "res_rep_header")
-	rewrite("res_rep_header", s, s.resp, s.rfields, s.nrfields, name, regex, replace)
+	rewrite("res_rep_header", s, true, name, regex, replace)
 end
 -- rep_value: like rep_header, applied to each comma-separated value.
 local function rep_each(v, regex, replace)
@@ -176,15 +182,16 @@ end
 
 function HTTP.req_rep_value(self, name, regex, replace)
 	local s = stream_of(self, "req_rep_value")
-	rewrite("req_rep_value", s, s.head, s.fields, s.nfields, name, regex, replace, rep_each)
+	rewrite("req_rep_value", s, false, name, regex, replace, rep_each)
 end
 
 function HTTP.res_rep_value(self, name, regex, replace)
 	local s = stream_of(self, "res_rep_value")
-	rewrite("res_rep_value", s, s.resp, s.rfields, s.nrfields, name, regex, replace, rep_each)
+	rewrite("res_rep_value", s, true, name, regex, replace, rep_each)
 end
 
 local function put(s, v, span, fname)
+	if I.head_full(s, false, #v) then error(fname .. ": the request head " .. I.HEAD_FULL, 3) end
 	if I.buf_put(s.head, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
 end
 
@@ -240,12 +247,13 @@ end
 function HTTP.res_set_status(self, status, reason)
 	local s = stream_of(self, "res_set_status")
 	status = tonumber(status)
-	if status == nil or status < 100 or status > 999 then
+	if status == nil or not (status >= 100 and status <= 999) then
 		error("bad argument #2 to 'res_set_status' (status code 100-999 expected)", 2)
 	end
 	s.status = status
 	if reason ~= nil then
 		reason = tostring(reason)
+		if I.head_full(s, true, #reason) then error("res_set_status: the response head " .. I.HEAD_FULL, 2) end
 		I.set_reason(s, reason, #reason)
 	else
 		s.reason.len = 0

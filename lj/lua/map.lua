@@ -3,7 +3,8 @@
 -- The contents live in Go (lj/maps.go), shared by every core: a file is read
 -- once, each (file, match method) indexed once, and runtime updates from any
 -- core are seen by all.
-local I = require("luaedge.internal")
+local I = ...
+setfenv(1, I.env)
 
 local type, tostring, tonumber, error, select, setmetatable, getmetatable = type, tostring, tonumber, error, select, setmetatable, getmetatable
 local gocall, GO = I.gocall, I.go
@@ -62,9 +63,14 @@ local function refresh(id, ver, old)
 	return c
 end
 
+-- maps holds the index id of each Map object: the id reads a C counter
+-- (versions[VMAPS + id]), so it is not a field a script could change.
+local maps = setmetatable({}, { __mode = "k" })
+
 -- map_get returns the value of the entry of index id matching key, or nil.
+-- id comes from Go (map_id); only the ids below NVERSIONED have a counter.
 local function map_get(id, key)
-	if id >= NVERSIONED or key ~= key then return gocall(GO.map_lookup, id, key) end
+	if not (id >= 0 and id < NVERSIONED) or key ~= key then return gocall(GO.map_lookup, id, key) end
 	local c, ver = caches[id], versions[VMAPS + id]
 	if c == nil or c.ver ~= ver then c = refresh(id, ver, c) end
 	c.uses = c.uses + 1
@@ -123,17 +129,21 @@ function Map.new(...)
 	end
 	local id, err = I.map_id(method, file)
 	if id == nil then error("'new': " .. err, 2) end
-	return setmetatable({ id = id, file = file, method = method }, map_mt)
+	local m = setmetatable({ file = file, method = method }, map_mt)
+	maps[m] = id
+	return m
 end
 
 local function check_map(m, fname)
-	if getmetatable(m) ~= map_mt then
+	local id = maps[m]
+	if id == nil then
 		error("bad argument #1 to '" .. fname .. "' (Map expected: call it as map:" .. fname .. "(key))", 3)
 	end
+	return id
 end
 
 local function lookup(m, fname, n, key)
-	check_map(m, fname)
+	local id = check_map(m, fname)
 	if n ~= 1 then error("'" .. fname .. "' needs 2 arguments: map:" .. fname .. "(key)", 3) end
 	local t = type(key)
 	if m.method == Map._int then
@@ -143,7 +153,7 @@ local function lookup(m, fname, n, key)
 	elseif t ~= "string" and t ~= "number" then
 		error("bad argument #1 to '" .. fname .. "' (string expected, got " .. t .. ")", 3)
 	end
-	return map_get(m.id, key)
+	return map_get(id, key)
 end
 
 -- map:lookup(key) returns the value of the matching entry, or nil.

@@ -2,7 +2,8 @@
 -- scripts see them (core.proxies, core.frontends, core.backends).
 -- Reference: HAProxy Lua API, classes Proxy, Server and Listener. Go's
 -- half: eventloop/luaproxy.go; changes apply on every core.
-local I = require("luaedge.internal")
+local I = ...
+setfenv(1, I.env)
 
 local Proxy, Server, Listener, StickTable = {}, {}, {}, {}
 local proxy_mt = { __index = Proxy, __tostring = function() return "Proxy" end }

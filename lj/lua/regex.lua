@@ -3,7 +3,8 @@
 -- Patterns are compiled in Go with RE2 syntax (lj/regex.go lists what PCRE
 -- has and RE2 lacks); the object holds the id of the compiled regex, freed
 -- when the object is collected.
-local I = require("luaedge.internal")
+local I = ...
+setfenv(1, I.env)
 
 local type, tostring, error, setmetatable, getmetatable, newproxy = type, tostring, error, setmetatable, getmetatable, newproxy
 local gocall, GO = I.gocall, I.go
@@ -29,11 +30,21 @@ function Regex.new(pattern, case_sensitive)
 	elseif type(case_sensitive) ~= "boolean" then
 		error("bad argument #2 to 'new' (boolean expected, got " .. type(case_sensitive) .. ")", 2)
 	end
-	local id, err = gocall(GO.regex_new, pattern, case_sensitive)
+	local ok, id, err = pcall(gocall, GO.regex_new, pattern, case_sensitive)
+	if not ok then
+		-- At the limit of live regexes: those only garbage holds are
+		-- freed by their finalizers, so collect and try once more.
+		collectgarbage("collect")
+		id, err = gocall(GO.regex_new, pattern, case_sensitive)
+	end
 	if id == nil then return false, err end
 	-- A userdata with a finalizer frees the Go side with the object.
+	-- Its metatable is hidden: a script calling the finalizer would free
+	-- the id while the object still uses it.
 	local gc = newproxy(true)
-	getmetatable(gc).__gc = function() gocall(GO.regex_free, id) end
+	local gcmt = getmetatable(gc)
+	gcmt.__gc = function() gocall(GO.regex_free, id) end
+	gcmt.__metatable = false
 	return true, setmetatable({ id = id, pattern = pattern, gc = gc }, regex_mt)
 end
 

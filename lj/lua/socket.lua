@@ -1,8 +1,9 @@
 -- Socket: HAProxy's core.tcp(), a LuaSocket-style TCP client whose calls
 -- park the coroutine while the loop does the I/O.
 -- Reference: HAProxy Lua API, class Socket. Go's half: eventloop/socket.go.
+local I = ...
+setfenv(1, I.env)
 local ffi = require("ffi")
-local I = require("luaedge.internal")
 
 local ffi_string = ffi.string
 local type, tostring, tonumber = type, tostring, tonumber
@@ -14,37 +15,51 @@ local OK, EFAIL, ETIMEOUT, ECLOSED = C.LE_SOCK_OK, C.LE_SOCK_EFAIL, C.LE_SOCK_ET
 local Socket = {}
 local mt = { __index = Socket, __tostring = function() return "Socket" end }
 
+-- What a Socket is, by Socket object: its id in Go (0: not connected),
+-- its timeout in milliseconds, and the stream of the request that
+-- connected it. Kept out of the object: Go trusts the id, and a socket
+-- belongs to the request (or task) that opened it, which Go closes it
+-- with; another request must not wait on it.
+local socks = setmetatable({}, { __mode = "k" })
+
 -- core.tcp() returns a new, unconnected Socket.
 function core.tcp()
-	return setmetatable({ id = 0, ms = 0 }, mt)
+	local sock = setmetatable({}, mt)
+	socks[sock] = { id = 0, ms = 0, owner = false }
+	return sock
 end
 
 local function check(self, fname)
-	if getmetatable(self) ~= mt then
+	local k = socks[self]
+	if k == nil then
 		error("bad argument #1 to '" .. fname .. "' (Socket expected; use sock:" .. fname .. "(...))", 3)
 	end
+	return k
 end
 
 -- op runs one operation in Go and returns its result code and bytes.
-local function op(self, fname, code, data, arg)
-	local s = I.current()
+local function op(k, fname, code, data, arg)
+	local s, ctx = I.current()
 	if s == nil then
 		error("Socket:" .. fname .. ": sockets work in actions, services and tasks only", 3)
 	end
-	s.sock, s.sock_op, s.sock_arg, s.sock_ms = self.id, code, arg or 0, self.ms
+	if k.id ~= 0 and k.owner ~= s then
+		error("Socket:" .. fname .. ": this socket belongs to another request or task", 3)
+	end
+	s.sock, s.sock_op, s.sock_arg, s.sock_ms = k.id, code, arg or 0, k.ms
 	s.io.len = 0
 	if data then I.buf_append(s.io, data, #data) end
-	I.wait(s, I.OP_SOCKET)
+	I.wait(ctx, I.OP_SOCKET)
 	local res = s.sock_res
 	local out = ffi_string(s.io.p, s.io.len)
-	if code == CONNECT and res == OK then self.id = s.sock end
+	if code == CONNECT and res == OK then k.id, k.owner = s.sock, s end
 	return res, out
 end
 
 -- connect(address[, port]): address is a host name or IP, or "host:port".
 -- tls is set by connect_ssl.
 local function connect(self, fname, host, port, tls)
-	check(self, fname)
+	local k = check(self, fname)
 	if type(host) ~= "string" then
 		error("bad argument #2 to 'connect' (string expected, got " .. type(host) .. ")", 2)
 	end
@@ -57,9 +72,9 @@ local function connect(self, fname, host, port, tls)
 	if port == nil or port < 1 or port > 65535 then
 		return nil, "connect: invalid port"
 	end
-	if self.id ~= 0 then return nil, "already connected" end
+	if k.id ~= 0 then return nil, "already connected" end
 	if host:find(":", 1, true) then host = "[" .. host .. "]" end
-	local res, msg = op(self, fname, CONNECT, host .. ":" .. port, tls and 1 or 0)
+	local res, msg = op(k, fname, CONNECT, host .. ":" .. port, tls and 1 or 0)
 	if res ~= OK then return nil, res == ETIMEOUT and "timeout" or msg end
 	return 1
 end
@@ -77,12 +92,12 @@ end
 -- send(data[, i[, j]]) sends data:sub(i, j); returns the index of the last
 -- byte sent, or nil, err, last index sent.
 function Socket.send(self, data, i, j)
-	check(self, "send")
+	local k = check(self, "send")
 	data = tostring(data)
 	i, j = tonumber(i) or 1, tonumber(j) or #data
 	local piece = data:sub(i, j)
-	if self.id == 0 then return nil, "closed", i - 1 end
-	local res, msg = op(self, "send", SEND, piece)
+	if k.id == 0 then return nil, "closed", i - 1 end
+	local res, msg = op(k, "send", SEND, piece)
 	if res ~= OK then return nil, res == ECLOSED and "closed" or msg, i - 1 end
 	return i + #piece - 1
 end
@@ -90,7 +105,7 @@ end
 -- receive([pattern[, prefix]]): "*l" a line without its end of line (the
 -- default), "*a" everything until the peer closes, or a byte count.
 function Socket.receive(self, pattern, prefix)
-	check(self, "receive")
+	local k = check(self, "receive")
 	local arg
 	if pattern == nil or pattern == "*l" or pattern == "l" then
 		arg = -1
@@ -98,14 +113,15 @@ function Socket.receive(self, pattern, prefix)
 		arg = -2
 	else
 		arg = tonumber(pattern)
-		if arg == nil or arg < 0 then
+		-- Go reads the count as an int32 (le_stream.sock_arg).
+		if arg == nil or not (arg >= 0 and arg <= 2147483647) or arg % 1 ~= 0 then
 			error("bad argument #2 to 'receive' (\"*l\", \"*a\" or a byte count expected)", 2)
 		end
 		if arg == 0 then return (prefix or "") end
 	end
 	prefix = prefix or ""
-	if self.id == 0 then return nil, "closed", prefix end
-	local res, data = op(self, "receive", RECV, nil, arg)
+	if k.id == 0 then return nil, "closed", prefix end
+	local res, data = op(k, "receive", RECV, nil, arg)
 	if res == OK then return prefix .. data end
 	if res == ECLOSED then
 		if arg == -2 then return prefix .. data end
@@ -116,26 +132,27 @@ function Socket.receive(self, pattern, prefix)
 end
 
 function Socket.close(self)
-	check(self, "close")
-	if self.id ~= 0 then
-		op(self, "close", CLOSE)
-		self.id = 0
+	local k = check(self, "close")
+	if k.id ~= 0 then
+		op(k, "close", CLOSE)
+		k.id, k.owner = 0, false
 	end
 	return 1
 end
 
--- settimeout(seconds): the limit of each later operation (0 or nil: none).
+-- settimeout(seconds): the limit of each later operation (0 or nil: none;
+-- at most 24 days, which Go reads as an int32 of milliseconds).
 function Socket.settimeout(self, t)
-	check(self, "settimeout")
+	local k = check(self, "settimeout")
 	t = tonumber(t) or 0
-	self.ms = t > 0 and math.max(1, math.floor(t * 1000)) or 0
+	k.ms = t > 0 and math.max(1, math.floor(math.min(t, 2147483) * 1000)) or 0
 	return 1
 end
 
 local function names(self, fname, which)
-	check(self, fname)
-	if self.id == 0 then return nil, "not connected" end
-	local ip, port = I.gocall(I.go.sock_name, self.id, which)
+	local k = check(self, fname)
+	if k.id == 0 then return nil, "not connected" end
+	local ip, port = I.gocall(I.go.sock_name, k.id, which)
 	if ip == nil then return nil, port end
 	return ip, port
 end
@@ -145,9 +162,9 @@ function Socket.getsockname(self) return names(self, "getsockname", "local") end
 
 -- setoption("keepalive" | "tcp-nodelay" | "linger", value)
 function Socket.setoption(self, name, value)
-	check(self, "setoption")
-	if self.id == 0 then return nil, "not connected" end
-	local ok, err = I.gocall(I.go.sock_option, self.id, tostring(name), value and true or false)
+	local k = check(self, "setoption")
+	if k.id == 0 then return nil, "not connected" end
+	local ok, err = I.gocall(I.go.sock_option, k.id, tostring(name), value and true or false)
 	if not ok then return nil, err end
 	return 1
 end

@@ -1,8 +1,9 @@
 -- TXN: the transaction an action, fetch or converter function receives,
 -- and Reply, the answer a script builds for txn:reply / txn:done.
 -- Reference: HAProxy Lua API, classes TXN and Reply.
+local I = ...
+setfenv(1, I.env)
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local bor = bit.bor
 local type, tostring, pairs = type, tostring, pairs
@@ -11,8 +12,8 @@ local TXN = {}
 local lazy = {
 	f = function(t) return I.new_fetches(t, false) end,
 	sf = function(t) return I.new_fetches(t, true) end,
-	c = function() return I.new_converters(false) end,
-	sc = function() return I.new_converters(true) end,
+	c = function(t) return I.new_converters(false, t) end,
+	sc = function(t) return I.new_converters(true, t) end,
 	http = function(t) return I.new_http(t) end,
 	req = function(t) return I.new_channel(t, "req") end,
 	res = function(t) return I.new_channel(t, "res") end,
@@ -32,33 +33,31 @@ local mt = {
 	__tostring = function() return "TXN" end,
 }
 
--- txn_of returns the TXN of the request running program p on stream s;
--- ctx is the request's context (see bridge.lua). The table is the
--- coroutine's, reused for each request so that a request with rules
--- leaves no garbage; its member objects (f, http, ...) are bound to it and
--- stay. What a request may have set is reset, key by key, and only when
+-- txn_of returns the TXN of the request running program p in context
+-- ctx (see bridge.lua). The table is the coroutine's, reused for each
+-- request so that a request with rules leaves no garbage; its member
+-- objects (f, http, ...) are bound to it and stay. It holds nothing of
+-- luaedge's: the transaction's state is in ctx, which scripts cannot
+-- reach. What a request may have set is reset, key by key, and only when
 -- set: emptying the table would cost LuaJIT a rehash when it is filled
 -- again. Like HAProxy's, a TXN is not valid after its request.
-function I.txn_of(s, ctx, p)
+function I.txn_of(ctx, p)
 	local t = ctx.txn
 	if t == nil then
-		t = setmetatable({ [0] = s, __ctx = ctx, __program = p, __stage = "req", __rule = 0, __res_done = false }, mt)
+		t = setmetatable({}, mt)
+		I.owner[t] = ctx
 		ctx.txn = t
-		return t
 	end
-	t[0], t.__program, t.__stage, t.__rule, t.__res_done = s, p, "req", 0, false
-	if rawget(t, "__priv") ~= nil then t.__priv = nil end
-	if rawget(t, "__loglevel") ~= nil then t.__loglevel = nil end
-	if rawget(t, "__prio_class") ~= nil then t.__prio_class, t.__prio_offset = nil, nil end
+	ctx.program, ctx.stage, ctx.rule, ctx.res_done = p, "req", 0, false
+	if ctx.txn_priv ~= nil then ctx.txn_priv = nil end
+	if ctx.loglevel ~= nil then ctx.loglevel = nil end
+	if ctx.prio_class ~= nil then ctx.prio_class, ctx.prio_offset = nil, nil end
 	return t
 end
 
+local stream_of_ = I.stream_of
 local function stream_of(self, fname)
-	local s = type(self) == "table" and rawget(self, 0)
-	if s == nil then
-		error("bad argument #1 to '" .. fname .. "' (TXN expected; use txn:" .. fname .. "(...))", 3)
-	end
-	return s
+	return stream_of_(self, fname, "TXN")
 end
 
 function TXN.log(self, level, msg)
@@ -73,42 +72,58 @@ function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 
 -- The private value is kept per transaction and shared by its actions; a
 -- service has its own (AppletHTTP:get_priv), as in HAProxy.
-function TXN.get_priv(self) return rawget(self, "__priv") end
-function TXN.set_priv(self, v) rawset(self, "__priv", v) end
+function TXN.get_priv(self)
+	local _, ctx = stream_of(self, "get_priv")
+	return ctx.txn_priv
+end
+function TXN.set_priv(self, v)
+	local _, ctx = stream_of(self, "set_priv")
+	ctx.txn_priv = v
+end
 
 I.var_methods(TXN, stream_of)
 
 -- Logging is per process here; the level a transaction asks for is kept
 -- for the access log.
 function TXN.set_loglevel(self, level)
-	stream_of(self, "set_loglevel")
-	if type(level) ~= "number" or level < 0 or level > 7 then
+	local _, ctx = stream_of(self, "set_loglevel")
+	if type(level) ~= "number" or not (level >= 0 and level <= 7) then
 		error("bad argument #2 to 'set_loglevel' (log level 0-7 expected)", 2)
 	end
-	rawset(self, "__loglevel", level)
+	ctx.loglevel = level
+end
+
+-- sockopt returns v as an int32 for le_stream.tos / mark (Go applies it
+-- to the socket), or raises an error naming fname.
+local function sockopt(fname, v)
+	v = tonumber(v)
+	if v == nil or not (v >= -2147483648 and v <= 2147483647) then
+		error("bad argument #2 to '" .. fname .. "' (32-bit integer expected)", 3)
+	end
+	return v
 end
 
 function TXN.set_tos(self, tos)
 	local s = stream_of(self, "set_tos")
-	s.tos = tonumber(tos) or error("bad argument #2 to 'set_tos' (number expected)", 2)
+	s.tos = sockopt("set_tos", tos)
 	s.flags = bor(s.flags, I.F_SOCKOPT)
 end
 
 function TXN.set_mark(self, mark)
 	local s = stream_of(self, "set_mark")
-	s.mark = tonumber(mark) or error("bad argument #2 to 'set_mark' (number expected)", 2)
+	s.mark = sockopt("set_mark", mark)
 	s.flags = bor(s.flags, I.F_SOCKOPT)
 end
 
 -- luaedge has no server queues, so priorities have nothing to order; they
 -- are accepted so that scripts setting them run unchanged.
 function TXN.set_priority_class(self, v)
-	stream_of(self, "set_priority_class")
-	rawset(self, "__prio_class", tonumber(v))
+	local _, ctx = stream_of(self, "set_priority_class")
+	ctx.prio_class = tonumber(v)
 end
 function TXN.set_priority_offset(self, v)
-	stream_of(self, "set_priority_offset")
-	rawset(self, "__prio_offset", tonumber(v))
+	local _, ctx = stream_of(self, "set_priority_offset")
+	ctx.prio_offset = tonumber(v)
 end
 
 -- Reply ---------------------------------------------------------------
@@ -140,7 +155,7 @@ end
 
 function Reply.set_status(self, status, reason)
 	status = tonumber(status)
-	if status == nil or status < 100 or status > 999 then
+	if status == nil or not (status >= 100 and status <= 999) then
 		error("bad argument #2 to 'set_status' (status code 100-999 expected)", 2)
 	end
 	if reason == nil then
@@ -167,22 +182,35 @@ function Reply.set_body(self, body)
 	self.body = tostring(body)
 end
 
--- write_reply records reply r as the response of stream s.
+-- write_reply records reply r as the response of stream s. r is a
+-- script's table: every value is checked again here.
 function I.write_reply(s, r)
+	local status = tonumber(r.status) or 200
+	if not (status >= 100 and status <= 999) then
+		error("reply: status code 100-999 expected, got " .. tostring(r.status), 3)
+	end
+	if type(r.headers) ~= "table" then
+		error("reply: headers must be a table", 3)
+	end
 	s.nrfields, s.out.len, s.reason.len = 0, 0, 0
-	s.status = r.status or 200
-	if r.reason then I.set_reason(s, r.reason, #r.reason) end
+	s.status = status
+	if r.reason then
+		local reason = tostring(r.reason)
+		if I.head_full(s, true, #reason) then error("reply: the response head " .. I.HEAD_FULL, 3) end
+		I.set_reason(s, reason, #reason)
+	end
 	local has_len = false
 	for name, vals in pairs(r.headers) do
-		local lname = name:lower()
+		local lname = tostring(name):lower()
 		if lname == "content-length" then has_len = true end
 		if type(vals) ~= "table" then vals = { vals } end
 		for _, v in pairs(vals) do
 			v = tostring(v)
+			if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
 			I.add_rfield(s, lname, #lname, v, #v)
 		end
 	end
-	local body = r.body or ""
+	local body = tostring(r.body or "")
 	local st = s.status
 	if st < 200 or st == 204 or st == 304 then
 		body = "" -- these statuses have no body, and no length (RFC 9110 8.6)
@@ -227,14 +255,24 @@ function core.done(v)
 end
 
 -- call_script calls a script's fetch or converter function, for which
--- core.done(v) means "return v".
-function I.call_script(fn, ...)
+-- core.done(v) means "return v", and counts the call in its record st
+-- (accounting.lua). ctx is the context of the request it runs in (nil:
+-- unknown): the time the request spends parked is not the function's.
+local clock, loop = I.mono_us, I.loop
+function I.call_script(st, ctx, fn, ...)
+	st.calls = st.calls + 1
+	local t0, b0, p0, q0 = clock(), loop.allocated, 0, 0
+	if ctx then p0, q0 = ctx.parked, ctx.parked_alloc end
 	local ok, r = pcall(fn, ...)
+	local t, b = clock() - t0, loop.allocated - b0
+	if ctx then t, b = t - (ctx.parked - p0), b - (ctx.parked_alloc - q0) end
+	st.time, st.alloc = st.time + t, st.alloc + b
 	if ok then return r end
 	if r == CoreDone then
 		r, done_value = done_value, nil
 		return r
 	end
+	if r ~= Done then st.errors = st.errors + 1 end
 	error(r, 0)
 end
 

@@ -1,8 +1,9 @@
 -- Variables with HAProxy's scopes: proc.* (every core: kept in Go),
 -- sess.* (the client connection), txn.*, req.* and res.* (the request).
 -- Reference: HAProxy Lua API, TXN.set_var / get_var / unset_var.
+local I = ...
+setfenv(1, I.env)
 local bit = require("bit")
-local I = require("luaedge.internal")
 
 local vars = {}
 I.vars = vars
@@ -112,17 +113,20 @@ function vars.unset(ctx, s, name)
 end
 
 -- var_methods adds set_var, get_var and unset_var to class, whose objects
--- hold their stream (found with stream_of) and request context (__ctx):
--- TXN, AppletHTTP and AppletTCP.
+-- stream_of finds the stream and request context of: TXN, AppletHTTP and
+-- AppletTCP.
 function I.var_methods(class, stream_of)
 	function class.set_var(self, name, value, ifexist)
-		return vars.set(rawget(self, "__ctx"), stream_of(self, "set_var"), name, value, ifexist)
+		local s, ctx = stream_of(self, "set_var")
+		return vars.set(ctx, s, name, value, ifexist)
 	end
 	function class.get_var(self, name)
-		return vars.get(rawget(self, "__ctx"), stream_of(self, "get_var"), name)
+		local s, ctx = stream_of(self, "get_var")
+		return vars.get(ctx, s, name)
 	end
 	function class.unset_var(self, name)
-		return vars.unset(rawget(self, "__ctx"), stream_of(self, "unset_var"), name)
+		local s, ctx = stream_of(self, "unset_var")
+		return vars.unset(ctx, s, name)
 	end
 end
 
