@@ -33,13 +33,7 @@ end)
 // included) and releases its coroutine.
 func request(t *testing.T, s *State, id int, path string) *cgo.Thread {
 	t.Helper()
-	th, err := s.Thread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	th.S.Reset(EntryHTTP, id, 1)
-	th.S.SetRequestLine([]byte("GET"), []byte(path), []byte(path), nil, 1, 1)
-	th.S.SetFlag(cgo.FlagBodyEnd)
+	th := newRequest(t, s, id, path)
 	for {
 		if r := th.Resume(0); r.Dead {
 			t.Fatal(r.Msg)
@@ -131,12 +125,7 @@ func TestScriptStatsTimeAndTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, err := s.Thread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	th.S.Reset(EntryHTTP, id, 1)
-	th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
+	th := newRequest(t, s, id, "/")
 	start := time.Now()
 	if r := th.Resume(0); r.Dead {
 		t.Fatal(r.Msg)

@@ -190,13 +190,7 @@ end)
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, err := s.Thread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	th.S.Reset(EntryHTTP, id, 1)
-	th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
-	th.S.SetFlag(cgo.FlagBodyEnd)
+	th := newRequest(t, s, id, "/")
 	if r := th.Resume(0); r.Dead {
 		t.Fatal(r.Msg)
 	}

@@ -40,6 +40,19 @@ func newStateIn(t *testing.T, sh *Shared, code string) *State {
 	return s
 }
 
+// newRequest starts a GET of path, without a body, for program id.
+func newRequest(t *testing.T, s *State, id int, path string) *cgo.Thread {
+	t.Helper()
+	th, err := s.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.S.Reset(EntryHTTP, id, 1)
+	th.S.SetRequestLine([]byte("GET"), []byte(path), []byte(path), nil, 1, 1)
+	th.S.SetFlag(cgo.FlagBodyEnd)
+	return th
+}
+
 func runService(t *testing.T, s *State, name string) *cgo.Thread {
 	t.Helper()
 	id, err := s.Program("http", nil, nil, name, false, StickNames{}, false)

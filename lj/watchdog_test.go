@@ -59,12 +59,7 @@ end)`, cgo.Limits{ForcedYield: 5 * time.Millisecond, Burst: 50 * time.Millisecon
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, err := s.Thread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	th.S.Reset(EntryHTTP, id, 1)
-	th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
+	th := newRequest(t, s, id, "/")
 	start := time.Now()
 	var ran time.Duration
 	yields := 0
