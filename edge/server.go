@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -37,12 +38,14 @@ type Server struct {
 	// Built by New, read-only after: shared by every loop.
 	frontends []*frontend
 	backends  []*proxypkg.Backend
-	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
-	shared    *lj.Shared                   // what every loop's Lua state shares: proc vars, maps
+	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
+	tableDefs map[string]*config.StickTable // what each table was made from, by name
+	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
 
 	engine   *eventloop.Engine
 	numLoops int
 	draining atomic.Bool
+	served   chan struct{} // closed when Serve returns
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -62,29 +65,43 @@ type frontend struct {
 
 // New prepares a server; scripts are the files of lua.load, already read.
 func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, scripts: scripts, log: log, tables: map[string]*sticktable.Table{}}
+	return build(cfg, scripts, log, nil)
+}
+
+// Next prepares the generation that follows s, for a reload: a server for
+// cfg and scripts that takes over s's stick tables whose definition is
+// unchanged, with their entries, and the scripts' shared data
+// (lj.Shared.Next: proc.* variables, maps whose file is unchanged). s
+// keeps serving: start the new server with Serve, and once it has booted
+// drain s with Shutdown.
+func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
+	return build(cfg, scripts, log, s)
+}
+
+// build makes a server; prev is the generation it follows, or nil.
+func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Server) (*Server, error) {
+	s := &Server{
+		cfg: cfg, scripts: scripts, log: log,
+		tables: map[string]*sticktable.Table{}, tableDefs: map[string]*config.StickTable{},
+		served: make(chan struct{}),
+	}
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
 	}
 	s.loops = make([]*loopState, s.numLoops)
-	s.shared = lj.NewShared(cfg.Dir, s.numLoops)
 	for i, fc := range cfg.Frontends {
 		if fc.StickTable != nil {
-			t, err := newStickTable(fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable)
-			if err != nil {
+			if err := s.addStickTable(prev, fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable); err != nil {
 				return nil, err
 			}
-			s.tables[fc.Name] = t
 		}
 	}
 	for i, bc := range cfg.Backends {
 		if bc.StickTable != nil {
-			t, err := newStickTable(bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable)
-			if err != nil {
+			if err := s.addStickTable(prev, bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable); err != nil {
 				return nil, err
 			}
-			s.tables[bc.Name] = t
 		}
 	}
 	byName := map[string]int{}
@@ -148,11 +165,37 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 			}
 		}
 	}
+	// Last, so that a configuration that fails above has read no map file.
+	if prev != nil {
+		s.shared = prev.shared.Next(cfg.Dir, s.numLoops)
+	} else {
+		s.shared = lj.NewShared(cfg.Dir, s.numLoops)
+	}
 	return s, nil
 }
 
-// Serve runs until Shutdown; it returns an error if a listener cannot bind.
+// addStickTable adds the stick table of frontend or backend name, at its
+// key path at: prev's table of that name if its definition is the same
+// (a reload keeps the entries), else a new one.
+func (s *Server) addStickTable(prev *Server, name, at string, c *config.StickTable) error {
+	s.tableDefs[name] = c
+	if prev != nil && prev.tables[name] != nil && reflect.DeepEqual(prev.tableDefs[name], c) {
+		s.tables[name] = prev.tables[name]
+		return nil
+	}
+	t, err := newStickTable(name, at, c)
+	if err != nil {
+		return err
+	}
+	s.tables[name] = t
+	return nil
+}
+
+// Serve runs until Shutdown; it returns an error if a listener cannot bind
+// or a loop cannot be set up. When it returns, every loop has: their Lua
+// states are closed.
 func (s *Server) Serve() error {
+	defer close(s.served)
 	for _, b := range s.backends {
 		b.Start()
 		defer b.Stop()
@@ -160,7 +203,13 @@ func (s *Server) Serve() error {
 	stopPurge := make(chan struct{})
 	defer close(stopPurge)
 	go purgeTables(s.tables, stopPurge)
-	return s.engine.Run()
+	err := s.engine.Run()
+	// Run returns once every loop has: no state is in use any more.
+	for _, ls := range s.loopStates() {
+		ls.close()
+	}
+	s.shared.Release()
+	return err
 }
 
 // Booted is closed once the listeners accept connections.
@@ -213,16 +262,20 @@ func (s *Server) frontendTotals(f *frontend) metrics.FrontendTotals {
 	return t
 }
 
-// Shutdown stops accepting (new connections are refused), answers the
-// requests of the connections already accepted with connection: close,
-// closes idle connections, and lets in-flight requests finish for up to the
-// configured shutdown_timeout (or ctx); then it closes everything. It returns
-// ErrScriptRunning if a loop is still inside a Lua script after that.
+// Shutdown stops accepting (new connections are refused, or go to another
+// generation listening on the same addresses), answers the requests of the
+// connections already accepted with connection: close, closes idle
+// connections, and lets in-flight requests finish for up to the configured
+// shutdown_timeout (or ctx); then it closes everything and waits for Serve
+// to return. It returns ErrScriptRunning if a loop is still inside a Lua
+// script after that. A server still starting is stopped the same way.
 func (s *Server) Shutdown(ctx context.Context) error {
 	select {
-	case <-s.engine.Booted():
-	default:
-		return errors.New("server not started")
+	case <-s.engine.Listening():
+	case <-s.served:
+		return nil // it never started, or has stopped already
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	// The listeners close before any response says connection: close, so
 	// a client that reconnects after one is refused, not accepted late.
@@ -254,15 +307,15 @@ wait:
 	err := s.engine.Stop(stopCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A loop did not come back from Lua (a script that never yields):
-		// closing its state would free it under the running script. The
-		// states are left to the end of the process.
+		// Serve does not return, and the states are not closed under the
+		// running script. They are left to the end of the process.
 		return ErrScriptRunning
 	}
-	// Every loop has returned: no state is in use any more.
-	for _, ls := range loops {
-		ls.close()
+	if err != nil {
+		return err
 	}
-	return err
+	<-s.served
+	return nil
 }
 
 // stopGrace is how long Shutdown waits for the loops to close their

@@ -62,6 +62,7 @@ type Engine struct {
 
 	engine    gnet.Engine
 	started   chan struct{} // closed by the first OnTick: gnet's loops exist
+	listening chan struct{} // closed once the engine's listeners are known
 	startOnce sync.Once
 	served    chan struct{} // closed when gnet has stopped
 	booted    chan struct{}
@@ -71,13 +72,14 @@ type Engine struct {
 // New makes an engine; add listeners with Listen, then Run.
 func New(opts Options) *Engine {
 	return &Engine{
-		opts:    opts,
-		byAddr:  map[string]Acceptor{},
-		byPort:  map[int]Acceptor{},
-		loops:   map[gnet.EventLoop]*Loop{},
-		started: make(chan struct{}),
-		served:  make(chan struct{}),
-		booted:  make(chan struct{}),
+		opts:      opts,
+		byAddr:    map[string]Acceptor{},
+		byPort:    map[int]Acceptor{},
+		loops:     map[gnet.EventLoop]*Loop{},
+		started:   make(chan struct{}),
+		listening: make(chan struct{}),
+		served:    make(chan struct{}),
+		booted:    make(chan struct{}),
 	}
 }
 
@@ -142,6 +144,12 @@ func (e *Engine) Run() error {
 
 // Booted is closed once every loop is set up and the listeners accept.
 func (e *Engine) Booted() <-chan struct{} { return e.booted }
+
+// Listening is closed once the listeners accept, before every loop is
+// set up (a loop is set up at the latest by its first connection): from
+// then on CloseListeners and Stop can stop the engine, even if a loop's
+// Setup never returns.
+func (e *Engine) Listening() <-chan struct{} { return e.listening }
 
 // Loops returns the loops set up so far.
 func (e *Engine) Loops() []*Loop {

@@ -108,6 +108,7 @@ func (e *Engine) listenSockets() (map[uint64]int, error) {
 // sockets that appeared since Run started (e.preexisting), and lets the
 // next engine start.
 func (e *Engine) noteListeners() {
+	defer close(e.listening)
 	defer e.doneStarting()
 	now, err := e.listenSockets()
 	if err != nil {
