@@ -26,6 +26,22 @@ func TestDefaults(t *testing.T) {
 	if f.ServiceName() != "hello" || f.Forwards() || c.Dir != "/etc/luaedge" {
 		t.Fatalf("service %q forwards %v dir %q", f.ServiceName(), f.Forwards(), c.Dir)
 	}
+	if c.RuntimeSocket != "" {
+		t.Errorf("runtime_socket defaults to %q, want none", c.RuntimeSocket)
+	}
+}
+
+// A relative runtime_socket is taken from the configuration's folder.
+func TestRuntimeSocketPath(t *testing.T) {
+	for in, want := range map[string]string{"run/le.sock": "/etc/luaedge/run/le.sock", "/run/le.sock": "/run/le.sock"} {
+		c, err := Parse([]byte("runtime_socket: "+in+"\n"+minimal), "/etc/luaedge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RuntimeSocket != want {
+			t.Errorf("runtime_socket %s: %q, want %q", in, c.RuntimeSocket, want)
+		}
+	}
 }
 
 func TestUnits(t *testing.T) {
@@ -74,6 +90,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
     use_service: lua.x
     timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
 		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
+		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml), "")
