@@ -85,6 +85,10 @@ le_state *le_state_new(size_t limit, uintptr_t value)
 
 void le_state_close(le_state *st)
 {
+	/* LuaJIT destroys its allocator's arena at close only if it is still the
+	 * state's allocator; through le_alloc it would free the objects one by
+	 * one and leave the arena's memory mapped for ever. */
+	lua_setallocf(st->L, st->orig, st->orig_ud);
 	lua_close(st->L);
 	free(st->loop.scratch.p);
 	free(st);
