@@ -262,6 +262,20 @@ func (s *Server) frontendTotals(f *frontend) metrics.FrontendTotals {
 	return t
 }
 
+// CloseListeners stops the server accepting: its listening sockets close,
+// once the connections in their queues are accepted; new connections are
+// refused, or go to another generation listening on the same addresses.
+// Shutdown does it first; a reload does it as soon as the new generation
+// serves, so that every connection after goes to the new one.
+func (s *Server) CloseListeners() error {
+	select {
+	case <-s.engine.Listening():
+	case <-s.served:
+		return nil
+	}
+	return s.engine.CloseListeners()
+}
+
 // Shutdown stops accepting (new connections are refused, or go to another
 // generation listening on the same addresses), answers the requests of the
 // connections already accepted with connection: close, closes idle
@@ -278,7 +292,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	// The listeners close before any response says connection: close, so
-	// a client that reconnects after one is refused, not accepted late.
+	// a client that reconnects after one is refused (or goes to the next
+	// generation), not accepted late. A second close is a no-op.
 	if err := s.engine.CloseListeners(); err != nil {
 		s.log.Error("closing the listeners", "err", err)
 	}

@@ -131,7 +131,8 @@ func (e *Engine) doneStarting() {
 // CloseListeners stops accepting: every listening socket of the engine is
 // closed, after the connections waiting in its queue are accepted and
 // handed to loops. Another engine's sockets on the same addresses stay
-// open: they get the connections that come next.
+// open: they get the connections that come next. Closing them again does
+// nothing.
 // It returns once those connections are open on their loops (their
 // Acceptor has run) or after a few seconds.
 func (e *Engine) CloseListeners() error {

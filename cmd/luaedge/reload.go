@@ -240,6 +240,11 @@ func (p *process) switchTo(res reloadResult) {
 	old, g := p.cur, res.gen
 	p.cur, p.log = g, g.log
 	slog.SetDefault(g.log)
+	// From here on every new connection goes to g: the old generation's
+	// listeners close before the reload is announced (and answered).
+	if err := old.srv.CloseListeners(); err != nil {
+		g.log.Error("closing the previous generation's listeners", "previous", old.n, "err", err)
+	}
 	g.log.Info("new generation serving", "generation", g.n)
 	g.listening()
 	if g.cfg.RuntimeSocket != old.cfg.RuntimeSocket {
