@@ -603,3 +603,35 @@ func TestCloseListenersOfOneEngine(t *testing.T) {
 		}
 	}
 }
+
+// A connection a loop accepted just before CloseListeners, whose Acceptor
+// is still running, is known when CloseListeners returns: the caller
+// counting connections to wait for must see it.
+func TestCloseListenersWaitsForAcceptors(t *testing.T) {
+	addr := freeAddr(t)
+	entered := make(chan struct{})
+	var done atomic.Bool
+	e := New(Options{Loops: 2, Log: testLog()})
+	err := e.Listen(addr, func(l *Loop, c transport.Conn) Handler {
+		close(entered)
+		time.Sleep(300 * time.Millisecond) // the loop is busy with this accept
+		done.Store(true)
+		return &tagged{c: c, tag: 'a'}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-entered
+	if err := e.CloseListeners(); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Load() {
+		t.Error("CloseListeners returned while a loop was still accepting a connection")
+	}
+}
