@@ -73,7 +73,7 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 // unchanged, with their entries, and the scripts' shared data
 // (lj.Shared.Next: proc.* variables, maps whose file is unchanged). s
 // keeps serving: start the new server with Serve, and once it has booted
-// drain s with Shutdown.
+// close s's listeners (CloseListeners) and drain it with Retire.
 func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
 	return build(cfg, scripts, log, s)
 }
@@ -191,9 +191,9 @@ func (s *Server) addStickTable(prev *Server, name, at string, c *config.StickTab
 	return nil
 }
 
-// Serve runs until Shutdown; it returns an error if a listener cannot bind
-// or a loop cannot be set up. When it returns, every loop has: their Lua
-// states are closed.
+// Serve runs until Shutdown or Retire; it returns an error if a listener
+// cannot bind or a loop cannot be set up. When it returns, every loop has:
+// their Lua states are closed.
 func (s *Server) Serve() error {
 	defer close(s.served)
 	for _, b := range s.backends {
@@ -283,7 +283,27 @@ func (s *Server) CloseListeners() error {
 // shutdown_timeout (or ctx); then it closes everything and waits for Serve
 // to return. It returns ErrScriptRunning if a loop is still inside a Lua
 // script after that. A server still starting is stopped the same way.
-func (s *Server) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx, true) }
+
+// Retire stops a generation that a reload has replaced. It is Shutdown,
+// except that idle keep-alive connections are not closed after a short
+// grace: each stays until its client's next request, answered with
+// connection: close, or its keep_alive timeout, within shutdown_timeout. A
+// client may send its next request at any moment, and closing the
+// connection under it loses that request: a stop cannot avoid it, a reload,
+// whose listeners stay open, can.
+func (s *Server) Retire(ctx context.Context) error { return s.stop(ctx, false) }
+
+// CloseIdle closes the idle connections of a server being retired, as
+// Shutdown would have: the process is stopping.
+func (s *Server) CloseIdle() {
+	for _, ls := range s.loopStates() {
+		ls.loop.Post(ls.drain)
+	}
+}
+
+// stop is Shutdown, and Retire when closeIdle is false.
+func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	select {
 	case <-s.engine.Listening():
 	case <-s.served:
@@ -298,9 +318,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Error("closing the listeners", "err", err)
 	}
 	s.draining.Store(true)
-	loops := s.loopStates()
-	for _, ls := range loops {
-		ls.loop.Post(ls.drain)
+	if closeIdle {
+		s.CloseIdle()
 	}
 	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
 	defer deadline.Stop()
@@ -312,7 +331,7 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-deadline.C:
-			s.log.Warn("shutdown timeout: closing connections with requests in flight", "connections", s.open())
+			s.log.Warn("shutdown_timeout has passed: closing the connections still open", "connections", s.open())
 			break wait
 		case <-tick.C:
 		}

@@ -203,7 +203,7 @@ func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Lo
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{})}
+	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
 	if cfg.RuntimeSocket != "" {
 		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
 			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},

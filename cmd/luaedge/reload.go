@@ -56,18 +56,23 @@ func (g *generation) boot(ctx context.Context) error {
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = errors.New("the reload was interrupted")
 		}
-		if stopErr := g.stop(); errors.Is(stopErr, edge.ErrScriptRunning) {
+		if stopErr := g.stop(false); errors.Is(stopErr, edge.ErrScriptRunning) {
 			return errors.Join(err, stopErr)
 		}
 		return err
 	}
 }
 
-// stop drains g (edge.Server.Shutdown) and waits for its Serve. It returns
+// stop drains g (edge.Server.Shutdown, or Retire for a generation a
+// reload replaced) and waits for its Serve. It returns
 // edge.ErrScriptRunning if a loop of g was still in a Lua script at the
 // end: that loop and its state stay until the process exits.
-func (g *generation) stop() error {
-	err := g.srv.Shutdown(context.Background())
+func (g *generation) stop(retire bool) error {
+	drain := g.srv.Shutdown
+	if retire {
+		drain = g.srv.Retire
+	}
+	err := drain(context.Background())
 	if errors.Is(err, edge.ErrScriptRunning) {
 		return err
 	}
@@ -108,6 +113,9 @@ type process struct {
 
 	drains        sync.WaitGroup // generations draining; any goroutine
 	scriptRunning atomic.Bool    // a generation stopped with a loop stuck in Lua; any goroutine
+
+	mu       sync.Mutex
+	retiring map[*generation]bool // the generations draining; under mu
 }
 
 // run handles signals and reload requests until the process stops; it
@@ -163,7 +171,7 @@ func (p *process) run(sigs <-chan os.Signal) int {
 			if running != nil {
 				cancel()
 				if res := <-running; res.gen != nil {
-					_ = res.gen.stop()
+					_ = res.gen.stop(false)
 				}
 			}
 			waiters = append(waiters, next...)
@@ -251,10 +259,18 @@ func (p *process) switchTo(res reloadResult) {
 		g.log.Warn("runtime_socket changed: the socket in use stays until luaedge restarts", "runtime_socket", old.cfg.RuntimeSocket)
 	}
 	p.drains.Add(1)
+	p.mu.Lock()
+	p.retiring[old] = true
+	p.mu.Unlock()
 	go func() {
 		defer p.drains.Done()
+		defer func() {
+			p.mu.Lock()
+			delete(p.retiring, old)
+			p.mu.Unlock()
+		}()
 		began := time.Now()
-		err := old.stop()
+		err := old.stop(true)
 		if errors.Is(err, edge.ErrScriptRunning) {
 			p.scriptRunning.Store(true)
 			g.log.Error("the previous generation has a Lua script still running: its loop and state stay until luaedge exits", "previous", old.n)
@@ -281,7 +297,7 @@ func (p *process) stop(starting *generation) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := g.stop()
+			err := g.stop(false)
 			if errors.Is(err, edge.ErrScriptRunning) {
 				p.scriptRunning.Store(true)
 			} else if err != nil {
@@ -289,6 +305,13 @@ func (p *process) stop(starting *generation) int {
 			}
 		}()
 	}
+	// The generations still draining close their idle connections now,
+	// as the serving one does.
+	p.mu.Lock()
+	for g := range p.retiring {
+		g.srv.CloseIdle()
+	}
+	p.mu.Unlock()
 	wg.Wait()
 	p.drains.Wait()
 	if p.scriptRunning.Load() {
