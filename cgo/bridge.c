@@ -92,6 +92,14 @@ le_state *le_state_new(size_t limit, uintptr_t value)
 
 void le_state_close(le_state *st)
 {
+	/* The watchdog has let go of st (Go removed it first), but a hook it
+	 * set as a run ended may still be there: the hook finds st through the
+	 * allocator, which is about to change, and finalizers run Lua. */
+	lua_sethook(st->L, NULL, 0, 0);
+	/* LuaJIT destroys its allocator's arena at close only if it is still the
+	 * state's allocator; through le_alloc it would free the objects one by
+	 * one and leave the arena's memory mapped for ever. */
+	lua_setallocf(st->L, st->orig, st->orig_ud);
 	lua_close(st->L);
 	free(st->loop.scratch.p);
 	pthread_mutex_destroy(&st->wd_lock);

@@ -18,10 +18,11 @@ import (
 // changed the data the counter stands for; Lua compares it with the value
 // it saw when it copied that data and drops the copy when they differ.
 //
-// The block belongs to one generation's shared data (lj.Shared) and is
-// freed when its Versions becomes unreachable. A state that points into it
-// keeps it reachable: SetVersions records v in the State, and the State's
-// bound value (lj's binding) holds the Shared that holds v.
+// The block belongs to the shared data (lj.Shared) of a generation and of
+// those that follow it on reloads, and is freed when its Versions becomes
+// unreachable. A state that points into it keeps it reachable:
+// SetVersions records v in the State, and the State's bound value (lj's
+// binding) holds the Shared that holds v.
 //
 // The block is an anonymous mapping, not malloc'd: memory outside the Go
 // heap that C may keep pointers to, whose release is a plain syscall (a

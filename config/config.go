@@ -29,6 +29,10 @@ type Config struct {
 	Lua             Lua        `yaml:"lua"`
 	Frontends       []Frontend `yaml:"frontends"`
 	Backends        []Backend  `yaml:"backends"`
+	// RuntimeSocket is the path of the Unix socket that takes runtime
+	// commands (reload, help); "" for none. A relative path is taken from
+	// Dir.
+	RuntimeSocket string `yaml:"runtime_socket"`
 
 	// Dir is the folder relative paths are taken from (the file's folder).
 	Dir string `yaml:"-"`
@@ -251,6 +255,9 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
+	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) && c.Dir != "" {
+		c.RuntimeSocket = filepath.Join(c.Dir, c.RuntimeSocket)
+	}
 	for i := range c.Frontends {
 		f := &c.Frontends[i]
 		if f.Mode == "" {
@@ -296,6 +303,10 @@ func (c *Config) validate() error {
 	case "", "text", "json":
 	default:
 		return fmt.Errorf("log.format: want text or json, got %q", c.Log.Format)
+	}
+	// sun_path holds 108 bytes, the terminating NUL included.
+	if len(c.RuntimeSocket) > 107 {
+		return fmt.Errorf("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
 	}
 	if c.Lua.Hooks != "" {
 		return errors.New("lua.hooks: hook scripts are not supported yet")

@@ -29,6 +29,22 @@ func TestDefaults(t *testing.T) {
 	if c.Lua.MemoryLimit != DefaultLuaMemoryLimit || c.Lua.Sandbox != "default" || c.Lua.UnsafeFFI {
 		t.Fatalf("lua defaults not applied: %+v", c.Lua)
 	}
+	if c.RuntimeSocket != "" {
+		t.Errorf("runtime_socket defaults to %q, want none", c.RuntimeSocket)
+	}
+}
+
+// A relative runtime_socket is taken from the configuration's folder.
+func TestRuntimeSocketPath(t *testing.T) {
+	for in, want := range map[string]string{"run/le.sock": "/etc/luaedge/run/le.sock", "/run/le.sock": "/run/le.sock"} {
+		c, err := Parse([]byte("runtime_socket: "+in+"\n"+minimal), "/etc/luaedge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RuntimeSocket != want {
+			t.Errorf("runtime_socket %s: %q, want %q", in, c.RuntimeSocket, want)
+		}
+	}
 }
 
 func TestUnits(t *testing.T) {
@@ -80,6 +96,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
     use_service: lua.x
     timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
 		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
+		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml), "")

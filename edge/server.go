@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,8 +39,9 @@ type Server struct {
 	// Built by New, read-only after: shared by every loop.
 	frontends []*frontend
 	backends  []*proxypkg.Backend
-	tables    map[string]*sticktable.Table // stick tables, by frontend or backend name
-	shared    *lj.Shared                   // what every loop's Lua state shares: proc vars, maps
+	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
+	tableDefs map[string]*config.StickTable // what each table was made from, by name
+	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -47,6 +49,7 @@ type Server struct {
 	// Serve, before the loops load the scripts, and stopped when it returns.
 	watchdog *cgo.Watchdog
 	draining atomic.Bool
+	served   chan struct{} // closed when Serve returns
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -66,29 +69,43 @@ type frontend struct {
 
 // New prepares a server; scripts are the files of lua.load, already read.
 func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, scripts: scripts, log: log, tables: map[string]*sticktable.Table{}}
+	return build(cfg, scripts, log, nil)
+}
+
+// Next prepares the generation that follows s, for a reload: a server for
+// cfg and scripts that takes over s's stick tables whose definition is
+// unchanged, with their entries, and the scripts' shared data
+// (lj.Shared.Next: proc.* variables, maps whose file is unchanged). s
+// keeps serving: start the new server with Serve, and once it has booted
+// close s's listeners (CloseListeners) and drain it with Retire.
+func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, error) {
+	return build(cfg, scripts, log, s)
+}
+
+// build makes a server; prev is the generation it follows, or nil.
+func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Server) (*Server, error) {
+	s := &Server{
+		cfg: cfg, scripts: scripts, log: log,
+		tables: map[string]*sticktable.Table{}, tableDefs: map[string]*config.StickTable{},
+		served: make(chan struct{}),
+	}
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
 	}
 	s.loops = make([]*loopState, s.numLoops)
-	s.shared = lj.NewShared(cfg.Dir, s.numLoops)
 	for i, fc := range cfg.Frontends {
 		if fc.StickTable != nil {
-			t, err := newStickTable(fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable)
-			if err != nil {
+			if err := s.addStickTable(prev, fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable); err != nil {
 				return nil, err
 			}
-			s.tables[fc.Name] = t
 		}
 	}
 	for i, bc := range cfg.Backends {
 		if bc.StickTable != nil {
-			t, err := newStickTable(bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable)
-			if err != nil {
+			if err := s.addStickTable(prev, bc.Name, fmt.Sprintf("backends[%d]", i), bc.StickTable); err != nil {
 				return nil, err
 			}
-			s.tables[bc.Name] = t
 		}
 	}
 	byName := map[string]int{}
@@ -152,11 +169,37 @@ func New(cfg *config.Config, scripts []lj.Script, log *slog.Logger) (*Server, er
 			}
 		}
 	}
+	// Last, so that a configuration that fails above has read no map file.
+	if prev != nil {
+		s.shared = prev.shared.Next(cfg.Dir, s.numLoops)
+	} else {
+		s.shared = lj.NewShared(cfg.Dir, s.numLoops)
+	}
 	return s, nil
 }
 
-// Serve runs until Shutdown; it returns an error if a listener cannot bind.
+// addStickTable adds the stick table of frontend or backend name, at its
+// key path at: prev's table of that name if its definition is the same
+// (a reload keeps the entries), else a new one.
+func (s *Server) addStickTable(prev *Server, name, at string, c *config.StickTable) error {
+	s.tableDefs[name] = c
+	if prev != nil && prev.tables[name] != nil && reflect.DeepEqual(prev.tableDefs[name], c) {
+		s.tables[name] = prev.tables[name]
+		return nil
+	}
+	t, err := newStickTable(name, at, c)
+	if err != nil {
+		return err
+	}
+	s.tables[name] = t
+	return nil
+}
+
+// Serve runs until Shutdown or Retire; it returns an error if a listener
+// cannot bind or a loop cannot be set up. When it returns, every loop has:
+// their Lua states are closed.
 func (s *Server) Serve() error {
+	defer close(s.served)
 	s.watchdog = cgo.NewWatchdog(CPULimits(s.cfg.Lua))
 	defer s.watchdog.Stop()
 	for _, b := range s.backends {
@@ -166,7 +209,13 @@ func (s *Server) Serve() error {
 	stopPurge := make(chan struct{})
 	defer close(stopPurge)
 	go purgeTables(s.tables, stopPurge)
-	return s.engine.Run()
+	err := s.engine.Run()
+	// Run returns once every loop has: no state is in use any more.
+	for _, ls := range s.loopStates() {
+		ls.close()
+	}
+	s.shared.Release()
+	return err
 }
 
 // Booted is closed once the listeners accept connections.
@@ -224,26 +273,64 @@ func (s *Server) frontendTotals(f *frontend) metrics.FrontendTotals {
 	return t
 }
 
-// Shutdown stops accepting (new connections are refused), answers the
-// requests of the connections already accepted with connection: close,
-// closes idle connections, and lets in-flight requests finish for up to the
-// configured shutdown_timeout (or ctx); then it closes everything. It returns
-// ErrScriptRunning if a loop is still inside a Lua script after that.
-func (s *Server) Shutdown(ctx context.Context) error {
+// CloseListeners stops the server accepting: its listening sockets close,
+// once the connections in their queues are accepted; new connections are
+// refused, or go to another generation listening on the same addresses.
+// Shutdown does it first; a reload does it as soon as the new generation
+// serves, so that every connection after goes to the new one.
+func (s *Server) CloseListeners() error {
 	select {
-	case <-s.engine.Booted():
-	default:
-		return errors.New("server not started")
+	case <-s.engine.Listening():
+	case <-s.served:
+		return nil
+	}
+	return s.engine.CloseListeners()
+}
+
+// Shutdown stops accepting (new connections are refused, or go to another
+// generation listening on the same addresses), answers the requests of the
+// connections already accepted with connection: close, closes idle
+// connections, and lets in-flight requests finish for up to the configured
+// shutdown_timeout (or ctx); then it closes everything and waits for Serve
+// to return. It returns ErrScriptRunning if a loop is still inside a Lua
+// script after that. A server still starting is stopped the same way.
+func (s *Server) Shutdown(ctx context.Context) error { return s.stop(ctx, true) }
+
+// Retire stops a generation that a reload has replaced. It is Shutdown,
+// except that idle keep-alive connections are not closed after a short
+// grace: each stays until its client's next request, answered with
+// connection: close, or its keep_alive timeout, within shutdown_timeout. A
+// client may send its next request at any moment, and closing the
+// connection under it loses that request: a stop cannot avoid it, a reload,
+// whose listeners stay open, can.
+func (s *Server) Retire(ctx context.Context) error { return s.stop(ctx, false) }
+
+// CloseIdle closes the idle connections of a server being retired, as
+// Shutdown would have: the process is stopping.
+func (s *Server) CloseIdle() {
+	for _, ls := range s.loopStates() {
+		ls.loop.Post(ls.drain)
+	}
+}
+
+// stop is Shutdown, and Retire when closeIdle is false.
+func (s *Server) stop(ctx context.Context, closeIdle bool) error {
+	select {
+	case <-s.engine.Listening():
+	case <-s.served:
+		return nil // it never started, or has stopped already
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	// The listeners close before any response says connection: close, so
-	// a client that reconnects after one is refused, not accepted late.
+	// a client that reconnects after one is refused (or goes to the next
+	// generation), not accepted late. A second close is a no-op.
 	if err := s.engine.CloseListeners(); err != nil {
 		s.log.Error("closing the listeners", "err", err)
 	}
 	s.draining.Store(true)
-	loops := s.loopStates()
-	for _, ls := range loops {
-		ls.loop.Post(ls.drain)
+	if closeIdle {
+		s.CloseIdle()
 	}
 	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
 	defer deadline.Stop()
@@ -255,7 +342,7 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-deadline.C:
-			s.log.Warn("shutdown timeout: closing connections with requests in flight", "connections", s.open())
+			s.log.Warn("shutdown_timeout has passed: closing the connections still open", "connections", s.open())
 			break wait
 		case <-tick.C:
 		}
@@ -265,15 +352,15 @@ wait:
 	err := s.engine.Stop(stopCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A loop did not come back from Lua (a script that never yields):
-		// closing its state would free it under the running script. The
-		// states are left to the end of the process.
+		// Serve does not return, and the states are not closed under the
+		// running script. They are left to the end of the process.
 		return ErrScriptRunning
 	}
-	// Every loop has returned: no state is in use any more.
-	for _, ls := range loops {
-		ls.close()
+	if err != nil {
+		return err
 	}
-	return err
+	<-s.served
+	return nil
 }
 
 // stopGrace is how long Shutdown waits for the loops to close their

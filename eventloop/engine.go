@@ -53,8 +53,16 @@ type Engine struct {
 	list    []*Loop
 	bootErr error // a loop failed to set up
 
+	// The engine's listening sockets (listeners.go): those bound to its
+	// addresses before it started, and its own, by cookie; listeners is
+	// emptied by CloseListeners.
+	preexisting map[uint64]int
+	listeners   map[uint64]int
+	startDone   sync.Once
+
 	engine    gnet.Engine
 	started   chan struct{} // closed by the first OnTick: gnet's loops exist
+	listening chan struct{} // closed once the engine's listeners are known
 	startOnce sync.Once
 	served    chan struct{} // closed when gnet has stopped
 	booted    chan struct{}
@@ -64,13 +72,14 @@ type Engine struct {
 // New makes an engine; add listeners with Listen, then Run.
 func New(opts Options) *Engine {
 	return &Engine{
-		opts:    opts,
-		byAddr:  map[string]Acceptor{},
-		byPort:  map[int]Acceptor{},
-		loops:   map[gnet.EventLoop]*Loop{},
-		started: make(chan struct{}),
-		served:  make(chan struct{}),
-		booted:  make(chan struct{}),
+		opts:      opts,
+		byAddr:    map[string]Acceptor{},
+		byPort:    map[int]Acceptor{},
+		loops:     map[gnet.EventLoop]*Loop{},
+		started:   make(chan struct{}),
+		listening: make(chan struct{}),
+		served:    make(chan struct{}),
+		booted:    make(chan struct{}),
 	}
 }
 
@@ -92,7 +101,14 @@ func (e *Engine) Listen(addr string, a Acceptor) error {
 // Run serves until Stop; it returns an error if a listener cannot bind or
 // a loop cannot be set up.
 func (e *Engine) Run() error {
-	err := gnet.Rotate(e, e.addrs,
+	starting.Lock()
+	defer e.doneStarting()
+	pre, err := e.listenSockets()
+	if err != nil {
+		return err
+	}
+	e.preexisting = pre
+	err = gnet.Rotate(e, e.addrs,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(e.opts.Loops),
 		gnet.WithLoadBalancing(gnet.RoundRobin),
@@ -113,6 +129,13 @@ func (e *Engine) Run() error {
 	close(e.served)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// gnet keeps its last engine per address in a package map (for its
+	// deprecated gnet.Stop), which keeps this Engine reachable until
+	// another engine listens on the same address. The loops have returned:
+	// let go of what the handlers reach (a whole server, for edge).
+	e.opts.Setup = nil
+	e.byAddr, e.byPort = nil, nil
+	e.loops, e.list = nil, nil
 	if e.bootErr != nil {
 		return e.bootErr
 	}
@@ -121,6 +144,12 @@ func (e *Engine) Run() error {
 
 // Booted is closed once every loop is set up and the listeners accept.
 func (e *Engine) Booted() <-chan struct{} { return e.booted }
+
+// Listening is closed once the listeners accept, before every loop is
+// set up (a loop is set up at the latest by its first connection): from
+// then on CloseListeners and Stop can stop the engine, even if a loop's
+// Setup never returns.
+func (e *Engine) Listening() <-chan struct{} { return e.listening }
 
 // Loops returns the loops set up so far.
 func (e *Engine) Loops() []*Loop {
@@ -171,6 +200,7 @@ func (e *Engine) startLoops() {
 	case <-e.served: // gnet could not start
 		return
 	}
+	e.noteListeners()
 	probe := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 	for i := 0; i < e.opts.Loops; i++ {
 		ctx := gnet.NewContext(gnet.NewNetAddrContext(context.Background(), probe), bootProbe{})

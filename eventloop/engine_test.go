@@ -529,3 +529,109 @@ func TestStopClosesConnections(t *testing.T) {
 		t.Fatalf("client read after Stop: %d, %v", n, err)
 	}
 }
+
+// tagged answers any bytes with its engine's tag.
+type tagged struct {
+	c   transport.Conn
+	tag byte
+}
+
+func (h *tagged) OnTraffic() {
+	h.c.Discard(len(h.c.Peek()))
+	h.c.Write([]byte{h.tag})
+}
+
+func (h *tagged) OnClose(error) {}
+
+// startTagged runs an engine on addr whose connections answer tag.
+func startTagged(t *testing.T, addr string, tag byte) *Engine {
+	t.Helper()
+	e := New(Options{Loops: 2, Log: testLog()})
+	if err := e.Listen(addr, func(l *Loop, c transport.Conn) Handler { return &tagged{c: c, tag: tag} }); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	return e
+}
+
+// ask connects to addr and returns the tag of the engine that answers.
+func ask(addr string) (byte, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("?")); err != nil {
+		return 0, err
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return 0, err
+	}
+	return b[0], nil
+}
+
+// Two engines on one address (a reload's generations) share it; closing
+// the listeners of one leaves the other's open, so every connection after
+// is accepted, by the other.
+func TestCloseListenersOfOneEngine(t *testing.T) {
+	addr := freeAddr(t)
+	old := startTagged(t, addr, 'o')
+	startTagged(t, addr, 'n')
+	seen := map[byte]int{}
+	for i := 0; i < 200 && len(seen) < 2; i++ {
+		tag, err := ask(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[tag]++
+	}
+	if len(seen) != 2 {
+		t.Fatalf("answers before closing: %v, want both engines", seen)
+	}
+	if err := old.CloseListeners(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		tag, err := ask(addr)
+		if err != nil {
+			t.Fatalf("connection %d after the old engine's listeners closed: %v", i, err)
+		}
+		if tag != 'n' {
+			t.Fatalf("connection %d answered by %q after its listeners closed", i, tag)
+		}
+	}
+}
+
+// A connection a loop accepted just before CloseListeners, whose Acceptor
+// is still running, is known when CloseListeners returns: the caller
+// counting connections to wait for must see it.
+func TestCloseListenersWaitsForAcceptors(t *testing.T) {
+	addr := freeAddr(t)
+	entered := make(chan struct{})
+	var done atomic.Bool
+	e := New(Options{Loops: 2, Log: testLog()})
+	err := e.Listen(addr, func(l *Loop, c transport.Conn) Handler {
+		close(entered)
+		time.Sleep(300 * time.Millisecond) // the loop is busy with this accept
+		done.Store(true)
+		return &tagged{c: c, tag: 'a'}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-entered
+	if err := e.CloseListeners(); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Load() {
+		t.Error("CloseListeners returned while a loop was still accepting a connection")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -34,16 +35,39 @@ import (
 // listener.
 //
 // Connections the kernel had completed but nobody accepted yet would be
-// reset by the close: they are accepted first and handed to a loop.
+// reset by the close: they are accepted first and handed to a loop. What
+// arrives between that last accept and the close (a window of a few
+// system calls), and handshakes not yet complete, are reset too, unless
+// the sysctl net.ipv4.tcp_migrate_req is 1 (Linux 5.14 and later): then
+// the kernel moves them to another listener of the SO_REUSEPORT group,
+// which is what another engine on the same address (a reload) is.
 
-// listenerFds returns the descriptors of the listening sockets bound to a
-// listener address, one per address and loop.
-func (e *Engine) listenerFds() ([]int, error) {
+// An engine's own listening sockets.
+//
+// gnet gives no handle on the sockets it listens with, so the engine
+// recognises them as the listening sockets bound to its addresses that
+// appeared while it started: Run lists those that exist before gnet makes
+// its own, and startLoops lists them again once gnet's loops exist. Two
+// engines of one process may listen on the same address (a reload's old
+// and new generation), each socket in the same SO_REUSEPORT group: the
+// start of engines is serialised (starting), or one could count the
+// other's sockets as its own and close them. A socket is known by its
+// cookie (SO_COOKIE), which the kernel never gives twice, so a descriptor
+// number that gnet closed and the process reused is not taken for it.
+
+// starting is held by the engine whose gnet is creating its listening
+// sockets: from before they exist until startLoops has listed them, or
+// until Run returns if gnet never got that far.
+var starting sync.Mutex
+
+// listenSockets returns the listening TCP sockets bound to one of e's
+// addresses, by cookie (the value is the descriptor).
+func (e *Engine) listenSockets() (map[uint64]int, error) {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return nil, err
 	}
-	var fds []int
+	socks := map[uint64]int{}
 	for _, ent := range ents {
 		fd, err := strconv.Atoi(ent.Name())
 		if err != nil {
@@ -68,30 +92,65 @@ func (e *Engine) listenerFds() ([]int, error) {
 		default:
 			continue
 		}
-		if e.acceptorOf(a) != nil {
-			fds = append(fds, fd)
+		if e.acceptorOf(a) == nil {
+			continue
 		}
+		cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+		if err != nil {
+			continue
+		}
+		socks[cookie] = fd
 	}
-	return fds, nil
+	return socks, nil
 }
 
-// CloseListeners stops accepting: every listening socket is closed, after
-// the connections waiting in its queue are accepted and handed to loops.
+// noteListeners records, once gnet has made its loops, the listening
+// sockets that appeared since Run started (e.preexisting), and lets the
+// next engine start.
+func (e *Engine) noteListeners() {
+	defer close(e.listening)
+	defer e.doneStarting()
+	now, err := e.listenSockets()
+	if err != nil {
+		e.opts.Log.Error("cannot list the listening sockets; they will not close before the engine stops", "err", err)
+		return
+	}
+	for cookie := range e.preexisting {
+		delete(now, cookie)
+	}
+	e.mu.Lock()
+	e.listeners = now
+	e.mu.Unlock()
+}
+
+// doneStarting releases starting, once.
+func (e *Engine) doneStarting() {
+	e.startDone.Do(starting.Unlock)
+}
+
+// CloseListeners stops accepting: every listening socket of the engine is
+// closed, after the connections waiting in its queue are accepted and
+// handed to loops. Another engine's sockets on the same addresses stay
+// open: they get the connections that come next. Closing them again does
+// nothing.
 // It returns once those connections are open on their loops (their
 // Acceptor has run) or after a few seconds.
 func (e *Engine) CloseListeners() error {
 	loops := e.Loops()
-	fds, err := e.listenerFds()
-	if err != nil {
-		return err
-	}
+	e.mu.Lock()
+	socks := e.listeners
+	e.listeners = nil
+	e.mu.Unlock()
 	hold, err := quietListener()
 	if err != nil {
 		return err
 	}
 	defer unix.Close(hold)
 	var pending []<-chan gnet.RegisteredResult
-	for _, fd := range fds {
+	for cookie, fd := range socks {
+		if c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE); err != nil || c != cookie {
+			continue // not that socket any more: gnet has closed it
+		}
 		pending = append(pending, e.acceptQueued(fd, loops)...)
 		if err := unix.Dup3(hold, fd, unix.O_CLOEXEC); err != nil {
 			return fmt.Errorf("closing listener: %w", err)
@@ -106,6 +165,23 @@ func (e *Engine) CloseListeners() error {
 			}
 		case <-timeout:
 			return errors.New("connections accepted at shutdown are not open after 5 s")
+		}
+	}
+	// A loop may have accepted a connection itself just before the close
+	// and not yet handed it to its Acceptor: a task posted now runs after
+	// that, so once each loop has run one, every connection accepted is
+	// known to the caller (edge counts it, and waits for it to finish). A
+	// loop that does not run it within a second is busy, maybe in a script
+	// that never yields: it is not between an accept and its Acceptor,
+	// which run no Lua, so it is not waited for longer.
+	barrier := time.After(time.Second)
+	for _, l := range loops {
+		ran := make(chan struct{})
+		l.Post(func() { close(ran) })
+		select {
+		case <-ran:
+		case <-barrier:
+			return nil
 		}
 	}
 	return nil

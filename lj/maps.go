@@ -3,8 +3,9 @@ package lj
 // HAProxy maps and ACL pattern files, shared by every core of a generation
 // (Shared.maps).
 //
-// A file is read once per generation into a pattern reference (patRef): its
-// entries, in file order. Each (file, match method) pair used by a script gets an index over
+// A file is read once into a pattern reference (patRef): its entries, in
+// file order; a reload's next generation takes the reference over while the
+// file on disk is unchanged (reload.go). Each (file, match method) pair used by a script gets an index over
 // those entries (mapExpr), built on first use and kept in step with runtime
 // updates (core.set_map, del_map, add_acl, del_acl), so every core sees the
 // same contents. Lua reaches all this through the gate (lj/lua/map.lua); Go
@@ -33,6 +34,7 @@ package lj
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -99,13 +101,22 @@ type mapEntry struct {
 	line    int // line in the file; 0 for entries added at run time
 }
 
-// patRef is the contents of one file, shared by all its indexes.
+// patRef is the contents of one file, shared by all its indexes, and by
+// the next generation's while the file on disk is the one read (reload.go).
 type patRef struct {
 	mu      sync.RWMutex
-	name    string // the path as first given, for messages
-	acl     bool   // read as an ACL file (one pattern per line)
+	name    string  // the path as first given, for messages
+	acl     bool    // read as an ACL file (one pattern per line)
+	file    fileSum // what was read; set once
 	entries []*mapEntry
-	exprs   []*mapExpr
+	exprs   []*mapExpr // of every generation using the file
+}
+
+// fileSum identifies the contents of a file; the zero value stands for a
+// file that does not exist.
+type fileSum struct {
+	exists bool
+	sha256 [sha256.Size]byte
 }
 
 // mapExpr is a file indexed for one match method.
@@ -166,11 +177,13 @@ func (sh *Shared) absPath(p string) string {
 // a comment, leading blanks are skipped, empty lines ignored; in a map the
 // key is the first word and the value the rest of the line without its
 // surrounding blanks.
-func readPatFile(path string, acl bool) ([]*mapEntry, error) {
+// It also returns the sum of what it read.
+func readPatFile(path string, acl bool) ([]*mapEntry, fileSum, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fileSum{}, err
 	}
+	sum := fileSum{exists: true, sha256: sha256.Sum256(data)}
 	var entries []*mapEntry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
@@ -199,9 +212,9 @@ func readPatFile(path string, acl bool) ([]*mapEntry, error) {
 		entries = append(entries, &mapEntry{key: key, value: value, line: line})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, fileSum{}, err
 	}
-	return entries, nil
+	return entries, sum, nil
 }
 
 // getRef returns the reference of a file, reading it on first use. When
@@ -212,7 +225,7 @@ func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
 	if r := sh.maps.refs[abs]; r != nil {
 		return r, nil
 	}
-	entries, err := readPatFile(abs, acl)
+	entries, sum, err := readPatFile(abs, acl)
 	if err != nil {
 		if !mayCreate || !errors.Is(err, os.ErrNotExist) {
 			kind := "map"
@@ -227,7 +240,7 @@ func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
 		}
 		entries = nil
 	}
-	r := &patRef{name: path, acl: acl, entries: entries}
+	r := &patRef{name: path, acl: acl, file: sum, entries: entries}
 	if sh.maps.refs == nil {
 		sh.maps.refs = make(map[string]*patRef)
 	}

@@ -31,7 +31,7 @@ func TestReadPatFile(t *testing.T) {
 		"keyonly\n"+
 		"  # not a comment (only column 0 is)\n"+
 		"k5 a # b\n")
-	es, err := readPatFile(p, false)
+	es, _, err := readPatFile(p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestReadPatFile(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v", i, *e, want[i])
 		}
 	}
-	acl, err := readPatFile(writeFile(t, "a.acl", "#c\n  /a b  \n\n/c\r\n"), true)
+	acl, _, err := readPatFile(writeFile(t, "a.acl", "#c\n  /a b  \n\n/c\r\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ type Shared struct {
 	threads  int
 	versions *cgo.Versions // counters bumped atomically by the writers below
 
-	procs procVars    // proc.* variables; its own lock
+	procs *procVars   // proc.* variables; its own lock; shared with the next generation
 	maps  mapRegistry // map and ACL files; its own locks
 }
 
@@ -38,6 +38,7 @@ func NewShared(baseDir string, threads int) *Shared {
 		baseDir:  baseDir,
 		threads:  threads,
 		versions: cgo.NewVersions(versionMaps + maxVersioned),
+		procs:    &procVars{},
 	}
 }
 

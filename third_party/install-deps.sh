@@ -23,8 +23,10 @@ fi
 case $want in
 test | bench)
 	# The end-to-end tests talk to real peers: curl as a client, nginx as a
-	# backend, redis-server for the Socket class, HAProxy to compare answers.
+	# backend, redis-server for the Socket class, HAProxy to compare answers,
+	# socat to the runtime socket.
 	need_cmd curl curl
+	need_cmd socat socat
 	need_cmd nginx nginx
 	need_cmd redis-server redis-server
 	need_cmd haproxy haproxy

@@ -19,7 +19,7 @@ func TestExamples(t *testing.T) {
 	for _, path := range configs {
 		t.Run(filepath.Base(filepath.Dir(path)), func(t *testing.T) {
 			var out bytes.Buffer
-			if code := run([]string{"check", "-c", path}, &out); code != 0 {
+			if code := run([]string{"check", "-c", path}, &out, &out); code != 0 {
 				t.Fatalf("luaedge check -c %s: exit status %d\n%s", path, code, out.String())
 			}
 		})

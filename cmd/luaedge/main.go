@@ -1,29 +1,36 @@
 // Command luaedge is a programmable edge server: HTTP/1.1 on an event loop
 // per core, answered by the operator's LuaJIT scripts.
 //
-//	luaedge                  run the embedded demo configuration (127.0.0.1:8080)
-//	luaedge -c FILE          run FILE
-//	luaedge check -c FILE    validate FILE and its scripts, then exit
-//	luaedge version          print the version
+//	luaedge                          run the embedded demo configuration (127.0.0.1:8080)
+//	luaedge -c FILE                  run FILE
+//	luaedge check -c FILE            validate FILE and its scripts, then exit
+//	luaedge admin [-s SOCKET] CMD    send CMD to a running luaedge's runtime socket
+//	luaedge version                  print the version
 //
 // SIGTERM or SIGINT stops the server gracefully: it stops accepting, lets
 // requests in flight finish for up to shutdown_timeout, and exits with
 // status 0. If a Lua script is still running then (one that never
 // yields), the process exits with status 3 without waiting for it.
+//
+// SIGHUP, or reload on the runtime socket, reloads: the configuration and
+// the scripts are read again into a new generation of the server, which
+// takes new connections while the old one finishes its requests (see
+// reload.go).
 package main
 
 import (
-	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/luaedge/luaedge/admin"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/edge"
@@ -41,11 +48,14 @@ var version = "dev"
 var defaultFS embed.FS
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	lj.Version = version
+	if len(args) > 0 && args[0] == "admin" {
+		return adminCommand(args[1:], stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
 		cmd, args = args[0], args[1:]
@@ -90,7 +100,39 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "configuration and scripts are valid")
 		return 0
 	}
-	return serve(cfg, scripts, log)
+	return serve(*cfgPath, cfg, scripts, log, stderr)
+}
+
+// adminTimeout bounds the wait for an answer on the runtime socket; a
+// reload answers once its new generation has started.
+const adminTimeout = reloadStartTimeout + 30*time.Second
+
+// adminCommand is "luaedge admin [-s SOCKET] COMMAND...".
+func adminCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("luaedge admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sock := fs.String("s", "/run/luaedge.sock", "the runtime socket (runtime_socket in the configuration)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: luaedge admin [-s SOCKET] COMMAND [ARG...]   (COMMAND help lists them)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	answer, err := admin.Send(*sock, strings.Join(fs.Args(), " "), adminTimeout)
+	if err != nil {
+		fmt.Fprintln(stderr, "luaedge admin:", err)
+		return 1
+	}
+	fmt.Fprint(stdout, answer)
+	if admin.Failed(answer) {
+		return 1
+	}
+	return 0
 }
 
 // load reads the configuration and its scripts, or the embedded default.
@@ -165,57 +207,34 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(cfg *config.Config, scripts []lj.Script, log *slog.Logger) int {
+func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Logger, stderr io.Writer) int {
 	srv, err := edge.New(cfg, scripts, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
+	if cfg.RuntimeSocket != "" {
+		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
+			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},
+		}, log)
+		if err != nil {
+			log.Error("cannot start", "err", fmt.Errorf("runtime_socket: %w", err))
+			return 1
+		}
+		defer sock.Close()
+	}
 	// Signals are caught before the listeners open: a client may signal
 	// as soon as the port accepts.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
+	p.cur = startGeneration(1, cfg, log, srv)
 	select {
-	case err := <-errc:
+	case err := <-p.cur.served:
 		log.Error("cannot start", "err", err)
 		return 1
 	case <-srv.Booted():
 	}
-	for _, f := range cfg.Frontends {
-		log.Info("listening", "frontend", f.Name, "bind", f.Bind, "service", f.UseService)
-	}
-	return waitSignals(srv, sigs, errc, log)
-}
-
-func waitSignals(srv *edge.Server, sigs chan os.Signal, errc chan error, log *slog.Logger) int {
-	for {
-		select {
-		case err := <-errc:
-			if err != nil {
-				log.Error("server stopped", "err", err)
-				return 1
-			}
-			return 0
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				log.Warn("SIGHUP: reload is not supported yet; ignoring")
-				continue
-			}
-			log.Info("stopping: finishing requests in flight", "signal", sig)
-			err := srv.Shutdown(context.Background())
-			if errors.Is(err, edge.ErrScriptRunning) {
-				// Serve cannot return while a loop is in the script.
-				log.Error("stopped with a Lua script still running; exiting without waiting for it")
-				return exitScriptRunning
-			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("shutdown", "err", err)
-			}
-			<-errc
-			log.Info("stopped")
-			return 0
-		}
-	}
+	p.cur.listening()
+	return p.run(sigs)
 }
