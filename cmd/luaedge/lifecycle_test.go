@@ -61,10 +61,11 @@ func TestStopWhileScriptRuns(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// The wait for the busy loop to take what it accepted (1 s),
 	// shutdown_timeout (1 s), the loops' stop grace (2 s), and a margin.
 	select {
 	case <-s.done:
-	case <-time.After(6 * time.Second):
+	case <-time.After(8 * time.Second):
 		t.Fatalf("luaedge has not exited %v after SIGTERM; its output:\n%s", time.Since(start), s.logs())
 	}
 	logs := s.logs()
