@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -153,7 +154,8 @@ func lifeLines(t *testing.T, path string) (inits, deinits map[string]bool) {
 
 // script_init runs once in every state when it loads (the start-up check's
 // and each loop's), script_deinit once in each when it is unloaded: the
-// check's before the loops start, the loops' on SIGTERM.
+// check's before the loops start, the old loops' on a reload, the loops'
+// on SIGTERM.
 func TestScriptInitAndDeinit(t *testing.T) {
 	s := startServer(t, `workers: 2
 lua:
@@ -168,12 +170,20 @@ frontends:
 	if len(inits) != 3 || len(deinits) != 1 {
 		t.Fatalf("after the start: %d script_init, %d script_deinit; want 3 (the check and 2 loops) and 1 (the check)", len(inits), len(deinits))
 	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, 10*time.Second, "msg=reloaded")
+	inits, deinits = lifeLines(t, log)
+	if len(inits) != 6 || len(deinits) != 4 {
+		t.Fatalf("after a reload: %d script_init, %d script_deinit; want 6 (3 more: the check and 2 new loops) and 4 (the check's and the 2 old loops')", len(inits), len(deinits))
+	}
 	if !s.stop(10 * time.Second) {
 		t.Fatalf("no exit after SIGTERM:\n%s", s.logs())
 	}
 	inits, deinits = lifeLines(t, log)
-	if len(deinits) != 3 {
-		t.Fatalf("after SIGTERM: %d script_deinit, want 3", len(deinits))
+	if len(deinits) != 6 {
+		t.Fatalf("after SIGTERM: %d script_deinit, want 6", len(deinits))
 	}
 	for token := range inits {
 		if !deinits[token] {
