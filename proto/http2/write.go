@@ -62,7 +62,7 @@ func (c *Conn) encode(name, value []byte) {
 func (c *Conn) encodeStatus(status int) {
 	d := &c.statusDigits
 	d[0], d[1], d[2] = byte('0'+status/100), byte('0'+status/10%10), byte('0'+status%10)
-	c.encode([]byte(":status"), d[:])
+	c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: unsafe.String(&d[0], len(d))})
 }
 
 // SendHeaders sends the block StartHeaders began, in a HEADERS frame and
