@@ -1,16 +1,3 @@
-// Package http2 implements the HTTP/2 wire format (RFC 9113) for an
-// event-loop server: a frame codec over complete frames, and Conn, the
-// server side of one connection as a state machine fed with the inbound
-// bytes.
-//
-// Nothing here does I/O, starts a goroutine or reads a clock. ParseFrame
-// looks only at complete frames: a caller keeps the bytes of an incomplete
-// frame and calls again once more have arrived, and a frame longer than
-// the limit is refused as soon as its 9-byte header is there, so nothing
-// buffers without bound. Header blocks are decoded fragment by fragment as
-// their frames arrive (x/net/http2's Framer reads CONTINUATION frames
-// synchronously and buffers whole header blocks, which is what the
-// CONTINUATION flood exploits).
 package http2
 
 import (
