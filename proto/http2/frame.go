@@ -22,6 +22,19 @@ const (
 	FrameContinuation FrameType = 0x9
 )
 
+var frameTypeNames = [...]string{
+	"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+	"PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION",
+}
+
+// String returns the type's name in RFC 9113, or "UNKNOWN".
+func (t FrameType) String() string {
+	if int(t) < len(frameTypeNames) {
+		return frameTypeNames[t]
+	}
+	return "UNKNOWN"
+}
+
 // Flags are a frame's flags; their meaning depends on its type. Flags a
 // type does not define are ignored (RFC 9113 §4.1).
 type Flags uint8

@@ -180,15 +180,7 @@ func BenchmarkParseFrameData(b *testing.B) {
 // describe describes a frame ParseFrame returned.
 func describe(f *Frame) string {
 	var b strings.Builder
-	name := map[FrameType]string{
-		FrameData: "DATA", FrameHeaders: "HEADERS", FramePriority: "PRIORITY", FrameRSTStream: "RST_STREAM",
-		FrameSettings: "SETTINGS", FramePushPromise: "PUSH_PROMISE", FramePing: "PING", FrameGoAway: "GOAWAY",
-		FrameWindowUpdate: "WINDOW_UPDATE", FrameContinuation: "CONTINUATION",
-	}[f.Type]
-	if name == "" {
-		name = fmt.Sprintf("type%d", f.Type)
-	}
-	b.WriteString(name)
+	b.WriteString(f.Type.String())
 	switch f.Type {
 	case FrameSettings, FramePing, FrameGoAway:
 	default:
