@@ -38,11 +38,12 @@ type Limits struct {
 	// either, a connection error (ENHANCE_YOUR_CALM). Defaults 131072 and
 	// 32.
 	MaxHeaderBlock, MaxHeaderFrames int
-	// ResetBudget is how many streams a client may have reset (its
-	// RST_STREAM, or ours for its errors and refused streams) before
-	// their response ended; each response that ends earns one back, up
-	// to ResetBudget. Past it, a connection error (ENHANCE_YOUR_CALM).
-	// Default 200.
+	// ResetBudget is how many streams a client may have reset (by its
+	// RST_STREAM, or by ours for its errors) before their response ended;
+	// each response that ends earns one back, up to ResetBudget. Past it,
+	// a connection error (ENHANCE_YOUR_CALM). Streams refused past
+	// MaxConcurrentStreams cost nothing: a client may open them before
+	// it sees our SETTINGS. Default 200.
 	ResetBudget int
 	// MaxQueuedControl bounds the frames written in reply to the client
 	// (SETTINGS and PING acknowledgements, RST_STREAM) that wait in the
@@ -119,8 +120,9 @@ const (
 	// ends with them.
 	EventTrailers
 	// EventReset is the end of a stream the caller was told of, reset by
-	// the client or for its error (Code): the caller abandons it; calls
-	// for it are ignored from now on.
+	// the client or for its error (Code): the caller abandons it. From
+	// now on SendHeaders and WriteData for it return ErrStreamClosed and
+	// the other calls do nothing.
 	EventReset
 	// EventWindow tells that a stream whose WriteData was short has credit
 	// again.
