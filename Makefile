@@ -63,6 +63,8 @@ fuzz:
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzChunked$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/http2 -run '^$$' -fuzz '^FuzzFrame$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/http2 -run '^$$' -fuzz '^FuzzConn$$' -fuzztime $(FUZZTIME)
 
 bench: build
 	bash bench/run.sh

@@ -1,0 +1,192 @@
+package http2
+
+// Flow control (RFC 9113 §5.2, §6.9). Inbound, the client may send what
+// we granted: the windows shrink with each DATA frame and grow again only
+// as the caller consumes the bytes (Consumed), by WINDOW_UPDATE once half
+// a window is due, so a script or backend that reads slowly slows the
+// client instead of filling memory. Outbound, WriteData sends what the
+// client's windows allow and reports the rest.
+
+// data takes a DATA frame.
+func (c *Conn) data(f *Frame) error {
+	id, l := f.StreamID, int64(f.Length)
+	end := f.Flags.Has(FlagEndStream)
+	if l > c.recvWindow {
+		return errConnFlow
+	}
+	c.recvWindow -= l
+	s := c.streams[id]
+	if s == nil {
+		c.credit(l)
+		switch {
+		case c.ignored(id):
+		case c.idle(id):
+			return errIdleStream
+		default:
+			// Closed: perhaps by a reset of ours this frame crossed, so it
+			// costs the client nothing from its budget.
+			c.rst(id, ErrCodeStreamClosed)
+		}
+		return nil
+	}
+	var code ErrCode
+	d := int64(len(f.Data))
+	switch {
+	case s.remoteEnded:
+		code = ErrCodeStreamClosed
+	case l > s.recvWindow:
+		code = ErrCodeFlowControl
+	case s.length >= 0 && (s.received+d > s.length || end && s.received+d != s.length):
+		code = ErrCodeProtocol // RFC 9113 §8.1.1
+	}
+	if code != 0 {
+		c.credit(l)
+		return c.streamError(id, code)
+	}
+	s.recvWindow -= l
+	s.received += d
+	s.held += d
+	s.remoteEnded = end
+	c.payload += d
+	c.consumed(s, l-d) // the padding
+	if d > 0 || end {
+		c.events = append(c.events, Event{Kind: EventData, Stream: id, Data: f.Data, End: end, s: s})
+	}
+	return nil
+}
+
+// Consumed gives back the flow-control credit of n body bytes of stream
+// id that the caller has used (or dropped). Credit for a stream that is
+// closed was given back when it closed.
+func (c *Conn) Consumed(id uint32, n int) {
+	s := c.streams[id]
+	if s == nil || n <= 0 {
+		return
+	}
+	k := min(int64(n), s.held)
+	s.held -= k
+	c.consumed(s, k)
+}
+
+// consumed credits n bytes to the connection and to s.
+func (c *Conn) consumed(s *stream, n int64) {
+	if n <= 0 {
+		return
+	}
+	c.credit(n)
+	if s.remoteEnded {
+		return // nothing more will come
+	}
+	s.recvCredit += n
+	if s.recvCredit >= int64(c.lim.StreamWindow)/2 {
+		c.out = AppendWindowUpdate(c.out, s.id, uint32(s.recvCredit))
+		s.recvWindow += s.recvCredit
+		s.recvCredit = 0
+	}
+}
+
+// credit gives n bytes back to the connection window.
+func (c *Conn) credit(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.recvCredit += n
+	if c.recvCredit >= int64(c.lim.ConnWindow)/2 {
+		c.out = AppendWindowUpdate(c.out, 0, uint32(c.recvCredit))
+		c.recvWindow += c.recvCredit
+		c.recvCredit = 0
+	}
+}
+
+// windowUpdate takes the client's WINDOW_UPDATE.
+func (c *Conn) windowUpdate(f *Frame) error {
+	id, incr := f.StreamID, int64(f.Increment())
+	if id == 0 {
+		c.sendWindow += incr
+		if c.sendWindow > MaxWindow {
+			return errConnWindowSize
+		}
+		c.windowOpened()
+		return nil
+	}
+	s := c.streams[id]
+	if s == nil {
+		if c.idle(id) && !c.ignored(id) {
+			return errIdleStream
+		}
+		return nil // closed: it may have crossed our END_STREAM or reset
+	}
+	s.sendWindow += incr
+	if s.sendWindow > MaxWindow {
+		return c.streamError(id, ErrCodeFlowControl)
+	}
+	c.reportWindow(s)
+	return nil
+}
+
+// windowOpened reports the streams waiting for credit that have some now.
+func (c *Conn) windowOpened() {
+	if c.sendWindow <= 0 {
+		return
+	}
+	for _, s := range c.streams {
+		c.reportWindow(s)
+	}
+}
+
+func (c *Conn) reportWindow(s *stream) {
+	if s.wantWindow && s.sendWindow > 0 && c.sendWindow > 0 {
+		s.wantWindow = false
+		c.events = append(c.events, Event{Kind: EventWindow, Stream: s.id, s: s})
+	}
+}
+
+// Window returns how many body bytes stream id may send now: the least of
+// its window and the connection's. A stream left at 0 is stalled by its
+// client; the caller times it.
+func (c *Conn) Window(id uint32) int {
+	s := c.streams[id]
+	if s == nil {
+		return 0
+	}
+	return int(max(0, min(c.sendWindow, s.sendWindow)))
+}
+
+// WriteData queues DATA frames carrying as much of p as the windows allow,
+// in frames of at most the client's SETTINGS_MAX_FRAME_SIZE, and returns
+// how much it sent. With end, once all of p is sent, the last frame ends
+// the stream (an empty p sends an empty frame, which needs no credit).
+// When it sends less than p, the caller keeps the rest and tries again
+// after EventWindow for the stream. ErrStreamClosed: the stream is reset
+// or its response has ended.
+func (c *Conn) WriteData(id uint32, p []byte, end bool) (int, error) {
+	s := c.streams[id]
+	if s == nil {
+		return 0, ErrStreamClosed
+	}
+	if len(p) == 0 && !end {
+		return 0, nil
+	}
+	n := 0
+	for {
+		k := int(max(0, min(int64(len(p)-n), int64(c.peerMaxFrame), c.sendWindow, s.sendWindow)))
+		rest := len(p) - n - k
+		if k == 0 && rest > 0 {
+			break
+		}
+		c.out = AppendData(c.out, id, end && rest == 0, p[n:n+k])
+		c.sendWindow -= int64(k)
+		s.sendWindow -= int64(k)
+		c.payload += int64(k)
+		n += k
+		if rest == 0 {
+			break
+		}
+	}
+	if n < len(p) {
+		s.wantWindow = true
+	} else if end {
+		c.endStream(s)
+	}
+	return n, nil
+}
