@@ -3,6 +3,7 @@ module github.com/luaedge/luaedge
 go 1.26
 
 require (
+	github.com/klauspost/compress v1.20.5
 	github.com/panjf2000/gnet/v2 v2.10.0
 	golang.org/x/sys v0.30.0
 	gopkg.in/yaml.v3 v3.0.1
