@@ -120,7 +120,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 		var w Writer
 		w.Init(role, d, &fl)
 		var r Reader
-		r.Init(1-role, Limits{MaxFrame: 1 << 20}, d, &fl)
+		r.Init(peerOf(role), Limits{MaxFrame: 1 << 20}, d, &fl)
 		var out []byte
 		for _, p := range payloads {
 			start := len(out)
