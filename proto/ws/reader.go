@@ -68,8 +68,9 @@ func (r *Reader) Init(role Role, lim Limits, d Deflate, f *Flate) {
 // refused, even when its message has more frames to come. A compressed
 // message is inflated, and its text checked, when its last frame arrives.
 // Like ParseFrame, Next unmasks the frame in place: the caller must
-// consume the bytes it used. After an error, r must not be used again
-// before Init.
+// consume the bytes it used. After a close frame the peer sends nothing
+// more (RFC 6455 §5.5.1): the caller answers it and stops reading. After
+// an error, r must not be used again before Init.
 func (r *Reader) Next(in []byte, msg *[]byte) (Event, int, error) {
 	h, err := parseHeader(in, r.role, r.flate != nil, r.maxFrame)
 	if err != nil {
