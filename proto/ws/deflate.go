@@ -236,7 +236,7 @@ func (f *Flate) compress(dst, p []byte, bits int) []byte {
 // decompressor: the 00 00 ff ff the sender dropped (RFC 7692 §7.2.2), then
 // an empty final block, so that the decompressor ends with io.EOF where the
 // message ends. A message that ends with a final block of its own
-// (§7.2.3.5) ends there, and the tail is not read.
+// (§7.2.3.4) ends there, and the tail is not read.
 var inflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 // source is a message's compressed bytes then inflateTail, as an
