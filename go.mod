@@ -3,6 +3,8 @@ module github.com/luaedge/luaedge
 go 1.26.0
 
 require (
+	github.com/gorilla/websocket v1.5.3
+	github.com/klauspost/compress v1.20.5
 	github.com/panjf2000/gnet/v2 v2.10.0
 	golang.org/x/net v0.63.0
 	golang.org/x/sys v0.50.0
