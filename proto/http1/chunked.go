@@ -1,5 +1,7 @@
 package http1
 
+import "github.com/luaedge/luaedge/proto/httpchar"
+
 // Bounds on chunked framing (RFC 9112 §7.1); the body itself is unbounded
 // here, the caller limits it.
 const (
@@ -181,7 +183,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 			d.state = csSizeLF
 		case c == '"':
 			d.state = csExtQuoted
-		case tokenTab[c] || c == ';' || c == '=' || c == ' ' || c == '\t':
+		case httpchar.Token[c] || c == ';' || c == '=' || c == ' ' || c == '\t':
 		default:
 			return errChunkExt
 		}
@@ -191,11 +193,11 @@ func (d *ChunkedDecoder) step(c byte) error {
 			d.state = csExt
 		case c == '\\':
 			d.state = csExtEscape
-		case !valueTab[c]:
+		case !httpchar.Value[c]:
 			return errChunkExt
 		}
 	case csExtEscape:
-		if !valueTab[c] {
+		if !httpchar.Value[c] {
 			return errChunkExt
 		}
 		d.state = csExtQuoted
@@ -227,7 +229,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 			return errBareLF
 		case c == ' ' || c == '\t':
 			return errTrailerFold
-		case tokenTab[c]:
+		case httpchar.Token[c]:
 			d.lineStart = len(d.tbuf)
 			d.tbuf = append(d.tbuf, c)
 			d.state = csTrailerName
@@ -236,7 +238,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 		}
 	case csTrailerName:
 		switch {
-		case tokenTab[c]:
+		case httpchar.Token[c]:
 			d.tbuf = append(d.tbuf, c)
 		case c == ':':
 			d.nameEnd = len(d.tbuf)
@@ -250,7 +252,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 			d.state = csTrailerLF
 		case c == '\n':
 			return errBareLF
-		case valueTab[c]:
+		case httpchar.Value[c]:
 			d.tbuf = append(d.tbuf, c)
 		default:
 			return errTrailerField

@@ -8,7 +8,11 @@
 // callers should only call it again after new bytes arrive.
 package http1
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/luaedge/luaedge/proto/httpchar"
+)
 
 // Header is one header field. Name and Value alias the parsed buffer; Value
 // has surrounding optional whitespace (SP / HTAB) trimmed.
@@ -124,41 +128,6 @@ var (
 	errTEUnknown     = &Error{501, "http1: unknown transfer coding"}
 )
 
-// Character classes of RFC 9110 §5.6.2 and §5.5, as lookup tables because
-// they sit in the innermost loops.
-var (
-	tokenTab [256]bool // tchar
-	valueTab [256]bool // field-vchar / SP / HTAB / obs-text
-	hostTab  [256]bool // reg-name, IP-literal and port characters
-)
-
-func init() {
-	for c := '0'; c <= '9'; c++ {
-		tokenTab[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		tokenTab[c] = true
-		tokenTab[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		tokenTab[c] = true
-	}
-	valueTab['\t'] = true
-	for c := 0x20; c < 0x7f; c++ {
-		valueTab[c] = true
-	}
-	for c := 0x80; c < 0x100; c++ {
-		valueTab[c] = true
-	}
-	for c := 0; c < 0x80; c++ {
-		b := byte(c)
-		hostTab[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
-	}
-	for _, c := range "-._~!$&'()*+,;=%:[]" {
-		hostTab[c] = true
-	}
-}
-
 // headBuf is the buffer as Parse may see it.
 type headBuf struct {
 	b    []byte // the buffer, truncated to MaxHeaderBytes
@@ -265,7 +234,7 @@ func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
 		return lineObsFold, 0, 0, 0, 0, 0
 	}
 	ns = p
-	for p < len(buf) && tokenTab[buf[p]] {
+	for p < len(buf) && httpchar.Token[buf[p]] {
 		p++
 	}
 	if p >= len(buf) {
@@ -379,7 +348,7 @@ func scanValue(b []byte, p int) int {
 		}
 		p += 8
 	}
-	for p < len(b) && valueTab[b[p]] {
+	for p < len(b) && httpchar.Value[b[p]] {
 		p++
 	}
 	return p
@@ -411,7 +380,7 @@ func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
 	}
 
 	s := p
-	for p < len(lb) && tokenTab[lb[p]] {
+	for p < len(lb) && httpchar.Token[lb[p]] {
 		p++
 	}
 	if p >= len(lb) {
@@ -560,7 +529,7 @@ func (r *Request) noteField(st *fieldState, n, v []byte) error {
 		}
 		st.host = true
 		for _, c := range v {
-			if !hostTab[c] {
+			if !httpchar.Host[c] {
 				return errBadHost
 			}
 		}

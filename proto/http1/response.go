@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/luaedge/luaedge/proto/httpchar"
 )
 
 // statusText holds the reason phrases of RFC 9110 §15, plus 103 (RFC 8297),
@@ -104,7 +106,7 @@ func AppendStatusLine(dst []byte, minor int, code int, reason string) []byte {
 // validReason reports whether s is a valid reason-phrase (RFC 9112 §4).
 func validReason(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !valueTab[s[i]] {
+		if !httpchar.Value[s[i]] {
 			return false
 		}
 	}
@@ -194,7 +196,7 @@ func ValidHeaderName(b []byte) bool {
 		return false
 	}
 	for _, c := range b {
-		if !tokenTab[c] {
+		if !httpchar.Token[c] {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"github.com/luaedge/luaedge/proto/httpchar"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -262,7 +263,7 @@ func (hb *headerBlock) validRequest() bool {
 	if hb.pseudo&pseudoAuthority == 0 {
 		hb.authority = hb.host
 	}
-	if !inClass(hb.authority, &hostTab) {
+	if !inClass(hb.authority, &httpchar.Host) {
 		return false
 	}
 	if hb.method == "CONNECT" {
@@ -292,50 +293,20 @@ func (c *Conn) refuseTooLarge(id uint32, ended bool) {
 	}
 }
 
-// Character classes of RFC 9110 §5.6.2 (tchar) and §5.5 (field values),
-// as tables because they sit in the innermost loops.
+// Character classes beyond httpchar's, as tables because they sit in the
+// innermost loops.
 var (
-	nameTab  [256]bool // tchar without uppercase: an HTTP/2 field name's
-	tokenTab [256]bool // tchar
-	valueTab [256]bool // field-vchar, SP, HTAB, obs-text
-	hostTab  [256]bool // reg-name, IP-literal and port characters
-	pathTab  [256]bool // visible ASCII: what HTTP/1 accepts in a request-target
+	nameTab [256]bool // tchar without uppercase: an HTTP/2 field name's
+	pathTab [256]bool // visible ASCII: what HTTP/1 accepts in a request-target
 )
 
 func init() {
-	for c := '0'; c <= '9'; c++ {
-		tokenTab[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		tokenTab[c] = true
-		tokenTab[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		tokenTab[c] = true
-	}
-	nameTab = tokenTab
+	nameTab = httpchar.Token
 	for c := 'A'; c <= 'Z'; c++ {
 		nameTab[c] = false
 	}
-	valueTab['\t'] = true
-	for c := 0x20; c < 0x7f; c++ {
-		valueTab[c] = true
-	}
-	for c := 0x80; c < 0x100; c++ {
-		valueTab[c] = true
-	}
 	for c := 0x21; c < 0x7f; c++ {
 		pathTab[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		hostTab[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		hostTab[c] = true
-		hostTab[c-'a'+'A'] = true
-	}
-	for _, c := range "-._~!$&'()*+,;=%:[]" {
-		hostTab[c] = true
 	}
 }
 
@@ -343,7 +314,7 @@ func init() {
 // §8.2.1).
 func validName(s string) bool { return s != "" && inClass(s, &nameTab) }
 
-func validToken(s string) bool { return s != "" && inClass(s, &tokenTab) }
+func validToken(s string) bool { return s != "" && inClass(s, &httpchar.Token) }
 
 // inClass reports whether every byte of s is in class.
 func inClass(s string, class *[256]bool) bool {
@@ -367,7 +338,7 @@ func validValue(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !valueTab[s[i]] {
+		if !httpchar.Value[s[i]] {
 			return false
 		}
 	}
