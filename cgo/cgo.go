@@ -241,6 +241,12 @@ func (t *Thread) Resume(ran time.Duration) Result {
 	switch st.fired {
 	case C.LE_WD_YIELD:
 		r.Outcome, r.Ran = ForcedYield, time.Duration(st.fired_ran_ns)
+		// The script did not set op: it still says what the coroutine
+		// yielded for last, OP_DONE if it finished a request before. Left
+		// so, a stream ended now would put a coroutine that is in the
+		// middle of a script back in the pool, for another request to
+		// resume.
+		t.S.c.op = C.LE_OP_YIELD
 	case C.LE_WD_ABORT:
 		r.Outcome, r.Ran = TimedOut, time.Duration(st.fired_ran_ns)
 		r.Where = C.GoString(&st.where[0])

@@ -66,7 +66,7 @@ lua:
   load: [runaway.lua]
   forced_yield: 10ms
   burst_timeout: 500ms
-  session_timeout: 1s
+  session_timeout: 2s
 frontends:
   - name: hello
     bind: ["127.0.0.1:@PORT@"]
@@ -107,8 +107,8 @@ func onEachWorker(t *testing.T, addr, path string) []*rawConn {
 }
 
 // A runaway script on each loop is yielded every slice, so the loops go on
-// serving, and stopped with a 500 once it has run session_timeout without
-// waiting; the log names the script's file:line.
+// serving, and stopped with a 500 once it has run session_timeout (2 s)
+// without waiting; the log names the script's file:line.
 func TestRunawayScriptsAreStopped(t *testing.T) {
 	s := startServer(t, runawayConfig, map[string]string{"runaway.lua": runawayScript})
 	for _, tc := range []struct{ frontend, path string }{
@@ -124,21 +124,23 @@ func TestRunawayScriptsAreStopped(t *testing.T) {
 			for _, c := range spinners {
 				c.send("GET " + tc.path + " HTTP/1.1\r\nHost: e2e\r\n\r\n")
 			}
-			// While both loops run a runaway, each still answers hello at
-			// once (within a few slices).
+			// While both loops run a runaway, each still answers hello,
+			// well before the runaway ends (a frozen loop would answer
+			// only after it: 2 s). A slice is 10 ms; the bound leaves room
+			// for a loaded machine.
 			seen := map[string]bool{}
 			for i := 0; i < 200 && len(seen) < 2; i++ {
 				c := dialRaw(t, s.addr())
 				t0 := time.Now()
 				c.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
 				resp, body := c.readResponse("GET")
-				if took := time.Since(t0); resp.StatusCode != 200 || took > 300*time.Millisecond {
+				if took := time.Since(t0); resp.StatusCode != 200 || took > time.Second {
 					t.Fatalf("hello during a runaway: %d %q after %v", resp.StatusCode, body, took)
 				}
 				seen[body] = true
 				c.Close()
 			}
-			if len(seen) != 2 || time.Since(start) > 900*time.Millisecond {
+			if len(seen) != 2 || time.Since(start) > 1900*time.Millisecond {
 				t.Fatalf("hello reached %d workers in %v while they ran runaways, want 2 before the runaways end", len(seen), time.Since(start))
 			}
 			for _, c := range spinners {
@@ -147,8 +149,8 @@ func TestRunawayScriptsAreStopped(t *testing.T) {
 					t.Errorf("%s: %d %q, want 500", tc.path, resp.StatusCode, body)
 				}
 			}
-			if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
-				t.Errorf("the runaways were stopped after %v, want about session_timeout (1s)", took)
+			if took := time.Since(start); took < 1900*time.Millisecond || took > 5*time.Second {
+				t.Errorf("the runaways were stopped after %v, want about session_timeout (2s)", took)
 			}
 			// The loops serve normally after.
 			for _, c := range onEachWorker(t, s.addr(), "/") {
@@ -203,5 +205,56 @@ frontends:
 	}
 	if !strings.Contains(string(out), "body.lua:2: execution timeout") {
 		t.Errorf("the start-up error does not name body.lua:2: execution timeout; output:\n%s", out)
+	}
+}
+
+// A request parked by a forced yield is in the middle of its script: when
+// its client goes away, its coroutine must be dropped, never put back in
+// the pool for the next request on the loop to resume (which would run the
+// rest of the runaway in another client's request).
+func TestForcedYieldedRequestIsNotReused(t *testing.T) {
+	s := startServer(t, `workers: 1
+log: {level: debug}
+lua:
+  load: [runaway.lua]
+  forced_yield: 10ms
+  session_timeout: 2s
+frontends:
+  - name: hello
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hello
+  - name: spin
+    bind: ["127.0.0.1:@PORT1@"]
+    use_service: lua.spin
+`, map[string]string{"runaway.lua": runawayScript})
+	for round := 0; round < 3; round++ {
+		// A finished request leaves its coroutine in the pool, saying it
+		// is done; the runaway takes that coroutine.
+		c := dialRaw(t, s.addrOf("1"))
+		c.send("GET /who HTTP/1.1\r\nHost: e2e\r\n\r\n")
+		c.readResponse("GET")
+		c.send("GET /spin/pcall HTTP/1.1\r\nHost: e2e\r\n\r\n")
+		// Forced yields go on while hello is answered.
+		for i := 0; i < 5; i++ {
+			h := dialRaw(t, s.addr())
+			h.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+			if resp, body := h.readResponse("GET"); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello ") {
+				t.Fatalf("hello while a runaway is parked: %d %q", resp.StatusCode, body)
+			}
+			h.Close()
+		}
+		c.Close()
+		// The next requests take coroutines from the pool.
+		for i := 0; i < 5; i++ {
+			h := dialRaw(t, s.addr())
+			h.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+			if resp, body := h.readResponse("GET"); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello ") {
+				t.Fatalf("hello after the runaway's client left: %d %q", resp.StatusCode, body)
+			}
+			h.Close()
+		}
+	}
+	if logs := s.logs(); strings.Contains(logs, "frontend=hello where=") {
+		t.Errorf("a hello request ran the runaway's script:\n%s", logs)
 	}
 }
