@@ -45,6 +45,12 @@ routes["/stream"] = function(a)
 end
 -- More than the client's stream window: the rest waits for its credit.
 routes["/big"] = function(a) answer(a, 200, string.rep("0123456789", 600000)) end
+routes["/trailers"] = function(a)
+	a:set_status(200)
+	a:add_trailer("x-checksum", "abc123")
+	a:start_response()
+	a:send("with trailers")
+end
 routes["/fail"] = function(a) error("boom") end
 routes["/slow"] = function(a)
 	core.msleep(tonumber(a.qs) or 10)
@@ -130,6 +136,18 @@ func TestHTTP2(t *testing.T) {
 		_, body := get(t, c, "GET", base+"/big", "")
 		if body != strings.Repeat("0123456789", 600000) {
 			t.Fatalf("got %d bytes", len(body))
+		}
+	})
+	t.Run("trailers", func(t *testing.T) {
+		resp, body := get(t, c, "GET", base+"/trailers", "")
+		if body != "with trailers" || resp.Trailer.Get("x-checksum") != "abc123" {
+			t.Fatalf("got %q, trailers %v", body, resp.Trailer)
+		}
+	})
+	t.Run("head", func(t *testing.T) {
+		resp, body := get(t, c, "HEAD", base+"/hello", "")
+		if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len("hello HEAD /hello? 2.0 "+s.Addr["@A@"])) {
+			t.Fatalf("got %d, length %d, body %q", resp.StatusCode, resp.ContentLength, body)
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
