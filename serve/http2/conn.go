@@ -77,6 +77,7 @@ type Conn struct {
 	headerSince  time.Time // when a header block left open was first seen by CheckDeadline
 	busy         bool      // inside a handler: OnClose must not free what the stack uses
 	closed       bool
+	ending       bool // Close was called: OnClose follows
 	shutdown     bool // a graceful GOAWAY was begun
 	sessVars     bool // a script of this connection set sess.* variables
 	sessionEnded bool
@@ -129,8 +130,7 @@ func (h *Conn) process() {
 	if err != nil {
 		h.l.Env.Log.Debug("HTTP/2 connection error", "err", err, "remote", h.c.RemoteAddr())
 		h.closeAll()
-		h.flush()
-		h.c.Close()
+		h.end()
 		return
 	}
 	h.flush()
@@ -259,15 +259,27 @@ func (h *Conn) Handle(fn func()) {
 // flush writes what the protocol queued, and closes a connection that is
 // going away once its last stream is done.
 func (h *Conn) flush() {
-	if h.closed {
+	if h.closed || h.ending {
 		return
 	}
 	if out := h.h2.Output(); len(out) > 0 {
 		h.c.Write(out)
 	}
 	if h.h2.Closing() && len(h.streams) == 0 && h.h2.Idle() {
-		h.c.Close()
+		h.end()
 	}
+}
+
+// end closes the connection once, after writing what is queued.
+func (h *Conn) end() {
+	if h.closed || h.ending {
+		return
+	}
+	if out := h.h2.Output(); len(out) > 0 {
+		h.c.Write(out)
+	}
+	h.ending = true
+	h.c.Close()
 }
 
 // CheckDeadline enforces the timeouts: of an idle connection, of a header
@@ -275,7 +287,7 @@ func (h *Conn) flush() {
 // client's windows hold back; and, on a draining server, begins the
 // graceful GOAWAY.
 func (h *Conn) CheckDeadline(now time.Time) {
-	if h.closed {
+	if h.closed || h.ending {
 		return
 	}
 	h.busy = true
@@ -289,19 +301,17 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		} else if now.Sub(h.headerSince) > h.fe.RequestTime {
 			h.h2.GoAway(http2.ErrCodeEnhanceYourCalm)
 			h.closeAll()
-			h.flush()
-			h.c.Close()
+			h.end()
 		}
 	default:
 		h.headerSince = time.Time{}
 	}
-	if !h.closed && len(h.streams) == 0 && now.After(h.deadline) {
+	if !h.ending && len(h.streams) == 0 && now.After(h.deadline) {
 		h.h2.GoAway(http2.ErrCodeNo)
-		h.flush()
-		h.c.Close()
+		h.end()
 	}
 	for _, rs := range h.streams {
-		if !h.closed && !rs.deadline.IsZero() && now.After(rs.deadline) {
+		if !h.ending && !rs.deadline.IsZero() && now.After(rs.deadline) {
 			rs.timedOut()
 		}
 	}

@@ -24,6 +24,7 @@ type reqStream struct {
 	bodyTotal int64 // against the frontend's max_body
 	held      int   // body bytes given to the script, not yet credited back to the client
 	waitBody  bool  // the script waits for body bytes
+	recheck   bool  // a re-check of a forwarded body's backlog is scheduled
 	buffering bool  // http_buffer_request: the script starts once the body is in
 	up        stream.Upstream
 
@@ -50,6 +51,9 @@ func (rs *reqStream) data(p []byte, end bool) {
 		return
 	}
 	rs.bodyDone = end
+	if rs.buffering {
+		rs.deadline = h.now().Add(h.fe.BodyTime) // the timeout is between body bytes
+	}
 	if !rs.st.Running() && rs.up == nil {
 		h.h2.Consumed(rs.id, len(p)) // answered already: dropped
 		return
@@ -106,17 +110,40 @@ func (rs *reqStream) bodyArrived(got bool) {
 }
 
 // credit gives the client back the window of the body bytes the script
-// no longer holds unread: a script that reads slowly holds its client
-// back, within the stream's window.
+// no longer holds unread, or that left for the backend: a script or a
+// server that reads slowly holds its client back, within the stream's
+// window.
 func (rs *reqStream) credit() {
+	if rs.gone {
+		return
+	}
 	u := rs.st.Unread()
 	if rs.up != nil {
+		if rs.up.Backlog() >= transport.HighWater {
+			rs.recheckCredit()
+			return
+		}
 		u = 0 // handed on to the backend
 	}
 	if rs.held > u {
 		rs.h.h2.Consumed(rs.id, rs.held-u)
 		rs.held = u
 	}
+}
+
+// recheckCredit credits a forwarded body again once the server has taken
+// some of it.
+func (rs *reqStream) recheckCredit() {
+	if rs.recheck {
+		return
+	}
+	rs.recheck = true
+	rs.h.l.Env.Loop.After(transport.Recheck, func() {
+		rs.recheck = false
+		if !rs.gone && !rs.h.closed {
+			rs.h.Handle(rs.credit)
+		}
+	})
 }
 
 // bodyError ends a request whose body is too large or cannot be kept.
@@ -225,6 +252,8 @@ func (rs *reqStream) SendTrailers(t *stream.Trailers) {
 func (rs *reqStream) EndResponse() {
 	rs.ended = true
 	rs.waitBody, rs.buffering = false, false
+	rs.deadline = time.Time{}
+	rs.dropBody()
 	rs.sendPending()
 }
 
@@ -243,7 +272,7 @@ func (rs *reqStream) sendPending() {
 		}
 		rs.pending = rs.pending[:copy(rs.pending, rs.pending[n:])]
 		if len(rs.pending) > 0 {
-			if n > 0 {
+			if n > 0 || rs.deadline.IsZero() {
 				rs.deadline = h.now().Add(h.fe.BodyTime)
 			}
 			return
@@ -263,6 +292,15 @@ func (rs *reqStream) sendPending() {
 		h.h2.WriteData(rs.id, nil, true)
 	}
 	h.forget(rs)
+}
+
+// dropBody gives back the window of the body bytes the script held when
+// its answer ended: they will not be read.
+func (rs *reqStream) dropBody() {
+	if rs.held > 0 && rs.up == nil {
+		rs.h.h2.Consumed(rs.id, rs.held)
+		rs.held = 0
+	}
 }
 
 // Abort resets the stream.
@@ -289,6 +327,8 @@ func (rs *reqStream) fail(status int) {
 	if status >= 400 && h.trackKey != "" {
 		h.fe.Track.HTTPError(h.trackKey)
 	}
+	rs.dropBody()
+	rs.deadline = time.Time{}
 	text := http1.StatusText(status)
 	body := strconv.AppendInt(h.scratch[:0], int64(status), 10)
 	body = append(body, ' ')
