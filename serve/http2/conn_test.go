@@ -1,6 +1,7 @@
 package http2_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -10,8 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
+
+	h2proto "github.com/luaedge/luaedge/proto/http2"
 
 	"github.com/luaedge/luaedge/edge/edgetest"
 )
@@ -71,6 +75,10 @@ frontends:
     bind: ["@A@"]
     use_service: lua.app
     limits: {max_body: 100000}
+  - name: strict
+    bind: ["@B@"]
+    use_service: lua.app
+    timeouts: {keep_alive: 400ms, body: 300ms}
 `
 
 // client is an HTTP/2 client that talks h2c with prior knowledge; every
@@ -197,6 +205,64 @@ func TestHTTP2(t *testing.T) {
 		resp.Body.Close()
 		if resp.ProtoMajor != 1 || string(b) != "hello GET /hello? 1.1 "+s.Addr["@A@"] {
 			t.Fatalf("got HTTP/%d %q", resp.ProtoMajor, b)
+		}
+	})
+}
+
+func TestHTTP2Timeouts(t *testing.T) {
+	s := edgetest.Start(t, conf, app)
+	base := "http://" + s.Addr["@B@"]
+
+	// A body that stops coming: the script waiting for it gets 408.
+	t.Run("body", func(t *testing.T) {
+		c := client()
+		defer c.CloseIdleConnections()
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go pw.Write([]byte("part of it"))
+		req, _ := http.NewRequest("POST", base+"/echo", pr)
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 408 || time.Since(start) > 5*time.Second {
+			t.Fatalf("got %d after %v, want 408", resp.StatusCode, time.Since(start))
+		}
+	})
+	// A connection with no stream closes after keep_alive, with GOAWAY.
+	t.Run("idle", func(t *testing.T) {
+		c := s.Dial(t, "@B@")
+		c.Send(t, string(h2proto.AppendSettings([]byte(h2proto.ClientPreface))))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c.R)
+		if err != nil {
+			t.Fatalf("waiting for the close: %v", err)
+		}
+		var goAway bool
+		for len(got) > 0 {
+			f, n, err := h2proto.ParseFrame(got, h2proto.MaxMaxFrameSize)
+			if err != nil {
+				t.Fatalf("%v in %q", err, got)
+			}
+			goAway = goAway || f.Type == h2proto.FrameGoAway
+			got = got[n:]
+		}
+		if !goAway {
+			t.Fatal("closed without GOAWAY")
+		}
+	})
+	// The preface sent a byte at a time is still HTTP/2.
+	t.Run("trickled preface", func(t *testing.T) {
+		c := s.Dial(t, "@B@")
+		for _, b := range []byte(h2proto.ClientPreface) {
+			c.Send(t, string([]byte{b}))
+		}
+		c.Send(t, string(h2proto.AppendSettings(nil)))
+		head := make([]byte, 9)
+		if _, err := io.ReadFull(c.R, head); err != nil || !bytes.Equal(head[3:5], []byte{byte(h2proto.FrameSettings), 0}) {
+			t.Fatalf("first frame %x, %v: want the server's SETTINGS", head, err)
 		}
 	})
 }
