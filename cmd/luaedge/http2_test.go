@@ -22,7 +22,7 @@ import (
 
 const h2cLua = `
 core.register_action("tag", { "http-req" }, function(txn)
-	txn.http:req_set_header("x-edge", "req-" .. txn.f:method() .. "-" .. txn.f:req_ver() .. "-" .. txn.f:fc_http_major())
+	txn.http:req_set_header("x-edge", "req-" .. txn.f:method() .. "-" .. txn.f:req_ver() .. "-" .. txn.f:fc_http_major() .. "-" .. txn.f:scheme())
 end)
 core.register_service("echo", "http", function(applet)
 	local body = applet:receive()
@@ -82,7 +82,7 @@ frontends:
 	// echoes the body.
 	t.Run("post", func(t *testing.T) {
 		resp, body := do(t, c, "POST", echo+"/p?q=1", "the body")
-		wantResponse(t, "POST over h2c", resp, body, 200, "POST /p?q=1 2.0 req-POST-2.0-2 the body")
+		wantResponse(t, "POST over h2c", resp, body, 200, "POST /p?q=1 2.0 req-POST-2.0-2-http the body")
 	})
 	// Twenty streams at once on the one connection, answered in the
 	// reverse order of their start: each gets its own answer.
@@ -102,7 +102,7 @@ frontends:
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if want := fmt.Sprintf("POST /slow?%d 2.0 req-POST-2.0-2 stream %d", ms, i); string(b) != want {
+				if want := fmt.Sprintf("POST /slow?%d 2.0 req-POST-2.0-2-http stream %d", ms, i); string(b) != want {
 					errs <- fmt.Errorf("got %q, want %q", b, want)
 				}
 			}()

@@ -168,7 +168,7 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 
 // request starts the stream of a request head.
 func (h *Conn) request(ev *http2.Event) {
-	rs := &reqStream{h: h, id: ev.Stream, bodyDone: ev.End, held: 0}
+	rs := &reqStream{h: h, id: ev.Stream, bodyDone: ev.End}
 	rs.st = stream.New(h.l.Env, rs, stream.KindHTTP, h.fe.Stream)
 	rs.st.Src = h.srcIP
 	h.streams[ev.Stream] = rs
@@ -203,6 +203,7 @@ func (h *Conn) request(ev *http2.Event) {
 		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)
 	}
 	s.SetAuthority(bytesOf(ev.Authority))
+	s.SetScheme(bytesOf(ev.Scheme)) // the client's :scheme
 	s.SetContentLength(ev.ContentLength)
 	hasHost := false
 	for _, f := range ev.Fields {
