@@ -87,6 +87,7 @@ frontends:
 	// Twenty streams at once on the one connection, answered in the
 	// reverse order of their start: each gets its own answer.
 	t.Run("concurrent", func(t *testing.T) {
+		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, 20)
 		for i := range 20 {
@@ -111,6 +112,10 @@ frontends:
 		close(errs)
 		for err := range errs {
 			t.Error(err)
+		}
+		// One after the other, their sleeps alone would take 2.1 s.
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("20 streams took %v: they did not run at once", d)
 		}
 	})
 	// HTTP/1 on the same port as before.
@@ -199,4 +204,52 @@ frontends:
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("luaedge exited %v after the last stream; the connection was not closed", d)
 	}
+}
+
+// A reload sends GOAWAY on the old generation's connections: the stream
+// in flight is answered there, the connection closes after it (the old
+// generation drains at once, not at shutdown_timeout), and the client's
+// next request goes to the new generation on a new connection.
+func TestHTTP2Reload(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 1
+shutdown_timeout: 30s
+runtime_socket: le.sock
+lua:
+  load: [echo.lua]
+frontends:
+  - name: echo
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+`, map[string]string{"echo.lua": h2cLua})
+	c, _ := h2cClient(t)
+	get(t, c, s.url("/warm"))
+	done := make(chan string, 1)
+	go func() {
+		resp, err := c.Get(s.url("/slow?800"))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	s.waitLog(t, 5*time.Second, "slow request 800")
+	start := time.Now()
+	s.mustReload(t)
+	select {
+	case got := <-done:
+		if got != "GET /slow?800 2.0  " {
+			t.Errorf("stream in flight at the reload: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the stream in flight")
+	}
+	s.waitLog(t, 10*time.Second, "reloaded")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the old generation drained %v after the reload", d)
+	}
+	resp, body := get(t, c, s.url("/after"))
+	wantResponse(t, "GET after the reload", resp, body, 200, "GET /after? 2.0  ")
 }
