@@ -263,11 +263,19 @@ func (h *Conn) flush() {
 	if h.closed || h.ending {
 		return
 	}
-	if out := h.h2.Output(); len(out) > 0 {
-		h.c.Write(out)
-	}
+	h.writeOut()
 	if h.h2.Closing() && len(h.streams) == 0 && h.h2.Idle() {
 		h.end()
+	}
+}
+
+// writeOut writes what the protocol queued to the connection.
+func (h *Conn) writeOut() {
+	if h.closed || h.ending {
+		return
+	}
+	if out := h.h2.Output(); len(out) > 0 {
+		h.c.Write(out)
 	}
 }
 

@@ -229,7 +229,7 @@ func (rs *reqStream) SendData(p []byte) {
 		rs.pending = append(rs.pending, p...)
 		return
 	}
-	n, err := rs.h.h2.WriteData(rs.id, p, false)
+	n, err := rs.writeData(p)
 	if err != nil {
 		return
 	}
@@ -237,6 +237,30 @@ func (rs *reqStream) SendData(p []byte) {
 		rs.pending = append(rs.pending, p[n:]...)
 		rs.deadline = rs.h.now().Add(rs.h.fe.BodyTime)
 	}
+}
+
+// outPiece bounds the body bytes queued in the Conn's output at a time.
+const outPiece = 64 << 10
+
+// writeData sends what the windows take of p, a piece at a time, each
+// written to the connection before the next: the Conn's output buffer,
+// kept for the life of the connection, never grows much past a piece,
+// whatever windows the client grants.
+func (rs *reqStream) writeData(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := min(len(p)-n, outPiece)
+		m, err := rs.h.h2.WriteData(rs.id, p[n:n+k], false)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		rs.h.writeOut()
+		if m < k {
+			break
+		}
+	}
+	return n, nil
 }
 
 // SendTrailers keeps the trailer fields for the end of the response.
@@ -265,7 +289,7 @@ func (rs *reqStream) sendPending() {
 	}
 	h := rs.h
 	if len(rs.pending) > 0 {
-		n, err := h.h2.WriteData(rs.id, rs.pending, false)
+		n, err := rs.writeData(rs.pending)
 		if err != nil {
 			h.forget(rs)
 			return
