@@ -168,7 +168,7 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 
 // request starts the stream of a request head.
 func (h *Conn) request(ev *http2.Event) {
-	rs := &reqStream{h: h, id: ev.Stream, bodyDone: ev.End}
+	rs := &reqStream{h: h, id: ev.Stream, bodyDone: ev.End, head: ev.Method == "HEAD"}
 	rs.st = stream.New(h.l.Env, rs, stream.KindHTTP, h.fe.Stream)
 	rs.st.Src = h.srcIP
 	h.streams[ev.Stream] = rs

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	h2proto "github.com/luaedge/luaedge/proto/http2"
 
@@ -265,4 +266,42 @@ func TestHTTP2Timeouts(t *testing.T) {
 			t.Fatalf("first frame %x, %v: want the server's SETTINGS", head, err)
 		}
 	})
+}
+
+// A failing script's 500 to a HEAD request carries no DATA bytes (x/net's
+// client drops them, so the frames are read here).
+func TestHTTP2HeadError(t *testing.T) {
+	s := edgetest.Start(t, conf, app)
+	c := s.Dial(t, "@A@")
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "HEAD"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/fail"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	in := h2proto.AppendSettings([]byte(h2proto.ClientPreface))
+	in = h2proto.AppendHeaders(in, 1, h2proto.FlagEndHeaders|h2proto.FlagEndStream, block.Bytes())
+	c.Send(t, string(in))
+	var buf []byte
+	chunk := make([]byte, 4096)
+	for {
+		f, n, err := h2proto.ParseFrame(buf, h2proto.MaxMaxFrameSize)
+		if err == h2proto.ErrIncomplete {
+			k, rerr := c.R.Read(chunk)
+			if rerr != nil {
+				t.Fatalf("reading: %v", rerr)
+			}
+			buf = append(buf, chunk[:k]...)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.StreamID == 1 && f.Type == h2proto.FrameData && f.Length > 0 {
+			t.Fatalf("DATA of %d bytes on a HEAD response", f.Length)
+		}
+		if f.StreamID == 1 && f.Flags.Has(h2proto.FlagEndStream) {
+			return
+		}
+		buf = buf[n:]
+	}
 }

@@ -19,6 +19,8 @@ type reqStream struct {
 	id uint32
 	st *stream.Stream
 
+	head bool // a HEAD request: its answer has no body
+
 	// Request body.
 	bodyDone  bool  // END_STREAM received
 	bodyTotal int64 // against the frontend's max_body
@@ -368,7 +370,9 @@ func (rs *reqStream) fail(status int) {
 	h.h2.AddField([]byte("server"), []byte("luaedge"))
 	if h.h2.SendHeaders(false) == nil {
 		rs.headSent = true
-		rs.pending = append(rs.pending[:0], h.scratch[:n]...)
+		if !rs.head {
+			rs.pending = append(rs.pending[:0], h.scratch[:n]...)
+		}
 		rs.ended = true
 		rs.sendPending()
 		return
