@@ -10,6 +10,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
+	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servetcp "github.com/luaedge/luaedge/serve/tcp"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -28,6 +29,7 @@ type loopState struct {
 	env      stream.Env
 	bufs     transport.BufPool
 	http     serve1.Loop
+	http2    serve2.Loop
 	tcp      servetcp.Loop
 	pool     *proxypkg.Pool
 	sockets  *proxypkg.Sockets
@@ -63,6 +65,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Draining: s.draining.Load,
 	}
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}}
+	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
 	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
 	fail := func(err error) error {
 		st.Close()
@@ -132,6 +135,9 @@ func (ls *loopState) sweep() {
 	for h := range ls.http.Conns {
 		h.CheckDeadline(now)
 	}
+	for h := range ls.http2.Conns {
+		h.CheckDeadline(now)
+	}
 	ls.pool.CheckDeadlines(now)
 	for t := range ls.tcp.Conns {
 		t.CheckIdle(now)
@@ -143,6 +149,9 @@ func (ls *loopState) sweep() {
 func (ls *loopState) drain() {
 	for h := range ls.http.Conns {
 		h.Drain()
+	}
+	for h := range ls.http2.Conns {
+		h.Drain() // GOAWAY; the streams in flight finish
 	}
 }
 

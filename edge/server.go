@@ -24,6 +24,7 @@ import (
 	"github.com/luaedge/luaedge/proto/http1"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
+	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servetcp "github.com/luaedge/luaedge/serve/tcp"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
@@ -62,6 +63,7 @@ type frontend struct {
 	service string
 	stream  *stream.Frontend
 	http    *serve1.Frontend
+	http2   *serve2.Frontend
 	tcp     *servetcp.Frontend
 	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
 	stopped atomic.Bool
@@ -161,6 +163,15 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
+		f.http2 = &serve2.Frontend{
+			Stream:        f.stream,
+			MaxBody:       int64(lim.MaxBody),
+			BufferRequest: fc.HTTPBufferRequest,
+			KeepAlive:     fc.Timeouts.KeepAlive.D(),
+			RequestTime:   fc.Timeouts.HTTPRequest.D(),
+			BodyTime:      fc.Timeouts.Body.D(),
+			Track:         track,
+		}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {
@@ -247,7 +258,7 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 			// sends is answered, with connection: close.
 			h.Drain()
 		}
-		return h
+		return &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
 	}
 }
 

@@ -770,6 +770,17 @@ func (h *Conn) closeNow() {
 	h.close()
 }
 
+// Handoff gives the connection, before its first request, to another
+// protocol (HTTP/2 with prior knowledge): it leaves this loop's set and
+// this Conn does nothing more. Its tracking entry (the key returned, ""
+// for none) and its place in the frontend's session count become the new
+// handler's, which ends them when the connection closes.
+func (h *Conn) Handoff() (trackKey string) {
+	delete(h.l.Conns, h)
+	h.closed = true
+	return h.trackKey
+}
+
 // OnClose releases what the connection holds.
 func (h *Conn) OnClose(error) {
 	h.closed = true

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// HTTP/2 over cleartext TCP with prior knowledge (h2c): the client opens
+// with the HTTP/2 preface on an HTTP frontend's port.
+
+const h2cLua = `
+core.register_action("tag", { "http-req" }, function(txn)
+	txn.http:req_set_header("x-edge", "req-" .. txn.f:method() .. "-" .. txn.f:req_ver() .. "-" .. txn.f:fc_http_major() .. "-" .. txn.f:scheme())
+end)
+core.register_service("echo", "http", function(applet)
+	local body = applet:receive()
+	if applet.path == "/slow" then
+		core.Info("slow request " .. applet.qs)
+		core.msleep(tonumber(applet.qs))
+	end
+	local tag = (applet.headers["x-edge"] or {})[0] or ""
+	local out = applet.method .. " " .. applet.path .. "?" .. applet.qs .. " " .. applet.version .. " " .. tag .. " " .. body
+	applet:set_status(200)
+	applet:add_header("content-length", #out)
+	applet:start_response()
+	applet:send(out)
+end)
+`
+
+// h2cClient is an HTTP/2 client that speaks h2c with prior knowledge:
+// every request goes on one connection.
+func h2cClient(t *testing.T) (*http.Client, *http2.Transport) {
+	tr := &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr
+}
+
+func TestHTTP2PriorKnowledge(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 2
+shutdown_timeout: 5s
+lua:
+  load: [hello.lua, echo.lua]
+frontends:
+  - name: hello
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hello-world
+  - name: echo
+    bind: ["127.0.0.1:@PORT2@"]
+    http_request: ["lua.tag"]
+    use_service: lua.echo
+`, map[string]string{"hello.lua": readTestdata(t, "hello.lua"), "echo.lua": h2cLua})
+	c, _ := h2cClient(t)
+	echo := "http://" + s.addrOf("2")
+
+	t.Run("hello", func(t *testing.T) {
+		resp, body := get(t, c, s.url("/"))
+		wantResponse(t, "GET / over h2c", resp, body, 200, "Hello World !")
+		if resp.ProtoMajor != 2 || resp.Header.Get("content-type") != "text/plain" || resp.ContentLength != 13 {
+			t.Errorf("HTTP/%d, content-type %q, length %d", resp.ProtoMajor, resp.Header.Get("content-type"), resp.ContentLength)
+		}
+	})
+	// The http-request action's header change reaches the service, which
+	// echoes the body.
+	t.Run("post", func(t *testing.T) {
+		resp, body := do(t, c, "POST", echo+"/p?q=1", "the body")
+		wantResponse(t, "POST over h2c", resp, body, 200, "POST /p?q=1 2.0 req-POST-2.0-2-http the body")
+	})
+	// Twenty streams at once on the one connection, answered in the
+	// reverse order of their start: each gets its own answer.
+	t.Run("concurrent", func(t *testing.T) {
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ms := 200 - 10*i
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/slow?%d", echo, ms), strings.NewReader(fmt.Sprint("stream ", i)))
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := fmt.Sprintf("POST /slow?%d 2.0 req-POST-2.0-2-http stream %d", ms, i); string(b) != want {
+					errs <- fmt.Errorf("got %q, want %q", b, want)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		// One after the other, their sleeps alone would take 2.1 s.
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("20 streams took %v: they did not run at once", d)
+		}
+	})
+	// HTTP/1 on the same port as before.
+	t.Run("http1", func(t *testing.T) {
+		h1, _ := newClient(t)
+		resp, body := get(t, h1, s.url("/"))
+		wantResponse(t, "GET / over HTTP/1.1", resp, body, 200, "Hello World !")
+		if resp.ProtoMajor != 1 {
+			t.Errorf("HTTP/%d", resp.ProtoMajor)
+		}
+	})
+	t.Run("curl", func(t *testing.T) {
+		out, _, _ := curl(t, "-i", "--http2-prior-knowledge", s.url("/"))
+		if !strings.HasPrefix(out, "HTTP/2 200") || !strings.HasSuffix(out, "\r\n\r\nHello World !") {
+			t.Errorf("curl --http2-prior-knowledge: %q", out)
+		}
+	})
+}
+
+// A request forwarded to an HTTP/1 server.
+func TestHTTP2Forward(t *testing.T) {
+	needBinary(t)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s host=%s body=%s", r.Method, r.URL, r.Host, b)
+	}))
+	defer be.Close()
+	s := startServer(t, `workers: 1
+frontends:
+  - name: fwd
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: app
+backends:
+  - name: app
+    servers:
+      - {name: s1, address: "`+be.Listener.Addr().String()+`"}
+`, nil)
+	c, _ := h2cClient(t)
+	resp, body := do(t, c, "POST", s.url("/a?b=1"), "hi")
+	wantResponse(t, "POST forwarded", resp, body, 200, "POST /a?b=1 host="+s.addr()+" body=hi")
+}
+
+// A stop sends GOAWAY, and the streams in flight are answered.
+func TestHTTP2GracefulStop(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 1
+shutdown_timeout: 5s
+lua:
+  load: [echo.lua]
+frontends:
+  - name: echo
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+`, map[string]string{"echo.lua": h2cLua})
+	c, _ := h2cClient(t)
+	get(t, c, s.url("/warm")) // the connection is open
+	done := make(chan string, 1)
+	go func() {
+		resp, err := c.Get(s.url("/slow?600"))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	s.waitLog(t, 5*time.Second, "slow request 600")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-done:
+		if got != "GET /slow?600 2.0  " {
+			t.Errorf("stream in flight at the stop: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the stream in flight")
+	}
+	// The connection closes once its last stream is done: the stop does
+	// not wait for shutdown_timeout.
+	start := time.Now()
+	if !s.stop(10 * time.Second) {
+		t.Fatal("luaedge has not exited")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("luaedge exited %v after the last stream; the connection was not closed", d)
+	}
+}
+
+// A reload sends GOAWAY on the old generation's connections: the stream
+// in flight is answered there, the connection closes after it (the old
+// generation drains at once, not at shutdown_timeout), and the client's
+// next request goes to the new generation on a new connection.
+func TestHTTP2Reload(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 1
+shutdown_timeout: 30s
+runtime_socket: le.sock
+lua:
+  load: [echo.lua]
+frontends:
+  - name: echo
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+`, map[string]string{"echo.lua": h2cLua})
+	c, _ := h2cClient(t)
+	get(t, c, s.url("/warm"))
+	done := make(chan string, 1)
+	go func() {
+		resp, err := c.Get(s.url("/slow?800"))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	s.waitLog(t, 5*time.Second, "slow request 800")
+	start := time.Now()
+	s.mustReload(t)
+	select {
+	case got := <-done:
+		if got != "GET /slow?800 2.0  " {
+			t.Errorf("stream in flight at the reload: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to the stream in flight")
+	}
+	s.waitLog(t, 10*time.Second, "reloaded")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the old generation drained %v after the reload", d)
+	}
+	resp, body := get(t, c, s.url("/after"))
+	wantResponse(t, "GET after the reload", resp, body, 200, "GET /after? 2.0  ")
+}
