@@ -333,13 +333,15 @@ func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// The listeners close before any response says connection: close, so
-	// a client that reconnects after one is refused (or goes to the next
-	// generation), not accepted late. A second close is a no-op.
+	// Draining starts before the listeners close: a request that arrives
+	// on a kept connection once new connections are refused is answered
+	// with connection: close. A client that reconnects in the moment
+	// between the two is accepted here and answered the same way (the
+	// acceptor marks its connection draining). A second close is a no-op.
+	s.draining.Store(true)
 	if err := s.engine.CloseListeners(); err != nil {
 		s.log.Error("closing the listeners", "err", err)
 	}
-	s.draining.Store(true)
 	if closeIdle {
 		s.CloseIdle()
 	}
