@@ -452,6 +452,9 @@ func (c *Conn) Output() []byte {
 	return b
 }
 
+// Pending returns how many bytes are queued for the client.
+func (c *Conn) Pending() int { return len(c.out) }
+
 // InHeaderBlock reports whether a header block has begun and not ended
 // (CONTINUATION frames are expected): the caller's header timeout runs.
 // Bytes of an incomplete frame left unconsumed by Feed are the caller's

@@ -109,6 +109,7 @@ func (h *Conn) now() time.Time { return h.l.Env.Loop.Now() }
 func (h *Conn) OnTraffic() {
 	h.busy = true
 	h.process()
+	checkNoOutput(h)
 	h.busy = false
 	h.afterWork()
 }
@@ -253,6 +254,7 @@ func (h *Conn) Handle(fn func()) {
 	h.busy = true
 	fn()
 	h.flush()
+	checkNoOutput(h)
 	h.busy = false
 	h.afterWork()
 }
