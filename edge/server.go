@@ -154,8 +154,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			MaxHeaderBytes: int(lim.MaxHeaderBytes),
 			MaxHeaders:     lim.MaxHeaders,
 		}
-		f.http = &serve1.Frontend{
-			Stream:        f.stream,
+		opts := stream.HTTPOptions{
 			MaxBody:       int64(lim.MaxBody),
 			BufferRequest: fc.HTTPBufferRequest,
 			KeepAlive:     fc.Timeouts.KeepAlive.D(),
@@ -163,15 +162,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
-		f.http2 = &serve2.Frontend{
-			Stream:        f.stream,
-			MaxBody:       int64(lim.MaxBody),
-			BufferRequest: fc.HTTPBufferRequest,
-			KeepAlive:     fc.Timeouts.KeepAlive.D(),
-			RequestTime:   fc.Timeouts.HTTPRequest.D(),
-			BodyTime:      fc.Timeouts.Body.D(),
-			Track:         track,
-		}
+		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts}
+		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -22,6 +23,17 @@ type Frontend struct {
 
 // Frontend is the frontend the stream came on.
 func (st *Stream) Frontend() *Frontend { return st.fe }
+
+// HTTPOptions are an HTTP frontend's settings that every HTTP version
+// serves alike. Set when the server is built, read-only after.
+type HTTPOptions struct {
+	MaxBody       int64
+	BufferRequest bool          // http_buffer_request: a script starts once its body is in
+	KeepAlive     time.Duration // an idle connection (on HTTP/2: with no stream open)
+	RequestTime   time.Duration // timeouts.http_request: a head (or header block) left unfinished
+	BodyTime      time.Duration // timeouts.body: between body bytes; on HTTP/2 also a response the client's windows hold back
+	Track         *sticktable.Table
+}
 
 func (f *Frontend) name() string {
 	if f == nil {

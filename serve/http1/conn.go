@@ -21,13 +21,8 @@ import (
 // Frontend is an HTTP frontend as its connections see it. It is built once
 // from the configuration and shared, read-only, by every loop.
 type Frontend struct {
-	Stream        *stream.Frontend // its Limits bound request heads too
-	MaxBody       int64
-	BufferRequest bool // http_buffer_request: the script starts once the body is in
-	KeepAlive     time.Duration
-	RequestTime   time.Duration // timeouts.http_request: the whole head
-	BodyTime      time.Duration // timeouts.body: between body bytes
-	Track         *sticktable.Table
+	Stream *stream.Frontend // its Limits bound request heads too
+	stream.HTTPOptions
 }
 
 // Loop is what the HTTP/1 connections of one loop share. It is used from

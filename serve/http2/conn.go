@@ -14,7 +14,6 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
-	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -22,14 +21,9 @@ import (
 // Frontend is an HTTP frontend as its HTTP/2 connections see it. It is
 // built once from the configuration and shared, read-only, by every loop.
 type Frontend struct {
-	Stream        *stream.Frontend
-	MaxBody       int64
-	BufferRequest bool          // http_buffer_request: a script starts once its body is in
-	KeepAlive     time.Duration // a connection with no stream open
-	RequestTime   time.Duration // a header block left open
-	BodyTime      time.Duration // a script waiting for body, or a response held back by the client's windows
-	Track         *sticktable.Table
-	Limits        http2.Limits
+	Stream *stream.Frontend
+	stream.HTTPOptions
+	Limits http2.Limits
 }
 
 // Loop is what the HTTP/2 connections of one loop share. It is used from
