@@ -155,23 +155,7 @@ func TestReloadInProcess(t *testing.T) {
 	if err != nil || body != "v1" || !resp.Close {
 		t.Fatalf("the old generation's idle keep-alive connection during the drain: %q, %v (response %+v)", body, err, resp)
 	}
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatalf("Shutdown of the old generation: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the old generation has not stopped 10 s after its last connection")
-	}
-	select {
-	case err := <-old.served:
-		if err != nil {
-			t.Errorf("Serve of the old generation: %v", err)
-		}
-		old.served <- err // for the cleanup
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve of the old generation has not returned after Shutdown")
-	}
+	waitStopped(t, old, stopped, " of the old generation")
 	for _, ls := range old.loopStates() {
 		select {
 		case <-ls.stopSweep:

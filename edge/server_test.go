@@ -302,21 +302,28 @@ func TestShutdown(t *testing.T) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Errorf("after the last response: %v, want EOF", err)
 	}
+	waitStopped(t, ts, stopped, "")
+}
+
+// waitStopped waits for a Shutdown of ts, whose result arrives on stopped,
+// and for its Serve to return; what names the server in failures.
+func waitStopped(t *testing.T, ts *testServer, stopped <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-stopped:
 		if err != nil {
-			t.Errorf("Shutdown: %v", err)
+			t.Fatalf("Shutdown%s: %v", what, err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown has not returned 10 s after the last connection closed")
+		t.Fatalf("Shutdown%s has not returned 10 s after the last connection closed", what)
 	}
 	select {
 	case err := <-ts.served:
 		if err != nil {
-			t.Errorf("Serve: %v", err)
+			t.Errorf("Serve%s: %v", what, err)
 		}
 		ts.served <- err // for the cleanup
 	case <-time.After(5 * time.Second):
-		t.Fatal("Serve has not returned 5 s after Shutdown")
+		t.Fatalf("Serve%s has not returned 5 s after Shutdown", what)
 	}
 }
