@@ -253,3 +253,99 @@ frontends:
 	resp, body := get(t, c, s.url("/after"))
 	wantResponse(t, "GET after the reload", resp, body, 200, "GET /after? 2.0  ")
 }
+
+// HTTP/2 streams forwarded to a backend that misbehaves: a head and its
+// body apart, bytes past a response's framing, a close mid-body. Each
+// stream gets only its own answer, and so do the other streams of the
+// connection and an HTTP/1 client on the same loop.
+func TestHTTP2IsolationMisbehavingBackend(t *testing.T) {
+	release, cut := make(chan struct{}), make(chan struct{})
+	be := startRawBackend(t, func(c net.Conn, req *http.Request) {
+		switch req.URL.Path {
+		case "/apart":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nSet-Cookie: session=client-a\r\n\r\n")
+			<-release
+			_, _ = io.WriteString(c, "body-a")
+		case "/lie":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED")
+		case "/cut":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part")
+			<-cut
+			c.Close()
+		default:
+			_, _ = io.WriteString(c, pathAnswer(req))
+		}
+	})
+	s := startServer(t, isolationConfig(be.addr, ""), map[string]string{"iso.lua": isolationLua})
+	client, _ := h2cClient(t)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(s.url(path))
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: body: %v", path, err)
+		}
+		return resp, string(body)
+	}
+	wantPath := func(path string) {
+		t.Helper()
+		if resp, body := get(path); resp.ProtoMajor != 2 || resp.StatusCode != 200 || body != "path="+path || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("GET %s: HTTP/%d %d %q %v", path, resp.ProtoMajor, resp.StatusCode, body, resp.Header)
+		}
+	}
+	http1Service := func() {
+		t.Helper()
+		b := dialRaw(t, s.addrOf("2"))
+		b.send("GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if got := b.readAll(); strings.Contains(got, "client-a") || strings.Contains(got, "only-part") || !strings.HasSuffix(got, "own answer for /b") {
+			t.Fatalf("the HTTP/1 client on the same loop got %q", got)
+		}
+	}
+
+	// The head, and the body only later: meanwhile the other streams and
+	// the HTTP/1 client get their own answers.
+	a, err := client.Get(s.url("/apart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Header.Get("Set-Cookie") != "session=client-a" {
+		t.Fatalf("the /apart stream's head lacks its cookie: %v", a.Header)
+	}
+	wantPath("/other")
+	http1Service()
+	close(release)
+	if body, err := io.ReadAll(a.Body); err != nil || string(body) != "body-a" {
+		t.Fatalf("the /apart stream's body: %q, %v", body, err)
+	}
+	a.Body.Close()
+
+	// Bytes past the framing: the next streams get their own answers.
+	if resp, body := get("/lie"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET /lie: %d %q", resp.StatusCode, body)
+	}
+	for i := 1; i <= 3; i++ {
+		wantPath(fmt.Sprintf("/client%d", i))
+	}
+
+	// A close mid-body ends that stream only.
+	c, err := client.Get(s.url("/cut"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("only-part"))
+	if _, err := io.ReadFull(c.Body, first); err != nil || string(first) != "only-part" {
+		t.Fatalf("the /cut stream's first bytes: %q, %v", first, err)
+	}
+	wantPath("/during")
+	http1Service()
+	close(cut)
+	if rest, err := io.ReadAll(c.Body); err == nil {
+		t.Fatalf("the /cut stream ended cleanly after %q: want it reset", rest)
+	}
+	c.Body.Close()
+	wantPath("/whole")
+}
