@@ -25,7 +25,14 @@ func (p *Plain) Peek() []byte {
 	return b
 }
 
-func (p *Plain) Discard(n int)        { _, _ = p.c.Discard(n) }
+// Discard drops n bytes; n == 0 drops none (gnet's Discard drops all
+// for n <= 0, which would lose a partial frame a parser is waiting on).
+func (p *Plain) Discard(n int) {
+	if n != 0 {
+		_, _ = p.c.Discard(n)
+	}
+}
+
 func (p *Plain) Inbound() int         { return p.c.InboundBuffered() }
 func (p *Plain) Outbound() int        { return p.c.OutboundBuffered() }
 func (p *Plain) Close()               { _ = p.c.Close() }

@@ -24,12 +24,17 @@ type conn struct {
 	got     []byte       // bytes read; loop only
 	pauseOn bool         // pause reading on the first traffic; loop only
 	take    int          // bytes consumed per OnTraffic; 0: all; loop only
+	need    int          // bytes to wait for before consuming any, as a parser waiting for a whole frame does; loop only
 	closed  chan struct{}
 }
 
 func (h *conn) OnTraffic() {
 	h.traffic.Add(1)
 	b := h.c.Peek()
+	if len(b) < h.need {
+		h.c.Discard(0) // nothing consumed: the bytes stay for the next call
+		return
+	}
 	if h.take > 0 && len(b) > h.take {
 		b = b[:h.take]
 	}
@@ -161,6 +166,23 @@ func TestPlainWriteQueuesAndDrains(t *testing.T) {
 		t.Fatal("the client got the bytes altered or out of order")
 	}
 	pollLoop(t, h, "Outbound() to drain to 0", func() bool { return h.c.Outbound() == 0 })
+}
+
+// Discard(0) consumes nothing: a parser that has only part of a frame
+// keeps it and finds it in front of the rest on the next call. (gnet's
+// own Discard drops everything for n <= 0.)
+func TestPlainDiscardZeroKeepsInput(t *testing.T) {
+	addr, conns := serve(t)
+	c, h := dial(t, addr, conns)
+	onLoop(t, h, func() { h.need = 10 })
+	if _, err := c.Write([]byte("12345")); err != nil {
+		t.Fatal(err)
+	}
+	pollLoop(t, h, "the first bytes to arrive", func() bool { return h.traffic.Load() > 0 })
+	if _, err := c.Write([]byte("67890")); err != nil {
+		t.Fatal(err)
+	}
+	pollLoop(t, h, "all ten bytes", func() bool { return string(h.got) == "1234567890" })
 }
 
 // A small write with nothing queued goes out at once (the raw write path).
