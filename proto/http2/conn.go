@@ -165,6 +165,7 @@ type stream struct {
 	remoteEnded bool   // END_STREAM received: half-closed (remote)
 	dropped     bool   // reset in the Feed that reported it: its events are withdrawn
 	wantWindow  bool   // WriteData was short: EventWindow when credit arrives
+	draining    bool   // the response ended first: the rest of the request is checked and dropped
 	length      int64  // the request's content-length, -1 when none
 	received    int64  // request body bytes received
 	held        int64  // body bytes delivered and not yet Consumed
@@ -229,6 +230,10 @@ type Conn struct {
 	goAwaySent   bool   // a final GOAWAY was sent: streams past goAwayID are ignored
 	goAwayID     uint32
 	peerGoAway   bool
+	// The streams we reset last: frames the client sent before it saw
+	// our RST_STREAM are ignored, not answered (RFC 9113 §5.1, closed).
+	resets    [16]uint32
+	resetNext int
 }
 
 // ClientPreface is what an HTTP/2 client sends first (RFC 9113 §3.4).
@@ -507,6 +512,16 @@ func (c *Conn) frame(f *Frame) error {
 // began after our final GOAWAY (RFC 9113 §6.8).
 func (c *Conn) ignored(id uint32) bool { return c.goAwaySent && id > c.goAwayID }
 
+// wasReset reports whether we reset stream id lately.
+func (c *Conn) wasReset(id uint32) bool {
+	for _, r := range c.resets {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
 // idle reports whether stream id was never used by the client.
 func (c *Conn) idle(id uint32) bool { return id > c.lastID || id%2 == 0 }
 
@@ -598,6 +613,8 @@ func (c *Conn) newStream(id uint32) *stream {
 // rst queues RST_STREAM.
 func (c *Conn) rst(id uint32, code ErrCode) {
 	c.out = AppendRSTStream(c.out, id, code)
+	c.resets[c.resetNext] = id
+	c.resetNext = (c.resetNext + 1) % len(c.resets)
 	if c.inFeed {
 		c.control++
 	}

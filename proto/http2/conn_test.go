@@ -711,6 +711,49 @@ func TestEarlyResponse(t *testing.T) {
 	}
 }
 
+// A response that ends before a request whose rest fits in the client's
+// window lets the client finish: the rest is checked against its
+// content-length and dropped, and the stream closes without a reset.
+func TestEarlyResponseDrains(t *testing.T) {
+	cl := newClient(t, Limits{})
+	cl.start()
+	cl.post(1, "content-length", "8")
+	cl.fr.WriteData(1, false, []byte("part"))
+	cl.feed()
+	cl.respond(1, 200, "ok")
+	cl.expectFrames("HEADERS 1 :status=200", `DATA 1 END_STREAM "ok"`)
+	cl.fr.WriteData(1, true, []byte("rest"))
+	if err := cl.feed(); err != nil {
+		t.Fatal(err)
+	}
+	cl.expect(nil, nil) // no event, no reset
+	if !cl.c.Idle() {
+		t.Fatal("the drained stream is still open")
+	}
+
+	// More than its content-length is a stream error, as before the end.
+	cl.post(3, "content-length", "1")
+	cl.feed()
+	cl.respond(3, 200, "")
+	cl.expectFrames("HEADERS 3 END_STREAM :status=200")
+	cl.fr.WriteData(3, true, []byte("four"))
+	cl.feed()
+	cl.expect([]string{"RESET 3 PROTOCOL_ERROR"}, []string{"RST_STREAM 3 PROTOCOL_ERROR"})
+
+	// Trailers that crossed our reset are ignored, not a connection error.
+	cl.post(5)
+	cl.feed()
+	cl.respond(5, 200, "")
+	cl.expectFrames("HEADERS 5 END_STREAM :status=200", "RST_STREAM 5 NO_ERROR")
+	cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, EndStream: true, EndHeaders: true, BlockFragment: cl.block("x-trailer", "1")})
+	if err := cl.feed(); err != nil {
+		t.Fatal(err)
+	}
+	cl.get(7)
+	cl.feed()
+	cl.expect([]string{"REQUEST 7 GET https example.com / cl=-1 END"}, nil)
+}
+
 // The response's header block needs no dynamic table, and field names
 // are lowercased whatever the caller's bytes.
 func TestResponseFields(t *testing.T) {

@@ -19,7 +19,7 @@ func (c *Conn) data(f *Frame) error {
 	if s == nil {
 		c.credit(l)
 		switch {
-		case c.ignored(id):
+		case c.ignored(id), c.wasReset(id):
 		case c.idle(id):
 			return errIdleStream
 		default:
@@ -45,8 +45,15 @@ func (c *Conn) data(f *Frame) error {
 	}
 	s.recvWindow -= l
 	s.received += d
-	s.held += d
 	s.remoteEnded = end
+	if s.draining {
+		c.credit(l) // the caller is done with the stream: nothing is held
+		if end {
+			c.release(s)
+		}
+		return nil
+	}
+	s.held += d
 	c.payload += d
 	c.consumed(s, l-d) // the padding
 	if d > 0 || end {

@@ -70,6 +70,8 @@ func (c *Conn) headers(f *Frame) error {
 	case c.ignored(id):
 		hb.ignore = true
 		c.lastID = max(c.lastID, id)
+	case id <= c.lastID && c.wasReset(id):
+		hb.ignore = true // trailers that crossed our reset
 	case id <= c.lastID:
 		return errClosedHeaders
 	default:
@@ -236,6 +238,10 @@ func (c *Conn) endBlock() error {
 		s.remoteEnded = true
 		if s.length >= 0 && s.received != s.length {
 			return c.streamError(s.id, ErrCodeProtocol)
+		}
+		if s.draining {
+			c.release(s)
+			return nil
 		}
 		c.events = append(c.events, Event{Kind: EventTrailers, Stream: s.id, Fields: fields, End: true, s: s})
 		return nil

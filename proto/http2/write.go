@@ -105,12 +105,21 @@ func (c *Conn) writeBlock(id uint32, endStream bool) {
 	}
 }
 
-// endStream closes s once its response has ended; a client still
-// sending the request is asked to stop (RFC 9113 §8.1). A response that
-// ends earns back one reset of the budget.
+// endStream closes s once its response has ended. A client still
+// sending the request finishes it when the rest, by its content-length,
+// fits in the window it has: the stream drains (what arrives is checked
+// and dropped) and closes at END_STREAM. Any other is asked to stop
+// (RFC 9113 §8.1). A response that ends earns back one reset of the
+// budget.
 func (c *Conn) endStream(s *stream) {
 	c.resetBudget = min(c.resetBudget+1, c.lim.ResetBudget)
 	if !s.remoteEnded {
+		if s.length >= 0 && s.length-s.received <= s.recvWindow {
+			s.draining = true
+			c.credit(s.held)
+			s.held = 0
+			return
+		}
 		c.rst(s.id, ErrCodeNo)
 	}
 	c.release(s)
