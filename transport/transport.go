@@ -79,6 +79,11 @@ const (
 
 type pausable interface{ paused() bool }
 
+// Linger is how long a connection closing with input still arriving
+// keeps reading (and dropping) it after CloseWriteWhenSent, before it
+// closes anyway.
+const Linger = 2 * time.Second
+
 // CloseWriteWhenSent half-closes c once its queued output has left, and
 // drops what has arrived: the first step of a close that must not reset
 // the connection (closing a socket with unread input makes the kernel

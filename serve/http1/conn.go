@@ -731,10 +731,6 @@ func (h *Conn) flush() {
 
 func (h *Conn) closeAfterFlush() { h.closing = true }
 
-// lingerFor is how long a connection closing with request bytes unread
-// keeps reading (and dropping) them.
-const lingerFor = 2 * time.Second
-
 // close closes the connection. If the client may still be sending (a
 // request body the server did not read), closing at once would make the
 // kernel answer with a reset that can destroy the response on its way; so
@@ -749,7 +745,7 @@ func (h *Conn) close() {
 		return
 	}
 	h.lingering = true
-	h.deadline = h.loopNow().Add(lingerFor)
+	h.deadline = h.loopNow().Add(transport.Linger)
 	transport.CloseWriteWhenSent(h.after, h.c, func() bool { return h.closed })
 }
 

@@ -71,7 +71,7 @@ type Conn struct {
 	headerSince  time.Time // when a header block left open was first seen by CheckDeadline
 	busy         bool      // inside a handler: OnClose must not free what the stack uses
 	closed       bool
-	ending       bool // Close was called: OnClose follows
+	ending       bool // end was called: output done, input dropped, closing
 	shutdown     bool // a graceful GOAWAY was begun
 	sessVars     bool // a script of this connection set sess.* variables
 	sessionEnded bool
@@ -101,6 +101,10 @@ func (h *Conn) now() time.Time { return h.l.Env.Loop.Now() }
 
 // OnTraffic feeds what arrived to the protocol and acts on its events.
 func (h *Conn) OnTraffic() {
+	if h.ending {
+		h.c.Discard(-1)
+		return
+	}
 	h.busy = true
 	h.process()
 	checkNoOutput(h)
@@ -275,7 +279,11 @@ func (h *Conn) writeOut() {
 	}
 }
 
-// end closes the connection once, after writing what is queued.
+// end closes the connection once, after writing what is queued. The
+// client may have sent more meanwhile (a PING, a stream), and closing a
+// socket with unread input resets it, which can overtake the GOAWAY: so
+// the connection half-closes once its output has left, drops what still
+// arrives, and closes when the client does or at its linger deadline.
 func (h *Conn) end() {
 	if h.closed || h.ending {
 		return
@@ -284,7 +292,8 @@ func (h *Conn) end() {
 		h.c.Write(out)
 	}
 	h.ending = true
-	h.c.Close()
+	h.deadline = h.l.Env.Loop.Now().Add(transport.Linger)
+	transport.CloseWriteWhenSent(func(d time.Duration, fn func()) { h.l.Env.Loop.After(d, fn) }, h.c, func() bool { return h.closed })
 }
 
 // CheckDeadline enforces the timeouts: of an idle connection, of a header
@@ -292,6 +301,10 @@ func (h *Conn) end() {
 // client's windows hold back; and, on a draining server, begins the
 // graceful GOAWAY.
 func (h *Conn) CheckDeadline(now time.Time) {
+	if h.ending && !h.closed && now.After(h.deadline) {
+		h.c.Close()
+		return
+	}
 	if h.closed || h.ending {
 		return
 	}
