@@ -55,7 +55,7 @@ vet: deps
 test: build check-build vet
 	@bash third_party/install-deps.sh test
 	$(GO) test -count=1 -race -tags invariants $(RACE_PKGS)
-	LUAEDGE_BIN=$(CURDIR)/$(CHECK_BIN) $(GO) test -count=1 ./cmd/...
+	PATH=$$PATH:$(CURDIR)/third_party/tools/bin LUAEDGE_BIN=$(CURDIR)/$(CHECK_BIN) $(GO) test -count=1 ./cmd/...
 
 # Runs each fuzz target for FUZZTIME (plain `go test` runs the seed corpus).
 FUZZTIME ?= 60s

@@ -110,6 +110,76 @@ type Frontend struct {
 	HTTPBufferRequest bool     `yaml:"http_buffer_request"`
 	Limits            Limits   `yaml:"limits"`
 	Timeouts          Timeouts `yaml:"timeouts"`
+	HTTP2             HTTP2    `yaml:"http2"`
+}
+
+// HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
+// HTTP/2 connections; a limit left at 0 takes its default (see
+// docs/config.md).
+type HTTP2 struct {
+	// Cleartext is what a connection without TLS may speak: "auto" (the
+	// default: HTTP/2 when its first bytes are the client preface, or
+	// after an Upgrade: h2c; HTTP/1 otherwise), "prior_knowledge" (HTTP/2
+	// only, as nginx's `listen ... http2` without ssl) or "off" (HTTP/1
+	// only).
+	Cleartext            string `yaml:"cleartext"`
+	MaxConcurrentStreams int    `yaml:"max_concurrent_streams"`
+	StreamWindow         Size   `yaml:"stream_window"`
+	ConnectionWindow     Size   `yaml:"connection_window"`
+	MaxFrameSize         Size   `yaml:"max_frame_size"`
+	MaxHeaderList        Size   `yaml:"max_header_list"`
+	MaxHeaderFields      int    `yaml:"max_header_fields"`
+	MaxFieldSize         Size   `yaml:"max_field_size"`
+	MaxHeaderBlock       Size   `yaml:"max_header_block"`
+	MaxHeaderFrames      int    `yaml:"max_header_frames"`
+	ResetBudget          int    `yaml:"reset_budget"`
+	MaxQueuedControl     int    `yaml:"max_queued_control"`
+	FloodAllowance       Size   `yaml:"flood_allowance"`
+}
+
+// HTTP/2's bounds (RFC 9113 §6.5.2) on what the settings may say.
+const (
+	minHTTP2Window = 65535
+	maxHTTP2Window = 1<<31 - 1
+	minHTTP2Frame  = 16384
+	maxHTTP2Frame  = 1<<24 - 1
+)
+
+func (h *HTTP2) validate(at string) error {
+	switch h.Cleartext {
+	case "auto", "prior_knowledge", "off":
+	default:
+		return fmt.Errorf("%s.cleartext: want auto, prior_knowledge or off, got %q", at, h.Cleartext)
+	}
+	inRange := func(key string, v, lo, hi int64) error {
+		if v != 0 && (v < lo || v > hi) {
+			return fmt.Errorf("%s.%s: must be between %d and %d, got %d", at, key, lo, hi, v)
+		}
+		return nil
+	}
+	const most = 1 << 30 // bounds the counts and sizes that have no protocol limit
+	for _, c := range []struct {
+		key       string
+		v, lo, hi int64
+	}{
+		{"max_concurrent_streams", int64(h.MaxConcurrentStreams), 1, most},
+		{"stream_window", int64(h.StreamWindow), minHTTP2Window, maxHTTP2Window},
+		{"connection_window", int64(h.ConnectionWindow), minHTTP2Window, maxHTTP2Window},
+		{"max_frame_size", int64(h.MaxFrameSize), minHTTP2Frame, maxHTTP2Frame},
+		{"max_header_list", int64(h.MaxHeaderList), 1, most},
+		{"max_header_fields", int64(h.MaxHeaderFields), 1, most},
+		{"max_field_size", int64(h.MaxFieldSize), 1, most},
+		{"max_header_block", int64(h.MaxHeaderBlock), 1, most},
+		{"max_header_frames", int64(h.MaxHeaderFrames), 1, most},
+		{"reset_budget", int64(h.ResetBudget), 1, most},
+		{"max_queued_control", int64(h.MaxQueuedControl), 1, most},
+		{"flood_allowance", int64(h.FloodAllowance), 1, most},
+	} {
+		if err := inRange(c.key, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Limits bound what a client may send; over them it gets 414, 431 or 413.
@@ -266,6 +336,7 @@ func (c *Config) setDefaults() {
 		if f.OnError == "" {
 			f.OnError = "continue"
 		}
+		setDefault(&f.HTTP2.Cleartext, "auto")
 		setDefault(&f.Limits.MaxRequestLine, DefaultMaxRequestLine)
 		setDefault(&f.Limits.MaxHeaderBytes, DefaultMaxHeaderBytes)
 		setDefault(&f.Limits.MaxBody, DefaultMaxBody)
@@ -415,6 +486,9 @@ func (c *Config) validate() error {
 		}
 		if f.Limits.MaxHeaders < 1 {
 			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
+		}
+		if err := f.HTTP2.validate(at + ".http2"); err != nil {
+			return err
 		}
 	}
 	return nil

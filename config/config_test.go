@@ -29,6 +29,9 @@ func TestDefaults(t *testing.T) {
 	if c.Lua.MemoryLimit != DefaultLuaMemoryLimit || c.Lua.Sandbox != "default" || c.Lua.UnsafeFFI {
 		t.Fatalf("lua defaults not applied: %+v", c.Lua)
 	}
+	if f.HTTP2 != (HTTP2{Cleartext: "auto"}) {
+		t.Errorf("http2 defaults to %+v, want cleartext auto and the protocol's own limits", f.HTTP2)
+	}
 	if c.RuntimeSocket != "" {
 		t.Errorf("runtime_socket defaults to %q, want none", c.RuntimeSocket)
 	}
@@ -97,6 +100,10 @@ func TestErrorsNameTheirKey(t *testing.T) {
     timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
 		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
 		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {cleartext: yes}}]`, "frontends[0].http2.cleartext: want auto, prior_knowledge or off"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {stream_window: 1000}}]`, "frontends[0].http2.stream_window: must be between 65535 and 2147483647"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {max_frame_size: 32MiB}}]`, "frontends[0].http2.max_frame_size: must be between 16384 and 16777215"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {reset_budget: -1}}]`, "frontends[0].http2.reset_budget: must be between 1 and"},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml), "")

@@ -9,7 +9,8 @@ import (
 
 // httpConn is a connection of an HTTP frontend: HTTP/1 from its accept,
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
-// with prior knowledge). It belongs to its loop.
+// with prior knowledge), or at once when the frontend's http2.cleartext
+// says prior_knowledge. It belongs to its loop.
 type httpConn struct {
 	ls    *loopState
 	f     *frontend
@@ -28,7 +29,13 @@ func (w *httpConn) OnTraffic() {
 		return
 	}
 	if !w.sniffed {
-		h2, decided := serve2.Sniff(w.c.Peek())
+		h2, decided := true, true // http2.cleartext: prior_knowledge
+		switch w.f.cfg.HTTP2.Cleartext {
+		case "auto":
+			h2, decided = serve2.Sniff(w.c.Peek())
+		case "off":
+			h2 = false
+		}
 		if !decided {
 			return // a beginning of the preface: wait for the rest
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/http2"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
@@ -163,7 +164,21 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			Track:         track,
 		}
 		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts}
-		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts}
+		h2 := fc.HTTP2
+		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts, Limits: http2.Limits{
+			MaxConcurrentStreams: h2.MaxConcurrentStreams,
+			MaxFrameSize:         int(h2.MaxFrameSize),
+			StreamWindow:         int(h2.StreamWindow),
+			ConnWindow:           int(h2.ConnectionWindow),
+			MaxHeaderListSize:    int(h2.MaxHeaderList),
+			MaxHeaderFields:      h2.MaxHeaderFields,
+			MaxFieldSize:         int(h2.MaxFieldSize),
+			MaxHeaderBlock:       int(h2.MaxHeaderBlock),
+			MaxHeaderFrames:      h2.MaxHeaderFrames,
+			ResetBudget:          h2.ResetBudget,
+			MaxQueuedControl:     h2.MaxQueuedControl,
+			FloodAllowance:       int(h2.FloodAllowance),
+		}}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {

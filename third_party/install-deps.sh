@@ -59,3 +59,13 @@ if [ $need_go = 1 ]; then
 	chmod +x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/* 2>/dev/null || true
 	rm -rf "$tmp"
 fi
+
+# h2spec, the HTTP/2 conformance suite, for the tests: a Go program,
+# built from the module proxy at a pinned version into third_party/tools.
+if [ "$want" = test ]; then
+	tools=$(cd "$(dirname "$0")" && pwd)/tools/bin
+	if [ ! -x "$tools/h2spec" ]; then
+		echo "install-deps: installing h2spec in $tools" >&2
+		PATH=$PATH:/usr/local/go/bin GOBIN=$tools go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+	fi
+fi

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // HTTP/2 over cleartext TCP with prior knowledge (h2c): the client opens
@@ -348,4 +349,84 @@ func TestHTTP2IsolationMisbehavingBackend(t *testing.T) {
 	}
 	c.Body.Close()
 	wantPath("/whole")
+}
+
+// A frontend's http2 block: cleartext chooses what a connection without
+// TLS may speak, and the limits are what the server announces and
+// enforces.
+func TestHTTP2FrontendSettings(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 1
+lua:
+  load: [hello.lua]
+frontends:
+  - name: limited
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hello-world
+    http2: {max_concurrent_streams: 7, stream_window: 1MiB, max_header_fields: 10}
+  - name: http1-only
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.hello-world
+    http2: {cleartext: off}
+`, map[string]string{"hello.lua": readTestdata(t, "hello.lua")})
+
+	t.Run("limits", func(t *testing.T) {
+		c, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, http2.ClientPreface)
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sf, ok := f.(*http2.SettingsFrame)
+		if !ok {
+			t.Fatalf("first frame %v, want SETTINGS", f)
+		}
+		got := map[http2.SettingID]uint32{}
+		sf.ForeachSetting(func(s http2.Setting) error { got[s.ID] = s.Val; return nil })
+		if got[http2.SettingMaxConcurrentStreams] != 7 || got[http2.SettingInitialWindowSize] != 1<<20 {
+			t.Errorf("SETTINGS %v, want 7 streams and a 1 MiB window", got)
+		}
+		// 11 fields (4 pseudo) with max_header_fields 10: 431.
+		var block strings.Builder
+		enc := hpack.NewEncoder(&block)
+		for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/"},
+			{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}, {"f", "6"}, {"g", "7"}} {
+			enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte(block.String()), EndStream: true, EndHeaders: true})
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h, ok := f.(*http2.HeadersFrame); ok {
+				fields, err := hpack.NewDecoder(4096, nil).DecodeFull(h.HeaderBlockFragment())
+				if err != nil || len(fields) == 0 || fields[0].Value != "431" {
+					t.Fatalf("response %v %v, want :status 431", fields, err)
+				}
+				break
+			}
+		}
+	})
+
+	t.Run("cleartext off", func(t *testing.T) {
+		c, err := net.DialTimeout("tcp", s.addrOf("2"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, http2.ClientPreface)
+		got, _ := io.ReadAll(c)
+		if !strings.HasPrefix(string(got), "HTTP/1.1 505 ") {
+			t.Fatalf("the HTTP/2 preface on an HTTP/1-only frontend got %q, want an HTTP/1.1 505", got)
+		}
+	})
 }
