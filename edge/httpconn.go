@@ -9,8 +9,9 @@ import (
 
 // httpConn is a connection of an HTTP frontend: HTTP/1 from its accept,
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
-// with prior knowledge), or at once when the frontend's http2.cleartext
-// says prior_knowledge. It belongs to its loop.
+// with prior knowledge) or after a request that asked for it (Upgrade:
+// h2c), or at once when the frontend's http2.cleartext says
+// prior_knowledge. It belongs to its loop.
 type httpConn struct {
 	ls    *loopState
 	f     *frontend
@@ -29,29 +30,41 @@ func (w *httpConn) OnTraffic() {
 		return
 	}
 	if !w.sniffed {
-		h2, decided := true, true // http2.cleartext: prior_knowledge
+		var h2, decided bool
 		switch w.f.cfg.HTTP2.Cleartext {
-		case "auto":
-			h2, decided = serve2.Sniff(w.c.Peek())
+		case "prior_knowledge":
+			h2, decided = true, true
 		case "off":
-			h2 = false
+			h2, decided = false, true
+		default: // auto
+			h2, decided = serve2.Sniff(w.c.Peek())
 		}
 		if !decided {
 			return // a beginning of the preface: wait for the rest
 		}
 		w.sniffed = true
 		if h2 {
-			key := w.h1.Handoff()
-			w.h1 = nil
-			w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
-			if w.ls.srv.draining.Load() {
-				w.h2.Drain()
-			}
+			w.toHTTP2()
 			w.h2.OnTraffic()
 			return
 		}
 	}
 	w.h1.OnTraffic()
+	if up := w.h1.H2C(); up != nil {
+		w.toHTTP2()
+		w.h2.Upgrade(up.Settings, &up.Request)
+	}
+}
+
+// toHTTP2 hands the connection from HTTP/1, before or right after its
+// first request, to HTTP/2.
+func (w *httpConn) toHTTP2() {
+	key := w.h1.Handoff()
+	w.h1 = nil
+	w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
+	if w.ls.srv.draining.Load() {
+		w.h2.Drain()
+	}
 }
 
 func (w *httpConn) OnClose(err error) {

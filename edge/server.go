@@ -163,7 +163,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
-		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts}
+		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, UpgradeH2C: fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
 		h2 := fc.HTTP2
 		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts, Limits: http2.Limits{
 			MaxConcurrentStreams: h2.MaxConcurrentStreams,

@@ -24,12 +24,13 @@ case $want in
 test | bench)
 	# The end-to-end tests talk to real peers: curl as a client, nginx as a
 	# backend, redis-server for the Socket class, HAProxy to compare answers,
-	# socat to the runtime socket.
+	# socat to the runtime socket, h2load (nghttp2) as an HTTP/2 load client.
 	need_cmd curl curl
 	need_cmd socat socat
 	need_cmd nginx nginx
 	need_cmd redis-server redis-server
 	need_cmd haproxy haproxy
+	need_cmd h2load nghttp2-client
 	;;
 esac
 

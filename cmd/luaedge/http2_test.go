@@ -430,3 +430,82 @@ frontends:
 		}
 	})
 }
+
+// Upgrade: h2c (RFC 7540 §3.2): a request without a body that asks for
+// HTTP/2 is answered 101 and then as stream 1 of an HTTP/2 connection,
+// which goes on with more streams. With a body, or on a frontend that
+// serves no h2c, the upgrade is ignored and HTTP/1.1 answers.
+func TestHTTP2Upgrade(t *testing.T) {
+	needBinary(t)
+	needCurl(t)
+	s := startServer(t, `workers: 1
+lua:
+  load: [echo.lua]
+frontends:
+  - name: echo
+    bind: ["127.0.0.1:@PORT@"]
+    http_request: ["lua.tag"]
+    use_service: lua.echo
+  - name: http1-only
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.echo
+    http2: {cleartext: off}
+`, map[string]string{"echo.lua": h2cLua})
+
+	t.Run("curl --http2", func(t *testing.T) {
+		out, errOut, _ := curl(t, "-sv", "--http2", s.url("/up?1"))
+		if out != "GET /up?1 2.0 req-GET-2.0-2-http " || !strings.Contains(errOut, "< HTTP/1.1 101 Switching Protocols") || !strings.Contains(errOut, "< HTTP/2 200") {
+			t.Errorf("got %q\n%s", out, errOut)
+		}
+	})
+	t.Run("a body: no upgrade", func(t *testing.T) {
+		out, errOut, _ := curl(t, "-sv", "--http2", "-d", "data", s.url("/post"))
+		if out != "POST /post? 1.1 req-POST-1.1-1-http data" || strings.Contains(errOut, "101") {
+			t.Errorf("got %q\n%s", out, errOut)
+		}
+	})
+	t.Run("cleartext off: no upgrade", func(t *testing.T) {
+		out, errOut, _ := curl(t, "-sv", "--http2", "http://"+s.addrOf("2")+"/off")
+		if out != "GET /off? 1.1  " || strings.Contains(errOut, "101") {
+			t.Errorf("got %q\n%s", out, errOut)
+		}
+	})
+
+	// The upgrade, the preface and a second request sent at once: stream 1
+	// answers the upgraded request, stream 3 the next.
+	t.Run("more streams after the upgrade", func(t *testing.T) {
+		c, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /one HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"+http2.ClientPreface)
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		var block strings.Builder
+		enc := hpack.NewEncoder(&block)
+		for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "example.com"}, {":path", "/two"}} {
+			enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: []byte(block.String()), EndStream: true, EndHeaders: true})
+		const switching = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+		head := make([]byte, len(switching))
+		if _, err := io.ReadFull(c, head); err != nil || string(head) != switching {
+			t.Fatalf("read %q, %v", head, err)
+		}
+		bodies := map[uint32]string{}
+		for len(bodies) < 2 || !strings.HasSuffix(bodies[1], " ") || !strings.HasSuffix(bodies[3], " ") {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("after %v: %v", bodies, err)
+			}
+			if d, ok := f.(*http2.DataFrame); ok {
+				bodies[d.StreamID] += string(d.Data())
+			}
+		}
+		if bodies[1] != "GET /one? 2.0 req-GET-2.0-2-http " || bodies[3] != "GET /two? 2.0 req-GET-2.0-2-http " {
+			t.Errorf("bodies %v", bodies)
+		}
+	})
+}

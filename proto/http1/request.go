@@ -708,6 +708,18 @@ func (r *Request) finish(st *fieldState) error {
 // ContentLength > 0).
 func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 
+// UpgradeTo reports whether the request asks to switch to protocol
+// (compared without case; "h2c", "websocket"): Connection lists upgrade
+// and the Upgrade list names it.
+func (r *Request) UpgradeTo(protocol string) bool {
+	for e, rest := nextElem(r.Upgrade); e != nil; e, rest = nextElem(rest) {
+		if EqualFold(e, protocol) {
+			return true
+		}
+	}
+	return false
+}
+
 // nextElem returns the first element of a comma-separated list, OWS
 // trimmed, and the rest after its comma. Both are nil when v is used up;
 // empty elements come back as empty non-nil slices.

@@ -155,9 +155,17 @@ func TestParseValid(t *testing.T) {
 		}},
 		{"Upgrade with Connection: upgrade (RFC 9110 §7.8)", "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n", func(t *testing.T, r *Request) {
 			eq(t, "Upgrade", r.Upgrade, "websocket")
+			if !r.UpgradeTo("WebSocket") || r.UpgradeTo("h2c") {
+				t.Error("UpgradeTo: websocket not found, or h2c found")
+			}
+		}},
+		{"Upgrade lists several protocols", "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: foo/2, h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", func(t *testing.T, r *Request) {
+			if !r.UpgradeTo("h2c") || r.UpgradeTo("foo") || r.UpgradeTo("h2") {
+				t.Errorf("UpgradeTo on %q", r.Upgrade)
+			}
 		}},
 		{"Upgrade without the connection option is ignored", "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", func(t *testing.T, r *Request) {
-			if r.Upgrade != nil {
+			if r.Upgrade != nil || r.UpgradeTo("websocket") {
 				t.Errorf("Upgrade = %q", r.Upgrade)
 			}
 		}},

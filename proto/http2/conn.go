@@ -246,6 +246,8 @@ var shutdownData = [8]byte{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'}
 var (
 	errPreface          = &Error{ErrCodeProtocol, false, "http2: invalid client preface"}
 	errFirstSettings    = &Error{ErrCodeProtocol, false, "http2: first frame is not SETTINGS"}
+	errUpgradeLate      = &Error{ErrCodeInternal, false, "http2: Upgrade after the connection began"}
+	errUpgradeSettings  = &Error{ErrCodeProtocol, false, "http2: invalid HTTP2-Settings"}
 	errExpectedCont     = &Error{ErrCodeProtocol, false, "http2: frame in the middle of a header block"}
 	errStrayCont        = &Error{ErrCodeProtocol, false, "http2: CONTINUATION without a header block"}
 	errEvenStream       = &Error{ErrCodeProtocol, false, "http2: client stream with an even id"}
@@ -624,9 +626,20 @@ func (c *Conn) settings(f *Frame) error {
 	if f.Flags.Has(FlagAck) {
 		return nil // ours need no synchronisation: none is below its initial value
 	}
+	if err := c.applySettings(f.Data); err != nil {
+		return err
+	}
+	c.out = AppendSettingsAck(c.out)
+	c.control++
+	return nil
+}
+
+// applySettings takes the client's settings (a SETTINGS payload, already
+// checked).
+func (c *Conn) applySettings(p []byte) error {
 	var grew bool
-	for i := range f.NumSettings() {
-		s := f.Setting(i)
+	for ; len(p) >= 6; p = p[6:] {
+		s := settingAt(p)
 		switch s.ID {
 		case SettingInitialWindowSize:
 			// RFC 9113 §6.9.2: the change applies to every open stream.
@@ -645,11 +658,34 @@ func (c *Conn) settings(f *Frame) error {
 		// The header table size does not matter to an encoder without a
 		// dynamic table; push is never used; the others are advisory.
 	}
-	c.out = AppendSettingsAck(c.out)
-	c.control++
 	if grew {
 		c.windowOpened()
 	}
+	return nil
+}
+
+// Upgrade begins a connection upgraded from HTTP/1.1 (Upgrade: h2c, RFC
+// 7540 §3.2), before the first Feed: settings is the decoded
+// HTTP2-Settings field, applied as a SETTINGS frame would be, without
+// an acknowledgement (the 101 is one). Stream 1 is the request that
+// asked for the upgrade, already complete (half-closed remote): the
+// caller starts it itself and answers it with SendHeaders and WriteData
+// as any stream; no event reports it. Feed then expects the client
+// preface.
+func (c *Conn) Upgrade(settings []byte) error {
+	if c.lastID != 0 || c.feeds != 0 {
+		return errUpgradeLate
+	}
+	if !ValidSettings(settings) {
+		return errUpgradeSettings
+	}
+	if err := c.applySettings(settings); err != nil {
+		return err
+	}
+	s := c.newStream(1)
+	s.remoteEnded = true
+	s.length = 0
+	c.lastID = 1
 	return nil
 }
 

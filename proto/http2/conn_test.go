@@ -754,6 +754,46 @@ func TestEarlyResponseDrains(t *testing.T) {
 	cl.expect([]string{"REQUEST 7 GET https example.com / cl=-1 END"}, nil)
 }
 
+// Upgrade: h2c. The HTTP2-Settings are the client's from the start, not
+// acknowledged; stream 1 is open for the response before the preface
+// arrives, and is answered as any stream; the next stream is 3.
+func TestUpgrade(t *testing.T) {
+	cl := newClient(t, Limits{})
+	settings := []byte{0, byte(SettingMaxFrameSize), 0, 0, 0x80, 0, 0, byte(SettingInitialWindowSize), 0, 0, 0, 3}
+	if err := cl.c.Upgrade(settings); err != nil {
+		t.Fatal(err)
+	}
+	cl.start() // one ACK, for the SETTINGS after the preface
+	// A window of 3 bytes, from the HTTP2-Settings.
+	cl.c.StartHeaders(1, 200)
+	cl.c.SendHeaders(false)
+	if n, err := cl.c.WriteData(1, []byte("hello"), true); n != 3 || err != nil {
+		t.Fatalf("WriteData = %d, %v; want 3 under the upgrade's window", n, err)
+	}
+	cl.flush()
+	cl.expectFrames("HEADERS 1 :status=200", `DATA 1 "hel"`)
+	cl.get(3)
+	cl.feed()
+	cl.expect([]string{"REQUEST 3 GET https example.com / cl=-1 END"}, nil)
+	// A request on stream 1 again is a frame on a half-closed stream.
+	cl.get(1)
+	cl.feed()
+	cl.expect([]string{"RESET 1 STREAM_CLOSED"}, []string{"RST_STREAM 1 STREAM_CLOSED"})
+
+	bad := newClient(t, Limits{})
+	if err := bad.c.Upgrade([]byte{0, byte(SettingInitialWindowSize), 0x80, 0, 0, 0}); err == nil {
+		t.Error("an initial window past 2^31-1 accepted")
+	}
+	if err := newClient(t, Limits{}).c.Upgrade([]byte{1, 2, 3}); err == nil {
+		t.Error("a settings payload of 3 bytes accepted")
+	}
+	late := newClient(t, Limits{})
+	late.start()
+	if err := late.c.Upgrade(nil); err == nil {
+		t.Error("Upgrade after the first Feed accepted")
+	}
+}
+
 // The response's header block needs no dynamic table, and field names
 // are lowercased whatever the caller's bytes.
 func TestResponseFields(t *testing.T) {

@@ -296,6 +296,12 @@ func parsePriority(p []byte) Priority {
 
 // checkSettings validates a SETTINGS frame and the values it carries
 // (RFC 9113 §6.5).
+// ValidSettings reports whether p is a valid SETTINGS payload: what the
+// HTTP2-Settings field of an Upgrade: h2c request must decode to.
+func ValidSettings(p []byte) bool {
+	return checkSettings(FrameHeader{Length: uint32(len(p)), Type: FrameSettings}, p) == nil
+}
+
 func checkSettings(h FrameHeader, payload []byte) error {
 	if h.StreamID != 0 {
 		return errStreamNonZero

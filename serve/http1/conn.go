@@ -23,6 +23,9 @@ import (
 type Frontend struct {
 	Stream *stream.Frontend // its Limits bound request heads too
 	stream.HTTPOptions
+	// UpgradeH2C takes requests that ask for HTTP/2 (Upgrade: h2c); the
+	// connection's owner hands it over once H2C reports one.
+	UpgradeH2C bool
 }
 
 // Loop is what the HTTP/1 connections of one loop share. It is used from
@@ -116,6 +119,10 @@ type Conn struct {
 	// Response framing.
 	headSent    bool
 	respChunked bool
+
+	// h2c is the upgrade to HTTP/2 answered 101: nothing more is read
+	// here; the owner hands the connection over.
+	h2c *H2CUpgrade
 }
 
 // New serves connection c of frontend fe on loop l; id is the connection's
@@ -160,7 +167,7 @@ func (h *Conn) OnTraffic() {
 // backend; then it flushes.
 func (h *Conn) process() {
 	h.busy = true
-	for !h.closed && !h.closing {
+	for !h.closed && !h.closing && h.h2c == nil {
 		if !h.bodyDone {
 			if !h.readBody() {
 				break
@@ -238,6 +245,12 @@ func (h *Conn) nextRequest() bool {
 		return false
 	}
 	h.scanned = 0
+	if up := h.h2cUpgrade(); up != nil {
+		h.h2c = up
+		h.c.Discard(n)
+		h.out = append(h.outBuf(), switchingToH2C...)
+		return false
+	}
 	h.startRequest()
 	h.c.Discard(n)
 	return !h.closing

@@ -112,6 +112,25 @@ func (h *Conn) OnTraffic() {
 	h.afterWork()
 }
 
+// Upgrade starts a connection that HTTP/1 handed over after answering 101
+// to an Upgrade: h2c request: settings are its HTTP2-Settings (already
+// checked), req the request, which becomes stream 1. The client preface
+// may already be buffered.
+func (h *Conn) Upgrade(settings []byte, req *http2.Event) {
+	h.busy = true
+	if err := h.h2.Upgrade(settings); err != nil {
+		h.l.Env.Log.Debug("HTTP/2 upgrade refused", "err", err, "remote", h.c.RemoteAddr())
+		h.h2.GoAway(http2.ErrCodeProtocol)
+		h.end()
+	} else {
+		h.request(req)
+		h.process()
+	}
+	checkNoOutput(h)
+	h.busy = false
+	h.afterWork()
+}
+
 // process consumes the buffered input, then flushes.
 func (h *Conn) process() {
 	buf := h.c.Peek()
