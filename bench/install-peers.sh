@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     wrk
+    nghttp2-client # h2load, for the HTTP/2 case
     haproxy
     nginx
     libnginx-mod-http-lua

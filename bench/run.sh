@@ -9,6 +9,9 @@
 #   BENCH_ROUNDS       interleaved rounds, medians are reported (default 7)
 #   BENCH_WARMUP       warm-up wrk run per server, in seconds (default 3)
 #   BENCH_CONNECTIONS  wrk connections (default 50)
+#   BENCH_H2_CONNECTIONS, BENCH_H2_STREAMS
+#                      h2load connections and concurrent streams on each, for
+#                      the cases whose client file says h2load (default 4, 100)
 #   BENCH_PORT         base port; servers use BENCH_PORT+1..+3 (default 18080)
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
 #   BENCH_CLIENT_CPU   CPU wrk is pinned to (default 1)
@@ -27,6 +30,8 @@ RUN_SECONDS=${BENCH_SECONDS:-4}
 ROUNDS=${BENCH_ROUNDS:-7}
 WARMUP=${BENCH_WARMUP:-3}
 CONNS=${BENCH_CONNECTIONS:-50}
+H2_CONNS=${BENCH_H2_CONNECTIONS:-4}
+H2_STREAMS=${BENCH_H2_STREAMS:-100}
 BASE_PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
@@ -37,7 +42,7 @@ DEFAULT_BODY="Hello World !"
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-for v in RUN_SECONDS ROUNDS WARMUP CONNS BASE_PORT; do
+for v in RUN_SECONDS ROUNDS WARMUP CONNS H2_CONNS H2_STREAMS BASE_PORT; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
 done
 
@@ -202,17 +207,47 @@ show_logs() { # print a run dir's server logs to stderr
     printf -- '-----\n' >&2
 }
 
-# wrk pinned to the client CPU; run in the background so a signal to this
-# script is handled at once instead of after wrk ends.
-run_wrk() { # output file, wrk arguments...
+# The load client pinned to the client CPU; run in the background so a
+# signal to this script is handled at once instead of after it ends.
+run_wrk() { # output file, client arguments...
     local out=$1
     shift
-    taskset -c "$CLIENT_CPU" wrk "$@" >"$out" 2>&1 &
+    taskset -c "$CLIENT_CPU" "$@" >"$out" 2>&1 &
     WRK_PID=$!
     local rc=0
     wait "$WRK_PID" || rc=$?
     WRK_PID=""
     return "$rc"
+}
+
+# load_cmd SECONDS URL [latency]: fills LOAD with the case's load client:
+# wrk, or h2load (HTTP/2 with prior knowledge, many streams per
+# connection) for the cases whose client file says so.
+load_cmd() {
+    if [[ $CASE_CLIENT == h2load ]]; then
+        LOAD=(h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$1" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2")
+    else
+        LOAD=(wrk -t1 -c"$CONNS" -d"${1}s" ${3:+--latency} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2")
+    fi
+}
+
+# load_stats OUT: sets requests, rps, non2xx, sockerr and p99 from the
+# load client's output (h2load reports no percentiles: p99 is "–").
+load_stats() {
+    local out=$1
+    if [[ $CASE_CLIENT == h2load ]]; then
+        requests=$(awk '/^requests: /{ print $8; exit }' "$out")
+        rps=$(awk '/^finished in /{ print $4; exit }' "$out")
+        non2xx=$(awk '/^status codes: /{ print $5 + $7 + $9; exit }' "$out")
+        sockerr=$(awk '/^requests: /{ print $10 + $12 + $14; exit }' "$out")
+        p99="–"
+    else
+        requests=$(awk '/ requests in /{ print $1; exit }' "$out")
+        rps=$(awk '/^Requests\/sec:/{ print $2; exit }' "$out")
+        non2xx=$(awk '/Non-2xx or 3xx responses:/{ print $NF; exit }' "$out")
+        sockerr=$(awk '/Socket errors:/{ gsub(",", ""); print $6 + $8 + $10; exit }' "$out")
+        p99=$(awk '/^ +99%/{ print $2; exit }' "$out")
+    fi
 }
 
 # ---------------------------------------------------------------- helpers
@@ -276,7 +311,7 @@ start_one() {
             show_logs "$dir"
             die "$name/$server failed to start"
         fi
-        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" 2>/dev/null) && break
+        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 ${CURL_ARGS[@]+"${CURL_ARGS[@]}"} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" 2>/dev/null) && break
         code=""
         sleep 0.1
     done
@@ -294,8 +329,9 @@ start_one() {
         die "$name/$server answered wrongly"
     fi
 
-    run_wrk "$dir/warmup.out" -t1 -c"$CONNS" -d"${WARMUP}s" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
-        { cat "$dir/warmup.out" >&2; die "$name/$server: wrk warm-up failed"; }
+    load_cmd "$WARMUP" "$url"
+    run_wrk "$dir/warmup.out" "${LOAD[@]}" ||
+        { cat "$dir/warmup.out" >&2; die "$name/$server: $CASE_CLIENT warm-up failed"; }
 }
 
 # measure_one CASE_DIR SERVER: one measured wrk run against the running
@@ -311,8 +347,9 @@ measure_one() {
     local t0 t1 out
     out=$dir/wrk.out
     t0=$(cpu_ticks "$pid")
-    run_wrk "$out" -t1 -c"$CONNS" -d"${RUN_SECONDS}s" --latency ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" ||
-        { cat "$out" >&2; die "$name/$server: wrk failed"; }
+    load_cmd "$RUN_SECONDS" "$url" latency
+    run_wrk "$out" "${LOAD[@]}" ||
+        { cat "$out" >&2; die "$name/$server: $CASE_CLIENT failed"; }
     t1=$(cpu_ticks "$pid")
     kill -0 "$pid" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
 
@@ -324,13 +361,9 @@ measure_one() {
     } >>"$RAW_LOG"
 
     local requests rps non2xx sockerr p99
-    requests=$(awk '/ requests in /{ print $1; exit }' "$out")
-    rps=$(awk '/^Requests\/sec:/{ print $2; exit }' "$out")
-    non2xx=$(awk '/Non-2xx or 3xx responses:/{ print $NF; exit }' "$out")
-    sockerr=$(awk '/Socket errors:/{ gsub(",", ""); print $6 + $8 + $10; exit }' "$out")
-    p99=$(awk '/^ +99%/{ print $2; exit }' "$out")
+    load_stats "$out"
     [[ -n $requests && $requests -gt 0 ]] ||
-        { cat "$out" >&2; die "$name/$server: wrk made no requests"; }
+        { cat "$out" >&2; die "$name/$server: $CASE_CLIENT made no requests"; }
 
     local us
     us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
@@ -371,7 +404,11 @@ report_case() {
     echo
     echo "Server CPU time per request (lower is better): $ROUNDS rounds of ${RUN_SECONDS} s per server, the servers"
     echo "one after the other in each round; ratios are the median of the per-round ratios."
-    echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
+    if [[ $CASE_CLIENT == h2load ]]; then
+        echo "h2load -t1 -c$H2_CONNS -m$H2_STREAMS (HTTP/2, prior knowledge) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
+    else
+        echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
+    fi
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
     echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
     echo
@@ -499,6 +536,17 @@ for case_dir in "${CASES[@]}"; do
     [[ -f $case_dir/expect.body ]] && CASE_BODY=$(cat "$case_dir/expect.body")
     CASE_PATH=/
     [[ -f $case_dir/url.path ]] && CASE_PATH=$(head -n1 "$case_dir/url.path")
+    # client: the load client, wrk (default) or h2load; curl checks the
+    # answer the same way.
+    CASE_CLIENT=wrk
+    [[ -f $case_dir/client ]] && CASE_CLIENT=$(head -n1 "$case_dir/client")
+    CURL_ARGS=()
+    case $CASE_CLIENT in
+        wrk) ;;
+        h2load) CURL_ARGS=(--http2-prior-knowledge) ;;
+        *) die "$name: unknown client '$CASE_CLIENT' (want wrk or h2load)" ;;
+    esac
+    command -v "$CASE_CLIENT" >/dev/null || die "$CASE_CLIENT not found (run bench/install-peers.sh)"
     # request.headers: one "Name: value" a line, sent by curl and wrk alike.
     HDR_ARGS=()
     if [[ -f $case_dir/request.headers ]]; then
