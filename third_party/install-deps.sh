@@ -24,13 +24,15 @@ case $want in
 test | bench)
 	# The end-to-end tests talk to real peers: curl as a client, nginx as a
 	# backend, redis-server for the Socket class, HAProxy to compare answers,
-	# socat to the runtime socket, h2load (nghttp2) as an HTTP/2 load client.
+	# socat to the runtime socket, h2load (nghttp2) as an HTTP/2 load client,
+	# headless Chromium as a browser.
 	need_cmd curl curl
 	need_cmd socat socat
 	need_cmd nginx nginx
 	need_cmd redis-server redis-server
 	need_cmd haproxy haproxy
 	need_cmd h2load nghttp2-client
+	need_cmd chromium chromium
 	;;
 esac
 
