@@ -221,21 +221,28 @@ run_wrk() { # output file, client arguments...
 }
 
 # load_cmd SECONDS URL [latency]: fills LOAD with the case's load client:
-# wrk, or h2load (HTTP/2 with prior knowledge, many streams per
-# connection) for the cases whose client file says so.
+# wrk; h2load (HTTP/2 with prior knowledge, many streams per connection);
+# or openssl s_time (new TLS connections, no resumption, no request).
 load_cmd() {
-    if [[ $CASE_CLIENT == h2load ]]; then
-        LOAD=(h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$1" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2")
-    else
-        LOAD=(wrk -t1 -c"$CONNS" -d"${1}s" ${3:+--latency} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2")
-    fi
+    case $CASE_CLIENT in
+        h2load) LOAD=(h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$1" ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2") ;;
+        s_time)
+            local hostport=${2#https://}
+            LOAD=(openssl s_time -connect "${hostport%%/*}" -new -time "$1") ;;
+        *) LOAD=(wrk -t1 -c"${CASE_CONNS:-$CONNS}" -d"${1}s" ${3:+--latency} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2") ;;
+    esac
 }
 
 # load_stats OUT: sets requests, rps, non2xx, sockerr and p99 from the
 # load client's output (h2load reports no percentiles: p99 is "–").
 load_stats() {
     local out=$1
-    if [[ $CASE_CLIENT == h2load ]]; then
+    if [[ $CASE_CLIENT == s_time ]]; then
+        # "N connections in T real seconds, ...": each is a full handshake.
+        requests=$(awk '/connections in .* real seconds/{ print $1; exit }' "$out")
+        rps=$(awk '/connections in .* real seconds/{ printf "%.1f", $1 / $4; exit }' "$out")
+        non2xx=0 sockerr=0 p99="–"
+    elif [[ $CASE_CLIENT == h2load ]]; then
         requests=$(awk '/^requests: /{ print $8; exit }' "$out")
         rps=$(awk '/^finished in /{ print $4; exit }' "$out")
         non2xx=$(awk '/^status codes: /{ print $5 + $7 + $9; exit }' "$out")
@@ -247,6 +254,14 @@ load_stats() {
         non2xx=$(awk '/Non-2xx or 3xx responses:/{ print $NF; exit }' "$out")
         sockerr=$(awk '/Socket errors:/{ gsub(",", ""); print $6 + $8 + $10; exit }' "$out")
         p99=$(awk '/^ +99%/{ print $2; exit }' "$out")
+        if [[ $CASE_UNIT == MB ]]; then
+            # The bytes read, in MB: a response cut at the end of the run
+            # counts for what arrived of it.
+            requests=$(awk '/ requests in .* read$/{
+                v = $(NF - 1); m = 1
+                if (v ~ /KB$/) m = 1024; else if (v ~ /MB$/) m = 1048576; else if (v ~ /GB$/) m = 1073741824
+                sub(/[KMG]?B$/, "", v); printf "%.0f", v * m / 1e6; exit }' "$out")
+        fi
     fi
 }
 
@@ -277,7 +292,7 @@ start_one() {
     local case_dir=$1 server=$2 name conf port url dir f pid
     name=$(basename "$case_dir")
     port=$(server_port "$server")
-    url="http://127.0.0.1:$port${CASE_PATH:-/}"
+    url="$CASE_SCHEME://127.0.0.1:$port${CASE_PATH:-/}"
     dir=$(mktemp -d "$TMP_ROOT/$name-$server.XXXXXX")
     chmod 755 "$dir"
     SRV_DIR[$server]=$dir
@@ -287,6 +302,9 @@ start_one() {
         [[ -f $f ]] || continue
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" "$f" >"$dir/${f##*/}"
     done
+
+    # certs: the case's certificate and key, made once per case.
+    [[ -n $CASE_CERTS ]] && cp "$CASE_CERTS"/cert.pem "$CASE_CERTS"/key.pem "$CASE_CERTS"/haproxy.pem "$dir/"
 
     # The same luaedge without its CPU watchdog: what the limits cost.
     if [[ $server == luaedge-nolimits ]]; then
@@ -311,7 +329,7 @@ start_one() {
             show_logs "$dir"
             die "$name/$server failed to start"
         fi
-        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 2 ${CURL_ARGS[@]+"${CURL_ARGS[@]}"} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" 2>/dev/null) && break
+        code=$(curl -s -o "$dir/check.body" -w '%{http_code}' --max-time 10 ${CURL_ARGS[@]+"${CURL_ARGS[@]}"} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url" 2>/dev/null) && break
         code=""
         sleep 0.1
     done
@@ -320,7 +338,11 @@ start_one() {
         die "$name/$server does not answer on $url after 10 s"
     fi
     local body
-    body=$(cat "$dir/check.body")
+    if [[ -n $CASE_SIZE ]]; then
+        body="$(stat -c %s "$dir/check.body") bytes"
+    else
+        body=$(cat "$dir/check.body")
+    fi
     if [[ $code != 200 || $body != "$CASE_BODY" ]]; then
         log "$name/$server: wrong answer from $url: status $code, body '$body' (want 200, '$CASE_BODY')"
         curl -s -i --max-time 2 "$url" >&2 || true
@@ -340,7 +362,7 @@ measure_one() {
     local case_dir=$1 server=$2 name port url dir pid
     name=$(basename "$case_dir")
     port=$(server_port "$server")
-    url="http://127.0.0.1:$port${CASE_PATH:-/}"
+    url="$CASE_SCHEME://127.0.0.1:$port${CASE_PATH:-/}"
     dir=${SRV_DIR[$server]}
     pid=${SRV_PID[$server]}
 
@@ -374,7 +396,7 @@ measure_one() {
     R_RPS[$key]+="$rps "
     R_P99[$key]+="$p99 "
     R_NOTE[$key]+="$note"
-    log "$name/$server: round $ROUND: $us µs CPU/req, $rps req/s, $requests requests, p99 $p99${note:+  !! $note}"
+    log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT, $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
 }
 
 # ---------------------------------------------------------------- report
@@ -402,17 +424,17 @@ report_case() {
 
     echo "## $name"
     echo
-    echo "Server CPU time per request (lower is better): $ROUNDS rounds of ${RUN_SECONDS} s per server, the servers"
+    echo "Server CPU time per $CASE_UNIT (lower is better): $ROUNDS rounds of ${RUN_SECONDS} s per server, the servers"
     echo "one after the other in each round; ratios are the median of the per-round ratios."
-    if [[ $CASE_CLIENT == h2load ]]; then
-        echo "h2load -t1 -c$H2_CONNS -m$H2_STREAMS (HTTP/2, prior knowledge) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
-    else
-        echo "wrk -t1 -c$CONNS on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc."
-    fi
+    case $CASE_CLIENT in
+        h2load) echo "h2load -t1 -c$H2_CONNS -m$H2_STREAMS (HTTP/2, prior knowledge) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
+        s_time) echo "openssl s_time -new (a new TLS connection each time, no resumption, no request: \"req\" is a handshake) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
+        *) echo "wrk -t1 -c${CASE_CONNS:-$CONNS} on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
+    esac
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
     echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
     echo
-    echo "| server | µs CPU/req (median) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
+    echo "| server | µs CPU/$CASE_UNIT (median) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
     echo "|---|---:|---:|---:|---:|"
     local r_n r_h flag
     for s in "${RAN[@]}"; do
@@ -429,8 +451,8 @@ report_case() {
     echo "Rounds:"
     for s in "${RAN[@]}"; do
         key=$name:$s
-        printf -- '- %s: µs CPU/req %s; req/s %s; p99 latency %s\n' \
-            "$s" "${R_CPU[$key]% }" "${R_RPS[$key]% }" "${R_P99[$key]% }"
+        printf -- '- %s: µs CPU/%s %s; req/s %s; p99 latency %s\n' \
+            "$s" "$CASE_UNIT" "${R_CPU[$key]% }" "${R_RPS[$key]% }" "${R_P99[$key]% }"
     done
     for s in "${RAN[@]}"; do
         key=$name:$s
@@ -534,6 +556,12 @@ for case_dir in "${CASES[@]}"; do
     name=$(basename "$case_dir")
     CASE_BODY=$DEFAULT_BODY
     [[ -f $case_dir/expect.body ]] && CASE_BODY=$(cat "$case_dir/expect.body")
+    # expect.size: the body's size is checked instead of its bytes.
+    CASE_SIZE=""
+    if [[ -f $case_dir/expect.size ]]; then
+        CASE_SIZE=$(head -n1 "$case_dir/expect.size")
+        CASE_BODY="$CASE_SIZE bytes"
+    fi
     CASE_PATH=/
     [[ -f $case_dir/url.path ]] && CASE_PATH=$(head -n1 "$case_dir/url.path")
     # client: the load client, wrk (default) or h2load; curl checks the
@@ -544,9 +572,37 @@ for case_dir in "${CASES[@]}"; do
     case $CASE_CLIENT in
         wrk) ;;
         h2load) CURL_ARGS=(--http2-prior-knowledge) ;;
-        *) die "$name: unknown client '$CASE_CLIENT' (want wrk or h2load)" ;;
+        s_time) ;;
+        *) die "$name: unknown client '$CASE_CLIENT' (want wrk, h2load or s_time)" ;;
     esac
-    command -v "$CASE_CLIENT" >/dev/null || die "$CASE_CLIENT not found (run bench/install-peers.sh)"
+    command -v "${CASE_CLIENT/s_time/openssl}" >/dev/null || die "$CASE_CLIENT not found (run bench/install-peers.sh)"
+    # unit: what CPU is counted per, "req" (default) or "MB" (of responses
+    # read, from wrk's total: a bulk transfer).
+    CASE_UNIT=req
+    [[ -f $case_dir/unit ]] && CASE_UNIT=$(head -n1 "$case_dir/unit")
+    [[ $CASE_UNIT == req || $CASE_UNIT == MB ]] || die "$name: unit must be req or MB"
+    # connections: wrk's connections for this case (a bulk transfer wants few).
+    CASE_CONNS=""
+    [[ -f $case_dir/connections ]] && CASE_CONNS=$(head -n1 "$case_dir/connections")
+    # certs: ecdsa or rsa; a self-signed certificate for 127.0.0.1 is made
+    # for the case (cert.pem, key.pem, and haproxy.pem with both) and the
+    # servers are reached over https (curl -k).
+    CASE_SCHEME=http CASE_CERTS=""
+    if [[ -f $case_dir/certs ]]; then
+        CASE_SCHEME=https
+        CASE_CERTS=$TMP_ROOT/certs-$name
+        mkdir -p "$CASE_CERTS"
+        case $(head -n1 "$case_dir/certs") in
+            ecdsa) keyopt=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+            rsa) keyopt=(-newkey rsa:2048) ;;
+            *) die "$name: certs must say ecdsa or rsa" ;;
+        esac
+        openssl req -x509 -nodes "${keyopt[@]}" -days 2 -subj /CN=127.0.0.1 \
+            -addext subjectAltName=IP:127.0.0.1 -keyout "$CASE_CERTS/key.pem" -out "$CASE_CERTS/cert.pem" 2>/dev/null ||
+            die "$name: openssl could not make a certificate"
+        cat "$CASE_CERTS/cert.pem" "$CASE_CERTS/key.pem" >"$CASE_CERTS/haproxy.pem"
+        CURL_ARGS+=(-k)
+    fi
     # request.headers: one "Name: value" a line, sent by curl and wrk alike.
     HDR_ARGS=()
     if [[ -f $case_dir/request.headers ]]; then
