@@ -509,3 +509,101 @@ frontends:
 		}
 	})
 }
+
+// countingConn counts the bytes a client writes and reads.
+type countingConn struct {
+	net.Conn
+	in, out int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in += int64(n)
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out += int64(n)
+	return n, err
+}
+
+// An HTTP/2 connection's bytes count in the client's stick-table entry
+// (bytes_in_cnt, bytes_out_cnt) as HTTP/1's do, to the byte.
+func TestHTTP2StickTableBytes(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 1
+lua: {load: [bytes.lua]}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    stick_table: {type: ip, size: 100, store: [bytes_in_cnt, bytes_out_cnt]}
+    track: {key: src}
+    use_service: lua.bytes
+  - name: untracked
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.bytes
+`, map[string]string{"bytes.lua": `
+core.register_service("bytes", "http", function(applet)
+	local e = core.frontends["web"].stktable:lookup(applet.f:src()) or {bytes_in_cnt = 0, bytes_out_cnt = 0}
+	local s = string.format("%d %d", e.bytes_in_cnt, e.bytes_out_cnt)
+	applet:add_header("content-length", #s)
+	applet:send(s)
+end)
+`})
+	// counters reads the entry through the untracked frontend.
+	counters := func() (in, out int64) {
+		t.Helper()
+		resp, err := http.Get("http://" + s.addrOf("2") + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Sscanf(string(b), "%d %d", &in, &out)
+		return in, out
+	}
+
+	raw, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &countingConn{Conn: raw}
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var block strings.Builder
+	enc := hpack.NewEncoder(&block)
+	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte(block.String()), EndStream: true, EndHeaders: true})
+	for ended := false; !ended; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := f.(*http2.DataFrame); ok {
+			ended = d.StreamEnded()
+		}
+	}
+	// Our GOAWAY ends the connection: the server closes once it has
+	// written all it will, and everything it wrote is read.
+	fr.WriteGoAway(1, http2.ErrCodeNo, nil)
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		in, out := counters()
+		if in == c.out && out == c.in {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bytes_in_cnt %d, bytes_out_cnt %d; the HTTP/2 connection sent %d and received %d", in, out, c.out, c.in)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

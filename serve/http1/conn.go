@@ -774,14 +774,20 @@ func (h *Conn) closeNow() {
 	h.close()
 }
 
-// Handoff gives the connection, before its first request, to another
-// protocol (HTTP/2 with prior knowledge): it leaves this loop's set and
-// this Conn does nothing more. Its tracking entry (the key returned, ""
-// for none) and its place in the frontend's session count become the new
-// handler's, which ends them when the connection closes.
+// Handoff gives the connection, before its first request or after the
+// 101 of an upgrade, to another protocol (HTTP/2): it leaves this loop's
+// set and this Conn does nothing more. Its tracking entry (the key
+// returned, "" for none) and its place in the frontend's session count
+// become the new handler's, which ends them when the connection closes.
+// The bytes exchanged here go to the tracking table now, less those
+// still buffered, which the new handler counts as it reads them.
 func (h *Conn) Handoff() (trackKey string) {
 	delete(h.l.Conns, h)
 	h.closed = true
+	if h.trackKey != "" {
+		h.bytes.In -= int64(h.c.Inbound())
+		h.bytes.AddTo(h.fe.Track, h.trackKey)
+	}
 	return h.trackKey
 }
 

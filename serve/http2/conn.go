@@ -14,6 +14,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -58,6 +59,9 @@ type Conn struct {
 	srcIP, dstIP     []byte
 	srcPort, dstPort int
 	trackKey         string // the client's key in the frontend's tracking table ("": none)
+	// Bytes exchanged with the client not yet in the tracking table:
+	// what Feed consumed, what was written.
+	bytes sticktable.ByteCount
 
 	// streams are the requests being answered, by stream id. A stream
 	// stays until its response has been queued whole (or it was reset).
@@ -135,6 +139,7 @@ func (h *Conn) Upgrade(settings []byte, req *http2.Event) {
 func (h *Conn) process() {
 	buf := h.c.Peek()
 	n, err := h.h2.Feed(buf)
+	h.bytes.In += int64(n)
 	if err == nil {
 		// The events alias buf: they are handled before it is discarded.
 		for _, ev := range h.h2.Events() {
@@ -202,6 +207,7 @@ func (h *Conn) request(ev *http2.Event) {
 	h.stats.Requests.Inc()
 	if h.trackKey != "" {
 		h.fe.Track.HTTPRequest(h.trackKey)
+		h.bytes.AddTo(h.fe.Track, h.trackKey)
 	}
 	rs.st.SetHead(ev.Method == "HEAD")
 	s := rs.st.S()
@@ -294,6 +300,7 @@ func (h *Conn) writeOut() {
 		return
 	}
 	if out := h.h2.Output(); len(out) > 0 {
+		h.bytes.Out += int64(len(out))
 		h.c.Write(out)
 	}
 }
@@ -308,6 +315,7 @@ func (h *Conn) end() {
 		return
 	}
 	if out := h.h2.Output(); len(out) > 0 {
+		h.bytes.Out += int64(len(out))
 		h.c.Write(out)
 	}
 	h.ending = true
@@ -383,6 +391,7 @@ func (h *Conn) OnClose(error) {
 	h.closed = true
 	h.stats.Sessions.Dec()
 	if h.trackKey != "" {
+		h.bytes.AddTo(h.fe.Track, h.trackKey)
 		h.fe.Track.ConnClose(h.trackKey)
 	}
 	delete(h.l.Conns, h)
