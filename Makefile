@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test ./proto/http1 -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/http2 -run '^$$' -fuzz '^FuzzFrame$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/http2 -run '^$$' -fuzz '^FuzzConn$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/http2 -run '^$$' -fuzz '^FuzzClientConn$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzFrame$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME)

@@ -174,26 +174,34 @@ func (c *Conn) WriteData(id uint32, p []byte, end bool) (int, error) {
 	if len(p) == 0 && !end {
 		return 0, nil
 	}
-	n := 0
-	for {
-		k := int(max(0, min(int64(len(p)-n), int64(c.peerMaxFrame), c.sendWindow, s.sendWindow)))
-		rest := len(p) - n - k
-		if k == 0 && rest > 0 {
-			break
-		}
-		c.out = AppendData(c.out, id, end && rest == 0, p[n:n+k])
-		c.sendWindow -= int64(k)
-		s.sendWindow -= int64(k)
-		c.payload += int64(k)
-		n += k
-		if rest == 0 {
-			break
-		}
-	}
+	n, _ := writeData(&c.out, id, p, end, c.peerMaxFrame, &c.sendWindow, &s.sendWindow)
+	c.payload += int64(n)
 	if n < len(p) {
 		s.wantWindow = true
 	} else if end {
 		c.endStream(s)
 	}
 	return n, nil
+}
+
+// writeData appends DATA frames of stream id carrying as much of p as
+// the connection and stream windows allow, in frames of at most
+// maxFrame, and takes what it sent from both windows. With end, once all
+// of p is out, the last frame ends the stream (an empty p sends an empty
+// frame, which needs no credit): ended reports it.
+func writeData(out *[]byte, id uint32, p []byte, end bool, maxFrame int, connWindow, streamWindow *int64) (n int, ended bool) {
+	for {
+		k := int(max(0, min(int64(len(p)-n), int64(maxFrame), *connWindow, *streamWindow)))
+		rest := len(p) - n - k
+		if k == 0 && rest > 0 {
+			return n, false
+		}
+		*out = AppendData(*out, id, end && rest == 0, p[n:n+k])
+		*connWindow -= int64(k)
+		*streamWindow -= int64(k)
+		n += k
+		if rest == 0 {
+			return n, end
+		}
+	}
 }

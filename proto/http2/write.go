@@ -88,9 +88,14 @@ func (c *Conn) SendHeaders(endStream bool) error {
 
 // writeBlock queues the encoded block as HEADERS and CONTINUATION frames.
 func (c *Conn) writeBlock(id uint32, endStream bool) {
-	b := c.block.b
-	c.payload += int64(len(b))
-	k := min(len(b), c.peerMaxFrame)
+	c.payload += int64(len(c.block.b))
+	c.out = appendBlock(c.out, id, endStream, c.block.b, c.peerMaxFrame)
+}
+
+// appendBlock appends header block b of stream id as a HEADERS frame and
+// as many CONTINUATION frames as the peer's largest frame needs.
+func appendBlock(out []byte, id uint32, endStream bool, b []byte, maxFrame int) []byte {
+	k := min(len(b), maxFrame)
 	var fl Flags
 	if endStream {
 		fl |= FlagEndStream
@@ -98,11 +103,12 @@ func (c *Conn) writeBlock(id uint32, endStream bool) {
 	if k == len(b) {
 		fl |= FlagEndHeaders
 	}
-	c.out = AppendHeaders(c.out, id, fl, b[:k])
+	out = AppendHeaders(out, id, fl, b[:k])
 	for b = b[k:]; len(b) > 0; b = b[k:] {
-		k = min(len(b), c.peerMaxFrame)
-		c.out = AppendContinuation(c.out, id, k == len(b), b[:k])
+		k = min(len(b), maxFrame)
+		out = AppendContinuation(out, id, k == len(b), b[:k])
 	}
+	return out
 }
 
 // endStream closes s once its response has ended. A client still
