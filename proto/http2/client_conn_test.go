@@ -391,7 +391,9 @@ func TestClientConnServerErrors(t *testing.T) {
 // never opened.
 func TestClientConnConnectionErrors(t *testing.T) {
 	for name, write := range map[string]func(s *fakeServer, id uint32){
-		"push":        func(s *fakeServer, id uint32) { s.fr.WritePushPromise(http2.PushPromiseParam{StreamID: id, PromiseID: 2, EndHeaders: true}) },
+		"push": func(s *fakeServer, id uint32) {
+			s.fr.WritePushPromise(http2.PushPromiseParam{StreamID: id, PromiseID: 2, EndHeaders: true})
+		},
 		"idle stream": func(s *fakeServer, id uint32) { s.fr.WriteData(id+2, true, []byte("x")) },
 	} {
 		t.Run(name, func(t *testing.T) {
