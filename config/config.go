@@ -214,6 +214,10 @@ type Backend struct {
 	Servers  []Server        `yaml:"servers"`
 	Check    Check           `yaml:"check"`
 	Timeouts BackendTimeouts `yaml:"timeouts"`
+	// Proto is what the servers speak: "h1" (HTTP/1.1, the default) or
+	// "h2" (HTTP/2 with prior knowledge, many exchanges on one
+	// connection: HAProxy's proto h2).
+	Proto string `yaml:"proto"`
 	// StickTable is this backend's stick table, if it has one.
 	StickTable *StickTable `yaml:"stick_table"`
 }
@@ -410,6 +414,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("backends[%d].name: %q is used by another backend", i, b.Name)
 		}
 		backends[b.Name] = true
+		if b.Proto != "" && b.Proto != "h1" && b.Proto != "h2" {
+			return fmt.Errorf("backends[%d].proto: want h1 or h2, got %q", i, b.Proto)
+		}
 	}
 	names := map[string]bool{}
 	binds := map[string]string{}

@@ -31,6 +31,7 @@ type Backend struct {
 	ConnectTimeout time.Duration
 	ServerTimeout  time.Duration
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
+	H2             bool          // the servers speak HTTP/2 (proto: h2)
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -42,6 +43,7 @@ type Pool struct {
 
 	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
+	h2   map[*backend.Server][]*h2Conn   // HTTP/2 connections, each carrying many exchanges
 
 	// Scratch for serialising a request head, used within one call.
 	head   []byte
@@ -56,6 +58,7 @@ func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend) *Pool {
 		backends: backends,
 		idle:     map[*backend.Server][]*Upstream{},
 		ups:      map[*Upstream]struct{}{},
+		h2:       map[*backend.Server][]*h2Conn{},
 	}
 }
 
@@ -118,6 +121,9 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	srv := b.Pick(src)
 	if srv == nil {
 		return nil, 503, "no server available in backend " + b.Name()
+	}
+	if b.H2 {
+		return p.openH2(st, b, srv)
 	}
 	u, err := p.conn(b, srv)
 	if err != nil {
@@ -451,6 +457,7 @@ func (u *Upstream) OnClose(error) {
 
 // CheckDeadlines enforces timeouts.server on the loop's exchanges.
 func (p *Pool) CheckDeadlines(now time.Time) {
+	p.checkH2Deadlines(now)
 	for u := range p.ups {
 		if u.st != nil && !u.closed && !u.deadline.IsZero() && now.After(u.deadline) {
 			u.fail(errServerTimeout)
