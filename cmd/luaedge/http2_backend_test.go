@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // h2Backend is an HTTP/2 server with prior knowledge (x/net's), counting
@@ -183,5 +184,169 @@ end)
 	})
 	if n := be.conns.Load(); n > 4 {
 		t.Errorf("%d connections to the backend for two loops", n)
+	}
+}
+
+// rawH2Backend is an HTTP/2 server written frame by frame, to misbehave:
+// answer calls back with each request's stream and path.
+func rawH2Backend(t *testing.T, answer func(w *h2Writer, id uint32, path string)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				preface := make([]byte, len(http2.ClientPreface))
+				if _, err := io.ReadFull(c, preface); err != nil {
+					return
+				}
+				w := &h2Writer{c: c, fr: http2.NewFramer(c, c)}
+				w.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+				w.mu.Lock()
+				w.fr.WriteSettings()
+				w.mu.Unlock()
+				for {
+					f, err := w.fr.ReadFrame()
+					if err != nil {
+						return
+					}
+					switch f := f.(type) {
+					case *http2.SettingsFrame:
+						if !f.IsAck() {
+							w.mu.Lock()
+							w.fr.WriteSettingsAck()
+							w.mu.Unlock()
+						}
+					case *http2.MetaHeadersFrame:
+						go answer(w, f.StreamID, f.PseudoValue("path"))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// h2Writer writes a raw backend's frames, one writer at a time.
+type h2Writer struct {
+	mu sync.Mutex
+	c  net.Conn
+	fr *http2.Framer
+}
+
+func (w *h2Writer) head(id uint32, end bool, nv ...string) {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	for i := 0; i < len(nv); i += 2 {
+		enc.WriteField(hpack.HeaderField{Name: nv[i], Value: nv[i+1]})
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b.Bytes(), EndHeaders: true, EndStream: end})
+}
+
+func (w *h2Writer) data(id uint32, end bool, p string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fr.WriteData(id, end, []byte(p))
+}
+
+// An HTTP/2 backend that misbehaves: a head sent long before its body, a
+// body past its content-length, a connection closed mid-body. Each
+// client gets its own answer or its own error; a client of another
+// frontend on the same loop, and other requests multiplexed on the same
+// backend connection, get theirs.
+func TestHTTP2BackendIsolation(t *testing.T) {
+	needBinary(t)
+	release, cut := make(chan struct{}), make(chan struct{})
+	addr := rawH2Backend(t, func(w *h2Writer, id uint32, path string) {
+		switch path {
+		case "/apart":
+			w.head(id, false, ":status", "200", "content-length", "6", "set-cookie", "session=client-a")
+			<-release
+			w.data(id, true, "body-a")
+		case "/lie":
+			w.head(id, false, ":status", "200", "content-length", "2")
+			w.data(id, true, "okINJECTED")
+		case "/cut":
+			w.head(id, false, ":status", "200", "content-length", "100")
+			w.data(id, false, "only-part")
+			<-cut
+			w.c.Close()
+		default:
+			w.head(id, false, ":status", "200")
+			w.data(id, true, "path="+path)
+		}
+	})
+	s := startServer(t, isolationConfig(addr, "")+"    proto: h2\n", map[string]string{"iso.lua": isolationLua})
+	c := &http.Client{Timeout: 20 * time.Second}
+	wantOwn := func(path string) {
+		t.Helper()
+		if resp, body := get(t, c, s.url(path)); resp.StatusCode != 200 || body != "path="+path || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("GET %s: %d %q %v", path, resp.StatusCode, body, resp.Header)
+		}
+		if resp, body := get(t, c, "http://"+s.addrOf("2")+path); body != "own answer for "+path || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("GET %s on the service: %q %v", path, body, resp.Header)
+		}
+	}
+
+	// The head arrives, the body waits; others go on meanwhile.
+	apart := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(s.url("/apart"))
+		if err != nil {
+			apart <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		apart <- resp.Header.Get("Set-Cookie") + " " + string(b)
+	}()
+	for i := range 5 {
+		wantOwn("/during-apart-" + strconv.Itoa(i))
+	}
+	close(release)
+	if got := <-apart; got != "session=client-a body-a" {
+		t.Fatalf("/apart got %q", got)
+	}
+
+	// A body past its framing: its client is cut, nobody gets the excess.
+	if resp, err := c.Get(s.url("/lie")); err == nil {
+		b, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && resp.StatusCode == 200 || bytes.Contains(b, []byte("INJECTED")) {
+			t.Fatalf("/lie: %d %q %v", resp.StatusCode, b, rerr)
+		}
+	}
+	for i := range 3 {
+		wantOwn("/after-lie-" + strconv.Itoa(i))
+	}
+
+	// The connection closes mid-body: that client is cut; the next request
+	// opens a new connection.
+	cutDone := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(s.url("/cut"))
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		cutDone <- err
+	}()
+	wantOwn("/before-cut")
+	close(cut)
+	if err := <-cutDone; err == nil {
+		t.Fatal("/cut: the client read a whole body from a server that closed mid-body")
+	}
+	for i := range 3 {
+		wantOwn("/after-cut-" + strconv.Itoa(i))
 	}
 }
