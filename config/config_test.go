@@ -118,3 +118,68 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// A frontend's tls gets its defaults (by mode) and its files taken from
+// the configuration's folder; a backend's tls verifies by default, and a
+// server's own tls replaces it.
+func TestTLSDefaults(t *testing.T) {
+	c, err := Parse([]byte(`
+frontends:
+  - name: web
+    bind: ["127.0.0.1:8443"]
+    use_service: lua.hello
+    tls: {cert: site.pem, key: /keys/site.key, certificates: [{cert: b.pem, key: b.key}]}
+  - name: raw
+    mode: tcp
+    bind: ["127.0.0.1:9443"]
+    default_backend: app
+    tls: {cert: site.pem, key: site.key, min_version: "1.3"}
+backends:
+  - name: app
+    tls: {ca_file: ca.pem}
+    servers:
+      - {name: a, address: "127.0.0.1:1"}
+      - {name: b, address: "127.0.0.1:2", tls: {verify: none}}
+`), "/etc/luaedge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, raw := c.Frontends[0].TLS, c.Frontends[1].TLS
+	pairs := web.Pairs()
+	if len(pairs) != 2 || pairs[0] != (CertKey{"/etc/luaedge/site.pem", "/keys/site.key"}) || pairs[1].Cert != "/etc/luaedge/b.pem" {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	if strings.Join(web.ALPN, ",") != "h2,http/1.1" || web.MinVersion != "1.2" || web.HandshakeTimeout.D() != DefaultHandshakeTimeout {
+		t.Fatalf("http frontend tls defaults: %+v", web)
+	}
+	if raw.ALPN != nil || raw.MinVersion != "1.3" {
+		t.Fatalf("tcp frontend tls: %+v", raw)
+	}
+	b := &c.Backends[0]
+	if s := b.ServerTLS(0); s.Verify != "required" || s.CAFile != "/etc/luaedge/ca.pem" {
+		t.Fatalf("server a tls %+v", s)
+	}
+	if s := b.ServerTLS(1); s.Verify != "none" {
+		t.Fatalf("server b tls %+v", s)
+	}
+}
+
+func TestTLSErrors(t *testing.T) {
+	for tls, want := range map[string]string{
+		`{cert: a.pem}`:                           "frontends[0].tls: cert and key go together",
+		`{}`:                                      "frontends[0].tls: a certificate is needed",
+		`{certificates: [{cert: a.pem}]}`:         "frontends[0].tls.certificates[0]: cert and key are both needed",
+		`{cert: a, key: b, min_version: "1.1"}`:   "frontends[0].tls.min_version: want 1.2 or 1.3",
+		`{cert: a, key: b, alpn: [""]}`:           "frontends[0].tls.alpn[0]",
+		`{cert: a, key: b, handshake_timeout: x}`: "invalid duration",
+	} {
+		_, err := Parse([]byte(minimal+"    tls: "+tls+"\n"), "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("tls %s: error %v, want %q", tls, err, want)
+		}
+	}
+	_, err := Parse([]byte(minimal+"backends:\n  - name: b\n    servers: [{name: s, address: \"127.0.0.1:1\", tls: {verify: maybe}}]\n"), "")
+	if err == nil || !strings.Contains(err.Error(), "backends[0].servers[0].tls.verify: want required or none") {
+		t.Errorf("verify: maybe: %v", err)
+	}
+}
