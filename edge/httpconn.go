@@ -9,7 +9,8 @@ import (
 
 // httpConn is a connection of an HTTP frontend: HTTP/1 from its accept,
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
-// with prior knowledge). It belongs to its loop.
+// with prior knowledge), or at once if TLS's ALPN chose h2. It belongs to
+// its loop.
 type httpConn struct {
 	ls    *loopState
 	f     *frontend
@@ -34,17 +35,24 @@ func (w *httpConn) OnTraffic() {
 		}
 		w.sniffed = true
 		if h2 {
-			key := w.h1.Handoff()
-			w.h1 = nil
-			w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
-			if w.ls.srv.draining.Load() {
-				w.h2.Drain()
-			}
+			w.toH2()
 			w.h2.OnTraffic()
 			return
 		}
 	}
 	w.h1.OnTraffic()
+}
+
+// toH2 hands the connection to HTTP/2: its first bytes were the preface,
+// or ALPN chose h2.
+func (w *httpConn) toH2() {
+	key := w.h1.Handoff()
+	w.h1 = nil
+	w.sniffed = true
+	w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
+	if w.ls.srv.draining.Load() {
+		w.h2.Drain()
+	}
 }
 
 func (w *httpConn) OnClose(err error) {

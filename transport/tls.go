@@ -40,6 +40,7 @@ type TLS struct {
 	off int
 
 	state     tls.ConnectionState // once the handshake succeeded
+	facts     Facts               // made from state, once
 	started   bool                // the handshake goroutine was started
 	done      bool                // the handshake ended (ready was called)
 	closed    bool                // OnClose has run
@@ -180,6 +181,7 @@ func (t *TLS) handshakeDone() {
 	t.w.onLoop = true
 	t.w.mu.Unlock()
 	t.state = t.tc.ConnectionState()
+	t.facts = factsOf(&t.state)
 	t.h = t.ready(t, nil)
 	if t.h == nil {
 		t.p.Close()
@@ -398,6 +400,60 @@ func (t *TLS) SetLinger(onoff, sec int) error { return t.p.SetLinger(onoff, sec)
 
 // State is the connection's TLS state once the handshake succeeded.
 func (t *TLS) State() *tls.ConnectionState { return &t.state }
+
+// Facts are what the ssl_fc fetches tell of a connection, formatted once
+// per connection.
+type Facts struct {
+	Version []byte // "TLSv1.2", "TLSv1.3"
+	Cipher  []byte // OpenSSL's name of the cipher suite, as HAProxy gives it
+	SNI     []byte // the server name the client sent
+	ALPN    []byte // the protocol ALPN settled on
+}
+
+// Facts returns the connection's facts once the handshake succeeded.
+func (t *TLS) Facts() *Facts { return &t.facts }
+
+func factsOf(st *tls.ConnectionState) Facts {
+	f := Facts{SNI: []byte(st.ServerName), ALPN: []byte(st.NegotiatedProtocol)}
+	switch st.Version {
+	case tls.VersionTLS12:
+		f.Version = []byte("TLSv1.2")
+	case tls.VersionTLS13:
+		f.Version = []byte("TLSv1.3")
+	default:
+		f.Version = []byte(tls.VersionName(st.Version))
+	}
+	name := tls.CipherSuiteName(st.CipherSuite)
+	if o, ok := opensslNames[name]; ok {
+		name = o
+	}
+	f.Cipher = []byte(name)
+	return f
+}
+
+// opensslNames are OpenSSL's names of the TLS 1.2 suites crypto/tls
+// implements (TLS 1.3 suites have one name in both).
+var opensslNames = map[string]string{
+	"TLS_RSA_WITH_3DES_EDE_CBC_SHA":                 "DES-CBC3-SHA",
+	"TLS_RSA_WITH_AES_128_CBC_SHA":                  "AES128-SHA",
+	"TLS_RSA_WITH_AES_256_CBC_SHA":                  "AES256-SHA",
+	"TLS_RSA_WITH_AES_128_CBC_SHA256":               "AES128-SHA256",
+	"TLS_RSA_WITH_AES_128_GCM_SHA256":               "AES128-GCM-SHA256",
+	"TLS_RSA_WITH_AES_256_GCM_SHA384":               "AES256-GCM-SHA384",
+	"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA":           "ECDHE-RSA-DES-CBC3-SHA",
+	"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA":          "ECDHE-ECDSA-AES128-SHA",
+	"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA":          "ECDHE-ECDSA-AES256-SHA",
+	"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA":            "ECDHE-RSA-AES128-SHA",
+	"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA":            "ECDHE-RSA-AES256-SHA",
+	"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256":       "ECDHE-ECDSA-AES128-SHA256",
+	"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256":         "ECDHE-RSA-AES128-SHA256",
+	"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256":         "ECDHE-RSA-AES128-GCM-SHA256",
+	"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256":       "ECDHE-ECDSA-AES128-GCM-SHA256",
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384":         "ECDHE-RSA-AES256-GCM-SHA384",
+	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384":       "ECDHE-ECDSA-AES256-GCM-SHA384",
+	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256":   "ECDHE-RSA-CHACHA20-POLY1305",
+	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+}
 
 // wire is the net.Conn crypto/tls reads and writes. During the handshake
 // its Read waits for the bytes the loop feeds (in), and its Write queues
