@@ -446,3 +446,114 @@ func runCheck(dir string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// A TCP frontend with tls serves the clear bytes to a Lua service, or
+// tunnels them to a server; a TCP backend with tls speaks TLS to it.
+func TestTLSTCPMode(t *testing.T) {
+	// A TLS echo server, and a clear one.
+	srvCert := newTestCert(t, time.Now().Add(24*time.Hour), "echo.test")
+	pair, err := tls.X509KeyPair([]byte(srvCert.certPEM), []byte(srvCert.keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}
+	tlsLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsLn.Close()
+	go echo(tlsLn)
+	clearLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clearLn.Close()
+	go echo(clearLn)
+
+	a := newTestCert(t, time.Now().Add(24*time.Hour), "a.test")
+	roots := x509.NewCertPool()
+	roots.AddCert(a.leaf)
+	s := startServer(t, `workers: 1
+shutdown_timeout: 5s
+lua:
+  load: [svc.lua]
+frontends:
+  - name: svc
+    bind: ["127.0.0.1:@PORT@"]
+    mode: tcp
+    use_service: lua.upper
+    tls: {cert: a.pem, key: a.key, alpn: [x-upper]}
+  - name: tunnel
+    bind: ["127.0.0.1:@PORT2@"]
+    mode: tcp
+    default_backend: clear
+    tls: {cert: a.pem, key: a.key}
+  - name: totls
+    bind: ["127.0.0.1:@PORT3@"]
+    mode: tcp
+    default_backend: secure
+backends:
+  - name: clear
+    servers: [{name: e1, address: "`+clearLn.Addr().String()+`"}]
+  - name: secure
+    tls: {ca_file: echo.pem, sni: echo.test}
+    servers: [{name: e1, address: "`+tlsLn.Addr().String()+`"}]
+`, map[string]string{"a.pem": a.certPEM, "a.key": a.keyPEM, "echo.pem": srvCert.certPEM, "svc.lua": `
+core.register_service("upper", "tcp", function(applet)
+	applet:send("hello " .. tostring(applet.f:ssl_fc_protocol()) .. " " .. tostring(applet.f:ssl_fc_alpn()) .. "\n")
+	local line = applet:getline()
+	applet:send(line:upper())
+end)
+`})
+	dial := func(addr string) net.Conn {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "a.test", NextProtos: []string{"x-upper"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	readN := func(c net.Conn, n int) string {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(c, b); err != nil {
+			t.Fatalf("read: %v (got %q)", err, b)
+		}
+		return string(b)
+	}
+	c := dial(s.addr())
+	want := "hello TLSv1.3 x-upper\n"
+	if got := readN(c, len(want)); got != want {
+		t.Fatalf("service: %q", got)
+	}
+	_, _ = io.WriteString(c, "shout\n")
+	if got := readN(c, 6); got != "SHOUT\n" {
+		t.Fatalf("service: %q", got)
+	}
+	c.Close()
+	for _, addr := range []string{s.addrOf("2"), s.addrOf("3")} {
+		var c net.Conn
+		if addr == s.addrOf("2") {
+			c = dial(addr)
+		} else {
+			c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		}
+		msg := strings.Repeat("0123456789", 10000)
+		go func() { _, _ = io.WriteString(c, msg) }()
+		if got := readN(c, len(msg)); got != msg {
+			t.Fatalf("tunnel %s: the echo differs", addr)
+		}
+		c.Close()
+	}
+}
