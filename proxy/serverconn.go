@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +46,9 @@ func (o *serverConn) opened(c transport.Conn, l *eventloop.Loop, hs *transport.H
 	}
 	o.tc = transport.NewClientTLS(p, cfg, transport.TLSOptions{Loop: l, Pool: hs, Timeout: timeout}, func(t *transport.TLS, err error) transport.Handler {
 		if err != nil {
+			if errors.Is(err, transport.ErrHandshakeTimeout) {
+				err = errConnectTimeout // a 504, as for the connect
+			}
 			failed(fmt.Errorf("TLS handshake: %w", err))
 			return nil
 		}
