@@ -25,7 +25,14 @@ func (p *Plain) Peek() []byte {
 	return b
 }
 
-func (p *Plain) Discard(n int)        { _, _ = p.c.Discard(n) }
+// Discard drops the first n inbound bytes (n < 0: all). gnet's Discard
+// takes 0 to mean all, so 0 does nothing here.
+func (p *Plain) Discard(n int) {
+	if n != 0 {
+		_, _ = p.c.Discard(n)
+	}
+}
+
 func (p *Plain) Inbound() int         { return p.c.InboundBuffered() }
 func (p *Plain) Outbound() int        { return p.c.OutboundBuffered() }
 func (p *Plain) Close()               { _ = p.c.Close() }

@@ -91,8 +91,11 @@ func NewHandshakePool(n int) *HandshakePool {
 func (p *HandshakePool) acquire() { p.slots <- struct{}{} }
 func (p *HandshakePool) release() { <-p.slots }
 
-// maxHandshakeInput bounds the bytes a peer may send ahead of the
-// handshake goroutine: a client's flights are a few KiB.
+// maxHandshakeInput bounds the bytes handed to the handshake goroutine
+// ahead of its reads: a client's flights are a few KiB, but a TLS 1.3
+// client sends its request right after its last flight, without waiting
+// for the server. What arrives beyond waits in the Plain connection,
+// which stops reading until the handshake takes it or ends.
 const maxHandshakeInput = 64 << 10
 
 // NewServerTLS serves TLS with cfg on p, which has just been accepted;
@@ -180,6 +183,9 @@ func (t *TLS) handshakeDone() {
 	t.w.mu.Lock()
 	t.w.onLoop = true
 	t.w.mu.Unlock()
+	if t.p.paused() {
+		t.p.ResumeRead() // bytes held during the handshake are read below
+	}
 	t.state = t.tc.ConnectionState()
 	t.facts = factsOf(&t.state)
 	t.h = t.ready(t, nil)
@@ -230,22 +236,25 @@ func (t *TLS) OnTraffic() {
 // feedHandshake hands the inbound bytes to the handshake goroutine,
 // starting it with the first ones.
 func (t *TLS) feedHandshake() {
+	if t.done || t.closed {
+		return // posted by the handshake goroutine, which has ended since
+	}
 	b := t.p.Peek()
 	if len(b) == 0 {
 		return
 	}
 	w := t.w
 	w.mu.Lock()
-	over := len(w.in)+len(b) > maxHandshakeInput
-	if !over {
-		w.in = append(w.in, b...)
-		w.cond.Signal()
-	}
+	n := min(len(b), maxHandshakeInput-len(w.in))
+	w.in = append(w.in, b[:n]...)
+	w.held = n < len(b)
+	w.cond.Signal()
 	w.mu.Unlock()
-	t.p.Discard(-1)
-	if over {
-		t.p.Close()
-		return
+	t.p.Discard(n)
+	if n < len(b) {
+		t.p.PauseRead()
+	} else if t.p.paused() {
+		t.p.ResumeRead()
 	}
 	if !t.started {
 		t.start()
@@ -470,6 +479,7 @@ type wire struct {
 	in     []byte
 	out    []byte
 	posted bool // a flushHandshake is posted to the loop
+	held   bool // the loop holds inbound bytes that did not fit in in
 	closed bool
 	onLoop bool
 	err    error // the handshake's outcome
@@ -519,6 +529,11 @@ func (w *wire) Read(b []byte) (int, error) {
 	}
 	n := copy(b, w.in)
 	w.in = w.in[n:]
+	if len(w.in) == 0 && w.held {
+		// The loop holds more: have it hand them over.
+		w.held = false
+		w.t.loop.Post(w.t.feedHandshake)
+	}
 	w.mu.Unlock()
 	if !w.holding {
 		w.pool.acquire()

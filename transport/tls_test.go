@@ -348,3 +348,30 @@ func TestTLSClient(t *testing.T) {
 		}
 	}
 }
+
+// A TLS 1.3 client sends its data right after its last flight: more than
+// the handshake takes arrives while the server's handshake is still
+// running (slowed here), and waits in the connection, in order.
+func TestTLSDataDuringHandshake(t *testing.T) {
+	cert, roots := selfSigned(t, "a.test")
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, VerifyConnection: func(tls.ConnectionState) error {
+		time.Sleep(200 * time.Millisecond) // after the server's flight, before the client's Finished is read
+		return nil
+	}}
+	srv := serveTLS(t, cfg, transport.NewHandshakePool(1), 5*time.Second, "")
+	c, err := tls.Dial("tcp", srv.addr, &tls.Config{RootCAs: roots, ServerName: "a.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	data := pattern(1 << 20)
+	go func() { _, _ = c.Write(data) }()
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("echoed bytes differ")
+	}
+}
