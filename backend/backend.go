@@ -13,6 +13,7 @@ package backend
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,6 +38,9 @@ type ServerConfig struct {
 	Weight  int    // 0..256; 0 in the config means 1 (SetWeight(0) stops new traffic)
 	MaxConn int    // concurrent requests on this server; 0 is unlimited
 	Backup  bool   // used only when no non-backup server is usable
+	// TLS is how connections to the server (and its http checks) speak
+	// TLS; nil: clear text. Shared, read-only.
+	TLS *tls.Config
 }
 
 // CheckConfig configures the health checks of every server of a backend.
@@ -173,6 +177,7 @@ func New(cfg Config) (*Backend, error) {
 			id:         i + 1,
 			name:       sc.Name,
 			backup:     sc.Backup,
+			tls:        sc.TLS,
 			idx:        -1,
 			health:     check.Rise + check.Fall - 1,
 			lastChange: now,

@@ -3,6 +3,7 @@ package backend
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"time"
@@ -136,6 +137,16 @@ func (b *Backend) probe(s *Server, typ string) checkResult {
 	// ctx ends, whether by timeout or Stop.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	defer stop()
+	if s.tls != nil {
+		tc := tls.Client(conn, s.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			if ctx.Err() != nil {
+				return checkResult{status: "L6TOUT"}
+			}
+			return checkResult{status: "L6RSP"}
+		}
+		conn = tc
+	}
 
 	host := b.check.Host
 	if host == "" {

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"sync"
@@ -28,7 +29,8 @@ type Server struct {
 	id     int
 	name   string
 	backup bool
-	idx    int // position among the backend's primaries; -1 for a backup
+	idx    int         // position among the backend's primaries; -1 for a backup
+	tls    *tls.Config // nil: clear text; read-only
 
 	addr    atomic.Pointer[string]
 	weight  atomic.Int32
@@ -58,6 +60,9 @@ type Server struct {
 
 // Name returns the server's name.
 func (s *Server) Name() string { return s.name }
+
+// TLS is how connections to the server speak TLS; nil: clear text.
+func (s *Server) TLS() *tls.Config { return s.tls }
 
 // ID returns the server's 1-based position in its backend's config
 // (HAProxy's puid).

@@ -179,6 +179,12 @@ typedef struct le_stream {
 	le_msg *msgs;
 	uint32_t nmsgs;
 	uint32_t msgs_cap;
+	/* The client connection's TLS (spans into head), written by Go with the
+	 * request; tls_version empty: the connection is clear text. */
+	le_span tls_version; /* "TLSv1.2", "TLSv1.3" */
+	le_span tls_cipher;  /* OpenSSL's name of the cipher suite */
+	le_span tls_sni;     /* the server name the client asked for */
+	le_span tls_alpn;    /* the protocol ALPN settled on */
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

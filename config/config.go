@@ -34,6 +34,10 @@ type Config struct {
 	// Dir.
 	RuntimeSocket string `yaml:"runtime_socket"`
 
+	// TLSHandshakeWorkers bounds the TLS handshakes computing at once,
+	// over every loop; 0: twice the number of CPUs Go uses.
+	TLSHandshakeWorkers int `yaml:"tls_handshake_workers"`
+
 	// Dir is the folder relative paths are taken from (the file's folder).
 	Dir string `yaml:"-"`
 }
@@ -111,6 +115,8 @@ type Frontend struct {
 	Limits            Limits   `yaml:"limits"`
 	Timeouts          Timeouts `yaml:"timeouts"`
 	HTTP2             HTTP2    `yaml:"http2"`
+	// TLS makes the frontend's listeners speak TLS; nil: clear text.
+	TLS *FrontendTLS `yaml:"tls"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -182,6 +188,57 @@ func (h *HTTP2) validate(at string) error {
 	return nil
 }
 
+// FrontendTLS is what a frontend's listeners serve TLS with.
+type FrontendTLS struct {
+	// Cert and Key are PEM files: the certificate (with its chain) and
+	// its private key. They are the default certificate, before
+	// Certificates.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// Certificates are more, chosen by the client's SNI (the first whose
+	// names match); a client that sends no SNI, or one no certificate
+	// matches, gets the first.
+	Certificates []CertKey `yaml:"certificates"`
+	// MinVersion is the oldest TLS version accepted: "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// ALPN lists the protocols offered, in order of preference; default
+	// [h2, http/1.1] on an HTTP frontend, none on a TCP one.
+	ALPN []string `yaml:"alpn"`
+	// HandshakeTimeout closes a connection whose handshake is not over
+	// this long after it was accepted.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+}
+
+// CertKey is a certificate and its key, PEM files.
+type CertKey struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Pairs returns the certificates in order, the default first.
+func (t *FrontendTLS) Pairs() []CertKey {
+	var out []CertKey
+	if t.Cert != "" || t.Key != "" {
+		out = append(out, CertKey{Cert: t.Cert, Key: t.Key})
+	}
+	return append(out, t.Certificates...)
+}
+
+// ServerTLS is how connections to a backend's servers speak TLS.
+type ServerTLS struct {
+	// Verify is "required" (the default: the server's certificate must
+	// chain to CAFile, or to the system's roots, and name SNI or the
+	// server's host) or "none".
+	Verify string `yaml:"verify"`
+	// CAFile is a PEM file of the certificates to trust instead of the
+	// system's roots.
+	CAFile string `yaml:"ca_file"`
+	// SNI is the name sent and verified; default: the host of the
+	// server's address (none for an IP address, which is then verified
+	// against the certificate's IP addresses).
+	SNI string `yaml:"sni"`
+}
+
 // Limits bound what a client may send; over them it gets 414, 431 or 413.
 type Limits struct {
 	MaxRequestLine Size `yaml:"max_request_line"`
@@ -220,6 +277,9 @@ type Backend struct {
 	Proto string `yaml:"proto"`
 	// StickTable is this backend's stick table, if it has one.
 	StickTable *StickTable `yaml:"stick_table"`
+	// TLS makes connections to the servers speak TLS; a server's own tls
+	// replaces it.
+	TLS *ServerTLS `yaml:"tls"`
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -243,6 +303,17 @@ type Server struct {
 	Weight  int    `yaml:"weight"`
 	MaxConn int    `yaml:"maxconn"`
 	Backup  bool   `yaml:"backup"`
+	// TLS replaces the backend's tls for this server.
+	TLS *ServerTLS `yaml:"tls"`
+}
+
+// ServerTLS returns how connections to server i speak TLS: its own tls,
+// else the backend's; nil: clear text.
+func (b *Backend) ServerTLS(i int) *ServerTLS {
+	if t := b.Servers[i].TLS; t != nil {
+		return t
+	}
+	return b.TLS
 }
 
 // Check is a backend's health check.
@@ -289,6 +360,8 @@ const (
 	// instead of the process running the machine out of memory.
 	DefaultLuaMemoryLimit = 256 << 20
 	DefaultLuaSandbox     = "default"
+	// DefaultHandshakeTimeout bounds a client's TLS handshake.
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // Load reads and validates the file at path.
@@ -350,12 +423,45 @@ func (c *Config) setDefaults() {
 		setDefault(&f.Timeouts.HTTPRequest, Duration(DefaultHTTPRequest))
 		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
 		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
+		if t := f.TLS; t != nil {
+			setDefault(&t.MinVersion, "1.2")
+			setDefault(&t.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
+			if t.ALPN == nil && f.Mode == "http" {
+				t.ALPN = []string{"h2", "http/1.1"}
+			}
+			for _, p := range []*string{&t.Cert, &t.Key} {
+				*p = c.path(*p)
+			}
+			for j := range t.Certificates {
+				t.Certificates[j].Cert = c.path(t.Certificates[j].Cert)
+				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
+			}
+		}
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
 		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
 		setDefault(&b.Timeouts.Server, Duration(DefaultServer))
+		c.serverTLSDefaults(b.TLS)
+		for j := range b.Servers {
+			c.serverTLSDefaults(b.Servers[j].TLS)
+		}
 	}
+}
+
+func (c *Config) serverTLSDefaults(t *ServerTLS) {
+	if t != nil {
+		setDefault(&t.Verify, "required")
+		t.CAFile = c.path(t.CAFile)
+	}
+}
+
+// path takes a relative file path from Dir; "" stays "".
+func (c *Config) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Dir == "" {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -405,6 +511,9 @@ func (c *Config) validate() error {
 	if len(c.Frontends) == 0 {
 		return errors.New("frontends: at least one frontend is needed")
 	}
+	if c.TLSHandshakeWorkers < 0 {
+		return fmt.Errorf("tls_handshake_workers: must be 0 (twice the CPUs) or more, got %d", c.TLSHandshakeWorkers)
+	}
 	backends := map[string]bool{}
 	for i, b := range c.Backends {
 		if b.Name == "" {
@@ -416,6 +525,17 @@ func (c *Config) validate() error {
 		backends[b.Name] = true
 		if b.Proto != "" && b.Proto != "h1" && b.Proto != "h2" {
 			return fmt.Errorf("backends[%d].proto: want h1 or h2, got %q", i, b.Proto)
+		}
+		if b.Proto == "h2" && b.Check.Type == "http" {
+			return fmt.Errorf("backends[%d].check.type: http checks speak HTTP/1.1; the servers of a proto: h2 backend take tcp checks", i)
+		}
+		if err := b.TLS.validate(fmt.Sprintf("backends[%d].tls", i)); err != nil {
+			return err
+		}
+		for j, sv := range b.Servers {
+			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {
+				return err
+			}
 		}
 	}
 	names := map[string]bool{}
@@ -497,6 +617,51 @@ func (c *Config) validate() error {
 		if err := f.HTTP2.validate(at + ".http2"); err != nil {
 			return err
 		}
+		if err := f.TLS.validate(at + ".tls"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate checks the keys of a frontend's tls (at is its key path); the
+// files are read when the server is built.
+func (t *FrontendTLS) validate(at string) error {
+	if t == nil {
+		return nil
+	}
+	if (t.Cert == "") != (t.Key == "") {
+		return fmt.Errorf("%s: cert and key go together", at)
+	}
+	for j, p := range t.Certificates {
+		if p.Cert == "" || p.Key == "" {
+			return fmt.Errorf("%s.certificates[%d]: cert and key are both needed", at, j)
+		}
+	}
+	if len(t.Pairs()) == 0 {
+		return fmt.Errorf("%s: a certificate is needed (cert and key, or certificates)", at)
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		return fmt.Errorf("%s.min_version: want 1.2 or 1.3, got %q", at, t.MinVersion)
+	}
+	for j, p := range t.ALPN {
+		if p == "" || len(p) > 255 {
+			return fmt.Errorf("%s.alpn[%d]: a protocol name is 1 to 255 bytes", at, j)
+		}
+	}
+	if t.HandshakeTimeout < 0 {
+		return fmt.Errorf("%s.handshake_timeout: must be positive", at)
+	}
+	return nil
+}
+
+// validate checks the keys of a backend's or server's tls.
+func (t *ServerTLS) validate(at string) error {
+	if t == nil {
+		return nil
+	}
+	if t.Verify != "required" && t.Verify != "none" {
+		return fmt.Errorf("%s.verify: want required or none, got %q", at, t.Verify)
 	}
 	return nil
 }

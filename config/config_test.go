@@ -100,6 +100,8 @@ func TestErrorsNameTheirKey(t *testing.T) {
     timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
 		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
 		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
+		{"backends: [{name: b, proto: h3, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].proto: want h1 or h2"},
+		{"backends: [{name: b, proto: h2, check: {type: http}, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].check.type: http checks speak HTTP/1.1"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {cleartext: yes}}]`, "frontends[0].http2.cleartext: want auto, prior_knowledge or off"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {stream_window: 1000}}]`, "frontends[0].http2.stream_window: must be between 65535 and 2147483647"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {max_frame_size: 32MiB}}]`, "frontends[0].http2.max_frame_size: must be between 16384 and 16777215"},
@@ -123,5 +125,70 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) did not fail", in)
 		}
+	}
+}
+
+// A frontend's tls gets its defaults (by mode) and its files taken from
+// the configuration's folder; a backend's tls verifies by default, and a
+// server's own tls replaces it.
+func TestTLSDefaults(t *testing.T) {
+	c, err := Parse([]byte(`
+frontends:
+  - name: web
+    bind: ["127.0.0.1:8443"]
+    use_service: lua.hello
+    tls: {cert: site.pem, key: /keys/site.key, certificates: [{cert: b.pem, key: b.key}]}
+  - name: raw
+    mode: tcp
+    bind: ["127.0.0.1:9443"]
+    default_backend: app
+    tls: {cert: site.pem, key: site.key, min_version: "1.3"}
+backends:
+  - name: app
+    tls: {ca_file: ca.pem}
+    servers:
+      - {name: a, address: "127.0.0.1:1"}
+      - {name: b, address: "127.0.0.1:2", tls: {verify: none}}
+`), "/etc/luaedge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, raw := c.Frontends[0].TLS, c.Frontends[1].TLS
+	pairs := web.Pairs()
+	if len(pairs) != 2 || pairs[0] != (CertKey{"/etc/luaedge/site.pem", "/keys/site.key"}) || pairs[1].Cert != "/etc/luaedge/b.pem" {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	if strings.Join(web.ALPN, ",") != "h2,http/1.1" || web.MinVersion != "1.2" || web.HandshakeTimeout.D() != DefaultHandshakeTimeout {
+		t.Fatalf("http frontend tls defaults: %+v", web)
+	}
+	if raw.ALPN != nil || raw.MinVersion != "1.3" {
+		t.Fatalf("tcp frontend tls: %+v", raw)
+	}
+	b := &c.Backends[0]
+	if s := b.ServerTLS(0); s.Verify != "required" || s.CAFile != "/etc/luaedge/ca.pem" {
+		t.Fatalf("server a tls %+v", s)
+	}
+	if s := b.ServerTLS(1); s.Verify != "none" {
+		t.Fatalf("server b tls %+v", s)
+	}
+}
+
+func TestTLSErrors(t *testing.T) {
+	for tls, want := range map[string]string{
+		`{cert: a.pem}`:                           "frontends[0].tls: cert and key go together",
+		`{}`:                                      "frontends[0].tls: a certificate is needed",
+		`{certificates: [{cert: a.pem}]}`:         "frontends[0].tls.certificates[0]: cert and key are both needed",
+		`{cert: a, key: b, min_version: "1.1"}`:   "frontends[0].tls.min_version: want 1.2 or 1.3",
+		`{cert: a, key: b, alpn: [""]}`:           "frontends[0].tls.alpn[0]",
+		`{cert: a, key: b, handshake_timeout: x}`: "invalid duration",
+	} {
+		_, err := Parse([]byte(minimal+"    tls: "+tls+"\n"), "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("tls %s: error %v, want %q", tls, err, want)
+		}
+	}
+	_, err := Parse([]byte(minimal+"backends:\n  - name: b\n    servers: [{name: s, address: \"127.0.0.1:1\", tls: {verify: maybe}}]\n"), "")
+	if err == nil || !strings.Contains(err.Error(), "backends[0].servers[0].tls.verify: want required or none") {
+		t.Errorf("verify: maybe: %v", err)
 	}
 }

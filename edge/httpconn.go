@@ -10,8 +10,8 @@ import (
 // httpConn is a connection of an HTTP frontend: HTTP/1 from its accept,
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
 // with prior knowledge) or after a request that asked for it (Upgrade:
-// h2c), or at once when the frontend's http2.cleartext says
-// prior_knowledge. It belongs to its loop.
+// h2c), or at once when ALPN chose h2 or the frontend's http2.cleartext
+// says prior_knowledge. It belongs to its loop.
 type httpConn struct {
 	ls    *loopState
 	f     *frontend
@@ -31,7 +31,11 @@ func (w *httpConn) OnTraffic() {
 	}
 	if !w.sniffed {
 		var h2, decided bool
-		switch w.f.cfg.HTTP2.Cleartext {
+		mode := w.f.cfg.HTTP2.Cleartext
+		if w.f.cfg.TLS != nil {
+			mode = "auto" // over TLS without ALPN, the first bytes tell
+		}
+		switch mode {
 		case "prior_knowledge":
 			h2, decided = true, true
 		case "off":
@@ -44,23 +48,24 @@ func (w *httpConn) OnTraffic() {
 		}
 		w.sniffed = true
 		if h2 {
-			w.toHTTP2()
+			w.toH2()
 			w.h2.OnTraffic()
 			return
 		}
 	}
 	w.h1.OnTraffic()
 	if up := w.h1.H2C(); up != nil {
-		w.toHTTP2()
+		w.toH2()
 		w.h2.Upgrade(up.Settings, &up.Request)
 	}
 }
 
-// toHTTP2 hands the connection from HTTP/1, before or right after its
-// first request, to HTTP/2.
-func (w *httpConn) toHTTP2() {
+// toH2 hands the connection to HTTP/2: its first bytes were the preface,
+// ALPN chose h2, or its first request asked for it (Upgrade: h2c).
+func (w *httpConn) toH2() {
 	key := w.h1.Handoff()
 	w.h1 = nil
+	w.sniffed = true
 	w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
 	if w.ls.srv.draining.Load() {
 		w.h2.Drain()

@@ -48,8 +48,8 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// find the server and the loop's sockets through it (lj.Host).
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
-	ls.pool = proxypkg.NewPool(l, l.Log, s.backends)
-	ls.sockets = proxypkg.NewSockets(l)
+	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
+	ls.sockets = proxypkg.NewSockets(l, s.handshakes)
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,9 @@ type Server struct {
 	watchdog *cgo.Watchdog
 	draining atomic.Bool
 	served   chan struct{} // closed when Serve returns
+	// handshakes bounds the TLS handshakes computing at once, over every
+	// loop of this generation.
+	handshakes *transport.HandshakePool
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -66,6 +70,7 @@ type frontend struct {
 	http    *serve1.Frontend
 	http2   *serve2.Frontend
 	tcp     *servetcp.Frontend
+	tls     *tls.Config // nil: clear text
 	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
 	stopped atomic.Bool
 }
@@ -92,6 +97,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		tables: map[string]*sticktable.Table{}, tableDefs: map[string]*config.StickTable{},
 		served: make(chan struct{}),
 	}
+	s.handshakes = handshakePool(cfg)
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
@@ -113,7 +119,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	}
 	byName := map[string]int{}
 	for i, bc := range cfg.Backends {
-		b, err := backend.New(backendConfig(bc))
+		bcfg, err := backendConfig(bc, fmt.Sprintf("backends[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		b, err := backend.New(bcfg)
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d].%v", i, err)
 		}
@@ -163,7 +173,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
-		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, UpgradeH2C: fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
+		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, UpgradeH2C: fc.TLS == nil && fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
 		h2 := fc.HTTP2
 		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts, Limits: http2.Limits{
 			MaxConcurrentStreams: h2.MaxConcurrentStreams,
@@ -180,6 +190,12 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			FloodAllowance:       int(h2.FloodAllowance),
 		}}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
+		if fc.TLS != nil {
+			var err error
+			if f.tls, err = frontendTLS(fc, fmt.Sprintf("frontends[%d]", i), log); err != nil {
+				return nil, err
+			}
+		}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {
 			if err := s.engine.Listen(b, s.acceptor(f)); err != nil {
@@ -224,6 +240,12 @@ func (s *Server) Serve() error {
 		b.Start()
 		defer b.Stop()
 	}
+	for _, f := range s.frontends {
+		if f.tls != nil {
+			logKernelTLS(s.log)
+			break
+		}
+	}
 	stopPurge := make(chan struct{})
 	defer close(stopPurge)
 	go purgeTables(s.tables, stopPurge)
@@ -250,23 +272,43 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 		if f.paused.Load() {
 			return nil // Proxy:pause or stop from a script
 		}
-		ls := s.loops[l.ID]
-		stats := &ls.stats[f.index]
-		stats.Sessions.Inc()
-		stats.SessionsTotal.Inc()
-		ls.nextConn++
-		id := int64(l.ID+1)<<40 | ls.nextConn
-		if f.cfg.Mode == "tcp" {
-			return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
+		if f.tls != nil {
+			return s.acceptTLS(l, f, c, func(c transport.Conn, alpn string) eventloop.Handler {
+				return s.serveConn(l, f, c, alpn)
+			})
 		}
-		h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
-		if s.draining.Load() {
-			// Accepted as the listeners closed: the request its client
-			// sends is answered, with connection: close.
-			h.Drain()
-		}
-		return &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+		return s.serveConn(l, f, c, "")
 	}
+}
+
+// serveConn makes the handler of a connection of frontend f, clear, or
+// over TLS whose handshake settled on protocol alpn ("": none, or clear).
+func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alpn string) eventloop.Handler {
+	ls := s.loops[l.ID]
+	stats := &ls.stats[f.index]
+	stats.Sessions.Inc()
+	stats.SessionsTotal.Inc()
+	ls.nextConn++
+	id := int64(l.ID+1)<<40 | ls.nextConn
+	if f.cfg.Mode == "tcp" {
+		return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
+	}
+	h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
+	if s.draining.Load() {
+		// Accepted as the listeners closed: the request its client
+		// sends is answered, with connection: close.
+		h.Drain()
+	}
+	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+	switch {
+	case alpn == "h2":
+		w.toH2()
+	case alpn != "":
+		// ALPN settled on HTTP/1.1 (or another protocol): the client
+		// does not speak HTTP/2 with prior knowledge here.
+		w.sniffed = true
+	}
+	return w
 }
 
 // open is how many client connections are open, over every loop.
@@ -414,8 +456,9 @@ func (s *Server) backendNames() []string {
 	return names
 }
 
-// backendConfig turns a backend's YAML into the backend package's config.
-func backendConfig(c config.Backend) backend.Config {
+// backendConfig turns a backend's YAML (at key path at) into the backend
+// package's config.
+func backendConfig(c config.Backend, at string) (backend.Config, error) {
 	bc := backend.Config{
 		Name:    c.Name,
 		Balance: c.Balance,
@@ -430,10 +473,14 @@ func backendConfig(c config.Backend) backend.Config {
 			Fall:         c.Check.Fall,
 		},
 	}
-	for _, sv := range c.Servers {
+	for i, sv := range c.Servers {
+		tc, err := serverTLS(c.ServerTLS(i), sv.Address, fmt.Sprintf("%s.servers[%d].tls", at, i), c.Proto == "h2")
+		if err != nil {
+			return bc, err
+		}
 		bc.Servers = append(bc.Servers, backend.ServerConfig{
-			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup,
+			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc,
 		})
 	}
-	return bc
+	return bc, nil
 }

@@ -160,11 +160,19 @@ func originForm(target, path []byte) []byte {
 	return path
 }
 
-// Opened is called on the loop when the dial completed.
+// Opened is called on the loop when the dial completed; to a server
+// with TLS, the handshake comes first (ALPN h2).
 func (h *h2Conn) Opened(c transport.Conn) {
-	h.serverConn.Opened(c)
+	h.opened(c, h.p.loop, h.p.handshakes, h.be.ConnectTimeout, (*clearH2Conn)(h), h.connectFailed)
 	h.flush()
 }
+
+// clearH2Conn is an h2Conn as the handler of its TLS connection's clear
+// side.
+type clearH2Conn h2Conn
+
+func (c *clearH2Conn) OnTraffic()        { (*h2Conn)(c).traffic() }
+func (c *clearH2Conn) OnClose(err error) { (*h2Conn)(c).onClose(err) }
 
 // DialFailed is called on the loop when the dial failed.
 func (h *h2Conn) DialFailed(err error) { h.connectFailed(err) }
@@ -184,9 +192,27 @@ func (h *h2Conn) flush() {
 	}
 }
 
-// OnTraffic feeds the server's frames to the protocol and hands each
-// stream what concerns it.
+// OnTraffic is the gnet event of the connection: its TLS's, if any.
 func (h *h2Conn) OnTraffic() {
+	if h.tc != nil {
+		h.tc.OnTraffic()
+		return
+	}
+	h.traffic()
+}
+
+// OnClose is the gnet event of the connection: its TLS's, if any.
+func (h *h2Conn) OnClose(err error) {
+	if h.tc != nil {
+		h.tc.OnClose(err)
+		return
+	}
+	h.onClose(err)
+}
+
+// traffic feeds the server's frames to the protocol and hands each
+// stream what concerns it.
+func (h *h2Conn) traffic() {
 	if h.closed {
 		return
 	}
@@ -214,8 +240,8 @@ func (h *h2Conn) OnTraffic() {
 	}
 }
 
-// OnClose is called when the server side closed.
-func (h *h2Conn) OnClose(error) {
+// onClose is called when the server side closed.
+func (h *h2Conn) onClose(error) {
 	if !h.closed {
 		h.fail(errServerClosed)
 	}

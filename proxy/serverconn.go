@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -13,25 +16,50 @@ import (
 // an exchange uses it. Used on the loop only.
 type serverConn struct {
 	srv     *backend.Server
-	c       transport.Conn // nil while connecting
+	c       transport.Conn // nil while connecting (and during a TLS handshake)
+	tc      *transport.TLS // the TLS over the connection, from its open; nil: clear text
 	pending []byte         // written before the connection opened
 	closed  bool
 	slot    bool        // holds a connection slot (backend.Server.Done frees it)
 	timer   *time.Timer // connect timeout
 }
 
-// Opened is called on the loop when the dial completed: what was written
+// opened is called on the loop when the dial completed: what was written
 // meanwhile leaves, unless the connection was given up while connecting.
-func (o *serverConn) Opened(c transport.Conn) {
+// To a server that speaks TLS, the handshake comes first (on the pool's
+// goroutines, within timeout): then clear is the handler of the clear
+// connection, and failed is called if the handshake fails.
+func (o *serverConn) opened(c transport.Conn, l *eventloop.Loop, hs *transport.HandshakePool, timeout time.Duration, clear transport.Handler, failed func(error)) {
 	if o.timer != nil {
 		o.timer.Stop()
 		o.timer = nil
 	}
-	o.c = c
 	if o.closed {
 		c.Close()
 		return
 	}
+	cfg := o.srv.TLS()
+	p, ok := c.(*transport.Plain)
+	if cfg == nil || !ok {
+		o.ready(c)
+		return
+	}
+	o.tc = transport.NewClientTLS(p, cfg, transport.TLSOptions{Loop: l, Pool: hs, Timeout: timeout}, func(t *transport.TLS, err error) transport.Handler {
+		if err != nil {
+			if errors.Is(err, transport.ErrHandshakeTimeout) {
+				err = errConnectTimeout // a 504, as for the connect
+			}
+			failed(fmt.Errorf("TLS handshake: %w", err))
+			return nil
+		}
+		o.ready(t)
+		return clear
+	})
+}
+
+// ready starts using the connection c.
+func (o *serverConn) ready(c transport.Conn) {
+	o.c = c
 	o.srv.ReportConnectOK()
 	if len(o.pending) > 0 {
 		c.Write(o.pending)
@@ -73,5 +101,7 @@ func (o *serverConn) shut() {
 	}
 	if o.c != nil {
 		o.c.Close()
+	} else if o.tc != nil {
+		o.tc.Close() // during the handshake
 	}
 }

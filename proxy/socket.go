@@ -22,15 +22,17 @@ import (
 // Sockets are the core.tcp() connections of one loop: the stream.Sockets
 // of its streams. Used from the loop's goroutine only.
 type Sockets struct {
-	loop    *eventloop.Loop
-	sockets map[int]*luaSocket
-	next    int
+	loop       *eventloop.Loop
+	handshakes *transport.HandshakePool // of connect_ssl; shared by the generation's loops
+	sockets    map[int]*luaSocket
+	next       int
 }
 
-// NewSockets makes the sockets of loop l. The gate functions below find
-// them through the host value of the loop's Lua state (SocketsHost).
-func NewSockets(l *eventloop.Loop) *Sockets {
-	return &Sockets{loop: l, sockets: map[int]*luaSocket{}}
+// NewSockets makes the sockets of loop l; hs bounds the TLS handshakes
+// of connect_ssl. The gate functions below find them through the host
+// value of the loop's Lua state (SocketsHost).
+func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool) *Sockets {
+	return &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}}
 }
 
 // SocketsHost is what the host value of a Lua state (lj.Options.Host)
@@ -39,28 +41,24 @@ type SocketsHost interface {
 	LuaSockets() *Sockets
 }
 
-// luaSocket is one core.tcp() connection: a connection of the loop, or for
-// TLS (connect_ssl) a crypto/tls connection driven by two goroutines that
-// hand what they read to the loop.
+// luaSocket is one core.tcp() connection of the loop; for connect_ssl,
+// over the TLS transport, as connections to servers are.
 type luaSocket struct {
 	l     *Sockets
 	id    int
 	owner *cgo.Stream    // the request or task that opened it; closed with it
-	c     transport.Conn // nil while connecting, and for TLS
-	tc    *tls.Conn
-	wq    chan []byte // TLS: bytes for the writer goroutine
-	in    []byte      // received, not yet handed to Lua
+	c     transport.Conn // nil while connecting (and during the TLS handshake)
+	tls   *tls.Config    // connect_ssl: what the TLS is made with; nil: clear text
+	tc    *transport.TLS // connect_ssl: the TLS over the connection, from its open
+	in    []byte         // received, not yet handed to Lua
 	eof   bool
 	wait  *sockWait
 }
 
 // addrs returns the socket's remote and local addresses.
 func (k *luaSocket) addrs() (remote, local net.Addr) {
-	switch {
-	case k.c != nil:
+	if k.c != nil {
 		return k.c.RemoteAddr(), k.c.LocalAddr()
-	case k.tc != nil:
-		return k.tc.RemoteAddr(), k.tc.LocalAddr()
 	}
 	return nil, nil
 }
@@ -117,10 +115,6 @@ func goSockName(c *cgo.Call) int {
 // goSockOption(id, name, on) -> true | false, err
 func goSockOption(c *cgo.Call) int {
 	k := socketOf(c)
-	if k != nil && k.tc != nil {
-		c.PushBool(true) // options of the TCP connection under TLS are left as they are
-		return 1
-	}
 	if k == nil || k.c == nil {
 		c.PushBool(false)
 		c.PushString("not connected")
@@ -161,11 +155,7 @@ func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 	id, op, arg, timeout, data := s.SockOp()
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
 	if op == cgo.SockConnect {
-		if arg == 1 {
-			l.socketConnectTLS(w, string(data), timeout)
-		} else {
-			l.socketConnect(w, string(data), timeout)
-		}
+		l.socketConnect(w, string(data), timeout, arg == 1)
 		return
 	}
 	k := l.sockets[id]
@@ -177,11 +167,8 @@ func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 	switch op {
 	case cgo.SockSend:
 		switch {
-		case k.eof || (k.c == nil && k.tc == nil):
+		case k.eof || k.c == nil:
 			w.done(cgo.SockEClosed, nil)
-		case k.tc != nil:
-			k.wq <- append([]byte(nil), data...)
-			w.done(cgo.SockOK, nil)
 		default:
 			k.c.Write(data)
 			w.done(cgo.SockOK, nil)
@@ -217,20 +204,32 @@ func (w *sockWait) done(res int, data []byte) {
 	w.s.SetSockResult(0, res, data)
 }
 
-func (l *Sockets) socketConnect(w *sockWait, addr string, timeout time.Duration) {
+// socketConnect connects to addr, over TLS (connect_ssl) if overTLS;
+// timeout bounds the connection and its handshake.
+func (l *Sockets) socketConnect(w *sockWait, addr string, timeout time.Duration, overTLS bool) {
+	what := "connect: "
+	if overTLS {
+		what = "connect_ssl: "
+	}
 	fail := func(msg string) {
 		w.done(cgo.SockEFail, []byte(msg))
 		l.loop.Post(w.resume)
 	}
 	ta, err := dialAddrOf(addr)
 	if err != nil {
-		fail("connect: " + err.Error())
+		fail(what + err.Error())
 		return
 	}
 	l.next++
 	k := &luaSocket{l: l, id: l.next, owner: w.s, wait: w}
+	if overTLS {
+		// As HAProxy's connect_ssl: the server's certificate is not
+		// verified.
+		host, _, _ := net.SplitHostPort(addr)
+		k.tls = &tls.Config{ServerName: host, InsecureSkipVerify: true}
+	}
 	if err := l.loop.Dial(ta, k); err != nil {
-		fail("connect: " + err.Error())
+		fail(what + err.Error())
 		return
 	}
 	l.sockets[k.id] = k
@@ -259,33 +258,89 @@ func (k *luaSocket) DialFailed(err error) {
 	}
 }
 
-// Opened is called on the loop when the dial completed.
+// Opened is called on the loop when the dial completed; for connect_ssl
+// the handshake follows, on the pool's goroutines, bounded by the
+// connect's timeout (a minute without one).
 func (k *luaSocket) Opened(c transport.Conn) {
-	k.c = c
 	if _, ok := k.l.sockets[k.id]; !ok {
 		c.Close() // closed (timeout, or its owner ended) while connecting
 		return
 	}
-	if w := k.wait; w != nil && w.op == cgo.SockConnect {
-		k.wait = nil
-		if w.timer != nil {
-			w.timer.Stop()
-		}
-		w.s.SetSockResult(k.id, cgo.SockOK, nil)
-		w.resume()
+	p, ok := c.(*transport.Plain)
+	if k.tls == nil || !ok {
+		k.connected(c, nil)
+		return
 	}
+	o := transport.TLSOptions{Loop: k.l.loop, Pool: k.l.handshakes, Timeout: time.Minute}
+	k.tc = transport.NewClientTLS(p, k.tls, o, func(t *transport.TLS, err error) transport.Handler {
+		if err != nil {
+			k.connected(nil, err)
+			return nil
+		}
+		k.connected(t, nil)
+		return (*clearSocket)(k)
+	})
 }
 
-// OnTraffic takes what arrived for the script.
+// connected ends the connect the script waits on: c is the connection, or
+// err says why there is none.
+func (k *luaSocket) connected(c transport.Conn, err error) {
+	if err == nil {
+		k.c = c
+	}
+	w := k.wait
+	if w == nil || w.op != cgo.SockConnect {
+		return
+	}
+	k.wait = nil
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if err != nil {
+		k.close()
+		w.done(cgo.SockEFail, []byte("connect_ssl: "+err.Error()))
+		w.resume()
+		return
+	}
+	w.s.SetSockResult(k.id, cgo.SockOK, nil)
+	w.resume()
+}
+
+// clearSocket is a luaSocket as the handler of its TLS connection's
+// clear side: the gnet events go to the TLS, which decrypts and calls it.
+type clearSocket luaSocket
+
+func (c *clearSocket) OnTraffic()    { (*luaSocket)(c).traffic() }
+func (c *clearSocket) OnClose(error) { (*luaSocket)(c).onClose() }
+
+// OnTraffic is the gnet event of the connection: its TLS's, if any.
 func (k *luaSocket) OnTraffic() {
+	if k.tc != nil {
+		k.tc.OnTraffic()
+		return
+	}
+	k.traffic()
+}
+
+// OnClose is the gnet event of the connection: its TLS's, if any.
+func (k *luaSocket) OnClose(err error) {
+	if k.tc != nil {
+		k.tc.OnClose(err)
+		return
+	}
+	k.onClose()
+}
+
+// traffic takes what arrived for the script.
+func (k *luaSocket) traffic() {
 	buf := k.c.Peek()
 	k.in = append(k.in, buf...)
 	k.c.Discard(len(buf))
 	k.deliver()
 }
 
-// OnClose marks the end of what the peer sends.
-func (k *luaSocket) OnClose(error) {
+// onClose marks the end of what the peer sends.
+func (k *luaSocket) onClose() {
 	k.eof = true
 	k.c = nil
 	k.deliver()
@@ -334,86 +389,8 @@ func (k *luaSocket) close() {
 	k.eof = true
 	if k.c != nil {
 		k.c.Close()
-	}
-	if k.wq != nil {
-		close(k.wq) // the writer closes the TLS connection when done
-		k.wq = nil
-	}
-}
-
-// socketConnectTLS connects over TLS from a goroutine; the connection's
-// reads and writes then run on two goroutines that report to the loop.
-func (l *Sockets) socketConnectTLS(w *sockWait, addr string, timeout time.Duration) {
-	l.next++
-	k := &luaSocket{l: l, id: l.next, owner: w.s, wait: w}
-	l.sockets[k.id] = k
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	go func() {
-		d := &net.Dialer{Timeout: timeout}
-		tc, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
-		l.loop.Post(func() {
-			if k.wait != w {
-				if tc != nil {
-					_ = tc.Close()
-				}
-				return
-			}
-			k.wait = nil
-			if err != nil || l.sockets[k.id] != k {
-				delete(l.sockets, k.id)
-				msg := "connect_ssl: closed"
-				if err != nil {
-					msg = "connect_ssl: " + err.Error()
-				}
-				if tc != nil {
-					_ = tc.Close()
-				}
-				w.done(cgo.SockEFail, []byte(msg))
-				w.resume()
-				return
-			}
-			k.tc = tc
-			k.wq = make(chan []byte, 64)
-			go k.tlsWriter(tc, k.wq)
-			go k.tlsReader(tc)
-			w.s.SetSockResult(k.id, cgo.SockOK, nil)
-			w.resume()
-		})
-	}()
-}
-
-func (k *luaSocket) tlsWriter(tc *tls.Conn, wq <-chan []byte) {
-	for p := range wq {
-		if _, err := tc.Write(p); err != nil {
-			break
-		}
-	}
-	_ = tc.Close()
-	for range wq {
-	}
-}
-
-func (k *luaSocket) tlsReader(tc *tls.Conn) {
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := tc.Read(buf)
-		if n > 0 {
-			p := append([]byte(nil), buf[:n]...)
-			k.l.loop.Post(func() {
-				k.in = append(k.in, p...)
-				k.deliver()
-			})
-		}
-		if err != nil {
-			k.l.loop.Post(func() {
-				k.eof = true
-				k.deliver()
-			})
-			return
-		}
+	} else if k.tc != nil {
+		k.tc.Close() // during the handshake
 	}
 }
 

@@ -48,6 +48,18 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	return t, ""
 }
 
+// Opened is called on the loop when the dial completed.
+func (t *tunnel) Opened(c transport.Conn) {
+	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
+}
+
+// clearTunnel is a tunnel as the handler of its TLS connection's clear
+// side.
+type clearTunnel tunnel
+
+func (c *clearTunnel) OnTraffic()        { (*tunnel)(c).traffic() }
+func (c *clearTunnel) OnClose(err error) { (*tunnel)(c).onClose(err) }
+
 // DialFailed is called on the loop when the dial failed.
 func (t *tunnel) DialFailed(err error) {
 	if !t.closed {
@@ -69,9 +81,27 @@ func (t *tunnel) Backlog() int { return t.backlog() }
 // IdleTimeout is the backend's tunnel timeout; 0: the frontend's.
 func (t *tunnel) IdleTimeout() time.Duration { return t.be.TunnelTimeout }
 
-// OnTraffic relays what the server sent, as a handler of the client's
-// connection.
+// OnTraffic is the gnet event of the connection: its TLS's, if any.
 func (t *tunnel) OnTraffic() {
+	if t.tc != nil {
+		t.tc.OnTraffic()
+		return
+	}
+	t.traffic()
+}
+
+// OnClose is the gnet event of the connection: its TLS's, if any.
+func (t *tunnel) OnClose(err error) {
+	if t.tc != nil {
+		t.tc.OnClose(err)
+		return
+	}
+	t.onClose(err)
+}
+
+// traffic relays what the server sent, as a handler of the client's
+// connection.
+func (t *tunnel) traffic() {
 	if t.closed {
 		t.c.Discard(-1)
 		return
@@ -90,8 +120,8 @@ func (t *tunnel) receive() {
 	}
 }
 
-// OnClose is called when the server side closed.
-func (t *tunnel) OnClose(error) {
+// onClose is called when the server side closed.
+func (t *tunnel) onClose(error) {
 	if t.closed {
 		return
 	}

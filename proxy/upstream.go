@@ -37,9 +37,10 @@ type Backend struct {
 // Pool is one loop's connections to backend servers: the Backends of the
 // loop's streams. It is used from the loop's goroutine only.
 type Pool struct {
-	loop     *eventloop.Loop
-	log      *slog.Logger
-	backends []*Backend
+	loop       *eventloop.Loop
+	log        *slog.Logger
+	backends   []*Backend
+	handshakes *transport.HandshakePool // of TLS to servers; shared by the generation's loops
 
 	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
@@ -50,15 +51,17 @@ type Pool struct {
 	tokens []byte
 }
 
-// NewPool makes the pool of loop l.
-func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend) *Pool {
+// NewPool makes the pool of loop l; hs bounds the TLS handshakes with
+// servers.
+func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, hs *transport.HandshakePool) *Pool {
 	return &Pool{
-		loop:     l,
-		log:      log,
-		backends: backends,
-		idle:     map[*backend.Server][]*Upstream{},
-		ups:      map[*Upstream]struct{}{},
-		h2:       map[*backend.Server][]*h2Conn{},
+		loop:       l,
+		log:        log,
+		backends:   backends,
+		handshakes: hs,
+		idle:       map[*backend.Server][]*Upstream{},
+		ups:        map[*Upstream]struct{}{},
+		h2:         map[*backend.Server][]*h2Conn{},
 	}
 }
 
@@ -188,6 +191,18 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 // DialFailed is called on the loop when the dial failed.
 func (u *Upstream) DialFailed(err error) { u.connectFailed(err) }
 
+// Opened is called on the loop when the dial completed.
+func (u *Upstream) Opened(c transport.Conn) {
+	u.opened(c, u.p.loop, u.p.handshakes, u.be.ConnectTimeout, (*clearUpstream)(u), u.connectFailed)
+}
+
+// clearUpstream is an Upstream as the handler of its TLS connection's
+// clear side: the gnet events go to the TLS, which decrypts and calls it.
+type clearUpstream Upstream
+
+func (c *clearUpstream) OnTraffic()        { (*Upstream)(c).traffic() }
+func (c *clearUpstream) OnClose(err error) { (*Upstream)(c).onClose(err) }
+
 // write sends request bytes, holding them until the connection is open.
 func (u *Upstream) write(p []byte) {
 	if !u.closed {
@@ -279,9 +294,27 @@ func (u *Upstream) close() {
 	}
 }
 
-// OnTraffic parses the response head, then relays the body to the client,
-// as a handler of the client's connection.
+// OnTraffic is the gnet event of the connection: its TLS's, if any.
 func (u *Upstream) OnTraffic() {
+	if u.tc != nil {
+		u.tc.OnTraffic()
+		return
+	}
+	u.traffic()
+}
+
+// OnClose is the gnet event of the connection: its TLS's, if any.
+func (u *Upstream) OnClose(err error) {
+	if u.tc != nil {
+		u.tc.OnClose(err)
+		return
+	}
+	u.onClose(err)
+}
+
+// traffic parses the response head, then relays the body to the client,
+// as a handler of the client's connection.
+func (u *Upstream) traffic() {
 	st := u.st
 	if st == nil {
 		// Bytes on an idle connection break the protocol.
@@ -358,7 +391,7 @@ func (u *Upstream) receive() {
 // head (they may have waited on a timer).
 func (u *Upstream) Resume() {
 	if !u.receiving && u.c != nil {
-		u.p.loop.Post(u.OnTraffic)
+		u.p.loop.Post(u.traffic)
 	}
 }
 
@@ -443,8 +476,8 @@ func (u *Upstream) finish() {
 	u.p.idle[u.srv] = append(u.p.idle[u.srv], u)
 }
 
-// OnClose is called when the server side closed.
-func (u *Upstream) OnClose(error) {
+// onClose is called when the server side closed.
+func (u *Upstream) onClose(error) {
 	if u.closed {
 		return
 	}

@@ -504,3 +504,22 @@ func EndSession(env *Env, connID int64) {
 	}
 	env.Lua.Release(th)
 }
+
+// SetConnTLS records, with a request, the TLS of client connection c
+// (the ssl_fc fetches); it reports whether c is a TLS connection.
+func SetConnTLS(s *cgo.Stream, c transport.Conn) bool {
+	t, ok := c.(*transport.TLS)
+	if !ok {
+		return false
+	}
+	f := t.Facts()
+	s.SetTLS(f.Version, f.Cipher, f.SNI, f.ALPN)
+	return true
+}
+
+// https is the scheme of a request that came over TLS.
+var https = []byte("https")
+
+// SetHTTPS records the scheme of a request that came over TLS (the
+// HTTP/1 request line carries none).
+func SetHTTPS(s *cgo.Stream) { s.SetScheme(https) }

@@ -25,8 +25,8 @@ func (p *Plain) Peek() []byte {
 	return b
 }
 
-// Discard drops n bytes; n == 0 drops none (gnet's Discard drops all
-// for n <= 0, which would lose a partial frame a parser is waiting on).
+// Discard drops the first n inbound bytes (n < 0: all). gnet's Discard
+// takes 0 to mean all, so 0 does nothing here.
 func (p *Plain) Discard(n int) {
 	if n != 0 {
 		_, _ = p.c.Discard(n)

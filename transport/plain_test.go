@@ -360,3 +360,23 @@ func TestThrottle(t *testing.T) {
 	gone.Store(true)
 	pollLoop(t, h, "reading to resume when gone", func() bool { return string(h.got) == "abc" })
 }
+
+// Discard(0) drops nothing (gnet's Discard takes 0 to mean all).
+func TestPlainDiscardZero(t *testing.T) {
+	addr, conns := serve(t)
+	c, h := dial(t, addr, conns)
+	onLoop(t, h, func() { h.take = 2 })
+	if _, err := c.Write([]byte("abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	pollLoop(t, h, "the first bytes", func() bool { return len(h.got) >= 2 })
+	var before, after int
+	onLoop(t, h, func() {
+		before = h.c.Inbound()
+		h.c.Discard(0)
+		after = h.c.Inbound()
+	})
+	if before == 0 || after != before {
+		t.Fatalf("Inbound %d before Discard(0), %d after", before, after)
+	}
+}

@@ -1,7 +1,8 @@
 // Package transport is the one connection interface that protocol code
 // reads, writes, flushes, half-closes and pauses through. Plain sits on a
-// gnet connection; TLS is to sit on one as well and present the same
-// calls, so HTTP/1, HTTP/2 and WebSocket run over either unchanged.
+// gnet connection; TLS sits on a Plain and presents the same calls over
+// the decrypted bytes, so HTTP/1, HTTP/2 and WebSocket run over either
+// unchanged.
 //
 // A Conn belongs to the event loop it was opened on and is used from that
 // loop's thread only.

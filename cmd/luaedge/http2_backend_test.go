@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -348,5 +349,36 @@ func TestHTTP2BackendIsolation(t *testing.T) {
 	}
 	for i := range 3 {
 		wantOwn("/after-cut-" + strconv.Itoa(i))
+	}
+}
+
+// An HTTP/2 backend over TLS: ALPN h2, the same streams.
+func TestHTTP2BackendTLS(t *testing.T) {
+	needBinary(t)
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s %d", r.Proto, r.Method, r.URL.RequestURI(), len(b))
+	}))
+	be.EnableHTTP2 = true
+	be.StartTLS()
+	t.Cleanup(be.Close)
+	s := startServer(t, `workers: 1
+frontends:
+  - name: fwd
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: app
+backends:
+  - name: app
+    proto: h2
+    tls: {verify: none}
+    servers:
+      - {name: s1, address: "`+be.Listener.Addr().String()+`"}
+`, nil)
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := range 3 {
+		resp, body := do(t, c, "POST", s.url("/tls?"+strconv.Itoa(i)), "abc")
+		if want := "HTTP/2.0 POST /tls?" + strconv.Itoa(i) + " 3"; resp.StatusCode != 200 || body != want {
+			t.Fatalf("%d %q, want %q", resp.StatusCode, body, want)
+		}
 	}
 }

@@ -129,6 +129,10 @@ typedef struct le_stream {
 	le_msg *msgs;
 	uint32_t nmsgs;
 	uint32_t msgs_cap;
+	le_span tls_version;
+	le_span tls_cipher;
+	le_span tls_sni;
+	le_span tls_alpn;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;

@@ -84,9 +84,20 @@ function F.scheme(s)
 	if s.scheme.len == 0 then return "http" end
 	return I.span(s, s.scheme)
 end
--- TLS is not terminated by luaedge yet: even an https scheme set by Go does
--- not make the frontend connection an SSL one.
-function F.ssl_fc() return false end
+-- The client connection's TLS, as Go recorded it with the request; on a
+-- clear connection ssl_fc is false and the others nil.
+function F.ssl_fc(s) return s.tls_version.len > 0 end
+local function tls_fact(field)
+	return function(s)
+		local sp = s[field]
+		if s.tls_version.len == 0 or sp.len == 0 then return nil end
+		return I.span(s, sp)
+	end
+end
+F.ssl_fc_protocol = tls_fact("tls_version")
+F.ssl_fc_cipher = tls_fact("tls_cipher")
+F.ssl_fc_sni = tls_fact("tls_sni")
+F.ssl_fc_alpn = tls_fact("tls_alpn")
 
 function F.hdr(s, name, occ)
 	need_name("hdr", name)

@@ -307,6 +307,9 @@ func (h *Conn) startRequest() {
 	s := h.st.S()
 	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
 	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
+	if stream.SetConnTLS(s, h.c) {
+		stream.SetHTTPS(s)
+	}
 	if h.trackKey != "" {
 		// The stick counters the scripts read, without a gate call each.
 		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)
