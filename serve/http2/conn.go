@@ -68,7 +68,7 @@ type Conn struct {
 	scratch []byte
 
 	deadline     time.Time // of an idle connection (no stream)
-	headerSince  time.Time // when a header block left open was first seen by CheckDeadline
+	headerSince  time.Time // when a header block or frame left unfinished was first seen by CheckDeadline
 	busy         bool      // inside a handler: OnClose must not free what the stack uses
 	closed       bool
 	ending       bool // end was called: output done, input dropped, closing
@@ -316,7 +316,8 @@ func (h *Conn) end() {
 }
 
 // CheckDeadline enforces the timeouts: of an idle connection, of a header
-// block left open, of a script waiting for body, of a response the
+// block or the preface (or, without streams, a frame) left unfinished, of
+// a script waiting for body, of a response the
 // client's windows hold back; and, on a draining server, begins the
 // graceful GOAWAY.
 func (h *Conn) CheckDeadline(now time.Time) {
@@ -332,7 +333,9 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		h.Drain()
 	}
 	switch {
-	case h.h2.InHeaderBlock():
+	// A header block or the client preface left unfinished, or a frame
+	// on a connection without streams (slowloris).
+	case h.h2.InHeaderBlock() || h.h2.InPreface() || (len(h.streams) == 0 && h.c.Inbound() > 0):
 		if h.headerSince.IsZero() {
 			h.headerSince = now
 		} else if now.Sub(h.headerSince) > h.fe.RequestTime {
