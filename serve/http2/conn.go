@@ -72,6 +72,7 @@ type Conn struct {
 	busy         bool      // inside a handler: OnClose must not free what the stack uses
 	closed       bool
 	ending       bool // end was called: output done, input dropped, closing
+	outHeld      bool // the client does not read: output stays in h2 (flush)
 	shutdown     bool // a graceful GOAWAY was begun
 	sessVars     bool // a script of this connection set sess.* variables
 	sessionEnded bool
@@ -278,14 +279,48 @@ func (h *Conn) Handle(fn func()) {
 
 // flush writes what the protocol queued, and closes a connection that is
 // going away once its last stream is done.
+//
+// While the client leaves more than transport.HighWater unread, the
+// protocol's output is held instead: the acknowledgements and resets the
+// client makes us queue then count against Limits.MaxQueuedControl, which
+// cuts off a client that floods PING or SETTINGS without reading (written
+// out, they would pile up in the connection's output buffer without
+// bound). Response bodies are not held (writeData writes them out): their
+// scripts wait on Backlog.
 func (h *Conn) flush() {
 	if h.closed || h.ending {
 		return
 	}
-	h.writeOut()
+	if h.c.Outbound() >= transport.HighWater {
+		h.holdOutput()
+	} else {
+		h.writeOut()
+	}
 	if h.h2.Closing() && len(h.streams) == 0 && h.h2.Idle() {
 		h.end()
 	}
+}
+
+// holdOutput leaves the protocol's output queued until the client has
+// read its backlog down to transport.LowWater, then flushes.
+func (h *Conn) holdOutput() {
+	if h.outHeld {
+		return
+	}
+	h.outHeld = true
+	var check func()
+	check = func() {
+		if h.closed || h.ending {
+			return
+		}
+		if h.c.Outbound() > transport.LowWater {
+			h.l.Env.Loop.After(transport.Recheck, check)
+			return
+		}
+		h.outHeld = false
+		h.Handle(func() {})
+	}
+	h.l.Env.Loop.After(transport.Recheck, check)
 }
 
 // writeOut writes what the protocol queued to the connection.

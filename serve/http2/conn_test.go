@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +82,10 @@ frontends:
     bind: ["@B@"]
     use_service: lua.app
     timeouts: {keep_alive: 400ms, body: 300ms}
+  - name: control
+    bind: ["@C@"]
+    use_service: lua.app
+    http2: {max_queued_control: 8000, flood_allowance: 1GiB}
 `
 
 // client is an HTTP/2 client that talks h2c with prior knowledge; every
@@ -303,5 +309,34 @@ func TestHTTP2HeadError(t *testing.T) {
 			return
 		}
 		buf = buf[n:]
+	}
+}
+
+// A client that floods PING without reading what it is sent is cut off
+// once max_queued_control acknowledgements wait (the output is held while
+// the client leaves more than transport.HighWater unread), instead of
+// the server buffering an acknowledgement for each.
+func TestHTTP2PingFloodUnread(t *testing.T) {
+	s := edgetest.Start(t, conf, app)
+	c := s.Dial(t, "@C@")
+	c.Send(t, string(h2proto.AppendSettings([]byte(h2proto.ClientPreface))))
+	var pings []byte
+	for range 100 {
+		pings = h2proto.AppendPing(pings, false, [8]byte{})
+	}
+	const most = 64 << 20
+	sent := 0
+	for ; sent < most; sent += len(pings) {
+		if _, err := c.Write(pings); err != nil {
+			break
+		}
+	}
+	got, err := io.ReadAll(c.R)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reading after %d MiB of PING: %v", sent>>20, err)
+	}
+	// The kernel's buffers take some MiB of acknowledgements first.
+	if len(got) > most/2 {
+		t.Fatalf("%d MiB of PING sent, %d MiB answered to a client that did not read", sent>>20, len(got)>>20)
 	}
 }
