@@ -22,6 +22,8 @@ type httpConn struct {
 	h1      *serve1.Conn // nil once handed to h2
 	h2      *serve2.Conn
 	sniffed bool // the first bytes were looked at: the protocol is settled
+	timed   bool // a beginning of the HTTP/2 preface arrived: its timer runs
+	closed  bool
 }
 
 func (w *httpConn) OnTraffic() {
@@ -44,7 +46,8 @@ func (w *httpConn) OnTraffic() {
 			h2, decided = serve2.Sniff(w.c.Peek())
 		}
 		if !decided {
-			return // a beginning of the preface: wait for the rest
+			w.timePreface() // a beginning of the preface: wait for the rest
+			return
 		}
 		w.sniffed = true
 		if h2 {
@@ -60,6 +63,22 @@ func (w *httpConn) OnTraffic() {
 	}
 }
 
+// timePreface closes the connection if the rest of the preface has not
+// come by timeouts.http_request, as HTTP/1 and HTTP/2 do with a request
+// head or frame left unfinished: neither is in charge of the connection
+// yet, and it would otherwise wait for its keep-alive timeout.
+func (w *httpConn) timePreface() {
+	if w.timed {
+		return
+	}
+	w.timed = true
+	w.ls.loop.After(w.f.http2.RequestTime, func() {
+		if !w.sniffed && !w.closed {
+			w.c.Close()
+		}
+	})
+}
+
 // toH2 hands the connection to HTTP/2: its first bytes were the preface,
 // ALPN chose h2, or its first request asked for it (Upgrade: h2c).
 func (w *httpConn) toH2() {
@@ -73,6 +92,7 @@ func (w *httpConn) toH2() {
 }
 
 func (w *httpConn) OnClose(err error) {
+	w.closed = true
 	if w.h2 != nil {
 		w.h2.OnClose(err)
 		return

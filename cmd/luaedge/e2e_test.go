@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,7 +240,12 @@ func startServer(t *testing.T, yaml string, files map[string]string) *server {
 		cfg := portRE.ReplaceAllStringFunc(yaml, func(m string) string {
 			name := portRE.FindStringSubmatch(m)[1]
 			if _, ok := ports[name]; !ok {
-				ports[name] = freePort(t)
+				// A port just freed may come back for the next name.
+				p := freePort(t)
+				for slices.Contains(slices.Collect(maps.Values(ports)), p) {
+					p = freePort(t)
+				}
+				ports[name] = p
 			}
 			return strconv.Itoa(ports[name])
 		})

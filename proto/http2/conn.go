@@ -468,6 +468,11 @@ func (c *Conn) Pending() int { return len(c.out) }
 // to time too.
 func (c *Conn) InHeaderBlock() bool { return c.hb.active }
 
+// InPreface reports whether the client preface has begun and not ended:
+// Feed consumes its bytes as they match, and the caller times the rest
+// as it does a header block.
+func (c *Conn) InPreface() bool { return c.preface > 0 && c.preface < len(ClientPreface) }
+
 // Idle reports whether no stream is open and no header block is under way.
 func (c *Conn) Idle() bool { return c.active == 0 && !c.hb.active }
 

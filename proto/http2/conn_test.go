@@ -25,14 +25,24 @@ func TestServerPreface(t *testing.T) {
 func TestClientPreface(t *testing.T) {
 	cl := newClient(t, Limits{})
 	cl.Output()
+	if cl.c.InPreface() {
+		t.Fatal("in the preface before any byte")
+	}
 	cl.wire.WriteString(ClientPreface[:10])
 	if err := cl.feed(); err != nil || cl.wire.Len() != 0 {
 		t.Fatalf("partial preface: %v, %d left", err, cl.wire.Len())
+	}
+	// Consumed, but unfinished: the caller's header timeout runs.
+	if !cl.c.InPreface() {
+		t.Fatal("a partial preface is not reported")
 	}
 	cl.wire.WriteString(ClientPreface[10:])
 	cl.fr.WriteSettings()
 	if err := cl.feed(); err != nil {
 		t.Fatal(err)
+	}
+	if cl.c.InPreface() {
+		t.Fatal("in the preface after it")
 	}
 
 	bad := newClient(t, Limits{})

@@ -72,10 +72,11 @@ type Conn struct {
 	scratch []byte
 
 	deadline     time.Time // of an idle connection (no stream)
-	headerSince  time.Time // when a header block left open was first seen by CheckDeadline
+	headerSince  time.Time // when a header block or frame left unfinished was first seen by CheckDeadline
 	busy         bool      // inside a handler: OnClose must not free what the stack uses
 	closed       bool
 	ending       bool // end was called: output done, input dropped, closing
+	outHeld      bool // the client does not read: output stays in h2 (flush)
 	shutdown     bool // a graceful GOAWAY was begun
 	sessVars     bool // a script of this connection set sess.* variables
 	sessionEnded bool
@@ -285,14 +286,48 @@ func (h *Conn) Handle(fn func()) {
 
 // flush writes what the protocol queued, and closes a connection that is
 // going away once its last stream is done.
+//
+// While the client leaves more than transport.HighWater unread, the
+// protocol's output is held instead: the acknowledgements and resets the
+// client makes us queue then count against Limits.MaxQueuedControl, which
+// cuts off a client that floods PING or SETTINGS without reading (written
+// out, they would pile up in the connection's output buffer without
+// bound). Response bodies are not held (writeData writes them out): their
+// scripts wait on Backlog.
 func (h *Conn) flush() {
 	if h.closed || h.ending {
 		return
 	}
-	h.writeOut()
+	if h.c.Outbound() >= transport.HighWater {
+		h.holdOutput()
+	} else {
+		h.writeOut()
+	}
 	if h.h2.Closing() && len(h.streams) == 0 && h.h2.Idle() {
 		h.end()
 	}
+}
+
+// holdOutput leaves the protocol's output queued until the client has
+// read its backlog down to transport.LowWater, then flushes.
+func (h *Conn) holdOutput() {
+	if h.outHeld {
+		return
+	}
+	h.outHeld = true
+	var check func()
+	check = func() {
+		if h.closed || h.ending {
+			return
+		}
+		if h.c.Outbound() > transport.LowWater {
+			h.l.Env.Loop.After(transport.Recheck, check)
+			return
+		}
+		h.outHeld = false
+		h.Handle(func() {})
+	}
+	h.l.Env.Loop.After(transport.Recheck, check)
 }
 
 // writeOut writes what the protocol queued to the connection.
@@ -325,7 +360,8 @@ func (h *Conn) end() {
 }
 
 // CheckDeadline enforces the timeouts: of an idle connection, of a header
-// block left open, of a script waiting for body, of a response the
+// block or the preface (or, without streams, a frame) left unfinished, of
+// a script waiting for body, of a response the
 // client's windows hold back; and, on a draining server, begins the
 // graceful GOAWAY.
 func (h *Conn) CheckDeadline(now time.Time) {
@@ -341,7 +377,9 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		h.Drain()
 	}
 	switch {
-	case h.h2.InHeaderBlock():
+	// A header block or the client preface left unfinished, or a frame
+	// on a connection without streams (slowloris).
+	case h.h2.InHeaderBlock() || h.h2.InPreface() || (len(h.streams) == 0 && h.c.Inbound() > 0):
 		if h.headerSince.IsZero() {
 			h.headerSince = now
 		} else if now.Sub(h.headerSince) > h.fe.RequestTime {

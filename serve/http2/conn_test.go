@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +63,17 @@ routes["/slow"] = function(a)
 	core.msleep(tonumber(a.qs) or 10)
 	answer(a, 200, "slow " .. a.qs)
 end
+-- 1000 pieces of 64 KiB, counted in proc.pieces as they are sent.
+routes["/pieces"] = function(a)
+	local piece = string.rep("p", 65536)
+	a:set_status(200)
+	a:start_response()
+	for i = 1, 1000 do
+		a:send(piece)
+		core.set_var("proc.pieces", i)
+	end
+end
+routes["/pieces-sent"] = function(a) answer(a, 200, tostring(core.get_var("proc.pieces"))) end
 core.register_service("app", "http", function(a)
 	local f = routes[a.path]
 	if f then return f(a) end
@@ -80,6 +93,10 @@ frontends:
     bind: ["@B@"]
     use_service: lua.app
     timeouts: {keep_alive: 400ms, body: 300ms}
+  - name: control
+    bind: ["@C@"]
+    use_service: lua.app
+    http2: {max_queued_control: 8000, flood_allowance: 1GiB}
 `
 
 // client is an HTTP/2 client that talks h2c with prior knowledge; every
@@ -303,5 +320,76 @@ func TestHTTP2HeadError(t *testing.T) {
 			return
 		}
 		buf = buf[n:]
+	}
+}
+
+// A client that floods PING without reading what it is sent is cut off
+// once max_queued_control acknowledgements wait (the output is held while
+// the client leaves more than transport.HighWater unread), instead of
+// the server buffering an acknowledgement for each.
+func TestHTTP2PingFloodUnread(t *testing.T) {
+	s := edgetest.Start(t, conf, app)
+	c := s.Dial(t, "@C@")
+	c.Send(t, string(h2proto.AppendSettings([]byte(h2proto.ClientPreface))))
+	var pings []byte
+	for range 100 {
+		pings = h2proto.AppendPing(pings, false, [8]byte{})
+	}
+	const most = 64 << 20
+	sent := 0
+	for ; sent < most; sent += len(pings) {
+		if _, err := c.Write(pings); err != nil {
+			break
+		}
+	}
+	got, err := io.ReadAll(c.R)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reading after %d MiB of PING: %v", sent>>20, err)
+	}
+	// The kernel's buffers take some MiB of acknowledgements first.
+	if len(got) > most/2 {
+		t.Fatalf("%d MiB of PING sent, %d MiB answered to a client that did not read", sent>>20, len(got)>>20)
+	}
+}
+
+// A client that reopens a stalled stream's window and resets it in the
+// same write: the stream's script stops (the credit, handled first, finds
+// the stream already closed), instead of running on with its output
+// dropped.
+func TestHTTP2ResetAfterWindowUpdate(t *testing.T) {
+	s := edgetest.Start(t, conf, app)
+	c := s.Dial(t, "@A@")
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/pieces"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	in := h2proto.AppendSettings([]byte(h2proto.ClientPreface))
+	in = h2proto.AppendHeaders(in, 1, h2proto.FlagEndHeaders|h2proto.FlagEndStream, block.Bytes())
+	c.Send(t, string(in))
+	// The first 65535 bytes fill the windows; the rest waits.
+	fr := http2.NewFramer(nil, c.R)
+	for got := 0; got < 65535; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+		}
+	}
+	out := h2proto.AppendWindowUpdate(nil, 0, 1<<20)
+	out = h2proto.AppendWindowUpdate(out, 1, 1<<20)
+	out = h2proto.AppendRSTStream(out, 1, h2proto.ErrCodeCancel)
+	c.Send(t, string(out))
+	base := "http://" + s.Addr["@A@"]
+	cl := client()
+	defer cl.CloseIdleConnections()
+	// Running on, the script would send its 1000 pieces in well under a
+	// second.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, n := get(t, cl, "GET", base+"/pieces-sent", ""); n == "1000" {
+			t.Fatal("the reset stream's script went on to its end")
+		}
 	}
 }

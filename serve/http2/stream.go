@@ -293,6 +293,10 @@ func (rs *reqStream) sendPending() {
 	if len(rs.pending) > 0 {
 		n, err := rs.writeData(rs.pending)
 		if err != nil {
+			// Reset within the Feed under way (a WINDOW_UPDATE and then
+			// the client's RST_STREAM): the stream's EventReset will find
+			// it forgotten, so its script is stopped here.
+			rs.st.Close()
 			h.forget(rs)
 			return
 		}
