@@ -152,6 +152,16 @@ func TestHTTP2(t *testing.T) {
 			t.Fatalf("got %d, %d bytes, x-len %q", resp.StatusCode, len(body), resp.Header.Get("x-len"))
 		}
 	})
+	// More body than the stream's window (256 KiB) to a script that reads
+	// it all at once: it must be credited as it arrives, or the client
+	// stalls at the window and the script waits for ever.
+	t.Run("echo past the window", func(t *testing.T) {
+		payload := strings.Repeat("abcdefgh", 100000)
+		resp, body := get(t, c, "POST", "http://"+s.Addr["@C@"]+"/echo", payload) // max_body: the default
+		if resp.StatusCode != 200 || body != payload || resp.Header.Get("x-len") != "800000" {
+			t.Fatalf("got %d, %d bytes, x-len %q", resp.StatusCode, len(body), resp.Header.Get("x-len"))
+		}
+	})
 	t.Run("stream", func(t *testing.T) {
 		_, body := get(t, c, "GET", base+"/stream", "")
 		if body != "part1;part2" {

@@ -112,20 +112,27 @@ func (rs *reqStream) bodyArrived(got bool) {
 }
 
 // credit gives the client back the window of the body bytes the script
-// no longer holds unread, or that left for the backend: a script or a
-// server that reads slowly holds its client back, within the stream's
-// window.
+// took (or may hold unread), or that left for the backend: a script that
+// reads slowly holds its client back past UnreadHigh unread, a server
+// past its backlog's high-water mark.
 func (rs *reqStream) credit() {
 	if rs.gone {
 		return
 	}
 	u := rs.st.Unread()
-	if rs.up != nil {
+	switch {
+	case rs.up != nil:
 		if rs.up.Backlog() >= transport.HighWater {
 			rs.recheckCredit()
 			return
 		}
 		u = 0 // handed on to the backend
+	case rs.waitBody || rs.buffering || u <= stream.UnreadHigh:
+		// A script waiting for the body (all of it, for receive() without
+		// a length, or http_buffer_request) takes what comes, up to
+		// max_body; one that is busy may leave UnreadHigh unread before
+		// its client is held back, as on HTTP/1.
+		u = 0
 	}
 	if rs.held > u {
 		rs.h.h2.Consumed(rs.id, rs.held-u)
