@@ -199,3 +199,38 @@ end)
 		t.Errorf("page text %q, want %q", text, want)
 	}
 }
+
+// Chromium loads a page over https from a Lua service, with a
+// self-signed certificate, and negotiates HTTP/2: the page reports the
+// protocol its navigation used, and the service what it saw.
+func TestBrowserHTTP2OverTLS(t *testing.T) {
+	needBinary(t)
+	b := needChromium(t)
+	cert := newTestCert(t, time.Now().Add(24*time.Hour), "localhost")
+	s := startServer(t, `workers: 2
+lua:
+  load: [page.lua]
+frontends:
+  - name: page
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.page
+    tls: {cert: c.pem, key: c.key}
+`, map[string]string{"c.pem": cert.certPEM, "c.key": cert.keyPEM, "page.lua": `
+core.register_service("page", "http", function(applet)
+	local saw = "lua saw HTTP/" .. applet.version .. " alpn " .. tostring(applet.f:ssl_fc_alpn()) .. " " .. tostring(applet.f:ssl_fc_protocol())
+	local body = "<!doctype html><title>loading</title><body><p id=lua>" .. saw .. "</p><p id=js></p>" ..
+		"<script>document.getElementById('js').textContent = 'page saw ' + performance.getEntriesByType('navigation')[0].nextHopProtocol; document.title = 'done'</script>"
+	applet:set_status(200)
+	applet:add_header("content-type", "text/html")
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`})
+	text := b.open("https://"+s.addr()+"/", 30*time.Second)
+	for _, want := range []string{"lua saw HTTP/2.0 alpn h2 TLSv1.3", "page saw h2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("page text %q lacks %q", text, want)
+		}
+	}
+}

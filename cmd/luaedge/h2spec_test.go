@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // h2spec (installed by `make test`, third_party/install-deps.sh) checks
@@ -29,6 +30,10 @@ frontends:
   - name: mixed
     bind: ["127.0.0.1:@PORT2@"]
     use_service: lua.echo
+  - name: tls
+    bind: ["127.0.0.1:@PORT3@"]
+    use_service: lua.echo
+    tls: {cert: c.pem, key: c.key}
 `
 
 func TestH2Spec(t *testing.T) {
@@ -37,10 +42,17 @@ func TestH2Spec(t *testing.T) {
 	if err != nil {
 		t.Skip("h2spec is not installed (make test installs it)")
 	}
-	s := startServer(t, h2specConfig, map[string]string{"echo.lua": h2cLua})
+	cert := newTestCert(t, time.Now().Add(24*time.Hour), "localhost")
+	s := startServer(t, h2specConfig, map[string]string{"echo.lua": h2cLua, "c.pem": cert.certPEM, "c.key": cert.keyPEM})
 
 	t.Run("prior knowledge", func(t *testing.T) {
-		total, failed := runH2Spec(t, bin, s.addrOf(""))
+		total, failed := runH2Spec(t, bin, s.addrOf(""), false)
+		if total != 145 || len(failed) > 0 {
+			t.Errorf("%d cases, failed: %q", total, failed)
+		}
+	})
+	t.Run("TLS", func(t *testing.T) {
+		total, failed := runH2Spec(t, bin, s.addrOf("3"), true)
 		if total != 145 || len(failed) > 0 {
 			t.Errorf("%d cases, failed: %q", total, failed)
 		}
@@ -49,7 +61,7 @@ func TestH2Spec(t *testing.T) {
 	// an HTTP/1 request, answered with an HTTP/1 error: h2spec wants the connection closed
 	// without an answer. Every other case passes.
 	t.Run("HTTP/1 and h2c on one port", func(t *testing.T) {
-		total, failed := runH2Spec(t, bin, s.addrOf("2"))
+		total, failed := runH2Spec(t, bin, s.addrOf("2"), false)
 		want := []string{"http2/3.5: Sends invalid connection preface"}
 		if total != 145 || !slices.Equal(failed, want) {
 			t.Errorf("%d cases, failed: %q; want only %q", total, failed, want)
@@ -57,13 +69,17 @@ func TestH2Spec(t *testing.T) {
 	})
 }
 
-// runH2Spec runs every case against addr and returns how many ran and
-// which failed, as "section: case".
-func runH2Spec(t *testing.T, bin, addr string) (total int, failed []string) {
+// runH2Spec runs every case against addr (over TLS, ALPN h2, when
+// tls) and returns how many ran and which failed, as "section: case".
+func runH2Spec(t *testing.T, bin, addr string, tls bool) (total int, failed []string) {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
 	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	out, err := exec.Command(bin, "-h", host, "-p", port, "-o", "5", "-j", report).CombinedOutput()
+	args := []string{"-h", host, "-p", port, "-o", "5", "-j", report}
+	if tls {
+		args = append(args, "-t", "-k") // the certificate is the test's own
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("h2spec: %v", err)
 	}
