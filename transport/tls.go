@@ -362,9 +362,20 @@ func (t *TLS) Write(b []byte) {
 	if len(b) == 0 || !t.state.HandshakeComplete || t.closed || t.sentClose {
 		return
 	}
-	_, _ = t.tc.Write(b)
-	t.flush()
+	// Encrypted a piece at a time, so that the record buffer stays small
+	// and is reused: a large write would grow it past maxKeptOut and
+	// leave a new one to allocate on every write.
+	for len(b) > 0 {
+		k := min(len(b), writePiece)
+		_, _ = t.tc.Write(b[:k])
+		t.flush()
+		b = b[k:]
+	}
 }
+
+// writePiece is how much Write encrypts at once: three full records,
+// whose framing still fits the record buffer kept (maxKeptOut).
+const writePiece = 3 * 16384
 
 // Outbound is the encrypted bytes not yet taken by the kernel.
 func (t *TLS) Outbound() int { return t.p.Outbound() }
