@@ -81,6 +81,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		req, res := f.cfg.Rules()
 		own, track := f.cfg.StickTables()
 		id, err := st.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track}, f.cfg.OnError == "fail")
+		if err == nil {
+			err = st.NameProgram(id, f.cfg.Name)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}

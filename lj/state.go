@@ -219,6 +219,12 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 	return strconv.Atoi(out)
 }
 
+// NameProgram tells program id the name of its frontend (the fe_name
+// fetch).
+func (s *State) NameProgram(id int, frontend string) error {
+	return s.L.LoadInternal([]byte("(...).programs["+strconv.Itoa(id)+"].frontend = "+luaString(frontend)), "=luaedge/program_name")
+}
+
 // SetBackends tells the scripts the backends' names, in config order, for
 // txn:set_var("txn.backend", NAME).
 func (s *State) SetBackends(names []string) error {
