@@ -186,7 +186,7 @@ frontends:
 `, map[string]string{"page.lua": `
 core.register_service("page", "http", function(applet)
 	local body = "<!doctype html><title>loading</title><body>" ..
-		"<script>document.body.textContent = 'served over HTTP/' + '` + "\" .. applet.version .. \"" + `' + ' by ' + location.host; document.title = 'done'</script>"
+		"<script>document.body.textContent = 'served over ' + '` + "\" .. applet.version .. \"" + `' + ' by ' + location.host; document.title = 'done'</script>"
 	applet:set_status(200)
 	applet:add_header("content-type", "text/html")
 	applet:add_header("content-length", #body)
