@@ -1893,3 +1893,43 @@ frontends:
 		}
 	})
 }
+
+// As in HAProxy (seen with haproxy 2.6 and the same script): req.*
+// variables end when the request goes to a server, txn.* ones last; in
+// http-response rules be_name is the backend the request went to.
+func TestHAProxyForwardedVariables(t *testing.T) {
+	s := startServer(t, `lua:
+  load: [fwd.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    http_request: [lua.set]
+    http_response: [lua.read]
+    default_backend: be
+  - name: app
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.app
+backends:
+  - name: be
+    servers:
+      - {name: s1, address: "127.0.0.1:@PORT2@"}
+`, map[string]string{"fwd.lua": `
+core.register_action("set", { "http-req" }, function(txn)
+	txn:set_var("req.r", "req-value")
+	txn:set_var("txn.t", "txn-value")
+	txn.http:req_set_header("x-names", txn.f:fe_name() .. "/" .. txn.f:be_name())
+end)
+core.register_action("read", { "http-res" }, function(txn)
+	txn.http:res_set_header("x-vars", tostring(txn:get_var("req.r")) .. "/" .. tostring(txn:get_var("txn.t")))
+	txn.http:res_set_header("x-be", txn.f:fe_name() .. "/" .. txn.f:be_name())
+end)
+core.register_service("app", "http", function(applet)
+	local body = applet.headers["x-names"][0]
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`})
+	r := hxOnce(t, s.addr(), hxReq{Path: "/"})
+	hxCheck(t, "GET /", r, hxWant{Status: 200, Body: "web/web", Header: map[string]string{"x-vars": "nil/txn-value", "x-be": "web/be"}})
+}
