@@ -296,6 +296,10 @@ func (s *Stream) Field(i int) (name, value []byte) {
 // Backend returns the backend a script chose (an index), or -1.
 func (s *Stream) Backend() int { return int(s.c.backend) }
 
+// SetBackend records the backend the request went to, for the scripts
+// that read it afterwards (the be_name fetch in http-response rules).
+func (s *Stream) SetBackend(i int) { s.c.backend = C.int32_t(i) }
+
 // SetResponse records a response head that came from elsewhere (a
 // backend), for http-response rules to see and change: it replaces the
 // status, reason and fields.

@@ -60,6 +60,10 @@ type Lua struct {
 	// UnsafeFFI gives scripts LuaJIT's ffi and package.loadlib, with which
 	// a script can crash the server.
 	UnsafeFFI bool `yaml:"unsafe_ffi"`
+	// Compat53 gives scripts what they use of Lua 5.3's library
+	// (table.unpack, utf8, string.pack, 5.3's empty matches...); nil
+	// (left out): on. false is for scripts written for LuaJIT.
+	Compat53 *bool `yaml:"compat53"`
 	// The CPU limits (cgo.Limits); nil (left out): the default, read
 	// through the methods below; 0 turns one off.
 	ForcedYield    *Duration `yaml:"forced_yield"`
@@ -76,6 +80,9 @@ func (l *Lua) BurstTimeoutOr() time.Duration { return orDefault(l.BurstTimeout, 
 func (l *Lua) SessionTimeoutOr() time.Duration {
 	return orDefault(l.SessionTimeout, DefaultSessionTimeout)
 }
+
+// Compat53On reports whether the scripts get the Lua 5.3 library.
+func (l *Lua) Compat53On() bool { return l.Compat53 == nil || *l.Compat53 }
 
 func orDefault(d *Duration, def time.Duration) time.Duration {
 	if d == nil {

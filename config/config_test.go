@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 	if f.ServiceName() != "hello" || f.Forwards() || c.Dir != "/etc/luaedge" {
 		t.Fatalf("service %q forwards %v dir %q", f.ServiceName(), f.Forwards(), c.Dir)
 	}
-	if c.Lua.MemoryLimit != DefaultLuaMemoryLimit || c.Lua.Sandbox != "default" || c.Lua.UnsafeFFI {
+	if c.Lua.MemoryLimit != DefaultLuaMemoryLimit || c.Lua.Sandbox != "default" || c.Lua.UnsafeFFI || !c.Lua.Compat53On() {
 		t.Fatalf("lua defaults not applied: %+v", c.Lua)
 	}
 	if f.HTTP2 != (HTTP2{Cleartext: "auto"}) {
@@ -90,6 +90,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{"lua: {sandbox: lax}\n" + minimal, "lua.sandbox: want default or strict"},
 		{"lua: {sandbox: strict, unsafe_ffi: true}\n" + minimal, "lua.unsafe_ffi: cannot be used with lua.sandbox: strict"},
 		{"lua: {unsafe_ffi: maybe}\n" + minimal, "lua.unsafe_ffi"},
+		{"lua: {compat53: maybe}\n" + minimal, "lua.compat53"},
 		{"log: {level: loud}\n" + minimal, "log.level"},
 		{"workers: -1\n" + minimal, "workers"},
 		{"nonsense: 1\n" + minimal, "field nonsense not found"},

@@ -50,7 +50,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes)
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
 	}
@@ -81,6 +81,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		req, res := f.cfg.Rules()
 		own, track := f.cfg.StickTables()
 		id, err := st.Program(f.cfg.Mode, req, res, f.service, f.cfg.Forwards(), lj.StickNames{Own: own, Track: track}, f.cfg.OnError == "fail")
+		if err == nil {
+			err = st.NameProgram(id, f.cfg.Name)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}

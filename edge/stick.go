@@ -59,6 +59,7 @@ func goStk(c *cgo.Call) int {
 	switch c.String(2) {
 	case "info":
 		info := t.Info()
+		// "name=period,...", made a table in Lua (proxy.lua).
 		if data, ok := info["data"].([]string); ok {
 			info["data"] = strings.Join(data, ",")
 		}

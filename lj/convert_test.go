@@ -2,6 +2,8 @@ package lj
 
 import (
 	"encoding/hex"
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -202,5 +204,40 @@ func TestIPMask(t *testing.T) {
 	}
 	if _, ok := parseMask6("129"); ok {
 		t.Error("mask6 129 accepted")
+	}
+}
+
+// An input address is read as HAProxy casts a string: a leading IPv4
+// address whatever follows it, else the whole string as IPv6.
+func TestParseAddr(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // "" when not an address
+	}{
+		{"10.1.1.1", "10.1.1.1"},
+		{"10.1.1.1, 192.0.2.7", "10.1.1.1"},
+		{"10.1.1.1:8080", "10.1.1.1"},
+		{"2001:db8::1", "2001:db8::1"},
+		{"::ffff:10.1.2.3", "::ffff:10.1.2.3"},
+		{"10.1.1", ""},
+		{"10.1.1.1.", ""},
+		{"10.1.1.256", ""},
+		{"10..1.1", ""},
+		{"x10.1.1.1", ""},
+		{"2001:db8::1, 10.0.0.1", ""},
+	} {
+		in, ok := parseAddr(tc.in)
+		got := ""
+		if ok && in.is6 {
+			got = netip.AddrFrom16(in.v6).Unmap().String()
+			if strings.HasPrefix(tc.in, "::ffff:") {
+				got = "::ffff:" + got
+			}
+		} else if ok {
+			got = netip.AddrFrom4([4]byte{byte(in.v4 >> 24), byte(in.v4 >> 16), byte(in.v4 >> 8), byte(in.v4)}).String()
+		}
+		if got != tc.want {
+			t.Errorf("parseAddr(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package lj
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -16,6 +17,7 @@ var goFuncs = map[string]int{
 	"log":     cgo.RegisterGoFunc(goLog),
 	"var_get": cgo.RegisterGoFunc(goVarGet),
 	"var_set": cgo.RegisterGoFunc(goVarSet),
+	"uuid":    cgo.RegisterGoFunc(goUUID),
 }
 
 // goFuncTable is the Lua chunk that tells a state the ids of goFuncs.
@@ -100,6 +102,16 @@ func goVarSet(c *cgo.Call) int {
 	}
 	sh.versions.Bump(versionProc)
 	return 0
+}
+
+// goUUID() -> a random (version 4) UUID, the uuid fetch.
+func goUUID(c *cgo.Call) int {
+	var b [16]byte
+	_, _ = rand.Read(b[:])  // crypto/rand.Read never fails on Linux
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	c.PushString(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+	return 1
 }
 
 // RegisterGoFunc makes fn callable from the Lua half of the APIs as

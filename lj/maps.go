@@ -810,8 +810,14 @@ func parseNet(s string) (ipNet, bool) {
 	return ipNet{is6: true, v6: a.As16(), bits: n}, true
 }
 
-// parseAddr parses an input address (no mask): IPv4 first, then IPv6.
+// parseAddr parses an input address (no mask) as HAProxy casts a string
+// to an address: a leading IPv4 address first, whatever follows it
+// ("10.1.1.1, 192.0.2.7", an X-Forwarded-For value, is 10.1.1.1), then
+// the whole string as an IPv6 address.
 func parseAddr(s string) (ipNet, bool) {
+	if v, ok := leadingIPv4(s); ok {
+		return ipNet{v4: v, mask4: ^uint32(0)}, true
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
 		return ipNet{}, false
@@ -821,6 +827,40 @@ func parseAddr(s string) (ipNet, bool) {
 		return ipNet{v4: uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), mask4: ^uint32(0)}, true
 	}
 	return ipNet{is6: true, v6: a.As16(), bits: 128}, true
+}
+
+// leadingIPv4 reads the dotted quad s starts with, up to the first
+// character that is neither a digit nor a dot (HAProxy's buf2ip).
+func leadingIPv4(s string) (uint32, bool) {
+	var v, octet uint32
+	octets, digit := 0, false
+scan:
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			octet = octet*10 + uint32(c-'0')
+			if octet > 255 {
+				return 0, false
+			}
+			if !digit {
+				if octets++; octets > 4 {
+					return 0, false
+				}
+				digit = true
+			}
+		case c == '.' && digit && octets < 4:
+			v, octet, digit = v<<8|octet, 0, false
+		case c == '.':
+			return 0, false
+		default:
+			break scan // the address ends here
+		}
+	}
+	if octets < 4 {
+		return 0, false
+	}
+	return v<<8 | octet, true
 }
 
 // contiguousLen returns the prefix length of a netmask, or -1 when its bits

@@ -24,8 +24,9 @@ import (
 var luaFS embed.FS
 
 // The API files, run in this order after bridge.lua in every state;
-// sandbox.lua last, whose seal runs before the first script.
-var apiFiles = []string{"core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "sandbox.lua"}
+// compat53.lua first, whose tostring the others take; sandbox.lua last,
+// whose seal runs before the first script.
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -74,6 +75,9 @@ type Options struct {
 	// the scripts LuaJIT's ffi and package.loadlib (lua.unsafe_ffi).
 	Sandbox   string
 	UnsafeFFI bool
+	// NoCompat53 leaves out the Lua 5.3 library (lua.compat53: false),
+	// for scripts written for LuaJIT.
+	NoCompat53 bool
 	// Shared is the data the states of one generation share (proc.*
 	// variables, maps, the fast paths' change counters). nil gives the
 	// state a Shared of its own, as for a state that stands alone
@@ -128,7 +132,7 @@ func NewState(opts Options) (*State, error) {
 		L.Close()
 		return nil, err
 	}
-	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ")"
+	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ", " + strconv.FormatBool(!opts.NoCompat53) + ")"
 	if err := L.LoadInternal([]byte(seal), "=luaedge/seal"); err != nil {
 		L.Close()
 		return nil, fmt.Errorf("luaedge sandbox: %w", err)
@@ -142,7 +146,7 @@ func NewState(opts Options) (*State, error) {
 		}
 		if err := L.Load(sc.Code, "@"+sc.Path); err != nil {
 			L.Close()
-			return nil, fmt.Errorf("lua.load %s: %w", sc.Path, err)
+			return nil, fmt.Errorf("lua.load %s: %w", sc.Path, explainSyntax(err, sc.Code))
 		}
 	}
 	// script_init runs after every file's body, before the frontends'
@@ -213,6 +217,12 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 		return 0, errors.New(msg)
 	}
 	return strconv.Atoi(out)
+}
+
+// NameProgram tells program id the name of its frontend (the fe_name
+// fetch).
+func (s *State) NameProgram(id int, frontend string) error {
+	return s.L.LoadInternal([]byte("(...).programs["+strconv.Itoa(id)+"].frontend = "+luaString(frontend)), "=luaedge/program_name")
 }
 
 // SetBackends tells the scripts the backends' names, in config order, for

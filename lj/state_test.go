@@ -93,7 +93,7 @@ func TestRequestFields(t *testing.T) {
 		a:send(a.method .. " " .. a.path .. " " .. a.qs .. " " .. a.version .. " " .. a.headers["host"][0])
 	end)`, 0)
 	th := runService(t, s, "echo")
-	if got := string(th.S.Out()); got != "GET /a b=1 1.1 example.com" {
+	if got := string(th.S.Out()); got != "GET /a b=1 HTTP/1.1 example.com" {
 		t.Fatalf("out = %q", got)
 	}
 }

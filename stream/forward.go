@@ -140,6 +140,7 @@ func (st *Stream) startForward() {
 		st.forwardError(503, "no backend for this request")
 		return
 	}
+	st.th.S.SetBackend(be)
 	u, status, why := st.env.Backends.Open(st, be, st.Src)
 	if u == nil {
 		st.forwardError(status, why)

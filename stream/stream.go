@@ -229,6 +229,12 @@ func (st *Stream) Step() {
 		failed := s.Flags()&cgo.FlagFailed != 0
 		if failed {
 			st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
+			// A service that started its response, then failed: what it
+			// sent goes out and the connection is cut (Fail, once the
+			// head left), as in HAProxy; a 500 would hide that it answered.
+			if st.kind == KindHTTP && s.Flags()&cgo.FlagStarted != 0 && (st.headSent || st.sendHead()) {
+				st.sendOut()
+			}
 		}
 		st.End()
 		if failed {

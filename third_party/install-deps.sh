@@ -25,7 +25,8 @@ test | bench)
 	# The end-to-end tests talk to real peers: curl as a client, nginx as a
 	# backend, redis-server for the Socket class, HAProxy to compare answers,
 	# socat to the runtime socket, h2load (nghttp2) as an HTTP/2 load client,
-	# headless Chromium as a browser.
+	# headless Chromium as a browser, PUC Lua 5.3 as the reference of
+	# luaedge's Lua 5.3 library (lj's tests).
 	need_cmd curl curl
 	need_cmd socat socat
 	need_cmd nginx nginx
@@ -33,6 +34,7 @@ test | bench)
 	need_cmd haproxy haproxy
 	need_cmd h2load nghttp2-client
 	need_cmd chromium chromium
+	need_cmd lua5.3 lua5.3
 	;;
 esac
 

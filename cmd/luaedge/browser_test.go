@@ -186,7 +186,7 @@ frontends:
 `, map[string]string{"page.lua": `
 core.register_service("page", "http", function(applet)
 	local body = "<!doctype html><title>loading</title><body>" ..
-		"<script>document.body.textContent = 'served over HTTP/' + '` + "\" .. applet.version .. \"" + `' + ' by ' + location.host; document.title = 'done'</script>"
+		"<script>document.body.textContent = 'served over ' + '` + "\" .. applet.version .. \"" + `' + ' by ' + location.host; document.title = 'done'</script>"
 	applet:set_status(200)
 	applet:add_header("content-type", "text/html")
 	applet:add_header("content-length", #body)
@@ -217,7 +217,7 @@ frontends:
     tls: {cert: c.pem, key: c.key}
 `, map[string]string{"c.pem": cert.certPEM, "c.key": cert.keyPEM, "page.lua": `
 core.register_service("page", "http", function(applet)
-	local saw = "lua saw HTTP/" .. applet.version .. " alpn " .. tostring(applet.f:ssl_fc_alpn()) .. " " .. tostring(applet.f:ssl_fc_protocol())
+	local saw = "lua saw " .. applet.version .. " alpn " .. tostring(applet.f:ssl_fc_alpn()) .. " " .. tostring(applet.f:ssl_fc_protocol())
 	local body = "<!doctype html><title>loading</title><body><p id=lua>" .. saw .. "</p><p id=js></p>" ..
 		"<script>document.getElementById('js').textContent = 'page saw ' + performance.getEntriesByType('navigation')[0].nextHopProtocol; document.title = 'done'</script>"
 	applet:set_status(200)

@@ -1044,14 +1044,14 @@ func TestAppletHTTP(t *testing.T) {
 		rc.send("POST /info?a=1&b=two HTTP/1.1\r\nHost: e2e.test\r\nX-Multi: one\r\nX-Case: Value Kept\r\n" +
 			"x-multi: two\r\nX-MULTI: three\r\nContent-Length: 5\r\n\r\nhello")
 		resp, body := rc.readResponse("POST")
-		want := "method=POST\npath=/info\nqs=a=1&b=two\nversion=1.1\nlength=5\n" +
+		want := "method=POST\npath=/info\nqs=a=1&b=two\nversion=HTTP/1.1\nlength=5\n" +
 			"header content-length[0]=5\nheader host[0]=e2e.test\nheader x-case[0]=Value Kept\n" +
 			"header x-multi[0]=one\nheader x-multi[1]=two\nheader x-multi[2]=three\n"
 		wantResponse(t, "POST /info", resp, body, 200, want)
 		// The unread body was skipped: the connection goes on.
 		rc.send("GET /info HTTP/1.1\r\nHost: e2e.test\r\n\r\n")
 		resp, body = rc.readResponse("GET")
-		want = "method=GET\npath=/info\nqs=\nversion=1.1\nlength=0\nheader host[0]=e2e.test\n"
+		want = "method=GET\npath=/info\nqs=\nversion=HTTP/1.1\nlength=0\nheader host[0]=e2e.test\n"
 		wantResponse(t, "GET /info after a POST", resp, body, 200, want)
 	})
 
@@ -1059,7 +1059,7 @@ func TestAppletHTTP(t *testing.T) {
 		rc := dialRaw(t, s.addr())
 		rc.send("GET /info HTTP/1.1\r\nHost: e2e\r\nX-Empty:\r\nX-Utf8: h\xc3\xa9llo\r\nX-Spaces:   a  b \t \r\n\r\n")
 		resp, body := rc.readResponse("GET")
-		want := "method=GET\npath=/info\nqs=\nversion=1.1\nlength=0\nheader host[0]=e2e\n" +
+		want := "method=GET\npath=/info\nqs=\nversion=HTTP/1.1\nlength=0\nheader host[0]=e2e\n" +
 			"header x-empty[0]=\nheader x-spaces[0]=a  b\nheader x-utf8[0]=h\xc3\xa9llo\n"
 		wantResponse(t, "GET /info", resp, body, 200, want)
 	})
@@ -1068,7 +1068,7 @@ func TestAppletHTTP(t *testing.T) {
 		rc := dialRaw(t, s.addr())
 		rc.send("GET http://e2e.test/info?q=1 HTTP/1.1\r\nHost: e2e.test\r\n\r\n")
 		resp, body := rc.readResponse("GET")
-		want := "method=GET\npath=/info\nqs=q=1\nversion=1.1\nlength=0\nheader host[0]=e2e.test\n"
+		want := "method=GET\npath=/info\nqs=q=1\nversion=HTTP/1.1\nlength=0\nheader host[0]=e2e.test\n"
 		wantResponse(t, "GET absolute-form", resp, body, 200, want)
 	})
 
@@ -1079,7 +1079,7 @@ func TestAppletHTTP(t *testing.T) {
 		if !strings.HasPrefix(all, "HTTP/1.0 200 ") {
 			t.Errorf("status line of %q", all)
 		}
-		want := "method=GET\npath=/info\nqs=\nversion=1.0\nlength=0\n"
+		want := "method=GET\npath=/info\nqs=\nversion=HTTP/1.0\nlength=0\n"
 		if _, body, _ := strings.Cut(all, "\r\n\r\n"); body != want {
 			t.Errorf("body %q, want %q", body, want)
 		}

@@ -743,6 +743,116 @@ func hxScenarioEarlyReply() hxScenario {
 	}
 }
 
+// hxErrorPage is HAProxy's default error answer's body for status.
+func hxErrorPage(status int, reason, sentence string) string {
+	return fmt.Sprintf("<html><body><h1>%d %s</h1>\n%s\n</body></html>\n", status, reason, sentence)
+}
+
+// What HAProxy 2.6 does where luaedge once did otherwise: act return
+// codes, act.wake_time, Reply defaults, reasons of unknown statuses,
+// variables as samples, fetches and converters scripts use, one action
+// name for requests and responses, services that never start their
+// response.
+func hxScenarioBehaviour() hxScenario {
+	// (The connection: close of act.INVALID's answer is checked by
+	// TestHAProxyInvalidCloses: net/http takes it out of the header.)
+	page := func(status int, reason, sentence string) hxWant {
+		return hxWant{Status: status, Reason: reason, Body: hxErrorPage(status, reason, sentence),
+			Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}
+	}
+	served := func(path string) string {
+		return "path=" + path + " version='HTTP/1.1' both='req' probe='before'\n"
+	}
+	noStart := "luaedge sends the response a service left unstarted (documented: the end of the service starts it); HAProxy answers 500"
+	return hxScenario{
+		name:    "HAProxy 2.6 behaviour",
+		scripts: []string{"behaviour.lua"},
+		files:   []string{"ip.map"},
+		fronts: []hxFrontend{{
+			Req:     []string{"lua.both", "lua.probe"},
+			Res:     []string{"lua.both", "lua.res_probe"},
+			Service: "lua.svc",
+		}},
+		steps: []hxStep{
+			{name: "one action name for http-req and http-res", req: hxReq{Path: "/"},
+				want: hxWant{Status: 200, Reason: "OK", Body: served("/"), Header: map[string]string{"x-both": "res", "x-req-var": "'yes'"}}},
+			{name: "act.DONE skips the rules left, the service among them", req: hxReq{Path: "/done"},
+				want: page(503, "Service Unavailable", "No server is available to handle this request.")},
+			{name: "act.ABORT", req: hxReq{Path: "/abort"},
+				want: page(503, "Service Unavailable", "No server is available to handle this request.")},
+			{name: "act.INVALID", req: hxReq{Path: "/invalid"},
+				want: page(400, "Bad request", "Your browser sent an invalid request.")},
+			{name: "act.DENY", req: hxReq{Path: "/deny"},
+				want: page(403, "Forbidden", "Request forbidden by administrative rules.")},
+			{name: "act.ERROR", req: hxReq{Path: "/error"},
+				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+			{name: "act:wake_time(ms) is an error, the request goes on", req: hxReq{Path: "/wake"},
+				want: hxWant{Status: 200, Body: served("/wake"), Header: map[string]string{"x-txn-var": "nil:nil"}}},
+			{name: "act.wake_time(ms) then act.YIELD", req: hxReq{Path: "/wake-fn"},
+				want: hxWant{Status: 200, Body: served("/wake-fn"), Header: map[string]string{"x-txn-var": "number:1"}}},
+			{name: "txn:reply() defaults", req: hxReq{Path: "/reply"},
+				want: hxWant{Status: 200, Body: "status=number:200 reason='OK' body=nil:nil\n"}},
+			{name: "an unknown 2xx status is a Success", req: hxReq{Path: "/299"},
+				want: hxWant{Status: 299, Reason: "Success", Body: "x\n"}},
+			{name: "Reply:set_status of an unknown status", req: hxReq{Path: "/reply-299"},
+				want: hxWant{Status: 299, Reason: "Success", Body: ""}},
+			{name: "txn:done ignores a header value that is not a list", req: hxReq{Path: "/hdrstr"},
+				want: hxWant{Status: 200, Body: "h\n", Header: map[string]string{"x-str": "", "x-list": "v"}}},
+			{name: "req_body of a GET", req: hxReq{Path: "/reqbody"},
+				want: hxWant{Status: 200, Body: "body=''\n"}},
+			{name: "Channel:dup in HTTP mode raises", req: hxReq{Path: "/dup"},
+				want: hxWant{Status: 200, Body: "dup=false\n"}},
+			{name: "variables hold samples", req: hxReq{Path: "/vars"},
+				want: hxWant{Status: 200, Body: "t=number:1 sf='1'\nf=number:0 sf='0'\nfl=number:0 sf='0'\ntab=number:0 sf='0'\n" +
+					"i=number:600 sf='600'\ns='str' sf='str'\nn=number:0 sf='0'\n"}},
+			{name: "fetches and converters", req: hxReq{Path: "/fetches?x=1&y=2&x=3", Header: []string{"Cookie: a=1; b=2; a=3; n=42abc"}},
+				want: hxWant{Status: 200, Body: "req_cook(a)='3'\ncook(b)='2'\nreq_cook()='1'\nreq_cook_cnt(a)=number:2\n" +
+					"cook_val(n)=number:42\ncook(none)=nil:nil\nurl_param(x)='1'\nurlp(y)='2'\nurl_param(none)=nil:nil\n" +
+					"fe_name='fe0'\nbe_name='fe0'\nuuid=true\nuuid4=true\n" +
+					"add=number:8\nsub=number:-2\nmul=number:42\ndiv=number:3\nmod=number:-1\nmod0=number:0\nneg=number:-4\n" +
+					"and=number:8\nor=number:14\nxor=number:6\nbool=number:0\nnot=number:1\neven=number:0\nodd=number:1\n" +
+					"sc_add='8'\nsc_odd='1'\nmap_ip='internal'\n"}},
+			{name: "send without start_response", req: hxReq{Path: "/nostart"}, bug: noStart,
+				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+			{name: "a service that returns without answering", req: hxReq{Path: "/empty"}, bug: noStart,
+				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+			{name: "a service that only sets the status", req: hxReq{Path: "/status-only"}, bug: noStart,
+				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+		},
+	}
+}
+
+// act.INVALID answers 400 and closes the connection, as HAProxy does; a
+// service that fails after starting its response sends what it had, then
+// cuts the connection instead of answering 500.
+func TestHAProxyInvalidCloses(t *testing.T) {
+	sc := hxScenarioBehaviour()
+	s := hxStart(t, 1, sc.scripts, sc.files, sc.fronts...)
+	for _, tc := range []struct{ path, want string }{
+		{"/invalid", "HTTP/1.1 400 Bad request\r\n"},
+		{"/partial", "HTTP/1.1 200 OK\r\n"},
+	} {
+		c, err := net.Dial("tcp", s.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: hx.test\r\n\r\n", tc.path)
+		all, err := io.ReadAll(c) // to the close: the test fails at the deadline otherwise
+		c.Close()
+		got := string(all)
+		if err != nil || !strings.HasPrefix(got, tc.want) {
+			t.Errorf("GET %s: %q, %v; want %q and the connection closed", tc.path, got, err, tc.want)
+		}
+		if tc.path == "/invalid" && !strings.Contains(strings.ToLower(got), "\r\nconnection: close\r\n") {
+			t.Errorf("GET /invalid: no connection: close in %q", got)
+		}
+		if tc.path == "/partial" && (!strings.HasSuffix(got, "4\r\npart\r\n") || strings.Contains(got, "\r\n0\r\n\r\n")) {
+			t.Errorf("GET /partial: %q, want the chunk sent and no last chunk", got)
+		}
+	}
+}
+
 // Modelled on HAProxy's reg-test of converter arguments of unusual types.
 func hxScenarioWrongTypes() hxScenario {
 	return hxScenario{
@@ -1074,7 +1184,7 @@ func TestHAProxyAct(t *testing.T) {
 		{name: "ERROR", header: []string{"X-Code: ERROR"}, want: hxWant{Status: 500, AnyBody: true, Header: map[string]string{"x-res-after": ""}}},
 		{name: "DONE", header: []string{"X-Code: DONE"}, closedOr503: true},
 		{name: "DENY", header: []string{"X-Code: DENY"}, want: hxWant{Status: 403, AnyBody: true, Header: map[string]string{"x-res-after": ""}}},
-		{name: "ABORT", header: []string{"X-Code: ABORT"}, want: hxWant{Closed: true}},
+		{name: "ABORT", header: []string{"X-Code: ABORT"}, want: hxWant{Status: 503, AnyBody: true}},
 		{name: "INVALID", header: []string{"X-Code: INVALID"}, want: hxWant{Status: 400, AnyBody: true}},
 		{name: "http-res CONTINUE", header: []string{"X-Res-Code: CONTINUE"}, want: normal},
 		{name: "http-res STOP", header: []string{"X-Res-Code: STOP"}, want: hxWant{Status: 200, Body: "service after=ran calls=-\n", Header: map[string]string{"x-res-after": ""}}},
@@ -1104,7 +1214,7 @@ func TestHAProxyAct(t *testing.T) {
 			r := hxOnce(t, addr, hxReq{Path: "/", Header: []string{"X-Code: YIELD", "X-Wake: " + strconv.Itoa(ms)}})
 			hxCheck(t, "YIELD", r, hxWant{Status: 200, Body: "service after=ran calls=2\n"})
 			if d := time.Duration(ms) * time.Millisecond; r.Elapsed < d || r.Elapsed > d+time.Second {
-				t.Errorf("act:wake_time(%d): the answer came after %v", ms, r.Elapsed)
+				t.Errorf("act.wake_time(%d): the answer came after %v", ms, r.Elapsed)
 			}
 		}
 	})
@@ -1279,7 +1389,7 @@ func TestHAProxyFetches(t *testing.T) {
 		r := hxOnce(t, s.addr(), hxReq{Path: "/plain"})
 		hxWantKV(t, "GET", r.Body, map[string]string{
 			"query": "nil|nil", "sf_query": "|string", "url": "/plain|string", "base": "hx.test/plain|string",
-			"req_body": "nil|nil", "req_len": "0|number", "req_hdr_cnt": "0|number",
+			"req_body": "|string", "req_len": "0|number", "req_hdr_cnt": "0|number",
 		})
 	})
 
@@ -1462,6 +1572,7 @@ func hxUserScenarios() []hxScenario {
 		hxScenarioWrongTypes(),
 		hxScenarioSlowEmpty(),
 		hxScenarioValidation(),
+		hxScenarioBehaviour(),
 	}
 }
 
@@ -1781,4 +1892,44 @@ frontends:
 			t.Errorf("luaedge check exited %d; output:\n%s", code, out)
 		}
 	})
+}
+
+// As in HAProxy (seen with haproxy 2.6 and the same script): req.*
+// variables end when the request goes to a server, txn.* ones last; in
+// http-response rules be_name is the backend the request went to.
+func TestHAProxyForwardedVariables(t *testing.T) {
+	s := startServer(t, `lua:
+  load: [fwd.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    http_request: [lua.set]
+    http_response: [lua.read]
+    default_backend: be
+  - name: app
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.app
+backends:
+  - name: be
+    servers:
+      - {name: s1, address: "127.0.0.1:@PORT2@"}
+`, map[string]string{"fwd.lua": `
+core.register_action("set", { "http-req" }, function(txn)
+	txn:set_var("req.r", "req-value")
+	txn:set_var("txn.t", "txn-value")
+	txn.http:req_set_header("x-names", txn.f:fe_name() .. "/" .. txn.f:be_name())
+end)
+core.register_action("read", { "http-res" }, function(txn)
+	txn.http:res_set_header("x-vars", tostring(txn:get_var("req.r")) .. "/" .. tostring(txn:get_var("txn.t")))
+	txn.http:res_set_header("x-be", txn.f:fe_name() .. "/" .. txn.f:be_name())
+end)
+core.register_service("app", "http", function(applet)
+	local body = applet.headers["x-names"][0]
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`})
+	r := hxOnce(t, s.addr(), hxReq{Path: "/"})
+	hxCheck(t, "GET /", r, hxWant{Status: 200, Body: "web/web", Header: map[string]string{"x-vars": "nil/txn-value", "x-be": "web/be"}})
 }

@@ -83,7 +83,7 @@ frontends:
 	// echoes the body.
 	t.Run("post", func(t *testing.T) {
 		resp, body := do(t, c, "POST", echo+"/p?q=1", "the body")
-		wantResponse(t, "POST over h2c", resp, body, 200, "POST /p?q=1 2.0 req-POST-2.0-2-http the body")
+		wantResponse(t, "POST over h2c", resp, body, 200, "POST /p?q=1 HTTP/2.0 req-POST-2.0-2-http the body")
 	})
 	// Twenty streams at once on the one connection, answered in the
 	// reverse order of their start: each gets its own answer.
@@ -104,7 +104,7 @@ frontends:
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if want := fmt.Sprintf("POST /slow?%d 2.0 req-POST-2.0-2-http stream %d", ms, i); string(b) != want {
+				if want := fmt.Sprintf("POST /slow?%d HTTP/2.0 req-POST-2.0-2-http stream %d", ms, i); string(b) != want {
 					errs <- fmt.Errorf("got %q, want %q", b, want)
 				}
 			}()
@@ -190,7 +190,7 @@ frontends:
 	}
 	select {
 	case got := <-done:
-		if got != "GET /slow?600 2.0  " {
+		if got != "GET /slow?600 HTTP/2.0  " {
 			t.Errorf("stream in flight at the stop: %q", got)
 		}
 	case <-time.After(10 * time.Second):
@@ -241,7 +241,7 @@ frontends:
 	s.mustReload(t)
 	select {
 	case got := <-done:
-		if got != "GET /slow?800 2.0  " {
+		if got != "GET /slow?800 HTTP/2.0  " {
 			t.Errorf("stream in flight at the reload: %q", got)
 		}
 	case <-time.After(10 * time.Second):
@@ -252,7 +252,7 @@ frontends:
 		t.Errorf("the old generation drained %v after the reload", d)
 	}
 	resp, body := get(t, c, s.url("/after"))
-	wantResponse(t, "GET after the reload", resp, body, 200, "GET /after? 2.0  ")
+	wantResponse(t, "GET after the reload", resp, body, 200, "GET /after? HTTP/2.0  ")
 }
 
 // HTTP/2 streams forwarded to a backend that misbehaves: a head and its
@@ -454,19 +454,19 @@ frontends:
 
 	t.Run("curl --http2", func(t *testing.T) {
 		out, errOut, _ := curl(t, "-sv", "--http2", s.url("/up?1"))
-		if out != "GET /up?1 2.0 req-GET-2.0-2-http " || !strings.Contains(errOut, "< HTTP/1.1 101 Switching Protocols") || !strings.Contains(errOut, "< HTTP/2 200") {
+		if out != "GET /up?1 HTTP/2.0 req-GET-2.0-2-http " || !strings.Contains(errOut, "< HTTP/1.1 101 Switching Protocols") || !strings.Contains(errOut, "< HTTP/2 200") {
 			t.Errorf("got %q\n%s", out, errOut)
 		}
 	})
 	t.Run("a body: no upgrade", func(t *testing.T) {
 		out, errOut, _ := curl(t, "-sv", "--http2", "-d", "data", s.url("/post"))
-		if out != "POST /post? 1.1 req-POST-1.1-1-http data" || strings.Contains(errOut, "101") {
+		if out != "POST /post? HTTP/1.1 req-POST-1.1-1-http data" || strings.Contains(errOut, "101") {
 			t.Errorf("got %q\n%s", out, errOut)
 		}
 	})
 	t.Run("cleartext off: no upgrade", func(t *testing.T) {
 		out, errOut, _ := curl(t, "-sv", "--http2", "http://"+s.addrOf("2")+"/off")
-		if out != "GET /off? 1.1  " || strings.Contains(errOut, "101") {
+		if out != "GET /off? HTTP/1.1  " || strings.Contains(errOut, "101") {
 			t.Errorf("got %q\n%s", out, errOut)
 		}
 	})
@@ -504,7 +504,7 @@ frontends:
 				bodies[d.StreamID] += string(d.Data())
 			}
 		}
-		if bodies[1] != "GET /one? 2.0 req-GET-2.0-2-http " || bodies[3] != "GET /two? 2.0 req-GET-2.0-2-http " {
+		if bodies[1] != "GET /one? HTTP/2.0 req-GET-2.0-2-http " || bodies[3] != "GET /two? HTTP/2.0 req-GET-2.0-2-http " {
 			t.Errorf("bodies %v", bodies)
 		}
 	})

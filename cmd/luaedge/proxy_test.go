@@ -599,8 +599,9 @@ core.register_service("stk", "http", function(applet)
 	local e = st:lookup(applet.f:src())
 	local info = st:info()
 	local dump = st:dump({ { "http_req_cnt", "ge", 1 } })
-	applet:send(string.format("req=%d conns=%d errs=%d type=%s used=%d dumped=%s",
-		e.http_req_cnt, e.conn_cnt, e.http_err_cnt, info.type, info.used, tostring(dump["127.0.0.1"] ~= nil)))
+	applet:send(string.format("req=%d conns=%d errs=%d type=%s used=%d dumped=%s use=%s info=%d,%d,%s,%d,%d",
+		e.http_req_cnt, e.conn_cnt, e.http_err_cnt, info.type, info.used, tostring(dump["127.0.0.1"] ~= nil),
+		tostring(e.use >= 1), info.length, info.size, tostring(info.nopurge), info.data.http_req_rate, info.data.conn_cnt))
 end)
 `})
 	// The harness's own probe of the port counts as a connection too.
@@ -612,7 +613,11 @@ end)
 			fmt.Sscanf(body, "req=1 conns=%d", &base)
 			base--
 		}
-		want := fmt.Sprintf("req=%d conns=%d errs=0 type=ip used=1 dumped=true", i, base+i)
+		// HAProxy's fields: use (this connection and the earlier ones
+		// still open track the entry), and
+		// info's key length, size, nopurge and each counter's period (-1
+		// for counters that are not rates).
+		want := fmt.Sprintf("req=%d conns=%d errs=0 type=ip used=1 dumped=true use=true info=4,1000,false,10000,-1", i, base+i)
 		if resp.StatusCode != 200 || body != want {
 			t.Fatalf("request %d: %d %q, want %q", i, resp.StatusCode, body, want)
 		}

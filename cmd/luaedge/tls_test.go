@@ -138,9 +138,9 @@ func TestTLSFrontend(t *testing.T) {
 		for _, h2 := range []bool{true, false} {
 			c, _ := tlsClient(t, roots, h2, nil)
 			resp, body := get(t, c, url)
-			want, ver, alpn := "HTTP/1.1", "1.1", "http/1.1"
+			want, ver, alpn := "HTTP/1.1", "HTTP/1.1", "http/1.1"
 			if h2 {
-				want, ver, alpn = "HTTP/2.0", "2.0", "h2"
+				want, ver, alpn = "HTTP/2.0", "HTTP/2.0", "h2"
 			}
 			if resp.StatusCode != 200 || resp.Proto != want {
 				t.Fatalf("h2 %v: %s %d", h2, resp.Proto, resp.StatusCode)
@@ -180,11 +180,11 @@ func TestTLSFrontend(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "a.pem"), a.certPEM)
 		resolve := "a.test:" + port + ":127.0.0.1"
 		out, _, _ := curl(t, "--http2", "--cacert", filepath.Join(dir, "a.pem"), "--resolve", resolve, "-w", " http=%{http_version}", url)
-		if !strings.HasPrefix(out, "ver=2.0 ssl=true sni=a.test") || !strings.HasSuffix(out, " http=2") {
+		if !strings.HasPrefix(out, "ver=HTTP/2.0 ssl=true sni=a.test") || !strings.HasSuffix(out, " http=2") {
 			t.Errorf("curl --http2: %q", out)
 		}
 		out, _, _ = curl(t, "--http1.1", "-k", "-w", " http=%{http_version}", "https://"+s.addr()+"/")
-		if !strings.HasPrefix(out, "ver=1.1 ssl=true sni=nil") || !strings.Contains(out, "alpn=http/1.1") || !strings.HasSuffix(out, " http=1.1") {
+		if !strings.HasPrefix(out, "ver=HTTP/1.1 ssl=true sni=nil") || !strings.Contains(out, "alpn=http/1.1") || !strings.HasSuffix(out, " http=1.1") {
 			t.Errorf("curl --http1.1: %q", out)
 		}
 	})

@@ -29,7 +29,8 @@ core.register_task(function()
 end)
 
 core.register_action("maintenance", { "http-req" }, function(txn)
-   if not txn:get_var("proc.maintenance") or txn.f:path() == "/status" then
+   -- A variable holds HAProxy's sample types: true reads back as 1.
+   if txn:get_var("proc.maintenance") ~= 1 or txn.f:path() == "/status" then
       return act.CONTINUE
    end
    -- proc.* variables are shared by every core (a read then a write is not

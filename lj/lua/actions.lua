@@ -17,16 +17,23 @@ _G.act = act
 -- Wake times set by act:wake_time, by request coroutine.
 local wake = setmetatable({}, { __mode = "k" })
 
--- act:wake_time(ms): an action that returns act.YIELD runs again after ms.
-function act.wake_time(a, ms)
-	if ms == nil then ms = a end -- act.wake_time(ms) works too
+-- act.wake_time(ms): an action that returns act.YIELD runs again after
+-- ms. It takes one argument, as in HAProxy: the method form
+-- act:wake_time(ms) is an error there too.
+function act.wake_time(...)
+	if select("#", ...) ~= 1 then error("'wake_time' needs 1 arguments", 2) end
+	local ms = ...
 	if type(ms) ~= "number" then
 		error("bad argument to 'act:wake_time' (milliseconds expected, got " .. type(ms) .. ")", 2)
 	end
 	wake[coroutine.running()] = ms
 end
 
-I.actions = {} -- name -> {fn=, phases={["http-req"]=true,...}, nb_args=}
+-- name -> phase ("http-req", ...) -> {fn=, nb_args=, stats=}. As in
+-- HAProxy, registering a name for some phases leaves its other phases
+-- as they were: one name may run one function on requests and another
+-- on responses.
+I.actions = {}
 
 local phases = { ["http-req"] = true, ["http-res"] = true, ["tcp-req"] = true, ["tcp-res"] = true }
 
@@ -37,14 +44,15 @@ function core.register_action(name, actions, fn, nb_args)
 	if nb_args ~= nil and (type(nb_args) ~= "number" or nb_args < 0) then
 		error("bad argument #4 to 'core.register_action' (number of arguments expected)", 2)
 	end
-	local set = {}
 	for _, p in ipairs(actions) do
 		if not phases[p] then
 			error("core.register_action: unknown action type '" .. tostring(p) .. "' (http-req, http-res, tcp-req, tcp-res)", 2)
 		end
-		set[p] = true
 	end
-	I.actions[name] = { fn = fn, phases = set, nb_args = nb_args or 0, stats = I.record("action", name, fn) }
+	local a = I.actions[name] or {}
+	local entry = { fn = fn, nb_args = nb_args or 0, stats = I.record("action", name, fn) }
+	for _, p in ipairs(actions) do a[p] = entry end
+	I.actions[name] = a
 end
 
 -- split parses a configured rule: words separated by spaces, "double
@@ -80,7 +88,8 @@ local function compile_rule(line, phase)
 	if not a then
 		error("'" .. line .. "': no Lua action named '" .. name .. "' (core.register_action was not called for it)", 0)
 	end
-	if not a.phases[phase] then
+	a = a[phase]
+	if not a then
 		error("'" .. line .. "': action '" .. name .. "' is not registered for " .. phase, 0)
 	end
 	local args = { unpack(words, 2) }
@@ -90,12 +99,30 @@ local function compile_rule(line, phase)
 	return { fn = a.fn, stats = a.stats, args = args, n = #args, line = line }
 end
 
-local function answer(s, status, text)
-	I.write_reply(s, { status = status, headers = { ["content-type"] = "text/plain" }, body = status .. " " .. text .. "\n" })
+-- HAProxy's own error answers (its default error pages): status, reason
+-- and the sentence of the body.
+local errors = {
+	[400] = { "Bad request", "Your browser sent an invalid request." },
+	[403] = { "Forbidden", "Request forbidden by administrative rules." },
+	[500] = { "Internal Server Error", "An internal server error occurred." },
+	[502] = { "Bad Gateway", "The server returned an invalid or incomplete response." },
+	[503] = { "Service Unavailable", "No server is available to handle this request." },
+}
+
+-- answer answers with HAProxy's error page for status; close adds
+-- connection: close (HAProxy's 400).
+local function answer(s, status, close)
+	local e = errors[status]
+	local headers = { ["content-type"] = { "text/html" }, ["cache-control"] = { "no-cache" } }
+	if close then headers.connection = { "close" } end
+	I.write_reply(s, { status = status, reason = e[1], headers = headers,
+		body = "<html><body><h1>" .. status .. " " .. e[1] .. "</h1>\n" .. e[2] .. "\n</body></html>\n" })
 end
 
 -- step acts on the code rule r returned. It returns nil to go on with the
--- next rule, "continue" when the phase ends early (act.STOP), or "done"
+-- next rule, "continue" when the phase ends early (act.STOP), "skip" when
+-- the request rules end and the request goes on without the service
+-- (act.DONE: in HAProxy the service is one of those rules), or "done"
 -- when the transaction has its answer (or is aborted). An action that
 -- returns act.YIELD is called again after its wake time.
 local function step(txn, ctx, r, rc)
@@ -122,24 +149,24 @@ local function step(txn, ctx, r, rc)
 		-- left); refusing it is the gateway's failure, 502.
 		if rc == act.DONE then return "continue" end
 		if rc == act.ERROR then
-			answer(s, 500, "Internal Server Error")
+			answer(s, 500)
 		elseif rc == act.ABORT then
 			s.flags = bor(s.flags, I.F_ABORT)
 		elseif rc == act.DENY or rc == act.INVALID then
-			answer(s, 502, "Bad Gateway")
+			answer(s, 502)
 		else
 			error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
 		end
 	elseif rc == act.DONE then
-		if s.status == 0 then s.flags = bor(s.flags, I.F_ABORT) end
+		return "skip"
 	elseif rc == act.DENY then
-		answer(s, 403, "Forbidden")
+		answer(s, 403)
 	elseif rc == act.ERROR then
-		answer(s, 500, "Internal Server Error")
+		answer(s, 500)
 	elseif rc == act.ABORT then
-		s.flags = bor(s.flags, I.F_ABORT)
+		answer(s, 503) -- HAProxy 2.6 answers so
 	elseif rc == act.INVALID then
-		answer(s, 400, "Bad Request")
+		answer(s, 400, true)
 	else
 		error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
 	end
@@ -228,8 +255,12 @@ function I.response_starting(ctx)
 	-- The service's call is accounted up to here; the rules are their own.
 	local svc = ctx.call
 	if svc then I.leave(ctx, false) end
+	-- The service goes on after the rules: its errors stay a service's
+	-- (a 500, or a cut connection once the head left), not a rule's.
+	local stage = ctx.stage
 	ctx.stage = "res"
 	local ok = p.run_res(txn, ctx) == "continue"
+	ctx.stage = stage
 	if svc then
 		ctx.call, ctx.t0, ctx.b0 = svc, I.mono_us(), I.loop.allocated
 	end
@@ -240,7 +271,7 @@ end
 -- service never started its response.
 local function service(s, ctx, txn, p)
 	if p.service == nil then
-		answer(s, 503, "Service Unavailable")
+		answer(s, 503)
 		return
 	end
 	ctx.stage = "service"
@@ -260,9 +291,23 @@ local function forward(s, ctx, txn, p)
 	s.flags = bor(s.flags, I.F_FORWARD)
 	if #p.res == 0 then return end
 	I.wait(ctx, I.OP_FORWARD)
+	I.vars.end_req(ctx)
 	ctx.stage = "res"
 	ctx.res_done = true
 	p.run_res(txn, ctx)
+end
+
+-- after_req goes on once the request rules returned v (see step):
+-- forwarding, or the service, which act.DONE skips.
+local function after_req(s, ctx, txn, p, v)
+	if v == "done" then return end
+	if p.forward then
+		forward(s, ctx, txn, p)
+	elseif v == "skip" then
+		answer(s, 503)
+	else
+		service(s, ctx, txn, p)
+	end
 end
 
 I.entries[I.ENTRY_HTTP] = function(s, ctx)
@@ -277,12 +322,7 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	end
 	local txn = I.txn_of(ctx, p)
 	ctx.cur = txn
-	if p.run_req(txn, ctx) == "done" then return end
-	if p.forward then
-		forward(s, ctx, txn, p)
-		return
-	end
-	service(s, ctx, txn, p)
+	after_req(s, ctx, txn, p, p.run_req(txn, ctx))
 end
 
 -- recover lets an HTTP transaction go on after an action raised err, as
@@ -309,12 +349,7 @@ I.continues[I.ENTRY_HTTP] = function(s, ctx)
 	local p = ctx.program
 	local stage = ctx.stage
 	if stage == "req" then
-		if run_from(txn, ctx, p.req, ctx.rule + 1) == "done" then return end
-		if p.forward then
-			forward(s, ctx, txn, p)
-			return
-		end
-		service(s, ctx, txn, p)
+		after_req(s, ctx, txn, p, run_from(txn, ctx, p.req, ctx.rule + 1))
 	elseif stage == "service" then
 		if bit.band(s.flags, I.F_STARTED) == 0 then
 			I.response_starting(ctx)

@@ -51,7 +51,8 @@ end
 
 -- which returns how the channel acts now: "input" (its side's bytes are
 -- in the body buffer), "direct" (txn.res while the request side runs:
--- sends go straight to the client), or "http".
+-- sends go straight to the client), or "http" (only lengths can be read
+-- then: read_http refuses the rest, as HAProxy 2.6 does).
 local stream_of = I.stream_of
 local function which(self, fname)
 	local s, ctx = stream_of(self, fname, "Channel", 4)
@@ -64,6 +65,10 @@ local function which(self, fname)
 	end
 	if req == (ctx.tcp_stage == "req") then return s, "input", ctx end
 	return s, "direct", ctx
+end
+
+local function read_http(fname)
+	error("Channel:" .. fname .. ": cannot manipulate HAProxy channels in HTTP mode (read the body with txn.f:req_body())", 3)
 end
 
 local function input_start(s, ctx)
@@ -102,10 +107,11 @@ Channel.get_out_length = Channel.get_out_len
 -- there is none yet. nil when the side closed with nothing left.
 function Channel.dup(self)
 	local s, mode, ctx = which(self, "dup")
+	if mode == "http" then read_http("dup") end
 	if mode == "direct" then return nil end
-	local start = mode == "http" and s.body_pos or input_start(s, ctx)
+	local start = input_start(s, ctx)
 	while s.body.len - start == 0 do
-		if mode == "http" or not wait_input(s, ctx) then return nil end
+		if not wait_input(s, ctx) then return nil end
 		start = input_start(s, ctx)
 	end
 	return ffi_string(s.body.p + start, s.body.len - start)
@@ -113,14 +119,11 @@ end
 
 -- get returns the input and removes it.
 function Channel.get(self)
+	local s, mode, ctx = which(self, "get")
+	if mode == "http" then read_http("get") end
 	local v = Channel.dup(self)
 	if v == nil then return nil end
-	local s, mode, ctx = which(self, "get")
-	if mode == "http" then
-		s.body_pos = s.body.len
-	else
-		s.body.len = input_start(s, ctx)
-	end
+	s.body.len = input_start(s, ctx)
 	return v
 end
 
@@ -136,24 +139,25 @@ end
 -- is left.
 function Channel.getline(self)
 	local s, mode, ctx = which(self, "getline")
+	if mode == "http" then read_http("getline") end
 	if mode == "direct" then return nil end
 	local scanned = 0
 	while true do
-		local start = mode == "http" and s.body_pos or input_start(s, ctx)
+		local start = input_start(s, ctx)
 		local n = s.body.len - start
 		local p = s.body.p + start
 		for i = scanned, n - 1 do
 			if p[i] == 10 then
 				local line = ffi_string(p, i + 1)
-				if mode == "http" then s.body_pos = s.body_pos + i + 1 else remove(s, start, 0, i + 1) end
+				remove(s, start, 0, i + 1)
 				return line
 			end
 		end
 		scanned = n
-		if mode == "http" or not wait_input(s, ctx) then
+		if not wait_input(s, ctx) then
 			if n == 0 then return nil end
 			local rest = ffi_string(p, n)
-			if mode == "http" then s.body_pos = s.body.len else s.body.len = start end
+			s.body.len = start
 			return rest
 		end
 	end

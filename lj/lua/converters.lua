@@ -281,6 +281,38 @@ local function def(name, input, output, args, fn, check)
 	defs[name] = { name = name, input = input, output = output, args = args, fn = fn, check = check }
 end
 
+-- Arithmetic and logic on signed integers (HAProxy's are 64-bit; these
+-- are exact up to 2^53). Bitwise ones go through int64 cdata: LuaJIT's
+-- bit library works on 32 bits.
+local ffi = require("ffi")
+local bit = require("bit")
+local i64 = ffi.typeof("int64_t")
+local INT_MAX = 2 ^ 63 - 1
+local function bitwise(op)
+	return function(n, v) return tonumber(op(i64(n), i64(v))) end
+end
+def("add", "int", "int", { { "value", "int", true } }, function(n, v) return n + v end)
+def("sub", "int", "int", { { "value", "int", true } }, function(n, v) return n - v end)
+def("mul", "int", "int", { { "value", "int", true } }, function(n, v) return n * v end)
+-- By zero: the largest integer for div (2^63 here, a double), 0 for
+-- mod, as in HAProxy.
+def("div", "int", "int", { { "value", "int", true } }, function(n, v)
+	if v == 0 then return INT_MAX end
+	return trunc(n / v)
+end)
+def("mod", "int", "int", { { "value", "int", true } }, function(n, v)
+	if v == 0 then return 0 end
+	return n - trunc(n / v) * v
+end)
+def("neg", "int", "int", {}, function(n) return -n end)
+def("and", "int", "int", { { "value", "int", true } }, bitwise(bit.band))
+def("or", "int", "int", { { "value", "int", true } }, bitwise(bit.bor))
+def("xor", "int", "int", { { "value", "int", true } }, bitwise(bit.bxor))
+def("bool", "int", "bool", {}, function(n) return n ~= 0 end)
+def("not", "int", "bool", {}, function(n) return n == 0 end)
+def("even", "int", "bool", {}, function(n) return n % 2 == 0 end)
+def("odd", "int", "bool", {}, function(n) return n % 2 ~= 0 end)
+
 local function index_check(idx, delims)
 	if idx == 0 then return 1, "unexpected value 0, indexes start at 1 or -1" end
 	if delims == "" then return 2, "empty separators list" end
@@ -415,8 +447,16 @@ defs.map = { name = "map", input = "str", output = "str", args = defs.map_str.ar
 -- The Converters objects ---------------------------------------------------
 
 local outputs = {
-	[false] = { str = function(r) return r end, bin = function(r) return r end, int = function(r) return r end },
+	-- A boolean sample reaches Lua as the integer 1 or 0, as in HAProxy.
+	[false] = { str = function(r) return r end, bin = function(r) return r end, int = function(r) return r end, bool = function(r)
+		if r == nil then return nil end
+		return r and 1 or 0
+	end },
 	[true] = {
+		bool = function(r)
+			if r == nil then return "" end
+			return r and "1" or "0"
+		end,
 		str = function(r) return r or "" end,
 		bin = function(r) return r or "" end,
 		int = function(r)

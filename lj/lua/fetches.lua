@@ -114,9 +114,7 @@ function F.req_hdr_cnt(s, name)
 end
 F.hdr_cnt = F.req_hdr_cnt
 function F.req_body(s)
-	local n = s.body.len - s.body_pos
-	if n == 0 then return nil end
-	return ffi_string(s.body.p + s.body_pos, n)
+	return ffi_string(s.body.p + s.body_pos, s.body.len - s.body_pos)
 end
 function F.req_len(s) return s.body.len - s.body_pos end
 
@@ -222,6 +220,100 @@ for _, op in ipairs({ "inc_gpc0", "clr_gpc0" }) do
 	F["sc0_" .. op] = function(s, tbl) return stk(sc_table(s, 0, tbl), s, op) end
 	F["src_" .. op] = function(s, tbl) return stk(src_table(s, tbl), s, op) end
 end
+-- Cookies. req_cook(name): the value of the last cookie called name in
+-- the request's Cookie fields (no name: the first cookie's); res_cook:
+-- the same in the response's Set-Cookie fields, one cookie each.
+local function cookies(vals, each_field)
+	local out = {}
+	for _, v in ipairs(vals) do
+		for pair in v:gmatch("[^;]+") do
+			local name, value = pair:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
+			if name then out[#out + 1] = { name, value } end
+			if each_field then break end -- a Set-Cookie's attributes follow
+		end
+	end
+	return out
+end
+
+local function cook_value(list, name)
+	if name == nil then return list[1] and list[1][2] end
+	for i = #list, 1, -1 do
+		if list[i][1] == name then return list[i][2] end
+	end
+	return nil
+end
+
+local function cook_count(list, name)
+	local n = 0
+	for _, c in ipairs(list) do
+		if name == nil or c[1] == name then n = n + 1 end
+	end
+	return n
+end
+
+local function int_of(v)
+	if v == nil then return nil end
+	local sign, digits = v:match("^([+-]?)(%d*)")
+	local n = tonumber(digits) or 0
+	if sign == "-" then n = -n end
+	return n
+end
+
+local function req_cookies(s) return cookies(req_values(s, "cookie", true), false) end
+local function res_cookies(s) return cookies(res_values(s, "set-cookie", true), true) end
+function F.req_cook(s, name) return cook_value(req_cookies(s), name) end
+function F.req_cook_cnt(s, name) return cook_count(req_cookies(s), name) end
+function F.req_cook_val(s, name) return int_of(cook_value(req_cookies(s), name)) end
+function F.res_cook(s, name) return cook_value(res_cookies(s), name) end
+function F.res_cook_cnt(s, name) return cook_count(res_cookies(s), name) end
+function F.res_cook_val(s, name) return int_of(cook_value(res_cookies(s), name)) end
+F.cook, F.cook_cnt, F.cook_val = F.req_cook, F.req_cook_cnt, F.req_cook_val
+F.scook, F.scook_cnt, F.scook_val = F.res_cook, F.res_cook_cnt, F.res_cook_val
+
+-- url_param(name[, delim]): the value of the first parameter called name
+-- in the query string (no name: of the first one); urlp is its old name.
+function F.url_param(s, name, delim)
+	if s.query.len == 0 then return nil end
+	local q = I.span(s, s.query)
+	local sep = (type(delim) == "string" and delim ~= "") and delim:sub(1, 1) or "&"
+	local pos = 1
+	while pos <= #q + 1 do
+		local e = q:find(sep, pos, true) or #q + 1
+		local part = q:sub(pos, e - 1)
+		local eq = part:find("=", 1, true)
+		local k, v = part, ""
+		if eq then k, v = part:sub(1, eq - 1), part:sub(eq + 1) end
+		if name == nil or k == name then return v end
+		pos = e + 1
+	end
+	return nil
+end
+F.urlp = F.url_param
+
+-- The frontend's and backend's names: the backend is the one a script or
+-- the routing chose, and until then the frontend, as in HAProxy.
+local backend_names = {}
+local function backend_name(i)
+	if backend_names[i] == nil then
+		for name, id in pairs(I.backend_ids) do backend_names[id] = name end
+	end
+	return backend_names[i]
+end
+function F.fe_name(s)
+	local p = program_of(s)
+	return p and p.frontend
+end
+function F.be_name(s)
+	if s.backend >= 0 then return backend_name(s.backend) end
+	return F.fe_name(s)
+end
+
+-- uuid([version]): a random UUID; version 4 is the only one, as in HAProxy.
+function F.uuid(s, version)
+	if version ~= nil and tonumber(version) ~= 4 then return nil end
+	return I.gocall(I.go.uuid)
+end
+
 function F.sc_tracked(s, ctr) return sc_table(s, ctr) ~= nil end
 function F.sc0_tracked(s) return sc_table(s, 0) ~= nil end
 

@@ -70,9 +70,10 @@ end
 function StickTable.info(self)
 	check(self, stk_mt, "StickTable", "info")
 	local t = stats(I.gocall(I.go.stk, self.name, "info"))
+	-- data: counter name -> the period of a rate in ms, -1 for the others
 	if type(t.data) == "string" then
 		local data = {}
-		for name in t.data:gmatch("[^,]+") do data[name] = true end
+		for name, period in t.data:gmatch("([^,=]+)=(%-?%d+)") do data[name] = tonumber(period) end
 		t.data = data
 	end
 	return t

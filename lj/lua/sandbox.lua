@@ -228,10 +228,12 @@ local function searchers(pkg, files)
 	end }
 end
 
--- seal makes the globals what mode ("default" or "strict") and unsafe_ffi
--- give the operator's scripts (docs/config.md, lua.sandbox).
-function I.seal(mode, unsafe_ffi)
+-- seal makes the globals what mode ("default" or "strict"), unsafe_ffi
+-- and compat53 give the operator's scripts (docs/config.md, lua.sandbox,
+-- lua.compat53).
+function I.seal(mode, unsafe_ffi, compat53)
 	local G, pkg = _G, package
+	if compat53 then I.compat53(G) end
 	local strict = mode == "strict"
 	local loaded, preload = pkg.loaded, pkg.preload
 	if not unsafe_ffi then

@@ -135,16 +135,15 @@ local reply_mt = { __index = Reply, __tostring = function() return "Reply" end }
 -- (name -> value or list of values) and body.
 function TXN.reply(self, t)
 	stream_of(self, "reply")
-	local r = setmetatable({ status = 200, reason = nil, headers = {}, body = "" }, reply_mt)
+	local r = setmetatable({ status = 200, reason = "OK", headers = {} }, reply_mt)
 	if t ~= nil then
 		if type(t) ~= "table" then error("bad argument #2 to 'reply' (table expected)", 2) end
 		if t.status ~= nil then r:set_status(t.status, t.reason) end
 		if t.headers ~= nil then
+			-- A value that is not a list of values is ignored, as in HAProxy.
 			for name, v in pairs(t.headers) do
 				if type(v) == "table" then
 					for _, one in pairs(v) do r:add_header(name, one) end
-				else
-					r:add_header(name, v)
 				end
 			end
 		end
@@ -203,7 +202,7 @@ function I.write_reply(s, r)
 	for name, vals in pairs(r.headers) do
 		local lname = tostring(name):lower()
 		if lname == "content-length" then has_len = true end
-		if type(vals) ~= "table" then vals = { vals } end
+		if type(vals) ~= "table" then vals = {} end -- ignored, as in HAProxy
 		for _, v in pairs(vals) do
 			v = tostring(v)
 			if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end

@@ -69,6 +69,22 @@ local function store(ctx, s, scope, create)
 	return v
 end
 
+-- sample is what a variable holds of value: HAProxy's variables hold
+-- samples, strings or integers, so true reads back as 1, false as 0,
+-- and what is neither a string nor an integer (a fraction, a table, nil)
+-- as 0: setting nil does not remove a variable (unset_var does).
+local floor = math.floor
+local function sample(value)
+	local t = type(value)
+	if t == "string" then return value end
+	if t == "number" then
+		if value == floor(value) and value >= -2^63 and value < 2^63 then return value end
+		return 0
+	end
+	if value == true then return 1 end
+	return 0
+end
+
 -- set returns true when the variable was set. ifexist only concerns
 -- proc.* variables (the others are created), as in HAProxy 2.6.
 function vars.set(ctx, s, name, value, ifexist)
@@ -82,6 +98,7 @@ function vars.set(ctx, s, name, value, ifexist)
 		end
 		s.backend = id
 	end
+	value = sample(value)
 	if scope == "proc" then
 		if ifexist and proc_get(name) == nil then return false end
 		I.gocall(I.go.var_set, name, value)
@@ -97,6 +114,16 @@ function vars.get(ctx, s, name)
 	if scope == "proc" then return proc_get(name) end
 	local t = store(ctx, s, scope, false)
 	return t and t[name]
+end
+
+-- end_req drops the req.* variables: they last while the request is
+-- analysed, so a server's response finds none, as in HAProxy.
+function vars.end_req(ctx)
+	local t = ctx.vars
+	if t == nil then return end
+	for name in pairs(t) do
+		if name:sub(1, 4) == "req." then t[name] = nil end
+	end
 end
 
 -- unset returns true when the name is in a scope.
@@ -142,7 +169,7 @@ end
 function core.set_var(name, value, ifexist)
 	name = proc_name("core.set_var", name)
 	if ifexist and proc_get(name) == nil then return false end
-	I.gocall(I.go.var_set, name, value)
+	I.gocall(I.go.var_set, name, sample(value))
 	return true
 end
 

@@ -78,9 +78,31 @@ func StatusText(code int) string {
 	return statusText[code]
 }
 
+// Reason returns StatusText(code), or for a code it does not know the
+// name of its class, as HAProxy does: "Informational", "Success",
+// "Redirection", "Client Error", "Server Error", else "Other".
+func Reason(code int) string {
+	if t := StatusText(code); t != "" {
+		return t
+	}
+	switch code / 100 {
+	case 1:
+		return "Informational"
+	case 2:
+		return "Success"
+	case 3:
+		return "Redirection"
+	case 4:
+		return "Client Error"
+	case 5:
+		return "Server Error"
+	}
+	return "Other"
+}
+
 // AppendStatusLine appends the status line "HTTP/1.1 200 OK\r\n" to dst.
 // minor 0 writes HTTP/1.0, anything else HTTP/1.1. An empty reason means
-// StatusText(code), or "Unknown" if that is empty too. A reason containing
+// Reason(code). A reason containing
 // control characters is replaced the same way, so that a script cannot split
 // the response, and a code outside 100..999 is written as 500.
 func AppendStatusLine(dst []byte, minor int, code int, reason string) []byte {
@@ -94,10 +116,7 @@ func AppendStatusLine(dst []byte, minor int, code int, reason string) []byte {
 	}
 	dst = append(dst, byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10), ' ')
 	if reason == "" || !validReason(reason) {
-		reason = StatusText(code)
-		if reason == "" {
-			reason = "Unknown"
-		}
+		reason = Reason(code)
 	}
 	dst = append(dst, reason...)
 	return append(dst, '\r', '\n')
@@ -250,10 +269,7 @@ func ErrorResponse(code int) []byte {
 }
 
 func buildErrorResponse(code int) []byte {
-	reason := StatusText(code)
-	if reason == "" {
-		reason = "Unknown"
-	}
+	reason := Reason(code)
 	body := strconv.Itoa(code) + " " + reason + "\n"
 	b := AppendStatusLine(nil, 1, code, reason)
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)

@@ -35,7 +35,9 @@ func TestAppendStatusLine(t *testing.T) {
 		{1, 200, "", "HTTP/1.1 200 OK\r\n"},
 		{0, 404, "", "HTTP/1.0 404 Not Found\r\n"},
 		{1, 200, "Fine", "HTTP/1.1 200 Fine\r\n"},
-		{1, 299, "", "HTTP/1.1 299 Unknown\r\n"},
+		{1, 299, "", "HTTP/1.1 299 Success\r\n"},
+		{1, 499, "", "HTTP/1.1 499 Client Error\r\n"},
+		{1, 799, "", "HTTP/1.1 799 Other\r\n"},
 		{1, 201, "a\r\nSet-Cookie: x", "HTTP/1.1 201 Created\r\n"},
 		{1, 42, "", "HTTP/1.1 500 Internal Server Error\r\n"},
 		{1, 1000, "Too big", "HTTP/1.1 500 Internal Server Error\r\n"},
@@ -203,9 +205,9 @@ func TestEqualFold(t *testing.T) {
 func TestErrorResponse(t *testing.T) {
 	for _, code := range []int{400, 404, 414, 431, 500, 501, 505, 599, 299} {
 		resp := ErrorResponse(code)
-		text := StatusText(code)
-		if text == "" {
-			text = "Unknown"
+		text := Reason(code)
+		if code == 299 && text != "Success" {
+			t.Errorf("Reason(299) = %q, want HAProxy's Success", text)
 		}
 		body := strconv.Itoa(code) + " " + text + "\n"
 		head, got, ok := strings.Cut(string(resp), "\r\n\r\n")

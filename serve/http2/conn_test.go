@@ -137,7 +137,7 @@ func TestHTTP2(t *testing.T) {
 
 	t.Run("hello", func(t *testing.T) {
 		resp, body := get(t, c, "GET", base+"/hello?x=1", "")
-		want := "hello GET /hello?x=1 2.0 " + s.Addr["@A@"]
+		want := "hello GET /hello?x=1 HTTP/2.0 " + s.Addr["@A@"]
 		if resp.ProtoMajor != 2 || resp.StatusCode != 200 || body != want {
 			t.Fatalf("got HTTP/%d %d %q, want HTTP/2 200 %q", resp.ProtoMajor, resp.StatusCode, body, want)
 		}
@@ -182,7 +182,7 @@ func TestHTTP2(t *testing.T) {
 	})
 	t.Run("head", func(t *testing.T) {
 		resp, body := get(t, c, "HEAD", base+"/hello", "")
-		if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len("hello HEAD /hello? 2.0 "+s.Addr["@A@"])) {
+		if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len("hello HEAD /hello? HTTP/2.0 "+s.Addr["@A@"])) {
 			t.Fatalf("got %d, length %d, body %q", resp.StatusCode, resp.ContentLength, body)
 		}
 	})
@@ -231,7 +231,7 @@ func TestHTTP2(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.ProtoMajor != 1 || string(b) != "hello GET /hello? 1.1 "+s.Addr["@A@"] {
+		if resp.ProtoMajor != 1 || string(b) != "hello GET /hello? HTTP/1.1 "+s.Addr["@A@"] {
 			t.Fatalf("got HTTP/%d %q", resp.ProtoMajor, b)
 		}
 	})

@@ -122,7 +122,6 @@ type spec struct {
 	stored  uint32        // bit c set when counter c is stored
 	order   []counter     // stored counters in configuration order
 	periods [nRates]int64 // nanoseconds; 0 when the rate is not stored
-	names   []string      // names of order, for Info
 	expire  int64         // nanoseconds; 0 for never
 }
 
@@ -156,7 +155,6 @@ func parseConfig(name string, cfg Config) (*spec, error) {
 		}
 		sp.stored |= 1 << c
 		sp.order = append(sp.order, c)
-		sp.names = append(sp.names, counterNames[c])
 		if r := counterRate[c]; r >= 0 {
 			sp.periods[r] = int64(period)
 		}

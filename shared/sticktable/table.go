@@ -30,7 +30,7 @@ package sticktable
 import (
 	"fmt"
 	"hash/maphash"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -513,6 +513,8 @@ func (t *Table) values(e *entry, now int64) map[string]int64 {
 		m[counterNames[c]] = t.value(e, c, now)
 	}
 	m["expire"] = t.expireMS(e, now)
+	// HAProxy's "use": the streams holding the entry besides the reader.
+	m["use"] = e.refs
 	return m
 }
 
@@ -653,17 +655,33 @@ func (t *Table) Dump(filters []Filter) (map[string]map[string]int64, error) {
 	return out, nil
 }
 
-// Info returns the table's attributes like HAProxy's StickTable:info():
-// "type" (string), "length" (int, the size), "used" (int), "expire" (int64,
-// milliseconds; 0 for none) and "data" ([]string, the stored counter names
-// in configuration order, without periods).
+// keyLengths are the key sizes HAProxy reports for each key type (a
+// string key's is HAProxy's default len, 32).
+var keyLengths = map[keyKind]int{kindIP: 4, kindIPv6: 16, kindInteger: 4, kindString: 32}
+
+// Info returns the table's attributes as HAProxy's StickTable:info() does:
+// "type" (string), "length" (int, the key's length in bytes), "size" (int,
+// the most entries), "used" (int), "nopurge" (false: a full table evicts),
+// "expire" (int64, milliseconds; 0 for none) and "data" ([]string, the
+// stored counters in configuration order, each "name=period": the period
+// of a rate in milliseconds, -1 for the other counters).
 func (t *Table) Info() map[string]any {
+	data := make([]string, len(t.order))
+	for i, c := range t.order {
+		period := int64(-1)
+		if r := counterRate[c]; r >= 0 {
+			period = t.periods[r] / int64(time.Millisecond)
+		}
+		data[i] = counterNames[c] + "=" + strconv.FormatInt(period, 10)
+	}
 	return map[string]any{
-		"type":   t.typ,
-		"length": t.size,
-		"used":   t.Used(),
-		"expire": t.expire / int64(time.Millisecond),
-		"data":   slices.Clone(t.names),
+		"type":    t.typ,
+		"length":  keyLengths[t.kind],
+		"size":    t.size,
+		"used":    t.Used(),
+		"nopurge": false,
+		"expire":  t.expire / int64(time.Millisecond),
+		"data":    data,
 	}
 }
 

@@ -38,7 +38,7 @@ routes["/echo"] = function(applet)
 		"method: " .. applet.method,
 		"path: " .. applet.path,
 		"query: " .. applet.qs,
-		"version: HTTP/" .. applet.version,
+		"version: " .. applet.version,
 	}
 	local names = {}
 	for name in pairs(applet.headers) do names[#names + 1] = name end

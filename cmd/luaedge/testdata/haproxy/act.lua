@@ -23,7 +23,7 @@ core.register_action("act_code", { "http-req" }, function(txn)
 		txn:set_priv(calls)
 		txn.http:req_set_header("x-calls", calls)
 		if calls == 1 then
-			act:wake_time(tonumber(txn.f:req_hdr("x-wake")))
+			act.wake_time(tonumber(txn.f:req_hdr("x-wake")))
 			return act.YIELD
 		end
 		return act.CONTINUE
