@@ -42,7 +42,8 @@ enum {
 	LE_OP_RECV = 3,  /* resume when more body arrived or the body ended */
 	LE_OP_FLUSH = 4, /* send what is in out, then resume */
 	LE_OP_FORWARD = 5, /* forward the request; resume with the response head */
-	LE_OP_SOCKET = 6   /* a Socket operation (sock_op) */
+	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
+	LE_OP_UPGRADE = 7  /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */
@@ -82,7 +83,9 @@ enum {
 enum {
 	LE_MSG_TEXT = 1,
 	LE_MSG_BINARY = 2,
-	LE_MSG_CLOSE = 4
+	LE_MSG_CLOSE = 4,
+	LE_MSG_PING = 8,
+	LE_MSG_PONG = 16
 };
 
 /* le_msg ends a message in le_stream.out: the bytes from the previous
@@ -179,6 +182,17 @@ typedef struct le_stream {
 	le_msg *msgs;
 	uint32_t nmsgs;
 	uint32_t msgs_cap;
+	/* WebSocket. Before LE_OP_UPGRADE, Lua writes 1 in ws_op to ask for
+	 * permessage-deflate (0 not) and the subprotocols it speaks in io
+	 * (comma-separated); Go answers in ws_code: 0 and the subprotocol
+	 * chosen in io, or the HTTP status refusing the upgrade and why in io.
+	 * Once accepted, Go writes a message it received in body (from 0) and
+	 * its type in ws_op (LE_MSG_TEXT or LE_MSG_BINARY); Lua takes it and
+	 * writes 0 in ws_op, which lets Go put the next one. LE_MSG_CLOSE in
+	 * ws_op: the connection closed, with code ws_code and the reason in
+	 * io. */
+	int32_t ws_op;
+	int32_t ws_code;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -110,7 +110,38 @@ type Frontend struct {
 	HTTPBufferRequest bool     `yaml:"http_buffer_request"`
 	Limits            Limits   `yaml:"limits"`
 	Timeouts          Timeouts `yaml:"timeouts"`
+	// WebSocket bounds the WebSocket connections a Lua service accepted
+	// (mode: http).
+	WebSocket WebSocket `yaml:"websocket"`
 }
+
+// WebSocket is what a frontend allows its WebSocket connections.
+type WebSocket struct {
+	// MaxFrame bounds a frame's payload (a frame is buffered whole before
+	// it is parsed), MaxMessage a message's, inflated or not; over either
+	// the connection closes with 1009.
+	MaxFrame   Size `yaml:"max_frame"`
+	MaxMessage Size `yaml:"max_message"`
+	// MaxConnections bounds the frontend's WebSocket connections over
+	// every worker (0: none); past it ws:accept refuses with 503.
+	MaxConnections int `yaml:"max_connections"`
+	// Deflate lets ws:accept negotiate permessage-deflate (default true).
+	Deflate *bool `yaml:"deflate"`
+	// IdleTimeout closes (1001) a connection that carried no message
+	// either way for that long; 0, the default: never.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// PingInterval: a ping goes to a client silent for that long;
+	// PingTimeout: a client that then sends nothing for that long is
+	// disconnected.
+	PingInterval Duration `yaml:"ping_interval"`
+	PingTimeout  Duration `yaml:"ping_timeout"`
+	// CloseTimeout bounds the wait for the client's close frame after
+	// ours, and for the client to end the TCP connection after that.
+	CloseTimeout Duration `yaml:"close_timeout"`
+}
+
+// DeflateOr is Deflate with its default.
+func (w WebSocket) DeflateOr() bool { return w.Deflate == nil || *w.Deflate }
 
 // Limits bound what a client may send; over them it gets 414, 431 or 413.
 type Limits struct {
@@ -210,6 +241,14 @@ const (
 	DefaultForcedYield     = 10 * time.Millisecond
 	DefaultBurstTimeout    = time.Second
 	DefaultSessionTimeout  = 4 * time.Second
+	DefaultWSMaxFrame      = 1 << 20
+	DefaultWSMaxMessage    = 1 << 20
+	DefaultWSPingInterval  = 30 * time.Second
+	DefaultWSPingTimeout   = 15 * time.Second
+	DefaultWSCloseTimeout  = 3 * time.Second
+	// MaxWSMessage is the largest max_message (and max_frame): a message
+	// is handed to Lua in a buffer with 32-bit lengths.
+	MaxWSMessage = 1 << 30
 	// DefaultLuaMemoryLimit caps each LuaJIT state (one per worker): a
 	// script that keeps growing a table fails with "not enough memory"
 	// instead of the process running the machine out of memory.
@@ -275,6 +314,12 @@ func (c *Config) setDefaults() {
 		setDefault(&f.Timeouts.HTTPRequest, Duration(DefaultHTTPRequest))
 		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
 		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
+		w := &f.WebSocket
+		setDefault(&w.MaxFrame, DefaultWSMaxFrame)
+		setDefault(&w.MaxMessage, DefaultWSMaxMessage)
+		setDefault(&w.PingInterval, Duration(DefaultWSPingInterval))
+		setDefault(&w.PingTimeout, Duration(DefaultWSPingTimeout))
+		setDefault(&w.CloseTimeout, Duration(DefaultWSCloseTimeout))
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -415,6 +460,17 @@ func (c *Config) validate() error {
 		}
 		if f.Limits.MaxHeaders < 1 {
 			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
+		}
+		w := f.WebSocket
+		switch {
+		case w.MaxFrame < 0 || w.MaxFrame > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_frame: must be between 1 and 1g", at)
+		case w.MaxMessage < 0 || w.MaxMessage > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_message: must be between 1 and 1g", at)
+		case w.MaxConnections < 0:
+			return fmt.Errorf("%s.websocket.max_connections: must be 0 (no bound) or more", at)
+		case w.IdleTimeout < 0 || w.PingInterval < 0 || w.PingTimeout < 0 || w.CloseTimeout < 0:
+			return fmt.Errorf("%s.websocket: timeouts must not be negative", at)
 		}
 	}
 	return nil

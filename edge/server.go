@@ -22,10 +22,12 @@ import (
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/ws"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servetcp "github.com/luaedge/luaedge/serve/tcp"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -162,7 +164,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
-		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts}
+		wc := fc.WebSocket
+		wsf := &servews.Frontend{Name: fc.Name, Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
+			Deflate: wc.DeflateOr(), MaxConns: int64(wc.MaxConnections), Idle: wc.IdleTimeout.D(),
+			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track}
+		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, WS: wsf}
 		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		s.frontends = append(s.frontends, f)
@@ -250,7 +256,9 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 			// sends is answered, with connection: close.
 			h.Drain()
 		}
-		return &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+		w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+		h.OnUpgrade = w.upgraded
+		return w
 	}
 }
 

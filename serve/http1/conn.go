@@ -8,11 +8,15 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/ws"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -23,6 +27,7 @@ import (
 type Frontend struct {
 	Stream *stream.Frontend // its Limits bound request heads too
 	stream.HTTPOptions
+	WS *servews.Frontend // WebSocket settings; nil: upgrades are refused
 }
 
 // Loop is what the HTTP/1 connections of one loop share. It is used from
@@ -30,6 +35,7 @@ type Frontend struct {
 type Loop struct {
 	Env   *stream.Env
 	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+	WS    *servews.Loop      // where upgraded connections go; nil: upgrades are refused
 
 	// req is the request head being parsed, shared by the loop's
 	// connections: startRequest copies what a request keeps into its
@@ -98,6 +104,13 @@ type Conn struct {
 	readPaused bool // reading from the client stopped: the script holds enough unread body
 	// sessionEnded: the sess.* variables of the closed connection were dropped.
 	sessionEnded bool
+	// handedOff: the connection and its stream went to WebSocket.
+	handedOff bool
+
+	// OnUpgrade is called with the WebSocket connection this one became
+	// (Upgrade), which then gets its events; set by whoever dispatches
+	// them. nil: upgrades are refused.
+	OnUpgrade func(*servews.Conn)
 
 	// The request being answered.
 	waitBody  bool // the script waits for body bytes
@@ -776,6 +789,69 @@ func (h *Conn) Handoff() (trackKey string) {
 	return h.trackKey
 }
 
+// Upgrade answers a script's ws:accept (stream.Upgrader): the request must
+// be a WebSocket upgrade (RFC 6455 §4.2.1) and the frontend under its
+// WebSocket connections' bound. The script asked for permessage-deflate
+// with 1 in ws_op and listed its subprotocols in io (comma-separated). A
+// refusal leaves the status (400, 426, 503) and why in the stream for the
+// script, which answers the request as it sees fit. Accepted, the 101
+// leaves at once and the connection, its tracking entry, its place in
+// the session count and the stream go to a serve/ws Conn; this Conn does
+// nothing more.
+func (h *Conn) Upgrade() {
+	s := h.st.S()
+	refuse := func(status int, why string) { s.SetWS(0, status, []byte(why)) }
+	if h.fe.WS == nil || h.l.WS == nil || h.OnUpgrade == nil {
+		refuse(400, "WebSocket is not served on this connection")
+		return
+	}
+	if !h.bodyDone || h.bodyTotal > 0 || h.chunked || h.bodyLeft > 0 {
+		refuse(400, "a WebSocket upgrade request has no body")
+		return
+	}
+	var o ws.Offer
+	for i, n := 0, s.NumFields(); i < n; i++ {
+		o.AddField(s.Field(i))
+	}
+	opt := ws.Options{Deflate: h.fe.WS.Deflate && s.WSOp() == 1}
+	if list := string(s.IO()); list != "" {
+		opt.Protocols = strings.Split(list, ",")
+	}
+	res, err := o.Accept(s.Method(), h.minor, &opt)
+	if err != nil {
+		status := 400
+		var he *ws.HandshakeError
+		if errors.As(err, &he) {
+			status = he.Status
+		}
+		refuse(status, err.Error())
+		return
+	}
+	if h.l.Env.Draining() {
+		refuse(503, "the server is shutting down")
+		return
+	}
+	if !h.fe.WS.Admit() {
+		refuse(503, "the frontend has its maximum of WebSocket connections")
+		return
+	}
+	b := http1.AppendStatusLine(h.outBuf(), 1, 101, "")
+	for i, n := 0, s.NumRFields(); i < n; i++ {
+		if name, value := s.RField(i); !ws.HandshakeField(name) {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	b = res.AppendFields(b)
+	h.out = append(b, "\r\n"...)
+	h.headSent = true
+	h.flush() // the 101 leaves before the first frame
+	delete(h.l.Conns, h)
+	h.closed, h.handedOff = true, true
+	s.SetKind(cgo.KindWebSocket)
+	s.SetWS(0, 0, []byte(res.Protocol))
+	h.OnUpgrade(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
+}
+
 // OnClose releases what the connection holds.
 func (h *Conn) OnClose(error) {
 	h.closed = true
@@ -793,7 +869,7 @@ func (h *Conn) OnClose(error) {
 // afterWork frees what a closed connection still holds once no code on the
 // stack uses it.
 func (h *Conn) afterWork() {
-	if !h.closed {
+	if !h.closed || h.handedOff {
 		return
 	}
 	h.st.Close()
