@@ -67,6 +67,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Draining: s.draining.Load,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
+	s.hub.Join(l.ID, &ls.ws)
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}, WS: &ls.ws}
 	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
 	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}

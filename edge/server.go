@@ -45,6 +45,7 @@ type Server struct {
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
+	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -98,6 +99,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		s.numLoops = runtime.NumCPU()
 	}
 	s.loops = make([]*loopState, s.numLoops)
+	s.hub = servews.NewHub(s.numLoops)
 	for i, fc := range cfg.Frontends {
 		if fc.StickTable != nil {
 			if err := s.addStickTable(prev, fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable); err != nil {

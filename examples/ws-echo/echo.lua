@@ -1,7 +1,7 @@
--- A WebSocket echo service, and the dispatch of ws-echo's paths.
+-- A WebSocket echo service.
 local websocket = require "http.websocket"
 
-local function echo(applet)
+core.register_service("echo", "http", function(applet)
    local ws = websocket.new_from_applet(applet)
    local ok, err, status = ws:accept{ protocols = { "echo" } }
    if not ok then
@@ -15,12 +15,6 @@ local function echo(applet)
    for data, opcode in ws:each() do
       ws:send(data, opcode)
    end
-   -- The client closed: luaedge answered its close frame.
-end
-
-core.register_service("ws", "http", function(applet)
-   if applet.path == "/chat" then
-      return chat(applet)
-   end
-   echo(applet)
+   -- The client closed (luaedge answered its close frame), or broke the
+   -- protocol (luaedge closed with the code the RFC says).
 end)

@@ -99,7 +99,6 @@ function WebSocket.accept(self, options)
 	I.wait(ctx, I.OP_UPGRADE)
 	local code = s.ws_code
 	local why = ffi_string(s.io.p, s.io.len)
-	s.ws_op, s.ws_code, s.io.len = 0, 0, 0
 	if code ~= 0 then
 		local applet = ctx.applet_http
 		I.AppletHTTP.set_status(applet, code)
@@ -241,6 +240,52 @@ function WebSocket.close(self, code, reason)
 		if p.state == CLOSING and data == nil then I.wait(ctx, I.OP_RECV, 0) end
 	end
 	return true
+end
+
+local function check_topic(fname, topic)
+	if type(topic) ~= "string" then
+		error("bad argument #1 to '" .. fname .. "' (string expected, got " .. type(topic) .. ")", 3)
+	end
+end
+
+-- subscribe(topic) makes the connection receive what core.publish sends
+-- to topic, from any worker, without Lua running for it (the messages do
+-- not go through receive). false when closed or at 256 subscriptions.
+function WebSocket.subscribe(self, topic)
+	local s, _, p = state_of(self, "subscribe")
+	check_topic("subscribe", topic)
+	if p.state ~= OPEN then return false end
+	return I.gocall(I.go.ws_subscribe, tonumber(s.conn_id), topic, true)
+end
+
+-- unsubscribe(topic) undoes subscribe; closing the connection undoes all.
+function WebSocket.unsubscribe(self, topic)
+	local s = state_of(self, "unsubscribe")
+	check_topic("unsubscribe", topic)
+	I.gocall(I.go.ws_subscribe, tonumber(s.conn_id), topic, false)
+	return true
+end
+
+-- core.publish(topic, data[, opcode]) sends data ("text", the default, or
+-- "binary") to every WebSocket subscribed to topic on every worker; it
+-- may be called from any Lua context. It returns false when a worker had
+-- too much published not yet delivered and dropped it (serve/ws/hub.go).
+function core.publish(topic, data, opcode)
+	if type(topic) ~= "string" then
+		error("bad argument #1 to 'core.publish' (string expected, got " .. type(topic) .. ")", 2)
+	end
+	if type(data) ~= "string" then
+		error("bad argument #2 to 'core.publish' (string expected, got " .. type(data) .. ")", 2)
+	end
+	local binary
+	if opcode == nil or opcode == "text" or opcode == 1 then
+		binary = false
+	elseif opcode == "binary" or opcode == 2 then
+		binary = true
+	else
+		error("bad argument #3 to 'core.publish' (\"text\" or \"binary\" expected)", 2)
+	end
+	return I.gocall(I.go.ws_publish, topic, data, binary)
 end
 
 package.preload["http.websocket"] = function() return M end

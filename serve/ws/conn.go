@@ -69,7 +69,22 @@ type Loop struct {
 	// Flate is the loop's compressors and decompressor: a message is
 	// compressed or inflated within one call, so connections hold none.
 	Flate ws.Flate
+
+	byID map[int64]*Conn // the open connections by connection id, for the Lua gate
+
+	// Publishing (hub.go): the hub, the subscribers by topic, how many
+	// subscriptions there are (read by other loops' publishes), and the
+	// framing of published messages.
+	hub     *Hub
+	hubID   int
+	topics  map[string]map[*Conn]struct{}
+	subs    atomic.Int64
+	pubW    ws.Writer
+	pubBufs [variants][]byte
 }
+
+// Conn returns the open connection of id on this loop, or nil.
+func (l *Loop) Conn(id int64) *Conn { return l.byID[id] }
 
 // Sizes of the buffers a connection keeps between messages, and the
 // inbound bytes past which reading stops while the script has not taken
@@ -92,6 +107,9 @@ type Conn struct {
 	r        ws.Reader
 	w        ws.Writer
 	maxFrame int
+	variant  int // how published messages are framed for it (hub.go)
+
+	topics map[string]struct{} // the topics it subscribed to
 
 	// out holds the frames the running handler assembles: borrowed from
 	// the loop's pool on the handler's first write, given back empty by
@@ -106,6 +124,10 @@ type Conn struct {
 	pingAt  time.Time // the ping not answered yet; zero: none
 	closeAt time.Time // closeSent or lingering: when the TCP connection closes at the latest
 
+	// started: the script ran on from its accept (the first Handle);
+	// until then no message is handed to it, so that it reads accept's
+	// outcome before the stream's fields carry a message.
+	started  bool
 	waiting  bool   // the script waits in receive
 	waitGen  uint64 // counts waits, so that a stale receive timer does nothing
 	waitCode uint16 // the close code the script gets once the connection is gone
@@ -137,7 +159,18 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	}
 	now := h.now()
 	h.lastIn, h.lastMsg = now, now
+	if d.On {
+		bits := int(d.ServerMaxWindowBits)
+		if bits == 0 {
+			bits = 15
+		}
+		h.variant = bits - 7
+	}
 	l.Conns[h] = struct{}{}
+	if l.byID == nil {
+		l.byID = map[int64]*Conn{}
+	}
+	l.byID[id] = h
 	st.BecomeWebSocket(h)
 	return h
 }
@@ -168,6 +201,7 @@ func (h *Conn) Handle(fn func()) {
 	checkNoOutput(h)
 	h.busy = true
 	fn()
+	h.started = true
 	h.read()
 	h.flush()
 	h.busy = false
@@ -185,7 +219,7 @@ func (h *Conn) read() {
 			break
 		}
 		s := h.st.S()
-		if s != nil && s.WSOp() != 0 {
+		if s != nil && (!h.started || s.WSOp() != 0) {
 			break // the script has not taken the last message
 		}
 		msg := h.dropped
@@ -254,7 +288,7 @@ func (h *Conn) throttle() {
 		return
 	}
 	s := h.st.S()
-	blocked := s != nil && s.WSOp() != 0 && h.c.Inbound() > 0
+	blocked := s != nil && (!h.started || s.WSOp() != 0) && h.c.Inbound() > 0
 	switch {
 	case blocked && !h.readPaused && h.c.Inbound() >= inboundHigh:
 		h.readPaused = true
@@ -530,6 +564,8 @@ func (h *Conn) OnClose(error) {
 		h.fe.Track.ConnClose(h.trackKey)
 	}
 	delete(h.l.Conns, h)
+	delete(h.l.byID, h.id)
+	h.unsubscribeAll()
 	if h.busy {
 		return
 	}
