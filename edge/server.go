@@ -167,7 +167,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			Track:         track,
 		}
 		wc := fc.WebSocket
-		wsf := &servews.Frontend{Name: fc.Name, Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
+		wsf := &servews.Frontend{Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
 			Deflate: wc.DeflateOr(), MaxConns: int64(wc.MaxConnections), Idle: wc.IdleTimeout.D(),
 			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track}
 		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, WS: wsf}

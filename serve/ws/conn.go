@@ -25,7 +25,6 @@ import (
 // Frontend is an HTTP frontend's WebSocket settings. It is built once from
 // the configuration and shared by every loop; only open changes.
 type Frontend struct {
-	Name    string
 	Limits  ws.Limits // frame and message sizes
 	Deflate bool      // permessage-deflate may be negotiated
 	// MaxConns bounds the frontend's WebSocket connections over every loop
