@@ -94,6 +94,14 @@ function paths.pubsub(ws)
    for message in ws:each() do end
 end
 
+-- /applet: the AppletHTTP no longer reads or writes the body.
+function paths.applet(ws, applet)
+   local ok, err = pcall(applet.send, applet, "raw")
+   ws:send(tostring(ok) .. " " .. tostring(err))
+   ok, err = pcall(applet.receive, applet)
+   ws:send(tostring(ok) .. " " .. tostring(err))
+end
+
 core.register_service("probe", "http", function(applet)
    local f = paths[applet.path:sub(2)]
    if f == nil then
@@ -102,7 +110,7 @@ core.register_service("probe", "http", function(applet)
       return
    end
    local ws = open(applet)
-   if ws then f(ws) end
+   if ws then f(ws, applet) end
 end)
 
 core.register_service("plain", "http", function(applet)
@@ -415,5 +423,43 @@ func TestWSUpgradeThenPipelined(t *testing.T) {
 	}
 	if i0, i1 := bytes.Index(got, []byte("early 0")), bytes.Index(got, []byte("early 1")); i0 < 0 || i1 < i0 {
 		t.Fatalf("echoes missing or out of order: %q", got)
+	}
+}
+
+// TestWSStop: stopping the server closes its WebSockets with 1001 and
+// exits once the clients answered.
+func TestWSStop(t *testing.T) {
+	s := startWSProbe(t, 2, "")
+	var conns []*websocket.Conn
+	for i := 0; i < 4; i++ {
+		conns = append(conns, dialGorilla(t, "ws://"+s.addr()+"/probe", nil))
+	}
+	stopped := make(chan bool, 1)
+	start := time.Now()
+	go func() { stopped <- s.stop(10 * time.Second) }()
+	for i, c := range conns {
+		_, _, err := c.ReadMessage() // gorilla answers the close frame
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 1001 || ce.Text != "server shutting down" {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		c.Close() // as a client does once the server ended the connection
+	}
+	if !<-stopped {
+		t.Fatal("the server did not exit")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the stop took %v", d)
+	}
+}
+
+func TestWSAppletAfterAccept(t *testing.T) {
+	s := startWSProbe(t, 1, "")
+	c := dialGorilla(t, "ws://"+s.addr()+"/applet", nil)
+	for _, fn := range []string{"send", "receive"} {
+		_, m, err := c.ReadMessage()
+		if err != nil || !strings.Contains(string(m), "false") || !strings.Contains(string(m), "AppletHTTP:"+fn+": the request is a WebSocket now") {
+			t.Fatalf("%s: %v %q", fn, err, m)
+		}
 	}
 }
