@@ -48,10 +48,11 @@ type Loop struct {
 type phase uint8
 
 const (
-	phaseIdle phase = iota // between requests (keep-alive timeout)
-	phaseHead              // part of a request head arrived (http_request timeout)
-	phaseBody              // the script waits for request body (body timeout)
-	phaseBusy              // the request is being answered; no client deadline
+	phaseIdle   phase = iota // between requests (keep-alive timeout)
+	phaseHead                // part of a request head arrived (http_request timeout)
+	phaseBody                // the script waits for request body (body timeout)
+	phaseBusy                // the request is being answered; no client deadline
+	phaseTunnel              // a server switched protocols: bytes relayed both ways (idle timeout)
 )
 
 // Bodies a finished request left unread are drained to keep the
@@ -106,6 +107,10 @@ type Conn struct {
 	sessionEnded bool
 	// handedOff: the connection and its stream went to WebSocket.
 	handedOff bool
+	// tunnel: a server accepted the request's WebSocket upgrade; what the
+	// client sends goes to it untouched, with tunnelIdle as idle timeout.
+	tunnel     bool
+	tunnelIdle time.Duration
 
 	// OnUpgrade is called with the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
@@ -174,6 +179,10 @@ func (h *Conn) OnTraffic() {
 func (h *Conn) process() {
 	h.busy = true
 	for !h.closed && !h.closing {
+		if h.tunnel {
+			h.relayTunnel()
+			break
+		}
 		if !h.bodyDone {
 			if !h.readBody() {
 				break
@@ -424,6 +433,32 @@ func (h *Conn) readBody() bool {
 	return h.bodyDone
 }
 
+// Tunnel makes the connection a tunnel to the server that switched
+// protocols (stream.Tunneler); it closes when either side does.
+func (h *Conn) Tunnel(idle time.Duration) {
+	if idle <= 0 {
+		idle = h.fe.KeepAlive
+	}
+	h.tunnel, h.tunnelIdle, h.keepAlive = true, idle, false
+	h.setPhase(phaseTunnel)
+}
+
+// relayTunnel sends what the client sent to the server, pausing the
+// client while the server has a backlog.
+func (h *Conn) relayTunnel() {
+	u := h.up
+	buf := h.c.Peek()
+	if u == nil || len(buf) == 0 {
+		return
+	}
+	h.st.Body(buf)
+	h.c.Discard(len(buf))
+	h.deadline = h.loopNow().Add(h.tunnelIdle)
+	if u.Backlog() >= transport.HighWater {
+		h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
+	}
+}
+
 // resumeRead reads from the client again after the script caught up.
 func (h *Conn) resumeRead() {
 	if h.readPaused {
@@ -526,6 +561,10 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	if hd.Close {
 		h.keepAlive = false
 	}
+	if hd.Upgrade {
+		h.sendSwitch(hd)
+		return
+	}
 	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
@@ -556,9 +595,24 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	h.headSent = true
 }
 
+// sendSwitch sends a server's 101 to a WebSocket upgrade.
+func (h *Conn) sendSwitch(hd *stream.Head) {
+	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	for i, n := 0, hd.NumFields(); i < n; i++ {
+		if name, value, ok := hd.Field(i); ok {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
+	h.headSent = true
+}
+
 // SendData sends response body bytes, chunk-framed when the head had no
 // length.
 func (h *Conn) SendData(p []byte) {
+	if h.tunnel {
+		h.deadline = h.loopNow().Add(h.tunnelIdle)
+	}
 	if h.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
 		h.out = append(h.out, "\r\n"...)
@@ -664,6 +718,8 @@ func (h *Conn) setPhase(p phase) {
 		h.deadline = h.loopNow().Add(h.fe.RequestTime)
 	case phaseBody:
 		h.deadline = h.loopNow().Add(h.fe.BodyTime)
+	case phaseTunnel:
+		h.deadline = h.loopNow().Add(h.tunnelIdle)
 	default:
 		h.deadline = time.Time{}
 	}
@@ -681,6 +737,13 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	switch h.phase {
 	case phaseIdle:
 		h.closeNow()
+	case phaseTunnel:
+		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
+		h.busy = true
+		h.st.Close()
+		h.closeNow()
+		h.busy = false
+		h.afterWork()
 	case phaseHead, phaseBody:
 		h.l.Env.Log.Debug("client timeout", "phase", h.phase, "remote", h.c.RemoteAddr())
 		h.busy = true
