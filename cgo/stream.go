@@ -407,6 +407,7 @@ const (
 	MsgClose  = C.LE_MSG_CLOSE
 	MsgPing   = C.LE_MSG_PING
 	MsgPong   = C.LE_MSG_PONG
+	MsgReply  = C.LE_MSG_REPLY
 )
 
 // SetKind records the protocol of the stream; Go sets it with the request

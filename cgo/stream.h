@@ -85,7 +85,8 @@ enum {
 	LE_MSG_BINARY = 2,
 	LE_MSG_CLOSE = 4,
 	LE_MSG_PING = 8,
-	LE_MSG_PONG = 16
+	LE_MSG_PONG = 16,
+	LE_MSG_REPLY = 32 /* a ws filter's answer: back to the message's sender */
 };
 
 /* le_msg ends a message in le_stream.out: the bytes from the previous
@@ -190,7 +191,9 @@ typedef struct le_stream {
 	 * its type in ws_op (LE_MSG_TEXT or LE_MSG_BINARY); Lua takes it and
 	 * writes 0 in ws_op, which lets Go put the next one. LE_MSG_CLOSE in
 	 * ws_op: the connection closed, with code ws_code and the reason in
-	 * io. */
+	 * io. For a ws filter (entry 5), Go puts the message in body, its
+	 * type in ws_op and who sent it in ws_code (0 the client, 1 the
+	 * server); Lua writes what goes on in out. */
 	int32_t ws_op;
 	int32_t ws_code;
 } le_stream;

@@ -113,6 +113,18 @@ type Frontend struct {
 	// WebSocket bounds the WebSocket connections a Lua service accepted
 	// (mode: http).
 	WebSocket WebSocket `yaml:"websocket"`
+	// WSFilters are the core.register_ws_filter functions (lua.NAME) run,
+	// in order, on each message of a WebSocket forwarded to a backend.
+	WSFilters []string `yaml:"ws_filters"`
+}
+
+// WSFilterNames returns the names of ws_filters, without "lua.".
+func (f *Frontend) WSFilterNames() []string {
+	var names []string
+	for _, n := range f.WSFilters {
+		names = append(names, strings.TrimPrefix(n, "lua."))
+	}
+	return names
 }
 
 // WebSocket is what a frontend allows its WebSocket connections.
@@ -463,14 +475,20 @@ func (c *Config) validate() error {
 		}
 		w := f.WebSocket
 		switch {
-		case w.MaxFrame < 0 || w.MaxFrame > MaxWSMessage:
-			return fmt.Errorf("%s.websocket.max_frame: must be between 1 and 1g", at)
-		case w.MaxMessage < 0 || w.MaxMessage > MaxWSMessage:
-			return fmt.Errorf("%s.websocket.max_message: must be between 1 and 1g", at)
+		case w.MaxFrame > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_frame: must be at most 1GiB", at)
+		case w.MaxMessage > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_message: must be at most 1GiB", at)
 		case w.MaxConnections < 0:
 			return fmt.Errorf("%s.websocket.max_connections: must be 0 (no bound) or more", at)
-		case w.IdleTimeout < 0 || w.PingInterval < 0 || w.PingTimeout < 0 || w.CloseTimeout < 0:
-			return fmt.Errorf("%s.websocket: timeouts must not be negative", at)
+		}
+		for j, n := range f.WSFilters {
+			if !strings.HasPrefix(n, "lua.") || len(n) == len("lua.") {
+				return fmt.Errorf("%s.ws_filters[%d]: want lua.NAME, got %q", at, j, n)
+			}
+			if f.Mode != "http" {
+				return fmt.Errorf("%s.ws_filters: WebSocket filters need mode: http", at)
+			}
 		}
 	}
 	return nil

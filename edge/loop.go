@@ -36,6 +36,7 @@ type loopState struct {
 	pool     *proxypkg.Pool
 	sockets  *proxypkg.Sockets
 	programs []int              // by frontend index: its program in lua
+	wsChains []int              // by frontend index: its ws_filters chain in lua (0: none)
 	stats    []metrics.Frontend // by frontend index: this loop's counters
 	nextConn int64
 
@@ -89,6 +90,13 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}
 		ls.programs = append(ls.programs, id)
+		chain := 0
+		if names := f.cfg.WSFilterNames(); len(names) > 0 {
+			if chain, err = st.WSFilterChain(names); err != nil {
+				return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
+			}
+		}
+		ls.wsChains = append(ls.wsChains, chain)
 	}
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))

@@ -140,7 +140,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
 		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
-		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend)}
+		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -260,6 +260,7 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 		}
 		w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
 		h.OnUpgrade = w.upgraded
+		h.WSFilter = ls.wsChains[f.index]
 		return w
 	}
 }

@@ -33,6 +33,7 @@ const (
 	EntryEndSession = 2 // drop a closed connection's sess.* variables
 	EntryTask       = 3 // a core.register_task function
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
+	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -209,6 +210,17 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 	if err != nil {
 		// The message names the key; a traceback through luaedge's own
 		// code would only hide it.
+		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
+		return 0, errors.New(msg)
+	}
+	return strconv.Atoi(out)
+}
+
+// WSFilterChain resolves a frontend's ws_filters (the names after
+// "lua.") into the chain EntryWSFilter runs, and returns its id.
+func (s *State) WSFilterChain(names []string) (int, error) {
+	out, err := s.L.EvalInternal("return (...).ws_chain("+luaList(names)+")", "=luaedge/ws_filters")
+	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
 		return 0, errors.New(msg)
 	}

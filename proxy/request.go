@@ -68,15 +68,17 @@ func wantsWebSocket(s *cgo.Stream) bool {
 }
 
 // requestHead serialises the request as the scripts left it, for an
-// HTTP/1.1 server; upgrade keeps a WebSocket upgrade's fields. The bytes
-// are the pool's scratch: valid until the next call.
-func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade bool) []byte {
+// HTTP/1.1 server; upgrade keeps a WebSocket upgrade's fields, and
+// noExtensions drops its Sec-WebSocket-Extensions (ws_filters read plain
+// messages). The bytes are the pool's scratch: valid until the next call.
+func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool) []byte {
 	b := http1.AppendRequestLine(p.head[:0], s.Method(), s.Target())
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
-		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
+		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) ||
+			(noExtensions && http1.EqualFold(name, "sec-websocket-extensions")) {
 			continue
 		}
 		b = http1.AppendHeader(b, name, value)

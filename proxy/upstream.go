@@ -133,7 +133,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	u.reqChunked = s.ContentLength() < 0 && !(s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
 	u.upgrade = wantsWebSocket(s)
 	u.tunnel = false
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade))
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}

@@ -19,6 +19,9 @@ type Frontend struct {
 	// Limits bound the heads of requests and of backends' responses
 	// (limits in the configuration).
 	Limits http1.Limits
+	// WSFilters: forwarded WebSockets go through Lua filters (ws_filters),
+	// which read whole messages: no extension is negotiated for them.
+	WSFilters bool
 }
 
 // Frontend is the frontend the stream came on.

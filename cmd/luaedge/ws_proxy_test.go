@@ -192,3 +192,71 @@ func TestWSProxiedBackpressure(t *testing.T) {
 		t.Fatalf("plain request beside the tunnels: %d %q", resp.StatusCode, body)
 	}
 }
+
+const wsFiltersLua = `
+core.register_ws_filter("upper", function(data, opcode, from)
+   if from == "client" then return data:upper() end
+   return "server said: " .. data
+end)
+core.register_ws_filter("censor", function(data, opcode, from)
+   if data:find("SECRET", 1, true) then return nil, "blocked" end -- answered to the sender
+   if data == "DROP" then return nil end
+   if data == "BOOM" then error("boom") end
+   if data == "WAIT" then core.msleep(1) end
+   return data
+end)
+`
+
+// TestWSProxiedFilters: ws_filters see each message both ways, change,
+// drop or answer it; control frames pass; compression is not offered to
+// the server; a failing filter closes with 1011.
+func TestWSProxiedFilters(t *testing.T) {
+	be, _ := wsBackend(t)
+	s := startServer(t, `workers: 1
+lua:
+  load: [filters.lua]
+frontends:
+  - name: front
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: ws
+    ws_filters: [lua.upper, lua.censor]
+backends:
+  - name: ws
+    servers:
+      - {name: s1, address: "`+be+`"}
+`, map[string]string{"filters.lua": wsFiltersLua})
+	w := dialRawWS(t, s.addr(), "/echo", "Sec-WebSocket-Extensions: permessage-deflate")
+	if w.ext != "" {
+		t.Fatalf("extensions %q through filters", w.ext)
+	}
+	expect := func(op gobwas.OpCode, want string) {
+		t.Helper()
+		f := w.read()
+		if f.Header.OpCode != op || string(f.Payload) != want {
+			t.Fatalf("got opcode %d %q, want %d %q", f.Header.OpCode, abbrev(string(f.Payload)), op, abbrev(want))
+		}
+	}
+	w.send(text("hello"))
+	expect(gobwas.OpText, "server said: HELLO")
+	w.send(text("a secret"))
+	expect(gobwas.OpText, "blocked")
+	w.send(text("drop"))
+	w.send(text("after"))
+	expect(gobwas.OpText, "server said: AFTER")
+	w.send(frag(gobwas.OpText, false, "ab"))
+	w.send(gobwas.NewPingFrame([]byte("p")))
+	w.send(frag(gobwas.OpContinuation, true, "cd"))
+	expect(gobwas.OpPong, "p")
+	expect(gobwas.OpText, "server said: ABCD")
+	big := strings.Repeat("x", 500000)
+	w.send(bin([]byte(big)))
+	expect(gobwas.OpBinary, "server said: "+strings.ToUpper(big))
+	w.send(text("boom"))
+	w.expectClose(1011)
+	s.waitLog(t, 5*time.Second, "boom")
+
+	w = dialRawWS(t, s.addr(), "/echo")
+	w.send(text("wait"))
+	w.expectClose(1011)
+	s.waitLog(t, 5*time.Second, "filters must not")
+}

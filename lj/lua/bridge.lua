@@ -53,7 +53,8 @@ enum {
 	LE_MSG_BINARY = 2,
 	LE_MSG_CLOSE = 4,
 	LE_MSG_PING = 8,
-	LE_MSG_PONG = 16
+	LE_MSG_PONG = 16,
+	LE_MSG_REPLY = 32
 };
 enum { LE_B64_ENC = 0, LE_B64_DEC = 1, LE_B64_UENC = 2, LE_B64_UDEC = 3 };
 enum { LE_HASH_CRC32 = 1, LE_HASH_CRC32C = 2, LE_HASH_DJB2 = 3, LE_HASH_SDBM = 4, LE_HASH_WT6 = 5 };
@@ -156,12 +157,13 @@ local I = {
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
 	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
-	MSG_PING = C.LE_MSG_PING, MSG_PONG = C.LE_MSG_PONG,
+	MSG_PING = C.LE_MSG_PING, MSG_PONG = C.LE_MSG_PONG, MSG_REPLY = C.LE_MSG_REPLY,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
 	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,
 	ENTRY_TASK = 3,
 	ENTRY_TCP = 4,
+	ENTRY_WS_FILTER = 5,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).

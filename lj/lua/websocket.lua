@@ -288,5 +288,69 @@ function core.publish(topic, data, opcode)
 	return I.gocall(I.go.ws_publish, topic, data, binary)
 end
 
+-- Filters of forwarded WebSockets ------------------------------------------
+
+-- core.register_ws_filter(name, fn): fn(data, opcode, from) runs on each
+-- message of a forwarded WebSocket whose frontend lists lua.NAME in
+-- ws_filters; opcode is "text" or "binary", from "client" or "server".
+-- It returns what goes on: a string (the message, changed or not; with
+-- an opcode as second value to change its type), or nil to drop it, with
+-- an answer as second value to send that back to the sender instead.
+local ws_filters = {}
+function core.register_ws_filter(name, fn)
+	I.check_type("core.register_ws_filter", 1, name, "string")
+	I.check_type("core.register_ws_filter", 2, fn, "function")
+	ws_filters[name] = { fn = fn, stats = I.record("ws_filter", name, fn) }
+end
+
+-- ws_chain resolves a frontend's ws_filters at start-up (Go's
+-- lj.State.WSFilterChain).
+local chains = {}
+function I.ws_chain(names)
+	local chain = {}
+	for i = 1, #names do
+		local f = ws_filters[names[i]]
+		if f == nil then
+			error("ws_filters: no Lua WebSocket filter named '" .. names[i] .. "' (core.register_ws_filter was not called for it)", 0)
+		end
+		chain[i] = f
+	end
+	chains[#chains + 1] = chain
+	return #chains
+end
+
+local function opcode_flag(opcode, fname)
+	if opcode == nil or opcode == "text" then return MSG_TEXT end
+	if opcode == "binary" then return MSG_BINARY end
+	error(fname .. ": the opcode must be \"text\" or \"binary\"", 0)
+end
+
+I.entries[I.ENTRY_WS_FILTER] = function(s, ctx)
+	local chain = chains[s.entry_arg]
+	local data = ffi_string(s.body.p, s.body.len)
+	local opcode = s.ws_op == MSG_TEXT and "text" or "binary"
+	local from = s.ws_code == 1 and "server" or "client"
+	for i = 1, #chain do
+		local f = chain[i]
+		I.enter(ctx, f.stats)
+		local out, second = f.fn(data, opcode, from)
+		I.leave(ctx, false)
+		if out == nil or out == false then
+			if second ~= nil then
+				second = tostring(second)
+				if I.buf_append(s.out, second, #second) ~= 0 or I.end_msg(s, bor(opcode_flag(opcode, "ws filter"), I.MSG_REPLY)) ~= 0 then
+					error("ws filter: out of memory", 0)
+				end
+			end
+			return
+		end
+		data = tostring(out)
+		if second ~= nil then opcode = second end
+	end
+	if I.buf_append(s.out, data, #data) ~= 0 or I.end_msg(s, opcode_flag(opcode, "ws filter")) ~= 0 then
+		error("ws filter: out of memory", 0)
+	end
+end
+
 package.preload["http.websocket"] = function() return M end
 I.websocket = M

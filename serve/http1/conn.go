@@ -108,9 +108,15 @@ type Conn struct {
 	// handedOff: the connection and its stream went to WebSocket.
 	handedOff bool
 	// tunnel: a server accepted the request's WebSocket upgrade; what the
-	// client sends goes to it untouched, with tunnelIdle as idle timeout.
+	// client sends goes to it untouched, with tunnelIdle as idle timeout,
+	// or through relay when the frontend has ws_filters.
 	tunnel     bool
 	tunnelIdle time.Duration
+	relay      *servews.Relay
+
+	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
+	// (0: none); set by whoever makes the Conn.
+	WSFilter int
 
 	// OnUpgrade is called with the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
@@ -441,6 +447,25 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	}
 	h.tunnel, h.tunnelIdle, h.keepAlive = true, idle, false
 	h.setPhase(phaseTunnel)
+	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
+		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.relayFailed)
+	}
+}
+
+// toClient and toServer are where a Relay writes frames.
+func (h *Conn) toClient(p []byte) { h.out = append(h.outBuf(), p...) }
+
+func (h *Conn) toServer(p []byte) {
+	if h.up != nil {
+		h.up.Body(p)
+	}
+}
+
+// relayFailed ends a filtered WebSocket: a filter failed or a side broke
+// the protocol (the Relay sent both a close frame).
+func (h *Conn) relayFailed(uint16) {
+	h.st.Close()
+	h.closeNow()
 }
 
 // relayTunnel sends what the client sent to the server, pausing the
@@ -451,7 +476,11 @@ func (h *Conn) relayTunnel() {
 	if u == nil || len(buf) == 0 {
 		return
 	}
-	h.st.Body(buf)
+	if h.relay != nil {
+		h.relay.FromClient(buf)
+	} else {
+		h.st.Body(buf)
+	}
 	h.c.Discard(len(buf))
 	h.deadline = h.loopNow().Add(h.tunnelIdle)
 	if u.Backlog() >= transport.HighWater {
@@ -612,6 +641,10 @@ func (h *Conn) sendSwitch(hd *stream.Head) {
 func (h *Conn) SendData(p []byte) {
 	if h.tunnel {
 		h.deadline = h.loopNow().Add(h.tunnelIdle)
+		if h.relay != nil {
+			h.relay.FromServer(p)
+			return
+		}
 	}
 	if h.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
@@ -936,6 +969,9 @@ func (h *Conn) afterWork() {
 		return
 	}
 	h.st.Close()
+	if h.relay != nil {
+		h.relay.Close()
+	}
 	if h.st.SessVars() && !h.sessionEnded {
 		h.sessionEnded = true
 		stream.EndSession(h.l.Env, h.id)
