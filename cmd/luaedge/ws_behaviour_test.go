@@ -66,6 +66,13 @@ function paths.slow(ws)
    end
 end
 
+-- /stall: takes one message, then none for 1.5 s.
+function paths.stall(ws)
+   ws:receive()
+   core.msleep(1500)
+   for m in ws:each() do end
+end
+
 -- /timeout: a receive with a timeout, then a close from the service.
 function paths.timeout(ws)
    local data, err, errno = ws:receive(0.2)
@@ -288,6 +295,28 @@ func TestWSPingTimeoutAndIdle(t *testing.T) {
 	s.waitLog(t, 5*time.Second, "ws ended 1006")
 	if err := alive.WriteMessage(websocket.PingMessage, nil); err != nil {
 		t.Fatalf("the client answering pings was dropped: %v", err)
+	}
+	// A client whose messages wait for a slow service (its pongs unread
+	// behind them) is not taken for a silent one.
+	slow := dialGorilla(t, "ws://"+s.addr()+"/stall", nil)
+	slowGone := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := slow.NextReader(); err != nil {
+				slowGone <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		if err := slow.WriteMessage(websocket.BinaryMessage, []byte("wait")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-slowGone:
+		t.Fatalf("a client waiting for its slow service was dropped: %v", err)
+	case <-time.After(1200 * time.Millisecond): // ping_interval + ping_timeout is 500 ms
 	}
 
 	s2 := startWSProbe(t, 1, "      idle_timeout: 300ms")

@@ -183,6 +183,9 @@ func (h *Conn) OnTraffic() {
 		h.c.Discard(-1)
 		return
 	}
+	// Bytes arriving show the client alive, parsed yet or not (a service
+	// slow to take its messages leaves frames, its pongs among them, unread).
+	h.lastIn, h.pingAt = h.now(), time.Time{}
 	h.busy = true
 	h.read()
 	h.flush()
@@ -470,6 +473,10 @@ func (h *Conn) Forwarded(stream.Upstream)     {}
 func (h *Conn) CheckDeadline(now time.Time) {
 	if h.closed {
 		return
+	}
+	if h.readPaused {
+		// Paused for its service, the client is not late: it is waited for.
+		h.lastIn, h.pingAt = now, time.Time{}
 	}
 	switch {
 	case h.lingering || h.closeSent:
