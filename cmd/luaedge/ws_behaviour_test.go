@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -490,5 +492,68 @@ func TestWSAppletAfterAccept(t *testing.T) {
 		if err != nil || !strings.Contains(string(m), "false") || !strings.Contains(string(m), "AppletHTTP:"+fn+": the request is a WebSocket now") {
 			t.Fatalf("%s: %v %q", fn, err, m)
 		}
+	}
+}
+
+// TestWSRandomFrames throws random frame sequences at the echo (valid
+// frames, fragments, control frames, garbage, cuts mid-frame), with and
+// without compression, from several clients at once: the server answers
+// or closes each, never panics, and serves on.
+func TestWSRandomFrames(t *testing.T) {
+	s := startWSProbe(t, 2, "")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var wg sync.WaitGroup
+	for c := 0; c < 40; c++ {
+		seed := rng.Uint64()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 7))
+			ext := ""
+			if r.IntN(2) == 0 {
+				ext = "Sec-WebSocket-Extensions: permessage-deflate"
+			}
+			conn, err := net.DialTimeout("tcp", s.addr(), 2*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			var b bytes.Buffer
+			b.WriteString("GET /probe HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + ext + "\r\n\r\n")
+			for i := 0; i < 30; i++ {
+				ops := []gobwas.OpCode{gobwas.OpText, gobwas.OpBinary, gobwas.OpContinuation, gobwas.OpPing, gobwas.OpPong, gobwas.OpClose, 3, 0xB}
+				p := make([]byte, r.IntN(300))
+				for j := range p {
+					p[j] = byte(r.IntN(256))
+				}
+				f := gobwas.NewFrame(ops[r.IntN(len(ops))], r.IntN(4) != 0, p)
+				f.Header.Rsv = byte(r.IntN(8)) &^ byte(r.IntN(8)) &^ byte(r.IntN(8))
+				if r.IntN(10) == 0 {
+					gobwas.WriteFrame(&b, f) // unmasked
+				} else {
+					gobwas.WriteFrame(&b, gobwas.MaskFrame(f))
+				}
+				if r.IntN(15) == 0 {
+					b.Write(p[:len(p)/2]) // garbage
+				}
+			}
+			out := b.Bytes()
+			if r.IntN(3) == 0 {
+				out = out[:r.IntN(len(out))] // vanish mid-frame
+			}
+			conn.Write(out)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			io.Copy(io.Discard, conn) // until the server ends it (or the deadline)
+		}()
+	}
+	wg.Wait()
+	w := dialRawWS(t, s.addr(), "/probe")
+	w.send(text("still serving"))
+	if f := w.read(); string(f.Payload) != "still serving" {
+		t.Fatalf("echo %q", f.Payload)
+	}
+	if strings.Contains(s.logs(), "panic") {
+		t.Fatalf("the server panicked:\n%s", s.logs())
 	}
 }
