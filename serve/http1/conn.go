@@ -972,7 +972,7 @@ func (h *Conn) afterWork() {
 	if h.relay != nil {
 		h.relay.Close()
 	}
-	if h.st.SessVars() && !h.sessionEnded {
+	if (h.st.SessVars() || h.relay != nil && h.relay.SessVars()) && !h.sessionEnded {
 		h.sessionEnded = true
 		stream.EndSession(h.l.Env, h.id)
 	}

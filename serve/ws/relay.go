@@ -182,6 +182,10 @@ func (r *Relay) stop(code uint16) {
 // Close releases the filters' stream (the connection closed).
 func (r *Relay) Close() { r.st.Close() }
 
+// SessVars reports whether a filter set sess.* variables of the
+// connection: they are dropped when it closes.
+func (r *Relay) SessVars() bool { return r.st.SessVars() }
+
 // What the filters' stream asks of its protocol: a failed filter stops
 // the relay; a filter's run is never resumed later (filter checks), so
 // the rest has nothing to do.
