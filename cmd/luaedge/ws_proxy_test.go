@@ -202,14 +202,14 @@ core.register_ws_filter("censor", function(data, opcode, from)
    if data:find("SECRET", 1, true) then return nil, "blocked" end -- answered to the sender
    if data == "DROP" then return nil end
    if data == "BOOM" then error("boom") end
-   if data == "WAIT" then core.msleep(1) end
+   if data == "WAIT" or data == "server said: SLOW" then core.msleep(50) end
    return data
 end)
 `
 
 // TestWSProxiedFilters: ws_filters see each message both ways, change,
-// drop or answer it; control frames pass; compression is not offered to
-// the server; a failing filter closes with 1011.
+// drop or answer it, or wait; control frames pass; compression is not
+// offered to the server; a failing filter closes with 1011.
 func TestWSProxiedFilters(t *testing.T) {
 	be, _ := wsBackend(t)
 	s := startServer(t, `workers: 1
@@ -255,8 +255,14 @@ backends:
 	w.expectClose(1011)
 	s.waitLog(t, 5*time.Second, "boom")
 
+	// Filters may wait (here 50 ms, either way): the messages behind keep
+	// their order.
 	w = dialRawWS(t, s.addr(), "/echo")
 	w.send(text("wait"))
-	w.expectClose(1011)
-	s.waitLog(t, 5*time.Second, "filters must not")
+	w.send(text("then"))
+	w.send(text("slow"))
+	w.send(text("next"))
+	for _, want := range []string{"WAIT", "THEN", "SLOW", "NEXT"} {
+		expect(gobwas.OpText, "server said: "+want)
+	}
 }

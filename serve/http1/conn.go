@@ -448,7 +448,7 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	h.tunnel, h.tunnelIdle, h.keepAlive = true, idle, false
 	h.setPhase(phaseTunnel)
 	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
-		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.relayFailed)
+		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
 	}
 }
 
@@ -468,6 +468,10 @@ func (h *Conn) relayFailed(uint16) {
 	h.closeNow()
 }
 
+// relayPauseAt is how many bytes the client may have sent, unread while
+// a ws filter waits, before reading from it stops.
+const relayPauseAt = 256 << 10
+
 // relayTunnel sends what the client sent to the server, pausing the
 // client while the server has a backlog.
 func (h *Conn) relayTunnel() {
@@ -477,6 +481,15 @@ func (h *Conn) relayTunnel() {
 		return
 	}
 	if h.relay != nil {
+		if h.relay.Busy() {
+			// A filter waits: the client is not read meanwhile.
+			if !h.readPaused && len(buf) >= relayPauseAt {
+				h.readPaused = true
+				h.c.PauseRead()
+			}
+			return
+		}
+		h.resumeRead()
 		h.relay.FromClient(buf)
 	} else {
 		h.st.Body(buf)
@@ -553,8 +566,14 @@ func (h *Conn) Forwarded(u stream.Upstream) {
 	}
 }
 
-// Backlog is how many response bytes have not left yet.
-func (h *Conn) Backlog() int { return h.c.Outbound() + len(h.out) }
+// Backlog is how many response bytes have not left yet (for a filtered
+// WebSocket, with what the server sent that waits for a filter).
+func (h *Conn) Backlog() int {
+	if h.relay != nil {
+		return h.c.Outbound() + len(h.out) + h.relay.Pending()
+	}
+	return h.c.Outbound() + len(h.out)
+}
 
 // SetSockopts applies TXN:set_tos and set_mark to the client socket.
 func (h *Conn) SetSockopts(tos, mark int) {
