@@ -583,7 +583,7 @@ double le_mono_us(void)
 
 le_stream *le_stream_new(void) { return calloc(1, sizeof(le_stream)); }
 
-static void le_buf_trim(le_buf *b, size_t max)
+void le_buf_trim(le_buf *b, size_t max)
 {
 	if (b->cap > max) {
 		free(b->p);

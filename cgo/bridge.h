@@ -71,6 +71,7 @@ int le_fields_reserve(le_field **f, uint32_t *cap, uint32_t n);
 le_stream *le_stream_new(void);
 void le_stream_free(le_stream *s);
 void le_stream_trim(le_stream *s, size_t max);
+void le_buf_trim(le_buf *b, size_t max);
 void le_state_trim(le_state *st, size_t max);
 
 /* Implemented in Go (gocall.go). */

@@ -19,6 +19,7 @@ const (
 	OpFlush   = C.LE_OP_FLUSH
 	OpForward = C.LE_OP_FORWARD
 	OpSocket  = C.LE_OP_SOCKET
+	OpUpgrade = C.LE_OP_UPGRADE
 )
 
 // Stream flags (le_stream.flags).
@@ -104,6 +105,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
 	c.tls_version, c.tls_cipher, c.tls_sni, c.tls_alpn = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
 	c.ntrailers, c.nrtrailers, c.nmsgs = 0, 0, 0
+	c.ws_op, c.ws_code = 0, 0
 }
 
 // Held returns the bytes of C memory the stream's buffers hold (their
@@ -408,6 +410,9 @@ const (
 	MsgText   = C.LE_MSG_TEXT
 	MsgBinary = C.LE_MSG_BINARY
 	MsgClose  = C.LE_MSG_CLOSE
+	MsgPing   = C.LE_MSG_PING
+	MsgPong   = C.LE_MSG_PONG
+	MsgReply  = C.LE_MSG_REPLY
 )
 
 // SetKind records the protocol of the stream; Go sets it with the request
@@ -489,4 +494,61 @@ func (s *Stream) NumMessages() int { return int(s.c.nmsgs) }
 func (s *Stream) Message(i int) (end int, flags uint8) {
 	m := unsafe.Slice(s.c.msgs, int(s.c.nmsgs))[i]
 	return int(m.end), uint8(m.flags)
+}
+
+// WSOp returns le_stream.ws_op: before an upgrade, 1 when the script
+// asks for permessage-deflate; after it, the type of the message waiting
+// in the body for Lua (MsgText, MsgBinary), MsgClose once the connection
+// closed, 0 when Lua took the last one.
+func (s *Stream) WSOp() int { return int(s.c.ws_op) }
+
+// WSCode returns le_stream.ws_code.
+func (s *Stream) WSCode() int { return int(s.c.ws_code) }
+
+// SetWS writes ws_op, ws_code and io (the upgrade's outcome, or a close).
+func (s *Stream) SetWS(op, code int, io []byte) bool {
+	c := s.c
+	c.ws_op, c.ws_code = C.int32_t(op), C.int32_t(code)
+	c.io.len = 0
+	return appendBuf(&c.io, io)
+}
+
+// IO returns the bytes in io (valid until the next resume).
+func (s *Stream) IO() []byte { return bufBytes(&s.c.io) }
+
+// BodyRoom returns the body buffer's bytes as a slice of its C memory with
+// room for n more, for a WebSocket message appended in place; ok is false
+// when C memory ran out. Pass what was appended to SetBody.
+func (s *Stream) BodyRoom(n int) (b []byte, ok bool) {
+	c := s.c
+	c.body_pos = 0
+	if n > 0 && C.le_buf_reserve(&c.body, C.size_t(n)) != 0 {
+		return nil, false
+	}
+	if c.body.cap == 0 {
+		return nil, true
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(c.body.p)), int(c.body.cap))[:c.body.len], true
+}
+
+// SetBody makes b the body: b is what BodyRoom returned, appended to.
+// Appended within its room, b is still in the C buffer and only the length
+// changes; grown past it (append moved it to Go memory), it is copied in.
+func (s *Stream) SetBody(b []byte) bool {
+	c := s.c
+	if c.body.cap > 0 && len(b) > 0 && unsafe.Pointer(&b[0]) == unsafe.Pointer(c.body.p) {
+		c.body.len = C.uint32_t(len(b))
+		return true
+	}
+	c.body.len = 0
+	return appendBuf(&c.body, b)
+}
+
+// TrimBody frees the body buffer if it holds more than max bytes, so that
+// an idle WebSocket keeps no large message's buffer. The body must be
+// empty (nothing may point into it).
+func (s *Stream) TrimBody(max int) {
+	if int(s.c.body.cap) > max {
+		C.le_buf_trim(&s.c.body, C.size_t(max))
+	}
 }

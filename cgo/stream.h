@@ -42,7 +42,8 @@ enum {
 	LE_OP_RECV = 3,  /* resume when more body arrived or the body ended */
 	LE_OP_FLUSH = 4, /* send what is in out, then resume */
 	LE_OP_FORWARD = 5, /* forward the request; resume with the response head */
-	LE_OP_SOCKET = 6   /* a Socket operation (sock_op) */
+	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
+	LE_OP_UPGRADE = 7  /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */
@@ -82,7 +83,10 @@ enum {
 enum {
 	LE_MSG_TEXT = 1,
 	LE_MSG_BINARY = 2,
-	LE_MSG_CLOSE = 4
+	LE_MSG_CLOSE = 4,
+	LE_MSG_PING = 8,
+	LE_MSG_PONG = 16,
+	LE_MSG_REPLY = 32 /* a ws filter's answer: back to the message's sender */
 };
 
 /* le_msg ends a message in le_stream.out: the bytes from the previous
@@ -185,6 +189,19 @@ typedef struct le_stream {
 	le_span tls_cipher;  /* OpenSSL's name of the cipher suite */
 	le_span tls_sni;     /* the server name the client asked for */
 	le_span tls_alpn;    /* the protocol ALPN settled on */
+	/* WebSocket. Before LE_OP_UPGRADE, Lua writes 1 in ws_op to ask for
+	 * permessage-deflate (0 not) and the subprotocols it speaks in io
+	 * (comma-separated); Go answers in ws_code: 0 and the subprotocol
+	 * chosen in io, or the HTTP status refusing the upgrade and why in io.
+	 * Once accepted, Go writes a message it received in body (from 0) and
+	 * its type in ws_op (LE_MSG_TEXT or LE_MSG_BINARY); Lua takes it and
+	 * writes 0 in ws_op, which lets Go put the next one. LE_MSG_CLOSE in
+	 * ws_op: the connection closed, with code ws_code and the reason in
+	 * io. For a ws filter (entry 5), Go puts the message in body, its
+	 * type in ws_op and who sent it in ws_code (0 the client, 1 the
+	 * server); Lua writes what goes on in out. */
+	int32_t ws_op;
+	int32_t ws_code;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -124,6 +124,12 @@ type Frontend struct {
 	HTTP2             HTTP2    `yaml:"http2"`
 	// TLS makes the frontend's listeners speak TLS; nil: clear text.
 	TLS *FrontendTLS `yaml:"tls"`
+	// WebSocket bounds the WebSocket connections a Lua service accepted
+	// (mode: http).
+	WebSocket WebSocket `yaml:"websocket"`
+	// WSFilters are the core.register_ws_filter functions (lua.NAME) run,
+	// in order, on each message of a WebSocket forwarded to a backend.
+	WSFilters []string `yaml:"ws_filters"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -246,6 +252,43 @@ type ServerTLS struct {
 	SNI string `yaml:"sni"`
 }
 
+// WSFilterNames returns the names of ws_filters, without "lua.".
+func (f *Frontend) WSFilterNames() []string {
+	var names []string
+	for _, n := range f.WSFilters {
+		names = append(names, strings.TrimPrefix(n, "lua."))
+	}
+	return names
+}
+
+// WebSocket is what a frontend allows its WebSocket connections.
+type WebSocket struct {
+	// MaxFrame bounds a frame's payload (a frame is buffered whole before
+	// it is parsed), MaxMessage a message's, inflated or not; over either
+	// the connection closes with 1009.
+	MaxFrame   Size `yaml:"max_frame"`
+	MaxMessage Size `yaml:"max_message"`
+	// MaxConnections bounds the frontend's WebSocket connections over
+	// every worker (0: none); past it ws:accept refuses with 503.
+	MaxConnections int `yaml:"max_connections"`
+	// Deflate lets ws:accept negotiate permessage-deflate (default true).
+	Deflate *bool `yaml:"deflate"`
+	// IdleTimeout closes (1001) a connection that carried no message
+	// either way for that long; 0, the default: never.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// PingInterval: a ping goes to a client silent for that long;
+	// PingTimeout: a client that then sends nothing for that long is
+	// disconnected.
+	PingInterval Duration `yaml:"ping_interval"`
+	PingTimeout  Duration `yaml:"ping_timeout"`
+	// CloseTimeout bounds the wait for the client's close frame after
+	// ours, and for the client to end the TCP connection after that.
+	CloseTimeout Duration `yaml:"close_timeout"`
+}
+
+// DeflateOr is Deflate with its default.
+func (w WebSocket) DeflateOr() bool { return w.Deflate == nil || *w.Deflate }
+
 // Limits bound what a client may send; over them it gets 414, 431 or 413.
 type Limits struct {
 	MaxRequestLine Size `yaml:"max_request_line"`
@@ -362,6 +405,14 @@ const (
 	DefaultForcedYield     = 10 * time.Millisecond
 	DefaultBurstTimeout    = time.Second
 	DefaultSessionTimeout  = 4 * time.Second
+	DefaultWSMaxFrame      = 1 << 20
+	DefaultWSMaxMessage    = 1 << 20
+	DefaultWSPingInterval  = 30 * time.Second
+	DefaultWSPingTimeout   = 15 * time.Second
+	DefaultWSCloseTimeout  = 3 * time.Second
+	// MaxWSMessage is the largest max_message (and max_frame): a message
+	// is handed to Lua in a buffer with 32-bit lengths.
+	MaxWSMessage = 1 << 30
 	// DefaultLuaMemoryLimit caps each LuaJIT state (one per worker): a
 	// script that keeps growing a table fails with "not enough memory"
 	// instead of the process running the machine out of memory.
@@ -444,6 +495,12 @@ func (c *Config) setDefaults() {
 				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
 			}
 		}
+		w := &f.WebSocket
+		setDefault(&w.MaxFrame, DefaultWSMaxFrame)
+		setDefault(&w.MaxMessage, DefaultWSMaxMessage)
+		setDefault(&w.PingInterval, Duration(DefaultWSPingInterval))
+		setDefault(&w.PingTimeout, Duration(DefaultWSPingTimeout))
+		setDefault(&w.CloseTimeout, Duration(DefaultWSCloseTimeout))
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -626,6 +683,23 @@ func (c *Config) validate() error {
 		}
 		if err := f.TLS.validate(at + ".tls"); err != nil {
 			return err
+		}
+		w := f.WebSocket
+		switch {
+		case w.MaxFrame > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_frame: must be at most 1GiB", at)
+		case w.MaxMessage > MaxWSMessage:
+			return fmt.Errorf("%s.websocket.max_message: must be at most 1GiB", at)
+		case w.MaxConnections < 0:
+			return fmt.Errorf("%s.websocket.max_connections: must be 0 (no bound) or more", at)
+		}
+		for j, n := range f.WSFilters {
+			if !strings.HasPrefix(n, "lua.") || len(n) == len("lua.") {
+				return fmt.Errorf("%s.ws_filters[%d]: want lua.NAME, got %q", at, j, n)
+			}
+			if f.Mode != "http" {
+				return fmt.Errorf("%s.ws_filters: WebSocket filters need mode: http", at)
+			}
 		}
 	}
 	return nil

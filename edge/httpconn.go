@@ -4,6 +4,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -11,7 +12,8 @@ import (
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
 // with prior knowledge) or after a request that asked for it (Upgrade:
 // h2c), or at once when ALPN chose h2 or the frontend's http2.cleartext
-// says prior_knowledge. It belongs to its loop.
+// says prior_knowledge; or to WebSocket once a Lua service accepted an
+// upgrade. It belongs to its loop.
 type httpConn struct {
 	ls    *loopState
 	f     *frontend
@@ -24,9 +26,22 @@ type httpConn struct {
 	sniffed bool // the first bytes were looked at: the protocol is settled
 	timed   bool // a beginning of the HTTP/2 preface arrived: its timer runs
 	closed  bool
+
+	// ws is the WebSocket connection h1 became (a Lua service accepted an
+	// upgrade); h1 is nil then.
+	ws *servews.Conn
+}
+
+// upgraded takes over the WebSocket connection h1 became.
+func (w *httpConn) upgraded(c *servews.Conn) {
+	w.ws, w.h1 = c, nil
 }
 
 func (w *httpConn) OnTraffic() {
+	if w.ws != nil {
+		w.ws.OnTraffic()
+		return
+	}
 	if w.h2 != nil {
 		w.h2.OnTraffic()
 		return
@@ -57,6 +72,9 @@ func (w *httpConn) OnTraffic() {
 		}
 	}
 	w.h1.OnTraffic()
+	if w.h1 == nil {
+		return // it became a WebSocket
+	}
 	if up := w.h1.H2C(); up != nil {
 		w.toH2()
 		w.h2.Upgrade(up.Settings, &up.Request)
@@ -93,6 +111,10 @@ func (w *httpConn) toH2() {
 
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
+	if w.ws != nil {
+		w.ws.OnClose(err)
+		return
+	}
 	if w.h2 != nil {
 		w.h2.OnClose(err)
 		return

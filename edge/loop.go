@@ -12,6 +12,7 @@ import (
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servetcp "github.com/luaedge/luaedge/serve/tcp"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -31,9 +32,11 @@ type loopState struct {
 	http     serve1.Loop
 	http2    serve2.Loop
 	tcp      servetcp.Loop
+	ws       servews.Loop
 	pool     *proxypkg.Pool
 	sockets  *proxypkg.Sockets
 	programs []int              // by frontend index: its program in lua
+	wsChains []int              // by frontend index: its ws_filters chain in lua (0: none)
 	stats    []metrics.Frontend // by frontend index: this loop's counters
 	nextConn int64
 
@@ -64,7 +67,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
 	}
-	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}}
+	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
+	s.hub.Join(l.ID, &ls.ws)
+	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}, WS: &ls.ws}
 	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
 	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
 	fail := func(err error) error {
@@ -88,6 +93,13 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}
 		ls.programs = append(ls.programs, id)
+		chain := 0
+		if names := f.cfg.WSFilterNames(); len(names) > 0 {
+			if chain, err = st.WSFilterChain(names); err != nil {
+				return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
+			}
+		}
+		ls.wsChains = append(ls.wsChains, chain)
 	}
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
@@ -145,6 +157,9 @@ func (ls *loopState) sweep() {
 	for t := range ls.tcp.Conns {
 		t.CheckIdle(now)
 	}
+	for w := range ls.ws.Conns {
+		w.CheckDeadline(now)
+	}
 }
 
 // drain, at shutdown, closes idle connections and asks busy ones to close
@@ -155,6 +170,9 @@ func (ls *loopState) drain() {
 	}
 	for h := range ls.http2.Conns {
 		h.Drain() // GOAWAY; the streams in flight finish
+	}
+	for w := range ls.ws.Conns {
+		w.Drain() // 1001, then the close handshake
 	}
 }
 

@@ -24,10 +24,12 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/proto/ws"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servetcp "github.com/luaedge/luaedge/serve/tcp"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -45,6 +47,7 @@ type Server struct {
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
+	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -103,6 +106,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		s.numLoops = runtime.NumCPU()
 	}
 	s.loops = make([]*loopState, s.numLoops)
+	s.hub = servews.NewHub(s.numLoops)
 	for i, fc := range cfg.Frontends {
 		if fc.StickTable != nil {
 			if err := s.addStickTable(prev, fc.Name, fmt.Sprintf("frontends[%d]", i), fc.StickTable); err != nil {
@@ -147,7 +151,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
 		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
-		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend)}
+		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -173,7 +177,12 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
 		}
-		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, UpgradeH2C: fc.TLS == nil && fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
+		wc := fc.WebSocket
+		wsf := &servews.Frontend{Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
+			Deflate: wc.DeflateOr(), MaxConns: int64(wc.MaxConnections), Idle: wc.IdleTimeout.D(),
+			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track}
+		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, WS: wsf,
+			UpgradeH2C: fc.TLS == nil && fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
 		h2 := fc.HTTP2
 		f.http2 = &serve2.Frontend{Stream: f.stream, HTTPOptions: opts, Limits: http2.Limits{
 			MaxConcurrentStreams: h2.MaxConcurrentStreams,
@@ -300,6 +309,8 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 		h.Drain()
 	}
 	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+	h.OnUpgrade = w.upgraded
+	h.WSFilter = ls.wsChains[f.index]
 	switch {
 	case alpn == "h2":
 		w.toH2()

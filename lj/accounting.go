@@ -12,7 +12,8 @@ import (
 
 // FuncStats is what one state counted for one registered function.
 type FuncStats struct {
-	// Kind is "action", "service", "fetch", "converter", "task" or "init";
+	// Kind is "action", "service", "fetch", "converter", "task", "init"
+	// or "ws_filter";
 	// Name the name it was registered under ("" for tasks and inits);
 	// Source the file:line of its definition, as Lua shows it.
 	Kind, Name, Source string

@@ -26,7 +26,7 @@ var luaFS embed.FS
 // The API files, run in this order after bridge.lua in every state;
 // compat53.lua first, whose tostring the others take; sandbox.lua last,
 // whose seal runs before the first script.
-var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "sandbox.lua"}
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -34,6 +34,7 @@ const (
 	EntryEndSession = 2 // drop a closed connection's sess.* variables
 	EntryTask       = 3 // a core.register_task function
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
+	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -223,6 +224,17 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 // fetch).
 func (s *State) NameProgram(id int, frontend string) error {
 	return s.L.LoadInternal([]byte("(...).programs["+strconv.Itoa(id)+"].frontend = "+luaString(frontend)), "=luaedge/program_name")
+}
+
+// WSFilterChain resolves a frontend's ws_filters (the names after
+// "lua.") into the chain EntryWSFilter runs, and returns its id.
+func (s *State) WSFilterChain(names []string) (int, error) {
+	out, err := s.L.EvalInternal("return (...).ws_chain("+luaList(names)+")", "=luaedge/ws_filters")
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
+		return 0, errors.New(msg)
+	}
+	return strconv.Atoi(out)
 }
 
 // SetBackends tells the scripts the backends' names, in config order, for

@@ -47,22 +47,47 @@ func listed(tokens, name []byte) bool {
 	return false
 }
 
+// wantsWebSocket reports whether an HTTP/1.1 request asks to upgrade to
+// WebSocket (Upgrade: websocket, Connection: upgrade): forwarded, it keeps
+// those fields, which are otherwise the client connection's only.
+func wantsWebSocket(s *cgo.Stream) bool {
+	if s.Kind() != cgo.KindHTTP1 {
+		return false
+	}
+	var upgrade, connection bool
+	for i, n := 0, s.NumFields(); i < n; i++ {
+		name, value := s.Field(i)
+		switch {
+		case http1.EqualFold(name, "upgrade"):
+			upgrade = upgrade || listed(value, []byte("websocket"))
+		case http1.EqualFold(name, "connection"):
+			connection = connection || listed(value, []byte("upgrade"))
+		}
+	}
+	return upgrade && connection
+}
+
 // requestHead serialises the request as the scripts left it, for an
-// HTTP/1.1 server. The bytes are the pool's scratch: valid until the next
-// call.
-func (p *Pool) requestHead(s *cgo.Stream, chunked bool) []byte {
+// HTTP/1.1 server; upgrade keeps a WebSocket upgrade's fields, and
+// noExtensions drops its Sec-WebSocket-Extensions (ws_filters read plain
+// messages). The bytes are the pool's scratch: valid until the next call.
+func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool) []byte {
 	b := http1.AppendRequestLine(p.head[:0], s.Method(), s.Target())
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
-		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
+		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) ||
+			(noExtensions && http1.EqualFold(name, "sec-websocket-extensions")) {
 			continue
 		}
 		b = http1.AppendHeader(b, name, value)
 	}
 	if chunked {
 		b = append(b, "transfer-encoding: chunked\r\n"...)
+	}
+	if upgrade {
+		b = append(b, "connection: upgrade\r\nupgrade: websocket\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	p.head = b

@@ -75,6 +75,8 @@ type Upstream struct {
 
 	st         *stream.Stream // the exchange it serves; nil when idle
 	reqChunked bool           // the request body goes chunk-framed
+	upgrade    bool           // the request asks for WebSocket: a 101 makes the exchange a tunnel
+	tunnel     bool           // the server switched protocols: bytes are relayed untouched
 	method     []byte
 	receiving  bool   // inside receive
 	receiveFn  func() // u.receive, made once: a method value passed on allocates
@@ -138,7 +140,9 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	u.slot = true
 	u.method = append(u.method[:0], s.Method()...)
 	u.reqChunked = s.ContentLength() < 0 && !(s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
-	u.write(p.requestHead(s, u.reqChunked))
+	u.upgrade = wantsWebSocket(s)
+	u.tunnel = false
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}
@@ -356,6 +360,17 @@ func (u *Upstream) receive() {
 				u.fail(errBadResponse)
 				return
 			}
+			if u.resp.Status == 101 && u.upgrade {
+				// The server accepted the WebSocket upgrade: from here on
+				// the bytes are relayed untouched both ways, until either
+				// side closes; the backend's timeouts.tunnel (or the
+				// frontend's keep-alive) bounds the silence.
+				u.headDone, u.tunnel, u.mode = true, true, http1.BodyClose
+				u.deadline = time.Time{}
+				u.c.Discard(n)
+				u.deliverSwitch(st)
+				continue
+			}
 			if u.resp.Status < 200 {
 				u.c.Discard(n) // interim responses (100, 103) are not relayed
 				continue
@@ -373,7 +388,9 @@ func (u *Upstream) receive() {
 		}
 		n, done := u.relay(st, buf)
 		u.c.Discard(n)
-		u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+		if !u.tunnel {
+			u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+		}
 		if done {
 			u.finish()
 			return
@@ -409,6 +426,20 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 		s.AddRField(f.Name, f.Value)
 	}
 	st.UpstreamHead()
+}
+
+// deliverSwitch puts the server's 101 in the stream, which sends it and
+// makes the client's connection a tunnel.
+func (u *Upstream) deliverSwitch(st *stream.Stream) {
+	s := st.S()
+	r := &u.resp
+	s.SetResponse(r.Status, r.Reason)
+	for _, f := range r.Headers {
+		if !isHopByHop(f.Name) {
+			s.AddRField(f.Name, f.Value)
+		}
+	}
+	st.UpstreamSwitched(u.be.TunnelTimeout)
 }
 
 // relay passes body bytes to the client as they arrive, unframed. It

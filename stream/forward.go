@@ -19,6 +19,9 @@ type Frontend struct {
 	// Limits bound the heads of requests and of backends' responses
 	// (limits in the configuration).
 	Limits http1.Limits
+	// WSFilters: forwarded WebSockets go through Lua filters (ws_filters),
+	// which read whole messages: no extension is negotiated for them.
+	WSFilters bool
 }
 
 // Frontend is the frontend the stream came on.
@@ -77,6 +80,16 @@ type Upstream interface {
 	// Resume goes on relaying the response once the http-response rules
 	// are done with its head.
 	Resume()
+}
+
+// Tunneler is a Protocol whose connection can carry a tunnel once a
+// server switched protocols (its 101 to a WebSocket upgrade): HTTP/1.1.
+type Tunneler interface {
+	// Tunnel makes the connection send what the client sends to the
+	// Upstream untouched (Stream.Body), and what the stream sends
+	// (SendData) to the client; idle bounds the silence either way (0:
+	// the frontend's keep-alive timeout). The connection closes after.
+	Tunnel(idle time.Duration)
 }
 
 // Tunnel is a TCP stream piped to a server.
@@ -277,6 +290,30 @@ func (st *Stream) sendUpstreamHead() {
 		return
 	}
 	st.End()
+}
+
+// UpstreamSwitched is called by the Upstream when the server answered a
+// WebSocket upgrade with 101 (in st.S()): the 101 goes to the client
+// without the http-response rules, the coroutine ends, and the connection
+// becomes a tunnel between client and server (Tunneler); what the server
+// sends next comes as UpstreamData, until UpstreamEnd. idle is the
+// tunnel's timeout (0: the frontend's keep-alive).
+func (st *Stream) UpstreamSwitched(idle time.Duration) {
+	t, ok := st.down.(Tunneler)
+	h := &st.env.head
+	if !ok || !st.head(h) {
+		st.fwd.drop(st)
+		st.End()
+		st.down.Fail(502)
+		return
+	}
+	h.Upgrade = true
+	st.fwd.parkedForHead = false
+	st.headSent, st.noBody, st.respLeft = true, false, -1
+	st.th.S.SetFlag(cgo.FlagHeadSent)
+	st.down.SendHead(h)
+	st.End()
+	t.Tunnel(idle)
 }
 
 // UpstreamData relays response body bytes to the client.

@@ -22,6 +22,9 @@ type Head struct {
 	// HasDate, HasServer: the script set them; the protocol adds its own
 	// otherwise.
 	HasDate, HasServer bool
+	// Upgrade: a server's 101 to a WebSocket upgrade; the protocol adds
+	// the Connection and Upgrade fields, and a tunnel follows.
+	Upgrade bool
 
 	s *cgo.Stream
 }

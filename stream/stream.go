@@ -55,6 +55,10 @@ const (
 	KindHTTP Kind = iota // an HTTP request: actions, then a service or forwarding
 	KindTCP              // a TCP connection: tcp-request rules, then a service or a tunnel
 	KindTask             // a core.register_task function: no client
+	// KindWebSocket is an HTTP request whose script accepted a WebSocket
+	// upgrade: the coroutine goes on after the 101, and what it sends are
+	// messages (MessageProtocol).
+	KindWebSocket
 )
 
 // Protocol is the connection below a stream: it frames what the stream
@@ -100,6 +104,26 @@ type Protocol interface {
 	Forwarded(u Upstream)
 }
 
+// Upgrader is a Protocol whose connection can be handed over to
+// WebSocket (HTTP/1.1's Upgrade).
+type Upgrader interface {
+	// Upgrade answers the script's ws:accept (cgo.OpUpgrade): it checks
+	// the request as a WebSocket upgrade with what the script asked for,
+	// and either refuses it or sends the 101 and hands the connection
+	// over, calling BecomeWebSocket. Either way it records the outcome in
+	// S (SetWS) for the script, which resumes on the next loop turn.
+	Upgrade()
+}
+
+// MessageProtocol is the connection below a WebSocket stream.
+type MessageProtocol interface {
+	Protocol
+	// SendMessage sends one message the script ended (le_end_msg); flags
+	// says what it is (cgo.MsgText, MsgBinary, MsgPing, MsgPong,
+	// MsgClose). The protocol frames or copies p before it returns.
+	SendMessage(p []byte, flags uint8)
+}
+
 // Stream is one exchange and its coroutine.
 type Stream struct {
 	env  *Env
@@ -132,6 +156,8 @@ type Stream struct {
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 
 	fwd forward // the exchange with a backend (forward.go)
+
+	ws MessageProtocol // down, once the stream became a WebSocket's
 }
 
 // New makes the stream of one connection (or task). It runs nothing until
@@ -155,6 +181,13 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
 	th.S.Reset(entry, arg, connID)
 	return nil
+}
+
+// BecomeWebSocket makes the stream a WebSocket connection's, with down
+// the protocol below it from now on: its Upgrader calls it once the 101
+// is sent.
+func (st *Stream) BecomeWebSocket(down MessageProtocol) {
+	st.down, st.ws, st.kind = down, down, KindWebSocket
 }
 
 // S is the running coroutine's C stream; nil once it ended.
@@ -223,8 +256,11 @@ func (st *Stream) Step() {
 	}
 	if op == cgo.OpDone && s.Flags()&(cgo.FlagFailed|cgo.FlagAbort) != 0 {
 		st.fwd.drop(st)
-		if st.kind == KindTCP {
+		switch st.kind {
+		case KindTCP:
 			st.sendOut() // what the script sent before it failed or ended the connection
+		case KindWebSocket:
+			st.sendMessages()
 		}
 		failed := s.Flags()&cgo.FlagFailed != 0
 		if failed {
@@ -272,6 +308,8 @@ func (st *Stream) Step() {
 			st.startTunnel(false)
 			return
 		}
+	case KindWebSocket:
+		st.sendMessages()
 	}
 	switch op {
 	case cgo.OpDone:
@@ -298,9 +336,34 @@ func (st *Stream) Step() {
 			return
 		}
 		st.startTunnel(true)
+	case cgo.OpUpgrade:
+		if u, ok := st.down.(Upgrader); ok && st.kind == KindHTTP && !st.headSent && st.fwd.up == nil {
+			u.Upgrade()
+		} else {
+			s.SetWS(0, 400, []byte("not an HTTP/1.1 request that can be upgraded, or its response has started"))
+		}
+		st.park(0)
 	default:
 		st.invalidOp(op)
 	}
+}
+
+// sendMessages hands the messages the script ended since the last step to
+// the WebSocket protocol, one by one.
+func (st *Stream) sendMessages() {
+	s := st.th.S
+	n := s.NumMessages()
+	if n == 0 {
+		return
+	}
+	out := s.Out()
+	start := 0
+	for i := 0; i < n; i++ {
+		end, flags := s.Message(i)
+		st.ws.SendMessage(out[start:end], flags)
+		start = end
+	}
+	s.ConsumeOut()
 }
 
 // timedOut ends a stream whose script the watchdog stopped: it ran past a

@@ -2225,6 +2225,7 @@ frontends:
 		{"no frontends", "lua:\n  load: [svc.lua]\n", nil, false, []string{"frontends"}},
 		{"max_headers below 1", config(good + "    limits: {max_headers: -1}\n"), nil, false, []string{"max_headers"}},
 		{"negative workers", "workers: -1\n" + config(good), nil, false, []string{"workers"}},
+		{"missing ws filter", config(good + "    ws_filters: [lua.nothere]\n"), nil, false, []string{"frontends[0].ws_filters", "nothere"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

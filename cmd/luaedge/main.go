@@ -181,6 +181,11 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail"); err != nil {
 			return fmt.Errorf("frontends[%d].%v", i, err)
 		}
+		if names := f.WSFilterNames(); len(names) > 0 {
+			if _, err := st.WSFilterChain(names); err != nil {
+				return fmt.Errorf("frontends[%d].%v", i, err)
+			}
+		}
 	}
 	// Backends, servers, checks and stick tables are validated by
 	// building them (nothing starts before Serve).

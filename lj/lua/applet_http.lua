@@ -69,6 +69,17 @@ local function stream_of(self, fname)
 	return stream_of_(self, fname, "AppletHTTP")
 end
 
+-- The body and the output of a request that became a WebSocket carry its
+-- messages (websocket.lua): the applet no longer reads or writes them.
+local KIND_WEBSOCKET = I.KIND_WEBSOCKET
+local function body_stream_of(self, fname)
+	local s, ctx = stream_of_(self, fname, "AppletHTTP", 4)
+	if s.kind == KIND_WEBSOCKET then
+		error("AppletHTTP:" .. fname .. ": the request is a WebSocket now (use the WebSocket's methods)", 3)
+	end
+	return s, ctx
+end
+
 function AppletHTTP.set_status(self, code, reason)
 	local s = stream_of(self, "set_status")
 	code = tonumber(code)
@@ -125,7 +136,7 @@ function AppletHTTP.start_response(self)
 end
 
 function AppletHTTP.send(self, data)
-	local s, ctx = stream_of(self, "send")
+	local s, ctx = body_stream_of(self, "send")
 	data = tostring(data)
 	start(s, ctx)
 	if ctx.replaced then return end
@@ -187,12 +198,12 @@ function I.getline_from(s, ctx)
 end
 
 function AppletHTTP.receive(self, size)
-	local s, ctx = stream_of(self, "receive")
+	local s, ctx = body_stream_of(self, "receive")
 	return I.receive_from(s, ctx, size)
 end
 
 function AppletHTTP.getline(self)
-	return I.getline_from(stream_of(self, "getline"))
+	return I.getline_from(body_stream_of(self, "getline"))
 end
 
 function AppletHTTP.get_priv(self)

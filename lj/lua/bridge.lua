@@ -18,7 +18,8 @@ enum {
 	LE_OP_RECV = 3,
 	LE_OP_FLUSH = 4,
 	LE_OP_FORWARD = 5,
-	LE_OP_SOCKET = 6
+	LE_OP_SOCKET = 6,
+	LE_OP_UPGRADE = 7
 };
 enum {
 	LE_SOCK_CONNECT = 1,
@@ -50,7 +51,10 @@ enum {
 enum {
 	LE_MSG_TEXT = 1,
 	LE_MSG_BINARY = 2,
-	LE_MSG_CLOSE = 4
+	LE_MSG_CLOSE = 4,
+	LE_MSG_PING = 8,
+	LE_MSG_PONG = 16,
+	LE_MSG_REPLY = 32
 };
 enum { LE_B64_ENC = 0, LE_B64_DEC = 1, LE_B64_UENC = 2, LE_B64_UDEC = 3 };
 enum { LE_HASH_CRC32 = 1, LE_HASH_CRC32C = 2, LE_HASH_DJB2 = 3, LE_HASH_SDBM = 4, LE_HASH_WT6 = 5 };
@@ -133,6 +137,8 @@ typedef struct le_stream {
 	le_span tls_cipher;
 	le_span tls_sni;
 	le_span tls_alpn;
+	int32_t ws_op;
+	int32_t ws_code;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;
@@ -148,17 +154,20 @@ local C = ffi.C -- the enums' constants (no symbol lookup: they are declared abo
 local I = {
 	OP_DONE = C.LE_OP_DONE, OP_SLEEP = C.LE_OP_SLEEP, OP_YIELD = C.LE_OP_YIELD, OP_RECV = C.LE_OP_RECV,
 	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
+	OP_UPGRADE = C.LE_OP_UPGRADE,
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
 	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
+	MSG_PING = C.LE_MSG_PING, MSG_PONG = C.LE_MSG_PONG, MSG_REPLY = C.LE_MSG_REPLY,
 	-- Entry functions Go selects with le_stream.entry (eventloop/entries.go).
 	ENTRY_HTTP = 1,
 	ENTRY_END_SESSION = 2,
 	ENTRY_TASK = 3,
 	ENTRY_TCP = 4,
+	ENTRY_WS_FILTER = 5,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).

@@ -198,3 +198,16 @@ func (r *Response) AppendFields(dst []byte) []byte {
 	}
 	return dst
 }
+
+// HandshakeField reports whether a response field named name is one that
+// the 101 response must not carry from elsewhere: those AppendFields
+// writes, and the framing of a body (a 101 has none).
+func HandshakeField(name []byte) bool {
+	for _, f := range [...]string{"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
+		"sec-websocket-extensions", "content-length", "transfer-encoding"} {
+		if equalFold(name, f) {
+			return true
+		}
+	}
+	return false
+}

@@ -8,11 +8,15 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/ws"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -26,6 +30,7 @@ type Frontend struct {
 	// UpgradeH2C takes requests that ask for HTTP/2 (Upgrade: h2c); the
 	// connection's owner hands it over once H2C reports one.
 	UpgradeH2C bool
+	WS         *servews.Frontend // WebSocket settings; nil: upgrades are refused
 }
 
 // Loop is what the HTTP/1 connections of one loop share. It is used from
@@ -33,6 +38,7 @@ type Frontend struct {
 type Loop struct {
 	Env   *stream.Env
 	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+	WS    *servews.Loop      // where upgraded connections go; nil: upgrades are refused
 
 	// req is the request head being parsed, shared by the loop's
 	// connections: startRequest copies what a request keeps into its
@@ -45,10 +51,11 @@ type Loop struct {
 type phase uint8
 
 const (
-	phaseIdle phase = iota // between requests (keep-alive timeout)
-	phaseHead              // part of a request head arrived (http_request timeout)
-	phaseBody              // the script waits for request body (body timeout)
-	phaseBusy              // the request is being answered; no client deadline
+	phaseIdle   phase = iota // between requests (keep-alive timeout)
+	phaseHead                // part of a request head arrived (http_request timeout)
+	phaseBody                // the script waits for request body (body timeout)
+	phaseBusy                // the request is being answered; no client deadline
+	phaseTunnel              // a server switched protocols: bytes relayed both ways (idle timeout)
 )
 
 // Bodies a finished request left unread are drained to keep the
@@ -101,6 +108,23 @@ type Conn struct {
 	readPaused bool // reading from the client stopped: the script holds enough unread body
 	// sessionEnded: the sess.* variables of the closed connection were dropped.
 	sessionEnded bool
+	// handedOff: the connection and its stream went to WebSocket.
+	handedOff bool
+	// tunnel: a server accepted the request's WebSocket upgrade; what the
+	// client sends goes to it untouched, with tunnelIdle as idle timeout,
+	// or through relay when the frontend has ws_filters.
+	tunnel     bool
+	tunnelIdle time.Duration
+	relay      *servews.Relay
+
+	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
+	// (0: none); set by whoever makes the Conn.
+	WSFilter int
+
+	// OnUpgrade is called with the WebSocket connection this one became
+	// (Upgrade), which then gets its events; set by whoever dispatches
+	// them. nil: upgrades are refused.
+	OnUpgrade func(*servews.Conn)
 
 	// The request being answered.
 	waitBody  bool // the script waits for body bytes
@@ -168,6 +192,10 @@ func (h *Conn) OnTraffic() {
 func (h *Conn) process() {
 	h.busy = true
 	for !h.closed && !h.closing && h.h2c == nil {
+		if h.tunnel {
+			h.relayTunnel()
+			break
+		}
 		if !h.bodyDone {
 			if !h.readBody() {
 				break
@@ -427,6 +455,68 @@ func (h *Conn) readBody() bool {
 	return h.bodyDone
 }
 
+// Tunnel makes the connection a tunnel to the server that switched
+// protocols (stream.Tunneler); it closes when either side does.
+func (h *Conn) Tunnel(idle time.Duration) {
+	if idle <= 0 {
+		idle = h.fe.KeepAlive
+	}
+	h.tunnel, h.tunnelIdle, h.keepAlive = true, idle, false
+	h.setPhase(phaseTunnel)
+	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
+		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
+	}
+}
+
+// toClient and toServer are where a Relay writes frames.
+func (h *Conn) toClient(p []byte) { h.out = append(h.outBuf(), p...) }
+
+func (h *Conn) toServer(p []byte) {
+	if h.up != nil {
+		h.up.Body(p)
+	}
+}
+
+// relayFailed ends a filtered WebSocket: a filter failed or a side broke
+// the protocol (the Relay sent both a close frame).
+func (h *Conn) relayFailed(uint16) {
+	h.st.Close()
+	h.closeNow()
+}
+
+// relayPauseAt is how many bytes the client may have sent, unread while
+// a ws filter waits, before reading from it stops.
+const relayPauseAt = 256 << 10
+
+// relayTunnel sends what the client sent to the server, pausing the
+// client while the server has a backlog.
+func (h *Conn) relayTunnel() {
+	u := h.up
+	buf := h.c.Peek()
+	if u == nil || len(buf) == 0 {
+		return
+	}
+	if h.relay != nil {
+		if h.relay.Busy() {
+			// A filter waits: the client is not read meanwhile.
+			if !h.readPaused && len(buf) >= relayPauseAt {
+				h.readPaused = true
+				h.c.PauseRead()
+			}
+			return
+		}
+		h.resumeRead()
+		h.relay.FromClient(buf)
+	} else {
+		h.st.Body(buf)
+	}
+	h.c.Discard(len(buf))
+	h.deadline = h.loopNow().Add(h.tunnelIdle)
+	if u.Backlog() >= transport.HighWater {
+		h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
+	}
+}
+
 // resumeRead reads from the client again after the script caught up.
 func (h *Conn) resumeRead() {
 	if h.readPaused {
@@ -492,8 +582,14 @@ func (h *Conn) Forwarded(u stream.Upstream) {
 	}
 }
 
-// Backlog is how many response bytes have not left yet.
-func (h *Conn) Backlog() int { return h.c.Outbound() + len(h.out) }
+// Backlog is how many response bytes have not left yet (for a filtered
+// WebSocket, with what the server sent that waits for a filter).
+func (h *Conn) Backlog() int {
+	if h.relay != nil {
+		return h.c.Outbound() + len(h.out) + h.relay.Pending()
+	}
+	return h.c.Outbound() + len(h.out)
+}
 
 // SetSockopts applies TXN:set_tos and set_mark to the client socket.
 func (h *Conn) SetSockopts(tos, mark int) {
@@ -529,6 +625,10 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	if hd.Close {
 		h.keepAlive = false
 	}
+	if hd.Upgrade {
+		h.sendSwitch(hd)
+		return
+	}
 	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
@@ -559,9 +659,28 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	h.headSent = true
 }
 
+// sendSwitch sends a server's 101 to a WebSocket upgrade.
+func (h *Conn) sendSwitch(hd *stream.Head) {
+	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	for i, n := 0, hd.NumFields(); i < n; i++ {
+		if name, value, ok := hd.Field(i); ok {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
+	h.headSent = true
+}
+
 // SendData sends response body bytes, chunk-framed when the head had no
 // length.
 func (h *Conn) SendData(p []byte) {
+	if h.tunnel {
+		h.deadline = h.loopNow().Add(h.tunnelIdle)
+		if h.relay != nil {
+			h.relay.FromServer(p)
+			return
+		}
+	}
 	if h.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
 		h.out = append(h.out, "\r\n"...)
@@ -667,6 +786,8 @@ func (h *Conn) setPhase(p phase) {
 		h.deadline = h.loopNow().Add(h.fe.RequestTime)
 	case phaseBody:
 		h.deadline = h.loopNow().Add(h.fe.BodyTime)
+	case phaseTunnel:
+		h.deadline = h.loopNow().Add(h.tunnelIdle)
 	default:
 		h.deadline = time.Time{}
 	}
@@ -684,6 +805,13 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	switch h.phase {
 	case phaseIdle:
 		h.closeNow()
+	case phaseTunnel:
+		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
+		h.busy = true
+		h.st.Close()
+		h.closeNow()
+		h.busy = false
+		h.afterWork()
 	case phaseHead, phaseBody:
 		h.l.Env.Log.Debug("client timeout", "phase", h.phase, "remote", h.c.RemoteAddr())
 		h.busy = true
@@ -794,6 +922,69 @@ func (h *Conn) Handoff() (trackKey string) {
 	return h.trackKey
 }
 
+// Upgrade answers a script's ws:accept (stream.Upgrader): the request must
+// be a WebSocket upgrade (RFC 6455 §4.2.1) and the frontend under its
+// WebSocket connections' bound. The script asked for permessage-deflate
+// with 1 in ws_op and listed its subprotocols in io (comma-separated). A
+// refusal leaves the status (400, 426, 503) and why in the stream for the
+// script, which answers the request as it sees fit. Accepted, the 101
+// leaves at once and the connection, its tracking entry, its place in
+// the session count and the stream go to a serve/ws Conn; this Conn does
+// nothing more.
+func (h *Conn) Upgrade() {
+	s := h.st.S()
+	refuse := func(status int, why string) { s.SetWS(0, status, []byte(why)) }
+	if h.fe.WS == nil || h.l.WS == nil || h.OnUpgrade == nil {
+		refuse(400, "WebSocket is not served on this connection")
+		return
+	}
+	if !h.bodyDone || h.bodyTotal > 0 || h.chunked || h.bodyLeft > 0 {
+		refuse(400, "a WebSocket upgrade request has no body")
+		return
+	}
+	var o ws.Offer
+	for i, n := 0, s.NumFields(); i < n; i++ {
+		o.AddField(s.Field(i))
+	}
+	opt := ws.Options{Deflate: h.fe.WS.Deflate && s.WSOp() == 1}
+	if list := string(s.IO()); list != "" {
+		opt.Protocols = strings.Split(list, ",")
+	}
+	res, err := o.Accept(s.Method(), h.minor, &opt)
+	if err != nil {
+		status := 400
+		var he *ws.HandshakeError
+		if errors.As(err, &he) {
+			status = he.Status
+		}
+		refuse(status, err.Error())
+		return
+	}
+	if h.l.Env.Draining() {
+		refuse(503, "the server is shutting down")
+		return
+	}
+	if !h.fe.WS.Admit() {
+		refuse(503, "the frontend has its maximum of WebSocket connections")
+		return
+	}
+	b := http1.AppendStatusLine(h.outBuf(), 1, 101, "")
+	for i, n := 0, s.NumRFields(); i < n; i++ {
+		if name, value := s.RField(i); !ws.HandshakeField(name) {
+			b = http1.AppendHeader(b, name, value)
+		}
+	}
+	b = res.AppendFields(b)
+	h.out = append(b, "\r\n"...)
+	h.headSent = true
+	h.flush() // the 101 leaves before the first frame
+	delete(h.l.Conns, h)
+	h.closed, h.handedOff = true, true
+	s.SetKind(cgo.KindWebSocket)
+	s.SetWS(0, 0, []byte(res.Protocol))
+	h.OnUpgrade(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
+}
+
 // OnClose releases what the connection holds.
 func (h *Conn) OnClose(error) {
 	h.closed = true
@@ -811,11 +1002,14 @@ func (h *Conn) OnClose(error) {
 // afterWork frees what a closed connection still holds once no code on the
 // stack uses it.
 func (h *Conn) afterWork() {
-	if !h.closed {
+	if !h.closed || h.handedOff {
 		return
 	}
 	h.st.Close()
-	if h.st.SessVars() && !h.sessionEnded {
+	if h.relay != nil {
+		h.relay.Close()
+	}
+	if (h.st.SessVars() || h.relay != nil && h.relay.SessVars()) && !h.sessionEnded {
 		h.sessionEnded = true
 		stream.EndSession(h.l.Env, h.id)
 	}
