@@ -319,6 +319,13 @@ func Parse(data []byte, dir string) (*Config, error) {
 	return c, nil
 }
 
+// Complete sets the defaults and validates a Config built by another
+// front end than the YAML reader (config/haproxycfg), as Parse does.
+func (c *Config) Complete() error {
+	c.setDefaults()
+	return c.validate()
+}
+
 func (c *Config) setDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
@@ -606,6 +613,9 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes a Size as a number of bytes.
+func (s Size) MarshalYAML() (any, error) { return int64(s), nil }
+
 // ParseSize parses a Size.
 func ParseSize(v string) (int64, error) {
 	t := strings.TrimSpace(v)
@@ -648,6 +658,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration(v)
 	return nil
 }
+
+// MarshalYAML writes a Duration as Go spells it ("10s", "1m30s").
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
