@@ -153,6 +153,10 @@ func convertCommand(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	header += ".\n"
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "luaedge:", err)
+		return 1
+	}
 	for name, content := range map[string][]byte{
 		"luaedge.yaml":           []byte(header + string(data)),
 		"haproxycfg-prelude.lua": res.Prelude,

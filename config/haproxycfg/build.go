@@ -911,11 +911,11 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 			if i+1 >= len(args) {
 				return "", at.errorf("redirect: %s needs a value", args[i])
 			}
-			ck := args[i+1]
+			ck := args[i+1] + "; path=/;"
 			if args[i] == "clear-cookie" {
-				ck = strings.TrimSuffix(ck, "=") + "=; Expires=Thu, 01-Jan-1970 00:00:01 GMT"
+				ck = strings.TrimSuffix(args[i+1], "=") + "=; path=/; Max-Age=0;"
 			}
-			cookies = append(cookies, luaQuote(ck+"; path=/"))
+			cookies = append(cookies, luaQuote(ck))
 			i++
 		default:
 			return "", at.errorf("redirect: '%s' is not supported by luaedge", args[i])
@@ -942,7 +942,11 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 		return "", at.errorf("redirect %s: want location, prefix or scheme", kind)
 	}
 	reasons := map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
-	fmt.Fprintf(&b, "local h = {[\"cache-control\"] = \"no-cache\", location = loc}\n")
+	fmt.Fprintf(&b, "local h = {location = loc}\n")
+	if code == 302 || code == 303 || code == 307 {
+		// As HAProxy: the temporary redirects are not to be cached.
+		fmt.Fprintf(&b, "h[\"cache-control\"] = \"no-cache\"\n")
+	}
 	if len(cookies) > 0 {
 		fmt.Fprintf(&b, "h[\"set-cookie\"] = {%s}\n", strings.Join(cookies, ", "))
 	}

@@ -262,6 +262,7 @@ function H.svc(page)
 		if page == nil then return end -- TCP: the connection closes
 		applet:set_status(page.status, page.reason)
 		for k, v in pairs(page.headers) do applet:add_header(k, v) end
+		applet:add_header("content-length", #page.body)
 		applet:start_response()
 		applet:send(page.body)
 	end
