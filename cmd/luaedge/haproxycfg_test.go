@@ -388,6 +388,40 @@ listen lst
 			},
 		},
 		{
+			name:  "conditional services, allow, errorfile and response-phase fetches",
+			files: []string{"services.lua", "403.http"},
+			cfg: head("services.lua") + `    errorfile 403 403.http
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request allow if { path /allowed }
+    http-request deny if { path_beg /allowed }
+    http-request lua.setv first if { path_beg /one }
+    http-request lua.boom if { path /boom }
+    http-request set-method POST if { path /meth }
+    http-request set-uri /two/uri?z=1 if { path /uri }
+    http-request unset-var(txn.v) if { url_param(unset) -m found }
+    http-request use-service lua.one if { path_beg /one } || { path /boom }
+    http-request use-service lua.two if { path_beg /two } || { path /meth }
+    http-response set-header X-Status %[status]
+    http-response deny if { path /two/deny }
+    http-response set-status 299 reason "Fine" if { path /two/status }
+    http-response set-status 298 reason "Ok" if { hdr(content-type) -m beg text/ } { url_param(s) -m found }
+`,
+			steps: []hxStep{
+				{name: "allow stops the rules: nothing answers", req: hxReq{Path: "/allowed"}, want: hxWant{Status: 503, Header: map[string]string{"x-status": ""}}},
+				{name: "errorfile for deny", req: hxReq{Path: "/allowed/x"}, want: hxWant{Status: 403, Body: "go away\n", Header: map[string]string{"x-err": "custom"}}},
+				{name: "service one with a Lua action", conn: "a", req: hxReq{Path: "/one/a"}, want: hxWant{Status: 200, Body: "one /one/a v=first\n", Header: map[string]string{"x-status": "200"}}},
+				{name: "unset-var", conn: "a", req: hxReq{Path: "/one/a?unset=1"}, want: hxWant{Status: 200, Body: "one /one/a v=nil\n"}},
+				{name: "an error in an action: the request goes on", conn: "a", req: hxReq{Path: "/boom"}, want: hxWant{Status: 200}},
+				{name: "set-method", conn: "a", req: hxReq{Path: "/meth"}, want: hxWant{Status: 200}},
+				{name: "set-uri", conn: "a", req: hxReq{Path: "/uri"}, want: hxWant{Status: 200, Body: "two /two/uri v=nil\n"}},
+				{name: "path is not there in the response phase", conn: "a", req: hxReq{Path: "/two/deny"}, want: hxWant{Status: 200}},
+				{name: "hdr reads the response there", conn: "a", req: hxReq{Path: "/two/x?s=1"}, want: hxWant{Status: 200, Reason: "OK"}},
+				{name: "no service chosen", conn: "a", req: hxReq{Path: "/none"}, want: hxWant{Status: 503}},
+			},
+		},
+		{
 			name: "no backend answers 503",
 			cfg: head() + `
 frontend www

@@ -369,6 +369,12 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			fmt.Fprintf(&g.body, "core.register_service(%s, %s, H.svc(%s))\n", luaQuote(name), luaQuote(phase), page)
 		}
 		fe.UseService = "lua." + name
+		if http {
+			// HAProxy's 503 when nothing answers skips the http-response
+			// rules: it is sent from the request phase.
+			fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
+				fmt.Sprintf("if txn:get_var(\"txn.__hc_service\") == nil then %s end", b.page(503))))
+		}
 	}
 	return fe, nil
 }

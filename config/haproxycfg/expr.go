@@ -48,6 +48,18 @@ type fetchDef struct {
 	nargs [2]int // min, max arguments
 }
 
+// requestOnly are the fetches of the request line, headers and body,
+// which HAProxy no longer has in the response phase: there they find
+// nothing (the method stays).
+var requestOnly = map[string]bool{
+	"path": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
+}
+
+// responseAlias are the fetches that read the response in the response
+// phase.
+var responseAlias = map[string]string{"hdr": "res.hdr", "hdr_cnt": "res.hdr_cnt"}
+
 func call(method string, args ...string) string {
 	return fmt.Sprintf("txn.f:%s(%s)", method, strings.Join(args, ", "))
 }
@@ -179,7 +191,18 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
 		def, ok = fetchDef{one: func(_ scope, a []string) string { return call("lua_"+fn, quoteAll(a)...) }, match: "str", nargs: [2]int{0, 100}}, true
+	case sc.res && requestOnly[name] && !multi:
+		return "", "", false, fmt.Errorf("fetch '%s' reads the request, which is not available in the response phase", name)
+	case sc.res && requestOnly[name]:
+		// In an ACL HAProxy accepts it, and it matches nothing.
+		if len(parts) > 1 {
+			return "nil", "str", false, nil
+		}
+		def, ok = fetchDef{one: func(scope, []string) string { return "nil" }, match: fetches[name].match, nargs: fetches[name].nargs}, true
 	default:
+		if alias, ok := responseAlias[name]; ok && sc.res {
+			name = alias
+		}
 		def, ok = fetches[name]
 		if !ok {
 			def, ok = stickFetch(name)

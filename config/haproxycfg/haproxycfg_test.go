@@ -179,6 +179,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%ci\"\n", "log-format variables other than %[...] are not supported"},
 		{"backend b\n  server s 10.0.0.1\n", "haproxy.cfg:2: server s: the address needs a port"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {
