@@ -489,7 +489,11 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if err != nil {
 			return at.errorf("errorfile: invalid status '%s'", w[1])
 		}
-		data, err := os.ReadFile(w[2])
+		path := w[2]
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(f.dir, path)
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return at.errorf("errorfile: %v", err)
 		}
