@@ -247,3 +247,47 @@ func TestExpressions(t *testing.T) {
 		t.Errorf("cond = %q, %v; want %q", got, err, want)
 	}
 }
+
+func TestConditionalBlocksAndEnvironment(t *testing.T) {
+	t.Setenv("HCFG_PORT", "8099")
+	paths := write(t, "haproxy.cfg", `global
+.if version_atleast(2.4)
+    nbthread 3
+.elif defined(NEVER)
+    nbthread 4
+.else
+    nbthread 5
+.endif
+.if feature(QUIC)
+    quic-only-keyword
+.endif
+.if !defined(HCFG_UNSET) && streq(a,a)
+    .notice taken
+.endif
+
+frontend f
+    mode http
+    bind "127.0.0.1:${HCFG_PORT}"
+    bind "127.0.0.1:${HCFG_MISSING-8100}"
+    http-request return status 200
+`)
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.Workers != 3 {
+		t.Errorf("workers %d, want 3", res.Config.Workers)
+	}
+	if b := res.Config.Frontends[0].Bind; !reflect.DeepEqual(b, []string{"127.0.0.1:8099", "127.0.0.1:8100"}) {
+		t.Errorf("bind %v", b)
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "haproxy.cfg:13: taken") {
+		t.Errorf("warnings: %s", w)
+	}
+	if _, err := Load(write(t, "haproxy.cfg", "global\n.if 1\n")); err == nil || !strings.Contains(err.Error(), ".if without .endif") {
+		t.Errorf("an open .if: %v", err)
+	}
+	if _, err := Load(write(t, "haproxy.cfg", "global\n.alert stop here\n")); err == nil || !strings.Contains(err.Error(), "haproxy.cfg:2: stop here") {
+		t.Errorf(".alert: %v", err)
+	}
+}

@@ -128,6 +128,7 @@ func parse(paths []string) (*file, error) {
 		}
 		var cur *proxy
 		section := ""
+		var conds condStack
 		for i, raw := range strings.Split(string(data), "\n") {
 			at := pos{path, i + 1}
 			words, err := split(raw)
@@ -135,6 +136,15 @@ func parse(paths []string) (*file, error) {
 				return nil, at.errorf("%v", err)
 			}
 			if len(words) == 0 {
+				continue
+			}
+			if strings.HasPrefix(words[0], ".") {
+				if err := conds.directive(at, words, f); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if conds.skipping() {
 				continue
 			}
 			switch words[0] {
@@ -189,8 +199,154 @@ func parse(paths []string) (*file, error) {
 				}
 			}
 		}
+		if len(conds) > 0 {
+			return nil, pos{path, len(strings.Split(string(data), "\n"))}.errorf(".if without .endif")
+		}
 	}
 	return f, nil
+}
+
+// condStack is the .if blocks open at a line: for each, whether its
+// lines are read, and whether a branch of it was taken.
+type condStack []struct{ on, taken, parentOn bool }
+
+func (c condStack) skipping() bool { return len(c) > 0 && !c[len(c)-1].on }
+
+// directive handles .if, .elif, .else, .endif and the messages.
+func (c *condStack) directive(at pos, w []string, f *file) error {
+	top := func() int { return len(*c) - 1 }
+	switch w[0] {
+	case ".if":
+		v, err := condition(w[1:])
+		if err != nil {
+			return at.errorf(".if: %v", err)
+		}
+		parentOn := !c.skipping()
+		*c = append(*c, struct{ on, taken, parentOn bool }{parentOn && v, v, parentOn})
+	case ".elif":
+		if len(*c) == 0 {
+			return at.errorf(".elif without .if")
+		}
+		v, err := condition(w[1:])
+		if err != nil {
+			return at.errorf(".elif: %v", err)
+		}
+		b := &(*c)[top()]
+		b.on = b.parentOn && !b.taken && v
+		b.taken = b.taken || v
+	case ".else":
+		if len(*c) == 0 {
+			return at.errorf(".else without .if")
+		}
+		b := &(*c)[top()]
+		b.on = b.parentOn && !b.taken
+		b.taken = true
+	case ".endif":
+		if len(*c) == 0 {
+			return at.errorf(".endif without .if")
+		}
+		*c = (*c)[:top()]
+	case ".notice", ".warning", ".diag":
+		if !c.skipping() {
+			f.warn(at, "%s", strings.Join(w[1:], " "))
+		}
+	case ".alert":
+		if !c.skipping() {
+			return at.errorf("%s", strings.Join(w[1:], " "))
+		}
+	default:
+		return at.unsupported(w[0])
+	}
+	return nil
+}
+
+// haproxyVersion is the HAProxy version whose configuration luaedge reads,
+// for version_atleast() and version_before().
+const haproxyVersion = "2.6"
+
+// condition evaluates the words of an .if: one term, or terms joined
+// with && and ||, each maybe negated with !.
+func condition(w []string) (bool, error) {
+	if len(w) == 0 {
+		return false, errors.New("a condition is needed")
+	}
+	result, and := false, false
+	for i := 0; i < len(w); i++ {
+		t := w[i]
+		if t == "&&" || t == "||" {
+			and = t == "&&"
+			continue
+		}
+		neg := strings.HasPrefix(t, "!")
+		t = strings.TrimPrefix(t, "!")
+		v, err := term(t)
+		if err != nil {
+			return false, err
+		}
+		v = v != neg
+		switch {
+		case i == 0:
+			result = v
+		case and:
+			result = result && v
+		default:
+			result = result || v
+		}
+	}
+	return result, nil
+}
+
+func term(t string) (bool, error) {
+	if n, err := strconv.Atoi(t); err == nil {
+		return n != 0, nil
+	}
+	name, args, err := callParts(t)
+	if err != nil {
+		return false, err
+	}
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
+	switch name {
+	case "defined":
+		_, ok := os.LookupEnv(arg(0))
+		return ok, nil
+	case "feature":
+		return arg(0) == "LUA", nil
+	case "streq":
+		return arg(0) == arg(1), nil
+	case "strneq":
+		return arg(0) != arg(1), nil
+	case "version_atleast":
+		return compareVersions(haproxyVersion, arg(0)) >= 0, nil
+	case "version_before":
+		return compareVersions(haproxyVersion, arg(0)) < 0, nil
+	}
+	return false, fmt.Errorf("'%s' is not supported by luaedge", t)
+}
+
+// compareVersions compares dotted versions numerically.
+func compareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 // split cuts a line into words as HAProxy does: spaces separate words,
@@ -222,6 +378,19 @@ func split(line string) ([]string, error) {
 				w.WriteByte(line[i])
 			}
 			in = true
+		case quote == '"' && c == '$':
+			// Environment variables: $NAME, ${NAME}, ${NAME-default}.
+			name, def, hasDef, n := envRef(line[i+1:])
+			if n == 0 {
+				w.WriteByte(c)
+				continue
+			}
+			v, ok := os.LookupEnv(name)
+			if !ok && hasDef {
+				v = def
+			}
+			w.WriteString(v)
+			i += n
 		case quote == '"':
 			if c == '"' {
 				quote = 0
@@ -250,6 +419,24 @@ func split(line string) ([]string, error) {
 		words = append(words, w.String())
 	}
 	return words, nil
+}
+
+// envRef reads a variable reference after a '$': it returns the name,
+// the default, and how many bytes it took (0 if it is not one).
+func envRef(s string) (name, def string, hasDef bool, n int) {
+	if strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return "", "", false, 0
+		}
+		inner := s[1:end]
+		name, def, hasDef = strings.Cut(inner, "-")
+		return name, def, hasDef, end + 1
+	}
+	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	return s[:n], "", false, n
 }
 
 // noEffect are keywords that change nothing luaedge does (processes,
