@@ -309,6 +309,29 @@ frontend www
 			},
 		},
 		{
+			name:  "set-map and the map converter, default-server",
+			files: []string{"dyn.map"},
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-map(dyn.map) %[url_param(k)] %[url_param(v)] if { path /set }
+    http-request del-map(dyn.map) %[url_param(k)] if { path /del }
+    http-request return status 200 content-type text/plain lf-string "v=%[url_param(k),map(dyn.map,none)]\n" unless { path /app }
+    default_backend app
+
+backend app
+    default-server inter 1s rise 1 fall 2
+    server app1 @APP@ check
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/get?k=x"}, want: hxWant{Status: 200, Body: "v=none\n"}},
+				{conn: "a", req: hxReq{Path: "/set?k=x&v=1"}, want: hxWant{Status: 200, Body: "v=1\n"}},
+				{conn: "a", req: hxReq{Path: "/get?k=x"}, want: hxWant{Status: 200, Body: "v=1\n"}},
+				{conn: "a", req: hxReq{Path: "/del?k=x"}, want: hxWant{Status: 200, Body: "v=none\n"}},
+				{conn: "a", req: hxReq{Path: "/app"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+			},
+		},
+		{
 			name:  "stick-table counter read from Lua",
 			files: []string{"counter.lua"},
 			cfg: head("counter.lua") + `

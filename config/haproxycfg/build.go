@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,8 +116,11 @@ func (f *file) build() (*Result, error) {
 		}
 		cfg.Frontends = append(cfg.Frontends, fe)
 	}
+	if len(cfg.Frontends) == 0 {
+		return nil, fmt.Errorf("%s: no frontend or listen section", f.first)
+	}
 	if err := cfg.Complete(); err != nil {
-		return nil, fmt.Errorf("%s: %v", f.proxies0(), err)
+		return nil, fmt.Errorf("%s: %v", f.first, err)
 	}
 	var pre strings.Builder
 	pre.WriteString("-- Generated from the HAProxy configuration.\n")
@@ -131,14 +135,6 @@ func (f *file) build() (*Result, error) {
 	rules.WriteString(g.head.String())
 	rules.WriteString(g.body.String())
 	return &Result{Config: cfg, Prelude: []byte(pre.String()), Rules: []byte(rules.String()), Warnings: f.warnings}, nil
-}
-
-// proxies0 names the first file, for errors found on the whole model.
-func (f *file) proxies0() string {
-	if len(f.proxies) == 0 {
-		return "configuration"
-	}
-	return f.proxies[0].at.file
 }
 
 // section is a list of rules and where they come from: the frontend part
@@ -662,6 +658,30 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s: want sc-inc-gpc0(0)", name)
 		}
 		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
+	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
+		file := strings.TrimSuffix(name[len("set-map("):], ")")
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(c.dir, file)
+		}
+		want := 2
+		if name[:3] == "del" {
+			want = 1
+		}
+		if err := need(want); err != nil {
+			return "", err
+		}
+		key, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		if want == 1 {
+			return fmt.Sprintf("core.del_map(%s, %s)", luaQuote(file), key), nil
+		}
+		val, err := fmtArg(args[1])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("core.set_map(%s, %s, %s)", luaQuote(file), key, val), nil
 	case name == "set-tos" || name == "set-mark":
 		if err := need(1); err != nil {
 			return "", err

@@ -78,6 +78,7 @@ type proxy struct {
 	bufferReq  bool
 	forwardfor string // the header option forwardfor adds, "" for none
 	httpclose  bool
+	defServer  []string // the options of default-server, before each server's
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -98,6 +99,7 @@ func (d *proxy) clone() *proxy {
 
 // file is what the configuration files say, section by section.
 type file struct {
+	first    string // the first file, named by errors about the whole model
 	dir      string
 	global   config.Config // workers, lua
 	luaPath  []string      // lua-prepend-path
@@ -120,6 +122,7 @@ func parse(paths []string) (*file, error) {
 			return nil, err
 		}
 		if f.dir == "" {
+			f.first = path
 			abs, err := filepath.Abs(path)
 			if err != nil {
 				return nil, err
@@ -650,7 +653,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return err
 		}
 		if kw == "default-server" {
-			return at.unsupported("default-server")
+			// Checked now, applied to each server line after it.
+			if _, err := f.serverOptions(&proxy{}, at, "default-server", w[1:]); err != nil {
+				return err
+			}
+			p.defServer = append(append([]string{}, p.defServer...), w[1:]...)
+			return nil
 		}
 		return f.server(p, at, w)
 	case "balance":
@@ -685,7 +693,9 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("errorfile: %v", err)
 		}
 		p.errorfiles[code] = string(data)
-	case "filter", "http-reuse", "cookie", "redirect", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+	case "http-reuse":
+		f.warn(at, "'http-reuse' has no effect in luaedge: idle server connections are reused by each loop")
+	case "filter", "cookie", "redirect", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -796,10 +806,26 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 	if len(w) < 3 {
 		return at.errorf("server: want a name and an address")
 	}
-	s := config.Server{Name: w[1], Address: w[2]}
-	if !strings.Contains(s.Address, ":") {
-		return at.errorf("server %s: the address needs a port (luaedge has no default port)", s.Name)
+	if !strings.Contains(w[2], ":") {
+		return at.errorf("server %s: the address needs a port (luaedge has no default port)", w[1])
 	}
+	s, err := f.serverOptions(p, at, w[1], append(append([]string{}, p.defServer...), w[3:]...))
+	if err != nil {
+		return err
+	}
+	s.Address = w[2]
+	if s.Name == "" {
+		return nil // disabled
+	}
+	p.servers = append(p.servers, s)
+	return nil
+}
+
+// serverOptions reads the options of a server or default-server line
+// into a Server and p's check; a disabled server comes back without a
+// name.
+func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
+	s := config.Server{Name: name}
 	check, disabled := false, false
 	num := func(i int) (int, error) {
 		if i+1 >= len(w) {
@@ -811,7 +837,7 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 		}
 		return n, nil
 	}
-	for i := 3; i < len(w); i++ {
+	for i := 0; i < len(w); i++ {
 		var err error
 		switch w[i] {
 		case "check":
@@ -832,28 +858,29 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 		case "fall":
 			p.check.Fall, err = num(i)
 			i++
+		case "enabled":
+			disabled = false
 		case "inter":
 			if i+1 >= len(w) {
-				return at.errorf("server %s: inter needs a time", s.Name)
+				return s, at.errorf("server %s: inter needs a time", s.Name)
 			}
 			p.check.Interval, err = duration(w[i+1])
 			i++
 		default:
-			return at.unsupported("server ... " + w[i])
+			return s, at.unsupported("server ... " + w[i])
 		}
 		if err != nil {
-			return err
+			return s, err
 		}
 	}
 	if check && p.check.Type == "" {
 		p.check.Type = "tcp"
 	}
-	if disabled {
+	if disabled && name != "default-server" {
 		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)
-		return nil
+		return config.Server{}, nil
 	}
-	p.servers = append(p.servers, s)
-	return nil
+	return s, nil
 }
 
 func (f *file) stickTable(p *proxy, at pos, w []string) error {
