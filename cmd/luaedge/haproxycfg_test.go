@@ -445,13 +445,21 @@ frontend www
 			},
 		},
 		{
-			name: "no backend answers 503",
+			name:  "no backend answers 503, monitor-uri, return file",
+			files: []string{"page.txt", "page.lf"},
 			cfg: head() + `
 frontend www
     bind 127.0.0.1:@PORT@
+    monitor-uri /healthz
+    http-request deny if { path /healthz }
     http-request return status 204 if { path /ok }
+    http-request return status 200 content-type text/plain file page.txt if { path /file }
+    http-request return status 200 content-type text/plain lf-file page.lf if { path_beg /lf }
 `,
 			steps: []hxStep{
+				{name: "monitor-uri", conn: "a", req: hxReq{Path: "/healthz"}, want: hxWant{Status: 200, Header: map[string]string{"content-type": "text/html"}}},
+				{name: "file", conn: "a", req: hxReq{Path: "/file"}, want: hxWant{Status: 200, Body: "a static page\n"}},
+				{name: "lf-file", conn: "a", req: hxReq{Path: "/lf/x"}, want: hxWant{Status: 200, Body: "you asked for /lf/x\n"}},
 				{name: "return", conn: "a", req: hxReq{Path: "/ok"}, want: hxWant{Status: 204}},
 				{name: "nothing answers", conn: "a", req: hxReq{Path: "/other"}, want: hxWant{Status: 503, Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}},
 			},

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -280,6 +281,11 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 	}
 	var req, res []string
+	if p.monitorURI != "" && http {
+		// HAProxy answers it before any rule.
+		req = append(req, g.action("http-req", "monitor-uri "+p.monitorURI,
+			fmt.Sprintf("if txn.f:url() == %s then %s end", luaQuote(p.monitorURI), b.page(200))))
+	}
 	if hasAllowIn(reqSecs) {
 		req = append(req, g.action(phase+"-req", "the allow state", "H.begin(txn)"))
 	}
@@ -860,8 +866,25 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 				return "", at.errorf("%s: %v", kw, err)
 			}
 			body, bodySet = code, true
-		case "errorfile", "file", "lf-file":
-			return "", at.errorf("%s ... %s: not supported by luaedge (use string or lf-string)", kw, args[i])
+		case "file", "lf-file":
+			p := v
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(c.dir, p)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			body, bodySet = luaQuote(string(data)), true
+			if args[i] == "lf-file" {
+				code, err := sc.format(string(data))
+				if err != nil {
+					return "", at.errorf("%s: %v", kw, err)
+				}
+				body = code
+			}
+		case "errorfile":
+			return "", at.errorf("%s ... errorfile: not supported by luaedge (use file, string or lf-string)", kw)
 		case "hdr":
 			if i+2 >= len(args) {
 				return "", at.errorf("%s: hdr needs a name and a value", kw)

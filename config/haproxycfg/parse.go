@@ -79,6 +79,7 @@ type proxy struct {
 	forwardfor string // the header option forwardfor adds, "" for none
 	httpclose  bool
 	defServer  []string // the options of default-server, before each server's
+	monitorURI string
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -604,7 +605,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		p.timeouts[w[1]] = d
 	case "option", "no":
 		return f.option(p, at, w)
-	case "log", "maxconn", "retries", "log-format", "description", "stats", "monitor-uri", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header", "capture":
+	case "monitor-uri":
+		if len(w) != 2 {
+			return at.errorf("monitor-uri: want a URI")
+		}
+		p.monitorURI = w[1]
+	case "log", "maxconn", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header", "capture":
 		if kw == "capture" {
 			return at.unsupported("capture")
 		}
