@@ -297,7 +297,8 @@ frontend www
     http-request redirect location /x set-cookie A=b if { path /ck }
     http-request redirect location /x clear-cookie A= if { path /cl }
     http-request redirect prefix / drop-query append-slash if { path_beg /slash }
-    http-request return status 200 content-type text/plain string ok
+    redirect scheme https code 302 if { path /legacy } !{ ssl_fc }
+    http-request return status 200 content-type text/plain string ok if !{ path /legacy }
 `,
 			steps: []hxStep{
 				{conn: "a", req: hxReq{Path: "/301"}, want: hxWant{Status: 301, Header: map[string]string{"location": "/x"}}},
@@ -306,6 +307,7 @@ frontend www
 				{conn: "a", req: hxReq{Path: "/ck"}, want: hxWant{Status: 302, Header: map[string]string{"set-cookie": "A=b; path=/;"}}},
 				{conn: "a", req: hxReq{Path: "/cl"}, want: hxWant{Status: 302, Header: map[string]string{"set-cookie": "A=; path=/; Max-Age=0;"}}},
 				{conn: "a", req: hxReq{Path: "/slash/a?b=1"}, want: hxWant{Status: 302, Header: map[string]string{"location": "/slash/a/"}}},
+				{name: "redirect as a section keyword, after the rules", conn: "a", req: hxReq{Path: "/legacy", Header: []string{"Host: h.example"}}, want: hxWant{Status: 302, Header: map[string]string{"location": "https://h.example/legacy"}}},
 			},
 		},
 		{

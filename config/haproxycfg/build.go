@@ -219,7 +219,8 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 
 	reqOf := func(x *proxy) []rule {
 		if http {
-			return x.httpReq
+			// redirect lines run after the section's http-request rules.
+			return append(append([]rule{}, x.httpReq...), x.redirects...)
 		}
 		return x.tcpReq
 	}
@@ -231,8 +232,8 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if !http {
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
-			if len(x.httpReq)+len(x.httpRes) > 0 {
-				r := append(x.httpReq, x.httpRes...)[0]
+			if len(x.httpReq)+len(x.httpRes)+len(x.redirects) > 0 {
+				r := append(append(x.httpReq, x.httpRes...), x.redirects...)[0]
 				return fe, r.at.errorf("http rules in %s, which is in mode tcp", x.name)
 			}
 		}

@@ -80,6 +80,7 @@ type proxy struct {
 	httpclose  bool
 	defServer  []string // the options of default-server, before each server's
 	monitorURI string
+	redirects  []rule // the section's redirect lines: after its http-request rules
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -94,7 +95,7 @@ func (d *proxy) clone() *proxy {
 		p.errorfiles[k] = v
 	}
 	p.acls = map[string][]rule{}
-	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds = nil, nil, nil, nil, nil, nil, nil
+	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
 	return &p
 }
 
@@ -701,7 +702,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		p.errorfiles[code] = string(data)
 	case "http-reuse":
 		f.warn(at, "'http-reuse' has no effect in luaedge: idle server connections are reused by each loop")
-	case "filter", "cookie", "redirect", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+	case "redirect":
+		if isDefaults {
+			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
+		}
+		p.redirects = append(p.redirects, rule{at, w})
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
