@@ -639,7 +639,7 @@ func (sc scope) cond(words []string, acls map[string][]rule) (string, error) {
 // namedACL compiles a reference to a named ACL into a call of its
 // function (lines of the same name are ORed), or a predefined ACL.
 func (sc scope) namedACL(name string, acls map[string][]rule) (string, error) {
-	key := sc.fe + "\x00" + sc.be + "\x00" + name
+	key := fmt.Sprintf("%s\x00%s\x00%v\x00%s", sc.fe, sc.be, sc.res, name)
 	if fn, ok := sc.g.aclFns[key]; ok {
 		return fn + "(txn)", nil
 	}

@@ -291,3 +291,24 @@ frontend f
 		t.Errorf(".alert: %v", err)
 	}
 }
+
+// A named ACL on the request's path matches in http-request rules and
+// matches nothing in http-response rules, where HAProxy no longer has the
+// path: it is compiled once per phase.
+func TestACLPerPhase(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    acl x path /x
+    http-request set-header a b if x
+    http-response set-header a b if x
+    http-request return status 200
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, "ACL[1] = function(txn) return H.M[\"str\"](txn.f:path()") || !strings.Contains(rules, "ACL[2] = function(txn) return H.M[\"str\"](nil") {
+		t.Errorf("want one ACL function per phase:\n%s", rules)
+	}
+}
