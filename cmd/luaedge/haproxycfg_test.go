@@ -623,3 +623,45 @@ func TestHAProxyCfgCheck(t *testing.T) {
 		t.Errorf("check of the converted configuration: %v\n%s", err, b)
 	}
 }
+
+// TestHAProxyCfgReload: SIGHUP reads the haproxy.cfg files again.
+func TestHAProxyCfgReload(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := func(answer string) string {
+		return "frontend f\n    mode http\n    bind " + addr + "\n    http-request return status 200 content-type text/plain string " + answer + "\n"
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("one"))
+	s, ok := launch(t, dir, []string{"-f", "haproxy.cfg"}, []string{addr})
+	if !ok {
+		t.Fatalf("luaedge did not start:\n%s", s.logs())
+	}
+	if got := hxOnce(t, addr, hxReq{Path: "/"}); got.Body != "one" {
+		t.Fatalf("before the reload: %v", got)
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("two"))
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := hxOnce(t, addr, hxReq{Path: "/"})
+		if got.Body == "two" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A broken file keeps the running generation, and the log names the line.
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("three")+"    bogus-keyword\n")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, 10*time.Second, "reload failed", "haproxy.cfg:5: 'bogus-keyword' is not supported by luaedge")
+	if got := hxOnce(t, addr, hxReq{Path: "/"}); got.Body != "two" {
+		t.Errorf("after a failed reload: %v", got)
+	}
+}
