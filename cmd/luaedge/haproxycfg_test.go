@@ -601,7 +601,7 @@ func TestHAProxyCfgCheck(t *testing.T) {
 		{[]string{"check", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
 		{[]string{"-c", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
 		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'capture' is not supported by luaedge"},
-		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope'"},
+		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope' registered for http-req"},
 		{[]string{"-f", "ok.cfg", "-x"}, 2, "-x: with -f, luaedge takes HAProxy's options"},
 	} {
 		cmd := exec.Command(luaedgeBin, tc.args...)

@@ -475,7 +475,7 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	w := r.words
 	ci := condIndex(w)
 	act, condWords := w[:ci], w[ci:]
-	sc := scope{fe: c.fe, be: s.be, res: res, dir: c.dir, g: c.g}
+	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g}
 	allow := hasAllow(s.rules)
 	name := act[0]
 	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow {
@@ -554,11 +554,11 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	switch {
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
-		fmt.Fprintf(&c.g.checks, "if not H.actions[%s] then error(%s, 0) end\n", luaQuote(fn),
-			luaQuote(fmt.Sprintf("%s: no Lua action named '%s' (core.register_action was not called for it)", at, fn)))
+		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(sc.phase), luaQuote(fn),
+			luaQuote(fmt.Sprintf("%s: no Lua action named '%s' registered for %s (core.register_action)", at, fn, sc.phase)))
 		call := []string{"txn"}
 		call = append(call, quoteAll(args)...)
-		return fmt.Sprintf("return H.actions[%s](%s)", luaQuote(fn), strings.Join(call, ", ")), nil
+		return fmt.Sprintf("return H.actions[%s][%s](%s)", luaQuote(sc.phase), luaQuote(fn), strings.Join(call, ", ")), nil
 	case name == "use-service":
 		if err := need(1); err != nil {
 			return "", err

@@ -33,7 +33,8 @@ func luaQuote(s string) string {
 // fe_name), the backend when in one, and the phase.
 type scope struct {
 	fe, be string
-	res    bool // an http-response / tcp-response rule
+	res    bool   // an http-response / tcp-response rule
+	phase  string // of the rule: http-req, http-res, tcp-req, tcp-res
 	dir    string
 	g      *gen
 }

@@ -3,11 +3,20 @@
 -- the generated chunk; the only globals it changes are the wrappers of
 -- core.register_action and core.register_service, which record the
 -- scripts' functions so that a rule with a condition can call them.
-local H = { actions = {}, services = {} }
+-- H.actions[phase][name] is the function a script registered for phase
+-- ("http-req", ...); H.services[name] a service's.
+local H = { actions = { ["http-req"] = {}, ["http-res"] = {}, ["tcp-req"] = {}, ["tcp-res"] = {} }, services = {} }
 do
 	local register_action, register_service = core.register_action, core.register_service
+	-- The originals are tail calls, so that the errors they raise name
+	-- the script's line, not this one; a failed registration stops the
+	-- start anyway.
 	function core.register_action(name, phases, fn, nb_args)
-		H.actions[name] = fn
+		if type(phases) == "table" then
+			for _, p in ipairs(phases) do
+				if H.actions[p] then H.actions[p][name] = fn end
+			end
+		end
 		return register_action(name, phases, fn, nb_args)
 	end
 	function core.register_service(name, mode, fn)
