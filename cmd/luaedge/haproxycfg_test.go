@@ -287,6 +287,21 @@ frontend www
 			},
 		},
 		{
+			name:  "map-driven redirect from Lua",
+			files: []string{"redirects.map", "mapredirect.lua"},
+			cfg: head("mapredirect.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.map_redirect 308 if METH_GET
+    http-request return status 200 content-type text/plain string "no redirect\n"
+`,
+			steps: []hxStep{
+				{name: "mapped", conn: "a", req: hxReq{Path: "/blog/2019"}, want: hxWant{Status: 308, Header: map[string]string{"location": "/archive/2019"}}},
+				{name: "not in the map", conn: "a", req: hxReq{Path: "/blog/2020"}, want: hxWant{Status: 200, Body: "no redirect\n"}},
+				{name: "not a GET", conn: "a", req: hxReq{Method: "POST", Path: "/blog/2019", Body: "x"}, want: hxWant{Status: 200}},
+			},
+		},
+		{
 			name: "redirect codes and options",
 			cfg: head() + `
 frontend www
