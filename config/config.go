@@ -29,6 +29,10 @@ type Config struct {
 	Lua             Lua        `yaml:"lua"`
 	Frontends       []Frontend `yaml:"frontends"`
 	Backends        []Backend  `yaml:"backends"`
+	// StickTables are tables of their own, named (HAProxy's backend that
+	// holds only a stick-table): track.table and the sc_* and src_*
+	// fetches name them as they name a frontend's or backend's table.
+	StickTables []NamedStickTable `yaml:"stick_tables"`
 	// RuntimeSocket is the path of the Unix socket that takes runtime
 	// commands (reload, help); "" for none. A relative path is taken from
 	// Dir.
@@ -226,6 +230,12 @@ type StickTable struct {
 	Store  []string `yaml:"store"` // e.g. conn_cur, http_req_rate(10s), gpc0
 }
 
+// NamedStickTable is a stick table of its own.
+type NamedStickTable struct {
+	Name       string `yaml:"name"`
+	StickTable `yaml:",inline"`
+}
+
 // Track names what a frontend counts, and where.
 type Track struct {
 	Key   string `yaml:"key"`   // src (the client address)
@@ -418,6 +428,14 @@ func (c *Config) validate() error {
 		}
 		backends[b.Name] = true
 	}
+	for i, t := range c.StickTables {
+		if t.Name == "" {
+			return fmt.Errorf("stick_tables[%d].name: missing", i)
+		}
+		if c.tableIndex(t.Name) != i || c.proxyNamed(t.Name) {
+			return fmt.Errorf("stick_tables[%d].name: %q is the name of another stick table, frontend or backend", i, t.Name)
+		}
+	}
 	names := map[string]bool{}
 	binds := map[string]string{}
 	for i, f := range c.Frontends {
@@ -488,7 +506,7 @@ func (c *Config) validate() error {
 					return fmt.Errorf("%s.track.table: missing, and the frontend has no stick_table", at)
 				}
 			} else if !c.hasTable(f.Track.Table) {
-				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table", at, f.Track.Table)
+				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table, nor a stick_tables entry", at, f.Track.Table)
 			}
 		}
 		if f.Limits.MaxHeaders < 1 {
@@ -512,7 +530,33 @@ func (c *Config) hasTable(name string) bool {
 			return true
 		}
 	}
+	return c.tableIndex(name) >= 0
+}
+
+// proxyNamed reports whether a frontend or backend is called name.
+func (c *Config) proxyNamed(name string) bool {
+	for _, f := range c.Frontends {
+		if f.Name == name {
+			return true
+		}
+	}
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return true
+		}
+	}
 	return false
+}
+
+// tableIndex returns the index of the first stick_tables entry named
+// name, or -1.
+func (c *Config) tableIndex(name string) int {
+	for i, t := range c.StickTables {
+		if t.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // Rules returns the request and response rules of the frontend's mode.

@@ -111,6 +111,12 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			}
 		}
 	}
+	for i := range cfg.StickTables {
+		t := &cfg.StickTables[i]
+		if err := s.addStickTable(prev, t.Name, fmt.Sprintf("stick_tables[%d]", i), &t.StickTable); err != nil {
+			return nil, err
+		}
+	}
 	byName := map[string]int{}
 	for i, bc := range cfg.Backends {
 		b, err := backend.New(backendConfig(bc))

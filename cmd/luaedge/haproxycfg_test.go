@@ -370,6 +370,24 @@ frontend www
 			},
 		},
 		{
+			name: "a stick table of its own, for track-sc0 table",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request track-sc0 src table st_src
+    http-request deny deny_status 429 if { sc_http_req_cnt(0) gt 2 }
+    http-request return status 200 content-type text/plain lf-string "n=%[sc_http_req_cnt(0)] src=%[src_http_req_cnt(st_src)]\n"
+
+backend st_src
+    stick-table type ip size 1k expire 1m store http_req_cnt
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "n=1 src=1\n"}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "n=2 src=2\n"}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 429}},
+			},
+		},
+		{
 			name:  "auth-request with a backend",
 			files: []string{"authreq.lua"},
 			cfg: head("authreq.lua") + `

@@ -94,7 +94,8 @@ func (f *file) build() (*Result, error) {
 		}
 		if len(p.servers) == 0 {
 			if p.stick != nil {
-				return nil, p.at.errorf("%s %s: a stick-table in a backend without servers is not supported by luaedge (declare it in the frontend that tracks)", p.kind, p.name)
+				// A table of its own, for track-sc0 ... table NAME.
+				cfg.StickTables = append(cfg.StickTables, config.NamedStickTable{Name: p.name, StickTable: *p.stick})
 			}
 			continue
 		}
