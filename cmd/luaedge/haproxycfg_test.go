@@ -412,7 +412,6 @@ backend app
 			cfg: head() + `
 frontend www
     bind 127.0.0.1:@PORT@
-    option forwardfor
     acl blue_host hdr(host) -i blue.example
     use_backend be_blue if blue_host || { path_beg /blue/ }
     use_backend be_green if { path_beg /green/ } METH_GET
@@ -423,6 +422,7 @@ backend be_app
     server s1 @APP@
 
 backend be_blue
+    option forwardfor
     http-request set-header X-User blue-%[be_name]
     http-response set-header X-Via %[be_name]
     server s1 @BLUE@

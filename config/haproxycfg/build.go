@@ -210,6 +210,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	forwards := false
 	for name := range reach {
+		// option http-buffer-request in a backend: the model has it per
+		// frontend.
+		fe.HTTPBufferRequest = fe.HTTPBufferRequest || backends[name].bufferReq
 		if b := backends[name]; len(b.servers) > 0 {
 			if b.mode != "" && b.mode != fe.Mode {
 				return fe, b.at.errorf("backend %s is mode %s, frontend %s is mode %s", name, b.mode, p.name, fe.Mode)
@@ -321,8 +324,20 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		if !http {
 			fallback = "if not H.st(txn).fwd then txn:done() end"
 		}
-		if p.forwardfor != "" && http {
-			fallback += fmt.Sprintf("\ntxn.http:req_add_header(%s, txn.f:src())", luaQuote(p.forwardfor))
+		// option forwardfor of the frontend or of the backend chosen adds
+		// the header once.
+		var xff []string
+		for _, name := range sortedKeys(reach) {
+			h := backends[name].forwardfor
+			if h == "" {
+				h = p.forwardfor
+			}
+			if h != "" && len(backends[name].servers) > 0 {
+				xff = append(xff, fmt.Sprintf("[%s] = %s", luaQuote(name), luaQuote(h)))
+			}
+		}
+		if len(xff) > 0 && http {
+			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then txn.http:req_add_header(xff, txn.f:src()) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}

@@ -158,7 +158,7 @@ func TestDocsConfig(t *testing.T) {
 		}
 	}
 	rules := string(res.Rules)
-	for _, want := range []string{`txn:set_var("txn.backend", b)`, `"x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`} {
+	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("the generated rules have no %q:\n%s", want, rules)
 		}
