@@ -480,6 +480,30 @@ frontend www
 			},
 		},
 		{
+			name:  "a service beside a backend (the ACME challenge pattern)",
+			files: []string{"services.lua"},
+			cfg: head("services.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.one if { path_beg /.well-known/acme-challenge/ }
+    use_backend be_blue if { path_beg /blue/ }
+    default_backend app
+
+backend be_blue
+    http-request use-service lua.two if { path /blue/svc }
+    server s1 @BLUE@
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{name: "the service", conn: "a", req: hxReq{Path: "/.well-known/acme-challenge/tok"}, want: hxWant{Status: 200, Body: "one /.well-known/acme-challenge/tok v=nil\n"}},
+				{name: "the backend", conn: "a", req: hxReq{Path: "/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+				{name: "a backend's service", conn: "a", req: hxReq{Path: "/blue/svc"}, want: hxWant{Status: 200, Body: "two /blue/svc v=nil\n"}},
+				{name: "the backend after it", conn: "a", req: hxReq{Path: "/blue/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+			},
+		},
+		{
 			name:  "no backend answers 503, monitor-uri, return file",
 			files: []string{"page.txt", "page.lf"},
 			cfg: head() + `

@@ -268,8 +268,8 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 		}
 	}
-	if forwards && len(services) > 0 {
-		return fe, services[0].at.errorf("use-service in a frontend that also forwards to servers is not supported by luaedge (put the service in its own frontend)")
+	if forwards && len(services) > 0 && !http {
+		return fe, services[0].at.errorf("tcp-request content use-service in a frontend that also forwards to servers is not supported by luaedge (put the service in its own frontend)")
 	}
 
 	phase := fe.Mode
@@ -392,7 +392,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			// HAProxy's 503 when nothing answers skips the http-response
 			// rules: it is sent from the request phase.
 			fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
-				fmt.Sprintf("if txn:get_var(\"txn.__hc_service\") == nil then %s end", b.page(503))))
+				fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then %s end", b.page(503))))
 		}
 	}
 	return fe, nil
@@ -585,7 +585,13 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		svc := strings.TrimPrefix(args[0], "lua.")
 		fmt.Fprintf(&c.g.checks, "if not H.services[%s] then error(%s, 0) end\n", luaQuote(svc),
 			luaQuote(fmt.Sprintf("%s: no Lua service named '%s' (core.register_service was not called for it)", at, svc)))
-		return fmt.Sprintf("txn:set_var(\"txn.__hc_service\", %s)\nreturn act.STOP", luaQuote(svc)), nil
+		// HTTP: txn.service answers with the service, also on a frontend
+		// that forwards. TCP: the frontend's generated service runs it.
+		v := "txn.service"
+		if !c.http {
+			v = "txn.__hc_service"
+		}
+		return fmt.Sprintf("txn:set_var(%s, %s)\nreturn act.STOP", luaQuote(v), luaQuote(svc)), nil
 	case name == "set-header" || name == "add-header":
 		if !c.http {
 			break

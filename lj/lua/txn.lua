@@ -52,6 +52,7 @@ function I.txn_of(ctx, p)
 	if ctx.txn_priv ~= nil then ctx.txn_priv = nil end
 	if ctx.loglevel ~= nil then ctx.loglevel = nil end
 	if ctx.prio_class ~= nil then ctx.prio_class, ctx.prio_offset = nil, nil end
+	if ctx.service ~= nil then ctx.service = nil end
 	return t
 end
 
