@@ -29,6 +29,10 @@ type Config struct {
 	Lua             Lua        `yaml:"lua"`
 	Frontends       []Frontend `yaml:"frontends"`
 	Backends        []Backend  `yaml:"backends"`
+	// StickTables are tables of their own, named (HAProxy's backend that
+	// holds only a stick-table): track.table and the sc_* and src_*
+	// fetches name them as they name a frontend's or backend's table.
+	StickTables []NamedStickTable `yaml:"stick_tables"`
 	// RuntimeSocket is the path of the Unix socket that takes runtime
 	// commands (reload, help); "" for none. A relative path is taken from
 	// Dir.
@@ -340,6 +344,12 @@ type StickTable struct {
 	Store  []string `yaml:"store"` // e.g. conn_cur, http_req_rate(10s), gpc0
 }
 
+// NamedStickTable is a stick table of its own.
+type NamedStickTable struct {
+	Name       string `yaml:"name"`
+	StickTable `yaml:",inline"`
+}
+
 // Track names what a frontend counts, and where.
 type Track struct {
 	Key   string `yaml:"key"`   // src (the client address)
@@ -452,6 +462,13 @@ func Parse(data []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Complete sets the defaults and validates a Config built by another
+// front end than the YAML reader (config/haproxycfg), as Parse does.
+func (c *Config) Complete() error {
+	c.setDefaults()
+	return c.validate()
 }
 
 func (c *Config) setDefaults() {
@@ -602,6 +619,14 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	for i, t := range c.StickTables {
+		if t.Name == "" {
+			return fmt.Errorf("stick_tables[%d].name: missing", i)
+		}
+		if c.tableIndex(t.Name) != i || c.proxyNamed(t.Name) {
+			return fmt.Errorf("stick_tables[%d].name: %q is the name of another stick table, frontend or backend", i, t.Name)
+		}
+	}
 	names := map[string]bool{}
 	binds := map[string]string{}
 	for i, f := range c.Frontends {
@@ -672,7 +697,7 @@ func (c *Config) validate() error {
 					return fmt.Errorf("%s.track.table: missing, and the frontend has no stick_table", at)
 				}
 			} else if !c.hasTable(f.Track.Table) {
-				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table", at, f.Track.Table)
+				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table, nor a stick_tables entry", at, f.Track.Table)
 			}
 		}
 		if f.Limits.MaxHeaders < 1 {
@@ -758,7 +783,33 @@ func (c *Config) hasTable(name string) bool {
 			return true
 		}
 	}
+	return c.tableIndex(name) >= 0
+}
+
+// proxyNamed reports whether a frontend or backend is called name.
+func (c *Config) proxyNamed(name string) bool {
+	for _, f := range c.Frontends {
+		if f.Name == name {
+			return true
+		}
+	}
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return true
+		}
+	}
 	return false
+}
+
+// tableIndex returns the index of the first stick_tables entry named
+// name, or -1.
+func (c *Config) tableIndex(name string) int {
+	for i, t := range c.StickTables {
+		if t.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // Rules returns the request and response rules of the frontend's mode.
@@ -859,6 +910,9 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes a Size as a number of bytes.
+func (s Size) MarshalYAML() (any, error) { return int64(s), nil }
+
 // ParseSize parses a Size.
 func ParseSize(v string) (int64, error) {
 	t := strings.TrimSpace(v)
@@ -901,6 +955,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration(v)
 	return nil
 }
+
+// MarshalYAML writes a Duration as Go spells it ("10s", "1m30s").
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }

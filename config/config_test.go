@@ -112,6 +112,9 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {stream_window: 1000}}]`, "frontends[0].http2.stream_window: must be between 65535 and 2147483647"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {max_frame_size: 32MiB}}]`, "frontends[0].http2.max_frame_size: must be between 16384 and 16777215"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, http2: {reset_budget: -1}}]`, "frontends[0].http2.reset_budget: must be between 1 and"},
+		{"stick_tables: [{type: ip, size: 10}]\n" + minimal, "stick_tables[0].name: missing"},
+		{"stick_tables: [{name: t, type: ip, size: 10}, {name: t, type: ip, size: 10}]\n" + minimal, `stick_tables[1].name: "t" is the name of another`},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, track: {key: src, table: st}}]`, `frontends[0].track.table: no frontend or backend "st" with a stick_table, nor a stick_tables entry`},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml), "")

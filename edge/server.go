@@ -121,6 +121,12 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			}
 		}
 	}
+	for i := range cfg.StickTables {
+		t := &cfg.StickTables[i]
+		if err := s.addStickTable(prev, t.Name, fmt.Sprintf("stick_tables[%d]", i), &t.StickTable); err != nil {
+			return nil, err
+		}
+	}
 	byName := map[string]int{}
 	for i, bc := range cfg.Backends {
 		bcfg, err := backendConfig(bc, fmt.Sprintf("backends[%d]", i))

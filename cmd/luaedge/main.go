@@ -4,6 +4,9 @@
 //	luaedge                          run the embedded demo configuration (127.0.0.1:8080)
 //	luaedge -c FILE                  run FILE
 //	luaedge check -c FILE            validate FILE and its scripts, then exit
+//	luaedge -f haproxy.cfg [-f ...]  run an HAProxy configuration (-db, -c as HAProxy)
+//	luaedge check -f haproxy.cfg     validate it and its scripts, then exit
+//	luaedge convert -f haproxy.cfg   print the equivalent YAML configuration
 //	luaedge admin [-s SOCKET] CMD    send CMD to a running luaedge's runtime socket
 //	luaedge version                  print the version
 //
@@ -56,13 +59,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "admin" {
 		return adminCommand(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "convert" {
+		return convertCommand(args[1:], stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
 		cmd, args = args[0], args[1:]
 	}
+	var src source
+	if usesHAProxy(args) {
+		files, checkOnly, err := haproxyArgs(args)
+		if err != nil {
+			fmt.Fprintln(stderr, "luaedge:", err)
+			return 2
+		}
+		src.haproxy = files
+		if checkOnly {
+			cmd = "check"
+		}
+		args = nil
+	}
 	fs := flag.NewFlagSet("luaedge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "configuration file (default: the embedded demo)")
+	fs.StringVar(&src.yaml, "c", "", "configuration file (default: the embedded demo)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -79,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "luaedge", version)
 		return 0
 	}
-	cfg, scripts, err := load(*cfgPath)
+	cfg, scripts, warnings, err := load(src)
 	if err != nil {
 		fmt.Fprintln(stderr, "luaedge:", err)
 		return 1
@@ -88,9 +107,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// configured logger.
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	if err := check(cfg, scripts); err != nil {
-		if *cfgPath != "" {
-			fmt.Fprintf(stderr, "luaedge: %s: %v\n", *cfgPath, err)
+		if src.name() != "" {
+			fmt.Fprintf(stderr, "luaedge: %s: %v\n", src.name(), err)
 		} else {
 			fmt.Fprintln(stderr, "luaedge:", err)
 		}
@@ -100,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "configuration and scripts are valid")
 		return 0
 	}
-	return serve(*cfgPath, cfg, scripts, log, stderr)
+	return serve(src, cfg, scripts, log, stderr)
 }
 
 // adminTimeout bounds the wait for an answer on the runtime socket; a
@@ -136,7 +158,21 @@ func adminCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 // load reads the configuration and its scripts, or the embedded default.
-func load(path string) (*config.Config, []lj.Script, error) {
+// warnings name what an HAProxy configuration says that luaedge ignores.
+func load(src source) (cfg *config.Config, scripts []lj.Script, warnings []string, err error) {
+	if len(src.haproxy) > 0 {
+		if src.yaml != "" {
+			return nil, nil, nil, fmt.Errorf("-c and -f: one configuration, YAML or HAProxy's")
+		}
+		return loadHAProxy(src.haproxy)
+	}
+	cfg, scripts, err = loadYAML(src.yaml)
+	return cfg, scripts, nil, err
+}
+
+// loadYAML reads a YAML configuration and its scripts, or the embedded
+// default.
+func loadYAML(path string) (*config.Config, []lj.Script, error) {
 	if path == "" {
 		data, _ := defaultFS.ReadFile("default/luaedge.yaml")
 		cfg, err := config.Parse(data, "")
@@ -212,13 +248,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Logger, stderr io.Writer) int {
+func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger, stderr io.Writer) int {
 	srv, err := edge.New(cfg, scripts, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
+	p := &process{src: src, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
 	if cfg.RuntimeSocket != "" {
 		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
 			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},

@@ -103,10 +103,10 @@ var errStopping = errors.New("luaedge is stopping")
 // progress, and the generations draining after a reload. Its fields are
 // the run goroutine's, but for the channels and the counters noted.
 type process struct {
-	cfgPath string
-	stderr  io.Writer
-	log     *slog.Logger
-	cur     *generation
+	src    source
+	stderr io.Writer
+	log    *slog.Logger
+	cur    *generation
 
 	reloads chan chan<- reloadResult // reloads asked on the runtime socket
 	done    chan struct{}            // closed when run returns
@@ -212,17 +212,20 @@ func (p *process) run(sigs <-chan os.Signal) int {
 // reload builds and starts the generation that follows prev, from the
 // files as they are now. The files are checked first, as at start.
 func (p *process) reload(ctx context.Context, prev *generation) (*generation, error) {
-	cfg, scripts, err := load(p.cfgPath)
+	cfg, scripts, warnings, err := load(p.src)
 	if err != nil {
 		return nil, err
 	}
 	if err := check(cfg, scripts); err != nil {
-		if p.cfgPath != "" {
-			err = fmt.Errorf("%s: %w", p.cfgPath, err)
+		if p.src.name() != "" {
+			err = fmt.Errorf("%s: %w", p.src.name(), err)
 		}
 		return nil, err
 	}
 	log := newLogger(cfg.Log, p.stderr)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	srv, err := prev.srv.Next(cfg, scripts, log)
 	if err != nil {
 		return nil, err

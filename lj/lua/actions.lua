@@ -215,7 +215,7 @@ I.programs = {}
 function I.program(req, res, service, forward, mode, own_table, track_table, fail_on_error)
 	mode = mode or "http"
 	-- Stick tables of the src_* and sc_* fetches (fetches.lua); nil: none.
-	local p = { req = {}, res = {}, fail_on_error = fail_on_error, own_table = own_table ~= "" and own_table or nil, track_table = track_table ~= "" and track_table or nil }
+	local p = { req = {}, res = {}, mode = mode, fail_on_error = fail_on_error, own_table = own_table ~= "" and own_table or nil, track_table = track_table ~= "" and track_table or nil }
 	for i, line in ipairs(req) do
 		local ok, r = pcall(compile_rule, line, mode .. "-req")
 		if not ok then error(mode .. "_request[" .. (i - 1) .. "]: " .. tostring(r), 0) end
@@ -270,14 +270,16 @@ end
 -- service runs the program's service, then the http-response rules if the
 -- service never started its response.
 local function service(s, ctx, txn, p)
-	if p.service == nil then
+	-- txn.service, set by a request action, overrides the frontend's.
+	local svc = ctx.service or p.service
+	if svc == nil then
 		answer(s, 503)
 		return
 	end
 	ctx.stage = "service"
 	local applet = I.applet_of(ctx, txn)
-	I.enter(ctx, p.service.stats)
-	p.service.fn(applet)
+	I.enter(ctx, svc.stats)
+	svc.fn(applet)
 	I.leave(ctx, false)
 	if bit.band(s.flags, I.F_STARTED) == 0 then
 		I.response_starting(ctx)
@@ -298,10 +300,11 @@ local function forward(s, ctx, txn, p)
 end
 
 -- after_req goes on once the request rules returned v (see step):
--- forwarding, or the service, which act.DONE skips.
+-- forwarding, or the service, which act.DONE skips; a service chosen by
+-- a rule (txn.service) answers even on a frontend that forwards.
 local function after_req(s, ctx, txn, p, v)
 	if v == "done" then return end
-	if p.forward then
+	if p.forward and ctx.service == nil then
 		forward(s, ctx, txn, p)
 	elseif v == "skip" then
 		answer(s, 503)

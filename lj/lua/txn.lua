@@ -52,6 +52,7 @@ function I.txn_of(ctx, p)
 	if ctx.txn_priv ~= nil then ctx.txn_priv = nil end
 	if ctx.loglevel ~= nil then ctx.loglevel = nil end
 	if ctx.prio_class ~= nil then ctx.prio_class, ctx.prio_offset = nil, nil end
+	if ctx.service ~= nil then ctx.service = nil end
 	return t
 end
 
@@ -131,25 +132,34 @@ end
 local Reply = {}
 local reply_mt = { __index = Reply, __tostring = function() return "Reply" end }
 
--- txn:reply([t]) returns a Reply; t may set status, reason, headers
--- (name -> value or list of values) and body.
-function TXN.reply(self, t)
-	stream_of(self, "reply")
+-- new_reply makes a Reply from t (status, reason, headers, body). A
+-- header's value is a list of values; one value alone counts as a list
+-- of one unless listsOnly: HAProxy's txn:reply takes it, while txn:done
+-- given a plain table ignores it.
+local function new_reply(t, listsOnly)
 	local r = setmetatable({ status = 200, reason = "OK", headers = {} }, reply_mt)
 	if t ~= nil then
-		if type(t) ~= "table" then error("bad argument #2 to 'reply' (table expected)", 2) end
 		if t.status ~= nil then r:set_status(t.status, t.reason) end
 		if t.headers ~= nil then
-			-- A value that is not a list of values is ignored, as in HAProxy.
 			for name, v in pairs(t.headers) do
 				if type(v) == "table" then
 					for _, one in pairs(v) do r:add_header(name, one) end
+				elseif not listsOnly then
+					r:add_header(name, v)
 				end
 			end
 		end
 		if t.body ~= nil then r:set_body(t.body) end
 	end
 	return r
+end
+
+-- txn:reply([t]) returns a Reply; t may set status, reason, headers
+-- (name -> value or list of values) and body.
+function TXN.reply(self, t)
+	stream_of(self, "reply")
+	if t ~= nil and type(t) ~= "table" then error("bad argument #2 to 'reply' (table expected)", 2) end
+	return new_reply(t, false)
 end
 
 function Reply.set_status(self, status, reason)
@@ -231,7 +241,7 @@ function TXN.done(self, r)
 	if r ~= nil then
 		if getmetatable(r) ~= reply_mt then
 			if type(r) ~= "table" then error("bad argument #2 to 'done' (Reply expected)", 2) end
-			r = TXN.reply(self, r)
+			r = new_reply(r, true)
 		end
 		I.write_reply(s, r)
 	else

@@ -97,6 +97,14 @@ function vars.set(ctx, s, name, value, ifexist)
 			error("txn.backend: no backend named '" .. tostring(value) .. "'", 3)
 		end
 		s.backend = id
+	elseif name == "txn.service" then
+		-- A script's way to answer with a Lua service on a frontend that
+		-- forwards (haproxy.cfg's use-service with a condition).
+		local svc = I.services[value]
+		if svc == nil or svc.mode ~= "http" or ctx.program == nil or ctx.program.mode ~= "http" then
+			error("txn.service: no HTTP Lua service named '" .. tostring(value) .. "'", 3)
+		end
+		ctx.service = svc
 	end
 	value = sample(value)
 	if scope == "proc" then
@@ -130,6 +138,7 @@ end
 function vars.unset(ctx, s, name)
 	local scope = split(name)
 	if scope == nil then return false end
+	if name == "txn.service" then ctx.service = nil end
 	if scope == "proc" then
 		I.gocall(I.go.var_set, name, nil)
 		return true

@@ -1,0 +1,795 @@
+// End-to-end tests of `luaedge -f haproxy.cfg`: the same haproxy.cfg and
+// Lua files run on luaedge and, when the haproxy binary is installed, on
+// HAProxy 2.6; the same requests must get the same status, reason, body
+// and headers from both. The request helpers are haproxy_api_test.go's
+// (prefixed hx); the ones here are prefixed hc.
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hcScenario is a haproxy.cfg, its files and requests. In cfg,
+// @PORT<name>@ is a frontend's port (the name of the step's front),
+// @<NAME>@ the address of the test's backend server NAME.
+type hcScenario struct {
+	name  string
+	cfg   string
+	files []string // under testdata/haproxycfg or testdata/haproxy
+	steps []hxStep
+}
+
+// hcRead reads a test file from testdata/haproxycfg, else testdata/haproxy.
+func hcRead(t *testing.T, name string) string {
+	t.Helper()
+	for _, dir := range []string{"testdata/haproxycfg", "testdata/haproxy"} {
+		if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			return string(data)
+		}
+	}
+	t.Fatalf("no test file %s", name)
+	return ""
+}
+
+// hcBackends starts the test's HTTP servers: each answers with its name,
+// the request line and the headers the rules set, so that what a proxy
+// forwarded can be compared.
+func hcBackends(t *testing.T) map[string]string {
+	t.Helper()
+	addrs := map[string]string{}
+	for _, name := range []string{"APP", "BLUE", "GREEN"} {
+		name := name
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("x-backend", strings.ToLower(name))
+			w.Header().Set("content-type", "text/plain")
+			fmt.Fprintf(w, "backend=%s %s %s x-user=%q x-shout=%q xff=%v\n", strings.ToLower(name), r.Method, r.RequestURI,
+				r.Header.Get("x-user"), r.Header.Get("x-shout"), r.Header.Get("x-forwarded-for") != "")
+		}))
+		t.Cleanup(s.Close)
+		addrs[name] = s.Listener.Addr().String()
+	}
+	// AUTH answers an auth-request: 200 with the user for a known token.
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		users := map[string]string{"Bearer t-alice": "alice", "Bearer t-bob": "bob"}
+		if u, ok := users[r.Header.Get("authorization")]; ok {
+			w.Header().Set("x-user", u)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(auth.Close)
+	addrs["AUTH"] = auth.Listener.Addr().String()
+	host, port, _ := net.SplitHostPort(addrs["AUTH"])
+	addrs["AUTH_HOST"], addrs["AUTH_PORT"] = host, port
+	return addrs
+}
+
+var hcPortRE = regexp.MustCompile(`@PORT(\w*)@`)
+
+// hcWrite writes the scenario into a new folder with free ports for the
+// frontends; it returns the folder and the address of each frontend.
+func hcWrite(t *testing.T, sc hcScenario, backends map[string]string) (string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	fronts := map[string]string{}
+	cfg := hcPortRE.ReplaceAllStringFunc(sc.cfg, func(m string) string {
+		name := hcPortRE.FindStringSubmatch(m)[1]
+		if _, ok := fronts[name]; !ok {
+			fronts[name] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		}
+		_, port, _ := net.SplitHostPort(fronts[name])
+		return port
+	})
+	for name, addr := range backends {
+		cfg = strings.ReplaceAll(cfg, "@"+name+"@", addr)
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg)
+	for _, f := range sc.files {
+		writeFile(t, filepath.Join(dir, f), hcRead(t, f))
+	}
+	return dir, fronts
+}
+
+// hcStartLuaedge runs `luaedge -db -f haproxy.cfg` on the scenario.
+func hcStartLuaedge(t *testing.T, sc hcScenario, backends map[string]string) func(string) string {
+	t.Helper()
+	needBinary(t)
+	dir, fronts := hcWrite(t, sc, backends)
+	var addrs []string
+	for _, a := range fronts {
+		addrs = append(addrs, a)
+	}
+	s, ok := launch(t, dir, []string{"-db", "-f", "haproxy.cfg"}, addrs)
+	if !ok {
+		t.Fatalf("luaedge did not start; its output:\n%s", s.logs())
+	}
+	return func(port string) string { return fronts[port] }
+}
+
+// hcStartHAProxy runs `haproxy -db -f haproxy.cfg` on the scenario.
+func hcStartHAProxy(t *testing.T, bin string, sc hcScenario, backends map[string]string) func(string) string {
+	t.Helper()
+	dir, fronts := hcWrite(t, sc, backends)
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting haproxy: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("haproxy output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for _, a := range fronts {
+		for {
+			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-done:
+				t.Fatalf("haproxy exited:\n%s", out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("haproxy does not accept on %s; output:\n%s", a, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return func(port string) string { return fronts[port] }
+}
+
+// hcScenarios are the setups run on both servers.
+func hcScenarios() []hcScenario {
+	head := func(scripts ...string) string {
+		var lua strings.Builder
+		for _, s := range scripts {
+			lua.WriteString("    lua-load " + s + "\n")
+		}
+		return `global
+    nbthread 1
+    log stdout format raw local0 err
+` + lua.String() + `
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout http-keep-alive 10s
+`
+	}
+	cors := hxScenarioCORS()
+	return []hcScenario{
+		{
+			name: "cors",
+			cfg: head("cors.lua") + `
+frontend api
+    bind 127.0.0.1:@PORT@
+    http-request lua.cors_request https://app.example,https://admin.example GET,POST,PUT
+    http-response lua.cors_response
+    http-request use-service lua.cors_api
+`,
+			files: []string{"cors.lua"},
+			steps: cors.steps,
+		},
+		{
+			name: "native rules and ACLs",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    acl is_admin path_beg -i /admin
+    acl from_local src 127.0.0.0/8
+    acl has_token req.hdr(x-token) -m found
+    acl api path_beg /api/ /v2/
+    http-request deny if is_admin !has_token
+    http-request deny deny_status 429 if { req.hdr(x-flood) -m int gt 100 }
+    http-request return status 200 content-type text/plain lf-string "pong %[req.hdr(x-name),lower] %[method]\n" hdr x-answer yes if { path /ping }
+    http-request return status 404 if { path_end .php } || { path_reg ^/wp- }
+    http-request redirect scheme https code 301 if { hdr(host) -i secure.example }
+    http-request redirect prefix /v2 if { path_beg /v1/ }
+    http-request set-var(txn.tag) str(tagged),upper
+    http-request set-header X-User %[var(txn.tag)]-%[req.hdr(x-name)]
+    http-request set-path /api%[path] if METH_GET !api
+    http-request set-query a=1 if { url_param(q) -m str old }
+    http-response set-header X-Tag %[var(txn.tag)] if METH_GET
+    http-response add-header X-Methods get-or-head if METH_GET
+    http-response del-header x-backend
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{name: "admin without a token is denied", req: hxReq{Path: "/ADMIN/x"}, want: hxWant{Status: 403, Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}},
+				{name: "admin with a token", conn: "a", req: hxReq{Path: "/admin/x", Header: []string{"X-Token: t"}}, want: hxWant{Status: 200, Header: map[string]string{"x-tag": "TAGGED", "x-methods": "get-or-head", "x-backend": ""}}},
+				{name: "deny_status 429", req: hxReq{Path: "/", Header: []string{"X-Flood: 101"}}, want: hxWant{Status: 429, Header: map[string]string{"content-type": "text/html"}}},
+				{name: "under the flood limit", conn: "a", req: hxReq{Path: "/api/x", Header: []string{"X-Flood: 100"}}, want: hxWant{Status: 200}},
+				{name: "return with lf-string and hdr", conn: "a", req: hxReq{Path: "/ping", Header: []string{"X-Name: Bob"}}, want: hxWant{Status: 200, Header: map[string]string{"content-type": "text/plain", "x-answer": "yes", "content-length": "13"}}},
+				{name: "return 404 with or", conn: "a", req: hxReq{Path: "/index.php"}, want: hxWant{Status: 404, Header: map[string]string{"content-length": "0"}}},
+				{name: "return 404 with path_reg", conn: "a", req: hxReq{Path: "/wp-login"}, want: hxWant{Status: 404}},
+				{name: "redirect scheme", req: hxReq{Path: "/a?b=1", Header: []string{"Host: SECURE.example"}}, want: hxWant{Status: 301, Header: map[string]string{"location": "https://SECURE.example/a?b=1", "cache-control": "", "content-length": "0"}}},
+				{name: "redirect prefix", req: hxReq{Path: "/v1/items?x=2"}, want: hxWant{Status: 302, Header: map[string]string{"location": "/v2/v1/items?x=2"}}},
+				{name: "set-var, set-header and set-path reach the backend", conn: "b", req: hxReq{Path: "/items?q=old", Header: []string{"X-Name: ann"}}, want: hxWant{Status: 200}},
+				{name: "HEAD matches METH_GET", conn: "b", req: hxReq{Method: "HEAD", Path: "/items"}, want: hxWant{Status: 200, Header: map[string]string{"x-methods": "get-or-head"}}},
+				{name: "POST does not", conn: "b", req: hxReq{Method: "POST", Path: "/api/items", Body: "x"}, want: hxWant{Status: 200, Header: map[string]string{"x-methods": "", "x-tag": ""}}},
+			},
+		},
+		{
+			name: "lua fetch chooses the backend",
+			cfg: head("choose.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-header X-Shout %[req.hdr(x-name),lua.shout] if { req.hdr(x-name) -m found }
+    use_backend %[lua.pick_backend(be_app)]
+    default_backend be_app
+
+backend be_app
+    server s1 @APP@
+
+backend be_blue
+    server s1 @BLUE@
+
+backend be_green
+    server s1 @GREEN@
+`,
+			files: []string{"choose.lua"},
+			steps: []hxStep{
+				{name: "by header", conn: "a", req: hxReq{Path: "/x", Header: []string{"X-Tenant: blue"}}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+				{name: "by path", conn: "a", req: hxReq{Path: "/green/y", Header: []string{"X-Name: zed"}}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "green"}}},
+				{name: "the fallback", conn: "a", req: hxReq{Path: "/other"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+			},
+		},
+		{
+			name:  "map-driven redirect",
+			files: []string{"redirects.map"},
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request redirect location %[path,map(redirects.map)] code 301 if { path,map(redirects.map) -m found }
+    http-request return status 200 content-type text/plain string "no redirect\n"
+`,
+			steps: []hxStep{
+				{name: "mapped", req: hxReq{Path: "/old-page?x=1"}, want: hxWant{Status: 301, Header: map[string]string{"location": "/new-page"}}},
+				{name: "mapped to another site", req: hxReq{Path: "/docs"}, want: hxWant{Status: 301, Header: map[string]string{"location": "https://docs.example.com/"}}},
+				{name: "not in the map", req: hxReq{Path: "/docs/x"}, want: hxWant{Status: 200, Body: "no redirect\n"}},
+			},
+		},
+		{
+			name:  "map-driven redirect from Lua",
+			files: []string{"redirects.map", "mapredirect.lua"},
+			cfg: head("mapredirect.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.map_redirect 308 if METH_GET
+    http-request return status 200 content-type text/plain string "no redirect\n"
+`,
+			steps: []hxStep{
+				{name: "mapped", conn: "a", req: hxReq{Path: "/blog/2019"}, want: hxWant{Status: 308, Header: map[string]string{"location": "/archive/2019"}}},
+				{name: "not in the map", conn: "a", req: hxReq{Path: "/blog/2020"}, want: hxWant{Status: 200, Body: "no redirect\n"}},
+				{name: "not a GET", conn: "a", req: hxReq{Method: "POST", Path: "/blog/2019", Body: "x"}, want: hxWant{Status: 200}},
+			},
+		},
+		{
+			name: "redirect codes and options",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request redirect location /x code 301 if { path /301 }
+    http-request redirect location /x code 303 if { path /303 }
+    http-request redirect location /x code 308 if { path /308 }
+    http-request redirect location /x set-cookie A=b if { path /ck }
+    http-request redirect location /x clear-cookie A= if { path /cl }
+    http-request redirect prefix / drop-query append-slash if { path_beg /slash }
+    redirect scheme https code 302 if { path /legacy } !{ ssl_fc }
+    http-request return status 200 content-type text/plain string ok if !{ path /legacy }
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/301"}, want: hxWant{Status: 301, Header: map[string]string{"location": "/x"}}},
+				{conn: "a", req: hxReq{Path: "/303"}, want: hxWant{Status: 303, Header: map[string]string{"location": "/x"}}},
+				{conn: "a", req: hxReq{Path: "/308"}, want: hxWant{Status: 308, Header: map[string]string{"location": "/x"}}},
+				{conn: "a", req: hxReq{Path: "/ck"}, want: hxWant{Status: 302, Header: map[string]string{"set-cookie": "A=b; path=/;"}}},
+				{conn: "a", req: hxReq{Path: "/cl"}, want: hxWant{Status: 302, Header: map[string]string{"set-cookie": "A=; path=/; Max-Age=0;"}}},
+				{conn: "a", req: hxReq{Path: "/slash/a?b=1"}, want: hxWant{Status: 302, Header: map[string]string{"location": "/slash/a/"}}},
+				{name: "redirect as a section keyword, after the rules", conn: "a", req: hxReq{Path: "/legacy", Header: []string{"Host: h.example"}}, want: hxWant{Status: 302, Header: map[string]string{"location": "https://h.example/legacy"}}},
+			},
+		},
+		{
+			name:  "set-map and the map converter, default-server",
+			files: []string{"dyn.map"},
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-map(dyn.map) %[url_param(k)] %[url_param(v)] if { path /set }
+    http-request del-map(dyn.map) %[url_param(k)] if { path /del }
+    http-request return status 200 content-type text/plain lf-string "v=%[url_param(k),map(dyn.map,none)]\n" unless { path /app }
+    default_backend app
+
+backend app
+    default-server inter 1s rise 1 fall 2
+    server app1 @APP@ check
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/get?k=x"}, want: hxWant{Status: 200, Body: "v=none\n"}},
+				{conn: "a", req: hxReq{Path: "/set?k=x&v=1"}, want: hxWant{Status: 200, Body: "v=1\n"}},
+				{conn: "a", req: hxReq{Path: "/get?k=x"}, want: hxWant{Status: 200, Body: "v=1\n"}},
+				{conn: "a", req: hxReq{Path: "/del?k=x"}, want: hxWant{Status: 200, Body: "v=none\n"}},
+				{conn: "a", req: hxReq{Path: "/app"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+			},
+		},
+		{
+			name:  "stick-table counter read from Lua",
+			files: []string{"counter.lua"},
+			cfg: head("counter.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    stick-table type ip size 1k expire 1m store http_req_cnt,gpc0
+    http-request track-sc0 src
+    http-request sc-inc-gpc0(0) if { path /inc }
+    http-request deny deny_status 429 if { sc_http_req_cnt(0) gt 5 }
+    http-request use-service lua.counters
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+				{conn: "a", req: hxReq{Path: "/inc"}, want: hxWant{Status: 200}},
+				{conn: "a", req: hxReq{Path: "/inc"}, want: hxWant{Status: 200}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 429}},
+			},
+		},
+		{
+			name: "a stick table of its own, for track-sc0 table",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request track-sc0 src table st_src
+    http-request deny deny_status 429 if { sc_http_req_cnt(0) gt 2 }
+    http-request return status 200 content-type text/plain lf-string "n=%[sc_http_req_cnt(0)] src=%[src_http_req_cnt(st_src)]\n"
+
+backend st_src
+    stick-table type ip size 1k expire 1m store http_req_cnt
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "n=1 src=1\n"}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "n=2 src=2\n"}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 429}},
+			},
+		},
+		{
+			name:  "auth-request with a backend",
+			files: []string{"authreq.lua"},
+			cfg: head("authreq.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.auth_request @AUTH_HOST@ @AUTH_PORT@
+    http-request return status 401 content-type text/plain string "who are you?\n" hdr www-authenticate Bearer unless { var(txn.auth_ok) -m bool }
+    http-request set-header X-User %[var(txn.user)]
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{name: "no token", req: hxReq{Path: "/me"}, want: hxWant{Status: 401, Header: map[string]string{"www-authenticate": "Bearer", "content-type": "text/plain"}}},
+				{name: "unknown token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-eve"}}, want: hxWant{Status: 401}},
+				{name: "known token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-alice", "X-User: forged"}}, want: hxWant{Status: 200, Body: "backend=app GET /me x-user=\"alice\" x-shout=\"\" xff=false\n"}},
+			},
+		},
+		{
+			name: "use_backend with named and anonymous ACLs, listen and backend rules",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    acl blue_host hdr(host) -i blue.example
+    use_backend be_blue if blue_host || { path_beg /blue/ }
+    use_backend be_green if { path_beg /green/ } METH_GET
+    default_backend be_app
+
+backend be_app
+    http-request return status 503 content-type text/plain string "maintenance\n" if { path /maint }
+    server s1 @APP@
+
+backend be_blue
+    option forwardfor
+    http-request set-header X-User blue-%[be_name]
+    http-response set-header X-Via %[be_name]
+    server s1 @BLUE@
+
+backend be_green
+    http-request deny deny_status 403
+    server s1 @GREEN@
+
+listen lst
+    bind 127.0.0.1:@PORTL@
+    http-request set-header X-User listen
+    server s1 @APP@
+`,
+			steps: []hxStep{
+				{name: "named ACL", conn: "a", req: hxReq{Path: "/x", Header: []string{"Host: BLUE.example"}}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue", "x-via": "be_blue"}}},
+				{name: "anonymous ACL", conn: "a", req: hxReq{Path: "/blue/y"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+				{name: "backend rule denies", req: hxReq{Path: "/green/y"}, want: hxWant{Status: 403}},
+				{name: "POST is not METH_GET", conn: "b", req: hxReq{Method: "POST", Path: "/green/y", Body: "x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+				{name: "backend return", conn: "b", req: hxReq{Path: "/maint"}, want: hxWant{Status: 503, Header: map[string]string{"content-type": "text/plain"}}},
+				{name: "listen", front: "L", req: hxReq{Path: "/l"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+			},
+		},
+		{
+			name:  "conditional services, allow, errorfile and response-phase fetches",
+			files: []string{"services.lua", "403.http"},
+			cfg: head("services.lua") + `    errorfile 403 403.http
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request allow if { path /allowed }
+    http-request deny if { path_beg /allowed }
+    http-request lua.setv first if { path_beg /one }
+    http-request lua.boom if { path /boom }
+    http-request set-method POST if { path /meth }
+    http-request set-uri /two/uri?z=1 if { path /uri }
+    http-request unset-var(txn.v) if { url_param(unset) -m found }
+    http-request use-service lua.one if { path_beg /one } || { path /boom }
+    http-request use-service lua.two if { path_beg /two } || { path /meth }
+    http-response set-header X-Status %[status]
+    http-response deny if { path /two/deny }
+    http-response set-status 299 reason "Fine" if { path /two/status }
+    http-response set-status 298 reason "Ok" if { hdr(content-type) -m beg text/ } { url_param(s) -m found }
+`,
+			steps: []hxStep{
+				{name: "allow stops the rules: nothing answers", req: hxReq{Path: "/allowed"}, want: hxWant{Status: 503, Header: map[string]string{"x-status": ""}}},
+				{name: "errorfile for deny", req: hxReq{Path: "/allowed/x"}, want: hxWant{Status: 403, Body: "go away\n", Header: map[string]string{"x-err": "custom"}}},
+				{name: "service one with a Lua action", conn: "a", req: hxReq{Path: "/one/a"}, want: hxWant{Status: 200, Body: "one /one/a v=first\n", Header: map[string]string{"x-status": "200"}}},
+				{name: "unset-var", conn: "a", req: hxReq{Path: "/one/a?unset=1"}, want: hxWant{Status: 200, Body: "one /one/a v=nil\n"}},
+				{name: "an error in an action: the request goes on", conn: "a", req: hxReq{Path: "/boom"}, want: hxWant{Status: 200}},
+				{name: "set-method", conn: "a", req: hxReq{Path: "/meth"}, want: hxWant{Status: 200}},
+				{name: "set-uri", conn: "a", req: hxReq{Path: "/uri"}, want: hxWant{Status: 200, Body: "two /two/uri v=nil\n"}},
+				{name: "path is not there in the response phase", conn: "a", req: hxReq{Path: "/two/deny"}, want: hxWant{Status: 200}},
+				{name: "hdr reads the response there", conn: "a", req: hxReq{Path: "/two/x?s=1"}, want: hxWant{Status: 200, Reason: "OK"}},
+				{name: "no service chosen", conn: "a", req: hxReq{Path: "/none"}, want: hxWant{Status: 503}},
+			},
+		},
+		{
+			name:  "a service beside a backend (the ACME challenge pattern)",
+			files: []string{"services.lua"},
+			cfg: head("services.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.one if { path_beg /.well-known/acme-challenge/ }
+    use_backend be_blue if { path_beg /blue/ }
+    default_backend app
+
+backend be_blue
+    http-request use-service lua.two if { path /blue/svc }
+    server s1 @BLUE@
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{name: "the service", conn: "a", req: hxReq{Path: "/.well-known/acme-challenge/tok"}, want: hxWant{Status: 200, Body: "one /.well-known/acme-challenge/tok v=nil\n"}},
+				{name: "the backend", conn: "a", req: hxReq{Path: "/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
+				{name: "a backend's service", conn: "a", req: hxReq{Path: "/blue/svc"}, want: hxWant{Status: 200, Body: "two /blue/svc v=nil\n"}},
+				{name: "the backend after it", conn: "a", req: hxReq{Path: "/blue/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+			},
+		},
+		{
+			name:  "no backend answers 503, monitor-uri, return file",
+			files: []string{"page.txt", "page.lf"},
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    monitor-uri /healthz
+    http-request deny if { path /healthz }
+    http-request return status 204 if { path /ok }
+    http-request return status 200 content-type text/plain file page.txt if { path /file }
+    http-request return status 200 content-type text/plain lf-file page.lf if { path_beg /lf }
+`,
+			steps: []hxStep{
+				{name: "monitor-uri", conn: "a", req: hxReq{Path: "/healthz"}, want: hxWant{Status: 200, Header: map[string]string{"content-type": "text/html"}}},
+				{name: "file", conn: "a", req: hxReq{Path: "/file"}, want: hxWant{Status: 200, Body: "a static page\n"}},
+				{name: "lf-file", conn: "a", req: hxReq{Path: "/lf/x"}, want: hxWant{Status: 200, Body: "you asked for /lf/x\n"}},
+				{name: "return", conn: "a", req: hxReq{Path: "/ok"}, want: hxWant{Status: 204}},
+				{name: "nothing answers", conn: "a", req: hxReq{Path: "/other"}, want: hxWant{Status: 503, Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}},
+			},
+		},
+	}
+}
+
+// TestHAProxyCfg runs each scenario on luaedge and on HAProxy and compares
+// the answers; without haproxy it checks luaedge against the steps' wants.
+func TestHAProxyCfg(t *testing.T) {
+	needBinary(t)
+	bin, _ := exec.LookPath("haproxy")
+	backends := hcBackends(t)
+	for _, sc := range hcScenarios() {
+		sc := sc
+		t.Run(sc.name, func(t *testing.T) {
+			le := hcStartLuaedge(t, sc, backends)
+			leOut, err := hxRunSteps(le, sc.steps)
+			if err != nil {
+				t.Fatalf("luaedge: %v", err)
+			}
+			var haOut []hxResp
+			if bin != "" {
+				ha := hcStartHAProxy(t, bin, sc, backends)
+				if haOut, err = hxRunSteps(ha, sc.steps); err != nil {
+					t.Fatalf("haproxy: %v", err)
+				}
+			}
+			for i, st := range sc.steps {
+				name := st.name
+				if name == "" {
+					name = fmt.Sprintf("%d %s", i, st.req)
+				}
+				t.Run(name, func(t *testing.T) {
+					want := st.want
+					// A step without a body names what matters in the
+					// answer; the comparison with HAProxy checks the body.
+					want.AnyBody = want.AnyBody || want.Body == ""
+					for _, d := range hxDiff(st.req.String(), leOut[i], want) {
+						t.Error(d)
+					}
+					if haOut == nil {
+						return
+					}
+					headers := []string{"content-type", "content-length", "location", "cache-control", "connection"}
+					for h := range st.want.Header {
+						headers = append(headers, h)
+					}
+					sort.Strings(headers)
+					if d := hcCompare(leOut[i], haOut[i], headers); d != "" {
+						t.Errorf("%s: %s", st.req, d)
+					}
+				})
+			}
+		})
+	}
+}
+
+// hcCompare is hxCompare with each header named once.
+func hcCompare(le, ha hxResp, headers []string) string {
+	var uniq []string
+	for i, h := range headers {
+		if i == 0 || h != headers[i-1] {
+			uniq = append(uniq, h)
+		}
+	}
+	return hxCompare(le, ha, uniq)
+}
+
+// TestHAProxyCfgTCPService runs a TCP use-service on both servers.
+func TestHAProxyCfgTCPService(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name:  "tcp",
+		files: []string{"tcpecho.lua"},
+		cfg: `global
+    nbthread 1
+    lua-load tcpecho.lua
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+listen upper
+    bind 127.0.0.1:@PORT@
+    tcp-request inspect-delay 1s
+    tcp-request content set-var(txn.who) str(tcp)
+    tcp-request content reject if { src 10.0.0.0/8 }
+    tcp-request content use-service lua.upper
+`,
+	}
+	talk := func(addr string) (string, error) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "abc\ndef\nquit\n"); err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		r := bufio.NewReader(c)
+		_, err = io.Copy(&b, r)
+		return b.String(), err
+	}
+	want := "hello tcp\nABC\nDEF\n"
+	le := hcStartLuaedge(t, sc, nil)
+	got, err := talk(le(""))
+	if err != nil || got != want {
+		t.Errorf("luaedge: %q, %v; want %q", got, err, want)
+	}
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha := hcStartHAProxy(t, bin, sc, nil)
+		got, err := talk(ha(""))
+		if err != nil || got != want {
+			t.Errorf("haproxy: %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+// TestHAProxyCfgCheck: check -f and -c -f accept a valid configuration and
+// name the line of an unsupported keyword.
+func TestHAProxyCfgCheck(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ok.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request return status 200\n")
+	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request capture req.hdr(host) len 10\n")
+	writeFile(t, filepath.Join(dir, "nolua.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request lua.nope if TRUE\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"check", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
+		{[]string{"-c", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
+		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'capture' is not supported by luaedge"},
+		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope' registered for http-req"},
+		{[]string{"-f", "ok.cfg", "-x"}, 2, "-x: with -f, luaedge takes HAProxy's options"},
+	} {
+		cmd := exec.Command(luaedgeBin, tc.args...)
+		cmd.Dir = dir
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != tc.code || !strings.Contains(string(out), tc.out) {
+			t.Errorf("luaedge %s: exit %d, output:\n%s\nwant exit %d and %q", strings.Join(tc.args, " "), cmd.ProcessState.ExitCode(), out, tc.code, tc.out)
+		}
+	}
+	// convert -o writes a YAML configuration that runs as the original.
+	out := filepath.Join(dir, "conv")
+	cmd := exec.Command(luaedgeBin, "convert", "-f", "ok.cfg", "-o", out)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("convert: %v\n%s", err, b)
+	}
+	cmd = exec.Command(luaedgeBin, "check", "-c", filepath.Join(out, "luaedge.yaml"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("check of the converted configuration: %v\n%s", err, b)
+	}
+}
+
+// TestHAProxyCfgReload: SIGHUP reads the haproxy.cfg files again.
+func TestHAProxyCfgReload(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := func(answer string) string {
+		return "frontend f\n    mode http\n    bind " + addr + "\n    http-request return status 200 content-type text/plain string " + answer + "\n"
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("one"))
+	s, ok := launch(t, dir, []string{"-f", "haproxy.cfg"}, []string{addr})
+	if !ok {
+		t.Fatalf("luaedge did not start:\n%s", s.logs())
+	}
+	if got := hxOnce(t, addr, hxReq{Path: "/"}); got.Body != "one" {
+		t.Fatalf("before the reload: %v", got)
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("two"))
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := hxOnce(t, addr, hxReq{Path: "/"})
+		if got.Body == "two" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A broken file keeps the running generation, and the log names the line.
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("three")+"    bogus-keyword\n")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLog(t, 10*time.Second, "reload failed", "haproxy.cfg:5: 'bogus-keyword' is not supported by luaedge")
+	if got := hxOnce(t, addr, hxReq{Path: "/"}); got.Body != "two" {
+		t.Errorf("after a failed reload: %v", got)
+	}
+}
+
+// bind ... ssl crt: the same haproxy.cfg serves TLS with ALPN on luaedge
+// and on HAProxy, from one PEM holding the certificate and its key.
+func TestHAProxyCfgSSL(t *testing.T) {
+	needBinary(t)
+	cert := newTestCert(t, time.Now().Add(24*time.Hour), "localhost")
+	cfg := `global
+    nbthread 1
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend tls
+    bind 127.0.0.1:@PORT@ ssl crt site.pem alpn h2,http/1.1
+    http-request return status 200 content-type text/plain string "over tls" if { ssl_fc }
+    http-request deny
+`
+	start := func(run func(dir, addr string)) string {
+		dir := t.TempDir()
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		_, port, _ := net.SplitHostPort(addr)
+		writeFile(t, filepath.Join(dir, "haproxy.cfg"), strings.ReplaceAll(cfg, "@PORT@", port))
+		writeFile(t, filepath.Join(dir, "site.pem"), cert.certPEM+cert.keyPEM)
+		run(dir, addr)
+		return addr
+	}
+	ask := func(addr string) string {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%s %d %s", resp.Proto, resp.StatusCode, b)
+	}
+	want := "HTTP/2.0 200 over tls"
+	le := start(func(dir, addr string) {
+		if s, ok := launch(t, dir, []string{"-db", "-f", "haproxy.cfg"}, []string{addr}); !ok {
+			t.Fatalf("luaedge did not start; its output:\n%s", s.logs())
+		}
+	})
+	if got := ask(le); got != want {
+		t.Errorf("luaedge: %q, want %q", got, want)
+	}
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha := start(func(dir, addr string) {
+			cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
+			cmd.Dir = dir
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if c, err := net.Dial("tcp", addr); err == nil {
+					c.Close()
+					return
+				}
+			}
+			t.Fatal("haproxy did not listen")
+		})
+		if got := ask(ha); got != want {
+			t.Errorf("haproxy: %q, want %q", got, want)
+		}
+	}
+}

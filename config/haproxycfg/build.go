@@ -1,0 +1,1027 @@
+package haproxycfg
+
+import (
+	_ "embed"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/luaedge/luaedge/config"
+)
+
+//go:embed prelude.lua
+var prelude string
+
+// Names of the two generated scripts; they show in Lua errors.
+const (
+	PreludeName = "haproxy.cfg (prelude)"
+	RulesName   = "haproxy.cfg (rules)"
+)
+
+// Result is a configuration read from haproxy.cfg files.
+type Result struct {
+	Config *config.Config
+	// Prelude is Lua to load before the scripts of lua-load (it records
+	// their actions and services), Rules after them (the rules compiled
+	// from the configuration, which it checks against what the scripts
+	// registered).
+	Prelude, Rules []byte
+	// Warnings name the keywords accepted that have no effect in luaedge.
+	Warnings []string
+}
+
+// Load reads the files, in order, into a configuration.
+func Load(paths []string) (*Result, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no configuration file")
+	}
+	f, err := parse(paths)
+	if err != nil {
+		return nil, err
+	}
+	return f.build()
+}
+
+// gen collects the generated Lua.
+type gen struct {
+	head   strings.Builder // constants (P) and named ACLs (ACL)
+	body   strings.Builder // action and service registrations
+	checks strings.Builder // what the scripts must have registered
+	nconst int
+	nact   int
+	aclFns map[string]string
+	svcs   map[string]bool // "http" / "tcp" dispatch services registered
+	// backendSets: the BACKENDS and SERVERS tables are written.
+	backendSets bool
+}
+
+// constant hoists a Lua table built once at load time.
+func (g *gen) constant(expr string) string {
+	g.nconst++
+	fmt.Fprintf(&g.head, "P[%d] = %s\n", g.nconst, expr)
+	return fmt.Sprintf("P[%d]", g.nconst)
+}
+
+// action registers a generated action and returns its rule.
+func (g *gen) action(phase, comment, code string) string {
+	g.nact++
+	name := fmt.Sprintf("haproxycfg_%d", g.nact)
+	comment = strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(comment)
+	fmt.Fprintf(&g.body, "-- %s\ncore.register_action(%s, {%s}, function(txn)\n%s\nend)\n", comment, luaQuote(name), luaQuote(phase), code)
+	return "lua." + name
+}
+
+func (f *file) build() (*Result, error) {
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
+	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir}
+	backends := map[string]*proxy{}
+	for _, p := range f.proxies {
+		if p.kind == "backend" || p.kind == "listen" {
+			if backends[p.name] != nil {
+				return nil, p.at.errorf("%s %s: another backend has this name", p.kind, p.name)
+			}
+			backends[p.name] = p
+		}
+	}
+	// Backends with servers are the model's backends; a backend without
+	// servers only holds rules (and services) for the frontends that use it.
+	for _, p := range f.proxies {
+		if p.kind == "frontend" {
+			continue
+		}
+		if len(p.servers) == 0 {
+			if p.stick != nil {
+				// A table of its own, for track-sc0 ... table NAME.
+				cfg.StickTables = append(cfg.StickTables, config.NamedStickTable{Name: p.name, StickTable: *p.stick})
+			}
+			continue
+		}
+		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick}
+		if p.check.Type != "" {
+			b.Check = p.check
+		}
+		b.Timeouts.Connect = p.timeouts["connect"]
+		b.Timeouts.Server = p.timeouts["server"]
+		b.Timeouts.Tunnel = p.timeouts["tunnel"]
+		cfg.Backends = append(cfg.Backends, b)
+	}
+	for _, p := range f.proxies {
+		if p.kind == "backend" {
+			continue
+		}
+		fe, err := f.frontend(g, p, backends)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Frontends = append(cfg.Frontends, fe)
+	}
+	if len(cfg.Frontends) == 0 {
+		return nil, fmt.Errorf("%s: no frontend or listen section", f.first)
+	}
+	if err := cfg.Complete(); err != nil {
+		return nil, fmt.Errorf("%s: %v", f.first, err)
+	}
+	var pre strings.Builder
+	pre.WriteString("-- Generated from the HAProxy configuration.\n")
+	for _, p := range f.luaPath {
+		fmt.Fprintf(&pre, "if package then package.path = %s .. \";\" .. package.path end\n", luaQuote(p))
+	}
+	pre.WriteString(prelude)
+	pre.WriteString("\nhaproxycfg_runtime = H\n")
+	var rules strings.Builder
+	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL = {}, {}\n")
+	rules.WriteString(g.checks.String())
+	rules.WriteString(g.head.String())
+	rules.WriteString(g.body.String())
+	return &Result{Config: cfg, Prelude: []byte(pre.String()), Rules: []byte(rules.String()), Warnings: f.warnings}, nil
+}
+
+// section is a list of rules and where they come from: the frontend part
+// of a frontend or listen, or a backend reached from it.
+type section struct {
+	p     *proxy
+	id    string // "fe" or "be:NAME" (the allow state)
+	be    string // the backend's name for a backend's rules
+	rules []rule
+}
+
+// frontend builds a frontend or listen.
+func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Frontend, error) {
+	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq}
+	if fe.Mode == "" {
+		fe.Mode = "tcp" // as HAProxy
+	}
+	if len(fe.Bind) == 0 {
+		return fe, p.at.errorf("%s %s: no bind line", p.kind, p.name)
+	}
+	// HAProxy waits for a request head for timeout http-request, else
+	// timeout client; for the next request, timeout http-keep-alive,
+	// else http-request, else client.
+	client := p.timeouts["client"]
+	first := func(ks ...string) config.Duration {
+		for _, k := range ks {
+			if d := p.timeouts[k]; d != 0 {
+				return d
+			}
+		}
+		return 0
+	}
+	fe.Timeouts.HTTPRequest = first("http-request", "client")
+	fe.Timeouts.KeepAlive = first("http-keep-alive", "http-request", "client")
+	fe.Timeouts.Body = client
+	http := fe.Mode == "http"
+
+	// The backends the frontend may use, in a stable order.
+	reach := map[string]bool{}
+	dynamic := false
+	def := p.defBackend
+	if p.kind == "listen" {
+		def = p.name
+	}
+	if def != "" {
+		if backends[def] == nil {
+			return fe, p.at.errorf("%s %s: default_backend: no backend named '%s'", p.kind, p.name, def)
+		}
+		reach[def] = true
+	}
+	for _, u := range p.useBackend {
+		if strings.Contains(u.target, "%[") {
+			dynamic = true
+			continue
+		}
+		if backends[u.target] == nil {
+			return fe, u.at.errorf("use_backend: no backend named '%s'", u.target)
+		}
+		reach[u.target] = true
+	}
+	if dynamic {
+		for name := range backends {
+			reach[name] = true
+		}
+	}
+	var order []string
+	for _, name := range sortedKeys(reach) {
+		if name != p.name {
+			order = append(order, name)
+		}
+	}
+	forwards := false
+	for name := range reach {
+		// option http-buffer-request in a backend: the model has it per
+		// frontend.
+		fe.HTTPBufferRequest = fe.HTTPBufferRequest || backends[name].bufferReq
+		if b := backends[name]; len(b.servers) > 0 {
+			if b.mode != "" && b.mode != fe.Mode {
+				return fe, b.at.errorf("backend %s is mode %s, frontend %s is mode %s", name, b.mode, p.name, fe.Mode)
+			}
+			forwards = true
+		}
+	}
+
+	reqOf := func(x *proxy) []rule {
+		if http {
+			// redirect lines run after the section's http-request rules.
+			return append(append([]rule{}, x.httpReq...), x.redirects...)
+		}
+		return x.tcpReq
+	}
+	resOf := func(x *proxy) []rule {
+		if http {
+			return x.httpRes
+		}
+		return x.tcpRes
+	}
+	if !http {
+		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
+			if len(x.httpReq)+len(x.httpRes)+len(x.redirects) > 0 {
+				r := append(append(x.httpReq, x.httpRes...), x.redirects...)[0]
+				return fe, r.at.errorf("http rules in %s, which is in mode tcp", x.name)
+			}
+		}
+	} else {
+		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
+			if len(x.tcpReq)+len(x.tcpRes) > 0 {
+				r := append(x.tcpReq, x.tcpRes...)[0]
+				return fe, r.at.errorf("tcp-request content / tcp-response content rules in %s, which is in mode http: not supported by luaedge", x.name)
+			}
+		}
+	}
+	reqSecs := []section{{p: p, id: "fe", rules: reqOf(p)}}
+	resSecs := []section{}
+	for _, name := range order {
+		b := backends[name]
+		reqSecs = append(reqSecs, section{p: b, id: "be:" + name, be: name, rules: reqOf(b)})
+		resSecs = append(resSecs, section{p: b, id: "be:" + name, be: name, rules: resOf(b)})
+	}
+	resSecs = append(resSecs, section{p: p, id: "fe", rules: resOf(p)})
+
+	// A frontend forwards (to backends with servers) or answers with
+	// services, not both: the model decides this per frontend.
+	var services []rule
+	for _, s := range reqSecs {
+		for _, r := range s.rules {
+			if r.words[0] == "use-service" {
+				services = append(services, r)
+			}
+		}
+	}
+	if forwards && len(services) > 0 && !http {
+		return fe, services[0].at.errorf("tcp-request content use-service in a frontend that also forwards to servers is not supported by luaedge (put the service in its own frontend)")
+	}
+
+	phase := fe.Mode
+	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends}
+	// Pass-through: a plain "lua.NAME args" rule of the frontend, and a
+	// frontend served by one unconditional use-service, need no
+	// generated code.
+	plainService := ""
+	if len(services) == 1 && len(reqSecs[0].rules) > 0 {
+		last := reqSecs[0].rules[len(reqSecs[0].rules)-1]
+		if last.words[0] == "use-service" && len(last.words) == 2 && len(order) == 0 && !hasAllow(reqSecs[0].rules) {
+			plainService = last.words[1]
+			reqSecs[0].rules = reqSecs[0].rules[:len(reqSecs[0].rules)-1]
+		}
+	}
+	var req, res []string
+	if p.monitorURI != "" && http {
+		// HAProxy answers it before any rule.
+		req = append(req, g.action("http-req", "monitor-uri "+p.monitorURI,
+			fmt.Sprintf("if txn.f:url() == %s then %s end", luaQuote(p.monitorURI), b.page(200))))
+	}
+	if hasAllowIn(reqSecs) {
+		req = append(req, g.action(phase+"-req", "the allow state", "H.begin(txn)"))
+	}
+	for i, s := range reqSecs {
+		if i == 1 {
+			// After the frontend's rules, the backend is chosen; then the
+			// rules of the backend chosen run.
+			r, err := b.route(p, def, forwards, phase)
+			if err != nil {
+				return fe, err
+			}
+			req = append(req, r)
+		}
+		for _, r := range s.rules {
+			e, err := b.rule(s, r, phase+"-req", false)
+			if err != nil {
+				return fe, err
+			}
+			req = append(req, e)
+		}
+	}
+	if len(reqSecs) == 1 && (len(p.useBackend) > 0 || def != "") {
+		r, err := b.route(p, def, forwards, phase)
+		if err != nil {
+			return fe, err
+		}
+		req = append(req, r)
+	}
+	if forwards {
+		fallback := fmt.Sprintf("if not H.st(txn).fwd then %s end", b.page(503))
+		if !http {
+			fallback = "if not H.st(txn).fwd then txn:done() end"
+		}
+		// option forwardfor of the frontend or of the backend chosen adds
+		// the header once.
+		var xff []string
+		for _, name := range sortedKeys(reach) {
+			h := backends[name].forwardfor
+			if h == "" {
+				h = p.forwardfor
+			}
+			if h != "" && len(backends[name].servers) > 0 {
+				xff = append(xff, fmt.Sprintf("[%s] = %s", luaQuote(name), luaQuote(h)))
+			}
+		}
+		if len(xff) > 0 && http {
+			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then txn.http:req_add_header(xff, txn.f:src()) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
+		}
+		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
+	}
+	if hasAllowIn(resSecs) {
+		res = append(res, g.action(phase+"-res", "the allow state", "H.begin(txn)"))
+	}
+	for _, s := range resSecs {
+		for _, r := range s.rules {
+			e, err := b.rule(s, r, phase+"-res", true)
+			if err != nil {
+				return fe, err
+			}
+			res = append(res, e)
+		}
+	}
+	if p.httpclose && http {
+		res = append(res, g.action("http-res", "option httpclose", `txn.http:res_set_header("connection", "close")`))
+	}
+	fe.HTTPRequest, fe.HTTPResponse = req, res
+	if !http {
+		fe.HTTPRequest, fe.HTTPResponse, fe.TCPRequest, fe.TCPResponse = nil, nil, req, res
+	}
+	switch {
+	case forwards:
+		fe.DefaultBackend = def
+		if def == "" || len(backends[def].servers) == 0 {
+			for _, name := range sortedKeys(reach) {
+				if len(backends[name].servers) > 0 {
+					fe.DefaultBackend = name
+					break
+				}
+			}
+		}
+	case plainService != "":
+		fe.UseService = plainService
+		fmt.Fprintf(&g.checks, "if not H.services[%s] then error(%s, 0) end\n", luaQuote(strings.TrimPrefix(plainService, "lua.")),
+			luaQuote(fmt.Sprintf("%s: no Lua service named '%s' (core.register_service was not called for it)", p.at, strings.TrimPrefix(plainService, "lua."))))
+	default:
+		// Nothing forwards: a generated service runs what a use-service
+		// rule chose, or answers 503 as HAProxy does without a server.
+		name := "haproxycfg_" + phase
+		if !g.svcs[phase] {
+			g.svcs[phase] = true
+			page := "nil"
+			if http {
+				page = b.pageTable(503)
+			}
+			fmt.Fprintf(&g.body, "core.register_service(%s, %s, H.svc(%s))\n", luaQuote(name), luaQuote(phase), page)
+		}
+		fe.UseService = "lua." + name
+		if http {
+			// HAProxy's 503 when nothing answers skips the http-response
+			// rules: it is sent from the request phase.
+			fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
+				fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then %s end", b.page(503))))
+		}
+	}
+	return fe, nil
+}
+
+func backendsOf(names []string, backends map[string]*proxy) []*proxy {
+	var out []*proxy
+	for _, n := range names {
+		out = append(out, backends[n])
+	}
+	return out
+}
+
+func hasAllow(rules []rule) bool {
+	for _, r := range rules {
+		if r.words[0] == "allow" || r.words[0] == "accept" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAllowIn(secs []section) bool {
+	for _, s := range secs {
+		if hasAllow(s.rules) {
+			return true
+		}
+	}
+	return false
+}
+
+// chain compiles the rules of one frontend.
+type chain struct {
+	g          *gen
+	fe, dir    string
+	http       bool
+	errorfiles map[int]string
+	backends   map[string]*proxy
+}
+
+// route compiles use_backend and default_backend into an action that
+// picks the backend (txn.backend, as a Lua action would).
+func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string, error) {
+	sc := scope{fe: c.fe, dir: c.dir, g: c.g}
+	var code strings.Builder
+	code.WriteString("local st = H.st(txn)\nlocal b\n")
+	for _, u := range p.useBackend {
+		cond, err := sc.cond(u.cond, p.acls)
+		if err != nil {
+			return "", u.at.errorf("use_backend: %v", err)
+		}
+		target := luaQuote(u.target)
+		if strings.Contains(u.target, "%[") {
+			t, err := sc.format(u.target)
+			if err != nil {
+				return "", u.at.errorf("use_backend: %v", err)
+			}
+			target = t
+		}
+		fmt.Fprintf(&code, "if b == nil and %s then local v = %s; if BACKENDS[v] then b = v end end\n", cond, target)
+	}
+	if def != "" {
+		fmt.Fprintf(&code, "if b == nil then b = %s end\n", luaQuote(def))
+	}
+	code.WriteString("st.be = b\n")
+	if forwards {
+		code.WriteString("if b and SERVERS[b] then txn:set_var(\"txn.backend\", b); st.fwd = true else st.fwd = false end")
+	}
+	if !c.g.backendSets {
+		c.g.backendSets = true
+		var names, servers []string
+		for _, n := range sortedKeys(c.backends) {
+			names = append(names, "["+luaQuote(n)+"] = true")
+			if len(c.backends[n].servers) > 0 {
+				servers = append(servers, "["+luaQuote(n)+"] = true")
+			}
+		}
+		fmt.Fprintf(&c.g.head, "local BACKENDS = {%s}\nlocal SERVERS = {%s}\n", strings.Join(names, ", "), strings.Join(servers, ", "))
+	}
+	return c.g.action(phase+"-req", "use_backend and default_backend of "+p.name, code.String()), nil
+}
+
+// condIndex returns where a rule's condition starts (len(w) if none).
+func condIndex(w []string) int {
+	for i, x := range w {
+		if x == "if" || x == "unless" {
+			return i
+		}
+	}
+	return len(w)
+}
+
+// rule compiles one rule into an entry of the frontend's list: the rule
+// itself for a plain Lua action of the frontend, else a generated action.
+func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) {
+	w := r.words
+	ci := condIndex(w)
+	act, condWords := w[:ci], w[ci:]
+	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g}
+	allow := hasAllow(s.rules)
+	name := act[0]
+	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow {
+		return quoteRule(act), nil
+	}
+	var gate []string
+	if s.be != "" {
+		gate = append(gate, fmt.Sprintf("H.st(txn).be == %s", luaQuote(s.be)))
+	}
+	if allow {
+		gate = append(gate, fmt.Sprintf("not H.st(txn).skip[%s]", luaQuote(s.id)))
+	}
+	if len(condWords) > 0 {
+		cond, err := sc.cond(condWords, s.p.acls)
+		if err != nil {
+			return "", r.at.errorf("%s: %v", name, err)
+		}
+		gate = append(gate, cond)
+	}
+	stmt, err := c.statement(sc, s, r, act, res)
+	if err != nil {
+		return "", err
+	}
+	code := stmt
+	if len(gate) > 0 {
+		code = fmt.Sprintf("if %s then\n%s\nend", strings.Join(gate, " and "), stmt)
+	}
+	return c.g.action(phase, fmt.Sprintf("%s: %s", r.at, strings.Join(w, " ")), code), nil
+}
+
+// quoteRule writes a Lua rule as the model's rule lists take it, quoting
+// arguments with spaces.
+func quoteRule(w []string) string {
+	out := make([]string, len(w))
+	for i, x := range w {
+		if x == "" || strings.ContainsAny(x, " \t") {
+			x = `"` + x + `"`
+		}
+		out[i] = x
+	}
+	return strings.Join(out, " ")
+}
+
+// varName reads NAME out of "set-var(NAME)" or "set-var(NAME,cond...)".
+func varName(word, prefix string) (string, bool) {
+	if !strings.HasPrefix(word, prefix+"(") || !strings.HasSuffix(word, ")") {
+		return "", false
+	}
+	inner := word[len(prefix)+1 : len(word)-1]
+	name, _, _ := strings.Cut(inner, ",")
+	return name, name != ""
+}
+
+// statement compiles what a rule does.
+func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (string, error) {
+	name := w[0]
+	args := w[1:]
+	at := r.at
+	side := "req"
+	if res {
+		side = "res"
+	}
+	need := func(n int) error {
+		if len(args) != n {
+			return at.errorf("%s: want %d argument(s), got %d", name, n, len(args))
+		}
+		return nil
+	}
+	fmtArg := func(v string) (string, error) {
+		code, err := sc.format(v)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		return code, nil
+	}
+	switch {
+	case strings.HasPrefix(name, "lua."):
+		fn := strings.TrimPrefix(name, "lua.")
+		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(sc.phase), luaQuote(fn),
+			luaQuote(fmt.Sprintf("%s: no Lua action named '%s' registered for %s (core.register_action)", at, fn, sc.phase)))
+		call := []string{"txn"}
+		call = append(call, quoteAll(args)...)
+		return fmt.Sprintf("return H.actions[%s][%s](%s)", luaQuote(sc.phase), luaQuote(fn), strings.Join(call, ", ")), nil
+	case name == "use-service":
+		if err := need(1); err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(args[0], "lua.") {
+			return "", at.errorf("use-service %s: only Lua services (lua.NAME) are supported by luaedge", args[0])
+		}
+		svc := strings.TrimPrefix(args[0], "lua.")
+		fmt.Fprintf(&c.g.checks, "if not H.services[%s] then error(%s, 0) end\n", luaQuote(svc),
+			luaQuote(fmt.Sprintf("%s: no Lua service named '%s' (core.register_service was not called for it)", at, svc)))
+		// HTTP: txn.service answers with the service, also on a frontend
+		// that forwards. TCP: the frontend's generated service runs it.
+		v := "txn.service"
+		if !c.http {
+			v = "txn.__hc_service"
+		}
+		return fmt.Sprintf("txn:set_var(%s, %s)\nreturn act.STOP", luaQuote(v), luaQuote(svc)), nil
+	case name == "set-header" || name == "add-header":
+		if !c.http {
+			break
+		}
+		if err := need(2); err != nil {
+			return "", err
+		}
+		v, err := fmtArg(args[1])
+		if err != nil {
+			return "", err
+		}
+		op := strings.TrimSuffix(name, "-header")
+		return fmt.Sprintf("txn.http:%s_%s_header(%s, %s)", side, op, luaQuote(args[0]), v), nil
+	case name == "del-header":
+		if !c.http {
+			break
+		}
+		if err := need(1); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("txn.http:%s_del_header(%s)", side, luaQuote(args[0])), nil
+	case name == "replace-header" || name == "replace-value":
+		if !c.http {
+			break
+		}
+		if err := need(3); err != nil {
+			return "", err
+		}
+		fn := "rep_header"
+		if name == "replace-value" {
+			fn = "rep_value"
+		}
+		if strings.Contains(args[2], "%[") {
+			return "", at.errorf("%s: sample expressions in the replacement are not supported by luaedge", name)
+		}
+		return fmt.Sprintf("txn.http:%s_%s(%s, %s, %s)", side, fn, luaQuote(args[0]), luaQuote(args[1]), luaQuote(args[2])), nil
+	case strings.HasPrefix(name, "set-var-fmt("):
+		v, _ := varName(name, "set-var-fmt")
+		if err := need(1); err != nil {
+			return "", err
+		}
+		val, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("txn:set_var(%s, %s)", luaQuote(v), val), nil
+	case strings.HasPrefix(name, "set-var("):
+		v, ok := varName(name, "set-var")
+		if !ok {
+			return "", at.errorf("%s: want set-var(NAME)", name)
+		}
+		if strings.Contains(name, ",") {
+			return "", at.errorf("%s: set-var conditions are not supported by luaedge", name)
+		}
+		if err := need(1); err != nil {
+			return "", err
+		}
+		code, _, _, err := sc.expr(args[0], false)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		return fmt.Sprintf("local v = %s\nif v ~= nil then txn:set_var(%s, v) end", code, luaQuote(v)), nil
+	case strings.HasPrefix(name, "unset-var("):
+		v, ok := varName(name, "unset-var")
+		if !ok {
+			return "", at.errorf("%s: want unset-var(NAME)", name)
+		}
+		return fmt.Sprintf("txn:unset_var(%s)", luaQuote(v)), nil
+	case (name == "set-path" || name == "set-query" || name == "set-uri" || name == "set-method") && !res && c.http:
+		if err := need(1); err != nil {
+			return "", err
+		}
+		v, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("txn.http:req_%s(%s)", strings.ReplaceAll(name, "-", "_"), v), nil
+	case name == "set-status" && res && c.http:
+		if len(args) != 1 && !(len(args) == 3 && args[1] == "reason") {
+			return "", at.errorf("set-status: want a status and optionally 'reason TEXT'")
+		}
+		code, err := strconv.Atoi(args[0])
+		if err != nil {
+			return "", at.errorf("set-status: invalid status '%s'", args[0])
+		}
+		if len(args) == 3 {
+			return fmt.Sprintf("txn.http:res_set_status(%d, %s)", code, luaQuote(args[2])), nil
+		}
+		return fmt.Sprintf("txn.http:res_set_status(%d)", code), nil
+	case strings.HasPrefix(name, "sc-inc-gpc0("):
+		n := strings.TrimSuffix(strings.TrimPrefix(name, "sc-inc-gpc0("), ")")
+		if _, err := strconv.Atoi(n); err != nil {
+			return "", at.errorf("%s: want sc-inc-gpc0(0)", name)
+		}
+		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
+	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
+		file := strings.TrimSuffix(name[len("set-map("):], ")")
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(c.dir, file)
+		}
+		want := 2
+		if name[:3] == "del" {
+			want = 1
+		}
+		if err := need(want); err != nil {
+			return "", err
+		}
+		key, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		if want == 1 {
+			return fmt.Sprintf("core.del_map(%s, %s)", luaQuote(file), key), nil
+		}
+		val, err := fmtArg(args[1])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("core.set_map(%s, %s, %s)", luaQuote(file), key, val), nil
+	case name == "set-tos" || name == "set-mark":
+		if err := need(1); err != nil {
+			return "", err
+		}
+		if _, err := strconv.ParseInt(args[0], 0, 64); err != nil {
+			return "", at.errorf("%s: want a number", name)
+		}
+		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), args[0]), nil
+	case name == "allow" || name == "accept":
+		if len(args) > 0 {
+			return "", at.errorf("%s takes no argument", name)
+		}
+		return fmt.Sprintf("H.st(txn).skip[%s] = true", luaQuote(s.id)), nil
+	case name == "reject" || (name == "close" && res && !c.http):
+		if len(args) > 0 {
+			return "", at.errorf("%s takes no argument", name)
+		}
+		return "txn:done()", nil
+	case name == "deny" && c.http:
+		return c.deny(sc, at, args, res)
+	case name == "return" && c.http && !res:
+		return c.ret(sc, at, args)
+	case name == "redirect" && c.http && !res:
+		return c.redirect(sc, at, args)
+	}
+	return "", at.unsupported(r.words[0])
+}
+
+// page is HAProxy's error answer for status (or its errorfile), sent
+// with txn:done.
+func (c *chain) page(status int) string {
+	return fmt.Sprintf("txn:done(%s)", c.pageTable(status))
+}
+
+// pageTable writes the answer for status as a Lua table.
+func (c *chain) pageTable(status int) string {
+	st, reason, hdrs, body := errorPage(status, c.errorfiles)
+	var h []string
+	for _, k := range sortedKeys(hdrs) {
+		h = append(h, fmt.Sprintf("[%s] = {%s}", luaQuote(k), luaQuote(hdrs[k])))
+	}
+	return c.g.constant(fmt.Sprintf("{status = %d, reason = %s, headers = {%s}, body = %s}", st, luaQuote(reason), strings.Join(h, ", "), luaQuote(body)))
+}
+
+// errorPages are HAProxy's built-in answers: the second line of each
+// body, by status.
+var errorPages = map[int]struct{ reason, text string }{
+	200: {"OK", "Service ready."},
+	400: {"Bad request", "Your browser sent an invalid request."},
+	401: {"Unauthorized", "You need a valid user and password to access this content."},
+	403: {"Forbidden", "Request forbidden by administrative rules."},
+	404: {"Not Found", "The resource could not be found."},
+	405: {"Method Not Allowed", "A request was made of a resource using a request method not supported by that resource"},
+	407: {"Unauthorized", "You need a valid user and password to access this content."},
+	408: {"Request Time-out", "Your browser didn't send a complete request in time."},
+	410: {"Gone", "The resource is no longer available and will not be available again."},
+	413: {"Payload Too Large", "The request entity exceeds the maximum allowed."},
+	421: {"Misdirected Request", "Request sent to a non-authoritative server."},
+	422: {"Unprocessable Content", "The server cannot process the contained instructions."},
+	425: {"Too Early", "Your browser sent early data."},
+	429: {"Too Many Requests", "You have sent too many requests in a given amount of time."},
+	500: {"Internal Server Error", "An internal server error occurred."},
+	501: {"Not Implemented", ".The server does not support the functionality required to fulfill the request."},
+	502: {"Bad Gateway", "The server returned an invalid or incomplete response."},
+	503: {"Service Unavailable", "No server is available to handle this request."},
+	504: {"Gateway Time-out", "The server didn't respond in time."},
+}
+
+// errorPage returns the answer for status: the errorfile given for it,
+// else HAProxy's page.
+func errorPage(status int, files map[int]string) (int, string, map[string]string, string) {
+	if raw, ok := files[status]; ok {
+		if st, reason, hdrs, body, ok := parseAnswer(raw); ok {
+			return st, reason, hdrs, body
+		}
+	}
+	e, ok := errorPages[status]
+	if !ok {
+		e = errorPages[403]
+		status = 403
+	}
+	body := fmt.Sprintf("<html><body><h1>%d %s</h1>\n%s\n</body></html>\n", status, e.reason, e.text)
+	hdrs := map[string]string{"content-type": "text/html", "cache-control": "no-cache"}
+	if status == 400 || status == 408 {
+		hdrs["connection"] = "close"
+	}
+	return status, e.reason, hdrs, body
+}
+
+// parseAnswer reads an errorfile: a whole HTTP/1 answer.
+func parseAnswer(raw string) (int, string, map[string]string, string, bool) {
+	head, body, ok := strings.Cut(raw, "\r\n\r\n")
+	if !ok {
+		head, body, ok = strings.Cut(raw, "\n\n")
+	}
+	if !ok {
+		return 0, "", nil, "", false
+	}
+	lines := strings.Split(strings.ReplaceAll(head, "\r\n", "\n"), "\n")
+	parts := strings.SplitN(lines[0], " ", 3)
+	if len(parts) < 2 {
+		return 0, "", nil, "", false
+	}
+	st, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return 0, "", nil, "", false
+	}
+	reason := http.StatusText(st)
+	if len(parts) == 3 {
+		reason = parts[2]
+	}
+	hdrs := map[string]string{}
+	for _, l := range lines[1:] {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && !strings.EqualFold(strings.TrimSpace(k), "content-length") {
+			hdrs[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	return st, reason, hdrs, body, true
+}
+
+// deny: [deny_status N] [content-type T string|lf-string S] [hdr N V]...
+func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) {
+	status := 403
+	if res {
+		status = 502
+	}
+	if len(args) >= 2 && args[0] == "deny_status" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return "", at.errorf("deny: invalid deny_status '%s'", args[1])
+		}
+		status, args = n, args[2:]
+	}
+	if len(args) > 0 {
+		return c.reply(sc, at, "deny", status, args)
+	}
+	if _, ok := errorPages[status]; !ok && c.errorfiles[status] == "" {
+		return "", at.errorf("deny: status %d has no error page (HAProxy's are 200, 400-504)", status)
+	}
+	return c.page(status), nil
+}
+
+// ret: return [status N] [content-type T] [string S|lf-string F|file F|errorfile F] [hdr N V]...
+func (c *chain) ret(sc scope, at pos, args []string) (string, error) {
+	status := 200
+	if len(args) >= 2 && args[0] == "status" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 200 || n > 599 {
+			return "", at.errorf("return: invalid status '%s'", args[1])
+		}
+		status, args = n, args[2:]
+	}
+	return c.reply(sc, at, "return", status, args)
+}
+
+// reply compiles the answer options of deny and return.
+func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (string, error) {
+	ctype := ""
+	body := ""
+	bodySet := false
+	var hdrs []string
+	for i := 0; i < len(args); i++ {
+		if i+1 >= len(args) {
+			return "", at.errorf("%s: '%s' needs a value", kw, args[i])
+		}
+		v := args[i+1]
+		switch args[i] {
+		case "content-type":
+			ctype = luaQuote(v)
+		case "string":
+			body, bodySet = luaQuote(v), true
+		case "lf-string":
+			code, err := sc.format(v)
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			body, bodySet = code, true
+		case "file", "lf-file":
+			p := v
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(c.dir, p)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			body, bodySet = luaQuote(string(data)), true
+			if args[i] == "lf-file" {
+				code, err := sc.format(string(data))
+				if err != nil {
+					return "", at.errorf("%s: %v", kw, err)
+				}
+				body = code
+			}
+		case "errorfile":
+			return "", at.errorf("%s ... errorfile: not supported by luaedge (use file, string or lf-string)", kw)
+		case "hdr":
+			if i+2 >= len(args) {
+				return "", at.errorf("%s: hdr needs a name and a value", kw)
+			}
+			code, err := sc.format(args[i+2])
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			hdrs = append(hdrs, fmt.Sprintf("{%s, %s}", luaQuote(strings.ToLower(v)), code))
+			i++
+		case "default-errorfiles":
+			i--
+		default:
+			return "", at.errorf("%s: '%s' is not supported by luaedge", kw, args[i])
+		}
+		i++
+	}
+	if bodySet && ctype == "" {
+		return "", at.errorf("%s: a body needs a content-type", kw)
+	}
+	if !bodySet && len(hdrs) == 0 && kw == "deny" {
+		return c.page(status), nil
+	}
+	reason := http.StatusText(status)
+	if e, ok := errorPages[status]; ok {
+		reason = e.reason
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "local h = {}\n")
+	if ctype != "" {
+		fmt.Fprintf(&b, "h[\"content-type\"] = %s\n", ctype)
+	}
+	for _, h := range hdrs {
+		fmt.Fprintf(&b, "do local kv = %s; local old = h[kv[1]]; if old == nil then h[kv[1]] = {kv[2]} elseif type(old) == \"table\" then old[#old + 1] = kv[2] else h[kv[1]] = {old, kv[2]} end end\n", h)
+	}
+	if body == "" {
+		body = `""`
+	}
+	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, %s)", status, luaQuote(reason), body)
+	return b.String(), nil
+}
+
+// redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]
+func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
+	if len(args) < 2 {
+		return "", at.errorf("redirect: want location, prefix or scheme and a value")
+	}
+	kind := args[0]
+	v, err := sc.format(args[1])
+	if err != nil {
+		return "", at.errorf("redirect: %v", err)
+	}
+	code := 302
+	dropQuery, appendSlash := false, false
+	var cookies []string
+	for i := 2; i < len(args); i++ {
+		switch args[i] {
+		case "code":
+			if i+1 >= len(args) {
+				return "", at.errorf("redirect: code needs a value")
+			}
+			n, err := strconv.Atoi(args[i+1])
+			if err != nil || (n != 301 && n != 302 && n != 303 && n != 307 && n != 308) {
+				return "", at.errorf("redirect: code must be 301, 302, 303, 307 or 308, got '%s'", args[i+1])
+			}
+			code = n
+			i++
+		case "drop-query":
+			dropQuery = true
+		case "append-slash":
+			appendSlash = true
+		case "set-cookie", "clear-cookie":
+			if i+1 >= len(args) {
+				return "", at.errorf("redirect: %s needs a value", args[i])
+			}
+			ck := args[i+1] + "; path=/;"
+			if args[i] == "clear-cookie" {
+				ck = strings.TrimSuffix(args[i+1], "=") + "=; path=/; Max-Age=0;"
+			}
+			cookies = append(cookies, luaQuote(ck))
+			i++
+		default:
+			return "", at.errorf("redirect: '%s' is not supported by luaedge", args[i])
+		}
+	}
+	var b strings.Builder
+	uri := "local path = txn.f:path() or \"\"\n"
+	if appendSlash {
+		uri += "if path:sub(-1) ~= \"/\" then path = path .. \"/\" end\n"
+	}
+	if dropQuery {
+		uri += "local uri = path\n"
+	} else {
+		uri += "local q = txn.f:query()\nlocal uri = q and (path .. \"?\" .. q) or path\n"
+	}
+	switch kind {
+	case "location":
+		fmt.Fprintf(&b, "local loc = %s\n", v)
+	case "prefix":
+		fmt.Fprintf(&b, "%slocal pre = %s\nif pre == \"/\" then pre = \"\" end\nlocal loc = pre .. uri\n", uri, v)
+	case "scheme":
+		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = %s .. \"://\" .. (host or \"\") .. uri\n", uri, v)
+	default:
+		return "", at.errorf("redirect %s: want location, prefix or scheme", kind)
+	}
+	reasons := map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
+	fmt.Fprintf(&b, "local h = {location = loc}\n")
+	if code == 302 || code == 303 || code == 307 {
+		// As HAProxy: the temporary redirects are not to be cached.
+		fmt.Fprintf(&b, "h[\"cache-control\"] = \"no-cache\"\n")
+	}
+	if len(cookies) > 0 {
+		fmt.Fprintf(&b, "h[\"set-cookie\"] = {%s}\n", strings.Join(cookies, ", "))
+	}
+	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
+	return b.String(), nil
+}

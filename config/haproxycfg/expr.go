@@ -1,0 +1,676 @@
+package haproxycfg
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// luaQuote writes s as a Lua string literal.
+func luaQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 32 || c == 127:
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// scope is where an expression is compiled: the frontend (its name for
+// fe_name), the backend when in one, and the phase.
+type scope struct {
+	fe, be string
+	res    bool   // an http-response / tcp-response rule
+	phase  string // of the rule: http-req, http-res, tcp-req, tcp-res
+	dir    string
+	g      *gen
+}
+
+// fetchDef is a fetch of the configuration language: how to read it in
+// Lua (one value, and, for an ACL, every value), and the match method
+// an ACL uses without -m.
+type fetchDef struct {
+	one   func(sc scope, args []string) string
+	multi func(sc scope, args []string) string // nil: single valued
+	match string
+	nargs [2]int // min, max arguments
+}
+
+// requestOnly are the fetches of the request line, headers and body,
+// which HAProxy no longer has in the response phase: there they find
+// nothing (the method stays).
+var requestOnly = map[string]bool{
+	"path": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
+}
+
+// responseAlias are the fetches that read the response in the response
+// phase.
+var responseAlias = map[string]string{"hdr": "res.hdr", "hdr_cnt": "res.hdr_cnt"}
+
+func call(method string, args ...string) string {
+	return fmt.Sprintf("txn.f:%s(%s)", method, strings.Join(args, ", "))
+}
+
+// lit writes an argument: integers as numbers, the rest as strings.
+func lit(a string) string {
+	if _, err := strconv.Atoi(a); err == nil {
+		return a
+	}
+	return luaQuote(a)
+}
+
+func lits(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = lit(a)
+	}
+	return out
+}
+
+func simple(method, match string) fetchDef {
+	return fetchDef{one: func(scope, []string) string { return call(method) }, match: match}
+}
+
+func hdrFetch(method string, res, full bool) fetchDef {
+	return fetchDef{
+		one: func(_ scope, a []string) string { return call(method, lits(a)...) },
+		multi: func(_ scope, a []string) string {
+			if len(a) > 1 {
+				return ""
+			}
+			return fmt.Sprintf("H.hdrs(txn, %s, %v, %v)", luaQuote(strings.ToLower(a[0])), res, full)
+		},
+		match: "str", nargs: [2]int{1, 2},
+	}
+}
+
+var fetches = map[string]fetchDef{
+	"path":         simple("path", "str"),
+	"url":          simple("url", "str"),
+	"base":         simple("base", "str"),
+	"query":        simple("query", "str"),
+	"method":       simple("method", "str"),
+	"src":          simple("src", "ip"),
+	"dst":          simple("dst", "ip"),
+	"src_port":     simple("src_port", "int"),
+	"dst_port":     simple("dst_port", "int"),
+	"req.ver":      simple("req_ver", "str"),
+	"req_ver":      simple("req_ver", "str"),
+	"req.body":     simple("req_body", "str"),
+	"req.len":      simple("req_len", "int"),
+	"req_len":      simple("req_len", "int"),
+	"status":       simple("status", "int"),
+	"ssl_fc":       simple("ssl_fc", "bool"),
+	"scheme":       simple("scheme", "str"),
+	"hdr":          hdrFetch("req_hdr", false, false),
+	"req.hdr":      hdrFetch("req_hdr", false, false),
+	"req.fhdr":     hdrFetch("req_fhdr", false, true),
+	"res.hdr":      hdrFetch("res_hdr", true, false),
+	"shdr":         hdrFetch("res_hdr", true, false),
+	"res.fhdr":     hdrFetch("res_fhdr", true, true),
+	"hdr_cnt":      {one: func(_ scope, a []string) string { return call("req_hdr_cnt", lits(a)...) }, match: "int", nargs: [2]int{1, 1}},
+	"req.hdr_cnt":  {one: func(_ scope, a []string) string { return call("req_hdr_cnt", lits(a)...) }, match: "int", nargs: [2]int{1, 1}},
+	"res.hdr_cnt":  {one: func(_ scope, a []string) string { return call("res_hdr_cnt", lits(a)...) }, match: "int", nargs: [2]int{1, 1}},
+	"var":          {one: func(_ scope, a []string) string { return fmt.Sprintf("txn:get_var(%s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"url_param":    {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"urlp":         {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"cook":         {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"req.cook":     {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"fe_name":      {one: func(sc scope, _ []string) string { return luaQuote(sc.fe) }, match: "str"},
+	"be_name":      {one: func(sc scope, _ []string) string { return "H.st(txn).be" }, match: "str"},
+	"str":          {one: func(_ scope, a []string) string { return luaQuote(a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"int":          {one: func(_ scope, a []string) string { return a[0] }, match: "int", nargs: [2]int{1, 1}},
+	"bool":         {one: func(_ scope, a []string) string { return fmt.Sprintf("(%s ~= 0)", a[0]) }, match: "bool", nargs: [2]int{1, 1}},
+	"always_true":  {one: func(scope, []string) string { return "true" }, match: "bool"},
+	"always_false": {one: func(scope, []string) string { return "false" }, match: "bool"},
+}
+
+// stickFetch reads sc_*, scN_* and src_* fetches, which luaedge has under
+// the same names.
+func stickFetch(name string) (fetchDef, bool) {
+	if !(strings.HasPrefix(name, "sc_") || strings.HasPrefix(name, "sc0_") || strings.HasPrefix(name, "sc1_") || strings.HasPrefix(name, "sc2_") || strings.HasPrefix(name, "src_")) {
+		return fetchDef{}, false
+	}
+	return fetchDef{one: func(_ scope, a []string) string { return call(name, lits(a)...) }, match: "int", nargs: [2]int{0, 2}}, true
+}
+
+// converters luaedge has (docs/lua-api.md, Converters).
+var converters = map[string]bool{
+	"lower": true, "upper": true, "length": true, "hex": true, "hex2i": true, "cut_crlf": true, "bytes": true,
+	"field": true, "word": true, "ltrim": true, "rtrim": true, "url_dec": true, "url_enc": true, "base64": true,
+	"b64dec": true, "ub64enc": true, "ub64dec": true, "sha1": true, "sha2": true, "crc32": true, "crc32c": true,
+	"djb2": true, "sdbm": true, "wt6": true, "json": true, "regsub": true, "ipmask": true, "map": true,
+	"map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
+	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
+	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
+	"map_int_int": true, "map_ip_int": true,
+}
+
+// callParts splits "name(a,b)" into name and arguments.
+func callParts(s string) (string, []string, error) {
+	i := strings.IndexByte(s, '(')
+	if i < 0 {
+		return s, nil, nil
+	}
+	if !strings.HasSuffix(s, ")") {
+		return "", nil, fmt.Errorf("'%s': missing ')'", s)
+	}
+	inner := s[i+1 : len(s)-1]
+	if inner == "" {
+		return s[:i], nil, nil
+	}
+	return s[:i], splitTop(inner, ','), nil
+}
+
+// expr compiles a sample expression ("fetch(args),conv1,conv2(args)")
+// into a Lua expression of txn. multi, for an ACL, asks for the list of
+// every value of a fetch that has several; then list is true and the
+// expression is a list.
+func (sc scope) expr(s string, multi bool) (code string, match string, list bool, err error) {
+	parts := splitTop(s, ',')
+	name, args, err := callParts(parts[0])
+	if err != nil {
+		return "", "", false, err
+	}
+	var def fetchDef
+	var ok bool
+	switch {
+	case strings.HasPrefix(name, "lua."):
+		fn := strings.TrimPrefix(name, "lua.")
+		def, ok = fetchDef{one: func(_ scope, a []string) string { return call("lua_"+fn, quoteAll(a)...) }, match: "str", nargs: [2]int{0, 100}}, true
+	case sc.res && requestOnly[name] && !multi:
+		return "", "", false, fmt.Errorf("fetch '%s' reads the request, which is not available in the response phase", name)
+	case sc.res && requestOnly[name]:
+		// In an ACL HAProxy accepts it, and it matches nothing.
+		if len(parts) > 1 {
+			return "nil", "str", false, nil
+		}
+		def, ok = fetchDef{one: func(scope, []string) string { return "nil" }, match: fetches[name].match, nargs: fetches[name].nargs}, true
+	default:
+		if alias, ok := responseAlias[name]; ok && sc.res {
+			name = alias
+		}
+		def, ok = fetches[name]
+		if !ok {
+			def, ok = stickFetch(name)
+		}
+	}
+	if !ok {
+		return "", "", false, fmt.Errorf("fetch '%s' is not supported by luaedge", name)
+	}
+	if len(args) < def.nargs[0] || len(args) > def.nargs[1] {
+		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
+	}
+	match = def.match
+	if multi && def.multi != nil && len(parts) == 1 {
+		if code = def.multi(sc, args); code != "" {
+			return code, match, true, nil
+		}
+	}
+	code = def.one(sc, args)
+	for _, c := range parts[1:] {
+		cname, cargs, err := callParts(c)
+		if err != nil {
+			return "", "", false, err
+		}
+		switch {
+		case strings.HasPrefix(cname, "lua."):
+			code = fmt.Sprintf("txn.c:lua_%s(%s)", strings.TrimPrefix(cname, "lua."), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
+		case converters[cname]:
+			if strings.HasPrefix(cname, "map") && len(cargs) > 0 && !filepath.IsAbs(cargs[0]) {
+				// HAProxy reads a relative map path from its working
+				// directory; luaedge from the configuration's folder.
+				cargs[0] = filepath.Join(sc.dir, cargs[0])
+			}
+			code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			match = "str"
+			if strings.HasSuffix(cname, "_int") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
+				match = "int"
+			}
+		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":
+			if len(cargs) != 1 {
+				return "", "", false, fmt.Errorf("converter '%s' takes one argument", cname)
+			}
+			v, err := sc.operand(cargs[0])
+			if err != nil {
+				return "", "", false, err
+			}
+			op := map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}[cname]
+			code = fmt.Sprintf("H.arith(%s, %q, %s)", code, op, v)
+			match = "int"
+		case cname == "concat":
+			var pieces []string
+			for i, a := range cargs {
+				if i == 1 && a != "" {
+					v, err := sc.operand(a)
+					if err != nil {
+						return "", "", false, err
+					}
+					pieces = append(pieces, "H.S("+v+")")
+				} else if a != "" {
+					pieces = append(pieces, luaQuote(a))
+				}
+			}
+			code = "(H.S(" + code + ")" + strings.Join(prefixAll(pieces, " .. "), "") + ")"
+			match = "str"
+		default:
+			return "", "", false, fmt.Errorf("converter '%s' is not supported by luaedge", cname)
+		}
+	}
+	return code, match, false, nil
+}
+
+// operand reads an arithmetic argument: a number or a variable name.
+func (sc scope) operand(a string) (string, error) {
+	if _, err := strconv.Atoi(a); err == nil {
+		return a, nil
+	}
+	if strings.Contains(a, ".") {
+		return fmt.Sprintf("txn:get_var(%s)", luaQuote(a)), nil
+	}
+	return "", fmt.Errorf("'%s': want a number or a variable", a)
+}
+
+func quoteAll(a []string) []string {
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = luaQuote(x)
+	}
+	return out
+}
+
+func prefixAll(a []string, p string) []string {
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = p + x
+	}
+	return out
+}
+
+// format compiles a log-format string ("text %[expr] text") into a Lua
+// string expression.
+func (sc scope) format(s string) (string, error) {
+	var parts []string
+	var text strings.Builder
+	flush := func() {
+		if text.Len() > 0 {
+			parts = append(parts, luaQuote(text.String()))
+			text.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			text.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '%' {
+			text.WriteByte('%')
+			i++
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '[' {
+			end, depth := -1, 0
+			for j := i + 2; j < len(s); j++ {
+				if s[j] == '[' {
+					depth++
+				} else if s[j] == ']' {
+					if depth == 0 {
+						end = j
+						break
+					}
+					depth--
+				}
+			}
+			if end < 0 {
+				return "", fmt.Errorf("'%s': missing ']'", s)
+			}
+			code, _, _, err := sc.expr(s[i+2:end], false)
+			if err != nil {
+				return "", err
+			}
+			flush()
+			parts = append(parts, "H.S("+code+")")
+			i = end
+			continue
+		}
+		return "", fmt.Errorf("'%s': log-format variables other than %%[...] are not supported by luaedge", s)
+	}
+	flush()
+	if len(parts) == 0 {
+		return `""`, nil
+	}
+	return strings.Join(parts, " .. "), nil
+}
+
+// predefined are HAProxy's predefined ACLs, as ACL words.
+var predefined = map[string][]string{
+	"TRUE":           {"always_true"},
+	"FALSE":          {"always_false"},
+	"LOCALHOST":      {"src", "127.0.0.1/8", "::1"},
+	"HTTP":           {"always_true"},
+	"HTTP_1.0":       {"req.ver", "1.0"},
+	"HTTP_1.1":       {"req.ver", "1.1"},
+	"HTTP_2.0":       {"req.ver", "2.0"},
+	"HTTP_CONTENT":   {"hdr_val(content-length)", "gt", "0"},
+	"HTTP_URL_ABS":   {"url_reg", "^[^/:]*://"},
+	"HTTP_URL_SLASH": {"url_beg", "/"},
+	"HTTP_URL_STAR":  {"url", "*"},
+	"METH_CONNECT":   {"method", "CONNECT"},
+	"METH_DELETE":    {"method", "DELETE"},
+	"METH_GET":       {"method", "GET", "HEAD"},
+	"METH_HEAD":      {"method", "HEAD"},
+	"METH_OPTIONS":   {"method", "OPTIONS"},
+	"METH_POST":      {"method", "POST"},
+	"METH_PUT":       {"method", "PUT"},
+	"METH_TRACE":     {"method", "TRACE"},
+	"REQ_CONTENT":    {"req.len", "gt", "0"},
+}
+
+var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true}
+
+// acl compiles the words of one acl line (criterion, flags, patterns)
+// into a Lua boolean expression of txn.
+func (sc scope) acl(w []string) (string, error) {
+	crit := w[0]
+	name, _, err := callParts(splitTop(crit, ',')[0])
+	if err != nil {
+		return "", err
+	}
+	match := ""
+	// path_beg, hdr_sub(host), url_reg...: a fetch and a match method.
+	if _, known := fetches[name]; !known && !strings.HasPrefix(name, "lua.") {
+		if _, stick := stickFetch(name); !stick {
+			if i := strings.LastIndexByte(name, '_'); i > 0 {
+				base, suffix := name[:i], name[i+1:]
+				if base == "hdr" || base == "req.hdr" || base == "res.hdr" || base == "shdr" {
+					if suffix == "val" {
+						suffix = "int"
+					}
+				}
+				if _, ok := fetches[base]; ok && matchers[suffix] {
+					crit = base + strings.TrimPrefix(crit, name)
+					match = suffix
+				}
+			}
+		}
+	}
+	icase := false
+	var pats []string
+	rest := w[1:]
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && len(rest[0]) > 1 {
+		flag := rest[0]
+		rest = rest[1:]
+		switch flag {
+		case "-i":
+			icase = true
+		case "-m":
+			if len(rest) == 0 || !matchers[rest[0]] {
+				return "", fmt.Errorf("-m: want one of str, beg, end, sub, reg, dir, dom, len, found, bool, int, ip")
+			}
+			match, rest = rest[0], rest[1:]
+		case "-f":
+			if len(rest) == 0 {
+				return "", fmt.Errorf("-f: a file is needed")
+			}
+			p := rest[0]
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(sc.dir, p)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return "", fmt.Errorf("-f: %v", err)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				line = strings.TrimSpace(line)
+				if line != "" && !strings.HasPrefix(line, "#") {
+					pats = append(pats, line)
+				}
+			}
+			rest = rest[1:]
+		case "--":
+			goto patterns
+		case "-n", "-u":
+		default:
+			if _, err := strconv.Atoi(flag); err == nil {
+				rest = append([]string{flag}, rest...)
+				goto patterns
+			}
+			return "", fmt.Errorf("ACL flag '%s' is not supported by luaedge", flag)
+		}
+	}
+patterns:
+	pats = append(pats, rest...)
+	code, defMatch, list, err := sc.expr(crit, true)
+	if err != nil {
+		return "", err
+	}
+	if match == "" {
+		match = defMatch
+	}
+	var table string
+	switch match {
+	case "found", "bool":
+		table = "nil"
+	case "int", "len":
+		t, err := intRanges(pats)
+		if err != nil {
+			return "", err
+		}
+		table = t
+	case "ip":
+		var nets []string
+		for _, p := range pats {
+			nets = append(nets, "H.net("+luaQuote(p)+")")
+		}
+		table = "{" + strings.Join(nets, ", ") + "}"
+	case "reg":
+		var res []string
+		for _, p := range pats {
+			res = append(res, fmt.Sprintf("H.regex(%s, %v)", luaQuote(p), !icase))
+		}
+		table = "{" + strings.Join(res, ", ") + "}"
+	default:
+		var q []string
+		for _, p := range pats {
+			if icase {
+				p = strings.ToLower(p)
+			}
+			q = append(q, luaQuote(p))
+		}
+		table = "{" + strings.Join(q, ", ") + "}"
+	}
+	if (match == "found" || match == "bool") && len(pats) > 0 {
+		return "", fmt.Errorf("-m %s takes no pattern", match)
+	}
+	if match != "found" && match != "bool" && len(pats) == 0 {
+		return "", fmt.Errorf("'%s': no pattern to match", strings.Join(w, " "))
+	}
+	pv := table
+	if table != "nil" {
+		pv = sc.g.constant(table)
+	}
+	m := "H.M[" + luaQuote(match) + "]"
+	if list {
+		return fmt.Sprintf("H.any(%s, %s, %s, %v)", code, m, pv, icase), nil
+	}
+	return fmt.Sprintf("%s(%s, %s, %v)", m, code, pv, icase), nil
+}
+
+// intRanges writes integer patterns ("5", "1:9", "gt 3", "le 10") as a
+// Lua table of {lo, hi}.
+func intRanges(pats []string) (string, error) {
+	var out []string
+	for i := 0; i < len(pats); i++ {
+		p := pats[i]
+		lo, hi := "nil", "nil"
+		switch p {
+		case "eq", "ge", "gt", "le", "lt":
+			if i+1 >= len(pats) {
+				return "", fmt.Errorf("'%s' needs a number", p)
+			}
+			n, err := strconv.Atoi(pats[i+1])
+			if err != nil {
+				return "", fmt.Errorf("'%s %s': not a number", p, pats[i+1])
+			}
+			i++
+			switch p {
+			case "eq":
+				lo, hi = strconv.Itoa(n), strconv.Itoa(n)
+			case "ge":
+				lo = strconv.Itoa(n)
+			case "gt":
+				lo = strconv.Itoa(n + 1)
+			case "le":
+				hi = strconv.Itoa(n)
+			case "lt":
+				hi = strconv.Itoa(n - 1)
+			}
+		default:
+			a, b, isRange := strings.Cut(p, ":")
+			if !isRange {
+				b = a
+			}
+			if a != "" {
+				if _, err := strconv.Atoi(a); err != nil {
+					return "", fmt.Errorf("'%s': not an integer pattern", p)
+				}
+				lo = a
+			}
+			if b != "" {
+				if _, err := strconv.Atoi(b); err != nil {
+					return "", fmt.Errorf("'%s': not an integer pattern", p)
+				}
+				hi = b
+			}
+		}
+		out = append(out, "{"+lo+", "+hi+"}")
+	}
+	return "{" + strings.Join(out, ", ") + "}", nil
+}
+
+// cond compiles a condition ("if" or "unless" and its terms) into a Lua
+// boolean expression; acls are the section's named ACLs.
+func (sc scope) cond(words []string, acls map[string][]rule) (string, error) {
+	if len(words) == 0 {
+		return "true", nil
+	}
+	neg := words[0] == "unless"
+	words = words[1:]
+	if len(words) == 0 {
+		return "", fmt.Errorf("'%s' without a condition", map[bool]string{true: "unless", false: "if"}[neg])
+	}
+	var ors []string
+	var ands []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if w == "||" || w == "or" {
+			if len(ands) == 0 {
+				return "", fmt.Errorf("'%s' without a term before it", w)
+			}
+			ors = append(ors, "("+strings.Join(ands, " and ")+")")
+			ands = nil
+			continue
+		}
+		not := false
+		for strings.HasPrefix(w, "!") {
+			not = !not
+			w = w[1:]
+			if w == "" {
+				i++
+				if i >= len(words) {
+					return "", fmt.Errorf("'!' without a term")
+				}
+				w = words[i]
+			}
+		}
+		var term string
+		if w == "{" {
+			end := -1
+			for j := i + 1; j < len(words); j++ {
+				if words[j] == "}" {
+					end = j
+					break
+				}
+			}
+			if end < 0 || end == i+1 {
+				return "", fmt.Errorf("'{' without a matching '}'")
+			}
+			t, err := sc.acl(words[i+1 : end])
+			if err != nil {
+				return "", err
+			}
+			term, i = t, end
+		} else {
+			t, err := sc.namedACL(w, acls)
+			if err != nil {
+				return "", err
+			}
+			term = t
+		}
+		if not {
+			term = "not " + term
+		}
+		ands = append(ands, term)
+	}
+	if len(ands) == 0 {
+		return "", fmt.Errorf("the condition ends with an operator")
+	}
+	ors = append(ors, "("+strings.Join(ands, " and ")+")")
+	c := strings.Join(ors, " or ")
+	if neg {
+		return "not (" + c + ")", nil
+	}
+	return "(" + c + ")", nil
+}
+
+// namedACL compiles a reference to a named ACL into a call of its
+// function (lines of the same name are ORed), or a predefined ACL.
+func (sc scope) namedACL(name string, acls map[string][]rule) (string, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%v\x00%s", sc.fe, sc.be, sc.res, name)
+	if fn, ok := sc.g.aclFns[key]; ok {
+		return fn + "(txn)", nil
+	}
+	lines := acls[name]
+	if lines == nil {
+		if p, ok := predefined[name]; ok {
+			return sc.acl(p)
+		}
+		return "", fmt.Errorf("no ACL named '%s'", name)
+	}
+	var terms []string
+	for _, l := range lines {
+		t, err := sc.acl(l.words)
+		if err != nil {
+			return "", fmt.Errorf("%s: acl %s: %v", l.at, name, err)
+		}
+		terms = append(terms, t)
+	}
+	fn := fmt.Sprintf("ACL[%d]", len(sc.g.aclFns)+1)
+	sc.g.aclFns[key] = fn
+	fmt.Fprintf(&sc.g.head, "%s = function(txn) return %s end -- acl %s\n", fn, strings.Join(terms, " or "), name)
+	return fn + "(txn)", nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,342 @@
+package haproxycfg
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luaedge/luaedge/config"
+)
+
+// write puts files in a temporary folder and returns the path of the
+// first one.
+func write(t *testing.T, files ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i := 0; i+1 < len(files); i += 2 {
+		p := filepath.Join(dir, files[i])
+		if err := os.WriteFile(p, []byte(files[i+1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// A configuration shaped like the examples of HAProxy's manual and of
+// Debian's haproxy.cfg.
+const docsConfig = `global
+	log /dev/log local0
+	chroot /var/lib/haproxy
+	user haproxy
+	group haproxy
+	daemon
+	nbthread 2
+	maxconn 4096
+	lua-load cors.lua
+	tune.lua.maxmem 64
+	tune.lua.session-timeout 2s
+
+defaults
+	log global
+	mode http
+	option httplog
+	option dontlognull
+	timeout connect 5000
+	timeout client  50000
+	timeout server  50000
+
+frontend www # the public site
+	bind :8080
+	bind 127.0.0.1:8081
+	timeout http-request 5s
+	timeout http-keep-alive 2s
+	option forwardfor
+	stick-table type ip size 100k expire 30s store http_req_rate(10s),gpc0
+	http-request track-sc0 src
+	acl is_api path_beg /api/
+	acl is_static path_end .css .js
+	acl is_static hdr(host) -i static.example.com
+	http-request lua.cors_request "*" "GET,POST"
+	http-response lua.cors_response
+	use_backend api if is_api
+	use_backend static if is_static !is_api
+	default_backend app
+
+backend app
+	balance roundrobin
+	option httpchk GET /health
+	http-check expect status 200
+	server app1 10.0.0.1:80 check weight 10 maxconn 100
+	server app2 10.0.0.2:80 check backup
+	server app3 10.0.0.3:80 disabled
+
+backend api
+	balance leastconn
+	server api1 10.0.1.1:8080 check inter 2s rise 3 fall 2
+
+backend static
+	server s1 10.0.2.1:80
+
+defaults tcpdefaults
+	mode tcp
+	timeout client 1m
+	timeout server 1m
+	timeout tunnel 1h
+
+listen db from tcpdefaults
+	bind 127.0.0.1:5432
+	balance source
+	server pg1 10.0.3.1:5432 check
+`
+
+func TestDocsConfig(t *testing.T) {
+	paths := write(t, "haproxy.cfg", docsConfig, "cors.lua", "")
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	if c.Workers != 2 || c.Lua.MemoryLimit != 64<<20 || c.Lua.SessionTimeoutOr() != 2*time.Second || !reflect.DeepEqual(c.Lua.Load, []string{"cors.lua"}) {
+		t.Errorf("global: workers %d, lua %+v", c.Workers, c.Lua)
+	}
+	if len(c.Frontends) != 2 || len(c.Backends) != 4 {
+		t.Fatalf("%d frontends, %d backends", len(c.Frontends), len(c.Backends))
+	}
+	www := c.Frontends[0]
+	if !reflect.DeepEqual(www.Bind, []string{"0.0.0.0:8080", "127.0.0.1:8081"}) || www.Mode != "http" {
+		t.Errorf("www: bind %v mode %s", www.Bind, www.Mode)
+	}
+	if www.Timeouts.HTTPRequest.D() != 5*time.Second || www.Timeouts.KeepAlive.D() != 2*time.Second || www.Timeouts.Body.D() != 50*time.Second {
+		t.Errorf("www timeouts: %+v", www.Timeouts)
+	}
+	if www.StickTable == nil || www.StickTable.Type != "ip" || www.StickTable.Size != 100<<10 || www.StickTable.Expire.D() != 30*time.Second ||
+		!reflect.DeepEqual(www.StickTable.Store, []string{"http_req_rate(10s)", "gpc0"}) {
+		t.Errorf("www stick table: %+v", www.StickTable)
+	}
+	if www.Track == nil || www.Track.Key != "src" {
+		t.Errorf("www track: %+v", www.Track)
+	}
+	if www.DefaultBackend != "app" {
+		t.Errorf("www default_backend %q", www.DefaultBackend)
+	}
+	// The plain Lua rules pass through; the routing and the forwarding
+	// are generated.
+	if len(www.HTTPRequest) != 3 || www.HTTPRequest[0] != `lua.cors_request * GET,POST` || !reflect.DeepEqual(www.HTTPResponse, []string{"lua.cors_response"}) {
+		t.Errorf("www rules: %q / %q", www.HTTPRequest, www.HTTPResponse)
+	}
+	app := c.Backends[0]
+	if app.Name != "app" || app.Balance != "roundrobin" || len(app.Servers) != 2 ||
+		app.Servers[0] != (config.Server{Name: "app1", Address: "10.0.0.1:80", Weight: 10, MaxConn: 100}) || !app.Servers[1].Backup {
+		t.Errorf("app: %+v", app)
+	}
+	if app.Check.Type != "http" || app.Check.Path != "/health" || app.Check.ExpectStatus != 200 {
+		t.Errorf("app check: %+v", app.Check)
+	}
+	if app.Timeouts.Connect.D() != 5*time.Second || app.Timeouts.Server.D() != 50*time.Second {
+		t.Errorf("app timeouts: %+v", app.Timeouts)
+	}
+	api := c.Backends[1]
+	if api.Check.Type != "tcp" || api.Check.Interval.D() != 2*time.Second || api.Check.Rise != 3 || api.Check.Fall != 2 {
+		t.Errorf("api check: %+v", api.Check)
+	}
+	db := c.Frontends[1]
+	if db.Mode != "tcp" || db.DefaultBackend != "db" || db.Timeouts.KeepAlive.D() != time.Minute {
+		t.Errorf("db: %+v", db)
+	}
+	if b := c.Backends[3]; b.Name != "db" || b.Balance != "source" || b.Timeouts.Tunnel.D() != time.Hour {
+		t.Errorf("db backend: %+v", b)
+	}
+	warned := strings.Join(res.Warnings, "\n")
+	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "haproxy.cfg:45: server app3 is disabled", "'option httplog' has no effect"} {
+		if !strings.Contains(warned, w) {
+			t.Errorf("no warning %q in:\n%s", w, warned)
+		}
+	}
+	rules := string(res.Rules)
+	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("the generated rules have no %q:\n%s", want, rules)
+		}
+	}
+}
+
+func TestErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ cfg, want string }{
+		{"global\n  foo bar\n", "haproxy.cfg:2: 'foo' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request capture req.hdr(host) len 10\n", "haproxy.cfg:4: 'capture' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if nope\n", "haproxy.cfg:4: deny: no ACL named 'nope'"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
+		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
+		{"frontend f\n  bind :443 ssl crt /x.pem verify required\n", "haproxy.cfg:2: 'bind ... verify' is not supported by luaedge"},
+		{"frontend f\n  bind :443 ssl crt /x.pem\n  bind :80\n", "haproxy.cfg:3: bind: luaedge takes one TLS setting per frontend"},
+		{"frontend f\n  bind :80\n  option http-use-htx\n", "haproxy.cfg:3: 'option http-use-htx' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[date]\n", "haproxy.cfg:4: set-header: fetch 'date' is not supported"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[path,nope]\n", "converter 'nope' is not supported"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%ci\"\n", "log-format variables other than %[...] are not supported"},
+		{"backend b\n  server s 10.0.0.1\n", "haproxy.cfg:2: server s: the address needs a port"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},
+		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
+	} {
+		paths := write(t, "haproxy.cfg", tc.cfg)
+		_, err := Load(paths)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// bind ... ssl crt FILE: the frontend serves TLS with that PEM (its
+// certificate and key in one file, as HAProxy takes them).
+func TestBindSSL(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `frontend f
+  mode http
+  bind 127.0.0.1:8443 ssl crt site.pem crt other.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3
+  bind 127.0.0.1:9443 ssl crt site.pem crt other.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3
+  http-request return status 204
+`)
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(paths[0])
+	site, other := filepath.Join(dir, "site.pem"), filepath.Join(dir, "other.pem")
+	want := &config.FrontendTLS{
+		Certificates:     []config.CertKey{{Cert: site, Key: site}, {Cert: other, Key: other}},
+		MinVersion:       "1.3",
+		ALPN:             []string{"h2", "http/1.1"},
+		HandshakeTimeout: config.Duration(config.DefaultHandshakeTimeout),
+	}
+	if got := res.Config.Frontends[0].TLS; !reflect.DeepEqual(got, want) {
+		t.Errorf("tls %+v, want %+v", got, want)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`http-request set-header X-A "a b"   # comment`, []string{"http-request", "set-header", "X-A", "a b"}},
+		{`acl x path 'it''s'`, []string{"acl", "x", "path", "its"}},
+		{`lf-string "line\n" a\ b`, []string{"lf-string", "line\n", "a b"}},
+		{`  `, nil},
+	} {
+		got, err := split(tc.in)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("split(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestSeveralFiles(t *testing.T) {
+	paths := write(t,
+		"global.cfg", "global\n  nbthread 1\ndefaults\n  mode http\n  timeout client 3s\n",
+		"site.cfg", "frontend f\n  bind 127.0.0.1:80\n  http-request return status 204\n")
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Config.Frontends[0]
+	if f.Mode != "http" || f.Timeouts.HTTPRequest.D() != 3*time.Second || f.UseService != "lua.haproxycfg_http" {
+		t.Errorf("frontend: %+v", f)
+	}
+}
+
+func TestExpressions(t *testing.T) {
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
+	sc := scope{fe: "f", g: g}
+	for _, tc := range []struct{ in, want string }{
+		{"path", "txn.f:path()"},
+		{"req.hdr(host),lower", `txn.c:lower(txn.f:req_hdr("host"))`},
+		{"lua.fetch(a,2)", `txn.f:lua_fetch("a", "2")`},
+		{"var(txn.x),lua.conv", `txn.c:lua_conv(txn:get_var("txn.x"))`},
+		{"sc0_http_req_rate", "txn.f:sc0_http_req_rate()"},
+		{"src,map_ip(/geo.map,XX)", `txn.c:map_ip(txn.f:src(), "/geo.map", "XX")`},
+	} {
+		got, _, _, err := sc.expr(tc.in, false)
+		if err != nil || got != tc.want {
+			t.Errorf("expr(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	got, err := sc.format("a%%b %[path] c")
+	if want := `"a%b " .. H.S(txn.f:path()) .. " c"`; err != nil || got != want {
+		t.Errorf("format = %q, %v; want %q", got, err, want)
+	}
+	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)
+	if want := `not ((H.M["str"](txn.f:method(), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
+		t.Errorf("cond = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestConditionalBlocksAndEnvironment(t *testing.T) {
+	t.Setenv("HCFG_PORT", "8099")
+	paths := write(t, "haproxy.cfg", `global
+.if version_atleast(2.4)
+    nbthread 3
+.elif defined(NEVER)
+    nbthread 4
+.else
+    nbthread 5
+.endif
+.if feature(QUIC)
+    quic-only-keyword
+.endif
+.if !defined(HCFG_UNSET) && streq(a,a)
+    .notice taken
+.endif
+
+frontend f
+    mode http
+    bind "127.0.0.1:${HCFG_PORT}"
+    bind "127.0.0.1:${HCFG_MISSING-8100}"
+    http-request return status 200
+`)
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.Workers != 3 {
+		t.Errorf("workers %d, want 3", res.Config.Workers)
+	}
+	if b := res.Config.Frontends[0].Bind; !reflect.DeepEqual(b, []string{"127.0.0.1:8099", "127.0.0.1:8100"}) {
+		t.Errorf("bind %v", b)
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "haproxy.cfg:13: taken") {
+		t.Errorf("warnings: %s", w)
+	}
+	if _, err := Load(write(t, "haproxy.cfg", "global\n.if 1\n")); err == nil || !strings.Contains(err.Error(), ".if without .endif") {
+		t.Errorf("an open .if: %v", err)
+	}
+	if _, err := Load(write(t, "haproxy.cfg", "global\n.alert stop here\n")); err == nil || !strings.Contains(err.Error(), "haproxy.cfg:2: stop here") {
+		t.Errorf(".alert: %v", err)
+	}
+}
+
+// A named ACL on the request's path matches in http-request rules and
+// matches nothing in http-response rules, where HAProxy no longer has the
+// path: it is compiled once per phase.
+func TestACLPerPhase(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    acl x path /x
+    http-request set-header a b if x
+    http-response set-header a b if x
+    http-request return status 200
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, "ACL[1] = function(txn) return H.M[\"str\"](txn.f:path()") || !strings.Contains(rules, "ACL[2] = function(txn) return H.M[\"str\"](nil") {
+		t.Errorf("want one ACL function per phase:\n%s", rules)
+	}
+}

@@ -1,0 +1,1099 @@
+// Package haproxycfg reads HAProxy configuration files (haproxy.cfg) into
+// luaedge's configuration model (config.Config). It is a second front end
+// onto the same model as the YAML reader, not a second engine: what the
+// model has (binds, timeouts, backends, servers, checks, stick tables, Lua
+// rules and services) maps onto it, and HAProxy's native rules and ACLs
+// are compiled into one generated Lua script that uses luaedge's
+// HAProxy-compatible Lua API. A keyword luaedge cannot honour is an error
+// naming the file, the line and the keyword; a keyword that has no effect
+// in luaedge (daemon, user, stats socket...) is accepted with a warning.
+package haproxycfg
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/luaedge/luaedge/config"
+)
+
+// pos is where a line is, for errors.
+type pos struct {
+	file string
+	line int
+}
+
+func (p pos) String() string { return fmt.Sprintf("%s:%d", p.file, p.line) }
+
+// errorf is an error about the line at p.
+func (p pos) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %s", p, fmt.Sprintf(format, args...))
+}
+
+// unsupported names what luaedge does not do.
+func (p pos) unsupported(keyword string) error {
+	return p.errorf("'%s' is not supported by luaedge", keyword)
+}
+
+// rule is one http-request / http-response / tcp-request / tcp-response
+// line, as words, with its section's name.
+type rule struct {
+	at    pos
+	words []string
+}
+
+// useBackend is a use_backend line.
+type useBackend struct {
+	at     pos
+	target string   // a backend name, or a %[...] expression
+	cond   []string // the words of the condition ("if", ...), or nil
+}
+
+// proxy is a defaults, frontend, backend or listen section, and what the
+// sections before it (defaults) gave it.
+type proxy struct {
+	kind, name string
+	at         pos
+	mode       string
+	binds      []string
+	tls        *config.FrontendTLS // the binds' ssl settings (all or none of them)
+	timeouts   map[string]config.Duration
+	acls       map[string][]rule // name -> the acl lines' words after the name
+	httpReq    []rule
+	httpRes    []rule
+	tcpReq     []rule
+	tcpRes     []rule
+	useBackend []useBackend
+	defBackend string
+	servers    []config.Server
+	balance    string
+	check      config.Check
+	httpCheck  bool // option httpchk or http-check lines
+	stick      *config.StickTable
+	track      *config.Track
+	errorfiles map[int]string // status -> the file's whole answer
+	bufferReq  bool
+	forwardfor string // the header option forwardfor adds, "" for none
+	httpclose  bool
+	defServer  []string // the options of default-server, before each server's
+	monitorURI string
+	redirects  []rule // the section's redirect lines: after its http-request rules
+}
+
+// clone copies a defaults section for a proxy that inherits it.
+func (d *proxy) clone() *proxy {
+	p := *d
+	p.timeouts = map[string]config.Duration{}
+	for k, v := range d.timeouts {
+		p.timeouts[k] = v
+	}
+	p.errorfiles = map[int]string{}
+	for k, v := range d.errorfiles {
+		p.errorfiles[k] = v
+	}
+	p.acls = map[string][]rule{}
+	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
+	p.tls = nil
+	return &p
+}
+
+// file is what the configuration files say, section by section.
+type file struct {
+	first    string // the first file, named by errors about the whole model
+	dir      string
+	global   config.Config // workers, lua
+	luaPath  []string      // lua-prepend-path
+	proxies  []*proxy      // frontends, backends and listens in order
+	warnings []string
+}
+
+func (f *file) warn(at pos, format string, args ...any) {
+	f.warnings = append(f.warnings, fmt.Sprintf("%s: %s", at, fmt.Sprintf(format, args...)))
+}
+
+// parse reads the files in order, as HAProxy does with several -f.
+func parse(paths []string) (*file, error) {
+	f := &file{}
+	defaults := map[string]*proxy{}
+	last := &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if f.dir == "" {
+			f.first = path
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return nil, err
+			}
+			f.dir = filepath.Dir(abs)
+		}
+		var cur *proxy
+		section := ""
+		var conds condStack
+		for i, raw := range strings.Split(string(data), "\n") {
+			at := pos{path, i + 1}
+			words, err := split(raw)
+			if err != nil {
+				return nil, at.errorf("%v", err)
+			}
+			if len(words) == 0 {
+				continue
+			}
+			if strings.HasPrefix(words[0], ".") {
+				if err := conds.directive(at, words, f); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if conds.skipping() {
+				continue
+			}
+			switch words[0] {
+			case "global":
+				section, cur = "global", nil
+				continue
+			case "defaults", "frontend", "backend", "listen":
+				section = words[0]
+				name, from := "", ""
+				rest := words[1:]
+				if len(rest) > 0 && rest[0] != "from" {
+					name, rest = rest[0], rest[1:]
+				}
+				if len(rest) == 2 && rest[0] == "from" {
+					from = rest[1]
+				} else if len(rest) > 0 {
+					return nil, at.errorf("%s: unexpected '%s'", words[0], strings.Join(rest, " "))
+				}
+				base := last
+				if from != "" {
+					if base = defaults[from]; base == nil {
+						return nil, at.errorf("%s %s: no defaults section named '%s'", words[0], name, from)
+					}
+				}
+				cur = base.clone()
+				cur.kind, cur.name, cur.at = words[0], name, at
+				if words[0] == "defaults" {
+					last = cur
+					if name != "" {
+						defaults[name] = cur
+					}
+					continue
+				}
+				if name == "" {
+					return nil, at.errorf("%s: a name is needed", words[0])
+				}
+				f.proxies = append(f.proxies, cur)
+				continue
+			case "resolvers", "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
+				return nil, at.unsupported(words[0] + " section")
+			}
+			switch section {
+			case "global":
+				if err := f.globalLine(at, words); err != nil {
+					return nil, err
+				}
+			case "":
+				return nil, at.errorf("'%s' outside of a section", words[0])
+			default:
+				if err := f.proxyLine(cur, at, words); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if len(conds) > 0 {
+			return nil, pos{path, len(strings.Split(string(data), "\n"))}.errorf(".if without .endif")
+		}
+	}
+	return f, nil
+}
+
+// condStack is the .if blocks open at a line: for each, whether its
+// lines are read, and whether a branch of it was taken.
+type condStack []struct{ on, taken, parentOn bool }
+
+func (c condStack) skipping() bool { return len(c) > 0 && !c[len(c)-1].on }
+
+// directive handles .if, .elif, .else, .endif and the messages.
+func (c *condStack) directive(at pos, w []string, f *file) error {
+	top := func() int { return len(*c) - 1 }
+	switch w[0] {
+	case ".if":
+		v, err := condition(w[1:])
+		if err != nil {
+			return at.errorf(".if: %v", err)
+		}
+		parentOn := !c.skipping()
+		*c = append(*c, struct{ on, taken, parentOn bool }{parentOn && v, v, parentOn})
+	case ".elif":
+		if len(*c) == 0 {
+			return at.errorf(".elif without .if")
+		}
+		v, err := condition(w[1:])
+		if err != nil {
+			return at.errorf(".elif: %v", err)
+		}
+		b := &(*c)[top()]
+		b.on = b.parentOn && !b.taken && v
+		b.taken = b.taken || v
+	case ".else":
+		if len(*c) == 0 {
+			return at.errorf(".else without .if")
+		}
+		b := &(*c)[top()]
+		b.on = b.parentOn && !b.taken
+		b.taken = true
+	case ".endif":
+		if len(*c) == 0 {
+			return at.errorf(".endif without .if")
+		}
+		*c = (*c)[:top()]
+	case ".notice", ".warning", ".diag":
+		if !c.skipping() {
+			f.warn(at, "%s", strings.Join(w[1:], " "))
+		}
+	case ".alert":
+		if !c.skipping() {
+			return at.errorf("%s", strings.Join(w[1:], " "))
+		}
+	default:
+		return at.unsupported(w[0])
+	}
+	return nil
+}
+
+// haproxyVersion is the HAProxy version whose configuration luaedge reads,
+// for version_atleast() and version_before().
+const haproxyVersion = "2.6"
+
+// condition evaluates the words of an .if: one term, or terms joined
+// with && and ||, each maybe negated with !.
+func condition(w []string) (bool, error) {
+	if len(w) == 0 {
+		return false, errors.New("a condition is needed")
+	}
+	result, and := false, false
+	for i := 0; i < len(w); i++ {
+		t := w[i]
+		if t == "&&" || t == "||" {
+			and = t == "&&"
+			continue
+		}
+		neg := strings.HasPrefix(t, "!")
+		t = strings.TrimPrefix(t, "!")
+		v, err := term(t)
+		if err != nil {
+			return false, err
+		}
+		v = v != neg
+		switch {
+		case i == 0:
+			result = v
+		case and:
+			result = result && v
+		default:
+			result = result || v
+		}
+	}
+	return result, nil
+}
+
+func term(t string) (bool, error) {
+	if n, err := strconv.Atoi(t); err == nil {
+		return n != 0, nil
+	}
+	name, args, err := callParts(t)
+	if err != nil {
+		return false, err
+	}
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
+	switch name {
+	case "defined":
+		_, ok := os.LookupEnv(arg(0))
+		return ok, nil
+	case "feature":
+		return arg(0) == "LUA", nil
+	case "streq":
+		return arg(0) == arg(1), nil
+	case "strneq":
+		return arg(0) != arg(1), nil
+	case "version_atleast":
+		return compareVersions(haproxyVersion, arg(0)) >= 0, nil
+	case "version_before":
+		return compareVersions(haproxyVersion, arg(0)) < 0, nil
+	}
+	return false, fmt.Errorf("'%s' is not supported by luaedge", t)
+}
+
+// compareVersions compares dotted versions numerically.
+func compareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// split cuts a line into words as HAProxy does: spaces separate words,
+// "double" and 'single' quotes and backslashes escape, # starts a comment.
+func split(line string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	in := false // inside a word
+	quote := byte(0)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			} else {
+				w.WriteByte(c)
+			}
+		case c == '\\' && i+1 < len(line):
+			i++
+			switch line[i] {
+			case 'n':
+				w.WriteByte('\n')
+			case 'r':
+				w.WriteByte('\r')
+			case 't':
+				w.WriteByte('\t')
+			default:
+				w.WriteByte(line[i])
+			}
+			in = true
+		case quote == '"' && c == '$':
+			// Environment variables: $NAME, ${NAME}, ${NAME-default}.
+			name, def, hasDef, n := envRef(line[i+1:])
+			if n == 0 {
+				w.WriteByte(c)
+				continue
+			}
+			v, ok := os.LookupEnv(name)
+			if !ok && hasDef {
+				v = def
+			}
+			w.WriteString(v)
+			i += n
+		case quote == '"':
+			if c == '"' {
+				quote = 0
+			} else {
+				w.WriteByte(c)
+			}
+		case c == '"' || c == '\'':
+			quote, in = c, true
+		case c == '#':
+			i = len(line)
+		case c == ' ' || c == '\t' || c == '\r':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteByte(c)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unterminated quote")
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+// envRef reads a variable reference after a '$': it returns the name,
+// the default, and how many bytes it took (0 if it is not one).
+func envRef(s string) (name, def string, hasDef bool, n int) {
+	if strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return "", "", false, 0
+		}
+		inner := s[1:end]
+		name, def, hasDef = strings.Cut(inner, "-")
+		return name, def, hasDef, end + 1
+	}
+	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	return s[:n], "", false, n
+}
+
+// noEffect are keywords that change nothing luaedge does (processes,
+// logging targets, stats): accepted with a warning.
+var noEffect = map[string]bool{
+	"daemon": true, "user": true, "group": true, "uid": true, "gid": true, "chroot": true, "pidfile": true,
+	"log": true, "log-tag": true, "log-send-hostname": true, "maxconn": true, "master-worker": true,
+	"ca-base": true, "crt-base": true, "ssl-default-bind-ciphers": true, "ssl-default-bind-ciphersuites": true,
+	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
+	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
+	"hard-stop-after": true, "insecure-fork-wanted": true, "expose-experimental-directives": true,
+	"tune.bufsize": true, "tune.maxrewrite": true, "cpu-map": true, "quiet": true, "h1-case-adjust": true,
+}
+
+func (f *file) globalLine(at pos, w []string) error {
+	arg := func(n int) (string, error) {
+		if len(w) != n+1 {
+			return "", at.errorf("%s: want %d argument(s)", w[0], n)
+		}
+		return w[n], nil
+	}
+	switch w[0] {
+	case "lua-load", "lua-load-per-thread":
+		// luaedge has one Lua state per worker: both are per thread.
+		if len(w) < 2 {
+			return at.errorf("%s: a file is needed", w[0])
+		}
+		if len(w) > 2 {
+			return at.errorf("%s: arguments to the script are not supported by luaedge", w[0])
+		}
+		f.global.Lua.Load = append(f.global.Lua.Load, w[1])
+	case "lua-prepend-path":
+		if len(w) < 2 || len(w) > 3 || (len(w) == 3 && w[2] != "path" && w[2] != "cpath") {
+			return at.errorf("lua-prepend-path: want a path and optionally path or cpath")
+		}
+		if len(w) == 3 && w[2] == "cpath" {
+			return at.errorf("lua-prepend-path ... cpath: C modules are not supported by luaedge")
+		}
+		f.luaPath = append(f.luaPath, w[1])
+	case "nbthread":
+		v, err := arg(1)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return at.errorf("nbthread: want a number of threads, got '%s'", v)
+		}
+		f.global.Workers = n
+	case "tune.lua.maxmem":
+		v, err := arg(1)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return at.errorf("tune.lua.maxmem: want megabytes, got '%s'", v)
+		}
+		if n > 0 {
+			f.global.Lua.MemoryLimit = config.Size(n << 20)
+		}
+	case "tune.lua.session-timeout", "tune.lua.burst-timeout":
+		v, err := arg(1)
+		if err != nil {
+			return err
+		}
+		d, err := duration(v)
+		if err != nil {
+			return at.errorf("%s: %v", w[0], err)
+		}
+		if w[0] == "tune.lua.session-timeout" {
+			f.global.Lua.SessionTimeout = &d
+		} else {
+			f.global.Lua.BurstTimeout = &d
+		}
+	case "tune.lua.forced-yield", "tune.lua.service-timeout", "tune.lua.task-timeout", "tune.lua.log.loggers", "tune.lua.log.stderr":
+		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see lua.forced_yield and the other CPU limits)", w[0])
+	default:
+		if noEffect[w[0]] {
+			f.warn(at, "'%s' has no effect in luaedge", w[0])
+			return nil
+		}
+		return at.unsupported(w[0])
+	}
+	return nil
+}
+
+// duration reads an HAProxy time: a number with an optional unit (us, ms,
+// s, m, h, d); milliseconds without one.
+func duration(v string) (config.Duration, error) {
+	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	num, unit := v, "ms"
+	if i >= 0 {
+		num, unit = v[:i], v[i:]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	mult := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[unit]
+	if err != nil || mult == 0 {
+		return 0, fmt.Errorf("invalid time '%s' (want e.g. 5s, 500ms, 1m)", v)
+	}
+	return config.Duration(time.Duration(n) * mult), nil
+}
+
+func (f *file) proxyLine(p *proxy, at pos, w []string) error {
+	kw := w[0]
+	isDefaults := p.kind == "defaults"
+	fe := p.kind == "frontend" || p.kind == "listen"
+	be := p.kind == "backend" || p.kind == "listen"
+	only := func(ok bool) error {
+		if !ok {
+			return at.errorf("'%s' is not allowed in a %s section", kw, p.kind)
+		}
+		return nil
+	}
+	switch kw {
+	case "mode":
+		if len(w) != 2 || (w[1] != "http" && w[1] != "tcp") {
+			return at.errorf("mode: want http or tcp")
+		}
+		p.mode = w[1]
+	case "bind":
+		if err := only(fe); err != nil {
+			return err
+		}
+		if len(w) < 2 {
+			return at.errorf("bind: an address is needed")
+		}
+		t, err := bindTLS(at, w[2:])
+		if err != nil {
+			return err
+		}
+		// luaedge serves TLS per frontend: its binds agree.
+		if len(p.binds) > 0 && !reflect.DeepEqual(t, p.tls) {
+			return at.errorf("bind: luaedge takes one TLS setting per frontend; every bind of %s must have the same ssl options, or none", p.name)
+		}
+		p.tls = t
+		for _, a := range strings.Split(w[1], ",") {
+			if strings.HasPrefix(a, ":") || strings.HasPrefix(a, "*:") {
+				a = "0.0.0.0:" + a[strings.IndexByte(a, ':')+1:]
+			}
+			if strings.HasPrefix(a, "ipv4@") {
+				a = strings.TrimPrefix(a, "ipv4@")
+			}
+			if strings.Contains(a, "@") || strings.HasPrefix(a, "/") {
+				return at.errorf("bind %s: only address:port is supported by luaedge", a)
+			}
+			p.binds = append(p.binds, a)
+		}
+	case "timeout":
+		if len(w) != 3 {
+			return at.errorf("timeout: want a name and a time")
+		}
+		switch w[1] {
+		case "client", "server", "connect", "http-request", "http-keep-alive", "tunnel":
+		case "queue", "check", "client-fin", "server-fin", "tarpit":
+			f.warn(at, "'timeout %s' has no equivalent in luaedge and is ignored", w[1])
+			return nil
+		default:
+			return at.unsupported("timeout " + w[1])
+		}
+		d, err := duration(w[2])
+		if err != nil {
+			return at.errorf("timeout %s: %v", w[1], err)
+		}
+		p.timeouts[w[1]] = d
+	case "option", "no":
+		return f.option(p, at, w)
+	case "monitor-uri":
+		if len(w) != 2 {
+			return at.errorf("monitor-uri: want a URI")
+		}
+		p.monitorURI = w[1]
+	case "log", "maxconn", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header", "capture":
+		if kw == "capture" {
+			return at.unsupported("capture")
+		}
+		if kw == "unique-id-format" || kw == "unique-id-header" || kw == "compression" {
+			return at.unsupported(kw)
+		}
+		f.warn(at, "'%s' has no effect in luaedge", kw)
+	case "default_backend":
+		if len(w) != 2 {
+			return at.errorf("default_backend: want a backend name")
+		}
+		if err := only(fe || isDefaults); err != nil {
+			return err
+		}
+		p.defBackend = w[1]
+	case "use_backend":
+		if err := only(fe); err != nil {
+			return err
+		}
+		if len(w) < 2 {
+			return at.errorf("use_backend: want a backend name")
+		}
+		u := useBackend{at: at, target: w[1]}
+		if len(w) > 2 {
+			if w[2] != "if" && w[2] != "unless" {
+				return at.errorf("use_backend: want 'if' or 'unless' after the backend, got '%s'", w[2])
+			}
+			u.cond = w[2:]
+		}
+		p.useBackend = append(p.useBackend, u)
+	case "acl":
+		if err := only(!isDefaults); err != nil {
+			return err
+		}
+		if len(w) < 3 {
+			return at.errorf("acl: want a name and a criterion")
+		}
+		p.acls[w[1]] = append(p.acls[w[1]], rule{at, w[2:]})
+	case "http-request", "http-response", "tcp-request", "tcp-response", "http-after-response":
+		if isDefaults {
+			return at.errorf("'%s' rules in a defaults section are not supported by luaedge", kw)
+		}
+		return f.ruleLine(p, at, w)
+	case "server", "default-server":
+		if err := only(be || (isDefaults && kw == "default-server")); err != nil {
+			return err
+		}
+		if kw == "default-server" {
+			// Checked now, applied to each server line after it.
+			if _, err := f.serverOptions(&proxy{}, at, "default-server", w[1:]); err != nil {
+				return err
+			}
+			p.defServer = append(append([]string{}, p.defServer...), w[1:]...)
+			return nil
+		}
+		return f.server(p, at, w)
+	case "balance":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 || (w[1] != "roundrobin" && w[1] != "leastconn" && w[1] != "source") {
+			return at.errorf("balance %s: only roundrobin, leastconn and source are supported by luaedge", strings.Join(w[1:], " "))
+		}
+		p.balance = w[1]
+	case "http-check":
+		return f.httpCheckLine(p, at, w)
+	case "stick-table":
+		if err := only(!isDefaults); err != nil {
+			return err
+		}
+		return f.stickTable(p, at, w)
+	case "errorfile":
+		if len(w) != 3 {
+			return at.errorf("errorfile: want a status and a file")
+		}
+		code, err := strconv.Atoi(w[1])
+		if err != nil {
+			return at.errorf("errorfile: invalid status '%s'", w[1])
+		}
+		path := w[2]
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(f.dir, path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return at.errorf("errorfile: %v", err)
+		}
+		p.errorfiles[code] = string(data)
+	case "http-reuse":
+		f.warn(at, "'http-reuse' has no effect in luaedge: idle server connections are reused by each loop")
+	case "redirect":
+		if isDefaults {
+			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
+		}
+		p.redirects = append(p.redirects, rule{at, w})
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+		return at.unsupported(kw)
+	default:
+		return at.unsupported(kw)
+	}
+	return nil
+}
+
+func (f *file) option(p *proxy, at pos, w []string) error {
+	neg := w[0] == "no"
+	if neg {
+		w = w[1:]
+		if len(w) < 2 || w[0] != "option" {
+			return at.errorf("no: want 'no option NAME'")
+		}
+	}
+	if len(w) < 2 {
+		return at.errorf("option: a name is needed")
+	}
+	name := w[1]
+	switch name {
+	case "http-keep-alive", "http-server-close", "dontlognull", "httplog", "tcplog", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+		f.warn(at, "'option %s' has no effect in luaedge", name)
+	case "httpclose":
+		p.httpclose = !neg
+	case "http-buffer-request":
+		p.bufferReq = !neg
+	case "forwardfor":
+		p.forwardfor = ""
+		if neg {
+			return nil
+		}
+		p.forwardfor = "x-forwarded-for"
+		for i := 2; i < len(w); i++ {
+			switch {
+			case w[i] == "header" && i+1 < len(w):
+				p.forwardfor = strings.ToLower(w[i+1])
+				i++
+			default:
+				return at.unsupported("option forwardfor " + w[i])
+			}
+		}
+	case "httpchk":
+		p.httpCheck = true
+		p.check.Type = "http"
+		p.check.Path = "/"
+		args := w[2:]
+		switch len(args) {
+		case 0:
+		case 1:
+			p.check.Path = args[0]
+		case 2, 3:
+			if args[0] != "GET" && args[0] != "HEAD" && args[0] != "OPTIONS" {
+				return at.errorf("option httpchk %s: only GET, HEAD and OPTIONS checks are supported by luaedge", args[0])
+			}
+			p.check.Path = args[1]
+			if len(args) == 3 {
+				return at.errorf("option httpchk: a version and headers are not supported by luaedge (use http-check send)")
+			}
+		}
+	default:
+		return at.unsupported("option " + name)
+	}
+	return nil
+}
+
+func (f *file) httpCheckLine(p *proxy, at pos, w []string) error {
+	if len(w) < 2 {
+		return at.errorf("http-check: want send, expect or connect")
+	}
+	p.httpCheck = true
+	p.check.Type = "http"
+	if p.check.Path == "" {
+		p.check.Path = "/"
+	}
+	switch w[1] {
+	case "send":
+		for i := 2; i+1 < len(w); i += 2 {
+			switch w[i] {
+			case "meth":
+			case "uri":
+				p.check.Path = w[i+1]
+			case "hdr":
+				if !strings.EqualFold(w[i+1], "host") || i+2 >= len(w) {
+					return at.errorf("http-check send hdr: only a Host header is supported by luaedge")
+				}
+				p.check.Host = w[i+2]
+				i++
+			default:
+				return at.unsupported("http-check send " + w[i])
+			}
+		}
+	case "expect":
+		if len(w) != 4 || w[2] != "status" {
+			return at.errorf("http-check expect: only 'expect status CODE' is supported by luaedge")
+		}
+		n, err := strconv.Atoi(w[3])
+		if err != nil {
+			return at.errorf("http-check expect status: only one status code is supported by luaedge, got '%s'", w[3])
+		}
+		p.check.ExpectStatus = n
+	default:
+		return at.unsupported("http-check " + w[1])
+	}
+	return nil
+}
+
+func (f *file) server(p *proxy, at pos, w []string) error {
+	if len(w) < 3 {
+		return at.errorf("server: want a name and an address")
+	}
+	if !strings.Contains(w[2], ":") {
+		return at.errorf("server %s: the address needs a port (luaedge has no default port)", w[1])
+	}
+	s, err := f.serverOptions(p, at, w[1], append(append([]string{}, p.defServer...), w[3:]...))
+	if err != nil {
+		return err
+	}
+	s.Address = w[2]
+	if s.Name == "" {
+		return nil // disabled
+	}
+	p.servers = append(p.servers, s)
+	return nil
+}
+
+// serverOptions reads the options of a server or default-server line
+// into a Server and p's check; a disabled server comes back without a
+// name.
+func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
+	s := config.Server{Name: name}
+	check, disabled := false, false
+	num := func(i int) (int, error) {
+		if i+1 >= len(w) {
+			return 0, at.errorf("server %s: %s needs a value", s.Name, w[i])
+		}
+		n, err := strconv.Atoi(w[i+1])
+		if err != nil {
+			return 0, at.errorf("server %s: %s: invalid number '%s'", s.Name, w[i], w[i+1])
+		}
+		return n, nil
+	}
+	for i := 0; i < len(w); i++ {
+		var err error
+		switch w[i] {
+		case "check":
+			check = true
+		case "backup":
+			s.Backup = true
+		case "disabled":
+			disabled = true
+		case "weight":
+			s.Weight, err = num(i)
+			i++
+		case "maxconn":
+			s.MaxConn, err = num(i)
+			i++
+		case "rise":
+			p.check.Rise, err = num(i)
+			i++
+		case "fall":
+			p.check.Fall, err = num(i)
+			i++
+		case "enabled":
+			disabled = false
+		case "inter":
+			if i+1 >= len(w) {
+				return s, at.errorf("server %s: inter needs a time", s.Name)
+			}
+			p.check.Interval, err = duration(w[i+1])
+			i++
+		default:
+			return s, at.unsupported("server ... " + w[i])
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	if check && p.check.Type == "" {
+		p.check.Type = "tcp"
+	}
+	if disabled && name != "default-server" {
+		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)
+		return config.Server{}, nil
+	}
+	return s, nil
+}
+
+func (f *file) stickTable(p *proxy, at pos, w []string) error {
+	st := &config.StickTable{}
+	for i := 1; i < len(w); i++ {
+		if i+1 >= len(w) {
+			return at.errorf("stick-table: %s needs a value", w[i])
+		}
+		v := w[i+1]
+		switch w[i] {
+		case "type":
+			switch v {
+			case "ip", "ipv6", "integer", "string":
+			default:
+				return at.errorf("stick-table type %s: only ip, ipv6, integer and string are supported by luaedge", v)
+			}
+			st.Type = v
+			if v == "string" && i+3 < len(w) && w[i+2] == "len" {
+				i += 2
+			}
+		case "size":
+			n, err := config.ParseSize(v)
+			if err != nil {
+				return at.errorf("stick-table size: %v", err)
+			}
+			st.Size = config.Size(n)
+		case "expire":
+			d, err := duration(v)
+			if err != nil {
+				return at.errorf("stick-table expire: %v", err)
+			}
+			st.Expire = d
+		case "store":
+			st.Store = append(st.Store, splitTop(v, ',')...)
+		default:
+			return at.unsupported("stick-table ... " + w[i])
+		}
+		i++
+	}
+	p.stick = st
+	return nil
+}
+
+func (f *file) ruleLine(p *proxy, at pos, w []string) error {
+	if len(w) < 2 {
+		return at.errorf("%s: an action is needed", w[0])
+	}
+	r := rule{at, w[1:]}
+	switch w[0] {
+	case "http-request":
+		if strings.HasPrefix(w[1], "track-sc") || w[1] == "wait-for-body" {
+			return f.trackOrWait(p, at, w)
+		}
+		p.httpReq = append(p.httpReq, r)
+	case "http-response":
+		p.httpRes = append(p.httpRes, r)
+	case "http-after-response":
+		return at.unsupported("http-after-response")
+	case "tcp-request":
+		switch w[1] {
+		case "inspect-delay":
+			f.warn(at, "'tcp-request inspect-delay' has no effect in luaedge: tcp-request content rules run when the connection is accepted, and Lua actions wait for data themselves")
+		case "connection", "session", "content":
+			if len(w) < 3 {
+				return at.errorf("tcp-request %s: an action is needed", w[1])
+			}
+			if strings.HasPrefix(w[2], "track-sc") {
+				return f.trackOrWait(p, at, append([]string{w[0]}, w[2:]...))
+			}
+			if w[1] != "content" {
+				if w[2] == "accept" && len(w) == 3 {
+					return nil // accepting every connection is what happens anyway
+				}
+				return at.unsupported("tcp-request " + w[1] + " " + w[2])
+			}
+			p.tcpReq = append(p.tcpReq, rule{at, w[2:]})
+		default:
+			return at.unsupported("tcp-request " + w[1])
+		}
+	case "tcp-response":
+		if w[1] == "inspect-delay" {
+			f.warn(at, "'tcp-response inspect-delay' has no effect in luaedge")
+			return nil
+		}
+		if w[1] != "content" || len(w) < 3 {
+			return at.unsupported("tcp-response " + w[1])
+		}
+		p.tcpRes = append(p.tcpRes, rule{at, w[2:]})
+	}
+	return nil
+}
+
+// trackOrWait handles track-sc0 src [table T] and wait-for-body, which
+// map onto the frontend's track and http_buffer_request.
+func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
+	if w[1] == "wait-for-body" {
+		for _, x := range w[2:] {
+			if x == "if" || x == "unless" {
+				return at.errorf("http-request wait-for-body with a condition is not supported by luaedge")
+			}
+		}
+		p.bufferReq = true
+		return nil
+	}
+	if w[1] != "track-sc0" {
+		return at.errorf("%s %s: only track-sc0 is supported by luaedge", w[0], w[1])
+	}
+	if len(w) < 3 || w[2] != "src" {
+		return at.errorf("%s track-sc0: only the key 'src' is supported by luaedge", w[0])
+	}
+	t := &config.Track{Key: "src"}
+	rest := w[3:]
+	if len(rest) >= 2 && rest[0] == "table" {
+		t.Table, rest = rest[1], rest[2:]
+	}
+	if len(rest) > 0 {
+		return at.errorf("%s track-sc0 with a condition is not supported by luaedge (every connection is tracked)", w[0])
+	}
+	p.track = t
+	return nil
+}
+
+// splitTop splits s at sep outside of parentheses.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case sep:
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// bindTLS reads a bind line's options after the address: ssl, crt FILE
+// (a PEM with the certificate and its key; several crt are chosen by
+// SNI, the first being the default), alpn LIST and ssl-min-ver. nil: no
+// ssl.
+func bindTLS(at pos, opts []string) (*config.FrontendTLS, error) {
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	t := &config.FrontendTLS{}
+	ssl := false
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		arg := func() (string, error) {
+			if i+1 >= len(opts) {
+				return "", at.errorf("bind ... %s: a value is needed", o)
+			}
+			i++
+			return opts[i], nil
+		}
+		switch o {
+		case "ssl":
+			ssl = true
+		case "crt":
+			f, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			t.Certificates = append(t.Certificates, config.CertKey{Cert: f, Key: f})
+		case "alpn":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			t.ALPN = strings.Split(v, ",")
+		case "ssl-min-ver":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			switch v {
+			case "TLSv1.2":
+				t.MinVersion = "1.2"
+			case "TLSv1.3":
+				t.MinVersion = "1.3"
+			default:
+				return nil, at.errorf("bind ... ssl-min-ver %s: luaedge serves TLSv1.2 and TLSv1.3", v)
+			}
+		default:
+			return nil, at.unsupported("bind ... " + o)
+		}
+	}
+	if !ssl || len(t.Certificates) == 0 {
+		return nil, at.errorf("bind: ssl and crt go together")
+	}
+	return t, nil
+}

@@ -1,0 +1,305 @@
+-- Runtime of the rules compiled from haproxy.cfg: the generated code that
+-- follows this prelude calls these helpers. Everything here is local to
+-- the generated chunk; the only globals it changes are the wrappers of
+-- core.register_action and core.register_service, which record the
+-- scripts' functions so that a rule with a condition can call them.
+-- H.actions[phase][name] is the function a script registered for phase
+-- ("http-req", ...); H.services[name] a service's.
+local H = { actions = { ["http-req"] = {}, ["http-res"] = {}, ["tcp-req"] = {}, ["tcp-res"] = {} }, services = {} }
+do
+	local register_action, register_service = core.register_action, core.register_service
+	-- The originals are tail calls, so that the errors they raise name
+	-- the script's line, not this one; a failed registration stops the
+	-- start anyway.
+	function core.register_action(name, phases, fn, nb_args)
+		if type(phases) == "table" then
+			for _, p in ipairs(phases) do
+				if H.actions[p] then H.actions[p][name] = fn end
+			end
+		end
+		return register_action(name, phases, fn, nb_args)
+	end
+	function core.register_service(name, mode, fn)
+		H.services[name] = fn
+		return register_service(name, mode, fn)
+	end
+end
+
+-- Per-transaction state of the rules, keyed by the TXN object: the
+-- backend chosen (be), the sections an allow rule ended (skip). A TXN
+-- object is reused by its coroutine's next request, so the first rule of
+-- each chain resets its entry.
+H.state = setmetatable({}, { __mode = "k" })
+function H.begin(txn)
+	H.state[txn] = { skip = {} }
+end
+function H.st(txn)
+	local s = H.state[txn]
+	if not s then
+		s = { skip = {} }
+		H.state[txn] = s
+	end
+	return s
+end
+
+-- S is a sample as a string, as HAProxy prints one: nothing for a missing
+-- sample, integers without a fraction, booleans as 1 and 0.
+local floor, tostring, type, format = math.floor, tostring, type, string.format
+function H.S(v)
+	if v == nil then return "" end
+	local t = type(v)
+	if t == "number" then
+		if v == floor(v) and v > -2^53 and v < 2^53 then return format("%d", v) end
+		return tostring(v)
+	elseif t == "boolean" then
+		return v and "1" or "0"
+	end
+	return tostring(v)
+end
+
+-- Matchers: v is the sample, p the patterns. A missing sample matches
+-- nothing.
+local lower, find, sub = string.lower, string.find, string.sub
+local M = {}
+H.M = M
+local function cased(v, i)
+	v = H.S(v)
+	if i then return lower(v) end
+	return v
+end
+function M.str(v, p, i)
+	if v == nil then return false end
+	v = cased(v, i)
+	for k = 1, #p do if v == p[k] then return true end end
+	return false
+end
+function M.beg(v, p, i)
+	if v == nil then return false end
+	v = cased(v, i)
+	for k = 1, #p do if sub(v, 1, #p[k]) == p[k] then return true end end
+	return false
+end
+M["end"] = function(v, p, i)
+	if v == nil then return false end
+	v = cased(v, i)
+	for k = 1, #p do if #p[k] <= #v and sub(v, -#p[k]) == p[k] or p[k] == "" then return true end end
+	return false
+end
+function M.sub(v, p, i)
+	if v == nil then return false end
+	v = cased(v, i)
+	for k = 1, #p do if find(v, p[k], 1, true) then return true end end
+	return false
+end
+function M.reg(v, p)
+	if v == nil then return false end
+	v = H.S(v)
+	for k = 1, #p do if p[k]:exec(v) then return true end end
+	return false
+end
+-- dir and dom: the pattern is a whole /-delimited (or .-delimited) part.
+local function delimited(v, p, i, d)
+	if v == nil then return false end
+	v = d .. cased(v, i) .. d
+	for k = 1, #p do
+		if find(v, d .. p[k] .. d, 1, true) then return true end
+	end
+	return false
+end
+function M.dir(v, p, i) return delimited(v, p, i, "/") end
+function M.dom(v, p, i) return delimited(v, p, i, ".") end
+function M.len(v, p)
+	if v == nil then return false end
+	return M.int(#H.S(v), p)
+end
+function M.found(v) return v ~= nil end
+function M.bool(v)
+	if v == nil or v == false or v == 0 or v == "" or v == "0" then return false end
+	return true
+end
+-- int: p holds {lo, hi} ranges (nil for an open end).
+function M.int(v, p)
+	if v == nil then return false end
+	if type(v) ~= "number" then
+		if type(v) == "boolean" then v = v and 1 or 0 else v = tonumber(H.S(v):match("^%s*([-+]?%d+)")) end
+		if v == nil then return false end
+	end
+	for k = 1, #p do
+		local r = p[k]
+		if (r[1] == nil or v >= r[1]) and (r[2] == nil or v <= r[2]) then return true end
+	end
+	return false
+end
+-- ip: p holds {kind, bytes, bits} networks made by H.net.
+local function ipbytes(s)
+	s = H.S(s)
+	local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+	if a then return 4, { tonumber(a), tonumber(b), tonumber(c), tonumber(d) } end
+	local v4 = s:match("^::[fF][fF][fF][fF]:(%d+%.%d+%.%d+%.%d+)$")
+	if v4 then return ipbytes(v4) end
+	if not find(s, ":", 1, true) then return nil end
+	local head, tail = s:match("^(.-)::(.*)$")
+	local groups = {}
+	local function add(part)
+		if part == "" then return end
+		for g in part:gmatch("[^:]+") do groups[#groups + 1] = tonumber(g, 16) or 0 end
+	end
+	if head then
+		add(head)
+		local n = #groups
+		local rest = {}
+		for g in tail:gmatch("[^:]+") do rest[#rest + 1] = tonumber(g, 16) or 0 end
+		for _ = 1, 8 - n - #rest do groups[#groups + 1] = 0 end
+		for k = 1, #rest do groups[#groups + 1] = rest[k] end
+	else
+		add(s)
+	end
+	local out = {}
+	for k = 1, 8 do
+		local g = groups[k] or 0
+		out[#out + 1] = floor(g / 256)
+		out[#out + 1] = g % 256
+	end
+	return 6, out
+end
+function H.net(s)
+	local addr, bits = s:match("^(.-)/(%d+)$")
+	addr = addr or s
+	local kind, b = ipbytes(addr)
+	if not kind then
+		local a, m = s:match("^(.-)/(%d+%.%d+%.%d+%.%d+)$")
+		if a then
+			local _, mb = ipbytes(m)
+			local n = 0
+			for k = 1, 4 do
+				local x = mb[k]
+				while x > 0 do n = n + x % 2; x = floor(x / 2) end
+			end
+			kind, b, bits = ipbytes(a), select(2, ipbytes(a)), n
+		end
+	end
+	if not kind then error("invalid address '" .. s .. "'", 0) end
+	return { kind, b, tonumber(bits) or (kind == 4 and 32 or 128) }
+end
+function M.ip(v, p)
+	if v == nil then return false end
+	local kind, b = ipbytes(v)
+	if not kind then return false end
+	for k = 1, #p do
+		local n = p[k]
+		if n[1] == kind then
+			local bits, ok = n[3], true
+			for i = 1, #b do
+				local left = bits - (i - 1) * 8
+				if left <= 0 then break end
+				local keep = left >= 8 and 256 or 2 ^ left
+				local div = 256 / keep
+				if floor(b[i] / div) ~= floor(n[2][i] / div) then ok = false; break end
+			end
+			if ok then return true end
+		end
+	end
+	return false
+end
+
+-- any applies a matcher to each value of a multi-valued fetch.
+function H.any(list, m, p, i)
+	if list == nil then return false end
+	for k = 1, #list do if m(list[k], p, i) then return true end end
+	return false
+end
+
+-- hdrs returns the values of a request (res false) or response header,
+-- split at commas unless full, or nil when it has none.
+function H.hdrs(txn, name, res, full)
+	local all = res and txn.http:res_get_headers() or txn.http:req_get_headers()
+	local h = all[name]
+	if h == nil then return nil end
+	local out = {}
+	for k = 0, #h do
+		local line = h[k]
+		if line then
+			if full then
+				out[#out + 1] = line
+			else
+				for item in (line .. ","):gmatch("%s*(.-)%s*,") do out[#out + 1] = item end
+			end
+		end
+	end
+	if #out == 0 then return nil end
+	return out
+end
+
+-- urlp returns the value of a query string parameter.
+function H.urlp(txn, name)
+	local q = txn.f:query()
+	if q == nil then return nil end
+	for pair in (q .. "&"):gmatch("(.-)&") do
+		local k, v = pair:match("^([^=]*)=?(.*)$")
+		if k == name then return v end
+	end
+	return nil
+end
+
+-- cook returns the value of a request cookie (the last one of that name).
+function H.cook(txn, name)
+	local found
+	local all = H.hdrs(txn, "cookie", false, true)
+	if all == nil then return nil end
+	for _, line in ipairs(all) do
+		for pair in (line .. ";"):gmatch("%s*(.-)%s*;") do
+			local k, v = pair:match("^([^=]*)=(.*)$")
+			if k == name then found = v end
+		end
+	end
+	return found
+end
+
+-- reply ends the transaction with an answer; a reply with a
+-- connection: close header closes the connection after it.
+function H.reply(txn, status, reason, headers, body)
+	-- txn:done takes each header as a list of values, as HAProxy's does.
+	for k, v in pairs(headers) do
+		if type(v) ~= "table" then headers[k] = { v } end
+	end
+	txn:done({ status = status, reason = reason, headers = headers, body = body })
+end
+
+-- svc runs the service a use-service rule chose, or answers as HAProxy
+-- does when nothing answers a request: 503.
+function H.svc(page)
+	return function(applet)
+		local name = applet:get_var("txn.__hc_service")
+		local fn = name and H.services[name]
+		if fn then return fn(applet) end
+		if page == nil then return end -- TCP: the connection closes
+		applet:set_status(page.status, page.reason)
+		for k, v in pairs(page.headers) do applet:add_header(k, v) end
+		applet:add_header("content-length", #page.body)
+		applet:start_response()
+		applet:send(page.body)
+	end
+end
+
+-- regex compiles an ACL's regular expression once, at load time.
+function H.regex(pattern, case_sensitive)
+	local ok, re = Regex.new(pattern, case_sensitive)
+	if not ok then error("invalid regular expression '" .. pattern .. "': " .. tostring(re), 0) end
+	return re
+end
+
+-- arith is the add, sub, mul, div and mod converters, on integers; a
+-- division by 0 gives HAProxy's largest integer, a modulo by 0 gives 0.
+function H.arith(a, op, b)
+	a, b = tonumber(H.S(a)) or 0, tonumber(H.S(b)) or 0
+	if op == "+" then return a + b
+	elseif op == "-" then return a - b
+	elseif op == "*" then return a * b
+	elseif op == "/" then
+		if b == 0 then return 9223372036854775807 end
+		local q = a / b
+		return q >= 0 and floor(q) or -floor(-q)
+	end
+	if b == 0 then return 0 end
+	return math.fmod(a, b)
+end
