@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -299,7 +298,7 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(data, filepath.Dir(abs))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, inFile(path, err)
 	}
 	return c, nil
 }
@@ -362,136 +361,129 @@ func setDefault[T comparable](p *T, v T) {
 }
 
 func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Workers < 0 {
-		return fmt.Errorf("workers: must be 0 (one per core) or more, got %d", c.Workers)
+		bad("workers: must be 0 (one per core) or more, got %d", c.Workers)
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
+		bad("log.level: want debug, info, warn or error, got %q", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:
-		return fmt.Errorf("log.format: want text or json, got %q", c.Log.Format)
+		bad("log.format: want text or json, got %q", c.Log.Format)
 	}
 	// sun_path holds 108 bytes, the terminating NUL included.
 	if len(c.RuntimeSocket) > 107 {
-		return fmt.Errorf("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
+		bad("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
 	}
 	if c.Lua.Hooks != "" {
-		return errors.New("lua.hooks: hook scripts are not supported yet")
+		bad("lua.hooks: hook scripts are not supported yet")
 	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"forced_yield", c.Lua.ForcedYieldOr()}, {"burst_timeout", c.Lua.BurstTimeoutOr()}, {"session_timeout", c.Lua.SessionTimeoutOr()}} {
 		if d.v < 0 {
-			return fmt.Errorf("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
+			bad("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
 		}
 	}
 	switch c.Lua.Sandbox {
 	case "default", "strict":
 	default:
-		return fmt.Errorf("lua.sandbox: want default or strict, got %q", c.Lua.Sandbox)
+		bad("lua.sandbox: want default or strict, got %q", c.Lua.Sandbox)
 	}
 	if c.Lua.UnsafeFFI && c.Lua.Sandbox == "strict" {
-		return errors.New("lua.unsafe_ffi: cannot be used with lua.sandbox: strict (ffi reaches everything strict takes away)")
+		bad("lua.unsafe_ffi: cannot be used with lua.sandbox: strict (ffi reaches everything strict takes away)")
 	}
 	if len(c.Frontends) == 0 {
-		return errors.New("frontends: at least one frontend is needed")
+		bad("frontends: at least one frontend is needed")
 	}
 	backends := map[string]bool{}
 	for i, b := range c.Backends {
 		if b.Name == "" {
-			return fmt.Errorf("backends[%d].name: missing", i)
+			bad("backends[%d].name: missing", i)
 		}
 		if backends[b.Name] {
-			return fmt.Errorf("backends[%d].name: %q is used by another backend", i, b.Name)
+			bad("backends[%d].name: %q is used by another backend", i, b.Name)
 		}
 		backends[b.Name] = true
 	}
 	names := map[string]bool{}
-	binds := map[string]string{}
+	var binds bindSet
 	for i, f := range c.Frontends {
 		at := fmt.Sprintf("frontends[%d]", i)
 		if f.Name == "" {
-			return fmt.Errorf("%s.name: missing", at)
-		}
-		if names[f.Name] {
-			return fmt.Errorf("%s.name: %q is used by another frontend", at, f.Name)
+			bad("%s.name: missing", at)
+		} else if names[f.Name] {
+			bad("%s.name: %q is used by another frontend", at, f.Name)
 		}
 		names[f.Name] = true
 		if len(f.Bind) == 0 {
-			return fmt.Errorf("%s.bind: at least one address is needed", at)
+			bad("%s.bind: at least one address is needed", at)
 		}
-		for j, b := range f.Bind {
-			if _, _, err := net.SplitHostPort(b); err != nil {
-				return fmt.Errorf("%s.bind[%d]: %v", at, j, err)
-			}
-			if other, dup := binds[b]; dup {
-				return fmt.Errorf("%s.bind[%d]: %s is already bound by frontend %q", at, j, b, other)
-			}
-			binds[b] = f.Name
-		}
+		errs = append(errs, binds.add(at, f.Name, f.Bind)...)
 		switch f.Mode {
 		case "http":
 			if len(f.TCPRequest)+len(f.TCPResponse) > 0 {
-				return fmt.Errorf("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
+				bad("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
 			}
 		case "tcp":
 			if len(f.HTTPRequest)+len(f.HTTPResponse) > 0 {
-				return fmt.Errorf("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
+				bad("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
 			}
 			if len(f.Routes) > 0 {
-				return fmt.Errorf("%s.routes: routes need mode: http (use default_backend)", at)
+				bad("%s.routes: routes need mode: http (use default_backend)", at)
 			}
 		default:
-			return fmt.Errorf("%s.mode: want http or tcp, got %q", at, f.Mode)
+			bad("%s.mode: want http or tcp, got %q", at, f.Mode)
 		}
 		if f.OnError != "continue" && f.OnError != "fail" {
-			return fmt.Errorf("%s.on_error: want continue or fail, got %q", at, f.OnError)
+			bad("%s.on_error: want continue or fail, got %q", at, f.OnError)
 		}
 		if f.DefaultBackend != "" && !backends[f.DefaultBackend] {
-			return fmt.Errorf("%s.default_backend: no backend named %q", at, f.DefaultBackend)
+			bad("%s.default_backend: no backend named %q", at, f.DefaultBackend)
 		}
 		for j, r := range f.Routes {
 			if !backends[r.Backend] {
-				return fmt.Errorf("%s.routes[%d].backend: no backend named %q", at, j, r.Backend)
+				bad("%s.routes[%d].backend: no backend named %q", at, j, r.Backend)
 			}
 			if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
-				return fmt.Errorf("%s.routes[%d].path_prefix: must start with /", at, j)
+				bad("%s.routes[%d].path_prefix: must start with /", at, j)
 			}
 		}
 		if f.UseService != "" && (f.DefaultBackend != "" || len(f.Routes) > 0) {
-			return fmt.Errorf("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
+			bad("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
 		}
 		if f.UseService == "" && f.DefaultBackend == "" && len(f.Routes) == 0 && len(f.HTTPRequest) == 0 && len(f.TCPRequest) == 0 {
-			return fmt.Errorf("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
+			bad("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
 		}
 		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
-			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
+			bad("%s.use_service: want lua.NAME, got %q", at, f.UseService)
 		}
 		if f.Track != nil {
 			if f.Track.Key != "src" {
-				return fmt.Errorf("%s.track.key: only src is supported, got %q", at, f.Track.Key)
+				bad("%s.track.key: only src is supported, got %q", at, f.Track.Key)
 			}
 			if f.Track.Table == "" {
 				if f.StickTable == nil {
-					return fmt.Errorf("%s.track.table: missing, and the frontend has no stick_table", at)
+					bad("%s.track.table: missing, and the frontend has no stick_table", at)
 				}
 			} else if !c.hasTable(f.Track.Table) {
-				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table", at, f.Track.Table)
+				bad("%s.track.table: no frontend or backend %q with a stick_table", at, f.Track.Table)
 			}
 		}
 		if f.Limits.MaxHeaders < 1 {
-			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
+			bad("%s.limits.max_headers: must be at least 1", at)
 		}
 		if err := f.HTTP2.validate(at + ".http2"); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) hasTable(name string) bool {
