@@ -2,10 +2,12 @@
 // per core, answered by the operator's LuaJIT scripts.
 //
 //	luaedge                          run the embedded demo configuration (127.0.0.1:8080)
-//	luaedge -c FILE                  run FILE
-//	luaedge check -c FILE            validate FILE and its scripts, then exit
+//	luaedge [run] -c FILE            run FILE
+//	luaedge check [-c FILE]          validate FILE, its scripts and binds, then exit
 //	luaedge admin [-s SOCKET] CMD    send CMD to a running luaedge's runtime socket
 //	luaedge version                  print the version
+//	luaedge completion bash | man    print the shell completion, the manual page
+//	luaedge --help                   list the commands and their flags (cli.go)
 //
 // SIGTERM or SIGINT stops the server gracefully: it stops accepting, lets
 // requests in flight finish for up to shutdown_timeout, and exits with
@@ -20,6 +22,7 @@ package main
 
 import (
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,54 +56,94 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	lj.Version = version
-	if len(args) > 0 && args[0] == "admin" {
-		return adminCommand(args[1:], stdout, stderr)
-	}
-	cmd := "serve"
-	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
-		cmd, args = args[0], args[1:]
+	cmd, explicit := "run", false
+	if len(args) > 0 {
+		if c := findCommand(args[0]); c != nil {
+			if c.run != nil {
+				return c.run(args[1:], stdout, stderr)
+			}
+			cmd, args, explicit = c.name, args[1:], true
+		}
 	}
 	fs := flag.NewFlagSet("luaedge", flag.ContinueOnError)
+	opts := defineFlags(fs)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "configuration file (default: the embedded demo)")
+	fs.Usage = func() {} // -h is answered below; a bad flag gets the hint
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			if !explicit {
+				printHelp(stdout)
+			} else {
+				printCommandHelp(stdout, *findCommand(cmd))
+			}
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "luaedge --help lists the commands and their flags")
+		return exitUsage
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		// "luaedge -c FILE check" as well as "luaedge check -c FILE".
-		if cmd == "serve" && (rest[0] == "check" || rest[0] == "version") && len(rest) == 1 {
+		if cmd == "run" && (rest[0] == "check" || rest[0] == "version") && len(rest) == 1 {
 			cmd = rest[0]
 		} else {
-			fmt.Fprintf(stderr, "luaedge: unexpected argument %q\n", rest[0])
-			return 2
+			fmt.Fprintf(stderr, "luaedge: unexpected argument %q (luaedge --help lists the commands)\n", rest[0])
+			return exitUsage
 		}
 	}
-	if cmd == "version" {
-		fmt.Fprintln(stderr, "luaedge", version)
-		return 0
+	if opts.version || cmd == "version" {
+		return versionCommand(nil, stdout, stderr)
 	}
-	cfg, scripts, err := load(*cfgPath)
+	if cmd == "check" {
+		return checkCommand(opts.cfgPath, stdout, stderr)
+	}
+	cfg, scripts, err := load(opts.cfgPath)
 	if err != nil {
-		fmt.Fprintln(stderr, "luaedge:", err)
-		return 1
+		printProblems(stderr, err)
+		return exitError
 	}
 	// The scripts' body runs in check already: their logs go through the
 	// configured logger.
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 	if err := check(cfg, scripts); err != nil {
-		if *cfgPath != "" {
-			fmt.Fprintf(stderr, "luaedge: %s: %v\n", *cfgPath, err)
-		} else {
-			fmt.Fprintln(stderr, "luaedge:", err)
-		}
-		return 1
+		printProblems(stderr, inConfig(opts.cfgPath, err))
+		return exitError
 	}
-	if cmd == "check" {
-		fmt.Fprintln(stderr, "configuration and scripts are valid")
-		return 0
+	return serve(opts.cfgPath, cfg, scripts, log, stderr)
+}
+
+// options are the flags of run and check.
+type options struct {
+	cfgPath string
+	version bool
+}
+
+// defineFlags defines the flags of run and check on fs; --help, the man
+// page and the completion list them from here.
+func defineFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.cfgPath, "c", "", "the configuration `file` (default: the embedded demo)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	return o
+}
+
+// inConfig names the configuration file in each of err's problems.
+func inConfig(cfgPath string, err error) error {
+	if cfgPath == "" {
+		return err
 	}
-	return serve(*cfgPath, cfg, scripts, log, stderr)
+	problems := config.Problems(err)
+	for i, e := range problems {
+		problems[i] = fmt.Errorf("%s: %w", cfgPath, e)
+	}
+	return errors.Join(problems...)
+}
+
+// printProblems writes each problem err reports on a line of its own.
+func printProblems(w io.Writer, err error) {
+	for _, e := range config.Problems(err) {
+		fmt.Fprintln(w, "luaedge:", e)
+	}
 }
 
 // adminTimeout bounds the wait for an answer on the runtime socket; a
@@ -110,29 +153,29 @@ const adminTimeout = reloadStartTimeout + 30*time.Second
 // adminCommand is "luaedge admin [-s SOCKET] COMMAND...".
 func adminCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("luaedge admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sock := fs.String("s", "/run/luaedge.sock", "the runtime socket (runtime_socket in the configuration)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: luaedge admin [-s SOCKET] COMMAND [ARG...]   (COMMAND help lists them)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	sock := defineAdminFlags(fs)
+	if status, done := parseFlags(fs, *findCommand("admin"), args, stdout, stderr); done {
+		return status
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	answer, err := admin.Send(*sock, strings.Join(fs.Args(), " "), adminTimeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "luaedge admin:", err)
-		return 1
+		return exitError
 	}
 	fmt.Fprint(stdout, answer)
 	if admin.Failed(answer) {
-		return 1
+		return exitError
 	}
-	return 0
+	return exitOK
+}
+
+// defineAdminFlags defines the flags of admin on fs.
+func defineAdminFlags(fs *flag.FlagSet) *string {
+	return fs.String("s", "/run/luaedge.sock", "the runtime `socket` (runtime_socket in the configuration)")
 }
 
 // load reads the configuration and its scripts, or the embedded default.
@@ -157,8 +200,10 @@ func load(path string) (*config.Config, []lj.Script, error) {
 	return cfg, scripts, nil
 }
 
-// check loads the scripts into a throwaway state and resolves what the
-// frontends refer to, so that errors show before any listener opens.
+// check loads the scripts into a throwaway state, runs their script_init
+// and core.register_init functions, and resolves what the frontends refer
+// to, so that errors show before any listener opens. It reports every
+// problem it finds (errors.Join).
 func check(cfg *config.Config, scripts []lj.Script) error {
 	// The scripts' bodies run here first: the CPU limits hold them too.
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
@@ -175,17 +220,23 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 			slog.Error("Lua script_deinit failed", "err", err)
 		}
 	}()
+	var errs []error
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
 		own, track := f.StickTables()
 		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail"); err != nil {
-			return fmt.Errorf("frontends[%d].%v", i, err)
+			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}
+	}
+	if err := st.RunInits(); err != nil {
+		errs = append(errs, fmt.Errorf("core.register_init: %w", err))
 	}
 	// Backends, servers, checks and stick tables are validated by
 	// building them (nothing starts before Serve).
-	_, err = edge.New(cfg, scripts, slog.Default())
-	return err
+	if _, err = edge.New(cfg, scripts, slog.Default()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
