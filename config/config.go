@@ -4,10 +4,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,6 +53,11 @@ type Lua struct {
 	// UnsafeFFI gives scripts LuaJIT's ffi and package.loadlib, with which
 	// a script can crash the server.
 	UnsafeFFI bool `yaml:"unsafe_ffi"`
+	// Path and CPath are package.path and package.cpath for require:
+	// templates separated by ";", relative ones taken from Dir; ";;" is
+	// LuaJIT's default directories (luapath.go).
+	Path  string `yaml:"path"`
+	CPath string `yaml:"cpath"`
 	// The CPU limits (cgo.Limits); nil (left out): the default, read
 	// through the methods below; 0 turns one off.
 	ForcedYield    *Duration `yaml:"forced_yield"`
@@ -303,13 +306,18 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse reads and validates a configuration; dir is where relative paths start.
+// Parse reads and validates a configuration; dir is where relative paths
+// (and those of include) start.
 func Parse(data []byte, dir string) (*Config, error) {
 	c := &Config{Dir: dir}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && err != io.EOF { // an empty file means the defaults
-		return nil, nameKeys(data, err)
+	doc, errs := readDoc(data, dir, nil)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if doc != nil { // an empty file means the defaults
+		if err := doc.Decode(c); err != nil {
+			return nil, nameKeys(data, err)
+		}
 	}
 	c.setDefaults()
 	if err := c.validate(); err != nil {
@@ -324,6 +332,7 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
+	c.Lua.resolvePaths(c.Dir)
 	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) && c.Dir != "" {
 		c.RuntimeSocket = filepath.Join(c.Dir, c.RuntimeSocket)
 	}
@@ -391,6 +400,7 @@ func (c *Config) validate() error {
 			bad("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
 		}
 	}
+	errs = append(errs, c.Lua.validateMemory()...)
 	switch c.Lua.Sandbox {
 	case "default", "strict":
 	default:

@@ -92,7 +92,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{"lua: {unsafe_ffi: maybe}\n" + minimal, "lua.unsafe_ffi"},
 		{"log: {level: loud}\n" + minimal, "log.level"},
 		{"workers: -1\n" + minimal, "workers"},
-		{"nonsense: 1\n" + minimal, "field nonsense not found"},
+		{"nonsense: 1\n" + minimal, "nonsense (line 1): unknown key"},
 		{`frontends:
   - name: a
     bind: ["127.0.0.1:1"]

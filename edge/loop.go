@@ -50,7 +50,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends)
 	ls.sockets = proxypkg.NewSockets(l)
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ type Options struct {
 	// the scripts LuaJIT's ffi and package.loadlib (lua.unsafe_ffi).
 	Sandbox   string
 	UnsafeFFI bool
+	// Path and CPath are package.path and package.cpath (lua.path and
+	// lua.cpath; ";;" stands for LuaJIT's defaults); "" keeps LuaJIT's.
+	Path, CPath string
 	// Shared is the data the states of one generation share (proc.*
 	// variables, maps, the fast paths' change counters). nil gives the
 	// state a Shared of its own, as for a state that stands alone
@@ -127,6 +130,10 @@ func NewState(opts Options) (*State, error) {
 	if err := s.loadAPIs(); err != nil {
 		L.Close()
 		return nil, err
+	}
+	if err := L.LoadInternal([]byte(pathChunk(opts.Path, opts.CPath)), "=luaedge/path"); err != nil {
+		L.Close()
+		return nil, fmt.Errorf("lua.path: %w", err)
 	}
 	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ")"
 	if err := L.LoadInternal([]byte(seal), "=luaedge/seal"); err != nil {

@@ -209,7 +209,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
 	defer wd.Stop()
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
 	if err != nil {
 		return err
 	}
