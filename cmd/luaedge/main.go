@@ -264,7 +264,7 @@ func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Lo
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
+	p := &process{cfgPath: cfgPath, stderr: stderr, log: log, notify: newNotifier(), reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
 	if cfg.RuntimeSocket != "" {
 		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
 			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},
@@ -287,5 +287,6 @@ func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Lo
 	case <-srv.Booted():
 	}
 	p.cur.listening()
+	p.notified(p.notify.ready(p.cur.n))
 	return p.run(sigs)
 }
