@@ -85,12 +85,25 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		for i, c := range n.Content {
 			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
 		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			bad("expected %s, got %s", want(t, path), got(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkNode(n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value), errs)
+		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			bad("expected %s, got %s", want(t, path), got(n))
 		}
-	case reflect.Int, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			bad("expected %s, got %s", want(t, path), got(n))
+		}
+	case reflect.Float32, reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
 			bad("expected %s, got %s", want(t, path), got(n))
 		}
 	case reflect.Bool:
@@ -175,8 +188,13 @@ func want(t reflect.Type, path string) string {
 			return "a list of " + noun
 		}
 		return "a list of " + strings.TrimPrefix(want(t.Elem(), "")+"s", "a ")
-	case reflect.Int, reflect.Int64:
+	case reflect.Map:
+		return "a mapping (name: value lines, or {name: value, ...})"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	case reflect.Bool:
 		return "true or false"
 	}
