@@ -102,6 +102,9 @@ func flagSyntax(f *flag.Flag) string {
 
 func flagUsage(f *flag.Flag) string {
 	_, usage := flag.UnquoteUsage(f)
+	if !isBool(f) && f.DefValue != "" {
+		usage += " (default " + f.DefValue + ")"
+	}
 	return usage
 }
 
