@@ -130,6 +130,27 @@ frontends:
 		}
 	})
 
+	t.Run("init functions see the proxies", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "s.lua"), `core.register_service("svc", "http", function() end)
+core.register_init(function()
+	local s = core.backends["app"].servers["s1"]
+	assert(s:get_stats().status ~= nil, "no stats")
+	assert(core.frontends["web"] ~= nil, "no frontend")
+end)
+`)
+		writeFile(t, filepath.Join(dir, "luaedge.yaml"), `lua: {load: [s.lua]}
+frontends:
+  - {name: web, bind: ["127.0.0.1:0"], use_service: lua.svc}
+backends:
+  - {name: app, servers: [{name: s1, address: "127.0.0.1:9"}]}
+`)
+		out, errOut, code := runBin(t, dir, "check", "-c", "luaedge.yaml")
+		if code != 0 {
+			t.Errorf("status %d\n%s%s", code, out, errOut)
+		}
+	})
+
 	t.Run("binds", func(t *testing.T) {
 		// A port another program holds (without SO_REUSEPORT), and an
 		// address this machine does not have (TEST-NET-1).

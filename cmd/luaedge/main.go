@@ -200,18 +200,29 @@ func load(path string) (*config.Config, []lj.Script, error) {
 	return cfg, scripts, nil
 }
 
-// check loads the scripts into a throwaway state, runs their script_init
-// and core.register_init functions, and resolves what the frontends refer
-// to, so that errors show before any listener opens. It reports every
-// problem it finds (errors.Join).
+// check loads the scripts into a throwaway state, resolves what the
+// frontends refer to and builds the backends and stick tables, so that
+// errors show before any listener opens; then it runs the scripts'
+// core.register_init functions, with the proxies they will see at start.
+// It reports every problem it finds (errors.Join).
 func check(cfg *config.Config, scripts []lj.Script) error {
+	var errs []error
+	// Backends, servers, checks and stick tables are validated by
+	// building them (nothing starts before Serve).
+	srv, err := edge.New(cfg, scripts, slog.Default())
+	var host any
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		host = srv.CheckHost()
+	}
 	// The scripts' bodies run here first: the CPU limits hold them too.
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
 	defer wd.Stop()
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd})
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	// Closing the state runs the scripts' script_deinit: an error there
 	// is theirs to fix, not a reason to refuse the configuration.
@@ -220,7 +231,6 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 			slog.Error("Lua script_deinit failed", "err", err)
 		}
 	}()
-	var errs []error
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
 		own, track := f.StickTables()
@@ -228,13 +238,10 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}
 	}
-	if err := st.RunInits(); err != nil {
-		errs = append(errs, fmt.Errorf("core.register_init: %w", err))
-	}
-	// Backends, servers, checks and stick tables are validated by
-	// building them (nothing starts before Serve).
-	if _, err = edge.New(cfg, scripts, slog.Default()); err != nil {
-		errs = append(errs, err)
+	if srv != nil {
+		if err := srv.CheckInits(st); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
