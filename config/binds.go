@@ -28,7 +28,7 @@ type boundAddr struct {
 func (s *bindSet) add(at, frontend string, addrs []string) []error {
 	var errs []error
 	for j, a := range addrs {
-		key := fmt.Sprintf("%s.bind[%d]", at, j)
+		key := fmt.Sprintf("%s.bind[%d]: frontend %q", at, j, frontend)
 		b, err := parseBind(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %v", key, a, err))

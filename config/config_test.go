@@ -85,7 +85,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: udp}]`, "frontends[0].mode: want http or tcp"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, http_request: [lua.y]}]`, "frontends[0].http_request: http rules need mode: http"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: a, bind: ["127.0.0.1:2"], use_service: lua.x}]`, "frontends[1].name"},
-		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, "frontends[1].bind[0]: 127.0.0.1:1 is already bound"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, `frontends[1].bind[0]: frontend "b": 127.0.0.1:1 is already bound by frontend "a"`},
 		{"lua: {memory_limit: lots}\n" + minimal, "lua.memory_limit (line 1): invalid size"},
 		{"lua: {sandbox: lax}\n" + minimal, "lua.sandbox: want default or strict"},
 		{"lua: {sandbox: strict, unsafe_ffi: true}\n" + minimal, "lua.unsafe_ffi: cannot be used with lua.sandbox: strict"},
