@@ -22,7 +22,7 @@ export CGO_CFLAGS = -O2 -g '-DLUAEDGE_LUAJIT="$(file <third_party/luajit/out/sta
 # end-to-end tests run the built binary.
 RACE_PKGS = $$($(GO) list ./... | grep -v /cmd/)
 
-.PHONY: all build check-build run test bench deps fuzz vet clean
+.PHONY: all build check-build run test bench deps fuzz vet clean install
 
 all: build
 
@@ -73,6 +73,22 @@ fuzz:
 
 bench: build
 	bash bench/run.sh
+
+# `make install` (PREFIX, DESTDIR as usual): the binary, the man page, the
+# bash completion and the systemd unit (packaging/luaedge.service, with
+# its paths), all made by the binary just built.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/luaedge
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR)
+	./$(BIN) man > $(DESTDIR)$(MANDIR)/man1/luaedge.1
+	./$(BIN) completion bash > $(DESTDIR)$(BASHCOMPDIR)/luaedge
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/luaedge.service > $(DESTDIR)$(UNITDIR)/luaedge.service
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/luaedge.1 $(DESTDIR)$(BASHCOMPDIR)/luaedge $(DESTDIR)$(UNITDIR)/luaedge.service
 
 clean:
 	rm -rf bin

@@ -108,6 +108,9 @@ void le_state_close(le_state *st)
 
 size_t le_state_used(le_state *st) { return st->used; }
 
+/* Its address is cjson.empty_array. */
+static const char le_empty_array = 0;
+
 /* le_push_bridge pushes the table that hands Lua the C functions it may call:
  * FFI function pointers (a static binary has no dynamic symbols for ffi.C to
  * find) and the Go call gate. */
@@ -141,6 +144,12 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "hash");
 	lua_pushlightuserdata(L, &st->loop);
 	lua_setfield(L, -2, "loop");
+	/* cjson.null (lua-cjson's NULL) and cjson.empty_array (an address
+	 * of this file's, as lua-cjson's is one of its own). */
+	lua_pushlightuserdata(L, NULL);
+	lua_setfield(L, -2, "null");
+	lua_pushlightuserdata(L, (void *)&le_empty_array);
+	lua_setfield(L, -2, "empty_array");
 	lua_pushlightuserdata(L, st);
 	lua_pushcclosure(L, le_gocall, 1);
 	lua_setfield(L, -2, "gocall");

@@ -4,11 +4,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,6 +65,11 @@ type Lua struct {
 	// (table.unpack, utf8, string.pack, 5.3's empty matches...); nil
 	// (left out): on. false is for scripts written for LuaJIT.
 	Compat53 *bool `yaml:"compat53"`
+	// Path and CPath are package.path and package.cpath for require:
+	// templates separated by ";", relative ones taken from Dir; ";;" is
+	// LuaJIT's default directories (luapath.go).
+	Path  string `yaml:"path"`
+	CPath string `yaml:"cpath"`
 	// The CPU limits (cgo.Limits); nil (left out): the default, read
 	// through the methods below; 0 turns one off.
 	ForcedYield    *Duration `yaml:"forced_yield"`
@@ -444,18 +446,23 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(data, filepath.Dir(abs))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, inFile(path, err)
 	}
 	return c, nil
 }
 
-// Parse reads and validates a configuration; dir is where relative paths start.
+// Parse reads and validates a configuration; dir is where relative paths
+// (and those of include) start.
 func Parse(data []byte, dir string) (*Config, error) {
 	c := &Config{Dir: dir}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && err != io.EOF { // an empty file means the defaults
-		return nil, nameKeys(data, err)
+	doc, errs := readDoc(data, dir, nil)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if doc != nil { // an empty file means the defaults
+		if err := doc.Decode(c); err != nil {
+			return nil, nameKeys(data, err)
+		}
 	}
 	c.setDefaults()
 	if err := c.validate(); err != nil {
@@ -477,6 +484,7 @@ func (c *Config) setDefaults() {
 	}
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
+	c.Lua.resolvePaths(c.Dir)
 	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) && c.Dir != "" {
 		c.RuntimeSocket = filepath.Join(c.Dir, c.RuntimeSocket)
 	}
@@ -553,181 +561,175 @@ func setDefault[T comparable](p *T, v T) {
 }
 
 func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Workers < 0 {
-		return fmt.Errorf("workers: must be 0 (one per core) or more, got %d", c.Workers)
+		bad("workers: must be 0 (one per core) or more, got %d", c.Workers)
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level)
+		bad("log.level: want debug, info, warn or error, got %q", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:
-		return fmt.Errorf("log.format: want text or json, got %q", c.Log.Format)
+		bad("log.format: want text or json, got %q", c.Log.Format)
 	}
 	// sun_path holds 108 bytes, the terminating NUL included.
 	if len(c.RuntimeSocket) > 107 {
-		return fmt.Errorf("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
+		bad("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
 	}
 	if c.Lua.Hooks != "" {
-		return errors.New("lua.hooks: hook scripts are not supported yet")
+		bad("lua.hooks: hook scripts are not supported yet")
 	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"forced_yield", c.Lua.ForcedYieldOr()}, {"burst_timeout", c.Lua.BurstTimeoutOr()}, {"session_timeout", c.Lua.SessionTimeoutOr()}} {
 		if d.v < 0 {
-			return fmt.Errorf("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
+			bad("lua.%s: must be 0 (off) or more, got %v", d.key, d.v)
 		}
 	}
+	errs = append(errs, c.Lua.validateMemory()...)
 	switch c.Lua.Sandbox {
 	case "default", "strict":
 	default:
-		return fmt.Errorf("lua.sandbox: want default or strict, got %q", c.Lua.Sandbox)
+		bad("lua.sandbox: want default or strict, got %q", c.Lua.Sandbox)
 	}
 	if c.Lua.UnsafeFFI && c.Lua.Sandbox == "strict" {
-		return errors.New("lua.unsafe_ffi: cannot be used with lua.sandbox: strict (ffi reaches everything strict takes away)")
+		bad("lua.unsafe_ffi: cannot be used with lua.sandbox: strict (ffi reaches everything strict takes away)")
 	}
 	if len(c.Frontends) == 0 {
-		return errors.New("frontends: at least one frontend is needed")
+		bad("frontends: at least one frontend is needed")
 	}
 	if c.TLSHandshakeWorkers < 0 {
-		return fmt.Errorf("tls_handshake_workers: must be 0 (twice the CPUs) or more, got %d", c.TLSHandshakeWorkers)
+		bad("tls_handshake_workers: must be 0 (twice the CPUs) or more, got %d", c.TLSHandshakeWorkers)
 	}
 	backends := map[string]bool{}
 	for i, b := range c.Backends {
 		if b.Name == "" {
-			return fmt.Errorf("backends[%d].name: missing", i)
+			bad("backends[%d].name: missing", i)
 		}
 		if backends[b.Name] {
-			return fmt.Errorf("backends[%d].name: %q is used by another backend", i, b.Name)
+			bad("backends[%d].name: %q is used by another backend", i, b.Name)
 		}
 		backends[b.Name] = true
 		if b.Proto != "" && b.Proto != "h1" && b.Proto != "h2" {
-			return fmt.Errorf("backends[%d].proto: want h1 or h2, got %q", i, b.Proto)
+			bad("backends[%d].proto: want h1 or h2, got %q", i, b.Proto)
 		}
 		if b.Proto == "h2" && b.Check.Type == "http" {
-			return fmt.Errorf("backends[%d].check.type: http checks speak HTTP/1.1; the servers of a proto: h2 backend take tcp checks", i)
+			bad("backends[%d].check.type: http checks speak HTTP/1.1; the servers of a proto: h2 backend take tcp checks", i)
 		}
 		if err := b.TLS.validate(fmt.Sprintf("backends[%d].tls", i)); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	}
 	for i, t := range c.StickTables {
 		if t.Name == "" {
-			return fmt.Errorf("stick_tables[%d].name: missing", i)
+			bad("stick_tables[%d].name: missing", i)
 		}
 		if c.tableIndex(t.Name) != i || c.proxyNamed(t.Name) {
-			return fmt.Errorf("stick_tables[%d].name: %q is the name of another stick table, frontend or backend", i, t.Name)
+			bad("stick_tables[%d].name: %q is the name of another stick table, frontend or backend", i, t.Name)
 		}
 	}
 	names := map[string]bool{}
-	binds := map[string]string{}
+	var binds bindSet
 	for i, f := range c.Frontends {
 		at := fmt.Sprintf("frontends[%d]", i)
 		if f.Name == "" {
-			return fmt.Errorf("%s.name: missing", at)
-		}
-		if names[f.Name] {
-			return fmt.Errorf("%s.name: %q is used by another frontend", at, f.Name)
+			bad("%s.name: missing", at)
+		} else if names[f.Name] {
+			bad("%s.name: %q is used by another frontend", at, f.Name)
 		}
 		names[f.Name] = true
 		if len(f.Bind) == 0 {
-			return fmt.Errorf("%s.bind: at least one address is needed", at)
+			bad("%s.bind: at least one address is needed", at)
 		}
-		for j, b := range f.Bind {
-			if _, _, err := net.SplitHostPort(b); err != nil {
-				return fmt.Errorf("%s.bind[%d]: %v", at, j, err)
-			}
-			if other, dup := binds[b]; dup {
-				return fmt.Errorf("%s.bind[%d]: %s is already bound by frontend %q", at, j, b, other)
-			}
-			binds[b] = f.Name
-		}
+		errs = append(errs, binds.add(at, f.Name, f.Bind)...)
 		switch f.Mode {
 		case "http":
 			if len(f.TCPRequest)+len(f.TCPResponse) > 0 {
-				return fmt.Errorf("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
+				bad("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
 			}
 		case "tcp":
 			if len(f.HTTPRequest)+len(f.HTTPResponse) > 0 {
-				return fmt.Errorf("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
+				bad("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
 			}
 			if len(f.Routes) > 0 {
-				return fmt.Errorf("%s.routes: routes need mode: http (use default_backend)", at)
+				bad("%s.routes: routes need mode: http (use default_backend)", at)
 			}
 		default:
-			return fmt.Errorf("%s.mode: want http or tcp, got %q", at, f.Mode)
+			bad("%s.mode: want http or tcp, got %q", at, f.Mode)
 		}
 		if f.OnError != "continue" && f.OnError != "fail" {
-			return fmt.Errorf("%s.on_error: want continue or fail, got %q", at, f.OnError)
+			bad("%s.on_error: want continue or fail, got %q", at, f.OnError)
 		}
 		if f.DefaultBackend != "" && !backends[f.DefaultBackend] {
-			return fmt.Errorf("%s.default_backend: no backend named %q", at, f.DefaultBackend)
+			bad("%s.default_backend: no backend named %q", at, f.DefaultBackend)
 		}
 		for j, r := range f.Routes {
 			if !backends[r.Backend] {
-				return fmt.Errorf("%s.routes[%d].backend: no backend named %q", at, j, r.Backend)
+				bad("%s.routes[%d].backend: no backend named %q", at, j, r.Backend)
 			}
 			if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
-				return fmt.Errorf("%s.routes[%d].path_prefix: must start with /", at, j)
+				bad("%s.routes[%d].path_prefix: must start with /", at, j)
 			}
 		}
 		if f.UseService != "" && (f.DefaultBackend != "" || len(f.Routes) > 0) {
-			return fmt.Errorf("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
+			bad("%s.use_service: a frontend answers with a service or forwards to backends, not both", at)
 		}
 		if f.UseService == "" && f.DefaultBackend == "" && len(f.Routes) == 0 && len(f.HTTPRequest) == 0 && len(f.TCPRequest) == 0 {
-			return fmt.Errorf("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
+			bad("%s: nothing answers: set use_service, default_backend or routes (or http_request actions that reply)", at)
 		}
 		if f.UseService != "" && (!strings.HasPrefix(f.UseService, "lua.") || len(f.UseService) == len("lua.")) {
-			return fmt.Errorf("%s.use_service: want lua.NAME, got %q", at, f.UseService)
+			bad("%s.use_service: want lua.NAME, got %q", at, f.UseService)
 		}
 		if f.Track != nil {
 			if f.Track.Key != "src" {
-				return fmt.Errorf("%s.track.key: only src is supported, got %q", at, f.Track.Key)
+				bad("%s.track.key: only src is supported, got %q", at, f.Track.Key)
 			}
 			if f.Track.Table == "" {
 				if f.StickTable == nil {
-					return fmt.Errorf("%s.track.table: missing, and the frontend has no stick_table", at)
+					bad("%s.track.table: missing, and the frontend has no stick_table", at)
 				}
 			} else if !c.hasTable(f.Track.Table) {
-				return fmt.Errorf("%s.track.table: no frontend or backend %q with a stick_table, nor a stick_tables entry", at, f.Track.Table)
+				bad("%s.track.table: no frontend or backend %q with a stick_table, nor a stick_tables entry", at, f.Track.Table)
 			}
 		}
 		if f.Limits.MaxHeaders < 1 {
-			return fmt.Errorf("%s.limits.max_headers: must be at least 1", at)
+			bad("%s.limits.max_headers: must be at least 1", at)
 		}
 		if err := f.HTTP2.validate(at + ".http2"); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 		if err := f.TLS.validate(at + ".tls"); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 		w := f.WebSocket
 		switch {
 		case w.MaxFrame > MaxWSMessage:
-			return fmt.Errorf("%s.websocket.max_frame: must be at most 1GiB", at)
+			bad("%s.websocket.max_frame: must be at most 1GiB", at)
 		case w.MaxMessage > MaxWSMessage:
-			return fmt.Errorf("%s.websocket.max_message: must be at most 1GiB", at)
+			bad("%s.websocket.max_message: must be at most 1GiB", at)
 		case w.MaxConnections < 0:
-			return fmt.Errorf("%s.websocket.max_connections: must be 0 (no bound) or more", at)
+			bad("%s.websocket.max_connections: must be 0 (no bound) or more", at)
 		}
 		for j, n := range f.WSFilters {
 			if !strings.HasPrefix(n, "lua.") || len(n) == len("lua.") {
-				return fmt.Errorf("%s.ws_filters[%d]: want lua.NAME, got %q", at, j, n)
-			}
-			if f.Mode != "http" {
-				return fmt.Errorf("%s.ws_filters: WebSocket filters need mode: http", at)
+				bad("%s.ws_filters[%d]: want lua.NAME, got %q", at, j, n)
 			}
 		}
+		if len(f.WSFilters) > 0 && f.Mode != "http" {
+			bad("%s.ws_filters: WebSocket filters need mode: http", at)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // validate checks the keys of a frontend's tls (at is its key path); the

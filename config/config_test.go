@@ -85,12 +85,12 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: udp}]`, "frontends[0].mode: want http or tcp"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, websocket: {max_frame: 2g}}]`, "frontends[0].websocket.max_frame: must be at most 1GiB"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, websocket: {max_connections: -1}}]`, "frontends[0].websocket.max_connections"},
-		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, websocket: {pings: 1}}]`, "field pings not found"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, websocket: {pings: 1}}]`, "frontends[0].websocket.pings (line 1): unknown key"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, ws_filters: [upper]}]`, "frontends[0].ws_filters[0]: want lua.NAME"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, ws_filters: [lua.upper]}]`, "frontends[0].ws_filters: WebSocket filters need mode: http"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, http_request: [lua.y]}]`, "frontends[0].http_request: http rules need mode: http"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: a, bind: ["127.0.0.1:2"], use_service: lua.x}]`, "frontends[1].name"},
-		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, "frontends[1].bind[0]: 127.0.0.1:1 is already bound"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, `frontends[1].bind[0]: frontend "b": 127.0.0.1:1 is already bound by frontend "a"`},
 		{"lua: {memory_limit: lots}\n" + minimal, "lua.memory_limit (line 1): invalid size"},
 		{"lua: {sandbox: lax}\n" + minimal, "lua.sandbox: want default or strict"},
 		{"lua: {sandbox: strict, unsafe_ffi: true}\n" + minimal, "lua.unsafe_ffi: cannot be used with lua.sandbox: strict"},
@@ -98,7 +98,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{"lua: {compat53: maybe}\n" + minimal, "lua.compat53"},
 		{"log: {level: loud}\n" + minimal, "log.level"},
 		{"workers: -1\n" + minimal, "workers"},
-		{"nonsense: 1\n" + minimal, "field nonsense not found"},
+		{"nonsense: 1\n" + minimal, "nonsense (line 1): unknown key"},
 		{`frontends:
   - name: a
     bind: ["127.0.0.1:1"]

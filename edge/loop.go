@@ -53,7 +53,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes)
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Shared: s.shared, Host: ls, Watchdog: s.watchdog})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ var luaFS embed.FS
 // The API files, run in this order after bridge.lua in every state;
 // compat53.lua first, whose tostring the others take; sandbox.lua last,
 // whose seal runs before the first script.
-var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "sandbox.lua"}
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "cjson.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -79,6 +79,9 @@ type Options struct {
 	// NoCompat53 leaves out the Lua 5.3 library (lua.compat53: false),
 	// for scripts written for LuaJIT.
 	NoCompat53 bool
+	// Path and CPath are package.path and package.cpath (lua.path and
+	// lua.cpath; ";;" stands for LuaJIT's defaults); "" keeps LuaJIT's.
+	Path, CPath string
 	// Shared is the data the states of one generation share (proc.*
 	// variables, maps, the fast paths' change counters). nil gives the
 	// state a Shared of its own, as for a state that stands alone
@@ -132,6 +135,10 @@ func NewState(opts Options) (*State, error) {
 	if err := s.loadAPIs(); err != nil {
 		L.Close()
 		return nil, err
+	}
+	if err := L.LoadInternal([]byte(pathChunk(opts.Path, opts.CPath)), "=luaedge/path"); err != nil {
+		L.Close()
+		return nil, fmt.Errorf("lua.path: %w", err)
 	}
 	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ", " + strconv.FormatBool(!opts.NoCompat53) + ")"
 	if err := L.LoadInternal([]byte(seal), "=luaedge/seal"); err != nil {

@@ -35,6 +35,10 @@ test | bench)
 	need_cmd h2load nghttp2-client
 	need_cmd chromium chromium
 	need_cmd lua5.3 lua5.3
+	# LuaJIT with lua-cjson: the reference require("cjson") is compared
+	# with (lj/cjson_test.go).
+	need_cmd luajit luajit
+	[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || pkgs+=(lua-cjson)
 	;;
 esac
 

@@ -2,13 +2,15 @@
 // per core, answered by the operator's LuaJIT scripts.
 //
 //	luaedge                          run the embedded demo configuration (127.0.0.1:8080)
-//	luaedge -c FILE                  run FILE
-//	luaedge check -c FILE            validate FILE and its scripts, then exit
+//	luaedge [run] -c FILE            run FILE
+//	luaedge check [-c FILE]          validate FILE, its scripts and binds, then exit
 //	luaedge -f haproxy.cfg [-f ...]  run an HAProxy configuration (-db, -c as HAProxy)
 //	luaedge check -f haproxy.cfg     validate it and its scripts, then exit
 //	luaedge convert -f haproxy.cfg   print the equivalent YAML configuration
 //	luaedge admin [-s SOCKET] CMD    send CMD to a running luaedge's runtime socket
 //	luaedge version                  print the version
+//	luaedge completion bash | man    print the shell completion, the manual page
+//	luaedge --help                   list the commands and their flags (cli.go)
 //
 // SIGTERM or SIGINT stops the server gracefully: it stops accepting, lets
 // requests in flight finish for up to shutdown_timeout, and exits with
@@ -23,6 +25,7 @@ package main
 
 import (
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,22 +59,23 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	lj.Version = version
-	if len(args) > 0 && args[0] == "admin" {
-		return adminCommand(args[1:], stdout, stderr)
+	cmd, explicit := "run", false
+	if len(args) > 0 {
+		if c := findCommand(args[0]); c != nil {
+			if c.run != nil {
+				return c.run(args[1:], stdout, stderr)
+			}
+			cmd, args, explicit = c.name, args[1:], true
+		}
 	}
-	if len(args) > 0 && args[0] == "convert" {
-		return convertCommand(args[1:], stdout, stderr)
-	}
-	cmd := "serve"
-	if len(args) > 0 && (args[0] == "check" || args[0] == "version") {
-		cmd, args = args[0], args[1:]
-	}
+	// HAProxy's command line (-f FILE..., -db, -c to check) is read as
+	// HAProxy reads it: its -c is not ours.
 	var src source
 	if usesHAProxy(args) {
 		files, checkOnly, err := haproxyArgs(args)
 		if err != nil {
 			fmt.Fprintln(stderr, "luaedge:", err)
-			return 2
+			return exitUsage
 		}
 		src.haproxy = files
 		if checkOnly {
@@ -80,28 +84,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		args = nil
 	}
 	fs := flag.NewFlagSet("luaedge", flag.ContinueOnError)
+	opts := defineFlags(fs)
 	fs.SetOutput(stderr)
-	fs.StringVar(&src.yaml, "c", "", "configuration file (default: the embedded demo)")
+	fs.Usage = func() {} // -h is answered below; a bad flag gets the hint
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			if !explicit {
+				printHelp(stdout)
+			} else {
+				printCommandHelp(stdout, *findCommand(cmd))
+			}
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "luaedge --help lists the commands and their flags")
+		return exitUsage
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		// "luaedge -c FILE check" as well as "luaedge check -c FILE".
-		if cmd == "serve" && (rest[0] == "check" || rest[0] == "version") && len(rest) == 1 {
+		if cmd == "run" && (rest[0] == "check" || rest[0] == "version") && len(rest) == 1 {
 			cmd = rest[0]
 		} else {
-			fmt.Fprintf(stderr, "luaedge: unexpected argument %q\n", rest[0])
-			return 2
+			fmt.Fprintf(stderr, "luaedge: unexpected argument %q (luaedge --help lists the commands)\n", rest[0])
+			return exitUsage
 		}
 	}
-	if cmd == "version" {
-		fmt.Fprintln(stderr, "luaedge", version)
-		return 0
+	if opts.version || cmd == "version" {
+		return versionCommand(nil, stdout, stderr)
+	}
+	src.yaml = opts.cfgPath
+	if cmd == "check" {
+		return checkCommand(src, stdout, stderr)
 	}
 	cfg, scripts, warnings, err := load(src)
 	if err != nil {
-		fmt.Fprintln(stderr, "luaedge:", err)
-		return 1
+		printProblems(stderr, err)
+		return exitError
 	}
 	// The scripts' body runs in check already: their logs go through the
 	// configured logger.
@@ -111,18 +128,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Warn(w)
 	}
 	if err := check(cfg, scripts); err != nil {
-		if src.name() != "" {
-			fmt.Fprintf(stderr, "luaedge: %s: %v\n", src.name(), err)
-		} else {
-			fmt.Fprintln(stderr, "luaedge:", err)
-		}
-		return 1
-	}
-	if cmd == "check" {
-		fmt.Fprintln(stderr, "configuration and scripts are valid")
-		return 0
+		printProblems(stderr, inConfig(src.name(), err))
+		return exitError
 	}
 	return serve(src, cfg, scripts, log, stderr)
+}
+
+// options are the flags of run and check.
+type options struct {
+	cfgPath string
+	version bool
+	haproxy fileList // -f, read by haproxyArgs before these flags
+	db      bool
+}
+
+// fileList is a flag given once per file.
+type fileList []string
+
+func (l *fileList) String() string     { return strings.Join(*l, ",") }
+func (l *fileList) Set(v string) error { *l = append(*l, v); return nil }
+
+// defineFlags defines the flags of run and check on fs; --help, the man
+// page and the completion list them from here. A command line with -f is
+// HAProxy's (haproxyArgs reads it: -f, -db, and -c meaning check).
+func defineFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.cfgPath, "c", "", "the configuration `file` (default: the embedded demo)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Var(&o.haproxy, "f", "an HAProxy configuration `file` instead (several allowed; with -f, -c means check, as in HAProxy)")
+	fs.BoolVar(&o.db, "db", false, "stay in the foreground, as HAProxy's -db (luaedge always does)")
+	return o
+}
+
+// inConfig names the configuration file in each of err's problems.
+func inConfig(cfgPath string, err error) error {
+	if cfgPath == "" {
+		return err
+	}
+	problems := config.Problems(err)
+	for i, e := range problems {
+		problems[i] = fmt.Errorf("%s: %w", cfgPath, e)
+	}
+	return errors.Join(problems...)
+}
+
+// printProblems writes each problem err reports on a line of its own.
+func printProblems(w io.Writer, err error) {
+	for _, e := range config.Problems(err) {
+		fmt.Fprintln(w, "luaedge:", e)
+	}
 }
 
 // adminTimeout bounds the wait for an answer on the runtime socket; a
@@ -132,29 +186,29 @@ const adminTimeout = reloadStartTimeout + 30*time.Second
 // adminCommand is "luaedge admin [-s SOCKET] COMMAND...".
 func adminCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("luaedge admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sock := fs.String("s", "/run/luaedge.sock", "the runtime socket (runtime_socket in the configuration)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: luaedge admin [-s SOCKET] COMMAND [ARG...]   (COMMAND help lists them)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	sock := defineAdminFlags(fs)
+	if status, done := parseFlags(fs, *findCommand("admin"), args, stdout, stderr); done {
+		return status
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	answer, err := admin.Send(*sock, strings.Join(fs.Args(), " "), adminTimeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "luaedge admin:", err)
-		return 1
+		return exitError
 	}
 	fmt.Fprint(stdout, answer)
 	if admin.Failed(answer) {
-		return 1
+		return exitError
 	}
-	return 0
+	return exitOK
+}
+
+// defineAdminFlags defines the flags of admin on fs.
+func defineAdminFlags(fs *flag.FlagSet) *string {
+	return fs.String("s", "/run/luaedge.sock", "the runtime `socket` (runtime_socket in the configuration)")
 }
 
 // load reads the configuration and its scripts, or the embedded default.
@@ -193,16 +247,29 @@ func loadYAML(path string) (*config.Config, []lj.Script, error) {
 	return cfg, scripts, nil
 }
 
-// check loads the scripts into a throwaway state and resolves what the
-// frontends refer to, so that errors show before any listener opens.
+// check loads the scripts into a throwaway state, resolves what the
+// frontends refer to and builds the backends and stick tables, so that
+// errors show before any listener opens; then it runs the scripts'
+// core.register_init functions, with the proxies they will see at start.
+// It reports every problem it finds (errors.Join).
 func check(cfg *config.Config, scripts []lj.Script) error {
+	var errs []error
+	// Backends, servers, checks and stick tables are validated by
+	// building them (nothing starts before Serve).
+	srv, err := edge.New(cfg, scripts, slog.Default())
+	var host any
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		host = srv.CheckHost()
+	}
 	// The scripts' bodies run here first: the CPU limits hold them too.
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
 	defer wd.Stop()
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), Shared: lj.NewShared(cfg.Dir, 1), Watchdog: wd})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd})
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	// Closing the state runs the scripts' script_deinit: an error there
 	// is theirs to fix, not a reason to refuse the configuration.
@@ -215,18 +282,20 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 		req, res := f.Rules()
 		own, track := f.StickTables()
 		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail"); err != nil {
-			return fmt.Errorf("frontends[%d].%v", i, err)
+			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}
 		if names := f.WSFilterNames(); len(names) > 0 {
 			if _, err := st.WSFilterChain(names); err != nil {
-				return fmt.Errorf("frontends[%d].%v", i, err)
+				errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 			}
 		}
 	}
-	// Backends, servers, checks and stick tables are validated by
-	// building them (nothing starts before Serve).
-	_, err = edge.New(cfg, scripts, slog.Default())
-	return err
+	if srv != nil {
+		if err := srv.CheckInits(st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -254,7 +323,7 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	p := &process{src: src, stderr: stderr, log: log, reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
+	p := &process{src: src, stderr: stderr, log: log, notify: newNotifier(), reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
 	if cfg.RuntimeSocket != "" {
 		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
 			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},
@@ -277,5 +346,6 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 	case <-srv.Booted():
 	}
 	p.cur.listening()
+	p.notified(p.notify.ready(p.cur.n))
 	return p.run(sigs)
 }

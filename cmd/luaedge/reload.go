@@ -103,10 +103,11 @@ var errStopping = errors.New("luaedge is stopping")
 // progress, and the generations draining after a reload. Its fields are
 // the run goroutine's, but for the channels and the counters noted.
 type process struct {
-	src    source
-	stderr io.Writer
-	log    *slog.Logger
-	cur    *generation
+	src     source
+	stderr  io.Writer
+	log     *slog.Logger
+	cur     *generation
+	notify  *notifier // systemd's, if it runs the process
 
 	reloads chan chan<- reloadResult // reloads asked on the runtime socket
 	done    chan struct{}            // closed when run returns
@@ -135,6 +136,7 @@ func (p *process) run(sigs <-chan os.Signal) int {
 		again   bool                  // a reload was asked during running
 	)
 	start := func() {
+		p.notified(p.notify.reloading())
 		ctx, c := context.WithTimeout(context.Background(), reloadStartTimeout)
 		cancel = c
 		running = make(chan reloadResult, 1)
@@ -185,6 +187,7 @@ func (p *process) run(sigs <-chan os.Signal) int {
 				continue
 			}
 			p.log.Info("stopping: finishing requests in flight", "signal", sig)
+			p.notified(p.notify.stopping())
 			var starting *generation
 			if running != nil {
 				cancel()
@@ -199,6 +202,7 @@ func (p *process) run(sigs <-chan os.Signal) int {
 			cancel()
 			running = nil
 			p.switchTo(res)
+			p.notified(p.notify.ready(p.cur.n))
 			answer(res)
 			waiters, next = next, nil
 			if again {
@@ -206,6 +210,13 @@ func (p *process) run(sigs <-chan os.Signal) int {
 				start()
 			}
 		}
+	}
+}
+
+// notified logs a notification systemd did not get: the service goes on.
+func (p *process) notified(err error) {
+	if err != nil {
+		p.log.Warn("cannot notify systemd", "NOTIFY_SOCKET", p.notify.addr, "err", err)
 	}
 }
 

@@ -188,6 +188,9 @@ local I = {
 	hash = ffi.cast("uint32_t (*)(int, const char *, size_t, int)", B.hash),
 	-- What this state shares with its loop (cgo/stream.h, le_loop).
 	loop = ffi.cast("le_loop *", B.loop),
+	-- Light userdata for cjson.null and cjson.empty_array (cjson.lua).
+	null = B.null,
+	empty_array = B.empty_array,
 }
 
 -- env is the environment of luaedge's own chunks (each sets it with
