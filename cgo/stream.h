@@ -179,6 +179,10 @@ typedef struct le_stream {
 	le_msg *msgs;
 	uint32_t nmsgs;
 	uint32_t msgs_cap;
+	/* The values of the variables the frontend's access log names, written
+	 * by Lua as its request ends ("LEN:VALUE" each, "-" when unset); Go
+	 * copies them for the log line. */
+	le_buf logvars;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -33,6 +33,10 @@ type Config struct {
 	// commands (reload, help); "" for none. A relative path is taken from
 	// Dir.
 	RuntimeSocket string `yaml:"runtime_socket"`
+	// AccessLog is every frontend's access log, unless it has its own.
+	AccessLog *AccessLog `yaml:"access_log"`
+	// Admin is the admin listener (Prometheus metrics); nil: none.
+	Admin *Admin `yaml:"admin"`
 
 	// Dir is the folder relative paths are taken from (the file's folder).
 	Dir string `yaml:"-"`
@@ -111,6 +115,8 @@ type Frontend struct {
 	Limits            Limits   `yaml:"limits"`
 	Timeouts          Timeouts `yaml:"timeouts"`
 	HTTP2             HTTP2    `yaml:"http2"`
+	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
+	AccessLog *AccessLog `yaml:"access_log"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -400,6 +406,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Frontends) == 0 {
 		return errors.New("frontends: at least one frontend is needed")
+	}
+	if err := c.validateObserve(); err != nil {
+		return err
 	}
 	backends := map[string]bool{}
 	for i, b := range c.Backends {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
@@ -16,8 +17,13 @@ import (
 	"github.com/luaedge/luaedge/transport"
 )
 
-// sweepEvery is how often a loop checks its connections' timeouts.
-const sweepEvery = 250 * time.Millisecond
+// sweepEvery is how often a loop checks its connections' timeouts;
+// logFlushEvery how often it hands its access-log lines to the writers
+// (and sooner when a buffer fills).
+const (
+	sweepEvery    = 250 * time.Millisecond
+	logFlushEvery = 100 * time.Millisecond
+)
 
 // loopState is what the server keeps per event loop. It is built on the
 // loop's goroutine and used from there only, except stats (read by
@@ -63,6 +69,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Backends: ls.pool,
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
+
+		AccessLog:    accesslog.NewLoop(s.sinks),
+		BackendNames: s.backendNames(),
 	}
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}}
 	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
@@ -85,6 +94,11 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}
 		ls.programs = append(ls.programs, id)
+		if lg := f.stream.Log; lg != nil {
+			if err := st.SetLogVars(id, lg.Format.Vars()); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
@@ -119,12 +133,19 @@ func serverOf(c *cgo.Call) *Server {
 func (ls *loopState) sweeper() {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	flush := time.NewTicker(logFlushEvery)
+	defer flush.Stop()
+	flushLog := ls.env.AccessLog.Flush
 	for {
 		select {
 		case <-ls.stopSweep:
 			return
 		case <-t.C:
 			ls.loop.Post(ls.sweep)
+		case <-flush.C:
+			if len(ls.srv.sinks) > 0 {
+				ls.loop.Post(flushLog)
+			}
 		}
 	}
 }

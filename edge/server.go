@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
@@ -44,6 +45,7 @@ type Server struct {
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
+	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -180,6 +182,9 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			FloodAllowance:       int(h2.FloodAllowance),
 		}}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
+		if err := s.addAccessLog(f, i); err != nil {
+			return nil, err
+		}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {
 			if err := s.engine.Listen(b, s.acceptor(f)); err != nil {
@@ -220,6 +225,12 @@ func (s *Server) Serve() error {
 	defer close(s.served)
 	s.watchdog = cgo.NewWatchdog(CPULimits(s.cfg.Lua))
 	defer s.watchdog.Stop()
+	for _, sink := range s.sinks {
+		if err := sink.Start(); err != nil {
+			return fmt.Errorf("access_log: %s: %w", sink.Target, err)
+		}
+		defer sink.Close() // after the loops' last lines, flushed below
+	}
 	for _, b := range s.backends {
 		b.Start()
 		defer b.Stop()
@@ -231,6 +242,7 @@ func (s *Server) Serve() error {
 	// Run returns once every loop has: no state is in use any more.
 	for _, ls := range s.loopStates() {
 		ls.close()
+		ls.env.AccessLog.Flush()
 	}
 	s.shared.Release()
 	return err

@@ -32,6 +32,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		srv.Done()
 		return nil, err.Error()
 	}
+	st.LogServer(srv.Name(), false)
 	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}}
 	t.recvFn = t.receive
 	t.pending = append(t.pending, st.S().TakeBody()...)
@@ -46,6 +47,13 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		}
 	})
 	return t, ""
+}
+
+// Opened is serverConn's, and tells the access log when the connection
+// opened.
+func (t *tunnel) Opened(c transport.Conn) {
+	t.serverConn.Opened(c)
+	t.st.LogConnected()
 }
 
 // DialFailed is called on the loop when the dial failed.

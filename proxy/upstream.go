@@ -124,6 +124,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		srv.Done()
 		return nil, 502, err.Error()
 	}
+	st.LogServer(srv.Name(), u.c != nil)
 	s := st.S()
 	u.st = st
 	u.slot = true
@@ -181,6 +182,15 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 
 // DialFailed is called on the loop when the dial failed.
 func (u *Upstream) DialFailed(err error) { u.connectFailed(err) }
+
+// Opened is serverConn's, and tells the access log when the connection
+// opened.
+func (u *Upstream) Opened(c transport.Conn) {
+	u.serverConn.Opened(c)
+	if u.st != nil {
+		u.st.LogConnected()
+	}
+}
 
 // write sends request bytes, holding them until the connection is open.
 func (u *Upstream) write(p []byte) {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
@@ -29,6 +30,10 @@ type Env struct {
 	Sockets  Sockets            // core.tcp() connections of this loop
 	Backends Backends           // where requests are forwarded; nil: nowhere
 	Bufs     *transport.BufPool // output buffers lent to the loop's connections
+	// AccessLog is the loop's side of the access log's sinks; BackendNames
+	// name the backends (by index) in its lines.
+	AccessLog    *accesslog.Loop
+	BackendNames []string
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
@@ -37,6 +42,8 @@ type Env struct {
 	// loop, valid during the call.
 	head     Head
 	trailers Trailers
+	// logFree are access-log records no stream holds (accesslog.go).
+	logFree []*logState
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -132,6 +139,8 @@ type Stream struct {
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 
 	fwd forward // the exchange with a backend (forward.go)
+
+	log *logState // the exchange's access-log record (accesslog.go); nil: none open
 }
 
 // New makes the stream of one connection (or task). It runs nothing until
@@ -154,6 +163,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
 	th.S.Reset(entry, arg, connID)
+	st.logStart()
 	return nil
 }
 
@@ -180,6 +190,9 @@ func (st *Stream) SessVars() bool { return st.sessVars }
 // Step resumes the coroutine until it yields, and acts on what it yielded for.
 func (st *Stream) Step() {
 	th := st.th
+	if st.log != nil && !st.log.lineSet {
+		st.logRequest()
+	}
 	r := th.Resume(st.ran)
 	switch r.Outcome {
 	case cgo.ForcedYield:
@@ -201,12 +214,14 @@ func (st *Stream) Step() {
 		th.Free()
 		st.th = nil
 		st.fwd.drop(st)
+		st.logEnd("IR", 500, "Lua: "+firstLine(r.Msg))
 		st.down.Fail(500)
 		return
 	}
 	s := th.S
 	if s.Flags()&cgo.FlagErrLog != 0 {
 		st.env.Log.Error("Lua action failed; the request goes on (on_error: continue)", "frontend", st.fe.name(), "err", string(s.Err()))
+		st.logCause(s.Err())
 		s.ClearFlag(cgo.FlagErrLog)
 		s.ClearErr()
 	}
@@ -229,11 +244,14 @@ func (st *Stream) Step() {
 		failed := s.Flags()&cgo.FlagFailed != 0
 		if failed {
 			st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
+			st.logCause(s.Err())
 		}
 		st.End()
 		if failed {
+			st.logEnd("IR", 500, "")
 			st.down.Fail(500)
 		} else {
+			st.logEnd("PR", 0, "")
 			st.down.Abort()
 		}
 		return
@@ -251,6 +269,7 @@ func (st *Stream) Step() {
 		if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
 			if !st.headSent && !st.sendHead() {
 				st.End()
+				st.logEnd("IR", 500, "invalid response head from the script")
 				st.down.Fail(500)
 				return
 			}
@@ -310,12 +329,14 @@ func (st *Stream) timedOut(r cgo.Result) {
 		st.th = nil
 	}
 	st.End()
+	st.logEnd("IR", 500, "Lua execution timeout")
 	st.down.Fail(500)
 }
 
 func (st *Stream) invalidOp(op int) {
 	st.env.Log.Error("Lua script waited for something it cannot have here", "frontend", st.fe.name(), "op", op)
 	st.End()
+	st.logEnd("IR", 0, "Lua script waited for something it cannot have here")
 	st.down.Abort()
 }
 
@@ -324,6 +345,7 @@ func (st *Stream) endResponse() {
 	if st.kind == KindHTTP && st.respLeft > 0 && !st.noBody {
 		st.env.Log.Warn("Lua service sent less than its content-length; closing the connection", "frontend", st.fe.name(), "missing", st.respLeft)
 		st.End()
+		st.logEnd("ID", 0, "Lua service sent less than its content-length")
 		st.down.Abort()
 		return
 	}
@@ -331,6 +353,7 @@ func (st *Stream) endResponse() {
 		st.sendTrailers()
 	}
 	st.End()
+	st.logDone()
 	st.down.EndResponse()
 }
 
@@ -406,6 +429,7 @@ func (st *Stream) End() {
 	if th.S.Flags()&cgo.FlagSessVars != 0 {
 		st.sessVars = true
 	}
+	st.logVars(th.S)
 	st.env.Sockets.CloseOf(th.S)
 	if op, _ := th.S.Op(); op == cgo.OpDone {
 		st.env.Lua.Release(th)
@@ -417,8 +441,21 @@ func (st *Stream) End() {
 // Close ends the stream for good: the connection closed. The upstream
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
+	forwarding := st.fwd.up != nil
 	st.fwd.drop(st)
 	st.End()
+	if st.log != nil {
+		switch {
+		case st.kind == KindTCP:
+			st.logEnd("CD", 0, "")
+		case st.headSent:
+			st.logEnd("CD", 0, "")
+		case forwarding:
+			st.logEnd("CH", 0, "")
+		default:
+			st.logEnd("CR", 0, "")
+		}
+	}
 }
 
 // sendOut hands what the script added to its output since the last step
@@ -448,6 +485,7 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
+		st.logBytesOut(len(p))
 		st.down.SendData(p)
 	}
 }

@@ -227,7 +227,7 @@ func serve(cfgPath string, cfg *config.Config, scripts []lj.Script, log *slog.Lo
 	// Signals are caught before the listeners open: a client may signal
 	// as soon as the port accepts.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	p.cur = startGeneration(1, cfg, log, srv)
 	select {
 	case err := <-p.cur.served:

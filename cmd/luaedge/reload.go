@@ -184,6 +184,11 @@ func (p *process) run(sigs <-chan os.Signal) int {
 				ask(nil)
 				continue
 			}
+			if sig == syscall.SIGUSR1 {
+				p.log.Info("SIGUSR1: reopening the access log files")
+				p.reopenLogs()
+				continue
+			}
 			p.log.Info("stopping: finishing requests in flight", "signal", sig)
 			var starting *generation
 			if running != nil {
@@ -336,4 +341,14 @@ func (p *process) reloadCommand([]string) string {
 		return "Success=0\n--\n" + res.err.Error() + "\n"
 	}
 	return fmt.Sprintf("Success=1\n--\ngeneration %d serving\n", res.gen.n)
+}
+
+// reopenLogs has every generation reopen its access log files.
+func (p *process) reopenLogs() {
+	p.cur.srv.ReopenLogs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for g := range p.retiring {
+		g.srv.ReopenLogs()
+	}
 }

@@ -146,6 +146,11 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	return h
 }
 
+// Peer gives the access log the connection's addresses.
+func (h *Conn) Peer() (src []byte, srcPort int, dst []byte, dstPort int) {
+	return h.srcIP, h.srcPort, h.dstIP, h.dstPort
+}
+
 func (h *Conn) loopNow() time.Time { return h.l.Env.Loop.Now() }
 
 // OnTraffic processes what arrived.
@@ -237,11 +242,11 @@ func (h *Conn) nextRequest() bool {
 			status = perr.Status
 		}
 		h.l.Env.Log.Debug("bad request", "status", status, "err", err, "remote", h.c.RemoteAddr())
-		h.refuse(status)
+		h.refuse(status, err.Error())
 		return false
 	}
 	if h.l.req.ContentLength > h.fe.MaxBody {
-		h.refuse(413)
+		h.refuse(413, "content-length over limits.max_body")
 		return false
 	}
 	h.scanned = 0
@@ -281,7 +286,7 @@ func (h *Conn) startRequest() {
 	r := &h.l.req
 	if err := h.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
-		h.refuse(503)
+		h.refuse(503, "no coroutine: "+err.Error())
 		return
 	}
 	h.stats.Requests.Inc()
@@ -315,7 +320,7 @@ func (h *Conn) startRequest() {
 	s.SetContentLength(r.ContentLength)
 	for i := range r.Headers {
 		if !s.AddField(r.Headers[i].Name, r.Headers[i].Value) {
-			h.refuse(500)
+			h.refuse(500, "no memory for the request head")
 			return
 		}
 	}
@@ -349,7 +354,7 @@ func (h *Conn) readBody() bool {
 			n, d, done, err := h.dec.Next(buf[consumed:])
 			if err != nil {
 				h.l.Env.Log.Debug("bad chunked body", "err", err)
-				h.bodyError(400)
+				h.bodyError(400, "bad chunked body: "+err.Error())
 				return false
 			}
 			if n == 0 {
@@ -370,13 +375,13 @@ func (h *Conn) readBody() bool {
 		}
 		h.bodyTotal += int64(len(data))
 		if h.bodyTotal > h.fe.MaxBody {
-			h.bodyError(413)
+			h.bodyError(413, "request body over limits.max_body")
 			return false
 		}
 		switch {
 		case h.up != nil || h.st.Running():
 			if !h.st.Body(data) {
-				h.bodyError(500)
+				h.bodyError(500, "no memory for the request body")
 				return false
 			}
 			got = got || len(data) > 0
@@ -397,7 +402,7 @@ func (h *Conn) readBody() bool {
 	if h.st.Running() {
 		if h.bodyDone {
 			if h.chunked && !h.addTrailers() {
-				h.bodyError(500)
+				h.bodyError(500, "no memory for the request trailers")
 				return false
 			}
 			h.st.BodyEnd(nil)
@@ -460,13 +465,13 @@ func (h *Conn) addTrailers() bool {
 }
 
 // bodyError ends a request whose body is bad or too large.
-func (h *Conn) bodyError(status int) {
+func (h *Conn) bodyError(status int, cause string) {
 	if h.st.Running() && h.headSent {
-		h.st.Close()
+		h.st.Refuse(status, cause)
 		h.closeNow()
 		return
 	}
-	h.refuse(status)
+	h.refuse(status, cause)
 }
 
 // WaitBody is the script asking for more body: it waits under the body
@@ -620,8 +625,8 @@ func (h *Conn) requestOver() {
 }
 
 // refuse answers status and closes the connection (bad or refused request).
-func (h *Conn) refuse(status int) {
-	h.st.Close()
+func (h *Conn) refuse(status int, cause string) {
+	h.st.Refuse(status, cause) // logged, and closed
 	h.requestOver()
 	if h.headSent {
 		h.closeNow()
@@ -684,11 +689,15 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	case phaseHead, phaseBody:
 		h.l.Env.Log.Debug("client timeout", "phase", h.phase, "remote", h.c.RemoteAddr())
 		h.busy = true
+		cause := "client timeout: request head (timeouts.http_request)"
+		if h.phase == phaseBody {
+			cause = "client timeout: request body (timeouts.body)"
+		}
 		if h.st.Running() && h.headSent {
-			h.st.Close()
+			h.st.Refuse(408, cause)
 			h.closeNow()
 		} else {
-			h.refuse(408)
+			h.refuse(408, cause)
 			h.flush()
 		}
 		h.busy = false
