@@ -14,6 +14,9 @@ type AccessLog struct {
 	Format *accesslog.Format
 }
 
+// The record's times are read from the clock, not the loop's coarse one
+// (eventloop.Loop.Now), which traffic on a connection does not refresh.
+
 // logState is the access-log record of a stream's exchange: taken from
 // the loop's free list (Env.logFree) when the request starts (or when a
 // protocol refuses one it could not start), given back once written, when
@@ -45,7 +48,7 @@ func (st *Stream) logStart() {
 		st.log = l
 	}
 	l.lineSet = false
-	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: st.env.Loop.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
+	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
 	l.fwdAt, l.connAt = time.Time{}, time.Time{}
 }
 
@@ -71,6 +74,22 @@ func (st *Stream) logRequest() {
 	l.line = b
 	l.rec.ClientIP, l.rec.ClientPort = b[:len(src)], sp
 	l.rec.FrontIP, l.rec.FrontPort = b[len(src):len(src)+len(dst)], dp
+}
+
+// LogRequestLine gives the record of a request refused before it started
+// its request line (Refuse follows).
+func (st *Stream) LogRequestLine(method, target []byte, major, minor int) {
+	if st.log == nil {
+		st.logStart()
+	}
+	l := st.log
+	if l == nil {
+		return
+	}
+	l.lineSet = true
+	l.line = append(append(l.line[:0], method...), target...)
+	l.rec.Method, l.rec.Target = l.line[:len(method)], l.line[len(method):]
+	l.rec.Major, l.rec.Minor = major, minor
 }
 
 // peer is what protocols that know their connection's addresses
@@ -101,7 +120,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	st.logRequest()
 	st.log = nil
 	r := &l.rec
-	if !l.lineSet {
+	if len(r.ClientIP) == 0 {
 		if p, ok := st.down.(peer); ok {
 			r.ClientIP, r.ClientPort, r.FrontIP, r.FrontPort = p.Peer()
 		}
@@ -115,7 +134,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if r.Cause == "" {
 		r.Cause = cause
 	}
-	r.Ta = st.env.Loop.Now().Sub(r.Start)
+	r.Ta = time.Now().Sub(r.Start)
 	if !l.fwdAt.IsZero() {
 		r.Tw = 0 // luaedge has no queue: a request that reaches a backend goes to a server at once
 	}
@@ -167,7 +186,7 @@ func (st *Stream) LogConnected() {
 	if l == nil || l.fwdAt.IsZero() || !l.connAt.IsZero() {
 		return
 	}
-	l.connAt = st.env.Loop.Now()
+	l.connAt = time.Now()
 	l.rec.Tc = l.connAt.Sub(l.fwdAt)
 }
 
@@ -177,7 +196,7 @@ func (st *Stream) logForward(be int) {
 	if l == nil {
 		return
 	}
-	l.fwdAt = st.env.Loop.Now()
+	l.fwdAt = time.Now()
 	if be >= 0 && be < len(st.env.BackendNames) {
 		l.rec.Backend = st.env.BackendNames[be]
 	}
@@ -191,7 +210,7 @@ func (st *Stream) logHead(status int, fromServer bool) {
 	}
 	l.rec.Status = status
 	if fromServer && !l.connAt.IsZero() {
-		l.rec.Tr = st.env.Loop.Now().Sub(l.connAt)
+		l.rec.Tr = time.Now().Sub(l.connAt)
 	}
 }
 
@@ -203,8 +222,8 @@ func (st *Stream) logConnected() bool { return st.log != nil && !st.log.connAt.I
 // status and cause, opened now if the request never started; then the
 // stream closes.
 func (st *Stream) Refuse(status int, cause string) {
-	started := st.log != nil
-	if !started {
+	started := st.log != nil && st.th != nil
+	if st.log == nil {
 		st.logStart()
 	}
 	term := "PR"

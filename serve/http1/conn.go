@@ -245,7 +245,8 @@ func (h *Conn) nextRequest() bool {
 		h.refuse(status, err.Error())
 		return false
 	}
-	if h.l.req.ContentLength > h.fe.MaxBody {
+	if r := &h.l.req; r.ContentLength > h.fe.MaxBody {
+		h.st.LogRequestLine(r.Method, r.Target, r.Major, r.Minor)
 		h.refuse(413, "content-length over limits.max_body")
 		return false
 	}

@@ -196,6 +196,7 @@ func (h *Conn) request(ev *http2.Event) {
 	rs.st.Src = h.srcIP
 	h.streams[ev.Stream] = rs
 	if ev.ContentLength > h.fe.MaxBody {
+		rs.st.LogRequestLine(bytesOf(ev.Method), bytesOf(ev.Path), 2, 0)
 		rs.refuse(413, "content-length over limits.max_body")
 		return
 	}
