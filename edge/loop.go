@@ -41,7 +41,9 @@ type loopState struct {
 	sockets  *proxypkg.Sockets
 	programs []int              // by frontend index: its program in lua
 	stats    []metrics.Frontend // by frontend index: this loop's counters
-	nextConn int64
+	// backendStats are this loop's counters of each backend, by index.
+	backendStats []metrics.Backend
+	nextConn     int64
 
 	stopSweep chan struct{}
 }
@@ -54,6 +56,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// find the server and the loop's sockets through it (lj.Host).
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
+	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends)
 	ls.sockets = proxypkg.NewSockets(l)
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
@@ -70,8 +73,10 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
 
-		AccessLog:    accesslog.NewLoop(s.sinks),
-		BackendNames: s.backendNames(),
+		AccessLog:     accesslog.NewLoop(s.sinks),
+		BackendNames:  s.backendNames(),
+		FrontendStats: ls.stats,
+		BackendStats:  ls.backendStats,
 	}
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}}
 	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}

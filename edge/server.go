@@ -139,7 +139,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
 		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
-		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend)}
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend)}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/metrics"
 )
 
 // AccessLog is where a frontend's streams log; nil in Frontend.Log: not
@@ -17,7 +18,8 @@ type AccessLog struct {
 // The record's times are read from the clock, not the loop's coarse one
 // (eventloop.Loop.Now), which traffic on a connection does not refresh.
 
-// logState is the access-log record of a stream's exchange: taken from
+// logState is the record of a stream's exchange, for the counters
+// (Env.FrontendStats, Env.BackendStats) and the access log: taken from
 // the loop's free list (Env.logFree) when the request starts (or when a
 // protocol refuses one it could not start), given back once written, when
 // the exchange ends (for TCP, when the connection closes). An idle
@@ -30,12 +32,13 @@ type logState struct {
 	fwdAt   time.Time // the request went to the backend
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
+	be      int       // the backend it went to; -1: none
 }
 
 // logStart opens the record of a request that starts now.
 func (st *Stream) logStart() {
-	if st.fe == nil || st.fe.Log == nil {
-		return
+	if st.fe == nil {
+		return // a task
 	}
 	l := st.log
 	if l == nil {
@@ -49,7 +52,7 @@ func (st *Stream) logStart() {
 	}
 	l.lineSet = false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
-	l.fwdAt, l.connAt = time.Time{}, time.Time{}
+	l.fwdAt, l.connAt, l.be = time.Time{}, time.Time{}, -1
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -102,7 +105,7 @@ type peer interface {
 // coroutine left in its C stream s at the end of its request.
 func (st *Stream) logVars(s *cgo.Stream) {
 	l := st.log
-	if l == nil || len(st.fe.Log.Format.Vars()) == 0 {
+	if l == nil || st.fe.Log == nil || len(st.fe.Log.Format.Vars()) == 0 {
 		return
 	}
 	l.vars = s.LogVars(l.vars[:0])
@@ -138,7 +141,10 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if !l.fwdAt.IsZero() {
 		r.Tw = 0 // luaedge has no queue: a request that reaches a backend goes to a server at once
 	}
-	st.env.AccessLog.Write(st.fe.Log.Sink, st.fe.Log.Format, r)
+	st.count(l)
+	if lg := st.fe.Log; lg != nil {
+		st.env.AccessLog.Write(lg.Sink, lg.Format, r)
+	}
 	*r = accesslog.Record{}
 	st.env.logFree = append(st.env.logFree, l)
 }
@@ -196,7 +202,7 @@ func (st *Stream) logForward(be int) {
 	if l == nil {
 		return
 	}
-	l.fwdAt = time.Now()
+	l.fwdAt, l.be = time.Now(), be
 	if be >= 0 && be < len(st.env.BackendNames) {
 		l.rec.Backend = st.env.BackendNames[be]
 	}
@@ -233,6 +239,9 @@ func (st *Stream) Refuse(status int, cause string) {
 	case status >= 500:
 		term = "RR"
 	}
+	if status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
+		st.env.FrontendStats[st.fe.Index].RequestErrors.Inc()
+	}
 	if started && st.headSent {
 		term = term[:1] + "D"
 	}
@@ -265,4 +274,37 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// count adds the exchange that ended to the loop's counters of its
+// frontend and backend.
+func (st *Stream) count(l *logState) {
+	r := &l.rec
+	if st.fe.Index < len(st.env.FrontendStats) {
+		f := &st.env.FrontendStats[st.fe.Index]
+		if c := metrics.ClassOf(r.Status); c >= 0 && !r.TCP {
+			f.Responses[c].Inc()
+		}
+		f.BytesIn.Add(r.BytesIn)
+		f.BytesOut.Add(r.BytesOut)
+	}
+	if l.be < 0 || l.be >= len(st.env.BackendStats) {
+		return
+	}
+	b := &st.env.BackendStats[l.be]
+	b.Requests.Inc()
+	switch {
+	case len(r.Term) == 2 && (r.Term[0] == 'S' || r.Term[0] == 's'):
+		if r.Term[1] == 'C' {
+			b.ConnectErrors.Inc()
+		} else {
+			b.ResponseErrors.Inc()
+		}
+	case r.Tr >= 0 && !r.TCP:
+		if c := metrics.ClassOf(r.Status); c >= 0 {
+			b.Responses[c].Inc()
+		}
+		b.ResponseTime.Add(int64(r.Tr))
+		b.Timed.Inc()
+	}
 }

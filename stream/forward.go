@@ -14,6 +14,7 @@ import (
 // built once from the configuration and shared, read-only, by every loop.
 type Frontend struct {
 	Name    string
+	Index   int // in Env.FrontendStats
 	Routes  []Route
 	Default int // index of the default backend; -1: none
 	// Limits bound the heads of requests and of backends' responses

@@ -17,6 +17,7 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -34,6 +35,10 @@ type Env struct {
 	// name the backends (by index) in its lines.
 	AccessLog    *accesslog.Loop
 	BackendNames []string
+	// The loop's counters, by frontend and backend index (Frontend.Index),
+	// counted as each exchange ends.
+	FrontendStats []metrics.Frontend
+	BackendStats  []metrics.Backend
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool

@@ -107,6 +107,8 @@ type process struct {
 	stderr  io.Writer
 	log     *slog.Logger
 	cur     *generation
+	// serving is cur's server, for the admin listener's goroutines.
+	serving atomic.Pointer[edge.Server]
 
 	reloads chan chan<- reloadResult // reloads asked on the runtime socket
 	done    chan struct{}            // closed when run returns
@@ -252,6 +254,7 @@ func (p *process) switchTo(res reloadResult) {
 	}
 	old, g := p.cur, res.gen
 	p.cur, p.log = g, g.log
+	p.serving.Store(g.srv)
 	slog.SetDefault(g.log)
 	// From here on every new connection goes to g: the old generation's
 	// listeners close before the reload is announced (and answered).
