@@ -35,6 +35,15 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 		}
 		return fmt.Errorf("line %d: access_log: want off, on, or a map {to, format}, got %q", n.Line, n.Value)
 	}
+	// A custom unmarshaler's Decode does not refuse unknown keys as the
+	// file's decoder does: check them here.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "to" && k.Value != "format" {
+				return fmt.Errorf("line %d: access_log: unknown key %q (want to, format)", k.Line, k.Value)
+			}
+		}
+	}
 	type plain AccessLog
 	return n.Decode((*plain)(a))
 }

@@ -48,9 +48,10 @@ frontends:
 		t.Error("access_log: on does not log")
 	}
 	for y, want := range map[string]string{
-		`access_log: maybe`:              "access_log: want off, on, or a map",
-		`admin: {bind: "nowhere"}`:       "admin.bind",
-		`admin: {bind: ":9", metrics: m}`: "admin.metrics",
+		`access_log: maybe`:                 "access_log: want off, on, or a map",
+		`access_log: {to: x, fromat: json}`: `access_log: unknown key "fromat"`,
+		`admin: {bind: "nowhere"}`:          "admin.bind",
+		`admin: {bind: ":9", metrics: m}`:   "admin.metrics",
 	} {
 		_, err := parse(y + "\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
 		if err == nil || !strings.Contains(err.Error(), want) {
