@@ -301,9 +301,19 @@ frontends:
 			t.Fatal("no new access.log after SIGUSR1")
 		}
 	}
-	old, _ := os.ReadFile(path + ".1")
-	cur, _ := os.ReadFile(path)
-	all := strings.Split(strings.TrimSpace(string(old)+string(cur)), "\n")
+	// Every line is written in time; the last ones may still be on their way.
+	deadline = time.Now().Add(5 * time.Second)
+	var old, cur []byte
+	var all []string
+	for {
+		old, _ = os.ReadFile(path + ".1")
+		cur, _ = os.ReadFile(path)
+		all = strings.Split(strings.TrimSpace(string(old)+string(cur)), "\n")
+		if len(all) >= n+1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if len(all) != n+1 || all[0] != "/before" || !strings.HasPrefix(string(old), "/before\n") || all[n] != fmt.Sprintf("/after%d", n) {
 		t.Errorf("lines across the rotation: old %q, new %q (%d requests after)", old, cur, n)
 	}
