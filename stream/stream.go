@@ -11,6 +11,8 @@ package stream
 
 import (
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/luaedge/luaedge/accesslog"
@@ -214,7 +216,7 @@ func (st *Stream) Step() {
 	if r.Dead {
 		// An error escaped the runner (out of memory in the error handler):
 		// the coroutine is dead and leaves the pool.
-		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", r.Msg)
+		st.scriptError("Lua script failed", th.S, r.Msg)
 		st.env.Sockets.CloseOf(th.S)
 		th.Free()
 		st.th = nil
@@ -225,7 +227,7 @@ func (st *Stream) Step() {
 	}
 	s := th.S
 	if s.Flags()&cgo.FlagErrLog != 0 {
-		st.env.Log.Error("Lua action failed; the request goes on (on_error: continue)", "frontend", st.fe.name(), "err", string(s.Err()))
+		st.scriptError("Lua action failed; the request goes on (on_error: continue)", s, string(s.Err()))
 		st.logCause(s.Err())
 		s.ClearFlag(cgo.FlagErrLog)
 		s.ClearErr()
@@ -248,7 +250,7 @@ func (st *Stream) Step() {
 		}
 		failed := s.Flags()&cgo.FlagFailed != 0
 		if failed {
-			st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
+			st.scriptError("Lua script failed", s, string(s.Err()))
 			st.logCause(s.Err())
 		}
 		st.End()
@@ -546,4 +548,38 @@ func EndSession(env *Env, connID int64) {
 		return
 	}
 	env.Lua.Release(th)
+}
+
+// scriptError logs a script's error with the request it failed (method,
+// path, client) and its traceback without luaedge's own frames.
+func (st *Stream) scriptError(text string, s *cgo.Stream, err string) {
+	src, port, _, _ := s.Addrs()
+	client := string(src) + ":" + strconv.Itoa(port)
+	if st.kind == KindHTTP {
+		st.env.Log.Error(text, "frontend", st.fe.name(), "method", string(s.Method()), "path", string(s.Path()), "client", client, "err", userTraceback(err))
+		return
+	}
+	st.env.Log.Error(text, "frontend", st.fe.name(), "client", client, "err", userTraceback(err))
+}
+
+// userTraceback drops from a script error's traceback the frames of
+// luaedge's own chunks (luaedge/*.lua) and the xpcall that runs the
+// script: they say nothing to the script's author. The message, first,
+// stays as it is.
+func userTraceback(msg string) string {
+	i := strings.Index(msg, "\nstack traceback:")
+	if i < 0 {
+		return msg
+	}
+	var b strings.Builder
+	b.WriteString(msg[:i])
+	for _, line := range strings.Split(msg[i+1:], "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "luaedge/") || t == "[C]: in function 'xpcall'" {
+			continue
+		}
+		b.WriteByte('\n')
+		b.WriteString(line)
+	}
+	return b.String()
 }

@@ -96,6 +96,12 @@ frontends:
 	raw("GET /" + strings.Repeat("a", 10000) + " HTTP/1.1\r\nHost: x\r\n\r\n")
 
 	lines := readLines(t, filepath.Join(s.dir, "access.log"), 6)
+	// The server log names the request a script failed, and its traceback
+	// has only the script's frames.
+	logs := s.waitLog(t, 5*time.Second, `msg="Lua script failed" loop=1 frontend=web method=GET path=/fail client=127.0.0.1:`)
+	if strings.Contains(logs, "luaedge/") || !strings.Contains(logs, `stack traceback:\n\tapp.lua:4: in function`) {
+		t.Errorf("the script error's traceback:\n%s", logs)
+	}
 	type want struct {
 		status, bytes, term, req, cause string
 	}
@@ -319,5 +325,35 @@ frontends:
 	}
 	if s.exited() {
 		t.Fatal("SIGUSR1 stopped the server")
+	}
+}
+
+// A client too slow to send its request head gets a 408, logged with
+// termination state cR and its cause.
+func TestAccessLogTimeout(t *testing.T) {
+	s := startServer(t, `workers: 1
+lua:
+  load: [app.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hello
+    access_log: {to: access.log, format: "%ST %ts %{+Q}r %{+Q}ER"}
+    timeouts: {http_request: 300ms}
+`, map[string]string{"app.lua": accessLogLua})
+	c, err := net.Dial("tcp", s.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 408") {
+		t.Fatalf("answer %q", got)
+	}
+	lines := readLines(t, filepath.Join(s.dir, "access.log"), 1)
+	if want := `408 cR "<BADREQ>" "client timeout: request head (timeouts.http_request)"`; lines[0] != want {
+		t.Errorf("line %q, want %q", lines[0], want)
 	}
 }
