@@ -10,6 +10,7 @@ packages=(
     nginx
     libnginx-mod-http-lua
     curl
+    socat # the UDP syslog sink HAProxy logs to in the *-log cases
     util-linux
     gnuplot-nox # optional PNG chart of the results
 )

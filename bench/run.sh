@@ -16,7 +16,10 @@
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0)
 #   BENCH_CLIENT_CPU   CPU wrk is pinned to (default 1)
 #   BENCH_SERVERS      servers to run, in round order (default "luaedge luaedge-nolimits
-#                      haproxy nginx"; luaedge-nolimits is luaedge with its CPU limits off)
+#                      haproxy nginx"; luaedge-nolimits is luaedge with its CPU limits off;
+#                      a case's extra.servers file adds luaedge-nolog, luaedge with its
+#                      access log off, and luaedge-scraped, luaedge with /metrics scraped
+#                      every second during its runs)
 #   BENCH_NO_INSTALL   set to 1 to skip bench/install-peers.sh
 #   LUAEDGE_BIN        luaedge binary (default bin/luaedge of the repository)
 set -euo pipefail
@@ -50,7 +53,7 @@ done
 
 server_conf() { # config file a case provides for this server
     case $1 in
-        luaedge | luaedge-nolimits) echo luaedge.yaml ;;
+        luaedge | luaedge-nolimits | luaedge-nolog | luaedge-scraped) echo luaedge.yaml ;;
         haproxy) echo haproxy.cfg ;;
         nginx) echo nginx.conf ;;
         *) die "unknown server '$1'" ;;
@@ -63,13 +66,24 @@ server_port() {
         haproxy) echo $((BASE_PORT + 2)) ;;
         nginx) echo $((BASE_PORT + 3)) ;;
         luaedge-nolimits) echo $((BASE_PORT + 4)) ;;
+        luaedge-nolog) echo $((BASE_PORT + 5)) ;;
+        luaedge-scraped) echo $((BASE_PORT + 6)) ;;
     esac
 }
+
+# The admin listener of a luaedge server (@ADMIN_PORT@ in its config).
+admin_port() { echo $(($(server_port "$1") + 100)); }
+
+# HAProxy's syslog target in the cases that have a syslog.sink file: a UDP
+# sink on the client's CPU (@SYSLOG_PORT@).
+SYSLOG_PORT=$((BASE_PORT + 8))
 
 server_label() {
     case $1 in
         luaedge) echo "luaedge" ;;
         luaedge-nolimits) echo "luaedge, CPU limits off" ;;
+        luaedge-nolog) echo "luaedge, access log off" ;;
+        luaedge-scraped) echo "luaedge, /metrics scraped every second" ;;
         haproxy) echo "HAProxy ${HAPROXY_VERSION%%-*} + Lua" ;;
         nginx) echo "nginx ${NGINX_VERSION} + lua" ;;
     esac
@@ -78,7 +92,7 @@ server_label() {
 server_cmd() { # fills CMD for server $1 with rendered config in dir $2
     local dir=$2
     case $1 in
-        luaedge | luaedge-nolimits) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
+        luaedge*) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
         haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
         nginx) CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ;;
     esac
@@ -86,7 +100,7 @@ server_cmd() { # fills CMD for server $1 with rendered config in dir $2
 
 server_available() { # prints a reason and fails when the server can't run
     case $1 in
-        luaedge | luaedge-nolimits)
+        luaedge*)
             [[ -x $LUAEDGE_BIN ]] || { echo "${LUAEDGE_BIN#"$ROOT_DIR"/} not built yet"; return 1; } ;;
         haproxy)
             command -v haproxy >/dev/null || { echo "haproxy not installed"; return 1; } ;;
@@ -100,6 +114,8 @@ server_available() { # prints a reason and fails when the server can't run
 # ---------------------------------------------------------------- processes
 
 WRK_PID=""
+SCRAPER_PID=""
+SINK_PID=""
 declare -A SRV_PID=() SRV_DIR=()
 TMP_ROOT=""
 
@@ -154,7 +170,9 @@ cleanup() {
         wait "$WRK_PID" 2>/dev/null || true
         WRK_PID=""
     fi
+    stop_scraper
     stop_servers
+    [[ -n $SINK_PID ]] && stop_server "$SINK_PID"
     if [[ -n $UP_PID ]]; then
         stop_server "$UP_PID"
         UP_PID=""
@@ -195,6 +213,55 @@ start_upstream() {
     done
     cat "$dir/error.log" >&2 || true
     die "the upstream nginx did not start"
+}
+
+start_syslog_sink() { # a UDP sink for HAProxy's logs, on the client's CPU
+    [[ -n $SINK_PID ]] && return 0
+    command -v socat >/dev/null || die "socat not found (run bench/install-peers.sh)"
+    taskset -c "$CLIENT_CPU" socat -u "UDP-RECV:$SYSLOG_PORT,bind=127.0.0.1" /dev/null &
+    SINK_PID=$!
+}
+
+# The scraper of luaedge-scraped: /metrics every second, on the client's
+# CPU, while the server is measured.
+start_scraper() { # url
+    taskset -c "$CLIENT_CPU" bash -c 'while :; do curl -s -o /dev/null --max-time 5 "$1"; sleep 1; done' scraper "$1" &
+    SCRAPER_PID=$!
+}
+stop_scraper() {
+    [[ -n $SCRAPER_PID ]] || return 0
+    kill -TERM "$SCRAPER_PID" 2>/dev/null || true
+    wait "$SCRAPER_PID" 2>/dev/null || true
+    SCRAPER_PID=""
+}
+
+# cpu_ns: CPU time of pid $1's threads in nanoseconds (schedstat's run
+# time, exact, where utime+stime are sampled at each clock tick: too
+# coarse for the little an idle server spends).
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%.0f", t }'
+}
+
+# scrape_cost SERVER: the server CPU one scrape of /metrics costs, in µs:
+# the CPU it used over 200 scrapes one after the other, less what it uses
+# idle over the same time. At one scrape a second, that many µs is the
+# share of a core in millionths.
+scrape_cost() {
+    local pid=${SRV_PID[$1]} url t0 t1 i0 i1 w0 w1 w2
+    url="http://127.0.0.1:$(admin_port "$1")/metrics"
+    w0=$(date +%s%N)
+    i0=$(cpu_ns "$pid")
+    sleep 5
+    i1=$(cpu_ns "$pid")
+    w1=$(date +%s%N)
+    t0=$(cpu_ns "$pid")
+    for ((i = 0; i < 200; i++)); do
+        taskset -c "$CLIENT_CPU" curl -s -o /dev/null --max-time 5 "$url" || die "$1: no /metrics on $url"
+    done
+    t1=$(cpu_ns "$pid")
+    w2=$(date +%s%N)
+    awk -v busy=$((t1 - t0)) -v idle=$((i1 - i0)) -v iw=$((w1 - w0)) -v bw=$((w2 - w1)) \
+        'BEGIN { printf "%.0f", (busy - idle * bw / iw) / 200 / 1e3 }'
 }
 
 show_logs() { # print a run dir's server logs to stderr
@@ -300,7 +367,8 @@ start_one() {
     # Render every file of the case: placeholders @PORT@ and @DIR@.
     for f in "$case_dir"/*; do
         [[ -f $f ]] || continue
-        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" "$f" >"$dir/${f##*/}"
+        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+            -e "s|@ADMIN_PORT@|$((port + 100))|g" -e "s|@SYSLOG_PORT@|$SYSLOG_PORT|g" "$f" >"$dir/${f##*/}"
     done
 
     # certs: the case's certificate and key, made once per case.
@@ -309,6 +377,10 @@ start_one() {
     # The same luaedge without its CPU watchdog: what the limits cost.
     if [[ $server == luaedge-nolimits ]]; then
         sed -i 's|^lua:$|lua:\n  forced_yield: 0\n  burst_timeout: 0\n  session_timeout: 0|' "$dir/luaedge.yaml"
+    fi
+    # The same luaedge without its access log: what logging costs.
+    if [[ $server == luaedge-nolog ]]; then
+        sed -i 's|^access_log:.*|access_log: off|' "$dir/luaedge.yaml"
     fi
 
     port_busy "$port" && die "port $port is already in use (set BENCH_PORT to another base)"
@@ -368,11 +440,13 @@ measure_one() {
 
     local t0 t1 out
     out=$dir/wrk.out
+    [[ $server == luaedge-scraped ]] && start_scraper "http://127.0.0.1:$(admin_port "$server")/metrics"
     t0=$(cpu_ticks "$pid")
     load_cmd "$RUN_SECONDS" "$url" latency
     run_wrk "$out" "${LOAD[@]}" ||
         { cat "$out" >&2; die "$name/$server: $CASE_CLIENT failed"; }
     t1=$(cpu_ticks "$pid")
+    stop_scraper
     kill -0 "$pid" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
 
     {
@@ -467,6 +541,16 @@ report_case() {
     else
         echo "**$name: luaedge/nginx CPU ratio –, luaedge/haproxy CPU ratio – (luaedge not run)**"
     fi
+    if [[ -n ${R_CPU[$name:luaedge]:-} && -n ${R_CPU[$name:luaedge-nolog]:-} ]]; then
+        echo
+        # shellcheck disable=SC2046
+        echo "**$name: the access log costs: luaedge / luaedge with the access log off = $(fmt_ratio $(median $(round_ratios "${R_CPU[$name:luaedge]}" "${R_CPU[$name:luaedge-nolog]}")) x)**"
+    fi
+    if [[ -n ${R_CPU[$name:luaedge]:-} && -n ${R_CPU[$name:luaedge-scraped]:-} ]]; then
+        echo
+        # shellcheck disable=SC2046
+        echo "**$name: scraping /metrics every second costs: luaedge scraped / luaedge = $(fmt_ratio $(median $(round_ratios "${R_CPU[$name:luaedge-scraped]}" "${R_CPU[$name:luaedge]}")) x); one scrape costs the server ${SCRAPE_US[$name]:-?} µs of CPU, ${SCRAPE_PCT[$name]:-?} % of a core at one scrape a second**"
+    fi
     if [[ -n ${R_CPU[$name:luaedge]:-} && -n ${R_CPU[$name:luaedge-nolimits]:-} ]]; then
         echo
         # shellcheck disable=SC2046
@@ -550,7 +634,7 @@ mkdir -p "$RESULTS_DIR"
 TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
 chmod 755 "$TMP_ROOT"
 
-declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=()
+declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=()
 
 for case_dir in "${CASES[@]}"; do
     name=$(basename "$case_dir")
@@ -611,9 +695,20 @@ for case_dir in "${CASES[@]}"; do
         done <"$case_dir/request.headers"
     fi
 
+    # extra.servers: luaedge variants this case adds to the servers, right
+    # after luaedge, so that the runs compared are seconds apart.
+    CASE_SERVERS=("${SERVERS[@]}")
+    if [[ -f $case_dir/extra.servers && -z ${BENCH_SERVERS:-} ]]; then
+        read -r -a extra <"$case_dir/extra.servers"
+        CASE_SERVERS=()
+        for s in "${SERVERS[@]}"; do
+            CASE_SERVERS+=("$s")
+            [[ $s == luaedge ]] && CASE_SERVERS+=("${extra[@]}")
+        done
+    fi
     RAN=()
     SKIPPED=()
-    for s in "${SERVERS[@]}"; do
+    for s in "${CASE_SERVERS[@]}"; do
         conf=$(server_conf "$s")
         if [[ ! -f $case_dir/$conf ]]; then
             log "$name: no $conf, skipping $s"
@@ -635,6 +730,10 @@ for case_dir in "${CASES[@]}"; do
     if [[ -f $case_dir/upstream.conf ]]; then
         start_upstream "$case_dir"
     fi
+    # syslog.sink: HAProxy logs to a UDP sink on the client's CPU.
+    if [[ -f $case_dir/syslog.sink ]]; then
+        start_syslog_sink
+    fi
 
     RAW_LOG=$RESULTS_DIR/$name.log
     : >"$RAW_LOG"
@@ -650,6 +749,11 @@ for case_dir in "${CASES[@]}"; do
             measure_one "$case_dir" "$s"
         done
     done
+    if [[ -n ${SRV_PID[luaedge-scraped]:-} ]]; then
+        SCRAPE_US[$name]=$(scrape_cost luaedge-scraped)
+        SCRAPE_PCT[$name]=$(awk -v us="${SCRAPE_US[$name]}" 'BEGIN { printf "%.3f", us / 1e6 * 100 }')
+        log "$name: one /metrics scrape costs the server ${SCRAPE_US[$name]} µs CPU"
+    fi
     stop_servers
 
     report_case "$name" | tee "$RESULTS_DIR/$name.md"

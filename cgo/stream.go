@@ -6,6 +6,8 @@ package cgo
 import "C"
 
 import (
+	"bytes"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -100,6 +102,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.op = OpDone
 	c.arg = 0
 	c.err.len = 0
+	c.logvars.len = 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -112,7 +115,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 // capacities), whatever they hold now.
 func (s *Stream) Held() int {
 	c := s.c
-	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap)
+	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap) + int(c.logvars.cap)
 	n += int(c.fields_cap+c.rfields_cap+c.trailers_cap+c.rtrailers_cap) * int(unsafe.Sizeof(C.le_field{}))
 	return n + int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{}))
 }
@@ -126,7 +129,7 @@ func (s *Stream) Trim(max int) {
 	c := s.c
 	m := C.uint32_t(max)
 	fm := C.uint32_t(max / int(unsafe.Sizeof(C.le_field{})))
-	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m ||
+	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m || c.logvars.cap > m ||
 		c.fields_cap > fm || c.rfields_cap > fm || c.trailers_cap > fm || c.rtrailers_cap > fm ||
 		int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{})) > max {
 		C.le_stream_trim(c, C.size_t(max))
@@ -266,6 +269,53 @@ func (s *Stream) ClearErr() { s.c.err.len = 0 }
 
 // Err returns the error message and traceback of a failed entry function.
 func (s *Stream) Err() []byte { return bufBytes(&s.c.err) }
+
+// Addrs returns the addresses SetAddrs recorded.
+func (s *Stream) Addrs() (src []byte, srcPort int, dst []byte, dstPort int) {
+	return s.span(s.c.src), int(s.c.src_port), s.span(s.c.dst), int(s.c.dst_port)
+}
+
+// Version returns the request's HTTP version.
+func (s *Stream) Version() (major, minor int) { return int(s.c.major), int(s.c.minor) }
+
+// LogVars appends to dst the values Lua left for the access log (the
+// logvars buffer): copies, nil for a variable that was not set. It
+// reuses dst's slices' memory.
+func (s *Stream) LogVars(dst [][]byte) [][]byte {
+	b := bufBytes(&s.c.logvars)
+	n := 0
+	for len(b) > 0 {
+		if b[0] == '-' {
+			dst = appendVar(dst, n, nil)
+			b, n = b[1:], n+1
+			continue
+		}
+		i := bytes.IndexByte(b, ':')
+		if i < 0 {
+			break
+		}
+		k, err := strconv.Atoi(string(b[:i]))
+		if err != nil || k > len(b)-i-1 {
+			break
+		}
+		dst = appendVar(dst, n, b[i+1:i+1+k])
+		b, n = b[i+1+k:], n+1
+	}
+	return dst
+}
+
+// appendVar sets dst[n] (n == len(dst)) to a copy of v, reusing the
+// memory a former slice at that index had.
+func appendVar(dst [][]byte, n int, v []byte) [][]byte {
+	var old []byte
+	if n < cap(dst) {
+		old = dst[:n+1][n]
+	}
+	if v == nil {
+		return append(dst, nil)
+	}
+	return append(dst, append(old[:0], v...))
+}
 
 // Method returns the request method (as a script may have changed it).
 func (s *Stream) Method() []byte { return s.span(s.c.method) }

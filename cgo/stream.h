@@ -202,6 +202,10 @@ typedef struct le_stream {
 	 * server); Lua writes what goes on in out. */
 	int32_t ws_op;
 	int32_t ws_code;
+	/* The values of the variables the frontend's access log names, written
+	 * by Lua as its request ends ("LEN:VALUE" each, "-" when unset); Go
+	 * copies them for the log line. */
+	le_buf logvars;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

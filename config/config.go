@@ -34,6 +34,10 @@ type Config struct {
 	// commands (reload, help); "" for none. A relative path is taken from
 	// Dir.
 	RuntimeSocket string `yaml:"runtime_socket"`
+	// AccessLog is every frontend's access log, unless it has its own.
+	AccessLog *AccessLog `yaml:"access_log"`
+	// Admin is the admin listener (Prometheus metrics); nil: none.
+	Admin *Admin `yaml:"admin"`
 
 	// TLSHandshakeWorkers bounds the TLS handshakes computing at once,
 	// over every loop; 0: twice the number of CPUs Go uses.
@@ -136,6 +140,8 @@ type Frontend struct {
 	// WSFilters are the core.register_ws_filter functions (lua.NAME) run,
 	// in order, on each message of a WebSocket forwarded to a backend.
 	WSFilters []string `yaml:"ws_filters"`
+	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
+	AccessLog *AccessLog `yaml:"access_log"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -605,6 +611,9 @@ func (c *Config) validate() error {
 	}
 	if c.TLSHandshakeWorkers < 0 {
 		bad("tls_handshake_workers: must be 0 (twice the CPUs) or more, got %d", c.TLSHandshakeWorkers)
+	}
+	if err := c.validateObserve(); err != nil {
+		return err
 	}
 	backends := map[string]bool{}
 	for i, b := range c.Backends {

@@ -41,7 +41,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		return // left out: the default
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		if n.Kind != yaml.ScalarNode {
+		// The type reads itself (a size, a duration, access_log's "off"
+		// or map): a scalar it does not take, or a node of another kind,
+		// is its error to name.
+		if n.Kind != yaml.ScalarNode && n.Kind != yaml.MappingNode {
 			bad("expected %s, got %s", want(t, path), got(n))
 			return
 		}

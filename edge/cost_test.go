@@ -29,6 +29,9 @@ func TestRequestCost(t *testing.T) {
 		{"action", 1},
 		{"edge", 1},
 		{"proxy", 2}, // the http-response action runs on the server's head: a second resume
+		// The same with the access log on, to a file: it costs neither.
+		{"hello-log", 1},
+		{"proxy-log", 2},
 	}
 	backend := startFixedBackend(t)
 	for _, tc := range cases {
@@ -91,7 +94,7 @@ func serveBenchCase(t *testing.T, name, backend string) *testServer {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := strings.NewReplacer("@PORT@", port, "@DIR@", dir, "@UPSTREAM_PORT@", bport).Replace(string(b))
+		s := strings.NewReplacer("@PORT@", port, "@DIR@", dir, "@UPSTREAM_PORT@", bport, "@ADMIN_PORT@", "0").Replace(string(b))
 		if err := os.WriteFile(filepath.Join(dir, f.Name()), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
@@ -17,8 +18,13 @@ import (
 	"github.com/luaedge/luaedge/transport"
 )
 
-// sweepEvery is how often a loop checks its connections' timeouts.
-const sweepEvery = 250 * time.Millisecond
+// sweepEvery is how often a loop checks its connections' timeouts;
+// logFlushEvery how often it hands its access-log lines to the writers
+// (and sooner when a buffer fills).
+const (
+	sweepEvery    = 250 * time.Millisecond
+	logFlushEvery = 100 * time.Millisecond
+)
 
 // loopState is what the server keeps per event loop. It is built on the
 // loop's goroutine and used from there only, except stats (read by
@@ -38,7 +44,9 @@ type loopState struct {
 	programs []int              // by frontend index: its program in lua
 	wsChains []int              // by frontend index: its ws_filters chain in lua (0: none)
 	stats    []metrics.Frontend // by frontend index: this loop's counters
-	nextConn int64
+	// backendStats are this loop's counters of each backend, by index.
+	backendStats []metrics.Backend
+	nextConn     int64
 
 	stopSweep chan struct{}
 }
@@ -51,6 +59,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// find the server and the loop's sockets through it (lj.Host).
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
+	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes)
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
@@ -66,6 +75,11 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Backends: ls.pool,
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
+
+		AccessLog:     accesslog.NewLoop(s.sinks),
+		BackendNames:  s.backendNames(),
+		FrontendStats: ls.stats,
+		BackendStats:  ls.backendStats,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
@@ -100,6 +114,11 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 			}
 		}
 		ls.wsChains = append(ls.wsChains, chain)
+		if lg := f.stream.Log; lg != nil {
+			if err := st.SetLogVars(id, lg.Format.Vars()); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
@@ -134,12 +153,19 @@ func serverOf(c *cgo.Call) *Server {
 func (ls *loopState) sweeper() {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	flush := time.NewTicker(logFlushEvery)
+	defer flush.Stop()
+	flushLog := ls.env.AccessLog.Flush
 	for {
 		select {
 		case <-ls.stopSweep:
 			return
 		case <-t.C:
 			ls.loop.Post(ls.sweep)
+		case <-flush.C:
+			if len(ls.srv.sinks) > 0 {
+				ls.loop.Post(flushLog)
+			}
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
@@ -48,6 +49,7 @@ type Server struct {
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
+	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -157,7 +159,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
 		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
-		f.stream = &stream.Frontend{Name: fc.Name, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -211,6 +213,9 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 				return nil, err
 			}
 		}
+		if err := s.addAccessLog(f, i); err != nil {
+			return nil, err
+		}
 		s.frontends = append(s.frontends, f)
 		for _, b := range fc.Bind {
 			if err := s.engine.Listen(b, s.acceptor(f)); err != nil {
@@ -251,6 +256,12 @@ func (s *Server) Serve() error {
 	defer close(s.served)
 	s.watchdog = cgo.NewWatchdog(CPULimits(s.cfg.Lua))
 	defer s.watchdog.Stop()
+	for _, sink := range s.sinks {
+		if err := sink.Start(); err != nil {
+			return fmt.Errorf("access_log: %s: %w", sink.Target, err)
+		}
+		defer sink.Close() // after the loops' last lines, flushed below
+	}
 	for _, b := range s.backends {
 		b.Start()
 		defer b.Stop()
@@ -268,6 +279,7 @@ func (s *Server) Serve() error {
 	// Run returns once every loop has: no state is in use any more.
 	for _, ls := range s.loopStates() {
 		ls.close()
+		ls.env.AccessLog.Flush()
 	}
 	s.shared.Release()
 	return err

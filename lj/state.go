@@ -262,6 +262,16 @@ func (s *State) LoadInternal(code []byte, name string) error {
 	return s.L.LoadInternal(code, name)
 }
 
+// SetLogVars has the requests of program prog leave the values of the
+// variables names for the access log, as they end (cgo.Stream.LogVars).
+func (s *State) SetLogVars(prog int, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	code := fmt.Sprintf("(...).log_vars[%d] = %s", prog, luaList(names))
+	return s.L.LoadInternal([]byte(code), "=luaedge/log_vars")
+}
+
 // RunInits runs the core.register_init functions, in registration order.
 func (s *State) RunInits() error {
 	return s.L.LoadInternal([]byte("(...).run_inits()"), "=luaedge/register_init")

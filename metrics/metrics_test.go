@@ -104,3 +104,11 @@ func TestFrontendTotalsAdd(t *testing.T) {
 		t.Fatalf("second Add: %+v", tot)
 	}
 }
+
+func TestClassOf(t *testing.T) {
+	for status, want := range map[int]int{0: -1, 100: Class1xx, 101: Class1xx, 200: Class2xx, 304: Class3xx, 404: Class4xx, 431: Class4xx, 500: Class5xx, 599: Class5xx, 600: ClassOther, 99: ClassOther} {
+		if got := ClassOf(status); got != want {
+			t.Errorf("ClassOf(%d) = %d, want %d", status, got, want)
+		}
+	}
+}

@@ -32,6 +32,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		srv.Done()
 		return nil, err.Error()
 	}
+	st.LogServer(srv.Name(), false)
 	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}}
 	t.recvFn = t.receive
 	t.pending = append(t.pending, st.S().TakeBody()...)
@@ -49,8 +50,10 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 }
 
 // Opened is called on the loop when the dial completed.
+// The access log is told when the connection opened.
 func (t *tunnel) Opened(c transport.Conn) {
 	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
+	t.st.LogConnected()
 }
 
 // clearTunnel is a tunnel as the handler of its TLS connection's clear

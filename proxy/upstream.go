@@ -135,6 +135,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		srv.Done()
 		return nil, 502, err.Error()
 	}
+	st.LogServer(srv.Name(), u.c != nil)
 	s := st.S()
 	u.st = st
 	u.slot = true
@@ -196,8 +197,12 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 func (u *Upstream) DialFailed(err error) { u.connectFailed(err) }
 
 // Opened is called on the loop when the dial completed.
+// The access log is told when the connection opened.
 func (u *Upstream) Opened(c transport.Conn) {
 	u.opened(c, u.p.loop, u.p.handshakes, u.be.ConnectTimeout, (*clearUpstream)(u), u.connectFailed)
+	if u.st != nil {
+		u.st.LogConnected()
+	}
 }
 
 // clearUpstream is an Upstream as the handler of its TLS connection's

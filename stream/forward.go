@@ -14,6 +14,7 @@ import (
 // built once from the configuration and shared, read-only, by every loop.
 type Frontend struct {
 	Name    string
+	Index   int // in Env.FrontendStats
 	Routes  []Route
 	Default int // index of the default backend; -1: none
 	// Limits bound the heads of requests and of backends' responses
@@ -22,6 +23,8 @@ type Frontend struct {
 	// WSFilters: forwarded WebSockets go through Lua filters (ws_filters),
 	// which read whole messages: no extension is negotiated for them.
 	WSFilters bool
+	// Log is where its exchanges are logged; nil: they are not.
+	Log *AccessLog
 }
 
 // Frontend is the frontend the stream came on.
@@ -154,6 +157,7 @@ func (st *Stream) startForward() {
 		return
 	}
 	st.th.S.SetBackend(be)
+	st.logForward(be)
 	u, status, why := st.env.Backends.Open(st, be, st.Src)
 	if u == nil {
 		st.forwardError(status, why)
@@ -176,6 +180,7 @@ func (st *Stream) bodyHandedOn() {
 func (st *Stream) forwardError(status int, why string) {
 	st.env.Log.Debug("cannot forward", "status", status, "why", why)
 	st.End()
+	st.logEnd("SC", status, why)
 	st.down.Fail(status)
 }
 
@@ -187,6 +192,7 @@ func (st *Stream) Body(p []byte) bool {
 		u.Body(p)
 		return true
 	}
+	st.LogBytesIn(len(p))
 	if t := st.fwd.tunnel; t != nil {
 		t.Write(p)
 		return true
@@ -271,11 +277,13 @@ func (st *Stream) sendUpstreamHead() {
 		st.fwd.drop(st)
 		if s.Flags()&cgo.FlagAbort != 0 {
 			st.End()
+			st.logEnd("PH", 0, "")
 			st.down.Abort()
 			return
 		}
 		if !st.sendHead() {
 			st.End()
+			st.logEnd("IH", 502, "invalid response head from the http-response rules")
 			st.down.Fail(502)
 			return
 		}
@@ -286,6 +294,7 @@ func (st *Stream) sendUpstreamHead() {
 	if !st.sendHead() {
 		st.fwd.drop(st)
 		st.End()
+		st.logEnd("IH", 502, "invalid response head")
 		st.down.Fail(502)
 		return
 	}
@@ -334,6 +343,7 @@ func (st *Stream) UpstreamEnd() {
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
+	st.logEnd("--", 0, "")
 	st.down.EndResponse()
 }
 
@@ -344,6 +354,17 @@ func (st *Stream) UpstreamFailed(status int) {
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
 	st.End()
+	term, cause := []byte("SH"), "server connection failed"
+	if status == 504 {
+		term[0], cause = 's', "server timeout"
+	}
+	switch {
+	case st.headSent:
+		term[1] = 'D'
+	case !st.logConnected():
+		term[1] = 'C'
+	}
+	st.logEnd(string(term), status, cause)
 	st.down.Fail(status)
 }
 
@@ -371,13 +392,16 @@ func (st *Stream) startTunnel(keep bool) {
 	if be < 0 || st.env.Backends == nil {
 		st.env.Log.Warn("no backend for a TCP connection", "frontend", st.fe.name())
 		st.End()
+		st.logTerm("SC", "no backend for this connection")
 		st.down.Abort()
 		return
 	}
+	st.logForward(be)
 	t, why := st.env.Backends.Tunnel(st, be, st.Src)
 	if t == nil {
 		st.env.Log.Warn("cannot open a TCP tunnel", "frontend", st.fe.name(), "why", why)
 		st.End()
+		st.logTerm("SC", why)
 		st.down.Abort()
 		return
 	}
@@ -402,6 +426,7 @@ func (st *Stream) TunnelData(p []byte) {
 		}
 		return
 	}
+	st.logBytesOut(len(p))
 	st.down.SendData(p)
 }
 
@@ -425,9 +450,11 @@ func (st *Stream) TunnelClosed(err error) {
 	if err != nil {
 		st.env.Log.Warn("TCP backend connection failed", "frontend", st.fe.name(), "err", err)
 		st.End()
+		st.logTerm("SD", err.Error())
 		st.down.Abort()
 		return
 	}
 	st.End()
+	st.logTerm("--", "")
 	st.down.EndResponse() // close the client after what is buffered
 }

@@ -150,6 +150,7 @@ func (st *Stream) sendHead() bool {
 	st.respLeft = h.Length
 	st.noBody = h.NoBody
 	st.headSent = true
+	st.logHead(h.Status, st.fwd.up != nil)
 	st.th.S.SetFlag(cgo.FlagHeadSent)
 	st.down.SendHead(h)
 	return true

@@ -11,11 +11,15 @@ package stream
 
 import (
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -29,6 +33,14 @@ type Env struct {
 	Sockets  Sockets            // core.tcp() connections of this loop
 	Backends Backends           // where requests are forwarded; nil: nowhere
 	Bufs     *transport.BufPool // output buffers lent to the loop's connections
+	// AccessLog is the loop's side of the access log's sinks; BackendNames
+	// name the backends (by index) in its lines.
+	AccessLog    *accesslog.Loop
+	BackendNames []string
+	// The loop's counters, by frontend and backend index (Frontend.Index),
+	// counted as each exchange ends.
+	FrontendStats []metrics.Frontend
+	BackendStats  []metrics.Backend
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
@@ -37,6 +49,8 @@ type Env struct {
 	// loop, valid during the call.
 	head     Head
 	trailers Trailers
+	// logFree are access-log records no stream holds (accesslog.go).
+	logFree []*logState
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -152,12 +166,13 @@ type Stream struct {
 	// Response rules (HTTP).
 	isHead   bool
 	headSent bool
-	respLeft int64 // body bytes the head's content-length still allows; -1: no length
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
+	respLeft int64 // body bytes the head's content-length still allows; -1: no length
 
 	fwd forward // the exchange with a backend (forward.go)
 
-	ws MessageProtocol // down, once the stream became a WebSocket's
+	ws  MessageProtocol // down, once the stream became a WebSocket's
+	log *logState       // the exchange's access-log record (accesslog.go); nil: none open
 }
 
 // New makes the stream of one connection (or task). It runs nothing until
@@ -180,6 +195,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
 	th.S.Reset(entry, arg, connID)
+	st.logStart()
 	return nil
 }
 
@@ -213,6 +229,9 @@ func (st *Stream) SessVars() bool { return st.sessVars }
 // Step resumes the coroutine until it yields, and acts on what it yielded for.
 func (st *Stream) Step() {
 	th := st.th
+	if st.log != nil && !st.log.lineSet {
+		st.logRequest()
+	}
 	r := th.Resume(st.ran)
 	switch r.Outcome {
 	case cgo.ForcedYield:
@@ -229,17 +248,19 @@ func (st *Stream) Step() {
 	if r.Dead {
 		// An error escaped the runner (out of memory in the error handler):
 		// the coroutine is dead and leaves the pool.
-		st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", r.Msg)
+		st.scriptError("Lua script failed", th.S, r.Msg)
 		st.env.Sockets.CloseOf(th.S)
 		th.Free()
 		st.th = nil
 		st.fwd.drop(st)
+		st.logEnd("IR", 500, "Lua: "+firstLine(r.Msg))
 		st.down.Fail(500)
 		return
 	}
 	s := th.S
 	if s.Flags()&cgo.FlagErrLog != 0 {
-		st.env.Log.Error("Lua action failed; the request goes on (on_error: continue)", "frontend", st.fe.name(), "err", string(s.Err()))
+		st.scriptError("Lua action failed; the request goes on (on_error: continue)", s, string(s.Err()))
+		st.logCause(s.Err())
 		s.ClearFlag(cgo.FlagErrLog)
 		s.ClearErr()
 	}
@@ -264,7 +285,8 @@ func (st *Stream) Step() {
 		}
 		failed := s.Flags()&cgo.FlagFailed != 0
 		if failed {
-			st.env.Log.Error("Lua script failed", "frontend", st.fe.name(), "err", string(s.Err()))
+			st.scriptError("Lua script failed", s, string(s.Err()))
+			st.logCause(s.Err())
 			// A service that started its response, then failed: what it
 			// sent goes out and the connection is cut (Fail, once the
 			// head left), as in HAProxy; a 500 would hide that it answered.
@@ -274,8 +296,10 @@ func (st *Stream) Step() {
 		}
 		st.End()
 		if failed {
+			st.logEnd("IR", 500, "")
 			st.down.Fail(500)
 		} else {
+			st.logEnd("PR", 0, "")
 			st.down.Abort()
 		}
 		return
@@ -293,6 +317,7 @@ func (st *Stream) Step() {
 		if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
 			if !st.headSent && !st.sendHead() {
 				st.End()
+				st.logEnd("IR", 500, "invalid response head from the script")
 				st.down.Fail(500)
 				return
 			}
@@ -379,12 +404,14 @@ func (st *Stream) timedOut(r cgo.Result) {
 		st.th = nil
 	}
 	st.End()
+	st.logEnd("IR", 500, "Lua execution timeout")
 	st.down.Fail(500)
 }
 
 func (st *Stream) invalidOp(op int) {
 	st.env.Log.Error("Lua script waited for something it cannot have here", "frontend", st.fe.name(), "op", op)
 	st.End()
+	st.logEnd("IR", 0, "Lua script waited for something it cannot have here")
 	st.down.Abort()
 }
 
@@ -393,6 +420,7 @@ func (st *Stream) endResponse() {
 	if st.kind == KindHTTP && st.respLeft > 0 && !st.noBody {
 		st.env.Log.Warn("Lua service sent less than its content-length; closing the connection", "frontend", st.fe.name(), "missing", st.respLeft)
 		st.End()
+		st.logEnd("ID", 0, "Lua service sent less than its content-length")
 		st.down.Abort()
 		return
 	}
@@ -400,6 +428,7 @@ func (st *Stream) endResponse() {
 		st.sendTrailers()
 	}
 	st.End()
+	st.logDone()
 	st.down.EndResponse()
 }
 
@@ -475,6 +504,7 @@ func (st *Stream) End() {
 	if th.S.Flags()&cgo.FlagSessVars != 0 {
 		st.sessVars = true
 	}
+	st.logVars(th.S)
 	st.env.Sockets.CloseOf(th.S)
 	if op, _ := th.S.Op(); op == cgo.OpDone {
 		st.env.Lua.Release(th)
@@ -486,8 +516,21 @@ func (st *Stream) End() {
 // Close ends the stream for good: the connection closed. The upstream
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
+	forwarding := st.fwd.up != nil
 	st.fwd.drop(st)
 	st.End()
+	if st.log != nil {
+		switch {
+		case st.kind == KindTCP:
+			st.logEnd("CD", 0, "")
+		case st.headSent:
+			st.logEnd("CD", 0, "")
+		case forwarding:
+			st.logEnd("CH", 0, "")
+		default:
+			st.logEnd("CR", 0, "")
+		}
+	}
 }
 
 // sendOut hands what the script added to its output since the last step
@@ -517,6 +560,7 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
+		st.logBytesOut(len(p))
 		st.down.SendData(p)
 	}
 }
@@ -592,3 +636,37 @@ var https = []byte("https")
 // SetHTTPS records the scheme of a request that came over TLS (the
 // HTTP/1 request line carries none).
 func SetHTTPS(s *cgo.Stream) { s.SetScheme(https) }
+
+// scriptError logs a script's error with the request it failed (method,
+// path, client) and its traceback without luaedge's own frames.
+func (st *Stream) scriptError(text string, s *cgo.Stream, err string) {
+	src, port, _, _ := s.Addrs()
+	client := string(src) + ":" + strconv.Itoa(port)
+	if st.kind == KindHTTP {
+		st.env.Log.Error(text, "frontend", st.fe.name(), "method", string(s.Method()), "path", string(s.Path()), "client", client, "err", userTraceback(err))
+		return
+	}
+	st.env.Log.Error(text, "frontend", st.fe.name(), "client", client, "err", userTraceback(err))
+}
+
+// userTraceback drops from a script error's traceback the frames of
+// luaedge's own chunks (luaedge/*.lua) and the xpcall that runs the
+// script: they say nothing to the script's author. The message, first,
+// stays as it is.
+func userTraceback(msg string) string {
+	i := strings.Index(msg, "\nstack traceback:")
+	if i < 0 {
+		return msg
+	}
+	var b strings.Builder
+	b.WriteString(msg[:i])
+	for _, line := range strings.Split(msg[i+1:], "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "luaedge/") || t == "[C]: in function 'xpcall'" {
+			continue
+		}
+		b.WriteByte('\n')
+		b.WriteString(line)
+	}
+	return b.String()
+}

@@ -24,12 +24,14 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +43,7 @@ import (
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/edge"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
 )
 
 // exitScriptRunning is the exit status after a stop signal when a Lua
@@ -334,11 +337,30 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 		}
 		defer sock.Close()
 	}
+	if a := cfg.Admin; a != nil {
+		started := time.Now()
+		src := func(ctx context.Context) *metrics.Snapshot {
+			srv := p.serving.Load()
+			if srv == nil {
+				return nil // not serving yet
+			}
+			snap := srv.Snapshot(ctx)
+			snap.Uptime = time.Since(started)
+			return snap
+		}
+		h, err := admin.ListenHTTP(a.Bind, map[string]http.Handler{a.Metrics: metrics.Handler(src)}, log)
+		if err != nil {
+			log.Error("cannot start", "err", fmt.Errorf("admin.bind: %w", err))
+			return 1
+		}
+		defer h.Close()
+	}
 	// Signals are caught before the listeners open: a client may signal
 	// as soon as the port accepts.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	p.cur = startGeneration(1, cfg, log, srv)
+	p.serving.Store(srv)
 	select {
 	case err := <-p.cur.served:
 		log.Error("cannot start", "err", err)

@@ -108,6 +108,8 @@ type process struct {
 	log     *slog.Logger
 	cur     *generation
 	notify  *notifier // systemd's, if it runs the process
+	// serving is cur's server, for the admin listener's goroutines.
+	serving atomic.Pointer[edge.Server]
 
 	reloads chan chan<- reloadResult // reloads asked on the runtime socket
 	done    chan struct{}            // closed when run returns
@@ -186,6 +188,11 @@ func (p *process) run(sigs <-chan os.Signal) int {
 				ask(nil)
 				continue
 			}
+			if sig == syscall.SIGUSR1 {
+				p.log.Info("SIGUSR1: reopening the access log files")
+				p.reopenLogs()
+				continue
+			}
 			p.log.Info("stopping: finishing requests in flight", "signal", sig)
 			p.notified(p.notify.stopping())
 			var starting *generation
@@ -261,6 +268,7 @@ func (p *process) switchTo(res reloadResult) {
 	}
 	old, g := p.cur, res.gen
 	p.cur, p.log = g, g.log
+	p.serving.Store(g.srv)
 	slog.SetDefault(g.log)
 	// From here on every new connection goes to g: the old generation's
 	// listeners close before the reload is announced (and answered).
@@ -350,4 +358,14 @@ func (p *process) reloadCommand([]string) string {
 		return "Success=0\n--\n" + res.err.Error() + "\n"
 	}
 	return fmt.Sprintf("Success=1\n--\ngeneration %d serving\n", res.gen.n)
+}
+
+// reopenLogs has every generation reopen its access log files.
+func (p *process) reopenLogs() {
+	p.cur.srv.ReopenLogs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for g := range p.retiring {
+		g.srv.ReopenLogs()
+	}
 }

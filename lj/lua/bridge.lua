@@ -139,6 +139,7 @@ typedef struct le_stream {
 	le_span tls_alpn;
 	int32_t ws_op;
 	int32_t ws_code;
+	le_buf logvars;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;
@@ -334,6 +335,27 @@ local function traceback(e)
 	return traceback_of(e, 2)
 end
 
+-- log_vars are, by frontend program, the variables its access log names:
+-- their values go to the C stream as the request ends (see logvars in
+-- cgo/stream.h), before its variables are dropped.
+local log_vars = {}
+I.log_vars = log_vars
+local tostring_ = tostring
+local function write_log_vars(s, ctx, names)
+	local get = I.vars.get
+	for i = 1, #names do
+		local v = get(ctx, s, names[i])
+		if v == nil then
+			buf_append(s.logvars, "-", 1)
+		else
+			v = tostring_(v)
+			local h = #v .. ":"
+			buf_append(s.logvars, h, #h)
+			buf_append(s.logvars, v, #v)
+		end
+	end
+end
+
 -- runner is the body of every pooled coroutine. ctx holds what belongs
 -- to the coroutine's requests: their stream, their variables (dropped
 -- after each), the TXN and applet objects that each request reuses, and
@@ -365,6 +387,10 @@ local function runner(sp)
 			s.flags = bor(s.flags, I.F_FAILED)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
+		end
+		if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
+			local names = log_vars[s.entry_arg]
+			if names ~= nil then write_log_vars(s, ctx, names) end
 		end
 		-- Only keys that are set are cleared: compiled code stores a nil
 		-- into an absent key by inserting it, and the table then churns

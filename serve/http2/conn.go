@@ -197,12 +197,13 @@ func (h *Conn) request(ev *http2.Event) {
 	rs.st.Src = h.srcIP
 	h.streams[ev.Stream] = rs
 	if ev.ContentLength > h.fe.MaxBody {
-		rs.fail(413)
+		rs.st.LogRequestLine(bytesOf(ev.Method), bytesOf(ev.Path), 2, 0)
+		rs.refuse(413, "content-length over limits.max_body")
 		return
 	}
 	if err := rs.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
-		rs.fail(503)
+		rs.refuse(503, "no coroutine: "+err.Error())
 		return
 	}
 	h.stats.Requests.Inc()
@@ -235,14 +236,14 @@ func (h *Conn) request(ev *http2.Event) {
 	for _, f := range ev.Fields {
 		hasHost = hasHost || f.Name == "host"
 		if !s.AddField(bytesOf(f.Name), bytesOf(f.Value)) {
-			rs.fail(500)
+			rs.refuse(500, "no memory for the request head")
 			return
 		}
 	}
 	// Scripts written for HTTP/1 read the host header: :authority stands
 	// for it (RFC 9113 §8.3.1).
 	if !hasHost && ev.Authority != "" && !s.AddField([]byte("host"), bytesOf(ev.Authority)) {
-		rs.fail(500)
+		rs.refuse(500, "no memory for the request head")
 		return
 	}
 	if rs.bodyDone {

@@ -43,13 +43,18 @@ type reqStream struct {
 	deadline time.Time // a wait for body or for the client's windows; zero: none
 }
 
+// Peer gives the access log the connection's addresses.
+func (rs *reqStream) Peer() (src []byte, srcPort int, dst []byte, dstPort int) {
+	return rs.h.srcIP, rs.h.srcPort, rs.h.dstIP, rs.h.dstPort
+}
+
 // data takes request body bytes.
 func (rs *reqStream) data(p []byte, end bool) {
 	h := rs.h
 	rs.bodyTotal += int64(len(p))
 	if rs.bodyTotal > h.fe.MaxBody {
 		h.h2.Consumed(rs.id, len(p))
-		rs.bodyError(413)
+		rs.bodyError(413, "request body over limits.max_body")
 		return
 	}
 	rs.bodyDone = end
@@ -62,7 +67,7 @@ func (rs *reqStream) data(p []byte, end bool) {
 	}
 	if !rs.st.Body(p) {
 		h.h2.Consumed(rs.id, len(p))
-		rs.bodyError(500)
+		rs.bodyError(500, "no memory for the request body")
 		return
 	}
 	rs.held += len(p)
@@ -87,7 +92,7 @@ func (rs *reqStream) trailers(fields []http2.Field) {
 		s := rs.st.S()
 		for _, t := range list {
 			if !s.AddTrailer(t.Name, t.Value) {
-				rs.bodyError(500)
+				rs.bodyError(500, "no memory for the request trailers")
 				return
 			}
 		}
@@ -156,9 +161,15 @@ func (rs *reqStream) recheckCredit() {
 }
 
 // bodyError ends a request whose body is too large or cannot be kept.
-func (rs *reqStream) bodyError(status int) {
-	rs.st.Close()
+func (rs *reqStream) bodyError(status int, cause string) {
+	rs.st.Refuse(status, cause) // logged, and closed
 	rs.up = nil
+	rs.fail(status)
+}
+
+// refuse answers status to a request that cannot start, and logs why.
+func (rs *reqStream) refuse(status int, cause string) {
+	rs.st.Refuse(status, cause)
 	rs.fail(status)
 }
 
@@ -396,7 +407,7 @@ func (rs *reqStream) fail(status int) {
 func (rs *reqStream) timedOut() {
 	rs.h.l.Env.Log.Debug("HTTP/2 stream timeout", "stream", rs.id, "remote", rs.h.c.RemoteAddr())
 	if rs.st.Running() && !rs.headSent {
-		rs.st.Close()
+		rs.st.Refuse(408, "client timeout: request body (timeouts.body)")
 		rs.fail(408)
 		return
 	}

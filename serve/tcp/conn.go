@@ -133,6 +133,7 @@ func (t *Conn) OnTraffic() {
 	}
 	t.countBytes(int64(len(buf)), 0)
 	if tun := t.st.Tunnel(); tun != nil {
+		t.st.LogBytesIn(len(buf))
 		tun.Write(buf)
 		t.c.Discard(len(buf))
 		if tun.Backlog() >= transport.HighWater {
@@ -339,6 +340,7 @@ func (t *Conn) CheckIdle(now time.Time) {
 	}
 	if !t.closed && now.Sub(t.lastSeen) > limit {
 		t.Handle(func() {
+			t.st.LogTerm("cD", "idle timeout")
 			t.st.Close()
 			t.closeNow()
 		})

@@ -1,0 +1,270 @@
+package accesslog
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func testRecord() *Record {
+	return &Record{
+		Start:    time.Date(2026, 12, 7, 1, 2, 3, 456e6, time.Local),
+		ClientIP: []byte("10.0.0.1"), ClientPort: 40000,
+		FrontIP: []byte("10.0.0.2"), FrontPort: 80,
+		Frontend: "fe", Backend: "be", Server: "s1",
+		TR: 0, Tw: 0, Tc: 2 * time.Millisecond, Tr: 5 * time.Millisecond, Ta: 9 * time.Millisecond,
+		Status: 200, BytesOut: 1234, BytesIn: 7, Term: "--",
+		Method: []byte("GET"), Target: []byte(`/a?q="x"`), Major: 1, Minor: 1,
+	}
+}
+
+func TestDefaultHTTPLine(t *testing.T) {
+	f, err := ParseFormat("default", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(f.Append(nil, testRecord()))
+	want := `10.0.0.1:40000 [07/Dec/2026:01:02:03.456] fe be/s1 0/0/2/5/9 200 1234 -- "GET /a?q=#22x#22 HTTP/1.1"` + "\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	r := testRecord()
+	r.Backend, r.Server, r.Tc, r.Tr, r.Status, r.Term, r.Cause = "", "", -1, -1, 400, "PR", "bad\nrequest"
+	r.Method = nil
+	got = string(f.Append(nil, r))
+	want = `10.0.0.1:40000 [07/Dec/2026:01:02:03.456] fe fe/<NOSRV> 0/0/-1/-1/9 400 1234 PR "<BADREQ>" "bad#0Arequest"` + "\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestCustomFormat(t *testing.T) {
+	f, err := ParseFormat(`%ci %cp %fi:%fp %HM %HP %HQ %HV %ST %B %U %tsc %{+Q}r %[var(txn.user)] %[var(txn.none)] %ER 100%%`, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Vars(); len(v) != 2 || v[0] != "txn.user" || v[1] != "txn.none" {
+		t.Fatalf("Vars() = %q", v)
+	}
+	r := testRecord()
+	r.Vars = [][]byte{[]byte("bob"), nil}
+	got := string(f.Append(nil, r))
+	want := `10.0.0.1 40000 10.0.0.2:80 GET /a ?q=#22x#22 HTTP/1.1 200 1234 7 ---- "GET /a?q=#22x#22 HTTP/1.1" bob - - 100%` + "\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestFormatErrors(t *testing.T) {
+	for spec, want := range map[string]string{
+		"%ci %zz":              "unknown log-format variable %zz",
+		"%{+Q":                 "unclosed",
+		"%{+X}r":               "unknown flag",
+		"%[src]":               "only %[var(NAME)]",
+		"%[var(proc.x)]":       "scope txn, req, res or sess",
+		"%[var(txn.x)":         "unclosed",
+		"%hr":                  "unknown log-format variable %hr",
+		"plain %":              "unknown log-format variable %",
+		"%ci %[var(txn.a)] %t": "",
+	} {
+		_, err := ParseFormat(spec, false)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", spec, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: got error %v, want one with %q", spec, err, want)
+		}
+	}
+}
+
+func TestJSONLine(t *testing.T) {
+	f, _ := ParseFormat("json", false)
+	r := testRecord()
+	r.Cause = "Lua: \"boom\"\n"
+	r.Target = []byte("/\xff\x01")
+	line := f.Append(nil, r)
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	for k, v := range map[string]any{"client_ip": "10.0.0.1", "client_port": 40000.0, "frontend": "fe", "backend": "be", "server": "s1",
+		"t_connect": 2.0, "t_response": 5.0, "t_active": 9.0, "status": 200.0, "bytes_out": 1234.0, "bytes_in": 7.0,
+		"termination": "--", "method": "GET", "uri": "/\ufffd\x01", "protocol": "HTTP/1.1", "error": "Lua: \"boom\"\n"} {
+		if m[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, m[k], v)
+		}
+	}
+	if line[len(line)-1] != '\n' || strings.Count(string(line), "\n") != 1 {
+		t.Errorf("not one line: %q", line)
+	}
+}
+
+// A line formats without allocating: the loops log every request.
+func TestAppendAllocs(t *testing.T) {
+	f, _ := ParseFormat("default", false)
+	j, _ := ParseFormat("json", false)
+	r := testRecord()
+	b := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { b = j.Append(f.Append(b[:0], r), r) }); n != 0 {
+		t.Errorf("%v allocations per line", n)
+	}
+}
+
+func TestFileSinkAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(0, "access.log", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoop([]*Sink{s})
+	f, _ := ParseFormat("%HM %HU", false)
+	r := testRecord()
+	l.Write(s, f, r)
+	l.Flush()
+	path := filepath.Join(dir, "access.log")
+	waitFile(t, path, "GET /a?q=#22x#22\n")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reopen()
+	r.Target = []byte("/b")
+	deadline := time.Now().Add(5 * time.Second)
+	for { // the reopen is asynchronous: write until a line lands in the new file
+		l.Write(s, f, r)
+		l.Flush()
+		if b, _ := os.ReadFile(path); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new file after Reopen")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close()
+	old, _ := os.ReadFile(path + ".1")
+	if !strings.HasPrefix(string(old), "GET /a?q=#22x#22\n") {
+		t.Errorf("rotated file: %q", old)
+	}
+	cur, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(cur), "GET /b\n") {
+		t.Errorf("new file: %q", cur)
+	}
+}
+
+func waitFile(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if string(b) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %q, want %q", path, b, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSyslogUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s, err := New(0, "syslog://"+pc.LocalAddr().String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := NewLoop([]*Sink{s})
+	f, _ := ParseFormat("%HM %ST", false)
+	l.Write(s, f, testRecord())
+	r := testRecord()
+	r.Status = 404
+	l.Write(s, f, r)
+	l.Flush()
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	for _, want := range []string{"GET 200", "GET 404"} {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := string(buf[:n])
+		// <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
+		parts := strings.SplitN(msg, " ", 8)
+		if len(parts) != 8 || parts[0] != "<134>1" || parts[3] != "luaedge" || parts[5] != "-" || parts[6] != "-" || parts[7] != want {
+			t.Errorf("message %q, want an RFC 5424 message with %q", msg, want)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, parts[1]); err != nil {
+			t.Errorf("timestamp %q: %v", parts[1], err)
+		}
+	}
+}
+
+// A loop never waits for a sink: with the writer not running, the
+// buffers past the queue's length are dropped and their lines counted.
+func TestSlowSinkDrops(t *testing.T) {
+	s, err := New(0, "stdout", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoop([]*Sink{s})
+	f, _ := ParseFormat("%HM", false)
+	for i := 0; i < queueLen+3; i++ {
+		l.Write(s, f, testRecord())
+		l.Flush()
+	}
+	if got := s.Dropped(); got != 3 {
+		t.Errorf("dropped %d lines, want 3", got)
+	}
+}
+
+// BenchmarkFileSink is what a line of the default format costs the
+// process, writer included: formatting on the loop, and the writer's
+// share of the writes to a file. cpu-ns/line is the process's CPU time
+// (user and system, every thread) per line.
+func BenchmarkFileSink(b *testing.B) {
+	s, err := New(0, filepath.Join(b.TempDir(), "access.log"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	l := NewLoop([]*Sink{s})
+	f, _ := ParseFormat("default", false)
+	r := testRecord()
+	before := cpuTime(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.Write(s, f, r)
+	}
+	l.Flush()
+	s.Close()
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/line")
+	if d := s.Dropped(); d > 0 {
+		b.Logf("%d lines dropped", d)
+	}
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,463 @@
+package accesslog
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Format turns records into lines. It is compiled once, from the
+// configuration, and shared read-only by every loop.
+type Format struct {
+	parts []part
+	json  bool
+	// cause: the line ends with the error's cause, quoted, when the
+	// exchange ended in one (the default formats).
+	cause bool
+	vars  []string
+}
+
+// part is a literal followed by a variable (none for the last literal).
+type part struct {
+	lit   string
+	v     variable
+	quote bool // %{+Q}: the value between double quotes
+	arg   int  // %[var(...)]: its index in vars
+}
+
+type variable uint8
+
+const (
+	vNone variable = iota
+	vClientIP
+	vClientPort
+	vFrontIP
+	vFrontPort
+	vFrontend
+	vBackend
+	vServer
+	vDate
+	vUnixTime
+	vTR
+	vTw
+	vTc
+	vTr
+	vTa
+	vStatus
+	vBytesOut
+	vBytesIn
+	vTerm
+	vTermCookie
+	vRequest
+	vMethod
+	vURI
+	vPath
+	vQuery
+	vVersion
+	vPID
+	vHost
+	vCause
+	vVar
+)
+
+// names maps HAProxy's log-format variables (and luaedge's %ER) to
+// values; see docs/operations.md.
+var names = map[string]variable{
+	"ci": vClientIP, "cp": vClientPort, "fi": vFrontIP, "fp": vFrontPort,
+	"f": vFrontend, "ft": vFrontend, "b": vBackend, "s": vServer,
+	"t": vDate, "tr": vDate, "Ts": vUnixTime,
+	"TR": vTR, "Tq": vTR, "Tw": vTw, "Tc": vTc, "Tr": vTr, "Ta": vTa, "Tt": vTa,
+	"ST": vStatus, "B": vBytesOut, "U": vBytesIn, "ts": vTerm, "tsc": vTermCookie,
+	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HQ": vQuery, "HV": vVersion,
+	"pid": vPID, "H": vHost, "ER": vCause,
+}
+
+// The default formats: HAProxy's httplog and tcplog, without the fields
+// luaedge does not have (captured cookies and headers, connection counts,
+// queues, retries); a line that ended in an error ends with its cause.
+const (
+	DefaultHTTP = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %ts %{+Q}r`
+	DefaultTCP  = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Ta %B %U %ts`
+)
+
+// ParseFormat compiles spec: "default" (DefaultHTTP, or DefaultTCP when
+// tcp), "json", or a log-format string. An unknown variable is an error.
+func ParseFormat(spec string, tcp bool) (*Format, error) {
+	switch spec {
+	case "", "default":
+		def := DefaultHTTP
+		if tcp {
+			def = DefaultTCP
+		}
+		f, err := ParseFormat(def, tcp)
+		if err != nil {
+			return nil, err
+		}
+		f.cause = true
+		return f, nil
+	case "json":
+		return &Format{json: true}, nil
+	}
+	f := &Format{}
+	var lit strings.Builder
+	for i := 0; i < len(spec); {
+		c := spec[i]
+		if c != '%' {
+			lit.WriteByte(c)
+			i++
+			continue
+		}
+		i++
+		if i < len(spec) && spec[i] == '%' {
+			lit.WriteByte('%')
+			i++
+			continue
+		}
+		p := part{}
+		if i < len(spec) && spec[i] == '{' {
+			end := strings.IndexByte(spec[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed %%{ at offset %d", i-1)
+			}
+			for _, flag := range strings.Split(spec[i+1:i+end], ",") {
+				switch flag {
+				case "+Q":
+					p.quote = true
+				case "-Q", "":
+				default:
+					return nil, fmt.Errorf("unknown flag %q (luaedge knows +Q)", flag)
+				}
+			}
+			i += end + 1
+		}
+		if i < len(spec) && spec[i] == '[' {
+			end := strings.IndexByte(spec[i:], ']')
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed %%[ at offset %d", i)
+			}
+			expr := spec[i+1 : i+end]
+			name, ok := strings.CutPrefix(expr, "var(")
+			if !ok || !strings.HasSuffix(name, ")") || len(name) < 2 {
+				return nil, fmt.Errorf("%%[%s]: luaedge knows only %%[var(NAME)] as a sample expression", expr)
+			}
+			name = name[:len(name)-1]
+			scope, _, _ := strings.Cut(name, ".")
+			switch scope {
+			case "txn", "req", "res", "sess":
+			default:
+				return nil, fmt.Errorf("%%[%s]: a logged variable is in scope txn, req, res or sess", expr)
+			}
+			p.v, p.arg = vVar, len(f.vars)
+			f.vars = append(f.vars, name)
+			i += end + 1
+		} else {
+			j := i
+			for j < len(spec) && (spec[j] >= 'a' && spec[j] <= 'z' || spec[j] >= 'A' && spec[j] <= 'Z') {
+				j++
+			}
+			name := spec[i:j]
+			v, ok := names[name]
+			if !ok {
+				return nil, fmt.Errorf("unknown log-format variable %%%s", name)
+			}
+			p.v = v
+			i = j
+		}
+		p.lit = lit.String()
+		lit.Reset()
+		f.parts = append(f.parts, p)
+	}
+	if lit.Len() > 0 {
+		f.parts = append(f.parts, part{lit: lit.String()})
+	}
+	return f, nil
+}
+
+// Vars are the variables the format logs, for Record.Vars.
+func (f *Format) Vars() []string { return f.vars }
+
+// dateLayout is HAProxy's log date.
+const dateLayout = "02/Jan/2006:15:04:05.000"
+
+// Append appends r's line, with its newline, to b.
+func (f *Format) Append(b []byte, r *Record) []byte {
+	if f.json {
+		return appendJSON(b, r)
+	}
+	for i := range f.parts {
+		p := &f.parts[i]
+		b = append(b, p.lit...)
+		if p.v == vNone {
+			continue
+		}
+		if p.quote {
+			b = append(b, '"')
+		}
+		b = appendValue(b, p, r)
+		if p.quote {
+			b = append(b, '"')
+		}
+	}
+	if f.cause && r.Cause != "" {
+		b = append(b, ` "`...)
+		b = appendEscaped(b, r.Cause)
+		b = append(b, '"')
+	}
+	return append(b, '\n')
+}
+
+func appendValue(b []byte, p *part, r *Record) []byte {
+	switch p.v {
+	case vClientIP:
+		return appendText(b, r.ClientIP)
+	case vClientPort:
+		return strconv.AppendInt(b, int64(r.ClientPort), 10)
+	case vFrontIP:
+		return appendText(b, r.FrontIP)
+	case vFrontPort:
+		return strconv.AppendInt(b, int64(r.FrontPort), 10)
+	case vFrontend:
+		return append(b, r.Frontend...)
+	case vBackend:
+		if r.Backend == "" {
+			return append(b, r.Frontend...) // as HAProxy: the frontend answered
+		}
+		return append(b, r.Backend...)
+	case vServer:
+		if r.Server == "" {
+			return append(b, "<NOSRV>"...)
+		}
+		return append(b, r.Server...)
+	case vDate:
+		return r.Start.AppendFormat(b, dateLayout)
+	case vUnixTime:
+		return strconv.AppendInt(b, r.Start.Unix(), 10)
+	case vTR:
+		return appendMs(b, r.TR)
+	case vTw:
+		return appendMs(b, r.Tw)
+	case vTc:
+		return appendMs(b, r.Tc)
+	case vTr:
+		return appendMs(b, r.Tr)
+	case vTa:
+		return appendMs(b, r.Ta)
+	case vStatus:
+		if r.Status == 0 {
+			return append(b, "-1"...)
+		}
+		return strconv.AppendInt(b, int64(r.Status), 10)
+	case vBytesOut:
+		return strconv.AppendInt(b, r.BytesOut, 10)
+	case vBytesIn:
+		return strconv.AppendInt(b, r.BytesIn, 10)
+	case vTerm:
+		return append(b, r.term()...)
+	case vTermCookie:
+		return append(append(b, r.term()...), "--"...)
+	case vRequest:
+		if len(r.Method) == 0 {
+			return append(b, "<BADREQ>"...)
+		}
+		b = appendText(b, r.Method)
+		b = append(b, ' ')
+		b = appendText(b, r.Target)
+		b = append(b, ' ')
+		return appendVersion(b, r)
+	case vMethod:
+		return appendText(b, r.Method)
+	case vURI:
+		return appendText(b, r.Target)
+	case vPath:
+		path, _ := splitTarget(r.Target)
+		return appendText(b, path)
+	case vQuery:
+		_, q := splitTarget(r.Target)
+		return appendText(b, q)
+	case vVersion:
+		if len(r.Method) == 0 {
+			return b
+		}
+		return appendVersion(b, r)
+	case vPID:
+		return strconv.AppendInt(b, int64(os.Getpid()), 10)
+	case vHost:
+		return append(b, hostname...)
+	case vCause:
+		if r.Cause == "" {
+			return append(b, '-')
+		}
+		return appendEscaped(b, r.Cause)
+	case vVar:
+		if p.arg < len(r.Vars) && r.Vars[p.arg] != nil {
+			return appendText(b, r.Vars[p.arg])
+		}
+		return append(b, '-')
+	}
+	return b
+}
+
+func (r *Record) term() string {
+	if r.Term == "" {
+		return "--"
+	}
+	return r.Term
+}
+
+// hostname is the machine's name, for %H.
+var hostname = func() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "-"
+	}
+	return h
+}()
+
+func appendMs(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		return append(b, "-1"...)
+	}
+	return strconv.AppendInt(b, d.Milliseconds(), 10)
+}
+
+func appendVersion(b []byte, r *Record) []byte {
+	b = append(b, "HTTP/"...)
+	b = strconv.AppendInt(b, int64(r.Major), 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, int64(r.Minor), 10)
+}
+
+// splitTarget returns the path of a request target and its query, with
+// its '?' ("" when none), as HAProxy's %HP and %HQ.
+func splitTarget(t []byte) (path, query []byte) {
+	for i, c := range t {
+		if c == '?' {
+			return t[:i], t[i:]
+		}
+	}
+	return t, nil
+}
+
+// appendText appends p with the bytes that could break a line, a quoted
+// field or a parser escaped as HAProxy does: '#' and the hexadecimal
+// code.
+func appendText(b, p []byte) []byte {
+	for _, c := range p {
+		b = appendByte(b, c)
+	}
+	return b
+}
+
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		b = appendByte(b, s[i])
+	}
+	return b
+}
+
+func appendByte(b []byte, c byte) []byte {
+	if c < 0x20 || c == 0x7f || c == '"' || c == '#' {
+		const hex = "0123456789ABCDEF"
+		return append(b, '#', hex[c>>4], hex[c&15])
+	}
+	return append(b, c)
+}
+
+// appendJSON appends r as one JSON object on a line.
+func appendJSON(b []byte, r *Record) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.Start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `","client_ip":"`...)
+	b = appendJSONText(b, r.ClientIP)
+	b = append(b, `","client_port":`...)
+	b = strconv.AppendInt(b, int64(r.ClientPort), 10)
+	b = append(b, `,"frontend":"`...)
+	b = appendJSONText(b, r.Frontend)
+	b = append(b, '"')
+	if r.Backend != "" {
+		b = append(b, `,"backend":"`...)
+		b = appendJSONText(b, r.Backend)
+		b = append(b, '"')
+	}
+	if r.Server != "" {
+		b = append(b, `,"server":"`...)
+		b = appendJSONText(b, r.Server)
+		b = append(b, '"')
+	}
+	if !r.TCP {
+		b = append(b, `,"t_request":`...)
+		b = appendMs(b, r.TR)
+	}
+	b = append(b, `,"t_queue":`...)
+	b = appendMs(b, r.Tw)
+	b = append(b, `,"t_connect":`...)
+	b = appendMs(b, r.Tc)
+	if !r.TCP {
+		b = append(b, `,"t_response":`...)
+		b = appendMs(b, r.Tr)
+	}
+	b = append(b, `,"t_active":`...)
+	b = appendMs(b, r.Ta)
+	if !r.TCP {
+		b = append(b, `,"status":`...)
+		if r.Status == 0 {
+			b = append(b, "-1"...)
+		} else {
+			b = strconv.AppendInt(b, int64(r.Status), 10)
+		}
+	}
+	b = append(b, `,"bytes_out":`...)
+	b = strconv.AppendInt(b, r.BytesOut, 10)
+	b = append(b, `,"bytes_in":`...)
+	b = strconv.AppendInt(b, r.BytesIn, 10)
+	b = append(b, `,"termination":"`...)
+	b = append(b, r.term()...)
+	b = append(b, '"')
+	if !r.TCP && len(r.Method) > 0 {
+		b = append(b, `,"method":"`...)
+		b = appendJSONText(b, r.Method)
+		b = append(b, `","uri":"`...)
+		b = appendJSONText(b, r.Target)
+		b = append(b, `","protocol":"`...)
+		b = appendVersion(b, r)
+		b = append(b, '"')
+	}
+	if r.Cause != "" {
+		b = append(b, `,"error":"`...)
+		b = appendJSONText(b, r.Cause)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONText appends p as the inside of a JSON string; bytes that are
+// not UTF-8 become U+FFFD.
+func appendJSONText[T string | []byte](b []byte, p T) []byte {
+	const hex = "0123456789abcdef"
+	for len(p) > 0 {
+		c := p[0]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				b = append(b, c)
+			}
+			p = p[1:]
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(string(p[:min(len(p), utf8.UTFMax)]))
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, "\ufffd"...)
+		} else {
+			b = append(b, p[:n]...)
+		}
+		p = p[n:]
+	}
+	return b
+}

@@ -1,0 +1,54 @@
+// Package accesslog writes the access log: one line per HTTP request and
+// per TCP session, in a format compiled once from HAProxy's log-format
+// variables (or the default, or JSON), to stdout, stderr, a file or
+// syslog. Lines are formatted on the loop that served the request into a
+// buffer of that loop's own; full buffers (and, periodically, partial
+// ones) go to the sink's writer goroutine. A loop never waits for the
+// sink: when the writer falls behind, the buffers that do not fit in its
+// queue are dropped and counted.
+package accesslog
+
+import "time"
+
+// Record is what one request (or TCP session) leaves in the log. It
+// belongs to the stream that fills it, on that stream's loop; the slices
+// are the stream's buffers, reused for its next request, and valid until
+// Loop.Write returns.
+type Record struct {
+	TCP bool // a TCP session, not an HTTP request
+
+	Start time.Time // when the request head was complete (TCP: accepted)
+
+	ClientIP   []byte
+	ClientPort int
+	FrontIP    []byte // the address the client connected to
+	FrontPort  int
+	Frontend   string
+	Backend    string // "" when not forwarded
+	Server     string // "" when no server was chosen
+
+	// Timers in the manner of HAProxy's, -1 when the stage was not
+	// reached: TR until the head was complete, Tw in a queue, Tc to
+	// connect to the server, Tr for the server's response head after the
+	// connection, Ta the whole exchange.
+	TR, Tw, Tc, Tr, Ta time.Duration
+
+	Status   int   // HTTP status sent; 0: none (TCP, or the client left first)
+	BytesOut int64 // response body bytes sent to the client (TCP: all bytes)
+	BytesIn  int64 // request body bytes read from the client (TCP: all bytes)
+	// Term is the termination state, HAProxy's two characters: what ended
+	// the session (C client, S server, P proxy, I internal error, R
+	// resource, c and s client and server timeouts, - normal) and in what
+	// state (R request, C connect, H response head, D data, - normal).
+	Term string
+
+	Method, Target []byte // empty: no valid request line
+	Major, Minor   int
+
+	// Cause says why an exchange ended in an error (a protocol error, a
+	// script's error message): "" when it did not.
+	Cause string
+	// Vars are the values of the variables the format names
+	// (Format.Vars), in that order; nil when the script set none.
+	Vars [][]byte
+}

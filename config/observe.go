@@ -1,0 +1,107 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AccessLog is where and how a frontend logs its requests (access_log).
+// In YAML it is either "off" or a map {to, format}.
+type AccessLog struct {
+	Off bool `yaml:"-"`
+	// To is stdout (the default), stderr, a file (relative to the
+	// configuration's folder, reopened on SIGUSR1), syslog://HOST:PORT
+	// (RFC 5424 over UDP) or unix:///PATH (RFC 5424 over a Unix datagram
+	// socket, as /dev/log).
+	To string `yaml:"to"`
+	// Format is default (HAProxy's httplog or tcplog fields), json, or a
+	// log-format string with HAProxy's %-variables.
+	Format string `yaml:"format"`
+}
+
+// UnmarshalYAML takes "off" (or "on") or a map.
+func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "off", "false":
+			*a = AccessLog{Off: true}
+			return nil
+		case "on", "true":
+			*a = AccessLog{}
+			return nil
+		}
+		return fmt.Errorf("line %d: access_log: want off, on, or a map {to, format}, got %q", n.Line, n.Value)
+	}
+	// A custom unmarshaler's Decode does not refuse unknown keys as the
+	// file's decoder does: check them here.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "to" && k.Value != "format" {
+				return fmt.Errorf("line %d: access_log: unknown key %q (want to, format)", k.Line, k.Value)
+			}
+		}
+	}
+	type plain AccessLog
+	return n.Decode((*plain)(a))
+}
+
+// Admin is the admin listener: HTTP on its own address, for Prometheus.
+type Admin struct {
+	Bind string `yaml:"bind"`
+	// Metrics is the path of the Prometheus metrics; default /metrics.
+	Metrics string `yaml:"metrics"`
+}
+
+// DefaultAccessLogTarget is where logging frontends log by default.
+const DefaultAccessLogTarget = "stdout"
+
+// FrontendAccessLog is frontend i's access log, the top-level access_log
+// filling what the frontend's leaves out. With neither, HTTP frontends
+// log to stdout in the default format and TCP frontends do not log. ok
+// is false when the frontend does not log.
+func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
+	f := &c.Frontends[i]
+	switch {
+	case f.AccessLog != nil && f.AccessLog.Off:
+		return AccessLog{}, false
+	case f.AccessLog != nil:
+		a = *f.AccessLog
+	case c.AccessLog != nil && c.AccessLog.Off:
+		return AccessLog{}, false
+	case c.AccessLog == nil && f.Mode == "tcp":
+		return AccessLog{}, false
+	}
+	if c.AccessLog != nil {
+		if a.To == "" {
+			a.To = c.AccessLog.To
+		}
+		if a.Format == "" {
+			a.Format = c.AccessLog.Format
+		}
+	}
+	if a.To == "" {
+		a.To = DefaultAccessLogTarget
+	}
+	if a.Format == "" {
+		a.Format = "default"
+	}
+	return a, true
+}
+
+func (c *Config) validateObserve() error {
+	if a := c.Admin; a != nil {
+		if _, _, err := net.SplitHostPort(a.Bind); err != nil {
+			return fmt.Errorf("admin.bind: %v", err)
+		}
+		if a.Metrics == "" {
+			a.Metrics = "/metrics"
+		}
+		if !strings.HasPrefix(a.Metrics, "/") {
+			return fmt.Errorf("admin.metrics: a path starting with /, got %q", a.Metrics)
+		}
+	}
+	return nil
+}

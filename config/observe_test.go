@@ -1,0 +1,65 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFrontendAccessLog(t *testing.T) {
+	parse := func(y string) (*Config, error) { return Parse([]byte(y), "/etc/luaedge") }
+	c, err := parse(`
+access_log: {format: json}
+frontends:
+  - {name: a, bind: ["127.0.0.1:1"], use_service: lua.x}
+  - {name: b, bind: ["127.0.0.1:2"], use_service: lua.x, access_log: {to: b.log}}
+  - {name: c, bind: ["127.0.0.1:3"], use_service: lua.x, access_log: off}
+  - {name: d, bind: ["127.0.0.1:4"], use_service: lua.x, mode: tcp}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		ok         bool
+		to, format string
+	}{{true, "stdout", "json"}, {true, "b.log", "json"}, {false, "", ""}, {true, "stdout", "json"}} {
+		a, ok := c.FrontendAccessLog(i)
+		if ok != want.ok || a.To != want.to || a.Format != want.format {
+			t.Errorf("frontend %d: %+v %v, want %+v", i, a, ok, want)
+		}
+	}
+	// Without a top-level access_log, HTTP frontends log to stdout and TCP
+	// frontends do not log.
+	c, err = parse(`
+frontends:
+  - {name: a, bind: ["127.0.0.1:1"], use_service: lua.x}
+  - {name: d, bind: ["127.0.0.1:4"], use_service: lua.x, mode: tcp}
+  - {name: e, bind: ["127.0.0.1:5"], use_service: lua.x, mode: tcp, access_log: on}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := c.FrontendAccessLog(0); !ok || a.To != "stdout" || a.Format != "default" {
+		t.Errorf("HTTP frontend: %+v %v", a, ok)
+	}
+	if _, ok := c.FrontendAccessLog(1); ok {
+		t.Error("a TCP frontend logs by default")
+	}
+	if _, ok := c.FrontendAccessLog(2); !ok {
+		t.Error("access_log: on does not log")
+	}
+	for y, want := range map[string]string{
+		`access_log: maybe`:                 "access_log: want off, on, or a map",
+		`access_log: {to: x, fromat: json}`: `access_log: unknown key "fromat"`,
+		`admin: {bind: "nowhere"}`:          "admin.bind",
+		`admin: {bind: ":9", metrics: m}`:   "admin.metrics",
+	} {
+		_, err := parse(y + "\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error with %q", y, err, want)
+		}
+	}
+	c, err = parse("admin: {bind: \"127.0.0.1:9100\"}\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
+	if err != nil || c.Admin.Metrics != "/metrics" {
+		t.Errorf("admin's default path: %v %+v", err, c.Admin)
+	}
+}

@@ -1,0 +1,195 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Snapshot is what the exporter reads at each scrape: the per-loop
+// counters summed, and what the loops report of their Lua states. Its
+// maker (the server) fills it when asked, on the scraper's goroutine.
+type Snapshot struct {
+	Uptime    time.Duration
+	Loops     int
+	Frontends []FrontendSnapshot
+	Backends  []BackendSnapshot
+	// LuaMemory is each loop's Lua state's heap, by loop.
+	LuaMemory []int64
+	Functions []FunctionSnapshot
+	// AccessLogDropped counts, by target, the lines dropped because the
+	// sink fell behind.
+	AccessLogDropped map[string]int64
+	// CgoCalls counts the process's calls from Go into C.
+	CgoCalls int64
+}
+
+// FrontendSnapshot is one frontend's counters.
+type FrontendSnapshot struct {
+	Name, Mode string
+	FrontendTotals
+}
+
+// BackendSnapshot is one backend's counters and servers.
+type BackendSnapshot struct {
+	Name string
+	BackendTotals
+	Servers []ServerSnapshot
+}
+
+// ServerSnapshot is one server's state.
+type ServerSnapshot struct {
+	Name   string
+	Up     bool // its health checks (or none) say up
+	Weight int
+	Active int // connections in use
+}
+
+// FunctionSnapshot is what the Lua states counted for one registered
+// function, summed over the loops.
+type FunctionSnapshot struct {
+	Kind, Name, Source      string
+	Calls, Errors, Timeouts int64
+	CPU                     time.Duration
+	Alloc                   int64
+}
+
+// Source gives snapshots; ctx bounds the wait for the loops.
+type Source func(ctx context.Context) *Snapshot
+
+// scrapeTimeout bounds a scrape's wait for the loops (one held by a
+// script that never yields).
+const scrapeTimeout = 2 * time.Second
+
+// Handler serves the Prometheus exposition of src's snapshots.
+func Handler(src Source) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{src: src})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// collector turns a snapshot into metrics at each scrape.
+type collector struct{ src Source }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("luaedge_"+name, help, labels, nil)
+}
+
+// The metrics, named as HAProxy's exporter names them where it has them
+// (haproxy_ becomes luaedge_).
+var (
+	feCurSessions    = desc("frontend_current_sessions", "Current client connections.", "proxy")
+	feSessions       = desc("frontend_sessions_total", "Client connections accepted.", "proxy")
+	feRequests       = desc("frontend_http_requests_total", "HTTP requests started.", "proxy")
+	feResponses      = desc("frontend_http_responses_total", "HTTP responses sent, by status class (1xx-5xx, other).", "proxy", "code")
+	feReqErrors      = desc("frontend_request_errors_total", "Requests refused for themselves (400, 408, 413, 414, 431).", "proxy")
+	feBytesIn        = desc("frontend_bytes_in_total", "Request body bytes received (TCP: all bytes), counted as each request or connection ends.", "proxy")
+	feBytesOut       = desc("frontend_bytes_out_total", "Response body bytes sent (TCP: all bytes), counted as each request or connection ends.", "proxy")
+	beStatus         = desc("backend_status", "1 when at least one of the backend's servers is up.", "proxy")
+	beActive         = desc("backend_active_servers", "Servers up.", "proxy")
+	beRequests       = desc("backend_http_requests_total", "Requests (TCP: connections) sent to the backend's servers.", "proxy")
+	beResponses      = desc("backend_http_responses_total", "Responses from the backend's servers, by status class.", "proxy", "code")
+	beConnErrors     = desc("backend_connection_errors_total", "Exchanges that found no server or could not connect to one.", "proxy")
+	beRespErrors     = desc("backend_response_errors_total", "Exchanges whose server failed or timed out after the connection.", "proxy")
+	beResponseTime   = desc("backend_response_time_seconds", "Time the servers took to send a response head after the connection (Tr).", "proxy")
+	srvStatus        = desc("server_status", "1 when the server is up.", "proxy", "server")
+	srvWeight        = desc("server_weight", "The server's weight.", "proxy", "server")
+	srvCurSessions   = desc("server_current_sessions", "Connections to the server in use.", "proxy", "server")
+	procUptime       = desc("process_uptime_seconds", "Time since the process started.")
+	procLoops        = desc("process_loops", "Event loops (one LuaJIT state each).")
+	luaMemory        = desc("lua_memory_bytes", "Bytes held by each loop's Lua state.", "loop")
+	fnCalls          = desc("lua_function_calls_total", "Calls of a function a script registered.", "kind", "name", "source")
+	fnErrors         = desc("lua_function_errors_total", "Calls that raised an error.", "kind", "name", "source")
+	fnTimeouts       = desc("lua_function_timeouts_total", "Calls the CPU watchdog stopped.", "kind", "name", "source")
+	fnCPU            = desc("lua_function_cpu_seconds_total", "Time the calls ran, without the time they waited.", "kind", "name", "source")
+	fnAlloc          = desc("lua_function_allocated_bytes_total", "Lua heap bytes the calls allocated.", "kind", "name", "source")
+	cgoCalls         = desc("cgo_calls_total", "Calls from Go into C (LuaJIT), process-wide.")
+	accessLogDropped = desc("access_log_dropped_lines_total", "Access-log lines dropped because their sink fell behind.", "target")
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{feCurSessions, feSessions, feRequests, feResponses, feReqErrors, feBytesIn, feBytesOut,
+		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beResponseTime, srvStatus, srvWeight, srvCurSessions,
+		procUptime, procLoops, luaMemory, fnCalls, fnErrors, fnTimeouts, fnCPU, fnAlloc, cgoCalls, accessLogDropped} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	s := c.src(ctx)
+	if s == nil {
+		return
+	}
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for i := range s.Frontends {
+		f := &s.Frontends[i]
+		gauge(feCurSessions, float64(f.Sessions), f.Name)
+		counter(feSessions, f.SessionsTotal, f.Name)
+		counter(feBytesIn, f.BytesIn, f.Name)
+		counter(feBytesOut, f.BytesOut, f.Name)
+		if f.Mode == "tcp" {
+			continue
+		}
+		counter(feRequests, f.Requests, f.Name)
+		counter(feReqErrors, f.RequestErrors, f.Name)
+		for k, n := range f.Responses {
+			counter(feResponses, n, f.Name, ClassNames[k])
+		}
+	}
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		up := 0
+		for _, sv := range b.Servers {
+			gauge(srvStatus, boolValue(sv.Up), b.Name, sv.Name)
+			gauge(srvWeight, float64(sv.Weight), b.Name, sv.Name)
+			gauge(srvCurSessions, float64(sv.Active), b.Name, sv.Name)
+			if sv.Up {
+				up++
+			}
+		}
+		gauge(beStatus, boolValue(up > 0), b.Name)
+		gauge(beActive, float64(up), b.Name)
+		counter(beRequests, b.Requests, b.Name)
+		for k, n := range b.Responses {
+			counter(beResponses, n, b.Name, ClassNames[k])
+		}
+		counter(beConnErrors, b.ConnectErrors, b.Name)
+		counter(beRespErrors, b.ResponseErrors, b.Name)
+		ch <- prometheus.MustNewConstSummary(beResponseTime, uint64(b.Timed), time.Duration(b.ResponseTime).Seconds(), nil, b.Name)
+	}
+	gauge(procUptime, s.Uptime.Seconds())
+	gauge(procLoops, float64(s.Loops))
+	for i, m := range s.LuaMemory {
+		gauge(luaMemory, float64(m), strconv.Itoa(i+1))
+	}
+	for i := range s.Functions {
+		f := &s.Functions[i]
+		counter(fnCalls, f.Calls, f.Kind, f.Name, f.Source)
+		counter(fnErrors, f.Errors, f.Kind, f.Name, f.Source)
+		counter(fnTimeouts, f.Timeouts, f.Kind, f.Name, f.Source)
+		ch <- prometheus.MustNewConstMetric(fnCPU, prometheus.CounterValue, f.CPU.Seconds(), f.Kind, f.Name, f.Source)
+		counter(fnAlloc, f.Alloc, f.Kind, f.Name, f.Source)
+	}
+	counter(cgoCalls, s.CgoCalls)
+	for target, n := range s.AccessLogDropped {
+		counter(accessLogDropped, n, target)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,310 @@
+package stream
+
+import (
+	"time"
+
+	"github.com/luaedge/luaedge/accesslog"
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/metrics"
+)
+
+// AccessLog is where a frontend's streams log; nil in Frontend.Log: not
+// logged.
+type AccessLog struct {
+	Sink   *accesslog.Sink
+	Format *accesslog.Format
+}
+
+// The record's times are read from the clock, not the loop's coarse one
+// (eventloop.Loop.Now), which traffic on a connection does not refresh.
+
+// logState is the record of a stream's exchange, for the counters
+// (Env.FrontendStats, Env.BackendStats) and the access log: taken from
+// the loop's free list (Env.logFree) when the request starts (or when a
+// protocol refuses one it could not start), given back once written, when
+// the exchange ends (for TCP, when the connection closes). An idle
+// connection holds none. Its byte slices are reused by the requests that
+// take it.
+type logState struct {
+	lineSet bool // the request line was copied from the C stream
+	rec     accesslog.Record
+	line    []byte    // method, target and addresses, copied
+	fwdAt   time.Time // the request went to the backend
+	connAt  time.Time // the connection to the server was open
+	vars    [][]byte  // the values of the format's variables
+	be      int       // the backend it went to; -1: none
+}
+
+// logStart opens the record of a request that starts now.
+func (st *Stream) logStart() {
+	if st.fe == nil {
+		return // a task
+	}
+	l := st.log
+	if l == nil {
+		if n := len(st.env.logFree); n > 0 {
+			l = st.env.logFree[n-1]
+			st.env.logFree = st.env.logFree[:n-1]
+		} else {
+			l = new(logState)
+		}
+		st.log = l
+	}
+	l.lineSet = false
+	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
+	l.fwdAt, l.connAt, l.be = time.Time{}, time.Time{}, -1
+}
+
+// logRequest copies the request line and the addresses from the C
+// stream, once per request: the coroutine (and the C stream) may be gone
+// when the exchange ends.
+func (st *Stream) logRequest() {
+	l := st.log
+	if l == nil || l.lineSet || st.th == nil {
+		return
+	}
+	l.lineSet = true
+	s := st.th.S
+	src, sp, dst, dp := s.Addrs()
+	b := append(append(l.line[:0], src...), dst...)
+	if st.kind == KindHTTP {
+		m, t := s.Method(), s.Target()
+		b = append(append(b, m...), t...)
+		n := len(src) + len(dst)
+		l.rec.Method, l.rec.Target = b[n:n+len(m)], b[n+len(m):]
+		l.rec.Major, l.rec.Minor = s.Version()
+	}
+	l.line = b
+	l.rec.ClientIP, l.rec.ClientPort = b[:len(src)], sp
+	l.rec.FrontIP, l.rec.FrontPort = b[len(src):len(src)+len(dst)], dp
+}
+
+// LogRequestLine gives the record of a request refused before it started
+// its request line (Refuse follows).
+func (st *Stream) LogRequestLine(method, target []byte, major, minor int) {
+	if st.log == nil {
+		st.logStart()
+	}
+	l := st.log
+	if l == nil {
+		return
+	}
+	l.lineSet = true
+	l.line = append(append(l.line[:0], method...), target...)
+	l.rec.Method, l.rec.Target = l.line[:len(method)], l.line[len(method):]
+	l.rec.Major, l.rec.Minor = major, minor
+}
+
+// peer is what protocols that know their connection's addresses
+// implement, for the record of a request refused before it started.
+type peer interface {
+	Peer() (src []byte, srcPort int, dst []byte, dstPort int)
+}
+
+// logVars copies the values of the variables the format logs, which the
+// coroutine left in its C stream s at the end of its request.
+func (st *Stream) logVars(s *cgo.Stream) {
+	l := st.log
+	if l == nil || st.fe.Log == nil || len(st.fe.Log.Format.Vars()) == 0 {
+		return
+	}
+	l.vars = s.LogVars(l.vars[:0])
+	l.rec.Vars = l.vars
+}
+
+// logEnd writes the record of the exchange that ended, in state term
+// (HAProxy's two characters), with the status sent (0: the one recorded)
+// and why it failed ("" when it did not).
+func (st *Stream) logEnd(term string, status int, cause string) {
+	l := st.log
+	if l == nil {
+		return
+	}
+	st.logRequest()
+	st.log = nil
+	r := &l.rec
+	if len(r.ClientIP) == 0 {
+		if p, ok := st.down.(peer); ok {
+			r.ClientIP, r.ClientPort, r.FrontIP, r.FrontPort = p.Peer()
+		}
+	}
+	if status != 0 && r.Status == 0 {
+		r.Status = status
+	}
+	if r.Term == "" {
+		r.Term = term
+	}
+	if r.Cause == "" {
+		r.Cause = cause
+	}
+	r.Ta = time.Now().Sub(r.Start)
+	if !l.fwdAt.IsZero() {
+		r.Tw = 0 // luaedge has no queue: a request that reaches a backend goes to a server at once
+	}
+	st.count(l)
+	if lg := st.fe.Log; lg != nil {
+		st.env.AccessLog.Write(lg.Sink, lg.Format, r)
+	}
+	*r = accesslog.Record{}
+	st.env.logFree = append(st.env.logFree, l)
+}
+
+// LogBytesIn counts client bytes a protocol passed on without the stream
+// (to a TCP tunnel).
+func (st *Stream) LogBytesIn(n int) {
+	if st.log != nil {
+		st.log.rec.BytesIn += int64(n)
+	}
+}
+
+func (st *Stream) logBytesOut(n int) {
+	if st.log != nil {
+		st.log.rec.BytesOut += int64(n)
+	}
+}
+
+// LogTerm records how a TCP session ended (state term, HAProxy's two
+// characters, and why); the record is written when the connection closes.
+func (st *Stream) LogTerm(term, cause string) { st.logTerm(term, cause) }
+
+func (st *Stream) logTerm(term, cause string) {
+	if l := st.log; l != nil && l.rec.Term == "" {
+		l.rec.Term, l.rec.Cause = term, cause
+	}
+}
+
+// LogServer records the server a request (or TCP session) went to;
+// reused says that the connection to it was already open.
+func (st *Stream) LogServer(name string, reused bool) {
+	l := st.log
+	if l == nil {
+		return
+	}
+	l.rec.Server = name
+	if reused {
+		st.LogConnected()
+	}
+}
+
+// LogConnected records that the connection to the server is open.
+func (st *Stream) LogConnected() {
+	l := st.log
+	if l == nil || l.fwdAt.IsZero() || !l.connAt.IsZero() {
+		return
+	}
+	l.connAt = time.Now()
+	l.rec.Tc = l.connAt.Sub(l.fwdAt)
+}
+
+// logForward records that the request goes to backend be.
+func (st *Stream) logForward(be int) {
+	l := st.log
+	if l == nil {
+		return
+	}
+	l.fwdAt, l.be = time.Now(), be
+	if be >= 0 && be < len(st.env.BackendNames) {
+		l.rec.Backend = st.env.BackendNames[be]
+	}
+}
+
+// logHead records the response head's status, and when a server's came.
+func (st *Stream) logHead(status int, fromServer bool) {
+	l := st.log
+	if l == nil {
+		return
+	}
+	l.rec.Status = status
+	if fromServer && !l.connAt.IsZero() {
+		l.rec.Tr = time.Now().Sub(l.connAt)
+	}
+}
+
+// logConnected reports whether the request's server connection opened.
+func (st *Stream) logConnected() bool { return st.log != nil && !st.log.connAt.IsZero() }
+
+// Refuse ends a request a protocol refuses (a bad or too large request,
+// a client too slow, no coroutine to run it): its record is written with
+// status and cause, opened now if the request never started; then the
+// stream closes.
+func (st *Stream) Refuse(status int, cause string) {
+	started := st.log != nil && st.th != nil
+	if st.log == nil {
+		st.logStart()
+	}
+	term := "PR"
+	switch {
+	case status == 408:
+		term = "cR"
+	case status >= 500:
+		term = "RR"
+	}
+	if status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
+		st.env.FrontendStats[st.fe.Index].RequestErrors.Inc()
+	}
+	if started && st.headSent {
+		term = term[:1] + "D"
+	}
+	st.logEnd(term, status, cause)
+	st.Close()
+}
+
+// logDone records an exchange that ended normally: an HTTP request is
+// logged now, a TCP session when its connection closes.
+func (st *Stream) logDone() {
+	if st.kind == KindTCP {
+		st.logTerm("--", "")
+		return
+	}
+	st.logEnd("--", 0, "")
+}
+
+// logCause records a script's error for the request's line: the first
+// line of its message (the traceback stays in the error log).
+func (st *Stream) logCause(err []byte) {
+	if l := st.log; l != nil && l.rec.Cause == "" {
+		l.rec.Cause = "Lua: " + firstLine(string(err))
+	}
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// count adds the exchange that ended to the loop's counters of its
+// frontend and backend.
+func (st *Stream) count(l *logState) {
+	r := &l.rec
+	if st.fe.Index < len(st.env.FrontendStats) {
+		f := &st.env.FrontendStats[st.fe.Index]
+		if c := metrics.ClassOf(r.Status); c >= 0 && !r.TCP {
+			f.Responses[c].Inc()
+		}
+		f.BytesIn.Add(r.BytesIn)
+		f.BytesOut.Add(r.BytesOut)
+	}
+	if l.be < 0 || l.be >= len(st.env.BackendStats) {
+		return
+	}
+	b := &st.env.BackendStats[l.be]
+	b.Requests.Inc()
+	switch {
+	case len(r.Term) == 2 && (r.Term[0] == 'S' || r.Term[0] == 's'):
+		if r.Term[1] == 'C' {
+			b.ConnectErrors.Inc()
+		} else {
+			b.ResponseErrors.Inc()
+		}
+	case r.Tr >= 0 && !r.TCP:
+		if c := metrics.ClassOf(r.Status); c >= 0 {
+			b.Responses[c].Inc()
+		}
+		b.ResponseTime.Add(int64(r.Tr))
+		b.Timed.Inc()
+	}
+}
