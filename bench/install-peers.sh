@@ -9,6 +9,7 @@ packages=(
     haproxy
     nginx
     libnginx-mod-http-lua
+    lua-nginx-websocket # lua-resty-websocket, for the WebSocket case
     curl
     socat # the UDP syslog sink HAProxy logs to in the *-log cases
     util-linux

@@ -296,7 +296,8 @@ load_cmd() {
         s_time)
             local hostport=${2#https://}
             LOAD=(openssl s_time -connect "${hostport%%/*}" -new -time "$1") ;;
-        *) LOAD=(wrk -t1 -c"${CASE_CONNS:-$CONNS}" -d"${1}s" ${3:+--latency} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2") ;;
+        wsload) LOAD=("$WSLOAD" -url "ws://${2#http://}" -c "${CASE_CONNS:-$CONNS}" -d "${1}s") ;;
+        *) LOAD=(wrk -t1 -c"${CASE_CONNS:-$CONNS}" -d"${1}s" --timeout 10s ${3:+--latency} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$2") ;;
     esac
 }
 
@@ -304,7 +305,13 @@ load_cmd() {
 # load client's output (h2load reports no percentiles: p99 is "–").
 load_stats() {
     local out=$1
-    if [[ $CASE_CLIENT == s_time ]]; then
+    if [[ $CASE_CLIENT == wsload ]]; then
+        # "messages: N in S s, R msgs/s, E errors": a "req" is a message echoed.
+        requests=$(awk '/^messages: /{ print $2; exit }' "$out")
+        rps=$(awk '/^messages: /{ print $6; exit }' "$out")
+        sockerr=$(awk '/^messages: /{ print $8; exit }' "$out")
+        non2xx=0 p99="–"
+    elif [[ $CASE_CLIENT == s_time ]]; then
         # "N connections in T real seconds, ...": each is a full handshake.
         requests=$(awk '/connections in .* real seconds/{ print $1; exit }' "$out")
         rps=$(awk '/connections in .* real seconds/{ printf "%.1f", $1 / $4; exit }' "$out")
@@ -473,6 +480,47 @@ measure_one() {
     log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT, $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
 }
 
+rss_kb() { # VmRSS in KiB, summed over the tree of pid $1
+    local p total=0 kb
+    for p in $(proc_tree "$1"); do
+        kb=$(awk '/^VmRSS:/{ print $2 }' "/proc/$p/status" 2>/dev/null) || continue
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+# measure_idle CASE_DIR SERVER: the server's RSS growth per idle
+# WebSocket, with CASE_IDLE of them open. Sets R_IDLE for "$case:$server".
+measure_idle() {
+    local case_dir=$1 server=$2 name port pid before after fifo holder line i
+    name=$(basename "$case_dir")
+    port=$(server_port "$server")
+    pid=${SRV_PID[$server]}
+    fifo=$TMP_ROOT/idle-$server.fifo
+    mkfifo "$fifo"
+    before=$(rss_kb "$pid")
+    # wsload holds the connections until its standard input (the fifo,
+    # kept open by fd 7) closes.
+    taskset -c "$CLIENT_CPU" "$WSLOAD" -url "ws://127.0.0.1:$port${CASE_PATH:-/}" -idle "$CASE_IDLE" <"$fifo" >"$TMP_ROOT/idle-$server.out" 2>&1 &
+    holder=$!
+    exec 7>"$fifo"
+    for ((i = 0; i < 600; i++)); do
+        line=$(cat "$TMP_ROOT/idle-$server.out")
+        [[ $line == "open $CASE_IDLE"* ]] && break
+        kill -0 "$holder" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # the server settles what the last accepts allocated
+    after=$(rss_kb "$pid")
+    exec 7>&-
+    wait "$holder" 2>/dev/null || true
+    rm -f "$fifo"
+    [[ $line == "open $CASE_IDLE"* ]] ||
+        { cat "$TMP_ROOT/idle-$server.out" >&2; die "$name/$server: could not hold $CASE_IDLE WebSockets open"; }
+    R_IDLE[$name:$server]=$(awk -v a="$after" -v b="$before" -v n="$CASE_IDLE" 'BEGIN { printf "%.2f", (a - b) / n }')
+    log "$name/$server: $CASE_IDLE idle WebSockets: RSS $before -> $after KiB, ${R_IDLE[$name:$server]} KiB each"
+}
+
 # ---------------------------------------------------------------- report
 
 report_case() {
@@ -502,6 +550,7 @@ report_case() {
     echo "one after the other in each round; ratios are the median of the per-round ratios."
     case $CASE_CLIENT in
         h2load) echo "h2load -t1 -c$H2_CONNS -m$H2_STREAMS (HTTP/2, prior knowledge) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
+        wsload) echo "bench/wsload -c${CASE_CONNS:-$CONNS} (WebSocket: each connection sends a 32-byte text message and waits for its echo; \"req\" is a message) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
         s_time) echo "openssl s_time -new (a new TLS connection each time, no resumption, no request: \"req\" is a handshake) on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
         *) echo "wrk -t1 -c${CASE_CONNS:-$CONNS} on CPU $CLIENT_CPU, servers pinned to CPU $SERVER_CPU; CPU = utime+stime from /proc." ;;
     esac
@@ -536,6 +585,13 @@ report_case() {
         echo "- skipped $s"
     done
     echo
+    if [[ -n $CASE_IDLE ]]; then
+        echo "Memory per idle WebSocket, $CASE_IDLE open at once (server RSS growth ÷ $CASE_IDLE):"
+        for s in "${RAN[@]}"; do
+            echo "- $(server_label "$s"): ${R_IDLE[$name:$s]:-–} KiB"
+        done
+        echo
+    fi
     if [[ -n ${MED_CPU[luaedge]:-} ]]; then
         echo "**$name: luaedge/nginx CPU ratio $(fmt_ratio "${MED_RN[luaedge]:-}" x), luaedge/haproxy CPU ratio $(fmt_ratio "${MED_RH[luaedge]:-}" x)**"
     else
@@ -634,7 +690,8 @@ mkdir -p "$RESULTS_DIR"
 TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
 chmod 755 "$TMP_ROOT"
 
-declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=()
+declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=()
+WSLOAD=""
 
 for case_dir in "${CASES[@]}"; do
     name=$(basename "$case_dir")
@@ -657,9 +714,20 @@ for case_dir in "${CASES[@]}"; do
         wrk) ;;
         h2load) CURL_ARGS=(--http2-prior-knowledge) ;;
         s_time) ;;
-        *) die "$name: unknown client '$CASE_CLIENT' (want wrk, h2load or s_time)" ;;
+        wsload)
+            if [[ -z $WSLOAD ]]; then
+                WSLOAD=$TMP_ROOT/wsload
+                (cd "$ROOT_DIR" && PATH=$PATH:/usr/local/go/bin go build -o "$WSLOAD" ./bench/wsload) ||
+                    die "could not build bench/wsload"
+            fi ;;
+        *) die "$name: unknown client '$CASE_CLIENT' (want wrk, h2load, s_time or wsload)" ;;
     esac
-    command -v "${CASE_CLIENT/s_time/openssl}" >/dev/null || die "$CASE_CLIENT not found (run bench/install-peers.sh)"
+    [[ $CASE_CLIENT == wsload ]] || command -v "${CASE_CLIENT/s_time/openssl}" >/dev/null ||
+        die "$CASE_CLIENT not found (run bench/install-peers.sh)"
+    # idle: after the rounds, the memory each server holds per idle
+    # WebSocket, with this many open (wsload -idle).
+    CASE_IDLE=""
+    [[ -f $case_dir/idle ]] && CASE_IDLE=$(head -n1 "$case_dir/idle")
     # unit: what CPU is counted per, "req" (default) or "MB" (of responses
     # read, from wrk's total: a bulk transfer).
     CASE_UNIT=req
@@ -753,6 +821,11 @@ for case_dir in "${CASES[@]}"; do
         SCRAPE_US[$name]=$(scrape_cost luaedge-scraped)
         SCRAPE_PCT[$name]=$(awk -v us="${SCRAPE_US[$name]}" 'BEGIN { printf "%.3f", us / 1e6 * 100 }')
         log "$name: one /metrics scrape costs the server ${SCRAPE_US[$name]} µs CPU"
+    fi
+    if [[ -n $CASE_IDLE ]]; then
+        for s in "${RAN[@]}"; do
+            measure_idle "$case_dir" "$s"
+        done
     fi
     stop_servers
 
