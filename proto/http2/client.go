@@ -585,22 +585,9 @@ func (c *ClientConn) headers(f *Frame) error {
 
 func (c *ClientConn) fragment(p []byte, last bool) error {
 	hb := &c.hb
-	hb.frames++
-	hb.bytes += len(p)
-	if hb.frames > c.lim.MaxHeaderFrames {
-		return errHeaderFrames
-	}
-	if hb.bytes > c.lim.MaxHeaderBlock {
-		return errHeaderBlock
-	}
-	if _, err := c.dec.Write(p); err != nil {
-		return hpackError(err)
-	}
-	if !last {
-		return nil
-	}
-	if err := c.dec.Close(); err != nil {
-		return hpackError(err)
+	done, err := decodeFragment(c.dec, &c.lim, &hb.frames, &hb.bytes, p, last)
+	if !done || err != nil {
+		return err
 	}
 	hb.active = false
 	return c.endBlock()

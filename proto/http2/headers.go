@@ -90,25 +90,36 @@ func (c *Conn) headers(f *Frame) error {
 // fragment decodes one fragment of the header block; the last ends it.
 func (c *Conn) fragment(p []byte, last bool) error {
 	hb := &c.hb
-	hb.frames++
-	hb.bytes += len(p)
-	if hb.frames > c.lim.MaxHeaderFrames {
-		return errHeaderFrames
-	}
-	if hb.bytes > c.lim.MaxHeaderBlock {
-		return errHeaderBlock
-	}
-	if _, err := c.dec.Write(p); err != nil {
-		return hpackError(err)
-	}
-	if !last {
-		return nil
-	}
-	if err := c.dec.Close(); err != nil {
-		return hpackError(err)
+	done, err := decodeFragment(c.dec, &c.lim, &hb.frames, &hb.bytes, p, last)
+	if !done || err != nil {
+		return err
 	}
 	hb.active = false
 	return c.endBlock()
+}
+
+// decodeFragment feeds one fragment of a header block (either side's) to
+// dec, counting it against the limits on a block's frames and bytes;
+// done once the last has been decoded.
+func decodeFragment(dec *hpack.Decoder, lim *Limits, frames, bytes *int, p []byte, last bool) (done bool, err error) {
+	*frames++
+	*bytes += len(p)
+	if *frames > lim.MaxHeaderFrames {
+		return false, errHeaderFrames
+	}
+	if *bytes > lim.MaxHeaderBlock {
+		return false, errHeaderBlock
+	}
+	if _, err := dec.Write(p); err != nil {
+		return false, hpackError(err)
+	}
+	if !last {
+		return false, nil
+	}
+	if err := dec.Close(); err != nil {
+		return false, hpackError(err)
+	}
+	return true, nil
 }
 
 func hpackError(err error) error {
