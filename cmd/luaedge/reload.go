@@ -103,11 +103,11 @@ var errStopping = errors.New("luaedge is stopping")
 // progress, and the generations draining after a reload. Its fields are
 // the run goroutine's, but for the channels and the counters noted.
 type process struct {
-	src     source
-	stderr  io.Writer
-	log     *slog.Logger
-	cur     *generation
-	notify  *notifier // systemd's, if it runs the process
+	src    source
+	stderr io.Writer
+	log    *slog.Logger
+	cur    *generation
+	notify *notifier // systemd's, if it runs the process
 	// serving is cur's server, for the admin listener's goroutines.
 	serving atomic.Pointer[edge.Server]
 
