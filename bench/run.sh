@@ -372,9 +372,7 @@ start_one() {
     SRV_DIR[$server]=$dir
 
     # Render every file of the case: placeholders @PORT@ and @DIR@.
-    # The scripts several cases share (bench/lua) come first; a case's own
-    # file of the same name replaces one.
-    for f in "$BENCH_DIR"/lua/* "$case_dir"/*; do
+    for f in "$case_dir"/*; do
         [[ -f $f ]] || continue
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
             -e "s|@ADMIN_PORT@|$((port + 100))|g" -e "s|@SYSLOG_PORT@|$SYSLOG_PORT|g" "$f" >"$dir/${f##*/}"
