@@ -99,7 +99,7 @@ function AppletHTTP.add_header(self, name, value)
 	if type(name) ~= "string" then
 		error("bad argument #2 to 'add_header' (string expected, got " .. type(name) .. ")", 2)
 	end
-	value = tostring(value)
+	if type(value) ~= "string" then value = tostring(value) end
 	if I.head_full(s, true, #name + #value) then error("add_header: the response head " .. I.HEAD_FULL, 2) end
 	if I.add_rfield(s, name, #name, value, #value) ~= 0 then
 		error("add_header: out of memory", 2)
@@ -114,7 +114,7 @@ function AppletHTTP.add_trailer(self, name, value)
 	if type(name) ~= "string" then
 		error("bad argument #2 to 'add_trailer' (string expected, got " .. type(name) .. ")", 2)
 	end
-	value = tostring(value)
+	if type(value) ~= "string" then value = tostring(value) end
 	if I.head_full(s, true, #name + #value) then error("add_trailer: the response head " .. I.HEAD_FULL, 2) end
 	if I.add_rtrailer(s, name, #name, value, #value) ~= 0 then
 		error("add_trailer: out of memory", 2)
@@ -137,7 +137,7 @@ end
 
 function AppletHTTP.send(self, data)
 	local s, ctx = body_stream_of(self, "send")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	start(s, ctx)
 	if ctx.replaced then return end
 	if I.buf_append(s.out, data, #data) ~= 0 then

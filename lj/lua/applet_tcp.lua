@@ -45,7 +45,7 @@ end
 -- send(data): to the client; written when the service waits or returns.
 function AppletTCP.send(self, data)
 	local s, ctx = stream_of(self, "send")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	if I.buf_append(s.out, data, #data) ~= 0 then
 		error("send: out of memory", 2)
 	end

@@ -174,7 +174,7 @@ end
 -- set replaces the input with data; returns the length written.
 function Channel.set(self, data)
 	local s, mode, ctx = writable(self, "set")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	if mode == "direct" then return -1 end
 	s.body.len = input_start(s, ctx)
 	put(s.body, data, "set")
@@ -184,7 +184,7 @@ end
 -- append adds data at the end of the input.
 function Channel.append(self, data)
 	local s, mode = writable(self, "append")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	if mode == "direct" then return -1 end
 	put(s.body, data, "append")
 	return #data
@@ -193,7 +193,7 @@ end
 -- send passes data on at once, before the input.
 function Channel.send(self, data)
 	local s, mode, ctx = writable(self, "send")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	if mode == "direct" then
 		put(s.out, data, "send")
 		return #data

@@ -73,13 +73,13 @@ local function req_del(s, name) I.del_fields(s, 0, name, #name) end
 local function res_del(s, name) I.del_fields(s, 1, name, #name) end
 
 local function req_add(s, name, value)
-	value = tostring(value)
+	if type(value) ~= "string" then value = tostring(value) end
 	if I.head_full(s, false, #name + #value) then error("the request head " .. I.HEAD_FULL, 3) end
 	if I.add_field(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
 end
 
 local function res_add(s, name, value)
-	value = tostring(value)
+	if type(value) ~= "string" then value = tostring(value) end
 	if I.head_full(s, true, #name + #value) then error("the response head " .. I.HEAD_FULL, 3) end
 	if I.add_rfield(s, name, #name, value, #value) ~= 0 then error("out of memory", 3) end
 end

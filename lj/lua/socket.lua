@@ -93,7 +93,7 @@ end
 -- byte sent, or nil, err, last index sent.
 function Socket.send(self, data, i, j)
 	local k = check(self, "send")
-	data = tostring(data)
+	if type(data) ~= "string" then data = tostring(data) end
 	i, j = tonumber(i) or 1, tonumber(j) or #data
 	local piece = data:sub(i, j)
 	if k.id == 0 then return nil, "closed", i - 1 end

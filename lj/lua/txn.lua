@@ -214,7 +214,7 @@ function I.write_reply(s, r)
 		if lname == "content-length" then has_len = true end
 		if type(vals) ~= "table" then vals = {} end -- ignored, as in HAProxy
 		for _, v in pairs(vals) do
-			v = tostring(v)
+			if type(v) ~= "string" then v = tostring(v) end
 			if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
 			I.add_rfield(s, lname, #lname, v, #v)
 		end
