@@ -65,10 +65,18 @@ func FreeAddr(t testing.TB) string {
 func Start(t testing.TB, yml, code string) *Server {
 	t.Helper()
 	s := &Server{Addr: map[string]string{}, Log: &Log{}}
+	taken := map[string]bool{}
 	for _, p := range placeholders {
 		if strings.Contains(yml, p) {
-			s.Addr[p] = FreeAddr(t)
-			yml = strings.ReplaceAll(yml, p, s.Addr[p])
+			// A port just freed may be handed out again: each placeholder
+			// gets one no other has.
+			a := FreeAddr(t)
+			for taken[a] {
+				a = FreeAddr(t)
+			}
+			taken[a] = true
+			s.Addr[p] = a
+			yml = strings.ReplaceAll(yml, p, a)
 		}
 	}
 	cfg, err := config.Parse([]byte(yml), t.TempDir())
