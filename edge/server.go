@@ -95,6 +95,9 @@ func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger)
 	return build(cfg, scripts, log, s)
 }
 
+// NumLoops is how many event loops s runs.
+func (s *Server) NumLoops() int { return s.numLoops }
+
 // build makes a server; prev is the generation it follows, or nil.
 func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Server) (*Server, error) {
 	s := &Server{
