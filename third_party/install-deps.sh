@@ -39,6 +39,10 @@ test | bench)
 	# with (lj/cjson_test.go).
 	need_cmd luajit luajit
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || pkgs+=(lua-cjson)
+	# lua-http for LuaJIT: the reference luaedge's http.* modules are
+	# compared with (lj/luahttp_test.go), and its examples, run unchanged
+	# as services (cmd/luaedge).
+	[ -e /usr/share/lua/5.1/http/headers.lua ] || pkgs+=(lua-http)
 	;;
 esac
 
