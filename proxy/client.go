@@ -386,9 +386,10 @@ func (c *Client) CloseOf(s *cgo.Stream) {
 	}
 }
 
-// CloseExchange ends exchange id of s (stream:shutdown).
-func (c *Client) CloseExchange(s *cgo.Stream, id int) {
-	if ex := c.exchanges[id]; ex != nil && ex.owner == s && ex.wait == nil {
+// CloseExchange lets exchange id go (stream:shutdown, or its stream
+// object collected), unless a script waits on it.
+func (c *Client) CloseExchange(id int) {
+	if ex := c.exchanges[id]; ex != nil && ex.wait == nil {
 		ex.release()
 	}
 }

@@ -99,6 +99,17 @@ type sockWait struct {
 func init() {
 	lj.RegisterGoFunc("sock_name", goSockName)
 	lj.RegisterGoFunc("sock_option", goSockOption)
+	lj.RegisterGoFunc("http_close", goHTTPClose)
+}
+
+// goHTTPClose(id): lets an HTTP exchange of the loop's client go.
+func goHTTPClose(c *cgo.Call) int {
+	if h, ok := lj.Host(c).(SocketsHost); ok {
+		if cl := h.LuaSockets().http; cl != nil {
+			cl.CloseExchange(int(c.Int(1)))
+		}
+	}
+	return 0
 }
 
 func socketOf(c *cgo.Call) *luaSocket {
