@@ -56,7 +56,7 @@ const (
 	DefaultClientTimeout     = 60 * time.Second
 	DefaultClientConnect     = 5 * time.Second
 	DefaultClientIdle        = 60 * time.Second
-	DefaultClientIdlePerHost = 16
+	DefaultClientIdlePerHost = 64
 	DefaultClientMaxBody     = 16 << 20
 	DefaultClientMaxHead     = 64 << 10
 )
