@@ -212,7 +212,9 @@ func (ex *exchange) deliver() {
 	ex.wait = nil
 	w.finish(ex.id, res, out)
 	w.s.SetSockArg(len(ex.trailers))
-	ex.cl.head = out[:0]
+	if cap(out) <= 64<<10 { // the scratch of a large body is not kept
+		ex.cl.head = out[:0]
+	}
 	if res == cgo.SockEClosed {
 		ex.release()
 	} else {
