@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,34 @@ func waitGoroutines(t *testing.T, want int, when string) {
 			t.Fatalf("%s: %d goroutines, want at most %d", when, runtime.NumGoroutine(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkZlibInflate inflates a 16 KiB JSON-like body (about 1 KiB
+// compressed) through a new inflate closure per op, in one chunk and in
+// 16 chunks: the cost of the goroutine hand-offs per chunk.
+func BenchmarkZlibInflate(b *testing.B) {
+	for _, chunks := range []int{1, 16} {
+		b.Run(strconv.Itoa(chunks)+"chunks", func(b *testing.B) {
+			st, err := NewState(Options{Scripts: []Script{{Path: "b.lua", Code: []byte(`
+local zlib = require("http.zlib")
+local body = string.rep('{"id":12345,"name":"luaedge","tags":["a","b"]},', 340)
+local z = zlib.deflate()(body, true)
+function bench(n, chunks)
+	local size = math.ceil(#z / chunks)
+	for _ = 1, n do
+		local f = zlib.inflate()
+		for i = 1, #z, size do f(z:sub(i, i + size - 1), i + size > #z) end
+	end
+end`)}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			b.ResetTimer()
+			if err := st.L.LoadInternal([]byte("bench("+strconv.Itoa(b.N)+", "+strconv.Itoa(chunks)+")"), "=bench"); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
