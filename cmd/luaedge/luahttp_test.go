@@ -301,3 +301,71 @@ frontend www
 		t.Errorf("deny: %d", resp.StatusCode)
 	}
 }
+
+// The timeouts of the body reads: a read that times out returns nil,
+// "Connection timed out", 110 (ETIMEDOUT) and leaves the stream as it was;
+// a later read gets the body that came meanwhile.
+func TestLuaHTTPStreamReadTimeouts(t *testing.T) {
+	s := startServer(t, `shutdown_timeout: 2s
+lua:
+  load: [timeouts.lua]
+frontends:
+  - name: timeouts
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.timeouts
+`, map[string]string{"timeouts.lua": `
+local http_headers = require "http.headers"
+core.register_service("timeouts", "http-stream", function(stream)
+	assert(stream:get_headers())
+	local first = stream:get_next_chunk(5)
+	local t0 = core.now()
+	local none, err, errno = stream:get_next_chunk(0.3)
+	local t1 = core.now()
+	local waited = (t1.sec - t0.sec) + (t1.usec - t0.usec) / 1e6
+	local res = http_headers.new()
+	res:append(":status", "200")
+	assert(stream:write_headers(res, false))
+	assert(stream:write_chunk(string.format("%s %s %s %s %s\n", first, tostring(none), err, errno, waited >= 0.29 and "waited" or "early"), false))
+	local rest = assert(stream:get_body_as_string(5))
+	assert(stream:write_chunk("rest " .. rest .. "\n", true))
+end)
+`})
+	h1, _ := newClient(t)
+	h2c, _ := h2cClient(t)
+	for _, c := range []*http.Client{h1, h2c} {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", s.url("/"), pr)
+		got := make(chan *http.Response, 1)
+		go func() {
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Error(err)
+				pr.Close()
+				close(got)
+				return
+			}
+			got <- resp
+		}()
+		start := time.Now()
+		io.WriteString(pw, "abc")
+		resp := <-got
+		if resp == nil {
+			t.FailNow()
+		}
+		r := bufio.NewReader(resp.Body)
+		line, err := r.ReadString('\n')
+		if line != "abc nil Connection timed out 110 waited\n" || err != nil {
+			t.Fatalf("first line %q, %v", line, err)
+		}
+		if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+			t.Errorf("the read timed out after %v, want 0.3 s", d)
+		}
+		io.WriteString(pw, "def")
+		pw.Close()
+		line, err = r.ReadString('\n')
+		if line != "rest def\n" || err != nil {
+			t.Errorf("second line %q, %v", line, err)
+		}
+		resp.Body.Close()
+	}
+}

@@ -7,9 +7,11 @@
 -- HTTP/2 (DATA frames).
 --
 -- What luaedge does differently:
---   - the timeout arguments are accepted and not applied: the frontend's
---     body and send timeouts bound how long a client may stall, and a
---     stream whose client went away ends without the handler resuming;
+--   - the timeouts of the body reads are applied (nil, "Connection timed
+--     out", ETIMEDOUT, the body not read staying for the next read); those
+--     of the writes are not: the frontend's send timeout bounds how long
+--     a client may leave the answer unread, and a stream whose client
+--     went away ends without the handler resuming;
 --   - 1xx heads are not sent (luaedge answers "Expect: 100-continue"
 --     itself when the handler reads the body);
 --   - a head written with end_stream, or followed by the whole body in one
@@ -26,8 +28,10 @@ local type, tostring, tonumber, error, setmetatable, getmetatable = type, tostri
 local sub, find, concat, min = string.sub, string.find, table.concat, math.min
 local span = I.span
 
--- errno values lua-http returns (Linux's).
-local EPIPE = 32
+-- errno values lua-http returns (Linux's), and the message of the second.
+local EPIPE, ETIMEDOUT = 32, 110
+local TIMED_OUT = "Connection timed out"
+local mono_us, max = I.mono_us, math.max
 local headers_mod = I.http_headers
 local new_headers, headers_mt = headers_mod.new, headers_mod.mt
 
@@ -116,6 +120,30 @@ local function take(s, n)
 	return r
 end
 
+-- deadline_of turns a method's timeout (seconds, nil: none) into a time
+-- of the monotonic clock (microseconds).
+local function deadline_of(timeout, fname)
+	if timeout == nil then return nil end
+	local t = tonumber(timeout)
+	if t == nil or not (t >= 0) then
+		error("bad argument to '" .. fname .. "' (timeout: non-negative number expected)", 3)
+	end
+	return mono_us() + t * 1e6
+end
+
+-- wait_body waits for more request body, or the body's end, until
+-- deadline (nil: none); false when the deadline has passed.
+local function wait_body(ctx, deadline)
+	if deadline == nil then
+		I.wait(ctx, I.OP_RECV)
+		return true
+	end
+	local left = deadline - mono_us()
+	if left <= 0 then return false end
+	I.wait(ctx, I.OP_RECV, max(left / 1000, 1))
+	return true
+end
+
 -- get_headers returns the request's head the first time, its trailers
 -- (once its body has arrived) the second; then nil, "Broken pipe", EPIPE.
 function Stream.get_headers(self, timeout)
@@ -126,8 +154,11 @@ function Stream.get_headers(self, timeout)
 		return h
 	end
 	if h == false then
+		local deadline = deadline_of(timeout, "get_headers")
+		while not body_ended(s) do
+			if not wait_body(ctx, deadline) then return nil, TIMED_OUT, ETIMEDOUT end
+		end
 		p.req_headers = nil
-		while not body_ended(s) do I.wait(ctx, I.OP_RECV) end
 		if s.ntrailers > 0 then return trailer_headers(s) end
 	end
 	return nil, "Broken pipe", EPIPE
@@ -135,8 +166,7 @@ end
 
 -- get_next_chunk returns the request body bytes that arrived (waiting for
 -- some), nil once the body has ended.
-function Stream.get_next_chunk(self, timeout)
-	local s, ctx, p = state_of(self, "get_next_chunk")
+local function next_chunk(s, ctx, p, deadline)
 	local back = p.unget
 	if back ~= nil then
 		p.unget = nil
@@ -146,8 +176,13 @@ function Stream.get_next_chunk(self, timeout)
 		local n = available(s)
 		if n > 0 then return take(s, n) end
 		if body_ended(s) then return nil end
-		I.wait(ctx, I.OP_RECV)
+		if not wait_body(ctx, deadline) then return nil, TIMED_OUT, ETIMEDOUT end
 	end
+end
+
+function Stream.get_next_chunk(self, timeout)
+	local s, ctx, p = state_of(self, "get_next_chunk")
+	return next_chunk(s, ctx, p, deadline_of(timeout, "get_next_chunk"))
 end
 
 function Stream.each_chunk(self)
@@ -158,11 +193,17 @@ function Stream.each_chunk(self)
 	end, self
 end
 
+-- get_body_as_string returns the whole body; at the timeout, nil and
+-- the error, the body staying unread.
 function Stream.get_body_as_string(self, timeout)
 	local s, ctx, p = state_of(self, "get_body_as_string")
+	local deadline = deadline_of(timeout, "get_body_as_string")
+	while not body_ended(s) do
+		if not wait_body(ctx, deadline) then return nil, TIMED_OUT, ETIMEDOUT end
+	end
 	local back = p.unget or ""
 	p.unget = nil
-	return back .. I.receive_from(s, ctx, nil)
+	return back .. take(s, available(s))
 end
 
 -- get_body_chars returns the next n bytes of the body (fewer when it ends
@@ -173,15 +214,20 @@ function Stream.get_body_chars(self, n, timeout)
 	if n == nil or n < 0 or n % 1 ~= 0 then
 		error("bad argument #1 to 'get_body_chars' (non-negative integer expected)", 2)
 	end
+	local deadline = deadline_of(timeout, "get_body_chars")
 	local back = p.unget or ""
-	p.unget = nil
 	if #back >= n then
-		if #back > n then p.unget = sub(back, n + 1) end
+		p.unget = #back > n and sub(back, n + 1) or nil
 		back = sub(back, 1, n)
 		if back == "" then return nil end
 		return back
 	end
-	local r = back .. I.receive_from(s, ctx, n - #back)
+	local need = n - #back
+	while available(s) < need and not body_ended(s) do
+		if not wait_body(ctx, deadline) then return nil, TIMED_OUT, ETIMEDOUT end
+	end
+	p.unget = nil
+	local r = back .. take(s, min(need, available(s)))
 	if r == "" then return nil end
 	return r
 end
@@ -190,11 +236,16 @@ end
 -- returns what came before it (include_pattern: with it); what follows it
 -- stays for the next read. At the body's end, what was read (nil: none).
 function Stream.get_body_until(self, pattern, plain, include_pattern, timeout)
-	local _, _, p = state_of(self, "get_body_until")
+	local s, ctx, p = state_of(self, "get_body_until")
+	local deadline = deadline_of(timeout, "get_body_until")
 	local body
 	while true do
-		local chunk = Stream.get_next_chunk(self)
-		if chunk == nil then return body end
+		local chunk, err, errno = next_chunk(s, ctx, p, deadline)
+		if chunk == nil then
+			if err ~= nil and body ~= nil then p.unget = body end -- read again after a timeout
+			if err ~= nil then return nil, err, errno end
+			return body
+		end
 		body = body and body .. chunk or chunk
 		local from, to = find(body, pattern, 1, plain)
 		if from ~= nil then
@@ -215,15 +266,23 @@ function Stream.unget(self, str)
 end
 
 function Stream.save_body_to_file(self, file, timeout)
-	state_of(self, "save_body_to_file")
-	for chunk in Stream.each_chunk(self) do assert(file:write(chunk)) end
-	return true
+	local s, ctx, p = state_of(self, "save_body_to_file")
+	local deadline = deadline_of(timeout, "save_body_to_file")
+	while true do
+		local chunk, err, errno = next_chunk(s, ctx, p, deadline)
+		if chunk == nil then
+			if err ~= nil then return nil, err, errno end
+			return true
+		end
+		assert(file:write(chunk))
+	end
 end
 
 function Stream.get_body_as_file(self, timeout)
 	state_of(self, "get_body_as_file")
 	local file = assert(io.tmpfile())
-	Stream.save_body_to_file(self, file)
+	local ok, err, errno = Stream.save_body_to_file(self, file, timeout)
+	if not ok then return nil, err, errno end
 	assert(file:seek("set"))
 	return file
 end
