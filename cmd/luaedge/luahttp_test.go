@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // lua-http's stream interface as a service (core.register_service(name,
@@ -368,4 +370,52 @@ end)
 		}
 		resp.Body.Close()
 	}
+}
+
+// An http-stream service upgrades to WebSocket as a lua-http server does:
+// http.websocket.new_from_stream, then accept; a request that is no
+// upgrade is answered by the handler.
+func TestLuaHTTPStreamWebSocket(t *testing.T) {
+	s := startServer(t, `shutdown_timeout: 2s
+lua:
+  load: [ws.lua]
+frontends:
+  - name: ws
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.ws
+`, map[string]string{"ws.lua": `
+local http_headers = require "http.headers"
+local websocket = require "http.websocket"
+core.register_service("ws", "http-stream", function(stream)
+	local req = assert(stream:get_headers())
+	local ws, err, errno = websocket.new_from_stream(stream, req)
+	if ws == nil then
+		local res = http_headers.new()
+		res:append(":status", "200")
+		assert(stream:write_headers(res, false))
+		assert(stream:write_chunk("not a websocket: " .. err .. " " .. errno, true))
+		return
+	end
+	assert(ws:accept())
+	for data, kind in ws:each() do
+		assert(ws:send(data:upper(), kind))
+	end
+end)
+`})
+	c := dialGorilla(t, "ws://"+s.addr()+"/", nil)
+	for _, msg := range []string{"hello", "stream"} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		kind, got, err := c.ReadMessage()
+		if err != nil || kind != websocket.TextMessage || string(got) != strings.ToUpper(msg) {
+			t.Fatalf("echo of %q: %d %q %v", msg, kind, got, err)
+		}
+	}
+	h1, _ := newClient(t)
+	resp, body := get(t, h1, s.url("/"))
+	wantResponse(t, "GET without upgrade", resp, body, 200, "not a websocket: upgrade header not websocket 22")
+	h2c, _ := h2cClient(t)
+	resp, body = get(t, h2c, s.url("/"))
+	wantResponse(t, "h2c", resp, body, 200, "not a websocket: websockets only supported with HTTP 1.1 22")
 }

@@ -408,12 +408,16 @@ end
 
 -- shutdown ends the stream: a response not written completely is cut
 -- (the connection closed on HTTP/1, RST_STREAM on HTTP/2), as lua-http
--- does; a handler that wrote no head gets a 503 sent for it.
+-- does; a handler that wrote no head gets a 503 sent for it (or the
+-- status of a refused WebSocket upgrade). A stream that became a
+-- WebSocket is the WebSocket's to end.
 function Stream.shutdown(self)
 	local s, ctx, p = state_of(self, "shutdown")
-	if p.state == nil then
-		if not ctx.replaced then s.status = 503 end
-		p.status = 503
+	if s.kind == I.KIND_WEBSOCKET then
+		p.state = "ended"
+	elseif p.state == nil then
+		if s.status == 0 and not ctx.replaced then s.status = 503 end
+		p.status = s.status
 		p.state = "body"
 		I.start_response(s, ctx)
 		ended(s, ctx, p)
@@ -456,6 +460,13 @@ end
 function Connection.peername(self) return Stream.peername(self.stream) end
 function Connection.localname(self) return Stream.localname(self.stream) end
 function Connection.checktls(self) return Stream.checktls(self.stream) end
+
+-- stream_ctx returns the coroutine context of an http-stream (for
+-- http.websocket.new_from_stream), or raises an error naming fname.
+function I.stream_ctx(stream, fname)
+	local _, ctx = state_of(stream, fname)
+	return ctx
+end
 
 -- stream_service wraps an http-stream service's fn as the HTTP service
 -- that core.register_service records: it makes the request's stream,
