@@ -143,3 +143,18 @@ func TestHTTPUtilAndCookieAsLuaHTTP(t *testing.T) {
 		"luaedge-only lookup short a=1; c=3",
 	})
 }
+
+// "http-stream" services register as HTTP services (use_service,
+// txn.service, a frontend of mode http), accounted under their own
+// function; another mode is an error naming the three.
+func TestHTTPStreamRegistration(t *testing.T) {
+	runLua(t, `
+local function svc(stream) end
+core.register_service("s", "http-stream", svc)
+eq(I.services.s.mode, "http", "mode")
+eq(I.service_id("s", "http"), I.services.s.id, "service_id")
+eq(I.services.s.stats.fn, svc, "accounted function")
+raises("mode must be 'http', 'tcp' or 'http-stream', got 'stream'", core.register_service, "t", "stream", svc)
+raises("http.stream expected", function() return require("http.websocket").new_from_stream({}, nil) end)
+`)
+}

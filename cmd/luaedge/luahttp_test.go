@@ -419,3 +419,60 @@ end)
 	resp, body = get(t, h2c, s.url("/"))
 	wantResponse(t, "h2c", resp, body, 200, "not a websocket: websockets only supported with HTTP 1.1 22")
 }
+
+// How a handler's return ends its stream, as lua-http's server does: no
+// head written is a 503, a body not ended is cut, and writing after the
+// end is an error value.
+func TestLuaHTTPStreamEnds(t *testing.T) {
+	s := startServer(t, `shutdown_timeout: 2s
+lua:
+  load: [ends.lua]
+frontends:
+  - name: ends
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.ends
+`, map[string]string{"ends.lua": `
+local http_headers = require "http.headers"
+core.register_service("ends", "http-stream", function(stream)
+	local path = assert(stream:get_headers()):get(":path")
+	if path == "/nohead" then return end
+	local res = http_headers.new()
+	res:append(":status", "200")
+	if path == "/partial" then
+		assert(stream:write_headers(res, false))
+		assert(stream:write_chunk("part", false))
+		return
+	end
+	if path == "/error" then error("boom") end
+	assert(stream:write_headers(res, false))
+	assert(stream:write_body_from_string("done"))
+	local ok, err, errno = stream:write_chunk("more", false)
+	local ok2, err2, errno2 = stream:write_headers(res, true)
+	core.Info(string.format("after the end: %s %s %s / %s %s %s", tostring(ok), err, errno, tostring(ok2), err2, errno2))
+end)
+`})
+	h1, _ := newClient(t)
+	h2c, _ := h2cClient(t)
+	for _, c := range []*http.Client{h1, h2c} {
+		resp, body := get(t, c, s.url("/nohead"))
+		if resp.StatusCode != 503 || body != "" {
+			t.Errorf("no head: %d %q", resp.StatusCode, body)
+		}
+		resp, body = get(t, c, s.url("/done"))
+		wantResponse(t, "done", resp, body, 200, "done")
+		resp, _ = get(t, c, s.url("/error"))
+		if resp.StatusCode != 500 {
+			t.Errorf("error: %d", resp.StatusCode)
+		}
+		resp, err := c.Get(s.url("/partial"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil || string(b) != "part" {
+			t.Errorf("partial: %q, %v; want the part, then an error", b, err)
+		}
+	}
+	s.waitLog(t, 5*time.Second, "after the end: nil Broken pipe 32 / nil Broken pipe 32")
+}
