@@ -397,6 +397,8 @@ core.register_service("ws", "http-stream", function(stream)
 		return
 	end
 	assert(ws:accept())
+	local ok, werr = pcall(stream.write_chunk, stream, "x", false)
+	assert(not ok and werr:find("the request is a WebSocket now", 1, true), werr)
 	for data, kind in ws:each() do
 		assert(ws:send(data:upper(), kind))
 	end

@@ -51,8 +51,10 @@ local priv = setmetatable({}, { __mode = "k" })
 
 -- state_of returns the C stream, context and private state of a stream
 -- whose method fname was called, or raises an error when the stream is
--- not one or its request has ended.
-local function state_of(self, fname)
+-- not one or its request has ended. The body and the output of a stream
+-- that became a WebSocket carry its messages: only the methods that
+-- touch neither (any_kind) work then.
+local function state_of(self, fname, any_kind)
 	local p = priv[self]
 	if p == nil then
 		error("bad argument #1 to '" .. fname .. "' (http.stream expected; use stream:" .. fname .. "(...))", 3)
@@ -61,6 +63,9 @@ local function state_of(self, fname)
 	local s = ctx.s
 	if s == nil or ctx.http_stream ~= self then
 		error("stream:" .. fname .. ": the request of this stream has ended", 3)
+	end
+	if not any_kind and s.kind == I.KIND_WEBSOCKET then
+		error("stream:" .. fname .. ": the request is a WebSocket now (use the WebSocket's methods)", 3)
 	end
 	return s, ctx, p
 end
@@ -412,7 +417,7 @@ end
 -- status of a refused WebSocket upgrade). A stream that became a
 -- WebSocket is the WebSocket's to end.
 function Stream.shutdown(self)
-	local s, ctx, p = state_of(self, "shutdown")
+	local s, ctx, p = state_of(self, "shutdown", true)
 	if s.kind == I.KIND_WEBSOCKET then
 		p.state = "ended"
 	elseif p.state == nil then
@@ -437,19 +442,19 @@ end
 -- peername and localname return the address family, the IP and the port
 -- of the client and of the listener it reached.
 function Stream.peername(self)
-	local s = state_of(self, "peername")
+	local s = state_of(self, "peername", true)
 	return address(span(s, s.src), s.src_port)
 end
 
 function Stream.localname(self)
-	local s = state_of(self, "localname")
+	local s = state_of(self, "localname", true)
 	return address(span(s, s.dst), s.dst_port)
 end
 
 -- checktls: nil, "not TLS" on a clear connection; else a table of what
 -- the handshake agreed (luaedge has no luaossl object to return).
 function Stream.checktls(self)
-	local s = state_of(self, "checktls")
+	local s = state_of(self, "checktls", true)
 	local version = span(s, s.tls_version)
 	if version == "" then return nil, "not TLS" end
 	return { version = version, cipher = span(s, s.tls_cipher), sni = span(s, s.tls_sni), alpn = span(s, s.tls_alpn) }
@@ -464,7 +469,7 @@ function Connection.checktls(self) return Stream.checktls(self.stream) end
 -- stream_ctx returns the coroutine context of an http-stream (for
 -- http.websocket.new_from_stream), or raises an error naming fname.
 function I.stream_ctx(stream, fname)
-	local _, ctx = state_of(stream, fname)
+	local _, ctx = state_of(stream, fname, true)
 	return ctx
 end
 
