@@ -47,7 +47,7 @@ end
 -- The grammar of RFC 6265 section 4.1.1, as lua-http reads it: a cookie
 -- pair is a token, "=" and a cookie value (bare or in double quotes),
 -- with optional blanks around "=" and after the value.
-local token = "^" .. util.token_class .. "+"
+local token = "^" .. I.token_class .. "+"
 local octets = class(function(b)
 	return b == 0x21 or (b >= 0x23 and b <= 0x2B) or (b >= 0x2D and b <= 0x3A) or (b >= 0x3C and b <= 0x5B) or (b >= 0x5D and b <= 0x7E)
 end)

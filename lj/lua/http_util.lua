@@ -245,7 +245,7 @@ local tchar = among("!#$%&'*+-.^_`|~")
 local non_token = class(tchar, true)
 -- qdtext: tab, space, and the visible and obs-text bytes but " and \.
 local not_quotable = class(function(b) return b == 9 or b >= 32 and b ~= 127 end, true)
-M.token_class = class(tchar)
+I.token_class = class(tchar) -- for http.cookie
 
 function M.maybe_quote(s)
 	if s ~= "" and not find(s, non_token) then return s end
