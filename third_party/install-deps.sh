@@ -40,9 +40,9 @@ test | bench)
 	# (lj/cjson_test.go). Not Debian's luajit package: it would replace
 	# the LuaJIT that nginx's Lua module (a benchmark peer) needs.
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || pkgs+=(lua-cjson)
-	# lua-http for LuaJIT: the reference luaedge's http.* modules are
-	# compared with (lj/luahttp_test.go), and its examples, run unchanged
-	# as services (cmd/luaedge).
+	# lua-http, run in the same luajit: the reference luaedge's http.*
+	# modules are compared with (lj/luahttp_test.go), and its examples,
+	# run unchanged as services (cmd/luaedge).
 	[ -e /usr/share/lua/5.1/http/headers.lua ] || pkgs+=(lua-http)
 	;;
 esac
