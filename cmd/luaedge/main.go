@@ -197,7 +197,13 @@ func adminCommand(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	answer, err := admin.Send(*sock, strings.Join(fs.Args(), " "), adminTimeout)
+	// One argument is a command line as is ("show info;show stat");
+	// several are the words of one command, each kept whole.
+	line := fs.Arg(0)
+	if fs.NArg() > 1 {
+		line = admin.Quote(fs.Args())
+	}
+	answer, err := admin.Send(*sock, line, adminTimeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "luaedge admin:", err)
 		return exitError
@@ -328,9 +334,10 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 	}
 	p := &process{src: src, stderr: stderr, log: log, notify: newNotifier(), reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
 	if cfg.RuntimeSocket != "" {
-		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
-			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},
-		}, log)
+		cmds := []admin.Command{
+			{Path: []string{"reload"}, Help: "reload the configuration and the scripts", Run: p.reloadCommand},
+		}
+		sock, err := admin.Listen(cfg.RuntimeSocket, admin.NewRuntime(func() []admin.Command { return cmds }, log))
 		if err != nil {
 			log.Error("cannot start", "err", fmt.Errorf("runtime_socket: %w", err))
 			return 1
