@@ -84,8 +84,10 @@ func TestRegisterCLIErrors(t *testing.T) {
 			t.Errorf("%s: %v", code, err)
 		}
 	}
-	s := newTestState(t, `core.register_cli({"only"}, "only", function(applet, a, b) applet:send(tostring(a) .. tostring(b)) end)`, 0)
-	if out, _ := runCLI(t, s, 1, "only"); out != "onlynil" {
+	s := newTestState(t, `core.register_cli({"only"}, "only", function(applet, a, b)
+	applet:send(tostring(a) .. tostring(b) .. "[" .. applet:receive() .. "][" .. applet:getline() .. "]")
+end)`, 0)
+	if out, _ := runCLI(t, s, 1, "only"); out != "onlynil[][]" {
 		t.Errorf("only: %q", out)
 	}
 }
