@@ -13,6 +13,7 @@ package admin
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type Command struct {
 	// Help says in one line what it does. A command without one is listed
 	// by its Usage alone (as HAProxy lists those of Lua scripts).
 	Help string
+	// ReadOnly says it changes nothing: it is logged at debug level (a
+	// monitor polling show stat would fill the log), the others at info.
+	ReadOnly bool
 	// Run answers the command; args are the words after Path. The answer
 	// is empty or ends with a newline. It runs on the client's goroutine
 	// and may take as long as the command needs.
@@ -146,7 +150,11 @@ func (r *Runtime) Exec(words []string) (answer string) {
 	if !ok {
 		return unknown(cmds, words)
 	}
-	r.log.Info("runtime command", "command", strings.Join(cmd.Path, " "))
+	level := slog.LevelInfo
+	if cmd.ReadOnly {
+		level = slog.LevelDebug
+	}
+	r.log.Log(context.Background(), level, "runtime command", "command", strings.Join(words, " "))
 	// A command that panics answers an error: the process and the other
 	// clients go on.
 	defer func() {

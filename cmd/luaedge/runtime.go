@@ -29,33 +29,37 @@ import (
 	"github.com/luaedge/luaedge/shared/sticktable"
 )
 
-// runtimeTimeout bounds what a command waits for the loops (a loop held
-// by a script that never yields), and a script's command.
-const runtimeTimeout = 30 * time.Second
+// runtimeTimeout bounds a script's command; loopsTimeout what a command
+// waits for the loops' answers (a loop held by a script that never
+// yields is left out after it, as a scrape leaves it out).
+const (
+	runtimeTimeout = 30 * time.Second
+	loopsTimeout   = 2 * time.Second
+)
 
 // commands are the runtime commands now: luaedge's, and those the
 // serving generation's scripts registered (core.register_cli).
 func (p *process) commands() []admin.Command {
 	cmds := []admin.Command{
 		{Path: []string{"reload"}, Help: "reload the configuration and the scripts", Run: p.reloadCommand},
-		{Path: []string{"show", "info"}, Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
-		{Path: []string{"show", "version"}, Help: "show version of the current process", Run: func([]string) string { return version + "\n" }},
-		{Path: []string{"show", "stat"}, Usage: "[<proxy> <type> <sid>]", Help: "report counters for each proxy and server (CSV)", Run: p.serverCmd(p.showStat)},
-		{Path: []string{"show", "servers", "state"}, Usage: "[<backend>]", Help: "dump volatile server information", Run: p.serverCmd(showServersState)},
-		{Path: []string{"show", "backend"}, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
-		{Path: []string{"show", "table"}, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
+		{Path: []string{"show", "info"}, ReadOnly: true, Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
+		{Path: []string{"show", "version"}, ReadOnly: true, Help: "show version of the current process", Run: func([]string) string { return version + "\n" }},
+		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>]", Help: "report counters for each proxy and server (CSV)", Run: p.serverCmd(p.showStat)},
+		{Path: []string{"show", "servers", "state"}, ReadOnly: true, Usage: "[<backend>]", Help: "dump volatile server information", Run: p.serverCmd(showServersState)},
+		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
+		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
 		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
-		{Path: []string{"show", "map"}, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
+		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
 		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
 		{Path: []string{"del", "map"}, Usage: "<map> [<key>|#<ref>]", Help: "delete map entries matching <key>", Run: p.serverCmd(delMap)},
 		{Path: []string{"clear", "map"}, Usage: "<map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
 		{Path: []string{"set", "server"}, Usage: "<bk>/<srv> [opts]", Help: "change a server's state, weight, health or address", Run: p.serverCmd(setServer)},
 		{Path: []string{"set", "weight"}, Usage: "<bk>/<srv> <weight>[%]", Help: "change a server's weight (use 'set server' instead)", Run: p.serverCmd(setWeight)},
-		{Path: []string{"get", "weight"}, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
+		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
 		{Path: []string{"enable", "server"}, Usage: "<bk>/<srv>", Help: "put a server back in service (set server ... state ready)", Run: p.serverCmd(enableServer)},
 		{Path: []string{"disable", "server"}, Usage: "<bk>/<srv>", Help: "put a server in maintenance (set server ... state maint)", Run: p.serverCmd(disableServer)},
-		{Path: []string{"show", "sess"}, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
+		{Path: []string{"show", "sess"}, ReadOnly: true, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
 	}
 	if g := p.serving.Load(); g != nil {
 		for i, c := range g.srv.CLIs() {
@@ -133,7 +137,7 @@ func (p *process) sample() {
 // then luaedge's own.
 func (p *process) showInfo(srv *edge.Server, _ []string) string {
 	g := p.serving.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
 	defer cancel()
 	st := metrics.StatsOf(p.stamp(srv.Snapshot(ctx), g), p.hist, 0)
 	up := int64(st.Uptime)
@@ -663,7 +667,7 @@ func proto(a net.Addr) string {
 // showSess is "show sess [<id>|all]": a line per client connection, or
 // the details of one (all: of each).
 func showSess(srv *edge.Server, args []string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
 	defer cancel()
 	list := srv.Sessions(ctx)
 	var b strings.Builder
