@@ -47,6 +47,11 @@ type loopState struct {
 	// backendStats are this loop's counters of each backend, by index.
 	backendStats []metrics.Backend
 	nextConn     int64
+	// The loop's client connections, for show sess (sessions.go): lists
+	// linked through the connections, and when the loop started.
+	httpConns *httpConn
+	tcpConns  *tcpConn
+	started   time.Time
 
 	stopSweep chan struct{}
 }
@@ -57,7 +62,7 @@ type loopState struct {
 func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// ls is the state's host value: the gate functions of edge and proxy
 	// find the server and the loop's sockets through it (lj.Host).
-	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
+	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{}), started: time.Now()}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
@@ -123,8 +128,15 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
 	}
+	clis, err := st.CLIs()
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
 	s.loops[l.ID] = ls
+	if l.ID == 0 {
+		s.clis = clis
+	}
 	s.mu.Unlock()
 	n, err := st.Tasks()
 	if err != nil {

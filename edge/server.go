@@ -66,6 +66,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
+	clis  []lj.CLI     // the scripts' runtime commands, as loop 0 has them; written once, under mu
 }
 
 // frontend is a configured frontend, shared by every loop.
@@ -235,6 +236,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	}
 	// Last, so that a configuration that fails above has read no map file.
 	if prev != nil {
+		s.carryServerStates(prev)
 		s.shared = prev.shared.Next(cfg.Dir, s.numLoops)
 	} else {
 		s.shared = lj.NewShared(cfg.Dir, s.numLoops)
@@ -328,7 +330,9 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	ls.nextConn++
 	id := int64(l.ID+1)<<40 | ls.nextConn
 	if f.cfg.Mode == "tcp" {
-		return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
+		t := &tcpConn{Handler: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
+		ls.addTCP(t)
+		return t
 	}
 	h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
 	if s.draining.Load() {
@@ -336,7 +340,8 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 		// sends is answered, with connection: close.
 		h.Drain()
 	}
-	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
+	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h, accepted: ls.sinceStart()}
+	ls.addHTTP(w)
 	h.OnUpgrade = w.upgraded
 	h.WSFilter = ls.wsChains[f.index]
 	switch {

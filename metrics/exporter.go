@@ -10,17 +10,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Snapshot is what the exporter reads at each scrape: the per-loop
-// counters summed, and what the loops report of their Lua states. Its
-// maker (the server) fills it when asked, on the scraper's goroutine.
+// Snapshot is what the exporter, the stats page and the runtime socket
+// read: the per-loop counters summed, and what the loops report of their
+// Lua states. Its maker (the server) fills it when asked, on the
+// reader's goroutine.
 type Snapshot struct {
-	Uptime    time.Duration
-	Loops     int
-	Frontends []FrontendSnapshot
-	Backends  []BackendSnapshot
-	// LuaMemory is each loop's Lua state's heap, by loop.
+	Uptime time.Duration
+	Loops  int
+	// Version and Generation are the program's: its version and the
+	// number of the generation (reload) the counters are of.
+	Version    string
+	Generation int
+	Frontends  []FrontendSnapshot
+	Backends   []BackendSnapshot
+	// LuaMemory is each loop's Lua state's heap, by loop (nil in a
+	// snapshot of the counters only).
 	LuaMemory []int64
-	Functions []FunctionSnapshot
+	// LoopSessions and LoopRequests are each loop's client connections
+	// open and requests started, by loop.
+	LoopSessions, LoopRequests []int64
+	Functions                  []FunctionSnapshot
 	// AccessLogDropped counts, by target, the lines dropped because the
 	// sink fell behind.
 	AccessLogDropped map[string]int64
@@ -31,14 +40,25 @@ type Snapshot struct {
 // FrontendSnapshot is one frontend's counters.
 type FrontendSnapshot struct {
 	Name, Mode string
+	// Status is "OPEN", or "STOP" when a script paused or stopped it.
+	Status string
 	FrontendTotals
 }
 
 // BackendSnapshot is one backend's counters and servers.
 type BackendSnapshot struct {
-	Name string
+	Name, Algo string
 	BackendTotals
-	Servers []ServerSnapshot
+	// Current, Max and Total count the requests picked a server: in
+	// flight now, the most at once, since the start.
+	Current, Max, Total int64
+	// Status is "UP" while a server can take requests, else "DOWN";
+	// ActiveServers and BackupServers count those that can, Weight sums
+	// their weights.
+	Status                       string
+	ActiveServers, BackupServers int
+	Weight                       int
+	Servers                      []ServerSnapshot
 }
 
 // ServerSnapshot is one server's state.
@@ -47,6 +67,35 @@ type ServerSnapshot struct {
 	Up     bool // its health checks (or none) say up
 	Weight int
 	Active int // connections in use
+
+	ID      int // 1-based, in the backend's configuration order
+	Address string
+	Backup  bool
+	// Status is "UP", "DOWN", "NOLB", "DRAIN", "MAINT", or "no check" for
+	// a server up without checks; Admin is "ready", "drain" or "maint".
+	Status, Admin string
+	InitialWeight int   // the configuration's
+	MaxActive     int64 // the most requests in flight at once
+	Total         int64 // requests picked it
+	MaxConn       int   // its limit of requests in flight; 0: none
+	ConnectErrors int64
+	// LastChange is how long ago the server last went up or down.
+	LastChange time.Duration
+	Check      CheckSnapshot
+}
+
+// CheckSnapshot is a server's health checking.
+type CheckSnapshot struct {
+	Configured, Enabled bool
+	// Status is the last check's result (HAProxy's L4OK, L4CON, L7OK,
+	// L7STS...; "" before the first), Code its HTTP status (0: none).
+	Status   string
+	Code     int
+	Duration time.Duration
+	// Health counts from 0 to Rise+Fall-1: up from Rise on.
+	Health, Rise, Fall int
+	// Failures counts failed checks, Downs the times it went down.
+	Failures, Downs int64
 }
 
 // FunctionSnapshot is what the Lua states counted for one registered

@@ -293,6 +293,8 @@ func (st *Stream) count(l *logState) {
 	}
 	b := &st.env.BackendStats[l.be]
 	b.Requests.Inc()
+	b.BytesIn.Add(r.BytesIn)
+	b.BytesOut.Add(r.BytesOut)
 	switch {
 	case len(r.Term) == 2 && (r.Term[0] == 'S' || r.Term[0] == 's'):
 		if r.Term[1] == 'C' {
