@@ -61,6 +61,9 @@ type Server struct {
 	// handshakes bounds the TLS handshakes computing at once, over every
 	// loop of this generation.
 	handshakes *transport.HandshakePool
+	// slots bounds the client connections over every frontend (maxconn);
+	// nil: no bound.
+	slots *connSlots
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -78,6 +81,7 @@ type frontend struct {
 	tls     *tls.Config // nil: clear text
 	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
 	stopped atomic.Bool
+	slots   *connSlots // its maxconn; nil: no bound
 }
 
 // New prepares a server; scripts are the files of lua.load, already read.
@@ -103,6 +107,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		served: make(chan struct{}),
 	}
 	s.handshakes = handshakePool(cfg)
+	s.slots = newConnSlots(cfg.MaxConn)
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
@@ -158,7 +163,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
-		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
+		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), slots: newConnSlots(fc.MaxConn)}
 		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
@@ -299,13 +304,22 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 		if f.paused.Load() {
 			return nil // Proxy:pause or stop from a script
 		}
-		if f.tls != nil {
-			return s.acceptTLS(l, f, c, func(c transport.Conn, alpn string) eventloop.Handler {
-				return s.serveConn(l, f, c, alpn)
-			})
+		if f.slots != nil || s.slots != nil || f.cfg.AcceptProxy {
+			return s.pending(l, f, c) // accept.go
 		}
-		return s.serveConn(l, f, c, "")
+		return s.handler(l, f, c)
 	}
+}
+
+// handler makes the handler of frontend f's protocol for connection c:
+// over TLS when f has it.
+func (s *Server) handler(l *eventloop.Loop, f *frontend, c transport.Conn) eventloop.Handler {
+	if f.tls != nil {
+		return s.acceptTLS(l, f, c, func(c transport.Conn, alpn string) eventloop.Handler {
+			return s.serveConn(l, f, c, alpn)
+		})
+	}
+	return s.serveConn(l, f, c, "")
 }
 
 // serveConn makes the handler of a connection of frontend f, clear, or

@@ -14,8 +14,9 @@ import (
 func (s *Server) Snapshot(ctx context.Context) *metrics.Snapshot {
 	snap := &metrics.Snapshot{Loops: s.numLoops, CgoCalls: runtime.NumCgoCall(), AccessLogDropped: map[string]int64{}}
 	for _, f := range s.frontends {
-		snap.Frontends = append(snap.Frontends, metrics.FrontendSnapshot{Name: f.cfg.Name, Mode: f.cfg.Mode, FrontendTotals: s.frontendTotals(f)})
+		snap.Frontends = append(snap.Frontends, metrics.FrontendSnapshot{Name: f.cfg.Name, Mode: f.cfg.Mode, FrontendTotals: s.frontendTotals(f), Conns: f.slots.state()})
 	}
+	snap.Conns = s.slots.state()
 	loops := s.loopStates()
 	for i, b := range s.backends {
 		bs := metrics.BackendSnapshot{Name: b.Name()}

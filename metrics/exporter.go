@@ -26,12 +26,20 @@ type Snapshot struct {
 	AccessLogDropped map[string]int64
 	// CgoCalls counts the process's calls from Go into C.
 	CgoCalls int64
+	// Conns is the top-level maxconn's state; zero when none is set.
+	Conns ConnLimit
 }
+
+// ConnLimit is the state of a maxconn: the bound, the connections holding
+// a slot, those waiting for one.
+type ConnLimit struct{ Max, Open, Waiting int64 }
 
 // FrontendSnapshot is one frontend's counters.
 type FrontendSnapshot struct {
 	Name, Mode string
 	FrontendTotals
+	// Conns is the frontend's maxconn state; zero when none is set.
+	Conns ConnLimit
 }
 
 // BackendSnapshot is one backend's counters and servers.
@@ -89,6 +97,8 @@ var (
 	feReqErrors      = desc("frontend_request_errors_total", "Requests refused for themselves (400, 408, 413, 414, 431).", "proxy")
 	feBytesIn        = desc("frontend_bytes_in_total", "Request body bytes received (TCP: all bytes), counted as each request or connection ends.", "proxy")
 	feBytesOut       = desc("frontend_bytes_out_total", "Response body bytes sent (TCP: all bytes), counted as each request or connection ends.", "proxy")
+	feLimitSessions  = desc("frontend_limit_sessions", "The frontend's maxconn.", "proxy")
+	feWaitingConns   = desc("frontend_waiting_connections", "Connections accepted past the frontend's maxconn, waiting for one to close.", "proxy")
 	beStatus         = desc("backend_status", "1 when at least one of the backend's servers is up.", "proxy")
 	beActive         = desc("backend_active_servers", "Servers up.", "proxy")
 	beRequests       = desc("backend_http_requests_total", "Requests (TCP: connections) sent to the backend's servers.", "proxy")
@@ -101,6 +111,9 @@ var (
 	srvCurSessions   = desc("server_current_sessions", "Connections to the server in use.", "proxy", "server")
 	procUptime       = desc("process_uptime_seconds", "Time since the process started.")
 	procLoops        = desc("process_loops", "Event loops (one LuaJIT state each).")
+	procMaxConns     = desc("process_max_connections", "The top-level maxconn.")
+	procCurConns     = desc("process_current_connections", "Client connections holding a slot of the top-level maxconn.")
+	procWaitingConns = desc("process_waiting_connections", "Connections accepted past the top-level maxconn, waiting for one to close.")
 	luaMemory        = desc("lua_memory_bytes", "Bytes held by each loop's Lua state.", "loop")
 	fnCalls          = desc("lua_function_calls_total", "Calls of a function a script registered.", "kind", "name", "source")
 	fnErrors         = desc("lua_function_errors_total", "Calls that raised an error.", "kind", "name", "source")
@@ -112,7 +125,8 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{feCurSessions, feSessions, feRequests, feResponses, feReqErrors, feBytesIn, feBytesOut,
+	for _, d := range []*prometheus.Desc{feCurSessions, feSessions, feRequests, feResponses, feReqErrors, feBytesIn, feBytesOut, feLimitSessions, feWaitingConns,
+		procMaxConns, procCurConns, procWaitingConns,
 		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beResponseTime, srvStatus, srvWeight, srvCurSessions,
 		procUptime, procLoops, luaMemory, fnCalls, fnErrors, fnTimeouts, fnCPU, fnAlloc, cgoCalls, accessLogDropped} {
 		ch <- d
@@ -138,6 +152,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(feSessions, f.SessionsTotal, f.Name)
 		counter(feBytesIn, f.BytesIn, f.Name)
 		counter(feBytesOut, f.BytesOut, f.Name)
+		if f.Conns.Max > 0 {
+			gauge(feLimitSessions, float64(f.Conns.Max), f.Name)
+			gauge(feWaitingConns, float64(f.Conns.Waiting), f.Name)
+		}
 		if f.Mode == "tcp" {
 			continue
 		}
@@ -170,6 +188,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(procUptime, s.Uptime.Seconds())
 	gauge(procLoops, float64(s.Loops))
+	if s.Conns.Max > 0 {
+		gauge(procMaxConns, float64(s.Conns.Max))
+		gauge(procCurConns, float64(s.Conns.Open))
+		gauge(procWaitingConns, float64(s.Conns.Waiting))
+	}
 	for i, m := range s.LuaMemory {
 		gauge(luaMemory, float64(m), strconv.Itoa(i+1))
 	}

@@ -15,6 +15,9 @@ type Plain struct {
 	c      gnet.Conn
 	pause  bool
 	pollFd int // the loop's epoll instance, found on the first pause; 0: not yet
+	// remote and local replace the socket's addresses once a PROXY
+	// protocol header named the client (SetAddrs); nil: the socket's.
+	remote, local net.Addr
 }
 
 // NewPlain wraps a gnet connection.
@@ -33,11 +36,32 @@ func (p *Plain) Discard(n int) {
 	}
 }
 
-func (p *Plain) Inbound() int         { return p.c.InboundBuffered() }
-func (p *Plain) Outbound() int        { return p.c.OutboundBuffered() }
-func (p *Plain) Close()               { _ = p.c.Close() }
-func (p *Plain) RemoteAddr() net.Addr { return p.c.RemoteAddr() }
-func (p *Plain) LocalAddr() net.Addr  { return p.c.LocalAddr() }
+func (p *Plain) Inbound() int  { return p.c.InboundBuffered() }
+func (p *Plain) Outbound() int { return p.c.OutboundBuffered() }
+func (p *Plain) Close()        { _ = p.c.Close() }
+
+// RemoteAddr is the client's address: the socket's peer, or the one a
+// PROXY header named.
+func (p *Plain) RemoteAddr() net.Addr {
+	if p.remote != nil {
+		return p.remote
+	}
+	return p.c.RemoteAddr()
+}
+
+// LocalAddr is the address the client connected to: the socket's, or the
+// one a PROXY header named.
+func (p *Plain) LocalAddr() net.Addr {
+	if p.local != nil {
+		return p.local
+	}
+	return p.c.LocalAddr()
+}
+
+// SetAddrs makes RemoteAddr and LocalAddr return remote and local (those
+// a PROXY protocol header named), for the connection's life. Called on
+// the loop, before the protocol's handler reads them.
+func (p *Plain) SetAddrs(remote, local net.Addr) { p.remote, p.local = remote, local }
 
 // rawWriteMax bounds the writes Write makes itself: a raw call holds the
 // loop's P, so one that copies megabytes into the socket is left to gnet.
