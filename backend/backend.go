@@ -41,6 +41,12 @@ type ServerConfig struct {
 	// TLS is how connections to the server (and its http checks) speak
 	// TLS; nil: clear text. Shared, read-only.
 	TLS *tls.Config
+	// SendProxy is the PROXY protocol version the connections to the
+	// server start with (1 or 2); 0: none. CheckHeader is what its
+	// health checks send first then: a PROXY header that names no client
+	// (the receiver keeps the connection's own addresses). Read-only.
+	SendProxy   int
+	CheckHeader []byte
 }
 
 // CheckConfig configures the health checks of every server of a backend.
@@ -178,6 +184,8 @@ func New(cfg Config) (*Backend, error) {
 			name:       sc.Name,
 			backup:     sc.Backup,
 			tls:        sc.TLS,
+			sendProxy:  sc.SendProxy,
+			checkHead:  sc.CheckHeader,
 			idx:        -1,
 			health:     check.Rise + check.Fall - 1,
 			lastChange: now,

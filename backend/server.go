@@ -31,6 +31,10 @@ type Server struct {
 	backup bool
 	idx    int         // position among the backend's primaries; -1 for a backup
 	tls    *tls.Config // nil: clear text; read-only
+	// sendProxy is the PROXY protocol version of connections to the
+	// server (0: none); checkHead what its checks send first. Read-only.
+	sendProxy int
+	checkHead []byte
 
 	addr    atomic.Pointer[string]
 	weight  atomic.Int32
@@ -63,6 +67,10 @@ func (s *Server) Name() string { return s.name }
 
 // TLS is how connections to the server speak TLS; nil: clear text.
 func (s *Server) TLS() *tls.Config { return s.tls }
+
+// SendProxy is the PROXY protocol version (1 or 2) the connections to
+// the server start with; 0: none.
+func (s *Server) SendProxy() int { return s.sendProxy }
 
 // ID returns the server's 1-based position in its backend's config
 // (HAProxy's puid).

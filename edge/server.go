@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/proto/proxyproto"
 	"github.com/luaedge/luaedge/proto/ws"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
@@ -521,9 +523,18 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 		if err != nil {
 			return bc, err
 		}
-		bc.Servers = append(bc.Servers, backend.ServerConfig{
+		sc := backend.ServerConfig{
 			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc,
-		})
+		}
+		// A check names no client: its header says so (v1 UNKNOWN, v2
+		// LOCAL), and the server keeps the connection's addresses.
+		switch c.ServerSendProxy(i) {
+		case "v1":
+			sc.SendProxy, sc.CheckHeader = 1, proxyproto.AppendV1(nil, netip.AddrPort{}, netip.AddrPort{})
+		case "v2":
+			sc.SendProxy, sc.CheckHeader = 2, proxyproto.AppendV2(nil, netip.AddrPort{}, netip.AddrPort{})
+		}
+		bc.Servers = append(bc.Servers, sc)
 	}
 	return bc, nil
 }

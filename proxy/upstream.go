@@ -135,6 +135,9 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		srv.Done()
 		return nil, 502, err.Error()
 	}
+	if u.c == nil {
+		u.sendProxy(st) // a new connection
+	}
 	st.LogServer(srv.Name(), u.c != nil)
 	s := st.S()
 	u.st = st
@@ -497,7 +500,7 @@ func (u *Upstream) finish() {
 	// a body after 204 or to HEAD) would be read as the answer to the next
 	// client's request: a connection holding any is not reused.
 	stray := u.c.Inbound()
-	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0 && !u.private
 	if stray > 0 && !u.closed {
 		u.p.log.Warn("server sent bytes past the end of its response; closing the connection", "backend", u.be.Name(), "server", u.srv.Name(), "bytes", stray)
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -307,5 +308,183 @@ backend be
 			t.Fatalf("HAProxy does not answer: %v\n%s", err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// proxyBackend is a server that takes the PROXY protocol: each
+// connection's header is recorded, then HTTP (or, for tcp, one line
+// answered) is served; answers name the header.
+type proxyBackend struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	heads []string // each connection's header, in order
+}
+
+func startProxyBackend(t *testing.T, tcp bool) *proxyBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &proxyBackend{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go b.serve(c, tcp)
+		}
+	}()
+	return b
+}
+
+// readProxyHeader reads a v1 line or a v2 header from r, as bytes.
+func readProxyHeader(r *bufio.Reader) (string, error) {
+	first, err := r.Peek(12)
+	if err != nil {
+		return "", err
+	}
+	if string(first) == "\r\n\r\n\x00\r\nQUIT\n" {
+		fixed := make([]byte, 16)
+		if _, err := io.ReadFull(r, fixed); err != nil {
+			return "", err
+		}
+		rest := make([]byte, binary.BigEndian.Uint16(fixed[14:]))
+		_, err := io.ReadFull(r, rest)
+		return string(fixed) + string(rest), err
+	}
+	return r.ReadString('\n')
+}
+
+func (b *proxyBackend) serve(c net.Conn, tcp bool) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	head, err := readProxyHeader(r)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	b.heads = append(b.heads, head)
+	b.mu.Unlock()
+	if tcp {
+		line, _ := r.ReadString('\n')
+		fmt.Fprintf(c, "backend got %q after %q\n", line, head)
+		return
+	}
+	for {
+		req, err := http.ReadRequest(r)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		body := fmt.Sprintf("%q", head)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", len(body), body)
+	}
+}
+
+func (b *proxyBackend) headers() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.heads...)
+}
+
+// v2Header describes a v2 header as "v2 PROXY src dst" or "v2 LOCAL".
+func v2Header(h string) string {
+	b := []byte(h)
+	if len(b) < 16 || b[12]&0x0f == 0 {
+		return "v2 LOCAL"
+	}
+	if b[13] == 0x11 && len(b) >= 28 {
+		return fmt.Sprintf("v2 PROXY %s:%d %s:%d", net.IP(b[16:20]), binary.BigEndian.Uint16(b[24:26]), net.IP(b[20:24]), binary.BigEndian.Uint16(b[26:28]))
+	}
+	return fmt.Sprintf("v2 family %#x", b[13])
+}
+
+// send_proxy: each connection to the server starts with a header naming
+// the client (the one an accept_proxy frontend was told of, passed on);
+// such a connection serves one exchange; health checks send a header
+// that names no client.
+func TestProxyProtocolSend(t *testing.T) {
+	v1 := startProxyBackend(t, false)
+	v2 := startProxyBackend(t, false)
+	tcp := startProxyBackend(t, true)
+	s := startServer(t, fmt.Sprintf(`workers: 1
+shutdown_timeout: 5s
+frontends:
+  - name: v1
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: v1
+  - name: v2
+    bind: ["127.0.0.1:@PORT2@"]
+    default_backend: v2
+    accept_proxy: true
+  - name: tcp
+    bind: ["127.0.0.1:@PORT3@"]
+    mode: tcp
+    default_backend: tcp
+backends:
+  - name: v1
+    send_proxy: v1
+    servers: [{name: s, address: "%s"}]
+  - name: v2
+    check: {type: http, interval: 100ms}
+    servers: [{name: s, address: "%s", send_proxy: v2}]
+  - name: tcp
+    send_proxy: v1
+    servers: [{name: s, address: "%s"}]
+`, v1.ln.Addr(), v2.ln.Addr(), tcp.ln.Addr()), nil)
+
+	// Two requests on one client connection: two server connections.
+	c := dialRaw(t, s.addr())
+	for i := 0; i < 2; i++ {
+		c.send("GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+		_, body := c.readResponse("GET")
+		local := c.LocalAddr().(*net.TCPAddr)
+		want := fmt.Sprintf("%q", fmt.Sprintf("PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n", local.Port, s.ports[""]))
+		if body != want {
+			t.Errorf("v1 request %d: the server saw %s, want %s", i, body, want)
+		}
+	}
+	if n := len(v1.headers()); n != 2 {
+		t.Errorf("v1: %d server connections for 2 requests, want 2", n)
+	}
+
+	// The client an accept_proxy frontend was told of goes on.
+	body, err := sendWithHeader(t, s.addrOf("2"), []byte("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	fmt.Sscanf(body, "%q", &raw)
+	if got := v2Header(raw); got != "v2 PROXY 192.0.2.1:56324 198.51.100.2:443" {
+		t.Errorf("v2: the server saw %s", got)
+	}
+	// The health checks (every 100 ms) send a LOCAL header.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		local := 0
+		for _, h := range v2.headers() {
+			if v2Header(h) == "v2 LOCAL" {
+				local++
+			}
+		}
+		if local >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no LOCAL header from the checks; headers: %q", v2.headers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// TCP mode: the header, then the client's bytes.
+	tc := dialRaw(t, s.addrOf("3"))
+	tc.send("hello\n")
+	line := tc.readUntil("\n")
+	want := fmt.Sprintf("backend got %q after %q\n", "hello\n", fmt.Sprintf("PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n", tc.LocalAddr().(*net.TCPAddr).Port, s.ports["3"]))
+	if line != want {
+		t.Errorf("tcp: %q, want %q", line, want)
 	}
 }
