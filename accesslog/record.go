@@ -28,10 +28,15 @@ type Record struct {
 	Server     string // "" when no server was chosen
 
 	// Timers in the manner of HAProxy's, -1 when the stage was not
-	// reached: TR until the head was complete, Tw in a queue, Tc to
-	// connect to the server, Tr for the server's response head after the
-	// connection, Ta the whole exchange.
+	// reached: TR until the head was complete, Tw in the backend's queue,
+	// Tc to connect to the server, Tr for the server's response head after
+	// the connection, Ta the whole exchange.
 	TR, Tw, Tc, Tr, Ta time.Duration
+
+	// Queued: the request waited in its backend's queue, behind
+	// BackendQueue others (%bq).
+	Queued       bool
+	BackendQueue int
 
 	Status   int   // HTTP status sent; 0: none (TCP, or the client left first)
 	BytesOut int64 // response body bytes sent to the client (TCP: all bytes)

@@ -93,8 +93,9 @@ func (s *Server) SetAddr(addr string) error {
 	return nil
 }
 
-// Done records that a request picked on s finished. Calls beyond the number
-// of picks are ignored.
+// Done records that a request picked on s finished: its place goes to the
+// request waiting first in the queue, if any. Calls beyond the number of
+// picks are ignored.
 func (s *Server) Done() {
 	for {
 		n := s.active.Load()
@@ -106,6 +107,7 @@ func (s *Server) Done() {
 		}
 	}
 	s.b.cur.Add(-1)
+	s.b.dispatch()
 }
 
 // Active returns how many requests are in flight on s.
@@ -120,6 +122,7 @@ func (s *Server) SetWeight(w int) error {
 		return fmt.Errorf("weight %d is out of range 0..%d", w, MaxWeight)
 	}
 	s.weight.Store(int32(w))
+	s.b.dispatch()
 	return nil
 }
 
@@ -131,6 +134,7 @@ func (s *Server) MaxConn() int { return int(s.maxconn.Load()) }
 // not affected.
 func (s *Server) SetMaxConn(n int) {
 	s.maxconn.Store(clampConn(n))
+	s.b.dispatch()
 }
 
 // clampConn maps a maxconn setting to its stored form: negative is 0
@@ -178,7 +182,10 @@ func (s *Server) SetDrain() { s.admin.Store(adminDrain) }
 func (s *Server) SetMaint() { s.admin.Store(adminMaint) }
 
 // SetReady takes the server out of drain or maintenance.
-func (s *Server) SetReady() { s.admin.Store(adminReady) }
+func (s *Server) SetReady() {
+	s.admin.Store(adminReady)
+	s.b.dispatch()
+}
 
 // IsDraining reports whether the server is in drain mode.
 func (s *Server) IsDraining() bool { return s.admin.Load() == adminDrain }
@@ -331,6 +338,7 @@ func (s *Server) update(f func()) {
 	if up != was {
 		s.b.notify(s, up)
 	}
+	s.b.dispatch() // up, or no more NOLB: it may take what waits
 }
 
 // Stats returns the server's statistics under HAProxy's stats field names:

@@ -19,7 +19,7 @@ func (s *Server) Snapshot(ctx context.Context) *metrics.Snapshot {
 	snap.Conns = s.slots.state()
 	loops := s.loopStates()
 	for i, b := range s.backends {
-		bs := metrics.BackendSnapshot{Name: b.Name()}
+		bs := metrics.BackendSnapshot{Name: b.Name(), Queue: b.QueueLen(), QueueMax: b.QueueMax()}
 		for _, ls := range loops {
 			bs.Add(&ls.backendStats[i])
 		}

@@ -47,6 +47,9 @@ type BackendSnapshot struct {
 	Name string
 	BackendTotals
 	Servers []ServerSnapshot
+	// Queue is how many requests wait for a server under its maxconn,
+	// QueueMax the most that waited at once.
+	Queue, QueueMax int
 }
 
 // ServerSnapshot is one server's state.
@@ -106,9 +109,12 @@ var (
 	beConnErrors     = desc("backend_connection_errors_total", "Exchanges that found no server or could not connect to one.", "proxy")
 	beRespErrors     = desc("backend_response_errors_total", "Exchanges whose server failed or timed out after the connection.", "proxy")
 	beResponseTime   = desc("backend_response_time_seconds", "Time the servers took to send a response head after the connection (Tr).", "proxy")
+	beCurQueue       = desc("backend_current_queue", "Requests waiting in the backend's queue for a server under its maxconn.", "proxy")
+	beMaxQueue       = desc("backend_max_queue", "The most requests that waited in the backend's queue at once.", "proxy")
 	srvStatus        = desc("server_status", "1 when the server is up.", "proxy", "server")
 	srvWeight        = desc("server_weight", "The server's weight.", "proxy", "server")
 	srvCurSessions   = desc("server_current_sessions", "Connections to the server in use.", "proxy", "server")
+	srvCurQueue      = desc("server_current_queue", "Requests waiting for this server in particular: always 0, luaedge's requests wait in their backend's queue, for any of its servers.", "proxy", "server")
 	procUptime       = desc("process_uptime_seconds", "Time since the process started.")
 	procLoops        = desc("process_loops", "Event loops (one LuaJIT state each).")
 	procMaxConns     = desc("process_max_connections", "The top-level maxconn.")
@@ -127,7 +133,8 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{feCurSessions, feSessions, feRequests, feResponses, feReqErrors, feBytesIn, feBytesOut, feLimitSessions, feWaitingConns,
 		procMaxConns, procCurConns, procWaitingConns,
-		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beResponseTime, srvStatus, srvWeight, srvCurSessions,
+		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beResponseTime, beCurQueue, beMaxQueue,
+		srvStatus, srvWeight, srvCurSessions, srvCurQueue,
 		procUptime, procLoops, luaMemory, fnCalls, fnErrors, fnTimeouts, fnCPU, fnAlloc, cgoCalls, accessLogDropped} {
 		ch <- d
 	}
@@ -172,12 +179,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(srvStatus, boolValue(sv.Up), b.Name, sv.Name)
 			gauge(srvWeight, float64(sv.Weight), b.Name, sv.Name)
 			gauge(srvCurSessions, float64(sv.Active), b.Name, sv.Name)
+			gauge(srvCurQueue, 0, b.Name, sv.Name)
 			if sv.Up {
 				up++
 			}
 		}
 		gauge(beStatus, boolValue(up > 0), b.Name)
 		gauge(beActive, float64(up), b.Name)
+		gauge(beCurQueue, float64(b.Queue), b.Name)
+		gauge(beMaxQueue, float64(b.QueueMax), b.Name)
 		counter(beRequests, b.Requests, b.Name)
 		for k, n := range b.Responses {
 			counter(beResponses, n, b.Name, ClassNames[k])

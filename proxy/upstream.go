@@ -31,6 +31,7 @@ type Backend struct {
 	ConnectTimeout time.Duration
 	ServerTimeout  time.Duration
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
+	QueueTimeout   time.Duration // a request waiting in the backend's queue (then 503)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 }
 
@@ -117,7 +118,9 @@ func dialAddrOf(addr string) (dialAddr, error) {
 	return dialAddr(net.JoinHostPort(host, port)), nil
 }
 
-// Open forwards the request of st to a server of backend be.
+// Open forwards the request of st to a server of backend be; when every
+// server is at its maxconn, the request waits in the backend's queue
+// (queue.go).
 func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int, string) {
 	if be < 0 || be >= len(p.backends) {
 		return nil, 503, "no backend for this request"
@@ -125,8 +128,13 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	b := p.backends[be]
 	srv := b.Pick(src)
 	if srv == nil {
-		return nil, 503, "no server available in backend " + b.Name()
+		return p.queue(st, b, src)
 	}
+	return p.openOn(st, b, srv)
+}
+
+// openOn forwards the request of st to srv, picked for it.
+func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}

@@ -30,6 +30,7 @@ type logState struct {
 	rec     accesslog.Record
 	line    []byte    // method, target and addresses, copied
 	fwdAt   time.Time // the request went to the backend
+	srvAt   time.Time // a server was chosen for it (after the queue, if it waited)
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
@@ -52,7 +53,7 @@ func (st *Stream) logStart() {
 	}
 	l.lineSet = false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
-	l.fwdAt, l.connAt, l.be = time.Time{}, time.Time{}, -1
+	l.fwdAt, l.srvAt, l.connAt, l.be = time.Time{}, time.Time{}, time.Time{}, -1
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -137,9 +138,15 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if r.Cause == "" {
 		r.Cause = cause
 	}
-	r.Ta = time.Now().Sub(r.Start)
-	if !l.fwdAt.IsZero() {
-		r.Tw = 0 // luaedge has no queue: a request that reaches a backend goes to a server at once
+	now := time.Now()
+	r.Ta = now.Sub(r.Start)
+	switch {
+	case !l.srvAt.IsZero():
+		r.Tw = l.srvAt.Sub(l.fwdAt)
+	case r.Queued:
+		r.Tw = now.Sub(l.fwdAt) // it left the queue without a server
+	case !l.fwdAt.IsZero():
+		r.Tw = 0
 	}
 	st.count(l)
 	if lg := st.fe.Log; lg != nil {
@@ -173,6 +180,14 @@ func (st *Stream) logTerm(term, cause string) {
 	}
 }
 
+// LogQueued records that the request waits in its backend's queue, with
+// pos requests before it (%bq).
+func (st *Stream) LogQueued(pos int) {
+	if l := st.log; l != nil {
+		l.rec.Queued, l.rec.BackendQueue = true, pos
+	}
+}
+
 // LogServer records the server a request (or TCP session) went to;
 // reused says that the connection to it was already open.
 func (st *Stream) LogServer(name string, reused bool) {
@@ -181,6 +196,7 @@ func (st *Stream) LogServer(name string, reused bool) {
 		return
 	}
 	l.rec.Server = name
+	l.srvAt = time.Now()
 	if reused {
 		st.LogConnected()
 	}
@@ -193,7 +209,11 @@ func (st *Stream) LogConnected() {
 		return
 	}
 	l.connAt = time.Now()
-	l.rec.Tc = l.connAt.Sub(l.fwdAt)
+	from := l.srvAt
+	if from.IsZero() {
+		from = l.fwdAt
+	}
+	l.rec.Tc = l.connAt.Sub(from)
 }
 
 // logForward records that the request goes to backend be.

@@ -347,6 +347,22 @@ func (st *Stream) UpstreamEnd() {
 	st.down.EndResponse()
 }
 
+// QueueTimedOut answers 503 to a request that waited in its backend's
+// queue for the backend's timeouts.queue without getting a server
+// (HAProxy's termination state sQ).
+func (st *Stream) QueueTimedOut() {
+	st.fwd.up = nil
+	st.fwd.parkedForHead = false
+	st.down.Forwarded(nil)
+	st.End()
+	st.logEnd("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
+	st.down.Fail(503)
+}
+
+// queuedUpstream is an Upstream that may still wait in its backend's
+// queue for a server.
+type queuedUpstream interface{ Queued() bool }
+
 // UpstreamFailed answers the client when the server side failed: status
 // (502, 504) if no head has left, else the stream is cut.
 func (st *Stream) UpstreamFailed(status int) {

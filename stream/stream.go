@@ -517,6 +517,8 @@ func (st *Stream) End() {
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
 	forwarding := st.fwd.up != nil
+	q, ok := st.fwd.up.(queuedUpstream)
+	queued := ok && q.Queued()
 	st.fwd.drop(st)
 	st.End()
 	if st.log != nil {
@@ -525,6 +527,8 @@ func (st *Stream) Close() {
 			st.logEnd("CD", 0, "")
 		case st.headSent:
 			st.logEnd("CD", 0, "")
+		case queued:
+			st.logEnd("CQ", 0, "")
 		case forwarding:
 			st.logEnd("CH", 0, "")
 		default:
