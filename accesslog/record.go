@@ -17,7 +17,9 @@ import "time"
 type Record struct {
 	TCP bool // a TCP session, not an HTTP request
 
-	Start time.Time // when the request head was complete (TCP: accepted)
+	// Start is when the request's first byte arrived (TCP: when the
+	// connection was accepted).
+	Start time.Time
 
 	ClientIP   []byte
 	ClientPort int
@@ -38,8 +40,11 @@ type Record struct {
 	Queued       bool
 	BackendQueue int
 
-	Status   int   // HTTP status sent; 0: none (TCP, or the client left first)
-	BytesOut int64 // response body bytes sent to the client (TCP: all bytes)
+	Status int // HTTP status sent; 0: none (TCP, or the client left first)
+	// BytesOut counts the response's head and body bytes sent to the
+	// client (TCP: all bytes), as HAProxy's %B; luaedge's own error
+	// answers (400, 408, 503...) count 0.
+	BytesOut int64
 	BytesIn  int64 // request body bytes read from the client (TCP: all bytes)
 	// Term is the termination state, HAProxy's two characters: what ended
 	// the session (C client, S server, P proxy, I internal error, R

@@ -99,7 +99,7 @@ var (
 	feResponses      = desc("frontend_http_responses_total", "HTTP responses sent, by status class (1xx-5xx, other).", "proxy", "code")
 	feReqErrors      = desc("frontend_request_errors_total", "Requests refused for themselves (400, 408, 413, 414, 431).", "proxy")
 	feBytesIn        = desc("frontend_bytes_in_total", "Request body bytes received (TCP: all bytes), counted as each request or connection ends.", "proxy")
-	feBytesOut       = desc("frontend_bytes_out_total", "Response body bytes sent (TCP: all bytes), counted as each request or connection ends.", "proxy")
+	feBytesOut       = desc("frontend_bytes_out_total", "Response bytes sent, heads and bodies (TCP: all bytes), counted as each request or connection ends.", "proxy")
 	feLimitSessions  = desc("frontend_limit_sessions", "The frontend's maxconn.", "proxy")
 	feWaitingConns   = desc("frontend_waiting_connections", "Connections accepted past the frontend's maxconn, waiting for one to close.", "proxy")
 	beStatus         = desc("backend_status", "1 when at least one of the backend's servers is up.", "proxy")

@@ -53,6 +53,9 @@ func (st *Stream) logStart() {
 	}
 	l.lineSet = false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
+	if l.rec.TCP {
+		l.rec.TR = -1
+	}
 	l.fwdAt, l.srvAt, l.connAt, l.be = time.Time{}, time.Time{}, time.Time{}, -1
 }
 
@@ -167,6 +170,21 @@ func (st *Stream) LogBytesIn(n int) {
 func (st *Stream) logBytesOut(n int) {
 	if st.log != nil {
 		st.log.rec.BytesOut += int64(n)
+	}
+}
+
+// LogHeadBytes counts the bytes of the response head a protocol sent
+// (HTTP/1: the status line and fields; HTTP/2: the HEADERS frames), which
+// %B includes as HAProxy's does.
+func (st *Stream) LogHeadBytes(n int) { st.logBytesOut(n) }
+
+// LogHeadStart records when the first byte of the request's head arrived:
+// the request's date (%tr) and the start of %TR and %Ta, which otherwise
+// start when the head was complete.
+func (st *Stream) LogHeadStart(at time.Time) {
+	if l := st.log; l != nil && !at.IsZero() && at.Before(l.rec.Start) {
+		l.rec.TR = l.rec.Start.Sub(at)
+		l.rec.Start = at
 	}
 }
 

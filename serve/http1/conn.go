@@ -100,6 +100,7 @@ type Conn struct {
 	out []byte
 
 	phase      phase
+	headAt     time.Time // when the request being read or answered began to arrive
 	deadline   time.Time
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
@@ -250,6 +251,9 @@ func (h *Conn) nextRequest() bool {
 		return false
 	}
 	h.headSent = false // no response of this request has left yet
+	if h.phase != phaseHead {
+		h.headAt = time.Now() // the request's first bytes (%tr, %TR)
+	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -319,6 +323,7 @@ func (h *Conn) startRequest() {
 		return
 	}
 	h.stats.Requests.Inc()
+	h.st.LogHeadStart(h.headAt)
 	if h.trackKey != "" {
 		h.fe.Track.HTTPRequest(h.trackKey)
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
@@ -635,7 +640,8 @@ func (h *Conn) SendHead(hd *stream.Head) {
 		h.sendSwitch(hd)
 		return
 	}
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -663,11 +669,13 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	}
 	h.out = append(b, "\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -675,6 +683,7 @@ func (h *Conn) sendSwitch(hd *stream.Head) {
 	}
 	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // SendData sends response body bytes, chunk-framed when the head had no
