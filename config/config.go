@@ -156,6 +156,9 @@ type Frontend struct {
 	// the order of arrival, for one to close; past MaxConn waiting ones,
 	// a new connection is closed at once.
 	MaxConn int `yaml:"maxconn"`
+	// Compression compresses the frontend's responses (network.go); nil:
+	// none. A backend's own applies to the requests forwarded to it.
+	Compression *Compression `yaml:"compression"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -364,6 +367,9 @@ type Backend struct {
 	// protocol header naming the client: "v1" or "v2" (HAProxy's
 	// send-proxy and send-proxy-v2); "" none. A server's own replaces it.
 	SendProxy string `yaml:"send_proxy"`
+	// Compression compresses the responses of the requests forwarded to
+	// the backend, instead of their frontend's; nil: the frontend's.
+	Compression *Compression `yaml:"compression"`
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -568,6 +574,7 @@ func (c *Config) setDefaults() {
 				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
 			}
 		}
+		f.Compression.setDefaults()
 		w := &f.WebSocket
 		setDefault(&w.MaxFrame, DefaultWSMaxFrame)
 		setDefault(&w.MaxMessage, DefaultWSMaxMessage)
@@ -580,6 +587,7 @@ func (c *Config) setDefaults() {
 		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
 		setDefault(&b.Timeouts.Server, Duration(DefaultServer))
 		setDefault(&b.Timeouts.Queue, b.Timeouts.Connect)
+		b.Compression.setDefaults()
 		c.serverTLSDefaults(b.TLS)
 		for j := range b.Servers {
 			c.serverTLSDefaults(b.Servers[j].TLS)

@@ -26,6 +26,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/proto/proxyproto"
 	"github.com/luaedge/luaedge/proto/ws"
 	proxypkg "github.com/luaedge/luaedge/proxy"
@@ -52,6 +53,10 @@ type Server struct {
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
+
+	// backendCompress is each backend's compression, by index (nil: its
+	// requests' frontend's).
+	backendCompress []*httpenc.Policy
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -154,6 +159,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			log.Warn("server state changed", "backend", b.Name(), "server", srv.Name(), "state", state)
 		})
 		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), H2: bc.Proto == "h2"})
+		s.backendCompress = append(s.backendCompress, compressPolicy(bc.Compression))
 		byName[bc.Name] = i
 	}
 	backendIndex := func(name string) int {
@@ -166,7 +172,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
 		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), slots: newConnSlots(fc.MaxConn)}
-		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0,
+			Compress: compressPolicy(fc.Compression)}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -499,6 +506,21 @@ func (s *Server) backendNames() []string {
 		names[i] = b.Name()
 	}
 	return names
+}
+
+// compressPolicy is a compression configuration as the streams use it;
+// nil for none.
+func compressPolicy(c *config.Compression) *httpenc.Policy {
+	if c == nil {
+		return nil
+	}
+	p := &httpenc.Policy{Types: c.Types, MinLength: int64(c.MinLength), Level: c.Level}
+	for _, a := range c.Algorithms {
+		if coding, ok := httpenc.ParseCoding(a); ok {
+			p.Codings = append(p.Codings, coding)
+		}
+	}
+	return p
 }
 
 // backendConfig turns a backend's YAML (at key path at) into the backend

@@ -6,6 +6,7 @@ import (
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -23,6 +24,9 @@ type Frontend struct {
 	// WSFilters: forwarded WebSockets go through Lua filters (ws_filters),
 	// which read whole messages: no extension is negotiated for them.
 	WSFilters bool
+	// Compress is how its responses are compressed (compress.go); nil:
+	// they are not, unless their backend says so.
+	Compress *httpenc.Policy
 	// Log is where its exchanges are logged; nil: they are not.
 	Log *AccessLog
 }
@@ -330,6 +334,7 @@ func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
 
 // UpstreamTrailers relays the trailer fields that ended the server's body.
 func (st *Stream) UpstreamTrailers(list []http1.Header) {
+	st.finishCoding()
 	if st.noBody || len(list) == 0 {
 		return
 	}
@@ -340,6 +345,7 @@ func (st *Stream) UpstreamTrailers(list []http1.Header) {
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {
+	st.finishCoding()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -37,6 +38,10 @@ type Env struct {
 	// name the backends (by index) in its lines.
 	AccessLog    *accesslog.Loop
 	BackendNames []string
+	// BackendCompress is how each backend (by index) compresses the
+	// responses of the requests forwarded to it; nil: as their
+	// frontend does. Shared, read-only.
+	BackendCompress []*httpenc.Policy
 	// The loop's counters, by frontend and backend index (Frontend.Index),
 	// counted as each exchange ends.
 	FrontendStats []metrics.Frontend
@@ -51,6 +56,11 @@ type Env struct {
 	trailers Trailers
 	// logFree are access-log records no stream holds (accesslog.go).
 	logFree []*logState
+	// encoder compresses the loop's responses, one piece at a time;
+	// acceptEncoding holds a request's Accept-Encoding values while a
+	// head is being sent (compress.go).
+	encoder        httpenc.Encoder
+	acceptEncoding [][]byte
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -168,6 +178,9 @@ type Stream struct {
 	headSent bool
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
+	// enc is the response's content coding (compress.go): what it
+	// sends is compressed by the loop's encoder.
+	enc httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
 
@@ -194,6 +207,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.th = th
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
+	st.enc = httpenc.State{}
 	th.S.Reset(entry, arg, connID)
 	st.logStart()
 	return nil
@@ -424,6 +438,7 @@ func (st *Stream) endResponse() {
 		st.down.Abort()
 		return
 	}
+	st.finishCoding()
 	if st.kind == KindHTTP && st.th.S.NumRTrailers() > 0 && !st.noBody {
 		st.sendTrailers()
 	}
@@ -564,6 +579,9 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
+		if st.enc.On() {
+			p = st.env.encoder.Compress(&st.enc, p)
+		}
 		st.logBytesOut(len(p))
 		st.down.SendData(p)
 	}
