@@ -22,14 +22,15 @@ type serverConn struct {
 	c       transport.Conn // nil while connecting (and during a TLS handshake)
 	tc      *transport.TLS // the TLS over the connection, from its open; nil: clear text
 	pending []byte         // written before the connection opened
+	closed  bool
+	slot    bool        // holds a connection slot (backend.Server.Done frees it)
+	timer   *time.Timer // connect timeout
+
 	// proxyHead is the PROXY protocol header the connection starts with,
 	// before TLS if any; nil: none. A connection that sent one names its
 	// client: it serves that exchange only (private).
 	proxyHead []byte
 	private   bool
-	closed    bool
-	slot      bool        // holds a connection slot (backend.Server.Done frees it)
-	timer     *time.Timer // connect timeout
 }
 
 // opened is called on the loop when the dial completed: what was written
