@@ -31,7 +31,7 @@ var (
 // body is compressed: the head loses its Content-Length (the protocol
 // frames the body) and Accept-Ranges, and a strong ETag goes weak.
 func (st *Stream) chooseCoding(h *Head) {
-	st.enc = httpenc.State{}
+	st.dropCoding()
 	var p *httpenc.Policy
 	if st.fe != nil {
 		p = st.fe.Compress
@@ -85,7 +85,21 @@ func (st *Stream) chooseCoding(h *Head) {
 	h.addField(fieldContentEncoding, codingNames[c])
 	h.coded = true
 	h.Length = -1
+	if n := len(st.env.encFree); n > 0 {
+		st.enc = st.env.encFree[n-1]
+		st.env.encFree = st.env.encFree[:n-1]
+	} else {
+		st.enc = new(httpenc.State)
+	}
 	st.enc.Start(c, p.Level)
+}
+
+// dropCoding gives the response's coding state back to the loop.
+func (st *Stream) dropCoding() {
+	if st.enc != nil {
+		st.env.encFree = append(st.env.encFree, st.enc)
+		st.enc = nil
+	}
 }
 
 // acceptEncoding returns the values of the request's Accept-Encoding
@@ -104,10 +118,11 @@ func (st *Stream) acceptEncoding(n int, field func(int) ([]byte, []byte)) [][]by
 // finishCoding sends the end of a compressed body (the last block and the
 // coding's trailer), once, before the response's trailers and its end.
 func (st *Stream) finishCoding() {
-	if !st.enc.On() {
+	if st.enc == nil {
 		return
 	}
-	out := st.env.encoder.Finish(&st.enc)
+	out := st.env.encoder.Finish(st.enc)
+	st.dropCoding()
 	st.logBytesOut(len(out))
 	st.down.SendData(out)
 }

@@ -112,8 +112,8 @@ type Tunnel interface {
 // forward is a stream's exchange with a backend.
 type forward struct {
 	up            Upstream
-	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
 	tunnel        Tunnel // TCP mode
+	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
 	awaitHead     bool   // the tcp-response rules wait for the server's first bytes
 }
 

@@ -57,9 +57,11 @@ type Env struct {
 	// logFree are access-log records no stream holds (accesslog.go).
 	logFree []*logState
 	// encoder compresses the loop's responses, one piece at a time;
-	// acceptEncoding holds a request's Accept-Encoding values while a
-	// head is being sent (compress.go).
+	// encFree are coding states no response holds; acceptEncoding holds a
+	// request's Accept-Encoding values while a head is being sent
+	// (compress.go).
 	encoder        httpenc.Encoder
+	encFree        []*httpenc.State
 	acceptEncoding [][]byte
 }
 
@@ -178,9 +180,10 @@ type Stream struct {
 	headSent bool
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
-	// enc is the response's content coding (compress.go): what it
-	// sends is compressed by the loop's encoder.
-	enc httpenc.State
+	// enc is the coding of the response being compressed (compress.go),
+	// from the loop's free list; nil: not compressed (an idle
+	// connection's stream holds none).
+	enc *httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
 
@@ -207,7 +210,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.th = th
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
-	st.enc = httpenc.State{}
+	st.dropCoding()
 	th.S.Reset(entry, arg, connID)
 	st.logStart()
 	return nil
@@ -531,6 +534,7 @@ func (st *Stream) End() {
 // Close ends the stream for good: the connection closed. The upstream
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
+	st.dropCoding()
 	forwarding := st.fwd.up != nil
 	q, ok := st.fwd.up.(queuedUpstream)
 	queued := ok && q.Queued()
@@ -579,8 +583,8 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
-		if st.enc.On() {
-			p = st.env.encoder.Compress(&st.enc, p)
+		if st.enc != nil {
+			p = st.env.encoder.Compress(st.enc, p)
 		}
 		st.logBytesOut(len(p))
 		st.down.SendData(p)

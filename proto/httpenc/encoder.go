@@ -8,13 +8,12 @@ import (
 )
 
 // State is one response's coding: which, at what level, and what its
-// trailer needs (the checksum and length of what was compressed). The
-// zero State codes nothing. It belongs to the response's stream.
+// trailer needs (the checksum and length of what was compressed). It
+// belongs to the response's stream.
 type State struct {
 	coding  Coding
 	level   int
 	started bool   // the header went out
-	done    bool   // the trailer went out
 	crc     uint32 // gzip: CRC-32 of the uncompressed bytes
 	adler   uint32 // deflate: Adler-32 of them
 	size    uint32 // gzip: their length, modulo 2^32
@@ -24,12 +23,6 @@ type State struct {
 func (s *State) Start(c Coding, level int) {
 	*s = State{coding: c, level: level, adler: 1}
 }
-
-// On reports whether the response is being coded and not finished.
-func (s *State) On() bool { return s.coding != None && !s.done }
-
-// Coding is the response's coding (None if it is not coded).
-func (s *State) Coding() Coding { return s.coding }
 
 // Encoder compresses the responses of one event loop, one piece at a time:
 // a compressor per level in use (each about a megabyte, made on first
@@ -99,7 +92,6 @@ func (e *Encoder) Finish(s *State) []byte {
 	case Deflate:
 		e.out = binary.BigEndian.AppendUint32(e.out, s.adler)
 	}
-	s.done = true
 	return e.out
 }
 

@@ -100,7 +100,7 @@ type Conn struct {
 	out []byte
 
 	phase      phase
-	headAt     time.Time // when the request being read or answered began to arrive
+	headAt     int64 // when the request being read or answered began to arrive, Unix ns (a time.Time would grow Conn's allocation)
 	deadline   time.Time
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
@@ -252,7 +252,7 @@ func (h *Conn) nextRequest() bool {
 	}
 	h.headSent = false // no response of this request has left yet
 	if h.phase != phaseHead {
-		h.headAt = time.Now() // the request's first bytes (%tr, %TR)
+		h.headAt = time.Now().UnixNano() // the request's first bytes (%tr, %TR)
 	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
@@ -323,7 +323,9 @@ func (h *Conn) startRequest() {
 		return
 	}
 	h.stats.Requests.Inc()
-	h.st.LogHeadStart(h.headAt)
+	if h.headAt != 0 {
+		h.st.LogHeadStart(time.Unix(0, h.headAt))
+	}
 	if h.trackKey != "" {
 		h.fe.Track.HTTPRequest(h.trackKey)
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
