@@ -85,6 +85,8 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		BackendNames:  s.backendNames(),
 		FrontendStats: ls.stats,
 		BackendStats:  ls.backendStats,
+
+		BackendCompress: s.backendCompress,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)

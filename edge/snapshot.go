@@ -54,8 +54,9 @@ func (s *Server) Counters() *metrics.Snapshot {
 		if f.paused.Load() {
 			status = "STOP"
 		}
-		snap.Frontends = append(snap.Frontends, metrics.FrontendSnapshot{Name: f.cfg.Name, Mode: f.cfg.Mode, Status: status, FrontendTotals: s.frontendTotals(f)})
+		snap.Frontends = append(snap.Frontends, metrics.FrontendSnapshot{Name: f.cfg.Name, Mode: f.cfg.Mode, Status: status, FrontendTotals: s.frontendTotals(f), Conns: f.slots.state()})
 	}
+	snap.Conns = s.slots.state()
 	for _, ls := range loops {
 		for i := range ls.stats {
 			snap.LoopSessions[ls.loop.ID] += ls.stats[i].Sessions.Load()
@@ -66,7 +67,8 @@ func (s *Server) Counters() *metrics.Snapshot {
 		st := b.Stats()
 		bs := metrics.BackendSnapshot{Name: b.Name(), Algo: b.Algorithm(), Status: st["status"].(string),
 			Current: int64(st["scur"].(int)), Max: int64(st["smax"].(int)), Total: int64(st["stot"].(int)),
-			ActiveServers: st["act"].(int), BackupServers: st["bck"].(int), Weight: st["weight"].(int)}
+			ActiveServers: st["act"].(int), BackupServers: st["bck"].(int), Weight: st["weight"].(int),
+			Queue: b.QueueLen(), QueueMax: b.QueueMax()}
 		for _, ls := range loops {
 			bs.Add(&ls.backendStats[i])
 		}

@@ -57,8 +57,9 @@ type Frontend struct {
 	// 413, 414, 431).
 	Responses     [NumClasses]Counter
 	RequestErrors Counter
-	// Body bytes (TCP: all bytes) from and to clients, counted when each
-	// request (TCP: connection) ends.
+	// Request body bytes and response bytes (head and body) from and to
+	// clients (TCP: all bytes), counted when each request (TCP:
+	// connection) ends.
 	BytesIn, BytesOut Counter
 }
 
