@@ -36,8 +36,8 @@ type httpConn struct {
 	ws *servews.Conn
 }
 
-// upgraded takes over the WebSocket connection h1 became.
-func (w *httpConn) upgraded(c *servews.Conn) {
+// Upgraded takes over the WebSocket connection h1 became.
+func (w *httpConn) Upgraded(c *servews.Conn) {
 	w.ws, w.h1 = c, nil
 }
 

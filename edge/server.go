@@ -365,7 +365,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	}
 	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h, accepted: ls.sinceStart()}
 	ls.addHTTP(w)
-	h.OnUpgrade = w.upgraded
+	h.OnUpgrade = w
 	h.WSFilter = ls.wsChains[f.index]
 	switch {
 	case alpn == "h2":

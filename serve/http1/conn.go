@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -122,10 +123,11 @@ type Conn struct {
 	// (0: none); set by whoever makes the Conn.
 	WSFilter int
 
-	// OnUpgrade is called with the WebSocket connection this one became
+	// OnUpgrade is told of the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
-	// them. nil: upgrades are refused.
-	OnUpgrade func(*servews.Conn)
+	// them (an interface, not a func: a method value would cost each
+	// connection an allocation). nil: upgrades are refused.
+	OnUpgrade Upgraded
 
 	// The request being answered, and its body's framing; the small
 	// fields are together, which keeps an idle connection in a smaller
@@ -151,17 +153,29 @@ type Conn struct {
 	respChunked bool
 }
 
+// Upgraded takes over the WebSocket connection an HTTP/1.1 connection
+// became.
+type Upgraded interface{ Upgraded(*servews.Conn) }
+
 // New serves connection c of frontend fe on loop l; id is the connection's
 // number (for sess.* variables), prog the frontend's program in the loop's
 // Lua state.
 func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
 	h := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, prog: prog, bodyDone: true}
 	h.st = stream.New(l.Env, h, stream.KindHTTP, fe.Stream)
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		h.srcIP, h.srcPort = []byte(a.IP.String()), a.Port
+	// Both addresses in one allocation: an idle connection is mostly
+	// what it keeps from here.
+	src, _ := c.RemoteAddr().(*net.TCPAddr)
+	dst, _ := c.LocalAddr().(*net.TCPAddr)
+	var scratch [96]byte
+	b := appendIP(scratch[:0], src)
+	n := len(b)
+	ips := append([]byte(nil), appendIP(b, dst)...)
+	if src != nil {
+		h.srcIP, h.srcPort = ips[:n:n], src.Port
 	}
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
+	if dst != nil {
+		h.dstIP, h.dstPort = ips[n:], dst.Port
 	}
 	h.st.Src = h.srcIP
 	if h.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); h.trackKey != "" {
@@ -170,6 +184,16 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	l.Conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
 	return h
+}
+
+// appendIP appends a's address as net.IP's String writes it (IPv4 in
+// dotted form, IPv6 as RFC 5952 says).
+func appendIP(b []byte, a *net.TCPAddr) []byte {
+	if a == nil {
+		return b
+	}
+	ip, _ := netip.AddrFromSlice(a.IP)
+	return ip.Unmap().AppendTo(b)
 }
 
 // Peer gives the access log the connection's addresses.
@@ -1018,7 +1042,7 @@ func (h *Conn) Upgrade() {
 	h.closed, h.handedOff = true, true
 	s.SetKind(cgo.KindWebSocket)
 	s.SetWS(0, 0, []byte(res.Protocol))
-	h.OnUpgrade(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
+	h.OnUpgrade.Upgraded(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
 }
 
 // OnClose releases what the connection holds.
