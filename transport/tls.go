@@ -323,11 +323,20 @@ func (t *TLS) OnClose(err error) {
 	}
 	if !t.done {
 		// Closed during the handshake (its timeout, a peer that left):
-		// whoever waits for it learns it failed.
+		// whoever waits for it learns it failed. A handshake that failed
+		// (a certificate refused) has sent its alert, which the peer may
+		// have answered by closing before the loop ran handshakeDone: its
+		// error says more than the close.
 		t.done = true
-		if t.expired {
+		w.mu.Lock()
+		failed := w.err
+		w.mu.Unlock()
+		switch {
+		case t.expired:
 			err = ErrHandshakeTimeout
-		} else if err == nil {
+		case failed != nil:
+			err = failed
+		case err == nil:
 			err = net.ErrClosed
 		}
 		t.ready(t, err)
