@@ -25,7 +25,8 @@ type Sockets struct {
 	loop       *eventloop.Loop
 	handshakes *transport.HandshakePool // of connect_ssl; shared by the generation's loops
 	sockets    map[int]*luaSocket
-	next       int
+	ws         map[int]*wsClient // http.websocket clients (wsclient.go); made on first use
+	next       int               // the last id given to a socket or client
 }
 
 // NewSockets makes the sockets of loop l; hs bounds the TLS handshakes
@@ -154,8 +155,15 @@ func goSockOption(c *cgo.Call) int {
 func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 	id, op, arg, timeout, data := s.SockOp()
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
-	if op == cgo.SockConnect {
+	switch op {
+	case cgo.SockConnect:
 		l.socketConnect(w, string(data), timeout, arg == 1)
+		return
+	case cgo.SockWSConnect:
+		l.wsConnect(w, data, timeout, arg)
+		return
+	case cgo.SockWSSend, cgo.SockWSRecv, cgo.SockWSClose:
+		l.wsOp(w, id, data, timeout)
 		return
 	}
 	k := l.sockets[id]
@@ -394,8 +402,14 @@ func (k *luaSocket) close() {
 	}
 }
 
-// CloseOf closes the sockets a finished request or task left open.
+// CloseOf closes the sockets and WebSocket clients a finished request or
+// task left open.
 func (l *Sockets) CloseOf(s *cgo.Stream) {
+	for _, k := range l.ws {
+		if k.owner == s {
+			k.closeOwned()
+		}
+	}
 	if len(l.sockets) == 0 {
 		return
 	}
