@@ -505,7 +505,8 @@ measure_idle() {
     holder=$!
     exec 7>"$fifo"
     for ((i = 0; i < 600; i++)); do
-        line=$(cat "$TMP_ROOT/idle-$server.out")
+        # The output file appears once wsload's fifo is open.
+        line=$(cat "$TMP_ROOT/idle-$server.out" 2>/dev/null || true)
         [[ $line == "open $CASE_IDLE"* ]] && break
         kill -0 "$holder" 2>/dev/null || break
         sleep 0.1
