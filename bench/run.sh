@@ -137,16 +137,17 @@ proc_tree() { # pid $1 and all its descendants, from /proc
         }'
 }
 
-cpu_ticks() { # utime+stime (fields 14+15), in clock ticks, over the tree of pid $1
-    local p total=0 line rest
+cpu_ticks() { # "utime stime" (fields 14 and 15), in clock ticks, over the tree of pid $1
+    local p user=0 sys=0 line rest
     local -a f
     for p in $(proc_tree "$1"); do
         line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         rest=${line##*) }
         read -r -a f <<<"$rest"           # f[0] is field 3
-        total=$((total + f[11] + f[12]))
+        user=$((user + f[11]))
+        sys=$((sys + f[12]))
     done
-    echo "$total"
+    echo "$user $sys"
 }
 
 stop_server() {
@@ -445,20 +446,21 @@ measure_one() {
     dir=${SRV_DIR[$server]}
     pid=${SRV_PID[$server]}
 
-    local t0 t1 out
+    local t0 t1 u0 s0 u1 s1 out
     out=$dir/wrk.out
     [[ $server == luaedge-scraped ]] && start_scraper "http://127.0.0.1:$(admin_port "$server")/metrics"
-    t0=$(cpu_ticks "$pid")
+    read -r u0 s0 <<<"$(cpu_ticks "$pid")"
     load_cmd "$RUN_SECONDS" "$url" latency
     run_wrk "$out" "${LOAD[@]}" ||
         { cat "$out" >&2; die "$name/$server: $CASE_CLIENT failed"; }
-    t1=$(cpu_ticks "$pid")
+    read -r u1 s1 <<<"$(cpu_ticks "$pid")"
+    t0=$((u0 + s0)) t1=$((u1 + s1))
     stop_scraper
     kill -0 "$pid" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
 
     {
         printf '### %s / %s, round %s\n' "$name" "$server" "$ROUND"
-        printf 'server cpu ticks: %s -> %s (CLK_TCK %s)\n' "$t0" "$t1" "$CLK_TCK"
+        printf 'server cpu ticks: %s -> %s (user %s, system %s; CLK_TCK %s)\n' "$t0" "$t1" "$((u1 - u0))" "$((s1 - s0))" "$CLK_TCK"
         cat "$out"
         echo
     } >>"$RAW_LOG"
@@ -468,16 +470,20 @@ measure_one() {
     [[ -n $requests && $requests -gt 0 ]] ||
         { cat "$out" >&2; die "$name/$server: $CASE_CLIENT made no requests"; }
 
-    local us
+    local us us_user us_sys
     us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
+    us_user=$(awk -v d=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
+    us_sys=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
     local key=$name:$server note=""
     [[ ${non2xx:-0} -gt 0 ]] && note+="round $ROUND: $non2xx non-2xx responses; "
     [[ ${sockerr:-0} -gt 0 ]] && note+="round $ROUND: $sockerr socket read/write/timeout errors; "
     R_CPU[$key]+="$us "
+    R_USR[$key]+="$us_user "
+    R_SYS[$key]+="$us_sys "
     R_RPS[$key]+="$rps "
     R_P99[$key]+="$p99 "
     R_NOTE[$key]+="$note"
-    log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT, $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
+    log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT (user $us_user, system $us_sys), $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
 }
 
 rss_kb() { # VmRSS in KiB, summed over the tree of pid $1
@@ -526,11 +532,15 @@ measure_idle() {
 
 report_case() {
     local name=$1 s key cpu rps
-    local -A MED_CPU=() MED_RPS=() MED_RN=() MED_RH=()
+    local -A MED_CPU=() MED_USR=() MED_SYS=() MED_RPS=() MED_RN=() MED_RH=()
     for s in "${RAN[@]}"; do
         key=$name:$s
         # shellcheck disable=SC2086
         MED_CPU[$s]=$(median ${R_CPU[$key]})
+        # shellcheck disable=SC2086
+        MED_USR[$s]=$(median ${R_USR[$key]})
+        # shellcheck disable=SC2086
+        MED_SYS[$s]=$(median ${R_SYS[$key]})
         # shellcheck disable=SC2086
         MED_RPS[$s]=$(median ${R_RPS[$key]})
         # Ratios are paired by round, then the median is taken: the runs of
@@ -558,8 +568,8 @@ report_case() {
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
     echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
     echo
-    echo "| server | µs CPU/$CASE_UNIT (median) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| server | µs CPU/$CASE_UNIT (median) | user / system µs (medians) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
+    echo "|---|---:|---:|---:|---:|---:|"
     local r_n r_h flag
     for s in "${RAN[@]}"; do
         key=$name:$s
@@ -569,7 +579,7 @@ report_case() {
         r_h=$(fmt_ratio "${MED_RH[$s]:-}")
         flag=""
         [[ -n ${R_NOTE[$key]} ]] && flag=" ⚠"
-        printf '| %s%s | %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "$rps" "$r_n" "$r_h"
+        printf '| %s%s | %.2f | %.2f / %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "${MED_USR[$s]}" "${MED_SYS[$s]}" "$rps" "$r_n" "$r_h"
     done
     echo
     echo "Rounds:"
@@ -691,7 +701,7 @@ mkdir -p "$RESULTS_DIR"
 TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
 chmod 755 "$TMP_ROOT"
 
-declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=()
+declare -A R_CPU=() R_USR=() R_SYS=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=()
 WSLOAD=""
 
 for case_dir in "${CASES[@]}"; do
