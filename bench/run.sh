@@ -21,6 +21,10 @@
 #                      access log off, and luaedge-scraped, luaedge with /metrics scraped
 #                      every second during its runs)
 #   BENCH_NO_INSTALL   set to 1 to skip bench/install-peers.sh
+#   BENCH_NGINX_ROOT   a folder holding nginx's Lua modules, LuaJIT and Lua libraries
+#                      under their Debian paths (the packages unpacked with dpkg-deb -x),
+#                      used instead of the system's: for a host where another LuaJIT
+#                      package excludes libnginx-mod-http-lua (set BENCH_NO_INSTALL too)
 #   LUAEDGE_BIN        luaedge binary (default bin/luaedge of the repository)
 set -euo pipefail
 
@@ -37,6 +41,7 @@ H2_CONNS=${BENCH_H2_CONNECTIONS:-4}
 H2_STREAMS=${BENCH_H2_STREAMS:-100}
 BASE_PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
+NGINX_ROOT=${BENCH_NGINX_ROOT:-}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 read -r -a SERVERS <<<"${BENCH_SERVERS:-luaedge luaedge-nolimits haproxy nginx}"
 LUAEDGE_BIN=${LUAEDGE_BIN:-$ROOT_DIR/bin/luaedge}
@@ -94,7 +99,11 @@ server_cmd() { # fills CMD for server $1 with rendered config in dir $2
     case $1 in
         luaedge*) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
         haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
-        nginx) CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ;;
+        nginx)
+            CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf")
+            [[ -n $NGINX_ROOT ]] && CMD=(env "LD_LIBRARY_PATH=$NGINX_ROOT/usr/lib/x86_64-linux-gnu"
+                "LUA_PATH=$NGINX_ROOT/usr/share/lua/5.1/?.lua;;" "${CMD[@]}")
+            ;;
     esac
 }
 
@@ -106,7 +115,7 @@ server_available() { # prints a reason and fails when the server can't run
             command -v haproxy >/dev/null || { echo "haproxy not installed"; return 1; } ;;
         nginx)
             command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
-            [[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]] ||
+            [[ -e $NGINX_ROOT/usr/lib/nginx/modules/ngx_http_lua_module.so ]] ||
                 { echo "libnginx-mod-http-lua not installed"; return 1; } ;;
     esac
 }
@@ -380,6 +389,10 @@ start_one() {
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
             -e "s|@ADMIN_PORT@|$((port + 100))|g" -e "s|@SYSLOG_PORT@|$SYSLOG_PORT|g" "$f" >"$dir/${f##*/}"
     done
+    if [[ $server == nginx && -n $NGINX_ROOT ]]; then
+        sed -i -e "s|/usr/lib/nginx/modules/|$NGINX_ROOT/usr/lib/nginx/modules/|g" \
+            -e "s|/usr/share/lua/5.1/|$NGINX_ROOT/usr/share/lua/5.1/|g" "$dir/nginx.conf"
+    fi
 
     # certs: the case's certificate and key, made once per case.
     [[ -n $CASE_CERTS ]] && cp "$CASE_CERTS"/cert.pem "$CASE_CERTS"/key.pem "$CASE_CERTS"/haproxy.pem "$dir/"
@@ -678,6 +691,7 @@ CPU_MODEL=${CPU_MODEL:-unknown CPU}
 HAPROXY_VERSION=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
 NGX_LUA_VERSION=$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null || true)
+[[ -n $NGINX_ROOT ]] && NGX_LUA_VERSION="(from $NGINX_ROOT)"
 WRK_VERSION=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || true)
 
 # Cases: arguments are names under bench/cases (or paths); default all.
