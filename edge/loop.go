@@ -202,6 +202,20 @@ func (ls *loopState) drain() {
 	}
 }
 
+// drainWebSockets, when a reload retires the generation, closes its
+// WebSockets, served and forwarded, with 1001: a keep-alive connection
+// ends with its next request, a WebSocket would stay until
+// shutdown_timeout and be cut then. Their clients reconnect to the new
+// generation.
+func (ls *loopState) drainWebSockets() {
+	for h := range ls.http.Conns {
+		h.DrainWebSocket()
+	}
+	for w := range ls.ws.Conns {
+		w.Drain()
+	}
+}
+
 // close unloads the loop's Lua state (its scripts' script_deinit runs).
 func (ls *loopState) close() {
 	close(ls.stopSweep)

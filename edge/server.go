@@ -422,6 +422,10 @@ func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	}
 	if closeIdle {
 		s.CloseIdle()
+	} else {
+		for _, ls := range s.loopStates() {
+			ls.loop.Post(ls.drainWebSockets)
+		}
 	}
 	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
 	defer deadline.Stop()
