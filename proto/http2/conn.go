@@ -57,6 +57,11 @@ type Limits struct {
 	// ended (ENHANCE_YOUR_CALM): it carries mostly frames that do no work
 	// (SETTINGS, PING, PRIORITY, empty or refused frames). Default 1 MiB.
 	FloodAllowance int
+	// ExtendedConnect sends SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
+	// and accepts requests with a :protocol pseudo-header field (Event.
+	// Protocol), which the caller serves (WebSocket over HTTP/2). Without
+	// it, such a request is malformed (a stream error, PROTOCOL_ERROR).
+	ExtendedConnect bool
 }
 
 // Defaults of Limits.
@@ -142,8 +147,10 @@ type Event struct {
 	Kind   EventKind
 	Stream uint32
 	// The request's pseudo-header fields (EventRequest); Authority is
-	// the host field's value when :authority is absent.
-	Method, Scheme, Authority, Path string
+	// the host field's value when :authority is absent. Protocol is the
+	// :protocol of an extended CONNECT (Limits.ExtendedConnect), "" for
+	// any other request.
+	Method, Scheme, Authority, Path, Protocol string
 	// ContentLength is the request's content-length, -1 when it has none.
 	ContentLength int64
 	// Fields are the regular fields (EventRequest) or the trailer fields
@@ -296,6 +303,9 @@ func NewConn(lim Limits) *Conn {
 		Setting{SettingMaxFrameSize, uint32(lim.MaxFrameSize)},
 		Setting{SettingMaxHeaderListSize, uint32(lim.MaxHeaderListSize)},
 		Setting{SettingEnablePush, 0})
+	if lim.ExtendedConnect {
+		c.out = AppendSettings(c.out, Setting{SettingEnableConnectProtocol, 1})
+	}
 	if lim.ConnWindow > initialWindow {
 		c.out = AppendWindowUpdate(c.out, 0, uint32(lim.ConnWindow-initialWindow))
 	}
