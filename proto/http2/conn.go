@@ -297,15 +297,19 @@ func NewConn(lim Limits) *Conn {
 	// bytes (AddField passes them unconverted) and never allocates.
 	c.enc = hpack.NewEncoder(&c.block)
 	c.enc.SetMaxDynamicTableSizeLimit(0)
-	c.out = AppendSettings(c.out,
-		Setting{SettingMaxConcurrentStreams, uint32(lim.MaxConcurrentStreams)},
-		Setting{SettingInitialWindowSize, uint32(lim.StreamWindow)},
-		Setting{SettingMaxFrameSize, uint32(lim.MaxFrameSize)},
-		Setting{SettingMaxHeaderListSize, uint32(lim.MaxHeaderListSize)},
-		Setting{SettingEnablePush, 0})
-	if lim.ExtendedConnect {
-		c.out = AppendSettings(c.out, Setting{SettingEnableConnectProtocol, 1})
+	settings := [...]Setting{
+		{SettingMaxConcurrentStreams, uint32(lim.MaxConcurrentStreams)},
+		{SettingInitialWindowSize, uint32(lim.StreamWindow)},
+		{SettingMaxFrameSize, uint32(lim.MaxFrameSize)},
+		{SettingMaxHeaderListSize, uint32(lim.MaxHeaderListSize)},
+		{SettingEnablePush, 0},
+		{SettingEnableConnectProtocol, 1},
 	}
+	n := len(settings)
+	if !lim.ExtendedConnect {
+		n-- // the last, RFC 8441's, is sent only to say yes
+	}
+	c.out = AppendSettings(c.out, settings[:n]...)
 	if lim.ConnWindow > initialWindow {
 		c.out = AppendWindowUpdate(c.out, 0, uint32(lim.ConnWindow-initialWindow))
 	}
