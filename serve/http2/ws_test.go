@@ -54,6 +54,13 @@ frontends:
   - name: plain
     bind: ["@B@"]
     use_service: lua.app
+  - name: forwarding
+    bind: ["@C@"]
+    default_backend: nowhere
+    http2: {websocket: true}
+backends:
+  - name: nowhere
+    servers: [{name: s1, address: "127.0.0.1:1"}]
 `
 
 // h2ws is a raw HTTP/2 connection for WebSocket streams.
@@ -240,8 +247,8 @@ func TestWebSocketOverHTTP2(t *testing.T) {
 }
 
 // What is refused: a version other than 13 (426), a plain request asking
-// for a WebSocket (400), and extended CONNECT where http2.websocket is off
-// (the request is malformed there).
+// for a WebSocket (400), extended CONNECT where http2.websocket is off
+// (the request is malformed there), and one routed to a backend (501).
 func TestWebSocketOverHTTP2Refused(t *testing.T) {
 	s := edgetest.Start(t, wsConf, wsApp)
 	w := dialH2WS(t, s, "@A@")
@@ -263,5 +270,11 @@ func TestWebSocketOverHTTP2Refused(t *testing.T) {
 	off.readUntil("the reset", func() bool { _, ok := off.reset[1]; return ok })
 	if off.reset[1] != http2.ErrCodeProtocol {
 		t.Fatalf("reset with %v", off.reset[1])
+	}
+	fwd := dialH2WS(t, s, "@C@")
+	fwd.open(1, "CONNECT", "/echo", "sec-websocket-version", "13")
+	fwd.readUntil("the answer", func() bool { return fwd.ended[1] })
+	if fwd.fields[1][":status"] != "501" {
+		t.Fatalf("forwarded: %v %q", fwd.fields[1], fwd.data[1])
 	}
 }
