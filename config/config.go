@@ -187,6 +187,12 @@ type HTTP2 struct {
 	ResetBudget          int    `yaml:"reset_budget"`
 	MaxQueuedControl     int    `yaml:"max_queued_control"`
 	FloodAllowance       Size   `yaml:"flood_allowance"`
+	// WebSocket accepts WebSocket over HTTP/2 (RFC 8441): the frontend's
+	// SETTINGS say SETTINGS_ENABLE_CONNECT_PROTOCOL, and a Lua service
+	// accepts an extended CONNECT with ws:accept(). Off by default: a
+	// browser that sees it sends its WebSockets to the host that way,
+	// and those are not forwarded to backends.
+	WebSocket bool `yaml:"websocket"`
 }
 
 // HTTP/2's bounds (RFC 9113 §6.5.2) on what the settings may say.

@@ -91,7 +91,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}, WS: &ls.ws}
-	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
+	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}, WS: &ls.ws, NewConnID: ls.newConnID}
 	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
 	fail := func(err error) error {
 		st.Close()
@@ -214,6 +214,28 @@ func (ls *loopState) drain() {
 	}
 	for w := range ls.ws.Conns {
 		w.Drain() // 1001, then the close handshake
+	}
+}
+
+// newConnID returns a connection id no other connection of the process
+// has: the loop's number, then a count of the loop's own (sess.*
+// variables and the WebSocket gate find a connection by it).
+func (ls *loopState) newConnID() int64 {
+	ls.nextConn++
+	return int64(ls.loop.ID+1)<<40 | ls.nextConn
+}
+
+// drainWebSockets, when a reload retires the generation, closes its
+// WebSockets, served and forwarded, with 1001: a keep-alive connection
+// ends with its next request, a WebSocket would stay until
+// shutdown_timeout and be cut then. Their clients reconnect to the new
+// generation.
+func (ls *loopState) drainWebSockets() {
+	for h := range ls.http.Conns {
+		h.DrainWebSocket()
+	}
+	for w := range ls.ws.Conns {
+		w.Drain()
 	}
 }
 

@@ -230,7 +230,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			ResetBudget:          h2.ResetBudget,
 			MaxQueuedControl:     h2.MaxQueuedControl,
 			FloodAllowance:       int(h2.FloodAllowance),
+			ExtendedConnect:      h2.WebSocket,
 		}}
+		if h2.WebSocket {
+			f.http2.WS = wsf
+		}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		if fc.TLS != nil {
 			var err error
@@ -350,8 +354,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	stats := &ls.stats[f.index]
 	stats.Sessions.Inc()
 	stats.SessionsTotal.Inc()
-	ls.nextConn++
-	id := int64(l.ID+1)<<40 | ls.nextConn
+	id := ls.newConnID()
 	if f.cfg.Mode == "tcp" {
 		t := &tcpConn{Handler: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
 		ls.addTCP(t)
@@ -460,6 +463,10 @@ func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	}
 	if closeIdle {
 		s.CloseIdle()
+	} else {
+		for _, ls := range s.loopStates() {
+			ls.loop.Post(ls.drainWebSockets)
+		}
 	}
 	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
 	defer deadline.Stop()

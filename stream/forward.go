@@ -155,6 +155,12 @@ func (st *Stream) route(s *cgo.Stream) int {
 
 // startForward sends the request to a server of its backend.
 func (st *Stream) startForward() {
+	if len(st.th.S.Protocol()) > 0 {
+		// An extended CONNECT (RFC 8441) would reach an HTTP/1.1 server
+		// as a CONNECT: WebSocket over HTTP/2 is for Lua services.
+		st.forwardError(501, "WebSocket over HTTP/2 is served by Lua services only, not forwarded")
+		return
+	}
 	be := st.route(st.th.S)
 	if be < 0 || st.env.Backends == nil {
 		st.forwardError(503, "no backend for this request")

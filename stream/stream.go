@@ -130,14 +130,15 @@ type Protocol interface {
 	Forwarded(u Upstream)
 }
 
-// Upgrader is a Protocol whose connection can be handed over to
-// WebSocket (HTTP/1.1's Upgrade).
+// Upgrader is a Protocol whose connection (HTTP/1.1's Upgrade) or stream
+// (HTTP/2's extended CONNECT, RFC 8441) can be handed over to WebSocket.
 type Upgrader interface {
 	// Upgrade answers the script's ws:accept (cgo.OpUpgrade): it checks
-	// the request as a WebSocket upgrade with what the script asked for,
-	// and either refuses it or sends the 101 and hands the connection
-	// over, calling BecomeWebSocket. Either way it records the outcome in
-	// S (SetWS) for the script, which resumes on the next loop turn.
+	// the request as a WebSocket opening handshake with what the script
+	// asked for, and either refuses it or sends the 101 (the 200 on
+	// HTTP/2) and hands the connection over, calling BecomeWebSocket.
+	// Either way it records the outcome in S (SetWS) for the script,
+	// which resumes on the next loop turn.
 	Upgrade()
 }
 
@@ -382,7 +383,7 @@ func (st *Stream) Step() {
 		if u, ok := st.down.(Upgrader); ok && st.kind == KindHTTP && !st.headSent && st.fwd.up == nil {
 			u.Upgrade()
 		} else {
-			s.SetWS(0, 400, []byte("not an HTTP/1.1 request that can be upgraded, or its response has started"))
+			s.SetWS(0, 400, []byte("not a request that can become a WebSocket, or its response has started"))
 		}
 		st.park(0)
 	default:

@@ -118,6 +118,7 @@ type Conn struct {
 	tunnel     bool
 	tunnelIdle time.Duration
 	relay      *servews.Relay
+	wst        *wsTunnel // the frames followed for the drain (wsdrain.go); nil with relay
 
 	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
 	// (0: none); set by whoever makes the Conn.
@@ -503,6 +504,11 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	h.setPhase(phaseTunnel)
 	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
 		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
+	} else {
+		h.wst = &wsTunnel{}
+	}
+	if h.l.Env.Draining() {
+		h.drainTunnel() // switched while the server stops: closed at once
 	}
 }
 
@@ -546,7 +552,7 @@ func (h *Conn) relayTunnel() {
 		h.resumeRead()
 		h.relay.FromClient(buf)
 	} else {
-		h.st.Body(buf)
+		h.tunnelToServer(buf)
 	}
 	h.c.Discard(len(buf))
 	h.deadline = h.loopNow().Add(h.tunnelIdle)
@@ -736,6 +742,9 @@ func (h *Conn) SendData(p []byte) {
 			h.relay.FromServer(p)
 			return
 		}
+		if !h.tunnelToClient(p) {
+			return
+		}
 	}
 	if h.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
@@ -888,10 +897,15 @@ func (h *Conn) CheckDeadline(now time.Time) {
 }
 
 // Drain is called at shutdown: busy connections close after their
-// response, and so do those receiving a request head. An idle connection
+// response, and so do those receiving a request head; a forwarded
+// WebSocket closes (wsdrain.go). An idle connection
 // closes once it has been idle for drainGrace: its client may be sending
 // the next request right now, and closing under it would lose it.
 func (h *Conn) Drain() {
+	if h.tunnel {
+		h.DrainWebSocket()
+		return
+	}
 	if h.st.Running() || h.up != nil || h.phase != phaseIdle {
 		return
 	}

@@ -18,6 +18,12 @@ type reqStream struct {
 	h  *Conn
 	id uint32
 	st *stream.Stream
+	// connID is its coroutine's connection id (sess.* variables, the
+	// WebSocket gate): the Conn's, or one of its own for an extended
+	// CONNECT, which may become a WebSocket (ws.go) living as long as a
+	// connection.
+	connID int64
+	ws     *wsStream // the WebSocket it became; nil until then
 
 	head bool // a HEAD request: its answer has no body
 
@@ -331,13 +337,19 @@ func (rs *reqStream) sendPending() {
 			// Reset within the Feed under way (a WINDOW_UPDATE and then
 			// the client's RST_STREAM): the stream's EventReset will find
 			// it forgotten, so its script is stopped here.
-			rs.st.Close()
 			h.forget(rs)
+			if rs.ws != nil {
+				rs.ws.lost()
+			} else {
+				rs.st.Close()
+			}
 			return
 		}
 		rs.pending = rs.pending[:copy(rs.pending, rs.pending[n:])]
 		if len(rs.pending) > 0 {
-			if n > 0 || rs.deadline.IsZero() {
+			// A WebSocket's client that does not read is its pings' to
+			// find out, not a deadline's.
+			if rs.ws == nil && (n > 0 || rs.deadline.IsZero()) {
 				rs.deadline = h.now().Add(h.fe.BodyTime)
 			}
 			return
