@@ -69,9 +69,9 @@ func FormatNumber(n float64) string {
 // its links in the recency list.
 const EntryOverhead = 96
 
-// Shards: a store of at least shardBytes*maxShards bytes is split into
-// maxShards parts, each with its own lock, recency list and share of the
-// size; a smaller one into fewer (down to one, for an exact order).
+// Shards: a store is split into up to maxShards parts, each with its own
+// lock, recency list and share of the size, and each of at least
+// shardBytes; a small one has one part, and an exact order.
 const (
 	maxShards  = 16
 	shardBytes = 1 << 20
@@ -105,10 +105,15 @@ type Config struct {
 	TextNumbers bool
 }
 
-// Shards returns how many parts a store of this size is split into.
+// Shards returns how many parts a store of this size is split into: up
+// to 16, each of at least 1 MiB and four times MaxValue.
 func (c Config) Shards() int {
 	n := 1
-	for n < maxShards && c.Size/int64(2*n) >= shardBytes {
+	for n < maxShards {
+		per := c.Size / int64(2*n)
+		if per < shardBytes || per < 4*c.MaxValue {
+			break
+		}
 		n *= 2
 	}
 	return n

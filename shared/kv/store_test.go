@@ -316,6 +316,13 @@ func TestShards(t *testing.T) {
 			t.Errorf("size %d: %d shards, want %d", c.size, got, c.want)
 		}
 	}
+	// A part holds four of the largest values.
+	if got := (Config{Size: 64 << 20, MaxValue: 16 << 20}).Shards(); got != 1 {
+		t.Errorf("64MiB with values of 16MiB: %d shards, want 1", got)
+	}
+	if got := (Config{Size: 64 << 20, MaxValue: 1 << 20}).Shards(); got != 16 {
+		t.Errorf("64MiB with values of 1MiB: %d shards, want 16", got)
+	}
 }
 
 // TestConcurrent runs loops' worth of writers and readers on one store
