@@ -82,17 +82,28 @@ const (
 )
 
 func (s *Shared) setDefaults(c *Config) {
+	*s = s.OrDefaults()
+	s.Artifacts.Dir = c.path(s.Artifacts.Dir)
+	if r := s.Redis; r != nil {
+		c.serverTLSDefaults(r.TLS)
+	}
+}
+
+// OrDefaults returns s with the defaults of the sizes and of redis's keys
+// left out (as Parse sets them), for a Config made by other means.
+func (s Shared) OrDefaults() Shared {
 	setDefault(&s.KV.Size, DefaultKVSize)
 	setDefault(&s.KV.MaxValue, DefaultKVMaxValue)
 	setDefault(&s.Artifacts.Size, DefaultArtifactsSize)
 	setDefault(&s.Artifacts.MaxSize, DefaultArtifactMaxSize)
-	s.Artifacts.Dir = c.path(s.Artifacts.Dir)
-	if r := s.Redis; r != nil {
+	if s.Redis != nil {
+		r := *s.Redis
 		setDefault(&r.Pool, DefaultRedisPool)
 		setDefault(&r.Timeout, Duration(DefaultRedisTimeout))
 		setDefault(&r.Prefix, DefaultRedisPrefix)
-		c.serverTLSDefaults(r.TLS)
+		s.Redis = &r
 	}
+	return s
 }
 
 // validate checks the shared block; the stores' own limits (a value that
