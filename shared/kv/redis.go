@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -300,4 +301,92 @@ func (r *Redis) Subscribe(deliver func(name, data string), log *slog.Logger) (st
 		cancel()
 		<-done
 	}
+}
+
+// Field is a hash field and a number.
+type Field struct {
+	Name string
+	N    int64
+}
+
+// HashUpdate is one hash's part of SyncHashes: fields to set, then to add
+// to, to delete, then to read back.
+type HashUpdate struct {
+	Key      string
+	Set, Add []Field
+	Del, Get []string
+}
+
+// syncScript applies HashUpdates (see SyncHashes for ARGV) and returns
+// the fields read, per key.
+var syncScript = redis.NewScript(`
+local ttl = tonumber(ARGV[1])
+local i = 2
+local out = {}
+for k = 1, #KEYS do
+	local key = KEYS[k]
+	local n = tonumber(ARGV[i]); i = i + 1
+	for j = 1, n do redis.call('HSET', key, ARGV[i], ARGV[i + 1]); i = i + 2 end
+	n = tonumber(ARGV[i]); i = i + 1
+	for j = 1, n do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]); i = i + 2 end
+	n = tonumber(ARGV[i]); i = i + 1
+	for j = 1, n do redis.call('HDEL', key, ARGV[i]); i = i + 1 end
+	n = tonumber(ARGV[i]); i = i + 1
+	local fields = {}
+	for j = 1, n do fields[j] = ARGV[i]; i = i + 1 end
+	if ttl > 0 and redis.call('EXISTS', key) == 1 then redis.call('PEXPIRE', key, ttl) end
+	if n > 0 then out[k] = redis.call('HMGET', key, unpack(fields)) else out[k] = {} end
+end
+return out
+`)
+
+// syncBatch bounds the hashes one script run updates: Redis runs a script
+// alone, and other clients wait for it.
+const syncBatch = 500
+
+// SyncHashes applies ups to the hashes PREFIX stick: TABLE : KEY of a
+// shared stick table, each script run updating up to syncBatch of them
+// atomically, gives each hash ttl (0: none), and returns, for each
+// update, the values of its Get fields (0 for an absent one).
+func (r *Redis) SyncHashes(ctx context.Context, table string, ttl time.Duration, ups []HashUpdate) ([][]int64, error) {
+	out := make([][]int64, 0, len(ups))
+	for start := 0; start < len(ups); start += syncBatch {
+		batch := ups[start:min(start+syncBatch, len(ups))]
+		keys := make([]string, len(batch))
+		args := []any{ttl.Milliseconds()}
+		for i, u := range batch {
+			keys[i] = r.prefix + "stick:" + table + ":" + u.Key
+			args = append(args, len(u.Set))
+			for _, f := range u.Set {
+				args = append(args, f.Name, f.N)
+			}
+			args = append(args, len(u.Add))
+			for _, f := range u.Add {
+				args = append(args, f.Name, f.N)
+			}
+			args = append(args, len(u.Del))
+			for _, n := range u.Del {
+				args = append(args, n)
+			}
+			args = append(args, len(u.Get))
+			for _, n := range u.Get {
+				args = append(args, n)
+			}
+		}
+		res, err := syncScript.Run(ctx, r.c, keys, args...).Slice()
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		for _, row := range res {
+			vals, _ := row.([]any)
+			nums := make([]int64, len(vals))
+			for j, v := range vals {
+				if s, ok := v.(string); ok {
+					nums[j], _ = strconv.ParseInt(s, 10, 64)
+				}
+			}
+			out = append(out, nums)
+		}
+	}
+	return out, nil
 }

@@ -250,3 +250,44 @@ func TestRedisDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestRedisSyncHashes(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv, "test:")
+	ctx := context.Background()
+	ups := []kv.HashUpdate{
+		{Key: "1.2.3.4", Add: []kv.Field{{Name: "http_req_cnt", N: 3}, {Name: "r:5", N: 2}}, Get: []string{"http_req_cnt", "r:5", "absent"}},
+		{Key: "5.6.7.8", Set: []kv.Field{{Name: "gpt0", N: 9}}, Get: []string{"gpt0"}},
+	}
+	got, err := r.SyncHashes(ctx, "fleet", time.Minute, ups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, [][]int64{{3, 2, 0}, {9}}) {
+		t.Fatalf("first exchange: %v", got)
+	}
+	got, err = r.SyncHashes(ctx, "fleet", 50*time.Millisecond, []kv.HashUpdate{
+		{Key: "1.2.3.4", Set: []kv.Field{{Name: "gpc0", N: 0}}, Add: []kv.Field{{Name: "http_req_cnt", N: 1}, {Name: "gpc0", N: 4}}, Del: []string{"r:5"}, Get: []string{"http_req_cnt", "gpc0", "r:5"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, [][]int64{{4, 4, 0}}) {
+		t.Fatalf("second exchange: %v", got)
+	}
+	// The last exchange gave the hash a 50ms TTL.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err = r.SyncHashes(ctx, "fleet", 0, []kv.HashUpdate{{Key: "1.2.3.4", Get: []string{"http_req_cnt"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0][0] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hash outlived its ttl")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
