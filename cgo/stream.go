@@ -400,6 +400,7 @@ const (
 	SockSend     = C.LE_SOCK_SEND
 	SockRecv     = C.LE_SOCK_RECV
 	SockClose    = C.LE_SOCK_CLOSE
+	SockShared   = C.LE_SOCK_SHARED
 	SockOK       = C.LE_SOCK_OK
 	SockEFail    = C.LE_SOCK_EFAIL
 	SockETimeout = C.LE_SOCK_ETIMEOUT

@@ -52,6 +52,7 @@ enum {
 	LE_SOCK_SEND = 2,
 	LE_SOCK_RECV = 3,
 	LE_SOCK_CLOSE = 4,
+	LE_SOCK_SHARED = 5, /* core.kv, core.bus, core.artifacts on a remote backend: sock_arg says which operation (lj/kv.go), io holds its fields, then its answer */
 	LE_SOCK_OK = 0,
 	LE_SOCK_EFAIL = -1,    /* message in io */
 	LE_SOCK_ETIMEOUT = -2, /* what arrived so far in io */
