@@ -49,6 +49,11 @@ type loopState struct {
 	nextConn     int64
 
 	stopSweep chan struct{}
+
+	// pending are the remote shared-state operations the loop's
+	// coroutines wait on; bus is the loop's side of core.bus (shared.go).
+	pending map[*cgo.Stream]*sharedWait
+	bus     busLoop
 }
 
 // setupLoop builds a loop's state on its goroutine, before its first
@@ -62,6 +67,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes)
+	ls.pending = map[*cgo.Stream]*sharedWait{}
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
@@ -71,7 +77,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Loop:     l,
 		Lua:      st,
 		Log:      l.Log,
-		Sockets:  ls.sockets,
+		Sockets:  loopSockets{ls.sockets, ls},
 		Backends: ls.pool,
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
