@@ -28,7 +28,8 @@ type SharedKV struct {
 	// Size is the most bytes of keys and values (and 96 per entry) it
 	// holds; past it, writes evict the least recently used keys.
 	Size Size `yaml:"size"`
-	// MaxValue bounds one key and value together.
+	// MaxValue bounds one key and value together; default 1 MiB, or a
+	// quarter of Size if that is less.
 	MaxValue Size `yaml:"max_value"`
 }
 
@@ -45,7 +46,8 @@ type Artifacts struct {
 	// Size bounds what the embedded store of artifacts holds (no dir, no
 	// redis).
 	Size Size `yaml:"size"`
-	// MaxSize bounds one artifact, in every backend.
+	// MaxSize bounds one artifact, in every backend; default 16 MiB, or a
+	// quarter of Size if that is less.
 	MaxSize Size `yaml:"max_size"`
 }
 
@@ -93,9 +95,9 @@ func (s *Shared) setDefaults(c *Config) {
 // left out (as Parse sets them), for a Config made by other means.
 func (s Shared) OrDefaults() Shared {
 	setDefault(&s.KV.Size, DefaultKVSize)
-	setDefault(&s.KV.MaxValue, DefaultKVMaxValue)
+	setDefault(&s.KV.MaxValue, min(DefaultKVMaxValue, s.KV.Size/4))
 	setDefault(&s.Artifacts.Size, DefaultArtifactsSize)
-	setDefault(&s.Artifacts.MaxSize, DefaultArtifactMaxSize)
+	setDefault(&s.Artifacts.MaxSize, min(DefaultArtifactMaxSize, s.Artifacts.Size/4))
 	if s.Redis != nil {
 		r := *s.Redis
 		setDefault(&r.Pool, DefaultRedisPool)

@@ -16,6 +16,14 @@ func TestSharedDefaults(t *testing.T) {
 		s.Artifacts.MaxSize != DefaultArtifactMaxSize || s.Redis != nil || len(s.Dicts) != 0 || s.Artifacts.Dir != "" {
 		t.Fatalf("shared defaults: %+v", s)
 	}
+	// A small store's largest value defaults to a quarter of it.
+	c, err = Parse([]byte("shared: {kv: {size: 1m}, artifacts: {size: 8m}}\n"+minimal), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Shared.KV.MaxValue != 256<<10 || c.Shared.Artifacts.MaxSize != 2<<20 {
+		t.Fatalf("max_value %d, max_size %d for small stores", c.Shared.KV.MaxValue, c.Shared.Artifacts.MaxSize)
+	}
 }
 
 func TestSharedRedis(t *testing.T) {

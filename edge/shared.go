@@ -87,11 +87,8 @@ func (s *Server) buildShared(prev *Server) error {
 	}
 	switch {
 	case c.Artifacts.Dir != "":
-		var d *kv.Dir
-		if d, err = kv.NewDir(c.Artifacts.Dir, int64(c.Artifacts.MaxSize)); err != nil {
-			return fmt.Errorf("shared.artifacts.dir: %v", err)
-		}
-		sh.artifacts, sh.artWhat = d, "the artifacts' folder "+c.Artifacts.Dir
+		sh.artifacts = kv.NewDir(c.Artifacts.Dir, int64(c.Artifacts.MaxSize))
+		sh.artWhat = "the artifacts' folder " + c.Artifacts.Dir
 	case sh.redis != nil:
 		sh.artifacts, sh.artWhat = sh.redis, sh.kvWhat
 	default:
@@ -103,7 +100,7 @@ func (s *Server) buildShared(prev *Server) error {
 	}
 	for name, d := range c.Dicts {
 		if st.Dicts[name], err = store("shared.dicts."+name, old.Dicts[name], oldCfg.Dicts[name] == d,
-			kv.Config{Size: int64(d.Size)}); err != nil {
+			kv.Config{Size: int64(d.Size), MaxValue: min(config.DefaultKVMaxValue, int64(d.Size)/4)}); err != nil {
 			return err
 		}
 	}

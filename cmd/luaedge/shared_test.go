@@ -2,6 +2,9 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +228,89 @@ func TestSharedRedisSilent(t *testing.T) {
 	}
 	if r.took < 250*time.Millisecond || r.took > 2*time.Second {
 		t.Fatalf("get from a silent Redis took %v, want about the 300ms timeout", r.took)
+	}
+}
+
+// The embedded stores (no shared.redis): shared by the loops of one
+// process, delivered to every loop's subscribers, kept across a reload
+// that does not change them; artifacts in a folder.
+func TestSharedEmbedded(t *testing.T) {
+	config := func(kvSize string) string {
+		return `workers: 2
+runtime_socket: le.sock
+shared:
+  kv: {size: ` + kvSize + `}
+  dicts: {hits: {size: 1m}}
+  artifacts: {dir: art}
+lua: {load: [emb.lua]}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.api
+`
+	}
+	script := `
+core.bus.subscribe("ping", function(data) core.kv.incr("pings", 1) end)
+core.register_service("api", "http", function(applet)
+	local p, q = applet.path, applet.qs
+	local body
+	if p == "/set" then body = tostring(core.kv.set("k", q))
+	elseif p == "/get" then body = tostring(core.kv.get("k"))
+	elseif p == "/emit" then body = tostring(core.bus.emit("ping"))
+	elseif p == "/pings" then body = tostring(core.kv.get("pings"))
+	elseif p == "/hit" then body = tostring(ngx.shared.hits:incr("n", 1, 0))
+	elseif p == "/write" then body = tostring(core.artifacts.write("r/a.txt", q))
+	elseif p == "/read" then body = tostring(core.artifacts.read("r/a.txt"))
+	end
+	applet:set_status(200)
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`
+	s := startServer(t, config("1m"), map[string]string{"emb.lua": script})
+	mustGet(t, s.addr(), "/set?shared")
+	// Each request on a connection of its own: the loops take turns.
+	for i := 0; i < 6; i++ {
+		if got := mustGet(t, s.addr(), "/get"); got != "shared" {
+			t.Fatalf("get %d: %q", i, got)
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		if got := mustGet(t, s.addr(), "/hit"); got != strconv.Itoa(i) {
+			t.Fatalf("hit %d: %q", i, got)
+		}
+	}
+	// One event, one subscriber per loop.
+	mustGet(t, s.addr(), "/emit")
+	pollBody(t, s.url("/pings"), "2", nil)
+
+	if got := mustGet(t, s.addr(), "/write?report"); got != "true" {
+		t.Fatalf("write: %q", got)
+	}
+	if got := mustGet(t, s.addr(), "/read"); got != "report" {
+		t.Fatalf("read: %q", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.dir, "art", "r", "a.txt")); err != nil || string(b) != "report" {
+		t.Fatalf("the artifact's file: %q %v", b, err)
+	}
+
+	// A reload keeps the stores whose size is unchanged.
+	writeFile(t, filepath.Join(s.dir, "emb.lua"), script+"\n-- changed\n")
+	s.mustReload(t)
+	if got := mustGet(t, s.addr(), "/get"); got != "shared" {
+		t.Fatalf("get after a reload: %q", got)
+	}
+	if got := mustGet(t, s.addr(), "/hit"); got != "5" {
+		t.Fatalf("hit after a reload: %q", got)
+	}
+	// A new kv size makes a new, empty store; the dictionary stays.
+	writeFile(t, filepath.Join(s.dir, "luaedge.yaml"), strings.ReplaceAll(config("2m"), "@PORT@", strconv.Itoa(s.ports[""])))
+	s.mustReload(t)
+	if got := mustGet(t, s.addr(), "/get"); got != "nil" {
+		t.Fatalf("get after a reload with a new kv size: %q", got)
+	}
+	if got := mustGet(t, s.addr(), "/hit"); got != "6" {
+		t.Fatalf("hit after a reload with a new kv size: %q", got)
 	}
 }

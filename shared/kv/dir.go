@@ -24,12 +24,10 @@ type Dir struct {
 // tmpPrefix starts the names of files being written; List skips them.
 const tmpPrefix = ".luaedge-tmp-"
 
-// NewDir keeps artifacts under root, which it creates if needed.
-func NewDir(root string, maxSize int64) (*Dir, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	return &Dir{root: root, max: maxSize}, nil
+// NewDir keeps artifacts under root, which the first write creates if
+// needed.
+func NewDir(root string, maxSize int64) *Dir {
+	return &Dir{root: root, max: maxSize}
 }
 
 func (d *Dir) path(name string) string { return filepath.Join(d.root, filepath.FromSlash(name)) }
@@ -113,6 +111,9 @@ func (d *Dir) write(name, data string) error {
 // at most MaxList of them.
 func (d *Dir) list(prefix string) ([]string, error) {
 	var names []string
+	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing written yet
+	}
 	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err

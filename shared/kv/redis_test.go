@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -154,9 +155,9 @@ func TestRedisArtifacts(t *testing.T) {
 }
 
 func TestDirArtifacts(t *testing.T) {
-	d, err := kv.NewDir(t.TempDir(), 1<<10)
-	if err != nil {
-		t.Fatal(err)
+	d := kv.NewDir(filepath.Join(t.TempDir(), "art"), 1<<10)
+	if got := ok(t, d, kv.Op{Code: kv.OpArtList}).Keys; len(got) != 0 {
+		t.Fatalf("list of a folder not made yet: %q", got)
 	}
 	testArtifacts(t, d)
 }

@@ -206,7 +206,7 @@ func New(cfg Config) (*Store, error) {
 		cfg.MaxValue = per - EntryOverhead
 	}
 	if cfg.MaxValue < 1 || cfg.MaxValue+EntryOverhead > per {
-		return nil, fmt.Errorf("max_value: between 1 and %d bytes for a size of %d (a value fits in one of the store's %d parts), got %d", per-EntryOverhead, cfg.Size, n, cfg.MaxValue)
+		return nil, fmt.Errorf("max_value: between 1 and %d bytes for a size of %d (a key and value, and %d bytes of overhead, fit in %d), got %d", per-EntryOverhead, cfg.Size, EntryOverhead, per, cfg.MaxValue)
 	}
 	st := &Store{cfg: cfg, seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]shard, n), now: time.Now}
 	for i := range st.shards {
