@@ -71,8 +71,10 @@ func (sh *Shared) NewStore(cfg kv.Config) (*kv.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := sh.versions
 	st.OnChange(func(key string) {
+		// sh.versions, read now: Next gives its Shared the block of the
+		// generation it follows after making its default stores.
+		v := sh.versions
 		if key == "" {
 			for i := range kvSlots {
 				v.Bump(versionKV + i)

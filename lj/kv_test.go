@@ -102,7 +102,13 @@ eq(ngx, nil, "no ngx without dictionaries")
 // A write on one core is seen by the next read on every other core,
 // whose copy it drops.
 func TestKVCrossState(t *testing.T) {
-	sh := NewShared("", 2)
+	t.Run("new", func(t *testing.T) { testKVCrossState(t, NewShared("", 2)) })
+	// The stores of a generation made by Next bump the block it shares
+	// with the generation it follows.
+	t.Run("next", func(t *testing.T) { testKVCrossState(t, NewShared("", 2).Next("", 2)) })
+}
+
+func testKVCrossState(t *testing.T, sh *Shared) {
 	a, b := newStateIn(t, sh, ""), newStateIn(t, sh, "")
 	read := `return tostring(core.kv.get("k")) .. " " .. tostring(core.kv.get("other"))`
 	evalIn(t, a, `core.kv.set("k", "1") return ""`)
