@@ -408,6 +408,8 @@ const (
 	SockEFail     = C.LE_SOCK_EFAIL
 	SockETimeout  = C.LE_SOCK_ETIMEOUT
 	SockEClosed   = C.LE_SOCK_ECLOSED
+	// The shared state's remote operations.
+	SockShared = C.LE_SOCK_SHARED
 	// The HTTP client's operations.
 	SockHTTP     = C.LE_SOCK_HTTP
 	SockHTTPRead = C.LE_SOCK_HTTP_READ

@@ -64,6 +64,7 @@ enum {
 	LE_SOCK_WS_SEND = 6,
 	LE_SOCK_WS_RECV = 7,
 	LE_SOCK_WS_CLOSE = 8,
+	LE_SOCK_SHARED = 24, /* core.kv, core.bus, core.artifacts on a remote backend: sock_arg says which operation (lj/kv.go), io holds its fields, then its answer */
 	LE_SOCK_OK = 0,
 	LE_SOCK_EFAIL = -1,    /* message in io */
 	LE_SOCK_ETIMEOUT = -2, /* what arrived so far in io */

@@ -38,6 +38,9 @@ type Config struct {
 	AccessLog *AccessLog `yaml:"access_log"`
 	// Admin is the admin listener (Prometheus metrics); nil: none.
 	Admin *Admin `yaml:"admin"`
+	// Shared is where core.kv, core.bus, core.artifacts and ngx.shared
+	// keep their state (shared.go).
+	Shared Shared `yaml:"shared"`
 
 	// MaxConn bounds the client connections open at once over every
 	// frontend (HAProxy's global maxconn); 0: no bound. Connections past
@@ -388,6 +391,10 @@ type StickTable struct {
 	Size   Size     `yaml:"size"`
 	Expire Duration `yaml:"expire"`
 	Store  []string `yaml:"store"` // e.g. conn_cur, http_req_rate(10s), gpc0
+	// Shared is "redis" to add the counters of every instance sharing
+	// shared.redis, exchanged every SyncInterval; "": this process's only.
+	Shared       string   `yaml:"shared"`
+	SyncInterval Duration `yaml:"sync_interval"`
 }
 
 // NamedStickTable is a stick table of its own.
@@ -593,6 +600,7 @@ func (c *Config) setDefaults() {
 		setDefault(&w.PingTimeout, Duration(DefaultWSPingTimeout))
 		setDefault(&w.CloseTimeout, Duration(DefaultWSCloseTimeout))
 	}
+	c.Shared.setDefaults(c)
 	for i := range c.Backends {
 		b := &c.Backends[i]
 		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
@@ -703,6 +711,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.Shared.validate()...)
+	errs = append(errs, c.validateSharedTables()...)
 	for i, t := range c.StickTables {
 		if t.Name == "" {
 			bad("stick_tables[%d].name: missing", i)

@@ -54,6 +54,11 @@ type loopState struct {
 	started   time.Time
 
 	stopSweep chan struct{}
+
+	// pending are the remote shared-state operations the loop's
+	// coroutines wait on; bus is the loop's side of core.bus (shared.go).
+	pending map[*cgo.Stream]*sharedWait
+	bus     busLoop
 }
 
 // setupLoop builds a loop's state on its goroutine, before its first
@@ -67,6 +72,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client)
+	ls.pending = map[*cgo.Stream]*sharedWait{}
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
 	if err != nil {
 		return err
@@ -76,7 +82,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Loop:     l,
 		Lua:      st,
 		Log:      l.Log,
-		Sockets:  ls.sockets,
+		Sockets:  loopSockets{ls.sockets, ls},
 		Backends: ls.pool,
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,

@@ -50,13 +50,16 @@ type Server struct {
 	backends  []*proxypkg.Backend
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
-	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
+	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps, stores
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
 
 	// backendCompress is each backend's compression, by index (nil: its
 	// requests' frontend's).
 	backendCompress []*httpenc.Policy
+	// sharedState is core.kv's, core.bus's and core.artifacts' remote
+	// backends and the bus (shared.go).
+	sharedState sharedState
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -259,6 +262,9 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	} else {
 		s.shared = lj.NewShared(cfg.Dir, s.numLoops)
 	}
+	if err := s.buildShared(prev); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -305,6 +311,11 @@ func (s *Server) Serve() error {
 	stopPurge := make(chan struct{})
 	defer close(stopPurge)
 	go purgeTables(s.tables, stopPurge)
+	for name, t := range s.tables {
+		if t.Shared() {
+			go s.syncTable(name, t, s.tableDefs[name].SyncIntervalOr(), stopPurge)
+		}
+	}
 	err := s.engine.Run()
 	// Run returns once every loop has: no state is in use any more.
 	for _, ls := range s.loopStates() {
@@ -312,6 +323,7 @@ func (s *Server) Serve() error {
 		ls.env.AccessLog.Flush()
 	}
 	s.shared.Release()
+	s.closeShared()
 	return err
 }
 
