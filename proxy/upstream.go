@@ -135,6 +135,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 
 // openOn forwards the request of st to srv, picked for it.
 func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
+	st.LogServer(srv.Name(), false) // %Tw ends, %Tc starts
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
@@ -145,8 +146,9 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	}
 	if u.c == nil {
 		u.sendProxy(st) // a new connection
+	} else {
+		st.LogConnected() // a kept-alive one: %Tc is 0
 	}
-	st.LogServer(srv.Name(), u.c != nil)
 	s := st.S()
 	u.st = st
 	u.slot = true
