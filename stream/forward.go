@@ -450,7 +450,7 @@ func (st *Stream) TunnelData(p []byte) {
 	if st.fwd.awaitHead && st.th != nil {
 		st.th.S.AppendBody(p)
 		if op, _ := st.th.S.Op(); op == cgo.OpForward || op == cgo.OpRecv {
-			st.down.Handle(st.step)
+			st.down.Handle(st.stepFn())
 		}
 		return
 	}

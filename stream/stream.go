@@ -161,7 +161,7 @@ type Stream struct {
 	// Src is the client's address, for balance source; set by the protocol.
 	Src []byte
 
-	step  func()      // st.Step, made once: a method value passed on allocates
+	step  func()      // st.Step, made on first use (stepFn): a method value passed on allocates
 	th    *cgo.Thread // the running coroutine; nil once it ended
 	gen   uint64      // counts coroutines run, so stale timers do nothing
 	timer *time.Timer // a sleep or a wait for the client's backlog
@@ -195,9 +195,7 @@ type Stream struct {
 // New makes the stream of one connection (or task). It runs nothing until
 // Start.
 func New(env *Env, down Protocol, kind Kind, fe *Frontend) *Stream {
-	st := &Stream{env: env, down: down, kind: kind, fe: fe}
-	st.step = st.Step
-	return st
+	return &Stream{env: env, down: down, kind: kind, fe: fe}
 }
 
 // Start takes a coroutine that will run entry(arg) for connection connID.
@@ -476,8 +474,18 @@ func (st *Stream) resumeTask() func() {
 			return
 		}
 		st.timer = nil
-		st.down.Handle(st.step)
+		st.down.Handle(st.stepFn())
 	}
+}
+
+// stepFn is st.Step as a func value, made once, when first needed: most
+// streams never wait on a timer or a server, and an idle connection
+// keeps its stream.
+func (st *Stream) stepFn() func() {
+	if st.step == nil {
+		st.step = st.Step
+	}
+	return st.step
 }
 
 // While a client has more than backlogHigh unsent, a script that flushes
