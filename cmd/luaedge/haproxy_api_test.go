@@ -760,10 +760,13 @@ func hxScenarioBehaviour() hxScenario {
 		return hxWant{Status: status, Reason: reason, Body: hxErrorPage(status, reason, sentence),
 			Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}
 	}
+	resRules := func(w hxWant) hxWant {
+		w.Header["x-both"], w.Header["x-set-by-service"] = "res", ""
+		return w
+	}
 	served := func(path string) string {
 		return "path=" + path + " version='HTTP/1.1' both='req' probe='before'\n"
 	}
-	noStart := "luaedge sends the response a service left unstarted (documented: the end of the service starts it); HAProxy answers 500"
 	return hxScenario{
 		name:    "HAProxy 2.6 behaviour",
 		scripts: []string{"behaviour.lua"},
@@ -812,12 +815,18 @@ func hxScenarioBehaviour() hxScenario {
 					"add=number:8\nsub=number:-2\nmul=number:42\ndiv=number:3\nmod=number:-1\nmod0=number:0\nneg=number:-4\n" +
 					"and=number:8\nor=number:14\nxor=number:6\nbool=number:0\nnot=number:1\neven=number:0\nodd=number:1\n" +
 					"sc_add='8'\nsc_odd='1'\nmap_ip='internal'\n"}},
-			{name: "send without start_response", req: hxReq{Path: "/nostart"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
-			{name: "a service that returns without answering", req: hxReq{Path: "/empty"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
-			{name: "a service that only sets the status", req: hxReq{Path: "/status-only"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+			// The 500 of a service that never started its response goes
+			// through the http-response rules and keeps the connection.
+			{name: "send without start_response", conn: "nostart", req: hxReq{Path: "/nostart"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "a service that returns without answering", conn: "nostart", req: hxReq{Path: "/empty"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "a service that only sets the status and a header", conn: "nostart", req: hxReq{Path: "/status-only"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "core.done before start_response", conn: "nostart", req: hxReq{Path: "/done-unstarted"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "the connection after them", conn: "nostart", req: hxReq{Path: "/"},
+				want: hxWant{Status: 200, Body: served("/")}},
 		},
 	}
 }

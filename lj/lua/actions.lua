@@ -244,8 +244,9 @@ function I.program(req, res, service, forward, mode, own_table, track_table, fai
 end
 
 -- response_starting runs the http-response rules once, just before the
--- response head leaves (AppletHTTP:start_response, the first send, or the
--- end of the service). It returns false when they replaced the response.
+-- response head leaves (AppletHTTP:start_response, or the 500 of a
+-- service that never called it). It returns false when they replaced the
+-- response.
 function I.response_starting(ctx)
 	local txn = ctx.applet_txn
 	if not txn or ctx.res_done then return true end
@@ -267,8 +268,18 @@ function I.response_starting(ctx)
 	return ok
 end
 
--- service runs the program's service, then the http-response rules if the
--- service never started its response.
+-- unanswered ends a service that returned (or called core.done) without
+-- starting its response. HAProxy answers 500 then, dropping what the
+-- service set, and the http-response rules run on that answer as on any
+-- a service sends.
+local function unanswered(s, ctx)
+	if bit.band(s.flags, I.F_STARTED) ~= 0 then return end
+	answer(s, 500)
+	I.response_starting(ctx)
+end
+
+-- service runs the program's service; one that never started its
+-- response gets HAProxy's 500.
 local function service(s, ctx, txn, p)
 	-- txn.service, set by a request action, overrides the frontend's.
 	local svc = ctx.service or p.service
@@ -281,9 +292,7 @@ local function service(s, ctx, txn, p)
 	I.enter(ctx, svc.stats)
 	svc.fn(applet)
 	I.leave(ctx, false)
-	if bit.band(s.flags, I.F_STARTED) == 0 then
-		I.response_starting(ctx)
-	end
+	unanswered(s, ctx)
 end
 
 -- forward hands the request to Go for a backend. With http-response
@@ -317,10 +326,12 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	if p.plain then
 		local svc = p.service
+		ctx.stage = "service"
 		local applet = I.applet_of(ctx, false)
 		I.enter(ctx, svc.stats)
 		svc.fn(applet)
 		I.leave(ctx, false)
+		unanswered(s, ctx)
 		return
 	end
 	local txn = I.txn_of(ctx, p)
@@ -330,33 +341,44 @@ end
 
 -- recover lets an HTTP transaction go on after an action raised err, as
 -- HAProxy does: the error is handed to Go to log (F_ERR_LOG) and the
--- runner continues with the next rule. A frontend with on_error: fail, an
--- error outside the rules, running out of memory or an execution timeout
--- end the request.
+-- runner continues with the next rule. A service that fails before
+-- starting its response gets HAProxy's 500 the same way (F_SVC_ERR), as
+-- one that never started it. A frontend with on_error: fail (for
+-- actions), a service's error once its response started, running out of
+-- memory or an execution timeout end the request.
 function I.recover(s, ctx, err)
-	local txn = ctx.cur
-	if s.entry ~= I.ENTRY_HTTP or txn == nil or err == I.Done or err == "not enough memory" or I.loop.timed_out ~= 0 then return false end
+	if s.entry ~= I.ENTRY_HTTP or err == I.Done or err == "not enough memory" or I.loop.timed_out ~= 0 then return false end
 	local stage = ctx.stage
-	if (stage ~= "req" and stage ~= "res") or ctx.program.fail_on_error then return false end
+	local flags = I.F_ERR_LOG
+	if stage == "service" then
+		if bit.band(s.flags, I.F_STARTED) ~= 0 then return false end
+		flags = bor(flags, I.F_SVC_ERR)
+	elseif ctx.cur == nil or (stage ~= "req" and stage ~= "res") or ctx.program.fail_on_error then
+		return false
+	end
 	err = tostring(err)
 	I.buf_append(s.err, err, #err)
-	s.flags = bor(s.flags, I.F_ERR_LOG)
+	s.flags = bor(s.flags, flags)
 	return true
 end
 
 -- continue goes on with the transaction after core.done() stopped the
--- running action (next rule) or service (the response as it stands).
+-- running action (next rule) or service (the response as it stands, or
+-- HAProxy's 500 when it never started one).
 I.continues[I.ENTRY_HTTP] = function(s, ctx)
 	local txn = ctx.cur
-	if txn == nil then return end -- a service without rules stopped: its response stands
+	if txn == nil then
+		-- A service without rules stopped: its response stands, if it
+		-- started one.
+		unanswered(s, ctx)
+		return
+	end
 	local p = ctx.program
 	local stage = ctx.stage
 	if stage == "req" then
 		after_req(s, ctx, txn, p, run_from(txn, ctx, p.req, ctx.rule + 1))
 	elseif stage == "service" then
-		if bit.band(s.flags, I.F_STARTED) == 0 then
-			I.response_starting(ctx)
-		end
+		unanswered(s, ctx)
 	elseif stage == "res" then
 		run_from(txn, ctx, p.res, ctx.rule + 1)
 	end
