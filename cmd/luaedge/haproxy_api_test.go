@@ -1385,7 +1385,7 @@ func TestHAProxyFetches(t *testing.T) {
 			"req_fhdr": "c|string", "req_fhdr_1": "a, b|string",
 			"req_hdr_cnt": "3|number", "req_hdr_cnt_missing": "0|number",
 			"req_body": "payload|string", "req_len": "7|number",
-			"req_ver": "1.1|string", "fc_http_major": "1|number", "ssl_fc": "false|boolean",
+			"req_ver": "1.1|string", "fc_http_major": "1|number", "ssl_fc": "0|number",
 			"var": "from var|string", "var_missing": "nil|nil",
 			"sf_src_port": client + "|string", "sf_dst_port": port + "|string",
 			"sf_query": "x=1&y=2|string", "sf_hdr_2": "b|string", "sf_hdr_missing": "|string",

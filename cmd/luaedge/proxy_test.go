@@ -758,8 +758,8 @@ end)
 `})
 	c, _ := newClient(t)
 	for i, want := range []string{
-		"true true false 1 1 1 1 1 1 nil nil 1 ",
-		"true true false 2 2 2 2 2 2 nil nil 1 ",
+		"1 1 0 1 1 1 1 1 1 nil nil 1 ",
+		"1 1 0 2 2 2 2 2 2 nil nil 1 ",
 		"2 0",
 	} {
 		path := "/"
@@ -772,7 +772,7 @@ end)
 	}
 	// Untracked: sc_* give nothing; src_* read the table named.
 	_, body := get(t, c, "http://"+s.addrOf("2")+"/")
-	if want := "false false false nil nil nil nil nil nil nil nil 1 "; body != want {
+	if want := "0 0 0 nil nil nil nil nil nil nil nil 1 "; body != want {
 		t.Fatalf("plain: %q, want %q", body, want)
 	}
 	if resp, _ := get(t, c, s.url("/bad")); resp.StatusCode != 500 {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/config"
 )
 
@@ -52,6 +53,7 @@ type gen struct {
 	checks strings.Builder // what the scripts must have registered
 	nconst int
 	nact   int
+	nlog   int // log-format fetches
 	aclFns map[string]string
 	svcs   map[string]bool // "http" / "tcp" dispatch services registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
@@ -146,11 +148,12 @@ type section struct {
 	id    string // "fe" or "be:NAME" (the allow state)
 	be    string // the backend's name for a backend's rules
 	rules []rule
+	after bool // http-after-response rules
 }
 
 // frontend builds a frontend or listen.
 func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Frontend, error) {
-	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq}
+	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq, Capture: p.capture}
 	if fe.Mode == "" {
 		fe.Mode = "tcp" // as HAProxy
 	}
@@ -221,10 +224,24 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 	}
 
+	// In HTTP mode, HAProxy runs tcp-request content rules for each
+	// request, before the http-request rules; luaedge takes their
+	// track-scN there.
+	tracksOf := func(x *proxy) (tracks, others []rule) {
+		for _, r := range x.tcpReq {
+			if strings.HasPrefix(r.words[0], "track-sc") {
+				tracks = append(tracks, r)
+			} else {
+				others = append(others, r)
+			}
+		}
+		return tracks, others
+	}
 	reqOf := func(x *proxy) []rule {
 		if http {
 			// redirect lines run after the section's http-request rules.
-			return append(append([]rule{}, x.httpReq...), x.redirects...)
+			tracks, _ := tracksOf(x)
+			return append(append(tracks, x.httpReq...), x.redirects...)
 		}
 		return x.tcpReq
 	}
@@ -236,15 +253,15 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if !http {
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
-			if len(x.httpReq)+len(x.httpRes)+len(x.redirects) > 0 {
-				r := append(append(x.httpReq, x.httpRes...), x.redirects...)[0]
+			if len(x.httpReq)+len(x.httpRes)+len(x.redirects)+len(x.afterRes) > 0 {
+				r := append(append(append(x.httpReq, x.httpRes...), x.redirects...), x.afterRes...)[0]
 				return fe, r.at.errorf("http rules in %s, which is in mode tcp", x.name)
 			}
 		}
 	} else {
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
-			if len(x.tcpReq)+len(x.tcpRes) > 0 {
-				r := append(x.tcpReq, x.tcpRes...)[0]
+			if _, others := tracksOf(x); len(others)+len(x.tcpRes) > 0 {
+				r := append(others, x.tcpRes...)[0]
 				return fe, r.at.errorf("tcp-request content / tcp-response content rules in %s, which is in mode http: not supported by luaedge", x.name)
 			}
 		}
@@ -273,7 +290,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	phase := fe.Mode
-	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends}
+	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends, tables: f.tables(), caps: p.capture}
 	// Pass-through: a plain "lua.NAME args" rule of the frontend, and a
 	// frontend served by one unconditional use-service, need no
 	// generated code.
@@ -342,7 +359,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}
 	if hasAllowIn(resSecs) {
-		res = append(res, g.action(phase+"-res", "the allow state", "H.begin(txn)"))
+		res = append(res, g.action(phase+"-res", "the allow state", "H.st(txn).skip = {}"))
 	}
 	for _, s := range resSecs {
 		for _, r := range s.rules {
@@ -356,6 +373,34 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	if p.httpclose && http {
 		res = append(res, g.action("http-res", "option httpclose", `txn.http:res_set_header("connection", "close")`))
 	}
+	// http-after-response: the backends' rules first, then the
+	// frontend's, as http-response.
+	var after []string
+	var afterSecs []section
+	for _, name := range order {
+		afterSecs = append(afterSecs, section{p: backends[name], id: "after:be:" + name, be: name, rules: backends[name].afterRes, after: true})
+	}
+	afterSecs = append(afterSecs, section{p: p, id: "after:fe", rules: p.afterRes, after: true})
+	if hasAllowIn(afterSecs) {
+		after = append(after, g.action("http-res", "the allow state of http-after-response", "H.st(txn).skip = {}"))
+	}
+	for _, s := range afterSecs {
+		for _, r := range s.rules {
+			e, err := b.rule(s, r, "http-res", true)
+			if err != nil {
+				return fe, err
+			}
+			after = append(after, e)
+		}
+	}
+	if http {
+		fe.HTTPAfterResponse = after
+	}
+	al, err := f.accessLog(g, p, http)
+	if err != nil {
+		return fe, err
+	}
+	fe.AccessLog = al
 	fe.HTTPRequest, fe.HTTPResponse = req, res
 	if !http {
 		fe.HTTPRequest, fe.HTTPResponse, fe.TCPRequest, fe.TCPResponse = nil, nil, req, res
@@ -431,12 +476,14 @@ type chain struct {
 	http       bool
 	errorfiles map[int]string
 	backends   map[string]*proxy
+	tables     map[string]*proxy // the sections with a stick-table, by name
+	caps       config.Capture    // the frontend's capture slots
 }
 
 // route compiles use_backend and default_backend into an action that
 // picks the backend (txn.backend, as a Lua action would).
 func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string, error) {
-	sc := scope{fe: c.fe, dir: c.dir, g: c.g}
+	sc := scope{fe: c.fe, dir: c.dir, g: c.g, caps: c.caps}
 	var code strings.Builder
 	code.WriteString("local st = H.st(txn)\nlocal b\n")
 	for _, u := range p.useBackend {
@@ -491,7 +538,7 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	w := r.words
 	ci := condIndex(w)
 	act, condWords := w[:ci], w[ci:]
-	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g}
+	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	allow := hasAllow(s.rules)
 	name := act[0]
 	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow {
@@ -567,7 +614,36 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		}
 		return code, nil
 	}
+	if s.after && !afterActions[strings.SplitN(name, "(", 2)[0]] && !strings.HasPrefix(name, "lua.") {
+		return "", at.errorf("http-after-response %s: not an action of http-after-response", name)
+	}
 	switch {
+	case strings.HasPrefix(name, "track-sc"):
+		return c.track(sc, s, at, name, args)
+	case name == "capture":
+		// capture SAMPLE id N (parse.go numbered the len form's slot).
+		if len(args) != 3 || args[1] != "id" {
+			return "", at.errorf("capture: want 'capture SAMPLE id N'")
+		}
+		id, err := strconv.Atoi(args[2])
+		side, slots := "req", c.caps.Request
+		if res {
+			side, slots = "res", c.caps.Response
+		}
+		if err != nil || id < 0 || id >= len(slots) {
+			return "", at.errorf("capture ... id %s: frontend %s has no such %s capture slot (declare capture, or capture ... header)", args[2], c.fe, map[string]string{"req": "request", "res": "response"}[side])
+		}
+		code, _, _, err := sc.expr(args[0], false)
+		if err != nil {
+			return "", at.errorf("capture: %v", err)
+		}
+		return fmt.Sprintf("local v = %s\nif v ~= nil then txn:capture_%s(%d, H.S(v)) end", code, side, id), nil
+	case name == "strict-mode":
+		// luaedge's rewrites never fail halfway: there is nothing to relax.
+		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+			return "", at.errorf("strict-mode: want on or off")
+		}
+		return "-- strict-mode " + args[0], nil
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
 		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(sc.phase), luaQuote(fn),
@@ -683,8 +759,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return fmt.Sprintf("txn.http:res_set_status(%d)", code), nil
 	case strings.HasPrefix(name, "sc-inc-gpc0("):
 		n := strings.TrimSuffix(strings.TrimPrefix(name, "sc-inc-gpc0("), ")")
-		if _, err := strconv.Atoi(n); err != nil {
-			return "", at.errorf("%s: want sc-inc-gpc0(0)", name)
+		if k, err := strconv.Atoi(n); err != nil || k < 0 || k > 2 {
+			return "", at.errorf("%s: want sc-inc-gpc0(0), (1) or (2)", name)
 		}
 		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
 	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
@@ -845,13 +921,56 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		}
 		status, args = n, args[2:]
 	}
+	// A denied request counts as an HTTP error of its tracked counters.
+	count := ""
+	if !res {
+		count = "txn:count_http_error()\n"
+	}
 	if len(args) > 0 {
-		return c.reply(sc, at, "deny", status, args)
+		code, err := c.reply(sc, at, "deny", status, args)
+		return count + code, err
 	}
 	if _, ok := errorPages[status]; !ok && c.errorfiles[status] == "" {
 		return "", at.errorf("deny: status %d has no error page (HAProxy's are 200, 400-504)", status)
 	}
-	return c.page(status), nil
+	return count + c.page(status), nil
+}
+
+// afterActions are the actions of http-after-response rules.
+var afterActions = map[string]bool{
+	"add-header": true, "allow": true, "capture": true, "del-header": true, "replace-header": true,
+	"replace-value": true, "set-header": true, "set-status": true, "set-var": true, "set-var-fmt": true,
+	"strict-mode": true, "unset-var": true,
+}
+
+// track compiles track-scN KEY [table T]: the request tracks KEY in
+// sticky counter N, in the section's stick table or T.
+func (c *chain) track(sc scope, s section, at pos, name string, args []string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "track-sc"))
+	if err != nil || n < 0 || n > 2 {
+		return "", at.errorf("%s: want track-sc0, track-sc1 or track-sc2", name)
+	}
+	if len(args) != 1 && !(len(args) == 3 && args[1] == "table") {
+		return "", at.errorf("%s: want a key and optionally 'table NAME'", name)
+	}
+	table := s.p.name
+	if s.p.stick == nil {
+		table = ""
+	}
+	if len(args) == 3 {
+		table = args[2]
+		if t := c.tables[table]; t == nil {
+			return "", at.errorf("%s ... table %s: no frontend, backend or listen named %s with a stick-table", name, table, table)
+		}
+	}
+	if table == "" {
+		return "", at.errorf("%s: %s has no stick-table (add one, or name another with 'table NAME')", name, s.p.name)
+	}
+	code, _, _, err := sc.expr(args[0], false)
+	if err != nil {
+		return "", at.errorf("%s: %v", name, err)
+	}
+	return fmt.Sprintf("txn:track_sc(%d, %s, %s)", n, code, luaQuote(table)), nil
 }
 
 // ret: return [status N] [content-type T] [string S|lf-string F|file F|errorfile F] [hdr N V]...
@@ -1024,4 +1143,97 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
 	return b.String(), nil
+}
+
+// tables returns the sections that have a stick-table, by name.
+func (f *file) tables() map[string]*proxy {
+	m := map[string]*proxy{}
+	for _, p := range f.proxies {
+		if p.stick != nil {
+			m[p.name] = p
+		}
+	}
+	return m
+}
+
+// defaultLogFormat is HAProxy's log line when a section logs without
+// option httplog, tcplog or a log-format.
+const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
+
+// accessLog maps the section's log lines, log-format and option httplog /
+// tcplog onto its access_log: off without log lines (as HAProxy), to the
+// first target otherwise.
+func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error) {
+	var targets []string
+	for _, l := range p.logs {
+		if l == "global" {
+			targets = append(targets, f.logs...)
+		} else {
+			targets = append(targets, l)
+		}
+	}
+	if len(targets) == 0 {
+		return &config.AccessLog{Off: true}, nil
+	}
+	if len(targets) > 1 {
+		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0])
+	}
+	al := &config.AccessLog{To: targets[0], Format: defaultLogFormat}
+	switch {
+	case len(p.logFormat.words) > 0:
+		spec, err := g.logFormat(p, http)
+		if err == nil {
+			// Checked here to name the line: the server compiles it.
+			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response)})
+		}
+		if err != nil {
+			return nil, p.logFormat.at.errorf("log-format: %v", err)
+		}
+		al.Format = spec
+	case p.logOption == "httplog" && http, p.logOption == "tcplog":
+		al.Format = "default"
+	}
+	return al, nil
+}
+
+// logFormat rewrites p's log-format for the access log: a sample
+// expression luaedge's access log does not read itself (var(), the
+// capture fetches) becomes a Lua fetch, generated here, that the request
+// calls when it ends. The other variables are the access log's.
+func (g *gen) logFormat(p *proxy, http bool) (string, error) {
+	s := p.logFormat.words[0]
+	sc := scope{fe: p.name, res: false, phase: "http-req", g: g, caps: p.capture}
+	if !http {
+		sc.phase = "tcp-req"
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if !strings.HasPrefix(s[i:], "%[") {
+			out.WriteByte(s[i])
+			if s[i] == '%' && i+1 < len(s) && s[i+1] == '%' {
+				out.WriteByte('%')
+				i++
+			}
+			continue
+		}
+		end := strings.IndexByte(s[i:], ']')
+		if end < 0 {
+			return "", fmt.Errorf("'%s': missing ']'", s)
+		}
+		expr := s[i+2 : i+end]
+		i += end
+		if strings.HasPrefix(expr, "var(") && !strings.Contains(expr, "),") || strings.HasPrefix(expr, "capture.re") && !strings.Contains(expr, "),") {
+			out.WriteString("%[" + expr + "]")
+			continue
+		}
+		code, _, _, err := sc.expr(expr, false)
+		if err != nil {
+			return "", err
+		}
+		g.nlog++
+		name := fmt.Sprintf("haproxycfg_log_%d", g.nlog)
+		fmt.Fprintf(&g.body, "-- %s: log-format %%[%s]\ncore.register_fetches(%s, function(txn) return %s end)\n", p.logFormat.at, expr, luaQuote(name), code)
+		out.WriteString("%[lua." + name + "]")
+	}
+	return out.String(), nil
 }

@@ -118,15 +118,23 @@ func TestDocsConfig(t *testing.T) {
 		!reflect.DeepEqual(www.StickTable.Store, []string{"http_req_rate(10s)", "gpc0"}) {
 		t.Errorf("www stick table: %+v", www.StickTable)
 	}
-	if www.Track == nil || www.Track.Key != "src" {
+	// http-request track-sc0 is a rule: HAProxy counts each request it
+	// tracks, not each connection. The log lines give the access log.
+	if www.Track != nil {
 		t.Errorf("www track: %+v", www.Track)
+	}
+	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" {
+		t.Errorf("www access log: %+v", al)
+	}
+	if al := c.Frontends[1].AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != defaultLogFormat {
+		t.Errorf("db access log: %+v", al)
 	}
 	if www.DefaultBackend != "app" {
 		t.Errorf("www default_backend %q", www.DefaultBackend)
 	}
 	// The plain Lua rules pass through; the routing and the forwarding
 	// are generated.
-	if len(www.HTTPRequest) != 3 || www.HTTPRequest[0] != `lua.cors_request * GET,POST` || !reflect.DeepEqual(www.HTTPResponse, []string{"lua.cors_response"}) {
+	if len(www.HTTPRequest) != 4 || www.HTTPRequest[1] != `lua.cors_request * GET,POST` || !reflect.DeepEqual(www.HTTPResponse, []string{"lua.cors_response"}) {
 		t.Errorf("www rules: %q / %q", www.HTTPRequest, www.HTTPResponse)
 	}
 	app := c.Backends[0]
@@ -152,13 +160,13 @@ func TestDocsConfig(t *testing.T) {
 		t.Errorf("db backend: %+v", b)
 	}
 	warned := strings.Join(res.Warnings, "\n")
-	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "haproxy.cfg:45: server app3 is disabled", "'option httplog' has no effect"} {
+	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "haproxy.cfg:45: server app3 is disabled", "'option dontlognull' has no effect"} {
 		if !strings.Contains(warned, w) {
 			t.Errorf("no warning %q in:\n%s", w, warned)
 		}
 	}
 	rules := string(res.Rules)
-	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`} {
+	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`, `txn:track_sc(0, txn.f:src(), "www")`} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("the generated rules have no %q:\n%s", want, rules)
 		}
@@ -168,7 +176,15 @@ func TestDocsConfig(t *testing.T) {
 func TestErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"global\n  foo bar\n", "haproxy.cfg:2: 'foo' is not supported by luaedge"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request capture req.hdr(host) len 10\n", "haproxy.cfg:4: 'capture' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  capture cookie sid len 10\n", "haproxy.cfg:4: 'capture cookie' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request capture req.hdr(host) id 0\n  http-request return status 200\n", "haproxy.cfg:4: capture ... id 0: frontend f has no such request capture slot"},
+		{"backend b\n  http-request capture req.hdr(host) len 10\n", "haproxy.cfg:2: http-request capture ... len: only http-request rules of a frontend or listen"},
+		{"frontend f\n  bind :80\n  mode http\n  http-after-response deny\n", "haproxy.cfg:4: http-after-response deny: not an action of http-after-response"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc3 src\n", "haproxy.cfg:4: track-sc3: want track-sc0"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src\n", "haproxy.cfg:4: track-sc1: f has no stick-table"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src table nope\n", "haproxy.cfg:4: track-sc1 ... table nope: no frontend, backend or listen named nope"},
+		{"frontend f\n  bind :80\n  tcp-request connection track-sc1 src\n", "haproxy.cfg:3: tcp-request track-sc1: only 'track-sc0 src [table T]' without a condition"},
+		{"frontend f\n  bind :80\n  mode http\n  log stdout local0\n  log-format \"%ci %zz\"\n", "haproxy.cfg:5: log-format: unknown log-format variable %zz"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if nope\n", "haproxy.cfg:4: deny: no ACL named 'nope'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
@@ -178,7 +194,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  option http-use-htx\n", "haproxy.cfg:3: 'option http-use-htx' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[date]\n", "haproxy.cfg:4: set-header: fetch 'date' is not supported"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[path,nope]\n", "converter 'nope' is not supported"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%ci\"\n", "log-format variables other than %[...] are not supported"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%Tw\"\n", "log-format variable %Tw is not supported by luaedge in rules"},
 		{"backend b\n  server s 10.0.0.1\n", "haproxy.cfg:2: server s: the address needs a port"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},

@@ -12,6 +12,7 @@ package haproxycfg
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,15 @@ type proxy struct {
 	defServer  []string // the options of default-server, before each server's
 	monitorURI string
 	redirects  []rule // the section's redirect lines: after its http-request rules
+	afterRes   []rule // http-after-response rules
+	capture    config.Capture
+	// log: the section's log lines ("global" for log global; nil: none,
+	// inherited from defaults until the section says log or no log),
+	// its log-format (and where it was) and option httplog / tcplog.
+	logs      []string
+	logSet    bool
+	logFormat rule
+	logOption string
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -98,7 +108,8 @@ func (d *proxy) clone() *proxy {
 	}
 	p.acls = map[string][]rule{}
 	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
-	p.tls = nil
+	p.tls, p.afterRes, p.capture = nil, nil, config.Capture{}
+	p.logs, p.logSet = append([]string(nil), d.logs...), false
 	return &p
 }
 
@@ -110,6 +121,7 @@ type file struct {
 	luaPath  []string      // lua-prepend-path
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
+	logs     []string // the global section's log targets, as access_log.to
 }
 
 func (f *file) warn(at pos, format string, args ...any) {
@@ -451,7 +463,7 @@ func envRef(s string) (name, def string, hasDef bool, n int) {
 // logging targets, stats): accepted with a warning.
 var noEffect = map[string]bool{
 	"daemon": true, "user": true, "group": true, "uid": true, "gid": true, "chroot": true, "pidfile": true,
-	"log": true, "log-tag": true, "log-send-hostname": true, "maxconn": true, "master-worker": true,
+	"log-tag": true, "log-send-hostname": true, "maxconn": true, "master-worker": true, "debug": true,
 	"ca-base": true, "crt-base": true, "ssl-default-bind-ciphers": true, "ssl-default-bind-ciphersuites": true,
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
@@ -519,6 +531,28 @@ func (f *file) globalLine(at pos, w []string) error {
 			f.global.Lua.SessionTimeout = &d
 		} else {
 			f.global.Lua.BurstTimeout = &d
+		}
+	case "log":
+		to, err := f.logTarget(at, w)
+		if err != nil {
+			return err
+		}
+		if to != "" {
+			f.logs = append(f.logs, to)
+		}
+	case "setenv", "presetenv":
+		// As HAProxy: for the lines after it and the scripts (os.getenv).
+		if len(w) != 3 {
+			return at.errorf("%s: want a name and a value", w[0])
+		}
+		if _, set := os.LookupEnv(w[1]); w[0] == "setenv" || !set {
+			if err := os.Setenv(w[1], w[2]); err != nil {
+				return at.errorf("%s: %v", w[0], err)
+			}
+		}
+	case "unsetenv":
+		for _, name := range w[1:] {
+			os.Unsetenv(name)
 		}
 	case "tune.lua.forced-yield", "tune.lua.service-timeout", "tune.lua.task-timeout", "tune.lua.log.loggers", "tune.lua.log.stderr":
 		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see lua.forced_yield and the other CPU limits)", w[0])
@@ -617,10 +651,30 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("monitor-uri: want a URI")
 		}
 		p.monitorURI = w[1]
-	case "log", "maxconn", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header", "capture":
-		if kw == "capture" {
-			return at.unsupported("capture")
+	case "log":
+		if isDefaults || fe {
+			return f.proxyLog(p, at, w)
 		}
+		f.warn(at, "'log' in a backend has no effect in luaedge: the frontend logs each request")
+	case "log-format":
+		if len(w) != 2 {
+			return at.errorf("log-format: want one format (quote it)")
+		}
+		p.logFormat = rule{at, w[1:]}
+	case "capture":
+		if err := only(fe); err != nil {
+			return err
+		}
+		return f.captureLine(p, at, w)
+	case "declare":
+		if err := only(fe); err != nil {
+			return err
+		}
+		if len(w) != 5 || w[1] != "capture" || w[3] != "len" {
+			return at.errorf("declare: want 'declare capture request|response len N'")
+		}
+		return f.addCapture(p, at, w[2], "", w[4])
+	case "maxconn", "retries", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header":
 		if kw == "unique-id-format" || kw == "unique-id-header" || kw == "compression" {
 			return at.unsupported(kw)
 		}
@@ -713,7 +767,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
 		p.redirects = append(p.redirects, rule{at, w})
-	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -723,6 +777,10 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 
 func (f *file) option(p *proxy, at pos, w []string) error {
 	neg := w[0] == "no"
+	if neg && len(w) == 2 && w[1] == "log" {
+		p.logs, p.logSet = nil, true
+		return nil
+	}
 	if neg {
 		w = w[1:]
 		if len(w) < 2 || w[0] != "option" {
@@ -734,7 +792,15 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 	}
 	name := w[1]
 	switch name {
-	case "http-keep-alive", "http-server-close", "dontlognull", "httplog", "tcplog", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "httplog", "tcplog":
+		p.logOption = name
+		if neg {
+			p.logOption = ""
+		}
+		if len(w) > 2 {
+			f.warn(at, "'option %s %s': luaedge logs HAProxy's %s format", name, strings.Join(w[2:], " "), name)
+		}
+	case "http-keep-alive", "http-server-close", "dontlognull", "http-ignore-probes", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
@@ -949,14 +1015,23 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	r := rule{at, w[1:]}
 	switch w[0] {
 	case "http-request":
-		if strings.HasPrefix(w[1], "track-sc") || w[1] == "wait-for-body" {
+		if w[1] == "wait-for-body" {
 			return f.trackOrWait(p, at, w)
+		}
+		if w[1] == "capture" {
+			return f.captureRule(p, at, w)
 		}
 		p.httpReq = append(p.httpReq, r)
 	case "http-response":
+		if w[1] == "capture" {
+			return f.captureRule(p, at, w)
+		}
 		p.httpRes = append(p.httpRes, r)
 	case "http-after-response":
-		return at.unsupported("http-after-response")
+		if len(w) >= 3 && w[1] == "capture" {
+			return f.captureRule(p, at, w)
+		}
+		p.afterRes = append(p.afterRes, r)
 	case "tcp-request":
 		switch w[1] {
 		case "inspect-delay":
@@ -965,7 +1040,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 			if len(w) < 3 {
 				return at.errorf("tcp-request %s: an action is needed", w[1])
 			}
-			if strings.HasPrefix(w[2], "track-sc") {
+			if strings.HasPrefix(w[2], "track-sc") && w[1] != "content" {
 				return f.trackOrWait(p, at, append([]string{w[0]}, w[2:]...))
 			}
 			if w[1] != "content" {
@@ -991,8 +1066,10 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	return nil
 }
 
-// trackOrWait handles track-sc0 src [table T] and wait-for-body, which
-// map onto the frontend's track and http_buffer_request.
+// trackOrWait handles tcp-request connection / session track-sc0 src
+// [table T], which is the frontend's track (every connection counted,
+// once), and wait-for-body, the frontend's http_buffer_request. The
+// track-scN rules of requests are compiled with the other rules.
 func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 	if w[1] == "wait-for-body" {
 		for _, x := range w[2:] {
@@ -1003,11 +1080,9 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 		p.bufferReq = true
 		return nil
 	}
-	if w[1] != "track-sc0" {
-		return at.errorf("%s %s: only track-sc0 is supported by luaedge", w[0], w[1])
-	}
-	if len(w) < 3 || w[2] != "src" {
-		return at.errorf("%s track-sc0: only the key 'src' is supported by luaedge", w[0])
+	const only = "%s %s: only 'track-sc0 src [table T]' without a condition is supported by luaedge on connections (use http-request or tcp-request content track-scN for the others)"
+	if w[1] != "track-sc0" || len(w) < 3 || w[2] != "src" {
+		return at.errorf(only, w[0], w[1])
 	}
 	t := &config.Track{Key: "src"}
 	rest := w[3:]
@@ -1015,9 +1090,118 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 		t.Table, rest = rest[1], rest[2:]
 	}
 	if len(rest) > 0 {
-		return at.errorf("%s track-sc0 with a condition is not supported by luaedge (every connection is tracked)", w[0])
+		return at.errorf(only, w[0], w[1])
 	}
 	p.track = t
+	return nil
+}
+
+// logTarget reads the target of a log line (log TARGET [len N] [format
+// F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]) as an access_log.to: ""
+// for log global, and for targets luaedge does not write to (warned).
+func (f *file) logTarget(at pos, w []string) (string, error) {
+	if len(w) < 2 {
+		return "", at.errorf("log: want a target and a facility, or global")
+	}
+	t := w[1]
+	switch {
+	case t == "global":
+		return "", nil
+	case t == "stdout" || t == "fd@1":
+		return "stdout", nil
+	case t == "stderr" || t == "fd@2":
+		return "stderr", nil
+	case strings.HasPrefix(t, "/") || strings.HasPrefix(t, "unix@"):
+		return "unix://" + strings.TrimPrefix(t, "unix@"), nil
+	}
+	addr := t
+	for _, pre := range []string{"udp@", "udp4@", "ipv4@", "udp6@", "ipv6@"} {
+		addr = strings.TrimPrefix(addr, pre)
+	}
+	if strings.Contains(addr, "@") {
+		f.warn(at, "log %s: luaedge writes access logs to stdout, stderr, files, UDP syslog and unix sockets; this target is ignored", t)
+		return "", nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "514") // syslog's port by default
+	}
+	return "syslog://" + addr, nil
+}
+
+// proxyLog reads a log line of a defaults, frontend or listen section.
+func (f *file) proxyLog(p *proxy, at pos, w []string) error {
+	if !p.logSet {
+		p.logs, p.logSet = nil, true
+	}
+	if len(w) == 2 && w[1] == "global" {
+		p.logs = append(p.logs, "global")
+		return nil
+	}
+	to, err := f.logTarget(at, w)
+	if err != nil || to == "" {
+		return err
+	}
+	p.logs = append(p.logs, to)
+	return nil
+}
+
+// captureLine reads capture request|response header NAME len N.
+func (f *file) captureLine(p *proxy, at pos, w []string) error {
+	if len(w) == 6 && (w[1] == "request" || w[1] == "response") && w[2] == "header" && w[4] == "len" {
+		return f.addCapture(p, at, w[1], w[3], w[5])
+	}
+	if len(w) >= 2 && w[1] == "cookie" {
+		return at.unsupported("capture cookie")
+	}
+	return at.errorf("capture: want 'capture request|response header NAME len N'")
+}
+
+// addCapture adds a capture slot to side (request or response).
+func (f *file) addCapture(p *proxy, at pos, side, header, length string) error {
+	n, err := strconv.Atoi(length)
+	if err != nil || n < 1 {
+		return at.errorf("capture: invalid len '%s'", length)
+	}
+	slot := config.CaptureSlot{Header: header, Len: n}
+	switch side {
+	case "request":
+		p.capture.Request = append(p.capture.Request, slot)
+	case "response":
+		p.capture.Response = append(p.capture.Response, slot)
+	default:
+		return at.errorf("capture: want request or response, got '%s'", side)
+	}
+	return nil
+}
+
+// captureRule reads http-request capture SAMPLE len N (a new request
+// slot of the frontend, in the order of the lines, as HAProxy numbers
+// them) and http-request / http-response / http-after-response capture
+// SAMPLE id N (an existing slot); the rule is kept as "capture SAMPLE id
+// N [condition]".
+func (f *file) captureRule(p *proxy, at pos, w []string) error {
+	if len(w) < 5 || (w[3] != "len" && w[3] != "id") {
+		return at.errorf("%s capture: want 'capture SAMPLE len N' or 'capture SAMPLE id N'", w[0])
+	}
+	words := append([]string{}, w[1:]...)
+	if w[3] == "len" {
+		if w[0] != "http-request" || (p.kind != "frontend" && p.kind != "listen") {
+			return at.errorf("%s capture ... len: only http-request rules of a frontend or listen add a capture slot (use id N)", w[0])
+		}
+		if err := f.addCapture(p, at, "request", "", w[4]); err != nil {
+			return err
+		}
+		words[2], words[3] = "id", strconv.Itoa(len(p.capture.Request)-1)
+	}
+	r := rule{at, words}
+	switch w[0] {
+	case "http-request":
+		p.httpReq = append(p.httpReq, r)
+	case "http-response":
+		p.httpRes = append(p.httpRes, r)
+	default:
+		p.afterRes = append(p.afterRes, r)
+	}
 	return nil
 }
 

@@ -303,3 +303,18 @@ function H.arith(a, op, b)
 	if b == 0 then return 0 end
 	return math.fmod(a, b)
 end
+
+-- hq is the query string with its '?' ("" without one), as %HQ.
+function H.hq(txn)
+	local q = txn.f:query()
+	if q == nil then return "" end
+	return "?" .. q
+end
+
+-- date is the current date as HAProxy's logs write it: %t (local, with
+-- milliseconds) or, gmt, %T ("10/Feb/2009:16:46:57 +0000").
+function H.date(gmt)
+	local now = core.now()
+	if gmt then return os.date("!%d/%b/%Y:%H:%M:%S +0000", now.sec) end
+	return os.date("%d/%b/%Y:%H:%M:%S", now.sec) .. format(".%03d", floor(now.usec / 1000))
+end
