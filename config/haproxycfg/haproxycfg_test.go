@@ -243,6 +243,8 @@ func TestSplit(t *testing.T) {
 		{`http-request set-header X-A "a b"   # comment`, []string{"http-request", "set-header", "X-A", "a b"}},
 		{`acl x path 'it''s'`, []string{"acl", "x", "path", "its"}},
 		{`lf-string "line\n" a\ b`, []string{"lf-string", "line\n", "a b"}},
+		{`replace-value x ^(.*)$ be-\1 \x41\#`, []string{"replace-value", "x", "^(.*)$", `be-\1`, "A#"}},
+		{`a\$b "a\$b" "q\"d"`, []string{`a\$b`, "a$b", `q"d`}},
 		{`  `, nil},
 	} {
 		got, err := split(tc.in)

@@ -386,17 +386,26 @@ func split(line string) ([]string, error) {
 				w.WriteByte(c)
 			}
 		case c == '\\' && i+1 < len(line):
-			i++
-			switch line[i] {
-			case 'n':
+			// As HAProxy: the escapes with a meaning; any other backslash
+			// stays, as in a regex's \1.
+			switch n := line[i+1]; {
+			case n == 'n':
 				w.WriteByte('\n')
-			case 'r':
+			case n == 'r':
 				w.WriteByte('\r')
-			case 't':
+			case n == 't':
 				w.WriteByte('\t')
+			case n == ' ' || n == '\\' || n == '#' || n == '\'' || n == '"' || (n == '$' && quote == '"'):
+				w.WriteByte(n)
+			case n == 'x' && i+3 < len(line) && isHex(line[i+2]) && isHex(line[i+3]):
+				v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
+				w.WriteByte(byte(v))
+				i += 2
 			default:
-				w.WriteByte(line[i])
+				w.WriteByte('\\')
+				i--
 			}
+			i++
 			in = true
 		case quote == '"' && c == '$':
 			// Environment variables: $NAME, ${NAME}, ${NAME-default}.
@@ -439,6 +448,10 @@ func split(line string) ([]string, error) {
 		words = append(words, w.String())
 	}
 	return words, nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // envRef reads a variable reference after a '$': it returns the name,
