@@ -61,6 +61,8 @@ type Server struct {
 	// handshakes bounds the TLS handshakes computing at once, over every
 	// loop of this generation.
 	handshakes *transport.HandshakePool
+	// client is what the loops' HTTP clients and DNS caches share.
+	client *proxypkg.ClientOptions
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -95,6 +97,9 @@ func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger)
 	return build(cfg, scripts, log, s)
 }
 
+// NumLoops is how many event loops s runs.
+func (s *Server) NumLoops() int { return s.numLoops }
+
 // build makes a server; prev is the generation it follows, or nil.
 func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Server) (*Server, error) {
 	s := &Server{
@@ -103,6 +108,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		served: make(chan struct{}),
 	}
 	s.handshakes = handshakePool(cfg)
+	client, err := clientOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.client = client
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
