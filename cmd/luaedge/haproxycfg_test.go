@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // hcScenario is a haproxy.cfg, its files and requests. In cfg,
@@ -822,6 +824,94 @@ backend app
 	}
 	if g, h := norm(got), norm(lines(out.String())); g != h {
 		t.Errorf("luaedge's lines:\n%s\nhaproxy's:\n%s", g, h)
+	}
+}
+
+// hcStartDNS answers v4.test with an A record, dual.test with an A and an
+// AAAA record, and anything else with "no such name".
+func hcStartDNS(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[uint16]map[string]string{
+		dns.TypeA:    {"v4.test.": "v4.test. 60 IN A 127.0.0.1", "dual.test.": "dual.test. 60 IN A 127.0.0.2"},
+		dns.TypeAAAA: {"dual.test.": "dual.test. 60 IN AAAA ::2"},
+	}
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		if rec, ok := records[q.Qtype][q.Name]; ok {
+			rr, _ := dns.NewRR(rec)
+			m.Answer = append(m.Answer, rr)
+		} else if records[dns.TypeA][q.Name] == "" {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})
+	srv := &dns.Server{PacketConn: pc, Handler: mux}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestHAProxyCfgDoResolve: do-resolve through a resolvers section, with
+// either family preferred, on both servers.
+func TestHAProxyCfgDoResolve(t *testing.T) {
+	needBinary(t)
+	backends := map[string]string{"DNS": hcStartDNS(t)}
+	sc := hcScenario{
+		name: "do-resolve",
+		cfg: `global
+    nbthread 1
+
+resolvers mydns
+    nameserver ns1 @DNS@
+    hold valid 10s
+    timeout resolve 1s
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request do-resolve(txn.ip4,mydns,ipv4) req.hdr(x-name),lower
+    http-request do-resolve(txn.ip6,mydns) req.hdr(x-name),lower
+    http-request return status 200 content-type text/plain lf-string "ip4=%[var(txn.ip4)] ip6=%[var(txn.ip6)]\n" if { var(txn.ip4) -m found }
+    http-request return status 503 content-type text/plain string "no address\n"
+`,
+		steps: []hxStep{
+			{name: "an A record", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: V4.test"}}, want: hxWant{Status: 200, Body: "ip4=127.0.0.1 ip6=127.0.0.1\n"}},
+			{name: "A and AAAA", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: dual.test"}}, want: hxWant{Status: 200, Body: "ip4=127.0.0.2 ip6=::2\n"}},
+			{name: "no such name", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: none.test"}}, want: hxWant{Status: 503, Body: "no address\n"}},
+			{name: "no name", conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 503, Body: "no address\n"}},
+		},
+	}
+	le, _ := hcStartLuaedge(t, sc, backends)
+	leOut, err := hxRunSteps(le, sc.steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var haOut []hxResp
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		if haOut, err = hxRunSteps(ha, sc.steps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, st := range sc.steps {
+		hxCheck(t, st.name, leOut[i], st.want)
+		if haOut != nil {
+			if d := hcCompare(leOut[i], haOut[i], []string{"content-type"}); d != "" {
+				t.Errorf("%s: %s", st.name, d)
+			}
+		}
 	}
 }
 

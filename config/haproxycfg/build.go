@@ -79,6 +79,9 @@ func (g *gen) action(phase, comment, code string) string {
 func (f *file) build() (*Result, error) {
 	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir}
+	if f.dns != nil {
+		cfg.DNS = *f.dns
+	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
 		if p.kind == "backend" || p.kind == "listen" {
@@ -290,7 +293,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	phase := fe.Mode
-	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends, tables: f.tables(), caps: p.capture}
+	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers}
 	// Pass-through: a plain "lua.NAME args" rule of the frontend, and a
 	// frontend served by one unconditional use-service, need no
 	// generated code.
@@ -478,6 +481,7 @@ type chain struct {
 	backends   map[string]*proxy
 	tables     map[string]*proxy // the sections with a stick-table, by name
 	caps       config.Capture    // the frontend's capture slots
+	resolvers  map[string]bool   // the resolvers sections
 }
 
 // route compiles use_backend and default_backend into an action that
@@ -638,6 +642,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("capture: %v", err)
 		}
 		return fmt.Sprintf("local v = %s\nif v ~= nil then txn:capture_%s(%d, H.S(v)) end", code, side, id), nil
+	case strings.HasPrefix(name, "do-resolve(") && strings.HasSuffix(name, ")"):
+		return c.doResolve(sc, at, name, args)
 	case name == "strict-mode":
 		// luaedge's rewrites never fail halfway: there is nothing to relax.
 		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
@@ -934,6 +940,35 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		return "", at.errorf("deny: status %d has no error page (HAProxy's are 200, 400-504)", status)
 	}
 	return count + c.page(status), nil
+}
+
+// doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the
+// name EXPR gives is looked up (core.resolve: the request waits) and the
+// address of the family preferred (IPv6 by default, as HAProxy), else of
+// the other, is stored in VAR; on a failure VAR is not set.
+func (c *chain) doResolve(sc scope, at pos, name string, args []string) (string, error) {
+	params := strings.Split(name[len("do-resolve("):len(name)-1], ",")
+	if len(params) < 2 || len(params) > 3 || len(args) != 1 {
+		return "", at.errorf("do-resolve: want do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR")
+	}
+	if !c.resolvers[params[1]] {
+		return "", at.errorf("do-resolve: no resolvers section named '%s'", params[1])
+	}
+	v6 := "true"
+	if len(params) == 3 {
+		switch params[2] {
+		case "ipv4":
+			v6 = "false"
+		case "ipv6":
+		default:
+			return "", at.errorf("do-resolve: want ipv4 or ipv6, got '%s'", params[2])
+		}
+	}
+	code, _, _, err := sc.expr(args[0], false)
+	if err != nil {
+		return "", at.errorf("do-resolve: %v", err)
+	}
+	return fmt.Sprintf("local ip = H.resolve(%s, %s)\nif ip then txn:set_var(%s, ip) end", code, v6, luaQuote(params[0])), nil
 }
 
 // afterActions are the actions of http-after-response rules.

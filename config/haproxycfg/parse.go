@@ -122,6 +122,11 @@ type file struct {
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
 	logs     []string // the global section's log targets, as access_log.to
+	// resolvers: the resolvers sections' names; dns: the one DNS
+	// configuration they give (luaedge has one resolver per process).
+	resolvers map[string]bool
+	dns       *config.DNS
+	dnsAt     pos
 }
 
 func (f *file) warn(at pos, format string, args ...any) {
@@ -203,10 +208,27 @@ func parse(paths []string) (*file, error) {
 				}
 				f.proxies = append(f.proxies, cur)
 				continue
-			case "resolvers", "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
+			case "resolvers":
+				if len(words) != 2 {
+					return nil, at.errorf("resolvers: want a name")
+				}
+				section, cur = "resolvers", nil
+				if f.resolvers == nil {
+					f.resolvers = map[string]bool{}
+				}
+				f.resolvers[words[1]] = true
+				if err := f.resolversSection(at); err != nil {
+					return nil, err
+				}
+				continue
+			case "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
 				return nil, at.unsupported(words[0] + " section")
 			}
 			switch section {
+			case "resolvers":
+				if err := f.resolversLine(at, words); err != nil {
+					return nil, err
+				}
 			case "global":
 				if err := f.globalLine(at, words); err != nil {
 					return nil, err
@@ -470,6 +492,80 @@ func envRef(s string) (name, def string, hasDef bool, n int) {
 		n++
 	}
 	return s[:n], "", false, n
+}
+
+// resolversSection starts a resolvers section: luaedge has one DNS
+// resolver (the dns key), which every resolvers section configures.
+func (f *file) resolversSection(at pos) error {
+	if f.dns != nil {
+		f.warn(at, "luaedge has one DNS resolver: the nameservers of this resolvers section and of the one at %s are asked in order, whichever section a rule names", f.dnsAt)
+		return nil
+	}
+	f.dns, f.dnsAt = &config.DNS{}, at
+	return nil
+}
+
+// resolversLine reads a line of a resolvers section.
+func (f *file) resolversLine(at pos, w []string) error {
+	switch w[0] {
+	case "nameserver":
+		if len(w) < 3 {
+			return at.errorf("nameserver: want a name and an address")
+		}
+		addr := w[2]
+		for _, pre := range []string{"udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"} {
+			addr = strings.TrimPrefix(addr, pre)
+		}
+		if strings.Contains(addr, "@") {
+			return at.errorf("nameserver %s: luaedge asks DNS servers over UDP (then TCP for a truncated answer): only an address[:port] is supported", w[2])
+		}
+		if !containsString(f.dns.Nameservers, addr) {
+			f.dns.Nameservers = append(f.dns.Nameservers, addr)
+		}
+	case "parse-resolv-conf":
+		// The servers of /etc/resolv.conf: luaedge's default when it is
+		// given none.
+	case "hold":
+		if len(w) != 3 {
+			return at.errorf("hold: want a status and a time")
+		}
+		d, err := duration(w[2])
+		if err != nil {
+			return at.errorf("hold %s: %v", w[1], err)
+		}
+		switch w[1] {
+		case "valid":
+			f.dns.MaxTTL = d
+		case "nx":
+			f.dns.NegativeTTL = d
+		default:
+			f.warn(at, "'hold %s' has no equivalent in luaedge and is ignored (see dns.max_ttl and dns.negative_ttl)", w[1])
+		}
+	case "timeout":
+		if len(w) == 3 && w[1] == "resolve" {
+			d, err := duration(w[2])
+			if err != nil {
+				return at.errorf("timeout resolve: %v", err)
+			}
+			f.dns.Timeout = d
+			return nil
+		}
+		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see dns.timeout)", strings.Join(w, " "))
+	case "resolve_retries", "accepted_payload_size":
+		f.warn(at, "'%s' has no equivalent in luaedge and is ignored", w[0])
+	default:
+		return at.unsupported(w[0])
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // noEffect are keywords that change nothing luaedge does (processes,

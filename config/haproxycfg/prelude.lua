@@ -318,3 +318,17 @@ function H.date(gmt)
 	if gmt then return os.date("!%d/%b/%Y:%H:%M:%S +0000", now.sec) end
 	return os.date("%d/%b/%Y:%H:%M:%S", now.sec) .. format(".%03d", floor(now.usec / 1000))
 end
+
+-- resolve looks name up (the request waits) and returns an address of
+-- the family preferred (v6 or not), else one of the other, or nil.
+function H.resolve(name, v6)
+	if name == nil then return nil end
+	local addrs = core.resolve(H.S(name))
+	if addrs == nil then return nil end
+	local other
+	for _, a in ipairs(addrs) do
+		if (find(a, ":", 1, true) ~= nil) == v6 then return a end
+		other = other or a
+	end
+	return other
+end
