@@ -55,14 +55,20 @@ func hcRead(t *testing.T, name string) string {
 func hcBackends(t *testing.T) map[string]string {
 	t.Helper()
 	addrs := map[string]string{}
-	for _, name := range []string{"APP", "BLUE", "GREEN"} {
+	for _, name := range []string{"APP", "BLUE", "GREEN", "TLSAPP"} {
 		name := name
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("x-backend", strings.ToLower(name))
 			w.Header().Set("content-type", "text/plain")
-			fmt.Fprintf(w, "backend=%s %s %s x-user=%q x-shout=%q xff=%v\n", strings.ToLower(name), r.Method, r.RequestURI,
-				r.Header.Get("x-user"), r.Header.Get("x-shout"), r.Header.Get("x-forwarded-for") != "")
-		}))
+			fmt.Fprintf(w, "backend=%s %s %s x-user=%q x-shout=%q xff=%q\n", strings.ToLower(name), r.Method, r.RequestURI,
+				r.Header.Get("x-user"), r.Header.Get("x-shout"), strings.Join(r.Header.Values("x-forwarded-for"), ", "))
+		})
+		s := httptest.NewUnstartedServer(h)
+		if name == "TLSAPP" {
+			s.StartTLS()
+		} else {
+			s.Start()
+		}
 		t.Cleanup(s.Close)
 		addrs[name] = s.Listener.Addr().String()
 	}
@@ -475,6 +481,37 @@ backend be_blue
 			},
 		},
 		{
+			name: "unique-id, option forwardfor except and if-none, a server over TLS",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    unique-id-format "%ci-%[req.hdr(x-r)]"
+    unique-id-header X-Unique-ID
+    http-request return status 200 content-type text/plain lf-string "id=%ID uid=%[unique-id] hdr=%[req.hdr(x-unique-id)]\n" if { path /id }
+    use_backend tls if { path_beg /tls }
+    use_backend except if { path_beg /except }
+    default_backend app
+
+backend tls
+    server s1 @TLSAPP@ ssl verify none
+
+backend except
+    option forwardfor except 127.0.0.0/8
+    server s1 @APP@
+
+backend app
+    option forwardfor if-none
+    server s1 @APP@
+`,
+			steps: []hxStep{
+				{name: "the unique id: made when the fetch asks, %ID and the header come after the rules", conn: "a", req: hxReq{Path: "/id", Header: []string{"X-R: abc"}}, want: hxWant{Status: 200, Body: "id= uid=127.0.0.1-abc hdr=\n"}},
+				{name: "a server over TLS", conn: "a", req: hxReq{Path: "/tls/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "tlsapp"}}},
+				{name: "forwardfor except the client's network", conn: "a", req: hxReq{Path: "/except/x"}, want: hxWant{Status: 200}},
+				{name: "forwardfor if-none, without one", conn: "a", req: hxReq{Path: "/x"}, want: hxWant{Status: 200}},
+				{name: "forwardfor if-none, with one", conn: "a", req: hxReq{Path: "/x", Header: []string{"X-Forwarded-For: 192.0.2.1"}}, want: hxWant{Status: 200}},
+			},
+		},
+		{
 			name:  "auth-request with a backend",
 			files: []string{"authreq.lua"},
 			cfg: head("authreq.lua") + `
@@ -491,7 +528,7 @@ backend app
 			steps: []hxStep{
 				{name: "no token", req: hxReq{Path: "/me"}, want: hxWant{Status: 401, Header: map[string]string{"www-authenticate": "Bearer", "content-type": "text/plain"}}},
 				{name: "unknown token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-eve"}}, want: hxWant{Status: 401}},
-				{name: "known token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-alice", "X-User: forged"}}, want: hxWant{Status: 200, Body: "backend=app GET /me x-user=\"alice\" x-shout=\"\" xff=false\n"}},
+				{name: "known token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-alice", "X-User: forged"}}, want: hxWant{Status: 200, Body: "backend=app GET /me x-user=\"alice\" x-shout=\"\" xff=\"\"\n"}},
 			},
 		},
 		{

@@ -137,7 +137,7 @@ func (f *file) build() (*Result, error) {
 	pre.WriteString(prelude)
 	pre.WriteString("\nhaproxycfg_runtime = H\n")
 	var rules strings.Builder
-	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL = {}, {}\n")
+	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, UID = {}, {}, {}\n")
 	rules.WriteString(g.checks.String())
 	rules.WriteString(g.head.String())
 	rules.WriteString(g.body.String())
@@ -314,6 +314,22 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	if hasAllowIn(reqSecs) {
 		req = append(req, g.action(phase+"-req", "the allow state", "H.begin(txn)"))
 	}
+	var uid string // the action that makes the unique ID once the rules ran
+	if len(p.uniqueID.words) > 0 && http {
+		// As HAProxy: the unique-id fetch makes the ID when first asked,
+		// and a request that goes on past its rules always has one.
+		sc := scope{fe: p.name, phase: "http-req", dir: f.dir, g: g, caps: p.capture}
+		id, err := sc.format(p.uniqueID.words[0])
+		if err != nil {
+			return fe, p.uniqueID.at.errorf("unique-id-format: %v", err)
+		}
+		fmt.Fprintf(&g.head, "UID[%s] = function(txn) return %s end\n", luaQuote(p.name), id)
+		code := fmt.Sprintf("local id = H.uid(txn, UID[%s])", luaQuote(p.name))
+		if p.uniqueIDHeader != "" {
+			code += fmt.Sprintf("\ntxn.http:req_add_header(%s, id)", luaQuote(p.uniqueIDHeader))
+		}
+		uid = g.action("http-req", "unique-id-format, unique-id-header", code)
+	}
 	for i, s := range reqSecs {
 		if i == 1 {
 			// After the frontend's rules, the backend is chosen; then the
@@ -339,25 +355,32 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		req = append(req, r)
 	}
+	if uid != "" {
+		req = append(req, uid)
+	}
 	if forwards {
 		fallback := fmt.Sprintf("if not H.st(txn).fwd then %s end", b.page(503))
 		if !http {
 			fallback = "if not H.st(txn).fwd then txn:done() end"
 		}
 		// option forwardfor of the frontend or of the backend chosen adds
-		// the header once.
+		// the header once: {name, networks of except or false, if-none}.
 		var xff []string
 		for _, name := range sortedKeys(reach) {
-			h := backends[name].forwardfor
-			if h == "" {
-				h = p.forwardfor
+			o := backends[name]
+			if o.forwardfor == "" {
+				o = p
 			}
-			if h != "" && len(backends[name].servers) > 0 {
-				xff = append(xff, fmt.Sprintf("[%s] = %s", luaQuote(name), luaQuote(h)))
+			if o.forwardfor != "" && len(backends[name].servers) > 0 {
+				except := "false"
+				if o.forwardforExcept != "" {
+					except = "{H.net(" + luaQuote(o.forwardforExcept) + ")}"
+				}
+				xff = append(xff, fmt.Sprintf("[%s] = {%s, %s, %v}", luaQuote(name), luaQuote(o.forwardfor), except, o.forwardforIfNone))
 			}
 		}
 		if len(xff) > 0 && http {
-			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then txn.http:req_add_header(xff, txn.f:src()) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
+			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then H.forwardfor(txn, xff) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}
@@ -1180,6 +1203,8 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	return b.String(), nil
 }
 
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
 // tables returns the sections that have a stick-table, by name.
 func (f *file) tables() map[string]*proxy {
 	m := map[string]*proxy{}
@@ -1243,6 +1268,11 @@ func (g *gen) logFormat(p *proxy, http bool) (string, error) {
 	}
 	var out strings.Builder
 	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "%ID") && (i+3 == len(s) || !isLetter(s[i+3])) {
+			out.WriteString("%[var(txn.__hc_unique_id)]")
+			i += 2
+			continue
+		}
 		if !strings.HasPrefix(s[i:], "%[") {
 			out.WriteByte(s[i])
 			if s[i] == '%' && i+1 < len(s) && s[i+1] == '%' {

@@ -142,11 +142,17 @@ var fetches = map[string]fetchDef{
 	"always_false": {one: func(scope, []string) string { return "false" }, match: "bool"},
 }
 
-// captureFetches read the frontend's capture slots.
-var captureFetches = map[string]fetchDef{
+// moreFetches are the fetches of captures, of the unique ID and uuid.
+var moreFetches = map[string]fetchDef{
 	"capture.req.hdr": {one: func(_ scope, a []string) string { return call("capture_req_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
 	"capture.res.hdr": {one: func(_ scope, a []string) string { return call("capture_res_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"unique-id":       {one: func(sc scope, _ []string) string { return "H.uid(txn, UID[" + luaQuote(sc.fe) + "])" }, match: "str"},
+	"uuid":            {one: func(_ scope, a []string) string { return call("uuid", lits(a)...) }, match: "str", nargs: [2]int{0, 1}},
 }
+
+// uniqueIDVar reads the request's unique ID (unique-id-format) as it is:
+// nil until made (H.uid).
+const uniqueIDVar = `txn:get_var("txn.__hc_unique_id")`
 
 // stickFetch reads sc_*, scN_* and src_* fetches, which luaedge has under
 // the same names.
@@ -215,7 +221,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		}
 		def, ok = fetches[name]
 		if !ok {
-			def, ok = captureFetches[name]
+			def, ok = moreFetches[name]
 		}
 		if !ok {
 			def, ok = stickFetch(name)
@@ -354,6 +360,8 @@ func (sc scope) logVar(name string) string {
 		return "H.date(true)"
 	case "ms":
 		return `string.format("%03d", math.floor(core.now().usec / 1000))`
+	case "ID":
+		return uniqueIDVar
 	case "hr", "hs", "hrl", "hsl":
 		n, fetch := len(sc.caps.Request), "capture_req_hdr"
 		if name[1] == 's' {

@@ -166,7 +166,7 @@ func TestDocsConfig(t *testing.T) {
 		}
 	}
 	rules := string(res.Rules)
-	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`, `txn:track_sc(0, txn.f:src(), "www")`} {
+	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = {"x-forwarded-for", false, false}`, `-- acl is_static`, `H.M["end"]`, `txn:track_sc(0, txn.f:src(), "www")`} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("the generated rules have no %q:\n%s", want, rules)
 		}

@@ -93,6 +93,13 @@ type proxy struct {
 	logSet    bool
 	logFormat rule
 	logOption string
+	// unique-id-format and unique-id-header.
+	uniqueID       rule
+	uniqueIDHeader string
+	// option forwardfor except NET / if-none: no header for a client of
+	// NET, or when the request has one.
+	forwardforExcept string
+	forwardforIfNone bool
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -770,6 +777,22 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("log-format: want one format (quote it)")
 		}
 		p.logFormat = rule{at, w[1:]}
+	case "unique-id-format":
+		if err := only(fe || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("unique-id-format: want one format (quote it)")
+		}
+		p.uniqueID = rule{at, w[1:]}
+	case "unique-id-header":
+		if err := only(fe || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("unique-id-header: want a header name")
+		}
+		p.uniqueIDHeader = w[1]
 	case "capture":
 		if err := only(fe); err != nil {
 			return err
@@ -783,8 +806,8 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("declare: want 'declare capture request|response len N'")
 		}
 		return f.addCapture(p, at, w[2], "", w[4])
-	case "maxconn", "retries", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header":
-		if kw == "unique-id-format" || kw == "unique-id-header" || kw == "compression" {
+	case "maxconn", "retries", "description", "stats", "fullconn", "hash-type", "compression":
+		if kw == "compression" {
 			return at.unsupported(kw)
 		}
 		f.warn(at, "'%s' has no effect in luaedge", kw)
@@ -916,7 +939,7 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 	case "http-buffer-request":
 		p.bufferReq = !neg
 	case "forwardfor":
-		p.forwardfor = ""
+		p.forwardfor, p.forwardforExcept, p.forwardforIfNone = "", "", false
 		if neg {
 			return nil
 		}
@@ -926,6 +949,11 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 			case w[i] == "header" && i+1 < len(w):
 				p.forwardfor = strings.ToLower(w[i+1])
 				i++
+			case w[i] == "except" && i+1 < len(w):
+				p.forwardforExcept = w[i+1]
+				i++
+			case w[i] == "if-none":
+				p.forwardforIfNone = true
 			default:
 				return at.unsupported("option forwardfor " + w[i])
 			}
@@ -1019,7 +1047,8 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 // name.
 func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
 	s := config.Server{Name: name}
-	check, disabled := false, false
+	check, disabled, ssl := false, false, false
+	var tls config.ServerTLS // ssl's settings
 	num := func(i int) (int, error) {
 		if i+1 >= len(w) {
 			return 0, at.errorf("server %s: %s needs a value", s.Name, w[i])
@@ -1053,6 +1082,36 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 			i++
 		case "enabled":
 			disabled = false
+		case "ssl":
+			ssl = true
+		case "no-ssl":
+			ssl = false
+		case "verify", "ca-file", "sni":
+			if i+1 >= len(w) {
+				return s, at.errorf("server %s: %s needs a value", s.Name, w[i])
+			}
+			v := w[i+1]
+			i++
+			switch w[i-1] {
+			case "verify":
+				if v != "none" && v != "required" {
+					return s, at.errorf("server %s: verify none or required, got '%s'", s.Name, v)
+				}
+				tls.Verify = v
+			case "ca-file":
+				if !filepath.IsAbs(v) {
+					v = filepath.Join(f.dir, v)
+				}
+				tls.CAFile = v
+			default:
+				name, ok := strings.CutPrefix(v, "str(")
+				if !ok || !strings.HasSuffix(name, ")") {
+					return s, at.errorf("server %s: sni %s: only a fixed name, sni str(NAME), is supported by luaedge", s.Name, v)
+				}
+				tls.SNI = strings.TrimSuffix(name, ")")
+			}
+		case "check-ssl":
+			// luaedge checks a server with TLS over TLS.
 		case "inter":
 			if i+1 >= len(w) {
 				return s, at.errorf("server %s: inter needs a time", s.Name)
@@ -1068,6 +1127,9 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 	}
 	if check && p.check.Type == "" {
 		p.check.Type = "tcp"
+	}
+	if ssl {
+		s.TLS = &tls
 	}
 	if disabled && name != "default-server" {
 		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)

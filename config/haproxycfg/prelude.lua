@@ -332,3 +332,23 @@ function H.resolve(name, v6)
 	end
 	return other
 end
+
+-- forwardfor adds option forwardfor's header, o = {name, the networks of
+-- except (or false), if-none}.
+function H.forwardfor(txn, o)
+	local src = txn.f:src()
+	if o[2] and M.ip(src, o[2]) then return end
+	if o[3] and txn.f:req_hdr_cnt(o[1]) > 0 then return end
+	txn.http:req_add_header(o[1], src)
+end
+
+-- uid returns the request's unique ID, made with gen (its frontend's
+-- unique-id-format) when first asked; nil without a format.
+function H.uid(txn, gen)
+	local id = txn:get_var("txn.__hc_unique_id")
+	if id == nil and gen then
+		id = H.S(gen(txn))
+		txn:set_var("txn.__hc_unique_id", id)
+	end
+	return id
+end
