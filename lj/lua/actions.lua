@@ -280,10 +280,17 @@ function I.run_after(ctx)
 	local txn = ctx.cur
 	if not p or not p.run_after or ctx.after_done or not txn then return end
 	ctx.after_done = true
+	-- The function running (the service, or the action that called
+	-- txn:done) is accounted up to here; the rules are their own.
+	local call = ctx.call
+	if call then I.leave(ctx, false) end
 	local stage = ctx.stage
 	ctx.stage = "after"
 	local ok, err = pcall(p.run_after, txn, ctx)
 	ctx.stage = stage
+	if call then
+		ctx.call, ctx.t0, ctx.b0 = call, I.mono_us(), I.loop.allocated
+	end
 	if ok or err == I.Done or err == I.CoreDone then return end
 	if err == "not enough memory" or I.loop.timed_out ~= 0 then error(err, 0) end
 	local s = ctx.s
@@ -296,6 +303,8 @@ end
 -- through before its http-response rules: the response header captures,
 -- and the error count of a tracked 4xx.
 local function response_head(s, p)
+	-- A service that set no status answers 200: its rules read it.
+	if s.status == 0 then s.status = 200 end
 	if p.cap_res then I.capture_headers(s, p.cap_res, true) end
 	if s.status >= 400 and s.status < 500 then I.track_error(s) end
 end
@@ -310,10 +319,7 @@ function I.response_starting(ctx)
 	ctx.res_done = true
 	local p = ctx.program
 	response_head(ctx.s, p)
-	if #p.res == 0 then
-		I.run_after(ctx)
-		return true
-	end
+	if #p.res == 0 and not p.run_after then return true end
 	-- The service's call is accounted up to here; the rules are their own.
 	local svc = ctx.call
 	if svc then I.leave(ctx, false) end
