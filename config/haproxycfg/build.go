@@ -829,7 +829,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s takes no argument", name)
 		}
 		return fmt.Sprintf("H.st(txn).skip[%s] = true", luaQuote(s.id)), nil
-	case name == "reject" || (name == "close" && res && !c.http):
+	case name == "reject" || name == "silent-drop" || (name == "close" && res && !c.http):
 		if len(args) > 0 {
 			return "", at.errorf("%s takes no argument", name)
 		}
