@@ -1250,7 +1250,9 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 			return nil, p.logFormat.at.errorf("log-format: %v", err)
 		}
 		al.Format = spec
-	case p.logOption == "httplog" && http, p.logOption == "tcplog":
+	case p.logOption != "":
+		// httplog, or tcplog; a TCP frontend's httplog is tcplog, as
+		// HAProxy makes it.
 		al.Format = "default"
 	}
 	return al, nil

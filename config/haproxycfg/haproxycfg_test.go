@@ -126,7 +126,9 @@ func TestDocsConfig(t *testing.T) {
 	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" {
 		t.Errorf("www access log: %+v", al)
 	}
-	if al := c.Frontends[1].AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != defaultLogFormat {
+	// A defaults section starts afresh, as HAProxy's: tcpdefaults has no
+	// log line, so db does not log.
+	if al := c.Frontends[1].AccessLog; al == nil || !al.Off {
 		t.Errorf("db access log: %+v", al)
 	}
 	if www.DefaultBackend != "app" {
@@ -170,6 +172,66 @@ func TestDocsConfig(t *testing.T) {
 		if !strings.Contains(rules, want) {
 			t.Errorf("the generated rules have no %q:\n%s", want, rules)
 		}
+	}
+}
+
+// The log lines and options give each frontend's access log.
+func TestAccessLogs(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `global
+    log 127.0.0.1 local0
+    log stderr local1
+
+defaults
+    mode http
+    log global
+    timeout client 5s
+
+frontend plain
+    bind 127.0.0.1:81
+    http-request return status 200
+
+frontend httplog
+    bind 127.0.0.1:82
+    option httplog
+    http-request return status 200
+
+frontend own
+    bind 127.0.0.1:83
+    log stdout format raw local0
+    log-format "%ci %[req.hdr(host),lower] %[var(txn.a)] %ID"
+    http-request return status 200
+
+frontend quiet
+    bind 127.0.0.1:84
+    no log
+    http-request return status 200
+
+listen tcp
+    mode tcp
+    bind 127.0.0.1:85
+    option httplog
+    server s 127.0.0.1:1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.AccessLog{
+		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat},
+		{To: "syslog://127.0.0.1:514", Format: "default"},
+		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]"},
+		{Off: true},
+		{To: "syslog://127.0.0.1:514", Format: "default"},
+	}
+	for i, f := range res.Config.Frontends {
+		if f.AccessLog == nil || *f.AccessLog != want[i] {
+			t.Errorf("%s: access log %+v, want %+v", f.Name, f.AccessLog, want[i])
+		}
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "frontend plain logs to syslog://127.0.0.1:514 only") {
+		t.Errorf("warnings: %s", w)
+	}
+	if r := string(res.Rules); !strings.Contains(r, `core.register_fetches("haproxycfg_log_1", function(txn) return txn.c:lower(txn.f:req_hdr("host")) end)`) {
+		t.Errorf("no log fetch in the rules:\n%s", r)
 	}
 }
 

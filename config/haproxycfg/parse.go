@@ -196,6 +196,11 @@ func parse(paths []string) (*file, error) {
 					return nil, at.errorf("%s: unexpected '%s'", words[0], strings.Join(rest, " "))
 				}
 				base := last
+				if words[0] == "defaults" {
+					// As HAProxy: a defaults section starts from the
+					// documented settings, or from the one it names.
+					base = &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
+				}
 				if from != "" {
 					if base = defaults[from]; base == nil {
 						return nil, at.errorf("%s %s: no defaults section named '%s'", words[0], name, from)
