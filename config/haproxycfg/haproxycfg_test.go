@@ -235,6 +235,37 @@ listen tcp
 	}
 }
 
+// In HTTP mode a tcp-request content track-scN runs with the request
+// rules, before the http-request ones; connection tracking of src is the
+// frontend's track.
+func TestTrackRules(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    stick-table type ip size 1k store conn_cnt
+    tcp-request connection track-sc0 src
+    http-request set-header x-a b
+    tcp-request content track-sc2 src,ipmask(24) table st if { src 127.0.0.0/8 }
+    http-request return status 200
+
+backend st
+    stick-table type ip size 1k store http_req_cnt
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Config.Frontends[0]
+	if f.Track == nil || f.Track.Key != "src" || f.Track.Table != "" {
+		t.Errorf("track %+v", f.Track)
+	}
+	rules := string(res.Rules)
+	track := strings.Index(rules, `txn:track_sc(2, txn.c:ipmask(txn.f:src(), 24), "st")`)
+	header := strings.Index(rules, `txn.http:req_set_header("x-a", "b")`)
+	if track < 0 || header < 0 || track > header {
+		t.Errorf("want the track-sc2 rule before set-header:\n%s", rules)
+	}
+}
+
 func TestErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"global\n  foo bar\n", "haproxy.cfg:2: 'foo' is not supported by luaedge"},
