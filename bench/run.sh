@@ -432,6 +432,22 @@ start_one() {
         die "$name/$server answered wrongly"
     fi
 
+    # compressed: the body checked above was decoded by curl; here, how
+    # many bytes it took compressed, with the case's request headers.
+    if [[ -n $CASE_COMPRESSED ]]; then
+        local size enc a raw=()
+        for a in ${CURL_ARGS[@]+"${CURL_ARGS[@]}"}; do
+            [[ $a == --compressed ]] || raw+=("$a")
+        done
+        size=$(curl -s -o /dev/null -D "$dir/compressed.head" -w '%{size_download}' --max-time 10 \
+            ${raw[@]+"${raw[@]}"} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url")
+        enc=$(awk -F': *' 'tolower($1) == "content-encoding" { sub(/\r$/, "", $2); print $2 }' "$dir/compressed.head")
+        [[ $enc == "$CASE_COMPRESSED" ]] ||
+            die "$name/$server: the response's content-encoding is '$enc', want '$CASE_COMPRESSED'"
+        R_COMP[$name:$server]=$size
+        log "$name/$server: $(stat -c %s "$dir/check.body") bytes sent as $size ($enc)"
+    fi
+
     load_cmd "$WARMUP" "$url"
     run_wrk "$dir/warmup.out" "${LOAD[@]}" ||
         { cat "$dir/warmup.out" >&2; die "$name/$server: $CASE_CLIENT warm-up failed"; }
@@ -587,6 +603,13 @@ report_case() {
         echo "- skipped $s"
     done
     echo
+    if [[ -n $CASE_COMPRESSED ]]; then
+        echo "Compressed body ($CASE_COMPRESSED) of the ${CASE_SIZE:-?}-byte response, and the compression ratio (bigger is smaller):"
+        for s in "${RAN[@]}"; do
+            echo "- $(server_label "$s"): ${R_COMP[$name:$s]:-–} bytes, ratio $(awk -v a="${CASE_SIZE:-0}" -v b="${R_COMP[$name:$s]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }')"
+        done
+        echo
+    fi
     if [[ -n $CASE_IDLE ]]; then
         echo "Memory per idle WebSocket, $CASE_IDLE open at once (server RSS growth ÷ $CASE_IDLE):"
         for s in "${RAN[@]}"; do
@@ -692,7 +715,7 @@ mkdir -p "$RESULTS_DIR"
 TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
 chmod 755 "$TMP_ROOT"
 
-declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=()
+declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=() R_COMP=()
 WSLOAD=""
 
 for case_dir in "${CASES[@]}"; do
@@ -756,6 +779,13 @@ for case_dir in "${CASES[@]}"; do
             die "$name: openssl could not make a certificate"
         cat "$CASE_CERTS/cert.pem" "$CASE_CERTS/key.pem" >"$CASE_CERTS/haproxy.pem"
         CURL_ARGS+=(-k)
+    fi
+    # compressed: the coding the responses must come in (gzip); curl's
+    # check decodes the body, and the compressed size is reported.
+    CASE_COMPRESSED=""
+    if [[ -f $case_dir/compressed ]]; then
+        CASE_COMPRESSED=$(head -n1 "$case_dir/compressed")
+        CURL_ARGS+=(--compressed)
     fi
     # request.headers: one "Name: value" a line, sent by curl and wrk alike.
     HDR_ARGS=()

@@ -39,6 +39,11 @@ type Config struct {
 	// Admin is the admin listener (Prometheus metrics); nil: none.
 	Admin *Admin `yaml:"admin"`
 
+	// MaxConn bounds the client connections open at once over every
+	// frontend (HAProxy's global maxconn); 0: no bound. Connections past
+	// it wait, unread, for one to close (see Frontend.MaxConn).
+	MaxConn int `yaml:"maxconn"`
+
 	// TLSHandshakeWorkers bounds the TLS handshakes computing at once,
 	// over every loop; 0: twice the number of CPUs Go uses.
 	TLSHandshakeWorkers int `yaml:"tls_handshake_workers"`
@@ -151,6 +156,18 @@ type Frontend struct {
 	WSFilters []string `yaml:"ws_filters"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
+	// AcceptProxy: every connection starts with a PROXY protocol header
+	// (v1 or v2), whose client address replaces the connection's own; a
+	// connection without a valid one is closed (HAProxy's accept-proxy).
+	AcceptProxy bool `yaml:"accept_proxy"`
+	// MaxConn bounds the frontend's client connections open at once; 0:
+	// no bound. A connection accepted past it is not read: it waits, in
+	// the order of arrival, for one to close; past MaxConn waiting ones,
+	// a new connection is closed at once.
+	MaxConn int `yaml:"maxconn"`
+	// Compression compresses the frontend's responses (network.go); nil:
+	// none. A backend's own applies to the requests forwarded to it.
+	Compression *Compression `yaml:"compression"`
 	// Capture names what each request and response keeps for the access
 	// log (%hr, %hs) and the capture.req.hdr / capture.res.hdr fetches.
 	Capture Capture `yaml:"capture"`
@@ -344,6 +361,10 @@ type Timeouts struct {
 	KeepAlive Duration `yaml:"keep_alive"`
 	// Body bounds the wait for more of a request body (then 408).
 	Body Duration `yaml:"body"`
+	// ProxyHeader bounds the wait for the PROXY protocol header of an
+	// accept_proxy frontend's connection, from its accept; default: the
+	// http_request timeout.
+	ProxyHeader Duration `yaml:"proxy_header"`
 }
 
 // Route sends matching requests to a backend.
@@ -369,6 +390,13 @@ type Backend struct {
 	// TLS makes connections to the servers speak TLS; a server's own tls
 	// replaces it.
 	TLS *ServerTLS `yaml:"tls"`
+	// SendProxy makes each connection to the servers start with a PROXY
+	// protocol header naming the client: "v1" or "v2" (HAProxy's
+	// send-proxy and send-proxy-v2); "" none. A server's own replaces it.
+	SendProxy string `yaml:"send_proxy"`
+	// Compression compresses the responses of the requests forwarded to
+	// the backend, instead of their frontend's; nil: the frontend's.
+	Compression *Compression `yaml:"compression"`
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -400,6 +428,22 @@ type Server struct {
 	Backup  bool   `yaml:"backup"`
 	// TLS replaces the backend's tls for this server.
 	TLS *ServerTLS `yaml:"tls"`
+	// SendProxy replaces the backend's send_proxy for this server; "none"
+	// sends no header where the backend would.
+	SendProxy string `yaml:"send_proxy"`
+}
+
+// ServerSendProxy returns the PROXY protocol version connections to
+// server i start with: "v1", "v2", or "" for none.
+func (b *Backend) ServerSendProxy(i int) string {
+	v := b.Servers[i].SendProxy
+	if v == "" {
+		v = b.SendProxy
+	}
+	if v == "none" {
+		return ""
+	}
+	return v
 }
 
 // ServerTLS returns how connections to server i speak TLS: its own tls,
@@ -433,6 +477,9 @@ type BackendTimeouts struct {
 	// Tunnel bounds the silence of a forwarded TCP connection once it is
 	// piped, both ways together (0: the frontend's keep_alive).
 	Tunnel Duration `yaml:"tunnel"`
+	// Queue bounds the wait of a request in the backend's queue, for a
+	// server under its maxconn (then 503); default: connect.
+	Queue Duration `yaml:"queue"`
 }
 
 // Defaults applied to keys left out.
@@ -540,6 +587,7 @@ func (c *Config) setDefaults() {
 		setDefault(&f.Timeouts.HTTPRequest, Duration(DefaultHTTPRequest))
 		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
 		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
+		setDefault(&f.Timeouts.ProxyHeader, f.Timeouts.HTTPRequest)
 		if t := f.TLS; t != nil {
 			setDefault(&t.MinVersion, "1.2")
 			setDefault(&t.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
@@ -554,6 +602,7 @@ func (c *Config) setDefaults() {
 				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
 			}
 		}
+		f.Compression.setDefaults()
 		w := &f.WebSocket
 		setDefault(&w.MaxFrame, DefaultWSMaxFrame)
 		setDefault(&w.MaxMessage, DefaultWSMaxMessage)
@@ -565,6 +614,8 @@ func (c *Config) setDefaults() {
 		b := &c.Backends[i]
 		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
 		setDefault(&b.Timeouts.Server, Duration(DefaultServer))
+		setDefault(&b.Timeouts.Queue, b.Timeouts.Connect)
+		b.Compression.setDefaults()
 		c.serverTLSDefaults(b.TLS)
 		for j := range b.Servers {
 			c.serverTLSDefaults(b.Servers[j].TLS)
@@ -644,6 +695,7 @@ func (c *Config) validate() error {
 	if err := c.validateObserve(); err != nil {
 		return err
 	}
+	errs = append(errs, c.validateNetwork()...)
 	backends := map[string]bool{}
 	for i, b := range c.Backends {
 		if b.Name == "" {

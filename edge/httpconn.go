@@ -26,6 +26,10 @@ type httpConn struct {
 	sniffed bool // the first bytes were looked at: the protocol is settled
 	timed   bool // a beginning of the HTTP/2 preface arrived: its timer runs
 	closed  bool
+	// accepted is when, in seconds since its loop started; prev and next
+	// link the loop's HTTP connections (sessions.go).
+	accepted   uint32
+	prev, next *httpConn
 
 	// ws is the WebSocket connection h1 became (a Lua service accepted an
 	// upgrade); h1 is nil then.
@@ -111,6 +115,7 @@ func (w *httpConn) toH2() {
 
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
+	w.ls.dropHTTP(w)
 	if w.ws != nil {
 		w.ws.OnClose(err)
 		return

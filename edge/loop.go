@@ -48,6 +48,11 @@ type loopState struct {
 	// backendStats are this loop's counters of each backend, by index.
 	backendStats []metrics.Backend
 	nextConn     int64
+	// The loop's client connections, for show sess (sessions.go): lists
+	// linked through the connections, and when the loop started.
+	httpConns *httpConn
+	tcpConns  *tcpConn
+	started   time.Time
 
 	stopSweep chan struct{}
 }
@@ -58,7 +63,7 @@ type loopState struct {
 func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// ls is the state's host value: the gate functions of edge and proxy
 	// find the server and the loop's sockets through it (lj.Host).
-	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
+	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{}), started: time.Now()}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
@@ -81,6 +86,8 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		BackendNames:  s.backendNames(),
 		FrontendStats: ls.stats,
 		BackendStats:  ls.backendStats,
+
+		BackendCompress: s.backendCompress,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
@@ -130,8 +137,15 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
 	}
+	clis, err := st.CLIs()
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
 	s.loops[l.ID] = ls
+	if l.ID == 0 {
+		s.clis = clis
+	}
 	s.mu.Unlock()
 	n, err := st.Tasks()
 	if err != nil {

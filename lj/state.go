@@ -35,6 +35,7 @@ const (
 	EntryTask       = 3 // a core.register_task function
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
 	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
+	EntryCLI        = 6 // a core.register_cli function, for a runtime-socket command
 )
 
 // Script is one operator script: its path as configured (used in error

@@ -20,6 +20,7 @@ import (
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -37,6 +38,10 @@ type Env struct {
 	// name the backends (by index) in its lines.
 	AccessLog    *accesslog.Loop
 	BackendNames []string
+	// BackendCompress is how each backend (by index) compresses the
+	// responses of the requests forwarded to it; nil: as their
+	// frontend does. Shared, read-only.
+	BackendCompress []*httpenc.Policy
 	// The loop's counters, by frontend and backend index (Frontend.Index),
 	// counted as each exchange ends.
 	FrontendStats []metrics.Frontend
@@ -51,6 +56,13 @@ type Env struct {
 	trailers Trailers
 	// logFree are access-log records no stream holds (accesslog.go).
 	logFree []*logState
+	// encoder compresses the loop's responses, one piece at a time;
+	// encFree are coding states no response holds; acceptEncoding holds a
+	// request's Accept-Encoding values while a head is being sent
+	// (compress.go).
+	encoder        httpenc.Encoder
+	encFree        []*httpenc.State
+	acceptEncoding [][]byte
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -168,6 +180,10 @@ type Stream struct {
 	headSent bool
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
+	// enc is the coding of the response being compressed (compress.go),
+	// from the loop's free list; nil: not compressed (an idle
+	// connection's stream holds none).
+	enc *httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
 
@@ -194,6 +210,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.th = th
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
+	st.dropCoding()
 	th.S.Reset(entry, arg, connID)
 	st.logStart()
 	return nil
@@ -432,6 +449,7 @@ func (st *Stream) endResponse() {
 		st.down.Abort()
 		return
 	}
+	st.finishCoding()
 	if st.kind == KindHTTP && st.th.S.NumRTrailers() > 0 && !st.noBody {
 		st.sendTrailers()
 	}
@@ -524,7 +542,10 @@ func (st *Stream) End() {
 // Close ends the stream for good: the connection closed. The upstream
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
+	st.dropCoding()
 	forwarding := st.fwd.up != nil
+	q, ok := st.fwd.up.(queuedUpstream)
+	queued := ok && q.Queued()
 	st.fwd.drop(st)
 	st.End()
 	if st.log != nil {
@@ -533,6 +554,8 @@ func (st *Stream) Close() {
 			st.logEnd("CD", 0, "")
 		case st.headSent:
 			st.logEnd("CD", 0, "")
+		case queued:
+			st.logEnd("CQ", 0, "")
 		case forwarding:
 			st.logEnd("CH", 0, "")
 		default:
@@ -568,6 +591,9 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
+		if st.enc != nil {
+			p = st.env.encoder.Compress(st.enc, p)
+		}
 		st.logBytesOut(len(p))
 		st.down.SendData(p)
 	}

@@ -176,6 +176,7 @@ local I = {
 	ENTRY_TASK = 3,
 	ENTRY_TCP = 4,
 	ENTRY_WS_FILTER = 5,
+	ENTRY_CLI = 6,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).

@@ -100,6 +100,7 @@ type Conn struct {
 	out []byte
 
 	phase      phase
+	headAt     int64 // when the request being read or answered began to arrive, Unix ns (a time.Time would grow Conn's allocation)
 	deadline   time.Time
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
@@ -251,6 +252,9 @@ func (h *Conn) nextRequest() bool {
 		return false
 	}
 	h.headSent = false // no response of this request has left yet
+	if h.phase != phaseHead {
+		h.headAt = time.Now().UnixNano() // the request's first bytes (%tr, %TR)
+	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -320,6 +324,9 @@ func (h *Conn) startRequest() {
 		return
 	}
 	h.stats.Requests.Inc()
+	if h.headAt != 0 {
+		h.st.LogHeadStart(time.Unix(0, h.headAt))
+	}
 	if h.trackKey != "" {
 		h.fe.Track.HTTPRequest(h.trackKey)
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
@@ -650,7 +657,8 @@ func (h *Conn) SendHead(hd *stream.Head) {
 		h.sendSwitch(hd)
 		return
 	}
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -678,11 +686,13 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	}
 	h.out = append(b, "\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -690,6 +700,7 @@ func (h *Conn) sendSwitch(hd *stream.Head) {
 	}
 	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // SendData sends response body bytes, chunk-framed when the head had no

@@ -233,6 +233,7 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if hd.Status >= 400 && h.trackKey != "" {
 		h.fe.Track.HTTPError(h.trackKey)
 	}
+	start := h.h2.Pending()
 	h.h2.StartHeaders(rs.id, hd.Status)
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
@@ -249,6 +250,7 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if h.h2.SendHeaders(false) != nil {
 		return
 	}
+	rs.st.LogHeadBytes(h.h2.Pending() - start)
 	if hd.Status >= 200 {
 		rs.headSent = true
 	}
