@@ -35,6 +35,7 @@ const (
 	FlagSockopt  = C.LE_F_SOCKOPT
 	FlagForward  = C.LE_F_FORWARD
 	FlagErrLog   = C.LE_F_ERR_LOG
+	FlagSvcErr   = C.LE_F_SVC_ERR
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

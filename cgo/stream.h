@@ -93,7 +93,8 @@ enum {
 	LE_F_ABORT = 32,     /* abort this stream: RST_STREAM on HTTP/2, close the connection on HTTP/1 */
 	LE_F_SOCKOPT = 64,   /* tos or mark changed: apply them to the socket */
 	LE_F_FORWARD = 128,  /* forward the request to a backend */
-	LE_F_ERR_LOG = 256   /* err holds an action's error that the request went on after: Go logs it */
+	LE_F_ERR_LOG = 256,  /* err holds an action's error that the request went on after: Go logs it */
+	LE_F_SVC_ERR = 512   /* with LE_F_ERR_LOG: the error was a service's, answered with HAProxy's 500 */
 };
 
 /* The protocol a stream came on (le_stream.kind). */
