@@ -38,6 +38,8 @@ type Config struct {
 	AccessLog *AccessLog `yaml:"access_log"`
 	// Admin is the admin listener (Prometheus metrics); nil: none.
 	Admin *Admin `yaml:"admin"`
+	// Hooks are the hook scripts (docs/hooks.md); nil: none.
+	Hooks *Hooks `yaml:"hooks"`
 
 	// TLSHandshakeWorkers bounds the TLS handshakes computing at once,
 	// over every loop; 0: twice the number of CPUs Go uses.
@@ -142,6 +144,10 @@ type Frontend struct {
 	WSFilters []string `yaml:"ws_filters"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
+	// Hooks names the hook scripts that run on this frontend's
+	// connections and requests; nil (left out): every enabled one on an
+	// HTTP frontend, none on a TCP one.
+	Hooks []string `yaml:"hooks"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -491,6 +497,9 @@ func (c *Config) setDefaults() {
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
 	c.Lua.resolvePaths(c.Dir)
+	if c.Hooks != nil {
+		c.Hooks.setDefaults(c)
+	}
 	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) && c.Dir != "" {
 		c.RuntimeSocket = filepath.Join(c.Dir, c.RuntimeSocket)
 	}
@@ -587,8 +596,9 @@ func (c *Config) validate() error {
 		bad("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
 	}
 	if c.Lua.Hooks != "" {
-		bad("lua.hooks: hook scripts are not supported yet")
+		bad("lua.hooks: hook scripts are configured by the top-level key hooks (dir, scripts), not here (docs/hooks.md)")
 	}
+	errs = append(errs, c.validateHooks()...)
 	for _, d := range []struct {
 		key string
 		v   time.Duration
