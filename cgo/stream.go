@@ -22,6 +22,7 @@ const (
 	OpForward = C.LE_OP_FORWARD
 	OpSocket  = C.LE_OP_SOCKET
 	OpUpgrade = C.LE_OP_UPGRADE
+	OpAfter   = C.LE_OP_AFTER
 )
 
 // Stream flags (le_stream.flags).

@@ -19,7 +19,8 @@ enum {
 	LE_OP_FLUSH = 4,
 	LE_OP_FORWARD = 5,
 	LE_OP_SOCKET = 6,
-	LE_OP_UPGRADE = 7
+	LE_OP_UPGRADE = 7,
+	LE_OP_AFTER = 8
 };
 enum {
 	LE_SOCK_CONNECT = 1,
@@ -155,7 +156,7 @@ local C = ffi.C -- the enums' constants (no symbol lookup: they are declared abo
 local I = {
 	OP_DONE = C.LE_OP_DONE, OP_SLEEP = C.LE_OP_SLEEP, OP_YIELD = C.LE_OP_YIELD, OP_RECV = C.LE_OP_RECV,
 	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
-	OP_UPGRADE = C.LE_OP_UPGRADE,
+	OP_UPGRADE = C.LE_OP_UPGRADE, OP_AFTER = C.LE_OP_AFTER,
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
@@ -169,6 +170,9 @@ local I = {
 	ENTRY_TASK = 3,
 	ENTRY_TCP = 4,
 	ENTRY_WS_FILTER = 5,
+	ENTRY_CONNECT = 6,
+	ENTRY_CLOSE = 7,
+	ENTRY_FLUSH = 8,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).
@@ -392,6 +396,9 @@ local function runner(sp)
 			local names = log_vars[s.entry_arg]
 			if names ~= nil then write_log_vars(s, ctx, names) end
 		end
+		-- A request with hook scripts: what of them runs at its end
+		-- (hooks.lua), after_response in a resume of its own.
+		if ctx.hooks ~= nil then I.hooks_end(s, ctx) end
 		-- Only keys that are set are cleared: compiled code stores a nil
 		-- into an absent key by inserting it, and the table then churns
 		-- through new keys and rehashes on every request.
