@@ -327,6 +327,9 @@ func (s *Stream) Target() []byte { return s.span(s.c.target) }
 // Path returns the request path.
 func (s *Stream) Path() []byte { return s.span(s.c.path) }
 
+// Query returns the request's query (after "?").
+func (s *Stream) Query() []byte { return s.span(s.c.query) }
+
 // Authority returns the Host of the request.
 func (s *Stream) Authority() []byte { return s.span(s.c.authority) }
 
