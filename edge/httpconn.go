@@ -30,6 +30,8 @@ type httpConn struct {
 	// ws is the WebSocket connection h1 became (a Lua service accepted an
 	// upgrade); h1 is nil then.
 	ws *servews.Conn
+	// addrs are kept for the frontend's close hooks (nil: it has none).
+	addrs *connAddrs
 }
 
 // upgraded takes over the WebSocket connection h1 became.
@@ -111,6 +113,9 @@ func (w *httpConn) toH2() {
 
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
+	if w.addrs != nil {
+		w.ls.closeHooks(w.f, w.c, w.id, w.addrs)
+	}
 	if w.ws != nil {
 		w.ws.OnClose(err)
 		return

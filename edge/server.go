@@ -50,6 +50,7 @@ type Server struct {
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
+	hooks     *lj.Hooks                     // the hook scripts and their data store; nil: none
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -78,6 +79,10 @@ type frontend struct {
 	tls     *tls.Config // nil: clear text
 	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
 	stopped atomic.Bool
+	// hooks are the hook scripts that run on its connections and
+	// requests, in order; hookSet the hooks they have together.
+	hooks   []string
+	hookSet lj.HookSet
 }
 
 // New prepares a server; scripts are the files of lua.load, already read.
@@ -155,11 +160,19 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		}
 		return -1
 	}
+	var err error
+	if s.hooks, err = ReadHooks(cfg); err != nil {
+		return nil, err
+	}
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
-		f := &frontend{index: i, cfg: fc, service: fc.ServiceName()}
-		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0}
+		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), hooks: cfg.FrontendHooks(fc)}
+		f.hookSet = s.hooks.Has(f.hooks)
+		// A forwarded WebSocket is relayed message by message for its
+		// filters, and for the hooks' ws_*.
+		relayed := len(fc.WSFilters) > 0 || f.hookSet&lj.HookWS != 0
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: relayed}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -313,10 +326,13 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alpn string) eventloop.Handler {
 	ls := s.loops[l.ID]
 	stats := &ls.stats[f.index]
-	stats.Sessions.Inc()
-	stats.SessionsTotal.Inc()
 	ls.nextConn++
 	id := int64(l.ID+1)<<40 | ls.nextConn
+	if f.hookSet&lj.HookConnect != 0 && !ls.connectHooks(f, c, id) {
+		return nil
+	}
+	stats.Sessions.Inc()
+	stats.SessionsTotal.Inc()
 	if f.cfg.Mode == "tcp" {
 		return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
 	}
@@ -329,6 +345,10 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
 	h.OnUpgrade = w.upgraded
 	h.WSFilter = ls.wsChains[f.index]
+	h.WSHooks = f.hookSet&lj.HookWS != 0
+	if f.hookSet&lj.HookClose != 0 {
+		w.addrs = addrsOf(c)
+	}
 	switch {
 	case alpn == "h2":
 		w.toH2()
@@ -440,6 +460,9 @@ wait:
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
+	// The hook scripts' last flush, while the loops run (a flush may use
+	// the shared store), after the requests drained.
+	s.finalFlush(stopCtx, !closeIdle)
 	err := s.engine.Stop(stopCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A loop did not come back from Lua (a script that never yields):
