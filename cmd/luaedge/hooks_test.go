@@ -1,0 +1,357 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Hook scripts (docs/hooks.md) on the real binary: a folder per script,
+// every hook file, on a frontend answered by Lua and one forwarding to a
+// server, over HTTP/1 and HTTP/2.
+
+// hookNote is a script's _shared.lua: note(hook) logs the hook it runs
+// in, with the request's id.
+const hookNote = `function note(name, extra)
+	local a = { script = SCRIPT, hook = name, id = ctx.id }
+	for k, v in pairs(extra or {}) do a[k] = v end
+	log.info("hook ran", a)
+end
+`
+
+// hookScripts are scripts a (priority 10), b (20: before a) and c
+// (disabled): a has every hook file.
+var hookScripts = map[string]string{
+	"hooks/a/_shared.lua": "SCRIPT = 'a'\nsecret = 'of a'\n" + hookNote,
+	"hooks/a/connect.lua": "note('connect', {addr = ctx.req.remote_addr})",
+	"hooks/a/before_request.lua": `note("before_request")
+local p = ctx.req.path
+if p == "/block" then
+	mut.resp.set_status(403)
+	mut.resp.set_body("Blocked")
+	mut.ctx.set_finish()
+	return
+end
+if p == "/boom" then error("boom in a") end
+local user = ctx.req.headers["x-user"] or "anon"
+local wait = tonumber(ctx.req.headers["x-wait"] or "0")
+if wait > 0 then core.msleep(wait) end
+-- Read again after the wait: still this request's.
+mut.req.set_header("x-route", user .. ":" .. (ctx.req.headers["x-user"] or "anon") .. ":" .. ctx.req.method)
+mut.req.add_header("x-order", "a")
+mut.req.set_header("x-b-global", tostring(seen))
+mut.resp.set_header("x-pending", "from before_request")
+`,
+	"hooks/a/after_request.lua":   "note('after_request')",
+	"hooks/a/before_response.lua": "note('before_response')\nmut.resp.set_header('x-hook', 'a:' .. ctx.resp.status_code)\nmut.resp.set_header('x-id', ctx.id)",
+	"hooks/a/after_response.lua":  "note('after_response', {status = ctx.resp.status_code})",
+	"hooks/a/error.lua":           "note('error')\nmut.resp.set_header('x-err', err.msg)",
+	"hooks/a/close.lua":           "note('close', {session = ctx.session_id})",
+	"hooks/a/flush.lua":           "log.info('hook flush', {reason = opts.reason, session = opts.session})",
+	"hooks/a/ws_open.lua":         "note('ws_open', {path = ctx.req.path})",
+	"hooks/a/ws_msg.lua": `if msg.direction == "in" then
+	if msg.data == "drop" then msg.data = nil else msg.data = msg.data:upper() end
+else
+	msg.data = "[" .. msg.data .. "]"
+end`,
+	"hooks/a/ws_close.lua":        "note('ws_close', {path = ctx.req.path})",
+	"hooks/b/_shared.lua":         "SCRIPT = 'b'\nseen = 'b'\n" + hookNote,
+	"hooks/b/before_request.lua":  "note('before_request')\nmut.req.add_header('x-order', 'b')",
+	"hooks/b/before_response.lua": "note('before_response')\nmut.resp.set_header('x-a-global', tostring(secret))",
+	"hooks/c/before_request.lua":  "mut.req.set_header('x-c', 'ran')",
+}
+
+// hookService answers with what the request carried.
+const hookService = `local websocket = require "http.websocket"
+local function field(h, n)
+	local v = h[n]
+	if v == nil then return "nil" end
+	local out = v[0]
+	for i = 1, #v do out = out .. "," .. v[i] end
+	return out
+end
+core.register_service("echo", "http", function(applet)
+	if applet.headers["upgrade"] then
+		local ws = websocket.new_from_applet(applet)
+		assert(ws:accept())
+		for data, opcode in ws:each() do ws:send(data, opcode) end
+		return
+	end
+	local h = applet.headers
+	local body = "route=" .. field(h, "x-route") .. ";order=" .. field(h, "x-order") .. ";c=" .. field(h, "x-c") .. ";b=" .. field(h, "x-b-global")
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`
+
+// hookBackend answers as hookService does, and counts its requests.
+func hookBackend(t *testing.T) (addr string, hits *atomic.Int64) {
+	t.Helper()
+	hits = new(atomic.Int64)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(r *http.Request, n string) string {
+		if v := r.Header.Values(n); len(v) > 0 {
+			return strings.Join(v, ",")
+		}
+		return "nil"
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("X-Server", "yes")
+		fmt.Fprintf(w, "route=%s;order=%s;c=%s;b=%s", field(r, "X-Route"), field(r, "X-Order"), field(r, "X-C"), field(r, "X-B-Global"))
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String(), hits
+}
+
+func startHooks(t *testing.T, backend, wsBackend string) *server {
+	t.Helper()
+	files := map[string]string{"svc.lua": hookService}
+	for k, v := range hookScripts {
+		files[k] = v
+	}
+	return startServer(t, `workers: 1
+shutdown_timeout: 5s
+lua:
+  load: [svc.lua]
+admin: {bind: "127.0.0.1:@PORT9@"}
+hooks:
+  dir: hooks
+  flush_interval: 200ms
+  scripts:
+    a: {priority: 10}
+    b: {priority: 20}
+    c: {enabled: false}
+frontends:
+  - name: svc
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+  - name: proxy
+    bind: ["127.0.0.1:@PORT2@"]
+    default_backend: be
+    routes: [{path_prefix: /echo, backend: ws}]
+  - name: plain
+    bind: ["127.0.0.1:@PORT3@"]
+    hooks: []
+    use_service: lua.echo
+backends:
+  - name: be
+    servers: [{name: s1, address: "`+backend+`"}]
+  - name: ws
+    servers: [{name: s1, address: "`+wsBackend+`"}]
+`, files)
+}
+
+// hookLines returns the hooks the log says ran for request id, in order
+// ("script:hook").
+func hookLines(logs, id string) []string {
+	var out []string
+	re := regexp.MustCompile(`msg="hook ran".* hook=(\w+) id=` + regexp.QuoteMeta(id) + `\b.* script=(\w)`)
+	for _, line := range strings.Split(logs, "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			out = append(out, m[2]+":"+m[1])
+		}
+	}
+	return out
+}
+
+func TestHooks(t *testing.T) {
+	be, hits := hookBackend(t)
+	wsbe, _ := wsBackend(t)
+	s := startHooks(t, be, wsbe)
+	c1, _ := newClient(t)
+	h2, _ := h2cClient(t)
+	clients := map[string]*http.Client{"HTTP/1.1": c1, "HTTP/2": h2}
+	wantOrder := []string{"b:before_request", "a:before_request", "a:after_request", "b:before_response", "a:before_response", "a:after_response"}
+
+	for _, fe := range []string{"", "2"} {
+		for proto, c := range clients {
+			what := proto + " to " + map[string]string{"": "a Lua service", "2": "a server"}[fe]
+			base := "http://" + s.addrOf(fe)
+
+			// Mutations reach the service or server and the client, in
+			// the scripts' priority order; the disabled script never runs;
+			// each script's globals are its own.
+			req, _ := http.NewRequest("GET", base+"/x", nil)
+			req.Header.Set("X-User", "alice")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := string(body); got != "route=alice:alice:GET;order=b,a;c=nil;b=nil" {
+				t.Errorf("%s: the service or server got %q", what, got)
+			}
+			for k, v := range map[string]string{"X-Hook": "a:200", "X-Pending": "from before_request", "X-A-Global": "nil"} {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+				}
+			}
+			if fe == "2" && resp.Header.Get("X-Server") != "yes" {
+				t.Errorf("%s: the server's head was not relayed: %v", what, resp.Header)
+			}
+			// Every request hook ran once, in order, after_response last.
+			id := resp.Header.Get("X-Id")
+			var got []string
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				if got = hookLines(s.logs(), id); len(got) >= len(wantOrder) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if strings.Join(got, " ") != strings.Join(wantOrder, " ") {
+				t.Errorf("%s: hooks of %s ran %v, want %v", what, id, got, wantOrder)
+			}
+
+			// set_finish answers; before_response sees the answer; no
+			// service nor server is asked.
+			before := hits.Load()
+			resp, body2 := get(t, c, base+"/block")
+			wantResponse(t, what+" /block", resp, body2, 403, "Blocked")
+			if resp.Header.Get("X-Hook") != "a:403" || hits.Load() != before {
+				t.Errorf("%s /block: x-hook %q, server hits %d -> %d", what, resp.Header.Get("X-Hook"), before, hits.Load())
+			}
+
+			// A failing hook runs its script's error.lua; the request goes on.
+			resp, _ = get(t, c, base+"/boom")
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("X-Err"), "boom in a") {
+				t.Errorf("%s /boom: %d, x-err %q", what, resp.StatusCode, resp.Header.Get("X-Err"))
+			}
+		}
+	}
+
+	// A frontend without hooks: nothing changes.
+	resp, body := get(t, c1, "http://"+s.addrOf("3")+"/x")
+	if body != "route=nil;order=nil;c=nil;b=nil" || resp.Header.Get("X-Hook") != "" {
+		t.Errorf("plain frontend: %q %v", body, resp.Header)
+	}
+
+	// The errors are counted against the hook, in the metrics.
+	_, metrics := get(t, c1, "http://"+s.addrOf("9")+"/metrics")
+	if !regexp.MustCompile(`luaedge_lua_function_errors_total\{kind="hook",name="a/before_request",source="[^"]*"\} 4\b`).MatchString(metrics) {
+		t.Errorf("no count of a/before_request's 4 errors in the metrics:\n%s", grepLines(metrics, "hook"))
+	}
+
+	// connect and close ran per connection, flush on its interval.
+	c1.CloseIdleConnections()
+	s.waitLog(t, 5*time.Second, "hook=connect", "hook=close", "reason=interval")
+
+	// flush runs once more as the server stops.
+	if !s.stop(10 * time.Second) {
+		t.Fatal("luaedge did not stop")
+	}
+	s.waitLog(t, time.Second, "reason=stop")
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Two clients on one loop: a hook that waits (here a sleep; a remote
+// store would do the same) and the hooks of another request that run
+// meanwhile never see each other's request.
+func TestHooksConcurrent(t *testing.T) {
+	be, _ := hookBackend(t)
+	wsbe, _ := wsBackend(t)
+	s := startHooks(t, be, wsbe)
+	for _, fe := range []string{"", "2"} {
+		var wg sync.WaitGroup
+		results := map[string]string{}
+		var mu sync.Mutex
+		for _, user := range []string{"alice", "bob"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, _ := newClient(t)
+				req, _ := http.NewRequest("GET", "http://"+s.addrOf(fe)+"/x", nil)
+				req.Header.Set("X-User", user)
+				if user == "alice" {
+					req.Header.Set("X-Wait", "300")
+				} else {
+					time.Sleep(100 * time.Millisecond) // while alice's hook waits
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				results[user] = string(b)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for _, user := range []string{"alice", "bob"} {
+			if want := "route=" + user + ":" + user + ":GET;"; !strings.HasPrefix(results[user], want) {
+				t.Errorf("frontend %q: %s got %q, want %s...", fe, user, results[user], want)
+			}
+		}
+	}
+}
+
+// ws_open, ws_msg (changing, dropping) and ws_close on a WebSocket the
+// Lua service accepts and on one forwarded to a server.
+func TestHooksWebSocket(t *testing.T) {
+	be, _ := hookBackend(t)
+	wsbe, _ := wsBackend(t)
+	s := startHooks(t, be, wsbe)
+	for _, url := range []string{"ws://" + s.addr() + "/chat", "ws://" + s.addrOf("2") + "/echo"} {
+		c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatalf("%s: %v %v", url, err, resp)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.WriteMessage(websocket.TextMessage, []byte("hi"))
+		c.WriteMessage(websocket.TextMessage, []byte("drop"))
+		c.WriteMessage(websocket.BinaryMessage, []byte("bin"))
+		for _, want := range []string{"[HI]", "[BIN]"} {
+			typ, got, err := c.ReadMessage()
+			if err != nil || string(got) != want {
+				t.Fatalf("%s: got %d %q %v, want %q", url, typ, got, err, want)
+			}
+		}
+		c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"))
+		_, _, err = c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: close: %v", url, err)
+		}
+		c.Close()
+	}
+	// ws_close runs once per WebSocket: the served one's as its service
+	// sees the close, the forwarded one's as the connection closes.
+	s.waitLog(t, 5*time.Second, "hook=ws_open id=", "path=/chat", "path=/echo")
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(s.logs(), "hook=ws_close") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := s.logs()
+	if n := strings.Count(logs, "hook=ws_close"); n != 2 || strings.Count(logs, "hook=ws_open") != 2 {
+		t.Errorf("ws_open and ws_close ran %d and %d times, want 2 each:\n%s", strings.Count(logs, "hook=ws_open"), n, grepLines(logs, "ws_"))
+	}
+}
