@@ -292,3 +292,50 @@ func TestHooksLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHookCase: bench/cases/hook's hook (two headers read, a kv get,
+// a header set) before the hello-world service.
+func BenchmarkHookCase(b *testing.B) {
+	dir, _ := filepath.Abs("../bench/cases/hook")
+	code, err := os.ReadFile(filepath.Join(dir, "hello.lua"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, prog := hookState(b, filepath.Join(dir, "hooks"), []string{"route"}, string(code), "hello-world")
+	run := func() {
+		th, _ := hookRequest(b, s, prog, "/", "x-user", "alice", "x-tenant", "acme")
+		s.Release(th)
+	}
+	run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+}
+
+// BenchmarkActionCase: bench/cases/action (the same header rewrite as an
+// http-req action), for comparison.
+func BenchmarkActionCase(b *testing.B) {
+	dir, _ := filepath.Abs("../bench/cases/action")
+	code, err := os.ReadFile(filepath.Join(dir, "action.lua"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, prog := hookState(b, b.TempDir(), nil, string(code), "")
+	_ = prog
+	id, err := s.Program("http", []string{"lua.tag"}, nil, "hello-world", false, StickNames{}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func() {
+		th, _ := hookRequest(b, s, id, "/", "x-user", "alice", "x-tenant", "acme")
+		s.Release(th)
+	}
+	run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+}

@@ -86,6 +86,7 @@ local function begin(ctx, p)
 			finish = false, stop = false, resp = false, resp_seen = false, server = false,
 			replaced = false, rpend = false, hdrs = false, cookies = false, rhdrs = false,
 			body = false, err = false, msg = false, opts = false, ws = false, failed = false,
+			reqo = false, respo = false, -- kept: bound to this coroutine (ctx.req, ctx.resp)
 		}
 		ctx.hk = hk
 	else
@@ -154,14 +155,25 @@ function call(s, ctx, hk, sc, hook)
 	failed(s, ctx, hk, sc, hook, tostring(e))
 end
 
--- run runs hook of each script of list, in order; set_finish stops it.
-local function run(s, ctx, hk, list, phase)
+-- runner compiles the calls of hook of each script of list, in order,
+-- into one function without a loop (a short loop would end the LuaJIT
+-- trace of the request, as for actions.lua's rules); set_finish stops
+-- them. false when list is empty.
+local function runner(list, hook)
+	if #list == 0 then return false end
+	local src = { "local list, call = ...\nreturn function(s, ctx, hk)\n" }
+	for i = 1, #list do
+		src[#src + 1] = string.format("call(s, ctx, hk, list[%d], %q) if hk.stop then return end\n", i, hook)
+	end
+	src[#src + 1] = "end\n"
+	return assert(loadstring(table.concat(src), "=luaedge/hooks_run"))(list, call)
+end
+
+-- run runs the hooks of r (a runner) as the hooks of phase.
+local function run(s, ctx, hk, r, phase)
 	local prev = hk.phase
 	hk.phase, hk.stop = phase, false
-	for i = 1, #list do
-		call(s, ctx, hk, list[i], phase)
-		if hk.stop then break end
-	end
+	r(s, ctx, hk)
 	hk.phase = prev
 end
 
@@ -187,24 +199,27 @@ end
 
 -- field_table makes name -> value of n fields of buffer base; a repeated
 -- field's values are joined with ", " (with "\n" for set-cookie, whose
--- values hold commas).
-local function field_table(base, fields, n)
-	local t = {}
-	for i = 0, n - 1 do
-		local f = fields[i]
-		if f.name.len > 0 then
-			local name = ffi_string(base + f.name.off, f.name.len)
-			local value = ffi_string(base + f.value.off, f.value.len)
-			local cur = t[name]
-			if cur == nil then
-				t[name] = value
-			else
-				t[name] = cur .. (name == "set-cookie" and "\n" or ", ") .. value
-			end
-		end
+-- values hold commas). The first 16 fields are unrolled, as http.lua's
+-- collect is: a short loop would end the request's trace.
+local function add_field(t, base, f)
+	if f.name.len == 0 then return end -- deleted
+	local name = ffi_string(base + f.name.off, f.name.len)
+	local value = ffi_string(base + f.value.off, f.value.len)
+	local cur = t[name]
+	if cur == nil then
+		t[name] = value
+	else
+		t[name] = cur .. (name == "set-cookie" and "\n" or ", ") .. value
 	end
-	return t
 end
+local field_table = assert(loadstring((function()
+	local src = { "local add, new = ...\nreturn function(base, fields, n)\nlocal t = new(0, n)\n" }
+	for i = 0, 15 do
+		src[#src + 1] = string.format("if n > %d then add(t, base, fields[%d]) else return t end\n", i, i)
+	end
+	src[#src + 1] = "for i = 16, n - 1 do add(t, base, fields[i]) end\nreturn t\nend\n"
+	return table.concat(src)
+end)(), "=luaedge/hooks_fields"))(add_field, require("table.new"))
 
 local function req_headers(s, hk)
 	local h = hk.hdrs
@@ -255,9 +270,13 @@ local req_get = {
 		end
 		return c
 	end,
+	-- Read in before_request and after_request (and kept for the hooks
+	-- after); the stream's body is the WebSocket's messages after.
 	body = function(s, ctx, hk)
 		local b = hk.body
 		if not b then
+			local ph = hk.phase
+			if ph ~= "before_request" and ph ~= "after_request" then return nil end
 			wait_body(s, ctx)
 			b = ffi_string(s.body.p + s.body_pos, s.body.len - s.body_pos)
 			hk.body = b
@@ -267,12 +286,25 @@ local req_get = {
 	content_length = function(s) return tonumber(s.content_length) end,
 }
 
-local REQ = proxy("ctx.req", nil, function(_, k)
-	local get = req_get[k]
-	if get == nil then return nil end
-	local s, ctx, hk = state("ctx.req")
-	return get(s, ctx, hk)
-end)
+-- getter returns the object of ctx.req or ctx.resp (name) for the
+-- coroutine of context ctx, its hook state hk: bound to them, so that
+-- reading a field costs no lookup of the running coroutine. Like a TXN,
+-- it is the coroutine's, and reads its request of the moment.
+local function getter(name, get, ctx, hk, ready)
+	local u = newproxy(true)
+	local mt = getmetatable(u)
+	mt.__index = function(_, k)
+		local f = get[k]
+		if f == nil then return nil end
+		if not hk.hook then error(name .. ": only inside a hook", 2) end
+		if ready and not hk.resp then return nil end
+		return f(ctx.s, ctx, hk)
+	end
+	mt.__newindex = function() error(name .. " is read-only (mut changes the request and response)", 2) end
+	mt.__metatable = false
+	mt.__tostring = function() return name end
+	return u
+end
 
 -- Reading the response (ctx.resp), once its head is there -----------------
 
@@ -317,29 +349,36 @@ local resp_get = {
 	end,
 }
 
-local RESP = proxy("ctx.resp", nil, function(_, k)
-	local get = resp_get[k]
-	if get == nil then return nil end
-	local s, ctx, hk = state("ctx.resp")
-	if not hk.resp then return nil end
-	return get(s, ctx, hk)
-end)
+
 
 -- ctx ---------------------------------------------------------------------
 
 local ctx_get = {
-	id = function(s, hk) return string.format("%x-%x", tonumber(s.conn_id), hk.id) end,
+	id = function(s, ctx, hk) return string.format("%x-%x", tonumber(s.conn_id), hk.id) end,
 	session_id = function(s) return string.format("%x", tonumber(s.conn_id)) end,
-	is_finished = function(s, hk) return hk.finish end,
-	req = function() return REQ end,
-	resp = function() return RESP end,
+	is_finished = function(s, ctx, hk) return hk.finish end,
+	req = function(s, ctx, hk)
+		local o = hk.reqo
+		if not o then
+			o = getter("ctx.req", req_get, ctx, hk, false)
+			hk.reqo = o
+		end
+		return o
+	end,
+	resp = function(s, ctx, hk)
+		local o = hk.respo
+		if not o then
+			o = getter("ctx.resp", resp_get, ctx, hk, true)
+			hk.respo = o
+		end
+		return o
+	end,
 }
 
 local CTX = proxy("ctx", nil, function(_, k)
 	local get = ctx_get[k]
 	if get == nil then return nil end
-	local s, _, hk = state("ctx")
-	return get(s, hk)
+	return get(state("ctx"))
 end)
 
 -- err (error.lua), msg (ws_msg.lua) and opts (flush.lua): the running
@@ -887,9 +926,16 @@ local function make_env(name)
 	return setmetatable(env, { __index = _G })
 end
 
+-- compile makes a hook file a function. A file's main chunk is a vararg
+-- function, whose calls LuaJIT never compiles as a root trace: the file
+-- is made the body of a plain function instead (on its first line, so its
+-- line numbers stay), and the chunk returns it. The file is compiled as
+-- it is first, for syntax errors to read as the file has it.
 local function compile(code, chunkname, env)
 	local f, err = loadstring(code, chunkname)
+	if f ~= nil then f, err = loadstring("return function() " .. code .. "\nend", chunkname) end
 	if f == nil then error(err, 0) end
+	f = f()
 	setfenv(f, env)
 	return f
 end
@@ -902,7 +948,9 @@ function I.hooks_load(name, files, names)
 	local env = make_env(name)
 	local sc = { name = name, env = env, fns = {} }
 	if files._shared then
-		local f = compile(files._shared, names._shared, env)
+		local f, err = loadstring(files._shared, names._shared)
+		if f == nil then error(err, 0) end
+		setfenv(f, env)
 		local ok, err = xpcall(f, traceback)
 		if not ok then error(tostring(err), 0) end
 	end
@@ -935,10 +983,10 @@ function I.program_hooks(id, names)
 			l[#l + 1] = sc
 		end
 	end
-	p.hooks = by
+	p.hooks = {}
+	for h, list in pairs(by) do p.hooks[h] = runner(list, h) end
 	p.plain = false -- the service runs through the transaction, where hooks run
 	p.hook_head = #by.before_response > 0
-	p.hook_ws = #by.ws_open + #by.ws_msg + #by.ws_close > 0
 end
 
 -- Requests ----------------------------------------------------------------
@@ -949,8 +997,8 @@ end
 function I.hooks_begin(s, ctx, p)
 	local hk = begin(ctx, p)
 	ctx.hooks = hk
-	local list = p.hooks.before_request
-	if #list > 0 then run(s, ctx, hk, list, "before_request") end
+	local r = p.hooks.before_request
+	if r then run(s, ctx, hk, r, "before_request") end
 	if not hk.finish then return false end
 	s.nrfields, s.out.len, s.reason.len = 0, 0, 0
 	s.status = 200
@@ -967,8 +1015,8 @@ end
 -- the service or the backend gets the request next.
 function I.hooks_after_request(s, ctx)
 	local hk = ctx.hooks
-	local list = hk.p.hooks.after_request
-	if #list > 0 then run(s, ctx, hk, list, "after_request") end
+	local r = hk.p.hooks.after_request
+	if r then run(s, ctx, hk, r, "after_request") end
 end
 
 -- hooks_want_head reports whether the request's coroutine must wait for
@@ -989,8 +1037,8 @@ function I.hooks_before_response(ctx, server)
 	local s = ctx.s
 	hk.resp_seen, hk.resp, hk.server = true, true, server
 	apply_pending(s, hk)
-	local list = hk.p.hooks.before_response
-	if #list > 0 then run(s, ctx, hk, list, "before_response") end
+	local r = hk.p.hooks.before_response
+	if r then run(s, ctx, hk, r, "before_response") end
 	if hk.replaced and server then s.flags = bor(s.flags, F_STARTED) end
 	return not hk.replaced
 end
@@ -1009,7 +1057,7 @@ function I.hooks_end(s, ctx)
 		if has(s, F_STARTED) and not hk.resp_seen and s.kind ~= I.KIND_WEBSOCKET and not has(s, F_FAILED + F_ABORT) then
 			I.hooks_before_response(ctx, false)
 		end
-		if #p.after_response > 0 then
+		if p.after_response then
 			I.wait(ctx, I.OP_AFTER)
 			hk.resp = true
 			run(s, ctx, hk, p.after_response, "after_response")
@@ -1025,8 +1073,8 @@ end
 function I.hooks_ws_open(ctx, hk)
 	hk = hk or ctx.hooks
 	hk.ws = "open"
-	local list = hk.p.hooks.ws_open
-	if #list > 0 then run(ctx.s, ctx, hk, list, "ws_open") end
+	local r = hk.p.hooks.ws_open
+	if r then run(ctx.s, ctx, hk, r, "ws_open") end
 end
 
 -- hooks_ws_msg runs ws_msg on a message; direction is "in" (from the
@@ -1034,12 +1082,12 @@ end
 -- nil when a hook dropped it.
 function I.hooks_ws_msg(ctx, data, opcode, direction, hk)
 	hk = hk or ctx.hooks
-	local list = hk.p.hooks.ws_msg
-	if #list == 0 then return data, opcode end
+	local r = hk.p.hooks.ws_msg
+	if not r then return data, opcode end
 	local prev = hk.msg
 	local m = { data = data, opcode = opcode, direction = direction }
 	hk.msg = m
-	run(ctx.s, ctx, hk, list, "ws_msg")
+	run(ctx.s, ctx, hk, r, "ws_msg")
 	hk.msg = prev
 	if not m.data then return nil end
 	return m.data, m.opcode
@@ -1049,11 +1097,11 @@ function I.hooks_ws_close(ctx, code, reason, hk)
 	hk = hk or ctx.hooks
 	if hk.ws == "closed" then return end
 	hk.ws = "closed"
-	local list = hk.p.hooks.ws_close
-	if #list == 0 then return end
+	local r = hk.p.hooks.ws_close
+	if not r then return end
 	local prev = hk.msg
 	hk.msg = { code = code, reason = reason }
-	run(ctx.s, ctx, hk, list, "ws_close")
+	run(ctx.s, ctx, hk, r, "ws_close")
 	hk.msg = prev
 end
 
@@ -1073,20 +1121,22 @@ end
 I.entries[I.ENTRY_CONNECT] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	local hk = begin(ctx, p)
-	run(s, ctx, hk, p.hooks.connect, "connect")
+	if p.hooks.connect then run(s, ctx, hk, p.hooks.connect, "connect") end
 	if hk.finish then s.flags = bor(s.flags, F_ABORT) end
 end
 
 I.entries[I.ENTRY_CLOSE] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
-	run(s, ctx, begin(ctx, p), p.hooks.close, "close")
+	if p.hooks.close then run(s, ctx, begin(ctx, p), p.hooks.close, "close") end
 end
 
 -- ENTRY_FLUSH runs every script's flush.lua: ws_code says why (0 the
 -- interval, 1 a stop, 2 a reload), io holds opts.session.
 local reasons = { [0] = "interval", [1] = "stop", [2] = "reload" }
+local flush_run -- the runner of flush_list, made at the first flush
 I.entries[I.ENTRY_FLUSH] = function(s, ctx)
 	local hk = begin(ctx, false)
 	hk.opts = { session = ffi_string(s.io.p, s.io.len), reason = reasons[s.ws_code] }
-	run(s, ctx, hk, flush_list, "flush")
+	flush_run = flush_run or runner(flush_list, "flush")
+	if flush_run then run(s, ctx, hk, flush_run, "flush") end
 end
