@@ -377,6 +377,11 @@ start_one() {
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
             -e "s|@ADMIN_PORT@|$((port + 100))|g" -e "s|@SYSLOG_PORT@|$SYSLOG_PORT|g" "$f" >"$dir/${f##*/}"
     done
+    # Its folders (hook scripts) are copied as they are.
+    for f in "$case_dir"/*/; do
+        [[ -d $f ]] || continue
+        cp -r "$f" "$dir/"
+    done
 
     # certs: the case's certificate and key, made once per case.
     [[ -n $CASE_CERTS ]] && cp "$CASE_CERTS"/cert.pem "$CASE_CERTS"/key.pem "$CASE_CERTS"/haproxy.pem "$dir/"
