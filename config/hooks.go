@@ -103,6 +103,9 @@ func (h *Hooks) setDefaults(c *Config) {
 // the folders).
 var hookName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// ValidHookName reports whether name can name a hook script.
+func ValidHookName(name string) bool { return hookName.MatchString(name) }
+
 // validateHooks checks hooks and the frontends' choice of scripts.
 func (c *Config) validateHooks() []error {
 	var errs []error
@@ -118,7 +121,7 @@ func (c *Config) validateHooks() []error {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			if !hookName.MatchString(n) {
+			if !ValidHookName(n) {
 				bad("hooks.scripts.%s: a script's name is its folder's: letters, digits, '_', '.', '-', not starting with '_' or '.'", n)
 			}
 		}

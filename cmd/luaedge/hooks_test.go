@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -353,5 +356,75 @@ func TestHooksWebSocket(t *testing.T) {
 	logs := s.logs()
 	if n := strings.Count(logs, "hook=ws_close"); n != 2 || strings.Count(logs, "hook=ws_open") != 2 {
 		t.Errorf("ws_open and ws_close ran %d and %d times, want 2 each:\n%s", strings.Count(logs, "hook=ws_open"), n, grepLines(logs, "ws_"))
+	}
+}
+
+// examples/hooks runs as its README says.
+func TestHooksExample(t *testing.T) {
+	root := filepath.Join("..", "..", "examples", "hooks")
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := files["luaedge.yaml"]
+	delete(files, "luaedge.yaml")
+	for old, new := range map[string]string{"127.0.0.1:8089": "127.0.0.1:@PORT@", "flush_interval: 30s": "flush_interval: 100ms", "workers: 2": "workers: 1"} {
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("examples/hooks/luaedge.yaml has no %q", old)
+		}
+		cfg = strings.Replace(cfg, old, new, 1)
+	}
+	s := startServer(t, cfg, files)
+	c, _ := newClient(t)
+	resp, body := get(t, c, s.url("/"))
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != 200 || id == "" || body != "hello, request "+id+"\n" {
+		t.Errorf("/: %d %q, x-request-id %q", resp.StatusCode, body, id)
+	}
+	resp, body = get(t, c, s.url("/admin"))
+	wantResponse(t, "/admin", resp, body, 403, "forbidden\n")
+	s.waitLog(t, 5*time.Second, "msg=blocked", "audit=true", "path=/admin", "msg=responses", "status_200=1", "status_403=1")
+}
+
+// luaedge hooks init writes a script that loads, with the annotations.
+func TestHooksInit(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := runBin(t, dir, "hooks", "init", "demo")
+	if code != 0 || !strings.Contains(out, "demo: {enabled: true") {
+		t.Fatalf("hooks init: status %d\n%s%s", code, out, errOut)
+	}
+	if _, _, code := runBin(t, dir, "hooks", "init", "demo"); code != exitError {
+		t.Errorf("hooks init over an existing folder: status %d", code)
+	}
+	annotations, err := os.ReadFile(filepath.Join(dir, "hooks", "_annotations.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "hooks", "scripts", "_annotations.lua"))
+	if err != nil || string(example) != string(annotations) {
+		t.Errorf("examples/hooks/scripts/_annotations.lua differs from cmd/luaedge/hooks/_annotations.lua (%v)", err)
+	}
+	writeFile(t, filepath.Join(dir, "luaedge.yaml"), `hooks:
+  scripts:
+    demo: {}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:0"]
+    default_backend: be
+backends:
+  - name: be
+    servers: [{name: s1, address: "127.0.0.1:1"}]
+`)
+	if out, errOut, code := runBin(t, dir, "check", "-c", "luaedge.yaml"); code != 0 {
+		t.Errorf("check of the new script: status %d\n%s%s", code, out, errOut)
 	}
 }
