@@ -36,6 +36,10 @@ const (
 	FlagSockopt  = C.LE_F_SOCKOPT
 	FlagForward  = C.LE_F_FORWARD
 	FlagErrLog   = C.LE_F_ERR_LOG
+	// FlagHooksAfter (set by Lua): the request has after_response hooks.
+	// FlagAfter (set by Go): the resume runs them, the response is over.
+	FlagHooksAfter = C.LE_F_HOOKS_AFTER
+	FlagAfter      = C.LE_F_AFTER
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

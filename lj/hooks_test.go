@@ -271,6 +271,40 @@ func TestHooksForward(t *testing.T) {
 	}
 }
 
+// A coroutine that waits for a server's head that never comes (the
+// exchange failed) is resumed after the response with FlagAfter: it runs
+// after_response only, with the status luaedge answered.
+func TestHooksNoHead(t *testing.T) {
+	dir := writeHooks(t, map[string]string{
+		"a/before_response.lua": "mut.resp.set_header('x-seen', 'yes')",
+		"a/after_response.lua":  "status = ctx.resp.status_code",
+	})
+	s, prog := hookState(t, dir, []string{"a"}, "", "")
+	th, err := s.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release(th)
+	st := th.S
+	st.Reset(EntryHTTP, prog, 7)
+	st.SetRequestLine(hGET, hSlash, hSlash, nil, 1, 1)
+	st.SetFlag(cgo.FlagBodyEnd)
+	th.Resume(0)
+	if op, _ := st.Op(); op != cgo.OpForward || st.Flags()&cgo.FlagHooksAfter == 0 {
+		t.Fatalf("op %d, flags %x", op, st.Flags())
+	}
+	st.SetResponse(502, nil) // as stream.Stream.answered
+	st.ClearFlag(cgo.FlagForward)
+	st.SetFlag(cgo.FlagAfter)
+	th.Resume(0)
+	if op, _ := st.Op(); op != cgo.OpDone || rfield(st, "x-seen") != "" {
+		t.Fatalf("op %d, x-seen %q: before_response ran on no head", op, rfield(st, "x-seen"))
+	}
+	if got, err := s.L.EvalInternal("return (...).hook_scripts.a.env.status", "=test"); err != nil || got != "502" {
+		t.Errorf("after_response saw status %q (%v)", got, err)
+	}
+}
+
 // Loading reports a bad file by name.
 func TestHooksLoadErrors(t *testing.T) {
 	for _, tc := range []struct {

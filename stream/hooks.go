@@ -10,9 +10,11 @@ import (
 // flushed it, so that the hooks never hold its bytes back, and in a
 // stream of its own, so that the connection goes on with its next request
 // meanwhile. The request's outcome was acted on already: its flags are
-// cleared for the hooks' run.
+// cleared for the hooks' run, and FlagAfter tells a coroutine that waited
+// for a server's head that none came.
 func afterResponse(env *Env, th *cgo.Thread) {
 	th.S.ClearFlag(cgo.FlagFailed | cgo.FlagAbort | cgo.FlagErrLog | cgo.FlagForward)
+	th.S.SetFlag(cgo.FlagAfter)
 	st := New(env, hookProtocol{env: env}, KindTask, nil)
 	st.th = th
 	st.gen++

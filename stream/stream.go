@@ -520,7 +520,10 @@ func (st *Stream) end(after bool) {
 	switch op, _ := th.S.Op(); {
 	case op == cgo.OpDone:
 		st.env.Lua.Release(th)
-	case op == cgo.OpAfter && after && st.kind != KindTask:
+	case after && st.kind != KindTask && (op == cgo.OpAfter ||
+		op == cgo.OpForward && th.S.Flags()&cgo.FlagHooksAfter != 0):
+		// Waiting to run after_response hooks, or for a server's head
+		// that will not come (their request still gets them).
 		afterResponse(st.env, th)
 	default:
 		th.Free() // parked mid-run: it cannot run another one
@@ -541,7 +544,7 @@ func (st *Stream) afterPending() bool {
 // answered records, for after_response hooks, the status luaedge
 // answered with instead of the script or server (a 502, a 503...).
 func (st *Stream) answered(status int) {
-	if st.afterPending() && !st.headSent {
+	if st.th != nil && !st.headSent && st.th.S.Flags()&cgo.FlagHooksAfter != 0 {
 		st.th.S.SetResponse(status, nil)
 	}
 }

@@ -152,7 +152,12 @@ frontends:
     bind: ["127.0.0.1:@PORT3@"]
     hooks: []
     use_service: lua.echo
+  - name: dead
+    bind: ["127.0.0.1:@PORT4@"]
+    default_backend: dead
 backends:
+  - name: dead
+    servers: [{name: s1, address: "127.0.0.1:@PORT5@"}]
   - name: be
     servers: [{name: s1, address: "`+backend+`"}]
   - name: ws
@@ -245,6 +250,14 @@ func TestHooks(t *testing.T) {
 	if body != "route=nil;order=nil;c=nil;b=nil" || resp.Header.Get("X-Hook") != "" {
 		t.Errorf("plain frontend: %q %v", body, resp.Header)
 	}
+
+	// A server that cannot be reached: after_response still runs, with
+	// the status luaedge answered.
+	resp, _ = get(t, c1, "http://"+s.addrOf("4")+"/x")
+	if resp.StatusCode != 502 && resp.StatusCode != 503 {
+		t.Errorf("dead server: status %d", resp.StatusCode)
+	}
+	s.waitLog(t, 5*time.Second, "hook=after_response id=", fmt.Sprintf("script=a status=%d", resp.StatusCode))
 
 	// The errors are counted against the hook, in the metrics.
 	_, metrics := get(t, c1, "http://"+s.addrOf("9")+"/metrics")

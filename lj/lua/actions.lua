@@ -298,6 +298,9 @@ local function forward(s, ctx, txn, p)
 	s.flags = bor(s.flags, I.F_FORWARD)
 	if #p.res == 0 and not (p.hooks and I.hooks_want_head(ctx)) then return end
 	I.wait(ctx, I.OP_FORWARD)
+	-- The exchange ended without a head (the server failed, the client
+	-- left): only the hooks' after_response is left to run.
+	if bit.band(s.flags, I.F_AFTER) ~= 0 then return end
 	I.vars.end_req(ctx)
 	ctx.stage = "res"
 	ctx.res_done = true

@@ -308,10 +308,11 @@ end
 
 -- Reading the response (ctx.resp), once its head is there -----------------
 
+-- resp_status is the status sent: 0 when none was (the client left).
 local function resp_status(s, hk)
 	if hk.failed then return 500 end
 	local st = s.status
-	if st == 0 then return 200 end
+	if st == 0 then return (hk.resp_seen or has(s, F_STARTED)) and 200 or 0 end
 	return st
 end
 
@@ -997,6 +998,7 @@ end
 function I.hooks_begin(s, ctx, p)
 	local hk = begin(ctx, p)
 	ctx.hooks = hk
+	if p.hooks.after_response then s.flags = bor(s.flags, I.F_HOOKS_AFTER) end
 	local r = p.hooks.before_request
 	if r then run(s, ctx, hk, r, "before_request") end
 	if not hk.finish then return false end
@@ -1058,7 +1060,7 @@ function I.hooks_end(s, ctx)
 			I.hooks_before_response(ctx, false)
 		end
 		if p.after_response then
-			I.wait(ctx, I.OP_AFTER)
+			if not has(s, I.F_AFTER) then I.wait(ctx, I.OP_AFTER) end
 			hk.resp = true
 			run(s, ctx, hk, p.after_response, "after_response")
 		end
