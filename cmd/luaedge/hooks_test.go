@@ -441,3 +441,35 @@ backends:
 		t.Errorf("check of the new script: status %d\n%s%s", code, out, errOut)
 	}
 }
+
+// A reload reads the script folders again: a changed hook takes effect in
+// the new generation, and the old one flushes as it is retired.
+func TestHooksReload(t *testing.T) {
+	s := startServer(t, `workers: 1
+runtime_socket: le.sock
+lua:
+  load: [svc.lua]
+hooks:
+  scripts:
+    a: {}
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+`, map[string]string{
+		"svc.lua":                    hookService,
+		"hooks/a/before_request.lua": "mut.req.set_header('x-route', 'v1')",
+		"hooks/a/flush.lua":          "log.info('hook flush', {reason = opts.reason})",
+	})
+	c, _ := newClient(t)
+	if _, body := get(t, c, s.url("/")); !strings.HasPrefix(body, "route=v1;") {
+		t.Fatalf("before the reload: %q", body)
+	}
+	writeFile(t, filepath.Join(s.dir, "hooks", "a", "before_request.lua"), "mut.req.set_header('x-route', 'v2')")
+	s.mustReload(t)
+	c.CloseIdleConnections() // the old generation's connection
+	if _, body := get(t, c, s.url("/")); !strings.HasPrefix(body, "route=v2;") {
+		t.Errorf("after the reload: %q", body)
+	}
+	s.waitLog(t, 5*time.Second, "reason=reload")
+}
