@@ -305,6 +305,36 @@ func TestHooksNoHead(t *testing.T) {
 	}
 }
 
+// A hook reading the body waits for it (OP_RECV) and leaves it for the
+// service.
+func TestHooksBodyForService(t *testing.T) {
+	dir := writeHooks(t, map[string]string{"a/before_request.lua": "mut.req.set_header('x-route', #ctx.req.body .. ':' .. ctx.req.body)"})
+	s, prog := hookState(t, dir, []string{"a"}, `core.register_service("echo", "http", function(applet)
+	local body = applet.headers["x-route"][0] .. "|" .. applet:receive()
+	applet:add_header("content-length", #body)
+	applet:send(body)
+end)`, "echo")
+	th, err := s.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release(th)
+	st := th.S
+	st.Reset(EntryHTTP, prog, 7)
+	st.SetRequestLine([]byte("POST"), hSlash, hSlash, nil, 1, 1)
+	st.AppendBody([]byte("abc"))
+	th.Resume(0)
+	if op, _ := st.Op(); op != cgo.OpRecv {
+		t.Fatalf("op %d, want a wait for the body", op)
+	}
+	st.AppendBody([]byte("de"))
+	st.SetFlag(cgo.FlagBodyEnd)
+	th.Resume(0)
+	if op, _ := st.Op(); op != cgo.OpDone || string(st.Out()) != "5:abcde|abcde" {
+		t.Errorf("op %d, body %q", op, st.Out())
+	}
+}
+
 // Loading reports a bad file by name.
 func TestHooksLoadErrors(t *testing.T) {
 	for _, tc := range []struct {

@@ -473,3 +473,55 @@ frontends:
 	}
 	s.waitLog(t, 5*time.Second, "reason=reload")
 }
+
+// A hook that never reads the request body leaves it streaming to the
+// server; one that reads it (ctx.req.body) or replaces it
+// (mut.req.set_body) waits for it whole.
+func TestHooksBody(t *testing.T) {
+	heads := make(chan string, 4)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heads <- r.URL.Path
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "len=%s body=%s", r.Header.Get("X-Len"), b)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	s := startServer(t, `workers: 1
+hooks:
+  scripts:
+    r: {}
+frontends:
+  - name: proxy
+    bind: ["127.0.0.1:@PORT@"]
+    default_backend: be
+backends:
+  - name: be
+    servers: [{name: s1, address: "`+l.Addr().String()+`"}]
+`, map[string]string{"hooks/r/before_request.lua": `local p = ctx.req.path
+if p == "/read" then mut.req.set_header("x-len", #ctx.req.body) end
+if p == "/replace" then mut.req.set_body("new body") end`})
+
+	c := dialRaw(t, s.addr())
+	c.send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+	select {
+	case <-heads: // the server has the request before the rest of its body
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the server before its body ended")
+	}
+	c.send("world")
+	if resp, body := c.readResponse("POST"); resp.StatusCode != 200 || body != "len= body=helloworld" {
+		t.Errorf("/stream: %d %q", resp.StatusCode, body)
+	}
+	for path, want := range map[string]string{"/read": "len=10 body=helloworld", "/replace": "len= body=new body"} {
+		c.send("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+		c.send("world")
+		if resp, body := c.readResponse("POST"); resp.StatusCode != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", path, resp.StatusCode, body, want)
+		}
+		<-heads
+	}
+}
