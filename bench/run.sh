@@ -120,7 +120,9 @@ declare -A SRV_PID=() SRV_DIR=()
 TMP_ROOT=""
 
 proc_tree() { # pid $1 and all its descendants, from /proc
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    # A process that exits between the glob and cat makes cat fail; what
+    # it read of the others is still right.
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
         {
             i = match($0, /\) [^)]*$/)           # comm may hold spaces and ")"
             if (!i) next

@@ -412,6 +412,10 @@ const (
 	SockEFail    = C.LE_SOCK_EFAIL
 	SockETimeout = C.LE_SOCK_ETIMEOUT
 	SockEClosed  = C.LE_SOCK_ECLOSED
+	// The HTTP client's operations.
+	SockHTTP     = C.LE_SOCK_HTTP
+	SockHTTPRead = C.LE_SOCK_HTTP_READ
+	SockResolve  = C.LE_SOCK_RESOLVE
 )
 
 // SockOp returns the Socket operation the coroutine waits on: the socket
@@ -430,6 +434,10 @@ func (s *Stream) SetSockResult(id, res int, data []byte) {
 	c.io.len = 0
 	appendBuf(&c.io, data)
 }
+
+// SetSockArg writes n in sock_arg, for Lua to read with a result (the
+// length of an HTTP response's trailers at the end of io).
+func (s *Stream) SetSockArg(n int) { s.c.sock_arg = C.int32_t(n) }
 
 // StickSlots is the number of stick counters a stream carries (le_stream.stk).
 const StickSlots = 16

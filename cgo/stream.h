@@ -59,6 +59,18 @@ enum {
 	LE_SOCK_ECLOSED = -3   /* what arrived so far in io */
 };
 
+/* HTTP client operations (http.request, core.resolve: proxy/client.go), on
+ * the Socket fields: sock is the exchange's id. On an error, io holds
+ * "ERRNO message". Numbered apart from the Socket class's own. */
+enum {
+	LE_SOCK_HTTP = 16,      /* io: the request (proxy/client_request.go); back: the response head, body so far */
+	LE_SOCK_HTTP_READ = 17, /* sock_arg: bytes wanted at most (0: what came); back: body bytes */
+	LE_SOCK_RESOLVE = 18    /* io: a host name; back: its addresses, space-separated */
+	/* After LE_SOCK_HTTP and LE_SOCK_HTTP_READ, LE_SOCK_ECLOSED says the body
+	 * ended with these bytes, and Go writes in sock_arg the length of the
+	 * trailers at the end of io. */
+};
+
 /* le_stream.flags */
 enum {
 	LE_F_BODY_END = 1,   /* the whole request body has been received */

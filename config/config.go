@@ -45,6 +45,10 @@ type Config struct {
 	// over every loop; 0: twice the number of CPUs Go uses.
 	TLSHandshakeWorkers int `yaml:"tls_handshake_workers"`
 
+	// DNS and HTTPClient configure the client of scripts (client.go).
+	DNS        DNS        `yaml:"dns"`
+	HTTPClient HTTPClient `yaml:"http_client"`
+
 	// Dir is the folder relative paths are taken from (the file's folder).
 	Dir string `yaml:"-"`
 }
@@ -494,6 +498,7 @@ func (c *Config) setDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
+	c.clientDefaults()
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
 	c.Lua.resolvePaths(c.Dir)
@@ -608,6 +613,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.Lua.validateMemory()...)
+	errs = append(errs, c.validateClient()...)
 	switch c.Lua.Sandbox {
 	case "default", "strict":
 	default:

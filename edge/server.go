@@ -62,6 +62,8 @@ type Server struct {
 	// handshakes bounds the TLS handshakes computing at once, over every
 	// loop of this generation.
 	handshakes *transport.HandshakePool
+	// client is what the loops' HTTP clients and DNS caches share.
+	client *proxypkg.ClientOptions
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
@@ -100,6 +102,9 @@ func (s *Server) Next(cfg *config.Config, scripts []lj.Script, log *slog.Logger)
 	return build(cfg, scripts, log, s)
 }
 
+// NumLoops is how many event loops s runs.
+func (s *Server) NumLoops() int { return s.numLoops }
+
 // build makes a server; prev is the generation it follows, or nil.
 func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Server) (*Server, error) {
 	s := &Server{
@@ -108,6 +113,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		served: make(chan struct{}),
 	}
 	s.handshakes = handshakePool(cfg)
+	client, err := clientOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.client = client
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
@@ -160,7 +170,6 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		}
 		return -1
 	}
-	var err error
 	if s.hooks, err = ReadHooks(cfg); err != nil {
 		return nil, err
 	}

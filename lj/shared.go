@@ -50,6 +50,7 @@ type binding struct {
 	shared  *Shared
 	host    any
 	regexes regexList
+	zlib    zlibList // http.zlib streams
 	// stats collects what the scripts' accounting reports while
 	// State.ScriptStats runs (nil otherwise).
 	stats *[]FuncStats

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,6 +13,7 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/resolver"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -19,20 +22,41 @@ import (
 // that opened them; every call parks the coroutine (OpSocket) and the loop
 // resumes it when the operation completed.
 
-// Sockets are the core.tcp() connections of one loop: the stream.Sockets
-// of its streams. Used from the loop's goroutine only.
+// Sockets are the core.tcp() connections of one loop, its HTTP client
+// (client.go) and its DNS cache: the stream.Sockets of its streams. Used
+// from the loop's goroutine only.
 type Sockets struct {
 	loop       *eventloop.Loop
 	handshakes *transport.HandshakePool // of connect_ssl; shared by the generation's loops
 	sockets    map[int]*luaSocket
 	next       int
+	dns        *resolver.Cache // names of connects and URIs; nil without a loop
+	http       *Client         // nil without a loop
 }
 
 // NewSockets makes the sockets of loop l; hs bounds the TLS handshakes
-// of connect_ssl. The gate functions below find them through the host
-// value of the loop's Lua state (SocketsHost).
-func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool) *Sockets {
-	return &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}}
+// of connect_ssl and of the HTTP client, which opt configures. The gate
+// functions below find them through the host value of the loop's Lua
+// state (SocketsHost). Without a loop (luaedge check) nothing connects.
+func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions) *Sockets {
+	k := &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}}
+	if l != nil && opt != nil {
+		k.dns = opt.Resolver.NewCache(l.Post, l.Now)
+		k.http = newClient(l, hs, opt, k.dns)
+	}
+	return k
+}
+
+// Resolver is the loop's DNS cache: HAProxy's do-resolve and anything
+// else that needs a name's addresses on the loop asks it (Cache.Resolve
+// calls back on the loop, never blocking it).
+func (l *Sockets) Resolver() *resolver.Cache { return l.dns }
+
+// CheckIdle closes the HTTP client's connections idle for too long.
+func (l *Sockets) CheckIdle(now time.Time) {
+	if l.http != nil {
+		l.http.CheckIdle(now)
+	}
 }
 
 // SocketsHost is what the host value of a Lua state (lj.Options.Host)
@@ -75,6 +99,17 @@ type sockWait struct {
 func init() {
 	lj.RegisterGoFunc("sock_name", goSockName)
 	lj.RegisterGoFunc("sock_option", goSockOption)
+	lj.RegisterGoFunc("http_close", goHTTPClose)
+}
+
+// goHTTPClose(id): lets an HTTP exchange of the loop's client go.
+func goHTTPClose(c *cgo.Call) int {
+	if h, ok := lj.Host(c).(SocketsHost); ok {
+		if cl := h.LuaSockets().http; cl != nil {
+			cl.CloseExchange(int(c.Int(1)))
+		}
+	}
+	return 0
 }
 
 func socketOf(c *cgo.Call) *luaSocket {
@@ -153,6 +188,15 @@ func goSockOption(c *cgo.Call) int {
 // coroutine again once it completed.
 func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 	id, op, arg, timeout, data := s.SockOp()
+	if op >= cgo.SockHTTP {
+		if l.http == nil {
+			s.SetSockResult(0, cgo.SockEFail, []byte("22 no HTTP client here"))
+			l.loop.Post(resume)
+			return
+		}
+		l.http.Op(s, op, id, arg, timeout, data, resume)
+		return
+	}
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
 	if op == cgo.SockConnect {
 		l.socketConnect(w, string(data), timeout, arg == 1)
@@ -215,25 +259,47 @@ func (l *Sockets) socketConnect(w *sockWait, addr string, timeout time.Duration,
 		w.done(cgo.SockEFail, []byte(msg))
 		l.loop.Post(w.resume)
 	}
-	ta, err := dialAddrOf(addr)
-	if err != nil {
+	if _, err := dialAddrOf(addr); err != nil {
 		fail(what + err.Error())
 		return
 	}
+	host, port, _ := net.SplitHostPort(addr)
 	l.next++
 	k := &luaSocket{l: l, id: l.next, owner: w.s, wait: w}
 	if overTLS {
 		// As HAProxy's connect_ssl: the server's certificate is not
 		// verified.
-		host, _, _ := net.SplitHostPort(addr)
 		k.tls = &tls.Config{ServerName: host, InsecureSkipVerify: true}
 	}
-	if err := l.loop.Dial(ta, k); err != nil {
-		fail(what + err.Error())
-		return
-	}
 	l.sockets[k.id] = k
-	if timeout > 0 {
+	// A name is looked up through the loop's DNS cache, then the address
+	// dialled; the connect's timeout covers both.
+	inOp := true
+	l.dns.Resolve(host, func(addrs []netip.Addr, err error) {
+		if k.wait != w || k.c != nil {
+			return // timed out, or its owner ended, meanwhile
+		}
+		if err != nil {
+			err = errors.New(dnsError(host, err).msg)
+		} else {
+			err = l.loop.Dial(dialAddr(net.JoinHostPort(addrs[0].String(), port)), k)
+		}
+		if err != nil {
+			k.wait = nil
+			delete(l.sockets, k.id)
+			if w.timer != nil {
+				w.timer.Stop()
+			}
+			w.done(cgo.SockEFail, []byte(what+err.Error()))
+			if inOp {
+				l.loop.Post(w.resume)
+			} else {
+				w.resume()
+			}
+		}
+	})
+	inOp = false
+	if _, ok := l.sockets[k.id]; ok && timeout > 0 {
 		w.timer = l.loop.After(timeout, func() {
 			if k.wait == w && k.c == nil {
 				k.wait = nil
@@ -394,8 +460,12 @@ func (k *luaSocket) close() {
 	}
 }
 
-// CloseOf closes the sockets a finished request or task left open.
+// CloseOf closes the sockets and HTTP exchanges a finished request or
+// task left open.
 func (l *Sockets) CloseOf(s *cgo.Stream) {
+	if l.http != nil {
+		l.http.CloseOf(s)
+	}
 	if len(l.sockets) == 0 {
 		return
 	}

@@ -35,10 +35,15 @@ test | bench)
 	need_cmd h2load nghttp2-client
 	need_cmd chromium chromium
 	need_cmd lua5.3 lua5.3
-	# LuaJIT with lua-cjson: the reference require("cjson") is compared
-	# with (lj/cjson_test.go).
-	need_cmd luajit luajit
+	# lua-cjson, run in the luajit interpreter luajit/build.sh leaves in
+	# build/: the reference require("cjson") is compared with
+	# (lj/cjson_test.go). Not Debian's luajit package: it would replace
+	# the LuaJIT that nginx's Lua module (a benchmark peer) needs.
 	[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || pkgs+=(lua-cjson)
+	# lua-http, run in the same luajit: the reference luaedge's http.*
+	# modules are compared with (lj/luahttp_test.go), and its examples,
+	# run unchanged as services (cmd/luaedge).
+	[ -e /usr/share/lua/5.1/http/headers.lua ] || pkgs+=(lua-http)
 	;;
 esac
 

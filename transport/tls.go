@@ -81,15 +81,51 @@ type TLSOptions struct {
 // gives it back while it waits for the peer's next bytes, so peers that
 // stall their handshakes take no slot from those that do not; handshakes
 // beyond the bound wait for a slot, in turn.
-type HandshakePool struct{ slots chan struct{} }
+type HandshakePool struct {
+	slots chan struct{}
+	// parked takes a handshake to a goroutine that ran one and waits for
+	// the next (unbuffered: a send succeeds only when one waits). Its
+	// stack has grown through crypto/tls already; a new goroutine's
+	// would grow again, copied several times per handshake.
+	parked chan *TLS
+}
 
 // NewHandshakePool makes a pool of n slots (n <= 0: 1).
 func NewHandshakePool(n int) *HandshakePool {
-	return &HandshakePool{slots: make(chan struct{}, max(n, 1))}
+	return &HandshakePool{slots: make(chan struct{}, max(n, 1)), parked: make(chan *TLS)}
 }
 
 func (p *HandshakePool) acquire() { p.slots <- struct{}{} }
 func (p *HandshakePool) release() { <-p.slots }
+
+// workerIdle is how long a goroutine that ran a handshake waits for
+// another before it ends.
+const workerIdle = 10 * time.Second
+
+// run hands t's handshake to a parked goroutine, or to a new one.
+func (p *HandshakePool) run(t *TLS) {
+	select {
+	case p.parked <- t:
+	default:
+		go p.worker(t)
+	}
+}
+
+// worker runs t's handshake, then those handed to it while it waits,
+// until none comes for workerIdle.
+func (p *HandshakePool) worker(t *TLS) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		t.handshake()
+		idle.Reset(workerIdle)
+		select {
+		case t = <-p.parked:
+		case <-idle.C:
+			return
+		}
+	}
+}
 
 // maxHandshakeInput bounds the bytes handed to the handshake goroutine
 // ahead of its reads: a client's flights are a few KiB, but a TLS 1.3
@@ -139,26 +175,29 @@ func (t *TLS) expire() {
 	}
 }
 
-// start runs the handshake on a goroutine of its own, which computes
+// start runs the handshake on a goroutine of the pool, which computes
 // only when it holds a slot of the pool.
 func (t *TLS) start() {
 	t.started = true
-	go func() {
-		w := t.w
-		w.pool.acquire()
-		w.holding = true
-		err := t.tc.Handshake()
-		if w.holding {
-			w.holding = false
-			w.pool.release()
-		}
-		// Under mu, so that the loop, which takes mu before it reads
-		// err, sees every write the handshake made to tc.
-		w.mu.Lock()
-		w.err = err
-		w.mu.Unlock()
-		t.loop.Post(t.handshakeDone)
-	}()
+	t.w.pool.run(t)
+}
+
+// handshake runs on the pool's goroutine until the handshake ends.
+func (t *TLS) handshake() {
+	w := t.w
+	w.pool.acquire()
+	w.holding = true
+	err := t.tc.Handshake()
+	if w.holding {
+		w.holding = false
+		w.pool.release()
+	}
+	// Under mu, so that the loop, which takes mu before it reads err,
+	// sees every write the handshake made to tc.
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	t.loop.Post(t.handshakeDone)
 }
 
 // handshakeDone ends the handshake on the loop. The goroutine posted it

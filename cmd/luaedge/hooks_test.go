@@ -390,7 +390,7 @@ func TestHooksExample(t *testing.T) {
 	}
 	cfg := files["luaedge.yaml"]
 	delete(files, "luaedge.yaml")
-	for old, new := range map[string]string{"127.0.0.1:8089": "127.0.0.1:@PORT@", "flush_interval: 30s": "flush_interval: 100ms", "workers: 2": "workers: 1"} {
+	for old, new := range map[string]string{"127.0.0.1:8092": "127.0.0.1:@PORT@", "flush_interval: 30s": "flush_interval: 100ms", "workers: 2": "workers: 1"} {
 		if !strings.Contains(cfg, old) {
 			t.Fatalf("examples/hooks/luaedge.yaml has no %q", old)
 		}

@@ -34,6 +34,7 @@ type generation struct {
 // startGeneration runs srv.
 func startGeneration(n int, cfg *config.Config, log *slog.Logger, srv *edge.Server) *generation {
 	g := &generation{n: n, cfg: cfg, log: log, srv: srv, served: make(chan error, 1)}
+	spareProc(srv.NumLoops())
 	go func() { g.served <- srv.Serve() }()
 	return g
 }

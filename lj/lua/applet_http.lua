@@ -130,6 +130,7 @@ local function start(s, ctx)
 	end
 	s.flags = bor(s.flags, I.F_STARTED)
 end
+I.start_response = start -- the http-stream services' (http_stream.lua)
 
 function AppletHTTP.start_response(self)
 	start(stream_of(self, "start_response"))

@@ -33,6 +33,11 @@ enum {
 	LE_SOCK_ECLOSED = -3
 };
 enum {
+	LE_SOCK_HTTP = 16,
+	LE_SOCK_HTTP_READ = 17,
+	LE_SOCK_RESOLVE = 18
+};
+enum {
 	LE_F_BODY_END = 1,
 	LE_F_STARTED = 2,
 	LE_F_HEAD_SENT = 4,

@@ -18,20 +18,24 @@ local function check_type(fname, n, v, want)
 end
 I.check_type = check_type
 
--- core.register_service(name, mode, fn): mode "http" (an AppletHTTP) or "tcp".
+-- core.register_service(name, mode, fn): mode "http" (an AppletHTTP),
+-- "tcp", or "http-stream", a luaedge addition: an HTTP service whose fn
+-- gets a lua-http stream (http_stream.lua) instead of an AppletHTTP.
 function core.register_service(name, mode, fn)
 	check_type("core.register_service", 1, name, "string")
 	check_type("core.register_service", 2, mode, "string")
 	check_type("core.register_service", 3, fn, "function")
-	if mode ~= "http" and mode ~= "tcp" then
-		error("core.register_service: mode must be 'http' or 'tcp', got '" .. mode .. "'", 2)
+	if mode ~= "http" and mode ~= "tcp" and mode ~= "http-stream" then
+		error("core.register_service: mode must be 'http', 'tcp' or 'http-stream', got '" .. mode .. "'", 2)
 	end
+	local run = fn
+	if mode == "http-stream" then mode, run = "http", I.stream_service(fn) end
 	local svc = I.services[name]
 	if svc then -- HAProxy lets a later registration replace an earlier one
-		svc.mode, svc.fn, svc.stats = mode, fn, I.record("service", name, fn)
+		svc.mode, svc.fn, svc.stats = mode, run, I.record("service", name, fn)
 		return
 	end
-	svc = { name = name, mode = mode, fn = fn, id = #I.service_list + 1, stats = I.record("service", name, fn) }
+	svc = { name = name, mode = mode, fn = run, id = #I.service_list + 1, stats = I.record("service", name, fn) }
 	I.services[name] = svc
 	I.service_list[svc.id] = svc
 end

@@ -59,6 +59,33 @@ function M.new_from_applet(applet)
 	return ws
 end
 
+-- new_from_stream(stream, headers) makes the WebSocket of an http-stream
+-- service's request (http_stream.lua), as lua-http's function of that
+-- name: nil, why, EINVAL when headers are not those of a WebSocket
+-- upgrade over HTTP/1.1; nothing is sent until accept.
+local EINVAL = 22
+function M.new_from_stream(stream, headers)
+	local ctx = I.stream_ctx(stream, "new_from_stream")
+	if stream.connection.version ~= 1.1 then
+		return nil, "websockets only supported with HTTP 1.1", EINVAL
+	end
+	local upgrade = headers:get("upgrade")
+	if upgrade == nil or upgrade:lower() ~= "websocket" then
+		return nil, "upgrade header not websocket", EINVAL
+	end
+	local connection = "," .. (headers:get_comma_separated("connection") or ""):lower():gsub("[ \t]", "") .. ","
+	if not connection:find(",upgrade,", 1, true) then
+		return nil, "connection header doesn't contain upgrade", EINVAL
+	end
+	if headers:get("sec-websocket-key") == nil then
+		return nil, "missing sec-websocket-key", EINVAL
+	end
+	if headers:get("sec-websocket-version") ~= "13" then
+		return nil, "unsupported sec-websocket-version", EINVAL
+	end
+	return M.new_from_applet(ctx.applet_http)
+end
+
 -- A subprotocol is a token (RFC 6455 §4.1, RFC 9110 §5.6.2).
 local function is_token(v)
 	return type(v) == "string" and v:find("^[!#$%%&'*+%-.^_`|~%w]+$") ~= nil

@@ -133,6 +133,7 @@ type Conn struct {
 	// allocation.
 	up        stream.Upstream // the request is with a backend
 	waitBody  bool            // the script waits for body bytes
+	waitGen   uint32          // counts the waits for body: the timeout of an earlier one does nothing
 	buffering bool            // http_buffer_request: the script starts once the body is in
 	keepAlive bool
 	chunked   bool
@@ -574,14 +575,28 @@ func (h *Conn) bodyError(status int, cause string) {
 }
 
 // WaitBody is the script asking for more body: it waits under the body
-// timeout, unless the body is complete.
+// timeout, unless the body is complete. The timeout the script gave
+// (milliseconds, in its op's argument; an http-stream read's) resumes it
+// without more body.
 func (h *Conn) WaitBody() bool {
 	if h.bodyDone {
 		return false
 	}
 	h.waitBody = true
+	h.waitGen++
 	h.setPhase(phaseBody)
 	h.resumeRead()
+	if _, ms := h.st.S().Op(); ms > 0 {
+		gen := h.waitGen
+		h.after(time.Duration(ms*float64(time.Millisecond)), func() {
+			if h.waitGen != gen || !h.waitBody || h.closed {
+				return
+			}
+			h.waitBody = false
+			h.setPhase(phaseBusy)
+			h.Handle(h.st.Step)
+		})
+	}
 	return true
 }
 

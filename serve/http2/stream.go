@@ -22,12 +22,13 @@ type reqStream struct {
 	head bool // a HEAD request: its answer has no body
 
 	// Request body.
-	bodyDone  bool  // END_STREAM received
-	bodyTotal int64 // against the frontend's max_body
-	held      int   // body bytes given to the script, not yet credited back to the client
-	waitBody  bool  // the script waits for body bytes
-	recheck   bool  // a re-check of a forwarded body's backlog is scheduled
-	buffering bool  // http_buffer_request: the script starts once the body is in
+	bodyDone  bool   // END_STREAM received
+	bodyTotal int64  // against the frontend's max_body
+	held      int    // body bytes given to the script, not yet credited back to the client
+	waitBody  bool   // the script waits for body bytes
+	waitGen   uint32 // counts the waits for body: the timeout of an earlier one does nothing
+	recheck   bool   // a re-check of a forwarded body's backlog is scheduled
+	buffering bool   // http_buffer_request: the script starts once the body is in
 	up        stream.Upstream
 
 	// Response.
@@ -173,13 +174,27 @@ func (rs *reqStream) refuse(status int, cause string) {
 	rs.fail(status)
 }
 
-// WaitBody is the script asking for more body.
+// WaitBody is the script asking for more body. The timeout the script
+// gave (milliseconds, in its op's argument; an http-stream read's)
+// resumes it without more body.
 func (rs *reqStream) WaitBody() bool {
 	if rs.bodyDone {
 		return false
 	}
 	rs.waitBody = true
+	rs.waitGen++
 	rs.deadline = rs.h.now().Add(rs.h.fe.BodyTime)
+	if _, ms := rs.st.S().Op(); ms > 0 {
+		gen := rs.waitGen
+		rs.h.l.Env.Loop.After(time.Duration(ms*float64(time.Millisecond)), func() {
+			if rs.waitGen != gen || !rs.waitBody || rs.gone || rs.h.closed {
+				return
+			}
+			rs.waitBody = false
+			rs.deadline = time.Time{}
+			rs.h.Handle(rs.st.Step)
+		})
+	}
 	return true
 }
 

@@ -1,0 +1,626 @@
+-- http.request: lua-http's HTTP client (request objects, :go(), and the
+-- stream interface of their responses), on luaedge's loops; and
+-- core.resolve. Reference: lua-http, modules http.request and stream.
+-- Go's half: proxy/client.go (the exchanges and their connections),
+-- resolver/ (DNS).
+--
+-- Every call that waits parks the request's coroutine (OP_SOCKET with an
+-- LE_SOCK_HTTP* operation) and takes an optional timeout in seconds;
+-- errors come back as lua-http's: nil, message, errno (ETIMEDOUT on a
+-- timeout). These work where a script may wait: actions, services, tasks.
+local I = ...
+setfenv(1, I.env)
+local ffi = require("ffi")
+
+local ffi_string = ffi.string
+local type, tostring, tonumber, error, setmetatable, pairs = type, tostring, tonumber, error, setmetatable, pairs
+local find, sub, match, format, lower, byte, rep = string.find, string.sub, string.match, string.format, string.lower, string.byte, string.rep
+local concat = table.concat
+local floor, huge = math.floor, math.huge
+
+local C = ffi.C
+local HTTP, HTTP_READ, RESOLVE = C.LE_SOCK_HTTP, C.LE_SOCK_HTTP_READ, C.LE_SOCK_RESOLVE
+local OK, ETIMEOUT, ECLOSED = C.LE_SOCK_OK, C.LE_SOCK_ETIMEOUT, C.LE_SOCK_ECLOSED
+local buf_append, mono_us, gocall = I.buf_append, I.mono_us, I.gocall
+local new_headers = I.http_headers.new
+
+-- errno values luaedge returns (Linux's), as cqueues.errno names them.
+local errno = {
+	EBADF = 9, EINVAL = 22, EMSGSIZE = 90, EPROTO = 71, ELOOP = 40,
+	ECONNRESET = 104, ETIMEDOUT = 110, ECONNREFUSED = 111, EHOSTUNREACH = 113,
+}
+local ETIMEDOUT = errno.ETIMEDOUT
+
+-- ms turns a timeout in seconds into the milliseconds Go reads (an
+-- int32; 0: none).
+local function ms(timeout)
+	if timeout == nil then return 0 end
+	timeout = tonumber(timeout)
+	if timeout == nil or timeout ~= timeout then error("bad timeout (number of seconds expected)", 3) end
+	if timeout <= 0 then return 1 end
+	return floor(math.min(timeout, 2147483) * 1000) + 1
+end
+
+-- deadline and left keep one timeout across several waits.
+local function deadline(timeout)
+	if timeout == nil then return nil end
+	return mono_us() + tonumber(timeout) * 1e6
+end
+local function left(dl)
+	if dl == nil then return nil end
+	local t = (dl - mono_us()) / 1e6
+	return t > 0 and t or 0
+end
+
+-- Streams whose objects were collected before their body's end: Go
+-- lets their exchanges go at the next operation (a finalizer must not
+-- call into Go).
+local gone = {}
+local ngone = 0
+
+-- op runs one operation of the client in Go and returns its result code,
+-- the exchange id, the bytes back and the trailers' length in them.
+local function op(fname, code, id, arg, timeout, data)
+	local s, ctx = I.current()
+	if s == nil then
+		error(fname .. ": works in actions, services and tasks only (it waits for the network)", 3)
+	end
+	if ngone > 0 then
+		for i = 1, ngone do
+			gocall(I.go.http_close, gone[i])
+			gone[i] = nil
+		end
+		ngone = 0
+	end
+	s.sock, s.sock_op, s.sock_arg, s.sock_ms = id, code, arg, timeout
+	s.io.len = 0
+	if data then buf_append(s.io, data, #data) end
+	I.wait(ctx, I.OP_SOCKET)
+	return s.sock_res, s.sock, ffi_string(s.io.p, s.io.len), s.sock_arg
+end
+
+-- failure turns an error result ("ERRNO message") into nil, msg, errno.
+local function failure(res, out)
+	local n, msg = match(out, "^(%d+) (.*)$")
+	if n == nil then return nil, out, nil end
+	if res == ETIMEOUT then return nil, msg, ETIMEDOUT end
+	return nil, msg, tonumber(n)
+end
+
+-- netstring reads "LEN:BYTES" at pos; it returns the bytes and the
+-- position after them.
+local function netstring(s, pos)
+	local c = find(s, ":", pos, true)
+	local n = tonumber(sub(s, pos, c - 1))
+	return sub(s, c + 1, c + n), c + n + 1
+end
+
+-- fields reads "N\n" and N name/value pairs into a new headers object.
+local function fields(s, pos, h)
+	local n, p = match(s, "^(%d+)\n()", pos)
+	h = h or new_headers()
+	pos = p
+	for _ = 1, tonumber(n) do
+		local name, value
+		name, pos = netstring(s, pos)
+		value, pos = netstring(s, pos)
+		h:append(name, value)
+	end
+	return h, pos
+end
+
+------------------------------------------------------------------------
+-- The stream of a response (lua-http's stream interface, client side).
+
+local Stream = {}
+local stream_mt = { __name = "http.stream", __index = Stream }
+stream_mt.__tostring = function(self) return "http.stream{" .. (self.id or 0) .. "}" end
+
+-- A collected stream whose body did not end lets its exchange go.
+local function watch(st)
+	local p = newproxy(true)
+	local id = st.id
+	getmetatable(p).__gc = function()
+		if not st.done then
+			ngone = ngone + 1
+			gone[ngone] = id
+		end
+	end
+	st.gc = p
+end
+
+-- take puts what a delivery carried in the stream: body bytes, and at the
+-- end the trailers.
+local function take(st, out, pos, res, trailers_len)
+	local stop = #out - trailers_len
+	if stop >= pos then
+		local chunk = sub(out, pos, stop)
+		if st.buf == "" then st.buf = chunk else st.buf = st.buf .. chunk end
+	end
+	if res == ECLOSED then
+		st.done = true
+		if trailers_len > 0 then st.trailers = fields(out, stop + 1) end
+	end
+end
+
+-- fill waits for more body; it returns true, or nil, err, errno.
+local function fill(st, fname, timeout)
+	if st.done then return true end
+	if st.closed then return nil, "stream closed", errno.EBADF end
+	local res, _, out, tl = op(fname, HTTP_READ, st.id, 0, ms(timeout))
+	if res ~= OK and res ~= ECLOSED then
+		st.done = true -- the exchange is over in Go
+		return failure(res, out)
+	end
+	take(st, out, 1, res, tl)
+	return true
+end
+
+-- get_headers([timeout]): the next header block: go() took the head, so
+-- the trailers, once the body has ended (nil when it has none).
+function Stream.get_headers(self, timeout)
+	if not self.head_taken then
+		self.head_taken = true
+		return self.headers
+	end
+	local dl = deadline(timeout)
+	while not self.done do
+		local ok, err, en = fill(self, "get_headers", left(dl))
+		if not ok then return nil, err, en end
+	end
+	local t = self.trailers
+	self.trailers = nil
+	return t
+end
+
+-- get_next_chunk([timeout]): the next piece of body; nil at its end.
+function Stream.get_next_chunk(self, timeout)
+	if self.buf == "" then
+		if self.done then return nil end
+		local ok, err, en = fill(self, "get_next_chunk", timeout)
+		if not ok then return nil, err, en end
+		if self.buf == "" then return nil end
+	end
+	local chunk = self.buf
+	self.buf = ""
+	return chunk
+end
+
+function Stream.each_chunk(self)
+	return function()
+		local chunk, err = self:get_next_chunk()
+		if chunk == nil and err ~= nil then error(err, 2) end
+		return chunk
+	end
+end
+
+-- get_body_as_string([timeout]): the whole body (the rest of it).
+function Stream.get_body_as_string(self, timeout)
+	local dl = deadline(timeout)
+	while not self.done do
+		local ok, err, en = fill(self, "get_body_as_string", left(dl))
+		if not ok then return nil, err, en end
+	end
+	local body = self.buf
+	self.buf = ""
+	return body
+end
+
+-- get_body_chars(n[, timeout]): n bytes of body, fewer at its end.
+function Stream.get_body_chars(self, n, timeout)
+	n = tonumber(n)
+	if n == nil or n < 0 then error("bad argument #1 to 'get_body_chars' (number expected)", 2) end
+	local dl = deadline(timeout)
+	while #self.buf < n and not self.done do
+		local ok, err, en = fill(self, "get_body_chars", left(dl))
+		if not ok then return nil, err, en end
+	end
+	if #self.buf == 0 and self.done and n > 0 then return nil end
+	local chunk = sub(self.buf, 1, n)
+	self.buf = sub(self.buf, n + 1)
+	return chunk
+end
+
+-- get_body_until(pattern, plain, include_pattern[, timeout]): the body
+-- up to the first match of pattern (included if include_pattern), or
+-- the rest at its end.
+function Stream.get_body_until(self, pattern, plain, include_pattern, timeout)
+	local dl = deadline(timeout)
+	while true do
+		local s, e = find(self.buf, pattern, 1, plain)
+		if s then
+			local chunk = sub(self.buf, 1, include_pattern and e or s - 1)
+			self.buf = sub(self.buf, e + 1)
+			return chunk
+		end
+		if self.done then
+			if self.buf == "" then return nil end
+			local chunk = self.buf
+			self.buf = ""
+			return chunk
+		end
+		local ok, err, en = fill(self, "get_body_until", left(dl))
+		if not ok then return nil, err, en end
+	end
+end
+
+-- unget(str) puts str back before the body not yet read.
+function Stream.unget(self, str)
+	self.buf = tostring(str) .. self.buf
+	return true
+end
+
+-- shutdown() lets the response go: a connection still carrying its body
+-- is closed (HTTP/1) or the stream reset (HTTP/2).
+function Stream.shutdown(self)
+	if not self.done and not self.closed then
+		gocall(I.go.http_close, self.id)
+	end
+	self.closed, self.done, self.buf = true, true, ""
+	return true
+end
+
+------------------------------------------------------------------------
+-- Request objects.
+
+local Request = {}
+local request_mt = { __name = "http.request", __index = Request }
+
+local default_port = { http = 80, https = 443 }
+local user_agent = "luaedge lua-http/0.4"
+
+local function is_ip6(host) return find(host, ":", 1, true) ~= nil end
+
+-- authority is host[:port] as a URI writes it: the port left out when it
+-- is the scheme's own, an IPv6 address in brackets.
+local function authority(host, port, scheme)
+	if is_ip6(host) then host = "[" .. host .. "]" end
+	if port == default_port[scheme] then return host end
+	return host .. ":" .. port
+end
+
+-- split_uri parses scheme://[userinfo@]host[:port][/path][?query][#frag].
+local function split_uri(uri)
+	if type(uri) ~= "string" then return nil end
+	local scheme, rest = match(uri, "^(%a[%w+.-]*)://(.*)$")
+	if not scheme then return nil end
+	scheme = lower(scheme)
+	local auth, path = match(rest, "^([^/?#]*)(.*)$")
+	path = match(path, "^([^#]*)")
+	local userinfo, hostport = match(auth, "^(.*)@(.*)$")
+	if not userinfo then hostport = auth end
+	local host, port = match(hostport, "^%[([^%]]+)%]:?(%d*)$")
+	if not host then host, port = match(hostport, "^([^:]*):?(%d*)$") end
+	if not host or host == "" then return nil end
+	if path == "" then path = "/" elseif byte(path) == 63 then path = "/" .. path end -- "?q" alone
+	return scheme, userinfo, lower(host), tonumber(port ~= "" and port or nil), path
+end
+
+local b64 = I.b64
+local scratch = I.loop.scratch
+local function base64(s, mode)
+	if b64(scratch, s, #s, mode) ~= 0 then return nil end
+	return ffi_string(scratch.p, scratch.len)
+end
+
+local function new_request(scheme, userinfo, host, port, path)
+	if scheme ~= "http" and scheme ~= "https" then
+		error("http.request: scheme must be http or https, got " .. tostring(scheme), 3)
+	end
+	port = port or default_port[scheme]
+	local h = new_headers()
+	h:append(":method", "GET")
+	h:append(":authority", authority(host, port, scheme))
+	h:append(":path", path)
+	h:append(":scheme", scheme)
+	h:append("user-agent", user_agent)
+	if userinfo then
+		h:append("authorization", "basic " .. base64(userinfo, C.LE_B64_ENC), true)
+	end
+	return setmetatable({
+		host = host, port = port, tls = scheme == "https",
+		headers = h,
+		follow_redirects = true, max_redirects = 5, expect_100_timeout = 1,
+		post301 = false, post302 = false,
+		-- luaedge's own: verify = false skips certificate checks;
+		-- max_attempts sends an idempotent request again after a failed
+		-- connection (Dovecot's sense).
+		verify = true, max_attempts = 1,
+	}, request_mt)
+end
+
+local M = {}
+
+-- new_from_uri(uri): a GET of uri.
+function M.new_from_uri(uri)
+	local scheme, userinfo, host, port, path = split_uri(uri)
+	if not scheme then error("http.request.new_from_uri: invalid URI " .. tostring(uri), 2) end
+	return new_request(scheme, userinfo, host, port, path)
+end
+
+-- new_connect(uri, connect_authority): a CONNECT of connect_authority,
+-- sent to the server of uri.
+function M.new_connect(uri, connect_authority)
+	local scheme, userinfo, host, port = split_uri(uri)
+	if not scheme then error("http.request.new_connect: invalid URI " .. tostring(uri), 2) end
+	local self = new_request(scheme, nil, host, port, "/")
+	local h = self.headers
+	h:upsert(":method", "CONNECT")
+	h:upsert(":authority", connect_authority)
+	h:delete(":path")
+	h:delete(":scheme")
+	h:delete("authorization")
+	if userinfo then
+		h:append("proxy-authorization", "basic " .. base64(userinfo, C.LE_B64_ENC), true)
+	end
+	return self
+end
+
+function Request.clone(self)
+	local c = {}
+	for k, v in pairs(self) do c[k] = v end
+	c.headers = self.headers:clone()
+	return setmetatable(c, request_mt)
+end
+
+-- to_uri([with_userinfo]): the URI the request is for.
+function Request.to_uri(self, with_userinfo)
+	local h = self.headers
+	local method = h:get(":method")
+	local scheme = h:get(":scheme") or (self.tls and "https" or "http")
+	local auth = h:get(":authority") or authority(self.host, self.port, scheme)
+	local path = method == "CONNECT" and "" or (h:get(":path") or "/")
+	local userinfo = ""
+	if with_userinfo then
+		local cred = h:get(method == "CONNECT" and "proxy-authorization" or "authorization")
+		local enc = cred and match(cred, "^[Bb][Aa][Ss][Ii][Cc]%s+(%S+)")
+		local dec = enc and base64(enc, C.LE_B64_DEC)
+		if dec then userinfo = dec .. "@" end
+	end
+	return scheme .. "://" .. userinfo .. auth .. path
+end
+
+-- set_body(body): a string, a function returning the pieces of the body
+-- then nil, or a file; nil removes the body.
+function Request.set_body(self, body)
+	local h = self.headers
+	self.body = body
+	if body == nil then
+		h:delete("content-length")
+		h:delete("expect")
+		return true
+	end
+	local t = type(body)
+	if t ~= "string" and t ~= "function" and not (io and io.type(body) == "file") then
+		error("bad argument #1 to 'set_body' (string, function or file expected, got " .. t .. ")", 2)
+	end
+	local length = t == "string" and #body or nil
+	if length then
+		h:upsert("content-length", tostring(length))
+	else
+		h:delete("content-length")
+	end
+	if (not length or length > 1024) and h:get("expect") == nil then
+		h:append("expect", "100-continue")
+	end
+	return true
+end
+
+-- body_string reads the request body whole: a function or file body is
+-- read to its end before the request leaves.
+local function body_string(body)
+	local t = type(body)
+	if body == nil or t == "string" then return body end
+	if t == "function" then
+		local parts = {}
+		while true do
+			local chunk = body()
+			if chunk == nil then break end
+			parts[#parts + 1] = tostring(chunk)
+		end
+		return concat(parts)
+	end
+	assert(body:seek("set"))
+	return assert(body:read("*a"))
+end
+
+local function version_of(v)
+	if v == nil then return "" end
+	if v == 2 or v == "2" or v == 2.0 then return "2" end
+	if v == 1.1 or v == "1.1" then return "1.1" end
+	error("http.request: version must be nil, 1.1 or 2, got " .. tostring(v), 4)
+end
+
+-- spec writes the request as Go reads it (proxy/client_request.go).
+local parts = {}
+local function ns(i, s)
+	s = tostring(s)
+	parts[i], parts[i + 1] = #s .. ":", s
+	return i + 2
+end
+local function spec(self, body)
+	local h = self.headers
+	local method = h:get(":method") or "GET"
+	local scheme = self.tls and "https" or "http"
+	local i = 1
+	i = ns(i, method)
+	i = ns(i, scheme)
+	i = ns(i, self.host)
+	i = ns(i, self.port)
+	i = ns(i, h:get(":authority") or authority(self.host, self.port, scheme))
+	i = ns(i, method == "CONNECT" and "" or (h:get(":path") or "/"))
+	i = ns(i, version_of(self.version))
+	i = ns(i, self.verify == false and "0" or "1")
+	i = ns(i, type(self.sendname) == "string" and self.sendname or "")
+	i = ns(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
+	i = ns(i, tonumber(self.max_attempts) or 1)
+	-- The fields, without the pseudo-headers (the arrays of http.headers).
+	local names, values, n = h.names, h.values, 0
+	local at = i
+	i = i + 2
+	for k = 1, h.n do
+		if byte(names[k]) ~= 58 then -- ":"
+			i = ns(i, names[k])
+			i = ns(i, values[k])
+			n = n + 1
+		end
+	end
+	ns(at, n)
+	if body then parts[i] = body; i = i + 1 end
+	local out = concat(parts, "", 1, i - 1)
+	for k = 1, i - 1 do parts[k] = nil end
+	return out
+end
+
+-- send performs one exchange (no redirect): the response head and stream.
+local function send(self, timeout)
+	if self.proxy then
+		error("http.request: luaedge does not go through proxies (request.proxy is set)", 3)
+	end
+	local res, id, out, tl = op("go", HTTP, 0, 0, ms(timeout), spec(self, body_string(self.body)))
+	if res ~= OK and res ~= ECLOSED then return failure(res, out) end
+	local status, version, pos = match(out, "^(%d+) (%S+) ()")
+	local h = new_headers()
+	h:append(":status", status)
+	h, pos = fields(out, pos, h)
+	local st = setmetatable({ id = id, headers = h, head_taken = true, buf = "", done = false, closed = false,
+		peer_version = tonumber(version) }, stream_mt)
+	take(st, out, pos, res, tl)
+	if not st.done then watch(st) end
+	return h, st
+end
+
+local redirect = { ["301"] = true, ["302"] = true, ["303"] = true, ["307"] = true, ["308"] = true }
+
+-- go([timeout]): sends the request, following redirects as asked; the
+-- response head and its stream. The timeout covers all of it up to the
+-- last response's head.
+function Request.go(self, timeout)
+	local dl = deadline(timeout)
+	local req = self
+	while true do
+		local h, st, en = send(req, left(dl))
+		if h == nil then return nil, st, en end
+		if not (req.follow_redirects and redirect[h:get(":status")] and h:has("location")) then
+			return h, st
+		end
+		local new, err, en2 = req:handle_redirect(h)
+		-- A short body is read so that the connection is reused.
+		local length = tonumber(h:get("content-length") or "")
+		if length and length <= 65536 then st:get_body_as_string(left(dl)) end
+		st:shutdown()
+		if new == nil then return nil, err, en2 end
+		req = new
+	end
+end
+
+-- resolve_path resolves a relative reference's path against base's
+-- (RFC 3986 section 5.2).
+local function resolve_path(base, ref)
+	if byte(ref) ~= 47 then -- not "/": relative to base's folder
+		ref = match(base, "^(.*/)") .. ref
+	end
+	local out = {}
+	for seg in ref:gmatch("([^/]*)") do
+		if seg == ".." then
+			if #out > 1 then out[#out] = nil end
+		elseif seg ~= "." then
+			out[#out + 1] = seg
+		end
+	end
+	local p = concat(out, "/")
+	if byte(p) ~= 47 then p = "/" .. p end
+	local last = match(ref, "([^/]*)$")
+	if (last == "." or last == "..") and sub(p, -1) ~= "/" then p = p .. "/" end
+	return p
+end
+
+-- handle_redirect(headers): the request that follows the redirect these
+-- response headers make.
+function Request.handle_redirect(self, orig_headers)
+	local max = self.max_redirects
+	if max ~= nil and max <= 0 then
+		return nil, "maximum redirects exceeded", errno.ELOOP
+	end
+	local location = orig_headers:get("location")
+	if location == nil then
+		return nil, "missing location header for redirect", errno.EINVAL
+	end
+	local new = self:clone()
+	if max ~= nil then new.max_redirects = max - 1 end
+	local h = new.headers
+	local cur_scheme = self.tls and "https" or "http"
+	local scheme, userinfo, host, port, path = split_uri(location)
+	if scheme == nil and sub(location, 1, 2) == "//" then
+		scheme, userinfo, host, port, path = split_uri(cur_scheme .. ":" .. location)
+	end
+	if scheme then
+		if scheme ~= "http" and scheme ~= "https" then
+			return nil, "unsupported scheme in redirect: " .. scheme, errno.EINVAL
+		end
+		port = port or default_port[scheme]
+		if host ~= self.host or port ~= self.port or scheme ~= cur_scheme then
+			-- Credentials are for the origin they were given to.
+			h:delete("authorization")
+			h:delete("cookie")
+		end
+		new.host, new.port, new.tls = host, port, scheme == "https"
+		h:upsert(":authority", authority(host, port, scheme))
+		h:upsert(":scheme", scheme)
+		if userinfo then h:upsert("authorization", "basic " .. base64(userinfo, C.LE_B64_ENC), true) end
+	else
+		local frag = find(location, "#", 1, true)
+		if frag then location = sub(location, 1, frag - 1) end
+		local cur = h:get(":path") or "/"
+		if byte(location) == 63 then -- "?query"
+			path = match(cur, "^([^?]*)") .. location
+		else
+			local p, q = match(location, "^([^?]*)(.*)$")
+			path = resolve_path(match(cur, "^([^?]*)"), p) .. q
+		end
+	end
+	h:upsert(":path", path)
+	local status = orig_headers:get(":status")
+	local method = h:get(":method")
+	if status == "303" or (method == "POST" and ((status == "301" and not self.post301) or (status == "302" and not self.post302))) then
+		if method ~= "HEAD" then h:upsert(":method", "GET") end
+		new:set_body(nil)
+		h:delete("content-type")
+	end
+	if not (self.tls and not new.tls) then
+		h:upsert("referer", self:to_uri(false))
+	else
+		h:delete("referer")
+	end
+	return new
+end
+
+package.preload["http.request"] = function() return M end
+I.http_request = M
+
+------------------------------------------------------------------------
+-- core.resolve(name[, timeout]): name's addresses (IPv4 first), as a
+-- sequence of strings, from the loop's DNS cache or its DNS servers.
+
+function core.resolve(name, timeout)
+	if type(name) ~= "string" then
+		error("bad argument #1 to 'core.resolve' (string expected, got " .. type(name) .. ")", 2)
+	end
+	local res, _, out = op("core.resolve", RESOLVE, 0, 0, ms(timeout), name)
+	if res ~= OK then return failure(res, out) end
+	local addrs = {}
+	for a in out:gmatch("%S+") do addrs[#addrs + 1] = a end
+	return addrs
+end
+
+-- cqueues.errno, as far as lua-http's callers compare with it: the errno
+-- values this client returns, and strerror.
+local errno_mod = {}
+local messages = {
+	[9] = "Bad file descriptor", [22] = "Invalid argument", [40] = "Too many levels of symbolic links",
+	[71] = "Protocol error", [90] = "Message too long", [104] = "Connection reset by peer",
+	[110] = "Connection timed out", [111] = "Connection refused", [113] = "No route to host",
+}
+for k, v in pairs(errno) do errno_mod[k], errno_mod[v] = v, k end
+function errno_mod.strerror(n) return messages[n] or ("errno " .. tostring(n)) end
+package.preload["cqueues.errno"] = function() return errno_mod end

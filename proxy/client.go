@@ -1,0 +1,407 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/resolver"
+	"github.com/luaedge/luaedge/transport"
+)
+
+// The HTTP client of scripts (lua-http's http.request, dovecot.http, in
+// lj/lua/http_client.lua): each exchange runs on the loop of the script
+// that asked for it, over connections of that loop's own pool. A request
+// parks its coroutine (OpSocket, LE_SOCK_HTTP) until the response head
+// arrives; reading the body parks it again (LE_SOCK_HTTP_READ) only when
+// nothing has arrived yet.
+//
+// The pool is built as the backends' (upstream.go, h2.go) is, but apart
+// from it: a backend's pool is keyed by configured server, with its health
+// and connection slots; this one by origin (scheme, host, port and TLS
+// settings), for any URI a script names.
+
+// ClientOptions are the limits and defaults of the client, shared by the
+// loops of a generation (read-only once built).
+type ClientOptions struct {
+	// Timeout bounds a whole exchange, from the request to the end of the
+	// response body: past it the exchange fails with ETIMEDOUT.
+	Timeout time.Duration
+	// ConnectTimeout bounds a connection's set-up (TCP and TLS).
+	ConnectTimeout time.Duration
+	// IdleTimeout is how long a connection is kept without exchanges.
+	IdleTimeout time.Duration
+	// MaxIdlePerHost bounds the idle HTTP/1 connections kept per origin.
+	MaxIdlePerHost int
+	// MaxRequestBody, MaxResponseBody and MaxResponseHead bound what an
+	// exchange carries (bytes).
+	MaxRequestBody  int
+	MaxResponseBody int64
+	MaxResponseHead int
+	// RootCAs verify servers' certificates; nil: the system's.
+	RootCAs *x509.CertPool
+	// Sessions keeps TLS sessions for resumption, shared by the loops.
+	Sessions tls.ClientSessionCache
+	// Resolver looks up the names of URIs (and of core.tcp connects).
+	Resolver *resolver.Resolver
+}
+
+// Client is one loop's HTTP client: its exchanges and connections. It is
+// used from the loop's goroutine only.
+type Client struct {
+	loop *eventloop.Loop
+	opt  *ClientOptions
+	hs   *transport.HandshakePool
+	dns  *resolver.Cache
+
+	exchanges map[int]*exchange
+	next      int
+	idle      map[origin][]*clientConn // HTTP/1 connections without an exchange
+	h2        map[origin][]*clientConn // HTTP/2 connections, each carrying many
+	tlsConfs  map[origin]*tls.Config
+
+	// ready are waits ended by a handler (a connection's, a timer's),
+	// resumed as it returns (flushReady): the script never runs in the
+	// middle of one. Inside Op (the script's own step), a wait that ends
+	// at once is resumed on the next loop turn instead.
+	ready []*clientWait
+	inOp  bool
+	head  []byte // scratch for request heads, used within one call
+}
+
+// origin is what a connection is to: a request reuses a connection of
+// its own origin only.
+type origin struct {
+	https   bool
+	host    string // as in the URI: a name or an address
+	port    int
+	sni     string
+	verify  bool
+	version string
+}
+
+func newClient(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions, dns *resolver.Cache) *Client {
+	return &Client{
+		loop: l, opt: opt, hs: hs, dns: dns,
+		exchanges: map[int]*exchange{},
+		idle:      map[origin][]*clientConn{},
+		h2:        map[origin][]*clientConn{},
+		tlsConfs:  map[origin]*tls.Config{},
+	}
+}
+
+// clientError is why an exchange failed: errno and message go to the
+// script as lua-http returns them (nil, message, errno).
+type clientError struct {
+	errno syscall.Errno
+	msg   string
+	// retry: the request may be sent again (it did not reach the server,
+	// or the connection failed before any answer).
+	retry bool
+}
+
+func (e *clientError) Error() string { return e.msg }
+
+func errTimeout(what string) *clientError {
+	return &clientError{errno: syscall.ETIMEDOUT, msg: what + " timed out"}
+}
+
+// ioError makes the clientError of a failed connection.
+func ioError(what string, err error) *clientError {
+	e := &clientError{errno: syscall.ECONNRESET, msg: what + ": " + err.Error(), retry: true}
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &errno):
+		e.errno = errno
+	case errors.Is(err, transport.ErrHandshakeTimeout):
+		e.errno, e.retry = syscall.ETIMEDOUT, false
+	}
+	var ce *tls.CertificateVerificationError
+	var he x509.HostnameError
+	if errors.As(err, &ce) || errors.As(err, &he) {
+		e.errno, e.retry = syscall.EPROTO, false
+	}
+	return e
+}
+
+// clientWait is a script waiting on an exchange (or a lookup).
+type clientWait struct {
+	s      *cgo.Stream
+	op     int
+	want   int // HTTP_READ: bytes wanted at most (0: what has arrived)
+	resume func()
+	timer  *time.Timer
+}
+
+// finish records the outcome for the script; the caller resumes it.
+func (w *clientWait) finish(id, res int, data []byte) {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	w.s.SetSockResult(id, res, data)
+}
+
+// fail ends a wait with an error: "ERRNO message" in io.
+func (w *clientWait) fail(id, res int, e *clientError) {
+	w.finish(id, res, []byte(strconv.Itoa(int(e.errno))+" "+e.msg))
+}
+
+// wake resumes the script of w, whose wait ended: once the running
+// handler returns (flushReady), or on the next loop turn inside Op.
+func (c *Client) wake(w *clientWait) {
+	if c.inOp {
+		c.loop.Post(w.resume)
+		return
+	}
+	c.ready = append(c.ready, w)
+}
+
+// flushReady resumes the scripts whose waits ended; every handler of the
+// client (connection events, timers, lookups) ends with it.
+func (c *Client) flushReady() {
+	for len(c.ready) > 0 {
+		w := c.ready[0]
+		c.ready = c.ready[1:]
+		w.resume()
+	}
+	c.ready = c.ready[:0]
+}
+
+// Op performs the HTTP operation s yielded for (SockHTTP, SockHTTPRead or
+// SockResolve).
+func (c *Client) Op(s *cgo.Stream, op, id, arg int, timeout time.Duration, data []byte, resume func()) {
+	w := &clientWait{s: s, op: op, want: arg, resume: resume}
+	c.inOp = true
+	defer func() { c.inOp = false }()
+	switch op {
+	case cgo.SockHTTP:
+		c.start(w, data, timeout)
+	case cgo.SockHTTPRead:
+		ex := c.exchanges[id]
+		if ex == nil || ex.owner != s {
+			w.fail(id, cgo.SockEFail, &clientError{errno: syscall.EBADF, msg: "stream closed"})
+			c.wake(w)
+			return
+		}
+		ex.wait = w
+		if timeout > 0 {
+			w.timer = c.loop.After(timeout, func() {
+				if ex.wait == w {
+					ex.wait = nil
+					w.fail(id, cgo.SockETimeout, errTimeout("read"))
+					w.resume()
+				}
+			})
+		}
+		ex.deliver()
+	case cgo.SockResolve:
+		c.resolve(w, string(data), timeout)
+	default:
+		w.finish(id, cgo.SockEFail, []byte("unknown HTTP operation"))
+		c.wake(w)
+	}
+}
+
+// resolve answers core.resolve: the addresses of name, space-separated.
+func (c *Client) resolve(w *clientWait, name string, timeout time.Duration) {
+	pending := true
+	if timeout > 0 {
+		w.timer = c.loop.After(timeout, func() {
+			if pending {
+				pending = false
+				w.fail(0, cgo.SockETimeout, errTimeout("name resolution"))
+				w.resume()
+			}
+		})
+	}
+	c.dns.Resolve(name, func(addrs []netip.Addr, err error) {
+		if !pending {
+			return
+		}
+		pending = false
+		if err != nil {
+			w.fail(0, cgo.SockEFail, dnsError(name, err))
+		} else {
+			var b []byte
+			for i, a := range addrs {
+				if i > 0 {
+					b = append(b, ' ')
+				}
+				b = a.AppendTo(b)
+			}
+			w.finish(0, cgo.SockOK, b)
+		}
+		c.wake(w)
+		c.flushReady()
+	})
+}
+
+// dnsError is the clientError of a failed lookup.
+func dnsError(name string, err error) *clientError {
+	if errors.Is(err, resolver.ErrNotFound) {
+		return &clientError{errno: syscall.EHOSTUNREACH, msg: "lookup " + name + ": no such host"}
+	}
+	return &clientError{errno: syscall.ETIMEDOUT, msg: "lookup " + name + ": " + err.Error()}
+}
+
+// start begins the exchange a script asked for with http.request's go.
+func (c *Client) start(w *clientWait, spec []byte, timeout time.Duration) {
+	req, err := parseClientRequest(spec)
+	if err == nil && c.opt.MaxRequestBody > 0 && len(req.body) > c.opt.MaxRequestBody {
+		err = fmt.Errorf("request body of %d bytes is over http_client.max_request_body", len(req.body))
+	}
+	if err != nil {
+		w.fail(0, cgo.SockEFail, &clientError{errno: syscall.EINVAL, msg: err.Error()})
+		c.wake(w)
+		return
+	}
+	c.next++
+	ex := &exchange{cl: c, id: c.next, owner: w.s, req: req, wait: w}
+	ex.key = origin{https: req.scheme == "https", host: req.host, port: req.port, version: req.version}
+	if ex.key.https {
+		ex.key.sni, ex.key.verify = req.sni, req.verify
+		if ex.key.sni == "" {
+			ex.key.sni = req.host
+		}
+	}
+	c.exchanges[ex.id] = ex
+	if c.opt.Timeout > 0 {
+		ex.deadline = c.loop.After(c.opt.Timeout, func() {
+			ex.fail(errTimeout("request"))
+			c.flushReady()
+		})
+	}
+	if timeout > 0 {
+		w.timer = c.loop.After(timeout, func() {
+			if ex.wait == w {
+				ex.fail(errTimeout("request"))
+				c.flushReady()
+			}
+		})
+	}
+	c.dns.Resolve(req.host, func(addrs []netip.Addr, err error) {
+		defer c.flushReady()
+		switch {
+		case ex.done():
+		case err != nil:
+			ex.fail(dnsError(req.host, err))
+		default:
+			ex.addr = addrs[0]
+			ex.attempt(false)
+		}
+	})
+}
+
+// connFor returns a connection for ex: an HTTP/2 one of its origin that
+// takes one more stream, an idle HTTP/1 one, or a new one.
+func (c *Client) connFor(ex *exchange, fresh bool) (*clientConn, error) {
+	if !fresh {
+		for _, cc := range c.h2[ex.key] {
+			if !cc.closed && cc.h2.CanOpen() {
+				return cc, nil
+			}
+		}
+		list := c.idle[ex.key]
+		for len(list) > 0 {
+			cc := list[len(list)-1]
+			list = list[:len(list)-1]
+			c.idle[ex.key] = list
+			if cc.closed {
+				continue
+			}
+			if !cc.c.Idle() { // bytes after its last response: not reusable
+				cc.close()
+				continue
+			}
+			return cc, nil
+		}
+	}
+	return c.dial(ex.key, ex.addr)
+}
+
+// tlsConfig returns the TLS configuration of connections to o, made once
+// per loop.
+func (c *Client) tlsConfig(o origin) *tls.Config {
+	if cfg := c.tlsConfs[o]; cfg != nil {
+		return cfg
+	}
+	cfg := &tls.Config{
+		ServerName:         o.sni,
+		MinVersion:         tls.VersionTLS12,
+		RootCAs:            c.opt.RootCAs,
+		ClientSessionCache: c.opt.Sessions,
+		InsecureSkipVerify: !o.verify,
+	}
+	switch o.version {
+	case "1.1":
+		cfg.NextProtos = []string{"http/1.1"}
+	case "2":
+		cfg.NextProtos = []string{"h2"}
+	default:
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	c.tlsConfs[o] = cfg
+	return cfg
+}
+
+// closeConns closes the pooled connections that match.
+func (c *Client) closeConns(match func(*clientConn) bool) {
+	var doomed []*clientConn
+	for _, pool := range []map[origin][]*clientConn{c.idle, c.h2} {
+		for _, list := range pool {
+			for _, cc := range list {
+				if match(cc) {
+					doomed = append(doomed, cc)
+				}
+			}
+		}
+	}
+	for _, cc := range doomed {
+		cc.close()
+	}
+}
+
+// CloseOf ends the exchanges a finished request or task left open.
+func (c *Client) CloseOf(s *cgo.Stream) {
+	if len(c.exchanges) == 0 {
+		return
+	}
+	for _, ex := range c.exchanges {
+		if ex.owner == s {
+			if ex.wait != nil && ex.wait.timer != nil {
+				ex.wait.timer.Stop()
+			}
+			ex.wait = nil
+			ex.release()
+		}
+	}
+}
+
+// CloseExchange lets exchange id go (stream:shutdown, or its stream
+// object collected), unless a script waits on it.
+func (c *Client) CloseExchange(id int) {
+	if ex := c.exchanges[id]; ex != nil && ex.wait == nil {
+		ex.release()
+	}
+}
+
+// CheckIdle closes the connections idle for longer than IdleTimeout.
+func (c *Client) CheckIdle(now time.Time) {
+	c.closeConns(func(cc *clientConn) bool {
+		return cc.ex == nil && len(cc.streams) == 0 && now.Sub(cc.idleSince) > c.opt.IdleTimeout
+	})
+}
+
+// dialAddr of an address and port.
+func addrPort(a netip.Addr, port int) dialAddr {
+	return dialAddr(net.JoinHostPort(a.String(), strconv.Itoa(port)))
+}

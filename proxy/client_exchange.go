@@ -1,0 +1,243 @@
+package proxy
+
+import (
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/luaedge/luaedge/cgo"
+)
+
+// exchange is one request of a script and its response, from go() until
+// the script has read the body's end, let it go (stream:shutdown, or the
+// stream object collected), or its request or task ended. It belongs to
+// its Client's loop; the response bytes it holds are its own (Go memory),
+// copied into the stream's io as the script reads them.
+type exchange struct {
+	cl    *Client
+	id    int
+	owner *cgo.Stream // the request or task that made it: only it may read it
+	req   *clientRequest
+	key   origin
+	addr  netip.Addr
+	conn  *clientConn // carrying it; nil before it has one and once it ended
+	sid   uint32      // its stream on an HTTP/2 connection
+
+	tries        int  // attempts begun (max_attempts bounds them)
+	staleRetried bool // sent again once after a pooled connection had closed
+
+	wait     *clientWait // the script waiting on it, if it waits
+	deadline *time.Timer // ClientOptions.Timeout
+
+	// The response, as it arrives.
+	headDone bool
+	head     []byte // the head for Lua (client_request.go), until delivered
+	body     []byte // body received, not yet handed to the script
+	received int64
+	ended    bool
+	trailers []byte // "N\n" and netstrings, once ended with trailers
+	err      *clientError
+
+	// The request body, when it waits: for the server's 100
+	// (bodyHeld, expectTimer) or, on HTTP/2, for flow-control credit.
+	bodyHeld    bool
+	expectTimer *time.Timer
+	pending     []byte
+}
+
+// While a script leaves more than clientHighWater bytes of body unread,
+// its HTTP/1 connection is not read; it is again under clientLowWater.
+// (On HTTP/2 the stream's flow-control window does the same.)
+const (
+	clientHighWater = 256 << 10
+	clientLowWater  = 64 << 10
+)
+
+// done reports whether the exchange has been let go.
+func (ex *exchange) done() bool { return ex.cl.exchanges[ex.id] != ex }
+
+// attempt sends the request on a connection; fresh asks for a new one.
+func (ex *exchange) attempt(fresh bool) {
+	ex.tries++
+	cc, err := ex.cl.connFor(ex, fresh)
+	if err != nil {
+		ex.fail(ioError("connect", err))
+		return
+	}
+	cc.begin(ex)
+}
+
+// connFailed is called when the connection carrying ex failed before the
+// response ended; stale says it was a pooled connection that failed
+// before any byte of the answer (the server closed it while idle), and
+// refused that the server did not process the request (HTTP/2
+// REFUSED_STREAM or GOAWAY).
+func (ex *exchange) connFailed(e *clientError, stale, refused bool) {
+	ex.conn = nil
+	if ex.done() || ex.err != nil || ex.ended {
+		return
+	}
+	if !ex.headDone && (refused || ex.req.idempotent()) {
+		switch {
+		case stale && !ex.staleRetried:
+			ex.staleRetried = true
+			ex.tries-- // not one of max_attempts: the request never reached a server
+			ex.attempt(true)
+			return
+		case (e.retry || refused) && ex.tries < ex.req.maxAttempts:
+			ex.attempt(true)
+			return
+		}
+	}
+	ex.fail(e)
+}
+
+// gotHead records the response head (status and fields, copied).
+func (ex *exchange) gotHead(status int, version string, n int, field func(int) ([]byte, []byte)) {
+	ex.headDone = true
+	ex.head = appendHead(nil, status, version, n, field)
+	ex.deliver()
+}
+
+// data takes response body bytes (copied).
+func (ex *exchange) data(p []byte) {
+	if max := ex.cl.opt.MaxResponseBody; max > 0 && ex.received+int64(len(p)) > max {
+		ex.fail(&clientError{errno: syscall.EMSGSIZE, msg: "response body over http_client.max_response_body (" + strconv.FormatInt(max, 10) + " bytes)"})
+		return
+	}
+	ex.received += int64(len(p))
+	ex.body = append(ex.body, p...)
+	ex.deliver()
+}
+
+// end records the end of the response, with its trailers; the connection
+// has let ex go.
+func (ex *exchange) end(n int, field func(int) ([]byte, []byte)) {
+	ex.conn = nil
+	ex.ended = true
+	if n > 0 {
+		ex.trailers = appendFields(nil, n, field)
+	}
+	ex.stopTimers()
+	ex.deliver()
+}
+
+// fail ends the exchange with e: its connection lets it go, and the
+// script gets e from its current or next wait.
+func (ex *exchange) fail(e *clientError) {
+	if ex.done() || ex.err != nil || ex.ended {
+		return
+	}
+	ex.err = e
+	ex.body = nil
+	ex.stopTimers()
+	if cc := ex.conn; cc != nil {
+		ex.conn = nil
+		cc.abandon(ex)
+	}
+	ex.deliver()
+}
+
+func (ex *exchange) stopTimers() {
+	if ex.deadline != nil {
+		ex.deadline.Stop()
+		ex.deadline = nil
+	}
+	if ex.expectTimer != nil {
+		ex.expectTimer.Stop()
+		ex.expectTimer = nil
+	}
+}
+
+// release lets the exchange go: what it holds is dropped, and a
+// connection still carrying it lets it go (an HTTP/1 one closes, an
+// HTTP/2 stream is reset).
+func (ex *exchange) release() {
+	if ex.done() {
+		return
+	}
+	delete(ex.cl.exchanges, ex.id)
+	ex.stopTimers()
+	if cc := ex.conn; cc != nil {
+		ex.conn = nil
+		cc.abandon(ex)
+	}
+	ex.body, ex.head = nil, nil
+}
+
+// deliver ends the script's wait if what it waits for is there: the head
+// (with the body received so far), or body bytes, or the end, or an
+// error. An exchange whose end (or error) went to the script is let go.
+func (ex *exchange) deliver() {
+	w := ex.wait
+	if w == nil {
+		return
+	}
+	if ex.err != nil {
+		ex.wait = nil
+		res := cgo.SockEFail
+		if ex.err.errno == syscall.ETIMEDOUT {
+			res = cgo.SockETimeout
+		}
+		w.fail(ex.id, res, ex.err)
+		ex.release()
+		ex.cl.wake(w)
+		return
+	}
+	out := ex.cl.head[:0]
+	n := len(ex.body)
+	switch w.op {
+	case cgo.SockHTTP:
+		if !ex.headDone {
+			return
+		}
+		out = append(out, ex.head...)
+		ex.head = nil
+	default: // SockHTTPRead
+		if n == 0 && !ex.ended {
+			return
+		}
+		if w.want > 0 && n > w.want {
+			n = w.want
+		}
+	}
+	out = append(out, ex.body[:n]...)
+	ex.body = ex.body[:copy(ex.body, ex.body[n:])]
+	res := cgo.SockOK
+	if ex.ended && len(ex.body) == 0 {
+		res = cgo.SockEClosed
+		out = append(out, ex.trailers...)
+	}
+	ex.wait = nil
+	w.finish(ex.id, res, out)
+	w.s.SetSockArg(len(ex.trailers))
+	if cap(out) <= 64<<10 { // the scratch of a large body is not kept
+		ex.cl.head = out[:0]
+	}
+	if res == cgo.SockEClosed {
+		ex.release()
+	} else {
+		ex.took(n)
+	}
+	ex.cl.wake(w)
+}
+
+// took tells the connection that the script took n body bytes: HTTP/2
+// credits them to the server, a paused HTTP/1 connection reads again.
+func (ex *exchange) took(n int) {
+	cc := ex.conn
+	if cc == nil || n == 0 {
+		return
+	}
+	if cc.h2 != nil {
+		cc.h2.Consumed(ex.sid, n)
+		cc.flush()
+		return
+	}
+	if cc.paused && len(ex.body) < clientLowWater {
+		cc.paused = false
+		cc.c.ResumeRead()
+		cc.cl.loop.Post(cc.handler(cc.traffic)) // what is buffered already
+	}
+}

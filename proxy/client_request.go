@@ -1,0 +1,247 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/luaedge/luaedge/proto/http1"
+)
+
+// What a script's http.request crosses into Go with, and what comes back,
+// in the stream's io buffer (lj/lua/http_client.lua writes and reads the
+// other side). Strings are netstrings, "LEN:BYTES", so that any byte may
+// be in them.
+//
+// The request (LE_SOCK_HTTP): method, scheme, host, port, authority,
+// path, version ("", "1.1" or "2"), verify ("1" or "0"), the TLS server
+// name ("" for the host), the expect-100 wait in milliseconds ("0": none),
+// max_attempts, the number of header fields and the fields (name, value),
+// then the body: the rest of io.
+//
+// The response head: "STATUS VERSION NFIELDS\n", the fields as netstrings
+// (names lower-case), then body bytes already received. Trailers, once the
+// body ended, as "NFIELDS\n" and netstrings, at the end of the delivery
+// that ends the body (its length in sock_arg).
+
+// clientRequest is one request of a script, copied out of io.
+type clientRequest struct {
+	method, scheme, host string
+	port                 int
+	authority, path      string
+	version              string // "": HTTP/2 if ALPN says so, else HTTP/1.1; "1.1"; "2"
+	verify               bool
+	sni                  string
+	expect100            time.Duration
+	maxAttempts          int
+	fields               []http1.Header
+	body                 []byte
+}
+
+var errBadSpec = errors.New("malformed request from Lua")
+
+// netstrings reads netstrings from the front of b.
+type netstrings struct{ b []byte }
+
+func (n *netstrings) next() ([]byte, bool) {
+	i := bytes.IndexByte(n.b, ':')
+	if i < 1 || i > 10 {
+		return nil, false
+	}
+	l, err := strconv.Atoi(string(n.b[:i]))
+	if err != nil || l < 0 || l > len(n.b)-i-1 {
+		return nil, false
+	}
+	v := n.b[i+1 : i+1+l]
+	n.b = n.b[i+1+l:]
+	return v, true
+}
+
+func (n *netstrings) str() (string, bool) {
+	v, ok := n.next()
+	return string(v), ok
+}
+
+func (n *netstrings) int() (int, bool) {
+	v, ok := n.next()
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(string(v))
+	return i, err == nil
+}
+
+// parseClientRequest copies the request out of io.
+func parseClientRequest(io []byte) (*clientRequest, error) {
+	n := netstrings{io}
+	r := &clientRequest{}
+	ok := true
+	get := func(p *string) {
+		if ok {
+			*p, ok = n.str()
+		}
+	}
+	getInt := func(p *int) {
+		if ok {
+			*p, ok = n.int()
+		}
+	}
+	var verify string
+	var expect, nfields int
+	get(&r.method)
+	get(&r.scheme)
+	get(&r.host)
+	getInt(&r.port)
+	get(&r.authority)
+	get(&r.path)
+	get(&r.version)
+	get(&verify)
+	get(&r.sni)
+	getInt(&expect)
+	getInt(&r.maxAttempts)
+	getInt(&nfields)
+	if !ok || nfields < 0 || nfields > len(n.b) {
+		return nil, errBadSpec
+	}
+	r.verify = verify != "0"
+	r.expect100 = time.Duration(expect) * time.Millisecond
+	r.fields = make([]http1.Header, 0, nfields)
+	for range nfields {
+		name, ok1 := n.next()
+		value, ok2 := n.next()
+		if !ok1 || !ok2 {
+			return nil, errBadSpec
+		}
+		r.fields = append(r.fields, http1.Header{Name: bytes.Clone(name), Value: bytes.Clone(value)})
+	}
+	r.body = bytes.Clone(n.b)
+	switch {
+	case r.scheme != "http" && r.scheme != "https":
+		return nil, errors.New("scheme must be http or https, got " + strconv.Quote(r.scheme))
+	case r.host == "":
+		return nil, errors.New("no host to connect to")
+	case r.port < 1 || r.port > 65535:
+		return nil, errors.New("invalid port " + strconv.Itoa(r.port))
+	case r.version != "" && r.version != "1.1" && r.version != "2":
+		return nil, errors.New("version must be 1.1 or 2, got " + strconv.Quote(r.version))
+	case r.method == "" || !http1.ValidHeaderName([]byte(r.method)):
+		return nil, errors.New("invalid method " + strconv.Quote(r.method))
+	case r.method != "CONNECT" && (r.path == "" || bytes.ContainsAny([]byte(r.path), " \r\n")):
+		return nil, errors.New("invalid path " + strconv.Quote(r.path))
+	case bytes.ContainsAny([]byte(r.authority), " \r\n"):
+		return nil, errors.New("invalid authority " + strconv.Quote(r.authority))
+	}
+	for _, f := range r.fields {
+		if !http1.ValidHeaderName(f.Name) || !http1.ValidHeaderValue(f.Value) {
+			return nil, errors.New("invalid header field " + strconv.Quote(string(f.Name)))
+		}
+	}
+	if r.maxAttempts < 1 {
+		r.maxAttempts = 1
+	}
+	return r, nil
+}
+
+// idempotent reports whether the request may be sent again after a
+// failure (RFC 9110 section 9.2.2).
+func (r *clientRequest) idempotent() bool {
+	switch r.method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// sendsLength reports whether the request states its body's length: it
+// has a body, or its method usually has one (an empty POST says 0).
+func (r *clientRequest) sendsLength() bool {
+	if len(r.body) > 0 {
+		return true
+	}
+	switch r.method {
+	case "POST", "PUT", "PATCH":
+		return true
+	}
+	return false
+}
+
+// skipField reports whether a field of the script's is left out of the
+// request: the client frames the body and names the host itself.
+func skipField(name []byte) bool {
+	return http1.EqualFold(name, "host") || http1.EqualFold(name, "content-length") || http1.EqualFold(name, "transfer-encoding")
+}
+
+// appendHTTP1Head writes the request's HTTP/1.1 head into dst.
+func (r *clientRequest) appendHTTP1Head(dst []byte) []byte {
+	target := r.path
+	if r.method == "CONNECT" {
+		target = r.authority
+	}
+	dst = http1.AppendRequestLine(dst, []byte(r.method), []byte(target))
+	if r.authority != "" {
+		dst = http1.AppendHeader(dst, []byte("host"), []byte(r.authority))
+	}
+	for _, f := range r.fields {
+		if !skipField(f.Name) {
+			dst = http1.AppendHeader(dst, f.Name, f.Value)
+		}
+	}
+	if r.sendsLength() {
+		dst = append(dst, "content-length: "...)
+		dst = strconv.AppendInt(dst, int64(len(r.body)), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// expects100 reports whether the body waits for the server's 100 (or
+// the expect-100 timeout) before it leaves.
+func (r *clientRequest) expects100() bool {
+	if r.expect100 <= 0 || len(r.body) == 0 {
+		return false
+	}
+	for _, f := range r.fields {
+		if http1.EqualFold(f.Name, "expect") && bytes.EqualFold(bytes.TrimSpace(f.Value), []byte("100-continue")) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendNetstring appends s as a netstring.
+func appendNetstring(dst []byte, s []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(len(s)), 10)
+	dst = append(dst, ':')
+	return append(dst, s...)
+}
+
+// appendHead writes a response head for Lua: the status line of the
+// format above, then the fields, names lower-cased.
+func appendHead(dst []byte, status int, version string, n int, field func(int) ([]byte, []byte)) []byte {
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, version...)
+	dst = append(dst, ' ')
+	return appendFields(dst, n, field)
+}
+
+// appendFields writes "N\n" and n fields as netstrings, names lower-cased.
+func appendFields(dst []byte, n int, field func(int) ([]byte, []byte)) []byte {
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = append(dst, '\n')
+	for i := range n {
+		name, value := field(i)
+		dst = strconv.AppendInt(dst, int64(len(name)), 10)
+		dst = append(dst, ':')
+		start := len(dst)
+		dst = append(dst, name...)
+		for j := start; j < len(dst); j++ {
+			if c := dst[j]; 'A' <= c && c <= 'Z' {
+				dst[j] = c + 'a' - 'A'
+			}
+		}
+		dst = appendNetstring(dst, value)
+	}
+	return dst
+}

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// spec writes a request as lj/lua/http_request.lua does.
+func spec(parts ...string) []byte {
+	var b []byte
+	for i, p := range parts {
+		if i == len(parts)-1 {
+			return append(b, p...) // the body: the rest
+		}
+		b = appendNetstring(b, []byte(p))
+	}
+	return b
+}
+
+func TestParseClientRequest(t *testing.T) {
+	r, err := parseClientRequest(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "1000", "3",
+		"2", "Content-Type", "text/plain", "expect", "100-continue", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.method != "POST" || r.scheme != "https" || r.host != "api.test" || r.port != 8443 || r.path != "/v1?a=b" ||
+		!r.verify || r.maxAttempts != 3 || r.expect100 != time.Second || string(r.body) != "hello" || len(r.fields) != 2 {
+		t.Fatalf("%+v", r)
+	}
+	if !r.expects100() || r.idempotent() {
+		t.Fatal("expects100 or idempotent wrong")
+	}
+	head := string(r.appendHTTP1Head(nil))
+	want := "POST /v1?a=b HTTP/1.1\r\nhost: api.test:8443\r\nContent-Type: text/plain\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n"
+	if head != want {
+		t.Fatalf("head %q\nwant %q", head, want)
+	}
+	for _, bad := range [][]byte{
+		spec("GET", "ftp", "h", "80", "h", "/", "", "1", "", "0", "1", "0", ""),
+		spec("GET", "http", "h", "0", "h", "/", "", "1", "", "0", "1", "0", ""),
+		spec("GET", "http", "h", "80", "h", "/a b", "", "1", "", "0", "1", "0", ""),
+		spec("GET", "http", "h", "80", "h", "/", "", "1", "", "0", "1", "1", "x\r\ny", "v", ""),
+		spec("GET", "http", "h", "80", "h", "/", "3", "1", "", "0", "1", "0", ""),
+		[]byte("3:GET4:http"),
+	} {
+		if _, err := parseClientRequest(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestAppendHeadLowersNames(t *testing.T) {
+	names := []string{"Content-Type", "X-A"}
+	values := []string{"text/html", "1"}
+	got := string(appendHead(nil, 200, "1.1", 2, func(i int) ([]byte, []byte) { return []byte(names[i]), []byte(values[i]) }))
+	if want := "200 1.1 2\n12:content-type9:text/html3:x-a1:1"; got != want {
+		t.Fatalf("%q", got)
+	}
+	if !strings.HasPrefix(string(appendFields(nil, 0, nil)), "0\n") {
+		t.Fatal("no fields")
+	}
+}
