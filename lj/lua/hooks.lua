@@ -70,7 +70,7 @@ local function state(what)
 	local ctx = running[co_running()]
 	local hk = ctx and ctx.hk
 	if hk == nil or not hk.hook then
-		error(what .. ": only inside a hook", 3)
+		error(what .. ": only inside a hook", 4)
 	end
 	return ctx.s, ctx, hk
 end
@@ -86,7 +86,9 @@ local function begin(ctx, p)
 			finish = false, stop = false, resp = false, resp_seen = false, server = false,
 			replaced = false, rpend = false, hdrs = false, cookies = false, rhdrs = false,
 			body = false, err = false, msg = false, opts = false, ws = false, failed = false,
-			reqo = false, respo = false, -- kept: bound to this coroutine (ctx.req, ctx.resp)
+			-- Kept: bound to this coroutine (ctx.req, ctx.resp, the globals of
+			-- hook files, their functions by script; see own_fns).
+			reqo = false, respo = false, g = false, envs = {},
 		}
 		ctx.hk = hk
 	else
@@ -119,7 +121,7 @@ local function log_error(sc, hook, msg)
 	I.gocall(I.go.hook_log, "error", sc.name, "hook failed", "hook", hook, "err", table.concat(out, "\n"))
 end
 
-local call
+local call, own_fns
 
 -- failed counts and logs a hook's error, then runs the script's
 -- error.lua with err.msg (not for a failure of error.lua itself).
@@ -140,12 +142,17 @@ end
 -- the request as they would any script.
 function call(s, ctx, hk, sc, hook)
 	local h = sc.fns[hook]
+	local fns = hk.envs[sc]
+	if fns == nil then
+		fns = own_fns(ctx, hk, sc)
+		hk.envs[sc] = fns
+	end
 	local st = h.stats
 	st.calls = st.calls + 1
 	local t0, b0, p0, q0 = clock(), loop.allocated, ctx.parked, ctx.parked_alloc
 	local prev_hook, prev_script = hk.hook, hk.script
 	hk.hook, hk.script = hook, sc
-	local ok, e = xpcall(h.fn, traceback)
+	local ok, e = xpcall(fns[hook], traceback)
 	hk.hook, hk.script = prev_hook, prev_script
 	st.time = st.time + (clock() - t0) - (ctx.parked - p0)
 	st.alloc = st.alloc + (loop.allocated - b0) - (ctx.parked_alloc - q0)
@@ -376,51 +383,6 @@ local ctx_get = {
 	end,
 }
 
-local CTX = proxy("ctx", nil, function(_, k)
-	local get = ctx_get[k]
-	if get == nil then return nil end
-	return get(state("ctx"))
-end)
-
--- err (error.lua), msg (ws_msg.lua) and opts (flush.lua): the running
--- hook's, by coroutine.
-local ERR = proxy("err", nil, function(_, k)
-	local _, _, hk = state("err")
-	return hk.err and hk.err[k]
-end)
-
-local MSG = newproxy(true)
-do
-	local mt = getmetatable(MSG)
-	mt.__index = function(_, k)
-		local _, _, hk = state("msg")
-		return hk.msg and hk.msg[k]
-	end
-	mt.__newindex = function(_, k, v)
-		local _, _, hk = state("msg")
-		local m = hk.msg
-		if not m then error("msg: only in ws_msg", 2) end
-		if k == "data" then
-			if v ~= nil and v ~= false and type(v) ~= "string" then
-				error("msg.data: a string, or nil to drop the message", 2)
-			end
-			m.data = v
-		elseif k == "opcode" then
-			if v ~= "text" and v ~= "binary" then error("msg.opcode: \"text\" or \"binary\"", 2) end
-			m.opcode = v
-		else
-			error("msg." .. tostring(k) .. " cannot be set (data and opcode can)", 2)
-		end
-	end
-	mt.__metatable = false
-	mt.__tostring = function() return "msg" end
-end
-
-local OPTS = proxy("opts", nil, function(_, k)
-	local _, _, hk = state("opts")
-	return hk.opts and hk.opts[k]
-end)
-
 -- mut ---------------------------------------------------------------------
 
 local function need_string(fname, n, v)
@@ -429,12 +391,13 @@ local function need_string(fname, n, v)
 	end
 end
 
-local function req_target(fname)
-	local s, ctx, hk = state(fname)
+-- The functions of mut take the coroutine's context and hook state
+-- first (globals() binds them).
+local function req_target(ctx, hk, fname)
 	if hk.phase ~= "before_request" then
 		return nil, fname .. ": the request can be changed in before_request only (not in " .. tostring(hk.phase) .. ")"
 	end
-	return s, ctx, hk
+	return ctx.s
 end
 
 local function req_del(s, name) I.del_fields(s, 0, name, #name) end
@@ -474,9 +437,9 @@ end
 
 local mut_req = {}
 
-function mut_req.set_header(name, value)
-	local s, c, hk = req_target("mut.req.set_header")
-	if not s then return nil, c end
+function mut_req.set_header(ctx, hk, name, value)
+	local s, err = req_target(ctx, hk, "mut.req.set_header")
+	if not s then return nil, err end
 	need_string("set_header", 1, name)
 	name = name:lower()
 	value = value_of("set_header", value)
@@ -486,27 +449,27 @@ function mut_req.set_header(name, value)
 	return true
 end
 
-function mut_req.add_header(name, value)
-	local s, c, hk = req_target("mut.req.add_header")
-	if not s then return nil, c end
+function mut_req.add_header(ctx, hk, name, value)
+	local s, err = req_target(ctx, hk, "mut.req.add_header")
+	if not s then return nil, err end
 	need_string("add_header", 1, name)
 	req_add(s, name:lower(), value_of("add_header", value))
 	hk.hdrs, hk.cookies = false, false
 	return true
 end
 
-function mut_req.del_header(name)
-	local s, c, hk = req_target("mut.req.del_header")
-	if not s then return nil, c end
+function mut_req.del_header(ctx, hk, name)
+	local s, err = req_target(ctx, hk, "mut.req.del_header")
+	if not s then return nil, err end
 	need_string("del_header", 1, name)
 	req_del(s, name:lower())
 	hk.hdrs, hk.cookies = false, false
 	return true
 end
 
-function mut_req.set_host(host)
-	local s, c, hk = req_target("mut.req.set_host")
-	if not s then return nil, c end
+function mut_req.set_host(ctx, hk, host)
+	local s, err = req_target(ctx, hk, "mut.req.set_host")
+	if not s then return nil, err end
 	need_string("set_host", 1, host)
 	if host == "" or host:find("[%c%s/?#@]") then error("set_host: invalid host '" .. host .. "'", 2) end
 	I.req_put(s, host, s.authority, "set_host")
@@ -516,16 +479,16 @@ function mut_req.set_host(host)
 	return true
 end
 
-function mut_req.set_scheme(sch)
-	local s, err = req_target("mut.req.set_scheme")
+function mut_req.set_scheme(ctx, hk, sch)
+	local s, err = req_target(ctx, hk, "mut.req.set_scheme")
 	if not s then return nil, err end
 	if sch ~= "http" and sch ~= "https" then error("set_scheme: \"http\" or \"https\"", 2) end
 	I.req_put(s, sch, s.scheme, "set_scheme")
 	return true
 end
 
-function mut_req.set_method(method)
-	local s, err = req_target("mut.req.set_method")
+function mut_req.set_method(ctx, hk, method)
+	local s, err = req_target(ctx, hk, "mut.req.set_method")
 	if not s then return nil, err end
 	need_string("set_method", 1, method)
 	if not method:match("^[%w!#$%%&'*+%-.^_`|~]+$") then error("set_method: invalid method '" .. method .. "'", 2) end
@@ -533,8 +496,8 @@ function mut_req.set_method(method)
 	return true
 end
 
-function mut_req.set_path(path)
-	local s, err = req_target("mut.req.set_path")
+function mut_req.set_path(ctx, hk, path)
+	local s, err = req_target(ctx, hk, "mut.req.set_path")
 	if not s then return nil, err end
 	need_string("set_path", 1, path)
 	if path:sub(1, 1) ~= "/" or path:find("[%c %?#]") then error("set_path: invalid path '" .. path .. "'", 2) end
@@ -544,8 +507,8 @@ function mut_req.set_path(path)
 end
 
 -- set_url takes "/path?query" or "scheme://host/path?query".
-function mut_req.set_url(url)
-	local s, err, hk = req_target("mut.req.set_url")
+function mut_req.set_url(ctx, hk, url)
+	local s, err = req_target(ctx, hk, "mut.req.set_url")
 	if not s then return nil, err end
 	need_string("set_url", 1, url)
 	if url == "" or url:find("[%c %#]") then error("set_url: invalid url '" .. url .. "'", 2) end
@@ -572,9 +535,9 @@ end
 
 -- set_body replaces the request body (after the whole of it arrived):
 -- the backend or service gets the new one, with its content-length.
-function mut_req.set_body(body)
-	local s, ctx, hk = req_target("mut.req.set_body")
-	if not s then return nil, ctx end
+function mut_req.set_body(ctx, hk, body)
+	local s, err = req_target(ctx, hk, "mut.req.set_body")
+	if not s then return nil, err end
 	body = value_of("set_body", body)
 	wait_body(s, ctx)
 	s.body.len, s.body_pos = 0, 0
@@ -590,8 +553,8 @@ end
 
 -- set_cookie("name=value") or set_cookie{name=, value=}: sets one cookie
 -- of the request's Cookie field.
-function mut_req.set_cookie(cookie)
-	local s, err, hk = req_target("mut.req.set_cookie")
+function mut_req.set_cookie(ctx, hk, cookie)
+	local s, err = req_target(ctx, hk, "mut.req.set_cookie")
 	if not s then return nil, err end
 	local name, value
 	if type(cookie) == "table" then
@@ -615,8 +578,8 @@ function mut_req.set_cookie(cookie)
 	return true
 end
 
-function mut_req.del_cookie(name)
-	local s, err, hk = req_target("mut.req.del_cookie")
+function mut_req.del_cookie(ctx, hk, name)
+	local s, err = req_target(ctx, hk, "mut.req.del_cookie")
 	if not s then return nil, err end
 	need_string("del_cookie", 1, name)
 	local list, kept = cookie_list(s, hk), {}
@@ -657,8 +620,8 @@ local resp_ops = {
 	end,
 }
 
-local function resp_change(op, fname, a, b)
-	local s, _, hk = state(fname)
+local function resp_change(ctx, hk, op, fname, a, b)
+	local s = ctx.s
 	local ph = hk.phase
 	if ph == "before_response" then
 		resp_ops[op](s, hk, a, b)
@@ -677,27 +640,27 @@ local function resp_change(op, fname, a, b)
 end
 
 local mut_resp = {}
-function mut_resp.set_status(code)
+function mut_resp.set_status(ctx, hk, code)
 	code = tonumber(code)
 	if code == nil or not (code >= 100 and code <= 999) or code % 1 ~= 0 then
 		error("bad argument #1 to 'set_status' (status code 100-999 expected)", 2)
 	end
-	return resp_change("set_status", "mut.resp.set_status", code)
+	return resp_change(ctx, hk, "set_status", "mut.resp.set_status", code)
 end
-function mut_resp.set_header(name, value)
+function mut_resp.set_header(ctx, hk, name, value)
 	need_string("set_header", 1, name)
-	return resp_change("set_header", "mut.resp.set_header", name:lower(), value_of("set_header", value))
+	return resp_change(ctx, hk, "set_header", "mut.resp.set_header", name:lower(), value_of("set_header", value))
 end
-function mut_resp.add_header(name, value)
+function mut_resp.add_header(ctx, hk, name, value)
 	need_string("add_header", 1, name)
-	return resp_change("add_header", "mut.resp.add_header", name:lower(), value_of("add_header", value))
+	return resp_change(ctx, hk, "add_header", "mut.resp.add_header", name:lower(), value_of("add_header", value))
 end
-function mut_resp.del_header(name)
+function mut_resp.del_header(ctx, hk, name)
 	need_string("del_header", 1, name)
-	return resp_change("del_header", "mut.resp.del_header", name:lower())
+	return resp_change(ctx, hk, "del_header", "mut.resp.del_header", name:lower())
 end
-function mut_resp.set_body(body)
-	return resp_change("set_body", "mut.resp.set_body", value_of("set_body", body))
+function mut_resp.set_body(ctx, hk, body)
+	return resp_change(ctx, hk, "set_body", "mut.resp.set_body", value_of("set_body", body))
 end
 
 local mut_ctx = {}
@@ -705,17 +668,101 @@ local mut_ctx = {}
 -- the connection closes; in before_request the request goes no further
 -- (no actions, service nor backend) and is answered with what mut.resp
 -- set (200 and an empty body by default).
-function mut_ctx.set_finish()
-	local _, _, hk = state("mut.ctx.set_finish")
+function mut_ctx.set_finish(ctx, hk)
 	hk.finish, hk.stop = true, true
 	return true
 end
 
-local MUT = proxy("mut", {
-	ctx = proxy("mut.ctx", mut_ctx),
-	req = proxy("mut.req", mut_req),
-	resp = proxy("mut.resp", mut_resp),
-})
+-- globals makes ctx, mut, err, msg and opts, the globals that find the
+-- running hook's request. With ctx and hk (a coroutine's context and hook
+-- state) they are bound to that coroutine: the hook files' own (see
+-- own_fns), which reach their request with no lookup of the running
+-- coroutine (coroutine.running is not compiled, and what runs after it in
+-- the calling functions then runs interpreted). Without, they look it up
+-- at each access: the scripts' environments', whose functions (those of
+-- _shared.lua) may run in any coroutine.
+local function globals(ctx, hk)
+	local function cur(what)
+		if hk == nil then return state(what) end
+		if not hk.hook then error(what .. ": only inside a hook", 3) end
+		return ctx.s, ctx, hk
+	end
+	local g = {}
+	g.ctx = proxy("ctx", nil, function(_, k)
+		local get = ctx_get[k]
+		if get == nil then return nil end
+		return get(cur("ctx"))
+	end)
+	-- err (error.lua), msg (ws_msg.lua, ws_close.lua), opts (flush.lua).
+	g.err = proxy("err", nil, function(_, k)
+		local _, _, h = cur("err")
+		return h.err and h.err[k]
+	end)
+	g.opts = proxy("opts", nil, function(_, k)
+		local _, _, h = cur("opts")
+		return h.opts and h.opts[k]
+	end)
+	local msg = newproxy(true)
+	local mt = getmetatable(msg)
+	mt.__index = function(_, k)
+		local _, _, h = cur("msg")
+		return h.msg and h.msg[k]
+	end
+	mt.__newindex = function(_, k, v)
+		local _, _, h = cur("msg")
+		local m = h.msg
+		if not m then error("msg: only in ws_msg", 2) end
+		if k == "data" then
+			if v ~= nil and v ~= false and type(v) ~= "string" then
+				error("msg.data: a string, or nil to drop the message", 2)
+			end
+			m.data = v
+		elseif k == "opcode" then
+			if v ~= "text" and v ~= "binary" then error("msg.opcode: \"text\" or \"binary\"", 2) end
+			m.opcode = v
+		else
+			error("msg." .. tostring(k) .. " cannot be set (data and opcode can)", 2)
+		end
+	end
+	mt.__metatable = false
+	mt.__tostring = function() return "msg" end
+	g.msg = msg
+	local function bind(name, impl)
+		local t = {}
+		for fname, f in pairs(impl) do
+			local what = name .. "." .. fname
+			t[fname] = function(a, b)
+				local _, c, h = cur(what)
+				return f(c, h, a, b)
+			end
+		end
+		return proxy(name, t)
+	end
+	g.mut = proxy("mut", { ctx = bind("mut.ctx", mut_ctx), req = bind("mut.req", mut_req), resp = bind("mut.resp", mut_resp) })
+	return g
+end
+local G0 = globals() -- the scripts' environments'
+
+-- own_fns makes the coroutine's own copies of script sc's hook functions
+-- (closures of the same code, which LuaJIT's traces share), in an
+-- environment that holds the globals bound to the coroutine and reads and
+-- writes the others in the script's.
+function own_fns(ctx, hk, sc)
+	local g = hk.g
+	if not g then
+		g = globals(ctx, hk)
+		hk.g = g
+	end
+	local env = setmetatable({ ctx = g.ctx, mut = g.mut, err = g.err, msg = g.msg, opts = g.opts },
+		{ __index = sc.env, __newindex = sc.env })
+	local fns = {}
+	for hook, h in pairs(sc.fns) do
+		local f = h.make()
+		setfenv(f, env)
+		fns[hook] = f
+	end
+	return fns
+end
 
 -- apply_pending applies the response changes made before the head was
 -- there, in their order.
@@ -919,7 +966,7 @@ for _, h in ipairs(HOOKS) do known[h] = true end
 -- (_G too names it), so scripts do not see each other's globals.
 local function make_env(name)
 	local env = {
-		ctx = CTX, mut = MUT, err = ERR, msg = MSG, opts = OPTS, log = make_log(name),
+		ctx = G0.ctx, mut = G0.mut, err = G0.err, msg = G0.msg, opts = G0.opts, log = make_log(name),
 		kv = KV, bus = BUS, artifacts = ARTIFACTS, data_store = DATA_STORE,
 		time = TIME, base64 = BASE64, json = JSON,
 	}
@@ -936,9 +983,8 @@ local function compile(code, chunkname, env)
 	local f, err = loadstring(code, chunkname)
 	if f ~= nil then f, err = loadstring("return function() " .. code .. "\nend", chunkname) end
 	if f == nil then error(err, 0) end
-	f = f()
 	setfenv(f, env)
-	return f
+	return f(), f
 end
 
 -- hooks_load loads script name: files maps each hook (and "_shared") to
@@ -958,8 +1004,8 @@ function I.hooks_load(name, files, names)
 	for _, hook in ipairs(HOOKS) do
 		local code = files[hook]
 		if code then
-			local f = compile(code, names[hook], env)
-			sc.fns[hook] = { fn = f, stats = I.record("hook", name .. "/" .. hook, f) }
+			local f, make = compile(code, names[hook], env)
+			sc.fns[hook] = { make = make, stats = I.record("hook", name .. "/" .. hook, f) }
 		end
 	end
 	for hook in pairs(files) do
