@@ -15,10 +15,10 @@
 -- ENTRY_CLOSE, ENTRY_FLUSH); the ws_* hooks in the WebSocket's service
 -- (websocket.lua) or, for a forwarded WebSocket, in its relay's runs.
 --
--- The globals every script shares (ctx, mut, kv, ...) are proxies that
--- resolve the running coroutine's request at each access, so a hook that
--- waits (kv on a remote store) and another request's hook running
--- meanwhile never see each other's request.
+-- ctx, mut, err, msg and opts always find the request whose hook runs:
+-- a hook that waits (kv on a remote store) and another request's hook
+-- running meanwhile never see each other's request (see globals and
+-- own_fns).
 local I = ...
 setfenv(1, I.env)
 local ffi = require("ffi")
@@ -26,7 +26,7 @@ local bit = require("bit")
 
 local band, bor = bit.band, bit.bor
 local ffi_string = ffi.string
-local type, tostring, tonumber, pairs, error, select = type, tostring, tonumber, pairs, error, select
+local type, tostring, tonumber, pairs, error = type, tostring, tonumber, pairs, error
 local xpcall, rawget, setmetatable, newproxy, getmetatable = xpcall, rawget, setmetatable, newproxy, getmetatable
 local ipairs, unpack = ipairs, unpack
 local co_running = coroutine.running
@@ -41,9 +41,8 @@ local HOOKS = {
 	"connect", "before_request", "after_request", "before_response", "after_response",
 	"error", "close", "ws_open", "ws_msg", "ws_close", "flush",
 }
-I.hook_names = HOOKS
 
-I.hook_scripts = {} -- by name: { name=, env=, fns = { hook = { fn=, stats= } } }
+I.hook_scripts = {} -- by name: { name=, env=, fns = { hook = { make=, stats= } } }
 local flush_list = {} -- the scripts with a flush.lua, in priority order
 local seq = 0 -- numbers the hooked requests of this state (ctx.id)
 
@@ -82,7 +81,7 @@ local function begin(ctx, p)
 	local hk = ctx.hk
 	if hk == nil then
 		hk = {
-			p = false, id = 0, hook = false, phase = false, script = false,
+			p = false, id = 0, hook = false, phase = false,
 			finish = false, stop = false, resp = false, resp_seen = false, server = false,
 			replaced = false, rpend = false, hdrs = false, cookies = false, rhdrs = false,
 			body = false, err = false, msg = false, opts = false, ws = false, failed = false,
@@ -92,7 +91,7 @@ local function begin(ctx, p)
 		}
 		ctx.hk = hk
 	else
-		hk.hook, hk.phase, hk.script, hk.finish, hk.stop = false, false, false, false, false
+		hk.hook, hk.phase, hk.finish, hk.stop = false, false, false, false
 		hk.resp, hk.resp_seen, hk.server, hk.replaced, hk.rpend = false, false, false, false, false
 		hk.hdrs, hk.cookies, hk.rhdrs, hk.body = false, false, false, false
 		hk.err, hk.msg, hk.opts, hk.ws, hk.failed = false, false, false, false, false
@@ -150,10 +149,10 @@ function call(s, ctx, hk, sc, hook)
 	local st = h.stats
 	st.calls = st.calls + 1
 	local t0, b0, p0, q0 = clock(), loop.allocated, ctx.parked, ctx.parked_alloc
-	local prev_hook, prev_script = hk.hook, hk.script
-	hk.hook, hk.script = hook, sc
+	local prev = hk.hook
+	hk.hook = hook
 	local ok, e = xpcall(fns[hook], traceback)
-	hk.hook, hk.script = prev_hook, prev_script
+	hk.hook = prev
 	st.time = st.time + (clock() - t0) - (ctx.parked - p0)
 	st.alloc = st.alloc + (loop.allocated - b0) - (ctx.parked_alloc - q0)
 	if ok or e == I.CoreDone then return end
