@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
@@ -30,8 +31,6 @@ type httpConn struct {
 	// ws is the WebSocket connection h1 became (a Lua service accepted an
 	// upgrade); h1 is nil then.
 	ws *servews.Conn
-	// addrs are kept for the frontend's close hooks (nil: it has none).
-	addrs *connAddrs
 }
 
 // upgraded takes over the WebSocket connection h1 became.
@@ -113,8 +112,9 @@ func (w *httpConn) toH2() {
 
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
-	if w.addrs != nil {
-		w.ls.closeHooks(w.f, w.c, w.id, w.addrs)
+	if w.f.hookSet&lj.HookClose != 0 {
+		// The addresses now: the connection forgets them once closed.
+		w.ls.closeHooks(w.f, w.c, w.id, addrsOf(w.c))
 	}
 	if w.ws != nil {
 		w.ws.OnClose(err)

@@ -210,7 +210,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		wc := fc.WebSocket
 		wsf := &servews.Frontend{Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
 			Deflate: wc.DeflateOr(), MaxConns: int64(wc.MaxConnections), Idle: wc.IdleTimeout.D(),
-			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track}
+			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track,
+			Hooks: f.hookSet&lj.HookWS != 0}
 		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, WS: wsf,
 			UpgradeH2C: fc.TLS == nil && fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
 		h2 := fc.HTTP2
@@ -354,10 +355,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
 	h.OnUpgrade = w.upgraded
 	h.WSFilter = ls.wsChains[f.index]
-	h.WSHooks = f.hookSet&lj.HookWS != 0
-	if f.hookSet&lj.HookClose != 0 {
-		w.addrs = addrsOf(c)
-	}
+
 	switch {
 	case alpn == "h2":
 		w.toH2()

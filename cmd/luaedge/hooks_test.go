@@ -59,7 +59,7 @@ mut.resp.set_header("x-pending", "from before_request")
 	"hooks/a/before_response.lua": "note('before_response')\nmut.resp.set_header('x-hook', 'a:' .. ctx.resp.status_code)\nmut.resp.set_header('x-id', ctx.id)",
 	"hooks/a/after_response.lua":  "note('after_response', {status = ctx.resp.status_code})",
 	"hooks/a/error.lua":           "note('error')\nmut.resp.set_header('x-err', err.msg)",
-	"hooks/a/close.lua":           "note('close', {session = ctx.session_id})",
+	"hooks/a/close.lua":           "note('close', {addr = ctx.req.remote_addr, session = ctx.session_id})",
 	"hooks/a/flush.lua":           "log.info('hook flush', {reason = opts.reason, session = opts.session})",
 	"hooks/a/ws_open.lua":         "note('ws_open', {path = ctx.req.path})",
 	"hooks/a/ws_msg.lua": `if msg.direction == "in" then
@@ -267,7 +267,10 @@ func TestHooks(t *testing.T) {
 
 	// connect and close ran per connection, flush on its interval.
 	c1.CloseIdleConnections()
-	s.waitLog(t, 5*time.Second, "hook=connect", "hook=close", "reason=interval")
+	logs := s.waitLog(t, 5*time.Second, "hook=connect", "hook=close", "reason=interval")
+	if !regexp.MustCompile(`addr=127\.0\.0\.1:\d+ hook=close`).MatchString(logs) {
+		t.Errorf("close hooks without the client's address:\n%s", grepLines(logs, "hook=close"))
+	}
 
 	// flush runs once more as the server stops.
 	if !s.stop(10 * time.Second) {

@@ -118,10 +118,8 @@ type Conn struct {
 	relay      *servews.Relay
 
 	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
-	// (0: none); WSHooks says it runs hook scripts too, whose ws_open and
-	// ws_close the relay runs. Set by whoever makes the Conn.
+	// (0: none); set by whoever makes the Conn.
 	WSFilter int
-	WSHooks  bool
 
 	// OnUpgrade is called with the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
@@ -474,7 +472,7 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	h.setPhase(phaseTunnel)
 	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
 		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
-		if h.WSHooks {
+		if h.fe.WS.Hooks {
 			h.relay.Hooks(h.st.S())
 		}
 	}
