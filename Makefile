@@ -73,6 +73,9 @@ fuzz:
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzMessage$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/ws -run '^$$' -fuzz '^FuzzNegotiate$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/proxyproto -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/httpenc -run '^$$' -fuzz '^FuzzNegotiate$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/httpenc -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
 
 bench: build
 	bash bench/run.sh

@@ -60,6 +60,30 @@ func TestCustomFormat(t *testing.T) {
 	}
 }
 
+// %Tw, %sq and %bq of a request that waited in its backend's queue; JSON
+// adds its place.
+func TestQueueFields(t *testing.T) {
+	f, err := ParseFormat(`%Tw %sq/%bq`, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testRecord()
+	r.Tw, r.Queued, r.BackendQueue = 42*time.Millisecond, true, 3
+	if got := string(f.Append(nil, r)); got != "42 0/3\n" {
+		t.Errorf("got %q", got)
+	}
+	j, _ := ParseFormat("json", false)
+	var m map[string]any
+	if err := json.Unmarshal(j.Append(nil, r), &m); err != nil || m["t_queue"] != 42.0 || m["backend_queue"] != 3.0 {
+		t.Errorf("json: %v %v", m, err)
+	}
+	r.Queued = false
+	m = nil
+	if err := json.Unmarshal(j.Append(nil, r), &m); err != nil || m["backend_queue"] != nil {
+		t.Errorf("json, not queued: %v %v", m["backend_queue"], err)
+	}
+}
+
 func TestFormatErrors(t *testing.T) {
 	for spec, want := range map[string]string{
 		"%ci %zz":              "unknown log-format variable %zz",

@@ -61,6 +61,8 @@ const (
 	vHost
 	vCause
 	vVar
+	vServerQueue
+	vBackendQueue
 )
 
 // names maps HAProxy's log-format variables (and luaedge's %ER) to
@@ -72,12 +74,13 @@ var names = map[string]variable{
 	"TR": vTR, "Tq": vTR, "Tw": vTw, "Tc": vTc, "Tr": vTr, "Ta": vTa, "Tt": vTa,
 	"ST": vStatus, "B": vBytesOut, "U": vBytesIn, "ts": vTerm, "tsc": vTermCookie,
 	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HQ": vQuery, "HV": vVersion,
-	"pid": vPID, "H": vHost, "ER": vCause,
+	"pid": vPID, "H": vHost, "ER": vCause, "sq": vServerQueue, "bq": vBackendQueue,
 }
 
 // The default formats: HAProxy's httplog and tcplog, without the fields
 // luaedge does not have (captured cookies and headers, connection counts,
-// queues, retries); a line that ended in an error ends with its cause.
+// retries) and the queue positions (%sq/%bq, which a custom format may
+// log); a line that ended in an error ends with its cause.
 const (
 	DefaultHTTP = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %ts %{+Q}r`
 	DefaultTCP  = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Ta %B %U %ts`
@@ -291,6 +294,10 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 			return append(b, '-')
 		}
 		return appendEscaped(b, r.Cause)
+	case vServerQueue:
+		return append(b, '0') // requests wait in their backend's queue, never a server's
+	case vBackendQueue:
+		return strconv.AppendInt(b, int64(r.BackendQueue), 10)
 	case vVar:
 		if p.arg < len(r.Vars) && r.Vars[p.arg] != nil {
 			return appendText(b, r.Vars[p.arg])
@@ -393,6 +400,10 @@ func appendJSON(b []byte, r *Record) []byte {
 	}
 	b = append(b, `,"t_queue":`...)
 	b = appendMs(b, r.Tw)
+	if r.Queued {
+		b = append(b, `,"backend_queue":`...)
+		b = strconv.AppendInt(b, int64(r.BackendQueue), 10)
+	}
 	b = append(b, `,"t_connect":`...)
 	b = appendMs(b, r.Tc)
 	if !r.TCP {

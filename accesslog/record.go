@@ -17,7 +17,9 @@ import "time"
 type Record struct {
 	TCP bool // a TCP session, not an HTTP request
 
-	Start time.Time // when the request head was complete (TCP: accepted)
+	// Start is when the request's first byte arrived (TCP: when the
+	// connection was accepted).
+	Start time.Time
 
 	ClientIP   []byte
 	ClientPort int
@@ -28,13 +30,21 @@ type Record struct {
 	Server     string // "" when no server was chosen
 
 	// Timers in the manner of HAProxy's, -1 when the stage was not
-	// reached: TR until the head was complete, Tw in a queue, Tc to
-	// connect to the server, Tr for the server's response head after the
-	// connection, Ta the whole exchange.
+	// reached: TR until the head was complete, Tw in the backend's queue,
+	// Tc to connect to the server, Tr for the server's response head after
+	// the connection, Ta the whole exchange.
 	TR, Tw, Tc, Tr, Ta time.Duration
 
-	Status   int   // HTTP status sent; 0: none (TCP, or the client left first)
-	BytesOut int64 // response body bytes sent to the client (TCP: all bytes)
+	// Queued: the request waited in its backend's queue, behind
+	// BackendQueue others (%bq).
+	Queued       bool
+	BackendQueue int
+
+	Status int // HTTP status sent; 0: none (TCP, or the client left first)
+	// BytesOut counts the response's head and body bytes sent to the
+	// client (TCP: all bytes), as HAProxy's %B; luaedge's own error
+	// answers (400, 408, 503...) count 0.
+	BytesOut int64
 	BytesIn  int64 // request body bytes read from the client (TCP: all bytes)
 	// Term is the termination state, HAProxy's two characters: what ended
 	// the session (C client, S server, P proxy, I internal error, R

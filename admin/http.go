@@ -2,15 +2,18 @@ package admin
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // HTTP is the admin listener: an HTTP server on an address of its own,
 // on its own goroutines (it is never on the data path), serving the
-// handlers the program gives it (the Prometheus metrics).
+// handlers the program gives it (the Prometheus metrics, the stats page,
+// the runtime API).
 type HTTP struct {
 	srv *http.Server
 	ln  net.Listener
@@ -45,3 +48,46 @@ func (h *HTTP) Addr() net.Addr { return h.ln.Addr() }
 
 // Close stops the listener and the requests in progress.
 func (h *HTTP) Close() error { return h.srv.Close() }
+
+// ServeHTTP answers the command lines of a POST's body (at most 16 KiB)
+// as the socket answers one line each: every answer followed by an empty
+// line. It is the runtime API on the admin listener (admin.runtime), for
+// clients that cannot reach the Unix socket.
+func (r *Runtime) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST the command lines", http.StatusMethodNotAllowed)
+		return
+	}
+	// A page of another site open in a browser near the listener could
+	// post commands to it (a form needs no preflight): what a browser
+	// sends from another origin is refused.
+	if o := req.Header.Get("Origin"); o != "" && !sameHost(o, req.Host) {
+		http.Error(w, "commands from another origin are refused", http.StatusForbidden)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxLine))
+	if err != nil {
+		http.Error(w, errLine.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(body), "\n") {
+		for _, words := range Split(line) {
+			switch words[0] {
+			case "prompt", "quit":
+				continue // a request is one exchange
+			}
+			out.WriteString(r.Exec(words))
+			out.WriteString("\n")
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, out.String())
+}
+
+// sameHost reports whether the origin (scheme://host[:port]) names host.
+func sameHost(origin, host string) bool {
+	_, h, ok := strings.Cut(origin, "://")
+	return ok && h == host
+}

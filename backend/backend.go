@@ -3,9 +3,9 @@
 //
 // The semantics follow HAProxy where they apply: "balance roundrobin",
 // "leastconn" and "source", server weights 0..256, maxconn, backup servers,
-// health checks with inter/rise/fall, the drain/maint/ready admin states and
-// the check_force_* overrides. There are no queues: a request that no server
-// can take right now gets nil from Backend.Pick and the caller answers 503.
+// health checks with inter/rise/fall, the drain/maint/ready admin states,
+// the check_force_* overrides, and the backend's queue of requests waiting
+// for a server under its maxconn (queue.go).
 //
 // A Backend is shared by every event loop; all of its methods and those of
 // its servers are safe for concurrent use.
@@ -41,6 +41,12 @@ type ServerConfig struct {
 	// TLS is how connections to the server (and its http checks) speak
 	// TLS; nil: clear text. Shared, read-only.
 	TLS *tls.Config
+	// SendProxy is the PROXY protocol version the connections to the
+	// server start with (1 or 2); 0: none. CheckHeader is what its
+	// health checks send first then: a PROXY header that names no client
+	// (the receiver keeps the connection's own addresses). Read-only.
+	SendProxy   int
+	CheckHeader []byte
 }
 
 // CheckConfig configures the health checks of every server of a backend.
@@ -111,6 +117,13 @@ type Backend struct {
 	smax atomic.Int64 // highest cur seen; written under mu
 	stot atomic.Uint64
 
+	// queue holds the requests waiting for a server, first come first;
+	// guarded by mu. qlen is its length, read without the lock; qmax the
+	// longest it was (written under mu).
+	queue []*Ticket
+	qlen  atomic.Int64
+	qmax  atomic.Int64
+
 	hookMu sync.Mutex
 	hooks  atomic.Pointer[[]func(*Server, bool)]
 
@@ -178,6 +191,8 @@ func New(cfg Config) (*Backend, error) {
 			name:       sc.Name,
 			backup:     sc.Backup,
 			tls:        sc.TLS,
+			sendProxy:  sc.SendProxy,
+			checkHead:  sc.CheckHeader,
 			idx:        -1,
 			health:     check.Rise + check.Fall - 1,
 			lastChange: now,
@@ -297,8 +312,9 @@ func (b *Backend) Server(name string) *Server { return b.byName[name] }
 // Pick chooses a server for a new request and counts the request on it; the
 // caller must call Done on the server when the request finishes, errors
 // included. It returns nil when no server can take the request (all down,
-// in maintenance, draining, forced NOLB, weight 0 or at maxconn): the caller
-// answers 503.
+// in maintenance, draining, forced NOLB, weight 0 or at maxconn), or when
+// requests wait in the queue (they go first): the caller answers 503, or
+// waits in the queue (Queue).
 //
 // key is the client address, used by "source" balancing; a trailing ":port"
 // is ignored so that a connection's remote address can be passed as is.
@@ -311,13 +327,23 @@ func (b *Backend) Server(name string) *Server { return b.byName[name] }
 //   - source: a hash of the client address mapped over the servers that are
 //     up and ready, by weight, so a client sticks to its server while that
 //     set does not change. If its server is at maxconn the request goes to
-//     the next usable server in config order rather than failing, since
-//     there is no queue to wait in.
+//     the next usable server in config order rather than waiting: the
+//     queue is the backend's, not the server's.
 //
 // When no non-backup server is usable, the first usable backup server in
 // config order takes the request, as HAProxy does without "allbackups".
 func (b *Backend) Pick(key []byte) *Server {
+	if b.qlen.Load() > 0 {
+		return nil
+	}
 	b.mu.Lock()
+	s := b.pickLocked(key)
+	b.mu.Unlock()
+	return s
+}
+
+// pickLocked is Pick with b.mu held, whoever waits.
+func (b *Backend) pickLocked(key []byte) *Server {
 	var s *Server
 	switch b.algo {
 	case algoRoundRobin:
@@ -345,7 +371,6 @@ func (b *Backend) Pick(key []byte) *Server {
 		}
 		b.stot.Add(1)
 	}
-	b.mu.Unlock()
 	return s
 }
 
@@ -365,6 +390,7 @@ func (b *Backend) UpCount() int {
 //
 //	pxname, svname ("BACKEND"), algo
 //	scur, smax, stot   requests in flight, their highest count, total picked
+//	qcur, qmax         requests waiting in the queue, their highest count
 //	econ               connect errors reported on its servers
 //	act, bck           non-backup and backup servers that can take traffic
 //	                   (up, ready, not NOLB, weight > 0; maxconn is ignored)
@@ -404,6 +430,8 @@ func (b *Backend) Stats() map[string]any {
 		"scur":   int(b.cur.Load()),
 		"smax":   int(b.smax.Load()),
 		"stot":   int(b.stot.Load()),
+		"qcur":   b.QueueLen(),
+		"qmax":   b.QueueMax(),
 		"econ":   int(econ),
 		"act":    act,
 		"bck":    bck,

@@ -129,14 +129,20 @@ func (b *Backend) probe(s *Server, typ string) checkResult {
 		return checkResult{status: "L4CON"}
 	}
 	defer conn.Close()
-	if typ == "tcp" {
-		return checkResult{ok: true, status: "L4OK"}
-	}
-
 	// Dial honours ctx but net.Conn I/O does not: expire the deadline when
 	// ctx ends, whether by timeout or Stop.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	defer stop()
+	if len(s.checkHead) > 0 {
+		// A server that takes the PROXY protocol wants its header first,
+		// also from a check (as HAProxy sends it with send-proxy).
+		if _, err := conn.Write(s.checkHead); err != nil {
+			return checkResult{status: "SOCKERR"}
+		}
+	}
+	if typ == "tcp" {
+		return checkResult{ok: true, status: "L4OK"}
+	}
 	if s.tls != nil {
 		tc := tls.Client(conn, s.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -31,6 +31,10 @@ type Server struct {
 	backup bool
 	idx    int         // position among the backend's primaries; -1 for a backup
 	tls    *tls.Config // nil: clear text; read-only
+	// sendProxy is the PROXY protocol version of connections to the
+	// server (0: none); checkHead what its checks send first. Read-only.
+	sendProxy int
+	checkHead []byte
 
 	addr    atomic.Pointer[string]
 	weight  atomic.Int32
@@ -64,6 +68,10 @@ func (s *Server) Name() string { return s.name }
 // TLS is how connections to the server speak TLS; nil: clear text.
 func (s *Server) TLS() *tls.Config { return s.tls }
 
+// SendProxy is the PROXY protocol version (1 or 2) the connections to
+// the server start with; 0: none.
+func (s *Server) SendProxy() int { return s.sendProxy }
+
 // ID returns the server's 1-based position in its backend's config
 // (HAProxy's puid).
 func (s *Server) ID() int { return s.id }
@@ -85,8 +93,9 @@ func (s *Server) SetAddr(addr string) error {
 	return nil
 }
 
-// Done records that a request picked on s finished. Calls beyond the number
-// of picks are ignored.
+// Done records that a request picked on s finished: its place goes to the
+// request waiting first in the queue, if any. Calls beyond the number of
+// picks are ignored.
 func (s *Server) Done() {
 	for {
 		n := s.active.Load()
@@ -98,6 +107,7 @@ func (s *Server) Done() {
 		}
 	}
 	s.b.cur.Add(-1)
+	s.b.dispatch()
 }
 
 // Active returns how many requests are in flight on s.
@@ -112,6 +122,7 @@ func (s *Server) SetWeight(w int) error {
 		return fmt.Errorf("weight %d is out of range 0..%d", w, MaxWeight)
 	}
 	s.weight.Store(int32(w))
+	s.b.dispatch()
 	return nil
 }
 
@@ -123,6 +134,7 @@ func (s *Server) MaxConn() int { return int(s.maxconn.Load()) }
 // not affected.
 func (s *Server) SetMaxConn(n int) {
 	s.maxconn.Store(clampConn(n))
+	s.b.dispatch()
 }
 
 // clampConn maps a maxconn setting to its stored form: negative is 0
@@ -170,7 +182,10 @@ func (s *Server) SetDrain() { s.admin.Store(adminDrain) }
 func (s *Server) SetMaint() { s.admin.Store(adminMaint) }
 
 // SetReady takes the server out of drain or maintenance.
-func (s *Server) SetReady() { s.admin.Store(adminReady) }
+func (s *Server) SetReady() {
+	s.admin.Store(adminReady)
+	s.b.dispatch()
+}
 
 // IsDraining reports whether the server is in drain mode.
 func (s *Server) IsDraining() bool { return s.admin.Load() == adminDrain }
@@ -323,6 +338,7 @@ func (s *Server) update(f func()) {
 	if up != was {
 		s.b.notify(s, up)
 	}
+	s.b.dispatch() // up, or no more NOLB: it may take what waits
 }
 
 // Stats returns the server's statistics under HAProxy's stats field names:

@@ -21,6 +21,10 @@
 #                      access log off, and luaedge-scraped, luaedge with /metrics scraped
 #                      every second during its runs)
 #   BENCH_NO_INSTALL   set to 1 to skip bench/install-peers.sh
+#   BENCH_NGINX_ROOT   a folder holding nginx's Lua modules, LuaJIT and Lua libraries
+#                      under their Debian paths (the packages unpacked with dpkg-deb -x),
+#                      used instead of the system's: for a host where another LuaJIT
+#                      package excludes libnginx-mod-http-lua (set BENCH_NO_INSTALL too)
 #   LUAEDGE_BIN        luaedge binary (default bin/luaedge of the repository)
 set -euo pipefail
 
@@ -37,6 +41,7 @@ H2_CONNS=${BENCH_H2_CONNECTIONS:-4}
 H2_STREAMS=${BENCH_H2_STREAMS:-100}
 BASE_PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
+NGINX_ROOT=${BENCH_NGINX_ROOT:-}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 read -r -a SERVERS <<<"${BENCH_SERVERS:-luaedge luaedge-nolimits haproxy nginx}"
 LUAEDGE_BIN=${LUAEDGE_BIN:-$ROOT_DIR/bin/luaedge}
@@ -94,7 +99,11 @@ server_cmd() { # fills CMD for server $1 with rendered config in dir $2
     case $1 in
         luaedge*) CMD=("$LUAEDGE_BIN" -c "$dir/luaedge.yaml") ;;
         haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
-        nginx) CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ;;
+        nginx)
+            CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf")
+            [[ -n $NGINX_ROOT ]] && CMD=(env "LD_LIBRARY_PATH=$NGINX_ROOT/usr/lib/x86_64-linux-gnu"
+                "LUA_PATH=$NGINX_ROOT/usr/share/lua/5.1/?.lua;;" "${CMD[@]}")
+            ;;
     esac
 }
 
@@ -106,7 +115,7 @@ server_available() { # prints a reason and fails when the server can't run
             command -v haproxy >/dev/null || { echo "haproxy not installed"; return 1; } ;;
         nginx)
             command -v nginx >/dev/null || { echo "nginx not installed"; return 1; }
-            [[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]] ||
+            [[ -e $NGINX_ROOT/usr/lib/nginx/modules/ngx_http_lua_module.so ]] ||
                 { echo "libnginx-mod-http-lua not installed"; return 1; } ;;
     esac
 }
@@ -139,16 +148,17 @@ proc_tree() { # pid $1 and all its descendants, from /proc
         }'
 }
 
-cpu_ticks() { # utime+stime (fields 14+15), in clock ticks, over the tree of pid $1
-    local p total=0 line rest
+cpu_ticks() { # "utime stime" (fields 14 and 15), in clock ticks, over the tree of pid $1
+    local p user=0 sys=0 line rest
     local -a f
     for p in $(proc_tree "$1"); do
         line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         rest=${line##*) }
         read -r -a f <<<"$rest"           # f[0] is field 3
-        total=$((total + f[11] + f[12]))
+        user=$((user + f[11]))
+        sys=$((sys + f[12]))
     done
-    echo "$total"
+    echo "$user $sys"
 }
 
 stop_server() {
@@ -384,6 +394,10 @@ start_one() {
         [[ -d $f ]] || continue
         cp -r "$f" "$dir/"
     done
+    if [[ $server == nginx && -n $NGINX_ROOT ]]; then
+        sed -i -e "s|/usr/lib/nginx/modules/|$NGINX_ROOT/usr/lib/nginx/modules/|g" \
+            -e "s|/usr/share/lua/5.1/|$NGINX_ROOT/usr/share/lua/5.1/|g" "$dir/nginx.conf"
+    fi
 
     # certs: the case's certificate and key, made once per case.
     [[ -n $CASE_CERTS ]] && cp "$CASE_CERTS"/cert.pem "$CASE_CERTS"/key.pem "$CASE_CERTS"/haproxy.pem "$dir/"
@@ -437,6 +451,22 @@ start_one() {
         die "$name/$server answered wrongly"
     fi
 
+    # compressed: the body checked above was decoded by curl; here, how
+    # many bytes it took compressed, with the case's request headers.
+    if [[ -n $CASE_COMPRESSED ]]; then
+        local size enc a raw=()
+        for a in ${CURL_ARGS[@]+"${CURL_ARGS[@]}"}; do
+            [[ $a == --compressed ]] || raw+=("$a")
+        done
+        size=$(curl -s -o /dev/null -D "$dir/compressed.head" -w '%{size_download}' --max-time 10 \
+            ${raw[@]+"${raw[@]}"} ${HDR_ARGS[@]+"${HDR_ARGS[@]}"} "$url")
+        enc=$(awk -F': *' 'tolower($1) == "content-encoding" { sub(/\r$/, "", $2); print $2 }' "$dir/compressed.head")
+        [[ $enc == "$CASE_COMPRESSED" ]] ||
+            die "$name/$server: the response's content-encoding is '$enc', want '$CASE_COMPRESSED'"
+        R_COMP[$name:$server]=$size
+        log "$name/$server: $(stat -c %s "$dir/check.body") bytes sent as $size ($enc)"
+    fi
+
     load_cmd "$WARMUP" "$url"
     run_wrk "$dir/warmup.out" "${LOAD[@]}" ||
         { cat "$dir/warmup.out" >&2; die "$name/$server: $CASE_CLIENT warm-up failed"; }
@@ -452,20 +482,21 @@ measure_one() {
     dir=${SRV_DIR[$server]}
     pid=${SRV_PID[$server]}
 
-    local t0 t1 out
+    local t0 t1 u0 s0 u1 s1 out
     out=$dir/wrk.out
     [[ $server == luaedge-scraped ]] && start_scraper "http://127.0.0.1:$(admin_port "$server")/metrics"
-    t0=$(cpu_ticks "$pid")
+    read -r u0 s0 <<<"$(cpu_ticks "$pid")"
     load_cmd "$RUN_SECONDS" "$url" latency
     run_wrk "$out" "${LOAD[@]}" ||
         { cat "$out" >&2; die "$name/$server: $CASE_CLIENT failed"; }
-    t1=$(cpu_ticks "$pid")
+    read -r u1 s1 <<<"$(cpu_ticks "$pid")"
+    t0=$((u0 + s0)) t1=$((u1 + s1))
     stop_scraper
     kill -0 "$pid" 2>/dev/null || { show_logs "$dir"; die "$name/$server died during the run"; }
 
     {
         printf '### %s / %s, round %s\n' "$name" "$server" "$ROUND"
-        printf 'server cpu ticks: %s -> %s (CLK_TCK %s)\n' "$t0" "$t1" "$CLK_TCK"
+        printf 'server cpu ticks: %s -> %s (user %s, system %s; CLK_TCK %s)\n' "$t0" "$t1" "$((u1 - u0))" "$((s1 - s0))" "$CLK_TCK"
         cat "$out"
         echo
     } >>"$RAW_LOG"
@@ -475,16 +506,20 @@ measure_one() {
     [[ -n $requests && $requests -gt 0 ]] ||
         { cat "$out" >&2; die "$name/$server: $CASE_CLIENT made no requests"; }
 
-    local us
+    local us us_user us_sys
     us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
+    us_user=$(awk -v d=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
+    us_sys=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d / hz / n * 1e6 }')
     local key=$name:$server note=""
     [[ ${non2xx:-0} -gt 0 ]] && note+="round $ROUND: $non2xx non-2xx responses; "
     [[ ${sockerr:-0} -gt 0 ]] && note+="round $ROUND: $sockerr socket read/write/timeout errors; "
     R_CPU[$key]+="$us "
+    R_USR[$key]+="$us_user "
+    R_SYS[$key]+="$us_sys "
     R_RPS[$key]+="$rps "
     R_P99[$key]+="$p99 "
     R_NOTE[$key]+="$note"
-    log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT, $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
+    log "$name/$server: round $ROUND: $us µs CPU/$CASE_UNIT (user $us_user, system $us_sys), $rps req/s, $requests ${CASE_UNIT}s, p99 $p99${note:+  !! $note}"
 }
 
 rss_kb() { # VmRSS in KiB, summed over the tree of pid $1
@@ -512,7 +547,8 @@ measure_idle() {
     holder=$!
     exec 7>"$fifo"
     for ((i = 0; i < 600; i++)); do
-        line=$(cat "$TMP_ROOT/idle-$server.out")
+        # The output file appears once wsload's fifo is open.
+        line=$(cat "$TMP_ROOT/idle-$server.out" 2>/dev/null || true)
         [[ $line == "open $CASE_IDLE"* ]] && break
         kill -0 "$holder" 2>/dev/null || break
         sleep 0.1
@@ -532,11 +568,15 @@ measure_idle() {
 
 report_case() {
     local name=$1 s key cpu rps
-    local -A MED_CPU=() MED_RPS=() MED_RN=() MED_RH=()
+    local -A MED_CPU=() MED_USR=() MED_SYS=() MED_RPS=() MED_RN=() MED_RH=()
     for s in "${RAN[@]}"; do
         key=$name:$s
         # shellcheck disable=SC2086
         MED_CPU[$s]=$(median ${R_CPU[$key]})
+        # shellcheck disable=SC2086
+        MED_USR[$s]=$(median ${R_USR[$key]})
+        # shellcheck disable=SC2086
+        MED_SYS[$s]=$(median ${R_SYS[$key]})
         # shellcheck disable=SC2086
         MED_RPS[$s]=$(median ${R_RPS[$key]})
         # Ratios are paired by round, then the median is taken: the runs of
@@ -564,8 +604,8 @@ report_case() {
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), ${CPU_MODEL}, $(nproc) CPUs;"
     echo "HAProxy ${HAPROXY_VERSION:-?}, nginx ${NGINX_VERSION:-?} + lua-nginx-module ${NGX_LUA_VERSION:-?}, wrk ${WRK_VERSION:-?}."
     echo
-    echo "| server | µs CPU/$CASE_UNIT (median) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| server | µs CPU/$CASE_UNIT (median) | user / system µs (medians) | req/s (median) | vs nginx+lua | vs HAProxy+Lua |"
+    echo "|---|---:|---:|---:|---:|---:|"
     local r_n r_h flag
     for s in "${RAN[@]}"; do
         key=$name:$s
@@ -575,7 +615,7 @@ report_case() {
         r_h=$(fmt_ratio "${MED_RH[$s]:-}")
         flag=""
         [[ -n ${R_NOTE[$key]} ]] && flag=" ⚠"
-        printf '| %s%s | %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "$rps" "$r_n" "$r_h"
+        printf '| %s%s | %.2f | %.2f / %.2f | %.0f | %s | %s |\n' "$(server_label "$s")" "$flag" "$cpu" "${MED_USR[$s]}" "${MED_SYS[$s]}" "$rps" "$r_n" "$r_h"
     done
     echo
     echo "Rounds:"
@@ -592,6 +632,13 @@ report_case() {
         echo "- skipped $s"
     done
     echo
+    if [[ -n $CASE_COMPRESSED ]]; then
+        echo "Compressed body ($CASE_COMPRESSED) of the ${CASE_SIZE:-?}-byte response, and the compression ratio (bigger is smaller):"
+        for s in "${RAN[@]}"; do
+            echo "- $(server_label "$s"): ${R_COMP[$name:$s]:-–} bytes, ratio $(awk -v a="${CASE_SIZE:-0}" -v b="${R_COMP[$name:$s]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }')"
+        done
+        echo
+    fi
     if [[ -n $CASE_IDLE ]]; then
         echo "Memory per idle WebSocket, $CASE_IDLE open at once (server RSS growth ÷ $CASE_IDLE):"
         for s in "${RAN[@]}"; do
@@ -672,6 +719,7 @@ CPU_MODEL=${CPU_MODEL:-unknown CPU}
 HAPROXY_VERSION=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
 NGX_LUA_VERSION=$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null || true)
+[[ -n $NGINX_ROOT ]] && NGX_LUA_VERSION="(from $NGINX_ROOT)"
 WRK_VERSION=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || true)
 
 # Cases: arguments are names under bench/cases (or paths); default all.
@@ -697,7 +745,7 @@ mkdir -p "$RESULTS_DIR"
 TMP_ROOT=$(mktemp -d -t luaedge-bench.XXXXXX)
 chmod 755 "$TMP_ROOT"
 
-declare -A R_CPU=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=()
+declare -A R_CPU=() R_USR=() R_SYS=() R_RPS=() R_P99=() R_NOTE=() SCRAPE_US=() SCRAPE_PCT=() R_IDLE=() R_COMP=()
 WSLOAD=""
 
 for case_dir in "${CASES[@]}"; do
@@ -761,6 +809,13 @@ for case_dir in "${CASES[@]}"; do
             die "$name: openssl could not make a certificate"
         cat "$CASE_CERTS/cert.pem" "$CASE_CERTS/key.pem" >"$CASE_CERTS/haproxy.pem"
         CURL_ARGS+=(-k)
+    fi
+    # compressed: the coding the responses must come in (gzip); curl's
+    # check decodes the body, and the compressed size is reported.
+    CASE_COMPRESSED=""
+    if [[ -f $case_dir/compressed ]]; then
+        CASE_COMPRESSED=$(head -n1 "$case_dir/compressed")
+        CURL_ARGS+=(--compressed)
     fi
     # request.headers: one "Name: value" a line, sent by curl and wrk alike.
     HDR_ARGS=()

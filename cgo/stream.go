@@ -404,14 +404,20 @@ func lowerASCII(b []byte) {
 
 // Socket operations (Stream.SockOp) and results (SetSockResult).
 const (
-	SockConnect  = C.LE_SOCK_CONNECT
-	SockSend     = C.LE_SOCK_SEND
-	SockRecv     = C.LE_SOCK_RECV
-	SockClose    = C.LE_SOCK_CLOSE
-	SockOK       = C.LE_SOCK_OK
-	SockEFail    = C.LE_SOCK_EFAIL
-	SockETimeout = C.LE_SOCK_ETIMEOUT
-	SockEClosed  = C.LE_SOCK_ECLOSED
+	SockConnect   = C.LE_SOCK_CONNECT
+	SockSend      = C.LE_SOCK_SEND
+	SockRecv      = C.LE_SOCK_RECV
+	SockClose     = C.LE_SOCK_CLOSE
+	SockWSConnect = C.LE_SOCK_WS_CONNECT
+	SockWSSend    = C.LE_SOCK_WS_SEND
+	SockWSRecv    = C.LE_SOCK_WS_RECV
+	SockWSClose   = C.LE_SOCK_WS_CLOSE
+	SockOK        = C.LE_SOCK_OK
+	SockEFail     = C.LE_SOCK_EFAIL
+	SockETimeout  = C.LE_SOCK_ETIMEOUT
+	SockEClosed   = C.LE_SOCK_ECLOSED
+	// The shared state's remote operations.
+	SockShared = C.LE_SOCK_SHARED
 	// The HTTP client's operations.
 	SockHTTP     = C.LE_SOCK_HTTP
 	SockHTTPRead = C.LE_SOCK_HTTP_READ
@@ -438,6 +444,48 @@ func (s *Stream) SetSockResult(id, res int, data []byte) {
 // SetSockArg writes n in sock_arg, for Lua to read with a result (the
 // length of an HTTP response's trailers at the end of io).
 func (s *Stream) SetSockArg(n int) { s.c.sock_arg = C.int32_t(n) }
+
+// SetSockStatus records the outcome of a Socket operation whose bytes
+// are already in io (IORoom, SetIO): a result code and the argument Lua
+// reads back (a WebSocket message's type, or a close code).
+func (s *Stream) SetSockStatus(res, arg int) {
+	s.c.sock_res, s.c.sock_arg = C.int32_t(res), C.int32_t(arg)
+}
+
+// IORoom returns the io buffer's bytes as a slice of its C memory with
+// room for n more, for a message appended in place, as BodyRoom does for
+// the body; ok is false when C memory ran out. Pass what was appended to
+// SetIO.
+func (s *Stream) IORoom(n int) (b []byte, ok bool) { return bufRoom(&s.c.io, n) }
+
+// SetIO makes b the io buffer's bytes: b is what IORoom returned,
+// appended to (copied in if append moved it to Go memory).
+func (s *Stream) SetIO(b []byte) bool { return setBuf(&s.c.io, b) }
+
+// bufRoom returns b's bytes as a slice of its C memory with room for n
+// more; ok is false when C memory ran out.
+func bufRoom(b *C.le_buf, n int) ([]byte, bool) {
+	if n > 0 && int(b.cap)-int(b.len) < n && C.le_buf_reserve(b, C.size_t(n)) != 0 {
+		return nil, false
+	}
+	if b.cap == 0 {
+		return nil, true
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(b.p)), int(b.cap))[:b.len], true
+}
+
+// setBuf makes p the bytes of b: p is what bufRoom returned, appended to.
+// Appended within its room, p is still in the C buffer and only the
+// length changes; grown past it (append moved it to Go memory), it is
+// copied in.
+func setBuf(b *C.le_buf, p []byte) bool {
+	if b.cap > 0 && len(p) > 0 && unsafe.Pointer(&p[0]) == unsafe.Pointer(b.p) {
+		b.len = C.uint32_t(len(p))
+		return true
+	}
+	b.len = 0
+	return appendBuf(b, p)
+}
 
 // StickSlots is the number of stick counters a stream carries (le_stream.stk).
 const StickSlots = 16
@@ -586,29 +634,13 @@ func (s *Stream) IO() []byte { return bufBytes(&s.c.io) }
 // room for n more, for a WebSocket message appended in place; ok is false
 // when C memory ran out. Pass what was appended to SetBody.
 func (s *Stream) BodyRoom(n int) (b []byte, ok bool) {
-	c := s.c
-	c.body_pos = 0
-	if n > 0 && C.le_buf_reserve(&c.body, C.size_t(n)) != 0 {
-		return nil, false
-	}
-	if c.body.cap == 0 {
-		return nil, true
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(c.body.p)), int(c.body.cap))[:c.body.len], true
+	s.c.body_pos = 0
+	return bufRoom(&s.c.body, n)
 }
 
-// SetBody makes b the body: b is what BodyRoom returned, appended to.
-// Appended within its room, b is still in the C buffer and only the length
-// changes; grown past it (append moved it to Go memory), it is copied in.
-func (s *Stream) SetBody(b []byte) bool {
-	c := s.c
-	if c.body.cap > 0 && len(b) > 0 && unsafe.Pointer(&b[0]) == unsafe.Pointer(c.body.p) {
-		c.body.len = C.uint32_t(len(b))
-		return true
-	}
-	c.body.len = 0
-	return appendBuf(&c.body, b)
-}
+// SetBody makes b the body: b is what BodyRoom returned, appended to
+// (copied in if append moved it to Go memory).
+func (s *Stream) SetBody(b []byte) bool { return setBuf(&s.c.body, b) }
 
 // TrimBody frees the body buffer if it holds more than max bytes, so that
 // an idle WebSocket keeps no large message's buffer. The body must be

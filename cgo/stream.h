@@ -53,6 +53,19 @@ enum {
 	LE_SOCK_SEND = 2,
 	LE_SOCK_RECV = 3,
 	LE_SOCK_CLOSE = 4,
+	/* The WebSocket client (http.websocket's new_from_uri). Connect: io
+	 * holds the address, Host, target, subprotocols and extra fields, one
+	 * a line (lj/lua/websocket_client.lua); sock_arg 1: over TLS, 3: over
+	 * TLS without verifying the server. Send: io holds the message,
+	 * sock_arg its LE_MSG_* type. Receive: Go writes the message in io and
+	 * its LE_MSG_* type in sock_arg; LE_SOCK_ECLOSED: the close code in
+	 * sock_arg and the reason in io. Close: io holds the close frame's
+	 * payload. */
+	LE_SOCK_WS_CONNECT = 5,
+	LE_SOCK_WS_SEND = 6,
+	LE_SOCK_WS_RECV = 7,
+	LE_SOCK_WS_CLOSE = 8,
+	LE_SOCK_SHARED = 24, /* core.kv, core.bus, core.artifacts on a remote backend: sock_arg says which operation (lj/kv.go), io holds its fields, then its answer */
 	LE_SOCK_OK = 0,
 	LE_SOCK_EFAIL = -1,    /* message in io */
 	LE_SOCK_ETIMEOUT = -2, /* what arrived so far in io */

@@ -40,6 +40,14 @@ type Config struct {
 	Admin *Admin `yaml:"admin"`
 	// Hooks are the hook scripts (docs/hooks.md); nil: none.
 	Hooks *Hooks `yaml:"hooks"`
+	// Shared is where core.kv, core.bus, core.artifacts and ngx.shared
+	// keep their state (shared.go).
+	Shared Shared `yaml:"shared"`
+
+	// MaxConn bounds the client connections open at once over every
+	// frontend (HAProxy's global maxconn); 0: no bound. Connections past
+	// it wait, unread, for one to close (see Frontend.MaxConn).
+	MaxConn int `yaml:"maxconn"`
 
 	// TLSHandshakeWorkers bounds the TLS handshakes computing at once,
 	// over every loop; 0: twice the number of CPUs Go uses.
@@ -148,6 +156,18 @@ type Frontend struct {
 	WSFilters []string `yaml:"ws_filters"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
+	// AcceptProxy: every connection starts with a PROXY protocol header
+	// (v1 or v2), whose client address replaces the connection's own; a
+	// connection without a valid one is closed (HAProxy's accept-proxy).
+	AcceptProxy bool `yaml:"accept_proxy"`
+	// MaxConn bounds the frontend's client connections open at once; 0:
+	// no bound. A connection accepted past it is not read: it waits, in
+	// the order of arrival, for one to close; past MaxConn waiting ones,
+	// a new connection is closed at once.
+	MaxConn int `yaml:"maxconn"`
+	// Compression compresses the frontend's responses (network.go); nil:
+	// none. A backend's own applies to the requests forwarded to it.
+	Compression *Compression `yaml:"compression"`
 	// Hooks names the hook scripts that run on this frontend's
 	// connections and requests; nil (left out): every enabled one on an
 	// HTTP frontend, none on a TCP one.
@@ -176,6 +196,12 @@ type HTTP2 struct {
 	ResetBudget          int    `yaml:"reset_budget"`
 	MaxQueuedControl     int    `yaml:"max_queued_control"`
 	FloodAllowance       Size   `yaml:"flood_allowance"`
+	// WebSocket accepts WebSocket over HTTP/2 (RFC 8441): the frontend's
+	// SETTINGS say SETTINGS_ENABLE_CONNECT_PROTOCOL, and a Lua service
+	// accepts an extended CONNECT with ws:accept(). Off by default: a
+	// browser that sees it sends its WebSockets to the host that way,
+	// and those are not forwarded to backends.
+	WebSocket bool `yaml:"websocket"`
 }
 
 // HTTP/2's bounds (RFC 9113 §6.5.2) on what the settings may say.
@@ -327,6 +353,10 @@ type Timeouts struct {
 	KeepAlive Duration `yaml:"keep_alive"`
 	// Body bounds the wait for more of a request body (then 408).
 	Body Duration `yaml:"body"`
+	// ProxyHeader bounds the wait for the PROXY protocol header of an
+	// accept_proxy frontend's connection, from its accept; default: the
+	// http_request timeout.
+	ProxyHeader Duration `yaml:"proxy_header"`
 }
 
 // Route sends matching requests to a backend.
@@ -352,6 +382,13 @@ type Backend struct {
 	// TLS makes connections to the servers speak TLS; a server's own tls
 	// replaces it.
 	TLS *ServerTLS `yaml:"tls"`
+	// SendProxy makes each connection to the servers start with a PROXY
+	// protocol header naming the client: "v1" or "v2" (HAProxy's
+	// send-proxy and send-proxy-v2); "" none. A server's own replaces it.
+	SendProxy string `yaml:"send_proxy"`
+	// Compression compresses the responses of the requests forwarded to
+	// the backend, instead of their frontend's; nil: the frontend's.
+	Compression *Compression `yaml:"compression"`
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -360,6 +397,10 @@ type StickTable struct {
 	Size   Size     `yaml:"size"`
 	Expire Duration `yaml:"expire"`
 	Store  []string `yaml:"store"` // e.g. conn_cur, http_req_rate(10s), gpc0
+	// Shared is "redis" to add the counters of every instance sharing
+	// shared.redis, exchanged every SyncInterval; "": this process's only.
+	Shared       string   `yaml:"shared"`
+	SyncInterval Duration `yaml:"sync_interval"`
 }
 
 // NamedStickTable is a stick table of its own.
@@ -383,6 +424,22 @@ type Server struct {
 	Backup  bool   `yaml:"backup"`
 	// TLS replaces the backend's tls for this server.
 	TLS *ServerTLS `yaml:"tls"`
+	// SendProxy replaces the backend's send_proxy for this server; "none"
+	// sends no header where the backend would.
+	SendProxy string `yaml:"send_proxy"`
+}
+
+// ServerSendProxy returns the PROXY protocol version connections to
+// server i start with: "v1", "v2", or "" for none.
+func (b *Backend) ServerSendProxy(i int) string {
+	v := b.Servers[i].SendProxy
+	if v == "" {
+		v = b.SendProxy
+	}
+	if v == "none" {
+		return ""
+	}
+	return v
 }
 
 // ServerTLS returns how connections to server i speak TLS: its own tls,
@@ -416,6 +473,9 @@ type BackendTimeouts struct {
 	// Tunnel bounds the silence of a forwarded TCP connection once it is
 	// piped, both ways together (0: the frontend's keep_alive).
 	Tunnel Duration `yaml:"tunnel"`
+	// Queue bounds the wait of a request in the backend's queue, for a
+	// server under its maxconn (then 503); default: connect.
+	Queue Duration `yaml:"queue"`
 }
 
 // Defaults applied to keys left out.
@@ -526,6 +586,7 @@ func (c *Config) setDefaults() {
 		setDefault(&f.Timeouts.HTTPRequest, Duration(DefaultHTTPRequest))
 		setDefault(&f.Timeouts.KeepAlive, Duration(DefaultKeepAlive))
 		setDefault(&f.Timeouts.Body, Duration(DefaultBody))
+		setDefault(&f.Timeouts.ProxyHeader, f.Timeouts.HTTPRequest)
 		if t := f.TLS; t != nil {
 			setDefault(&t.MinVersion, "1.2")
 			setDefault(&t.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
@@ -540,6 +601,7 @@ func (c *Config) setDefaults() {
 				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
 			}
 		}
+		f.Compression.setDefaults()
 		w := &f.WebSocket
 		setDefault(&w.MaxFrame, DefaultWSMaxFrame)
 		setDefault(&w.MaxMessage, DefaultWSMaxMessage)
@@ -547,10 +609,13 @@ func (c *Config) setDefaults() {
 		setDefault(&w.PingTimeout, Duration(DefaultWSPingTimeout))
 		setDefault(&w.CloseTimeout, Duration(DefaultWSCloseTimeout))
 	}
+	c.Shared.setDefaults(c)
 	for i := range c.Backends {
 		b := &c.Backends[i]
 		setDefault(&b.Timeouts.Connect, Duration(DefaultConnect))
 		setDefault(&b.Timeouts.Server, Duration(DefaultServer))
+		setDefault(&b.Timeouts.Queue, b.Timeouts.Connect)
+		b.Compression.setDefaults()
 		c.serverTLSDefaults(b.TLS)
 		for j := range b.Servers {
 			c.serverTLSDefaults(b.Servers[j].TLS)
@@ -631,6 +696,7 @@ func (c *Config) validate() error {
 	if err := c.validateObserve(); err != nil {
 		return err
 	}
+	errs = append(errs, c.validateNetwork()...)
 	backends := map[string]bool{}
 	for i, b := range c.Backends {
 		if b.Name == "" {
@@ -655,6 +721,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.Shared.validate()...)
+	errs = append(errs, c.validateSharedTables()...)
 	for i, t := range c.StickTables {
 		if t.Name == "" {
 			bad("stick_tables[%d].name: missing", i)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -48,12 +49,25 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(a))
 }
 
-// Admin is the admin listener: HTTP on its own address, for Prometheus.
+// Admin is the admin listener: HTTP on its own address, for Prometheus,
+// the stats page and the runtime commands.
 type Admin struct {
 	Bind string `yaml:"bind"`
 	// Metrics is the path of the Prometheus metrics; default /metrics.
 	Metrics string `yaml:"metrics"`
+	// Stats is the path of the stats page (HAProxy's stats uri); default
+	// /stats, "off" for none.
+	Stats string `yaml:"stats"`
+	// StatsRefresh is how often the stats page reads the numbers again
+	// (HAProxy's stats refresh); default 5s.
+	StatsRefresh Duration `yaml:"stats_refresh"`
+	// Runtime is the path where a POST's body runs runtime commands, as
+	// the runtime socket does; "" (the default) for none.
+	Runtime string `yaml:"runtime"`
 }
+
+// DefaultStatsRefresh is admin.stats_refresh's default.
+const DefaultStatsRefresh = 5 * time.Second
 
 // DefaultAccessLogTarget is where logging frontends log by default.
 const DefaultAccessLogTarget = "stdout"
@@ -101,6 +115,34 @@ func (c *Config) validateObserve() error {
 		}
 		if !strings.HasPrefix(a.Metrics, "/") {
 			return fmt.Errorf("admin.metrics: a path starting with /, got %q", a.Metrics)
+		}
+		switch a.Stats {
+		case "":
+			a.Stats = "/stats"
+		case "off":
+			a.Stats = ""
+		}
+		if a.Stats != "" && !strings.HasPrefix(a.Stats, "/") {
+			return fmt.Errorf("admin.stats: a path starting with /, or off, got %q", a.Stats)
+		}
+		if a.Runtime != "" && !strings.HasPrefix(a.Runtime, "/") {
+			return fmt.Errorf("admin.runtime: a path starting with /, got %q", a.Runtime)
+		}
+		if a.StatsRefresh < 0 {
+			return fmt.Errorf("admin.stats_refresh: %v is negative", a.StatsRefresh.D())
+		}
+		if a.StatsRefresh == 0 {
+			a.StatsRefresh = Duration(DefaultStatsRefresh)
+		}
+		paths := map[string]string{}
+		for _, p := range [][2]string{{"metrics", a.Metrics}, {"stats", a.Stats}, {"runtime", a.Runtime}} {
+			if p[1] == "" {
+				continue
+			}
+			if other, dup := paths[p[1]]; dup {
+				return fmt.Errorf("admin.%s: %s is admin.%s's path too", p[0], p[1], other)
+			}
+			paths[p[1]] = p[0]
 		}
 	}
 	return nil

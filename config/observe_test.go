@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFrontendAccessLog(t *testing.T) {
@@ -48,10 +49,14 @@ frontends:
 		t.Error("access_log: on does not log")
 	}
 	for y, want := range map[string]string{
-		`access_log: maybe`:                 "access_log: want off, on, or a map",
-		`access_log: {to: x, fromat: json}`: `access_log: unknown key "fromat"`,
-		`admin: {bind: "nowhere"}`:          "admin.bind",
-		`admin: {bind: ":9", metrics: m}`:   "admin.metrics",
+		`access_log: maybe`:                       "access_log: want off, on, or a map",
+		`access_log: {to: x, fromat: json}`:       `access_log: unknown key "fromat"`,
+		`admin: {bind: "nowhere"}`:                "admin.bind",
+		`admin: {bind: ":9", metrics: m}`:         "admin.metrics",
+		`admin: {bind: ":9", stats: s}`:           "admin.stats: a path starting with /, or off",
+		`admin: {bind: ":9", runtime: r}`:         "admin.runtime",
+		`admin: {bind: ":9", stats: /metrics}`:    "admin.stats: /metrics is admin.metrics's path too",
+		`admin: {bind: ":9", stats_refresh: -1s}`: "admin.stats_refresh",
 	} {
 		_, err := parse(y + "\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -59,7 +64,11 @@ frontends:
 		}
 	}
 	c, err = parse("admin: {bind: \"127.0.0.1:9100\"}\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
-	if err != nil || c.Admin.Metrics != "/metrics" {
-		t.Errorf("admin's default path: %v %+v", err, c.Admin)
+	if err != nil || c.Admin.Metrics != "/metrics" || c.Admin.Stats != "/stats" || c.Admin.StatsRefresh.D() != DefaultStatsRefresh || c.Admin.Runtime != "" {
+		t.Errorf("admin's default paths: %v %+v", err, c.Admin)
+	}
+	c, err = parse("admin: {bind: \"127.0.0.1:9100\", stats: off, runtime: /rt, stats_refresh: 2s}\nfrontends:\n  - {name: a, bind: [\"127.0.0.1:1\"], use_service: lua.x}\n")
+	if err != nil || c.Admin.Stats != "" || c.Admin.Runtime != "/rt" || c.Admin.StatsRefresh.D() != 2*time.Second {
+		t.Errorf("admin with stats off: %v %+v", err, c.Admin)
 	}
 }

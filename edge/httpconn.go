@@ -27,14 +27,18 @@ type httpConn struct {
 	sniffed bool // the first bytes were looked at: the protocol is settled
 	timed   bool // a beginning of the HTTP/2 preface arrived: its timer runs
 	closed  bool
+	// accepted is when, in seconds since its loop started; prev and next
+	// link the loop's HTTP connections (sessions.go).
+	accepted   uint32
+	prev, next *httpConn
 
 	// ws is the WebSocket connection h1 became (a Lua service accepted an
 	// upgrade); h1 is nil then.
 	ws *servews.Conn
 }
 
-// upgraded takes over the WebSocket connection h1 became.
-func (w *httpConn) upgraded(c *servews.Conn) {
+// Upgraded takes over the WebSocket connection h1 became.
+func (w *httpConn) Upgraded(c *servews.Conn) {
 	w.ws, w.h1 = c, nil
 }
 
@@ -116,6 +120,7 @@ func (w *httpConn) OnClose(err error) {
 		// The addresses now: the connection forgets them once closed.
 		w.ls.closeHooks(w.f, w.c, w.id, addrsOf(w.c))
 	}
+	w.ls.dropHTTP(w)
 	if w.ws != nil {
 		w.ws.OnClose(err)
 		return

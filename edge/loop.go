@@ -47,9 +47,19 @@ type loopState struct {
 	// backendStats are this loop's counters of each backend, by index.
 	backendStats []metrics.Backend
 	nextConn     int64
-	flushes      int // the hook scripts' flushes so far (opts.session)
+	// The loop's client connections, for show sess (sessions.go): lists
+	// linked through the connections, and when the loop started.
+	httpConns *httpConn
+	tcpConns  *tcpConn
+	started   time.Time
+	flushes   int // the hook scripts' flushes so far (opts.session)
 
 	stopSweep chan struct{}
+
+	// pending are the remote shared-state operations the loop's
+	// coroutines wait on; bus is the loop's side of core.bus (shared.go).
+	pending map[*cgo.Stream]*sharedWait
+	bus     busLoop
 }
 
 // setupLoop builds a loop's state on its goroutine, before its first
@@ -58,11 +68,12 @@ type loopState struct {
 func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// ls is the state's host value: the gate functions of edge and proxy
 	// find the server and the loop's sockets through it (lj.Host).
-	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{})}
+	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{}), started: time.Now()}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client)
+	ls.pending = map[*cgo.Stream]*sharedWait{}
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog, Hooks: s.hooks})
 	if err != nil {
 		return err
@@ -72,7 +83,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		Loop:     l,
 		Lua:      st,
 		Log:      l.Log,
-		Sockets:  ls.sockets,
+		Sockets:  loopSockets{ls.sockets, ls},
 		Backends: ls.pool,
 		Bufs:     &ls.bufs,
 		Draining: s.draining.Load,
@@ -81,11 +92,13 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		BackendNames:  s.backendNames(),
 		FrontendStats: ls.stats,
 		BackendStats:  ls.backendStats,
+
+		BackendCompress: s.backendCompress,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
 	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}, WS: &ls.ws}
-	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}}
+	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}, WS: &ls.ws, NewConnID: ls.newConnID}
 	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
 	fail := func(err error) error {
 		st.Close()
@@ -132,8 +145,15 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
 	}
+	clis, err := st.CLIs()
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
 	s.loops[l.ID] = ls
+	if l.ID == 0 {
+		s.clis = clis
+	}
 	s.mu.Unlock()
 	n, err := st.Tasks()
 	if err != nil {
@@ -219,6 +239,28 @@ func (ls *loopState) drain() {
 	}
 	for w := range ls.ws.Conns {
 		w.Drain() // 1001, then the close handshake
+	}
+}
+
+// newConnID returns a connection id no other connection of the process
+// has: the loop's number, then a count of the loop's own (sess.*
+// variables and the WebSocket gate find a connection by it).
+func (ls *loopState) newConnID() int64 {
+	ls.nextConn++
+	return int64(ls.loop.ID+1)<<40 | ls.nextConn
+}
+
+// drainWebSockets, when a reload retires the generation, closes its
+// WebSockets, served and forwarded, with 1001: a keep-alive connection
+// ends with its next request, a WebSocket would stay until
+// shutdown_timeout and be cut then. Their clients reconnect to the new
+// generation.
+func (ls *loopState) drainWebSockets() {
+	for h := range ls.http.Conns {
+		h.DrainWebSocket()
+	}
+	for w := range ls.ws.Conns {
+		w.Drain()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"sync"
@@ -25,6 +26,8 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/proto/httpenc"
+	"github.com/luaedge/luaedge/proto/proxyproto"
 	"github.com/luaedge/luaedge/proto/ws"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
@@ -47,10 +50,17 @@ type Server struct {
 	backends  []*proxypkg.Backend
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
-	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps
+	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps, stores
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
 	hooks     *lj.Hooks                     // the hook scripts and their data store; nil: none
+
+	// backendCompress is each backend's compression, by index (nil: its
+	// requests' frontend's).
+	backendCompress []*httpenc.Policy
+	// sharedState is core.kv's, core.bus's and core.artifacts' remote
+	// backends and the bus (shared.go).
+	sharedState sharedState
 
 	engine   *eventloop.Engine
 	numLoops int
@@ -64,9 +74,13 @@ type Server struct {
 	handshakes *transport.HandshakePool
 	// client is what the loops' HTTP clients and DNS caches share.
 	client *proxypkg.ClientOptions
+	// slots bounds the client connections over every frontend (maxconn);
+	// nil: no bound.
+	slots *connSlots
 
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
+	clis  []lj.CLI     // the scripts' runtime commands, as loop 0 has them; written once, under mu
 }
 
 // frontend is a configured frontend, shared by every loop.
@@ -85,6 +99,7 @@ type frontend struct {
 	// requests, in order; hookSet the hooks they have together.
 	hooks   []string
 	hookSet lj.HookSet
+	slots   *connSlots // its maxconn; nil: no bound
 }
 
 // New prepares a server; scripts are the files of lua.load, already read.
@@ -118,6 +133,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		return nil, err
 	}
 	s.client = client
+	s.slots = newConnSlots(cfg.MaxConn)
 	s.numLoops = cfg.Workers
 	if s.numLoops == 0 {
 		s.numLoops = runtime.NumCPU()
@@ -161,7 +177,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			}
 			log.Warn("server state changed", "backend", b.Name(), "server", srv.Name(), "state", state)
 		})
-		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), H2: bc.Proto == "h2"})
+		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), H2: bc.Proto == "h2"})
+		s.backendCompress = append(s.backendCompress, compressPolicy(bc.Compression))
 		byName[bc.Name] = i
 	}
 	backendIndex := func(name string) int {
@@ -176,12 +193,13 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
-		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), hooks: cfg.FrontendHooks(fc)}
+		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), slots: newConnSlots(fc.MaxConn), hooks: cfg.FrontendHooks(fc)}
 		f.hookSet = s.hooks.Has(f.hooks)
 		// A forwarded WebSocket is relayed message by message for its
 		// filters, and for the hooks' ws_*.
 		relayed := len(fc.WSFilters) > 0 || f.hookSet&lj.HookWS != 0
-		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: relayed}
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: relayed,
+			Compress: compressPolicy(fc.Compression)}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -228,7 +246,11 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			ResetBudget:          h2.ResetBudget,
 			MaxQueuedControl:     h2.MaxQueuedControl,
 			FloodAllowance:       int(h2.FloodAllowance),
+			ExtendedConnect:      h2.WebSocket,
 		}}
+		if h2.WebSocket {
+			f.http2.WS = wsf
+		}
 		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
 		if fc.TLS != nil {
 			var err error
@@ -248,9 +270,13 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	}
 	// Last, so that a configuration that fails above has read no map file.
 	if prev != nil {
+		s.carryServerStates(prev)
 		s.shared = prev.shared.Next(cfg.Dir, s.numLoops)
 	} else {
 		s.shared = lj.NewShared(cfg.Dir, s.numLoops)
+	}
+	if err := s.buildShared(prev); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -298,6 +324,11 @@ func (s *Server) Serve() error {
 	stopPurge := make(chan struct{})
 	defer close(stopPurge)
 	go purgeTables(s.tables, stopPurge)
+	for name, t := range s.tables {
+		if t.Shared() {
+			go s.syncTable(name, t, s.tableDefs[name].SyncIntervalOr(), stopPurge)
+		}
+	}
 	err := s.engine.Run()
 	// Run returns once every loop has: no state is in use any more.
 	for _, ls := range s.loopStates() {
@@ -305,6 +336,7 @@ func (s *Server) Serve() error {
 		ls.env.AccessLog.Flush()
 	}
 	s.shared.Release()
+	s.closeShared()
 	return err
 }
 
@@ -322,13 +354,22 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 		if f.paused.Load() {
 			return nil // Proxy:pause or stop from a script
 		}
-		if f.tls != nil {
-			return s.acceptTLS(l, f, c, func(c transport.Conn, alpn string) eventloop.Handler {
-				return s.serveConn(l, f, c, alpn)
-			})
+		if f.slots != nil || s.slots != nil || f.cfg.AcceptProxy {
+			return s.pending(l, f, c) // accept.go
 		}
-		return s.serveConn(l, f, c, "")
+		return s.handler(l, f, c)
 	}
+}
+
+// handler makes the handler of frontend f's protocol for connection c:
+// over TLS when f has it.
+func (s *Server) handler(l *eventloop.Loop, f *frontend, c transport.Conn) eventloop.Handler {
+	if f.tls != nil {
+		return s.acceptTLS(l, f, c, func(c transport.Conn, alpn string) eventloop.Handler {
+			return s.serveConn(l, f, c, alpn)
+		})
+	}
+	return s.serveConn(l, f, c, "")
 }
 
 // serveConn makes the handler of a connection of frontend f, clear, or
@@ -336,15 +377,16 @@ func (s *Server) acceptor(f *frontend) eventloop.Acceptor {
 func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alpn string) eventloop.Handler {
 	ls := s.loops[l.ID]
 	stats := &ls.stats[f.index]
-	ls.nextConn++
-	id := int64(l.ID+1)<<40 | ls.nextConn
+	id := ls.newConnID()
 	if f.hookSet&lj.HookConnect != 0 && !ls.connectHooks(f, c, id) {
 		return nil
 	}
 	stats.Sessions.Inc()
 	stats.SessionsTotal.Inc()
 	if f.cfg.Mode == "tcp" {
-		return servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index])
+		t := &tcpConn{Handler: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
+		ls.addTCP(t)
+		return t
 	}
 	h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
 	if s.draining.Load() {
@@ -352,8 +394,9 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 		// sends is answered, with connection: close.
 		h.Drain()
 	}
-	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h}
-	h.OnUpgrade = w.upgraded
+	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h, accepted: ls.sinceStart()}
+	ls.addHTTP(w)
+	h.OnUpgrade = w
 	h.WSFilter = ls.wsChains[f.index]
 
 	switch {
@@ -449,6 +492,10 @@ func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	}
 	if closeIdle {
 		s.CloseIdle()
+	} else {
+		for _, ls := range s.loopStates() {
+			ls.loop.Post(ls.drainWebSockets)
+		}
 	}
 	deadline := time.NewTimer(s.cfg.ShutdownTimeout.D())
 	defer deadline.Stop()
@@ -515,6 +562,21 @@ func (s *Server) backendNames() []string {
 	return names
 }
 
+// compressPolicy is a compression configuration as the streams use it;
+// nil for none.
+func compressPolicy(c *config.Compression) *httpenc.Policy {
+	if c == nil {
+		return nil
+	}
+	p := &httpenc.Policy{Types: c.Types, MinLength: int64(c.MinLength), Level: c.Level}
+	for _, a := range c.Algorithms {
+		if coding, ok := httpenc.ParseCoding(a); ok {
+			p.Codings = append(p.Codings, coding)
+		}
+	}
+	return p
+}
+
 // backendConfig turns a backend's YAML (at key path at) into the backend
 // package's config.
 func backendConfig(c config.Backend, at string) (backend.Config, error) {
@@ -537,9 +599,18 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 		if err != nil {
 			return bc, err
 		}
-		bc.Servers = append(bc.Servers, backend.ServerConfig{
+		sc := backend.ServerConfig{
 			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc,
-		})
+		}
+		// A check names no client: its header says so (v1 UNKNOWN, v2
+		// LOCAL), and the server keeps the connection's addresses.
+		switch c.ServerSendProxy(i) {
+		case "v1":
+			sc.SendProxy, sc.CheckHeader = 1, proxyproto.AppendV1(nil, netip.AddrPort{}, netip.AddrPort{})
+		case "v2":
+			sc.SendProxy, sc.CheckHeader = 2, proxyproto.AppendV2(nil, netip.AddrPort{}, netip.AddrPort{})
+		}
+		bc.Servers = append(bc.Servers, sc)
 	}
 	return bc, nil
 }

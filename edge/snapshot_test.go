@@ -49,6 +49,20 @@ func TestScrapeCost(t *testing.T) {
 	if per > 2*time.Millisecond {
 		t.Errorf("a scrape takes %v of CPU", per)
 	}
+
+	// The stats history's sample, taken every second: the counters only,
+	// no task on the loops.
+	before = processCPU(t)
+	for i := 0; i < n; i++ {
+		if c := ts.Counters(); c.Frontends[0].Requests != 100 {
+			t.Fatalf("Counters: %+v", c.Frontends[0])
+		}
+	}
+	per = (processCPU(t) - before) / n
+	t.Logf("one sample of the counters: %v of CPU", per)
+	if per > 200*time.Microsecond {
+		t.Errorf("a sample of the counters takes %v of CPU", per)
+	}
 }
 
 func processCPU(t *testing.T) time.Duration {

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/shared/kv"
 	"github.com/luaedge/luaedge/shared/sticktable"
 )
 
@@ -23,7 +25,7 @@ func init() {
 
 // newStickTable builds the table of a frontend or backend.
 func newStickTable(name, at string, c *config.StickTable) (*sticktable.Table, error) {
-	t, err := sticktable.New(name, sticktable.Config{Type: c.Type, Size: int(c.Size), Expire: c.Expire.D(), Store: c.Store})
+	t, err := sticktable.New(name, sticktable.Config{Type: c.Type, Size: int(c.Size), Expire: c.Expire.D(), Store: c.Store, Shared: c.Shared == "redis"})
 	if err != nil {
 		return nil, fmt.Errorf("%s.stick_table.%v", at, err)
 	}
@@ -42,6 +44,52 @@ func purgeTables(tables map[string]*sticktable.Table, stop <-chan struct{}) {
 			for _, tb := range tables {
 				tb.Purge(now)
 			}
+		}
+	}
+}
+
+// syncTable exchanges the counts of table name, shared through Redis,
+// every interval until stop is closed: what this instance counted since
+// the last exchange goes to Redis, the fleet's totals come back
+// (shared/sticktable/shared.go says what is shared). A failed exchange is
+// logged once, and its counts go with the next one.
+func (s *Server) syncTable(name string, t *sticktable.Table, every time.Duration, stop <-chan struct{}) {
+	r := s.sharedState.redis
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		deltas := t.Deltas()
+		if len(deltas) == 0 {
+			continue
+		}
+		ups := make([]kv.HashUpdate, len(deltas))
+		for i, d := range deltas {
+			u := kv.HashUpdate{Key: d.Key, Del: d.Del, Get: d.Get}
+			for _, f := range d.Set {
+				u.Set = append(u.Set, kv.Field{Name: f.Name, N: f.N})
+			}
+			for _, f := range d.Add {
+				u.Add = append(u.Add, kv.Field{Name: f.Name, N: f.N})
+			}
+			ups[i] = u
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.Timeout())
+		fleet, err := r.SyncHashes(ctx, name, t.Expire(), ups)
+		cancel()
+		t.Apply(deltas, fleet, err == nil)
+		switch {
+		case err != nil && !failing:
+			failing = true
+			s.log.Warn("stick table: exchanging counts with Redis failed; this instance counts alone until it works", "table", name, "err", err)
+		case err == nil && failing:
+			failing = false
+			s.log.Info("stick table: counts exchanged with Redis again", "table", name)
 		}
 	}
 }

@@ -105,6 +105,7 @@ type mapEntry struct {
 // the next generation's while the file on disk is the one read (reload.go).
 type patRef struct {
 	mu      sync.RWMutex
+	id      int     // in the order files were first read: "show map"'s #id
 	name    string  // the path as first given, for messages
 	acl     bool    // read as an ACL file (one pattern per line)
 	file    fileSum // what was read; set once
@@ -148,9 +149,10 @@ const MaxMapEntries = 1 << 20
 
 // mapRegistry is the map and ACL files of one generation (Shared.maps).
 type mapRegistry struct {
-	mu    sync.Mutex         // guards refs and exprs, and serialises adds to list
-	refs  map[string]*patRef // by absolute path
-	exprs map[exprKey]int    // id in list
+	mu     sync.Mutex         // guards refs, exprs and nextID, and serialises adds to list
+	refs   map[string]*patRef // by absolute path
+	exprs  map[exprKey]int    // id in list
+	nextID int                // the id of the next file read
 
 	// list is the id -> expression table, replaced (never modified) when
 	// an expression is added so lookups read it without a lock.
@@ -240,7 +242,8 @@ func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
 		}
 		entries = nil
 	}
-	r := &patRef{name: path, acl: acl, file: sum, entries: entries}
+	r := &patRef{id: sh.maps.nextID, name: path, acl: acl, file: sum, entries: entries}
+	sh.maps.nextID++
 	if sh.maps.refs == nil {
 		sh.maps.refs = make(map[string]*patRef)
 	}

@@ -32,6 +32,7 @@ func (sh *Shared) Next(baseDir string, threads int) *Shared {
 	next.procs = sh.procs
 	sh.maps.mu.Lock()
 	refs := maps.Clone(sh.maps.refs)
+	next.maps.nextID = sh.maps.nextID
 	sh.maps.mu.Unlock()
 	// Files are read outside the lock: sh's loops may be opening maps.
 	for abs, r := range refs {

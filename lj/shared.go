@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/shared/kv"
 )
 
 // Shared is what every Lua state of one generation shares across cores:
@@ -24,6 +25,11 @@ type Shared struct {
 
 	procs *procVars   // proc.* variables; its own lock; shared with the next generation
 	maps  mapRegistry // map and ACL files; its own locks
+
+	// The stores of core.kv, core.artifacts and ngx.shared (kv.go), set
+	// before the first state is made, read-only after; storeList by id.
+	stores    Stores
+	storeList []*kv.Store
 }
 
 // NewShared makes the shared data of a generation. baseDir is the folder
@@ -34,12 +40,14 @@ func NewShared(baseDir string, threads int) *Shared {
 	if threads < 1 {
 		threads = 1
 	}
-	return &Shared{
+	sh := &Shared{
 		baseDir:  baseDir,
 		threads:  threads,
-		versions: cgo.NewVersions(versionMaps + maxVersioned),
+		versions: cgo.NewVersions(versionKV + kvSlots),
 		procs:    &procVars{},
 	}
+	sh.SetStores(sh.defaultStores())
+	return sh
 }
 
 // binding is the value each state is bound to (cgo.NewState): what its

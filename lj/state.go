@@ -26,7 +26,7 @@ var luaFS embed.FS
 // The API files, run in this order after bridge.lua in every state;
 // compat53.lua first, whose tostring the others take; sandbox.lua last,
 // whose seal runs before the first script.
-var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "hooks.lua", "sandbox.lua"}
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "websocket_client.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "kv.lua", "hooks.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -35,9 +35,10 @@ const (
 	EntryTask       = 3 // a core.register_task function
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
 	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
-	EntryConnect    = 6 // a frontend's connect hooks, for a client connection
-	EntryClose      = 7 // a frontend's close hooks, for a client connection
-	EntryFlush      = 8 // every hook script's flush.lua
+	EntryCLI        = 6 // a core.register_cli function, for a runtime-socket command
+	EntryConnect    = 7 // a frontend's connect hooks, for a client connection
+	EntryClose      = 8 // a frontend's close hooks, for a client connection
+	EntryFlush      = 9 // every hook script's flush.lua
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -196,6 +197,9 @@ func (s *State) loadAPIs() error {
 	}
 	s.L.SetVersions(s.bind.shared.versions)
 	if err := s.L.LoadInternal([]byte(fastPathChunk()), "=luaedge/fastpath"); err != nil {
+		return err
+	}
+	if err := s.L.LoadInternal([]byte(s.bind.shared.storesChunk()), "=luaedge/stores"); err != nil {
 		return err
 	}
 	for _, f := range apiFiles {

@@ -57,8 +57,9 @@ type Frontend struct {
 	// 413, 414, 431).
 	Responses     [NumClasses]Counter
 	RequestErrors Counter
-	// Body bytes (TCP: all bytes) from and to clients, counted when each
-	// request (TCP: connection) ends.
+	// Request body bytes and response bytes (head and body) from and to
+	// clients (TCP: all bytes), counted when each request (TCP:
+	// connection) ends.
 	BytesIn, BytesOut Counter
 }
 
@@ -90,6 +91,9 @@ type Backend struct {
 	// ConnectErrors: no connection to a server (or none available);
 	// ResponseErrors: the server failed or timed out after it.
 	ConnectErrors, ResponseErrors Counter
+	// Body bytes (TCP: all bytes) from and to the clients of the
+	// exchanges, counted as each ends.
+	BytesIn, BytesOut Counter
 	// ResponseTime sums, in nanoseconds, the time the servers took to
 	// send their response heads (Tr), over Timed responses.
 	ResponseTime, Timed Counter
@@ -100,6 +104,7 @@ type BackendTotals struct {
 	Requests                      int64
 	Responses                     [NumClasses]int64
 	ConnectErrors, ResponseErrors int64
+	BytesIn, BytesOut             int64
 	ResponseTime                  int64 // nanoseconds
 	Timed                         int64
 }
@@ -112,6 +117,8 @@ func (t *BackendTotals) Add(b *Backend) {
 	}
 	t.ConnectErrors += b.ConnectErrors.Load()
 	t.ResponseErrors += b.ResponseErrors.Load()
+	t.BytesIn += b.BytesIn.Load()
+	t.BytesOut += b.BytesOut.Load()
 	t.ResponseTime += b.ResponseTime.Load()
 	t.Timed += b.Timed.Load()
 }

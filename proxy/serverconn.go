@@ -3,10 +3,13 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/eventloop"
+	"github.com/luaedge/luaedge/proto/proxyproto"
+	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -22,6 +25,12 @@ type serverConn struct {
 	closed  bool
 	slot    bool        // holds a connection slot (backend.Server.Done frees it)
 	timer   *time.Timer // connect timeout
+
+	// proxyHead is the PROXY protocol header the connection starts with,
+	// before TLS if any; nil: none. A connection that sent one names its
+	// client: it serves that exchange only (private).
+	proxyHead []byte
+	private   bool
 }
 
 // opened is called on the loop when the dial completed: what was written
@@ -37,6 +46,10 @@ func (o *serverConn) opened(c transport.Conn, l *eventloop.Loop, hs *transport.H
 	if o.closed {
 		c.Close()
 		return
+	}
+	if o.proxyHead != nil {
+		c.Write(o.proxyHead)
+		o.proxyHead = nil
 	}
 	cfg := o.srv.TLS()
 	p, ok := c.(*transport.Plain)
@@ -55,6 +68,31 @@ func (o *serverConn) opened(c transport.Conn, l *eventloop.Loop, hs *transport.H
 		o.ready(t)
 		return clear
 	})
+}
+
+// sendProxy makes the connection start with the PROXY protocol header
+// that names st's client, if the server takes one.
+func (o *serverConn) sendProxy(st *stream.Stream) {
+	v := o.srv.SendProxy()
+	if v == 0 {
+		return
+	}
+	var src, dst netip.AddrPort
+	if s := st.S(); s != nil {
+		sip, sp, dip, dp := s.Addrs()
+		if a, err := netip.ParseAddr(string(sip)); err == nil {
+			src = netip.AddrPortFrom(a, uint16(sp))
+		}
+		if a, err := netip.ParseAddr(string(dip)); err == nil {
+			dst = netip.AddrPortFrom(a, uint16(dp))
+		}
+	}
+	if v == 1 {
+		o.proxyHead = proxyproto.AppendV1(nil, src, dst)
+	} else {
+		o.proxyHead = proxyproto.AppendV2(nil, src, dst)
+	}
+	o.private = true
 }
 
 // ready starts using the connection c.

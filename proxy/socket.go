@@ -29,9 +29,10 @@ type Sockets struct {
 	loop       *eventloop.Loop
 	handshakes *transport.HandshakePool // of connect_ssl; shared by the generation's loops
 	sockets    map[int]*luaSocket
-	next       int
-	dns        *resolver.Cache // names of connects and URIs; nil without a loop
-	http       *Client         // nil without a loop
+	ws         map[int]*wsClient // http.websocket clients (wsclient.go); made on first use
+	next       int               // the last id given to a socket or client
+	dns        *resolver.Cache   // names of connects and URIs; nil without a loop
+	http       *Client           // nil without a loop
 }
 
 // NewSockets makes the sockets of loop l; hs bounds the TLS handshakes
@@ -198,8 +199,15 @@ func (l *Sockets) Op(s *cgo.Stream, resume func()) {
 		return
 	}
 	w := &sockWait{s: s, op: op, arg: arg, resume: resume}
-	if op == cgo.SockConnect {
+	switch op {
+	case cgo.SockConnect:
 		l.socketConnect(w, string(data), timeout, arg == 1)
+		return
+	case cgo.SockWSConnect:
+		l.wsConnect(w, data, timeout, arg)
+		return
+	case cgo.SockWSSend, cgo.SockWSRecv, cgo.SockWSClose:
+		l.wsOp(w, id, data, timeout)
 		return
 	}
 	k := l.sockets[id]
@@ -460,11 +468,16 @@ func (k *luaSocket) close() {
 	}
 }
 
-// CloseOf closes the sockets and HTTP exchanges a finished request or
-// task left open.
+// CloseOf closes the sockets, HTTP exchanges and WebSocket clients a
+// finished request or task left open.
 func (l *Sockets) CloseOf(s *cgo.Stream) {
 	if l.http != nil {
 		l.http.CloseOf(s)
+	}
+	for _, k := range l.ws {
+		if k.owner == s {
+			k.closeOwned()
+		}
 	}
 	if len(l.sockets) == 0 {
 		return

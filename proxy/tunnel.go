@@ -35,6 +35,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	st.LogServer(srv.Name(), false)
 	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}}
 	t.recvFn = t.receive
+	t.sendProxy(st)
 	t.pending = append(t.pending, st.S().TakeBody()...)
 	if err := p.loop.Dial(addr, t); err != nil {
 		t.freeSlot()

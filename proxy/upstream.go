@@ -31,6 +31,7 @@ type Backend struct {
 	ConnectTimeout time.Duration
 	ServerTimeout  time.Duration
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
+	QueueTimeout   time.Duration // a request waiting in the backend's queue (then 503)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 }
 
@@ -117,7 +118,9 @@ func dialAddrOf(addr string) (dialAddr, error) {
 	return dialAddr(net.JoinHostPort(host, port)), nil
 }
 
-// Open forwards the request of st to a server of backend be.
+// Open forwards the request of st to a server of backend be; when every
+// server is at its maxconn, the request waits in the backend's queue
+// (queue.go).
 func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int, string) {
 	if be < 0 || be >= len(p.backends) {
 		return nil, 503, "no backend for this request"
@@ -125,8 +128,14 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	b := p.backends[be]
 	srv := b.Pick(src)
 	if srv == nil {
-		return nil, 503, "no server available in backend " + b.Name()
+		return p.queue(st, b, src)
 	}
+	return p.openOn(st, b, srv)
+}
+
+// openOn forwards the request of st to srv, picked for it.
+func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
+	st.LogServer(srv.Name(), false) // %Tw ends, %Tc starts
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
@@ -135,7 +144,11 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		srv.Done()
 		return nil, 502, err.Error()
 	}
-	st.LogServer(srv.Name(), u.c != nil)
+	if u.c == nil {
+		u.sendProxy(st) // a new connection
+	} else {
+		st.LogConnected() // a kept-alive one: %Tc is 0
+	}
 	s := st.S()
 	u.st = st
 	u.slot = true
@@ -497,7 +510,7 @@ func (u *Upstream) finish() {
 	// a body after 204 or to HEAD) would be read as the answer to the next
 	// client's request: a connection holding any is not reused.
 	stray := u.c.Inbound()
-	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0 && !u.private
 	if stray > 0 && !u.closed {
 		u.p.log.Warn("server sent bytes past the end of its response; closing the connection", "backend", u.be.Name(), "server", u.srv.Name(), "bytes", stray)
 	}

@@ -30,6 +30,7 @@ type logState struct {
 	rec     accesslog.Record
 	line    []byte    // method, target and addresses, copied
 	fwdAt   time.Time // the request went to the backend
+	srvAt   time.Time // a server was chosen for it (after the queue, if it waited)
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
@@ -52,7 +53,10 @@ func (st *Stream) logStart() {
 	}
 	l.lineSet = false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
-	l.fwdAt, l.connAt, l.be = time.Time{}, time.Time{}, -1
+	if l.rec.TCP {
+		l.rec.TR = -1
+	}
+	l.fwdAt, l.srvAt, l.connAt, l.be = time.Time{}, time.Time{}, time.Time{}, -1
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -137,9 +141,15 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if r.Cause == "" {
 		r.Cause = cause
 	}
-	r.Ta = time.Now().Sub(r.Start)
-	if !l.fwdAt.IsZero() {
-		r.Tw = 0 // luaedge has no queue: a request that reaches a backend goes to a server at once
+	now := time.Now()
+	r.Ta = now.Sub(r.Start)
+	switch {
+	case !l.srvAt.IsZero():
+		r.Tw = l.srvAt.Sub(l.fwdAt)
+	case r.Queued:
+		r.Tw = now.Sub(l.fwdAt) // it left the queue without a server
+	case !l.fwdAt.IsZero():
+		r.Tw = 0
 	}
 	st.count(l)
 	if lg := st.fe.Log; lg != nil {
@@ -163,6 +173,21 @@ func (st *Stream) logBytesOut(n int) {
 	}
 }
 
+// LogHeadBytes counts the bytes of the response head a protocol sent
+// (HTTP/1: the status line and fields; HTTP/2: the HEADERS frames), which
+// %B includes as HAProxy's does.
+func (st *Stream) LogHeadBytes(n int) { st.logBytesOut(n) }
+
+// LogHeadStart records when the first byte of the request's head arrived:
+// the request's date (%tr) and the start of %TR and %Ta, which otherwise
+// start when the head was complete.
+func (st *Stream) LogHeadStart(at time.Time) {
+	if l := st.log; l != nil && !at.IsZero() && at.Before(l.rec.Start) {
+		l.rec.TR = l.rec.Start.Sub(at)
+		l.rec.Start = at
+	}
+}
+
 // LogTerm records how a TCP session ended (state term, HAProxy's two
 // characters, and why); the record is written when the connection closes.
 func (st *Stream) LogTerm(term, cause string) { st.logTerm(term, cause) }
@@ -170,6 +195,14 @@ func (st *Stream) LogTerm(term, cause string) { st.logTerm(term, cause) }
 func (st *Stream) logTerm(term, cause string) {
 	if l := st.log; l != nil && l.rec.Term == "" {
 		l.rec.Term, l.rec.Cause = term, cause
+	}
+}
+
+// LogQueued records that the request waits in its backend's queue, with
+// pos requests before it (%bq).
+func (st *Stream) LogQueued(pos int) {
+	if l := st.log; l != nil {
+		l.rec.Queued, l.rec.BackendQueue = true, pos
 	}
 }
 
@@ -181,6 +214,7 @@ func (st *Stream) LogServer(name string, reused bool) {
 		return
 	}
 	l.rec.Server = name
+	l.srvAt = time.Now()
 	if reused {
 		st.LogConnected()
 	}
@@ -193,7 +227,11 @@ func (st *Stream) LogConnected() {
 		return
 	}
 	l.connAt = time.Now()
-	l.rec.Tc = l.connAt.Sub(l.fwdAt)
+	from := l.srvAt
+	if from.IsZero() {
+		from = l.fwdAt
+	}
+	l.rec.Tc = l.connAt.Sub(from)
 }
 
 // logForward records that the request goes to backend be.
@@ -293,6 +331,8 @@ func (st *Stream) count(l *logState) {
 	}
 	b := &st.env.BackendStats[l.be]
 	b.Requests.Inc()
+	b.BytesIn.Add(r.BytesIn)
+	b.BytesOut.Add(r.BytesOut)
 	switch {
 	case len(r.Term) == 2 && (r.Term[0] == 'S' || r.Term[0] == 's'):
 		if r.Term[1] == 'C' {

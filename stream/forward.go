@@ -6,6 +6,7 @@ import (
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -23,6 +24,9 @@ type Frontend struct {
 	// WSFilters: forwarded WebSockets go through Lua filters (ws_filters),
 	// which read whole messages: no extension is negotiated for them.
 	WSFilters bool
+	// Compress is how its responses are compressed (compress.go); nil:
+	// they are not, unless their backend says so.
+	Compress *httpenc.Policy
 	// Log is where its exchanges are logged; nil: they are not.
 	Log *AccessLog
 }
@@ -108,8 +112,8 @@ type Tunnel interface {
 // forward is a stream's exchange with a backend.
 type forward struct {
 	up            Upstream
-	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
 	tunnel        Tunnel // TCP mode
+	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
 	awaitHead     bool   // the tcp-response rules wait for the server's first bytes
 }
 
@@ -151,6 +155,12 @@ func (st *Stream) route(s *cgo.Stream) int {
 
 // startForward sends the request to a server of its backend.
 func (st *Stream) startForward() {
+	if len(st.th.S.Protocol()) > 0 {
+		// An extended CONNECT (RFC 8441) would reach an HTTP/1.1 server
+		// as a CONNECT: WebSocket over HTTP/2 is for Lua services.
+		st.forwardError(501, "WebSocket over HTTP/2 is served by Lua services only, not forwarded")
+		return
+	}
 	be := st.route(st.th.S)
 	if be < 0 || st.env.Backends == nil {
 		st.forwardError(503, "no backend for this request")
@@ -338,6 +348,7 @@ func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
 
 // UpstreamTrailers relays the trailer fields that ended the server's body.
 func (st *Stream) UpstreamTrailers(list []http1.Header) {
+	st.finishCoding()
 	if st.noBody || len(list) == 0 {
 		return
 	}
@@ -348,6 +359,7 @@ func (st *Stream) UpstreamTrailers(list []http1.Header) {
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {
+	st.finishCoding()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
@@ -355,6 +367,22 @@ func (st *Stream) UpstreamEnd() {
 	st.logEnd("--", 0, "")
 	st.down.EndResponse()
 }
+
+// QueueTimedOut answers 503 to a request that waited in its backend's
+// queue for the backend's timeouts.queue without getting a server
+// (HAProxy's termination state sQ).
+func (st *Stream) QueueTimedOut() {
+	st.fwd.up = nil
+	st.fwd.parkedForHead = false
+	st.down.Forwarded(nil)
+	st.End()
+	st.logEnd("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
+	st.down.Fail(503)
+}
+
+// queuedUpstream is an Upstream that may still wait in its backend's
+// queue for a server.
+type queuedUpstream interface{ Queued() bool }
 
 // UpstreamFailed answers the client when the server side failed: status
 // (502, 504) if no head has left, else the stream is cut.
@@ -432,7 +460,7 @@ func (st *Stream) TunnelData(p []byte) {
 	if st.fwd.awaitHead && st.th != nil {
 		st.th.S.AppendBody(p)
 		if op, _ := st.th.S.Op(); op == cgo.OpForward || op == cgo.OpRecv {
-			st.down.Handle(st.step)
+			st.down.Handle(st.stepFn())
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/luaedge/luaedge/cgo"
@@ -27,20 +28,48 @@ type Head struct {
 	Upgrade bool
 
 	s *cgo.Stream
+	// Compression (compress.go): coded, the body is compressed: the
+	// fields of the identity's length and ranges are not sent, a strong
+	// ETag goes weak (in etag, this loop's scratch). extra are fields
+	// added after the response's own.
+	coded  bool
+	etag   []byte
+	extra  [2][2][]byte
+	nextra int
 }
 
 // NumFields is how many fields Field may return.
-func (h *Head) NumFields() int { return h.s.NumRFields() }
+func (h *Head) NumFields() int { return h.s.NumRFields() + h.nextra }
 
 // Field returns field i; ok is false for fields the protocol must not
 // send (deleted by a script, or the framing and persistence fields that
 // are the server's to decide).
 func (h *Head) Field(i int) (name, value []byte, ok bool) {
+	if n := h.s.NumRFields(); i >= n {
+		f := &h.extra[i-n]
+		return f[0], f[1], true
+	}
 	name, value = h.s.RField(i)
 	if len(name) == 0 || skipField(name, h.Status) {
 		return nil, nil, false
 	}
+	if h.coded {
+		switch {
+		case http1.EqualFold(name, "content-length"), http1.EqualFold(name, "accept-ranges"):
+			return nil, nil, false
+		case http1.EqualFold(name, "etag") && !bytes.HasPrefix(value, []byte("W/")):
+			h.etag = append(append(h.etag[:0], "W/"...), value...)
+			return name, h.etag, true
+		}
+	}
 	return name, value, true
+}
+
+// addField adds a field after the response's own; name and value stay
+// valid while the head is.
+func (h *Head) addField(name, value []byte) {
+	h.extra[h.nextra] = [2][]byte{name, value}
+	h.nextra++
 }
 
 // skipField reports whether a field is the server's to write.
@@ -58,7 +87,7 @@ func skipField(name []byte, status int) bool {
 // (and logs) when a field is invalid: the response cannot be sent.
 func (st *Stream) head(h *Head) bool {
 	s := st.th.S
-	*h = Head{Status: s.Status(), Reason: s.Reason(), Length: -1, s: s}
+	*h = Head{Status: s.Status(), Reason: s.Reason(), Length: -1, s: s, etag: h.etag}
 	if h.Status == 0 {
 		h.Status = 200
 	}
@@ -149,6 +178,7 @@ func (st *Stream) sendHead() bool {
 	}
 	st.respLeft = h.Length
 	st.noBody = h.NoBody
+	st.chooseCoding(h)
 	st.headSent = true
 	st.logHead(h.Status, st.fwd.up != nil)
 	st.th.S.SetFlag(cgo.FlagHeadSent)

@@ -20,6 +20,7 @@ import (
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/proto/httpenc"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -37,6 +38,10 @@ type Env struct {
 	// name the backends (by index) in its lines.
 	AccessLog    *accesslog.Loop
 	BackendNames []string
+	// BackendCompress is how each backend (by index) compresses the
+	// responses of the requests forwarded to it; nil: as their
+	// frontend does. Shared, read-only.
+	BackendCompress []*httpenc.Policy
 	// The loop's counters, by frontend and backend index (Frontend.Index),
 	// counted as each exchange ends.
 	FrontendStats []metrics.Frontend
@@ -51,6 +56,13 @@ type Env struct {
 	trailers Trailers
 	// logFree are access-log records no stream holds (accesslog.go).
 	logFree []*logState
+	// encoder compresses the loop's responses, one piece at a time;
+	// encFree are coding states no response holds; acceptEncoding holds a
+	// request's Accept-Encoding values while a head is being sent
+	// (compress.go).
+	encoder        httpenc.Encoder
+	encFree        []*httpenc.State
+	acceptEncoding [][]byte
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -118,14 +130,15 @@ type Protocol interface {
 	Forwarded(u Upstream)
 }
 
-// Upgrader is a Protocol whose connection can be handed over to
-// WebSocket (HTTP/1.1's Upgrade).
+// Upgrader is a Protocol whose connection (HTTP/1.1's Upgrade) or stream
+// (HTTP/2's extended CONNECT, RFC 8441) can be handed over to WebSocket.
 type Upgrader interface {
 	// Upgrade answers the script's ws:accept (cgo.OpUpgrade): it checks
-	// the request as a WebSocket upgrade with what the script asked for,
-	// and either refuses it or sends the 101 and hands the connection
-	// over, calling BecomeWebSocket. Either way it records the outcome in
-	// S (SetWS) for the script, which resumes on the next loop turn.
+	// the request as a WebSocket opening handshake with what the script
+	// asked for, and either refuses it or sends the 101 (the 200 on
+	// HTTP/2) and hands the connection over, calling BecomeWebSocket.
+	// Either way it records the outcome in S (SetWS) for the script,
+	// which resumes on the next loop turn.
 	Upgrade()
 }
 
@@ -148,7 +161,7 @@ type Stream struct {
 	// Src is the client's address, for balance source; set by the protocol.
 	Src []byte
 
-	step  func()      // st.Step, made once: a method value passed on allocates
+	step  func()      // st.Step, made on first use (stepFn): a method value passed on allocates
 	th    *cgo.Thread // the running coroutine; nil once it ended
 	gen   uint64      // counts coroutines run, so stale timers do nothing
 	timer *time.Timer // a sleep or a wait for the client's backlog
@@ -168,6 +181,10 @@ type Stream struct {
 	headSent bool
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
+	// enc is the coding of the response being compressed (compress.go),
+	// from the loop's free list; nil: not compressed (an idle
+	// connection's stream holds none).
+	enc *httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
 
@@ -178,9 +195,7 @@ type Stream struct {
 // New makes the stream of one connection (or task). It runs nothing until
 // Start.
 func New(env *Env, down Protocol, kind Kind, fe *Frontend) *Stream {
-	st := &Stream{env: env, down: down, kind: kind, fe: fe}
-	st.step = st.Step
-	return st
+	return &Stream{env: env, down: down, kind: kind, fe: fe}
 }
 
 // Start takes a coroutine that will run entry(arg) for connection connID.
@@ -194,6 +209,7 @@ func (st *Stream) Start(entry, arg int, connID int64) error {
 	st.th = th
 	st.unread, st.ran = 0, 0
 	st.headSent, st.respLeft, st.noBody, st.isHead = false, -1, false, false
+	st.dropCoding()
 	th.S.Reset(entry, arg, connID)
 	st.logStart()
 	return nil
@@ -370,7 +386,7 @@ func (st *Stream) Step() {
 		if u, ok := st.down.(Upgrader); ok && st.kind == KindHTTP && !st.headSent && st.fwd.up == nil {
 			u.Upgrade()
 		} else {
-			s.SetWS(0, 400, []byte("not an HTTP/1.1 request that can be upgraded, or its response has started"))
+			s.SetWS(0, 400, []byte("not a request that can become a WebSocket, or its response has started"))
 		}
 		st.park(0)
 	default:
@@ -429,6 +445,7 @@ func (st *Stream) endResponse() {
 		st.down.Abort()
 		return
 	}
+	st.finishCoding()
 	if st.kind == KindHTTP && st.th.S.NumRTrailers() > 0 && !st.noBody {
 		st.sendTrailers()
 	}
@@ -462,8 +479,18 @@ func (st *Stream) resumeTask() func() {
 			return
 		}
 		st.timer = nil
-		st.down.Handle(st.step)
+		st.down.Handle(st.stepFn())
 	}
+}
+
+// stepFn is st.Step as a func value, made once, when first needed: most
+// streams never wait on a timer or a server, and an idle connection
+// keeps its stream.
+func (st *Stream) stepFn() func() {
+	if st.step == nil {
+		st.step = st.Step
+	}
+	return st.step
 }
 
 // While a client has more than backlogHigh unsent, a script that flushes
@@ -552,7 +579,10 @@ func (st *Stream) answered(status int) {
 // Close ends the stream for good: the connection closed. The upstream
 // exchange, if any, is abandoned.
 func (st *Stream) Close() {
+	st.dropCoding()
 	forwarding := st.fwd.up != nil
+	q, ok := st.fwd.up.(queuedUpstream)
+	queued := ok && q.Queued()
 	st.fwd.drop(st)
 	st.End()
 	if st.log != nil {
@@ -561,6 +591,8 @@ func (st *Stream) Close() {
 			st.logEnd("CD", 0, "")
 		case st.headSent:
 			st.logEnd("CD", 0, "")
+		case queued:
+			st.logEnd("CQ", 0, "")
 		case forwarding:
 			st.logEnd("CH", 0, "")
 		default:
@@ -596,6 +628,9 @@ func (st *Stream) sendData(p []byte) {
 		}
 	}
 	if len(p) > 0 {
+		if st.enc != nil {
+			p = st.env.encoder.Compress(st.enc, p)
+		}
 		st.logBytesOut(len(p))
 		st.down.SendData(p)
 	}

@@ -13,9 +13,16 @@ import (
 // path and read pausing.
 type Plain struct {
 	c      gnet.Conn
+	pollFd int32 // the loop's epoll instance, found on the first pause; 0: not yet
 	pause  bool
-	pollFd int // the loop's epoll instance, found on the first pause; 0: not yet
+	// named replaces the socket's addresses once a PROXY protocol header
+	// named the client (SetAddrs); nil: the socket's. A pointer, so that
+	// a Plain stays 32 bytes.
+	named *namedAddrs
 }
+
+// namedAddrs are the addresses a PROXY protocol header gave a connection.
+type namedAddrs struct{ remote, local net.Addr }
 
 // NewPlain wraps a gnet connection.
 func NewPlain(c gnet.Conn) *Plain { return &Plain{c: c} }
@@ -33,11 +40,32 @@ func (p *Plain) Discard(n int) {
 	}
 }
 
-func (p *Plain) Inbound() int         { return p.c.InboundBuffered() }
-func (p *Plain) Outbound() int        { return p.c.OutboundBuffered() }
-func (p *Plain) Close()               { _ = p.c.Close() }
-func (p *Plain) RemoteAddr() net.Addr { return p.c.RemoteAddr() }
-func (p *Plain) LocalAddr() net.Addr  { return p.c.LocalAddr() }
+func (p *Plain) Inbound() int  { return p.c.InboundBuffered() }
+func (p *Plain) Outbound() int { return p.c.OutboundBuffered() }
+func (p *Plain) Close()        { _ = p.c.Close() }
+
+// RemoteAddr is the client's address: the socket's peer, or the one a
+// PROXY header named.
+func (p *Plain) RemoteAddr() net.Addr {
+	if p.named != nil {
+		return p.named.remote
+	}
+	return p.c.RemoteAddr()
+}
+
+// LocalAddr is the address the client connected to: the socket's, or the
+// one a PROXY header named.
+func (p *Plain) LocalAddr() net.Addr {
+	if p.named != nil {
+		return p.named.local
+	}
+	return p.c.LocalAddr()
+}
+
+// SetAddrs makes RemoteAddr and LocalAddr return remote and local (those
+// a PROXY protocol header named), for the connection's life. Called on
+// the loop, before the protocol's handler reads them.
+func (p *Plain) SetAddrs(remote, local net.Addr) { p.named = &namedAddrs{remote, local} }
 
 // rawWriteMax bounds the writes Write makes itself: a raw call holds the
 // loop's P, so one that copies megabytes into the socket is left to gnet.
@@ -101,7 +129,7 @@ func (p *Plain) PauseRead() {
 	if p.c.OutboundBuffered() > 0 {
 		ev = unix.EPOLLOUT
 	}
-	if unix.EpollCtl(p.pollFd, unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev}) == nil {
+	if unix.EpollCtl(int(p.pollFd), unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev}) == nil {
 		p.pause = true
 	}
 }
@@ -116,7 +144,7 @@ func (p *Plain) ResumeRead() {
 	if p.c.OutboundBuffered() > 0 {
 		ev |= unix.EPOLLOUT
 	}
-	_ = unix.EpollCtl(p.pollFd, unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev})
+	_ = unix.EpollCtl(int(p.pollFd), unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev})
 }
 
 func (p *Plain) paused() bool { return p.pause }
@@ -143,7 +171,7 @@ func (p *Plain) findPoll() bool {
 	if v.Kind() != reflect.Int || v.Int() <= 0 {
 		return false
 	}
-	p.pollFd = int(v.Int())
+	p.pollFd = int32(v.Int())
 	return true
 }
 

@@ -195,7 +195,7 @@ func (t *TLS) handshake() {
 	// Under mu, so that the loop, which takes mu before it reads err,
 	// sees every write the handshake made to tc.
 	w.mu.Lock()
-	w.err = err
+	w.err, w.finished = err, true
 	w.mu.Unlock()
 	t.loop.Post(t.handshakeDone)
 }
@@ -207,7 +207,20 @@ func (t *TLS) handshakeDone() {
 	t.w.mu.Lock()
 	err := t.w.err
 	t.w.mu.Unlock()
-	if t.closed || t.done {
+	if t.done {
+		return
+	}
+	if t.closed {
+		// Closed while the handshake ran (OnClose left the outcome to
+		// this): its error, if it failed, says more than the close.
+		t.done = true
+		switch {
+		case t.expired:
+			err = ErrHandshakeTimeout
+		case err == nil:
+			err = net.ErrClosed
+		}
+		t.ready(t, err)
 		return
 	}
 	t.done = true
@@ -362,11 +375,25 @@ func (t *TLS) OnClose(err error) {
 	}
 	if !t.done {
 		// Closed during the handshake (its timeout, a peer that left):
-		// whoever waits for it learns it failed.
+		// whoever waits for it learns it failed. While the handshake's
+		// goroutine runs, handshakeDone tells, once it ends (soon: its
+		// reads fail from now on): a handshake that failed (a
+		// certificate refused) has sent its alert, which the peer may
+		// answer by closing before the goroutine returned its error,
+		// which says more than the close.
+		w.mu.Lock()
+		running, failed := t.started && !w.finished, w.err
+		w.mu.Unlock()
+		if running {
+			return
+		}
 		t.done = true
-		if t.expired {
+		switch {
+		case t.expired:
 			err = ErrHandshakeTimeout
-		} else if err == nil {
+		case failed != nil:
+			err = failed // finished, handshakeDone not run yet
+		case err == nil:
 			err = net.ErrClosed
 		}
 		t.ready(t, err)
@@ -532,7 +559,10 @@ type wire struct {
 	held   bool // the loop holds inbound bytes that did not fit in in
 	closed bool
 	onLoop bool
-	err    error // the handshake's outcome
+	err    error // the handshake's outcome, once finished
+	// finished: the handshake's goroutine has returned (and posted
+	// handshakeDone).
+	finished bool
 
 	holding bool // the handshake goroutine holds a slot; that goroutine's only
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +54,31 @@ func readLines(t *testing.T, path string, n int) []string {
 	}
 }
 
+// rawExchange sends req (which asks for connection: close) to addr and
+// returns how many bytes came back, head and body: what %B counts.
+func rawExchange(t *testing.T, addr, req string) int {
+	t.Helper()
+	_, n := rawStatus(t, addr, req)
+	return n
+}
+
+// rawStatus is rawExchange that also returns the response's status.
+func rawStatus(t *testing.T, addr, req string) (status, n int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, req)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if _, scanErr := fmt.Sscanf(string(b), "HTTP/1.1 %d ", &status); err != nil || scanErr != nil {
+		t.Fatalf("%q: %q %v", req, b, err)
+	}
+	return status, len(b)
+}
+
 // httplogRE matches the default line: client, date, frontend,
 // backend/server, timers, status, bytes, termination, request, cause.
 var httplogRE = regexp.MustCompile(`^127\.0\.0\.1:(\d+) \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] (\S+) (\S+)/(\S+) (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (-?\d+) (\d+) (\S\S) "([^"]*)"(?: "([^"]*)")?$`)
@@ -71,9 +97,7 @@ frontends:
     access_log: {to: access.log}
     limits: {max_body: 100}
 `, map[string]string{"app.lua": accessLogLua})
-	if _, err := http.Get(s.url("/one?x=1")); err != nil {
-		t.Fatal(err)
-	}
+	one := rawExchange(t, s.addr(), "GET /one?x=1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
 	if r, err := http.Get(s.url("/fail")); err != nil || r.StatusCode != 500 {
 		t.Fatalf("/fail: %v %v", r, err)
 	}
@@ -105,10 +129,12 @@ frontends:
 	type want struct {
 		status, bytes, term, req, cause string
 	}
+	// %B counts the response's head and body, as sent: the HTTP/2 head is
+	// its HEADERS frame, more than the 6 bytes of body.
 	for i, w := range []want{
-		{"200", "6", "--", "GET /one?x=1 HTTP/1.1", ""},
+		{"200", fmt.Sprint(one), "--", "GET /one?x=1 HTTP/1.1", ""},
 		{"500", "", "IR", "GET /fail HTTP/1.1", "Lua: app.lua:4: the service failed"},
-		{"200", "6", "--", "GET /two HTTP/2.0", ""},
+		{"200", "", "--", "GET /two HTTP/2.0", ""},
 		{"400", "0", "PR", "<BADREQ>", "http1: "},
 		{"413", "0", "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
 		{"414", "0", "PR", "<BADREQ>", "request line too long"},
@@ -120,6 +146,11 @@ frontends:
 		}
 		if m[2] != "web" || m[3] != "web" || m[4] != "<NOSRV>" || m[6] != "-1" || m[7] != "-1" || m[8] != "-1" {
 			t.Errorf("line %d: frontend, backend/server or timers wrong: %q", i, lines[i])
+		}
+		if i == 2 {
+			if n, _ := strconv.Atoi(m[11]); n <= 6+9 {
+				t.Errorf("line %d: %s bytes, want the body and a HEADERS frame", i, m[11])
+			}
 		}
 		if m[10] != w.status || (w.bytes != "" && m[11] != w.bytes) || m[12] != w.term || m[13] != w.req || !strings.Contains(m[14], w.cause) || (w.cause == "") != (m[14] == "") {
 			t.Errorf("line %d: %q\nwant status %s, bytes %s, termination %s, request %q, cause %q", i, lines[i], w.status, w.bytes, w.term, w.req, w.cause)
@@ -148,13 +179,10 @@ frontends:
     use_service: lua.hello
     access_log: off
 `, map[string]string{"app.lua": accessLogLua})
-	if _, err := http.Post(s.url("/j?a=b"), "text/plain", strings.NewReader("12345")); err != nil {
+	j1 := rawExchange(t, s.addr(), "POST /j?a=b HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\n12345")
+	c1 := rawExchange(t, s.addrOf("2"), "GET /c?q=1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+	if _, err := http.Get("http://" + s.addrOf("2") + "/fail"); err != nil {
 		t.Fatal(err)
-	}
-	for _, p := range []string{"/c?q=1", "/fail"} {
-		if _, err := http.Get("http://" + s.addrOf("2") + p); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if _, err := http.Get("http://" + s.addrOf("3") + "/"); err != nil {
 		t.Fatal(err)
@@ -164,14 +192,14 @@ frontends:
 	if err := json.Unmarshal([]byte(j[0]), &m); err != nil {
 		t.Fatalf("%q: %v", j[0], err)
 	}
-	for k, v := range map[string]any{"client_ip": "127.0.0.1", "frontend": "js", "status": 200.0, "bytes_out": 6.0, "bytes_in": 0.0,
+	for k, v := range map[string]any{"client_ip": "127.0.0.1", "frontend": "js", "status": 200.0, "bytes_out": float64(j1), "bytes_in": 0.0,
 		"termination": "--", "method": "POST", "uri": "/j?a=b", "protocol": "HTTP/1.1", "t_queue": -1.0} {
 		if m[k] != v {
 			t.Errorf("json %s = %#v, want %#v (%s)", k, m[k], v, j[0])
 		}
 	}
 	c := readLines(t, filepath.Join(s.dir, "custom.log"), 2)
-	if want := `custom GET /c ?q=1 HTTP/1.1 200 6 0 /c bob - "-"`; c[0] != want {
+	if want := fmt.Sprintf(`custom GET /c ?q=1 HTTP/1.1 200 %d 0 /c bob - "-"`, c1); c[0] != want {
 		t.Errorf("custom line %q, want %q", c[0], want)
 	}
 	if want := `custom GET /fail  HTTP/1.1 500 0 0 /fail bob - "Lua: app.lua:4: the service failed"`; c[1] != want {
@@ -204,12 +232,10 @@ backends:
     servers:
       - {name: web1, address: "%s"}
 `, be.addr), map[string]string{"app.lua": accessLogLua})
-	if r, err := http.Get(s.url("/p")); err != nil || r.StatusCode != 200 {
-		t.Fatalf("%v %v", r, err)
-	}
+	n := rawExchange(t, s.addr(), "GET /p HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
 	lines := readLines(t, filepath.Join(s.dir, "access.log"), 1)
 	m := httplogRE.FindStringSubmatch(lines[0])
-	if m == nil || m[2] != "px" || m[3] != "app" || m[4] != "web1" || m[6] != "0" || m[7] == "-1" || m[8] == "-1" || m[10] != "200" || m[11] != "17" || m[12] != "--" {
+	if m == nil || m[2] != "px" || m[3] != "app" || m[4] != "web1" || m[6] != "0" || m[7] == "-1" || m[8] == "-1" || m[10] != "200" || m[11] != fmt.Sprint(n) || m[12] != "--" {
 		t.Fatalf("proxied request's line: %q", lines[0])
 	}
 	var tc, tr, ta int
@@ -355,5 +381,39 @@ frontends:
 	lines := readLines(t, filepath.Join(s.dir, "access.log"), 1)
 	if want := `408 cR "<BADREQ>" "client timeout: request head (timeouts.http_request)"`; lines[0] != want {
 		t.Errorf("line %q, want %q", lines[0], want)
+	}
+}
+
+// %TR is the time the request's head took to arrive, from its first byte;
+// %Ta and the date count from that byte too.
+func TestAccessLogTR(t *testing.T) {
+	s := startServer(t, `workers: 1
+lua:
+  load: [app.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hello
+    access_log: {to: access.log, format: "%TR %Ta %HP"}
+`, map[string]string{"app.lua": accessLogLua})
+	c := dialRaw(t, s.addr())
+	start := time.Now()
+	c.send("GET /slow HTTP/1.1\r\n")
+	c.expectQuiet(200 * time.Millisecond) // the head is not complete
+	c.send("host: x\r\n\r\n")
+	c.readResponse("GET")
+	took := time.Since(start)
+	c.send("GET /fast HTTP/1.1\r\nhost: x\r\n\r\n")
+	c.readResponse("GET")
+	lines := readLines(t, filepath.Join(s.dir, "access.log"), 2)
+	var tr, ta int
+	var path string
+	fmt.Sscan(lines[0], &tr, &ta, &path)
+	if path != "/slow" || tr < 180 || tr > int(took.Milliseconds()) || ta < tr {
+		t.Errorf("slow head: %q (it took %v)", lines[0], took)
+	}
+	fmt.Sscan(lines[1], &tr, &ta, &path)
+	if path != "/fast" || tr > 50 {
+		t.Errorf("fast head: %q", lines[1])
 	}
 }

@@ -24,7 +24,6 @@
 package main
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"flag"
@@ -197,7 +196,13 @@ func adminCommand(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	answer, err := admin.Send(*sock, strings.Join(fs.Args(), " "), adminTimeout)
+	// One argument is a command line as is ("show info;show stat");
+	// several are the words of one command, each kept whole.
+	line := fs.Arg(0)
+	if fs.NArg() > 1 {
+		line = admin.Quote(fs.Args())
+	}
+	answer, err := admin.Send(*sock, line, adminTimeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "luaedge admin:", err)
 		return exitError
@@ -337,11 +342,15 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	p := &process{src: src, stderr: stderr, log: log, notify: newNotifier(), reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}}
+	p := &process{src: src, stderr: stderr, log: log, notify: newNotifier(), reloads: make(chan chan<- reloadResult), done: make(chan struct{}), retiring: map[*generation]bool{}, started: time.Now()}
+	// The runtime commands' and the stats page's rates come from a
+	// sample of the counters each second.
+	if cfg.RuntimeSocket != "" || cfg.Admin != nil {
+		p.hist = metrics.NewHistory()
+	}
+	rt := admin.NewRuntime(p.commands, log)
 	if cfg.RuntimeSocket != "" {
-		sock, err := admin.Listen(cfg.RuntimeSocket, map[string]admin.Command{
-			"reload": {Help: "reload the configuration and the scripts; answers once the new generation serves", Run: p.reloadCommand},
-		}, log)
+		sock, err := admin.Listen(cfg.RuntimeSocket, rt)
 		if err != nil {
 			log.Error("cannot start", "err", fmt.Errorf("runtime_socket: %w", err))
 			return 1
@@ -349,17 +358,17 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 		defer sock.Close()
 	}
 	if a := cfg.Admin; a != nil {
-		started := time.Now()
-		src := func(ctx context.Context) *metrics.Snapshot {
-			srv := p.serving.Load()
-			if srv == nil {
-				return nil // not serving yet
-			}
-			snap := srv.Snapshot(ctx)
-			snap.Uptime = time.Since(started)
-			return snap
+		routes := map[string]http.Handler{a.Metrics: metrics.Handler(p.snapshot)}
+		if a.Stats != "" {
+			// HAProxy's page gives its CSV at its path followed by ;csv.
+			stats := metrics.StatsHandler(p.snapshot, p.hist, a.StatsRefresh.D())
+			routes[a.Stats] = stats
+			routes[a.Stats+";csv"] = stats
 		}
-		h, err := admin.ListenHTTP(a.Bind, map[string]http.Handler{a.Metrics: metrics.Handler(src)}, log)
+		if a.Runtime != "" {
+			routes[a.Runtime] = rt
+		}
+		h, err := admin.ListenHTTP(a.Bind, routes, log)
 		if err != nil {
 			log.Error("cannot start", "err", fmt.Errorf("admin.bind: %w", err))
 			return 1
@@ -371,7 +380,7 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	p.cur = startGeneration(1, cfg, log, srv)
-	p.serving.Store(srv)
+	p.serving.Store(p.cur)
 	select {
 	case err := <-p.cur.served:
 		log.Error("cannot start", "err", err)
@@ -380,5 +389,8 @@ func serve(src source, cfg *config.Config, scripts []lj.Script, log *slog.Logger
 	}
 	p.cur.listening()
 	p.notified(p.notify.ready(p.cur.n))
+	if p.hist != nil {
+		go p.sample() // until run returns
+	}
 	return p.run(sigs)
 }

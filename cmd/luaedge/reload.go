@@ -15,6 +15,7 @@ import (
 
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/edge"
+	"github.com/luaedge/luaedge/metrics"
 )
 
 // reloadStartTimeout bounds the start of a reload's new generation: its
@@ -109,8 +110,14 @@ type process struct {
 	log    *slog.Logger
 	cur    *generation
 	notify *notifier // systemd's, if it runs the process
-	// serving is cur's server, for the admin listener's goroutines.
-	serving atomic.Pointer[edge.Server]
+	// serving is cur, for the runtime commands' and the admin listener's
+	// goroutines; stopping is set once a stop signal came.
+	serving  atomic.Pointer[generation]
+	stopping atomic.Bool
+	started  time.Time
+	// hist is the stats' history of rates (nil without an admin listener
+	// or a runtime socket), fed by sample.
+	hist *metrics.History
 
 	reloads chan chan<- reloadResult // reloads asked on the runtime socket
 	done    chan struct{}            // closed when run returns
@@ -195,6 +202,7 @@ func (p *process) run(sigs <-chan os.Signal) int {
 				continue
 			}
 			p.log.Info("stopping: finishing requests in flight", "signal", sig)
+			p.stopping.Store(true)
 			p.notified(p.notify.stopping())
 			var starting *generation
 			if running != nil {
@@ -269,7 +277,7 @@ func (p *process) switchTo(res reloadResult) {
 	}
 	old, g := p.cur, res.gen
 	p.cur, p.log = g, g.log
-	p.serving.Store(g.srv)
+	p.serving.Store(g)
 	slog.SetDefault(g.log)
 	// From here on every new connection goes to g: the old generation's
 	// listeners close before the reload is announced (and answered).

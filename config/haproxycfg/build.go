@@ -76,7 +76,7 @@ func (g *gen) action(phase, comment, code string) string {
 
 func (f *file) build() (*Result, error) {
 	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
-	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir}
+	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
 		if p.kind == "backend" || p.kind == "listen" {
@@ -106,6 +106,7 @@ func (f *file) build() (*Result, error) {
 		b.Timeouts.Connect = p.timeouts["connect"]
 		b.Timeouts.Server = p.timeouts["server"]
 		b.Timeouts.Tunnel = p.timeouts["tunnel"]
+		f.networkBackend(&b, p)
 		cfg.Backends = append(cfg.Backends, b)
 	}
 	for _, p := range f.proxies {
@@ -172,6 +173,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	fe.Timeouts.HTTPRequest = first("http-request", "client")
 	fe.Timeouts.KeepAlive = first("http-keep-alive", "http-request", "client")
 	fe.Timeouts.Body = client
+	f.networkFrontend(&fe, p)
 	http := fe.Mode == "http"
 
 	// The backends the frontend may use, in a stable order.

@@ -83,6 +83,12 @@ type proxy struct {
 	defServer  []string // the options of default-server, before each server's
 	monitorURI string
 	redirects  []rule // the section's redirect lines: after its http-request rules
+
+	// network.go: bind ... accept-proxy (all binds or none), maxconn,
+	// compression (copied when a line changes it).
+	acceptProxy bool
+	maxconn     int
+	compression *config.Compression
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -110,6 +116,8 @@ type file struct {
 	luaPath  []string      // lua-prepend-path
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
+
+	compLevel int // tune.comp.maxlevel
 }
 
 func (f *file) warn(at pos, format string, args ...any) {
@@ -118,7 +126,7 @@ func (f *file) warn(at pos, format string, args ...any) {
 
 // parse reads the files in order, as HAProxy does with several -f.
 func parse(paths []string) (*file, error) {
-	f := &file{}
+	f := &file{compLevel: 1} // HAProxy compresses at level 1 unless tune.comp.maxlevel says
 	defaults := map[string]*proxy{}
 	last := &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
 	for _, path := range paths {
@@ -451,7 +459,7 @@ func envRef(s string) (name, def string, hasDef bool, n int) {
 // logging targets, stats): accepted with a warning.
 var noEffect = map[string]bool{
 	"daemon": true, "user": true, "group": true, "uid": true, "gid": true, "chroot": true, "pidfile": true,
-	"log": true, "log-tag": true, "log-send-hostname": true, "maxconn": true, "master-worker": true,
+	"log": true, "log-tag": true, "log-send-hostname": true, "master-worker": true,
 	"ca-base": true, "crt-base": true, "ssl-default-bind-ciphers": true, "ssl-default-bind-ciphersuites": true,
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
@@ -523,6 +531,9 @@ func (f *file) globalLine(at pos, w []string) error {
 	case "tune.lua.forced-yield", "tune.lua.service-timeout", "tune.lua.task-timeout", "tune.lua.log.loggers", "tune.lua.log.stderr":
 		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see lua.forced_yield and the other CPU limits)", w[0])
 	default:
+		if ok, err := f.networkGlobal(at, w); ok {
+			return err
+		}
 		if noEffect[w[0]] {
 			f.warn(at, "'%s' has no effect in luaedge", w[0])
 			return nil
@@ -572,7 +583,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if len(w) < 2 {
 			return at.errorf("bind: an address is needed")
 		}
-		t, err := bindTLS(at, w[2:])
+		opts, acceptProxy := withoutAcceptProxy(w[2:])
+		if len(p.binds) > 0 && acceptProxy != p.acceptProxy {
+			return at.errorf("bind: luaedge takes accept-proxy per frontend; every bind of %s must have it, or none", p.name)
+		}
+		p.acceptProxy = acceptProxy
+		t, err := bindTLS(at, opts)
 		if err != nil {
 			return err
 		}
@@ -598,8 +614,8 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("timeout: want a name and a time")
 		}
 		switch w[1] {
-		case "client", "server", "connect", "http-request", "http-keep-alive", "tunnel":
-		case "queue", "check", "client-fin", "server-fin", "tarpit":
+		case "client", "server", "connect", "http-request", "http-keep-alive", "tunnel", "queue":
+		case "check", "client-fin", "server-fin", "tarpit":
 			f.warn(at, "'timeout %s' has no equivalent in luaedge and is ignored", w[1])
 			return nil
 		default:
@@ -617,11 +633,14 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("monitor-uri: want a URI")
 		}
 		p.monitorURI = w[1]
-	case "log", "maxconn", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "compression", "unique-id-format", "unique-id-header", "capture":
+	case "maxconn", "compression":
+		_, err := f.networkProxy(p, at, w)
+		return err
+	case "log", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "unique-id-format", "unique-id-header", "capture":
 		if kw == "capture" {
 			return at.unsupported("capture")
 		}
-		if kw == "unique-id-format" || kw == "unique-id-header" || kw == "compression" {
+		if kw == "unique-id-format" || kw == "unique-id-header" {
 			return at.unsupported(kw)
 		}
 		f.warn(at, "'%s' has no effect in luaedge", kw)
@@ -870,6 +889,12 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 		case "maxconn":
 			s.MaxConn, err = num(i)
 			i++
+		case "send-proxy":
+			s.SendProxy = "v1"
+		case "send-proxy-v2":
+			s.SendProxy = "v2"
+		case "no-send-proxy", "no-send-proxy-v2":
+			s.SendProxy = "none"
 		case "rise":
 			p.check.Rise, err = num(i)
 			i++

@@ -65,6 +65,19 @@ I.var_methods(AppletTCP, stream_of)
 
 I.AppletTCP = AppletTCP
 
+-- applet_tcp_of returns the AppletTCP of the coroutine of ctx, made on
+-- first use and reused by its later streams, its private value cleared.
+function I.applet_tcp_of(ctx)
+	local applet = ctx.applet_tcp
+	if applet == nil then
+		applet = setmetatable({}, mt)
+		I.owner[applet] = ctx
+		ctx.applet_tcp = applet
+	end
+	if ctx.applet_priv ~= nil then ctx.applet_priv = nil end
+	return applet
+end
+
 -- The TCP entry. A TCP "request" is the whole client connection: sess and
 -- txn variables last as long as it.
 I.entries[I.ENTRY_TCP] = function(s, ctx)
@@ -76,13 +89,7 @@ I.entries[I.ENTRY_TCP] = function(s, ctx)
 	if p.service then
 		ctx.stage, ctx.tcp_stage = "service", "service"
 		-- The applet is the coroutine's, like the TXN.
-		local applet = ctx.applet_tcp
-		if applet == nil then
-			applet = setmetatable({}, mt)
-			I.owner[applet] = ctx
-			ctx.applet_tcp = applet
-		end
-		if ctx.applet_priv ~= nil then ctx.applet_priv = nil end
+		local applet = I.applet_tcp_of(ctx)
 		I.enter(ctx, p.service.stats)
 		p.service.fn(applet)
 		I.leave(ctx, false)

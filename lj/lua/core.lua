@@ -52,6 +52,68 @@ function I.service_id(name, mode)
 	return svc.id
 end
 
+-- core.register_cli(path, usage, fn): a command of the runtime socket
+-- (Reference: HAProxy Lua API, core.register_cli). path is its words;
+-- fn(applet, words...) gets an AppletTCP whose send writes the answer,
+-- and the command's words, the path's included. A later registration of
+-- the same path replaces the earlier one. Go reads the list once the
+-- state is set up (lj.State.CLIs) and runs a command on one loop with
+-- EntryCLI.
+I.clis = {}
+function core.register_cli(path, usage, fn)
+	check_type("core.register_cli", 1, path, "table")
+	check_type("core.register_cli", 2, usage, "string")
+	check_type("core.register_cli", 3, fn, "function")
+	if #path == 0 then
+		error("bad argument #1 to 'core.register_cli' (the path has no word)", 2)
+	end
+	local words = {}
+	for i, w in ipairs(path) do
+		if type(w) ~= "string" or w == "" or w:find("[%s;\\%z]") then
+			error("bad argument #1 to 'core.register_cli' (word " .. i .. " is not a word: a non-empty string without blanks, ';' or '\\')", 2)
+		end
+		words[i] = w
+	end
+	local name = table.concat(words, " ")
+	if usage:find("[%z\n]") then
+		error("bad argument #2 to 'core.register_cli' (one line expected)", 2)
+	end
+	for _, c in ipairs(I.clis) do
+		if c.name == name then
+			c.usage, c.fn, c.stats = usage, fn, I.record("cli", name, fn)
+			return
+		end
+	end
+	I.clis[#I.clis + 1] = { name = name, usage = usage, fn = fn, stats = I.record("cli", name, fn) }
+end
+
+-- cli_list is how Go reads the commands: name, NUL, usage, NUL, for each.
+function I.cli_list()
+	local out = {}
+	for i, c in ipairs(I.clis) do out[i] = c.name .. "\0" .. c.usage .. "\0" end
+	return table.concat(out)
+end
+
+-- The entry of a runtime-socket command: its words come in the target
+-- span, separated by NUL bytes.
+local find, sub = string.find, string.sub
+I.entries[I.ENTRY_CLI] = function(s, ctx)
+	local c = I.clis[s.entry_arg]
+	local line = I.span(s, s.target)
+	local args, n, i = {}, 0, 1
+	while true do
+		local j = find(line, "\0", i, true)
+		n = n + 1
+		args[n] = sub(line, i, j and j - 1 or #line)
+		if j == nil then break end
+		i = j + 1
+	end
+	local applet = I.applet_tcp_of(ctx)
+	I.enter(ctx, c.stats)
+	c.fn(applet, unpack(args, 1, n))
+	I.leave(ctx, false)
+end
+
 function core.log(level, msg)
 	if type(level) ~= "number" then
 		error("bad argument #1 to 'core.log' (number expected, got " .. type(level) .. ")", 2)

@@ -90,6 +90,7 @@ end
 local function is_token(v)
 	return type(v) == "string" and v:find("^[!#$%%&'*+%-.^_`|~%w]+$") ~= nil
 end
+I.ws_token = is_token -- the client's subprotocols and fields (websocket_client.lua)
 
 -- accept([options]) checks the request as a WebSocket upgrade and sends
 -- the 101: options.protocols lists the subprotocols spoken, preferred

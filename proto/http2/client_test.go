@@ -150,6 +150,9 @@ func eventString(ev Event) string {
 	switch ev.Kind {
 	case EventRequest:
 		fmt.Fprintf(&b, "REQUEST %d %s %s %s %s cl=%d", ev.Stream, ev.Method, ev.Scheme, ev.Authority, ev.Path, ev.ContentLength)
+		if ev.Protocol != "" {
+			fmt.Fprintf(&b, " protocol=%s", ev.Protocol)
+		}
 	case EventData:
 		fmt.Fprintf(&b, "DATA %d %s", ev.Stream, abbrev(ev.Data))
 	case EventTrailers:

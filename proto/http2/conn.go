@@ -57,6 +57,11 @@ type Limits struct {
 	// ended (ENHANCE_YOUR_CALM): it carries mostly frames that do no work
 	// (SETTINGS, PING, PRIORITY, empty or refused frames). Default 1 MiB.
 	FloodAllowance int
+	// ExtendedConnect sends SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
+	// and accepts requests with a :protocol pseudo-header field (Event.
+	// Protocol), which the caller serves (WebSocket over HTTP/2). Without
+	// it, such a request is malformed (a stream error, PROTOCOL_ERROR).
+	ExtendedConnect bool
 }
 
 // Defaults of Limits.
@@ -142,8 +147,10 @@ type Event struct {
 	Kind   EventKind
 	Stream uint32
 	// The request's pseudo-header fields (EventRequest); Authority is
-	// the host field's value when :authority is absent.
-	Method, Scheme, Authority, Path string
+	// the host field's value when :authority is absent. Protocol is the
+	// :protocol of an extended CONNECT (Limits.ExtendedConnect), "" for
+	// any other request.
+	Method, Scheme, Authority, Path, Protocol string
 	// ContentLength is the request's content-length, -1 when it has none.
 	ContentLength int64
 	// Fields are the regular fields (EventRequest) or the trailer fields
@@ -290,12 +297,19 @@ func NewConn(lim Limits) *Conn {
 	// bytes (AddField passes them unconverted) and never allocates.
 	c.enc = hpack.NewEncoder(&c.block)
 	c.enc.SetMaxDynamicTableSizeLimit(0)
-	c.out = AppendSettings(c.out,
-		Setting{SettingMaxConcurrentStreams, uint32(lim.MaxConcurrentStreams)},
-		Setting{SettingInitialWindowSize, uint32(lim.StreamWindow)},
-		Setting{SettingMaxFrameSize, uint32(lim.MaxFrameSize)},
-		Setting{SettingMaxHeaderListSize, uint32(lim.MaxHeaderListSize)},
-		Setting{SettingEnablePush, 0})
+	settings := [...]Setting{
+		{SettingMaxConcurrentStreams, uint32(lim.MaxConcurrentStreams)},
+		{SettingInitialWindowSize, uint32(lim.StreamWindow)},
+		{SettingMaxFrameSize, uint32(lim.MaxFrameSize)},
+		{SettingMaxHeaderListSize, uint32(lim.MaxHeaderListSize)},
+		{SettingEnablePush, 0},
+		{SettingEnableConnectProtocol, 1},
+	}
+	n := len(settings)
+	if !lim.ExtendedConnect {
+		n-- // the last, RFC 8441's, is sent only to say yes
+	}
+	c.out = AppendSettings(c.out, settings[:n]...)
 	if lim.ConnWindow > initialWindow {
 		c.out = AppendWindowUpdate(c.out, 0, uint32(lim.ConnWindow-initialWindow))
 	}

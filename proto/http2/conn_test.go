@@ -466,6 +466,50 @@ func TestValidRequests(t *testing.T) {
 	}
 }
 
+// RFC 8441: with ExtendedConnect, the server says so in its SETTINGS and
+// a CONNECT may carry :protocol, with :scheme and :path; its stream then
+// carries DATA both ways as any other.
+func TestExtendedConnect(t *testing.T) {
+	cl := newClient(t, Limits{ExtendedConnect: true})
+	cl.wire.WriteString(ClientPreface)
+	cl.fr.WriteSettings()
+	cl.feed()
+	cl.expect(nil, []string{
+		"SETTINGS MAX_CONCURRENT_STREAMS=100 INITIAL_WINDOW_SIZE=262144 MAX_FRAME_SIZE=16384 MAX_HEADER_LIST_SIZE=65536 ENABLE_PUSH=0 ENABLE_CONNECT_PROTOCOL=1",
+		"WINDOW_UPDATE 0 +983041",
+		"SETTINGS ACK",
+	})
+	ws := []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":authority", "a.example", ":path", "/chat?room=1", "sec-websocket-version", "13"}
+	cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: cl.block(ws...), EndHeaders: true})
+	cl.fr.WriteData(1, false, []byte("frame"))
+	cl.feed()
+	cl.expect([]string{"REQUEST 1 CONNECT https a.example /chat?room=1 cl=-1 protocol=websocket sec-websocket-version=13", `DATA 1 "frame"`}, nil)
+	cl.c.StartHeaders(1, 200)
+	cl.c.SendHeaders(false)
+	cl.c.WriteData(1, []byte("back"), false)
+	cl.feed()
+	cl.expect(nil, []string{"HEADERS 1 :status=200", `DATA 1 "back"`})
+
+	for _, tt := range []struct {
+		name   string
+		fields []string
+	}{
+		{":protocol with GET", []string{":method", "GET", ":protocol", "websocket", ":scheme", "https", ":authority", "a", ":path", "/"}},
+		{"without :path", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":authority", "a"}},
+		{"without :scheme", []string{":method", "CONNECT", ":protocol", "websocket", ":authority", "a", ":path", "/"}},
+		{"without :authority", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/", "host", "a"}},
+		{"empty :protocol", []string{":method", "CONNECT", ":protocol", "", ":scheme", "https", ":authority", "a", ":path", "/"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := newClient(t, Limits{ExtendedConnect: true})
+			cl.start()
+			cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: cl.block(tt.fields...), EndHeaders: true})
+			cl.feed()
+			cl.expect(nil, []string{"RST_STREAM 1 PROTOCOL_ERROR"})
+		})
+	}
+}
+
 // RFC 9113 §5.2: request bodies flow as fast as the caller consumes them.
 func TestRequestFlowControl(t *testing.T) {
 	const window = 65535

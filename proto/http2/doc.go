@@ -1,7 +1,8 @@
 // Package http2 implements the HTTP/2 wire format (RFC 9113) for an
 // event-loop server: a frame codec over complete frames, and Conn, the
 // server side of one connection as a state machine fed with the inbound
-// bytes.
+// bytes. With Limits.ExtendedConnect it accepts RFC 8441's extended
+// CONNECT (WebSocket over HTTP/2), whose stream the caller serves.
 //
 // Nothing here does I/O, starts a goroutine or reads a clock. ParseFrame
 // looks only at complete frames: a caller keeps the bytes of an incomplete

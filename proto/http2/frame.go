@@ -118,6 +118,7 @@ var (
 	errSettingsAck      = &Error{ErrCodeFrameSize, false, "http2: SETTINGS ACK with a payload"}
 	errSettingsLength   = &Error{ErrCodeFrameSize, false, "http2: SETTINGS length not a multiple of 6"}
 	errEnablePush       = &Error{ErrCodeProtocol, false, "http2: SETTINGS_ENABLE_PUSH neither 0 nor 1"}
+	errConnectProtocol  = &Error{ErrCodeProtocol, false, "http2: SETTINGS_ENABLE_CONNECT_PROTOCOL neither 0 nor 1"}
 	errInitialWindow    = &Error{ErrCodeFlowControl, false, "http2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1"}
 	errMaxFrameSize     = &Error{ErrCodeProtocol, false, "http2: SETTINGS_MAX_FRAME_SIZE out of range"}
 	errPingLength       = &Error{ErrCodeFrameSize, false, "http2: PING length is not 8"}
@@ -360,6 +361,9 @@ const (
 	SettingInitialWindowSize    SettingID = 0x4
 	SettingMaxFrameSize         SettingID = 0x5
 	SettingMaxHeaderListSize    SettingID = 0x6
+	// SettingEnableConnectProtocol is RFC 8441's: the server accepts
+	// extended CONNECT (a :protocol pseudo-header field).
+	SettingEnableConnectProtocol SettingID = 0x8
 )
 
 // Setting is one setting of a SETTINGS frame.
@@ -379,6 +383,10 @@ func (s Setting) check() error {
 	case SettingEnablePush:
 		if s.Val > 1 {
 			return errEnablePush
+		}
+	case SettingEnableConnectProtocol:
+		if s.Val > 1 {
+			return errConnectProtocol
 		}
 	case SettingInitialWindowSize:
 		if s.Val > MaxWindow {

@@ -28,6 +28,7 @@ type headerBlock struct {
 	pseudo        uint8 // pseudo-header fields seen
 	regular       bool  // a regular field was seen
 	method        string
+	protocol      string
 	scheme        string
 	authority     string
 	path          string
@@ -41,7 +42,8 @@ const (
 	pseudoScheme
 	pseudoAuthority
 	pseudoPath
-	pseudoHost // not pseudo: the host field, which may appear once
+	pseudoProtocol // RFC 8441's :protocol
+	pseudoHost     // not pseudo: the host field, which may appear once
 )
 
 // decoding reports whether decoded fields are still wanted.
@@ -171,6 +173,8 @@ func (hb *headerBlock) checkField(name, value string) bool {
 			bit, hb.authority = pseudoAuthority, value
 		case ":path":
 			bit, hb.path = pseudoPath, value
+		case ":protocol":
+			bit, hb.protocol = pseudoProtocol, value
 		default:
 			return false // unknown, or a response's
 		}
@@ -240,7 +244,7 @@ func (c *Conn) endBlock() error {
 	case hb.tooLarge:
 		c.refuseTooLarge(hb.id, hb.endStream)
 		return nil
-	case hb.bad || hb.s == nil && !hb.validRequest():
+	case hb.bad || hb.s == nil && !hb.validRequest(c.lim.ExtendedConnect):
 		return c.streamError(hb.id, ErrCodeProtocol)
 	}
 	c.payload += int64(hb.bytes)
@@ -262,15 +266,16 @@ func (c *Conn) endBlock() error {
 	s.remoteEnded = hb.endStream
 	c.events = append(c.events, Event{
 		Kind: EventRequest, Stream: s.id,
-		Method: hb.method, Scheme: hb.scheme, Authority: hb.authority, Path: hb.path,
+		Method: hb.method, Scheme: hb.scheme, Authority: hb.authority, Path: hb.path, Protocol: hb.protocol,
 		ContentLength: hb.contentLength, Fields: fields, End: hb.endStream, s: s,
 	})
 	return nil
 }
 
 // validRequest checks the pseudo-header fields of a request (RFC 9113
-// §8.3.1) and fills in its authority from host.
-func (hb *headerBlock) validRequest() bool {
+// §8.3.1; RFC 8441 §4 for an extended CONNECT, when extended allows it)
+// and fills in its authority from host.
+func (hb *headerBlock) validRequest(extended bool) bool {
 	if hb.pseudo&pseudoMethod == 0 || !validToken(hb.method) {
 		return false
 	}
@@ -283,7 +288,12 @@ func (hb *headerBlock) validRequest() bool {
 	if !inClass(hb.authority, &httpchar.Host) {
 		return false
 	}
-	if hb.method == "CONNECT" {
+	if hb.pseudo&pseudoProtocol != 0 {
+		// RFC 8441 §4: CONNECT only, with the other pseudo-header fields.
+		if !extended || hb.method != "CONNECT" || !validToken(hb.protocol) || hb.pseudo&pseudoAuthority == 0 {
+			return false
+		}
+	} else if hb.method == "CONNECT" {
 		// RFC 9113 §8.5: :authority only.
 		return hb.pseudo&(pseudoScheme|pseudoPath) == 0 && hb.pseudo&pseudoAuthority != 0 && hb.authority != ""
 	}

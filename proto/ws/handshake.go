@@ -140,6 +140,28 @@ func (o *Offer) Accept(method []byte, minor int, opt *Options) (Response, error)
 	return res, nil
 }
 
+// AcceptConnect checks an extended CONNECT of HTTP/2 (RFC 8441 §5) as a
+// WebSocket opening handshake: its Sec-WebSocket-Version, then the
+// subprotocol and permessage-deflate as Accept negotiates them. The
+// method and :protocol are the caller's to check; there is no key, and
+// Response.Accept is left empty: the answer is a 200 with
+// sec-websocket-protocol (Response.Protocol, when not empty) and
+// sec-websocket-extensions (Response.Deflate.AppendExtension, when On).
+func (o *Offer) AcceptConnect(opt *Options) (Response, error) {
+	var res Response
+	switch {
+	case o.versions == 0:
+		return res, errNoVersion
+	case o.versions > 1 || string(o.version) != Version:
+		return res, errVersion
+	}
+	res.Protocol = o.selectProtocol(opt.Protocols)
+	if opt.Deflate {
+		res.Deflate = negotiateDeflate(o.extensions)
+	}
+	return res, nil
+}
+
 // selectProtocol returns the first of ours the client offered.
 func (o *Offer) selectProtocol(ours []string) string {
 	for _, p := range ours {

@@ -140,3 +140,19 @@ func TestAcceptZeroAllocs(t *testing.T) {
 		t.Fatalf("%v allocations", allocs)
 	}
 }
+
+// RFC 8441 §5: over HTTP/2 only the version is checked; the subprotocol
+// and permessage-deflate are negotiated as over HTTP/1.1.
+func TestAcceptConnect(t *testing.T) {
+	o := offer("Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Extensions: permessage-deflate")
+	res, err := o.AcceptConnect(&Options{Protocols: []string{"superchat"}, Deflate: true})
+	if err != nil || res.Protocol != "superchat" || !res.Deflate.On {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := offer().AcceptConnect(&Options{}); err != errNoVersion {
+		t.Fatalf("no version: %v", err)
+	}
+	if _, err := offer("Sec-WebSocket-Version: 8").AcceptConnect(&Options{}); err != errVersion {
+		t.Fatalf("version 8: %v", err)
+	}
+}

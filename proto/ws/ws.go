@@ -1,6 +1,7 @@
 // Package ws implements the WebSocket wire format (RFC 6455) and its
 // permessage-deflate extension (RFC 7692) for an event-loop server: the
-// checks and answer of the opening handshake, a parser of complete frames, a
+// checks and answer of the opening handshake (and, for clients, its
+// request and the checks of the answer), a parser of complete frames, a
 // per-connection Reader assembling messages, and a Writer appending frames.
 //
 // Nothing here does I/O and nothing starts a goroutine. The caller keeps a

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,7 @@ type Conn struct {
 	out []byte
 
 	phase      phase
+	headAt     int64 // when the request being read or answered began to arrive, Unix ns (a time.Time would grow Conn's allocation)
 	deadline   time.Time
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
@@ -116,15 +118,17 @@ type Conn struct {
 	tunnel     bool
 	tunnelIdle time.Duration
 	relay      *servews.Relay
+	wst        *wsTunnel // the frames followed for the drain (wsdrain.go); nil with relay
 
 	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
 	// (0: none); set by whoever makes the Conn.
 	WSFilter int
 
-	// OnUpgrade is called with the WebSocket connection this one became
+	// OnUpgrade is told of the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
-	// them. nil: upgrades are refused.
-	OnUpgrade func(*servews.Conn)
+	// them (an interface, not a func: a method value would cost each
+	// connection an allocation). nil: upgrades are refused.
+	OnUpgrade Upgraded
 
 	// The request being answered, and its body's framing; the small
 	// fields are together, which keeps an idle connection in a smaller
@@ -150,17 +154,29 @@ type Conn struct {
 	respChunked bool
 }
 
+// Upgraded takes over the WebSocket connection an HTTP/1.1 connection
+// became.
+type Upgraded interface{ Upgraded(*servews.Conn) }
+
 // New serves connection c of frontend fe on loop l; id is the connection's
 // number (for sess.* variables), prog the frontend's program in the loop's
 // Lua state.
 func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
 	h := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, prog: prog, bodyDone: true}
 	h.st = stream.New(l.Env, h, stream.KindHTTP, fe.Stream)
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		h.srcIP, h.srcPort = []byte(a.IP.String()), a.Port
+	// Both addresses in one allocation: an idle connection is mostly
+	// what it keeps from here.
+	src, _ := c.RemoteAddr().(*net.TCPAddr)
+	dst, _ := c.LocalAddr().(*net.TCPAddr)
+	var scratch [96]byte
+	b := appendIP(scratch[:0], src)
+	n := len(b)
+	ips := append([]byte(nil), appendIP(b, dst)...)
+	if src != nil {
+		h.srcIP, h.srcPort = ips[:n:n], src.Port
 	}
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
+	if dst != nil {
+		h.dstIP, h.dstPort = ips[n:], dst.Port
 	}
 	h.st.Src = h.srcIP
 	if h.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); h.trackKey != "" {
@@ -169,6 +185,16 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	l.Conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
 	return h
+}
+
+// appendIP appends a's address as net.IP's String writes it (IPv4 in
+// dotted form, IPv6 as RFC 5952 says).
+func appendIP(b []byte, a *net.TCPAddr) []byte {
+	if a == nil {
+		return b
+	}
+	ip, _ := netip.AddrFromSlice(a.IP)
+	return ip.Unmap().AppendTo(b)
 }
 
 // Peer gives the access log the connection's addresses.
@@ -251,6 +277,9 @@ func (h *Conn) nextRequest() bool {
 		return false
 	}
 	h.headSent = false // no response of this request has left yet
+	if h.phase != phaseHead {
+		h.headAt = time.Now().UnixNano() // the request's first bytes (%tr, %TR)
+	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
 			h.setPhase(phaseHead)
@@ -320,6 +349,9 @@ func (h *Conn) startRequest() {
 		return
 	}
 	h.stats.Requests.Inc()
+	if h.headAt != 0 {
+		h.st.LogHeadStart(time.Unix(0, h.headAt))
+	}
 	if h.trackKey != "" {
 		h.fe.Track.HTTPRequest(h.trackKey)
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
@@ -475,6 +507,11 @@ func (h *Conn) Tunnel(idle time.Duration) {
 		if h.fe.WS.Hooks {
 			h.relay.Hooks(h.st.S())
 		}
+	} else {
+		h.wst = &wsTunnel{}
+	}
+	if h.l.Env.Draining() {
+		h.drainTunnel() // switched while the server stops: closed at once
 	}
 }
 
@@ -518,7 +555,7 @@ func (h *Conn) relayTunnel() {
 		h.resumeRead()
 		h.relay.FromClient(buf)
 	} else {
-		h.st.Body(buf)
+		h.tunnelToServer(buf)
 	}
 	h.c.Discard(len(buf))
 	h.deadline = h.loopNow().Add(h.tunnelIdle)
@@ -653,7 +690,8 @@ func (h *Conn) SendHead(hd *stream.Head) {
 		h.sendSwitch(hd)
 		return
 	}
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -681,11 +719,13 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	}
 	h.out = append(b, "\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
-	b := http1.AppendStatusLine(h.outBuf(), h.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -693,6 +733,7 @@ func (h *Conn) sendSwitch(hd *stream.Head) {
 	}
 	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
 	h.headSent = true
+	h.st.LogHeadBytes(len(h.out) - start)
 }
 
 // SendData sends response body bytes, chunk-framed when the head had no
@@ -702,6 +743,9 @@ func (h *Conn) SendData(p []byte) {
 		h.deadline = h.loopNow().Add(h.tunnelIdle)
 		if h.relay != nil {
 			h.relay.FromServer(p)
+			return
+		}
+		if !h.tunnelToClient(p) {
 			return
 		}
 	}
@@ -856,10 +900,15 @@ func (h *Conn) CheckDeadline(now time.Time) {
 }
 
 // Drain is called at shutdown: busy connections close after their
-// response, and so do those receiving a request head. An idle connection
+// response, and so do those receiving a request head; a forwarded
+// WebSocket closes (wsdrain.go). An idle connection
 // closes once it has been idle for drainGrace: its client may be sending
 // the next request right now, and closing under it would lose it.
 func (h *Conn) Drain() {
+	if h.tunnel {
+		h.DrainWebSocket()
+		return
+	}
 	if h.st.Running() || h.up != nil || h.phase != phaseIdle {
 		return
 	}
@@ -1010,7 +1059,7 @@ func (h *Conn) Upgrade() {
 	h.closed, h.handedOff = true, true
 	s.SetKind(cgo.KindWebSocket)
 	s.SetWS(0, 0, []byte(res.Protocol))
-	h.OnUpgrade(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
+	h.OnUpgrade.Upgraded(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
 }
 
 // OnClose releases what the connection holds.

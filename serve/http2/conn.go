@@ -14,6 +14,7 @@ import (
 	"github.com/luaedge/luaedge/metrics"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	servews "github.com/luaedge/luaedge/serve/ws"
 	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
@@ -25,6 +26,9 @@ type Frontend struct {
 	Stream *stream.Frontend
 	stream.HTTPOptions
 	Limits http2.Limits
+	// WS is the frontend's WebSocket settings, for WebSocket over HTTP/2
+	// (Limits.ExtendedConnect, ws.go); nil: none.
+	WS *servews.Frontend
 }
 
 // Loop is what the HTTP/2 connections of one loop share. It is used from
@@ -32,6 +36,10 @@ type Frontend struct {
 type Loop struct {
 	Env   *stream.Env
 	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+	// WS serves the WebSockets of extended CONNECT streams; NewConnID
+	// gives each such stream a connection id of its own. nil: none.
+	WS        *servews.Loop
+	NewConnID func() int64
 }
 
 // Sniff tells whether the first bytes of a connection are the HTTP/2
@@ -165,19 +173,27 @@ func (h *Conn) event(ev *http2.Event) {
 	case http2.EventRequest:
 		h.request(ev)
 	case http2.EventData:
-		if rs := h.streams[ev.Stream]; rs != nil {
+		if rs := h.streams[ev.Stream]; rs != nil && rs.ws != nil {
+			rs.ws.data(ev.Data, ev.End)
+		} else if rs != nil {
 			rs.data(ev.Data, ev.End)
 		} else {
 			h.h2.Consumed(ev.Stream, len(ev.Data))
 		}
 	case http2.EventTrailers:
-		if rs := h.streams[ev.Stream]; rs != nil {
+		if rs := h.streams[ev.Stream]; rs != nil && rs.ws != nil {
+			rs.ws.Close() // the client's end of the stream
+		} else if rs != nil {
 			rs.trailers(ev.Fields)
 		}
 	case http2.EventReset:
 		if rs := h.streams[ev.Stream]; rs != nil {
-			rs.st.Close()
 			h.forget(rs)
+			if rs.ws != nil {
+				rs.ws.lost()
+			} else {
+				rs.st.Close()
+			}
 		}
 	case http2.EventWindow:
 		if rs := h.streams[ev.Stream]; rs != nil {
@@ -192,7 +208,10 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 
 // request starts the stream of a request head.
 func (h *Conn) request(ev *http2.Event) {
-	rs := &reqStream{h: h, id: ev.Stream, bodyDone: ev.End, head: ev.Method == "HEAD"}
+	rs := &reqStream{h: h, id: ev.Stream, connID: h.id, bodyDone: ev.End, head: ev.Method == "HEAD"}
+	if ev.Protocol != "" && h.l.NewConnID != nil {
+		rs.connID = h.l.NewConnID()
+	}
 	rs.st = stream.New(h.l.Env, rs, stream.KindHTTP, h.fe.Stream)
 	rs.st.Src = h.srcIP
 	h.streams[ev.Stream] = rs
@@ -201,7 +220,7 @@ func (h *Conn) request(ev *http2.Event) {
 		rs.refuse(413, "content-length over limits.max_body")
 		return
 	}
-	if err := rs.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
+	if err := rs.st.Start(lj.EntryHTTP, h.prog, rs.connID); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
 		rs.refuse(503, "no coroutine: "+err.Error())
 		return
@@ -231,6 +250,9 @@ func (h *Conn) request(ev *http2.Event) {
 	}
 	s.SetAuthority(bytesOf(ev.Authority))
 	s.SetScheme(bytesOf(ev.Scheme)) // the client's :scheme
+	if ev.Protocol != "" {
+		s.SetProtocol(bytesOf(ev.Protocol))
+	}
 	s.SetContentLength(ev.ContentLength)
 	hasHost := false
 	for _, f := range ev.Fields {
@@ -263,7 +285,11 @@ func (h *Conn) forget(rs *reqStream) {
 	}
 	delete(h.streams, rs.id)
 	rs.gone = true
-	h.sessVars = h.sessVars || rs.st.SessVars()
+	if rs.ws == nil {
+		// A WebSocket's stream has a connection id of its own, whose
+		// session serve/ws ends.
+		h.sessVars = h.sessVars || rs.st.SessVars()
+	}
 	rs.pending = nil
 	if len(h.streams) == 0 {
 		h.deadline = h.now().Add(h.fe.KeepAlive)
@@ -421,8 +447,12 @@ func (h *Conn) Drain() {
 // closeAll ends every stream: the connection is going.
 func (h *Conn) closeAll() {
 	for _, rs := range h.streams {
-		rs.st.Close()
 		h.forget(rs)
+		if rs.ws != nil {
+			rs.ws.lost()
+		} else {
+			rs.st.Close()
+		}
 	}
 }
 

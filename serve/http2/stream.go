@@ -18,6 +18,12 @@ type reqStream struct {
 	h  *Conn
 	id uint32
 	st *stream.Stream
+	// connID is its coroutine's connection id (sess.* variables, the
+	// WebSocket gate): the Conn's, or one of its own for an extended
+	// CONNECT, which may become a WebSocket (ws.go) living as long as a
+	// connection.
+	connID int64
+	ws     *wsStream // the WebSocket it became; nil until then
 
 	head bool // a HEAD request: its answer has no body
 
@@ -233,6 +239,7 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if hd.Status >= 400 && h.trackKey != "" {
 		h.fe.Track.HTTPError(h.trackKey)
 	}
+	start := h.h2.Pending()
 	h.h2.StartHeaders(rs.id, hd.Status)
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
@@ -249,6 +256,7 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if h.h2.SendHeaders(false) != nil {
 		return
 	}
+	rs.st.LogHeadBytes(h.h2.Pending() - start)
 	if hd.Status >= 200 {
 		rs.headSent = true
 	}
@@ -329,13 +337,19 @@ func (rs *reqStream) sendPending() {
 			// Reset within the Feed under way (a WINDOW_UPDATE and then
 			// the client's RST_STREAM): the stream's EventReset will find
 			// it forgotten, so its script is stopped here.
-			rs.st.Close()
 			h.forget(rs)
+			if rs.ws != nil {
+				rs.ws.lost()
+			} else {
+				rs.st.Close()
+			}
 			return
 		}
 		rs.pending = rs.pending[:copy(rs.pending, rs.pending[n:])]
 		if len(rs.pending) > 0 {
-			if n > 0 || rs.deadline.IsZero() {
+			// A WebSocket's client that does not read is its pings' to
+			// find out, not a deadline's.
+			if rs.ws == nil && (n > 0 || rs.deadline.IsZero()) {
 				rs.deadline = h.now().Add(h.fe.BodyTime)
 			}
 			return

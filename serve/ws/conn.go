@@ -133,6 +133,9 @@ type Conn struct {
 	waiting  bool   // the script waits in receive
 	waitGen  uint64 // counts waits, so that a stale receive timer does nothing
 	waitCode uint16 // the close code the script gets once the connection is gone
+	// waitReason goes with waitCode once the client's close frame came
+	// or the client broke the protocol (tellClose).
+	waitReason string
 
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closed     bool // OnClose ran
@@ -320,11 +323,13 @@ func (h *Conn) wake() {
 	h.st.Step()
 }
 
-// tellClose gives the script the close (code, reason) if it can still
-// take it.
+// tellClose gives the script the close (code, reason) if it waits for a
+// message; otherwise WaitBody does when it next waits: meanwhile the
+// stream's io may hold what the script waits on (a socket's bytes).
 func (h *Conn) tellClose(code uint16, reason []byte) {
+	h.waitCode, h.waitReason = code, string(reason)
 	s := h.st.S()
-	if s == nil || s.WSOp() != 0 {
+	if !h.waiting || s == nil || s.WSOp() != 0 {
 		return
 	}
 	s.SetWS(cgo.MsgClose, int(code), reason)
@@ -407,11 +412,14 @@ func (h *Conn) WaitBody() bool {
 		return false
 	}
 	if h.closed || h.closeRecv || h.failed {
-		code := h.waitCode
+		code, reason := h.waitCode, "connection closed"
 		if code == 0 {
 			code = ws.CloseAbnormal
 		}
-		s.SetWS(cgo.MsgClose, int(code), []byte("connection closed"))
+		if h.closeRecv || h.failed {
+			reason = h.waitReason
+		}
+		s.SetWS(cgo.MsgClose, int(code), []byte(reason))
 		return false
 	}
 	h.waiting = true

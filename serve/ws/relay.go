@@ -38,6 +38,12 @@ type Relay struct {
 	// has been run.
 	head   *reqHead
 	closed bool
+	// The drain at shutdown (Drain): closing, a close frame was relayed
+	// (the peers' own closing handshake is under way); draining, the
+	// server stops; closesSent, our close frames went to both sides,
+	// after which their frames are dropped but for the close that
+	// answers ours (relaySide.answered).
+	closing, draining, closesSent bool
 }
 
 // relaySide is one end of the relay: what it sent is parsed with r, what
@@ -50,6 +56,8 @@ type relaySide struct {
 	msg     []byte // the message going on
 	fromID  int32  // ws_code for the filters: 0 the client, 1 the server
 	other   *relaySide
+	// answered: its close frame came after ours (Drain).
+	answered bool
 }
 
 // NewRelay makes the relay of one forwarded WebSocket: chain is the
@@ -138,12 +146,24 @@ func (r *Relay) parse(src *relaySide, in []byte) int {
 		}
 		used += n
 		dst := src.other
+		if r.closesSent {
+			// Drained: only the close that answers ours counts.
+			src.msg = src.msg[:0]
+			if ev.Op == ws.OpClose {
+				src.answered = true
+				if src.other.answered {
+					r.l.Env.Loop.Post(r.drained)
+				}
+			}
+			continue
+		}
 		switch ev.Op {
 		case ws.OpPing:
 			r.write(dst, dst.w.AppendPing(r.frame[:0], ev.Payload))
 		case ws.OpPong:
 			r.write(dst, dst.w.AppendPong(r.frame[:0], ev.Payload))
 		case ws.OpClose:
+			r.closing = true
 			r.write(dst, dst.w.AppendClose(r.frame[:0], ev.Code, string(ev.Payload)))
 		case ws.OpText, ws.OpBinary:
 			r.filter(src, ev.Op)
@@ -186,10 +206,47 @@ func (r *Relay) filter(src *relaySide, op ws.Opcode) {
 	r.stepped()
 }
 
-// stepped notes the end of the filters' run, unless they wait.
+// stepped notes the end of the filters' run, unless they wait; a drain
+// that waited for it sends its close frames.
 func (r *Relay) stepped() {
 	if !r.st.Running() {
 		r.from = nil
+		if r.draining && !r.closesSent && !r.closing && !r.failed {
+			r.sendCloses()
+		}
+	}
+}
+
+// Drain closes the relayed WebSocket at shutdown: both sides get a close
+// frame (1001, "going away") at once, or once the filter running has
+// sent what it lets through; from then on what they send is dropped but
+// for the close frames that answer ours, and once both came the
+// connection ends (or at shutdown_timeout). When a close frame was
+// relayed already, the peers' own closing handshake goes on.
+func (r *Relay) Drain() {
+	if r.failed || r.draining {
+		return
+	}
+	r.draining = true
+	if !r.closing && !r.Busy() {
+		r.sendCloses()
+	}
+}
+
+// sendCloses sends our close frames to both sides.
+func (r *Relay) sendCloses() {
+	r.closesSent = true
+	r.write(&r.client, r.client.w.AppendClose(r.frame[:0], ws.CloseGoingAway, "server shutting down"))
+	r.write(&r.server, r.server.w.AppendClose(r.frame[:0], ws.CloseGoingAway, "server shutting down"))
+}
+
+// drained ends the connection once both sides answered the drain's close
+// frames; it runs as a task of its own, not under the relaying of what a
+// side sent.
+func (r *Relay) drained() {
+	if !r.failed {
+		r.failed = true
+		r.fail(ws.CloseGoingAway)
 	}
 }
 
@@ -242,6 +299,7 @@ func (r *Relay) stop(code uint16) {
 // Close releases the filters' stream (the connection closed), after the
 // hooks' ws_close.
 func (r *Relay) Close() {
+	r.failed = true
 	r.st.Close()
 	if r.head != nil && !r.closed {
 		r.closed = true

@@ -25,6 +25,9 @@ type Config struct {
 	// is a number with an optional unit, as in HAProxy: ms (the default),
 	// s, m, h or d ("10s", "1m", "500").
 	Store []string
+	// Shared adds the counts of the same table in other instances, which
+	// the owner exchanges through a store (shared.go).
+	Shared bool
 }
 
 // counter identifies one storable counter.

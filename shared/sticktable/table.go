@@ -69,6 +69,7 @@ type entry struct {
 	gpc0     int64
 	gpt0     int64
 	rates    [nRates]freqCtr
+	sync     *entrySync // a shared table's (shared.go); nil: not shared
 }
 
 // reset clears e's data as for a new entry created at now.
@@ -76,6 +77,16 @@ func (e *entry) reset(now int64) {
 	*e = entry{key: e.key, newer: e.newer, older: e.older, touched: now}
 	for i := range e.rates {
 		e.rates[i].start = now
+	}
+}
+
+// resetEntry resets e for t: a shared table's entry gets its exchange
+// state afresh (and is in no exchange: Deltas skips a key that is not
+// dirty).
+func (t *Table) resetEntry(e *entry, now int64) {
+	e.reset(now)
+	if t.shared {
+		e.sync = &entrySync{}
 	}
 }
 
@@ -134,6 +145,12 @@ type Table struct {
 	rr     atomic.Uint32
 
 	now func() time.Time // the clock; tests replace it
+
+	// A shared table's entries with events since the last exchange
+	// (shared.go); dirtyMu is taken under a shard's lock, never the reverse.
+	shared  bool
+	dirtyMu sync.Mutex
+	dirty   []string
 }
 
 // New validates cfg and returns an empty table. Errors name the offending
@@ -157,6 +174,7 @@ func newTable(name string, cfg Config, sp *spec, n int) *Table {
 		mask:   uint64(n - 1),
 		shards: make([]shard, n),
 		now:    time.Now,
+		shared: cfg.Shared,
 	}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*entry)
@@ -304,7 +322,7 @@ func (t *Table) acquire(key string, now int64) (*shard, *entry) {
 	for {
 		if e := s.m[key]; e != nil {
 			if !t.live(s, e, now) {
-				e.reset(now)
+				t.resetEntry(e, now)
 			}
 			e.touched = now
 			s.moveFront(e)
@@ -313,7 +331,7 @@ func (t *Table) acquire(key string, now int64) (*shard, *entry) {
 		t.expireTail(s, now, purgeOnInsert)
 		if t.reserve() {
 			e := &entry{key: strings.Clone(key)}
-			e.reset(now)
+			t.resetEntry(e, now)
 			s.m[e.key] = e
 			s.pushFront(e)
 			return s, e
@@ -323,7 +341,7 @@ func (t *Table) acquire(key string, now int64) (*shard, *entry) {
 			delete(s.m, v.key)
 			s.unlink(v)
 			v.key = strings.Clone(key)
-			v.reset(now)
+			t.resetEntry(v, now)
 			s.m[v.key] = v
 			s.pushFront(v)
 			return s, v
@@ -374,6 +392,9 @@ func (t *Table) ConnOpen(key string) {
 	if p := t.periods[rConn]; p > 0 {
 		e.rates[rConn].add(now, p, 1)
 	}
+	if e.sync != nil {
+		t.noteEvent(e, rConn, now, 1)
+	}
 	s.mu.Unlock()
 }
 
@@ -402,6 +423,9 @@ func (t *Table) HTTPRequest(key string) {
 	if p := t.periods[rHTTPReq]; p > 0 {
 		e.rates[rHTTPReq].add(now, p, 1)
 	}
+	if e.sync != nil {
+		t.noteEvent(e, rHTTPReq, now, 1)
+	}
 	s.mu.Unlock()
 }
 
@@ -415,6 +439,9 @@ func (t *Table) HTTPError(key string) {
 	if p := t.periods[rHTTPErr]; p > 0 {
 		e.rates[rHTTPErr].add(now, p, 1)
 	}
+	if e.sync != nil {
+		t.noteEvent(e, rHTTPErr, now, 1)
+	}
 	s.mu.Unlock()
 }
 
@@ -425,6 +452,9 @@ func (t *Table) Bytes(key string, in, out int64) {
 	s, e := t.acquire(key, now)
 	e.bytesIn += max(in, 0)
 	e.bytesOut += max(out, 0)
+	if e.sync != nil {
+		t.noteEvent(e, -1, now, 0)
+	}
 	s.mu.Unlock()
 }
 
@@ -437,6 +467,10 @@ func (t *Table) IncGPC0(key string) int64 {
 	v := e.gpc0
 	if p := t.periods[rGPC0]; p > 0 {
 		e.rates[rGPC0].add(now, p, 1)
+	}
+	if e.sync != nil {
+		t.noteEvent(e, rGPC0, now, 1)
+		v = t.sharedValue(e, cGPC0, now)
 	}
 	s.mu.Unlock()
 	if !t.has(cGPC0) {
@@ -455,6 +489,12 @@ func (t *Table) ClearGPC0(key string) int64 {
 	}
 	v := e.gpc0
 	e.gpc0 = 0
+	if sy := e.sync; sy != nil {
+		// The fleet's gpc0 goes to 0: the exchange sets it before adding.
+		v += sy.others[sGPC0]
+		sy.pushed[sGPC0], sy.others[sGPC0], sy.gpc0Reset = 0, 0, true
+		t.markDirty(e, now)
+	}
 	e.touched = now
 	s.moveFront(e)
 	s.mu.Unlock()
@@ -469,11 +509,18 @@ func (t *Table) SetGPT0(key string, v int64) {
 	now := t.tick()
 	s, e := t.acquire(key, now)
 	e.gpt0 = v
+	if e.sync != nil {
+		e.sync.gpt0Set = true
+		t.markDirty(e, now)
+	}
 	s.mu.Unlock()
 }
 
 // value returns counter c of e at now.
 func (t *Table) value(e *entry, c counter, now int64) int64 {
+	if e.sync != nil {
+		return t.sharedValue(e, c, now)
+	}
 	switch c {
 	case cConnCnt:
 		return e.connCnt

@@ -1,0 +1,132 @@
+package backend
+
+import "bytes"
+
+// The backend's queue, as HAProxy's: a request that finds every usable
+// server at its maxconn waits, first come first served, until one of
+// them finishes a request (or takes more: a raised maxconn or weight, a
+// server back up or ready). A request that finds no usable server at all
+// (down, in maintenance, draining, weight 0) is not queued: the caller
+// answers 503 at once.
+
+// Ticket is a request waiting in its backend's queue.
+type Ticket struct {
+	b    *Backend
+	key  []byte
+	wake func(*Server)
+	// Pos is how many requests were waiting before this one when it
+	// came (HAProxy's %bq).
+	Pos int
+	// Written under b.mu: served (srv set) or cancelled ends the wait.
+	srv       *Server
+	cancelled bool
+}
+
+// Queue is Pick for a request that may wait: it returns the server
+// chosen now, or the request's place in the queue; both nil when no
+// server could take it even once free (then the caller answers 503).
+// When the request reaches the head of the queue and a server is free,
+// wake is called with that server, counted as picked (Done it), on the
+// goroutine that freed it: wake must not block.
+func (b *Backend) Queue(key []byte, wake func(*Server)) (*Server, *Ticket) {
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		if s := b.pickLocked(key); s != nil {
+			b.mu.Unlock()
+			return s, nil
+		}
+	}
+	if !b.queueable() {
+		b.mu.Unlock()
+		return nil, nil
+	}
+	t := &Ticket{b: b, key: bytes.Clone(key), wake: wake, Pos: len(b.queue)}
+	b.queue = append(b.queue, t)
+	n := b.qlen.Add(1)
+	if n > b.qmax.Load() {
+		b.qmax.Store(n)
+	}
+	// A request that finished between the pick above and the append saw
+	// nobody waiting: look again now that t is in the queue.
+	served := b.serveQueue()
+	b.mu.Unlock()
+	wakeAll(served)
+	return nil, t
+}
+
+// Cancel takes the request out of the queue (its client left, or it
+// waited too long). It returns false if a server was given to it
+// already: wake has been or will be called, and that server must be
+// Done.
+func (t *Ticket) Cancel() bool {
+	b := t.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t.srv != nil || t.cancelled {
+		return false
+	}
+	t.cancelled = true
+	for i, q := range b.queue {
+		if q == t {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			b.qlen.Add(-1)
+			break
+		}
+	}
+	return true
+}
+
+// queueable reports whether a request no server can take now could be
+// taken once one has room: some server is usable but for its maxconn.
+// b.mu is held.
+func (b *Backend) queueable() bool {
+	for _, s := range b.servers {
+		if s.eligibleWeight() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch gives the servers that have room to the requests waiting
+// first, if any wait.
+func (b *Backend) dispatch() {
+	if b.qlen.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	served := b.serveQueue()
+	b.mu.Unlock()
+	wakeAll(served)
+}
+
+// serveQueue picks a server for each request at the head of the queue,
+// while one has room, and returns them; b.mu is held.
+func (b *Backend) serveQueue() []*Ticket {
+	var served []*Ticket
+	for len(b.queue) > 0 {
+		t := b.queue[0]
+		s := b.pickLocked(t.key)
+		if s == nil {
+			break
+		}
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		b.qlen.Add(-1)
+		t.srv = s
+		served = append(served, t)
+	}
+	return served
+}
+
+func wakeAll(served []*Ticket) {
+	for _, t := range served {
+		t.wake(t.srv)
+	}
+}
+
+// QueueLen is how many requests wait in the queue; QueueMax the most that
+// ever waited at once.
+func (b *Backend) QueueLen() int { return int(b.qlen.Load()) }
+
+func (b *Backend) QueueMax() int { return int(b.qmax.Load()) }

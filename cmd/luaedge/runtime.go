@@ -1,0 +1,701 @@
+package main
+
+// The runtime API's commands (the runtime socket, and admin.runtime on
+// the admin listener), in HAProxy's stats-socket manner: the commands
+// HAProxy has answer with HAProxy's text, so that the scripts written
+// for its socket read luaedge's. They act on the serving generation;
+// backends, stick tables and maps are shared by every loop, so a change
+// takes effect on every loop at once.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/luaedge/luaedge/admin"
+	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/edge"
+	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/metrics"
+	"github.com/luaedge/luaedge/shared/sticktable"
+)
+
+// runtimeTimeout bounds a script's command; loopsTimeout what a command
+// waits for the loops' answers (a loop held by a script that never
+// yields is left out after it, as a scrape leaves it out).
+const (
+	runtimeTimeout = 30 * time.Second
+	loopsTimeout   = 2 * time.Second
+)
+
+// commands are the runtime commands now: luaedge's, and those the
+// serving generation's scripts registered (core.register_cli).
+func (p *process) commands() []admin.Command {
+	cmds := []admin.Command{
+		{Path: []string{"reload"}, Help: "reload the configuration and the scripts", Run: p.reloadCommand},
+		{Path: []string{"show", "info"}, ReadOnly: true, Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
+		{Path: []string{"show", "version"}, ReadOnly: true, Help: "show version of the current process", Run: func([]string) string { return version + "\n" }},
+		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>]", Help: "report counters for each proxy and server (CSV)", Run: p.serverCmd(p.showStat)},
+		{Path: []string{"show", "servers", "state"}, ReadOnly: true, Usage: "[<backend>]", Help: "dump volatile server information", Run: p.serverCmd(showServersState)},
+		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
+		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
+		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
+		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
+		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
+		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
+		{Path: []string{"del", "map"}, Usage: "<map> [<key>|#<ref>]", Help: "delete map entries matching <key>", Run: p.serverCmd(delMap)},
+		{Path: []string{"clear", "map"}, Usage: "<map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
+		{Path: []string{"set", "server"}, Usage: "<bk>/<srv> [opts]", Help: "change a server's state, weight, health or address", Run: p.serverCmd(setServer)},
+		{Path: []string{"set", "weight"}, Usage: "<bk>/<srv> <weight>[%]", Help: "change a server's weight (use 'set server' instead)", Run: p.serverCmd(setWeight)},
+		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
+		{Path: []string{"enable", "server"}, Usage: "<bk>/<srv>", Help: "put a server back in service (set server ... state ready)", Run: p.serverCmd(enableServer)},
+		{Path: []string{"disable", "server"}, Usage: "<bk>/<srv>", Help: "put a server in maintenance (set server ... state maint)", Run: p.serverCmd(disableServer)},
+		{Path: []string{"show", "sess"}, ReadOnly: true, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
+	}
+	if g := p.serving.Load(); g != nil {
+		for i, c := range g.srv.CLIs() {
+			cmds = append(cmds, admin.Command{Path: c.Path, Usage: c.Usage, Run: luaCLI(g.srv, i+1, c)})
+		}
+	}
+	return cmds
+}
+
+// serverCmd runs fn on the serving generation's server.
+func (p *process) serverCmd(fn func(srv *edge.Server, args []string) string) func([]string) string {
+	return func(args []string) string {
+		g := p.serving.Load()
+		if g == nil {
+			return "luaedge is not serving yet.\n"
+		}
+		return fn(g.srv, args)
+	}
+}
+
+// luaCLI runs a script's command: its function gets the command's words,
+// its path's included, as HAProxy gives them.
+func luaCLI(srv *edge.Server, id int, c lj.CLI) func([]string) string {
+	return func(args []string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), runtimeTimeout)
+		defer cancel()
+		out, _, err := srv.RunCLI(ctx, id, append(slices.Clone(c.Path), args...))
+		if errors.Is(err, edge.ErrCLITimeout) {
+			return out + fmt.Sprintf("The Lua command did not end within %v: it was stopped.\n", runtimeTimeout)
+		}
+		if err != nil {
+			return out + "The Lua command could not run: " + err.Error() + "\n"
+		}
+		return out
+	}
+}
+
+// stamp adds what the process knows to a snapshot of its serving
+// generation.
+func (p *process) stamp(s *metrics.Snapshot, g *generation) *metrics.Snapshot {
+	s.Uptime = time.Since(p.started)
+	s.Version = version
+	s.Generation = g.n
+	return s
+}
+
+// snapshot is the metrics and stats page's source: nil before the first
+// generation serves.
+func (p *process) snapshot(ctx context.Context) *metrics.Snapshot {
+	g := p.serving.Load()
+	if g == nil {
+		return nil
+	}
+	return p.stamp(g.srv.Snapshot(ctx), g)
+}
+
+// sample feeds the history a sample of the counters every second until
+// the process stops.
+func (p *process) sample() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case now := <-t.C:
+			if g := p.serving.Load(); g != nil {
+				p.hist.Add(now, p.stamp(g.srv.Counters(), g))
+			}
+		}
+	}
+}
+
+// showInfo is "show info": HAProxy's keys that luaedge has a value for,
+// then luaedge's own.
+func (p *process) showInfo(srv *edge.Server, _ []string) string {
+	g := p.serving.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
+	defer cancel()
+	st := metrics.StatsOf(p.stamp(srv.Snapshot(ctx), g), p.hist, 0)
+	up := int64(st.Uptime)
+	var nofile syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	host, _ := os.Hostname()
+	stopping := 0
+	if p.stopping.Load() {
+		stopping = 1
+	}
+	pr := st.Process
+	var b strings.Builder
+	for _, kv := range [][2]any{
+		{"Name", "luaedge"},
+		{"Version", version},
+		{"Nbthread", st.Loops},
+		{"Nbproc", 1},
+		{"Process_num", 1},
+		{"Pid", os.Getpid()},
+		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", up/86400, up%86400/3600, up%3600/60, up%60)},
+		{"Uptime_sec", up},
+		{"Ulimit-n", nofile.Cur},
+		{"CurrConns", pr.Sessions},
+		{"CumConns", pr.SessionsTotal},
+		{"CumReq", pr.Requests},
+		{"ConnRate", pr.ConnRate},
+		{"MaxConnRate", pr.ConnRateMax},
+		{"SessRate", pr.ConnRate},
+		{"MaxSessRate", pr.ConnRateMax},
+		{"node", host},
+		{"Stopping", stopping},
+		{"TotalBytesOut", pr.BytesOut},
+		{"BytesOutRate", pr.BytesOutRate},
+		{"Generation", st.Generation},
+		{"ReqRate", pr.ReqRate},
+		{"MaxReqRate", pr.ReqRateMax},
+		{"LuaMemory_bytes", pr.LuaMemory},
+		{"CgoCalls", pr.CgoCalls},
+	} {
+		fmt.Fprintf(&b, "%s: %v\n", kv[0], kv[1])
+	}
+	return b.String()
+}
+
+// showStat is "show stat [<proxy> <type> <sid>]": HAProxy's CSV.
+func (p *process) showStat(srv *edge.Server, args []string) string {
+	var f metrics.CSVFilter
+	switch len(args) {
+	case 0:
+	case 3:
+		f.Proxy = args[0]
+		var err1, err2 error
+		f.Types, err1 = strconv.Atoi(args[1])
+		f.SID, err2 = strconv.Atoi(args[2])
+		if err1 != nil || err2 != nil {
+			return "Invalid type or server id: 'show stat <proxy> <type> <sid>' takes numbers (type: 1 frontends, 2 backends, 4 servers, -1 all).\n"
+		}
+	default:
+		return "'show stat' takes no argument or three: <proxy> <type> <sid> (typed and json forms are not supported; the stats page's ?format=json has these numbers).\n"
+	}
+	st := metrics.StatsOf(p.stamp(srv.Counters(), p.serving.Load()), p.hist, 0)
+	return st.CSV(f)
+}
+
+// HAProxy's numbers of check statuses (enum healthcheck_status), for
+// show servers state.
+var checkStatusNumbers = map[string]int{"SOCKERR": 5, "L4OK": 6, "L4TOUT": 7, "L4CON": 8, "L7TOUT": 12, "L7RSP": 13, "L7OK": 15, "L7STS": 17}
+
+// showServersState is "show servers state [<backend>]": HAProxy's
+// format 1, a line per server.
+func showServersState(srv *edge.Server, args []string) string {
+	snap := srv.Counters()
+	if len(args) > 0 && srv.Backend(args[0]) == nil {
+		return "Can't find backend.\n"
+	}
+	var b strings.Builder
+	b.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+	for i, be := range snap.Backends {
+		if len(args) > 0 && be.Name != args[0] {
+			continue
+		}
+		for _, sv := range be.Servers {
+			opState := 2 // running
+			switch {
+			case !sv.Up:
+				opState = 0
+			case sv.Status == "NOLB":
+				opState = 3
+			}
+			adminState := map[string]int{backend.AdminMaint: 1, backend.AdminDrain: 8}[sv.Admin]
+			c := sv.Check
+			status, result, checkState := 1, 0, 0 // initialising, unknown, no checks
+			if c.Configured {
+				checkState = 2 // configured
+				if c.Enabled {
+					checkState |= 4
+				}
+				if n, ok := checkStatusNumbers[c.Status]; ok {
+					status, result = n, 2
+					if strings.HasSuffix(c.Status, "OK") {
+						result = 3
+					}
+				}
+			}
+			host, port, _ := net.SplitHostPort(sv.Address)
+			fqdn := "-"
+			if net.ParseIP(host) == nil {
+				fqdn = host
+			}
+			ssl := 0
+			if s := srv.Backend(be.Name).Server(sv.Name); s != nil && s.TLS() != nil {
+				ssl = 1
+			}
+			fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d %d %d %d %d %d 0 0 0 %s %s - %d 0 - - 0\n",
+				len(snap.Frontends)+i+1, be.Name, sv.ID, sv.Name, host, opState, adminState, sv.Weight, sv.InitialWeight,
+				int64(sv.LastChange/time.Second), status, result, c.Health, checkState, fqdn, port, ssl)
+		}
+	}
+	return b.String()
+}
+
+func showBackend(srv *edge.Server, _ []string) string {
+	var b strings.Builder
+	b.WriteString("# name\n")
+	for _, be := range srv.Counters().Backends {
+		b.WriteString(be.Name + "\n")
+	}
+	return b.String()
+}
+
+// The order HAProxy lists a table's data types in (its stored types'
+// enum), for show table.
+var tableDataOrder = []string{"gpt0", "gpc0", "gpc0_rate", "conn_cnt", "conn_rate", "conn_cur", "http_req_cnt", "http_req_rate",
+	"http_err_cnt", "http_err_rate", "bytes_in_cnt", "bytes_out_cnt"}
+
+const tableArgs = "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n"
+
+// tableQuery is what show table and clear table read after the table's
+// name: data filters, or a key.
+type tableQuery struct {
+	filters []sticktable.Filter
+	key     string
+	hasKey  bool
+}
+
+// parseTableQuery reads the filters as HAProxy's CLI does; the string is
+// the error to answer.
+func parseTableQuery(t *sticktable.Table, args []string) (tableQuery, string) {
+	var q tableQuery
+	for i := 0; i < len(args); {
+		switch {
+		case args[i] == "key":
+			if i+1 >= len(args) {
+				return q, tableArgs
+			}
+			q.key, q.hasKey = args[i+1], true
+			i += 2
+		case strings.HasPrefix(args[i], "data."):
+			n := len(q.filters) + 1
+			if n > 4 {
+				return q, "Too many data filters (at most 4).\n"
+			}
+			name := strings.TrimPrefix(args[i], "data.")
+			switch {
+			case !sticktable.Known(name):
+				return q, fmt.Sprintf("Filter entry #%d: Unknown data type\n", n)
+			case !t.Stores(name):
+				return q, fmt.Sprintf("Filter entry #%d: Data type not stored in this table\n", n)
+			}
+			if i+1 >= len(args) || !slices.Contains([]string{"eq", "ne", "le", "ge", "lt", "gt"}, args[i+1]) {
+				return q, fmt.Sprintf("Filter entry #%d: Require and operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"\n", n)
+			}
+			var v int64
+			var err error
+			if i+2 < len(args) {
+				v, err = strconv.ParseInt(args[i+2], 10, 64)
+			}
+			if i+2 >= len(args) || err != nil {
+				return q, fmt.Sprintf("Filter entry #%d: Require a valid integer value to compare against\n", n)
+			}
+			q.filters = append(q.filters, sticktable.Filter{Counter: name, Op: args[i+1], Value: v})
+			i += 3
+		default:
+			return q, tableArgs
+		}
+	}
+	return q, ""
+}
+
+// tableHeader is show table's line of a table.
+func tableHeader(t *sticktable.Table) string {
+	return fmt.Sprintf("# table: %s, type: %s, size:%d, used:%d\n", t.Name(), t.Type(), t.Size(), t.Used())
+}
+
+// showTable is "show table [<table> [data.<type> <op> <value>]* | [key <key>]]".
+func showTable(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		var b strings.Builder
+		for _, t := range srv.Tables() {
+			b.WriteString(tableHeader(t))
+		}
+		return b.String()
+	}
+	t := srv.Table(args[0])
+	if t == nil {
+		return "No such table\n"
+	}
+	q, msg := parseTableQuery(t, args[1:])
+	if msg != "" {
+		return msg
+	}
+	entries := map[string]map[string]int64{}
+	if q.hasKey {
+		if k, err := t.Key(q.key); err == nil {
+			if v := t.Lookup(k); v != nil {
+				entries[k] = v
+			}
+		}
+	} else {
+		var err error
+		if entries, err = t.Dump(q.filters); err != nil {
+			return err.Error() + "\n"
+		}
+	}
+	// Rates show their period, as "http_req_rate(10000)".
+	names := map[string]string{}
+	for _, d := range t.Info()["data"].([]string) {
+		name, period, _ := strings.Cut(d, "=")
+		names[name] = name
+		if period != "-1" {
+			names[name] = name + "(" + period + ")"
+		}
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(tableHeader(t))
+	for _, k := range keys {
+		v := entries[k]
+		h := fnv.New64a()
+		h.Write([]byte(t.Name() + "\x00" + k))
+		fmt.Fprintf(&b, "0x%x: key=%s use=%d exp=%d", h.Sum64()&0xffffffffffff, k, v["use"], v["expire"])
+		for _, name := range tableDataOrder {
+			if shown, ok := names[name]; ok {
+				fmt.Fprintf(&b, " %s=%d", shown, v[name])
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// clearTable is "clear table <table> [data.<type> <op> <value>]* | [key <key>]".
+func clearTable(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		return tableArgs
+	}
+	t := srv.Table(args[0])
+	if t == nil {
+		return "No such table\n"
+	}
+	q, msg := parseTableQuery(t, args[1:])
+	if msg != "" {
+		return msg
+	}
+	if q.hasKey {
+		k, err := t.Key(q.key)
+		if err != nil {
+			return ""
+		}
+		if found, removed := t.Clear(k); found && !removed {
+			return "Entry currently in use, cannot remove\n"
+		}
+		return ""
+	}
+	if _, err := t.ClearMatching(q.filters); err != nil {
+		return err.Error() + "\n"
+	}
+	return ""
+}
+
+const unknownMap = "Unknown map identifier. Please use #<id> or <file>.\n"
+
+// showMap is "show map [<map>]".
+func showMap(srv *edge.Server, args []string) string {
+	sh := srv.Shared()
+	var b strings.Builder
+	if len(args) == 0 {
+		b.WriteString("# id (file) description\n")
+		for _, f := range sh.MapFiles() {
+			fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by map. curr_ver=0 next_ver=0 entry_cnt=%d\n", f.ID, f.Path, f.Path, f.Entries)
+		}
+		return b.String()
+	}
+	entries, err := sh.MapEntries(args[0])
+	if err != nil {
+		return unknownMap
+	}
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %s %s\n", e.Ref, e.Key, e.Value)
+	}
+	return b.String()
+}
+
+func addMap(srv *edge.Server, args []string) string {
+	if len(args) < 3 {
+		return "'add map' expects three parameters (map identifier, key and value).\n"
+	}
+	if err := srv.Shared().MapAdd(args[0], args[1], args[2]); err != nil {
+		if errors.Is(err, lj.ErrNoMap) {
+			return unknownMap
+		}
+		return err.Error() + "\n"
+	}
+	return ""
+}
+
+func setMap(srv *edge.Server, args []string) string {
+	if len(args) < 3 {
+		return "'set map' expects three parameters: map identifier, key and value.\n"
+	}
+	found, err := srv.Shared().MapSet(args[0], args[1], args[2])
+	switch {
+	case err != nil:
+		return unknownMap
+	case found:
+		return ""
+	case strings.HasPrefix(args[1], "#"):
+		return "key or pattern not found.\n"
+	}
+	return "entry not found.\n"
+}
+
+func delMap(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "This command expects two parameters: map identifier and key.\n"
+	}
+	found, err := srv.Shared().MapDel(args[0], args[1])
+	switch {
+	case err != nil:
+		return unknownMap
+	case !found:
+		return "Key not found.\n"
+	}
+	return ""
+}
+
+func clearMap(srv *edge.Server, args []string) string {
+	if len(args) < 1 {
+		return "Missing map identifier.\n"
+	}
+	if err := srv.Shared().MapClear(args[0]); err != nil {
+		return unknownMap
+	}
+	return ""
+}
+
+// findServer resolves "<backend>/<server>"; the string is the error to
+// answer, as HAProxy's.
+func findServer(srv *edge.Server, args []string) (string, *backend.Server, string) {
+	if len(args) == 0 {
+		return "", nil, "Require 'backend/server'.\n"
+	}
+	be, name, ok := strings.Cut(args[0], "/")
+	if !ok || be == "" || name == "" {
+		return "", nil, "Require 'backend/server'.\n"
+	}
+	b := srv.Backend(be)
+	if b == nil {
+		return "", nil, "No such backend.\n"
+	}
+	sv := b.Server(name)
+	if sv == nil {
+		return "", nil, "No such server.\n"
+	}
+	return be, sv, ""
+}
+
+const setServerUsage = "usage: set server <backend>/<server> addr | health | state | weight\n"
+
+// setServer is "set server <bk>/<srv> state|weight|health|addr ...".
+func setServer(srv *edge.Server, args []string) string {
+	be, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	if len(args) < 2 {
+		return setServerUsage
+	}
+	switch args[1] {
+	case "state":
+		if len(args) < 3 || !sv.SetAdminState(args[2]) {
+			return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+		}
+		return ""
+	case "weight":
+		return setServerWeight(srv, be, sv, args[2:])
+	case "health":
+		if len(args) < 3 {
+			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+		}
+		switch args[2] {
+		case "up":
+			sv.CheckForceUp()
+		case "stopping":
+			sv.CheckForceNoLB()
+		case "down":
+			sv.CheckForceDown()
+		default:
+			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+		}
+		return ""
+	case "addr":
+		return setServerAddr(sv, args[2:])
+	}
+	return setServerUsage
+}
+
+// setServerWeight sets an absolute weight, or one relative to the
+// configured weight ("50%"), as HAProxy's.
+func setServerWeight(srv *edge.Server, be string, sv *backend.Server, args []string) string {
+	if len(args) == 0 || args[0] == "" {
+		return "Require <weight> or <weight%>.\n"
+	}
+	s, relative := strings.CutSuffix(args[0], "%")
+	w, err := strconv.Atoi(s)
+	if err != nil || w < 0 {
+		return "Empty weight string empty or preceded by garbage\n"
+	}
+	if relative {
+		w = srv.InitialWeight(be, sv) * w / 100
+		if w > backend.MaxWeight {
+			return "Relative weight too large.\n"
+		}
+	} else if w > backend.MaxWeight {
+		return "Absolute weight can only be between 0 and 256 inclusive.\n"
+	}
+	_ = sv.SetWeight(w)
+	return ""
+}
+
+// setServerAddr is "set server <bk>/<srv> addr <ip> [port <port>]".
+func setServerAddr(sv *backend.Server, args []string) string {
+	if len(args) == 0 || (len(args) != 1 && (len(args) != 3 || args[1] != "port")) {
+		return "set server <b>/<s> addr requires an address and optionally a port.\n"
+	}
+	oldHost, oldPort, _ := net.SplitHostPort(sv.Addr())
+	host, port := args[0], oldPort
+	if len(args) == 3 {
+		port = args[2]
+	}
+	if err := sv.SetAddr(net.JoinHostPort(host, port)); err != nil {
+		return "Invalid address or port: " + err.Error() + "\n"
+	}
+	var changes []string
+	if host != oldHost {
+		changes = append(changes, fmt.Sprintf("IP changed from '%s' to '%s'", oldHost, host))
+	}
+	if port != oldPort {
+		changes = append(changes, fmt.Sprintf("port changed from '%s' to '%s'", oldPort, port))
+	}
+	if len(changes) == 0 {
+		return "no need to change the addr\n"
+	}
+	return strings.Join(changes, ", ") + " by 'stats socket command'\n"
+}
+
+func setWeight(srv *edge.Server, args []string) string {
+	be, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	return setServerWeight(srv, be, sv, args[1:])
+}
+
+func getWeight(srv *edge.Server, args []string) string {
+	be, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	return fmt.Sprintf("%d (initial %d)\n", sv.Weight(), srv.InitialWeight(be, sv))
+}
+
+func enableServer(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	sv.SetReady()
+	return ""
+}
+
+func disableServer(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	sv.SetMaint()
+	return ""
+}
+
+// age is a duration as HAProxy's show sess writes it.
+func age(d time.Duration) string {
+	s := int64(d / time.Second)
+	switch {
+	case s >= 86400:
+		return fmt.Sprintf("%dd%dh", s/86400, s%86400/3600)
+	case s >= 3600:
+		return fmt.Sprintf("%dh%dm", s/3600, s%3600/60)
+	case s >= 60:
+		return fmt.Sprintf("%dm%ds", s/60, s%60)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+// proto is a connection's protocol as HAProxy names it.
+func proto(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok && t.IP.To4() == nil {
+		return "tcpv6"
+	}
+	return "tcpv4"
+}
+
+// showSess is "show sess [<id>|all]": a line per client connection, or
+// the details of one (all: of each).
+func showSess(srv *edge.Server, args []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
+	defer cancel()
+	list := srv.Sessions(ctx)
+	var b strings.Builder
+	detail := func(s edge.Session) {
+		fmt.Fprintf(&b, "0x%x: [%s] id=%d proto=%s source=%s\n", s.ID, time.Now().Add(-s.Age).Format("02/Jan/2006:15:04:05"), s.ID, proto(s.Source), s.Source)
+		fmt.Fprintf(&b, "  frontend=%s (mode=%s) loop=%d age=%s\n", s.Frontend, s.Mode, s.Loop, age(s.Age))
+	}
+	switch {
+	case len(args) == 0:
+		for _, s := range list {
+			fmt.Fprintf(&b, "0x%x: proto=%s src=%s fe=%s mode=%s loop=%d age=%s\n", s.ID, proto(s.Source), s.Source, s.Frontend, s.Mode, s.Loop, age(s.Age))
+		}
+	case args[0] == "all":
+		for _, s := range list {
+			detail(s)
+		}
+	default:
+		id, err := strconv.ParseInt(args[0], 0, 64)
+		if err != nil {
+			return "Session not found.\n"
+		}
+		for _, s := range list {
+			if s.ID == id {
+				detail(s)
+				return b.String()
+			}
+		}
+		return "Session not found.\n"
+	}
+	return b.String()
+}
