@@ -391,6 +391,11 @@ start_one() {
         sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
             -e "s|@ADMIN_PORT@|$((port + 100))|g" -e "s|@SYSLOG_PORT@|$SYSLOG_PORT|g" "$f" >"$dir/${f##*/}"
     done
+    # Its folders (hook scripts) are copied as they are.
+    for f in "$case_dir"/*/; do
+        [[ -d $f ]] || continue
+        cp -r "$f" "$dir/"
+    done
     if [[ $server == nginx && -n $NGINX_ROOT ]]; then
         sed -i -e "s|/usr/lib/nginx/modules/|$NGINX_ROOT/usr/lib/nginx/modules/|g" \
             -e "s|/usr/share/lua/5.1/|$NGINX_ROOT/usr/share/lua/5.1/|g" "$dir/nginx.conf"

@@ -22,6 +22,7 @@ const (
 	OpForward = C.LE_OP_FORWARD
 	OpSocket  = C.LE_OP_SOCKET
 	OpUpgrade = C.LE_OP_UPGRADE
+	OpAfter   = C.LE_OP_AFTER
 )
 
 // Stream flags (le_stream.flags).
@@ -36,6 +37,10 @@ const (
 	FlagForward  = C.LE_F_FORWARD
 	FlagErrLog   = C.LE_F_ERR_LOG
 	FlagSvcErr   = C.LE_F_SVC_ERR
+	// FlagHooksAfter (set by Lua): the request has after_response hooks.
+	// FlagAfter (set by Go): the resume runs them, the response is over.
+	FlagHooksAfter = C.LE_F_HOOKS_AFTER
+	FlagAfter      = C.LE_F_AFTER
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the
@@ -326,6 +331,9 @@ func (s *Stream) Target() []byte { return s.span(s.c.target) }
 
 // Path returns the request path.
 func (s *Stream) Path() []byte { return s.span(s.c.path) }
+
+// Query returns the request's query (after "?").
+func (s *Stream) Query() []byte { return s.span(s.c.query) }
 
 // Authority returns the Host of the request.
 func (s *Stream) Authority() []byte { return s.span(s.c.authority) }

@@ -43,7 +43,8 @@ enum {
 	LE_OP_FLUSH = 4, /* send what is in out, then resume */
 	LE_OP_FORWARD = 5, /* forward the request; resume with the response head */
 	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
-	LE_OP_UPGRADE = 7  /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
+	LE_OP_UPGRADE = 7, /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
+	LE_OP_AFTER = 8    /* done as OP_DONE is; resume once the response was handed over (hooks' after_response) */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */
@@ -94,7 +95,9 @@ enum {
 	LE_F_SOCKOPT = 64,   /* tos or mark changed: apply them to the socket */
 	LE_F_FORWARD = 128,  /* forward the request to a backend */
 	LE_F_ERR_LOG = 256,  /* err holds an action's error that the request went on after: Go logs it */
-	LE_F_SVC_ERR = 512   /* with LE_F_ERR_LOG: the error was a service's, answered with HAProxy's 500 */
+	LE_F_SVC_ERR = 512,  /* with LE_F_ERR_LOG: the error was a service's, answered with HAProxy's 500 */
+	LE_F_HOOKS_AFTER = 1024, /* Lua: the request has after_response hooks; parked for a server's head, it is resumed with LE_F_AFTER when the exchange ends without one */
+	LE_F_AFTER = 2048       /* Go: the response is over; this resume runs the after_response hooks */
 };
 
 /* The protocol a stream came on (le_stream.kind). */

@@ -38,6 +38,8 @@ type Config struct {
 	AccessLog *AccessLog `yaml:"access_log"`
 	// Admin is the admin listener (Prometheus metrics); nil: none.
 	Admin *Admin `yaml:"admin"`
+	// Hooks are the hook scripts (docs/hooks.md); nil: none.
+	Hooks *Hooks `yaml:"hooks"`
 	// Shared is where core.kv, core.bus, core.artifacts and ngx.shared
 	// keep their state (shared.go).
 	Shared Shared `yaml:"shared"`
@@ -174,6 +176,10 @@ type Frontend struct {
 	// Capture names what each request and response keeps for the access
 	// log (%hr, %hs) and the capture.req.hdr / capture.res.hdr fetches.
 	Capture Capture `yaml:"capture"`
+	// Hooks names the hook scripts that run on this frontend's
+	// connections and requests; nil (left out): every enabled one on an
+	// HTTP frontend, none on a TCP one.
+	Hooks []string `yaml:"hooks"`
 }
 
 // Capture is a frontend's capture slots, numbered from 0 in each list
@@ -579,6 +585,9 @@ func (c *Config) setDefaults() {
 	setDefault(&c.Lua.MemoryLimit, DefaultLuaMemoryLimit)
 	setDefault(&c.Lua.Sandbox, DefaultLuaSandbox)
 	c.Lua.resolvePaths(c.Dir)
+	if c.Hooks != nil {
+		c.Hooks.setDefaults(c)
+	}
 	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) && c.Dir != "" {
 		c.RuntimeSocket = filepath.Join(c.Dir, c.RuntimeSocket)
 	}
@@ -680,8 +689,9 @@ func (c *Config) validate() error {
 		bad("runtime_socket: %s: a Unix socket path is at most 107 bytes, this one is %d", c.RuntimeSocket, len(c.RuntimeSocket))
 	}
 	if c.Lua.Hooks != "" {
-		bad("lua.hooks: hook scripts are not supported yet")
+		bad("lua.hooks: hook scripts are configured by the top-level key hooks (dir, scripts), not here (docs/hooks.md)")
 	}
+	errs = append(errs, c.validateHooks()...)
 	for _, d := range []struct {
 		key string
 		v   time.Duration

@@ -172,6 +172,7 @@ var listNouns = map[string]string{
 	"http_request": "actions", "http_response": "actions", "tcp_request": "actions", "tcp_response": "actions",
 	"frontends": "frontends (mappings with name, bind, ...)", "backends": "backends (mappings with name, servers, ...)",
 	"servers": "servers (mappings with name, address, ...)", "routes": "routes (mappings with host, path_prefix, backend)",
+	"hooks": "hook script names",
 }
 
 // want says in the file's words what a key of type t takes.

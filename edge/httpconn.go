@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
@@ -115,6 +116,10 @@ func (w *httpConn) toH2() {
 
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
+	if w.f.hookSet&lj.HookClose != 0 {
+		// The addresses now: the connection forgets them once closed.
+		w.ls.closeHooks(w.f, w.c, w.id, addrsOf(w.c))
+	}
 	w.ls.dropHTTP(w)
 	if w.ws != nil {
 		w.ws.OnClose(err)

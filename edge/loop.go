@@ -53,6 +53,7 @@ type loopState struct {
 	httpConns *httpConn
 	tcpConns  *tcpConn
 	started   time.Time
+	flushes   int // the hook scripts' flushes so far (opts.session)
 
 	stopSweep chan struct{}
 
@@ -74,7 +75,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client)
 	ls.pending = map[*cgo.Stream]*sharedWait{}
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog, Hooks: s.hooks})
 	if err != nil {
 		return err
 	}
@@ -123,6 +124,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		if err == nil {
 			err = st.SetCaptures(id, captures(f.cfg.Capture.Request), captures(f.cfg.Capture.Response))
 		}
+		if err == nil {
+			err = st.SetHooks(id, f.hooks)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 		}
@@ -130,6 +134,11 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		chain := 0
 		if names := f.cfg.WSFilterNames(); len(names) > 0 {
 			if chain, err = st.WSFilterChain(names); err != nil {
+				return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
+			}
+		}
+		if f.hookSet&lj.HookWS != 0 {
+			if chain, err = st.WSHookChain(chain, id); err != nil {
 				return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 			}
 		}
@@ -192,6 +201,14 @@ func (ls *loopState) sweeper() {
 	flush := time.NewTicker(logFlushEvery)
 	defer flush.Stop()
 	flushLog := ls.env.AccessLog.Flush
+	// The hook scripts' flush.lua, every hooks.flush_interval (nil: never).
+	var hookFlush <-chan time.Time
+	if h := ls.srv.cfg.Hooks; h != nil && h.FlushIntervalOr() > 0 && ls.srv.hooks.Has(h.Enabled())&lj.HookFlush != 0 {
+		ft := time.NewTicker(h.FlushIntervalOr())
+		defer ft.Stop()
+		hookFlush = ft.C
+	}
+	flushHooks := func() { ls.flush(flushInterval, nil) }
 	for {
 		select {
 		case <-ls.stopSweep:
@@ -202,6 +219,8 @@ func (ls *loopState) sweeper() {
 			if len(ls.srv.sinks) > 0 {
 				ls.loop.Post(flushLog)
 			}
+		case <-hookFlush:
+			ls.loop.Post(flushHooks)
 		}
 	}
 }

@@ -53,6 +53,7 @@ type Server struct {
 	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps, stores
 	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
 	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
+	hooks     *lj.Hooks                     // the hook scripts and their data store; nil: none
 
 	// backendCompress is each backend's compression, by index (nil: its
 	// requests' frontend's).
@@ -94,6 +95,10 @@ type frontend struct {
 	tls     *tls.Config // nil: clear text
 	paused  atomic.Bool // Proxy:pause / stop: new connections are refused
 	stopped atomic.Bool
+	// hooks are the hook scripts that run on its connections and
+	// requests, in order; hookSet the hooks they have together.
+	hooks   []string
+	hookSet lj.HookSet
 	slots   *connSlots // its maxconn; nil: no bound
 }
 
@@ -182,11 +187,18 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		}
 		return -1
 	}
+	if s.hooks, err = ReadHooks(cfg); err != nil {
+		return nil, err
+	}
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
-		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), slots: newConnSlots(fc.MaxConn)}
-		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: len(fc.WSFilters) > 0,
+		f := &frontend{index: i, cfg: fc, service: fc.ServiceName(), slots: newConnSlots(fc.MaxConn), hooks: cfg.FrontendHooks(fc)}
+		f.hookSet = s.hooks.Has(f.hooks)
+		// A forwarded WebSocket is relayed message by message for its
+		// filters, and for the hooks' ws_*.
+		relayed := len(fc.WSFilters) > 0 || f.hookSet&lj.HookWS != 0
+		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: relayed,
 			Compress: compressPolicy(fc.Compression)}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
@@ -216,7 +228,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		wc := fc.WebSocket
 		wsf := &servews.Frontend{Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},
 			Deflate: wc.DeflateOr(), MaxConns: int64(wc.MaxConnections), Idle: wc.IdleTimeout.D(),
-			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track}
+			PingInterval: wc.PingInterval.D(), PingTimeout: wc.PingTimeout.D(), CloseTimeout: wc.CloseTimeout.D(), Track: track,
+			Hooks: f.hookSet&lj.HookWS != 0}
 		f.http = &serve1.Frontend{Stream: f.stream, HTTPOptions: opts, WS: wsf,
 			UpgradeH2C: fc.TLS == nil && fc.HTTP2.Cleartext != "off" && fc.HTTP2.Cleartext != "prior_knowledge"}
 		h2 := fc.HTTP2
@@ -364,9 +377,12 @@ func (s *Server) handler(l *eventloop.Loop, f *frontend, c transport.Conn) event
 func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alpn string) eventloop.Handler {
 	ls := s.loops[l.ID]
 	stats := &ls.stats[f.index]
+	id := ls.newConnID()
+	if f.hookSet&lj.HookConnect != 0 && !ls.connectHooks(f, c, id) {
+		return nil
+	}
 	stats.Sessions.Inc()
 	stats.SessionsTotal.Inc()
-	id := ls.newConnID()
 	if f.cfg.Mode == "tcp" {
 		t := &tcpConn{Handler: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
 		ls.addTCP(t)
@@ -382,6 +398,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	ls.addHTTP(w)
 	h.OnUpgrade = w
 	h.WSFilter = ls.wsChains[f.index]
+
 	switch {
 	case alpn == "h2":
 		w.toH2()
@@ -497,6 +514,9 @@ wait:
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
+	// The hook scripts' last flush, while the loops run (a flush may use
+	// the shared store), after the requests drained.
+	s.finalFlush(stopCtx, !closeIdle)
 	err := s.engine.Stop(stopCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// A loop did not come back from Lua (a script that never yields):

@@ -12,8 +12,8 @@ import (
 
 // FuncStats is what one state counted for one registered function.
 type FuncStats struct {
-	// Kind is "action", "service", "fetch", "converter", "task", "init"
-	// or "ws_filter";
+	// Kind is "action", "service", "fetch", "converter", "task", "init",
+	// "ws_filter" or "hook" (a hook script's file, named SCRIPT/HOOK);
 	// Name the name it was registered under ("" for tasks and inits);
 	// Source the file:line of its definition, as Lua shows it.
 	Kind, Name, Source string

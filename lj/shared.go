@@ -62,6 +62,8 @@ type binding struct {
 	// stats collects what the scripts' accounting reports while
 	// State.ScriptStats runs (nil otherwise).
 	stats *[]FuncStats
+	// hooks are the generation's hook scripts and data store (nil: none).
+	hooks *Hooks
 }
 
 // bindingOf returns the binding of the state that made the gate call c.

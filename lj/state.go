@@ -26,7 +26,7 @@ var luaFS embed.FS
 // The API files, run in this order after bridge.lua in every state;
 // compat53.lua first, whose tostring the others take; sandbox.lua last,
 // whose seal runs before the first script.
-var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "websocket_client.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "kv.lua", "sandbox.lua"}
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "websocket_client.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "kv.lua", "hooks.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -36,6 +36,9 @@ const (
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
 	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
 	EntryCLI        = 6 // a core.register_cli function, for a runtime-socket command
+	EntryConnect    = 7 // a frontend's connect hooks, for a client connection
+	EntryClose      = 8 // a frontend's close hooks, for a client connection
+	EntryFlush      = 9 // every hook script's flush.lua
 )
 
 // Script is one operator script: its path as configured (used in error
@@ -94,6 +97,9 @@ type Options struct {
 	// Watchdog holds the state's scripts to its CPU limits, from loading
 	// the scripts on (nil: no limits).
 	Watchdog *cgo.Watchdog
+	// Hooks are the hook scripts loaded after Scripts, and the data
+	// store they read (nil: none).
+	Hooks *Hooks
 }
 
 // maxPooled bounds the idle coroutines a state keeps for reuse.
@@ -127,7 +133,7 @@ func NewState(opts Options) (*State, error) {
 	if sh == nil {
 		sh = NewShared("", 1)
 	}
-	b := &binding{shared: sh, host: opts.Host}
+	b := &binding{shared: sh, host: opts.Host, hooks: opts.Hooks}
 	L, err := cgo.NewState(opts.MemoryLimit, b, opts.Watchdog)
 	if err != nil {
 		return nil, fmt.Errorf("lua.memory_limit: %w", err)
@@ -156,6 +162,12 @@ func NewState(opts Options) (*State, error) {
 		if err := L.Load(sc.Code, "@"+sc.Path); err != nil {
 			L.Close()
 			return nil, fmt.Errorf("lua.load %s: %w", sc.Path, explainSyntax(err, sc.Code))
+		}
+	}
+	if opts.Hooks != nil {
+		if err := s.loadHooks(opts.Hooks); err != nil {
+			L.Close()
+			return nil, err
 		}
 	}
 	// script_init runs after every file's body, before the frontends'

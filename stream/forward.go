@@ -189,6 +189,7 @@ func (st *Stream) bodyHandedOn() {
 // forwardError answers status for a request that could not be forwarded.
 func (st *Stream) forwardError(status int, why string) {
 	st.env.Log.Debug("cannot forward", "status", status, "why", why)
+	st.answered(status)
 	st.End()
 	st.logEnd("SC", status, why)
 	st.down.Fail(status)
@@ -303,12 +304,15 @@ func (st *Stream) sendUpstreamHead() {
 	}
 	if !st.sendHead() {
 		st.fwd.drop(st)
+		st.answered(502)
 		st.End()
 		st.logEnd("IH", 502, "invalid response head")
 		st.down.Fail(502)
 		return
 	}
-	st.End()
+	if !st.afterPending() {
+		st.End()
+	} // else the coroutine waits for the end of the body (UpstreamEnd)
 }
 
 // UpstreamSwitched is called by the Upstream when the server answered a
@@ -331,8 +335,12 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 	st.headSent, st.noBody, st.respLeft = true, false, -1
 	st.th.S.SetFlag(cgo.FlagHeadSent)
 	st.down.SendHead(h)
-	st.End()
+	// The tunnel is set up while the request is still in the stream: a
+	// relay running hooks keeps a copy of its head.
 	t.Tunnel(idle)
+	// Hooks see a forwarded WebSocket through ws_open and ws_close, not
+	// after_response (as the http-response rules do not see its 101).
+	st.end(false)
 }
 
 // UpstreamData relays response body bytes to the client.
@@ -355,6 +363,7 @@ func (st *Stream) UpstreamEnd() {
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
+	st.End() // a coroutine that waits to run after_response hooks
 	st.logEnd("--", 0, "")
 	st.down.EndResponse()
 }
@@ -381,6 +390,7 @@ func (st *Stream) UpstreamFailed(status int) {
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
+	st.answered(status)
 	st.End()
 	term, cause := []byte("SH"), "server connection failed"
 	if status == 504 {

@@ -289,6 +289,11 @@ func (st *Stream) Step() {
 		s.ClearErr()
 	}
 	op, arg := s.Op()
+	if op == cgo.OpAfter {
+		// Done with the request, as OpDone; the coroutine's after_response
+		// hooks run once the response was handed over (End).
+		op = cgo.OpDone
+	}
 	if st.unread > 0 {
 		if n := s.BodyUnread(); n < st.unread {
 			st.unread = n
@@ -524,8 +529,14 @@ func (st *Stream) parkUntilDrained() {
 }
 
 // End returns the coroutine to the pool (or frees it when it is parked
-// mid-run) and closes what it left open. The protocol may start another.
-func (st *Stream) End() {
+// mid-run) and closes what it left open; a coroutine that waits to run
+// after_response hooks is handed to afterResponse. The protocol may start
+// another.
+func (st *Stream) End() { st.end(true) }
+
+// end is End; after false frees a coroutine that waits to run
+// after_response hooks instead.
+func (st *Stream) end(after bool) {
 	th := st.th
 	if th == nil {
 		return
@@ -541,10 +552,35 @@ func (st *Stream) End() {
 	}
 	st.logVars(th.S)
 	st.env.Sockets.CloseOf(th.S)
-	if op, _ := th.S.Op(); op == cgo.OpDone {
+	switch op, _ := th.S.Op(); {
+	case op == cgo.OpDone:
 		st.env.Lua.Release(th)
-	} else {
+	case after && st.kind != KindTask && (op == cgo.OpAfter ||
+		op == cgo.OpForward && th.S.Flags()&cgo.FlagHooksAfter != 0):
+		// Waiting to run after_response hooks, or for a server's head
+		// that will not come (their request still gets them).
+		afterResponse(st.env, th)
+	default:
 		th.Free() // parked mid-run: it cannot run another one
+	}
+}
+
+// afterPending reports whether the coroutine waits to run after_response
+// hooks: the response is being relayed, and End hands it on when it is
+// over.
+func (st *Stream) afterPending() bool {
+	if st.th == nil {
+		return false
+	}
+	op, _ := st.th.S.Op()
+	return op == cgo.OpAfter
+}
+
+// answered records, for after_response hooks, the status luaedge
+// answered with instead of the script or server (a 502, a 503...).
+func (st *Stream) answered(status int) {
+	if st.th != nil && !st.headSent && st.th.S.Flags()&cgo.FlagHooksAfter != 0 {
+		st.th.S.SetResponse(status, nil)
 	}
 }
 

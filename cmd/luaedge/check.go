@@ -50,6 +50,9 @@ func checkCommand(src source, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "  scripts: %s loaded; script_init and core.register_init functions ran\n", strings.Join(names, ", "))
 	}
+	if names := cfg.Hooks.Enabled(); len(names) > 0 {
+		fmt.Fprintf(stdout, "  hook scripts: %s loaded from %s\n", strings.Join(names, ", "), cfg.Hooks.Dir)
+	}
 	for _, f := range cfg.Frontends {
 		fmt.Fprintf(stdout, "  frontend %s (%s): %s can be bound\n", f.Name, f.Mode, strings.Join(f.Bind, ", "))
 	}

@@ -50,6 +50,7 @@ func commands() []command {
 		{name: "run", summary: "run the configuration (the default command; without -c, the embedded demo on 127.0.0.1:8080)", flags: serveFlags},
 		{name: "check", summary: "validate the configuration, its scripts (loaded, script_init and core.register_init run) and its binds, report every problem found, then exit", flags: serveFlags},
 		{name: "convert", args: "-f haproxy.cfg [-f FILE...] [-o DIR]", summary: "print the YAML configuration equivalent to HAProxy configuration files (with -o, write it and the Lua compiled from their rules in DIR)", run: convertCommand},
+		{name: "hooks", args: "init NAME", summary: "write a new hook script's folder (NAME under the hooks folder) with a few hooks to start from, and _annotations.lua for editors (docs/hooks.md)", flags: func(fs *flag.FlagSet) { defineHooksFlags(fs) }, run: hooksCommand, words: []string{"init"}},
 		{name: "admin", args: "COMMAND [ARG...]", summary: "send COMMAND to a running luaedge's runtime socket (admin help lists the commands)", flags: func(fs *flag.FlagSet) { defineAdminFlags(fs) }, run: adminCommand},
 		{name: "version", summary: "print the version", run: versionCommand},
 		{name: "completion", args: "bash", summary: "print the shell completion script (source it, or install it as /usr/share/bash-completion/completions/luaedge)", run: completionCommand, words: []string{"bash"}},

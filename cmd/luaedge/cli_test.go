@@ -33,7 +33,7 @@ func TestCLIHelp(t *testing.T) {
 		if code != 0 || errOut != "" {
 			t.Errorf("luaedge %v: status %d, stderr %q", args, code, errOut)
 		}
-		for _, want := range []string{"luaedge run", "luaedge check", "luaedge admin", "luaedge version", "luaedge completion", "luaedge man", "luaedge help",
+		for _, want := range []string{"luaedge run", "luaedge check", "luaedge hooks", "luaedge admin", "luaedge version", "luaedge completion", "luaedge man", "luaedge help",
 			"-c FILE", "--version", "-s SOCKET", "Exit status", "  2  "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("luaedge %v does not list %q:\n%s", args, want, out)

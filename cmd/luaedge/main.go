@@ -274,8 +274,15 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	// The scripts' bodies run here first: the CPU limits hold them too.
 	wd := cgo.NewWatchdog(edge.CPULimits(cfg.Lua))
 	defer wd.Stop()
+	hooks, err := edge.ReadHooks(cfg)
+	if err != nil {
+		if srv != nil { // else edge.New reported it
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	}
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd, Hooks: hooks})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -289,7 +296,11 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 	for i, f := range cfg.Frontends {
 		req, res := f.Rules()
 		own, track := f.StickTables()
-		if _, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail"); err != nil {
+		id, err := st.Program(f.Mode, req, res, f.ServiceName(), f.Forwards(), lj.StickNames{Own: own, Track: track}, f.OnError == "fail")
+		if err == nil {
+			err = st.SetHooks(id, cfg.FrontendHooks(&cfg.Frontends[i]))
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}
 		if names := f.WSFilterNames(); len(names) > 0 {

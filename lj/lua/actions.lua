@@ -319,7 +319,10 @@ function I.response_starting(ctx)
 	ctx.res_done = true
 	local p = ctx.program
 	response_head(ctx.s, p)
-	if #p.res == 0 and not p.run_after then return true end
+	if #p.res == 0 and not p.run_after then
+		if p.hooks then return I.hooks_before_response(ctx, false) end
+		return true
+	end
 	-- The service's call is accounted up to here; the rules are their own.
 	local svc = ctx.call
 	if svc then I.leave(ctx, false) end
@@ -333,6 +336,8 @@ function I.response_starting(ctx)
 	if svc then
 		ctx.call, ctx.t0, ctx.b0 = svc, I.mono_us(), I.loop.allocated
 	end
+	-- Hook scripts see the head the rules leave (or their answer).
+	if p.hooks then ok = I.hooks_before_response(ctx, false) and ok end
 	return ok
 end
 
@@ -370,20 +375,25 @@ end
 -- whole request).
 local function forward(s, ctx, txn, p)
 	s.flags = bor(s.flags, I.F_FORWARD)
-	if #p.res == 0 and not p.wait_res and not I.tracking(s) then return end
+	if #p.res == 0 and not p.wait_res and not I.tracking(s) and not (p.hooks and I.hooks_want_head(ctx)) then return end
 	I.wait(ctx, I.OP_FORWARD)
+	-- The exchange ended without a head (the server failed, the client
+	-- left): only the hooks' after_response is left to run.
+	if bit.band(s.flags, I.F_AFTER) ~= 0 then return end
 	I.vars.end_req(ctx)
 	ctx.stage = "res"
 	ctx.res_done = true
 	response_head(s, p)
 	p.run_res(txn, ctx)
 	I.run_after(ctx)
+	if p.hooks then I.hooks_before_response(ctx, true) end
 end
 
 -- after_req goes on once the request rules returned v (see step):
 -- forwarding, or the service, which act.DONE skips; a service chosen by
 -- a rule (txn.service) answers even on a frontend that forwards.
 local function after_req(s, ctx, txn, p, v)
+	if p.hooks then I.hooks_after_request(s, ctx) end
 	if v == "done" then return end
 	if p.forward and ctx.service == nil then
 		forward(s, ctx, txn, p)
@@ -396,6 +406,9 @@ end
 
 I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
+	-- Hook scripts' before_request first (hooks.lua); set_finish there
+	-- answers the request.
+	if p.hooks and I.hooks_begin(s, ctx, p) then return end
 	if p.plain then
 		local svc = p.service
 		ctx.stage = "service"

@@ -19,7 +19,8 @@ enum {
 	LE_OP_FLUSH = 4,
 	LE_OP_FORWARD = 5,
 	LE_OP_SOCKET = 6,
-	LE_OP_UPGRADE = 7
+	LE_OP_UPGRADE = 7,
+	LE_OP_AFTER = 8
 };
 enum {
 	LE_SOCK_CONNECT = 1,
@@ -51,7 +52,9 @@ enum {
 	LE_F_SOCKOPT = 64,
 	LE_F_FORWARD = 128,
 	LE_F_ERR_LOG = 256,
-	LE_F_SVC_ERR = 512
+	LE_F_SVC_ERR = 512,
+	LE_F_HOOKS_AFTER = 1024,
+	LE_F_AFTER = 2048
 };
 enum {
 	LE_KIND_HTTP1 = 0,
@@ -166,11 +169,12 @@ local C = ffi.C -- the enums' constants (no symbol lookup: they are declared abo
 local I = {
 	OP_DONE = C.LE_OP_DONE, OP_SLEEP = C.LE_OP_SLEEP, OP_YIELD = C.LE_OP_YIELD, OP_RECV = C.LE_OP_RECV,
 	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
-	OP_UPGRADE = C.LE_OP_UPGRADE,
+	OP_UPGRADE = C.LE_OP_UPGRADE, OP_AFTER = C.LE_OP_AFTER,
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
 	F_SVC_ERR = C.LE_F_SVC_ERR,
+	F_HOOKS_AFTER = C.LE_F_HOOKS_AFTER, F_AFTER = C.LE_F_AFTER,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
 	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
@@ -182,6 +186,9 @@ local I = {
 	ENTRY_TCP = 4,
 	ENTRY_WS_FILTER = 5,
 	ENTRY_CLI = 6,
+	ENTRY_CONNECT = 7,
+	ENTRY_CLOSE = 8,
+	ENTRY_FLUSH = 9,
 	entries = {},
 	-- What an entry does after core.done() returned from one of its script
 	-- functions (by entry id; see actions.lua).
@@ -436,6 +443,9 @@ local function runner(sp)
 			if getters ~= nil then write_log_vars(s, ctx, getters) end
 			I.request_ended(s)
 		end
+		-- A request with hook scripts: what of them runs at its end
+		-- (hooks.lua), after_response in a resume of its own.
+		if ctx.hooks ~= nil then I.hooks_end(s, ctx) end
 		-- Only keys that are set are cleared: compiled code stores a nil
 		-- into an absent key by inserting it, and the table then churns
 		-- through new keys and rehashes on every request.

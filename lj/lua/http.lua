@@ -201,6 +201,7 @@ local function set_target(s)
 	if s.query.len > 0 then t = t .. "?" .. I.span(s, s.query) end
 	put(s, t, s.target, "set target")
 end
+I.req_put, I.set_target = put, set_target -- for the hooks' mut.req (hooks.lua)
 
 function HTTP.req_set_method(self, method)
 	local s = stream_of(self, "req_set_method")

@@ -137,6 +137,7 @@ function WebSocket.accept(self, options)
 	-- The response is the 101: the http-response rules do not run.
 	s.flags = bor(s.flags, I.F_STARTED)
 	if why ~= "" then rawset(self, "protocol", why) end
+	if ctx.hooks ~= nil then I.hooks_ws_open(ctx) end
 	return true
 end
 
@@ -152,12 +153,17 @@ local function take(self, s, p)
 		local data = ffi_string(s.body.p, s.body.len)
 		s.body.len = 0
 		s.ws_op = 0 -- Go may put the next one
-		return data, op == MSG_TEXT and "text" or "binary"
+		local kind = op == MSG_TEXT and "text" or "binary"
+		-- Hook scripts see it first, and may change or drop it (nil:
+		-- receive waits for the next).
+		if p.ctx.hooks ~= nil then return I.hooks_ws_msg(p.ctx, data, kind, "in") end
+		return data, kind
 	elseif op == MSG_CLOSE then
 		p.state = CLOSED
 		local code, reason = tonumber(s.ws_code), ffi_string(s.io.p, s.io.len)
 		rawset(self, "got_close_code", code)
 		rawset(self, "got_close_message", reason)
+		if p.ctx.hooks ~= nil then I.hooks_ws_close(p.ctx, code, reason) end
 		return nil, reason, code
 	end
 	return nil
@@ -203,6 +209,12 @@ end
 local function send_message(self, fname, data, flags)
 	local s, ctx, p = state_of(self, fname)
 	if p.state ~= OPEN then return gone(p) end
+	if ctx.hooks ~= nil and (flags == MSG_TEXT or flags == MSG_BINARY) then
+		local kind
+		data, kind = I.hooks_ws_msg(ctx, data, flags == MSG_TEXT and "text" or "binary", "out")
+		if data == nil then return true end -- a hook dropped it
+		flags = kind == "binary" and MSG_BINARY or MSG_TEXT
+	end
 	if I.buf_append(s.out, data, #data) ~= 0 or I.end_msg(s, flags) ~= 0 then
 		error(fname .. ": out of memory", 3)
 	end
@@ -347,6 +359,18 @@ function I.ws_chain(names)
 	return #chains
 end
 
+-- ws_hooks has chain id (0: a new empty one) run the ws_* hooks of
+-- program prog too, after its filters (hooks.lua); Go's
+-- lj.State.WSHookChain.
+function I.ws_hooks(id, prog)
+	if id == 0 then
+		chains[#chains + 1] = {}
+		id = #chains
+	end
+	chains[id].hooks = I.programs[prog]
+	return id
+end
+
 local function opcode_flag(opcode, fname)
 	if opcode == nil or opcode == "text" then return MSG_TEXT end
 	if opcode == "binary" then return MSG_BINARY end
@@ -355,6 +379,14 @@ end
 
 I.entries[I.ENTRY_WS_FILTER] = function(s, ctx)
 	local chain = chains[s.entry_arg]
+	-- With hook scripts, Go also runs the chain when the WebSocket opens
+	-- (ws_op 0) and closes (MSG_CLOSE).
+	local hk
+	if chain.hooks then
+		hk = I.hooks_relay_begin(ctx, chain.hooks)
+		if s.ws_op == 0 then return I.hooks_ws_open(ctx, hk) end
+		if s.ws_op == MSG_CLOSE then return I.hooks_ws_close(ctx, nil, nil, hk) end
+	end
 	local data = ffi_string(s.body.p, s.body.len)
 	local opcode = s.ws_op == MSG_TEXT and "text" or "binary"
 	local from = s.ws_code == 1 and "server" or "client"
@@ -374,6 +406,10 @@ I.entries[I.ENTRY_WS_FILTER] = function(s, ctx)
 		end
 		data = tostring(out)
 		if second ~= nil then opcode = second end
+	end
+	if hk then
+		data, opcode = I.hooks_ws_msg(ctx, data, opcode, from == "client" and "in" or "out", hk)
+		if data == nil then return end
 	end
 	if I.buf_append(s.out, data, #data) ~= 0 or I.end_msg(s, opcode_flag(opcode, "ws filter")) ~= 0 then
 		error("ws filter: out of memory", 0)

@@ -504,6 +504,9 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	h.setPhase(phaseTunnel)
 	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
 		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
+		if h.fe.WS.Hooks {
+			h.relay.Hooks(h.st.S())
+		}
 	} else {
 		h.wst = &wsTunnel{}
 	}

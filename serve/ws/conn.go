@@ -41,6 +41,9 @@ type Frontend struct {
 	// ours, and for the client to end the TCP connection after that.
 	CloseTimeout time.Duration
 	Track        *sticktable.Table // the tracking table whose ConnClose is ours to call
+	// Hooks: the frontend's ws chain runs hook scripts, whose ws_open and
+	// ws_close a relay runs too (Relay.Hooks).
+	Hooks bool
 
 	open atomic.Int64 // WebSocket connections open, over every loop
 }

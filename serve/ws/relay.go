@@ -33,6 +33,11 @@ type Relay struct {
 	failed         bool
 	frame          []byte // scratch: the frame being written
 
+	// head is the upgrade request's, for the hook scripts the chain runs
+	// (nil: none), copied into each run's stream; closed: their ws_close
+	// has been run.
+	head   *reqHead
+	closed bool
 	// The drain at shutdown (Drain): closing, a close frame was relayed
 	// (the peers' own closing handshake is under way); draining, the
 	// server stops; closesSent, our close frames went to both sides,
@@ -181,6 +186,7 @@ func (r *Relay) filter(src *relaySide, op ws.Opcode) {
 		return
 	}
 	s := r.st.S()
+	r.head.fill(s)
 	flag := cgo.MsgText
 	if op == ws.OpBinary {
 		flag = cgo.MsgBinary
@@ -290,10 +296,76 @@ func (r *Relay) stop(code uint16) {
 	r.fail(code)
 }
 
-// Close releases the filters' stream (the connection closed).
+// Close releases the filters' stream (the connection closed), after the
+// hooks' ws_close.
 func (r *Relay) Close() {
 	r.failed = true
 	r.st.Close()
+	if r.head != nil && !r.closed {
+		r.closed = true
+		r.event(cgo.MsgClose)
+	}
+}
+
+// Hooks has the chain run its hook scripts' ws_open now and ws_close when
+// the relay closes, and gives them the upgrade request s (copied).
+func (r *Relay) Hooks(s *cgo.Stream) {
+	r.head = copyHead(s)
+	r.event(0)
+}
+
+// event runs the chain's hooks on an event of the WebSocket: 0 it opened,
+// cgo.MsgClose it closed.
+func (r *Relay) event(op int) {
+	if err := r.st.Start(lj.EntryWSFilter, r.chain, r.connID); err != nil {
+		r.l.Env.Log.Error("no coroutine for WebSocket hooks", "err", err)
+		return
+	}
+	s := r.st.S()
+	r.head.fill(s)
+	s.SetWS(op, 0, nil)
+	r.from = &r.client // messages wait while the hooks run
+	r.st.Step()
+	r.stepped()
+}
+
+// reqHead is a copy of a request's head, for the runs of hooks that
+// outlive the request's stream.
+type reqHead struct {
+	method, target, path, query, authority, scheme, src, dst []byte
+	srcPort, dstPort, major, minor                           int
+	kind                                                     cgo.Kind
+	fields                                                   [][2][]byte
+}
+
+func copyHead(s *cgo.Stream) *reqHead {
+	c := func(b []byte) []byte { return append([]byte(nil), b...) }
+	h := &reqHead{method: c(s.Method()), target: c(s.Target()), path: c(s.Path()), query: c(s.Query()),
+		authority: c(s.Authority()), scheme: c(s.Scheme()), kind: s.Kind()}
+	src, srcPort, dst, dstPort := s.Addrs()
+	h.src, h.srcPort, h.dst, h.dstPort = c(src), srcPort, c(dst), dstPort
+	h.major, h.minor = s.Version()
+	for i, n := 0, s.NumFields(); i < n; i++ {
+		if name, value := s.Field(i); len(name) > 0 {
+			h.fields = append(h.fields, [2][]byte{c(name), c(value)})
+		}
+	}
+	return h
+}
+
+// fill writes the head into s (nothing when h is nil).
+func (h *reqHead) fill(s *cgo.Stream) {
+	if h == nil {
+		return
+	}
+	s.SetRequestLine(h.method, h.target, h.path, h.query, h.major, h.minor)
+	s.SetAuthority(h.authority)
+	s.SetScheme(h.scheme)
+	s.SetAddrs(h.src, h.srcPort, h.dst, h.dstPort)
+	s.SetKind(h.kind)
+	for _, f := range h.fields {
+		s.AddField(f[0], f[1])
+	}
 }
 
 // SessVars reports whether a filter set sess.* variables of the

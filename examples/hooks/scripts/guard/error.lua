@@ -1,0 +1,1 @@
+log.error("guard failed", { hook = err.hook, msg = err.msg })

@@ -1,0 +1,2 @@
+-- Responses counted by status since the last flush, on this worker.
+counts = {}

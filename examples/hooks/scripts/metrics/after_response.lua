@@ -1,0 +1,2 @@
+local status = ctx.resp.status_code
+counts[status] = (counts[status] or 0) + 1
