@@ -54,6 +54,10 @@ const (
 	clientLowWater  = 64 << 10
 )
 
+// headBodyMax bounds the body delivered with the response head: a script
+// that only looks at the head does not get the rest in its Lua heap.
+const headBodyMax = 64 << 10
+
 // done reports whether the exchange has been let go.
 func (ex *exchange) done() bool { return ex.cl.exchanges[ex.id] != ex }
 
@@ -93,14 +97,16 @@ func (ex *exchange) connFailed(e *clientError, stale, refused bool) {
 	ex.fail(e)
 }
 
-// gotHead records the response head (status and fields, copied).
+// gotHead records the response head (status and fields, copied). The
+// connection's handler delivers it once it has taken what else it read:
+// the body that came with the head goes to the script in the same resume.
 func (ex *exchange) gotHead(status int, version string, n int, field func(int) ([]byte, []byte)) {
 	ex.headDone = true
 	ex.head = appendHead(nil, status, version, n, field)
-	ex.deliver()
 }
 
-// data takes response body bytes (copied).
+// data takes response body bytes (copied); the connection's handler
+// delivers them, as gotHead's.
 func (ex *exchange) data(p []byte) {
 	if max := ex.cl.opt.MaxResponseBody; max > 0 && ex.received+int64(len(p)) > max {
 		ex.fail(&clientError{errno: syscall.EMSGSIZE, msg: "response body over http_client.max_response_body (" + strconv.FormatInt(max, 10) + " bytes)"})
@@ -108,7 +114,6 @@ func (ex *exchange) data(p []byte) {
 	}
 	ex.received += int64(len(p))
 	ex.body = append(ex.body, p...)
-	ex.deliver()
 }
 
 // end records the end of the response, with its trailers; the connection
@@ -194,6 +199,7 @@ func (ex *exchange) deliver() {
 		}
 		out = append(out, ex.head...)
 		ex.head = nil
+		n = min(n, headBodyMax)
 	default: // SockHTTPRead
 		if n == 0 && !ex.ended {
 			return
