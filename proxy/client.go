@@ -18,7 +18,7 @@ import (
 )
 
 // The HTTP client of scripts (lua-http's http.request, dovecot.http, in
-// lj/lua/http_client.lua): each exchange runs on the loop of the script
+// lj/lua/http_request.lua): each exchange runs on the loop of the script
 // that asked for it, over connections of that loop's own pool. A request
 // parks its coroutine (OpSocket, LE_SOCK_HTTP) until the response head
 // arrives; reading the body parks it again (LE_SOCK_HTTP_READ) only when

@@ -36,7 +36,7 @@ type exchange struct {
 	body     []byte // body received, not yet handed to the script
 	received int64
 	ended    bool
-	trailers []byte // "N\n" and netstrings, once ended with trailers
+	trailers []byte // "N\n" and the fields, once ended with trailers
 	err      *clientError
 
 	// The request body, when it waits: for the server's 100

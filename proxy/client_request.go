@@ -10,20 +10,22 @@ import (
 )
 
 // What a script's http.request crosses into Go with, and what comes back,
-// in the stream's io buffer (lj/lua/http_client.lua writes and reads the
-// other side). Strings are netstrings, "LEN:BYTES", so that any byte may
-// be in them.
+// in the stream's io buffer (lj/lua/http_request.lua writes and reads the
+// other side).
 //
-// The request (LE_SOCK_HTTP): method, scheme, host, port, authority,
-// path, version ("", "1.1" or "2"), verify ("1" or "0"), the TLS server
-// name ("" for the host), the expect-100 wait in milliseconds ("0": none),
-// max_attempts, the number of header fields and the fields (name, value),
-// then the body: the rest of io.
+// The request (LE_SOCK_HTTP), as netstrings ("LEN:BYTES": any byte a
+// script gives is carried as it is, for Go to check): method, scheme,
+// host, port, authority, path, version ("", "1.1" or "2"), verify ("1" or
+// "0"), the TLS server name ("" for the host), the expect-100 wait in
+// milliseconds ("0": none), max_attempts, the number of header fields and
+// the fields (name, value), then the body: the rest of io.
 //
-// The response head: "STATUS VERSION NFIELDS\n", the fields as netstrings
-// (names lower-case), then body bytes already received. Trailers, once the
-// body ended, as "NFIELDS\n" and netstrings, at the end of the delivery
-// that ends the body (its length in sock_arg).
+// The response head: "STATUS VERSION NFIELDS\n", each field as
+// "name\nvalue\n" (names lower-case), then body bytes already received.
+// Trailers, once the body ended, as "NFIELDS\n" and the fields, at the end
+// of the delivery that ends the body (its length in sock_arg). Lua finds
+// the ends with a plain search: the parsers (proto/http1, proto/http2)
+// refuse a name that is not a token and a value with CR, LF or NUL.
 
 // clientRequest is one request of a script, copied out of io.
 type clientRequest struct {
@@ -209,13 +211,6 @@ func (r *clientRequest) expects100() bool {
 	return false
 }
 
-// appendNetstring appends s as a netstring.
-func appendNetstring(dst []byte, s []byte) []byte {
-	dst = strconv.AppendInt(dst, int64(len(s)), 10)
-	dst = append(dst, ':')
-	return append(dst, s...)
-}
-
 // appendHead writes a response head for Lua: the status line of the
 // format above, then the fields, names lower-cased.
 func appendHead(dst []byte, status int, version string, n int, field func(int) ([]byte, []byte)) []byte {
@@ -226,14 +221,13 @@ func appendHead(dst []byte, status int, version string, n int, field func(int) (
 	return appendFields(dst, n, field)
 }
 
-// appendFields writes "N\n" and n fields as netstrings, names lower-cased.
+// appendFields writes "N\n" and n fields, "name\nvalue\n", names
+// lower-cased.
 func appendFields(dst []byte, n int, field func(int) ([]byte, []byte)) []byte {
 	dst = strconv.AppendInt(dst, int64(n), 10)
 	dst = append(dst, '\n')
 	for i := range n {
 		name, value := field(i)
-		dst = strconv.AppendInt(dst, int64(len(name)), 10)
-		dst = append(dst, ':')
 		start := len(dst)
 		dst = append(dst, name...)
 		for j := start; j < len(dst); j++ {
@@ -241,7 +235,9 @@ func appendFields(dst []byte, n int, field func(int) ([]byte, []byte)) []byte {
 				dst[j] = c + 'a' - 'A'
 			}
 		}
-		dst = appendNetstring(dst, value)
+		dst = append(dst, '\n')
+		dst = append(dst, value...)
+		dst = append(dst, '\n')
 	}
 	return dst
 }

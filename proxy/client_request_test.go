@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ func spec(parts ...string) []byte {
 		if i == len(parts)-1 {
 			return append(b, p...) // the body: the rest
 		}
-		b = appendNetstring(b, []byte(p))
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(append(b, ':'), p...)
 	}
 	return b
 }
@@ -54,7 +56,7 @@ func TestAppendHeadLowersNames(t *testing.T) {
 	names := []string{"Content-Type", "X-A"}
 	values := []string{"text/html", "1"}
 	got := string(appendHead(nil, 200, "1.1", 2, func(i int) ([]byte, []byte) { return []byte(names[i]), []byte(values[i]) }))
-	if want := "200 1.1 2\n12:content-type9:text/html3:x-a1:1"; got != want {
+	if want := "200 1.1 2\ncontent-type\ntext/html\nx-a\n1\n"; got != want {
 		t.Fatalf("%q", got)
 	}
 	if !strings.HasPrefix(string(appendFields(nil, 0, nil)), "0\n") {
