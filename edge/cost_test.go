@@ -36,8 +36,9 @@ func TestRequestCost(t *testing.T) {
 		{"hello-log", 1, 0.1},
 		{"proxy-log", 2, 0.1},
 		// http.request: a resume for the request, one for the response
-		// (its head and body come together).
-		{"httpclient", 2, 26},
+		// (its head and body come together); the exchange, its copy of
+		// the request and the stream's resume task.
+		{"httpclient", 2, 3.1},
 	}
 	backend := startFixedBackend(t)
 	for _, tc := range cases {

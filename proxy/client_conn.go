@@ -315,7 +315,7 @@ func (cc *clientConn) startH1(ex *exchange) {
 	cc.ex = ex
 	ex.conn = cc
 	cc.headDone, cc.gotBytes, cc.noReuse, cc.paused = false, false, false, false
-	r := ex.req
+	r := &ex.req
 	b := r.appendHTTP1Head(cc.cl.head[:0])
 	if r.expects100() {
 		ex.bodyHeld = true
@@ -484,7 +484,7 @@ func (cc *clientConn) startH2(ex *exchange) {
 		ex.attempt(true)
 		return
 	}
-	r := ex.req
+	r := &ex.req
 	h.StartRequest([]byte(r.method), []byte(r.scheme), []byte(r.authority), []byte(r.path))
 	for _, f := range r.fields {
 		if !skipField(f.Name) {

@@ -21,7 +21,8 @@ func spec(parts ...string) []byte {
 }
 
 func TestParseClientRequest(t *testing.T) {
-	r, err := parseClientRequest(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "1000", "3",
+	r := &clientRequest{}
+	err := r.parse(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "1000", "3",
 		"2", "Content-Type", "text/plain", "expect", "100-continue", "hello"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestParseClientRequest(t *testing.T) {
 		spec("GET", "http", "h", "80", "h", "/", "3", "1", "", "0", "1", "0", ""),
 		[]byte("3:GET4:http"),
 	} {
-		if _, err := parseClientRequest(bad); err == nil {
+		if err := new(clientRequest).parse(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
