@@ -72,11 +72,13 @@ local function op(fname, code, id, arg, timeout, data)
 		end
 		ngone = 0
 	end
+	-- io once: each s.io makes a reference object where the JIT does not run.
+	local io = s.io
 	s.sock, s.sock_op, s.sock_arg, s.sock_ms = id, code, arg, timeout
-	s.io.len = 0
-	if data then buf_append(s.io, data, #data) end
+	io.len = 0
+	if data then buf_append(io, data, #data) end
 	I.wait(ctx, I.OP_SOCKET)
-	return s.sock_res, s.sock, ffi_string(s.io.p, s.io.len), s.sock_arg
+	return s.sock_res, s.sock, ffi_string(io.p, io.len), s.sock_arg
 end
 
 -- failure turns an error result ("ERRNO message") into nil, msg, errno.
@@ -448,33 +450,62 @@ local function version_of(v)
 end
 
 -- spec writes the request as Go reads it (proxy/client_request.go): each
--- netstring as its length, ":" and its bytes in parts, which concat joins.
+-- netstring in two slots of parts, which concat joins: "LEN:" and the
+-- bytes, or the netstring of a number and "". The prefixes of short
+-- strings, and the netstrings of the numbers seen (at most 256, then
+-- forgotten), are kept: where the JIT does not run, writing a number is
+-- slow.
 local parts = {}
+local prefix = {}
+for n = 0, 255 do prefix[n] = n .. ":" end
 local function ns(i, s)
 	if type(s) ~= "string" then s = tostring(s) end
-	parts[i], parts[i + 1], parts[i + 2] = #s, ":", s
-	return i + 3
+	local n = #s
+	parts[i], parts[i + 1] = prefix[n] or n .. ":", s
+	return i + 2
 end
+local numbers, nnumbers = {}, 0
+local function nsn(i, v)
+	if type(v) ~= "number" or v ~= v then return ns(i, v) end
+	local s = numbers[v]
+	if s == nil then
+		s = tostring(v)
+		s = #s .. ":" .. s
+		if nnumbers == 256 then numbers, nnumbers = {}, 0 end
+		numbers[v], nnumbers = s, nnumbers + 1
+	end
+	parts[i], parts[i + 1] = s, ""
+	return i + 2
+end
+
+-- first is h:get(name) for a name in lower case: its first value.
+local function first(h, name)
+	local names = h.names
+	for k = 1, h.n do
+		if names[k] == name then return h.values[k] end
+	end
+end
+
 local function spec(self, body)
 	local h = self.headers
-	local method = h:get(":method") or "GET"
+	local method = first(h, ":method") or "GET"
 	local scheme = self.tls and "https" or "http"
 	local i = 1
 	i = ns(i, method)
 	i = ns(i, scheme)
 	i = ns(i, self.host)
-	i = ns(i, self.port)
-	i = ns(i, h:get(":authority") or authority(self.host, self.port, scheme))
-	i = ns(i, method == "CONNECT" and "" or (h:get(":path") or "/"))
+	i = nsn(i, self.port)
+	i = ns(i, first(h, ":authority") or authority(self.host, self.port, scheme))
+	i = ns(i, method == "CONNECT" and "" or (first(h, ":path") or "/"))
 	i = ns(i, version_of(self.version))
 	i = ns(i, self.verify == false and "0" or "1")
 	i = ns(i, type(self.sendname) == "string" and self.sendname or "")
-	i = ns(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
-	i = ns(i, tonumber(self.max_attempts) or 1)
+	i = nsn(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
+	i = nsn(i, tonumber(self.max_attempts) or 1)
 	-- The fields, without the pseudo-headers (the arrays of http.headers).
 	local names, values, n = h.names, h.values, 0
 	local at = i
-	i = i + 3
+	i = i + 2
 	for k = 1, h.n do
 		if byte(names[k]) ~= 58 then -- ":"
 			i = ns(i, names[k])
@@ -482,7 +513,7 @@ local function spec(self, body)
 			n = n + 1
 		end
 	end
-	ns(at, n)
+	nsn(at, n)
 	if body then parts[i] = body; i = i + 1 end
 	local out = concat(parts, "", 1, i - 1)
 	for k = 1, i - 1 do parts[k] = nil end
@@ -510,26 +541,39 @@ end
 
 local redirect = { ["301"] = true, ["302"] = true, ["303"] = true, ["307"] = true, ["308"] = true }
 
--- go([timeout]): sends the request, following redirects as asked; the
--- response head and its stream. The timeout covers all of it up to the
--- last response's head.
-function Request.go(self, timeout)
-	local dl = deadline(timeout)
-	local req, t = self, timeout
-	while true do
-		local h, st, en = send(req, t)
-		if h == nil then return nil, st, en end
-		if not (req.follow_redirects and redirect[h:get(":status")] and h:has("location")) then
-			return h, st
-		end
-		local new, err, en2 = req:handle_redirect(h)
+-- redirects reports whether req follows the response head h (whose first
+-- field is :status, as send makes it) elsewhere.
+local function redirects(req, h)
+	return req.follow_redirects and redirect[h.values[1]] and h:has("location")
+end
+
+-- follow follows the redirects from the head h and stream st of req's
+-- response until dl, the deadline of go.
+local function follow(req, h, st, dl)
+	repeat
+		local new, err, en = req:handle_redirect(h)
 		-- A short body is read so that the connection is reused.
 		local length = tonumber(h:get("content-length") or "")
 		if length and length <= 65536 then st:get_body_as_string(left(dl)) end
 		st:shutdown()
-		if new == nil then return nil, err, en2 end
-		req, t = new, left(dl)
-	end
+		if new == nil then return nil, err, en end
+		req = new
+		h, st, en = send(req, left(dl))
+		if h == nil then return nil, st, en end
+	until not redirects(req, h)
+	return h, st
+end
+
+-- go([timeout]): sends the request, following redirects as asked; the
+-- response head and its stream. The timeout covers all of it up to the
+-- last response's head. (The loop of redirects is apart: the JIT compiles
+-- no trace through a loop that runs once.)
+function Request.go(self, timeout)
+	local dl = deadline(timeout)
+	local h, st, en = send(self, timeout)
+	if h == nil then return nil, st, en end
+	if redirects(self, h) then return follow(self, h, st, dl) end
+	return h, st
 end
 
 -- resolve_path resolves a relative reference's path against base's
