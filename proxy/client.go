@@ -326,9 +326,19 @@ func (c *Client) start(s *cgo.Stream, spec []byte, limit time.Duration, resume f
 	ex.attempt(false)
 }
 
-// pooled returns a connection to o that takes one more exchange: an
-// HTTP/2 one with a stream to spare, or an idle HTTP/1 one; nil if none.
-func (c *Client) pooled(o origin) *clientConn {
+// pooled returns a connection of the origin of ex that takes one more
+// exchange: an HTTP/2 one with a stream to spare, or an idle HTTP/1 one;
+// nil if none.
+//
+// An idle HTTP/1 connection is peeked at first (bytes after its last
+// response, or the server's close, make it not reusable), unless ex may
+// be sent again (idempotent) and the connection was last used less than
+// peekAfter ago: servers close connections idle for longer than that,
+// and a request that finds its connection closed all the same is sent
+// again on a new one (connFailed). The peek is a system call, a sixth of
+// those of a request that reuses connections at a high rate.
+func (c *Client) pooled(ex *exchange) *clientConn {
+	o := ex.key
 	for _, cc := range c.h2[o] {
 		if !cc.closed && cc.h2.CanOpen() {
 			return cc
@@ -342,7 +352,8 @@ func (c *Client) pooled(o origin) *clientConn {
 		if cc.closed {
 			continue
 		}
-		if !cc.c.Idle() { // bytes after its last response: not reusable
+		recent := c.loop.Now().Sub(cc.idleSince) < peekAfter
+		if !(recent && ex.req.idempotent()) && !cc.c.Idle() {
 			cc.close()
 			continue
 		}
@@ -350,6 +361,9 @@ func (c *Client) pooled(o origin) *clientConn {
 	}
 	return nil
 }
+
+// peekAfter: see pooled.
+const peekAfter = time.Second
 
 // tlsConfig returns the TLS configuration of connections to o, made once
 // per loop.

@@ -87,7 +87,7 @@ func (ex *exchange) endWait() {
 func (ex *exchange) attempt(fresh bool) {
 	ex.tries++
 	if !fresh {
-		if cc := ex.cl.pooled(ex.key); cc != nil {
+		if cc := ex.cl.pooled(ex); cc != nil {
 			cc.begin(ex)
 			return
 		}

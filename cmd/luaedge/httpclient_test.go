@@ -505,3 +505,65 @@ end)
 		}
 	}
 }
+
+// A server that closes each connection soon after its response, without
+// saying so: the client pools the connection, and the next request, sent
+// on it, gets no answer. A GET is sent again on a new connection: the
+// client does not peek at a connection it used a moment ago before an
+// idempotent request, and relies on this.
+func TestHTTPRequestServerClosesPooledConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := conns.Add(1)
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				got := 0
+				for !strings.Contains(string(buf[:got]), "\r\n\r\n") {
+					m, err := c.Read(buf[got:])
+					if err != nil {
+						return
+					}
+					got += m
+				}
+				body := strconv.Itoa(int(n))
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", len(body), body)
+				time.Sleep(20 * time.Millisecond) // the request sent meanwhile is not read
+			}()
+		}
+	}()
+	s := startServer(t, `workers: 1
+lua: {load: [close.lua]}
+frontends:
+  - {name: get, bind: ["127.0.0.1:@PORT@"], use_service: lua.get}
+`, map[string]string{"close.lua": `
+local http_request = require "http.request"
+local function fetch()
+	local h, st, errno = http_request.new_from_uri("http://` + ln.Addr().String() + `/"):go(5)
+	if not h then return "err:" .. tostring(errno) .. ":" .. tostring(st) end
+	return st:get_body_as_string(5)
+end
+core.register_service("get", "http", function(applet)
+	local body = fetch() .. " " .. fetch() .. " " .. fetch()
+	applet:set_status(200)
+	applet:add_header("content-length", tostring(#body))
+	applet:start_response()
+	applet:send(body)
+end)
+`})
+	c, _ := newClient(t)
+	// Each answer is the number of its connection.
+	if _, body := get(t, c, s.url("/")); body != "1 2 3" {
+		t.Fatalf("%q (%d connections)", body, conns.Load())
+	}
+}
