@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -526,5 +527,48 @@ if p == "/replace" then mut.req.set_body("new body") end`})
 			t.Errorf("%s: %d %q, want %q", path, resp.StatusCode, body, want)
 		}
 		<-heads
+	}
+}
+
+// kv and bus in hooks are the shared store's: a count kept with kv across
+// requests on both loops, and an event a script's subscriber receives.
+func TestHooksSharedStore(t *testing.T) {
+	needBinary(t)
+	s := startServer(t, `workers: 2
+lua: {load: [app.lua]}
+hooks: {dir: hooks, scripts: {counter: {enabled: true, priority: 10}}}
+frontends:
+  - name: f
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.hits
+`, map[string]string{
+		"hooks/counter/before_request.lua": `local n = tonumber(kv.get("hits") or "0") + 1
+kv.set("hits", tostring(n))
+mut.req.set_header("x-hits", tostring(n))
+bus.emit("seen", ctx.req.path)`,
+		"app.lua": `core.bus.subscribe("seen", function(path) core.kv.set("last", path) end)
+core.register_service("hits", "http", function(applet)
+	local b = applet.headers["x-hits"][0] .. " " .. tostring(core.kv.get("last"))
+	applet:add_header("content-length", #b)
+	applet:start_response()
+	applet:send(b)
+end)`,
+	})
+	for i := 1; i <= 6; i++ {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		_, body := get(t, c, s.url("/p"+strconv.Itoa(i)))
+		if n, _, _ := strings.Cut(body, " "); n != strconv.Itoa(i) {
+			t.Fatalf("request %d: %q, want the count %d from kv in the hook", i, body, i)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := get(t, http.DefaultClient, s.url("/last"))
+		if strings.HasSuffix(body, " /p6") || strings.HasSuffix(body, " /last") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bus event of the hook never reached the subscriber: %q", body)
+		}
 	}
 }
