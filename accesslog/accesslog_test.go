@@ -24,7 +24,7 @@ func testRecord() *Record {
 }
 
 func TestDefaultHTTPLine(t *testing.T) {
-	f, err := ParseFormat("default", false)
+	f, err := ParseFormat("default", false, Captures{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestDefaultHTTPLine(t *testing.T) {
 }
 
 func TestCustomFormat(t *testing.T) {
-	f, err := ParseFormat(`%ci %cp %fi:%fp %HM %HP %HQ %HV %ST %B %U %tsc %{+Q}r %[var(txn.user)] %[var(txn.none)] %ER 100%%`, false)
+	f, err := ParseFormat(`%ci %cp %fi:%fp %HM %HP %HQ %HV %ST %B %U %tsc %{+Q}r %[var(txn.user)] %[var(txn.none)] %ER 100%%`, false, Captures{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestCustomFormat(t *testing.T) {
 // %Tw, %sq and %bq of a request that waited in its backend's queue; JSON
 // adds its place.
 func TestQueueFields(t *testing.T) {
-	f, err := ParseFormat(`%Tw %sq/%bq`, false)
+	f, err := ParseFormat(`%Tw %sq/%bq`, false, Captures{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestQueueFields(t *testing.T) {
 	if got := string(f.Append(nil, r)); got != "42 0/3\n" {
 		t.Errorf("got %q", got)
 	}
-	j, _ := ParseFormat("json", false)
+	j, _ := ParseFormat("json", false, Captures{})
 	var m map[string]any
 	if err := json.Unmarshal(j.Append(nil, r), &m); err != nil || m["t_queue"] != 42.0 || m["backend_queue"] != 3.0 {
 		t.Errorf("json: %v %v", m, err)
@@ -86,17 +86,18 @@ func TestQueueFields(t *testing.T) {
 
 func TestFormatErrors(t *testing.T) {
 	for spec, want := range map[string]string{
-		"%ci %zz":              "unknown log-format variable %zz",
-		"%{+Q":                 "unclosed",
-		"%{+X}r":               "unknown flag",
-		"%[src]":               "only %[var(NAME)]",
-		"%[var(proc.x)]":       "scope txn, req, res or sess",
-		"%[var(txn.x)":         "unclosed",
-		"%hr":                  "unknown log-format variable %hr",
-		"plain %":              "unknown log-format variable %",
-		"%ci %[var(txn.a)] %t": "",
+		"%ci %zz":               "unknown log-format variable %zz",
+		"%{+Q":                  "unclosed",
+		"%{+X}r":                "unknown flag",
+		"%[src]":                "luaedge knows %[var(NAME)]",
+		"%[capture.req.hdr(0)]": "no such capture slot",
+		"%[lua.f(1)]":           "luaedge knows",
+		"%[var(proc.x)]":        "scope txn, req, res or sess",
+		"%[var(txn.x)":          "unclosed",
+		"plain %":               "unknown log-format variable %",
+		"%ci %[var(txn.a)] %t":  "",
 	} {
-		_, err := ParseFormat(spec, false)
+		_, err := ParseFormat(spec, false, Captures{})
 		switch {
 		case want == "" && err != nil:
 			t.Errorf("%q: %v", spec, err)
@@ -106,8 +107,33 @@ func TestFormatErrors(t *testing.T) {
 	}
 }
 
+// Captures (%hr, %hs and their spaced forms, capture.*.hdr), Lua
+// fetches, and the variables HAProxy's formats name that luaedge fills
+// with what it has.
+func TestCapturesAndHAProxyVariables(t *testing.T) {
+	f, err := ParseFormat(`%hr %hs %hrl %hsl %[capture.req.hdr(1)] %[lua.tag] %[var(txn.a)] %Td %ac/%fc/%bc/%sc/%rc %sq/%bq %CC %CS %ID %si:%sp %ms %{+E}ST`, false, Captures{Request: 2, Response: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"capture.req.0", "capture.req.1", "capture.res.0", "lua.tag", "txn.a"}
+	if v := f.Vars(); strings.Join(v, " ") != strings.Join(want, " ") {
+		t.Fatalf("Vars() = %q, want %q", v, want)
+	}
+	r := testRecord()
+	r.Vars = [][]byte{[]byte("host|x"), nil, []byte("abc"), []byte("t"), nil}
+	got := string(f.Append(nil, r))
+	if want := "{host#7Cx|} {abc} host#7Cx - abc - t - 2 0/0/0/0/0 0/0 - - - -:- 456 200\n"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	// The default format shows the captures before the request line.
+	d, _ := ParseFormat("default", false, Captures{Request: 1})
+	if got := string(d.Append(nil, r)); !strings.Contains(got, ` -- {host#7Cx} "GET`) {
+		t.Errorf("default format with a capture: %q", got)
+	}
+}
+
 func TestJSONLine(t *testing.T) {
-	f, _ := ParseFormat("json", false)
+	f, _ := ParseFormat("json", false, Captures{})
 	r := testRecord()
 	r.Cause = "Lua: \"boom\"\n"
 	r.Target = []byte("/\xff\x01")
@@ -130,8 +156,8 @@ func TestJSONLine(t *testing.T) {
 
 // A line formats without allocating: the loops log every request.
 func TestAppendAllocs(t *testing.T) {
-	f, _ := ParseFormat("default", false)
-	j, _ := ParseFormat("json", false)
+	f, _ := ParseFormat("default", false, Captures{})
+	j, _ := ParseFormat("json", false, Captures{})
 	r := testRecord()
 	b := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(100, func() { b = j.Append(f.Append(b[:0], r), r) }); n != 0 {
@@ -149,7 +175,7 @@ func TestFileSinkAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := NewLoop([]*Sink{s})
-	f, _ := ParseFormat("%HM %HU", false)
+	f, _ := ParseFormat("%HM %HU", false, Captures{})
 	r := testRecord()
 	l.Write(s, f, r)
 	l.Flush()
@@ -213,7 +239,7 @@ func TestSyslogUDP(t *testing.T) {
 	}
 	defer s.Close()
 	l := NewLoop([]*Sink{s})
-	f, _ := ParseFormat("%HM %ST", false)
+	f, _ := ParseFormat("%HM %ST", false, Captures{})
 	l.Write(s, f, testRecord())
 	r := testRecord()
 	r.Status = 404
@@ -246,7 +272,7 @@ func TestSlowSinkDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := NewLoop([]*Sink{s})
-	f, _ := ParseFormat("%HM", false)
+	f, _ := ParseFormat("%HM", false, Captures{})
 	for i := 0; i < queueLen+3; i++ {
 		l.Write(s, f, testRecord())
 		l.Flush()
@@ -269,7 +295,7 @@ func BenchmarkFileSink(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := NewLoop([]*Sink{s})
-	f, _ := ParseFormat("default", false)
+	f, _ := ParseFormat("default", false, Captures{})
 	r := testRecord()
 	before := cpuTime(b)
 	b.ResetTimer()

@@ -24,8 +24,9 @@ type Format struct {
 type part struct {
 	lit   string
 	v     variable
-	quote bool // %{+Q}: the value between double quotes
-	arg   int  // %[var(...)]: its index in vars
+	quote bool  // %{+Q}: the value between double quotes
+	arg   int   // a sample (%[...]): its index in vars
+	caps  []int // captures (%hr...): their indexes in vars
 }
 
 type variable uint8
@@ -61,6 +62,14 @@ const (
 	vHost
 	vCause
 	vVar
+	vTd
+	vZero      // counts luaedge does not keep (%ac %fc %bc %sc) and has none of (%rc %Th %Ti)
+	vDash      // what luaedge does not record (%CC %CS %ID %bi %bp %si %sp %sslc %sslv)
+	vCaptures  // %hr %hs: {v1|v2}
+	vCapturesL // %hrl %hsl: v1 v2, - for none
+	vMillis
+	vDateGMT
+	vDateLocal
 	vServerQueue
 	vBackendQueue
 )
@@ -75,7 +84,17 @@ var names = map[string]variable{
 	"ST": vStatus, "B": vBytesOut, "U": vBytesIn, "ts": vTerm, "tsc": vTermCookie,
 	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HQ": vQuery, "HV": vVersion,
 	"pid": vPID, "H": vHost, "ER": vCause, "sq": vServerQueue, "bq": vBackendQueue,
+	"Td": vTd, "Th": vZero, "Ti": vZero,
+	"ac": vZero, "fc": vZero, "bc": vZero, "sc": vZero, "rc": vZero,
+	"CC": vDash, "CS": vDash, "ID": vDash, "bi": vDash, "bp": vDash, "si": vDash, "sp": vDash,
+	"sslc": vDash, "sslv": vDash,
+	"ms": vMillis, "T": vDateGMT, "trg": vDateGMT, "Tl": vDateLocal, "trl": vDateLocal,
 }
+
+// Captures is how many capture slots a frontend has for requests and for
+// responses (%hr, %hs), which a format reads as samples capture.req.N and
+// capture.res.N.
+type Captures struct{ Request, Response int }
 
 // The default formats: HAProxy's httplog and tcplog, without the fields
 // luaedge does not have (captured cookies and headers, connection counts,
@@ -87,15 +106,27 @@ const (
 )
 
 // ParseFormat compiles spec: "default" (DefaultHTTP, or DefaultTCP when
-// tcp), "json", or a log-format string. An unknown variable is an error.
-func ParseFormat(spec string, tcp bool) (*Format, error) {
+// tcp), "json", or a log-format string, for a frontend with caps. An
+// unknown variable is an error. The default HTTP format logs the captures
+// (%hr, %hs) before the request line when the frontend has some, as
+// HAProxy's httplog.
+func ParseFormat(spec string, tcp bool, caps Captures) (*Format, error) {
 	switch spec {
 	case "", "default":
 		def := DefaultHTTP
 		if tcp {
 			def = DefaultTCP
+		} else {
+			c := ""
+			if caps.Request > 0 {
+				c += "%hr "
+			}
+			if caps.Response > 0 {
+				c += "%hs "
+			}
+			def = strings.Replace(def, "%{+Q}r", c+"%{+Q}r", 1)
 		}
-		f, err := ParseFormat(def, tcp)
+		f, err := ParseFormat(def, tcp, caps)
 		if err != nil {
 			return nil, err
 		}
@@ -129,9 +160,10 @@ func ParseFormat(spec string, tcp bool) (*Format, error) {
 				switch flag {
 				case "+Q":
 					p.quote = true
-				case "-Q", "":
+				case "-Q", "+E", "-E", "":
+					// Values are always escaped (+E).
 				default:
-					return nil, fmt.Errorf("unknown flag %q (luaedge knows +Q)", flag)
+					return nil, fmt.Errorf("unknown flag %q (luaedge knows +Q and +E)", flag)
 				}
 			}
 			i += end + 1
@@ -142,19 +174,11 @@ func ParseFormat(spec string, tcp bool) (*Format, error) {
 				return nil, fmt.Errorf("unclosed %%[ at offset %d", i)
 			}
 			expr := spec[i+1 : i+end]
-			name, ok := strings.CutPrefix(expr, "var(")
-			if !ok || !strings.HasSuffix(name, ")") || len(name) < 2 {
-				return nil, fmt.Errorf("%%[%s]: luaedge knows only %%[var(NAME)] as a sample expression", expr)
+			name, err := sampleName(expr, caps)
+			if err != nil {
+				return nil, err
 			}
-			name = name[:len(name)-1]
-			scope, _, _ := strings.Cut(name, ".")
-			switch scope {
-			case "txn", "req", "res", "sess":
-			default:
-				return nil, fmt.Errorf("%%[%s]: a logged variable is in scope txn, req, res or sess", expr)
-			}
-			p.v, p.arg = vVar, len(f.vars)
-			f.vars = append(f.vars, name)
+			p.v, p.arg = vVar, f.sample(name)
 			i += end + 1
 		} else {
 			j := i
@@ -163,6 +187,20 @@ func ParseFormat(spec string, tcp bool) (*Format, error) {
 			}
 			name := spec[i:j]
 			v, ok := names[name]
+			switch name {
+			case "hr", "hrl", "hs", "hsl":
+				side, n := "req", caps.Request
+				if name[1] == 's' {
+					side, n = "res", caps.Response
+				}
+				v, ok = vCaptures, true
+				if len(name) == 3 {
+					v = vCapturesL
+				}
+				for k := 0; k < n; k++ {
+					p.caps = append(p.caps, f.sample(fmt.Sprintf("capture.%s.%d", side, k)))
+				}
+			}
 			if !ok {
 				return nil, fmt.Errorf("unknown log-format variable %%%s", name)
 			}
@@ -179,11 +217,62 @@ func ParseFormat(spec string, tcp bool) (*Format, error) {
 	return f, nil
 }
 
-// Vars are the variables the format logs, for Record.Vars.
+// sampleName reads the sample of a %[...]: var(NAME) a variable (in
+// scope txn, req, res or sess), capture.req.hdr(N) and capture.res.hdr(N)
+// a capture, lua.NAME a Lua fetch called with the transaction. It returns
+// the name Lua reads it by (txn.x, capture.req.N, lua.NAME).
+func sampleName(expr string, caps Captures) (string, error) {
+	if name, ok := strings.CutPrefix(expr, "lua."); ok && name != "" && !strings.ContainsAny(name, "(),") {
+		return expr, nil
+	}
+	for _, c := range []struct {
+		prefix, side string
+		n            int
+	}{{"capture.req.hdr(", "req", caps.Request}, {"capture.res.hdr(", "res", caps.Response}} {
+		if arg, ok := strings.CutPrefix(expr, c.prefix); ok && strings.HasSuffix(arg, ")") {
+			k, err := strconv.Atoi(arg[:len(arg)-1])
+			if err != nil || k < 0 || k >= c.n {
+				return "", fmt.Errorf("%%[%s]: the frontend has no such capture slot (it has %d)", expr, c.n)
+			}
+			return fmt.Sprintf("capture.%s.%d", c.side, k), nil
+		}
+	}
+	name, ok := strings.CutPrefix(expr, "var(")
+	if !ok || !strings.HasSuffix(name, ")") || len(name) < 2 {
+		return "", fmt.Errorf("%%[%s]: luaedge knows %%[var(NAME)], %%[capture.req.hdr(N)], %%[capture.res.hdr(N)] and %%[lua.NAME] as sample expressions", expr)
+	}
+	name = name[:len(name)-1]
+	scope, _, _ := strings.Cut(name, ".")
+	switch scope {
+	case "txn", "req", "res", "sess":
+	default:
+		return "", fmt.Errorf("%%[%s]: a logged variable is in scope txn, req, res or sess", expr)
+	}
+	return name, nil
+}
+
+// sample returns the index of name in vars, adding it once.
+func (f *Format) sample(name string) int {
+	for i, v := range f.vars {
+		if v == name {
+			return i
+		}
+	}
+	f.vars = append(f.vars, name)
+	return len(f.vars) - 1
+}
+
+// Vars are the samples the format logs, for Record.Vars: variables
+// (txn.x), captures (capture.req.N, capture.res.N), Lua fetches
+// (lua.NAME).
 func (f *Format) Vars() []string { return f.vars }
 
-// dateLayout is HAProxy's log date.
-const dateLayout = "02/Jan/2006:15:04:05.000"
+// dateLayout is HAProxy's log date; dateLayoutZone its date with a zone
+// (%T, %Tl).
+const (
+	dateLayout     = "02/Jan/2006:15:04:05.000"
+	dateLayoutZone = "02/Jan/2006:15:04:05 -0700"
+)
 
 // Append appends r's line, with its newline, to b.
 func (f *Format) Append(b []byte, r *Record) []byte {
@@ -303,6 +392,51 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 			return appendText(b, r.Vars[p.arg])
 		}
 		return append(b, '-')
+	case vCaptures:
+		// As HAProxy: nothing without slots; a slot with no value is empty.
+		if len(p.caps) == 0 {
+			return b
+		}
+		b = append(b, '{')
+		for k, i := range p.caps {
+			if k > 0 {
+				b = append(b, '|')
+			}
+			if i < len(r.Vars) {
+				b = appendCaptured(b, r.Vars[i])
+			}
+		}
+		return append(b, '}')
+	case vCapturesL:
+		for k, i := range p.caps {
+			if k > 0 {
+				b = append(b, ' ')
+			}
+			if i < len(r.Vars) && r.Vars[i] != nil {
+				b = appendCaptured(b, r.Vars[i])
+			} else {
+				b = append(b, '-')
+			}
+		}
+		return b
+	case vTd:
+		// The data transfer: what the exchange took besides the other
+		// stages, -1 when one of them was not reached.
+		if r.TR < 0 || r.Tw < 0 || r.Tc < 0 || r.Tr < 0 {
+			return append(b, "-1"...)
+		}
+		return appendMs(b, max(r.Ta-r.TR-r.Tw-r.Tc-r.Tr, 0))
+	case vZero:
+		return append(b, '0')
+	case vDash:
+		return append(b, '-')
+	case vMillis:
+		ms := r.Start.Nanosecond() / 1e6
+		return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	case vDateGMT:
+		return r.Start.UTC().AppendFormat(b, dateLayoutZone)
+	case vDateLocal:
+		return r.Start.AppendFormat(b, dateLayoutZone)
 	}
 	return b
 }
@@ -353,6 +487,20 @@ func splitTarget(t []byte) (path, query []byte) {
 // code.
 func appendText(b, p []byte) []byte {
 	for _, c := range p {
+		b = appendByte(b, c)
+	}
+	return b
+}
+
+// appendCaptured appends a captured value: '{', '|' and '}' are escaped
+// too, as HAProxy does, so that the list stays readable.
+func appendCaptured(b, p []byte) []byte {
+	for _, c := range p {
+		if c == '{' || c == '|' || c == '}' {
+			const hex = "0123456789ABCDEF"
+			b = append(b, '#', hex[c>>4], hex[c&15])
+			continue
+		}
 		b = appendByte(b, c)
 	}
 	return b

@@ -101,8 +101,10 @@ server_cmd() { # fills CMD for server $1 with rendered config in dir $2
         haproxy) CMD=(haproxy -db -f "$dir/haproxy.cfg") ;;
         nginx)
             CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf")
-            [[ -n $NGINX_ROOT ]] && CMD=(env "LD_LIBRARY_PATH=$NGINX_ROOT/usr/lib/x86_64-linux-gnu"
-                "LUA_PATH=$NGINX_ROOT/usr/share/lua/5.1/?.lua;;" "${CMD[@]}")
+            if [[ -n $NGINX_ROOT ]]; then
+                CMD=(env "LD_LIBRARY_PATH=$NGINX_ROOT/usr/lib/x86_64-linux-gnu"
+                    "LUA_PATH=$NGINX_ROOT/usr/share/lua/5.1/?.lua;;" "${CMD[@]}")
+            fi
             ;;
     esac
 }
@@ -719,7 +721,7 @@ CPU_MODEL=${CPU_MODEL:-unknown CPU}
 HAPROXY_VERSION=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
 NGX_LUA_VERSION=$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null || true)
-[[ -n $NGINX_ROOT ]] && NGX_LUA_VERSION="(from $NGINX_ROOT)"
+if [[ -n $NGINX_ROOT ]]; then NGX_LUA_VERSION="(from $NGINX_ROOT)"; fi
 WRK_VERSION=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || true)
 
 # Cases: arguments are names under bench/cases (or paths); default all.

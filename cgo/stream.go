@@ -36,6 +36,7 @@ const (
 	FlagSockopt  = C.LE_F_SOCKOPT
 	FlagForward  = C.LE_F_FORWARD
 	FlagErrLog   = C.LE_F_ERR_LOG
+	FlagSvcErr   = C.LE_F_SVC_ERR
 	// FlagHooksAfter (set by Lua): the request has after_response hooks.
 	// FlagAfter (set by Go): the resume runs them, the response is over.
 	FlagHooksAfter = C.LE_F_HOOKS_AFTER

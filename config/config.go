@@ -130,6 +130,11 @@ type Frontend struct {
 	// (the default, as HAProxy: logged, the next rule runs) or "fail" (the
 	// request gets a 500).
 	OnError string `yaml:"on_error"`
+	// HTTPAfterResponse are Lua actions registered for http-res that run
+	// on every response, after the http_response actions: the service's,
+	// the server's and the answers rules make (HAProxy's
+	// http-after-response).
+	HTTPAfterResponse []string `yaml:"http_after_response"`
 	// StickTable is this frontend's stick table, if it has one.
 	StickTable *StickTable `yaml:"stick_table"`
 	// Track counts each client address in a stick table (HAProxy's
@@ -168,10 +173,28 @@ type Frontend struct {
 	// Compression compresses the frontend's responses (network.go); nil:
 	// none. A backend's own applies to the requests forwarded to it.
 	Compression *Compression `yaml:"compression"`
+	// Capture names what each request and response keeps for the access
+	// log (%hr, %hs) and the capture.req.hdr / capture.res.hdr fetches.
+	Capture Capture `yaml:"capture"`
 	// Hooks names the hook scripts that run on this frontend's
 	// connections and requests; nil (left out): every enabled one on an
 	// HTTP frontend, none on a TCP one.
 	Hooks []string `yaml:"hooks"`
+}
+
+// Capture is a frontend's capture slots, numbered from 0 in each list
+// (HAProxy's capture request header, declare capture...).
+type Capture struct {
+	Request  []CaptureSlot `yaml:"request"`
+	Response []CaptureSlot `yaml:"response"`
+}
+
+// CaptureSlot is one capture: the last value of header Header of each
+// head, or, without a header, what a script stores (TXN:capture_req,
+// capture_res); at most Len bytes.
+type CaptureSlot struct {
+	Header string `yaml:"header"`
+	Len    int    `yaml:"len"`
 }
 
 // HTTP2 is how an HTTP frontend serves HTTP/2, and the limits of its
@@ -751,8 +774,11 @@ func (c *Config) validate() error {
 				bad("%s.tcp_request: tcp rules need mode: tcp (use http_request / http_response)", at)
 			}
 		case "tcp":
-			if len(f.HTTPRequest)+len(f.HTTPResponse) > 0 {
+			if len(f.HTTPRequest)+len(f.HTTPResponse)+len(f.HTTPAfterResponse) > 0 {
 				bad("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
+			}
+			if len(f.Capture.Request)+len(f.Capture.Response) > 0 {
+				bad("%s.capture: captures need mode: http", at)
 			}
 			if len(f.Routes) > 0 {
 				bad("%s.routes: routes need mode: http (use default_backend)", at)
@@ -793,6 +819,16 @@ func (c *Config) validate() error {
 				}
 			} else if !c.hasTable(f.Track.Table) {
 				bad("%s.track.table: no frontend or backend %q with a stick_table, nor a stick_tables entry", at, f.Track.Table)
+			}
+		}
+		for _, side := range []struct {
+			name  string
+			slots []CaptureSlot
+		}{{"request", f.Capture.Request}, {"response", f.Capture.Response}} {
+			for j, c := range side.slots {
+				if c.Len < 1 {
+					bad("%s.capture.%s[%d].len: must be at least 1", at, side.name, j)
+				}
 			}
 		}
 		if f.Limits.MaxHeaders < 1 {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 const minimal = `
@@ -199,5 +201,23 @@ func TestTLSErrors(t *testing.T) {
 	_, err := Parse([]byte(minimal+"backends:\n  - name: b\n    servers: [{name: s, address: \"127.0.0.1:1\", tls: {verify: maybe}}]\n"), "")
 	if err == nil || !strings.Contains(err.Error(), "backends[0].servers[0].tls.verify: want required or none") {
 		t.Errorf("verify: maybe: %v", err)
+	}
+}
+
+// An access log that is off writes "off", which reads back as off.
+func TestAccessLogOffRoundTrip(t *testing.T) {
+	out, err := yaml.Marshal(struct {
+		A *AccessLog `yaml:"a"`
+		B *AccessLog `yaml:"b"`
+	}{&AccessLog{Off: true}, &AccessLog{To: "stdout", Format: "json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		A *AccessLog `yaml:"a"`
+		B *AccessLog `yaml:"b"`
+	}
+	if err := yaml.Unmarshal(out, &back); err != nil || !back.A.Off || back.B.Off || back.B.To != "stdout" || back.B.Format != "json" {
+		t.Fatalf("%s read back as %+v %+v, %v", out, back.A, back.B, err)
 	}
 }

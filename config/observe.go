@@ -49,6 +49,15 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(a))
 }
 
+// MarshalYAML writes "off", or the map (luaedge convert).
+func (a AccessLog) MarshalYAML() (any, error) {
+	if a.Off {
+		return "off", nil
+	}
+	type plain AccessLog
+	return plain(a), nil
+}
+
 // Admin is the admin listener: HTTP on its own address, for Prometheus,
 // the stats page and the runtime commands.
 type Admin struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/metrics"
@@ -117,6 +118,12 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		if err == nil {
 			err = st.NameProgram(id, f.cfg.Name)
 		}
+		if err == nil && f.cfg.Mode == "http" {
+			err = st.SetAfterResponse(id, f.cfg.HTTPAfterResponse)
+		}
+		if err == nil {
+			err = st.SetCaptures(id, captures(f.cfg.Capture.Request), captures(f.cfg.Capture.Response))
+		}
 		if err == nil {
 			err = st.SetHooks(id, f.hooks)
 		}
@@ -166,6 +173,15 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	}
 	go ls.sweeper()
 	return nil
+}
+
+// captures converts a frontend's capture slots for its program.
+func captures(slots []config.CaptureSlot) []lj.Capture {
+	out := make([]lj.Capture, len(slots))
+	for i, c := range slots {
+		out[i] = lj.Capture{Header: c.Header, Len: c.Len}
+	}
+	return out
 }
 
 // LuaSockets gives proxy's Socket gate functions the loop's sockets.

@@ -16,7 +16,7 @@ import (
 )
 
 const cliTestScript = `
-core.register_service("t", "http", function(applet) applet:send("ok") end)
+core.register_service("t", "http", function(applet) applet:start_response() applet:send("ok") end)
 core.register_cli({"show", "words"}, "show words: the words", function(applet, ...)
 	applet:send(table.concat({...}, "|") .. "\n")
 end)

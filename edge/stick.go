@@ -94,7 +94,8 @@ func (s *Server) syncTable(name string, t *sticktable.Table, every time.Duration
 	}
 }
 
-// goStk(table, "info" | "lookup", key | "dump", filters) for StickTable.
+// goStk(table, "info" | "lookup", key | "dump", filters) for StickTable,
+// and the sc_* and src_* fetches and the tracking of requests (below).
 func goStk(c *cgo.Call) int {
 	s := serverOf(c)
 	if s == nil {
@@ -128,6 +129,29 @@ func goStk(c *cgo.Call) int {
 			st[name] = v
 		}
 		return pushStats(c, st)
+	case "track", "untrack", "error":
+		// The counters a request's rules track (TXN:track_sc): (table,
+		// op, key, "http" for an HTTP request). track returns the key as
+		// the table holds it, or nil when its type cannot hold it.
+		k, err := t.Key(c.String(3))
+		if err != nil {
+			c.PushNil()
+			return 1
+		}
+		switch c.String(2) {
+		case "track":
+			t.ConnOpen(k)
+			if c.String(4) == "http" {
+				t.HTTPRequest(k)
+			}
+			c.PushString(k)
+			return 1
+		case "untrack":
+			t.ConnClose(k)
+		default:
+			t.HTTPError(k)
+		}
+		return 0
 	case "fetch", "inc_gpc0", "clr_gpc0":
 		// src_* and sc_* fetches: (table, op, client address, counter).
 		// A client not in the table counts 0; a counter the table does

@@ -21,10 +21,12 @@ core.register_action("tag", { "http-req" }, function(txn)
 	if txn.sf:path() == "/stop" then txn.f:lua_stop() end
 end)
 core.register_service("svc", "http", function(applet)
+	applet:start_response()
 	applet:send(applet.f:lua_probe() .. applet.c:lua_rev("ab"))
 end)
 core.register_service("sleepy", "http", function(applet)
 	core.msleep(100)
+	applet:start_response()
 	applet:send("awake")
 end)
 `

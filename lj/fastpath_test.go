@@ -347,6 +347,7 @@ func TestFastPathStickAfterYieldAndWrite(t *testing.T) {
 	f:sc_inc_gpc0(0)
 	out[#out + 1] = f:sc0_get_gpc0()
 	applet:add_header("x-out", table.concat(out, " "))
+	applet:start_response()
 end)`
 	d := newDriver(t, []byte(code), nil, nil, "s", false, tbl)
 	th, err := d.s.Thread()

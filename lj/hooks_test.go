@@ -312,6 +312,7 @@ func TestHooksBodyForService(t *testing.T) {
 	s, prog := hookState(t, dir, []string{"a"}, `core.register_service("echo", "http", function(applet)
 	local body = applet.headers["x-route"][0] .. "|" .. applet:receive()
 	applet:add_header("content-length", #body)
+	applet:start_response()
 	applet:send(body)
 end)`, "echo")
 	th, err := s.Thread()

@@ -18,7 +18,7 @@ core.register_init(function() order[#order + 1] = "register_init" end)`
 	b := `order[#order + 1] = "b"
 function script_init()
 	order[#order + 1] = "script_init"
-	core.register_service("late", "http", function(applet) applet:send("late") end)
+	core.register_service("late", "http", function(applet) applet:start_response() applet:send("late") end)
 end
 function script_deinit()
 	local f = assert(io.open(os.getenv("DEINIT_FILE"), "a"))

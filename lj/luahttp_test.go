@@ -161,3 +161,32 @@ raises("mode must be 'http', 'tcp' or 'http-stream', got 'stream'", core.registe
 raises("http.stream expected", function() return require("http.websocket").new_from_stream({}, nil) end)
 `)
 }
+
+// Requests made from the same URI (whose parse new_from_uri keeps) are
+// objects of their own: changing one changes neither the next one nor
+// what the URI gives.
+func TestHTTPRequestsFromOneURI(t *testing.T) {
+	runLua(t, `
+local request = require("http.request")
+local uri = "https://user:pw@Example.COM:8443/a/b?q=1#frag"
+local a = request.new_from_uri(uri)
+a.headers:upsert(":path", "/changed")
+a.headers:append("x-extra", "1")
+a.port = 1
+for i = 1, 2 do
+	local b = request.new_from_uri(uri)
+	eq(b.host, "example.com", "host")
+	eq(b.port, 8443, "port")
+	eq(b.tls, true, "tls")
+	eq(b.headers:get(":path"), "/a/b?q=1", "path")
+	eq(b.headers:get(":authority"), "example.com:8443", "authority")
+	eq(b.headers:get("authorization"), "basic dXNlcjpwdw==", "authorization")
+	eq(b.headers:has("x-extra"), false, "x-extra")
+	eq(b.headers:len(), 6, "fields")
+	eq(b:to_uri(true), "https://user:pw@example.com:8443/a/b?q=1", "to_uri")
+end
+eq(request.new_from_uri("http://h/"):to_uri(), "http://h/", "default port")
+eq(pcall(request.new_from_uri, "ftp://h/"), false, "ftp")
+eq(pcall(request.new_from_uri, "ftp://h/"), false, "ftp again")
+`)
+}

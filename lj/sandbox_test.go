@@ -183,6 +183,7 @@ core.register_service("probe", "http", function(applet)
 	local r = coroutine.create(function() return coroutine.resume(co) end)
 	local _, ok, err = coroutine.resume(r)
 	if ok then fail("resumed the request's coroutine from another") end
+	applet:start_response()
 	applet:send(applet:get_var("txn.report") .. " " .. report())
 end)
 `, 0)
@@ -221,6 +222,7 @@ core.register_service("nums", "http", function(applet)
 	end
 	local txn_reply = { status = nan, headers = {} }
 	applet:set_status(200)
+	applet:start_response()
 	applet:send("ok")
 end)
 core.register_action("tcp-nums", { "tcp-req" }, function(txn)
@@ -272,11 +274,13 @@ core.register_service("keep", "http", function(applet)
 	kept = applet
 	kept_txn_f = applet.f
 	core.yield()
+	applet:start_response()
 	applet:send("never")
 end)
 core.register_service("use", "http", function(applet)
 	local ok1, e1 = pcall(kept.send, kept, "x")
 	local ok2, e2 = pcall(kept_txn_f.method, kept_txn_f)
+	applet:start_response()
 	applet:send(tostring(ok1) .. " " .. tostring(e1) .. " | " .. tostring(ok2) .. " " .. tostring(e2))
 end)
 `, 0)
@@ -382,6 +386,7 @@ core.register_service("heads", "http", function(applet)
 			kept[i] = re
 		end
 	end)
+	applet:start_response()
 	applet:send(tostring(err) .. "|" .. tostring(err2) .. "|" .. tostring(err3))
 end)
 `, 0)
@@ -401,6 +406,7 @@ end)
 func TestWaitOutsideTheRequestCoroutine(t *testing.T) {
 	s := newTestState(t, `
 core.register_service("co", "http", function(applet)
+	applet:start_response()
 	local ok, err = pcall(coroutine.wrap(function() applet:send(string.rep("x", 70000)) end))
 	applet:send("|" .. tostring(ok) .. " " .. tostring(err))
 end)`, 0)

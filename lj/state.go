@@ -278,14 +278,62 @@ func (s *State) LoadInternal(code []byte, name string) error {
 	return s.L.LoadInternal(code, name)
 }
 
-// SetLogVars has the requests of program prog leave the values of the
-// variables names for the access log, as they end (cgo.Stream.LogVars).
+// SetLogVars has the requests of program prog leave the values the
+// access log names, as they end (cgo.Stream.LogVars): variables (txn.x),
+// captures (capture.req.N, capture.res.N) and Lua fetches (lua.NAME),
+// which the request waits for its response head to read.
 func (s *State) SetLogVars(prog int, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	code := fmt.Sprintf("(...).log_vars[%d] = %s", prog, luaList(names))
+	code := fmt.Sprintf("(...).set_log_vars(%d, %s)", prog, luaList(names))
 	return s.L.LoadInternal([]byte(code), "=luaedge/log_vars")
+}
+
+// SetAfterResponse gives HTTP program prog its http_after_response rules:
+// Lua actions registered for http-res that run once on every response,
+// after the http-response rules.
+func (s *State) SetAfterResponse(prog int, rules []string) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	code := fmt.Sprintf("(...).set_after(%d, %s)", prog, luaList(rules))
+	return s.L.LoadInternal([]byte(code), "=luaedge/http_after_response")
+}
+
+// Capture is a capture slot of a frontend: Header, when not "", is
+// captured from each request (or response) head, its last value whole;
+// a slot without one is filled by rules (TXN:capture_req, capture_res).
+// Len is the most bytes kept.
+type Capture struct {
+	Header string
+	Len    int
+}
+
+// SetCaptures gives program prog the capture slots of its requests and
+// responses.
+func (s *State) SetCaptures(prog int, req, res []Capture) error {
+	if len(req)+len(res) == 0 {
+		return nil
+	}
+	list := func(cs []Capture) string {
+		if len(cs) == 0 {
+			return "nil"
+		}
+		var b strings.Builder
+		b.WriteString("{")
+		for _, c := range cs {
+			h := "false"
+			if c.Header != "" {
+				h = luaString(strings.ToLower(c.Header))
+			}
+			fmt.Fprintf(&b, "{header = %s, len = %d}, ", h, c.Len)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	code := fmt.Sprintf("(...).set_captures(%d, %s, %s)", prog, list(req), list(res))
+	return s.L.LoadInternal([]byte(code), "=luaedge/captures")
 }
 
 // RunInits runs the core.register_init functions, in registration order.

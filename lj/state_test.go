@@ -90,6 +90,7 @@ func TestHelloWorld(t *testing.T) {
 
 func TestRequestFields(t *testing.T) {
 	s := newTestState(t, `core.register_service("echo", "http", function(a)
+		a:start_response()
 		a:send(a.method .. " " .. a.path .. " " .. a.qs .. " " .. a.version .. " " .. a.headers["host"][0])
 	end)`, 0)
 	th := runService(t, s, "echo")
@@ -100,14 +101,20 @@ func TestRequestFields(t *testing.T) {
 
 func TestErrorHasFileLine(t *testing.T) {
 	s := newTestState(t, "core.register_service('bad', 'http', function(a)\n  error('boom')\nend)", 0)
+	// Before the response started, the error is handed to Go to log
+	// (FlagErrLog, FlagSvcErr) and the service answers HAProxy's 500.
+	failed := func(th *cgo.Thread) bool {
+		f := th.S.Flags()
+		return f&cgo.FlagErrLog != 0 && f&cgo.FlagSvcErr != 0 && f&cgo.FlagFailed == 0 && th.S.Status() == 500
+	}
 	th := runService(t, s, "bad")
-	if th.S.Flags()&cgo.FlagFailed == 0 || !strings.Contains(string(th.S.Err()), "test.lua:2: boom") {
-		t.Fatalf("flags %d err %q", th.S.Flags(), th.S.Err())
+	if !failed(th) || !strings.Contains(string(th.S.Err()), "test.lua:2: boom") {
+		t.Fatalf("flags %d status %d err %q", th.S.Flags(), th.S.Status(), th.S.Err())
 	}
 	// The coroutine survives the error and runs the next request.
 	s.Release(th)
 	th = runService(t, s, "bad")
-	if th.S.Flags()&cgo.FlagFailed == 0 {
+	if !failed(th) {
 		t.Fatal("second run did not fail")
 	}
 }
@@ -142,7 +149,7 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func TestSleepYields(t *testing.T) {
-	s := newTestState(t, `core.register_service("z", "http", function(a) core.msleep(5) a:send("woke") end)`, 0)
+	s := newTestState(t, `core.register_service("z", "http", function(a) core.msleep(5) a:start_response() a:send("woke") end)`, 0)
 	th := runService(t, s, "z")
 	if op, arg := th.S.Op(); op != cgo.OpSleep || arg != 5 {
 		t.Fatalf("op %d arg %v", op, arg)

@@ -18,7 +18,7 @@ import (
 )
 
 // The HTTP client of scripts (lua-http's http.request, dovecot.http, in
-// lj/lua/http_client.lua): each exchange runs on the loop of the script
+// lj/lua/http_request.lua): each exchange runs on the loop of the script
 // that asked for it, over connections of that loop's own pool. A request
 // parks its coroutine (OpSocket, LE_SOCK_HTTP) until the response head
 // arrives; reading the body parks it again (LE_SOCK_HTTP_READ) only when
@@ -64,9 +64,11 @@ type Client struct {
 
 	exchanges map[int]*exchange
 	next      int
+	owned     map[*cgo.Stream]int      // exchanges in the map, by request or task: CloseOf looks for none in vain
 	idle      map[origin][]*clientConn // HTTP/1 connections without an exchange
 	h2        map[origin][]*clientConn // HTTP/2 connections, each carrying many
 	tlsConfs  map[origin]*tls.Config
+	timeouts  *timeouts // of the exchanges and of the waits on them
 
 	// ready are waits ended by a handler (a connection's, a timer's),
 	// resumed as it returns (flushReady): the script never runs in the
@@ -75,6 +77,10 @@ type Client struct {
 	ready []*clientWait
 	inOp  bool
 	head  []byte // scratch for request heads, used within one call
+
+	// bufs are spare buffers for the exchanges' response heads and
+	// bodies: one is an exchange's until it gives it back (putBuf).
+	bufs [][]byte
 }
 
 // origin is what a connection is to: a request reuses a connection of
@@ -89,12 +95,34 @@ type origin struct {
 }
 
 func newClient(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions, dns *resolver.Cache) *Client {
-	return &Client{
+	c := &Client{
 		loop: l, opt: opt, hs: hs, dns: dns,
 		exchanges: map[int]*exchange{},
+		owned:     map[*cgo.Stream]int{},
 		idle:      map[origin][]*clientConn{},
 		h2:        map[origin][]*clientConn{},
 		tlsConfs:  map[origin]*tls.Config{},
+	}
+	c.timeouts = newTimeouts(l.Now, l.Post, c.timedOut)
+	return c
+}
+
+// buf returns an empty buffer for an exchange, which gives it back with
+// putBuf once it no longer refers to it.
+func (c *Client) buf() []byte {
+	if n := len(c.bufs); n > 0 {
+		b := c.bufs[n-1]
+		c.bufs = c.bufs[:n-1]
+		return b
+	}
+	return make([]byte, 0, 512)
+}
+
+// putBuf keeps b for another exchange, unless it is large or enough are
+// kept already.
+func (c *Client) putBuf(b []byte) {
+	if b != nil && cap(b) <= 16<<10 && len(c.bufs) < 16 {
+		c.bufs = append(c.bufs, b[:0])
 	}
 }
 
@@ -138,7 +166,7 @@ type clientWait struct {
 	op     int
 	want   int // HTTP_READ: bytes wanted at most (0: what has arrived)
 	resume func()
-	timer  *time.Timer
+	timer  *time.Timer // core.resolve's timeout (an exchange's waits have theirs in the Client's timeouts)
 }
 
 // finish records the outcome for the script; the caller resumes it.
@@ -166,11 +194,16 @@ func (c *Client) wake(w *clientWait) {
 }
 
 // flushReady resumes the scripts whose waits ended; every handler of the
-// client (connection events, timers, lookups) ends with it.
+// client (connection events, timers, lookups) ends with it. The list is
+// emptied in place, keeping its array; a handler run by a resume may
+// flush it too, hence the nils.
 func (c *Client) flushReady() {
-	for len(c.ready) > 0 {
-		w := c.ready[0]
-		c.ready = c.ready[1:]
+	for i := 0; i < len(c.ready); i++ {
+		w := c.ready[i]
+		if w == nil {
+			continue
+		}
+		c.ready[i] = nil
 		w.resume()
 	}
 	c.ready = c.ready[:0]
@@ -179,36 +212,43 @@ func (c *Client) flushReady() {
 // Op performs the HTTP operation s yielded for (SockHTTP, SockHTTPRead or
 // SockResolve).
 func (c *Client) Op(s *cgo.Stream, op, id, arg int, timeout time.Duration, data []byte, resume func()) {
-	w := &clientWait{s: s, op: op, want: arg, resume: resume}
 	c.inOp = true
 	defer func() { c.inOp = false }()
 	switch op {
 	case cgo.SockHTTP:
-		c.start(w, data, timeout)
+		c.start(s, data, timeout, resume)
 	case cgo.SockHTTPRead:
 		ex := c.exchanges[id]
 		if ex == nil || ex.owner != s {
+			w := &clientWait{s: s, op: op, resume: resume}
 			w.fail(id, cgo.SockEFail, &clientError{errno: syscall.EBADF, msg: "stream closed"})
 			c.wake(w)
 			return
 		}
-		ex.wait = w
-		if timeout > 0 {
-			w.timer = c.loop.After(timeout, func() {
-				if ex.wait == w {
-					ex.wait = nil
-					w.fail(id, cgo.SockETimeout, errTimeout("read"))
-					w.resume()
-				}
-			})
-		}
+		ex.await(op, arg, timeout, resume)
 		ex.deliver()
 	case cgo.SockResolve:
-		c.resolve(w, string(data), timeout)
+		c.resolve(&clientWait{s: s, op: op, resume: resume}, string(data), timeout)
 	default:
+		w := &clientWait{s: s, op: op, resume: resume}
 		w.finish(id, cgo.SockEFail, []byte("unknown HTTP operation"))
 		c.wake(w)
 	}
+}
+
+// timedOut acts on a deadline of the timeouts that passed: the
+// exchange's own fails it, and so does that of a wait for the response
+// head; that of a read ends the read only.
+func (c *Client) timedOut(t *timeout) {
+	ex := t.ex
+	if w := ex.wait; t.wait && w.op == cgo.SockHTTPRead {
+		ex.wait = nil
+		w.fail(ex.id, cgo.SockETimeout, errTimeout("read"))
+		c.wake(w)
+	} else {
+		ex.fail(errTimeout("request"))
+	}
+	c.flushReady()
 }
 
 // resolve answers core.resolve: the addresses of name, space-separated.
@@ -254,18 +294,20 @@ func dnsError(name string, err error) *clientError {
 }
 
 // start begins the exchange a script asked for with http.request's go.
-func (c *Client) start(w *clientWait, spec []byte, timeout time.Duration) {
-	req, err := parseClientRequest(spec)
+func (c *Client) start(s *cgo.Stream, spec []byte, limit time.Duration, resume func()) {
+	c.next++
+	ex := &exchange{cl: c, id: c.next, owner: s}
+	req := &ex.req
+	err := req.parse(spec)
 	if err == nil && c.opt.MaxRequestBody > 0 && len(req.body) > c.opt.MaxRequestBody {
 		err = fmt.Errorf("request body of %d bytes is over http_client.max_request_body", len(req.body))
 	}
 	if err != nil {
+		w := &clientWait{s: s, op: cgo.SockHTTP, resume: resume}
 		w.fail(0, cgo.SockEFail, &clientError{errno: syscall.EINVAL, msg: err.Error()})
 		c.wake(w)
 		return
 	}
-	c.next++
-	ex := &exchange{cl: c, id: c.next, owner: w.s, req: req, wait: w}
 	ex.key = origin{https: req.scheme == "https", host: req.host, port: req.port, version: req.version}
 	if ex.key.https {
 		ex.key.sni, ex.key.verify = req.sni, req.verify
@@ -273,60 +315,55 @@ func (c *Client) start(w *clientWait, spec []byte, timeout time.Duration) {
 			ex.key.sni = req.host
 		}
 	}
+	ex.deadline = timeout{ex: ex}
+	ex.waitLimit = timeout{ex: ex, wait: true}
 	c.exchanges[ex.id] = ex
+	c.owned[s]++
 	if c.opt.Timeout > 0 {
-		ex.deadline = c.loop.After(c.opt.Timeout, func() {
-			ex.fail(errTimeout("request"))
-			c.flushReady()
-		})
+		c.timeouts.set(&ex.deadline, c.opt.Timeout)
 	}
-	if timeout > 0 {
-		w.timer = c.loop.After(timeout, func() {
-			if ex.wait == w {
-				ex.fail(errTimeout("request"))
-				c.flushReady()
-			}
-		})
-	}
-	c.dns.Resolve(req.host, func(addrs []netip.Addr, err error) {
-		defer c.flushReady()
-		switch {
-		case ex.done():
-		case err != nil:
-			ex.fail(dnsError(req.host, err))
-		default:
-			ex.addr = addrs[0]
-			ex.attempt(false)
-		}
-	})
+	ex.await(cgo.SockHTTP, 0, limit, resume)
+	ex.attempt(false)
 }
 
-// connFor returns a connection for ex: an HTTP/2 one of its origin that
-// takes one more stream, an idle HTTP/1 one, or a new one.
-func (c *Client) connFor(ex *exchange, fresh bool) (*clientConn, error) {
-	if !fresh {
-		for _, cc := range c.h2[ex.key] {
-			if !cc.closed && cc.h2.CanOpen() {
-				return cc, nil
-			}
-		}
-		list := c.idle[ex.key]
-		for len(list) > 0 {
-			cc := list[len(list)-1]
-			list = list[:len(list)-1]
-			c.idle[ex.key] = list
-			if cc.closed {
-				continue
-			}
-			if !cc.c.Idle() { // bytes after its last response: not reusable
-				cc.close()
-				continue
-			}
-			return cc, nil
+// pooled returns a connection of the origin of ex that takes one more
+// exchange: an HTTP/2 one with a stream to spare, or an idle HTTP/1 one;
+// nil if none.
+//
+// An idle HTTP/1 connection is peeked at first (bytes after its last
+// response, or the server's close, make it not reusable), unless ex may
+// be sent again (idempotent) and the connection was last used less than
+// peekAfter ago: servers close connections idle for longer than that,
+// and a request that finds its connection closed all the same is sent
+// again on a new one (connFailed). The peek is a system call, a sixth of
+// those of a request that reuses connections at a high rate.
+func (c *Client) pooled(ex *exchange) *clientConn {
+	o := ex.key
+	for _, cc := range c.h2[o] {
+		if !cc.closed && cc.h2.CanOpen() {
+			return cc
 		}
 	}
-	return c.dial(ex.key, ex.addr)
+	list := c.idle[o]
+	for len(list) > 0 {
+		cc := list[len(list)-1]
+		list = list[:len(list)-1]
+		c.idle[o] = list
+		if cc.closed {
+			continue
+		}
+		recent := c.loop.Now().Sub(cc.idleSince) < peekAfter
+		if !(recent && ex.req.idempotent()) && !cc.c.Idle() {
+			cc.close()
+			continue
+		}
+		return cc
+	}
+	return nil
 }
+
+// peekAfter: see pooled.
+const peekAfter = time.Second
 
 // tlsConfig returns the TLS configuration of connections to o, made once
 // per loop.
@@ -372,15 +409,12 @@ func (c *Client) closeConns(match func(*clientConn) bool) {
 
 // CloseOf ends the exchanges a finished request or task left open.
 func (c *Client) CloseOf(s *cgo.Stream) {
-	if len(c.exchanges) == 0 {
+	if c.owned[s] == 0 {
 		return
 	}
 	for _, ex := range c.exchanges {
 		if ex.owner == s {
-			if ex.wait != nil && ex.wait.timer != nil {
-				ex.wait.timer.Stop()
-			}
-			ex.wait = nil
+			ex.endWait()
 			ex.release()
 		}
 	}

@@ -44,7 +44,8 @@ type clientConn struct {
 	// HTTP/2.
 	h2      *http2.ClientConn
 	streams map[uint32]*exchange
-	busy    bool // inside a handler: frames are flushed as it ends
+	busy    bool        // inside a handler: frames are flushed as it ends
+	fed     []*exchange // the exchanges one Feed's events concerned, delivered to after them
 }
 
 // dial opens a new connection to the origin of ex, at addr.
@@ -314,7 +315,7 @@ func (cc *clientConn) startH1(ex *exchange) {
 	cc.ex = ex
 	ex.conn = cc
 	cc.headDone, cc.gotBytes, cc.noReuse, cc.paused = false, false, false, false
-	r := ex.req
+	r := &ex.req
 	b := r.appendHTTP1Head(cc.cl.head[:0])
 	if r.expects100() {
 		ex.bodyHeld = true
@@ -341,7 +342,8 @@ var respLimits = func(o *ClientOptions) http1.Limits {
 }
 
 // trafficH1 parses the response head, then takes the body for the
-// script, as far as it keeps up.
+// script, as far as it keeps up; the script gets what arrived once all of
+// it is taken.
 func (cc *clientConn) trafficH1() {
 	ex := cc.ex
 	if ex == nil {
@@ -350,6 +352,7 @@ func (cc *clientConn) trafficH1() {
 		}
 		return
 	}
+	defer ex.deliver()
 	for !cc.closed && cc.ex == ex {
 		buf := cc.c.Peek()
 		if len(buf) == 0 {
@@ -481,7 +484,7 @@ func (cc *clientConn) startH2(ex *exchange) {
 		ex.attempt(true)
 		return
 	}
-	r := ex.req
+	r := &ex.req
 	h.StartRequest([]byte(r.method), []byte(r.scheme), []byte(r.authority), []byte(r.path))
 	for _, f := range r.fields {
 		if !skipField(f.Name) {
@@ -540,8 +543,14 @@ func (cc *clientConn) trafficH2() {
 		for _, ev := range cc.h2.Events() {
 			if ex := cc.streams[ev.Stream]; ex != nil {
 				cc.eventH2(ex, &ev)
+				cc.fed = append(cc.fed, ex)
 			}
 		}
+		for i, ex := range cc.fed {
+			ex.deliver()
+			cc.fed[i] = nil
+		}
+		cc.fed = cc.fed[:0]
 	}
 	cc.c.Discard(n)
 	cc.busy = false

@@ -18,25 +18,27 @@ type exchange struct {
 	cl    *Client
 	id    int
 	owner *cgo.Stream // the request or task that made it: only it may read it
-	req   *clientRequest
+	req   clientRequest
 	key   origin
-	addr  netip.Addr
+	addr  netip.Addr  // the server's, once looked up: only a new connection needs it
 	conn  *clientConn // carrying it; nil before it has one and once it ended
 	sid   uint32      // its stream on an HTTP/2 connection
 
 	tries        int  // attempts begun (max_attempts bounds them)
 	staleRetried bool // sent again once after a pooled connection had closed
 
-	wait     *clientWait // the script waiting on it, if it waits
-	deadline *time.Timer // ClientOptions.Timeout
+	wait      *clientWait // the script waiting on it (&w), if it waits
+	w         clientWait  // each wait ends before its script can start the next
+	waitLimit timeout     // the script's timeout of wait, in the Client's timeouts
+	deadline  timeout     // ClientOptions.Timeout, in the Client's timeouts
 
-	// The response, as it arrives.
+	// The response, as it arrives, in buffers of the Client's (buf).
 	headDone bool
 	head     []byte // the head for Lua (client_request.go), until delivered
 	body     []byte // body received, not yet handed to the script
 	received int64
 	ended    bool
-	trailers []byte // "N\n" and netstrings, once ended with trailers
+	trailers []byte // "N\n" and the fields, once ended with trailers
 	err      *clientError
 
 	// The request body, when it waits: for the server's 100
@@ -54,13 +56,63 @@ const (
 	clientLowWater  = 64 << 10
 )
 
+// headBodyMax bounds the body delivered with the response head: a script
+// that only looks at the head does not get the rest in its Lua heap.
+const headBodyMax = 64 << 10
+
 // done reports whether the exchange has been let go.
 func (ex *exchange) done() bool { return ex.cl.exchanges[ex.id] != ex }
 
+// await makes the script wait on ex for op (SockHTTP: the response head;
+// SockHTTPRead: body), for timeout at most (0: no limit of its own).
+func (ex *exchange) await(op, want int, timeout time.Duration, resume func()) {
+	ex.w = clientWait{s: ex.owner, op: op, want: want, resume: resume}
+	ex.wait = &ex.w
+	if timeout > 0 {
+		ex.cl.timeouts.set(&ex.waitLimit, timeout)
+	}
+}
+
+// endWait ends the script's wait, if it waits: the caller resumes it, if
+// it is to go on.
+func (ex *exchange) endWait() {
+	if ex.wait != nil {
+		ex.wait = nil
+		ex.cl.timeouts.stop(&ex.waitLimit)
+	}
+}
+
 // attempt sends the request on a connection; fresh asks for a new one.
+// The server's name is looked up only for a new connection.
 func (ex *exchange) attempt(fresh bool) {
 	ex.tries++
-	cc, err := ex.cl.connFor(ex, fresh)
+	if !fresh {
+		if cc := ex.cl.pooled(ex); cc != nil {
+			cc.begin(ex)
+			return
+		}
+	}
+	if ex.addr.IsValid() {
+		ex.dial()
+		return
+	}
+	host := ex.req.host
+	ex.cl.dns.Resolve(host, func(addrs []netip.Addr, err error) {
+		defer ex.cl.flushReady()
+		switch {
+		case ex.done():
+		case err != nil:
+			ex.fail(dnsError(host, err))
+		default:
+			ex.addr = addrs[0]
+			ex.dial()
+		}
+	})
+}
+
+// dial sends the request on a new connection.
+func (ex *exchange) dial() {
+	cc, err := ex.cl.dial(ex.key, ex.addr)
 	if err != nil {
 		ex.fail(ioError("connect", err))
 		return
@@ -93,22 +145,26 @@ func (ex *exchange) connFailed(e *clientError, stale, refused bool) {
 	ex.fail(e)
 }
 
-// gotHead records the response head (status and fields, copied).
+// gotHead records the response head (status and fields, copied). The
+// connection's handler delivers it once it has taken what else it read:
+// the body that came with the head goes to the script in the same resume.
 func (ex *exchange) gotHead(status int, version string, n int, field func(int) ([]byte, []byte)) {
 	ex.headDone = true
-	ex.head = appendHead(nil, status, version, n, field)
-	ex.deliver()
+	ex.head = appendHead(ex.cl.buf(), status, version, n, field)
 }
 
-// data takes response body bytes (copied).
+// data takes response body bytes (copied); the connection's handler
+// delivers them, as gotHead's.
 func (ex *exchange) data(p []byte) {
 	if max := ex.cl.opt.MaxResponseBody; max > 0 && ex.received+int64(len(p)) > max {
 		ex.fail(&clientError{errno: syscall.EMSGSIZE, msg: "response body over http_client.max_response_body (" + strconv.FormatInt(max, 10) + " bytes)"})
 		return
 	}
 	ex.received += int64(len(p))
+	if ex.body == nil {
+		ex.body = ex.cl.buf()
+	}
 	ex.body = append(ex.body, p...)
-	ex.deliver()
 }
 
 // end records the end of the response, with its trailers; the connection
@@ -130,6 +186,7 @@ func (ex *exchange) fail(e *clientError) {
 		return
 	}
 	ex.err = e
+	ex.cl.putBuf(ex.body)
 	ex.body = nil
 	ex.stopTimers()
 	if cc := ex.conn; cc != nil {
@@ -140,10 +197,7 @@ func (ex *exchange) fail(e *clientError) {
 }
 
 func (ex *exchange) stopTimers() {
-	if ex.deadline != nil {
-		ex.deadline.Stop()
-		ex.deadline = nil
-	}
+	ex.cl.timeouts.stop(&ex.deadline)
 	if ex.expectTimer != nil {
 		ex.expectTimer.Stop()
 		ex.expectTimer = nil
@@ -158,11 +212,18 @@ func (ex *exchange) release() {
 		return
 	}
 	delete(ex.cl.exchanges, ex.id)
+	if n := ex.cl.owned[ex.owner] - 1; n > 0 {
+		ex.cl.owned[ex.owner] = n
+	} else {
+		delete(ex.cl.owned, ex.owner)
+	}
 	ex.stopTimers()
 	if cc := ex.conn; cc != nil {
 		ex.conn = nil
 		cc.abandon(ex)
 	}
+	ex.cl.putBuf(ex.body)
+	ex.cl.putBuf(ex.head)
 	ex.body, ex.head = nil, nil
 }
 
@@ -175,7 +236,7 @@ func (ex *exchange) deliver() {
 		return
 	}
 	if ex.err != nil {
-		ex.wait = nil
+		ex.endWait()
 		res := cgo.SockEFail
 		if ex.err.errno == syscall.ETIMEDOUT {
 			res = cgo.SockETimeout
@@ -193,7 +254,9 @@ func (ex *exchange) deliver() {
 			return
 		}
 		out = append(out, ex.head...)
+		ex.cl.putBuf(ex.head)
 		ex.head = nil
+		n = min(n, headBodyMax)
 	default: // SockHTTPRead
 		if n == 0 && !ex.ended {
 			return
@@ -209,7 +272,7 @@ func (ex *exchange) deliver() {
 		res = cgo.SockEClosed
 		out = append(out, ex.trailers...)
 	}
-	ex.wait = nil
+	ex.endWait()
 	w.finish(ex.id, res, out)
 	w.s.SetSockArg(len(ex.trailers))
 	if cap(out) <= 64<<10 { // the scratch of a large body is not kept

@@ -5,27 +5,32 @@ import (
 	"errors"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/luaedge/luaedge/proto/http1"
 )
 
 // What a script's http.request crosses into Go with, and what comes back,
-// in the stream's io buffer (lj/lua/http_client.lua writes and reads the
-// other side). Strings are netstrings, "LEN:BYTES", so that any byte may
-// be in them.
+// in the stream's io buffer (lj/lua/http_request.lua writes and reads the
+// other side).
 //
-// The request (LE_SOCK_HTTP): method, scheme, host, port, authority,
-// path, version ("", "1.1" or "2"), verify ("1" or "0"), the TLS server
-// name ("" for the host), the expect-100 wait in milliseconds ("0": none),
-// max_attempts, the number of header fields and the fields (name, value),
-// then the body: the rest of io.
+// The request (LE_SOCK_HTTP), as netstrings ("LEN:BYTES": any byte a
+// script gives is carried as it is, for Go to check): method, scheme,
+// host, port, authority, path, version ("", "1.1" or "2"), verify ("1" or
+// "0"), the TLS server name ("" for the host), the expect-100 wait in
+// milliseconds ("0": none), max_attempts, the number of header fields and
+// the fields (name, value), then the body: the rest of io.
 //
-// The response head: "STATUS VERSION NFIELDS\n", the fields as netstrings
-// (names lower-case), then body bytes already received. Trailers, once the
-// body ended, as "NFIELDS\n" and netstrings, at the end of the delivery
-// that ends the body (its length in sock_arg).
+// The response head: "STATUS VERSION NFIELDS\n", each field as
+// "name\nvalue\n" (names lower-case), then body bytes already received.
+// Trailers, once the body ended, as "NFIELDS\n" and the fields, at the end
+// of the delivery that ends the body (its length in sock_arg). Lua finds
+// the ends with a plain search: the parsers (proto/http1, proto/http2)
+// refuse a name that is not a token and a value with CR, LF or NUL.
 
-// clientRequest is one request of a script, copied out of io.
+// clientRequest is one request of a script, copied out of io (parse):
+// its strings, fields and body are parts of one copy, which nothing
+// writes to, kept for the exchange's life.
 type clientRequest struct {
 	method, scheme, host string
 	port                 int
@@ -35,7 +40,8 @@ type clientRequest struct {
 	sni                  string
 	expect100            time.Duration
 	maxAttempts          int
-	fields               []http1.Header
+	fields               []http1.Header // in few, or made for many
+	few                  [4]http1.Header
 	body                 []byte
 }
 
@@ -58,9 +64,11 @@ func (n *netstrings) next() ([]byte, bool) {
 	return v, true
 }
 
+// str returns the next netstring as a string that shares its bytes:
+// they must never change.
 func (n *netstrings) str() (string, bool) {
 	v, ok := n.next()
-	return string(v), ok
+	return unsafe.String(unsafe.SliceData(v), len(v)), ok
 }
 
 func (n *netstrings) int() (int, bool) {
@@ -72,10 +80,9 @@ func (n *netstrings) int() (int, bool) {
 	return i, err == nil
 }
 
-// parseClientRequest copies the request out of io.
-func parseClientRequest(io []byte) (*clientRequest, error) {
-	n := netstrings{io}
-	r := &clientRequest{}
+// parse copies the request out of io into r.
+func (r *clientRequest) parse(io []byte) error {
+	n := netstrings{bytes.Clone(io)}
 	ok := true
 	get := func(p *string) {
 		if ok {
@@ -102,45 +109,48 @@ func parseClientRequest(io []byte) (*clientRequest, error) {
 	getInt(&r.maxAttempts)
 	getInt(&nfields)
 	if !ok || nfields < 0 || nfields > len(n.b) {
-		return nil, errBadSpec
+		return errBadSpec
 	}
 	r.verify = verify != "0"
 	r.expect100 = time.Duration(expect) * time.Millisecond
-	r.fields = make([]http1.Header, 0, nfields)
+	r.fields = r.few[:0]
+	if nfields > len(r.few) {
+		r.fields = make([]http1.Header, 0, nfields)
+	}
 	for range nfields {
 		name, ok1 := n.next()
 		value, ok2 := n.next()
 		if !ok1 || !ok2 {
-			return nil, errBadSpec
+			return errBadSpec
 		}
-		r.fields = append(r.fields, http1.Header{Name: bytes.Clone(name), Value: bytes.Clone(value)})
+		r.fields = append(r.fields, http1.Header{Name: name, Value: value})
 	}
-	r.body = bytes.Clone(n.b)
+	r.body = n.b
 	switch {
 	case r.scheme != "http" && r.scheme != "https":
-		return nil, errors.New("scheme must be http or https, got " + strconv.Quote(r.scheme))
+		return errors.New("scheme must be http or https, got " + strconv.Quote(r.scheme))
 	case r.host == "":
-		return nil, errors.New("no host to connect to")
+		return errors.New("no host to connect to")
 	case r.port < 1 || r.port > 65535:
-		return nil, errors.New("invalid port " + strconv.Itoa(r.port))
+		return errors.New("invalid port " + strconv.Itoa(r.port))
 	case r.version != "" && r.version != "1.1" && r.version != "2":
-		return nil, errors.New("version must be 1.1 or 2, got " + strconv.Quote(r.version))
+		return errors.New("version must be 1.1 or 2, got " + strconv.Quote(r.version))
 	case r.method == "" || !http1.ValidHeaderName([]byte(r.method)):
-		return nil, errors.New("invalid method " + strconv.Quote(r.method))
+		return errors.New("invalid method " + strconv.Quote(r.method))
 	case r.method != "CONNECT" && (r.path == "" || bytes.ContainsAny([]byte(r.path), " \r\n")):
-		return nil, errors.New("invalid path " + strconv.Quote(r.path))
+		return errors.New("invalid path " + strconv.Quote(r.path))
 	case bytes.ContainsAny([]byte(r.authority), " \r\n"):
-		return nil, errors.New("invalid authority " + strconv.Quote(r.authority))
+		return errors.New("invalid authority " + strconv.Quote(r.authority))
 	}
 	for _, f := range r.fields {
 		if !http1.ValidHeaderName(f.Name) || !http1.ValidHeaderValue(f.Value) {
-			return nil, errors.New("invalid header field " + strconv.Quote(string(f.Name)))
+			return errors.New("invalid header field " + strconv.Quote(string(f.Name)))
 		}
 	}
 	if r.maxAttempts < 1 {
 		r.maxAttempts = 1
 	}
-	return r, nil
+	return nil
 }
 
 // idempotent reports whether the request may be sent again after a
@@ -209,13 +219,6 @@ func (r *clientRequest) expects100() bool {
 	return false
 }
 
-// appendNetstring appends s as a netstring.
-func appendNetstring(dst []byte, s []byte) []byte {
-	dst = strconv.AppendInt(dst, int64(len(s)), 10)
-	dst = append(dst, ':')
-	return append(dst, s...)
-}
-
 // appendHead writes a response head for Lua: the status line of the
 // format above, then the fields, names lower-cased.
 func appendHead(dst []byte, status int, version string, n int, field func(int) ([]byte, []byte)) []byte {
@@ -226,14 +229,13 @@ func appendHead(dst []byte, status int, version string, n int, field func(int) (
 	return appendFields(dst, n, field)
 }
 
-// appendFields writes "N\n" and n fields as netstrings, names lower-cased.
+// appendFields writes "N\n" and n fields, "name\nvalue\n", names
+// lower-cased.
 func appendFields(dst []byte, n int, field func(int) ([]byte, []byte)) []byte {
 	dst = strconv.AppendInt(dst, int64(n), 10)
 	dst = append(dst, '\n')
 	for i := range n {
 		name, value := field(i)
-		dst = strconv.AppendInt(dst, int64(len(name)), 10)
-		dst = append(dst, ':')
 		start := len(dst)
 		dst = append(dst, name...)
 		for j := start; j < len(dst); j++ {
@@ -241,7 +243,9 @@ func appendFields(dst []byte, n int, field func(int) ([]byte, []byte)) []byte {
 				dst[j] = c + 'a' - 'A'
 			}
 		}
-		dst = appendNetstring(dst, value)
+		dst = append(dst, '\n')
+		dst = append(dst, value...)
+		dst = append(dst, '\n')
 	}
 	return dst
 }

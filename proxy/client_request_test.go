@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +14,15 @@ func spec(parts ...string) []byte {
 		if i == len(parts)-1 {
 			return append(b, p...) // the body: the rest
 		}
-		b = appendNetstring(b, []byte(p))
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(append(b, ':'), p...)
 	}
 	return b
 }
 
 func TestParseClientRequest(t *testing.T) {
-	r, err := parseClientRequest(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "1000", "3",
+	r := &clientRequest{}
+	err := r.parse(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "1000", "3",
 		"2", "Content-Type", "text/plain", "expect", "100-continue", "hello"))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +47,7 @@ func TestParseClientRequest(t *testing.T) {
 		spec("GET", "http", "h", "80", "h", "/", "3", "1", "", "0", "1", "0", ""),
 		[]byte("3:GET4:http"),
 	} {
-		if _, err := parseClientRequest(bad); err == nil {
+		if err := new(clientRequest).parse(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
@@ -54,7 +57,7 @@ func TestAppendHeadLowersNames(t *testing.T) {
 	names := []string{"Content-Type", "X-A"}
 	values := []string{"text/html", "1"}
 	got := string(appendHead(nil, 200, "1.1", 2, func(i int) ([]byte, []byte) { return []byte(names[i]), []byte(values[i]) }))
-	if want := "200 1.1 2\n12:content-type9:text/html3:x-a1:1"; got != want {
+	if want := "200 1.1 2\ncontent-type\ntext/html\nx-a\n1\n"; got != want {
 		t.Fatalf("%q", got)
 	}
 	if !strings.HasPrefix(string(appendFields(nil, 0, nil)), "0\n") {

@@ -275,7 +275,15 @@ func (st *Stream) Step() {
 	}
 	s := th.S
 	if s.Flags()&cgo.FlagErrLog != 0 {
-		st.scriptError("Lua action failed; the request goes on (on_error: continue)", s, string(s.Err()))
+		if s.Flags()&cgo.FlagSvcErr != 0 {
+			// The service failed before its response started: the script
+			// answered HAProxy's 500 for it.
+			st.scriptError("Lua script failed", s, string(s.Err()))
+			st.logTerm("IR", "")
+			s.ClearFlag(cgo.FlagSvcErr)
+		} else {
+			st.scriptError("Lua action failed; the request goes on (on_error: continue)", s, string(s.Err()))
+		}
 		st.logCause(s.Err())
 		s.ClearFlag(cgo.FlagErrLog)
 		s.ClearErr()

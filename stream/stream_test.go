@@ -455,9 +455,11 @@ func TestContentLengthEnforced(t *testing.T) {
 // the stream can run the next request.
 func TestScriptErrorFails(t *testing.T) {
 	e := start(t)
+	// Before its response started, the script answers HAProxy's 500 page
+	// for the service, as HAProxy does; after, the stream fails.
 	p, st := e.serve(t, "error", request{})
-	if p.String() != "fail 500" || st.Running() {
-		t.Fatalf("calls %s, want fail 500", p)
+	if p.String() != "head,data,end" || p.heads[0].status != 500 || !strings.Contains(string(p.data), "500 Internal Server Error") || st.Running() {
+		t.Fatalf("calls %s, heads %v, want head,data,end of a 500 page", p, p.heads)
 	}
 	if !strings.Contains(e.log.String(), "boom in service") {
 		t.Errorf("the error is not logged:\n%s", e.log)

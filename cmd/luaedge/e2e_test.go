@@ -2458,11 +2458,12 @@ func TestResponseFraming(t *testing.T) {
 		rc.expectClosed(2 * time.Second)
 	})
 
-	t.Run("service that sends nothing", func(t *testing.T) {
+	t.Run("service that never starts its response", func(t *testing.T) {
+		// HAProxy's 500, and the connection goes on.
 		rc := dialRaw(t, s.addr())
 		rc.send("GET /empty HTTP/1.1\r\nHost: e2e\r\n\r\nGET /path/next HTTP/1.1\r\nHost: e2e\r\n\r\n")
 		resp, body := rc.readResponse("GET")
-		wantResponse(t, "GET /empty", resp, body, 200, "")
+		wantResponse(t, "GET /empty", resp, body, 500, "<html><body><h1>500 Internal Server Error</h1>\nAn internal server error occurred.\n</body></html>\n")
 		resp, body = rc.readResponse("GET")
 		wantResponse(t, "GET /path/next", resp, body, 200, "path=/path/next")
 	})

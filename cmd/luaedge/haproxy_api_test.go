@@ -760,10 +760,13 @@ func hxScenarioBehaviour() hxScenario {
 		return hxWant{Status: status, Reason: reason, Body: hxErrorPage(status, reason, sentence),
 			Header: map[string]string{"content-type": "text/html", "cache-control": "no-cache"}}
 	}
+	resRules := func(w hxWant) hxWant {
+		w.Header["x-both"], w.Header["x-set-by-service"] = "res", ""
+		return w
+	}
 	served := func(path string) string {
 		return "path=" + path + " version='HTTP/1.1' both='req' probe='before'\n"
 	}
-	noStart := "luaedge sends the response a service left unstarted (documented: the end of the service starts it); HAProxy answers 500"
 	return hxScenario{
 		name:    "HAProxy 2.6 behaviour",
 		scripts: []string{"behaviour.lua"},
@@ -812,12 +815,18 @@ func hxScenarioBehaviour() hxScenario {
 					"add=number:8\nsub=number:-2\nmul=number:42\ndiv=number:3\nmod=number:-1\nmod0=number:0\nneg=number:-4\n" +
 					"and=number:8\nor=number:14\nxor=number:6\nbool=number:0\nnot=number:1\neven=number:0\nodd=number:1\n" +
 					"sc_add='8'\nsc_odd='1'\nmap_ip='internal'\n"}},
-			{name: "send without start_response", req: hxReq{Path: "/nostart"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
-			{name: "a service that returns without answering", req: hxReq{Path: "/empty"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
-			{name: "a service that only sets the status", req: hxReq{Path: "/status-only"}, bug: noStart,
-				want: page(500, "Internal Server Error", "An internal server error occurred.")},
+			// The 500 of a service that never started its response goes
+			// through the http-response rules and keeps the connection.
+			{name: "send without start_response", conn: "nostart", req: hxReq{Path: "/nostart"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "a service that returns without answering", conn: "nostart", req: hxReq{Path: "/empty"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "a service that only sets the status and a header", conn: "nostart", req: hxReq{Path: "/status-only"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "core.done before start_response", conn: "nostart", req: hxReq{Path: "/done-unstarted"},
+				want: resRules(page(500, "Internal Server Error", "An internal server error occurred."))},
+			{name: "the connection after them", conn: "nostart", req: hxReq{Path: "/"},
+				want: hxWant{Status: 200, Body: served("/")}},
 		},
 	}
 }
@@ -1376,7 +1385,7 @@ func TestHAProxyFetches(t *testing.T) {
 			"req_fhdr": "c|string", "req_fhdr_1": "a, b|string",
 			"req_hdr_cnt": "3|number", "req_hdr_cnt_missing": "0|number",
 			"req_body": "payload|string", "req_len": "7|number",
-			"req_ver": "1.1|string", "fc_http_major": "1|number", "ssl_fc": "false|boolean",
+			"req_ver": "1.1|string", "fc_http_major": "1|number", "ssl_fc": "0|number",
 			"var": "from var|string", "var_missing": "nil|nil",
 			"sf_src_port": client + "|string", "sf_dst_port": port + "|string",
 			"sf_query": "x=1&y=2|string", "sf_hdr_2": "b|string", "sf_hdr_missing": "|string",

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // hcScenario is a haproxy.cfg, its files and requests. In cfg,
@@ -53,14 +55,20 @@ func hcRead(t *testing.T, name string) string {
 func hcBackends(t *testing.T) map[string]string {
 	t.Helper()
 	addrs := map[string]string{}
-	for _, name := range []string{"APP", "BLUE", "GREEN"} {
+	for _, name := range []string{"APP", "BLUE", "GREEN", "TLSAPP"} {
 		name := name
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("x-backend", strings.ToLower(name))
 			w.Header().Set("content-type", "text/plain")
-			fmt.Fprintf(w, "backend=%s %s %s x-user=%q x-shout=%q xff=%v\n", strings.ToLower(name), r.Method, r.RequestURI,
-				r.Header.Get("x-user"), r.Header.Get("x-shout"), r.Header.Get("x-forwarded-for") != "")
-		}))
+			fmt.Fprintf(w, "backend=%s %s %s x-user=%q x-shout=%q xff=%q\n", strings.ToLower(name), r.Method, r.RequestURI,
+				r.Header.Get("x-user"), r.Header.Get("x-shout"), strings.Join(r.Header.Values("x-forwarded-for"), ", "))
+		})
+		s := httptest.NewUnstartedServer(h)
+		if name == "TLSAPP" {
+			s.StartTLS()
+		} else {
+			s.Start()
+		}
 		t.Cleanup(s.Close)
 		addrs[name] = s.Listener.Addr().String()
 	}
@@ -106,8 +114,9 @@ func hcWrite(t *testing.T, sc hcScenario, backends map[string]string) (string, m
 	return dir, fronts
 }
 
-// hcStartLuaedge runs `luaedge -db -f haproxy.cfg` on the scenario.
-func hcStartLuaedge(t *testing.T, sc hcScenario, backends map[string]string) func(string) string {
+// hcStartLuaedge runs `luaedge -db -f haproxy.cfg` on the scenario; its
+// output is the server's.
+func hcStartLuaedge(t *testing.T, sc hcScenario, backends map[string]string) (func(string) string, *server) {
 	t.Helper()
 	needBinary(t)
 	dir, fronts := hcWrite(t, sc, backends)
@@ -119,14 +128,15 @@ func hcStartLuaedge(t *testing.T, sc hcScenario, backends map[string]string) fun
 	if !ok {
 		t.Fatalf("luaedge did not start; its output:\n%s", s.logs())
 	}
-	return func(port string) string { return fronts[port] }
+	return func(port string) string { return fronts[port] }, s
 }
 
-// hcStartHAProxy runs `haproxy -db -f haproxy.cfg` on the scenario.
-func hcStartHAProxy(t *testing.T, bin string, sc hcScenario, backends map[string]string) func(string) string {
+// hcStartHAProxy runs `haproxy -db -f haproxy.cfg` on the scenario; out
+// is what it writes (its logs to stdout among them).
+func hcStartHAProxy(t *testing.T, bin string, sc hcScenario, backends map[string]string) (addr func(string) string, out *syncBuffer) {
 	t.Helper()
 	dir, fronts := hcWrite(t, sc, backends)
-	out := &syncBuffer{}
+	out = &syncBuffer{}
 	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
@@ -169,7 +179,7 @@ func hcStartHAProxy(t *testing.T, bin string, sc hcScenario, backends map[string
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return func(port string) string { return fronts[port] }
+	return func(port string) string { return fronts[port] }, out
 }
 
 // hcScenarios are the setups run on both servers.
@@ -389,6 +399,119 @@ backend st_src
 			},
 		},
 		{
+			// Item 8 of issue 12: a request tracked by a rule counts a
+			// connection and a request, is in use until it ends; a deny
+			// and a 4xx count an error. Any key, sc1 and sc2, tables of
+			// their own, conditions.
+			name:  "track-sc1 and track-sc2 rules",
+			files: []string{"stickdump.lua"},
+			cfg: head("stickdump.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    stick-table type ip size 1k expire 1m store conn_cnt,conn_cur,http_req_cnt,http_err_cnt,gpc0
+    http-request track-sc1 src if { path_beg /t/ }
+    http-request track-sc2 req.hdr(x-key) table keys if { req.hdr(x-key) -m found }
+    http-request sc-inc-gpc0(1) if { path /t/inc }
+    http-request deny deny_status 429 if { path /t/deny }
+    http-request return status 200 content-type text/plain lf-string "sc1=%[sc1_http_req_cnt] conn=%[sc1_conn_cnt]/%[sc1_conn_cur] err=%[sc1_http_err_cnt] gpc0=%[sc1_get_gpc0] sc2=%[sc2_http_req_cnt] keys=%[sc_http_req_cnt(2,keys)] tracked=%[sc_tracked(1)]%[sc_tracked(2)]\n" if { path_beg /t/ret }
+    http-request use-service lua.notfound if { path /t/404 }
+    http-request use-service lua.stickdump if { path_beg /t/dump } || { path /dump }
+    default_backend app
+
+backend keys
+    stick-table type string len 32 size 1k expire 1m store http_req_cnt,conn_cnt
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{name: "tracked by src and by a header", conn: "a", req: hxReq{Path: "/t/ret", Header: []string{"X-Key: k1"}}, want: hxWant{Status: 200}},
+				{name: "a deny counts an error", conn: "a", req: hxReq{Path: "/t/deny"}, want: hxWant{Status: 429}},
+				{name: "a service's 404 counts an error", conn: "a", req: hxReq{Path: "/t/404"}, want: hxWant{Status: 404}},
+				{name: "forwarded, sc-inc-gpc0(1)", conn: "a", req: hxReq{Path: "/t/inc"}, want: hxWant{Status: 200}},
+				{name: "the counters after them", conn: "a", req: hxReq{Path: "/t/ret", Header: []string{"X-Key: k1"}}, want: hxWant{Status: 200}},
+				{name: "not tracked: the table's entry, not in use", conn: "a", req: hxReq{Path: "/dump"}, want: hxWant{Status: 200}},
+				{name: "tracked: in use", conn: "a", req: hxReq{Path: "/t/dump"}, want: hxWant{Status: 200}},
+				{name: "another key", conn: "b", req: hxReq{Path: "/t/ret", Header: []string{"X-Key: k2"}}, want: hxWant{Status: 200}},
+			},
+		},
+		{
+			name: "captures, http-after-response and log-format variables in rules",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    log stdout format raw local0
+    capture request header Host len 5
+    capture response header x-backend len 10
+    declare capture request len 8
+    http-request capture path len 4
+    http-request capture req.hdr(x-a) id 1
+    log-format "%ci:%cp %hr %hs %hrl %hsl %[capture.req.hdr(0)] %[capture.res.hdr(0)] %ST %{+Q}r %b/%s %[var(txn.x)] %[src,ipmask(24)] %Td %ac/%fc/%bc/%sc/%rc %sq/%bq"
+    http-request set-var(txn.x) str(vx)
+    http-request deny deny_status 429 if { path /deny }
+    http-request return status 200 content-type text/plain lf-string "ci=%ci fi=%fi ft=%ft b=%b s=%s HM=%HM HU=%HU HP=%HP HQ=%HQ HV=%HV r=%r hr=%hr hrl=%hrl hs=%hs {+Q}=%{+Q}HP\n" if { path_beg /ret }
+    http-request redirect location /x if { path /redir }
+    http-after-response set-header x-after "%[status] %[capture.req.hdr(0)]"
+    http-after-response set-status 202 if { status 200 } { capture.req.hdr(0) -m str h }
+    http-after-response add-header x-cap1 "%[capture.req.hdr(1)]"
+    http-after-response del-header x-gone
+    http-after-response replace-value x-backend ^(.*)$ be-\1
+    use_backend be_blue if { path_beg /blue }
+    default_backend app
+
+backend app
+    http-after-response set-header x-be-after app
+    server app1 @APP@
+
+backend be_blue
+    http-after-response allow if { status 200 }
+    http-after-response set-header x-never yes
+    server s1 @BLUE@
+`,
+			steps: []hxStep{
+				{name: "lf-string with HAProxy's variables and captures", conn: "a", req: hxReq{Path: "/ret?q=1", Header: []string{"Host: example.com", "X-A: aaaaaaaaaaaaaa"}},
+					want: hxWant{Status: 200, Header: map[string]string{"x-after": "200 examp", "x-cap1": "aaaaaaaa"}}},
+				{name: "after a deny", conn: "a", req: hxReq{Path: "/deny", Header: []string{"Host: h"}}, want: hxWant{Status: 429, Header: map[string]string{"x-after": "429 h", "x-cap1": ""}}},
+				{name: "set-status on a return", conn: "a", req: hxReq{Path: "/ret", Header: []string{"Host: h"}}, want: hxWant{Status: 202, Header: map[string]string{"x-after": "200 h"}}},
+				{name: "after a redirect", conn: "a", req: hxReq{Path: "/redir", Header: []string{"Host: h"}}, want: hxWant{Status: 302, Header: map[string]string{"x-after": "302 h"}}},
+				{name: "a server's response, the backend's rules first", conn: "a", req: hxReq{Path: "/other", Header: []string{"Host: h"}},
+					want: hxWant{Status: 202, Header: map[string]string{"x-after": "200 h", "x-be-after": "app", "x-backend": "be-app"}}},
+				{name: "allow ends the backend's rules", conn: "a", req: hxReq{Path: "/blue/x", Header: []string{"Host: bl"}},
+					want: hxWant{Status: 200, Header: map[string]string{"x-after": "200 bl", "x-never": "", "x-backend": "be-blue"}}},
+			},
+		},
+		{
+			name: "unique-id, option forwardfor except and if-none, a server over TLS",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    unique-id-format "%ci-%[req.hdr(x-r)]"
+    unique-id-header X-Unique-ID
+    http-request return status 200 content-type text/plain lf-string "id=%ID uid=%[unique-id] hdr=%[req.hdr(x-unique-id)]\n" if { path /id }
+    use_backend tls if { path_beg /tls }
+    use_backend except if { path_beg /except }
+    default_backend app
+
+backend tls
+    server s1 @TLSAPP@ ssl verify none
+
+backend except
+    option forwardfor except 127.0.0.0/8
+    server s1 @APP@
+
+backend app
+    option forwardfor if-none
+    server s1 @APP@
+`,
+			steps: []hxStep{
+				{name: "the unique id: made when the fetch asks, %ID and the header come after the rules", conn: "a", req: hxReq{Path: "/id", Header: []string{"X-R: abc"}}, want: hxWant{Status: 200, Body: "id= uid=127.0.0.1-abc hdr=\n"}},
+				{name: "a server over TLS", conn: "a", req: hxReq{Path: "/tls/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "tlsapp"}}},
+				{name: "forwardfor except the client's network", conn: "a", req: hxReq{Path: "/except/x"}, want: hxWant{Status: 200}},
+				{name: "forwardfor if-none, without one", conn: "a", req: hxReq{Path: "/x"}, want: hxWant{Status: 200}},
+				{name: "forwardfor if-none, with one", conn: "a", req: hxReq{Path: "/x", Header: []string{"X-Forwarded-For: 192.0.2.1"}}, want: hxWant{Status: 200}},
+			},
+		},
+		{
 			name:  "auth-request with a backend",
 			files: []string{"authreq.lua"},
 			cfg: head("authreq.lua") + `
@@ -405,7 +528,7 @@ backend app
 			steps: []hxStep{
 				{name: "no token", req: hxReq{Path: "/me"}, want: hxWant{Status: 401, Header: map[string]string{"www-authenticate": "Bearer", "content-type": "text/plain"}}},
 				{name: "unknown token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-eve"}}, want: hxWant{Status: 401}},
-				{name: "known token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-alice", "X-User: forged"}}, want: hxWant{Status: 200, Body: "backend=app GET /me x-user=\"alice\" x-shout=\"\" xff=false\n"}},
+				{name: "known token", req: hxReq{Path: "/me", Header: []string{"Authorization: Bearer t-alice", "X-User: forged"}}, want: hxWant{Status: 200, Body: "backend=app GET /me x-user=\"alice\" x-shout=\"\" xff=\"\"\n"}},
 			},
 		},
 		{
@@ -536,14 +659,14 @@ func TestHAProxyCfg(t *testing.T) {
 	for _, sc := range hcScenarios() {
 		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
-			le := hcStartLuaedge(t, sc, backends)
+			le, _ := hcStartLuaedge(t, sc, backends)
 			leOut, err := hxRunSteps(le, sc.steps)
 			if err != nil {
 				t.Fatalf("luaedge: %v", err)
 			}
 			var haOut []hxResp
 			if bin != "" {
-				ha := hcStartHAProxy(t, bin, sc, backends)
+				ha, _ := hcStartHAProxy(t, bin, sc, backends)
 				if haOut, err = hxRunSteps(ha, sc.steps); err != nil {
 					t.Fatalf("haproxy: %v", err)
 				}
@@ -629,16 +752,202 @@ listen upper
 		return b.String(), err
 	}
 	want := "hello tcp\nABC\nDEF\n"
-	le := hcStartLuaedge(t, sc, nil)
+	le, _ := hcStartLuaedge(t, sc, nil)
 	got, err := talk(le(""))
 	if err != nil || got != want {
 		t.Errorf("luaedge: %q, %v; want %q", got, err, want)
 	}
 	if bin, err := exec.LookPath("haproxy"); err == nil {
-		ha := hcStartHAProxy(t, bin, sc, nil)
+		ha, _ := hcStartHAProxy(t, bin, sc, nil)
 		got, err := talk(ha(""))
 		if err != nil || got != want {
 			t.Errorf("haproxy: %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+// TestHAProxyCfgLogFormat: log, log-format and captures give the same
+// access-log lines on both servers, for the fields that do not depend on
+// timing or ports.
+func TestHAProxyCfgLogFormat(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name:  "log-format",
+		files: []string{"services.lua", "logfetch.lua"},
+		cfg: `global
+    nbthread 1
+    log stdout format raw local0
+    lua-load services.lua
+    lua-load logfetch.lua
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    capture request header Host len 5
+    capture request header X-Multi len 20
+    capture response header x-backend len 10
+    declare capture response len 6
+    http-request capture req.hdr(x-a) len 4
+    http-response capture res.hdr(content-type) id 1
+    log-format "LOG %ci %hr %hs %hrl %hsl %[capture.req.hdr(2)] %ST %{+Q}r %b/%s %ft %HM %HP %HQ %HV %[var(txn.x)] %[src,ipmask(8)] %[lua.fe] %ac/%fc/%bc/%sc/%rc %sq/%bq %CC %CS"
+    http-request set-var(txn.x) str(vx)
+    http-request deny if { path /deny }
+    http-request use-service lua.two if { path_beg /two }
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+		steps: []hxStep{
+			{conn: "a", req: hxReq{Path: "/a?b=1", Header: []string{"Host: example.com", "X-Multi: x", "X-Multi: y{|}", "X-A: aaaaaa"}}},
+			{conn: "a", req: hxReq{Path: "/deny"}},
+			{conn: "a", req: hxReq{Path: "/two/x"}},
+		},
+	}
+	lines := func(out string) []string {
+		var l []string
+		for _, line := range strings.Split(out, "\n") {
+			if i := strings.Index(line, "LOG "); i >= 0 {
+				l = append(l, line[i:])
+			}
+		}
+		return l
+	}
+	le, s := hcStartLuaedge(t, sc, backends)
+	if _, err := hxRunSteps(le, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`LOG 127.0.0.1 {examp|y#7B#7C#7D|aaaa} {app|text/p} examp y#7B#7C#7D aaaa app text/p aaaa 200 "GET /a?b=1 HTTP/1.1" app/app1 www GET /a ?b=1 HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
+		`LOG 127.0.0.1 {hx.te||} {|} hx.te - - - - - 403 "GET /deny HTTP/1.1" www/<NOSRV> www GET /deny  HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
+		`LOG 127.0.0.1 {hx.te||} {|text/p} hx.te - - - text/p - 200 "GET /two/x HTTP/1.1" www/<NOSRV> www GET /two/x  HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(lines(s.logs())) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := lines(s.logs())
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return
+	}
+	ha, out := hcStartHAProxy(t, bin, sc, backends)
+	if _, err := hxRunSteps(ha, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	for len(lines(out.String())) < len(want) && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// HAProxy counts connections and names a service's server; luaedge
+	// writes 0 and <NOSRV> there: those fields are left out.
+	norm := func(l []string) string {
+		var b strings.Builder
+		for _, line := range l {
+			line = regexp.MustCompile(` \d+/\d+/\d+/\d+/\d+ \d+/\d+ `).ReplaceAllString(line, " C ")
+			b.WriteString(strings.Replace(line, "www/<lua.two>", "www/<NOSRV>", 1) + "\n")
+		}
+		return b.String()
+	}
+	if g, h := norm(got), norm(lines(out.String())); g != h {
+		t.Errorf("luaedge's lines:\n%s\nhaproxy's:\n%s", g, h)
+	}
+}
+
+// hcStartDNS answers v4.test with an A record, dual.test with an A and an
+// AAAA record, and anything else with "no such name".
+func hcStartDNS(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[uint16]map[string]string{
+		dns.TypeA:    {"v4.test.": "v4.test. 60 IN A 127.0.0.1", "dual.test.": "dual.test. 60 IN A 127.0.0.2"},
+		dns.TypeAAAA: {"dual.test.": "dual.test. 60 IN AAAA ::2"},
+	}
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		if rec, ok := records[q.Qtype][q.Name]; ok {
+			rr, _ := dns.NewRR(rec)
+			m.Answer = append(m.Answer, rr)
+		} else if records[dns.TypeA][q.Name] == "" {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})
+	srv := &dns.Server{PacketConn: pc, Handler: mux}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestHAProxyCfgDoResolve: do-resolve through a resolvers section, with
+// either family preferred, on both servers.
+func TestHAProxyCfgDoResolve(t *testing.T) {
+	needBinary(t)
+	backends := map[string]string{"DNS": hcStartDNS(t)}
+	sc := hcScenario{
+		name: "do-resolve",
+		cfg: `global
+    nbthread 1
+
+resolvers mydns
+    nameserver ns1 @DNS@
+    hold valid 10s
+    timeout resolve 1s
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request do-resolve(txn.ip4,mydns,ipv4) req.hdr(x-name),lower
+    http-request do-resolve(txn.ip6,mydns) req.hdr(x-name),lower
+    http-request return status 200 content-type text/plain lf-string "ip4=%[var(txn.ip4)] ip6=%[var(txn.ip6)]\n" if { var(txn.ip4) -m found }
+    http-request return status 503 content-type text/plain string "no address\n"
+`,
+		steps: []hxStep{
+			{name: "an A record", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: V4.test"}}, want: hxWant{Status: 200, Body: "ip4=127.0.0.1 ip6=127.0.0.1\n"}},
+			{name: "A and AAAA", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: dual.test"}}, want: hxWant{Status: 200, Body: "ip4=127.0.0.2 ip6=::2\n"}},
+			{name: "no such name", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Name: none.test"}}, want: hxWant{Status: 503, Body: "no address\n"}},
+			{name: "no name", conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 503, Body: "no address\n"}},
+		},
+	}
+	le, _ := hcStartLuaedge(t, sc, backends)
+	leOut, err := hxRunSteps(le, sc.steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var haOut []hxResp
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		if haOut, err = hxRunSteps(ha, sc.steps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, st := range sc.steps {
+		hxCheck(t, st.name, leOut[i], st.want)
+		if haOut != nil {
+			if d := hcCompare(leOut[i], haOut[i], []string{"content-type"}); d != "" {
+				t.Errorf("%s: %s", st.name, d)
+			}
 		}
 	}
 }
@@ -649,7 +958,7 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	needBinary(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "ok.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request return status 200\n")
-	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request capture req.hdr(host) len 10\n")
+	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    capture cookie sid len 10\n")
 	writeFile(t, filepath.Join(dir, "nolua.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request lua.nope if TRUE\n")
 	for _, tc := range []struct {
 		args []string
@@ -658,7 +967,7 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	}{
 		{[]string{"check", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
 		{[]string{"-c", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
-		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'capture' is not supported by luaedge"},
+		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'capture cookie' is not supported by luaedge"},
 		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope' registered for http-req"},
 		{[]string{"-f", "ok.cfg", "-x"}, 2, "-x: with -f, luaedge takes HAProxy's options"},
 	} {

@@ -430,7 +430,7 @@ func TestHooksInit(t *testing.T) {
 	}
 	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "hooks", "scripts", "_annotations.lua"))
 	if err != nil || string(example) != string(annotations) {
-		t.Errorf("examples/hooks/scripts/_annotations.lua differs from cmd/luaedge/hooks/_annotations.lua (%v)", err)
+		t.Errorf("examples/hooks/scripts/_annotations.lua (a link) is not what hooks init writes (%v)", err)
 	}
 	writeFile(t, filepath.Join(dir, "luaedge.yaml"), `hooks:
   scripts:

@@ -14,8 +14,7 @@ import (
 )
 
 // hookAnnotations are the LuaLS annotations of the hook scripts' globals
-// (examples/hooks/scripts/_annotations.lua is a copy, which a test keeps
-// identical).
+// (examples/hooks/scripts/_annotations.lua is a link to this file).
 //
 //go:embed hooks/_annotations.lua
 var hookAnnotations []byte

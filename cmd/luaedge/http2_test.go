@@ -548,6 +548,7 @@ core.register_service("bytes", "http", function(applet)
 	local e = core.frontends["web"].stktable:lookup(applet.f:src()) or {bytes_in_cnt = 0, bytes_out_cnt = 0}
 	local s = string.format("%d %d", e.bytes_in_cnt, e.bytes_out_cnt)
 	applet:add_header("content-length", #s)
+	applet:start_response()
 	applet:send(s)
 end)
 `})

@@ -451,3 +451,119 @@ end)
 `})
 	s.waitLog(t, 3*time.Second, "hello")
 }
+
+// A body that stops coming: a read's timeout ends that read,
+// http_client.timeout the exchange.
+func TestHTTPRequestBodyTimeouts(t *testing.T) {
+	b := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		fmt.Fprint(w, "abc")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	s := startServer(t, `workers: 1
+http_client: {timeout: 700ms}
+lua: {load: [stall.lua]}
+frontends:
+  - {name: get, bind: ["127.0.0.1:@PORT@"], use_service: lua.get}
+`, map[string]string{"stall.lua": `
+local http_request = require "http.request"
+core.register_service("get", "http", function(applet)
+	local t0 = core.now()
+	local h, st = assert(http_request.new_from_uri("http://` + b.addr + `/"):go(5))
+	local body, err, errno
+	if applet.path == "/read" then
+		body = st:get_next_chunk(1)
+		body, err, errno = st:get_next_chunk(0.2)
+	else
+		body, err, errno = st:get_body_as_string(5)
+	end
+	local t1 = core.now()
+	local out = h:get(":status") .. ":" .. tostring(body) .. ":" .. tostring(errno) .. ":" .. tostring(err) .. ":" ..
+		math.floor((t1.sec - t0.sec) * 1000 + (t1.usec - t0.usec) / 1000)
+	applet:set_status(200)
+	applet:add_header("content-length", tostring(#out))
+	applet:start_response()
+	applet:send(out)
+end)
+`})
+	c, _ := newClient(t)
+	for _, tc := range []struct {
+		path, want string
+		ms         int
+	}{
+		{"/read", "200:nil:110:read timed out", 200},
+		{"/whole", "200:nil:110:request timed out", 700},
+	} {
+		_, body := get(t, c, s.url(tc.path))
+		i := strings.LastIndexByte(body, ':')
+		if i < 0 || body[:i] != tc.want {
+			t.Fatalf("%s: %q, want %q", tc.path, body, tc.want)
+		}
+		if ms, _ := strconv.Atoi(body[i+1:]); ms < tc.ms-50 || ms > tc.ms+500 {
+			t.Fatalf("%s: timed out after %d ms, want about %d", tc.path, ms, tc.ms)
+		}
+	}
+}
+
+// A server that closes each connection soon after its response, without
+// saying so: the client pools the connection, and the next request, sent
+// on it, gets no answer. A GET is sent again on a new connection: the
+// client does not peek at a connection it used a moment ago before an
+// idempotent request, and relies on this.
+func TestHTTPRequestServerClosesPooledConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := conns.Add(1)
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				got := 0
+				for !strings.Contains(string(buf[:got]), "\r\n\r\n") {
+					m, err := c.Read(buf[got:])
+					if err != nil {
+						return
+					}
+					got += m
+				}
+				body := strconv.Itoa(int(n))
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", len(body), body)
+				time.Sleep(20 * time.Millisecond) // the request sent meanwhile is not read
+			}()
+		}
+	}()
+	s := startServer(t, `workers: 1
+lua: {load: [close.lua]}
+frontends:
+  - {name: get, bind: ["127.0.0.1:@PORT@"], use_service: lua.get}
+`, map[string]string{"close.lua": `
+local http_request = require "http.request"
+local function fetch()
+	local h, st, errno = http_request.new_from_uri("http://` + ln.Addr().String() + `/"):go(5)
+	if not h then return "err:" .. tostring(errno) .. ":" .. tostring(st) end
+	return st:get_body_as_string(5)
+end
+core.register_service("get", "http", function(applet)
+	local body = fetch() .. " " .. fetch() .. " " .. fetch()
+	applet:set_status(200)
+	applet:add_header("content-length", tostring(#body))
+	applet:start_response()
+	applet:send(body)
+end)
+`})
+	c, _ := newClient(t)
+	// Each answer is the number of its connection.
+	if _, body := get(t, c, s.url("/")); body != "1 2 3" {
+		t.Fatalf("%q (%d connections)", body, conns.Load())
+	}
+}

@@ -527,6 +527,7 @@ core.register_service("admin", "http", function(applet)
 	local st = s1:get_stats()
 	out[#out + 1] = "status=" .. tostring(st.status) .. " stot=" .. tostring(st.stot)
 	out[#out + 1] = "edge stot=" .. tostring(core.frontends["edge"]:get_stats().stot)
+	applet:start_response()
 	applet:send(table.concat(out, "\n"))
 end)
 `})
@@ -593,12 +594,14 @@ core.register_service("stk", "http", function(applet)
 	local st = core.frontends["edge"].stktable
 	if applet.path == "/missing" then
 		applet:set_status(404)
+		applet:start_response()
 		applet:send("no")
 		return
 	end
 	local e = st:lookup(applet.f:src())
 	local info = st:info()
 	local dump = st:dump({ { "http_req_cnt", "ge", 1 } })
+	applet:start_response()
 	applet:send(string.format("req=%d conns=%d errs=%d type=%s used=%d dumped=%s use=%s info=%d,%d,%s,%d,%d",
 		e.http_req_cnt, e.conn_cnt, e.http_err_cnt, info.type, info.used, tostring(dump["127.0.0.1"] ~= nil),
 		tostring(e.use >= 1), info.length, info.size, tostring(info.nopurge), info.data.http_req_rate, info.data.conn_cnt))
@@ -656,6 +659,7 @@ core.register_service("bytes", "http", function(applet)
 	local e = core.frontends["web"].stktable:lookup(applet.f:src())
 	local s = string.format("%d %d", e.bytes_in_cnt, e.bytes_out_cnt)
 	applet:add_header("content-length", #s)
+	applet:start_response()
 	applet:send(s)
 end)
 core.register_service("echo", "tcp", function(applet)
@@ -748,13 +752,14 @@ core.register_service("sc", "http", function(applet)
 	for i = 1, table.maxn(out) do parts[i] = tostring(out[i]) end
 	local body = table.concat(parts, " ")
 	applet:add_header("content-length", #body)
+	applet:start_response()
 	applet:send(body)
 end)
 `})
 	c, _ := newClient(t)
 	for i, want := range []string{
-		"true true false 1 1 1 1 1 1 nil nil 1 ",
-		"true true false 2 2 2 2 2 2 nil nil 1 ",
+		"1 1 0 1 1 1 1 1 1 nil nil 1 ",
+		"1 1 0 2 2 2 2 2 2 nil nil 1 ",
 		"2 0",
 	} {
 		path := "/"
@@ -767,7 +772,7 @@ end)
 	}
 	// Untracked: sc_* give nothing; src_* read the table named.
 	_, body := get(t, c, "http://"+s.addrOf("2")+"/")
-	if want := "false false false nil nil nil nil nil nil nil nil 1 "; body != want {
+	if want := "0 0 0 nil nil nil nil nil nil nil nil 1 "; body != want {
 		t.Fatalf("plain: %q, want %q", body, want)
 	}
 	if resp, _ := get(t, c, s.url("/bad")); resp.StatusCode != 500 {

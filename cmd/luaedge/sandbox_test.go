@@ -54,6 +54,7 @@ core.register_service("attack", "http", function(applet)
 	local attack = attacks[applet.path]
 	if attack then attack(applet) end
 	applet:set_status(200)
+	applet:start_response()
 	applet:send("ok")
 end)
 `
@@ -109,6 +110,7 @@ frontends:
     use_service: lua.ffi
 `, map[string]string{"ffi.lua": `
 core.register_service("ffi", "http", function(applet)
+	applet:start_response()
 	applet:send(type(require("ffi").cast))
 end)`})
 	c, _ := newClient(t)
@@ -127,7 +129,7 @@ local function note(what)
 end
 function script_init() note("init") end
 function script_deinit() note("deinit") end
-core.register_service("life", "http", function(applet) applet:send("ok") end)
+core.register_service("life", "http", function(applet) applet:start_response() applet:send("ok") end)
 `
 
 // lifeLines returns the states' tokens of the init and deinit lines.
@@ -225,6 +227,7 @@ core.register_service("hog", "http", function(applet)
 		local t = {}
 		for i = 1, 1024 do t[i] = string.rep("x", 1048576 - 64) .. i end
 	end
+	applet:start_response()
 	applet:send("ok")
 end)`})
 	c, _ := newClient(t)

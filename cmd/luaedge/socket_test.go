@@ -67,6 +67,7 @@ core.register_service("redis", "http", function(applet)
 	local key = applet.qs
 	redis("INCR", key)
 	local v = redis("GET", key)
+	applet:start_response()
 	applet:send("value=" .. tostring(v))
 end)
 
@@ -84,6 +85,7 @@ core.register_service("peer", "http", function(applet)
 	local dead = core.tcp()
 	dead:settimeout(0.5)
 	local ok, err = dead:connect("127.0.0.1:1")
+	applet:start_response()
 	applet:send(ip .. ":" .. port .. " " .. lip .. " dead=" .. tostring(ok) .. "," .. tostring(err))
 end)
 
@@ -153,6 +155,7 @@ frontends:
 core.register_service("tls", "http", function(applet)
 	local sock = core.tcp()
 	sock:settimeout(2)
+	applet:start_response()
 	local ok, err = sock:connect_ssl("` + addr + `")
 	if not ok then applet:send("connect failed: " .. tostring(err)) return end
 	sock:send("GET /secret HTTP/1.0\r\nHost: test\r\n\r\n")

@@ -145,7 +145,7 @@ func TestTLSFrontend(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Proto != want {
 				t.Fatalf("h2 %v: %s %d", h2, resp.Proto, resp.StatusCode)
 			}
-			wantBody := fmt.Sprintf("ver=%s ssl=true sni=a.test proto=TLSv1.3 cipher=TLS_", ver)
+			wantBody := fmt.Sprintf("ver=%s ssl=1 sni=a.test proto=TLSv1.3 cipher=TLS_", ver)
 			if !strings.HasPrefix(body, wantBody) || !strings.Contains(body, " alpn="+alpn+" scheme=https ") {
 				t.Fatalf("h2 %v: body %q, want %q... alpn=%s scheme=https", h2, body, wantBody, alpn)
 			}
@@ -180,11 +180,11 @@ func TestTLSFrontend(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "a.pem"), a.certPEM)
 		resolve := "a.test:" + port + ":127.0.0.1"
 		out, _, _ := curl(t, "--http2", "--cacert", filepath.Join(dir, "a.pem"), "--resolve", resolve, "-w", " http=%{http_version}", url)
-		if !strings.HasPrefix(out, "ver=HTTP/2.0 ssl=true sni=a.test") || !strings.HasSuffix(out, " http=2") {
+		if !strings.HasPrefix(out, "ver=HTTP/2.0 ssl=1 sni=a.test") || !strings.HasSuffix(out, " http=2") {
 			t.Errorf("curl --http2: %q", out)
 		}
 		out, _, _ = curl(t, "--http1.1", "-k", "-w", " http=%{http_version}", "https://"+s.addr()+"/")
-		if !strings.HasPrefix(out, "ver=HTTP/1.1 ssl=true sni=nil") || !strings.Contains(out, "alpn=http/1.1") || !strings.HasSuffix(out, " http=1.1") {
+		if !strings.HasPrefix(out, "ver=HTTP/1.1 ssl=1 sni=nil") || !strings.Contains(out, "alpn=http/1.1") || !strings.HasSuffix(out, " http=1.1") {
 			t.Errorf("curl --http1.1: %q", out)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/config"
 )
 
@@ -52,6 +53,7 @@ type gen struct {
 	checks strings.Builder // what the scripts must have registered
 	nconst int
 	nact   int
+	nlog   int // log-format fetches
 	aclFns map[string]string
 	svcs   map[string]bool // "http" / "tcp" dispatch services registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
@@ -77,6 +79,9 @@ func (g *gen) action(phase, comment, code string) string {
 func (f *file) build() (*Result, error) {
 	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn}
+	if f.dns != nil {
+		cfg.DNS = *f.dns
+	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
 		if p.kind == "backend" || p.kind == "listen" {
@@ -133,7 +138,7 @@ func (f *file) build() (*Result, error) {
 	pre.WriteString(prelude)
 	pre.WriteString("\nhaproxycfg_runtime = H\n")
 	var rules strings.Builder
-	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL = {}, {}\n")
+	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, UID = {}, {}, {}\n")
 	rules.WriteString(g.checks.String())
 	rules.WriteString(g.head.String())
 	rules.WriteString(g.body.String())
@@ -147,11 +152,12 @@ type section struct {
 	id    string // "fe" or "be:NAME" (the allow state)
 	be    string // the backend's name for a backend's rules
 	rules []rule
+	after bool // http-after-response rules
 }
 
 // frontend builds a frontend or listen.
 func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Frontend, error) {
-	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq}
+	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq, Capture: p.capture}
 	if fe.Mode == "" {
 		fe.Mode = "tcp" // as HAProxy
 	}
@@ -223,10 +229,24 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 	}
 
+	// In HTTP mode, HAProxy runs tcp-request content rules for each
+	// request, before the http-request rules; luaedge takes their
+	// track-scN there.
+	tracksOf := func(x *proxy) (tracks, others []rule) {
+		for _, r := range x.tcpReq {
+			if strings.HasPrefix(r.words[0], "track-sc") {
+				tracks = append(tracks, r)
+			} else {
+				others = append(others, r)
+			}
+		}
+		return tracks, others
+	}
 	reqOf := func(x *proxy) []rule {
 		if http {
 			// redirect lines run after the section's http-request rules.
-			return append(append([]rule{}, x.httpReq...), x.redirects...)
+			tracks, _ := tracksOf(x)
+			return append(append(tracks, x.httpReq...), x.redirects...)
 		}
 		return x.tcpReq
 	}
@@ -238,15 +258,15 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if !http {
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
-			if len(x.httpReq)+len(x.httpRes)+len(x.redirects) > 0 {
-				r := append(append(x.httpReq, x.httpRes...), x.redirects...)[0]
+			if len(x.httpReq)+len(x.httpRes)+len(x.redirects)+len(x.afterRes) > 0 {
+				r := append(append(append(x.httpReq, x.httpRes...), x.redirects...), x.afterRes...)[0]
 				return fe, r.at.errorf("http rules in %s, which is in mode tcp", x.name)
 			}
 		}
 	} else {
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
-			if len(x.tcpReq)+len(x.tcpRes) > 0 {
-				r := append(x.tcpReq, x.tcpRes...)[0]
+			if _, others := tracksOf(x); len(others)+len(x.tcpRes) > 0 {
+				r := append(others, x.tcpRes...)[0]
 				return fe, r.at.errorf("tcp-request content / tcp-response content rules in %s, which is in mode http: not supported by luaedge", x.name)
 			}
 		}
@@ -275,7 +295,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	phase := fe.Mode
-	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends}
+	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers}
 	// Pass-through: a plain "lua.NAME args" rule of the frontend, and a
 	// frontend served by one unconditional use-service, need no
 	// generated code.
@@ -295,6 +315,22 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if hasAllowIn(reqSecs) {
 		req = append(req, g.action(phase+"-req", "the allow state", "H.begin(txn)"))
+	}
+	var uid string // the action that makes the unique ID once the rules ran
+	if len(p.uniqueID.words) > 0 && http {
+		// As HAProxy: the unique-id fetch makes the ID when first asked,
+		// and a request that goes on past its rules always has one.
+		sc := scope{fe: p.name, phase: "http-req", dir: f.dir, g: g, caps: p.capture}
+		id, err := sc.format(p.uniqueID.words[0])
+		if err != nil {
+			return fe, p.uniqueID.at.errorf("unique-id-format: %v", err)
+		}
+		fmt.Fprintf(&g.head, "UID[%s] = function(txn) return %s end\n", luaQuote(p.name), id)
+		code := fmt.Sprintf("local id = H.uid(txn, UID[%s])", luaQuote(p.name))
+		if p.uniqueIDHeader != "" {
+			code += fmt.Sprintf("\ntxn.http:req_add_header(%s, id)", luaQuote(p.uniqueIDHeader))
+		}
+		uid = g.action("http-req", "unique-id-format, unique-id-header", code)
 	}
 	for i, s := range reqSecs {
 		if i == 1 {
@@ -321,30 +357,37 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		req = append(req, r)
 	}
+	if uid != "" {
+		req = append(req, uid)
+	}
 	if forwards {
 		fallback := fmt.Sprintf("if not H.st(txn).fwd then %s end", b.page(503))
 		if !http {
 			fallback = "if not H.st(txn).fwd then txn:done() end"
 		}
 		// option forwardfor of the frontend or of the backend chosen adds
-		// the header once.
+		// the header once: {name, networks of except or false, if-none}.
 		var xff []string
 		for _, name := range sortedKeys(reach) {
-			h := backends[name].forwardfor
-			if h == "" {
-				h = p.forwardfor
+			o := backends[name]
+			if o.forwardfor == "" {
+				o = p
 			}
-			if h != "" && len(backends[name].servers) > 0 {
-				xff = append(xff, fmt.Sprintf("[%s] = %s", luaQuote(name), luaQuote(h)))
+			if o.forwardfor != "" && len(backends[name].servers) > 0 {
+				except := "false"
+				if o.forwardforExcept != "" {
+					except = "{H.net(" + luaQuote(o.forwardforExcept) + ")}"
+				}
+				xff = append(xff, fmt.Sprintf("[%s] = {%s, %s, %v}", luaQuote(name), luaQuote(o.forwardfor), except, o.forwardforIfNone))
 			}
 		}
 		if len(xff) > 0 && http {
-			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then txn.http:req_add_header(xff, txn.f:src()) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
+			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then H.forwardfor(txn, xff) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}
 	if hasAllowIn(resSecs) {
-		res = append(res, g.action(phase+"-res", "the allow state", "H.begin(txn)"))
+		res = append(res, g.action(phase+"-res", "the allow state", "H.st(txn).skip = {}"))
 	}
 	for _, s := range resSecs {
 		for _, r := range s.rules {
@@ -358,6 +401,34 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	if p.httpclose && http {
 		res = append(res, g.action("http-res", "option httpclose", `txn.http:res_set_header("connection", "close")`))
 	}
+	// http-after-response: the backends' rules first, then the
+	// frontend's, as http-response.
+	var after []string
+	var afterSecs []section
+	for _, name := range order {
+		afterSecs = append(afterSecs, section{p: backends[name], id: "after:be:" + name, be: name, rules: backends[name].afterRes, after: true})
+	}
+	afterSecs = append(afterSecs, section{p: p, id: "after:fe", rules: p.afterRes, after: true})
+	if hasAllowIn(afterSecs) {
+		after = append(after, g.action("http-res", "the allow state of http-after-response", "H.st(txn).skip = {}"))
+	}
+	for _, s := range afterSecs {
+		for _, r := range s.rules {
+			e, err := b.rule(s, r, "http-res", true)
+			if err != nil {
+				return fe, err
+			}
+			after = append(after, e)
+		}
+	}
+	if http {
+		fe.HTTPAfterResponse = after
+	}
+	al, err := f.accessLog(g, p, http)
+	if err != nil {
+		return fe, err
+	}
+	fe.AccessLog = al
 	fe.HTTPRequest, fe.HTTPResponse = req, res
 	if !http {
 		fe.HTTPRequest, fe.HTTPResponse, fe.TCPRequest, fe.TCPResponse = nil, nil, req, res
@@ -433,12 +504,15 @@ type chain struct {
 	http       bool
 	errorfiles map[int]string
 	backends   map[string]*proxy
+	tables     map[string]*proxy // the sections with a stick-table, by name
+	caps       config.Capture    // the frontend's capture slots
+	resolvers  map[string]bool   // the resolvers sections
 }
 
 // route compiles use_backend and default_backend into an action that
 // picks the backend (txn.backend, as a Lua action would).
 func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string, error) {
-	sc := scope{fe: c.fe, dir: c.dir, g: c.g}
+	sc := scope{fe: c.fe, dir: c.dir, g: c.g, caps: c.caps}
 	var code strings.Builder
 	code.WriteString("local st = H.st(txn)\nlocal b\n")
 	for _, u := range p.useBackend {
@@ -493,7 +567,7 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	w := r.words
 	ci := condIndex(w)
 	act, condWords := w[:ci], w[ci:]
-	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g}
+	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	allow := hasAllow(s.rules)
 	name := act[0]
 	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow {
@@ -569,7 +643,38 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		}
 		return code, nil
 	}
+	if s.after && !afterActions[strings.SplitN(name, "(", 2)[0]] && !strings.HasPrefix(name, "lua.") {
+		return "", at.errorf("http-after-response %s: not an action of http-after-response", name)
+	}
 	switch {
+	case strings.HasPrefix(name, "track-sc"):
+		return c.track(sc, s, at, name, args)
+	case name == "capture":
+		// capture SAMPLE id N (parse.go numbered the len form's slot).
+		if len(args) != 3 || args[1] != "id" {
+			return "", at.errorf("capture: want 'capture SAMPLE id N'")
+		}
+		id, err := strconv.Atoi(args[2])
+		side, slots := "req", c.caps.Request
+		if res {
+			side, slots = "res", c.caps.Response
+		}
+		if err != nil || id < 0 || id >= len(slots) {
+			return "", at.errorf("capture ... id %s: frontend %s has no such %s capture slot (declare capture, or capture ... header)", args[2], c.fe, map[string]string{"req": "request", "res": "response"}[side])
+		}
+		code, _, _, err := sc.expr(args[0], false)
+		if err != nil {
+			return "", at.errorf("capture: %v", err)
+		}
+		return fmt.Sprintf("local v = %s\nif v ~= nil then txn:capture_%s(%d, H.S(v)) end", code, side, id), nil
+	case strings.HasPrefix(name, "do-resolve(") && strings.HasSuffix(name, ")"):
+		return c.doResolve(sc, at, name, args)
+	case name == "strict-mode":
+		// luaedge's rewrites never fail halfway: there is nothing to relax.
+		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+			return "", at.errorf("strict-mode: want on or off")
+		}
+		return "-- strict-mode " + args[0], nil
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
 		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(sc.phase), luaQuote(fn),
@@ -685,8 +790,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return fmt.Sprintf("txn.http:res_set_status(%d)", code), nil
 	case strings.HasPrefix(name, "sc-inc-gpc0("):
 		n := strings.TrimSuffix(strings.TrimPrefix(name, "sc-inc-gpc0("), ")")
-		if _, err := strconv.Atoi(n); err != nil {
-			return "", at.errorf("%s: want sc-inc-gpc0(0)", name)
+		if k, err := strconv.Atoi(n); err != nil || k < 0 || k > 2 {
+			return "", at.errorf("%s: want sc-inc-gpc0(0), (1) or (2)", name)
 		}
 		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
 	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
@@ -726,7 +831,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s takes no argument", name)
 		}
 		return fmt.Sprintf("H.st(txn).skip[%s] = true", luaQuote(s.id)), nil
-	case name == "reject" || (name == "close" && res && !c.http):
+	case name == "reject" || name == "silent-drop" || (name == "close" && res && !c.http):
 		if len(args) > 0 {
 			return "", at.errorf("%s takes no argument", name)
 		}
@@ -847,13 +952,85 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		}
 		status, args = n, args[2:]
 	}
+	// A denied request counts as an HTTP error of its tracked counters.
+	count := ""
+	if !res {
+		count = "txn:count_http_error()\n"
+	}
 	if len(args) > 0 {
-		return c.reply(sc, at, "deny", status, args)
+		code, err := c.reply(sc, at, "deny", status, args)
+		return count + code, err
 	}
 	if _, ok := errorPages[status]; !ok && c.errorfiles[status] == "" {
 		return "", at.errorf("deny: status %d has no error page (HAProxy's are 200, 400-504)", status)
 	}
-	return c.page(status), nil
+	return count + c.page(status), nil
+}
+
+// doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the
+// name EXPR gives is looked up (core.resolve: the request waits) and the
+// address of the family preferred (IPv6 by default, as HAProxy), else of
+// the other, is stored in VAR; on a failure VAR is not set.
+func (c *chain) doResolve(sc scope, at pos, name string, args []string) (string, error) {
+	params := strings.Split(name[len("do-resolve("):len(name)-1], ",")
+	if len(params) < 2 || len(params) > 3 || len(args) != 1 {
+		return "", at.errorf("do-resolve: want do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR")
+	}
+	if !c.resolvers[params[1]] {
+		return "", at.errorf("do-resolve: no resolvers section named '%s'", params[1])
+	}
+	v6 := "true"
+	if len(params) == 3 {
+		switch params[2] {
+		case "ipv4":
+			v6 = "false"
+		case "ipv6":
+		default:
+			return "", at.errorf("do-resolve: want ipv4 or ipv6, got '%s'", params[2])
+		}
+	}
+	code, _, _, err := sc.expr(args[0], false)
+	if err != nil {
+		return "", at.errorf("do-resolve: %v", err)
+	}
+	return fmt.Sprintf("local ip = H.resolve(%s, %s)\nif ip then txn:set_var(%s, ip) end", code, v6, luaQuote(params[0])), nil
+}
+
+// afterActions are the actions of http-after-response rules.
+var afterActions = map[string]bool{
+	"add-header": true, "allow": true, "capture": true, "del-header": true, "replace-header": true,
+	"replace-value": true, "set-header": true, "set-status": true, "set-var": true, "set-var-fmt": true,
+	"strict-mode": true, "unset-var": true,
+}
+
+// track compiles track-scN KEY [table T]: the request tracks KEY in
+// sticky counter N, in the section's stick table or T.
+func (c *chain) track(sc scope, s section, at pos, name string, args []string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "track-sc"))
+	if err != nil || n < 0 || n > 2 {
+		return "", at.errorf("%s: want track-sc0, track-sc1 or track-sc2", name)
+	}
+	if len(args) != 1 && !(len(args) == 3 && args[1] == "table") {
+		return "", at.errorf("%s: want a key and optionally 'table NAME'", name)
+	}
+	table := s.p.name
+	if s.p.stick == nil {
+		table = ""
+	}
+	if len(args) == 3 {
+		table = args[2]
+		if t := c.tables[table]; t == nil {
+			return "", at.errorf("%s ... table %s: no frontend, backend or listen named %s with a stick-table", name, table, table)
+		}
+	}
+	if table == "" {
+		return "", at.errorf("%s: %s has no stick-table (add one, or name another with 'table NAME')", name, s.p.name)
+	}
+	code, _, _, err := sc.expr(args[0], false)
+	if err != nil {
+		return "", at.errorf("%s: %v", name, err)
+	}
+	return fmt.Sprintf("txn:track_sc(%d, %s, %s)", n, code, luaQuote(table)), nil
 }
 
 // ret: return [status N] [content-type T] [string S|lf-string F|file F|errorfile F] [hdr N V]...
@@ -1026,4 +1203,106 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
 	return b.String(), nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// tables returns the sections that have a stick-table, by name.
+func (f *file) tables() map[string]*proxy {
+	m := map[string]*proxy{}
+	for _, p := range f.proxies {
+		if p.stick != nil {
+			m[p.name] = p
+		}
+	}
+	return m
+}
+
+// defaultLogFormat is HAProxy's log line when a section logs without
+// option httplog, tcplog or a log-format.
+const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
+
+// accessLog maps the section's log lines, log-format and option httplog /
+// tcplog onto its access_log: off without log lines (as HAProxy), to the
+// first target otherwise.
+func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error) {
+	var targets []string
+	for _, l := range p.logs {
+		if l == "global" {
+			targets = append(targets, f.logs...)
+		} else {
+			targets = append(targets, l)
+		}
+	}
+	if len(targets) == 0 {
+		return &config.AccessLog{Off: true}, nil
+	}
+	if len(targets) > 1 {
+		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0])
+	}
+	al := &config.AccessLog{To: targets[0], Format: defaultLogFormat}
+	switch {
+	case len(p.logFormat.words) > 0:
+		spec, err := g.logFormat(p, http)
+		if err == nil {
+			// Checked here to name the line: the server compiles it.
+			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response)})
+		}
+		if err != nil {
+			return nil, p.logFormat.at.errorf("log-format: %v", err)
+		}
+		al.Format = spec
+	case p.logOption != "":
+		// httplog, or tcplog; a TCP frontend's httplog is tcplog, as
+		// HAProxy makes it.
+		al.Format = "default"
+	}
+	return al, nil
+}
+
+// logFormat rewrites p's log-format for the access log: a sample
+// expression luaedge's access log does not read itself (var(), the
+// capture fetches) becomes a Lua fetch, generated here, that the request
+// calls when it ends. The other variables are the access log's.
+func (g *gen) logFormat(p *proxy, http bool) (string, error) {
+	s := p.logFormat.words[0]
+	sc := scope{fe: p.name, res: false, phase: "http-req", g: g, caps: p.capture}
+	if !http {
+		sc.phase = "tcp-req"
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "%ID") && (i+3 == len(s) || !isLetter(s[i+3])) {
+			out.WriteString("%[var(txn.__hc_unique_id)]")
+			i += 2
+			continue
+		}
+		if !strings.HasPrefix(s[i:], "%[") {
+			out.WriteByte(s[i])
+			if s[i] == '%' && i+1 < len(s) && s[i+1] == '%' {
+				out.WriteByte('%')
+				i++
+			}
+			continue
+		}
+		end := strings.IndexByte(s[i:], ']')
+		if end < 0 {
+			return "", fmt.Errorf("'%s': missing ']'", s)
+		}
+		expr := s[i+2 : i+end]
+		i += end
+		if strings.HasPrefix(expr, "var(") && !strings.Contains(expr, "),") || strings.HasPrefix(expr, "capture.re") && !strings.Contains(expr, "),") {
+			out.WriteString("%[" + expr + "]")
+			continue
+		}
+		code, _, _, err := sc.expr(expr, false)
+		if err != nil {
+			return "", err
+		}
+		g.nlog++
+		name := fmt.Sprintf("haproxycfg_log_%d", g.nlog)
+		fmt.Fprintf(&g.body, "-- %s: log-format %%[%s]\ncore.register_fetches(%s, function(txn) return %s end)\n", p.logFormat.at, expr, luaQuote(name), code)
+		out.WriteString("%[lua." + name + "]")
+	}
+	return out.String(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/luaedge/luaedge/config"
 )
 
 // luaQuote writes s as a Lua string literal.
@@ -37,6 +39,7 @@ type scope struct {
 	phase  string // of the rule: http-req, http-res, tcp-req, tcp-res
 	dir    string
 	g      *gen
+	caps   config.Capture // the frontend's capture slots (%hr, %hs)
 }
 
 // fetchDef is a fetch of the configuration language: how to read it in
@@ -139,6 +142,18 @@ var fetches = map[string]fetchDef{
 	"always_false": {one: func(scope, []string) string { return "false" }, match: "bool"},
 }
 
+// moreFetches are the fetches of captures, of the unique ID and uuid.
+var moreFetches = map[string]fetchDef{
+	"capture.req.hdr": {one: func(_ scope, a []string) string { return call("capture_req_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"capture.res.hdr": {one: func(_ scope, a []string) string { return call("capture_res_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"unique-id":       {one: func(sc scope, _ []string) string { return "H.uid(txn, UID[" + luaQuote(sc.fe) + "])" }, match: "str"},
+	"uuid":            {one: func(_ scope, a []string) string { return call("uuid", lits(a)...) }, match: "str", nargs: [2]int{0, 1}},
+}
+
+// uniqueIDVar reads the request's unique ID (unique-id-format) as it is:
+// nil until made (H.uid).
+const uniqueIDVar = `txn:get_var("txn.__hc_unique_id")`
+
 // stickFetch reads sc_*, scN_* and src_* fetches, which luaedge has under
 // the same names.
 func stickFetch(name string) (fetchDef, bool) {
@@ -205,6 +220,9 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			name = alias
 		}
 		def, ok = fetches[name]
+		if !ok {
+			def, ok = moreFetches[name]
+		}
 		if !ok {
 			def, ok = stickFetch(name)
 		}
@@ -301,8 +319,76 @@ func prefixAll(a []string, p string) []string {
 	return out
 }
 
-// format compiles a log-format string ("text %[expr] text") into a Lua
-// string expression.
+// logVar compiles the log-format variable name (%ci, %HP...) into a Lua
+// expression of txn, as HAProxy computes it for a rule ("" when luaedge
+// does not have it).
+func (sc scope) logVar(name string) string {
+	switch name {
+	case "ci":
+		return "txn.f:src()"
+	case "cp":
+		return "txn.f:src_port()"
+	case "fi":
+		return "txn.f:dst()"
+	case "fp":
+		return "txn.f:dst_port()"
+	case "f", "ft", "fb":
+		return luaQuote(sc.fe)
+	case "b":
+		return "(H.st(txn).be or " + luaQuote(sc.fe) + ")"
+	case "s":
+		return `"<NOSRV>"` // no server is chosen while rules run
+	case "HM":
+		return "txn.f:method()"
+	case "HU":
+		return "txn.f:url()"
+	case "HP":
+		return "txn.f:path()"
+	case "HQ":
+		return "H.hq(txn)"
+	case "HV":
+		return `"HTTP/" .. H.S(txn.f:req_ver())`
+	case "r":
+		return `H.S(txn.f:method()) .. " " .. H.S(txn.f:url()) .. " HTTP/" .. H.S(txn.f:req_ver())`
+	case "ST":
+		return "(txn.f:status() or -1)"
+	case "Ts":
+		return "core.now().sec"
+	case "t", "tr":
+		return "H.date(false)"
+	case "T", "trg":
+		return "H.date(true)"
+	case "ms":
+		return `string.format("%03d", math.floor(core.now().usec / 1000))`
+	case "ID":
+		return uniqueIDVar
+	case "hr", "hs", "hrl", "hsl":
+		n, fetch := len(sc.caps.Request), "capture_req_hdr"
+		if name[1] == 's' {
+			n, fetch = len(sc.caps.Response), "capture_res_hdr"
+		}
+		if n == 0 {
+			return `""`
+		}
+		var parts []string
+		for i := 0; i < n; i++ {
+			v := fmt.Sprintf("txn.f:%s(%d)", fetch, i)
+			if len(name) == 3 {
+				parts = append(parts, fmt.Sprintf(`(%s or "-")`, v))
+			} else {
+				parts = append(parts, "H.S("+v+")")
+			}
+		}
+		if len(name) == 3 {
+			return strings.Join(parts, ` .. " " .. `)
+		}
+		return `"{" .. ` + strings.Join(parts, ` .. "|" .. `) + ` .. "}"`
+	}
+	return ""
+}
+
+// format compiles a log-format string ("text %[expr] %ci text") into a
+// Lua string expression.
 func (sc scope) format(s string) (string, error) {
 	var parts []string
 	var text strings.Builder
@@ -347,7 +433,31 @@ func (sc scope) format(s string) (string, error) {
 			i = end
 			continue
 		}
-		return "", fmt.Errorf("'%s': log-format variables other than %%[...] are not supported by luaedge", s)
+		// %ci, %{+Q}HP...: a log-format variable.
+		j, quote := i+1, false
+		if j < len(s) && s[j] == '{' {
+			end := strings.IndexByte(s[j:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("'%s': unclosed %%{", s)
+			}
+			quote = strings.Contains(s[j:j+end], "+Q")
+			j += end + 1
+		}
+		k := j
+		for k < len(s) && (s[k] >= 'a' && s[k] <= 'z' || s[k] >= 'A' && s[k] <= 'Z') {
+			k++
+		}
+		code := sc.logVar(s[j:k])
+		if code == "" {
+			return "", fmt.Errorf("'%s': log-format variable %%%s is not supported by luaedge in rules", s, s[j:k])
+		}
+		flush()
+		code = "H.S(" + code + ")"
+		if quote {
+			code = `'"' .. ` + code + ` .. '"'`
+		}
+		parts = append(parts, code)
+		i = k - 1
 	}
 	flush()
 	if len(parts) == 0 {

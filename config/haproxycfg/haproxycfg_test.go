@@ -118,15 +118,25 @@ func TestDocsConfig(t *testing.T) {
 		!reflect.DeepEqual(www.StickTable.Store, []string{"http_req_rate(10s)", "gpc0"}) {
 		t.Errorf("www stick table: %+v", www.StickTable)
 	}
-	if www.Track == nil || www.Track.Key != "src" {
+	// http-request track-sc0 is a rule: HAProxy counts each request it
+	// tracks, not each connection. The log lines give the access log.
+	if www.Track != nil {
 		t.Errorf("www track: %+v", www.Track)
+	}
+	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" {
+		t.Errorf("www access log: %+v", al)
+	}
+	// A defaults section starts afresh, as HAProxy's: tcpdefaults has no
+	// log line, so db does not log.
+	if al := c.Frontends[1].AccessLog; al == nil || !al.Off {
+		t.Errorf("db access log: %+v", al)
 	}
 	if www.DefaultBackend != "app" {
 		t.Errorf("www default_backend %q", www.DefaultBackend)
 	}
 	// The plain Lua rules pass through; the routing and the forwarding
 	// are generated.
-	if len(www.HTTPRequest) != 3 || www.HTTPRequest[0] != `lua.cors_request * GET,POST` || !reflect.DeepEqual(www.HTTPResponse, []string{"lua.cors_response"}) {
+	if len(www.HTTPRequest) != 4 || www.HTTPRequest[1] != `lua.cors_request * GET,POST` || !reflect.DeepEqual(www.HTTPResponse, []string{"lua.cors_response"}) {
 		t.Errorf("www rules: %q / %q", www.HTTPRequest, www.HTTPResponse)
 	}
 	app := c.Backends[0]
@@ -152,23 +162,122 @@ func TestDocsConfig(t *testing.T) {
 		t.Errorf("db backend: %+v", b)
 	}
 	warned := strings.Join(res.Warnings, "\n")
-	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "haproxy.cfg:45: server app3 is disabled", "'option httplog' has no effect"} {
+	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "haproxy.cfg:45: server app3 is disabled", "'option dontlognull' has no effect"} {
 		if !strings.Contains(warned, w) {
 			t.Errorf("no warning %q in:\n%s", w, warned)
 		}
 	}
 	rules := string(res.Rules)
-	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = "x-forwarded-for"`, `-- acl is_static`, `H.M["end"]`} {
+	for _, want := range []string{`txn:set_var("txn.backend", b)`, `["app"] = {"x-forwarded-for", false, false}`, `-- acl is_static`, `H.M["end"]`, `txn:track_sc(0, txn.f:src(), "www")`} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("the generated rules have no %q:\n%s", want, rules)
 		}
 	}
 }
 
+// The log lines and options give each frontend's access log.
+func TestAccessLogs(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `global
+    log 127.0.0.1 local0
+    log stderr local1
+
+defaults
+    mode http
+    log global
+    timeout client 5s
+
+frontend plain
+    bind 127.0.0.1:81
+    http-request return status 200
+
+frontend httplog
+    bind 127.0.0.1:82
+    option httplog
+    http-request return status 200
+
+frontend own
+    bind 127.0.0.1:83
+    log stdout format raw local0
+    log-format "%ci %[req.hdr(host),lower] %[var(txn.a)] %ID"
+    http-request return status 200
+
+frontend quiet
+    bind 127.0.0.1:84
+    no log
+    http-request return status 200
+
+listen tcp
+    mode tcp
+    bind 127.0.0.1:85
+    option httplog
+    server s 127.0.0.1:1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.AccessLog{
+		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat},
+		{To: "syslog://127.0.0.1:514", Format: "default"},
+		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]"},
+		{Off: true},
+		{To: "syslog://127.0.0.1:514", Format: "default"},
+	}
+	for i, f := range res.Config.Frontends {
+		if f.AccessLog == nil || *f.AccessLog != want[i] {
+			t.Errorf("%s: access log %+v, want %+v", f.Name, f.AccessLog, want[i])
+		}
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "frontend plain logs to syslog://127.0.0.1:514 only") {
+		t.Errorf("warnings: %s", w)
+	}
+	if r := string(res.Rules); !strings.Contains(r, `core.register_fetches("haproxycfg_log_1", function(txn) return txn.c:lower(txn.f:req_hdr("host")) end)`) {
+		t.Errorf("no log fetch in the rules:\n%s", r)
+	}
+}
+
+// In HTTP mode a tcp-request content track-scN runs with the request
+// rules, before the http-request ones; connection tracking of src is the
+// frontend's track.
+func TestTrackRules(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    stick-table type ip size 1k store conn_cnt
+    tcp-request connection track-sc0 src
+    http-request set-header x-a b
+    tcp-request content track-sc2 src,ipmask(24) table st if { src 127.0.0.0/8 }
+    http-request return status 200
+
+backend st
+    stick-table type ip size 1k store http_req_cnt
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Config.Frontends[0]
+	if f.Track == nil || f.Track.Key != "src" || f.Track.Table != "" {
+		t.Errorf("track %+v", f.Track)
+	}
+	rules := string(res.Rules)
+	track := strings.Index(rules, `txn:track_sc(2, txn.c:ipmask(txn.f:src(), 24), "st")`)
+	header := strings.Index(rules, `txn.http:req_set_header("x-a", "b")`)
+	if track < 0 || header < 0 || track > header {
+		t.Errorf("want the track-sc2 rule before set-header:\n%s", rules)
+	}
+}
+
 func TestErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"global\n  foo bar\n", "haproxy.cfg:2: 'foo' is not supported by luaedge"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request capture req.hdr(host) len 10\n", "haproxy.cfg:4: 'capture' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  capture cookie sid len 10\n", "haproxy.cfg:4: 'capture cookie' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request capture req.hdr(host) id 0\n  http-request return status 200\n", "haproxy.cfg:4: capture ... id 0: frontend f has no such request capture slot"},
+		{"backend b\n  http-request capture req.hdr(host) len 10\n", "haproxy.cfg:2: http-request capture ... len: only http-request rules of a frontend or listen"},
+		{"frontend f\n  bind :80\n  mode http\n  http-after-response deny\n", "haproxy.cfg:4: http-after-response deny: not an action of http-after-response"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc3 src\n", "haproxy.cfg:4: track-sc3: want track-sc0"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src\n", "haproxy.cfg:4: track-sc1: f has no stick-table"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src table nope\n", "haproxy.cfg:4: track-sc1 ... table nope: no frontend, backend or listen named nope"},
+		{"frontend f\n  bind :80\n  tcp-request connection track-sc1 src\n", "haproxy.cfg:3: tcp-request track-sc1: only 'track-sc0 src [table T]' without a condition"},
+		{"frontend f\n  bind :80\n  mode http\n  log stdout local0\n  log-format \"%ci %zz\"\n", "haproxy.cfg:5: log-format: unknown log-format variable %zz"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if nope\n", "haproxy.cfg:4: deny: no ACL named 'nope'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
@@ -178,7 +287,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  option http-use-htx\n", "haproxy.cfg:3: 'option http-use-htx' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[date]\n", "haproxy.cfg:4: set-header: fetch 'date' is not supported"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[path,nope]\n", "converter 'nope' is not supported"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%ci\"\n", "log-format variables other than %[...] are not supported"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%Tw\"\n", "log-format variable %Tw is not supported by luaedge in rules"},
 		{"backend b\n  server s 10.0.0.1\n", "haproxy.cfg:2: server s: the address needs a port"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},
@@ -227,6 +336,8 @@ func TestSplit(t *testing.T) {
 		{`http-request set-header X-A "a b"   # comment`, []string{"http-request", "set-header", "X-A", "a b"}},
 		{`acl x path 'it''s'`, []string{"acl", "x", "path", "its"}},
 		{`lf-string "line\n" a\ b`, []string{"lf-string", "line\n", "a b"}},
+		{`replace-value x ^(.*)$ be-\1 \x41\#`, []string{"replace-value", "x", "^(.*)$", `be-\1`, "A#"}},
+		{`a\$b "a\$b" "q\"d"`, []string{`a\$b`, "a$b", `q"d`}},
 		{`  `, nil},
 	} {
 		got, err := split(tc.in)

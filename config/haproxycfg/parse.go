@@ -12,6 +12,7 @@ package haproxycfg
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,6 +84,22 @@ type proxy struct {
 	defServer  []string // the options of default-server, before each server's
 	monitorURI string
 	redirects  []rule // the section's redirect lines: after its http-request rules
+	afterRes   []rule // http-after-response rules
+	capture    config.Capture
+	// log: the section's log lines ("global" for log global; nil: none,
+	// inherited from defaults until the section says log or no log),
+	// its log-format (and where it was) and option httplog / tcplog.
+	logs      []string
+	logSet    bool
+	logFormat rule
+	logOption string
+	// unique-id-format and unique-id-header.
+	uniqueID       rule
+	uniqueIDHeader string
+	// option forwardfor except NET / if-none: no header for a client of
+	// NET, or when the request has one.
+	forwardforExcept string
+	forwardforIfNone bool
 
 	// network.go: bind ... accept-proxy (all binds or none), maxconn,
 	// compression (copied when a line changes it).
@@ -104,7 +121,8 @@ func (d *proxy) clone() *proxy {
 	}
 	p.acls = map[string][]rule{}
 	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
-	p.tls = nil
+	p.tls, p.afterRes, p.capture = nil, nil, config.Capture{}
+	p.logs, p.logSet = append([]string(nil), d.logs...), false
 	return &p
 }
 
@@ -116,6 +134,12 @@ type file struct {
 	luaPath  []string      // lua-prepend-path
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
+	logs     []string // the global section's log targets, as access_log.to
+	// resolvers: the resolvers sections' names; dns: the one DNS
+	// configuration they give (luaedge has one resolver per process).
+	resolvers map[string]bool
+	dns       *config.DNS
+	dnsAt     pos
 
 	compLevel int // tune.comp.maxlevel
 }
@@ -180,6 +204,11 @@ func parse(paths []string) (*file, error) {
 					return nil, at.errorf("%s: unexpected '%s'", words[0], strings.Join(rest, " "))
 				}
 				base := last
+				if words[0] == "defaults" {
+					// As HAProxy: a defaults section starts from the
+					// documented settings, or from the one it names.
+					base = &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
+				}
 				if from != "" {
 					if base = defaults[from]; base == nil {
 						return nil, at.errorf("%s %s: no defaults section named '%s'", words[0], name, from)
@@ -199,10 +228,27 @@ func parse(paths []string) (*file, error) {
 				}
 				f.proxies = append(f.proxies, cur)
 				continue
-			case "resolvers", "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
+			case "resolvers":
+				if len(words) != 2 {
+					return nil, at.errorf("resolvers: want a name")
+				}
+				section, cur = "resolvers", nil
+				if f.resolvers == nil {
+					f.resolvers = map[string]bool{}
+				}
+				f.resolvers[words[1]] = true
+				if err := f.resolversSection(at); err != nil {
+					return nil, err
+				}
+				continue
+			case "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
 				return nil, at.unsupported(words[0] + " section")
 			}
 			switch section {
+			case "resolvers":
+				if err := f.resolversLine(at, words); err != nil {
+					return nil, err
+				}
 			case "global":
 				if err := f.globalLine(at, words); err != nil {
 					return nil, err
@@ -382,17 +428,26 @@ func split(line string) ([]string, error) {
 				w.WriteByte(c)
 			}
 		case c == '\\' && i+1 < len(line):
-			i++
-			switch line[i] {
-			case 'n':
+			// As HAProxy: the escapes with a meaning; any other backslash
+			// stays, as in a regex's \1.
+			switch n := line[i+1]; {
+			case n == 'n':
 				w.WriteByte('\n')
-			case 'r':
+			case n == 'r':
 				w.WriteByte('\r')
-			case 't':
+			case n == 't':
 				w.WriteByte('\t')
+			case n == ' ' || n == '\\' || n == '#' || n == '\'' || n == '"' || (n == '$' && quote == '"'):
+				w.WriteByte(n)
+			case n == 'x' && i+3 < len(line) && isHex(line[i+2]) && isHex(line[i+3]):
+				v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
+				w.WriteByte(byte(v))
+				i += 2
 			default:
-				w.WriteByte(line[i])
+				w.WriteByte('\\')
+				i--
 			}
+			i++
 			in = true
 		case quote == '"' && c == '$':
 			// Environment variables: $NAME, ${NAME}, ${NAME-default}.
@@ -437,6 +492,10 @@ func split(line string) ([]string, error) {
 	return words, nil
 }
 
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
 // envRef reads a variable reference after a '$': it returns the name,
 // the default, and how many bytes it took (0 if it is not one).
 func envRef(s string) (name, def string, hasDef bool, n int) {
@@ -455,11 +514,85 @@ func envRef(s string) (name, def string, hasDef bool, n int) {
 	return s[:n], "", false, n
 }
 
+// resolversSection starts a resolvers section: luaedge has one DNS
+// resolver (the dns key), which every resolvers section configures.
+func (f *file) resolversSection(at pos) error {
+	if f.dns != nil {
+		f.warn(at, "luaedge has one DNS resolver: the nameservers of this resolvers section and of the one at %s are asked in order, whichever section a rule names", f.dnsAt)
+		return nil
+	}
+	f.dns, f.dnsAt = &config.DNS{}, at
+	return nil
+}
+
+// resolversLine reads a line of a resolvers section.
+func (f *file) resolversLine(at pos, w []string) error {
+	switch w[0] {
+	case "nameserver":
+		if len(w) < 3 {
+			return at.errorf("nameserver: want a name and an address")
+		}
+		addr := w[2]
+		for _, pre := range []string{"udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"} {
+			addr = strings.TrimPrefix(addr, pre)
+		}
+		if strings.Contains(addr, "@") {
+			return at.errorf("nameserver %s: luaedge asks DNS servers over UDP (then TCP for a truncated answer): only an address[:port] is supported", w[2])
+		}
+		if !containsString(f.dns.Nameservers, addr) {
+			f.dns.Nameservers = append(f.dns.Nameservers, addr)
+		}
+	case "parse-resolv-conf":
+		// The servers of /etc/resolv.conf: luaedge's default when it is
+		// given none.
+	case "hold":
+		if len(w) != 3 {
+			return at.errorf("hold: want a status and a time")
+		}
+		d, err := duration(w[2])
+		if err != nil {
+			return at.errorf("hold %s: %v", w[1], err)
+		}
+		switch w[1] {
+		case "valid":
+			f.dns.MaxTTL = d
+		case "nx":
+			f.dns.NegativeTTL = d
+		default:
+			f.warn(at, "'hold %s' has no equivalent in luaedge and is ignored (see dns.max_ttl and dns.negative_ttl)", w[1])
+		}
+	case "timeout":
+		if len(w) == 3 && w[1] == "resolve" {
+			d, err := duration(w[2])
+			if err != nil {
+				return at.errorf("timeout resolve: %v", err)
+			}
+			f.dns.Timeout = d
+			return nil
+		}
+		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see dns.timeout)", strings.Join(w, " "))
+	case "resolve_retries", "accepted_payload_size":
+		f.warn(at, "'%s' has no equivalent in luaedge and is ignored", w[0])
+	default:
+		return at.unsupported(w[0])
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 // noEffect are keywords that change nothing luaedge does (processes,
 // logging targets, stats): accepted with a warning.
 var noEffect = map[string]bool{
 	"daemon": true, "user": true, "group": true, "uid": true, "gid": true, "chroot": true, "pidfile": true,
-	"log": true, "log-tag": true, "log-send-hostname": true, "master-worker": true,
+	"log-tag": true, "log-send-hostname": true, "master-worker": true, "debug": true,
 	"ca-base": true, "crt-base": true, "ssl-default-bind-ciphers": true, "ssl-default-bind-ciphersuites": true,
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
@@ -527,6 +660,28 @@ func (f *file) globalLine(at pos, w []string) error {
 			f.global.Lua.SessionTimeout = &d
 		} else {
 			f.global.Lua.BurstTimeout = &d
+		}
+	case "log":
+		to, err := f.logTarget(at, w)
+		if err != nil {
+			return err
+		}
+		if to != "" {
+			f.logs = append(f.logs, to)
+		}
+	case "setenv", "presetenv":
+		// As HAProxy: for the lines after it and the scripts (os.getenv).
+		if len(w) != 3 {
+			return at.errorf("%s: want a name and a value", w[0])
+		}
+		if _, set := os.LookupEnv(w[1]); w[0] == "setenv" || !set {
+			if err := os.Setenv(w[1], w[2]); err != nil {
+				return at.errorf("%s: %v", w[0], err)
+			}
+		}
+	case "unsetenv":
+		for _, name := range w[1:] {
+			os.Unsetenv(name)
 		}
 	case "tune.lua.forced-yield", "tune.lua.service-timeout", "tune.lua.task-timeout", "tune.lua.log.loggers", "tune.lua.log.stderr":
 		f.warn(at, "'%s' has no equivalent in luaedge and is ignored (see lua.forced_yield and the other CPU limits)", w[0])
@@ -633,16 +788,49 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("monitor-uri: want a URI")
 		}
 		p.monitorURI = w[1]
+	case "log":
+		if isDefaults || fe {
+			return f.proxyLog(p, at, w)
+		}
+		f.warn(at, "'log' in a backend has no effect in luaedge: the frontend logs each request")
+	case "log-format":
+		if len(w) != 2 {
+			return at.errorf("log-format: want one format (quote it)")
+		}
+		p.logFormat = rule{at, w[1:]}
+	case "unique-id-format":
+		if err := only(fe || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("unique-id-format: want one format (quote it)")
+		}
+		p.uniqueID = rule{at, w[1:]}
+	case "unique-id-header":
+		if err := only(fe || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("unique-id-header: want a header name")
+		}
+		p.uniqueIDHeader = w[1]
+	case "capture":
+		if err := only(fe); err != nil {
+			return err
+		}
+		return f.captureLine(p, at, w)
+	case "declare":
+		if err := only(fe); err != nil {
+			return err
+		}
+		if len(w) != 5 || w[1] != "capture" || w[3] != "len" {
+			return at.errorf("declare: want 'declare capture request|response len N'")
+		}
+		return f.addCapture(p, at, w[2], "", w[4])
 	case "maxconn", "compression":
 		_, err := f.networkProxy(p, at, w)
 		return err
-	case "log", "retries", "log-format", "description", "stats", "fullconn", "hash-type", "unique-id-format", "unique-id-header", "capture":
-		if kw == "capture" {
-			return at.unsupported("capture")
-		}
-		if kw == "unique-id-format" || kw == "unique-id-header" {
-			return at.unsupported(kw)
-		}
+	case "retries", "description", "stats", "fullconn", "hash-type":
 		f.warn(at, "'%s' has no effect in luaedge", kw)
 	case "default_backend":
 		if len(w) != 2 {
@@ -732,7 +920,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
 		p.redirects = append(p.redirects, rule{at, w})
-	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "declare", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -742,6 +930,10 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 
 func (f *file) option(p *proxy, at pos, w []string) error {
 	neg := w[0] == "no"
+	if neg && len(w) == 2 && w[1] == "log" {
+		p.logs, p.logSet = nil, true
+		return nil
+	}
 	if neg {
 		w = w[1:]
 		if len(w) < 2 || w[0] != "option" {
@@ -753,14 +945,22 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 	}
 	name := w[1]
 	switch name {
-	case "http-keep-alive", "http-server-close", "dontlognull", "httplog", "tcplog", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "httplog", "tcplog":
+		p.logOption = name
+		if neg {
+			p.logOption = ""
+		}
+		if len(w) > 2 {
+			f.warn(at, "'option %s %s': luaedge logs HAProxy's %s format", name, strings.Join(w[2:], " "), name)
+		}
+	case "http-keep-alive", "http-server-close", "dontlognull", "http-ignore-probes", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
 	case "http-buffer-request":
 		p.bufferReq = !neg
 	case "forwardfor":
-		p.forwardfor = ""
+		p.forwardfor, p.forwardforExcept, p.forwardforIfNone = "", "", false
 		if neg {
 			return nil
 		}
@@ -770,6 +970,11 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 			case w[i] == "header" && i+1 < len(w):
 				p.forwardfor = strings.ToLower(w[i+1])
 				i++
+			case w[i] == "except" && i+1 < len(w):
+				p.forwardforExcept = w[i+1]
+				i++
+			case w[i] == "if-none":
+				p.forwardforIfNone = true
 			default:
 				return at.unsupported("option forwardfor " + w[i])
 			}
@@ -863,7 +1068,8 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 // name.
 func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
 	s := config.Server{Name: name}
-	check, disabled := false, false
+	check, disabled, ssl := false, false, false
+	var tls config.ServerTLS // ssl's settings
 	num := func(i int) (int, error) {
 		if i+1 >= len(w) {
 			return 0, at.errorf("server %s: %s needs a value", s.Name, w[i])
@@ -903,6 +1109,36 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 			i++
 		case "enabled":
 			disabled = false
+		case "ssl":
+			ssl = true
+		case "no-ssl":
+			ssl = false
+		case "verify", "ca-file", "sni":
+			if i+1 >= len(w) {
+				return s, at.errorf("server %s: %s needs a value", s.Name, w[i])
+			}
+			v := w[i+1]
+			i++
+			switch w[i-1] {
+			case "verify":
+				if v != "none" && v != "required" {
+					return s, at.errorf("server %s: verify none or required, got '%s'", s.Name, v)
+				}
+				tls.Verify = v
+			case "ca-file":
+				if !filepath.IsAbs(v) {
+					v = filepath.Join(f.dir, v)
+				}
+				tls.CAFile = v
+			default:
+				name, ok := strings.CutPrefix(v, "str(")
+				if !ok || !strings.HasSuffix(name, ")") {
+					return s, at.errorf("server %s: sni %s: only a fixed name, sni str(NAME), is supported by luaedge", s.Name, v)
+				}
+				tls.SNI = strings.TrimSuffix(name, ")")
+			}
+		case "check-ssl":
+			// luaedge checks a server with TLS over TLS.
 		case "inter":
 			if i+1 >= len(w) {
 				return s, at.errorf("server %s: inter needs a time", s.Name)
@@ -918,6 +1154,9 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 	}
 	if check && p.check.Type == "" {
 		p.check.Type = "tcp"
+	}
+	if ssl {
+		s.TLS = &tls
 	}
 	if disabled && name != "default-server" {
 		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)
@@ -974,14 +1213,23 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	r := rule{at, w[1:]}
 	switch w[0] {
 	case "http-request":
-		if strings.HasPrefix(w[1], "track-sc") || w[1] == "wait-for-body" {
+		if w[1] == "wait-for-body" {
 			return f.trackOrWait(p, at, w)
+		}
+		if w[1] == "capture" {
+			return f.captureRule(p, at, w)
 		}
 		p.httpReq = append(p.httpReq, r)
 	case "http-response":
+		if w[1] == "capture" {
+			return f.captureRule(p, at, w)
+		}
 		p.httpRes = append(p.httpRes, r)
 	case "http-after-response":
-		return at.unsupported("http-after-response")
+		if len(w) >= 3 && w[1] == "capture" {
+			return f.captureRule(p, at, w)
+		}
+		p.afterRes = append(p.afterRes, r)
 	case "tcp-request":
 		switch w[1] {
 		case "inspect-delay":
@@ -990,7 +1238,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 			if len(w) < 3 {
 				return at.errorf("tcp-request %s: an action is needed", w[1])
 			}
-			if strings.HasPrefix(w[2], "track-sc") {
+			if strings.HasPrefix(w[2], "track-sc") && w[1] != "content" {
 				return f.trackOrWait(p, at, append([]string{w[0]}, w[2:]...))
 			}
 			if w[1] != "content" {
@@ -1016,8 +1264,10 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	return nil
 }
 
-// trackOrWait handles track-sc0 src [table T] and wait-for-body, which
-// map onto the frontend's track and http_buffer_request.
+// trackOrWait handles tcp-request connection / session track-sc0 src
+// [table T], which is the frontend's track (every connection counted,
+// once), and wait-for-body, the frontend's http_buffer_request. The
+// track-scN rules of requests are compiled with the other rules.
 func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 	if w[1] == "wait-for-body" {
 		for _, x := range w[2:] {
@@ -1028,11 +1278,9 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 		p.bufferReq = true
 		return nil
 	}
-	if w[1] != "track-sc0" {
-		return at.errorf("%s %s: only track-sc0 is supported by luaedge", w[0], w[1])
-	}
-	if len(w) < 3 || w[2] != "src" {
-		return at.errorf("%s track-sc0: only the key 'src' is supported by luaedge", w[0])
+	const only = "%s %s: only 'track-sc0 src [table T]' without a condition is supported by luaedge on connections (use http-request or tcp-request content track-scN for the others)"
+	if w[1] != "track-sc0" || len(w) < 3 || w[2] != "src" {
+		return at.errorf(only, w[0], w[1])
 	}
 	t := &config.Track{Key: "src"}
 	rest := w[3:]
@@ -1040,9 +1288,118 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 		t.Table, rest = rest[1], rest[2:]
 	}
 	if len(rest) > 0 {
-		return at.errorf("%s track-sc0 with a condition is not supported by luaedge (every connection is tracked)", w[0])
+		return at.errorf(only, w[0], w[1])
 	}
 	p.track = t
+	return nil
+}
+
+// logTarget reads the target of a log line (log TARGET [len N] [format
+// F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]) as an access_log.to: ""
+// for log global, and for targets luaedge does not write to (warned).
+func (f *file) logTarget(at pos, w []string) (string, error) {
+	if len(w) < 2 {
+		return "", at.errorf("log: want a target and a facility, or global")
+	}
+	t := w[1]
+	switch {
+	case t == "global":
+		return "", nil
+	case t == "stdout" || t == "fd@1":
+		return "stdout", nil
+	case t == "stderr" || t == "fd@2":
+		return "stderr", nil
+	case strings.HasPrefix(t, "/") || strings.HasPrefix(t, "unix@"):
+		return "unix://" + strings.TrimPrefix(t, "unix@"), nil
+	}
+	addr := t
+	for _, pre := range []string{"udp@", "udp4@", "ipv4@", "udp6@", "ipv6@"} {
+		addr = strings.TrimPrefix(addr, pre)
+	}
+	if strings.Contains(addr, "@") {
+		f.warn(at, "log %s: luaedge writes access logs to stdout, stderr, files, UDP syslog and unix sockets; this target is ignored", t)
+		return "", nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "514") // syslog's port by default
+	}
+	return "syslog://" + addr, nil
+}
+
+// proxyLog reads a log line of a defaults, frontend or listen section.
+func (f *file) proxyLog(p *proxy, at pos, w []string) error {
+	if !p.logSet {
+		p.logs, p.logSet = nil, true
+	}
+	if len(w) == 2 && w[1] == "global" {
+		p.logs = append(p.logs, "global")
+		return nil
+	}
+	to, err := f.logTarget(at, w)
+	if err != nil || to == "" {
+		return err
+	}
+	p.logs = append(p.logs, to)
+	return nil
+}
+
+// captureLine reads capture request|response header NAME len N.
+func (f *file) captureLine(p *proxy, at pos, w []string) error {
+	if len(w) == 6 && (w[1] == "request" || w[1] == "response") && w[2] == "header" && w[4] == "len" {
+		return f.addCapture(p, at, w[1], w[3], w[5])
+	}
+	if len(w) >= 2 && w[1] == "cookie" {
+		return at.unsupported("capture cookie")
+	}
+	return at.errorf("capture: want 'capture request|response header NAME len N'")
+}
+
+// addCapture adds a capture slot to side (request or response).
+func (f *file) addCapture(p *proxy, at pos, side, header, length string) error {
+	n, err := strconv.Atoi(length)
+	if err != nil || n < 1 {
+		return at.errorf("capture: invalid len '%s'", length)
+	}
+	slot := config.CaptureSlot{Header: header, Len: n}
+	switch side {
+	case "request":
+		p.capture.Request = append(p.capture.Request, slot)
+	case "response":
+		p.capture.Response = append(p.capture.Response, slot)
+	default:
+		return at.errorf("capture: want request or response, got '%s'", side)
+	}
+	return nil
+}
+
+// captureRule reads http-request capture SAMPLE len N (a new request
+// slot of the frontend, in the order of the lines, as HAProxy numbers
+// them) and http-request / http-response / http-after-response capture
+// SAMPLE id N (an existing slot); the rule is kept as "capture SAMPLE id
+// N [condition]".
+func (f *file) captureRule(p *proxy, at pos, w []string) error {
+	if len(w) < 5 || (w[3] != "len" && w[3] != "id") {
+		return at.errorf("%s capture: want 'capture SAMPLE len N' or 'capture SAMPLE id N'", w[0])
+	}
+	words := append([]string{}, w[1:]...)
+	if w[3] == "len" {
+		if w[0] != "http-request" || (p.kind != "frontend" && p.kind != "listen") {
+			return at.errorf("%s capture ... len: only http-request rules of a frontend or listen add a capture slot (use id N)", w[0])
+		}
+		if err := f.addCapture(p, at, "request", "", w[4]); err != nil {
+			return err
+		}
+		words[2], words[3] = "id", strconv.Itoa(len(p.capture.Request)-1)
+	}
+	r := rule{at, words}
+	switch w[0] {
+	case "http-request":
+		p.httpReq = append(p.httpReq, r)
+	case "http-response":
+		p.httpRes = append(p.httpRes, r)
+	default:
+		p.afterRes = append(p.afterRes, r)
+	}
 	return nil
 }
 

@@ -303,3 +303,52 @@ function H.arith(a, op, b)
 	if b == 0 then return 0 end
 	return math.fmod(a, b)
 end
+
+-- hq is the query string with its '?' ("" without one), as %HQ.
+function H.hq(txn)
+	local q = txn.f:query()
+	if q == nil then return "" end
+	return "?" .. q
+end
+
+-- date is the current date as HAProxy's logs write it: %t (local, with
+-- milliseconds) or, gmt, %T ("10/Feb/2009:16:46:57 +0000").
+function H.date(gmt)
+	local now = core.now()
+	if gmt then return os.date("!%d/%b/%Y:%H:%M:%S +0000", now.sec) end
+	return os.date("%d/%b/%Y:%H:%M:%S", now.sec) .. format(".%03d", floor(now.usec / 1000))
+end
+
+-- resolve looks name up (the request waits) and returns an address of
+-- the family preferred (v6 or not), else one of the other, or nil.
+function H.resolve(name, v6)
+	if name == nil then return nil end
+	local addrs = core.resolve(H.S(name))
+	if addrs == nil then return nil end
+	local other
+	for _, a in ipairs(addrs) do
+		if (find(a, ":", 1, true) ~= nil) == v6 then return a end
+		other = other or a
+	end
+	return other
+end
+
+-- forwardfor adds option forwardfor's header, o = {name, the networks of
+-- except (or false), if-none}.
+function H.forwardfor(txn, o)
+	local src = txn.f:src()
+	if o[2] and M.ip(src, o[2]) then return end
+	if o[3] and txn.f:req_hdr_cnt(o[1]) > 0 then return end
+	txn.http:req_add_header(o[1], src)
+end
+
+-- uid returns the request's unique ID, made with gen (its frontend's
+-- unique-id-format) when first asked; nil without a format.
+function H.uid(txn, gen)
+	local id = txn:get_var("txn.__hc_unique_id")
+	if id == nil and gen then
+		id = H.S(gen(txn))
+		txn:set_var("txn.__hc_unique_id", id)
+	end
+	return id
+end

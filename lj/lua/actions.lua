@@ -110,13 +110,15 @@ local errors = {
 }
 
 -- answer answers with HAProxy's error page for status; close adds
--- connection: close (HAProxy's 400).
-local function answer(s, status, close)
+-- connection: close (HAProxy's 400). With ctx, the http-after-response
+-- rules run on it, as on every answer HAProxy makes.
+local function answer(s, status, close, ctx)
 	local e = errors[status]
 	local headers = { ["content-type"] = { "text/html" }, ["cache-control"] = { "no-cache" } }
 	if close then headers.connection = { "close" } end
 	I.write_reply(s, { status = status, reason = e[1], headers = headers,
 		body = "<html><body><h1>" .. status .. " " .. e[1] .. "</h1>\n" .. e[2] .. "\n</body></html>\n" })
+	if ctx then I.run_after(ctx) end
 end
 
 -- step acts on the code rule r returned. It returns nil to go on with the
@@ -144,29 +146,30 @@ local function step(txn, ctx, r, rc)
 		-- A TCP connection has no answer to make: every end closes it
 		-- (after what a script sent, e.g. with txn.res:send).
 		s.flags = bor(s.flags, I.F_ABORT)
-	elseif ctx.stage == "res" then
+	elseif ctx.stage == "res" or ctx.stage == "after" then
 		-- On a response, DONE sends it as it stands (skipping the rules
 		-- left); refusing it is the gateway's failure, 502.
 		if rc == act.DONE then return "continue" end
 		if rc == act.ERROR then
-			answer(s, 500)
+			answer(s, 500, false, ctx)
 		elseif rc == act.ABORT then
 			s.flags = bor(s.flags, I.F_ABORT)
 		elseif rc == act.DENY or rc == act.INVALID then
-			answer(s, 502)
+			answer(s, 502, false, ctx)
 		else
 			error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
 		end
 	elseif rc == act.DONE then
 		return "skip"
 	elseif rc == act.DENY then
-		answer(s, 403)
+		I.track_error(s) -- a denied request counts as an error, as in HAProxy
+		answer(s, 403, false, ctx)
 	elseif rc == act.ERROR then
-		answer(s, 500)
+		answer(s, 500, false, ctx)
 	elseif rc == act.ABORT then
-		answer(s, 503) -- HAProxy 2.6 answers so
+		answer(s, 503, false, ctx) -- HAProxy 2.6 answers so
 	elseif rc == act.INVALID then
-		answer(s, 400, true)
+		answer(s, 400, true, ctx)
 	else
 		error("action '" .. r.line .. "' returned " .. tostring(rc) .. ", not an act.* code", 0)
 	end
@@ -243,15 +246,80 @@ function I.program(req, res, service, forward, mode, own_table, track_table, fai
 	return #I.programs
 end
 
+-- set_after gives HTTP program id its http_after_response rules: actions
+-- registered for http-res, run once on every response the transaction
+-- sends (the service's, the server's, and the answers rules, txn:done
+-- and luaedge make), after the http-response rules.
+function I.set_after(id, rules)
+	local p = I.programs[id]
+	if #rules == 0 then return end
+	p.after = {}
+	for i, line in ipairs(rules) do
+		local ok, r = pcall(compile_rule, line, "http-res")
+		if not ok then error("http_after_response[" .. (i - 1) .. "]: " .. tostring(r), 0) end
+		p.after[i] = r
+	end
+	p.run_after, p.plain, p.wait_res = chain(p.after), false, true
+end
+
+-- set_captures gives program id its capture slots ({header =, len =}
+-- lists, or nil): header slots are filled from each request head before
+-- the rules, and from each response head before the http-response rules.
+function I.set_captures(id, req, res)
+	local p = I.programs[id]
+	p.cap_req, p.cap_res, p.plain = req, res, false
+	if res then p.wait_res = true end
+end
+
+-- run_after runs the http_after_response rules once per transaction, on
+-- the response it has now. An error in them is logged (F_ERR_LOG) and the
+-- response goes as it is: they run inside another step of the
+-- transaction (a service starting its response, txn:done), which goes on.
+function I.run_after(ctx)
+	local p = ctx.program
+	local txn = ctx.cur
+	if not p or not p.run_after or ctx.after_done or not txn then return end
+	ctx.after_done = true
+	-- The function running (the service, or the action that called
+	-- txn:done) is accounted up to here; the rules are their own.
+	local call = ctx.call
+	if call then I.leave(ctx, false) end
+	local stage = ctx.stage
+	ctx.stage = "after"
+	local ok, err = pcall(p.run_after, txn, ctx)
+	ctx.stage = stage
+	if call then
+		ctx.call, ctx.t0, ctx.b0 = call, I.mono_us(), I.loop.allocated
+	end
+	if ok or err == I.Done or err == I.CoreDone then return end
+	if err == "not enough memory" or I.loop.timed_out ~= 0 then error(err, 0) end
+	local s = ctx.s
+	err = tostring(err)
+	I.buf_append(s.err, err, #err)
+	s.flags = bor(s.flags, I.F_ERR_LOG)
+end
+
+-- response_head runs what each response head of a transaction goes
+-- through before its http-response rules: the response header captures,
+-- and the error count of a tracked 4xx.
+local function response_head(s, p)
+	-- A service that set no status answers 200: its rules read it.
+	if s.status == 0 then s.status = 200 end
+	if p.cap_res then I.capture_headers(s, p.cap_res, true) end
+	if s.status >= 400 and s.status < 500 then I.track_error(s) end
+end
+
 -- response_starting runs the http-response rules once, just before the
--- response head leaves (AppletHTTP:start_response, the first send, or the
--- end of the service). It returns false when they replaced the response.
+-- response head leaves (AppletHTTP:start_response, or the 500 of a
+-- service that never called it). It returns false when they replaced the
+-- response.
 function I.response_starting(ctx)
 	local txn = ctx.applet_txn
 	if not txn or ctx.res_done then return true end
 	ctx.res_done = true
 	local p = ctx.program
-	if #p.res == 0 then
+	response_head(ctx.s, p)
+	if #p.res == 0 and not p.run_after then
 		if p.hooks then return I.hooks_before_response(ctx, false) end
 		return true
 	end
@@ -264,6 +332,7 @@ function I.response_starting(ctx)
 	ctx.stage = "res"
 	local ok = p.run_res(txn, ctx) == "continue"
 	ctx.stage = stage
+	I.run_after(ctx)
 	if svc then
 		ctx.call, ctx.t0, ctx.b0 = svc, I.mono_us(), I.loop.allocated
 	end
@@ -272,13 +341,23 @@ function I.response_starting(ctx)
 	return ok
 end
 
--- service runs the program's service, then the http-response rules if the
--- service never started its response.
+-- unanswered ends a service that returned (or called core.done) without
+-- starting its response. HAProxy answers 500 then, dropping what the
+-- service set, and the http-response rules run on that answer as on any
+-- a service sends.
+local function unanswered(s, ctx)
+	if bit.band(s.flags, I.F_STARTED) ~= 0 then return end
+	answer(s, 500)
+	I.response_starting(ctx)
+end
+
+-- service runs the program's service; one that never started its
+-- response gets HAProxy's 500.
 local function service(s, ctx, txn, p)
 	-- txn.service, set by a request action, overrides the frontend's.
 	local svc = ctx.service or p.service
 	if svc == nil then
-		answer(s, 503)
+		answer(s, 503, false, ctx)
 		return
 	end
 	ctx.stage = "service"
@@ -286,17 +365,17 @@ local function service(s, ctx, txn, p)
 	I.enter(ctx, svc.stats)
 	svc.fn(applet)
 	I.leave(ctx, false)
-	if bit.band(s.flags, I.F_STARTED) == 0 then
-		I.response_starting(ctx)
-	end
+	unanswered(s, ctx)
 end
 
--- forward hands the request to Go for a backend. With http-response
--- rules the coroutine waits for the response head and runs them on it;
--- without, it is done (one crossing for the whole request).
+-- forward hands the request to Go for a backend. With http-response or
+-- http_after_response rules, response captures, counters tracked or an
+-- access log reading the response, the coroutine waits for the response
+-- head and runs them on it; without, it is done (one crossing for the
+-- whole request).
 local function forward(s, ctx, txn, p)
 	s.flags = bor(s.flags, I.F_FORWARD)
-	if #p.res == 0 and not (p.hooks and I.hooks_want_head(ctx)) then return end
+	if #p.res == 0 and not p.wait_res and not I.tracking(s) and not (p.hooks and I.hooks_want_head(ctx)) then return end
 	I.wait(ctx, I.OP_FORWARD)
 	-- The exchange ended without a head (the server failed, the client
 	-- left): only the hooks' after_response is left to run.
@@ -304,7 +383,9 @@ local function forward(s, ctx, txn, p)
 	I.vars.end_req(ctx)
 	ctx.stage = "res"
 	ctx.res_done = true
+	response_head(s, p)
 	p.run_res(txn, ctx)
+	I.run_after(ctx)
 	if p.hooks then I.hooks_before_response(ctx, true) end
 end
 
@@ -317,7 +398,7 @@ local function after_req(s, ctx, txn, p, v)
 	if p.forward and ctx.service == nil then
 		forward(s, ctx, txn, p)
 	elseif v == "skip" then
-		answer(s, 503)
+		answer(s, 503, false, ctx)
 	else
 		service(s, ctx, txn, p)
 	end
@@ -330,47 +411,62 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	if p.hooks and I.hooks_begin(s, ctx, p) then return end
 	if p.plain then
 		local svc = p.service
+		ctx.stage = "service"
 		local applet = I.applet_of(ctx, false)
 		I.enter(ctx, svc.stats)
 		svc.fn(applet)
 		I.leave(ctx, false)
+		unanswered(s, ctx)
 		return
 	end
 	local txn = I.txn_of(ctx, p)
 	ctx.cur = txn
+	if p.cap_req then I.capture_headers(s, p.cap_req, false) end
 	after_req(s, ctx, txn, p, p.run_req(txn, ctx))
 end
 
 -- recover lets an HTTP transaction go on after an action raised err, as
 -- HAProxy does: the error is handed to Go to log (F_ERR_LOG) and the
--- runner continues with the next rule. A frontend with on_error: fail, an
--- error outside the rules, running out of memory or an execution timeout
--- end the request.
+-- runner continues with the next rule. A service that fails before
+-- starting its response gets HAProxy's 500 the same way (F_SVC_ERR), as
+-- one that never started it. A frontend with on_error: fail (for
+-- actions), a service's error once its response started, running out of
+-- memory or an execution timeout end the request.
 function I.recover(s, ctx, err)
-	local txn = ctx.cur
-	if s.entry ~= I.ENTRY_HTTP or txn == nil or err == I.Done or err == "not enough memory" or I.loop.timed_out ~= 0 then return false end
+	if s.entry ~= I.ENTRY_HTTP or err == I.Done or err == "not enough memory" or I.loop.timed_out ~= 0 then return false end
 	local stage = ctx.stage
-	if (stage ~= "req" and stage ~= "res") or ctx.program.fail_on_error then return false end
+	local flags = I.F_ERR_LOG
+	if stage == "service" then
+		if bit.band(s.flags, I.F_STARTED) ~= 0 then return false end
+		flags = bor(flags, I.F_SVC_ERR)
+	elseif ctx.cur == nil or (stage ~= "req" and stage ~= "res") or ctx.program.fail_on_error then
+		return false
+	end
 	err = tostring(err)
 	I.buf_append(s.err, err, #err)
-	s.flags = bor(s.flags, I.F_ERR_LOG)
+	s.flags = bor(s.flags, flags)
 	return true
 end
 
 -- continue goes on with the transaction after core.done() stopped the
--- running action (next rule) or service (the response as it stands).
+-- running action (next rule) or service (the response as it stands, or
+-- HAProxy's 500 when it never started one).
 I.continues[I.ENTRY_HTTP] = function(s, ctx)
 	local txn = ctx.cur
-	if txn == nil then return end -- a service without rules stopped: its response stands
+	if txn == nil then
+		-- A service without rules stopped: its response stands, if it
+		-- started one.
+		unanswered(s, ctx)
+		return
+	end
 	local p = ctx.program
 	local stage = ctx.stage
 	if stage == "req" then
 		after_req(s, ctx, txn, p, run_from(txn, ctx, p.req, ctx.rule + 1))
 	elseif stage == "service" then
-		if bit.band(s.flags, I.F_STARTED) == 0 then
-			I.response_starting(ctx)
-		end
+		unanswered(s, ctx)
 	elseif stage == "res" then
 		run_from(txn, ctx, p.res, ctx.rule + 1)
+		I.run_after(ctx)
 	end
 end

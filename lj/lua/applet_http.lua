@@ -138,8 +138,11 @@ end
 
 function AppletHTTP.send(self, data)
 	local s, ctx = body_stream_of(self, "send")
+	-- As in HAProxy, the head is sent by start_response only.
+	if band(s.flags, I.F_STARTED) == 0 then
+		error("Lua: 'send' you must call start_response() before sending data.", 2)
+	end
 	if type(data) ~= "string" then data = tostring(data) end
-	start(s, ctx)
 	if ctx.replaced then return end
 	if I.buf_append(s.out, data, #data) ~= 0 then
 		error("send: out of memory", 2)

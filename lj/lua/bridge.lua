@@ -52,8 +52,9 @@ enum {
 	LE_F_SOCKOPT = 64,
 	LE_F_FORWARD = 128,
 	LE_F_ERR_LOG = 256,
-	LE_F_HOOKS_AFTER = 512,
-	LE_F_AFTER = 1024
+	LE_F_SVC_ERR = 512,
+	LE_F_HOOKS_AFTER = 1024,
+	LE_F_AFTER = 2048
 };
 enum {
 	LE_KIND_HTTP1 = 0,
@@ -172,6 +173,7 @@ local I = {
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
+	F_SVC_ERR = C.LE_F_SVC_ERR,
 	F_HOOKS_AFTER = C.LE_F_HOOKS_AFTER, F_AFTER = C.LE_F_AFTER,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
@@ -355,14 +357,44 @@ end
 
 -- log_vars are, by frontend program, the variables its access log names:
 -- their values go to the C stream as the request ends (see logvars in
--- cgo/stream.h), before its variables are dropped.
+-- cgo/stream.h), before its variables are dropped. Besides variables a
+-- format names captures (capture.req.N, capture.res.N) and Lua fetches
+-- (lua.NAME, called with the transaction): each name is compiled once into
+-- a getter of (ctx, s).
 local log_vars = {}
-I.log_vars = log_vars
 local tostring_ = tostring
-local function write_log_vars(s, ctx, names)
-	local get = I.vars.get
-	for i = 1, #names do
-		local v = get(ctx, s, names[i])
+
+-- set_log_vars gives program id the names its access log reads.
+function I.set_log_vars(id, names)
+	local getters = {}
+	for i, name in ipairs(names) do
+		local side, n = name:match("^capture%.(re[qs])%.(%d+)$")
+		local fetch = name:match("^lua%.(.+)$")
+		if side then
+			n = tonumber(n)
+			getters[i] = function(_, s) return I.captured_value(s, side, n) end
+		elseif fetch then
+			-- A Lua fetch needs the transaction, and may read the
+			-- response: the program keeps both.
+			local p = I.programs[id]
+			p.plain, p.wait_res = false, true
+			getters[i] = function(ctx, s)
+				local st, txn = I.lua_fetches[fetch], ctx.cur
+				if st == nil or txn == nil then return nil end
+				local ok, v = pcall(I.call_script, st, ctx, st.fn, txn)
+				if ok then return v end
+				return nil
+			end
+		else
+			getters[i] = function(ctx, s) return I.vars.get(ctx, s, name) end
+		end
+	end
+	log_vars[id] = getters
+end
+
+local function write_log_vars(s, ctx, getters)
+	for i = 1, #getters do
+		local v = getters[i](ctx, s)
 		if v == nil then
 			buf_append(s.logvars, "-", 1)
 		else
@@ -407,8 +439,9 @@ local function runner(sp)
 			buf_append(s.err, err, #err)
 		end
 		if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
-			local names = log_vars[s.entry_arg]
-			if names ~= nil then write_log_vars(s, ctx, names) end
+			local getters = log_vars[s.entry_arg]
+			if getters ~= nil then write_log_vars(s, ctx, getters) end
+			I.request_ended(s)
 		end
 		-- A request with hook scripts: what of them runs at its end
 		-- (hooks.lua), after_response in a resume of its own.

@@ -138,8 +138,10 @@ end
 
 
 I.fetches = F
--- Stick counters. A frontend's track is HAProxy's sc0 (luaedge has no
--- sc1 or sc2); src_* look the client's address up in a table, the
+-- Stick counters. sc0, sc1 and sc2 are the counters a request tracks:
+-- those its rules started (TXN:track_sc, what haproxy.cfg's track-scN
+-- rules do) and, for sc0, the frontend's track (every connection's client
+-- address); src_* look the client's address up in a table, the
 -- frontend's own by default. Counters the table does not store give nil.
 local function program_of(s)
 	if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
@@ -147,12 +149,22 @@ local function program_of(s)
 	end
 end
 
--- sc_table returns the table of sticky counter ctr, or nil when it is not
--- tracked; tbl names another table to read the tracked key in.
-local function sc_table(s, ctr, tbl)
+-- tracked holds, by stream (the coroutine's, one per request at a time),
+-- the counters the request's rules track: [n] = {table, key}. It is
+-- emptied when the request ends (end_tracking).
+local tracked = setmetatable({}, { __mode = "k" })
+
+-- sc_ref returns the table and the key of sticky counter ctr (key nil:
+-- the client's address, from the frontend's track), or nil when it is
+-- not tracked; tbl names another table to read the tracked key in.
+local function sc_ref(s, ctr, tbl)
+	ctr = tonumber(ctr)
+	local t = tracked[s]
+	local r = t and t[ctr]
+	if r then return tbl or r[1], r[2] end
 	local p = program_of(s)
-	if tonumber(ctr) ~= 0 or p == nil or p.track_table == nil then return nil end
-	return tbl or p.track_table
+	if ctr ~= 0 or p == nil or p.track_table == nil then return nil end
+	return tbl or p.track_table, nil
 end
 
 local function src_table(s, tbl)
@@ -160,13 +172,118 @@ local function src_table(s, tbl)
 	return tbl or (p and p.own_table)
 end
 
-local function stk(tbl, s, op, counter)
+local function stk(tbl, s, op, counter, key)
 	if tbl == nil then return nil end
 	if op ~= "fetch" then
 		-- A write: the counters Go copied into the stream are stale now.
 		s.stk_have = 0
 	end
-	return I.gocall(I.go.stk, tostring(tbl), op, I.span(s, s.src), counter)
+	return I.gocall(I.go.stk, tostring(tbl), op, key or I.span(s, s.src), counter)
+end
+
+local is_http = { [I.ENTRY_HTTP] = "http" }
+
+-- track starts counter n (0-2) of the request on key in table tbl, as
+-- HAProxy's track-scN: a counter already tracked stays as it is, and a
+-- key the table's type cannot hold is not tracked. The entry counts a
+-- connection and, on HTTP, a request; it is released when the request
+-- ends. It returns whether the counter is tracked now.
+function I.track(s, n, key, tbl)
+	n = tonumber(n)
+	if n ~= 0 and n ~= 1 and n ~= 2 then error("track_sc: counter 0, 1 or 2 expected", 3) end
+	if key == nil then return false end
+	local p = program_of(s)
+	tbl = tbl or (p and p.own_table)
+	if tbl == nil then error("track_sc: no stick table (the frontend has none; name one)", 3) end
+	local t = tracked[s]
+	if (t and t[n]) or (n == 0 and p and p.track_table) then return false end
+	local k = I.gocall(I.go.stk, tostring(tbl), "track", tostring(key), is_http[s.entry] or "")
+	if k == nil then return false end
+	if t == nil then
+		t = {}
+		tracked[s] = t
+	end
+	t[n] = { tbl, k }
+	s.stk_have = 0
+	return true
+end
+
+-- track_error counts an HTTP error for each counter the request's rules
+-- track: HAProxy does for a denied request and a 4xx response.
+function I.track_error(s)
+	local t = tracked[s]
+	if t == nil then return end
+	for n = 0, 2 do
+		local r = t[n]
+		if r then I.gocall(I.go.stk, r[1], "error", r[2], "") end
+	end
+end
+
+-- tracking reports whether the request's rules track counters.
+function I.tracking(s) return tracked[s] ~= nil end
+
+-- Captures: the values a request keeps for its access log (%hr, %hs) and
+-- the capture.req.hdr / capture.res.hdr fetches, by stream, in the slots
+-- of its frontend (capture.request, capture.response): [side][id + 1] =
+-- value, side 1 the request and 2 the response. Emptied when the request
+-- ends.
+local captured = setmetatable({}, { __mode = "k" })
+local sides = { req = 1, res = 2 }
+
+-- capture stores v in slot id (from 0) of side ("req" or "res") of the
+-- request of s, cut to the slot's length. It raises an error for a slot
+-- the frontend does not have.
+function I.capture(s, side, id, v)
+	local p = program_of(s)
+	local slots = p and p[side == "req" and "cap_req" or "cap_res"]
+	id = tonumber(id)
+	local slot = slots and id and slots[id + 1]
+	if slot == nil then
+		error("capture: no " .. (side == "req" and "request" or "response") .. " capture slot " .. tostring(id) .. " in this frontend", 3)
+	end
+	if v == nil then return end
+	v = tostring(v)
+	if #v > slot.len then v = v:sub(1, slot.len) end
+	local c = captured[s]
+	if c == nil then
+		c = { {}, {} }
+		captured[s] = c
+	end
+	c[sides[side]][id + 1] = v
+end
+
+-- capture_headers fills the slots of a request (res false) or response
+-- head that name a header: with the last value of the header, whole.
+function I.capture_headers(s, slots, res)
+	for i = 1, #slots do
+		local h = slots[i].header
+		if h then
+			local vals = res and res_values(s, h, true) or req_values(s, h, true)
+			if #vals > 0 then I.capture(s, res and "res" or "req", i - 1, vals[#vals]) end
+		end
+	end
+end
+
+-- captured_value returns the value captured in slot id of side, or nil.
+function I.captured_value(s, side, id)
+	local c = captured[s]
+	return c and c[sides[side]][id + 1]
+end
+
+F.capture_req_hdr = function(s, id) return I.captured_value(s, "req", tonumber(id)) end
+F.capture_res_hdr = function(s, id) return I.captured_value(s, "res", tonumber(id)) end
+
+-- request_ended releases what the request held here: the stick entries it
+-- tracked (conn_cur) and its captures.
+function I.request_ended(s)
+	if captured[s] ~= nil then captured[s] = nil end
+	local t = tracked[s]
+	if t == nil then return end
+	tracked[s] = nil
+	for n = 0, 2 do
+		local r = t[n]
+		if r then I.gocall(I.go.stk, r[1], "untrack", r[2], "") end
+	end
 end
 
 -- The counters of the tracking table (sc0) Go copied into the stream
@@ -197,27 +314,40 @@ local stk_counters = {
 for name, counter in pairs(stk_counters) do
 	local kbytes = counter == "bytes_in_cnt" or counter == "bytes_out_cnt"
 	local slot = I.stick_slots[counter]
-	-- get reads the counter of the client in table tbl; tracked says tbl is
-	-- the tracking table, whose counters may have been copied in.
-	local function get(tbl, s, tracked)
+	-- get reads the counter of key (nil: the client's address) in table
+	-- tbl; copied says tbl is the frontend's tracking table, whose
+	-- counters may have been copied in.
+	local function get(tbl, key, s, copied)
 		if tbl == nil then return nil end
 		local found, v
-		if tracked then found, v = stk_copied(s, slot) end
-		if not found then v = stk(tbl, s, "fetch", counter) end
+		if copied then found, v = stk_copied(s, slot) end
+		if not found then v = stk(tbl, s, "fetch", counter, key) end
 		if kbytes and v ~= nil then v = math.floor(v / 1024) end
 		return v
 	end
-	F["sc_" .. name] = function(s, ctr, tbl) return get(sc_table(s, ctr, tbl), s, tbl == nil) end
-	F["sc0_" .. name] = function(s, tbl) return get(sc_table(s, 0, tbl), s, tbl == nil) end
+	local function sc(s, ctr, tbl)
+		local t, key = sc_ref(s, ctr, tbl)
+		return get(t, key, s, t ~= nil and key == nil and tbl == nil)
+	end
+	F["sc_" .. name] = sc
+	for n = 0, 2 do
+		F["sc" .. n .. "_" .. name] = function(s, tbl) return sc(s, n, tbl) end
+	end
 	F["src_" .. name] = function(s, tbl)
 		local t = src_table(s, tbl)
 		local p = program_of(s)
-		return get(t, s, p ~= nil and t == p.track_table)
+		return get(t, nil, s, p ~= nil and t == p.track_table)
 	end
 end
 for _, op in ipairs({ "inc_gpc0", "clr_gpc0" }) do
-	F["sc_" .. op] = function(s, ctr, tbl) return stk(sc_table(s, ctr, tbl), s, op) end
-	F["sc0_" .. op] = function(s, tbl) return stk(sc_table(s, 0, tbl), s, op) end
+	local function sc(s, ctr, tbl)
+		local t, key = sc_ref(s, ctr, tbl)
+		return stk(t, s, op, nil, key)
+	end
+	F["sc_" .. op] = sc
+	for n = 0, 2 do
+		F["sc" .. n .. "_" .. op] = function(s, tbl) return sc(s, n, tbl) end
+	end
 	F["src_" .. op] = function(s, tbl) return stk(src_table(s, tbl), s, op) end
 end
 -- Cookies. req_cook(name): the value of the last cookie called name in
@@ -314,8 +444,10 @@ function F.uuid(s, version)
 	return I.gocall(I.go.uuid)
 end
 
-function F.sc_tracked(s, ctr) return sc_table(s, ctr) ~= nil end
-function F.sc0_tracked(s) return sc_table(s, 0) ~= nil end
+function F.sc_tracked(s, ctr) return sc_ref(s, ctr) ~= nil end
+for n = 0, 2 do
+	F["sc" .. n .. "_tracked"] = function(s) return sc_ref(s, n) ~= nil end
+end
 
 I.lua_fetches = {} -- name -> accounting record (with fn), from core.register_fetches
 
@@ -368,7 +500,10 @@ function I.new_fetches(obj, strings)
 		end
 		return function(self, ...)
 			if self ~= fobj then error("fetch '" .. k .. "' must be called with ':'", 2) end
-			return fn(stream(), ...)
+			local v = fn(stream(), ...)
+			-- A boolean sample is an integer in HAProxy's Lua.
+			if v == true then return 1 elseif v == false then return 0 end
+			return v
 		end
 	end
 	return setmetatable(fobj, {

@@ -20,6 +20,7 @@ setfenv(1, I.env)
 local type, tostring, error, setmetatable = type, tostring, error, setmetatable
 local lower, sub, format = string.lower, string.sub, string.format
 local concat, sort = table.concat, table.sort
+local tnew = require("table.new")
 
 local M = {}
 local Headers = {}
@@ -50,6 +51,14 @@ function M.new()
 	return setmetatable({ n = 0, names = {}, values = {}, never = {} }, mt)
 end
 local new = M.new
+
+-- I.headers_sized(n) is an empty object with room for n fields, which
+-- http_request.lua fills with a response's fields, their names lower-case
+-- already, without append's checks: the arrays do not grow field by field.
+function I.headers_sized(n)
+	return setmetatable({ n = 0, names = tnew(n, 0), values = tnew(n, 0), never = tnew(n, 0) }, mt)
+end
+I.header_secret = secret
 
 function Headers.len(self)
 	return self.n

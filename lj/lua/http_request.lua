@@ -22,7 +22,7 @@ local C = ffi.C
 local HTTP, HTTP_READ, RESOLVE = C.LE_SOCK_HTTP, C.LE_SOCK_HTTP_READ, C.LE_SOCK_RESOLVE
 local OK, ETIMEOUT, ECLOSED = C.LE_SOCK_OK, C.LE_SOCK_ETIMEOUT, C.LE_SOCK_ECLOSED
 local buf_append, mono_us, gocall = I.buf_append, I.mono_us, I.gocall
-local new_headers = I.http_headers.new
+local headers_mt, headers_sized, secret = I.http_headers.mt, I.headers_sized, I.header_secret
 
 -- errno values luaedge returns (Linux's), as cqueues.errno names them.
 local errno = {
@@ -72,11 +72,13 @@ local function op(fname, code, id, arg, timeout, data)
 		end
 		ngone = 0
 	end
+	-- io once: each s.io makes a reference object where the JIT does not run.
+	local io = s.io
 	s.sock, s.sock_op, s.sock_arg, s.sock_ms = id, code, arg, timeout
-	s.io.len = 0
-	if data then buf_append(s.io, data, #data) end
+	io.len = 0
+	if data then buf_append(io, data, #data) end
 	I.wait(ctx, I.OP_SOCKET)
-	return s.sock_res, s.sock, ffi_string(s.io.p, s.io.len), s.sock_arg
+	return s.sock_res, s.sock, ffi_string(io.p, io.len), s.sock_arg
 end
 
 -- failure turns an error result ("ERRNO message") into nil, msg, errno.
@@ -87,25 +89,27 @@ local function failure(res, out)
 	return nil, msg, tonumber(n)
 end
 
--- netstring reads "LEN:BYTES" at pos; it returns the bytes and the
--- position after them.
-local function netstring(s, pos)
-	local c = find(s, ":", pos, true)
-	local n = tonumber(sub(s, pos, c - 1))
-	return sub(s, c + 1, c + n), c + n + 1
-end
-
--- fields reads "N\n" and N name/value pairs into a new headers object.
-local function fields(s, pos, h)
-	local n, p = match(s, "^(%d+)\n()", pos)
-	h = h or new_headers()
-	pos = p
-	for _ = 1, tonumber(n) do
-		local name, value
-		name, pos = netstring(s, pos)
-		value, pos = netstring(s, pos)
-		h:append(name, value)
+-- fields reads "N\n" and N fields, "name\nvalue\n" (names lower-case),
+-- at pos into a new headers object, after a :status field if status is
+-- given; it returns the object and the position after the fields.
+local function fields(s, pos, status)
+	local e = find(s, "\n", pos, true)
+	local n = tonumber(sub(s, pos, e - 1))
+	pos = e + 1
+	local h = headers_sized(status and n + 1 or n)
+	local names, values, never, k = h.names, h.values, h.never, 0
+	if status then
+		names[1], values[1], never[1], k = ":status", status, false, 1
 	end
+	for _ = 1, n do
+		local a = find(s, "\n", pos, true)
+		local b = find(s, "\n", a + 1, true)
+		local name = sub(s, pos, a - 1)
+		k = k + 1
+		names[k], values[k], never[k] = name, sub(s, a + 1, b - 1), secret[name] or false
+		pos = b + 1
+	end
+	h.n = k
 	return h, pos
 end
 
@@ -196,10 +200,12 @@ end
 
 -- get_body_as_string([timeout]): the whole body (the rest of it).
 function Stream.get_body_as_string(self, timeout)
-	local dl = deadline(timeout)
-	while not self.done do
-		local ok, err, en = fill(self, "get_body_as_string", left(dl))
-		if not ok then return nil, err, en end
+	if not self.done then
+		local dl = deadline(timeout)
+		repeat
+			local ok, err, en = fill(self, "get_body_as_string", left(dl))
+			if not ok then return nil, err, en end
+		until self.done
 	end
 	local body = self.buf
 	self.buf = ""
@@ -303,17 +309,18 @@ local function base64(s, mode)
 	return ffi_string(scratch.p, scratch.len)
 end
 
-local function new_request(scheme, userinfo, host, port, path)
+-- new_request makes a GET request; port is the URI's, if it has one,
+-- and auth the authority, if known.
+local function new_request(scheme, userinfo, host, port, path, auth)
 	if scheme ~= "http" and scheme ~= "https" then
 		error("http.request: scheme must be http or https, got " .. tostring(scheme), 3)
 	end
 	port = port or default_port[scheme]
-	local h = new_headers()
-	h:append(":method", "GET")
-	h:append(":authority", authority(host, port, scheme))
-	h:append(":path", path)
-	h:append(":scheme", scheme)
-	h:append("user-agent", user_agent)
+	local h = setmetatable({ n = 5,
+		names = { ":method", ":authority", ":path", ":scheme", "user-agent" },
+		values = { "GET", auth or authority(host, port, scheme), path, scheme, user_agent },
+		never = { false, false, false, false, false },
+	}, headers_mt)
 	if userinfo then
 		h:append("authorization", "basic " .. base64(userinfo, C.LE_B64_ENC), true)
 	end
@@ -331,11 +338,22 @@ end
 
 local M = {}
 
+-- URIs new_from_uri parsed, by URI, with their authority: a script asks
+-- for the same few again and again. Emptied when it holds 256.
+local uris, nuris = {}, 0
+
 -- new_from_uri(uri): a GET of uri.
 function M.new_from_uri(uri)
-	local scheme, userinfo, host, port, path = split_uri(uri)
-	if not scheme then error("http.request.new_from_uri: invalid URI " .. tostring(uri), 2) end
-	return new_request(scheme, userinfo, host, port, path)
+	local u = uris[uri]
+	if u == nil then
+		local scheme, userinfo, host, port, path = split_uri(uri)
+		if not scheme then error("http.request.new_from_uri: invalid URI " .. tostring(uri), 2) end
+		local req = new_request(scheme, userinfo, host, port, path)
+		if nuris == 256 then uris, nuris = {}, 0 end
+		uris[uri], nuris = { scheme, userinfo, host, port, path, req.headers.values[2] }, nuris + 1
+		return req
+	end
+	return new_request(u[1], u[2], u[3], u[4], u[5], u[6])
 end
 
 -- new_connect(uri, connect_authority): a CONNECT of connect_authority,
@@ -431,29 +449,59 @@ local function version_of(v)
 	error("http.request: version must be nil, 1.1 or 2, got " .. tostring(v), 4)
 end
 
--- spec writes the request as Go reads it (proxy/client_request.go).
+-- spec writes the request as Go reads it (proxy/client_request.go): each
+-- netstring in two slots of parts, which concat joins: "LEN:" and the
+-- bytes, or the netstring of a number and "". The prefixes of short
+-- strings, and the netstrings of the numbers seen (at most 256, then
+-- forgotten), are kept: where the JIT does not run, writing a number is
+-- slow.
 local parts = {}
+local prefix = {}
+for n = 0, 255 do prefix[n] = n .. ":" end
 local function ns(i, s)
-	s = tostring(s)
-	parts[i], parts[i + 1] = #s .. ":", s
+	if type(s) ~= "string" then s = tostring(s) end
+	local n = #s
+	parts[i], parts[i + 1] = prefix[n] or n .. ":", s
 	return i + 2
 end
+local numbers, nnumbers = {}, 0
+local function nsn(i, v)
+	if type(v) ~= "number" or v ~= v then return ns(i, v) end
+	local s = numbers[v]
+	if s == nil then
+		s = tostring(v)
+		s = #s .. ":" .. s
+		if nnumbers == 256 then numbers, nnumbers = {}, 0 end
+		numbers[v], nnumbers = s, nnumbers + 1
+	end
+	parts[i], parts[i + 1] = s, ""
+	return i + 2
+end
+
+-- first is h:get(name) for a name in lower case: its first value.
+local function first(h, name)
+	local names = h.names
+	for k = 1, h.n do
+		if names[k] == name then return h.values[k] end
+	end
+end
+
 local function spec(self, body)
 	local h = self.headers
-	local method = h:get(":method") or "GET"
+	local method = first(h, ":method") or "GET"
 	local scheme = self.tls and "https" or "http"
 	local i = 1
 	i = ns(i, method)
 	i = ns(i, scheme)
 	i = ns(i, self.host)
-	i = ns(i, self.port)
-	i = ns(i, h:get(":authority") or authority(self.host, self.port, scheme))
-	i = ns(i, method == "CONNECT" and "" or (h:get(":path") or "/"))
+	i = nsn(i, self.port)
+	i = ns(i, first(h, ":authority") or authority(self.host, self.port, scheme))
+	i = ns(i, method == "CONNECT" and "" or (first(h, ":path") or "/"))
 	i = ns(i, version_of(self.version))
 	i = ns(i, self.verify == false and "0" or "1")
 	i = ns(i, type(self.sendname) == "string" and self.sendname or "")
-	i = ns(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
-	i = ns(i, tonumber(self.max_attempts) or 1)
+	i = nsn(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
+	i = nsn(i, tonumber(self.max_attempts) or 1)
 	-- The fields, without the pseudo-headers (the arrays of http.headers).
 	local names, values, n = h.names, h.values, 0
 	local at = i
@@ -465,7 +513,7 @@ local function spec(self, body)
 			n = n + 1
 		end
 	end
-	ns(at, n)
+	nsn(at, n)
 	if body then parts[i] = body; i = i + 1 end
 	local out = concat(parts, "", 1, i - 1)
 	for k = 1, i - 1 do parts[k] = nil end
@@ -479,10 +527,11 @@ local function send(self, timeout)
 	end
 	local res, id, out, tl = op("go", HTTP, 0, 0, ms(timeout), spec(self, body_string(self.body)))
 	if res ~= OK and res ~= ECLOSED then return failure(res, out) end
-	local status, version, pos = match(out, "^(%d+) (%S+) ()")
-	local h = new_headers()
-	h:append(":status", status)
-	h, pos = fields(out, pos, h)
+	-- "STATUS VERSION ", then the fields.
+	local a = find(out, " ", 1, true)
+	local b = find(out, " ", a + 1, true)
+	local version = sub(out, a + 1, b - 1)
+	local h, pos = fields(out, b + 1, sub(out, 1, a - 1))
 	local st = setmetatable({ id = id, headers = h, head_taken = true, buf = "", done = false, closed = false,
 		peer_version = tonumber(version) }, stream_mt)
 	take(st, out, pos, res, tl)
@@ -492,26 +541,39 @@ end
 
 local redirect = { ["301"] = true, ["302"] = true, ["303"] = true, ["307"] = true, ["308"] = true }
 
--- go([timeout]): sends the request, following redirects as asked; the
--- response head and its stream. The timeout covers all of it up to the
--- last response's head.
-function Request.go(self, timeout)
-	local dl = deadline(timeout)
-	local req = self
-	while true do
-		local h, st, en = send(req, left(dl))
-		if h == nil then return nil, st, en end
-		if not (req.follow_redirects and redirect[h:get(":status")] and h:has("location")) then
-			return h, st
-		end
-		local new, err, en2 = req:handle_redirect(h)
+-- redirects reports whether req follows the response head h (whose first
+-- field is :status, as send makes it) elsewhere.
+local function redirects(req, h)
+	return req.follow_redirects and redirect[h.values[1]] and h:has("location")
+end
+
+-- follow follows the redirects from the head h and stream st of req's
+-- response until dl, the deadline of go.
+local function follow(req, h, st, dl)
+	repeat
+		local new, err, en = req:handle_redirect(h)
 		-- A short body is read so that the connection is reused.
 		local length = tonumber(h:get("content-length") or "")
 		if length and length <= 65536 then st:get_body_as_string(left(dl)) end
 		st:shutdown()
-		if new == nil then return nil, err, en2 end
+		if new == nil then return nil, err, en end
 		req = new
-	end
+		h, st, en = send(req, left(dl))
+		if h == nil then return nil, st, en end
+	until not redirects(req, h)
+	return h, st
+end
+
+-- go([timeout]): sends the request, following redirects as asked; the
+-- response head and its stream. The timeout covers all of it up to the
+-- last response's head. (The loop of redirects is apart: the JIT compiles
+-- no trace through a loop that runs once.)
+function Request.go(self, timeout)
+	local dl = deadline(timeout)
+	local h, st, en = send(self, timeout)
+	if h == nil then return nil, st, en end
+	if redirects(self, h) then return follow(self, h, st, dl) end
+	return h, st
 end
 
 -- resolve_path resolves a relative reference's path against base's

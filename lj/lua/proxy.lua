@@ -99,7 +99,10 @@ function StickTable.dump(self, filter)
 	for line in I.gocall(I.go.stk, self.name, "dump", table.concat(f, ";")):gmatch("[^\n]+") do
 		local key, rest = line:match("^([^\t]*)(.*)$")
 		local e = {}
-		for name, v in rest:gmatch("\t([^=]+)=(%-?%d+)") do e[name] = tonumber(v) end
+		-- As HAProxy 2.6's dump: the counters only, no expire nor use.
+		for name, v in rest:gmatch("\t([^=]+)=(%-?%d+)") do
+			if name ~= "expire" and name ~= "use" then e[name] = tonumber(v) end
+		end
 		out[key] = e
 	end
 	return out

@@ -48,7 +48,7 @@ function I.txn_of(ctx, p)
 		I.owner[t] = ctx
 		ctx.txn = t
 	end
-	ctx.program, ctx.stage, ctx.rule, ctx.res_done = p, "req", 0, false
+	ctx.program, ctx.stage, ctx.rule, ctx.res_done, ctx.after_done = p, "req", 0, false, false
 	if ctx.txn_priv ~= nil then ctx.txn_priv = nil end
 	if ctx.loglevel ~= nil then ctx.loglevel = nil end
 	if ctx.prio_class ~= nil then ctx.prio_class, ctx.prio_offset = nil, nil end
@@ -114,6 +114,38 @@ function TXN.set_mark(self, mark)
 	local s = stream_of(self, "set_mark")
 	s.mark = sockopt("set_mark", mark)
 	s.flags = bor(s.flags, I.F_SOCKOPT)
+end
+
+-- Tracking and captures, luaedge additions: what haproxy.cfg's
+-- track-scN, capture and deny rules do, for scripts too.
+
+-- txn:track_sc(n, key [, table]) tracks key in sticky counter n (0-2) of
+-- the transaction, in table (a frontend or backend with a stick table, or
+-- a stick_tables entry; this frontend's by default): the entry counts a
+-- connection and a request, is in use until the request ends, and the
+-- sc_* / scN_* fetches read it. It returns whether the counter is tracked
+-- now (false when it already was, or the key is nil or of a type the
+-- table cannot hold).
+function TXN.track_sc(self, n, key, tbl)
+	local s = stream_of(self, "track_sc")
+	return I.track(s, n, key, tbl)
+end
+
+-- txn:count_http_error() counts an HTTP error (http_err_cnt,
+-- http_err_rate) in the counters the transaction tracks, as a deny does.
+function TXN.count_http_error(self)
+	I.track_error((stream_of(self, "count_http_error")))
+end
+
+-- txn:capture_req(id, value) and txn:capture_res(id, value) store value
+-- (through tostring, cut to the slot's length) in request or response
+-- capture slot id of the frontend (from 0), for the access log and the
+-- capture.req.hdr / capture.res.hdr fetches.
+function TXN.capture_req(self, id, v)
+	I.capture((stream_of(self, "capture_req")), "req", id, v)
+end
+function TXN.capture_res(self, id, v)
+	I.capture((stream_of(self, "capture_res")), "res", id, v)
 end
 
 -- luaedge has no server queues, so priorities have nothing to order; they
@@ -237,13 +269,14 @@ local Done = setmetatable({}, { __tostring = function() return "txn:done" end })
 I.Done = Done
 
 function TXN.done(self, r)
-	local s = stream_of(self, "done")
+	local s, ctx = stream_of(self, "done")
 	if r ~= nil then
 		if getmetatable(r) ~= reply_mt then
 			if type(r) ~= "table" then error("bad argument #2 to 'done' (Reply expected)", 2) end
 			r = new_reply(r, true)
 		end
 		I.write_reply(s, r)
+		I.run_after(ctx)
 	else
 		s.flags = bor(s.flags, I.F_ABORT)
 	end

@@ -207,7 +207,7 @@ func TestHTTP1(t *testing.T) {
 		c := s.Dial(t, "@A@")
 		c.Send(t, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, body := readResponse(t, c, false)
-		if resp.StatusCode != 500 || resp.Close || !strings.HasPrefix(body, "500 ") {
+		if resp.StatusCode != 500 || resp.Close || !strings.Contains(body, "500 Internal Server Error") {
 			t.Fatalf("got %d close %v %q", resp.StatusCode, resp.Close, body)
 		}
 		c.Send(t, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")

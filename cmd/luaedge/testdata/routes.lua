@@ -307,7 +307,7 @@ routes["/close"] = function(applet)
 	applet:send("bye")
 end
 
--- /empty returns without a status, headers or a body.
+-- /empty returns without starting its response: a 500, as in HAProxy.
 routes["/empty"] = function(applet)
 end
 

@@ -101,7 +101,11 @@ core.register_service("svc", "http", function(applet)
 		return
 	elseif path == "/status-only" then
 		applet:set_status(201)
+		applet:add_header("x-set-by-service", "yes")
 		return
+	elseif path == "/done-unstarted" then
+		applet:set_status(201)
+		core.done()
 	elseif path == "/partial" then
 		applet:start_response()
 		applet:send("part")
