@@ -228,7 +228,11 @@ typedef struct le_stream {
 	 * ws_op: the connection closed, with code ws_code and the reason in
 	 * io. For a ws filter (entry 5), Go puts the message in body, its
 	 * type in ws_op and who sent it in ws_code (0 the client, 1 the
-	 * server); Lua writes what goes on in out. */
+	 * server); Lua writes what goes on in out. A chain that runs hook
+	 * scripts also gets ws_op 0 when the WebSocket opens and LE_MSG_CLOSE
+	 * when it closes. For the hooks' flush (entry 9), Go puts why in
+	 * ws_code (0 the interval, 1 a stop, 2 a reload) and opts.session in
+	 * io. */
 	int32_t ws_op;
 	int32_t ws_code;
 	/* The values of the variables the frontend's access log names, written

@@ -8,9 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/luaedge/luaedge/shared/kv/redistest"
 )
 
 // Hook scripts (docs/hooks.md) on the real binary: a folder per script,
@@ -530,45 +532,110 @@ if p == "/replace" then mut.req.set_body("new body") end`})
 	}
 }
 
-// kv and bus in hooks are the shared store's: a count kept with kv across
-// requests on both loops, and an event a script's subscriber receives.
-func TestHooksSharedStore(t *testing.T) {
-	needBinary(t)
-	s := startServer(t, `workers: 2
-lua: {load: [app.lua]}
-hooks: {dir: hooks, scripts: {counter: {enabled: true, priority: 10}}}
+// kv, bus and artifacts in hooks, over the shared store: embedded (one
+// instance, two workers) and Redis (two instances).
+const hookStoreScript = `local p, q = ctx.req.path, ctx.req.query
+if p == "/kv/set" then
+	local ok, err = kv.set("hk:" .. q, "v-" .. q)
+	mut.resp.set_header("x-r", tostring(ok) .. tostring(err or ""))
+elseif p == "/kv/get" then
+	local v, err = kv.get("hk:" .. q)
+	mut.resp.set_header("x-r", tostring(v) .. " " .. tostring(kv.get_base64("hk:" .. q)))
+elseif p == "/kv/list" then
+	local t, err = kv.list("hk:")
+	local keys = {}
+	for k, v in pairs(t or {}) do keys[#keys + 1] = k .. "=" .. v end
+	table.sort(keys)
+	mut.resp.set_header("x-r", table.concat(keys, ",") .. tostring(err or ""))
+elseif p == "/kv/del" then
+	mut.resp.set_header("x-r", tostring(kv.delete("hk:" .. q)))
+elseif p == "/emit" then
+	mut.resp.set_header("x-r", tostring(bus.emit("hook-news", q)))
+elseif p == "/last" then
+	mut.resp.set_header("x-r", tostring(last_news))
+elseif p == "/art" then
+	local ok, err = artifacts.write("hook.txt", "made by " .. q)
+	local text = artifacts.read("hook.txt")
+	mut.resp.set_header("x-r", tostring(ok) .. tostring(err or "") .. " " .. tostring(text))
+end
+mut.ctx.set_finish()
+`
+
+func startHookStore(t *testing.T, shared string) *server {
+	t.Helper()
+	return startServer(t, `workers: 2
+`+shared+`
+hooks:
+  scripts:
+    s: {}
 frontends:
-  - name: f
+  - name: web
     bind: ["127.0.0.1:@PORT@"]
-    use_service: lua.hits
+    default_backend: none
+backends:
+  - name: none
+    servers: [{name: s1, address: "127.0.0.1:1"}]
 `, map[string]string{
-		"hooks/counter/before_request.lua": `local n = tonumber(kv.get("hits") or "0") + 1
-kv.set("hits", tostring(n))
-mut.req.set_header("x-hits", tostring(n))
-bus.emit("seen", ctx.req.path)`,
-		"app.lua": `core.bus.subscribe("seen", function(path) core.kv.set("last", path) end)
-core.register_service("hits", "http", function(applet)
-	local b = applet.headers["x-hits"][0] .. " " .. tostring(core.kv.get("last"))
-	applet:add_header("content-length", #b)
-	applet:start_response()
-	applet:send(b)
-end)`,
+		"hooks/s/_shared.lua":        `bus.subscribe("hook-news", function(data) last_news = data end)`,
+		"hooks/s/before_request.lua": hookStoreScript,
 	})
-	for i := 1; i <= 6; i++ {
-		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		_, body := get(t, c, s.url("/p"+strconv.Itoa(i)))
-		if n, _, _ := strings.Cut(body, " "); n != strconv.Itoa(i) {
-			t.Fatalf("request %d: %q, want the count %d from kv in the hook", i, body, i)
+}
+
+// hookAnswer returns the x-r header of path on s.
+func hookAnswer(t *testing.T, c *http.Client, s *server, path string) string {
+	t.Helper()
+	resp, _ := get(t, c, s.url(path))
+	return resp.Header.Get("X-R")
+}
+
+func TestHooksSharedStore(t *testing.T) {
+	c, _ := newClient(t)
+	check := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: %q, want %q", what, got, want)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, body := get(t, http.DefaultClient, s.url("/last"))
-		if strings.HasSuffix(body, " /p6") || strings.HasSuffix(body, " /last") {
-			break
+	t.Run("embedded", func(t *testing.T) {
+		s := startHookStore(t, "")
+		check("set", hookAnswer(t, c, s, "/kv/set?a"), "true")
+		check("set", hookAnswer(t, c, s, "/kv/set?b"), "true")
+		check("get", hookAnswer(t, c, s, "/kv/get?a"), "v-a di1h")
+		check("list", hookAnswer(t, c, s, "/kv/list"), "hk:a=v-a,hk:b=v-b")
+		check("delete", hookAnswer(t, c, s, "/kv/del?a"), "true")
+		check("get after delete", hookAnswer(t, c, s, "/kv/get?a"), "nil nil")
+		check("artifacts", hookAnswer(t, c, s, "/art?s"), "true made by s")
+		check("emit", hookAnswer(t, c, s, "/emit?hello"), "nil")
+		// Every worker's subscriber gets it, whichever takes the request.
+		for i := 0; i < 4; i++ {
+			c.CloseIdleConnections() // a new connection: any worker
+			deadline := time.Now().Add(5 * time.Second)
+			for hookAnswer(t, c, s, "/last") != "hello" {
+				if time.Now().After(deadline) {
+					t.Fatal("the bus event did not reach the worker's subscriber")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bus event of the hook never reached the subscriber: %q", body)
+	})
+	t.Run("redis", func(t *testing.T) {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			t.Skip("redis-server not installed")
 		}
-	}
+		rs := redistest.Start(t)
+		shared := "shared:\n  redis: {address: \"" + rs.Addr + "\", timeout: 300ms, prefix: \"hooks:\"}"
+		a, b := startHookStore(t, shared), startHookStore(t, shared)
+		check("set on a", hookAnswer(t, c, a, "/kv/set?x"), "true")
+		check("get on b", hookAnswer(t, c, b, "/kv/get?x"), "v-x di14")
+		check("list on b", hookAnswer(t, c, b, "/kv/list"), "hk:x=v-x")
+		// The subscription is made as an instance starts: emit until seen.
+		deadline := time.Now().Add(10 * time.Second)
+		for hookAnswer(t, c, b, "/last") != "from-a" {
+			if time.Now().After(deadline) {
+				t.Fatal("an event emitted on a did not reach b's hooks")
+			}
+			hookAnswer(t, c, a, "/emit?from-a")
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

@@ -808,12 +808,34 @@ local function make_log(name)
 end
 
 -- kv, bus, artifacts: thin adapters over core.kv, core.bus and
--- core.artifacts (the shared store), in Burro's shapes -----------------
+-- core.artifacts (kv.lua), in Burro's shapes; their arguments are
+-- checked there.
+local ckv, cbus = core.kv, core.bus
+local kv = { get = ckv.get, set = ckv.set, delete = ckv.delete }
+function kv.get_base64(key)
+	local v, err = ckv.get(key)
+	if v == nil then return nil, err end
+	I.b64(loop.scratch, v, #v, 0)
+	return ffi_string(loop.scratch.p, loop.scratch.len)
+end
+-- list returns key -> value of the keys under prefix.
+function kv.list(prefix)
+	local keys, err = ckv.list(prefix or "")
+	if keys == nil then return nil, err end
+	local out = {}
+	for i = 1, #keys do
+		local v = ckv.get(keys[i])
+		if v ~= nil then out[keys[i]] = v end
+	end
+	return out
+end
 
-local function store(name)
-	local m = rawget(core, name)
-	if m == nil then return nil, name .. ": no shared store in this luaedge" end
-	return m
+local bus = { subscribe = cbus.subscribe }
+-- emit returns nil, or the error.
+function bus.emit(name, data)
+	local ok, err = cbus.emit(name, data)
+	if ok == nil then return err end
+	return nil
 end
 
 local function string_arg(fname, n, v)
@@ -822,68 +844,6 @@ local function string_arg(fname, n, v)
 		error("bad argument #" .. n .. " to '" .. fname .. "' (string expected, got " .. type(v) .. ")", 3)
 	end
 	return v
-end
-
-local kv = {}
-function kv.get(key)
-	local m, err = store("kv")
-	if not m then return nil, err end
-	return m.get(string_arg("kv.get", 1, key))
-end
-function kv.get_base64(key)
-	local v, err = kv.get(key)
-	if v == nil then return nil, err end
-	I.b64(loop.scratch, v, #v, 0)
-	return ffi_string(loop.scratch.p, loop.scratch.len)
-end
-function kv.set(key, value, ttl)
-	local m, err = store("kv")
-	if not m then return nil, err end
-	return m.set(string_arg("kv.set", 1, key), string_arg("kv.set", 2, value), ttl)
-end
-function kv.delete(key)
-	local m, err = store("kv")
-	if not m then return nil, err end
-	local ok, e = m.delete(string_arg("kv.delete", 1, key))
-	if ok == nil and e ~= nil then return nil, e end
-	return true
-end
--- list returns key -> value of the keys under prefix.
-function kv.list(prefix)
-	local m, err = store("kv")
-	if not m then return nil, err end
-	local keys, e = m.list(string_arg("kv.list", 1, prefix or ""))
-	if keys == nil then return nil, e end
-	local out = {}
-	for i = 1, #keys do
-		local v = m.get(keys[i])
-		if v ~= nil then out[keys[i]] = v end
-	end
-	return out
-end
-
-local bus = {}
--- emit returns nil, or the error.
-function bus.emit(name, data)
-	local m, err = store("bus")
-	if not m then return err end
-	local ok, e = m.emit(string_arg("bus.emit", 1, name), data == nil and "" or string_arg("bus.emit", 2, data))
-	if ok == nil then return e end
-	return nil
-end
-function bus.subscribe(name, fn)
-	local m, err = store("bus")
-	if not m then return nil, err end
-	return m.subscribe(string_arg("bus.subscribe", 1, name), fn)
-end
-
-local artifacts = {}
-for _, fname in ipairs({ "write", "read", "exists", "delete", "rename", "list" }) do
-	artifacts[fname] = function(...)
-		local m, err = store("artifacts")
-		if not m then return nil, err end
-		return m[fname](...)
-	end
 end
 
 -- data_store: the files of hooks.data_dir, read by Go at start and
@@ -951,7 +911,7 @@ function json.encode(v) return json_safe.encode(v) end
 function json.decode(s) return json_safe.decode(s) end
 json.null = json_safe.null
 
-local KV, BUS, ARTIFACTS = proxy("kv", kv), proxy("bus", bus), proxy("artifacts", artifacts)
+local KV, BUS, ARTIFACTS = proxy("kv", kv), proxy("bus", bus), proxy("artifacts", core.artifacts)
 local DATA_STORE, TIME = proxy("data_store", data_store), proxy("time", time)
 local BASE64, JSON = proxy("base64", base64), proxy("json", json)
 
