@@ -15,7 +15,7 @@ local ffi = require("ffi")
 local ffi_string = ffi.string
 local type, tostring, tonumber, error, setmetatable, pairs = type, tostring, tonumber, error, setmetatable, pairs
 local find, sub, match, format, lower, byte, rep = string.find, string.sub, string.match, string.format, string.lower, string.byte, string.rep
-local concat = table.concat
+local concat, clear = table.concat, require("table.clear")
 local floor, huge = math.floor, math.huge
 
 local C = ffi.C
@@ -516,7 +516,7 @@ local function spec(self, body)
 	nsn(at, n)
 	if body then parts[i] = body; i = i + 1 end
 	local out = concat(parts, "", 1, i - 1)
-	for k = 1, i - 1 do parts[k] = nil end
+	clear(parts)
 	return out
 end
 
