@@ -240,7 +240,8 @@ backends:
 	}
 	var tc, tr, ta int
 	fmt.Sscan(m[7]+" "+m[8]+" "+m[9], &tc, &tr, &ta)
-	if tr < 30 || ta < tc+tr {
+	// The loop's clock is read once per event: a millisecond may be lost.
+	if tr < 29 || ta < tc+tr {
 		t.Errorf("timers Tc %d Tr %d Ta %d: the server took 30 ms", tc, tr, ta)
 	}
 

@@ -229,10 +229,10 @@ func TestRuntimeShowInfoStat(t *testing.T) {
 	rows := statRows(t, s.rt(t, "show stat"))
 	want := map[string]map[string]string{
 		"web/FRONTEND": {"stot": "6", "req_tot": "6", "hrsp_2xx": "6", "status": "OPEN", "type": "0", "iid": "1", "mode": "http"},
-		"px/FRONTEND":  {"stot": "4", "req_tot": "4", "hrsp_2xx": "4", "bout": "4", "iid": "2"},
+		"px/FRONTEND":  {"stot": "4", "req_tot": "4", "hrsp_2xx": "4", "bout": "612", "iid": "2"}, // bytes out: heads included
 		"app/a":        {"stot": "1", "lbtot": "1", "status": "no check", "weight": "1", "act": "1", "type": "2", "sid": "1", "iid": "3"},
 		"app/b":        {"stot": "3", "status": "no check", "weight": "3", "sid": "2"},
-		"app/BACKEND":  {"stot": "4", "lbtot": "4", "req_tot": "4", "hrsp_2xx": "4", "bout": "4", "status": "UP", "weight": "4", "act": "2", "algo": "roundrobin", "type": "1"},
+		"app/BACKEND":  {"stot": "4", "lbtot": "4", "req_tot": "4", "hrsp_2xx": "4", "bout": "612", "status": "UP", "weight": "4", "act": "2", "algo": "roundrobin", "type": "1"},
 	}
 	for key, fields := range want {
 		row, ok := rows[key]
