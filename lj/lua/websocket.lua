@@ -222,20 +222,24 @@ local function send_message(self, fname, data, flags)
 	return true
 end
 
+-- send_flags checks send's arguments, server and client side alike, and
+-- returns the message's type; its errors blame send's caller.
+function I.ws_send_flags(data, opcode)
+	if type(data) ~= "string" then
+		error("bad argument #2 to 'send' (string expected, got " .. type(data) .. ")", 3)
+	end
+	if opcode == nil or opcode == "text" or opcode == 1 then
+		return MSG_TEXT
+	elseif opcode == "binary" or opcode == 2 then
+		return MSG_BINARY
+	end
+	error("bad argument #3 to 'send' (\"text\" or \"binary\" expected)", 3)
+end
+
 -- send(data[, opcode]) sends a message: opcode "text" (the default; data
 -- must be UTF-8, which is not checked) or "binary".
 function WebSocket.send(self, data, opcode)
-	if type(data) ~= "string" then
-		error("bad argument #2 to 'send' (string expected, got " .. type(data) .. ")", 2)
-	end
-	local flags
-	if opcode == nil or opcode == "text" or opcode == 1 then
-		flags = MSG_TEXT
-	elseif opcode == "binary" or opcode == 2 then
-		flags = MSG_BINARY
-	else
-		error("bad argument #3 to 'send' (\"text\" or \"binary\" expected)", 2)
-	end
+	local flags = I.ws_send_flags(data, opcode)
 	return send_message(self, "send", data, flags)
 end
 

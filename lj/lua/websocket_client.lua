@@ -214,17 +214,7 @@ end
 -- default; data must be UTF-8, which is not checked) or "binary". It
 -- waits while the server has more than 1 MiB unread, up to timeout.
 function Client.send(self, data, opcode, timeout)
-	if type(data) ~= "string" then
-		error("bad argument #2 to 'send' (string expected, got " .. type(data) .. ")", 2)
-	end
-	local flags
-	if opcode == nil or opcode == "text" or opcode == 1 then
-		flags = MSG_TEXT
-	elseif opcode == "binary" or opcode == 2 then
-		flags = MSG_BINARY
-	else
-		error("bad argument #3 to 'send' (\"text\" or \"binary\" expected)", 2)
-	end
+	local flags = I.ws_send_flags(data, opcode)
 	return send_message(self, "send", data, flags, timeout)
 end
 
