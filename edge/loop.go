@@ -81,13 +81,14 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	}
 	ls.lua = st
 	ls.env = stream.Env{
-		Loop:     l,
-		Lua:      st,
-		Log:      l.Log,
-		Sockets:  loopSockets{ls.sockets, ls},
-		Backends: ls.pool,
-		Bufs:     &ls.bufs,
-		Draining: s.draining.Load,
+		Loop:        l,
+		Lua:         st,
+		Log:         l.Log,
+		Sockets:     loopSockets{ls.sockets, ls},
+		Backends:    ls.pool,
+		Bufs:        &ls.bufs,
+		Draining:    s.draining.Load,
+		ClosingIdle: s.closingIdle.Load,
 
 		AccessLog:     accesslog.NewLoop(s.sinks),
 		BackendNames:  s.backendNames(),

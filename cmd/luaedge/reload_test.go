@@ -556,3 +556,69 @@ func TestReloadSignals(t *testing.T) {
 		t.Errorf("the stop during a reload is not clean; log:\n%s", logs)
 	}
 }
+
+// A response whose head left before a reload began promised keep-alive:
+// the old generation must answer the client's next request on that
+// connection (with connection: close), not close the connection under it.
+func TestReloadDuringResponseKeepsItsPromise(t *testing.T) {
+	const lua = `
+core.register_service("v", "http", function(applet)
+	applet:set_status(200)
+	applet:add_header("content-length", "4")
+	applet:start_response()
+	applet:send("ab")
+	if applet.path == "/slow" then
+		-- The test creates the file once the old generation drains.
+		while not io.open("go") do core.msleep(10) end
+	end
+	applet:send("cd")
+end)
+`
+	s := startServer(t, reloadConfig, map[string]string{"v.lua": lua})
+	// Spare keep-alive connections of the generation about to retire,
+	// to probe when it has begun draining.
+	var spares []*rawConn
+	for i := 0; i < 20; i++ {
+		rc := dialRaw(t, s.addr())
+		rc.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+		if resp, body := rc.readResponse("GET"); body != "abcd" || resp.Close {
+			t.Fatalf("GET /: %d %q close=%v", resp.StatusCode, body, resp.Close)
+		}
+		spares = append(spares, rc)
+	}
+	slow := dialRaw(t, s.addr())
+	slow.send("GET /slow HTTP/1.1\r\nHost: e2e\r\n\r\n")
+	resp, err := http.ReadResponse(slow.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Close {
+		t.Fatal("the slow response announced close before any reload")
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for draining := false; !draining; {
+		if len(spares) == 0 {
+			t.Fatal("the old generation never began draining")
+		}
+		rc := spares[0]
+		rc.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+		r, _ := rc.readResponse("GET")
+		if draining = r.Close; draining {
+			spares = spares[1:]
+		} else {
+			time.Sleep(20 * time.Millisecond) // polling the drain, no ordering assumed
+		}
+	}
+	writeFile(t, filepath.Join(s.dir, "go"), "")
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "abcd" {
+		t.Fatalf("slow body %q, %v", b, err)
+	}
+	slow.send("GET / HTTP/1.1\r\nHost: e2e\r\n\r\n")
+	r, body := slow.readResponse("GET") // failed with EOF when the end of the response closed the connection
+	if r.StatusCode != 200 || body != "abcd" || !r.Close {
+		t.Errorf("next request after the reload: %d %q close=%v", r.StatusCode, body, r.Close)
+	}
+}

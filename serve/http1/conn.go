@@ -788,7 +788,10 @@ func (h *Conn) EndResponse() {
 		h.out = http1.AppendLastChunk(h.outBuf())
 	}
 	h.requestOver()
-	if !h.keepAlive || h.l.Env.Draining() {
+	// A head that left before the stop began promised keep-alive: the
+	// client may already be sending its next request, which is answered
+	// with connection: close (setPhase bounds the wait).
+	if !h.keepAlive {
 		h.closeAfterFlush()
 	}
 }
@@ -850,6 +853,9 @@ func (h *Conn) setPhase(p phase) {
 	switch p {
 	case phaseIdle:
 		h.deadline = h.loopNow().Add(h.fe.KeepAlive)
+		if h.l.Env.Draining() && h.l.Env.ClosingIdle() && h.fe.KeepAlive > drainGrace {
+			h.deadline = h.loopNow().Add(drainGrace) // as Drain does
+		}
 	case phaseHead:
 		h.deadline = h.loopNow().Add(h.fe.RequestTime)
 	case phaseBody:
