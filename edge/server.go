@@ -50,10 +50,13 @@ type Server struct {
 	backends  []*proxypkg.Backend
 	tables    map[string]*sticktable.Table  // stick tables, by frontend or backend name
 	tableDefs map[string]*config.StickTable // what each table was made from, by name
-	shared    *lj.Shared                    // what every loop's Lua state shares: proc vars, maps, stores
-	hub       *servews.Hub                  // core.publish to the WebSocket subscribers of every loop
-	sinks     []*accesslog.Sink             // the access logs' sinks, one per target; started by Serve
-	hooks     *lj.Hooks                     // the hook scripts and their data store; nil: none
+	// tickets holds the session ticket keys of each TLS frontend, by
+	// name, handed from generation to generation (ticketKeeper).
+	tickets map[string]*tls.Config
+	shared  *lj.Shared        // what every loop's Lua state shares: proc vars, maps, stores
+	hub     *servews.Hub      // core.publish to the WebSocket subscribers of every loop
+	sinks   []*accesslog.Sink // the access logs' sinks, one per target; started by Serve
+	hooks   *lj.Hooks         // the hook scripts and their data store; nil: none
 
 	// backendCompress is each backend's compression, by index (nil: its
 	// requests' frontend's).
@@ -128,7 +131,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	s := &Server{
 		cfg: cfg, scripts: scripts, log: log,
 		tables: map[string]*sticktable.Table{}, tableDefs: map[string]*config.StickTable{},
-		served: make(chan struct{}),
+		tickets: map[string]*tls.Config{},
+		served:  make(chan struct{}),
 	}
 	s.handshakes = handshakePool(cfg)
 	client, err := clientOptions(cfg)
@@ -260,6 +264,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			if f.tls, err = frontendTLS(fc, fmt.Sprintf("frontends[%d]", i), log); err != nil {
 				return nil, err
 			}
+			s.keepTickets(prev, fc.Name, f.tls)
 		}
 		if err := s.addAccessLog(f, i); err != nil {
 			return nil, err

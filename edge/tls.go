@@ -60,6 +60,25 @@ func frontendTLS(fc *config.Frontend, at string, log *slog.Logger) (*tls.Config,
 	return cfg, nil
 }
 
+// keepTickets makes cfg, frontend name's configuration, issue and accept
+// the session tickets of the frontend of that name in prev, the
+// generation before: a reload does not cost every client a full
+// handshake. The keys live in a configuration of their own, never used
+// for a handshake, whose keys crypto/tls rotates as it does any
+// server's; it passes from generation to generation.
+func (s *Server) keepTickets(prev *Server, name string, cfg *tls.Config) {
+	keeper := (*tls.Config)(nil)
+	if prev != nil {
+		keeper = prev.tickets[name]
+	}
+	if keeper == nil {
+		keeper = &tls.Config{}
+	}
+	s.tickets[name] = keeper
+	cfg.WrapSession = keeper.EncryptTicket
+	cfg.UnwrapSession = keeper.DecryptTicket
+}
+
 // serverTLS builds the client configuration of connections to a server
 // at addr (host:port) whose tls is t (at its key path at); nil: clear
 // text. ALPN offers h2 to a server of a proto: h2 backend, http/1.1 to

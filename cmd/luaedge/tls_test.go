@@ -378,13 +378,41 @@ func TestTLSReload(t *testing.T) {
 	if got := serial(); got != a.leaf.SerialNumber.String() {
 		t.Fatalf("serial %s before the reload", got)
 	}
+	// Session tickets outlive a reload: its clients resume.
+	cache := tls.NewLRUClientSessionCache(8)
+	resume := func() bool {
+		t.Helper()
+		c, err := tls.Dial("tcp", s.addr(), &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, ClientSessionCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// TLS 1.3 tickets come after the handshake: read until the
+		// server's answer to a request has brought them.
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+		io.ReadAll(c)
+		return c.ConnectionState().DidResume
+	}
+	if resume() {
+		t.Fatal("the first connection resumed")
+	}
+	if !resume() {
+		t.Fatal("no resumption before the reload")
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.waitCount(t, `msg="new generation serving"`, 1)
+	if !resume() {
+		t.Error("a session of the previous generation did not resume after the reload")
+	}
 	a2 := newTestCert(t, time.Now().Add(24*time.Hour), "a.test")
 	writeFile(t, filepath.Join(s.dir, "a.pem"), a2.certPEM)
 	writeFile(t, filepath.Join(s.dir, "a.key"), a2.keyPEM)
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	s.waitLog(t, 10*time.Second, "msg=\"new generation serving\"")
+	s.waitCount(t, `msg="new generation serving"`, 2)
 	deadline := time.Now().Add(5 * time.Second)
 	for serial() != a2.leaf.SerialNumber.String() {
 		if time.Now().After(deadline) {
