@@ -112,7 +112,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
-	c.tls_version, c.tls_cipher, c.tls_sni, c.tls_alpn = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
+	c.tls_version, c.tls_cipher, c.tls_sni, c.tls_alpn, c.tls_client = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
 	c.ntrailers, c.nrtrailers, c.nmsgs = 0, 0, 0
 	c.ws_op, c.ws_code = 0, 0
 }
@@ -552,15 +552,19 @@ func (s *Stream) SetScheme(scheme []byte) { s.c.scheme = s.headSpan(scheme) }
 // Scheme returns the scheme set with the request (empty: none was).
 func (s *Stream) Scheme() []byte { return s.span(s.c.scheme) }
 
-// SetTLS records the TLS of the client connection (the ssl_fc fetches),
-// copied into the request's head: its version ("TLSv1.3"), cipher suite,
-// SNI and ALPN protocol. Go sets it with the request; unset, the
-// connection is clear text.
-func (s *Stream) SetTLS(version, cipher, sni, alpn []byte) {
+// SetTLS records the TLS of the client connection (the ssl_fc and ssl_c
+// fetches), copied into the request's head: its version ("TLSv1.3"),
+// cipher suite, SNI, ALPN protocol, and the facts of the client's
+// certificate (transport.ClientFacts; empty: none). Go sets it with the
+// request; unset, the connection is clear text.
+func (s *Stream) SetTLS(version, cipher, sni, alpn, client []byte) {
 	s.c.tls_version = s.headSpan(version)
 	s.c.tls_cipher = s.headSpan(cipher)
 	s.c.tls_sni = s.headSpan(sni)
 	s.c.tls_alpn = s.headSpan(alpn)
+	if len(client) > 0 {
+		s.c.tls_client = s.headSpan(client)
+	}
 }
 
 // SetProtocol records the :protocol pseudo-header of an extended CONNECT

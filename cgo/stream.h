@@ -218,6 +218,7 @@ typedef struct le_stream {
 	le_span tls_cipher;  /* OpenSSL's name of the cipher suite */
 	le_span tls_sni;     /* the server name the client asked for */
 	le_span tls_alpn;    /* the protocol ALPN settled on */
+	le_span tls_client;  /* the client's certificate: transport.ClientFacts; empty: none */
 	/* WebSocket. Before LE_OP_UPGRADE, Lua writes 1 in ws_op to ask for
 	 * permessage-deflate (0 not) and the subprotocols it speaks in io
 	 * (comma-separated); Go answers in ws_code: 0 and the subprotocol

@@ -279,6 +279,8 @@ type FrontendTLS struct {
 	// Certificates.
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// OCSP is a file holding the DER OCSP response stapled with Cert.
+	OCSP string `yaml:"ocsp"`
 	// Certificates are more, chosen by the client's SNI (the first whose
 	// names match); a client that sends no SNI, or one no certificate
 	// matches, gets the first.
@@ -291,19 +293,27 @@ type FrontendTLS struct {
 	// HandshakeTimeout closes a connection whose handshake is not over
 	// this long after it was accepted.
 	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// ClientCA is a PEM file of the CAs whose certificates clients may
+	// present; Verify says whether they must: "required" (the default
+	// with ClientCA), "optional", or "none" (the default without: no
+	// certificate is asked for).
+	ClientCA string `yaml:"client_ca"`
+	Verify   string `yaml:"verify"`
 }
 
-// CertKey is a certificate and its key, PEM files.
+// CertKey is a certificate and its key, PEM files, and the DER OCSP
+// response stapled with it (optional).
 type CertKey struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	OCSP string `yaml:"ocsp"`
 }
 
 // Pairs returns the certificates in order, the default first.
 func (t *FrontendTLS) Pairs() []CertKey {
 	var out []CertKey
 	if t.Cert != "" || t.Key != "" {
-		out = append(out, CertKey{Cert: t.Cert, Key: t.Key})
+		out = append(out, CertKey{Cert: t.Cert, Key: t.Key, OCSP: t.OCSP})
 	}
 	return append(out, t.Certificates...)
 }
@@ -616,12 +626,17 @@ func (c *Config) setDefaults() {
 			if t.ALPN == nil && f.Mode == "http" {
 				t.ALPN = []string{"h2", "http/1.1"}
 			}
-			for _, p := range []*string{&t.Cert, &t.Key} {
+			if t.ClientCA != "" {
+				setDefault(&t.Verify, "required")
+			}
+			setDefault(&t.Verify, "none")
+			for _, p := range []*string{&t.Cert, &t.Key, &t.OCSP, &t.ClientCA} {
 				*p = c.path(*p)
 			}
 			for j := range t.Certificates {
 				t.Certificates[j].Cert = c.path(t.Certificates[j].Cert)
 				t.Certificates[j].Key = c.path(t.Certificates[j].Key)
+				t.Certificates[j].OCSP = c.path(t.Certificates[j].OCSP)
 			}
 		}
 		f.Compression.setDefaults()
@@ -888,6 +903,18 @@ func (t *FrontendTLS) validate(at string) error {
 	}
 	if t.HandshakeTimeout < 0 {
 		return fmt.Errorf("%s.handshake_timeout: must be positive", at)
+	}
+	if t.OCSP != "" && t.Cert == "" {
+		return fmt.Errorf("%s.ocsp: goes with cert", at)
+	}
+	switch t.Verify {
+	case "none":
+	case "optional", "required":
+		if t.ClientCA == "" {
+			return fmt.Errorf("%s.verify: %s needs client_ca, the CAs client certificates are checked against", at, t.Verify)
+		}
+	default:
+		return fmt.Errorf("%s.verify: want none, optional or required, got %q", at, t.Verify)
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ frontends:
     mode: tcp
     bind: ["127.0.0.1:9443"]
     default_backend: app
-    tls: {cert: site.pem, key: site.key, min_version: "1.3"}
+    tls: {cert: site.pem, key: site.key, min_version: "1.3", ocsp: site.ocsp, client_ca: clients.pem}
 backends:
   - name: app
     tls: {ca_file: ca.pem}
@@ -166,7 +166,7 @@ backends:
 	}
 	web, raw := c.Frontends[0].TLS, c.Frontends[1].TLS
 	pairs := web.Pairs()
-	if len(pairs) != 2 || pairs[0] != (CertKey{"/etc/luaedge/site.pem", "/keys/site.key"}) || pairs[1].Cert != "/etc/luaedge/b.pem" {
+	if len(pairs) != 2 || pairs[0] != (CertKey{Cert: "/etc/luaedge/site.pem", Key: "/keys/site.key"}) || pairs[1].Cert != "/etc/luaedge/b.pem" {
 		t.Fatalf("pairs %+v", pairs)
 	}
 	if strings.Join(web.ALPN, ",") != "h2,http/1.1" || web.MinVersion != "1.2" || web.HandshakeTimeout.D() != DefaultHandshakeTimeout {
@@ -174,6 +174,11 @@ backends:
 	}
 	if raw.ALPN != nil || raw.MinVersion != "1.3" {
 		t.Fatalf("tcp frontend tls: %+v", raw)
+	}
+	// Client certificates are asked for only with client_ca, and then
+	// required unless said otherwise.
+	if web.Verify != "none" || raw.Verify != "required" || raw.ClientCA != "/etc/luaedge/clients.pem" || raw.Pairs()[0].OCSP != "/etc/luaedge/site.ocsp" {
+		t.Fatalf("client certificates and OCSP: %+v, %+v", web, raw)
 	}
 	b := &c.Backends[0]
 	if s := b.ServerTLS(0); s.Verify != "required" || s.CAFile != "/etc/luaedge/ca.pem" {
@@ -186,12 +191,15 @@ backends:
 
 func TestTLSErrors(t *testing.T) {
 	for tls, want := range map[string]string{
-		`{cert: a.pem}`:                           "frontends[0].tls: cert and key go together",
-		`{}`:                                      "frontends[0].tls: a certificate is needed",
-		`{certificates: [{cert: a.pem}]}`:         "frontends[0].tls.certificates[0]: cert and key are both needed",
-		`{cert: a, key: b, min_version: "1.1"}`:   "frontends[0].tls.min_version: want 1.2 or 1.3",
-		`{cert: a, key: b, alpn: [""]}`:           "frontends[0].tls.alpn[0]",
-		`{cert: a, key: b, handshake_timeout: x}`: "invalid duration",
+		`{cert: a.pem}`:                                "frontends[0].tls: cert and key go together",
+		`{}`:                                           "frontends[0].tls: a certificate is needed",
+		`{certificates: [{cert: a.pem}]}`:              "frontends[0].tls.certificates[0]: cert and key are both needed",
+		`{cert: a, key: b, min_version: "1.1"}`:        "frontends[0].tls.min_version: want 1.2 or 1.3",
+		`{cert: a, key: b, alpn: [""]}`:                "frontends[0].tls.alpn[0]",
+		`{cert: a, key: b, handshake_timeout: x}`:      "invalid duration",
+		`{cert: a, key: b, verify: required}`:          "frontends[0].tls.verify: required needs client_ca",
+		`{cert: a, key: b, client_ca: c, verify: yes}`: "frontends[0].tls.verify: want none, optional or required",
+		`{certificates: [{cert: a, key: b}], ocsp: o}`: "frontends[0].tls.ocsp: goes with cert",
 	} {
 		_, err := Parse([]byte(minimal+"    tls: "+tls+"\n"), "")
 		if err == nil || !strings.Contains(err.Error(), want) {

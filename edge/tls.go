@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/transport"
@@ -44,11 +46,16 @@ func frontendTLS(fc *config.Frontend, at string, log *slog.Logger) (*tls.Config,
 		} else if now.Before(leaf.NotBefore) {
 			log.Warn("certificate is not valid yet", "key", key, "cert", p.Cert, "not_before", leaf.NotBefore)
 		}
+		if p.OCSP != "" {
+			if c.OCSPStaple, err = readStaple(p.OCSP, &c, leaf, now, log); err != nil {
+				return fmt.Errorf("%s.ocsp: %v", key, err)
+			}
+		}
 		cfg.Certificates = append(cfg.Certificates, c)
 		return nil
 	}
 	if t.Cert != "" {
-		if err := load(at+".tls", config.CertKey{Cert: t.Cert, Key: t.Key}); err != nil {
+		if err := load(at+".tls", config.CertKey{Cert: t.Cert, Key: t.Key, OCSP: t.OCSP}); err != nil {
 			return nil, err
 		}
 	}
@@ -57,7 +64,50 @@ func frontendTLS(fc *config.Frontend, at string, log *slog.Logger) (*tls.Config,
 			return nil, err
 		}
 	}
+	if t.ClientCA != "" {
+		pem, err := os.ReadFile(t.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("%s.tls.client_ca: %v", at, err)
+		}
+		cfg.ClientCAs = x509.NewCertPool()
+		if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s.tls.client_ca: %s: no PEM certificate in it", at, t.ClientCA)
+		}
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if t.Verify == "optional" {
+			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	}
 	return cfg, nil
+}
+
+// readStaple reads the DER OCSP response in file for certificate c
+// (whose leaf is leaf) and checks it: it must be a response for that
+// certificate, signed by its issuer when c's chain has it, and say
+// "good". One past its next update is stapled with a warning, as the
+// client decides what to make of it.
+func readStaple(file string, c *tls.Certificate, leaf *x509.Certificate, now time.Time, log *slog.Logger) ([]byte, error) {
+	der, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var issuer *x509.Certificate
+	if len(c.Certificate) > 1 {
+		if issuer, err = x509.ParseCertificate(c.Certificate[1]); err != nil {
+			return nil, fmt.Errorf("the certificate's issuer: %v", err)
+		}
+	}
+	r, err := ocsp.ParseResponseForCert(der, leaf, issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	if r.Status != ocsp.Good {
+		return nil, fmt.Errorf("%s: the certificate's status is not good (%d)", file, r.Status)
+	}
+	if !r.NextUpdate.IsZero() && now.After(r.NextUpdate) {
+		log.Warn("OCSP response is past its next update", "ocsp", file, "next_update", r.NextUpdate)
+	}
+	return der, nil
 }
 
 // keepTickets makes cfg, frontend name's configuration, issue and accept

@@ -709,7 +709,7 @@ func SetConnTLS(s *cgo.Stream, c transport.Conn) bool {
 		return false
 	}
 	f := t.Facts()
-	s.SetTLS(f.Version, f.Cipher, f.SNI, f.ALPN)
+	s.SetTLS(f.Version, f.Cipher, f.SNI, f.ALPN, f.Client)
 	return true
 }
 

@@ -494,6 +494,9 @@ type Facts struct {
 	Cipher  []byte // OpenSSL's name of the cipher suite, as HAProxy gives it
 	SNI     []byte // the server name the client sent
 	ALPN    []byte // the protocol ALPN settled on
+	// Client is the certificate the client presented (the ssl_c
+	// fetches), its facts as ClientFacts encodes them; empty: none.
+	Client []byte
 }
 
 // Facts returns the connection's facts once the handshake succeeded.
@@ -514,6 +517,9 @@ func factsOf(st *tls.ConnectionState) Facts {
 		name = o
 	}
 	f.Cipher = []byte(name)
+	if len(st.PeerCertificates) > 0 {
+		f.Client = ClientFacts(st.PeerCertificates[0])
+	}
 	return f
 }
 

@@ -282,7 +282,9 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
 		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
-		{"frontend f\n  bind :443 ssl crt /x.pem verify required\n", "haproxy.cfg:2: 'bind ... verify' is not supported by luaedge"},
+		{"frontend f\n  bind :443 ssl crt /x.pem crl-file /c.pem\n", "haproxy.cfg:2: 'bind ... crl-file' is not supported by luaedge"},
+		{"frontend f\n  bind :443 ssl crt /x.pem verify required\n", "haproxy.cfg:2: bind ... verify required: a ca-file is needed"},
+		{"frontend f\n  bind :443 ssl crt /x.pem ca-file /ca.pem verify sometimes\n", "haproxy.cfg:2: bind ... verify: want none, optional or required, got 'sometimes'"},
 		{"frontend f\n  bind :443 ssl crt /x.pem\n  bind :80\n", "haproxy.cfg:3: bind: luaedge takes one TLS setting per frontend"},
 		{"frontend f\n  bind :80\n  option http-use-htx\n", "haproxy.cfg:3: 'option http-use-htx' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[date]\n", "haproxy.cfg:4: set-header: fetch 'date' is not supported"},
@@ -303,28 +305,48 @@ func TestErrorsNameTheLine(t *testing.T) {
 }
 
 // bind ... ssl crt FILE: the frontend serves TLS with that PEM (its
-// certificate and key in one file, as HAProxy takes them).
+// certificate and key in one file, as HAProxy takes them) and the OCSP
+// response in FILE.ocsp when there is one; ca-file and verify ask for
+// client certificates (not by default, as in HAProxy).
 func TestBindSSL(t *testing.T) {
 	paths := write(t, "haproxy.cfg", `frontend f
   mode http
   bind 127.0.0.1:8443 ssl crt site.pem crt other.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3
   bind 127.0.0.1:9443 ssl crt site.pem crt other.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3
   http-request return status 204
+frontend mtls
+  mode http
+  bind 127.0.0.1:7443 ssl crt site.pem ca-file clients.pem verify optional
+  http-request return status 204
+frontend cafile
+  mode http
+  bind 127.0.0.1:6443 ssl crt site.pem ca-file clients.pem
+  http-request return status 204
 `)
+	dir := filepath.Dir(paths[0])
+	site, other := filepath.Join(dir, "site.pem"), filepath.Join(dir, "other.pem")
+	if err := os.WriteFile(site+".ocsp", []byte("staple"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Load(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Dir(paths[0])
-	site, other := filepath.Join(dir, "site.pem"), filepath.Join(dir, "other.pem")
 	want := &config.FrontendTLS{
-		Certificates:     []config.CertKey{{Cert: site, Key: site}, {Cert: other, Key: other}},
+		Certificates:     []config.CertKey{{Cert: site, Key: site, OCSP: site + ".ocsp"}, {Cert: other, Key: other}},
 		MinVersion:       "1.3",
 		ALPN:             []string{"h2", "http/1.1"},
 		HandshakeTimeout: config.Duration(config.DefaultHandshakeTimeout),
+		Verify:           "none",
 	}
 	if got := res.Config.Frontends[0].TLS; !reflect.DeepEqual(got, want) {
 		t.Errorf("tls %+v, want %+v", got, want)
+	}
+	clients := filepath.Join(dir, "clients.pem")
+	for i, verify := range []string{"optional", "none"} {
+		if got := res.Config.Frontends[1+i].TLS; got.ClientCA != clients || got.Verify != verify {
+			t.Errorf("%s: client_ca %q, verify %q; want %q, %q", res.Config.Frontends[1+i].Name, got.ClientCA, got.Verify, clients, verify)
+		}
 	}
 }
 

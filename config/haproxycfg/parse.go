@@ -743,7 +743,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("bind: luaedge takes accept-proxy per frontend; every bind of %s must have it, or none", p.name)
 		}
 		p.acceptProxy = acceptProxy
-		t, err := bindTLS(at, opts)
+		t, err := bindTLS(at, opts, f.dir)
 		if err != nil {
 			return err
 		}
@@ -1425,9 +1425,12 @@ func splitTop(s string, sep byte) []string {
 
 // bindTLS reads a bind line's options after the address: ssl, crt FILE
 // (a PEM with the certificate and its key; several crt are chosen by
-// SNI, the first being the default), alpn LIST and ssl-min-ver. nil: no
-// ssl.
-func bindTLS(at pos, opts []string) (*config.FrontendTLS, error) {
+// SNI, the first being the default; FILE.ocsp beside it, if there is
+// one, is its OCSP response, as HAProxy loads it), alpn LIST,
+// ssl-min-ver, ca-file FILE and verify none|optional|required (none by
+// default, as in HAProxy). dir is the configuration file's folder. nil:
+// no ssl.
+func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 	if len(opts) == 0 {
 		return nil, nil
 	}
@@ -1450,7 +1453,30 @@ func bindTLS(at pos, opts []string) (*config.FrontendTLS, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.Certificates = append(t.Certificates, config.CertKey{Cert: f, Key: f})
+			ck := config.CertKey{Cert: f, Key: f}
+			staple := f + ".ocsp"
+			if !filepath.IsAbs(staple) {
+				staple = filepath.Join(dir, staple)
+			}
+			if _, err := os.Stat(staple); err == nil {
+				ck.OCSP = staple
+			}
+			t.Certificates = append(t.Certificates, ck)
+		case "ca-file":
+			f, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			t.ClientCA = f
+		case "verify":
+			v, err := arg()
+			if err != nil {
+				return nil, err
+			}
+			if v != "none" && v != "optional" && v != "required" {
+				return nil, at.errorf("bind ... verify: want none, optional or required, got '%s'", v)
+			}
+			t.Verify = v
 		case "alpn":
 			v, err := arg()
 			if err != nil {
@@ -1476,6 +1502,12 @@ func bindTLS(at pos, opts []string) (*config.FrontendTLS, error) {
 	}
 	if !ssl || len(t.Certificates) == 0 {
 		return nil, at.errorf("bind: ssl and crt go together")
+	}
+	if t.Verify == "" {
+		t.Verify = "none"
+	}
+	if t.Verify != "none" && t.ClientCA == "" {
+		return nil, at.errorf("bind ... verify %s: a ca-file is needed to verify client certificates", t.Verify)
 	}
 	return t, nil
 }

@@ -99,6 +99,76 @@ F.ssl_fc_cipher = tls_fact("tls_cipher")
 F.ssl_fc_sni = tls_fact("tls_sni")
 F.ssl_fc_alpn = tls_fact("tls_alpn")
 
+-- The certificate the client presented (the ssl_c fetches): Go encoded
+-- its facts once per connection (transport.ClientFacts: each is its
+-- length, a colon and its bytes). On a clear connection they all fail
+-- (nil); over TLS without a certificate ssl_c_used is false, ssl_c_verify
+-- 0 and the others fail. A certificate that did not verify failed the
+-- handshake, so ssl_c_verify and ssl_c_err are 0 whenever there is one.
+local function client_fact(s, i)
+	local sp = s.tls_client
+	if sp.len == 0 then return nil end
+	local facts, at = I.span(s, sp), 1
+	for k = 1, i do
+		local colon = facts:find(":", at, true)
+		if colon == nil then return nil end
+		local n = tonumber(facts:sub(at, colon - 1))
+		if k == i then return facts:sub(colon + 1, colon + n) end
+		at = colon + 1 + n
+	end
+end
+local function tls_conn(s) return s.tls_version.len > 0 end
+function F.ssl_c_used(s)
+	if not tls_conn(s) then return nil end
+	return s.tls_client.len > 0
+end
+function F.ssl_c_verify(s)
+	if not tls_conn(s) then return nil end
+	return 0
+end
+F.ssl_c_err, F.ssl_c_ca_err, F.ssl_c_ca_err_depth = F.ssl_c_verify, F.ssl_c_verify, F.ssl_c_verify
+-- dn returns a DN fetch: the whole DN in one-line form (fact i), or the
+-- value of its entry-th attribute of a type (occ: the n-th from the first,
+-- or from the last when negative; the first by default), or the whole DN
+-- in RFC 2253's form (fact i2253) when format is "rfc2253".
+local function dn(i, i2253)
+	return function(s, entry, occ, format)
+		if (entry == nil or entry == "") and format == "rfc2253" then
+			return client_fact(s, i2253)
+		end
+		local line = client_fact(s, i)
+		if line == nil then return nil end
+		local parts = {}
+		for typ, value in line:gmatch("/([^=/]+)=([^/]*)") do
+			parts[#parts + 1] = { typ, value }
+		end
+		if entry ~= nil and entry ~= "" then
+			local vals = {}
+			for _, p in ipairs(parts) do
+				if p[1] == entry then vals[#vals + 1] = p[2] end
+			end
+			occ = tonumber(occ) or 1
+			if occ == 0 then occ = 1 end
+			if occ < 0 then occ = #vals + 1 + occ end
+			return vals[occ]
+		end
+		return line
+	end
+end
+F.ssl_c_s_dn = dn(1, 11)
+F.ssl_c_i_dn = dn(2, 12)
+function F.ssl_c_serial(s) return client_fact(s, 3) end
+function F.ssl_c_sha1(s) return client_fact(s, 4) end
+function F.ssl_c_notbefore(s) return client_fact(s, 5) end
+function F.ssl_c_notafter(s) return client_fact(s, 6) end
+function F.ssl_c_der(s) return client_fact(s, 7) end
+function F.ssl_c_version(s)
+	local v = client_fact(s, 8)
+	return v and tonumber(v)
+end
+function F.ssl_c_sig_alg(s) return client_fact(s, 9) end
+function F.ssl_c_key_alg(s) return client_fact(s, 10) end
+
 function F.hdr(s, name, occ)
 	need_name("hdr", name)
 	return occurrence(req_values(s, name), occ)
