@@ -277,6 +277,9 @@ func (ls *loopState) drainWebSockets() {
 	for h := range ls.http.Conns {
 		h.DrainWebSocket()
 	}
+	for h := range ls.http2.Conns {
+		h.DrainWebSocket()
+	}
 	for w := range ls.ws.Conns {
 		w.Drain()
 	}
