@@ -75,12 +75,12 @@ type Upstream struct {
 	be *Backend
 	serverConn
 
-	st         *stream.Stream // the exchange it serves; nil when idle
-	reqChunked bool           // the request body goes chunk-framed
-	upgrade    bool           // the request asks for WebSocket: a 101 makes the exchange a tunnel
-	h2ws       bool           // an HTTP/2 extended CONNECT (RFC 8441) sent as an Upgrade with key
-	key        [ws.KeyLen]byte
-	tunnel     bool           // the server switched protocols: bytes are relayed untouched
+	st         *stream.Stream  // the exchange it serves; nil when idle
+	reqChunked bool            // the request body goes chunk-framed
+	upgrade    bool            // the request asks for WebSocket: a 101 makes the exchange a tunnel
+	h2ws       bool            // an HTTP/2 extended CONNECT (RFC 8441) sent as an Upgrade with key
+	key        [ws.KeyLen]byte // h2ws: the Sec-WebSocket-Key sent, which the 101 must answer
+	tunnel     bool            // the server switched protocols: bytes are relayed untouched
 	method     []byte
 	receiving  bool   // inside receive
 	receiveFn  func() // u.receive, made once: a method value passed on allocates
