@@ -12,7 +12,7 @@ import (
 // functions of the Proxy, Server and StickTable classes reach s through
 // it, as a loop's state does; it has no loop, so no socket connects.
 func (s *Server) CheckHost() any {
-	return &loopState{srv: s, sockets: proxypkg.NewSockets(nil, s.handshakes, nil)}
+	return &loopState{srv: s, sockets: proxypkg.NewSockets(nil, s.handshakes, nil, nil)}
 }
 
 // CheckInits gives st, made with CheckHost, what a loop's state gets

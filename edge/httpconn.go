@@ -109,6 +109,7 @@ func (w *httpConn) toH2() {
 	w.h1 = nil
 	w.sniffed = true
 	w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
+	w.h2.WSFilter = w.ls.wsChains[w.f.index]
 	if w.ls.srv.draining.Load() {
 		w.h2.Drain()
 	}

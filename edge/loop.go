@@ -73,7 +73,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
-	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client)
+	// The sockets share the compressors of the loop's WebSockets (ls.ws,
+	// set below: its Flate is the zero value until first used).
+	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client, &ls.ws.Flate)
 	ls.pending = map[*cgo.Stream]*sharedWait{}
 	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog, Hooks: s.hooks})
 	if err != nil {
@@ -274,6 +276,9 @@ func (ls *loopState) newConnID() int64 {
 // generation.
 func (ls *loopState) drainWebSockets() {
 	for h := range ls.http.Conns {
+		h.DrainWebSocket()
+	}
+	for h := range ls.http2.Conns {
 		h.DrainWebSocket()
 	}
 	for w := range ls.ws.Conns {

@@ -67,18 +67,33 @@ func wantsWebSocket(s *cgo.Stream) bool {
 	return upgrade && connection
 }
 
+// extendedConnect reports whether an HTTP/2 request is a WebSocket's
+// extended CONNECT (RFC 8441): forwarded, it becomes an HTTP/1.1 Upgrade.
+func extendedConnect(s *cgo.Stream) bool {
+	return s.Kind() == cgo.KindHTTP2 && string(s.Method()) == "CONNECT" && http1.EqualFold(s.Protocol(), "websocket")
+}
+
 // requestHead serialises the request as the scripts left it, for an
 // HTTP/1.1 server; upgrade keeps a WebSocket upgrade's fields, and
 // noExtensions drops its Sec-WebSocket-Extensions (ws_filters read plain
-// messages). The bytes are the pool's scratch: valid until the next call.
-func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool) []byte {
-	b := http1.AppendRequestLine(p.head[:0], s.Method(), s.Target())
+// messages). An extended CONNECT (RFC 8441) goes as the opening handshake
+// of HTTP/1.1 (RFC 6455 §4.1) with key, its Sec-WebSocket-Key (nil for any
+// other request): a GET with Upgrade; its Sec-WebSocket-Version,
+// -Protocol and -Extensions fields are the client's. The bytes are the
+// pool's scratch: valid until the next call.
+func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, key []byte) []byte {
+	method := s.Method()
+	if key != nil {
+		method = []byte("GET")
+	}
+	b := http1.AppendRequestLine(p.head[:0], method, s.Target())
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
 		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) ||
-			(noExtensions && http1.EqualFold(name, "sec-websocket-extensions")) {
+			(noExtensions && http1.EqualFold(name, "sec-websocket-extensions")) ||
+			(key != nil && http1.EqualFold(name, "sec-websocket-key")) {
 			continue
 		}
 		b = http1.AppendHeader(b, name, value)
@@ -88,6 +103,11 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool) [
 	}
 	if upgrade {
 		b = append(b, "connection: upgrade\r\nupgrade: websocket\r\n"...)
+	}
+	if key != nil {
+		b = append(b, "sec-websocket-key: "...)
+		b = append(b, key...)
+		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	p.head = b

@@ -13,6 +13,7 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
+	"github.com/luaedge/luaedge/proto/ws"
 	"github.com/luaedge/luaedge/resolver"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -33,14 +34,17 @@ type Sockets struct {
 	next       int               // the last id given to a socket or client
 	dns        *resolver.Cache   // names of connects and URIs; nil without a loop
 	http       *Client           // nil without a loop
+	flate      *ws.Flate         // the loop's compressors (serve/ws.Loop's); nil: clients offer no permessage-deflate
 }
 
 // NewSockets makes the sockets of loop l; hs bounds the TLS handshakes
 // of connect_ssl and of the HTTP client, which opt configures. The gate
 // functions below find them through the host value of the loop's Lua
 // state (SocketsHost). Without a loop (luaedge check) nothing connects.
-func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions) *Sockets {
-	k := &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}}
+// f is the loop's permessage-deflate compressors, for its WebSocket
+// clients (nil: they offer no compression).
+func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions, f *ws.Flate) *Sockets {
+	k := &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}, flate: f}
 	if l != nil && opt != nil {
 		k.dns = opt.Resolver.NewCache(l.Post, l.Now)
 		k.http = newClient(l, hs, opt, k.dns)

@@ -16,6 +16,7 @@ import (
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/proto/ws"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -74,10 +75,12 @@ type Upstream struct {
 	be *Backend
 	serverConn
 
-	st         *stream.Stream // the exchange it serves; nil when idle
-	reqChunked bool           // the request body goes chunk-framed
-	upgrade    bool           // the request asks for WebSocket: a 101 makes the exchange a tunnel
-	tunnel     bool           // the server switched protocols: bytes are relayed untouched
+	st         *stream.Stream  // the exchange it serves; nil when idle
+	reqChunked bool            // the request body goes chunk-framed
+	upgrade    bool            // the request asks for WebSocket: a 101 makes the exchange a tunnel
+	h2ws       bool            // an HTTP/2 extended CONNECT (RFC 8441) sent as an Upgrade with key
+	key        [ws.KeyLen]byte // h2ws: the Sec-WebSocket-Key sent, which the 101 must answer
+	tunnel     bool            // the server switched protocols: bytes are relayed untouched
 	method     []byte
 	receiving  bool   // inside receive
 	receiveFn  func() // u.receive, made once: a method value passed on allocates
@@ -136,6 +139,11 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 // openOn forwards the request of st to srv, picked for it.
 func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
 	st.LogServer(srv.Name(), false) // %Tw ends, %Tc starts
+	ext := extendedConnect(st.S())
+	if b.H2 && ext {
+		srv.Done()
+		return nil, 501, "WebSocket over HTTP/2 is forwarded to HTTP/1.1 servers only"
+	}
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
@@ -153,10 +161,19 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	u.st = st
 	u.slot = true
 	u.method = append(u.method[:0], s.Method()...)
-	u.reqChunked = s.ContentLength() < 0 && !(s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
-	u.upgrade = wantsWebSocket(s)
+	// An extended CONNECT has no body: what its client sends on its
+	// stream is the WebSocket's, once the server switched.
+	u.reqChunked = !ext && s.ContentLength() < 0 && !(s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
+	u.upgrade = ext || wantsWebSocket(s)
+	u.h2ws = ext
 	u.tunnel = false
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters))
+	var key []byte
+	if ext {
+		u.key = ws.NewKey()
+		key = u.key[:]
+		u.method = append(u.method[:0], "GET"...)
+	}
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}
@@ -245,8 +262,15 @@ func (u *Upstream) Body(data []byte) {
 	u.write(data)
 }
 
-// EndBody ends a chunked request body, with its trailer fields.
+// EndBody ends a chunked request body, with its trailer fields. On a
+// tunnel (an extended CONNECT's client ended its stream) it ends what
+// goes to the server, as a TCP FIN, once what waits has left; what the
+// server sends is still relayed.
 func (u *Upstream) EndBody(trailers []http1.Header) {
+	if u.tunnel {
+		u.closeWrite()
+		return
+	}
 	u.endBody(len(trailers), func(i int) ([]byte, []byte) { return trailers[i].Name, trailers[i].Value })
 }
 
@@ -269,6 +293,18 @@ func (u *Upstream) endBody(n int, field func(int) ([]byte, []byte)) {
 		u.p.head = append(b, "\r\n"...)
 	}
 	u.write(u.p.head)
+}
+
+// closeWrite half-closes the connection once its output has left.
+func (u *Upstream) closeWrite() {
+	if u.closed || u.c == nil {
+		return
+	}
+	if u.c.Outbound() > 0 {
+		u.p.loop.After(transport.Recheck, u.closeWrite)
+		return
+	}
+	u.c.CloseWrite()
 }
 
 // Backlog is how many request bytes wait to leave.
@@ -378,6 +414,10 @@ func (u *Upstream) receive() {
 				u.fail(errBadResponse)
 				return
 			}
+			if u.resp.Status == 101 && u.h2ws && !u.switchChecked() {
+				u.fail(errBadResponse)
+				return
+			}
 			if u.resp.Status == 101 && u.upgrade {
 				// The server accepted the WebSocket upgrade: from here on
 				// the bytes are relayed untouched both ways, until either
@@ -420,6 +460,22 @@ func (u *Upstream) receive() {
 			st.Throttle(u.c, st.Backlog, func() bool { return u.st != st || u.closed })
 		}
 	}
+}
+
+// switchChecked checks the server's 101 to the Upgrade an extended
+// CONNECT became: it must answer our key, as its client, who sent none,
+// cannot check it (the subprotocol and extensions are the client's to
+// check, in the 200 it gets).
+func (u *Upstream) switchChecked() bool {
+	var a ws.Answer
+	for _, f := range u.resp.Headers {
+		a.AddField(f.Name, f.Value)
+	}
+	if err := a.CheckSwitch(101, u.key[:]); err != nil {
+		u.p.log.Warn("invalid answer to a WebSocket upgrade", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
+		return false
+	}
+	return true
 }
 
 // Resume goes on relaying after the http-response rules finished with the
@@ -510,7 +566,9 @@ func (u *Upstream) finish() {
 	// a body after 204 or to HEAD) would be read as the answer to the next
 	// client's request: a connection holding any is not reused.
 	stray := u.c.Inbound()
-	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0 && !u.private
+	// An extended CONNECT that got no 101 may have sent its client's
+	// first bytes after its head: the connection is not reused.
+	reuse := u.resp.KeepAlive && u.mode != http1.BodyClose && !u.closed && stray == 0 && !u.private && !u.h2ws
 	if stray > 0 && !u.closed {
 		u.p.log.Warn("server sent bytes past the end of its response; closing the connection", "backend", u.be.Name(), "server", u.srv.Name(), "bytes", stray)
 	}

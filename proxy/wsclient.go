@@ -21,7 +21,9 @@ import (
 // them and belong to it (closed when it ends); each call parks the
 // coroutine (OpSocket, with the LE_SOCK_WS_* operations) and the loop
 // resumes it once done. Frames are read with proto/ws's Reader in the
-// client role and written with its Writer, masked.
+// client role and written with its Writer, masked; permessage-deflate,
+// when the server agrees to it, with the loop's Flate, which the loop's
+// served WebSockets share.
 //
 // Data frames are parsed only while a receive waits, straight into the
 // waiting stream's io buffer (the message's only copy before Lua's
@@ -54,6 +56,7 @@ type wsClient struct {
 	// request (until written).
 	key       [ws.KeyLen]byte
 	protocols string
+	deflate   bool // permessage-deflate offered
 	req       []byte
 	open      bool // the server's 101 checked: frames from now on
 
@@ -85,7 +88,8 @@ type wsClient struct {
 // wsConnect opens a client connection: data holds what
 // websocket_client.lua wrote, one line each (the address to dial, the
 // Host field, the target, the subprotocols offered, then extra header
-// lines); flags 1: over TLS, 2: without verifying the server.
+// lines); flags 1: over TLS, 2: without verifying the server, 4: offering
+// permessage-deflate (on a loop that has compressors).
 func (l *Sockets) wsConnect(w *sockWait, data []byte, timeout time.Duration, flags int) {
 	fail := func(msg string) {
 		w.done(cgo.SockEFail, []byte("connect: "+msg))
@@ -103,8 +107,9 @@ func (l *Sockets) wsConnect(w *sockWait, data []byte, timeout time.Duration, fla
 		return
 	}
 	l.next++
-	k := &wsClient{l: l, id: l.next, owner: w.s, wait: w, protocols: protocols, key: ws.NewKey()}
-	k.req = ws.AppendRequest(nil, target, host, k.key[:], protocols, extra)
+	k := &wsClient{l: l, id: l.next, owner: w.s, wait: w, protocols: protocols, key: ws.NewKey(),
+		deflate: flags&4 != 0 && l.flate != nil}
+	k.req = ws.AppendRequest(nil, target, host, k.key[:], protocols, extra, k.deflate)
 	if flags&1 != 0 {
 		name, _, _ := net.SplitHostPort(addr)
 		k.tls = &tls.Config{ServerName: name, NextProtos: []string{"http/1.1"}, InsecureSkipVerify: flags&2 != 0}
@@ -258,7 +263,7 @@ func (k *wsClient) handshake() bool {
 	for _, h := range resp.Headers {
 		a.AddField(h.Name, h.Value)
 	}
-	protocol, err := a.Check(resp.Status, k.key[:], k.protocols)
+	protocol, d, err := a.Check(resp.Status, k.key[:], k.protocols, k.deflate)
 	if err == ws.ErrNotSwitching {
 		k.connectFailed("the server answered " + strconv.Itoa(resp.Status) + " " + string(resp.Reason) + ", not 101")
 		return false
@@ -269,8 +274,10 @@ func (k *wsClient) handshake() bool {
 	}
 	k.c.Discard(n)
 	k.open = true
-	k.r.Init(ws.Client, ws.Limits{}, ws.Deflate{}, nil)
-	k.w.Init(ws.Client, ws.Deflate{}, nil)
+	// Compressed messages are inflated up to ws.DefaultMaxMessage (1009
+	// past it), whatever they would inflate to.
+	k.r.Init(ws.Client, ws.Limits{}, d, k.l.flate)
+	k.w.Init(ws.Client, d, k.l.flate)
 	if w := k.wait; w != nil && w.op == cgo.SockWSConnect {
 		k.wait = nil
 		if w.timer != nil {

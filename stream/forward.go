@@ -90,7 +90,9 @@ type Upstream interface {
 }
 
 // Tunneler is a Protocol whose connection can carry a tunnel once a
-// server switched protocols (its 101 to a WebSocket upgrade): HTTP/1.1.
+// server switched protocols (its 101 to a WebSocket upgrade): HTTP/1.1,
+// and an HTTP/2 stream whose extended CONNECT (RFC 8441) went to the
+// server as an Upgrade (its client gets a 200).
 type Tunneler interface {
 	// Tunnel makes the connection send what the client sends to the
 	// Upstream untouched (Stream.Body), and what the stream sends
@@ -155,10 +157,10 @@ func (st *Stream) route(s *cgo.Stream) int {
 
 // startForward sends the request to a server of its backend.
 func (st *Stream) startForward() {
-	if len(st.th.S.Protocol()) > 0 {
-		// An extended CONNECT (RFC 8441) would reach an HTTP/1.1 server
-		// as a CONNECT: WebSocket over HTTP/2 is for Lua services.
-		st.forwardError(501, "WebSocket over HTTP/2 is served by Lua services only, not forwarded")
+	if p := st.th.S.Protocol(); len(p) > 0 && !http1.EqualFold(p, "websocket") {
+		// An extended CONNECT (RFC 8441) is forwarded as an HTTP/1.1
+		// Upgrade (proxy), which only WebSocket's has.
+		st.forwardError(501, "an extended CONNECT is forwarded for WebSocket only")
 		return
 	}
 	be := st.route(st.th.S)

@@ -41,7 +41,12 @@ func (l *Log) String() string {
 type Server struct {
 	Addr map[string]string // by placeholder: "@A@" -> "127.0.0.1:port"
 	Log  *Log
+	stop func()
 }
+
+// Stop begins the server's graceful stop, as SIGTERM does, and returns;
+// the end of the test waits for it.
+func (s *Server) Stop() { go s.stop() }
 
 // placeholders are the addresses a configuration may ask for.
 var placeholders = []string{"@A@", "@B@", "@C@", "@D@", "@E@"}
@@ -97,9 +102,12 @@ func Start(t testing.TB, yml, code string) *Server {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("not booted after 10 s\n%s", s.Log)
 	}
+	var once sync.Once
+	var stopErr error
+	s.stop = func() { once.Do(func() { stopErr = srv.Shutdown(context.Background()) }) }
 	t.Cleanup(func() {
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown: %v", err)
+		if s.stop(); stopErr != nil {
+			t.Errorf("Shutdown: %v", stopErr)
 		}
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)

@@ -26,7 +26,8 @@ local Client = {}
 local mt = { __index = Client, __tostring = function() return "WebSocket" end }
 
 -- What luaedge keeps of each client, out of the scripts' reach: the
--- handshake's request for Go, the flags (1 TLS, 2 no verification), its
+-- handshake's request for Go, the flags (1 TLS, 2 no verification, 4
+-- permessage-deflate offered), its
 -- id in Go and the stream of the request that connected it, and its state.
 local NEW, OPEN, CLOSED = 0, 1, 2
 local priv = setmetatable({}, { __mode = "k" })
@@ -70,7 +71,10 @@ end
 -- the subprotocols offered. options.verify = false accepts any
 -- certificate from a wss:// server (it is verified against the system's
 -- roots otherwise); options.headers adds fields to the request (name =
--- value: Origin, Authorization, ...).
+-- value: Origin, Authorization, ...); options.deflate = false offers no
+-- permessage-deflate (it is offered otherwise, and used if the server
+-- agrees: messages of 64 bytes or more go compressed, and compressed ones
+-- are inflated up to 1 MiB).
 function M.new_from_uri(uri, protocols, options)
 	I.check_type("new_from_uri", 1, uri, "string")
 	local u = parse_uri(uri)
@@ -87,11 +91,16 @@ function M.new_from_uri(uri, protocols, options)
 		offered = table.concat(protocols, ", ")
 	end
 	local flags, extra = u.tls and 1 or 0, {}
+	local deflate = true
 	if options ~= nil then
 		if type(options) ~= "table" then
 			error("bad argument #3 to 'new_from_uri' (table expected, got " .. type(options) .. ")", 2)
 		end
 		if options.verify == false and u.tls then flags = 3 end
+		if options.deflate ~= nil then
+			if type(options.deflate) ~= "boolean" then error("new_from_uri: options.deflate must be a boolean", 2) end
+			deflate = options.deflate
+		end
 		if options.headers ~= nil then
 			if type(options.headers) ~= "table" then error("new_from_uri: options.headers must be a table", 2) end
 			for name, value in pairs(options.headers) do
@@ -106,6 +115,7 @@ function M.new_from_uri(uri, protocols, options)
 			end
 		end
 	end
+	if deflate then flags = flags + 4 end
 	local ws = setmetatable({}, mt)
 	priv[ws] = {
 		request = u.addr .. "\n" .. u.host .. "\n" .. u.target .. "\n" .. offered .. "\n" .. table.concat(extra),

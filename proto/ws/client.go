@@ -25,11 +25,11 @@ func NewKey() [KeyLen]byte {
 // AppendRequest appends the opening handshake's request for target (the
 // path and query, "/" at least) on host (the Host field: the URI's host,
 // and its port unless the scheme's default), with key and the
-// subprotocols offered (comma-separated tokens; "" for none). extra is
-// appended before the final CRLF: more header fields, each line ending in
-// CRLF; the caller checks that they are fields and none of the
-// handshake's own. No permessage-deflate is offered.
-func AppendRequest(dst []byte, target, host string, key []byte, protocols, extra string) []byte {
+// subprotocols offered (comma-separated tokens; "" for none), and
+// permessage-deflate (ClientOffer) when deflate is set. extra is appended
+// before the final CRLF: more header fields, each line ending in CRLF;
+// the caller checks that they are fields and none of the handshake's own.
+func AppendRequest(dst []byte, target, host string, key []byte, protocols, extra string, deflate bool) []byte {
 	dst = append(dst, "GET "...)
 	dst = append(dst, target...)
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
@@ -41,6 +41,9 @@ func AppendRequest(dst []byte, target, host string, key []byte, protocols, extra
 		dst = append(dst, "Sec-WebSocket-Protocol: "...)
 		dst = append(dst, protocols...)
 		dst = append(dst, "\r\n"...)
+	}
+	if deflate {
+		dst = append(dst, "Sec-WebSocket-Extensions: "+ClientOffer+"\r\n"...)
 	}
 	dst = append(dst, extra...)
 	return append(dst, "\r\n"...)
@@ -55,6 +58,7 @@ var (
 	errAnsAccept      = errors.New("ws: the server's Sec-WebSocket-Accept does not match the key")
 	errAnsProtocol    = errors.New("ws: the server chose a subprotocol that was not offered")
 	errAnsExtension   = errors.New("ws: the server chose an extension that was not offered")
+	errAnsDeflate     = errors.New("ws: the server's permessage-deflate parameters are invalid")
 	errAnsMultiAccept = errors.New("ws: more than one Sec-WebSocket-Accept")
 )
 
@@ -68,7 +72,7 @@ type Answer struct {
 	accepts    int
 	protocol   []byte
 	protocols  int
-	extensions bool
+	extensions [][]byte // the Sec-WebSocket-Extensions values
 }
 
 // AddField records one header field of the answer, if the handshake cares
@@ -94,45 +98,82 @@ func (a *Answer) AddField(name, value []byte) {
 			a.protocols++
 		}
 	case 24:
-		if equalFold(name, "sec-websocket-extensions") && len(trimOWS(value)) > 0 {
-			a.extensions = true
+		if equalFold(name, "sec-websocket-extensions") {
+			a.extensions = append(a.extensions, value)
 		}
 	}
 }
 
 // Check checks the answer, whose status is status, to a request made with
-// key offering protocols (as given to AppendRequest). It returns the
-// subprotocol the server chose ("" for none), or the error that fails the
-// connection: ErrNotSwitching for any status but 101.
-func (a *Answer) Check(status int, key []byte, protocols string) (string, error) {
-	switch {
-	case status != 101:
-		return "", ErrNotSwitching
-	case !a.upgrade:
-		return "", errAnsUpgrade
-	case !a.connection:
-		return "", errAnsConnection
-	case a.accepts > 1:
-		return "", errAnsMultiAccept
-	case a.extensions:
-		return "", errAnsExtension
+// key offering protocols and, if deflate, permessage-deflate (as given to
+// AppendRequest). It returns the subprotocol the server chose ("" for
+// none) and the permessage-deflate agreement (its On false for none), or
+// the error that fails the connection: ErrNotSwitching for any status but
+// 101.
+func (a *Answer) Check(status int, key []byte, protocols string, deflate bool) (string, Deflate, error) {
+	if err := a.CheckSwitch(status, key); err != nil {
+		return "", Deflate{}, err
 	}
-	want := AcceptKey(key)
-	if string(trimOWS(a.accept)) != string(want[:]) {
-		return "", errAnsAccept
+	d, err := a.deflate(deflate)
+	if err != nil {
+		return "", Deflate{}, err
 	}
 	if a.protocols == 0 {
-		return "", nil
+		return "", d, nil
 	}
 	// One subprotocol, one of those offered (§4.1, point 6 of the checks).
 	p := trimOWS(a.protocol)
 	if a.protocols > 1 || len(p) == 0 {
-		return "", errAnsProtocol
+		return "", Deflate{}, errAnsProtocol
 	}
 	for e, rest := nextElem([]byte(protocols)); e != nil; e, rest = nextElem(rest) {
 		if string(e) == string(p) {
-			return string(p), nil
+			return string(p), d, nil
 		}
 	}
-	return "", errAnsProtocol
+	return "", Deflate{}, errAnsProtocol
+}
+
+// CheckSwitch checks that the answer switches to WebSocket for key: the
+// status, Upgrade, Connection and Sec-WebSocket-Accept; not the
+// subprotocol nor the extensions. A proxy that made the request for its
+// own client, who negotiated those, checks this much.
+func (a *Answer) CheckSwitch(status int, key []byte) error {
+	switch {
+	case status != 101:
+		return ErrNotSwitching
+	case !a.upgrade:
+		return errAnsUpgrade
+	case !a.connection:
+		return errAnsConnection
+	case a.accepts > 1:
+		return errAnsMultiAccept
+	}
+	want := AcceptKey(key)
+	if string(trimOWS(a.accept)) != string(want[:]) {
+		return errAnsAccept
+	}
+	return nil
+}
+
+// deflate reads the extensions the server chose: nothing, or, when
+// offered, permessage-deflate once, with valid parameters.
+func (a *Answer) deflate(offered bool) (Deflate, error) {
+	var d Deflate
+	for _, v := range a.extensions {
+		for e, rest := nextElem(v); e != nil; e, rest = nextElem(rest) {
+			if len(e) == 0 {
+				continue // an empty element of the list (RFC 9110 §5.6.1)
+			}
+			name, params := cut(e, ';')
+			if !offered || d.On || !equalFold(trimOWS(name), ExtensionName) {
+				return Deflate{}, errAnsExtension
+			}
+			var ok bool
+			if d, ok = answerDeflate(params); !ok {
+				return Deflate{}, errAnsDeflate
+			}
+		}
+	}
+	return d, nil
 }

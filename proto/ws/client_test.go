@@ -23,7 +23,7 @@ func TestNewKey(t *testing.T) {
 // net/http parses.
 func TestAppendRequest(t *testing.T) {
 	key := NewKey()
-	req := AppendRequest(nil, "/chat?room=1", "example.com:8080", key[:], "chat, superchat", "Origin: http://example.com\r\n")
+	req := AppendRequest(nil, "/chat?room=1", "example.com:8080", key[:], "chat, superchat", "Origin: http://example.com\r\n", true)
 	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(req))))
 	if err != nil {
 		t.Fatal(err)
@@ -37,11 +37,15 @@ func TestAppendRequest(t *testing.T) {
 			o.AddField([]byte(name), []byte(v))
 		}
 	}
-	res, err := o.Accept([]byte(r.Method), r.ProtoMinor, &Options{Protocols: []string{"superchat"}})
+	res, err := o.Accept([]byte(r.Method), r.ProtoMinor, &Options{Protocols: []string{"superchat"}, Deflate: true})
 	if err != nil || res.Protocol != "superchat" || res.Accept != AcceptKey(key[:]) {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if bare := AppendRequest(nil, "/", "h", key[:], "", ""); strings.Contains(string(bare), "Protocol") || !strings.HasSuffix(string(bare), "13\r\n\r\n") {
+	// Our server takes our client's offer: neither side keeps a context.
+	if want := (Deflate{On: true, ServerNoContextTakeover: true, ClientNoContextTakeover: true}); res.Deflate != want {
+		t.Fatalf("deflate agreed: %+v, want %+v", res.Deflate, want)
+	}
+	if bare := AppendRequest(nil, "/", "h", key[:], "", "", false); strings.Contains(string(bare), "Protocol") || strings.Contains(string(bare), "Extensions") || !strings.HasSuffix(string(bare), "13\r\n\r\n") {
 		t.Fatalf("%q", bare)
 	}
 }
@@ -87,9 +91,52 @@ func TestAnswerCheck(t *testing.T) {
 		{"extension not offered", 101, append(good, "Sec-WebSocket-Extensions: permessage-deflate"), "", "", errAnsExtension},
 	}
 	for _, tt := range tests {
-		got, err := answer(tt.lines...).Check(tt.status, key, tt.protocols)
-		if got != tt.want || err != tt.err {
+		got, d, err := answer(tt.lines...).Check(tt.status, key, tt.protocols, false)
+		if got != tt.want || err != tt.err || d.On {
 			t.Errorf("%s: %q, %v; want %q, %v", tt.name, got, err, tt.want, tt.err)
 		}
+	}
+}
+
+// The server's answer to our permessage-deflate offer (RFC 7692 §7.1):
+// the parameters it may add, and those that fail the connection.
+func TestAnswerDeflate(t *testing.T) {
+	key := []byte("dGhlIHNhbXBsZSBub25jZQ==")
+	good := []string{"Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}
+	tests := []struct {
+		name string
+		ext  []string // Sec-WebSocket-Extensions fields
+		want Deflate
+		err  error
+	}{
+		{"declined", nil, Deflate{}, nil},
+		{"bare", []string{"permessage-deflate"}, Deflate{On: true}, nil},
+		{"every parameter", []string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9"},
+			Deflate{On: true, ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 10, ClientMaxWindowBits: 9}, nil},
+		{"quoted value, case, spaces", []string{"Permessage-Deflate ;  Server_Max_Window_Bits = \"12\""}, Deflate{On: true, ServerMaxWindowBits: 12}, nil},
+		{"empty elements", []string{", permessage-deflate ,"}, Deflate{On: true}, nil},
+		{"client bits without a value", []string{"permessage-deflate; client_max_window_bits"}, Deflate{}, errAnsDeflate},
+		{"server bits without a value", []string{"permessage-deflate; server_max_window_bits"}, Deflate{}, errAnsDeflate},
+		{"window of 16", []string{"permessage-deflate; server_max_window_bits=16"}, Deflate{}, errAnsDeflate},
+		{"window of 7", []string{"permessage-deflate; client_max_window_bits=7"}, Deflate{}, errAnsDeflate},
+		{"value on a flag", []string{"permessage-deflate; server_no_context_takeover=1"}, Deflate{}, errAnsDeflate},
+		{"repeated parameter", []string{"permessage-deflate; client_no_context_takeover; client_no_context_takeover"}, Deflate{}, errAnsDeflate},
+		{"unknown parameter", []string{"permessage-deflate; mystery"}, Deflate{}, errAnsDeflate},
+		{"chosen twice", []string{"permessage-deflate", "permessage-deflate"}, Deflate{}, errAnsExtension},
+		{"another extension", []string{"x-webkit-deflate-frame"}, Deflate{}, errAnsExtension},
+	}
+	for _, tt := range tests {
+		lines := append([]string(nil), good...)
+		for _, e := range tt.ext {
+			lines = append(lines, "Sec-WebSocket-Extensions: "+e)
+		}
+		_, d, err := answer(lines...).Check(101, key, "", true)
+		if d != tt.want || err != tt.err {
+			t.Errorf("%s: %+v, %v; want %+v, %v", tt.name, d, err, tt.want, tt.err)
+		}
+	}
+	// Not offered, it must not be chosen.
+	if _, _, err := answer(append(good, "Sec-WebSocket-Extensions: permessage-deflate")...).Check(101, key, "", false); err != errAnsExtension {
+		t.Errorf("not offered: %v", err)
 	}
 }

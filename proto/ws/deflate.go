@@ -100,8 +100,52 @@ func negotiateDeflate(values [][]byte) Deflate {
 // (what follows the first ';', nil when none). An offer with an unknown,
 // repeated or invalid parameter is declined (RFC 7692 §7.1).
 func acceptDeflate(params []byte) (Deflate, bool) {
-	d := Deflate{On: true, ServerNoContextTakeover: true}
-	var seenSNCT, seenCNCT, seenSMWB, seenCMWB bool
+	p, ok := parseDeflateParams(params)
+	// The client asks us to compress with a smaller window: we must, and
+	// say so with the same value (§7.1.2.1); it must give one. If it says
+	// which window it will compress with, we take it, which bounds the
+	// window we keep for it (§7.1.2.2); without a value, it uses 15.
+	if !ok || p.serverBitsGiven && p.serverBits == 0 {
+		return Deflate{}, false
+	}
+	return Deflate{On: true, ServerNoContextTakeover: true, ClientNoContextTakeover: p.clientNoContext,
+		ServerMaxWindowBits: p.serverBits, ClientMaxWindowBits: p.clientBits}, true
+}
+
+// ClientOffer is the permessage-deflate offer of our client: it
+// compresses each message on its own (client_no_context_takeover, so the
+// server keeps no window for it), and lets the server bound its window
+// (client_max_window_bits without a value, RFC 7692 §7.1.2.2).
+const ClientOffer = ExtensionName + "; client_no_context_takeover; client_max_window_bits"
+
+// answerDeflate checks a server's answer to ClientOffer, the parameters of
+// its permessage-deflate element (RFC 7692 §7.1): each at most once, the
+// window bits with a value (8 to 15). The server may add
+// server_no_context_takeover and server_max_window_bits though we did not
+// ask for them.
+func answerDeflate(params []byte) (Deflate, bool) {
+	p, ok := parseDeflateParams(params)
+	if !ok || p.serverBitsGiven && p.serverBits == 0 || p.clientBitsGiven && p.clientBits == 0 {
+		return Deflate{}, false
+	}
+	return Deflate{On: true, ServerNoContextTakeover: p.serverNoContext, ClientNoContextTakeover: p.clientNoContext,
+		ServerMaxWindowBits: p.serverBits, ClientMaxWindowBits: p.clientBits}, true
+}
+
+// deflateParams are the parameters of one permessage-deflate element, an
+// offer's or an answer's.
+type deflateParams struct {
+	serverNoContext, clientNoContext bool
+	serverBitsGiven, clientBitsGiven bool
+	serverBits, clientBits           uint8 // 0 when given without a value
+}
+
+// parseDeflateParams parses params (what follows the element's first ';',
+// nil when none). It reports false for an unknown or repeated parameter,
+// a value on a *_no_context_takeover, or a window size that is not 8 to
+// 15; whether a *_max_window_bits needs its value is the caller's to say.
+func parseDeflateParams(params []byte) (deflateParams, bool) {
+	var d deflateParams
 	for params != nil {
 		var p []byte
 		p, params = cut(params, ';')
@@ -117,46 +161,30 @@ func acceptDeflate(params []byte) (Deflate, bool) {
 			}
 		}
 		var seen *bool
+		var bits *uint8
 		switch {
 		case equalFold(name, "server_no_context_takeover"):
-			seen = &seenSNCT
-			if hasValue {
-				return Deflate{}, false
-			}
+			seen = &d.serverNoContext
 		case equalFold(name, "client_no_context_takeover"):
-			seen = &seenCNCT
-			if hasValue {
-				return Deflate{}, false
-			}
-			d.ClientNoContextTakeover = true
+			seen = &d.clientNoContext
 		case equalFold(name, "server_max_window_bits"):
-			// The client asks us to compress with a smaller window: we
-			// must, and say so with the same value (§7.1.2.1).
-			seen = &seenSMWB
-			bits, ok := windowBits(value)
-			if !hasValue || !ok {
-				return Deflate{}, false
-			}
-			d.ServerMaxWindowBits = bits
+			seen, bits = &d.serverBitsGiven, &d.serverBits
 		case equalFold(name, "client_max_window_bits"):
-			// The client can compress with a smaller window; if it says
-			// which, we take it, which bounds the window we keep for it
-			// (§7.1.2.2). Without a value, it will use 15.
-			seen = &seenCMWB
-			if hasValue {
-				bits, ok := windowBits(value)
-				if !ok {
-					return Deflate{}, false
-				}
-				d.ClientMaxWindowBits = bits
-			}
+			seen, bits = &d.clientBitsGiven, &d.clientBits
 		default:
-			return Deflate{}, false
+			return deflateParams{}, false
 		}
-		if *seen {
-			return Deflate{}, false
+		if *seen || hasValue && bits == nil {
+			return deflateParams{}, false
 		}
 		*seen = true
+		if hasValue {
+			b, ok := windowBits(value)
+			if !ok {
+				return deflateParams{}, false
+			}
+			*bits = b
+		}
 	}
 	return d, true
 }

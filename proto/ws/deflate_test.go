@@ -200,6 +200,65 @@ func TestInflateContextTakeover(t *testing.T) {
 	}
 }
 
+// The client's side of context takeover: a server that keeps its context
+// (no server_no_context_takeover in its answer) refers to earlier
+// messages, within server_max_window_bits; the client's Reader keeps that
+// window, and none when the server answered server_no_context_takeover.
+func TestClientInflateServerContext(t *testing.T) {
+	var c contextCompressor
+	c.w, _ = flate.NewWriterWindow(&c.buf, 512)
+	msgs := []string{"Hello, world. Hello, world.", strings.Repeat("slide ", 500), "slide on, Hello, world.", "Hello, world."}
+	var in []byte
+	var want []string
+	for _, m := range msgs {
+		in = append(in, tf{fin: true, rsv: 0x40, op: OpText, p: c.message(m), unmasked: true}.bytes()...)
+		want = append(want, "text "+m)
+	}
+	d := Deflate{On: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 9}
+	var r Reader
+	r.Init(Client, Limits{}, d, &Flate{})
+	if r.window != 512 {
+		t.Fatalf("window %d for server_max_window_bits=9", r.window)
+	}
+	if got := run(&r, bytes.Clone(in), 0); !slices.Equal(got, want) {
+		t.Fatalf("got %.60q", got)
+	}
+	d.ServerNoContextTakeover = true
+	r.Init(Client, Limits{}, d, &Flate{})
+	if r.window != 0 {
+		t.Fatalf("a window of %d kept for a server without context", r.window)
+	}
+}
+
+// client_max_window_bits, when the server sets it, bounds how far back the
+// client's compressor refers, as server_max_window_bits does the server's.
+func TestCompressClientWindowBits(t *testing.T) {
+	chunk := make([]byte, 600)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range chunk {
+		chunk[i] = byte(rng.Uint32())
+	}
+	p := append(bytes.Clone(chunk), chunk...)
+	var fl Flate
+	for _, tt := range []struct {
+		bits       uint8
+		compresses bool
+	}{{9, false}, {10, true}, {0, true}} {
+		d := Deflate{On: true, ServerNoContextTakeover: true, ClientNoContextTakeover: true, ClientMaxWindowBits: tt.bits}
+		var w Writer
+		w.Init(Client, d, &fl)
+		out := w.AppendMessage(nil, OpBinary, p)
+		if compresses := len(out) < 900; compresses != tt.compresses {
+			t.Errorf("window bits %d: %d bytes for %d", tt.bits, len(out), len(p))
+		}
+		var r Reader
+		r.Init(Server, Limits{}, d, &fl)
+		if got := run(&r, out, 0); !slices.Equal(got, []string{"binary " + string(p)}) {
+			t.Errorf("window bits %d: read back wrong", tt.bits)
+		}
+	}
+}
+
 // server_max_window_bits bounds how far back our compressor refers: a
 // repeat 600 bytes back is found with a window of 1 KiB, not of 512 bytes.
 func TestCompressServerWindowBits(t *testing.T) {

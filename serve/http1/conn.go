@@ -118,7 +118,7 @@ type Conn struct {
 	tunnel     bool
 	tunnelIdle time.Duration
 	relay      *servews.Relay
-	wst        *wsTunnel // the frames followed for the drain (wsdrain.go); nil with relay
+	wst        *servews.Tunnel // the frames followed for the drain (wsdrain.go); nil with relay
 
 	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
 	// (0: none); set by whoever makes the Conn.
@@ -508,14 +508,15 @@ func (h *Conn) Tunnel(idle time.Duration) {
 			h.relay.Hooks(h.st.S())
 		}
 	} else {
-		h.wst = &wsTunnel{}
+		h.wst = &servews.Tunnel{ToServer: h.toServer, ToClient: h.sendRaw, Drained: h.endTunnel, Post: h.l.Env.Loop.Post}
 	}
 	if h.l.Env.Draining() {
 		h.drainTunnel() // switched while the server stops: closed at once
 	}
 }
 
-// toClient and toServer are where a Relay writes frames.
+// toClient and toServer are where a Relay writes frames; a Tunnel's go
+// to toServer and sendRaw.
 func (h *Conn) toClient(p []byte) { h.out = append(h.outBuf(), p...) }
 
 func (h *Conn) toServer(p []byte) {
@@ -555,7 +556,7 @@ func (h *Conn) relayTunnel() {
 		h.resumeRead()
 		h.relay.FromClient(buf)
 	} else {
-		h.tunnelToServer(buf)
+		h.wst.FromClient(buf)
 	}
 	h.c.Discard(len(buf))
 	h.deadline = h.loopNow().Add(h.tunnelIdle)
@@ -743,16 +744,23 @@ func (h *Conn) SendData(p []byte) {
 		h.deadline = h.loopNow().Add(h.tunnelIdle)
 		if h.relay != nil {
 			h.relay.FromServer(p)
-			return
+		} else {
+			h.wst.FromServer(p)
 		}
-		if !h.tunnelToClient(p) {
-			return
-		}
+		return
 	}
 	if h.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
 		h.out = append(h.out, "\r\n"...)
 	}
+	h.sendRaw(p)
+	if h.respChunked {
+		h.out = append(h.outBuf(), "\r\n"...)
+	}
+}
+
+// sendRaw sends p as it is: a large p is written without a copy.
+func (h *Conn) sendRaw(p []byte) {
 	if len(p) >= directWrite {
 		h.flush()
 		if !h.closed {
@@ -760,9 +768,6 @@ func (h *Conn) SendData(p []byte) {
 		}
 	} else {
 		h.out = append(h.outBuf(), p...)
-	}
-	if h.respChunked {
-		h.out = append(h.outBuf(), "\r\n"...)
 	}
 }
 

@@ -75,6 +75,11 @@ type Conn struct {
 	// stays until its response has been queued whole (or it was reset).
 	streams map[uint32]*reqStream
 
+	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
+	// (0: none), for the tunnels of forwarded extended CONNECTs; set by
+	// whoever made the Conn.
+	WSFilter int
+
 	// scratch is this connection's buffer for small values built while
 	// answering (a date, a content-length, an error body).
 	scratch []byte
@@ -175,6 +180,8 @@ func (h *Conn) event(ev *http2.Event) {
 	case http2.EventData:
 		if rs := h.streams[ev.Stream]; rs != nil && rs.ws != nil {
 			rs.ws.data(ev.Data, ev.End)
+		} else if rs != nil && rs.tunnel != nil {
+			rs.tunnel.data(ev.Data, ev.End)
 		} else if rs != nil {
 			rs.data(ev.Data, ev.End)
 		} else {
@@ -183,6 +190,8 @@ func (h *Conn) event(ev *http2.Event) {
 	case http2.EventTrailers:
 		if rs := h.streams[ev.Stream]; rs != nil && rs.ws != nil {
 			rs.ws.Close() // the client's end of the stream
+		} else if rs != nil && rs.tunnel != nil {
+			rs.tunnel.data(nil, true)
 		} else if rs != nil {
 			rs.trailers(ev.Fields)
 		}
@@ -284,6 +293,9 @@ func (h *Conn) forget(rs *reqStream) {
 		return
 	}
 	delete(h.streams, rs.id)
+	if rs.tunnel != nil {
+		rs.tunnel.close()
+	}
 	rs.gone = true
 	if rs.ws == nil {
 		// A WebSocket's stream has a connection id of its own, whose
@@ -439,9 +451,30 @@ func (h *Conn) Drain() {
 	}
 	h.shutdown = true
 	h.h2.Shutdown()
+	for _, rs := range h.streams {
+		if rs.tunnel != nil {
+			rs.tunnel.drain()
+		}
+	}
 	if !h.busy {
 		h.flush()
 	}
+}
+
+// DrainWebSocket closes the forwarded WebSockets (tunnels) of the
+// connection with 1001 when a reload retires the generation; its other
+// streams go on.
+func (h *Conn) DrainWebSocket() {
+	if h.closed || h.ending {
+		return
+	}
+	h.Handle(func() {
+		for _, rs := range h.streams {
+			if rs.tunnel != nil {
+				rs.tunnel.drain()
+			}
+		}
+	})
 }
 
 // closeAll ends every stream: the connection is going.

@@ -24,6 +24,7 @@ type reqStream struct {
 	// connection.
 	connID int64
 	ws     *wsStream // the WebSocket it became; nil until then
+	tunnel *tunnel   // the tunnel it became (a forwarded extended CONNECT); nil until then
 
 	head bool // a HEAD request: its answer has no body
 
@@ -231,6 +232,12 @@ func (rs *reqStream) Handle(fn func()) { rs.h.Handle(fn) }
 // SendHead sends the response head in a HEADERS frame, adding Date and
 // Server. The body's end is always a DATA frame (or the trailers) with
 // END_STREAM, sent by EndResponse.
+//
+// A server's 101 to the Upgrade a forwarded extended CONNECT became goes
+// to the client as a 200 (RFC 8441 §5) without the 101's
+// Sec-WebSocket-Accept (nor, as for any 2xx to a CONNECT, a
+// Content-Length); its Sec-WebSocket-Protocol and -Extensions are the
+// client's to check.
 func (rs *reqStream) SendHead(hd *stream.Head) {
 	if rs.gone {
 		return
@@ -239,10 +246,15 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if hd.Status >= 400 && h.trackKey != "" {
 		h.fe.Track.HTTPError(h.trackKey)
 	}
+	status := hd.Status
+	if hd.Upgrade {
+		status = 200
+	}
 	start := h.h2.Pending()
-	h.h2.StartHeaders(rs.id, hd.Status)
+	h.h2.StartHeaders(rs.id, status)
 	for i, n := 0, hd.NumFields(); i < n; i++ {
-		if name, value, ok := hd.Field(i); ok {
+		name, value, ok := hd.Field(i)
+		if ok && !(hd.Upgrade && (http1.EqualFold(name, "sec-websocket-accept") || http1.EqualFold(name, "content-length"))) {
 			h.h2.AddField(name, value)
 		}
 	}
@@ -257,14 +269,24 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 		return
 	}
 	rs.st.LogHeadBytes(h.h2.Pending() - start)
-	if hd.Status >= 200 {
+	if status >= 200 {
 		rs.headSent = true
 	}
 }
 
 // SendData sends response body bytes within the client's windows; what
-// they do not take waits in pending.
+// they do not take waits in pending. A tunnel's are what its server sent.
 func (rs *reqStream) SendData(p []byte) {
+	if rs.tunnel != nil {
+		rs.tunnel.fromServer(p)
+		return
+	}
+	rs.sendBody(p)
+}
+
+// sendBody sends p in DATA frames, the rest waiting in pending; a
+// response's, not a tunnel's, is then bounded by timeouts.body.
+func (rs *reqStream) sendBody(p []byte) {
 	if rs.gone {
 		return
 	}
@@ -278,7 +300,9 @@ func (rs *reqStream) SendData(p []byte) {
 	}
 	if n < len(p) {
 		rs.pending = append(rs.pending, p[n:]...)
-		rs.deadline = rs.h.now().Add(rs.h.fe.BodyTime)
+		if rs.tunnel == nil {
+			rs.deadline = rs.h.now().Add(rs.h.fe.BodyTime)
+		}
 	}
 }
 
@@ -348,13 +372,15 @@ func (rs *reqStream) sendPending() {
 		rs.pending = rs.pending[:copy(rs.pending, rs.pending[n:])]
 		if len(rs.pending) > 0 {
 			// A WebSocket's client that does not read is its pings' to
-			// find out, not a deadline's.
-			if rs.ws == nil && (n > 0 || rs.deadline.IsZero()) {
+			// find out, not a deadline's; a tunnel's, its idle timeout's.
+			if rs.ws == nil && rs.tunnel == nil && (n > 0 || rs.deadline.IsZero()) {
 				rs.deadline = h.now().Add(h.fe.BodyTime)
 			}
 			return
 		}
-		rs.deadline = time.Time{}
+		if rs.tunnel == nil {
+			rs.deadline = time.Time{}
+		}
 	}
 	if !rs.ended {
 		return

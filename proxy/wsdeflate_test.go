@@ -1,0 +1,207 @@
+package proxy_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/luaedge/luaedge/edge/edgetest"
+)
+
+// permessage-deflate in the WebSocket client of scripts: offered by
+// default, agreed with gorilla/websocket (which keeps no context either
+// way) and with luaedge's own server, compressing what the script sends
+// and inflating what it receives, up to 1 MiB. Each peer is reached
+// through a counter of the bytes on the wire, so the compression is seen
+// there and not only inferred.
+
+// counted is the bytes a connection carried each way.
+type counted struct{ in, out atomic.Int64 }
+
+type countingConn struct {
+	net.Conn
+	n *counted
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.in.Add(int64(n))
+	return n, err
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.out.Add(int64(n))
+	return n, err
+}
+
+type countingListener struct {
+	net.Listener
+	n *counted
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.n}, nil
+}
+
+// countingRelay forwards the connections it accepts to addr, counting
+// what the client sent (in) and what it got (out).
+func countingRelay(t *testing.T, addr string, n *counted) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				cc := countingConn{c, n}
+				go func() { io.Copy(s, cc); s.(*net.TCPConn).CloseWrite() }()
+				io.Copy(cc, s)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+const wsDeflateApp = `
+local websocket = require "http.websocket"
+local GO = "@GO@"
+
+-- echo sends a large compressible message and a short one, and checks
+-- what comes back.
+local function echo(uri, options)
+	local ws = websocket.new_from_uri(uri, nil, options)
+	assert(ws:connect(2))
+	local big = string.rep("compress me, ", 16000)
+	assert(ws:send(big))
+	local d1, k1 = ws:receive(2)
+	assert(ws:send("short", "binary"))
+	local d2, k2 = ws:receive(2)
+	ws:close()
+	return table.concat({ tostring(d1 == big), tostring(k1), tostring(d2), tostring(k2) }, " ")
+end
+
+local cases = {}
+function cases.go(a) return echo("ws://" .. GO .. "/echo") end
+function cases.go_off(a) return echo("ws://" .. GO .. "/echo", { deflate = false }) end
+function cases.own(a) return echo("ws://" .. a.qs .. "/echo") end
+function cases.bomb(a)
+	local ws = websocket.new_from_uri("ws://" .. GO .. "/bomb")
+	assert(ws:connect(2))
+	local d, e, c = ws:receive(2)
+	return table.concat({ tostring(d), tostring(c) }, " ")
+end
+
+core.register_service("cases", "http", function(a)
+	if a.path == "/echo" then
+		local ws = websocket.new_from_applet(a)
+		assert(ws:accept())
+		for data, kind in ws:each() do ws:send(data, kind) end
+		return
+	end
+	local out = cases[a.path:sub(2)](a)
+	a:start_response()
+	a:send(out)
+end)
+`
+
+func TestWSClientDeflate(t *testing.T) {
+	var goWire counted
+	var offered atomic.Value
+	up := websocket.Upgrader{EnableCompression: true}
+	peer := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		offered.Store(r.Header.Get("Sec-WebSocket-Extensions"))
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if r.URL.Path == "/bomb" {
+			// 2 MiB of zeros, a few KiB once compressed.
+			c.WriteMessage(websocket.BinaryMessage, make([]byte, 2<<20))
+			c.ReadMessage()
+			return
+		}
+		for {
+			typ, m, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(typ, m)
+		}
+	}))
+	peer.Listener = countingListener{peer.Listener, &goWire}
+	peer.Start()
+	t.Cleanup(peer.Close)
+	code := strings.ReplaceAll(wsDeflateApp, "@GO@", strings.TrimPrefix(peer.URL, "http://"))
+	s := edgetest.Start(t, `
+workers: 1
+shutdown_timeout: 2s
+frontends:
+  - name: cases
+    bind: ["@A@"]
+    use_service: lua.cases
+`, code)
+	const big = int64(16000 * len("compress me, "))
+	const echoed = "true text short binary"
+
+	if got := getCase(t, s, "go"); got != echoed {
+		t.Fatalf("gorilla echo: %q", got)
+	}
+	if o, _ := offered.Load().(string); o != "permessage-deflate; client_no_context_takeover; client_max_window_bits" {
+		t.Errorf("offer: %q", o)
+	}
+	// The large message went compressed both ways.
+	if in, out := goWire.in.Load(), goWire.out.Load(); in > big/10 || out > big/10 {
+		t.Errorf("with deflate, the server read %d bytes and wrote %d for a message of %d", in, out, big)
+	}
+
+	goWire.in.Store(0)
+	goWire.out.Store(0)
+	if got := getCase(t, s, "go_off"); got != echoed {
+		t.Fatalf("gorilla echo without deflate: %q", got)
+	}
+	if o, _ := offered.Load().(string); o != "" {
+		t.Errorf("deflate = false: offered %q", o)
+	}
+	if in, out := goWire.in.Load(), goWire.out.Load(); in < big || out < big {
+		t.Errorf("without deflate, the server read %d bytes and wrote %d for a message of %d", in, out, big)
+	}
+
+	// A message that inflates past 1 MiB closes the connection with 1009.
+	if got := getCase(t, s, "bomb"); got != "nil 1009" {
+		t.Errorf("bomb: %q", got)
+	}
+
+	// luaedge's own server, through a counting relay.
+	var ownWire counted
+	relay := countingRelay(t, s.Addr["@A@"], &ownWire)
+	if got := getCase(t, s, "own?"+relay); got != echoed {
+		t.Fatalf("own echo: %q", got)
+	}
+	if in, out := ownWire.in.Load(), ownWire.out.Load(); in > big/10 || out > big/10 || in == 0 {
+		t.Errorf("with luaedge's server, the client sent %d bytes and got %d for a message of %d", in, out, big)
+	}
+}
