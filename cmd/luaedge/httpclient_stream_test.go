@@ -113,6 +113,22 @@ core.register_service("expect", "http", function(applet)
 	reply(applet, answer(req:go(10)))
 end)
 
+-- An upload the server refuses at once, with expect_100_timeout from the
+-- query: its status and how many pieces were asked for.
+core.register_service("refused", "http", function(applet)
+	local req = request(applet, "/refuse")
+	req.headers:upsert(":method", "PUT")
+	req.expect_100_timeout = tonumber(applet.qs)
+	local calls = 0
+	req:set_body(function()
+		calls = calls + 1
+		if calls > 256 then return nil end
+		return string.rep("r", 65536)
+	end)
+	local h, st, errno = req:go(10)
+	reply(applet, (h and h:get(":status") or "err:" .. tostring(errno) .. ":" .. tostring(st)) .. " " .. calls)
+end)
+
 core.register_service("fast", "http", function(applet) reply(applet, "fast") end)
 `
 
@@ -170,6 +186,9 @@ func streamBackend(t *testing.T) (addr string, read *atomic.Int64) {
 		spread := time.Since(first).Milliseconds()
 		fmt.Fprintf(w, "%s %s %d %v %d", r.Proto, r.Method, n, r.TransferEncoding, spread/100)
 	})
+	mux.HandleFunc("/refuse", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
 	mux.HandleFunc("/trickle", func(w http.ResponseWriter, r *http.Request) {
 		for i := range 5 {
 			if i > 0 {
@@ -215,6 +234,7 @@ lua: {load: [stream.lua]}
   - {name: big, bind: ["127.0.0.1:@PORT4@"], use_service: lua.big}
   - {name: expect, bind: ["127.0.0.1:@PORT5@"], use_service: lua.expect}
   - {name: fast, bind: ["127.0.0.1:@PORT6@"], use_service: lua.fast}
+  - {name: refused, bind: ["127.0.0.1:@PORT7@"], use_service: lua.refused}
 `, map[string]string{"stream.lua": strings.ReplaceAll(streamLua, "@BACKEND@", backend)})
 }
 
@@ -241,6 +261,22 @@ func TestHTTPRequestStreamedRequestBody(t *testing.T) {
 		want = fmt.Sprintf("200 %s POST 100000 %s ", v.proto, v.te)
 		if _, body := get(t, c, at("2", "/")); !strings.HasPrefix(body, want) {
 			t.Fatalf("%s: file: %q, want %q", v.proto, body, want)
+		}
+		// A server that answers before the 100: the function is never
+		// called.
+		if _, body := get(t, c, at("7", "/?1")); body != "413 0" {
+			t.Fatalf("%s: refused upload: %q\n%s", v.proto, body, s.logs())
+		}
+		// Over HTTP/2, one that answers while the body streams: go returns
+		// the answer and the function is not called to the end. (Over
+		// HTTP/1.1 the server's close resets the connection under the
+		// body still arriving, which may drop its answer.)
+		if v.proto == "HTTP/2.0" {
+			_, body := get(t, c, at("7", "/?0"))
+			calls, _ := strconv.Atoi(strings.TrimPrefix(body, "413 "))
+			if !strings.HasPrefix(body, "413 ") || calls < 1 || calls > 200 {
+				t.Fatalf("%s: upload refused while it streams: %q", v.proto, body)
+			}
 		}
 	}
 }
