@@ -420,9 +420,10 @@ const (
 	// The shared state's remote operations.
 	SockShared = C.LE_SOCK_SHARED
 	// The HTTP client's operations.
-	SockHTTP     = C.LE_SOCK_HTTP
-	SockHTTPRead = C.LE_SOCK_HTTP_READ
-	SockResolve  = C.LE_SOCK_RESOLVE
+	SockHTTP      = C.LE_SOCK_HTTP
+	SockHTTPRead  = C.LE_SOCK_HTTP_READ
+	SockResolve   = C.LE_SOCK_RESOLVE
+	SockHTTPWrite = C.LE_SOCK_HTTP_WRITE
 )
 
 // SockOp returns the Socket operation the coroutine waits on: the socket

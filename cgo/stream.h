@@ -78,10 +78,13 @@ enum {
 enum {
 	LE_SOCK_HTTP = 16,      /* io: the request (proxy/client_request.go); back: the response head, body so far */
 	LE_SOCK_HTTP_READ = 17, /* sock_arg: bytes wanted at most (0: what came); back: body bytes */
-	LE_SOCK_RESOLVE = 18    /* io: a host name; back: its addresses, space-separated */
+	LE_SOCK_RESOLVE = 18,   /* io: a host name; back: its addresses, space-separated */
+	LE_SOCK_HTTP_WRITE = 19 /* io: a piece of a streamed request body; sock_arg 1: the last; back: as LE_SOCK_HTTP */
 	/* After LE_SOCK_HTTP and LE_SOCK_HTTP_READ, LE_SOCK_ECLOSED says the body
 	 * ended with these bytes, and Go writes in sock_arg the length of the
-	 * trailers at the end of io. */
+	 * trailers at the end of io. After LE_SOCK_HTTP and LE_SOCK_HTTP_WRITE,
+	 * sock_arg -1 (and nothing in io) asks for more of a streamed request
+	 * body. */
 };
 
 /* le_stream.flags */

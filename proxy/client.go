@@ -89,9 +89,31 @@ type origin struct {
 	https   bool
 	host    string // as in the URI: a name or an address
 	port    int
-	sni     string
+	sni     string // "" with noSNI
+	noSNI   bool
 	verify  bool
 	version string
+	// An HTTP proxy the connection is tunnelled through (CONNECT), with
+	// the credentials the tunnel is opened with.
+	proxyHost string
+	proxyPort int
+	proxyAuth string
+}
+
+// dialHost and dialPort are where a connection to o is dialled: its
+// proxy, if it has one.
+func (o *origin) dialHost() string {
+	if o.proxyHost != "" {
+		return o.proxyHost
+	}
+	return o.host
+}
+
+func (o *origin) dialPort() int {
+	if o.proxyHost != "" {
+		return o.proxyPort
+	}
+	return o.port
 }
 
 func newClient(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions, dns *resolver.Cache) *Client {
@@ -209,20 +231,24 @@ func (c *Client) flushReady() {
 	c.ready = c.ready[:0]
 }
 
-// Op performs the HTTP operation s yielded for (SockHTTP, SockHTTPRead or
-// SockResolve).
+// Op performs the HTTP operation s yielded for (SockHTTP, SockHTTPRead,
+// SockHTTPWrite or SockResolve).
 func (c *Client) Op(s *cgo.Stream, op, id, arg int, timeout time.Duration, data []byte, resume func()) {
 	c.inOp = true
 	defer func() { c.inOp = false }()
 	switch op {
 	case cgo.SockHTTP:
 		c.start(s, data, timeout, resume)
-	case cgo.SockHTTPRead:
+	case cgo.SockHTTPRead, cgo.SockHTTPWrite:
 		ex := c.exchanges[id]
 		if ex == nil || ex.owner != s {
 			w := &clientWait{s: s, op: op, resume: resume}
 			w.fail(id, cgo.SockEFail, &clientError{errno: syscall.EBADF, msg: "stream closed"})
 			c.wake(w)
+			return
+		}
+		if op == cgo.SockHTTPWrite {
+			ex.write(data, arg == 1, timeout, resume)
 			return
 		}
 		ex.await(op, arg, timeout, resume)
@@ -308,10 +334,14 @@ func (c *Client) start(s *cgo.Stream, spec []byte, limit time.Duration, resume f
 		c.wake(w)
 		return
 	}
-	ex.key = origin{https: req.scheme == "https", host: req.host, port: req.port, version: req.version}
+	ex.key = origin{https: req.scheme == "https", host: req.host, port: req.port, version: req.version,
+		proxyHost: req.proxyHost, proxyPort: req.proxyPort, proxyAuth: req.proxyAuth}
 	if ex.key.https {
-		ex.key.sni, ex.key.verify = req.sni, req.verify
-		if ex.key.sni == "" {
+		ex.key.sni, ex.key.noSNI, ex.key.verify = req.sni, req.noSNI, req.verify
+		switch {
+		case ex.key.noSNI:
+			ex.key.sni = ""
+		case ex.key.sni == "":
 			ex.key.sni = req.host
 		}
 	}
@@ -378,6 +408,20 @@ func (c *Client) tlsConfig(o origin) *tls.Config {
 		ClientSessionCache: c.opt.Sessions,
 		InsecureSkipVerify: !o.verify,
 	}
+	if o.noSNI {
+		// crypto/tls sends the name it verifies: without one to send,
+		// the certificate is verified here, against the host (as
+		// lua-http, whose sendname = false leaves the check to the
+		// host). An address is never sent: it needs nothing of this.
+		if _, err := netip.ParseAddr(o.host); err == nil {
+			cfg.ServerName = o.host
+		} else {
+			cfg.InsecureSkipVerify = true
+			if o.verify {
+				cfg.VerifyConnection = verifyHost(o.host, c.opt.RootCAs)
+			}
+		}
+	}
 	switch o.version {
 	case "1.1":
 		cfg.NextProtos = []string{"http/1.1"}
@@ -388,6 +432,24 @@ func (c *Client) tlsConfig(o origin) *tls.Config {
 	}
 	c.tlsConfs[o] = cfg
 	return cfg
+}
+
+// verifyHost verifies a server's certificate chain against roots (nil:
+// the system's) and its name against host.
+func verifyHost(host string, roots *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("tls: the server sent no certificate")
+		}
+		opts := x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: x509.NewCertPool()}
+		for _, cert := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(cert)
+		}
+		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+			return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+		}
+		return nil
+	}
 }
 
 // closeConns closes the pooled connections that match.

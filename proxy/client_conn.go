@@ -20,9 +20,10 @@ type clientConn struct {
 	cl  *Client
 	key origin
 
-	c       transport.Conn // nil while connecting (and during a TLS handshake)
-	tc      *transport.TLS // the TLS over the connection, from its open; nil: clear text
-	pending []byte         // written before the connection opened
+	c       transport.Conn   // nil while connecting (and during a TLS handshake)
+	tc      *transport.TLS   // the TLS over the connection, from its open; nil: clear text
+	tunnel  *transport.Plain // while the proxy's answer to our CONNECT is awaited
+	pending []byte           // written before the connection opened
 	closed  bool
 	timer   *time.Timer // the connect timeout
 	waiting []*exchange // exchanges begun before it was ready
@@ -51,7 +52,7 @@ type clientConn struct {
 // dial opens a new connection to the origin of ex, at addr.
 func (c *Client) dial(key origin, addr netip.Addr) (*clientConn, error) {
 	cc := &clientConn{cl: c, key: key}
-	if err := c.loop.Dial(addrPort(addr, key.port), cc); err != nil {
+	if err := c.loop.Dial(addrPort(addr, key.dialPort()), cc); err != nil {
 		return nil, err
 	}
 	if t := c.opt.ConnectTimeout; t > 0 {
@@ -111,6 +112,52 @@ func (cc *clientConn) Opened(c transport.Conn) {
 		cc.ready(c, cc.key.version == "2")
 		return
 	}
+	if cc.key.proxyHost != "" {
+		// The TLS starts once the proxy has opened the tunnel
+		// (proxyAnswer). The request of the first exchange names the
+		// server: all those of the connection's origin name the same.
+		cc.tunnel = p
+		if len(cc.waiting) == 0 { // its exchanges went away meanwhile
+			cc.close()
+			return
+		}
+		p.Write(cc.waiting[0].req.appendConnect(cc.cl.head[:0]))
+		return
+	}
+	cc.startTLS(p)
+}
+
+// proxyAnswer reads the proxy's answer to the CONNECT: a 2xx opens the
+// tunnel, in which the TLS with the server starts; anything else fails
+// the connection (ECONNREFUSED, as lua-http reports it).
+func (cc *clientConn) proxyAnswer() {
+	p := cc.tunnel
+	for !cc.closed {
+		n, err := cc.resp.Parse(p.Peek(), []byte("CONNECT"), respLimits(cc.cl.opt))
+		switch {
+		case err == http1.ErrIncomplete:
+			return
+		case err != nil:
+			cc.failAll(&clientError{errno: syscall.EPROTO, msg: "invalid answer from proxy " + cc.key.proxyHost + ": " + err.Error()})
+			return
+		case cc.resp.Status < 200:
+			p.Discard(n)
+			continue
+		case cc.resp.Status > 299:
+			cc.failAll(&clientError{errno: syscall.ECONNREFUSED,
+				msg: "proxy " + cc.key.proxyHost + " answered " + strconv.Itoa(cc.resp.Status) + " to CONNECT " + cc.key.host})
+			return
+		}
+		p.Discard(n)
+		cc.tunnel = nil
+		cc.startTLS(p)
+		return
+	}
+}
+
+// startTLS starts the TLS handshake with the server on p; the connection
+// is ready once it is done.
+func (cc *clientConn) startTLS(p *transport.Plain) {
 	o := transport.TLSOptions{Loop: cc.cl.loop, Pool: cc.cl.hs}
 	cc.tc = transport.NewClientTLS(p, cc.cl.tlsConfig(cc.key), o, func(t *transport.TLS, err error) transport.Handler {
 		defer cc.cl.flushReady()
@@ -204,14 +251,15 @@ func (cc *clientConn) write(p []byte) {
 // traffic handles what the server sent.
 func (cc *clientConn) traffic() {
 	defer cc.cl.flushReady()
-	if cc.closed {
-		return
-	}
-	if cc.h2 != nil {
+	switch {
+	case cc.closed:
+	case cc.tunnel != nil:
+		cc.proxyAnswer()
+	case cc.h2 != nil:
 		cc.trafficH2()
-		return
+	default:
+		cc.trafficH1()
 	}
-	cc.trafficH1()
 }
 
 // onClose is called when the connection closed.
@@ -263,6 +311,8 @@ func (cc *clientConn) close() {
 		cc.c.Close()
 	} else if cc.tc != nil {
 		cc.tc.Close()
+	} else if cc.tunnel != nil {
+		cc.tunnel.Close()
 	}
 	pool := cc.cl.idle
 	if cc.h2 != nil {
@@ -317,24 +367,82 @@ func (cc *clientConn) startH1(ex *exchange) {
 	cc.headDone, cc.gotBytes, cc.noReuse, cc.paused = false, false, false, false
 	r := &ex.req
 	b := r.appendHTTP1Head(cc.cl.head[:0])
-	if r.expects100() {
-		ex.bodyHeld = true
-		ex.expectTimer = cc.cl.loop.After(r.expect100, cc.handler(func() {
-			ex.expectTimer = nil
-			if cc.ex == ex && ex.bodyHeld {
-				cc.sendHeldBody(ex)
-			}
-		}))
-	} else {
+	held := r.expects100()
+	if !held && !r.streamed {
 		b = append(b, r.body...)
 	}
 	cc.write(b)
 	cc.cl.head = b[:0]
+	switch {
+	case held:
+		cc.holdBody(ex)
+	case r.streamed:
+		ex.openBody()
+	}
 }
 
+// holdBody holds the request body of ex until the server's 100, or the
+// request's expect-100 wait.
+func (cc *clientConn) holdBody(ex *exchange) {
+	ex.bodyHeld = true
+	ex.expectTimer = cc.cl.loop.After(ex.req.expect100, cc.handler(func() {
+		ex.expectTimer = nil
+		if ex.conn == cc && ex.bodyHeld {
+			cc.sendHeldBody(ex)
+		}
+	}))
+}
+
+// sendHeldBody sends the body held for a 100; a streamed one, the script
+// may write now.
 func (cc *clientConn) sendHeldBody(ex *exchange) {
 	ex.bodyHeld = false
-	cc.write(ex.req.body)
+	if ex.expectTimer != nil {
+		ex.expectTimer.Stop()
+		ex.expectTimer = nil
+	}
+	switch {
+	case ex.req.streamed:
+		ex.openBody()
+	case cc.h2 != nil:
+		ex.pending, ex.pendingEnd = ex.req.body, true
+		cc.sendPending(ex)
+		if !cc.busy {
+			cc.flush()
+		}
+	default:
+		cc.write(ex.req.body)
+	}
+}
+
+// writeBody sends a piece of the streamed body of ex, the last if end:
+// as a chunk on HTTP/1.1, in DATA frames on HTTP/2, where what the
+// windows do not take now waits in ex.pending (copied).
+func (cc *clientConn) writeBody(ex *exchange, p []byte, end bool) {
+	if cc.h2 != nil {
+		n, err := cc.h2.WriteData(ex.sid, p, end)
+		if err == nil && n < len(p) {
+			ex.pending, ex.pendingEnd = append([]byte(nil), p[n:]...), end
+		}
+		if !cc.busy {
+			cc.flush()
+		}
+		return
+	}
+	b := cc.cl.head[:0]
+	if len(p) > 0 {
+		b = strconv.AppendInt(b, int64(len(p)), 16)
+		b = append(b, "\r\n"...)
+		b = append(b, p...)
+		b = append(b, "\r\n"...)
+	}
+	if end {
+		b = append(b, "0\r\n\r\n"...)
+	}
+	cc.write(b)
+	if cap(b) <= 64<<10 { // the scratch of a large piece is not kept
+		cc.cl.head = b[:0]
+	}
 }
 
 var respLimits = func(o *ClientOptions) http1.Limits {
@@ -378,7 +486,7 @@ func (cc *clientConn) trafficH1() {
 				cc.c.Discard(n)
 				continue
 			}
-			if ex.bodyHeld { // answered without the body: the request is not framed as sent
+			if ex.bodyHeld || (ex.req.streamed && !ex.bodyEnd) { // answered before the body's end: the request is not framed as sent
 				ex.bodyHeld = false
 				cc.noReuse = true
 			}
@@ -494,7 +602,7 @@ func (cc *clientConn) startH2(ex *exchange) {
 	if r.sendsLength() {
 		h.AddField([]byte("content-length"), strconv.AppendInt(nil, int64(len(r.body)), 10))
 	}
-	id, err := h.SendRequest(len(r.body) == 0)
+	id, err := h.SendRequest(len(r.body) == 0 && !r.streamed)
 	if err != nil {
 		ex.conn = nil
 		ex.attempt(true)
@@ -502,21 +610,32 @@ func (cc *clientConn) startH2(ex *exchange) {
 	}
 	ex.conn, ex.sid = cc, id
 	cc.streams[id] = ex
-	ex.pending = r.body
-	cc.sendPending(ex)
+	switch {
+	case r.expects100():
+		cc.holdBody(ex)
+	case r.streamed:
+		ex.openBody()
+	default:
+		ex.pending, ex.pendingEnd = r.body, true
+		cc.sendPending(ex)
+	}
 	if !cc.busy {
 		cc.flush()
 	}
 }
 
-// sendPending sends what the windows take of ex's request body.
+// sendPending sends what the windows take of ex's request body; a
+// script writing a streamed body is told when all of it has left.
 func (cc *clientConn) sendPending(ex *exchange) {
 	if len(ex.pending) == 0 {
 		return
 	}
-	n, err := cc.h2.WriteData(ex.sid, ex.pending, true)
+	n, err := cc.h2.WriteData(ex.sid, ex.pending, ex.pendingEnd)
 	if err == nil {
 		ex.pending = ex.pending[n:]
+	}
+	if len(ex.pending) == 0 && ex.req.streamed {
+		ex.deliver()
 	}
 }
 
@@ -570,10 +689,14 @@ func (cc *clientConn) eventH2(ex *exchange, ev *http2.ClientEvent) {
 	ended := func() {
 		delete(cc.streams, ex.sid)
 		cc.noteIdle()
+		// A request whose body the server did not wait for ends here
+		// (RFC 9113 section 8.1); one that ended is forgotten already.
+		cc.h2.Reset(ex.sid, http2.ErrCodeCancel)
 	}
 	switch ev.Kind {
 	case http2.ClientResponse:
 		f := ev.Fields
+		ex.bodyHeld = false // answered without the body
 		ex.gotHead(ev.Status, "2", len(f), func(i int) ([]byte, []byte) { return bytesOf(f[i].Name), bytesOf(f[i].Value) })
 		if ev.End {
 			ended()
@@ -595,5 +718,9 @@ func (cc *clientConn) eventH2(ex *exchange, ev *http2.ClientEvent) {
 		ex.connFailed(&clientError{errno: syscall.ECONNRESET, msg: "stream reset by " + cc.key.host + " (" + ev.Code.String() + ")"}, false, refused)
 	case http2.ClientWindow:
 		cc.sendPending(ex)
+	case http2.ClientContinue:
+		if ex.bodyHeld {
+			cc.sendHeldBody(ex)
+		}
 	}
 }

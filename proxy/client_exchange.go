@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/transport"
 )
 
 // exchange is one request of a script and its response, from go() until
@@ -42,10 +43,21 @@ type exchange struct {
 	err      *clientError
 
 	// The request body, when it waits: for the server's 100
-	// (bodyHeld, expectTimer) or, on HTTP/2, for flow-control credit.
+	// (bodyHeld, expectTimer) or, on HTTP/2, for flow-control credit
+	// (pending, with END_STREAM after it if pendingEnd).
 	bodyHeld    bool
 	expectTimer *time.Timer
 	pending     []byte
+	pendingEnd  bool
+
+	// A streamed body (req.streamed): the script writes it once told to
+	// (bodyOpen), a piece at a time, while the connection keeps up
+	// (recheck looks again at an HTTP/1 connection's queue), until the
+	// last (bodyEnd). The exchange cannot be sent again once it began.
+	bodyOpen bool
+	bodyEnd  bool
+	sent     int
+	recheck  *time.Timer
 }
 
 // While a script leaves more than clientHighWater bytes of body unread,
@@ -96,7 +108,7 @@ func (ex *exchange) attempt(fresh bool) {
 		ex.dial()
 		return
 	}
-	host := ex.req.host
+	host := ex.key.dialHost()
 	ex.cl.dns.Resolve(host, func(addrs []netip.Addr, err error) {
 		defer ex.cl.flushReady()
 		switch {
@@ -130,7 +142,7 @@ func (ex *exchange) connFailed(e *clientError, stale, refused bool) {
 	if ex.done() || ex.err != nil || ex.ended {
 		return
 	}
-	if !ex.headDone && (refused || ex.req.idempotent()) {
+	if !ex.headDone && !ex.bodyOpen && (refused || ex.req.idempotent()) {
 		switch {
 		case stale && !ex.staleRetried:
 			ex.staleRetried = true
@@ -202,6 +214,62 @@ func (ex *exchange) stopTimers() {
 		ex.expectTimer.Stop()
 		ex.expectTimer = nil
 	}
+	if ex.recheck != nil {
+		ex.recheck.Stop()
+		ex.recheck = nil
+	}
+}
+
+// openBody lets the script write the streamed body: the head has left,
+// and no 100 is awaited.
+func (ex *exchange) openBody() {
+	ex.bodyOpen = true
+	ex.deliver()
+}
+
+// write sends a piece of the streamed body (the last if end) and makes
+// the script wait until the connection takes more, or, after the last,
+// for the response head. Once the server answered, nothing more is sent:
+// the script gets the head (or the exchange's error).
+func (ex *exchange) write(p []byte, end bool, timeout time.Duration, resume func()) {
+	ex.await(cgo.SockHTTP, 0, timeout, resume)
+	if ex.err == nil && !ex.headDone {
+		ex.sent += len(p)
+		switch {
+		case !ex.bodyOpen || ex.bodyEnd || ex.conn == nil:
+			ex.fail(&clientError{errno: syscall.EINVAL, msg: "request body not expected now"})
+		case ex.cl.opt.MaxRequestBody > 0 && ex.sent > ex.cl.opt.MaxRequestBody:
+			ex.fail(&clientError{errno: syscall.EMSGSIZE, msg: "request body over http_client.max_request_body (" + strconv.Itoa(ex.cl.opt.MaxRequestBody) + " bytes)"})
+		default:
+			ex.bodyEnd = end
+			ex.conn.writeBody(ex, p, end)
+		}
+	}
+	ex.deliver()
+}
+
+// writable reports whether the connection of ex takes more of its body
+// now: an HTTP/2 stream once the windows took what was written, an
+// HTTP/1 connection while its queue is short. Otherwise the script is
+// told later: by sendPending, or by a look at the queue a little later.
+func (ex *exchange) writable() bool {
+	cc := ex.conn
+	if cc == nil {
+		return false
+	}
+	if cc.h2 != nil {
+		return len(ex.pending) == 0
+	}
+	if cc.c == nil || cc.c.Outbound() < transport.LowWater {
+		return true
+	}
+	if ex.recheck == nil {
+		ex.recheck = ex.cl.loop.After(transport.Recheck, cc.handler(func() {
+			ex.recheck = nil
+			ex.deliver()
+		}))
+	}
+	return false
 }
 
 // release lets the exchange go: what it holds is dropped, and a
@@ -251,6 +319,13 @@ func (ex *exchange) deliver() {
 	switch w.op {
 	case cgo.SockHTTP:
 		if !ex.headDone {
+			if ex.bodyOpen && !ex.bodyEnd && ex.writable() {
+				// More of the streamed body: sock_arg -1, nothing in io.
+				ex.endWait()
+				w.finish(ex.id, cgo.SockOK, nil)
+				w.s.SetSockArg(-1)
+				ex.cl.wake(w)
+			}
 			return
 		}
 		out = append(out, ex.head...)

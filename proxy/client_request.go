@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 	"unsafe"
@@ -17,9 +18,20 @@ import (
 // The request (LE_SOCK_HTTP), as netstrings ("LEN:BYTES": any byte a
 // script gives is carried as it is, for Go to check): method, scheme,
 // host, port, authority, path, version ("", "1.1" or "2"), verify ("1" or
-// "0"), the TLS server name ("" for the host), the expect-100 wait in
-// milliseconds ("0": none), max_attempts, the number of header fields and
-// the fields (name, value), then the body: the rest of io.
+// "0"), the TLS server name ("" for the host), no-SNI ("1": send no server
+// name), the expect-100 wait in milliseconds ("0": none), max_attempts,
+// the HTTP proxy to tunnel through with CONNECT (host, port, its
+// proxy-authorization; "", "0", "" for none), streamed ("1": the body
+// follows in LE_SOCK_HTTP_WRITE operations), the number of header fields
+// and the fields (name, value), then the body: the rest of io.
+//
+// A streamed body: Go answers LE_SOCK_HTTP, and each LE_SOCK_HTTP_WRITE
+// (io: a piece of body; sock_arg 1: the last), with sock_arg -1 and
+// nothing in io while the server takes more body: once the head left and,
+// with expect-100, the server's 100 came or the wait ended, and once the
+// connection has sent most of what was written before. The last write,
+// or a write once the server answered, gets the response head as
+// LE_SOCK_HTTP does.
 //
 // The response head: "STATUS VERSION NFIELDS\n", each field as
 // "name\nvalue\n" (names lower-case), then body bytes already received.
@@ -38,8 +50,13 @@ type clientRequest struct {
 	version              string // "": HTTP/2 if ALPN says so, else HTTP/1.1; "1.1"; "2"
 	verify               bool
 	sni                  string
+	noSNI                bool
 	expect100            time.Duration
 	maxAttempts          int
+	proxyHost            string // "": no proxy
+	proxyPort            int
+	proxyAuth            string
+	streamed             bool           // the body comes in the script's writes, not in body
 	fields               []http1.Header // in few, or made for many
 	few                  [4]http1.Header
 	body                 []byte
@@ -94,7 +111,7 @@ func (r *clientRequest) parse(io []byte) error {
 			*p, ok = n.int()
 		}
 	}
-	var verify string
+	var verify, noSNI, streamed string
 	var expect, nfields int
 	get(&r.method)
 	get(&r.scheme)
@@ -105,13 +122,20 @@ func (r *clientRequest) parse(io []byte) error {
 	get(&r.version)
 	get(&verify)
 	get(&r.sni)
+	get(&noSNI)
 	getInt(&expect)
 	getInt(&r.maxAttempts)
+	get(&r.proxyHost)
+	getInt(&r.proxyPort)
+	get(&r.proxyAuth)
+	get(&streamed)
 	getInt(&nfields)
 	if !ok || nfields < 0 || nfields > len(n.b) {
 		return errBadSpec
 	}
 	r.verify = verify != "0"
+	r.noSNI = noSNI == "1"
+	r.streamed = streamed == "1"
 	r.expect100 = time.Duration(expect) * time.Millisecond
 	r.fields = r.few[:0]
 	if nfields > len(r.few) {
@@ -141,6 +165,14 @@ func (r *clientRequest) parse(io []byte) error {
 		return errors.New("invalid path " + strconv.Quote(r.path))
 	case bytes.ContainsAny([]byte(r.authority), " \r\n"):
 		return errors.New("invalid authority " + strconv.Quote(r.authority))
+	case r.streamed && len(r.body) > 0:
+		return errBadSpec
+	case r.proxyHost != "" && r.scheme != "https":
+		return errors.New("a proxy is tunnelled through for https only")
+	case r.proxyHost != "" && (r.proxyPort < 1 || r.proxyPort > 65535):
+		return errors.New("invalid proxy port " + strconv.Itoa(r.proxyPort))
+	case !http1.ValidHeaderValue([]byte(r.proxyAuth)):
+		return errors.New("invalid proxy-authorization")
 	}
 	for _, f := range r.fields {
 		if !http1.ValidHeaderName(f.Name) || !http1.ValidHeaderValue(f.Value) {
@@ -166,6 +198,9 @@ func (r *clientRequest) idempotent() bool {
 // sendsLength reports whether the request states its body's length: it
 // has a body, or its method usually has one (an empty POST says 0).
 func (r *clientRequest) sendsLength() bool {
+	if r.streamed {
+		return false
+	}
 	if len(r.body) > 0 {
 		return true
 	}
@@ -202,13 +237,28 @@ func (r *clientRequest) appendHTTP1Head(dst []byte) []byte {
 		dst = strconv.AppendInt(dst, int64(len(r.body)), 10)
 		dst = append(dst, "\r\n"...)
 	}
+	if r.streamed {
+		dst = append(dst, "transfer-encoding: chunked\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendConnect writes the CONNECT that opens a tunnel to the request's
+// server through its proxy.
+func (r *clientRequest) appendConnect(dst []byte) []byte {
+	target := []byte(net.JoinHostPort(r.host, strconv.Itoa(r.port)))
+	dst = http1.AppendRequestLine(dst, []byte("CONNECT"), target)
+	dst = http1.AppendHeader(dst, []byte("host"), target)
+	if r.proxyAuth != "" {
+		dst = http1.AppendHeader(dst, []byte("proxy-authorization"), []byte(r.proxyAuth))
+	}
 	return append(dst, "\r\n"...)
 }
 
 // expects100 reports whether the body waits for the server's 100 (or
 // the expect-100 timeout) before it leaves.
 func (r *clientRequest) expects100() bool {
-	if r.expect100 <= 0 || len(r.body) == 0 {
+	if r.expect100 <= 0 || (len(r.body) == 0 && !r.streamed) {
 		return false
 	}
 	for _, f := range r.fields {

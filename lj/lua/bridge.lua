@@ -40,7 +40,8 @@ enum {
 enum {
 	LE_SOCK_HTTP = 16,
 	LE_SOCK_HTTP_READ = 17,
-	LE_SOCK_RESOLVE = 18
+	LE_SOCK_RESOLVE = 18,
+	LE_SOCK_HTTP_WRITE = 19
 };
 enum {
 	LE_F_BODY_END = 1,

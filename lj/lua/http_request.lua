@@ -13,13 +13,13 @@ setfenv(1, I.env)
 local ffi = require("ffi")
 
 local ffi_string = ffi.string
-local type, tostring, tonumber, error, setmetatable, pairs = type, tostring, tonumber, error, setmetatable, pairs
+local type, tostring, tonumber, error, setmetatable, pairs, pcall = type, tostring, tonumber, error, setmetatable, pairs, pcall
 local find, sub, match, format, lower, byte, rep = string.find, string.sub, string.match, string.format, string.lower, string.byte, string.rep
 local concat, clear = table.concat, require("table.clear")
 local floor, huge = math.floor, math.huge
 
 local C = ffi.C
-local HTTP, HTTP_READ, RESOLVE = C.LE_SOCK_HTTP, C.LE_SOCK_HTTP_READ, C.LE_SOCK_RESOLVE
+local HTTP, HTTP_READ, HTTP_WRITE, RESOLVE = C.LE_SOCK_HTTP, C.LE_SOCK_HTTP_READ, C.LE_SOCK_HTTP_WRITE, C.LE_SOCK_RESOLVE
 local OK, ETIMEOUT, ECLOSED = C.LE_SOCK_OK, C.LE_SOCK_ETIMEOUT, C.LE_SOCK_ECLOSED
 local buf_append, mono_us, gocall = I.buf_append, I.mono_us, I.gocall
 local headers_mt, headers_sized, secret = I.http_headers.mt, I.headers_sized, I.header_secret
@@ -399,7 +399,8 @@ function Request.to_uri(self, with_userinfo)
 end
 
 -- set_body(body): a string, a function returning the pieces of the body
--- then nil, or a file; nil removes the body.
+-- then nil, or a file; nil removes the body. A function or a file is
+-- written as go sends the request, a piece at a time (write_body).
 function Request.set_body(self, body)
 	local h = self.headers
 	self.body = body
@@ -424,22 +425,17 @@ function Request.set_body(self, body)
 	return true
 end
 
--- body_string reads the request body whole: a function or file body is
--- read to its end before the request leaves.
-local function body_string(body)
-	local t = type(body)
-	if body == nil or t == "string" then return body end
-	if t == "function" then
-		local parts = {}
-		while true do
-			local chunk = body()
-			if chunk == nil then break end
-			parts[#parts + 1] = tostring(chunk)
-		end
-		return concat(parts)
-	end
+-- pieces returns the iterator of a function or file body: a file is
+-- read from its start, FILE_PIECE bytes at a time; its errors are raised.
+local FILE_PIECE = 16384
+local function pieces(body)
+	if type(body) == "function" then return body end
 	assert(body:seek("set"))
-	return assert(body:read("*a"))
+	return function()
+		local piece, err = body:read(FILE_PIECE)
+		if piece == nil and err ~= nil then error(err, 0) end
+		return piece
+	end
 end
 
 local function version_of(v)
@@ -486,22 +482,46 @@ local function first(h, name)
 	end
 end
 
-local function spec(self, body)
+-- spec's arguments: body, a string or nil (streamed: a function or file
+-- body the script writes after the head); proxy, nil or the parts of an
+-- http:// proxy URI (scheme, userinfo, host, port). An https request
+-- goes through a tunnel the proxy opens (Go sends the CONNECT); a clear
+-- one is sent to the proxy itself, its target a whole URI, as lua-http
+-- does.
+local function spec(self, body, streamed, proxy)
 	local h = self.headers
 	local method = first(h, ":method") or "GET"
 	local scheme = self.tls and "https" or "http"
+	local sendname = self.sendname
+	local host, port, path, version = self.host, self.port, first(h, ":path") or "/", version_of(self.version)
+	local phost, pport, pauth, fwd_auth = "", 0, "", nil
+	if proxy then
+		local cred = proxy[2] and "basic " .. base64(proxy[2], C.LE_B64_ENC)
+		if scheme == "https" then
+			phost, pport, pauth = proxy[3], proxy[4], cred or ""
+		else
+			if method == "CONNECT" then error("http.request: a CONNECT request cannot go through an HTTP proxy", 4) end
+			path = self:to_uri(false)
+			host, port, version, fwd_auth = proxy[3], proxy[4], "1.1", cred
+		end
+	end
 	local i = 1
 	i = ns(i, method)
 	i = ns(i, scheme)
-	i = ns(i, self.host)
-	i = nsn(i, self.port)
+	i = ns(i, host)
+	i = nsn(i, port)
 	i = ns(i, first(h, ":authority") or authority(self.host, self.port, scheme))
-	i = ns(i, method == "CONNECT" and "" or (first(h, ":path") or "/"))
-	i = ns(i, version_of(self.version))
+	i = ns(i, method == "CONNECT" and "" or path)
+	i = ns(i, version)
 	i = ns(i, self.verify == false and "0" or "1")
-	i = ns(i, type(self.sendname) == "string" and self.sendname or "")
+	i = ns(i, type(sendname) == "string" and sendname or "")
+	i = ns(i, sendname == false and "1" or "0")
 	i = nsn(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
 	i = nsn(i, tonumber(self.max_attempts) or 1)
+	i = ns(i, phost)
+	i = nsn(i, pport)
+	i = ns(i, pauth)
+	i = ns(i, streamed and "1" or "0")
 	-- The fields, without the pseudo-headers (the arrays of http.headers).
 	local names, values, n = h.names, h.values, 0
 	local at = i
@@ -513,6 +533,11 @@ local function spec(self, body)
 			n = n + 1
 		end
 	end
+	if fwd_auth then
+		i = ns(i, "proxy-authorization")
+		i = ns(i, fwd_auth)
+		n = n + 1
+	end
 	nsn(at, n)
 	if body then parts[i] = body; i = i + 1 end
 	local out = concat(parts, "", 1, i - 1)
@@ -520,12 +545,55 @@ local function spec(self, body)
 	return out
 end
 
+-- proxy_of returns the proxy self goes through, as split_uri's parts,
+-- or nil: request.proxy (a URI, or false for none), else the choice of
+-- request.proxies when a script set one. Nothing is read from the
+-- environment (lua-http's default proxies object reads http_proxy).
+local function proxy_of(self)
+	local proxy = self.proxy
+	if proxy == nil and self.proxies ~= nil then
+		proxy = self.proxies:choose(self.tls and "https" or "http", self.host)
+	end
+	if not proxy then return nil end
+	local scheme, userinfo, host, port = split_uri(proxy)
+	if scheme ~= "http" then
+		error("http.request: proxy must be an http:// URI, got " .. tostring(proxy), 4)
+	end
+	return { scheme, userinfo, host, port or 80 }
+end
+
+-- write_body writes a function or file body piece by piece, each once
+-- the connection takes more, then waits for the head; it returns what
+-- the last operation did (op's results). An error of the body's is
+-- raised, its exchange let go.
+local function write_body(id, body, dl)
+	local next_piece = pieces(body)
+	while true do
+		local ok, piece = pcall(next_piece)
+		if not ok then
+			gocall(I.go.http_close, id)
+			error(piece, 0)
+		end
+		if piece ~= nil and type(piece) ~= "string" then piece = tostring(piece) end
+		if piece ~= "" then
+			local res, _, out, tl = op("go", HTTP_WRITE, id, piece == nil and 1 or 0, ms(left(dl)), piece)
+			-- Go wants more (sock_arg -1), or the answer came.
+			if res ~= OK or tl ~= -1 then return res, id, out, tl end
+		end
+	end
+end
+
 -- send performs one exchange (no redirect): the response head and stream.
 local function send(self, timeout)
-	if self.proxy then
-		error("http.request: luaedge does not go through proxies (request.proxy is set)", 3)
+	if self.ctx ~= nil then
+		error("http.request: request.ctx is not supported (no OpenSSL contexts): use verify, sendname and http_client.ca_file", 3)
 	end
-	local res, id, out, tl = op("go", HTTP, 0, 0, ms(timeout), spec(self, body_string(self.body)))
+	local proxy = (self.proxy ~= nil or self.proxies ~= nil) and proxy_of(self) or nil
+	local body = self.body
+	local streamed = body ~= nil and type(body) ~= "string"
+	local dl = streamed and deadline(timeout)
+	local res, id, out, tl = op("go", HTTP, 0, 0, ms(timeout), spec(self, not streamed and body or nil, streamed, proxy))
+	if res == OK and tl == -1 then res, id, out, tl = write_body(id, body, dl or nil) end
 	if res ~= OK and res ~= ECLOSED then return failure(res, out) end
 	-- "STATUS VERSION ", then the fields.
 	local a = find(out, " ", 1, true)

@@ -86,7 +86,7 @@ type ClientEventKind uint8
 const (
 	// ClientResponse is a final response head: Status and Fields (regular
 	// fields only); End when it has no body. Interim (1xx) heads are not
-	// reported.
+	// reported, but for a 100 (ClientContinue).
 	ClientResponse ClientEventKind = iota + 1
 	// ClientData is response body bytes (Data, never empty unless End).
 	ClientData
@@ -100,6 +100,10 @@ const (
 	// ClientWindow tells that a stream whose WriteData was short has
 	// credit again.
 	ClientWindow
+	// ClientContinue is the server's 100 (Continue): a request body held
+	// for it (Expect: 100-continue) may go. Other interim heads are not
+	// reported.
+	ClientContinue
 )
 
 // ClientEvent is one thing Feed found. Data aliases the bytes given to
@@ -666,7 +670,10 @@ func (c *ClientConn) endBlock() error {
 		if hb.endStream {
 			return c.streamError(s.id, ErrCodeProtocol)
 		}
-		c.fields = c.fields[:hb.start] // an interim head: not reported
+		c.fields = c.fields[:hb.start] // an interim head: its fields are not reported
+		if hb.status == 100 {
+			c.events = append(c.events, ClientEvent{Kind: ClientContinue, Stream: s.id})
+		}
 		return nil
 	}
 	s.gotHead = true

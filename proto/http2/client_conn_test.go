@@ -33,6 +33,8 @@ type h2Peer struct {
 	resets   map[uint32]ErrCode
 	pending  map[uint32][]byte // request body the windows held back
 	endAfter map[uint32]bool
+	// continued: a 100 came
+	continued map[uint32]bool
 }
 
 func newH2Peer(t *testing.T, addr string, lim Limits) *h2Peer {
@@ -44,7 +46,7 @@ func newH2Peer(t *testing.T, addr string, lim Limits) *h2Peer {
 	p := &h2Peer{t: t, c: NewClientConn(lim), conn: conn, in: make(chan []byte, 64),
 		status: map[uint32]int{}, fields: map[uint32][]Field{}, body: map[uint32]*bytes.Buffer{},
 		trailers: map[uint32][]Field{}, ended: map[uint32]bool{}, resets: map[uint32]ErrCode{},
-		pending: map[uint32][]byte{}, endAfter: map[uint32]bool{}}
+		pending: map[uint32][]byte{}, endAfter: map[uint32]bool{}, continued: map[uint32]bool{}}
 	go func() {
 		defer close(p.in)
 		for {
@@ -148,6 +150,8 @@ func (p *h2Peer) event(ev ClientEvent) {
 		p.resets[id] = ev.Code
 	case ClientWindow:
 		p.sendPending(id)
+	case ClientContinue:
+		p.continued[id] = true
 	}
 }
 
@@ -357,9 +361,19 @@ func TestClientConnServerErrors(t *testing.T) {
 	s.head(id, false, ":status", "103", "link", "</a>")
 	s.head(id, true, ":status", "204")
 	p.until("204", func() bool { return p.ended[id] })
-	if p.status[id] != 204 {
-		t.Errorf("status %d after a 103, want 204", p.status[id])
+	if p.status[id] != 204 || p.continued[id] {
+		t.Errorf("status %d after a 103 (continue reported: %v), want 204 only", p.status[id], p.continued[id])
 	}
+	// A 100 is reported, for a body held for it, then the final head.
+	id = p.request("GET", "/", nil)
+	s.readRequest()
+	s.head(id, false, ":status", "100")
+	p.until("100", func() bool { return p.continued[id] })
+	if p.status[id] != 0 {
+		t.Errorf("a 100 reported as the response (%d)", p.status[id])
+	}
+	s.head(id, true, ":status", "204")
+	p.until("204 after 100", func() bool { return p.ended[id] })
 
 	// Three streams at most, as the server said.
 	var open []uint32
