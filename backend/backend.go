@@ -179,6 +179,9 @@ func New(cfg Config) (*Backend, error) {
 		if err := checkAddr(sc.Address); err != nil {
 			return nil, fmt.Errorf("%s.address: %w", at, err)
 		}
+		if err := checkable(sc.Address, check.Type); err != nil {
+			return nil, fmt.Errorf("%s.address: %w", at, err)
+		}
 		if sc.Weight < 0 || sc.Weight > MaxWeight {
 			return nil, fmt.Errorf("%s.weight: %d is out of range 0..%d", at, sc.Weight, MaxWeight)
 		}
@@ -279,8 +282,10 @@ func hasCtlOrSpace(s string) bool {
 	return false
 }
 
-// checkAddr accepts host:port with a non-empty host and a numeric port.
-// Host names are not looked up here: DNS may change between load and dial.
+// checkAddr accepts host:port with a non-empty host and a port from 1 to
+// 65535, or one that takes from the request's destination (see
+// Server.DialAddr): 0, or +N / -N. Host names are not looked up here: DNS
+// may change between load and dial.
 func checkAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -293,10 +298,47 @@ func checkAddr(addr string) error {
 	if host == "" {
 		return fmt.Errorf("%q: missing host", addr)
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
+	if _, _, ok := parsePort(port); !ok {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535, 0 (the destination's port) or +N / -N (the destination's port moved by N)", addr, port)
 	}
 	return nil
+}
+
+// checkable refuses a server whose port follows the destination when the
+// backend has health checks, as HAProxy does: a check has no
+// destination. A server at 0.0.0.0 or :: is checked at that address
+// (the local host), as in HAProxy.
+func checkable(addr, checkType string) error {
+	host, port, _ := net.SplitHostPort(addr)
+	if _, mapped, _ := parsePort(port); checkType != "" && mapped && !isAnyHost(host) {
+		return fmt.Errorf("%q: its port follows the request's destination, so health checks have no port to connect to", addr)
+	}
+	return nil
+}
+
+// parsePort reads a server's port: a number from 0 to 65535, where 0 is
+// the destination's port (mapped, offset 0), or +N / -N, the
+// destination's port moved by N (mapped).
+func parsePort(port string) (n int, mapped, ok bool) {
+	sign := 0
+	if port != "" && (port[0] == '+' || port[0] == '-') {
+		sign = 1
+		if port[0] == '-' {
+			sign = -1
+		}
+		port = port[1:]
+	}
+	v, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return 0, false, false
+	}
+	switch {
+	case sign != 0:
+		return sign * int(v), true, true
+	case v == 0:
+		return 0, true, true
+	}
+	return int(v), false, true
 }
 
 // Name returns the backend's name.

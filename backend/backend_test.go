@@ -50,11 +50,13 @@ func TestNewValidation(t *testing.T) {
 		{"missing host", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: ":80"}}},
 			`servers[0].address: ":80": missing host`},
 		{"port name", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "example.com:http"}}},
-			`servers[0].address: "example.com:http": port "http" is not a number from 1 to 65535`},
+			`servers[0].address: "example.com:http": port "http" is not a number from 1 to 65535, 0 (the destination's port) or +N / -N (the destination's port moved by N)`},
 		{"port range", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "[::1]:65536"}}},
-			`servers[0].address: "[::1]:65536": port "65536" is not a number from 1 to 65535`},
-		{"port zero", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "h:0"}}},
-			`servers[0].address: "h:0": port "0" is not a number from 1 to 65535`},
+			`servers[0].address: "[::1]:65536": port "65536" is not a number from 1 to 65535, 0 (the destination's port) or +N / -N (the destination's port moved by N)`},
+		{"port offset range", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "h:+70000"}}},
+			`servers[0].address: "h:+70000": port "+70000" is not a number from 1 to 65535, 0 (the destination's port) or +N / -N (the destination's port moved by N)`},
+		{"mapped port checked", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "h:+1"}}, Check: CheckConfig{Type: "tcp"}},
+			`servers[0].address: "h:+1": its port follows the request's destination, so health checks have no port to connect to`},
 		{"weight high", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "h:1", Weight: 257}}},
 			"servers[0].weight: 257 is out of range 0..256"},
 		{"weight negative", Config{Name: "x", Servers: []ServerConfig{{Name: "t", Address: "h:1", Weight: -1}}},
@@ -224,5 +226,52 @@ func TestStats(t *testing.T) {
 	b.Server("z").SetDrain()
 	if st = b.Stats(); st["status"] != "DOWN" || st["act"] != 0 || st["bck"] != 0 {
 		t.Errorf("all out: %v", st)
+	}
+}
+
+func TestDialAddr(t *testing.T) {
+	b, err := New(Config{Name: "x", Servers: []ServerConfig{
+		{Name: "fixed", Address: "10.0.0.1:80"},
+		{Name: "any", Address: "0.0.0.0:0"},
+		{Name: "anyport", Address: "[::]:8080"},
+		{Name: "plus", Address: "10.0.0.1:+1000"},
+		{Name: "minus", Address: "10.0.0.1:-10"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	tests := []struct {
+		server, dst string
+		port        int
+		want        string
+		fixed       bool
+		err         bool
+	}{
+		{"fixed", "192.0.2.1", 443, "10.0.0.1:80", true, false},
+		{"any", "192.0.2.1", 443, "192.0.2.1:443", false, false},
+		{"any", "2001:db8::1", 443, "[2001:db8::1]:443", false, false},
+		{"any", "", 443, "", false, true},
+		{"anyport", "192.0.2.1", 443, "192.0.2.1:8080", false, false},
+		{"plus", "192.0.2.1", 443, "10.0.0.1:1443", false, false},
+		{"minus", "192.0.2.1", 443, "10.0.0.1:433", false, false},
+		{"minus", "192.0.2.1", 5, "", false, true},
+		{"any", "192.0.2.1", 0, "", false, true},
+	}
+	for _, tt := range tests {
+		got, fixed, err := b.Server(tt.server).DialAddr([]byte(tt.dst), tt.port)
+		if got != tt.want || fixed != tt.fixed || (err != nil) != tt.err {
+			t.Errorf("%s to %s:%d: %q, %v, %v; want %q, %v, error %v", tt.server, tt.dst, tt.port, got, fixed, err, tt.want, tt.fixed, tt.err)
+		}
+	}
+	// A transparent server is checked at its own address; a mapped port
+	// is not checked, nor can an address become one under checks.
+	c, err := New(Config{Name: "y", Servers: []ServerConfig{{Name: "s", Address: "0.0.0.0:0"}}, Check: CheckConfig{Type: "tcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if err := c.Server("s").SetAddr("127.0.0.1:+1"); err == nil {
+		t.Error("SetAddr took a mapped port on a checked backend")
 	}
 }

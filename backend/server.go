@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,11 +84,51 @@ func (s *Server) IsBackup() bool { return s.backup }
 // Addr returns the server's address, host:port.
 func (s *Server) Addr() string { return *s.addr.Load() }
 
+// DialAddr is the address to connect to for a request whose destination
+// (the address the client connected to, or the one a set-dst rule gave)
+// is dst:dstPort: the server's own, but that a host 0.0.0.0 or :: is the
+// destination's address (HAProxy's transparent servers) and a port 0,
+// +N or -N is the destination's port, moved by N. fixed reports that the
+// address does not depend on the destination: a connection to it may
+// serve any request.
+func (s *Server) DialAddr(dst []byte, dstPort int) (addr string, fixed bool, err error) {
+	addr = s.Addr()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false, err
+	}
+	n, mapped, _ := parsePort(port)
+	anyHost := isAnyHost(host)
+	if !anyHost && !mapped {
+		return addr, true, nil
+	}
+	if anyHost {
+		if len(dst) == 0 {
+			return "", false, fmt.Errorf("server %s connects to the request's destination, and the request has none", s.name)
+		}
+		host = string(dst)
+	}
+	if mapped {
+		n += dstPort
+		if n < 1 || n > 65535 {
+			return "", false, fmt.Errorf("server %s: port %d (the destination's %d moved by %s) is out of range", s.name, n, dstPort, port)
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), false, nil
+}
+
+// isAnyHost reports whether a server's host stands for the request's
+// destination address.
+func isAnyHost(host string) bool { return host == "0.0.0.0" || host == "::" }
+
 // SetAddr changes the server's address, host:port with a numeric port. New
 // connections and the next health checks use it; requests in flight keep
 // theirs. The check state is kept.
 func (s *Server) SetAddr(addr string) error {
 	if err := checkAddr(addr); err != nil {
+		return err
+	}
+	if err := checkable(addr, s.b.check.Type); err != nil {
 		return err
 	}
 	s.addr.Store(&addr)

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -462,6 +463,17 @@ type Server struct {
 	SendProxy string `yaml:"send_proxy"`
 }
 
+// followsDestination reports whether a server address takes from each
+// request's destination: host 0.0.0.0 or ::, port 0, +N or -N (the
+// backend package connects accordingly).
+func followsDestination(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	return host == "0.0.0.0" || host == "::" || port == "0" || strings.HasPrefix(port, "+") || strings.HasPrefix(port, "-")
+}
+
 // ServerSendProxy returns the PROXY protocol version connections to
 // server i start with: "v1", "v2", or "" for none.
 func (b *Backend) ServerSendProxy(i int) string {
@@ -756,6 +768,9 @@ func (c *Config) validate() error {
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {
 				errs = append(errs, err)
+			}
+			if b.Proto == "h2" && followsDestination(sv.Address) {
+				bad("backends[%d].servers[%d].address: %q follows each request's destination; a proto: h2 backend shares its connections between requests, so its servers need an address of their own", i, j, sv.Address)
 			}
 		}
 	}

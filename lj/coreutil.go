@@ -205,6 +205,7 @@ func infoValues(threads int) []any {
 func init() {
 	goFuncs["date_parse"] = cgo.RegisterGoFunc(goDateParse)
 	goFuncs["addr_parse"] = cgo.RegisterGoFunc(goAddrParse)
+	goFuncs["addr_text"] = cgo.RegisterGoFunc(goAddrText)
 	goFuncs["proc_info"] = cgo.RegisterGoFunc(goProcInfo)
 }
 
@@ -265,6 +266,18 @@ func goAddrParse(c *cgo.Call) int {
 		}
 	}
 	return 10
+}
+
+// goAddrText(str) -> the address as the dst fetch writes it (IPv4 dotted,
+// IPv6 as RFC 5952 says) | nil when str is not one IP address.
+func goAddrText(c *cgo.Call) int {
+	a, err := netip.ParseAddr(c.String(1))
+	if err != nil || a.Zone() != "" {
+		c.PushNil()
+		return 1
+	}
+	c.PushString(a.String())
+	return 1
 }
 
 // goProcInfo() -> the values of core.get_info, in order (nil when unknown).

@@ -27,7 +27,11 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	if srv == nil {
 		return nil, "no server available in backend " + b.Name()
 	}
-	addr, err := dialAddrOf(srv.Addr())
+	target, _, err := dialTarget(st, srv)
+	var addr dialAddr
+	if err == nil {
+		addr, err = dialAddrOf(target)
+	}
 	if err != nil {
 		srv.Done()
 		return nil, err.Error()

@@ -121,6 +121,17 @@ func dialAddrOf(addr string) (dialAddr, error) {
 	return dialAddr(net.JoinHostPort(host, port)), nil
 }
 
+// dialTarget is the address of srv for st's request: the server's own, or
+// taken from the request's destination (backend.Server.DialAddr).
+func dialTarget(st *stream.Stream, srv *backend.Server) (addr string, fixed bool, err error) {
+	var dst []byte
+	var port int
+	if s := st.S(); s != nil {
+		_, _, dst, port = s.Addrs()
+	}
+	return srv.DialAddr(dst, port)
+}
+
 // Open forwards the request of st to a server of backend be; when every
 // server is at its maxconn, the request waits in the backend's queue
 // (queue.go).
@@ -147,7 +158,7 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
-	u, err := p.conn(b, srv)
+	u, err := p.conn(st, b, srv)
 	if err != nil {
 		srv.Done()
 		return nil, 502, err.Error()
@@ -186,10 +197,17 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	return u, 0, ""
 }
 
-// conn returns an idle pooled connection to srv, or dials a new one.
-func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
+// conn returns an idle pooled connection to srv, or dials a new one. A
+// server whose address follows the request's destination gets a
+// connection of the request's own, not pooled: the next request may go
+// elsewhere.
+func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server) (*Upstream, error) {
+	target, fixed, err := dialTarget(st, srv)
+	if err != nil {
+		return nil, err
+	}
 	pool := p.idle[srv]
-	for len(pool) > 0 {
+	for fixed && len(pool) > 0 {
 		u := pool[len(pool)-1]
 		pool = pool[:len(pool)-1]
 		p.idle[srv] = pool
@@ -206,11 +224,11 @@ func (p *Pool) conn(be *Backend, srv *backend.Server) (*Upstream, error) {
 		}
 		return u, nil
 	}
-	addr, err := dialAddrOf(srv.Addr())
+	addr, err := dialAddrOf(target)
 	if err != nil {
 		return nil, err
 	}
-	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv}}
+	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
 	u.receiveFn = u.receive
 	if err := p.loop.Dial(addr, u); err != nil {
 		return nil, err

@@ -85,6 +85,12 @@ func hcBackends(t *testing.T) map[string]string {
 	addrs["AUTH"] = auth.Listener.Addr().String()
 	host, port, _ := net.SplitHostPort(addrs["AUTH"])
 	addrs["AUTH_HOST"], addrs["AUTH_PORT"] = host, port
+	// The ports alone, for set-dst-port rules and port-mapped servers.
+	for _, name := range []string{"BLUE", "GREEN"} {
+		_, port, _ := net.SplitHostPort(addrs[name])
+		n, _ := strconv.Atoi(port)
+		addrs[name+"_PORT"], addrs[name+"_PORT_LESS_1"] = port, strconv.Itoa(n-1)
+	}
 	return addrs
 }
 
@@ -628,6 +634,59 @@ backend app
 			},
 		},
 		{
+			name:  "set-dst, set-dst-port and servers that connect to the destination",
+			files: []string{"dst.lua"},
+			cfg: head("dst.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-dst str(192.0.2.7) if { path /v4 }
+    http-request set-dst str(2001:DB8::7) if { path /v6 }
+    http-request set-dst str(not-an-address) if { path /bad }
+    http-request set-dst-port int(8443) if { path /v4 } || { path /v6 }
+    http-request set-dst-port int(70000) if { path /wrap }
+    http-request set-dst-port str(x) if { path /bad }
+    http-request return status 200 content-type text/plain lf-string "dst=%[dst]:%[dst_port] lua=%[lua.dst]\n" if { path /v4 } || { path /v6 } || { path /wrap }
+    http-request return status 200 content-type text/plain lf-string "dst=%[dst]\n" if { path /bad }
+    http-request return status 200 content-type text/plain string "the connection's port\n" if { path /port } { dst_port @PORT@ }
+    http-request set-dst-port int(@BLUE_PORT@) if { path_beg /blue }
+    http-request set-dst-port int(@GREEN_PORT@) if { path_beg /green }
+    http-request set-dst-port int(@GREEN_PORT_LESS_1@) if { path_beg /offset }
+    use_backend mapped if { path_beg /mapped }
+    use_backend offset if { path_beg /offset }
+    default_backend transparent
+
+frontend conn
+    bind 127.0.0.1:@PORTC@
+    tcp-request connection set-dst-port int(@BLUE_PORT@)
+    tcp-request content set-dst str(127.0.0.1)
+    default_backend transparent
+
+backend transparent
+    server s1 0.0.0.0:0
+
+backend mapped
+    http-request set-dst-port int(@GREEN_PORT@) if { path_beg /mapped }
+    server s1 127.0.0.1
+
+backend offset
+    server s1 127.0.0.1:+1
+`,
+			steps: []hxStep{
+				{name: "set-dst and set-dst-port, seen by the fetches and Lua", conn: "a", req: hxReq{Path: "/v4"}, want: hxWant{Status: 200, Body: "dst=192.0.2.7:8443 lua=192.0.2.7:8443\n"}},
+				{name: "an IPv6 destination", conn: "a", req: hxReq{Path: "/v6"}, want: hxWant{Status: 200, Body: "dst=2001:db8::7:8443 lua=2001:db8::7:8443\n"}},
+				{name: "a port is 16 bits", conn: "a", req: hxReq{Path: "/wrap"}, want: hxWant{Status: 200}},
+				{name: "what is not an address changes nothing", conn: "a", req: hxReq{Path: "/bad"}, want: hxWant{Status: 200, Body: "dst=127.0.0.1\n"}},
+				{name: "the next request has the connection's destination", conn: "a", req: hxReq{Path: "/port"}, want: hxWant{Status: 200, Body: "the connection's port\n"}},
+				{name: "a 0.0.0.0 server routed by set-dst-port", conn: "a", req: hxReq{Path: "/blue/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+				{name: "to the other backend", conn: "a", req: hxReq{Path: "/green/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "green"}}},
+				{name: "and back, on the same connection", conn: "a", req: hxReq{Path: "/blue/y"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+				{name: "a server without a port: the backend's set-dst-port", conn: "a", req: hxReq{Path: "/mapped/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "green"}}},
+				{name: "a server with +N", req: hxReq{Path: "/offset"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "green"}}},
+				{name: "tcp-request connection and content rules", front: "C", conn: "c", req: hxReq{Path: "/c"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+				{name: "for each request of the connection", front: "C", conn: "c", req: hxReq{Path: "/d"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+			},
+		},
+		{
 			name:  "no backend answers 503, monitor-uri, return file",
 			files: []string{"page.txt", "page.lf"},
 			cfg: head() + `
@@ -763,6 +822,66 @@ listen upper
 		if err != nil || got != want {
 			t.Errorf("haproxy: %q, %v; want %q", got, err, want)
 		}
+	}
+}
+
+// TestHAProxyCfgTCPSetDst: in TCP mode, set-dst-port rules pick where a
+// 0.0.0.0 server connects, on both servers.
+func TestHAProxyCfgTCPSetDst(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "tcp set-dst",
+		cfg: `global
+    nbthread 1
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+listen content
+    bind 127.0.0.1:@PORT@
+    tcp-request content set-dst-port int(@GREEN_PORT@)
+    server s1 0.0.0.0:0
+
+listen connection
+    bind 127.0.0.1:@PORTC@
+    tcp-request connection set-dst-port int(@BLUE_PORT_LESS_1@)
+    tcp-request content set-dst str(127.0.0.1)
+    server s1 0.0.0.0:+1
+`,
+	}
+	// talk sends an HTTP/1.0 request through the tunnel and returns the
+	// body of the answer (the test servers name themselves there).
+	talk := func(addr string) (string, error) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /t HTTP/1.0\r\nHost: x\r\n\r\n"); err != nil {
+			return "", err
+		}
+		data, err := io.ReadAll(c)
+		_, body, _ := strings.Cut(string(data), "\r\n\r\n")
+		return body, err
+	}
+	check := func(who string, addr func(string) string) {
+		for front, want := range map[string]string{"": "backend=green", "C": "backend=blue"} {
+			got, err := talk(addr(front))
+			if err != nil || !strings.HasPrefix(got, want+" GET /t ") {
+				t.Errorf("%s, front %q: %q, %v; want %s", who, front, got, err, want)
+			}
+		}
+	}
+	le, _ := hcStartLuaedge(t, sc, backends)
+	check("luaedge", le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		check("haproxy", ha)
 	}
 }
 

@@ -231,10 +231,10 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 
 	// In HTTP mode, HAProxy runs tcp-request content rules for each
 	// request, before the http-request rules; luaedge takes their
-	// track-scN there.
+	// track-scN, set-dst and set-dst-port there.
 	tracksOf := func(x *proxy) (tracks, others []rule) {
 		for _, r := range x.tcpReq {
-			if strings.HasPrefix(r.words[0], "track-sc") {
+			if w := r.words[0]; strings.HasPrefix(w, "track-sc") || w == "set-dst" || w == "set-dst-port" {
 				tracks = append(tracks, r)
 			} else {
 				others = append(others, r)
@@ -242,13 +242,17 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		return tracks, others
 	}
+	// tcp-request connection rules (set-dst, set-dst-port) run before
+	// the others; run again for each request of an HTTP connection, they
+	// change its destination as they did the connection's.
 	reqOf := func(x *proxy) []rule {
+		rules := append([]rule(nil), x.tcpConn...)
 		if http {
 			// redirect lines run after the section's http-request rules.
 			tracks, _ := tracksOf(x)
-			return append(append(tracks, x.httpReq...), x.redirects...)
+			return append(append(append(rules, tracks...), x.httpReq...), x.redirects...)
 		}
-		return x.tcpReq
+		return append(rules, x.tcpReq...)
 	}
 	resOf := func(x *proxy) []rule {
 		if http {
@@ -818,6 +822,15 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("core.set_map(%s, %s, %s)", luaQuote(file), key, val), nil
+	case (name == "set-dst" || name == "set-dst-port") && !res:
+		if err := need(1); err != nil {
+			return "", err
+		}
+		code, _, _, err := sc.expr(args[0], false)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), code), nil
 	case name == "set-tos" || name == "set-mark":
 		if err := need(1); err != nil {
 			return "", err

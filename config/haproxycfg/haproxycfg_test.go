@@ -290,7 +290,10 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[date]\n", "haproxy.cfg:4: set-header: fetch 'date' is not supported"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X %[path,nope]\n", "converter 'nope' is not supported"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header X \"%Tw\"\n", "log-format variable %Tw is not supported by luaedge in rules"},
-		{"backend b\n  server s 10.0.0.1\n", "haproxy.cfg:2: server s: the address needs a port"},
+		{"backend b\n  server s 10.0.0.1 check\n", "haproxy.cfg:2: server s has neither service port nor check port"},
+		{"backend b\n  server s 10.0.0.1:+5\n  server t 10.0.0.2:80 check\n", "haproxy.cfg:3: server s has neither service port nor check port"},
+		{"backend b\n  tcp-request connection set-dst-port int(1)\n", "haproxy.cfg:2: tcp-request connection is not allowed in a backend"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-dst-port int(1)\n", "haproxy.cfg:4: 'set-dst-port' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
@@ -471,5 +474,38 @@ func TestACLPerPhase(t *testing.T) {
 	rules := string(res.Rules)
 	if !strings.Contains(rules, "ACL[1] = function(txn) return H.M[\"str\"](txn.f:path()") || !strings.Contains(rules, "ACL[2] = function(txn) return H.M[\"str\"](nil") {
 		t.Errorf("want one ACL function per phase:\n%s", rules)
+	}
+}
+
+func TestSetDstRules(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-request set-dst-port int(8081) if { path /a }
+    tcp-request content set-dst str(10.0.0.1)
+    tcp-request connection set-dst-port dst_port,add(1)
+    default_backend b
+
+backend b
+    server any *:0
+    server mapped 10.0.0.2
+    server six 2001:db8::1:+1000
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	conn := strings.Index(rules, `txn:set_dst_port(`)
+	content := strings.Index(rules, `txn:set_dst("10.0.0.1")`)
+	req := strings.Index(rules, `txn:set_dst_port(8081)`)
+	if conn < 0 || content < 0 || req < 0 || !(conn < content && content < req) {
+		t.Errorf("want the connection, content and http-request rules in this order:\n%s", rules)
+	}
+	var addrs []string
+	for _, s := range res.Config.Backends[0].Servers {
+		addrs = append(addrs, s.Address)
+	}
+	if got := strings.Join(addrs, " "); got != "0.0.0.0:0 10.0.0.2:0 [2001:db8::1]:+1000" {
+		t.Errorf("server addresses %q", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,6 +69,7 @@ type proxy struct {
 	httpReq    []rule
 	httpRes    []rule
 	tcpReq     []rule
+	tcpConn    []rule // tcp-request connection / session set-dst, set-dst-port
 	tcpRes     []rule
 	useBackend []useBackend
 	defBackend string
@@ -121,7 +123,7 @@ func (d *proxy) clone() *proxy {
 	}
 	p.acls = map[string][]rule{}
 	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
-	p.tls, p.afterRes, p.capture = nil, nil, config.Capture{}
+	p.tls, p.afterRes, p.capture, p.tcpConn = nil, nil, config.Capture{}, nil
 	p.logs, p.logSet = append([]string(nil), d.logs...), false
 	return &p
 }
@@ -1048,19 +1050,62 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 	if len(w) < 3 {
 		return at.errorf("server: want a name and an address")
 	}
-	if !strings.Contains(w[2], ":") {
-		return at.errorf("server %s: the address needs a port (luaedge has no default port)", w[1])
-	}
 	s, err := f.serverOptions(p, at, w[1], append(append([]string{}, p.defServer...), w[3:]...))
 	if err != nil {
 		return err
 	}
-	s.Address = w[2]
+	s.Address, err = serverAddr(w[2])
+	if err != nil {
+		return at.errorf("server %s: %v", w[1], err)
+	}
 	if s.Name == "" {
 		return nil // disabled
 	}
 	p.servers = append(p.servers, s)
+	// luaedge checks every server of a backend with checks.
+	for _, x := range p.servers {
+		if p.check.Type != "" && portFollows(x.Address) && !strings.HasPrefix(x.Address, "0.0.0.0:") && !strings.HasPrefix(x.Address, "[::]:") {
+			return at.errorf("server %s has neither service port nor check port (its port follows the destination; luaedge checks every server of a backend with checks, and has no check port)", x.Name)
+		}
+	}
 	return nil
+}
+
+// serverAddr reads a server's address as HAProxy does: without a port
+// (or with 0) the destination's port, +N / -N the destination's port
+// moved by N; 0.0.0.0, :: or * the destination's address. The model
+// writes the first as port 0 and the last as 0.0.0.0 (see backend's
+// Server.DialAddr).
+func serverAddr(a string) (string, error) {
+	for _, pre := range []string{"ipv4@", "ipv6@"} {
+		a = strings.TrimPrefix(a, pre)
+	}
+	if strings.HasPrefix(a, "*") {
+		a = "0.0.0.0" + a[1:]
+	}
+	if _, _, err := net.SplitHostPort(a); err == nil {
+		return a, nil
+	}
+	if strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]") {
+		return a + ":0", nil
+	}
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return a + ":0", nil
+	}
+	// An IPv6 address without brackets: its last colon starts the port,
+	// as HAProxy reads it.
+	if _, err := netip.ParseAddr(a[:i]); err == nil {
+		return net.JoinHostPort(a[:i], a[i+1:]), nil
+	}
+	return "", fmt.Errorf("invalid address '%s'", a)
+}
+
+// portFollows reports whether a server address's port is the
+// destination's (0, +N, -N).
+func portFollows(addr string) bool {
+	_, port, _ := net.SplitHostPort(addr)
+	return port == "0" || strings.HasPrefix(port, "+") || strings.HasPrefix(port, "-")
 }
 
 // serverOptions reads the options of a server or default-server line
@@ -1244,6 +1289,13 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 			if w[1] != "content" {
 				if w[2] == "accept" && len(w) == 3 {
 					return nil // accepting every connection is what happens anyway
+				}
+				if w[2] == "set-dst" || w[2] == "set-dst-port" {
+					if p.kind == "backend" {
+						return at.errorf("tcp-request %s is not allowed in a backend", w[1])
+					}
+					p.tcpConn = append(p.tcpConn, rule{at, w[2:]})
+					return nil
 				}
 				return at.unsupported("tcp-request " + w[1] + " " + w[2])
 			}

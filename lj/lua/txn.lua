@@ -7,6 +7,7 @@ local bit = require("bit")
 
 local bor = bit.bor
 local type, tostring, pairs = type, tostring, pairs
+local floor, format = math.floor, string.format
 
 local TXN = {}
 local lazy = {
@@ -114,6 +115,42 @@ function TXN.set_mark(self, mark)
 	local s = stream_of(self, "set_mark")
 	s.mark = sockopt("set_mark", mark)
 	s.flags = bor(s.flags, I.F_SOCKOPT)
+end
+
+-- The destination, luaedge additions: what haproxy.cfg's set-dst and
+-- set-dst-port rules do. The dst and dst_port fetches, the PROXY header
+-- sent to servers, and a server at 0.0.0.0 or with the port 0, +N or -N
+-- (which connects there) see the new destination: the request's (over
+-- TCP, the connection's).
+
+-- txn:set_dst(addr) sets the destination's address, keeping its port:
+-- addr is an IPv4 or IPv6 address's text, or an integer (an IPv4 address,
+-- 0x0a000001 is 10.0.0.1). Anything else changes nothing: false.
+function TXN.set_dst(self, addr)
+	local s = stream_of(self, "set_dst")
+	local text
+	if type(addr) == "number" and addr == addr then
+		local n = floor(addr) % 4294967296
+		text = format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+	elseif type(addr) == "string" then
+		text = I.gocall(I.go.addr_text, addr)
+	end
+	if text == nil then return false end
+	I.req_put(s, text, s.dst, "set_dst")
+	return true
+end
+
+-- txn:set_dst_port(port) sets the destination's port: an integer, or its
+-- decimal text, kept to 16 bits as HAProxy stores it (-1 is 65535). A
+-- destination without an address becomes 0.0.0.0. Anything else changes
+-- nothing: false.
+function TXN.set_dst_port(self, port)
+	local s = stream_of(self, "set_dst_port")
+	if type(port) == "string" and port:match("^[+-]?%d+$") then port = tonumber(port) end
+	if type(port) ~= "number" or port ~= port then return false end
+	if s.dst.len == 0 then I.req_put(s, "0.0.0.0", s.dst, "set_dst_port") end
+	s.dst_port = floor(port) % 65536
+	return true
 end
 
 -- Tracking and captures, luaedge additions: what haproxy.cfg's
