@@ -42,9 +42,9 @@ const (
 func (p *process) commands() []admin.Command {
 	cmds := []admin.Command{
 		{Path: []string{"reload"}, Help: "reload the configuration and the scripts", Run: p.reloadCommand},
-		{Path: []string{"show", "info"}, ReadOnly: true, Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
+		{Path: []string{"show", "info"}, ReadOnly: true, Usage: "[typed|json]", Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
 		{Path: []string{"show", "version"}, ReadOnly: true, Help: "show version of the current process", Run: func([]string) string { return version + "\n" }},
-		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>]", Help: "report counters for each proxy and server (CSV)", Run: p.serverCmd(p.showStat)},
+		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>] [typed|json]", Help: "report counters for each proxy and server", Run: p.serverCmd(p.showStat)},
 		{Path: []string{"show", "servers", "state"}, ReadOnly: true, Usage: "[<backend>]", Help: "dump volatile server information", Run: p.serverCmd(showServersState)},
 		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
 		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
@@ -133,9 +133,16 @@ func (p *process) sample() {
 	}
 }
 
-// showInfo is "show info": HAProxy's keys that luaedge has a value for,
-// then luaedge's own.
-func (p *process) showInfo(srv *edge.Server, _ []string) string {
+// showInfo is "show info [typed|json]": HAProxy's keys that luaedge has
+// a value for, at HAProxy's positions, then luaedge's own from 100 on.
+func (p *process) showInfo(srv *edge.Server, args []string) string {
+	form := ""
+	if len(args) > 0 {
+		form = args[0]
+	}
+	if len(args) > 1 || (form != "" && form != "typed" && form != "json") {
+		return "'show info' takes no argument, 'typed' or 'json'.\n"
+	}
 	g := p.serving.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
 	defer cancel()
@@ -149,41 +156,60 @@ func (p *process) showInfo(srv *edge.Server, _ []string) string {
 		stopping = 1
 	}
 	pr := st.Process
-	var b strings.Builder
-	for _, kv := range [][2]any{
-		{"Name", "luaedge"},
-		{"Version", version},
-		{"Nbthread", st.Loops},
-		{"Nbproc", 1},
-		{"Process_num", 1},
-		{"Pid", os.Getpid()},
-		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", up/86400, up%86400/3600, up%3600/60, up%60)},
-		{"Uptime_sec", up},
-		{"Ulimit-n", nofile.Cur},
-		{"CurrConns", pr.Sessions},
-		{"CumConns", pr.SessionsTotal},
-		{"CumReq", pr.Requests},
-		{"ConnRate", pr.ConnRate},
-		{"MaxConnRate", pr.ConnRateMax},
-		{"SessRate", pr.ConnRate},
-		{"MaxSessRate", pr.ConnRateMax},
-		{"node", host},
-		{"Stopping", stopping},
-		{"TotalBytesOut", pr.BytesOut},
-		{"BytesOutRate", pr.BytesOutRate},
-		{"Generation", st.Generation},
-		{"ReqRate", pr.ReqRate},
-		{"MaxReqRate", pr.ReqRateMax},
-		{"LuaMemory_bytes", pr.LuaMemory},
-		{"CgoCalls", pr.CgoCalls},
+	var fields []metrics.Field
+	for _, f := range []struct {
+		pos        int
+		name, kind string
+		v          any
+	}{
+		{0, "Name", "POS:str", "luaedge"},
+		{1, "Version", "POS:str", version},
+		{3, "Nbthread", "CGS:u32", st.Loops},
+		{4, "Nbproc", "CGS:u32", 1},
+		{5, "Process_num", "KGP:u32", 1},
+		{6, "Pid", "SGP:u32", os.Getpid()},
+		{7, "Uptime", "MDP:str", fmt.Sprintf("%dd %dh%02dm%02ds", up/86400, up%86400/3600, up%3600/60, up%60)},
+		{8, "Uptime_sec", "MDP:u32", up},
+		{13, "Ulimit-n", "CLP:u32", nofile.Cur},
+		{17, "CurrConns", "MGP:u32", pr.Sessions},
+		{18, "CumConns", "MCP:u32", pr.SessionsTotal},
+		{19, "CumReq", "MCP:u32", pr.Requests},
+		{26, "ConnRate", "MRP:u32", pr.ConnRate},
+		{28, "MaxConnRate", "MMP:u32", pr.ConnRateMax},
+		{29, "SessRate", "MRP:u32", pr.ConnRate},
+		{31, "MaxSessRate", "MRP:u32", pr.ConnRateMax},
+		{50, "node", "COS:str", host},
+		{52, "Stopping", "MGP:u32", stopping},
+		{61, "TotalBytesOut", "MGP:u64", pr.BytesOut},
+		{63, "BytesOutRate", "MRP:u64", pr.BytesOutRate},
+		{100, "Generation", "MGP:u32", st.Generation},
+		{101, "ReqRate", "MRP:u32", pr.ReqRate},
+		{102, "MaxReqRate", "MMP:u32", pr.ReqRateMax},
+		{103, "LuaMemory_bytes", "MGP:u64", pr.LuaMemory},
+		{104, "CgoCalls", "MCP:u64", pr.CgoCalls},
 	} {
-		fmt.Fprintf(&b, "%s: %v\n", kv[0], kv[1])
+		fields = append(fields, metrics.Field{Pos: f.pos, Name: f.name, Kind: f.kind, Value: fmt.Sprint(f.v)})
+	}
+	switch form {
+	case "typed":
+		return metrics.InfoTyped(fields)
+	case "json":
+		return metrics.InfoJSON(fields)
+	}
+	var b strings.Builder
+	for _, f := range fields {
+		fmt.Fprintf(&b, "%s: %s\n", f.Name, f.Value)
 	}
 	return b.String()
 }
 
-// showStat is "show stat [<proxy> <type> <sid>]": HAProxy's CSV.
+// showStat is "show stat [<proxy> <type> <sid>] [typed|json]": HAProxy's
+// CSV, or its typed or JSON form.
 func (p *process) showStat(srv *edge.Server, args []string) string {
+	form := ""
+	if n := len(args); n > 0 && (args[n-1] == "typed" || args[n-1] == "json") {
+		form, args = args[n-1], args[:n-1]
+	}
 	var f metrics.CSVFilter
 	switch len(args) {
 	case 0:
@@ -196,9 +222,15 @@ func (p *process) showStat(srv *edge.Server, args []string) string {
 			return "Invalid type or server id: 'show stat <proxy> <type> <sid>' takes numbers (type: 1 frontends, 2 backends, 4 servers, -1 all).\n"
 		}
 	default:
-		return "'show stat' takes no argument or three: <proxy> <type> <sid> (typed and json forms are not supported; the stats page's ?format=json has these numbers).\n"
+		return "'show stat' takes [<proxy> <type> <sid>] then 'typed' or 'json' (HAProxy's 'domain', 'desc', 'up' and 'no-maint' are not supported).\n"
 	}
 	st := metrics.StatsOf(p.stamp(srv.Counters(), p.serving.Load()), p.hist, 0)
+	switch form {
+	case "typed":
+		return st.Typed(f)
+	case "json":
+		return st.JSON(f)
+	}
 	return st.CSV(f)
 }
 
