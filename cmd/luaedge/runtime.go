@@ -59,6 +59,10 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
 		{Path: []string{"enable", "server"}, Usage: "<bk>/<srv>", Help: "put a server back in service (set server ... state ready)", Run: p.serverCmd(enableServer)},
 		{Path: []string{"disable", "server"}, Usage: "<bk>/<srv>", Help: "put a server in maintenance (set server ... state maint)", Run: p.serverCmd(disableServer)},
+		{Path: []string{"add", "server"}, Usage: "<bk>/<srv> <addr>:<port> [opts]", Help: "create a new server, in maintenance (opts: weight, maxconn, backup, check, send-proxy, send-proxy-v2)", Run: p.serverCmd(addServer)},
+		{Path: []string{"del", "server"}, Usage: "<bk>/<srv>", Help: "remove a server in maintenance with no request in flight", Run: p.serverCmd(delServer)},
+		{Path: []string{"enable", "health"}, Usage: "<bk>/<srv>", Help: "enable health checks", Run: p.serverCmd(enableHealth)},
+		{Path: []string{"disable", "health"}, Usage: "<bk>/<srv>", Help: "disable health checks", Run: p.serverCmd(disableHealth)},
 		{Path: []string{"show", "sess"}, ReadOnly: true, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
 	}
 	if g := p.serving.Load(); g != nil {
@@ -555,7 +559,7 @@ const setServerUsage = "usage: set server <backend>/<server> addr | health | sta
 
 // setServer is "set server <bk>/<srv> state|weight|health|addr ...".
 func setServer(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
@@ -569,7 +573,7 @@ func setServer(srv *edge.Server, args []string) string {
 		}
 		return ""
 	case "weight":
-		return setServerWeight(srv, be, sv, args[2:])
+		return setServerWeight(sv, args[2:])
 	case "health":
 		if len(args) < 3 {
 			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
@@ -593,7 +597,7 @@ func setServer(srv *edge.Server, args []string) string {
 
 // setServerWeight sets an absolute weight, or one relative to the
 // configured weight ("50%"), as HAProxy's.
-func setServerWeight(srv *edge.Server, be string, sv *backend.Server, args []string) string {
+func setServerWeight(sv *backend.Server, args []string) string {
 	if len(args) == 0 || args[0] == "" {
 		return "Require <weight> or <weight%>.\n"
 	}
@@ -603,7 +607,7 @@ func setServerWeight(srv *edge.Server, be string, sv *backend.Server, args []str
 		return "Empty weight string empty or preceded by garbage\n"
 	}
 	if relative {
-		w = srv.InitialWeight(be, sv) * w / 100
+		w = sv.InitialWeight() * w / 100
 		if w > backend.MaxWeight {
 			return "Relative weight too large.\n"
 		}
@@ -641,19 +645,19 @@ func setServerAddr(sv *backend.Server, args []string) string {
 }
 
 func setWeight(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
-	return setServerWeight(srv, be, sv, args[1:])
+	return setServerWeight(sv, args[1:])
 }
 
 func getWeight(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
-	return fmt.Sprintf("%d (initial %d)\n", sv.Weight(), srv.InitialWeight(be, sv))
+	return fmt.Sprintf("%d (initial %d)\n", sv.Weight(), sv.InitialWeight())
 }
 
 func enableServer(srv *edge.Server, args []string) string {
@@ -671,6 +675,116 @@ func disableServer(srv *edge.Server, args []string) string {
 		return msg
 	}
 	sv.SetMaint()
+	return ""
+}
+
+const addServerOptions = "weight <w>, maxconn <n>, backup, check, send-proxy, send-proxy-v2, no-send-proxy"
+
+// addServer is "add server <bk>/<srv> <addr>:<port> [opts]": HAProxy's
+// dynamic server, with the options luaedge's servers have.
+func addServer(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		return "Require 'backend/server'.\n"
+	}
+	be, name, ok := strings.Cut(args[0], "/")
+	if !ok || be == "" || name == "" {
+		return "Require 'backend/server'.\n"
+	}
+	if srv.Backend(be) == nil {
+		return "No such backend.\n"
+	}
+	if len(args) < 2 {
+		return "'server' expects <name> and <addr>[:<port>] as arguments.\n"
+	}
+	n := edge.NewServer{Name: name, Address: args[1]}
+	for i := 2; i < len(args); i++ {
+		switch kw := args[i]; kw {
+		case "weight", "maxconn":
+			if i+1 >= len(args) {
+				return fmt.Sprintf("'%s' expects an integer argument.\n", kw)
+			}
+			v, err := strconv.Atoi(args[i+1])
+			if err != nil || v < 0 {
+				return fmt.Sprintf("'%s' expects an integer argument, not '%s'.\n", kw, args[i+1])
+			}
+			if kw == "weight" {
+				if v > backend.MaxWeight {
+					return fmt.Sprintf("weight of server %s is not within 0 and %d (%d).\n", name, backend.MaxWeight, v)
+				}
+				n.Weight = v
+			} else {
+				n.MaxConn = v
+			}
+			i++
+		case "backup":
+			n.Backup = true
+		case "check":
+			n.Check = true
+		case "send-proxy":
+			n.SendProxy = "v1"
+		case "send-proxy-v2":
+			n.SendProxy = "v2"
+		case "no-send-proxy":
+			n.SendProxy = "none"
+		default:
+			return fmt.Sprintf("'%s' is not supported by add server in luaedge; it takes %s (TLS follows the backend's tls).\n", kw, addServerOptions)
+		}
+	}
+	if _, err := srv.AddServer(be, n); err != nil {
+		switch {
+		case errors.Is(err, backend.ErrServerExists):
+			return "Already exists a server with the same name in backend.\n"
+		case errors.Is(err, backend.ErrNoChecks):
+			return fmt.Sprintf("'check': backend %s has no health checks (its check.type is not set).\n", be)
+		}
+		return fmt.Sprintf("Invalid server '%s': %v.\n", name, err)
+	}
+	return "New server registered.\n"
+}
+
+// delServer is "del server <bk>/<srv>".
+func delServer(srv *edge.Server, args []string) string {
+	be, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	err := srv.DelServer(be, sv.Name())
+	switch {
+	case err == nil:
+		return "Server deleted.\n"
+	case errors.Is(err, backend.ErrNotInMaint):
+		return "Only servers in maintenance mode can be deleted.\n"
+	case errors.Is(err, backend.ErrServerBusy):
+		return "Server still has connections attached to it, cannot remove it.\n"
+	case errors.Is(err, backend.ErrNoServer):
+		return "No such server.\n"
+	}
+	return err.Error() + "\n"
+}
+
+// enableHealth and disableHealth are "enable|disable health <bk>/<srv>":
+// the server's active checks resume or stop (its health state stays).
+func enableHealth(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	if !sv.CheckState().Configured {
+		return "Health check was not configured on this server, cannot enable.\n"
+	}
+	sv.CheckEnable()
+	return ""
+}
+
+func disableHealth(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	if !sv.CheckState().Configured {
+		return "Health check was not configured on this server, cannot disable.\n"
+	}
+	sv.CheckDisable()
 	return ""
 }
 
