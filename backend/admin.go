@@ -57,7 +57,7 @@ func (s *Server) CheckState() CheckState {
 	defer s.mu.Unlock()
 	return CheckState{
 		Health: s.health, Rise: s.b.check.Rise, Fall: s.b.check.Fall,
-		Configured: s.b.check.Type != "", Enabled: !s.checksOff, NoLB: s.nolb,
+		Configured: s.activeChecks(), Enabled: !s.checksOff, NoLB: s.nolb,
 	}
 }
 

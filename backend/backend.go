@@ -101,17 +101,18 @@ type Backend struct {
 	algoName string
 	check    CheckConfig // defaults applied
 
-	servers   []*Server // config order
-	byName    map[string]*Server
-	primaries []*Server // non-backup servers, config order
-	backups   []*Server
+	// set is the servers now. The runtime API's add and del server
+	// replace it whole (copy on write, serialised by edit), so that
+	// Pick on every loop and the readers load it without a lock of
+	// their own.
+	set  atomic.Pointer[serverSet]
+	edit sync.Mutex
 
-	// mu serialises Pick: the balancer state below and the maxconn
-	// test-and-increment, so that concurrent picks never overshoot maxconn.
-	mu      sync.Mutex
-	rrCur   []int // smooth weighted round robin: current weight per primary
-	lcNext  int   // leastconn: where the next scan starts, to rotate ties
-	weights []int // source: scratch for one pick's weights
+	// mu serialises Pick: the balancer state below (and each server's
+	// rrCur, and the set's weights) and the maxconn test-and-increment,
+	// so that concurrent picks never overshoot maxconn.
+	mu     sync.Mutex
+	lcNext int // leastconn: where the next scan starts, to rotate ties
 
 	cur  atomic.Int64 // requests in flight over all servers
 	smax atomic.Int64 // highest cur seen; written under mu
@@ -162,66 +163,93 @@ func New(cfg Config) (*Backend, error) {
 		algo:     algo,
 		algoName: algoName,
 		check:    check,
-		byName:   make(map[string]*Server, len(cfg.Servers)),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	now := time.Now()
 	seen := make(map[string]int, len(cfg.Servers))
+	var servers []*Server
 	for i, sc := range cfg.Servers {
 		at := fmt.Sprintf("servers[%d]", i)
-		if sc.Name == "" {
-			return nil, fmt.Errorf("%s.name: required", at)
-		}
-		if j, dup := seen[sc.Name]; dup {
+		if j, dup := seen[sc.Name]; dup && sc.Name != "" {
 			return nil, fmt.Errorf("%s.name: duplicate %q (also servers[%d])", at, sc.Name, j)
 		}
 		seen[sc.Name] = i
-		if err := checkAddr(sc.Address); err != nil {
-			return nil, fmt.Errorf("%s.address: %w", at, err)
+		s, err := b.newServer(sc, i+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%w", at, err)
 		}
-		if err := checkable(sc.Address, check.Type); err != nil {
-			return nil, fmt.Errorf("%s.address: %w", at, err)
-		}
-		if sc.Weight < 0 || sc.Weight > MaxWeight {
-			return nil, fmt.Errorf("%s.weight: %d is out of range 0..%d", at, sc.Weight, MaxWeight)
-		}
-		if sc.MaxConn < 0 {
-			return nil, fmt.Errorf("%s.maxconn: %d is negative", at, sc.MaxConn)
-		}
-		s := &Server{
-			b:          b,
-			id:         i + 1,
-			name:       sc.Name,
-			backup:     sc.Backup,
-			tls:        sc.TLS,
-			sendProxy:  sc.SendProxy,
-			checkHead:  sc.CheckHeader,
-			idx:        -1,
-			health:     check.Rise + check.Fall - 1,
-			lastChange: now,
-		}
-		addr := sc.Address
-		s.addr.Store(&addr)
-		w := sc.Weight
-		if w == 0 {
-			w = 1
-		}
-		s.weight.Store(int32(w))
-		s.maxconn.Store(clampConn(sc.MaxConn))
-		s.hstate.Store(healthUp)
-		s.full.Store(true)
-		if sc.Backup {
-			b.backups = append(b.backups, s)
-		} else {
-			s.idx = len(b.primaries)
-			b.primaries = append(b.primaries, s)
-		}
-		b.servers = append(b.servers, s)
-		b.byName[s.name] = s
+		servers = append(servers, s)
 	}
-	b.rrCur = make([]int, len(b.primaries))
-	b.weights = make([]int, len(b.primaries))
+	b.set.Store(newServerSet(servers))
 	return b, nil
+}
+
+// newServer validates sc and makes its server, numbered id, up and
+// ready; errors name the field ("address: ...").
+func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
+	if sc.Name == "" {
+		return nil, errors.New("name: required")
+	}
+	if err := CheckAddr(sc.Address); err != nil {
+		return nil, fmt.Errorf("address: %w", err)
+	}
+	if err := checkable(sc.Address, b.check.Type); err != nil {
+		return nil, fmt.Errorf("address: %w", err)
+	}
+	if sc.Weight < 0 || sc.Weight > MaxWeight {
+		return nil, fmt.Errorf("weight: %d is out of range 0..%d", sc.Weight, MaxWeight)
+	}
+	if sc.MaxConn < 0 {
+		return nil, fmt.Errorf("maxconn: %d is negative", sc.MaxConn)
+	}
+	s := &Server{
+		b:          b,
+		id:         id,
+		name:       sc.Name,
+		backup:     sc.Backup,
+		tls:        sc.TLS,
+		sendProxy:  sc.SendProxy,
+		checkHead:  sc.CheckHeader,
+		removed:    make(chan struct{}),
+		health:     b.check.Rise + b.check.Fall - 1,
+		lastChange: time.Now(),
+	}
+	addr := sc.Address
+	s.addr.Store(&addr)
+	w := sc.Weight
+	if w == 0 {
+		w = 1
+	}
+	s.iweight = w
+	s.weight.Store(int32(w))
+	s.maxconn.Store(clampConn(sc.MaxConn))
+	s.hstate.Store(healthUp)
+	s.full.Store(true)
+	return s, nil
+}
+
+// serverSet is the servers of a backend at one time; never changed once
+// published (but for weights, Pick's scratch, guarded by the backend's
+// mu).
+type serverSet struct {
+	servers   []*Server // the configuration's order, then those added
+	byName    map[string]*Server
+	primaries []*Server // non-backup servers, in the same order
+	backups   []*Server
+	weights   []int // source: one pick's weights, by primary
+}
+
+func newServerSet(servers []*Server) *serverSet {
+	set := &serverSet{servers: servers, byName: make(map[string]*Server, len(servers))}
+	for _, s := range servers {
+		set.byName[s.name] = s
+		if s.backup {
+			set.backups = append(set.backups, s)
+		} else {
+			set.primaries = append(set.primaries, s)
+		}
+	}
+	set.weights = make([]int, len(set.primaries))
+	return set
 }
 
 // checkDefaults validates c and fills in its defaults.
@@ -282,11 +310,11 @@ func hasCtlOrSpace(s string) bool {
 	return false
 }
 
-// checkAddr accepts host:port with a non-empty host and a port from 1 to
+// CheckAddr accepts host:port with a non-empty host and a port from 1 to
 // 65535, or one that takes from the request's destination (see
 // Server.DialAddr): 0, or +N / -N. Host names are not looked up here: DNS
 // may change between load and dial.
-func checkAddr(addr string) error {
+func CheckAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		var ae *net.AddrError
@@ -344,12 +372,12 @@ func parsePort(port string) (n int, mapped, ok bool) {
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
 
-// Servers returns the servers in config order. The slice is shared: do not
-// modify it.
-func (b *Backend) Servers() []*Server { return b.servers }
+// Servers returns the servers now, in config order and then those the
+// runtime API added. The slice is shared: do not modify it.
+func (b *Backend) Servers() []*Server { return b.set.Load().servers }
 
 // Server returns the server called name, or nil.
-func (b *Backend) Server(name string) *Server { return b.byName[name] }
+func (b *Backend) Server(name string) *Server { return b.set.Load().byName[name] }
 
 // Pick chooses a server for a new request and counts the request on it; the
 // caller must call Done on the server when the request finishes, errors
@@ -386,17 +414,18 @@ func (b *Backend) Pick(key []byte) *Server {
 
 // pickLocked is Pick with b.mu held, whoever waits.
 func (b *Backend) pickLocked(key []byte) *Server {
+	set := b.set.Load()
 	var s *Server
 	switch b.algo {
 	case algoRoundRobin:
-		s = b.pickRoundRobin()
+		s = pickRoundRobin(set)
 	case algoLeastConn:
-		s = b.pickLeastConn()
+		s = b.pickLeastConn(set)
 	case algoSource:
-		s = b.pickSource(key)
+		s = pickSource(set, key)
 	}
 	if s == nil {
-		for _, bk := range b.backups {
+		for _, bk := range set.backups {
 			if bk.usableWeight() > 0 {
 				s = bk
 				break
@@ -420,7 +449,7 @@ func (b *Backend) pickLocked(key []byte) *Server {
 // Server.Usable: a server at maxconn does not count).
 func (b *Backend) UpCount() int {
 	n := 0
-	for _, s := range b.servers {
+	for _, s := range b.Servers() {
 		if s.Usable() {
 			n++
 		}
@@ -444,7 +473,7 @@ func (b *Backend) UpCount() int {
 func (b *Backend) Stats() map[string]any {
 	var act, bck, wact, wbck int
 	var econ uint64
-	for _, s := range b.servers {
+	for _, s := range b.Servers() {
 		econ += s.econ.Load()
 		w := s.eligibleWeight()
 		if w == 0 {
@@ -521,8 +550,12 @@ func (b *Backend) Start() {
 		return
 	}
 	b.started = true
-	n := time.Duration(len(b.servers))
-	for i, s := range b.servers {
+	servers := b.Servers()
+	n := time.Duration(len(servers))
+	for i, s := range servers {
+		if s.noCheck {
+			continue
+		}
 		// Spread the first checks over one interval so that servers are not
 		// all probed at the same instant, as HAProxy does.
 		delay := b.check.Interval * time.Duration(i) / n

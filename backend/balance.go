@@ -2,29 +2,29 @@ package backend
 
 import "bytes"
 
-// The pick* methods run with b.mu held and choose among the primaries only;
-// Pick falls back to the backups.
+// The pick* functions run with b.mu held and choose among the set's
+// primaries only; Pick falls back to the backups.
 
 // pickRoundRobin is smooth weighted round robin: every usable server gains
 // its weight, the richest wins and pays the total back. Over sum(weights)
 // picks each server is chosen weight times, interleaved as evenly as the
 // weights allow. Ties go to the first in config order.
-func (b *Backend) pickRoundRobin() *Server {
+func pickRoundRobin(set *serverSet) *Server {
 	var best *Server
 	total := 0
-	for i, s := range b.primaries {
+	for _, s := range set.primaries {
 		w := s.usableWeight()
 		if w == 0 {
 			continue
 		}
-		b.rrCur[i] += w
+		s.rrCur += w
 		total += w
-		if best == nil || b.rrCur[i] > b.rrCur[best.idx] {
+		if best == nil || s.rrCur > best.rrCur {
 			best = s
 		}
 	}
 	if best != nil {
-		b.rrCur[best.idx] -= total
+		best.rrCur -= total
 	}
 	return best
 }
@@ -32,12 +32,14 @@ func (b *Backend) pickRoundRobin() *Server {
 // pickLeastConn picks the usable server with the fewest requests in flight
 // per unit of weight. The scan starts after the last server picked and only
 // a strictly better server replaces the candidate, so ties rotate.
-func (b *Backend) pickLeastConn() *Server {
-	n := len(b.primaries)
+func (b *Backend) pickLeastConn(set *serverSet) *Server {
+	n := len(set.primaries)
 	var best *Server
 	var bestActive, bestWeight int64
+	next := 0
 	for k := 0; k < n; k++ {
-		s := b.primaries[(b.lcNext+k)%n]
+		i := (b.lcNext + k) % n
+		s := set.primaries[i]
 		w := int64(s.usableWeight())
 		if w == 0 {
 			continue
@@ -45,11 +47,11 @@ func (b *Backend) pickLeastConn() *Server {
 		a := s.active.Load()
 		// a/w < bestActive/bestWeight without division.
 		if best == nil || a*bestWeight < bestActive*w {
-			best, bestActive, bestWeight = s, a, w
+			best, bestActive, bestWeight, next = s, a, w, i+1
 		}
 	}
 	if best != nil {
-		b.lcNext = best.idx + 1
+		b.lcNext = next
 	}
 	return best
 }
@@ -58,30 +60,30 @@ func (b *Backend) pickLeastConn() *Server {
 // weights of the servers that are up and ready (HAProxy's map-based
 // hashing). A server at maxconn stays in the map, so that clients of other
 // servers keep theirs; its own clients go to the next usable server.
-func (b *Backend) pickSource(key []byte) *Server {
+func pickSource(set *serverSet, key []byte) *Server {
 	total := 0
-	for i, s := range b.primaries {
+	for i, s := range set.primaries {
 		// Read each weight once: SetWeight may run concurrently.
-		b.weights[i] = s.eligibleWeight()
-		total += b.weights[i]
+		set.weights[i] = s.eligibleWeight()
+		total += set.weights[i]
 	}
 	if total == 0 {
 		return nil
 	}
 	r := int(hashKey(hostPart(key)) % uint64(total))
 	start := 0
-	for i, w := range b.weights {
+	for i, w := range set.weights {
 		if r < w {
 			start = i
 			break
 		}
 		r -= w
 	}
-	n := len(b.primaries)
+	n := len(set.primaries)
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
-		if b.weights[i] > 0 && b.primaries[i].usableWeight() > 0 {
-			return b.primaries[i]
+		if set.weights[i] > 0 && set.primaries[i].usableWeight() > 0 {
+			return set.primaries[i]
 		}
 	}
 	return nil

@@ -25,13 +25,16 @@ const maxStatusLine = 1024
 // aLongTimeAgo is a deadline in the past, to make blocked I/O return now.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// checkLoop checks s every interval, after delay, until Stop.
+// checkLoop checks s every interval, after delay, until Stop or the
+// server's deletion.
 func (b *Backend) checkLoop(s *Server, delay time.Duration) {
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	for {
 		select {
 		case <-b.ctx.Done():
+			return
+		case <-s.removed:
 			return
 		case <-t.C:
 		}
@@ -66,6 +69,8 @@ func (b *Backend) probeLoop(s *Server) {
 			s.mu.Lock()
 			s.probing = false
 			s.mu.Unlock()
+			return
+		case <-s.removed:
 			return
 		case <-t.C:
 		}

@@ -80,7 +80,7 @@ func (t *Ticket) Cancel() bool {
 // taken once one has room: some server is usable but for its maxconn.
 // b.mu is held.
 func (b *Backend) queueable() bool {
-	for _, s := range b.servers {
+	for _, s := range b.Servers() {
 		if s.eligibleWeight() > 0 {
 			return true
 		}

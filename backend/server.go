@@ -31,8 +31,19 @@ type Server struct {
 	id     int
 	name   string
 	backup bool
-	idx    int         // position among the backend's primaries; -1 for a backup
 	tls    *tls.Config // nil: clear text; read-only
+	// iweight is the weight it was made with (HAProxy's iweight);
+	// noCheck: added by the runtime API without "check" to a backend
+	// with active checks, it has none. Read-only.
+	iweight int
+	noCheck bool
+	dynamic bool // added by the runtime API
+	// removed is closed when the runtime API deletes the server: its
+	// checker and probe goroutines return.
+	removed chan struct{}
+	// rrCur is its current weight in smooth weighted round robin,
+	// guarded by b.mu.
+	rrCur int
 	// sendProxy is the PROXY protocol version of connections to the
 	// server (0: none); checkHead what its checks send first. Read-only.
 	sendProxy int
@@ -125,7 +136,7 @@ func isAnyHost(host string) bool { return host == "0.0.0.0" || host == "::" }
 // connections and the next health checks use it; requests in flight keep
 // theirs. The check state is kept.
 func (s *Server) SetAddr(addr string) error {
-	if err := checkAddr(addr); err != nil {
+	if err := CheckAddr(addr); err != nil {
 		return err
 	}
 	if err := checkable(addr, s.b.check.Type); err != nil {
@@ -154,6 +165,18 @@ func (s *Server) Done() {
 
 // Active returns how many requests are in flight on s.
 func (s *Server) Active() int { return int(s.active.Load()) }
+
+// InitialWeight returns the weight the server was made with: the
+// configuration's (0 taken as 1), or that of the runtime API's add
+// server.
+func (s *Server) InitialWeight() int { return s.iweight }
+
+// IsDynamic reports whether the runtime API added the server.
+func (s *Server) IsDynamic() bool { return s.dynamic }
+
+// activeChecks reports whether the server's health is decided by active
+// checks (else by passive reports of connect errors).
+func (s *Server) activeChecks() bool { return s.b.check.Type != "" && !s.noCheck }
 
 // Weight returns the server's current weight.
 func (s *Server) Weight() int { return int(s.weight.Load()) }
@@ -285,7 +308,7 @@ func (s *Server) CheckDisable() {
 // decide the health state.
 func (s *Server) ReportConnectError() {
 	s.econ.Add(1)
-	if s.b.check.Type != "" {
+	if s.activeChecks() {
 		return
 	}
 	probe := false
@@ -316,7 +339,7 @@ func (s *Server) ReportConnectError() {
 // in flight may report after the state was forced. Otherwise it does
 // nothing.
 func (s *Server) ReportConnectOK() {
-	if s.b.check.Type != "" || s.full.Load() {
+	if s.activeChecks() || s.full.Load() {
 		return // the common case costs no lock
 	}
 	s.update(func() {
@@ -448,7 +471,7 @@ func (s *Server) status() string {
 		return "NOLB"
 	case s.admin.Load() == adminDrain:
 		return "DRAIN"
-	case s.b.check.Type == "":
+	case !s.activeChecks():
 		return "no check"
 	}
 	return "UP"

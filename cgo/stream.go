@@ -113,6 +113,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
 	c.tls_version, c.tls_cipher, c.tls_sni, c.tls_alpn, c.tls_client = C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}, C.le_span{}
+	c.pp_tlvs = C.le_span{}
 	c.ntrailers, c.nrtrailers, c.nmsgs = 0, 0, 0
 	c.ws_op, c.ws_code = 0, 0
 }
@@ -567,6 +568,11 @@ func (s *Stream) SetTLS(version, cipher, sni, alpn, client []byte) {
 		s.c.tls_client = s.headSpan(client)
 	}
 }
+
+// SetProxyTLVs records the TLVs of the client connection's PROXY v2
+// header (the fc_pp_* fetches), copied into the request's head. Go sets
+// them with the request when the header had any.
+func (s *Stream) SetProxyTLVs(tlvs []byte) { s.c.pp_tlvs = s.headSpan(tlvs) }
 
 // SetProtocol records the :protocol pseudo-header of an extended CONNECT
 // (RFC 8441, e.g. "websocket"), copied into the request's head. Go sets it

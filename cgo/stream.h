@@ -222,6 +222,10 @@ typedef struct le_stream {
 	le_span tls_sni;     /* the server name the client asked for */
 	le_span tls_alpn;    /* the protocol ALPN settled on */
 	le_span tls_client;  /* the client's certificate: transport.ClientFacts; empty: none */
+	/* The TLVs of the connection's PROXY v2 header, as they came (a span
+	 * into head, written by Go with the request; empty: none). Lua finds
+	 * the one a fetch asks for. */
+	le_span pp_tlvs;
 	/* WebSocket. Before LE_OP_UPGRADE, Lua writes 1 in ws_op to ask for
 	 * permessage-deflate (0 not) and the subprotocols it speaks in io
 	 * (comma-separated); Go answers in ws_code: 0 and the subprotocol

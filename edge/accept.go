@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -222,7 +223,6 @@ func (pc *pendingConn) readProxy() {
 		pc.c.Close()
 		return
 	}
-	pc.c.Discard(n)
 	pc.proxyRead = true
 	pc.timer.Stop()
 	if !hd.Local {
@@ -230,6 +230,14 @@ func (pc *pendingConn) readProxy() {
 			a.SetAddrs(net.TCPAddrFromAddrPort(hd.Src), net.TCPAddrFromAddrPort(hd.Dst))
 		}
 	}
+	// The TLVs alias the connection's input, discarded below: the
+	// connection keeps a copy (none made when the header had none).
+	if len(hd.TLVs) > 0 {
+		if p, ok := pc.c.(interface{ SetProxyTLVs([]byte) }); ok {
+			p.SetProxyTLVs(bytes.Clone(hd.TLVs))
+		}
+	}
+	pc.c.Discard(n)
 	pc.serve()
 }
 

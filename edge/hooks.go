@@ -51,13 +51,14 @@ func addrsOf(c transport.Conn) *connAddrs {
 	return a
 }
 
-// fill writes the addresses, and connection c's TLS, into a hook run's
-// stream, as a request's are.
+// fill writes the addresses, and connection c's TLS and PROXY TLVs,
+// into a hook run's stream, as a request's are.
 func (a *connAddrs) fill(s *cgo.Stream, c transport.Conn) {
 	s.SetAddrs(a.src, a.srcPort, a.dst, a.dstPort)
 	if stream.SetConnTLS(s, c) {
 		stream.SetHTTPS(s)
 	}
+	stream.SetConnProxy(s, c)
 }
 
 // connectHooks runs frontend f's connect hooks for connection c (id id)

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -25,27 +26,65 @@ func (s *Server) Backend(name string) *backend.Backend {
 	return nil
 }
 
-// InitialWeight returns the weight the configuration gives server sv of
-// backend name (HAProxy's iweight); 0 if there is no such server.
-func (s *Server) InitialWeight(name string, sv *backend.Server) int {
-	for i, b := range s.backends {
-		if b.Name() == name {
-			return s.initialWeight(i, sv)
-		}
-	}
-	return 0
+// NewServer is a server the runtime API's add server makes: what the
+// configuration says of a server, but its own TLS. SendProxy is "v1",
+// "v2", "none", or "" for its backend's send_proxy.
+type NewServer struct {
+	Name, Address   string
+	Weight, MaxConn int
+	Backup, Check   bool
+	SendProxy       string
 }
 
-// initialWeight is the configured weight of server sv of backend i.
-func (s *Server) initialWeight(i int, sv *backend.Server) int {
-	servers := s.cfg.Backends[i].Servers
-	if sv.ID() < 1 || sv.ID() > len(servers) {
-		return 0
+// AddServer adds a server to backend be, in maintenance, as
+// backend.AddServer does; it speaks TLS when the backend's tls says so,
+// as a server of the configuration without its own.
+func (s *Server) AddServer(be string, n NewServer) (*backend.Server, error) {
+	for i, b := range s.backends {
+		if b.Name() != be {
+			continue
+		}
+		c := &s.cfg.Backends[i]
+		sc := backend.ServerConfig{Name: n.Name, Address: n.Address, Weight: n.Weight, MaxConn: n.MaxConn, Backup: n.Backup}
+		if err := backend.CheckAddr(n.Address); err != nil {
+			return nil, err
+		}
+		tc, err := serverTLS(c.TLS, n.Address, "tls", c.Proto == "h2")
+		if err != nil {
+			return nil, err
+		}
+		sc.TLS = tc
+		version := n.SendProxy
+		if version == "" {
+			version = c.SendProxy
+		}
+		if version == "none" {
+			version = ""
+		}
+		sendProxy(&sc, version)
+		return b.AddServer(sc, n.Check)
 	}
-	if w := servers[sv.ID()-1].Weight; w != 0 {
-		return w
+	return nil, ErrNoBackend
+}
+
+// ErrNoBackend: no backend has the name.
+var ErrNoBackend = errors.New("no such backend")
+
+// DelServer deletes server name of backend be, as backend.DelServer
+// does, and has every loop close the connections it keeps idle to it.
+func (s *Server) DelServer(be, name string) error {
+	b := s.Backend(be)
+	if b == nil {
+		return ErrNoBackend
 	}
-	return 1 // as backend.New takes 0
+	sv, err := b.DelServer(name)
+	if err != nil {
+		return err
+	}
+	for _, ls := range s.loopStates() {
+		ls.loop.Post(func() { ls.pool.Forget(sv) })
+	}
+	return nil
 }
 
 // Tables returns the stick tables, by name.
@@ -71,7 +110,7 @@ func (s *Server) Shared() *lj.Shared { return s.shared }
 // with HAProxy's server-state-file. Health states are not carried: the
 // new generation checks its servers afresh.
 func (s *Server) carryServerStates(prev *Server) {
-	for i, b := range s.backends {
+	for _, b := range s.backends {
 		pb := prev.Backend(b.Name())
 		if pb == nil {
 			continue
@@ -81,8 +120,11 @@ func (s *Server) carryServerStates(prev *Server) {
 			if old == nil {
 				continue
 			}
+			if old.IsDynamic() {
+				continue // the runtime API's servers end with their generation
+			}
 			sv.SetAdminState(old.AdminState())
-			if prev.InitialWeight(b.Name(), old) == s.initialWeight(i, sv) {
+			if old.InitialWeight() == sv.InitialWeight() {
 				_ = sv.SetWeight(old.Weight())
 			}
 		}

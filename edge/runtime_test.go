@@ -119,7 +119,7 @@ func TestReloadCarriesServerStates(t *testing.T) {
 	_ = app.Server("b").SetWeight(7)
 	app.Server("c").SetDrain()
 	_ = app.Server("c").SetWeight(9)
-	if w := old.InitialWeight("app", app.Server("b")); w != 1 {
+	if w := app.Server("b").InitialWeight(); w != 1 {
 		t.Fatalf("initial weight of b: %d", w)
 	}
 	next, err := old.Next(cfgWith(0), versionScript("v"), log)

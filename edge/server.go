@@ -611,15 +611,21 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 		sc := backend.ServerConfig{
 			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc,
 		}
-		// A check names no client: its header says so (v1 UNKNOWN, v2
-		// LOCAL), and the server keeps the connection's addresses.
-		switch c.ServerSendProxy(i) {
-		case "v1":
-			sc.SendProxy, sc.CheckHeader = 1, proxyproto.AppendV1(nil, netip.AddrPort{}, netip.AddrPort{})
-		case "v2":
-			sc.SendProxy, sc.CheckHeader = 2, proxyproto.AppendV2(nil, netip.AddrPort{}, netip.AddrPort{})
-		}
+		sendProxy(&sc, c.ServerSendProxy(i))
 		bc.Servers = append(bc.Servers, sc)
 	}
 	return bc, nil
+}
+
+// sendProxy sets the PROXY protocol version ("v1", "v2"; "": none) of
+// the connections to a server. A check names no client: its header says
+// so (v1 UNKNOWN, v2 LOCAL), and the server keeps the connection's
+// addresses.
+func sendProxy(sc *backend.ServerConfig, version string) {
+	switch version {
+	case "v1":
+		sc.SendProxy, sc.CheckHeader = 1, proxyproto.AppendV1(nil, netip.AddrPort{}, netip.AddrPort{})
+	case "v2":
+		sc.SendProxy, sc.CheckHeader = 2, proxyproto.AppendV2(nil, netip.AddrPort{}, netip.AddrPort{})
+	}
 }

@@ -73,7 +73,7 @@ func (s *Server) Counters() *metrics.Snapshot {
 			bs.Add(&ls.backendStats[i])
 		}
 		for _, sv := range b.Servers() {
-			bs.Servers = append(bs.Servers, serverSnapshot(sv, s.initialWeight(i, sv)))
+			bs.Servers = append(bs.Servers, serverSnapshot(sv))
 		}
 		snap.Backends = append(snap.Backends, bs)
 	}
@@ -84,13 +84,13 @@ func (s *Server) Counters() *metrics.Snapshot {
 }
 
 // serverSnapshot reads a server's state.
-func serverSnapshot(sv *backend.Server, initialWeight int) metrics.ServerSnapshot {
+func serverSnapshot(sv *backend.Server) metrics.ServerSnapshot {
 	st := sv.Stats()
 	cs := sv.CheckState()
 	ss := metrics.ServerSnapshot{
 		Name: sv.Name(), Up: sv.Up(), Weight: sv.Weight(), Active: sv.Active(),
 		ID: sv.ID(), Address: sv.Addr(), Backup: sv.IsBackup(), Status: st["status"].(string), Admin: sv.AdminState(),
-		InitialWeight: initialWeight, MaxActive: int64(st["smax"].(int)), Total: int64(st["stot"].(int)), MaxConn: sv.MaxConn(),
+		InitialWeight: sv.InitialWeight(), MaxActive: int64(st["smax"].(int)), Total: int64(st["stot"].(int)), MaxConn: sv.MaxConn(),
 		ConnectErrors: int64(st["econ"].(int)), LastChange: secs(st["lastchg"].(int)),
 		Check: metrics.CheckSnapshot{Configured: cs.Configured, Enabled: cs.Enabled, Health: cs.Health, Rise: cs.Rise, Fall: cs.Fall,
 			Failures: int64(st["chkfail"].(int)), Downs: int64(st["chkdown"].(int))},

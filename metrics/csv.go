@@ -69,10 +69,26 @@ func (s *Stats) CSV(f CSVFilter) string {
 	b.WriteString("# ")
 	b.WriteString(strings.Join(csvFields, ","))
 	b.WriteString(",\n")
-	write := func(l csvLine) {
-		b.WriteString(strings.Join(l, ","))
+	for _, l := range s.statLines(f) {
+		b.WriteString(strings.Join(l.vals, ","))
 		b.WriteString(",\n")
 	}
+	return b.String()
+}
+
+// statLine is one object of show stat: its type ('F', 'B' or 'S', as the
+// typed form writes it), its proxy's iid, its own id (a server's sid, 0
+// for the others) and its fields' values, "" where it has none.
+type statLine struct {
+	obj   byte
+	proxy int
+	id    int
+	vals  csvLine
+}
+
+// statLines are the objects f selects, in CSV's order.
+func (s *Stats) statLines(f CSVFilter) []statLine {
+	var out []statLine
 	for _, fe := range s.Frontends {
 		if !f.proxy(fe.Name, fe.ID) || !f.has(TypeFrontend) || f.SID > 0 {
 			continue
@@ -105,7 +121,7 @@ func (s *Stats) CSV(f CSVFilter) string {
 			l.num("req_rate_max", fe.ReqRateMax)
 			l.num("req_tot", fe.Requests)
 		}
-		write(l)
+		out = append(out, statLine{'F', fe.ID, 0, l})
 	}
 	for _, be := range s.Backends {
 		if !f.proxy(be.Name, be.ID) {
@@ -159,7 +175,7 @@ func (s *Stats) CSV(f CSVFilter) string {
 				l.num("check_health", int64(c.Health))
 			}
 			l.set("addr", sv.Address)
-			write(l)
+			out = append(out, statLine{'S', be.ID, sv.ID, l})
 		}
 		if !f.has(TypeBackend) || f.SID > 0 {
 			continue
@@ -194,7 +210,7 @@ func (s *Stats) CSV(f CSVFilter) string {
 		l.num("req_tot", be.Requests)
 		l.num("rtime", int64(be.ResponseTimeAvg))
 		l.set("algo", be.Algo)
-		write(l)
+		out = append(out, statLine{'B', be.ID, 0, l})
 	}
-	return b.String()
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -620,5 +621,17 @@ func (p *Pool) CheckDeadlines(now time.Time) {
 		if u.st != nil && !u.closed && !u.deadline.IsZero() && now.After(u.deadline) {
 			u.fail(errServerTimeout)
 		}
+	}
+}
+
+// Forget closes the loop's idle connections to srv, which its backend
+// deleted (no request goes to it any more), and drops its entries.
+func (p *Pool) Forget(srv *backend.Server) {
+	for _, u := range p.idle[srv] {
+		u.close()
+	}
+	delete(p.idle, srv)
+	for _, h := range slices.Clone(p.h2[srv]) {
+		h.close()
 	}
 }

@@ -713,6 +713,17 @@ func SetConnTLS(s *cgo.Stream, c transport.Conn) bool {
 	return true
 }
 
+// SetConnProxy records, with a request, the TLVs of the PROXY v2 header
+// client connection c started with (the fc_pp_* fetches); nothing when
+// it had none.
+func SetConnProxy(s *cgo.Stream, c transport.Conn) {
+	if p, ok := c.(interface{ ProxyTLVs() []byte }); ok {
+		if tlvs := p.ProxyTLVs(); len(tlvs) > 0 {
+			s.SetProxyTLVs(tlvs)
+		}
+	}
+}
+
 // https is the scheme of a request that came over TLS.
 var https = []byte("https")
 

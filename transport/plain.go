@@ -15,14 +15,20 @@ type Plain struct {
 	c      gnet.Conn
 	pollFd int32 // the loop's epoll instance, found on the first pause; 0: not yet
 	pause  bool
-	// named replaces the socket's addresses once a PROXY protocol header
-	// named the client (SetAddrs); nil: the socket's. A pointer, so that
-	// a Plain stays 32 bytes.
-	named *namedAddrs
+	// named is what a PROXY protocol header said of the connection: the
+	// addresses that replace the socket's (SetAddrs) and its TLVs
+	// (SetProxyTLVs); nil: no header, or one that said nothing of
+	// either. A pointer, so that a Plain stays 32 bytes.
+	named *proxied
 }
 
-// namedAddrs are the addresses a PROXY protocol header gave a connection.
-type namedAddrs struct{ remote, local net.Addr }
+// proxied is what a PROXY protocol header gave a connection, for its
+// life: its addresses (nil: the socket's stand) and its v2 TLVs, as they
+// came (nil: none).
+type proxied struct {
+	remote, local net.Addr
+	tlvs          []byte
+}
 
 // NewPlain wraps a gnet connection.
 func NewPlain(c gnet.Conn) *Plain { return &Plain{c: c} }
@@ -47,7 +53,7 @@ func (p *Plain) Close()        { _ = p.c.Close() }
 // RemoteAddr is the client's address: the socket's peer, or the one a
 // PROXY header named.
 func (p *Plain) RemoteAddr() net.Addr {
-	if p.named != nil {
+	if p.named != nil && p.named.remote != nil {
 		return p.named.remote
 	}
 	return p.c.RemoteAddr()
@@ -56,7 +62,7 @@ func (p *Plain) RemoteAddr() net.Addr {
 // LocalAddr is the address the client connected to: the socket's, or the
 // one a PROXY header named.
 func (p *Plain) LocalAddr() net.Addr {
-	if p.named != nil {
+	if p.named != nil && p.named.local != nil {
 		return p.named.local
 	}
 	return p.c.LocalAddr()
@@ -65,7 +71,29 @@ func (p *Plain) LocalAddr() net.Addr {
 // SetAddrs makes RemoteAddr and LocalAddr return remote and local (those
 // a PROXY protocol header named), for the connection's life. Called on
 // the loop, before the protocol's handler reads them.
-func (p *Plain) SetAddrs(remote, local net.Addr) { p.named = &namedAddrs{remote, local} }
+func (p *Plain) SetAddrs(remote, local net.Addr) {
+	if p.named == nil {
+		p.named = &proxied{}
+	}
+	p.named.remote, p.named.local = remote, local
+}
+
+// SetProxyTLVs keeps the TLVs of the connection's PROXY v2 header (the
+// connection owns tlvs from then on), for the fc_pp_* fetches.
+func (p *Plain) SetProxyTLVs(tlvs []byte) {
+	if p.named == nil {
+		p.named = &proxied{}
+	}
+	p.named.tlvs = tlvs
+}
+
+// ProxyTLVs returns the TLVs SetProxyTLVs kept; nil: none.
+func (p *Plain) ProxyTLVs() []byte {
+	if p.named == nil {
+		return nil
+	}
+	return p.named.tlvs
+}
 
 // rawWriteMax bounds the writes Write makes itself: a raw call holds the
 // loop's P, so one that copies megabytes into the socket is left to gnet.

@@ -481,6 +481,10 @@ func (t *TLS) SetSockopt(level, opt, value int) error { return t.p.SetSockopt(le
 func (t *TLS) RemoteAddr() net.Addr                   { return t.p.RemoteAddr() }
 func (t *TLS) LocalAddr() net.Addr                    { return t.p.LocalAddr() }
 
+// ProxyTLVs returns the TLVs of the PROXY header the connection under
+// started with; nil: none.
+func (t *TLS) ProxyTLVs() []byte { return t.p.ProxyTLVs() }
+
 // SetLinger sets SO_LINGER on the connection under (see Plain.SetLinger).
 func (t *TLS) SetLinger(onoff, sec int) error { return t.p.SetLinger(onoff, sec) }
 

@@ -42,9 +42,9 @@ const (
 func (p *process) commands() []admin.Command {
 	cmds := []admin.Command{
 		{Path: []string{"reload"}, Help: "reload the configuration and the scripts", Run: p.reloadCommand},
-		{Path: []string{"show", "info"}, ReadOnly: true, Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
+		{Path: []string{"show", "info"}, ReadOnly: true, Usage: "[typed|json]", Help: "report information about the running process", Run: p.serverCmd(p.showInfo)},
 		{Path: []string{"show", "version"}, ReadOnly: true, Help: "show version of the current process", Run: func([]string) string { return version + "\n" }},
-		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>]", Help: "report counters for each proxy and server (CSV)", Run: p.serverCmd(p.showStat)},
+		{Path: []string{"show", "stat"}, ReadOnly: true, Usage: "[<proxy> <type> <sid>] [typed|json]", Help: "report counters for each proxy and server", Run: p.serverCmd(p.showStat)},
 		{Path: []string{"show", "servers", "state"}, ReadOnly: true, Usage: "[<backend>]", Help: "dump volatile server information", Run: p.serverCmd(showServersState)},
 		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
 		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
@@ -59,6 +59,10 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
 		{Path: []string{"enable", "server"}, Usage: "<bk>/<srv>", Help: "put a server back in service (set server ... state ready)", Run: p.serverCmd(enableServer)},
 		{Path: []string{"disable", "server"}, Usage: "<bk>/<srv>", Help: "put a server in maintenance (set server ... state maint)", Run: p.serverCmd(disableServer)},
+		{Path: []string{"add", "server"}, Usage: "<bk>/<srv> <addr>:<port> [opts]", Help: "create a new server, in maintenance (opts: weight, maxconn, backup, check, send-proxy, send-proxy-v2)", Run: p.serverCmd(addServer)},
+		{Path: []string{"del", "server"}, Usage: "<bk>/<srv>", Help: "remove a server in maintenance with no request in flight", Run: p.serverCmd(delServer)},
+		{Path: []string{"enable", "health"}, Usage: "<bk>/<srv>", Help: "enable health checks", Run: p.serverCmd(enableHealth)},
+		{Path: []string{"disable", "health"}, Usage: "<bk>/<srv>", Help: "disable health checks", Run: p.serverCmd(disableHealth)},
 		{Path: []string{"show", "sess"}, ReadOnly: true, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
 	}
 	if g := p.serving.Load(); g != nil {
@@ -133,9 +137,16 @@ func (p *process) sample() {
 	}
 }
 
-// showInfo is "show info": HAProxy's keys that luaedge has a value for,
-// then luaedge's own.
-func (p *process) showInfo(srv *edge.Server, _ []string) string {
+// showInfo is "show info [typed|json]": HAProxy's keys that luaedge has
+// a value for, at HAProxy's positions, then luaedge's own from 100 on.
+func (p *process) showInfo(srv *edge.Server, args []string) string {
+	form := ""
+	if len(args) > 0 {
+		form = args[0]
+	}
+	if len(args) > 1 || (form != "" && form != "typed" && form != "json") {
+		return "'show info' takes no argument, 'typed' or 'json'.\n"
+	}
 	g := p.serving.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), loopsTimeout)
 	defer cancel()
@@ -149,41 +160,60 @@ func (p *process) showInfo(srv *edge.Server, _ []string) string {
 		stopping = 1
 	}
 	pr := st.Process
-	var b strings.Builder
-	for _, kv := range [][2]any{
-		{"Name", "luaedge"},
-		{"Version", version},
-		{"Nbthread", st.Loops},
-		{"Nbproc", 1},
-		{"Process_num", 1},
-		{"Pid", os.Getpid()},
-		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", up/86400, up%86400/3600, up%3600/60, up%60)},
-		{"Uptime_sec", up},
-		{"Ulimit-n", nofile.Cur},
-		{"CurrConns", pr.Sessions},
-		{"CumConns", pr.SessionsTotal},
-		{"CumReq", pr.Requests},
-		{"ConnRate", pr.ConnRate},
-		{"MaxConnRate", pr.ConnRateMax},
-		{"SessRate", pr.ConnRate},
-		{"MaxSessRate", pr.ConnRateMax},
-		{"node", host},
-		{"Stopping", stopping},
-		{"TotalBytesOut", pr.BytesOut},
-		{"BytesOutRate", pr.BytesOutRate},
-		{"Generation", st.Generation},
-		{"ReqRate", pr.ReqRate},
-		{"MaxReqRate", pr.ReqRateMax},
-		{"LuaMemory_bytes", pr.LuaMemory},
-		{"CgoCalls", pr.CgoCalls},
+	var fields []metrics.Field
+	for _, f := range []struct {
+		pos        int
+		name, kind string
+		v          any
+	}{
+		{0, "Name", "POS:str", "luaedge"},
+		{1, "Version", "POS:str", version},
+		{3, "Nbthread", "CGS:u32", st.Loops},
+		{4, "Nbproc", "CGS:u32", 1},
+		{5, "Process_num", "KGP:u32", 1},
+		{6, "Pid", "SGP:u32", os.Getpid()},
+		{7, "Uptime", "MDP:str", fmt.Sprintf("%dd %dh%02dm%02ds", up/86400, up%86400/3600, up%3600/60, up%60)},
+		{8, "Uptime_sec", "MDP:u32", up},
+		{13, "Ulimit-n", "CLP:u32", nofile.Cur},
+		{17, "CurrConns", "MGP:u32", pr.Sessions},
+		{18, "CumConns", "MCP:u32", pr.SessionsTotal},
+		{19, "CumReq", "MCP:u32", pr.Requests},
+		{26, "ConnRate", "MRP:u32", pr.ConnRate},
+		{28, "MaxConnRate", "MMP:u32", pr.ConnRateMax},
+		{29, "SessRate", "MRP:u32", pr.ConnRate},
+		{31, "MaxSessRate", "MRP:u32", pr.ConnRateMax},
+		{50, "node", "COS:str", host},
+		{52, "Stopping", "MGP:u32", stopping},
+		{61, "TotalBytesOut", "MGP:u64", pr.BytesOut},
+		{63, "BytesOutRate", "MRP:u64", pr.BytesOutRate},
+		{100, "Generation", "MGP:u32", st.Generation},
+		{101, "ReqRate", "MRP:u32", pr.ReqRate},
+		{102, "MaxReqRate", "MMP:u32", pr.ReqRateMax},
+		{103, "LuaMemory_bytes", "MGP:u64", pr.LuaMemory},
+		{104, "CgoCalls", "MCP:u64", pr.CgoCalls},
 	} {
-		fmt.Fprintf(&b, "%s: %v\n", kv[0], kv[1])
+		fields = append(fields, metrics.Field{Pos: f.pos, Name: f.name, Kind: f.kind, Value: fmt.Sprint(f.v)})
+	}
+	switch form {
+	case "typed":
+		return metrics.InfoTyped(fields)
+	case "json":
+		return metrics.InfoJSON(fields)
+	}
+	var b strings.Builder
+	for _, f := range fields {
+		fmt.Fprintf(&b, "%s: %s\n", f.Name, f.Value)
 	}
 	return b.String()
 }
 
-// showStat is "show stat [<proxy> <type> <sid>]": HAProxy's CSV.
+// showStat is "show stat [<proxy> <type> <sid>] [typed|json]": HAProxy's
+// CSV, or its typed or JSON form.
 func (p *process) showStat(srv *edge.Server, args []string) string {
+	form := ""
+	if n := len(args); n > 0 && (args[n-1] == "typed" || args[n-1] == "json") {
+		form, args = args[n-1], args[:n-1]
+	}
 	var f metrics.CSVFilter
 	switch len(args) {
 	case 0:
@@ -196,9 +226,15 @@ func (p *process) showStat(srv *edge.Server, args []string) string {
 			return "Invalid type or server id: 'show stat <proxy> <type> <sid>' takes numbers (type: 1 frontends, 2 backends, 4 servers, -1 all).\n"
 		}
 	default:
-		return "'show stat' takes no argument or three: <proxy> <type> <sid> (typed and json forms are not supported; the stats page's ?format=json has these numbers).\n"
+		return "'show stat' takes [<proxy> <type> <sid>] then 'typed' or 'json' (HAProxy's 'domain', 'desc', 'up' and 'no-maint' are not supported).\n"
 	}
 	st := metrics.StatsOf(p.stamp(srv.Counters(), p.serving.Load()), p.hist, 0)
+	switch form {
+	case "typed":
+		return st.Typed(f)
+	case "json":
+		return st.JSON(f)
+	}
 	return st.CSV(f)
 }
 
@@ -523,7 +559,7 @@ const setServerUsage = "usage: set server <backend>/<server> addr | health | sta
 
 // setServer is "set server <bk>/<srv> state|weight|health|addr ...".
 func setServer(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
@@ -537,7 +573,7 @@ func setServer(srv *edge.Server, args []string) string {
 		}
 		return ""
 	case "weight":
-		return setServerWeight(srv, be, sv, args[2:])
+		return setServerWeight(sv, args[2:])
 	case "health":
 		if len(args) < 3 {
 			return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
@@ -561,7 +597,7 @@ func setServer(srv *edge.Server, args []string) string {
 
 // setServerWeight sets an absolute weight, or one relative to the
 // configured weight ("50%"), as HAProxy's.
-func setServerWeight(srv *edge.Server, be string, sv *backend.Server, args []string) string {
+func setServerWeight(sv *backend.Server, args []string) string {
 	if len(args) == 0 || args[0] == "" {
 		return "Require <weight> or <weight%>.\n"
 	}
@@ -571,7 +607,7 @@ func setServerWeight(srv *edge.Server, be string, sv *backend.Server, args []str
 		return "Empty weight string empty or preceded by garbage\n"
 	}
 	if relative {
-		w = srv.InitialWeight(be, sv) * w / 100
+		w = sv.InitialWeight() * w / 100
 		if w > backend.MaxWeight {
 			return "Relative weight too large.\n"
 		}
@@ -609,19 +645,19 @@ func setServerAddr(sv *backend.Server, args []string) string {
 }
 
 func setWeight(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
-	return setServerWeight(srv, be, sv, args[1:])
+	return setServerWeight(sv, args[1:])
 }
 
 func getWeight(srv *edge.Server, args []string) string {
-	be, sv, msg := findServer(srv, args)
+	_, sv, msg := findServer(srv, args)
 	if msg != "" {
 		return msg
 	}
-	return fmt.Sprintf("%d (initial %d)\n", sv.Weight(), srv.InitialWeight(be, sv))
+	return fmt.Sprintf("%d (initial %d)\n", sv.Weight(), sv.InitialWeight())
 }
 
 func enableServer(srv *edge.Server, args []string) string {
@@ -639,6 +675,116 @@ func disableServer(srv *edge.Server, args []string) string {
 		return msg
 	}
 	sv.SetMaint()
+	return ""
+}
+
+const addServerOptions = "weight <w>, maxconn <n>, backup, check, send-proxy, send-proxy-v2, no-send-proxy"
+
+// addServer is "add server <bk>/<srv> <addr>:<port> [opts]": HAProxy's
+// dynamic server, with the options luaedge's servers have.
+func addServer(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		return "Require 'backend/server'.\n"
+	}
+	be, name, ok := strings.Cut(args[0], "/")
+	if !ok || be == "" || name == "" {
+		return "Require 'backend/server'.\n"
+	}
+	if srv.Backend(be) == nil {
+		return "No such backend.\n"
+	}
+	if len(args) < 2 {
+		return "'server' expects <name> and <addr>[:<port>] as arguments.\n"
+	}
+	n := edge.NewServer{Name: name, Address: args[1]}
+	for i := 2; i < len(args); i++ {
+		switch kw := args[i]; kw {
+		case "weight", "maxconn":
+			if i+1 >= len(args) {
+				return fmt.Sprintf("'%s' expects an integer argument.\n", kw)
+			}
+			v, err := strconv.Atoi(args[i+1])
+			if err != nil || v < 0 {
+				return fmt.Sprintf("'%s' expects an integer argument, not '%s'.\n", kw, args[i+1])
+			}
+			if kw == "weight" {
+				if v > backend.MaxWeight {
+					return fmt.Sprintf("weight of server %s is not within 0 and %d (%d).\n", name, backend.MaxWeight, v)
+				}
+				n.Weight = v
+			} else {
+				n.MaxConn = v
+			}
+			i++
+		case "backup":
+			n.Backup = true
+		case "check":
+			n.Check = true
+		case "send-proxy":
+			n.SendProxy = "v1"
+		case "send-proxy-v2":
+			n.SendProxy = "v2"
+		case "no-send-proxy":
+			n.SendProxy = "none"
+		default:
+			return fmt.Sprintf("'%s' is not supported by add server in luaedge; it takes %s (TLS follows the backend's tls).\n", kw, addServerOptions)
+		}
+	}
+	if _, err := srv.AddServer(be, n); err != nil {
+		switch {
+		case errors.Is(err, backend.ErrServerExists):
+			return "Already exists a server with the same name in backend.\n"
+		case errors.Is(err, backend.ErrNoChecks):
+			return fmt.Sprintf("'check': backend %s has no health checks (its check.type is not set).\n", be)
+		}
+		return fmt.Sprintf("Invalid server '%s': %v.\n", name, err)
+	}
+	return "New server registered.\n"
+}
+
+// delServer is "del server <bk>/<srv>".
+func delServer(srv *edge.Server, args []string) string {
+	be, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	err := srv.DelServer(be, sv.Name())
+	switch {
+	case err == nil:
+		return "Server deleted.\n"
+	case errors.Is(err, backend.ErrNotInMaint):
+		return "Only servers in maintenance mode can be deleted.\n"
+	case errors.Is(err, backend.ErrServerBusy):
+		return "Server still has connections attached to it, cannot remove it.\n"
+	case errors.Is(err, backend.ErrNoServer):
+		return "No such server.\n"
+	}
+	return err.Error() + "\n"
+}
+
+// enableHealth and disableHealth are "enable|disable health <bk>/<srv>":
+// the server's active checks resume or stop (its health state stays).
+func enableHealth(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	if !sv.CheckState().Configured {
+		return "Health check was not configured on this server, cannot enable.\n"
+	}
+	sv.CheckEnable()
+	return ""
+}
+
+func disableHealth(srv *edge.Server, args []string) string {
+	_, sv, msg := findServer(srv, args)
+	if msg != "" {
+		return msg
+	}
+	if !sv.CheckState().Configured {
+		return "Health check was not configured on this server, cannot disable.\n"
+	}
+	sv.CheckDisable()
 	return ""
 }
 

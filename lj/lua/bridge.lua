@@ -153,6 +153,7 @@ typedef struct le_stream {
 	le_span tls_sni;
 	le_span tls_alpn;
 	le_span tls_client;
+	le_span pp_tlvs;
 	int32_t ws_op;
 	int32_t ws_code;
 	le_buf logvars;

@@ -168,6 +168,41 @@ function F.ssl_c_version(s)
 end
 function F.ssl_c_sig_alg(s) return client_fact(s, 9) end
 function F.ssl_c_key_alg(s) return client_fact(s, 10) end
+-- The TLVs of the connection's PROXY v2 header: the block as it came,
+-- walked when a fetch asks for one (each TLV: a type byte, a 16-bit
+-- length, the value). The SSL TLV's sub-TLVs are found inside it.
+local u8p = ffi.typeof("const uint8_t *")
+local function pp_find(p, n, typ)
+	local i = 0
+	while i + 3 <= n do
+		local t, len = p[i], p[i + 1] * 256 + p[i + 2]
+		if i + 3 + len > n then return nil end
+		if t == typ then return ffi_string(p + i + 3, len) end
+		if t == 0x20 and typ > 0x20 and typ <= 0x25 and len >= 5 then
+			local v = pp_find(p + i + 8, len - 5, typ)
+			if v then return v end
+		end
+		i = i + 3 + len
+	end
+	return nil
+end
+local function pp_tlv(s, typ)
+	local sp = s.pp_tlvs
+	if sp.len == 0 then return nil end
+	return pp_find(ffi.cast(u8p, s.head.p) + sp.off, sp.len, typ)
+end
+-- HAProxy's names of the TLV types fc_pp_tlv takes.
+local pp_types = {ALPN = 0x01, AUTHORITY = 0x02, CRC32C = 0x03, NOOP = 0x04, UNIQUE_ID = 0x05, SSL = 0x20,
+	SSL_VERSION = 0x21, SSL_CN = 0x22, SSL_CIPHER = 0x23, SSL_SIG_ALG = 0x24, SSL_KEY_ALG = 0x25, NETNS = 0x30}
+function F.fc_pp_authority(s) return pp_tlv(s, 0x02) end
+function F.fc_pp_unique_id(s) return pp_tlv(s, 0x05) end
+function F.fc_pp_tlv(s, id)
+	local typ = pp_types[id] or tonumber(id)
+	if typ == nil or typ < 0 or typ > 255 or typ % 1 ~= 0 then
+		error("fetch 'fc_pp_tlv': argument #1 must be a TLV type (0 to 255, or a name such as AUTHORITY), got " .. tostring(id), 3)
+	end
+	return pp_tlv(s, typ)
+end
 
 function F.hdr(s, name, occ)
 	need_name("hdr", name)

@@ -40,6 +40,11 @@ func FuzzParse(f *testing.F) {
 		if h.Version == 1 && n > MaxV1Length {
 			t.Fatalf("v1 header of %d bytes", n)
 		}
+		for typ := range 256 {
+			if v, ok := TLV(h.TLVs, byte(typ)); ok && len(v) > len(h.TLVs) {
+				t.Fatalf("TLV 0x%02x of %d bytes in %d", typ, len(v), len(h.TLVs))
+			}
+		}
 		var again Header
 		if m, err := Parse(in[:n], &again); m != n || err != nil || !reflect.DeepEqual(h, again) {
 			t.Fatalf("the header alone: %d %v", m, err)

@@ -5,8 +5,8 @@
 //
 // Nothing here does I/O. Parse reads a header at the start of the bytes
 // received so far and tells whether more are needed; it is stateless
-// between calls. Refusing a header allocates nothing; only the values of
-// a valid header's TLVs are copied out.
+// between calls, and allocates nothing: a v2 header's TLVs are checked
+// and left where they are, for TLV to find the one asked for.
 package proxyproto
 
 import (
@@ -29,27 +29,10 @@ type Header struct {
 	// Src is the client's address and port, Dst the address it connected
 	// to; zero when Local.
 	Src, Dst netip.AddrPort
-	// The v2 TLVs that luaedge reads (empty when absent): the ALPN
-	// protocol and the authority (the SNI) the client sent to the proxy,
-	// and the connection's unique ID.
-	ALPN, Authority, UniqueID string
-	// SSL is the v2 SSL TLV: the client's connection to the proxy was TLS;
-	// nil when absent.
-	SSL *SSL
-}
-
-// SSL is the v2 SSL TLV (PP2_TYPE_SSL) and its sub-TLVs.
-type SSL struct {
-	// Client is the PP2_CLIENT_* bits: 0x01 the client connected over
-	// SSL/TLS, 0x02 it sent a certificate on this connection, 0x04 on
-	// this session.
-	Client byte
-	// Verified: the client's certificate was verified (the TLV's verify
-	// field is 0).
-	Verified bool
-	// Version ("TLSv1.3"), the certificate's common name, the cipher, the
-	// signature and key algorithms of the certificate, as sent.
-	Version, CN, Cipher, SigAlg, KeyAlg string
+	// TLVs are a v2 header's TLVs as they came, checked (each whole, the
+	// CRC32C if one is there); nil when it has none. They alias the bytes
+	// given to Parse: a caller that keeps them copies them.
+	TLVs []byte
 }
 
 // Errors of Parse. ErrIncomplete means that the bytes so far are a valid
@@ -192,18 +175,18 @@ const (
 
 // TLV types (PP2_TYPE_*) and the SSL TLV's sub-types.
 const (
-	TypeALPN      = 0x01
-	TypeAuthority = 0x02
-	TypeCRC32C    = 0x03
-	TypeNoop      = 0x04
-	TypeUniqueID  = 0x05
-	TypeSSL       = 0x20
-	subSSLVersion = 0x21
-	subSSLCN      = 0x22
-	subSSLCipher  = 0x23
-	subSSLSigAlg  = 0x24
-	subSSLKeyAlg  = 0x25
-	TypeNetNS     = 0x30
+	TypeALPN       = 0x01
+	TypeAuthority  = 0x02
+	TypeCRC32C     = 0x03
+	TypeNoop       = 0x04
+	TypeUniqueID   = 0x05
+	TypeSSL        = 0x20
+	TypeSSLVersion = 0x21
+	TypeSSLCN      = 0x22
+	TypeSSLCipher  = 0x23
+	TypeSSLSigAlg  = 0x24
+	TypeSSLKeyAlg  = 0x25
+	TypeNetNS      = 0x30
 )
 
 var (
@@ -266,7 +249,9 @@ func parseV2(b []byte, h *Header) (int, error) {
 	if err := checkTLVs(hdr, v2Fixed+addrLen); err != nil {
 		return 0, err
 	}
-	readTLVs(hdr[v2Fixed+addrLen:], &out)
+	if t := hdr[v2Fixed+addrLen:]; len(t) > 0 {
+		out.TLVs = t
+	}
 	*h = out
 	return n, nil
 }
@@ -308,40 +293,26 @@ func checkTLVs(hdr []byte, off int) error {
 	return nil
 }
 
-// readTLVs copies the values luaedge uses out of TLVs already checked.
-func readTLVs(t []byte, h *Header) {
-	for len(t) > 0 {
-		typ, v, rest, _ := nextTLV(t)
-		switch typ {
-		case TypeALPN:
-			h.ALPN = string(v)
-		case TypeAuthority:
-			h.Authority = string(v)
-		case TypeUniqueID:
-			h.UniqueID = string(v)
-		case TypeSSL:
-			ssl := &SSL{Client: v[0], Verified: binary.BigEndian.Uint32(v[1:5]) == 0}
-			for s := v[5:]; len(s) > 0; {
-				var sub byte
-				var sv []byte
-				sub, sv, s, _ = nextTLV(s)
-				switch sub {
-				case subSSLVersion:
-					ssl.Version = string(sv)
-				case subSSLCN:
-					ssl.CN = string(sv)
-				case subSSLCipher:
-					ssl.Cipher = string(sv)
-				case subSSLSigAlg:
-					ssl.SigAlg = string(sv)
-				case subSSLKeyAlg:
-					ssl.KeyAlg = string(sv)
-				}
+// TLV returns the value of the first TLV of type typ in tlvs (a
+// Header's), and whether there is one. The SSL TLV's sub-TLVs (types
+// 0x21 to 0x25) are found inside it. The value aliases tlvs.
+func TLV(tlvs []byte, typ byte) ([]byte, bool) {
+	for t := tlvs; len(t) > 0; {
+		tt, v, rest, ok := nextTLV(t)
+		if !ok {
+			return nil, false
+		}
+		if tt == typ {
+			return v, true
+		}
+		if tt == TypeSSL && typ > TypeSSL && typ <= TypeSSLKeyAlg && len(v) >= 5 {
+			if sv, ok := TLV(v[5:], typ); ok {
+				return sv, true
 			}
-			h.SSL = ssl
 		}
 		t = rest
 	}
+	return nil, false
 }
 
 // nextTLV splits the TLV at the start of t; ok is false if t is too short

@@ -377,6 +377,7 @@ func (h *Conn) startRequest() {
 	if stream.SetConnTLS(s, h.c) {
 		stream.SetHTTPS(s)
 	}
+	stream.SetConnProxy(s, h.c)
 	if h.trackKey != "" {
 		// The stick counters the scripts read, without a gate call each.
 		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)

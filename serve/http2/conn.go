@@ -254,6 +254,7 @@ func (h *Conn) request(ev *http2.Event) {
 	s.SetRequestLine(bytesOf(ev.Method), target, path, query, 2, 0)
 	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
 	stream.SetConnTLS(s, h.c)
+	stream.SetConnProxy(s, h.c)
 	if h.trackKey != "" {
 		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)
 	}

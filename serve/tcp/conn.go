@@ -95,6 +95,7 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	t.st.S().SetKind(cgo.KindTCP)
 	t.st.S().SetAddrs(src, sp, dst, dp)
 	stream.SetConnTLS(t.st.S(), c)
+	stream.SetConnProxy(t.st.S(), c)
 	if t.trackKey != "" {
 		// The stick counters the scripts read, without a gate call each.
 		l.Env.Lua.FillStick(t.st.S(), fe.Track, t.trackKey)
