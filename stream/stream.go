@@ -182,8 +182,9 @@ type Stream struct {
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
 	// enc is the coding of the response being compressed (compress.go),
-	// from the loop's free list; nil: not compressed (an idle
-	// connection's stream holds none).
+	// from the loop's free list, with the loop's brotli writer it
+	// borrowed; nil: not compressed (an idle connection's stream, and a
+	// stream whose exchange ended, hold none).
 	enc *httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
@@ -537,6 +538,12 @@ func (st *Stream) End() { st.end(true) }
 // end is End; after false frees a coroutine that waits to run
 // after_response hooks instead.
 func (st *Stream) end(after bool) {
+	if st.fwd.up == nil {
+		// The response is over, whole or cut; a server's body still
+		// being relayed keeps its coding until UpstreamEnd or
+		// UpstreamFailed.
+		st.dropCoding()
+	}
 	th := st.th
 	if th == nil {
 		return
