@@ -191,8 +191,7 @@ func (st *Stream) forwardError(status int, why string) {
 	st.env.Log.Debug("cannot forward", "status", status, "why", why)
 	st.answered(status)
 	st.End()
-	st.logEnd("SC", status, why)
-	st.down.Fail(status)
+	st.fail("SC", status, why)
 }
 
 // Body passes request body bytes on: to the backend when the request is
@@ -294,8 +293,7 @@ func (st *Stream) sendUpstreamHead() {
 		}
 		if !st.sendHead() {
 			st.End()
-			st.logEnd("IH", 502, "invalid response head from the http-response rules")
-			st.down.Fail(502)
+			st.fail("IH", 502, "invalid response head from the http-response rules")
 			return
 		}
 		st.sendOut()
@@ -306,8 +304,7 @@ func (st *Stream) sendUpstreamHead() {
 		st.fwd.drop(st)
 		st.answered(502)
 		st.End()
-		st.logEnd("IH", 502, "invalid response head")
-		st.down.Fail(502)
+		st.fail("IH", 502, "invalid response head")
 		return
 	}
 	if !st.afterPending() {
@@ -327,7 +324,7 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 	if !ok || !st.head(h) {
 		st.fwd.drop(st)
 		st.End()
-		st.down.Fail(502)
+		st.fail("IH", 502, "invalid response head")
 		return
 	}
 	h.Upgrade = true
@@ -376,8 +373,7 @@ func (st *Stream) QueueTimedOut() {
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
 	st.End()
-	st.logEnd("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
-	st.down.Fail(503)
+	st.fail("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
 }
 
 // queuedUpstream is an Upstream that may still wait in its backend's
@@ -402,8 +398,7 @@ func (st *Stream) UpstreamFailed(status int) {
 	case !st.logConnected():
 		term[1] = 'C'
 	}
-	st.logEnd(string(term), status, cause)
-	st.down.Fail(status)
+	st.fail(string(term), status, cause)
 }
 
 // Handle runs fn as a handler of the stream's connection: a backend's

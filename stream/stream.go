@@ -270,8 +270,7 @@ func (st *Stream) Step() {
 		th.Free()
 		st.th = nil
 		st.fwd.drop(st)
-		st.logEnd("IR", 500, "Lua: "+firstLine(r.Msg))
-		st.down.Fail(500)
+		st.fail("IR", 500, "Lua: "+firstLine(r.Msg))
 		return
 	}
 	s := th.S
@@ -326,8 +325,7 @@ func (st *Stream) Step() {
 		}
 		st.End()
 		if failed {
-			st.logEnd("IR", 500, "")
-			st.down.Fail(500)
+			st.fail("IR", 500, "")
 		} else {
 			st.logEnd("PR", 0, "")
 			st.down.Abort()
@@ -347,8 +345,7 @@ func (st *Stream) Step() {
 		if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
 			if !st.headSent && !st.sendHead() {
 				st.End()
-				st.logEnd("IR", 500, "invalid response head from the script")
-				st.down.Fail(500)
+				st.fail("IR", 500, "invalid response head from the script")
 				return
 			}
 			st.sendOut()
@@ -434,8 +431,7 @@ func (st *Stream) timedOut(r cgo.Result) {
 		st.th = nil
 	}
 	st.End()
-	st.logEnd("IR", 500, "Lua execution timeout")
-	st.down.Fail(500)
+	st.fail("IR", 500, "Lua execution timeout")
 }
 
 func (st *Stream) invalidOp(op int) {

@@ -260,6 +260,10 @@ type proto struct {
 	handled   int
 	forwarded []stream.Upstream
 	backlog   int
+	// answer is what Fail answers with, counted on st as a protocol
+	// counts the error answers it writes; nil st: not counted.
+	answer []byte
+	st     *stream.Stream
 }
 
 func (p *proto) SendHead(h *stream.Head) {
@@ -277,7 +281,12 @@ func (p *proto) EndResponse()                  { p.calls = append(p.calls, "end"
 func (p *proto) SendTrailers(*stream.Trailers) { p.calls = append(p.calls, "trailers") }
 func (p *proto) BodyConsumed(int)              {}
 func (p *proto) Abort()                        { p.calls = append(p.calls, "abort") }
-func (p *proto) Fail(status int)               { p.calls = append(p.calls, fmt.Sprintf("fail %d", status)) }
+func (p *proto) Fail(status int) {
+	p.calls = append(p.calls, fmt.Sprintf("fail %d", status))
+	if p.st != nil {
+		p.st.LogBytesOut(len(p.answer))
+	}
+}
 func (p *proto) WaitBody() bool                { p.calls = append(p.calls, "waitbody"); return p.waitBody }
 func (p *proto) Backlog() int                  { return p.backlog }
 func (p *proto) SetSockopts(a, b int)          {}
