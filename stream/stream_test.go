@@ -287,9 +287,9 @@ func (p *proto) Fail(status int) {
 		p.st.LogBytesOut(len(p.answer))
 	}
 }
-func (p *proto) WaitBody() bool                { p.calls = append(p.calls, "waitbody"); return p.waitBody }
-func (p *proto) Backlog() int                  { return p.backlog }
-func (p *proto) SetSockopts(a, b int)          {}
+func (p *proto) WaitBody() bool       { p.calls = append(p.calls, "waitbody"); return p.waitBody }
+func (p *proto) Backlog() int         { return p.backlog }
+func (p *proto) SetSockopts(a, b int) {}
 func (p *proto) Handle(fn func()) {
 	p.handled++
 	fn()
