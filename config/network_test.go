@@ -61,17 +61,17 @@ frontends:
     compression: {}
 backends:
   - name: app
-    compression: {algorithms: [deflate, gzip], types: [text/*], min_length: 1KiB, level: 9}
+    compression: {algorithms: [deflate, gzip, br], types: [text/*], min_length: 1KiB, level: 9, brotli_quality: 6}
     servers: [{name: a, address: "127.0.0.1:9000"}]
 `), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f, b := c.Frontends[0].Compression, c.Backends[0].Compression
-	if strings.Join(f.Algorithms, ",") != "gzip" || len(f.Types) != len(DefaultCompressTypes) || f.MinLength != 256 || f.Level != 1 {
+	if strings.Join(f.Algorithms, ",") != "gzip" || len(f.Types) != len(DefaultCompressTypes) || f.MinLength != 256 || f.Level != 1 || f.BrotliQuality != 4 {
 		t.Errorf("defaults: %+v", f)
 	}
-	if strings.Join(b.Algorithms, ",") != "deflate,gzip" || strings.Join(b.Types, ",") != "text/*" || b.MinLength != 1024 || b.Level != 9 {
+	if strings.Join(b.Algorithms, ",") != "deflate,gzip,br" || strings.Join(b.Types, ",") != "text/*" || b.MinLength != 1024 || b.Level != 9 || b.BrotliQuality != 6 {
 		t.Errorf("set: %+v", b)
 	}
 }
@@ -88,7 +88,9 @@ func TestNetworkErrors(t *testing.T) {
 		{be(`{name: b, send_proxy: none, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].send_proxy: want v1 or v2, got "none"`},
 		{be(`{name: b, servers: [{name: s, address: "127.0.0.1:2", send_proxy: yes}]}`), `backends[0].servers[0].send_proxy: want v1 or v2, got "yes"`},
 		{be(`{name: b, proto: h2, send_proxy: v2, servers: [{name: s, address: "127.0.0.1:2"}]}`), "backends[0].send_proxy: a proto: h2 backend carries many clients' requests"},
-		{be(`{name: b, compression: {algorithms: [br]}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.algorithms[0]: want gzip or deflate, got "br"`},
+		{be(`{name: b, compression: {algorithms: [zstd]}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.algorithms[0]: want gzip, deflate or br, got "zstd"`},
+		{be(`{name: b, compression: {brotli_quality: 10}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.brotli_quality: want 1 (fastest) to 9`},
+		{be(`{name: b, compression: {brotli_quality: -1}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.brotli_quality: want 1 (fastest) to 9`},
 		{be(`{name: b, compression: {algorithms: []}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.algorithms: at least one`},
 		{be(`{name: b, compression: {level: 10}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.level: want 1 (fastest) to 9`},
 		{be(`{name: b, compression: {types: [Text/HTML]}, servers: [{name: s, address: "127.0.0.1:2"}]}`), `backends[0].compression.types[0]: want a media type in lower case`},

@@ -577,7 +577,7 @@ func compressPolicy(c *config.Compression) *httpenc.Policy {
 	if c == nil {
 		return nil
 	}
-	p := &httpenc.Policy{Types: c.Types, MinLength: int64(c.MinLength), Level: c.Level}
+	p := &httpenc.Policy{Types: c.Types, MinLength: int64(c.MinLength), Level: c.Level, Quality: c.BrotliQuality}
 	for _, a := range c.Algorithms {
 		if coding, ok := httpenc.ParseCoding(a); ok {
 			p.Codings = append(p.Codings, coding)

@@ -173,10 +173,11 @@ func (st *Stream) logBytesOut(n int) {
 	}
 }
 
-// LogHeadBytes counts the bytes of the response head a protocol sent
-// (HTTP/1: the status line and fields; HTTP/2: the HEADERS frames), which
-// %B includes as HAProxy's does.
-func (st *Stream) LogHeadBytes(n int) { st.logBytesOut(n) }
+// LogBytesOut counts response bytes a protocol wrote itself: the head of
+// a response (HTTP/1: the status line and fields; HTTP/2: the HEADERS
+// frames), or the whole of an error answer it generated (a refusal, a
+// Fail), which %B includes as HAProxy's does.
+func (st *Stream) LogBytesOut(n int) { st.logBytesOut(n) }
 
 // LogHeadStart records when the first byte of the request's head arrived:
 // the request's date (%tr) and the start of %TR and %Ta, which otherwise
@@ -262,9 +263,11 @@ func (st *Stream) logHead(status int, fromServer bool) {
 func (st *Stream) logConnected() bool { return st.log != nil && !st.log.connAt.IsZero() }
 
 // Refuse ends a request a protocol refuses (a bad or too large request,
-// a client too slow, no coroutine to run it): its record is written with
-// status and cause, opened now if the request never started; then the
-// stream closes.
+// a client too slow, no coroutine to run it): its record takes status and
+// cause, opened now if the request never started. The protocol then
+// writes its answer, counting it with LogBytesOut, and calls Close, which
+// writes the record (%B counts the error answers luaedge writes itself,
+// as HAProxy does) and closes the stream.
 func (st *Stream) Refuse(status int, cause string) {
 	started := st.log != nil && st.th != nil
 	if st.log == nil {
@@ -283,8 +286,24 @@ func (st *Stream) Refuse(status int, cause string) {
 	if started && st.headSent {
 		term = term[:1] + "D"
 	}
+	if r := &st.log.rec; r.Term == "" {
+		r.Term = term
+		if r.Status == 0 {
+			r.Status = status
+		}
+		if r.Cause == "" {
+			r.Cause = cause
+		}
+	}
+}
+
+// fail ends the exchange with status: the protocol answers it, or cuts
+// the response if its head left (Protocol.Fail, which counts what it
+// writes with LogBytesOut); then the record is written with term and
+// cause, the answer's bytes in it.
+func (st *Stream) fail(term string, status int, cause string) {
+	st.down.Fail(status)
 	st.logEnd(term, status, cause)
-	st.Close()
 }
 
 // logDone records an exchange that ended normally: an HTTP request is

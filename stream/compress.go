@@ -11,14 +11,16 @@ import (
 // Lua's answers and servers' alike, over HTTP/1.1 and HTTP/2: the head
 // says whether the body is compressed; each piece of body the stream
 // sends is compressed by the loop's encoder as it goes (nothing is
-// buffered), and the coding's trailer follows the last.
+// buffered), and the coding's trailer follows the last. A brotli
+// response holds one of the loop's brotli writers from its first piece
+// to its end (dropCoding).
 
 // Field values the compression adds.
 var (
 	fieldVary            = []byte("vary")
 	fieldContentEncoding = []byte("content-encoding")
 	acceptEncodingValue  = []byte("accept-encoding")
-	codingNames          = [...][]byte{httpenc.Gzip: []byte("gzip"), httpenc.Deflate: []byte("deflate")}
+	codingNames          = [...][]byte{httpenc.Gzip: []byte("gzip"), httpenc.Deflate: []byte("deflate"), httpenc.Brotli: []byte("br")}
 )
 
 // chooseCoding decides, as the response head h leaves, whether its body is
@@ -91,12 +93,17 @@ func (st *Stream) chooseCoding(h *Head) {
 	} else {
 		st.enc = new(httpenc.State)
 	}
-	st.enc.Start(c, p.Level)
+	st.enc.Start(c, p.LevelOf(c))
 }
 
-// dropCoding gives the response's coding state back to the loop.
+// dropCoding gives the response's coding state back to the loop, with
+// the brotli writer it holds, if any: when the compressed body ended, or
+// when the response was cut (the script failed, the server's body broke
+// off, the client went away: Close), or at the next request at the
+// latest.
 func (st *Stream) dropCoding() {
 	if st.enc != nil {
+		st.env.encoder.Release(st.enc)
 		st.env.encFree = append(st.env.encFree, st.enc)
 		st.enc = nil
 	}

@@ -193,8 +193,7 @@ func (st *Stream) forwardError(status int, why string) {
 	st.env.Log.Debug("cannot forward", "status", status, "why", why)
 	st.answered(status)
 	st.End()
-	st.logEnd("SC", status, why)
-	st.down.Fail(status)
+	st.fail("SC", status, why)
 }
 
 // Body passes request body bytes on: to the backend when the request is
@@ -296,8 +295,7 @@ func (st *Stream) sendUpstreamHead() {
 		}
 		if !st.sendHead() {
 			st.End()
-			st.logEnd("IH", 502, "invalid response head from the http-response rules")
-			st.down.Fail(502)
+			st.fail("IH", 502, "invalid response head from the http-response rules")
 			return
 		}
 		st.sendOut()
@@ -308,8 +306,7 @@ func (st *Stream) sendUpstreamHead() {
 		st.fwd.drop(st)
 		st.answered(502)
 		st.End()
-		st.logEnd("IH", 502, "invalid response head")
-		st.down.Fail(502)
+		st.fail("IH", 502, "invalid response head")
 		return
 	}
 	if !st.afterPending() {
@@ -329,7 +326,7 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 	if !ok || !st.head(h) {
 		st.fwd.drop(st)
 		st.End()
-		st.down.Fail(502)
+		st.fail("IH", 502, "invalid response head")
 		return
 	}
 	h.Upgrade = true
@@ -378,8 +375,7 @@ func (st *Stream) QueueTimedOut() {
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
 	st.End()
-	st.logEnd("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
-	st.down.Fail(503)
+	st.fail("sQ", 503, "queue timeout: no server of the backend had room (timeouts.queue)")
 }
 
 // queuedUpstream is an Upstream that may still wait in its backend's
@@ -404,8 +400,7 @@ func (st *Stream) UpstreamFailed(status int) {
 	case !st.logConnected():
 		term[1] = 'C'
 	}
-	st.logEnd(string(term), status, cause)
-	st.down.Fail(status)
+	st.fail(string(term), status, cause)
 }
 
 // Handle runs fn as a handler of the stream's connection: a backend's

@@ -186,8 +186,9 @@ type Stream struct {
 	noBody   bool  // HEAD, 1xx, 204, 304: no body bytes leave
 	respLeft int64 // body bytes the head's content-length still allows; -1: no length
 	// enc is the coding of the response being compressed (compress.go),
-	// from the loop's free list; nil: not compressed (an idle
-	// connection's stream holds none).
+	// from the loop's free list, with the loop's brotli writer it
+	// borrowed; nil: not compressed (an idle connection's stream, and a
+	// stream whose exchange ended, hold none).
 	enc *httpenc.State
 
 	fwd forward // the exchange with a backend (forward.go)
@@ -273,8 +274,7 @@ func (st *Stream) Step() {
 		th.Free()
 		st.th = nil
 		st.fwd.drop(st)
-		st.logEnd("IR", 500, "Lua: "+firstLine(r.Msg))
-		st.down.Fail(500)
+		st.fail("IR", 500, "Lua: "+firstLine(r.Msg))
 		return
 	}
 	s := th.S
@@ -329,8 +329,7 @@ func (st *Stream) Step() {
 		}
 		st.End()
 		if failed {
-			st.logEnd("IR", 500, "")
-			st.down.Fail(500)
+			st.fail("IR", 500, "")
 		} else {
 			st.logEnd("PR", 0, "")
 			st.down.Abort()
@@ -350,8 +349,7 @@ func (st *Stream) Step() {
 		if op == cgo.OpDone || s.Flags()&cgo.FlagStarted != 0 {
 			if !st.headSent && !st.sendHead() {
 				st.End()
-				st.logEnd("IR", 500, "invalid response head from the script")
-				st.down.Fail(500)
+				st.fail("IR", 500, "invalid response head from the script")
 				return
 			}
 			st.sendOut()
@@ -437,8 +435,7 @@ func (st *Stream) timedOut(r cgo.Result) {
 		st.th = nil
 	}
 	st.End()
-	st.logEnd("IR", 500, "Lua execution timeout")
-	st.down.Fail(500)
+	st.fail("IR", 500, "Lua execution timeout")
 }
 
 func (st *Stream) invalidOp(op int) {
@@ -541,6 +538,12 @@ func (st *Stream) End() { st.end(true) }
 // end is End; after false frees a coroutine that waits to run
 // after_response hooks instead.
 func (st *Stream) end(after bool) {
+	if st.fwd.up == nil {
+		// The response is over, whole or cut; a server's body still
+		// being relayed keeps its coding until UpstreamEnd or
+		// UpstreamFailed.
+		st.dropCoding()
+	}
 	th := st.th
 	if th == nil {
 		return

@@ -79,9 +79,19 @@ core.register_task(function()
 	end
 end)
 core.register_service("ticks", "http", function(a) answer(a, 200, {}, tostring(ticks)) end)
+core.register_service("page", "http", function(a)
+	answer(a, 200, {"content-type", "text/plain"}, string.rep("page text ", 100))
+	a:receive() -- the test looks at the stream mid-body, then ends the body
+	a:send(string.rep("more text ", 100))
+end)
+core.register_service("pagefails", "http", function(a)
+	answer(a, 200, {"content-type", "text/plain"}, string.rep("page text ", 100))
+	core.yield()
+	error("late boom")
+end)
 `
 
-var services = []string{"hello", "nolength", "s204", "s304", "close", "hopbyhop", "badname", "badvalue", "badlength", "short", "long", "error", "errorafterhead", "sleep", "yield", "echo", "ticks"}
+var services = []string{"hello", "nolength", "s204", "s304", "close", "hopbyhop", "badname", "badvalue", "badlength", "short", "long", "error", "errorafterhead", "sleep", "yield", "echo", "ticks", "page", "pagefails"}
 
 // lockedLog collects the server's log for the test to read.
 type lockedLog struct {
@@ -250,6 +260,10 @@ type proto struct {
 	handled   int
 	forwarded []stream.Upstream
 	backlog   int
+	// answer is what Fail answers with, counted on st as a protocol
+	// counts the error answers it writes; nil st: not counted.
+	answer []byte
+	st     *stream.Stream
 }
 
 func (p *proto) SendHead(h *stream.Head) {
@@ -267,10 +281,15 @@ func (p *proto) EndResponse()                  { p.calls = append(p.calls, "end"
 func (p *proto) SendTrailers(*stream.Trailers) { p.calls = append(p.calls, "trailers") }
 func (p *proto) BodyConsumed(int)              {}
 func (p *proto) Abort()                        { p.calls = append(p.calls, "abort") }
-func (p *proto) Fail(status int)               { p.calls = append(p.calls, fmt.Sprintf("fail %d", status)) }
-func (p *proto) WaitBody() bool                { p.calls = append(p.calls, "waitbody"); return p.waitBody }
-func (p *proto) Backlog() int                  { return p.backlog }
-func (p *proto) SetSockopts(a, b int)          {}
+func (p *proto) Fail(status int) {
+	p.calls = append(p.calls, fmt.Sprintf("fail %d", status))
+	if p.st != nil {
+		p.st.LogBytesOut(len(p.answer))
+	}
+}
+func (p *proto) WaitBody() bool       { p.calls = append(p.calls, "waitbody"); return p.waitBody }
+func (p *proto) Backlog() int         { return p.backlog }
+func (p *proto) SetSockopts(a, b int) {}
 func (p *proto) Handle(fn func()) {
 	p.handled++
 	fn()
@@ -300,6 +319,7 @@ type request struct {
 	method, path, host string
 	body               bool // the request has a body still to come
 	head               bool // SetHead(true)
+	acceptEncoding     string
 }
 
 // run starts service svc (or program prog if svc is "") on a new stream
@@ -326,6 +346,9 @@ func (e *env) run(t *testing.T, p *proto, fe *stream.Frontend, prog int, r reque
 		s.SetRequestLine([]byte(r.method), []byte(r.path), []byte(r.path), nil, 1, 1)
 		s.SetAuthority([]byte(r.host))
 		s.AddField([]byte("host"), []byte(r.host))
+		if r.acceptEncoding != "" {
+			s.AddField([]byte("accept-encoding"), []byte(r.acceptEncoding))
+		}
 		if !r.body {
 			s.SetContentLength(0)
 			st.BodyEnd(nil)

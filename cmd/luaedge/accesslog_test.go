@@ -105,19 +105,9 @@ frontends:
 	if r, err := h2.Get(s.url("/two")); err != nil || r.ProtoMajor != 2 {
 		t.Fatalf("h2c: %v %v", r, err)
 	}
-	raw := func(req string) {
-		c, err := net.Dial("tcp", s.addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		io.WriteString(c, req)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		io.ReadAll(c)
-	}
-	raw("NOT HTTP\r\n\r\n")
-	raw("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
-	raw("GET /" + strings.Repeat("a", 10000) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+	bad := rawExchange(t, s.addr(), "NOT HTTP\r\n\r\n")
+	big := rawExchange(t, s.addr(), "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+	long := rawExchange(t, s.addr(), "GET /"+strings.Repeat("a", 10000)+" HTTP/1.1\r\nHost: x\r\n\r\n")
 
 	lines := readLines(t, filepath.Join(s.dir, "access.log"), 6)
 	// The server log names the request a script failed, and its traceback
@@ -130,14 +120,15 @@ frontends:
 		status, bytes, term, req, cause string
 	}
 	// %B counts the response's head and body, as sent: the HTTP/2 head is
-	// its HEADERS frame, more than the 6 bytes of body.
+	// its HEADERS frame, more than the 6 bytes of body; the errors
+	// luaedge answers itself count too.
 	for i, w := range []want{
 		{"200", fmt.Sprint(one), "--", "GET /one?x=1 HTTP/1.1", ""},
 		{"500", "", "IR", "GET /fail HTTP/1.1", "Lua: app.lua:4: the service failed"},
 		{"200", "", "--", "GET /two HTTP/2.0", ""},
-		{"400", "0", "PR", "<BADREQ>", "http1: "},
-		{"413", "0", "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
-		{"414", "0", "PR", "<BADREQ>", "request line too long"},
+		{"400", fmt.Sprint(bad), "PR", "<BADREQ>", "http1: "},
+		{"413", fmt.Sprint(big), "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
+		{"414", fmt.Sprint(long), "PR", "<BADREQ>", "request line too long"},
 	} {
 		m := httplogRE.FindStringSubmatch(lines[i])
 		if m == nil {
@@ -416,5 +407,110 @@ frontends:
 	fmt.Sscan(lines[1], &tr, &ta, &path)
 	if path != "/fast" || tr > 50 {
 		t.Errorf("fast head: %q", lines[1])
+	}
+}
+
+// The answers luaedge writes itself (refusals, script failures, failed
+// forwards, a deny) log the bytes sent, head and body, in %B, as HAProxy
+// does: each is compared with what the client read.
+func TestAccessLogErrorBytes(t *testing.T) {
+	// A server that never answers (504), and one that answers garbage
+	// (502).
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	garbage, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { garbage.Close() })
+	go func() {
+		for {
+			c, err := garbage.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "NOT HTTP AT ALL\r\n\r\n")
+			c.Close()
+		}
+	}()
+	s := startServer(t, fmt.Sprintf(`workers: 1
+lua:
+  load: [errors.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    http_request: [lua.gate]
+    on_error: fail
+    routes:
+      - {path_prefix: /down, backend: down}
+      - {path_prefix: /silent, backend: silent}
+      - {path_prefix: /garbage, backend: garbage}
+    access_log: {to: errors.log, format: "%%ST %%B %%ts"}
+    limits: {max_body: 100, max_request_line: 1KiB, max_headers: 5}
+    timeouts: {http_request: 300ms}
+backends:
+  - name: down
+    servers: [{name: s, address: "127.0.0.1:1"}]
+  - name: silent
+    timeouts: {server: 300ms}
+    servers: [{name: s, address: "%s"}]
+  - name: garbage
+    servers: [{name: s, address: "%s"}]
+`, silent.Addr(), garbage.Addr()), map[string]string{"errors.lua": `
+core.register_action("gate", { "http-req" }, function(txn)
+	local p = txn.sf:path()
+	if p == "/boom" then error("the action failed") end
+	if p == "/deny" then txn:done({status = 403, body = "denied\n"}) end
+end)
+`})
+	req := func(path string) string {
+		return "GET " + path + " HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+	}
+	type want struct {
+		status int
+		term   string
+	}
+	var wants []want
+	var got []int
+	for _, c := range []struct {
+		req string
+		want
+	}{
+		{"NOT HTTP\r\n\r\n", want{400, "PR"}},
+		{"POST /big HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n", want{413, "PR"}},
+		{"GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nhost: x\r\n\r\n", want{414, "PR"}},
+		{"GET / HTTP/1.1\r\nhost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\n\r\n", want{431, "PR"}},
+		{"GET / HTTP/1.1\r\nhost: x\r\n", want{408, "cR"}}, // the head never ends
+		{req("/boom"), want{500, "IR"}},
+		{req("/deny"), want{403, "--"}},
+		{req("/nowhere"), want{503, "SC"}},
+		{req("/down"), want{502, "SC"}}, // connection refused
+		{req("/garbage"), want{502, "SH"}},
+		{req("/silent"), want{504, "sH"}},
+	} {
+		status, n := rawStatus(t, s.addr(), c.req)
+		if status != c.status {
+			t.Errorf("%.30q: status %d, want %d", c.req, status, c.status)
+		}
+		wants = append(wants, c.want)
+		got = append(got, n)
+	}
+	lines := readLines(t, filepath.Join(s.dir, "errors.log"), len(wants))
+	for i, w := range wants {
+		if line := fmt.Sprintf("%d %d %s", w.status, got[i], w.term); lines[i] != line {
+			t.Errorf("line %d: %q, want %q (the bytes the client read)", i, lines[i], line)
+		}
 	}
 }

@@ -75,6 +75,10 @@ func (f *file) compression(p *proxy, at pos, w []string) error {
 			case "gzip", "deflate":
 				c.Algorithms = append(c.Algorithms, a)
 			case "identity":
+			case "br":
+				// HAProxy 2.6 has no brotli: a file that says br is
+				// not one HAProxy runs.
+				return at.errorf("compression algo br: HAProxy 2.6 has no brotli; set it in luaedge's YAML (compression.algorithms)")
 			default:
 				return at.errorf("compression algo %s: luaedge compresses with gzip and deflate", a)
 			}

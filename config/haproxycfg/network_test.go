@@ -72,7 +72,8 @@ backend plain
 	}
 	for _, tc := range []struct{ cfg, want string }{
 		{"frontend f\n  bind :1 accept-proxy\n  bind :2\n  default_backend b\nbackend b\n  server s 1.2.3.4:80\n", "haproxy.cfg:3: bind: luaedge takes accept-proxy per frontend"},
-		{"frontend f\n  bind :1\n  compression algo br\n  default_backend b\nbackend b\n  server s 1.2.3.4:80\n", "haproxy.cfg:3: compression algo br: luaedge compresses with gzip and deflate"},
+		{"frontend f\n  bind :1\n  compression algo br\n  default_backend b\nbackend b\n  server s 1.2.3.4:80\n", "haproxy.cfg:3: compression algo br: HAProxy 2.6 has no brotli; set it in luaedge's YAML"},
+		{"frontend f\n  bind :1\n  compression algo raw-deflate\n  default_backend b\nbackend b\n  server s 1.2.3.4:80\n", "haproxy.cfg:3: compression algo raw-deflate: luaedge compresses with gzip and deflate"},
 		{"global\n  tune.comp.maxlevel 12\n", "haproxy.cfg:2: tune.comp.maxlevel: luaedge compresses at levels 1 to 9"},
 		{"global\n  maxconn lots\n", "haproxy.cfg:2: maxconn: want a number"},
 	} {

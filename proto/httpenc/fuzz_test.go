@@ -12,7 +12,7 @@ func FuzzNegotiate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, ae string) {
-		for _, offered := range [][]Coding{{Gzip, Deflate}, {Deflate, Gzip}, {Deflate}} {
+		for _, offered := range [][]Coding{{Gzip, Deflate}, {Deflate, Gzip}, {Deflate}, {Gzip, Deflate, Brotli}} {
 			c := Negotiate([][]byte{[]byte(ae)}, offered)
 			if c == None {
 				continue
@@ -39,8 +39,11 @@ func FuzzEncode(f *testing.F) {
 	f.Add([]byte{}, uint16(0), byte(9))
 	var e Encoder
 	f.Fuzz(func(t *testing.T, body []byte, cut uint16, level byte) {
-		lvl := int(level%9) + 1
-		for _, c := range []Coding{Gzip, Deflate} {
+		for _, c := range []Coding{Gzip, Deflate, Brotli} {
+			lvl := int(level%9) + 1
+			if c == Brotli {
+				lvl = int(level % (MaxQuality + 1))
+			}
 			var s State
 			s.Start(c, lvl)
 			var out []byte

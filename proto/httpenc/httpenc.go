@@ -1,13 +1,17 @@
 // Package httpenc is HTTP's content codings for response compression:
 // choosing a coding from a request's Accept-Encoding (RFC 9110 section
 // 12.5.3), the rules of which responses are worth compressing, and the
-// gzip (RFC 1952) and deflate (zlib, RFC 1950) framing of a body
-// compressed piece by piece as it is sent.
+// gzip (RFC 1952), deflate (zlib, RFC 1950) and brotli (RFC 7932)
+// framing of a body compressed piece by piece as it is sent.
 //
 // Nothing here does I/O. An Encoder is one event loop's compressors,
-// shared by the loop's responses: each piece is compressed whole within
-// one call and ends byte-aligned (a sync flush), so a response holds no
-// compressor between its pieces, only its checksum and length (State).
+// shared by the loop's responses. For gzip and deflate each piece is
+// compressed whole within one call and ends byte-aligned (a sync flush),
+// so a response holds no compressor between its pieces, only its checksum
+// and length (State). A brotli stream cannot be cut that way (its header
+// and window run from the first piece to the last), so a brotli response
+// borrows one of the loop's brotli writers for its whole body and gives it
+// back when it ends (Encoder.Release).
 package httpenc
 
 import (
@@ -23,6 +27,7 @@ const (
 	None Coding = iota
 	Gzip
 	Deflate
+	Brotli
 )
 
 // Name is the coding's name in Content-Encoding.
@@ -32,6 +37,8 @@ func (c Coding) Name() string {
 		return "gzip"
 	case Deflate:
 		return "deflate"
+	case Brotli:
+		return "br"
 	}
 	return "identity"
 }
@@ -43,24 +50,27 @@ func ParseCoding(name string) (Coding, bool) {
 		return Gzip, true
 	case "deflate":
 		return Deflate, true
+	case "br":
+		return Brotli, true
 	}
 	return None, false
 }
 
 // Negotiate chooses the coding of a response among offered (in the
 // server's order of preference) from the values of the request's
-// Accept-Encoding fields: the one with the highest weight (q) above 0,
-// ties going to the server's order; "*" weighs the codings not named;
-// "x-gzip" is gzip. It returns None when the request has no
-// Accept-Encoding (nothing is compressed for a client that did not ask),
-// or accepts none of offered.
+// Accept-Encoding fields: the one with the highest weight (q) above 0;
+// on a tie brotli first (browsers send "gzip, deflate, br", all of weight
+// 1, and br's bodies are the smallest), then the server's order; "*"
+// weighs the codings not named; "x-gzip" is gzip. It returns None when the
+// request has no Accept-Encoding (nothing is compressed for a client that
+// did not ask), or accepts none of offered.
 func Negotiate(values [][]byte, offered []Coding) Coding {
 	if len(values) == 0 {
 		return None
 	}
 	const unset = -1
-	var q [3]int // by Coding, in thousandths
-	q[Gzip], q[Deflate] = unset, unset
+	var q [4]int // by Coding, in thousandths
+	q[Gzip], q[Deflate], q[Brotli] = unset, unset, unset
 	star := unset
 	for _, v := range values {
 		for len(v) > 0 {
@@ -79,6 +89,10 @@ func Negotiate(values [][]byte, offered []Coding) Coding {
 				if q[Deflate] == unset {
 					q[Deflate] = weight
 				}
+			case equalFold(name, "br"):
+				if q[Brotli] == unset {
+					q[Brotli] = weight
+				}
 			case string(name) == "*":
 				if star == unset {
 					star = weight
@@ -92,7 +106,7 @@ func Negotiate(values [][]byte, offered []Coding) Coding {
 		if w == unset {
 			w = max(star, 0)
 		}
-		if w > bestQ {
+		if w > bestQ || w == bestQ && w > 0 && c == Brotli {
 			best, bestQ = c, w
 		}
 	}
@@ -165,7 +179,21 @@ type Policy struct {
 	Codings   []Coding // in the server's order of preference
 	Types     []string // media types, lower case; "text/*" takes a whole type
 	MinLength int64    // a response whose length is known and below it is sent as is
-	Level     int      // 1 (fastest) to 9 (smallest)
+	Level     int      // gzip's and deflate's: 1 (fastest) to 9 (smallest)
+	Quality   int      // brotli's: 0 (fastest) to MaxQuality
+}
+
+// MaxQuality is the highest brotli quality luaedge compresses with: 10
+// and 11 search for the optimal parse, at tens of times the CPU of 9,
+// which no response compressed as it is sent can afford.
+const MaxQuality = 9
+
+// LevelOf is the level (or quality) the policy compresses coding c at.
+func (p *Policy) LevelOf(c Coding) int {
+	if c == Brotli {
+		return p.Quality
+	}
+	return p.Level
 }
 
 // TypeMatches reports whether a response of Content-Type ct is of one of

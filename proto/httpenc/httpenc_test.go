@@ -5,15 +5,19 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"fmt"
 	"hash/adler32"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/brotli"
 )
 
 func TestNegotiate(t *testing.T) {
 	both := []Coding{Gzip, Deflate}
+	all := []Coding{Gzip, Deflate, Brotli}
 	for _, c := range []struct {
 		ae      []string // field values; nil: no Accept-Encoding
 		offered []Coding
@@ -27,6 +31,18 @@ func TestNegotiate(t *testing.T) {
 		{[]string{"x-gzip"}, both, Gzip},
 		{[]string{"br, deflate, gzip"}, both, Gzip}, // equal weights: the server's order
 		{[]string{"br, deflate, gzip"}, []Coding{Deflate, Gzip}, Deflate},
+		{[]string{"gzip, deflate, br"}, all, Brotli},                    // a tie: brotli
+		{[]string{"gzip, deflate, br"}, []Coding{Gzip, Brotli}, Brotli}, // wherever it is listed
+		{[]string{"gzip, br;q=0.9"}, all, Gzip},                         // a lower weight loses
+		{[]string{"gzip;q=0.5, br;q=0.5"}, all, Brotli},
+		{[]string{"gzip;q=0.5, br;q=0.6"}, all, Brotli},
+		{[]string{"BR"}, all, Brotli},
+		{[]string{"br;q=0, gzip"}, all, Gzip},
+		{[]string{"br;q=0"}, all, None},
+		{[]string{"*"}, all, Brotli},
+		{[]string{"gzip;q=0.8, *;q=0.8"}, all, Brotli}, // "*" weighs br: a tie
+		{[]string{"gzip, *;q=0.5"}, all, Gzip},
+		{[]string{"br"}, []Coding{Gzip}, None},
 		{[]string{"gzip;q=0.5, deflate"}, both, Deflate},
 		{[]string{"gzip;q=0.5", "deflate;q=0.8"}, both, Deflate}, // several fields
 		{[]string{"gzip;q=0"}, both, None},
@@ -56,7 +72,7 @@ func TestNegotiate(t *testing.T) {
 		}
 	}
 	v := [][]byte{[]byte("br;q=1.0, gzip;q=0.8, deflate;q=0.9, *;q=0.1")}
-	if n := testing.AllocsPerRun(100, func() { Negotiate(v, []Coding{Gzip, Deflate}) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { Negotiate(v, all) }); n != 0 {
 		t.Errorf("Negotiate allocates %v times", n)
 	}
 }
@@ -126,6 +142,8 @@ func decode(t *testing.T, c Coding, body []byte) []byte {
 		r, err = gzip.NewReader(bytes.NewReader(body))
 	case Deflate:
 		r, err = zlib.NewReader(bytes.NewReader(body))
+	case Brotli:
+		r = brotli.NewReader(bytes.NewReader(body))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -137,14 +155,25 @@ func decode(t *testing.T, c Coding, body []byte) []byte {
 	return out
 }
 
+// levels are the levels of c tried; for brotli, a quality of each of its
+// encoders (one pass, two passes, the quick hashers, the chained ones),
+// and the highest.
+func levels(c Coding) []int {
+	if c == Brotli {
+		return []int{0, 1, 4, 5, MaxQuality}
+	}
+	return []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
+}
+
 // TestRoundTrip: pieces compressed one by one decode, with the standard
-// library, to the original, for each coding and level, and each piece
-// can be decoded as soon as it is sent (nothing waits in a compressor).
+// library (brotli: andybalholm/brotli's reader), to the original, for each
+// coding and level, and each piece can be decoded as soon as it is sent
+// (nothing waits in a compressor).
 func TestRoundTrip(t *testing.T) {
 	var e Encoder
 	src := text(300 << 10)
-	for _, c := range []Coding{Gzip, Deflate} {
-		for level := 1; level <= 9; level++ {
+	for _, c := range []Coding{Gzip, Deflate, Brotli} {
+		for _, level := range levels(c) {
 			var s State
 			s.Start(c, level)
 			var body []byte
@@ -154,11 +183,15 @@ func TestRoundTrip(t *testing.T) {
 				off += len(piece)
 				body = append(body, e.Compress(&s, piece)...)
 				// What was sent so far decodes to what was given so far.
-				hdr := 10
-				if c == Deflate {
-					hdr = 2
+				var got []byte
+				switch c {
+				case Gzip:
+					got, _ = io.ReadAll(flate.NewReader(bytes.NewReader(body[10:])))
+				case Deflate:
+					got, _ = io.ReadAll(flate.NewReader(bytes.NewReader(body[2:])))
+				case Brotli:
+					got, _ = io.ReadAll(brotli.NewReader(bytes.NewReader(body)))
 				}
-				got, _ := io.ReadAll(flate.NewReader(bytes.NewReader(body[hdr:])))
 				if !bytes.Equal(got, src[:off]) {
 					t.Fatalf("%s level %d: after piece %d, %d bytes decode, want %d", c.Name(), level, i, len(got), off)
 				}
@@ -170,13 +203,16 @@ func TestRoundTrip(t *testing.T) {
 			if level == 1 && c == Gzip && len(body) > off/2 {
 				t.Errorf("gzip level 1: %d bytes for %d of text", len(body), off)
 			}
+			if s.br != nil {
+				t.Fatalf("%s level %d: the response still holds its writer", c.Name(), level)
+			}
 		}
 	}
 }
 
 func TestEmptyBody(t *testing.T) {
 	var e Encoder
-	for _, c := range []Coding{Gzip, Deflate} {
+	for _, c := range []Coding{Gzip, Deflate, Brotli} {
 		var s State
 		s.Start(c, 1)
 		if got := decode(t, c, append([]byte(nil), e.Finish(&s)...)); len(got) != 0 {
@@ -229,6 +265,57 @@ func TestCompressAllocates(t *testing.T) {
 	}
 }
 
+// A brotli response borrows a writer for its body and gives it back when
+// it ends or is cut; the next response reuses it, and decodes to its own
+// body only (nothing of the previous one's window).
+func TestBrotliWriters(t *testing.T) {
+	var e Encoder
+	first, second := text(100<<10), bytes.ToUpper(text(50<<10))
+	var s State
+	s.Start(Brotli, 4)
+	e.Compress(&s, nil)
+	if s.br != nil {
+		t.Fatal("an empty piece took a writer")
+	}
+	e.Compress(&s, first[:1000])
+	w := s.br
+	if w == nil {
+		t.Fatal("no writer held after a piece")
+	}
+	e.Compress(&s, first[1000:])
+	e.Release(&s) // cut: the client went away
+	if s.br != nil || len(e.brFree[4]) != 1 {
+		t.Fatalf("cut response: held %v, %d free", s.br != nil, len(e.brFree[4]))
+	}
+
+	s.Start(Brotli, 4)
+	var body []byte
+	body = append(body, e.Compress(&s, second)...)
+	if s.br != w {
+		t.Error("the second response did not reuse the free writer")
+	}
+	body = append(body, e.Finish(&s)...)
+	if got := decode(t, Brotli, body); !bytes.Equal(got, second) {
+		t.Fatalf("second response: %d bytes decode to %d", len(second), len(got))
+	}
+	if len(e.brFree[4]) != 1 || len(e.brFree[5]) != 0 {
+		t.Errorf("free writers after Finish: %d at quality 4, %d at 5", len(e.brFree[4]), len(e.brFree[5]))
+	}
+
+	// Many responses at once: the free list keeps maxBrFree of them.
+	states := make([]State, maxBrFree+3)
+	for i := range states {
+		states[i].Start(Brotli, 4)
+		e.Compress(&states[i], first[:100])
+	}
+	for i := range states {
+		e.Release(&states[i])
+	}
+	if len(e.brFree[4]) != maxBrFree {
+		t.Errorf("%d free writers kept, want %d", len(e.brFree[4]), maxBrFree)
+	}
+}
+
 func BenchmarkCompress10KiB(b *testing.B) {
 	var e Encoder
 	piece := text(10 << 10)
@@ -239,5 +326,33 @@ func BenchmarkCompress10KiB(b *testing.B) {
 		s.Start(Gzip, 1)
 		e.Compress(&s, piece)
 		e.Finish(&s)
+	}
+}
+
+// BenchmarkCodings: the CPU per byte of each coding at the levels that
+// matter, on a 256 KiB text body sent in 16 KiB pieces (each flushed), as
+// docs/config.md reports it (MB/s, and the ratio of output to input).
+func BenchmarkCodings(b *testing.B) {
+	src := text(256 << 10)
+	for _, c := range []struct {
+		coding Coding
+		level  int
+	}{{Gzip, 1}, {Gzip, 6}, {Brotli, 1}, {Brotli, 2}, {Brotli, 4}, {Brotli, 5}} {
+		b.Run(fmt.Sprintf("%s-%d", c.coding.Name(), c.level), func(b *testing.B) {
+			var e Encoder
+			var s State
+			out := 0
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Start(c.coding, c.level)
+				out = 0
+				for p := src; len(p) > 0; p = p[min(16<<10, len(p)):] {
+					out += len(e.Compress(&s, p[:min(16<<10, len(p))]))
+				}
+				out += len(e.Finish(&s))
+			}
+			b.ReportMetric(float64(out)/float64(len(src)), "ratio")
+		})
 	}
 }

@@ -170,15 +170,17 @@ func (rs *reqStream) recheckCredit() {
 
 // bodyError ends a request whose body is too large or cannot be kept.
 func (rs *reqStream) bodyError(status int, cause string) {
-	rs.st.Refuse(status, cause) // logged, and closed
+	rs.st.Refuse(status, cause)
 	rs.up = nil
 	rs.fail(status)
+	rs.st.Close() // logged, with the answer's bytes
 }
 
 // refuse answers status to a request that cannot start, and logs why.
 func (rs *reqStream) refuse(status int, cause string) {
 	rs.st.Refuse(status, cause)
 	rs.fail(status)
+	rs.st.Close()
 }
 
 // WaitBody is the script asking for more body. The timeout the script
@@ -268,7 +270,7 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if h.h2.SendHeaders(false) != nil {
 		return
 	}
-	rs.st.LogHeadBytes(h.h2.Pending() - start)
+	rs.st.LogBytesOut(h.h2.Pending() - start)
 	if status >= 200 {
 		rs.headSent = true
 	}
@@ -437,6 +439,7 @@ func (rs *reqStream) fail(status int) {
 	body = append(body, ' ')
 	body = append(body, text...)
 	body = append(body, '\n')
+	start := h.h2.Pending()
 	h.h2.StartHeaders(rs.id, status)
 	h.h2.AddField([]byte("content-type"), []byte("text/plain"))
 	n := len(body)
@@ -447,9 +450,12 @@ func (rs *reqStream) fail(status int) {
 	h.h2.AddField([]byte("server"), []byte("luaedge"))
 	if h.h2.SendHeaders(false) == nil {
 		rs.headSent = true
+		sent := h.h2.Pending() - start
 		if !rs.head {
 			rs.pending = append(rs.pending[:0], h.scratch[:n]...)
+			sent += n
 		}
+		rs.st.LogBytesOut(sent)
 		rs.ended = true
 		rs.sendPending()
 		return
@@ -462,8 +468,7 @@ func (rs *reqStream) fail(status int) {
 func (rs *reqStream) timedOut() {
 	rs.h.l.Env.Log.Debug("HTTP/2 stream timeout", "stream", rs.id, "remote", rs.h.c.RemoteAddr())
 	if rs.st.Running() && !rs.headSent {
-		rs.st.Refuse(408, "client timeout: request body (timeouts.body)")
-		rs.fail(408)
+		rs.refuse(408, "client timeout: request body (timeouts.body)")
 		return
 	}
 	rs.st.Close()
