@@ -342,6 +342,63 @@ func launch(t *testing.T, dir string, args []string, addrs []string) (s *server,
 	return s, true
 }
 
+// startHAProxy runs `haproxy -db -f haproxy.cfg` (bin) in dir until the
+// test ends and waits until it accepts on every address of addrs; out is
+// what it writes (its logs to stdout among them), shown with the
+// configuration when the test fails.
+func startHAProxy(t *testing.T, bin, dir string, addrs []string) (out *syncBuffer) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
+	out = &syncBuffer{}
+	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting haproxy: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("haproxy configuration:\n%s\nhaproxy output:\n%s", cfg, out.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-done:
+				t.Fatalf("haproxy exited; configuration:\n%s\noutput:\n%s", cfg, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("haproxy does not accept on %s; output:\n%s", a, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return out
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
