@@ -351,6 +351,17 @@ func (t *Table) Stores(name string) bool {
 	return ok && t.has(c)
 }
 
+// countEvent counts one event of rate r on e at now, in the rate's period
+// (when stored) and, in a shared table, for the next exchange.
+func (t *Table) countEvent(e *entry, r int, now int64) {
+	if p := t.periods[r]; p > 0 {
+		e.rates[r].add(now, p, 1)
+	}
+	if e.sync != nil {
+		t.noteEvent(e, r, now, 1)
+	}
+}
+
 // ConnOpen records a new connection of key: conn_cnt and conn_cur go up by
 // one and conn_rate counts an event. conn_cur is counted even when not
 // stored: an entry with connections open does not expire.
@@ -359,12 +370,7 @@ func (t *Table) ConnOpen(key string) {
 	s, e := t.acquire(key, now)
 	e.refs++
 	e.connCnt++
-	if p := t.periods[rConn]; p > 0 {
-		e.rates[rConn].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rConn, now, 1)
-	}
+	t.countEvent(e, rConn, now)
 	s.mu.Unlock()
 }
 
@@ -390,12 +396,7 @@ func (t *Table) HTTPRequest(key string) {
 	now := t.tick()
 	s, e := t.acquire(key, now)
 	e.reqCnt++
-	if p := t.periods[rHTTPReq]; p > 0 {
-		e.rates[rHTTPReq].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rHTTPReq, now, 1)
-	}
+	t.countEvent(e, rHTTPReq, now)
 	s.mu.Unlock()
 }
 
@@ -406,12 +407,7 @@ func (t *Table) HTTPError(key string) {
 	now := t.tick()
 	s, e := t.acquire(key, now)
 	e.errCnt++
-	if p := t.periods[rHTTPErr]; p > 0 {
-		e.rates[rHTTPErr].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rHTTPErr, now, 1)
-	}
+	t.countEvent(e, rHTTPErr, now)
 	s.mu.Unlock()
 }
 
@@ -435,11 +431,8 @@ func (t *Table) IncGPC0(key string) int64 {
 	s, e := t.acquire(key, now)
 	e.gpc0++
 	v := e.gpc0
-	if p := t.periods[rGPC0]; p > 0 {
-		e.rates[rGPC0].add(now, p, 1)
-	}
+	t.countEvent(e, rGPC0, now)
 	if e.sync != nil {
-		t.noteEvent(e, rGPC0, now, 1)
 		v = t.sharedValue(e, cGPC0, now)
 	}
 	s.mu.Unlock()
