@@ -134,16 +134,8 @@ func rawGet(t *testing.T, c *http.Client, method, url string, headers ...string)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	resp, body := send(t, c, req)
+	return resp, []byte(body)
 }
 
 func gunzip(t *testing.T, b []byte) string {

@@ -342,6 +342,63 @@ func launch(t *testing.T, dir string, args []string, addrs []string) (s *server,
 	return s, true
 }
 
+// startHAProxy runs `haproxy -db -f haproxy.cfg` (bin) in dir until the
+// test ends and waits until it accepts on every address of addrs; out is
+// what it writes (its logs to stdout among them), shown with the
+// configuration when the test fails.
+func startHAProxy(t *testing.T, bin, dir string, addrs []string) (out *syncBuffer) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
+	out = &syncBuffer{}
+	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting haproxy: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("haproxy configuration:\n%s\nhaproxy output:\n%s", cfg, out.String())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-done:
+				t.Fatalf("haproxy exited; configuration:\n%s\noutput:\n%s", cfg, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("haproxy does not accept on %s; output:\n%s", a, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return out
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -396,52 +453,6 @@ func startRoutes(t *testing.T, workers int, frontendExtra string) *server {
 
 // ---------------------------------------------------------------------------
 // Clients
-
-// newClient returns an HTTP client with a transport of its own.
-func newClient(t *testing.T) (*http.Client, *http.Transport) {
-	tr := &http.Transport{
-		MaxIdleConnsPerHost: 64,
-		DisableCompression:  true,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr
-}
-
-// get does a GET and returns the response (body read and closed) and body.
-func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
-	t.Helper()
-	return do(t, c, http.MethodGet, url, "")
-}
-
-func do(t *testing.T, c *http.Client, method, url, body string) (*http.Response, string) {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
-	}
-	return resp, string(b)
-}
-
-func wantResponse(t *testing.T, what string, resp *http.Response, body string, status int, wantBody string) {
-	t.Helper()
-	if resp.StatusCode != status || body != wantBody {
-		t.Errorf("%s: got %d %q, want %d %q", what, resp.StatusCode, abbrev(body), status, abbrev(wantBody))
-	}
-}
 
 // rawConn is a client connection used at the wire level.
 type rawConn struct {
@@ -695,13 +706,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	t.Run("echo", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", s.url("/echo?x=1"), nil)
 		req.Header.Set("X-E2E", "yes")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body := string(b)
+		_, body := send(t, c, req)
 		for _, want := range []string{
 			"method: GET\n", "path: /echo\n", "query: x=1\n", "version: HTTP/1.1\n",
 			"header x-e2e: yes\n", "header host: " + addr + "\n",
@@ -784,13 +789,7 @@ func TestEmbeddedDefault(t *testing.T) {
 		req, _ := http.NewRequest("POST", s.url("/upload"),
 			&slowReader{data: strings.Repeat("0123456789", 10000), piece: 50000, pause: 50 * time.Millisecond})
 		req.ContentLength = 100000
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if body := string(b); body != "received 100000 bytes\n" {
+		if _, body := send(t, c, req); body != "received 100000 bytes\n" {
 			t.Errorf("POST /upload of 100000 bytes: %q", body)
 		}
 	})
@@ -814,13 +813,8 @@ func TestKeepAlive(t *testing.T) {
 			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { info = i }}
 			ctx := httptrace.WithClientTrace(context.Background(), trace)
 			req, _ := http.NewRequestWithContext(ctx, "GET", s.url(fmt.Sprintf("/path/%d", i)), nil)
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			wantResponse(t, "request "+strconv.Itoa(i), resp, string(b), 200, fmt.Sprintf("path=/path/%d", i))
+			resp, body := send(t, c, req)
+			wantResponse(t, "request "+strconv.Itoa(i), resp, body, 200, fmt.Sprintf("path=/path/%d", i))
 			if i > 0 && !info.Reused {
 				t.Errorf("request %d did not reuse the connection", i)
 			}
@@ -995,13 +989,8 @@ func TestChunked(t *testing.T) {
 		payload := strings.Repeat("chunky ", 3000)
 		req, _ := http.NewRequest("POST", s.url("/body"), &slowReader{data: payload, piece: 5000, pause: 20 * time.Millisecond})
 		req.ContentLength = -1 // unknown: net/http sends it chunked
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		wantResponse(t, "chunked POST", resp, string(b), 200, fmt.Sprintf("%d:%s", len(payload), payload))
+		resp, body := send(t, c, req)
+		wantResponse(t, "chunked POST", resp, body, 200, fmt.Sprintf("%d:%s", len(payload), payload))
 	})
 
 	t.Run("response", func(t *testing.T) {
@@ -1790,15 +1779,13 @@ func TestSleepDoesNotBlock(t *testing.T) {
 			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(wrote) }) }}
 			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.url(path), nil)
 			start := time.Now()
-			resp, err := c.Do(req)
-			if err != nil {
+			resp, body, err := fetch(c, req)
+			if resp == nil {
 				once.Do(func() { close(wrote) })
 				out <- result{err: err}
 				return
 			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			out <- result{resp.StatusCode, string(b), time.Since(start), err}
+			out <- result{resp.StatusCode, body, time.Since(start), err}
 		}()
 		<-wrote
 		time.Sleep(50 * time.Millisecond) // let the loop start the request
@@ -2068,14 +2055,8 @@ func TestGracefulStop(t *testing.T) {
 		go func() {
 			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
 			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.url("/sleep?ms=500"), nil)
-			resp, err := c.Do(req)
-			if err != nil {
-				done <- result{err: err}
-				return
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			done <- result{resp, string(b), err}
+			resp, body, err := fetch(c, req)
+			done <- result{resp, body, err}
 		}()
 		<-wrote
 		time.Sleep(100 * time.Millisecond)
@@ -2322,15 +2303,13 @@ func TestManyClients(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < requests; i++ {
 				path := fmt.Sprintf("/path/g%d/r%d", g, i)
-				resp, err := c.Get(s.url(path))
-				if err != nil {
+				resp, body, err := fetchGet(c, s.url(path))
+				if resp == nil {
 					errs <- err.Error()
 					return
 				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || string(b) != "path="+path {
-					errs <- fmt.Sprintf("GET %s: %d %q %v", path, resp.StatusCode, b, err)
+				if err != nil || resp.StatusCode != 200 || body != "path="+path {
+					errs <- fmt.Sprintf("GET %s: %d %q %v", path, resp.StatusCode, body, err)
 				}
 			}
 		}()

@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -1635,52 +1634,12 @@ func hxStartHAProxy(t *testing.T, bin string, sc hxScenario) func(string) string
 	for _, name := range append(append([]string{}, sc.scripts...), sc.files...) {
 		writeFile(t, filepath.Join(dir, name), hxRead(t, name))
 	}
-	cfg := hxHAProxyConfig(sc, ports)
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg)
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting haproxy: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("haproxy configuration:\n%s\nhaproxy output:\n%s", cfg, out.String())
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), hxHAProxyConfig(sc, ports))
+	var addrs []string
 	for _, p := range ports {
-		a := "127.0.0.1:" + strconv.Itoa(p)
-		for {
-			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-done:
-				t.Fatalf("haproxy exited; configuration:\n%s\noutput:\n%s", cfg, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("haproxy does not accept on %s; output:\n%s", a, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(p))
 	}
+	startHAProxy(t, bin, dir, addrs)
 	return func(port string) string { return "127.0.0.1:" + strconv.Itoa(ports[port]) }
 }
 

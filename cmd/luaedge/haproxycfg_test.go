@@ -142,49 +142,11 @@ func hcStartLuaedge(t *testing.T, sc hcScenario, backends map[string]string) (fu
 func hcStartHAProxy(t *testing.T, bin string, sc hcScenario, backends map[string]string) (addr func(string) string, out *syncBuffer) {
 	t.Helper()
 	dir, fronts := hcWrite(t, sc, backends)
-	out = &syncBuffer{}
-	cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting haproxy: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
+	var addrs []string
 	for _, a := range fronts {
-		for {
-			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-done:
-				t.Fatalf("haproxy exited:\n%s", out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("haproxy does not accept on %s; output:\n%s", a, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		addrs = append(addrs, a)
 	}
+	out = startHAProxy(t, bin, dir, addrs)
 	return func(port string) string { return fronts[port] }, out
 }
 
@@ -1201,21 +1163,7 @@ frontend tls
 		t.Errorf("luaedge: %q, want %q", got, want)
 	}
 	if bin, err := exec.LookPath("haproxy"); err == nil {
-		ha := start(func(dir, addr string) {
-			cmd := exec.Command(bin, "-db", "-f", "haproxy.cfg")
-			cmd.Dir = dir
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if c, err := net.Dial("tcp", addr); err == nil {
-					c.Close()
-					return
-				}
-			}
-			t.Fatal("haproxy did not listen")
-		})
+		ha := start(func(dir, addr string) { startHAProxy(t, bin, dir, []string{addr}) })
 		if got := ask(ha); got != want {
 			t.Errorf("haproxy: %q, want %q", got, want)
 		}

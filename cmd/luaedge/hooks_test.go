@@ -200,14 +200,9 @@ func TestHooks(t *testing.T) {
 			// each script's globals are its own.
 			req, _ := http.NewRequest("GET", base+"/x", nil)
 			req.Header.Set("X-User", "alice")
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if got := string(body); got != "route=alice:alice:GET;order=b,a;c=nil;b=nil" {
-				t.Errorf("%s: the service or server got %q", what, got)
+			resp, body := send(t, c, req)
+			if body != "route=alice:alice:GET;order=b,a;c=nil;b=nil" {
+				t.Errorf("%s: the service or server got %q", what, body)
 			}
 			for k, v := range map[string]string{"X-Hook": "a:200", "X-Pending": "from before_request", "X-A-Global": "nil"} {
 				if got := resp.Header.Get(k); got != v {
@@ -315,15 +310,13 @@ func TestHooksConcurrent(t *testing.T) {
 				} else {
 					time.Sleep(100 * time.Millisecond) // while alice's hook waits
 				}
-				resp, err := c.Do(req)
+				_, body, err := fetch(c, req)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
 				mu.Lock()
-				results[user] = string(b)
+				results[user] = body
 				mu.Unlock()
 			}()
 		}

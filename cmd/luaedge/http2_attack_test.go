@@ -293,14 +293,9 @@ func underAttack(t *testing.T, s *server, port string, d time.Duration, attack f
 				default:
 				}
 				start := time.Now()
-				resp, err := c.Get(url)
-				if err == nil {
-					var b []byte
-					b, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if err == nil && (resp.StatusCode != 200 || string(b) != "ok") {
-						err = fmt.Errorf("got %d %q", resp.StatusCode, b)
-					}
+				resp, body, err := fetchGet(c, url)
+				if err == nil && (resp.StatusCode != 200 || body != "ok") {
+					err = fmt.Errorf("got %d %q", resp.StatusCode, body)
 				}
 				took := time.Since(start)
 				mu.Lock()

@@ -105,14 +105,9 @@ end)
 	t.Run("head and body", func(t *testing.T) {
 		req, _ := http.NewRequest("POST", s.url("/echo?q=1"), bytes.NewReader(big))
 		req.Header.Set("x-client", "me")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := send(t, c, req)
 		want := fmt.Sprintf("POST /echo?q=1 %x", sha256.Sum256(big))
-		if resp.StatusCode != 200 || string(body) != want || resp.Header.Get("x-proto") != "HTTP/2.0" ||
+		if resp.StatusCode != 200 || body != want || resp.Header.Get("x-proto") != "HTTP/2.0" ||
 			resp.Header.Get("x-host") != s.addr() || resp.Header.Get("x-len") != strconv.Itoa(len(big)) ||
 			resp.Header.Get("x-client") != "me" || resp.Header.Get("x-tagged") != "200" {
 			t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
@@ -300,23 +295,13 @@ func TestHTTP2BackendIsolation(t *testing.T) {
 	}
 
 	// The head arrives, the body waits; others go on meanwhile.
-	apart := make(chan string, 1)
-	go func() {
-		resp, err := http.Get(s.url("/apart"))
-		if err != nil {
-			apart <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		apart <- resp.Header.Get("Set-Cookie") + " " + string(b)
-	}()
+	apart := getAsync(http.DefaultClient, s.url("/apart"))
 	for i := range 5 {
 		wantOwn("/during-apart-" + strconv.Itoa(i))
 	}
 	close(release)
-	if got := <-apart; got != "session=client-a body-a" {
-		t.Fatalf("/apart got %q", got)
+	if got := <-apart; got.err != nil || got.resp.Header.Get("Set-Cookie")+" "+got.body != "session=client-a body-a" {
+		t.Fatalf("/apart got %q %v", got.body, got.err)
 	}
 
 	// A body past its framing: its client is cut, nobody gets the excess.
@@ -335,11 +320,7 @@ func TestHTTP2BackendIsolation(t *testing.T) {
 	// opens a new connection.
 	cutDone := make(chan error, 1)
 	go func() {
-		resp, err := http.Get(s.url("/cut"))
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
+		_, _, err := fetchGet(http.DefaultClient, s.url("/cut"))
 		cutDone <- err
 	}()
 	wantOwn("/before-cut")

@@ -156,11 +156,7 @@ func TestHTTP2SlowStream(t *testing.T) {
 	var wg sync.WaitGroup
 	fetch := func(path string) {
 		defer wg.Done()
-		resp, err := c.Get(s.url(path))
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
+		_, _, err := fetchGet(c, s.url(path))
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

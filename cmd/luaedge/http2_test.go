@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -39,20 +37,6 @@ core.register_service("echo", "http", function(applet)
 	applet:send(out)
 end)
 `
-
-// h2cClient is an HTTP/2 client that speaks h2c with prior knowledge:
-// every request goes on one connection.
-func h2cClient(t *testing.T) (*http.Client, *http2.Transport) {
-	tr := &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr
-}
 
 func TestHTTP2PriorKnowledge(t *testing.T) {
 	needBinary(t)
@@ -97,15 +81,13 @@ frontends:
 				defer wg.Done()
 				ms := 200 - 10*i
 				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/slow?%d", echo, ms), strings.NewReader(fmt.Sprint("stream ", i)))
-				resp, err := c.Do(req)
+				_, body, err := fetch(c, req)
 				if err != nil {
 					errs <- err
 					return
 				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if want := fmt.Sprintf("POST /slow?%d HTTP/2.0 req-POST-2.0-2-http stream %d", ms, i); string(b) != want {
-					errs <- fmt.Errorf("got %q, want %q", b, want)
+				if want := fmt.Sprintf("POST /slow?%d HTTP/2.0 req-POST-2.0-2-http stream %d", ms, i); body != want {
+					errs <- fmt.Errorf("got %q, want %q", body, want)
 				}
 			}()
 		}
@@ -173,25 +155,15 @@ frontends:
 `, map[string]string{"echo.lua": h2cLua})
 	c, _ := h2cClient(t)
 	get(t, c, s.url("/warm")) // the connection is open
-	done := make(chan string, 1)
-	go func() {
-		resp, err := c.Get(s.url("/slow?600"))
-		if err != nil {
-			done <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- string(b)
-	}()
+	done := getAsync(c, s.url("/slow?600"))
 	s.waitLog(t, 5*time.Second, "slow request 600")
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case got := <-done:
-		if got != "GET /slow?600 HTTP/2.0  " {
-			t.Errorf("stream in flight at the stop: %q", got)
+		if got.err != nil || got.body != "GET /slow?600 HTTP/2.0  " {
+			t.Errorf("stream in flight at the stop: %q %v", got.body, got.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer to the stream in flight")
@@ -225,24 +197,14 @@ frontends:
 `, map[string]string{"echo.lua": h2cLua})
 	c, _ := h2cClient(t)
 	get(t, c, s.url("/warm"))
-	done := make(chan string, 1)
-	go func() {
-		resp, err := c.Get(s.url("/slow?800"))
-		if err != nil {
-			done <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- string(b)
-	}()
+	done := getAsync(c, s.url("/slow?800"))
 	s.waitLog(t, 5*time.Second, "slow request 800")
 	start := time.Now()
 	s.mustReload(t)
 	select {
 	case got := <-done:
-		if got != "GET /slow?800 HTTP/2.0  " {
-			t.Errorf("stream in flight at the reload: %q", got)
+		if got.err != nil || got.body != "GET /slow?800 HTTP/2.0  " {
+			t.Errorf("stream in flight at the reload: %q %v", got.body, got.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer to the stream in flight")
@@ -279,22 +241,9 @@ func TestHTTP2IsolationMisbehavingBackend(t *testing.T) {
 	})
 	s := startServer(t, isolationConfig(be.addr, ""), map[string]string{"iso.lua": isolationLua})
 	client, _ := h2cClient(t)
-	get := func(path string) (*http.Response, string) {
-		t.Helper()
-		resp, err := client.Get(s.url(path))
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("GET %s: body: %v", path, err)
-		}
-		return resp, string(body)
-	}
 	wantPath := func(path string) {
 		t.Helper()
-		if resp, body := get(path); resp.ProtoMajor != 2 || resp.StatusCode != 200 || body != "path="+path || resp.Header.Get("Set-Cookie") != "" {
+		if resp, body := get(t, client, s.url(path)); resp.ProtoMajor != 2 || resp.StatusCode != 200 || body != "path="+path || resp.Header.Get("Set-Cookie") != "" {
 			t.Fatalf("GET %s: HTTP/%d %d %q %v", path, resp.ProtoMajor, resp.StatusCode, body, resp.Header)
 		}
 	}
@@ -325,7 +274,7 @@ func TestHTTP2IsolationMisbehavingBackend(t *testing.T) {
 	a.Body.Close()
 
 	// Bytes past the framing: the next streams get their own answers.
-	if resp, body := get("/lie"); resp.StatusCode != 200 || body != "ok" {
+	if resp, body := get(t, client, s.url("/lie")); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("GET /lie: %d %q", resp.StatusCode, body)
 	}
 	for i := 1; i <= 3; i++ {
@@ -555,13 +504,8 @@ end)
 	// counters reads the entry through the untracked frontend.
 	counters := func() (in, out int64) {
 		t.Helper()
-		resp, err := http.Get("http://" + s.addrOf("2") + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		fmt.Sscanf(string(b), "%d %d", &in, &out)
+		_, b := get(t, http.DefaultClient, "http://"+s.addrOf("2")+"/")
+		fmt.Sscanf(b, "%d %d", &in, &out)
 		return in, out
 	}
 

@@ -129,17 +129,12 @@ func TestProxyActionsReachBackendAndClient(t *testing.T) {
 	req, _ := http.NewRequest("GET", s.url("/a/b?q=1"), nil)
 	req.Header.Set("X-Secret", "hide-me")
 	req.Header.Set("X-Keep", "yes")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := send(t, c, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d body %q\n%s", resp.StatusCode, body, s.logs())
 	}
 	want := "GET /a/b q=1 body=0"
-	if !strings.HasPrefix(string(body), want) || !strings.Contains(string(body), "X-Edge=req-GET") || !strings.Contains(string(body), "X-Keep=yes") || strings.Contains(string(body), "X-Secret") {
+	if !strings.HasPrefix(body, want) || !strings.Contains(body, "X-Edge=req-GET") || !strings.Contains(body, "X-Keep=yes") || strings.Contains(body, "X-Secret") {
 		t.Fatalf("backend saw %q", body)
 	}
 	if got := resp.Header.Get("X-Edge-Res"); got != "status-200" {
@@ -183,15 +178,10 @@ func TestProxyStreamsLargeBodiesBothWays(t *testing.T) {
 		if !chunked {
 			req.ContentLength = int64(len(payload))
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_, got := send(t, c, req)
 		want := fmt.Sprintf("POST /up  body=%d sha=%s", size, hex.EncodeToString(sum[:]))
-		if !strings.HasPrefix(string(got), want) {
-			t.Fatalf("upload (chunked=%v): backend answered %q", chunked, abbrev(string(got)))
+		if !strings.HasPrefix(got, want) {
+			t.Fatalf("upload (chunked=%v): backend answered %q", chunked, abbrev(got))
 		}
 	}
 	for _, q := range []string{"", "?chunked=1"} {
@@ -417,13 +407,7 @@ func TestProxyRoutes(t *testing.T) {
 		if tc.pick != "" {
 			req.Header.Set("X-Pick", tc.pick)
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != tc.want {
+		if _, body := send(t, c, req); body != tc.want {
 			t.Errorf("%+v: got %q", tc, body)
 		}
 	}

@@ -283,13 +283,7 @@ backend be
 `, haPort, s.addr())
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg)
-	cmd := exec.Command(bin, "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	out := startHAProxy(t, bin, dir, []string{fmt.Sprintf("127.0.0.1:%d", haPort)})
 	url := fmt.Sprintf("http://127.0.0.1:%d/via-haproxy", haPort)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -340,15 +340,13 @@ backends:
 			go func() {
 				defer wg.Done()
 				id := fmt.Sprintf("c%d-%d", ci, i)
-				resp, err := cl.Get(base + "/trusted?id=" + id)
+				_, body, err := fetchGet(cl, base+"/trusted?id="+id)
 				if err != nil {
 					errs <- err
 					return
 				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if string(b) != "body-"+id {
-					errs <- fmt.Errorf("client %s got %q", id, b)
+				if body != "body-"+id {
+					errs <- fmt.Errorf("client %s got %q", id, body)
 				}
 			}()
 		}

@@ -210,15 +210,7 @@ function AppletHTTP.getline(self)
 	return I.getline_from(body_stream_of(self, "getline"))
 end
 
-function AppletHTTP.get_priv(self)
-	local _, ctx = stream_of(self, "get_priv")
-	return ctx.applet_priv
-end
-function AppletHTTP.set_priv(self, v)
-	local _, ctx = stream_of(self, "set_priv")
-	ctx.applet_priv = v
-end
-
+I.priv_methods(AppletHTTP, stream_of, "applet_priv")
 I.var_methods(AppletHTTP, stream_of)
 
 -- applet_of returns the AppletHTTP of the request of context ctx; txn is

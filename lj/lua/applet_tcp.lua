@@ -53,14 +53,7 @@ function AppletTCP.send(self, data)
 	return #data
 end
 
-function AppletTCP.get_priv(self)
-	local _, ctx = stream_of(self, "get_priv")
-	return ctx.applet_priv
-end
-function AppletTCP.set_priv(self, v)
-	local _, ctx = stream_of(self, "set_priv")
-	ctx.applet_priv = v
-end
+I.priv_methods(AppletTCP, stream_of, "applet_priv")
 I.var_methods(AppletTCP, stream_of)
 
 I.AppletTCP = AppletTCP

@@ -74,15 +74,7 @@ function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 
 -- The private value is kept per transaction and shared by its actions; a
 -- service has its own (AppletHTTP:get_priv), as in HAProxy.
-function TXN.get_priv(self)
-	local _, ctx = stream_of(self, "get_priv")
-	return ctx.txn_priv
-end
-function TXN.set_priv(self, v)
-	local _, ctx = stream_of(self, "set_priv")
-	ctx.txn_priv = v
-end
-
+I.priv_methods(TXN, stream_of, "txn_priv")
 I.var_methods(TXN, stream_of)
 
 -- Logging is per process here; the level a transaction asks for is kept

@@ -166,6 +166,20 @@ function I.var_methods(class, stream_of)
 	end
 end
 
+-- priv_methods installs get_priv and set_priv in class (TXN, the applets):
+-- the private value is kept in the context's field, which the class
+-- empties for each request.
+function I.priv_methods(class, stream_of, field)
+	function class.get_priv(self)
+		local _, ctx = stream_of(self, "get_priv")
+		return ctx[field]
+	end
+	function class.set_priv(self, v)
+		local _, ctx = stream_of(self, "set_priv")
+		ctx[field] = v
+	end
+end
+
 -- core.set_var / core.get_var / core.unset_var reach proc.* variables
 -- from any context (a task, an init function).
 local function proc_name(fname, name)

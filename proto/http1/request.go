@@ -506,12 +506,8 @@ func (r *Request) splitTarget() error {
 // fieldState carries what the fields seen so far imply; it lives on the
 // stack of Parse.
 type fieldState struct {
-	host, cl, te    bool
-	teChunked       bool // chunked was listed
-	teLastChunked   bool // the last coding listed so far is chunked
-	connClose       bool
-	connKeepAlive   bool
-	connUpgrade     bool
+	framing
+	host            bool
 	upgrade         []byte
 	upgradeSeen     bool
 	expect100Listed bool
@@ -544,18 +540,8 @@ func (r *Request) noteField(st *fieldState, n, v []byte) error {
 			st.upgrade = v
 		}
 	case 10:
-		if !EqualFold(n, "connection") {
-			return nil
-		}
-		for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
-			switch {
-			case EqualFold(e, "close"):
-				st.connClose = true
-			case EqualFold(e, "keep-alive"):
-				st.connKeepAlive = true
-			case EqualFold(e, "upgrade"):
-				st.connUpgrade = true
-			}
+		if EqualFold(n, "connection") {
+			st.noteConnection(v)
 		}
 	case 14:
 		if !EqualFold(n, "content-length") {
@@ -627,15 +613,12 @@ func parseContentLength(v []byte, have bool, prev int64) (int64, int) {
 
 // noteContentLength records a Content-Length field of the request.
 func (r *Request) noteContentLength(st *fieldState, v []byte) error {
-	n, res := parseContentLength(v, st.cl, r.ContentLength)
-	switch res {
+	switch st.noteContentLength(v, &r.ContentLength) {
 	case clBad:
 		return errContentLength
 	case clDiffers:
 		return errMultiCL
 	}
-	st.cl = true
-	r.ContentLength = n
 	return nil
 }
 
@@ -646,32 +629,11 @@ func (r *Request) noteTransferEncoding(st *fieldState, v []byte) error {
 		// RFC 9112 §6.1: HTTP/1.0 framing cannot be trusted with it.
 		return errTE10
 	}
-	st.te = true
-	for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
-		if len(e) == 0 {
-			continue
-		}
-		name, params := e, false
-		for i, c := range e {
-			if c == ';' {
-				name, params = trimOWS(e[:i]), true
-				break
-			}
-		}
-		switch {
-		case EqualFold(name, "chunked"):
-			// chunked must be applied exactly once and takes no parameters.
-			if st.teChunked || params {
-				return errTENotChunked
-			}
-			st.teChunked, st.teLastChunked = true, true
-		case EqualFold(name, "gzip"), EqualFold(name, "x-gzip"),
-			EqualFold(name, "deflate"), EqualFold(name, "compress"),
-			EqualFold(name, "x-compress"):
-			st.teLastChunked = false
-		default:
-			return errTEUnknown
-		}
+	switch st.noteCodings(v) {
+	case teChunked:
+		return errTENotChunked
+	case teUnknown:
+		return errTEUnknown
 	}
 	return nil
 }

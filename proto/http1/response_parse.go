@@ -132,7 +132,7 @@ func (r *Response) Parse(b []byte, reqMethod []byte, lim Limits) (int, error) {
 		return 0, err
 	}
 
-	var st respFieldState
+	var st framing
 	hs, p, err := r.parseFields(&rb, &st, r.Headers, p, maxFields)
 	r.Headers = hs // keep the capacity even when incomplete
 	if err != nil {
@@ -266,7 +266,7 @@ var responseLineErrors = [nLineKinds]error{
 // parseFields parses field lines and the empty line ending the head,
 // appending to hs and returning the index after the head: the request's
 // scanning (scanField) with the response's errors and semantics.
-func (r *Response) parseFields(rb *respBuf, st *respFieldState, hs []Header, p, maxFields int) ([]Header, int, error) {
+func (r *Response) parseFields(rb *respBuf, st *framing, hs []Header, p, maxFields int) ([]Header, int, error) {
 	buf := rb.b
 	for {
 		// A field beyond the limit is refused as soon as it starts, so that
@@ -293,31 +293,12 @@ func (r *Response) parseFields(rb *respBuf, st *respFieldState, hs []Header, p, 
 	}
 }
 
-// respFieldState carries what the fields of a response imply; it lives on
-// the stack of Parse.
-type respFieldState struct {
-	cl, te        bool
-	teCoding      bool // some coding was listed
-	teChunked     bool // chunked was listed
-	teLastChunked bool // the last coding listed so far is chunked
-	connClose     bool
-	connKeepAlive bool
-}
-
 // noteField applies the framing-relevant semantics of one field.
-func (r *Response) noteField(st *respFieldState, n, v []byte) error {
+func (r *Response) noteField(st *framing, n, v []byte) error {
 	switch len(n) {
 	case 10:
-		if !EqualFold(n, "connection") {
-			return nil
-		}
-		for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
-			switch {
-			case EqualFold(e, "close"):
-				st.connClose = true
-			case EqualFold(e, "keep-alive"):
-				st.connKeepAlive = true
-			}
+		if EqualFold(n, "connection") {
+			st.noteConnection(v)
 		}
 	case 14:
 		if !EqualFold(n, "content-length") {
@@ -336,60 +317,35 @@ func (r *Response) noteField(st *respFieldState, n, v []byte) error {
 // noteContentLength records a Content-Length field of the response: a proxy
 // that picked one of two lengths could desynchronise from the server
 // (response splitting).
-func (r *Response) noteContentLength(st *respFieldState, v []byte) error {
-	n, res := parseContentLength(v, st.cl, r.ContentLength)
-	switch res {
+func (r *Response) noteContentLength(st *framing, v []byte) error {
+	switch st.noteContentLength(v, &r.ContentLength) {
 	case clBad:
 		return errRespContentLength
 	case clDiffers:
 		return errRespMultiCL
 	}
-	st.cl = true
-	r.ContentLength = n
 	return nil
 }
 
 // noteTransferEncoding records the codings of one Transfer-Encoding line;
 // several lines form one list (RFC 9110 §5.3).
-func (r *Response) noteTransferEncoding(st *respFieldState, v []byte) error {
+func (r *Response) noteTransferEncoding(st *framing, v []byte) error {
 	if r.Minor == 0 {
 		// RFC 9112 §6.1: the framing of such a message is faulty.
 		return errRespTE10
 	}
-	st.te = true
-	for e, rest := nextElem(v); e != nil || rest != nil; e, rest = nextElem(rest) {
-		if len(e) == 0 {
-			continue
-		}
-		st.teCoding = true
-		name, params := e, false
-		for i, c := range e {
-			if c == ';' {
-				name, params = trimOWS(e[:i]), true
-				break
-			}
-		}
-		switch {
-		case EqualFold(name, "chunked"):
-			// chunked must be applied exactly once and takes no parameters.
-			if st.teChunked || params {
-				return errRespTEChunked
-			}
-			st.teChunked, st.teLastChunked = true, true
-		case EqualFold(name, "gzip"), EqualFold(name, "x-gzip"),
-			EqualFold(name, "deflate"), EqualFold(name, "compress"),
-			EqualFold(name, "x-compress"):
-			st.teLastChunked = false
-		default:
-			return errRespTEUnknown
-		}
+	switch st.noteCodings(v) {
+	case teChunked:
+		return errRespTEChunked
+	case teUnknown:
+		return errRespTEUnknown
 	}
 	return nil
 }
 
 // finish checks the rules that need the whole head and derives the body
 // length (RFC 9112 §6.3) and the connection semantics.
-func (r *Response) finish(st *respFieldState, reqMethod []byte) error {
+func (r *Response) finish(st *framing, reqMethod []byte) error {
 	if st.te {
 		if st.cl {
 			return errRespCLAndTE

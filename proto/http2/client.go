@@ -18,53 +18,35 @@ import (
 // said (Events), gives back flow-control credit as response bodies are
 // relayed (Consumed), and writes what the ClientConn queued (Output).
 type ClientConn struct {
-	lim Limits
+	endpoint
 
 	// Inbound: what the server sent.
-	sawSettings bool
-	err         *Error
-	streams     map[uint32]*cstream
-	dec         *hpack.Decoder
-	hb          responseBlock
-	fields      []Field       // decoded fields of this Feed's header blocks
-	events      []ClientEvent // what this Feed found
+	err     *Error
+	streams map[uint32]*cstream
+	dec     *hpack.Decoder
+	hb      responseBlock
+	events  []ClientEvent // what this Feed found
 
-	// Flow control and the server's settings.
-	recvWindow        int64
-	recvCredit        int64
-	sendWindow        int64
-	peerInitialWindow int64
-	peerMaxFrame      int
-	peerMaxStreams    int
+	peerMaxStreams int // the server's SETTINGS_MAX_CONCURRENT_STREAMS
 
 	// Outbound.
-	nextID    uint32
-	out       []byte
-	enc       *hpack.Encoder
-	block     appender
-	lower     []byte
-	head      bool // the request being built is a HEAD
-	goAway    bool // the server's GOAWAY: no more streams
-	goAwayID  uint32
-	resets    [16]uint32 // the streams we reset last: their late frames are ignored
-	resetNext int
+	nextID   uint32
+	head     bool // the request being built is a HEAD
+	goAway   bool // the server's GOAWAY: no more streams
+	goAwayID uint32
 }
 
 // cstream is one stream of a ClientConn, from its request until both
 // directions ended or it was reset.
 type cstream struct {
-	id         uint32
-	sentEnd    bool  // our END_STREAM went out
-	head       bool  // a HEAD request: the response's content-length frames no body
-	gotHead    bool  // the final response head arrived
-	ended      bool  // the server's END_STREAM arrived
-	wantWindow bool  // WriteData was short: ClientWindow when credit arrives
-	length     int64 // the response's content-length, -1 when none
-	received   int64
-	held       int64 // body bytes delivered and not yet Consumed
-	sendWindow int64
-	recvWindow int64
-	recvCredit int64
+	id       uint32
+	sentEnd  bool  // our END_STREAM went out
+	head     bool  // a HEAD request: the response's content-length frames no body
+	gotHead  bool  // the final response head arrived
+	ended    bool  // the server's END_STREAM arrived
+	length   int64 // the response's content-length, -1 when none
+	received int64
+	streamFlow
 }
 
 // responseBlock is the header block being received.
@@ -139,19 +121,13 @@ var (
 func NewClientConn(lim Limits) *ClientConn {
 	lim = lim.withDefaults()
 	c := &ClientConn{
-		lim:               lim,
-		streams:           make(map[uint32]*cstream),
-		recvWindow:        int64(lim.ConnWindow),
-		sendWindow:        initialWindow,
-		peerInitialWindow: initialWindow,
-		peerMaxFrame:      MinMaxFrameSize,
-		peerMaxStreams:    lim.MaxConcurrentStreams,
-		nextID:            1,
+		streams:        make(map[uint32]*cstream),
+		peerMaxStreams: lim.MaxConcurrentStreams,
+		nextID:         1,
 	}
+	c.init(lim)
 	c.dec = hpack.NewDecoder(headerTableSize, c.onField)
 	c.dec.SetMaxStringLength(lim.MaxFieldSize)
-	c.enc = hpack.NewEncoder(&c.block)
-	c.enc.SetMaxDynamicTableSizeLimit(0)
 	c.out = append(c.out, ClientPreface...)
 	c.out = AppendSettings(c.out,
 		Setting{SettingEnablePush, 0},
@@ -207,17 +183,11 @@ func (c *ClientConn) AddField(name, value []byte) {
 	if len(name) == 0 {
 		return
 	}
-	c.lower = append(c.lower[:0], name...)
-	for i, b := range c.lower {
-		if 'A' <= b && b <= 'Z' {
-			c.lower[i] = b + 'a' - 'A'
-		}
-	}
-	switch string(c.lower) {
-	case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "host", "te":
+	lower := c.lowerName(name)
+	if connectionSpecific(lower) || string(lower) == "host" || string(lower) == "te" {
 		return
 	}
-	c.encode(unsafe.String(unsafe.SliceData(c.lower), len(c.lower)), value)
+	c.encode(unsafe.String(unsafe.SliceData(lower), len(lower)), value)
 }
 
 func (c *ClientConn) encode(name string, value []byte) {
@@ -230,7 +200,8 @@ func (c *ClientConn) SendRequest(endStream bool) (uint32, error) {
 	if !c.CanOpen() {
 		return 0, ErrNoStream
 	}
-	s := &cstream{id: c.nextID, length: -1, sendWindow: c.peerInitialWindow, recvWindow: int64(c.lim.StreamWindow), sentEnd: endStream, head: c.head}
+	s := &cstream{id: c.nextID, length: -1, sentEnd: endStream, head: c.head,
+		streamFlow: streamFlow{sendWindow: c.peerInitialWindow, recvWindow: int64(c.lim.StreamWindow)}}
 	c.nextID += 2
 	c.streams[s.id] = s
 	c.out = appendBlock(c.out, s.id, endStream, c.block.b, c.peerMaxFrame)
@@ -272,7 +243,7 @@ func (c *ClientConn) WriteData(id uint32, p []byte, end bool) (int, error) {
 // went away); no event is made of it.
 func (c *ClientConn) Reset(id uint32, code ErrCode) {
 	if s := c.streams[id]; s != nil {
-		c.rst(id, code)
+		c.queueRST(id, code)
 		c.forget(s)
 	}
 }
@@ -280,30 +251,8 @@ func (c *ClientConn) Reset(id uint32, code ErrCode) {
 // Consumed gives back the credit of n response body bytes of stream id
 // that the caller has relayed (or dropped).
 func (c *ClientConn) Consumed(id uint32, n int) {
-	s := c.streams[id]
-	if s == nil || n <= 0 {
-		return
-	}
-	k := min(int64(n), s.held)
-	s.held -= k
-	c.credit(k)
-	if s.ended {
-		return
-	}
-	s.recvCredit += k
-	if s.recvCredit >= int64(c.lim.StreamWindow)/2 {
-		c.out = AppendWindowUpdate(c.out, s.id, uint32(s.recvCredit))
-		s.recvWindow += s.recvCredit
-		s.recvCredit = 0
-	}
-}
-
-func (c *ClientConn) credit(n int64) {
-	c.recvCredit += n
-	if c.recvCredit >= int64(c.lim.ConnWindow)/2 {
-		c.out = AppendWindowUpdate(c.out, 0, uint32(c.recvCredit))
-		c.recvWindow += c.recvCredit
-		c.recvCredit = 0
+	if s := c.streams[id]; s != nil && n > 0 {
+		c.giveBack(id, &s.streamFlow, n, s.ended)
 	}
 }
 
@@ -326,32 +275,19 @@ func (c *ClientConn) Feed(p []byte) (int, error) {
 	}
 	clear(c.events)
 	c.events = c.events[:0]
-	if c.hb.active {
-		k := copy(c.fields, c.fields[c.hb.start:])
-		c.fields = c.fields[:k]
-		c.hb.start = 0
-	} else {
-		c.fields = c.fields[:0]
-	}
+	c.beginFields(c.hb.active, &c.hb.start)
 	n := 0
 	for {
-		f, m, err := ParseFrame(p[n:], uint32(c.lim.MaxFrameSize))
-		if err == ErrIncomplete {
-			break
+		f, m, code, err := c.nextFrame(p[n:], errServerSettings, c.hb.active, c.hb.id)
+		switch {
+		case err != nil:
+		case m == 0:
+			return n, nil // an incomplete frame
+		case code != 0:
+			err = c.streamError(f.StreamID, code)
+		default:
+			err = c.frame(&f)
 		}
-		if err == nil || err.(*Error).Stream {
-			switch {
-			case !c.sawSettings && (f.Type != FrameSettings || f.Flags.Has(FlagAck)):
-				err = errServerSettings
-			case c.hb.active && (f.Type != FrameContinuation || f.StreamID != c.hb.id):
-				err = errExpectedCont
-			case err == nil:
-				err = c.frame(&f)
-			default:
-				err = c.streamError(f.StreamID, err.(*Error).Code)
-			}
-		}
-		c.sawSettings = true
 		if err != nil {
 			e := err.(*Error)
 			c.err = e
@@ -362,7 +298,6 @@ func (c *ClientConn) Feed(p []byte) (int, error) {
 		}
 		n += m
 	}
-	return n, nil
 }
 
 func (c *ClientConn) frame(f *Frame) error {
@@ -417,22 +352,6 @@ func (c *ClientConn) frame(f *Frame) error {
 // idle reports whether stream id was never opened by us.
 func (c *ClientConn) idle(id uint32) bool { return id%2 == 0 || id >= c.nextID }
 
-// wasReset reports whether we reset stream id lately.
-func (c *ClientConn) wasReset(id uint32) bool {
-	for _, r := range c.resets {
-		if r == id {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *ClientConn) rst(id uint32, code ErrCode) {
-	c.out = AppendRSTStream(c.out, id, code)
-	c.resets[c.resetNext] = id
-	c.resetNext = (c.resetNext + 1) % len(c.resets)
-}
-
 // forget drops s; the connection window gets back what it still held.
 func (c *ClientConn) forget(s *cstream) {
 	delete(c.streams, s.id)
@@ -444,7 +363,7 @@ func (c *ClientConn) forget(s *cstream) {
 // streamError resets stream id for its error and tells the caller.
 func (c *ClientConn) streamError(id uint32, code ErrCode) error {
 	if s := c.streams[id]; s != nil {
-		c.rst(id, code)
+		c.queueRST(id, code)
 		c.events = append(c.events, ClientEvent{Kind: ClientReset, Stream: id, Code: code})
 		c.forget(s)
 	}
@@ -463,12 +382,10 @@ func (c *ClientConn) applySettings(f *Frame) error {
 		s := f.Setting(i)
 		switch s.ID {
 		case SettingInitialWindowSize:
-			delta := int64(s.Val) - c.peerInitialWindow
-			c.peerInitialWindow = int64(s.Val)
+			delta := c.setPeerInitialWindow(s.Val)
 			for _, st := range c.streams {
-				st.sendWindow += delta
-				if st.sendWindow > MaxWindow {
-					return errStreamWindowSize
+				if err := st.shift(delta); err != nil {
+					return err
 				}
 			}
 			if delta > 0 {
@@ -486,9 +403,8 @@ func (c *ClientConn) applySettings(f *Frame) error {
 func (c *ClientConn) windowUpdate(f *Frame) error {
 	id, incr := f.StreamID, int64(f.Increment())
 	if id == 0 {
-		c.sendWindow += incr
-		if c.sendWindow > MaxWindow {
-			return errConnWindowSize
+		if err := c.growSendWindow(incr); err != nil {
+			return err
 		}
 		c.windowOpened()
 		return nil
@@ -499,9 +415,6 @@ func (c *ClientConn) windowUpdate(f *Frame) error {
 			return errServerStream
 		}
 		return nil
-	}
-	if incr == 0 {
-		return c.streamError(id, ErrCodeProtocol)
 	}
 	s.sendWindow += incr
 	if s.sendWindow > MaxWindow {
@@ -518,8 +431,7 @@ func (c *ClientConn) windowOpened() {
 }
 
 func (c *ClientConn) reportWindow(s *cstream) {
-	if s.wantWindow && c.sendWindow > 0 && s.sendWindow > 0 {
-		s.wantWindow = false
+	if c.windowReopened(&s.streamFlow) {
 		c.events = append(c.events, ClientEvent{Kind: ClientWindow, Stream: s.id})
 	}
 }
@@ -539,7 +451,7 @@ func (c *ClientConn) data(f *Frame) error {
 			return errServerStream
 		}
 		if !c.wasReset(id) {
-			c.rst(id, ErrCodeStreamClosed)
+			c.queueRST(id, ErrCodeStreamClosed)
 		}
 		return nil
 	}

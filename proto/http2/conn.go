@@ -171,14 +171,10 @@ type stream struct {
 	feed        uint32 // the Feed that reported its request
 	remoteEnded bool   // END_STREAM received: half-closed (remote)
 	dropped     bool   // reset in the Feed that reported it: its events are withdrawn
-	wantWindow  bool   // WriteData was short: EventWindow when credit arrives
 	draining    bool   // the response ended first: the rest of the request is checked and dropped
 	length      int64  // the request's content-length, -1 when none
 	received    int64  // request body bytes received
-	held        int64  // body bytes delivered and not yet Consumed
-	sendWindow  int64  // what we may send; negative after a SETTINGS decrease
-	recvWindow  int64  // what the client may send
-	recvCredit  int64  // consumed bytes not yet returned by WINDOW_UPDATE
+	streamFlow
 }
 
 // Conn is the server side of one HTTP/2 connection, over the bytes of
@@ -194,30 +190,21 @@ type stream struct {
 // stays closed (Window) must end the connection or the stream; the Conn
 // reads no clock.
 type Conn struct {
-	lim Limits
+	endpoint
 
 	// Inbound: what the client sent.
-	preface     int    // bytes of the client preface matched (len(ClientPreface): done)
-	sawSettings bool   // the client's first frame, its SETTINGS, arrived
-	err         *Error // the connection error that ended c
-	lastID      uint32 // the highest stream id the client used
-	streams     map[uint32]*stream
-	active      int // streams open, against MaxConcurrentStreams
-	dec         *hpack.Decoder
-	hb          headerBlock
-	fields      []Field // decoded fields of this Feed's header blocks
-	events      []Event // what this Feed found
-	feeds       uint32  // Feeds so far
-	inFeed      bool
-	closing     []*stream // closed during this Feed: freed when it ends
-	free        []*stream // for reuse
-
-	// Flow control.
-	recvWindow        int64 // what the client may send on the connection
-	recvCredit        int64 // consumed bytes not yet returned by WINDOW_UPDATE
-	sendWindow        int64 // what we may send on the connection
-	peerInitialWindow int64
-	peerMaxFrame      int
+	preface int    // bytes of the client preface matched (len(ClientPreface): done)
+	err     *Error // the connection error that ended c
+	lastID  uint32 // the highest stream id the client used
+	streams map[uint32]*stream
+	active  int // streams open, against MaxConcurrentStreams
+	dec     *hpack.Decoder
+	hb      headerBlock
+	events  []Event // what this Feed found
+	feeds   uint32  // Feeds so far
+	inFeed  bool
+	closing []*stream // closed during this Feed: freed when it ends
+	free    []*stream // for reuse
 
 	// Defences.
 	resetBudget int
@@ -226,21 +213,13 @@ type Conn struct {
 	payload     int64 // of which payload: fields and data
 
 	// Outbound.
-	out          []byte
-	enc          *hpack.Encoder
-	block        appender // the header block being encoded
-	blockID      uint32
+	blockID      uint32 // the stream of the header block being encoded
 	blockStatus  int
 	statusDigits [3]byte
-	lower        []byte // a lowercased field name
-	shutdownPing bool   // a graceful GOAWAY waits for our PING's ack
-	goAwaySent   bool   // a final GOAWAY was sent: streams past goAwayID are ignored
+	shutdownPing bool // a graceful GOAWAY waits for our PING's ack
+	goAwaySent   bool // a final GOAWAY was sent: streams past goAwayID are ignored
 	goAwayID     uint32
 	peerGoAway   bool
-	// The streams we reset last: frames the client sent before it saw
-	// our RST_STREAM are ignored, not answered (RFC 9113 §5.1, closed).
-	resets    [16]uint32
-	resetNext int
 }
 
 // ClientPreface is what an HTTP/2 client sends first (RFC 9113 §3.4).
@@ -283,20 +262,12 @@ var ErrStreamClosed = errors.New("http2: stream closed")
 func NewConn(lim Limits) *Conn {
 	lim = lim.withDefaults()
 	c := &Conn{
-		lim:               lim,
-		streams:           make(map[uint32]*stream),
-		recvWindow:        int64(lim.ConnWindow),
-		sendWindow:        initialWindow,
-		peerInitialWindow: initialWindow,
-		peerMaxFrame:      MinMaxFrameSize,
-		resetBudget:       lim.ResetBudget,
+		streams:     make(map[uint32]*stream),
+		resetBudget: lim.ResetBudget,
 	}
+	c.init(lim)
 	c.dec = hpack.NewDecoder(headerTableSize, c.onField)
 	c.dec.SetMaxStringLength(lim.MaxFieldSize)
-	// The encoder keeps no dynamic table: it never retains the caller's
-	// bytes (AddField passes them unconverted) and never allocates.
-	c.enc = hpack.NewEncoder(&c.block)
-	c.enc.SetMaxDynamicTableSizeLimit(0)
 	settings := [...]Setting{
 		{SettingMaxConcurrentStreams, uint32(lim.MaxConcurrentStreams)},
 		{SettingInitialWindowSize, uint32(lim.StreamWindow)},
@@ -355,25 +326,16 @@ func (c *Conn) feed(p []byte) (int, error) {
 		n = k
 	}
 	for c.preface == len(ClientPreface) {
-		f, m, err := ParseFrame(p[n:], uint32(c.lim.MaxFrameSize))
-		if err == ErrIncomplete {
-			break
+		f, m, code, err := c.nextFrame(p[n:], errFirstSettings, c.hb.active, c.hb.id)
+		switch {
+		case err != nil:
+		case m == 0:
+			return n, nil // an incomplete frame
+		case code != 0:
+			err = c.streamError(f.StreamID, code)
+		default:
+			err = c.frame(&f)
 		}
-		// A stream error from ParseFrame leaves a frame the connection can
-		// go on after, unless it is out of place.
-		if err == nil || err.(*Error).Stream {
-			switch {
-			case !c.sawSettings && (f.Type != FrameSettings || f.Flags.Has(FlagAck)):
-				err = errFirstSettings
-			case c.hb.active && (f.Type != FrameContinuation || f.StreamID != c.hb.id):
-				err = errExpectedCont // RFC 9113 §6.2
-			case err == nil:
-				err = c.frame(&f)
-			default:
-				err = c.streamError(f.StreamID, err.(*Error).Code)
-			}
-		}
-		c.sawSettings = true
 		if err != nil {
 			return n, err
 		}
@@ -403,14 +365,7 @@ func (c *Conn) beginFeed() {
 	c.feeds++
 	clear(c.events) // nothing of the last Feed's input stays reachable
 	c.events = c.events[:0]
-	// The fields of a header block still open stay, moved to the front.
-	if c.hb.active {
-		k := copy(c.fields, c.fields[c.hb.start:])
-		c.fields = c.fields[:k]
-		c.hb.start = 0
-	} else {
-		c.fields = c.fields[:0]
-	}
+	c.beginFields(c.hb.active, &c.hb.start)
 }
 
 // endFeed withdraws the events of streams opened and reset in this Feed
@@ -533,16 +488,6 @@ func (c *Conn) frame(f *Frame) error {
 // began after our final GOAWAY (RFC 9113 §6.8).
 func (c *Conn) ignored(id uint32) bool { return c.goAwaySent && id > c.goAwayID }
 
-// wasReset reports whether we reset stream id lately.
-func (c *Conn) wasReset(id uint32) bool {
-	for _, r := range c.resets {
-		if r == id {
-			return true
-		}
-	}
-	return false
-}
-
 // idle reports whether stream id was never used by the client.
 func (c *Conn) idle(id uint32) bool { return id > c.lastID || id%2 == 0 }
 
@@ -623,19 +568,16 @@ func (c *Conn) newStream(id uint32) *stream {
 		id:         id,
 		feed:       c.feeds,
 		length:     -1,
-		sendWindow: c.peerInitialWindow,
-		recvWindow: int64(c.lim.StreamWindow),
+		streamFlow: streamFlow{sendWindow: c.peerInitialWindow, recvWindow: int64(c.lim.StreamWindow)},
 	}
 	c.streams[id] = s
 	c.active++
 	return s
 }
 
-// rst queues RST_STREAM.
+// rst queues RST_STREAM, a control frame when it answers what Feed found.
 func (c *Conn) rst(id uint32, code ErrCode) {
-	c.out = AppendRSTStream(c.out, id, code)
-	c.resets[c.resetNext] = id
-	c.resetNext = (c.resetNext + 1) % len(c.resets)
+	c.queueRST(id, code)
 	if c.inFeed {
 		c.control++
 	}
@@ -661,13 +603,10 @@ func (c *Conn) applySettings(p []byte) error {
 		s := settingAt(p)
 		switch s.ID {
 		case SettingInitialWindowSize:
-			// RFC 9113 §6.9.2: the change applies to every open stream.
-			delta := int64(s.Val) - c.peerInitialWindow
-			c.peerInitialWindow = int64(s.Val)
+			delta := c.setPeerInitialWindow(s.Val)
 			for _, st := range c.streams {
-				st.sendWindow += delta
-				if st.sendWindow > MaxWindow {
-					return errStreamWindowSize
+				if err := st.shift(delta); err != nil {
+					return err
 				}
 			}
 			grew = grew || delta > 0

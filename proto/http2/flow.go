@@ -55,7 +55,7 @@ func (c *Conn) data(f *Frame) error {
 	}
 	s.held += d
 	c.payload += d
-	c.consumed(s, l-d) // the padding
+	c.consumed(id, &s.streamFlow, l-d, s.remoteEnded) // the padding
 	if d > 0 || end {
 		c.events = append(c.events, Event{Kind: EventData, Stream: id, Data: f.Data, End: end, s: s})
 	}
@@ -66,42 +66,8 @@ func (c *Conn) data(f *Frame) error {
 // id that the caller has used (or dropped). Credit for a stream that is
 // closed was given back when it closed.
 func (c *Conn) Consumed(id uint32, n int) {
-	s := c.streams[id]
-	if s == nil || n <= 0 {
-		return
-	}
-	k := min(int64(n), s.held)
-	s.held -= k
-	c.consumed(s, k)
-}
-
-// consumed credits n bytes to the connection and to s.
-func (c *Conn) consumed(s *stream, n int64) {
-	if n <= 0 {
-		return
-	}
-	c.credit(n)
-	if s.remoteEnded {
-		return // nothing more will come
-	}
-	s.recvCredit += n
-	if s.recvCredit >= int64(c.lim.StreamWindow)/2 {
-		c.out = AppendWindowUpdate(c.out, s.id, uint32(s.recvCredit))
-		s.recvWindow += s.recvCredit
-		s.recvCredit = 0
-	}
-}
-
-// credit gives n bytes back to the connection window.
-func (c *Conn) credit(n int64) {
-	if n <= 0 {
-		return
-	}
-	c.recvCredit += n
-	if c.recvCredit >= int64(c.lim.ConnWindow)/2 {
-		c.out = AppendWindowUpdate(c.out, 0, uint32(c.recvCredit))
-		c.recvWindow += c.recvCredit
-		c.recvCredit = 0
+	if s := c.streams[id]; s != nil && n > 0 {
+		c.giveBack(id, &s.streamFlow, n, s.remoteEnded)
 	}
 }
 
@@ -109,9 +75,8 @@ func (c *Conn) credit(n int64) {
 func (c *Conn) windowUpdate(f *Frame) error {
 	id, incr := f.StreamID, int64(f.Increment())
 	if id == 0 {
-		c.sendWindow += incr
-		if c.sendWindow > MaxWindow {
-			return errConnWindowSize
+		if err := c.growSendWindow(incr); err != nil {
+			return err
 		}
 		c.windowOpened()
 		return nil
@@ -142,8 +107,7 @@ func (c *Conn) windowOpened() {
 }
 
 func (c *Conn) reportWindow(s *stream) {
-	if s.wantWindow && s.sendWindow > 0 && c.sendWindow > 0 {
-		s.wantWindow = false
+	if c.windowReopened(&s.streamFlow) {
 		c.events = append(c.events, Event{Kind: EventWindow, Stream: s.id, s: s})
 	}
 }

@@ -36,17 +36,11 @@ func (c *Conn) AddField(name, value []byte) {
 	if len(name) == 0 {
 		return
 	}
-	c.lower = append(c.lower[:0], name...)
-	for i, b := range c.lower {
-		if 'A' <= b && b <= 'Z' {
-			c.lower[i] = b + 'a' - 'A'
-		}
-	}
-	switch string(c.lower) {
-	case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
+	lower := c.lowerName(name)
+	if connectionSpecific(lower) {
 		return
 	}
-	c.encode(c.lower, value)
+	c.encode(lower, value)
 }
 
 // encode adds one field to the block. The encoder indexes nothing (its

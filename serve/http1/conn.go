@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/luaedge/luaedge/cgo"
@@ -1040,30 +1039,10 @@ func (h *Conn) Upgrade() {
 		refuse(400, "a WebSocket upgrade request has no body")
 		return
 	}
-	var o ws.Offer
-	for i, n := 0, s.NumFields(); i < n; i++ {
-		o.AddField(s.Field(i))
-	}
-	opt := ws.Options{Deflate: h.fe.WS.Deflate && s.WSOp() == 1}
-	if list := string(s.IO()); list != "" {
-		opt.Protocols = strings.Split(list, ",")
-	}
+	o, opt := h.fe.WS.Offer(s)
 	res, err := o.Accept(s.Method(), h.minor, &opt)
-	if err != nil {
-		status := 400
-		var he *ws.HandshakeError
-		if errors.As(err, &he) {
-			status = he.Status
-		}
-		refuse(status, err.Error())
-		return
-	}
-	if h.l.Env.Draining() {
-		refuse(503, "the server is shutting down")
-		return
-	}
-	if !h.fe.WS.Admit() {
-		refuse(503, "the frontend has its maximum of WebSocket connections")
+	if status, why := h.fe.WS.Refusal(err, h.l.Env.Draining()); status != 0 {
+		refuse(status, why)
 		return
 	}
 	b := http1.AppendStatusLine(h.outBuf(), 1, 101, "")

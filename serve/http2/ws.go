@@ -1,9 +1,7 @@
 package http2
 
 import (
-	"errors"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/luaedge/luaedge/cgo"
@@ -40,30 +38,10 @@ func (rs *reqStream) Upgrade() {
 		refuse(400, "the client sent data, or ended its stream, before the WebSocket was accepted")
 		return
 	}
-	var o ws.Offer
-	for i, n := 0, s.NumFields(); i < n; i++ {
-		o.AddField(s.Field(i))
-	}
-	opt := ws.Options{Deflate: h.fe.WS.Deflate && s.WSOp() == 1}
-	if list := string(s.IO()); list != "" {
-		opt.Protocols = strings.Split(list, ",")
-	}
+	o, opt := h.fe.WS.Offer(s)
 	res, err := o.AcceptConnect(&opt)
-	if err != nil {
-		status := 400
-		var he *ws.HandshakeError
-		if errors.As(err, &he) {
-			status = he.Status
-		}
-		refuse(status, err.Error())
-		return
-	}
-	if h.l.Env.Draining() {
-		refuse(503, "the server is shutting down")
-		return
-	}
-	if !h.fe.WS.Admit() {
-		refuse(503, "the frontend has its maximum of WebSocket connections")
+	if status, why := h.fe.WS.Refusal(err, h.l.Env.Draining()); status != 0 {
+		refuse(status, why)
 		return
 	}
 	h.h2.StartHeaders(rs.id, 200)

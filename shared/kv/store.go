@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/luaedge/luaedge/shared/lru"
 )
 
 // Kind is the type of a stored value.
@@ -122,11 +124,11 @@ func (c Config) Shards() int {
 // entry is one key's data; it belongs to its shard and is touched under
 // the shard's lock only.
 type entry struct {
-	key          string
-	val          Value
-	exp          int64  // expiry, Unix nanoseconds; 0: never
-	size         int64  // what it counts against the shard's limit
-	newer, older *entry // recency list of the shard
+	link lru.Links[entry] // in the recency list of the shard
+	key  string
+	val  Value
+	exp  int64 // expiry, Unix nanoseconds; 0: never
+	size int64 // what it counts against the shard's limit
 }
 
 func entrySize(key string, v Value) int64 {
@@ -137,42 +139,10 @@ func entrySize(key string, v Value) int64 {
 type shard struct {
 	mu    sync.Mutex
 	m     map[string]*entry
-	head  *entry // most recently used
-	tail  *entry // least recently used
+	order lru.List[entry] // back: the least recently used
 	bytes int64
 	limit int64
 	_     [64]byte // keeps neighbouring shards' locks off one cache line
-}
-
-func (s *shard) pushFront(e *entry) {
-	e.older, e.newer = s.head, nil
-	if s.head != nil {
-		s.head.newer = e
-	} else {
-		s.tail = e
-	}
-	s.head = e
-}
-
-func (s *shard) unlink(e *entry) {
-	if e.newer != nil {
-		e.newer.older = e.older
-	} else {
-		s.head = e.older
-	}
-	if e.older != nil {
-		e.older.newer = e.newer
-	} else {
-		s.tail = e.newer
-	}
-	e.newer, e.older = nil, nil
-}
-
-func (s *shard) moveFront(e *entry) {
-	if s.head != e {
-		s.unlink(e)
-		s.pushFront(e)
-	}
 }
 
 // Store is the embedded store: keys and values in this process, shared by
@@ -252,7 +222,7 @@ func (e *entry) expired(now int64) bool { return e.exp != 0 && e.exp <= now }
 // remove drops e from s, which must be locked.
 func (st *Store) remove(s *shard, e *entry) {
 	delete(s.m, e.key)
-	s.unlink(e)
+	s.order.Remove(&e.link)
 	s.bytes -= e.size
 	st.changed(e.key)
 }
@@ -279,20 +249,21 @@ func (st *Store) makeRoom(s *shard, need, now int64, noEvict bool) (evicted bool
 	if s.bytes+need <= s.limit {
 		return false, nil
 	}
-	e := s.tail
+	e := s.order.Back()
 	for i := 0; e != nil && i < expiredScan && s.bytes+need > s.limit; i++ {
-		next := e.newer
+		next := e.link.Newer()
 		if e.expired(now) {
 			st.remove(s, e)
 		}
 		e = next
 	}
 	for s.bytes+need > s.limit {
-		if noEvict || s.tail == nil {
+		old := s.order.Back()
+		if noEvict || old == nil {
 			return evicted, ErrNoMemory
 		}
-		evicted = evicted || !s.tail.expired(now)
-		st.remove(s, s.tail)
+		evicted = evicted || !old.expired(now)
+		st.remove(s, old)
 	}
 	return evicted, nil
 }
@@ -306,7 +277,7 @@ func (st *Store) Get(key string) (v Value, exp time.Time, ok bool) {
 	if e == nil {
 		return Value{}, time.Time{}, false
 	}
-	s.moveFront(e)
+	s.order.MoveToFront(&e.link)
 	if e.exp != 0 {
 		exp = time.Unix(0, e.exp)
 	}
@@ -345,7 +316,7 @@ func (st *Store) Set(key string, v Value, ttl time.Duration, mode SetMode, noEvi
 	if e != nil {
 		// The old value's room counts as free, and the entry is kept out
 		// of the eviction's reach.
-		s.unlink(e)
+		s.order.Remove(&e.link)
 		s.bytes -= e.size
 		delete(s.m, key)
 	}
@@ -353,7 +324,7 @@ func (st *Store) Set(key string, v Value, ttl time.Duration, mode SetMode, noEvi
 	if err != nil {
 		if e != nil { // refused: the old value stays
 			s.m[key] = e
-			s.pushFront(e)
+			s.order.PushFront(e, &e.link)
 			s.bytes += e.size
 		}
 		return evicted, err
@@ -364,7 +335,7 @@ func (st *Store) Set(key string, v Value, ttl time.Duration, mode SetMode, noEvi
 	e.val, e.exp, e.size = v, expiry(now, ttl), size
 	e.val.Str = strings.Clone(v.Str)
 	s.m[e.key] = e
-	s.pushFront(e)
+	s.order.PushFront(e, &e.link)
 	s.bytes += size
 	st.changed(key)
 	return evicted, nil
@@ -397,7 +368,7 @@ func (st *Store) Incr(key string, delta float64, init *float64, ttl time.Duratio
 		size := entrySize(key, Value{Kind: Number})
 		s.bytes += size - e.size
 		e.val, e.size = Value{Kind: Number, Num: n, Flags: e.val.Flags}, size
-		s.moveFront(e)
+		s.order.MoveToFront(&e.link)
 		st.changed(key)
 		return n, false, nil
 	}
@@ -412,7 +383,7 @@ func (st *Store) Incr(key string, delta float64, init *float64, ttl time.Duratio
 	}
 	e = &entry{key: strings.Clone(key), val: Value{Kind: Number, Num: n}, exp: expiry(now, ttl), size: size}
 	s.m[e.key] = e
-	s.pushFront(e)
+	s.order.PushFront(e, &e.link)
 	s.bytes += size
 	st.changed(key)
 	return n, evicted, nil
@@ -520,7 +491,8 @@ func (st *Store) FlushAll() {
 		s := &st.shards[i]
 		s.mu.Lock()
 		clear(s.m)
-		s.head, s.tail, s.bytes = nil, nil, 0
+		s.order.Clear()
+		s.bytes = 0
 		s.mu.Unlock()
 	}
 	st.changed("")

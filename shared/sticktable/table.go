@@ -35,6 +35,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/luaedge/luaedge/shared/lru"
 )
 
 // Sharding: at most maxShards shards, each expected to hold at least
@@ -56,9 +58,9 @@ var epoch = time.Now()
 
 // entry is the data of one key.
 type entry struct {
-	key          string
-	newer, older *entry // recency list of the shard
-	touched      int64  // tick of the last refresh
+	link    lru.Links[entry] // in the recency list of the shard
+	key     string
+	touched int64 // tick of the last refresh
 
 	refs     int64 // open connections: conn_cur
 	connCnt  int64
@@ -74,7 +76,7 @@ type entry struct {
 
 // reset clears e's data as for a new entry created at now.
 func (e *entry) reset(now int64) {
-	*e = entry{key: e.key, newer: e.newer, older: e.older, touched: now}
+	*e = entry{link: e.link, key: e.key, touched: now}
 	for i := range e.rates {
 		e.rates[i].start = now
 	}
@@ -92,42 +94,10 @@ func (t *Table) resetEntry(e *entry, now int64) {
 
 // shard is a part of a table with its own lock.
 type shard struct {
-	mu   sync.Mutex
-	m    map[string]*entry
-	head *entry // most recently refreshed
-	tail *entry // least recently refreshed
-	_    [64]byte
-}
-
-func (s *shard) pushFront(e *entry) {
-	e.older, e.newer = s.head, nil
-	if s.head != nil {
-		s.head.newer = e
-	} else {
-		s.tail = e
-	}
-	s.head = e
-}
-
-func (s *shard) unlink(e *entry) {
-	if e.newer != nil {
-		e.newer.older = e.older
-	} else {
-		s.head = e.older
-	}
-	if e.older != nil {
-		e.older.newer = e.newer
-	} else {
-		s.tail = e.newer
-	}
-	e.newer, e.older = nil, nil
-}
-
-func (s *shard) moveFront(e *entry) {
-	if s.head != e {
-		s.unlink(e)
-		s.pushFront(e)
-	}
+	mu    sync.Mutex
+	m     map[string]*entry
+	order lru.List[entry] // back: the least recently refreshed
+	_     [64]byte
 }
 
 // Table is a stick table. Create it with New; its methods are safe for
@@ -231,7 +201,7 @@ func (t *Table) live(s *shard, e *entry, now int64) bool {
 	}
 	if e.refs > 0 {
 		e.touched = now
-		s.moveFront(e)
+		s.order.MoveToFront(&e.link)
 		return true
 	}
 	return false
@@ -240,7 +210,7 @@ func (t *Table) live(s *shard, e *entry, now int64) bool {
 // remove deletes e from s, which must be locked.
 func (t *Table) remove(s *shard, e *entry) {
 	delete(s.m, e.key)
-	s.unlink(e)
+	s.order.Remove(&e.link)
 	t.used.Add(-1)
 }
 
@@ -252,14 +222,14 @@ func (t *Table) expireTail(s *shard, now int64, limit int) {
 	if t.expire == 0 {
 		return
 	}
-	for e := s.tail; e != nil && limit != 0; limit-- {
+	for e := s.order.Back(); e != nil && limit != 0; limit-- {
 		if now-e.touched < t.expire {
 			return
 		}
-		next := e.newer
+		next := e.link.Newer()
 		if e.refs > 0 {
 			e.touched = now
-			s.moveFront(e)
+			s.order.MoveToFront(&e.link)
 		} else {
 			t.remove(s, e)
 		}
@@ -271,13 +241,13 @@ func (t *Table) expireTail(s *shard, now int64, limit int) {
 // recently refreshed one without connections open among the oldest few,
 // else the least recently refreshed. s must be locked.
 func victim(s *shard) *entry {
-	e := s.tail
-	for i := 0; e != nil && i < victimScan; i, e = i+1, e.newer {
+	e := s.order.Back()
+	for i := 0; e != nil && i < victimScan; i, e = i+1, e.link.Newer() {
 		if e.refs == 0 {
 			return e
 		}
 	}
-	return s.tail
+	return s.order.Back()
 }
 
 // reserve takes a slot for a new entry, false if the table is full.
@@ -325,7 +295,7 @@ func (t *Table) acquire(key string, now int64) (*shard, *entry) {
 				t.resetEntry(e, now)
 			}
 			e.touched = now
-			s.moveFront(e)
+			s.order.MoveToFront(&e.link)
 			return s, e
 		}
 		t.expireTail(s, now, purgeOnInsert)
@@ -333,17 +303,17 @@ func (t *Table) acquire(key string, now int64) (*shard, *entry) {
 			e := &entry{key: strings.Clone(key)}
 			t.resetEntry(e, now)
 			s.m[e.key] = e
-			s.pushFront(e)
+			s.order.PushFront(e, &e.link)
 			return s, e
 		}
 		if v := victim(s); v != nil {
 			// Full: the victim's slot and memory go to the new key.
 			delete(s.m, v.key)
-			s.unlink(v)
+			s.order.Remove(&v.link)
 			v.key = strings.Clone(key)
 			t.resetEntry(v, now)
 			s.m[v.key] = v
-			s.pushFront(v)
+			s.order.PushFront(v, &v.link)
 			return s, v
 		}
 		// Full, and this shard is empty: make room in another one. The
@@ -381,6 +351,17 @@ func (t *Table) Stores(name string) bool {
 	return ok && t.has(c)
 }
 
+// countEvent counts one event of rate r on e at now, in the rate's period
+// (when stored) and, in a shared table, for the next exchange.
+func (t *Table) countEvent(e *entry, r int, now int64) {
+	if p := t.periods[r]; p > 0 {
+		e.rates[r].add(now, p, 1)
+	}
+	if e.sync != nil {
+		t.noteEvent(e, r, now, 1)
+	}
+}
+
 // ConnOpen records a new connection of key: conn_cnt and conn_cur go up by
 // one and conn_rate counts an event. conn_cur is counted even when not
 // stored: an entry with connections open does not expire.
@@ -389,12 +370,7 @@ func (t *Table) ConnOpen(key string) {
 	s, e := t.acquire(key, now)
 	e.refs++
 	e.connCnt++
-	if p := t.periods[rConn]; p > 0 {
-		e.rates[rConn].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rConn, now, 1)
-	}
+	t.countEvent(e, rConn, now)
 	s.mu.Unlock()
 }
 
@@ -410,7 +386,7 @@ func (t *Table) ConnClose(key string) {
 		e.refs--
 	}
 	e.touched = now
-	s.moveFront(e)
+	s.order.MoveToFront(&e.link)
 	s.mu.Unlock()
 }
 
@@ -420,12 +396,7 @@ func (t *Table) HTTPRequest(key string) {
 	now := t.tick()
 	s, e := t.acquire(key, now)
 	e.reqCnt++
-	if p := t.periods[rHTTPReq]; p > 0 {
-		e.rates[rHTTPReq].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rHTTPReq, now, 1)
-	}
+	t.countEvent(e, rHTTPReq, now)
 	s.mu.Unlock()
 }
 
@@ -436,12 +407,7 @@ func (t *Table) HTTPError(key string) {
 	now := t.tick()
 	s, e := t.acquire(key, now)
 	e.errCnt++
-	if p := t.periods[rHTTPErr]; p > 0 {
-		e.rates[rHTTPErr].add(now, p, 1)
-	}
-	if e.sync != nil {
-		t.noteEvent(e, rHTTPErr, now, 1)
-	}
+	t.countEvent(e, rHTTPErr, now)
 	s.mu.Unlock()
 }
 
@@ -465,11 +431,8 @@ func (t *Table) IncGPC0(key string) int64 {
 	s, e := t.acquire(key, now)
 	e.gpc0++
 	v := e.gpc0
-	if p := t.periods[rGPC0]; p > 0 {
-		e.rates[rGPC0].add(now, p, 1)
-	}
+	t.countEvent(e, rGPC0, now)
 	if e.sync != nil {
-		t.noteEvent(e, rGPC0, now, 1)
 		v = t.sharedValue(e, cGPC0, now)
 	}
 	s.mu.Unlock()
@@ -496,7 +459,7 @@ func (t *Table) ClearGPC0(key string) int64 {
 		t.markDirty(e, now)
 	}
 	e.touched = now
-	s.moveFront(e)
+	s.order.MoveToFront(&e.link)
 	s.mu.Unlock()
 	if !t.has(cGPC0) {
 		return 0
