@@ -167,8 +167,10 @@ func TestHTTPCheck(t *testing.T) {
 
 	ss.set(500)
 	waitFor(t, "a down", func() bool { return !s.Up() })
+	// The checks go on while it is down: the answers at the change (below)
+	// say it went down at the third failure; more may have failed since.
 	if st := s.Stats(); st["status"] != "DOWN" || st["check_status"] != "L7STS" || st["check_code"] != 500 ||
-		st["chkfail"] != 3 || st["chkdown"] != 1 {
+		st["chkfail"].(int) < 3 || st["chkdown"] != 1 {
 		t.Errorf("down: %v", st)
 	}
 	if b.Pick(nil) != nil || b.Stats()["status"] != "DOWN" {

@@ -2519,7 +2519,8 @@ func TestSignals(t *testing.T) {
 
 func TestLogging(t *testing.T) {
 	needBinary(t)
-	s := startServer(t, "log: {level: warn, format: json}\n"+routesConfig(2, ""),
+	// The access log (another format, on stdout too) is not this test's.
+	s := startServer(t, "log: {level: warn, format: json}\naccess_log: off\n"+routesConfig(2, ""),
 		map[string]string{"routes.lua": readTestdata(t, "routes.lua")})
 	c, _ := newClient(t)
 	get(t, c, s.url("/log"))

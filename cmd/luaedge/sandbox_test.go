@@ -168,7 +168,20 @@ frontends:
     use_service: lua.life
 `, map[string]string{"life.lua": lifeLua})
 	log := filepath.Join(s.dir, "life.log")
-	inits, deinits := lifeLines(t, log)
+	// Each loop loads its state as it starts, which may be just after the
+	// first one accepts: the counts are awaited, then checked.
+	wait := func(ninits, ndeinits int) (map[string]bool, map[string]bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			inits, deinits := lifeLines(t, log)
+			if (len(inits) >= ninits && len(deinits) >= ndeinits) || time.Now().After(deadline) {
+				return inits, deinits
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	inits, deinits := wait(3, 1)
 	if len(inits) != 3 || len(deinits) != 1 {
 		t.Fatalf("after the start: %d script_init, %d script_deinit; want 3 (the check and 2 loops) and 1 (the check)", len(inits), len(deinits))
 	}
@@ -176,7 +189,7 @@ frontends:
 		t.Fatal(err)
 	}
 	s.waitLog(t, 10*time.Second, "msg=reloaded")
-	inits, deinits = lifeLines(t, log)
+	inits, deinits = wait(6, 4)
 	if len(inits) != 6 || len(deinits) != 4 {
 		t.Fatalf("after a reload: %d script_init, %d script_deinit; want 6 (3 more: the check and 2 new loops) and 4 (the check's and the 2 old loops')", len(inits), len(deinits))
 	}

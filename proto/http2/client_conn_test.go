@@ -106,7 +106,7 @@ func (p *h2Peer) sendPending(id uint32) {
 // until runs the connection until done reports true.
 func (p *h2Peer) until(what string, done func() bool) {
 	p.t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second) // a bound for a hang, generous for a loaded machine under -race
 	for {
 		p.flush()
 		if done() {

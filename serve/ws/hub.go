@@ -157,12 +157,15 @@ func (h *Conn) unsubscribeAll() {
 	}
 }
 
-// tooSlow closes a subscriber that does not read what is published.
+// tooSlow closes a subscriber that does not read what is published: its
+// close frame goes behind what it has not read yet, nothing is sent after
+// it, and the connection closes when the client answers it or at the
+// close timeout. Closing at once would drop the close frame with the
+// backlog, and the client would not learn why.
 func (h *Conn) tooSlow() {
 	h.l.Env.Log.Debug("WebSocket subscriber too slow; closing", "remote", h.c.RemoteAddr())
 	h.busy = true
 	h.closeWith(ws.ClosePolicyViolation, "too slow")
-	h.closing = true
 	h.flush()
 	h.busy = false
 	h.afterWork()
