@@ -85,7 +85,38 @@ func hcBackends(t *testing.T) map[string]string {
 	addrs["AUTH"] = auth.Listener.Addr().String()
 	host, port, _ := net.SplitHostPort(addrs["AUTH"])
 	addrs["AUTH_HOST"], addrs["AUTH_PORT"] = host, port
+	echo := httptest.NewServer(http.HandlerFunc(hcEcho))
+	t.Cleanup(echo.Close)
+	addrs["ECHO"] = echo.Listener.Addr().String()
+	addrs["ECHO_HOST"], addrs["ECHO_PORT"], _ = net.SplitHostPort(addrs["ECHO"])
+	// CLOSED is a port nothing listens on.
+	addrs["CLOSED"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	return addrs
+}
+
+// hcEcho answers what a script's HTTP client sent: the request line, the
+// headers clients add, the body's length and its first and last lines.
+// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201;
+// every answer has two x-multi fields.
+func hcEcho(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h := w.Header()
+	h.Set("content-type", "text/plain")
+	h.Add("x-multi", "a")
+	h.Add("x-multi", "b")
+	switch r.URL.Path {
+	case "/gen":
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Write([]byte(strings.Repeat("0123456789abcdef", n/16+1)[:n]))
+		return
+	case "/slow":
+		time.Sleep(2 * time.Second)
+	case "/created":
+		w.WriteHeader(http.StatusCreated)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	fmt.Fprintf(w, "%s %s host=%s ua=%q accept=%q x-a=%q len=%d first=%q last=%q\n", r.Method, r.RequestURI, r.Host,
+		r.Header.Get("user-agent"), r.Header.Get("accept"), strings.Join(r.Header.Values("x-a"), ","), len(body), lines[0], lines[len(lines)-1])
 }
 
 var hcPortRE = regexp.MustCompile(`@PORT(\w*)@`)
@@ -625,6 +656,56 @@ backend app
 				{name: "the backend", conn: "a", req: hxReq{Path: "/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "app"}}},
 				{name: "a backend's service", conn: "a", req: hxReq{Path: "/blue/svc"}, want: hxWant{Status: 200, Body: "two /blue/svc v=nil\n"}},
 				{name: "the backend after it", conn: "a", req: hxReq{Path: "/blue/x"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "blue"}}},
+			},
+		},
+		{
+			// HAProxy's reg-tests lua_httpclient and httpclient_action, and
+			// the rest of the HTTPClient class.
+			name:  "core.httpclient",
+			files: []string{"httpclient.lua"},
+			cfg: head("httpclient.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-header x-echo @ECHO@
+    http-request set-header x-closed @CLOSED@
+    http-request use-service lua.hc
+
+listen li1
+    bind 127.0.0.1:@PORTA@
+    tcp-request inspect-delay 10ms
+    tcp-request content lua.hc_action @ECHO@
+    http-request return status 200 content-type text/plain lf-string "%[var(txn.hc_status)] %[var(txn.hc_body)]"
+`,
+			steps: []hxStep{
+				{name: "get: the fields, list values only", conn: "a", req: hxReq{Path: "/get"}, want: hxWant{Status: 200}},
+				{name: "a 201", conn: "a", req: hxReq{Path: "/created"}, want: hxWant{Status: 200}},
+				{name: "large bodies both ways", conn: "a", req: hxReq{Path: "/post-big"}, want: hxWant{Status: 200}},
+				{name: "head", conn: "a", req: hxReq{Path: "/head"}, want: hxWant{Status: 200}},
+				{name: "put", conn: "a", req: hxReq{Path: "/put"}, want: hxWant{Status: 200}},
+				{name: "delete", conn: "a", req: hxReq{Path: "/delete"}, want: hxWant{Status: 200}},
+				{name: "dst", conn: "a", req: hxReq{Path: "/dst"}, want: hxWant{Status: 200}},
+				{name: "host, user-agent and accept given", conn: "a", req: hxReq{Path: "/host"}, want: hxWant{Status: 200}},
+				{name: "two requests of one client", conn: "a", req: hxReq{Path: "/twice"}, want: hxWant{Status: 200}},
+				{name: "wrong uses", conn: "a", req: hxReq{Path: "/errors"}, want: hxWant{Status: 200}},
+				{name: "from a task", conn: "a", req: hxReq{Path: "/task"}, want: hxWant{Status: 200}},
+				{name: "nothing listens: HAProxy's 503", conn: "a", req: hxReq{Path: "/refused"}, want: hxWant{Status: 200}},
+				{name: "timeout: HAProxy's 504", conn: "a", req: hxReq{Path: "/timeout"}, want: hxWant{Status: 200}},
+				{name: "in a tcp-request action", front: "A", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+			},
+		},
+		{
+			// HTTP rules write a value's control characters %XX;
+			// set-var-fmt keeps them.
+			name: "control characters in the strings of HTTP rules",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var-fmt(txn.raw) "%[url_param(v),url_dec]"
+    http-request set-header x-set "%[url_param(v),url_dec]"
+    http-request return status 200 content-type text/plain lf-string "[%[url_param(v),url_dec]] raw=%[var(txn.raw),length]" hdr x-ret "<%[url_param(v),url_dec]>" hdr x-set "%[req.hdr(x-set)]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/?v=a%0Ab%09c%01d%7Fe%25f%C3%A9"}, want: hxWant{Status: 200, Header: map[string]string{"x-ret": "<a%0Ab\tc%01d%7Fe%fé>"}}},
 			},
 		},
 		{
