@@ -33,7 +33,8 @@ import (
 type hcScenario struct {
 	name  string
 	cfg   string
-	files []string // under testdata/haproxycfg or testdata/haproxy
+	files []string          // under testdata/haproxycfg or testdata/haproxy
+	made  map[string]string // more files, by name: their content
 	steps []hxStep
 }
 
@@ -91,7 +92,38 @@ func hcBackends(t *testing.T) map[string]string {
 		n, _ := strconv.Atoi(port)
 		addrs[name+"_PORT"], addrs[name+"_PORT_LESS_1"] = port, strconv.Itoa(n-1)
 	}
+	echo := httptest.NewServer(http.HandlerFunc(hcEcho))
+	t.Cleanup(echo.Close)
+	addrs["ECHO"] = echo.Listener.Addr().String()
+	addrs["ECHO_HOST"], addrs["ECHO_PORT"], _ = net.SplitHostPort(addrs["ECHO"])
+	// CLOSED is a port nothing listens on.
+	addrs["CLOSED"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	return addrs
+}
+
+// hcEcho answers what a script's HTTP client sent: the request line, the
+// headers clients add, the body's length and its first and last lines.
+// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201;
+// every answer has two x-multi fields.
+func hcEcho(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h := w.Header()
+	h.Set("content-type", "text/plain")
+	h.Add("x-multi", "a")
+	h.Add("x-multi", "b")
+	switch r.URL.Path {
+	case "/gen":
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Write([]byte(strings.Repeat("0123456789abcdef", n/16+1)[:n]))
+		return
+	case "/slow":
+		time.Sleep(2 * time.Second)
+	case "/created":
+		w.WriteHeader(http.StatusCreated)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	fmt.Fprintf(w, "%s %s host=%s ua=%q accept=%q x-a=%q len=%d first=%q last=%q\n", r.Method, r.RequestURI, r.Host,
+		r.Header.Get("user-agent"), r.Header.Get("accept"), strings.Join(r.Header.Values("x-a"), ","), len(body), lines[0], lines[len(lines)-1])
 }
 
 var hcPortRE = regexp.MustCompile(`@PORT(\w*)@`)
@@ -116,6 +148,9 @@ func hcWrite(t *testing.T, sc hcScenario, backends map[string]string) (string, m
 	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg)
 	for _, f := range sc.files {
 		writeFile(t, filepath.Join(dir, f), hcRead(t, f))
+	}
+	for name, data := range sc.made {
+		writeFile(t, filepath.Join(dir, name), data)
 	}
 	return dir, fronts
 }
@@ -649,6 +684,119 @@ backend offset
 			},
 		},
 		{
+			// HAProxy's reg-tests lua_httpclient and httpclient_action, and
+			// the rest of the HTTPClient class.
+			name:  "core.httpclient",
+			files: []string{"httpclient.lua"},
+			cfg: head("httpclient.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-header x-echo @ECHO@
+    http-request set-header x-closed @CLOSED@
+    http-request use-service lua.hc
+
+listen li1
+    bind 127.0.0.1:@PORTA@
+    tcp-request inspect-delay 10ms
+    tcp-request content lua.hc_action @ECHO@
+    http-request return status 200 content-type text/plain lf-string "%[var(txn.hc_status)] %[var(txn.hc_body)]"
+`,
+			steps: []hxStep{
+				{name: "get: the fields, list values only", conn: "a", req: hxReq{Path: "/get"}, want: hxWant{Status: 200}},
+				{name: "a 201", conn: "a", req: hxReq{Path: "/created"}, want: hxWant{Status: 200}},
+				{name: "large bodies both ways", conn: "a", req: hxReq{Path: "/post-big"}, want: hxWant{Status: 200}},
+				{name: "head", conn: "a", req: hxReq{Path: "/head"}, want: hxWant{Status: 200}},
+				{name: "put", conn: "a", req: hxReq{Path: "/put"}, want: hxWant{Status: 200}},
+				{name: "delete", conn: "a", req: hxReq{Path: "/delete"}, want: hxWant{Status: 200}},
+				{name: "dst", conn: "a", req: hxReq{Path: "/dst"}, want: hxWant{Status: 200}},
+				{name: "host, user-agent and accept given", conn: "a", req: hxReq{Path: "/host"}, want: hxWant{Status: 200}},
+				{name: "two requests of one client", conn: "a", req: hxReq{Path: "/twice"}, want: hxWant{Status: 200}},
+				{name: "wrong uses", conn: "a", req: hxReq{Path: "/errors"}, want: hxWant{Status: 200}},
+				{name: "from a task", conn: "a", req: hxReq{Path: "/task"}, want: hxWant{Status: 200}},
+				{name: "nothing listens: HAProxy's 503", conn: "a", req: hxReq{Path: "/refused"}, want: hxWant{Status: 200}},
+				{name: "timeout: HAProxy's 504", conn: "a", req: hxReq{Path: "/timeout"}, want: hxWant{Status: 200}},
+				{name: "in a tcp-request action", front: "A", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+			},
+		},
+		{
+			// HAProxy's reg-test lua_socket: a task asks a server over
+			// core.tcp() once a request gave it the port.
+			name:  "reg-test lua_socket",
+			files: []string{"regtests.lua"},
+			cfg: head("regtests.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-header x-port @ECHO_PORT@
+    http-request use-service lua.sock_start if { path /start }
+    http-request use-service lua.sock_result
+`,
+			steps: []hxStep{
+				{name: "the port", conn: "a", req: hxReq{Path: "/start"}, want: hxWant{Status: 200, Body: "ok\n"}},
+				{name: "what the task read", conn: "a", req: hxReq{Path: "/result"}, want: hxWant{Status: 200}},
+			},
+		},
+		{
+			// HAProxy's reg-test set_var: with ifexist, a proc variable is
+			// set only when it exists. (HAProxy 2.6 also sets proc.fe2_foo,
+			// which the configuration names: luaedge does not declare the
+			// variables a configuration names yet, so that step is left
+			// out.)
+			name:  "reg-test set_var",
+			files: []string{"set_var_status.lua"},
+			cfg: head("set_var_status.lua") + `
+frontend fe1
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.set_var_plain
+
+frontend fe2
+    bind 127.0.0.1:@PORT2@
+    http-request set-header Dummy %[var(proc.fe2_foo)]
+    http-request use-service lua.set_var_ifexist
+`,
+			steps: []hxStep{
+				{name: "a txn variable", conn: "a", req: hxReq{Path: "/", Header: []string{"Var: txn.fe1_foo"}}, want: hxWant{Status: 202, Header: map[string]string{"echo": "value"}}},
+				{name: "again", conn: "a", req: hxReq{Path: "/", Header: []string{"Var: txn.fe1_foo"}}, want: hxWant{Status: 202, Header: map[string]string{"echo": "value"}}},
+				{name: "a proc variable", conn: "a", req: hxReq{Path: "/", Header: []string{"Var: proc.fe1_foo"}}, want: hxWant{Status: 202, Header: map[string]string{"echo": "value"}}},
+				{name: "no such scope", conn: "a", req: hxReq{Path: "/", Header: []string{"Var: invalid.var"}}, want: hxWant{Status: 400, Header: map[string]string{"echo": "(nil)"}}},
+				{name: "ifexist, named nowhere", front: "2", conn: "b", req: hxReq{Path: "/", Header: []string{"Var: proc.fe2_bar"}}, want: hxWant{Status: 400, Header: map[string]string{"echo": "(nil)"}}},
+				{name: "ifexist, a txn variable", front: "2", conn: "b", req: hxReq{Path: "/", Header: []string{"Var: txn.fe2_foo"}}, want: hxWant{Status: 202, Header: map[string]string{"echo": "value"}}},
+			},
+		},
+		{
+			// HAProxy's reg-test lua_str_embedded_nul, as HAProxy 2.6
+			// answers it: the whole Lua string is the sample.
+			name:  "reg-test lua_str_embedded_nul",
+			files: []string{"regtests.lua"},
+			cfg: head("regtests.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.set_nul
+    http-request set-var-fmt(txn.plain) match if { lua.plain_word -m str public }
+    http-request set-var-fmt(txn.plain) nomatch if !{ lua.plain_word -m str public }
+    http-request return status 200 hdr plain %[var(txn.plain)] hdr fetch-hex %[lua.word_nul,hex] hdr fetch-len %[lua.word_nul,length] hdr conv-hex %[req.hdr(x-u),lua.add_nul,hex] hdr conv-len %[req.hdr(x-u),lua.add_nul,length] hdr var-hex %[var(txn.nul),hex] hdr var-len %[var(txn.nul),length]
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/", Header: []string{"X-U: public"}}, want: hxWant{Status: 200, Header: map[string]string{
+					"plain": "match", "fetch-hex": "7075626C69630078", "fetch-len": "8", "conv-hex": "7075626C69630078", "conv-len": "8",
+					"var-hex": "7075626C69630078", "var-len": "8"}}},
+			},
+		},
+		{
+			// HTTP rules write a value's control characters %XX;
+			// set-var-fmt keeps them.
+			name: "control characters in the strings of HTTP rules",
+			cfg: head() + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var-fmt(txn.raw) "%[url_param(v),url_dec]"
+    http-request set-header x-set "%[url_param(v),url_dec]"
+    http-request return status 200 content-type text/plain lf-string "[%[url_param(v),url_dec]] raw=%[var(txn.raw),length]" hdr x-ret "<%[url_param(v),url_dec]>" hdr x-set "%[req.hdr(x-set)]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/?v=a%0Ab%09c%01d%7Fe%25f%C3%A9"}, want: hxWant{Status: 200, Header: map[string]string{"x-ret": "<a%0Ab\tc%01d%7Fe%fé>"}}},
+			},
+		},
+		{
 			name:  "no backend answers 503, monitor-uri, return file",
 			files: []string{"page.txt", "page.lf"},
 			cfg: head() + `
@@ -1167,5 +1315,183 @@ frontend tls
 		if got := ask(ha); got != want {
 			t.Errorf("haproxy: %q, want %q", got, want)
 		}
+	}
+}
+
+// hcRunCompare runs sc on luaedge and, when installed, on HAProxy, and
+// checks each step on luaedge and that both answered alike.
+func hcRunCompare(t *testing.T, sc hcScenario, backends map[string]string) {
+	t.Helper()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	leOut, err := hxRunSteps(le, sc.steps)
+	if err != nil {
+		t.Fatalf("luaedge: %v", err)
+	}
+	var haOut []hxResp
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		if haOut, err = hxRunSteps(ha, sc.steps); err != nil {
+			t.Fatalf("haproxy: %v", err)
+		}
+	}
+	for i, st := range sc.steps {
+		hxCheck(t, st.name, leOut[i], st.want)
+		if haOut != nil {
+			if d := hcCompare(leOut[i], haOut[i], []string{"content-type", "content-length"}); d != "" {
+				t.Errorf("%s: %s", st.name, d)
+			}
+		}
+	}
+}
+
+// HAProxy's reg-tests txn_get_priv and txn_get_priv-thread: a service asks
+// a TLS frontend of the same configuration over Socket:connect_ssl, two
+// requests on one connection, with lua-load and with lua-load-per-thread
+// on two threads.
+func TestHAProxyCfgRegTestSocketTLS(t *testing.T) {
+	needBinary(t)
+	cert := newTestCert(t, time.Now().Add(24*time.Hour), "localhost")
+	script := `
+-- get sends a GET of path on the socket and reads the answer: the status
+-- line, the fields to the empty line, a content-length body.
+local function get(s, path)
+	s:send("GET " .. path .. " HTTP/1.1\r\nHost: tls.example\r\n\r\n")
+	local status = s:receive("*l")
+	local length = 0
+	while true do
+		local line = s:receive("*l")
+		if line == nil or line == "" then break end
+		local n = line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
+		if n then length = tonumber(n) end
+	end
+	return status .. " / " .. (length > 0 and s:receive(length) or "") .. "\n"
+end
+
+core.register_service("tls_client", "http", function(applet)
+	local s = core.tcp()
+	s:settimeout(3)
+	local ok, err = s:connect_ssl("127.0.0.1", tonumber(applet.headers["x-tls-port"][0]))
+	local out
+	if not ok then
+		out = "connect_ssl failed: " .. tostring(err) .. "\n"
+	else
+		out = get(s, applet.path .. "/a") .. get(s, applet.path .. "/b")
+		s:close()
+	end
+	applet:add_header("content-type", "text/plain")
+	applet:add_header("content-length", #out)
+	applet:start_response()
+	applet:send(out)
+end)
+`
+	cfg := func(load string, threads int) string {
+		return fmt.Sprintf(`global
+    nbthread %d
+    %s client.lua
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend fe1
+    bind 127.0.0.1:@PORT@
+    http-request set-header x-tls-port @PORTS@
+    http-request use-service lua.tls_client
+
+frontend fe2
+    bind 127.0.0.1:@PORTS@ ssl crt site.pem
+    http-request return status 200 content-type text/plain lf-string "secret %%[path]"
+`, threads, load)
+	}
+	var steps []hxStep
+	for c := 0; c < 4; c++ {
+		for r := 0; r < 2; r++ {
+			path := fmt.Sprintf("/%d", c)
+			steps = append(steps, hxStep{name: fmt.Sprintf("conn %d request %d", c, r), conn: strconv.Itoa(c), req: hxReq{Path: path},
+				want: hxWant{Status: 200, Body: "HTTP/1.1 200 OK / secret " + path + "/a\nHTTP/1.1 200 OK / secret " + path + "/b\n"}})
+		}
+	}
+	made := map[string]string{"client.lua": script, "site.pem": cert.certPEM + cert.keyPEM}
+	t.Run("lua-load", func(t *testing.T) {
+		hcRunCompare(t, hcScenario{name: "txn_get_priv", cfg: cfg("lua-load", 1), made: made, steps: steps[:2]}, nil)
+	})
+	t.Run("lua-load-per-thread", func(t *testing.T) {
+		hcRunCompare(t, hcScenario{name: "txn_get_priv-thread", cfg: cfg("lua-load-per-thread", 2), made: made, steps: steps}, nil)
+	})
+}
+
+// HAProxy's reg-test bad_http_clt_req_duration: a service's time is not
+// the time the client took to send its request (%TR), in HTTP and TCP
+// mode, on both servers.
+func TestHAProxyCfgRegTestTimers(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name:  "timers",
+		files: []string{"regtests.lua"},
+		cfg: `global
+    nbthread 1
+    log stdout format raw local0
+    lua-load regtests.lua
+
+defaults
+    log global
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend f1
+    mode http
+    bind 127.0.0.1:@PORT@
+    log-format "HTTP Ta=%Ta Tc=%Tc Td=%Td Th=%Th Ti=%Ti Tq=%Tq TR=%TR Tr=%Tr Tt=%Tt Tw=%Tw"
+    default_backend b1
+
+backend b1
+    mode http
+    http-request use-service lua.sleepy_http
+
+frontend f2
+    mode tcp
+    bind 127.0.0.1:@PORT2@
+    log-format "TCP Tc=%Tc Td=%Td Th=%Th Tt=%Tt Tw=%Tw"
+    tcp-request inspect-delay 1s
+    tcp-request content use-service lua.raw_tcp
+`,
+		steps: []hxStep{
+			{name: "http", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+			{name: "tcp", front: "2", req: hxReq{Path: "/"}, want: hxWant{Status: 200}},
+		},
+	}
+	httpRE := regexp.MustCompile(`HTTP Ta=(\d+) Tc=-?\d+ Td=-?\d+ Th=\d+ Ti=\d+ Tq=(\d+) TR=(\d+) Tr=-?\d+ Tt=(\d+) Tw=-?\d+`)
+	tcpRE := regexp.MustCompile(`TCP Tc=-?\d+ Td=-?\d+ Th=\d+ Tt=(\d+) Tw=-?\d+`)
+	check := func(t *testing.T, who string, logs func() string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for (!httpRE.MatchString(logs()) || !tcpRE.MatchString(logs())) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		h, c := httpRE.FindStringSubmatch(logs()), tcpRE.FindStringSubmatch(logs())
+		if h == nil || c == nil {
+			t.Fatalf("%s: no HTTP or TCP log line in:\n%s", who, logs())
+		}
+		num := func(s string) int { n, _ := strconv.Atoi(s); return n }
+		// The service sleeps 200 ms: TR and Tq stay well under it, Ta and
+		// Tt count it (HAProxy may measure 199).
+		if num(h[3]) >= 100 || num(h[2]) >= 100 || num(h[1]) < 150 || num(h[4]) < 150 || num(c[1]) < 150 {
+			t.Errorf("%s: %s / %s: TR and Tq must not count the service's 200 ms, Ta and Tt must", who, h[0], c[0])
+		}
+	}
+	le, s := hcStartLuaedge(t, sc, nil)
+	if _, err := hxRunSteps(le, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "luaedge", s.logs)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, out := hcStartHAProxy(t, bin, sc, nil)
+		if _, err := hxRunSteps(ha, sc.steps); err != nil {
+			t.Fatal(err)
+		}
+		check(t, "haproxy", out.String)
 	}
 }

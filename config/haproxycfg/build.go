@@ -230,11 +230,14 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	// In HTTP mode, HAProxy runs tcp-request content rules for each
-	// request, before the http-request rules; luaedge takes their
-	// track-scN, set-dst and set-dst-port there.
+	// request, before the http-request rules; luaedge takes there their
+	// track-scN, set-dst, set-dst-port, Lua actions, set-var and unset-var.
 	tracksOf := func(x *proxy) (tracks, others []rule) {
 		for _, r := range x.tcpReq {
-			if w := r.words[0]; strings.HasPrefix(w, "track-sc") || w == "set-dst" || w == "set-dst-port" {
+			w := r.words[0]
+			if strings.HasPrefix(w, "track-sc") || w == "set-dst" || w == "set-dst-port" || strings.HasPrefix(w, "lua.") ||
+				strings.HasPrefix(w, "set-var(") || strings.HasPrefix(w, "unset-var(") {
+				r.tcp = true
 				tracks = append(tracks, r)
 			} else {
 				others = append(others, r)
@@ -271,7 +274,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		for _, x := range append([]*proxy{p}, backendsOf(order, backends)...) {
 			if _, others := tracksOf(x); len(others)+len(x.tcpRes) > 0 {
 				r := append(others, x.tcpRes...)[0]
-				return fe, r.at.errorf("tcp-request content / tcp-response content rules in %s, which is in mode http: not supported by luaedge", x.name)
+				return fe, r.at.errorf("tcp-request/tcp-response content %s in %s, which is in mode http: not supported by luaedge (tcp-request content takes track-sc, lua.NAME, set-var and unset-var there)", r.words[0], x.name)
 			}
 		}
 	}
@@ -325,7 +328,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		// As HAProxy: the unique-id fetch makes the ID when first asked,
 		// and a request that goes on past its rules always has one.
 		sc := scope{fe: p.name, phase: "http-req", dir: f.dir, g: g, caps: p.capture}
-		id, err := sc.format(p.uniqueID.words[0])
+		id, err := sc.formatHTTP(p.uniqueID.words[0])
 		if err != nil {
 			return fe, p.uniqueID.at.errorf("unique-id-format: %v", err)
 		}
@@ -574,7 +577,7 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	allow := hasAllow(s.rules)
 	name := act[0]
-	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow {
+	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow && !r.tcp {
 		return quoteRule(act), nil
 	}
 	var gate []string
@@ -641,7 +644,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return nil
 	}
 	fmtArg := func(v string) (string, error) {
-		code, err := sc.format(v)
+		code, err := sc.formatHTTP(v)
 		if err != nil {
 			return "", at.errorf("%s: %v", name, err)
 		}
@@ -681,11 +684,15 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return "-- strict-mode " + args[0], nil
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
-		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(sc.phase), luaQuote(fn),
-			luaQuote(fmt.Sprintf("%s: no Lua action named '%s' registered for %s (core.register_action)", at, fn, sc.phase)))
+		phase := sc.phase
+		if r.tcp {
+			phase = "tcp-req"
+		}
+		fmt.Fprintf(&c.g.checks, "if not H.actions[%s][%s] then error(%s, 0) end\n", luaQuote(phase), luaQuote(fn),
+			luaQuote(fmt.Sprintf("%s: no Lua action named '%s' registered for %s (core.register_action)", at, fn, phase)))
 		call := []string{"txn"}
 		call = append(call, quoteAll(args)...)
-		return fmt.Sprintf("return H.actions[%s][%s](%s)", luaQuote(sc.phase), luaQuote(fn), strings.Join(call, ", ")), nil
+		return fmt.Sprintf("return H.actions[%s][%s](%s)", luaQuote(phase), luaQuote(fn), strings.Join(call, ", ")), nil
 	case name == "use-service":
 		if err := need(1); err != nil {
 			return "", err
@@ -744,9 +751,10 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		if err := need(1); err != nil {
 			return "", err
 		}
-		val, err := fmtArg(args[0])
+		// Not an HTTP rule's string: nothing is encoded.
+		val, err := sc.format(args[0])
 		if err != nil {
-			return "", err
+			return "", at.errorf("%s: %v", name, err)
 		}
 		return fmt.Sprintf("txn:set_var(%s, %s)", luaQuote(v), val), nil
 	case strings.HasPrefix(name, "set-var("):
@@ -1076,7 +1084,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		case "string":
 			body, bodySet = luaQuote(v), true
 		case "lf-string":
-			code, err := sc.format(v)
+			code, err := sc.formatHTTP(v)
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
@@ -1092,7 +1100,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			}
 			body, bodySet = luaQuote(string(data)), true
 			if args[i] == "lf-file" {
-				code, err := sc.format(string(data))
+				code, err := sc.formatHTTP(string(data))
 				if err != nil {
 					return "", at.errorf("%s: %v", kw, err)
 				}
@@ -1104,7 +1112,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			if i+2 >= len(args) {
 				return "", at.errorf("%s: hdr needs a name and a value", kw)
 			}
-			code, err := sc.format(args[i+2])
+			code, err := sc.formatHTTP(args[i+2])
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
@@ -1148,7 +1156,7 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 		return "", at.errorf("redirect: want location, prefix or scheme and a value")
 	}
 	kind := args[0]
-	v, err := sc.format(args[1])
+	v, err := sc.formatHTTP(args[1])
 	if err != nil {
 		return "", at.errorf("redirect: %v", err)
 	}

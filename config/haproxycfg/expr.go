@@ -415,7 +415,15 @@ func (sc scope) logVar(name string) string {
 
 // format compiles a log-format string ("text %[expr] %ci text") into a
 // Lua string expression.
-func (sc scope) format(s string) (string, error) {
+func (sc scope) format(s string) (string, error) { return sc.formatAs(s, false) }
+
+// formatHTTP is format for the strings of HTTP rules (headers, the
+// request line, redirects, return's body and headers, maps, the unique
+// id): as HAProxy's, the control characters of a %[...]'s value (all but
+// HTAB) and DEL are written %XX there.
+func (sc scope) formatHTTP(s string) (string, error) { return sc.formatAs(s, true) }
+
+func (sc scope) formatAs(s string, http bool) (string, error) {
 	var parts []string
 	var text strings.Builder
 	flush := func() {
@@ -455,7 +463,11 @@ func (sc scope) format(s string) (string, error) {
 				return "", err
 			}
 			flush()
-			parts = append(parts, "H.S("+code+")")
+			if http {
+				parts = append(parts, "H.SE("+code+")")
+			} else {
+				parts = append(parts, "H.S("+code+")")
+			}
 			i = end
 			continue
 		}

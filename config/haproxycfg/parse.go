@@ -47,6 +47,10 @@ func (p pos) unsupported(keyword string) error {
 type rule struct {
 	at    pos
 	words []string
+	// tcp marks a tcp-request content rule of a section in mode http,
+	// which runs before its http-request rules: its Lua actions are the
+	// ones registered for tcp-req.
+	tcp bool
 }
 
 // useBackend is a use_backend line.
@@ -799,7 +803,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if len(w) != 2 {
 			return at.errorf("log-format: want one format (quote it)")
 		}
-		p.logFormat = rule{at, w[1:]}
+		p.logFormat = rule{at: at, words: w[1:]}
 	case "unique-id-format":
 		if err := only(fe || isDefaults); err != nil {
 			return err
@@ -807,7 +811,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if len(w) != 2 {
 			return at.errorf("unique-id-format: want one format (quote it)")
 		}
-		p.uniqueID = rule{at, w[1:]}
+		p.uniqueID = rule{at: at, words: w[1:]}
 	case "unique-id-header":
 		if err := only(fe || isDefaults); err != nil {
 			return err
@@ -864,7 +868,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if len(w) < 3 {
 			return at.errorf("acl: want a name and a criterion")
 		}
-		p.acls[w[1]] = append(p.acls[w[1]], rule{at, w[2:]})
+		p.acls[w[1]] = append(p.acls[w[1]], rule{at: at, words: w[2:]})
 	case "http-request", "http-response", "tcp-request", "tcp-response", "http-after-response":
 		if isDefaults {
 			return at.errorf("'%s' rules in a defaults section are not supported by luaedge", kw)
@@ -921,7 +925,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if isDefaults {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
-		p.redirects = append(p.redirects, rule{at, w})
+		p.redirects = append(p.redirects, rule{at: at, words: w})
 	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
 		return at.unsupported(kw)
 	default:
@@ -1255,7 +1259,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	if len(w) < 2 {
 		return at.errorf("%s: an action is needed", w[0])
 	}
-	r := rule{at, w[1:]}
+	r := rule{at: at, words: w[1:]}
 	switch w[0] {
 	case "http-request":
 		if w[1] == "wait-for-body" {
@@ -1294,12 +1298,12 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 					if p.kind == "backend" {
 						return at.errorf("tcp-request %s is not allowed in a backend", w[1])
 					}
-					p.tcpConn = append(p.tcpConn, rule{at, w[2:]})
+					p.tcpConn = append(p.tcpConn, rule{at: at, words: w[2:]})
 					return nil
 				}
 				return at.unsupported("tcp-request " + w[1] + " " + w[2])
 			}
-			p.tcpReq = append(p.tcpReq, rule{at, w[2:]})
+			p.tcpReq = append(p.tcpReq, rule{at: at, words: w[2:]})
 		default:
 			return at.unsupported("tcp-request " + w[1])
 		}
@@ -1311,7 +1315,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 		if w[1] != "content" || len(w) < 3 {
 			return at.unsupported("tcp-response " + w[1])
 		}
-		p.tcpRes = append(p.tcpRes, rule{at, w[2:]})
+		p.tcpRes = append(p.tcpRes, rule{at: at, words: w[2:]})
 	}
 	return nil
 }
@@ -1443,7 +1447,7 @@ func (f *file) captureRule(p *proxy, at pos, w []string) error {
 		}
 		words[2], words[3] = "id", strconv.Itoa(len(p.capture.Request)-1)
 	}
-	r := rule{at, words}
+	r := rule{at: at, words: words}
 	switch w[0] {
 	case "http-request":
 		p.httpReq = append(p.httpReq, r)

@@ -45,6 +45,7 @@ end
 -- S is a sample as a string, as HAProxy prints one: nothing for a missing
 -- sample, integers without a fraction, booleans as 1 and 0.
 local floor, tostring, type, format = math.floor, tostring, type, string.format
+local find, gsub, byte = string.find, string.gsub, string.byte
 function H.S(v)
 	if v == nil then return "" end
 	local t = type(v)
@@ -55,6 +56,15 @@ function H.S(v)
 		return v and "1" or "0"
 	end
 	return tostring(v)
+end
+
+-- H.SE is H.S for the strings of HTTP rules: control characters but
+-- HTAB, and DEL, written %XX (HAProxy's http_encode_map).
+local function hex(c) return format("%%%02X", byte(c)) end
+function H.SE(v)
+	local s = H.S(v)
+	if find(s, "[%z\1-\8\10-\31\127]") then s = gsub(s, "[%z\1-\8\10-\31\127]", hex) end
+	return s
 end
 
 -- Matchers: v is the sample, p the patterns. A missing sample matches
