@@ -995,6 +995,83 @@ listen connection
 	}
 }
 
+// A CONNECT proxy written with the Channel class (a classic HAProxy Lua
+// setup): the action answers the CONNECT on the response channel and
+// sets the destination the transparent server connects to; what follows
+// goes through the tunnel. A malformed CONNECT gets the action's 400.
+func TestHAProxyCfgConnectProxy(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name:  "connect proxy",
+		files: []string{"connect.lua"},
+		cfg: `global
+    nbthread 1
+    lua-load connect.lua
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+listen connect
+    bind 127.0.0.1:@PORT@
+    tcp-request inspect-delay 5s
+    tcp-request content lua.connect
+    tcp-request content set-dst var(txn.host)
+    tcp-request content set-dst-port var(txn.port)
+    server s1 0.0.0.0:0
+`,
+	}
+	_, bluePort, _ := net.SplitHostPort(backends["BLUE"])
+	tunnel := func(addr, target string) (string, error) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n"); err != nil {
+			return "", err
+		}
+		br := bufio.NewReader(c)
+		status, err := br.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(status, "HTTP/1.1 200 ") {
+			rest, _ := io.ReadAll(br)
+			return status + string(rest), nil
+		}
+		if blank, err := br.ReadString('\n'); err != nil || blank != "\r\n" {
+			return "", fmt.Errorf("after the 200: %q, %v", blank, err)
+		}
+		if _, err := io.WriteString(c, "GET /t HTTP/1.0\r\nHost: x\r\n\r\n"); err != nil {
+			return "", err
+		}
+		data, err := io.ReadAll(br)
+		_, body, _ := strings.Cut(string(data), "\r\n\r\n")
+		return status + body, err
+	}
+	check := func(who string, addr func(string) string) {
+		got, err := tunnel(addr(""), "127.0.0.1:"+bluePort)
+		if err != nil || !strings.HasPrefix(got, "HTTP/1.1 200 Connection established\r\nbackend=blue GET /t ") {
+			t.Errorf("%s, CONNECT to blue: %q, %v", who, got, err)
+		}
+		got, err = tunnel(addr(""), "blue.example:80")
+		if err != nil || !strings.HasPrefix(got, "HTTP/1.1 400 Bad Request\r\n") {
+			t.Errorf("%s, a CONNECT the action refuses: %q, %v", who, got, err)
+		}
+	}
+	le, _ := hcStartLuaedge(t, sc, backends)
+	check("luaedge", le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		check("haproxy", ha)
+	}
+}
+
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
 // access-log lines on both servers, for the fields that do not depend on
 // timing or ports.
