@@ -987,12 +987,7 @@ listen connection
 			}
 		}
 	}
-	le, _ := hcStartLuaedge(t, sc, backends)
-	check("luaedge", le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		check("haproxy", ha)
-	}
+	hcCheckBoth(t, sc, backends, check)
 }
 
 // A CONNECT proxy written with the Channel class (a classic HAProxy Lua
@@ -1064,12 +1059,7 @@ listen connect
 			t.Errorf("%s, a CONNECT the action refuses: %q, %v", who, got, err)
 		}
 	}
-	le, _ := hcStartLuaedge(t, sc, backends)
-	check("luaedge", le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		check("haproxy", ha)
-	}
+	hcCheckBoth(t, sc, backends, check)
 }
 
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
@@ -1397,6 +1387,19 @@ frontend tls
 
 // hcRunCompare runs sc on luaedge and, when installed, on HAProxy, and
 // checks each step on luaedge and that both answered alike.
+// hcCheckBoth runs check against luaedge, then against HAProxy when it is
+// installed, for scenarios that talk to the servers their own way; addr
+// gives a frontend's address by its port's suffix ("" for @PORT@).
+func hcCheckBoth(t *testing.T, sc hcScenario, backends map[string]string, check func(who string, addr func(string) string)) {
+	t.Helper()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	check("luaedge", le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		check("haproxy", ha)
+	}
+}
+
 func hcRunCompare(t *testing.T, sc hcScenario, backends map[string]string) {
 	t.Helper()
 	le, _ := hcStartLuaedge(t, sc, backends)

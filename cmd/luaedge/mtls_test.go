@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -50,12 +49,8 @@ func newTestCA(t *testing.T, cn string) *testCA {
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	tc := signTestCert(t, tmpl, key, tmpl, key)
+	return &testCA{cert: tc.leaf, key: key, certPEM: tc.certPEM}
 }
 
 // issue makes a certificate for subject signed by ca: a server's (for
@@ -79,20 +74,8 @@ func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool) (tls.Certi
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 		tmpl.DNSNames = []string{"localhost"}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	tc := testCert{
-		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) + ca.certPEM,
-		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})),
-		leaf:    leaf,
-	}
+	tc := signTestCert(t, tmpl, key, ca.cert, ca.key)
+	tc.certPEM += ca.certPEM
 	pair, err := tls.X509KeyPair([]byte(tc.certPEM), []byte(tc.keyPEM))
 	if err != nil {
 		t.Fatal(err)
