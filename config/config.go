@@ -94,6 +94,10 @@ type Lua struct {
 	ForcedYield    *Duration `yaml:"forced_yield"`
 	BurstTimeout   *Duration `yaml:"burst_timeout"`
 	SessionTimeout *Duration `yaml:"session_timeout"`
+	// DeclaredVars are the proc.* variables a haproxy.cfg names (in var(),
+	// set-var, unset-var): as in HAProxy, set_var(name, v, true) sets them
+	// although they are unset. Not a YAML key.
+	DeclaredVars []string `yaml:"-"`
 }
 
 // ForcedYieldOr, BurstTimeoutOr and SessionTimeoutOr return the CPU limits,

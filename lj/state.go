@@ -83,6 +83,9 @@ type Options struct {
 	// NoCompat53 leaves out the Lua 5.3 library (lua.compat53: false),
 	// for scripts written for LuaJIT.
 	NoCompat53 bool
+	// DeclaredVars are proc.* variables that set_var(..., ifexist) sets
+	// although unset (config.Lua.DeclaredVars).
+	DeclaredVars []string
 	// Path and CPath are package.path and package.cpath (lua.path and
 	// lua.cpath; ";;" stands for LuaJIT's defaults); "" keeps LuaJIT's.
 	Path, CPath string
@@ -146,6 +149,18 @@ func NewState(opts Options) (*State, error) {
 	if err := L.LoadInternal([]byte(pathChunk(opts.Path, opts.CPath)), "=luaedge/path"); err != nil {
 		L.Close()
 		return nil, fmt.Errorf("lua.path: %w", err)
+	}
+	if len(opts.DeclaredVars) > 0 {
+		var b strings.Builder
+		b.WriteString("(...).declare_vars({")
+		for _, n := range opts.DeclaredVars {
+			b.WriteString(luaString(n) + ",")
+		}
+		b.WriteString("})")
+		if err := L.LoadInternal([]byte(b.String()), "=luaedge/vars"); err != nil {
+			L.Close()
+			return nil, fmt.Errorf("declared variables: %w", err)
+		}
 	}
 	seal := "(...).seal(" + luaString(mode) + ", " + strconv.FormatBool(opts.UnsafeFFI) + ", " + strconv.FormatBool(!opts.NoCompat53) + ")"
 	if err := L.LoadInternal([]byte(seal), "=luaedge/seal"); err != nil {

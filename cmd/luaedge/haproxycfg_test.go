@@ -1575,3 +1575,41 @@ frontend f2
 		check(t, "haproxy", out.String)
 	}
 }
+
+// The set_var reg-test's step on declared variables: a proc.* variable
+// the configuration names (here in a var() fetch) can be set by a script
+// with ifexist although it was never set; one nothing names cannot.
+func TestHAProxyCfgDeclaredProcVars(t *testing.T) {
+	needBinary(t)
+	script := `
+core.register_service("ifexist", "http", function(applet)
+	applet:set_var("proc.declared", "yes", true)
+	applet:set_var("proc.undeclared", "no", true)
+	local body = tostring(applet:get_var("proc.declared")) .. " " .. tostring(applet:get_var("proc.undeclared")) .. "\n"
+	applet:set_status(200)
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`
+	hcRunCompare(t, hcScenario{
+		name: "declared proc variables",
+		cfg: `global
+    nbthread 1
+    lua-load ifexist.lua
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-header x-declared %[var(proc.declared)] if { path /never }
+    http-request use-service lua.ifexist
+`,
+		made:  map[string]string{"ifexist.lua": script},
+		steps: []hxStep{{name: "set with ifexist", conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "yes nil\n"}}},
+	}, nil)
+}

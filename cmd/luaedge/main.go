@@ -282,7 +282,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 		return errors.Join(errs...)
 	}
 	// Relative map paths in the scripts are taken from the config's folder.
-	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd, Hooks: hooks})
+	st, err := lj.NewState(lj.Options{Scripts: scripts, MemoryLimit: int64(cfg.Lua.MemoryLimit), Sandbox: cfg.Lua.Sandbox, UnsafeFFI: cfg.Lua.UnsafeFFI, NoCompat53: !cfg.Lua.Compat53On(), DeclaredVars: cfg.Lua.DeclaredVars, Path: cfg.Lua.Path, CPath: cfg.Lua.CPath, Shared: lj.NewShared(cfg.Dir, 1), Host: host, Watchdog: wd, Hooks: hooks})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,6 +152,21 @@ type file struct {
 	compLevel int // tune.comp.maxlevel
 }
 
+// procVarRE finds the proc.* variables a configuration names, in a var()
+// fetch or a set-var, set-var-fmt or unset-var action.
+var procVarRE = regexp.MustCompile(`\b(?:var|set-var|set-var-fmt|unset-var)\((proc\.[A-Za-z0-9_.]+)`)
+
+// declareVars records the proc.* variables data names: HAProxy registers
+// each name it reads, and a script's set_var(name, v, true) then sets it
+// although it was never set (config.Lua.DeclaredVars).
+func (f *file) declareVars(data []byte) {
+	for _, m := range procVarRE.FindAllSubmatch(data, -1) {
+		if name := string(m[1]); !slices.Contains(f.global.Lua.DeclaredVars, name) {
+			f.global.Lua.DeclaredVars = append(f.global.Lua.DeclaredVars, name)
+		}
+	}
+}
+
 func (f *file) warn(at pos, format string, args ...any) {
 	f.warnings = append(f.warnings, fmt.Sprintf("%s: %s", at, fmt.Sprintf(format, args...)))
 }
@@ -164,6 +181,7 @@ func parse(paths []string) (*file, error) {
 		if err != nil {
 			return nil, err
 		}
+		f.declareVars(data)
 		if f.dir == "" {
 			f.first = path
 			abs, err := filepath.Abs(path)

@@ -35,6 +35,15 @@ local function proc_get(name)
 end
 I.proc_get = proc_get
 
+-- declared holds the proc.* names the configuration names (haproxy.cfg's
+-- var(), set-var...): set_var(..., ifexist) sets them although unset, as
+-- HAProxy does for a name it registered while reading its configuration.
+local declared = {}
+function I.declare_vars(names)
+	for _, n in ipairs(names) do declared[n] = true end
+end
+local function proc_known(name) return declared[name] or proc_get(name) ~= nil end
+
 -- Request-scoped variables live in the request's ctx (see the runner in
 -- bridge.lua), which is emptied when the request ends.
 -- Connection-scoped variables, keyed by connection id.
@@ -108,7 +117,7 @@ function vars.set(ctx, s, name, value, ifexist)
 	end
 	value = sample(value)
 	if scope == "proc" then
-		if ifexist and proc_get(name) == nil then return false end
+		if ifexist and not proc_known(name) then return false end
 		I.gocall(I.go.var_set, name, value)
 		return true
 	end
@@ -191,7 +200,7 @@ end
 
 function core.set_var(name, value, ifexist)
 	name = proc_name("core.set_var", name)
-	if ifexist and proc_get(name) == nil then return false end
+	if ifexist and not proc_known(name) then return false end
 	I.gocall(I.go.var_set, name, sample(value))
 	return true
 end
