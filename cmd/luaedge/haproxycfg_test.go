@@ -1613,3 +1613,38 @@ frontend www
 		steps: []hxStep{{name: "set with ifexist", conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "yes nil\n"}}},
 	}, nil)
 }
+
+// http-error gives the answers of a status, as errorfile does: in
+// defaults and in a frontend, for deny rules and for a backend with no
+// server to take the request.
+func TestHAProxyCfgHTTPError(t *testing.T) {
+	needBinary(t)
+	hcRunCompare(t, hcScenario{
+		name: "http-error",
+		cfg: `global
+    nbthread 1
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    http-error status 503 content-type text/plain string "no server, sorry" hdr x-err yes
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-error status 403 content-type application/json string "{\"denied\":true}"
+    http-request deny if { path /deny }
+    http-request deny deny_status 503 if { path /503 }
+    default_backend none
+
+backend none
+    server s1 127.0.0.1:1 disabled
+`,
+		steps: []hxStep{
+			{name: "a deny", conn: "a", req: hxReq{Path: "/deny"}, want: hxWant{Status: 403, Body: `{"denied":true}`, Header: map[string]string{"content-type": "application/json"}}},
+			{name: "a deny with the defaults' 503", conn: "b", req: hxReq{Path: "/503"}, want: hxWant{Status: 503, Body: "no server, sorry", Header: map[string]string{"x-err": "yes"}}},
+			{name: "no server", conn: "c", req: hxReq{Path: "/x"}, want: hxWant{Status: 503, Body: "no server, sorry", Header: map[string]string{"x-err": "yes"}}},
+		},
+	}, nil)
+}

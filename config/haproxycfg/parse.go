@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -150,6 +151,74 @@ type file struct {
 	dnsAt     pos
 
 	compLevel int // tune.comp.maxlevel
+}
+
+// httpError reads "http-error status N [content-type T] [string S | file
+// F | errorfile F] [hdr NAME VALUE]..." into the whole answer an errorfile
+// would hold: the answer luaedge gives for its own errors of status N.
+// The forms made per request (lf-string, lf-file, a hdr value with
+// %[...]) and errorfiles are refused.
+func (f *file) httpError(at pos, w []string) (int, string, error) {
+	if len(w) < 2 || w[0] != "status" {
+		return 0, "", at.errorf("http-error: want 'http-error status CODE ...'")
+	}
+	code, err := strconv.Atoi(w[1])
+	if err != nil || code < 200 || code > 599 {
+		return 0, "", at.errorf("http-error: invalid status '%s'", w[1])
+	}
+	read := func(name string) (string, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(f.dir, name)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return "", at.errorf("http-error: %v", err)
+		}
+		return string(data), nil
+	}
+	ctype, body, fields := "", "", ""
+	hasBody := false
+	for i := 2; i < len(w); i += 2 {
+		if i+1 >= len(w) {
+			return 0, "", at.errorf("http-error: '%s' needs a value", w[i])
+		}
+		v := w[i+1]
+		switch w[i] {
+		case "content-type":
+			ctype = v
+		case "string":
+			body, hasBody = v, true
+		case "file":
+			if body, err = read(v); err != nil {
+				return 0, "", err
+			}
+			hasBody = true
+		case "errorfile":
+			raw, err := read(v)
+			return code, raw, err
+		case "hdr":
+			if i+2 >= len(w) {
+				return 0, "", at.errorf("http-error: hdr needs a name and a value")
+			}
+			if strings.Contains(w[i+2], "%[") {
+				return 0, "", at.errorf("http-error: hdr %s: values made per request are not supported by luaedge", v)
+			}
+			fields += strings.ToLower(v) + ": " + w[i+2] + "\r\n"
+			i++
+		default:
+			return 0, "", at.unsupported("http-error ... " + w[i])
+		}
+	}
+	if hasBody && ctype == "" {
+		return 0, "", at.errorf("http-error: a body needs its content-type")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, http.StatusText(code))
+	if ctype != "" {
+		fmt.Fprintf(&b, "content-type: %s\r\n", ctype)
+	}
+	fmt.Fprintf(&b, "content-length: %d\r\n%s\r\n%s", len(body), fields, body)
+	return code, b.String(), nil
 }
 
 // procVarRE finds the proc.* variables a configuration names, in a var()
@@ -937,6 +1006,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("errorfile: %v", err)
 		}
 		p.errorfiles[code] = string(data)
+	case "http-error":
+		code, raw, err := f.httpError(at, w[1:])
+		if err != nil {
+			return err
+		}
+		p.errorfiles[code] = raw
 	case "http-reuse":
 		f.warn(at, "'http-reuse' has no effect in luaedge: idle server connections are reused by each loop")
 	case "redirect":
@@ -944,7 +1019,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
 		p.redirects = append(p.redirects, rule{at: at, words: w})
-	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "http-error", "errorfiles":
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "errorfiles":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
