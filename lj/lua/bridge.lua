@@ -409,10 +409,48 @@ local function write_log_vars(s, ctx, getters)
 	end
 end
 
+-- request_done is what every request ends with, whether its entry
+-- returned or failed: the log's variables, the hooks' end, ctx emptied,
+-- and OP_DONE for Go.
+local function request_done(s, ctx)
+	if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
+		local getters = log_vars[s.entry_arg]
+		if getters ~= nil then write_log_vars(s, ctx, getters) end
+		I.request_ended(s)
+	end
+	-- A request with hook scripts: what of them runs at its end
+	-- (hooks.lua), after_response in a resume of its own.
+	if ctx.hooks ~= nil then I.hooks_end(s, ctx) end
+	-- Only keys that are set are cleared: compiled code stores a nil
+	-- into an absent key by inserting it, and the table then churns
+	-- through new keys and rehashes on every request.
+	if ctx.vars ~= nil then ctx.vars = nil end
+	if ctx.cur ~= nil then ctx.cur = nil end
+	if ctx.tcp ~= nil then ctx.tcp, ctx.tcp_stage = nil, nil end
+	if ctx.passed ~= nil then ctx.passed = nil end
+	s.op = I.OP_DONE
+end
+
+-- serve runs the coroutine's requests one after the other, inside the
+-- runner's xpcall, until one fails. A request's end returns into this
+-- Lua frame, where the compiled code of a request resumed after a wait
+-- goes on into request_done; returning into the xpcall's frame, which
+-- LuaJIT cannot compile, would leave the rest of such a request to the
+-- interpreter.
+local function serve(s, ctx)
+	while true do
+		entries[s.entry](s, ctx)
+		if ctx.call then I.leave(ctx, false) end
+		request_done(s, ctx)
+		yield()
+	end
+end
+
 -- runner is the body of every pooled coroutine. ctx holds what belongs
 -- to the coroutine's requests: their stream, their variables (dropped
 -- after each), the TXN and applet objects that each request reuses, and
 -- the accounting of the registered function running (accounting.lua).
+-- Requests run in serve; what comes back here is a request that failed.
 local function runner(sp)
 	local s = ffi.cast(stream_ptr, sp)
 	-- The accounting's keys are set here: setting them on every call
@@ -421,9 +459,9 @@ local function runner(sp)
 	running[co_running()] = ctx
 	yield()
 	while true do
-		local ok, err = xpcall(entries[s.entry], traceback, s, ctx)
+		local ok, err = xpcall(serve, traceback, s, ctx)
 		-- A registered function the error (or core.done, txn:done) ended.
-		if ctx.call then I.leave(ctx, not ok and err ~= I.Done and err ~= I.CoreDone) end
+		if ctx.call then I.leave(ctx, err ~= I.Done and err ~= I.CoreDone) end
 		-- core.done() stopped one script function, or an action failed on
 		-- a frontend with on_error: continue: the entry goes on.
 		while not ok and continues[s.entry] and (err == I.CoreDone or I.recover(s, ctx, err)) do
@@ -441,22 +479,7 @@ local function runner(sp)
 			err = tostring(err)
 			buf_append(s.err, err, #err)
 		end
-		if s.entry == I.ENTRY_HTTP or s.entry == I.ENTRY_TCP then
-			local getters = log_vars[s.entry_arg]
-			if getters ~= nil then write_log_vars(s, ctx, getters) end
-			I.request_ended(s)
-		end
-		-- A request with hook scripts: what of them runs at its end
-		-- (hooks.lua), after_response in a resume of its own.
-		if ctx.hooks ~= nil then I.hooks_end(s, ctx) end
-		-- Only keys that are set are cleared: compiled code stores a nil
-		-- into an absent key by inserting it, and the table then churns
-		-- through new keys and rehashes on every request.
-		if ctx.vars ~= nil then ctx.vars = nil end
-		if ctx.cur ~= nil then ctx.cur = nil end
-		if ctx.tcp ~= nil then ctx.tcp, ctx.tcp_stage = nil, nil end
-		if ctx.passed ~= nil then ctx.passed = nil end
-		s.op = I.OP_DONE
+		request_done(s, ctx)
 		yield()
 	end
 end
