@@ -213,8 +213,7 @@ func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
 		health:     b.check.Rise + b.check.Fall - 1,
 		lastChange: time.Now(),
 	}
-	addr := sc.Address
-	s.addr.Store(&addr)
+	s.addr.Store(newServerAddr(sc.Address))
 	w := sc.Weight
 	if w == 0 {
 		w = 1

@@ -49,7 +49,7 @@ type Server struct {
 	sendProxy int
 	checkHead []byte
 
-	addr    atomic.Pointer[string]
+	addr    atomic.Pointer[serverAddr]
 	weight  atomic.Int32
 	maxconn atomic.Int32
 	admin   atomic.Int32
@@ -92,8 +92,25 @@ func (s *Server) ID() int { return s.id }
 // IsBackup reports whether the server is a backup server.
 func (s *Server) IsBackup() bool { return s.backup }
 
+// serverAddr is a server's address, read once when it is set so that a
+// request to a server at a fixed address does not parse it again.
+type serverAddr struct {
+	text    string // host:port as configured
+	host    string
+	port    int  // the port, or the offset from the destination's when mapped
+	mapped  bool // the port is 0, +N or -N: the destination's, moved by N
+	anyHost bool // 0.0.0.0 or ::: the destination's address
+}
+
+// newServerAddr reads addr, which CheckAddr accepted.
+func newServerAddr(addr string) *serverAddr {
+	host, port, _ := net.SplitHostPort(addr)
+	n, mapped, _ := parsePort(port)
+	return &serverAddr{text: addr, host: host, port: n, mapped: mapped, anyHost: isAnyHost(host)}
+}
+
 // Addr returns the server's address, host:port.
-func (s *Server) Addr() string { return *s.addr.Load() }
+func (s *Server) Addr() string { return s.addr.Load().text }
 
 // DialAddr is the address to connect to for a request whose destination
 // (the address the client connected to, or the one a set-dst rule gave)
@@ -103,25 +120,21 @@ func (s *Server) Addr() string { return *s.addr.Load() }
 // address does not depend on the destination: a connection to it may
 // serve any request.
 func (s *Server) DialAddr(dst []byte, dstPort int) (addr string, fixed bool, err error) {
-	addr = s.Addr()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", false, err
+	a := s.addr.Load()
+	if !a.anyHost && !a.mapped {
+		return a.text, true, nil
 	}
-	n, mapped, _ := parsePort(port)
-	anyHost := isAnyHost(host)
-	if !anyHost && !mapped {
-		return addr, true, nil
-	}
-	if anyHost {
+	host, n := a.host, a.port
+	if a.anyHost {
 		if len(dst) == 0 {
 			return "", false, fmt.Errorf("server %s connects to the request's destination, and the request has none", s.name)
 		}
 		host = string(dst)
 	}
-	if mapped {
+	if a.mapped {
 		n += dstPort
 		if n < 1 || n > 65535 {
+			_, port, _ := net.SplitHostPort(a.text)
 			return "", false, fmt.Errorf("server %s: port %d (the destination's %d moved by %s) is out of range", s.name, n, dstPort, port)
 		}
 	}
@@ -142,7 +155,7 @@ func (s *Server) SetAddr(addr string) error {
 	if err := checkable(addr, s.b.check.Type); err != nil {
 		return err
 	}
-	s.addr.Store(&addr)
+	s.addr.Store(newServerAddr(addr))
 	return nil
 }
 

@@ -61,8 +61,8 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"disable", "server"}, Usage: "<bk>/<srv>", Help: "put a server in maintenance (set server ... state maint)", Run: p.serverCmd(disableServer)},
 		{Path: []string{"add", "server"}, Usage: "<bk>/<srv> <addr>:<port> [opts]", Help: "create a new server, in maintenance (opts: weight, maxconn, backup, check, send-proxy, send-proxy-v2)", Run: p.serverCmd(addServer)},
 		{Path: []string{"del", "server"}, Usage: "<bk>/<srv>", Help: "remove a server in maintenance with no request in flight", Run: p.serverCmd(delServer)},
-		{Path: []string{"enable", "health"}, Usage: "<bk>/<srv>", Help: "enable health checks", Run: p.serverCmd(enableHealth)},
-		{Path: []string{"disable", "health"}, Usage: "<bk>/<srv>", Help: "disable health checks", Run: p.serverCmd(disableHealth)},
+		{Path: []string{"enable", "health"}, Usage: "<bk>/<srv>", Help: "enable health checks", Run: p.serverCmd(setHealth(true))},
+		{Path: []string{"disable", "health"}, Usage: "<bk>/<srv>", Help: "disable health checks", Run: p.serverCmd(setHealth(false))},
 		{Path: []string{"show", "sess"}, ReadOnly: true, Usage: "[<id>|all]", Help: "report the list of client connections or dump one", Run: p.serverCmd(showSess)},
 	}
 	if g := p.serving.Load(); g != nil {
@@ -762,30 +762,27 @@ func delServer(srv *edge.Server, args []string) string {
 	return err.Error() + "\n"
 }
 
-// enableHealth and disableHealth are "enable|disable health <bk>/<srv>":
-// the server's active checks resume or stop (its health state stays).
-func enableHealth(srv *edge.Server, args []string) string {
-	_, sv, msg := findServer(srv, args)
-	if msg != "" {
-		return msg
+// setHealth is "enable|disable health <bk>/<srv>": the server's active
+// checks resume or stop (its health state stays).
+func setHealth(enable bool) func(srv *edge.Server, args []string) string {
+	return func(srv *edge.Server, args []string) string {
+		_, sv, msg := findServer(srv, args)
+		if msg != "" {
+			return msg
+		}
+		if !sv.CheckState().Configured {
+			if enable {
+				return "Health check was not configured on this server, cannot enable.\n"
+			}
+			return "Health check was not configured on this server, cannot disable.\n"
+		}
+		if enable {
+			sv.CheckEnable()
+		} else {
+			sv.CheckDisable()
+		}
+		return ""
 	}
-	if !sv.CheckState().Configured {
-		return "Health check was not configured on this server, cannot enable.\n"
-	}
-	sv.CheckEnable()
-	return ""
-}
-
-func disableHealth(srv *edge.Server, args []string) string {
-	_, sv, msg := findServer(srv, args)
-	if msg != "" {
-		return msg
-	}
-	if !sv.CheckState().Configured {
-		return "Health check was not configured on this server, cannot disable.\n"
-	}
-	sv.CheckDisable()
-	return ""
 }
 
 // age is a duration as HAProxy's show sess writes it.
