@@ -52,7 +52,7 @@ func (st *Stream) logStart() {
 		st.log = l
 	}
 	l.lineSet = false
-	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: time.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
+	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: st.env.Loop.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
 	if l.rec.TCP {
 		l.rec.TR = -1
 	}
@@ -141,7 +141,10 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if r.Cause == "" {
 		r.Cause = cause
 	}
-	now := time.Now()
+	// The end is read now (one monotonic clock read on top of the
+	// event's time); the other points are the time of their event.
+	now := st.env.Loop.Now()
+	now = now.Add(time.Since(now))
 	r.Ta = now.Sub(r.Start)
 	switch {
 	case !l.srvAt.IsZero():
@@ -215,7 +218,7 @@ func (st *Stream) LogServer(name string, reused bool) {
 		return
 	}
 	l.rec.Server = name
-	l.srvAt = time.Now()
+	l.srvAt = st.env.Loop.Now()
 	if reused {
 		st.LogConnected()
 	}
@@ -227,7 +230,7 @@ func (st *Stream) LogConnected() {
 	if l == nil || l.fwdAt.IsZero() || !l.connAt.IsZero() {
 		return
 	}
-	l.connAt = time.Now()
+	l.connAt = st.env.Loop.Now()
 	from := l.srvAt
 	if from.IsZero() {
 		from = l.fwdAt
@@ -241,7 +244,7 @@ func (st *Stream) logForward(be int) {
 	if l == nil {
 		return
 	}
-	l.fwdAt, l.be = time.Now(), be
+	l.fwdAt, l.be = st.env.Loop.Now(), be
 	if be >= 0 && be < len(st.env.BackendNames) {
 		l.rec.Backend = st.env.BackendNames[be]
 	}
@@ -255,7 +258,7 @@ func (st *Stream) logHead(status int, fromServer bool) {
 	}
 	l.rec.Status = status
 	if fromServer && !l.connAt.IsZero() {
-		l.rec.Tr = time.Now().Sub(l.connAt)
+		l.rec.Tr = st.env.Loop.Now().Sub(l.connAt)
 	}
 }
 

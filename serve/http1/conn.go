@@ -277,7 +277,7 @@ func (h *Conn) nextRequest() bool {
 	}
 	h.headSent = false // no response of this request has left yet
 	if h.phase != phaseHead {
-		h.headAt = time.Now().UnixNano() // the request's first bytes (%tr, %TR)
+		h.headAt = h.loopNow().UnixNano() // the request's first bytes (%tr, %TR): the event's time
 	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
