@@ -720,10 +720,17 @@ func SetConnTLS(s *cgo.Stream, c transport.Conn) bool {
 // client connection c started with (the fc_pp_* fetches); nothing when
 // it had none.
 func SetConnProxy(s *cgo.Stream, c transport.Conn) {
-	if p, ok := c.(interface{ ProxyTLVs() []byte }); ok {
-		if tlvs := p.ProxyTLVs(); len(tlvs) > 0 {
-			s.SetProxyTLVs(tlvs)
-		}
+	// A switch on the concrete types: an assertion to an interface looks
+	// its method table up, once per request, for what is mostly nothing.
+	var tlvs []byte
+	switch t := c.(type) {
+	case *transport.Plain:
+		tlvs = t.ProxyTLVs()
+	case *transport.TLS:
+		tlvs = t.ProxyTLVs()
+	}
+	if len(tlvs) > 0 {
+		s.SetProxyTLVs(tlvs)
 	}
 }
 
