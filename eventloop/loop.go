@@ -25,11 +25,15 @@ type Loop struct {
 }
 
 // yieldInterval is how often a busy loop passes through the Go scheduler.
-// It must stay below sysmon's 10 ms time slice: a goroutine that keeps its P
-// longer is preempted by a signal, and every preemption or P taken back from
-// a syscall sends sysmon back to polling every 20 µs, which under load costs
-// the loop's core thousands of context switches a second.
-const yieldInterval = 2 * time.Millisecond
+// It must stay below sysmon's 10 ms time slice, with room for a long
+// event: a goroutine that keeps its P longer is preempted by a signal,
+// and every preemption or P taken back from a syscall sends sysmon back
+// to polling every 20 µs, which under load costs the loop's core
+// thousands of context switches a second. Not much below it either: each
+// yield wakes a spare thread (runtime.Gosched does), which looks for work,
+// finds none and sleeps again, at 2 ms a few percent of a small
+// request's CPU.
+const yieldInterval = 5 * time.Millisecond
 
 // Event starts the handling of an event on the loop: it refreshes the
 // loop's clock and yields to the scheduler once per yieldInterval. The
