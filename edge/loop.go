@@ -77,7 +77,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// set below: its Flate is the zero value until first used).
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client, &ls.ws.Flate)
 	ls.pending = map[*cgo.Stream]*sharedWait{}
-	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), DeclaredVars: s.cfg.Lua.DeclaredVars, Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog, Hooks: s.hooks})
+	st, err := lj.NewState(lj.Options{Scripts: s.scripts, MemoryLimit: int64(s.cfg.Lua.MemoryLimit), Sandbox: s.cfg.Lua.Sandbox, UnsafeFFI: s.cfg.Lua.UnsafeFFI, NoCompat53: !s.cfg.Lua.Compat53On(), DeclaredVars: s.cfg.Lua.DeclaredVars, Path: s.cfg.Lua.Path, CPath: s.cfg.Lua.CPath, Shared: s.shared, Host: ls, Watchdog: s.watchdog, Hooks: s.hooks, Thread: l.ID + 1})
 	if err != nil {
 		return err
 	}

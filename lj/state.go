@@ -103,6 +103,9 @@ type Options struct {
 	// Hooks are the hook scripts loaded after Scripts, and the data
 	// store they read (nil: none).
 	Hooks *Hooks
+	// Thread is the state's core, from 1 (core.thread); 0 for a state
+	// that stands alone.
+	Thread int
 }
 
 // maxPooled bounds the idle coroutines a state keeps for reuse.
@@ -149,6 +152,12 @@ func NewState(opts Options) (*State, error) {
 	if err := L.LoadInternal([]byte(pathChunk(opts.Path, opts.CPath)), "=luaedge/path"); err != nil {
 		L.Close()
 		return nil, fmt.Errorf("lua.path: %w", err)
+	}
+	if opts.Thread > 0 {
+		if err := L.LoadInternal([]byte("(...).set_thread("+strconv.Itoa(opts.Thread)+")"), "=luaedge/thread"); err != nil {
+			L.Close()
+			return nil, fmt.Errorf("core.thread: %w", err)
+		}
 	}
 	if len(opts.DeclaredVars) > 0 {
 		var b strings.Builder

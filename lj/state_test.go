@@ -2,6 +2,7 @@ package lj
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -295,5 +296,25 @@ end)
 	s.Release(th3)
 	if n := s.L.ScratchHeld(); n > maxIdleBuffer {
 		t.Errorf("scratch holds %d bytes after a release", n)
+	}
+}
+
+// core.thread is the state's core from 1 (0 for a state standing alone),
+// known while the scripts load; core.set_nice is accepted and checked.
+func TestCoreThreadAndSetNice(t *testing.T) {
+	code := `
+if core.thread ~= WANT then error("core.thread " .. tostring(core.thread)) end
+core.set_nice(10)
+local ok, err = pcall(core.set_nice, "x")
+if ok or not err:find("bad argument #1 to 'set_nice' (number expected, got string)", 1, true) then error(tostring(err)) end
+ok, err = pcall(core.set_nice)
+if ok or not err:find("'set_nice' needs 1 arguments", 1, true) then error(tostring(err)) end
+`
+	for _, thread := range []int{0, 3} {
+		s, err := NewState(Options{Scripts: []Script{{Path: "test.lua", Code: []byte(strings.ReplaceAll(code, "WANT", strconv.Itoa(thread)))}}, Thread: thread})
+		if err != nil {
+			t.Fatalf("thread %d: %v", thread, err)
+		}
+		s.Close()
 	}
 }

@@ -27,12 +27,26 @@ local CHANNEL_MAX = 65536
 -- error naming the limit (docs/lua-api.md, "Limits").
 local HOLD_MAX = 16 * 1024 * 1024
 
+-- raise raises msg at the script's line that called the Channel method
+-- (the first frame outside this file), as HAProxy's luaL_error does.
+local getinfo = debug.getinfo
+local SRC = getinfo(1, "S").source
+local function raise(msg)
+	local lvl = 2
+	while true do
+		local info = getinfo(lvl, "S")
+		if info == nil or info.source ~= SRC then break end
+		lvl = lvl + 1
+	end
+	error(msg, lvl)
+end
+
 local function put(b, data, fname)
 	if b.len + #data > HOLD_MAX then
-		error("Channel:" .. fname .. ": the channel would hold more than 16 MiB (luaedge's limit of bytes a rule adds to a channel)", 3)
+		raise("Channel:" .. fname .. ": the channel would hold more than 16 MiB (luaedge's limit of bytes a rule adds to a channel)")
 	end
 	if I.buf_append(b, data, #data) ~= 0 then
-		error("Channel:" .. fname .. ": out of memory", 3)
+		raise("Channel:" .. fname .. ": out of memory")
 	end
 end
 
@@ -52,23 +66,27 @@ end
 -- which returns how the channel acts now: "input" (its side's bytes are
 -- in the body buffer), "direct" (txn.res while the request side runs:
 -- sends go straight to the client), or "http" (only lengths can be read
--- then: read_http refuses the rest, as HAProxy 2.6 does).
+-- then: in_http refuses the rest, as HAProxy 2.6 does); and whether it is
+-- the request's channel.
 local stream_of = I.stream_of
 local function which(self, fname)
 	local s, ctx = stream_of(self, fname, "Channel", 4)
 	local req = ctx.req_channel == self
-	if not ctx.tcp then
-		if not req then
-			error("Channel:" .. fname .. " on the response is not available in HTTP mode", 3)
-		end
-		return s, "http", ctx
-	end
-	if req == (ctx.tcp_stage == "req") then return s, "input", ctx end
-	return s, "direct", ctx
+	if not ctx.tcp then return s, "http", ctx, req end
+	if req == (ctx.tcp_stage == "req") then return s, "input", ctx, req end
+	return s, "direct", ctx, req
 end
 
-local function read_http(fname)
-	error("Channel:" .. fname .. ": cannot manipulate HAProxy channels in HTTP mode (read the body with txn.f:req_body())", 3)
+-- HAProxy's words, without a position, for what HTTP mode refuses.
+local function in_http()
+	error("Cannot manipulate HAProxy channels in HTTP mode.", 0)
+end
+
+-- manipulable is which for the methods that read or change data.
+local function manipulable(self, fname)
+	local s, mode, ctx = which(self, fname)
+	if mode == "http" then in_http() end
+	return s, mode, ctx
 end
 
 local function input_start(s, ctx)
@@ -79,35 +97,165 @@ local function input_len(s, ctx)
 	return s.body.len - input_start(s, ctx)
 end
 
+-- may_recv: more of the side can come (it has not ended, and its input
+-- is below is_full's mark: HAProxy's channel_may_recv with its buffer).
+local function may_recv(s, ctx)
+	return band(s.flags, I.F_BODY_END) == 0 and input_len(s, ctx) < CHANNEL_MAX
+end
+
 -- wait_input parks the coroutine until more of this side arrived; false
--- when the side has closed.
+-- when no more can come.
 local function wait_input(s, ctx)
-	if band(s.flags, I.F_BODY_END) ~= 0 then return false end
+	if not may_recv(s, ctx) then return false end
 	I.wait(ctx, I.OP_RECV)
 	return true
 end
 
-function Channel.get_in_len(self)
-	local s, mode, ctx = which(self, "get_in_len")
-	if mode == "http" then return s.body.len - s.body_pos end
+-- nargs checks a method's count of arguments (the channel included), in
+-- HAProxy's words.
+local function nargs(n, want, fname)
+	if n ~= want then raise("'" .. fname .. "' needs " .. want .. " arguments") end
+end
+
+-- Arguments as Lua 5.3's luaL_check* word their errors in HAProxy, the
+-- first argument after the channel being #1.
+local function int_arg(v, i, fname)
+	local n = tonumber(v)
+	if type(v) ~= "number" and (type(v) ~= "string" or n == nil) then
+		raise("bad argument #" .. i .. " to '" .. fname .. "' (number expected, got " .. (v == nil and "no value" or type(v)) .. ")")
+	end
+	if n ~= n or n % 1 ~= 0 or n >= 2 ^ 31 or n < -2 ^ 31 then
+		raise("bad argument #" .. i .. " to '" .. fname .. "' (number has no integer representation)")
+	end
+	return n
+end
+
+local function str_arg(v, i, fname)
+	local t = type(v)
+	if t == "number" then return tostring(v) end
+	if t ~= "string" then
+		raise("bad argument #" .. i .. " to '" .. fname .. "' (string expected, got " .. (v == nil and "nil" or t) .. ")")
+	end
+	return v
+end
+
+-- offset_arg turns an offset (negative: from the input's end) into one
+-- from the input's start; HAProxy's error when it falls outside.
+local function offset_arg(v, avail, fname)
+	local off = int_arg(v, 1, fname)
+	if off < 0 then off = math.max(0, avail + off) end
+	if off > avail then error("offset out of range.", 0) end
+	return off
+end
+
+function Channel.input(self)
+	local s, mode, ctx = which(self, "input")
+	if mode == "http" then
+		if self ~= ctx.req_channel then return 0 end
+		return s.body.len - s.body_pos
+	end
 	if mode == "direct" then return 0 end
 	return input_len(s, ctx)
 end
-Channel.get_in_length = Channel.get_in_len
+Channel.get_in_len = Channel.input
+Channel.get_in_length = Channel.input
 
-function Channel.get_out_len(self)
-	local s, mode, ctx = which(self, "get_out_len")
+function Channel.output(self)
+	local s, mode, ctx = which(self, "output")
 	if mode == "input" then return ctx.passed or 0 end
 	if mode == "direct" then return s.out.len end
 	return 0
 end
-Channel.get_out_length = Channel.get_out_len
+Channel.get_out_len = Channel.output
+Channel.get_out_length = Channel.output
+
+function Channel.is_full(self)
+	local s, mode, ctx = which(self, "is_full")
+	if mode ~= "input" then return false end
+	return input_len(s, ctx) >= CHANNEL_MAX
+end
+
+function Channel.may_recv(self)
+	local s, mode, ctx = which(self, "may_recv")
+	if mode ~= "input" then return true end
+	return may_recv(s, ctx)
+end
+
+function Channel.is_resp(self)
+	local _, _, ctx, req = which(self, "is_resp")
+	return not req
+end
+
+-- span reads data's and line's arguments: the offset from the input's
+-- start and the length asked (nil: what is there; -1: as much as the
+-- channel holds, is_full's mark).
+local function span(s, ctx, fname, n, off, len)
+	local avail = input_len(s, ctx)
+	off = n >= 1 and offset_arg(off, avail, fname) or 0
+	if n == 2 then
+		len = int_arg(len, 2, fname)
+		if len == -1 then
+			len = CHANNEL_MAX
+		elseif len < 0 then
+			error("length out of range.", 0)
+		end
+		return off, len, avail
+	end
+	return off, nil, avail
+end
+
+-- data([offset [, length]]) returns input bytes, left in place. It waits
+-- while fewer than length bytes are there, or none without a length, as
+-- long as more can come; then what there is, or nil when nothing is.
+function Channel.data(self, ...)
+	local n, off0, len0 = select("#", ...), ...
+	if n > 2 then raise("'data' expects at most 2 arguments") end
+	local s, mode, ctx = manipulable(self, "data")
+	if mode == "direct" then return nil end
+	while true do
+		local off, len, avail = span(s, ctx, "data", n, off0, len0)
+		if len == 0 then return "" end
+		local want = len or avail - off
+		if want > 0 and off + want <= avail then
+			return ffi_string(s.body.p + input_start(s, ctx) + off, want)
+		end
+		if not wait_input(s, ctx) then
+			if avail - off == 0 then return nil end
+			return ffi_string(s.body.p + input_start(s, ctx) + off, avail - off)
+		end
+	end
+end
+
+-- line([offset [, length]]) returns the first line from offset (with its
+-- "\n") within length bytes, left in place. Without a length it waits
+-- for a whole line, with one for length bytes, as long as more can come;
+-- then what there is, or nil when nothing is.
+function Channel.line(self, ...)
+	local n, off0, len0 = select("#", ...), ...
+	if n > 2 then raise("'line' expects at most 2 arguments") end
+	local s, mode, ctx = manipulable(self, "line")
+	if mode == "direct" then return nil end
+	while true do
+		local off, len, avail = span(s, ctx, "line", n, off0, len0)
+		if len == 0 then return "" end
+		local p = s.body.p + input_start(s, ctx) + off
+		local stop = avail - off
+		if len and len < stop then stop = len end
+		for i = 0, stop - 1 do
+			if p[i] == 10 then return ffi_string(p, i + 1) end
+		end
+		if len and off + len <= avail then return ffi_string(p, len) end
+		if not wait_input(s, ctx) then
+			if avail - off == 0 then return nil end
+			return ffi_string(s.body.p + input_start(s, ctx) + off, avail - off)
+		end
+	end
+end
 
 -- dup returns the input without removing it; it waits for input when
 -- there is none yet. nil when the side closed with nothing left.
 function Channel.dup(self)
-	local s, mode, ctx = which(self, "dup")
-	if mode == "http" then read_http("dup") end
+	local s, mode, ctx = manipulable(self, "dup")
 	if mode == "direct" then return nil end
 	local start = input_start(s, ctx)
 	while s.body.len - start == 0 do
@@ -119,8 +267,7 @@ end
 
 -- get returns the input and removes it.
 function Channel.get(self)
-	local s, mode, ctx = which(self, "get")
-	if mode == "http" then read_http("get") end
+	local s, _, ctx = manipulable(self, "get")
 	local v = Channel.dup(self)
 	if v == nil then return nil end
 	s.body.len = input_start(s, ctx)
@@ -134,12 +281,21 @@ local function remove(s, start, off, n)
 	s.body.len = s.body.len - n
 end
 
+-- insert puts data in the input at offset off (from its start).
+local function insert(s, ctx, off, data, fname)
+	local start = input_start(s, ctx)
+	local tail = s.body.len - start - off
+	put(s.body, data, fname)
+	local p = s.body.p + start + off
+	ffi_copy(p + #data, p, tail)
+	ffi_copy(p, data, #data)
+end
+
 -- getline returns the first line of the input (with its "\n") and removes
 -- it, waiting for the line to be complete; at the end of the side, what
 -- is left.
 function Channel.getline(self)
-	local s, mode, ctx = which(self, "getline")
-	if mode == "http" then read_http("getline") end
+	local s, mode, ctx = manipulable(self, "getline")
 	if mode == "direct" then return nil end
 	local scanned = 0
 	while true do
@@ -163,91 +319,114 @@ function Channel.getline(self)
 	end
 end
 
-local function writable(self, fname)
-	local s, mode, ctx = which(self, fname)
-	if mode == "http" then
-		error("Channel:" .. fname .. " is not available in HTTP mode (use the HTTP class)", 3)
-	end
-	return s, mode, ctx
-end
-
--- set replaces the input with data; returns the length written.
-function Channel.set(self, data)
-	local s, mode, ctx = writable(self, "set")
-	if type(data) ~= "string" then data = tostring(data) end
+-- set(data [, offset [, length]]) replaces length bytes of input from
+-- offset (all of it by default) with data; returns data's length.
+function Channel.set(self, ...)
+	local n, data, off, len = select("#", ...), ...
+	if n < 1 or n > 3 then raise("'set' expects at least 1 argument and at most 3 arguments") end
+	data = str_arg(data, 1, "set")
+	local s, mode, ctx = manipulable(self, "set")
 	if mode == "direct" then return -1 end
-	s.body.len = input_start(s, ctx)
-	put(s.body, data, "set")
+	local avail = input_len(s, ctx)
+	off = n >= 2 and offset_arg(off, avail, "set") or 0
+	len = avail - off
+	if n == 3 then
+		local l = int_arg(select(3, ...), 3, "set")
+		if l == -1 then l = avail - off end
+		if l < 0 or off + l > avail then error("length out of range.", 0) end
+		len = l
+	end
+	if len > 0 then remove(s, input_start(s, ctx), off, len) end
+	if #data > 0 then insert(s, ctx, off, data, "set") end
 	return #data
 end
 
--- append adds data at the end of the input.
-function Channel.append(self, data)
-	local s, mode = writable(self, "append")
-	if type(data) ~= "string" then data = tostring(data) end
+-- insert(data [, offset]) puts data in the input at offset; at its start
+-- by default.
+function Channel.insert(self, ...)
+	local n, data, off = select("#", ...), ...
+	if n < 1 or n > 2 then raise("'insert' expects at least 1 argument and at most 2 arguments") end
+	data = str_arg(data, 1, "insert")
+	local s, mode, ctx = which(self, "insert")
+	if mode == "http" then
+		if n == 2 then int_arg(off, 2, "insert") end
+		in_http()
+	end
 	if mode == "direct" then return -1 end
-	put(s.body, data, "append")
+	off = n == 2 and offset_arg(off, input_len(s, ctx), "insert") or 0
+	if #data > 0 then insert(s, ctx, off, data, "insert") end
+	return #data
+end
+
+-- prepend puts data at the start of the input. So does append, as in
+-- HAProxy 2.6, whose append inserts in front of the input too.
+function Channel.prepend(self, ...)
+	nargs(select("#", ...) + 1, 2, "prepend")
+	local data = str_arg((...), 1, "prepend")
+	local s, mode, ctx = manipulable(self, "prepend")
+	if mode == "direct" then return -1 end
+	if #data > 0 then insert(s, ctx, 0, data, "prepend") end
+	return #data
+end
+
+function Channel.append(self, ...)
+	nargs(select("#", ...) + 1, 2, "append")
+	local data = str_arg((...), 1, "append")
+	local s, mode, ctx = manipulable(self, "append")
+	if mode == "direct" then return -1 end
+	if #data > 0 then insert(s, ctx, 0, data, "append") end
 	return #data
 end
 
 -- send passes data on at once, before the input.
-function Channel.send(self, data)
-	local s, mode, ctx = writable(self, "send")
-	if type(data) ~= "string" then data = tostring(data) end
+function Channel.send(self, ...)
+	nargs(select("#", ...) + 1, 2, "send")
+	local s, mode, ctx = manipulable(self, "send")
+	local data = str_arg((...), 1, "send")
 	if mode == "direct" then
 		put(s.out, data, "send")
 		return #data
 	end
-	-- Insert after what was passed already: grow, shift the input, copy.
-	local start = input_start(s, ctx)
-	local tail = s.body.len - start
-	put(s.body, data, "send")
-	local p = s.body.p + start
-	ffi_copy(p + #data, p, tail)
-	ffi_copy(p, data, #data)
+	insert(s, ctx, 0, data, "send")
 	ctx.passed = (ctx.passed or 0) + #data
 	return #data
 end
 
--- count returns v as a byte count (a non-negative integer), or dflt when
--- v is nil; anything else is an error naming argument i of fname. The
--- counts become offsets into the C buffer: NaN, a fraction or a negative
--- count would address memory outside it.
-local function count(v, dflt, fname, i)
-	if v == nil then return dflt end
-	local n = tonumber(v)
-	if n == nil or not (n >= 0) or n % 1 ~= 0 then
-		error("bad argument #" .. i .. " to '" .. fname .. "' (byte count expected)", 3)
+-- forward(n) passes n bytes of input on, unread by Lua, waiting for them
+-- as long as more can come; it returns how many went.
+function Channel.forward(self, ...)
+	nargs(select("#", ...) + 1, 2, "forward")
+	local s, mode, ctx = manipulable(self, "forward")
+	local n = int_arg((...), 1, "forward")
+	if n < 0 then raise("bad argument #1 to 'forward' (byte count expected)") end
+	if mode == "direct" then return 0 end
+	local done = 0
+	while true do
+		local step = math.min(n - done, input_len(s, ctx))
+		if step > 0 then
+			ctx.passed = (ctx.passed or 0) + step
+			done = done + step
+		end
+		if done >= n or not wait_input(s, ctx) then return done end
 	end
-	return n
 end
 
--- forward passes the first n bytes of input on, unread by Lua.
-function Channel.forward(self, n)
-	local s, mode, ctx = writable(self, "forward")
-	n = count(n, nil, "forward", 2)
-	if n == nil then error("bad argument #2 to 'forward' (byte count expected)", 2) end
+-- remove([offset [, length]]) drops length bytes of input from offset
+-- (all of it by default); returns how many.
+function Channel.remove(self, ...)
+	local n, off, len = select("#", ...), ...
+	if n > 2 then raise("'remove' expects at most 2 arguments") end
+	local s, mode, ctx = manipulable(self, "remove")
 	if mode == "direct" then return 0 end
-	n = math.min(n, input_len(s, ctx))
-	ctx.passed = (ctx.passed or 0) + n
-	return n
-end
-
--- remove(offset, length) is HAProxy 2.6's Channel:remove: drop input bytes.
-function Channel.remove(self, offset, len)
-	local s, mode, ctx = writable(self, "remove")
-	offset = count(offset, 0, "remove", 2)
-	len = count(len, nil, "remove", 3)
-	if mode == "direct" then return 0 end
-	local avail = input_len(s, ctx) - offset
-	if len == nil or len > avail then len = avail end
-	if len <= 0 then return 0 end
-	remove(s, input_start(s, ctx), offset, len)
+	local avail = input_len(s, ctx)
+	off = n >= 1 and offset_arg(off, avail, "remove") or 0
+	len = avail - off
+	if n == 2 then
+		local l = int_arg(select(2, ...), 2, "remove")
+		if l == -1 then l = avail - off end
+		if l < 0 or off + l > avail then error("length out of range.", 0) end
+		len = l
+	end
+	if len > 0 then remove(s, input_start(s, ctx), off, len) end
 	return len
-end
-
-function Channel.is_full(self)
-	local s, mode, ctx = which(self, "is_full")
-	if mode ~= "input" then return false end
-	return input_len(s, ctx) >= CHANNEL_MAX
 end

@@ -134,6 +134,23 @@ local function request_ctx(fname)
 	return ctx
 end
 
+-- core.thread is the state's core, from 1, as HAProxy's core.thread in a
+-- state of lua-load-per-thread: every luaedge state is one core's
+-- (HAProxy's lua-load state, shared by its threads, says 0). Go sets it
+-- before the scripts load; 0 in a state that stands alone.
+core.thread = 0
+function I.set_thread(n) core.thread = n end
+
+-- core.set_nice(nice) is accepted and changes nothing: luaedge's loops
+-- have no task priorities.
+function core.set_nice(...)
+	if select("#", ...) ~= 1 then error("'set_nice' needs 1 arguments", 2) end
+	local nice = ...
+	if type(nice) ~= "number" or nice % 1 ~= 0 then
+		error("bad argument #1 to 'set_nice' (number expected, got " .. type(nice) .. ")", 2)
+	end
+end
+
 -- core.msleep(ms) parks the request; a timer on the same loop resumes it.
 function core.msleep(ms)
 	check_type("core.msleep", 1, ms, "number")
