@@ -41,6 +41,9 @@ const (
 	// FlagAfter (set by Go): the resume runs them, the response is over.
 	FlagHooksAfter = C.LE_F_HOOKS_AFTER
 	FlagAfter      = C.LE_F_AFTER
+	// FlagInspectOver (set by Go): the TCP connection's inspect delay
+	// passed; the tcp-request rules' channel reads return what there is.
+	FlagInspectOver = C.LE_F_INSPECT_OVER
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

@@ -395,6 +395,10 @@ type Timeouts struct {
 	// accept_proxy frontend's connection, from its accept; default: the
 	// http_request timeout.
 	ProxyHeader Duration `yaml:"proxy_header"`
+	// Inspect (tcp mode) bounds, from the accept, how long the
+	// tcp-request rules' channel reads wait for client bytes (HAProxy's
+	// tcp-request inspect-delay); 0: no bound but keep_alive.
+	Inspect Duration `yaml:"inspect"`
 }
 
 // Route sends matching requests to a backend.

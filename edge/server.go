@@ -258,7 +258,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		if h2.WebSocket {
 			f.http2.WS = wsf
 		}
-		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), Track: track}
+		f.tcp = &servetcp.Frontend{Stream: f.stream, KeepAlive: fc.Timeouts.KeepAlive.D(), InspectDelay: fc.Timeouts.Inspect.D(), Track: track}
 		if fc.TLS != nil {
 			var err error
 			if f.tls, err = frontendTLS(fc, fmt.Sprintf("frontends[%d]", i), log); err != nil {

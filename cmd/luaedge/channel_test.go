@@ -247,3 +247,58 @@ func firstLineDiff(want, got string) string {
 	}
 	return ""
 }
+
+// tcp-request inspect-delay bounds the waits of the tcp-request rules'
+// channel reads: a client that sends less than a read asks for gets what
+// it sent back once the delay has passed, on both servers.
+func TestHAProxyCfgInspectDelay(t *testing.T) {
+	needBinary(t)
+	backends := map[string]string{"ECHO": startEcho(t)}
+	sc := hcScenario{
+		name:  "inspect-delay",
+		files: []string{"channel.lua"},
+		cfg: `global
+    nbthread 1
+    lua-load channel.lua
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+defaults tcpd
+    mode tcp
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    tcp-request inspect-delay 400ms
+
+listen tcp from tcpd
+    bind 127.0.0.1:@PORT@
+    tcp-request content lua.channel-inspect
+    server echo @ECHO@
+`,
+	}
+	check := func(who string, addr func(string) string) {
+		c, err := net.DialTimeout("tcp", addr(""), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(8 * time.Second))
+		start := time.Now()
+		if _, err := io.WriteString(c, "abc"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		took := time.Since(start)
+		if want := `data(0,5)="abc" line()="abc"` + "\n"; line != want || err != nil {
+			t.Errorf("%s: %q, %v; want %q", who, line, err, want)
+		}
+		if took < 300*time.Millisecond || took > 3*time.Second {
+			t.Errorf("%s: the answer came after %v; want the 400ms inspect delay", who, took)
+		}
+	}
+	hcCheckBoth(t, sc, backends, check)
+}

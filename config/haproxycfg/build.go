@@ -179,6 +179,13 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	fe.Timeouts.HTTPRequest = first("http-request", "client")
 	fe.Timeouts.KeepAlive = first("http-keep-alive", "http-request", "client")
 	fe.Timeouts.Body = client
+	if d := p.timeouts["inspect-delay"]; d != 0 {
+		if fe.Mode == "tcp" {
+			fe.Timeouts.Inspect = d
+		} else {
+			f.warn(p.inspectAt, "'tcp-request inspect-delay' has no effect in luaedge in mode http: its tcp-request content rules run with the request")
+		}
+	}
 	f.networkFrontend(&fe, p)
 	http := fe.Mode == "http"
 

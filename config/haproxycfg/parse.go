@@ -72,6 +72,7 @@ type proxy struct {
 	binds      []string
 	tls        *config.FrontendTLS // the binds' ssl settings (all or none of them)
 	timeouts   map[string]config.Duration
+	inspectAt  pos               // where tcp-request inspect-delay was set (timeouts["inspect-delay"])
 	acls       map[string][]rule // name -> the acl lines' words after the name
 	httpReq    []rule
 	httpRes    []rule
@@ -957,6 +958,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		}
 		p.acls[w[1]] = append(p.acls[w[1]], rule{at: at, words: w[2:]})
 	case "http-request", "http-response", "tcp-request", "tcp-response", "http-after-response":
+		if isDefaults && kw == "tcp-request" && len(w) > 1 && w[1] == "inspect-delay" {
+			if p.name == "" {
+				return at.errorf("tcp-request inspect-delay is not allowed in anonymous 'defaults' sections (as in HAProxy)")
+			}
+			return f.ruleLine(p, at, w)
+		}
 		if isDefaults {
 			return at.errorf("'%s' rules in a defaults section are not supported by luaedge", kw)
 		}
@@ -1375,7 +1382,15 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	case "tcp-request":
 		switch w[1] {
 		case "inspect-delay":
-			f.warn(at, "'tcp-request inspect-delay' has no effect in luaedge: tcp-request content rules run when the connection is accepted, and Lua actions wait for data themselves")
+			if len(w) != 3 {
+				return at.errorf("tcp-request inspect-delay: want a time")
+			}
+			d, err := duration(w[2])
+			if err != nil {
+				return at.errorf("tcp-request inspect-delay: %v", err)
+			}
+			p.timeouts["inspect-delay"] = d
+			p.inspectAt = at
 		case "connection", "session", "content":
 			if len(w) < 3 {
 				return at.errorf("tcp-request %s: an action is needed", w[1])

@@ -104,9 +104,11 @@ local function may_recv(s, ctx)
 end
 
 -- wait_input parks the coroutine until more of this side arrived; false
--- when no more can come.
+-- when no more can come, or when the tcp-request rules' inspect delay
+-- has passed (HAProxy's final evaluation, where an action cannot wait).
 local function wait_input(s, ctx)
 	if not may_recv(s, ctx) then return false end
+	if ctx.tcp_stage == "req" and band(s.flags, I.F_INSPECT_OVER) ~= 0 then return false end
 	I.wait(ctx, I.OP_RECV)
 	return true
 end

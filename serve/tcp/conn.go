@@ -22,7 +22,10 @@ import (
 type Frontend struct {
 	Stream    *stream.Frontend
 	KeepAlive time.Duration // how long a connection may stay silent
-	Track     *sticktable.Table
+	// InspectDelay bounds, from the accept, the waits of the tcp-request
+	// rules' channel reads (0: none).
+	InspectDelay time.Duration
+	Track        *sticktable.Table
 }
 
 // Loop is what the TCP connections of one loop share; used from that
@@ -66,6 +69,13 @@ type Conn struct {
 	sessionEnded bool // the sess.* variables of the closed connection were dropped
 	lastSeen     time.Time
 
+	// inspectEnd is when the inspect delay ends (zero: no delay);
+	// inspectArmed, that its timer runs; inspectOver, that it ended and
+	// the stream was told (FlagInspectOver).
+	inspectEnd   time.Time
+	inspectArmed bool
+	inspectOver  bool
+
 	trackKey string               // the client's key in the frontend's tracking table
 	bytes    sticktable.ByteCount // bytes exchanged with the client not yet in the tracking table
 }
@@ -73,6 +83,9 @@ type Conn struct {
 // New serves connection c of frontend fe on loop l and starts its stream.
 func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
 	t := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, lastSeen: l.Env.Loop.Now()}
+	if fe.InspectDelay > 0 {
+		t.inspectEnd = t.lastSeen.Add(fe.InspectDelay)
+	}
 	t.st = stream.New(l.Env, t, stream.KindTCP, fe.Stream)
 	t.step = t.st.Step
 	l.Conns[t] = struct{}{}
@@ -212,14 +225,44 @@ func (t *Conn) Abort() { t.closeNow() }
 // Fail closes the connection: TCP has no error answer.
 func (t *Conn) Fail(int) { t.closeNow() }
 
-// WaitBody waits for more client bytes, unless the client closed.
+// WaitBody waits for more client bytes, unless the client closed. Until
+// the inspect delay ends, a timer is armed that ends it (once): the
+// stream then gets FlagInspectOver, and a script waiting is resumed.
 func (t *Conn) WaitBody() bool {
 	if t.clientDone {
 		return false
 	}
+	if !t.inspectEnd.IsZero() && !t.inspectOver {
+		left := t.inspectEnd.Sub(t.l.Env.Loop.Now())
+		if left <= 0 {
+			t.endInspect()
+			return false
+		}
+		if !t.inspectArmed {
+			t.inspectArmed = true
+			t.after(left, func() { t.Handle(t.inspectTimeout) })
+		}
+	}
 	t.waiting = true
 	t.resumeRead()
 	return true
+}
+
+// inspectTimeout ends the inspect delay and resumes a waiting script.
+func (t *Conn) inspectTimeout() {
+	if t.closed || t.inspectOver || !t.st.Running() {
+		return
+	}
+	t.endInspect()
+	if t.waiting {
+		t.waiting = false
+		t.step()
+	}
+}
+
+func (t *Conn) endInspect() {
+	t.inspectOver = true
+	t.st.S().SetFlag(cgo.FlagInspectOver)
 }
 
 // Backlog is how many bytes sent to the client have not left yet.

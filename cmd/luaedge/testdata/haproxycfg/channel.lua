@@ -104,3 +104,13 @@ end)
 core.register_action("channel-http-res", { "http-res" }, function(txn)
 	txn:set_var("txn.s", http_report(txn))
 end)
+
+-- With tcp-request inspect-delay, a read that waits for more than the
+-- client sent returns what there is once the delay has passed.
+core.register_action("channel-inspect", { "tcp-req" }, function(txn)
+	local r = txn.req
+	local five = r:data(0, 5)
+	local line = r:line()
+	txn.res:send("data(0,5)=" .. show(true, five) .. " line()=" .. show(true, line) .. "\n")
+	r:set("")
+end)
