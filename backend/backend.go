@@ -2,7 +2,8 @@
 // servers, the load-balancing algorithms and the health checks.
 //
 // The semantics follow HAProxy where they apply: "balance roundrobin",
-// "leastconn" and "source", server weights 0..256, maxconn, backup servers,
+// "static-rr", "leastconn", "first", "source", "random", "uri",
+// "url_param" and "hdr", server weights 0..256, maxconn, backup servers,
 // health checks with inter/rise/fall, the drain/maint/ready admin states,
 // the check_force_* overrides, and the backend's queue of requests waiting
 // for a server under its maxconn (queue.go).
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,7 @@ import (
 // Config of one backend. The YAML layer fills it; New validates it.
 type Config struct {
 	Name    string
-	Balance string // "roundrobin" (default), "leastconn" or "source"
+	Balance string // HAProxy's balance line without the keyword: "roundrobin" (default), "url_param id", "hdr(host)"...
 	Servers []ServerConfig
 	Check   CheckConfig
 }
@@ -85,12 +87,79 @@ const (
 	algoRoundRobin = iota
 	algoLeastConn
 	algoSource
+	algoFirst
+	algoRandom
+	algoURI
+	algoURLParam
+	algoHeader
 )
 
-var algoNames = map[string]int{
-	"roundrobin": algoRoundRobin,
-	"leastconn":  algoLeastConn,
-	"source":     algoSource,
+// RequestKey says what of a request the backend's algorithm hashes
+// (Backend.RequestKey): the caller hands it to Pick.
+type RequestKey int
+
+const (
+	KeyClient   RequestKey = iota // the client's address (source), or nothing
+	KeyPath                       // the URI's path (uri)
+	KeyURI                        // the whole URI, query included (uri whole)
+	KeyURLParam                   // the value of a query parameter (url_param NAME)
+	KeyHeader                     // the value of a header field (hdr(NAME))
+)
+
+// CheckBalance reports whether a balance line (the words after
+// "balance") is one New accepts.
+func CheckBalance(line string) error {
+	_, _, _, err := parseBalance(line)
+	return err
+}
+
+// parseBalance reads a balance line (HAProxy's words after "balance"):
+// the algorithm, its parameter (a parameter's or a header's name) and
+// the key it hashes.
+func parseBalance(line string) (algo int, param string, key RequestKey, err error) {
+	w := strings.Fields(line)
+	if len(w) == 0 {
+		return algoRoundRobin, "", KeyClient, nil
+	}
+	one := func(a int) (int, string, RequestKey, error) {
+		if len(w) > 1 {
+			return 0, "", 0, fmt.Errorf("balance %s: no options are supported (got %q)", w[0], strings.Join(w[1:], " "))
+		}
+		return a, "", KeyClient, nil
+	}
+	switch name := w[0]; {
+	case name == "roundrobin", name == "static-rr":
+		// static-rr is roundrobin whose weights do not change at run
+		// time: luaedge's spread is the same for both.
+		return one(algoRoundRobin)
+	case name == "leastconn":
+		return one(algoLeastConn)
+	case name == "source":
+		return one(algoSource)
+	case name == "first":
+		return one(algoFirst)
+	case name == "random", name == "random(2)":
+		return one(algoRandom)
+	case name == "uri":
+		switch {
+		case len(w) == 1:
+			return algoURI, "", KeyPath, nil
+		case len(w) == 2 && w[1] == "whole":
+			return algoURI, "", KeyURI, nil
+		}
+		return 0, "", 0, fmt.Errorf("balance uri: only the option whole is supported (got %q)", strings.Join(w[1:], " "))
+	case name == "url_param":
+		if len(w) != 2 {
+			return 0, "", 0, errors.New("balance url_param: want a parameter name, and no option")
+		}
+		return algoURLParam, w[1], KeyURLParam, nil
+	case strings.HasPrefix(name, "hdr(") && strings.HasSuffix(name, ")") && len(name) > 5:
+		if len(w) > 1 {
+			return 0, "", 0, fmt.Errorf("balance %s: no options are supported (got %q)", name, strings.Join(w[1:], " "))
+		}
+		return algoHeader, strings.ToLower(name[4 : len(name)-1]), KeyHeader, nil
+	}
+	return 0, "", 0, fmt.Errorf("balance: unknown %q (want roundrobin, static-rr, leastconn, first, source, random, uri, url_param NAME or hdr(NAME))", line)
 }
 
 // Backend is a set of servers shared by every event loop; all methods are
@@ -99,6 +168,8 @@ type Backend struct {
 	name     string
 	algo     int
 	algoName string
+	keyParam string      // url_param's parameter, hdr's field name (lower case)
+	key      RequestKey  // what Pick's key is
 	check    CheckConfig // defaults applied
 
 	// set is the servers now. The runtime API's add and del server
@@ -142,13 +213,13 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("name: required")
 	}
-	algoName := cfg.Balance
+	algoName := strings.Join(strings.Fields(cfg.Balance), " ")
 	if algoName == "" {
 		algoName = "roundrobin"
 	}
-	algo, ok := algoNames[algoName]
-	if !ok {
-		return nil, fmt.Errorf("balance: unknown %q (want roundrobin, leastconn or source)", cfg.Balance)
+	algo, param, key, err := parseBalance(algoName)
+	if err != nil {
+		return nil, err
 	}
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("servers: at least one server is required")
@@ -162,6 +233,8 @@ func New(cfg Config) (*Backend, error) {
 		name:     cfg.Name,
 		algo:     algo,
 		algoName: algoName,
+		keyParam: param,
+		key:      key,
 		check:    check,
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -398,6 +471,12 @@ func (b *Backend) Server(name string) *Server { return b.set.Load().byName[name]
 //     set does not change. If its server is at maxconn the request goes to
 //     the next usable server in config order rather than waiting: the
 //     queue is the backend's, not the server's.
+//   - uri, url_param, hdr: the same with the request's key (RequestKey);
+//     a request without one (no such parameter or field) goes round robin,
+//     as in HAProxy.
+//   - first: the first usable server in config order.
+//   - random: the less loaded of two servers drawn at random by weight
+//     (HAProxy's random(2)).
 //
 // When no non-backup server is usable, the first usable backup server in
 // config order takes the request, as HAProxy does without "allbackups".
@@ -421,7 +500,17 @@ func (b *Backend) pickLocked(key []byte) *Server {
 	case algoLeastConn:
 		s = b.pickLeastConn(set)
 	case algoSource:
-		s = pickSource(set, key)
+		s = pickHash(set, hashKey(hostPart(key)))
+	case algoURI, algoURLParam, algoHeader:
+		if key == nil {
+			s = pickRoundRobin(set)
+		} else {
+			s = pickHash(set, hashKey(key))
+		}
+	case algoFirst:
+		s = pickFirst(set)
+	case algoRandom:
+		s = pickRandom(set)
 	}
 	if s == nil {
 		for _, bk := range set.backups {
@@ -443,6 +532,10 @@ func (b *Backend) pickLocked(key []byte) *Server {
 	}
 	return s
 }
+
+// RequestKey says what key Pick wants from a request, and the name of the
+// parameter or header field it is read from.
+func (b *Backend) RequestKey() (RequestKey, string) { return b.key, b.keyParam }
 
 // UpCount returns how many servers, backups included, are usable now (see
 // Server.Usable: a server at maxconn does not count).

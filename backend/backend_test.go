@@ -38,8 +38,12 @@ func TestNewValidation(t *testing.T) {
 		want string
 	}{
 		{"no name", Config{Servers: []ServerConfig{ok}}, "name: required"},
-		{"balance", Config{Name: "x", Balance: "random", Servers: []ServerConfig{ok}},
-			`balance: unknown "random" (want roundrobin, leastconn or source)`},
+		{"balance", Config{Name: "x", Balance: "wrr", Servers: []ServerConfig{ok}},
+			`balance: unknown "wrr" (want roundrobin, static-rr, leastconn, first, source, random, uri, url_param NAME or hdr(NAME))`},
+		{"balance option", Config{Name: "x", Balance: "uri len 10", Servers: []ServerConfig{ok}},
+			`balance uri: only the option whole is supported (got "len 10")`},
+		{"balance url_param", Config{Name: "x", Balance: "url_param", Servers: []ServerConfig{ok}},
+			`balance url_param: want a parameter name, and no option`},
 		{"no servers", Config{Name: "x"}, "servers: at least one server is required"},
 		{"server name", Config{Name: "x", Servers: []ServerConfig{ok, {Address: "10.0.0.2:80"}}},
 			"servers[1].name: required"},

@@ -1,6 +1,9 @@
 package backend
 
-import "bytes"
+import (
+	"bytes"
+	"math/rand/v2"
+)
 
 // The pick* functions run with b.mu held and choose among the set's
 // primaries only; Pick falls back to the backups.
@@ -56,11 +59,12 @@ func (b *Backend) pickLeastConn(set *serverSet) *Server {
 	return best
 }
 
-// pickSource maps the hash of the client's address onto the cumulated
-// weights of the servers that are up and ready (HAProxy's map-based
-// hashing). A server at maxconn stays in the map, so that clients of other
-// servers keep theirs; its own clients go to the next usable server.
-func pickSource(set *serverSet, key []byte) *Server {
+// pickHash maps hash h (of the client's address, or of the request's
+// key) onto the cumulated weights of the servers that are up and ready
+// (HAProxy's map-based hashing). A server at maxconn stays in the map, so
+// that clients of other servers keep theirs; its own clients go to the
+// next usable server.
+func pickHash(set *serverSet, h uint64) *Server {
 	total := 0
 	for i, s := range set.primaries {
 		// Read each weight once: SetWeight may run concurrently.
@@ -70,7 +74,7 @@ func pickSource(set *serverSet, key []byte) *Server {
 	if total == 0 {
 		return nil
 	}
-	r := int(hashKey(hostPart(key)) % uint64(total))
+	r := int(h % uint64(total))
 	start := 0
 	for i, w := range set.weights {
 		if r < w {
@@ -118,4 +122,44 @@ func hashKey(key []byte) uint64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
+}
+
+// pickFirst picks the first usable server in config order: the others
+// take requests only once it is at its maxconn.
+func pickFirst(set *serverSet) *Server {
+	for _, s := range set.primaries {
+		if s.usableWeight() > 0 {
+			return s
+		}
+	}
+	return nil
+}
+
+// pickRandom draws two usable servers at random, each by its weight, and
+// picks the one with fewer requests in flight per unit of weight.
+func pickRandom(set *serverSet) *Server {
+	total := 0
+	for i, s := range set.primaries {
+		set.weights[i] = s.usableWeight()
+		total += set.weights[i]
+	}
+	if total == 0 {
+		return nil
+	}
+	draw := func() *Server {
+		r := rand.IntN(total)
+		for i, w := range set.weights {
+			if r < w {
+				return set.primaries[i]
+			}
+			r -= w
+		}
+		return nil
+	}
+	a, b := draw(), draw()
+	// a's load against b's, by weight, without division.
+	if b.active.Load()*int64(a.usableWeight()) < a.active.Load()*int64(b.usableWeight()) {
+		return b
+	}
+	return a
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -392,5 +393,57 @@ func TestConcurrentPickDone(t *testing.T) {
 				t.Errorf("backend scur %v at the end", st["scur"])
 			}
 		})
+	}
+}
+
+// uri, url_param and hdr hash the request's key: one key keeps its server,
+// keys spread over the servers, and a request without a key goes round
+// robin. first fills the first server up to its maxconn; random draws by
+// weight and never picks a server that is down.
+func TestBalanceByRequest(t *testing.T) {
+	servers := []ServerConfig{{Name: "a", Address: "10.0.0.1:80"}, {Name: "b", Address: "10.0.0.2:80"}, {Name: "c", Address: "10.0.0.3:80"}}
+	for _, line := range []string{"uri", "uri whole", "url_param id", "hdr(X-User)"} {
+		b, err := New(Config{Name: "x", Balance: line, Servers: servers})
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		seen := map[string]bool{}
+		for i := 0; i < 60; i++ {
+			key := []byte("user-" + strconv.Itoa(i))
+			s1 := b.Pick(key)
+			s1.Done()
+			s2 := b.Pick(key)
+			s2.Done()
+			if s1 != s2 {
+				t.Errorf("%s: key %s went to %s, then %s", line, key, s1.Name(), s2.Name())
+			}
+			seen[s1.Name()] = true
+		}
+		if len(seen) != 3 {
+			t.Errorf("%s: 60 keys reached %v", line, seen)
+		}
+		if got := pickSeq(b, nil, 3); got != "abc" {
+			t.Errorf("%s without a key: %s, want round robin", line, got)
+		}
+	}
+	if k, name := mustNew(t, Config{Name: "x", Balance: "hdr(X-User)", Servers: servers}).RequestKey(); k != KeyHeader || name != "x-user" {
+		t.Errorf("hdr's key: %v %q", k, name)
+	}
+
+	limited := []ServerConfig{{Name: "a", Address: "10.0.0.1:80", MaxConn: 2}, {Name: "b", Address: "10.0.0.2:80", MaxConn: 2}}
+	b := mustNew(t, Config{Name: "x", Balance: "first", Servers: limited})
+	var got []string
+	for i := 0; i < 4; i++ {
+		got = append(got, b.Pick(nil).Name())
+	}
+	if strings.Join(got, " ") != "a a b b" {
+		t.Errorf("first: %v", got)
+	}
+
+	b = mustNew(t, Config{Name: "x", Balance: "random", Servers: servers})
+	b.Servers()[1].SetAdminState(AdminMaint)
+	count := counts(b, func(int) []byte { return nil }, 300)
+	if count["b"] != 0 || count["a"] == 0 || count["c"] == 0 {
+		t.Errorf("random with b down: %v", count)
 	}
 }

@@ -411,7 +411,7 @@ type Route struct {
 // Backend is a group of servers requests can be forwarded to.
 type Backend struct {
 	Name     string          `yaml:"name"`
-	Balance  string          `yaml:"balance"` // roundrobin (default), leastconn, source
+	Balance  string          `yaml:"balance"` // HAProxy's balance line: roundrobin (default), leastconn, url_param NAME...
 	Servers  []Server        `yaml:"servers"`
 	Check    Check           `yaml:"check"`
 	Timeouts BackendTimeouts `yaml:"timeouts"`

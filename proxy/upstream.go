@@ -5,6 +5,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,11 +142,46 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		return nil, 503, "no backend for this request"
 	}
 	b := p.backends[be]
-	srv := b.Pick(src)
+	key := src
+	if k, name := b.RequestKey(); k != backend.KeyClient {
+		key = requestKey(st.S(), k, name)
+	}
+	srv := b.Pick(key)
 	if srv == nil {
-		return p.queue(st, b, src)
+		return p.queue(st, b, key)
 	}
 	return p.openOn(st, b, srv)
+}
+
+// requestKey is the key of s's request that a uri, url_param or hdr
+// backend hashes; nil when the request has none (no such parameter or
+// field: the backend then goes round robin).
+func requestKey(s *cgo.Stream, k backend.RequestKey, name string) []byte {
+	if s == nil {
+		return nil
+	}
+	switch k {
+	case backend.KeyPath:
+		return s.Path()
+	case backend.KeyURI:
+		return s.Target()
+	case backend.KeyURLParam:
+		q := s.Query()
+		for len(q) > 0 {
+			var pair []byte
+			pair, q, _ = bytes.Cut(q, []byte("&"))
+			if n, v, ok := bytes.Cut(pair, []byte("=")); ok && string(n) == name && len(v) > 0 {
+				return v
+			}
+		}
+	case backend.KeyHeader:
+		for i := range s.NumFields() {
+			if n, v := s.Field(i); len(v) > 0 && bytes.EqualFold(n, []byte(name)) {
+				return v
+			}
+		}
+	}
+	return nil
 }
 
 // openOn forwards the request of st to srv, picked for it.

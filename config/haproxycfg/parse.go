@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/config"
 )
 
@@ -985,10 +986,11 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		if err := only(be || isDefaults); err != nil {
 			return err
 		}
-		if len(w) != 2 || (w[1] != "roundrobin" && w[1] != "leastconn" && w[1] != "source") {
-			return at.errorf("balance %s: only roundrobin, leastconn and source are supported by luaedge", strings.Join(w[1:], " "))
+		line := strings.Join(w[1:], " ")
+		if err := backend.CheckBalance(line); err != nil {
+			return at.errorf("%v", err)
 		}
-		p.balance = w[1]
+		p.balance = line
 	case "http-check":
 		return f.httpCheckLine(p, at, w)
 	case "stick-table":

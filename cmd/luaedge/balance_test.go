@@ -1,0 +1,101 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// balance url_param, hdr and uri from a haproxy.cfg: a request's key keeps
+// its server, keys reach both servers, a request without the key goes
+// round robin; first sends everything to the first server.
+func TestHAProxyCfgBalanceByRequest(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "balance",
+		cfg: `global
+    nbthread 1
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    use_backend by_param if { path_beg /param }
+    use_backend by_header if { path_beg /header }
+    use_backend by_uri if { path_beg /uri }
+    default_backend by_first
+
+backend by_param
+    balance url_param id
+    server blue @BLUE@
+    server green @GREEN@
+
+backend by_header
+    balance hdr(x-user)
+    server blue @BLUE@
+    server green @GREEN@
+
+backend by_uri
+    balance uri
+    server blue @BLUE@
+    server green @GREEN@
+
+backend by_first
+    balance first
+    server blue @BLUE@
+    server green @GREEN@
+`,
+	}
+	addr, _ := hcStartLuaedge(t, sc, backends)
+	get := func(path, user string) string {
+		req, _ := http.NewRequest("GET", "http://"+addr("")+path, nil)
+		if user != "" {
+			req.Header.Set("x-user", user)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		name, _, _ := strings.Cut(strings.TrimPrefix(string(body), "backend="), " ")
+		return name
+	}
+	for _, c := range []struct {
+		name string
+		key  func(i int) (path, user string)
+	}{
+		{"url_param", func(i int) (string, string) { return "/param?x=1&id=u" + string(rune('a'+i)), "" }},
+		{"hdr", func(i int) (string, string) { return "/header", "u" + string(rune('a'+i)) }},
+		{"uri", func(i int) (string, string) { return "/uri/u" + string(rune('a'+i)) + "?q=1", "" }},
+	} {
+		seen := map[string]bool{}
+		for i := 0; i < 12; i++ {
+			path, user := c.key(i)
+			first := get(path, user)
+			for j := 0; j < 3; j++ {
+				if again := get(path, user); again != first {
+					t.Errorf("%s: %s %s went to %s, then %s", c.name, path, user, first, again)
+				}
+			}
+			seen[first] = true
+		}
+		if !seen["blue"] || !seen["green"] {
+			t.Errorf("%s: 12 keys reached %v", c.name, seen)
+		}
+	}
+	if a, b := get("/param?other=1", ""), get("/param?other=1", ""); a == b {
+		t.Errorf("url_param without the parameter: %s then %s, want round robin", a, b)
+	}
+	for i := 0; i < 4; i++ {
+		if got := get("/any", ""); got != "blue" {
+			t.Errorf("first: request %d went to %s", i, got)
+		}
+	}
+}
