@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test ./proto/proxyproto -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/httpenc -run '^$$' -fuzz '^FuzzNegotiate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proto/httpenc -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proto/socks -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $(FUZZTIME)
 
 bench: build
 	bash bench/run.sh

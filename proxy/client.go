@@ -63,7 +63,7 @@ type Client struct {
 	dns  *resolver.Cache
 
 	exchanges map[int]*exchange
-	next      int
+	sockets   *Sockets                 // the loop's: exchange ids are taken from its sequence, and the tunnel of a script's CONNECT becomes one of its sockets
 	owned     map[*cgo.Stream]int      // exchanges in the map, by request or task: CloseOf looks for none in vain
 	idle      map[origin][]*clientConn // HTTP/1 connections without an exchange
 	h2        map[origin][]*clientConn // HTTP/2 connections, each carrying many
@@ -93,32 +93,54 @@ type origin struct {
 	noSNI   bool
 	verify  bool
 	version string
-	// An HTTP proxy the connection is tunnelled through (CONNECT), with
-	// the credentials the tunnel is opened with.
-	proxyHost string
-	proxyPort int
-	proxyAuth string
+	// The proxy the connection goes through: "" (none); "http" or
+	// "https" (TLS with the proxy): a CONNECT tunnel to an https origin,
+	// the requests to an http one sent to the proxy in absolute form;
+	// "socks5" (the origin's name looked up here) or "socks5h" (by the
+	// proxy): a SOCKS5 tunnel to the origin. With the credentials it is
+	// asked with.
+	proxyScheme          string
+	proxyHost            string
+	proxyPort            int
+	proxyAuth            string // http(s): the CONNECT's proxy-authorization
+	proxyUser, proxyPass string // socks5(h): RFC 1929's
 }
 
 // dialHost and dialPort are where a connection to o is dialled: its
 // proxy, if it has one.
 func (o *origin) dialHost() string {
-	if o.proxyHost != "" {
+	if o.proxyScheme != "" {
 		return o.proxyHost
 	}
 	return o.host
 }
 
 func (o *origin) dialPort() int {
-	if o.proxyHost != "" {
+	if o.proxyScheme != "" {
 		return o.proxyPort
 	}
 	return o.port
 }
 
-func newClient(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptions, dns *resolver.Cache) *Client {
+// viaSocks reports whether o is reached through a SOCKS5 proxy.
+func (o *origin) viaSocks() bool { return o.proxyScheme == "socks5" || o.proxyScheme == "socks5h" }
+
+// httpTunnel reports whether o is reached through a CONNECT tunnel of
+// an HTTP proxy (an http origin's requests are sent to the proxy).
+func (o *origin) httpTunnel() bool {
+	return o.https && (o.proxyScheme == "http" || o.proxyScheme == "https")
+}
+
+// proxyTLS is the origin of the TLS with an https proxy: verified, as
+// servers are, against its host; HTTP/1.1 by ALPN.
+func (o *origin) proxyTLS() origin {
+	return origin{https: true, host: o.proxyHost, port: o.proxyPort, sni: o.proxyHost, verify: true, version: "1.1"}
+}
+
+func newClient(k *Sockets, hs *transport.HandshakePool, opt *ClientOptions) *Client {
+	l := k.loop
 	c := &Client{
-		loop: l, opt: opt, hs: hs, dns: dns,
+		loop: l, opt: opt, hs: hs, dns: k.dns, sockets: k,
 		exchanges: map[int]*exchange{},
 		owned:     map[*cgo.Stream]int{},
 		idle:      map[origin][]*clientConn{},
@@ -321,8 +343,8 @@ func dnsError(name string, err error) *clientError {
 
 // start begins the exchange a script asked for with http.request's go.
 func (c *Client) start(s *cgo.Stream, spec []byte, limit time.Duration, resume func()) {
-	c.next++
-	ex := &exchange{cl: c, id: c.next, owner: s}
+	c.sockets.next++
+	ex := &exchange{cl: c, id: c.sockets.next, owner: s}
 	req := &ex.req
 	err := req.parse(spec)
 	if err == nil && c.opt.MaxRequestBody > 0 && len(req.body) > c.opt.MaxRequestBody {
@@ -335,7 +357,8 @@ func (c *Client) start(s *cgo.Stream, spec []byte, limit time.Duration, resume f
 		return
 	}
 	ex.key = origin{https: req.scheme == "https", host: req.host, port: req.port, version: req.version,
-		proxyHost: req.proxyHost, proxyPort: req.proxyPort, proxyAuth: req.proxyAuth}
+		proxyScheme: req.proxyScheme, proxyHost: req.proxyHost, proxyPort: req.proxyPort,
+		proxyAuth: req.proxyAuth, proxyUser: req.proxyUser, proxyPass: req.proxyPass}
 	if ex.key.https {
 		ex.key.sni, ex.key.noSNI, ex.key.verify = req.sni, req.noSNI, req.verify
 		switch {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/http2"
+	"github.com/luaedge/luaedge/proto/socks"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -16,17 +17,33 @@ import (
 // carrying one exchange at a time, or HTTP/2, carrying many (chosen by
 // ALPN over TLS, or asked for with version 2 in clear text). It belongs
 // to the loop that dialled it.
+//
+// Its layers, from the socket up, each made once the one under it is
+// ready: the TCP connection (raw); the TLS with an https proxy (ptls);
+// the tunnel a proxy opens (a CONNECT, or SOCKS5), while which the
+// proxy's answers are read from tunnel; the TLS with an https server
+// (tc). The gnet events go down that stack (OnTraffic, proxyLayer,
+// clearClientConn) to traffic.
 type clientConn struct {
-	cl  *Client
-	key origin
+	cl     *Client
+	key    origin
+	target netip.Addr // the server's address for a "socks5" proxy
 
-	c       transport.Conn   // nil while connecting (and during a TLS handshake)
-	tc      *transport.TLS   // the TLS over the connection, from its open; nil: clear text
-	tunnel  *transport.Plain // while the proxy's answer to our CONNECT is awaited
-	pending []byte           // written before the connection opened
-	closed  bool
-	timer   *time.Timer // the connect timeout
-	waiting []*exchange // exchanges begun before it was ready
+	c         transport.Conn   // the top layer, once ready; nil before
+	raw       *transport.Plain // from the connection's open
+	ptls      *transport.TLS   // the TLS with an https proxy; nil: none
+	tc        *transport.TLS   // the TLS with an https server; nil: clear text
+	tunnel    transport.Layer  // while the proxy's answers to our CONNECT or SOCKS5 requests are awaited
+	socksWait socksStep        // the SOCKS5 answer awaited
+	pending   []byte           // written before the connection opened
+	closed    bool
+	timer     *time.Timer // the connect timeout
+	waiting   []*exchange // exchanges begun before it was ready
+
+	// sock is the script's socket that a tunnel its CONNECT opened became
+	// (stream.connection:take_socket()): the connection's events go to
+	// it, and the client no longer knows the connection.
+	sock *luaSocket
 
 	reused    bool      // it has carried an exchange to its end before
 	idleSince time.Time // since it carries none
@@ -49,16 +66,17 @@ type clientConn struct {
 	fed     []*exchange // the exchanges one Feed's events concerned, delivered to after them
 }
 
-// dial opens a new connection to the origin of ex, at addr.
-func (c *Client) dial(key origin, addr netip.Addr) (*clientConn, error) {
-	cc := &clientConn{cl: c, key: key}
+// dial opens a new connection to the origin key at addr (its proxy's);
+// target is the server's address behind a "socks5" proxy.
+func (c *Client) dial(key origin, addr, target netip.Addr) (*clientConn, error) {
+	cc := &clientConn{cl: c, key: key, target: target}
 	if err := c.loop.Dial(addrPort(addr, key.dialPort()), cc); err != nil {
 		return nil, err
 	}
 	if t := c.opt.ConnectTimeout; t > 0 {
 		cc.timer = c.loop.After(t, cc.handler(func() {
 			if cc.c == nil && !cc.closed {
-				cc.failAll(&clientError{errno: syscall.ETIMEDOUT, msg: "connect to " + key.host + " timed out"})
+				cc.failAll(&clientError{errno: syscall.ETIMEDOUT, msg: "connect to " + key.dialHost() + " timed out"})
 			}
 		}))
 	}
@@ -91,40 +109,68 @@ func (cc *clientConn) begin(ex *exchange) {
 
 // DialFailed is called on the loop when the dial failed.
 func (cc *clientConn) DialFailed(err error) {
-	cc.failAll(ioError("connect to "+cc.key.host, err))
+	cc.failAll(ioError("connect to "+cc.key.dialHost(), err))
 	cc.cl.flushReady()
 }
 
-// Opened is called on the loop when the dial completed; over TLS the
-// handshake follows on the pool's goroutines.
+// Opened is called on the loop when the dial completed (eventloop dials
+// Plain connections): the layers above it follow, the TLS handshakes on
+// the pool's goroutines.
 func (cc *clientConn) Opened(c transport.Conn) {
 	defer cc.cl.flushReady()
-	if cc.timer != nil && !cc.key.https {
-		cc.timer.Stop()
-		cc.timer = nil
-	}
+	p := c.(*transport.Plain)
 	if cc.closed {
-		c.Close()
+		p.Close()
 		return
 	}
-	p, ok := c.(*transport.Plain)
-	if !cc.key.https || !ok {
-		cc.ready(c, cc.key.version == "2")
+	cc.raw = p
+	if len(cc.waiting) == 0 { // its exchanges went away meanwhile
+		cc.close()
 		return
 	}
-	if cc.key.proxyHost != "" {
-		// The TLS starts once the proxy has opened the tunnel
-		// (proxyAnswer). The request of the first exchange names the
-		// server: all those of the connection's origin name the same.
-		cc.tunnel = p
-		if len(cc.waiting) == 0 { // its exchanges went away meanwhile
-			cc.close()
-			return
+	if cc.key.proxyScheme != "https" {
+		cc.proxyOpen(p)
+		return
+	}
+	o := transport.TLSOptions{Loop: cc.cl.loop, Pool: cc.cl.hs}
+	cc.ptls = transport.NewClientTLS(p, cc.cl.tlsConfig(cc.key.proxyTLS()), o, func(t *transport.TLS, err error) transport.Handler {
+		defer cc.cl.flushReady()
+		if err != nil {
+			cc.failAll(ioError("TLS handshake with proxy "+cc.key.proxyHost, err))
+			return nil
 		}
-		p.Write(cc.waiting[0].req.appendConnect(cc.cl.head[:0]))
+		if cc.closed {
+			return nil
+		}
+		cc.proxyOpen(t)
+		return (*proxyLayer)(cc)
+	})
+}
+
+// proxyOpen goes on once the connection to the proxy (or to the server,
+// without one) is open: the tunnel is asked for, if the origin is behind
+// one, else the connection is secured.
+func (cc *clientConn) proxyOpen(c transport.Layer) {
+	switch {
+	case cc.key.viaSocks():
+		cc.tunnel, cc.socksWait = c, socksMethod
+		c.Write(socks.AppendGreeting(cc.cl.head[:0], cc.key.proxyUser != "" || cc.key.proxyPass != ""))
+	case cc.key.httpTunnel():
+		cc.tunnel = c
+		c.Write(cc.key.appendConnect(cc.cl.head[:0]))
+	default:
+		cc.secure(c)
+	}
+}
+
+// secure starts the TLS with an https server on c; over clear text the
+// connection is ready at once.
+func (cc *clientConn) secure(c transport.Layer) {
+	if cc.key.https {
+		cc.startTLS(c)
 		return
 	}
-	cc.startTLS(p)
+	cc.ready(c, cc.key.version == "2")
 }
 
 // proxyAnswer reads the proxy's answer to the CONNECT: a 2xx opens the
@@ -150,21 +196,17 @@ func (cc *clientConn) proxyAnswer() {
 		}
 		p.Discard(n)
 		cc.tunnel = nil
-		cc.startTLS(p)
+		cc.secure(p)
 		return
 	}
 }
 
 // startTLS starts the TLS handshake with the server on p; the connection
 // is ready once it is done.
-func (cc *clientConn) startTLS(p *transport.Plain) {
+func (cc *clientConn) startTLS(p transport.Layer) {
 	o := transport.TLSOptions{Loop: cc.cl.loop, Pool: cc.cl.hs}
 	cc.tc = transport.NewClientTLS(p, cc.cl.tlsConfig(cc.key), o, func(t *transport.TLS, err error) transport.Handler {
 		defer cc.cl.flushReady()
-		if cc.timer != nil {
-			cc.timer.Stop()
-			cc.timer = nil
-		}
 		if err != nil {
 			cc.failAll(ioError("TLS handshake with "+cc.key.host, err))
 			return nil
@@ -189,8 +231,36 @@ type clearClientConn clientConn
 func (c *clearClientConn) OnTraffic()        { (*clientConn)(c).traffic() }
 func (c *clearClientConn) OnClose(err error) { (*clientConn)(c).onClose(err) }
 
-// OnTraffic is the gnet event of the connection: its TLS's, if any.
+// proxyLayer is a clientConn as the handler of the clear side of its
+// TLS with an https proxy: the events go on to the TLS with the server,
+// if any.
+type proxyLayer clientConn
+
+func (c *proxyLayer) OnTraffic()        { (*clientConn)(c).overProxy() }
+func (c *proxyLayer) OnClose(err error) { (*clientConn)(c).closeOverProxy(err) }
+
+// OnTraffic is the gnet event of the connection: its lowest TLS's, if
+// any.
 func (cc *clientConn) OnTraffic() {
+	if cc.ptls != nil {
+		cc.ptls.OnTraffic()
+		return
+	}
+	cc.overProxy()
+}
+
+// OnClose is the gnet event of the connection: its lowest TLS's, if any.
+func (cc *clientConn) OnClose(err error) {
+	if cc.ptls != nil {
+		cc.ptls.OnClose(err)
+		return
+	}
+	cc.closeOverProxy(err)
+}
+
+// overProxy handles what arrived over the connection to the proxy (or
+// the server): the TLS with the server's, if any.
+func (cc *clientConn) overProxy() {
 	if cc.tc != nil {
 		cc.tc.OnTraffic()
 		return
@@ -198,8 +268,7 @@ func (cc *clientConn) OnTraffic() {
 	cc.traffic()
 }
 
-// OnClose is the gnet event of the connection: its TLS's, if any.
-func (cc *clientConn) OnClose(err error) {
+func (cc *clientConn) closeOverProxy(err error) {
 	if cc.tc != nil {
 		cc.tc.OnClose(err)
 		return
@@ -210,6 +279,10 @@ func (cc *clientConn) OnClose(err error) {
 // ready starts using c: the exchanges waiting for it leave.
 func (cc *clientConn) ready(c transport.Conn, h2 bool) {
 	cc.c = c
+	if cc.timer != nil {
+		cc.timer.Stop()
+		cc.timer = nil
+	}
 	if len(cc.pending) > 0 {
 		c.Write(cc.pending)
 		cc.pending = nil
@@ -252,7 +325,11 @@ func (cc *clientConn) write(p []byte) {
 func (cc *clientConn) traffic() {
 	defer cc.cl.flushReady()
 	switch {
+	case cc.sock != nil:
+		cc.sock.traffic()
 	case cc.closed:
+	case cc.socksWait != 0:
+		cc.socksAnswer()
 	case cc.tunnel != nil:
 		cc.proxyAnswer()
 	case cc.h2 != nil:
@@ -265,6 +342,10 @@ func (cc *clientConn) traffic() {
 // onClose is called when the connection closed.
 func (cc *clientConn) onClose(err error) {
 	defer cc.cl.flushReady()
+	if cc.sock != nil {
+		cc.sock.onClose()
+		return
+	}
 	if cc.closed {
 		return
 	}
@@ -309,10 +390,8 @@ func (cc *clientConn) close() {
 	}
 	if cc.c != nil {
 		cc.c.Close()
-	} else if cc.tc != nil {
-		cc.tc.Close()
-	} else if cc.tunnel != nil {
-		cc.tunnel.Close()
+	} else if cc.raw != nil {
+		cc.raw.Close() // while its layers are made
 	}
 	pool := cc.cl.idle
 	if cc.h2 != nil {
@@ -479,6 +558,11 @@ func (cc *clientConn) trafficH1() {
 				return
 			}
 			r := &cc.resp
+			if ex.req.method == "CONNECT" && r.Status >= 200 && r.Status < 300 {
+				cc.c.Discard(n)
+				cc.handOver(ex)
+				return
+			}
 			if r.Status < 200 {
 				if r.Status == 100 && ex.bodyHeld {
 					cc.sendHeldBody(ex)

@@ -21,9 +21,12 @@ type exchange struct {
 	owner *cgo.Stream // the request or task that made it: only it may read it
 	req   clientRequest
 	key   origin
-	addr  netip.Addr  // the server's, once looked up: only a new connection needs it
-	conn  *clientConn // carrying it; nil before it has one and once it ended
-	sid   uint32      // its stream on an HTTP/2 connection
+	addr  netip.Addr // the server's (its proxy's), once looked up: only a new connection needs it
+	// target is the server's address behind a "socks5" proxy, looked up
+	// here as addr is, for the proxy to connect to.
+	target netip.Addr
+	conn   *clientConn // carrying it; nil before it has one and once it ended
+	sid    uint32      // its stream on an HTTP/2 connection
 
 	tries        int  // attempts begun (max_attempts bounds them)
 	staleRetried bool // sent again once after a pooled connection had closed
@@ -95,7 +98,8 @@ func (ex *exchange) endWait() {
 }
 
 // attempt sends the request on a connection; fresh asks for a new one.
-// The server's name is looked up only for a new connection.
+// The server's name (its proxy's, and behind a "socks5" proxy the
+// server's too) is looked up only for a new connection.
 func (ex *exchange) attempt(fresh bool) {
 	ex.tries++
 	if !fresh {
@@ -104,11 +108,18 @@ func (ex *exchange) attempt(fresh bool) {
 			return
 		}
 	}
-	if ex.addr.IsValid() {
+	switch {
+	case !ex.addr.IsValid():
+		ex.lookup(ex.key.dialHost(), &ex.addr)
+	case ex.key.proxyScheme == "socks5" && !ex.target.IsValid():
+		ex.lookup(ex.key.host, &ex.target)
+	default:
 		ex.dial()
-		return
 	}
-	host := ex.key.dialHost()
+}
+
+// lookup looks host up into *addr, then goes on with the attempt.
+func (ex *exchange) lookup(host string, addr *netip.Addr) {
 	ex.cl.dns.Resolve(host, func(addrs []netip.Addr, err error) {
 		defer ex.cl.flushReady()
 		switch {
@@ -116,15 +127,16 @@ func (ex *exchange) attempt(fresh bool) {
 		case err != nil:
 			ex.fail(dnsError(host, err))
 		default:
-			ex.addr = addrs[0]
-			ex.dial()
+			*addr = addrs[0]
+			ex.tries-- // the same attempt
+			ex.attempt(true)
 		}
 	})
 }
 
 // dial sends the request on a new connection.
 func (ex *exchange) dial() {
-	cc, err := ex.cl.dial(ex.key, ex.addr)
+	cc, err := ex.cl.dial(ex.key, ex.addr, ex.target)
 	if err != nil {
 		ex.fail(ioError("connect", err))
 		return

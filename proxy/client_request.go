@@ -53,9 +53,11 @@ type clientRequest struct {
 	noSNI                bool
 	expect100            time.Duration
 	maxAttempts          int
-	proxyHost            string // "": no proxy
+	proxyScheme          string // "": no proxy
+	proxyHost            string
 	proxyPort            int
-	proxyAuth            string
+	proxyAuth            string         // http(s) proxies: the proxy-authorization of the CONNECT
+	proxyUser, proxyPass string         // SOCKS5 proxies: RFC 1929's credentials ("" and "": none)
 	streamed             bool           // the body comes in the script's writes, not in body
 	fields               []http1.Header // in few, or made for many
 	few                  [4]http1.Header
@@ -125,9 +127,12 @@ func (r *clientRequest) parse(io []byte) error {
 	get(&noSNI)
 	getInt(&expect)
 	getInt(&r.maxAttempts)
+	get(&r.proxyScheme)
 	get(&r.proxyHost)
 	getInt(&r.proxyPort)
 	get(&r.proxyAuth)
+	get(&r.proxyUser)
+	get(&r.proxyPass)
 	get(&streamed)
 	getInt(&nfields)
 	if !ok || nfields < 0 || nfields > len(n.b) {
@@ -167,9 +172,11 @@ func (r *clientRequest) parse(io []byte) error {
 		return errors.New("invalid authority " + strconv.Quote(r.authority))
 	case r.streamed && len(r.body) > 0:
 		return errBadSpec
-	case r.proxyHost != "" && r.scheme != "https":
-		return errors.New("a proxy is tunnelled through for https only")
-	case r.proxyHost != "" && (r.proxyPort < 1 || r.proxyPort > 65535):
+	case r.proxyScheme != "" && r.proxyScheme != "http" && r.proxyScheme != "https" && r.proxyScheme != "socks5" && r.proxyScheme != "socks5h":
+		return errors.New("unsupported proxy scheme " + strconv.Quote(r.proxyScheme))
+	case r.proxyScheme != "" && r.proxyHost == "":
+		return errors.New("no proxy host")
+	case r.proxyScheme != "" && (r.proxyPort < 1 || r.proxyPort > 65535):
 		return errors.New("invalid proxy port " + strconv.Itoa(r.proxyPort))
 	case !http1.ValidHeaderValue([]byte(r.proxyAuth)):
 		return errors.New("invalid proxy-authorization")
@@ -243,14 +250,14 @@ func (r *clientRequest) appendHTTP1Head(dst []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// appendConnect writes the CONNECT that opens a tunnel to the request's
-// server through its proxy.
-func (r *clientRequest) appendConnect(dst []byte) []byte {
-	target := []byte(net.JoinHostPort(r.host, strconv.Itoa(r.port)))
+// appendConnect writes the CONNECT that opens a tunnel to the origin's
+// server through its HTTP proxy.
+func (o *origin) appendConnect(dst []byte) []byte {
+	target := []byte(net.JoinHostPort(o.host, strconv.Itoa(o.port)))
 	dst = http1.AppendRequestLine(dst, []byte("CONNECT"), target)
 	dst = http1.AppendHeader(dst, []byte("host"), target)
-	if r.proxyAuth != "" {
-		dst = http1.AppendHeader(dst, []byte("proxy-authorization"), []byte(r.proxyAuth))
+	if o.proxyAuth != "" {
+		dst = http1.AppendHeader(dst, []byte("proxy-authorization"), []byte(o.proxyAuth))
 	}
 	return append(dst, "\r\n"...)
 }

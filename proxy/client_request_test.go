@@ -23,7 +23,7 @@ func spec(parts ...string) []byte {
 func TestParseClientRequest(t *testing.T) {
 	r := &clientRequest{}
 	err := r.parse(spec("POST", "https", "api.test", "8443", "api.test:8443", "/v1?a=b", "", "1", "", "0", "1000", "3",
-		"", "0", "", "0", "2", "Content-Type", "text/plain", "expect", "100-continue", "hello"))
+		"", "", "0", "", "", "", "0", "2", "Content-Type", "text/plain", "expect", "100-continue", "hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,16 +40,17 @@ func TestParseClientRequest(t *testing.T) {
 		t.Fatalf("head %q\nwant %q", head, want)
 	}
 	for _, bad := range [][]byte{
-		spec("GET", "ftp", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "0", "", "0", "0", ""),
-		spec("GET", "http", "h", "0", "h", "/", "", "1", "", "0", "0", "1", "", "0", "", "0", "0", ""),
-		spec("GET", "http", "h", "80", "h", "/a b", "", "1", "", "0", "0", "1", "", "0", "", "0", "0", ""),
-		spec("GET", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "0", "", "0", "1", "x\r\ny", "v", ""),
-		spec("GET", "http", "h", "80", "h", "/", "3", "1", "", "0", "0", "1", "", "0", "", "0", "0", ""),
-		// A proxy for clear text (Lua sends those to the proxy itself), a
-		// proxy without a port, a streamed body with bytes in io.
-		spec("GET", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "px", "3128", "", "0", "0", ""),
-		spec("GET", "https", "h", "443", "h", "/", "", "1", "", "0", "0", "1", "px", "0", "", "0", "0", ""),
-		spec("POST", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "0", "", "1", "0", "body"),
+		spec("GET", "ftp", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "", "0", "", "", "", "0", "0", ""),
+		spec("GET", "http", "h", "0", "h", "/", "", "1", "", "0", "0", "1", "", "", "0", "", "", "", "0", "0", ""),
+		spec("GET", "http", "h", "80", "h", "/a b", "", "1", "", "0", "0", "1", "", "", "0", "", "", "", "0", "0", ""),
+		spec("GET", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "", "0", "", "", "", "0", "1", "x\r\ny", "v", ""),
+		spec("GET", "http", "h", "80", "h", "/", "3", "1", "", "0", "0", "1", "", "", "0", "", "", "", "0", "0", ""),
+		// A proxy of another scheme, a proxy without a port, or without
+		// a host, a streamed body with bytes in io.
+		spec("GET", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "socks4", "px", "1080", "", "", "", "0", "0", ""),
+		spec("GET", "https", "h", "443", "h", "/", "", "1", "", "0", "0", "1", "http", "px", "0", "", "", "", "0", "0", ""),
+		spec("GET", "https", "h", "443", "h", "/", "", "1", "", "0", "0", "1", "socks5", "", "1080", "", "", "", "0", "0", ""),
+		spec("POST", "http", "h", "80", "h", "/", "", "1", "", "0", "0", "1", "", "", "0", "", "", "", "1", "0", "body"),
 		[]byte("3:GET4:http"),
 	} {
 		if err := new(clientRequest).parse(bad); err == nil {
@@ -63,11 +64,11 @@ func TestParseClientRequest(t *testing.T) {
 func TestStreamedAndProxiedRequests(t *testing.T) {
 	r := &clientRequest{}
 	err := r.parse(spec("PUT", "https", "::1", "8443", "[::1]:8443", "/up", "", "1", "", "1", "1000", "1",
-		"proxy.test", "3128", "basic dTpw", "1", "1", "expect", "100-continue", ""))
+		"https", "proxy.test", "3128", "basic dTpw", "", "", "1", "1", "expect", "100-continue", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.streamed || !r.noSNI || r.proxyHost != "proxy.test" || r.proxyPort != 3128 || !r.expects100() || r.sendsLength() {
+	if !r.streamed || !r.noSNI || r.proxyScheme != "https" || r.proxyHost != "proxy.test" || r.proxyPort != 3128 || !r.expects100() || r.sendsLength() {
 		t.Fatalf("%+v", r)
 	}
 	head := string(r.appendHTTP1Head(nil))
@@ -75,7 +76,11 @@ func TestStreamedAndProxiedRequests(t *testing.T) {
 	if head != want {
 		t.Fatalf("head %q\nwant %q", head, want)
 	}
-	connect := string(r.appendConnect(nil))
+	o := origin{https: true, host: r.host, port: r.port, proxyScheme: r.proxyScheme, proxyHost: r.proxyHost, proxyPort: r.proxyPort, proxyAuth: r.proxyAuth}
+	if !o.httpTunnel() || o.viaSocks() || o.dialHost() != "proxy.test" || o.dialPort() != 3128 {
+		t.Fatalf("origin %+v", o)
+	}
+	connect := string(o.appendConnect(nil))
 	want = "CONNECT [::1]:8443 HTTP/1.1\r\nhost: [::1]:8443\r\nproxy-authorization: basic dTpw\r\n\r\n"
 	if connect != want {
 		t.Fatalf("connect %q\nwant %q", connect, want)

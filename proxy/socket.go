@@ -31,7 +31,7 @@ type Sockets struct {
 	handshakes *transport.HandshakePool // of connect_ssl; shared by the generation's loops
 	sockets    map[int]*luaSocket
 	ws         map[int]*wsClient // http.websocket clients (wsclient.go); made on first use
-	next       int               // the last id given to a socket or client
+	next       int               // the last id given to a socket, client or HTTP exchange
 	dns        *resolver.Cache   // names of connects and URIs; nil without a loop
 	http       *Client           // nil without a loop
 	flate      *ws.Flate         // the loop's compressors (serve/ws.Loop's); nil: clients offer no permessage-deflate
@@ -47,7 +47,7 @@ func NewSockets(l *eventloop.Loop, hs *transport.HandshakePool, opt *ClientOptio
 	k := &Sockets{loop: l, handshakes: hs, sockets: map[int]*luaSocket{}, flate: f}
 	if l != nil && opt != nil {
 		k.dns = opt.Resolver.NewCache(l.Post, l.Now)
-		k.http = newClient(l, hs, opt, k.dns)
+		k.http = newClient(k, hs, opt)
 	}
 	return k
 }
@@ -107,11 +107,17 @@ func init() {
 	lj.RegisterGoFunc("http_close", goHTTPClose)
 }
 
-// goHTTPClose(id): lets an HTTP exchange of the loop's client go.
+// goHTTPClose(id): lets an HTTP exchange of the loop's client go, or
+// closes the tunnel its CONNECT opened, which the script did not take
+// (handOver gave the socket the exchange's id).
 func goHTTPClose(c *cgo.Call) int {
 	if h, ok := lj.Host(c).(SocketsHost); ok {
-		if cl := h.LuaSockets().http; cl != nil {
-			cl.CloseExchange(int(c.Int(1)))
+		l, id := h.LuaSockets(), int(c.Int(1))
+		if l.http != nil {
+			l.http.CloseExchange(id)
+		}
+		if k := l.sockets[id]; k != nil {
+			k.close()
 		}
 	}
 	return 0

@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// TLS is a connection that speaks TLS (crypto/tls) over a Plain one. It is
-// both the Conn protocol code uses, presenting the clear bytes, and the
-// handler of the gnet connection, which it hands its events once the
+// TLS is a connection that speaks TLS (crypto/tls) over a Plain one, or
+// over another TLS (a client's TLS with a server inside the tunnel an
+// https proxy opened). It is both the Conn protocol code uses, presenting
+// the clear bytes, and the handler of the connection under it (the gnet
+// connection, or the TLS under it), which it hands its events once the
 // handshake is over.
 //
 // The handshake runs on a goroutine, never on the loop: crypto/tls's
@@ -26,7 +28,7 @@ import (
 // A TLS belongs to its loop like the Plain under it; only wire's locked
 // fields are shared with the handshake goroutine, until the handshake ends.
 type TLS struct {
-	p     *Plain
+	p     Layer
 	tc    *tls.Conn
 	w     *wire
 	loop  Loop
@@ -47,6 +49,14 @@ type TLS struct {
 	sentClose bool                // close_notify was sent
 	ended     bool                // the peer sent close_notify, or a record failed
 	expired   bool                // the handshake timeout closed the connection
+}
+
+// Layer is a connection a TLS runs over: a Plain, or a TLS.
+type Layer interface {
+	Conn
+	ProxyTLVs() []byte
+	SetLinger(onoff, sec int) error
+	paused() bool
 }
 
 // ErrHandshakeTimeout is the error ready gets when the handshake was not
@@ -148,16 +158,17 @@ func NewServerTLS(p *Plain, cfg *tls.Config, o TLSOptions, ready func(t *TLS, er
 }
 
 // NewClientTLS starts a client handshake with cfg on p, a connection
-// just dialled, as NewServerTLS does for a server; the handshake starts
-// at once. The caller makes the TLS the gnet connection's handler.
-func NewClientTLS(p *Plain, cfg *tls.Config, o TLSOptions, ready func(t *TLS, err error) Handler) *TLS {
+// just dialled (or a TLS whose handshake is over), as NewServerTLS does
+// for a server; the handshake starts at once. The caller makes the TLS
+// the handler of p's events.
+func NewClientTLS(p Layer, cfg *tls.Config, o TLSOptions, ready func(t *TLS, err error) Handler) *TLS {
 	t := newTLS(p, o, ready)
 	t.tc = tls.Client(t.w, cfg)
 	t.start()
 	return t
 }
 
-func newTLS(p *Plain, o TLSOptions, ready func(*TLS, error) Handler) *TLS {
+func newTLS(p Layer, o TLSOptions, ready func(*TLS, error) Handler) *TLS {
 	t := &TLS{p: p, loop: o.Loop, ready: ready}
 	t.w = &wire{t: t, pool: o.Pool}
 	t.w.cond = sync.NewCond(&t.w.mu)

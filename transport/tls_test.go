@@ -240,21 +240,33 @@ func TestTLSStalledHandshakesDoNotBlock(t *testing.T) {
 // dialer is the handler of a connection the loop dials: it wraps it in a
 // client TLS and forwards the gnet events to it.
 type dialer struct {
-	l    *eventloop.Loop
-	cfg  *tls.Config
-	tc   *transport.TLS
-	got  chan string
-	fail chan error
-	buf  []byte
+	l     *eventloop.Loop
+	cfg   *tls.Config
+	inner *tls.Config    // a second TLS inside the first; nil: none
+	tc    *transport.TLS // the gnet connection's handler
+	clear *transport.TLS // the one the reader reads
+	got   chan string
+	fail  chan error
+	buf   []byte
 }
 
 func (d *dialer) Opened(c transport.Conn) {
-	d.tc = transport.NewClientTLS(c.(*transport.Plain), d.cfg, transport.TLSOptions{Loop: d.l, Pool: transport.NewHandshakePool(1), Timeout: 5 * time.Second},
+	d.tc = d.start(c.(*transport.Plain), d.cfg, d.inner)
+}
+
+// start runs a TLS with cfg over p, then, if inner is set, another with
+// inner over it, and pings.
+func (d *dialer) start(p transport.Layer, cfg, inner *tls.Config) *transport.TLS {
+	return transport.NewClientTLS(p, cfg, transport.TLSOptions{Loop: d.l, Pool: transport.NewHandshakePool(1), Timeout: 5 * time.Second},
 		func(tc *transport.TLS, err error) transport.Handler {
 			if err != nil {
 				d.fail <- err
 				return nil
 			}
+			if inner != nil {
+				return d.start(tc, inner, nil) // the inner TLS takes the outer's events
+			}
+			d.clear = tc
 			tc.Write([]byte("ping"))
 			return &reader{d}
 		})
@@ -269,8 +281,8 @@ type reader struct{ d *dialer }
 
 func (r *reader) OnTraffic() {
 	d := r.d
-	d.buf = append(d.buf, d.tc.Peek()...)
-	d.tc.Discard(-1)
+	d.buf = append(d.buf, d.clear.Peek()...)
+	d.clear.Discard(-1)
 	if len(d.buf) >= 4 {
 		d.got <- string(d.buf)
 	}
@@ -330,6 +342,80 @@ func TestTLSClient(t *testing.T) {
 		d := &dialer{l: l, cfg: cfg, got: make(chan string, 1), fail: make(chan error, 1)}
 		l.Post(func() {
 			if err := l.Dial(addr, d); err != nil {
+				d.fail <- err
+			}
+		})
+		select {
+		case got := <-d.got:
+			if !trusted || got != "PING" {
+				t.Fatalf("trusted %v: got %q", trusted, got)
+			}
+		case err := <-d.fail:
+			var uerr x509.UnknownAuthorityError
+			if trusted || !errors.As(err, &uerr) {
+				t.Fatalf("trusted %v: %v", trusted, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no outcome")
+		}
+	}
+}
+
+// A TLS over a TLS (the TLS with a server inside an https proxy's
+// tunnel): the outer one hands its clear bytes to the inner one, whose
+// certificate is verified on its own.
+func TestTLSOverTLS(t *testing.T) {
+	outerCert, outerRoots := selfSigned(t, "proxy.test")
+	innerCert, innerRoots := selfSigned(t, "server.test")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{outerCert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				in := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{innerCert}})
+				b := make([]byte, 4)
+				if _, err := io.ReadFull(in, b); err == nil {
+					_, _ = in.Write(bytes.ToUpper(b))
+				}
+			}()
+		}
+	}()
+	loops := make(chan *eventloop.Loop, 1)
+	e := eventloop.New(eventloop.Options{Loops: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Setup: func(l *eventloop.Loop) error { loops <- l; return nil }})
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	bind := free.Addr().String()
+	free.Close()
+	_ = e.Listen(bind, func(*eventloop.Loop, transport.Conn) eventloop.Handler { return nil })
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run() }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+		<-ran
+	}()
+	l := <-loops
+	for _, trusted := range []bool{true, false} {
+		inner := &tls.Config{ServerName: "server.test", RootCAs: innerRoots}
+		if !trusted {
+			inner.RootCAs = outerRoots // the proxy's roots do not vouch for the server
+		}
+		d := &dialer{l: l, cfg: &tls.Config{ServerName: "proxy.test", RootCAs: outerRoots}, inner: inner,
+			got: make(chan string, 1), fail: make(chan error, 1)}
+		l.Post(func() {
+			if err := l.Dial(ln.Addr().(*net.TCPAddr), d); err != nil {
 				d.fail <- err
 			}
 		})

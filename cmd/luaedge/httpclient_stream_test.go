@@ -441,7 +441,15 @@ func startConnectProxy(t *testing.T) *connectProxy {
 		t.Fatal(err)
 	}
 	p := &connectProxy{addr: ln.Addr().String()}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: p.handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+// handler serves the proxy's requests.
+func (p *connectProxy) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Proxy-Authorization") != "Basic dTpw" && r.Header.Get("Proxy-Authorization") != "basic dTpw" {
 			w.WriteHeader(http.StatusProxyAuthRequired)
 			return
@@ -476,10 +484,7 @@ func startConnectProxy(t *testing.T) *connectProxy {
 		go func() { io.Copy(up, rw); up.Close() }()
 		io.Copy(c, up)
 		c.Close()
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return p
+	})
 }
 
 // request.proxy: https through a CONNECT tunnel with TLS to the server

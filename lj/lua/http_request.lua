@@ -26,7 +26,8 @@ local headers_mt, headers_sized, secret = I.http_headers.mt, I.headers_sized, I.
 
 -- errno values luaedge returns (Linux's), as cqueues.errno names them.
 local errno = {
-	EBADF = 9, EINVAL = 22, EMSGSIZE = 90, EPROTO = 71, ELOOP = 40,
+	EBADF = 9, EACCES = 13, EINVAL = 22, EMSGSIZE = 90, EPROTO = 71, ELOOP = 40, EILSEQ = 84,
+	EOPNOTSUPP = 95, EAFNOSUPPORT = 97, ENETUNREACH = 101,
 	ECONNRESET = 104, ETIMEDOUT = 110, ECONNREFUSED = 111, EHOSTUNREACH = 113,
 }
 local ETIMEDOUT = errno.ETIMEDOUT
@@ -120,18 +121,33 @@ local Stream = {}
 local stream_mt = { __name = "http.stream", __index = Stream }
 stream_mt.__tostring = function(self) return "http.stream{" .. (self.id or 0) .. "}" end
 
--- A collected stream whose body did not end lets its exchange go.
+-- A collected stream whose body did not end lets its exchange go; one
+-- whose tunnel the script did not take closes it.
 local function watch(st)
 	local p = newproxy(true)
 	local id = st.id
 	getmetatable(p).__gc = function()
-		if not st.done then
+		if not st.done or (st.tunnel and not st.taken) then
 			ngone = ngone + 1
 			gone[ngone] = id
 		end
 	end
 	st.gc = p
 end
+
+-- stream.connection: lua-http's connection of the stream, for
+-- take_socket() only. A 2xx answer to a CONNECT made its tunnel a socket
+-- in Go (with the exchange's id), which take_socket hands to the script
+-- once, as a core.tcp() Socket; any other stream has none (nil).
+local tunnel_mt = { __index = {
+	take_socket = function(self)
+		local st = self.stream
+		if st.taken or st.closed then return nil end
+		st.taken = true
+		return I.socket_adopt(st.id, st.owner)
+	end,
+} }
+Stream.connection = setmetatable({}, { __index = { take_socket = function() return nil end } })
 
 -- take puts what a delivery carried in the stream: body bytes, and at the
 -- end the trailers.
@@ -259,7 +275,7 @@ end
 -- shutdown() lets the response go: a connection still carrying its body
 -- is closed (HTTP/1) or the stream reset (HTTP/2).
 function Stream.shutdown(self)
-	if not self.done and not self.closed then
+	if (not self.done or (self.tunnel and not self.taken)) and not self.closed then
 		gocall(I.go.http_close, self.id)
 	end
 	self.closed, self.done, self.buf = true, true, ""
@@ -483,26 +499,38 @@ local function first(h, name)
 end
 
 -- spec's arguments: body, a string or nil (streamed: a function or file
--- body the script writes after the head); proxy, nil or the parts of an
--- http:// proxy URI (scheme, userinfo, host, port). An https request
--- goes through a tunnel the proxy opens (Go sends the CONNECT); a clear
--- one is sent to the proxy itself, its target a whole URI, as lua-http
--- does.
+-- body the script writes after the head); proxy, nil or proxy_of's
+-- parts. Through an http or https proxy, an https request goes through a
+-- tunnel the proxy opens (Go sends the CONNECT), a clear one is sent to
+-- the proxy itself, its target a whole URI, as lua-http does; through a
+-- SOCKS5 proxy, any request goes through its tunnel.
 local function spec(self, body, streamed, proxy)
 	local h = self.headers
 	local method = first(h, ":method") or "GET"
 	local scheme = self.tls and "https" or "http"
 	local sendname = self.sendname
 	local host, port, path, version = self.host, self.port, first(h, ":path") or "/", version_of(self.version)
-	local phost, pport, pauth, fwd_auth = "", 0, "", nil
+	if method == "CONNECT" then
+		if version == "2" then error("http.request: a CONNECT is sent over HTTP/1.1", 4) end
+		version = "1.1" -- its tunnel is the connection (take_socket)
+	end
+	local pscheme, phost, pport, pauth, puser, ppass, fwd_auth = "", "", 0, "", "", "", nil
 	if proxy then
-		local cred = proxy[2] and "basic " .. base64(proxy[2], C.LE_B64_ENC)
-		if scheme == "https" then
-			phost, pport, pauth = proxy[3], proxy[4], cred or ""
+		pscheme, phost, pport = proxy[1], proxy[3], proxy[4]
+		local userinfo = proxy[2]
+		if pscheme == "socks5" or pscheme == "socks5h" then
+			if userinfo then
+				local user, pass = match(userinfo, "^([^:]*):(.*)$")
+				if user == nil then error("http.request: invalid username/password format in the SOCKS proxy URI", 4) end
+				puser, ppass = I.http_util.decodeURIComponent(user), I.http_util.decodeURIComponent(pass)
+			end
+		elseif scheme == "https" then
+			pauth = userinfo and "basic " .. base64(userinfo, C.LE_B64_ENC) or ""
 		else
 			if method == "CONNECT" then error("http.request: a CONNECT request cannot go through an HTTP proxy", 4) end
 			path = self:to_uri(false)
-			host, port, version, fwd_auth = proxy[3], proxy[4], "1.1", cred
+			version = "1.1"
+			fwd_auth = userinfo and "basic " .. base64(userinfo, C.LE_B64_ENC)
 		end
 	end
 	local i = 1
@@ -518,9 +546,12 @@ local function spec(self, body, streamed, proxy)
 	i = ns(i, sendname == false and "1" or "0")
 	i = nsn(i, floor((tonumber(self.expect_100_timeout) or 0) * 1000))
 	i = nsn(i, tonumber(self.max_attempts) or 1)
+	i = ns(i, pscheme)
 	i = ns(i, phost)
 	i = nsn(i, pport)
 	i = ns(i, pauth)
+	i = ns(i, puser)
+	i = ns(i, ppass)
 	i = ns(i, streamed and "1" or "0")
 	-- The fields, without the pseudo-headers (the arrays of http.headers).
 	local names, values, n = h.names, h.values, 0
@@ -545,10 +576,12 @@ local function spec(self, body, streamed, proxy)
 	return out
 end
 
--- proxy_of returns the proxy self goes through, as split_uri's parts,
--- or nil: request.proxy (a URI, or false for none), else the choice of
--- request.proxies when a script set one. Nothing is read from the
--- environment (lua-http's default proxies object reads http_proxy).
+-- proxy_of returns the proxy self goes through, as split_uri's parts
+-- (its port given), or nil: request.proxy (a URI, or false for none),
+-- else the choice of request.proxies when a script set one. Nothing is
+-- read from the environment (lua-http's default proxies object reads
+-- http_proxy).
+local proxy_port = { http = 80, https = 443, socks5 = 1080, socks5h = 1080 }
 local function proxy_of(self)
 	local proxy = self.proxy
 	if proxy == nil and self.proxies ~= nil then
@@ -556,10 +589,10 @@ local function proxy_of(self)
 	end
 	if not proxy then return nil end
 	local scheme, userinfo, host, port = split_uri(proxy)
-	if scheme ~= "http" then
-		error("http.request: proxy must be an http:// URI, got " .. tostring(proxy), 4)
+	if not proxy_port[scheme] then
+		error("http.request: unsupported proxy " .. tostring(proxy) .. " (http, https, socks5 or socks5h expected)", 4)
 	end
-	return { scheme, userinfo, host, port or 80 }
+	return { scheme, userinfo, host, port or proxy_port[scheme] }
 end
 
 -- write_body writes a function or file body piece by piece, each once
@@ -603,7 +636,13 @@ local function send(self, timeout)
 	local st = setmetatable({ id = id, headers = h, head_taken = true, buf = "", done = false, closed = false,
 		peer_version = tonumber(version) }, stream_mt)
 	take(st, out, pos, res, tl)
-	if not st.done then watch(st) end
+	if first(self.headers, ":method") == "CONNECT" and byte(h.values[1]) == 50 then -- "2xx"
+		st.tunnel, st.owner = true, I.current()
+		st.connection = setmetatable({ stream = st }, tunnel_mt)
+		watch(st)
+	elseif not st.done then
+		watch(st)
+	end
 	return h, st
 end
 
@@ -747,8 +786,11 @@ end
 -- values this client returns, and strerror.
 local errno_mod = {}
 local messages = {
-	[9] = "Bad file descriptor", [22] = "Invalid argument", [40] = "Too many levels of symbolic links",
-	[71] = "Protocol error", [90] = "Message too long", [104] = "Connection reset by peer",
+	[9] = "Bad file descriptor", [13] = "Permission denied", [22] = "Invalid argument",
+	[40] = "Too many levels of symbolic links", [71] = "Protocol error",
+	[84] = "Invalid or incomplete multibyte or wide character", [90] = "Message too long",
+	[95] = "Operation not supported", [97] = "Address family not supported by protocol",
+	[101] = "Network is unreachable", [104] = "Connection reset by peer",
 	[110] = "Connection timed out", [111] = "Connection refused", [113] = "No route to host",
 }
 for k, v in pairs(errno) do errno_mod[k], errno_mod[v] = v, k end

@@ -169,4 +169,13 @@ function Socket.setoption(self, name, value)
 	return 1
 end
 
+-- socket_adopt(id, s) is the Socket of a connection Go made socket id of
+-- for request or task s: the tunnel of an http.request CONNECT
+-- (stream.connection:take_socket()).
+function I.socket_adopt(id, s)
+	local sock = setmetatable({}, mt)
+	socks[sock] = { id = id, ms = 0, owner = s }
+	return sock
+end
+
 I.Socket = Socket
