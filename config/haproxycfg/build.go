@@ -587,6 +587,10 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	if allow {
 		gate = append(gate, fmt.Sprintf("not H.st(txn).skip[%s]", luaQuote(s.id)))
 	}
+	if name == "early-hint" {
+		// Its condition holds for its own field only (earlyHints).
+		condWords = nil
+	}
 	if len(condWords) > 0 {
 		cond, err := sc.cond(condWords, s.p.acls)
 		if err != nil {
@@ -857,6 +861,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s takes no argument", name)
 		}
 		return "txn:done()", nil
+	case name == "early-hint" && c.http && !res:
+		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
 		return c.deny(sc, at, args, res)
 	case name == "return" && c.http && !res:
@@ -1148,6 +1154,55 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, %s)", status, luaQuote(reason), body)
 	return b.String(), nil
+}
+
+// earlyHints compiles an early-hint rule and those merged with it
+// (rule.hints) into one 103 Early Hints, sent before the rules go on:
+// the first rule's field if its condition holds, then the others'. A 103
+// with no field is not sent; an HTTP/1.0 client gets none (both as
+// HAProxy 2.6).
+func (c *chain) earlyHints(sc scope, s section, r rule) (string, error) {
+	var b strings.Builder
+	b.WriteString("local h = {}\n")
+	for i, x := range append([]rule{r}, r.hints...) {
+		w := x.words
+		ci := condIndex(w)
+		if ci != 3 {
+			return "", x.at.errorf("early-hint: want a field name and a value (quote it)")
+		}
+		if !httpToken(w[1]) {
+			return "", x.at.errorf("early-hint: invalid field name '%s'", w[1])
+		}
+		v, err := sc.formatHTTP(w[2])
+		if err != nil {
+			return "", x.at.errorf("early-hint: %v", err)
+		}
+		add := fmt.Sprintf("h[#h + 1] = {%s, %s}", luaQuote(strings.ToLower(w[1])), v)
+		if i == 0 && ci < len(w) {
+			cond, err := sc.cond(w[ci:], s.p.acls)
+			if err != nil {
+				return "", x.at.errorf("early-hint: %v", err)
+			}
+			add = fmt.Sprintf("if %s then %s end", cond, add)
+		}
+		b.WriteString(add + "\n")
+	}
+	b.WriteString("txn.http:early_hints(h)")
+	return b.String(), nil
+}
+
+// httpToken reports whether s is an HTTP token (a field name).
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isLetter(c) || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]

@@ -509,3 +509,43 @@ backend b
 		t.Errorf("server addresses %q", got)
 	}
 }
+
+// Consecutive early-hint rules make one 103, which a rule with a
+// condition or any other rule ends, as HAProxy 2.6 merges them.
+func TestEarlyHintGroups(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-request early-hint link "</a.css>; rel=preload" if { path_beg /a }
+    http-request early-hint Link "</b.js>; rel=preload; as=%[path]"
+    http-request early-hint x-one 1 unless { path_beg /a }
+    http-request early-hint x-two 2
+    http-request set-header x y
+    http-request early-hint x-three 3
+    http-request return status 200
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	if n := strings.Count(rules, "txn.http:early_hints(h)"); n != 3 {
+		t.Fatalf("want 3 interim responses (two runs split by a condition, one after set-header), got %d:\n%s", n, rules)
+	}
+	// The first group: the condition guards its own field, not the next.
+	first := rules[strings.Index(rules, "local h = {}"):]
+	first = first[:strings.Index(first, "txn.http:early_hints(h)")]
+	if !strings.Contains(first, `then h[#h + 1] = {"link", "</a.css>; rel=preload"} end`) ||
+		!strings.Contains(first, "\nh[#h + 1] = {\"link\", ") || strings.Contains(first, "x-one") {
+		t.Errorf("first 103:\n%s", first)
+	}
+	for _, bad := range []string{
+		`http-request early-hint link`,
+		`http-request early-hint link a b`,
+		`http-request early-hint "bad name" v`,
+	} {
+		_, err := Load(write(t, "haproxy.cfg", "frontend f\n    mode http\n    bind 127.0.0.1:80\n    "+bad+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "haproxy.cfg:4: ") || !strings.Contains(err.Error(), "early-hint") {
+			t.Errorf("%s: want an error naming line 4 and early-hint, got %v", bad, err)
+		}
+	}
+}

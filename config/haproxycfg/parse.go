@@ -54,6 +54,10 @@ type rule struct {
 	// which runs before its http-request rules: its Lua actions are the
 	// ones registered for tcp-req.
 	tcp bool
+	// hints are the early-hint rules without a condition that follow an
+	// early-hint rule: as HAProxy 2.6, their fields go in the same 103,
+	// which a rule with a condition, or any other rule, ends.
+	hints []rule
 }
 
 // useBackend is a use_backend line.
@@ -1355,6 +1359,9 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	r := rule{at: at, words: w[1:]}
 	switch w[0] {
 	case "http-request":
+		if w[1] == "early-hint" {
+			return f.earlyHint(p, at, w)
+		}
 		if w[1] == "wait-for-body" {
 			return f.trackOrWait(p, at, w)
 		}
@@ -1410,6 +1417,24 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 		}
 		p.tcpRes = append(p.tcpRes, rule{at: at, words: w[2:]})
 	}
+	return nil
+}
+
+// earlyHint reads http-request early-hint NAME FMT [if|unless COND]. A
+// rule without a condition right after another early-hint rule joins
+// that rule's 103 (rule.hints), as HAProxy 2.6 merges them.
+func (f *file) earlyHint(p *proxy, at pos, w []string) error {
+	if ci := condIndex(w[2:]); ci != 2 {
+		return at.errorf("http-request early-hint: want a field name and a value (quote it)")
+	}
+	r := rule{at: at, words: w[1:]}
+	if n := len(p.httpReq); n > 0 && len(w) == 4 {
+		if last := &p.httpReq[n-1]; last.words[0] == "early-hint" {
+			last.hints = append(last.hints, r)
+			return nil
+		}
+	}
+	p.httpReq = append(p.httpReq, r)
 	return nil
 }
 
