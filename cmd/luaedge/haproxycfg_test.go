@@ -96,14 +96,50 @@ func hcBackends(t *testing.T) map[string]string {
 	t.Cleanup(echo.Close)
 	addrs["ECHO"] = echo.Listener.Addr().String()
 	addrs["ECHO_HOST"], addrs["ECHO_PORT"], _ = net.SplitHostPort(addrs["ECHO"])
+	// REASON answers every request with a reason phrase of its own.
+	addrs["REASON"] = hcReasonServer(t)
 	// CLOSED is a port nothing listens on.
 	addrs["CLOSED"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	return addrs
 }
 
+// hcReasonServer starts a server that answers each request (read up to
+// the end of its head) with "201 Very Fine Indeed" and closes; it returns
+// its address.
+func hcReasonServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 201 Very Fine Indeed\r\ncontent-type: text/plain\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n")
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // hcEcho answers what a script's HTTP client sent: the request line, the
 // headers clients add, the body's length and its first and last lines.
-// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201;
+// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201,
+// /framing how the body came (transfer-encoding, content-length);
 // every answer has two x-multi fields.
 func hcEcho(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -120,6 +156,9 @@ func hcEcho(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(2 * time.Second)
 	case "/created":
 		w.WriteHeader(http.StatusCreated)
+	case "/framing":
+		fmt.Fprintf(w, "te=%q content-length=%q expect=%q body=%q\n", r.TransferEncoding, r.Header.Get("content-length"), r.Header.Get("expect"), body)
+		return
 	}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 	fmt.Fprintf(w, "%s %s host=%s ua=%q accept=%q x-a=%q len=%d first=%q last=%q\n", r.Method, r.RequestURI, r.Host,
@@ -693,6 +732,7 @@ frontend www
     bind 127.0.0.1:@PORT@
     http-request set-header x-echo @ECHO@
     http-request set-header x-closed @CLOSED@
+    http-request set-header x-reason @REASON@
     http-request use-service lua.hc
 
 listen li1
@@ -704,6 +744,8 @@ listen li1
 			steps: []hxStep{
 				{name: "get: the fields, list values only", conn: "a", req: hxReq{Path: "/get"}, want: hxWant{Status: 200}},
 				{name: "a 201", conn: "a", req: hxReq{Path: "/created"}, want: hxWant{Status: 200}},
+				{name: "the server's reason phrase", conn: "a", req: hxReq{Path: "/reason"}, want: hxWant{Status: 200, Body: "status=number:201\nreason=Very Fine Indeed\nheader content-length 0=3\nheader content-type 0=text/plain\nbody(3)=ok\n\n"}},
+				{name: "a body goes chunked", conn: "a", req: hxReq{Path: "/framing"}, want: hxWant{Status: 200}},
 				{name: "large bodies both ways", conn: "a", req: hxReq{Path: "/post-big"}, want: hxWant{Status: 200}},
 				{name: "head", conn: "a", req: hxReq{Path: "/head"}, want: hxWant{Status: 200}},
 				{name: "put", conn: "a", req: hxReq{Path: "/put"}, want: hxWant{Status: 200}},
