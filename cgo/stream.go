@@ -23,6 +23,7 @@ const (
 	OpSocket  = C.LE_OP_SOCKET
 	OpUpgrade = C.LE_OP_UPGRADE
 	OpAfter   = C.LE_OP_AFTER
+	OpInterim = C.LE_OP_INTERIM
 )
 
 // Stream flags (le_stream.flags).

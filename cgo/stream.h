@@ -44,7 +44,8 @@ enum {
 	LE_OP_FORWARD = 5, /* forward the request; resume with the response head */
 	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
 	LE_OP_UPGRADE = 7, /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
-	LE_OP_AFTER = 8    /* done as OP_DONE is; resume once the response was handed over (hooks' after_response) */
+	LE_OP_AFTER = 8,   /* done as OP_DONE is; resume once the response was handed over (hooks' after_response) */
+	LE_OP_INTERIM = 9  /* send an interim response (status arg, fields in io, "name: value\r\n" each), then resume */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */

@@ -580,7 +580,7 @@ func (cc *clientConn) trafficH1() {
 			if cc.mode == http1.BodyChunked {
 				cc.dec.Reset()
 			}
-			ex.gotHead(r.Status, "1.1", len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
+			ex.gotHead(r.Status, "1.1", r.Reason, len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
 			cc.c.Discard(n)
 			if cc.mode == http1.BodyNone {
 				cc.finishH1()
@@ -781,7 +781,7 @@ func (cc *clientConn) eventH2(ex *exchange, ev *http2.ClientEvent) {
 	case http2.ClientResponse:
 		f := ev.Fields
 		ex.bodyHeld = false // answered without the body
-		ex.gotHead(ev.Status, "2", len(f), func(i int) ([]byte, []byte) { return bytesOf(f[i].Name), bytesOf(f[i].Value) })
+		ex.gotHead(ev.Status, "2", nil, len(f), func(i int) ([]byte, []byte) { return bytesOf(f[i].Name), bytesOf(f[i].Value) })
 		if ev.End {
 			ended()
 			ex.end(0, nil)

@@ -172,9 +172,9 @@ func (ex *exchange) connFailed(e *clientError, stale, refused bool) {
 // gotHead records the response head (status and fields, copied). The
 // connection's handler delivers it once it has taken what else it read:
 // the body that came with the head goes to the script in the same resume.
-func (ex *exchange) gotHead(status int, version string, n int, field func(int) ([]byte, []byte)) {
+func (ex *exchange) gotHead(status int, version string, reason []byte, n int, field func(int) ([]byte, []byte)) {
 	ex.headDone = true
-	ex.head = appendHead(ex.cl.buf(), status, version, n, field)
+	ex.head = appendHead(ex.cl.buf(), status, version, reason, n, field)
 }
 
 // data takes response body bytes (copied); the connection's handler

@@ -33,7 +33,8 @@ import (
 // or a write once the server answered, gets the response head as
 // LE_SOCK_HTTP does.
 //
-// The response head: "STATUS VERSION NFIELDS\n", each field as
+// The response head: "STATUS VERSION REASON\nNFIELDS\n" (REASON the
+// server's phrase, empty from HTTP/2, which has none), each field as
 // "name\nvalue\n" (names lower-case), then body bytes already received.
 // Trailers, once the body ended, as "NFIELDS\n" and the fields, at the end
 // of the delivery that ends the body (its length in sock_arg). Lua finds
@@ -277,12 +278,15 @@ func (r *clientRequest) expects100() bool {
 }
 
 // appendHead writes a response head for Lua: the status line of the
-// format above, then the fields, names lower-cased.
-func appendHead(dst []byte, status int, version string, n int, field func(int) ([]byte, []byte)) []byte {
+// format above, then the fields, names lower-cased. The parsers refuse a
+// reason with CR or LF.
+func appendHead(dst []byte, status int, version string, reason []byte, n int, field func(int) ([]byte, []byte)) []byte {
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, version...)
 	dst = append(dst, ' ')
+	dst = append(dst, reason...)
+	dst = append(dst, '\n')
 	return appendFields(dst, n, field)
 }
 

@@ -90,8 +90,8 @@ func TestStreamedAndProxiedRequests(t *testing.T) {
 func TestAppendHeadLowersNames(t *testing.T) {
 	names := []string{"Content-Type", "X-A"}
 	values := []string{"text/html", "1"}
-	got := string(appendHead(nil, 200, "1.1", 2, func(i int) ([]byte, []byte) { return []byte(names[i]), []byte(values[i]) }))
-	if want := "200 1.1 2\ncontent-type\ntext/html\nx-a\n1\n"; got != want {
+	got := string(appendHead(nil, 200, "1.1", []byte("All Fine"), 2, func(i int) ([]byte, []byte) { return []byte(names[i]), []byte(values[i]) }))
+	if want := "200 1.1 All Fine\n2\ncontent-type\ntext/html\nx-a\n1\n"; got != want {
 		t.Fatalf("%q", got)
 	}
 	if !strings.HasPrefix(string(appendFields(nil, 0, nil)), "0\n") {

@@ -146,6 +146,17 @@ type Upgrader interface {
 	Upgrade()
 }
 
+// Interimer is a Protocol that can send interim (1xx) responses before
+// the final one: HTTP/1.1 and HTTP/2.
+type Interimer interface {
+	// SendInterim sends an interim response of status with fields, each
+	// "name: value\r\n" (names lower-case, checked by the script's
+	// side), unless the request came as HTTP/1.0, which has no interim
+	// responses but 100 (RFC 9110 section 15.2). fields is valid during
+	// the call.
+	SendInterim(status int, fields []byte)
+}
+
 // MessageProtocol is the connection below a WebSocket stream.
 type MessageProtocol interface {
 	Protocol
@@ -392,6 +403,13 @@ func (st *Stream) Step() {
 			return
 		}
 		st.startTunnel(true)
+	case cgo.OpInterim:
+		// Before the final head only: once a response started (a
+		// script's, or a server's), a 1xx would land inside it.
+		if p, ok := st.down.(Interimer); ok && st.kind == KindHTTP && !st.headSent && st.fwd.up == nil && s.Flags()&cgo.FlagStarted == 0 {
+			p.SendInterim(int(arg), s.IO())
+		}
+		st.park(0)
 	case cgo.OpUpgrade:
 		if u, ok := st.down.(Upgrader); ok && st.kind == KindHTTP && !st.headSent && st.fwd.up == nil {
 			u.Upgrade()

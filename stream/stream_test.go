@@ -78,6 +78,16 @@ core.register_task(function()
 		ticks = ticks + 1
 	end
 end)
+-- hints sends two 103s (an empty list sends none) and checks what
+-- early_hints refuses.
+core.register_action("hints", {"http-req"}, function(txn)
+	txn.http:early_hints({{"Link", "</a.css>; rel=preload"}, {"link", "</b.js>"}})
+	txn.http:early_hints({})
+	txn.http:early_hints({["x-b"] = {"1", "2"}})
+	for _, bad in ipairs({{{"bad name", "x"}}, {{"x", "a\r\nb"}}, {["x"] = "\0"}}) do
+		if pcall(txn.http.early_hints, txn.http, bad) then error("early_hints took a bad field") end
+	end
+end)
 core.register_service("ticks", "http", function(a) answer(a, 200, {}, tostring(ticks)) end)
 core.register_service("page", "http", function(a)
 	answer(a, 200, {"content-type", "text/plain"}, string.rep("page text ", 100))
@@ -180,6 +190,9 @@ func newEnv() (*env, func(), error) {
 			}
 			e.progs[s] = id
 		}
+		if e.progs["hints"], err = st.Program("http", []string{"lua.hints"}, nil, "hello", false, lj.StickNames{}, false); err != nil {
+			return err
+		}
 		if e.forward, err = st.Program("http", nil, nil, "", true, lj.StickNames{}, false); err != nil {
 			return err
 		}
@@ -275,6 +288,9 @@ func (p *proto) SendHead(h *stream.Head) {
 	}
 	p.heads = append(p.heads, c)
 	p.calls = append(p.calls, "head")
+}
+func (p *proto) SendInterim(status int, fields []byte) {
+	p.calls = append(p.calls, fmt.Sprintf("interim %d %q", status, fields))
 }
 func (p *proto) SendData(b []byte)             { p.data = append(p.data, b...); p.calls = append(p.calls, "data") }
 func (p *proto) EndResponse()                  { p.calls = append(p.calls, "end") }
@@ -641,5 +657,16 @@ func TestTaskRuns(t *testing.T) {
 	}
 	if strings.Contains(e.log.String(), "Lua task") {
 		t.Fatalf("a task that returned was logged as failed or ended:\n%s", e.log)
+	}
+}
+
+// An action's early_hints go out as interim responses before the
+// service's head, each as one call of the protocol.
+func TestEarlyHints(t *testing.T) {
+	e := start(t)
+	p, _ := e.serve(t, "hints", request{})
+	want := `interim 103 "link: </a.css>; rel=preload\r\nlink: </b.js>\r\n",interim 103 "x-b: 1\r\nx-b: 2\r\n",head,data,end`
+	if got := p.String(); got != want {
+		t.Fatalf("calls %s\nwant  %s", got, want)
 	}
 }

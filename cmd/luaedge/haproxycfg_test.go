@@ -96,14 +96,50 @@ func hcBackends(t *testing.T) map[string]string {
 	t.Cleanup(echo.Close)
 	addrs["ECHO"] = echo.Listener.Addr().String()
 	addrs["ECHO_HOST"], addrs["ECHO_PORT"], _ = net.SplitHostPort(addrs["ECHO"])
+	// REASON answers every request with a reason phrase of its own.
+	addrs["REASON"] = hcReasonServer(t)
 	// CLOSED is a port nothing listens on.
 	addrs["CLOSED"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	return addrs
 }
 
+// hcReasonServer starts a server that answers each request (read up to
+// the end of its head) with "201 Very Fine Indeed" and closes; it returns
+// its address.
+func hcReasonServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 201 Very Fine Indeed\r\ncontent-type: text/plain\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n")
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // hcEcho answers what a script's HTTP client sent: the request line, the
 // headers clients add, the body's length and its first and last lines.
-// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201;
+// /gen?n=N answers N bytes, /slow answers after 2 s, /created with a 201,
+// /framing how the body came (transfer-encoding, content-length);
 // every answer has two x-multi fields.
 func hcEcho(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -120,6 +156,9 @@ func hcEcho(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(2 * time.Second)
 	case "/created":
 		w.WriteHeader(http.StatusCreated)
+	case "/framing":
+		fmt.Fprintf(w, "te=%q content-length=%q expect=%q body=%q\n", r.TransferEncoding, r.Header.Get("content-length"), r.Header.Get("expect"), body)
+		return
 	}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 	fmt.Fprintf(w, "%s %s host=%s ua=%q accept=%q x-a=%q len=%d first=%q last=%q\n", r.Method, r.RequestURI, r.Host,
@@ -693,6 +732,7 @@ frontend www
     bind 127.0.0.1:@PORT@
     http-request set-header x-echo @ECHO@
     http-request set-header x-closed @CLOSED@
+    http-request set-header x-reason @REASON@
     http-request use-service lua.hc
 
 listen li1
@@ -704,6 +744,8 @@ listen li1
 			steps: []hxStep{
 				{name: "get: the fields, list values only", conn: "a", req: hxReq{Path: "/get"}, want: hxWant{Status: 200}},
 				{name: "a 201", conn: "a", req: hxReq{Path: "/created"}, want: hxWant{Status: 200}},
+				{name: "the server's reason phrase", conn: "a", req: hxReq{Path: "/reason"}, want: hxWant{Status: 200, Body: "status=number:201\nreason=Very Fine Indeed\nheader content-length 0=3\nheader content-type 0=text/plain\nbody(3)=ok\n\n"}},
+				{name: "a body goes chunked", conn: "a", req: hxReq{Path: "/framing"}, want: hxWant{Status: 200}},
 				{name: "large bodies both ways", conn: "a", req: hxReq{Path: "/post-big"}, want: hxWant{Status: 200}},
 				{name: "head", conn: "a", req: hxReq{Path: "/head"}, want: hxWant{Status: 200}},
 				{name: "put", conn: "a", req: hxReq{Path: "/put"}, want: hxWant{Status: 200}},
@@ -1417,7 +1459,12 @@ func hcRunCompare(t *testing.T, sc hcScenario, backends map[string]string) {
 	for i, st := range sc.steps {
 		hxCheck(t, st.name, leOut[i], st.want)
 		if haOut != nil {
-			if d := hcCompare(leOut[i], haOut[i], []string{"content-type", "content-length"}); d != "" {
+			headers := []string{"content-type", "content-length"}
+			for h := range st.want.Header {
+				headers = append(headers, h)
+			}
+			sort.Strings(headers)
+			if d := hcCompare(leOut[i], haOut[i], headers); d != "" {
 				t.Errorf("%s: %s", st.name, d)
 			}
 		}
@@ -1645,6 +1692,82 @@ backend none
 			{name: "a deny", conn: "a", req: hxReq{Path: "/deny"}, want: hxWant{Status: 403, Body: `{"denied":true}`, Header: map[string]string{"content-type": "application/json"}}},
 			{name: "a deny with the defaults' 503", conn: "b", req: hxReq{Path: "/503"}, want: hxWant{Status: 503, Body: "no server, sorry", Header: map[string]string{"x-err": "yes"}}},
 			{name: "no server", conn: "c", req: hxReq{Path: "/x"}, want: hxWant{Status: 503, Body: "no server, sorry", Header: map[string]string{"x-err": "yes"}}},
+		},
+	}, nil)
+}
+
+// http-error's log-format forms (lf-string, lf-file, hdr values with
+// %[...]) made for each answer, an http-errors section taken with
+// errorfiles (all of it, or some statuses) and by deny and return, and
+// the answers of a backend's own http-error: for its deny rules and when
+// it has no server.
+func TestHAProxyCfgHTTPErrorFormats(t *testing.T) {
+	needBinary(t)
+	errfile := func(status, reason, body string) string {
+		return fmt.Sprintf("HTTP/1.1 %s %s\r\ncontent-type: text/plain\r\nx-from: site\r\ncontent-length: %d\r\n\r\n%s", status, reason, len(body), body)
+	}
+	site := map[string]string{"x-from": "site"}
+	hcRunCompare(t, hcScenario{
+		name: "http-error formats",
+		made: map[string]string{
+			"errors/403.http": errfile("403", "Forbidden", "site says no\n"),
+			"errors/404.http": errfile("404", "Not Found", "site has no such page\n"),
+			"errors/429.json": `{"path":"%[path]","ua":"%[req.hdr(user-agent)]"}` + "\n",
+		},
+		cfg: `global
+    nbthread 1
+
+http-errors site
+    errorfile 403 errors/403.http
+    errorfile 404 errors/404.http
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    http-error status 503 content-type text/plain lf-string "no server for %[path]" hdr x-path "%[path]" hdr x-empty "%[req.hdr(x-none)]"
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    errorfiles site 403
+    http-error status 429 content-type application/json lf-file errors/429.json hdr retry-after 10
+    http-request deny deny_status 429 if { path /slow }
+    http-request deny if { path /deny }
+    http-request deny deny_status 404 errorfiles site if { path /missing }
+    http-request return status 404 errorfiles site if { path /ret404 }
+    http-request return status 403 errorfile errors/403.http if { path /retfile }
+    http-request return status 502 content-type text/plain string bad if { path /ret502 }
+    use_backend be2 if { path_beg /be2 }
+    default_backend none
+
+frontend all
+    bind 127.0.0.1:@PORTall@
+    errorfiles site
+    http-request deny deny_status 404
+    default_backend none
+
+backend none
+    server s1 127.0.0.1:1 disabled
+
+backend be2
+    http-error status 503 content-type text/plain string "be2 is down"
+    http-request deny deny_status 503 if { path /be2/deny }
+    server s1 127.0.0.1:1 disabled
+`,
+		steps: []hxStep{
+			{name: "lf-file and hdr", req: hxReq{Path: "/slow", Header: []string{"User-Agent: t"}},
+				want: hxWant{Status: 429, Reason: "Too Many Requests", Body: `{"path":"/slow","ua":"t"}` + "\n", Header: map[string]string{"retry-after": "10", "content-type": "application/json"}}},
+			{name: "errorfiles site 403", req: hxReq{Path: "/deny"}, want: hxWant{Status: 403, Body: "site says no\n", Header: site}},
+			{name: "deny ... errorfiles", req: hxReq{Path: "/missing"}, want: hxWant{Status: 404, Body: "site has no such page\n", Header: site}},
+			{name: "return ... errorfiles", req: hxReq{Path: "/ret404"}, want: hxWant{Status: 404, Body: "site has no such page\n", Header: site}},
+			{name: "return ... errorfile", req: hxReq{Path: "/retfile"}, want: hxWant{Status: 403, Body: "site says no\n", Header: site}},
+			{name: "HAProxy's reason of 502", req: hxReq{Path: "/ret502"}, want: hxWant{Status: 502, Reason: "Bad Gateway or Proxy Error", Body: "bad"}},
+			{name: "lf-string of the defaults, an empty hdr left out", req: hxReq{Path: "/x"},
+				want: hxWant{Status: 503, Body: "no server for /x", Header: map[string]string{"x-path": "/x", "x-empty": ""}}},
+			{name: "a backend's own 503", req: hxReq{Path: "/be2/x"}, want: hxWant{Status: 503, Body: "be2 is down", Header: map[string]string{"x-path": ""}}},
+			{name: "a backend's deny", req: hxReq{Path: "/be2/deny"}, want: hxWant{Status: 503, Body: "be2 is down"}},
+			{name: "errorfiles, all statuses", front: "all", req: hxReq{Path: "/"}, want: hxWant{Status: 404, Body: "site has no such page\n", Header: site}},
 		},
 	}, nil)
 }

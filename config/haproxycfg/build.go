@@ -309,7 +309,18 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	phase := fe.Mode
-	b := &chain{g: g, fe: p.name, dir: f.dir, http: http, errorfiles: p.errorfiles, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers}
+	b := &chain{f: f, g: g, fe: p.name, dir: f.dir, http: http, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers,
+		beReplies: map[string]map[int]*errReply{}}
+	var err error
+	if b.replies, err = f.replies(p); err != nil {
+		return fe, err
+	}
+	for _, name := range order {
+		if b.beReplies[name], err = f.replies(backends[name]); err != nil {
+			return fe, err
+		}
+	}
+	reqScope := scope{fe: p.name, phase: "http-req", dir: f.dir, g: g, caps: p.capture}
 	// Pass-through: a plain "lua.NAME args" rule of the frontend, and a
 	// frontend served by one unconditional use-service, need no
 	// generated code.
@@ -324,8 +335,12 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	var req, res []string
 	if p.monitorURI != "" && http {
 		// HAProxy answers it before any rule.
+		page, err := b.page(reqScope, 200, "")
+		if err != nil {
+			return fe, err
+		}
 		req = append(req, g.action("http-req", "monitor-uri "+p.monitorURI,
-			fmt.Sprintf("if txn.f:url() == %s then %s end", luaQuote(p.monitorURI), b.page(200))))
+			fmt.Sprintf("if txn.f:url() == %s then %s end", luaQuote(p.monitorURI), page)))
 	}
 	if hasAllowIn(reqSecs) {
 		req = append(req, g.action(phase+"-req", "the allow state", "H.begin(txn)"))
@@ -375,7 +390,11 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		req = append(req, uid)
 	}
 	if forwards {
-		fallback := fmt.Sprintf("if not H.st(txn).fwd then %s end", b.page(503))
+		page, err := b.pageOfBackend(reqScope, 503)
+		if err != nil {
+			return fe, err
+		}
+		fallback := fmt.Sprintf("if not H.st(txn).fwd then\n%s\nend", page)
 		if !http {
 			fallback = "if not H.st(txn).fwd then txn:done() end"
 		}
@@ -468,18 +487,19 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		name := "haproxycfg_" + phase
 		if !g.svcs[phase] {
 			g.svcs[phase] = true
-			page := "nil"
-			if http {
-				page = b.pageTable(503)
-			}
-			fmt.Fprintf(&g.body, "core.register_service(%s, %s, H.svc(%s))\n", luaQuote(name), luaQuote(phase), page)
+			fmt.Fprintf(&g.body, "core.register_service(%s, %s, H.svc())\n", luaQuote(name), luaQuote(phase))
 		}
 		fe.UseService = "lua." + name
 		if http {
 			// HAProxy's 503 when nothing answers skips the http-response
-			// rules: it is sent from the request phase.
+			// rules: it is sent from the request phase (so the generated
+			// service never answers an HTTP request itself).
+			page, err := b.pageOfBackend(reqScope, 503)
+			if err != nil {
+				return fe, err
+			}
 			fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
-				fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then %s end", b.page(503))))
+				fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then\n%s\nend", page)))
 		}
 	}
 	return fe, nil
@@ -513,14 +533,18 @@ func hasAllowIn(secs []section) bool {
 
 // chain compiles the rules of one frontend.
 type chain struct {
-	g          *gen
-	fe, dir    string
-	http       bool
-	errorfiles map[int]string
-	backends   map[string]*proxy
-	tables     map[string]*proxy // the sections with a stick-table, by name
-	caps       config.Capture    // the frontend's capture slots
-	resolvers  map[string]bool   // the resolvers sections
+	f       *file
+	g       *gen
+	fe, dir string
+	http    bool
+	// The answers of error statuses: the frontend's, and each backend's
+	// it may use, which come first for a request that went there.
+	replies   map[int]*errReply
+	beReplies map[string]map[int]*errReply
+	backends  map[string]*proxy
+	tables    map[string]*proxy // the sections with a stick-table, by name
+	caps      config.Capture    // the frontend's capture slots
+	resolvers map[string]bool   // the resolvers sections
 }
 
 // route compiles use_backend and default_backend into an action that
@@ -593,6 +617,10 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	}
 	if allow {
 		gate = append(gate, fmt.Sprintf("not H.st(txn).skip[%s]", luaQuote(s.id)))
+	}
+	if name == "early-hint" {
+		// Its condition holds for its own field only (earlyHints).
+		condWords = nil
 	}
 	if len(condWords) > 0 {
 		cond, err := sc.cond(condWords, s.p.acls)
@@ -864,6 +892,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s takes no argument", name)
 		}
 		return "txn:done()", nil
+	case name == "early-hint" && c.http && !res:
+		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
 		return c.deny(sc, at, args, res)
 	case name == "return" && c.http && !res:
@@ -874,20 +904,37 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	return "", at.unsupported(r.words[0])
 }
 
-// page is HAProxy's error answer for status (or its errorfile), sent
-// with txn:done.
-func (c *chain) page(status int) string {
-	return fmt.Sprintf("txn:done(%s)", c.pageTable(status))
+// page is the answer of status, sent with txn:done: as HAProxy picks it,
+// the reply of backend be (the section whose rule answers, "" for the
+// frontend's), else the frontend's, else HAProxy's page.
+func (c *chain) page(sc scope, status int, be string) (string, error) {
+	r := c.beReplies[be][status]
+	if r == nil {
+		r = c.replies[status]
+	}
+	a, err := c.answer(sc, status, r)
+	if err != nil {
+		return "", fmt.Errorf("the answer of status %d: %v", status, err)
+	}
+	return fmt.Sprintf("txn:done(%s)", a), nil
 }
 
-// pageTable writes the answer for status as a Lua table.
-func (c *chain) pageTable(status int) string {
-	st, reason, hdrs, body := errorPage(status, c.errorfiles)
-	var h []string
-	for _, k := range sortedKeys(hdrs) {
-		h = append(h, fmt.Sprintf("[%s] = {%s}", luaQuote(k), luaQuote(hdrs[k])))
+// pageOfBackend is page for the backend the request went to (H.st's be,
+// which the routing action sets), when the answer is not the rules'.
+func (c *chain) pageOfBackend(sc scope, status int) (string, error) {
+	var b strings.Builder
+	for _, name := range sortedKeys(c.beReplies) {
+		if c.beReplies[name][status] == nil {
+			continue
+		}
+		page, err := c.page(sc, status, name)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "if H.st(txn).be == %s then %s return end\n", luaQuote(name), page)
 	}
-	return c.g.constant(fmt.Sprintf("{status = %d, reason = %s, headers = {%s}, body = %s}", st, luaQuote(reason), strings.Join(h, ", "), luaQuote(body)))
+	page, err := c.page(sc, status, "")
+	return b.String() + page, err
 }
 
 // errorPages are HAProxy's built-in answers: the second line of each
@@ -989,10 +1036,14 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		code, err := c.reply(sc, at, "deny", status, args)
 		return count + code, err
 	}
-	if _, ok := errorPages[status]; !ok && c.errorfiles[status] == "" {
+	if _, ok := errorPages[status]; !ok {
 		return "", at.errorf("deny: status %d has no error page (HAProxy's are 200, 400-504)", status)
 	}
-	return count + c.page(status), nil
+	page, err := c.page(sc, status, sc.be)
+	if err != nil {
+		return "", at.errorf("deny: %v", err)
+	}
+	return count + page, nil
 }
 
 // doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the
@@ -1113,8 +1164,28 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 				}
 				body = code
 			}
-		case "errorfile":
-			return "", at.errorf("%s ... errorfile: not supported by luaedge (use file, string or lf-string)", kw)
+		case "errorfile", "errorfiles":
+			// The answer is the file, or the section's for the status, whole:
+			// HAProxy ignores content-type and hdr with them.
+			r := &errReply{}
+			var err error
+			if args[i] == "errorfile" {
+				data, err := c.f.readFile(at, kw, v)
+				if err != nil {
+					return "", err
+				}
+				r.raw = data
+			} else if r, err = c.f.sectionReply(at, kw, v, status); err != nil {
+				return "", err
+			}
+			if _, ok := errorPages[status]; !ok && args[i] == "errorfiles" {
+				return "", at.errorf("%s: status %d not handled with errorfiles (HAProxy's are 200, 400-504)", kw, status)
+			}
+			a, err := c.answer(sc, status, r)
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			return fmt.Sprintf("txn:done(%s)", a), nil
 		case "hdr":
 			if i+2 >= len(args) {
 				return "", at.errorf("%s: hdr needs a name and a value", kw)
@@ -1126,7 +1197,15 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			hdrs = append(hdrs, fmt.Sprintf("{%s, %s}", luaQuote(strings.ToLower(v)), code))
 			i++
 		case "default-errorfiles":
-			i--
+			// The section's answer of the status, as deny without a payload.
+			if _, ok := errorPages[status]; !ok {
+				return "", at.errorf("%s: status %d not handled with default-errorfiles (HAProxy's are 200, 400-504)", kw, status)
+			}
+			page, err := c.page(sc, status, sc.be)
+			if err != nil {
+				return "", at.errorf("%s: %v", kw, err)
+			}
+			return page, nil
 		default:
 			return "", at.errorf("%s: '%s' is not supported by luaedge", kw, args[i])
 		}
@@ -1136,12 +1215,9 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		return "", at.errorf("%s: a body needs a content-type", kw)
 	}
 	if !bodySet && len(hdrs) == 0 && kw == "deny" {
-		return c.page(status), nil
+		return c.page(sc, status, sc.be)
 	}
-	reason := http.StatusText(status)
-	if e, ok := errorPages[status]; ok {
-		reason = e.reason
-	}
+	reason := haproxyReason(status)
 	var b strings.Builder
 	fmt.Fprintf(&b, "local h = {}\n")
 	if ctype != "" {
@@ -1155,6 +1231,55 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, %s)", status, luaQuote(reason), body)
 	return b.String(), nil
+}
+
+// earlyHints compiles an early-hint rule and those merged with it
+// (rule.hints) into one 103 Early Hints, sent before the rules go on:
+// the first rule's field if its condition holds, then the others'. A 103
+// with no field is not sent; an HTTP/1.0 client gets none (both as
+// HAProxy 2.6).
+func (c *chain) earlyHints(sc scope, s section, r rule) (string, error) {
+	var b strings.Builder
+	b.WriteString("local h = {}\n")
+	for i, x := range append([]rule{r}, r.hints...) {
+		w := x.words
+		ci := condIndex(w)
+		if ci != 3 {
+			return "", x.at.errorf("early-hint: want a field name and a value (quote it)")
+		}
+		if !httpToken(w[1]) {
+			return "", x.at.errorf("early-hint: invalid field name '%s'", w[1])
+		}
+		v, err := sc.formatHTTP(w[2])
+		if err != nil {
+			return "", x.at.errorf("early-hint: %v", err)
+		}
+		add := fmt.Sprintf("h[#h + 1] = {%s, %s}", luaQuote(strings.ToLower(w[1])), v)
+		if i == 0 && ci < len(w) {
+			cond, err := sc.cond(w[ci:], s.p.acls)
+			if err != nil {
+				return "", x.at.errorf("early-hint: %v", err)
+			}
+			add = fmt.Sprintf("if %s then %s end", cond, add)
+		}
+		b.WriteString(add + "\n")
+	}
+	b.WriteString("txn.http:early_hints(h)")
+	return b.String(), nil
+}
+
+// httpToken reports whether s is an HTTP token (a field name).
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isLetter(c) || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]

@@ -509,3 +509,106 @@ backend b
 		t.Errorf("server addresses %q", got)
 	}
 }
+
+// Consecutive early-hint rules make one 103, which a rule with a
+// condition or any other rule ends, as HAProxy 2.6 merges them.
+func TestEarlyHintGroups(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-request early-hint link "</a.css>; rel=preload" if { path_beg /a }
+    http-request early-hint Link "</b.js>; rel=preload; as=%[path]"
+    http-request early-hint x-one 1 unless { path_beg /a }
+    http-request early-hint x-two 2
+    http-request set-header x y
+    http-request early-hint x-three 3
+    http-request return status 200
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	if n := strings.Count(rules, "txn.http:early_hints(h)"); n != 3 {
+		t.Fatalf("want 3 interim responses (two runs split by a condition, one after set-header), got %d:\n%s", n, rules)
+	}
+	// The first group: the condition guards its own field, not the next.
+	first := rules[strings.Index(rules, "local h = {}"):]
+	first = first[:strings.Index(first, "txn.http:early_hints(h)")]
+	if !strings.Contains(first, `then h[#h + 1] = {"link", "</a.css>; rel=preload"} end`) ||
+		!strings.Contains(first, "\nh[#h + 1] = {\"link\", ") || strings.Contains(first, "x-one") {
+		t.Errorf("first 103:\n%s", first)
+	}
+	for _, bad := range []string{
+		`http-request early-hint link`,
+		`http-request early-hint link a b`,
+		`http-request early-hint "bad name" v`,
+	} {
+		_, err := Load(write(t, "haproxy.cfg", "frontend f\n    mode http\n    bind 127.0.0.1:80\n    "+bad+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "haproxy.cfg:4: ") || !strings.Contains(err.Error(), "early-hint") {
+			t.Errorf("%s: want an error naming line 4 and early-hint, got %v", bad, err)
+		}
+	}
+}
+
+// http-error's log-format forms become a function made for each answer;
+// errorfiles takes an http-errors section's answers, in the order of the
+// lines, after those of the defaults.
+func TestHTTPErrorForms(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `http-errors site
+    errorfile 403 e403.http
+    errorfile 404 e404.http
+
+defaults
+    mode http
+    http-error status 503 content-type text/plain lf-string "down: %[path]" hdr x-p "%[path]"
+
+frontend f
+    bind 127.0.0.1:80
+    errorfiles site
+    http-error status 404 content-type text/plain string "mine"
+    http-request deny deny_status 403 if { path /a }
+    http-request deny deny_status 404 if { path /b }
+    http-request return status 404 errorfiles site if { path /c }
+    default_backend b
+
+backend b
+    server s 127.0.0.1:1 disabled
+`, "e403.http", "HTTP/1.1 403 Forbidden\r\ncontent-length: 4\r\n\r\nsite", "e404.http", "HTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\nsite4")
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	for _, want := range []string{
+		`reason = "Forbidden", headers = {}, body = "site"}`,                                  // the section's 403
+		`reason = "Not Found", headers = {}, body = "site4"}`,                                 // return ... errorfiles site
+		`reason = "Not Found", headers = {["content-type"] = {"text/plain"}}, body = "mine"}`, // http-error after errorfiles
+		`return {status = 503, reason = "Service Unavailable", headers = h, body = body}`,     // made for each answer
+		`txn.f:path()`,
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("want %s in:\n%s", want, rules)
+		}
+	}
+	for _, c := range []struct{ cfg, err string }{
+		{"    errorfiles nowhere\n", "no http-errors section named 'nowhere'"},
+		{"    http-error status 418 content-type text/plain string x\n", "status code '418' not handled"},
+		{"    http-error status 403 lf-string x\n", "a body needs its content-type"},
+		{"    http-error status 403 string x lf-string y\n", "unexpected 'lf-string'"},
+		{"    http-request return status 404 errorfiles nowhere\n", "no http-errors section named 'nowhere'"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", "frontend f\n    mode http\n    bind 127.0.0.1:80\n"+c.cfg))
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: want an error with %q, got %v", c.cfg, c.err, err)
+		}
+	}
+	// A status the section lacks: HAProxy's own answer stays, with a warning.
+	res, err = Load(write(t, "haproxy.cfg", "http-errors s\n    errorfile 403 e.http\nfrontend f\n    mode http\n    bind 127.0.0.1:80\n    errorfiles s 404\n    http-request deny deny_status 404\n",
+		"e.http", "HTTP/1.1 403 Forbidden\r\n\r\nx")[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "status 404 is not in http-errors section 's'") {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+}

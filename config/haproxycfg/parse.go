@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -55,6 +54,10 @@ type rule struct {
 	// which runs before its http-request rules: its Lua actions are the
 	// ones registered for tcp-req.
 	tcp bool
+	// hints are the early-hint rules without a condition that follow an
+	// early-hint rule: as HAProxy 2.6, their fields go in the same 103,
+	// which a rule with a condition, or any other rule, ends.
+	hints []rule
 }
 
 // useBackend is a use_backend line.
@@ -88,7 +91,7 @@ type proxy struct {
 	httpCheck  bool // option httpchk or http-check lines
 	stick      *config.StickTable
 	track      *config.Track
-	errorfiles map[int]string // status -> the file's whole answer
+	errors     []errDirective // errorfile, http-error, errorfiles lines, in order
 	bufferReq  bool
 	forwardfor string // the header option forwardfor adds, "" for none
 	httpclose  bool
@@ -126,10 +129,7 @@ func (d *proxy) clone() *proxy {
 	for k, v := range d.timeouts {
 		p.timeouts[k] = v
 	}
-	p.errorfiles = map[int]string{}
-	for k, v := range d.errorfiles {
-		p.errorfiles[k] = v
-	}
+	p.errors = append([]errDirective(nil), d.errors...)
 	p.acls = map[string][]rule{}
 	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
 	p.tls, p.afterRes, p.capture, p.tcpConn = nil, nil, config.Capture{}, nil
@@ -153,74 +153,8 @@ type file struct {
 	dnsAt     pos
 
 	compLevel int // tune.comp.maxlevel
-}
 
-// httpError reads "http-error status N [content-type T] [string S | file
-// F | errorfile F] [hdr NAME VALUE]..." into the whole answer an errorfile
-// would hold: the answer luaedge gives for its own errors of status N.
-// The forms made per request (lf-string, lf-file, a hdr value with
-// %[...]) and errorfiles are refused.
-func (f *file) httpError(at pos, w []string) (int, string, error) {
-	if len(w) < 2 || w[0] != "status" {
-		return 0, "", at.errorf("http-error: want 'http-error status CODE ...'")
-	}
-	code, err := strconv.Atoi(w[1])
-	if err != nil || code < 200 || code > 599 {
-		return 0, "", at.errorf("http-error: invalid status '%s'", w[1])
-	}
-	read := func(name string) (string, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(f.dir, name)
-		}
-		data, err := os.ReadFile(name)
-		if err != nil {
-			return "", at.errorf("http-error: %v", err)
-		}
-		return string(data), nil
-	}
-	ctype, body, fields := "", "", ""
-	hasBody := false
-	for i := 2; i < len(w); i += 2 {
-		if i+1 >= len(w) {
-			return 0, "", at.errorf("http-error: '%s' needs a value", w[i])
-		}
-		v := w[i+1]
-		switch w[i] {
-		case "content-type":
-			ctype = v
-		case "string":
-			body, hasBody = v, true
-		case "file":
-			if body, err = read(v); err != nil {
-				return 0, "", err
-			}
-			hasBody = true
-		case "errorfile":
-			raw, err := read(v)
-			return code, raw, err
-		case "hdr":
-			if i+2 >= len(w) {
-				return 0, "", at.errorf("http-error: hdr needs a name and a value")
-			}
-			if strings.Contains(w[i+2], "%[") {
-				return 0, "", at.errorf("http-error: hdr %s: values made per request are not supported by luaedge", v)
-			}
-			fields += strings.ToLower(v) + ": " + w[i+2] + "\r\n"
-			i++
-		default:
-			return 0, "", at.unsupported("http-error ... " + w[i])
-		}
-	}
-	if hasBody && ctype == "" {
-		return 0, "", at.errorf("http-error: a body needs its content-type")
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, http.StatusText(code))
-	if ctype != "" {
-		fmt.Fprintf(&b, "content-type: %s\r\n", ctype)
-	}
-	fmt.Fprintf(&b, "content-length: %d\r\n%s\r\n%s", len(body), fields, body)
-	return code, b.String(), nil
+	httpErrors map[string]*httpErrors // the http-errors sections, by name
 }
 
 // procVarRE finds the proc.* variables a configuration names, in a var()
@@ -246,7 +180,7 @@ func (f *file) warn(at pos, format string, args ...any) {
 func parse(paths []string) (*file, error) {
 	f := &file{compLevel: 1} // HAProxy compresses at level 1 unless tune.comp.maxlevel says
 	defaults := map[string]*proxy{}
-	last := &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
+	last := &proxy{kind: "defaults", timeouts: map[string]config.Duration{}}
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -262,6 +196,7 @@ func parse(paths []string) (*file, error) {
 			f.dir = filepath.Dir(abs)
 		}
 		var cur *proxy
+		var errs *httpErrors // the http-errors section being read
 		section := ""
 		var conds condStack
 		for i, raw := range strings.Split(string(data), "\n") {
@@ -302,7 +237,7 @@ func parse(paths []string) (*file, error) {
 				if words[0] == "defaults" {
 					// As HAProxy: a defaults section starts from the
 					// documented settings, or from the one it names.
-					base = &proxy{kind: "defaults", timeouts: map[string]config.Duration{}, errorfiles: map[int]string{}}
+					base = &proxy{kind: "defaults", timeouts: map[string]config.Duration{}}
 				}
 				if from != "" {
 					if base = defaults[from]; base == nil {
@@ -336,10 +271,28 @@ func parse(paths []string) (*file, error) {
 					return nil, err
 				}
 				continue
-			case "peers", "userlist", "mailers", "program", "http-errors", "cache", "ring", "fcgi-app":
+			case "http-errors":
+				if len(words) != 2 {
+					return nil, at.errorf("http-errors: want a name")
+				}
+				if prev := f.httpErrors[words[1]]; prev != nil {
+					return nil, at.errorf("http-errors section '%s' already exists (declared at %s)", words[1], prev.at)
+				}
+				if f.httpErrors == nil {
+					f.httpErrors = map[string]*httpErrors{}
+				}
+				errs = &httpErrors{at: at, replies: map[int]*errReply{}}
+				f.httpErrors[words[1]] = errs
+				section, cur = "http-errors", nil
+				continue
+			case "peers", "userlist", "mailers", "program", "cache", "ring", "fcgi-app":
 				return nil, at.unsupported(words[0] + " section")
 			}
 			switch section {
+			case "http-errors":
+				if err := f.httpErrorsLine(errs, at, words); err != nil {
+					return nil, err
+				}
 			case "resolvers":
 				if err := f.resolversLine(at, words); err != nil {
 					return nil, err
@@ -999,28 +952,23 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		}
 		return f.stickTable(p, at, w)
 	case "errorfile":
-		if len(w) != 3 {
-			return at.errorf("errorfile: want a status and a file")
-		}
-		code, err := strconv.Atoi(w[1])
-		if err != nil {
-			return at.errorf("errorfile: invalid status '%s'", w[1])
-		}
-		path := w[2]
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(f.dir, path)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return at.errorf("errorfile: %v", err)
-		}
-		p.errorfiles[code] = string(data)
-	case "http-error":
-		code, raw, err := f.httpError(at, w[1:])
+		code, r, err := f.errorfile(at, w)
 		if err != nil {
 			return err
 		}
-		p.errorfiles[code] = raw
+		p.errors = append(p.errors, errDirective{at: at, status: code, reply: r})
+	case "http-error":
+		d, err := f.httpError(at, w[1:])
+		if err != nil {
+			return err
+		}
+		p.errors = append(p.errors, d)
+	case "errorfiles":
+		d, err := f.errorfilesLine(at, w)
+		if err != nil {
+			return err
+		}
+		p.errors = append(p.errors, d)
 	case "http-reuse":
 		f.warn(at, "'http-reuse' has no effect in luaedge: idle server connections are reused by each loop")
 	case "redirect":
@@ -1028,7 +976,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
 		p.redirects = append(p.redirects, rule{at: at, words: w})
-	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file", "errorfiles":
+	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -1364,6 +1312,9 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 	r := rule{at: at, words: w[1:]}
 	switch w[0] {
 	case "http-request":
+		if w[1] == "early-hint" {
+			return f.earlyHint(p, at, w)
+		}
 		if w[1] == "wait-for-body" {
 			return f.trackOrWait(p, at, w)
 		}
@@ -1427,6 +1378,24 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 		}
 		p.tcpRes = append(p.tcpRes, rule{at: at, words: w[2:]})
 	}
+	return nil
+}
+
+// earlyHint reads http-request early-hint NAME FMT [if|unless COND]. A
+// rule without a condition right after another early-hint rule joins
+// that rule's 103 (rule.hints), as HAProxy 2.6 merges them.
+func (f *file) earlyHint(p *proxy, at pos, w []string) error {
+	if ci := condIndex(w[2:]); ci != 2 {
+		return at.errorf("http-request early-hint: want a field name and a value (quote it)")
+	}
+	r := rule{at: at, words: w[1:]}
+	if n := len(p.httpReq); n > 0 && len(w) == 4 {
+		if last := &p.httpReq[n-1]; last.words[0] == "early-hint" {
+			last.hints = append(last.hints, r)
+			return nil
+		}
+	}
+	p.httpReq = append(p.httpReq, r)
 	return nil
 }
 

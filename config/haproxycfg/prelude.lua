@@ -275,19 +275,14 @@ function H.reply(txn, status, reason, headers, body)
 	txn:done({ status = status, reason = reason, headers = headers, body = body })
 end
 
--- svc runs the service a use-service rule chose, or answers as HAProxy
--- does when nothing answers a request: 503.
-function H.svc(page)
+-- svc runs the service a tcp-request content use-service rule chose; the
+-- connection closes when none did. (In HTTP mode a use-service rule sets
+-- txn.service, and the rules answer HAProxy's 503 when nothing answers.)
+function H.svc()
 	return function(applet)
 		local name = applet:get_var("txn.__hc_service")
 		local fn = name and H.services[name]
 		if fn then return fn(applet) end
-		if page == nil then return end -- TCP: the connection closes
-		applet:set_status(page.status, page.reason)
-		for k, v in pairs(page.headers) do applet:add_header(k, v) end
-		applet:add_header("content-length", #page.body)
-		applet:start_response()
-		applet:send(page.body)
 	end
 end
 

@@ -12,7 +12,7 @@ setfenv(1, I.env)
 
 local type, tostring, tonumber, error, setmetatable, getmetatable, pairs = type, tostring, tonumber, error, setmetatable, getmetatable, pairs
 local lower, match, concat = string.lower, string.match, table.concat
-local request_mod, status_text = I.http_request, I.status_text
+local request_mod = I.http_request
 
 local HTTPClient = {}
 local client_mt = { __name = "HTTPClient", __index = HTTPClient }
@@ -44,13 +44,6 @@ local function page(status)
 			["content-type"] = { [0] = "text/html" },
 		},
 	}
-end
-
--- reason of a status: http.request's head carries no reason phrase, so
--- the standard one, or the name of the class as HAProxy writes it.
-local classes = { "Informational", "Success", "Redirection", "Client Error", "Server Error" }
-local function reason(status)
-	return status_text[status] or classes[math.floor(status / 100)] or "Other"
 end
 
 -- dst_of parses HAProxy's address form of dst: [ipv4@|ipv6@]addr[:port];
@@ -110,6 +103,9 @@ local function build(method, p)
 	local ok, r = pcall(request_mod.new_from_uri, p.url)
 	if not ok then return nil, "Can't generate the HTTP request" end
 	r.follow_redirects = false
+	-- HAProxy 2.6's client speaks HTTP/1.1 only (no ALPN): the server's
+	-- reason phrase is always there.
+	r.version = 1.1
 	local h = r.headers
 	h:upsert(":method", method)
 	h:delete("user-agent")
@@ -135,7 +131,14 @@ local function build(method, p)
 	if not given.accept then h:append("accept", "*/*") end
 	if not given["user-agent"] then h:append("user-agent", "HAProxy") end
 	if p.body then
-		r:set_body(p.body)
+		-- As HAProxy's client: the body goes chunked, without a
+		-- content-length (a streamed body), and without expect.
+		local body = p.body
+		r:set_body(function()
+			local b = body
+			body = nil
+			return b
+		end)
 		h:delete("expect")
 	end
 	if p.host then
@@ -148,13 +151,28 @@ local function build(method, p)
 	return r
 end
 
+-- persistence drops the close and keep-alive options of a connection
+-- field, and the field (nil) when nothing else is left, as HAProxy's
+-- HTTP/1 parser does with the server's head.
+local function persistence(value)
+	local keep = {}
+	for opt in string.gmatch(value, "[^,]+") do
+		opt = match(opt, "^%s*(.-)%s*$")
+		local l = lower(opt)
+		if l ~= "" and l ~= "close" and l ~= "keep-alive" then keep[#keep + 1] = opt end
+	end
+	if #keep == 0 then return nil end
+	return concat(keep, ", ")
+end
+
 -- response reads the whole response of head and stream st, until dl (a
 -- mono_us deadline, or nil); a body cut short is returned as it came.
 local function response(method, head, st, dl)
 	local status = tonumber(head:get(":status"))
 	local headers = {}
 	for name, value in head:each() do
-		if name ~= ":status" then
+		if name == "connection" then value = persistence(value) end
+		if name ~= ":status" and value ~= nil then
 			local vs = headers[name]
 			if vs == nil then
 				headers[name] = { [0] = value }
@@ -173,7 +191,7 @@ local function response(method, head, st, dl)
 		end
 	end
 	st:shutdown()
-	return { status = status, reason = reason(status), headers = headers, body = concat(parts) }
+	return { status = status, reason = st.reason, headers = headers, body = concat(parts) }
 end
 
 -- send makes one request; extra counts the arguments past the table. Its

@@ -261,4 +261,46 @@ function HTTP.res_set_status(self, status, reason)
 	end
 end
 
+-- early_hints sends a 103 (Early Hints) interim response with fields to the
+-- client now, before the final response (a luaedge extension; HAProxy's
+-- configuration has http-request early-hint). fields lists {name, value}
+-- pairs in order; other keys map a name to a value or a list of values.
+-- An HTTP/1.0 client, or a request whose response has started, gets
+-- nothing, as HAProxy sends 103 to HTTP/1.1 and HTTP/2 clients only.
+-- The request waits until the 103 is handed to the connection.
+local find = string.find
+function HTTP.early_hints(self, fields)
+	local s, ctx = stream_of(self, "early_hints")
+	if type(fields) ~= "table" then
+		error("bad argument #2 to 'early_hints' (table expected, got " .. type(fields) .. ")", 2)
+	end
+	s.io.len = 0
+	local function add(name, value)
+		name, value = tostring(name), tostring(value)
+		if name == "" or find(name, "[^%w!#$%%&'*+.^_`|~-]") then
+			error("early_hints: invalid field name '" .. name .. "'", 3)
+		end
+		if find(value, "[%z\r\n]") then
+			error("early_hints: the value of '" .. name .. "' holds CR, LF or NUL", 3)
+		end
+		local line = name:lower() .. ": " .. value .. "\r\n"
+		if I.buf_append(s.io, line, #line) ~= 0 then error("early_hints: out of memory", 3) end
+	end
+	for _, kv in ipairs(fields) do
+		if type(kv) ~= "table" then error("bad argument #2 to 'early_hints' ({name, value} pairs expected)", 2) end
+		add(kv[1], kv[2])
+	end
+	for k, v in pairs(fields) do
+		if type(k) == "string" then
+			if type(v) == "table" then
+				for _, x in ipairs(v) do add(k, x) end
+			else
+				add(k, v)
+			end
+		end
+	end
+	if s.io.len == 0 then return end
+	I.wait(ctx, I.OP_INTERIM, 103)
+end
+
 I.HTTP = HTTP

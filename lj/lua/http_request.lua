@@ -628,13 +628,16 @@ local function send(self, timeout)
 	local res, id, out, tl = op("go", HTTP, 0, 0, ms(timeout), spec(self, not streamed and body or nil, streamed, proxy))
 	if res == OK and tl == -1 then res, id, out, tl = write_body(id, body, dl or nil) end
 	if res ~= OK and res ~= ECLOSED then return failure(res, out) end
-	-- "STATUS VERSION ", then the fields.
+	-- "STATUS VERSION REASON\n", then the fields.
 	local a = find(out, " ", 1, true)
 	local b = find(out, " ", a + 1, true)
+	local c = find(out, "\n", b + 1, true)
 	local version = sub(out, a + 1, b - 1)
-	local h, pos = fields(out, b + 1, sub(out, 1, a - 1))
+	local h, pos = fields(out, c + 1, sub(out, 1, a - 1))
+	-- reason: the server's phrase ("" from HTTP/2), which lua-http's
+	-- streams do not show; core.httpclient returns it, as HAProxy's.
 	local st = setmetatable({ id = id, headers = h, head_taken = true, buf = "", done = false, closed = false,
-		peer_version = tonumber(version) }, stream_mt)
+		peer_version = tonumber(version), reason = sub(out, b + 1, c - 1) }, stream_mt)
 	take(st, out, pos, res, tl)
 	if first(self.headers, ":method") == "CONNECT" and byte(h.values[1]) == 50 then -- "2xx"
 		st.tunnel, st.owner = true, I.current()

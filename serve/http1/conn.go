@@ -724,6 +724,20 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	h.st.LogBytesOut(len(h.out) - start)
 }
 
+// SendInterim sends an interim response (stream.Interimer) to an
+// HTTP/1.1 client; it leaves when the running handler flushes, before
+// the script goes on.
+func (h *Conn) SendInterim(status int, fields []byte) {
+	if h.minor < 1 {
+		return
+	}
+	start := len(h.outBuf())
+	b := http1.AppendStatusLine(h.out, h.minor, status, "")
+	b = append(b, fields...)
+	h.out = append(b, "\r\n"...)
+	h.st.LogBytesOut(len(h.out) - start)
+}
+
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
 	start := len(h.outBuf())

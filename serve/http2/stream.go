@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"bytes"
 	"time"
 
 	"strconv"
@@ -274,6 +275,28 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 	if status >= 200 {
 		rs.headSent = true
 	}
+}
+
+// SendInterim sends an interim response (stream.Interimer): a HEADERS
+// frame without END_STREAM, before the final one.
+func (rs *reqStream) SendInterim(status int, fields []byte) {
+	if rs.gone || rs.headSent {
+		return
+	}
+	h := rs.h
+	start := h.h2.Pending()
+	h.h2.StartHeaders(rs.id, status)
+	for len(fields) > 0 {
+		line, rest, _ := bytes.Cut(fields, []byte("\r\n"))
+		if name, value, ok := bytes.Cut(line, []byte(": ")); ok {
+			h.h2.AddField(name, value)
+		}
+		fields = rest
+	}
+	if h.h2.SendHeaders(false) != nil {
+		return
+	}
+	rs.st.LogBytesOut(h.h2.Pending() - start)
 }
 
 // SendData sends response body bytes within the client's windows; what

@@ -56,6 +56,10 @@ core.register_service("hc", "http", function(applet)
 		out = show(hc:get{ url = base .. "/x?y=1", headers = { ["X-A"] = { "1", "2" }, ["x-b"] = "not a list" } })
 	elseif path == "/created" then
 		out = show(hc:get{ url = base .. "/created" })
+	elseif path == "/reason" then
+		out = show(hc:get{ url = "http://" .. applet.headers["x-reason"][0] .. "/" })
+	elseif path == "/framing" then
+		out = show(hc:post{ url = base .. "/framing", body = "hello body" })
 	elseif path == "/post-big" then
 		-- As the reg-test: a large body out, a large body back, sent again.
 		local r1 = hc:post{ url = base .. "/p1", body = numbered(2000) }
