@@ -139,7 +139,7 @@ func (cc *clientConn) handOver(ex *exchange) {
 	cc.cl.sockets.sockets[k.id] = k
 	cc.sock = k
 	r := &cc.resp
-	ex.gotHead(r.Status, "1.1", len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
+	ex.gotHead(r.Status, "1.1", r.Reason, len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
 	ex.end(0, nil)
 	k.traffic()
 }
