@@ -6,9 +6,9 @@ import "github.com/luaedge/luaedge/proto/httpchar"
 // here, the caller limits it.
 const (
 	// MaxChunkLine bounds a chunk-size line including its extensions,
-	// excluding the CRLF.
+	// excluding the CRLF (or LF) ending it.
 	MaxChunkLine = 4096
-	// MaxTrailerBytes bounds the trailer section including its CRLFs.
+	// MaxTrailerBytes bounds the trailer section including its line ends.
 	MaxTrailerBytes = 65536
 	// maxChunkSize is the largest chunk size accepted (2^62).
 	maxChunkSize = 1 << 62
@@ -28,20 +28,20 @@ var (
 // Decoder states. Each names what the next byte must be.
 const (
 	csSize0        uint8 = iota // first hex digit of a chunk size
-	csSize                      // more hex digits, ';', BWS or CR
+	csSize                      // more hex digits, ';', BWS, CR or LF
 	csSizeWS                    // BWS after the size: more BWS or ';'
 	csExt                       // chunk-ext outside a quoted string
 	csExtQuoted                 // inside a quoted chunk-ext-val
 	csExtEscape                 // after a backslash in a quoted string
-	csSizeLF                    // LF ending the size line
+	csSizeLF                    // LF after the CR ending the size line
 	csData                      // chunk data, size bytes left
-	csDataCR                    // CR after chunk data
-	csDataLF                    // LF after chunk data
-	csTrailerStart              // start of a trailer line (or the final CRLF)
+	csDataCR                    // CR or LF after chunk data
+	csDataLF                    // LF after that CR
+	csTrailerStart              // start of a trailer line (or the final empty line)
 	csTrailerName               // in a trailer field name
 	csTrailerValue              // in a trailer field value
-	csTrailerLF                 // LF ending a trailer field line
-	csEndLF                     // LF ending the message
+	csTrailerLF                 // LF after the CR ending a trailer field line
+	csEndLF                     // LF after the CR ending the message
 	csDone                      // body complete
 	csFailed                    // an error was returned; it is sticky
 )
@@ -50,6 +50,10 @@ const (
 // incrementally, one byte of framing at a time, so input may be split
 // anywhere. The zero value is ready to use; call Reset before reusing it for
 // another body.
+//
+// Framing lines (chunk sizes, the line end after each chunk's data,
+// trailer fields and the final empty line) end in CRLF or in a bare LF, as
+// the heads' lines do (see Request.Parse); a bare CR is refused.
 type ChunkedDecoder struct {
 	state      uint8
 	size       uint64 // the size being read, then the data bytes left
@@ -127,7 +131,7 @@ func (d *ChunkedDecoder) Next(in []byte) (n int, data []byte, done bool, err err
 func (d *ChunkedDecoder) step(c byte) error {
 	switch d.state {
 	case csSize0, csSize, csSizeWS, csExt, csExtQuoted, csExtEscape:
-		if c != '\r' { // the CRLF is not part of the line's length
+		if c != '\r' && c != '\n' { // the line end is not part of its length
 			d.lineLen++
 		}
 		if d.lineLen > MaxChunkLine {
@@ -159,6 +163,8 @@ func (d *ChunkedDecoder) step(c byte) error {
 		switch c {
 		case '\r':
 			d.state = csSizeLF
+		case '\n':
+			d.endSizeLine()
 		case ';':
 			d.state = csExt
 		case ' ', '\t':
@@ -181,6 +187,8 @@ func (d *ChunkedDecoder) step(c byte) error {
 		switch {
 		case c == '\r':
 			d.state = csSizeLF
+		case c == '\n':
+			d.endSizeLine()
 		case c == '"':
 			d.state = csExtQuoted
 		case httpchar.Token[c] || c == ';' || c == '=' || c == ' ' || c == '\t':
@@ -205,17 +213,16 @@ func (d *ChunkedDecoder) step(c byte) error {
 		if c != '\n' {
 			return errBareCR
 		}
-		d.lineLen = 0
-		if d.size == 0 {
-			d.state = csTrailerStart
-		} else {
-			d.state = csData
-		}
+		d.endSizeLine()
 	case csDataCR:
-		if c != '\r' {
+		switch c {
+		case '\r':
+			d.state = csDataLF
+		case '\n':
+			d.state = csSize0
+		default:
 			return errChunkDataEnd
 		}
-		d.state = csDataLF
 	case csDataLF:
 		if c != '\n' {
 			return errChunkDataEnd
@@ -226,7 +233,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 		case c == '\r':
 			d.state = csEndLF
 		case c == '\n':
-			return errBareLF
+			d.state = csDone
 		case c == ' ' || c == '\t':
 			return errTrailerFold
 		case httpchar.Token[c]:
@@ -251,7 +258,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 		case c == '\r':
 			d.state = csTrailerLF
 		case c == '\n':
-			return errBareLF
+			d.endTrailer()
 		case httpchar.Value[c]:
 			d.tbuf = append(d.tbuf, c)
 		default:
@@ -261,12 +268,7 @@ func (d *ChunkedDecoder) step(c byte) error {
 		if c != '\n' {
 			return errBareCR
 		}
-		end := len(d.tbuf)
-		d.trailers = append(d.trailers, Header{
-			Name:  d.tbuf[d.lineStart:d.nameEnd:d.nameEnd],
-			Value: trimOWS(d.tbuf[d.nameEnd:end:end]),
-		})
-		d.state = csTrailerStart
+		d.endTrailer()
 	case csEndLF:
 		if c != '\n' {
 			return errBareCR
@@ -274,6 +276,27 @@ func (d *ChunkedDecoder) step(c byte) error {
 		d.state = csDone
 	}
 	return nil
+}
+
+// endSizeLine moves on after a chunk-size line: to the data, or to the
+// trailer section after the last chunk.
+func (d *ChunkedDecoder) endSizeLine() {
+	d.lineLen = 0
+	if d.size == 0 {
+		d.state = csTrailerStart
+	} else {
+		d.state = csData
+	}
+}
+
+// endTrailer records the trailer field line just read.
+func (d *ChunkedDecoder) endTrailer() {
+	end := len(d.tbuf)
+	d.trailers = append(d.trailers, Header{
+		Name:  d.tbuf[d.lineStart:d.nameEnd:d.nameEnd],
+		Value: trimOWS(d.tbuf[d.nameEnd:end:end]),
+	})
+	d.state = csTrailerStart
 }
 
 func unhex(c byte) int {

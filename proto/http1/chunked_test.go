@@ -93,6 +93,16 @@ func TestChunkedValid(t *testing.T) {
 		{"several chunk-exts", "5;a;b=c;d=\"e\"\r\nhello\r\n0\r\n\r\n", "hello", ""},
 		{"trailers (§7.1.2)", "5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum:  abc \t\r\n\r\n", "hello", "[Expires: never][X-Sum: abc]"},
 		{"empty trailer value", "0\r\nX:\r\n\r\n", "", "[X: ]"},
+		// §2.2: framing lines may end in a bare LF, as HAProxy reads them.
+		{"bare LFs everywhere", "5\nhello\n0\nX: a\n\n", "hello", "[X: a]"},
+		{"bare LF after size", "5\nhello\r\n0\r\n\r\n", "hello", ""},
+		{"bare LF after ext", "5;a=b\nhello\r\n0;c\n\r\n", "hello", ""},
+		{"bare LF after quoted ext", "5;a=\"b\"\nhello\r\n0\r\n\r\n", "hello", ""},
+		{"bare LF after data", "5\r\nhello\n0\r\n\r\n", "hello", ""},
+		{"data ending in LF, then bare LF", "2\r\n\n\n\n0\n\n", "\n\n", ""},
+		{"trailer ending in bare LF", "0\r\nX: a \nY: b\r\n\r\n", "", "[X: a][Y: b]"},
+		{"bare LF ending trailers", "0\r\nX: a\r\n\n", "", "[X: a]"},
+		{"bare LF ending an empty trailer section", "0\r\n\n", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,16 +130,18 @@ func TestChunkedReject(t *testing.T) {
 		{"trailing space without ext", "5 \r\nhello\r\n0\r\n\r\n"},
 		{"size over 2^62", "4000000000000001\r\n"},
 		{"size overflowing 64 bits", "10000000000000000\r\n"},
-		{"bare LF after size", "5\nhello\r\n0\r\n\r\n"},
 		{"bare CR after size", "5\rhello\r\n0\r\n\r\n"},
-		{"bare LF in ext", "5;a\nhello\r\n0\r\n\r\n"},
 		{"bare CR in quoted ext", "5;a=\"b\rc\"\r\nhello\r\n0\r\n\r\n"},
+		{"bare LF in quoted ext", "5;a=\"b\nc\"\r\nhello\r\n0\r\n\r\n"},
+		{"trailing space and bare LF without ext", "5 \nhello\n0\n\n"},
+		{"CR CR LF after size", "5\r\r\nhello\r\n0\r\n\r\n"},
+		{"CR CR LF after data", "5\r\nhello\r\r\n0\r\n\r\n"},
 		{"CTL in ext", "5;a\x01b\r\nhello\r\n0\r\n\r\n"},
 		{"NUL in ext", "5;a=\x00\r\nhello\r\n0\r\n\r\n"},
 		{"bad char in ext", "5;a@b\r\nhello\r\n0\r\n\r\n"},
 		{"data longer than size", "5\r\nhello!\r\n0\r\n\r\n"},
 		{"missing CRLF after data", "5\r\nhello0\r\n\r\n"},
-		{"LF only after data", "5\r\nhello\n0\r\n\r\n"},
+		{"bare CR after data", "5\r\nhello\r0\r\n\r\n"},
 		{"size line too long", strings.Repeat("0", MaxChunkLine+1) + "5\r\nhello\r\n"},
 		{"ext too long", "5;" + strings.Repeat("a", MaxChunkLine) + "\r\nhello\r\n"},
 		{"trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"},
@@ -138,10 +150,11 @@ func TestChunkedReject(t *testing.T) {
 		{"trailer without colon", "0\r\nXa\r\n\r\n"},
 		{"trailer empty name", "0\r\n: a\r\n\r\n"},
 		{"trailer NUL in value", "0\r\nX: a\x00\r\n\r\n"},
-		{"trailer bare LF", "0\r\nX: a\n\r\n"},
 		{"trailer bare CR", "0\r\nX: a\rb\r\n\r\n"},
-		{"bare LF ending trailers", "0\r\n\n"},
+		{"trailer bare LF in name", "0\r\nX\n: a\r\n\r\n"},
+		{"trailer obs-fold after bare LF", "0\nX: a\n b\n\n"},
 		{"bare CR ending trailers", "0\r\n\rX"},
+		{"bare CR after a bare LF trailer", "0\nX: a\n\rX"},
 		{"trailer section too large", "0\r\nX: " + strings.Repeat("v", MaxTrailerBytes) + "\r\n\r\n"},
 	}
 	for _, tt := range tests {
@@ -158,11 +171,28 @@ func TestChunkedReject(t *testing.T) {
 }
 
 func TestChunkedLimitsExact(t *testing.T) {
-	line := strings.Repeat("0", MaxChunkLine-1) + "5\r\nhello\r\n0\r\n\r\n"
-	if got := decodeWhole([]byte(line)); got.status != 0 || got.data != "hello" {
-		t.Errorf("size line of exactly %d bytes: %v", MaxChunkLine, got)
+	for _, end := range []string{"\r\n", "\n"} {
+		line := strings.Repeat("0", MaxChunkLine-1) + "5" + end + "hello\r\n0\r\n\r\n"
+		if got := decodeWhole([]byte(line)); got.status != 0 || got.data != "hello" {
+			t.Errorf("size line of exactly %d bytes ending %q: %v", MaxChunkLine, end, got)
+		}
+		line = "5;" + strings.Repeat("a", MaxChunkLine-2) + end + "hello\r\n0\r\n\r\n"
+		if got := decodeWhole([]byte(line)); got.status != 0 || got.data != "hello" {
+			t.Errorf("ext line of exactly %d bytes ending %q: %v", MaxChunkLine, end, got)
+		}
+		line = "5;" + strings.Repeat("a", MaxChunkLine-1) + end
+		if got := decodeWhole([]byte(line)); got.status != 400 {
+			t.Errorf("ext line of %d bytes ending %q: %v", MaxChunkLine+1, end, got)
+		}
 	}
-	trailer := "0\r\nX: " + strings.Repeat("v", MaxTrailerBytes-len("X: \r\n\r\n")) + "\r\n\r\n"
+	trailer := "0\nX: " + strings.Repeat("v", MaxTrailerBytes-len("X: \n\n")) + "\n\n"
+	if got := decodeWhole([]byte(trailer)); got.status != 0 || !got.done {
+		t.Errorf("trailer section of exactly %d bytes with bare LFs: status %d", MaxTrailerBytes, got.status)
+	}
+	if got := decodeWhole([]byte("0\nX: v" + trailer[len("0\nX: "):])); got.status != 400 {
+		t.Errorf("trailer section of %d bytes with bare LFs: %v", MaxTrailerBytes+1, got.status)
+	}
+	trailer = "0\r\nX: " + strings.Repeat("v", MaxTrailerBytes-len("X: \r\n\r\n")) + "\r\n\r\n"
 	if got := decodeWhole([]byte(trailer)); got.status != 0 || !got.done {
 		t.Errorf("trailer section of exactly %d bytes: status %d", MaxTrailerBytes, got.status)
 	}

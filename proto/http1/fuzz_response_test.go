@@ -1,9 +1,6 @@
 package http1
 
-import (
-	"bytes"
-	"testing"
-)
+import "testing"
 
 // fuzzMethods are the request methods whose responses have distinct rules.
 var fuzzMethods = [][]byte{[]byte("GET"), []byte("HEAD"), []byte("CONNECT")}
@@ -16,6 +13,7 @@ func FuzzParseResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 204\nX: y\n\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -34,10 +32,20 @@ func FuzzParseResponse(f *testing.F) {
 					if n <= 0 || n > len(in) || n != r.HeadLen || n > maxHead || len(r.Headers) > maxFields {
 						t.Fatalf("n=%d len=%d HeadLen=%d headers=%d", n, len(in), r.HeadLen, len(r.Headers))
 					}
-					if !bytes.HasSuffix(in[:n], []byte("\r\n\r\n")) {
-						t.Fatalf("head does not end in CRLFCRLF: %q", in[:n])
+					if !endsHead(in[:n]) {
+						t.Fatalf("head does not end in an empty line: %q", in[:n])
 					}
 					checkResponseInvariants(t, &r, method)
+					// With every bare LF made a CRLF, the head means the same.
+					crlf := crlfLines(in[:n])
+					var cr Response
+					if cn, cerr := cr.Parse(crlf, method, Limits{MaxRequestLine: 1 << 20, MaxHeaderBytes: 1 << 20, MaxHeaders: maxFields}); cerr != nil || cn != len(crlf) {
+						t.Fatalf("with CRLFs %q: %d, %v", crlf, cn, cerr)
+					}
+					cr.HeadLen = r.HeadLen
+					if got := respSummary(&cr, n, nil); got != want {
+						t.Fatalf("with CRLFs:\n got %s\nwant %s", got, want)
+					}
 					// The head alone parses the same.
 					var again Response
 					n2, err2 := again.Parse(in[:n], method, lim)

@@ -15,6 +15,7 @@ func FuzzParseRequest(f *testing.F) {
 		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\nhello",
 		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 		"GET http://h?q HTTP/1.1\r\nHost: h\r\n\r\n",
+		"\nPOST / HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n0\n\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,10 +33,19 @@ func FuzzParseRequest(f *testing.F) {
 				if n <= 0 || n > len(in) || n != r.HeadLen || n > maxHead || len(r.Headers) > maxFields {
 					t.Fatalf("n=%d len=%d HeadLen=%d headers=%d", n, len(in), r.HeadLen, len(r.Headers))
 				}
-				if !bytes.HasSuffix(in[:n], []byte("\r\n\r\n")) {
-					t.Fatalf("head does not end in CRLFCRLF: %q", in[:n])
+				if !endsHead(in[:n]) {
+					t.Fatalf("head does not end in an empty line: %q", in[:n])
 				}
 				checkHeadInvariants(t, &r)
+				// With every bare LF made a CRLF, the head means the same.
+				crlf := crlfLines(in[:n])
+				var cr Request
+				if cn, cerr := cr.Parse(crlf, Limits{MaxRequestLine: 1 << 20, MaxHeaderBytes: 1 << 20, MaxHeaders: maxFields}); cerr != nil || cn != len(crlf) {
+					t.Fatalf("with CRLFs %q: %d, %v", crlf, cn, cerr)
+				}
+				if got, want := headSummary(&cr), headSummary(&r); got != want {
+					t.Fatalf("with CRLFs:\n got %s\nwant %s", got, want)
+				}
 				// The head alone parses the same.
 				var again Request
 				n2, err2 := again.Parse(in[:n], lim)
@@ -75,6 +85,12 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// endsHead reports whether a parsed head ends in an empty line: CRLF or a
+// bare LF after the last line's end.
+func endsHead(b []byte) bool {
+	return bytes.HasSuffix(b, []byte("\n\n")) || bytes.HasSuffix(b, []byte("\n\r\n"))
 }
 
 // checkHeadInvariants asserts what a successful Parse promises.
@@ -119,6 +135,8 @@ func FuzzChunked(f *testing.F) {
 		"0\r\n\r\n",
 		"5 \r\nhello\r\n0\r\n\r\n",
 		"4000000000000001\r\n",
+		"5\nhello\n0\nX: y\n\n",
+		"5;a=\"b\"\nhello\r\n0\r\n\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -20,7 +20,7 @@ type Header struct{ Name, Value []byte }
 
 // Limits bounds a request head. Zero (or negative) fields mean the defaults:
 // MaxRequestLine 8192, MaxHeaderBytes 65536 (the whole head including the
-// request line and the final CRLFCRLF) and MaxHeaders 100.
+// request line and the empty line ending it) and MaxHeaders 100.
 type Limits struct{ MaxRequestLine, MaxHeaderBytes, MaxHeaders int }
 
 // Default limits used for zero fields of Limits.
@@ -83,7 +83,7 @@ type Request struct {
 	// "upgrade" token, else nil. Always nil for HTTP/1.0 (RFC 9110 §7.8).
 	Upgrade []byte
 	// HeadLen is the length of the head including any skipped leading empty
-	// lines and the final CRLFCRLF: the bytes the caller must consume.
+	// lines and the empty line ending it: the bytes the caller must consume.
 	HeadLen int
 }
 
@@ -109,7 +109,6 @@ var (
 	errHeadTooLarge  = &Error{431, "http1: request head too large"}
 	errTooManyFields = &Error{431, "http1: too many header fields"}
 	errBareCR        = &Error{400, "http1: bare CR"}
-	errBareLF        = &Error{400, "http1: bare LF (CRLF required)"}
 	errMethod        = &Error{400, "http1: invalid method"}
 	errTarget        = &Error{400, "http1: invalid request-target"}
 	errVersion       = &Error{400, "http1: malformed HTTP version"}
@@ -152,8 +151,13 @@ func (hb *headBuf) more() error {
 // bytes past a limit are never looked at, so feeding a request in pieces
 // yields either ErrIncomplete or exactly the whole-buffer result.
 //
-// Leading empty lines (CRLF) are skipped (RFC 9112 §2.2) and counted in the
+// Every line may end in CRLF or in a bare LF, as RFC 9112 §2.2 lets a
+// recipient accept and as HAProxy does; a CR must be followed by LF (a bare
+// CR is refused). Leading empty lines are skipped (§2.2) and counted in the
 // head length.
+// A bare LF smuggles only where the bytes go on as received to a server
+// that reads them otherwise: luaedge's proxy writes a forwarded head anew
+// from the parsed fields, and chunked framing anew from the decoded data.
 func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	r.reset()
 	maxLine, maxHead, maxFields := lim.values()
@@ -165,7 +169,11 @@ func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	buf := hb.b
 
 	p := 0
-	for p < len(buf) && buf[p] == '\r' {
+	for p < len(buf) && (buf[p] == '\r' || buf[p] == '\n') {
+		if buf[p] == '\n' {
+			p++
+			continue
+		}
 		if p+1 >= len(buf) {
 			return 0, hb.more()
 		}
@@ -198,7 +206,6 @@ const (
 	lineEnd             // the empty line ending the head
 	lineMore            // more bytes are needed
 	lineBareCR          // CR not followed by LF
-	lineBareLF          // LF without CR
 	lineObsFold         // a line starting with whitespace
 	lineBadName         // no token before ':' or something else after the name
 	lineBadValue        // a byte a value may not hold
@@ -212,7 +219,8 @@ func startsField(c byte) bool { return c != '\r' && c != '\n' && c != ' ' && c !
 // scanField reads the field line (or the empty line) at p of buf, for the
 // request and the response parsers alike. For lineField it returns the
 // name and value bounds (the value without surrounding OWS) and the index
-// after the line; for lineEnd, the index after the head.
+// after the line; for lineEnd, the index after the head. A line ends in
+// CRLF or in a bare LF (see Request.Parse).
 func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
 	if p >= len(buf) {
 		return lineMore, 0, 0, 0, 0, 0
@@ -227,7 +235,7 @@ func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
 		}
 		return lineEnd, 0, 0, 0, 0, p + 2
 	case '\n':
-		return lineBareLF, 0, 0, 0, 0, 0
+		return lineEnd, 0, 0, 0, 0, p + 1
 	case ' ', '\t':
 		// obs-fold, or whitespace between the start-line and the first
 		// field (RFC 9112 §2.2): both are smuggling vectors, so refuse.
@@ -257,28 +265,28 @@ func scanField(buf []byte, p int) (kind, ns, ne, vs, ve, next int) {
 	}
 	switch buf[p] {
 	case '\r':
+		if p+1 >= len(buf) {
+			return lineMore, 0, 0, 0, 0, 0
+		}
+		if buf[p+1] != '\n' {
+			return lineBareCR, 0, 0, 0, 0, 0
+		}
+		next = p + 2
 	case '\n':
-		return lineBareLF, 0, 0, 0, 0, 0
+		next = p + 1
 	default:
 		return lineBadValue, 0, 0, 0, 0, 0
-	}
-	if p+1 >= len(buf) {
-		return lineMore, 0, 0, 0, 0, 0
-	}
-	if buf[p+1] != '\n' {
-		return lineBareCR, 0, 0, 0, 0, 0
 	}
 	ve = p
 	for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
 		ve--
 	}
-	return lineField, ns, ne, vs, ve, p + 2
+	return lineField, ns, ne, vs, ve, next
 }
 
 // requestLineErrors answers the field lines scanField refuses.
 var requestLineErrors = [nLineKinds]error{
 	lineBareCR:   errBareCR,
-	lineBareLF:   errBareLF,
 	lineObsFold:  errObsFold,
 	lineBadName:  errFieldName,
 	lineBadValue: errFieldValue,
@@ -360,7 +368,7 @@ func (r *Request) reset() {
 }
 
 // parseRequestLine parses method SP request-target SP HTTP-version CRLF
-// starting at p and returns the index after the CRLF.
+// (or LF) starting at p and returns the index after the line.
 func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
 	buf := hb.b
 	// Content bytes may sit at offsets 0..maxLine-1 and the CR at maxLine at
@@ -433,19 +441,20 @@ func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
 	if p >= len(lb) {
 		return 0, more()
 	}
+	next := p + 1
 	switch lb[p] {
 	case '\r':
+		// The LF may lie just past lb: it is not part of the line's length.
+		if p+1 >= len(buf) {
+			return 0, hb.more()
+		}
+		if buf[p+1] != '\n' {
+			return 0, errBareCR
+		}
+		next = p + 2
 	case '\n':
-		return 0, errBareLF
 	default:
 		return 0, errVersion
-	}
-	// The LF may lie just past lb: it is not part of the line's length.
-	if p+1 >= len(buf) {
-		return 0, hb.more()
-	}
-	if buf[p+1] != '\n' {
-		return 0, errBareCR
 	}
 	major, minor := int(lb[vs+5]-'0'), int(lb[vs+7]-'0')
 	if major != 1 || minor > 1 {
@@ -455,7 +464,7 @@ func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
 	if err := r.splitTarget(); err != nil {
 		return 0, err
 	}
-	return p + 2, nil
+	return next, nil
 }
 
 // splitTarget fills Path and Query from Target (RFC 9112 §3.2).

@@ -214,6 +214,63 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+// crlfLines returns b with every bare LF made a CRLF.
+func crlfLines(b []byte) []byte {
+	var out []byte
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// headSummary is summary without the lengths, which line ends change.
+func headSummary(r *Request) string {
+	c := *r
+	c.HeadLen = 0
+	return summary(&c, 0, nil)
+}
+
+// RFC 9112 §2.2: a recipient may take a bare LF for a line's end, and
+// HAProxy does, in the request line, the fields, the empty line ending the
+// head and the empty lines before the request line. A head with bare LFs
+// means what the same head with CRLFs means.
+func TestParseBareLF(t *testing.T) {
+	for _, in := range []string{
+		"GET / HTTP/1.1\nHost: h\n\n",
+		"GET / HTTP/1.1\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n\n",
+		"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"\n\r\n\nGET /x?y HTTP/1.0\n\n",
+		"POST /up HTTP/1.1\nHost: h\nContent-Length: 5\nX:  v \t\nConnection: close\n\nhello",
+		"POST /up HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\nX-Empty:\n\n5\nhello\n0\n\n",
+		"GET /ws HTTP/1.1\r\nHost: h\nUpgrade: websocket\r\nConnection: Upgrade\n\r\n",
+	} {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			lf, n, err := parseString(in, Limits{})
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if n != lf.HeadLen || (n < len(in) && in[n-1] != '\n') || !strings.HasSuffix(in[:n], "\n\n") && !strings.HasSuffix(in[:n], "\n\r\n") {
+				t.Fatalf("n = %d, HeadLen = %d: %q", n, lf.HeadLen, in[:n])
+			}
+			crlf := crlfLines([]byte(in[:n]))
+			want, wn, err := parseString(string(crlf), Limits{})
+			if err != nil || wn != len(crlf) {
+				t.Fatalf("with CRLFs: %d, %v", wn, err)
+			}
+			if got, want := headSummary(lf), headSummary(want); got != want {
+				t.Errorf("\n got %s\nwant %s", got, want)
+			}
+			checkPiecewise(t, in, Limits{})
+			checkPiecewise(t, in, Limits{MaxRequestLine: 16, MaxHeaderBytes: 48, MaxHeaders: 2})
+		})
+	}
+}
+
 func eq(t *testing.T, what string, got []byte, want string) {
 	t.Helper()
 	if string(got) != want {
@@ -247,15 +304,22 @@ var rejectTests = []struct {
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
 	{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505},
 	{"HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 505},
-	// §2.2: line endings.
-	{"bare LF after request line", "GET / HTTP/1.1\nHost: h\r\n\r\n", 400},
-	{"bare LF after field", "GET / HTTP/1.1\r\nHost: h\n\r\n", 400},
-	{"bare LF ending head", "GET / HTTP/1.1\r\nHost: h\r\n\n", 400},
-	{"bare LF leading line", "\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+	// §2.2: line endings. A bare LF ends a line (TestParseBareLF); a bare
+	// CR is refused wherever it is.
 	{"bare CR after request line", "GET / HTTP/1.1\rHost: h\r\n\r\n", 400},
 	{"bare CR in field value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400},
 	{"bare CR ending head", "GET / HTTP/1.1\r\nHost: h\r\n\rX", 400},
 	{"bare CR leading line", "\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+	{"bare CR after a bare LF", "GET / HTTP/1.1\nHost: h\n\rX", 400},
+	{"CR CR LF ending a field", "GET / HTTP/1.1\nHost: h\r\r\n\n", 400},
+	{"CR CR LF ending the request line", "GET / HTTP/1.1\r\r\nHost: h\n\n", 400},
+	{"LF CR leading lines", "\n\rGET / HTTP/1.1\nHost: h\n\n", 400},
+	{"HTTP/0.9 request line with LF", "GET /\n\n", 400},
+	{"bare LF in field name", "GET / HTTP/1.1\nHost: h\nX\n: y\n\n", 400},
+	{"obs-fold after bare LF", "GET / HTTP/1.1\nHost: h\nX: a\n b\n\n", 400},
+	{"whitespace before first field after bare LF", "GET / HTTP/1.1\n Host: h\n\n", 400},
+	{"CL and TE with bare LFs", "POST / HTTP/1.1\nHost: h\nContent-Length: 5\nTransfer-Encoding: chunked\n\n", 400},
+	{"two differing Content-Length fields with bare LFs", "POST / HTTP/1.1\nHost: h\nContent-Length: 5\nContent-Length: 6\n\n", 400},
 	// §5: field lines.
 	{"space before colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
 	{"tab before colon", "GET / HTTP/1.1\r\nHost\t: h\r\n\r\n", 400},
@@ -349,6 +413,11 @@ func TestParseLimits(t *testing.T) {
 		{"line over the limit, incomplete", line(33)[:33], 414},
 		{"line at the limit, incomplete", line(32)[:32], -1},
 		{"line at the limit, CR only", line(32) + "\r", -1},
+		{"line at the limit, bare LF", line(32) + "\nHost: h\n\n", 0},
+		{"line over the limit, bare LF", line(33) + "\nHost: h\n\n", 414},
+		{"head of exactly 128 bytes with bare LFs", line(14) + "\nHost: h\nX: " + strings.Repeat("v", 128-len(line(14))-len("\nHost: h\nX: \n\n")) + "\n\n", 0},
+		{"head of 129 bytes with bare LFs", line(14) + "\nHost: h\nX: " + strings.Repeat("v", 129-len(line(14))-len("\nHost: h\nX: \n\n")) + "\n\n", 431},
+		{"bare LF empty lines count to the head", strings.Repeat("\n", 200), 431},
 		{"long target, no CRLF yet", "GET /" + strings.Repeat("a", 100), 414},
 		{"long method, no SP yet", strings.Repeat("A", 100), 414},
 		{"bad byte before the limit wins", "G(T /" + strings.Repeat("a", 100), 400},

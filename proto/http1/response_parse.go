@@ -29,8 +29,8 @@ type Response struct {
 	// "Connection: keep-alive" (and no "close"). It is false whenever the
 	// body ends with the connection (BodyClose).
 	KeepAlive bool
-	// HeadLen is the length of the head including the final CRLFCRLF: the
-	// bytes the caller must consume.
+	// HeadLen is the length of the head including the empty line ending
+	// it: the bytes the caller must consume.
 	HeadLen int
 }
 
@@ -60,7 +60,6 @@ var (
 	errRespHeadTooLarge  = &Error{502, "http1: response head too large"}
 	errRespTooManyFields = &Error{502, "http1: too many response header fields"}
 	errRespBareCR        = &Error{502, "http1: bare CR in response"}
-	errRespBareLF        = &Error{502, "http1: bare LF in response (CRLF required)"}
 	errRespVersion       = &Error{502, "http1: malformed response HTTP version"}
 	errRespVersionNotSup = &Error{502, "http1: response HTTP version not supported"}
 	errRespStatus        = &Error{502, "http1: invalid response status code"}
@@ -116,9 +115,11 @@ func (rb *respBuf) more() error {
 // the final response, which follows on the same connection. 101 Switching
 // Protocols is final: after it the connection speaks another protocol.
 //
-// Unlike requests, no empty line may precede the status line. The SP after
-// the status code may be missing when the reason-phrase is empty
-// ("HTTP/1.1 204\r\n"), since servers omit it and it changes no framing.
+// Lines end in CRLF or in a bare LF, as in requests (see Request.Parse);
+// a bare CR is refused. Unlike requests, no empty line may precede the
+// status line. The SP after the status code may be missing when the
+// reason-phrase is empty ("HTTP/1.1 204\r\n"), since servers omit it and it
+// changes no framing.
 func (r *Response) Parse(b []byte, reqMethod []byte, lim Limits) (int, error) {
 	r.reset()
 	maxLine, maxHead, maxFields := lim.values()
@@ -151,7 +152,8 @@ func (r *Response) reset() {
 }
 
 // parseStatusLine parses HTTP-version SP status-code SP [ reason-phrase ]
-// CRLF at the start of the buffer and returns the index after the CRLF.
+// CRLF (or LF) at the start of the buffer and returns the index after the
+// line.
 func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 	buf := rb.b
 	// As in parseRequestLine: content bytes at offsets 0..maxLine-1, the CR
@@ -223,10 +225,8 @@ func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 	switch lb[p] {
 	case ' ':
 		p++
-	case '\r':
+	case '\r', '\n':
 		// No SP before an empty reason-phrase: tolerated (see Parse).
-	case '\n':
-		return 0, errRespBareLF
 	default:
 		return 0, errRespStatus
 	}
@@ -235,29 +235,29 @@ func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 	if p >= len(lb) {
 		return 0, more()
 	}
+	next := p + 1
 	switch lb[p] {
 	case '\r':
+		// The LF may lie just past lb: it is not part of the line's length.
+		if p+1 >= len(buf) {
+			return 0, rb.more()
+		}
+		if buf[p+1] != '\n' {
+			return 0, errRespBareCR
+		}
+		next = p + 2
 	case '\n':
-		return 0, errRespBareLF
 	default:
 		return 0, errRespReason
 	}
-	// The LF may lie just past lb: it is not part of the line's length.
-	if p+1 >= len(buf) {
-		return 0, rb.more()
-	}
-	if buf[p+1] != '\n' {
-		return 0, errRespBareCR
-	}
 	r.Status = code
 	r.Reason = lb[rs:p:p]
-	return p + 2, nil
+	return next, nil
 }
 
 // responseLineErrors answers the field lines scanField refuses.
 var responseLineErrors = [nLineKinds]error{
 	lineBareCR:   errRespBareCR,
-	lineBareLF:   errRespBareLF,
 	lineObsFold:  errRespObsFold,
 	lineBadName:  errRespFieldName,
 	lineBadValue: errRespFieldValue,

@@ -211,16 +211,18 @@ var respRejectTests = []struct {
 	{"NUL in reason", "HTTP/1.1 200 O\x00K\r\n\r\n"},
 	{"CTL in reason", "HTTP/1.1 200 O\x1bK\r\n\r\n"},
 	{"DEL in reason", "HTTP/1.1 200 O\x7fK\r\n\r\n"},
-	// §2.2: line endings.
-	{"bare LF after status line", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"},
-	{"bare LF after status code", "HTTP/1.1 200\nContent-Length: 0\r\n\r\n"},
+	// §2.2: line endings. A bare LF ends a line (TestParseResponseBareLF);
+	// a bare CR is refused wherever it is.
 	{"bare LF after version", "HTTP/1.1\n"},
 	{"bare CR in reason", "HTTP/1.1 200 O\rK\r\n\r\n"},
 	{"bare CR after status code", "HTTP/1.1 200\rX\r\n\r\n"},
-	{"bare LF after field", "HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n"},
-	{"bare LF ending head", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n"},
 	{"bare CR in field value", "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"},
 	{"bare CR ending head", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\rX"},
+	{"bare CR after a bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\rX"},
+	{"CR CR LF ending the status line", "HTTP/1.1 200 OK\r\r\n\n"},
+	{"bare LF before the status line", "\nHTTP/1.1 200 OK\n\n"},
+	{"obs-fold after bare LF", "HTTP/1.1 200 OK\nX: a\n b\n\n"},
+	{"CL and TE with bare LFs", "HTTP/1.1 200 OK\nContent-Length: 5\nTransfer-Encoding: chunked\n\n"},
 	// §5: field lines.
 	{"space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n"},
 	{"tab before colon", "HTTP/1.1 200 OK\r\nContent-Length\t: 0\r\n\r\n"},
@@ -272,6 +274,46 @@ func TestParseResponseReject(t *testing.T) {
 			}
 			if err.Error() == "" {
 				t.Error("empty Reason")
+			}
+		})
+	}
+}
+
+// A response head with bare LFs means what the same head with CRLFs
+// means, as HAProxy reads a server's answer (RFC 9112 §2.2).
+func TestParseResponseBareLF(t *testing.T) {
+	for _, in := range []string{
+		"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+		"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 204\n\n",
+		"HTTP/1.1 404 \n\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n",
+		"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nX:  v \n\n5\nhello\n0\n\n",
+		"HTTP/1.0 200 OK\nConnection: keep-alive\nContent-Length: 5\n\nhello",
+		"HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\n\n",
+	} {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			lf, n, err := parseResp(in, "GET", Limits{})
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !strings.HasSuffix(in[:n], "\n\n") && !strings.HasSuffix(in[:n], "\n\r\n") {
+				t.Fatalf("n = %d: %q", n, in[:n])
+			}
+			crlf := string(crlfLines([]byte(in[:n])))
+			want, wn, err := parseResp(crlf, "GET", Limits{})
+			if err != nil || wn != len(crlf) {
+				t.Fatalf("with CRLFs: %d, %v", wn, err)
+			}
+			lf.HeadLen, want.HeadLen = 0, 0
+			if got, want := respSummary(lf, 0, nil), respSummary(want, 0, nil); got != want {
+				t.Errorf("\n got %s\nwant %s", got, want)
+			}
+			for _, m := range []string{"GET", "HEAD", "CONNECT"} {
+				checkRespPiecewise(t, in, m, Limits{})
+				checkRespPiecewise(t, in, m, Limits{MaxRequestLine: 16, MaxHeaderBytes: 48, MaxHeaders: 2})
 			}
 		})
 	}

@@ -328,7 +328,7 @@ func (h *Conn) headMayBeComplete(buf []byte) bool {
 		return true
 	}
 	// A line ended among the new bytes, or the head is still short: parse,
-	// so that a bad line (a bare LF, bytes that are not HTTP) is refused at
+	// so that a bad line (a bare CR, bytes that are not HTTP) is refused at
 	// once, not at the timeout. Past 1 KiB, parsing once per line keeps a
 	// trickled head from costing a parse per byte.
 	if len(buf) <= 1024 || bytes.IndexByte(buf[h.scanned:], '\n') >= 0 {

@@ -158,6 +158,33 @@ func TestHTTP1(t *testing.T) {
 		expect(t, resp, body, 200, "hello GET /hello?")
 	})
 
+	// Lines ending in a bare LF, as HAProxy reads them: pipelined heads,
+	// a chunked body in pieces, and a head past 1 KiB whose last empty line
+	// arrives alone (the check for a complete head must see it).
+	t.Run("bare LF line ends", func(t *testing.T) {
+		c := s.Dial(t, "@A@")
+		c.Send(t, "\nGET /hello?1 HTTP/1.1\nHost: x\n\n"+
+			"POST /echo HTTP/1.1\nHost: x\r\nTransfer-Encoding: chunked\n\n3\nabc")
+		c.Send(t, "\n4;ext=1\ndefg\r\n")
+		c.Send(t, "0\nX-Trailer: t\n\n")
+		resp, body := readResponse(t, c, false)
+		expect(t, resp, body, 200, "hello GET /hello?1")
+		resp, body = readResponse(t, c, false)
+		expect(t, resp, body, 200, "abcdefg")
+		for _, end := range [][2]string{{"\n", "\n"}, {"\n\r", "\n"}, {"\r\n", "\n"}} {
+			c.Send(t, "GET /hello?2 HTTP/1.1\nHost: x\nX-Pad: "+strings.Repeat("p", 1200)+end[0])
+			c.Send(t, end[1])
+			resp, body = readResponse(t, c, false)
+			expect(t, resp, body, 200, "hello GET /hello?2")
+		}
+		c.Send(t, "GET /hello HTTP/1.1\nHost: x\nX: a\rb\n\n")
+		resp, _ = readResponse(t, c, false)
+		if resp.StatusCode != 400 || !resp.Close {
+			t.Fatalf("bare CR: %d close %v, want 400 and a close", resp.StatusCode, resp.Close)
+		}
+		expectEOF(t, c)
+	})
+
 	// Expect: 100-continue gets the interim answer before the body is sent.
 	t.Run("expect 100-continue", func(t *testing.T) {
 		c := s.Dial(t, "@A@")
