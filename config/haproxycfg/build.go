@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -842,10 +841,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		}
 		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
 	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
-		file := strings.TrimSuffix(name[len("set-map("):], ")")
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(c.dir, file)
-		}
+		file := resolvePath(c.dir, strings.TrimSuffix(name[len("set-map("):], ")"))
 		want := 2
 		if name[:3] == "del" {
 			want = 1
@@ -1148,10 +1144,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			}
 			body, bodySet = code, true
 		case "file", "lf-file":
-			p := v
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(c.dir, p)
-			}
+			p := resolvePath(c.dir, v)
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)

@@ -3,7 +3,6 @@ package haproxycfg
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,12 +43,9 @@ type httpErrors struct {
 	replies map[int]*errReply
 }
 
-// readFile reads a file named by a line, relative to the first
-// configuration file's folder.
+// readFile reads a file named by a line (resolvePath).
 func (f *file) readFile(at pos, kw, name string) (string, error) {
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(f.dir, name)
-	}
+	name = resolvePath(f.dir, name)
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return "", at.errorf("%s: %v", kw, err)

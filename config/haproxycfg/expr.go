@@ -3,7 +3,6 @@ package haproxycfg
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,10 +274,8 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		case strings.HasPrefix(cname, "lua."):
 			code = fmt.Sprintf("txn.c:lua_%s(%s)", strings.TrimPrefix(cname, "lua."), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
 		case converters[cname]:
-			if strings.HasPrefix(cname, "map") && len(cargs) > 0 && !filepath.IsAbs(cargs[0]) {
-				// HAProxy reads a relative map path from its working
-				// directory; luaedge from the configuration's folder.
-				cargs[0] = filepath.Join(sc.dir, cargs[0])
+			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
+				cargs[0] = resolvePath(sc.dir, cargs[0])
 			}
 			code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
 			match = "str"
@@ -574,10 +571,7 @@ func (sc scope) acl(w []string) (string, error) {
 			if len(rest) == 0 {
 				return "", fmt.Errorf("-f: a file is needed")
 			}
-			p := rest[0]
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(sc.dir, p)
-			}
+			p := resolvePath(sc.dir, rest[0])
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return "", fmt.Errorf("-f: %v", err)

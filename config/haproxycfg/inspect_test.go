@@ -1,6 +1,8 @@
 package haproxycfg
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,43 @@ backend hb
 	_, err = Load(write(t, "haproxy.cfg", "defaults\n    tcp-request inspect-delay 2s\n"))
 	if err == nil || !strings.Contains(err.Error(), "haproxy.cfg:2: tcp-request inspect-delay is not allowed in anonymous 'defaults' sections") {
 		t.Errorf("anonymous defaults: %v", err)
+	}
+}
+
+// A relative path is read from the working directory when the file is
+// there, as HAProxy reads it, else from the first file's folder: a
+// configuration in a subfolder that names files from the folder it is
+// run in loads, and so does one run from elsewhere.
+func TestRelativePathsFromTheWorkingDirectory(t *testing.T) {
+	root := t.TempDir()
+	mk := func(name, data string) {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("lua_scripts/a.lua", "")
+	mk("configs/b.lua", "")
+	mk("pages/403.http", "HTTP/1.0 403 Forbidden\r\ncontent-type: text/plain\r\n\r\nno\n")
+	mk("configs/x.cfg", `global
+    lua-load lua_scripts/a.lua
+    lua-load b.lua
+defaults
+    mode http
+frontend f
+    bind :8000
+    errorfile 403 pages/403.http
+    http-request deny
+`)
+	t.Chdir(root)
+	res, err := Load([]string{"configs/x.cfg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Config.Lua.Load; len(got) != 2 || got[0] != filepath.Join(root, "lua_scripts/a.lua") || got[1] != "b.lua" {
+		t.Errorf("lua.load: %q", got)
 	}
 }

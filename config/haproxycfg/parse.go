@@ -27,6 +27,33 @@ import (
 	"github.com/luaedge/luaedge/config"
 )
 
+// resolvePath makes a relative path of the configuration absolute: from
+// the working directory when the file is there, as HAProxy reads it, else
+// from dir, the folder of the first -f file (so that a configuration run
+// from elsewhere still finds the files beside it).
+func resolvePath(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if abs, ok := inWorkDir(p); ok {
+		return abs
+	}
+	return filepath.Join(dir, p)
+}
+
+// inWorkDir returns the absolute path of relative path p when a file is
+// there from the working directory.
+func inWorkDir(p string) (string, bool) {
+	if filepath.IsAbs(p) {
+		return "", false
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	abs, err := filepath.Abs(p)
+	return abs, err == nil
+}
+
 // pos is where a line is, for errors.
 type pos struct {
 	file string
@@ -664,7 +691,14 @@ func (f *file) globalLine(at pos, w []string) error {
 		if len(w) > 2 {
 			return at.errorf("%s: arguments to the script are not supported by luaedge", w[0])
 		}
-		f.global.Lua.Load = append(f.global.Lua.Load, w[1])
+		// Left as written (the scripts' errors name it so, as HAProxy's
+		// do) when the configuration's folder, from which the YAML's
+		// paths start, finds the same file.
+		load := w[1]
+		if abs, ok := inWorkDir(load); ok && abs != filepath.Join(f.dir, load) {
+			load = abs
+		}
+		f.global.Lua.Load = append(f.global.Lua.Load, load)
 	case "lua-prepend-path":
 		if len(w) < 2 || len(w) > 3 || (len(w) == 3 && w[2] != "path" && w[2] != "cpath") {
 			return at.errorf("lua-prepend-path: want a path and optionally path or cpath")
@@ -1225,10 +1259,7 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 				}
 				tls.Verify = v
 			case "ca-file":
-				if !filepath.IsAbs(v) {
-					v = filepath.Join(f.dir, v)
-				}
-				tls.CAFile = v
+				tls.CAFile = resolvePath(f.dir, v)
 			default:
 				name, ok := strings.CutPrefix(v, "str(")
 				if !ok || !strings.HasSuffix(name, ")") {
@@ -1588,11 +1619,9 @@ func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 			if err != nil {
 				return nil, err
 			}
+			f = resolvePath(dir, f)
 			ck := config.CertKey{Cert: f, Key: f}
 			staple := f + ".ocsp"
-			if !filepath.IsAbs(staple) {
-				staple = filepath.Join(dir, staple)
-			}
 			if _, err := os.Stat(staple); err == nil {
 				ck.OCSP = staple
 			}
@@ -1602,7 +1631,7 @@ func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.ClientCA = f
+			t.ClientCA = resolvePath(dir, f)
 		case "verify":
 			v, err := arg()
 			if err != nil {
