@@ -8,6 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/GehirnInc/crypt"
+	_ "github.com/GehirnInc/crypt/md5_crypt"    // $1$
+	_ "github.com/GehirnInc/crypt/sha256_crypt" // $5$
+	_ "github.com/GehirnInc/crypt/sha512_crypt" // $6$
+
 	"github.com/luaedge/luaedge/cgo"
 )
 
@@ -18,6 +23,7 @@ var goFuncs = map[string]int{
 	"var_get": cgo.RegisterGoFunc(goVarGet),
 	"var_set": cgo.RegisterGoFunc(goVarSet),
 	"uuid":    cgo.RegisterGoFunc(goUUID),
+	"crypt":   cgo.RegisterGoFunc(goCryptCheck),
 }
 
 // goFuncTable is the Lua chunk that tells a state the ids of goFuncs.
@@ -119,4 +125,17 @@ func goUUID(c *cgo.Call) int {
 // state exists.
 func RegisterGoFunc(name string, fn cgo.GoFunc) {
 	goFuncs[name] = cgo.RegisterGoFunc(fn)
+}
+
+// goCryptCheck(password, hash) -> boolean: core.crypt_check. The hash is
+// crypt(3)'s, $1$ (MD5), $5$ (SHA-256) or $6$ (SHA-512); another is
+// false. It runs on the loop: thousands of rounds, a millisecond or so.
+func goCryptCheck(c *cgo.Call) int {
+	pass, hash := c.String(1), c.String(2)
+	ok := false
+	if crypt.IsHashSupported(hash) {
+		ok = crypt.NewFromHash(hash).Verify(hash, []byte(pass)) == nil
+	}
+	c.PushBool(ok)
+	return 1
 }

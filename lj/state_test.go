@@ -318,3 +318,21 @@ if ok or not err:find("'set_nice' needs 1 arguments", 1, true) then error(tostri
 		s.Close()
 	}
 }
+
+// core.crypt_check checks crypt(3)'s MD5, SHA-256 and SHA-512 hashes
+// (the cases made with the system's crypt).
+func TestCoreCryptCheck(t *testing.T) {
+	code := `
+local cases = {
+	{ "s3cret", "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1", true },
+	{ "five", "$5$abc$NpWuFM07dho73by7eLsedZvHTZR2wm1dTBSVyYyHBC3", true },
+	{ "one", "$1$xyz$sWACtorN50dHGydJLAp331", true },
+	{ "wrong", "$1$xyz$sWACtorN50dHGydJLAp331", false },
+	{ "x", "plain", false },
+}
+for i, c in ipairs(cases) do
+	if core.crypt_check(c[1], c[2]) ~= c[3] then error("case " .. i) end
+end
+`
+	newTestState(t, code, 0)
+}

@@ -57,6 +57,10 @@ type gen struct {
 	svcs   map[string]bool // "http" / "tcp" dispatch services registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
 	backendSets bool
+	// userlists are the userlist sections; ulRefs, the constants the
+	// fetches read them from (userlistRef).
+	userlists map[string]*userlist
+	ulRefs    map[string]string
 }
 
 // constant hoists a Lua table built once at load time.
@@ -76,7 +80,7 @@ func (g *gen) action(phase, comment, code string) string {
 }
 
 func (f *file) build() (*Result, error) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
@@ -892,12 +896,38 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
 		return c.deny(sc, at, args, res)
+	case name == "auth" && c.http && !res:
+		return c.auth(sc, at, args)
 	case name == "return" && c.http && !res:
 		return c.ret(sc, at, args)
 	case name == "redirect" && c.http && !res:
 		return c.redirect(sc, at, args)
 	}
 	return "", at.unsupported(r.words[0])
+}
+
+// auth compiles http-request auth [realm REALM]: the answer of status 401
+// (an errorfile or http-error for it, else HAProxy's page) with its
+// WWW-Authenticate fields replaced by a Basic challenge for the realm,
+// by default the name of the section whose rule it is, as HAProxy's.
+func (c *chain) auth(sc scope, at pos, args []string) (string, error) {
+	realm := sc.fe
+	if sc.be != "" {
+		realm = sc.be
+	}
+	switch {
+	case len(args) == 2 && args[0] == "realm":
+		realm = args[1]
+	case len(args) != 0:
+		return "", at.errorf("auth: want nothing, or realm REALM")
+	}
+	page, err := c.page(sc, 401, sc.be)
+	if err != nil {
+		return "", at.errorf("auth: %v", err)
+	}
+	// page is txn:done(ANSWER): the answer goes through H.challenge.
+	answer := strings.TrimSuffix(strings.TrimPrefix(page, "txn:done("), ")")
+	return fmt.Sprintf("txn:done(H.challenge(%s, %s))", answer, luaQuote(`Basic realm="`+realm+`"`)), nil
 }
 
 // page is the answer of status, sent with txn:done: as HAProxy picks it,

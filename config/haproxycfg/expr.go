@@ -57,6 +57,7 @@ type fetchDef struct {
 var requestOnly = map[string]bool{
 	"path": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
 	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
+	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
 // responseAlias are the fetches that read the response in the response
@@ -106,6 +107,27 @@ func hdrFetch(method string, res, full bool) fetchDef {
 }
 
 var fetches = map[string]fetchDef{
+	// Basic authentication against a userlist section; without checks,
+	// the Authorization field's parts.
+	"http_auth": {one: func(sc scope, a []string) string {
+		return fmt.Sprintf("H.auth_ok(txn, %s)", sc.g.userlistRef(a[0]))
+	}, match: "bool", nargs: [2]int{1, 1}},
+	"http_auth_group": {
+		one: func(sc scope, a []string) string {
+			return fmt.Sprintf("H.auth_user(txn, %s)", sc.g.userlistRef(a[0]))
+		},
+		// In an ACL, the groups of the user: the patterns are groups.
+		multi: func(sc scope, a []string) string {
+			return fmt.Sprintf("H.auth_groups(txn, %s)", sc.g.userlistRef(a[0]))
+		},
+		match: "str", nargs: [2]int{1, 1},
+	},
+	"http_auth_type": {one: func(scope, []string) string { return "H.auth_part(txn, 1)" }, match: "str"},
+	"http_auth_user": {one: func(scope, []string) string { return "H.auth_part(txn, 2)" }, match: "str"},
+	"http_auth_pass": {one: func(scope, []string) string { return "H.auth_part(txn, 3)" }, match: "str"},
+	"http_auth_bearer": {one: func(_ scope, a []string) string {
+		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
+	}, match: "str", nargs: [2]int{0, 1}},
 	"path":            simple("path", "str"),
 	"url":             simple("url", "str"),
 	"base":            simple("base", "str"),

@@ -387,7 +387,7 @@ func TestSeveralFiles(t *testing.T) {
 }
 
 func TestExpressions(t *testing.T) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}}
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, ulRefs: map[string]string{}}
 	sc := scope{fe: "f", g: g}
 	for _, tc := range []struct{ in, want string }{
 		{"path", "txn.f:path()"},

@@ -92,3 +92,23 @@ frontend f
 		t.Errorf("lua.load: %q", got)
 	}
 }
+
+// userlist sections: what they refuse, with the line.
+func TestUserlistErrors(t *testing.T) {
+	for _, c := range []struct{ cfg, want string }{
+		{"userlist L\n    user a password $y$j9T$abc\n", "haproxy.cfg:2: user a: luaedge checks the crypt(3) hashes"},
+		{"userlist L\n    user a insecure-password x groups G9\n", "haproxy.cfg:1: userlist L: user 'a' is in group 'G9', which the userlist does not declare"},
+		{"userlist L\n    user a insecure-password x\n    user a insecure-password y\n", "haproxy.cfg:3: user 'a' is already defined"},
+		{"userlist L\nuserlist L\n", "haproxy.cfg:2: userlist 'L' already exists"},
+		{"userlist L\n    user a secret x\n", "haproxy.cfg:2: user a: unknown option 'secret'"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", c.cfg+"frontend f\n    mode http\n    bind :80\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v; want %q", c.cfg, err, c.want)
+		}
+	}
+	_, err := Load(write(t, "haproxy.cfg", "frontend f\n    mode http\n    bind :80\n    http-request auth if !{ http_auth(NOPE) }\n"))
+	if err != nil {
+		t.Fatal(err) // the missing userlist is a start-up error of the rules
+	}
+}

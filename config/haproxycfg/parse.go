@@ -182,6 +182,7 @@ type file struct {
 	compLevel int // tune.comp.maxlevel
 
 	httpErrors map[string]*httpErrors // the http-errors sections, by name
+	userlists  map[string]*userlist   // the userlist sections, by name
 }
 
 // procVarRE finds the proc.* variables a configuration names, in a var()
@@ -224,6 +225,7 @@ func parse(paths []string) (*file, error) {
 		}
 		var cur *proxy
 		var errs *httpErrors // the http-errors section being read
+		var ul *userlist     // the userlist section being read
 		section := ""
 		var conds condStack
 		for i, raw := range strings.Split(string(data), "\n") {
@@ -312,10 +314,28 @@ func parse(paths []string) (*file, error) {
 				f.httpErrors[words[1]] = errs
 				section, cur = "http-errors", nil
 				continue
-			case "peers", "userlist", "mailers", "program", "cache", "ring", "fcgi-app":
+			case "userlist":
+				if len(words) != 2 {
+					return nil, at.errorf("userlist: want a name")
+				}
+				if prev := f.userlists[words[1]]; prev != nil {
+					return nil, at.errorf("userlist '%s' already exists (declared at %s)", words[1], prev.at)
+				}
+				if f.userlists == nil {
+					f.userlists = map[string]*userlist{}
+				}
+				ul = &userlist{at: at, users: map[string]*ulUser{}, groups: map[string]bool{}}
+				f.userlists[words[1]] = ul
+				section, cur = "userlist", nil
+				continue
+			case "peers", "mailers", "program", "cache", "ring", "fcgi-app":
 				return nil, at.unsupported(words[0] + " section")
 			}
 			switch section {
+			case "userlist":
+				if err := f.userlistLine(ul, at, words); err != nil {
+					return nil, err
+				}
 			case "http-errors":
 				if err := f.httpErrorsLine(errs, at, words); err != nil {
 					return nil, err
@@ -338,6 +358,11 @@ func parse(paths []string) (*file, error) {
 		}
 		if len(conds) > 0 {
 			return nil, pos{path, len(strings.Split(string(data), "\n"))}.errorf(".if without .endif")
+		}
+	}
+	for _, name := range sortedKeys(f.userlists) {
+		if err := f.userlists[name].check(name); err != nil {
+			return nil, err
 		}
 	}
 	return f, nil

@@ -357,3 +357,82 @@ function H.uid(txn, gen)
 	end
 	return id
 end
+
+-- Basic authentication (http_auth and friends). auth_parts returns the
+-- Authorization field's scheme, and for Basic the user and the password;
+-- the last field read and its parts are kept (a client sends the same
+-- with each request).
+local last_field, last_parts
+local function auth_parts(txn)
+	local v = txn.http:req_get_headers()["authorization"]
+	v = v and v[0]
+	if v == nil then return nil end
+	if v == last_field then return last_parts end
+	local a
+	local scheme, rest = v:match("^%s*(%S+)%s*(.-)%s*$")
+	if scheme then
+		a = { scheme }
+		if scheme:lower() == "basic" then
+			local dec = txn.c:b64dec(rest)
+			a[2], a[3] = (dec or ""):match("^([^:]*):(.*)$")
+		end
+	end
+	last_field, last_parts = v, a
+	return a
+end
+
+function H.auth_part(txn, i)
+	local a = auth_parts(txn)
+	return a and a[i]
+end
+
+function H.auth_bearer(txn, field)
+	local v = txn.http:req_get_headers()[field]
+	v = v and v[0]
+	local scheme, token = (v or ""):match("^%s*(%S+)%s+(.-)%s*$")
+	if scheme and scheme:lower() == "bearer" then return token end
+	return nil
+end
+
+-- verified remembers, per userlist user, the last password a hash was
+-- checked against with success: crypt(3) hashes are slow by design, and a
+-- client sends its password with every request.
+local verified = setmetatable({}, { __mode = "k" })
+
+-- auth_user returns the name of the request's user when its password is
+-- right for userlist ul (a table of users: pass, hashed, groups).
+function H.auth_user(txn, ul)
+	local a = auth_parts(txn)
+	local name, pass = a and a[2], a and a[3]
+	if not name or not pass then return nil end
+	local u = ul[name]
+	if u == nil then return nil end
+	if not u.hashed then
+		if pass == u.pass then return name end
+		return nil
+	end
+	if verified[u] == pass then return name end
+	if core.crypt_check(pass, u.pass) then
+		verified[u] = pass
+		return name
+	end
+	return nil
+end
+
+function H.auth_ok(txn, ul) return H.auth_user(txn, ul) ~= nil end
+
+function H.auth_groups(txn, ul)
+	local name = H.auth_user(txn, ul)
+	return name and ul[name].groups or nil
+end
+
+-- challenge returns answer with its WWW-Authenticate fields replaced by
+-- challenge (answers are shared: a copy).
+function H.challenge(answer, challenge)
+	local h = {}
+	for k, v in pairs(answer.headers or {}) do
+		if k:lower() ~= "www-authenticate" then h[k] = v end
+	end
+	h["www-authenticate"] = { challenge }
+	return { status = answer.status, reason = answer.reason, headers = h, body = answer.body }
+end

@@ -141,6 +141,15 @@ end
 core.thread = 0
 function I.set_thread(n) core.thread = n end
 
+-- core.crypt_check(password, hash) reports whether password matches a
+-- crypt(3) hash ($1$, $5$ or $6$; another is false): a luaedge addition,
+-- which haproxy.cfg's userlists use.
+function core.crypt_check(password, hash)
+	check_type("core.crypt_check", 1, password, "string")
+	check_type("core.crypt_check", 2, hash, "string")
+	return I.gocall(I.go.crypt, password, hash)
+end
+
 -- core.set_nice(nice) is accepted and changes nothing: luaedge's loops
 -- have no task priorities.
 function core.set_nice(...)
