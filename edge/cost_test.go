@@ -78,7 +78,7 @@ func TestRequestCost(t *testing.T) {
 
 // serveBenchCase serves bench/cases/NAME in this process on a free port;
 // backend is the address of the proxy case's server.
-func serveBenchCase(t *testing.T, name, backend string) *testServer {
+func serveBenchCase(t testing.TB, name, backend string) *testServer {
 	t.Helper()
 	src := filepath.Join("..", "bench", "cases", name)
 	dir := t.TempDir()
@@ -120,7 +120,7 @@ func serveBenchCase(t *testing.T, name, backend string) *testServer {
 }
 
 // benchRequest is the case's request: a GET with its request.headers.
-func benchRequest(t *testing.T, name string) []byte {
+func benchRequest(t testing.TB, name string) []byte {
 	req := "GET / HTTP/1.1\r\nHost: bench\r\n"
 	if b, err := os.ReadFile(filepath.Join("..", "bench", "cases", name, "request.headers")); err == nil {
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -132,7 +132,7 @@ func benchRequest(t *testing.T, name string) []byte {
 
 // roundTrip sends req on c and reads one response with a content-length
 // into buf, without allocating.
-func roundTrip(t *testing.T, c net.Conn, req, buf []byte) {
+func roundTrip(t testing.TB, c net.Conn, req, buf []byte) {
 	if _, err := c.Write(req); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func roundTrip(t *testing.T, c net.Conn, req, buf []byte) {
 
 // startFixedBackend answers every request with the same short response,
 // allocating nothing per request.
-func startFixedBackend(t *testing.T) string {
+func startFixedBackend(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -204,4 +204,35 @@ func startFixedBackend(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// BenchmarkRequest is a keep-alive request of the benchmark cases
+// through the whole server, the client in this process: its allocs/op
+// (the client allocates nothing) and cpu-ns/op, the process's CPU time
+// per request (client included), compare changes of the request path;
+// ns/op is mostly the wake-ups of a round trip on loopback.
+func BenchmarkRequest(b *testing.B) {
+	backend := startFixedBackend(b)
+	for _, name := range []string{"hello", "action", "proxy"} {
+		b.Run(name, func(b *testing.B) {
+			ts := serveBenchCase(b, name, backend)
+			c, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := benchRequest(b, name)
+			buf := make([]byte, 64<<10)
+			for i := 0; i < 300; i++ {
+				roundTrip(b, c, req, buf)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU(b)
+			for i := 0; i < b.N; i++ {
+				roundTrip(b, c, req, buf)
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }

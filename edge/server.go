@@ -396,7 +396,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 		ls.addTCP(t)
 		return t
 	}
-	h := serve1.New(&ls.http, f.http, stats, c, id, ls.programs[f.index])
+	h := serve1.New(&ls.http, f.http, c, id, ls.programs[f.index])
 	if s.draining.Load() {
 		// Accepted as the listeners closed: the request its client
 		// sends is answered, with connection: close.
@@ -405,7 +405,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h, accepted: ls.sinceStart()}
 	ls.addHTTP(w)
 	h.OnUpgrade = w
-	h.WSFilter = ls.wsChains[f.index]
+	h.WSFilter = int32(ls.wsChains[f.index])
 
 	switch {
 	case alpn == "h2":

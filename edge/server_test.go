@@ -105,7 +105,7 @@ func startTestServer(t *testing.T) *testServer {
 // runServer serves cfg in the test's process, listening on addr, and
 // waits until it has booted. The server is shut down when the test ends,
 // if the test has not done it.
-func runServer(t *testing.T, cfg *config.Config, scripts []lj.Script, addr string) *testServer {
+func runServer(t testing.TB, cfg *config.Config, scripts []lj.Script, addr string) *testServer {
 	t.Helper()
 	buf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

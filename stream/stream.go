@@ -214,6 +214,30 @@ func New(env *Env, down Protocol, kind Kind, fe *Frontend) *Stream {
 	return &Stream{env: env, down: down, kind: kind, fe: fe}
 }
 
+// Attach lends a stream that is not running to protocol down of frontend
+// fe for its next exchange; sessVars says whether the scripts of down's
+// connection set sess.* variables before. A protocol that keeps its
+// loop's streams in a pool (serve/http1) attaches one when a request
+// begins and detaches it once the request is over, so that an idle
+// connection holds none.
+func (st *Stream) Attach(down Protocol, fe *Frontend, sessVars bool) {
+	checkDetached(st)
+	st.down, st.fe, st.sessVars = down, fe, sessVars
+}
+
+// Detach takes the stream back from its protocol once its exchange is
+// over (no coroutine, server, coding or access-log record left), and
+// resets it: nothing of the protocol's client stays in it. gen goes on
+// counting, so that a timer or task of an earlier exchange still finds
+// it stale. It returns whether the connection's scripts set sess.*
+// variables, which the connection drops when it closes.
+func (st *Stream) Detach() (sessVars bool) {
+	checkOver(st)
+	sessVars = st.sessVars
+	*st = Stream{env: st.env, kind: st.kind, gen: st.gen, step: st.step}
+	return sessVars
+}
+
 // Start takes a coroutine that will run entry(arg) for connection connID.
 // The caller fills the request with S, then calls Step.
 func (st *Stream) Start(entry, arg int, connID int64) error {

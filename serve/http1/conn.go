@@ -6,8 +6,6 @@ package http1
 import (
 	"bytes"
 	"errors"
-	"net"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -45,6 +43,9 @@ type Loop struct {
 	// stream within the same handler, so an idle connection holds no
 	// parsed head (its field slots alone are over a kilobyte).
 	req http1.Request
+
+	// free holds the requests no connection has borrowed (request.go).
+	free []*request
 }
 
 // What a connection is waiting for, for its deadline.
@@ -67,30 +68,28 @@ const maxDrain = 256 << 10
 const directWrite = 16 << 10
 
 // Conn is one HTTP/1.x client connection. It answers one request at a
-// time, in order (pipelined requests wait in the inbound buffer).
+// time, in order (pipelined requests wait in the inbound buffer). It keeps
+// only what the connection needs while idle; what a request needs is in
+// rq, borrowed from the loop for the request's time (request.go).
 type Conn struct {
-	l     *Loop
-	fe    *Frontend
-	stats *metrics.Frontend // this loop's counters of the frontend
-	c     transport.Conn
-	id    int64
-	prog  int // the frontend's program in this loop's Lua state
-	st    *stream.Stream
+	l    *Loop
+	fe   *Frontend
+	c    transport.Conn
+	id   int64
+	prog int32 // the frontend's program in this loop's Lua state
+	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
+	// (0: none); set by whoever makes the Conn.
+	WSFilter int32
 
-	// Addresses, formatted once per connection for the fetches src and dst.
-	srcIP, dstIP     []byte
-	srcPort, dstPort int
+	// rq is the request being received or answered, and its stream:
+	// borrowed from the loop's pool when its first byte arrives, given
+	// back once its response is out and no further byte is buffered;
+	// nil while the connection is idle.
+	rq *request
 
-	// trackKey is the client's key in the frontend's tracking table ("": none).
-	trackKey string
-	// Bytes exchanged with the client not yet in the tracking table, and
-	// how many input bytes were left buffered after the last processing.
-	bytes  sticktable.ByteCount
-	leftIn int
-
-	// scanned counts the buffered bytes known to hold no end of head, so a
-	// head that trickles in is not parsed again from the start each time.
-	scanned int
+	// track is the client's entry in the frontend's tracking table;
+	// nil: the frontend tracks none.
+	track *tracked
 
 	// out holds the response bytes the running handler assembles. It is
 	// this connection's alone: borrowed from the loop's pool on the
@@ -99,58 +98,36 @@ type Conn struct {
 	// bytes to another connection.
 	out []byte
 
-	phase      phase
-	headAt     int64 // when the request being read or answered began to arrive, Unix ns (a time.Time would grow Conn's allocation)
 	deadline   time.Time
+	phase      phase
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
 	closed     bool
 	lingering  bool // closing: the response is out, unread input is being dropped
 	readPaused bool // reading from the client stopped: the script holds enough unread body
-	// sessionEnded: the sess.* variables of the closed connection were dropped.
+	// sessVars: a script of this connection set sess.* variables (those
+	// of the request in flight are its stream's until it ends);
+	// sessionEnded: they were dropped, the connection closed.
+	sessVars     bool
 	sessionEnded bool
-	// handedOff: the connection and its stream went to WebSocket.
+	// handedOff: the connection and its request's stream went to WebSocket.
 	handedOff bool
-	// tunnel: a server accepted the request's WebSocket upgrade; what the
-	// client sends goes to it untouched, with tunnelIdle as idle timeout,
-	// or through relay when the frontend has ws_filters.
-	tunnel     bool
-	tunnelIdle time.Duration
-	relay      *servews.Relay
-	wst        *servews.Tunnel // the frames followed for the drain (wsdrain.go); nil with relay
-
-	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
-	// (0: none); set by whoever makes the Conn.
-	WSFilter int
+	waitGen   uint32 // counts the waits for body: the timeout of an earlier one does nothing
 
 	// OnUpgrade is told of the WebSocket connection this one became
 	// (Upgrade), which then gets its events; set by whoever dispatches
 	// them (an interface, not a func: a method value would cost each
 	// connection an allocation). nil: upgrades are refused.
 	OnUpgrade Upgraded
+}
 
-	// The request being answered, and its body's framing; the small
-	// fields are together, which keeps an idle connection in a smaller
-	// allocation.
-	up        stream.Upstream // the request is with a backend
-	waitBody  bool            // the script waits for body bytes
-	waitGen   uint32          // counts the waits for body: the timeout of an earlier one does nothing
-	buffering bool            // http_buffer_request: the script starts once the body is in
-	keepAlive bool
-	chunked   bool
-	bodyDone  bool
-	minor     int
-	bodyLeft  int64                 // Content-Length bytes still to come
-	dec       *http1.ChunkedDecoder // made for the connection's first chunked body
-	bodyTotal int64
-
-	// h2c is the upgrade to HTTP/2 answered 101: nothing more is read
-	// here; the owner hands the connection over.
-	h2c *H2CUpgrade
-
-	// Response framing.
-	headSent    bool
-	respChunked bool
+// tracked is a connection's entry in its frontend's tracking table.
+type tracked struct {
+	key string
+	// Bytes exchanged with the client not yet in the table, and how many
+	// input bytes were left buffered after the last processing.
+	bytes  sticktable.ByteCount
+	leftIn int
 }
 
 // Upgraded takes over the WebSocket connection an HTTP/1.1 connection
@@ -160,45 +137,35 @@ type Upgraded interface{ Upgraded(*servews.Conn) }
 // New serves connection c of frontend fe on loop l; id is the connection's
 // number (for sess.* variables), prog the frontend's program in the loop's
 // Lua state.
-func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id int64, prog int) *Conn {
-	h := &Conn{l: l, fe: fe, stats: stats, c: c, id: id, prog: prog, bodyDone: true}
-	h.st = stream.New(l.Env, h, stream.KindHTTP, fe.Stream)
-	// Both addresses in one allocation: an idle connection is mostly
-	// what it keeps from here.
-	src, _ := c.RemoteAddr().(*net.TCPAddr)
-	dst, _ := c.LocalAddr().(*net.TCPAddr)
-	var scratch [96]byte
-	b := appendIP(scratch[:0], src)
-	n := len(b)
-	ips := append([]byte(nil), appendIP(b, dst)...)
-	if src != nil {
-		h.srcIP, h.srcPort = ips[:n:n], src.Port
-	}
-	if dst != nil {
-		h.dstIP, h.dstPort = ips[n:], dst.Port
-	}
-	h.st.Src = h.srcIP
-	if h.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); h.trackKey != "" {
-		fe.Track.ConnOpen(h.trackKey)
+func New(l *Loop, fe *Frontend, c transport.Conn, id int64, prog int) *Conn {
+	h := &Conn{l: l, fe: fe, c: c, id: id, prog: int32(prog)}
+	if key := sticktable.TrackKey(fe.Track, c.RemoteAddr()); key != "" {
+		h.track = &tracked{key: key}
+		fe.Track.ConnOpen(key)
 	}
 	l.Conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
 	return h
 }
 
-// appendIP appends a's address as net.IP's String writes it (IPv4 in
-// dotted form, IPv6 as RFC 5952 says).
-func appendIP(b []byte, a *net.TCPAddr) []byte {
-	if a == nil {
-		return b
+// stats are this loop's counters of the connection's frontend.
+func (h *Conn) stats() *metrics.Frontend { return &h.l.Env.FrontendStats[h.fe.Stream.Index] }
+
+// trackKey is the client's key in the frontend's tracking table ("": none).
+func (h *Conn) trackKey() string {
+	if h.track == nil {
+		return ""
 	}
-	ip, _ := netip.AddrFromSlice(a.IP)
-	return ip.Unmap().AppendTo(b)
+	return h.track.key
 }
 
-// Peer gives the access log the connection's addresses.
+// Peer gives the access log the connection's addresses, as the request
+// in flight has them.
 func (h *Conn) Peer() (src []byte, srcPort int, dst []byte, dstPort int) {
-	return h.srcIP, h.srcPort, h.dstIP, h.dstPort
+	if h.rq == nil {
+		return nil, 0, nil, 0
+	}
+	return h.rq.addrs()
 }
 
 func (h *Conn) loopNow() time.Time { return h.l.Env.Loop.Now() }
@@ -206,12 +173,14 @@ func (h *Conn) loopNow() time.Time { return h.l.Env.Loop.Now() }
 // OnTraffic processes what arrived.
 func (h *Conn) OnTraffic() {
 	checkNoOutput(h)
-	if h.trackKey != "" {
-		h.bytes.In += int64(h.c.Inbound() - h.leftIn)
+	if t := h.track; t != nil {
+		t.bytes.In += int64(h.c.Inbound() - t.leftIn)
 	}
 	if h.lingering {
 		h.c.Discard(-1)
-		h.leftIn = 0
+		if h.track != nil {
+			h.track.leftIn = 0
+		}
 		return
 	}
 	h.process()
@@ -222,17 +191,27 @@ func (h *Conn) OnTraffic() {
 // backend; then it flushes.
 func (h *Conn) process() {
 	h.busy = true
-	for !h.closed && !h.closing && h.h2c == nil {
-		if h.tunnel {
+	for !h.closed && !h.closing {
+		rq := h.rq
+		if rq == nil {
+			if h.c.Inbound() == 0 {
+				break
+			}
+			rq = h.borrow() // a request's first bytes
+		}
+		if rq.h2c != nil {
+			break
+		}
+		if rq.tunnel {
 			h.relayTunnel()
 			break
 		}
-		if !h.bodyDone {
+		if !rq.bodyDone {
 			if !h.readBody() {
 				break
 			}
 		}
-		if h.st.Running() || h.up != nil || !h.bodyDone {
+		if rq.st.Running() || rq.up != nil || !rq.bodyDone {
 			break
 		}
 		if !h.nextRequest() {
@@ -240,11 +219,14 @@ func (h *Conn) process() {
 		}
 	}
 	h.flush()
-	if h.trackKey != "" && !h.closed {
-		h.leftIn = h.c.Inbound()
+	if h.track != nil && !h.closed {
+		h.track.leftIn = h.c.Inbound()
 	}
 	h.busy = false
 	h.afterWork()
+	if h.rq != nil && h.phase == phaseIdle && !h.closed && !h.closing && h.rq.over() && h.c.Inbound() == 0 {
+		h.giveBack() // the response is out and nothing more came
+	}
 }
 
 // Handle runs fn as a handler of this connection: a resumed script or a
@@ -263,21 +245,24 @@ func (h *Conn) Handle(fn func()) {
 
 // send writes p to the client, counting it for the tracking table.
 func (h *Conn) send(p []byte) {
-	h.bytes.Out += int64(len(p))
+	if h.track != nil {
+		h.track.bytes.Out += int64(len(p))
+	}
 	h.c.Write(p)
 }
 
 // nextRequest parses and starts the next request; false when it needs
 // more bytes or the connection is done.
 func (h *Conn) nextRequest() bool {
+	rq := h.rq
 	buf := h.c.Peek()
 	if len(buf) == 0 {
 		h.setPhase(phaseIdle)
 		return false
 	}
-	h.headSent = false // no response of this request has left yet
+	rq.headSent = false // no response of this request has left yet
 	if h.phase != phaseHead {
-		h.headAt = h.loopNow().UnixNano() // the request's first bytes (%tr, %TR): the event's time
+		rq.headAt = h.loopNow().UnixNano() // the request's first bytes (%tr, %TR): the event's time
 	}
 	if !h.headMayBeComplete(buf) {
 		if h.phase != phaseHead {
@@ -303,13 +288,13 @@ func (h *Conn) nextRequest() bool {
 		return false
 	}
 	if r := &h.l.req; r.ContentLength > h.fe.MaxBody {
-		h.st.LogRequestLine(r.Method, r.Target, r.Major, r.Minor)
+		rq.st.LogRequestLine(r.Method, r.Target, r.Major, r.Minor)
 		h.refuse(413, "content-length over limits.max_body")
 		return false
 	}
-	h.scanned = 0
+	rq.scanned = 0
 	if up := h.h2cUpgrade(); up != nil {
-		h.h2c = up
+		rq.h2c = up
 		h.c.Discard(n)
 		h.out = append(h.outBuf(), switchingToH2C...)
 		return false
@@ -331,55 +316,55 @@ func (h *Conn) headMayBeComplete(buf []byte) bool {
 	// so that a bad line (a bare CR, bytes that are not HTTP) is refused at
 	// once, not at the timeout. Past 1 KiB, parsing once per line keeps a
 	// trickled head from costing a parse per byte.
-	if len(buf) <= 1024 || bytes.IndexByte(buf[h.scanned:], '\n') >= 0 {
-		h.scanned = len(buf)
+	if len(buf) <= 1024 || bytes.IndexByte(buf[h.rq.scanned:], '\n') >= 0 {
+		h.rq.scanned = len(buf)
 		return true
 	}
-	h.scanned = len(buf)
+	h.rq.scanned = len(buf)
 	return false
 }
 
 // startRequest copies the parsed head into a stream and runs it.
 func (h *Conn) startRequest() {
-	r := &h.l.req
-	if err := h.st.Start(lj.EntryHTTP, h.prog, h.id); err != nil {
+	r, rq := &h.l.req, h.rq
+	if err := rq.st.Start(lj.EntryHTTP, int(h.prog), h.id); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
 		h.refuse(503, "no coroutine: "+err.Error())
 		return
 	}
-	h.stats.Requests.Inc()
-	if h.headAt != 0 {
-		h.st.LogHeadStart(time.Unix(0, h.headAt))
+	h.stats().Requests.Inc()
+	if rq.headAt != 0 {
+		rq.st.LogHeadStart(time.Unix(0, rq.headAt))
 	}
-	if h.trackKey != "" {
-		h.fe.Track.HTTPRequest(h.trackKey)
-		h.bytes.AddTo(h.fe.Track, h.trackKey)
+	if t := h.track; t != nil {
+		h.fe.Track.HTTPRequest(t.key)
+		t.bytes.AddTo(h.fe.Track, t.key)
 	}
-	h.minor = r.Minor
-	h.keepAlive = r.KeepAlive && !h.l.Env.Draining()
-	h.st.SetHead(string(r.Method) == "HEAD")
-	h.headSent, h.respChunked = false, false
-	h.bodyTotal = 0
-	h.chunked = r.Chunked
-	h.bodyLeft = r.ContentLength
-	h.bodyDone = !r.HasBody()
-	if h.chunked {
-		if h.dec == nil {
-			h.dec = new(http1.ChunkedDecoder)
+	rq.minor = r.Minor
+	rq.keepAlive = r.KeepAlive && !h.l.Env.Draining()
+	rq.st.SetHead(string(r.Method) == "HEAD")
+	rq.headSent, rq.respChunked = false, false
+	rq.bodyTotal = 0
+	rq.chunked = r.Chunked
+	rq.bodyLeft = r.ContentLength
+	rq.bodyDone = !r.HasBody()
+	if rq.chunked {
+		if rq.dec == nil {
+			rq.dec = new(http1.ChunkedDecoder)
 		}
-		h.dec.Reset()
+		rq.dec.Reset()
 	}
 
-	s := h.st.S()
+	s := rq.st.S()
 	s.SetRequestLine(r.Method, r.Target, r.Path, r.Query, r.Major, r.Minor)
-	s.SetAddrs(h.srcIP, h.srcPort, h.dstIP, h.dstPort)
+	s.SetAddrs(rq.addrs())
 	if stream.SetConnTLS(s, h.c) {
 		stream.SetHTTPS(s)
 	}
 	stream.SetConnProxy(s, h.c)
-	if h.trackKey != "" {
+	if h.track != nil {
 		// The stick counters the scripts read, without a gate call each.
-		h.l.Env.Lua.FillStick(s, h.fe.Track, h.trackKey)
+		h.l.Env.Lua.FillStick(s, h.fe.Track, h.track.key)
 	}
 	s.SetAuthority(r.Host)
 	s.SetContentLength(r.ContentLength)
@@ -389,18 +374,18 @@ func (h *Conn) startRequest() {
 			return
 		}
 	}
-	if h.bodyDone {
-		h.st.BodyEnd(nil)
+	if rq.bodyDone {
+		rq.st.BodyEnd(nil)
 	} else if r.Expect100 && r.Minor == 1 {
 		h.out = append(h.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}
-	if !h.bodyDone && h.fe.BufferRequest {
-		h.buffering = true
+	if !rq.bodyDone && h.fe.BufferRequest {
+		rq.buffering = true
 		h.setPhase(phaseBody)
 		return
 	}
 	h.setPhase(phaseBusy)
-	h.st.Step()
+	rq.st.Step()
 }
 
 // readBody moves request body bytes from the inbound buffer to the stream
@@ -413,10 +398,10 @@ func (h *Conn) readBody() bool {
 	}
 	consumed := 0
 	got := false
-	for consumed < len(buf) && !h.bodyDone {
+	for consumed < len(buf) && !h.rq.bodyDone {
 		var data []byte
-		if h.chunked {
-			n, d, done, err := h.dec.Next(buf[consumed:])
+		if h.rq.chunked {
+			n, d, done, err := h.rq.dec.Next(buf[consumed:])
 			if err != nil {
 				h.l.Env.Log.Debug("bad chunked body", "err", err)
 				h.bodyError(400, "bad chunked body: "+err.Error())
@@ -427,71 +412,71 @@ func (h *Conn) readBody() bool {
 			}
 			consumed += n
 			data = d
-			h.bodyDone = done
+			h.rq.bodyDone = done
 		} else {
 			n := int64(len(buf) - consumed)
-			if n > h.bodyLeft {
-				n = h.bodyLeft
+			if n > h.rq.bodyLeft {
+				n = h.rq.bodyLeft
 			}
 			data = buf[consumed : consumed+int(n)]
 			consumed += int(n)
-			h.bodyLeft -= n
-			h.bodyDone = h.bodyLeft == 0
+			h.rq.bodyLeft -= n
+			h.rq.bodyDone = h.rq.bodyLeft == 0
 		}
-		h.bodyTotal += int64(len(data))
-		if h.bodyTotal > h.fe.MaxBody {
+		h.rq.bodyTotal += int64(len(data))
+		if h.rq.bodyTotal > h.fe.MaxBody {
 			h.bodyError(413, "request body over limits.max_body")
 			return false
 		}
 		switch {
-		case h.up != nil || h.st.Running():
-			if !h.st.Body(data) {
+		case h.rq.up != nil || h.rq.st.Running():
+			if !h.rq.st.Body(data) {
 				h.bodyError(500, "no memory for the request body")
 				return false
 			}
 			got = got || len(data) > 0
-		case h.bodyTotal > maxDrain:
+		case h.rq.bodyTotal > maxDrain:
 			h.closeNow()
 			return false
 		}
 	}
 	h.c.Discard(consumed)
-	if u := h.up; u != nil {
-		if h.bodyDone {
+	if u := h.rq.up; u != nil {
+		if h.rq.bodyDone {
 			u.EndBody(h.trailers())
 		} else if u.Backlog() >= transport.HighWater {
-			h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
+			h.rq.st.Throttle(h.c, u.Backlog, func() bool { return h.closed || h.rq == nil || h.rq.up != u })
 		}
-		return h.bodyDone
+		return h.rq.bodyDone
 	}
-	if h.st.Running() {
-		if h.bodyDone {
-			if h.chunked && !h.addTrailers() {
+	if h.rq.st.Running() {
+		if h.rq.bodyDone {
+			if h.rq.chunked && !h.addTrailers() {
 				h.bodyError(500, "no memory for the request trailers")
 				return false
 			}
-			h.st.BodyEnd(nil)
+			h.rq.st.BodyEnd(nil)
 		}
 		switch {
-		case h.buffering && h.bodyDone:
-			h.buffering = false
+		case h.rq.buffering && h.rq.bodyDone:
+			h.rq.buffering = false
 			h.setPhase(phaseBusy)
-			h.st.Step()
-		case h.buffering:
+			h.rq.st.Step()
+		case h.rq.buffering:
 			h.setPhase(phaseBody)
-		case h.waitBody && (got || h.bodyDone):
-			h.waitBody = false
+		case h.rq.waitBody && (got || h.rq.bodyDone):
+			h.rq.waitBody = false
 			h.setPhase(phaseBusy)
-			h.st.Step()
-		case h.waitBody:
+			h.rq.st.Step()
+		case h.rq.waitBody:
 			h.setPhase(phaseBody)
 		}
-		if !h.bodyDone && !h.waitBody && !h.buffering && h.st.Unread() > stream.UnreadHigh && !h.readPaused {
+		if !h.rq.bodyDone && !h.rq.waitBody && !h.rq.buffering && h.rq.st.Unread() > stream.UnreadHigh && !h.readPaused {
 			h.readPaused = true
 			h.c.PauseRead()
 		}
 	}
-	return h.bodyDone
+	return h.rq.bodyDone
 }
 
 // Tunnel makes the connection a tunnel to the server that switched
@@ -500,15 +485,15 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	if idle <= 0 {
 		idle = h.fe.KeepAlive
 	}
-	h.tunnel, h.tunnelIdle, h.keepAlive = true, idle, false
+	h.rq.tunnel, h.rq.tunnelIdle, h.rq.keepAlive = true, idle, false
 	h.setPhase(phaseTunnel)
 	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
-		h.relay = servews.NewRelay(h.l.WS, h.fe.WS, h.WSFilter, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
+		h.rq.relay = servews.NewRelay(h.l.WS, h.fe.WS, int(h.WSFilter), h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
 		if h.fe.WS.Hooks {
-			h.relay.Hooks(h.st.S())
+			h.rq.relay.Hooks(h.rq.st.S())
 		}
 	} else {
-		h.wst = &servews.Tunnel{ToServer: h.toServer, ToClient: h.sendRaw, Drained: h.endTunnel, Post: h.l.Env.Loop.Post}
+		h.rq.wst = &servews.Tunnel{ToServer: h.toServer, ToClient: h.sendRaw, Drained: h.endTunnel, Post: h.l.Env.Loop.Post}
 	}
 	if h.l.Env.Draining() {
 		h.drainTunnel() // switched while the server stops: closed at once
@@ -520,15 +505,15 @@ func (h *Conn) Tunnel(idle time.Duration) {
 func (h *Conn) toClient(p []byte) { h.out = append(h.outBuf(), p...) }
 
 func (h *Conn) toServer(p []byte) {
-	if h.up != nil {
-		h.up.Body(p)
+	if h.rq != nil && h.rq.up != nil {
+		h.rq.up.Body(p)
 	}
 }
 
 // relayFailed ends a filtered WebSocket: a filter failed or a side broke
 // the protocol (the Relay sent both a close frame).
 func (h *Conn) relayFailed(uint16) {
-	h.st.Close()
+	h.rq.st.Close()
 	h.closeNow()
 }
 
@@ -539,13 +524,13 @@ const relayPauseAt = 256 << 10
 // relayTunnel sends what the client sent to the server, pausing the
 // client while the server has a backlog.
 func (h *Conn) relayTunnel() {
-	u := h.up
+	u := h.rq.up
 	buf := h.c.Peek()
 	if u == nil || len(buf) == 0 {
 		return
 	}
-	if h.relay != nil {
-		if h.relay.Busy() {
+	if h.rq.relay != nil {
+		if h.rq.relay.Busy() {
 			// A filter waits: the client is not read meanwhile.
 			if !h.readPaused && len(buf) >= relayPauseAt {
 				h.readPaused = true
@@ -554,14 +539,14 @@ func (h *Conn) relayTunnel() {
 			return
 		}
 		h.resumeRead()
-		h.relay.FromClient(buf)
+		h.rq.relay.FromClient(buf)
 	} else {
-		h.wst.FromClient(buf)
+		h.rq.wst.FromClient(buf)
 	}
 	h.c.Discard(len(buf))
-	h.deadline = h.loopNow().Add(h.tunnelIdle)
+	h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
 	if u.Backlog() >= transport.HighWater {
-		h.st.Throttle(h.c, u.Backlog, func() bool { return h.up != u || h.closed })
+		h.rq.st.Throttle(h.c, u.Backlog, func() bool { return h.closed || h.rq == nil || h.rq.up != u })
 	}
 }
 
@@ -583,16 +568,16 @@ func (h *Conn) BodyConsumed(unread int) {
 
 // trailers returns the trailer fields of a chunked body that ended.
 func (h *Conn) trailers() []http1.Header {
-	if !h.chunked {
+	if !h.rq.chunked {
 		return nil
 	}
-	return h.dec.Trailers()
+	return h.rq.dec.Trailers()
 }
 
 // addTrailers gives the script the trailer fields of a chunked body.
 func (h *Conn) addTrailers() bool {
-	s := h.st.S()
-	for _, f := range h.dec.Trailers() {
+	s := h.rq.st.S()
+	for _, f := range h.rq.dec.Trailers() {
 		if !s.AddTrailer(f.Name, f.Value) {
 			return false
 		}
@@ -602,9 +587,9 @@ func (h *Conn) addTrailers() bool {
 
 // bodyError ends a request whose body is bad or too large.
 func (h *Conn) bodyError(status int, cause string) {
-	if h.st.Running() && h.headSent {
-		h.st.Refuse(status, cause)
-		h.st.Close() // logged: nothing more is sent
+	if h.rq.st.Running() && h.rq.headSent {
+		h.rq.st.Refuse(status, cause)
+		h.rq.st.Close() // logged: nothing more is sent
 		h.closeNow()
 		return
 	}
@@ -616,22 +601,22 @@ func (h *Conn) bodyError(status int, cause string) {
 // (milliseconds, in its op's argument; an http-stream read's) resumes it
 // without more body.
 func (h *Conn) WaitBody() bool {
-	if h.bodyDone {
+	if h.rq.bodyDone {
 		return false
 	}
-	h.waitBody = true
+	h.rq.waitBody = true
 	h.waitGen++
 	h.setPhase(phaseBody)
 	h.resumeRead()
-	if _, ms := h.st.S().Op(); ms > 0 {
+	if _, ms := h.rq.st.S().Op(); ms > 0 {
 		gen := h.waitGen
 		h.after(time.Duration(ms*float64(time.Millisecond)), func() {
-			if h.waitGen != gen || !h.waitBody || h.closed {
+			if h.waitGen != gen || h.closed || h.rq == nil || !h.rq.waitBody {
 				return
 			}
-			h.waitBody = false
+			h.rq.waitBody = false
 			h.setPhase(phaseBusy)
-			h.Handle(h.st.Step)
+			h.Handle(h.rq.st.Step)
 		})
 	}
 	return true
@@ -639,7 +624,7 @@ func (h *Conn) WaitBody() bool {
 
 // Forwarded records that the request is with a backend (or back from it).
 func (h *Conn) Forwarded(u stream.Upstream) {
-	h.up = u
+	h.rq.up = u
 	if u != nil {
 		h.setPhase(phaseBusy)
 	}
@@ -648,8 +633,8 @@ func (h *Conn) Forwarded(u stream.Upstream) {
 // Backlog is how many response bytes have not left yet (for a filtered
 // WebSocket, with what the server sent that waits for a filter).
 func (h *Conn) Backlog() int {
-	if h.relay != nil {
-		return h.c.Outbound() + len(h.out) + h.relay.Pending()
+	if h.rq.relay != nil {
+		return h.c.Outbound() + len(h.out) + h.rq.relay.Pending()
 	}
 	return h.c.Outbound() + len(h.out)
 }
@@ -673,38 +658,38 @@ func (h *Conn) Abort() {
 // request body may be half sent.
 func (h *Conn) Fail(status int) {
 	h.requestOver()
-	if h.headSent {
+	if h.rq.headSent {
 		h.closeNow()
 		return
 	}
-	h.writeSimple(status, status == 500 && h.keepAlive && h.bodyDone)
+	h.writeSimple(status, status == 500 && h.rq.keepAlive && h.rq.bodyDone)
 }
 
 // SendHead serialises a response head, adding framing, Date and Server.
 func (h *Conn) SendHead(hd *stream.Head) {
-	if hd.Status >= 400 && h.trackKey != "" {
-		h.fe.Track.HTTPError(h.trackKey)
+	if hd.Status >= 400 && h.track != nil {
+		h.fe.Track.HTTPError(h.track.key)
 	}
 	if hd.Close {
-		h.keepAlive = false
+		h.rq.keepAlive = false
 	}
 	if hd.Upgrade {
 		h.sendSwitch(hd)
 		return
 	}
 	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
+	b := http1.AppendStatusLine(h.out, h.rq.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
 		}
 	}
 	if hd.Length < 0 && !(hd.Status < 200 || hd.Status == 204 || hd.Status == 304) {
-		if h.minor >= 1 {
-			h.respChunked = !hd.NoBody
+		if h.rq.minor >= 1 {
+			h.rq.respChunked = !hd.NoBody
 			b = append(b, "transfer-encoding: chunked\r\n"...)
 		} else {
-			h.keepAlive = false // HTTP/1.0: the body ends when the connection does
+			h.rq.keepAlive = false // HTTP/1.0: the body ends when the connection does
 		}
 	}
 	if !hd.HasDate {
@@ -713,63 +698,63 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	if !hd.HasServer {
 		b = append(b, "server: luaedge\r\n"...)
 	}
-	if !h.keepAlive || h.l.Env.Draining() {
-		h.keepAlive = false
+	if !h.rq.keepAlive || h.l.Env.Draining() {
+		h.rq.keepAlive = false
 		b = append(b, "connection: close\r\n"...)
-	} else if h.minor == 0 {
+	} else if h.rq.minor == 0 {
 		b = append(b, "connection: keep-alive\r\n"...)
 	}
 	h.out = append(b, "\r\n"...)
-	h.headSent = true
-	h.st.LogBytesOut(len(h.out) - start)
+	h.rq.headSent = true
+	h.rq.st.LogBytesOut(len(h.out) - start)
 }
 
 // SendInterim sends an interim response (stream.Interimer) to an
 // HTTP/1.1 client; it leaves when the running handler flushes, before
 // the script goes on.
 func (h *Conn) SendInterim(status int, fields []byte) {
-	if h.minor < 1 {
+	if h.rq.minor < 1 {
 		return
 	}
 	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.minor, status, "")
+	b := http1.AppendStatusLine(h.out, h.rq.minor, status, "")
 	b = append(b, fields...)
 	h.out = append(b, "\r\n"...)
-	h.st.LogBytesOut(len(h.out) - start)
+	h.rq.st.LogBytesOut(len(h.out) - start)
 }
 
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
 	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.minor, hd.Status, string(hd.Reason))
+	b := http1.AppendStatusLine(h.out, h.rq.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
 		}
 	}
 	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
-	h.headSent = true
-	h.st.LogBytesOut(len(h.out) - start)
+	h.rq.headSent = true
+	h.rq.st.LogBytesOut(len(h.out) - start)
 }
 
 // SendData sends response body bytes, chunk-framed when the head had no
 // length.
 func (h *Conn) SendData(p []byte) {
-	if h.tunnel {
-		h.deadline = h.loopNow().Add(h.tunnelIdle)
-		if h.relay != nil {
-			h.relay.FromServer(p)
+	if h.rq.tunnel {
+		h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
+		if h.rq.relay != nil {
+			h.rq.relay.FromServer(p)
 		} else {
-			h.wst.FromServer(p)
+			h.rq.wst.FromServer(p)
 		}
 		return
 	}
-	if h.respChunked {
+	if h.rq.respChunked {
 		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
 		h.out = append(h.out, "\r\n"...)
 	}
 	h.sendRaw(p)
-	if h.respChunked {
+	if h.rq.respChunked {
 		h.out = append(h.outBuf(), "\r\n"...)
 	}
 }
@@ -789,7 +774,7 @@ func (h *Conn) sendRaw(p []byte) {
 // SendTrailers sends trailer fields in the last chunk. A response framed
 // by its length (or a 1.0 client's) cannot carry them: they are dropped.
 func (h *Conn) SendTrailers(t *stream.Trailers) {
-	if !h.respChunked {
+	if !h.rq.respChunked {
 		return
 	}
 	b := append(h.outBuf(), "0\r\n"...)
@@ -799,19 +784,19 @@ func (h *Conn) SendTrailers(t *stream.Trailers) {
 		}
 	}
 	h.out = append(b, "\r\n"...)
-	h.respChunked = false // the last chunk has left
+	h.rq.respChunked = false // the last chunk has left
 }
 
 // EndResponse completes the response.
 func (h *Conn) EndResponse() {
-	if h.respChunked {
+	if h.rq.respChunked {
 		h.out = http1.AppendLastChunk(h.outBuf())
 	}
 	h.requestOver()
 	// A head that left before the stop began promised keep-alive: the
 	// client may already be sending its next request, which is answered
 	// with connection: close (setPhase bounds the wait).
-	if !h.keepAlive {
+	if !h.rq.keepAlive {
 		h.closeAfterFlush()
 	}
 }
@@ -820,12 +805,12 @@ func (h *Conn) EndResponse() {
 // end is drained under the body timeout, or closes the connection when
 // too much of it is left.
 func (h *Conn) requestOver() {
-	h.waitBody = false
-	h.buffering = false
+	h.rq.waitBody = false
+	h.rq.buffering = false
 	h.resumeRead()
-	if !h.bodyDone {
-		if h.bodyLeft > maxDrain {
-			h.keepAlive = false
+	if !h.rq.bodyDone {
+		if h.rq.bodyLeft > maxDrain {
+			h.rq.keepAlive = false
 			h.closeAfterFlush()
 		}
 		h.setPhase(phaseBody)
@@ -835,17 +820,17 @@ func (h *Conn) requestOver() {
 // refuse answers status and closes the connection (bad or refused
 // request); the request is logged with the answer's bytes.
 func (h *Conn) refuse(status int, cause string) {
-	h.st.Refuse(status, cause)
+	h.rq.st.Refuse(status, cause)
 	h.requestOver()
-	if h.headSent {
-		h.st.Close()
+	if h.rq.headSent {
+		h.rq.st.Close()
 		h.closeNow()
 		return
 	}
 	answer := http1.ErrorResponse(status)
 	h.out = append(h.outBuf(), answer...)
-	h.st.LogBytesOut(len(answer))
-	h.st.Close()
+	h.rq.st.LogBytesOut(len(answer))
+	h.rq.st.Close()
 	h.closeAfterFlush()
 }
 
@@ -853,7 +838,7 @@ func (h *Conn) refuse(status int, cause string) {
 func (h *Conn) writeSimple(status int, keepAlive bool) {
 	text := http1.StatusText(status)
 	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.minor, status, "")
+	b := http1.AppendStatusLine(h.out, h.rq.minor, status, "")
 	b = append(b, "content-type: text/plain\r\ncontent-length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+5), 10)
 	b = append(b, "\r\n"...)
@@ -867,10 +852,10 @@ func (h *Conn) writeSimple(status int, keepAlive bool) {
 	b = append(b, ' ')
 	b = append(b, text...)
 	h.out = append(b, '\n')
-	h.headSent = true
-	h.st.LogBytesOut(len(h.out) - start)
+	h.rq.headSent = true
+	h.rq.st.LogBytesOut(len(h.out) - start)
 	if !keepAlive {
-		h.keepAlive = false
+		h.rq.keepAlive = false
 		h.closeAfterFlush()
 	}
 }
@@ -888,7 +873,7 @@ func (h *Conn) setPhase(p phase) {
 	case phaseBody:
 		h.deadline = h.loopNow().Add(h.fe.BodyTime)
 	case phaseTunnel:
-		h.deadline = h.loopNow().Add(h.tunnelIdle)
+		h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
 	default:
 		h.deadline = time.Time{}
 	}
@@ -909,7 +894,7 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	case phaseTunnel:
 		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
 		h.busy = true
-		h.st.Close()
+		h.rq.st.Close()
 		h.closeNow()
 		h.busy = false
 		h.afterWork()
@@ -920,9 +905,9 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		if h.phase == phaseBody {
 			cause = "client timeout: request body (timeouts.body)"
 		}
-		if h.st.Running() && h.headSent {
-			h.st.Refuse(408, cause)
-			h.st.Close() // logged: nothing more is sent
+		if h.rq.st.Running() && h.rq.headSent {
+			h.rq.st.Refuse(408, cause)
+			h.rq.st.Close() // logged: nothing more is sent
 			h.closeNow()
 		} else {
 			h.refuse(408, cause)
@@ -939,11 +924,11 @@ func (h *Conn) CheckDeadline(now time.Time) {
 // closes once it has been idle for drainGrace: its client may be sending
 // the next request right now, and closing under it would lose it.
 func (h *Conn) Drain() {
-	if h.tunnel {
+	if h.rq != nil && h.rq.tunnel {
 		h.DrainWebSocket()
 		return
 	}
-	if h.st.Running() || h.up != nil || h.phase != phaseIdle {
+	if h.phase != phaseIdle || h.rq != nil && !h.rq.over() {
 		return
 	}
 	end := h.deadline.Add(drainGrace - h.fe.KeepAlive) // idle since + drainGrace
@@ -995,7 +980,7 @@ func (h *Conn) close() {
 	if h.closed || h.lingering {
 		return
 	}
-	if h.bodyDone && h.c.Inbound() == 0 {
+	if (h.rq == nil || h.rq.bodyDone) && h.c.Inbound() == 0 {
 		h.c.Close()
 		return
 	}
@@ -1026,11 +1011,14 @@ func (h *Conn) closeNow() {
 func (h *Conn) Handoff() (trackKey string) {
 	delete(h.l.Conns, h)
 	h.closed = true
-	if h.trackKey != "" {
-		h.bytes.In -= int64(h.c.Inbound())
-		h.bytes.AddTo(h.fe.Track, h.trackKey)
+	if h.rq != nil {
+		h.giveBack() // what the upgrade needs was handed over (H2C)
 	}
-	return h.trackKey
+	if t := h.track; t != nil {
+		t.bytes.In -= int64(h.c.Inbound())
+		t.bytes.AddTo(h.fe.Track, t.key)
+	}
+	return h.trackKey()
 }
 
 // Upgrade answers a script's ws:accept (stream.Upgrader): the request must
@@ -1043,18 +1031,18 @@ func (h *Conn) Handoff() (trackKey string) {
 // the session count and the stream go to a serve/ws Conn; this Conn does
 // nothing more.
 func (h *Conn) Upgrade() {
-	s := h.st.S()
+	s := h.rq.st.S()
 	refuse := func(status int, why string) { s.SetWS(0, status, []byte(why)) }
 	if h.fe.WS == nil || h.l.WS == nil || h.OnUpgrade == nil {
 		refuse(400, "WebSocket is not served on this connection")
 		return
 	}
-	if !h.bodyDone || h.bodyTotal > 0 || h.chunked || h.bodyLeft > 0 {
+	if !h.rq.bodyDone || h.rq.bodyTotal > 0 || h.rq.chunked || h.rq.bodyLeft > 0 {
 		refuse(400, "a WebSocket upgrade request has no body")
 		return
 	}
 	o, opt := h.fe.WS.Offer(s)
-	res, err := o.Accept(s.Method(), h.minor, &opt)
+	res, err := o.Accept(s.Method(), h.rq.minor, &opt)
 	if status, why := h.fe.WS.Refusal(err, h.l.Env.Draining()); status != 0 {
 		refuse(status, why)
 		return
@@ -1067,22 +1055,22 @@ func (h *Conn) Upgrade() {
 	}
 	b = res.AppendFields(b)
 	h.out = append(b, "\r\n"...)
-	h.headSent = true
+	h.rq.headSent = true
 	h.flush() // the 101 leaves before the first frame
 	delete(h.l.Conns, h)
 	h.closed, h.handedOff = true, true
 	s.SetKind(cgo.KindWebSocket)
 	s.SetWS(0, 0, []byte(res.Protocol))
-	h.OnUpgrade.Upgraded(servews.New(h.l.WS, h.fe.WS, h.stats, h.c, h.id, h.trackKey, h.st, res.Deflate))
+	h.OnUpgrade.Upgraded(servews.New(h.l.WS, h.fe.WS, h.stats(), h.c, h.id, h.trackKey(), h.rq.st, res.Deflate))
 }
 
 // OnClose releases what the connection holds.
 func (h *Conn) OnClose(error) {
 	h.closed = true
-	h.stats.Sessions.Dec()
-	if h.trackKey != "" {
-		h.bytes.AddTo(h.fe.Track, h.trackKey)
-		h.fe.Track.ConnClose(h.trackKey)
+	h.stats().Sessions.Dec()
+	if t := h.track; t != nil {
+		t.bytes.AddTo(h.fe.Track, t.key)
+		h.fe.Track.ConnClose(t.key)
 	}
 	delete(h.l.Conns, h)
 	if !h.busy {
@@ -1096,11 +1084,15 @@ func (h *Conn) afterWork() {
 	if !h.closed || h.handedOff {
 		return
 	}
-	h.st.Close()
-	if h.relay != nil {
-		h.relay.Close()
+	if rq := h.rq; rq != nil {
+		rq.st.Close()
+		if rq.relay != nil {
+			rq.relay.Close()
+			h.sessVars = h.sessVars || rq.relay.SessVars()
+		}
+		h.giveBack()
 	}
-	if (h.st.SessVars() || h.relay != nil && h.relay.SessVars()) && !h.sessionEnded {
+	if h.sessVars && !h.sessionEnded {
 		h.sessionEnded = true
 		stream.EndSession(h.l.Env, h.id)
 	}

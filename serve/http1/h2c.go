@@ -79,4 +79,9 @@ func connectionSpecific(name []byte) bool {
 // H2C returns the upgrade to HTTP/2 this connection answered 101 to, or
 // nil: the caller hands the connection over (Handoff) and starts HTTP/2
 // with it.
-func (h *Conn) H2C() *H2CUpgrade { return h.h2c }
+func (h *Conn) H2C() *H2CUpgrade {
+	if h.rq == nil {
+		return nil
+	}
+	return h.rq.h2c
+}

@@ -9,7 +9,7 @@ package http1
 // side gets our close frame now if no frame of the other's is cut, else
 // once it ends. Other connections are left as they are.
 func (h *Conn) DrainWebSocket() {
-	if !h.tunnel || h.closed || h.closing {
+	if h.rq == nil || !h.rq.tunnel || h.closed || h.closing {
 		return
 	}
 	if h.busy {
@@ -25,11 +25,11 @@ func (h *Conn) DrainWebSocket() {
 
 // drainTunnel starts the drain, inside a handler of the connection.
 func (h *Conn) drainTunnel() {
-	if h.relay != nil {
-		h.relay.Drain()
+	if h.rq.relay != nil {
+		h.rq.relay.Drain()
 		return
 	}
-	h.wst.Drain()
+	h.rq.wst.Drain()
 }
 
 // endTunnel closes both sides of a tunnel once both answered the drain.
@@ -38,7 +38,7 @@ func (h *Conn) endTunnel() {
 		return
 	}
 	h.busy = true
-	h.st.Close()
+	h.rq.st.Close()
 	h.closeNow()
 	h.busy = false
 	h.afterWork()
