@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// startEcho starts a TCP server that sends back what it reads.
-func startEcho(t *testing.T) string {
+// serveEach starts a TCP server that runs handle on each connection it
+// accepts (closing it after), until the test ends; it returns its address.
+func serveEach(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,11 +30,17 @@ func startEcho(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				_, _ = io.Copy(c, c)
+				handle(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// startEcho starts a TCP server that sends back what it reads.
+func startEcho(t *testing.T) string {
+	t.Helper()
+	return serveEach(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // The Channel class method by method (testdata/haproxycfg/channel.lua),

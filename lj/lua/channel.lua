@@ -206,53 +206,41 @@ local function span(s, ctx, fname, n, off, len)
 	return off, nil, avail
 end
 
--- data([offset [, length]]) returns input bytes, left in place. It waits
--- while fewer than length bytes are there, or none without a length, as
--- long as more can come; then what there is, or nil when nothing is.
-function Channel.data(self, ...)
+-- peek is data (line false) and line: the bytes from offset, or its
+-- first line, left in place. data waits while fewer than length bytes
+-- are there, or none without a length; line, for a whole line without a
+-- length, for length bytes with one; both as long as more can come, then
+-- return what there is, or nil when nothing is.
+local function peek(self, fname, line, ...)
 	local n, off0, len0 = select("#", ...), ...
-	if n > 2 then raise("'data' expects at most 2 arguments") end
-	local s, mode, ctx = manipulable(self, "data")
+	if n > 2 then raise("'" .. fname .. "' expects at most 2 arguments") end
+	local s, mode, ctx = manipulable(self, fname)
 	if mode == "direct" then return nil end
 	while true do
-		local off, len, avail = span(s, ctx, "data", n, off0, len0)
+		local off, len, avail = span(s, ctx, fname, n, off0, len0)
 		if len == 0 then return "" end
-		local want = len or avail - off
-		if want > 0 and off + want <= avail then
-			return ffi_string(s.body.p + input_start(s, ctx) + off, want)
+		local p = s.body.p + input_start(s, ctx) + off
+		local have = avail - off
+		if line then
+			local stop = len and len < have and len or have
+			for i = 0, stop - 1 do
+				if p[i] == 10 then return ffi_string(p, i + 1) end
+			end
+			if len and len <= have then return ffi_string(p, len) end
+		else
+			local want = len or have
+			if want > 0 and want <= have then return ffi_string(p, want) end
 		end
 		if not wait_input(s, ctx) then
-			if avail - off == 0 then return nil end
-			return ffi_string(s.body.p + input_start(s, ctx) + off, avail - off)
+			if have == 0 then return nil end
+			return ffi_string(s.body.p + input_start(s, ctx) + off, have)
 		end
 	end
 end
 
--- line([offset [, length]]) returns the first line from offset (with its
--- "\n") within length bytes, left in place. Without a length it waits
--- for a whole line, with one for length bytes, as long as more can come;
--- then what there is, or nil when nothing is.
-function Channel.line(self, ...)
-	local n, off0, len0 = select("#", ...), ...
-	if n > 2 then raise("'line' expects at most 2 arguments") end
-	local s, mode, ctx = manipulable(self, "line")
-	if mode == "direct" then return nil end
-	while true do
-		local off, len, avail = span(s, ctx, "line", n, off0, len0)
-		if len == 0 then return "" end
-		local p = s.body.p + input_start(s, ctx) + off
-		local stop = avail - off
-		if len and len < stop then stop = len end
-		for i = 0, stop - 1 do
-			if p[i] == 10 then return ffi_string(p, i + 1) end
-		end
-		if len and off + len <= avail then return ffi_string(p, len) end
-		if not wait_input(s, ctx) then
-			if avail - off == 0 then return nil end
-			return ffi_string(s.body.p + input_start(s, ctx) + off, avail - off)
-		end
-	end
-end
+-- data([offset [, length]]) and line([offset [, length]]): see peek.
+function Channel.data(self, ...) return peek(self, "data", false, ...) end
+function Channel.line(self, ...) return peek(self, "line", true, ...) end
 
 -- dup returns the input without removing it; it waits for input when
 -- there is none yet. nil when the side closed with nothing left.
