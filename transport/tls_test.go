@@ -289,18 +289,12 @@ func (r *reader) OnTraffic() {
 }
 func (r *reader) OnClose(error) {}
 
-// The client side: a handshake with a Go TLS server verifies its
-// certificate, then records go both ways on the loop; an untrusted
-// certificate fails the handshake.
-func TestTLSClient(t *testing.T) {
-	cert, roots := selfSigned(t, "b.test")
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
+// serveUpper answers each connection ln accepts (through wrap, which may
+// run a TLS server over it) with its first 4 bytes in upper case, until
+// the test ends.
+func serveUpper(t *testing.T, ln net.Listener, wrap func(net.Conn) net.Conn) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -311,14 +305,19 @@ func TestTLSClient(t *testing.T) {
 			}
 			go func() {
 				defer c.Close()
+				in := wrap(c)
 				b := make([]byte, 4)
-				if _, err := io.ReadFull(c, b); err == nil {
-					_, _ = c.Write(bytes.ToUpper(b))
+				if _, err := io.ReadFull(in, b); err == nil {
+					_, _ = in.Write(bytes.ToUpper(b))
 				}
 			}()
 		}
 	}()
-	addr := ln.Addr().(*net.TCPAddr)
+}
+
+// clientLoop runs an engine of one loop, stopped when the test ends, and
+// returns its loop.
+func clientLoop(t *testing.T) *eventloop.Loop {
 	loops := make(chan *eventloop.Loop, 1)
 	e := eventloop.New(eventloop.Options{Loops: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Setup: func(l *eventloop.Loop) error { loops <- l; return nil }})
 	free, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -327,37 +326,56 @@ func TestTLSClient(t *testing.T) {
 	_ = e.Listen(bind, func(*eventloop.Loop, transport.Conn) eventloop.Handler { return nil })
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run() }()
-	defer func() {
+	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = e.Stop(ctx)
 		<-ran
-	}()
-	l := <-loops
+	})
+	return <-loops
+}
+
+// dialUpper dials addr from loop l with d and checks the outcome: "PING"
+// back when the server is trusted, an unknown authority when not.
+func dialUpper(t *testing.T, l *eventloop.Loop, addr *net.TCPAddr, d *dialer, trusted bool) {
+	t.Helper()
+	l.Post(func() {
+		if err := l.Dial(addr, d); err != nil {
+			d.fail <- err
+		}
+	})
+	select {
+	case got := <-d.got:
+		if !trusted || got != "PING" {
+			t.Fatalf("trusted %v: got %q", trusted, got)
+		}
+	case err := <-d.fail:
+		var uerr x509.UnknownAuthorityError
+		if trusted || !errors.As(err, &uerr) {
+			t.Fatalf("trusted %v: %v", trusted, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no outcome")
+	}
+}
+
+// The client side: a handshake with a Go TLS server verifies its
+// certificate, then records go both ways on the loop; an untrusted
+// certificate fails the handshake.
+func TestTLSClient(t *testing.T) {
+	cert, roots := selfSigned(t, "b.test")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUpper(t, ln, func(c net.Conn) net.Conn { return c })
+	l := clientLoop(t)
 	for _, trusted := range []bool{true, false} {
 		cfg := &tls.Config{ServerName: "b.test", RootCAs: roots}
 		if !trusted {
 			cfg.RootCAs = x509.NewCertPool()
 		}
-		d := &dialer{l: l, cfg: cfg, got: make(chan string, 1), fail: make(chan error, 1)}
-		l.Post(func() {
-			if err := l.Dial(addr, d); err != nil {
-				d.fail <- err
-			}
-		})
-		select {
-		case got := <-d.got:
-			if !trusted || got != "PING" {
-				t.Fatalf("trusted %v: got %q", trusted, got)
-			}
-		case err := <-d.fail:
-			var uerr x509.UnknownAuthorityError
-			if trusted || !errors.As(err, &uerr) {
-				t.Fatalf("trusted %v: %v", trusted, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("no outcome")
-		}
+		dialUpper(t, l, ln.Addr().(*net.TCPAddr), &dialer{l: l, cfg: cfg, got: make(chan string, 1), fail: make(chan error, 1)}, trusted)
 	}
 }
 
@@ -371,42 +389,10 @@ func TestTLSOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				in := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{innerCert}})
-				b := make([]byte, 4)
-				if _, err := io.ReadFull(in, b); err == nil {
-					_, _ = in.Write(bytes.ToUpper(b))
-				}
-			}()
-		}
-	}()
-	loops := make(chan *eventloop.Loop, 1)
-	e := eventloop.New(eventloop.Options{Loops: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Setup: func(l *eventloop.Loop) error { loops <- l; return nil }})
-	free, _ := net.Listen("tcp", "127.0.0.1:0")
-	bind := free.Addr().String()
-	free.Close()
-	_ = e.Listen(bind, func(*eventloop.Loop, transport.Conn) eventloop.Handler { return nil })
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run() }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-		<-ran
-	}()
-	l := <-loops
+	serveUpper(t, ln, func(c net.Conn) net.Conn {
+		return tls.Server(c, &tls.Config{Certificates: []tls.Certificate{innerCert}})
+	})
+	l := clientLoop(t)
 	for _, trusted := range []bool{true, false} {
 		inner := &tls.Config{ServerName: "server.test", RootCAs: innerRoots}
 		if !trusted {
@@ -414,24 +400,7 @@ func TestTLSOverTLS(t *testing.T) {
 		}
 		d := &dialer{l: l, cfg: &tls.Config{ServerName: "proxy.test", RootCAs: outerRoots}, inner: inner,
 			got: make(chan string, 1), fail: make(chan error, 1)}
-		l.Post(func() {
-			if err := l.Dial(ln.Addr().(*net.TCPAddr), d); err != nil {
-				d.fail <- err
-			}
-		})
-		select {
-		case got := <-d.got:
-			if !trusted || got != "PING" {
-				t.Fatalf("trusted %v: got %q", trusted, got)
-			}
-		case err := <-d.fail:
-			var uerr x509.UnknownAuthorityError
-			if trusted || !errors.As(err, &uerr) {
-				t.Fatalf("trusted %v: %v", trusted, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("no outcome")
-		}
+		dialUpper(t, l, ln.Addr().(*net.TCPAddr), d, trusted)
 	}
 }
 

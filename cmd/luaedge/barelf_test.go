@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,34 +26,14 @@ import (
 // answer, so that each exchange is read from its first byte.
 func crlfServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				summary, ok := readCRLFRequest(bufio.NewReader(c))
-				if !ok && summary == "" {
-					return // the proxy gave up on the request
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(summary), summary)
-			}()
+	return serveEach(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		summary, ok := readCRLFRequest(bufio.NewReader(c))
+		if !ok && summary == "" {
+			return // the proxy gave up on the request
 		}
-	}()
-	return ln.Addr().String()
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(summary), summary)
+	})
 }
 
 // readCRLFRequest reads one request, checking that each framing line ends
@@ -144,40 +123,20 @@ func readCRLFRequest(br *bufio.Reader) (string, bool) {
 // path names the body's framing (/lf/chunked, /lf/length, /lf/close).
 func lfServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	answers := map[string]string{
 		"/lf/chunked": "HTTP/1.1 200 OK\nContent-Type: text/plain\nX-B: b\nTransfer-Encoding: chunked\n\n5\nhello\n7;e=1\r\n, world\n0\nX-T: t\n\n",
 		"/lf/length":  "HTTP/1.1 201 Created\r\nContent-Type: text/plain\nX-B: b\r\nContent-Length: 6\n\r\nlength",
 		"/lf/close":   "HTTP/1.1 200\nContent-Type: text/plain\nConnection: close\nX-B: b\n\nuntil close",
 		"/lf/bare-cr": "HTTP/1.1 200 OK\nContent-Type: text/plain\rX-B: b\nContent-Length: 2\n\nno",
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.WriteString(c, answers[req.URL.Path])
-			}()
+	return serveEach(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, answers[req.URL.Path])
+	})
 }
 
 // barelfAnswer is what a client got for one raw request.

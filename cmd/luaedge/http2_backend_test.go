@@ -187,48 +187,33 @@ end)
 // answer calls back with each request's stream and path.
 func rawH2Backend(t *testing.T, answer func(w *h2Writer, id uint32, path string)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveEach(t, func(c net.Conn) {
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		w := &h2Writer{c: c, fr: http2.NewFramer(c, c)}
+		w.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		w.mu.Lock()
+		w.fr.WriteSettings()
+		w.mu.Unlock()
 		for {
-			c, err := ln.Accept()
+			f, err := w.fr.ReadFrame()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				preface := make([]byte, len(http2.ClientPreface))
-				if _, err := io.ReadFull(c, preface); err != nil {
-					return
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					w.mu.Lock()
+					w.fr.WriteSettingsAck()
+					w.mu.Unlock()
 				}
-				w := &h2Writer{c: c, fr: http2.NewFramer(c, c)}
-				w.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-				w.mu.Lock()
-				w.fr.WriteSettings()
-				w.mu.Unlock()
-				for {
-					f, err := w.fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					switch f := f.(type) {
-					case *http2.SettingsFrame:
-						if !f.IsAck() {
-							w.mu.Lock()
-							w.fr.WriteSettingsAck()
-							w.mu.Unlock()
-						}
-					case *http2.MetaHeadersFrame:
-						go answer(w, f.StreamID, f.PseudoValue("path"))
-					}
-				}
-			}()
+			case *http2.MetaHeadersFrame:
+				go answer(w, f.StreamID, f.PseudoValue("path"))
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // h2Writer writes a raw backend's frames, one writer at a time.
