@@ -15,15 +15,7 @@ func TestHAProxyCfgUserlistAuth(t *testing.T) {
 	needBinary(t)
 	sc := hcScenario{
 		name: "userlist",
-		cfg: `global
-    nbthread 1
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-
+		cfg: hcHTTPDefaults + `
 userlist L1
     group G1 users tiger,scott
     group G2 users xdb

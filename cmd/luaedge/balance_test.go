@@ -15,15 +15,7 @@ func TestHAProxyCfgBalanceByRequest(t *testing.T) {
 	backends := hcBackends(t)
 	sc := hcScenario{
 		name: "balance",
-		cfg: `global
-    nbthread 1
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-
+		cfg: hcHTTPDefaults + `
 frontend www
     bind 127.0.0.1:@PORT@
     use_backend by_param if { path_beg /param }

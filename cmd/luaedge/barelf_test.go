@@ -187,15 +187,7 @@ func TestBareLF(t *testing.T) {
 	backends := map[string]string{"CRLF": crlfServer(t), "LF": lfServer(t)}
 	sc := hcScenario{
 		name: "bare LF",
-		cfg: `global
-    nbthread 1
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-
+		cfg: hcHTTPDefaults + `
 frontend www
     bind 127.0.0.1:@PORT@
     use_backend lf if { path_beg /lf/ }

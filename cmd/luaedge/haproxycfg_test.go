@@ -38,6 +38,18 @@ type hcScenario struct {
 	steps []hxStep
 }
 
+// hcHTTPDefaults starts a scenario's haproxy.cfg: one thread, HTTP mode
+// and the timeouts both servers are given.
+const hcHTTPDefaults = `global
+    nbthread 1
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+`
+
 // hcRead reads a test file from testdata/haproxycfg, else testdata/haproxy.
 func hcRead(t *testing.T, name string) string {
 	t.Helper()
@@ -1653,15 +1665,7 @@ func TestHAProxyCfgHTTPError(t *testing.T) {
 	needBinary(t)
 	hcRunCompare(t, hcScenario{
 		name: "http-error",
-		cfg: `global
-    nbthread 1
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-    http-error status 503 content-type text/plain string "no server, sorry" hdr x-err yes
+		cfg: hcHTTPDefaults + `    http-error status 503 content-type text/plain string "no server, sorry" hdr x-err yes
 
 frontend www
     bind 127.0.0.1:@PORT@
