@@ -31,6 +31,41 @@ type Config struct {
 	Balance string // HAProxy's balance line without the keyword: "roundrobin" (default), "url_param id", "hdr(host)"...
 	Servers []ServerConfig
 	Check   CheckConfig
+	// Cookie is the persistence cookie a client keeps its server with
+	// (nil: none).
+	Cookie *Cookie
+}
+
+// Cookie is HAProxy's "cookie NAME insert": a response whose request did
+// not name its server with the cookie gets Set-Cookie: NAME=<the
+// server's value>; a request that names a usable server goes to it.
+// Read-only once made.
+type Cookie struct {
+	Name string
+	// Indirect: a client whose cookie names the server that answers gets
+	// no new one, and the cookie is taken out of the requests servers
+	// get. (Without it, a client with the right cookie gets none either:
+	// only the cookie goes on to the server.)
+	Indirect bool
+	HTTPOnly bool
+	Secure   bool
+	Domains  []string
+}
+
+// SetCookie is the Set-Cookie value that gives a client the cookie of
+// server value v.
+func (c *Cookie) SetCookie(v string) []byte {
+	b := []byte(c.Name + "=" + v + "; path=/")
+	for _, d := range c.Domains {
+		b = append(b, "; domain="+d...)
+	}
+	if c.HTTPOnly {
+		b = append(b, "; HttpOnly"...)
+	}
+	if c.Secure {
+		b = append(b, "; Secure"...)
+	}
+	return b
 }
 
 // ServerConfig is one server of a backend.
@@ -40,6 +75,9 @@ type ServerConfig struct {
 	Weight  int    // 0..256; 0 in the config means 1 (SetWeight(0) stops new traffic)
 	MaxConn int    // concurrent requests on this server; 0 is unlimited
 	Backup  bool   // used only when no non-backup server is usable
+	// Cookie is the value of the backend's persistence cookie that names
+	// the server ("": none, the server is never chosen by cookie).
+	Cookie string
 	// TLS is how connections to the server (and its http checks) speak
 	// TLS; nil: clear text. Shared, read-only.
 	TLS *tls.Config
@@ -168,6 +206,7 @@ type Backend struct {
 	name     string
 	algo     int
 	algoName string
+	cookie   *Cookie     // read-only
 	keyParam string      // url_param's parameter, hdr's field name (lower case)
 	key      RequestKey  // what Pick's key is
 	check    CheckConfig // defaults applied
@@ -235,6 +274,7 @@ func New(cfg Config) (*Backend, error) {
 		algoName: algoName,
 		keyParam: param,
 		key:      key,
+		cookie:   cfg.Cookie,
 		check:    check,
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -278,6 +318,7 @@ func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
 		b:          b,
 		id:         id,
 		name:       sc.Name,
+		cookie:     sc.Cookie,
 		backup:     sc.Backup,
 		tls:        sc.TLS,
 		sendProxy:  sc.SendProxy,
@@ -521,16 +562,42 @@ func (b *Backend) pickLocked(key []byte) *Server {
 		}
 	}
 	if s != nil {
-		if n := s.active.Add(1); n > s.smax.Load() {
-			s.smax.Store(n)
-		}
-		s.stot.Add(1)
-		if n := b.cur.Add(1); n > b.smax.Load() {
-			b.smax.Store(n)
-		}
-		b.stot.Add(1)
+		b.take(s)
 	}
 	return s
+}
+
+// take counts a request picked for server s; with b.mu held.
+func (b *Backend) take(s *Server) {
+	if n := s.active.Add(1); n > s.smax.Load() {
+		s.smax.Store(n)
+	}
+	s.stot.Add(1)
+	if n := b.cur.Add(1); n > b.smax.Load() {
+		b.smax.Store(n)
+	}
+	b.stot.Add(1)
+}
+
+// Cookie is the backend's persistence cookie, nil without one.
+func (b *Backend) Cookie() *Cookie { return b.cookie }
+
+// PickCookie is Pick for a request whose persistence cookie has value v:
+// the server it names when that server is usable, else nil (and the
+// request is balanced as any other).
+func (b *Backend) PickCookie(v []byte) *Server {
+	if len(v) == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.set.Load().servers {
+		if s.cookie != "" && s.cookie == string(v) && s.usableWeight() > 0 {
+			b.take(s)
+			return s
+		}
+	}
+	return nil
 }
 
 // RequestKey says what key Pick wants from a request, and the name of the

@@ -447,3 +447,28 @@ func TestBalanceByRequest(t *testing.T) {
 		t.Errorf("random with b down: %v", count)
 	}
 }
+
+// PickCookie takes the server a cookie names while it is usable, and
+// nothing for a value no server has or a server that is down.
+func TestPickCookie(t *testing.T) {
+	b := mustNew(t, Config{Name: "x", Servers: []ServerConfig{
+		{Name: "a", Address: "10.0.0.1:80", Cookie: "ca"}, {Name: "b", Address: "10.0.0.2:80", Cookie: "cb"}, {Name: "c", Address: "10.0.0.3:80"},
+	}})
+	if s := b.PickCookie([]byte("cb")); s == nil || s.Name() != "b" {
+		t.Fatalf("cb: %v", s)
+	} else {
+		s.Done()
+	}
+	for _, v := range []string{"", "zz"} {
+		if s := b.PickCookie([]byte(v)); s != nil {
+			t.Errorf("%q: %s", v, s.Name())
+		}
+	}
+	b.Servers()[1].SetAdminState(AdminMaint)
+	if s := b.PickCookie([]byte("cb")); s != nil {
+		t.Errorf("cb while b is down: %s", s.Name())
+	}
+	if got := string((&Cookie{Name: "S", HTTPOnly: true, Domains: []string{".a.b"}}).SetCookie("v")); got != "S=v; path=/; domain=.a.b; HttpOnly" {
+		t.Errorf("SetCookie: %q", got)
+	}
+}

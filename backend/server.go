@@ -30,6 +30,7 @@ type Server struct {
 	b      *Backend
 	id     int
 	name   string
+	cookie string // the persistence cookie's value naming it; read-only
 	backup bool
 	tls    *tls.Config // nil: clear text; read-only
 	// iweight is the weight it was made with (HAProxy's iweight);
@@ -77,6 +78,10 @@ type Server struct {
 
 // Name returns the server's name.
 func (s *Server) Name() string { return s.name }
+
+// CookieValue is the value of the persistence cookie that names s ("":
+// none).
+func (s *Server) CookieValue() string { return s.cookie }
 
 // TLS is how connections to the server speak TLS; nil: clear text.
 func (s *Server) TLS() *tls.Config { return s.tls }

@@ -431,6 +431,21 @@ type Backend struct {
 	// Compression compresses the responses of the requests forwarded to
 	// the backend, instead of their frontend's; nil: the frontend's.
 	Compression *Compression `yaml:"compression"`
+	// Cookie keeps a client on its server (HAProxy's cookie NAME
+	// insert): nil, none.
+	Cookie *BackendCookie `yaml:"cookie"`
+}
+
+// BackendCookie is a backend's persistence cookie: a response gets
+// Set-Cookie: NAME=<its server's cookie> unless its request already
+// named that server; a request naming a usable server goes to it.
+type BackendCookie struct {
+	Name string `yaml:"name"`
+	// Indirect: the cookie is taken out of the requests servers get.
+	Indirect bool     `yaml:"indirect"`
+	HTTPOnly bool     `yaml:"httponly"`
+	Secure   bool     `yaml:"secure"`
+	Domains  []string `yaml:"domains"`
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -469,6 +484,9 @@ type Server struct {
 	// SendProxy replaces the backend's send_proxy for this server; "none"
 	// sends no header where the backend would.
 	SendProxy string `yaml:"send_proxy"`
+	// Cookie is the value of the backend's persistence cookie that names
+	// this server ("": it is never chosen by cookie).
+	Cookie string `yaml:"cookie"`
 }
 
 // followsDestination reports whether a server address takes from each

@@ -603,13 +603,19 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 			Fall:         c.Check.Fall,
 		},
 	}
+	if ck := c.Cookie; ck != nil {
+		if ck.Name == "" {
+			return bc, fmt.Errorf("%s.cookie.name: required", at)
+		}
+		bc.Cookie = &backend.Cookie{Name: ck.Name, Indirect: ck.Indirect, HTTPOnly: ck.HTTPOnly, Secure: ck.Secure, Domains: ck.Domains}
+	}
 	for i, sv := range c.Servers {
 		tc, err := serverTLS(c.ServerTLS(i), sv.Address, fmt.Sprintf("%s.servers[%d].tls", at, i), c.Proto == "h2")
 		if err != nil {
 			return bc, err
 		}
 		sc := backend.ServerConfig{
-			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc,
+			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc, Cookie: sv.Cookie,
 		}
 		sendProxy(&sc, c.ServerSendProxy(i))
 		bc.Servers = append(bc.Servers, sc)

@@ -55,6 +55,9 @@ type h2Stream struct {
 	ended    bool   // the server's END_STREAM arrived
 	resp     []http1.Header
 	rechecks bool // a recheck of the client's backlog is scheduled
+	// setCookie is the persistence cookie's Set-Cookie the response gets
+	// (nil: none).
+	setCookie []byte
 }
 
 // openH2 forwards the request of st on an HTTP/2 connection to srv.
@@ -70,10 +73,16 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	cc.StartRequest(s.Method(), []byte("http"), requestAuthority(s, srv), originForm(s.Target(), s.Path()))
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
+	setCookie, drop := persistence(s, b, srv)
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
 		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
 			continue
+		}
+		if drop != "" && http1.EqualFold(name, "cookie") {
+			if value = withoutCookie(value, drop); value == nil {
+				continue
+			}
 		}
 		cc.AddField(name, value)
 	}
@@ -82,7 +91,7 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 		srv.Done()
 		return nil, 502, err.Error()
 	}
-	u := &h2Stream{h: h, st: st, id: id, slot: true, deadline: p.loop.Now().Add(b.ServerTimeout)}
+	u := &h2Stream{h: h, st: st, id: id, slot: true, deadline: p.loop.Now().Add(b.ServerTimeout), setCookie: setCookie}
 	h.streams[id] = u
 	if !bodyDone {
 		if s.BodyUnread() > 0 {
@@ -291,6 +300,9 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 			s.SetResponse(ev.Status, []byte(http1.StatusText(ev.Status)))
 			for _, f := range ev.Fields {
 				s.AddRField(bytesOf(f.Name), bytesOf(f.Value))
+			}
+			if u.setCookie != nil {
+				s.AddRField([]byte("set-cookie"), u.setCookie)
 			}
 			st.UpstreamHead()
 			u.relay()

@@ -83,9 +83,12 @@ type Upstream struct {
 	h2ws       bool            // an HTTP/2 extended CONNECT (RFC 8441) sent as an Upgrade with key
 	key        [ws.KeyLen]byte // h2ws: the Sec-WebSocket-Key sent, which the 101 must answer
 	tunnel     bool            // the server switched protocols: bytes are relayed untouched
-	method     []byte
-	receiving  bool   // inside receive
-	receiveFn  func() // u.receive, made once: a method value passed on allocates
+	// setCookie is the persistence cookie's Set-Cookie the response gets
+	// (nil: none); made for each exchange.
+	setCookie []byte
+	method    []byte
+	receiving bool   // inside receive
+	receiveFn func() // u.receive, made once: a method value passed on allocates
 
 	resp     http1.Response
 	headDone bool
@@ -146,7 +149,15 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	if k, name := b.RequestKey(); k != backend.KeyClient {
 		key = requestKey(st.S(), k, name)
 	}
-	srv := b.Pick(key)
+	var srv *backend.Server
+	if ck := b.Cookie(); ck != nil {
+		if v, ok := requestCookie(st.S(), ck.Name); ok {
+			srv = b.PickCookie(v)
+		}
+	}
+	if srv == nil {
+		srv = b.Pick(key)
+	}
 	if srv == nil {
 		return p.queue(st, b, key)
 	}
@@ -221,7 +232,9 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 		key = u.key[:]
 		u.method = append(u.method[:0], "GET"...)
 	}
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key))
+	var drop string
+	u.setCookie, drop = persistence(s, b, srv)
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, drop))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}
@@ -554,6 +567,9 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 		}
 		s.AddRField(f.Name, f.Value)
 	}
+	if u.setCookie != nil {
+		s.AddRField([]byte("set-cookie"), u.setCookie)
+	}
 	st.UpstreamHead()
 }
 
@@ -670,4 +686,65 @@ func (p *Pool) Forget(srv *backend.Server) {
 	for _, h := range slices.Clone(p.h2[srv]) {
 		h.close()
 	}
+}
+
+// requestCookie returns the value of cookie name in s's request (its
+// Cookie fields), and whether it has one.
+func requestCookie(s *cgo.Stream, name string) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	for i := range s.NumFields() {
+		n, v := s.Field(i)
+		if !http1.EqualFold(n, "cookie") {
+			continue
+		}
+		for len(v) > 0 {
+			var pair []byte
+			pair, v, _ = bytes.Cut(v, []byte(";"))
+			k, val, ok := bytes.Cut(bytes.TrimSpace(pair), []byte("="))
+			if ok && string(k) == name {
+				return val, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// persistence returns, for s's request going to srv of backend b, the
+// Set-Cookie of b's persistence cookie the response gets (nil when the
+// request already named srv, or srv has no cookie value) and the name of
+// the cookie to take out of the request ("": none; with indirect).
+func persistence(s *cgo.Stream, b *Backend, srv *backend.Server) (setCookie []byte, drop string) {
+	ck := b.Cookie()
+	if ck == nil {
+		return nil, ""
+	}
+	if ck.Indirect {
+		drop = ck.Name
+	}
+	v, ok := requestCookie(s, ck.Name)
+	if srv.CookieValue() != "" && (!ok || string(v) != srv.CookieValue()) {
+		setCookie = ck.SetCookie(srv.CookieValue())
+	}
+	return setCookie, drop
+}
+
+// withoutCookie is a Cookie field's value without the pairs of cookie
+// name; nil when none is left.
+func withoutCookie(v []byte, name string) []byte {
+	var out []byte
+	for len(v) > 0 {
+		var pair []byte
+		pair, v, _ = bytes.Cut(v, []byte(";"))
+		pair = bytes.TrimSpace(pair)
+		if k, _, _ := bytes.Cut(pair, []byte("=")); len(pair) == 0 || string(k) == name {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, "; "...)
+		}
+		out = append(out, pair...)
+	}
+	return out
 }

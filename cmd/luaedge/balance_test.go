@@ -91,3 +91,69 @@ backend by_first
 		}
 	}
 }
+
+// cookie NAME insert: a request without the cookie (or with one naming no
+// server) is balanced and its response gets Set-Cookie; one naming a
+// server goes there and gets none; indirect takes the cookie out of
+// what the server gets; the attributes as HAProxy writes them. The same
+// on HAProxy 2.6 and on luaedge.
+func TestHAProxyCfgCookiePersistence(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name: "cookie",
+		cfg: hcHTTPDefaults + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend b
+
+frontend f2
+    bind 127.0.0.1:@PORTB@
+    default_backend b2
+
+backend b
+    cookie SRV insert indirect nocache
+    server s1 127.0.0.1:@PORTS1@ cookie c1
+    server s2 127.0.0.1:@PORTS2@ cookie c2
+
+backend b2
+    cookie SRV insert httponly secure domain .example.com
+    server s1 127.0.0.1:@PORTS1@ cookie c1
+    server s2 127.0.0.1:@PORTS2@ cookie c2
+
+listen a1
+    bind 127.0.0.1:@PORTS1@
+    http-request return status 200 content-type text/plain lf-string "s1 cookie=%[req.hdr(cookie)]"
+
+listen a2
+    bind 127.0.0.1:@PORTS2@
+    http-request return status 200 content-type text/plain lf-string "s2 cookie=%[req.hdr(cookie)]"
+`,
+	}
+	check := func(who string, addr func(string) string) {
+		for _, c := range []struct{ front, cookie, body, set string }{
+			{"", "", "s1 cookie=", "SRV=c1; path=/"},
+			{"", "SRV=c2", "s2 cookie=", ""},
+			{"", "a=1; SRV=c1; b=2", "s1 cookie=a=1; b=2", ""},
+			{"", "SRV=zz", "s2 cookie=", "SRV=c2; path=/"},
+			{"B", "", "s1 cookie=", "SRV=c1; path=/; domain=.example.com; HttpOnly; Secure"},
+			{"B", "SRV=c2", "s2 cookie=SRV=c2", ""},
+			{"B", "a=1; SRV=c1; b=2", "s1 cookie=a=1; SRV=c1; b=2", ""},
+			{"B", "SRV=zz", "s2 cookie=SRV=zz", "SRV=c2; path=/; domain=.example.com; HttpOnly; Secure"},
+		} {
+			req, _ := http.NewRequest("GET", "http://"+addr(c.front)+"/", nil)
+			if c.cookie != "" {
+				req.Header.Set("Cookie", c.cookie)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", who, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != c.body || resp.Header.Get("set-cookie") != c.set {
+				t.Errorf("%s, front %q cookie %q: %q set-cookie %q; want %q and %q", who, c.front, c.cookie, body, resp.Header.Get("set-cookie"), c.body, c.set)
+			}
+		}
+	}
+	hcCheckBoth(t, sc, map[string]string{}, check)
+}

@@ -107,7 +107,7 @@ func (f *file) build() (*Result, error) {
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick}
+		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie}
 		if p.check.Type != "" {
 			b.Check = p.check
 		}

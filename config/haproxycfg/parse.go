@@ -114,6 +114,7 @@ type proxy struct {
 	defBackend string
 	servers    []config.Server
 	balance    string
+	cookie     *config.BackendCookie // cookie NAME insert ...
 	check      config.Check
 	httpCheck  bool // option httpchk or http-check lines
 	stick      *config.StickTable
@@ -1035,7 +1036,16 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("'redirect' in a defaults section is not supported by luaedge")
 		}
 		p.redirects = append(p.redirects, rule{at: at, words: w})
-	case "filter", "cookie", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "cookie":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		ck, err := cookieLine(at, w)
+		if err != nil {
+			return err
+		}
+		p.cookie = ck
+	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -1245,6 +1255,12 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 			check = true
 		case "backup":
 			s.Backup = true
+		case "cookie":
+			if i+1 >= len(w) {
+				return s, at.errorf("server %s: cookie needs a value", s.Name)
+			}
+			s.Cookie = w[i+1]
+			i++
 		case "disabled":
 			disabled = true
 		case "weight":
@@ -1699,4 +1715,40 @@ func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 		return nil, at.errorf("bind ... verify %s: a ca-file is needed to verify client certificates", t.Verify)
 	}
 	return t, nil
+}
+
+// cookieLine reads "cookie NAME insert [indirect] [nocache] [httponly]
+// [secure] [domain D]...": the insert mode only.
+func cookieLine(at pos, w []string) (*config.BackendCookie, error) {
+	if len(w) < 2 {
+		return nil, at.errorf("cookie: a name is needed")
+	}
+	ck := &config.BackendCookie{Name: w[1]}
+	insert := false
+	for i := 2; i < len(w); i++ {
+		switch w[i] {
+		case "insert":
+			insert = true
+		case "indirect":
+			ck.Indirect = true
+		case "nocache":
+			// HAProxy marks such responses uncacheable for its own cache.
+		case "httponly":
+			ck.HTTPOnly = true
+		case "secure":
+			ck.Secure = true
+		case "domain":
+			if i+1 >= len(w) {
+				return nil, at.errorf("cookie: domain needs a value")
+			}
+			ck.Domains = append(ck.Domains, w[i+1])
+			i++
+		default:
+			return nil, at.errorf("cookie %s: '%s' is not supported by luaedge (insert, indirect, nocache, httponly, secure and domain are)", w[1], w[i])
+		}
+	}
+	if !insert {
+		return nil, at.errorf("cookie %s: luaedge supports the insert mode only (rewrite and prefix are not)", w[1])
+	}
+	return ck, nil
 }
