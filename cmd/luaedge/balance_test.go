@@ -157,3 +157,55 @@ listen a2
 	}
 	hcCheckBoth(t, sc, map[string]string{}, check)
 }
+
+// Rules in a named defaults section run before each proxy's own, an
+// allow among them ending both; the same on HAProxy 2.6 and luaedge.
+func TestHAProxyCfgDefaultsRules(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name: "defaults rules",
+		cfg: `global
+    nbthread 1
+
+defaults web
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    http-request deny deny_status 403 if { path_beg /private }
+    http-request set-header x-from-defaults yes
+    http-request return status 200 content-type text/plain string "early\n" if { path /early }
+    http-response set-header x-defaults-res yes
+
+frontend f1 from web
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 content-type text/plain lf-string "f1 %[req.hdr(x-from-defaults)]\n"
+
+frontend f2 from web
+    bind 127.0.0.1:@PORTB@
+    http-request return status 200 content-type text/plain lf-string "f2 %[req.hdr(x-from-defaults)]\n"
+`,
+	}
+	check := func(who string, addr func(string) string) {
+		for _, c := range []struct {
+			front, path, body string
+			status            int
+		}{
+			{"", "/x", "f1 yes\n", 200},
+			{"B", "/x", "f2 yes\n", 200},
+			{"", "/early", "early\n", 200},
+			{"B", "/private/a", "", 403},
+		} {
+			resp, err := http.Get("http://" + addr(c.front) + c.path)
+			if err != nil {
+				t.Fatalf("%s: %v", who, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || (c.body != "" && string(body) != c.body) {
+				t.Errorf("%s, %s%s: %d %q; want %d %q", who, c.front, c.path, resp.StatusCode, body, c.status, c.body)
+			}
+		}
+	}
+	hcCheckBoth(t, sc, map[string]string{}, check)
+}

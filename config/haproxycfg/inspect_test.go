@@ -112,3 +112,18 @@ func TestUserlistErrors(t *testing.T) {
 		t.Fatal(err) // the missing userlist is a start-up error of the rules
 	}
 }
+
+// Rules in defaults sections: only named ones, and then for frontends or
+// backends alone, never a listen (as HAProxy).
+func TestDefaultsRulesErrors(t *testing.T) {
+	for _, c := range []struct{ cfg, want string }{
+		{"defaults\n    mode http\n    http-request deny\nfrontend f\n    bind :80\n", "haproxy.cfg:3: http-request deny is not allowed in anonymous 'defaults' sections"},
+		{"defaults d\n    mode http\n    http-request deny\nlisten l from d\n    bind :80\n", "haproxy.cfg:4: listen l: defaults section 'd' has rules"},
+		{"defaults d\n    mode http\n    http-request deny\nfrontend f from d\n    bind :80\n    default_backend b\nbackend b from d\n    server s 127.0.0.1:9000\n", "haproxy.cfg:7: backend b: defaults section 'd' has rules"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", c.cfg))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v; want %q", c.cfg, err, c.want)
+		}
+	}
+}

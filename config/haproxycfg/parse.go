@@ -115,6 +115,10 @@ type proxy struct {
 	servers    []config.Server
 	balance    string
 	cookie     *config.BackendCookie // cookie NAME insert ...
+	// hasRules: a named defaults section with rules; rulesFrom, the one
+	// whose rules a proxy starts with (nil: none).
+	hasRules  bool
+	rulesFrom *proxy
 	check      config.Check
 	httpCheck  bool // option httpchk or http-check lines
 	stick      *config.StickTable
@@ -159,8 +163,17 @@ func (d *proxy) clone() *proxy {
 	}
 	p.errors = append([]errDirective(nil), d.errors...)
 	p.acls = map[string][]rule{}
-	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes, p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil, nil, nil, nil, nil
-	p.tls, p.afterRes, p.capture, p.tcpConn = nil, nil, config.Capture{}, nil
+	// A named defaults section's rules run before the proxy's own, as
+	// if they were its first (an allow among them ends both), as HAProxy
+	// runs them.
+	p.httpReq, p.httpRes, p.tcpReq, p.tcpRes = append([]rule(nil), d.httpReq...), append([]rule(nil), d.httpRes...), append([]rule(nil), d.tcpReq...), append([]rule(nil), d.tcpRes...)
+	p.afterRes, p.tcpConn = append([]rule(nil), d.afterRes...), append([]rule(nil), d.tcpConn...)
+	p.useBackend, p.servers, p.binds, p.redirects = nil, nil, nil, nil
+	p.tls, p.capture = nil, config.Capture{}
+	p.hasRules, p.rulesFrom = false, nil
+	if d.hasRules {
+		p.rulesFrom = d
+	}
 	p.logs, p.logSet = append([]string(nil), d.logs...), false
 	return &p
 }
@@ -277,6 +290,9 @@ func parse(paths []string) (*file, error) {
 				cur = base.clone()
 				cur.kind, cur.name, cur.at = words[0], name, at
 				if words[0] == "defaults" {
+					// A defaults section starts with no rules of its own.
+					cur.httpReq, cur.httpRes, cur.tcpReq, cur.tcpRes, cur.afterRes, cur.tcpConn = nil, nil, nil, nil, nil, nil
+					cur.rulesFrom = nil
 					last = cur
 					if name != "" {
 						defaults[name] = cur
@@ -365,6 +381,19 @@ func parse(paths []string) (*file, error) {
 		if err := f.userlists[name].check(name); err != nil {
 			return nil, err
 		}
+	}
+	// As HAProxy: a defaults section's rules serve either frontends or
+	// backends, and no listen.
+	users := map[*proxy]string{}
+	for _, p := range f.proxies {
+		d := p.rulesFrom
+		if d == nil {
+			continue
+		}
+		if p.kind == "listen" || (users[d] != "" && users[d] != p.kind) {
+			return nil, p.at.errorf("%s %s: defaults section '%s' has rules, so it may serve frontends or backends, not both nor a listen (as in HAProxy)", p.kind, p.name, d.name)
+		}
+		users[d] = p.kind
 	}
 	return f, nil
 }
@@ -972,14 +1001,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		}
 		p.acls[w[1]] = append(p.acls[w[1]], rule{at: at, words: w[2:]})
 	case "http-request", "http-response", "tcp-request", "tcp-response", "http-after-response":
-		if isDefaults && kw == "tcp-request" && len(w) > 1 && w[1] == "inspect-delay" {
-			if p.name == "" {
-				return at.errorf("tcp-request inspect-delay is not allowed in anonymous 'defaults' sections (as in HAProxy)")
-			}
-			return f.ruleLine(p, at, w)
+		if isDefaults && p.name == "" {
+			// As HAProxy: rules only in named defaults sections.
+			return at.errorf("%s is not allowed in anonymous 'defaults' sections (as in HAProxy): name the section", strings.Join(w[:min(2, len(w))], " "))
 		}
-		if isDefaults {
-			return at.errorf("'%s' rules in a defaults section are not supported by luaedge", kw)
+		if isDefaults && (kw != "tcp-request" || len(w) < 2 || w[1] != "inspect-delay") {
+			p.hasRules = true
 		}
 		return f.ruleLine(p, at, w)
 	case "server", "default-server":
