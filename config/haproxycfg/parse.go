@@ -117,8 +117,8 @@ type proxy struct {
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
-	hasRules  bool
-	rulesFrom *proxy
+	hasRules   bool
+	rulesFrom  *proxy
 	check      config.Check
 	httpCheck  bool // option httpchk or http-check lines
 	stick      *config.StickTable
