@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/luaedge/luaedge/proto/http1"
 )
 
 // errReply is the answer a section gives for an error status, as
@@ -318,19 +320,7 @@ func haproxyReason(status int) string {
 	if r, ok := haproxyReasons[status]; ok {
 		return r
 	}
-	switch status / 100 {
-	case 1:
-		return "Informational"
-	case 2:
-		return "Success"
-	case 3:
-		return "Redirection"
-	case 4:
-		return "Client Error"
-	case 5:
-		return "Server Error"
-	}
-	return "Other"
+	return http1.ClassReason(status)
 }
 
 var haproxyReasons = map[int]string{

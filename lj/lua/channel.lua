@@ -309,6 +309,18 @@ function Channel.getline(self)
 	end
 end
 
+-- range_args reads set's and remove's offset and length (argument li),
+-- each given or not, over avail bytes of input: by default from the
+-- start to the end, -1 up to the end; HAProxy's errors outside.
+local function range_args(avail, fname, has_off, off, has_len, len, li)
+	off = has_off and offset_arg(off, avail, fname) or 0
+	if not has_len then return off, avail - off end
+	len = int_arg(len, li, fname)
+	if len == -1 then len = avail - off end
+	if len < 0 or off + len > avail then error("length out of range.", 0) end
+	return off, len
+end
+
 -- set(data [, offset [, length]]) replaces length bytes of input from
 -- offset (all of it by default) with data; returns data's length.
 function Channel.set(self, ...)
@@ -317,15 +329,7 @@ function Channel.set(self, ...)
 	data = str_arg(data, 1, "set")
 	local s, mode, ctx = manipulable(self, "set")
 	if mode == "direct" then return -1 end
-	local avail = input_len(s, ctx)
-	off = n >= 2 and offset_arg(off, avail, "set") or 0
-	len = avail - off
-	if n == 3 then
-		local l = int_arg(select(3, ...), 3, "set")
-		if l == -1 then l = avail - off end
-		if l < 0 or off + l > avail then error("length out of range.", 0) end
-		len = l
-	end
+	off, len = range_args(input_len(s, ctx), "set", n >= 2, off, n == 3, len, 3)
 	if len > 0 then remove(s, input_start(s, ctx), off, len) end
 	if #data > 0 then insert(s, ctx, off, data, "set") end
 	return #data
@@ -408,15 +412,7 @@ function Channel.remove(self, ...)
 	if n > 2 then raise("'remove' expects at most 2 arguments") end
 	local s, mode, ctx = manipulable(self, "remove")
 	if mode == "direct" then return 0 end
-	local avail = input_len(s, ctx)
-	off = n >= 1 and offset_arg(off, avail, "remove") or 0
-	len = avail - off
-	if n == 2 then
-		local l = int_arg(select(2, ...), 2, "remove")
-		if l == -1 then l = avail - off end
-		if l < 0 or off + l > avail then error("length out of range.", 0) end
-		len = l
-	end
+	off, len = range_args(input_len(s, ctx), "remove", n >= 1, off, n == 2, len, 2)
 	if len > 0 then remove(s, input_start(s, ctx), off, len) end
 	return len
 end

@@ -85,6 +85,13 @@ func Reason(code int) string {
 	if t := StatusText(code); t != "" {
 		return t
 	}
+	return ClassReason(code)
+}
+
+// ClassReason is the name HAProxy gives the class of status code:
+// "Informational", "Success", "Redirection", "Client Error", "Server
+// Error", else "Other".
+func ClassReason(code int) string {
 	switch code / 100 {
 	case 1:
 		return "Informational"
