@@ -14,7 +14,9 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os/exec"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -117,13 +119,7 @@ func sortedHeaderKeys(h textproto.MIMEHeader) []string {
 	for k := range h {
 		keys = append(keys, k)
 	}
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if keys[j] < keys[i] {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
-		}
-	}
+	sort.Strings(keys)
 	return keys
 }
 
@@ -212,5 +208,36 @@ func TestHAProxyCfgEarlyHint(t *testing.T) {
 				t.Errorf("curl %s: want two 103s with the link fields:\n%s", v, out)
 			}
 		}
+	}
+}
+
+// The 103s of one client's request never reach another client of the
+// same loop: clients asking at once over HTTP/1.1 (which get them) and
+// HTTP/1.0 (which must not) each get their own answers only.
+func TestEarlyHintSecondClient(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "early-hint", cfg: earlyHintCfg, made: map[string]string{"svc.lua": earlyHintLua}}
+	addr, _ := hcStartLuaedge(t, sc, hcBackends(t))
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 16; i++ {
+		for _, v := range []string{"HTTP/1.1", "HTTP/1.0"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in, final, err := ehRaw(addr(""), v, "/a")
+				switch {
+				case err != nil:
+					errs <- v + ": " + err.Error()
+				case v == "HTTP/1.0" && len(in) != 0, v == "HTTP/1.1" && len(in) != 2, !strings.HasSuffix(final, "200 OK"):
+					errs <- fmt.Sprintf("%s: interim %q, final %q", v, in, final)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
