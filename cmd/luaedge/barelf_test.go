@@ -130,12 +130,21 @@ func lfServer(t *testing.T) string {
 		"/lf/bare-cr": "HTTP/1.1 200 OK\nContent-Type: text/plain\rX-B: b\nContent-Length: 2\n\nno",
 	}
 	return serveEach(t, func(c net.Conn) {
+		// Kept alive as a server would keep it: the proxy may send its
+		// next request on this connection (not after an answer that ends
+		// with the connection).
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		if err != nil {
-			return
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.WriteString(c, answers[req.URL.Path])
+			if req.URL.Path == "/lf/close" {
+				return
+			}
 		}
-		io.WriteString(c, answers[req.URL.Path])
 	})
 }
 
