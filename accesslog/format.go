@@ -72,6 +72,7 @@ const (
 	vDateLocal
 	vServerQueue
 	vBackendQueue
+	vRetries
 )
 
 // names maps HAProxy's log-format variables (and luaedge's %ER) to
@@ -85,7 +86,7 @@ var names = map[string]variable{
 	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HQ": vQuery, "HV": vVersion,
 	"pid": vPID, "H": vHost, "ER": vCause, "sq": vServerQueue, "bq": vBackendQueue,
 	"Td": vTd, "Th": vZero, "Ti": vZero,
-	"ac": vZero, "fc": vZero, "bc": vZero, "sc": vZero, "rc": vZero,
+	"ac": vZero, "fc": vZero, "bc": vZero, "sc": vZero, "rc": vRetries,
 	"CC": vDash, "CS": vDash, "ID": vDash, "bi": vDash, "bp": vDash, "si": vDash, "sp": vDash,
 	"sslc": vDash, "sslv": vDash,
 	"ms": vMillis, "T": vDateGMT, "trg": vDateGMT, "Tl": vDateLocal, "trl": vDateLocal,
@@ -387,6 +388,8 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 		return append(b, '0') // requests wait in their backend's queue, never a server's
 	case vBackendQueue:
 		return strconv.AppendInt(b, int64(r.BackendQueue), 10)
+	case vRetries:
+		return strconv.AppendInt(b, int64(r.Retries), 10)
 	case vVar:
 		if p.arg < len(r.Vars) && r.Vars[p.arg] != nil {
 			return appendText(b, r.Vars[p.arg])

@@ -39,6 +39,9 @@ type Record struct {
 	// BackendQueue others (%bq).
 	Queued       bool
 	BackendQueue int
+	// Retries counts the times the request was sent again on a new
+	// connection (%rc).
+	Retries int
 
 	Status int // HTTP status sent; 0: none (TCP, or the client left first)
 	// BytesOut counts the response's head and body bytes sent to the

@@ -89,6 +89,12 @@ type Upstream struct {
 	method    []byte
 	receiving bool   // inside receive
 	receiveFn func() // u.receive, made once: a method value passed on allocates
+	// replay: the exchange may go again on a new connection if this one
+	// closes before the server sent a byte: the connection came from the
+	// idle pool (a server may close it at its keep-alive timeout while the
+	// request is on its way) and the request is idempotent and has no body.
+	replay   bool
+	answered bool // the server sent bytes for this exchange
 
 	resp     http1.Response
 	headDone bool
@@ -206,7 +212,14 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
-	u, err := p.conn(st, b, srv)
+	return p.openH1(st, b, srv, false)
+}
+
+// openH1 forwards the request of st to srv over HTTP/1, on a pooled
+// connection unless fresh.
+func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh bool) (stream.Upstream, int, string) {
+	ext := extendedConnect(st.S())
+	u, pooled, err := p.conn(st, b, srv, fresh)
 	if err != nil {
 		srv.Done()
 		return nil, 502, err.Error()
@@ -226,6 +239,8 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	u.upgrade = ext || wantsWebSocket(s)
 	u.h2ws = ext
 	u.tunnel = false
+	u.replay = pooled && !ext && !u.upgrade && replayable(s)
+	u.answered = false
 	var key []byte
 	if ext {
 		u.key = ws.NewKey()
@@ -247,17 +262,28 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	return u, 0, ""
 }
 
-// conn returns an idle pooled connection to srv, or dials a new one. A
-// server whose address follows the request's destination gets a
-// connection of the request's own, not pooled: the next request may go
-// elsewhere.
-func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server) (*Upstream, error) {
+// replayable reports whether s's request may be sent twice: an
+// idempotent method (RFC 9110 §9.2.2) and no body.
+func replayable(s *cgo.Stream) bool {
+	switch string(s.Method()) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+	default:
+		return false
+	}
+	return s.ContentLength() == 0 || (s.ContentLength() < 0 && s.Flags()&cgo.FlagBodyEnd != 0 && s.BodyUnread() == 0)
+}
+
+// conn returns an idle pooled connection to srv (pooled), or dials a new
+// one, always when fresh. A server whose address follows the request's
+// destination gets a connection of the request's own, not pooled: the
+// next request may go elsewhere.
+func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server, fresh bool) (u *Upstream, pooled bool, err error) {
 	target, fixed, err := dialTarget(st, srv)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	pool := p.idle[srv]
-	for fixed && len(pool) > 0 {
+	for fixed && !fresh && len(pool) > 0 {
 		u := pool[len(pool)-1]
 		pool = pool[:len(pool)-1]
 		p.idle[srv] = pool
@@ -272,23 +298,23 @@ func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server) (*Upstr
 			u.close()
 			continue
 		}
-		return u, nil
+		return u, true, nil
 	}
 	addr, err := dialAddrOf(target)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
+	u = &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
 	u.receiveFn = u.receive
 	if err := p.loop.Dial(addr, u); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	u.timer = p.loop.After(be.ConnectTimeout, func() {
 		if u.c == nil && !u.closed {
 			u.connectFailed(errConnectTimeout)
 		}
 	})
-	return u, nil
+	return u, false, nil
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -472,6 +498,7 @@ func (u *Upstream) receive() {
 		if len(buf) == 0 {
 			return
 		}
+		u.answered = true
 		if !u.headDone {
 			n, err := u.resp.Parse(buf, u.method, st.Frontend().Limits)
 			if err == http1.ErrIncomplete {
@@ -663,7 +690,32 @@ func (u *Upstream) onClose(error) {
 		st.Handle(u.finish) // the close ends the body
 		return
 	}
+	if st := u.st; st != nil && u.replay && !u.answered {
+		st.Handle(u.again)
+		return
+	}
 	u.fail(errServerClosed)
+}
+
+// again sends the exchange's request once more, on a new connection to the
+// same server, which keeps the slot: the pooled connection it went on was
+// closed by the server before it answered (see replay).
+func (u *Upstream) again() {
+	st := u.st
+	if u.closed || st == nil {
+		return
+	}
+	u.st = nil
+	u.slot = false // the new connection's now
+	u.close()
+	u.p.log.Info("server closed a reused connection before answering; sending the request again on a new one", "backend", u.be.Name(), "server", u.srv.Name())
+	nu, status, why := u.p.openH1(st, u.be, u.srv, true)
+	if nu == nil {
+		u.p.log.Warn("backend exchange failed", "backend", u.be.Name(), "server", u.srv.Name(), "err", why)
+		st.UpstreamFailed(status)
+		return
+	}
+	st.UpstreamRetried(nu)
 }
 
 // CheckDeadlines enforces timeouts.server on the loop's exchanges.

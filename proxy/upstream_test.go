@@ -48,7 +48,7 @@ func startBackend(t *testing.T) *backend {
 func (b *backend) serve(c net.Conn, n int32) {
 	defer c.Close()
 	br := bufio.NewReader(c)
-	for {
+	for reqs := 1; ; reqs++ {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
@@ -67,6 +67,11 @@ func (b *backend) serve(c net.Conn, n int32) {
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", len(answer))
 			<-b.release
 			io.WriteString(c, answer)
+		case "/drop": // as a server at its keep-alive timeout: a kept-alive connection closes unanswered
+			if reqs > 1 {
+				return
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s", len(answer), answer)
 		case "/hang":
 			io.Copy(io.Discard, br) // never answers
 			return
@@ -166,6 +171,38 @@ func TestProxy(t *testing.T) {
 		}
 		if !strings.Contains(s.Log.String(), "past the end of its response") {
 			t.Errorf("the stray bytes are not logged:\n%s", s.Log)
+		}
+	})
+
+	// A kept-alive connection the server closes before answering: an
+	// idempotent request without a body goes again on a new connection,
+	// once; one with a body gets a 502. Another client of the loop gets
+	// its own answers meanwhile.
+	t.Run("reused connection closed unanswered", func(t *testing.T) {
+		c, other := s.Dial(t, "@A@"), s.Dial(t, "@B@")
+		base := b.conns.Load()
+		resp, body := get(t, c, "/a")
+		var first int32
+		if _, err := fmt.Sscanf(body, "conn=%d ", &first); err != nil {
+			t.Fatalf("first request: %q: %v", body, err)
+		}
+		fresh := max(first, base) + 1 // the connection the retry opens
+		resp, body = get(t, c, "/drop")
+		if want := fmt.Sprintf("conn=%d GET /drop body=", fresh); resp.StatusCode != 200 || body != want {
+			t.Fatalf("GET on a connection closed unanswered: %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+		if _, body := get(t, other, "/"); body != "served by lua" {
+			t.Fatalf("the other client got %q", body)
+		}
+		c.Send(t, "POST /drop HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+		if resp, _ := readResponse(t, c, "POST"); resp.StatusCode != 502 {
+			t.Fatalf("POST on a connection closed unanswered: %d, want 502 (not sent twice)", resp.StatusCode)
+		}
+		if n := b.conns.Load(); n != fresh {
+			t.Errorf("%d connections to the server, want %d: the POST went on the retry's connection, and not again", n, fresh)
+		}
+		if n := strings.Count(s.Log.String(), "sending the request again"); n != 1 {
+			t.Errorf("%d retries logged, want 1:\n%s", n, s.Log)
 		}
 	})
 

@@ -367,6 +367,17 @@ func (st *Stream) UpstreamEnd() {
 	st.down.EndResponse()
 }
 
+// UpstreamRetried makes u the exchange's Upstream: the request went again
+// on a new connection (proxy: a reused one closed before the server
+// answered). It counts as a retry (%rc).
+func (st *Stream) UpstreamRetried(u Upstream) {
+	st.fwd.up = u
+	st.down.Forwarded(u)
+	if l := st.log; l != nil {
+		l.rec.Retries++
+	}
+}
+
 // QueueTimedOut answers 503 to a request that waited in its backend's
 // queue for the backend's timeouts.queue without getting a server
 // (HAProxy's termination state sQ).
