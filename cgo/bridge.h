@@ -23,6 +23,7 @@ typedef struct le_state {
 	 * lua_close: finalizers that call the gate still find it. */
 	uintptr_t value;
 	int oom; /* an allocation was refused: collect garbage after this step */
+	int near; /* used is past half the limit: the collector runs sooner (le_collect) */
 	lua_Alloc orig; /* LuaJIT's allocator, which le_alloc counts for */
 	void *orig_ud;
 	le_loop loop; /* shared with Lua through the bridge table */
