@@ -1685,6 +1685,37 @@ backend none
 	}, nil)
 }
 
+// errorloc, errorloc302 and errorloc303 turn an error answer into a
+// redirect, with HAProxy's head: for a deny and for a backend with no
+// server, from a defaults section and a frontend.
+func TestHAProxyCfgErrorloc(t *testing.T) {
+	needBinary(t)
+	redirect := func(status int, loc string) hxWant {
+		return hxWant{Status: status, Header: map[string]string{"location": loc, "cache-control": "no-cache", "content-length": "0"}}
+	}
+	hcRunCompare(t, hcScenario{
+		name: "errorloc",
+		cfg: hcHTTPDefaults + `    errorloc303 503 https://status.example.com/down
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    errorloc 403 /denied?from=www
+    errorloc302 404 http://example.com/missing
+    http-request deny if { path /deny }
+    http-request deny deny_status 404 if { path /missing }
+    default_backend none
+
+backend none
+    server s1 127.0.0.1:1 disabled
+`,
+		steps: []hxStep{
+			{name: "errorloc 403", conn: "a", req: hxReq{Path: "/deny"}, want: redirect(302, "/denied?from=www")},
+			{name: "errorloc302 404", conn: "b", req: hxReq{Path: "/missing"}, want: redirect(302, "http://example.com/missing")},
+			{name: "errorloc303 of the defaults, no server", conn: "c", req: hxReq{Path: "/x"}, want: redirect(303, "https://status.example.com/down")},
+		},
+	}, nil)
+}
+
 // http-error's log-format forms (lf-string, lf-file, hdr values with
 // %[...]) made for each answer, an http-errors section taken with
 // errorfiles (all of it, or some statuses) and by deny and return, and

@@ -82,6 +82,24 @@ func (f *file) errorfile(at pos, w []string) (int, *errReply, error) {
 	return code, &errReply{raw: raw}, nil
 }
 
+// errorloc reads "errorloc[302|303] N URL": the error answer N becomes a
+// redirect to URL, with the head HAProxy sends (302 for errorloc and
+// errorloc302, 303 for errorloc303).
+func errorloc(at pos, w []string) (int, *errReply, error) {
+	if len(w) != 3 {
+		return 0, nil, at.errorf("%s: want a status and a URL", w[0])
+	}
+	code, err := errorStatus(at, w[0], w[1])
+	if err != nil {
+		return 0, nil, err
+	}
+	line := "HTTP/1.1 302 Found"
+	if w[0] == "errorloc303" {
+		line = "HTTP/1.1 303 See Other"
+	}
+	return code, &errReply{raw: line + "\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: " + w[2] + "\r\n\r\n"}, nil
+}
+
 // httpError reads "http-error status N [content-type T] [string S | file F
 // | lf-string FMT | lf-file F | errorfile F | errorfiles NAME |
 // default-errorfiles] [hdr NAME FMT]...".

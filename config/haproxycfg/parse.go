@@ -1050,6 +1050,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return err
 		}
 		p.errors = append(p.errors, d)
+	case "errorloc", "errorloc302", "errorloc303":
+		code, r, err := errorloc(at, w)
+		if err != nil {
+			return err
+		}
+		p.errors = append(p.errors, errDirective{at: at, status: code, reply: r})
 	case "errorfiles":
 		d, err := f.errorfilesLine(at, w)
 		if err != nil {
@@ -1072,7 +1078,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return err
 		}
 		p.cookie = ck
-	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "errorloc", "errorloc302", "errorloc303", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
