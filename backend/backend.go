@@ -36,37 +36,40 @@ type Config struct {
 	Cookie *Cookie
 }
 
-// Cookie is HAProxy's "cookie NAME insert": a response whose request did
-// not name its server with the cookie gets Set-Cookie: NAME=<the
-// server's value>; a request that names a usable server goes to it.
-// Read-only once made.
+// Cookie is HAProxy's persistence cookie ("cookie NAME ..."): a request
+// whose cookie names a server that is up goes to it. Read-only once made;
+// what it does to requests and responses is proxy's (cookie.go).
 type Cookie struct {
 	Name string
+	Mode CookieMode
 	// Indirect: a client whose cookie names the server that answers gets
-	// no new one, and the cookie is taken out of the requests servers
-	// get. (Without it, a client with the right cookie gets none either:
-	// only the cookie goes on to the server.)
+	// no new one and a server's own is dropped; in insert mode the cookie
+	// is taken out of the requests servers get.
 	Indirect bool
+	Preserve bool // a server's own Set-Cookie of the cookie is left alone
+	PostOnly bool // inserted in answers to POST requests only
+	NoCache  bool // an answer a cache could keep gets cache-control: private with it
 	HTTPOnly bool
 	Secure   bool
 	Domains  []string
+	Attrs    []string
 }
 
-// SetCookie is the Set-Cookie value that gives a client the cookie of
-// server value v.
-func (c *Cookie) SetCookie(v string) []byte {
-	b := []byte(c.Name + "=" + v + "; path=/")
-	for _, d := range c.Domains {
-		b = append(b, "; domain="+d...)
-	}
-	if c.HTTPOnly {
-		b = append(b, "; HttpOnly"...)
-	}
-	if c.Secure {
-		b = append(b, "; Secure"...)
-	}
-	return b
-}
+// CookieMode is how a persistence cookie names the server.
+type CookieMode uint8
+
+const (
+	// CookieInsert: luaedge sets the cookie (Set-Cookie: NAME=VALUE).
+	CookieInsert CookieMode = iota
+	// CookieRewrite: the server sets it; luaedge replaces its value.
+	CookieRewrite
+	// CookiePrefix: the server sets it; luaedge prefixes its value with
+	// "VALUE~", and takes the prefix off in requests.
+	CookiePrefix
+	// CookiePassive: the server sets it with its value; luaedge only reads
+	// it.
+	CookiePassive
+)
 
 // ServerConfig is one server of a backend.
 type ServerConfig struct {
@@ -583,8 +586,8 @@ func (b *Backend) take(s *Server) {
 func (b *Backend) Cookie() *Cookie { return b.cookie }
 
 // PickCookie is Pick for a request whose persistence cookie has value v:
-// the server it names when that server is usable, else nil (and the
-// request is balanced as any other).
+// the server it names when that server still takes its clients' requests
+// (Persistent), else nil (and the request is balanced as any other).
 func (b *Backend) PickCookie(v []byte) *Server {
 	if len(v) == 0 {
 		return nil
@@ -592,7 +595,7 @@ func (b *Backend) PickCookie(v []byte) *Server {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.set.Load().servers {
-		if s.cookie != "" && s.cookie == string(v) && s.usableWeight() > 0 {
+		if s.cookie != "" && s.cookie == string(v) && s.persistent() {
 			b.take(s)
 			return s
 		}

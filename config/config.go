@@ -436,16 +436,59 @@ type Backend struct {
 	Cookie *BackendCookie `yaml:"cookie"`
 }
 
-// BackendCookie is a backend's persistence cookie: a response gets
-// Set-Cookie: NAME=<its server's cookie> unless its request already
-// named that server; a request naming a usable server goes to it.
+// BackendCookie is a backend's persistence cookie, HAProxy's cookie
+// line: a request naming a usable server goes to it; in insert mode a
+// response gets Set-Cookie: NAME=<its server's cookie> unless its request
+// already named that server; in rewrite and prefix modes the server's own
+// cookie NAME carries the server's value; in passive mode the servers set
+// it themselves.
 type BackendCookie struct {
 	Name string `yaml:"name"`
-	// Indirect: the cookie is taken out of the requests servers get.
-	Indirect bool     `yaml:"indirect"`
+	Mode string `yaml:"mode"` // insert (the default), rewrite, prefix or passive
+	// Indirect: the cookie is taken out of the requests servers get
+	// (insert mode), and a server's own is dropped when its client's
+	// cookie already named it.
+	Indirect bool `yaml:"indirect"`
+	// Preserve: a server's own Set-Cookie of the cookie is left as it is
+	// (and then none is inserted).
+	Preserve bool `yaml:"preserve"`
+	// PostOnly: the cookie is inserted in answers to POST requests only.
+	PostOnly bool `yaml:"postonly"`
+	// NoCache: an answer a cache could keep gets cache-control: private
+	// with the cookie inserted.
+	NoCache  bool     `yaml:"nocache"`
 	HTTPOnly bool     `yaml:"httponly"`
 	Secure   bool     `yaml:"secure"`
 	Domains  []string `yaml:"domains"`
+	Attrs    []string `yaml:"attrs"` // more attributes of the inserted cookie
+}
+
+// validate checks the cookie of backends[i].
+func (ck *BackendCookie) validate(i int) []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("backends[%d].cookie.%s", i, fmt.Sprintf(format, a...)))
+	}
+	if ck.Name == "" {
+		bad("name: missing")
+	}
+	switch ck.Mode {
+	case "", "insert", "rewrite", "prefix", "passive":
+	default:
+		bad("mode: want insert, rewrite, prefix or passive, got %q", ck.Mode)
+	}
+	if ck.Mode == "rewrite" && ck.Indirect {
+		bad("indirect: not with the rewrite mode")
+	}
+	if ck.Preserve && ck.Mode != "" && ck.Mode != "insert" && !ck.Indirect {
+		bad("preserve: with the insert mode or indirect only")
+	}
+	for _, a := range ck.Attrs {
+		if strings.ContainsFunc(a, func(r rune) bool { return r == ';' || r < 0x20 || r == 0x7f }) {
+			bad("attrs: %q: an attribute may not hold ';' or control characters", a)
+		}
+	}
+	return errs
 }
 
 // StickTable configures a stick table (HAProxy's stick-table line).
@@ -790,6 +833,9 @@ func (c *Config) validate() error {
 		}
 		if err := b.TLS.validate(fmt.Sprintf("backends[%d].tls", i)); err != nil {
 			errs = append(errs, err)
+		}
+		if b.Cookie != nil {
+			errs = append(errs, b.Cookie.validate(i)...)
 		}
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {

@@ -586,6 +586,20 @@ func compressPolicy(c *config.Compression) *httpenc.Policy {
 	return p
 }
 
+// cookieMode is the persistence cookie's mode of its configuration name
+// (checked by config: "", insert, rewrite, prefix or passive).
+func cookieMode(name string) backend.CookieMode {
+	switch name {
+	case "rewrite":
+		return backend.CookieRewrite
+	case "prefix":
+		return backend.CookiePrefix
+	case "passive":
+		return backend.CookiePassive
+	}
+	return backend.CookieInsert
+}
+
 // backendConfig turns a backend's YAML (at key path at) into the backend
 // package's config.
 func backendConfig(c config.Backend, at string) (backend.Config, error) {
@@ -604,10 +618,8 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 		},
 	}
 	if ck := c.Cookie; ck != nil {
-		if ck.Name == "" {
-			return bc, fmt.Errorf("%s.cookie.name: required", at)
-		}
-		bc.Cookie = &backend.Cookie{Name: ck.Name, Indirect: ck.Indirect, HTTPOnly: ck.HTTPOnly, Secure: ck.Secure, Domains: ck.Domains}
+		bc.Cookie = &backend.Cookie{Name: ck.Name, Mode: cookieMode(ck.Mode), Indirect: ck.Indirect, Preserve: ck.Preserve, PostOnly: ck.PostOnly,
+			NoCache: ck.NoCache, HTTPOnly: ck.HTTPOnly, Secure: ck.Secure, Domains: ck.Domains, Attrs: ck.Attrs}
 	}
 	for i, sv := range c.Servers {
 		tc, err := serverTLS(c.ServerTLS(i), sv.Address, fmt.Sprintf("%s.servers[%d].tls", at, i), c.Proto == "h2")

@@ -54,10 +54,8 @@ type h2Stream struct {
 	held     []byte // body not yet relayed (rules running, client slow); not yet credited
 	ended    bool   // the server's END_STREAM arrived
 	resp     []http1.Header
-	rechecks bool // a recheck of the client's backlog is scheduled
-	// setCookie is the persistence cookie's Set-Cookie the response gets
-	// (nil: none).
-	setCookie []byte
+	rechecks bool    // a recheck of the client's backlog is scheduled
+	persist  persist // the backend's persistence cookie in this exchange
 }
 
 // openH2 forwards the request of st on an HTTP/2 connection to srv.
@@ -73,14 +71,14 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	cc.StartRequest(s.Method(), []byte("http"), requestAuthority(s, srv), originForm(s.Target(), s.Path()))
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
-	setCookie, drop := persistence(s, b, srv)
+	ps := persistenceOf(s, b, srv)
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
 		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
 			continue
 		}
-		if drop != "" && http1.EqualFold(name, "cookie") {
-			if value = withoutCookie(value, drop); value == nil {
+		if http1.EqualFold(name, "cookie") {
+			if value = ps.forwardCookie(value); value == nil {
 				continue
 			}
 		}
@@ -91,7 +89,7 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 		srv.Done()
 		return nil, 502, err.Error()
 	}
-	u := &h2Stream{h: h, st: st, id: id, slot: true, deadline: p.loop.Now().Add(b.ServerTimeout), setCookie: setCookie}
+	u := &h2Stream{h: h, st: st, id: id, slot: true, deadline: p.loop.Now().Add(b.ServerTimeout), persist: ps}
 	h.streams[id] = u
 	if !bodyDone {
 		if s.BodyUnread() > 0 {
@@ -298,12 +296,13 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 		st.Handle(func() {
 			s := st.S()
 			s.SetResponse(ev.Status, []byte(http1.StatusText(ev.Status)))
+			u.persist.begin(ev.Status)
 			for _, f := range ev.Fields {
-				s.AddRField(bytesOf(f.Name), bytesOf(f.Value))
+				if v, keep := u.persist.responseField(bytesOf(f.Name), bytesOf(f.Value), &u.h.p.cookie); keep {
+					s.AddRField(bytesOf(f.Name), v)
+				}
 			}
-			if u.setCookie != nil {
-				s.AddRField([]byte("set-cookie"), u.setCookie)
-			}
+			u.persist.addFields(s)
 			st.UpstreamHead()
 			u.relay()
 		})

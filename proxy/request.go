@@ -81,7 +81,7 @@ func extendedConnect(s *cgo.Stream) bool {
 // other request): a GET with Upgrade; its Sec-WebSocket-Version,
 // -Protocol and -Extensions fields are the client's. The bytes are the
 // pool's scratch: valid until the next call.
-func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, key []byte, dropCookie string) []byte {
+func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, key []byte, ps *persist) []byte {
 	method := s.Method()
 	if key != nil {
 		method = []byte("GET")
@@ -96,8 +96,8 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, k
 			(key != nil && http1.EqualFold(name, "sec-websocket-key")) {
 			continue
 		}
-		if dropCookie != "" && http1.EqualFold(name, "cookie") {
-			if value = withoutCookie(value, dropCookie); value == nil {
+		if http1.EqualFold(name, "cookie") {
+			if value = ps.forwardCookie(value); value == nil {
 				continue
 			}
 		}

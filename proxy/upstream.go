@@ -50,9 +50,11 @@ type Pool struct {
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
 	h2   map[*backend.Server][]*h2Conn   // HTTP/2 connections, each carrying many exchanges
 
-	// Scratch for serialising a request head, used within one call.
+	// Scratch for serialising a request head, and for a response's
+	// Set-Cookie the persistence cookie changes; used within one call.
 	head   []byte
 	tokens []byte
+	cookie []byte
 }
 
 // NewPool makes the pool of loop l; hs bounds the TLS handshakes with
@@ -83,12 +85,10 @@ type Upstream struct {
 	h2ws       bool            // an HTTP/2 extended CONNECT (RFC 8441) sent as an Upgrade with key
 	key        [ws.KeyLen]byte // h2ws: the Sec-WebSocket-Key sent, which the 101 must answer
 	tunnel     bool            // the server switched protocols: bytes are relayed untouched
-	// setCookie is the persistence cookie's Set-Cookie the response gets
-	// (nil: none); made for each exchange.
-	setCookie []byte
-	method    []byte
-	receiving bool   // inside receive
-	receiveFn func() // u.receive, made once: a method value passed on allocates
+	persist    persist         // the backend's persistence cookie in this exchange
+	method     []byte
+	receiving  bool   // inside receive
+	receiveFn  func() // u.receive, made once: a method value passed on allocates
 	// replay: the exchange may go again on a new connection if this one
 	// closes before the server sent a byte: the connection came from the
 	// idle pool (a server may close it at its keep-alive timeout while the
@@ -158,7 +158,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	var srv *backend.Server
 	if ck := b.Cookie(); ck != nil {
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
-			srv = b.PickCookie(v)
+			srv = b.PickCookie(cookieServer(ck, v))
 		}
 	}
 	if srv == nil {
@@ -247,9 +247,8 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		key = u.key[:]
 		u.method = append(u.method[:0], "GET"...)
 	}
-	var drop string
-	u.setCookie, drop = persistence(s, b, srv)
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, drop))
+	u.persist = persistenceOf(s, b, srv)
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}
@@ -277,7 +276,7 @@ func replayable(s *cgo.Stream) bool {
 // one, always when fresh. A server whose address follows the request's
 // destination gets a connection of the request's own, not pooled: the
 // next request may go elsewhere.
-func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server, fresh bool) (u *Upstream, pooled bool, err error) {
+func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server, fresh bool) (*Upstream, bool, error) {
 	target, fixed, err := dialTarget(st, srv)
 	if err != nil {
 		return nil, false, err
@@ -304,7 +303,7 @@ func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server, fresh b
 	if err != nil {
 		return nil, false, err
 	}
-	u = &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
+	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
 	u.receiveFn = u.receive
 	if err := p.loop.Dial(addr, u); err != nil {
 		return nil, false, err
@@ -588,15 +587,16 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 	s.SetResponse(r.Status, r.Reason)
 	tokens := connectionTokens(u.p.tokens[:0], len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
 	u.p.tokens = tokens
+	u.persist.begin(r.Status)
 	for _, f := range r.Headers {
 		if isHopByHop(f.Name) || (len(tokens) > 0 && listed(tokens, f.Name)) {
 			continue
 		}
-		s.AddRField(f.Name, f.Value)
+		if v, keep := u.persist.responseField(f.Name, f.Value, &u.p.cookie); keep {
+			s.AddRField(f.Name, v)
+		}
 	}
-	if u.setCookie != nil {
-		s.AddRField([]byte("set-cookie"), u.setCookie)
-	}
+	u.persist.addFields(s)
 	st.UpstreamHead()
 }
 
@@ -738,65 +738,4 @@ func (p *Pool) Forget(srv *backend.Server) {
 	for _, h := range slices.Clone(p.h2[srv]) {
 		h.close()
 	}
-}
-
-// requestCookie returns the value of cookie name in s's request (its
-// Cookie fields), and whether it has one.
-func requestCookie(s *cgo.Stream, name string) ([]byte, bool) {
-	if s == nil {
-		return nil, false
-	}
-	for i := range s.NumFields() {
-		n, v := s.Field(i)
-		if !http1.EqualFold(n, "cookie") {
-			continue
-		}
-		for len(v) > 0 {
-			var pair []byte
-			pair, v, _ = bytes.Cut(v, []byte(";"))
-			k, val, ok := bytes.Cut(bytes.TrimSpace(pair), []byte("="))
-			if ok && string(k) == name {
-				return val, true
-			}
-		}
-	}
-	return nil, false
-}
-
-// persistence returns, for s's request going to srv of backend b, the
-// Set-Cookie of b's persistence cookie the response gets (nil when the
-// request already named srv, or srv has no cookie value) and the name of
-// the cookie to take out of the request ("": none; with indirect).
-func persistence(s *cgo.Stream, b *Backend, srv *backend.Server) (setCookie []byte, drop string) {
-	ck := b.Cookie()
-	if ck == nil {
-		return nil, ""
-	}
-	if ck.Indirect {
-		drop = ck.Name
-	}
-	v, ok := requestCookie(s, ck.Name)
-	if srv.CookieValue() != "" && (!ok || string(v) != srv.CookieValue()) {
-		setCookie = ck.SetCookie(srv.CookieValue())
-	}
-	return setCookie, drop
-}
-
-// withoutCookie is a Cookie field's value without the pairs of cookie
-// name; nil when none is left.
-func withoutCookie(v []byte, name string) []byte {
-	var out []byte
-	for len(v) > 0 {
-		var pair []byte
-		pair, v, _ = bytes.Cut(v, []byte(";"))
-		pair = bytes.TrimSpace(pair)
-		if k, _, _ := bytes.Cut(pair, []byte("=")); len(pair) == 0 || string(k) == name {
-			continue
-		}
-		if len(out) > 0 {
-			out = append(out, "; "...)
-		}
-		out = append(out, pair...)
-	}
-	return out
 }

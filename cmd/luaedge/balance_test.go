@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -152,6 +153,109 @@ listen a2
 			resp.Body.Close()
 			if string(body) != c.body || resp.Header.Get("set-cookie") != c.set {
 				t.Errorf("%s, front %q cookie %q: %q set-cookie %q; want %q and %q", who, c.front, c.cookie, body, resp.Header.Get("set-cookie"), c.body, c.set)
+			}
+		}
+	}
+	hcCheckBoth(t, sc, map[string]string{}, check)
+}
+
+// The cookie modes besides insert, and insert's options, as HAProxy 2.6
+// has them: rewrite gives the server's own cookie the server's value,
+// prefix puts it before the server's and takes it off in requests,
+// passive only reads it; insert drops a server's own cookie of the name
+// unless preserve, clears the cookie of a server without a value, sets it
+// for POSTs only with postonly, adds attr; nocache makes a cacheable
+// answer private.
+func TestHAProxyCfgCookieModes(t *testing.T) {
+	needBinary(t)
+	// Server sN answers what cookie it got; on /set it sets SRV (JS on
+	// /js) itself; on /nostore with cache-control: no-store.
+	server := func(n string) string {
+		return `
+listen a` + n + `
+    bind 127.0.0.1:@PORTS` + n + `@
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr set-cookie "SRV=own; path=/app" if { path /set }
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr set-cookie "JS=abc; path=/" if { path /js }
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr cache-control no-store if { path /nostore }
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr cache-control max-age=60 if { path /fresh }
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr etag '"v1"' if { path /etag }
+    http-request return status 404 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr cache-control "public, max-age=60" if { path /public404 }
+    http-request return status 403 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]" hdr cache-control max-age=60 if { path /fresh403 }
+    http-request return status 200 content-type text/plain lf-string "s` + n + ` cookie=%[req.hdr(cookie)]"
+`
+	}
+	backend := func(name, cookie string, values ...string) string {
+		b := "\nbackend " + name + "\n    " + cookie + "\n"
+		for i, v := range values {
+			n := strconv.Itoa(i + 1)
+			b += "    server s" + n + " 127.0.0.1:@PORTS" + n + "@"
+			if v != "" {
+				b += " cookie " + v
+			}
+			b += "\n"
+		}
+		return b
+	}
+	cfg := hcHTTPDefaults
+	for _, f := range []string{"rw", "pfx", "psv", "pres", "post", "ins"} {
+		cfg += "\nfrontend " + f + "\n    bind 127.0.0.1:@PORT" + f + "@\n    default_backend " + f + "\n"
+	}
+	cfg += backend("rw", "cookie SRV rewrite", "c1", "c2") +
+		backend("pfx", "cookie JS prefix", "c1", "c2") +
+		backend("psv", "cookie SRV", "c1", "c2") +
+		backend("pres", "cookie SRV insert preserve indirect", "c1", "c2") +
+		backend("post", "cookie SRV insert postonly attr SameSite=Lax attr Priority=High", "c1", "c2") +
+		backend("ins", "cookie SRV insert nocache", "", "c2") +
+		server("1") + server("2")
+	sc := hcScenario{name: "cookie modes", cfg: cfg}
+	check := func(who string, addr func(string) string) {
+		for _, c := range []struct{ front, method, path, cookie, body, set, cc string }{
+			// rewrite: the server's own cookie carries the server's value.
+			{"rw", "GET", "/set", "", "s1 cookie=", "SRV=c1; path=/app", ""},
+			{"rw", "GET", "/", "SRV=c2", "s2 cookie=SRV=c2", "", ""},
+			{"rw", "GET", "/set", "SRV=c2", "s2 cookie=SRV=c2", "SRV=c2; path=/app", ""},
+			// prefix: "c2~" chooses s2 and is taken off.
+			{"pfx", "GET", "/js", "", "s1 cookie=", "JS=c1~abc; path=/", ""},
+			{"pfx", "GET", "/", "a=1; JS=c2~abc; b=2", "s2 cookie=a=1; JS=abc; b=2", "", ""},
+			{"pfx", "GET", "/js", "JS=c2~old", "s2 cookie=JS=old", "JS=c2~abc; path=/", ""},
+			// passive: read only.
+			{"psv", "GET", "/", "SRV=c2", "s2 cookie=SRV=c2", "", ""},
+			{"psv", "GET", "/set", "", "s1 cookie=", "SRV=own; path=/app", ""},
+			// preserve: the server's own stays, and then none is inserted.
+			{"pres", "GET", "/set", "", "s1 cookie=", "SRV=own; path=/app", ""},
+			{"pres", "GET", "/", "", "s2 cookie=", "SRV=c2; path=/", ""},
+			{"pres", "GET", "/set", "SRV=c1", "s1 cookie=", "SRV=own; path=/app", ""},
+			// postonly, attr.
+			{"post", "GET", "/", "", "s1 cookie=", "", ""},
+			{"post", "POST", "/", "", "s2 cookie=", "SRV=c2; path=/; SameSite=Lax; Priority=High", ""},
+			// insert: a server's own cookie of the name is dropped; a
+			// server without a value clears it; nocache makes private
+			// what a cache could keep: a safe request, a status
+			// cacheable by default (or public), a lifetime or a
+			// validator.
+			{"ins", "GET", "/set", "", "s1 cookie=", "SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", ""},
+			{"ins", "GET", "/set", "", "s2 cookie=", "SRV=c2; path=/", ""},
+			{"ins", "GET", "/fresh", "", "s1 cookie=", "SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", "max-age=60 | private"},
+			{"ins", "GET", "/etag", "", "s2 cookie=", "SRV=c2; path=/", "private"},
+			{"ins", "POST", "/fresh", "", "s1 cookie=", "SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", "max-age=60"},
+			{"ins", "GET", "/public404", "", "s2 cookie=", "SRV=c2; path=/", "public, max-age=60 | private"},
+			{"ins", "GET", "/fresh403", "", "s1 cookie=", "SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", "max-age=60"},
+			{"ins", "GET", "/nostore", "", "s2 cookie=", "SRV=c2; path=/", "no-store"},
+			{"ins", "GET", "/", "SRV=c2", "s2 cookie=SRV=c2", "", ""},
+		} {
+			req, _ := http.NewRequest(c.method, "http://"+addr(c.front)+c.path, nil)
+			if c.cookie != "" {
+				req.Header.Set("Cookie", c.cookie)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", who, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			set, cc := strings.Join(resp.Header.Values("set-cookie"), " | "), strings.Join(resp.Header.Values("cache-control"), " | ")
+			if string(body) != c.body || set != c.set || cc != c.cc {
+				t.Errorf("%s, %s %s %s cookie %q: %q set-cookie %q cache-control %q; want %q, %q and %q", who, c.front, c.method, c.path, c.cookie, body, set, cc, c.body, c.set, c.cc)
 			}
 		}
 	}

@@ -296,6 +296,11 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-dst-port int(1)\n", "haproxy.cfg:4: 'set-dst-port' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request return status 200 string hi\n", "haproxy.cfg:4: return: a body needs a content-type"},
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-header X %[path]\n", "haproxy.cfg:4: set-header: fetch 'path' reads the request, which is not available in the response phase"},
+		{"backend b\n  cookie S insert rewrite\n", "haproxy.cfg:2: cookie S: the 'rewrite', 'insert' and 'prefix' modes are incompatible"},
+		{"backend b\n  cookie S rewrite indirect\n", "haproxy.cfg:2: cookie S: the 'rewrite' and 'indirect' modes are incompatible"},
+		{"backend b\n  cookie S prefix preserve\n", "haproxy.cfg:2: cookie S: 'preserve' requires at least 'insert' or 'indirect'"},
+		{"backend b\n  cookie S insert attr a;b\n", "haproxy.cfg:2: cookie: attr \"a;b\": ';' and control characters are not permitted"},
+		{"backend b\n  cookie S insert maxidle 30m\n", "haproxy.cfg:2: 'cookie ... maxidle' is not supported by luaedge"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {

@@ -1750,38 +1750,66 @@ func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 	return t, nil
 }
 
-// cookieLine reads "cookie NAME insert [indirect] [nocache] [httponly]
-// [secure] [domain D]...": the insert mode only.
+// cookieLine reads "cookie NAME [rewrite|insert|prefix] [indirect]
+// [nocache] [postonly] [preserve] [httponly] [secure] [domain D]...
+// [attr A]...", with HAProxy's checks; without a mode, the cookie is
+// passive (the servers set it).
 func cookieLine(at pos, w []string) (*config.BackendCookie, error) {
 	if len(w) < 2 {
 		return nil, at.errorf("cookie: a name is needed")
 	}
 	ck := &config.BackendCookie{Name: w[1]}
-	insert := false
+	var modes []string
 	for i := 2; i < len(w); i++ {
 		switch w[i] {
-		case "insert":
-			insert = true
+		case "insert", "rewrite", "prefix":
+			if !slices.Contains(modes, w[i]) {
+				modes = append(modes, w[i])
+			}
 		case "indirect":
 			ck.Indirect = true
 		case "nocache":
-			// HAProxy marks such responses uncacheable for its own cache.
+			ck.NoCache = true
+		case "postonly":
+			ck.PostOnly = true
+		case "preserve":
+			ck.Preserve = true
 		case "httponly":
 			ck.HTTPOnly = true
 		case "secure":
 			ck.Secure = true
-		case "domain":
+		case "domain", "attr":
 			if i+1 >= len(w) {
-				return nil, at.errorf("cookie: domain needs a value")
+				return nil, at.errorf("cookie: %s needs a value", w[i])
 			}
-			ck.Domains = append(ck.Domains, w[i+1])
+			if w[i] == "domain" {
+				ck.Domains = append(ck.Domains, w[i+1])
+			} else {
+				if strings.ContainsFunc(w[i+1], func(r rune) bool { return r == ';' || r < 0x20 || r == 0x7f }) {
+					return nil, at.errorf("cookie: attr %q: ';' and control characters are not permitted in an attribute", w[i+1])
+				}
+				ck.Attrs = append(ck.Attrs, w[i+1])
+			}
 			i++
+		case "maxidle", "maxlife", "dynamic":
+			return nil, at.unsupported("cookie ... " + w[i])
 		default:
-			return nil, at.errorf("cookie %s: '%s' is not supported by luaedge (insert, indirect, nocache, httponly, secure and domain are)", w[1], w[i])
+			return nil, at.errorf("cookie %s: unknown option '%s' (rewrite, insert, prefix, indirect, nocache, postonly, preserve, httponly, secure, domain, attr)", w[1], w[i])
 		}
 	}
-	if !insert {
-		return nil, at.errorf("cookie %s: luaedge supports the insert mode only (rewrite and prefix are not)", w[1])
+	switch len(modes) {
+	case 0:
+		ck.Mode = "passive"
+	case 1:
+		ck.Mode = modes[0]
+	default:
+		return nil, at.errorf("cookie %s: the 'rewrite', 'insert' and 'prefix' modes are incompatible", w[1])
+	}
+	if ck.Mode == "rewrite" && ck.Indirect {
+		return nil, at.errorf("cookie %s: the 'rewrite' and 'indirect' modes are incompatible", w[1])
+	}
+	if ck.Preserve && ck.Mode != "insert" && !ck.Indirect {
+		return nil, at.errorf("cookie %s: 'preserve' requires at least 'insert' or 'indirect'", w[1])
 	}
 	return ck, nil
 }
