@@ -162,7 +162,8 @@ type Frontend struct {
 	// (mode: http).
 	WebSocket WebSocket `yaml:"websocket"`
 	// WSFilters are the core.register_ws_filter functions (lua.NAME) run,
-	// in order, on each message of a WebSocket forwarded to a backend.
+	// in order, on each message of the frontend's WebSockets: forwarded
+	// to a backend, or accepted by a Lua service.
 	WSFilters []string `yaml:"ws_filters"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`

@@ -136,7 +136,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		ls.programs = append(ls.programs, id)
 		chain := 0
 		if names := f.cfg.WSFilterNames(); len(names) > 0 {
-			if chain, err = st.WSFilterChain(names); err != nil {
+			if chain, err = st.WSFilterChain(id, names); err != nil {
 				return fail(fmt.Errorf("frontend %s: %w", f.cfg.Name, err))
 			}
 		}

@@ -34,7 +34,7 @@ const (
 	EntryEndSession = 2 // drop a closed connection's sess.* variables
 	EntryTask       = 3 // a core.register_task function
 	EntryTCP        = 4 // a TCP frontend program: tcp-request rules, service or forwarding, tcp-response rules
-	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket
+	EntryWSFilter   = 5 // a frontend's ws_filters on one message of a forwarded WebSocket (a service's WebSocket runs them in its own coroutine)
 	EntryCLI        = 6 // a core.register_cli function, for a runtime-socket command
 	EntryConnect    = 7 // a frontend's connect hooks, for a client connection
 	EntryClose      = 8 // a frontend's close hooks, for a client connection
@@ -273,10 +273,13 @@ func (s *State) NameProgram(id int, frontend string) error {
 	return s.L.LoadInternal([]byte("(...).programs["+strconv.Itoa(id)+"].frontend = "+luaString(frontend)), "=luaedge/program_name")
 }
 
-// WSFilterChain resolves a frontend's ws_filters (the names after
-// "lua.") into the chain EntryWSFilter runs, and returns its id.
-func (s *State) WSFilterChain(names []string) (int, error) {
-	out, err := s.L.EvalInternal("return (...).ws_chain("+luaList(names)+")", "=luaedge/ws_filters")
+// WSFilterChain resolves the ws_filters (the names after "lua.") of
+// program prog's frontend into the chain EntryWSFilter runs on its
+// forwarded WebSockets, and returns its id; the WebSockets its services
+// accept run the same chain in their own coroutines. prog 0 only checks
+// the names.
+func (s *State) WSFilterChain(prog int, names []string) (int, error) {
+	out, err := s.L.EvalInternal("return (...).ws_chain("+strconv.Itoa(prog)+", "+luaList(names)+")", "=luaedge/ws_filters")
 	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
 		return 0, errors.New(msg)

@@ -59,6 +59,9 @@ type wsClient struct {
 	deflate   bool // permessage-deflate offered
 	req       []byte
 	open      bool // the server's 101 checked: frames from now on
+	// limits bound what the server sends (the script's max_message, or
+	// ws's defaults): a frame, and a message once inflated.
+	limits ws.Limits
 
 	r ws.Reader
 	w ws.Writer
@@ -87,7 +90,8 @@ type wsClient struct {
 
 // wsConnect opens a client connection: data holds what
 // websocket_client.lua wrote, one line each (the address to dial, the
-// Host field, the target, the subprotocols offered, then extra header
+// Host field, the target, the subprotocols offered, the largest message
+// taken from the server (0: ws.DefaultMaxMessage), then extra header
 // lines); flags 1: over TLS, 2: without verifying the server, 4: offering
 // permessage-deflate (on a loop that has compressors).
 func (l *Sockets) wsConnect(w *sockWait, data []byte, timeout time.Duration, flags int) {
@@ -95,12 +99,17 @@ func (l *Sockets) wsConnect(w *sockWait, data []byte, timeout time.Duration, fla
 		w.done(cgo.SockEFail, []byte("connect: "+msg))
 		l.loop.Post(w.resume)
 	}
-	parts := strings.SplitN(string(data), "\n", 5)
-	if len(parts) != 5 {
+	parts := strings.SplitN(string(data), "\n", 6)
+	if len(parts) != 6 {
 		fail("malformed request")
 		return
 	}
-	addr, host, target, protocols, extra := parts[0], parts[1], parts[2], parts[3], parts[4]
+	addr, host, target, protocols, extra := parts[0], parts[1], parts[2], parts[3], parts[5]
+	maxMessage, err := strconv.Atoi(parts[4])
+	if err != nil || maxMessage < 0 {
+		fail("malformed request")
+		return
+	}
 	ta, err := dialAddrOf(addr)
 	if err != nil {
 		fail(err.Error())
@@ -109,6 +118,8 @@ func (l *Sockets) wsConnect(w *sockWait, data []byte, timeout time.Duration, fla
 	l.next++
 	k := &wsClient{l: l, id: l.next, owner: w.s, wait: w, protocols: protocols, key: ws.NewKey(),
 		deflate: flags&4 != 0 && l.flate != nil}
+	// A message may come in one frame: the frame's bound is the message's.
+	k.limits = ws.Limits{MaxFrame: maxMessage, MaxMessage: maxMessage}
 	k.req = ws.AppendRequest(nil, target, host, k.key[:], protocols, extra, k.deflate)
 	if flags&1 != 0 {
 		name, _, _ := net.SplitHostPort(addr)
@@ -274,9 +285,9 @@ func (k *wsClient) handshake() bool {
 	}
 	k.c.Discard(n)
 	k.open = true
-	// Compressed messages are inflated up to ws.DefaultMaxMessage (1009
+	// Compressed messages are inflated up to the largest message (1009
 	// past it), whatever they would inflate to.
-	k.r.Init(ws.Client, ws.Limits{}, d, k.l.flate)
+	k.r.Init(ws.Client, k.limits, d, k.l.flate)
 	k.w.Init(ws.Client, d, k.l.flate)
 	if w := k.wait; w != nil && w.op == cgo.SockWSConnect {
 		k.wait = nil
@@ -306,7 +317,7 @@ func (k *wsClient) read() {
 		var msg []byte
 		switch {
 		case recv:
-			b, ok := w.s.IORoom(min(len(in), ws.DefaultMaxFrame+14))
+			b, ok := w.s.IORoom(min(len(in), k.maxFrame()+14))
 			if !ok {
 				k.fail(ws.CloseInternalError, "out of memory")
 				return
@@ -369,6 +380,14 @@ func (k *wsClient) read() {
 		k.dropped = nil
 	}
 	k.throttle()
+}
+
+// maxFrame is the largest frame payload taken from the server.
+func (k *wsClient) maxFrame() int {
+	if k.limits.MaxFrame > 0 {
+		return k.limits.MaxFrame
+	}
+	return ws.DefaultMaxFrame
 }
 
 // throttle pauses reading while no receive waits and inboundHigh bytes

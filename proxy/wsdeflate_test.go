@@ -17,7 +17,8 @@ import (
 // permessage-deflate in the WebSocket client of scripts: offered by
 // default, agreed with gorilla/websocket (which keeps no context either
 // way) and with luaedge's own server, compressing what the script sends
-// and inflating what it receives, up to 1 MiB. Each peer is reached
+// and inflating what it receives, up to 1 MiB or the script's
+// options.max_message (which bounds plain messages too). Each peer is reached
 // through a counter of the bytes on the wire, so the compression is seen
 // there and not only inferred.
 
@@ -107,11 +108,26 @@ local cases = {}
 function cases.go(a) return echo("ws://" .. GO .. "/echo") end
 function cases.go_off(a) return echo("ws://" .. GO .. "/echo", { deflate = false }) end
 function cases.own(a) return echo("ws://" .. a.qs .. "/echo") end
+-- bomb?max=N&deflate=0 receives the server's 2 MiB message with
+-- options.max_message = N (none without), and without deflate (plain).
 function cases.bomb(a)
-	local ws = websocket.new_from_uri("ws://" .. GO .. "/bomb")
+	local options = {}
+	for k, v in a.qs:gmatch("(%w+)=(%w+)") do
+		if k == "max" then options.max_message = tonumber(v) end
+		if k == "deflate" then options.deflate = v == "1" end
+	end
+	local ws = websocket.new_from_uri("ws://" .. GO .. "/bomb", nil, options)
 	assert(ws:connect(2))
 	local d, e, c = ws:receive(2)
-	return table.concat({ tostring(d), tostring(c) }, " ")
+	return table.concat({ d and tostring(#d) or "nil", tostring(c or e) }, " ")
+end
+function cases.bad_max(a)
+	local out = {}
+	for _, v in ipairs({ 0, 1.5, "1024", 2 ^ 30 + 1 }) do
+		local ok, err = pcall(websocket.new_from_uri, "ws://" .. GO .. "/", nil, { max_message = v })
+		out[#out + 1] = tostring(ok) .. ":" .. tostring(err)
+	end
+	return table.concat(out, "\n")
 end
 
 core.register_service("cases", "http", function(a)
@@ -190,9 +206,23 @@ frontends:
 		t.Errorf("without deflate, the server read %d bytes and wrote %d for a message of %d", in, out, big)
 	}
 
-	// A message that inflates past 1 MiB closes the connection with 1009.
-	if got := getCase(t, s, "bomb"); got != "nil 1009" {
-		t.Errorf("bomb: %q", got)
+	// A message that inflates past 1 MiB closes the connection with 1009,
+	// unless the script raised options.max_message; a plain one alike.
+	for _, c := range []struct{ query, want string }{
+		{"", "nil 1009"},
+		{"?max=4194304", "2097152 binary"},
+		{"?deflate=0", "nil 1009"},
+		{"?deflate=0&max=4194304", "2097152 binary"},
+		{"?max=2097151", "nil 1009"},
+		{"?deflate=0&max=2097151", "nil 1009"},
+		{"?deflate=0&max=2097152", "2097152 binary"},
+	} {
+		if got := getCase(t, s, "bomb"+c.query); got != c.want {
+			t.Errorf("bomb%s: %q, want %q", c.query, got, c.want)
+		}
+	}
+	if got := getCase(t, s, "bad_max"); strings.Count(got, "false:new_from_uri: options.max_message must be a whole number of bytes from 1 to 1 GiB") != 4 {
+		t.Errorf("bad max_message values: %q", got)
 	}
 
 	// luaedge's own server, through a counting relay.

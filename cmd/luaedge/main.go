@@ -304,7 +304,7 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}
 		if names := f.WSFilterNames(); len(names) > 0 {
-			if _, err := st.WSFilterChain(names); err != nil {
+			if _, err := st.WSFilterChain(id, names); err != nil {
 				errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +149,60 @@ frontends:
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the held client never got its message")
+	}
+}
+
+// TestWSClientMaxMessage: a script's options.max_message bounds what the
+// server sends (here luaedge's own echo, which takes 16 MiB), plain or
+// compressed: past it the client closes with 1009, under it the message
+// arrives whole.
+func TestWSClientMaxMessage(t *testing.T) {
+	echo, err := os.ReadFile(filepath.Join("..", "..", "examples", "ws-echo", "echo.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, `workers: 1
+lua: {load: [echo.lua, client.lua]}
+frontends:
+  - name: echo
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+    websocket: {max_frame: 16MiB, max_message: 16MiB}
+  - name: client
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.sized
+`, map[string]string{"echo.lua": string(echo), "client.lua": `
+local websocket = require "http.websocket"
+-- GET /?uri&size&max&deflate: send size bytes, report what came back.
+core.register_service("sized", "http", function(applet)
+	local uri, size, max, deflate = applet.qs:match("^([^&]+)&(%d+)&(%d+)&(%d)$")
+	local options = { deflate = deflate == "1" }
+	if max ~= "0" then options.max_message = tonumber(max) end
+	local ws = websocket.new_from_uri(uri, nil, options)
+	assert(ws:connect(3))
+	assert(ws:send(string.rep("luaedge ", tonumber(size) / 8), "binary"))
+	local data, why, code = ws:receive(3)
+	applet:start_response()
+	applet:send(data and tostring(#data) or ("nil " .. tostring(code)))
+end)
+`})
+	c, _ := newClient(t)
+	for _, tc := range []struct {
+		size, max, deflate int
+		want               string
+	}{
+		{2 << 20, 0, 1, "nil 1009"},
+		{2 << 20, 0, 0, "nil 1009"},
+		{2 << 20, 4 << 20, 1, "2097152"},
+		{2 << 20, 4 << 20, 0, "2097152"},
+		{2000, 1000, 1, "nil 1009"},
+		{2000, 1000, 0, "nil 1009"},
+		{800, 1000, 0, "800"},
+	} {
+		q := fmt.Sprintf("ws://%s/&%d&%d&%d", s.addr(), tc.size, tc.max, tc.deflate)
+		resp, body := get(t, c, "http://"+s.addrOf("2")+"/?"+q)
+		if resp.StatusCode != 200 || body != tc.want {
+			t.Errorf("%+v: %d %q, want %q", tc, resp.StatusCode, body, tc.want)
+		}
 	}
 }

@@ -266,3 +266,89 @@ backends:
 		expect(gobwas.OpText, "server said: "+want)
 	}
 }
+
+const wsServedFiltersLua = `
+local websocket = require "http.websocket"
+core.register_service("echo", "http", function(a)
+   local ws = websocket.new_from_applet(a)
+   assert(ws:accept())
+   for data, kind in ws:each() do ws:send(data, kind) end
+end)
+core.register_ws_filter("tag", function(data, opcode, from)
+   if from == "client" then return "in:" .. data end
+   return data .. ":out"
+end)
+core.register_ws_filter("gate", function(data, opcode, from)
+   if data == "in:drop" then return nil end
+   if data == "in:secret" then return nil, "refused" end -- answered to the client
+   if data == "in:ask:out" then return nil, "answered" end -- answered to the service
+   if data == "in:bin" then return data, "binary" end
+   if data == "in:boom" then error("boom") end
+   if data == "in:wait" then core.msleep(50) end
+   return data
+end)
+`
+
+// TestWSServedFilters: ws_filters on a WebSocket a Lua service accepted
+// see each message both ways (what the client sends before the service's
+// receive, what the service sends on its way to the client): they change,
+// drop or answer it, or wait, and a failing one closes with 1011. A
+// second client on the same loop sees only its own messages, and a
+// frontend without filters echoes untouched.
+func TestWSServedFilters(t *testing.T) {
+	s := startServer(t, `workers: 1
+lua:
+  load: [filters.lua]
+frontends:
+  - name: filtered
+    bind: ["127.0.0.1:@PORT@"]
+    use_service: lua.echo
+    ws_filters: [lua.tag, lua.gate]
+  - name: plain
+    bind: ["127.0.0.1:@PORT2@"]
+    use_service: lua.echo
+`, map[string]string{"filters.lua": wsServedFiltersLua})
+	expect := func(w *wsClient, op gobwas.OpCode, want string) {
+		t.Helper()
+		f := w.read()
+		if f.Header.OpCode != op || string(f.Payload) != want {
+			t.Fatalf("got opcode %d %q, want %d %q", f.Header.OpCode, abbrev(string(f.Payload)), op, abbrev(want))
+		}
+	}
+	a := dialRawWS(t, s.addr(), "/")
+	b := dialRawWS(t, s.addr(), "/")
+	a.send(text("hello"))
+	expect(a, gobwas.OpText, "in:hello:out")
+	a.send(text("drop"))
+	a.send(text("secret"))
+	expect(a, gobwas.OpText, "refused")
+	a.send(text("ask"))
+	expect(a, gobwas.OpText, "answered:out")
+	a.send(text("bin"))
+	expect(a, gobwas.OpBinary, "in:bin:out")
+	a.send(frag(gobwas.OpText, false, "ab"))
+	a.send(gobwas.NewPingFrame([]byte("p")))
+	a.send(frag(gobwas.OpContinuation, true, "cd"))
+	expect(a, gobwas.OpPong, "p")
+	expect(a, gobwas.OpText, "in:abcd:out")
+	// A filter that waits keeps the order.
+	a.send(text("wait"))
+	a.send(text("then"))
+	expect(a, gobwas.OpText, "in:wait:out")
+	expect(a, gobwas.OpText, "in:then:out")
+
+	// The other client on the loop got none of that: its first frame
+	// is the answer to its own message.
+	b.send(text("mine"))
+	expect(b, gobwas.OpText, "in:mine:out")
+
+	a.send(text("boom"))
+	a.expectClose(1011)
+	s.waitLog(t, 5*time.Second, "boom")
+	b.send(text("still"))
+	expect(b, gobwas.OpText, "in:still:out")
+
+	p := dialRawWS(t, s.addrOf("2"), "/")
+	p.send(text("drop"))
+	expect(p, gobwas.OpText, "drop")
+}

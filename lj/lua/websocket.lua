@@ -55,7 +55,9 @@ function M.new_from_applet(applet)
 	local s = ctx.s
 	if s == nil then error("new_from_applet: the request of this AppletHTTP has ended", 2) end
 	local ws = setmetatable({}, mt)
-	priv[ws] = { ctx = ctx, conn = s.conn_id, state = NEW }
+	-- filters: the frontend's ws_filters (nil: none, and receive and
+	-- send pay nothing for them).
+	priv[ws] = { ctx = ctx, conn = s.conn_id, state = NEW, filters = I.programs[s.entry_arg].ws_filters }
 	return ws
 end
 
@@ -146,16 +148,80 @@ local function gone(p)
 	return nil, "closed", EPIPE
 end
 
--- take returns the message Go put in the body, or the close, or nil.
+local function opcode_flag(opcode, fname)
+	if opcode == nil or opcode == "text" then return MSG_TEXT end
+	if opcode == "binary" then return MSG_BINARY end
+	error(fname .. ": the opcode must be \"text\" or \"binary\"", 0)
+end
+
+-- run_filters runs the ws_filters of chain (core.register_ws_filter's
+-- functions, in order) on a message from "client" or "server": the one
+-- place they run, for a relay (ENTRY_WS_FILTER) and for a WebSocket a
+-- service accepted (in its coroutine). It returns what goes on and its
+-- opcode; or nil (dropped), the opcode and the answer for the sender
+-- (nil: none).
+local function run_filters(ctx, chain, data, opcode, from)
+	for i = 1, #chain do
+		local f = chain[i]
+		I.enter(ctx, f.stats)
+		local out, second = f.fn(data, opcode, from)
+		I.leave(ctx, false)
+		if out == nil or out == false then
+			if second ~= nil then second = tostring(second) end
+			return nil, opcode, second
+		end
+		data = tostring(out)
+		if second ~= nil then opcode = second end
+	end
+	return data, opcode
+end
+
+-- service_filters runs the filters on a message of a service's
+-- WebSocket: the service's call is accounted up to here, the filters
+-- are their own.
+local function service_filters(ctx, chain, data, opcode, from)
+	local svc = ctx.call
+	if svc then I.leave(ctx, false) end
+	local out, kind, answer = run_filters(ctx, chain, data, opcode, from)
+	if svc then ctx.call, ctx.t0, ctx.b0 = svc, mono_us(), I.loop.allocated end
+	if out ~= nil or answer ~= nil then opcode_flag(kind, "ws filter") end
+	return out, kind, answer
+end
+
+-- put hands a message to Go for the client; the service parks while
+-- FLUSH_AT bytes wait.
+local function put(s, ctx, fname, data, flags)
+	if I.buf_append(s.out, data, #data) ~= 0 or I.end_msg(s, flags) ~= 0 then
+		error(fname .. ": out of memory", 4)
+	end
+	if s.out.len >= FLUSH_AT then I.wait(ctx, I.OP_FLUSH) end
+end
+
+-- take returns the message Go put in the body (or a filter's answer to
+-- what the service sent), or the close, or nil.
 local function take(self, s, p)
+	local answers = p.answers
+	if answers ~= nil and answers[1] ~= nil then
+		local a = table.remove(answers, 1)
+		return a[1], a[2]
+	end
 	local op = s.ws_op
 	if op == MSG_TEXT or op == MSG_BINARY then
 		local data = ffi_string(s.body.p, s.body.len)
 		s.body.len = 0
 		s.ws_op = 0 -- Go may put the next one
 		local kind = op == MSG_TEXT and "text" or "binary"
-		-- Hook scripts see it first, and may change or drop it (nil:
-		-- receive waits for the next).
+		-- The frontend's ws_filters see it first, then the hook scripts;
+		-- either may change or drop it (nil: receive waits for the
+		-- next). A filter's answer goes back to the client.
+		if p.filters ~= nil then
+			local answer
+			data, kind, answer = service_filters(p.ctx, p.filters, data, kind, "client")
+			if data == nil then
+				if answer ~= nil then put(s, p.ctx, "receive", answer, opcode_flag(kind)) end
+				return nil
+			end
+		end
 		if p.ctx.hooks ~= nil then return I.hooks_ws_msg(p.ctx, data, kind, "in") end
 		return data, kind
 	elseif op == MSG_CLOSE then
@@ -209,16 +275,28 @@ end
 local function send_message(self, fname, data, flags)
 	local s, ctx, p = state_of(self, fname)
 	if p.state ~= OPEN then return gone(p) end
-	if ctx.hooks ~= nil and (flags == MSG_TEXT or flags == MSG_BINARY) then
-		local kind
-		data, kind = I.hooks_ws_msg(ctx, data, flags == MSG_TEXT and "text" or "binary", "out")
-		if data == nil then return true end -- a hook dropped it
+	if (p.filters ~= nil or ctx.hooks ~= nil) and (flags == MSG_TEXT or flags == MSG_BINARY) then
+		-- The frontend's ws_filters, then the hook scripts, as on the
+		-- way in. A filter's answer is what the next receive returns.
+		local kind = flags == MSG_TEXT and "text" or "binary"
+		if p.filters ~= nil then
+			local answer
+			data, kind, answer = service_filters(ctx, p.filters, data, kind, "server")
+			if data == nil then
+				if answer ~= nil then
+					p.answers = p.answers or {}
+					p.answers[#p.answers + 1] = { answer, kind }
+				end
+				return true
+			end
+		end
+		if ctx.hooks ~= nil then
+			data, kind = I.hooks_ws_msg(ctx, data, kind, "out")
+			if data == nil then return true end -- a hook dropped it
+		end
 		flags = kind == "binary" and MSG_BINARY or MSG_TEXT
 	end
-	if I.buf_append(s.out, data, #data) ~= 0 or I.end_msg(s, flags) ~= 0 then
-		error(fname .. ": out of memory", 3)
-	end
-	if s.out.len >= FLUSH_AT then I.wait(ctx, I.OP_FLUSH) end
+	put(s, ctx, fname, data, flags)
 	return true
 end
 
@@ -332,14 +410,16 @@ function core.publish(topic, data, opcode)
 	return I.gocall(I.go.ws_publish, topic, data, binary)
 end
 
--- Filters of forwarded WebSockets ------------------------------------------
+-- WebSocket filters ----------------------------------------------------------
 
 -- core.register_ws_filter(name, fn): fn(data, opcode, from) runs on each
--- message of a forwarded WebSocket whose frontend lists lua.NAME in
--- ws_filters; opcode is "text" or "binary", from "client" or "server".
--- It returns what goes on: a string (the message, changed or not; with
--- an opcode as second value to change its type), or nil to drop it, with
--- an answer as second value to send that back to the sender instead.
+-- message of a WebSocket whose frontend lists lua.NAME in ws_filters,
+-- forwarded (a relay's run) or accepted by a service (in its coroutine,
+-- run_filters above); opcode is "text" or "binary", from "client" or
+-- "server" (the backend, or the service). It returns what goes on: a
+-- string (the message, changed or not; with an opcode as second value to
+-- change its type), or nil to drop it, with an answer as second value to
+-- send that back to the sender instead.
 local ws_filters = {}
 function core.register_ws_filter(name, fn)
 	I.check_type("core.register_ws_filter", 1, name, "string")
@@ -347,10 +427,11 @@ function core.register_ws_filter(name, fn)
 	ws_filters[name] = { fn = fn, stats = I.record("ws_filter", name, fn) }
 end
 
--- ws_chain resolves a frontend's ws_filters at start-up (Go's
--- lj.State.WSFilterChain).
+-- ws_chain resolves the ws_filters of program prog's frontend at
+-- start-up (Go's lj.State.WSFilterChain): its relays run the chain by
+-- id, its services' WebSockets find it in the program.
 local chains = {}
-function I.ws_chain(names)
+function I.ws_chain(prog, names)
 	local chain = {}
 	for i = 1, #names do
 		local f = ws_filters[names[i]]
@@ -360,6 +441,9 @@ function I.ws_chain(names)
 		chain[i] = f
 	end
 	chains[#chains + 1] = chain
+	-- prog 0: none (luaedge check, where the frontend's program failed,
+	-- still checks the names).
+	if prog ~= 0 then I.programs[prog].ws_filters = chain end
 	return #chains
 end
 
@@ -375,12 +459,6 @@ function I.ws_hooks(id, prog)
 	return id
 end
 
-local function opcode_flag(opcode, fname)
-	if opcode == nil or opcode == "text" then return MSG_TEXT end
-	if opcode == "binary" then return MSG_BINARY end
-	error(fname .. ": the opcode must be \"text\" or \"binary\"", 0)
-end
-
 I.entries[I.ENTRY_WS_FILTER] = function(s, ctx)
 	local chain = chains[s.entry_arg]
 	-- With hook scripts, Go also runs the chain when the WebSocket opens
@@ -394,22 +472,15 @@ I.entries[I.ENTRY_WS_FILTER] = function(s, ctx)
 	local data = ffi_string(s.body.p, s.body.len)
 	local opcode = s.ws_op == MSG_TEXT and "text" or "binary"
 	local from = s.ws_code == 1 and "server" or "client"
-	for i = 1, #chain do
-		local f = chain[i]
-		I.enter(ctx, f.stats)
-		local out, second = f.fn(data, opcode, from)
-		I.leave(ctx, false)
-		if out == nil or out == false then
-			if second ~= nil then
-				second = tostring(second)
-				if I.buf_append(s.out, second, #second) ~= 0 or I.end_msg(s, bor(opcode_flag(opcode, "ws filter"), I.MSG_REPLY)) ~= 0 then
-					error("ws filter: out of memory", 0)
-				end
+	local answer
+	data, opcode, answer = run_filters(ctx, chain, data, opcode, from)
+	if data == nil then
+		if answer ~= nil then
+			if I.buf_append(s.out, answer, #answer) ~= 0 or I.end_msg(s, bor(opcode_flag(opcode, "ws filter"), I.MSG_REPLY)) ~= 0 then
+				error("ws filter: out of memory", 0)
 			end
-			return
 		end
-		data = tostring(out)
-		if second ~= nil then opcode = second end
+		return
 	end
 	if hk then
 		data, opcode = I.hooks_ws_msg(ctx, data, opcode, from == "client" and "in" or "out", hk)

@@ -21,6 +21,10 @@ local schar, type, tostring, tonumber, pairs = string.char, type, tostring, tonu
 -- errno values lua-http returns (Linux's).
 local EPIPE, ENOTCONN, ETIMEDOUT = 32, 107, 110
 
+-- The largest options.max_message, as websocket.max_message's for the
+-- WebSockets luaedge serves.
+local MAX_MESSAGE = 2 ^ 30
+
 local M = I.websocket
 local Client = {}
 local mt = { __index = Client, __tostring = function() return "WebSocket" end }
@@ -73,8 +77,11 @@ end
 -- roots otherwise); options.headers adds fields to the request (name =
 -- value: Origin, Authorization, ...); options.deflate = false offers no
 -- permessage-deflate (it is offered otherwise, and used if the server
--- agrees: messages of 64 bytes or more go compressed, and compressed ones
--- are inflated up to 1 MiB).
+-- agrees: messages of 64 bytes or more go compressed);
+-- options.max_message (bytes, 1 MiB by default, at most 1 GiB) bounds
+-- what the server may send: a message, inflated if it was compressed, or
+-- a frame past it closes the connection with 1009. lua-http has no such
+-- option: it is luaedge's.
 function M.new_from_uri(uri, protocols, options)
 	I.check_type("new_from_uri", 1, uri, "string")
 	local u = parse_uri(uri)
@@ -91,7 +98,7 @@ function M.new_from_uri(uri, protocols, options)
 		offered = table.concat(protocols, ", ")
 	end
 	local flags, extra = u.tls and 1 or 0, {}
-	local deflate = true
+	local deflate, max_message = true, 0
 	if options ~= nil then
 		if type(options) ~= "table" then
 			error("bad argument #3 to 'new_from_uri' (table expected, got " .. type(options) .. ")", 2)
@@ -100,6 +107,13 @@ function M.new_from_uri(uri, protocols, options)
 		if options.deflate ~= nil then
 			if type(options.deflate) ~= "boolean" then error("new_from_uri: options.deflate must be a boolean", 2) end
 			deflate = options.deflate
+		end
+		if options.max_message ~= nil then
+			local n = options.max_message
+			if type(n) ~= "number" or n % 1 ~= 0 or n < 1 or n > MAX_MESSAGE then
+				error("new_from_uri: options.max_message must be a whole number of bytes from 1 to 1 GiB", 2)
+			end
+			max_message = n
 		end
 		if options.headers ~= nil then
 			if type(options.headers) ~= "table" then error("new_from_uri: options.headers must be a table", 2) end
@@ -118,7 +132,8 @@ function M.new_from_uri(uri, protocols, options)
 	if deflate then flags = flags + 4 end
 	local ws = setmetatable({}, mt)
 	priv[ws] = {
-		request = u.addr .. "\n" .. u.host .. "\n" .. u.target .. "\n" .. offered .. "\n" .. table.concat(extra),
+		request = u.addr .. "\n" .. u.host .. "\n" .. u.target .. "\n" .. offered .. "\n" ..
+			string.format("%d", max_message) .. "\n" .. table.concat(extra),
 		flags = flags, id = 0, owner = false, state = NEW,
 	}
 	return ws

@@ -284,3 +284,41 @@ func TestWebSocketOverHTTP2Refused(t *testing.T) {
 		t.Fatalf("forwarded: %v %q", fwd.fields[1], fwd.data[1])
 	}
 }
+
+// ws_filters run on a WebSocket over HTTP/2 that a Lua service accepted
+// as over HTTP/1.1: both ways, each stream with its own messages.
+func TestWebSocketOverHTTP2ServedFiltered(t *testing.T) {
+	s := edgetest.Start(t, `
+workers: 1
+frontends:
+  - name: ws
+    bind: ["@A@"]
+    use_service: lua.app
+    http2: {websocket: true}
+    ws_filters: [lua.tag]
+`, wsApp+`
+core.register_ws_filter("tag", function(data, opcode, from)
+	if data == "drop" then return nil end
+	if data == "secret" then return nil, "refused" end
+	if from == "client" then return "in:" .. data end
+	return data .. ":out"
+end)
+`)
+	w := dialH2WS(t, s, "@A@")
+	w.open(1, "CONNECT", "/echo", "sec-websocket-version", "13")
+	w.open(3, "CONNECT", "/echo", "sec-websocket-version", "13")
+	w.readUntil("the 200s", func() bool { return w.fields[1] != nil && w.fields[3] != nil })
+	w.send(1, gobwas.NewTextFrame([]byte("drop")))
+	w.send(1, gobwas.NewTextFrame([]byte("one")))
+	w.send(3, gobwas.NewBinaryFrame([]byte("secret")))
+	w.send(3, gobwas.NewTextFrame([]byte("three")))
+	for _, want := range []struct {
+		id   uint32
+		op   gobwas.OpCode
+		data string
+	}{{1, gobwas.OpText, "in:one:out"}, {3, gobwas.OpBinary, "refused"}, {3, gobwas.OpText, "in:three:out"}} {
+		if f := w.message(want.id); f.Header.OpCode != want.op || string(f.Payload) != want.data {
+			t.Fatalf("stream %d: %d %q, want %d %q", want.id, f.Header.OpCode, f.Payload, want.op, want.data)
+		}
+	}
+}
