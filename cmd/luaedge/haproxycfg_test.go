@@ -1685,6 +1685,30 @@ backend none
 	}, nil)
 }
 
+// replace-path, replace-pathq and replace-uri: the part of the target
+// the regex matches becomes the replacement, with \1 the groups and
+// %[...] samples; a regex that does not match changes nothing.
+func TestHAProxyCfgReplaceTarget(t *testing.T) {
+	needBinary(t)
+	hcRunCompare(t, hcScenario{
+		name: "replace-path",
+		cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request replace-path /api/v1/(.*) /v2/\1 if { path_beg /api/v1/ }
+    http-request replace-pathq /old\?(.*) /new?from=old&\1 if { path /old }
+    http-request replace-uri ^/u/([^/]*)/(.*) /users/\2/%[req.hdr(x-tenant)]-\1 if { path_beg /u/ }
+    http-request return status 200 content-type text/plain lf-string "path=%[path] url=%[url]"
+`,
+		steps: []hxStep{
+			{name: "replace-path keeps the query", conn: "a", req: hxReq{Path: "/api/v1/items/7?x=1"}, want: hxWant{Status: 200, Body: "path=/v2/items/7 url=/v2/items/7?x=1"}},
+			{name: "replace-pathq", conn: "a", req: hxReq{Path: "/old?a=b"}, want: hxWant{Status: 200, Body: "path=/new url=/new?from=old&a=b"}},
+			{name: "replace-uri with a sample", conn: "b", req: hxReq{Path: "/u/bob/profile?z=9", Header: []string{"X-Tenant: acme"}}, want: hxWant{Status: 200, Body: "path=/users/profile url=/users/profile?z=9/acme-bob"}},
+			{name: "no match", conn: "b", req: hxReq{Path: "/other?q"}, want: hxWant{Status: 200, Body: "path=/other url=/other?q"}},
+		},
+	}, nil)
+}
+
 // errorloc, errorloc302 and errorloc303 turn an error answer into a
 // redirect, with HAProxy's head: for a deny and for a backend with no
 // server, from a defaults section and a frontend.

@@ -826,6 +826,16 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("txn.http:req_%s(%s)", strings.ReplaceAll(name, "-", "_"), v), nil
+	case (name == "replace-path" || name == "replace-pathq" || name == "replace-uri") && !res && c.http:
+		if err := need(2); err != nil {
+			return "", err
+		}
+		v, err := fmtArg(args[1])
+		if err != nil {
+			return "", err
+		}
+		re := sc.g.constant(fmt.Sprintf("H.regex(%s, true)", luaQuote(args[0])))
+		return fmt.Sprintf("H.replace_target(txn, %s, %s, %s)", luaQuote(strings.TrimPrefix(name, "replace-")), re, v), nil
 	case name == "set-status" && res && c.http:
 		if len(args) != 1 && !(len(args) == 3 && args[1] == "reason") {
 			return "", at.errorf("set-status: want a status and optionally 'reason TEXT'")

@@ -293,6 +293,52 @@ function H.regex(pattern, case_sensitive)
 	return re
 end
 
+-- expand is HAProxy's expansion of a replacement: \0..\9 the match and
+-- its groups (caps: Regex:match's list), \xHH a byte, \ before any other
+-- character that character; nil for a lone \ at the end.
+local function expand(fmt, caps)
+	local out, i, n = {}, 1, #fmt
+	while i <= n do
+		local c = sub(fmt, i, i)
+		if c ~= "\\" then
+			out[#out + 1], i = c, i + 1
+		elseif i == n then
+			return nil
+		else
+			local d = sub(fmt, i + 1, i + 1)
+			if find(d, "^%d$") then
+				out[#out + 1], i = caps[tonumber(d) + 1] or "", i + 2
+			elseif d == "x" then
+				out[#out + 1], i = string.char((tonumber(sub(fmt, i + 2, i + 3), 16) or 0) % 256), i + 4
+			else
+				out[#out + 1], i = d, i + 2
+			end
+		end
+	end
+	return table.concat(out)
+end
+
+-- replace_target is replace-path, replace-pathq and replace-uri: when re
+-- matches the request's path (part "path"), path and query ("pathq") or
+-- target ("uri"), that part becomes fmt expanded.
+function H.replace_target(txn, part, re, fmt)
+	local f = txn.f
+	local v
+	if part == "uri" then
+		v = f:url()
+	else
+		v = f:path()
+		local q = f:query()
+		if part == "pathq" and q ~= nil and q ~= "" then v = v .. "?" .. q end
+	end
+	if v == nil or v == "" then return end
+	local ok, caps = re:match(v)
+	if not ok then return end
+	local out = expand(fmt, caps)
+	if out == nil then return end
+	if part == "path" then txn.http:req_set_path(out) else txn.http:req_set_uri(out) end
+end
+
 -- arith is the add, sub, mul, div and mod converters, on integers; a
 -- division by 0 gives HAProxy's largest integer, a modulo by 0 gives 0.
 function H.arith(a, op, b)
