@@ -45,6 +45,8 @@ const (
 	// FlagInspectOver (set by Go): the TCP connection's inspect delay
 	// passed; the tcp-request rules' channel reads return what there is.
 	FlagInspectOver = C.LE_F_INSPECT_OVER
+	// FlagNoLog (set by Lua): the request gets no access log line.
+	FlagNoLog = C.LE_F_NO_LOG
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

@@ -34,6 +34,7 @@ type logState struct {
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
+	silent  bool      // a script took the line out of the access log (txn:set_loglevel(core.silent)); still counted
 }
 
 // logStart opens the record of a request that starts now.
@@ -51,7 +52,7 @@ func (st *Stream) logStart() {
 		}
 		st.log = l
 	}
-	l.lineSet = false
+	l.lineSet, l.silent = false, false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: st.env.Loop.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
 	if l.rec.TCP {
 		l.rec.TR = -1
@@ -155,7 +156,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = 0
 	}
 	st.count(l)
-	if lg := st.fe.Log; lg != nil {
+	if lg := st.fe.Log; lg != nil && !l.silent {
 		st.env.AccessLog.Write(lg.Sink, lg.Format, r)
 	}
 	*r = accesslog.Record{}

@@ -289,6 +289,9 @@ func (st *Stream) Step() {
 		st.logRequest()
 	}
 	r := th.Resume(st.ran)
+	if st.log != nil {
+		st.log.silent = th.S.Flags()&cgo.FlagNoLog != 0
+	}
 	switch r.Outcome {
 	case cgo.ForcedYield:
 		// The watchdog took the loop back: the loop's other work goes

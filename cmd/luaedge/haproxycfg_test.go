@@ -1103,7 +1103,7 @@ listen connect
 
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
 // access-log lines on both servers, for the fields that do not depend on
-// timing or ports.
+// timing or ports; set-log-level silent leaves a request out.
 func TestHAProxyCfgLogFormat(t *testing.T) {
 	needBinary(t)
 	backends := hcBackends(t)
@@ -1134,6 +1134,8 @@ frontend www
     http-response capture res.hdr(content-type) id 1
     log-format "LOG %ci %hr %hs %hrl %hsl %[capture.req.hdr(2)] %ST %{+Q}r %b/%s %ft %HM %HP %HQ %HV %[var(txn.x)] %[src,ipmask(8)] %[lua.fe] %ac/%fc/%bc/%sc/%rc %sq/%bq %CC %CS"
     http-request set-var(txn.x) str(vx)
+    http-request set-log-level silent if { path /health }
+    http-request return status 200 if { path /health }
     http-request deny if { path /deny }
     http-request use-service lua.two if { path_beg /two }
     default_backend app
@@ -1143,6 +1145,7 @@ backend app
 `,
 		steps: []hxStep{
 			{conn: "a", req: hxReq{Path: "/a?b=1", Header: []string{"Host: example.com", "X-Multi: x", "X-Multi: y{|}", "X-A: aaaaaa"}}},
+			{conn: "a", req: hxReq{Path: "/health"}},
 			{conn: "a", req: hxReq{Path: "/deny"}},
 			{conn: "a", req: hxReq{Path: "/two/x"}},
 		},

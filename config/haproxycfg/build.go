@@ -884,6 +884,17 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s: %v", name, err)
 		}
 		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), code), nil
+	case name == "set-log-level":
+		if err := need(1); err != nil {
+			return "", err
+		}
+		switch args[0] {
+		case "silent":
+			return "txn:set_loglevel(core.silent)", nil
+		case "info":
+			return "txn:set_loglevel(core.info)", nil // the level of every line: the line is back
+		}
+		return "", at.errorf("set-log-level %s: luaedge writes every access log line at level info; 'silent' (no line) and 'info' are supported", args[0])
 	case name == "set-tos" || name == "set-mark":
 		if err := need(1); err != nil {
 			return "", err

@@ -4,8 +4,9 @@ local I = ...
 setfenv(1, I.env)
 
 local core = {
-	-- Log levels, as in HAProxy (syslog severities).
-	emerg = 0, alert = 1, crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7,
+	-- Log levels, as in HAProxy (syslog severities); silent, as in
+	-- HAProxy 3.0, for TXN:set_loglevel only: no access log line.
+	emerg = 0, alert = 1, crit = 2, err = 3, warning = 4, notice = 5, info = 6, debug = 7, silent = -1,
 }
 I.services = {}     -- name -> {mode=, fn=, id=}
 I.backend_ids = {}  -- backend name -> index, filled in by Go

@@ -5,7 +5,7 @@ local I = ...
 setfenv(1, I.env)
 local bit = require("bit")
 
-local bor = bit.bor
+local bor, band, bnot = bit.bor, bit.band, bit.bnot
 local type, tostring, pairs = type, tostring, pairs
 local floor, format = math.floor, string.format
 
@@ -77,14 +77,20 @@ function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 I.priv_methods(TXN, stream_of, "txn_priv")
 I.var_methods(TXN, stream_of)
 
--- Logging is per process here; the level a transaction asks for is kept
--- for the access log.
+-- set_loglevel(level): core.silent (-1, as in HAProxy 3.0) takes the
+-- request's line out of the access log, a level (0-7) puts it back; the
+-- line's level itself stays the access log's.
 function TXN.set_loglevel(self, level)
-	local _, ctx = stream_of(self, "set_loglevel")
-	if type(level) ~= "number" or not (level >= 0 and level <= 7) then
-		error("bad argument #2 to 'set_loglevel' (log level 0-7 expected)", 2)
+	local s, ctx = stream_of(self, "set_loglevel")
+	if type(level) ~= "number" or not (level >= -1 and level <= 7) or level % 1 ~= 0 then
+		error("bad argument #2 to 'set_loglevel' (log level core.silent or 0-7 expected)", 2)
 	end
 	ctx.loglevel = level
+	if level == -1 then
+		s.flags = bor(s.flags, I.F_NO_LOG)
+	else
+		s.flags = band(s.flags, bnot(I.F_NO_LOG))
+	end
 end
 
 -- sockopt returns v as an int32 for le_stream.tos / mark (Go applies it
