@@ -30,3 +30,25 @@ end)`
 		t.Errorf("Addrs: %s:%d, want 10.0.0.1:8443", dst, port)
 	}
 }
+
+// txn:set_src and set_src_port change the client the fetches read and Go
+// reads back, with set_dst's rules for what is an address or a port.
+func TestSetSrc(t *testing.T) {
+	code := `core.register_action("src", { "http-req" }, function(txn)
+	local out = {}
+	local function step(ok) out[#out + 1] = tostring(ok) .. "=" .. txn.f:src() .. ":" .. txn.f:src_port() end
+	step(txn:set_src("not an address"))
+	step(txn:set_src("192.0.2.7"))
+	step(txn:set_src_port({}))
+	step(txn:set_src_port(4242))
+	txn.http:req_set_header("x-out", table.concat(out, " "))
+end)`
+	d := newDriver(t, []byte(code), []string{"lua.src"}, nil, "", true, nil)
+	d.run()
+	if got, want := d.field(false, "x-out"), "false=127.0.0.1:"; len(got) < len(want) || got[:len(want)] != want {
+		t.Fatalf("got %q", got)
+	}
+	if src, port, _, _ := d.last.S.Addrs(); string(src) != "192.0.2.7" || port != 4242 {
+		t.Errorf("Addrs: %s:%d, want 192.0.2.7:4242", src, port)
+	}
+}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/luaedge/luaedge/accesslog"
@@ -82,6 +83,26 @@ func (st *Stream) logRequest() {
 	l.line = b
 	l.rec.ClientIP, l.rec.ClientPort = b[:len(src)], sp
 	l.rec.FrontIP, l.rec.FrontPort = b[len(src):len(src)+len(dst)], dp
+}
+
+// logAfterStep takes in what the step's script changed of the record: a
+// line taken out (txn:set_loglevel(core.silent)), or put back; the
+// client's address (set-src, set-src-port), which the line names as
+// HAProxy's does.
+func (st *Stream) logAfterStep(s *cgo.Stream) {
+	l := st.log
+	l.silent = s.Flags()&cgo.FlagNoLog != 0
+	if !l.lineSet {
+		return
+	}
+	src, sp, _, _ := s.Addrs()
+	if sp == l.rec.ClientPort && bytes.Equal(src, l.rec.ClientIP) {
+		return
+	}
+	// Appended: the request line's and the other address's bytes stay
+	// where the record points.
+	l.line = append(l.line, src...)
+	l.rec.ClientIP, l.rec.ClientPort = l.line[len(l.line)-len(src):], sp
 }
 
 // LogRequestLine gives the record of a request refused before it started

@@ -290,7 +290,7 @@ func (st *Stream) Step() {
 	}
 	r := th.Resume(st.ran)
 	if st.log != nil {
-		st.log.silent = th.S.Flags()&cgo.FlagNoLog != 0
+		st.logAfterStep(th.S)
 	}
 	switch r.Outcome {
 	case cgo.ForcedYield:

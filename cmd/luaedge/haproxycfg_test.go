@@ -1103,7 +1103,8 @@ listen connect
 
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
 // access-log lines on both servers, for the fields that do not depend on
-// timing or ports; set-log-level silent leaves a request out.
+// timing or ports; set-log-level silent leaves a request out; set-src
+// changes the client the line names.
 func TestHAProxyCfgLogFormat(t *testing.T) {
 	needBinary(t)
 	backends := hcBackends(t)
@@ -1134,6 +1135,7 @@ frontend www
     http-response capture res.hdr(content-type) id 1
     log-format "LOG %ci %hr %hs %hrl %hsl %[capture.req.hdr(2)] %ST %{+Q}r %b/%s %ft %HM %HP %HQ %HV %[var(txn.x)] %[src,ipmask(8)] %[lua.fe] %ac/%fc/%bc/%sc/%rc %sq/%bq %CC %CS"
     http-request set-var(txn.x) str(vx)
+    http-request set-src req.hdr(x-real-ip) if { path /src }
     http-request set-log-level silent if { path /health }
     http-request return status 200 if { path /health }
     http-request deny if { path /deny }
@@ -1148,6 +1150,7 @@ backend app
 			{conn: "a", req: hxReq{Path: "/health"}},
 			{conn: "a", req: hxReq{Path: "/deny"}},
 			{conn: "a", req: hxReq{Path: "/two/x"}},
+			{conn: "b", req: hxReq{Path: "/src", Header: []string{"X-Real-IP: 10.1.2.3"}}},
 		},
 	}
 	lines := func(out string) []string {
@@ -1167,6 +1170,7 @@ backend app
 		`LOG 127.0.0.1 {examp|y#7B#7C#7D|aaaa} {app|text/p} examp y#7B#7C#7D aaaa app text/p aaaa 200 "GET /a?b=1 HTTP/1.1" app/app1 www GET /a ?b=1 HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
 		`LOG 127.0.0.1 {hx.te||} {|} hx.te - - - - - 403 "GET /deny HTTP/1.1" www/<NOSRV> www GET /deny  HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
 		`LOG 127.0.0.1 {hx.te||} {|text/p} hx.te - - - text/p - 200 "GET /two/x HTTP/1.1" www/<NOSRV> www GET /two/x  HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
+		`LOG 10.1.2.3 {hx.te||} {app|text/p} hx.te - - app text/p - 200 "GET /src HTTP/1.1" app/app1 www GET /src  HTTP/1.1 vx 10.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(lines(s.logs())) < len(want) && time.Now().Before(deadline) {
@@ -1686,6 +1690,37 @@ backend none
 			{name: "no server", conn: "c", req: hxReq{Path: "/x"}, want: hxWant{Status: 503, Body: "no server, sorry", Header: map[string]string{"x-err": "yes"}}},
 		},
 	}, nil)
+}
+
+// set-src and set-src-port change the client the fetches, the rules and
+// X-Forwarded-For see; an expression that is not an address changes
+// nothing.
+func TestHAProxyCfgSetSrc(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	hcRunCompare(t, hcScenario{
+		name: "set-src",
+		cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    option forwardfor
+    http-request set-src req.hdr(x-real-ip) if { req.hdr(x-real-ip) -m found }
+    http-request set-src-port int(4242) if { path /port }
+    http-request deny deny_status 429 if { src 192.0.2.0/24 }
+    http-request return status 200 content-type text/plain lf-string "src=%[src] port=%[src_port]" if { path /port }
+    http-request return status 200 content-type text/plain lf-string "src=%[src]" if { path /src }
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+		steps: []hxStep{
+			{name: "set-src", conn: "a", req: hxReq{Path: "/src", Header: []string{"X-Real-IP: 10.1.2.3"}}, want: hxWant{Status: 200, Body: "src=10.1.2.3"}},
+			{name: "set-src-port", conn: "b", req: hxReq{Path: "/port", Header: []string{"X-Real-IP: 2001:db8::7"}}, want: hxWant{Status: 200, Body: "src=2001:db8::7 port=4242"}},
+			{name: "not an address", conn: "b", req: hxReq{Path: "/src", Header: []string{"X-Real-IP: nope"}}, want: hxWant{Status: 200, Body: "src=127.0.0.1"}},
+			{name: "the rules see it", conn: "c", req: hxReq{Path: "/x", Header: []string{"X-Real-IP: 192.0.2.9"}}, want: hxWant{Status: 429, AnyBody: true}},
+		},
+	}, backends)
 }
 
 // replace-path, replace-pathq and replace-uri: the part of the target

@@ -241,11 +241,12 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 
 	// In HTTP mode, HAProxy runs tcp-request content rules for each
 	// request, before the http-request rules; luaedge takes there their
-	// track-scN, set-dst, set-dst-port, Lua actions, set-var and unset-var.
+	// track-scN, set-src, set-src-port, set-dst, set-dst-port, Lua actions,
+	// set-var and unset-var.
 	tracksOf := func(x *proxy) (tracks, others []rule) {
 		for _, r := range x.tcpReq {
 			w := r.words[0]
-			if strings.HasPrefix(w, "track-sc") || w == "set-dst" || w == "set-dst-port" || strings.HasPrefix(w, "lua.") ||
+			if strings.HasPrefix(w, "track-sc") || addrActions[w] || strings.HasPrefix(w, "lua.") ||
 				strings.HasPrefix(w, "set-var(") || strings.HasPrefix(w, "unset-var(") {
 				r.tcp = true
 				tracks = append(tracks, r)
@@ -875,7 +876,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("core.set_map(%s, %s, %s)", luaQuote(file), key, val), nil
-	case (name == "set-dst" || name == "set-dst-port") && !res:
+	case addrActions[name] && !res:
 		if err := need(1); err != nil {
 			return "", err
 		}
@@ -1121,6 +1122,11 @@ func (c *chain) doResolve(sc scope, at pos, name string, args []string) (string,
 	}
 	return fmt.Sprintf("local ip = H.resolve(%s, %s)\nif ip then txn:set_var(%s, ip) end", code, v6, luaQuote(params[0])), nil
 }
+
+// addrActions are the actions that change the client's or the
+// destination's address (TXN.set_src... in Lua): tcp-request connection
+// rules too.
+var addrActions = map[string]bool{"set-src": true, "set-src-port": true, "set-dst": true, "set-dst-port": true}
 
 // afterActions are the actions of http-after-response rules.
 var afterActions = map[string]bool{

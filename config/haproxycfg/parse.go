@@ -1460,7 +1460,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 				if w[2] == "accept" && len(w) == 3 {
 					return nil // accepting every connection is what happens anyway
 				}
-				if w[2] == "set-dst" || w[2] == "set-dst-port" {
+				if addrActions[w[2]] {
 					if p.kind == "backend" {
 						return at.errorf("tcp-request %s is not allowed in a backend", w[1])
 					}

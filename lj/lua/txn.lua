@@ -115,39 +115,72 @@ function TXN.set_mark(self, mark)
 	s.flags = bor(s.flags, I.F_SOCKOPT)
 end
 
--- The destination, luaedge additions: what haproxy.cfg's set-dst and
--- set-dst-port rules do. The dst and dst_port fetches, the PROXY header
--- sent to servers, and a server at 0.0.0.0 or with the port 0, +N or -N
--- (which connects there) see the new destination: the request's (over
--- TCP, the connection's).
+-- The source and the destination, luaedge additions: what haproxy.cfg's
+-- set-src, set-src-port, set-dst and set-dst-port rules do. The src,
+-- src_port, dst and dst_port fetches, the access log's client (%ci,
+-- %cp), X-Forwarded-For, the PROXY header sent to servers, and a server
+-- at 0.0.0.0 or with the port 0, +N or -N (which connects there) see
+-- the new addresses: the request's (over TCP, the connection's).
 
--- txn:set_dst(addr) sets the destination's address, keeping its port:
--- addr is an IPv4 or IPv6 address's text, or an integer (an IPv4 address,
--- 0x0a000001 is 10.0.0.1). Anything else changes nothing: false.
-function TXN.set_dst(self, addr)
-	local s = stream_of(self, "set_dst")
-	local text
+-- addr_text is addr as the text of an address: an IPv4 or IPv6
+-- address's text, or an integer (an IPv4 address, 0x0a000001 is
+-- 10.0.0.1); nil for anything else.
+local function addr_text(addr)
 	if type(addr) == "number" and addr == addr then
 		local n = floor(addr) % 4294967296
-		text = format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+		return format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
 	elseif type(addr) == "string" then
-		text = I.gocall(I.go.addr_text, addr)
+		return I.gocall(I.go.addr_text, addr)
 	end
+end
+
+-- port_of is port as a port, kept to 16 bits as HAProxy stores it (-1 is
+-- 65535): an integer, or its decimal text; nil for anything else.
+local function port_of(port)
+	if type(port) == "string" and port:match("^[+-]?%d+$") then port = tonumber(port) end
+	if type(port) ~= "number" or port ~= port then return nil end
+	return floor(port) % 65536
+end
+
+-- txn:set_src(addr) sets the client's address, keeping its port; anything
+-- but an address changes nothing: false.
+function TXN.set_src(self, addr)
+	local s = stream_of(self, "set_src")
+	local text = addr_text(addr)
+	if text == nil then return false end
+	I.req_put(s, text, s.src, "set_src")
+	return true
+end
+
+-- txn:set_src_port(port) sets the client's port; anything but a port
+-- changes nothing: false.
+function TXN.set_src_port(self, port)
+	local s = stream_of(self, "set_src_port")
+	port = port_of(port)
+	if port == nil then return false end
+	s.src_port = port
+	return true
+end
+
+-- txn:set_dst(addr) sets the destination's address, keeping its port;
+-- anything but an address changes nothing: false.
+function TXN.set_dst(self, addr)
+	local s = stream_of(self, "set_dst")
+	local text = addr_text(addr)
 	if text == nil then return false end
 	I.req_put(s, text, s.dst, "set_dst")
 	return true
 end
 
--- txn:set_dst_port(port) sets the destination's port: an integer, or its
--- decimal text, kept to 16 bits as HAProxy stores it (-1 is 65535). A
--- destination without an address becomes 0.0.0.0. Anything else changes
+-- txn:set_dst_port(port) sets the destination's port; a destination
+-- without an address becomes 0.0.0.0. Anything but a port changes
 -- nothing: false.
 function TXN.set_dst_port(self, port)
 	local s = stream_of(self, "set_dst_port")
-	if type(port) == "string" and port:match("^[+-]?%d+$") then port = tonumber(port) end
-	if type(port) ~= "number" or port ~= port then return false end
+	port = port_of(port)
+	if port == nil then return false end
 	if s.dst.len == 0 then I.req_put(s, "0.0.0.0", s.dst, "set_dst_port") end
-	s.dst_port = floor(port) % 65536
+	s.dst_port = port
 	return true
 end
 
