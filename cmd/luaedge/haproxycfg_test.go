@@ -1692,6 +1692,62 @@ backend none
 	}, nil)
 }
 
+// tarpit holds a request for timeout tarpit, then answers 500 (or its
+// deny_status); another client of the same loop is answered meanwhile.
+func TestHAProxyCfgTarpit(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name: "tarpit",
+		cfg: hcHTTPDefaults + `    timeout tarpit 1s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request tarpit if { path /bot }
+    http-request tarpit deny_status 429 if { path /bot429 }
+    http-request return status 200 content-type text/plain string ok
+`,
+	}
+	check := func(who string, addr func(string) string) {
+		type result struct {
+			path   string
+			status int
+			took   time.Duration
+		}
+		done := make(chan result, 2)
+		for _, path := range []string{"/bot", "/bot429"} {
+			go func() {
+				start := time.Now()
+				resp, err := http.Get("http://" + addr("") + path)
+				if err != nil {
+					done <- result{path: path}
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				done <- result{path, resp.StatusCode, time.Since(start)}
+			}()
+		}
+		// A client of the same loop is not held back by the tarpits: it
+		// is answered before they are.
+		resp, err := http.Get("http://" + addr("") + "/ok")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: the other client: %v %v", who, resp, err)
+		}
+		resp.Body.Close()
+		if len(done) > 0 {
+			t.Errorf("%s: a tarpit ended before the other client was answered", who)
+		}
+		want := map[string]int{"/bot": 500, "/bot429": 429}
+		for range 2 {
+			r := <-done
+			if r.status != want[r.path] || r.took < time.Second {
+				t.Errorf("%s: %s: %d after %v, want %d after 1s", who, r.path, r.status, r.took, want[r.path])
+			}
+		}
+	}
+	hcCheckBoth(t, sc, map[string]string{}, check)
+}
+
 // set-src and set-src-port change the client the fetches, the rules and
 // X-Forwarded-For see; an expression that is not an address changes
 // nothing.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/config"
@@ -918,6 +919,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
 		return c.deny(sc, at, args, res)
+	case name == "tarpit" && c.http && !res:
+		return c.tarpit(sc, s, at, args)
 	case name == "auth" && c.http && !res:
 		return c.auth(sc, at, args)
 	case name == "return" && c.http && !res:
@@ -1092,6 +1095,28 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		return "", at.errorf("deny: %v", err)
 	}
 	return count + page, nil
+}
+
+// tarpit compiles http-request tarpit [deny_status N] [...]: the request
+// waits timeout tarpit (else timeout connect, else luaedge's connect
+// default), then gets deny's answer, of status 500 by default, as
+// HAProxy's: a robot is slowed down, and then refused.
+func (c *chain) tarpit(sc scope, s section, at pos, args []string) (string, error) {
+	d := s.p.timeouts["tarpit"]
+	if d == 0 {
+		d = s.p.timeouts["connect"]
+	}
+	if d == 0 {
+		d = config.Duration(config.DefaultConnect)
+	}
+	if len(args) < 2 || args[0] != "deny_status" {
+		args = append([]string{"deny_status", "500"}, args...)
+	}
+	answer, err := c.deny(sc, at, args, false)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("core.msleep(%d)\n%s", time.Duration(d).Milliseconds(), answer), nil
 }
 
 // doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the

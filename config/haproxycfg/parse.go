@@ -906,8 +906,8 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("timeout: want a name and a time")
 		}
 		switch w[1] {
-		case "client", "server", "connect", "http-request", "http-keep-alive", "tunnel", "queue":
-		case "check", "client-fin", "server-fin", "tarpit":
+		case "client", "server", "connect", "http-request", "http-keep-alive", "tunnel", "queue", "tarpit":
+		case "check", "client-fin", "server-fin":
 			f.warn(at, "'timeout %s' has no equivalent in luaedge and is ignored", w[1])
 			return nil
 		default:
