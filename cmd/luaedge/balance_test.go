@@ -141,22 +141,31 @@ listen a2
 			{"B", "a=1; SRV=c1; b=2", "s1 cookie=a=1; SRV=c1; b=2", ""},
 			{"B", "SRV=zz", "s2 cookie=SRV=zz", "SRV=c2; path=/; domain=.example.com; HttpOnly; Secure"},
 		} {
-			req, _ := http.NewRequest("GET", "http://"+addr(c.front)+"/", nil)
-			if c.cookie != "" {
-				req.Header.Set("Cookie", c.cookie)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("%s: %v", who, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(body) != c.body || resp.Header.Get("set-cookie") != c.set {
-				t.Errorf("%s, front %q cookie %q: %q set-cookie %q; want %q and %q", who, c.front, c.cookie, body, resp.Header.Get("set-cookie"), c.body, c.set)
+			body, set, _ := cookieExchange(t, who, "GET", "http://"+addr(c.front)+"/", c.cookie)
+			if body != c.body || set != c.set {
+				t.Errorf("%s, front %q cookie %q: %q set-cookie %q; want %q and %q", who, c.front, c.cookie, body, set, c.body, c.set)
 			}
 		}
 	}
 	hcCheckBoth(t, sc, map[string]string{}, check)
+}
+
+// cookieExchange sends a request with a Cookie field (none for "") and
+// returns the answer's body, Set-Cookie and Cache-Control fields (each
+// field's values joined with " | ").
+func cookieExchange(t *testing.T, who, method, url, cookie string) (body, setCookie, cacheControl string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", who, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b), strings.Join(resp.Header.Values("set-cookie"), " | "), strings.Join(resp.Header.Values("cache-control"), " | ")
 }
 
 // The cookie modes besides insert, and insert's options, as HAProxy 2.6
@@ -243,18 +252,8 @@ listen a` + n + `
 			{"ins", "GET", "/nostore", "", "s2 cookie=", "SRV=c2; path=/", "no-store"},
 			{"ins", "GET", "/", "SRV=c2", "s2 cookie=SRV=c2", "", ""},
 		} {
-			req, _ := http.NewRequest(c.method, "http://"+addr(c.front)+c.path, nil)
-			if c.cookie != "" {
-				req.Header.Set("Cookie", c.cookie)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("%s: %v", who, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			set, cc := strings.Join(resp.Header.Values("set-cookie"), " | "), strings.Join(resp.Header.Values("cache-control"), " | ")
-			if string(body) != c.body || set != c.set || cc != c.cc {
+			body, set, cc := cookieExchange(t, who, c.method, "http://"+addr(c.front)+c.path, c.cookie)
+			if body != c.body || set != c.set || cc != c.cc {
 				t.Errorf("%s, %s %s %s cookie %q: %q set-cookie %q cache-control %q; want %q, %q and %q", who, c.front, c.method, c.path, c.cookie, body, set, cc, c.body, c.set, c.cc)
 			}
 		}
