@@ -1,0 +1,140 @@
+// HTTP/1 details where luaedge forwards as HAProxy 2.6 does: a server's
+// empty lines before a status line. The same
+// haproxy.cfg runs on both and the same raw requests must give the same
+// results.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// h1compatServer is a backend that answers each request with what it
+// received, quoted, and the number of its connection ("conn=N"), so a test
+// sees both the bytes a proxy sent and whether it reused a connection. The
+// path picks the answer's framing: /chunked (two chunks), /blank (empty
+// lines, CRLF and LF, before the status line), /after (an empty line after
+// a complete response), else a Content-Length.
+func h1compatServer(t *testing.T) string {
+	t.Helper()
+	var conns atomic.Int32
+	return serveEach(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		id := conns.Add(1)
+		br := bufio.NewReader(c)
+		for {
+			raw, path, ok := h1compatReadRequest(br)
+			if !ok {
+				return
+			}
+			body := fmt.Sprintf("conn=%d got=%q\n", id, raw)
+			var answer string
+			switch path {
+			case "/chunked":
+				half := len(body) / 2
+				answer = fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", half, body[:half], len(body)-half, body[half:])
+			case "/blank":
+				answer = "\r\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+			case "/after":
+				answer = "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body + "\r\n"
+			default:
+				answer = "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+			}
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// h1compatReadRequest reads one request, head and Content-Length body, as
+// received; false when the connection ended first.
+func h1compatReadRequest(br *bufio.Reader) (raw, path string, ok bool) {
+	var sb strings.Builder
+	length := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return "", "", false
+		}
+		sb.WriteString(line)
+		if line == "\r\n" || line == "\n" {
+			break
+		}
+		if name, value, found := strings.Cut(line, ":"); found && strings.EqualFold(name, "content-length") {
+			length, _ = strconv.Atoi(strings.TrimSpace(value))
+		}
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return "", "", false
+	}
+	sb.Write(body)
+	_, rest, _ := strings.Cut(sb.String(), " ")
+	path, _, _ = strings.Cut(rest, " ")
+	return sb.String(), path, true
+}
+
+const h1compatConfig = hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    default_backend app
+
+backend app
+    # HAProxy then keeps a client's server connection for that client's
+    # next request; luaedge warns (each loop reuses its idle connections).
+    http-reuse never
+    server s1 @RAW@
+`
+
+// A server's empty lines (CRLF or bare LF) before a status line are
+// skipped, and its connection stays in use; an empty line after a
+// complete response is bytes past its framing, and the connection is
+// closed, never reused: HAProxy 2.6 does both.
+func TestServerEmptyLines(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "server's empty lines", cfg: h1compatConfig}
+	// reuse tells, for a request and the next on the same client
+	// connection, the status and whether the server saw them on the same
+	// connection.
+	reuse := func(addr, first string) string {
+		c := dialRaw(t, addr)
+		var conns []string
+		var statuses []int
+		for _, path := range []string{first, "/next"} {
+			c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, body := c.readResponse("GET")
+			statuses = append(statuses, resp.StatusCode)
+			id, _, _ := strings.Cut(body, " ")
+			conns = append(conns, id)
+		}
+		return fmt.Sprintf("%v same-conn=%v", statuses, conns[0] == conns[1])
+	}
+	want := map[string]string{
+		"/blank": "[200 200] same-conn=true",
+		"/after": "[200 200] same-conn=false",
+		"/plain": "[200 200] same-conn=true",
+	}
+	got := map[string]map[string]string{}
+	hcCheckBoth(t, sc, map[string]string{"RAW": h1compatServer(t)}, func(who string, addr func(string) string) {
+		got[who] = map[string]string{}
+		for path := range want {
+			got[who][path] = reuse(addr(""), path)
+		}
+	})
+	for path, w := range want {
+		if g := got["luaedge"][path]; g != w {
+			t.Errorf("%s on luaedge: %s, want %s", path, g, w)
+		}
+		if g, ok := got["haproxy"][path]; ok && g != w {
+			t.Errorf("%s on haproxy: %s, want %s", path, g, w)
+		}
+	}
+}
