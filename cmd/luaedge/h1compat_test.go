@@ -1,5 +1,6 @@
-// HTTP/1 details where luaedge forwards as HAProxy 2.6 does: a server's
-// empty lines before a status line. The same
+// HTTP/1 details where luaedge forwards as HAProxy 2.6 does: the version
+// and Connection field of an HTTP/1.0 client's request as a server gets
+// it, and a server's empty lines before a status line. The same
 // haproxy.cfg runs on both and the same raw requests must give the same
 // results.
 package main
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -93,6 +95,100 @@ backend app
     http-reuse never
     server s1 @RAW@
 `
+
+// h1compatAnswer is what a client got for one request: the status line's
+// version, the framing fields, the decoded body.
+type h1compatAnswer struct {
+	proto, te, connection, body string
+}
+
+// h1compatAsk sends the raw requests one after the other on one
+// connection and reads each answer.
+func h1compatAsk(t *testing.T, addr string, reqs ...string) []h1compatAnswer {
+	t.Helper()
+	c := dialRaw(t, addr)
+	var out []h1compatAnswer
+	for _, r := range reqs {
+		c.send(r)
+		resp, body := c.readResponse("GET")
+		out = append(out, h1compatAnswer{resp.Proto, strings.Join(resp.TransferEncoding, ","), resp.Header.Get("connection"), body})
+	}
+	return out
+}
+
+// An HTTP/1.0 request reaches an HTTP/1.1 server as HTTP/1.0 with
+// "connection: keep-alive" added last, whatever Connection field the
+// client sent, as HAProxy 2.6 sends it; an HTTP/1.1 one as it came. A
+// chunked answer reaches the HTTP/1.0 client unchunked, ending with the
+// connection (HAProxy sends it chunked: only the body is compared).
+func TestHTTP10ToServer(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "HTTP/1.0 to a server", cfg: h1compatConfig}
+	tests := []struct {
+		name, req, got string // got: what the server must receive
+	}{
+		{"no Connection field", "GET /a HTTP/1.0\r\n\r\n",
+			"GET /a HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"},
+		{"Connection: keep-alive", "GET /b HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+			"GET /b HTTP/1.0\r\nhost: x\r\nconnection: keep-alive\r\n\r\n"},
+		{"Connection: close", "GET /c HTTP/1.0\r\nConnection: close\r\n\r\n",
+			"GET /c HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"},
+		{"a Content-Length body", "POST /d HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello",
+			"POST /d HTTP/1.0\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\nhello"},
+		{"HTTP/1.1", "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			"GET /e HTTP/1.1\r\nhost: x\r\n\r\n"},
+	}
+	type result struct {
+		got     []string         // what the server received, per test
+		chunked []h1compatAnswer // a chunked answer to HTTP/1.0, twice on a kept-alive connection
+	}
+	results := map[string]*result{}
+	hcCheckBoth(t, sc, map[string]string{"RAW": h1compatServer(t)}, func(who string, addr func(string) string) {
+		r := &result{}
+		results[who] = r
+		for _, tt := range tests {
+			a := h1compatAsk(t, addr(""), tt.req)[0]
+			_, got, _ := strings.Cut(a.body, " got=")
+			unq, err := strconv.Unquote(strings.TrimSpace(got))
+			if err != nil {
+				t.Fatalf("%s: %s: answer %q", who, tt.name, a.body)
+			}
+			r.got = append(r.got, unq)
+		}
+		ka := "GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		c := dialRaw(t, addr(""))
+		c.send(ka + ka)
+		for i := 0; i < 2; i++ {
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil {
+				break // luaedge ended the connection after the first
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r.chunked = append(r.chunked, h1compatAnswer{resp.Proto, strings.Join(resp.TransferEncoding, ","), resp.Header.Get("connection"), string(body)})
+		}
+	})
+	le := results["luaedge"]
+	for i, tt := range tests {
+		if le.got[i] != tt.got {
+			t.Errorf("%s: the server got %q from luaedge, want %q", tt.name, le.got[i], tt.got)
+		}
+		if ha, ok := results["haproxy"]; ok && ha.got[i] != le.got[i] {
+			t.Errorf("%s: the server got %q from luaedge, %q from haproxy", tt.name, le.got[i], ha.got[i])
+		}
+	}
+	want := "GET /chunked HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"
+	if len(le.chunked) != 1 || le.chunked[0].proto != "HTTP/1.0" || le.chunked[0].te != "" ||
+		le.chunked[0].connection != "close" || !strings.HasSuffix(le.chunked[0].body, fmt.Sprintf(" got=%q\n", want)) {
+		t.Errorf("chunked answer to HTTP/1.0 from luaedge: %+v", le.chunked)
+	}
+	if ha, ok := results["haproxy"]; ok {
+		if len(ha.chunked) == 0 || ha.chunked[0].body[strings.Index(ha.chunked[0].body, " "):] != le.chunked[0].body[strings.Index(le.chunked[0].body, " "):] {
+			t.Errorf("chunked answer to HTTP/1.0: luaedge %+v, haproxy %+v", le.chunked, ha.chunked)
+		}
+		t.Logf("HAProxy's framing to the HTTP/1.0 client: %+v", ha.chunked)
+	}
+}
 
 // A server's empty lines (CRLF or bare LF) before a status line are
 // skipped, and its connection stays in use; an empty line after a

@@ -398,13 +398,16 @@ func (r *Response) BodyMode() BodyMode {
 	return BodyClose
 }
 
-// AppendRequestLine appends the request line "METHOD target HTTP/1.1\r\n" to
-// dst, as a proxy sends a request upstream. It does not validate: method
-// must be a token and target free of SP and control characters, as the
-// Method and Target of a parsed Request are.
-func AppendRequestLine(dst, method, target []byte) []byte {
+// AppendRequestLine appends the request line "METHOD target HTTP/1.x\r\n"
+// to dst, as a proxy sends a request upstream: x is minor, 0 or 1. It does
+// not validate: method must be a token and target free of SP and control
+// characters, as the Method and Target of a parsed Request are.
+func AppendRequestLine(dst, method, target []byte, minor int) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
 	dst = append(dst, target...)
+	if minor == 0 {
+		return append(dst, " HTTP/1.0\r\n"...)
+	}
 	return append(dst, " HTTP/1.1\r\n"...)
 }

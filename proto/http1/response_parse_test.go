@@ -676,28 +676,31 @@ func TestParseResponseReuse(t *testing.T) {
 }
 
 func TestAppendRequestLine(t *testing.T) {
-	got := AppendRequestLine([]byte("x"), []byte("GET"), []byte("/a/b?c=d"))
+	got := AppendRequestLine([]byte("x"), []byte("GET"), []byte("/a/b?c=d"), 1)
 	if string(got) != "xGET /a/b?c=d HTTP/1.1\r\n" {
 		t.Errorf("got %q", got)
+	}
+	if got := AppendRequestLine(nil, []byte("GET"), []byte("/"), 0); string(got) != "GET / HTTP/1.0\r\n" {
+		t.Errorf("HTTP/1.0: got %q", got)
 	}
 	// What a proxy writes from a parsed request, the request parser reads back.
 	var in Request
 	if _, err := in.Parse([]byte("OPTIONS * HTTP/1.0\r\nHost: h\r\n\r\n"), Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	out := AppendRequestLine(nil, in.Method, in.Target)
+	out := AppendRequestLine(nil, in.Method, in.Target, in.Minor)
 	out = AppendHeader(out, []byte("Host"), in.Host)
 	out = append(out, '\r', '\n')
 	var back Request
 	if n, err := back.Parse(out, Limits{}); err != nil || n != len(out) {
 		t.Fatalf("Parse(%q) = %d, %v", out, n, err)
 	}
-	if string(back.Method) != "OPTIONS" || string(back.Target) != "*" || back.Minor != 1 {
+	if string(back.Method) != "OPTIONS" || string(back.Target) != "*" || back.Minor != 0 {
 		t.Errorf("round trip: %s", summary(&back, len(out), nil))
 	}
 	buf := make([]byte, 0, 128)
 	method, target := []byte("POST"), []byte("/upload")
-	if n := testing.AllocsPerRun(100, func() { buf = AppendRequestLine(buf[:0], method, target) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { buf = AppendRequestLine(buf[:0], method, target, 1) }); n != 0 {
 		t.Errorf("AppendRequestLine allocates %v times", n)
 	}
 }
@@ -784,6 +787,6 @@ func BenchmarkAppendRequestLine(b *testing.B) {
 	method, target := []byte("GET"), []byte("/api/v1/items?id=42&sort=asc")
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendRequestLine(buf[:0], method, target)
+		buf = AppendRequestLine(buf[:0], method, target, 1)
 	}
 }
