@@ -145,7 +145,7 @@ local function step(txn, ctx, r, rc)
 	elseif ctx.tcp and type(rc) == "number" and rc >= act.DONE and rc <= act.INVALID then
 		-- A TCP connection has no answer to make: every end closes it
 		-- (after what a script sent, e.g. with txn.res:send).
-		s.flags = bor(s.flags, I.F_ABORT)
+		I.abort(s, ctx)
 	elseif ctx.stage == "res" or ctx.stage == "after" then
 		-- On a response, DONE sends it as it stands (skipping the rules
 		-- left); refusing it is the gateway's failure, 502.

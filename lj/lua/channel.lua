@@ -16,7 +16,7 @@ local ffi = require("ffi")
 local bit = require("bit")
 
 local ffi_string, ffi_copy = ffi.string, ffi.copy
-local band = bit.band
+local band, bor = bit.band, bit.bor
 
 -- Channels buffer at most this much input (Channel:is_full).
 local CHANNEL_MAX = 65536
@@ -101,6 +101,19 @@ end
 -- is below is_full's mark: HAProxy's channel_may_recv with its buffer).
 local function may_recv(s, ctx)
 	return band(s.flags, I.F_BODY_END) == 0 and input_len(s, ctx) < CHANNEL_MAX
+end
+
+-- abort ends the connection (F_ABORT). In the tcp-response rules, what
+-- they passed on (Channel:send, forward) goes to the client first, as
+-- HAProxy sends it before closing: it moves to the output buffer.
+function I.abort(s, ctx)
+	if ctx.tcp_stage == "res" and (ctx.passed or 0) > 0 then
+		if I.buf_append(s.out, s.body.p + s.body_pos, ctx.passed) ~= 0 then
+			error("out of memory", 0)
+		end
+		ctx.passed = 0
+	end
+	s.flags = bor(s.flags, I.F_ABORT)
 end
 
 -- wait_input parks the coroutine until more of this side arrived; false
