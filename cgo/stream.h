@@ -102,7 +102,8 @@ enum {
 	LE_F_SVC_ERR = 512,  /* with LE_F_ERR_LOG: the error was a service's, answered with HAProxy's 500 */
 	LE_F_HOOKS_AFTER = 1024, /* Lua: the request has after_response hooks; parked for a server's head, it is resumed with LE_F_AFTER when the exchange ends without one */
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
-	LE_F_INSPECT_OVER = 4096 /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
+	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
+	LE_F_RES_INSPECT_OVER = 8192 /* Go: the tcp-response rules' inspect delay passed, or there is none: their evaluation is the last, nothing waits for server bytes */
 };
 
 /* The protocol a stream came on (le_stream.kind). */

@@ -116,12 +116,20 @@ function I.abort(s, ctx)
 	s.flags = bor(s.flags, I.F_ABORT)
 end
 
+-- res_final: the tcp-response rules run for the last time: their inspect
+-- delay passed (or there is none), or no more server bytes can come.
+function I.res_final(s, ctx)
+	return band(s.flags, I.F_RES_INSPECT_OVER) ~= 0 or not may_recv(s, ctx)
+end
+
 -- wait_input parks the coroutine until more of this side arrived; false
--- when no more can come, or when the tcp-request rules' inspect delay
--- has passed (HAProxy's final evaluation, where an action cannot wait).
+-- when no more can come, or when the tcp-request or tcp-response rules'
+-- inspect delay has passed or there is none for tcp-response (HAProxy's
+-- final evaluation, where an action cannot wait).
 local function wait_input(s, ctx)
 	if not may_recv(s, ctx) then return false end
 	if ctx.tcp_stage == "req" and band(s.flags, I.F_INSPECT_OVER) ~= 0 then return false end
+	if ctx.tcp_stage == "res" and band(s.flags, I.F_RES_INSPECT_OVER) ~= 0 then return false end
 	I.wait(ctx, I.OP_RECV)
 	return true
 end
