@@ -177,13 +177,21 @@ func TestHTTP10ToServer(t *testing.T) {
 			t.Errorf("%s: the server got %q from luaedge, %q from haproxy", tt.name, le.got[i], ha.got[i])
 		}
 	}
-	want := "GET /chunked HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"
+	// The body without its "conn=N " (the numbers differ).
+	got := func(as []h1compatAnswer) string {
+		if len(as) == 0 {
+			return ""
+		}
+		_, g, _ := strings.Cut(as[0].body, " ")
+		return g
+	}
+	want := fmt.Sprintf("got=%q\n", "GET /chunked HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
 	if len(le.chunked) != 1 || le.chunked[0].proto != "HTTP/1.0" || le.chunked[0].te != "" ||
-		le.chunked[0].connection != "close" || !strings.HasSuffix(le.chunked[0].body, fmt.Sprintf(" got=%q\n", want)) {
+		le.chunked[0].connection != "close" || got(le.chunked) != want {
 		t.Errorf("chunked answer to HTTP/1.0 from luaedge: %+v", le.chunked)
 	}
 	if ha, ok := results["haproxy"]; ok {
-		if len(ha.chunked) == 0 || ha.chunked[0].body[strings.Index(ha.chunked[0].body, " "):] != le.chunked[0].body[strings.Index(le.chunked[0].body, " "):] {
+		if got(ha.chunked) != want {
 			t.Errorf("chunked answer to HTTP/1.0: luaedge %+v, haproxy %+v", le.chunked, ha.chunked)
 		}
 		t.Logf("HAProxy's framing to the HTTP/1.0 client: %+v", ha.chunked)
