@@ -45,6 +45,10 @@ const (
 	// FlagInspectOver (set by Go): the TCP connection's inspect delay
 	// passed; the tcp-request rules' channel reads return what there is.
 	FlagInspectOver = C.LE_F_INSPECT_OVER
+	// FlagResInspectOver (set by Go): the backend's tcp-response inspect
+	// delay passed, or it has none; the tcp-response rules run a last
+	// time and their channel reads return what there is.
+	FlagResInspectOver = C.LE_F_RES_INSPECT_OVER
 	// FlagNoLog (set by Lua): the request gets no access log line.
 	FlagNoLog = C.LE_F_NO_LOG
 )

@@ -103,6 +103,7 @@ enum {
 	LE_F_HOOKS_AFTER = 1024, /* Lua: the request has after_response hooks; parked for a server's head, it is resumed with LE_F_AFTER when the exchange ends without one */
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
 	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
+	LE_F_RES_INSPECT_OVER = 8192, /* Go: the tcp-response rules' inspect delay passed, or there is none: their evaluation is the last, nothing waits for server bytes */
 	LE_F_NO_LOG = 16384     /* Lua: the request gets no access log line (txn:set_loglevel(core.silent)) */
 };
 

@@ -591,6 +591,11 @@ type BackendTimeouts struct {
 	// Queue bounds the wait of a request in the backend's queue, for a
 	// server under its maxconn (then 503); default: connect.
 	Queue Duration `yaml:"queue"`
+	// Inspect (tcp mode) bounds, from the start of the connection to the
+	// server, how long the tcp_response rules wait for more server bytes
+	// (HAProxy's tcp-response inspect-delay); 0: they run once, on the
+	// server's first bytes, and wait for nothing more.
+	Inspect Duration `yaml:"inspect"`
 }
 
 // Defaults applied to keys left out.

@@ -28,7 +28,7 @@ backends:
       - {name: b, address: "127.0.0.1:9001", send_proxy: v1}
       - {name: c, address: "127.0.0.1:9002", send_proxy: none}
   - name: slow
-    timeouts: {queue: 250ms}
+    timeouts: {queue: 250ms, inspect: 400ms}
     servers: [{name: a, address: "127.0.0.1:9000"}]
 `), "")
 	if err != nil {
@@ -49,6 +49,10 @@ backends:
 	// The queue timeout defaults to the connect timeout.
 	if app.Timeouts.Queue.D() != 2*time.Second || c.Backends[1].Timeouts.Queue.D() != 250*time.Millisecond {
 		t.Errorf("queue timeouts %v %v", app.Timeouts.Queue.D(), c.Backends[1].Timeouts.Queue.D())
+	}
+	// The tcp-response inspect delay: none unless set.
+	if app.Timeouts.Inspect != 0 || c.Backends[1].Timeouts.Inspect.D() != 400*time.Millisecond {
+		t.Errorf("inspect %v %v", app.Timeouts.Inspect.D(), c.Backends[1].Timeouts.Inspect.D())
 	}
 }
 

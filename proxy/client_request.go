@@ -231,7 +231,7 @@ func (r *clientRequest) appendHTTP1Head(dst []byte) []byte {
 	if r.method == "CONNECT" {
 		target = r.authority
 	}
-	dst = http1.AppendRequestLine(dst, []byte(r.method), []byte(target))
+	dst = http1.AppendRequestLine(dst, []byte(r.method), []byte(target), 1)
 	if r.authority != "" {
 		dst = http1.AppendHeader(dst, []byte("host"), []byte(r.authority))
 	}
@@ -255,7 +255,7 @@ func (r *clientRequest) appendHTTP1Head(dst []byte) []byte {
 // server through its HTTP proxy.
 func (o *origin) appendConnect(dst []byte) []byte {
 	target := []byte(net.JoinHostPort(o.host, strconv.Itoa(o.port)))
-	dst = http1.AppendRequestLine(dst, []byte("CONNECT"), target)
+	dst = http1.AppendRequestLine(dst, []byte("CONNECT"), target, 1)
 	dst = http1.AppendHeader(dst, []byte("host"), target)
 	if o.proxyAuth != "" {
 		dst = http1.AppendHeader(dst, []byte("proxy-authorization"), []byte(o.proxyAuth))

@@ -74,7 +74,10 @@ func extendedConnect(s *cgo.Stream) bool {
 }
 
 // requestHead serialises the request as the scripts left it, for an
-// HTTP/1.1 server; upgrade keeps a WebSocket upgrade's fields, and
+// HTTP/1.1 server. An HTTP/1.0 client's request goes as HTTP/1.0 with
+// "connection: keep-alive" (the server connection is pooled), as HAProxy
+// 2.6 sends it; as HTTP/1.1 when its body must go chunked (a length only
+// a script's change made unknown). upgrade keeps a WebSocket upgrade's fields, and
 // noExtensions drops its Sec-WebSocket-Extensions (ws_filters read plain
 // messages). An extended CONNECT (RFC 8441) goes as the opening handshake
 // of HTTP/1.1 (RFC 6455 §4.1) with key, its Sec-WebSocket-Key (nil for any
@@ -86,7 +89,11 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, k
 	if key != nil {
 		method = []byte("GET")
 	}
-	b := http1.AppendRequestLine(p.head[:0], method, s.Target())
+	minor := 1
+	if major, m := s.Version(); s.Kind() == cgo.KindHTTP1 && major == 1 && m == 0 && !chunked && !upgrade {
+		minor = 0
+	}
+	b := http1.AppendRequestLine(p.head[:0], method, s.Target(), minor)
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
 	for i, n := 0, s.NumFields(); i < n; i++ {
@@ -108,6 +115,9 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, k
 	}
 	if upgrade {
 		b = append(b, "connection: upgrade\r\nupgrade: websocket\r\n"...)
+	}
+	if minor == 0 {
+		b = append(b, "connection: keep-alive\r\n"...)
 	}
 	if key != nil {
 		b = append(b, "sec-websocket-key: "...)

@@ -59,6 +59,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 func (t *tunnel) Opened(c transport.Conn) {
 	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
 	t.st.LogConnected()
+	t.st.TunnelOpened()
 }
 
 // clearTunnel is a tunnel as the handler of its TLS connection's clear
@@ -88,6 +89,9 @@ func (t *tunnel) Backlog() int { return t.backlog() }
 
 // IdleTimeout is the backend's tunnel timeout; 0: the frontend's.
 func (t *tunnel) IdleTimeout() time.Duration { return t.be.TunnelTimeout }
+
+// InspectDelay is the backend's tcp-response inspect delay.
+func (t *tunnel) InspectDelay() time.Duration { return t.be.InspectDelay }
 
 // OnTraffic is the gnet event of the connection: its TLS's, if any.
 func (t *tunnel) OnTraffic() {

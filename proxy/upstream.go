@@ -35,6 +35,7 @@ type Backend struct {
 	ServerTimeout  time.Duration
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
 	QueueTimeout   time.Duration // a request waiting in the backend's queue (then 503)
+	InspectDelay   time.Duration // TCP mode: how long the tcp-response rules may wait for server bytes
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 }
 

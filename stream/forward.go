@@ -109,6 +109,9 @@ type Tunnel interface {
 	// IdleTimeout is how long the piped connection may stay silent; 0:
 	// the frontend's keep-alive timeout.
 	IdleTimeout() time.Duration
+	// InspectDelay bounds, from the connection to the server, how long
+	// the tcp-response rules may wait for its bytes; 0: not at all.
+	InspectDelay() time.Duration
 }
 
 // forward is a stream's exchange with a backend.
@@ -456,6 +459,40 @@ func (st *Stream) startTunnel(keep bool) {
 	st.bodyHandedOn()
 	if !keep {
 		st.End()
+		return
+	}
+	if t.InspectDelay() <= 0 {
+		// The tcp-response rules' first run, on the server's first
+		// bytes, is their last: nothing waits for more.
+		st.th.S.SetFlag(cgo.FlagResInspectOver)
+	}
+}
+
+// TunnelOpened is called when the tunnel's connection to the server is
+// up. With an inspect delay, the tcp-response rules run a first time, on
+// nothing yet, as HAProxy's do, and the delay starts: when it passes, they
+// run a last time if they still wait (for more bytes, or for the first
+// ones of a silent server). Without one they wait for the first bytes.
+func (st *Stream) TunnelOpened() {
+	t := st.fwd.tunnel
+	if t == nil || !st.fwd.awaitHead || st.th == nil || t.InspectDelay() <= 0 {
+		return
+	}
+	st.env.Loop.After(t.InspectDelay(), func() {
+		if st.fwd.tunnel != t || !st.fwd.awaitHead || st.th == nil {
+			return // the rules ended, or the connection did
+		}
+		st.th.S.SetFlag(cgo.FlagResInspectOver)
+		st.resumeResponseRules()
+	})
+	st.resumeResponseRules()
+}
+
+// resumeResponseRules runs the tcp-response rules if they wait for
+// server bytes.
+func (st *Stream) resumeResponseRules() {
+	if op, _ := st.th.S.Op(); op == cgo.OpForward || op == cgo.OpRecv {
+		st.down.Handle(st.stepFn())
 	}
 }
 
@@ -467,9 +504,7 @@ func (st *Stream) Tunnel() Tunnel { return st.fwd.tunnel }
 func (st *Stream) TunnelData(p []byte) {
 	if st.fwd.awaitHead && st.th != nil {
 		st.th.S.AppendBody(p)
-		if op, _ := st.th.S.Op(); op == cgo.OpForward || op == cgo.OpRecv {
-			st.down.Handle(st.stepFn())
-		}
+		st.resumeResponseRules()
 		return
 	}
 	st.logBytesOut(len(p))

@@ -417,6 +417,9 @@ func (st *Stream) Step() {
 			st.invalidOp(op)
 			return
 		}
+		if st.fwd.awaitHead {
+			return // tcp-response rules: TunnelData or the inspect delay resumes them
+		}
 		if !st.down.WaitBody() {
 			st.park(0)
 		}

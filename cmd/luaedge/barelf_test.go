@@ -20,8 +20,7 @@ import (
 
 // crlfServer is a backend that reads each request strictly: every line of
 // its head and of its chunked framing must end in CRLF. It answers with
-// what it read (method, target, x-a, the body, the trailers; not the
-// version, which luaedge always sends as HTTP/1.1) and "crlf=ok",
+// what it read (method, target, x-a, the body, the trailers) and "crlf=ok",
 // or with the first line that did not end in CRLF. It closes after each
 // answer, so that each exchange is read from its first byte.
 func crlfServer(t *testing.T) string {

@@ -163,6 +163,8 @@ func TestIsolationBytesPastFraming(t *testing.T) {
 		{"two responses for one request", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
 		{"body after 204", "GET", "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
 		{"body to HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
+		{"empty line, then a response", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
+		{"empty line written apart, then a response", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok|\n|HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
 		{"excess written apart", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok|HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED"},
 	}
 	for _, tc := range cases {

@@ -55,13 +55,30 @@ type gen struct {
 	nact   int
 	nlog   int // log-format fetches
 	aclFns map[string]string
-	svcs   map[string]bool // "http" / "tcp" dispatch services registered
+	// growing are the named ACL functions that read res.len, whose value
+	// grows as server bytes come (HAProxy's SMP_F_MAY_CHANGE).
+	growing map[string]bool
+	svcs    map[string]bool // "http" / "tcp" dispatch services registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
 	backendSets bool
 	// userlists are the userlist sections; ulRefs, the constants the
 	// fetches read them from (userlistRef).
 	userlists map[string]*userlist
 	ulRefs    map[string]string
+}
+
+// grows reports whether a compiled condition reads res.len, directly or
+// through a named ACL.
+func (g *gen) grows(cond string) bool {
+	if strings.Contains(cond, resLenCall) {
+		return true
+	}
+	for fn := range g.growing {
+		if strings.Contains(cond, fn+"(txn)") {
+			return true
+		}
+	}
+	return false
 }
 
 // constant hoists a Lua table built once at load time.
@@ -115,6 +132,7 @@ func (f *file) build() (*Result, error) {
 		b.Timeouts.Connect = p.timeouts["connect"]
 		b.Timeouts.Server = p.timeouts["server"]
 		b.Timeouts.Tunnel = p.timeouts["tunnel"]
+		b.Timeouts.Inspect = p.timeouts["res-inspect-delay"]
 		f.networkBackend(&b, p)
 		cfg.Backends = append(cfg.Backends, b)
 	}
@@ -627,16 +645,24 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 		// Its condition holds for its own field only (earlyHints).
 		condWords = nil
 	}
+	var cond string
 	if len(condWords) > 0 {
-		cond, err := sc.cond(condWords, s.p.acls)
-		if err != nil {
+		var err error
+		if cond, err = sc.cond(condWords, s.p.acls); err != nil {
 			return "", r.at.errorf("%s: %v", name, err)
 		}
-		gate = append(gate, cond)
 	}
 	stmt, err := c.statement(sc, s, r, act, res)
 	if err != nil {
 		return "", err
+	}
+	if phase == "tcp-res" && len(condWords) > 0 && condWords[0] == "if" && c.g.grows(cond) {
+		// Undecided while more server bytes may come: act.YIELD makes
+		// the rules run again on the next ones, until the inspect delay
+		// passes (then the rule did not match), as HAProxy's ACL_TEST_MISS.
+		stmt = fmt.Sprintf("if %s then\n%s\nelse\nreturn act.YIELD\nend", cond, stmt)
+	} else if cond != "" {
+		gate = append(gate, cond)
 	}
 	code := stmt
 	if len(gate) > 0 {

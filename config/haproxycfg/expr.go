@@ -64,6 +64,9 @@ var requestOnly = map[string]bool{
 // phase.
 var responseAlias = map[string]string{"hdr": "res.hdr", "hdr_cnt": "res.hdr_cnt"}
 
+// resLenCall is how a compiled condition reads res.len (see gen.grows).
+const resLenCall = "txn.f:res_len()"
+
 func call(method string, args ...string) string {
 	return fmt.Sprintf("txn.f:%s(%s)", method, strings.Join(args, ", "))
 }
@@ -142,6 +145,7 @@ var fetches = map[string]fetchDef{
 	"req.body":        simple("req_body", "str"),
 	"req.len":         simple("req_len", "int"),
 	"req_len":         simple("req_len", "int"),
+	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
 	"ssl_fc":          simple("ssl_fc", "bool"),
 	"ssl_fc_sni":      simple("ssl_fc_sni", "str"),
@@ -825,6 +829,12 @@ func (sc scope) namedACL(name string, acls map[string][]rule) (string, error) {
 	}
 	fn := fmt.Sprintf("ACL[%d]", len(sc.g.aclFns)+1)
 	sc.g.aclFns[key] = fn
+	if body := strings.Join(terms, " or "); sc.g.grows(body) {
+		if sc.g.growing == nil {
+			sc.g.growing = map[string]bool{}
+		}
+		sc.g.growing[fn] = true
+	}
 	fmt.Fprintf(&sc.g.head, "%s = function(txn) return %s end -- acl %s\n", fn, strings.Join(terms, " or "), name)
 	return fn + "(txn)", nil
 }

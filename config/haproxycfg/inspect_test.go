@@ -127,3 +127,50 @@ func TestDefaultsRulesErrors(t *testing.T) {
 		}
 	}
 }
+
+// tcp-response inspect-delay is the backend's timeouts.inspect (a listen
+// section's own, a named defaults section's for its backends); a frontend
+// refuses it, as HAProxy does.
+func TestResponseInspectDelay(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `defaults d
+    mode tcp
+    tcp-response inspect-delay 2s
+
+frontend f from d
+    bind :7001
+    default_backend b
+
+backend b from d
+    server s 127.0.0.1:9000
+
+listen l
+    mode tcp
+    bind :7002
+    tcp-response inspect-delay 300ms
+    tcp-response content lua.x if { res.len ge 6 }
+    tcp-response content lua.x unless { res.len ge 6 }
+    acl big res.len ge 6
+    tcp-response content lua.x if big || { src 10.0.0.1 }
+    server s 127.0.0.1:9000
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Duration{}
+	for _, b := range res.Config.Backends {
+		got[b.Name] = b.Timeouts.Inspect.D()
+	}
+	if got["b"] != 2*time.Second || got["l"] != 300*time.Millisecond {
+		t.Errorf("inspect delays %v", got)
+	}
+	// An if condition on res.len (or on an ACL reading it) is undecided
+	// while it does not hold: the rule yields; an unless one does not wait.
+	rules := string(res.Rules)
+	if n := strings.Count(rules, "return act.YIELD"); n != 2 {
+		t.Errorf("%d undecided rules in:\n%s", n, rules)
+	}
+	_, err = Load(write(t, "haproxy.cfg", "frontend f\n    mode tcp\n    bind :80\n    tcp-response inspect-delay 1s\n"))
+	if err == nil || !strings.Contains(err.Error(), "haproxy.cfg:4: tcp-response inspect-delay is not allowed in a frontend") {
+		t.Errorf("frontend: %v", err)
+	}
+}

@@ -1005,7 +1005,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			// As HAProxy: rules only in named defaults sections.
 			return at.errorf("%s is not allowed in anonymous 'defaults' sections (as in HAProxy): name the section", strings.Join(w[:min(2, len(w))], " "))
 		}
-		if isDefaults && (kw != "tcp-request" || len(w) < 2 || w[1] != "inspect-delay") {
+		if isDefaults && ((kw != "tcp-request" && kw != "tcp-response") || len(w) < 2 || w[1] != "inspect-delay") {
 			p.hasRules = true
 		}
 		return f.ruleLine(p, at, w)
@@ -1475,7 +1475,18 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 		}
 	case "tcp-response":
 		if w[1] == "inspect-delay" {
-			f.warn(at, "'tcp-response inspect-delay' has no effect in luaedge")
+			// The backend's, as HAProxy's (a listen section is one).
+			if p.kind == "frontend" {
+				return at.errorf("tcp-response inspect-delay is not allowed in a frontend (as in HAProxy): set it in the backend")
+			}
+			if len(w) != 3 {
+				return at.errorf("tcp-response inspect-delay: want a time")
+			}
+			d, err := duration(w[2])
+			if err != nil {
+				return at.errorf("tcp-response inspect-delay: %v", err)
+			}
+			p.timeouts["res-inspect-delay"] = d
 			return nil
 		}
 		if w[1] != "content" || len(w) < 3 {

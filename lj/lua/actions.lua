@@ -124,11 +124,20 @@ end
 -- step acts on the code rule r returned. It returns nil to go on with the
 -- next rule, "continue" when the phase ends early (act.STOP), "skip" when
 -- the request rules end and the request goes on without the service
--- (act.DONE: in HAProxy the service is one of those rules), or "done"
--- when the transaction has its answer (or is aborted). An action that
--- returns act.YIELD is called again after its wake time.
+-- (act.DONE: in HAProxy the service is one of those rules), "miss" when a
+-- tcp-response rule is undecided (below), or "done" when the transaction
+-- has its answer (or is aborted). An action that returns act.YIELD is
+-- called again after its wake time; in the tcp-response rules, without a
+-- wake time, it is undecided: the rules run again from the first when
+-- more server bytes came, and on their last run (the inspect delay
+-- passed, or there is none) it counts as a rule that did not match, as
+-- an ACL that needs more data in HAProxy.
 local function step(txn, ctx, r, rc)
 	local s = ctx.s
+	if rc == act.YIELD and ctx.tcp_stage == "res" and not wake[coroutine.running()] then
+		if I.res_final(s, ctx) then return nil end
+		return "miss"
+	end
 	while rc == act.YIELD do
 		local co = coroutine.running()
 		local ms = wake[co]
@@ -145,7 +154,7 @@ local function step(txn, ctx, r, rc)
 	elseif ctx.tcp and type(rc) == "number" and rc >= act.DONE and rc <= act.INVALID then
 		-- A TCP connection has no answer to make: every end closes it
 		-- (after what a script sent, e.g. with txn.res:send).
-		s.flags = bor(s.flags, I.F_ABORT)
+		I.abort(s, ctx)
 	elseif ctx.stage == "res" or ctx.stage == "after" then
 		-- On a response, DONE sends it as it stands (skipping the rules
 		-- left); refusing it is the gateway's failure, 502.

@@ -1,6 +1,7 @@
 -- AppletTCP, and the entry of TCP-mode frontends: tcp-request rules, then a
 -- TCP service or forwarding to a backend, with tcp-response rules on the
--- server's first bytes. Reference: HAProxy Lua API, class AppletTCP.
+-- server's bytes as they come (within the backend's inspect delay).
+-- Reference: HAProxy Lua API, class AppletTCP.
 local I = ...
 setfenv(1, I.env)
 local bit = require("bit")
@@ -96,5 +97,9 @@ I.entries[I.ENTRY_TCP] = function(s, ctx)
 	I.wait(ctx, I.OP_FORWARD)
 	ctx.tcp_stage, ctx.passed = "res", 0
 	ctx.stage = "res"
-	p.run_res(txn, ctx)
+	-- While a rule is undecided (step's "miss"), the rules run again on
+	-- each arrival of server bytes, until the inspect delay passes.
+	while p.run_res(txn, ctx) == "miss" do
+		I.wait(ctx, I.OP_RECV)
+	end
 end

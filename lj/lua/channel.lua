@@ -16,7 +16,7 @@ local ffi = require("ffi")
 local bit = require("bit")
 
 local ffi_string, ffi_copy = ffi.string, ffi.copy
-local band = bit.band
+local band, bor = bit.band, bit.bor
 
 -- Channels buffer at most this much input (Channel:is_full).
 local CHANNEL_MAX = 65536
@@ -103,12 +103,33 @@ local function may_recv(s, ctx)
 	return band(s.flags, I.F_BODY_END) == 0 and input_len(s, ctx) < CHANNEL_MAX
 end
 
+-- abort ends the connection (F_ABORT). In the tcp-response rules, what
+-- they passed on (Channel:send, forward) goes to the client first, as
+-- HAProxy sends it before closing: it moves to the output buffer.
+function I.abort(s, ctx)
+	if ctx.tcp_stage == "res" and (ctx.passed or 0) > 0 then
+		if I.buf_append(s.out, s.body.p + s.body_pos, ctx.passed) ~= 0 then
+			error("out of memory", 0)
+		end
+		ctx.passed = 0
+	end
+	s.flags = bor(s.flags, I.F_ABORT)
+end
+
+-- res_final: the tcp-response rules run for the last time: their inspect
+-- delay passed (or there is none), or no more server bytes can come.
+function I.res_final(s, ctx)
+	return band(s.flags, I.F_RES_INSPECT_OVER) ~= 0 or not may_recv(s, ctx)
+end
+
 -- wait_input parks the coroutine until more of this side arrived; false
--- when no more can come, or when the tcp-request rules' inspect delay
--- has passed (HAProxy's final evaluation, where an action cannot wait).
+-- when no more can come, or when the tcp-request or tcp-response rules'
+-- inspect delay has passed or there is none for tcp-response (HAProxy's
+-- final evaluation, where an action cannot wait).
 local function wait_input(s, ctx)
 	if not may_recv(s, ctx) then return false end
 	if ctx.tcp_stage == "req" and band(s.flags, I.F_INSPECT_OVER) ~= 0 then return false end
+	if ctx.tcp_stage == "res" and band(s.flags, I.F_RES_INSPECT_OVER) ~= 0 then return false end
 	I.wait(ctx, I.OP_RECV)
 	return true
 end

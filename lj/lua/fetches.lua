@@ -571,8 +571,17 @@ function I.new_fetches(obj, strings)
 		if s == nil then error("fetch: the request of this object has ended", 3) end
 		return s
 	end
-	-- var(name) needs the request's context, not only the stream.
-	local F = setmetatable({ var = function(s, name) return I.vars.get(ctx, s, name) end }, { __index = F })
+	-- var(name) and res_len need the request's context, not only the
+	-- stream: res.len is the server's input during tcp-response rules
+	-- (what they did not pass on), 0 before them, and unknown in HTTP.
+	local F = setmetatable({
+		var = function(s, name) return I.vars.get(ctx, s, name) end,
+		res_len = function(s)
+			if not ctx.tcp then return nil end
+			if ctx.tcp_stage ~= "res" then return 0 end
+			return s.body.len - s.body_pos - (ctx.passed or 0)
+		end,
+	}, { __index = F })
 	local function method(k)
 		local fn = F[k]
 		if fn == nil then

@@ -346,7 +346,7 @@ function TXN.done(self, r)
 		I.write_reply(s, r)
 		I.run_after(ctx)
 	else
-		s.flags = bor(s.flags, I.F_ABORT)
+		I.abort(s, ctx)
 	end
 	error(Done, 0)
 end

@@ -168,19 +168,12 @@ func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	}
 	buf := hb.b
 
-	p := 0
-	for p < len(buf) && (buf[p] == '\r' || buf[p] == '\n') {
-		if buf[p] == '\n' {
-			p++
-			continue
-		}
-		if p+1 >= len(buf) {
-			return 0, hb.more()
-		}
-		if buf[p+1] != '\n' {
-			return 0, errBareCR
-		}
-		p += 2
+	p, kind := skipEmptyLines(buf)
+	switch kind {
+	case lineMore:
+		return 0, hb.more()
+	case lineBareCR:
+		return 0, errBareCR
 	}
 	p, err := r.parseRequestLine(&hb, p, maxLine)
 	if err != nil {
@@ -198,6 +191,29 @@ func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	}
 	r.HeadLen = p
 	return p, nil
+}
+
+// skipEmptyLines returns the index after the empty lines (CRLF or bare LF)
+// at the start of buf, which RFC 9112 §2.2 lets a recipient ignore before a
+// request line and HAProxy also ignores before a status line. The kind is
+// lineField when a line starts there, lineMore when buf ends in a CR, or
+// lineBareCR.
+func skipEmptyLines(buf []byte) (int, int) {
+	p := 0
+	for p < len(buf) && (buf[p] == '\r' || buf[p] == '\n') {
+		if buf[p] == '\n' {
+			p++
+			continue
+		}
+		if p+1 >= len(buf) {
+			return p, lineMore
+		}
+		if buf[p+1] != '\n' {
+			return p, lineBareCR
+		}
+		p += 2
+	}
+	return p, lineField
 }
 
 // Outcomes of scanField.

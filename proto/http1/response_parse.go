@@ -29,8 +29,8 @@ type Response struct {
 	// "Connection: keep-alive" (and no "close"). It is false whenever the
 	// body ends with the connection (BodyClose).
 	KeepAlive bool
-	// HeadLen is the length of the head including the empty line ending
-	// it: the bytes the caller must consume.
+	// HeadLen is the length of the head including any skipped leading empty
+	// lines and the empty line ending it: the bytes the caller must consume.
 	HeadLen int
 }
 
@@ -116,8 +116,10 @@ func (rb *respBuf) more() error {
 // Protocols is final: after it the connection speaks another protocol.
 //
 // Lines end in CRLF or in a bare LF, as in requests (see Request.Parse);
-// a bare CR is refused. Unlike requests, no empty line may precede the
-// status line. The SP after the status code may be missing when the
+// a bare CR is refused. Empty lines before the status line are skipped
+// and counted in the head length, as HAProxy 2.6 does (and as requests'
+// are); bytes a server sends after a complete response are still not the
+// next response's: the proxy closes such a connection. The SP after the status code may be missing when the
 // reason-phrase is empty ("HTTP/1.1 204\r\n"), since servers omit it and it
 // changes no framing.
 func (r *Response) Parse(b []byte, reqMethod []byte, lim Limits) (int, error) {
@@ -128,7 +130,14 @@ func (r *Response) Parse(b []byte, reqMethod []byte, lim Limits) (int, error) {
 	if len(b) >= maxHead {
 		rb.b, rb.full = b[:maxHead], true
 	}
-	p, err := r.parseStatusLine(&rb, maxLine)
+	p, kind := skipEmptyLines(rb.b)
+	switch kind {
+	case lineMore:
+		return 0, rb.more()
+	case lineBareCR:
+		return 0, errRespBareCR
+	}
+	p, err := r.parseStatusLine(&rb, p, maxLine)
 	if err != nil {
 		return 0, err
 	}
@@ -152,10 +161,10 @@ func (r *Response) reset() {
 }
 
 // parseStatusLine parses HTTP-version SP status-code SP [ reason-phrase ]
-// CRLF (or LF) at the start of the buffer and returns the index after the
+// CRLF (or LF) at index s of the buffer and returns the index after the
 // line.
-func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
-	buf := rb.b
+func (r *Response) parseStatusLine(rb *respBuf, s, maxLine int) (int, error) {
+	buf := rb.b[s:]
 	// As in parseRequestLine: content bytes at offsets 0..maxLine-1, the CR
 	// at maxLine at the latest, and nothing beyond lb is examined.
 	lb := buf
@@ -252,7 +261,7 @@ func (r *Response) parseStatusLine(rb *respBuf, maxLine int) (int, error) {
 	}
 	r.Status = code
 	r.Reason = lb[rs:p:p]
-	return next, nil
+	return s + next, nil
 }
 
 // responseLineErrors answers the field lines scanField refuses.
@@ -389,13 +398,16 @@ func (r *Response) BodyMode() BodyMode {
 	return BodyClose
 }
 
-// AppendRequestLine appends the request line "METHOD target HTTP/1.1\r\n" to
-// dst, as a proxy sends a request upstream. It does not validate: method
-// must be a token and target free of SP and control characters, as the
-// Method and Target of a parsed Request are.
-func AppendRequestLine(dst, method, target []byte) []byte {
+// AppendRequestLine appends the request line "METHOD target HTTP/1.x\r\n"
+// to dst, as a proxy sends a request upstream: x is minor, 0 or 1. It does
+// not validate: method must be a token and target free of SP and control
+// characters, as the Method and Target of a parsed Request are.
+func AppendRequestLine(dst, method, target []byte, minor int) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
 	dst = append(dst, target...)
+	if minor == 0 {
+		return append(dst, " HTTP/1.0\r\n"...)
+	}
 	return append(dst, " HTTP/1.1\r\n"...)
 }

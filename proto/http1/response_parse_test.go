@@ -159,6 +159,17 @@ func TestParseResponseValid(t *testing.T) {
 				t.Errorf("got %+v", r)
 			}
 		}},
+		{"empty lines before the status line, skipped as HAProxy does", "\r\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", func(t *testing.T, r *Response) {
+			if r.Status != 200 || r.ContentLength != 2 || r.HeadLen != 43 {
+				t.Errorf("got %+v", r)
+			}
+			eq(t, "Reason", r.Reason, "OK")
+		}},
+		{"bare LF before a bare-LF status line", "\nHTTP/1.0 204\n\n", func(t *testing.T, r *Response) {
+			if r.Status != 204 || r.Minor != 0 || r.HeadLen != 15 {
+				t.Errorf("got %+v", r)
+			}
+		}},
 		{"no fields at all", "HTTP/1.1 204 No Content\r\n\r\n", func(t *testing.T, r *Response) {
 			if len(r.Headers) != 0 || r.Status != 204 {
 				t.Errorf("got %+v", r)
@@ -186,7 +197,6 @@ var respRejectTests = []struct {
 	in   string
 }{
 	// §4: status line.
-	{"empty line before the status line", "\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
 	{"HTTP/0.9 response (a bare body)", "<html><body>hi</body></html>"},
 	{"TLS alert on a plain connection", "\x15\x03\x03\x00\x02\x02\x46"},
 	{"lowercase protocol name", "http/1.1 200 OK\r\n\r\n"},
@@ -219,8 +229,10 @@ var respRejectTests = []struct {
 	{"bare CR in field value", "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"},
 	{"bare CR ending head", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\rX"},
 	{"bare CR after a bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\rX"},
+	{"bare CR before the status line", "\rHTTP/1.1 200 OK\r\n\r\n"},
+	{"bare CR after an empty line", "\r\n\rHTTP/1.1 200 OK\r\n\r\n"},
+	{"space before the status line", "\r\n HTTP/1.1 200 OK\r\n\r\n"},
 	{"CR CR LF ending the status line", "HTTP/1.1 200 OK\r\r\n\n"},
-	{"bare LF before the status line", "\nHTTP/1.1 200 OK\n\n"},
 	{"obs-fold after bare LF", "HTTP/1.1 200 OK\nX: a\n b\n\n"},
 	{"CL and TE with bare LFs", "HTTP/1.1 200 OK\nContent-Length: 5\nTransfer-Encoding: chunked\n\n"},
 	// §5: field lines.
@@ -549,6 +561,9 @@ func TestParseResponseLimits(t *testing.T) {
 		{"too many fields, incomplete", line(15) + "\r\n" + field(1) + field(2) + field(3) + "C", 502},
 		{"head over the limit, incomplete", line(15) + "\r\nX: " + strings.Repeat("v", 200), 502},
 		{"head of exactly 128 bytes", line(15) + "\r\nX: " + strings.Repeat("v", 128-len(line(15))-len("\r\nX: \r\n\r\n")) + "\r\n\r\n", 0},
+		{"empty lines do not count to the line", "\r\n\n" + line(32) + "\r\nContent-Length: 0\r\n\r\n", 0},
+		{"empty lines count to the head", strings.Repeat("\r\n", 64), 502},
+		{"empty lines, incomplete", "\r\n\r", -1},
 		{"head of 129 bytes", line(15) + "\r\nX: " + strings.Repeat("v", 129-len(line(15))-len("\r\nX: \r\n\r\n")) + "\r\n\r\n", 502},
 	}
 	for _, tt := range tests {
@@ -661,28 +676,31 @@ func TestParseResponseReuse(t *testing.T) {
 }
 
 func TestAppendRequestLine(t *testing.T) {
-	got := AppendRequestLine([]byte("x"), []byte("GET"), []byte("/a/b?c=d"))
+	got := AppendRequestLine([]byte("x"), []byte("GET"), []byte("/a/b?c=d"), 1)
 	if string(got) != "xGET /a/b?c=d HTTP/1.1\r\n" {
 		t.Errorf("got %q", got)
+	}
+	if got := AppendRequestLine(nil, []byte("GET"), []byte("/"), 0); string(got) != "GET / HTTP/1.0\r\n" {
+		t.Errorf("HTTP/1.0: got %q", got)
 	}
 	// What a proxy writes from a parsed request, the request parser reads back.
 	var in Request
 	if _, err := in.Parse([]byte("OPTIONS * HTTP/1.0\r\nHost: h\r\n\r\n"), Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	out := AppendRequestLine(nil, in.Method, in.Target)
+	out := AppendRequestLine(nil, in.Method, in.Target, in.Minor)
 	out = AppendHeader(out, []byte("Host"), in.Host)
 	out = append(out, '\r', '\n')
 	var back Request
 	if n, err := back.Parse(out, Limits{}); err != nil || n != len(out) {
 		t.Fatalf("Parse(%q) = %d, %v", out, n, err)
 	}
-	if string(back.Method) != "OPTIONS" || string(back.Target) != "*" || back.Minor != 1 {
+	if string(back.Method) != "OPTIONS" || string(back.Target) != "*" || back.Minor != 0 {
 		t.Errorf("round trip: %s", summary(&back, len(out), nil))
 	}
 	buf := make([]byte, 0, 128)
 	method, target := []byte("POST"), []byte("/upload")
-	if n := testing.AllocsPerRun(100, func() { buf = AppendRequestLine(buf[:0], method, target) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { buf = AppendRequestLine(buf[:0], method, target, 1) }); n != 0 {
 		t.Errorf("AppendRequestLine allocates %v times", n)
 	}
 }
@@ -769,6 +787,6 @@ func BenchmarkAppendRequestLine(b *testing.B) {
 	method, target := []byte("GET"), []byte("/api/v1/items?id=42&sort=asc")
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendRequestLine(buf[:0], method, target)
+		buf = AppendRequestLine(buf[:0], method, target, 1)
 	}
 }

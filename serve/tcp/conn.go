@@ -2,7 +2,7 @@
 // stream per connection runs its tcp-request rules (which read the
 // client's bytes through txn.req), then either a TCP service (AppletTCP)
 // or a tunnel to a server, after the tcp-response rules saw the server's
-// first bytes.
+// bytes (stream runs those, within the backend's inspect delay).
 package tcp
 
 import (
