@@ -24,6 +24,7 @@ const (
 	OpUpgrade = C.LE_OP_UPGRADE
 	OpAfter   = C.LE_OP_AFTER
 	OpInterim = C.LE_OP_INTERIM
+	OpResBody = C.LE_OP_RES_BODY
 )
 
 // Stream flags (le_stream.flags).
@@ -45,6 +46,9 @@ const (
 	// FlagInspectOver (set by Go): the TCP connection's inspect delay
 	// passed; the tcp-request rules' channel reads return what there is.
 	FlagInspectOver = C.LE_F_INSPECT_OVER
+	// FlagResEnd (set by Go): the server's response body ended, for the
+	// Lua filters waiting with OpResBody.
+	FlagResEnd = C.LE_F_RES_END
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

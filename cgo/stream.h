@@ -45,7 +45,8 @@ enum {
 	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
 	LE_OP_UPGRADE = 7, /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
 	LE_OP_AFTER = 8,   /* done as OP_DONE is; resume once the response was handed over (hooks' after_response) */
-	LE_OP_INTERIM = 9  /* send an interim response (status arg, fields in io, "name: value\r\n" each), then resume */
+	LE_OP_INTERIM = 9, /* send an interim response (status arg, fields in io, "name: value\r\n" each), then resume */
+	LE_OP_RES_BODY = 10 /* Lua filters wait for more of the server's response body (appended to body) or its end (LE_F_RES_END); what they pass on is in out */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */
@@ -102,7 +103,8 @@ enum {
 	LE_F_SVC_ERR = 512,  /* with LE_F_ERR_LOG: the error was a service's, answered with HAProxy's 500 */
 	LE_F_HOOKS_AFTER = 1024, /* Lua: the request has after_response hooks; parked for a server's head, it is resumed with LE_F_AFTER when the exchange ends without one */
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
-	LE_F_INSPECT_OVER = 4096 /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
+	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
+	LE_F_RES_END = 8192      /* Go: the server's response body ended (Lua filters, LE_OP_RES_BODY) */
 };
 
 /* The protocol a stream came on (le_stream.kind). */
@@ -283,6 +285,7 @@ int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value
 int le_set_reason(le_stream *s, const char *p, size_t n);
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
+void le_buf_move(le_buf *b, uint32_t dst, uint32_t src, uint32_t n);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
 double le_now_us(void);
 double le_mono_us(void);

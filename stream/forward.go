@@ -268,6 +268,8 @@ func (st *Stream) afterResponseRules(op int, arg float64) {
 		if u := st.fwd.up; u != nil {
 			u.Resume()
 		}
+	case cgo.OpResBody:
+		st.startFiltering()
 	case cgo.OpSleep:
 		st.park(time.Duration(arg * float64(time.Millisecond)))
 	default:
@@ -343,10 +345,20 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 }
 
 // UpstreamData relays response body bytes to the client.
-func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
+func (st *Stream) UpstreamData(p []byte) {
+	if st.flt.on {
+		st.filterData(p)
+		return
+	}
+	st.sendData(p)
+}
 
 // UpstreamTrailers relays the trailer fields that ended the server's body.
 func (st *Stream) UpstreamTrailers(list []http1.Header) {
+	if st.flt.on {
+		st.filterTrailers(list)
+		return
+	}
 	st.finishCoding()
 	if st.noBody || len(list) == 0 {
 		return
@@ -358,6 +370,10 @@ func (st *Stream) UpstreamTrailers(list []http1.Header) {
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {
+	if st.flt.on {
+		st.filterEnd()
+		return
+	}
 	st.finishCoding()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
@@ -408,7 +424,13 @@ func (st *Stream) UpstreamFailed(status int) {
 func (st *Stream) Handle(fn func()) { st.down.Handle(fn) }
 
 // Backlog is how many response bytes have not left for the client yet.
-func (st *Stream) Backlog() int { return st.down.Backlog() }
+// The body Lua filters hold counts: the server waits while they hold much.
+func (st *Stream) Backlog() int {
+	if st.flt.on && st.th != nil {
+		return st.down.Backlog() + st.th.S.BodyUnread()
+	}
+	return st.down.Backlog()
+}
 
 // Throttle pauses reading from src while the client has a backlog (see
 // transport.Throttle); the exchange ending resumes it.

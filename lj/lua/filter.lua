@@ -1,0 +1,570 @@
+-- Filters: core.register_filter, the filter table, the HTTPMessage class,
+-- and the running of a frontend's filters in its request's coroutine.
+-- Reference: HAProxy Lua API, core.register_filter, classes Filter and
+-- HTTPMessage.
+--
+-- A frontend's program holds one set-up copy of each declared filter's
+-- class (set_filters, once per state). Each request of the frontend makes
+-- its instances with new() and calls them where HAProxy 2.6 does, in the
+-- same coroutine as its rules: start_analyze on the request before the
+-- http-request rules, http_headers after them; start_analyze on the
+-- response when its head arrives, http_headers after the http-response
+-- rules. When a filter registered data filtering on the response, the
+-- coroutine stays with the response: Go appends each piece of the
+-- server's body to the stream's body buffer and resumes it (OP_RES_BODY),
+-- the filters' http_payload run over it in declaration order, and what
+-- the last one passed on goes to out for Go to send. Then http_end and
+-- end_analyze.
+local I = ...
+setfenv(1, I.env)
+local ffi = require("ffi")
+local bit = require("bit")
+
+local ffi_string, ffi_copy = ffi.string, ffi.copy
+local band, bor = bit.band, bit.bor
+local type, tostring, pcall, select = type, tostring, pcall, select
+
+local filter = { CONTINUE = 1, WAIT = 0, ERROR = -1, FLT_CFG_FL_HTX = 1 }
+_G.filter = filter
+
+-- HOLD_MAX bounds the response body a request's filters hold in C memory
+-- (outside the state's memory_limit), what they inserted included; past
+-- it an insertion is an error. FULL is is_full's mark: past it Go stops
+-- reading the server (stream.Backlog counts the bytes held) until the
+-- filters pass bytes on.
+local HOLD_MAX = 16 * 1024 * 1024
+local FULL = 1024 * 1024
+
+-- name -> {class =, fn =}, by core.register_filter.
+I.filters = {}
+
+function core.register_filter(name, class, fn)
+	I.check_type("core.register_filter", 1, name, "string")
+	I.check_type("core.register_filter", 2, class, "table")
+	I.check_type("core.register_filter", 3, fn, "function")
+	I.filters[name] = { class = class, fn = fn }
+end
+
+-- set_filters gives HTTP program id its filters, lines "lua.NAME args...",
+-- in declaration order. As in HAProxy, each declaration gets a shallow
+-- copy of the registered class, which the registered function sets up
+-- with the declaration's arguments (its return value is not used); a
+-- class whose flags (read from the registered class) lack
+-- filter.FLT_CFG_FL_HTX does not filter HTTP streams.
+function I.set_filters(id, lines)
+	local p = I.programs[id]
+	local list = {}
+	for i, line in ipairs(lines) do
+		local where = "filters[" .. (i - 1) .. "]: '" .. line .. "': "
+		local words = I.split_rule(line)
+		local name = (words[1] or ""):match("^lua%.(.+)$")
+		if not name then error(where .. "only Lua filters (lua.NAME args...) are supported", 0) end
+		local reg = I.filters[name]
+		if not reg then error(where .. "no Lua filter named '" .. name .. "' (core.register_filter was not called for it)", 0) end
+		local cls = {}
+		for k, v in pairs(reg.class) do cls[k] = v end
+		local ok, err = pcall(reg.fn, cls, { unpack(words, 2) })
+		if not ok then error(where .. "Lua filter '" .. name .. "': runtime error: " .. tostring(err), 0) end
+		if band(tonumber(reg.class.flags) or 0, filter.FLT_CFG_FL_HTX) ~= 0 then
+			list[#list + 1] = { cls = cls, name = name }
+		end
+	end
+	if #list == 0 then return end
+	p.filters, p.plain, p.wait_res = list, false, true
+end
+
+-- Alerts name the filter, as HAProxy's do.
+local function alert(e, msg)
+	core.Alert("Lua filter '" .. e.name .. "' : " .. msg)
+end
+
+-- call runs callback fname of filter e (a field of its instance, as in
+-- HAProxy) with txn and arg, calling it again after filter.wake_time (or
+-- on the next loop turn) while it returns filter.WAIT. It returns the
+-- callback's result, or false when it failed (an error, or
+-- filter.ERROR), which it logs.
+local function call(ctx, e, fname, txn, arg)
+	local fn = e.inst[fname]
+	if type(fn) ~= "function" then return true end
+	while true do
+		ctx.flt_cur = e
+		local ok, rc = pcall(fn, e.inst, txn, arg)
+		ctx.flt_cur = nil
+		if not ok then
+			if rc == I.Done or rc == I.CoreDone or rc == "not enough memory" or I.loop.timed_out ~= 0 then error(rc, 0) end
+			alert(e, "runtime error: " .. tostring(rc))
+			return false
+		end
+		if rc == filter.ERROR then
+			alert(e, "'" .. fname .. "' returned filter.ERROR")
+			return false
+		end
+		if fname == "http_payload" or rc ~= filter.WAIT then return rc end
+		local ms = e.wake
+		e.wake = nil
+		if ms and ms > 0 then I.wait(ctx, I.OP_SLEEP, ms) else I.wait(ctx, I.OP_YIELD) end
+	end
+end
+
+-- each calls fname on every filter of the request; false when one failed.
+local function each(ctx, fname, txn, arg)
+	local list = ctx.flt
+	for i = 1, #list do
+		if call(ctx, list[i], fname, txn, arg) == false then return false end
+	end
+	return true
+end
+
+-- begin makes the request's filter instances (new(), which may return
+-- nothing: that filter sits this request out) and runs their
+-- start_analyze on the request. False: a filter failed, and the request
+-- has HAProxy's 400.
+function I.filters_begin(s, ctx, txn, p)
+	local list = {}
+	for _, f in ipairs(p.filters) do
+		local new = f.cls.new
+		if type(new) == "function" then
+			local ok, inst = pcall(new, f.cls)
+			if not ok then
+				alert(f, tostring(inst))
+				I.http_error(s, 400, true, ctx)
+				return false
+			end
+			if type(inst) == "table" then
+				list[#list + 1] = { cls = f.cls, name = f.name, inst = inst, data_req = false, data_res = false }
+			end
+		end
+	end
+	ctx.flt, ctx.flt_data, ctx.flt_eom = list, nil, nil
+	if each(ctx, "start_analyze", txn, txn.req) then return true end
+	I.http_error(s, 400, true, ctx)
+	return false
+end
+
+-- req_headers runs http_headers on the request, after its rules; then,
+-- since request bodies are not filtered, the request's http_end when a
+-- filter asked for its data. False: the request has HAProxy's 400.
+function I.filters_req_headers(s, ctx, txn)
+	local ok = each(ctx, "http_headers", txn, txn.http_req)
+	if ok then
+		for _, e in ipairs(ctx.flt) do
+			if e.data_req then
+				ok = each(ctx, "http_end", txn, txn.http_req)
+				break
+			end
+		end
+	end
+	if not ok then I.http_error(s, 400, true, ctx) end
+	return ok
+end
+
+-- abort ends the exchange without an answer, as HAProxy closes the
+-- client's connection when a filter fails on the response.
+local function abort(s)
+	s.flags = bor(s.flags, I.F_ABORT)
+	return false
+end
+
+-- res_start runs start_analyze on the response, as its head arrived.
+function I.filters_res_start(s, ctx, txn)
+	return each(ctx, "start_analyze", txn, txn.res) or abort(s)
+end
+
+-- res_headers runs http_headers on the response, after its rules.
+function I.filters_res_headers(s, ctx, txn)
+	return each(ctx, "http_headers", txn, txn.http_res) or abort(s)
+end
+
+local function finish(ctx, txn)
+	if not each(ctx, "end_analyze", txn, txn.req) then return false end
+	return each(ctx, "end_analyze", txn, txn.res)
+end
+
+-- Moves within the body buffer overlap: C's memmove, not ffi.copy's
+-- memcpy.
+local buf_move = I.buf_move
+
+-- put_at puts data at position pos of the held body.
+local function put_at(s, pos, data, fname)
+	local b, n = s.body, #data
+	if b.len + n > HOLD_MAX then
+		error("HTTPMessage:" .. fname .. ": the filters would hold more than 16 MiB of body (luaedge's limit)", 3)
+	end
+	local tail = b.len - pos
+	if I.buf_append(b, data, n) ~= 0 then error("HTTPMessage:" .. fname .. ": out of memory", 3) end
+	buf_move(b, pos + n, pos, tail)
+	ffi_copy(b.p + pos, data, n)
+end
+
+-- close drops the n bytes of the held body at position pos.
+local function close(s, pos, n)
+	local b = s.body
+	buf_move(b, pos, pos + n, b.len - pos - n)
+	b.len = b.len - n
+end
+
+-- res_body filters the response body when a filter registered data
+-- filtering on it; else it runs end_analyze at once. False: a filter
+-- failed (the exchange is aborted).
+function I.filters_res_body(s, ctx, txn)
+	local data = {}
+	for _, e in ipairs(ctx.flt) do
+		if e.data_res then data[#data + 1] = e end
+	end
+	if #data == 0 then return finish(ctx, txn) or abort(s) end
+	ctx.flt_data = data
+	local msg = txn.http_res
+	-- The request's body is done with: the body buffer now holds the
+	-- response's pieces, from its start.
+	s.body.len, s.body_pos = 0, 0
+	for _, e in ipairs(data) do e.fwd, e.len = 0, 0 end
+	local called_at_end = false
+	while true do
+		local ended = band(s.flags, I.F_RES_END) ~= 0
+		-- Filter k reads what filter k-1 passed on and it did not yet.
+		local upto = s.body.len
+		local before = data[#data].fwd
+		for k = 1, #data do
+			local e = data[k]
+			e.len = upto - e.fwd
+			if e.len > 0 or (ended and not called_at_end) then
+				e.pos = k
+				ctx.flt_pay = e
+				local rc = call(ctx, e, "http_payload", txn, msg)
+				ctx.flt_pay = nil
+				if rc == false then return abort(s) end
+				local n = e.len
+				if type(rc) == "number" and rc >= 0 and rc < n then n = rc end
+				e.fwd, e.len = e.fwd + n, e.len - n
+			end
+			upto = e.fwd
+		end
+		if ended then called_at_end = true end
+		-- What the last filter passed on leaves.
+		if upto > 0 then
+			if I.buf_append(s.out, s.body.p, upto) ~= 0 then error("out of memory", 0) end
+			close(s, 0, upto)
+			for _, e in ipairs(data) do e.fwd = e.fwd - upto end
+		end
+		if ended and s.body.len == 0 then break end
+		local wake
+		for _, e in ipairs(data) do
+			if e.wake then wake = wake and math.min(wake, e.wake) or e.wake; e.wake = nil end
+		end
+		if wake and wake > 0 then
+			I.wait(ctx, I.OP_SLEEP, wake)
+		elseif ended then
+			if data[#data].fwd == before and upto == 0 then
+				-- Nothing more can come and the filters pass nothing on:
+				-- HAProxy would wait for its timeout; luaedge ends it.
+				alert(data[1], "the response body ended and the filters keep bytes they do not pass on")
+				return abort(s)
+			end
+		else
+			I.wait(ctx, I.OP_RES_BODY)
+		end
+	end
+	if not each(ctx, "http_end", txn, msg) then return abort(s) end
+	return finish(ctx, txn) or abort(s)
+end
+
+function filter.register_data_filter(flt, chn)
+	local ctx = I.owner[chn]
+	local list = ctx and ctx.flt
+	if not list then error("filter.register_data_filter: a filter and a channel of its request expected", 2) end
+	for _, e in ipairs(list) do
+		if e.inst == flt then
+			if chn == ctx.req_channel then e.data_req = true else e.data_res = true end
+			return
+		end
+	end
+	error("filter.register_data_filter: not a filter of this request", 2)
+end
+
+function filter.unregister_data_filter(flt, chn)
+	local ctx = I.owner[chn]
+	local list = ctx and ctx.flt
+	if not list then error("filter.unregister_data_filter: a filter and a channel of its request expected", 2) end
+	for _, e in ipairs(list) do
+		if e.inst == flt then
+			if chn == ctx.req_channel then e.data_req = false else e.data_res = false end
+			return
+		end
+	end
+end
+
+-- wake_time(ms): a callback that returns filter.WAIT (or an http_payload
+-- that keeps bytes) runs again after ms.
+function filter.wake_time(ms)
+	if type(ms) ~= "number" then
+		error("bad argument #1 to 'wake_time' (number expected, got " .. type(ms) .. ")", 2)
+	end
+	local ctx = I.running[coroutine.running()]
+	local e = ctx and ctx.flt_cur
+	if e then e.wake = ms end
+end
+
+-- HTTPMessage: txn.http_req and txn.http_res, the messages a filter's
+-- callbacks get. Headers are the stream's, read and changed through the
+-- HTTP class; the body only inside http_payload.
+local HTTPMessage = {}
+local mt = { __index = HTTPMessage, __tostring = function() return "HTTPMessage" end }
+
+function I.new_http_msg(txn, dir)
+	local ctx = I.owner[txn]
+	local m = setmetatable({ channel = dir == "req" and txn.req or txn.res }, mt)
+	I.owner[m] = ctx
+	if dir == "res" then ctx.http_res_msg = m end
+	return m
+end
+
+local stream_of = I.stream_of
+local function msg_of(self, fname)
+	local s, ctx = stream_of(self, fname, "HTTPMessage", 4)
+	return s, ctx, ctx.http_res_msg == self
+end
+
+function HTTPMessage.is_resp(self)
+	local _, _, resp = msg_of(self, "is_resp")
+	return resp
+end
+
+-- The header methods are the HTTP class's, on the message's side.
+local function http_of(ctx) return ctx.txn.http end
+
+local function header_method(fname, req, res)
+	HTTPMessage[fname] = function(self, ...)
+		local _, ctx, resp = msg_of(self, fname)
+		local h = http_of(ctx)
+		if resp then return h[res](h, ...) end
+		return h[req](h, ...)
+	end
+end
+header_method("get_headers", "req_get_headers", "res_get_headers")
+header_method("add_header", "req_add_header", "res_add_header")
+header_method("del_header", "req_del_header", "res_del_header")
+header_method("set_header", "req_set_header", "res_set_header")
+header_method("rep_header", "req_rep_header", "res_rep_header")
+header_method("rep_value", "req_rep_value", "res_rep_value")
+
+-- The start line's setters belong to one side.
+local function line_method(fname, method, want_resp)
+	HTTPMessage[fname] = function(self, ...)
+		local _, ctx, resp = msg_of(self, fname)
+		if resp ~= want_resp then
+			error("HTTPMessage:" .. fname .. ": not on " .. (resp and "a response" or "a request"), 2)
+		end
+		local h = http_of(ctx)
+		return h[method](h, ...)
+	end
+end
+line_method("set_method", "req_set_method", false)
+line_method("set_path", "req_set_path", false)
+line_method("set_query", "req_set_query", false)
+line_method("set_uri", "req_set_uri", false)
+line_method("set_status", "res_set_status", true)
+
+function HTTPMessage.get_stline(self)
+	local s, _, resp = msg_of(self, "get_stline")
+	if resp then
+		local reason = s.reason.len > 0 and ffi_string(s.resp.p + s.reason.off, s.reason.len) or ""
+		return { version = "HTTP/1.1", code = s.status, reason = reason }
+	end
+	local base = s.head.p
+	return {
+		method = ffi_string(base + s.method.off, s.method.len),
+		uri = ffi_string(base + s.target.off, s.target.len),
+		version = "HTTP/" .. s.major .. "." .. s.minor,
+	}
+end
+
+-- eom: the message's body has ended, unless a filter said otherwise
+-- (set_eom, unset_eom: they change this answer only).
+function HTTPMessage.eom(self)
+	local s, ctx, resp = msg_of(self, "eom")
+	local set = resp and ctx.flt_eom
+	if set ~= nil then return set end
+	return band(s.flags, resp and I.F_RES_END or I.F_BODY_END) ~= 0
+end
+
+-- payload returns the filter whose http_payload runs on this message:
+-- the body methods work only there, as in HAProxy.
+local function payload(self, fname)
+	local s, ctx, resp = msg_of(self, fname)
+	local e = ctx.flt_pay
+	if not resp or e == nil then
+		error("HTTPMessage:" .. fname .. ": only in the http_payload callback of a filter", 3)
+	end
+	return s, ctx, e
+end
+
+function HTTPMessage.input(self)
+	local _, ctx, resp = msg_of(self, "input")
+	local e = resp and ctx.flt_pay
+	return e and e.len or 0
+end
+
+function HTTPMessage.output(self)
+	local _, ctx, resp = msg_of(self, "output")
+	local e = resp and ctx.flt_pay
+	return e and e.fwd or 0
+end
+
+function HTTPMessage.is_full(self)
+	local s, _, resp = msg_of(self, "is_full")
+	return resp and s.body.len >= FULL
+end
+
+function HTTPMessage.may_recv(self)
+	local s, _, resp = msg_of(self, "may_recv")
+	if not resp then return false end
+	return band(s.flags, I.F_RES_END) == 0 and s.body.len < FULL
+end
+
+local function int_arg(v, i, fname)
+	local n = tonumber(v)
+	if n == nil or n % 1 ~= 0 then
+		error("bad argument #" .. i .. " to '" .. fname .. "' (number expected, got " .. type(v) .. ")", 3)
+	end
+	return n
+end
+
+local function str_arg(v, i, fname)
+	if type(v) == "number" then return tostring(v) end
+	if type(v) ~= "string" then
+		error("bad argument #" .. i .. " to '" .. fname .. "' (string expected, got " .. type(v) .. ")", 3)
+	end
+	return v
+end
+
+-- offset reads an offset into the filter's input (negative: from its
+-- end) as a position in the body buffer.
+local function offset(e, v, i, fname)
+	local off = int_arg(v, i, fname)
+	if off < 0 then off = math.max(0, e.len + off) end
+	if off > e.len then error("offset out of range.", 0) end
+	return e.fwd + off
+end
+
+-- insert puts data at buffer position pos of e's input; the filters
+-- before e hold that position as passed on, and move with it.
+local function insert(s, ctx, e, pos, data, fname)
+	local n = #data
+	if n == 0 then return 0 end
+	put_at(s, pos, data, fname)
+	e.len = e.len + n
+	local data_list = ctx.flt_data
+	for k = 1, e.pos - 1 do data_list[k].fwd = data_list[k].fwd + n end
+	return n
+end
+
+local function delete(s, ctx, e, pos, n)
+	if n <= 0 then return end
+	close(s, pos, n)
+	e.len = e.len - n
+	local data_list = ctx.flt_data
+	for k = 1, e.pos - 1 do data_list[k].fwd = data_list[k].fwd - n end
+end
+
+-- body([offset [, length]]): the input's bytes from offset (from its
+-- start by default), length of them (all by default; -1: all); nil when
+-- nothing is left and nothing more can come.
+function HTTPMessage.body(self, ...)
+	local n, off, len = select("#", ...), ...
+	if n > 2 then error("'data' expects at most 2 arguments", 2) end
+	local s, _, e = payload(self, "body")
+	if e.len == 0 and band(s.flags, I.F_RES_END) ~= 0 then return nil end
+	local pos = n >= 1 and offset(e, off, 1, "body") or e.fwd
+	local avail = e.fwd + e.len - pos
+	if n == 2 then
+		len = int_arg(len, 2, "body")
+		if len == -1 or len > avail then
+			len = avail
+		elseif len < 0 then
+			error("length out of range.", 0)
+		end
+	else
+		len = avail
+	end
+	return ffi_string(s.body.p + pos, len)
+end
+
+-- range reads set's and remove's offset and length over e's input.
+local function range(e, n, off, len, li, fname)
+	local pos = n >= li - 1 and offset(e, off, li - 1, fname) or e.fwd
+	local avail = e.fwd + e.len - pos
+	if n < li then return pos, avail end
+	len = int_arg(len, li, fname)
+	if len == -1 then return pos, avail end
+	if len < 0 or len > avail then error("length out of range.", 0) end
+	return pos, len
+end
+
+function HTTPMessage.append(self, data)
+	local s, ctx, e = payload(self, "append")
+	data = str_arg(data, 1, "append")
+	return insert(s, ctx, e, e.fwd + e.len, data, "append")
+end
+
+function HTTPMessage.prepend(self, data)
+	local s, ctx, e = payload(self, "prepend")
+	data = str_arg(data, 1, "prepend")
+	return insert(s, ctx, e, e.fwd, data, "prepend")
+end
+
+function HTTPMessage.insert(self, ...)
+	local n, data, off = select("#", ...), ...
+	if n < 1 or n > 2 then error("'insert' expects at least 1 argument and at most 2 arguments", 2) end
+	local s, ctx, e = payload(self, "insert")
+	data = str_arg(data, 1, "insert")
+	local pos = n == 2 and offset(e, off, 2, "insert") or e.fwd + e.len
+	return insert(s, ctx, e, pos, data, "insert")
+end
+
+function HTTPMessage.remove(self, ...)
+	local n, off, len = select("#", ...), ...
+	if n > 2 then error("'remove' expects at most 2 arguments", 2) end
+	local s, ctx, e = payload(self, "remove")
+	local pos, cnt = range(e, n, off, len, 2, "remove")
+	delete(s, ctx, e, pos, cnt)
+	return cnt
+end
+
+function HTTPMessage.set(self, ...)
+	local n, data, off, len = select("#", ...), ...
+	if n < 1 or n > 3 then error("'set' expects at least 1 argument and at most 3 arguments", 2) end
+	local s, ctx, e = payload(self, "set")
+	data = str_arg(data, 1, "set")
+	local pos, cnt = range(e, n - 1, off, len, 3, "set")
+	delete(s, ctx, e, pos, cnt)
+	return insert(s, ctx, e, pos, data, "set")
+end
+
+-- send passes data on at once, ahead of the input.
+function HTTPMessage.send(self, data)
+	local s, ctx, e = payload(self, "send")
+	data = str_arg(data, 1, "send")
+	local n = insert(s, ctx, e, e.fwd, data, "send")
+	e.fwd, e.len = e.fwd + n, e.len - n
+	return n
+end
+
+-- forward(n) passes n bytes of the input on (at most what there is).
+function HTTPMessage.forward(self, n)
+	local _, _, e = payload(self, "forward")
+	n = int_arg(n, 1, "forward")
+	if n < 0 then n = 0 end
+	if n > e.len then n = e.len end
+	e.fwd, e.len = e.fwd + n, e.len - n
+	return n
+end
+
+function HTTPMessage.set_eom(self)
+	local _, ctx, resp = msg_of(self, "set_eom")
+	if resp then ctx.flt_eom = true end
+end
+
+function HTTPMessage.unset_eom(self)
+	local _, ctx, resp = msg_of(self, "unset_eom")
+	if resp then ctx.flt_eom = false end
+end
