@@ -49,6 +49,9 @@ const (
 	// FlagResEnd (set by Go): the server's response body ended, for the
 	// Lua filters waiting with OpResBody.
 	FlagResEnd = C.LE_F_RES_END
+	// FlagReqFilter (set by Lua): Lua filters take the forwarded request's
+	// body; what they pass on is in out.
+	FlagReqFilter = C.LE_F_REQ_FILTER
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

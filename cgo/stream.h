@@ -104,7 +104,8 @@ enum {
 	LE_F_HOOKS_AFTER = 1024, /* Lua: the request has after_response hooks; parked for a server's head, it is resumed with LE_F_AFTER when the exchange ends without one */
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
 	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
-	LE_F_RES_END = 8192      /* Go: the server's response body ended (Lua filters, LE_OP_RES_BODY) */
+	LE_F_RES_END = 8192,     /* Go: the server's response body ended (Lua filters, LE_OP_RES_BODY) */
+	LE_F_REQ_FILTER = 16384  /* Lua: filters take the forwarded request's body (read as a script's); Go sends what they put in out to the server, and ends its body when the coroutine waits with LE_OP_FORWARD */
 };
 
 /* The protocol a stream came on (le_stream.kind). */

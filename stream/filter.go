@@ -5,6 +5,7 @@ import (
 
 	"github.com/luaedge/luaedge/cgo"
 	"github.com/luaedge/luaedge/proto/http1"
+	"github.com/luaedge/luaedge/transport"
 )
 
 // filtering is the state of a forwarded response whose body goes through
@@ -16,7 +17,15 @@ import (
 // and the coroutine resumed; what the filters pass on comes back in out.
 // It belongs to the stream, for one exchange.
 type filtering struct {
-	on bool
+	// req: the request's filters take its body (cgo.FlagReqFilter): it
+	// reaches the stream as a script's does, and what they pass on goes
+	// to the server from out, until the coroutine waits for the
+	// response head (OpForward).
+	req bool
+	// headWaits: the server's head came while req: it waits for the
+	// request's filters to end (ResponseRulesRunning holds its body).
+	headWaits bool
+	on        bool
 	// headHeld: the response head has not left yet. It goes with the
 	// filters' first bytes (or at the end), so that a filter failing on
 	// the first piece closes the connection without an answer, as
@@ -25,6 +34,61 @@ type filtering struct {
 	// trailers are the server's trailer fields, copied (the upstream's
 	// buffer is reused) to follow the filtered body.
 	trailers []http1.Header
+}
+
+// afterReqFilterStep acts on a step of the request's filters; false
+// when they answered the request instead (a failure): the exchange is
+// dropped and the step goes on as a script's answer.
+func (st *Stream) afterReqFilterStep(op int, arg float64) bool {
+	s := st.th.S
+	if s.Flags()&cgo.FlagReqFilter == 0 && op != cgo.OpForward {
+		st.flt.req = false
+		st.fwd.drop(st)
+		return false
+	}
+	st.flt.req = true
+	if st.fwd.up == nil {
+		st.startForward()
+		if st.fwd.up == nil {
+			st.flt.req = false // answered (503...)
+			return true
+		}
+	}
+	u := st.fwd.up
+	if out := s.Out(); len(out) > 0 {
+		u.Body(out)
+		s.ConsumeOut()
+	}
+	switch op {
+	case cgo.OpForward:
+		// Done with the request's body: the exchange goes on as any.
+		st.flt.req = false
+		s.ClearFlag(cgo.FlagReqFilter)
+		var tr []http1.Header
+		for i := range s.NumTrailers() {
+			name, value := s.Trailer(i)
+			tr = append(tr, http1.Header{Name: append([]byte(nil), name...), Value: append([]byte(nil), value...)})
+		}
+		u.EndBody(tr)
+		st.down.Forwarded(u)
+		st.bodyHandedOn()
+		if st.flt.headWaits {
+			st.flt.headWaits = false
+			st.UpstreamHead()
+		}
+	case cgo.OpRecv:
+		// More of the client's body, once the server took what went.
+		if u.Backlog() >= transport.HighWater {
+			st.park(transport.Recheck)
+		} else if !st.down.WaitBody() {
+			st.park(0)
+		}
+	case cgo.OpSleep:
+		st.park(time.Duration(arg * float64(time.Millisecond)))
+	default:
+		st.park(yieldDelay)
+	}
+	return true
 }
 
 // startFiltering is the http-response step that ended with OpResBody.

@@ -176,6 +176,9 @@ func (st *Stream) startForward() {
 		return
 	}
 	st.fwd.up = u
+	if st.flt.req {
+		return // the request's filters hand its body on (filter.go)
+	}
 	st.down.Forwarded(u)
 	st.bodyHandedOn()
 }
@@ -200,7 +203,7 @@ func (st *Stream) forwardError(status int, why string) {
 // forwarded, else to the script. It returns false when the script's
 // buffer cannot take them (out of memory).
 func (st *Stream) Body(p []byte) bool {
-	if u := st.fwd.up; u != nil {
+	if u := st.fwd.up; u != nil && !st.flt.req {
 		u.Body(p)
 		return true
 	}
@@ -235,7 +238,7 @@ func (st *Stream) Unread() int { return st.unread }
 // BodyEnd tells that the request body (or the client's stream of bytes)
 // ended, with its trailer fields (nil: none).
 func (st *Stream) BodyEnd(trailers []http1.Header) {
-	if u := st.fwd.up; u != nil {
+	if u := st.fwd.up; u != nil && !st.flt.req {
 		u.EndBody(trailers)
 		return
 	}
@@ -250,6 +253,10 @@ func (st *Stream) BodyEnd(trailers []http1.Header) {
 // body follows is the response rules' to say (HEAD, 1xx, 204, 304), as
 // for a script's answer.
 func (st *Stream) UpstreamHead() {
+	if st.flt.req {
+		st.flt.headWaits = true
+		return
+	}
 	if op, _ := st.th.S.Op(); op == cgo.OpForward {
 		// The coroutine waits to run the http-response rules on this head.
 		st.fwd.parkedForHead = true
@@ -279,7 +286,7 @@ func (st *Stream) afterResponseRules(op int, arg float64) {
 
 // ResponseRulesRunning reports that the http-response rules have not
 // finished with the server's head: body bytes wait.
-func (st *Stream) ResponseRulesRunning() bool { return st.fwd.parkedForHead }
+func (st *Stream) ResponseRulesRunning() bool { return st.fwd.parkedForHead || st.flt.headWaits }
 
 // sendUpstreamHead sends the (possibly changed) response head and frees
 // the coroutine: what follows is relayed without Lua.

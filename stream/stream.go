@@ -378,6 +378,9 @@ func (st *Stream) Step() {
 			st.afterFilterStep(op, arg)
 			return
 		}
+		if (st.flt.req || s.Flags()&cgo.FlagReqFilter != 0) && st.afterReqFilterStep(op, arg) {
+			return
+		}
 		if st.fwd.parkedForHead {
 			st.afterResponseRules(op, arg)
 			return
@@ -595,7 +598,7 @@ func (st *Stream) end(after bool) {
 	if th == nil {
 		return
 	}
-	if st.flt.on {
+	if st.flt.on || st.flt.req || st.flt.headWaits {
 		st.flt = filtering{}
 	}
 	st.gen++

@@ -29,7 +29,7 @@ function Upper:new()
 end
 
 function Upper:start_analyze(txn, chn)
-  if chn:is_resp() then filter.register_data_filter(self, chn) end
+  if chn:is_resp() or txn.sf:path():find("^/echo") then filter.register_data_filter(self, chn) end
 end
 
 function Upper:http_headers(txn, msg)
@@ -39,6 +39,8 @@ function Upper:http_headers(txn, msg)
   else
     msg:add_header("x-filter-req", self.tag)
     self.append = txn.sf:path():find("append") ~= nil
+    self.grow = txn.sf:path():find("grow") ~= nil
+    if self.grow then msg:del_header("content-length") end
   end
   return filter.CONTINUE
 end
@@ -47,6 +49,7 @@ function Upper:http_payload(txn, msg)
   local b = msg:body()
   if b and #b > 0 then msg:set(b:upper()) end
   if self.append and msg:eom() then msg:append("[end]") end
+  if self.grow and not msg:is_resp() and msg:eom() then msg:append("!") end
 end
 
 core.register_filter("upper", Upper, function(cls, args)
@@ -111,6 +114,10 @@ func filterBackend(t *testing.T, release <-chan struct{}) string {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pieces := []string{"hello ", "piece ", "world\n"}
+		if strings.HasPrefix(r.URL.Path, "/echo") {
+			b, _ := io.ReadAll(r.Body)
+			pieces = []string{"got=", string(b), fmt.Sprintf(" (%d, %q)\n", r.ContentLength, r.TransferEncoding)}
+		}
 		w.Header().Set("content-type", "text/plain")
 		w.Header().Set("x-req-filter", r.Header.Get("x-filter-req"))
 		if !strings.Contains(r.URL.Path, "chunk") {
@@ -154,6 +161,11 @@ func TestHAProxyCfgLuaFilters(t *testing.T) {
 			{name: "error on the response: closed", req: hxReq{Path: "/res-err"}, want: hxWant{Closed: true}},
 			{name: "filter.ERROR on the response: closed", req: hxReq{Path: "/ret-err"}, want: hxWant{Closed: true}},
 			{name: "error on the body: closed", req: hxReq{Path: "/pay-err"}, want: hxWant{Closed: true}},
+			{name: "request body, content-length", req: hxReq{Method: "POST", Path: "/echo", Body: "some body"},
+				want: upper("GOT=SOME BODY (9, [])\n")},
+			{name: "request body grown, content-length removed", req: hxReq{Method: "POST", Path: "/echo-grow", Body: "some body"},
+				want: upper("GOT=SOME BODY! (-1, [\"CHUNKED\"])\n")},
+			{name: "request without a body", req: hxReq{Path: "/echo"}, want: upper("GOT= (0, [])\n")},
 			{name: "after the errors", req: hxReq{Path: "/chunk"}, want: upper("HELLO PIECE WORLD\n")},
 			{name: "after the errors, without filters", front: "P", req: hxReq{Path: "/len"},
 				want: hxWant{Status: 200, Body: "hello piece world\n", Header: map[string]string{"x-filter-res": ""}}},
@@ -203,6 +215,33 @@ func TestHAProxyCfgLuaFilterConcurrent(t *testing.T) {
 		}
 		if got := resp.Header.Get("x-filter-res"); got != "a1+b2" {
 			t.Errorf("%s: x-filter-res %q", who, got)
+		}
+	})
+}
+
+// A chunked request body, in pieces, goes through the request's filters
+// on its way to the server.
+func TestHAProxyCfgLuaFilterChunkedRequest(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "filters-chunked", cfg: filterCfg, made: map[string]string{"flt.lua": filterLua}}
+	backends := map[string]string{"FLT": filterBackend(t, nil)}
+	hcCheckBoth(t, sc, backends, func(who string, addr func(string) string) {
+		c, err := net.DialTimeout("tcp", addr(""), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+		io.WriteString(c, "3\r\nefg\r\n0\r\n\r\n")
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if want := "GOT=ABCDEFG (-1, [\"CHUNKED\"])\n"; string(body) != want {
+			t.Errorf("%s: %d %q, want %q", who, resp.StatusCode, body, want)
 		}
 	})
 }

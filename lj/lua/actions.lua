@@ -378,6 +378,7 @@ end
 local function forward(s, ctx, txn, p)
 	if p.filters and not I.filters_req_headers(s, ctx, txn) then return end
 	s.flags = bor(s.flags, I.F_FORWARD)
+	if p.filters and not I.filters_req_body(s, ctx, txn) then return end
 	if #p.res == 0 and not p.wait_res and not I.tracking(s) and not (p.hooks and I.hooks_want_head(ctx)) then return end
 	I.wait(ctx, I.OP_FORWARD)
 	-- The exchange ended without a head (the server failed, the client

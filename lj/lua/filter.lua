@@ -135,27 +135,18 @@ function I.filters_begin(s, ctx, txn, p)
 			end
 		end
 	end
-	ctx.flt, ctx.flt_data, ctx.flt_eom = list, nil, nil
+	ctx.flt, ctx.flt_data, ctx.flt_eom, ctx.req_end = list, nil, nil, nil
 	if each(ctx, "start_analyze", txn, txn.req) then return true end
 	I.http_error(s, 400, true, ctx)
 	return false
 end
 
--- req_headers runs http_headers on the request, after its rules; then,
--- since request bodies are not filtered, the request's http_end when a
--- filter asked for its data. False: the request has HAProxy's 400.
+-- req_headers runs http_headers on the request, after its rules.
+-- False: the request has HAProxy's 400.
 function I.filters_req_headers(s, ctx, txn)
-	local ok = each(ctx, "http_headers", txn, txn.http_req)
-	if ok then
-		for _, e in ipairs(ctx.flt) do
-			if e.data_req then
-				ok = each(ctx, "http_end", txn, txn.http_req)
-				break
-			end
-		end
-	end
-	if not ok then I.http_error(s, 400, true, ctx) end
-	return ok
+	if each(ctx, "http_headers", txn, txn.http_req) then return true end
+	I.http_error(s, 400, true, ctx)
+	return false
 end
 
 -- abort ends the exchange without an answer, as HAProxy closes the
@@ -184,9 +175,9 @@ end
 -- memcpy.
 local buf_move = I.buf_move
 
--- put_at puts data at position pos of the held body.
-local function put_at(s, pos, data, fname)
-	local b, n = s.body, #data
+-- put_at puts data at position pos of buffer b.
+local function put_at(b, pos, data, fname)
+	local n = #data
 	if b.len + n > HOLD_MAX then
 		error("HTTPMessage:" .. fname .. ": the filters would hold more than 16 MiB of body (luaedge's limit)", 3)
 	end
@@ -196,75 +187,146 @@ local function put_at(s, pos, data, fname)
 	ffi_copy(b.p + pos, data, n)
 end
 
--- close drops the n bytes of the held body at position pos.
-local function close(s, pos, n)
-	local b = s.body
+-- close drops the n bytes of buffer b at position pos.
+local function close(b, pos, n)
 	buf_move(b, pos, pos + n, b.len - pos - n)
 	b.len = b.len - n
 end
 
--- res_body filters the response body when a filter registered data
--- filtering on it; else it runs end_analyze at once. False: a filter
--- failed (the exchange is aborted).
-function I.filters_res_body(s, ctx, txn)
+-- data_filters returns the filters that registered data filtering on a
+-- side ("data_req", "data_res"), in order, ready for a body in buf.
+local function data_filters(ctx, key, buf)
 	local data = {}
 	for _, e in ipairs(ctx.flt) do
-		if e.data_res then data[#data + 1] = e end
+		if e[key] then
+			data[#data + 1] = e
+			e.buf, e.fwd, e.len, e.pos, e.resp = buf, 0, 0, #data, key == "data_res"
+		end
 	end
-	if #data == 0 then return finish(ctx, txn) or abort(s) end
+	return data
+end
+
+-- filter_body runs the data filters of a side over its body, held in
+-- buf, until the body ended and all of it left: pull (which moves what
+-- arrived into buf and tells whether the side ended) runs before each
+-- round; what the last filter passes on goes to out; wait parks the
+-- coroutine until more arrives. Filter k reads what filter k-1 passed on
+-- and it did not yet. False: a filter failed.
+local function filter_body(s, ctx, txn, msg, data, buf, pull, wait)
 	ctx.flt_data = data
-	local msg = txn.http_res
-	-- The request's body is done with: the body buffer now holds the
-	-- response's pieces, from its start.
-	s.body.len, s.body_pos = 0, 0
-	for _, e in ipairs(data) do e.fwd, e.len = 0, 0 end
 	local called_at_end = false
 	while true do
-		local ended = band(s.flags, I.F_RES_END) ~= 0
-		-- Filter k reads what filter k-1 passed on and it did not yet.
-		local upto = s.body.len
-		local before = data[#data].fwd
+		local ended = pull()
+		local upto = buf.len
+		local moved = false
 		for k = 1, #data do
 			local e = data[k]
 			e.len = upto - e.fwd
 			if e.len > 0 or (ended and not called_at_end) then
-				e.pos = k
 				ctx.flt_pay = e
+				local held = buf.len
 				local rc = call(ctx, e, "http_payload", txn, msg)
 				ctx.flt_pay = nil
-				if rc == false then return abort(s) end
+				if rc == false then return false end
 				local n = e.len
 				if type(rc) == "number" and rc >= 0 and rc < n then n = rc end
 				e.fwd, e.len = e.fwd + n, e.len - n
+				moved = moved or n > 0 or buf.len ~= held
 			end
 			upto = e.fwd
 		end
 		if ended then called_at_end = true end
-		-- What the last filter passed on leaves.
 		if upto > 0 then
-			if I.buf_append(s.out, s.body.p, upto) ~= 0 then error("out of memory", 0) end
-			close(s, 0, upto)
+			if I.buf_append(s.out, buf.p, upto) ~= 0 then error("not enough memory", 0) end
+			close(buf, 0, upto)
 			for _, e in ipairs(data) do e.fwd = e.fwd - upto end
 		end
-		if ended and s.body.len == 0 then break end
+		if ended and buf.len == 0 then return true end
 		local wake
 		for _, e in ipairs(data) do
-			if e.wake then wake = wake and math.min(wake, e.wake) or e.wake; e.wake = nil end
+			if e.wake then wake = math.min(wake or e.wake, e.wake) end
+			e.wake = nil
 		end
 		if wake and wake > 0 then
 			I.wait(ctx, I.OP_SLEEP, wake)
-		elseif ended then
-			if data[#data].fwd == before and upto == 0 then
-				-- Nothing more can come and the filters pass nothing on:
-				-- HAProxy would wait for its timeout; luaedge ends it.
-				alert(data[1], "the response body ended and the filters keep bytes they do not pass on")
-				return abort(s)
-			end
-		else
-			I.wait(ctx, I.OP_RES_BODY)
+		elseif ended and not moved then
+			-- Nothing more can come and the filters pass nothing on:
+			-- HAProxy would wait for its timeout; luaedge ends it.
+			alert(data[1], "the body ended and the filters keep bytes they do not pass on")
+			return false
+		elseif not ended then
+			wait()
 		end
 	end
-	if not each(ctx, "http_end", txn, msg) then return abort(s) end
+end
+
+-- req_body filters the request body, once the request is forwarded,
+-- when a filter registered data filtering on it, then runs the
+-- request's http_end. The filters hold the body in io (a socket's buffer
+-- otherwise: filter callbacks cannot wait on sockets); what arrived is
+-- taken from body while they hold less than FULL, so that a client
+-- sending faster than they pass bytes on is paused; what they pass on
+-- goes to out, which Go sends to the server (F_REQ_FILTER). Go clears
+-- F_REQ_FILTER when the coroutine then waits for the response head.
+-- False: a filter failed, and the request has HAProxy's 400.
+function I.filters_req_body(s, ctx, txn)
+	local data = data_filters(ctx, "data_req", s.io)
+	if #data == 0 then return true end
+	local msg = txn.http_req
+	-- A failure answers instead of the server: what was passed on and
+	-- not yet sent is dropped, and the exchange with it (Go sees
+	-- F_REQ_FILTER cleared without OP_FORWARD).
+	local fail = function()
+		s.out.len = 0
+		s.flags = band(s.flags, bit.bnot(bor(I.F_FORWARD, I.F_REQ_FILTER)))
+		I.http_error(s, 400, true, ctx)
+		return false
+	end
+	ctx.req_end = false
+	if band(s.flags, I.F_BODY_END) ~= 0 and s.body.len == s.body_pos then
+		-- No body: only the request's http_end runs.
+		ctx.req_end = true
+		return each(ctx, "http_end", txn, msg) or fail()
+	end
+	-- A filter that removed content-length has the body sent chunked.
+	if tonumber(s.content_length) >= 0 and I.get_headers(s, false)["content-length"] == nil then
+		s.content_length = -1
+	end
+	s.io.len = 0
+	s.flags = bor(s.flags, I.F_REQ_FILTER)
+	local function pull()
+		local b = s.body
+		local n = b.len - s.body_pos
+		if n > 0 and s.io.len < FULL then
+			if I.buf_append(s.io, b.p + s.body_pos, n) ~= 0 then error("not enough memory", 0) end
+			s.body_pos = b.len
+		end
+		-- The end stays Lua's to know: Go opens the exchange with what
+		-- the flags say, and the filters have yet to pass the body on.
+		if band(s.flags, I.F_BODY_END) ~= 0 then
+			s.flags = band(s.flags, bit.bnot(I.F_BODY_END))
+			ctx.req_end = true
+		end
+		return ctx.req_end and s.body_pos == b.len
+	end
+	local ok = filter_body(s, ctx, txn, msg, data, s.io, pull, function() I.wait(ctx, I.OP_RECV) end)
+	s.io.len = 0
+	if not ok then return fail() end
+	return each(ctx, "http_end", txn, msg) or fail()
+end
+
+-- res_body filters the response body when a filter registered data
+-- filtering on it; else it runs end_analyze at once. The pieces Go
+-- appends to body are the filters' input, from its start (the request's
+-- body is done with). False: a filter failed (the exchange is aborted).
+function I.filters_res_body(s, ctx, txn)
+	local data = data_filters(ctx, "data_res", s.body)
+	if #data == 0 then return finish(ctx, txn) or abort(s) end
+	s.body.len, s.body_pos = 0, 0
+	local function pull() return band(s.flags, I.F_RES_END) ~= 0 end
+	local ok = filter_body(s, ctx, txn, txn.http_res, data, s.body, pull, function() I.wait(ctx, I.OP_RES_BODY) end)
+	if not ok then return abort(s) end
+	if not each(ctx, "http_end", txn, txn.http_res) then return abort(s) end
 	return finish(ctx, txn) or abort(s)
 end
 
@@ -382,43 +444,60 @@ end
 -- (set_eom, unset_eom: they change this answer only).
 function HTTPMessage.eom(self)
 	local s, ctx, resp = msg_of(self, "eom")
-	local set = resp and ctx.flt_eom
-	if set ~= nil then return set end
-	return band(s.flags, resp and I.F_RES_END or I.F_BODY_END) ~= 0
+	local set = ctx.flt_eom
+	if set ~= nil and set[resp] ~= nil then return set[resp] end
+	if resp then return band(s.flags, I.F_RES_END) ~= 0 end
+	return ctx.req_end or band(s.flags, I.F_BODY_END) ~= 0
 end
 
--- payload returns the filter whose http_payload runs on this message:
--- the body methods work only there, as in HAProxy.
+-- pay returns the filter whose http_payload runs on this message, if
+-- any.
+local function pay(ctx, resp)
+	local e = ctx.flt_pay
+	if e and e.resp == resp then return e end
+	return nil
+end
+
+-- payload is pay for the body methods, which work only there, as in
+-- HAProxy.
 local function payload(self, fname)
 	local s, ctx, resp = msg_of(self, fname)
-	local e = ctx.flt_pay
-	if not resp or e == nil then
-		error("HTTPMessage:" .. fname .. ": only in the http_payload callback of a filter", 3)
+	local e = pay(ctx, resp)
+	if e == nil then
+		error("HTTPMessage:" .. fname .. ": only in the http_payload callback of a filter, on its message", 3)
 	end
 	return s, ctx, e
 end
 
 function HTTPMessage.input(self)
 	local _, ctx, resp = msg_of(self, "input")
-	local e = resp and ctx.flt_pay
+	local e = pay(ctx, resp)
 	return e and e.len or 0
 end
 
 function HTTPMessage.output(self)
 	local _, ctx, resp = msg_of(self, "output")
-	local e = resp and ctx.flt_pay
+	local e = pay(ctx, resp)
 	return e and e.fwd or 0
 end
 
+-- held is how many body bytes the side's filters hold.
+local function held(s, ctx, resp)
+	if resp then return s.body.len end
+	return band(s.flags, I.F_REQ_FILTER) ~= 0 and s.io.len or 0
+end
+
 function HTTPMessage.is_full(self)
-	local s, _, resp = msg_of(self, "is_full")
-	return resp and s.body.len >= FULL
+	local s, ctx, resp = msg_of(self, "is_full")
+	return held(s, ctx, resp) >= FULL
 end
 
 function HTTPMessage.may_recv(self)
-	local s, _, resp = msg_of(self, "may_recv")
-	if not resp then return false end
-	return band(s.flags, I.F_RES_END) == 0 and s.body.len < FULL
+	local s, ctx, resp = msg_of(self, "may_recv")
+	if resp then
+		return band(s.flags, I.F_RES_END) == 0 and held(s, ctx, resp) < FULL
+	end
+	return not ctx.req_end and band(s.flags, I.F_BODY_END) == 0 and held(s, ctx, resp) < FULL
 end
 
 local function int_arg(v, i, fname)
@@ -451,7 +530,7 @@ end
 local function insert(s, ctx, e, pos, data, fname)
 	local n = #data
 	if n == 0 then return 0 end
-	put_at(s, pos, data, fname)
+	put_at(e.buf, pos, data, fname)
 	e.len = e.len + n
 	local data_list = ctx.flt_data
 	for k = 1, e.pos - 1 do data_list[k].fwd = data_list[k].fwd + n end
@@ -460,7 +539,7 @@ end
 
 local function delete(s, ctx, e, pos, n)
 	if n <= 0 then return end
-	close(s, pos, n)
+	close(e.buf, pos, n)
 	e.len = e.len - n
 	local data_list = ctx.flt_data
 	for k = 1, e.pos - 1 do data_list[k].fwd = data_list[k].fwd - n end
@@ -473,7 +552,7 @@ function HTTPMessage.body(self, ...)
 	local n, off, len = select("#", ...), ...
 	if n > 2 then error("'data' expects at most 2 arguments", 2) end
 	local s, _, e = payload(self, "body")
-	if e.len == 0 and band(s.flags, I.F_RES_END) ~= 0 then return nil end
+	if e.len == 0 and HTTPMessage.eom(self) then return nil end
 	local pos = n >= 1 and offset(e, off, 1, "body") or e.fwd
 	local avail = e.fwd + e.len - pos
 	if n == 2 then
@@ -486,7 +565,7 @@ function HTTPMessage.body(self, ...)
 	else
 		len = avail
 	end
-	return ffi_string(s.body.p + pos, len)
+	return ffi_string(e.buf.p + pos, len)
 end
 
 -- range reads set's and remove's offset and length over e's input.
@@ -559,12 +638,11 @@ function HTTPMessage.forward(self, n)
 	return n
 end
 
-function HTTPMessage.set_eom(self)
-	local _, ctx, resp = msg_of(self, "set_eom")
-	if resp then ctx.flt_eom = true end
+local function set_eom(self, fname, v)
+	local _, ctx, resp = msg_of(self, fname)
+	ctx.flt_eom = ctx.flt_eom or {}
+	ctx.flt_eom[resp] = v
 end
 
-function HTTPMessage.unset_eom(self)
-	local _, ctx, resp = msg_of(self, "unset_eom")
-	if resp then ctx.flt_eom = false end
-end
+function HTTPMessage.set_eom(self) set_eom(self, "set_eom", true) end
+function HTTPMessage.unset_eom(self) set_eom(self, "unset_eom", false) end
