@@ -27,13 +27,16 @@ local type, tostring, pcall, select = type, tostring, pcall, select
 local filter = { CONTINUE = 1, WAIT = 0, ERROR = -1, FLT_CFG_FL_HTX = 1 }
 _G.filter = filter
 
--- HOLD_MAX bounds the response body a request's filters hold in C memory
--- (outside the state's memory_limit), what they inserted included; past
--- it an insertion is an error. FULL is is_full's mark: past it Go stops
--- reading the server (stream.Backlog counts the bytes held) until the
--- filters pass bytes on.
+-- HOLD_MAX bounds the body a request's filters hold in C memory (outside
+-- the state's memory_limit), what they inserted included; past it an
+-- insertion is an error. FULL is is_full's mark, transport.HighWater:
+-- past it Go stops reading the server (stream.Backlog counts the bytes
+-- held), and the request's filters take no more of the client's body
+-- (which pauses the client past stream.UnreadHigh). Filters that hold
+-- that much and pass nothing on end the exchange: nothing more would
+-- come.
 local HOLD_MAX = 16 * 1024 * 1024
-local FULL = 1024 * 1024
+local FULL = 512 * 1024
 
 -- name -> {class =, fn =}, by core.register_filter.
 I.filters = {}
@@ -251,8 +254,11 @@ local function filter_body(s, ctx, txn, msg, data, buf, pull, wait)
 			I.wait(ctx, I.OP_SLEEP, wake)
 		elseif ended and not moved then
 			-- Nothing more can come and the filters pass nothing on:
-			-- HAProxy would wait for its timeout; luaedge ends it.
+			-- HAProxy would wait for its timeouts; luaedge ends it.
 			alert(data[1], "the body ended and the filters keep bytes they do not pass on")
+			return false
+		elseif buf.len >= FULL and not moved then
+			alert(data[1], "the filters hold " .. FULL .. " bytes of body and pass nothing on")
 			return false
 		elseif not ended then
 			wait()
@@ -309,7 +315,12 @@ function I.filters_req_body(s, ctx, txn)
 		end
 		return ctx.req_end and s.body_pos == b.len
 	end
-	local ok = filter_body(s, ctx, txn, msg, data, s.io, pull, function() I.wait(ctx, I.OP_RECV) end)
+	-- Full, they wait without asking for the client's body: what comes
+	-- stays unread, and pauses the client.
+	local function wait()
+		if s.io.len >= FULL then I.wait(ctx, I.OP_YIELD) else I.wait(ctx, I.OP_RECV) end
+	end
+	local ok = filter_body(s, ctx, txn, msg, data, s.io, pull, wait)
 	s.io.len = 0
 	if not ok then return fail() end
 	return each(ctx, "http_end", txn, msg) or fail()
