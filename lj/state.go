@@ -333,7 +333,13 @@ func (s *State) SetFilters(prog int, lines []string) error {
 		return nil
 	}
 	code := fmt.Sprintf("(...).set_filters(%d, %s)", prog, luaList(lines))
-	return s.L.LoadInternal([]byte(code), "=luaedge/filters")
+	if err := s.L.LoadInternal([]byte(code), "=luaedge/filters"); err != nil {
+		// The message names the declaration; a traceback through
+		// luaedge's own code would not help.
+		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // Capture is a capture slot of a frontend: Header, when not "", is
