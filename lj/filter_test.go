@@ -232,3 +232,101 @@ core.register_filter("fail", Fail, function() end)
 		t.Errorf("response error: op %d flags %x", op, th.S.Flags())
 	}
 }
+
+// The request's body goes through its filters once forwarded: what they
+// pass on is in out, the end of the body stays theirs to tell until the
+// coroutine waits for the response head.
+func TestFilterRequestBody(t *testing.T) {
+	code := filterScripts + `
+local Req = { flags = filter.FLT_CFG_FL_HTX }
+Req.__index = Req
+function Req:new() return setmetatable({ n = 0 }, Req) end
+function Req:start_analyze(txn, chn)
+	if not chn:is_resp() then filter.register_data_filter(self, chn) end
+end
+function Req:http_payload(txn, msg)
+	local b = msg:body()
+	if b then self.n = self.n + #b; msg:set(b:upper()) end
+	if msg:eom() then msg:append("#" .. self.n) end
+end
+function Req:http_end(txn, msg) txn.http:req_set_header("x-ended", msg:eom() and "yes" or "no") end
+core.register_filter("req", Req, function() end)
+`
+	s := newTestState(t, code, 0)
+	id, err := s.Program("http", nil, nil, "", true, StickNames{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFilters(id, []string{"lua.req"}); err != nil {
+		t.Fatal(err)
+	}
+	th, err := s.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := th.S
+	st.Reset(EntryHTTP, id, 1)
+	st.SetRequestLine([]byte("POST"), []byte("/"), []byte("/"), nil, 1, 1)
+	st.AddField([]byte("content-length"), []byte("6"))
+	st.SetContentLength(6)
+	st.AppendBody([]byte("abc"))
+	step := func(want int, out string) {
+		t.Helper()
+		if r := th.Resume(0); r.Dead {
+			t.Fatal(r.Msg)
+		}
+		if op, _ := st.Op(); op != want || string(st.Out()) != out {
+			t.Fatalf("op %d out %q, want %d %q (err %q)", op, st.Out(), want, out, st.Err())
+		}
+		if st.Flags()&cgo.FlagBodyEnd != 0 || st.Flags()&cgo.FlagReqFilter == 0 {
+			t.Fatalf("flags %x", st.Flags())
+		}
+		st.ConsumeOut()
+	}
+	step(cgo.OpRecv, "ABC")
+	st.AppendBody([]byte("def"))
+	st.SetFlag(cgo.FlagBodyEnd)
+	step(cgo.OpForward, "DEF#6")
+	if got := field(st, "x-ended"); got != "yes" {
+		t.Errorf("x-ended %q", got)
+	}
+}
+
+// A callback that returns filter.WAIT runs again after its wake time.
+func TestFilterWait(t *testing.T) {
+	code := filterScripts + `
+local Slow = { flags = filter.FLT_CFG_FL_HTX }
+Slow.__index = Slow
+function Slow:new() return setmetatable({ calls = 0 }, Slow) end
+function Slow:http_headers(txn, msg)
+	self.calls = self.calls + 1
+	if self.calls == 1 then
+		filter.wake_time(25)
+		return filter.WAIT
+	end
+	msg:add_header("x-calls", self.calls)
+end
+core.register_filter("slow", Slow, function() end)
+`
+	s := newTestState(t, code, 0)
+	id, err := s.Program("http", nil, nil, "", true, StickNames{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFilters(id, []string{"lua.slow"}); err != nil {
+		t.Fatal(err)
+	}
+	th := newRequest(t, s, id, "/")
+	if r := th.Resume(0); r.Dead {
+		t.Fatal(r.Msg)
+	}
+	if op, arg := th.S.Op(); op != cgo.OpSleep || arg != 25 {
+		t.Fatalf("op %d arg %v, want a sleep of 25 ms", op, arg)
+	}
+	if r := th.Resume(0); r.Dead {
+		t.Fatal(r.Msg)
+	}
+	if op, _ := th.S.Op(); op != cgo.OpForward || field(th.S, "x-calls") != "2" {
+		t.Errorf("op %d, x-calls %q", op, field(th.S, "x-calls"))
+	}
+}
