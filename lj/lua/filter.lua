@@ -9,12 +9,14 @@
 -- same coroutine as its rules: start_analyze on the request before the
 -- http-request rules, http_headers after them; start_analyze on the
 -- response when its head arrives, http_headers after the http-response
--- rules. When a filter registered data filtering on the response, the
--- coroutine stays with the response: Go appends each piece of the
--- server's body to the stream's body buffer and resumes it (OP_RES_BODY),
--- the filters' http_payload run over it in declaration order, and what
--- the last one passed on goes to out for Go to send. Then http_end and
--- end_analyze.
+-- rules. When a filter registered data filtering on a side, its body
+-- goes through the filters' http_payload piece by piece, in declaration
+-- order, each filter reading what the one before passed on, and what the
+-- last one passes on goes to out for Go to send: the request's body once
+-- it was forwarded (read as a script reads it, held in io), the
+-- response's as Go appends each piece of the server's body to the body
+-- buffer and resumes the coroutine (OP_RES_BODY). Then http_end, and
+-- end_analyze once the response ended.
 local I = ...
 setfenv(1, I.env)
 local ffi = require("ffi")
@@ -134,7 +136,7 @@ function I.filters_begin(s, ctx, txn, p)
 				return false
 			end
 			if type(inst) == "table" then
-				list[#list + 1] = { cls = f.cls, name = f.name, inst = inst, data_req = false, data_res = false }
+				list[#list + 1] = { name = f.name, inst = inst, data_req = false, data_res = false }
 			end
 		end
 	end
@@ -169,6 +171,8 @@ function I.filters_res_headers(s, ctx, txn)
 	return each(ctx, "http_headers", txn, txn.http_res) or abort(s)
 end
 
+-- finish runs end_analyze on the request, then on the response, as
+-- HAProxy does once the response ended.
 local function finish(ctx, txn)
 	if not each(ctx, "end_analyze", txn, txn.req) then return false end
 	return each(ctx, "end_analyze", txn, txn.res)
