@@ -139,6 +139,8 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "add_field");
 	lua_pushlightuserdata(L, (void *)le_buf_put);
 	lua_setfield(L, -2, "buf_put");
+	lua_pushlightuserdata(L, (void *)le_buf_move);
+	lua_setfield(L, -2, "buf_move");
 	lua_pushlightuserdata(L, (void *)le_del_fields);
 	lua_setfield(L, -2, "del_fields");
 	lua_pushlightuserdata(L, (void *)le_now_us);
@@ -542,6 +544,13 @@ int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out)
 	out->off = off;
 	out->len = (uint32_t)n;
 	return 0;
+}
+
+/* le_buf_move moves n bytes of b from offset src to dst, which may
+ * overlap: how Lua filters insert into and cut the body they hold. */
+void le_buf_move(le_buf *b, uint32_t dst, uint32_t src, uint32_t n)
+{
+	memmove(b->p + dst, b->p + src, n);
 }
 
 int le_set_reason(le_stream *s, const char *p, size_t n)

@@ -24,6 +24,7 @@ const (
 	OpUpgrade = C.LE_OP_UPGRADE
 	OpAfter   = C.LE_OP_AFTER
 	OpInterim = C.LE_OP_INTERIM
+	OpResBody = C.LE_OP_RES_BODY
 )
 
 // Stream flags (le_stream.flags).
@@ -51,6 +52,12 @@ const (
 	FlagResInspectOver = C.LE_F_RES_INSPECT_OVER
 	// FlagNoLog (set by Lua): the request gets no access log line.
 	FlagNoLog = C.LE_F_NO_LOG
+	// FlagResEnd (set by Go): the server's response body ended, for the
+	// Lua filters waiting with OpResBody.
+	FlagResEnd = C.LE_F_RES_END
+	// FlagReqFilter (set by Lua): Lua filters take the forwarded request's
+	// body; what they pass on is in out.
+	FlagReqFilter = C.LE_F_REQ_FILTER
 )
 
 // Stream is the C struct one coroutine shares with Go. Go writes the

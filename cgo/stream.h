@@ -45,7 +45,8 @@ enum {
 	LE_OP_SOCKET = 6,  /* a Socket operation (sock_op) */
 	LE_OP_UPGRADE = 7, /* accept a WebSocket upgrade (ws_op, io); resume with the outcome */
 	LE_OP_AFTER = 8,   /* done as OP_DONE is; resume once the response was handed over (hooks' after_response) */
-	LE_OP_INTERIM = 9  /* send an interim response (status arg, fields in io, "name: value\r\n" each), then resume */
+	LE_OP_INTERIM = 9, /* send an interim response (status arg, fields in io, "name: value\r\n" each), then resume */
+	LE_OP_RES_BODY = 10 /* Lua filters wait for more of the server's response body (appended to body) or its end (LE_F_RES_END); what they pass on is in out */
 };
 
 /* Socket operations and results (le_stream.sock_op, sock_res). */
@@ -104,7 +105,9 @@ enum {
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
 	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
 	LE_F_RES_INSPECT_OVER = 8192, /* Go: the tcp-response rules' inspect delay passed, or there is none: their evaluation is the last, nothing waits for server bytes */
-	LE_F_NO_LOG = 16384     /* Lua: the request gets no access log line (txn:set_loglevel(core.silent)) */
+	LE_F_NO_LOG = 16384,    /* Lua: the request gets no access log line (txn:set_loglevel(core.silent)) */
+	LE_F_RES_END = 32768,    /* Go: the server's response body ended (Lua filters, LE_OP_RES_BODY) */
+	LE_F_REQ_FILTER = 65536  /* Lua: filters take the forwarded request's body (read as a script's); Go sends what they put in out to the server, and ends its body when the coroutine waits with LE_OP_FORWARD */
 };
 
 /* The protocol a stream came on (le_stream.kind). */
@@ -285,6 +288,7 @@ int le_add_rfield(le_stream *s, const char *name, size_t nlen, const char *value
 int le_set_reason(le_stream *s, const char *p, size_t n);
 int le_add_field(le_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int le_buf_put(le_buf *b, const char *p, size_t n, le_span *out);
+void le_buf_move(le_buf *b, uint32_t dst, uint32_t src, uint32_t n);
 int le_del_fields(le_stream *s, int resp, const char *name, size_t n);
 double le_now_us(void);
 double le_mono_us(void);

@@ -165,6 +165,10 @@ type Frontend struct {
 	// in order, on each message of the frontend's WebSockets: forwarded
 	// to a backend, or accepted by a Lua service.
 	WSFilters []string `yaml:"ws_filters"`
+	// Filters are Lua filters (core.register_filter), "lua.NAME args...",
+	// run in order on each HTTP exchange forwarded to a backend
+	// (HAProxy's filter lua.NAME).
+	Filters []string `yaml:"filters"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
 	// AcceptProxy: every connection starts with a PROXY protocol header
@@ -961,6 +965,14 @@ func (c *Config) validate() error {
 			if !strings.HasPrefix(n, "lua.") || len(n) == len("lua.") {
 				bad("%s.ws_filters[%d]: want lua.NAME, got %q", at, j, n)
 			}
+		}
+		for j, line := range f.Filters {
+			if w := strings.Fields(line); len(w) == 0 || !strings.HasPrefix(w[0], "lua.") || len(w[0]) == len("lua.") {
+				bad("%s.filters[%d]: want lua.NAME [args...], got %q", at, j, line)
+			}
+		}
+		if len(f.Filters) > 0 && f.Mode != "http" {
+			bad("%s.filters: Lua filters need mode: http (TCP-mode filters are not supported)", at)
 		}
 		if len(f.WSFilters) > 0 && f.Mode != "http" {
 			bad("%s.ws_filters: WebSocket filters need mode: http", at)

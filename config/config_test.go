@@ -90,6 +90,8 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, websocket: {pings: 1}}]`, "frontends[0].websocket.pings (line 1): unknown key"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, ws_filters: [upper]}]`, "frontends[0].ws_filters[0]: want lua.NAME"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, ws_filters: [lua.upper]}]`, "frontends[0].ws_filters: WebSocket filters need mode: http"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, filters: ["upper x"]}]`, "frontends[0].filters[0]: want lua.NAME [args...]"},
+		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, filters: [lua.upper]}]`, "frontends[0].filters: Lua filters need mode: http"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, mode: tcp, http_request: [lua.y]}]`, "frontends[0].http_request: http rules need mode: http"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: a, bind: ["127.0.0.1:2"], use_service: lua.x}]`, "frontends[1].name"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x}, {name: b, bind: ["127.0.0.1:1"], use_service: lua.x}]`, `frontends[1].bind[0]: frontend "b": 127.0.0.1:1 is already bound by frontend "a"`},

@@ -124,6 +124,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		if err == nil && f.cfg.Mode == "http" {
 			err = st.SetAfterResponse(id, f.cfg.HTTPAfterResponse)
 		}
+		if err == nil && f.cfg.Mode == "http" {
+			err = st.SetFilters(id, f.cfg.Filters)
+		}
 		if err == nil {
 			err = st.SetCaptures(id, captures(f.cfg.Capture.Request), captures(f.cfg.Capture.Response))
 		}

@@ -26,7 +26,7 @@ var luaFS embed.FS
 // The API files, run in this order after bridge.lua in every state;
 // compat53.lua first, whose tostring the others take; sandbox.lua last,
 // whose seal runs before the first script.
-var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "websocket_client.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "haproxy_httpclient.lua", "kv.lua", "hooks.lua", "sandbox.lua"}
+var apiFiles = []string{"compat53.lua", "core.lua", "accounting.lua", "vars.lua", "applet_http.lua", "fetches.lua", "http.lua", "txn.lua", "channel.lua", "actions.lua", "filter.lua", "tasks.lua", "socket.lua", "applet_tcp.lua", "proxy.lua", "converters.lua", "map.lua", "regex.lua", "core_util.lua", "websocket.lua", "websocket_client.lua", "cjson.lua", "http_headers.lua", "http_util.lua", "http_cookie.lua", "http_zlib.lua", "http_stream.lua", "http_request.lua", "dovecot_http.lua", "haproxy_httpclient.lua", "kv.lua", "hooks.lua", "sandbox.lua"}
 
 // Entry functions a coroutine can run; keep in step with lj/lua/bridge.lua.
 const (
@@ -326,6 +326,23 @@ func (s *State) SetAfterResponse(prog int, rules []string) error {
 	}
 	code := fmt.Sprintf("(...).set_after(%d, %s)", prog, luaList(rules))
 	return s.L.LoadInternal([]byte(code), "=luaedge/http_after_response")
+}
+
+// SetFilters gives HTTP program prog its Lua filters, "lua.NAME args..."
+// each, in declaration order: each declaration's class is set up here,
+// by the function core.register_filter registered with it.
+func (s *State) SetFilters(prog int, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	code := fmt.Sprintf("(...).set_filters(%d, %s)", prog, luaList(lines))
+	if err := s.L.LoadInternal([]byte(code), "=luaedge/filters"); err != nil {
+		// The message names the declaration; a traceback through
+		// luaedge's own code would not help.
+		msg, _, _ := strings.Cut(err.Error(), "\nstack traceback:")
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // Capture is a capture slot of a frontend: Header, when not "", is

@@ -179,6 +179,9 @@ func (st *Stream) startForward() {
 		return
 	}
 	st.fwd.up = u
+	if st.flt.req {
+		return // the request's filters hand its body on (filter.go)
+	}
 	st.down.Forwarded(u)
 	st.bodyHandedOn()
 }
@@ -203,7 +206,7 @@ func (st *Stream) forwardError(status int, why string) {
 // forwarded, else to the script. It returns false when the script's
 // buffer cannot take them (out of memory).
 func (st *Stream) Body(p []byte) bool {
-	if u := st.fwd.up; u != nil {
+	if u := st.fwd.up; u != nil && !st.flt.req {
 		u.Body(p)
 		return true
 	}
@@ -238,7 +241,7 @@ func (st *Stream) Unread() int { return st.unread }
 // BodyEnd tells that the request body (or the client's stream of bytes)
 // ended, with its trailer fields (nil: none).
 func (st *Stream) BodyEnd(trailers []http1.Header) {
-	if u := st.fwd.up; u != nil {
+	if u := st.fwd.up; u != nil && !st.flt.req {
 		u.EndBody(trailers)
 		return
 	}
@@ -253,6 +256,10 @@ func (st *Stream) BodyEnd(trailers []http1.Header) {
 // body follows is the response rules' to say (HEAD, 1xx, 204, 304), as
 // for a script's answer.
 func (st *Stream) UpstreamHead() {
+	if st.flt.req {
+		st.flt.headWaits = true
+		return
+	}
 	if op, _ := st.th.S.Op(); op == cgo.OpForward {
 		// The coroutine waits to run the http-response rules on this head.
 		st.fwd.parkedForHead = true
@@ -271,6 +278,8 @@ func (st *Stream) afterResponseRules(op int, arg float64) {
 		if u := st.fwd.up; u != nil {
 			u.Resume()
 		}
+	case cgo.OpResBody:
+		st.startFiltering()
 	case cgo.OpSleep:
 		st.park(time.Duration(arg * float64(time.Millisecond)))
 	default:
@@ -280,7 +289,7 @@ func (st *Stream) afterResponseRules(op int, arg float64) {
 
 // ResponseRulesRunning reports that the http-response rules have not
 // finished with the server's head: body bytes wait.
-func (st *Stream) ResponseRulesRunning() bool { return st.fwd.parkedForHead }
+func (st *Stream) ResponseRulesRunning() bool { return st.fwd.parkedForHead || st.flt.headWaits }
 
 // sendUpstreamHead sends the (possibly changed) response head and frees
 // the coroutine: what follows is relayed without Lua.
@@ -346,10 +355,20 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 }
 
 // UpstreamData relays response body bytes to the client.
-func (st *Stream) UpstreamData(p []byte) { st.sendData(p) }
+func (st *Stream) UpstreamData(p []byte) {
+	if st.flt.on {
+		st.filterData(p)
+		return
+	}
+	st.sendData(p)
+}
 
 // UpstreamTrailers relays the trailer fields that ended the server's body.
 func (st *Stream) UpstreamTrailers(list []http1.Header) {
+	if st.flt.on {
+		st.filterTrailers(list)
+		return
+	}
 	st.finishCoding()
 	if st.noBody || len(list) == 0 {
 		return
@@ -361,6 +380,10 @@ func (st *Stream) UpstreamTrailers(list []http1.Header) {
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {
+	if st.flt.on {
+		st.filterEnd()
+		return
+	}
 	st.finishCoding()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
@@ -422,7 +445,13 @@ func (st *Stream) UpstreamFailed(status int) {
 func (st *Stream) Handle(fn func()) { st.down.Handle(fn) }
 
 // Backlog is how many response bytes have not left for the client yet.
-func (st *Stream) Backlog() int { return st.down.Backlog() }
+// The body Lua filters hold counts: the server waits while they hold much.
+func (st *Stream) Backlog() int {
+	if st.flt.on && st.th != nil {
+		return st.down.Backlog() + st.th.S.BodyUnread()
+	}
+	return st.down.Backlog()
+}
 
 // Throttle pauses reading from src while the client has a backlog (see
 // transport.Throttle); the exchange ending resumes it.

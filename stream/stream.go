@@ -202,7 +202,8 @@ type Stream struct {
 	// stream whose exchange ended, hold none).
 	enc *httpenc.State
 
-	fwd forward // the exchange with a backend (forward.go)
+	fwd forward   // the exchange with a backend (forward.go)
+	flt filtering // a forwarded response body going through Lua filters (filter.go)
 
 	ws  MessageProtocol // down, once the stream became a WebSocket's
 	log *logState       // the exchange's access-log record (accesslog.go); nil: none open
@@ -376,6 +377,13 @@ func (st *Stream) Step() {
 	}
 	switch st.kind {
 	case KindHTTP:
+		if st.flt.on {
+			st.afterFilterStep(op, arg)
+			return
+		}
+		if (st.flt.req || s.Flags()&cgo.FlagReqFilter != 0) && st.afterReqFilterStep(op, arg) {
+			return
+		}
 		if st.fwd.parkedForHead {
 			st.afterResponseRules(op, arg)
 			return
@@ -595,6 +603,9 @@ func (st *Stream) end(after bool) {
 	th := st.th
 	if th == nil {
 		return
+	}
+	if st.flt.on || st.flt.req || st.flt.headWaits {
+		st.flt = filtering{}
 	}
 	st.gen++
 	st.th = nil

@@ -2187,6 +2187,8 @@ frontends:
 			[]string{"frontends[0].use_service", "nothere"}},
 		{"service of the wrong mode", config("  - name: main\n    bind: [\"127.0.0.1:0\"]\n    use_service: lua.tcpsvc\n"), nil, false,
 			[]string{"frontends[0].use_service", "tcpsvc"}},
+		{"missing filter", config(good + "    filters: [lua.nothere a]\n"), nil, false,
+			[]string{"frontends[0].filters[0]", "nothere"}},
 		{"use_service without lua.", config("  - name: main\n    bind: [\"127.0.0.1:0\"]\n    use_service: svc\n"), nil, false,
 			[]string{"frontends[0].use_service"}},
 		{"nothing answers", config("  - name: main\n    bind: [\"127.0.0.1:0\"]\n"), nil, false,

@@ -300,6 +300,9 @@ func check(cfg *config.Config, scripts []lj.Script) error {
 		if err == nil {
 			err = st.SetHooks(id, cfg.FrontendHooks(&cfg.Frontends[i]))
 		}
+		if err == nil && f.Mode == "http" {
+			err = st.SetFilters(id, f.Filters)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("frontends[%d].%v", i, err))
 		}

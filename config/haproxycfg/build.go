@@ -480,6 +480,12 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	if http {
 		fe.HTTPAfterResponse = after
 	}
+	for _, r := range p.filters {
+		if !http {
+			return fe, r.at.errorf("'filter %s': Lua filters in mode tcp are not supported by luaedge", r.words[0])
+		}
+		fe.Filters = append(fe.Filters, filterLine(r.words))
+	}
 	al, err := f.accessLog(g, p, http)
 	if err != nil {
 		return fe, err
@@ -1559,4 +1565,17 @@ func (g *gen) logFormat(p *proxy, http bool) (string, error) {
 		out.WriteString("%[lua." + name + "]")
 	}
 	return out.String(), nil
+}
+
+// filterLine writes a filter line's words as the model's "lua.NAME
+// args...": an argument that is empty or holds spaces is double-quoted.
+func filterLine(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if w == "" || strings.ContainsAny(w, " \t") {
+			w = `"` + w + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
 }

@@ -107,6 +107,7 @@ type proxy struct {
 	acls       map[string][]rule // name -> the acl lines' words after the name
 	httpReq    []rule
 	httpRes    []rule
+	filters    []rule // filter lua.NAME lines, in order
 	tcpReq     []rule
 	tcpConn    []rule // tcp-request connection / session set-dst, set-dst-port
 	tcpRes     []rule
@@ -1078,7 +1079,24 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return err
 		}
 		p.cookie = ck
-	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "filter":
+		switch {
+		case be && !fe:
+			return at.errorf("'filter' in a backend section is not supported by luaedge: declare the filter in the frontend")
+		case !fe:
+			return only(false)
+		case len(w) < 2:
+			return at.errorf("'filter' expects a filter name")
+		case !strings.HasPrefix(w[1], "lua.") || len(w[1]) == len("lua."):
+			return at.errorf("'filter %s' is not supported by luaedge: only Lua filters (filter lua.NAME)", w[1])
+		}
+		for _, a := range w[2:] {
+			if strings.Contains(a, `"`) {
+				return at.errorf("'filter %s': an argument holding '\"' is not supported by luaedge", w[1])
+			}
+		}
+		p.filters = append(p.filters, rule{at: at, words: w[1:]})
+	case "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)

@@ -76,6 +76,7 @@ local function split(line)
 	end
 	return words
 end
+I.split_rule = split
 
 local function compile_rule(line, phase)
 	local words = split(line)
@@ -120,6 +121,7 @@ local function answer(s, status, close, ctx)
 		body = "<html><body><h1>" .. status .. " " .. e[1] .. "</h1>\n" .. e[2] .. "\n</body></html>\n" })
 	if ctx then I.run_after(ctx) end
 end
+I.http_error = answer
 
 -- step acts on the code rule r returned. It returns nil to go on with the
 -- next rule, "continue" when the phase ends early (act.STOP), "skip" when
@@ -383,19 +385,26 @@ end
 -- head and runs them on it; without, it is done (one crossing for the
 -- whole request).
 local function forward(s, ctx, txn, p)
+	if p.filters and not I.filters_req_headers(s, ctx, txn) then return end
 	s.flags = bor(s.flags, I.F_FORWARD)
+	if p.filters and not I.filters_req_body(s, ctx, txn) then return end
 	if #p.res == 0 and not p.wait_res and not I.tracking(s) and not (p.hooks and I.hooks_want_head(ctx)) then return end
 	I.wait(ctx, I.OP_FORWARD)
 	-- The exchange ended without a head (the server failed, the client
 	-- left): only the hooks' after_response is left to run.
 	if bit.band(s.flags, I.F_AFTER) ~= 0 then return end
 	I.vars.end_req(ctx)
+	if p.filters and not I.filters_res_start(s, ctx, txn) then return end
 	ctx.stage = "res"
 	ctx.res_done = true
 	response_head(s, p)
 	p.run_res(txn, ctx)
+	-- Filters see the server's response, not an answer the rules made.
+	local filters = p.filters and bit.band(s.flags, bor(I.F_STARTED, I.F_ABORT)) == 0
+	if filters and not I.filters_res_headers(s, ctx, txn) then return end
 	I.run_after(ctx)
 	if p.hooks then I.hooks_before_response(ctx, true) end
+	if filters and bit.band(s.flags, bor(I.F_STARTED, I.F_ABORT)) == 0 then I.filters_res_body(s, ctx, txn) end
 end
 
 -- after_req goes on once the request rules returned v (see step):
@@ -431,6 +440,7 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	local txn = I.txn_of(ctx, p)
 	ctx.cur = txn
 	if p.cap_req then I.capture_headers(s, p.cap_req, false) end
+	if p.filters and not I.filters_begin(s, ctx, txn, p) then return end
 	after_req(s, ctx, txn, p, p.run_req(txn, ctx))
 end
 

@@ -21,7 +21,8 @@ enum {
 	LE_OP_SOCKET = 6,
 	LE_OP_UPGRADE = 7,
 	LE_OP_AFTER = 8,
-	LE_OP_INTERIM = 9
+	LE_OP_INTERIM = 9,
+	LE_OP_RES_BODY = 10
 };
 enum {
 	LE_SOCK_CONNECT = 1,
@@ -59,7 +60,9 @@ enum {
 	LE_F_AFTER = 2048,
 	LE_F_INSPECT_OVER = 4096,
 	LE_F_RES_INSPECT_OVER = 8192,
-	LE_F_NO_LOG = 16384
+	LE_F_NO_LOG = 16384,
+	LE_F_RES_END = 32768,
+	LE_F_REQ_FILTER = 65536
 };
 enum {
 	LE_KIND_HTTP1 = 0,
@@ -177,6 +180,7 @@ local I = {
 	OP_DONE = C.LE_OP_DONE, OP_SLEEP = C.LE_OP_SLEEP, OP_YIELD = C.LE_OP_YIELD, OP_RECV = C.LE_OP_RECV,
 	OP_FLUSH = C.LE_OP_FLUSH, OP_FORWARD = C.LE_OP_FORWARD, OP_SOCKET = C.LE_OP_SOCKET,
 	OP_UPGRADE = C.LE_OP_UPGRADE, OP_AFTER = C.LE_OP_AFTER, OP_INTERIM = C.LE_OP_INTERIM,
+	OP_RES_BODY = C.LE_OP_RES_BODY,
 	F_BODY_END = C.LE_F_BODY_END, F_STARTED = C.LE_F_STARTED, F_HEAD_SENT = C.LE_F_HEAD_SENT,
 	F_FAILED = C.LE_F_FAILED, F_SESS_VARS = C.LE_F_SESS_VARS, F_ABORT = C.LE_F_ABORT,
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
@@ -184,6 +188,7 @@ local I = {
 	F_HOOKS_AFTER = C.LE_F_HOOKS_AFTER, F_AFTER = C.LE_F_AFTER,
 	F_INSPECT_OVER = C.LE_F_INSPECT_OVER, F_NO_LOG = C.LE_F_NO_LOG,
 	F_RES_INSPECT_OVER = C.LE_F_RES_INSPECT_OVER,
+	F_RES_END = C.LE_F_RES_END, F_REQ_FILTER = C.LE_F_REQ_FILTER,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,
 	KIND_WEBSOCKET = C.LE_KIND_WEBSOCKET,
 	MSG_TEXT = C.LE_MSG_TEXT, MSG_BINARY = C.LE_MSG_BINARY, MSG_CLOSE = C.LE_MSG_CLOSE,
@@ -209,6 +214,7 @@ local I = {
 	set_reason = ffi.cast("int (*)(le_stream *, const char *, size_t)", B.set_reason),
 	add_field = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_field),
 	buf_put = ffi.cast("int (*)(le_buf *, const char *, size_t, le_span *)", B.buf_put),
+	buf_move = ffi.cast("void (*)(le_buf *, uint32_t, uint32_t, uint32_t)", B.buf_move),
 	del_fields = ffi.cast("int (*)(le_stream *, int, const char *, size_t)", B.del_fields),
 	add_rtrailer = ffi.cast("int (*)(le_stream *, const char *, size_t, const char *, size_t)", B.add_rtrailer),
 	end_msg = ffi.cast("int (*)(le_stream *, int)", B.end_msg),

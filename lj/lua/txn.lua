@@ -18,6 +18,9 @@ local lazy = {
 	http = function(t) return I.new_http(t) end,
 	req = function(t) return I.new_channel(t, "req") end,
 	res = function(t) return I.new_channel(t, "res") end,
+	-- A filter's callbacks read the messages (filter.lua).
+	http_req = function(t) return I.new_http_msg(t, "req") end,
+	http_res = function(t) return I.new_http_msg(t, "res") end,
 }
 local mt = {
 	__index = function(self, k)
