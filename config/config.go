@@ -439,6 +439,10 @@ type Backend struct {
 	// Cookie keeps a client on its server (HAProxy's cookie NAME
 	// insert): nil, none.
 	Cookie *BackendCookie `yaml:"cookie"`
+	// ServerNameHeader is a request field set to the name of the server
+	// the request goes to, in place of any the client sent (HAProxy's
+	// http-send-name-header); "": none.
+	ServerNameHeader string `yaml:"server_name_header"`
 }
 
 // BackendCookie is a backend's persistence cookie, HAProxy's cookie
@@ -846,6 +850,11 @@ func (c *Config) validate() error {
 		}
 		if b.Cookie != nil {
 			errs = append(errs, b.Cookie.validate(i)...)
+		}
+		if n := b.ServerNameHeader; n != "" && strings.ContainsFunc(n, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+		}) {
+			bad("backends[%d].server_name_header: %q is not a field name", i, n)
 		}
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {

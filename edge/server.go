@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			}
 			log.Warn("server state changed", "backend", b.Name(), "server", srv.Name(), "state", state)
 		})
-		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), H2: bc.Proto == "h2"})
+		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), NameHeader: strings.ToLower(bc.ServerNameHeader), H2: bc.Proto == "h2"})
 		s.backendCompress = append(s.backendCompress, compressPolicy(bc.Compression))
 		byName[bc.Name] = i
 	}

@@ -72,9 +72,10 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
 	ps := persistenceOf(s, b, srv)
+	sn := serverName{b.NameHeader, srv.Name()}
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
-		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) {
+		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) || sn.replaces(name) {
 			continue
 		}
 		if http1.EqualFold(name, "cookie") {
@@ -83,6 +84,9 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 			}
 		}
 		cc.AddField(name, value)
+	}
+	if sn.field != "" {
+		cc.AddField([]byte(sn.field), []byte(sn.name))
 	}
 	id, err := cc.SendRequest(bodyDone)
 	if err != nil {

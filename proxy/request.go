@@ -73,6 +73,15 @@ func extendedConnect(s *cgo.Stream) bool {
 	return s.Kind() == cgo.KindHTTP2 && string(s.Method()) == "CONNECT" && http1.EqualFold(s.Protocol(), "websocket")
 }
 
+// serverName is HAProxy's http-send-name-header: field (lower case; "":
+// none) set to name, the server's the request goes to, in place of any
+// the client sent.
+type serverName struct{ field, name string }
+
+func (sn serverName) replaces(name []byte) bool {
+	return sn.field != "" && http1.EqualFold(name, sn.field)
+}
+
 // requestHead serialises the request as the scripts left it, for an
 // HTTP/1.1 server. An HTTP/1.0 client's request goes as HTTP/1.0 with
 // "connection: keep-alive" (the server connection is pooled), as HAProxy
@@ -84,7 +93,7 @@ func extendedConnect(s *cgo.Stream) bool {
 // other request): a GET with Upgrade; its Sec-WebSocket-Version,
 // -Protocol and -Extensions fields are the client's. The bytes are the
 // pool's scratch: valid until the next call.
-func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, key []byte, ps *persist) []byte {
+func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, key []byte, ps *persist, sn serverName) []byte {
 	method := s.Method()
 	if key != nil {
 		method = []byte("GET")
@@ -100,7 +109,7 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, k
 		name, value := s.Field(i)
 		if len(name) == 0 || isHopByHop(name) || (len(tokens) > 0 && listed(tokens, name)) ||
 			(noExtensions && http1.EqualFold(name, "sec-websocket-extensions")) ||
-			(key != nil && http1.EqualFold(name, "sec-websocket-key")) {
+			(key != nil && http1.EqualFold(name, "sec-websocket-key")) || sn.replaces(name) {
 			continue
 		}
 		if http1.EqualFold(name, "cookie") {
@@ -109,6 +118,9 @@ func (p *Pool) requestHead(s *cgo.Stream, chunked, upgrade, noExtensions bool, k
 			}
 		}
 		b = http1.AppendHeader(b, name, value)
+	}
+	if sn.field != "" {
+		b = http1.AppendHeader(b, []byte(sn.field), []byte(sn.name))
 	}
 	if chunked {
 		b = append(b, "transfer-encoding: chunked\r\n"...)

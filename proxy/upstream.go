@@ -36,6 +36,7 @@ type Backend struct {
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
 	QueueTimeout   time.Duration // a request waiting in the backend's queue (then 503)
 	InspectDelay   time.Duration // TCP mode: how long the tcp-response rules may wait for server bytes
+	NameHeader     string        // a request field set to the server's name (lower case; "": none)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 }
 
@@ -249,7 +250,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		u.method = append(u.method[:0], "GET"...)
 	}
 	u.persist = persistenceOf(s, b, srv)
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist))
+	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()}))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}

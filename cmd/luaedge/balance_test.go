@@ -150,6 +150,38 @@ listen a2
 	hcCheckBoth(t, sc, map[string]string{}, check)
 }
 
+// http-send-name-header: the server gets its own name in the field,
+// in place of what the client sent there.
+func TestHAProxyCfgSendNameHeader(t *testing.T) {
+	needBinary(t)
+	hcRunCompare(t, hcScenario{
+		name: "http-send-name-header",
+		cfg: hcHTTPDefaults + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend b
+
+backend b
+    balance roundrobin
+    http-send-name-header X-Server
+    server blue 127.0.0.1:@PORTS1@
+    server green 127.0.0.1:@PORTS2@
+
+listen s1
+    bind 127.0.0.1:@PORTS1@
+    http-request return status 200 content-type text/plain lf-string "x-server=%[req.fhdr(x-server)] n=%[req.hdr_cnt(x-server)]"
+
+listen s2
+    bind 127.0.0.1:@PORTS2@
+    http-request return status 200 content-type text/plain lf-string "x-server=%[req.fhdr(x-server)] n=%[req.hdr_cnt(x-server)]"
+`,
+		steps: []hxStep{
+			{name: "first server", conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "x-server=blue n=1"}},
+			{name: "the client's own replaced", conn: "a", req: hxReq{Path: "/", Header: []string{"X-Server: spoofed", "x-server: again"}}, want: hxWant{Status: 200, Body: "x-server=green n=1"}},
+		},
+	}, nil)
+}
+
 // cookieExchange sends a request with a Cookie field (none for "") and
 // returns the answer's body, Set-Cookie and Cache-Control fields (each
 // field's values joined with " | ").

@@ -125,7 +125,7 @@ func (f *file) build() (*Result, error) {
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie}
+		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
 		if p.check.Type != "" {
 			b.Check = p.check
 		}

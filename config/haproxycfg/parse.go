@@ -116,6 +116,7 @@ type proxy struct {
 	servers    []config.Server
 	balance    string
 	cookie     *config.BackendCookie // cookie NAME insert ...
+	nameHeader string                // http-send-name-header NAME
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
 	hasRules   bool
@@ -1096,7 +1097,15 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			}
 		}
 		p.filters = append(p.filters, rule{at: at, words: w[1:]})
-	case "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "http-send-name-header":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("http-send-name-header: want a field name")
+		}
+		p.nameHeader = w[1]
+	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
