@@ -410,8 +410,13 @@ type Route struct {
 
 // Backend is a group of servers requests can be forwarded to.
 type Backend struct {
-	Name     string          `yaml:"name"`
-	Balance  string          `yaml:"balance"` // HAProxy's balance line: roundrobin (default), leastconn, url_param NAME...
+	Name    string `yaml:"name"`
+	Balance string `yaml:"balance"` // HAProxy's balance line: roundrobin (default), leastconn, url_param NAME...
+	// HashType is how the hashing algorithms (source, uri, url_param,
+	// hdr) map a hash to a server: HAProxy's hash-type line, "map-based"
+	// (the default) or "consistent", then the function (sdbm, djb2, wt6,
+	// crc32) and avalanche.
+	HashType string          `yaml:"hash_type"`
 	Servers  []Server        `yaml:"servers"`
 	Check    Check           `yaml:"check"`
 	Timeouts BackendTimeouts `yaml:"timeouts"`
@@ -487,6 +492,9 @@ type Server struct {
 	// Cookie is the value of the backend's persistence cookie that names
 	// this server ("": it is never chosen by cookie).
 	Cookie string `yaml:"cookie"`
+	// Disabled starts the server in maintenance (HAProxy's disabled):
+	// it takes no traffic until the runtime API sets it ready.
+	Disabled bool `yaml:"disabled"`
 }
 
 // followsDestination reports whether a server address takes from each

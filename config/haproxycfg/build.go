@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,14 +101,14 @@ func (f *file) build() (*Result, error) {
 		if p.kind == "frontend" {
 			continue
 		}
-		if len(p.servers) == 0 {
+		if !p.forwards() {
 			if p.stick != nil {
 				// A table of its own, for track-sc0 ... table NAME.
 				cfg.StickTables = append(cfg.StickTables, config.NamedStickTable{Name: p.name, StickTable: *p.stick})
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie}
+		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie}
 		if p.check.Type != "" {
 			b.Check = p.check
 		}
@@ -231,7 +232,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		// option http-buffer-request in a backend: the model has it per
 		// frontend.
 		fe.HTTPBufferRequest = fe.HTTPBufferRequest || backends[name].bufferReq
-		if b := backends[name]; len(b.servers) > 0 {
+		if b := backends[name]; b.forwards() {
 			if b.mode != "" && b.mode != fe.Mode {
 				return fe, b.at.errorf("backend %s is mode %s, frontend %s is mode %s", name, b.mode, p.name, fe.Mode)
 			}
@@ -409,7 +410,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			if o.forwardfor == "" {
 				o = p
 			}
-			if o.forwardfor != "" && len(backends[name].servers) > 0 {
+			if o.forwardfor != "" && backends[name].forwards() {
 				except := "false"
 				if o.forwardforExcept != "" {
 					except = "{H.net(" + luaQuote(o.forwardforExcept) + ")}"
@@ -472,9 +473,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	switch {
 	case forwards:
 		fe.DefaultBackend = def
-		if def == "" || len(backends[def].servers) == 0 {
+		if def == "" || !backends[def].forwards() {
 			for _, name := range sortedKeys(reach) {
-				if len(backends[name].servers) > 0 {
+				if backends[name].forwards() {
 					fe.DefaultBackend = name
 					break
 				}
@@ -583,7 +584,7 @@ func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string
 		var names, servers []string
 		for _, n := range sortedKeys(c.backends) {
 			names = append(names, "["+luaQuote(n)+"] = true")
-			if len(c.backends[n].servers) > 0 {
+			if c.backends[n].forwards() {
 				servers = append(servers, "["+luaQuote(n)+"] = true")
 			}
 		}
@@ -1481,4 +1482,11 @@ func (g *gen) logFormat(p *proxy, http bool) (string, error) {
 		out.WriteString("%[lua." + name + "]")
 	}
 	return out.String(), nil
+}
+
+// forwards reports whether a backend section forwards to servers: it
+// has one that is not disabled. One whose servers are all disabled
+// answers as a backend without servers (its http-error 503).
+func (p *proxy) forwards() bool {
+	return slices.ContainsFunc(p.servers, func(s config.Server) bool { return !s.Disabled })
 }

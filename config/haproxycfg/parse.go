@@ -114,6 +114,7 @@ type proxy struct {
 	defBackend string
 	servers    []config.Server
 	balance    string
+	hashType   string                // hash-type's words
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
@@ -967,7 +968,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 	case "maxconn", "compression":
 		_, err := f.networkProxy(p, at, w)
 		return err
-	case "retries", "description", "stats", "fullconn", "hash-type":
+	case "retries", "description", "stats", "fullconn":
 		f.warn(at, "'%s' has no effect in luaedge", kw)
 	case "default_backend":
 		if len(w) != 2 {
@@ -1031,6 +1032,15 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("%v", err)
 		}
 		p.balance = line
+	case "hash-type":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		line := strings.Join(w[1:], " ")
+		if err := backend.CheckHashType(line); err != nil {
+			return at.errorf("%v", err)
+		}
+		p.hashType = line
 	case "http-check":
 		return f.httpCheckLine(p, at, w)
 	case "stick-table":
@@ -1208,9 +1218,6 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 	if err != nil {
 		return at.errorf("server %s: %v", w[1], err)
 	}
-	if s.Name == "" {
-		return nil // disabled
-	}
 	p.servers = append(p.servers, s)
 	// luaedge checks every server of a backend with checks.
 	for _, x := range p.servers {
@@ -1259,8 +1266,7 @@ func portFollows(addr string) bool {
 }
 
 // serverOptions reads the options of a server or default-server line
-// into a Server and p's check; a disabled server comes back without a
-// name.
+// into a Server and p's check.
 func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
 	s := config.Server{Name: name}
 	check, disabled, ssl := false, false, false
@@ -1356,9 +1362,8 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 	if ssl {
 		s.TLS = &tls
 	}
-	if disabled && name != "default-server" {
-		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)
-		return config.Server{}, nil
+	if name != "default-server" {
+		s.Disabled = disabled
 	}
 	return s, nil
 }
