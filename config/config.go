@@ -188,10 +188,21 @@ type Frontend struct {
 }
 
 // Capture is a frontend's capture slots, numbered from 0 in each list
-// (HAProxy's capture request header, declare capture...).
+// (HAProxy's capture request header, declare capture...), and its
+// captured cookie.
 type Capture struct {
 	Request  []CaptureSlot `yaml:"request"`
 	Response []CaptureSlot `yaml:"response"`
+	// Cookie is HAProxy's capture cookie (%CC, %CS); nil: none.
+	Cookie *CaptureCookie `yaml:"cookie"`
+}
+
+// CaptureCookie captures the first cookie whose name starts with Name
+// of each request (Cookie) and response (Set-Cookie), as "name=value",
+// at most Len bytes.
+type CaptureCookie struct {
+	Name string `yaml:"name"`
+	Len  int    `yaml:"len"`
 }
 
 // CaptureSlot is one capture: the last value of header Header of each
@@ -841,7 +852,7 @@ func (c *Config) validate() error {
 			if len(f.HTTPRequest)+len(f.HTTPResponse)+len(f.HTTPAfterResponse) > 0 {
 				bad("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
 			}
-			if len(f.Capture.Request)+len(f.Capture.Response) > 0 {
+			if len(f.Capture.Request)+len(f.Capture.Response) > 0 || f.Capture.Cookie != nil {
 				bad("%s.capture: captures need mode: http", at)
 			}
 			if len(f.Routes) > 0 {
@@ -894,6 +905,9 @@ func (c *Config) validate() error {
 					bad("%s.capture.%s[%d].len: must be at least 1", at, side.name, j)
 				}
 			}
+		}
+		if c := f.Capture.Cookie; c != nil && (c.Name == "" || c.Len < 1) {
+			bad("%s.capture.cookie: want a name and a len of at least 1", at)
 		}
 		if f.Limits.MaxHeaders < 1 {
 			bad("%s.limits.max_headers: must be at least 1", at)

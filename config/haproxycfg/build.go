@@ -1054,10 +1054,11 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		}
 		status, args = n, args[2:]
 	}
-	// A denied request counts as an HTTP error of its tracked counters.
+	// A denied request counts as an HTTP error of its tracked counters,
+	// and its cookie is captured (capture cookie) as it stands.
 	count := ""
 	if !res {
-		count = "txn:count_http_error()\n"
+		count = "txn:count_http_error()\ntxn:capture_cookie()\n"
 	}
 	if len(args) > 0 {
 		code, err := c.reply(sc, at, "deny", status, args)
@@ -1423,7 +1424,7 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		spec, err := g.logFormat(p, http)
 		if err == nil {
 			// Checked here to name the line: the server compiles it.
-			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response)})
+			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response), Cookie: p.capture.Cookie != nil})
 		}
 		if err != nil {
 			return nil, p.logFormat.at.errorf("log-format: %v", err)

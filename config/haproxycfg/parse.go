@@ -1582,15 +1582,26 @@ func (f *file) proxyLog(p *proxy, at pos, w []string) error {
 	return nil
 }
 
-// captureLine reads capture request|response header NAME len N.
+// captureLine reads capture request|response header NAME len N, and
+// capture cookie NAME len N (a later one replaces it, as in HAProxy).
 func (f *file) captureLine(p *proxy, at pos, w []string) error {
 	if len(w) == 6 && (w[1] == "request" || w[1] == "response") && w[2] == "header" && w[4] == "len" {
 		return f.addCapture(p, at, w[1], w[3], w[5])
 	}
-	if len(w) >= 2 && w[1] == "cookie" {
-		return at.unsupported("capture cookie")
+	if len(w) == 5 && w[1] == "cookie" && w[3] == "len" {
+		n, err := strconv.Atoi(w[4])
+		if err != nil || n < 1 {
+			return at.errorf("capture cookie: invalid len '%s'", w[4])
+		}
+		// HAProxy keeps at most tune.http.cookielen (63) bytes.
+		if n > 63 {
+			f.warn(at, "capture cookie: len %d is cut to 63 bytes, as HAProxy does", n)
+			n = 63
+		}
+		p.capture.Cookie = &config.CaptureCookie{Name: w[2], Len: n}
+		return nil
 	}
-	return at.errorf("capture: want 'capture request|response header NAME len N'")
+	return at.errorf("capture: want 'capture request|response header NAME len N' or 'capture cookie NAME len N'")
 }
 
 // addCapture adds a capture slot to side (request or response).
