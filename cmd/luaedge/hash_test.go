@@ -31,8 +31,8 @@ func hashBackends(t *testing.T) map[string]string {
 // it to: map-based (the default, sdbm) and consistent, each hash
 // function, with and without avalanche, servers of different weights, a
 // disabled server and a backup; uri with its options, url_param, hdr with
-// use_domain_only, source (clients from 60 loopback addresses). 60 keys
-// per backend, each asked of both.
+// use_domain_only, source (clients from 60 loopback addresses), uri over
+// HTTP/2. 60 keys per backend, each asked of both.
 func TestHAProxyCfgHashLikeHAProxy(t *testing.T) {
 	needBinary(t)
 	bin, err := exec.LookPath("haproxy")
@@ -83,13 +83,21 @@ func TestHAProxyCfgHashLikeHAProxy(t *testing.T) {
 	// ask sends the request of key i to backend be, from the client
 	// address 127.0.0.(i+2) (source's key); it returns the server that
 	// answered.
-	ask := func(addr, be string, i int) string {
+	// With h2, over HTTP/2 (h2c), whose target HAProxy makes absolute.
+	h2, _ := h2cClient(t)
+	ask := func(addr, be string, i int, overH2 bool) string {
 		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+2))}
 		tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}
 		defer tr.CloseIdleConnections()
 		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		if overH2 {
+			client = h2
+		}
 		path := fmt.Sprintf("/static/d%d/item-%d.png?id=u%d&v=%d", i%7, i, i*31, i%3)
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		// The same authority on both, whose ports differ: HTTP/2's
+		// target has it.
+		req.Host = "www.example.com"
 		req.Header.Set("x-be", be)
 		req.Header.Set("x-user", fmt.Sprintf("user-%d, other", i*17))
 		req.Header.Set("x-host", fmt.Sprintf("www.site%d.example", i))
@@ -104,13 +112,17 @@ func TestHAProxyCfgHashLikeHAProxy(t *testing.T) {
 	addrs := hashBackends(t)
 	const keys = 60
 	got := map[string][]string{}
+	h2Backends := map[string]bool{"uri": true, "uri_path_only": true, "cons": true}
 	collect := func(who string, addr func(string) string) {
 		for _, b := range backends {
 			seen := map[string]bool{}
 			for i := range keys {
-				s := ask(addr(""), b.name, i)
+				s := ask(addr(""), b.name, i, false)
 				got[who+" "+b.name] = append(got[who+" "+b.name], s)
 				seen[s] = true
+				if h2Backends[b.name] {
+					got[who+" h2 "+b.name] = append(got[who+" h2 "+b.name], ask(addr(""), b.name, i, true))
+				}
 			}
 			if len(seen) < 2 {
 				t.Errorf("%s %s: %d keys reached only %v", who, b.name, keys, seen)
@@ -122,10 +134,12 @@ func TestHAProxyCfgHashLikeHAProxy(t *testing.T) {
 	ha, _ := hcStartHAProxy(t, bin, sc, addrs)
 	collect("haproxy", ha)
 	for _, b := range backends {
-		l, h := got["luaedge "+b.name], got["haproxy "+b.name]
-		for i := range keys {
-			if l[i] != h[i] {
-				t.Errorf("%s: key %d went to %q on luaedge, %q on haproxy", b.name, i, l[i], h[i])
+		for _, name := range []string{b.name, "h2 " + b.name} {
+			l, h := got["luaedge "+name], got["haproxy "+name]
+			for i := range l {
+				if l[i] != h[i] {
+					t.Errorf("%s: key %d went to %q on luaedge, %q on haproxy", name, i, l[i], h[i])
+				}
 			}
 		}
 	}
