@@ -306,7 +306,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	ht, err := parseHashType(cfg.HashType)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hash_type: %w", err)
 	}
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("servers: at least one server is required")

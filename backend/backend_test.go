@@ -45,7 +45,7 @@ func TestNewValidation(t *testing.T) {
 		{"balance url_param", Config{Name: "x", Balance: "url_param", Servers: []ServerConfig{ok}},
 			`balance url_param: want a parameter name, and no option (check_post is not supported)`},
 		{"hash-type", Config{Name: "x", HashType: "consistent md5", Servers: []ServerConfig{ok}},
-			`hash-type: want a function sdbm, djb2, wt6 or crc32 after consistent, got "md5"`},
+			`hash_type: want a function sdbm, djb2, wt6 or crc32 after consistent, got "md5"`},
 		{"no servers", Config{Name: "x"}, "servers: at least one server is required"},
 		{"server name", Config{Name: "x", Servers: []ServerConfig{ok, {Address: "10.0.0.2:80"}}},
 			"servers[1].name: required"},

@@ -22,7 +22,7 @@ type hashType struct {
 }
 
 // CheckHashType reports whether a hash-type line (the words after
-// "hash-type") is one New accepts.
+// "hash-type") is one New accepts; the error does not name the keyword.
 func CheckHashType(line string) error {
 	_, err := parseHashType(line)
 	return err
@@ -42,7 +42,7 @@ func parseHashType(line string) (hashType, error) {
 	case "consistent":
 		ht.consistent = true
 	default:
-		return ht, fmt.Errorf("hash-type: want map-based or consistent, got %q", w[0])
+		return ht, fmt.Errorf("want map-based or consistent, got %q", w[0])
 	}
 	if len(w) == 1 {
 		ht.avalanche = ht.consistent
@@ -57,13 +57,13 @@ func parseHashType(line string) (hashType, error) {
 	case "crc32":
 		ht.fn = hashCRC32
 	default:
-		return ht, fmt.Errorf("hash-type: want a function sdbm, djb2, wt6 or crc32 after %s, got %q", w[0], w[1])
+		return ht, fmt.Errorf("want a function sdbm, djb2, wt6 or crc32 after %s, got %q", w[0], w[1])
 	}
 	switch {
 	case len(w) == 3 && w[2] == "avalanche":
 		ht.avalanche = true
 	case len(w) > 2:
-		return ht, fmt.Errorf("hash-type: only avalanche may follow the function, got %q", strings.Join(w[2:], " "))
+		return ht, fmt.Errorf("only avalanche may follow the function, got %q", strings.Join(w[2:], " "))
 	}
 	return ht, nil
 }

@@ -1038,7 +1038,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		}
 		line := strings.Join(w[1:], " ")
 		if err := backend.CheckHashType(line); err != nil {
-			return at.errorf("%v", err)
+			return at.errorf("hash-type: %v", err)
 		}
 		p.hashType = line
 	case "http-check":
