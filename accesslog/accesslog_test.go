@@ -132,6 +132,28 @@ func TestCapturesAndHAProxyVariables(t *testing.T) {
 	}
 }
 
+// A frontend that captures a cookie logs it in %CC and %CS (samples
+// capture.req.cookie and capture.res.cookie), and its default format
+// shows them after the bytes, as HAProxy's httplog.
+func TestCapturedCookies(t *testing.T) {
+	f, err := ParseFormat(`%CC %CS %{+Q}CC`, false, Captures{Cookie: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Vars(); strings.Join(v, " ") != "capture.req.cookie capture.res.cookie" {
+		t.Fatalf("Vars() = %q", v)
+	}
+	r := testRecord()
+	r.Vars = [][]byte{[]byte("sid=abc"), nil}
+	if got := string(f.Append(nil, r)); got != "sid=abc - \"sid=abc\"\n" {
+		t.Errorf("got %q", got)
+	}
+	d, _ := ParseFormat("default", false, Captures{Cookie: true})
+	if got := string(d.Append(nil, r)); !strings.Contains(got, ` 200 1234 sid=abc - --`) {
+		t.Errorf("default format with a captured cookie: %q", got)
+	}
+}
+
 func TestJSONLine(t *testing.T) {
 	f, _ := ParseFormat("json", false, Captures{})
 	r := testRecord()

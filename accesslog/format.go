@@ -64,7 +64,7 @@ const (
 	vVar
 	vTd
 	vZero      // counts luaedge does not keep (%ac %fc %bc %sc) and has none of (%rc %Th %Ti)
-	vDash      // what luaedge does not record (%CC %CS %ID %bi %bp %si %sp %sslc %sslv)
+	vDash      // what luaedge does not record (%ID %bi %bp %si %sp %sslc %sslv; %CC %CS without a captured cookie)
 	vCaptures  // %hr %hs: {v1|v2}
 	vCapturesL // %hrl %hsl: v1 v2, - for none
 	vMillis
@@ -94,13 +94,18 @@ var names = map[string]variable{
 
 // Captures is how many capture slots a frontend has for requests and for
 // responses (%hr, %hs), which a format reads as samples capture.req.N and
-// capture.res.N.
-type Captures struct{ Request, Response int }
+// capture.res.N, and whether it captures a cookie (%CC, %CS: samples
+// capture.req.cookie and capture.res.cookie).
+type Captures struct {
+	Request, Response int
+	Cookie            bool
+}
 
 // The default formats: HAProxy's httplog and tcplog, without the fields
-// luaedge does not have (captured cookies and headers, connection counts,
-// retries) and the queue positions (%sq/%bq, which a custom format may
-// log); a line that ended in an error ends with its cause.
+// luaedge does not have (connection counts, retries), the captures a
+// frontend does not have and the queue positions (%sq/%bq, which a
+// custom format may log); a line that ended in an error ends with its
+// cause.
 const (
 	DefaultHTTP = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %ts %{+Q}r`
 	DefaultTCP  = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Ta %B %U %ts`
@@ -108,9 +113,9 @@ const (
 
 // ParseFormat compiles spec: "default" (DefaultHTTP, or DefaultTCP when
 // tcp), "json", or a log-format string, for a frontend with caps. An
-// unknown variable is an error. The default HTTP format logs the captures
-// (%hr, %hs) before the request line when the frontend has some, as
-// HAProxy's httplog.
+// unknown variable is an error. The default HTTP format logs the captured
+// cookies (%CC %CS) after the bytes, and the captures (%hr, %hs) before
+// the request line, when the frontend has some, as HAProxy's httplog.
 func ParseFormat(spec string, tcp bool, caps Captures) (*Format, error) {
 	switch spec {
 	case "", "default":
@@ -126,6 +131,9 @@ func ParseFormat(spec string, tcp bool, caps Captures) (*Format, error) {
 				c += "%hs "
 			}
 			def = strings.Replace(def, "%{+Q}r", c+"%{+Q}r", 1)
+			if caps.Cookie {
+				def = strings.Replace(def, "%B ", "%B %CC %CS ", 1)
+			}
 		}
 		f, err := ParseFormat(def, tcp, caps)
 		if err != nil {
@@ -189,6 +197,14 @@ func ParseFormat(spec string, tcp bool, caps Captures) (*Format, error) {
 			name := spec[i:j]
 			v, ok := names[name]
 			switch name {
+			case "CC", "CS":
+				if caps.Cookie {
+					side := "req"
+					if name == "CS" {
+						side = "res"
+					}
+					v, p.arg = vVar, f.sample("capture."+side+".cookie")
+				}
 			case "hr", "hrl", "hs", "hsl":
 				side, n := "req", caps.Request
 				if name[1] == 's' {
@@ -264,8 +280,8 @@ func (f *Format) sample(name string) int {
 }
 
 // Vars are the samples the format logs, for Record.Vars: variables
-// (txn.x), captures (capture.req.N, capture.res.N), Lua fetches
-// (lua.NAME).
+// (txn.x), captures (capture.req.N, capture.res.N, capture.req.cookie,
+// capture.res.cookie), Lua fetches (lua.NAME).
 func (f *Format) Vars() []string { return f.vars }
 
 // dateLayout is HAProxy's log date; dateLayoutZone its date with a zone

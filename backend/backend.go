@@ -3,7 +3,8 @@
 //
 // The semantics follow HAProxy where they apply: "balance roundrobin",
 // "static-rr", "leastconn", "first", "source", "random", "uri",
-// "url_param" and "hdr", server weights 0..256, maxconn, backup servers,
+// "url_param" and "hdr" (with HAProxy's hashes and "hash-type": hash.go),
+// server weights 0..256, maxconn, backup servers,
 // health checks with inter/rise/fall, the drain/maint/ready admin states,
 // the check_force_* overrides, and the backend's queue of requests waiting
 // for a server under its maxconn (queue.go).
@@ -29,8 +30,12 @@ import (
 type Config struct {
 	Name    string
 	Balance string // HAProxy's balance line without the keyword: "roundrobin" (default), "url_param id", "hdr(host)"...
-	Servers []ServerConfig
-	Check   CheckConfig
+	// HashType is HAProxy's hash-type line without the keyword, for the
+	// hashing algorithms (source, uri, url_param, hdr): "map-based" (the
+	// default), "consistent", "map-based djb2 avalanche"...
+	HashType string
+	Servers  []ServerConfig
+	Check    CheckConfig
 	// Cookie is the persistence cookie a client keeps its server with
 	// (nil: none).
 	Cookie *Cookie
@@ -81,6 +86,8 @@ type ServerConfig struct {
 	// Cookie is the value of the backend's persistence cookie that names
 	// the server ("": none, the server is never chosen by cookie).
 	Cookie string
+	// Disabled starts the server in maintenance (HAProxy's disabled).
+	Disabled bool
 	// TLS is how connections to the server (and its http checks) speak
 	// TLS; nil: clear text. Shared, read-only.
 	TLS *tls.Config
@@ -140,33 +147,42 @@ const (
 type RequestKey int
 
 const (
-	KeyClient   RequestKey = iota // the client's address (source), or nothing
-	KeyPath                       // the URI's path (uri)
-	KeyURI                        // the whole URI, query included (uri whole)
-	KeyURLParam                   // the value of a query parameter (url_param NAME)
-	KeyHeader                     // the value of a header field (hdr(NAME))
+	KeyClient RequestKey = iota // the client's address (source), or nothing
+	KeyTarget                   // the request target as received (uri, url_param)
+	KeyHeader                   // the first value of a header field (hdr(NAME)), without its comma list
 )
 
 // CheckBalance reports whether a balance line (the words after
 // "balance") is one New accepts.
 func CheckBalance(line string) error {
-	_, _, _, err := parseBalance(line)
+	_, err := parseBalance(line)
 	return err
 }
 
-// parseBalance reads a balance line (HAProxy's words after "balance"):
-// the algorithm, its parameter (a parameter's or a header's name) and
-// the key it hashes.
-func parseBalance(line string) (algo int, param string, key RequestKey, err error) {
+// balance is a backend's balance line: the algorithm, the key it hashes
+// and its options. Read-only once made.
+type balance struct {
+	algo  int
+	key   RequestKey
+	param string // url_param's parameter; hdr's field name, lower case
+	// uri: whole keeps the query, pathOnly drops an absolute URI's
+	// scheme and authority, maxLen (len) and depth (directories) cut it.
+	whole, pathOnly bool
+	maxLen, depth   int
+	domainOnly      bool // hdr(NAME) use_domain_only
+}
+
+// parseBalance reads a balance line (HAProxy's words after "balance").
+func parseBalance(line string) (balance, error) {
 	w := strings.Fields(line)
 	if len(w) == 0 {
-		return algoRoundRobin, "", KeyClient, nil
+		return balance{algo: algoRoundRobin}, nil
 	}
-	one := func(a int) (int, string, RequestKey, error) {
+	one := func(a int) (balance, error) {
 		if len(w) > 1 {
-			return 0, "", 0, fmt.Errorf("balance %s: no options are supported (got %q)", w[0], strings.Join(w[1:], " "))
+			return balance{}, fmt.Errorf("balance %s: no options are supported (got %q)", w[0], strings.Join(w[1:], " "))
 		}
-		return a, "", KeyClient, nil
+		return balance{algo: a}, nil
 	}
 	switch name := w[0]; {
 	case name == "roundrobin", name == "static-rr":
@@ -182,36 +198,64 @@ func parseBalance(line string) (algo int, param string, key RequestKey, err erro
 	case name == "random", name == "random(2)":
 		return one(algoRandom)
 	case name == "uri":
-		switch {
-		case len(w) == 1:
-			return algoURI, "", KeyPath, nil
-		case len(w) == 2 && w[1] == "whole":
-			return algoURI, "", KeyURI, nil
-		}
-		return 0, "", 0, fmt.Errorf("balance uri: only the option whole is supported (got %q)", strings.Join(w[1:], " "))
+		return parseURIOptions(w[1:])
 	case name == "url_param":
 		if len(w) != 2 {
-			return 0, "", 0, errors.New("balance url_param: want a parameter name, and no option")
+			return balance{}, errors.New("balance url_param: want a parameter name, and no option (check_post is not supported)")
 		}
-		return algoURLParam, w[1], KeyURLParam, nil
+		return balance{algo: algoURLParam, key: KeyTarget, param: w[1]}, nil
 	case strings.HasPrefix(name, "hdr(") && strings.HasSuffix(name, ")") && len(name) > 5:
-		if len(w) > 1 {
-			return 0, "", 0, fmt.Errorf("balance %s: no options are supported (got %q)", name, strings.Join(w[1:], " "))
+		bl := balance{algo: algoHeader, key: KeyHeader, param: strings.ToLower(name[4 : len(name)-1])}
+		switch {
+		case len(w) == 2 && w[1] == "use_domain_only":
+			bl.domainOnly = true
+		case len(w) > 1:
+			return balance{}, fmt.Errorf("balance %s: only the option use_domain_only is supported (got %q)", name, strings.Join(w[1:], " "))
 		}
-		return algoHeader, strings.ToLower(name[4 : len(name)-1]), KeyHeader, nil
+		return bl, nil
 	}
-	return 0, "", 0, fmt.Errorf("balance: unknown %q (want roundrobin, static-rr, leastconn, first, source, random, uri, url_param NAME or hdr(NAME))", line)
+	return balance{}, fmt.Errorf("balance: unknown %q (want roundrobin, static-rr, leastconn, first, source, random, uri, url_param NAME or hdr(NAME))", line)
+}
+
+// parseURIOptions reads the options of balance uri: whole, path-only,
+// len N, depth N, in any order.
+func parseURIOptions(w []string) (balance, error) {
+	bl := balance{algo: algoURI, key: KeyTarget}
+	for i := 0; i < len(w); i++ {
+		switch w[i] {
+		case "whole":
+			bl.whole = true
+		case "path-only":
+			bl.pathOnly = true
+		case "len", "depth":
+			n := 0
+			if i+1 < len(w) {
+				n, _ = strconv.Atoi(w[i+1])
+			}
+			if n <= 0 {
+				return balance{}, fmt.Errorf("balance uri: %s wants a positive integer", w[i])
+			}
+			if w[i] == "len" {
+				bl.maxLen = n
+			} else {
+				bl.depth = n
+			}
+			i++
+		default:
+			return balance{}, fmt.Errorf("balance uri: want the options len N, depth N, whole or path-only (got %q)", w[i])
+		}
+	}
+	return bl, nil
 }
 
 // Backend is a set of servers shared by every event loop; all methods are
 // safe for concurrent use.
 type Backend struct {
 	name     string
-	algo     int
+	bal      balance
+	hash     hashType
 	algoName string
 	cookie   *Cookie     // read-only
-	keyParam string      // url_param's parameter, hdr's field name (lower case)
-	key      RequestKey  // what Pick's key is
 	check    CheckConfig // defaults applied
 
 	// set is the servers now. The runtime API's add and del server
@@ -259,9 +303,13 @@ func New(cfg Config) (*Backend, error) {
 	if algoName == "" {
 		algoName = "roundrobin"
 	}
-	algo, param, key, err := parseBalance(algoName)
+	bal, err := parseBalance(algoName)
 	if err != nil {
 		return nil, err
+	}
+	ht, err := parseHashType(cfg.HashType)
+	if err != nil {
+		return nil, fmt.Errorf("hash_type: %w", err)
 	}
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("servers: at least one server is required")
@@ -273,10 +321,9 @@ func New(cfg Config) (*Backend, error) {
 
 	b := &Backend{
 		name:     cfg.Name,
-		algo:     algo,
+		bal:      bal,
+		hash:     ht,
 		algoName: algoName,
-		keyParam: param,
-		key:      key,
 		cookie:   cfg.Cookie,
 		check:    check,
 	}
@@ -340,6 +387,9 @@ func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
 	s.maxconn.Store(clampConn(sc.MaxConn))
 	s.hstate.Store(healthUp)
 	s.full.Store(true)
+	if sc.Disabled {
+		s.admin.Store(adminMaint)
+	}
 	return s, nil
 }
 
@@ -351,7 +401,8 @@ type serverSet struct {
 	byName    map[string]*Server
 	primaries []*Server // non-backup servers, in the same order
 	backups   []*Server
-	weights   []int // source: one pick's weights, by primary
+	weights   []int     // one pick's weights, by primary (hashing, random)
+	table     hashTable // source, uri, url_param, hdr
 }
 
 func newServerSet(servers []*Server) *serverSet {
@@ -365,6 +416,11 @@ func newServerSet(servers []*Server) *serverSet {
 		}
 	}
 	set.weights = make([]int, len(set.primaries))
+	iweights := make([]int, len(servers))
+	for i, s := range servers {
+		iweights[i] = s.iweight
+	}
+	set.table.gcd = gcdOf(iweights)
 	return set
 }
 
@@ -511,13 +567,15 @@ func (b *Backend) Server(name string) *Server { return b.set.Load().byName[name]
 //   - leastconn: the least requests in flight per unit of weight; ties go
 //     round robin.
 //   - source: a hash of the client address mapped over the servers that are
-//     up and ready, by weight, so a client sticks to its server while that
-//     set does not change. If its server is at maxconn the request goes to
-//     the next usable server in config order rather than waiting: the
-//     queue is the backend's, not the server's.
-//   - uri, url_param, hdr: the same with the request's key (RequestKey);
-//     a request without one (no such parameter or field) goes round robin,
-//     as in HAProxy.
+//     up and ready, by weight, as HAProxy's hash-type maps it (hash.go),
+//     so a client sticks to its server while that set does not change and
+//     gets the server HAProxy would give it. If its server is at maxconn
+//     the request goes to the next usable server in config order rather
+//     than waiting: the queue is the backend's, not the server's.
+//   - uri, url_param, hdr: the same with HAProxy's hash of what it hashes
+//     of the request's key (RequestKey): the target's path, the
+//     parameter's value, the field's value; a request without one (no
+//     such parameter, an empty field) goes round robin, as in HAProxy.
 //   - first: the first usable server in config order.
 //   - random: the less loaded of two servers drawn at random by weight
 //     (HAProxy's random(2)).
@@ -538,18 +596,22 @@ func (b *Backend) Pick(key []byte) *Server {
 func (b *Backend) pickLocked(key []byte) *Server {
 	set := b.set.Load()
 	var s *Server
-	switch b.algo {
+	switch b.bal.algo {
 	case algoRoundRobin:
 		s = pickRoundRobin(set)
 	case algoLeastConn:
 		s = b.pickLeastConn(set)
 	case algoSource:
-		s = pickHash(set, hashKey(hostPart(key)))
-	case algoURI, algoURLParam, algoHeader:
-		if key == nil {
-			s = pickRoundRobin(set)
+		if h, ok := b.hash.sourceHash(key); ok {
+			s = pickHash(set, b.hash, h)
 		} else {
-			s = pickHash(set, hashKey(key))
+			s = pickRoundRobin(set)
+		}
+	case algoURI, algoURLParam, algoHeader:
+		if k, ok := b.bal.hashed(key); ok {
+			s = pickHash(set, b.hash, b.hash.sum(k))
+		} else {
+			s = pickRoundRobin(set)
 		}
 	case algoFirst:
 		s = pickFirst(set)
@@ -605,7 +667,7 @@ func (b *Backend) PickCookie(v []byte) *Server {
 
 // RequestKey says what key Pick wants from a request, and the name of the
 // parameter or header field it is read from.
-func (b *Backend) RequestKey() (RequestKey, string) { return b.key, b.keyParam }
+func (b *Backend) RequestKey() (RequestKey, string) { return b.bal.key, b.bal.param }
 
 // UpCount returns how many servers, backups included, are usable now (see
 // Server.Usable: a server at maxconn does not count).

@@ -60,28 +60,38 @@ func (b *Backend) pickLeastConn(set *serverSet) *Server {
 }
 
 // pickHash maps hash h (of the client's address, or of the request's
-// key) onto the cumulated weights of the servers that are up and ready
-// (HAProxy's map-based hashing). A server at maxconn stays in the map, so
+// key) onto the servers that are up and ready as HAProxy does: the slot
+// h modulo the total weight of the map (map-based), or the nearest point
+// on the circle (consistent). A server at maxconn keeps its place, so
 // that clients of other servers keep theirs; its own clients go to the
 // next usable server.
-func pickHash(set *serverSet, h uint64) *Server {
-	total := 0
+func pickHash(set *serverSet, ht hashType, h uint32) *Server {
+	t := &set.table
 	for i, s := range set.primaries {
 		// Read each weight once: SetWeight may run concurrently.
-		set.weights[i] = s.eligibleWeight()
-		total += set.weights[i]
-	}
-	if total == 0 {
-		return nil
-	}
-	r := int(h % uint64(total))
-	start := 0
-	for i, w := range set.weights {
-		if r < w {
-			start = i
-			break
+		w := s.eligibleWeight()
+		if ht.consistent {
+			w *= 16 // HAProxy's BE_WEIGHT_SCALE: 16 points per unit
+		} else {
+			w = (w + t.gcd - 1) / t.gcd
 		}
-		r -= w
+		set.weights[i] = w
+	}
+	if !t.builtFor(set.weights) {
+		if ht.consistent {
+			t.buildPoints(set.primaries)
+		} else {
+			t.buildMap()
+		}
+	}
+	var start int
+	switch {
+	case ht.consistent && len(t.points) > 0:
+		start = t.closest(h)
+	case !ht.consistent && len(t.slots) > 0:
+		start = t.slots[h%uint32(len(t.slots))]
+	default:
+		return nil
 	}
 	n := len(set.primaries)
 	for k := 0; k < n; k++ {
@@ -91,6 +101,30 @@ func pickHash(set *serverSet, h uint64) *Server {
 		}
 	}
 	return nil
+}
+
+// hashed is what of a request's key (Pick's) the algorithm hashes; ok is
+// false when the request has nothing to hash (no key, no such parameter,
+// an empty field): it then goes round robin, as in HAProxy.
+func (bl *balance) hashed(key []byte) (k []byte, ok bool) {
+	if key == nil {
+		return nil, false
+	}
+	switch bl.algo {
+	case algoURI:
+		return bl.uriKey(key), true
+	case algoURLParam:
+		return urlParam(key, bl.param)
+	case algoHeader:
+		if len(key) == 0 {
+			return nil, false
+		}
+		if bl.domainOnly {
+			return domainOnly(key), true
+		}
+		return key, true
+	}
+	return nil, false
 }
 
 // hostPart strips a port from "host:port" or "[v6]:port"; anything else,
@@ -106,22 +140,6 @@ func hostPart(key []byte) []byte {
 		return key[:i]
 	}
 	return key
-}
-
-// hashKey is 64-bit FNV-1a followed by a final avalanche, because FNV alone
-// spreads addresses that differ in their last byte poorly over a modulo.
-func hashKey(key []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range key {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
 }
 
 // pickFirst picks the first usable server in config order: the others

@@ -409,7 +409,8 @@ func TestBalanceByRequest(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for i := 0; i < 60; i++ {
-			key := []byte("user-" + strconv.Itoa(i))
+			// url_param reads its parameter from the target.
+			key := []byte("/user-" + strconv.Itoa(i) + "?id=user-" + strconv.Itoa(i))
 			s1 := b.Pick(key)
 			s1.Done()
 			s2 := b.Pick(key)

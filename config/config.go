@@ -193,10 +193,21 @@ type Frontend struct {
 }
 
 // Capture is a frontend's capture slots, numbered from 0 in each list
-// (HAProxy's capture request header, declare capture...).
+// (HAProxy's capture request header, declare capture...), and its
+// captured cookie.
 type Capture struct {
 	Request  []CaptureSlot `yaml:"request"`
 	Response []CaptureSlot `yaml:"response"`
+	// Cookie is HAProxy's capture cookie (%CC, %CS); nil: none.
+	Cookie *CaptureCookie `yaml:"cookie"`
+}
+
+// CaptureCookie captures the first cookie whose name starts with Name
+// of each request (Cookie) and response (Set-Cookie), as "name=value",
+// at most Len bytes.
+type CaptureCookie struct {
+	Name string `yaml:"name"`
+	Len  int    `yaml:"len"`
 }
 
 // CaptureSlot is one capture: the last value of header Header of each
@@ -415,8 +426,13 @@ type Route struct {
 
 // Backend is a group of servers requests can be forwarded to.
 type Backend struct {
-	Name     string          `yaml:"name"`
-	Balance  string          `yaml:"balance"` // HAProxy's balance line: roundrobin (default), leastconn, url_param NAME...
+	Name    string `yaml:"name"`
+	Balance string `yaml:"balance"` // HAProxy's balance line: roundrobin (default), leastconn, url_param NAME...
+	// HashType is how the hashing algorithms (source, uri, url_param,
+	// hdr) map a hash to a server: HAProxy's hash-type line, "map-based"
+	// (the default) or "consistent", then the function (sdbm, djb2, wt6,
+	// crc32) and avalanche.
+	HashType string          `yaml:"hash_type"`
 	Servers  []Server        `yaml:"servers"`
 	Check    Check           `yaml:"check"`
 	Timeouts BackendTimeouts `yaml:"timeouts"`
@@ -539,6 +555,9 @@ type Server struct {
 	// Cookie is the value of the backend's persistence cookie that names
 	// this server ("": it is never chosen by cookie).
 	Cookie string `yaml:"cookie"`
+	// Disabled starts the server in maintenance (HAProxy's disabled):
+	// it takes no traffic until the runtime API sets it ready.
+	Disabled bool `yaml:"disabled"`
 }
 
 // followsDestination reports whether a server address takes from each
@@ -898,7 +917,7 @@ func (c *Config) validate() error {
 			if len(f.HTTPRequest)+len(f.HTTPResponse)+len(f.HTTPAfterResponse) > 0 {
 				bad("%s.http_request: http rules need mode: http (use tcp_request / tcp_response)", at)
 			}
-			if len(f.Capture.Request)+len(f.Capture.Response) > 0 {
+			if len(f.Capture.Request)+len(f.Capture.Response) > 0 || f.Capture.Cookie != nil {
 				bad("%s.capture: captures need mode: http", at)
 			}
 			if len(f.Routes) > 0 {
@@ -951,6 +970,9 @@ func (c *Config) validate() error {
 					bad("%s.capture.%s[%d].len: must be at least 1", at, side.name, j)
 				}
 			}
+		}
+		if c := f.Capture.Cookie; c != nil && (c.Name == "" || c.Len < 1) {
+			bad("%s.capture.cookie: want a name and a len of at least 1", at)
 		}
 		if f.Limits.MaxHeaders < 1 {
 			bad("%s.limits.max_headers: must be at least 1", at)

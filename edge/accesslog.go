@@ -15,7 +15,7 @@ func (s *Server) addAccessLog(f *frontend, i int) error {
 	if !ok {
 		return nil
 	}
-	format, err := accesslog.ParseFormat(al.Format, f.cfg.Mode == "tcp", accesslog.Captures{Request: len(f.cfg.Capture.Request), Response: len(f.cfg.Capture.Response)})
+	format, err := accesslog.ParseFormat(al.Format, f.cfg.Mode == "tcp", accesslog.Captures{Request: len(f.cfg.Capture.Request), Response: len(f.cfg.Capture.Response), Cookie: f.cfg.Capture.Cookie != nil})
 	if err != nil {
 		return fmt.Errorf("frontends[%d].access_log.format: %v", i, err)
 	}

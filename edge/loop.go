@@ -130,6 +130,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		if err == nil {
 			err = st.SetCaptures(id, captures(f.cfg.Capture.Request), captures(f.cfg.Capture.Response))
 		}
+		if c := f.cfg.Capture.Cookie; err == nil && c != nil {
+			err = st.SetCookieCapture(id, c.Name, c.Len)
+		}
 		if err == nil {
 			err = st.SetHooks(id, f.hooks)
 		}

@@ -605,8 +605,9 @@ func cookieMode(name string) backend.CookieMode {
 // package's config.
 func backendConfig(c config.Backend, at string) (backend.Config, error) {
 	bc := backend.Config{
-		Name:    c.Name,
-		Balance: c.Balance,
+		Name:     c.Name,
+		Balance:  c.Balance,
+		HashType: c.HashType,
 		Check: backend.CheckConfig{
 			Type:         c.Check.Type,
 			Path:         c.Check.Path,
@@ -628,7 +629,7 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 			return bc, err
 		}
 		sc := backend.ServerConfig{
-			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc, Cookie: sv.Cookie,
+			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc, Cookie: sv.Cookie, Disabled: sv.Disabled,
 		}
 		sendProxy(&sc, c.ServerSendProxy(i))
 		bc.Servers = append(bc.Servers, sc)

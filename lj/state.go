@@ -380,6 +380,15 @@ func (s *State) SetCaptures(prog int, req, res []Capture) error {
 	return s.L.LoadInternal([]byte(code), "=luaedge/captures")
 }
 
+// SetCookieCapture has program prog capture the first cookie whose name
+// starts with name, from each request's Cookie fields and each response's
+// Set-Cookie fields, as "name=value" cut to n bytes (HAProxy's capture
+// cookie): the access log's %CC and %CS.
+func (s *State) SetCookieCapture(prog int, name string, n int) error {
+	code := fmt.Sprintf("(...).set_cookie_capture(%d, %s, %d)", prog, luaString(name), n)
+	return s.L.LoadInternal([]byte(code), "=luaedge/cookie_capture")
+}
+
 // RunInits runs the core.register_init functions, in registration order.
 func (s *State) RunInits() error {
 	return s.L.LoadInternal([]byte("(...).run_inits()"), "=luaedge/register_init")

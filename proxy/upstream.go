@@ -172,31 +172,29 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	return p.openOn(st, b, srv)
 }
 
-// requestKey is the key of s's request that a uri, url_param or hdr
-// backend hashes; nil when the request has none (no such parameter or
-// field: the backend then goes round robin).
+// requestKey is what of s's request a uri, url_param or hdr backend
+// hashes (backend.Backend.Pick reads the part it wants): the target as
+// HAProxy sees it, or the first value of the field; nil when the request
+// has no such field (the backend then goes round robin).
 func requestKey(s *cgo.Stream, k backend.RequestKey, name string) []byte {
 	if s == nil {
 		return nil
 	}
 	switch k {
-	case backend.KeyPath:
-		return s.Path()
-	case backend.KeyURI:
-		return s.Target()
-	case backend.KeyURLParam:
-		q := s.Query()
-		for len(q) > 0 {
-			var pair []byte
-			pair, q, _ = bytes.Cut(q, []byte("&"))
-			if n, v, ok := bytes.Cut(pair, []byte("=")); ok && string(n) == name && len(v) > 0 {
-				return v
-			}
+	case backend.KeyTarget:
+		t := s.Target()
+		if major, _ := s.Version(); major == 2 && len(s.Authority()) > 0 && len(t) > 0 && t[0] == '/' {
+			// HAProxy makes an HTTP/2 request's URI absolute, from
+			// its :scheme and :authority.
+			return slices.Concat(s.Scheme(), []byte("://"), s.Authority(), t)
 		}
+		return t
 	case backend.KeyHeader:
 		for i := range s.NumFields() {
-			if n, v := s.Field(i); len(v) > 0 && bytes.EqualFold(n, []byte(name)) {
-				return v
+			if n, v := s.Field(i); bytes.EqualFold(n, []byte(name)) {
+				// HAProxy hashes the field's first value of a list.
+				v, _, _ = bytes.Cut(v, []byte(","))
+				return bytes.Trim(v, " \t")
 			}
 		}
 	}

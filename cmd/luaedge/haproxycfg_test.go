@@ -1300,7 +1300,7 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	needBinary(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "ok.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request return status 200\n")
-	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    capture cookie sid len 10\n")
+	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    hash-balance-factor 150\n")
 	writeFile(t, filepath.Join(dir, "nolua.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request lua.nope if TRUE\n")
 	for _, tc := range []struct {
 		args []string
@@ -1309,7 +1309,7 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	}{
 		{[]string{"check", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
 		{[]string{"-c", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
-		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'capture cookie' is not supported by luaedge"},
+		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'hash-balance-factor' is not supported by luaedge"},
 		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope' registered for http-req"},
 		{[]string{"-f", "ok.cfg", "-x"}, 2, "-x: with -f, luaedge takes HAProxy's options"},
 	} {

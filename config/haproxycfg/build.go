@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,14 +119,14 @@ func (f *file) build() (*Result, error) {
 		if p.kind == "frontend" {
 			continue
 		}
-		if len(p.servers) == 0 {
+		if !p.forwards() {
 			if p.stick != nil {
 				// A table of its own, for track-sc0 ... table NAME.
 				cfg.StickTables = append(cfg.StickTables, config.NamedStickTable{Name: p.name, StickTable: *p.stick})
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
+		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
 		if p.check.Type != "" {
 			b.Check = p.check
 		}
@@ -250,7 +251,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		// option http-buffer-request in a backend: the model has it per
 		// frontend.
 		fe.HTTPBufferRequest = fe.HTTPBufferRequest || backends[name].bufferReq
-		if b := backends[name]; len(b.servers) > 0 {
+		if b := backends[name]; b.forwards() {
 			if b.mode != "" && b.mode != fe.Mode {
 				return fe, b.at.errorf("backend %s is mode %s, frontend %s is mode %s", name, b.mode, p.name, fe.Mode)
 			}
@@ -429,7 +430,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			if o.forwardfor == "" {
 				o = p
 			}
-			if o.forwardfor != "" && len(backends[name].servers) > 0 {
+			if o.forwardfor != "" && backends[name].forwards() {
 				except := "false"
 				if o.forwardforExcept != "" {
 					except = "{H.net(" + luaQuote(o.forwardforExcept) + ")}"
@@ -498,9 +499,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	switch {
 	case forwards:
 		fe.DefaultBackend = def
-		if def == "" || len(backends[def].servers) == 0 {
+		if def == "" || !backends[def].forwards() {
 			for _, name := range sortedKeys(reach) {
-				if len(backends[name].servers) > 0 {
+				if backends[name].forwards() {
 					fe.DefaultBackend = name
 					break
 				}
@@ -609,7 +610,7 @@ func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string
 		var names, servers []string
 		for _, n := range sortedKeys(c.backends) {
 			names = append(names, "["+luaQuote(n)+"] = true")
-			if len(c.backends[n].servers) > 0 {
+			if c.backends[n].forwards() {
 				servers = append(servers, "["+luaQuote(n)+"] = true")
 			}
 		}
@@ -1110,10 +1111,11 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		}
 		status, args = n, args[2:]
 	}
-	// A denied request counts as an HTTP error of its tracked counters.
+	// A denied request counts as an HTTP error of its tracked counters,
+	// and its cookie is captured (capture cookie) as it stands.
 	count := ""
 	if !res {
-		count = "txn:count_http_error()\n"
+		count = "txn:count_http_error()\ntxn:capture_cookie()\n"
 	}
 	if len(args) > 0 {
 		code, err := c.reply(sc, at, "deny", status, args)
@@ -1506,7 +1508,7 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		spec, err := g.logFormat(p, http)
 		if err == nil {
 			// Checked here to name the line: the server compiles it.
-			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response)})
+			_, err = accesslog.ParseFormat(spec, !http, accesslog.Captures{Request: len(p.capture.Request), Response: len(p.capture.Response), Cookie: p.capture.Cookie != nil})
 		}
 		if err != nil {
 			return nil, p.logFormat.at.errorf("log-format: %v", err)
@@ -1578,4 +1580,11 @@ func filterLine(words []string) string {
 		out[i] = w
 	}
 	return strings.Join(out, " ")
+}
+
+// forwards reports whether a backend section forwards to servers: it
+// has one that is not disabled. One whose servers are all disabled
+// answers as a backend without servers (its http-error 503).
+func (p *proxy) forwards() bool {
+	return slices.ContainsFunc(p.servers, func(s config.Server) bool { return !s.Disabled })
 }

@@ -115,6 +115,7 @@ type proxy struct {
 	defBackend string
 	servers    []config.Server
 	balance    string
+	hashType   string                // hash-type's words
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	nameHeader string                // http-send-name-header NAME
 	// hasRules: a named defaults section with rules; rulesFrom, the one
@@ -969,7 +970,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 	case "maxconn", "compression":
 		_, err := f.networkProxy(p, at, w)
 		return err
-	case "retries", "description", "stats", "fullconn", "hash-type":
+	case "retries", "description", "stats", "fullconn":
 		f.warn(at, "'%s' has no effect in luaedge", kw)
 	case "default_backend":
 		if len(w) != 2 {
@@ -1033,6 +1034,15 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("%v", err)
 		}
 		p.balance = line
+	case "hash-type":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		line := strings.Join(w[1:], " ")
+		if err := backend.CheckHashType(line); err != nil {
+			return at.errorf("hash-type: %v", err)
+		}
+		p.hashType = line
 	case "http-check":
 		return f.httpCheckLine(p, at, w)
 	case "stick-table":
@@ -1241,9 +1251,6 @@ func (f *file) server(p *proxy, at pos, w []string) error {
 	if err != nil {
 		return at.errorf("server %s: %v", w[1], err)
 	}
-	if s.Name == "" {
-		return nil // disabled
-	}
 	p.servers = append(p.servers, s)
 	// luaedge checks every server of a backend with checks.
 	for _, x := range p.servers {
@@ -1292,8 +1299,7 @@ func portFollows(addr string) bool {
 }
 
 // serverOptions reads the options of a server or default-server line
-// into a Server and p's check; a disabled server comes back without a
-// name.
+// into a Server and p's check.
 func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.Server, error) {
 	s := config.Server{Name: name}
 	check, disabled, ssl := false, false, false
@@ -1389,9 +1395,8 @@ func (f *file) serverOptions(p *proxy, at pos, name string, w []string) (config.
 	if ssl {
 		s.TLS = &tls
 	}
-	if disabled && name != "default-server" {
-		f.warn(at, "server %s is disabled: luaedge leaves it out", s.Name)
-		return config.Server{}, nil
+	if name != "default-server" {
+		s.Disabled = disabled
 	}
 	return s, nil
 }
@@ -1621,15 +1626,26 @@ func (f *file) proxyLog(p *proxy, at pos, w []string) error {
 	return nil
 }
 
-// captureLine reads capture request|response header NAME len N.
+// captureLine reads capture request|response header NAME len N, and
+// capture cookie NAME len N (a later one replaces it, as in HAProxy).
 func (f *file) captureLine(p *proxy, at pos, w []string) error {
 	if len(w) == 6 && (w[1] == "request" || w[1] == "response") && w[2] == "header" && w[4] == "len" {
 		return f.addCapture(p, at, w[1], w[3], w[5])
 	}
-	if len(w) >= 2 && w[1] == "cookie" {
-		return at.unsupported("capture cookie")
+	if len(w) == 5 && w[1] == "cookie" && w[3] == "len" {
+		n, err := strconv.Atoi(w[4])
+		if err != nil || n < 1 {
+			return at.errorf("capture cookie: invalid len '%s'", w[4])
+		}
+		// HAProxy keeps at most tune.http.cookielen (63) bytes.
+		if n > 63 {
+			f.warn(at, "capture cookie: len %d is cut to 63 bytes, as HAProxy does", n)
+			n = 63
+		}
+		p.capture.Cookie = &config.CaptureCookie{Name: w[2], Len: n}
+		return nil
 	}
-	return at.errorf("capture: want 'capture request|response header NAME len N'")
+	return at.errorf("capture: want 'capture request|response header NAME len N' or 'capture cookie NAME len N'")
 }
 
 // addCapture adds a capture slot to side (request or response).

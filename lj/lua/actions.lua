@@ -282,6 +282,14 @@ function I.set_captures(id, req, res)
 	if res then p.wait_res = true end
 end
 
+-- set_cookie_capture has program id capture a cookie (HAProxy's capture
+-- cookie): from the request once its rules ran, from each response head
+-- before the http-response rules.
+function I.set_cookie_capture(id, name, len)
+	local p = I.programs[id]
+	p.cap_cookie, p.plain, p.wait_res = { name = name, len = len }, false, true
+end
+
 -- run_after runs the http_after_response rules once per transaction, on
 -- the response it has now. An error in them is logged (F_ERR_LOG) and the
 -- response goes as it is: they run inside another step of the
@@ -317,6 +325,7 @@ local function response_head(s, p)
 	-- A service that set no status answers 200: its rules read it.
 	if s.status == 0 then s.status = 200 end
 	if p.cap_res then I.capture_headers(s, p.cap_res, true) end
+	if p.cap_cookie then I.capture_cookie(s, true) end
 	if s.status >= 400 and s.status < 500 then I.track_error(s) end
 end
 
@@ -411,6 +420,8 @@ end
 -- forwarding, or the service, which act.DONE skips; a service chosen by
 -- a rule (txn.service) answers even on a frontend that forwards.
 local function after_req(s, ctx, txn, p, v)
+	-- HAProxy reads the request's cookies once its rules ran.
+	if p.cap_cookie then I.capture_cookie(s, false) end
 	if p.hooks then I.hooks_after_request(s, ctx) end
 	if v == "done" then return end
 	if p.forward and ctx.service == nil then

@@ -384,10 +384,13 @@ function I.set_log_vars(id, names)
 	local getters = {}
 	for i, name in ipairs(names) do
 		local side, n = name:match("^capture%.(re[qs])%.(%d+)$")
+		local cookie_side = name:match("^capture%.(re[qs])%.cookie$")
 		local fetch = name:match("^lua%.(.+)$")
 		if side then
 			n = tonumber(n)
 			getters[i] = function(_, s) return I.captured_value(s, side, n) end
+		elseif cookie_side then
+			getters[i] = function(_, s) return I.captured_cookie(s, cookie_side) end
 		elseif fetch then
 			-- A Lua fetch needs the transaction, and may read the
 			-- response: the program keeps both.

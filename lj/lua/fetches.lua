@@ -369,10 +369,80 @@ function I.capture_headers(s, slots, res)
 	end
 end
 
+-- cookie_capture is "name=value" of the first cookie of a Cookie (res
+-- false) or Set-Cookie field value v whose "name=value" starts with
+-- prefix, or nil, as HAProxy reads them: blanks around names, '=' and
+-- values dropped, a value quoted or ending at ';' (or ',' in a Cookie
+-- field), attributes starting with '$' and cookies without '=' skipped.
+-- A Set-Cookie field holds one cookie: its attributes are not cookies.
+local function cookie_capture(v, prefix, res)
+	local pos, n = 1, #v
+	while pos <= n do
+		local name_b, eq = v:match("^[ \t]*()[^=,;]*()", pos)
+		local name = v:sub(name_b, eq - 1):gsub("[ \t]+$", "")
+		local next_pos
+		if v:sub(eq, eq) == "=" then
+			local val_b = v:match("^[ \t]*()", eq + 1)
+			-- The value ends at a delimiter outside double quotes.
+			local i, quoted = val_b, false
+			while i <= n do
+				local c = v:sub(i, i)
+				if quoted then
+					if c == "\\" then i = i + 1 elseif c == '"' then quoted = false end
+				elseif c == '"' then quoted = true
+				elseif c == ";" or c == "," then break end
+				i = i + 1
+			end
+			local value = v:sub(val_b, i - 1):gsub("[ \t]+$", "")
+			local c = name .. "=" .. value
+			if name:sub(1, 1) ~= "$" and #c >= #prefix and c:sub(1, #prefix) == prefix then return c end
+			next_pos = i + 1
+		else
+			next_pos = eq + 1
+		end
+		if res then return nil end
+		pos = next_pos
+	end
+	return nil
+end
+
+-- capture_cookie stores the cookie the program of s captures (its
+-- cap_cookie: {name =, len =}, if any) of the request (res false) or the
+-- response, if it has one and none was captured yet: the first match
+-- over the fields in order.
+function I.capture_cookie(s, res)
+	local p = program_of(s)
+	local c = p and p.cap_cookie
+	if c == nil then return end
+	local t = captured[s]
+	local side = res and 2 or 1
+	if t and t[side].cookie then return end
+	local vals = res and res_values(s, "set-cookie", true) or req_values(s, "cookie", true)
+	for i = 1, #vals do
+		local v = cookie_capture(vals[i], c.name, res)
+		if v then
+			if #v > c.len then v = v:sub(1, c.len) end
+			if t == nil then
+				t = { {}, {} }
+				captured[s] = t
+			end
+			t[side].cookie = v
+			return
+		end
+	end
+end
+
 -- captured_value returns the value captured in slot id of side, or nil.
 function I.captured_value(s, side, id)
 	local c = captured[s]
 	return c and c[sides[side]][id + 1]
+end
+
+-- captured_cookie returns the cookie captured from the request (side
+-- "req") or the response ("res"), or nil.
+function I.captured_cookie(s, side)
+	local c = captured[s]
+	return c and c[sides[side]].cookie
 end
 
 F.capture_req_hdr = function(s, id) return I.captured_value(s, "req", tonumber(id)) end

@@ -208,6 +208,13 @@ function TXN.count_http_error(self)
 	I.track_error((stream_of(self, "count_http_error")))
 end
 
+-- txn:capture_cookie() captures the request's cookie now, for a
+-- frontend with capture cookie (%CC), as HAProxy does when it denies a
+-- request; without it, the cookie is captured once the request rules ran.
+function TXN.capture_cookie(self)
+	I.capture_cookie((stream_of(self, "capture_cookie")), false)
+end
+
 -- txn:capture_req(id, value) and txn:capture_res(id, value) store value
 -- (through tostring, cut to the slot's length) in request or response
 -- capture slot id of the frontend (from 0), for the access log and the

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// capture cookie NAME len N: the request's cookie and the response's
+// Set-Cookie whose "name=value" starts with NAME, cut to N bytes, in %CC
+// and %CS; the same lines as HAProxy 2.6's for the same requests.
+func TestHAProxyCfgCaptureCookie(t *testing.T) {
+	needBinary(t)
+	// COOKIES answers with the Set-Cookie fields its path names.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/set":
+			w.Header().Add("set-cookie", "SESSIONID=srv-0123456789abcdefghij; path=/; HttpOnly")
+		case "/set2":
+			w.Header().Add("set-cookie", "other=1; SESSIONID=attr")
+			w.Header().Add("set-cookie", "SESSIONID = second ; path=/")
+		case "/bare":
+			w.Header().Add("set-cookie", "SESSIONID")
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	sc := hcScenario{
+		name: "capture-cookie",
+		cfg: `global
+    nbthread 1
+    log stdout format raw local0
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    capture cookie SESSIONID len 20
+    log-format "LOG %CC %CS %ST %{+Q}r"
+    http-request del-header cookie if { path /deleted }
+    http-request deny if { path /deny }
+    default_backend app
+
+backend app
+    server app1 @COOKIES@
+`,
+		steps: []hxStep{
+			{conn: "a", req: hxReq{Path: "/set", Header: []string{"Cookie: a=1; SESSIONID=cli-0123456789abcdefghij; b=2"}}},
+			{conn: "a", req: hxReq{Path: "/set2", Header: []string{"Cookie: SESSIONID = spaced ; x=y"}}},
+			{conn: "a", req: hxReq{Path: "/none", Header: []string{"Cookie: x=1", "Cookie: $Version=1, SESSIONIDX=longer, SESSIONID=v"}}},
+			{conn: "a", req: hxReq{Path: "/bare", Header: []string{"Cookie: SESSIONID; other=2"}}},
+			{conn: "a", req: hxReq{Path: "/none"}},
+			{conn: "a", req: hxReq{Path: "/deleted", Header: []string{"Cookie: SESSIONID=gone"}}},
+			{conn: "a", req: hxReq{Path: "/deny", Header: []string{"Cookie: SESSIONID=denied"}}},
+		},
+	}
+	want := []string{
+		`LOG SESSIONID=cli-012345 SESSIONID=srv-012345 200 "GET /set HTTP/1.1"`,
+		`LOG SESSIONID=spaced SESSIONID=second 200 "GET /set2 HTTP/1.1"`,
+		`LOG SESSIONIDX=longer - 200 "GET /none HTTP/1.1"`,
+		`LOG - - 200 "GET /bare HTTP/1.1"`,
+		`LOG - - 200 "GET /none HTTP/1.1"`,
+		`LOG - - 200 "GET /deleted HTTP/1.1"`,
+		`LOG SESSIONID=denied - 403 "GET /deny HTTP/1.1"`,
+	}
+	lines := func(out string) []string {
+		var l []string
+		for _, line := range strings.Split(out, "\n") {
+			if i := strings.Index(line, "LOG "); i >= 0 {
+				l = append(l, line[i:])
+			}
+		}
+		return l
+	}
+	// wait polls out until it has the lines of every step.
+	wait := func(out func() string) []string {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(lines(out())) < len(want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return lines(out())
+	}
+	backends := map[string]string{"COOKIES": srv.Listener.Addr().String()}
+	le, s := hcStartLuaedge(t, sc, backends)
+	if _, err := hxRunSteps(le, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(s.logs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return
+	}
+	ha, out := hcStartHAProxy(t, bin, sc, backends)
+	if _, err := hxRunSteps(ha, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(out.String); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
