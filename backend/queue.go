@@ -59,6 +59,18 @@ func (b *Backend) QueueFor(s *Server, wake func(*Server)) (*Server, *Ticket) {
 	return nil, b.enqueue(&Ticket{b: b, want: s, wake: wake})
 }
 
+// PickServer is QueueFor for a request that does not wait: s, counted as
+// picked, when it has room and nobody waits; else nil.
+func (b *Backend) PickServer(s *Server) *Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) > 0 || !s.hasRoom() {
+		return nil
+	}
+	b.take(s)
+	return s
+}
+
 // enqueue appends t to the queue and serves what can be; it unlocks b.mu.
 func (b *Backend) enqueue(t *Ticket) *Ticket {
 	t.Pos = len(b.queue)

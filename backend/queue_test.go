@@ -181,3 +181,15 @@ func TestPersistent(t *testing.T) {
 		t.Fatal("a down server is persistent")
 	}
 }
+
+// PickServer takes the server while it has room, and never queues.
+func TestPickServer(t *testing.T) {
+	b := mustNew(t, Config{Name: "p", Servers: []ServerConfig{{Name: "a", Address: "127.0.0.1:1", MaxConn: 1}}})
+	a := b.Servers()[0]
+	if b.PickServer(a) != a || a.Active() != 1 {
+		t.Fatal("PickServer with room")
+	}
+	if b.PickServer(a) != nil || b.QueueLen() != 0 {
+		t.Fatal("PickServer at maxconn")
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -23,7 +24,15 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		return nil, "no backend"
 	}
 	b := p.backends[be]
-	srv := b.Pick(src)
+	// A TCP stream does not wait in the queue: the server a use-server or
+	// stick rule chose takes it if it has room, else the balancing's.
+	var srv *backend.Server
+	if want := persistent(st, be, b); want != nil {
+		srv = b.PickServer(want)
+	}
+	if srv == nil {
+		srv = b.Pick(src)
+	}
 	if srv == nil {
 		return nil, "no server available in backend " + b.Name()
 	}
@@ -59,6 +68,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 func (t *tunnel) Opened(c transport.Conn) {
 	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
 	t.st.LogConnected()
+	t.p.stickStore(t.st, t.srv)
 }
 
 // clearTunnel is a tunnel as the handler of its TLS connection's clear

@@ -19,6 +19,7 @@ import (
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/ws"
+	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -45,6 +46,9 @@ type Pool struct {
 	log        *slog.Logger
 	backends   []*Backend
 	handshakes *transport.HandshakePool // of TLS to servers; shared by the generation's loops
+	// tables are the generation's stick tables by name, which the stick
+	// stores of requests write into (persist.go); shared, read-only.
+	tables map[string]*sticktable.Table
 
 	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
@@ -57,12 +61,13 @@ type Pool struct {
 
 // NewPool makes the pool of loop l; hs bounds the TLS handshakes with
 // servers.
-func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, hs *transport.HandshakePool) *Pool {
+func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, hs *transport.HandshakePool, tables map[string]*sticktable.Table) *Pool {
 	return &Pool{
 		loop:       l,
 		log:        log,
 		backends:   backends,
 		handshakes: hs,
+		tables:     tables,
 		idle:       map[*backend.Server][]*Upstream{},
 		ups:        map[*Upstream]struct{}{},
 		h2:         map[*backend.Server][]*h2Conn{},
@@ -162,6 +167,11 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		}
 	}
 	if srv == nil {
+		// After the cookie, as HAProxy: a use-server or stick rule's
+		// choice, which waits for the server's room if need be.
+		if want := persistent(st, be, b); want != nil {
+			return p.queueFor(st, b, want)
+		}
 		srv = b.Pick(key)
 	}
 	if srv == nil {
@@ -583,6 +593,7 @@ func (u *Upstream) Resume() {
 
 // deliverHead puts the response head in the stream and lets it go on.
 func (u *Upstream) deliverHead(st *stream.Stream) {
+	u.p.stickStore(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
@@ -603,6 +614,7 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 // deliverSwitch puts the server's 101 in the stream, which sends it and
 // makes the client's connection a tunnel.
 func (u *Upstream) deliverSwitch(st *stream.Stream) {
+	u.p.stickStore(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
