@@ -85,6 +85,9 @@ func (f *file) build() (*Result, error) {
 	if f.dns != nil {
 		cfg.DNS = *f.dns
 	}
+	if err := f.persistTables(); err != nil {
+		return nil, err
+	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
 		if p.kind == "backend" || p.kind == "listen" {
@@ -388,6 +391,17 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			return fe, err
 		}
 		req = append(req, r)
+	}
+	// The use-server and stick rules of the backend the request goes to,
+	// after every request rule (persist.go).
+	for _, name := range sortedKeys(reach) {
+		if x := backends[name]; len(x.persist) > 0 && len(x.servers) > 0 {
+			r, err := b.persist(x, phase+"-req")
+			if err != nil {
+				return fe, err
+			}
+			req = append(req, r)
+		}
 	}
 	if uid != "" {
 		req = append(req, uid)

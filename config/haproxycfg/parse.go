@@ -115,6 +115,7 @@ type proxy struct {
 	servers    []config.Server
 	balance    string
 	cookie     *config.BackendCookie // cookie NAME insert ...
+	persist    []rule                // use-server and stick lines, in order (persist.go)
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
 	hasRules   bool
@@ -1078,7 +1079,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return err
 		}
 		p.cookie = ck
-	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "use-server", "stick":
+		if err := only(be); err != nil {
+			return err
+		}
+		return persistLine(p, at, w)
+	case "filter", "reqadd", "rspadd", "dispatch", "source", "http-send-name-header", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
