@@ -6,7 +6,7 @@
 // are compiled into one generated Lua script that uses luaedge's
 // HAProxy-compatible Lua API. A keyword luaedge cannot honour is an error
 // naming the file, the line and the keyword; a keyword that has no effect
-// in luaedge (daemon, user, stats socket...) is accepted with a warning.
+// in luaedge (daemon, user, stats timeout...) is accepted with a warning.
 package haproxycfg
 
 import (
@@ -826,6 +826,12 @@ func (f *file) globalLine(at pos, w []string) error {
 	default:
 		if ok, err := f.networkGlobal(at, w); ok {
 			return err
+		}
+		if w[0] == "stats" && len(w) > 2 && w[1] == "socket" && !strings.Contains(w[2], "@") && !strings.Contains(w[2], ":") && f.global.RuntimeSocket == "" {
+			// The runtime API on a Unix socket: luaedge's runtime_socket
+			// (which takes every command, as level admin).
+			f.global.RuntimeSocket = w[2]
+			return nil
 		}
 		if noEffect[w[0]] {
 			f.warn(at, "'%s' has no effect in luaedge", w[0])
