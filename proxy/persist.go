@@ -32,15 +32,11 @@ func persistent(st *stream.Stream, be int, b *Backend) *backend.Server {
 	return nil
 }
 
-// stickStore writes srv into the entries of the request's pending stick
-// stores (TABLE\0KEY\0 each, in the stream until now), as HAProxy's
-// process_store_rules: whatever server an entry named is replaced.
-func (p *Pool) stickStore(st *stream.Stream, srv *backend.Server) {
-	s := st.S()
-	if s == nil {
-		return
-	}
-	stores := s.StickStores()
+// stickStore writes srv into the entries of the pending stick stores
+// (TABLE\0KEY\0 each: a request's le_stream.stick, or a tunnel's copy of
+// it), as HAProxy's process_store_rules: whatever server an entry named
+// is replaced.
+func (p *Pool) stickStore(stores []byte, srv *backend.Server) {
 	for len(stores) > 0 {
 		table, rest, ok1 := bytes.Cut(stores, []byte{0})
 		key, rest, ok2 := bytes.Cut(rest, []byte{0})
@@ -52,4 +48,13 @@ func (p *Pool) stickStore(st *stream.Stream, srv *backend.Server) {
 			t.StoreServer(string(key), srv.ID(), srv.Name())
 		}
 	}
+}
+
+// requestStores returns the pending stick stores of st's request (nil
+// when it has no C state), the stream's bytes.
+func requestStores(st *stream.Stream) []byte {
+	if s := st.S(); s != nil {
+		return s.StickStores()
+	}
+	return nil
 }

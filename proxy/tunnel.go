@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/luaedge/luaedge/backend"
@@ -15,6 +16,10 @@ type tunnel struct {
 	be *Backend
 	serverConn
 	recvFn func() // t.receive, made once: a method value passed on allocates
+	// stick is a copy of the stream's pending stick stores, written when
+	// the connection is up: the stream's C state ends as the tunnel
+	// starts. The tunnel's until then.
+	stick []byte
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -50,6 +55,9 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	t.recvFn = t.receive
 	t.sendProxy(st)
 	t.pending = append(t.pending, st.S().TakeBody()...)
+	if stores := requestStores(st); len(stores) > 0 {
+		t.stick = bytes.Clone(stores)
+	}
 	if err := p.loop.Dial(addr, t); err != nil {
 		t.freeSlot()
 		return nil, err.Error()
@@ -68,7 +76,8 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 func (t *tunnel) Opened(c transport.Conn) {
 	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
 	t.st.LogConnected()
-	t.p.stickStore(t.st, t.srv)
+	t.p.stickStore(t.stick, t.srv)
+	t.stick = nil
 }
 
 // clearTunnel is a tunnel as the handler of its TLS connection's clear
