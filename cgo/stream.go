@@ -376,6 +376,32 @@ func (s *Stream) Persist() (be, id int) { return int(s.c.srv_be), int(s.c.srv_id
 // next request, or the next resume of its coroutine.
 func (s *Stream) StickStores() []byte { return bufBytes(&s.c.stick) }
 
+// AddStickStore appends a pending stick store of key in table (the
+// backend's stick rules of the configuration, as Lua's stick_store
+// does), unless the request has one for that table: HAProxy applies the
+// first store of each table. It returns whether it added it.
+func (s *Stream) AddStickStore(table, key string) bool {
+	if s.HasStickStore(table) {
+		return false
+	}
+	b := &s.c.stick
+	return appendBuf(b, []byte(table)) && appendBuf(b, []byte{0}) && appendBuf(b, []byte(key)) && appendBuf(b, []byte{0})
+}
+
+// HasStickStore reports whether the request has a pending stick store
+// for table.
+func (s *Stream) HasStickStore(table string) bool {
+	b := bufBytes(&s.c.stick)
+	for len(b) > 0 {
+		t, rest, _ := bytes.Cut(b, []byte{0})
+		if string(t) == table {
+			return true
+		}
+		_, b, _ = bytes.Cut(rest, []byte{0})
+	}
+	return false
+}
+
 // SetResponse records a response head that came from elsewhere (a
 // backend), for http-response rules to see and change: it replaces the
 // status, reason and fields.

@@ -434,6 +434,9 @@ type Backend struct {
 	// Cookie keeps a client on its server (HAProxy's cookie NAME
 	// insert): nil, none.
 	Cookie *BackendCookie `yaml:"cookie"`
+	// Stick keeps a key's requests on one server through a stick table,
+	// in order (persist.go).
+	Stick []StickRule `yaml:"stick"`
 }
 
 // BackendCookie is a backend's persistence cookie: a response gets
@@ -791,6 +794,7 @@ func (c *Config) validate() error {
 		if err := b.TLS.validate(fmt.Sprintf("backends[%d].tls", i)); err != nil {
 			errs = append(errs, err)
 		}
+		errs = append(errs, c.validateStick(i, &b)...)
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {
 				errs = append(errs, err)

@@ -1,7 +1,10 @@
 package edge
 
 import (
+	"fmt"
+
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/lj"
 	proxypkg "github.com/luaedge/luaedge/proxy"
 )
@@ -83,6 +86,29 @@ func goPersist(c *cgo.Call) int {
 	}
 	c.PushNil()
 	return 1
+}
+
+// stickRules resolves the stick rules of backend bc, whose tables are
+// built (config.Complete checked them).
+func (s *Server) stickRules(bc config.Backend) ([]proxypkg.StickRule, error) {
+	var out []proxypkg.StickRule
+	for j, r := range bc.Stick {
+		key, match, store := r.Key()
+		fetch, name, err := config.StickKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("stick[%d]: %v", j, err)
+		}
+		table := r.Table
+		if table == "" {
+			table = bc.Name
+		}
+		t := s.tables[table]
+		if t == nil || !t.StoresServer() {
+			return nil, fmt.Errorf("stick[%d]: no stick table %s storing server_id", j, table)
+		}
+		out = append(out, proxypkg.StickRule{Fetch: fetch, Name: name, Match: match, Store: store, Table: t})
+	}
+	return out, nil
 }
 
 // backendNamed returns the backend called name, nil if none.

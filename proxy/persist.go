@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 )
 
@@ -30,6 +32,77 @@ func persistent(st *stream.Stream, be int, b *Backend) *backend.Server {
 		return srv
 	}
 	return nil
+}
+
+// StickRule is one of a backend's stick rules of the configuration
+// (config.StickRule), with its table.
+type StickRule struct {
+	Fetch, Name  string // config.StickKey's: src, req.cook or req.hdr, and NAME
+	Match, Store bool
+	Table        *sticktable.Table
+}
+
+// stickRules runs b's stick rules of the configuration on st's request,
+// after its Lua rules, as HAProxy runs a backend's stick rules in order:
+// a store rule of a table the request has a pending store for is skipped
+// whole; a match refreshes the key's entry, and its server is returned
+// when it is of b and not down or in maintenance (only the first). The
+// stores go to the stream's pending ones.
+func stickRules(st *stream.Stream, b *Backend) *backend.Server {
+	s := st.S()
+	if s == nil || len(b.Stick) == 0 {
+		return nil
+	}
+	var chosen *backend.Server
+	for _, r := range b.Stick {
+		name := r.Table.Name()
+		if r.Store && s.HasStickStore(name) {
+			continue
+		}
+		raw, ok := stickKey(s, r)
+		if !ok {
+			continue
+		}
+		k, err := r.Table.Key(string(raw))
+		if err != nil {
+			continue
+		}
+		if r.Match {
+			if id, srvName, ok := r.Table.MatchServer(k); ok && chosen == nil {
+				chosen = b.Server(srvName)
+				if chosen == nil && id > 0 {
+					chosen = b.ServerByID(id)
+				}
+				if chosen != nil && !chosen.Persistent() {
+					chosen = nil
+				}
+			}
+		}
+		if r.Store {
+			s.AddStickStore(name, k)
+		}
+	}
+	return chosen
+}
+
+// stickKey is the key rule r reads from request s, if it has one.
+func stickKey(s *cgo.Stream, r StickRule) ([]byte, bool) {
+	switch r.Fetch {
+	case "src":
+		src, _, _, _ := s.Addrs()
+		return src, len(src) > 0
+	case "req.cook":
+		return requestCookie(s, r.Name)
+	}
+	// req.hdr: the last value, as HAProxy's hdr() in a stick pattern.
+	var v []byte
+	found := false
+	for i := range s.NumFields() {
+		if n, val := s.Field(i); bytes.EqualFold(n, []byte(r.Name)) {
+			v, found = val, true
+		}
+	}
+	return v, found
 }
 
 // stickStore writes srv into the entries of the pending stick stores

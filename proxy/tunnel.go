@@ -32,7 +32,11 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	// A TCP stream does not wait in the queue: the server a use-server or
 	// stick rule chose takes it if it has room, else the balancing's.
 	var srv *backend.Server
-	if want := persistent(st, be, b); want != nil {
+	want := persistent(st, be, b)
+	if w := stickRules(st, b); want == nil {
+		want = w
+	}
+	if want != nil {
 		srv = b.PickServer(want)
 	}
 	if srv == nil {

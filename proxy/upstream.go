@@ -37,6 +37,7 @@ type Backend struct {
 	TunnelTimeout  time.Duration // TCP mode, once piped; 0: the frontend's keep_alive
 	QueueTimeout   time.Duration // a request waiting in the backend's queue (then 503)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
+	Stick          []StickRule   // the configuration's stick rules (persist.go)
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -166,12 +167,17 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 			srv = b.PickCookie(v)
 		}
 	}
+	// After the cookie, as HAProxy: a use-server or stick rule's choice,
+	// which waits for the server's room if need be. The stick rules run
+	// whoever chose: their stores apply to any server.
+	want := persistent(st, be, b)
+	if w := stickRules(st, b); want == nil {
+		want = w
+	}
+	if srv == nil && want != nil {
+		return p.queueFor(st, b, want)
+	}
 	if srv == nil {
-		// After the cookie, as HAProxy: a use-server or stick rule's
-		// choice, which waits for the server's room if need be.
-		if want := persistent(st, be, b); want != nil {
-			return p.queueFor(st, b, want)
-		}
 		srv = b.Pick(key)
 	}
 	if srv == nil {

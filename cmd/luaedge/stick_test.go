@@ -207,10 +207,11 @@ backend be
 	})
 }
 
-// stick on req.cook(sid), and stick match + stick store-request on a
-// header: a key keeps its server, keys spread, a request without one is
-// balanced and stores nothing; the server disabled in the configuration
-// is never chosen.
+// stick on req.cook(sid) (a rule of the model), and stick match + stick
+// store-request with a condition on a header (compiled to Lua): a key
+// keeps its server, keys spread, a request without one is balanced and
+// stores nothing; the server disabled in the configuration is never
+// chosen.
 func TestHAProxyCfgStickOnRequestKeys(t *testing.T) {
 	needBinary(t)
 	sc := hcScenario{name: "stick-keys", cfg: stickGlobal + `
@@ -229,7 +230,7 @@ backend sessions
 backend users
     stick-table type string len 32 size 100 expire 1m
     stick match hdr(x-user)
-    stick store-request hdr(x-user)
+    stick store-request hdr(x-user) if { hdr(x-user) -m found }
     server s1 127.0.0.1:@PORTS1@
     server s2 127.0.0.1:@PORTS2@
     server s3 127.0.0.1:@PORTS3@ disabled

@@ -111,6 +111,7 @@ func (f *file) build() (*Result, error) {
 			continue
 		}
 		b := config.Backend{Name: p.name, Balance: p.balance, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie}
+		b.Stick, _ = modelStick(p)
 		if p.check.Type != "" {
 			b.Check = p.check
 		}
@@ -400,7 +401,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			if err != nil {
 				return fe, err
 			}
-			req = append(req, r)
+			if r != "" {
+				req = append(req, r)
+			}
 		}
 	}
 	if uid != "" {

@@ -79,9 +79,51 @@ func (f *file) persistTables() error {
 	return nil
 }
 
+// modelStick returns the stick rules of backend x as the model's
+// (config.StickRule), when each is one the model has: without a
+// condition, on src, a cookie or a header field. Else the rules are
+// compiled into Lua, all of them, to keep their order.
+func modelStick(x *proxy) ([]config.StickRule, bool) {
+	var out []config.StickRule
+	for _, r := range x.persist {
+		w := r.words
+		if w[0] != "stick" {
+			continue
+		}
+		if condIndex(w) < len(w) {
+			return nil, false
+		}
+		key := w[2]
+		if arg, ok := strings.CutPrefix(key, "cook("); ok {
+			key = "req.cook(" + arg
+		} else if arg, ok := strings.CutPrefix(key, "hdr("); ok {
+			key = "req.hdr(" + arg
+		}
+		if _, _, err := config.StickKey(key); err != nil {
+			return nil, false
+		}
+		var sr config.StickRule
+		switch w[1] {
+		case "on":
+			sr.On = key
+		case "match":
+			sr.Match = key
+		default:
+			sr.StoreRequest = key
+		}
+		if len(w) == 5 {
+			sr.Table = w[4]
+		}
+		out = append(out, sr)
+	}
+	return out, len(out) > 0
+}
+
 // persist compiles the use-server and stick rules of backend x into an
 // action of phase: the use-server rules first, then the stick rules in
-// their order, as HAProxy's analysers run them.
+// their order, as HAProxy's analysers run them; the stick rules the
+// model takes are left to it (modelStick), which runs them after the
+// Lua actions. It returns "" when nothing is left to compile.
 func (c *chain) persist(x *proxy, phase string) (string, error) {
 	sc := scope{fe: c.fe, be: x.name, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	be := luaQuote(x.name)
@@ -114,11 +156,15 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 		// request wins.
 		code = append(code, fmt.Sprintf("if %s then txn:use_server(%s, %s) end", k, be, luaQuote(r.words[1])))
 	}
-	// stored: the tables this request has a pending store for; a store
-	// rule (stick on included) of such a table is skipped whole.
-	code = append(code, "local stored = {}")
+	_, inModel := modelStick(x)
+	if !inModel {
+		// stored: the tables this request has a pending store for; a
+		// store rule (stick on included) of such a table is skipped
+		// whole.
+		code = append(code, "local stored = {}")
+	}
 	for _, r := range x.persist {
-		if r.words[0] != "stick" {
+		if r.words[0] != "stick" || inModel {
 			continue
 		}
 		comments = append(comments, r.at.String()+": "+strings.Join(r.words, " "))
@@ -146,6 +192,9 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 			k = fmt.Sprintf("not stored[%s] and (%s)", t, k)
 		}
 		code = append(code, fmt.Sprintf("if %s then\nlocal k = %s\n%s\nend", k, key, strings.Join(body, "\n")))
+	}
+	if len(code) == 0 {
+		return "", nil
 	}
 	stmt := fmt.Sprintf("if H.st(txn).be == %s then\n%s\nend", be, strings.Join(code, "\n"))
 	return c.g.action(phase, strings.Join(comments, "; "), stmt), nil

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/luaedge/luaedge/config"
 )
 
 // use-server and stick rules compile into one action of the backend,
@@ -80,5 +82,38 @@ func TestPersistErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// Stick rules without conditions, on src, a cookie or a header field, are
+// the model's backend stick rules; use-server stays Lua.
+func TestPersistModel(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    default_backend app
+
+backend app
+    stick-table type string size 1k
+    use-server b if { path_beg /b }
+    stick on src
+    stick match hdr(x-user) table users
+    stick store-request cook(sid)
+    server a 127.0.0.1:8001
+    server b 127.0.0.1:8002
+
+backend users
+    stick-table type string size 1k
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.StickRule{{On: "src"}, {Match: "req.hdr(x-user)", Table: "users"}, {StoreRequest: "req.cook(sid)"}}
+	if got := res.Config.Backends[0].Stick; !reflect.DeepEqual(got, want) {
+		t.Errorf("stick %+v, want %+v", got, want)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, `txn:use_server("app", "b")`) || strings.Contains(rules, "stick_") {
+		t.Errorf("want use-server alone in Lua:\n%s", rules)
 	}
 }
