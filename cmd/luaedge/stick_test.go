@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -395,5 +397,64 @@ listen t
 			seen = append(seen, l)
 		}
 		return seen
+	})
+}
+
+// use-server honours the server's maxconn: requests sent to a full
+// server wait for it in the queue, not for another server.
+func TestHAProxyCfgUseServerMaxconn(t *testing.T) {
+	needBinary(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		io.WriteString(w, "slow")
+	}))
+	t.Cleanup(slow.Close)
+	sc := hcScenario{name: "use-server-maxconn", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend be
+
+backend be
+    timeout queue 5s
+    use-server slow if { path_beg /slow }
+    server slow @SLOW@ maxconn 1
+    server s1 127.0.0.1:@PORTS1@
+` + stickServers}
+	stickBoth(t, sc, map[string]string{"SLOW": slow.Listener.Addr().String()}, func(addr func(string) string, ask func(string) string) []string {
+		mu.Lock()
+		most = 0
+		mu.Unlock()
+		got := make(chan string, 3)
+		for i := 0; i < 3; i++ {
+			go func() {
+				resp, err := http.Get("http://" + addr("") + "/slow")
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got <- resp.Status[:3] + " " + string(body)
+			}()
+		}
+		var seen []string
+		for i := 0; i < 3; i++ {
+			seen = append(seen, <-got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 1 {
+			t.Errorf("%d requests at once on a server of maxconn 1", most)
+		}
+		return append(seen, fmt.Sprintf("at most %d at once", most))
 	})
 }
