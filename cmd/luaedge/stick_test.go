@@ -458,3 +458,70 @@ backend be
 		return append(seen, fmt.Sprintf("at most %d at once", most))
 	})
 }
+
+// The YAML model: a backend's stick rule on a cookie, and a Lua action
+// choosing the server with txn:use_server; show table names the servers.
+func TestStickRulesYAML(t *testing.T) {
+	var names []string
+	for _, n := range []string{"a", "b", "c"} {
+		n := n
+		b := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, n) })
+		names = append(names, b.addr)
+	}
+	s := startServer(t, fmt.Sprintf(`runtime_socket: le.sock
+access_log: off
+lua:
+  load: [pin.lua]
+frontends:
+  - name: web
+    bind: ["127.0.0.1:@PORT@"]
+    http_request: [lua.pin]
+    default_backend: app
+backends:
+  - name: app
+    stick_table: {type: string, size: 100, expire: 1m, store: [server_id, server_key]}
+    stick:
+      - on: req.cook(sid)
+    servers:
+      - {name: a, address: "%s"}
+      - {name: b, address: "%s"}
+      - {name: c, address: "%s"}
+`, names[0], names[1], names[2]), map[string]string{"pin.lua": `
+core.register_action("pin", {"http-req"}, function(txn)
+	local srv = txn.f:req_hdr("x-pin")
+	if srv then txn:use_server("app", srv) end
+end)
+`})
+	c := stickClient("127.0.0.1")
+	got := map[string]string{}
+	for _, sid := range []string{"x", "y", "z"} {
+		got[sid] = stickGet(t, c, s.addr(), "/", "cookie: sid="+sid)
+		for i := 0; i < 3; i++ {
+			stickGet(t, c, s.addr(), "/") // moves the round robin on
+			if again := stickGet(t, c, s.addr(), "/", "cookie: sid="+sid); again != got[sid] {
+				t.Errorf("sid=%s went to %s, then %s", sid, got[sid], again)
+			}
+		}
+	}
+	if got["x"] == got["y"] || got["y"] == got["z"] || got["x"] == got["z"] {
+		t.Errorf("three cookies on %v", got)
+	}
+	// A pinned request goes where the action says, and is stored there.
+	pin := "c"
+	if got["x"] == "200 c" {
+		pin = "a"
+	}
+	if r := stickGet(t, c, s.addr(), "/", "cookie: sid=x", "x-pin: "+pin); r != "200 "+pin {
+		t.Errorf("pinned to %s: went to %s", pin, r)
+	}
+	if r := stickGet(t, c, s.addr(), "/", "cookie: sid=x"); r != "200 "+pin {
+		t.Errorf("sid=x after the pin: went to %s, want %s", r, pin)
+	}
+	if r := stickGet(t, c, s.addr(), "/", "x-pin: nope"); !strings.HasPrefix(r, "200 ") {
+		t.Errorf("a pin to no server: %s", r)
+	}
+	out := s.rt(t, "show table app key x")
+	if !strings.Contains(out, " server_id=") || !strings.HasSuffix(strings.TrimSpace(out), "server_key="+pin) {
+		t.Errorf("show table app key x:\n%s", out)
+	}
+}
