@@ -551,6 +551,16 @@ func (b *Backend) Servers() []*Server { return b.set.Load().servers }
 // Server returns the server called name, or nil.
 func (b *Backend) Server(name string) *Server { return b.set.Load().byName[name] }
 
+// ServerByID returns the server whose ID is id (Server.ID), or nil.
+func (b *Backend) ServerByID(id int) *Server {
+	for _, s := range b.set.Load().servers {
+		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
 // Pick chooses a server for a new request and counts the request on it; the
 // caller must call Done on the server when the request finishes, errors
 // included. It returns nil when no server can take the request (all down,
@@ -657,7 +667,7 @@ func (b *Backend) PickCookie(v []byte) *Server {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.set.Load().servers {
-		if s.cookie != "" && s.cookie == string(v) && s.persistent() {
+		if s.cookie != "" && s.cookie == string(v) && s.Persistent() && s.hasRoom() {
 			b.take(s)
 			return s
 		}

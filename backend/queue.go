@@ -13,6 +13,7 @@ import "bytes"
 type Ticket struct {
 	b    *Backend
 	key  []byte
+	want *Server // QueueFor's server; nil: any the balancing picks
 	wake func(*Server)
 	// Pos is how many requests were waiting before this one when it
 	// came (HAProxy's %bq).
@@ -40,7 +41,39 @@ func (b *Backend) Queue(key []byte, wake func(*Server)) (*Server, *Ticket) {
 		b.mu.Unlock()
 		return nil, nil
 	}
-	t := &Ticket{b: b, key: bytes.Clone(key), wake: wake, Pos: len(b.queue)}
+	return nil, b.enqueue(&Ticket{b: b, key: bytes.Clone(key), wake: wake})
+}
+
+// QueueFor is Queue for a request that must go to s (a use-server rule or
+// a stick table chose it, and s is Persistent): s now, counted as picked,
+// when it is below its maxconn and nobody waits; else the request's place
+// in the queue, served when s has room, in the queue's order. Should s be
+// down or in maintenance by then, the request takes any server, as Queue's.
+func (b *Backend) QueueFor(s *Server, wake func(*Server)) (*Server, *Ticket) {
+	b.mu.Lock()
+	if len(b.queue) == 0 && s.hasRoom() {
+		b.take(s)
+		b.mu.Unlock()
+		return s, nil
+	}
+	return nil, b.enqueue(&Ticket{b: b, want: s, wake: wake})
+}
+
+// PickServer is QueueFor for a request that does not wait: s, counted as
+// picked, when it has room and nobody waits; else nil.
+func (b *Backend) PickServer(s *Server) *Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) > 0 || !s.hasRoom() {
+		return nil
+	}
+	b.take(s)
+	return s
+}
+
+// enqueue appends t to the queue and serves what can be; it unlocks b.mu.
+func (b *Backend) enqueue(t *Ticket) *Ticket {
+	t.Pos = len(b.queue)
 	b.queue = append(b.queue, t)
 	n := b.qlen.Add(1)
 	if n > b.qmax.Load() {
@@ -51,7 +84,7 @@ func (b *Backend) Queue(key []byte, wake func(*Server)) (*Server, *Ticket) {
 	served := b.serveQueue()
 	b.mu.Unlock()
 	wakeAll(served)
-	return nil, t
+	return t
 }
 
 // Cancel takes the request out of the queue (its client left, or it
@@ -100,18 +133,32 @@ func (b *Backend) dispatch() {
 	wakeAll(served)
 }
 
-// serveQueue picks a server for each request at the head of the queue,
-// while one has room, and returns them; b.mu is held.
+// serveQueue gives a server to each waiting request that can have one, in
+// the queue's order, and returns them; b.mu is held. A request for any
+// server that finds none leaves those behind it waiting, but for the ones
+// waiting for their own server (QueueFor), which go as soon as it has room.
 func (b *Backend) serveQueue() []*Ticket {
 	var served []*Ticket
-	for len(b.queue) > 0 {
-		t := b.queue[0]
-		s := b.pickLocked(t.key)
-		if s == nil {
-			break
+	blocked := false
+	for i := 0; i < len(b.queue); {
+		t := b.queue[i]
+		var s *Server
+		switch {
+		case t.want != nil && t.want.Persistent():
+			if t.want.hasRoom() {
+				s = t.want
+				b.take(s)
+			}
+		case !blocked:
+			if s = b.pickLocked(t.key); s == nil {
+				blocked = true
+			}
 		}
-		b.queue[0] = nil
-		b.queue = b.queue[1:]
+		if s == nil {
+			i++
+			continue
+		}
+		b.queue = append(b.queue[:i], b.queue[i+1:]...)
 		b.qlen.Add(-1)
 		t.srv = s
 		served = append(served, t)

@@ -106,3 +106,90 @@ func TestQueueConcurrent(t *testing.T) {
 		t.Errorf("after: queue %d, active %d %d", b.QueueLen(), b.Servers()[0].Active(), b.Servers()[1].Active())
 	}
 }
+
+// A request for one server (use-server, a stick table) waits for that
+// server's room, and passes requests for any server that find none; one
+// whose server went into maintenance meanwhile takes any.
+func TestQueueFor(t *testing.T) {
+	b := mustNew(t, Config{Name: "q", Balance: "first", Servers: []ServerConfig{
+		{Name: "a", Address: "127.0.0.1:1", MaxConn: 1}, {Name: "b", Address: "127.0.0.1:2", MaxConn: 1}}})
+	a, bs := b.Servers()[0], b.Servers()[1]
+	if b.ServerByID(2) != bs || b.ServerByID(3) != nil {
+		t.Fatal("ServerByID")
+	}
+	if s, tk := b.QueueFor(bs, nil); s != bs || tk != nil {
+		t.Fatalf("b free: %v %v", s, tk)
+	}
+	woken := make(chan string, 10)
+	wake := func(name string) func(*Server) {
+		return func(s *Server) { woken <- name + "@" + s.Name() }
+	}
+	_, forB := b.QueueFor(bs, wake("r1"))
+	if forB == nil {
+		t.Fatal("r1 for a full b was not queued")
+	}
+	// A request for any server still gets a, the free one.
+	if s, tk := b.Queue(nil, wake("r2")); s != nil || tk == nil {
+		t.Fatalf("r2: %v %v", s, tk)
+	}
+	if w := <-woken; w != "r2@a" {
+		t.Fatalf("woken %s, want r2@a", w)
+	}
+	// Both full: r3 for any waits behind r1; b's room goes to r1 though
+	// a request for any came first.
+	_, any := b.Queue(nil, wake("r3"))
+	_, forB2 := b.QueueFor(bs, wake("r4"))
+	if any == nil || forB2 == nil {
+		t.Fatal("r3, r4 not queued")
+	}
+	bs.Done()
+	if w := <-woken; w != "r1@b" {
+		t.Fatalf("woken %s, want r1@b", w)
+	}
+	// b in maintenance: r4 takes any server, after r3.
+	bs.SetMaint()
+	a.Done()
+	if w := <-woken; w != "r3@a" {
+		t.Fatalf("woken %s, want r3@a", w)
+	}
+	a.Done()
+	if w := <-woken; w != "r4@a" {
+		t.Fatalf("woken %s, want r4@a", w)
+	}
+	if b.QueueLen() != 0 {
+		t.Fatalf("queue %d", b.QueueLen())
+	}
+}
+
+// Persistent: not down, not in maintenance; drain and weight 0 do not
+// matter.
+func TestPersistent(t *testing.T) {
+	b := mustNew(t, Config{Name: "p", Servers: []ServerConfig{{Name: "a", Address: "127.0.0.1:1"}}})
+	a := b.Servers()[0]
+	a.SetDrain()
+	_ = a.SetWeight(0)
+	if !a.Persistent() || a.Usable() {
+		t.Fatal("a draining server at weight 0 is persistent, not usable")
+	}
+	a.SetMaint()
+	if a.Persistent() {
+		t.Fatal("a server in maintenance is persistent")
+	}
+	a.SetReady()
+	a.CheckForceDown()
+	if a.Persistent() {
+		t.Fatal("a down server is persistent")
+	}
+}
+
+// PickServer takes the server while it has room, and never queues.
+func TestPickServer(t *testing.T) {
+	b := mustNew(t, Config{Name: "p", Servers: []ServerConfig{{Name: "a", Address: "127.0.0.1:1", MaxConn: 1}}})
+	a := b.Servers()[0]
+	if b.PickServer(a) != a || a.Active() != 1 {
+		t.Fatal("PickServer with room")
+	}
+	if b.PickServer(a) != nil || b.QueueLen() != 0 {
+		t.Fatal("PickServer at maxconn")
+	}
+}

@@ -235,16 +235,18 @@ func (s *Server) Up() bool { return s.hstate.Load() != healthDown }
 // ready, weight > 0 and below maxconn.
 func (s *Server) Usable() bool { return s.usableWeight() > 0 }
 
-// persistent reports whether s takes the requests of clients that stick to
-// it, as HAProxy's persistence does for a server that is not stopped: up
-// (NOLB too), not in maintenance, drained or at weight 0 included; below
-// its maxconn (where HAProxy would queue for it, the request is balanced).
-func (s *Server) persistent() bool {
-	if s.hstate.Load() == healthDown || s.admin.Load() == adminMaint {
-		return false
-	}
+// Persistent reports whether a request that a use-server rule or a stick
+// table sends to s may go there, as HAProxy sends it to a server that is
+// not stopped: s is up (NOLB included) and not in maintenance; draining
+// and weight 0 do not matter. Its maxconn still does (HasRoom).
+func (s *Server) Persistent() bool {
+	return s.hstate.Load() != healthDown && s.admin.Load() != adminMaint
+}
+
+// hasRoom reports whether s is below its maxconn.
+func (s *Server) hasRoom() bool {
 	m := s.maxconn.Load()
-	return m == 0 || s.active.Load() < int64(m)
+	return m <= 0 || s.active.Load() < int64(m)
 }
 
 // eligibleWeight is the server's weight if it is up, not NOLB and ready,

@@ -126,6 +126,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.arg = 0
 	c.err.len = 0
 	c.logvars.len = 0
+	c.srv_be, c.srv_id, c.stick.len = -1, 0, 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -139,7 +140,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 // capacities), whatever they hold now.
 func (s *Stream) Held() int {
 	c := s.c
-	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap) + int(c.logvars.cap)
+	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap) + int(c.logvars.cap) + int(c.stick.cap)
 	n += int(c.fields_cap+c.rfields_cap+c.trailers_cap+c.rtrailers_cap) * int(unsafe.Sizeof(C.le_field{}))
 	return n + int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{}))
 }
@@ -153,7 +154,7 @@ func (s *Stream) Trim(max int) {
 	c := s.c
 	m := C.uint32_t(max)
 	fm := C.uint32_t(max / int(unsafe.Sizeof(C.le_field{})))
-	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m || c.logvars.cap > m ||
+	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m || c.logvars.cap > m || c.stick.cap > m ||
 		c.fields_cap > fm || c.rfields_cap > fm || c.trailers_cap > fm || c.rtrailers_cap > fm ||
 		int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{})) > max {
 		C.le_stream_trim(c, C.size_t(max))
@@ -378,6 +379,41 @@ func (s *Stream) Backend() int { return int(s.c.backend) }
 // SetBackend records the backend the request went to, for the scripts
 // that read it afterwards (the be_name fetch in http-response rules).
 func (s *Stream) SetBackend(i int) { s.c.backend = C.int32_t(i) }
+
+// Persist returns the server the request's use-server or stick rules
+// chose: its id in backend be; id 0 when they chose none.
+func (s *Stream) Persist() (be, id int) { return int(s.c.srv_be), int(s.c.srv_id) }
+
+// StickStores returns the request's pending stick stores, "TABLE\0KEY\0"
+// each (le_stream.stick). The bytes are the stream's: valid until the
+// next request, or the next resume of its coroutine.
+func (s *Stream) StickStores() []byte { return bufBytes(&s.c.stick) }
+
+// AddStickStore appends a pending stick store of key in table (the
+// backend's stick rules of the configuration, as Lua's stick_store
+// does), unless the request has one for that table: HAProxy applies the
+// first store of each table. It returns whether it added it.
+func (s *Stream) AddStickStore(table, key string) bool {
+	if s.HasStickStore(table) {
+		return false
+	}
+	b := &s.c.stick
+	return appendBuf(b, []byte(table)) && appendBuf(b, []byte{0}) && appendBuf(b, []byte(key)) && appendBuf(b, []byte{0})
+}
+
+// HasStickStore reports whether the request has a pending stick store
+// for table.
+func (s *Stream) HasStickStore(table string) bool {
+	b := bufBytes(&s.c.stick)
+	for len(b) > 0 {
+		t, rest, _ := bytes.Cut(b, []byte{0})
+		if string(t) == table {
+			return true
+		}
+		_, b, _ = bytes.Cut(rest, []byte{0})
+	}
+	return false
+}
 
 // SetResponse records a response head that came from elsewhere (a
 // backend), for http-response rules to see and change: it replaces the

@@ -254,6 +254,16 @@ typedef struct le_stream {
 	 * by Lua as its request ends ("LEN:VALUE" each, "-" when unset); Go
 	 * copies them for the log line. */
 	le_buf logvars;
+	/* Persistence: what the backend's use-server and stick rules
+	 * (TXN:use_server, stick_match, stick_store) decided, written by Lua
+	 * before the request is forwarded and read by Go as it picks the
+	 * server. srv_id is the server chosen, by its id in backend srv_be
+	 * (HAProxy's puid; 0: the balancing chooses). stick holds the stick
+	 * stores pending until the server takes the request, "TABLE\0KEY\0"
+	 * each: they are the request's until Go stores them. */
+	int32_t srv_be;
+	int32_t srv_id;
+	le_buf stick;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -459,6 +459,9 @@ type Backend struct {
 	// the request goes to, in place of any the client sent (HAProxy's
 	// http-send-name-header); "": none.
 	ServerNameHeader string `yaml:"server_name_header"`
+	// Stick keeps a key's requests on one server through a stick table,
+	// in order (persist.go).
+	Stick []StickRule `yaml:"stick"`
 }
 
 // BackendCookie is a backend's persistence cookie, HAProxy's cookie
@@ -875,6 +878,7 @@ func (c *Config) validate() error {
 		}) {
 			bad("backends[%d].server_name_header: %q is not a field name", i, n)
 		}
+		errs = append(errs, c.validateStick(i, &b)...)
 		for j, sv := range b.Servers {
 			if err := sv.TLS.validate(fmt.Sprintf("backends[%d].servers[%d].tls", i, j)); err != nil {
 				errs = append(errs, err)

@@ -72,7 +72,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{}), started: time.Now()}
 	ls.stats = make([]metrics.Frontend, len(s.frontends))
 	ls.backendStats = make([]metrics.Backend, len(s.backends))
-	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes)
+	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes, s.tables)
 	// The sockets share the compressors of the loop's WebSockets (ls.ws,
 	// set below: its Flate is the zero value until first used).
 	ls.sockets = proxypkg.NewSockets(l, s.handshakes, s.client, &ls.ws.Flate)

@@ -46,6 +46,19 @@ func (p *Pool) queue(st *stream.Stream, b *Backend, src []byte) (stream.Upstream
 	return q, 0, ""
 }
 
+// queueFor is queue for a request that must go to srv (persist.go).
+func (p *Pool) queueFor(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
+	q := &queued{p: p, b: b, st: st}
+	srv, tk := b.QueueFor(srv, q.wake)
+	if srv != nil {
+		return p.openOn(st, b, srv)
+	}
+	q.tk = tk
+	st.LogQueued(tk.Pos)
+	q.timer = p.loop.After(b.QueueTimeout, q.expire)
+	return q, 0, ""
+}
+
 // wake is the backend giving the request a server, on the goroutine that
 // freed it.
 func (q *queued) wake(srv *backend.Server) { q.p.loop.Post(func() { q.assigned(srv) }) }

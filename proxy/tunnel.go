@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"time"
 
+	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -14,6 +16,10 @@ type tunnel struct {
 	be *Backend
 	serverConn
 	recvFn func() // t.receive, made once: a method value passed on allocates
+	// stick is a copy of the stream's pending stick stores, written when
+	// the connection is up: the stream's C state ends as the tunnel
+	// starts. The tunnel's until then.
+	stick []byte
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -23,7 +29,19 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		return nil, "no backend"
 	}
 	b := p.backends[be]
-	srv := b.Pick(src)
+	// A TCP stream does not wait in the queue: the server a use-server or
+	// stick rule chose takes it if it has room, else the balancing's.
+	var srv *backend.Server
+	want := persistent(st, be, b)
+	if w := stickRules(st, b); want == nil {
+		want = w
+	}
+	if want != nil {
+		srv = b.PickServer(want)
+	}
+	if srv == nil {
+		srv = b.Pick(src)
+	}
 	if srv == nil {
 		return nil, "no server available in backend " + b.Name()
 	}
@@ -41,6 +59,9 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	t.recvFn = t.receive
 	t.sendProxy(st)
 	t.pending = append(t.pending, st.S().TakeBody()...)
+	if stores := requestStores(st); len(stores) > 0 {
+		t.stick = bytes.Clone(stores)
+	}
 	if err := p.loop.Dial(addr, t); err != nil {
 		t.freeSlot()
 		return nil, err.Error()
@@ -59,6 +80,8 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 func (t *tunnel) Opened(c transport.Conn) {
 	t.opened(c, t.p.loop, t.p.handshakes, t.be.ConnectTimeout, (*clearTunnel)(t), t.DialFailed)
 	t.st.LogConnected()
+	t.p.stickStore(t.stick, t.srv)
+	t.stick = nil
 	t.st.TunnelOpened()
 }
 

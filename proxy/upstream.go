@@ -19,6 +19,7 @@ import (
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/ws"
+	"github.com/luaedge/luaedge/shared/sticktable"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -38,6 +39,7 @@ type Backend struct {
 	InspectDelay   time.Duration // TCP mode: how long the tcp-response rules may wait for server bytes
 	NameHeader     string        // a request field set to the server's name (lower case; "": none)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
+	Stick          []StickRule   // the configuration's stick rules (persist.go)
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -47,6 +49,9 @@ type Pool struct {
 	log        *slog.Logger
 	backends   []*Backend
 	handshakes *transport.HandshakePool // of TLS to servers; shared by the generation's loops
+	// tables are the generation's stick tables by name, which the stick
+	// stores of requests write into (persist.go); shared, read-only.
+	tables map[string]*sticktable.Table
 
 	idle map[*backend.Server][]*Upstream // keep-alive connections to reuse
 	ups  map[*Upstream]struct{}          // connections in use, for their deadlines
@@ -61,12 +66,13 @@ type Pool struct {
 
 // NewPool makes the pool of loop l; hs bounds the TLS handshakes with
 // servers.
-func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, hs *transport.HandshakePool) *Pool {
+func NewPool(l *eventloop.Loop, log *slog.Logger, backends []*Backend, hs *transport.HandshakePool, tables map[string]*sticktable.Table) *Pool {
 	return &Pool{
 		loop:       l,
 		log:        log,
 		backends:   backends,
 		handshakes: hs,
+		tables:     tables,
 		idle:       map[*backend.Server][]*Upstream{},
 		ups:        map[*Upstream]struct{}{},
 		h2:         map[*backend.Server][]*h2Conn{},
@@ -162,6 +168,16 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
 			srv = b.PickCookie(cookieServer(ck, v))
 		}
+	}
+	// After the cookie, as HAProxy: a use-server or stick rule's choice,
+	// which waits for the server's room if need be. The stick rules run
+	// whoever chose: their stores apply to any server.
+	want := persistent(st, be, b)
+	if w := stickRules(st, b); want == nil {
+		want = w
+	}
+	if srv == nil && want != nil {
+		return p.queueFor(st, b, want)
 	}
 	if srv == nil {
 		srv = b.Pick(key)
@@ -582,6 +598,7 @@ func (u *Upstream) Resume() {
 
 // deliverHead puts the response head in the stream and lets it go on.
 func (u *Upstream) deliverHead(st *stream.Stream) {
+	u.p.stickStore(requestStores(st), u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
@@ -603,6 +620,7 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 // deliverSwitch puts the server's 101 in the stream, which sends it and
 // makes the client's connection a tunnel.
 func (u *Upstream) deliverSwitch(st *stream.Stream) {
+	u.p.stickStore(requestStores(st), u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)

@@ -306,7 +306,7 @@ func showBackend(srv *edge.Server, _ []string) string {
 
 // The order HAProxy lists a table's data types in (its stored types'
 // enum), for show table.
-var tableDataOrder = []string{"gpt0", "gpc0", "gpc0_rate", "conn_cnt", "conn_rate", "conn_cur", "http_req_cnt", "http_req_rate",
+var tableDataOrder = []string{"server_id", "gpt0", "gpc0", "gpc0_rate", "conn_cnt", "conn_rate", "conn_cur", "http_req_cnt", "http_req_rate",
 	"http_err_cnt", "http_err_rate", "bytes_in_cnt", "bytes_out_cnt"}
 
 const tableArgs = "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n"
@@ -423,6 +423,14 @@ func showTable(srv *edge.Server, args []string) string {
 			if shown, ok := names[name]; ok {
 				fmt.Fprintf(&b, " %s=%d", shown, v[name])
 			}
+		}
+		if _, ok := names["server_key"]; ok {
+			// The stored server's name, last as in HAProxy's enum.
+			key := t.ServerName(k)
+			if key == "" {
+				key = "-"
+			}
+			fmt.Fprintf(&b, " server_key=%s", key)
 		}
 		b.WriteString("\n")
 	}

@@ -100,9 +100,12 @@ func (g *gen) action(phase, comment, code string) string {
 
 func (f *file) build() (*Result, error) {
 	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}}
-	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn}
+	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
+	}
+	if err := f.persistTables(); err != nil {
+		return nil, err
 	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
@@ -127,6 +130,7 @@ func (f *file) build() (*Result, error) {
 			continue
 		}
 		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
+		b.Stick, _ = modelStick(p)
 		if p.check.Type != "" {
 			b.Check = p.check
 		}
@@ -409,6 +413,19 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			return fe, err
 		}
 		req = append(req, r)
+	}
+	// The use-server and stick rules of the backend the request goes to,
+	// after every request rule (persist.go).
+	for _, name := range sortedKeys(reach) {
+		if x := backends[name]; len(x.persist) > 0 && len(x.servers) > 0 {
+			r, err := b.persist(x, phase+"-req")
+			if err != nil {
+				return fe, err
+			}
+			if r != "" {
+				req = append(req, r)
+			}
+		}
 	}
 	if uid != "" {
 		req = append(req, uid)

@@ -623,3 +623,17 @@ backend b
 		t.Errorf("warnings %q", res.Warnings)
 	}
 }
+
+// stats socket PATH is the runtime API: luaedge's runtime_socket.
+func TestStatsSocket(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", "global\n  stats socket /run/ha.sock mode 600 level admin\n  stats socket ipv4@127.0.0.1:9999 level admin\n  stats timeout 30s\nfrontend f\n  bind :80\n  mode http\n  http-request return status 200\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.RuntimeSocket != "/run/ha.sock" {
+		t.Errorf("runtime socket %q", res.Config.RuntimeSocket)
+	}
+	if len(res.Warnings) != 2 {
+		t.Errorf("warnings %q, want the TCP socket's and stats timeout's", res.Warnings)
+	}
+}

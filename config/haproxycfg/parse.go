@@ -6,7 +6,7 @@
 // are compiled into one generated Lua script that uses luaedge's
 // HAProxy-compatible Lua API. A keyword luaedge cannot honour is an error
 // naming the file, the line and the keyword; a keyword that has no effect
-// in luaedge (daemon, user, stats socket...) is accepted with a warning.
+// in luaedge (daemon, user, stats timeout...) is accepted with a warning.
 package haproxycfg
 
 import (
@@ -118,6 +118,7 @@ type proxy struct {
 	hashType   string                // hash-type's words
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	nameHeader string                // http-send-name-header NAME
+	persist    []rule                // use-server and stick lines, in order (persist.go)
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
 	hasRules   bool
@@ -829,6 +830,12 @@ func (f *file) globalLine(at pos, w []string) error {
 		if ok, err := f.networkGlobal(at, w); ok {
 			return err
 		}
+		if w[0] == "stats" && len(w) > 2 && w[1] == "socket" && !strings.Contains(w[2], "@") && !strings.Contains(w[2], ":") && f.global.RuntimeSocket == "" {
+			// The runtime API on a Unix socket: luaedge's runtime_socket
+			// (which takes every command, as level admin).
+			f.global.RuntimeSocket = w[2]
+			return nil
+		}
 		if noEffect[w[0]] {
 			f.warn(at, "'%s' has no effect in luaedge", w[0])
 			return nil
@@ -1115,7 +1122,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("http-send-name-header: want a field name")
 		}
 		p.nameHeader = w[1]
-	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "stick", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "use-server", "stick":
+		if err := only(be); err != nil {
+			return err
+		}
+		return persistLine(p, at, w)
+	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)

@@ -164,6 +164,9 @@ typedef struct le_stream {
 	int32_t ws_op;
 	int32_t ws_code;
 	le_buf logvars;
+	int32_t srv_be;
+	int32_t srv_id;
+	le_buf stick;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;

@@ -327,6 +327,60 @@ end
 -- tracking reports whether the request's rules track counters.
 function I.tracking(s) return tracked[s] ~= nil end
 
+-- Persistence: what haproxy.cfg's use-server and stick rules do
+-- (edge/persist.go is the Go half). The request keeps the first server
+-- chosen (s.srv_be, s.srv_id), and its stick stores wait in s.stick until
+-- the server takes the request, when Go writes the server into them.
+local function backend_id(be, fname)
+	local id = I.backend_ids[be]
+	if id == nil then error(fname .. ": no backend named '" .. tostring(be) .. "'", 4) end
+	return id
+end
+
+-- use_server chooses server of backend be, unless a server was chosen
+-- already or this one is down or in maintenance.
+function I.use_server(s, be, name)
+	local id = backend_id(be, "use_server")
+	if s.srv_id ~= 0 then return false end
+	local sid = I.gocall(I.go.persist, "server", be, tostring(name))
+	if sid == nil then return false end
+	s.srv_be, s.srv_id = id, sid
+	return true
+end
+
+-- stick_match looks key up in table tbl (be's own by default): its entry
+-- is refreshed and, unless a server was chosen already, the server it
+-- names is chosen if it is of be and neither down nor in maintenance.
+-- It returns that server's name.
+function I.stick_match(s, be, key, tbl)
+	local id = backend_id(be, "stick_match")
+	if key == nil then return nil end
+	local sid, name = I.gocall(I.go.persist, "match", be, tostring(tbl or be), tostring(key))
+	if sid == nil or s.srv_id ~= 0 then return nil end
+	s.srv_be, s.srv_id = id, sid
+	return name
+end
+
+-- stick_store makes key a pending store of table tbl (be's own by
+-- default), unless the request has one for that table already (HAProxy
+-- applies the first store rule of each table) or the table's type cannot
+-- hold key. It returns whether the key is pending.
+function I.stick_store(s, be, key, tbl)
+	backend_id(be, "stick_store")
+	if key == nil then return false end
+	tbl = tostring(tbl or be)
+	local k = I.gocall(I.go.persist, "key", tbl, tostring(key))
+	if k == nil then return false end
+	if s.stick.len > 0 then
+		for t in ffi_string(s.stick.p, s.stick.len):gmatch("([^%z]*)%z[^%z]*%z") do
+			if t == tbl then return false end
+		end
+	end
+	local entry = tbl .. "\0" .. k .. "\0"
+	if I.buf_append(s.stick, entry, #entry) ~= 0 then error("stick_store: out of memory", 3) end
+	return true
+end
+
 -- Captures: the values a request keeps for its access log (%hr, %hs) and
 -- the capture.req.hdr / capture.res.hdr fetches, by stream, in the slots
 -- of its frontend (capture.request, capture.response): [side][id + 1] =

@@ -202,6 +202,37 @@ function TXN.track_sc(self, n, key, tbl)
 	return I.track(s, n, key, tbl)
 end
 
+-- Persistence, luaedge additions: what haproxy.cfg's use-server and
+-- stick rules do, for scripts too. backend is the backend the request
+-- goes to: what they decide applies only there.
+
+-- txn:use_server(backend, server) sends the request to server, bypassing
+-- the balancing, unless a server was chosen already or this one is down
+-- or in maintenance (draining does not matter; its maxconn does: the
+-- request waits for it in the backend's queue). It returns whether it
+-- chose it.
+function TXN.use_server(self, be, name)
+	return I.use_server(stream_of(self, "use_server"), be, name)
+end
+
+-- txn:stick_match(backend, key [, table]) looks key up in table (the
+-- backend's own by default): the entry is refreshed and, unless a server
+-- was chosen already, the server it names is chosen if it is usable as
+-- for use_server. It returns the name of the server chosen, or nil.
+function TXN.stick_match(self, be, key, tbl)
+	return I.stick_match(stream_of(self, "stick_match"), be, key, tbl)
+end
+
+-- txn:stick_store(backend, key [, table]) writes, once a server takes the
+-- request (an HTTP server's response head, a TCP server's connection),
+-- that server into the entry of key in table (the backend's own by
+-- default; it must store server_id). Only the first store of each table
+-- counts; it returns false for the others and for a key of a type the
+-- table cannot hold.
+function TXN.stick_store(self, be, key, tbl)
+	return I.stick_store(stream_of(self, "stick_store"), be, key, tbl)
+end
+
 -- txn:count_http_error() counts an HTTP error (http_err_cnt,
 -- http_err_rate) in the counters the transaction tracks, as a deny does.
 function TXN.count_http_error(self)

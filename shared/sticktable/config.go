@@ -23,7 +23,9 @@ type Config struct {
 	// "http_err_cnt", "http_err_rate(<period>)", "bytes_in_cnt",
 	// "bytes_out_cnt", "gpc0", "gpc0_rate(<period>)" and "gpt0". A period
 	// is a number with an optional unit, as in HAProxy: ms (the default),
-	// s, m, h or d ("10s", "1m", "500").
+	// s, m, h or d ("10s", "1m", "500"). "server_id" and "server_key" keep
+	// the server a stick rule stored for the key (StoreServer): its id in
+	// its backend and its name.
 	Store []string
 	// Shared adds the counts of the same table in other instances, which
 	// the owner exchanges through a store (shared.go).
@@ -46,6 +48,8 @@ const (
 	cGPC0
 	cGPC0Rate
 	cGPT0
+	cServerID
+	cServerKey
 	nCounters
 )
 
@@ -72,6 +76,8 @@ var counterNames = [nCounters]string{
 	cGPC0:        "gpc0",
 	cGPC0Rate:    "gpc0_rate",
 	cGPT0:        "gpt0",
+	cServerID:    "server_id",
+	cServerKey:   "server_key",
 }
 
 // counterRate maps a rate counter to its rate slot; -1 for the others.
@@ -88,6 +94,8 @@ var counterRate = [nCounters]int8{
 	cGPC0:        -1,
 	cGPC0Rate:    rGPC0,
 	cGPT0:        -1,
+	cServerID:    -1,
+	cServerKey:   -1,
 }
 
 // counterByName is the reverse of counterNames.

@@ -46,7 +46,7 @@ func TestNewStore(t *testing.T) {
 	tb, err := New("t", Config{Type: "string", Size: 5, Store: []string{
 		" conn_cnt ", "conn_cur", "conn_rate(10s)", "http_req_cnt", "http_req_rate( 1m )",
 		"http_err_cnt", "http_err_rate(500)", "bytes_in_cnt", "bytes_out_cnt",
-		"gpc0", "gpc0_rate(2h)", "gpt0",
+		"gpc0", "gpc0_rate(2h)", "gpt0", "server_id", "server_key",
 	}})
 	if err != nil {
 		t.Fatal(err)

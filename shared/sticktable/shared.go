@@ -49,7 +49,7 @@ var sharedNames = [nShared]string{"conn_cnt", "http_req_cnt", "http_err_cnt", "b
 var sharedCounter = [nCounters]int8{
 	cConnCnt: sConnCnt, cConnCur: -1, cConnRate: -1, cHTTPReqCnt: sReqCnt, cHTTPReqRate: -1,
 	cHTTPErrCnt: sErrCnt, cHTTPErrRate: -1, cBytesIn: sBytesIn, cBytesOut: sBytesOut, cGPC0: sGPC0,
-	cGPC0Rate: -1, cGPT0: -1,
+	cGPC0Rate: -1, cGPT0: -1, cServerID: -1, cServerKey: -1,
 }
 
 var rateNames = [nRates]string{rConn: "conn_rate", rHTTPReq: "http_req_rate", rHTTPErr: "http_err_rate", rGPC0: "gpc0_rate"}

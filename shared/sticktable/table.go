@@ -70,8 +70,12 @@ type entry struct {
 	bytesOut int64
 	gpc0     int64
 	gpt0     int64
-	rates    [nRates]freqCtr
-	sync     *entrySync // a shared table's (shared.go); nil: not shared
+	// The server a stick rule stored (StoreServer): its id in its
+	// backend (0: none) and its name.
+	serverID   int64
+	serverName string
+	rates      [nRates]freqCtr
+	sync       *entrySync // a shared table's (shared.go); nil: not shared
 }
 
 // reset clears e's data as for a new entry created at now.
@@ -481,6 +485,12 @@ func (t *Table) SetGPT0(key string, v int64) {
 
 // value returns counter c of e at now.
 func (t *Table) value(e *entry, c counter, now int64) int64 {
+	if c == cServerID {
+		return e.serverID // this instance's: servers are not shared
+	}
+	if c == cServerKey {
+		return 0 // a name: ServerOf
+	}
 	if e.sync != nil {
 		return t.sharedValue(e, c, now)
 	}
@@ -520,7 +530,9 @@ func (t *Table) expireMS(e *entry, now int64) int64 {
 func (t *Table) values(e *entry, now int64) map[string]int64 {
 	m := make(map[string]int64, len(t.order)+1)
 	for _, c := range t.order {
-		m[counterNames[c]] = t.value(e, c, now)
+		if c != cServerKey {
+			m[counterNames[c]] = t.value(e, c, now)
+		}
 	}
 	m["expire"] = t.expireMS(e, now)
 	// HAProxy's "use": the streams holding the entry besides the reader.

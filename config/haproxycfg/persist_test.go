@@ -1,0 +1,119 @@
+package haproxycfg
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/luaedge/luaedge/config"
+)
+
+// use-server and stick rules compile into one action of the backend,
+// after the request rules: use-server first, then the stick rules in
+// their order; the tables they name store the server.
+func TestPersistRules(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-request set-header x-a b
+    default_backend app
+
+backend app
+    stick-table type ip size 1k store conn_cnt
+    stick match req.hdr(x-user) table users
+    stick on src
+    stick store-request req.hdr(x-user) table users if { req.hdr(x-user) -m found }
+    use-server b if { path_beg /b }
+    use-server a unless { path_beg /b }
+    server a 127.0.0.1:8001
+    server b 127.0.0.1:8002
+
+backend users
+    stick-table type string size 1k
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Config.Backends[0].StickTable.Store; !reflect.DeepEqual(got, []string{"conn_cnt", "server_id", "server_key"}) {
+		t.Errorf("app's table stores %v", got)
+	}
+	if len(res.Config.StickTables) != 1 || !reflect.DeepEqual(res.Config.StickTables[0].Store, []string{"server_id", "server_key"}) {
+		t.Errorf("stick tables %+v", res.Config.StickTables)
+	}
+	rules := string(res.Rules)
+	order := []string{
+		`txn.http:req_set_header("x-a", "b")`,
+		`then txn:use_server("app", "b") end`,
+		`then txn:use_server("app", "a") end`,
+		`txn:stick_match("app", k, "users")`,
+		`txn:stick_match("app", k, "app")`,
+		`if txn:stick_store("app", k, "app") then stored["app"] = true end`,
+		`if txn:stick_store("app", k, "users") then stored["users"] = true end`,
+	}
+	at := -1
+	for _, s := range order {
+		i := strings.Index(rules, s)
+		if i < at {
+			t.Fatalf("%q missing or out of order in:\n%s", s, rules)
+		}
+		at = i
+	}
+	if !strings.Contains(rules, `if not stored["users"] and (`) {
+		t.Errorf("a store rule of a table with a pending store is not skipped:\n%s", rules)
+	}
+}
+
+func TestPersistErrors(t *testing.T) {
+	const fe = "frontend f\n  bind :80\n  mode http\n  default_backend b\n"
+	for _, tc := range []struct{ cfg, want string }{
+		{fe + "backend b\n  use-server z\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: backend b has no server named 'z'"},
+		{fe + "backend b\n  use-server a if\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: a condition is needed after 'if'"},
+		{fe + "backend b\n  use-server a b\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: want a server name"},
+		{fe + "backend b\n  use-server %[req.hdr(x)]\n  server a 127.0.0.1:1\n", "a server name made from a format is not supported by luaedge"},
+		{fe + "backend b\n  stick on src\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on: backend b has no stick-table"},
+		{fe + "backend b\n  stick on src table t\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on ... table t: no frontend, backend or listen named t"},
+		{fe + "backend b\n  stick-table type ip size 1\n  stick store-response src\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick store-response is not supported by luaedge"},
+		{fe + "backend b\n  stick-table type ip size 1\n  stick on src foo\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: want a pattern"},
+		{fe + "backend b\n  stick-table type ip size 1\n  stick on req.nope\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: fetch 'req.nope' is not supported"},
+		{"frontend f\n  bind :80\n  stick on src\n", "haproxy.cfg:3: 'stick' is not allowed in a frontend section"},
+		{"defaults\n  use-server a\n", "haproxy.cfg:2: 'use-server' is not allowed in a defaults section"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", tc.cfg))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// Stick rules without conditions, on src, a cookie or a header field, are
+// the model's backend stick rules; use-server stays Lua.
+func TestPersistModel(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    default_backend app
+
+backend app
+    stick-table type string size 1k
+    use-server b if { path_beg /b }
+    stick on src
+    stick match hdr(x-user) table users
+    stick store-request cook(sid)
+    server a 127.0.0.1:8001
+    server b 127.0.0.1:8002
+
+backend users
+    stick-table type string size 1k
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.StickRule{{On: "src"}, {Match: "req.hdr(x-user)", Table: "users"}, {StoreRequest: "req.cook(sid)"}}
+	if got := res.Config.Backends[0].Stick; !reflect.DeepEqual(got, want) {
+		t.Errorf("stick %+v, want %+v", got, want)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, `txn:use_server("app", "b")`) || strings.Contains(rules, "stick_") {
+		t.Errorf("want use-server alone in Lua:\n%s", rules)
+	}
+}
