@@ -657,18 +657,16 @@ func (b *Backend) take(s *Server) {
 // Cookie is the backend's persistence cookie, nil without one.
 func (b *Backend) Cookie() *Cookie { return b.cookie }
 
-// PickCookie is Pick for a request whose persistence cookie has value v:
-// the server it names when that server still takes its clients' requests
-// (Persistent), else nil (and the request is balanced as any other).
-func (b *Backend) PickCookie(v []byte) *Server {
+// CookieServer is the server a request whose persistence cookie has
+// value v goes to: the one the value names, when it still takes its
+// clients' requests (Persistent; the request waits for its maxconn with
+// QueueFor); else nil, and the request is balanced as any other.
+func (b *Backend) CookieServer(v []byte) *Server {
 	if len(v) == 0 {
 		return nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, s := range b.set.Load().servers {
-		if s.cookie != "" && s.cookie == string(v) && s.Persistent() && s.hasRoom() {
-			b.take(s)
+		if s.cookie != "" && s.cookie == string(v) && s.Persistent() {
 			return s
 		}
 	}

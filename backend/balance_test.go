@@ -449,31 +449,27 @@ func TestBalanceByRequest(t *testing.T) {
 	}
 }
 
-// PickCookie takes the server a cookie names while it takes its clients
+// CookieServer is the server a cookie names while it takes its clients
 // (drained, at weight 0 too, as HAProxy's persistence), and nothing for a
 // value no server has or a server in maintenance.
-func TestPickCookie(t *testing.T) {
+func TestCookieServer(t *testing.T) {
 	b := mustNew(t, Config{Name: "x", Servers: []ServerConfig{
 		{Name: "a", Address: "10.0.0.1:80", Cookie: "ca"}, {Name: "b", Address: "10.0.0.2:80", Cookie: "cb"}, {Name: "c", Address: "10.0.0.3:80"},
 	}})
-	if s := b.PickCookie([]byte("cb")); s == nil || s.Name() != "b" {
+	if s := b.CookieServer([]byte("cb")); s == nil || s.Name() != "b" {
 		t.Fatalf("cb: %v", s)
-	} else {
-		s.Done()
 	}
 	for _, v := range []string{"", "zz"} {
-		if s := b.PickCookie([]byte(v)); s != nil {
+		if s := b.CookieServer([]byte(v)); s != nil {
 			t.Errorf("%q: %s", v, s.Name())
 		}
 	}
 	b.Servers()[1].SetAdminState(AdminDrain)
-	if s := b.PickCookie([]byte("cb")); s == nil || s.Name() != "b" {
+	if s := b.CookieServer([]byte("cb")); s == nil || s.Name() != "b" {
 		t.Errorf("cb while b drains: %v", s)
-	} else {
-		s.Done()
 	}
 	b.Servers()[1].SetAdminState(AdminMaint)
-	if s := b.PickCookie([]byte("cb")); s != nil {
+	if s := b.CookieServer([]byte("cb")); s != nil {
 		t.Errorf("cb while b is in maintenance: %s", s.Name())
 	}
 }

@@ -163,25 +163,26 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	if k, name := b.RequestKey(); k != backend.KeyClient {
 		key = requestKey(st.S(), k, name)
 	}
-	var srv *backend.Server
+	// The server the persistence cookie names, then, as HAProxy, a
+	// use-server or stick rule's choice; the request waits for the
+	// server's room if need be. The stick rules run whoever chose: their
+	// stores apply to any server.
+	var want *backend.Server
 	if ck := b.Cookie(); ck != nil {
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
-			srv = b.PickCookie(cookieServer(ck, v))
+			want = b.CookieServer(cookieServer(ck, v))
 		}
 	}
-	// After the cookie, as HAProxy: a use-server or stick rule's choice,
-	// which waits for the server's room if need be. The stick rules run
-	// whoever chose: their stores apply to any server.
-	want := persistent(st, be, b)
+	if w := persistent(st, be, b); want == nil {
+		want = w
+	}
 	if w := stickRules(st, b); want == nil {
 		want = w
 	}
-	if srv == nil && want != nil {
+	if want != nil {
 		return p.queueFor(st, b, want)
 	}
-	if srv == nil {
-		srv = b.Pick(key)
-	}
+	srv := b.Pick(key)
 	if srv == nil {
 		return p.queue(st, b, key)
 	}
