@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // capture cookie NAME len N: the request's cookie and the response's
@@ -72,29 +71,12 @@ backend app
 		`LOG - - 200 "GET /deleted HTTP/1.1"`,
 		`LOG SESSIONID=denied - 403 "GET /deny HTTP/1.1"`,
 	}
-	lines := func(out string) []string {
-		var l []string
-		for _, line := range strings.Split(out, "\n") {
-			if i := strings.Index(line, "LOG "); i >= 0 {
-				l = append(l, line[i:])
-			}
-		}
-		return l
-	}
-	// wait polls out until it has the lines of every step.
-	wait := func(out func() string) []string {
-		deadline := time.Now().Add(5 * time.Second)
-		for len(lines(out())) < len(want) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		return lines(out())
-	}
 	backends := map[string]string{"COOKIES": srv.Listener.Addr().String()}
 	le, s := hcStartLuaedge(t, sc, backends)
 	if _, err := hxRunSteps(le, sc.steps); err != nil {
 		t.Fatal(err)
 	}
-	if got := wait(s.logs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	bin, err := exec.LookPath("haproxy")
@@ -105,7 +87,7 @@ backend app
 	if _, err := hxRunSteps(ha, sc.steps); err != nil {
 		t.Fatal(err)
 	}
-	if got := wait(out.String); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -1101,6 +1101,26 @@ listen connect
 	hcCheckBoth(t, sc, backends, check)
 }
 
+// hcLogLines polls a server's output until it holds n access-log lines
+// (those of a log-format starting "LOG "), for at most 5 s, and returns
+// them from "LOG " on.
+func hcLogLines(out func() string, n int) []string {
+	lines := func() []string {
+		var l []string
+		for _, line := range strings.Split(out(), "\n") {
+			if i := strings.Index(line, "LOG "); i >= 0 {
+				l = append(l, line[i:])
+			}
+		}
+		return l
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(lines()) < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return lines()
+}
+
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
 // access-log lines on both servers, for the fields that do not depend on
 // timing or ports; set-log-level silent leaves a request out; set-src
@@ -1153,15 +1173,6 @@ backend app
 			{conn: "b", req: hxReq{Path: "/src", Header: []string{"X-Real-IP: 10.1.2.3"}}},
 		},
 	}
-	lines := func(out string) []string {
-		var l []string
-		for _, line := range strings.Split(out, "\n") {
-			if i := strings.Index(line, "LOG "); i >= 0 {
-				l = append(l, line[i:])
-			}
-		}
-		return l
-	}
 	le, s := hcStartLuaedge(t, sc, backends)
 	if _, err := hxRunSteps(le, sc.steps); err != nil {
 		t.Fatal(err)
@@ -1172,11 +1183,7 @@ backend app
 		`LOG 127.0.0.1 {hx.te||} {|text/p} hx.te - - - text/p - 200 "GET /two/x HTTP/1.1" www/<NOSRV> www GET /two/x  HTTP/1.1 vx 127.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
 		`LOG 10.1.2.3 {hx.te||} {app|text/p} hx.te - - app text/p - 200 "GET /src HTTP/1.1" app/app1 www GET /src  HTTP/1.1 vx 10.0.0.0 fe=www 0/0/0/0/0 0/0 - -`,
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(lines(s.logs())) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	got := lines(s.logs())
+	got := hcLogLines(s.logs, len(want))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -1188,9 +1195,7 @@ backend app
 	if _, err := hxRunSteps(ha, sc.steps); err != nil {
 		t.Fatal(err)
 	}
-	for len(lines(out.String())) < len(want) && time.Now().Before(deadline.Add(5*time.Second)) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	haLines := hcLogLines(out.String, len(want))
 	// HAProxy counts connections and names a service's server; luaedge
 	// writes 0 and <NOSRV> there: those fields are left out.
 	norm := func(l []string) string {
@@ -1201,7 +1206,7 @@ backend app
 		}
 		return b.String()
 	}
-	if g, h := norm(got), norm(lines(out.String())); g != h {
+	if g, h := norm(got), norm(haLines); g != h {
 		t.Errorf("luaedge's lines:\n%s\nhaproxy's:\n%s", g, h)
 	}
 }
