@@ -1697,6 +1697,51 @@ backend none
 	}, nil)
 }
 
+// normalize-uri with each normalizer (but the fragment ones: clients do
+// not send fragments), its option, and a strict one's 400; a frontend
+// each, without a condition: HAProxy 2.6 reads a condition right after
+// path-strip-dotdot, percent-to-uppercase or percent-decode-unreserved
+// as path-merge-slashes.
+func TestHAProxyCfgNormalizeURI(t *testing.T) {
+	needBinary(t)
+	cfg := strings.Replace(hcHTTPDefaults, "nbthread 1\n", "nbthread 1\n    expose-experimental-directives\n", 1)
+	for _, f := range [][2]string{
+		{"merge", "path-merge-slashes"}, {"dot", "path-strip-dot"}, {"dotdot", "path-strip-dotdot"},
+		{"dotdotfull", "path-strip-dotdot full"}, {"sort", "query-sort-by-name"}, {"upper", "percent-to-uppercase"},
+		{"upperstrict", "percent-to-uppercase strict"}, {"decode", "percent-decode-unreserved"},
+		{"decodestrict", "percent-decode-unreserved strict"},
+	} {
+		cfg += "\nfrontend " + f[0] + "\n    bind 127.0.0.1:@PORT" + f[0] + "@\n    http-request normalize-uri " + f[1] +
+			"\n    http-request return status 200 content-type text/plain lf-string \"%[url]\"\n"
+	}
+	n := func(front, target, body string) hxStep {
+		st := hxStep{name: front + " " + target, front: front, conn: front, req: hxReq{Path: target}, want: hxWant{Status: 200, Body: body}}
+		if body == "" {
+			st.want = hxWant{Status: 400, AnyBody: true}
+		}
+		return st
+	}
+	hcRunCompare(t, hcScenario{
+		name: "normalize-uri",
+		cfg:  cfg,
+		steps: []hxStep{
+			n("merge", "//a///b/?x=1//", "/a/b/?x=1//"),
+			n("dot", "/a/./b/./?q=./", "/a/b/?q=./"),
+			n("dot", "/a/.", "/a/"),
+			n("dotdot", "/a/b/../c/../../../d?x", "/../d?x"),
+			n("dotdot", "/a/b/..", "/a/"),
+			n("dotdot", "/a//../b/..x", "/a/b/..x"),
+			n("dotdotfull", "/a/../../d", "/d"),
+			n("sort", "/q?b=2&a=1&b=1&ab=0&a", "/q?a=1&a&ab=0&b=2&b=1"),
+			n("upper", "/%7ea%2fb?x=%3d&y=%zz", "/%7Ea%2Fb?x=%3D&y=%zz"),
+			n("upperstrict", "/ok%2f", "/ok%2F"),
+			n("upperstrict", "/bad%zz", ""),
+			n("decode", "/%7Euser/%41%2F%2e?%61=%20", "/~user/A%2F.?a=%20"),
+			n("decodestrict", "/x%4", ""),
+		},
+	}, nil)
+}
+
 // tarpit holds a request for timeout tarpit, then answers 500 (or its
 // deny_status); another client of the same loop is answered meanwhile.
 func TestHAProxyCfgTarpit(t *testing.T) {

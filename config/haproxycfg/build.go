@@ -936,6 +936,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s: %v", name, err)
 		}
 		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), code), nil
+	case name == "normalize-uri" && c.http && !res:
+		return c.normalizeURI(sc, at, args)
 	case name == "set-log-level":
 		if err := need(1); err != nil {
 			return "", err
@@ -1146,6 +1148,37 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		return "", at.errorf("deny: %v", err)
 	}
 	return count + page, nil
+}
+
+// normalizers are normalize-uri's, with the option each takes ("": none).
+var normalizers = map[string]string{
+	"path-merge-slashes": "", "path-strip-dot": "", "path-strip-dotdot": "full", "query-sort-by-name": "",
+	"percent-to-uppercase": "strict", "percent-decode-unreserved": "strict", "fragment-strip": "", "fragment-encode": "",
+}
+
+// normalizeURI compiles http-request normalize-uri NAME [full|strict]: the
+// request target normalized as HAProxy's normalizer does; a strict one
+// that finds an invalid escape answers 400.
+func (c *chain) normalizeURI(sc scope, at pos, args []string) (string, error) {
+	if len(args) == 0 || len(args) > 2 {
+		return "", at.errorf("normalize-uri: want a normalizer and maybe its option")
+	}
+	opt, ok := normalizers[args[0]]
+	if !ok {
+		return "", at.errorf("normalize-uri: unknown normalizer '%s'", args[0])
+	}
+	on := false
+	if len(args) == 2 {
+		if opt == "" || args[1] != opt {
+			return "", at.errorf("normalize-uri %s: unexpected '%s'", args[0], args[1])
+		}
+		on = true
+	}
+	page, err := c.page(sc, 400, sc.be)
+	if err != nil {
+		return "", at.errorf("normalize-uri: %v", err)
+	}
+	return fmt.Sprintf("if not H.normalize_uri(txn, %s, %v) then %s return end", luaQuote(args[0]), on, page), nil
 }
 
 // tarpit compiles http-request tarpit [deny_status N] [...]: the request

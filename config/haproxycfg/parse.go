@@ -766,6 +766,9 @@ func (f *file) globalLine(at pos, w []string) error {
 			return at.errorf("lua-prepend-path ... cpath: C modules are not supported by luaedge")
 		}
 		f.luaPath = append(f.luaPath, w[1])
+	case "expose-experimental-directives":
+		// HAProxy asks for it before normalize-uri and other experimental
+		// keywords; luaedge takes those it supports without it.
 	case "nbthread":
 		v, err := arg(1)
 		if err != nil {

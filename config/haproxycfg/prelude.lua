@@ -339,6 +339,112 @@ function H.replace_target(txn, part, re, fmt)
 	if part == "path" then txn.http:req_set_path(out) else txn.http:req_set_uri(out) end
 end
 
+-- The normalizers of normalize-uri, HAProxy's: each takes the part of
+-- the request target it works on and returns it normalized, or nil when
+-- a strict one finds a '%' that does not start an escape.
+local N = {}
+local unreserved = "^[A-Za-z0-9%-._~]$"
+
+-- dotdot merges each "/../" with the segment before it; the ".." that
+-- have none left stay at the start unless full.
+local function dotdot(p, full)
+	local toks, out, up = {}, {}, 0
+	for t in (p .. "/"):gmatch("([^/]*)/") do toks[#toks + 1] = t end
+	for i = 2, #toks do
+		if toks[i] == ".." then
+			if #out > 0 then out[#out] = nil else up = up + 1 end
+		else
+			out[#out + 1] = toks[i]
+		end
+	end
+	local r = "/" .. table.concat(out, "/")
+	if toks[#toks] == ".." and #out > 0 then r = r .. "/" end
+	if not full then r = string.rep("/..", up) .. r end
+	return r
+end
+-- dot drops the "." segments; each segment kept keeps the '/' after it.
+local function dot(p)
+	local toks, out = {}, {}
+	for t in (p .. "/"):gmatch("([^/]*)/") do toks[#toks + 1] = t end
+	for i, t in ipairs(toks) do
+		if t ~= "." then out[#out + 1] = t .. (i < #toks and "/" or "") end
+	end
+	return table.concat(out)
+end
+-- percent rewrites each escape with fn(the two hex digits); a '%' without
+-- two hex digits after it stays, or fails when strict.
+local function percent(v, strict, fn)
+	local out, i, n = {}, 1, #v
+	while i <= n do
+		local c = sub(v, i, i)
+		if c == "%" then
+			local hx = sub(v, i + 1, i + 2)
+			if find(hx, "^%x%x$") then
+				out[#out + 1], i = fn(hx), i + 3
+			elseif strict then
+				return nil
+			else
+				out[#out + 1], i = c, i + 1
+			end
+		else
+			out[#out + 1], i = c, i + 1
+		end
+	end
+	return table.concat(out)
+end
+N["path-merge-slashes"] = function(p) return (gsub(p, "//+", "/")) end
+N["path-strip-dot"] = function(p) return dot(p) end
+N["path-strip-dotdot"] = function(p, full) return dotdot(p, full) end
+N["percent-to-uppercase"] = function(v, strict)
+	return percent(v, strict, function(hx) return "%" .. hx:upper() end)
+end
+N["percent-decode-unreserved"] = function(v, strict)
+	return percent(v, strict, function(hx)
+		local c = string.char(tonumber(hx, 16))
+		if find(c, unreserved) then return c end
+		return "%" .. hx
+	end)
+end
+N["fragment-strip"] = function(v) return (v:match("^[^#]*")) end
+N["fragment-encode"] = function(v) return (gsub(v, "#", "%%23")) end
+N["query-sort-by-name"] = function(q)
+	local params = {}
+	for pr in (q .. "&"):gmatch("([^&]*)&") do
+		params[#params + 1] = { name = pr:match("^[^=]*"), v = pr, i = #params }
+	end
+	table.sort(params, function(a, b)
+		if a.name ~= b.name then return a.name < b.name end
+		return a.i < b.i
+	end)
+	for i, pr in ipairs(params) do params[i] = pr.v end
+	return table.concat(params, "&")
+end
+-- on says which part of the target each normalizer works on: the path
+-- without its query, the query, or both.
+local on = {
+	["path-merge-slashes"] = "path", ["path-strip-dot"] = "path", ["path-strip-dotdot"] = "path",
+	["query-sort-by-name"] = "query",
+}
+
+-- normalize_uri is normalize-uri NAME [full|strict] on an origin-form
+-- request target; false when a strict normalizer refuses it (a 400).
+function H.normalize_uri(txn, name, opt)
+	local t = txn.f:url()
+	if t == nil or byte(t) ~= 47 then return true end -- "/"
+	local path, q = t:match("^([^?]*)(.*)$")
+	local part = on[name] or "pathq"
+	if part == "path" then
+		txn.http:req_set_path(N[name](path, opt))
+	elseif part == "query" then
+		if q ~= "" then txn.http:req_set_query(N[name](sub(q, 2))) end
+	else
+		local v = N[name](t, opt)
+		if v == nil then return false end
+		if v ~= t then txn.http:req_set_uri(v) end
+	end
+	return true
+end
+
 -- arith is the add, sub, mul, div and mod converters, on integers; a
 -- division by 0 gives HAProxy's largest integer, a modulo by 0 gives 0.
 function H.arith(a, op, b)
