@@ -127,6 +127,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.err.len = 0
 	c.logvars.len = 0
 	c.srv_be, c.srv_id, c.stick.len = -1, 0, 0
+	c.server_ms, c.tunnel_ms = 0, 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -383,6 +384,12 @@ func (s *Stream) SetBackend(i int) { s.c.backend = C.int32_t(i) }
 // Persist returns the server the request's use-server or stick rules
 // chose: its id in backend be; id 0 when they chose none.
 func (s *Stream) Persist() (be, id int) { return int(s.c.srv_be), int(s.c.srv_id) }
+
+// Timeouts are the server and tunnel timeouts a script set for this
+// request (TXN:set_timeout); 0: the backend's.
+func (s *Stream) Timeouts() (server, tunnel time.Duration) {
+	return time.Duration(s.c.server_ms) * time.Millisecond, time.Duration(s.c.tunnel_ms) * time.Millisecond
+}
 
 // StickStores returns the request's pending stick stores, "TABLE\0KEY\0"
 // each (le_stream.stick). The bytes are the stream's: valid until the

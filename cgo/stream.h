@@ -264,6 +264,10 @@ typedef struct le_stream {
 	int32_t srv_be;
 	int32_t srv_id;
 	le_buf stick;
+	/* set-timeout: the server and tunnel timeouts of this request, in
+	 * milliseconds, written by Lua (TXN:set_timeout); 0: the backend's. */
+	int32_t server_ms;
+	int32_t tunnel_ms;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

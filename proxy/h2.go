@@ -54,8 +54,9 @@ type h2Stream struct {
 	held     []byte // body not yet relayed (rules running, client slow); not yet credited
 	ended    bool   // the server's END_STREAM arrived
 	resp     []http1.Header
-	rechecks bool    // a recheck of the client's backlog is scheduled
-	persist  persist // the backend's persistence cookie in this exchange
+	rechecks bool          // a recheck of the client's backlog is scheduled
+	persist  persist       // the backend's persistence cookie in this exchange
+	timeout  time.Duration // the server timeout: the backend's, or the request's set-timeout
 }
 
 // openH2 forwards the request of st on an HTTP/2 connection to srv.
@@ -93,7 +94,8 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 		srv.Done()
 		return nil, 502, err.Error()
 	}
-	u := &h2Stream{h: h, st: st, id: id, slot: true, deadline: p.loop.Now().Add(b.ServerTimeout), persist: ps}
+	timeout, _ := b.timeouts(s)
+	u := &h2Stream{h: h, st: st, id: id, slot: true, timeout: timeout, deadline: p.loop.Now().Add(timeout), persist: ps}
 	h.streams[id] = u
 	if !bodyDone {
 		if s.BodyUnread() > 0 {
@@ -292,7 +294,7 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 	if st == nil {
 		return
 	}
-	u.deadline = u.h.p.loop.Now().Add(u.h.be.ServerTimeout)
+	u.deadline = u.h.p.loop.Now().Add(u.timeout)
 	switch ev.Kind {
 	case http2.ClientResponse:
 		u.headDone = true

@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,6 +105,10 @@ type Upstream struct {
 	replay   bool
 	answered bool // the server sent bytes for this exchange
 
+	// timeout and tunnel are the exchange's server and tunnel timeouts:
+	// the backend's, or its request's set-timeout.
+	timeout, tunnelTimeout time.Duration
+
 	resp     http1.Response
 	headDone bool
 	mode     http1.BodyMode
@@ -119,6 +124,13 @@ var (
 	errServerClosed   = errors.New("server closed the connection")
 	errAbandoned      = errors.New("exchange abandoned")
 )
+
+// timeouts are the server and tunnel timeouts of s's request: the
+// backend's, unless a set-timeout rule gave its own.
+func (b *Backend) timeouts(s *cgo.Stream) (server, tunnel time.Duration) {
+	server, tunnel = s.Timeouts()
+	return cmp.Or(server, b.ServerTimeout), cmp.Or(tunnel, b.TunnelTimeout)
+}
 
 // dialAddr is an address for gnet to dial: gnet dials on a worker
 // goroutine with net.Dial(Network(), String()), so a host name is looked
@@ -265,6 +277,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		u.method = append(u.method[:0], "GET"...)
 	}
 	u.persist = persistenceOf(s, b, srv)
+	u.timeout, u.tunnelTimeout = b.timeouts(s)
 	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()}))
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
@@ -273,7 +286,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		u.endBody(s.NumTrailers(), s.Trailer)
 	}
 	u.headDone = false
-	u.deadline = p.loop.Now().Add(b.ServerTimeout)
+	u.deadline = p.loop.Now().Add(u.timeout)
 	p.ups[u] = struct{}{}
 	return u, 0, ""
 }
@@ -550,7 +563,7 @@ func (u *Upstream) receive() {
 			if u.mode == http1.BodyChunked {
 				u.dec.Reset()
 			}
-			u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+			u.deadline = u.p.loop.Now().Add(u.timeout)
 			u.c.Discard(n)
 			u.deliverHead(st)
 			continue
@@ -558,7 +571,7 @@ func (u *Upstream) receive() {
 		n, done := u.relay(st, buf)
 		u.c.Discard(n)
 		if !u.tunnel {
-			u.deadline = u.p.loop.Now().Add(u.be.ServerTimeout)
+			u.deadline = u.p.loop.Now().Add(u.timeout)
 		}
 		if done {
 			u.finish()
@@ -630,7 +643,7 @@ func (u *Upstream) deliverSwitch(st *stream.Stream) {
 			s.AddRField(f.Name, f.Value)
 		}
 	}
-	st.UpstreamSwitched(u.be.TunnelTimeout)
+	st.UpstreamSwitched(u.tunnelTimeout)
 }
 
 // relay passes body bytes to the client as they arrive, unframed. It

@@ -1742,6 +1742,52 @@ func TestHAProxyCfgNormalizeURI(t *testing.T) {
 	}, nil)
 }
 
+// set-timeout server gives one request a shorter server timeout than
+// its backend's, as a time or an expression. (The 504's page is
+// luaedge's own: only the statuses are compared.)
+func TestHAProxyCfgSetTimeout(t *testing.T) {
+	needBinary(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(800 * time.Millisecond)
+		io.WriteString(w, "slow answer")
+	}))
+	t.Cleanup(slow.Close)
+	sc := hcScenario{
+		name: "set-timeout",
+		cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    default_backend be
+
+backend be
+    timeout server 5s
+    http-request set-timeout server 200ms if { path /short }
+    http-request set-timeout server req.hdr(x-ms) if { req.hdr(x-ms) -m found }
+    server s1 @SLOW@
+`,
+	}
+	check := func(who string, addr func(string) string) {
+		for _, c := range []struct {
+			path, ms string
+			status   int
+		}{{"/long", "", 200}, {"/short", "", 504}, {"/expr", "100", 504}, {"/expr", "2000", 200}} {
+			req, _ := http.NewRequest("GET", "http://"+addr("")+c.path, nil)
+			if c.ms != "" {
+				req.Header.Set("X-Ms", c.ms)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", who, c.path, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Errorf("%s: %s x-ms %q: %d, want %d", who, c.path, c.ms, resp.StatusCode, c.status)
+			}
+		}
+	}
+	hcCheckBoth(t, sc, map[string]string{"SLOW": slow.Listener.Addr().String()}, check)
+}
+
 // tarpit holds a request for timeout tarpit, then answers 500 (or its
 // deny_status); another client of the same loop is answered meanwhile.
 func TestHAProxyCfgTarpit(t *testing.T) {

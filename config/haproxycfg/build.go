@@ -3,6 +3,7 @@ package haproxycfg
 import (
 	_ "embed"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -936,6 +937,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", at.errorf("%s: %v", name, err)
 		}
 		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), code), nil
+	case name == "set-timeout" && c.http && !res:
+		return c.setTimeout(sc, s, at, args)
 	case name == "normalize-uri" && c.http && !res:
 		return c.normalizeURI(sc, at, args)
 	case name == "set-log-level":
@@ -1148,6 +1151,30 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		return "", at.errorf("deny: %v", err)
 	}
 	return count + page, nil
+}
+
+// setTimeout compiles set-timeout server|tunnel TIME|EXPR: the request's
+// server or tunnel timeout, a time or an expression giving milliseconds
+// (ignored unless positive), in a backend or a listen as in HAProxy.
+func (c *chain) setTimeout(sc scope, s section, at pos, args []string) (string, error) {
+	if len(args) != 2 || (args[0] != "server" && args[0] != "tunnel") {
+		return "", at.errorf("set-timeout: want 'set-timeout server|tunnel TIME|EXPR'")
+	}
+	if s.p.kind == "frontend" {
+		return "", at.errorf("set-timeout: only in a backend or a listen (the server and tunnel timeouts are a backend's)")
+	}
+	if d, err := duration(args[1]); err == nil {
+		ms := time.Duration(d).Milliseconds()
+		if ms < 1 || ms > math.MaxInt32 {
+			return "", at.errorf("set-timeout: %s is out of range (1ms to 24 days)", args[1])
+		}
+		return fmt.Sprintf("txn:set_timeout(%s, %d)", luaQuote(args[0]), ms), nil
+	}
+	code, _, _, err := sc.expr(args[1], false)
+	if err != nil {
+		return "", at.errorf("set-timeout: %v", err)
+	}
+	return fmt.Sprintf("local v = tonumber(H.S(%s))\nif v and v >= 1 and v <= 2147483647 then txn:set_timeout(%s, v) end", code, luaQuote(args[0])), nil
 }
 
 // normalizers are normalize-uri's, with the option each takes ("": none).

@@ -167,6 +167,8 @@ typedef struct le_stream {
 	int32_t srv_be;
 	int32_t srv_id;
 	le_buf stick;
+	int32_t server_ms;
+	int32_t tunnel_ms;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;

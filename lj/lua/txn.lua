@@ -187,6 +187,21 @@ function TXN.set_dst_port(self, port)
 	return true
 end
 
+-- txn:set_timeout(which, ms): luaedge addition, what haproxy.cfg's
+-- set-timeout rules do: the "server" or "tunnel" timeout of this request
+-- only, in milliseconds (a positive integer, at most about 24 days).
+function TXN.set_timeout(self, which, ms)
+	local s = stream_of(self, "set_timeout")
+	if which ~= "server" and which ~= "tunnel" then
+		error("bad argument #2 to 'set_timeout' (\"server\" or \"tunnel\" expected)", 2)
+	end
+	ms = tonumber(ms)
+	if ms == nil or ms ~= ms or ms < 1 or ms > 2147483647 then
+		error("bad argument #3 to 'set_timeout' (milliseconds, 1 to 2147483647, expected)", 2)
+	end
+	if which == "server" then s.server_ms = floor(ms) else s.tunnel_ms = floor(ms) end
+end
+
 -- Tracking and captures, luaedge additions: what haproxy.cfg's
 -- track-scN, capture and deny rules do, for scripts too.
 
