@@ -169,6 +169,11 @@ type Frontend struct {
 	// run in order on each HTTP exchange forwarded to a backend
 	// (HAProxy's filter lua.NAME).
 	Filters []string `yaml:"filters"`
+	// ErrorPages are the answers luaedge sends for its own errors of these
+	// statuses (a malformed request's 400, 408, 413, a server's 500, 502,
+	// 503, 504), in place of its short text ones; a haproxy.cfg gives
+	// HAProxy's pages, or its errorfiles.
+	ErrorPages map[int]ErrorPage `yaml:"error_pages"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
 	// AcceptProxy: every connection starts with a PROXY protocol header
@@ -462,6 +467,21 @@ type Backend struct {
 	// Stick keeps a key's requests on one server through a stick table,
 	// in order (persist.go).
 	Stick []StickRule `yaml:"stick"`
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), as a
+// field name is.
+func isToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+	})
+}
+
+// ErrorPage is one of a frontend's error_pages.
+type ErrorPage struct {
+	Reason  string            `yaml:"reason"`  // "": the status's own
+	Headers map[string]string `yaml:"headers"` // content-length is made
+	Body    string            `yaml:"body"`
 }
 
 // BackendCookie is a backend's persistence cookie, HAProxy's cookie
@@ -873,9 +893,7 @@ func (c *Config) validate() error {
 		if b.Cookie != nil {
 			errs = append(errs, b.Cookie.validate(i)...)
 		}
-		if n := b.ServerNameHeader; n != "" && strings.ContainsFunc(n, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
-		}) {
+		if n := b.ServerNameHeader; n != "" && !isToken(n) {
 			bad("backends[%d].server_name_header: %q is not a field name", i, n)
 		}
 		errs = append(errs, c.validateStick(i, &b)...)
@@ -910,6 +928,21 @@ func (c *Config) validate() error {
 		names[f.Name] = true
 		if len(f.Bind) == 0 {
 			bad("%s.bind: at least one address is needed", at)
+		}
+		for status, p := range f.ErrorPages {
+			switch status {
+			case 400, 408, 413, 500, 502, 503, 504:
+			default:
+				bad("%s.error_pages: %d is not a status luaedge answers itself (400, 408, 413, 500, 502, 503, 504)", at, status)
+			}
+			for name := range p.Headers {
+				switch n := strings.ToLower(name); {
+				case !isToken(n):
+					bad("%s.error_pages.%d.headers: %q is not a field name", at, status, name)
+				case n == "content-length" || n == "transfer-encoding":
+					bad("%s.error_pages.%d.headers: %s is made from the body", at, status, name)
+				}
+			}
 		}
 		errs = append(errs, binds.add(at, f.Name, f.Bind)...)
 		switch f.Mode {

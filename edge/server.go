@@ -5,14 +5,17 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,7 +232,12 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			MaxHeaderBytes: int(lim.MaxHeaderBytes),
 			MaxHeaders:     lim.MaxHeaders,
 		}
+		pages, err := errorPages(fc.ErrorPages)
+		if err != nil {
+			return nil, fmt.Errorf("frontends[%d].error_pages: %v", i, err)
+		}
 		opts := stream.HTTPOptions{
+			Pages:         pages,
 			MaxBody:       int64(lim.MaxBody),
 			BufferRequest: fc.HTTPBufferRequest,
 			KeepAlive:     fc.Timeouts.KeepAlive.D(),
@@ -589,6 +597,30 @@ func compressPolicy(c *config.Compression) *httpenc.Policy {
 		}
 	}
 	return p
+}
+
+// errorPages makes a frontend's error_pages for its protocols (fields in
+// lower case, by name).
+func errorPages(pages map[int]config.ErrorPage) (map[int]*stream.Page, error) {
+	if len(pages) == 0 {
+		return nil, nil
+	}
+	out := make(map[int]*stream.Page, len(pages))
+	for status, p := range pages {
+		pg := &stream.Page{Reason: []byte(cmp.Or(p.Reason, http1.StatusText(status))), Body: []byte(p.Body)}
+		if !http1.ValidHeaderValue(pg.Reason) {
+			return nil, fmt.Errorf("%d.reason: %q is not a reason phrase", status, p.Reason)
+		}
+		for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
+			v := []byte(p.Headers[name])
+			if !http1.ValidHeaderValue(v) {
+				return nil, fmt.Errorf("%d.headers.%s: %q is not a field value", status, name, v)
+			}
+			pg.Fields = append(pg.Fields, http1.Header{Name: []byte(strings.ToLower(name)), Value: v})
+		}
+		out[status] = pg
+	}
+	return out, nil
 }
 
 // cookieMode is the persistence cookie's mode of its configuration name

@@ -43,6 +43,18 @@ type HTTPOptions struct {
 	RequestTime   time.Duration // timeouts.http_request: a head (or header block) left unfinished
 	BodyTime      time.Duration // timeouts.body: between body bytes; on HTTP/2 also a response the client's windows hold back
 	Track         *sticktable.Table
+	// Pages are the frontend's error_pages: the answers of luaedge's own
+	// errors of these statuses (nil: its short text ones). Read-only.
+	Pages map[int]*Page
+}
+
+// Page is an answer a protocol sends for one of its own errors: the
+// reason and fields of its head (without content-length, which the
+// protocol writes) and its body.
+type Page struct {
+	Reason []byte
+	Fields []http1.Header
+	Body   []byte
 }
 
 func (f *Frontend) name() string {

@@ -344,6 +344,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	if b.replies, err = f.replies(p); err != nil {
 		return fe, err
 	}
+	if http {
+		fe.ErrorPages = ownErrorPages(b.replies)
+	}
 	for _, name := range order {
 		if b.beReplies[name], err = f.replies(backends[name]); err != nil {
 			return fe, err
@@ -1086,6 +1089,32 @@ func errorPage(status int, files map[int]string) (int, string, map[string]string
 		hdrs["connection"] = "close"
 	}
 	return status, e.reason, hdrs, body
+}
+
+// ownErrorPages are the answers of the errors luaedge makes itself (a
+// malformed request's 400, 408, 413, a server's 500, 502, 503, 504), as
+// HAProxy makes them: its pages, or the frontend's errorfiles (the
+// answers of http-error, made for each request, do not apply there).
+func ownErrorPages(replies map[int]*errReply) map[int]config.ErrorPage {
+	files := map[int]string{}
+	for status, r := range replies {
+		if r != nil && r.raw != "" {
+			files[status] = r.raw
+		}
+	}
+	pages := map[int]config.ErrorPage{}
+	for _, status := range []int{400, 408, 413, 500, 502, 503, 504} {
+		st, reason, hdrs, body := errorPage(status, files)
+		if st == status {
+			for name := range hdrs {
+				if n := strings.ToLower(name); n == "content-length" || n == "transfer-encoding" {
+					delete(hdrs, name) // made from the body
+				}
+			}
+			pages[status] = config.ErrorPage{Reason: reason, Headers: hdrs, Body: body}
+		}
+	}
+	return pages
 }
 
 // parseAnswer reads an errorfile: a whole HTTP/1 answer.

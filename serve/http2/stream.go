@@ -457,14 +457,24 @@ func (rs *reqStream) fail(status int) {
 	}
 	rs.dropBody()
 	rs.deadline = time.Time{}
-	text := http1.StatusText(status)
-	body := strconv.AppendInt(h.scratch[:0], int64(status), 10)
-	body = append(body, ' ')
-	body = append(body, text...)
-	body = append(body, '\n')
 	start := h.h2.Pending()
 	h.h2.StartHeaders(rs.id, status)
-	h.h2.AddField([]byte("content-type"), []byte("text/plain"))
+	var body []byte
+	if pg := h.fe.Pages[status]; pg != nil {
+		// The frontend's page; HTTP/2 has no connection field.
+		body = append(h.scratch[:0], pg.Body...)
+		for _, f := range pg.Fields {
+			if !http1.EqualFold(f.Name, "connection") {
+				h.h2.AddField(f.Name, f.Value)
+			}
+		}
+	} else {
+		body = strconv.AppendInt(h.scratch[:0], int64(status), 10)
+		body = append(body, ' ')
+		body = append(body, http1.StatusText(status)...)
+		body = append(body, '\n')
+		h.h2.AddField([]byte("content-type"), []byte("text/plain"))
+	}
 	n := len(body)
 	b := strconv.AppendInt(body, int64(n), 10)
 	h.h2.AddField([]byte("content-length"), b[n:])
