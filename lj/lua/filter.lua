@@ -345,29 +345,29 @@ function I.filters_res_body(s, ctx, txn)
 	return finish(ctx, txn) or abort(s)
 end
 
-function filter.register_data_filter(flt, chn)
+-- data_filter says whether filter flt of its request reads the body of
+-- channel chn (on); false when flt is not one of the request's filters.
+local function data_filter(fname, flt, chn, on)
 	local ctx = I.owner[chn]
 	local list = ctx and ctx.flt
-	if not list then error("filter.register_data_filter: a filter and a channel of its request expected", 2) end
+	if not list then error("filter." .. fname .. ": a filter and a channel of its request expected", 3) end
 	for _, e in ipairs(list) do
 		if e.inst == flt then
-			if chn == ctx.req_channel then e.data_req = true else e.data_res = true end
-			return
+			if chn == ctx.req_channel then e.data_req = on else e.data_res = on end
+			return true
 		end
 	end
-	error("filter.register_data_filter: not a filter of this request", 2)
+	return false
+end
+
+function filter.register_data_filter(flt, chn)
+	if not data_filter("register_data_filter", flt, chn, true) then
+		error("filter.register_data_filter: not a filter of this request", 2)
+	end
 end
 
 function filter.unregister_data_filter(flt, chn)
-	local ctx = I.owner[chn]
-	local list = ctx and ctx.flt
-	if not list then error("filter.unregister_data_filter: a filter and a channel of its request expected", 2) end
-	for _, e in ipairs(list) do
-		if e.inst == flt then
-			if chn == ctx.req_channel then e.data_req = false else e.data_res = false end
-			return
-		end
-	end
+	data_filter("unregister_data_filter", flt, chn, false)
 end
 
 -- wake_time(ms): a callback that returns filter.WAIT (or an http_payload
