@@ -48,8 +48,9 @@ type loopState struct {
 	// backendStats are this loop's counters of each backend, by index.
 	backendStats []metrics.Backend
 	nextConn     int64
-	// The loop's client connections, for show sess (sessions.go): lists
-	// linked through the connections, and when the loop started.
+	// The loop's client connections, for deadlines, draining and show
+	// sess (sessions.go): lists linked through the connections, and when
+	// the loop started.
 	httpConns *httpConn
 	tcpConns  *tcpConn
 	started   time.Time
@@ -101,9 +102,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
-	ls.http = serve1.Loop{Env: &ls.env, Conns: map[*serve1.Conn]struct{}{}, WS: &ls.ws}
-	ls.http2 = serve2.Loop{Env: &ls.env, Conns: map[*serve2.Conn]struct{}{}, WS: &ls.ws, NewConnID: ls.newConnID}
-	ls.tcp = servetcp.Loop{Env: &ls.env, Conns: map[*servetcp.Conn]struct{}{}}
+	ls.http = serve1.Loop{Env: &ls.env, WS: &ls.ws}
+	ls.http2 = serve2.Loop{Env: &ls.env, WS: &ls.ws, NewConnID: ls.newConnID}
+	ls.tcp = servetcp.Loop{Env: &ls.env}
 	fail := func(err error) error {
 		st.Close()
 		return err
@@ -237,16 +238,21 @@ func (ls *loopState) sweeper() {
 // sweep closes connections past their deadline.
 func (ls *loopState) sweep() {
 	now := ls.loop.Now()
-	for h := range ls.http.Conns {
-		h.CheckDeadline(now)
-	}
-	for h := range ls.http2.Conns {
-		h.CheckDeadline(now)
+	for w := range ls.httpList() {
+		switch {
+		case w.closed: // by an earlier one of the walk
+		case w.h1 != nil:
+			w.h1.CheckDeadline(now)
+		case w.h2 != nil:
+			w.h2.CheckDeadline(now)
+		}
 	}
 	ls.pool.CheckDeadlines(now)
 	ls.sockets.CheckIdle(now)
-	for t := range ls.tcp.Conns {
-		t.CheckIdle(now)
+	for t := range ls.tcpList() {
+		if !t.closed {
+			t.CheckIdle(now)
+		}
 	}
 	for w := range ls.ws.Conns {
 		w.CheckDeadline(now)
@@ -256,11 +262,14 @@ func (ls *loopState) sweep() {
 // drain, at shutdown, closes idle connections and asks busy ones to close
 // after their current request.
 func (ls *loopState) drain() {
-	for h := range ls.http.Conns {
-		h.Drain()
-	}
-	for h := range ls.http2.Conns {
-		h.Drain() // GOAWAY; the streams in flight finish
+	for w := range ls.httpList() {
+		switch {
+		case w.closed:
+		case w.h1 != nil:
+			w.h1.Drain()
+		case w.h2 != nil:
+			w.h2.Drain() // GOAWAY; the streams in flight finish
+		}
 	}
 	for w := range ls.ws.Conns {
 		w.Drain() // 1001, then the close handshake
@@ -281,11 +290,14 @@ func (ls *loopState) newConnID() int64 {
 // shutdown_timeout and be cut then. Their clients reconnect to the new
 // generation.
 func (ls *loopState) drainWebSockets() {
-	for h := range ls.http.Conns {
-		h.DrainWebSocket()
-	}
-	for h := range ls.http2.Conns {
-		h.DrainWebSocket()
+	for w := range ls.httpList() {
+		switch {
+		case w.closed:
+		case w.h1 != nil:
+			w.h1.DrainWebSocket()
+		case w.h2 != nil:
+			w.h2.DrainWebSocket()
+		}
 	}
 	for w := range ls.ws.Conns {
 		w.Drain()

@@ -405,7 +405,7 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	stats.Sessions.Inc()
 	stats.SessionsTotal.Inc()
 	if f.cfg.Mode == "tcp" {
-		t := &tcpConn{Handler: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
+		t := &tcpConn{Conn: servetcp.New(&ls.tcp, f.tcp, stats, c, id, ls.programs[f.index]), ls: ls, f: f, c: c, id: id, accepted: ls.sinceStart()}
 		ls.addTCP(t)
 		return t
 	}

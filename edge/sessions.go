@@ -2,11 +2,12 @@ package edge
 
 import (
 	"context"
+	"iter"
 	"net"
 	"slices"
 	"time"
 
-	"github.com/luaedge/luaedge/eventloop"
+	servetcp "github.com/luaedge/luaedge/serve/tcp"
 	"github.com/luaedge/luaedge/transport"
 )
 
@@ -29,18 +30,20 @@ type Session struct {
 // tcpConn is a TCP frontend's connection handler, linked into its loop's
 // list.
 type tcpConn struct {
-	eventloop.Handler
+	*servetcp.Conn
 	ls         *loopState
 	f          *frontend
 	c          transport.Conn
 	id         int64
 	accepted   uint32 // seconds since the loop started
+	closed     bool
 	prev, next *tcpConn
 }
 
 func (t *tcpConn) OnClose(err error) {
+	t.closed = true
 	t.ls.dropTCP(t)
-	t.Handler.OnClose(err)
+	t.Conn.OnClose(err)
 }
 
 // sinceStart is now in seconds since the loop started.
@@ -86,6 +89,34 @@ func (ls *loopState) dropTCP(t *tcpConn) {
 		t.next.prev = t.prev
 	}
 	t.prev, t.next = nil, nil
+}
+
+// httpList walks the loop's HTTP connections. The body may close the
+// connection it is given, which takes it out of the list (the walk has
+// its successor already), not another one.
+func (ls *loopState) httpList() iter.Seq[*httpConn] {
+	return func(yield func(*httpConn) bool) {
+		for w := ls.httpConns; w != nil; {
+			next := w.next
+			if !yield(w) {
+				return
+			}
+			w = next
+		}
+	}
+}
+
+// tcpList is httpList for the TCP connections.
+func (ls *loopState) tcpList() iter.Seq[*tcpConn] {
+	return func(yield func(*tcpConn) bool) {
+		for t := ls.tcpConns; t != nil; {
+			next := t.next
+			if !yield(t) {
+				return
+			}
+			t = next
+		}
+	}
 }
 
 // sessions lists the loop's client connections; on its goroutine.

@@ -238,7 +238,7 @@ func (e *Engine) loop(el gnet.EventLoop) (*Loop, error) {
 		return l, nil
 	}
 	id := int(e.nextLoop.Add(1)) - 1
-	l = &Loop{ID: id, Log: e.opts.Log.With("loop", id+1), el: el}
+	l = &Loop{ID: id, Log: e.opts.Log.With("loop", id+1), el: el, started: time.Now()}
 	l.Event()
 	if e.opts.Setup != nil {
 		if err := e.opts.Setup(l); err != nil {

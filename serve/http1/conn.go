@@ -32,11 +32,11 @@ type Frontend struct {
 }
 
 // Loop is what the HTTP/1 connections of one loop share. It is used from
-// that loop's goroutine only.
+// that loop's goroutine only. It does not list the connections: their
+// owner does, and calls CheckDeadline and Drain on them.
 type Loop struct {
-	Env   *stream.Env
-	Conns map[*Conn]struct{} // open connections, for deadlines and draining
-	WS    *servews.Loop      // where upgraded connections go; nil: upgrades are refused
+	Env *stream.Env
+	WS  *servews.Loop // where upgraded connections go; nil: upgrades are refused
 
 	// req is the request head being parsed, shared by the loop's
 	// connections: startRequest copies what a request keeps into its
@@ -98,7 +98,7 @@ type Conn struct {
 	// bytes to another connection.
 	out []byte
 
-	deadline   time.Time
+	deadline   time.Duration // the current phase's, on the loop's Clock; 0: none
 	phase      phase
 	busy       bool // inside a handler: OnClose must not free what the stack uses
 	closing    bool // close once the current response is out
@@ -143,7 +143,6 @@ func New(l *Loop, fe *Frontend, c transport.Conn, id int64, prog int) *Conn {
 		h.track = &tracked{key: key}
 		fe.Track.ConnOpen(key)
 	}
-	l.Conns[h] = struct{}{}
 	h.setPhase(phaseIdle)
 	return h
 }
@@ -169,6 +168,9 @@ func (h *Conn) Peer() (src []byte, srcPort int, dst []byte, dstPort int) {
 }
 
 func (h *Conn) loopNow() time.Time { return h.l.Env.Loop.Now() }
+
+// clock is the loop's time on its Clock, which deadlines are kept in.
+func (h *Conn) clock() time.Duration { return h.l.Env.Loop.Clock(h.loopNow()) }
 
 // OnTraffic processes what arrived.
 func (h *Conn) OnTraffic() {
@@ -544,7 +546,7 @@ func (h *Conn) relayTunnel() {
 		h.rq.wst.FromClient(buf)
 	}
 	h.c.Discard(len(buf))
-	h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
+	h.deadline = h.clock() + h.rq.tunnelIdle
 	if u.Backlog() >= transport.HighWater {
 		h.rq.st.Throttle(h.c, u.Backlog, func() bool { return h.closed || h.rq == nil || h.rq.up != u })
 	}
@@ -741,7 +743,7 @@ func (h *Conn) sendSwitch(hd *stream.Head) {
 // length.
 func (h *Conn) SendData(p []byte) {
 	if h.rq.tunnel {
-		h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
+		h.deadline = h.clock() + h.rq.tunnelIdle
 		if h.rq.relay != nil {
 			h.rq.relay.FromServer(p)
 		} else {
@@ -913,28 +915,29 @@ func (h *Conn) setPhase(p phase) {
 	h.phase = p
 	switch p {
 	case phaseIdle:
-		h.deadline = h.loopNow().Add(h.fe.KeepAlive)
+		h.deadline = h.clock() + h.fe.KeepAlive
 		if h.l.Env.Draining() && h.l.Env.ClosingIdle() && h.fe.KeepAlive > drainGrace {
-			h.deadline = h.loopNow().Add(drainGrace) // as Drain does
+			h.deadline = h.clock() + drainGrace // as Drain does
 		}
 	case phaseHead:
-		h.deadline = h.loopNow().Add(h.fe.RequestTime)
+		h.deadline = h.clock() + h.fe.RequestTime
 	case phaseBody:
-		h.deadline = h.loopNow().Add(h.fe.BodyTime)
+		h.deadline = h.clock() + h.fe.BodyTime
 	case phaseTunnel:
-		h.deadline = h.loopNow().Add(h.rq.tunnelIdle)
+		h.deadline = h.clock() + h.rq.tunnelIdle
 	default:
-		h.deadline = time.Time{}
+		h.deadline = 0
 	}
 }
 
 // CheckDeadline enforces the timeout of the current phase.
 func (h *Conn) CheckDeadline(now time.Time) {
-	if h.lingering && !h.closed && now.After(h.deadline) {
+	t := h.l.Env.Loop.Clock(now)
+	if h.lingering && !h.closed && t > h.deadline {
 		h.c.Close()
 		return
 	}
-	if h.closed || h.closing || h.deadline.IsZero() || now.Before(h.deadline) {
+	if h.closed || h.closing || h.deadline == 0 || t < h.deadline {
 		return
 	}
 	switch h.phase {
@@ -980,11 +983,11 @@ func (h *Conn) Drain() {
 	if h.phase != phaseIdle || h.rq != nil && !h.rq.over() {
 		return
 	}
-	end := h.deadline.Add(drainGrace - h.fe.KeepAlive) // idle since + drainGrace
-	if end.Before(h.deadline) {
+	end := h.deadline + drainGrace - h.fe.KeepAlive // idle since + drainGrace
+	if end < h.deadline {
 		h.deadline = end // the sweeper closes it then
 	}
-	if !h.loopNow().Before(h.deadline) {
+	if h.clock() >= h.deadline {
 		h.closeNow()
 	}
 }
@@ -1034,7 +1037,7 @@ func (h *Conn) close() {
 		return
 	}
 	h.lingering = true
-	h.deadline = h.loopNow().Add(transport.Linger)
+	h.deadline = h.clock() + transport.Linger
 	transport.CloseWriteWhenSent(h.after, h.c, func() bool { return h.closed })
 }
 
@@ -1058,7 +1061,6 @@ func (h *Conn) closeNow() {
 // The bytes exchanged here go to the tracking table now, less those
 // still buffered, which the new handler counts as it reads them.
 func (h *Conn) Handoff() (trackKey string) {
-	delete(h.l.Conns, h)
 	h.closed = true
 	if h.rq != nil {
 		h.giveBack() // what the upgrade needs was handed over (H2C)
@@ -1106,7 +1108,6 @@ func (h *Conn) Upgrade() {
 	h.out = append(b, "\r\n"...)
 	h.rq.headSent = true
 	h.flush() // the 101 leaves before the first frame
-	delete(h.l.Conns, h)
 	h.closed, h.handedOff = true, true
 	s.SetKind(cgo.KindWebSocket)
 	s.SetWS(0, 0, []byte(res.Protocol))
@@ -1121,7 +1122,6 @@ func (h *Conn) OnClose(error) {
 		t.bytes.AddTo(h.fe.Track, t.key)
 		h.fe.Track.ConnClose(t.key)
 	}
-	delete(h.l.Conns, h)
 	if !h.busy {
 		h.afterWork()
 	}

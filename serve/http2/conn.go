@@ -32,10 +32,10 @@ type Frontend struct {
 }
 
 // Loop is what the HTTP/2 connections of one loop share. It is used from
-// that loop's goroutine only.
+// that loop's goroutine only. It does not list the connections: their
+// owner does, and calls CheckDeadline and Drain on them.
 type Loop struct {
-	Env   *stream.Env
-	Conns map[*Conn]struct{} // open connections, for deadlines and draining
+	Env *stream.Env
 	// WS serves the WebSockets of extended CONNECT streams; NewConnID
 	// gives each such stream a connection id of its own. nil: none.
 	WS        *servews.Loop
@@ -110,7 +110,6 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		h.dstIP, h.dstPort = []byte(a.IP.String()), a.Port
 	}
-	l.Conns[h] = struct{}{}
 	h.deadline = h.now().Add(fe.KeepAlive)
 	return h
 }
@@ -498,7 +497,6 @@ func (h *Conn) OnClose(error) {
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
 		h.fe.Track.ConnClose(h.trackKey)
 	}
-	delete(h.l.Conns, h)
 	if !h.busy {
 		h.afterWork()
 	}

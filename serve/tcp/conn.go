@@ -29,10 +29,10 @@ type Frontend struct {
 }
 
 // Loop is what the TCP connections of one loop share; used from that
-// loop's goroutine only.
+// loop's goroutine only. It does not list the connections: their owner
+// does, and calls CheckIdle on them.
 type Loop struct {
-	Env   *stream.Env
-	Conns map[*Conn]struct{} // open connections, for idle timeouts
+	Env *stream.Env
 }
 
 // Writes this large go straight to the socket instead of through the
@@ -88,7 +88,6 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 	}
 	t.st = stream.New(l.Env, t, stream.KindTCP, fe.Stream)
 	t.step = t.st.Step
-	l.Conns[t] = struct{}{}
 	if t.trackKey = sticktable.TrackKey(fe.Track, c.RemoteAddr()); t.trackKey != "" {
 		fe.Track.ConnOpen(t.trackKey)
 	}
@@ -347,7 +346,6 @@ func (t *Conn) OnClose(error) {
 		t.bytes.AddTo(t.fe.Track, t.trackKey)
 		t.fe.Track.ConnClose(t.trackKey)
 	}
-	delete(t.l.Conns, t)
 	if t.st.Running() && t.waiting && !t.busy {
 		t.waiting = false
 		t.st.S().SetFlag(cgo.FlagBodyEnd)
