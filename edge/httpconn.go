@@ -1,8 +1,8 @@
 package edge
 
 import (
+	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/lj"
-	"github.com/luaedge/luaedge/metrics"
 	serve1 "github.com/luaedge/luaedge/serve/http1"
 	serve2 "github.com/luaedge/luaedge/serve/http2"
 	servews "github.com/luaedge/luaedge/serve/ws"
@@ -14,39 +14,41 @@ import (
 // with prior knowledge) or after a request that asked for it (Upgrade:
 // h2c), or at once when ALPN chose h2 or the frontend's http2.cleartext
 // says prior_knowledge; or to WebSocket once a Lua service accepted an
-// upgrade. It belongs to its loop.
+// upgrade (the HTTP/1 side passes the events on to it then). It belongs
+// to its loop.
+//
+// An idle keep-alive connection is this, its transport and gnet's
+// connection: the HTTP/1 side is embedded (one allocation), and holds the
+// transport and the connection's id for the other sides.
 type httpConn struct {
-	ls    *loopState
-	f     *frontend
-	stats *metrics.Frontend
-	c     transport.Conn
-	id    int64
+	ls *loopState
+	f  *frontend
 
-	h1      *serve1.Conn // nil once handed to h2
-	h2      *serve2.Conn
-	sniffed bool // the first bytes were looked at: the protocol is settled
-	timed   bool // a beginning of the HTTP/2 preface arrived: its timer runs
+	h2      *serve2.Conn // nil until HTTP/2 takes over from conn1
+	sniffed bool         // the first bytes were looked at: the protocol is settled
+	timed   bool         // a beginning of the HTTP/2 preface arrived: its timer runs
 	closed  bool
 	// accepted is when, in seconds since its loop started; prev and next
 	// link the loop's HTTP connections (sessions.go).
 	accepted   uint32
 	prev, next *httpConn
 
-	// ws is the WebSocket connection h1 became (a Lua service accepted an
-	// upgrade); h1 is nil then.
-	ws *servews.Conn
+	conn1 serve1.Conn // the HTTP/1 side; done with once h2 is set
 }
 
-// Upgraded takes over the WebSocket connection h1 became.
-func (w *httpConn) Upgraded(c *servews.Conn) {
-	w.ws, w.h1 = c, nil
-}
+// c is the connection's transport.
+func (w *httpConn) c() transport.Conn { return w.conn1.Transport() }
+
+// id is the connection's number.
+func (w *httpConn) id() int64 { return w.conn1.ID() }
+
+// ws is the WebSocket connection the HTTP/1 side became, nil if none.
+func (w *httpConn) ws() *servews.Conn { return w.conn1.WebSocket() }
+
+// Loop is the connection's loop (eventloop.LoopHandler).
+func (w *httpConn) Loop() *eventloop.Loop { return w.ls.loop }
 
 func (w *httpConn) OnTraffic() {
-	if w.ws != nil {
-		w.ws.OnTraffic()
-		return
-	}
 	if w.h2 != nil {
 		w.h2.OnTraffic()
 		return
@@ -63,7 +65,7 @@ func (w *httpConn) OnTraffic() {
 		case "off":
 			h2, decided = false, true
 		default: // auto
-			h2, decided = serve2.Sniff(w.c.Peek())
+			h2, decided = serve2.Sniff(w.c().Peek())
 		}
 		if !decided {
 			w.timePreface() // a beginning of the preface: wait for the rest
@@ -76,11 +78,11 @@ func (w *httpConn) OnTraffic() {
 			return
 		}
 	}
-	w.h1.OnTraffic()
-	if w.h1 == nil {
-		return // it became a WebSocket
+	w.conn1.OnTraffic()
+	if w.conn1.WebSocket() != nil {
+		return
 	}
-	if up := w.h1.H2C(); up != nil {
+	if up := w.conn1.H2C(); up != nil {
 		w.toH2()
 		w.h2.Upgrade(up.Settings, &up.Request)
 	}
@@ -97,7 +99,7 @@ func (w *httpConn) timePreface() {
 	w.timed = true
 	w.ls.loop.After(w.f.http2.RequestTime, func() {
 		if !w.sniffed && !w.closed {
-			w.c.Close()
+			w.c().Close()
 		}
 	})
 }
@@ -105,10 +107,9 @@ func (w *httpConn) timePreface() {
 // toH2 hands the connection to HTTP/2: its first bytes were the preface,
 // ALPN chose h2, or its first request asked for it (Upgrade: h2c).
 func (w *httpConn) toH2() {
-	key := w.h1.Handoff()
-	w.h1 = nil
+	key := w.conn1.Handoff()
 	w.sniffed = true
-	w.h2 = serve2.New(&w.ls.http2, w.f.http2, w.stats, w.c, w.id, w.ls.programs[w.f.index], key)
+	w.h2 = serve2.New(&w.ls.http2, w.f.http2, &w.ls.stats[w.f.index], w.c(), w.id(), w.ls.programs[w.f.index], key)
 	w.h2.WSFilter = w.ls.wsChains[w.f.index]
 	if w.ls.srv.draining.Load() {
 		w.h2.Drain()
@@ -119,16 +120,12 @@ func (w *httpConn) OnClose(err error) {
 	w.closed = true
 	if w.f.hookSet&lj.HookClose != 0 {
 		// The addresses now: the connection forgets them once closed.
-		w.ls.closeHooks(w.f, w.c, w.id, addrsOf(w.c))
+		w.ls.closeHooks(w.f, w.c(), w.id(), addrsOf(w.c()))
 	}
 	w.ls.dropHTTP(w)
-	if w.ws != nil {
-		w.ws.OnClose(err)
-		return
-	}
 	if w.h2 != nil {
 		w.h2.OnClose(err)
 		return
 	}
-	w.h1.OnClose(err)
+	w.conn1.OnClose(err)
 }

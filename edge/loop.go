@@ -159,6 +159,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 			}
 		}
 	}
+	ls.http.Programs, ls.http.WSChains = ls.programs, ls.wsChains
 	if err := st.RunInits(); err != nil {
 		return fail(fmt.Errorf("core.register_init: %w", err))
 	}
@@ -241,10 +242,10 @@ func (ls *loopState) sweep() {
 	for w := range ls.httpList() {
 		switch {
 		case w.closed: // by an earlier one of the walk
-		case w.h1 != nil:
-			w.h1.CheckDeadline(now)
 		case w.h2 != nil:
 			w.h2.CheckDeadline(now)
+		default:
+			w.conn1.CheckDeadline(now)
 		}
 	}
 	ls.pool.CheckDeadlines(now)
@@ -265,10 +266,10 @@ func (ls *loopState) drain() {
 	for w := range ls.httpList() {
 		switch {
 		case w.closed:
-		case w.h1 != nil:
-			w.h1.Drain()
 		case w.h2 != nil:
 			w.h2.Drain() // GOAWAY; the streams in flight finish
+		default:
+			w.conn1.Drain()
 		}
 	}
 	for w := range ls.ws.Conns {
@@ -293,10 +294,10 @@ func (ls *loopState) drainWebSockets() {
 	for w := range ls.httpList() {
 		switch {
 		case w.closed:
-		case w.h1 != nil:
-			w.h1.DrainWebSocket()
 		case w.h2 != nil:
 			w.h2.DrainWebSocket()
+		default:
+			w.conn1.DrainWebSocket()
 		}
 	}
 	for w := range ls.ws.Conns {

@@ -409,16 +409,14 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 		ls.addTCP(t)
 		return t
 	}
-	h := serve1.New(&ls.http, f.http, c, id, ls.programs[f.index])
+	w := &httpConn{ls: ls, f: f, accepted: ls.sinceStart()}
+	w.conn1.Init(&ls.http, f.http, c, id)
 	if s.draining.Load() {
 		// Accepted as the listeners closed: the request its client
 		// sends is answered, with connection: close.
-		h.Drain()
+		w.conn1.Drain()
 	}
-	w := &httpConn{ls: ls, f: f, stats: stats, c: c, id: id, h1: h, accepted: ls.sinceStart()}
 	ls.addHTTP(w)
-	h.OnUpgrade = w
-	h.WSFilter = int32(ls.wsChains[f.index])
 
 	switch {
 	case alpn == "h2":

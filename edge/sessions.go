@@ -130,12 +130,12 @@ func (ls *loopState) sessions() []Session {
 	for w := ls.httpConns; w != nil; w = w.next {
 		mode := "http/1.1"
 		switch {
-		case w.ws != nil:
+		case w.ws() != nil:
 			mode = "websocket"
 		case w.h2 != nil:
 			mode = "h2"
 		}
-		add(w.id, w.f, w.c, w.accepted, mode)
+		add(w.id(), w.f, w.c(), w.accepted, mode)
 	}
 	for t := ls.tcpConns; t != nil; t = t.next {
 		add(t.id, t.f, t.c, t.accepted, "tcp")

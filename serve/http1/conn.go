@@ -37,6 +37,10 @@ type Frontend struct {
 type Loop struct {
 	Env *stream.Env
 	WS  *servews.Loop // where upgraded connections go; nil: upgrades are refused
+	// Programs and WSChains are, by frontend (Frontend.Stream.Index),
+	// its program in the loop's Lua state and its ws_filters chain there
+	// (0: none); set by whoever makes the loop.
+	Programs, WSChains []int
 
 	// req is the request head being parsed, shared by the loop's
 	// connections: startRequest copies what a request keeps into its
@@ -72,14 +76,10 @@ const directWrite = 16 << 10
 // only what the connection needs while idle; what a request needs is in
 // rq, borrowed from the loop for the request's time (request.go).
 type Conn struct {
-	l    *Loop
-	fe   *Frontend
-	c    transport.Conn
-	id   int64
-	prog int32 // the frontend's program in this loop's Lua state
-	// WSFilter is the frontend's ws_filters chain in the loop's Lua state
-	// (0: none); set by whoever makes the Conn.
-	WSFilter int32
+	l  *Loop
+	fe *Frontend
+	c  transport.Conn
+	id int64
 
 	// rq is the request being received or answered, and its stream:
 	// borrowed from the loop's pool when its first byte arrives, given
@@ -114,11 +114,9 @@ type Conn struct {
 	handedOff bool
 	waitGen   uint32 // counts the waits for body: the timeout of an earlier one does nothing
 
-	// OnUpgrade is told of the WebSocket connection this one became
-	// (Upgrade), which then gets its events; set by whoever dispatches
-	// them (an interface, not a func: a method value would cost each
-	// connection an allocation). nil: upgrades are refused.
-	OnUpgrade Upgraded
+	// ws is the WebSocket connection this one became (Upgrade): it gets
+	// the connection's events from then on; nil: none.
+	ws *servews.Conn
 }
 
 // tracked is a connection's entry in its frontend's tracking table.
@@ -130,22 +128,26 @@ type tracked struct {
 	leftIn int
 }
 
-// Upgraded takes over the WebSocket connection an HTTP/1.1 connection
-// became.
-type Upgraded interface{ Upgraded(*servews.Conn) }
-
-// New serves connection c of frontend fe on loop l; id is the connection's
-// number (for sess.* variables), prog the frontend's program in the loop's
-// Lua state.
-func New(l *Loop, fe *Frontend, c transport.Conn, id int64, prog int) *Conn {
-	h := &Conn{l: l, fe: fe, c: c, id: id, prog: int32(prog)}
+// Init serves connection c of frontend fe on loop l with h, which is
+// zero; id is the connection's number (for sess.* variables). A Conn is a
+// value its owner embeds, so that a connection is one allocation.
+func (h *Conn) Init(l *Loop, fe *Frontend, c transport.Conn, id int64) {
+	*h = Conn{l: l, fe: fe, c: c, id: id}
 	if key := sticktable.TrackKey(fe.Track, c.RemoteAddr()); key != "" {
 		h.track = &tracked{key: key}
 		fe.Track.ConnOpen(key)
 	}
 	h.setPhase(phaseIdle)
-	return h
 }
+
+// Transport is the connection's.
+func (h *Conn) Transport() transport.Conn { return h.c }
+
+// ID is the connection's number.
+func (h *Conn) ID() int64 { return h.id }
+
+// WebSocket is the WebSocket connection this one became, nil if none.
+func (h *Conn) WebSocket() *servews.Conn { return h.ws }
 
 // stats are this loop's counters of the connection's frontend.
 func (h *Conn) stats() *metrics.Frontend { return &h.l.Env.FrontendStats[h.fe.Stream.Index] }
@@ -174,6 +176,10 @@ func (h *Conn) clock() time.Duration { return h.l.Env.Loop.Clock(h.loopNow()) }
 
 // OnTraffic processes what arrived.
 func (h *Conn) OnTraffic() {
+	if h.ws != nil {
+		h.ws.OnTraffic()
+		return
+	}
 	checkNoOutput(h)
 	if t := h.track; t != nil {
 		t.bytes.In += int64(h.c.Inbound() - t.leftIn)
@@ -329,7 +335,7 @@ func (h *Conn) headMayBeComplete(buf []byte) bool {
 // startRequest copies the parsed head into a stream and runs it.
 func (h *Conn) startRequest() {
 	r, rq := &h.l.req, h.rq
-	if err := rq.st.Start(lj.EntryHTTP, int(h.prog), h.id); err != nil {
+	if err := rq.st.Start(lj.EntryHTTP, h.l.Programs[h.fe.Stream.Index], h.id); err != nil {
 		h.l.Env.Log.Error("no coroutine for a request", "err", err)
 		h.refuse(503, "no coroutine: "+err.Error())
 		return
@@ -489,8 +495,8 @@ func (h *Conn) Tunnel(idle time.Duration) {
 	}
 	h.rq.tunnel, h.rq.tunnelIdle, h.rq.keepAlive = true, idle, false
 	h.setPhase(phaseTunnel)
-	if h.WSFilter != 0 && h.l.WS != nil && h.fe.WS != nil {
-		h.rq.relay = servews.NewRelay(h.l.WS, h.fe.WS, int(h.WSFilter), h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
+	if chain := h.l.WSChains[h.fe.Stream.Index]; chain != 0 && h.l.WS != nil && h.fe.WS != nil {
+		h.rq.relay = servews.NewRelay(h.l.WS, h.fe.WS, chain, h.id, h.toClient, h.toServer, h.Handle, h.relayFailed)
 		if h.fe.WS.Hooks {
 			h.rq.relay.Hooks(h.rq.st.S())
 		}
@@ -976,6 +982,9 @@ func (h *Conn) CheckDeadline(now time.Time) {
 // closes once it has been idle for drainGrace: its client may be sending
 // the next request right now, and closing under it would lose it.
 func (h *Conn) Drain() {
+	if h.closed {
+		return // or it became a WebSocket, which drains on its own
+	}
 	if h.rq != nil && h.rq.tunnel {
 		h.DrainWebSocket()
 		return
@@ -1079,12 +1088,12 @@ func (h *Conn) Handoff() (trackKey string) {
 // refusal leaves the status (400, 426, 503) and why in the stream for the
 // script, which answers the request as it sees fit. Accepted, the 101
 // leaves at once and the connection, its tracking entry, its place in
-// the session count and the stream go to a serve/ws Conn; this Conn does
-// nothing more.
+// the session count and the stream go to a serve/ws Conn; this Conn
+// passes it the connection's events and does nothing more.
 func (h *Conn) Upgrade() {
 	s := h.rq.st.S()
 	refuse := func(status int, why string) { s.SetWS(0, status, []byte(why)) }
-	if h.fe.WS == nil || h.l.WS == nil || h.OnUpgrade == nil {
+	if h.fe.WS == nil || h.l.WS == nil {
 		refuse(400, "WebSocket is not served on this connection")
 		return
 	}
@@ -1111,11 +1120,15 @@ func (h *Conn) Upgrade() {
 	h.closed, h.handedOff = true, true
 	s.SetKind(cgo.KindWebSocket)
 	s.SetWS(0, 0, []byte(res.Protocol))
-	h.OnUpgrade.Upgraded(servews.New(h.l.WS, h.fe.WS, h.stats(), h.c, h.id, h.trackKey(), h.rq.st, res.Deflate))
+	h.ws = servews.New(h.l.WS, h.fe.WS, h.stats(), h.c, h.id, h.trackKey(), h.rq.st, res.Deflate)
 }
 
 // OnClose releases what the connection holds.
-func (h *Conn) OnClose(error) {
+func (h *Conn) OnClose(err error) {
+	if h.ws != nil {
+		h.ws.OnClose(err)
+		return
+	}
 	h.closed = true
 	h.stats().Sessions.Dec()
 	if t := h.track; t != nil {
