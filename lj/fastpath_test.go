@@ -34,7 +34,7 @@ func init() {
 		}
 		switch c.String(2) {
 		case "inc_gpc0":
-			c.PushNumber(float64(t.IncGPC0(k)))
+			c.PushNumber(float64(t.IncGPC(k, 0)))
 			return 1
 		case "fetch":
 			if !t.Stores(c.String(4)) {
