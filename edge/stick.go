@@ -124,6 +124,7 @@ func goStk(c *cgo.Call) int {
 			c.PushNil()
 			return 1
 		}
+		luaArrays(t, m)
 		st := make(map[string]any, len(m))
 		for name, v := range m {
 			st[name] = v
@@ -152,22 +153,40 @@ func goStk(c *cgo.Call) int {
 			t.HTTPError(k)
 		}
 		return 0
-	case "fetch", "inc_gpc0", "clr_gpc0":
-		// src_* and sc_* fetches: (table, op, client address, counter).
-		// A client not in the table counts 0; a counter the table does
-		// not store is no value.
+	case "fetch", "inc_gpc", "clr_gpc", "set_gpt":
+		// src_* and sc_* fetches and the sc-* actions: (table, op,
+		// client address, counter, ...). A client not in the table
+		// counts 0; a counter the table does not store is no value.
 		k, err := t.Key(c.String(3))
 		if err != nil {
 			c.PushNil()
 			return 1
 		}
 		switch c.String(2) {
-		case "inc_gpc0":
-			c.PushNumber(float64(t.IncGPC0(k)))
-		case "clr_gpc0":
-			c.PushNumber(float64(t.ClearGPC0(k)))
+		case "inc_gpc", "clr_gpc":
+			// (..., index, "array" for the sc_*_gpc forms): a counter
+			// not stored reads 0 and is left alone.
+			i := int(c.Int(4))
+			switch {
+			case !t.GPCIndex(i, c.String(5) == "array"):
+				c.PushNumber(0)
+			case c.String(2) == "inc_gpc":
+				c.PushNumber(float64(t.IncGPC(k, i)))
+			default:
+				c.PushNumber(float64(t.ClearGPC(k, i)))
+			}
+		case "set_gpt":
+			// (..., index, "array" for sc-set-gpt, value): a 32-bit
+			// unsigned integer, as HAProxy casts it.
+			i := int(c.Int(4))
+			if t.GPTIndex(i, c.String(5) == "array") {
+				t.SetGPT(k, i, int64(uint32(c.Int(6))))
+			}
+			return 0
 		default:
-			if !t.Stores(c.String(4)) {
+			// (..., counter[, array, index]): an element of an array
+			// is read only from the array (sc_get_gpc and friends).
+			if !t.Stores(c.String(4)) || (!c.IsNoneOrNil(5) && int(c.Int(6)) >= t.ArrayLen(c.String(5))) {
 				c.PushNil()
 				return 1
 			}
@@ -204,6 +223,7 @@ func goStk(c *cgo.Call) int {
 		var b strings.Builder
 		for _, k := range keys {
 			b.WriteString(k)
+			luaArrays(t, entries[k])
 			for name, v := range entries[k] {
 				fmt.Fprintf(&b, "\t%s=%d", name, v)
 			}
@@ -213,4 +233,20 @@ func goStk(c *cgo.Call) int {
 		return 1
 	}
 	return c.Error("unknown StickTable method " + c.String(2))
+}
+
+// luaArrays gives an entry's arrays as HAProxy's Lua does: one field by
+// the array's name ("gpc", "gpc_rate", "gpt") holding its first element,
+// in place of the elements.
+func luaArrays(t *sticktable.Table, m map[string]int64) {
+	for _, a := range [...]struct{ name, prefix, suffix string }{{"gpc", "gpc", ""}, {"gpc_rate", "gpc", "_rate"}, {"gpt", "gpt", ""}} {
+		n := t.ArrayLen(a.name)
+		if n == 0 {
+			continue
+		}
+		m[a.name] = m[a.prefix+"0"+a.suffix]
+		for i := range n {
+			delete(m, a.prefix+strconv.Itoa(i)+a.suffix)
+		}
+	}
 }

@@ -39,7 +39,7 @@ const (
 var stickCounters = []string{
 	"conn_cnt", "conn_cur", "conn_rate", "http_req_cnt", "http_req_rate",
 	"http_err_cnt", "http_err_rate", "gpc0", "gpc0_rate", "gpt0",
-	"bytes_in_cnt", "bytes_out_cnt",
+	"bytes_in_cnt", "bytes_out_cnt", "gpc1", "gpc1_rate",
 }
 
 // CounterTable is a stick table as FillStick reads it (eventloop's

@@ -33,8 +33,8 @@ func init() {
 			return 1
 		}
 		switch c.String(2) {
-		case "inc_gpc0":
-			c.PushNumber(float64(t.IncGPC0(k)))
+		case "inc_gpc":
+			c.PushNumber(float64(t.IncGPC(k, int(c.Int(4)))))
 			return 1
 		case "fetch":
 			if !t.Stores(c.String(4)) {

@@ -1053,6 +1053,7 @@ func init() {
 	goFuncs["map_lookup"] = cgo.RegisterGoFunc(goMapLookup)
 	goFuncs["map_update"] = cgo.RegisterGoFunc(goMapUpdate)
 	goFuncs["map_snapshot"] = cgo.RegisterGoFunc(goMapSnapshot)
+	goFuncs["acl_match"] = cgo.RegisterGoFunc(goACLMatch)
 }
 
 // maxSnapshot bounds the entries of a map a state copies whole.
@@ -1111,13 +1112,13 @@ func goMapSnapshot(c *cgo.Call) int {
 	return 1
 }
 
-// goMapOpen(path, method) -> id | nil, err
+// goMapOpen(path, method[, acl]) -> id | nil, err
 func goMapOpen(c *cgo.Call) int {
 	sh := sharedOf(c)
 	if sh == nil {
 		return c.Error(errNoShared)
 	}
-	id, err := sh.openMap(c.String(1), int(c.Int(2)), false)
+	id, err := sh.openMap(c.String(1), int(c.Int(2)), c.Bool(3))
 	if err != nil {
 		c.PushNil()
 		c.PushString(err.Error())
@@ -1143,6 +1144,21 @@ func goMapLookup(c *cgo.Call) int {
 		return 1
 	}
 	c.PushString(v)
+	return 1
+}
+
+// goACLMatch(id, s) -> whether s matches a pattern of the ACL file of
+// index id.
+func goACLMatch(c *cgo.Call) int {
+	sh := sharedOf(c)
+	if sh == nil {
+		return c.Error(errNoShared)
+	}
+	x := sh.exprByID(c.Int(1))
+	if x == nil {
+		return c.Error("acl_match: unknown ACL id")
+	}
+	c.PushBool(x.match(c.String(2)))
 	return 1
 }
 

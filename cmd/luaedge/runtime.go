@@ -307,7 +307,7 @@ func showBackend(srv *edge.Server, _ []string) string {
 // The order HAProxy lists a table's data types in (its stored types'
 // enum), for show table.
 var tableDataOrder = []string{"server_id", "gpt0", "gpc0", "gpc0_rate", "conn_cnt", "conn_rate", "conn_cur", "http_req_cnt", "http_req_rate",
-	"http_err_cnt", "http_err_rate", "bytes_in_cnt", "bytes_out_cnt"}
+	"http_err_cnt", "http_err_rate", "bytes_in_cnt", "bytes_out_cnt", "gpc1", "gpc1_rate", "server_key", "gpt", "gpc", "gpc_rate"}
 
 const tableArgs = "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n"
 
@@ -420,17 +420,34 @@ func showTable(srv *edge.Server, args []string) string {
 		h.Write([]byte(t.Name() + "\x00" + k))
 		fmt.Fprintf(&b, "0x%x: key=%s use=%d exp=%d", h.Sum64()&0xffffffffffff, k, v["use"], v["expire"])
 		for _, name := range tableDataOrder {
-			if shown, ok := names[name]; ok {
+			shown, ok := names[name]
+			switch {
+			case !ok:
+			case name == "server_key":
+				// The stored server's name.
+				key := t.ServerName(k)
+				if key == "" {
+					key = "-"
+				}
+				fmt.Fprintf(&b, " server_key=%s", key)
+			case t.ArrayLen(name) > 0:
+				// Element by element, the index before the name's "_":
+				// gpc0_rate(10000)=.
+				prefix, suffix, _ := strings.Cut(shown, "_")
+				if suffix != "" {
+					suffix = "_" + suffix
+				}
+				base, _, _ := strings.Cut(name, "_")
+				for i := range t.ArrayLen(name) {
+					field := base + strconv.Itoa(i)
+					if strings.HasSuffix(name, "_rate") {
+						field += "_rate"
+					}
+					fmt.Fprintf(&b, " %s%d%s=%d", prefix, i, suffix, v[field])
+				}
+			default:
 				fmt.Fprintf(&b, " %s=%d", shown, v[name])
 			}
-		}
-		if _, ok := names["server_key"]; ok {
-			// The stored server's name, last as in HAProxy's enum.
-			key := t.ServerName(k)
-			if key == "" {
-				key = "-"
-			}
-			fmt.Fprintf(&b, " server_key=%s", key)
 		}
 		b.WriteString("\n")
 	}

@@ -67,6 +67,37 @@ type gen struct {
 	// fetches read them from (userlistRef).
 	userlists map[string]*userlist
 	ulRefs    map[string]string
+	// aclFiles are the ACL files add-acl and del-acl rules change (by
+	// resolved path): an ACL loading one with -f matches its patterns as
+	// they are now (shared by every core), not as read at start.
+	aclFiles map[string]bool
+}
+
+// changedACLFiles returns the files the add-acl and del-acl rules of f
+// name, resolved.
+func (f *file) changedACLFiles() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range f.proxies {
+		for _, rs := range [][]rule{p.httpReq, p.httpRes} {
+			for _, r := range rs {
+				if file, ok := aclFileOf(r.words[0]); ok {
+					out[resolvePath(f.dir, file)] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// aclFileOf reads FILE out of add-acl(FILE) or del-acl(FILE).
+func aclFileOf(word string) (string, bool) {
+	for _, kw := range []string{"add-acl(", "del-acl("} {
+		if rest, ok := strings.CutPrefix(word, kw); ok {
+			file, closed := strings.CutSuffix(rest, ")")
+			return file, closed && file != ""
+		}
+	}
+	return "", false
 }
 
 // grows reports whether a compiled condition reads res.len, directly or
@@ -100,7 +131,7 @@ func (g *gen) action(phase, comment, code string) string {
 }
 
 func (f *file) build() (*Result, error) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}}
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles()}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
@@ -904,12 +935,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return fmt.Sprintf("txn.http:res_set_status(%d, %s)", code, luaQuote(args[2])), nil
 		}
 		return fmt.Sprintf("txn.http:res_set_status(%d)", code), nil
-	case strings.HasPrefix(name, "sc-inc-gpc0("):
-		n := strings.TrimSuffix(strings.TrimPrefix(name, "sc-inc-gpc0("), ")")
-		if k, err := strconv.Atoi(n); err != nil || k < 0 || k > 2 {
-			return "", at.errorf("%s: want sc-inc-gpc0(0), (1) or (2)", name)
-		}
-		return fmt.Sprintf("txn.f:sc_inc_gpc0(%s)", n), nil
+	case strings.HasPrefix(name, "sc-inc-gpc") || strings.HasPrefix(name, "sc-set-gpt"):
+		return c.scAction(sc, at, name, args)
 	case strings.HasPrefix(name, "set-map(") || strings.HasPrefix(name, "del-map("):
 		file := resolvePath(c.dir, strings.TrimSuffix(name[len("set-map("):], ")"))
 		want := 2
@@ -931,6 +958,20 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("core.set_map(%s, %s, %s)", luaQuote(file), key, val), nil
+	case strings.HasPrefix(name, "add-acl(") || strings.HasPrefix(name, "del-acl("):
+		// HAProxy 2.6 has them in http-request and http-response rules.
+		file, ok := aclFileOf(name)
+		if !ok || !c.http {
+			return "", at.errorf("%s: want %s(FILE) KEY in an http-request or http-response rule", name, name[:7])
+		}
+		if err := need(1); err != nil {
+			return "", err
+		}
+		key, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("core.%s_acl(%s, %s)", name[:3], luaQuote(resolvePath(c.dir, file)), key), nil
 	case addrActions[name] && !res:
 		if err := need(1); err != nil {
 			return "", err
@@ -1286,6 +1327,68 @@ func (c *chain) doResolve(sc scope, at pos, name string, args []string) (string,
 		return "", at.errorf("do-resolve: %v", err)
 	}
 	return fmt.Sprintf("local ip = H.resolve(%s, %s)\nif ip then txn:set_var(%s, ip) end", code, v6, luaQuote(params[0])), nil
+}
+
+// scAction compiles the actions on general purpose counters and tags of
+// a tracked entry: sc-inc-gpc0(SC), sc-inc-gpc1(SC), sc-inc-gpc(IDX,SC),
+// sc-set-gpt0(SC) VALUE and sc-set-gpt(IDX,SC) VALUE (VALUE an integer
+// or a sample expression). As HAProxy's, they do nothing when the
+// counter is not tracked or its table does not store the counter.
+func (c *chain) scAction(sc scope, at pos, name string, args []string) (string, error) {
+	kw, inner, ok := strings.Cut(name, "(")
+	inner, closed := strings.CutSuffix(inner, ")")
+	array := kw == "sc-inc-gpc" || kw == "sc-set-gpt"
+	want := kw + "(SC)"
+	if array {
+		want = kw + "(IDX,SC)"
+	}
+	known := map[string]bool{"sc-inc-gpc0": true, "sc-inc-gpc1": true, "sc-inc-gpc": true, "sc-set-gpt0": true, "sc-set-gpt": true}
+	if !known[kw] {
+		return "", at.unsupported(kw)
+	}
+	params := strings.Split(inner, ",")
+	bad := !ok || !closed || (array && len(params) != 2) || (!array && len(params) != 1)
+	nums := make([]int, len(params))
+	for i, p := range params {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		nums[i] = n
+		bad = bad || err != nil
+	}
+	if bad {
+		return "", at.errorf("%s: want %s, SC 0, 1 or 2", name, want)
+	}
+	sc0 := nums[len(nums)-1]
+	if sc0 < 0 || sc0 > 2 {
+		return "", at.errorf("%s: want %s, SC 0, 1 or 2", name, want)
+	}
+	if array && (nums[0] < 0 || nums[0] > 99) {
+		return "", at.errorf("%s: the index must be between 0 and 99", name)
+	}
+	setter := strings.HasPrefix(kw, "sc-set-")
+	if setter != (len(args) == 1) {
+		if setter {
+			return "", at.errorf("%s: want an integer or a sample expression", name)
+		}
+		return "", at.errorf("%s takes no argument", name)
+	}
+	switch kw {
+	case "sc-inc-gpc0", "sc-inc-gpc1":
+		return fmt.Sprintf("txn.f:sc_%s(%d)", strings.ReplaceAll(kw[3:], "-", "_"), sc0), nil
+	case "sc-inc-gpc":
+		return fmt.Sprintf("txn.f:sc_inc_gpc(%d, %d)", nums[0], sc0), nil
+	}
+	v := args[0]
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		code, _, _, err := sc.expr(v, false)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		v = code
+	}
+	if kw == "sc-set-gpt0" {
+		return fmt.Sprintf("txn:sc_set_gpt0(%d, %s)", sc0, v), nil
+	}
+	return fmt.Sprintf("txn:sc_set_gpt(%d, %d, %s)", nums[0], sc0, v), nil
 }
 
 // addrActions are the actions that change the client's or the

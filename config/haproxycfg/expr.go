@@ -580,7 +580,7 @@ func (sc scope) acl(w []string) (string, error) {
 		}
 	}
 	icase := false
-	var pats []string
+	var pats, files []string
 	rest := w[1:]
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && len(rest[0]) > 1 {
 		flag := rest[0]
@@ -601,6 +601,12 @@ func (sc scope) acl(w []string) (string, error) {
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return "", fmt.Errorf("-f: %v", err)
+			}
+			if sc.g.aclFiles[p] {
+				// Changed by add-acl / del-acl: matched as it is now.
+				files = append(files, p)
+				rest = rest[1:]
+				continue
 			}
 			for _, line := range strings.Split(string(data), "\n") {
 				line = strings.TrimSpace(line)
@@ -661,10 +667,10 @@ patterns:
 		}
 		table = "{" + strings.Join(q, ", ") + "}"
 	}
-	if (match == "found" || match == "bool") && len(pats) > 0 {
+	if (match == "found" || match == "bool") && len(pats)+len(files) > 0 {
 		return "", fmt.Errorf("-m %s takes no pattern", match)
 	}
-	if match != "found" && match != "bool" && len(pats) == 0 {
+	if match != "found" && match != "bool" && len(pats)+len(files) == 0 {
 		return "", fmt.Errorf("'%s': no pattern to match", strings.Join(w, " "))
 	}
 	pv := table
@@ -672,11 +678,25 @@ patterns:
 		pv = sc.g.constant(table)
 	}
 	m := "H.M[" + luaQuote(match) + "]"
+	if len(files) > 0 {
+		if !dynamicMatch[match] || icase {
+			return "", fmt.Errorf("-f %s: an ACL file add-acl or del-acl changes is matched with -m str, beg, end, sub, dir, dom, reg, int or ip, without -i, by luaedge", files[0])
+		}
+		static := "nil"
+		if len(pats) > 0 {
+			static = m
+		}
+		return fmt.Sprintf("H.acl_files(%s, Map[%s], %s, %v, %s, %s, %v)", code, luaQuote(match), sc.g.constant("{"+strings.Join(quoteAll(files), ", ")+"}"), list, static, pv, icase), nil
+	}
 	if list {
 		return fmt.Sprintf("H.any(%s, %s, %s, %v)", code, m, pv, icase), nil
 	}
 	return fmt.Sprintf("%s(%s, %s, %v)", m, code, pv, icase), nil
 }
+
+// dynamicMatch are the match methods of the ACL files add-acl and
+// del-acl change (core.match_acl's).
+var dynamicMatch = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "dir": true, "dom": true, "reg": true, "int": true, "ip": true}
 
 // intRanges writes integer patterns ("5", "1:9", "gt 3", "le 10") as a
 // Lua table of {lo, hi}.

@@ -221,6 +221,26 @@ end
 
 -- hdrs returns the values of a request (res false) or response header,
 -- split at commas unless full, or nil when it has none.
+-- acl_files matches v (a list of values when list) against the ACL files
+-- (their patterns as add-acl and del-acl rules and the runtime API change
+-- them, on every core) with match method (a Map constant), then against
+-- the static patterns p with the M function m (none when m is nil).
+function H.acl_files(v, method, files, list, m, p, icase)
+	if v ~= nil then
+		local vs = v
+		if not list then vs = { v } end
+		for i = 1, #vs do
+			local x = vs[i]
+			for j = 1, #files do
+				if core.match_acl(files[j], tostring(x), method) then return true end
+			end
+		end
+	end
+	if m == nil then return false end
+	if list then return H.any(v, m, p, icase) end
+	return m(v, p, icase)
+end
+
 function H.hdrs(txn, name, res, full)
 	local all = res and txn.http:res_get_headers() or txn.http:req_get_headers()
 	local h = all[name]

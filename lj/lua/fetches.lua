@@ -277,13 +277,15 @@ local function src_table(s, tbl)
 	return tbl or (p and p.own_table)
 end
 
-local function stk(tbl, s, op, counter, key)
+-- stk calls the gate's op on key (nil: the client's address) in table
+-- tbl: ... are the op's arguments after the key (edge/stick.go).
+local function stk(tbl, s, op, key, ...)
 	if tbl == nil then return nil end
 	if op ~= "fetch" then
 		-- A write: the counters Go copied into the stream are stale now.
 		s.stk_have = 0
 	end
-	return I.gocall(I.go.stk, tostring(tbl), op, key or I.span(s, s.src), counter)
+	return I.gocall(I.go.stk, tostring(tbl), op, key or I.span(s, s.src), ...)
 end
 
 local is_http = { [I.ENTRY_HTTP] = "http" }
@@ -538,6 +540,7 @@ local stk_counters = {
 	http_req_cnt = "http_req_cnt", http_req_rate = "http_req_rate",
 	http_err_cnt = "http_err_cnt", http_err_rate = "http_err_rate",
 	get_gpc0 = "gpc0", gpc0_rate = "gpc0_rate", get_gpt0 = "gpt0",
+	get_gpc1 = "gpc1", gpc1_rate = "gpc1_rate",
 	kbytes_in = "bytes_in_cnt", kbytes_out = "bytes_out_cnt",
 }
 for name, counter in pairs(stk_counters) do
@@ -550,7 +553,7 @@ for name, counter in pairs(stk_counters) do
 		if tbl == nil then return nil end
 		local found, v
 		if copied then found, v = stk_copied(s, slot) end
-		if not found then v = stk(tbl, s, "fetch", counter, key) end
+		if not found then v = stk(tbl, s, "fetch", key, counter) end
 		if kbytes and v ~= nil then v = math.floor(v / 1024) end
 		return v
 	end
@@ -568,17 +571,68 @@ for name, counter in pairs(stk_counters) do
 		return get(t, nil, s, p ~= nil and t == p.track_table)
 	end
 end
-for _, op in ipairs({ "inc_gpc0", "clr_gpc0" }) do
+-- sc_inc_gpc0 and friends: the gate's op and the counter's index.
+for name, op in pairs({ inc_gpc0 = { "inc_gpc", 0 }, clr_gpc0 = { "clr_gpc", 0 },
+	inc_gpc1 = { "inc_gpc", 1 }, clr_gpc1 = { "clr_gpc", 1 } }) do
 	local function sc(s, ctr, tbl)
 		local t, key = sc_ref(s, ctr, tbl)
-		return stk(t, s, op, nil, key)
+		return stk(t, s, op[1], key, op[2], "")
 	end
-	F["sc_" .. op] = sc
+	F["sc_" .. name] = sc
 	for n = 0, 2 do
-		F["sc" .. n .. "_" .. op] = function(s, tbl) return sc(s, n, tbl) end
+		F["sc" .. n .. "_" .. name] = function(s, tbl) return sc(s, n, tbl) end
 	end
-	F["src_" .. op] = function(s, tbl) return stk(src_table(s, tbl), s, op) end
+	F["src_" .. name] = function(s, tbl) return stk(src_table(s, tbl), s, op[1], nil, op[2], "") end
 end
+
+-- The arrays' fetches, with the element's index first: sc_get_gpc(idx,
+-- ctr[, table]), src_get_gpc(idx[, table])... An element reads only from
+-- its array (not from gpc0, gpc1 or gpt0), as HAProxy's.
+local function array_index(idx)
+	idx = tonumber(idx)
+	if idx == nil or idx < 0 or idx > 99 or idx % 1 ~= 0 then return nil end
+	return idx
+end
+for name, a in pairs({ get_gpc = { "gpc", "" }, gpc_rate = { "gpc_rate", "_rate" }, get_gpt = { "gpt", "" } }) do
+	local prefix = a[1] == "gpt" and "gpt" or "gpc"
+	local function get(t, key, s, idx)
+		idx = array_index(idx)
+		if idx == nil then return nil end
+		return stk(t, s, "fetch", key, prefix .. idx .. a[2], a[1], idx)
+	end
+	F["sc_" .. name] = function(s, idx, ctr, tbl)
+		local t, key = sc_ref(s, ctr, tbl)
+		return get(t, key, s, idx)
+	end
+	F["src_" .. name] = function(s, idx, tbl) return get(src_table(s, tbl), nil, s, idx) end
+end
+for _, op in ipairs({ "inc_gpc", "clr_gpc" }) do
+	F["sc_" .. op] = function(s, idx, ctr, tbl)
+		idx = array_index(idx)
+		local t, key = sc_ref(s, ctr, tbl)
+		if idx == nil then return nil end
+		return stk(t, s, op, key, idx, "array")
+	end
+	F["src_" .. op] = function(s, idx, tbl)
+		idx = array_index(idx)
+		if idx == nil then return nil end
+		return stk(src_table(s, tbl), s, op, nil, idx, "array")
+	end
+end
+
+-- set_gpt sets tag idx (of the array gpt when array, else gpt0, or gpt's
+-- first element) of sticky counter ctr to v, as the sc-set-gpt0 and
+-- sc-set-gpt actions: a boolean v is 1 or 0; nothing when the counter is
+-- not tracked or v is not a number.
+function I.set_gpt(s, idx, array, ctr, v)
+	local t, key = sc_ref(s, ctr)
+	if type(v) == "boolean" then v = v and 1 or 0 end
+	v = tonumber(v)
+	if t == nil or v == nil then return end
+	if v ~= v then return end
+	stk(t, s, "set_gpt", key, idx, array and "array" or "", v)
+end
+
 -- Cookies. req_cook(name): the value of the last cookie called name in
 -- the request's Cookie fields (no name: the first cookie's); res_cook:
 -- the same in the response's Set-Cookie fields, one cookie each.

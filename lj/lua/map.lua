@@ -1,4 +1,5 @@
--- Map: HAProxy's Map class, and core.set_map, del_map, add_acl, del_acl.
+-- Map: HAProxy's Map class, and core.set_map, del_map, add_acl, del_acl,
+-- and luaedge's core.match_acl.
 -- Reference: HAProxy Lua API, class Map and the core functions.
 -- The contents live in Go (lj/maps.go), shared by every core: a file is read
 -- once, each (file, match method) indexed once, and runtime updates from any
@@ -192,3 +193,52 @@ function core.set_map(...) update("set_map", 3, ...) end
 function core.del_map(...) update("del_map", 2, ...) end
 function core.add_acl(...) update("add_acl", 2, ...) end
 function core.del_acl(...) update("del_acl", 2, ...) end
+
+-- core.match_acl(file, value[, method]), a luaedge addition: whether value
+-- matches a pattern of the ACL file (one pattern a line, as -f loads
+-- them, with what add_acl and del_acl changed since) with match method (a
+-- Map constant, Map._str by default). The answers are kept per change
+-- counter, as map lookups are.
+local acl_ids, acl_caches = {}, {}
+function core.match_acl(...)
+	local n = select("#", ...)
+	local file, value, method = ...
+	if n < 2 or n > 3 then error("'match_acl' needs 2 or 3 arguments: core.match_acl(file, value[, method])", 2) end
+	for i = 1, 2 do
+		local t = type((select(i, ...)))
+		if t ~= "string" and t ~= "number" then
+			error("bad argument #" .. i .. " to 'match_acl' (string expected, got " .. t .. ")", 2)
+		end
+	end
+	if method == nil then method = Map._str end
+	if not supported[method] then
+		error("bad argument #3 to 'match_acl' (a match method expected: Map._str, _beg, _sub, _dir, _dom, _end, _reg, _int or _ip)", 2)
+	end
+	file, value = tostring(file), tostring(value)
+	local ids = acl_ids[method]
+	if ids == nil then
+		ids = {}
+		acl_ids[method] = ids
+	end
+	local id = ids[file]
+	if id == nil then
+		local err
+		id, err = gocall(GO.map_open, file, method, true)
+		if id == nil then error("'match_acl': " .. err, 2) end
+		ids[file] = id
+	end
+	if not (id >= 0 and id < NVERSIONED) then return gocall(GO.acl_match, id, value) end
+	local c, ver = acl_caches[id], versions[VMAPS + id]
+	if c == nil or c.ver ~= ver then
+		c = { ver = ver, t = {}, n = 0 }
+		acl_caches[id] = c
+	end
+	local v = c.t[value]
+	if v == nil then
+		v = gocall(GO.acl_match, id, value)
+		if c.n >= MEMO_MAX then c.t, c.n = {}, 0 end
+		c.t[value] = v
+		c.n = c.n + 1
+	end
+	return v
+end

@@ -217,6 +217,25 @@ function TXN.track_sc(self, n, key, tbl)
 	return I.track(s, n, key, tbl)
 end
 
+-- txn:sc_set_gpt0(ctr, value) sets the tag gpt0 (or the first element of
+-- gpt(n)) of the entry sticky counter ctr tracks, and txn:sc_set_gpt(idx,
+-- ctr, value) element idx of the array gpt(n): what haproxy.cfg's
+-- sc-set-gpt0 and sc-set-gpt actions do. The value is a 32-bit unsigned
+-- integer (-1 is 4294967295, as HAProxy casts it); nothing happens when
+-- the counter is not tracked, the table stores no such tag, or value is
+-- not a number.
+function TXN.sc_set_gpt0(self, ctr, v)
+	I.set_gpt(stream_of(self, "sc_set_gpt0"), 0, false, ctr, v)
+end
+function TXN.sc_set_gpt(self, idx, ctr, v)
+	local s = stream_of(self, "sc_set_gpt")
+	idx = tonumber(idx)
+	if idx == nil or idx < 0 or idx > 99 or idx % 1 ~= 0 then
+		error("bad argument #1 to 'sc_set_gpt' (index 0 to 99 expected)", 2)
+	end
+	I.set_gpt(s, idx, true, ctr, v)
+end
+
 -- Persistence, luaedge additions: what haproxy.cfg's use-server and
 -- stick rules do, for scripts too. backend is the backend the request
 -- goes to: what they decide applies only there.

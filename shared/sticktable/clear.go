@@ -3,9 +3,9 @@ package sticktable
 // Removing entries, for the runtime socket's "clear table".
 
 // Known reports whether name is a counter a table can store ("gpc0",
-// "http_req_rate"...).
+// "http_req_rate", "gpc5"...).
 func Known(name string) bool {
-	_, ok := counterByName[name]
+	_, ok := fieldByName(name)
 	return ok
 }
 
@@ -49,7 +49,7 @@ func (t *Table) ClearMatching(filters []Filter) (int, error) {
 				continue
 			}
 			for _, c := range conds {
-				if !c.match(t.value(e, c.c, now)) {
+				if !c.match(t.value(e, c.f, now)) {
 					continue entries
 				}
 			}

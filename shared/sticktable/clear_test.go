@@ -7,10 +7,10 @@ import "testing"
 func TestClear(t *testing.T) {
 	tb, _ := newTest(t, Config{Type: "string", Size: 100, Store: []string{"gpc0", "conn_cur"}})
 	for _, k := range []string{"a", "b", "c", "d"} {
-		tb.IncGPC0(k)
+		tb.IncGPC(k, 0)
 	}
-	tb.IncGPC0("c")
-	tb.IncGPC0("d")
+	tb.IncGPC("c", 0)
+	tb.IncGPC("d", 0)
 	tb.ConnOpen("held")
 	if found, removed := tb.Clear("a"); !found || !removed {
 		t.Fatalf("Clear(a) = %v, %v", found, removed)

@@ -1,6 +1,7 @@
 package sticktable
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -28,6 +29,15 @@ func TestNewErrors(t *testing.T) {
 		{"t", Config{Type: "ip", Size: 1, Store: []string{"http_req_rate()"}}, `store[0]: period of "http_req_rate": invalid period "" (want a number and a unit: ms, s, m, h or d)`},
 		{"t", Config{Type: "ip", Size: 1, Store: []string{"http_err_rate(0s)"}}, `store[0]: period of "http_err_rate": invalid period "0s": must be > 0`},
 		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc0_rate(30d)"}}, `store[0]: period of "gpc0_rate": invalid period "30d": too large (at most 596h31m23.647s)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc"}}, `store[0]: counter "gpc" needs its number of elements, like gpc(4)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc(0)"}}, `store[0]: counter "gpc": number of elements "0" out of range (1-100)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpt(101)"}}, `store[0]: counter "gpt": number of elements "101" out of range (1-100)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpt(2,10s)"}}, `store[0]: counter "gpt" takes no period`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc_rate(2)"}}, `store[0]: counter "gpc_rate" needs a period, like gpc_rate(4,10s)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc1", "gpc(2)"}}, `store[1]: "gpc" and "gpc0" or "gpc1" in the same table (the array overrides them, as in HAProxy)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc_rate(2,1s)", "gpc1_rate(1s)"}}, `store[1]: "gpc1_rate" and "gpc_rate" in the same table (the array overrides it, as in HAProxy)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpt0", "gpt(1)"}}, `store[1]: "gpt" and "gpt0" in the same table (the array overrides them, as in HAProxy)`},
+		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc0", "gpc1"}, Shared: true}, `store[1]: "gpc1" is not exchanged between instances: a shared table stores gpc0, gpc0_rate and gpt0 of the general purpose counters`},
 		{"t", Config{Type: "ip", Size: 1, Store: []string{"gpc0_rate(99999999999999999999)"}}, `store[0]: period of "gpc0_rate": invalid period "99999999999999999999": too large (at most 596h31m23.647s)`},
 	}
 	for _, c := range cases {
@@ -46,7 +56,7 @@ func TestNewStore(t *testing.T) {
 	tb, err := New("t", Config{Type: "string", Size: 5, Store: []string{
 		" conn_cnt ", "conn_cur", "conn_rate(10s)", "http_req_cnt", "http_req_rate( 1m )",
 		"http_err_cnt", "http_err_rate(500)", "bytes_in_cnt", "bytes_out_cnt",
-		"gpc0", "gpc0_rate(2h)", "gpt0", "server_id", "server_key",
+		"gpc0", "gpc0_rate(2h)", "gpt0", "server_id", "server_key", "gpc1", "gpc1_rate(3s)",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -54,16 +64,17 @@ func TestNewStore(t *testing.T) {
 	if tb.Name() != "t" || tb.Type() != "string" || tb.Size() != 5 || tb.Used() != 0 {
 		t.Fatalf("got name %q type %q size %d used %d", tb.Name(), tb.Type(), tb.Size(), tb.Used())
 	}
-	want := [nRates]int64{
-		rConn:    int64(10 * time.Second),
-		rHTTPReq: int64(time.Minute),
-		rHTTPErr: int64(500 * time.Millisecond),
-		rGPC0:    int64(2 * time.Hour),
+	want := []int64{
+		rConn:     int64(10 * time.Second),
+		rHTTPReq:  int64(time.Minute),
+		rHTTPErr:  int64(500 * time.Millisecond),
+		rGPC0:     int64(2 * time.Hour),
+		rGPC0 + 1: int64(3 * time.Second),
 	}
-	if tb.periods != want {
+	if !slices.Equal(tb.periods, want) {
 		t.Fatalf("periods %v, want %v", tb.periods, want)
 	}
-	if len(tb.order) != int(nCounters) {
+	if len(tb.order) != int(nCounters)-3 { // every one but the arrays
 		t.Fatalf("order %v", tb.order)
 	}
 }

@@ -49,7 +49,7 @@ var sharedNames = [nShared]string{"conn_cnt", "http_req_cnt", "http_err_cnt", "b
 var sharedCounter = [nCounters]int8{
 	cConnCnt: sConnCnt, cConnCur: -1, cConnRate: -1, cHTTPReqCnt: sReqCnt, cHTTPReqRate: -1,
 	cHTTPErrCnt: sErrCnt, cHTTPErrRate: -1, cBytesIn: sBytesIn, cBytesOut: sBytesOut, cGPC0: sGPC0,
-	cGPC0Rate: -1, cGPT0: -1, cServerID: -1, cServerKey: -1,
+	cGPC0Rate: -1, cGPT0: -1, cServerID: -1, cServerKey: -1, cGPC1: -1, cGPC1Rate: -1, cGPT: -1, cGPC: -1, cGPCRate: -1,
 }
 
 var rateNames = [nRates]string{rConn: "conn_rate", rHTTPReq: "http_req_rate", rHTTPErr: "http_err_rate", rGPC0: "gpc0_rate"}
@@ -149,7 +149,7 @@ func ours(e *entry, i int) int64 {
 	case sBytesOut:
 		return e.bytesOut
 	}
-	return e.gpc0
+	return e.gpc[0]
 }
 
 // sharedValue returns counter c of a shared entry at now: this
@@ -161,7 +161,7 @@ func (t *Table) sharedValue(e *entry, c counter, now int64) int64 {
 	r := counterRate[c]
 	if r < 0 {
 		if c == cGPT0 {
-			return e.gpt0
+			return e.gpt[0]
 		}
 		return e.refs // conn_cur
 	}
@@ -231,7 +231,7 @@ func (t *Table) Deltas() []Delta {
 		}
 		if sy.gpt0Set {
 			sy.gpt0Set = false
-			d.Set = append(d.Set, Field{"gpt0", e.gpt0})
+			d.Set = append(d.Set, Field{"gpt0", e.gpt[0]})
 		}
 		for i := range nShared {
 			if n := ours(e, i) - sy.pushed[i]; n != 0 {
@@ -305,7 +305,7 @@ func (t *Table) applyField(e *entry, name string, v int64) {
 	}
 	if name == "gpt0" {
 		if !sy.gpt0Set { // a set since the exchange wins
-			e.gpt0 = v
+			e.gpt[0] = v
 		}
 		return
 	}

@@ -166,20 +166,20 @@ func TestSharedGPC0AndGPT0(t *testing.T) {
 	a, b, _ := twoInstances(t)
 	store := fleetStore{}
 	const k = "1.2.3.4"
-	a.IncGPC0(k)
-	a.IncGPC0(k)
+	a.IncGPC(k, 0)
+	a.IncGPC(k, 0)
 	store.sync(a)
-	if v := b.IncGPC0(k); v != 1 {
+	if v := b.IncGPC(k, 0); v != 1 {
 		t.Fatalf("b's first inc before its exchange: %d", v)
 	}
 	store.sync(b)
 	if got := val(t, b, "gpc0"); got != 3 {
 		t.Fatalf("the fleet's gpc0: %d, want 3", got)
 	}
-	if old := b.ClearGPC0(k); old != 3 {
+	if old := b.ClearGPC(k, 0); old != 3 {
 		t.Fatalf("clr_gpc0 returns the fleet's value: %d, want 3", old)
 	}
-	b.SetGPT0(k, 7)
+	b.SetGPT(k, 0, 7)
 	store.sync(b)
 	a.HTTPRequest(k)
 	store.sync(a)

@@ -1,6 +1,7 @@
 // Package sticktable implements HAProxy-style stick tables: per-key counters
-// (connections, HTTP requests and errors, bytes, the general purpose counter
-// gpc0 and tag gpt0, and their rates over a period) that the proxy updates
+// (connections, HTTP requests and errors, bytes, the general purpose
+// counters and tags gpc0, gpc1, gpt0 and the arrays gpc(n) and gpt(n), and
+// their rates over a period) that the proxy updates
 // as it tracks a client and that rules read to rate-limit or tag it.
 //
 // The semantics follow HAProxy's "stick-table" where they apply:
@@ -68,21 +69,27 @@ type entry struct {
 	errCnt   int64
 	bytesIn  int64
 	bytesOut int64
-	gpc0     int64
-	gpt0     int64
+	// The general purpose counters and tags: spec.nGPC and spec.nGPT
+	// slots, allocated with the entry and kept when it is reused.
+	gpc []int64
+	gpt []int64
 	// The server a stick rule stored (StoreServer): its id in its
 	// backend (0: none) and its name.
 	serverID   int64
 	serverName string
-	rates      [nRates]freqCtr
+	rates      []freqCtr  // len(spec.periods) slots
 	sync       *entrySync // a shared table's (shared.go); nil: not shared
 }
 
-// reset clears e's data as for a new entry created at now.
+// reset clears e's data as for a new entry created at now, keeping its
+// slices.
 func (e *entry) reset(now int64) {
-	*e = entry{link: e.link, key: e.key, touched: now}
+	gpc, gpt, rates := e.gpc, e.gpt, e.rates
+	clear(gpc)
+	clear(gpt)
+	*e = entry{link: e.link, key: e.key, touched: now, gpc: gpc, gpt: gpt, rates: rates}
 	for i := range e.rates {
-		e.rates[i].start = now
+		e.rates[i] = freqCtr{start: now}
 	}
 }
 
@@ -90,6 +97,11 @@ func (e *entry) reset(now int64) {
 // state afresh (and is in no exchange: Deltas skips a key that is not
 // dirty).
 func (t *Table) resetEntry(e *entry, now int64) {
+	if e.gpc == nil {
+		e.gpc = make([]int64, t.nGPC)
+		e.gpt = make([]int64, t.nGPT)
+		e.rates = make([]freqCtr, len(t.periods))
+	}
 	e.reset(now)
 	if t.shared {
 		e.sync = &entrySync{}
@@ -349,10 +361,11 @@ func (t *Table) find(key string, now int64) (*shard, *entry) {
 
 func (t *Table) has(c counter) bool { return t.stored&(1<<c) != 0 }
 
-// Stores reports whether the table keeps the counter called name.
+// Stores reports whether the table keeps the counter called name (as
+// Lookup names them).
 func (t *Table) Stores(name string) bool {
-	c, ok := counterByName[name]
-	return ok && t.has(c)
+	f, ok := fieldByName(name)
+	return ok && t.stores(f)
 }
 
 // countEvent counts one event of rate r on e at now, in the rate's period
@@ -428,34 +441,47 @@ func (t *Table) Bytes(key string, in, out int64) {
 	s.mu.Unlock()
 }
 
-// IncGPC0 increments gpc0 of key and returns its new value (0 when gpc0 is
-// not stored); gpc0_rate counts an event.
-func (t *Table) IncGPC0(key string) int64 {
+// IncGPC increments general purpose counter i of key and returns its new
+// value; gpc<i>_rate counts an event. When only the rate is stored it
+// returns the events of the rate's current period, and 0 when neither is
+// (as HAProxy). An i the table does not keep changes nothing.
+func (t *Table) IncGPC(key string, i int) int64 {
+	if i < 0 || i >= t.nGPC {
+		return 0
+	}
 	now := t.tick()
 	s, e := t.acquire(key, now)
-	e.gpc0++
-	v := e.gpc0
-	t.countEvent(e, rGPC0, now)
+	e.gpc[i]++
+	v := e.gpc[i]
+	t.countEvent(e, rGPC0+i, now)
 	if e.sync != nil {
 		v = t.sharedValue(e, cGPC0, now)
 	}
+	rated := t.periods[rGPC0+i] > 0
+	if !t.gpcValue[i] && rated {
+		v = e.rates[rGPC0+i].curr
+	}
 	s.mu.Unlock()
-	if !t.has(cGPC0) {
+	if !t.gpcValue[i] && !rated {
 		return 0
 	}
 	return v
 }
 
-// ClearGPC0 sets gpc0 of key to 0 and returns its old value (0 when gpc0 is
-// not stored or the key is absent). It does not create an entry.
-func (t *Table) ClearGPC0(key string) int64 {
+// ClearGPC sets general purpose counter i of key to 0 and returns its old
+// value (0 when it is not stored or the key is absent). It does not create
+// an entry.
+func (t *Table) ClearGPC(key string, i int) int64 {
+	if i < 0 || i >= t.nGPC {
+		return 0
+	}
 	now := t.tick()
 	s, e := t.find(key, now)
 	if e == nil {
 		return 0
 	}
-	v := e.gpc0
-	e.gpc0 = 0
+	v := e.gpc[i]
+	e.gpc[i] = 0
 	if sy := e.sync; sy != nil {
 		// The fleet's gpc0 goes to 0: the exchange sets it before adding.
 		v += sy.others[sGPC0]
@@ -465,17 +491,21 @@ func (t *Table) ClearGPC0(key string) int64 {
 	e.touched = now
 	s.order.MoveToFront(&e.link)
 	s.mu.Unlock()
-	if !t.has(cGPC0) {
+	if !t.gpcValue[i] {
 		return 0
 	}
 	return v
 }
 
-// SetGPT0 sets the tag gpt0 of key to v.
-func (t *Table) SetGPT0(key string, v int64) {
+// SetGPT sets general purpose tag i of key to v. An i the table does not
+// keep changes nothing.
+func (t *Table) SetGPT(key string, i int, v int64) {
+	if i < 0 || i >= t.nGPT {
+		return
+	}
 	now := t.tick()
 	s, e := t.acquire(key, now)
-	e.gpt0 = v
+	e.gpt[i] = v
 	if e.sync != nil {
 		e.sync.gpt0Set = true
 		t.markDirty(e, now)
@@ -483,8 +513,167 @@ func (t *Table) SetGPT0(key string, v int64) {
 	s.mu.Unlock()
 }
 
-// value returns counter c of e at now.
-func (t *Table) value(e *entry, c counter, now int64) int64 {
+// GPCIndex reports whether the increments of general purpose counter i
+// reach a stored value or rate: with array, as an element of gpc(n) or
+// gpc_rate(n,p) only (HAProxy's sc-inc-gpc and sc_*_gpc); without, as
+// gpc0 or gpc1 too (the *_gpc0 and *_gpc1 forms, which reach an array's
+// first elements too).
+func (t *Table) GPCIndex(i int, array bool) bool {
+	if i < 0 || i >= t.nGPC {
+		return false
+	}
+	if array {
+		return i < t.gpcArray || i < t.gpcRateArray
+	}
+	return t.gpcValue[i] || t.periods[rGPC0+i] > 0
+}
+
+// GPTIndex reports whether general purpose tag i is stored: with array,
+// as an element of gpt(n) only (sc-set-gpt, sc_get_gpt); without, as gpt0
+// too (the *_gpt0 forms, which reach gpt(n)'s first element too).
+func (t *Table) GPTIndex(i int, array bool) bool {
+	if i < 0 || i >= t.nGPT {
+		return false
+	}
+	if array {
+		return i < t.gptArray
+	}
+	return t.gptValue[i]
+}
+
+// ArrayLen returns the elements of the array called name ("gpc",
+// "gpc_rate" or "gpt") the table stores, 0 when it does not.
+func (t *Table) ArrayLen(name string) int {
+	switch name {
+	case "gpc":
+		return t.gpcArray
+	case "gpc_rate":
+		return t.gpcRateArray
+	case "gpt":
+		return t.gptArray
+	}
+	return 0
+}
+
+// field is one value of an entry: a counter of the configuration (c, i
+// 0), or element i of the general purpose counters (c cGPC), of their
+// rates (cGPCRate) or of the tags (cGPT). Those are named gpc<i>,
+// gpc<i>_rate and gpt<i>, whether stored as gpc0, gpc1, gpc0_rate,
+// gpc1_rate and gpt0 or as arrays, as in HAProxy's dump.
+type field struct {
+	c counter
+	i int
+}
+
+// fieldByName returns the field called name.
+func fieldByName(name string) (field, bool) {
+	for _, p := range [...]struct {
+		c              counter
+		prefix, suffix string
+	}{{cGPCRate, "gpc", "_rate"}, {cGPC, "gpc", ""}, {cGPT, "gpt", ""}} {
+		rest, ok := strings.CutPrefix(name, p.prefix)
+		if !ok {
+			continue
+		}
+		if rest, ok = strings.CutSuffix(rest, p.suffix); !ok || rest == "" || len(rest) > 2 || (len(rest) > 1 && rest[0] == '0') {
+			continue
+		}
+		i, err := strconv.Atoi(rest)
+		if err != nil || i < 0 {
+			continue
+		}
+		return field{p.c, i}, true
+	}
+	c, ok := counterByName[name]
+	if !ok || isArray(c) || singleField[c] != (field{}) {
+		return field{}, false
+	}
+	return field{c: c}, true
+}
+
+// singleField is the field of each single general purpose counter.
+var singleField = map[counter]field{
+	cGPC0: {cGPC, 0}, cGPC1: {cGPC, 1}, cGPC0Rate: {cGPCRate, 0}, cGPC1Rate: {cGPCRate, 1}, cGPT0: {cGPT, 0},
+}
+
+// name returns the name of f.
+func (f field) name() string {
+	switch f.c {
+	case cGPC:
+		return "gpc" + strconv.Itoa(f.i)
+	case cGPCRate:
+		return "gpc" + strconv.Itoa(f.i) + "_rate"
+	case cGPT:
+		return "gpt" + strconv.Itoa(f.i)
+	}
+	return counterNames[f.c]
+}
+
+// stores reports whether the table keeps f.
+func (t *Table) stores(f field) bool {
+	switch f.c {
+	case cGPC:
+		return f.i < t.nGPC && t.gpcValue[f.i]
+	case cGPCRate:
+		return f.i < t.nGPC && t.periods[rGPC0+f.i] > 0
+	case cGPT:
+		return f.i < t.nGPT && t.gptValue[f.i]
+	}
+	return t.has(f.c)
+}
+
+// fields returns the fields of the stored counters, in configuration
+// order, arrays element by element.
+func (t *Table) fields() []field {
+	var out []field
+	for _, c := range t.order {
+		switch c {
+		case cGPC:
+			for i := range t.gpcArray {
+				out = append(out, field{cGPC, i})
+			}
+		case cGPCRate:
+			for i := range t.gpcRateArray {
+				out = append(out, field{cGPCRate, i})
+			}
+		case cGPT:
+			for i := range t.gptArray {
+				out = append(out, field{cGPT, i})
+			}
+		case cServerKey:
+		default:
+			if f, ok := singleField[c]; ok {
+				out = append(out, f)
+			} else {
+				out = append(out, field{c: c})
+			}
+		}
+	}
+	return out
+}
+
+// value returns field f of e at now.
+func (t *Table) value(e *entry, f field, now int64) int64 {
+	switch f.c {
+	case cGPC:
+		if e.sync != nil {
+			return t.sharedValue(e, cGPC0, now)
+		}
+		return e.gpc[f.i]
+	case cGPCRate:
+		if e.sync != nil {
+			return t.sharedValue(e, cGPC0Rate, now)
+		}
+		r := rGPC0 + f.i
+		return e.rates[r].read(now, t.periods[r])
+	case cGPT:
+		return e.gpt[f.i]
+	}
+	return t.counterValue(e, f.c, now)
+}
+
+// counterValue returns counter c of e at now (not a general purpose one).
+func (t *Table) counterValue(e *entry, c counter, now int64) int64 {
 	if c == cServerID {
 		return e.serverID // this instance's: servers are not shared
 	}
@@ -507,10 +696,6 @@ func (t *Table) value(e *entry, c counter, now int64) int64 {
 		return e.bytesIn
 	case cBytesOut:
 		return e.bytesOut
-	case cGPC0:
-		return e.gpc0
-	case cGPT0:
-		return e.gpt0
 	}
 	r := counterRate[c]
 	return e.rates[r].read(now, t.periods[r])
@@ -528,11 +713,10 @@ func (t *Table) expireMS(e *entry, now int64) int64 {
 
 // values returns the stored counters of e and its "expire".
 func (t *Table) values(e *entry, now int64) map[string]int64 {
-	m := make(map[string]int64, len(t.order)+1)
-	for _, c := range t.order {
-		if c != cServerKey {
-			m[counterNames[c]] = t.value(e, c, now)
-		}
+	fs := t.fields()
+	m := make(map[string]int64, len(fs)+2)
+	for _, f := range fs {
+		m[f.name()] = t.value(e, f, now)
 	}
 	m["expire"] = t.expireMS(e, now)
 	// HAProxy's "use": the streams holding the entry besides the reader.
@@ -541,7 +725,8 @@ func (t *Table) values(e *entry, now int64) map[string]int64 {
 }
 
 // Lookup returns the stored counters of key by name ("http_req_rate",
-// "gpc0"...), rates as events in their period, plus "expire": the
+// "gpc0"...; an array's elements as "gpc0", "gpc1", "gpc0_rate", "gpt0"...),
+// rates as events in their period, plus "expire": the
 // milliseconds until the entry expires (0 when the table has no expiry). It
 // returns nil when the key is absent or expired. Lookup does not refresh
 // the entry.
@@ -559,8 +744,8 @@ func (t *Table) Lookup(key string) map[string]int64 {
 // rules that read a counter per request; ok is false when the key is absent
 // or expired or the counter is unknown or not stored.
 func (t *Table) Value(key, counter string) (v int64, ok bool) {
-	c, known := counterByName[counter]
-	if !known || !t.has(c) {
+	f, known := fieldByName(counter)
+	if !known || !t.stores(f) {
 		return 0, false
 	}
 	now := t.tick()
@@ -568,7 +753,7 @@ func (t *Table) Value(key, counter string) (v int64, ok bool) {
 	if e == nil {
 		return 0, false
 	}
-	v = t.value(e, c, now)
+	v = t.value(e, f, now)
 	s.mu.Unlock()
 	return v, true
 }
@@ -600,7 +785,7 @@ var opByName = map[string]filterOp{
 }
 
 type cond struct {
-	c  counter
+	f  field
 	op filterOp
 	v  int64
 }
@@ -630,18 +815,18 @@ func (t *Table) parseFilters(filters []Filter) ([]cond, error) {
 	conds := make([]cond, len(filters))
 	for i, f := range filters {
 		name := strings.TrimPrefix(f.Counter, "data.")
-		c, ok := counterByName[name]
+		fl, ok := fieldByName(name)
 		if !ok {
 			return nil, fmt.Errorf("sticktable %s: filters[%d]: unknown counter %q", t.name, i, f.Counter)
 		}
-		if !t.has(c) {
+		if !t.stores(fl) {
 			return nil, fmt.Errorf("sticktable %s: filters[%d]: counter %q is not stored", t.name, i, name)
 		}
 		op, ok := opByName[f.Op]
 		if !ok {
 			return nil, fmt.Errorf("sticktable %s: filters[%d]: unknown operator %q (want eq, ne, le, lt, ge or gt)", t.name, i, f.Op)
 		}
-		conds[i] = cond{c: c, op: op, v: f.Value}
+		conds[i] = cond{f: fl, op: op, v: f.Value}
 	}
 	return conds, nil
 }
@@ -666,7 +851,7 @@ func (t *Table) Dump(filters []Filter) (map[string]map[string]int64, error) {
 				continue
 			}
 			for _, c := range conds {
-				if !c.match(t.value(e, c.c, now)) {
+				if !c.match(t.value(e, c.f, now)) {
 					continue entries
 				}
 			}
@@ -686,7 +871,8 @@ var keyLengths = map[keyKind]int{kindIP: 4, kindIPv6: 16, kindInteger: 4, kindSt
 // the most entries), "used" (int), "nopurge" (false: a full table evicts),
 // "expire" (int64, milliseconds; 0 for none) and "data" ([]string, the
 // stored counters in configuration order, each "name=period": the period
-// of a rate in milliseconds, -1 for the other counters).
+// of a rate in milliseconds, -1 for the other counters; an array once, by
+// its name: "gpc", "gpc_rate", "gpt").
 func (t *Table) Info() map[string]any {
 	data := make([]string, len(t.order))
 	for i, c := range t.order {

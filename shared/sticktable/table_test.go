@@ -57,13 +57,13 @@ func TestCounters(t *testing.T) {
 	tb.HTTPError(k)
 	tb.Bytes(k, 100, 2000)
 	tb.Bytes(k, 5, -1)
-	if v := tb.IncGPC0(k); v != 1 {
+	if v := tb.IncGPC(k, 0); v != 1 {
 		t.Fatalf("IncGPC0 = %d, want 1", v)
 	}
-	if v := tb.IncGPC0(k); v != 2 {
+	if v := tb.IncGPC(k, 0); v != 2 {
 		t.Fatalf("IncGPC0 = %d, want 2", v)
 	}
-	tb.SetGPT0(k, -7)
+	tb.SetGPT(k, 0, -7)
 	want := map[string]int64{
 		"conn_cnt": 2, "conn_cur": 1, "conn_rate": 2,
 		"http_req_cnt": 3, "http_req_rate": 3,
@@ -75,10 +75,10 @@ func TestCounters(t *testing.T) {
 	if got := tb.Lookup(k); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Lookup:\n got %v\nwant %v", got, want)
 	}
-	if v := tb.ClearGPC0(k); v != 2 {
+	if v := tb.ClearGPC(k, 0); v != 2 {
 		t.Fatalf("ClearGPC0 = %d, want 2", v)
 	}
-	if v := tb.ClearGPC0(k); v != 0 {
+	if v := tb.ClearGPC(k, 0); v != 0 {
 		t.Fatalf("second ClearGPC0 = %d, want 0", v)
 	}
 	if v, ok := tb.Value(k, "gpc0_rate"); !ok || v != 2 {
@@ -95,7 +95,7 @@ func TestCounters(t *testing.T) {
 	}
 	// ConnClose and ClearGPC0 do not create entries.
 	tb.ConnClose("other")
-	if v := tb.ClearGPC0("other"); v != 0 || tb.Used() != 1 {
+	if v := tb.ClearGPC("other", 0); v != 0 || tb.Used() != 1 {
 		t.Fatalf("ClearGPC0 on absent key = %d, used %d", v, tb.Used())
 	}
 }
@@ -105,11 +105,11 @@ func TestUnstoredCounters(t *testing.T) {
 	tb.ConnOpen("a")
 	tb.HTTPError("a")
 	tb.Bytes("a", 1, 1)
-	tb.SetGPT0("a", 3)
-	if v := tb.IncGPC0("a"); v != 0 {
+	tb.SetGPT("a", 0, 3)
+	if v := tb.IncGPC("a", 0); v != 0 {
 		t.Fatalf("IncGPC0 without gpc0 = %d", v)
 	}
-	if v := tb.ClearGPC0("a"); v != 0 {
+	if v := tb.ClearGPC("a", 0); v != 0 {
 		t.Fatalf("ClearGPC0 without gpc0 = %d", v)
 	}
 	tb.HTTPRequest("a")
@@ -123,7 +123,7 @@ func TestUnstoredCounters(t *testing.T) {
 		}
 	}
 	// Events create entries even when they store nothing, like track-sc.
-	tb.SetGPT0("b", 1)
+	tb.SetGPT("b", 0, 1)
 	if tb.Lookup("b") == nil || tb.Used() != 2 {
 		t.Fatalf("entry b not created; used %d", tb.Used())
 	}
@@ -180,7 +180,7 @@ func TestRates(t *testing.T) {
 	// Each rate keeps its own period.
 	tb.ConnOpen("2")
 	tb.HTTPError("2")
-	tb.IncGPC0("2")
+	tb.IncGPC("2", 0)
 	clk.Add(1500 * time.Millisecond)
 	got := tb.Lookup("2")
 	want := map[string]int64{"http_req_rate": 0, "conn_rate": 1, "http_err_rate": 1, "gpc0_rate": 0, "expire": 0, "use": 1}
@@ -205,7 +205,7 @@ func TestFreqCtrLarge(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	tb, clk := newTest(t, Config{Type: "string", Size: 10, Expire: 10 * time.Second, Store: []string{"gpc0", "conn_cur"}})
 
-	tb.IncGPC0("a")
+	tb.IncGPC("a", 0)
 	if got := tb.Lookup("a")["expire"]; got != 10000 {
 		t.Fatalf("expire = %d, want 10000", got)
 	}
@@ -227,10 +227,10 @@ func TestExpiry(t *testing.T) {
 	}
 
 	// Purge removes what expired.
-	tb.IncGPC0("b")
-	tb.IncGPC0("c")
+	tb.IncGPC("b", 0)
+	tb.IncGPC("c", 0)
 	clk.Add(5 * time.Second)
-	tb.IncGPC0("c") // refreshed
+	tb.IncGPC("c", 0) // refreshed
 	clk.Add(5 * time.Second)
 	if tb.Used() != 2 {
 		t.Fatalf("used = %d before purge", tb.Used())
@@ -245,7 +245,7 @@ func TestExpiry(t *testing.T) {
 
 	// An event on an expired entry starts it afresh.
 	clk.Add(5 * time.Second)
-	if v := tb.IncGPC0("c"); v != 1 {
+	if v := tb.IncGPC("c", 0); v != 1 {
 		t.Fatalf("IncGPC0 on expired entry = %d, want 1", v)
 	}
 	if tb.Used() != 1 {
@@ -281,7 +281,7 @@ func TestExpiry(t *testing.T) {
 	}
 
 	// Dump drops expired entries too.
-	tb.IncGPC0("e")
+	tb.IncGPC("e", 0)
 	clk.Add(10 * time.Second)
 	if d, err := tb.Dump(nil); err != nil || len(d) != 0 || tb.Used() != 0 {
 		t.Fatalf("Dump = %v, %v; used %d", d, err, tb.Used())
@@ -289,7 +289,7 @@ func TestExpiry(t *testing.T) {
 
 	// Without Expire, entries stay.
 	nt, clk2 := newTest(t, Config{Type: "ip", Size: 1, Store: []string{"gpc0"}})
-	nt.IncGPC0("1.2.3.4")
+	nt.IncGPC("1.2.3.4", 0)
 	clk2.Add(1000 * time.Hour)
 	nt.Purge(clk2.Now())
 	if got := nt.Lookup("1.2.3.4"); got["gpc0"] != 1 || got["expire"] != 0 {
@@ -314,12 +314,12 @@ func TestLRU(t *testing.T) {
 			}
 		}
 	}
-	tb.IncGPC0("a")
-	tb.IncGPC0("b")
-	tb.IncGPC0("c")
+	tb.IncGPC("a", 0)
+	tb.IncGPC("b", 0)
+	tb.IncGPC("c", 0)
 	tb.Lookup("a")      // reading does not refresh
 	tb.HTTPRequest("a") // an event does: b is now the oldest
-	tb.IncGPC0("d")
+	tb.IncGPC("d", 0)
 	present("a", "c", "d")
 	if tb.Lookup("d")["gpc0"] != 1 {
 		t.Fatal("d does not start from zero")
@@ -327,10 +327,10 @@ func TestLRU(t *testing.T) {
 	// Entries with connections open are kept while others can go.
 	tb.ConnOpen("c")
 	tb.ConnOpen("a") // oldest to newest: d, c, a
-	tb.IncGPC0("e")
+	tb.IncGPC("e", 0)
 	present("a", "c", "e")
 	tb.ConnOpen("e") // all in use: the oldest goes anyway
-	tb.IncGPC0("f")
+	tb.IncGPC("f", 0)
 	present("a", "e", "f")
 }
 
@@ -369,7 +369,7 @@ func TestEvictOtherShard(t *testing.T) {
 	tb := newTable("t", cfg, sp, 8)
 	for i := range 200 {
 		k := fmt.Sprint("k", i)
-		tb.IncGPC0(k)
+		tb.IncGPC(k, 0)
 		if tb.Used() != min(i+1, 2) {
 			t.Fatalf("after %d keys: used %d", i+1, tb.Used())
 		}
@@ -460,7 +460,7 @@ func TestDumpFilters(t *testing.T) {
 			tb.HTTPRequest(k)
 		}
 	}
-	tb.IncGPC0("c")
+	tb.IncGPC("c", 0)
 	clk.Add(time.Second)
 	keys := func(filters ...Filter) string {
 		t.Helper()
@@ -526,8 +526,8 @@ func TestDumpFilters(t *testing.T) {
 
 func TestInfo(t *testing.T) {
 	tb, _ := newTest(t, Config{Type: "ipv6", Size: 100, Expire: 30 * time.Second, Store: []string{"gpc0", "http_req_rate(10s)", "conn_cur"}})
-	tb.IncGPC0("::1")
-	tb.IncGPC0("::2")
+	tb.IncGPC("::1", 0)
+	tb.IncGPC("::2", 0)
 	want := map[string]any{
 		"type":    "ipv6",
 		"length":  16,
@@ -561,8 +561,8 @@ func TestConcurrent(t *testing.T) {
 				tb.ConnOpen(k)
 				tb.HTTPRequest(k)
 				tb.Bytes(k, 1, 2)
-				tb.IncGPC0(k)
-				tb.SetGPT0(k, int64(w))
+				tb.IncGPC(k, 0)
+				tb.SetGPT(k, 0, int64(w))
 				switch i % 50 {
 				case 0:
 					tb.Lookup(k)
@@ -648,7 +648,7 @@ func TestNoAllocs(t *testing.T) {
 		"HTTPError":   func() { tb.HTTPError(k) },
 		"ConnOpen":    func() { tb.ConnOpen(k); tb.ConnClose(k) },
 		"Bytes":       func() { tb.Bytes(k, 10, 20) },
-		"IncGPC0":     func() { tb.IncGPC0(k) },
+		"IncGPC0":     func() { tb.IncGPC(k, 0) },
 		"Value":       func() { tb.Value(k, "http_req_rate") },
 	}
 	for name, f := range checks {
@@ -689,4 +689,72 @@ func BenchmarkHTTPRequestParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// gpc1 and the arrays: the single counters and the arrays' first elements
+// share their names and the *_gpc0, *_gpc1 and *_gpt0 forms.
+func TestGeneralPurposeArrays(t *testing.T) {
+	tb, clk := newTest(t, Config{Type: "string", Size: 10, Store: []string{"gpc(3)", "gpc_rate(2,10s)", "gpt(2)"}})
+	if v := tb.IncGPC("k", 2); v != 1 {
+		t.Fatalf("IncGPC(2) = %d, want 1", v)
+	}
+	tb.IncGPC("k", 1)
+	tb.IncGPC("k", 1)
+	tb.SetGPT("k", 1, 9)
+	tb.SetGPT("k", 5, 9) // not kept: nothing
+	got := tb.Lookup("k")
+	want := map[string]int64{"gpc0": 0, "gpc1": 2, "gpc2": 1, "gpc0_rate": 0, "gpc1_rate": 2, "gpt0": 0, "gpt1": 9, "expire": 0, "use": 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Lookup = %v, want %v", got, want)
+	}
+	if v, ok := tb.Value("k", "gpc2_rate"); ok {
+		t.Fatalf("gpc2_rate is not stored (gpc_rate has 2 elements), got %d", v)
+	}
+	if old := tb.ClearGPC("k", 1); old != 2 {
+		t.Fatalf("ClearGPC(1) = %d, want 2", old)
+	}
+	for _, c := range []struct {
+		i     int
+		array bool
+		want  bool
+	}{{0, true, true}, {2, true, true}, {3, true, false}, {1, false, true}, {-1, false, false}} {
+		if got := tb.GPCIndex(c.i, c.array); got != c.want {
+			t.Errorf("GPCIndex(%d, %v) = %v", c.i, c.array, got)
+		}
+	}
+	if !tb.GPTIndex(1, true) || tb.GPTIndex(2, true) || tb.ArrayLen("gpc_rate") != 2 || tb.ArrayLen("gpc0") != 0 {
+		t.Error("GPTIndex or ArrayLen wrong")
+	}
+	clk.Add(20 * time.Second)
+	if v, _ := tb.Value("k", "gpc1_rate"); v != 0 {
+		t.Fatalf("gpc1_rate after two periods = %d", v)
+	}
+	info := tb.Info()["data"].([]string)
+	if !reflect.DeepEqual(info, []string{"gpc=-1", "gpc_rate=10000", "gpt=-1"}) {
+		t.Fatalf("Info data = %v", info)
+	}
+
+	// The single forms: gpc1 alone, gpc0 not stored.
+	single, _ := newTest(t, Config{Type: "string", Size: 10, Store: []string{"gpc1", "gpc0_rate(1m)"}})
+	if single.GPCIndex(0, true) || !single.GPCIndex(0, false) || !single.GPCIndex(1, false) {
+		t.Fatal("GPCIndex of gpc1 and gpc0_rate wrong")
+	}
+	if v := single.IncGPC("k", 0); v != 1 {
+		t.Fatalf("IncGPC(0) with only gpc0_rate stored = %d, want the rate's current count 1", v)
+	}
+	if v := single.IncGPC("k", 1); v != 1 {
+		t.Fatalf("IncGPC(1) = %d, want 1", v)
+	}
+	got = single.Lookup("k")
+	want = map[string]int64{"gpc1": 1, "gpc0_rate": 1, "expire": 0, "use": 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Lookup = %v, want %v", got, want)
+	}
+	m, err := single.Dump([]Filter{{Counter: "data.gpc1", Op: "gt", Value: 0}})
+	if err != nil || len(m) != 1 {
+		t.Fatalf("Dump(gpc1 gt 0) = %v, %v", m, err)
+	}
+	if _, err := single.Dump([]Filter{{Counter: "gpc0", Op: "gt", Value: 0}}); err == nil {
+		t.Fatal("a filter on gpc0, not stored, is accepted")
+	}
 }
