@@ -4,7 +4,7 @@ import "testing"
 
 func TestBufPoolGetIsEmpty(t *testing.T) {
 	var p BufPool
-	b := p.Get()
+	b := p.Get().B
 	if len(b) != 0 || cap(b) < bufInitial {
 		t.Fatalf("new buffer: len %d cap %d, want 0 and at least %d", len(b), cap(b), bufInitial)
 	}
@@ -14,9 +14,11 @@ func TestBufPoolGetIsEmpty(t *testing.T) {
 // bytes one connection wrote cannot leave on another.
 func TestBufPoolPutResetsLength(t *testing.T) {
 	var p BufPool
-	b := append(p.Get(), "secret of connection A"...)
-	p.Put(b)
-	got := p.Get()
+	o := p.Get()
+	o.B = append(o.B, "secret of connection A"...)
+	b := o.B
+	p.Put(o)
+	got := p.Get().B
 	if len(got) != 0 {
 		t.Fatalf("pooled buffer has %d bytes: %q", len(got), got)
 	}
@@ -33,16 +35,16 @@ func TestBufPoolPutResetsLength(t *testing.T) {
 func TestBufPoolDropsBigBuffers(t *testing.T) {
 	var p BufPool
 	big := make([]byte, 10, bufKeepMax+1)
-	p.Put(big)
+	p.Put(&Buf{B: big})
 	if len(p.free) != 0 {
 		t.Fatalf("a %d-byte buffer was pooled", cap(big))
 	}
 	edge := make([]byte, 0, bufKeepMax)
-	p.Put(edge)
+	p.Put(&Buf{B: edge})
 	if len(p.free) != 1 {
 		t.Fatalf("a buffer of exactly %d bytes was dropped", bufKeepMax)
 	}
-	if b := p.Get(); cap(b) != bufKeepMax {
+	if b := p.Get().B; cap(b) != bufKeepMax {
 		t.Fatalf("Get returned cap %d, want the pooled %d", cap(b), bufKeepMax)
 	}
 }
@@ -50,22 +52,22 @@ func TestBufPoolDropsBigBuffers(t *testing.T) {
 func TestBufPoolBounded(t *testing.T) {
 	var p BufPool
 	for i := 0; i < bufPoolMax*2; i++ {
-		p.Put(make([]byte, 1, 16))
+		p.Put(&Buf{B: make([]byte, 1, 16)})
 	}
 	if len(p.free) != bufPoolMax {
 		t.Fatalf("pool holds %d buffers, want at most %d", len(p.free), bufPoolMax)
 	}
 	// Every buffer taken out is empty; once the pool is empty Get makes new ones.
 	for i := 0; i < bufPoolMax; i++ {
-		if b := p.Get(); len(b) != 0 || cap(b) != 16 {
+		if b := p.Get().B; len(b) != 0 || cap(b) != 16 {
 			t.Fatalf("buffer %d: len %d cap %d", i, len(b), cap(b))
 		}
 	}
-	if b := p.Get(); cap(b) != bufInitial {
+	if b := p.Get().B; cap(b) != bufInitial {
 		t.Fatalf("Get from an empty pool: cap %d, want %d", cap(b), bufInitial)
 	}
 	// Get clears the slot it takes from, so the pool keeps no reference.
-	p.Put(make([]byte, 0, 8))
+	p.Put(&Buf{B: make([]byte, 0, 8)})
 	p.Get()
 	if full := p.free[:cap(p.free)]; full[0] != nil {
 		t.Fatal("the pool still references a buffer it handed out")
@@ -75,7 +77,11 @@ func TestBufPoolBounded(t *testing.T) {
 func TestBufPoolGetPutAllocs(t *testing.T) {
 	var p BufPool
 	p.Put(p.Get())
-	if n := testing.AllocsPerRun(100, func() { p.Put(append(p.Get(), "abc"...)) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		o := p.Get()
+		o.B = append(o.B, "abc"...)
+		p.Put(o)
+	}); n != 0 {
 		t.Fatalf("Get/Put allocates %v times", n)
 	}
 }

@@ -96,7 +96,7 @@ type Conn struct {
 	// handler's first write and given back empty by flush before the
 	// handler returns, so it is nil between handlers and can never carry
 	// bytes to another connection.
-	out []byte
+	out *transport.Buf
 
 	deadline   time.Duration // the current phase's, on the loop's Clock; 0: none
 	phase      phase
@@ -304,7 +304,8 @@ func (h *Conn) nextRequest() bool {
 	if up := h.h2cUpgrade(); up != nil {
 		rq.h2c = up
 		h.c.Discard(n)
-		h.out = append(h.outBuf(), switchingToH2C...)
+		o := h.outBuf()
+		o.B = append(o.B, switchingToH2C...)
 		return false
 	}
 	h.startRequest()
@@ -385,7 +386,8 @@ func (h *Conn) startRequest() {
 	if rq.bodyDone {
 		rq.st.BodyEnd(nil)
 	} else if r.Expect100 && r.Minor == 1 {
-		h.out = append(h.outBuf(), "HTTP/1.1 100 Continue\r\n\r\n"...)
+		o := h.outBuf()
+		o.B = append(o.B, "HTTP/1.1 100 Continue\r\n\r\n"...)
 	}
 	if !rq.bodyDone && h.fe.BufferRequest {
 		rq.buffering = true
@@ -510,7 +512,10 @@ func (h *Conn) Tunnel(idle time.Duration) {
 
 // toClient and toServer are where a Relay writes frames; a Tunnel's go
 // to toServer and sendRaw.
-func (h *Conn) toClient(p []byte) { h.out = append(h.outBuf(), p...) }
+func (h *Conn) toClient(p []byte) {
+	o := h.outBuf()
+	o.B = append(o.B, p...)
+}
 
 func (h *Conn) toServer(p []byte) {
 	if h.rq != nil && h.rq.up != nil {
@@ -642,9 +647,9 @@ func (h *Conn) Forwarded(u stream.Upstream) {
 // WebSocket, with what the server sent that waits for a filter).
 func (h *Conn) Backlog() int {
 	if h.rq.relay != nil {
-		return h.c.Outbound() + len(h.out) + h.rq.relay.Pending()
+		return h.c.Outbound() + h.outLen() + h.rq.relay.Pending()
 	}
-	return h.c.Outbound() + len(h.out)
+	return h.c.Outbound() + h.outLen()
 }
 
 // SetSockopts applies TXN:set_tos and set_mark to the client socket.
@@ -685,8 +690,8 @@ func (h *Conn) SendHead(hd *stream.Head) {
 		h.sendSwitch(hd)
 		return
 	}
-	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.rq.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf().B)
+	b := http1.AppendStatusLine(h.out.B, h.rq.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -712,9 +717,9 @@ func (h *Conn) SendHead(hd *stream.Head) {
 	} else if h.rq.minor == 0 {
 		b = append(b, "connection: keep-alive\r\n"...)
 	}
-	h.out = append(b, "\r\n"...)
+	h.out.B = append(b, "\r\n"...)
 	h.rq.headSent = true
-	h.rq.st.LogBytesOut(len(h.out) - start)
+	h.rq.st.LogBytesOut(len(h.out.B) - start)
 }
 
 // SendInterim sends an interim response (stream.Interimer) to an
@@ -724,25 +729,25 @@ func (h *Conn) SendInterim(status int, fields []byte) {
 	if h.rq.minor < 1 {
 		return
 	}
-	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.rq.minor, status, "")
+	start := len(h.outBuf().B)
+	b := http1.AppendStatusLine(h.out.B, h.rq.minor, status, "")
 	b = append(b, fields...)
-	h.out = append(b, "\r\n"...)
-	h.rq.st.LogBytesOut(len(h.out) - start)
+	h.out.B = append(b, "\r\n"...)
+	h.rq.st.LogBytesOut(len(h.out.B) - start)
 }
 
 // sendSwitch sends a server's 101 to a WebSocket upgrade.
 func (h *Conn) sendSwitch(hd *stream.Head) {
-	start := len(h.outBuf())
-	b := http1.AppendStatusLine(h.out, h.rq.minor, hd.Status, string(hd.Reason))
+	start := len(h.outBuf().B)
+	b := http1.AppendStatusLine(h.out.B, h.rq.minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
 		}
 	}
-	h.out = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
+	h.out.B = append(b, "connection: upgrade\r\nupgrade: websocket\r\n\r\n"...)
 	h.rq.headSent = true
-	h.rq.st.LogBytesOut(len(h.out) - start)
+	h.rq.st.LogBytesOut(len(h.out.B) - start)
 }
 
 // SendData sends response body bytes, chunk-framed when the head had no
@@ -758,12 +763,14 @@ func (h *Conn) SendData(p []byte) {
 		return
 	}
 	if h.rq.respChunked {
-		h.out = strconv.AppendInt(h.outBuf(), int64(len(p)), 16)
-		h.out = append(h.out, "\r\n"...)
+		o := h.outBuf()
+		o.B = strconv.AppendInt(o.B, int64(len(p)), 16)
+		o.B = append(o.B, "\r\n"...)
 	}
 	h.sendRaw(p)
 	if h.rq.respChunked {
-		h.out = append(h.outBuf(), "\r\n"...)
+		o := h.outBuf()
+		o.B = append(o.B, "\r\n"...)
 	}
 }
 
@@ -775,7 +782,8 @@ func (h *Conn) sendRaw(p []byte) {
 			h.send(p)
 		}
 	} else {
-		h.out = append(h.outBuf(), p...)
+		o := h.outBuf()
+		o.B = append(o.B, p...)
 	}
 }
 
@@ -785,20 +793,21 @@ func (h *Conn) SendTrailers(t *stream.Trailers) {
 	if !h.rq.respChunked {
 		return
 	}
-	b := append(h.outBuf(), "0\r\n"...)
+	b := append(h.outBuf().B, "0\r\n"...)
 	for i, n := 0, t.NumFields(); i < n; i++ {
 		if name, value, ok := t.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
 		}
 	}
-	h.out = append(b, "\r\n"...)
+	h.out.B = append(b, "\r\n"...)
 	h.rq.respChunked = false // the last chunk has left
 }
 
 // EndResponse completes the response.
 func (h *Conn) EndResponse() {
 	if h.rq.respChunked {
-		h.out = http1.AppendLastChunk(h.outBuf())
+		o := h.outBuf()
+		o.B = http1.AppendLastChunk(o.B)
 	}
 	h.requestOver()
 	// A head that left before the stop began promised keep-alive: the
@@ -836,12 +845,13 @@ func (h *Conn) refuse(status int, cause string) {
 		return
 	}
 	if pg := h.fe.Pages[status]; pg != nil {
-		start := len(h.outBuf())
-		h.out = h.appendPage(h.out, status, pg, false)
-		h.rq.st.LogBytesOut(len(h.out) - start)
+		start := len(h.outBuf().B)
+		h.out.B = h.appendPage(h.out.B, status, pg, false)
+		h.rq.st.LogBytesOut(len(h.out.B) - start)
 	} else {
 		answer := http1.ErrorResponse(status)
-		h.out = append(h.outBuf(), answer...)
+		o := h.outBuf()
+		o.B = append(o.B, answer...)
 		h.rq.st.LogBytesOut(len(answer))
 	}
 	h.rq.st.Close()
@@ -882,12 +892,12 @@ func (h *Conn) appendPage(b []byte, status int, pg *stream.Page, keepAlive bool)
 // writeSimple answers a short text response generated by the server, or
 // the frontend's page for status.
 func (h *Conn) writeSimple(status int, keepAlive bool) {
-	start := len(h.outBuf())
+	start := len(h.outBuf().B)
 	if pg := h.fe.Pages[status]; pg != nil {
 		keepAlive = keepAlive && !pageCloses(pg)
-		h.out = h.appendPage(h.out, status, pg, keepAlive)
+		h.out.B = h.appendPage(h.out.B, status, pg, keepAlive)
 		h.rq.headSent = true
-		h.rq.st.LogBytesOut(len(h.out) - start)
+		h.rq.st.LogBytesOut(len(h.out.B) - start)
 		if !keepAlive {
 			h.rq.keepAlive = false
 			h.closeAfterFlush()
@@ -895,7 +905,7 @@ func (h *Conn) writeSimple(status int, keepAlive bool) {
 		return
 	}
 	text := http1.StatusText(status)
-	b := http1.AppendStatusLine(h.out, h.rq.minor, status, "")
+	b := http1.AppendStatusLine(h.out.B, h.rq.minor, status, "")
 	b = append(b, "content-type: text/plain\r\ncontent-length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+5), 10)
 	b = append(b, "\r\n"...)
@@ -908,9 +918,9 @@ func (h *Conn) writeSimple(status int, keepAlive bool) {
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, text...)
-	h.out = append(b, '\n')
+	h.out.B = append(b, '\n')
 	h.rq.headSent = true
-	h.rq.st.LogBytesOut(len(h.out) - start)
+	h.rq.st.LogBytesOut(len(h.out.B) - start)
 	if !keepAlive {
 		h.rq.keepAlive = false
 		h.closeAfterFlush()
@@ -1006,12 +1016,22 @@ func (h *Conn) Drain() {
 const drainGrace = time.Second
 
 // outBuf returns the connection's output buffer, borrowing an empty one
-// from the loop's pool if the running handler has not written yet.
-func (h *Conn) outBuf() []byte {
+// from the loop's pool if the running handler has not written yet. (Call
+// it in a statement of its own before writing h.out.B: in one with it,
+// h.out may be read before the call sets it.)
+func (h *Conn) outBuf() *transport.Buf {
 	if h.out == nil {
 		h.out = h.l.Env.Bufs.Get()
 	}
 	return h.out
+}
+
+// outLen is how many bytes the running handler assembled.
+func (h *Conn) outLen() int {
+	if h.out == nil {
+		return 0
+	}
+	return len(h.out.B)
 }
 
 // flush writes what the running handler assembled to the client and gives
@@ -1019,8 +1039,8 @@ func (h *Conn) outBuf() []byte {
 // a connection flushes it before it returns to the loop.
 func (h *Conn) flush() {
 	if h.out != nil {
-		if len(h.out) > 0 && !h.closed {
-			h.send(h.out)
+		if len(h.out.B) > 0 && !h.closed {
+			h.send(h.out.B)
 		}
 		h.l.Env.Bufs.Put(h.out)
 		h.out = nil
@@ -1107,14 +1127,14 @@ func (h *Conn) Upgrade() {
 		refuse(status, why)
 		return
 	}
-	b := http1.AppendStatusLine(h.outBuf(), 1, 101, "")
+	b := http1.AppendStatusLine(h.outBuf().B, 1, 101, "")
 	for i, n := 0, s.NumRFields(); i < n; i++ {
 		if name, value := s.RField(i); !ws.HandshakeField(name) {
 			b = http1.AppendHeader(b, name, value)
 		}
 	}
 	b = res.AppendFields(b)
-	h.out = append(b, "\r\n"...)
+	h.out.B = append(b, "\r\n"...)
 	h.rq.headSent = true
 	h.flush() // the 101 leaves before the first frame
 	h.closed, h.handedOff = true, true

@@ -56,7 +56,7 @@ type Conn struct {
 	// out holds what the running handler sends to the client: borrowed
 	// from the loop's pool on the first write and given back empty by
 	// flush before the handler returns.
-	out []byte
+	out *transport.Buf
 
 	busy         bool // inside a handler: OnClose must not free what the stack uses
 	closed       bool
@@ -209,7 +209,7 @@ func (t *Conn) SendData(p []byte) {
 	if t.out == nil {
 		t.out = t.l.Env.Bufs.Get()
 	}
-	t.out = append(t.out, p...)
+	t.out.B = append(t.out.B, p...)
 }
 
 // SendTrailers is not used on TCP streams.
@@ -265,7 +265,12 @@ func (t *Conn) endInspect() {
 }
 
 // Backlog is how many bytes sent to the client have not left yet.
-func (t *Conn) Backlog() int { return t.c.Outbound() + len(t.out) }
+func (t *Conn) Backlog() int {
+	if t.out == nil {
+		return t.c.Outbound()
+	}
+	return t.c.Outbound() + len(t.out.B)
+}
 
 // SetSockopts applies TXN:set_tos and set_mark to the client socket.
 func (t *Conn) SetSockopts(tos, mark int) {
@@ -281,8 +286,8 @@ func (t *Conn) Forwarded(stream.Upstream) {}
 // back to the loop's pool, empty.
 func (t *Conn) flush() {
 	if t.out != nil {
-		if len(t.out) > 0 && !t.closed {
-			t.send(t.out)
+		if len(t.out.B) > 0 && !t.closed {
+			t.send(t.out.B)
 		}
 		t.l.Env.Bufs.Put(t.out)
 		t.out = nil

@@ -116,7 +116,7 @@ type Conn struct {
 	// out holds the frames the running handler assembles: borrowed from
 	// the loop's pool on the handler's first write, given back empty by
 	// flush before the handler returns.
-	out []byte
+	out *transport.Buf
 	// dropped assembles the messages that arrive once the service has
 	// ended (they are read for the close frame after them, and dropped).
 	dropped []byte
@@ -253,7 +253,8 @@ func (h *Conn) read() {
 		switch ev.Op {
 		case ws.OpPing:
 			if !h.closeSent {
-				h.out = h.w.AppendPong(h.outBuf(), ev.Payload)
+				o := h.outBuf()
+				o.B = h.w.AppendPong(o.B, ev.Payload)
 			}
 		case ws.OpClose:
 			h.closeRecv = true
@@ -361,7 +362,8 @@ func (h *Conn) closeWith(code uint16, reason string) {
 	if code != ws.CloseNoStatus && !ws.ValidCloseCode(code) {
 		code, reason = ws.CloseNormal, ""
 	}
-	h.out = h.w.AppendClose(h.outBuf(), code, reason)
+	o := h.outBuf()
+	o.B = h.w.AppendClose(o.B, code, reason)
 }
 
 // SendMessage frames a message the script sent. Nothing is sent after
@@ -372,15 +374,19 @@ func (h *Conn) SendMessage(p []byte, flags uint8) {
 	}
 	switch flags {
 	case cgo.MsgText:
-		h.out = h.w.AppendMessage(h.outBuf(), ws.OpText, p)
+		o := h.outBuf()
+		o.B = h.w.AppendMessage(o.B, ws.OpText, p)
 		h.lastMsg = h.now()
 	case cgo.MsgBinary:
-		h.out = h.w.AppendMessage(h.outBuf(), ws.OpBinary, p)
+		o := h.outBuf()
+		o.B = h.w.AppendMessage(o.B, ws.OpBinary, p)
 		h.lastMsg = h.now()
 	case cgo.MsgPing:
-		h.out = h.w.AppendPing(h.outBuf(), p[:min(len(p), ws.MaxControlPayload)])
+		o := h.outBuf()
+		o.B = h.w.AppendPing(o.B, p[:min(len(p), ws.MaxControlPayload)])
 	case cgo.MsgPong:
-		h.out = h.w.AppendPong(h.outBuf(), p[:min(len(p), ws.MaxControlPayload)])
+		o := h.outBuf()
+		o.B = h.w.AppendPong(o.B, p[:min(len(p), ws.MaxControlPayload)])
 	case cgo.MsgClose:
 		code := ws.CloseNoStatus
 		if len(p) >= 2 {
@@ -392,9 +398,9 @@ func (h *Conn) SendMessage(p []byte, flags uint8) {
 			h.closing = true
 		}
 	}
-	if len(h.out) >= writeAt {
-		h.c.Write(h.out)
-		h.out = h.out[:0]
+	if h.outLen() >= writeAt {
+		h.c.Write(h.out.B)
+		h.out.B = h.out.B[:0]
 	}
 }
 
@@ -462,7 +468,7 @@ func (h *Conn) Abort() {
 }
 
 // Backlog is how many bytes sent to the client have not left yet.
-func (h *Conn) Backlog() int { return h.c.Outbound() + len(h.out) }
+func (h *Conn) Backlog() int { return h.c.Outbound() + h.outLen() }
 
 // SetSockopts applies TXN:set_tos and set_mark to the client socket.
 func (h *Conn) SetSockopts(tos, mark int) {
@@ -509,7 +515,8 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		h.waitCode = ws.CloseGoingAway
 	case h.fe.PingInterval > 0 && now.Sub(h.lastIn) >= h.fe.PingInterval:
 		h.pingAt = now
-		h.out = h.w.AppendPing(h.outBuf(), nil)
+		o := h.outBuf()
+		o.B = h.w.AppendPing(o.B, nil)
 	}
 	h.flush()
 	h.busy = false
@@ -531,11 +538,19 @@ func (h *Conn) Drain() {
 
 // outBuf returns the connection's output buffer, borrowing an empty one
 // from the loop's pool if the running handler has not written yet.
-func (h *Conn) outBuf() []byte {
+func (h *Conn) outBuf() *transport.Buf {
 	if h.out == nil {
 		h.out = h.l.Env.Bufs.Get()
 	}
 	return h.out
+}
+
+// outLen is how many bytes the running handler assembled.
+func (h *Conn) outLen() int {
+	if h.out == nil {
+		return 0
+	}
+	return len(h.out.B)
 }
 
 // flush writes what the running handler assembled and gives the buffer
@@ -543,8 +558,8 @@ func (h *Conn) outBuf() []byte {
 // closing. Every handler flushes before it returns.
 func (h *Conn) flush() {
 	if h.out != nil {
-		if len(h.out) > 0 && !h.closed {
-			h.c.Write(h.out)
+		if len(h.out.B) > 0 && !h.closed {
+			h.c.Write(h.out.B)
 		}
 		h.l.Env.Bufs.Put(h.out)
 		h.out = nil
