@@ -305,10 +305,10 @@ func (k *wsClient) handshake() bool {
 // waits), and stay in the input while none waits.
 func (k *wsClient) read() {
 	for k.c != nil && !k.closeRecv && !k.failed && !k.shut {
-		in := k.c.Peek()
-		if len(in) == 0 {
-			break
+		if k.c.Inbound() < max(1, k.r.Need()) {
+			break // nothing, or not the whole of the frame begun
 		}
+		in := k.c.Peek()
 		w := k.wait
 		recv := w != nil && w.op == cgo.SockWSRecv
 		if !recv && !k.closing && !ws.Opcode(in[0]&0x0f).IsControl() {

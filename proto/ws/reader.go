@@ -22,6 +22,8 @@ type Reader struct {
 
 	gathered []byte // the compressed frames of the message going on, when it has more than one
 	history  []byte // the last inflated bytes, when the peer keeps its context
+
+	need int // the length of the frame Next last found incomplete; 0: none
 }
 
 // Event is what a frame meant.
@@ -82,9 +84,13 @@ func (r *Reader) Next(in []byte, msg *[]byte) (Event, int, error) {
 		}
 	}
 	f, n, err := h.frame(in)
+	if err == ErrIncomplete {
+		r.need = h.size + h.length
+	}
 	if err != nil {
 		return Event{}, 0, err
 	}
+	r.need = 0
 	if f.Op.IsControl() {
 		ev := Event{Op: f.Op, Payload: f.Payload}
 		if f.Op == OpClose {
@@ -102,6 +108,13 @@ func (r *Reader) Next(in []byte, msg *[]byte) (Event, int, error) {
 	r.op = 0
 	return Event{Op: op}, n, nil
 }
+
+// Need is how many bytes of input the frame that Next last found
+// incomplete takes (0: none, or its header was not complete). A caller
+// with fewer bytes buffered need not call Next again: a large frame is
+// then looked at once its last byte is in, not at every read, which would
+// cost a copy of what is buffered each time.
+func (r *Reader) Need() int { return r.need }
 
 // admit checks a data frame's header against the message going on
 // (RFC 6455 §5.4) and the message limit.

@@ -310,3 +310,30 @@ func benchmarkReader(b *testing.B, pristine []byte) {
 		}
 	}
 }
+
+// Need tells how much input the frame begun takes, so that a caller with a
+// large frame arriving in pieces looks at it once, when it is whole.
+func TestReaderNeed(t *testing.T) {
+	r := newReader(Limits{MaxFrame: 1 << 20, MaxMessage: 1 << 20})
+	frame := bin(true, strings.Repeat("x", 70000)).bytes() // 2+8 bytes of length, 4 of mask
+	var msg []byte
+	for _, have := range []int{1, 9, len(frame) - 1} {
+		if _, _, err := r.Next(slices.Clone(frame[:have]), &msg); err != ErrIncomplete {
+			t.Fatalf("%d bytes: %v", have, err)
+		}
+		want := len(frame)
+		if have < 14 {
+			want = 0 // the header itself is not complete
+		}
+		if got := r.Need(); got != want {
+			t.Fatalf("%d bytes: Need %d, want %d", have, got, want)
+		}
+	}
+	ev, n, err := r.Next(frame, &msg)
+	if err != nil || ev.Op != OpBinary || n != len(frame) || len(msg) != 70000 {
+		t.Fatalf("whole frame: %v %v %d %d", ev.Op, err, n, len(msg))
+	}
+	if r.Need() != 0 {
+		t.Fatalf("Need %d after the frame was taken", r.Need())
+	}
+}

@@ -222,10 +222,10 @@ func (h *Conn) Handle(fn func()) {
 // has not taken the last one, pausing the socket once enough waits.
 func (h *Conn) read() {
 	for !h.closed && !h.closeRecv && !h.failed && !h.lingering {
-		in := h.c.Peek()
-		if len(in) == 0 {
-			break
+		if h.c.Inbound() < max(1, h.r.Need()) {
+			break // nothing, or not the whole of the frame begun
 		}
+		in := h.c.Peek()
 		s := h.st.S()
 		if s != nil && (!h.started || s.WSOp() != 0) {
 			break // the script has not taken the last message

@@ -113,8 +113,8 @@ func (r *Relay) take(src *relaySide, p []byte) {
 // complete is left.
 func (r *Relay) pump() {
 	for _, src := range [...]*relaySide{&r.client, &r.server} {
-		if r.Busy() || r.failed || len(src.pending) == 0 {
-			continue
+		if r.Busy() || r.failed || len(src.pending) < max(1, src.r.Need()) {
+			continue // nothing, or not the whole of the frame begun
 		}
 		n := r.parse(src, src.pending)
 		src.pending = append(src.pending[:0], src.pending[n:]...)
