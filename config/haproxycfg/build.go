@@ -948,13 +948,13 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		if err := need(1); err != nil {
 			return "", err
 		}
-		switch args[0] {
-		case "silent":
+		if args[0] == "silent" {
 			return "txn:set_loglevel(core.silent)", nil
-		case "info":
-			return "txn:set_loglevel(core.info)", nil // the level of every line: the line is back
 		}
-		return "", at.errorf("set-log-level %s: luaedge writes every access log line at level info; 'silent' (no line) and 'info' are supported", args[0])
+		if _, err := accesslog.ParseLevel(args[0]); err != nil {
+			return "", at.errorf("set-log-level: %v, or silent", err)
+		}
+		return fmt.Sprintf("txn:set_loglevel(core.%s)", args[0]), nil
 	case name == "set-tos" || name == "set-mark":
 		if err := need(1); err != nil {
 			return "", err
@@ -1594,9 +1594,9 @@ const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/
 // tcplog onto its access_log: off without log lines (as HAProxy), to the
 // first target otherwise.
 func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error) {
-	var targets []string
+	var targets []logLine
 	for _, l := range p.logs {
-		if l == "global" {
+		if l.to == "global" {
 			targets = append(targets, f.logs...)
 		} else {
 			targets = append(targets, l)
@@ -1606,9 +1606,10 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		return &config.AccessLog{Off: true}, nil
 	}
 	if len(targets) > 1 {
-		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0])
+		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0].to)
 	}
-	al := &config.AccessLog{To: targets[0], Format: defaultLogFormat}
+	t := targets[0]
+	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors}
 	switch {
 	case len(p.logFormat.words) > 0:
 		spec, err := g.logFormat(p, http)
