@@ -185,6 +185,9 @@ typedef struct le_stream {
 	 * TXN:set_loglevel), as HAProxy keeps it: 0 none set, -1 silent (no
 	 * line), else the syslog level + 1. */
 	int32_t log_level;
+	/* The termination state of the request's access-log line a rule set
+	 * (TXN:set_termination_state, a tarpit's PT); term[0] 0: none. */
+	char term[2];
 
 	/* The client's stick counters in the frontend's tracking table (sc0),
 	 * for the sc_* and src_* fetches without a gate call. Go fills the

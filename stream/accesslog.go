@@ -94,11 +94,15 @@ func (st *Stream) logRequest() {
 }
 
 // logAfterStep takes in what the step's script changed of the record: the
-// line's level (set-log-level, txn:set_loglevel); the client's address
+// line's level (set-log-level, txn:set_loglevel); its termination state
+// (txn:set_termination_state); the client's address
 // (set-src, set-src-port), which the line names as HAProxy's does.
 func (st *Stream) logAfterStep(s *cgo.Stream) {
 	l := st.log
 	l.level = s.LogLevel()
+	if t := s.Term(); t != "" && l.rec.Term == "" {
+		l.rec.Term = t
+	}
 	if !l.lineSet {
 		return
 	}

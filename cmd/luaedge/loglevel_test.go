@@ -185,3 +185,83 @@ frontend apart
 		run("haproxy", haLog, ha)
 	}
 }
+
+// TestHAProxyCfgTarpitLog: a tarpit holds its request, then answers 500
+// and logs PT as HAProxy does; meanwhile a second client on the same
+// loop (one thread) is answered at once, and a deny, logged PR (return:
+// LR).
+func TestHAProxyCfgTarpitLog(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "tarpit log",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    log-format "LOG %ST %ts %{+Q}r"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout tarpit 1s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request tarpit if { path /tarpit }
+    http-request deny if { path /deny }
+    http-request return status 200 content-type text/plain string ok
+`,
+	}
+	want := []string{
+		`<134> LOG 200 LR "GET /other HTTP/1.1"`,
+		`<134> LOG 403 PR "GET /deny HTTP/1.1"`,
+		`<134> LOG 500 PT "GET /tarpit HTTP/1.1"`,
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		start := time.Now()
+		held := make(chan string, 1)
+		go func() {
+			got, err := hcRaw(addr(""), "GET /tarpit HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second)
+			if err != nil {
+				got = err.Error()
+			}
+			held <- got
+		}()
+		// The second client comes once the first is held (its line is
+		// the first to come), and is answered during the tarpit.
+		time.Sleep(200 * time.Millisecond)
+		got, err := hcRaw(addr(""), "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+		if err != nil || !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "ok") {
+			t.Errorf("%s: the second client: %q, %v", who, got, err)
+		}
+		if d := time.Since(start); d > 900*time.Millisecond {
+			t.Errorf("%s: the second client waited for the tarpit (%v)", who, d)
+		}
+		if got, err := hcRaw(addr(""), "GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second); err != nil || !strings.HasPrefix(got, "HTTP/1.1 403 ") {
+			t.Errorf("%s: deny: %q, %v", who, got, err)
+		}
+		if got := <-held; !strings.HasPrefix(got, "HTTP/1.1 500 ") {
+			t.Errorf("%s: the tarpit's answer: %q", who, got)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("%s: the tarpit answered after %v, before its timeout", who, d)
+		}
+		if got := syslog.take(0, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	leLog := hcStartSyslog(t)
+	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	run("luaedge", leLog, le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		haLog := hcStartSyslog(t)
+		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		run("haproxy", haLog, ha)
+	}
+}

@@ -976,13 +976,18 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	case name == "early-hint" && c.http && !res:
 		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
-		return c.deny(sc, at, args, res)
+		code, err := c.deny(sc, at, args, res)
+		if !res {
+			code = "txn:set_termination_state(\"PR\")\n" + code // refused by the proxy, as HAProxy's line says
+		}
+		return code, err
 	case name == "tarpit" && c.http && !res:
 		return c.tarpit(sc, s, at, args)
 	case name == "auth" && c.http && !res:
 		return c.auth(sc, at, args)
 	case name == "return" && c.http && !res:
-		return c.ret(sc, at, args)
+		code, err := c.ret(sc, at, args)
+		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
 		return c.redirect(sc, at, args)
 	}
@@ -1240,7 +1245,8 @@ func (c *chain) normalizeURI(sc scope, at pos, args []string) (string, error) {
 // tarpit compiles http-request tarpit [deny_status N] [...]: the request
 // waits timeout tarpit (else timeout connect, else luaedge's connect
 // default), then gets deny's answer, of status 500 by default, as
-// HAProxy's: a robot is slowed down, and then refused.
+// HAProxy's: a robot is slowed down, and then refused; its log line's
+// termination state is PT.
 func (c *chain) tarpit(sc scope, s section, at pos, args []string) (string, error) {
 	d := s.p.timeouts["tarpit"]
 	if d == 0 {
@@ -1256,7 +1262,8 @@ func (c *chain) tarpit(sc scope, s section, at pos, args []string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("core.msleep(%d)\n%s", time.Duration(d).Milliseconds(), answer), nil
+	// The line says PT (held by the proxy, then refused), as HAProxy's.
+	return fmt.Sprintf("core.msleep(%d)\ntxn:set_termination_state(\"PT\")\n%s", time.Duration(d).Milliseconds(), answer), nil
 }
 
 // doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the

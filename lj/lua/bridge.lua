@@ -132,6 +132,7 @@ typedef struct le_stream {
 	int32_t tos;
 	int32_t mark;
 	int32_t log_level;
+	char term[2];
 	uint32_t stk_have;
 	uint32_t stk_none;
 	double stk[16];

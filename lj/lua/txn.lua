@@ -92,6 +92,17 @@ function TXN.set_loglevel(self, level)
 	s.log_level = level == -1 and -1 or level + 1
 end
 
+-- set_termination_state(ts): luaedge addition, the termination state
+-- (HAProxy's %ts, two characters) of the request's access-log line, for
+-- rules that end a request as HAProxy's do (a tarpit's PT).
+function TXN.set_termination_state(self, ts)
+	local s = stream_of(self, "set_termination_state")
+	if type(ts) ~= "string" or #ts ~= 2 then
+		error("bad argument #2 to 'set_termination_state' (two characters expected)", 2)
+	end
+	s.term[0], s.term[1] = ts:byte(1), ts:byte(2)
+end
+
 -- sockopt returns v as an int32 for le_stream.tos / mark (Go applies it
 -- to the socket), or raises an error naming fname.
 local function sockopt(fname, v)
