@@ -3,9 +3,11 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -252,6 +254,106 @@ frontend www
 		}
 		if got := syslog.take(0, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	leLog := hcStartSyslog(t)
+	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	run("luaedge", leLog, le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		haLog := hcStartSyslog(t)
+		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		run("haproxy", haLog, ha)
+	}
+}
+
+// hcAnswer normalises a raw HTTP/1 answer for comparison: the status
+// line, the field names in lower case with their values, sorted, and
+// the body; closed says the server closed after it.
+func hcAnswer(raw string) string {
+	head, body, _ := strings.Cut(raw, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	fields := lines[1:]
+	for i, f := range fields {
+		name, value, _ := strings.Cut(f, ":")
+		fields[i] = strings.ToLower(name) + ":" + strings.TrimSpace(value)
+	}
+	sort.Strings(fields)
+	return lines[0] + "\n" + strings.Join(fields, "\n") + "\n\n" + body
+}
+
+// TestHAProxyCfgMalformedAnswers: luaedge's own answers to a malformed
+// request, a too long URI, too large or too many header fields are
+// HAProxy's 400 page, and their log line HAProxy's; a request line HAProxy
+// takes (a 9000-byte URI) is served by both. A second client's
+// keep-alive connection on the same loop is served before and after.
+func TestHAProxyCfgMalformedAnswers(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "malformed answers",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    log-format "LOG %ST %ts %{+Q}r"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 content-type text/plain string ok
+`,
+	}
+	var many strings.Builder
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&many, "X-H%d: v\r\n", i)
+	}
+	reqs := []struct{ name, data string }{
+		{"bad request line", "GET /a b c\r\n\r\n"},
+		{"20000-byte URI", "GET /" + strings.Repeat("a", 20000) + " HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"20000-byte field", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20000) + "\r\n\r\n"},
+		{"120 fields", "GET / HTTP/1.1\r\nHost: x\r\n" + many.String() + "\r\n"},
+		{"unknown transfer-encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"},
+	}
+	page := "HTTP/1.1 400 Bad request\ncache-control:no-cache\nconnection:close\ncontent-length:90\ncontent-type:text/html\n\n" +
+		"<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		other := hxDial(t, addr(""))
+		defer other.close()
+		hxCheck(t, who+": the other client, before", other.do(hxReq{Path: "/before"}), hxWant{Status: 200, Body: "ok"})
+		for _, r := range reqs {
+			got, err := hcRaw(addr(""), r.data, 5*time.Second)
+			if err != nil || hcAnswer(got) != page {
+				t.Errorf("%s: %s: %q, %v; want HAProxy's 400 page", who, r.name, got, err)
+			}
+		}
+		got, err := hcRaw(addr(""), "GET /"+strings.Repeat("a", 9000)+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+		if err != nil || !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+			t.Errorf("%s: a 9000-byte URI: %.60q, %v", who, got, err)
+		}
+		hxCheck(t, who+": the other client, after", other.do(hxReq{Path: "/after"}), hxWant{Status: 200, Body: "ok"})
+		want := []string{`<134> LOG 200 LR "GET /before HTTP/1.1"`}
+		for range reqs {
+			want = append(want, `<134> LOG 400 PR "<BADREQ>"`)
+		}
+		want = append(want, `<134> LOG 200 LR "GET /`+strings.Repeat("a", 9000)+` HTTP/1.1"`, `<134> LOG 200 LR "GET /after HTTP/1.1"`)
+		// Their first 80 bytes: HAProxy cuts a message at 1024.
+		cut := func(l []string) string {
+			var b strings.Builder
+			for _, m := range l {
+				b.WriteString(m[:min(len(m), 80)] + "\n")
+			}
+			return b.String()
+		}
+		if got := syslog.take(0, len(want)); cut(got) != cut(want) {
+			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, cut(got), cut(want))
 		}
 	}
 	leLog := hcStartSyslog(t)

@@ -346,6 +346,10 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if http {
 		fe.ErrorPages = ownErrorPages(b.replies)
+		// HAProxy's bounds on a request's head: it must fit in a buffer
+		// (tune.bufsize 16384 less tune.maxrewrite 1024), with at most
+		// tune.http.maxhdr (101) fields.
+		fe.Limits.MaxRequestLine, fe.Limits.MaxHeaderBytes, fe.Limits.MaxHeaders = haproxyHeadBytes, haproxyHeadBytes, 101
 	}
 	for _, name := range order {
 		if b.beReplies[name], err = f.replies(backends[name]); err != nil {
@@ -1096,6 +1100,10 @@ func errorPage(status int, files map[int]string) (int, string, map[string]string
 	return status, e.reason, hdrs, body
 }
 
+// haproxyHeadBytes is the most a request's head may take in HAProxy's
+// default buffer.
+const haproxyHeadBytes = 16384 - 1024
+
 // ownErrorPages are the answers of the errors luaedge makes itself (a
 // malformed request's 400, 408, 413, a server's 500, 502, 503, 504), as
 // HAProxy makes them: its pages, or the frontend's errorfiles (the
@@ -1118,6 +1126,12 @@ func ownErrorPages(replies map[int]*errReply) map[int]config.ErrorPage {
 			}
 			pages[status] = config.ErrorPage{Reason: reason, Headers: hdrs, Body: body}
 		}
+	}
+	// HAProxy has no 414 nor 431: a head too long for its buffer, or with
+	// too many fields, is answered 400.
+	if p, ok := pages[400]; ok {
+		p.Status = 400
+		pages[414], pages[431] = p, p
 	}
 	return pages
 }

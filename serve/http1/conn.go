@@ -5,6 +5,7 @@ package http1
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"strconv"
 	"time"
@@ -820,6 +821,10 @@ func (h *Conn) requestOver() {
 // refuse answers status and closes the connection (bad or refused
 // request); the request is logged with the answer's bytes.
 func (h *Conn) refuse(status int, cause string) {
+	pg := h.fe.Pages[status]
+	if pg != nil && pg.Status != 0 {
+		status = pg.Status // the page answers another status (HAProxy's 400 for a 414)
+	}
 	h.rq.st.Refuse(status, cause)
 	h.requestOver()
 	if h.rq.headSent {
@@ -827,7 +832,7 @@ func (h *Conn) refuse(status int, cause string) {
 		h.closeNow()
 		return
 	}
-	if pg := h.fe.Pages[status]; pg != nil {
+	if pg != nil {
 		start := len(h.outBuf())
 		h.out = h.appendPage(h.out, status, pg, false)
 		h.rq.st.LogBytesOut(len(h.out) - start)
@@ -876,6 +881,7 @@ func (h *Conn) appendPage(b []byte, status int, pg *stream.Page, keepAlive bool)
 func (h *Conn) writeSimple(status int, keepAlive bool) {
 	start := len(h.outBuf())
 	if pg := h.fe.Pages[status]; pg != nil {
+		status = cmp.Or(pg.Status, status)
 		keepAlive = keepAlive && !pageCloses(pg)
 		h.out = h.appendPage(h.out, status, pg, keepAlive)
 		h.rq.headSent = true
