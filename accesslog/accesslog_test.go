@@ -199,7 +199,7 @@ func TestFileSinkAndReopen(t *testing.T) {
 	l := NewLoop([]*Sink{s})
 	f, _ := ParseFormat("%HM %HU", false, Captures{})
 	r := testRecord()
-	l.Write(s, f, r)
+	l.Write(s, f, r, 134)
 	l.Flush()
 	path := filepath.Join(dir, "access.log")
 	waitFile(t, path, "GET /a?q=#22x#22\n")
@@ -210,7 +210,7 @@ func TestFileSinkAndReopen(t *testing.T) {
 	r.Target = []byte("/b")
 	deadline := time.Now().Add(5 * time.Second)
 	for { // the reopen is asynchronous: write until a line lands in the new file
-		l.Write(s, f, r)
+		l.Write(s, f, r, 134)
 		l.Flush()
 		if b, _ := os.ReadFile(path); len(b) > 0 {
 			break
@@ -262,14 +262,15 @@ func TestSyslogUDP(t *testing.T) {
 	defer s.Close()
 	l := NewLoop([]*Sink{s})
 	f, _ := ParseFormat("%HM %ST", false, Captures{})
-	l.Write(s, f, testRecord())
+	// local2 info, then local2 err: the PRI is each line's own.
+	l.Write(s, f, testRecord(), 150)
 	r := testRecord()
 	r.Status = 404
-	l.Write(s, f, r)
+	l.Write(s, f, r, 147)
 	l.Flush()
 	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 2048)
-	for _, want := range []string{"GET 200", "GET 404"} {
+	for _, want := range []struct{ pri, msg string }{{"<150>1", "GET 200"}, {"<147>1", "GET 404"}} {
 		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
 			t.Fatal(err)
@@ -277,7 +278,7 @@ func TestSyslogUDP(t *testing.T) {
 		msg := string(buf[:n])
 		// <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
 		parts := strings.SplitN(msg, " ", 8)
-		if len(parts) != 8 || parts[0] != "<134>1" || parts[3] != "luaedge" || parts[5] != "-" || parts[6] != "-" || parts[7] != want {
+		if len(parts) != 8 || parts[0] != want.pri || parts[3] != "luaedge" || parts[5] != "-" || parts[6] != "-" || parts[7] != want.msg {
 			t.Errorf("message %q, want an RFC 5424 message with %q", msg, want)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, parts[1]); err != nil {
@@ -296,7 +297,7 @@ func TestSlowSinkDrops(t *testing.T) {
 	l := NewLoop([]*Sink{s})
 	f, _ := ParseFormat("%HM", false, Captures{})
 	for i := 0; i < queueLen+3; i++ {
-		l.Write(s, f, testRecord())
+		l.Write(s, f, testRecord(), 134)
 		l.Flush()
 	}
 	if got := s.Dropped(); got != 3 {
@@ -322,7 +323,7 @@ func BenchmarkFileSink(b *testing.B) {
 	before := cpuTime(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		l.Write(s, f, r)
+		l.Write(s, f, r, 134)
 	}
 	l.Flush()
 	s.Close()
@@ -339,4 +340,38 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Levels filters as HAProxy's log line does: less severe than the max
+// is not sent, more severe than the min is sent at the min.
+func TestLevelsPriority(t *testing.T) {
+	local2, _ := ParseFacility("local2")
+	notice, _ := ParseLevel("notice")
+	crit, _ := ParseLevel("crit")
+	v := Levels{Facility: local2, Max: notice, Min: crit}
+	for _, c := range []struct {
+		level Level
+		pri   uint8
+		ok    bool
+	}{
+		{LevelInfo, 0, false},
+		{LevelDebug, 0, false},
+		{notice, 18*8 + 5, true},
+		{LevelErr, 18*8 + 3, true},
+		{0, 18*8 + 2, true}, // emerg, sent as crit
+	} {
+		pri, ok := v.Priority(c.level)
+		if pri != c.pri || ok != c.ok {
+			t.Errorf("%v: %d, %v; want %d, %v", c.level, pri, ok, c.pri, c.ok)
+		}
+	}
+	if pri, ok := DefaultLevels.Priority(LevelInfo); pri != 134 || !ok {
+		t.Errorf("default levels, info: %d, %v; want 134 (local0 info)", pri, ok)
+	}
+	if _, err := ParseLevel("warn"); err == nil {
+		t.Error("ParseLevel(warn): no error")
+	}
+	if _, err := ParseFacility("local8"); err == nil {
+		t.Error("ParseFacility(local8): no error")
+	}
 }

@@ -42,7 +42,8 @@ type Sink struct {
 	w    io.Writer
 	file *os.File
 	conn net.Conn
-	hdr  []byte // syslog: the message header being built
+	hdr  []byte // syslog: the header after the PRI
+	msg  []byte // syslog: the message being sent
 
 	// dropped counts lines lost because the writer fell behind: written
 	// by a loop only when it drops a buffer, not per line.
@@ -204,8 +205,8 @@ func (s *Sink) out(b []byte) {
 	}
 }
 
-// syslog sends each line as one RFC 5424 message: facility local0,
-// severity info, the app name luaedge, no structured data.
+// syslog sends each line as one RFC 5424 message: the PRI the loop put
+// before it (Loop.Write), the app name luaedge, no structured data.
 func (s *Sink) syslog(b []byte) {
 	if s.conn == nil {
 		c, err := net.Dial("unixgram", s.path)
@@ -215,14 +216,14 @@ func (s *Sink) syslog(b []byte) {
 		}
 		s.conn = c
 	}
-	s.hdr = append(s.hdr[:0], "<134>1 "...)
+	// hdr is what follows the PRI, the same for the buffer's lines.
+	s.hdr = append(s.hdr[:0], "1 "...)
 	s.hdr = time.Now().UTC().AppendFormat(s.hdr, "2006-01-02T15:04:05.000000Z")
 	s.hdr = append(s.hdr, ' ')
 	s.hdr = append(s.hdr, hostname...)
 	s.hdr = append(s.hdr, " luaedge "...)
 	s.hdr = strconv.AppendInt(s.hdr, int64(os.Getpid()), 10)
 	s.hdr = append(s.hdr, " - - "...)
-	n := len(s.hdr)
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -230,8 +231,11 @@ func (s *Sink) syslog(b []byte) {
 		} else {
 			b = nil
 		}
-		s.hdr = append(s.hdr[:n], line...)
-		if _, err := s.conn.Write(s.hdr); err != nil {
+		s.msg = append(s.msg[:0], '<')
+		s.msg = strconv.AppendUint(s.msg, uint64(line[0]), 10)
+		s.msg = append(s.msg, '>')
+		s.msg = append(append(s.msg, s.hdr...), line[1:]...)
+		if _, err := s.conn.Write(s.msg); err != nil {
 			s.errors.Add(1)
 			if s.kind == toSyslogUnix {
 				s.conn.Close()
@@ -256,11 +260,16 @@ func NewLoop(sinks []*Sink) *Loop {
 }
 
 // Write formats r with f into the loop's buffer for s, handing the buffer
-// to s's writer once it is full.
-func (l *Loop) Write(s *Sink, f *Format, r *Record) {
+// to s's writer once it is full. pri is the line's syslog PRI
+// (Levels.Priority): a syslog sink's buffer holds it as one byte before
+// each line, for its writer; the others do not write it.
+func (l *Loop) Write(s *Sink, f *Format, r *Record, pri uint8) {
 	b := l.bufs[s.id]
 	if b == nil {
 		b = s.buffer()
+	}
+	if s.kind == toSyslogUDP || s.kind == toSyslogUnix {
+		b = append(b, pri)
 	}
 	b = f.Append(b, r)
 	if len(b) >= flushSize {

@@ -50,8 +50,6 @@ const (
 	// delay passed, or it has none; the tcp-response rules run a last
 	// time and their channel reads return what there is.
 	FlagResInspectOver = C.LE_F_RES_INSPECT_OVER
-	// FlagNoLog (set by Lua): the request gets no access log line.
-	FlagNoLog = C.LE_F_NO_LOG
 	// FlagResEnd (set by Go): the server's response body ended, for the
 	// Lua filters waiting with OpResBody.
 	FlagResEnd = C.LE_F_RES_END
@@ -121,6 +119,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.nrfields = 0
 	c.out.len = 0
 	c.tos, c.mark = -1, -1
+	c.log_level, c.term[0] = 0, 0
 	c.stk_have, c.stk_none = 0, 0
 	c.op = OpDone
 	c.arg = 0
@@ -193,6 +192,19 @@ func (s *Stream) SetAddrs(src []byte, srcPort int, dst []byte, dstPort int) {
 	s.c.src = s.headSpan(src)
 	s.c.dst = s.headSpan(dst)
 	s.c.src_port, s.c.dst_port = C.int32_t(srcPort), C.int32_t(dstPort)
+}
+
+// LogLevel is the level of the request's access-log line a script set, in
+// HAProxy's terms: 0 none, -1 silent (no line), else the syslog level + 1.
+func (s *Stream) LogLevel() int { return int(s.c.log_level) }
+
+// Term is the termination state a rule set for the request's line (two
+// characters, HAProxy's %ts), "" when none did.
+func (s *Stream) Term() string {
+	if s.c.term[0] == 0 {
+		return ""
+	}
+	return string([]byte{byte(s.c.term[0]), byte(s.c.term[1])})
 }
 
 // Sockopts returns the IP TOS and firewall mark a script asked for (-1: unchanged).

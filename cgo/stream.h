@@ -105,7 +105,7 @@ enum {
 	LE_F_AFTER = 2048,      /* Go: the response is over; this resume runs the after_response hooks */
 	LE_F_INSPECT_OVER = 4096, /* Go: a TCP connection's inspect delay passed: the tcp-request rules' channel reads stop waiting */
 	LE_F_RES_INSPECT_OVER = 8192, /* Go: the tcp-response rules' inspect delay passed, or there is none: their evaluation is the last, nothing waits for server bytes */
-	LE_F_NO_LOG = 16384,    /* Lua: the request gets no access log line (txn:set_loglevel(core.silent)) */
+	/* 16384: free */
 	LE_F_RES_END = 32768,    /* Go: the server's response body ended (Lua filters, LE_OP_RES_BODY) */
 	LE_F_REQ_FILTER = 65536  /* Lua: filters take the forwarded request's body (read as a script's); Go sends what they put in out to the server, and ends its body when the coroutine waits with LE_OP_FORWARD */
 };
@@ -181,6 +181,13 @@ typedef struct le_stream {
 	/* Socket options a script asked for (TXN:set_tos, set_mark). */
 	int32_t tos;
 	int32_t mark;
+	/* The level of the request's access-log line a script set (set-log-level,
+	 * TXN:set_loglevel), as HAProxy keeps it: 0 none set, -1 silent (no
+	 * line), else the syslog level + 1. */
+	int32_t log_level;
+	/* The termination state of the request's access-log line a rule set
+	 * (TXN:set_termination_state, a tarpit's PT); term[0] 0: none. */
+	char term[2];
 
 	/* The client's stick counters in the frontend's tracking table (sc0),
 	 * for the sc_* and src_* fetches without a gate call. Go fills the

@@ -170,9 +170,9 @@ type Frontend struct {
 	// (HAProxy's filter lua.NAME).
 	Filters []string `yaml:"filters"`
 	// ErrorPages are the answers luaedge sends for its own errors of these
-	// statuses (a malformed request's 400, 408, 413, a server's 500, 502,
-	// 503, 504), in place of its short text ones; a haproxy.cfg gives
-	// HAProxy's pages, or its errorfiles.
+	// statuses (a malformed request's 400, 408, 413, 414, 431, a server's
+	// 500, 502, 503, 504), in place of its short text ones; a haproxy.cfg
+	// gives HAProxy's pages, or its errorfiles.
 	ErrorPages map[int]ErrorPage `yaml:"error_pages"`
 	// AccessLog overrides the top-level access_log (see FrontendAccessLog).
 	AccessLog *AccessLog `yaml:"access_log"`
@@ -479,6 +479,10 @@ func isToken(s string) bool {
 
 // ErrorPage is one of a frontend's error_pages.
 type ErrorPage struct {
+	// Status is the status the answer has; 0: the one it answers. A
+	// haproxy.cfg answers a too long head's 414 and 431 with HAProxy's
+	// 400, as HAProxy does.
+	Status  int               `yaml:"status,omitempty"`
 	Reason  string            `yaml:"reason"`  // "": the status's own
 	Headers map[string]string `yaml:"headers"` // content-length is made
 	Body    string            `yaml:"body"`
@@ -931,9 +935,12 @@ func (c *Config) validate() error {
 		}
 		for status, p := range f.ErrorPages {
 			switch status {
-			case 400, 408, 413, 500, 502, 503, 504:
+			case 400, 408, 413, 414, 431, 500, 502, 503, 504:
 			default:
-				bad("%s.error_pages: %d is not a status luaedge answers itself (400, 408, 413, 500, 502, 503, 504)", at, status)
+				bad("%s.error_pages: %d is not a status luaedge answers itself (400, 408, 413, 414, 431, 500, 502, 503, 504)", at, status)
+			}
+			if p.Status != 0 && (p.Status < 400 || p.Status > 599) {
+				bad("%s.error_pages.%d.status: %d is not an error status (400-599)", at, status, p.Status)
 			}
 			for name := range p.Headers {
 				switch n := strings.ToLower(name); {

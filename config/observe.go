@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,24 @@ type AccessLog struct {
 	// Format is default (HAProxy's httplog or tcplog fields), json, or a
 	// log-format string with HAProxy's %-variables.
 	Format string `yaml:"format"`
+	// Facility is the syslog facility of the lines (kern ... local7);
+	// default local0.
+	Facility string `yaml:"facility,omitempty"`
+	// Level is the least severe level sent (emerg ... debug): a line at a
+	// level below it is not written; default debug, every line. Lines are
+	// at info, or at what a request's set-log-level says, or at err for
+	// an error with SeparateErrors.
+	Level string `yaml:"level,omitempty"`
+	// MinLevel is the most severe level a line is sent at: one more
+	// severe is sent at MinLevel; default emerg.
+	MinLevel string `yaml:"min_level,omitempty"`
+	// SeparateErrors logs the exchanges that ended in an error at level
+	// err (HAProxy's option log-separate-errors).
+	SeparateErrors bool `yaml:"separate_errors,omitempty"`
 }
+
+// accessLogKeys are the keys of access_log's map.
+var accessLogKeys = []string{"to", "format", "facility", "level", "min_level", "separate_errors"}
 
 // UnmarshalYAML takes "off" (or "on") or a map.
 func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
@@ -40,8 +58,8 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 	// file's decoder does: check them here.
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; k.Value != "to" && k.Value != "format" {
-				return fmt.Errorf("line %d: access_log: unknown key %q (want to, format)", k.Line, k.Value)
+			if k := n.Content[i]; !slices.Contains(accessLogKeys, k.Value) {
+				return fmt.Errorf("line %d: access_log: unknown key %q (want %s)", k.Line, k.Value, strings.Join(accessLogKeys, ", "))
 			}
 		}
 	}
@@ -104,6 +122,16 @@ func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
 		if a.Format == "" {
 			a.Format = c.AccessLog.Format
 		}
+		if a.Facility == "" {
+			a.Facility = c.AccessLog.Facility
+		}
+		if a.Level == "" {
+			a.Level = c.AccessLog.Level
+		}
+		if a.MinLevel == "" {
+			a.MinLevel = c.AccessLog.MinLevel
+		}
+		a.SeparateErrors = a.SeparateErrors || c.AccessLog.SeparateErrors
 	}
 	if a.To == "" {
 		a.To = DefaultAccessLogTarget

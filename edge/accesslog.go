@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/luaedge/luaedge/accesslog"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/stream"
 )
 
@@ -32,8 +33,35 @@ func (s *Server) addAccessLog(f *frontend, i int) error {
 		}
 		s.sinks = append(s.sinks, sink)
 	}
-	f.stream.Log = &stream.AccessLog{Sink: sink, Format: format}
+	levels, err := accessLogLevels(al)
+	if err != nil {
+		return fmt.Errorf("frontends[%d].access_log.%v", i, err)
+	}
+	f.stream.Log = &stream.AccessLog{Sink: sink, Format: format, Levels: levels, SeparateErrors: al.SeparateErrors}
 	return nil
+}
+
+// accessLogLevels reads the facility and levels of an access log; its
+// error starts with the key's name.
+func accessLogLevels(al config.AccessLog) (accesslog.Levels, error) {
+	v := accesslog.DefaultLevels
+	var err error
+	if al.Facility != "" {
+		if v.Facility, err = accesslog.ParseFacility(al.Facility); err != nil {
+			return v, fmt.Errorf("facility: %v", err)
+		}
+	}
+	if al.Level != "" {
+		if v.Max, err = accesslog.ParseLevel(al.Level); err != nil {
+			return v, fmt.Errorf("level: %v", err)
+		}
+	}
+	if al.MinLevel != "" {
+		if v.Min, err = accesslog.ParseLevel(al.MinLevel); err != nil {
+			return v, fmt.Errorf("min_level: %v", err)
+		}
+	}
+	return v, nil
 }
 
 // ReopenLogs has the access logs written to files reopen them (SIGUSR1,

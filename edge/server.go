@@ -605,7 +605,7 @@ func errorPages(pages map[int]config.ErrorPage) (map[int]*stream.Page, error) {
 	}
 	out := make(map[int]*stream.Page, len(pages))
 	for status, p := range pages {
-		pg := &stream.Page{Reason: []byte(cmp.Or(p.Reason, http1.StatusText(status))), Body: []byte(p.Body)}
+		pg := &stream.Page{Status: p.Status, Reason: []byte(cmp.Or(p.Reason, http1.StatusText(cmp.Or(p.Status, status)))), Body: []byte(p.Body)}
 		if !http1.ValidHeaderValue(pg.Reason) {
 			return nil, fmt.Errorf("%d.reason: %q is not a reason phrase", status, p.Reason)
 		}

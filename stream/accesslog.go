@@ -14,6 +14,11 @@ import (
 type AccessLog struct {
 	Sink   *accesslog.Sink
 	Format *accesslog.Format
+	// Levels filters the lines by level and gives their facility.
+	Levels accesslog.Levels
+	// SeparateErrors: an exchange that ended in an error is logged at
+	// level err, not info (HAProxy's option log-separate-errors).
+	SeparateErrors bool
 }
 
 // The record's times are read from the clock, not the loop's coarse one
@@ -35,7 +40,10 @@ type logState struct {
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
-	silent  bool      // a script took the line out of the access log (txn:set_loglevel(core.silent)); still counted
+	// level is the line's level a script set (set-log-level,
+	// txn:set_loglevel), as cgo.Stream.LogLevel says: 0 none, -1 silent
+	// (no line; still counted), else the level + 1.
+	level int
 }
 
 // logStart opens the record of a request that starts now.
@@ -53,7 +61,7 @@ func (st *Stream) logStart() {
 		}
 		st.log = l
 	}
-	l.lineSet, l.silent = false, false
+	l.lineSet, l.level = false, 0
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: st.env.Loop.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
 	if l.rec.TCP {
 		l.rec.TR = -1
@@ -85,13 +93,16 @@ func (st *Stream) logRequest() {
 	l.rec.FrontIP, l.rec.FrontPort = b[len(src):len(src)+len(dst)], dp
 }
 
-// logAfterStep takes in what the step's script changed of the record: a
-// line taken out (txn:set_loglevel(core.silent)), or put back; the
-// client's address (set-src, set-src-port), which the line names as
-// HAProxy's does.
+// logAfterStep takes in what the step's script changed of the record: the
+// line's level (set-log-level, txn:set_loglevel); its termination state
+// (txn:set_termination_state); the client's address
+// (set-src, set-src-port), which the line names as HAProxy's does.
 func (st *Stream) logAfterStep(s *cgo.Stream) {
 	l := st.log
-	l.silent = s.Flags()&cgo.FlagNoLog != 0
+	l.level = s.LogLevel()
+	if t := s.Term(); t != "" && l.rec.Term == "" {
+		l.rec.Term = t
+	}
 	if !l.lineSet {
 		return
 	}
@@ -177,11 +188,34 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = 0
 	}
 	st.count(l)
-	if lg := st.fe.Log; lg != nil && !l.silent {
-		st.env.AccessLog.Write(lg.Sink, lg.Format, r)
+	if lg := st.fe.Log; lg != nil && l.level != -1 {
+		if pri, ok := lg.Levels.Priority(lg.level(l)); ok {
+			st.env.AccessLog.Write(lg.Sink, lg.Format, r, pri)
+		}
 	}
 	*r = accesslog.Record{}
 	st.env.logFree = append(st.env.logFree, l)
+}
+
+// level is the level of the exchange's line, as HAProxy's strm_log
+// chooses it: the one a script set, else err for an error when the
+// frontend logs errors apart, else info.
+func (lg *AccessLog) level(l *logState) accesslog.Level {
+	switch {
+	case l.level > 0:
+		return accesslog.Level(l.level - 1)
+	case lg.SeparateErrors && failed(&l.rec):
+		return accesslog.LevelErr
+	}
+	return accesslog.LevelInfo
+}
+
+// failed reports whether an exchange counts as an error for the log's
+// level, as HAProxy counts one: ended by anything but its normal course
+// (the termination state's first character other than - and L), an HTTP
+// status of 500 or more, or a request sent again to a server.
+func failed(r *accesslog.Record) bool {
+	return (len(r.Term) > 0 && r.Term[0] != '-' && r.Term[0] != 'L') || (!r.TCP && r.Status >= 500) || r.Retries > 0
 }
 
 // LogBytesIn counts client bytes a protocol passed on without the stream

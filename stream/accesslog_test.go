@@ -1,14 +1,36 @@
 package stream
 
-import "testing"
+import (
+	"testing"
 
-func TestUserTraceback(t *testing.T) {
-	in := "app.lua:3: boom\nstack traceback:\n\tapp.lua:3: in function 'fn'\n\tluaedge/actions.lua:249: in function 'service'\n\tluaedge/actions.lua:285: in function <luaedge/actions.lua:268>\n\t[C]: in function 'xpcall'\n\tluaedge/bridge.lua:355: in function <luaedge/bridge.lua:347>"
-	want := "app.lua:3: boom\nstack traceback:\n\tapp.lua:3: in function 'fn'"
-	if got := userTraceback(in); got != want {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-	if got := userTraceback("no traceback"); got != "no traceback" {
-		t.Errorf("got %q", got)
+	"github.com/luaedge/luaedge/accesslog"
+)
+
+// A line's level is chosen as HAProxy's strm_log chooses it: the one a
+// script set, else err for an error on a frontend logging errors apart,
+// else info.
+func TestAccessLogLevel(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		set      int // logState.level
+		separate bool
+		rec      accesslog.Record
+		want     accesslog.Level
+	}{
+		{"normal", 0, true, accesslog.Record{Term: "--", Status: 200}, accesslog.LevelInfo},
+		{"local answer", 0, true, accesslog.Record{Term: "LR", Status: 403}, accesslog.LevelInfo},
+		{"error, not apart", 0, false, accesslog.Record{Term: "PR", Status: 400}, accesslog.LevelInfo},
+		{"refused", 0, true, accesslog.Record{Term: "PR", Status: 400}, accesslog.LevelErr},
+		{"client timeout", 0, true, accesslog.Record{Term: "cR", Status: 408}, accesslog.LevelErr},
+		{"server's 503", 0, true, accesslog.Record{Term: "--", Status: 503}, accesslog.LevelErr},
+		{"TCP", 0, true, accesslog.Record{TCP: true, Term: "--"}, accesslog.LevelInfo},
+		{"retried", 0, true, accesslog.Record{Term: "--", Status: 200, Retries: 1}, accesslog.LevelErr},
+		{"set debug", 7 + 1, true, accesslog.Record{Term: "PR", Status: 400}, accesslog.LevelDebug},
+		{"set emerg", 0 + 1, false, accesslog.Record{Term: "--", Status: 200}, 0},
+	} {
+		lg := &AccessLog{SeparateErrors: c.separate}
+		if got := lg.level(&logState{level: c.set, rec: c.rec}); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -52,6 +52,7 @@ type HTTPOptions struct {
 // reason and fields of its head (without content-length, which the
 // protocol writes) and its body.
 type Page struct {
+	Status int // the answer's status; 0: the one the page is for
 	Reason []byte
 	Fields []http1.Header
 	Body   []byte

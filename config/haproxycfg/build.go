@@ -377,6 +377,10 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 	if http {
 		fe.ErrorPages = ownErrorPages(b.replies)
+		// HAProxy's bounds on a request's head: it must fit in a buffer
+		// (tune.bufsize 16384 less tune.maxrewrite 1024), with at most
+		// tune.http.maxhdr (101) fields.
+		fe.Limits.MaxRequestLine, fe.Limits.MaxHeaderBytes, fe.Limits.MaxHeaders = haproxyHeadBytes, haproxyHeadBytes, 101
 	}
 	for _, name := range order {
 		if b.beReplies[name], err = f.replies(backends[name]); err != nil {
@@ -989,13 +993,13 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		if err := need(1); err != nil {
 			return "", err
 		}
-		switch args[0] {
-		case "silent":
+		if args[0] == "silent" {
 			return "txn:set_loglevel(core.silent)", nil
-		case "info":
-			return "txn:set_loglevel(core.info)", nil // the level of every line: the line is back
 		}
-		return "", at.errorf("set-log-level %s: luaedge writes every access log line at level info; 'silent' (no line) and 'info' are supported", args[0])
+		if _, err := accesslog.ParseLevel(args[0]); err != nil {
+			return "", at.errorf("set-log-level: %v, or silent", err)
+		}
+		return fmt.Sprintf("txn:set_loglevel(core.%s)", args[0]), nil
 	case name == "set-tos" || name == "set-mark":
 		if err := need(1); err != nil {
 			return "", err
@@ -1017,13 +1021,18 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	case name == "early-hint" && c.http && !res:
 		return c.earlyHints(sc, s, r)
 	case name == "deny" && c.http:
-		return c.deny(sc, at, args, res)
+		code, err := c.deny(sc, at, args, res)
+		if !res {
+			code = "txn:set_termination_state(\"PR\")\n" + code // refused by the proxy, as HAProxy's line says
+		}
+		return code, err
 	case name == "tarpit" && c.http && !res:
 		return c.tarpit(sc, s, at, args)
 	case name == "auth" && c.http && !res:
 		return c.auth(sc, at, args)
 	case name == "return" && c.http && !res:
-		return c.ret(sc, at, args)
+		code, err := c.ret(sc, at, args)
+		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
 		return c.redirect(sc, at, args)
 	}
@@ -1132,6 +1141,10 @@ func errorPage(status int, files map[int]string) (int, string, map[string]string
 	return status, e.reason, hdrs, body
 }
 
+// haproxyHeadBytes is the most a request's head may take in HAProxy's
+// default buffer.
+const haproxyHeadBytes = 16384 - 1024
+
 // ownErrorPages are the answers of the errors luaedge makes itself (a
 // malformed request's 400, 408, 413, a server's 500, 502, 503, 504), as
 // HAProxy makes them: its pages, or the frontend's errorfiles (the
@@ -1154,6 +1167,12 @@ func ownErrorPages(replies map[int]*errReply) map[int]config.ErrorPage {
 			}
 			pages[status] = config.ErrorPage{Reason: reason, Headers: hdrs, Body: body}
 		}
+	}
+	// HAProxy has no 414 nor 431: a head too long for its buffer, or with
+	// too many fields, is answered 400.
+	if p, ok := pages[400]; ok {
+		p.Status = 400
+		pages[414], pages[431] = p, p
 	}
 	return pages
 }
@@ -1281,7 +1300,8 @@ func (c *chain) normalizeURI(sc scope, at pos, args []string) (string, error) {
 // tarpit compiles http-request tarpit [deny_status N] [...]: the request
 // waits timeout tarpit (else timeout connect, else luaedge's connect
 // default), then gets deny's answer, of status 500 by default, as
-// HAProxy's: a robot is slowed down, and then refused.
+// HAProxy's: a robot is slowed down, and then refused; its log line's
+// termination state is PT.
 func (c *chain) tarpit(sc scope, s section, at pos, args []string) (string, error) {
 	d := s.p.timeouts["tarpit"]
 	if d == 0 {
@@ -1297,7 +1317,8 @@ func (c *chain) tarpit(sc scope, s section, at pos, args []string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("core.msleep(%d)\n%s", time.Duration(d).Milliseconds(), answer), nil
+	// The line says PT (held by the proxy, then refused), as HAProxy's.
+	return fmt.Sprintf("core.msleep(%d)\ntxn:set_termination_state(\"PT\")\n%s", time.Duration(d).Milliseconds(), answer), nil
 }
 
 // doResolve compiles do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR: the
@@ -1697,9 +1718,9 @@ const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/
 // tcplog onto its access_log: off without log lines (as HAProxy), to the
 // first target otherwise.
 func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error) {
-	var targets []string
+	var targets []logLine
 	for _, l := range p.logs {
-		if l == "global" {
+		if l.to == "global" {
 			targets = append(targets, f.logs...)
 		} else {
 			targets = append(targets, l)
@@ -1709,9 +1730,10 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		return &config.AccessLog{Off: true}, nil
 	}
 	if len(targets) > 1 {
-		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0])
+		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0].to)
 	}
-	al := &config.AccessLog{To: targets[0], Format: defaultLogFormat}
+	t := targets[0]
+	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors}
 	switch {
 	case len(p.logFormat.words) > 0:
 		spec, err := g.logFormat(p, http)

@@ -200,7 +200,8 @@ frontend httplog
 
 frontend own
     bind 127.0.0.1:83
-    log stdout format raw local0
+    log stdout format raw local2 notice crit
+    option log-separate-errors
     log-format "%ci %[req.hdr(host),lower] %[var(txn.a)] %ID"
     http-request return status 200
 
@@ -219,11 +220,11 @@ listen tcp
 		t.Fatal(err)
 	}
 	want := []config.AccessLog{
-		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat},
-		{To: "syslog://127.0.0.1:514", Format: "default"},
-		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]"},
+		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat, Facility: "local0"},
+		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0"},
+		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", Facility: "local2", Level: "notice", MinLevel: "crit", SeparateErrors: true},
 		{Off: true},
-		{To: "syslog://127.0.0.1:514", Format: "default"},
+		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0"},
 	}
 	for i, f := range res.Config.Frontends {
 		if f.AccessLog == nil || *f.AccessLog != want[i] {
@@ -232,6 +233,17 @@ listen tcp
 	}
 	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "frontend plain logs to syslog://127.0.0.1:514 only") {
 		t.Errorf("warnings: %s", w)
+	}
+	// A facility or a level HAProxy does not know is refused, with its line.
+	for _, c := range []struct{ line, want string }{
+		{"log 127.0.0.1 local9", `haproxy.cfg:3: log: unknown facility "local9"`},
+		{"log 127.0.0.1 local0 loud", `haproxy.cfg:3: log: unknown level "loud"`},
+		{"log 127.0.0.1", "haproxy.cfg:3: log: want a facility"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", "global\n    nbthread 1\n    "+c.line+"\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %s", c.line, err, c.want)
+		}
 	}
 	if r := string(res.Rules); !strings.Contains(r, `core.register_fetches("haproxycfg_log_1", function(txn) return txn.c:lower(txn.f:req_hdr("host")) end)`) {
 		t.Errorf("no log fetch in the rules:\n%s", r)

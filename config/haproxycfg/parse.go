@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/config"
 )
@@ -139,10 +140,12 @@ type proxy struct {
 	// log: the section's log lines ("global" for log global; nil: none,
 	// inherited from defaults until the section says log or no log),
 	// its log-format (and where it was) and option httplog / tcplog.
-	logs      []string
+	logs      []logLine
 	logSet    bool
 	logFormat rule
 	logOption string
+	// logErrors: option log-separate-errors, errors logged at err.
+	logErrors bool
 	// unique-id-format and unique-id-header.
 	uniqueID       rule
 	uniqueIDHeader string
@@ -178,7 +181,7 @@ func (d *proxy) clone() *proxy {
 	if d.hasRules {
 		p.rulesFrom = d
 	}
-	p.logs, p.logSet = append([]string(nil), d.logs...), false
+	p.logs, p.logSet = append([]logLine(nil), d.logs...), false
 	return &p
 }
 
@@ -190,7 +193,7 @@ type file struct {
 	luaPath  []string      // lua-prepend-path
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
-	logs     []string // the global section's log targets, as access_log.to
+	logs     []logLine // the global section's log lines
 	// resolvers: the resolvers sections' names; dns: the one DNS
 	// configuration they give (luaedge has one resolver per process).
 	resolvers map[string]bool
@@ -806,12 +809,12 @@ func (f *file) globalLine(at pos, w []string) error {
 			f.global.Lua.BurstTimeout = &d
 		}
 	case "log":
-		to, err := f.logTarget(at, w)
+		l, err := f.logTarget(at, w)
 		if err != nil {
 			return err
 		}
-		if to != "" {
-			f.logs = append(f.logs, to)
+		if l.to != "" {
+			f.logs = append(f.logs, l)
 		}
 	case "setenv", "presetenv":
 		// As HAProxy: for the lines after it and the scripts (os.getenv).
@@ -1163,7 +1166,9 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		if len(w) > 2 {
 			f.warn(at, "'option %s %s': luaedge logs HAProxy's %s format", name, strings.Join(w[2:], " "), name)
 		}
-	case "http-keep-alive", "http-server-close", "dontlognull", "http-ignore-probes", "log-separate-errors", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "log-separate-errors":
+		p.logErrors = !neg
+	case "http-keep-alive", "http-server-close", "dontlognull", "http-ignore-probes", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
@@ -1592,23 +1597,38 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 	return nil
 }
 
-// logTarget reads the target of a log line (log TARGET [len N] [format
-// F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]) as an access_log.to: ""
-// for log global, and for targets luaedge does not write to (warned).
-func (f *file) logTarget(at pos, w []string) (string, error) {
+// logLine is a log line of a section: its target as an access_log.to
+// ("global" for log global), its facility and its max and min levels
+// ("" when left out).
+type logLine struct {
+	to, facility, level, minLevel string
+}
+
+// logTarget reads a log line (log TARGET [len N] [format F] [sample R:S]
+// FACILITY [LEVEL [MINLEVEL]]): its to is "" for log global, and for
+// targets luaedge does not write to (warned).
+func (f *file) logTarget(at pos, w []string) (logLine, error) {
 	if len(w) < 2 {
-		return "", at.errorf("log: want a target and a facility, or global")
+		return logLine{}, at.errorf("log: want a target and a facility, or global")
+	}
+	if w[1] == "global" {
+		return logLine{}, nil
+	}
+	l, err := logLevels(at, w[2:])
+	if err != nil {
+		return logLine{}, err
 	}
 	t := w[1]
 	switch {
-	case t == "global":
-		return "", nil
 	case t == "stdout" || t == "fd@1":
-		return "stdout", nil
+		l.to = "stdout"
+		return l, nil
 	case t == "stderr" || t == "fd@2":
-		return "stderr", nil
+		l.to = "stderr"
+		return l, nil
 	case strings.HasPrefix(t, "/") || strings.HasPrefix(t, "unix@"):
-		return "unix://" + strings.TrimPrefix(t, "unix@"), nil
+		l.to = "unix://" + strings.TrimPrefix(t, "unix@")
+		return l, nil
 	}
 	addr := t
 	for _, pre := range []string{"udp@", "udp4@", "ipv4@", "udp6@", "ipv6@"} {
@@ -1616,12 +1636,40 @@ func (f *file) logTarget(at pos, w []string) (string, error) {
 	}
 	if strings.Contains(addr, "@") {
 		f.warn(at, "log %s: luaedge writes access logs to stdout, stderr, files, UDP syslog and unix sockets; this target is ignored", t)
-		return "", nil
+		return logLine{}, nil
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "514") // syslog's port by default
 	}
-	return "syslog://" + addr, nil
+	l.to = "syslog://" + addr
+	return l, nil
+}
+
+// logLevels reads what follows a log line's target: its options (len,
+// format, sample: their values are not luaedge's to use), then the
+// facility and the optional max and min levels, checked.
+func logLevels(at pos, w []string) (logLine, error) {
+	for len(w) >= 2 && (w[0] == "len" || w[0] == "format" || w[0] == "sample") {
+		w = w[2:]
+	}
+	if len(w) == 0 || len(w) > 3 {
+		return logLine{}, at.errorf("log: want a facility, and optionally a max and a min level, after the target")
+	}
+	l := logLine{facility: w[0]}
+	if _, err := accesslog.ParseFacility(l.facility); err != nil {
+		return logLine{}, at.errorf("log: %v", err)
+	}
+	for i, level := range w[1:] {
+		if _, err := accesslog.ParseLevel(level); err != nil {
+			return logLine{}, at.errorf("log: %v", err)
+		}
+		if i == 0 {
+			l.level = level
+		} else {
+			l.minLevel = level
+		}
+	}
+	return l, nil
 }
 
 // proxyLog reads a log line of a defaults, frontend or listen section.
@@ -1630,14 +1678,14 @@ func (f *file) proxyLog(p *proxy, at pos, w []string) error {
 		p.logs, p.logSet = nil, true
 	}
 	if len(w) == 2 && w[1] == "global" {
-		p.logs = append(p.logs, "global")
+		p.logs = append(p.logs, logLine{to: "global"})
 		return nil
 	}
-	to, err := f.logTarget(at, w)
-	if err != nil || to == "" {
+	l, err := f.logTarget(at, w)
+	if err != nil || l.to == "" {
 		return err
 	}
-	p.logs = append(p.logs, to)
+	p.logs = append(p.logs, l)
 	return nil
 }
 

@@ -60,7 +60,6 @@ enum {
 	LE_F_AFTER = 2048,
 	LE_F_INSPECT_OVER = 4096,
 	LE_F_RES_INSPECT_OVER = 8192,
-	LE_F_NO_LOG = 16384,
 	LE_F_RES_END = 32768,
 	LE_F_REQ_FILTER = 65536
 };
@@ -132,6 +131,8 @@ typedef struct le_stream {
 	le_buf out;
 	int32_t tos;
 	int32_t mark;
+	int32_t log_level;
+	char term[2];
 	uint32_t stk_have;
 	uint32_t stk_none;
 	double stk[16];
@@ -191,7 +192,7 @@ local I = {
 	F_SOCKOPT = C.LE_F_SOCKOPT, F_FORWARD = C.LE_F_FORWARD, F_ERR_LOG = C.LE_F_ERR_LOG,
 	F_SVC_ERR = C.LE_F_SVC_ERR,
 	F_HOOKS_AFTER = C.LE_F_HOOKS_AFTER, F_AFTER = C.LE_F_AFTER,
-	F_INSPECT_OVER = C.LE_F_INSPECT_OVER, F_NO_LOG = C.LE_F_NO_LOG,
+	F_INSPECT_OVER = C.LE_F_INSPECT_OVER,
 	F_RES_INSPECT_OVER = C.LE_F_RES_INSPECT_OVER,
 	F_RES_END = C.LE_F_RES_END, F_REQ_FILTER = C.LE_F_REQ_FILTER,
 	KIND_HTTP1 = C.LE_KIND_HTTP1, KIND_HTTP2 = C.LE_KIND_HTTP2, KIND_TCP = C.LE_KIND_TCP,

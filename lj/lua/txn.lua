@@ -5,7 +5,7 @@ local I = ...
 setfenv(1, I.env)
 local bit = require("bit")
 
-local bor, band, bnot = bit.bor, bit.band, bit.bnot
+local bor = bit.bor
 local type, tostring, pairs = type, tostring, pairs
 local floor, format = math.floor, string.format
 
@@ -54,7 +54,6 @@ function I.txn_of(ctx, p)
 	end
 	ctx.program, ctx.stage, ctx.rule, ctx.res_done, ctx.after_done = p, "req", 0, false, false
 	if ctx.txn_priv ~= nil then ctx.txn_priv = nil end
-	if ctx.loglevel ~= nil then ctx.loglevel = nil end
 	if ctx.prio_class ~= nil then ctx.prio_class, ctx.prio_offset = nil, nil end
 	if ctx.service ~= nil then ctx.service = nil end
 	return t
@@ -80,20 +79,28 @@ function TXN.Alert(self, msg) stream_of(self, "Alert") core.Alert(msg) end
 I.priv_methods(TXN, stream_of, "txn_priv")
 I.var_methods(TXN, stream_of)
 
--- set_loglevel(level): core.silent (-1, as in HAProxy 3.0) takes the
--- request's line out of the access log, a level (0-7) puts it back; the
--- line's level itself stays the access log's.
+-- set_loglevel(level): the level of the request's access-log line, as
+-- HAProxy 3.0 takes it: core.silent (-1) for no line, or a syslog level
+-- (0-7), which the access log's level filter then judges (HAProxy 2.6
+-- took the level one lower, a bug 3.0 fixed). Kept in the C stream as
+-- HAProxy keeps it: the level + 1, -1 silent.
 function TXN.set_loglevel(self, level)
-	local s, ctx = stream_of(self, "set_loglevel")
+	local s = stream_of(self, "set_loglevel")
 	if type(level) ~= "number" or not (level >= -1 and level <= 7) or level % 1 ~= 0 then
 		error("bad argument #2 to 'set_loglevel' (log level core.silent or 0-7 expected)", 2)
 	end
-	ctx.loglevel = level
-	if level == -1 then
-		s.flags = bor(s.flags, I.F_NO_LOG)
-	else
-		s.flags = band(s.flags, bnot(I.F_NO_LOG))
+	s.log_level = level == -1 and -1 or level + 1
+end
+
+-- set_termination_state(ts): luaedge addition, the termination state
+-- (HAProxy's %ts, two characters) of the request's access-log line, for
+-- rules that end a request as HAProxy's do (a tarpit's PT).
+function TXN.set_termination_state(self, ts)
+	local s = stream_of(self, "set_termination_state")
+	if type(ts) ~= "string" or #ts ~= 2 then
+		error("bad argument #2 to 'set_termination_state' (two characters expected)", 2)
 	end
+	s.term[0], s.term[1] = ts:byte(1), ts:byte(2)
 end
 
 -- sockopt returns v as an int32 for le_stream.tos / mark (Go applies it

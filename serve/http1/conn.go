@@ -5,6 +5,7 @@ package http1
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"strconv"
 	"time"
@@ -837,6 +838,10 @@ func (h *Conn) requestOver() {
 // refuse answers status and closes the connection (bad or refused
 // request); the request is logged with the answer's bytes.
 func (h *Conn) refuse(status int, cause string) {
+	pg := h.fe.Pages[status]
+	if pg != nil && pg.Status != 0 {
+		status = pg.Status // the page answers another status (HAProxy's 400 for a 414)
+	}
 	h.rq.st.Refuse(status, cause)
 	h.requestOver()
 	if h.rq.headSent {
@@ -844,7 +849,7 @@ func (h *Conn) refuse(status int, cause string) {
 		h.closeNow()
 		return
 	}
-	if pg := h.fe.Pages[status]; pg != nil {
+	if pg != nil {
 		start := len(h.outBuf().B)
 		h.out.B = h.appendPage(h.out.B, status, pg, false)
 		h.rq.st.LogBytesOut(len(h.out.B) - start)
@@ -894,6 +899,7 @@ func (h *Conn) appendPage(b []byte, status int, pg *stream.Page, keepAlive bool)
 func (h *Conn) writeSimple(status int, keepAlive bool) {
 	start := len(h.outBuf().B)
 	if pg := h.fe.Pages[status]; pg != nil {
+		status = cmp.Or(pg.Status, status)
 		keepAlive = keepAlive && !pageCloses(pg)
 		h.out.B = h.appendPage(h.out.B, status, pg, keepAlive)
 		h.rq.headSent = true

@@ -458,9 +458,13 @@ func (rs *reqStream) fail(status int) {
 	rs.dropBody()
 	rs.deadline = time.Time{}
 	start := h.h2.Pending()
+	pg := h.fe.Pages[status]
+	if pg != nil && pg.Status != 0 {
+		status = pg.Status // the page answers another status (HAProxy's 400 for a 414)
+	}
 	h.h2.StartHeaders(rs.id, status)
 	var body []byte
-	if pg := h.fe.Pages[status]; pg != nil {
+	if pg != nil {
 		// The frontend's page; HTTP/2 has no connection field.
 		body = append(h.scratch[:0], pg.Body...)
 		for _, f := range pg.Fields {
