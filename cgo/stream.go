@@ -385,6 +385,11 @@ func (s *Stream) SetBackend(i int) { s.c.backend = C.int32_t(i) }
 // chose: its id in backend be; id 0 when they chose none.
 func (s *Stream) Persist() (be, id int) { return int(s.c.srv_be), int(s.c.srv_id) }
 
+// SetServer records id, a server of the request's backend, as the one
+// that took the request (HAProxy's target): from then on srv_id names it,
+// for the response's stick store-response rules.
+func (s *Stream) SetServer(id int) { s.c.srv_be, s.c.srv_id = s.c.backend, C.int32_t(id) }
+
 // Timeouts are the server and tunnel timeouts a script set for this
 // request (TXN:set_timeout); 0: the backend's.
 func (s *Stream) Timeouts() (server, tunnel time.Duration) {

@@ -258,7 +258,9 @@ typedef struct le_stream {
 	 * (TXN:use_server, stick_match, stick_store) decided, written by Lua
 	 * before the request is forwarded and read by Go as it picks the
 	 * server. srv_id is the server chosen, by its id in backend srv_be
-	 * (HAProxy's puid; 0: the balancing chooses). stick holds the stick
+	 * (HAProxy's puid; 0: the balancing chooses); once a server took the
+	 * request, Go writes that server there (HAProxy's target), which the
+	 * response's stick store-response rules store. stick holds the stick
 	 * stores pending until the server takes the request, "TABLE\0KEY\0"
 	 * each: they are the request's until Go stores them. */
 	int32_t srv_be;

@@ -25,6 +25,9 @@ func init() {
 //   - "match", backend, table, key: the id and name of the server the
 //     key's entry names, if that server is of backend and Persistent,
 //     else nil; a live entry is refreshed either way;
+//   - "store", backend, table, key, id: writes server id of backend into
+//     the entry of key in table (a stick store-response rule, once the
+//     server answered); true when stored;
 //   - "key", table, key: the key as the table holds it, nil when its type
 //     cannot hold it; an error when the table stores no server.
 func goPersist(c *cgo.Call) int {
@@ -69,6 +72,23 @@ func goPersist(c *cgo.Call) int {
 			c.PushString(srv.Name())
 			return 2
 		}
+	case "store":
+		be := s.backendNamed(c.String(2))
+		if be == nil {
+			return c.Error("stick_store_response: no backend named '" + c.String(2) + "'")
+		}
+		t := s.tables[c.String(3)]
+		if t == nil || !t.StoresServer() {
+			return c.Error("stick_store_response: no stick table " + c.String(3) + " storing server_id")
+		}
+		srv := be.ServerByID(int(c.Int(5)))
+		k, err := t.Key(c.String(4))
+		if srv == nil || err != nil {
+			break
+		}
+		t.StoreServer(k, srv.ID(), srv.Name())
+		c.PushBool(true)
+		return 1
 	case "key":
 		t := s.tables[c.String(2)]
 		if t == nil {

@@ -300,7 +300,7 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 		u.headDone = true
 		u.ended = ev.End
 		st.Handle(func() {
-			u.h.p.stickStore(requestStores(st), u.h.srv)
+			u.h.p.served(st, u.h.srv)
 			s := st.S()
 			s.SetResponse(ev.Status, []byte(http1.StatusText(ev.Status)))
 			u.persist.begin(ev.Status)

@@ -123,6 +123,17 @@ func (p *Pool) stickStore(stores []byte, srv *backend.Server) {
 	}
 }
 
+// served is what persistence does once srv took st's request: its stick
+// stores are written, and srv becomes the request's server
+// (le_stream.srv_id), which its response's stick store-response rules
+// store.
+func (p *Pool) served(st *stream.Stream, srv *backend.Server) {
+	p.stickStore(requestStores(st), srv)
+	if s := st.S(); s != nil {
+		s.SetServer(srv.ID())
+	}
+}
+
 // requestStores returns the pending stick stores of st's request (nil
 // when it has no C state), the stream's bytes.
 func requestStores(st *stream.Stream) []byte {

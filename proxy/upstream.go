@@ -612,7 +612,7 @@ func (u *Upstream) Resume() {
 
 // deliverHead puts the response head in the stream and lets it go on.
 func (u *Upstream) deliverHead(st *stream.Stream) {
-	u.p.stickStore(requestStores(st), u.srv)
+	u.p.served(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
@@ -634,7 +634,7 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 // deliverSwitch puts the server's 101 in the stream, which sends it and
 // makes the client's connection a tunnel.
 func (u *Upstream) deliverSwitch(st *stream.Stream) {
-	u.p.stickStore(requestStores(st), u.srv)
+	u.p.served(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)

@@ -464,6 +464,19 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}
+	// The stick store-response rules of the backend the request went to,
+	// before the http-response rules, as HAProxy runs them.
+	for _, name := range sortedKeys(reach) {
+		if x := backends[name]; len(x.persist) > 0 && len(x.servers) > 0 {
+			r, err := b.persistResponse(x)
+			if err != nil {
+				return fe, err
+			}
+			if r != "" {
+				res = append(res, r)
+			}
+		}
+	}
 	if hasAllowIn(resSecs) {
 		res = append(res, g.action(phase+"-res", "the allow state", "H.st(txn).skip = {}"))
 	}

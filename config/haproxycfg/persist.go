@@ -35,11 +35,9 @@ func persistLine(p *proxy, at pos, w []string) error {
 			return at.errorf("stick: want match, on or store-request")
 		}
 		switch w[1] {
-		case "match", "on", "store-request":
-		case "store-response":
-			return at.errorf("stick store-response is not supported by luaedge (stick on and stick store-request are)")
+		case "match", "on", "store-request", "store-response":
 		default:
-			return at.errorf("stick %s: want match, on or store-request", w[1])
+			return at.errorf("stick %s: want match, on, store-request or store-response", w[1])
 		}
 		if ci != 3 && !(ci == 5 && w[3] == "table") {
 			return at.errorf("stick %s: want a pattern, optionally 'table NAME', then optionally 'if' or 'unless' and a condition", w[1])
@@ -90,7 +88,7 @@ func modelStick(x *proxy) ([]config.StickRule, bool) {
 		if w[0] != "stick" {
 			continue
 		}
-		if condIndex(w) < len(w) {
+		if condIndex(w) < len(w) || w[1] == "store-response" {
 			return nil, false
 		}
 		key := w[2]
@@ -164,7 +162,7 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 		code = append(code, "local stored = {}")
 	}
 	for _, r := range x.persist {
-		if r.words[0] != "stick" || inModel {
+		if r.words[0] != "stick" || r.words[1] == "store-response" || inModel {
 			continue
 		}
 		comments = append(comments, r.at.String()+": "+strings.Join(r.words, " "))
@@ -198,4 +196,48 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 	}
 	stmt := fmt.Sprintf("if H.st(txn).be == %s then\n%s\nend", be, strings.Join(code, "\n"))
 	return c.g.action(phase, strings.Join(comments, "; "), stmt), nil
+}
+
+// persistResponse compiles the stick store-response rules of backend x
+// into an action of the response's phase, to run before its
+// http-response rules, as HAProxy's store rules run when the response
+// head arrived: the first rule of each table whose condition holds and
+// whose pattern is found stores the server that answered. It returns ""
+// when x has none.
+func (c *chain) persistResponse(x *proxy) (string, error) {
+	sc := scope{fe: c.fe, be: x.name, res: true, phase: "http-res", dir: c.dir, g: c.g, caps: c.caps}
+	be := luaQuote(x.name)
+	var code, comments []string
+	for _, r := range x.persist {
+		w := r.words
+		if w[0] != "stick" || w[1] != "store-response" {
+			continue
+		}
+		if !c.http {
+			return "", r.at.errorf("stick store-response in mode tcp is not supported by luaedge")
+		}
+		comments = append(comments, r.at.String()+": "+strings.Join(w, " "))
+		table := x.name
+		ci := condIndex(w)
+		if ci == 5 {
+			table = w[4]
+		}
+		key, _, _, err := sc.expr(w[2], false)
+		if err != nil {
+			return "", r.at.errorf("stick store-response: %v", err)
+		}
+		k := "true"
+		if ci < len(w) {
+			if k, err = sc.cond(w[ci:], x.acls); err != nil {
+				return "", r.at.errorf("stick store-response: %v", err)
+			}
+		}
+		t := luaQuote(table)
+		code = append(code, fmt.Sprintf("if not stored[%s] and (%s) then\nlocal k = %s\nif txn:stick_store_response(%s, k, %s) then stored[%s] = true end\nend", t, k, key, be, t, t))
+	}
+	if len(code) == 0 {
+		return "", nil
+	}
+	stmt := fmt.Sprintf("if H.st(txn).be == %s then\nlocal stored = {}\n%s\nend", be, strings.Join(code, "\n"))
+	return c.g.action("http-res", strings.Join(comments, "; "), stmt), nil
 }

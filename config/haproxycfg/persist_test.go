@@ -72,7 +72,7 @@ func TestPersistErrors(t *testing.T) {
 		{fe + "backend b\n  use-server %[req.hdr(x)]\n  server a 127.0.0.1:1\n", "a server name made from a format is not supported by luaedge"},
 		{fe + "backend b\n  stick on src\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on: backend b has no stick-table"},
 		{fe + "backend b\n  stick on src table t\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on ... table t: no frontend, backend or listen named t"},
-		{fe + "backend b\n  stick-table type ip size 1\n  stick store-response src\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick store-response is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode tcp\n  default_backend b\nbackend b\n  mode tcp\n  stick-table type ip size 1\n  stick store-response src\n  server a 127.0.0.1:1\n", "haproxy.cfg:8: stick store-response in mode tcp is not supported by luaedge"},
 		{fe + "backend b\n  stick-table type ip size 1\n  stick on src foo\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: want a pattern"},
 		{fe + "backend b\n  stick-table type ip size 1\n  stick on req.nope\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: fetch 'req.nope' is not supported"},
 		{"frontend f\n  bind :80\n  stick on src\n", "haproxy.cfg:3: 'stick' is not allowed in a frontend section"},
@@ -115,5 +115,46 @@ backend users
 	rules := string(res.Rules)
 	if !strings.Contains(rules, `txn:use_server("app", "b")`) || strings.Contains(rules, "stick_") {
 		t.Errorf("want use-server alone in Lua:\n%s", rules)
+	}
+}
+
+// stick store-response rules run in the response's phase, before the
+// http-response rules, the first of each table whose key is found; they
+// take the backend's other stick rules out of the model.
+func TestPersistStoreResponse(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-response set-header x-a b
+    default_backend app
+
+backend app
+    stick-table type string size 1k
+    stick on req.cook(sid)
+    stick store-response res.cook(sid)
+    stick store-response res.hdr(x-sid) if { status 200 }
+    server a 127.0.0.1:8001
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Config.Backends[0].Stick; len(got) != 0 {
+		t.Errorf("stick rules in the model: %+v", got)
+	}
+	rules := string(res.Rules)
+	order := []string{
+		`txn:stick_match("app", k, "app")`,
+		`{"http-res"}`,
+		`H.scook(txn, "sid")`,
+		`if txn:stick_store_response("app", k, "app") then stored["app"] = true end`,
+		`txn.http:res_set_header("x-a", "b")`,
+	}
+	at := -1
+	for _, s := range order {
+		i := strings.Index(rules, s)
+		if i < at {
+			t.Fatalf("%q missing or out of order in:\n%s", s, rules)
+		}
+		at = i
 	}
 }

@@ -381,6 +381,17 @@ function I.stick_store(s, be, key, tbl)
 	return true
 end
 
+-- stick_store_response writes the server that took the request (Go
+-- recorded it in s.srv_id with the response head) into the entry of key
+-- in table tbl (be's own by default), at once: the response is there. The
+-- caller applies only the first store-response rule of each table, as
+-- HAProxy does. It returns whether it stored the key.
+function I.stick_store_response(s, be, key, tbl)
+	local id = backend_id(be, "stick_store_response")
+	if key == nil or s.srv_be ~= id or s.srv_id == 0 then return false end
+	return I.gocall(I.go.persist, "store", be, tostring(tbl or be), tostring(key), s.srv_id) == true
+end
+
 -- Captures: the values a request keeps for its access log (%hr, %hs) and
 -- the capture.req.hdr / capture.res.hdr fetches, by stream, in the slots
 -- of its frontend (capture.request, capture.response): [side][id + 1] =

@@ -248,6 +248,16 @@ function TXN.stick_store(self, be, key, tbl)
 	return I.stick_store(stream_of(self, "stick_store"), be, key, tbl)
 end
 
+-- txn:stick_store_response(backend, key [, table]), in the response's
+-- rules: writes the server that answered into the entry of key in table
+-- (the backend's own by default; it must store server_id), as a stick
+-- store-response rule. It returns whether it stored the key (false when
+-- the response did not come from a server of backend, or the table's type
+-- cannot hold key).
+function TXN.stick_store_response(self, be, key, tbl)
+	return I.stick_store_response(stream_of(self, "stick_store_response"), be, key, tbl)
+end
+
 -- txn:count_http_error() counts an HTTP error (http_err_cnt,
 -- http_err_rate) in the counters the transaction tracks, as a deny does.
 function TXN.count_http_error(self)

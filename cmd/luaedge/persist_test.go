@@ -1,0 +1,88 @@
+package main
+
+import (
+	"testing"
+)
+
+// HAProxy's other persistence features, run on HAProxy 2.6 and on
+// luaedge, which must choose the same servers and store the same entries:
+// stick store-response, option persist, force-persist and ignore-persist,
+// use-server with a format, and the persistence cookie's dates and
+// dynamic values.
+
+// storeServers are three listens that answer their name, with an x-key
+// field echoing the request's, or else a Set-Cookie SID echoing its x-id.
+const storeServers = `
+listen a1
+    bind 127.0.0.1:@PORTS1@
+    http-request return status 200 content-type text/plain string s1 hdr x-key "%[req.hdr(x-key)]" if { req.hdr(x-key) -m found }
+    http-request return status 200 content-type text/plain string s1 hdr set-cookie "SID=%[req.hdr(x-id)]; path=/" if { req.hdr(x-id) -m found }
+    http-request return status 200 content-type text/plain string s1
+
+listen a2
+    bind 127.0.0.1:@PORTS2@
+    http-request return status 200 content-type text/plain string s2 hdr x-key "%[req.hdr(x-key)]" if { req.hdr(x-key) -m found }
+    http-request return status 200 content-type text/plain string s2 hdr set-cookie "SID=%[req.hdr(x-id)]; path=/" if { req.hdr(x-id) -m found }
+    http-request return status 200 content-type text/plain string s2
+
+listen a3
+    bind 127.0.0.1:@PORTS3@
+    http-request return status 200 content-type text/plain string s3 hdr x-key "%[req.hdr(x-key)]" if { req.hdr(x-key) -m found }
+    http-request return status 200 content-type text/plain string s3 hdr set-cookie "SID=%[req.hdr(x-id)]; path=/" if { req.hdr(x-id) -m found }
+    http-request return status 200 content-type text/plain string s3
+`
+
+// stick store-response: the key the server's answer gives (a field, a
+// cookie it sets) is stored with that server, the first rule of each
+// table whose key is found, beside the request's store of the same
+// table; a condition on the response holds or not. Two clients
+// interleaved on one loop keep their servers.
+func TestHAProxyCfgStickStoreResponse(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "stick-store-response", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend be
+
+backend other
+    stick-table type string len 32 size 100 expire 1m
+
+backend be
+    stick-table type string len 32 size 100 expire 1m
+    stick match req.cook(SID)
+    stick match req.hdr(x-key)
+    stick store-request req.hdr(x-req)
+    stick store-response res.hdr(x-key)
+    stick store-response res.cook(SID)
+    stick store-response res.hdr(x-key) table other if { res.hdr(x-key) -m beg k }
+    server s1 127.0.0.1:@PORTS1@
+    server s2 127.0.0.1:@PORTS2@
+    server s3 127.0.0.1:@PORTS3@
+` + storeServers}
+	stickBoth(t, sc, nil, func(addr func(string) string, ask func(string) string) []string {
+		fe := addr("")
+		c1, c2 := stickClient("127.0.0.1"), stickClient("127.0.0.2")
+		var seen []string
+		a := stickGet(t, c1, fe, "/", "x-id: alpha")
+		b := stickGet(t, c2, fe, "/", "x-id: beta", "x-req: rb")
+		seen = append(seen, a, b)
+		for i := 0; i < 4; i++ {
+			// Keyless requests in between move the round robin on.
+			seen = append(seen, stickGet(t, c1, fe, "/"))
+			if x, y := stickGet(t, c1, fe, "/", "cookie: SID=alpha"), stickGet(t, c2, fe, "/", "cookie: SID=beta"); x != a || y != b {
+				t.Errorf("interleaved: %s and %s, want %s and %s", x, y, a, b)
+			}
+		}
+		k := stickGet(t, c1, fe, "/", "x-key: k1")
+		m := stickGet(t, c2, fe, "/", "x-key: m1")
+		for i := 0; i < 3; i++ {
+			seen = append(seen, stickGet(t, c2, fe, "/"))
+			if x, y := stickGet(t, c1, fe, "/", "x-key: k1"), stickGet(t, c2, fe, "/", "x-key: m1"); x != k || y != m {
+				t.Errorf("x-key: %s and %s, want %s and %s", x, y, k, m)
+			}
+		}
+		seen = append(seen, k, m)
+		seen = append(seen, tableEntries(ask, "be")...)
+		return append(seen, tableEntries(ask, "other")...)
+	})
+}
