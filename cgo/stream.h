@@ -266,6 +266,11 @@ typedef struct le_stream {
 	int32_t srv_be;
 	int32_t srv_id;
 	le_buf stick;
+	/* prst: what the backend's force-persist and ignore-persist rules
+	 * decided, written by Lua: 0 neither, 1 force (the persistence goes
+	 * to a server down or in maintenance), 2 ignore (the cookie is
+	 * neither read nor set). */
+	int32_t prst;
 	/* set-timeout: the server and tunnel timeouts of this request, in
 	 * milliseconds, written by Lua (TXN:set_timeout); 0: the backend's. */
 	int32_t server_ms;

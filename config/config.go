@@ -467,6 +467,10 @@ type Backend struct {
 	// Stick keeps a key's requests on one server through a stick table,
 	// in order (persist.go).
 	Stick []StickRule `yaml:"stick"`
+	// PersistDown sends a request whose persistence (cookie, stick rule,
+	// use_server) names a server down or in maintenance there anyway
+	// (HAProxy's option persist).
+	PersistDown bool `yaml:"persist_down"`
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), as a

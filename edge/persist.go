@@ -20,11 +20,12 @@ func init() {
 }
 
 // goPersist(op, ...):
-//   - "server", backend, server: the server's id if it is Persistent,
-//     else nil;
-//   - "match", backend, table, key: the id and name of the server the
-//     key's entry names, if that server is of backend and Persistent,
-//     else nil; a live entry is refreshed either way;
+//   - "server", backend, server, forced: the server's id if the request
+//     may go there (proxy.Backend.Persists; forced: a force-persist rule
+//     held), else nil;
+//   - "match", backend, table, key, forced: the id and name of the server
+//     the key's entry names, if that server is of backend and the request
+//     may go there, else nil; a live entry is refreshed either way;
 //   - "store", backend, table, key, id: writes server id of backend into
 //     the entry of key in table (a stick store-response rule, once the
 //     server answered); true when stored;
@@ -41,7 +42,7 @@ func goPersist(c *cgo.Call) int {
 		if be == nil {
 			return c.Error("use_server: no backend named '" + c.String(2) + "'")
 		}
-		if srv := be.Server(c.String(3)); srv != nil && srv.Persistent() {
+		if srv := be.Server(c.String(3)); srv != nil && be.Persists(srv, c.Bool(4)) {
 			c.PushNumber(float64(srv.ID()))
 			return 1
 		}
@@ -67,7 +68,7 @@ func goPersist(c *cgo.Call) int {
 		if srv == nil && id > 0 {
 			srv = be.ServerByID(id)
 		}
-		if srv != nil && srv.Persistent() {
+		if srv != nil && be.Persists(srv, c.Bool(5)) {
 			c.PushNumber(float64(srv.ID()))
 			c.PushString(srv.Name())
 			return 2

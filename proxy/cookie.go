@@ -20,6 +20,7 @@ type persist struct {
 	direct bool   // the request's cookie named that server
 	post   bool   // the request is a POST (postonly)
 	safe   bool   // GET, HEAD, OPTIONS or TRACE: a cache could keep the answer (nocache)
+	ignore bool   // an ignore-persist rule held: the server's Set-Cookie is left alone, none is inserted
 
 	// What the response head showed so far.
 	found     bool // a Set-Cookie of the cookie
@@ -74,7 +75,7 @@ func persistenceOf(s *cgo.Stream, b *Backend, srv *backend.Server) persist {
 	if ck == nil {
 		return persist{}
 	}
-	p := persist{ck: ck, server: srv.CookieValue()}
+	p := persist{ck: ck, server: srv.CookieValue(), ignore: ignored(s)}
 	if v, ok := requestCookie(s, ck.Name); ok && p.server != "" {
 		p.direct = string(cookieServer(ck, v)) == p.server
 	}
@@ -224,8 +225,11 @@ func (p *persist) setCookie(v []byte, scratch *[]byte) ([]byte, bool) {
 	if !ok || string(bytes.TrimSpace(k)) != p.ck.Name {
 		return v, true
 	}
-	p.found = true
 	ck := p.ck
+	if p.ignore {
+		return v, true
+	}
+	p.found = true
 	switch {
 	case ck.Preserve:
 		return v, true
@@ -254,7 +258,7 @@ func (p *persist) setCookie(v []byte, scratch *[]byte) ([]byte, bool) {
 // keep the answer.
 func (p *persist) addFields(s *cgo.Stream) {
 	ck := p.ck
-	if ck == nil || ck.Mode != backend.CookieInsert || p.direct || (p.found && ck.Preserve) || (ck.PostOnly && !p.post) {
+	if ck == nil || p.ignore || ck.Mode != backend.CookieInsert || p.direct || (p.found && ck.Preserve) || (ck.PostOnly && !p.post) {
 		return
 	}
 	b := append([]byte(ck.Name), '=')

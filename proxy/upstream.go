@@ -41,6 +41,9 @@ type Backend struct {
 	NameHeader     string        // a request field set to the server's name (lower case; "": none)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 	Stick          []StickRule   // the configuration's stick rules (persist.go)
+	// PersistDown: a request's persistence goes to its server even when
+	// it is down or in maintenance (HAProxy's option persist).
+	PersistDown bool
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -180,9 +183,10 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	// server's room if need be. The stick rules run whoever chose: their
 	// stores apply to any server.
 	var want *backend.Server
-	if ck := b.Cookie(); ck != nil {
+	forced := b.forced(st.S())
+	if ck := b.Cookie(); ck != nil && !ignored(st.S()) {
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
-			want = b.CookieServer(cookieServer(ck, v))
+			want = b.CookieServer(cookieServer(ck, v), forced)
 		}
 	}
 	if w := persistent(st, be, b); want == nil {
@@ -192,7 +196,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		want = w
 	}
 	if want != nil {
-		return p.queueFor(st, b, want)
+		return p.queueFor(st, b, want, forced)
 	}
 	srv := b.Pick(key)
 	if srv == nil {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +88,95 @@ backend be
 		seen = append(seen, k, m)
 		seen = append(seen, tableEntries(ask, "be")...)
 		return append(seen, tableEntries(ask, "other")...)
+	})
+}
+
+// persistGet sends a GET for path with the header fields hdr and returns
+// the answer's status, body and Set-Cookie fields.
+func persistGet(t *testing.T, c *http.Client, addr, path string, hdr ...string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	for _, h := range hdr {
+		n, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(n, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%s %s %q", resp.Status[:3], strings.TrimSpace(string(body)), resp.Header.Values("set-cookie"))
+}
+
+// force-persist sends a cookie's request to its server in maintenance,
+// ignore-persist balances it and inserts no cookie; option persist
+// keeps a stick entry's and a use-server rule's server in maintenance.
+// A second client on the loop keeps its own server throughout.
+func TestHAProxyCfgPersistRules(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "persist-rules", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    use_backend bp if { path_beg /p }
+    default_backend be
+
+backend be
+    balance first
+    cookie SRV insert indirect nocache
+    force-persist if { req.hdr(x-force) -m found }
+    ignore-persist if { req.hdr(x-ignore) -m found }
+    server s1 127.0.0.1:@PORTS1@ cookie c1
+    server s2 127.0.0.1:@PORTS2@ cookie c2
+    server s3 127.0.0.1:@PORTS3@ cookie c3
+
+backend bp
+    option persist
+    stick-table type string len 32 size 100 expire 1m
+    use-server s3 if { path_beg /p/three }
+    stick on req.hdr(x-user)
+    server s1 127.0.0.1:@PORTS1@
+    server s2 127.0.0.1:@PORTS2@
+    server s3 127.0.0.1:@PORTS3@
+` + stickServers}
+	stickBoth(t, sc, nil, func(addr func(string) string, ask func(string) string) []string {
+		fe := addr("")
+		c1, c2 := stickClient("127.0.0.1"), stickClient("127.0.0.2")
+		var seen []string
+		get := func(c *http.Client, path string, hdr ...string) {
+			seen = append(seen, path+" "+strings.Join(hdr, ", ")+" -> "+persistGet(t, c, fe, path, hdr...))
+		}
+		other := func() {
+			if got := persistGet(t, c2, fe, "/", "cookie: SRV=c3"); got != `200 s3 []` {
+				t.Errorf("the other client went to %s", got)
+			}
+		}
+		get(c1, "/")
+		get(c1, "/", "cookie: SRV=c2")
+		other()
+		seen = append(seen, ask("disable server be/s2"))
+		for i := 0; i < 2; i++ {
+			get(c1, "/", "cookie: SRV=c2")
+			other()
+			get(c1, "/", "cookie: SRV=c2", "x-force: 1")
+			get(c1, "/", "cookie: SRV=c2", "x-force: 1", "x-ignore: 1")
+		}
+		seen = append(seen, ask("enable server be/s2"))
+		for i := 0; i < 2; i++ {
+			get(c1, "/", "cookie: SRV=c2", "x-ignore: 1")
+			other()
+			get(c1, "/", "x-ignore: 1")
+		}
+		// option persist: stick entries and use-server in maintenance.
+		get(c1, "/p", "x-user: u1")
+		get(c1, "/p", "x-user: u2")
+		seen = append(seen, ask("disable server bp/s1"), ask("disable server bp/s2"), ask("disable server bp/s3"))
+		for i := 0; i < 2; i++ {
+			get(c1, "/p", "x-user: u1")
+			other()
+			get(c1, "/p", "x-user: u2")
+			get(c1, "/p/three")
+		}
+		return append(seen, tableEntries(ask, "bp")...)
 	})
 }

@@ -130,7 +130,7 @@ func (f *file) build() (*Result, error) {
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
+		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader, PersistDown: p.persistDown}
 		b.Stick, _ = modelStick(p)
 		if p.check.Type != "" {
 			b.Check = p.check
@@ -402,6 +402,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 				return fe, err
 			}
 			req = append(req, r)
+			if req, err = b.appendPersistRules(req, reach, backends, phase); err != nil {
+				return fe, err
+			}
 		}
 		for _, r := range s.rules {
 			e, err := b.rule(s, r, phase+"-req", false)
@@ -417,6 +420,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			return fe, err
 		}
 		req = append(req, r)
+		if req, err = b.appendPersistRules(req, reach, backends, phase); err != nil {
+			return fe, err
+		}
 	}
 	// The use-server and stick rules of the backend the request goes to,
 	// after every request rule (persist.go).

@@ -118,7 +118,7 @@ type proxy struct {
 	hashType   string                // hash-type's words
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	nameHeader string                // http-send-name-header NAME
-	persist    []rule                // use-server and stick lines, in order (persist.go)
+	persist    []rule                // use-server, stick, force-persist and ignore-persist lines, in order (persist.go)
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
 	hasRules   bool
@@ -156,6 +156,10 @@ type proxy struct {
 	acceptProxy bool
 	maxconn     int
 	compression *config.Compression
+
+	// persistDown: option persist (persistence goes to a server down or
+	// in maintenance).
+	persistDown bool
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -1125,12 +1129,12 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("http-send-name-header: want a field name")
 		}
 		p.nameHeader = w[1]
-	case "use-server", "stick":
+	case "use-server", "stick", "force-persist", "ignore-persist":
 		if err := only(be); err != nil {
 			return err
 		}
 		return persistLine(p, at, w)
-	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -1167,6 +1171,8 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
+	case "persist":
+		p.persistDown = !neg
 	case "http-buffer-request":
 		p.bufferReq = !neg
 	case "forwardfor":

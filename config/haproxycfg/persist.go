@@ -23,6 +23,10 @@ func persistLine(p *proxy, at pos, w []string) error {
 		return at.errorf("%s: a condition is needed after '%s'", w[0], w[ci])
 	}
 	switch w[0] {
+	case "force-persist", "ignore-persist":
+		if ci != 1 || len(w) == 1 {
+			return at.errorf("%s: want 'if' or 'unless' and a condition", w[0])
+		}
 	case "use-server":
 		if ci != 2 {
 			return at.errorf("use-server: want a server name, then optionally 'if' or 'unless' and a condition")
@@ -45,6 +49,52 @@ func persistLine(p *proxy, at pos, w []string) error {
 	}
 	p.persist = append(p.persist, rule{at: at, words: w})
 	return nil
+}
+
+// persistRules compiles the force-persist and ignore-persist rules of
+// backend x into an action of phase, run once the request's backend is
+// known, as HAProxy evaluates them: the first rule whose condition holds
+// forces or ignores the request's persistence (txn:set_persist). It
+// returns "" when x has none.
+func (c *chain) persistRules(x *proxy, phase string) (string, error) {
+	sc := scope{fe: c.fe, be: x.name, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
+	var code, comments []string
+	for _, r := range x.persist {
+		w := r.words
+		if w[0] != "force-persist" && w[0] != "ignore-persist" {
+			continue
+		}
+		comments = append(comments, r.at.String()+": "+strings.Join(w, " "))
+		k, err := sc.cond(w[1:], x.acls)
+		if err != nil {
+			return "", r.at.errorf("%s: %v", w[0], err)
+		}
+		mode, _, _ := strings.Cut(w[0], "-")
+		code = append(code, fmt.Sprintf("if %s then\ntxn:set_persist(%s)\n", k, luaQuote(mode)))
+	}
+	if len(code) == 0 {
+		return "", nil
+	}
+	stmt := fmt.Sprintf("if H.st(txn).be == %s then\n%send\nend", luaQuote(x.name), strings.Join(code, "else"))
+	return c.g.action(phase, strings.Join(comments, "; "), stmt), nil
+}
+
+// appendPersistRules appends to req the force-persist and ignore-persist
+// actions of the backends a frontend reaches, run once its backend is
+// chosen.
+func (c *chain) appendPersistRules(req []string, reach map[string]bool, backends map[string]*proxy, phase string) ([]string, error) {
+	for _, name := range sortedKeys(reach) {
+		if x := backends[name]; len(x.persist) > 0 && len(x.servers) > 0 {
+			r, err := c.persistRules(x, phase+"-req")
+			if err != nil {
+				return nil, err
+			}
+			if r != "" {
+				req = append(req, r)
+			}
+		}
+	}
+	return req, nil
 }
 
 // persistTables adds server_id and server_key to the store of each table

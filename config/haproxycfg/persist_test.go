@@ -76,6 +76,8 @@ func TestPersistErrors(t *testing.T) {
 		{fe + "backend b\n  stick-table type ip size 1\n  stick on src foo\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: want a pattern"},
 		{fe + "backend b\n  stick-table type ip size 1\n  stick on req.nope\n  server a 127.0.0.1:1\n", "haproxy.cfg:7: stick on: fetch 'req.nope' is not supported"},
 		{"frontend f\n  bind :80\n  stick on src\n", "haproxy.cfg:3: 'stick' is not allowed in a frontend section"},
+		{fe + "backend b\n  force-persist\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: force-persist: want 'if' or 'unless' and a condition"},
+		{fe + "backend b\n  ignore-persist foo\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: ignore-persist: want 'if' or 'unless' and a condition"},
 		{"defaults\n  use-server a\n", "haproxy.cfg:2: 'use-server' is not allowed in a defaults section"},
 	} {
 		_, err := Load(write(t, "haproxy.cfg", tc.cfg))
@@ -156,5 +158,40 @@ backend app
 			t.Fatalf("%q missing or out of order in:\n%s", s, rules)
 		}
 		at = i
+	}
+}
+
+// option persist is the backend's persist_down; force-persist and
+// ignore-persist compile into one action run once the backend is chosen,
+// before the backend's http-request rules, the first rule holding.
+func TestPersistForceIgnore(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    default_backend app
+
+backend app
+    option persist
+    http-request set-header x-b c
+    force-persist if { req.hdr(x-f) -m found }
+    ignore-persist unless { path_beg /k }
+    use-server a if { path_beg /a }
+    server a 127.0.0.1:8001
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Config.Backends[0].PersistDown {
+		t.Error("option persist: persist_down is not set")
+	}
+	rules := string(res.Rules)
+	order := []string{`txn:set_persist("force")`, `else`, `txn:set_persist("ignore")`, `txn.http:req_set_header("x-b", "c")`, `txn:use_server("app", "a")`}
+	at := -1
+	for _, s := range order {
+		i := strings.Index(rules[at+1:], s)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in:\n%s", s, rules)
+		}
+		at += i + 1
 	}
 }

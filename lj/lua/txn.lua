@@ -230,6 +230,15 @@ function TXN.use_server(self, be, name)
 	return I.use_server(stream_of(self, "use_server"), be, name)
 end
 
+-- txn:set_persist(mode) is what HAProxy's force-persist ("force") and
+-- ignore-persist ("ignore") rules do for the request's backend: its
+-- persistence (cookie, use_server, stick_match) goes to a server even
+-- when it is down or in maintenance, or its persistence cookie is
+-- neither read nor set. The first call of a request counts.
+function TXN.set_persist(self, mode)
+	I.set_persist(stream_of(self, "set_persist"), mode)
+end
+
 -- txn:stick_match(backend, key [, table]) looks key up in table (the
 -- backend's own by default): the entry is refreshed and, unless a server
 -- was chosen already, the server it names is chosen if it is usable as
