@@ -180,3 +180,44 @@ backend bp
 		return append(seen, tableEntries(ask, "bp")...)
 	})
 }
+
+// use-server with a name made from a format: the server it names, the
+// next rule when that server is in maintenance, and the end of the
+// use-server rules when it names none.
+func TestHAProxyCfgUseServerFormat(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "use-server-format", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend be
+
+backend be
+    balance first
+    use-server %[req.hdr(x-srv)] if { req.hdr(x-srv) -m found }
+    use-server s%[req.hdr(x-n)] if { req.hdr(x-n) -m found }
+    use-server s3 if { path_beg /three }
+    server s1 127.0.0.1:@PORTS1@
+    server s2 127.0.0.1:@PORTS2@
+    server s3 127.0.0.1:@PORTS3@
+` + stickServers}
+	stickBoth(t, sc, nil, func(addr func(string) string, ask func(string) string) []string {
+		fe := addr("")
+		c1, c2 := stickClient("127.0.0.1"), stickClient("127.0.0.2")
+		var seen []string
+		run := func() {
+			for _, r := range [][]string{
+				{"/", "x-srv: s2"}, {"/three", "x-srv: nope"}, {"/three", "x-n: 7"}, {"/three", "x-n: 1"},
+				{"/", "x-n: 2"}, {"/", "x-srv: s1", "x-n: 2"}, {"/three", "x-srv: s1"}, {"/three"},
+			} {
+				seen = append(seen, strings.Join(r, " ")+" -> "+stickGet(t, c1, fe, r[0], r[1:]...))
+				if got := stickGet(t, c2, fe, "/", "x-srv: s3"); got != "200 s3" {
+					t.Errorf("the other client went to %s", got)
+				}
+			}
+		}
+		run()
+		seen = append(seen, ask("disable server be/s1"))
+		run()
+		return seen
+	})
+}

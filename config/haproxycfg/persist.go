@@ -31,9 +31,6 @@ func persistLine(p *proxy, at pos, w []string) error {
 		if ci != 2 {
 			return at.errorf("use-server: want a server name, then optionally 'if' or 'unless' and a condition")
 		}
-		if strings.Contains(w[1], "%[") {
-			return at.errorf("use-server %s: a server name made from a format is not supported by luaedge", w[1])
-		}
 	case "stick":
 		if len(w) < 2 {
 			return at.errorf("stick: want match, on or store-request")
@@ -186,15 +183,12 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 		}
 		return s, nil
 	}
-	var comments []string
+	var comments, use []string
 	for _, r := range x.persist {
 		if r.words[0] != "use-server" {
 			continue
 		}
 		comments = append(comments, r.at.String()+": "+strings.Join(r.words, " "))
-		if !slices.ContainsFunc(x.servers, func(s config.Server) bool { return s.Name == r.words[1] }) {
-			return "", r.at.errorf("use-server: %s %s has no server named '%s'", x.kind, x.name, r.words[1])
-		}
 		k, err := cond(r, r.words[2:])
 		if err != nil {
 			return "", err
@@ -202,7 +196,23 @@ func (c *chain) persist(x *proxy, phase string) (string, error) {
 		// use_server ignores a server down or in maintenance, and any
 		// once one is chosen: the first rule whose server can take the
 		// request wins.
-		code = append(code, fmt.Sprintf("if %s then txn:use_server(%s, %s) end", k, be, luaQuote(r.words[1])))
+		if !strings.Contains(r.words[1], "%[") {
+			if !slices.ContainsFunc(x.servers, func(s config.Server) bool { return s.Name == r.words[1] }) {
+				return "", r.at.errorf("use-server: %s %s has no server named '%s'", x.kind, x.name, r.words[1])
+			}
+			use = append(use, fmt.Sprintf("if %s then txn:use_server(%s, %s) end", k, be, luaQuote(r.words[1])))
+			continue
+		}
+		// A name made from a format: one that names no server of the
+		// backend ends the use-server rules, as HAProxy's.
+		name, err := sc.format(r.words[1])
+		if err != nil {
+			return "", r.at.errorf("use-server %s: %v", r.words[1], err)
+		}
+		use = append(use, fmt.Sprintf("if %s then\nlocal n = %s\nif not core.backends[%s].servers[n] then break end\ntxn:use_server(%s, n)\nend", k, name, be, be))
+	}
+	if len(use) > 0 {
+		code = append(code, "repeat\n"+strings.Join(use, "\n")+"\nuntil true")
 	}
 	_, inModel := modelStick(x)
 	if !inModel {

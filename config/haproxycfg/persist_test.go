@@ -69,7 +69,7 @@ func TestPersistErrors(t *testing.T) {
 		{fe + "backend b\n  use-server z\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: backend b has no server named 'z'"},
 		{fe + "backend b\n  use-server a if\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: a condition is needed after 'if'"},
 		{fe + "backend b\n  use-server a b\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server: want a server name"},
-		{fe + "backend b\n  use-server %[req.hdr(x)]\n  server a 127.0.0.1:1\n", "a server name made from a format is not supported by luaedge"},
+		{fe + "backend b\n  use-server %[req.nope] if TRUE\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: use-server %[req.nope]: "},
 		{fe + "backend b\n  stick on src\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on: backend b has no stick-table"},
 		{fe + "backend b\n  stick on src table t\n  server a 127.0.0.1:1\n", "haproxy.cfg:6: stick on ... table t: no frontend, backend or listen named t"},
 		{"frontend f\n  bind :80\n  mode tcp\n  default_backend b\nbackend b\n  mode tcp\n  stick-table type ip size 1\n  stick store-response src\n  server a 127.0.0.1:1\n", "haproxy.cfg:8: stick store-response in mode tcp is not supported by luaedge"},
