@@ -58,6 +58,10 @@ type Cookie struct {
 	Secure   bool
 	Domains  []string
 	Attrs    []string
+	// MaxIdle and MaxLife: a cookie whose dates say it was refreshed or
+	// first given longer ago is ignored; the inserted cookie carries its
+	// dates (proxy/cookie.go). 0: none.
+	MaxIdle, MaxLife time.Duration
 }
 
 // CookieMode is how a persistence cookie names the server.

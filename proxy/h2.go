@@ -72,7 +72,7 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	cc.StartRequest(s.Method(), []byte("http"), requestAuthority(s, srv), originForm(s.Target(), s.Path()))
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
-	ps := persistenceOf(s, b, srv)
+	ps := persistenceOf(s, b, srv, p.loop.Now().Unix())
 	sn := serverName{b.NameHeader, srv.Name()}
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)

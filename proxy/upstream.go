@@ -186,7 +186,8 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	forced := b.forced(st.S())
 	if ck := b.Cookie(); ck != nil && !ignored(st.S()) {
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
-			want = b.CookieServer(cookieServer(ck, v), forced)
+			named, _ := cookieServer(ck, v, p.loop.Now().Unix())
+			want = b.CookieServer(named, forced)
 		}
 	}
 	if w := persistent(st, be, b); want == nil {
@@ -280,7 +281,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		key = u.key[:]
 		u.method = append(u.method[:0], "GET"...)
 	}
-	u.persist = persistenceOf(s, b, srv)
+	u.persist = persistenceOf(s, b, srv, p.loop.Now().Unix())
 	u.timeout, u.tunnelTimeout = b.timeouts(s)
 	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()}))
 	if s.BodyUnread() > 0 {

@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // HAProxy's other persistence features, run on HAProxy 2.6 and on
@@ -220,4 +225,183 @@ backend be
 		run()
 		return seen
 	})
+}
+
+// cookieDate writes Unix time u as the persistence cookie's dates are
+// written: 4-second units in five base64 characters.
+func cookieDate(u int64) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	n := u >> 2
+	var b []byte
+	for i := 24; i >= 0; i -= 6 {
+		b = append(b, chars[(n>>i)&0x3f])
+	}
+	return string(b)
+}
+
+// datedCookies says what the dates of the Set-Cookie fields in answer
+// (persistGet's) are relative to now and to the dates sent (sent: the
+// request's cookie value): "now" for the present quantum, "sent" for a
+// date of the request's, else the raw value.
+func datedCookies(answer string, now int64, sent string) string {
+	re := regexp.MustCompile(`\|([A-Za-z0-9+/]{5})`)
+	return re.ReplaceAllStringFunc(answer, func(m string) string {
+		d := m[1:]
+		switch {
+		case strings.Contains(sent, d):
+			return "|sent"
+		case d == cookieDate(now+3) || d == cookieDate(now+7):
+			return "|now"
+		}
+		return m
+	})
+}
+
+// cookie maxidle and maxlife: the inserted cookie carries its dates; a
+// request's cookie idle or alive too long, or dated a day ahead, names no
+// server; one whose last date passed, or without the dates the backend
+// wants, is given again; a backend without them drops the dates of a
+// cookie that has some. A second client keeps its server.
+func TestHAProxyCfgCookieDates(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "cookie-dates", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    use_backend plain if { path_beg /plain }
+    default_backend be
+
+backend be
+    balance first
+    cookie SRV insert indirect maxidle 30s maxlife 1h
+    server s1 127.0.0.1:@PORTS1@ cookie c1
+    server s2 127.0.0.1:@PORTS2@ cookie c2
+    server s3 127.0.0.1:@PORTS3@ cookie c3
+
+backend plain
+    balance first
+    cookie SRV insert
+    server s1 127.0.0.1:@PORTS1@ cookie c1
+    server s2 127.0.0.1:@PORTS2@ cookie c2
+` + stickServers}
+	stickBoth(t, sc, nil, func(addr func(string) string, ask func(string) string) []string {
+		fe := addr("")
+		c1, c2 := stickClient("127.0.0.1"), stickClient("127.0.0.2")
+		var seen []string
+		now := time.Now().Unix()
+		d := func(ago int64) string { return cookieDate(now - ago) }
+		for _, r := range []struct{ path, cookie string }{
+			{"/", ""},
+			{"/", "c2"},
+			{"/", "c2|" + d(-4) + "|" + d(100)}, // fresh: kept as it is
+			{"/", "c2|" + d(12) + "|" + d(100)}, // last date passed: given again
+			{"/", "c2|" + d(12)},                // no first date: given one
+			{"/", "c2|" + d(60) + "|" + d(100)}, // idle too long
+			{"/", "c2|" + d(-4) + "|" + d(7200)},
+			{"/", "c2|" + d(-2*86400) + "|" + d(100)},
+			{"/", "c2|!!!!!|" + d(100)},
+			{"/", "c3|" + d(4)},
+			{"/plain", "c2|" + d(12) + "|" + d(100)},
+			{"/plain", "c2|" + d(-4) + "|" + d(100)},
+			{"/plain", "c2|" + d(-4)},
+			{"/plain", "c2"},
+		} {
+			var hdr []string
+			if r.cookie != "" {
+				hdr = append(hdr, "cookie: SRV="+r.cookie)
+			}
+			got := persistGet(t, c1, fe, r.path, hdr...)
+			seen = append(seen, r.path+" "+r.cookie+" -> "+datedCookies(got, time.Now().Unix(), r.cookie))
+			if got := persistGet(t, c2, fe, "/", "cookie: SRV=c3|"+cookieDate(time.Now().Unix()+4)+"|"+d(10)); got != `200 s3 []` {
+				t.Errorf("the other client: %s", got)
+			}
+		}
+		return seen
+	})
+}
+
+// cookie ... dynamic with dynamic-cookie-key: luaedge gives each server
+// the value HAProxy gives it, and each takes the other's cookies (both run
+// at once before the same servers).
+func TestHAProxyCfgCookieDynamic(t *testing.T) {
+	needBinary(t)
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	backends := map[string]string{}
+	for _, name := range []string{"D1", "D2", "D3"} {
+		body := strings.ToLower(name)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }))
+		t.Cleanup(srv.Close)
+		backends[name] = srv.Listener.Addr().String()
+	}
+	sc := hcScenario{name: "cookie-dynamic", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    default_backend be
+
+backend be
+    dynamic-cookie-key s3cr3t
+    cookie SRV insert indirect dynamic maxidle 1h
+    server d1 @D1@
+    server d2 @D2@
+    server d3 @D3@ cookie own
+`}
+	backends["SOCK"] = filepath.Join(t.TempDir(), "le.sock")
+	le, _ := hcStartLuaedge(t, sc, backends)
+	backends["SOCK"] = filepath.Join(t.TempDir(), "ha.sock")
+	ha, _ := hcStartHAProxy(t, bin, sc, backends)
+	valueRE := regexp.MustCompile(`SRV=([^|;]*)`)
+	// issued: the cookie each gives each server, by server.
+	issued := func(fe string) map[string]string {
+		c := stickClient("127.0.0.1")
+		out := map[string]string{}
+		for i := 0; i < 3; i++ {
+			req, _ := http.NewRequest("GET", "http://"+fe+"/", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			m := valueRE.FindStringSubmatch(resp.Header.Get("set-cookie"))
+			if m == nil {
+				t.Fatalf("no cookie from %s: %q", body, resp.Header.Get("set-cookie"))
+			}
+			out[string(body)] = resp.Header.Get("set-cookie")
+		}
+		return out
+	}
+	lc, hc := issued(le("")), issued(ha(""))
+	if len(lc) != 3 || len(hc) != 3 {
+		t.Fatalf("servers reached: luaedge %v, haproxy %v", lc, hc)
+	}
+	for name, h := range hc {
+		if lv, hv := valueRE.FindStringSubmatch(lc[name])[1], valueRE.FindStringSubmatch(h)[1]; lv != hv {
+			t.Errorf("%s: luaedge's cookie %s, haproxy's %s", name, lv, hv)
+		}
+		if name == "d3" && !strings.Contains(h, "SRV=own|") {
+			t.Errorf("d3's own cookie value: %s", h)
+		}
+	}
+	// Each takes the other's cookie, dates and all, and sends its client
+	// to that server with no new cookie; a second client keeps its own.
+	for _, x := range []struct {
+		fe     string
+		cookie map[string]string
+	}{{le(""), hc}, {ha(""), lc}} {
+		other := stickClient("127.0.0.2")
+		for i := 0; i < 2; i++ {
+			for _, name := range []string{"d1", "d2", "d3"} {
+				v, _, _ := strings.Cut(x.cookie[name], ";")
+				if got := persistGet(t, stickClient("127.0.0.1"), x.fe, "/", "cookie: "+v); got != "200 "+name+" []" {
+					t.Errorf("%s to %s: %s", v, x.fe, got)
+				}
+				w, _, _ := strings.Cut(x.cookie["d2"], ";")
+				if got := persistGet(t, other, x.fe, "/", "cookie: "+w); got != "200 d2 []" {
+					t.Errorf("the other client: %s", got)
+				}
+			}
+		}
+	}
 }

@@ -131,6 +131,16 @@ func (f *file) build() (*Result, error) {
 			continue
 		}
 		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader, PersistDown: p.persistDown}
+		if ck := p.cookie; ck != nil && ck.DynamicKey == dynamicPending {
+			// As HAProxy: dynamic without a dynamic-cookie-key gives the
+			// servers no value.
+			c := *ck
+			c.DynamicKey = p.dynamicKey
+			if c.DynamicKey == "" {
+				f.warn(p.at, "%s %s: cookie ... dynamic without dynamic-cookie-key gives the servers no cookie value", p.kind, p.name)
+			}
+			b.Cookie = &c
+		}
 		b.Stick, _ = modelStick(p)
 		if p.check.Type != "" {
 			b.Check = p.check

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luaedge/luaedge/config"
 )
@@ -193,5 +194,35 @@ backend app
 			t.Fatalf("%q missing or out of order in:\n%s", s, rules)
 		}
 		at += i + 1
+	}
+}
+
+// cookie maxidle and maxlife (seconds without a unit) and dynamic with
+// dynamic-cookie-key are the model's cookie max_idle, max_life and
+// dynamic_key.
+func TestCookieDatesDynamic(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    default_backend app
+
+backend app
+    dynamic-cookie-key k3y
+    cookie SRV insert maxidle 30 maxlife 2h dynamic
+    server a 127.0.0.1:8001
+
+backend other
+    cookie SRV insert dynamic
+    server a 127.0.0.1:8001
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := res.Config.Backends[0].Cookie
+	if ck.MaxIdle.D() != 30*time.Second || ck.MaxLife.D() != 2*time.Hour || ck.DynamicKey != "k3y" {
+		t.Errorf("cookie %+v", ck)
+	}
+	if k := res.Config.Backends[1].Cookie.DynamicKey; k != "" || !strings.Contains(strings.Join(res.Warnings, "\n"), "without dynamic-cookie-key") {
+		t.Errorf("dynamic without a key: %q, warnings %v", k, res.Warnings)
 	}
 }
