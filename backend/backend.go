@@ -58,6 +58,10 @@ type Cookie struct {
 	Secure   bool
 	Domains  []string
 	Attrs    []string
+	// MaxIdle and MaxLife: a cookie whose dates say it was refreshed or
+	// first given longer ago is ignored; the inserted cookie carries its
+	// dates (proxy/cookie.go). 0: none.
+	MaxIdle, MaxLife time.Duration
 }
 
 // CookieMode is how a persistence cookie names the server.
@@ -658,15 +662,16 @@ func (b *Backend) take(s *Server) {
 func (b *Backend) Cookie() *Cookie { return b.cookie }
 
 // CookieServer is the server a request whose persistence cookie has
-// value v goes to: the one the value names, when it still takes its
-// clients' requests (Persistent; the request waits for its maxconn with
+// value v goes to: the first the value names that still takes its
+// clients' requests (Persistent, or any when forced: HAProxy's option
+// persist and force-persist; the request waits for its maxconn with
 // QueueFor); else nil, and the request is balanced as any other.
-func (b *Backend) CookieServer(v []byte) *Server {
+func (b *Backend) CookieServer(v []byte, forced bool) *Server {
 	if len(v) == 0 {
 		return nil
 	}
 	for _, s := range b.set.Load().servers {
-		if s.cookie != "" && s.cookie == string(v) && s.Persistent() {
+		if s.cookie != "" && s.cookie == string(v) && (forced || s.Persistent()) {
 			return s
 		}
 	}

@@ -456,20 +456,23 @@ func TestCookieServer(t *testing.T) {
 	b := mustNew(t, Config{Name: "x", Servers: []ServerConfig{
 		{Name: "a", Address: "10.0.0.1:80", Cookie: "ca"}, {Name: "b", Address: "10.0.0.2:80", Cookie: "cb"}, {Name: "c", Address: "10.0.0.3:80"},
 	}})
-	if s := b.CookieServer([]byte("cb")); s == nil || s.Name() != "b" {
+	if s := b.CookieServer([]byte("cb"), false); s == nil || s.Name() != "b" {
 		t.Fatalf("cb: %v", s)
 	}
 	for _, v := range []string{"", "zz"} {
-		if s := b.CookieServer([]byte(v)); s != nil {
+		if s := b.CookieServer([]byte(v), false); s != nil {
 			t.Errorf("%q: %s", v, s.Name())
 		}
 	}
 	b.Servers()[1].SetAdminState(AdminDrain)
-	if s := b.CookieServer([]byte("cb")); s == nil || s.Name() != "b" {
+	if s := b.CookieServer([]byte("cb"), false); s == nil || s.Name() != "b" {
 		t.Errorf("cb while b drains: %v", s)
 	}
 	b.Servers()[1].SetAdminState(AdminMaint)
-	if s := b.CookieServer([]byte("cb")); s != nil {
+	if s := b.CookieServer([]byte("cb"), false); s != nil {
 		t.Errorf("cb while b is in maintenance: %s", s.Name())
+	}
+	if s := b.CookieServer([]byte("cb"), true); s == nil || s.Name() != "b" {
+		t.Errorf("cb forced while b is in maintenance: %v", s)
 	}
 }

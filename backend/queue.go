@@ -14,7 +14,10 @@ type Ticket struct {
 	b    *Backend
 	key  []byte
 	want *Server // QueueFor's server; nil: any the balancing picks
-	wake func(*Server)
+	// forced: the request waits for want whatever its state (option
+	// persist, force-persist).
+	forced bool
+	wake   func(*Server)
 	// Pos is how many requests were waiting before this one when it
 	// came (HAProxy's %bq).
 	Pos int
@@ -48,15 +51,17 @@ func (b *Backend) Queue(key []byte, wake func(*Server)) (*Server, *Ticket) {
 // a stick table chose it, and s is Persistent): s now, counted as picked,
 // when it is below its maxconn and nobody waits; else the request's place
 // in the queue, served when s has room, in the queue's order. Should s be
-// down or in maintenance by then, the request takes any server, as Queue's.
-func (b *Backend) QueueFor(s *Server, wake func(*Server)) (*Server, *Ticket) {
+// down or in maintenance by then, the request takes any server, as Queue's,
+// unless forced (HAProxy's option persist and force-persist: s may be
+// down or in maintenance, and the request waits for it).
+func (b *Backend) QueueFor(s *Server, forced bool, wake func(*Server)) (*Server, *Ticket) {
 	b.mu.Lock()
 	if len(b.queue) == 0 && s.hasRoom() {
 		b.take(s)
 		b.mu.Unlock()
 		return s, nil
 	}
-	return nil, b.enqueue(&Ticket{b: b, want: s, wake: wake})
+	return nil, b.enqueue(&Ticket{b: b, want: s, forced: forced, wake: wake})
 }
 
 // PickServer is QueueFor for a request that does not wait: s, counted as
@@ -144,7 +149,7 @@ func (b *Backend) serveQueue() []*Ticket {
 		t := b.queue[i]
 		var s *Server
 		switch {
-		case t.want != nil && t.want.Persistent():
+		case t.want != nil && (t.forced || t.want.Persistent()):
 			if t.want.hasRoom() {
 				s = t.want
 				b.take(s)

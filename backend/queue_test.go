@@ -117,14 +117,14 @@ func TestQueueFor(t *testing.T) {
 	if b.ServerByID(2) != bs || b.ServerByID(3) != nil {
 		t.Fatal("ServerByID")
 	}
-	if s, tk := b.QueueFor(bs, nil); s != bs || tk != nil {
+	if s, tk := b.QueueFor(bs, false, nil); s != bs || tk != nil {
 		t.Fatalf("b free: %v %v", s, tk)
 	}
 	woken := make(chan string, 10)
 	wake := func(name string) func(*Server) {
 		return func(s *Server) { woken <- name + "@" + s.Name() }
 	}
-	_, forB := b.QueueFor(bs, wake("r1"))
+	_, forB := b.QueueFor(bs, false, wake("r1"))
 	if forB == nil {
 		t.Fatal("r1 for a full b was not queued")
 	}
@@ -138,7 +138,7 @@ func TestQueueFor(t *testing.T) {
 	// Both full: r3 for any waits behind r1; b's room goes to r1 though
 	// a request for any came first.
 	_, any := b.Queue(nil, wake("r3"))
-	_, forB2 := b.QueueFor(bs, wake("r4"))
+	_, forB2 := b.QueueFor(bs, false, wake("r4"))
 	if any == nil || forB2 == nil {
 		t.Fatal("r3, r4 not queued")
 	}
@@ -158,6 +158,28 @@ func TestQueueFor(t *testing.T) {
 	}
 	if b.QueueLen() != 0 {
 		t.Fatalf("queue %d", b.QueueLen())
+	}
+}
+
+// A forced request (option persist, force-persist) waits for its server
+// in maintenance, and gets it when it has room.
+func TestQueueForForced(t *testing.T) {
+	b := mustNew(t, Config{Name: "q", Servers: []ServerConfig{
+		{Name: "a", Address: "127.0.0.1:1", MaxConn: 1}, {Name: "b", Address: "127.0.0.1:2", MaxConn: 1}}})
+	a := b.Servers()[0]
+	a.SetMaint()
+	if s, _ := b.QueueFor(a, true, nil); s != a {
+		t.Fatalf("forced to a free a in maintenance: %v", s)
+	}
+	woken := make(chan string, 1)
+	_, tk := b.QueueFor(a, true, func(s *Server) { woken <- s.Name() })
+	if tk == nil {
+		t.Fatal("not queued for a full a")
+	}
+	b.Servers()[1].Done() // a free b does not take it
+	a.Done()
+	if w := <-woken; w != "a" {
+		t.Fatalf("woken on %s, want a", w)
 	}
 }
 

@@ -125,7 +125,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.arg = 0
 	c.err.len = 0
 	c.logvars.len = 0
-	c.srv_be, c.srv_id, c.stick.len = -1, 0, 0
+	c.srv_be, c.srv_id, c.stick.len, c.prst = -1, 0, 0, 0
 	c.server_ms, c.tunnel_ms = 0, 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
@@ -396,6 +396,22 @@ func (s *Stream) SetBackend(i int) { s.c.backend = C.int32_t(i) }
 // Persist returns the server the request's use-server or stick rules
 // chose: its id in backend be; id 0 when they chose none.
 func (s *Stream) Persist() (be, id int) { return int(s.c.srv_be), int(s.c.srv_id) }
+
+// PersistForce and PersistIgnore are what a request's force-persist or
+// ignore-persist rule decided (le_stream.prst).
+const (
+	PersistForce  = 1
+	PersistIgnore = 2
+)
+
+// PersistRule is what the backend's force-persist and ignore-persist rules
+// decided for the request: 0, PersistForce or PersistIgnore.
+func (s *Stream) PersistRule() int { return int(s.c.prst) }
+
+// SetServer records id, a server of the request's backend, as the one
+// that took the request (HAProxy's target): from then on srv_id names it,
+// for the response's stick store-response rules.
+func (s *Stream) SetServer(id int) { s.c.srv_be, s.c.srv_id = s.c.backend, C.int32_t(id) }
 
 // Timeouts are the server and tunnel timeouts a script set for this
 // request (TXN:set_timeout); 0: the backend's.

@@ -265,12 +265,19 @@ typedef struct le_stream {
 	 * (TXN:use_server, stick_match, stick_store) decided, written by Lua
 	 * before the request is forwarded and read by Go as it picks the
 	 * server. srv_id is the server chosen, by its id in backend srv_be
-	 * (HAProxy's puid; 0: the balancing chooses). stick holds the stick
+	 * (HAProxy's puid; 0: the balancing chooses); once a server took the
+	 * request, Go writes that server there (HAProxy's target), which the
+	 * response's stick store-response rules store. stick holds the stick
 	 * stores pending until the server takes the request, "TABLE\0KEY\0"
 	 * each: they are the request's until Go stores them. */
 	int32_t srv_be;
 	int32_t srv_id;
 	le_buf stick;
+	/* prst: what the backend's force-persist and ignore-persist rules
+	 * decided, written by Lua: 0 neither, 1 force (the persistence goes
+	 * to a server down or in maintenance), 2 ignore (the cookie is
+	 * neither read nor set). */
+	int32_t prst;
 	/* set-timeout: the server and tunnel timeouts of this request, in
 	 * milliseconds, written by Lua (TXN:set_timeout); 0: the backend's. */
 	int32_t server_ms;

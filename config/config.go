@@ -467,6 +467,10 @@ type Backend struct {
 	// Stick keeps a key's requests on one server through a stick table,
 	// in order (persist.go).
 	Stick []StickRule `yaml:"stick"`
+	// PersistDown sends a request whose persistence (cookie, stick rule,
+	// use_server) names a server down or in maintenance there anyway
+	// (HAProxy's option persist).
+	PersistDown bool `yaml:"persist_down"`
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), as a
@@ -513,6 +517,16 @@ type BackendCookie struct {
 	Secure   bool     `yaml:"secure"`
 	Domains  []string `yaml:"domains"`
 	Attrs    []string `yaml:"attrs"` // more attributes of the inserted cookie
+	// MaxIdle and MaxLife: the inserted cookie carries the dates it was
+	// last refreshed and first given, and a request's cookie idle or
+	// alive longer than these is ignored (HAProxy's maxidle, maxlife; in
+	// whole seconds); 0: never.
+	MaxIdle Duration `yaml:"max_idle"`
+	MaxLife Duration `yaml:"max_life"`
+	// DynamicKey gives each server without a cookie value one made from
+	// its address, its port and this key, as HAProxy's "cookie ...
+	// dynamic" with dynamic-cookie-key; "": none.
+	DynamicKey string `yaml:"dynamic_key"`
 }
 
 // validate checks the cookie of backends[i].
@@ -534,6 +548,11 @@ func (ck *BackendCookie) validate(i int) []error {
 	}
 	if ck.Preserve && ck.Mode != "" && ck.Mode != "insert" && !ck.Indirect {
 		bad("preserve: with the insert mode or indirect only")
+	}
+	for k, d := range map[string]Duration{"max_idle": ck.MaxIdle, "max_life": ck.MaxLife} {
+		if d < 0 || (d > 0 && d.D() < time.Second) {
+			bad("%s: want whole seconds, 1s or more", k)
+		}
 	}
 	for _, a := range ck.Attrs {
 		if strings.ContainsFunc(a, func(r rune) bool { return r == ';' || r < 0x20 || r == 0x7f }) {

@@ -20,11 +20,15 @@ func init() {
 }
 
 // goPersist(op, ...):
-//   - "server", backend, server: the server's id if it is Persistent,
-//     else nil;
-//   - "match", backend, table, key: the id and name of the server the
-//     key's entry names, if that server is of backend and Persistent,
-//     else nil; a live entry is refreshed either way;
+//   - "server", backend, server, forced: the server's id if the request
+//     may go there (proxy.Backend.Persists; forced: a force-persist rule
+//     held), else nil;
+//   - "match", backend, table, key, forced: the id and name of the server
+//     the key's entry names, if that server is of backend and the request
+//     may go there, else nil; a live entry is refreshed either way;
+//   - "store", backend, table, key, id: writes server id of backend into
+//     the entry of key in table (a stick store-response rule, once the
+//     server answered); true when stored;
 //   - "key", table, key: the key as the table holds it, nil when its type
 //     cannot hold it; an error when the table stores no server.
 func goPersist(c *cgo.Call) int {
@@ -38,7 +42,7 @@ func goPersist(c *cgo.Call) int {
 		if be == nil {
 			return c.Error("use_server: no backend named '" + c.String(2) + "'")
 		}
-		if srv := be.Server(c.String(3)); srv != nil && srv.Persistent() {
+		if srv := be.Server(c.String(3)); srv != nil && be.Persists(srv, c.Bool(4)) {
 			c.PushNumber(float64(srv.ID()))
 			return 1
 		}
@@ -64,11 +68,28 @@ func goPersist(c *cgo.Call) int {
 		if srv == nil && id > 0 {
 			srv = be.ServerByID(id)
 		}
-		if srv != nil && srv.Persistent() {
+		if srv != nil && be.Persists(srv, c.Bool(5)) {
 			c.PushNumber(float64(srv.ID()))
 			c.PushString(srv.Name())
 			return 2
 		}
+	case "store":
+		be := s.backendNamed(c.String(2))
+		if be == nil {
+			return c.Error("stick_store_response: no backend named '" + c.String(2) + "'")
+		}
+		t := s.tables[c.String(3)]
+		if t == nil || !t.StoresServer() {
+			return c.Error("stick_store_response: no stick table " + c.String(3) + " storing server_id")
+		}
+		srv := be.ServerByID(int(c.Int(5)))
+		k, err := t.Key(c.String(4))
+		if srv == nil || err != nil {
+			break
+		}
+		t.StoreServer(k, srv.ID(), srv.Name())
+		c.PushBool(true)
+		return 1
 	case "key":
 		t := s.tables[c.String(2)]
 		if t == nil {

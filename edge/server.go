@@ -192,7 +192,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d].%v", i, err)
 		}
-		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), NameHeader: strings.ToLower(bc.ServerNameHeader), H2: bc.Proto == "h2", Stick: stick})
+		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), NameHeader: strings.ToLower(bc.ServerNameHeader), H2: bc.Proto == "h2", Stick: stick, PersistDown: bc.PersistDown})
 		s.backendCompress = append(s.backendCompress, compressPolicy(bc.Compression))
 		byName[bc.Name] = i
 	}
@@ -655,7 +655,8 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 	}
 	if ck := c.Cookie; ck != nil {
 		bc.Cookie = &backend.Cookie{Name: ck.Name, Mode: cookieMode(ck.Mode), Indirect: ck.Indirect, Preserve: ck.Preserve, PostOnly: ck.PostOnly,
-			NoCache: ck.NoCache, HTTPOnly: ck.HTTPOnly, Secure: ck.Secure, Domains: ck.Domains, Attrs: ck.Attrs}
+			NoCache: ck.NoCache, HTTPOnly: ck.HTTPOnly, Secure: ck.Secure, Domains: ck.Domains, Attrs: ck.Attrs,
+			MaxIdle: ck.MaxIdle.D(), MaxLife: ck.MaxLife.D()}
 	}
 	for i, sv := range c.Servers {
 		tc, err := serverTLS(c.ServerTLS(i), sv.Address, fmt.Sprintf("%s.servers[%d].tls", at, i), c.Proto == "h2")
@@ -664,6 +665,9 @@ func backendConfig(c config.Backend, at string) (backend.Config, error) {
 		}
 		sc := backend.ServerConfig{
 			Name: sv.Name, Address: sv.Address, Weight: sv.Weight, MaxConn: sv.MaxConn, Backup: sv.Backup, TLS: tc, Cookie: sv.Cookie, Disabled: sv.Disabled,
+		}
+		if c.Cookie != nil && c.Cookie.DynamicKey != "" && sc.Cookie == "" {
+			sc.Cookie = backend.DynamicCookie(c.Cookie.DynamicKey, sv.Address)
 		}
 		sendProxy(&sc, c.ServerSendProxy(i))
 		bc.Servers = append(bc.Servers, sc)

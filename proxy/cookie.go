@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
@@ -16,10 +17,13 @@ import (
 // exchange (Upstream, h2Stream) and is remade for each.
 type persist struct {
 	ck     *backend.Cookie
-	server string // the cookie value of the server that took the request ("": it has none)
-	direct bool   // the request's cookie named that server
-	post   bool   // the request is a POST (postonly)
-	safe   bool   // GET, HEAD, OPTIONS or TRACE: a cache could keep the answer (nocache)
+	server string      // the cookie value of the server that took the request ("": it has none)
+	direct bool        // the request's cookie named that server
+	post   bool        // the request is a POST (postonly)
+	safe   bool        // GET, HEAD, OPTIONS or TRACE: a cache could keep the answer (nocache)
+	ignore bool        // an ignore-persist rule held: the server's Set-Cookie is left alone, none is inserted
+	dates  cookieDates // of the request's cookie (none when it expired)
+	now    int64       // Unix seconds when the request was sent, for the dates inserted
 
 	// What the response head showed so far.
 	found     bool // a Set-Cookie of the cookie
@@ -33,15 +37,77 @@ type persist struct {
 // the cookie in prefix mode.
 const cookieDelim = '~'
 
+// cookieDateDelim separates the server's value from the cookie's dates.
+const cookieDateDelim = '|'
+
+// cookieDates are the dates a cookie's value carries after the server's,
+// "VALUE|LAST|FIRST" as HAProxy writes them with maxidle and maxlife:
+// when it was last refreshed and first given, in Unix seconds (multiples
+// of 4); 0: none.
+type cookieDates struct{ last, first int64 }
+
 // cookieServer is the part of a request's cookie value v that names the
-// server: all of it, or in prefix mode what comes before '~'.
-func cookieServer(ck *backend.Cookie, v []byte) []byte {
+// server (in prefix mode what comes before '~'; in the others what comes
+// before '|'), and the dates after it, as HAProxy reads them. A cookie
+// whose dates say it is too old for ck's maxlife or idle longer than its
+// maxidle, or dated more than a day ahead of now (Unix seconds), names no
+// server and has no dates, as if it were not there.
+func cookieServer(ck *backend.Cookie, v []byte, now int64) ([]byte, cookieDates) {
 	if ck.Mode == backend.CookiePrefix {
 		if i := bytes.IndexByte(v, cookieDelim); i >= 0 {
-			return v[:i]
+			return v[:i], cookieDates{}
+		}
+		return v, cookieDates{}
+	}
+	i := bytes.IndexByte(v, cookieDateDelim)
+	if i < 0 {
+		return v, cookieDates{}
+	}
+	srv, rest := v[:i], v[i+1:]
+	var d cookieDates
+	if len(rest) >= 5 {
+		if n := b64tos30(rest[:5]); n > 0 {
+			d.last = n << 2
 		}
 	}
-	return v
+	if j := bytes.IndexByte(rest, cookieDateDelim); j >= 0 && len(rest)-j > 5 {
+		if n := b64tos30(rest[j+1 : j+6]); n > 0 {
+			d.first = n << 2
+		}
+	}
+	const day = 86400
+	maxLife, maxIdle := int64(ck.MaxLife.Seconds()), int64(ck.MaxIdle.Seconds())
+	if (d.first != 0 && maxLife > 0 && (now-d.first > maxLife || d.first-now > day)) ||
+		(d.last != 0 && maxIdle > 0 && (now-d.last > maxIdle || d.last-now > day)) {
+		return nil, cookieDates{}
+	}
+	return srv, d
+}
+
+// b64chars is the alphabet of the cookie's dates: base64's.
+const b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// b64tos30 decodes five characters of b64chars into the 30-bit number
+// they write; -1 for any other character.
+func b64tos30(b []byte) int64 {
+	var n int64
+	for _, c := range b[:5] {
+		i := strings.IndexByte(b64chars, c)
+		if i < 0 {
+			return -1
+		}
+		n = n<<6 | int64(i)
+	}
+	return n
+}
+
+// appendS30 appends the five characters of b64chars that write n's low
+// 30 bits.
+func appendS30(b []byte, n int64) []byte {
+	for i := 24; i >= 0; i -= 6 {
+		b = append(b, b64chars[(n>>i)&0x3f])
+	}
+	return b
 }
 
 // requestCookie returns the value of cookie name in s's request (its
@@ -68,15 +134,17 @@ func requestCookie(s *cgo.Stream, name string) ([]byte, bool) {
 }
 
 // persistenceOf is the persistence of s's request going to srv of backend
-// b.
-func persistenceOf(s *cgo.Stream, b *Backend, srv *backend.Server) persist {
+// b, at now (Unix seconds).
+func persistenceOf(s *cgo.Stream, b *Backend, srv *backend.Server, now int64) persist {
 	ck := b.Cookie()
 	if ck == nil {
 		return persist{}
 	}
-	p := persist{ck: ck, server: srv.CookieValue()}
-	if v, ok := requestCookie(s, ck.Name); ok && p.server != "" {
-		p.direct = string(cookieServer(ck, v)) == p.server
+	p := persist{ck: ck, server: srv.CookieValue(), ignore: ignored(s), now: now}
+	if v, ok := requestCookie(s, ck.Name); ok && !p.ignore {
+		var named []byte
+		named, p.dates = cookieServer(ck, v, now)
+		p.direct = p.server != "" && string(named) == p.server
 	}
 	switch string(s.Method()) {
 	case "POST":
@@ -224,8 +292,11 @@ func (p *persist) setCookie(v []byte, scratch *[]byte) ([]byte, bool) {
 	if !ok || string(bytes.TrimSpace(k)) != p.ck.Name {
 		return v, true
 	}
-	p.found = true
 	ck := p.ck
+	if p.ignore {
+		return v, true
+	}
+	p.found = true
 	switch {
 	case ck.Preserve:
 		return v, true
@@ -248,13 +319,21 @@ func (p *persist) setCookie(v []byte, scratch *[]byte) ([]byte, bool) {
 
 // addFields adds what the response gets in insert mode: the Set-Cookie
 // that gives the client the cookie of its server (one that clears it for
-// a server without a value), unless its cookie already named that server,
-// the server set one that preserve keeps, or the request is not a POST
-// with postonly; with nocache, cache-control: private when a cache could
-// keep the answer.
+// a server without a value), unless its cookie already named that server
+// and its dates need no change, the server set one that preserve keeps,
+// or the request is not a POST with postonly; with nocache,
+// cache-control: private when a cache could keep the answer.
 func (p *persist) addFields(s *cgo.Stream) {
 	ck := p.ck
-	if ck == nil || ck.Mode != backend.CookieInsert || p.direct || (p.found && ck.Preserve) || (ck.PostOnly && !p.post) {
+	if ck == nil || p.ignore || ck.Mode != backend.CookieInsert || (p.found && ck.Preserve) || (ck.PostOnly && !p.post) {
+		return
+	}
+	// As HAProxy: a cookie that named the server is given again once its
+	// last date passed (HAProxy dates it up to 4 s ahead), or to add or
+	// drop its first date as maxlife wants.
+	d := p.dates
+	if p.direct && !(((ck.MaxIdle > 0 || d.last != 0) && (d.last == 0 || d.last < p.now)) ||
+		(ck.MaxLife > 0 && d.first == 0) || (ck.MaxLife == 0 && d.first != 0)) {
 		return
 	}
 	b := append([]byte(ck.Name), '=')
@@ -262,6 +341,17 @@ func (p *persist) addFields(s *cgo.Stream) {
 		b = append(b, "; Expires=Thu, 01-Jan-1970 00:00:01 GMT"...)
 	} else {
 		b = append(b, p.server...)
+		if ck.MaxIdle > 0 || ck.MaxLife > 0 {
+			// The dates in 4-second units, rounded up.
+			b = appendS30(append(b, cookieDateDelim), (p.now+3)>>2)
+			if ck.MaxLife > 0 {
+				first := (p.now + 3) >> 2
+				if d.first != 0 {
+					first = d.first >> 2
+				}
+				b = appendS30(append(b, cookieDateDelim), first)
+			}
+		}
 	}
 	b = append(b, "; path=/"...)
 	for _, d := range ck.Domains {

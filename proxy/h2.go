@@ -72,7 +72,7 @@ func (p *Pool) openH2(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	cc.StartRequest(s.Method(), []byte("http"), requestAuthority(s, srv), originForm(s.Target(), s.Path()))
 	tokens := connectionTokens(p.tokens[:0], s.NumFields(), s.Field)
 	p.tokens = tokens
-	ps := persistenceOf(s, b, srv)
+	ps := persistenceOf(s, b, srv, p.loop.Now().Unix())
 	sn := serverName{b.NameHeader, srv.Name()}
 	for i, n := 0, s.NumFields(); i < n; i++ {
 		name, value := s.Field(i)
@@ -300,7 +300,7 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 		u.headDone = true
 		u.ended = ev.End
 		st.Handle(func() {
-			u.h.p.stickStore(requestStores(st), u.h.srv)
+			u.h.p.served(st, u.h.srv)
 			s := st.S()
 			s.SetResponse(ev.Status, []byte(http1.StatusText(ev.Status)))
 			u.persist.begin(ev.Status)

@@ -18,7 +18,7 @@ import (
 // not).
 
 // persistent returns the server the request of st must go to in backend
-// be, b, if its rules chose one that is not down or in maintenance.
+// be, b, if its rules chose one it may go to (Persists).
 func persistent(st *stream.Stream, be int, b *Backend) *backend.Server {
 	s := st.S()
 	if s == nil {
@@ -28,10 +28,30 @@ func persistent(st *stream.Stream, be int, b *Backend) *backend.Server {
 	if id == 0 || sbe != be {
 		return nil
 	}
-	if srv := b.ServerByID(id); srv != nil && srv.Persistent() {
+	if srv := b.ServerByID(id); srv != nil && b.Persists(srv, b.forced(s)) {
 		return srv
 	}
 	return nil
+}
+
+// Persists reports whether a request whose persistence (cookie, stick
+// rule, use-server) names srv goes there: srv is neither down nor in
+// maintenance (Persistent), or the backend has option persist, or the
+// request's force-persist rule held (forced), as HAProxy 2.6 decides.
+func (b *Backend) Persists(srv *backend.Server, forced bool) bool {
+	return forced || b.PersistDown || srv.Persistent()
+}
+
+// forced reports whether s's persistence goes to its server whatever
+// its state: option persist, or a force-persist rule that held.
+func (b *Backend) forced(s *cgo.Stream) bool {
+	return b.PersistDown || (s != nil && s.PersistRule() == cgo.PersistForce)
+}
+
+// ignored reports whether an ignore-persist rule held for s: its
+// persistence cookie is neither read nor set.
+func ignored(s *cgo.Stream) bool {
+	return s != nil && s.PersistRule() == cgo.PersistIgnore
 }
 
 // StickRule is one of a backend's stick rules of the configuration
@@ -73,7 +93,7 @@ func stickRules(st *stream.Stream, b *Backend) *backend.Server {
 				if chosen == nil && id > 0 {
 					chosen = b.ServerByID(id)
 				}
-				if chosen != nil && !chosen.Persistent() {
+				if chosen != nil && !b.Persists(chosen, b.forced(s)) {
 					chosen = nil
 				}
 			}
@@ -120,6 +140,17 @@ func (p *Pool) stickStore(stores []byte, srv *backend.Server) {
 		if t := p.tables[string(table)]; t != nil {
 			t.StoreServer(string(key), srv.ID(), srv.Name())
 		}
+	}
+}
+
+// served is what persistence does once srv took st's request: its stick
+// stores are written, and srv becomes the request's server
+// (le_stream.srv_id), which its response's stick store-response rules
+// store.
+func (p *Pool) served(st *stream.Stream, srv *backend.Server) {
+	p.stickStore(requestStores(st), srv)
+	if s := st.S(); s != nil {
+		s.SetServer(srv.ID())
 	}
 }
 

@@ -47,9 +47,9 @@ func (p *Pool) queue(st *stream.Stream, b *Backend, src []byte) (stream.Upstream
 }
 
 // queueFor is queue for a request that must go to srv (persist.go).
-func (p *Pool) queueFor(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
+func (p *Pool) queueFor(st *stream.Stream, b *Backend, srv *backend.Server, forced bool) (stream.Upstream, int, string) {
 	q := &queued{p: p, b: b, st: st}
-	srv, tk := b.QueueFor(srv, q.wake)
+	srv, tk := b.QueueFor(srv, forced, q.wake)
 	if srv != nil {
 		return p.openOn(st, b, srv)
 	}

@@ -41,6 +41,9 @@ type Backend struct {
 	NameHeader     string        // a request field set to the server's name (lower case; "": none)
 	H2             bool          // the servers speak HTTP/2 (proto: h2)
 	Stick          []StickRule   // the configuration's stick rules (persist.go)
+	// PersistDown: a request's persistence goes to its server even when
+	// it is down or in maintenance (HAProxy's option persist).
+	PersistDown bool
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -180,9 +183,11 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 	// server's room if need be. The stick rules run whoever chose: their
 	// stores apply to any server.
 	var want *backend.Server
-	if ck := b.Cookie(); ck != nil {
+	forced := b.forced(st.S())
+	if ck := b.Cookie(); ck != nil && !ignored(st.S()) {
 		if v, ok := requestCookie(st.S(), ck.Name); ok {
-			want = b.CookieServer(cookieServer(ck, v))
+			named, _ := cookieServer(ck, v, p.loop.Now().Unix())
+			want = b.CookieServer(named, forced)
 		}
 	}
 	if w := persistent(st, be, b); want == nil {
@@ -192,7 +197,7 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		want = w
 	}
 	if want != nil {
-		return p.queueFor(st, b, want)
+		return p.queueFor(st, b, want, forced)
 	}
 	srv := b.Pick(key)
 	if srv == nil {
@@ -276,7 +281,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 		key = u.key[:]
 		u.method = append(u.method[:0], "GET"...)
 	}
-	u.persist = persistenceOf(s, b, srv)
+	u.persist = persistenceOf(s, b, srv, p.loop.Now().Unix())
 	u.timeout, u.tunnelTimeout = b.timeouts(s)
 	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()}))
 	if s.BodyUnread() > 0 {
@@ -612,7 +617,7 @@ func (u *Upstream) Resume() {
 
 // deliverHead puts the response head in the stream and lets it go on.
 func (u *Upstream) deliverHead(st *stream.Stream) {
-	u.p.stickStore(requestStores(st), u.srv)
+	u.p.served(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
@@ -634,7 +639,7 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 // deliverSwitch puts the server's 101 in the stream, which sends it and
 // makes the client's connection a tunnel.
 func (u *Upstream) deliverSwitch(st *stream.Stream) {
-	u.p.stickStore(requestStores(st), u.srv)
+	u.p.served(st, u.srv)
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)

@@ -161,7 +161,17 @@ func (f *file) build() (*Result, error) {
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader}
+		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader, PersistDown: p.persistDown}
+		if ck := p.cookie; ck != nil && ck.DynamicKey == dynamicPending {
+			// As HAProxy: dynamic without a dynamic-cookie-key gives the
+			// servers no value.
+			c := *ck
+			c.DynamicKey = p.dynamicKey
+			if c.DynamicKey == "" {
+				f.warn(p.at, "%s %s: cookie ... dynamic without dynamic-cookie-key gives the servers no cookie value", p.kind, p.name)
+			}
+			b.Cookie = &c
+		}
 		b.Stick, _ = modelStick(p)
 		if p.check.Type != "" {
 			b.Check = p.check
@@ -437,6 +447,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 				return fe, err
 			}
 			req = append(req, r)
+			if req, err = b.appendPersistRules(req, reach, backends, phase); err != nil {
+				return fe, err
+			}
 		}
 		for _, r := range s.rules {
 			e, err := b.rule(s, r, phase+"-req", false)
@@ -452,6 +465,9 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			return fe, err
 		}
 		req = append(req, r)
+		if req, err = b.appendPersistRules(req, reach, backends, phase); err != nil {
+			return fe, err
+		}
 	}
 	// The use-server and stick rules of the backend the request goes to,
 	// after every request rule (persist.go).
@@ -498,6 +514,19 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then H.forwardfor(txn, xff) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
+	}
+	// The stick store-response rules of the backend the request went to,
+	// before the http-response rules, as HAProxy runs them.
+	for _, name := range sortedKeys(reach) {
+		if x := backends[name]; len(x.persist) > 0 && len(x.servers) > 0 {
+			r, err := b.persistResponse(x)
+			if err != nil {
+				return fe, err
+			}
+			if r != "" {
+				res = append(res, r)
+			}
+		}
 	}
 	if hasAllowIn(resSecs) {
 		res = append(res, g.action(phase+"-res", "the allow state", "H.st(txn).skip = {}"))

@@ -184,6 +184,8 @@ var fetches = map[string]fetchDef{
 	"urlp":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"cook":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"req.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"res.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"scook":           {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"fe_name":         {one: func(sc scope, _ []string) string { return luaQuote(sc.fe) }, match: "str"},
 	"be_name":         {one: func(sc scope, _ []string) string { return "H.st(txn).be" }, match: "str"},
 	"str":             {one: func(_ scope, a []string) string { return luaQuote(a[0]) }, match: "str", nargs: [2]int{1, 1}},

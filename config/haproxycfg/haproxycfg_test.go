@@ -325,7 +325,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S rewrite indirect\n", "haproxy.cfg:2: cookie S: the 'rewrite' and 'indirect' modes are incompatible"},
 		{"backend b\n  cookie S prefix preserve\n", "haproxy.cfg:2: cookie S: 'preserve' requires at least 'insert' or 'indirect'"},
 		{"backend b\n  cookie S insert attr a;b\n", "haproxy.cfg:2: cookie: attr \"a;b\": ';' and control characters are not permitted"},
-		{"backend b\n  cookie S insert maxidle 30m\n", "haproxy.cfg:2: 'cookie ... maxidle' is not supported by luaedge"},
+		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
+		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {

@@ -119,7 +119,7 @@ type proxy struct {
 	hashType   string                // hash-type's words
 	cookie     *config.BackendCookie // cookie NAME insert ...
 	nameHeader string                // http-send-name-header NAME
-	persist    []rule                // use-server and stick lines, in order (persist.go)
+	persist    []rule                // use-server, stick, force-persist and ignore-persist lines, in order (persist.go)
 	// hasRules: a named defaults section with rules; rulesFrom, the one
 	// whose rules a proxy starts with (nil: none).
 	hasRules   bool
@@ -159,6 +159,12 @@ type proxy struct {
 	acceptProxy bool
 	maxconn     int
 	compression *config.Compression
+
+	// persistDown: option persist (persistence goes to a server down or
+	// in maintenance).
+	persistDown bool
+	// dynamicKey: dynamic-cookie-key, for a cookie line's dynamic.
+	dynamicKey string
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -1128,12 +1134,20 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("http-send-name-header: want a field name")
 		}
 		p.nameHeader = w[1]
-	case "use-server", "stick":
+	case "dynamic-cookie-key":
+		if err := only(be || isDefaults); err != nil {
+			return err
+		}
+		if len(w) != 2 {
+			return at.errorf("dynamic-cookie-key: want a secret key")
+		}
+		p.dynamicKey = w[1]
+	case "use-server", "stick", "force-persist", "ignore-persist":
 		if err := only(be); err != nil {
 			return err
 		}
 		return persistLine(p, at, w)
-	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "force-persist", "ignore-persist", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
+	case "reqadd", "rspadd", "dispatch", "source", "persist", "hash-balance-factor", "email-alert", "monitor", "tcp-check", "external-check", "server-template", "load-server-state-from-file":
 		return at.unsupported(kw)
 	default:
 		return at.unsupported(kw)
@@ -1172,6 +1186,8 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
+	case "persist":
+		p.persistDown = !neg
 	case "http-buffer-request":
 		p.bufferReq = !neg
 	case "forwardfor":
@@ -1871,6 +1887,26 @@ func bindTLS(at pos, opts []string, dir string) (*config.FrontendTLS, error) {
 // [nocache] [postonly] [preserve] [httponly] [secure] [domain D]...
 // [attr A]...", with HAProxy's checks; without a mode, the cookie is
 // passive (the servers set it).
+// dynamicPending marks a cookie line's "dynamic" until the section's
+// dynamic-cookie-key is known; a byte no key given on a line can hold.
+const dynamicPending = "\x00"
+
+// cookieTime reads maxidle's and maxlife's time: seconds without a unit,
+// whole seconds, as HAProxy keeps them.
+func cookieTime(v string) (config.Duration, error) {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
+		v += "s"
+	}
+	d, err := duration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d != 0 && d.D() < time.Second {
+		return 0, fmt.Errorf("'%s' is under 1s, the smallest non-null value", v)
+	}
+	return config.Duration(d.D().Truncate(time.Second)), nil
+}
+
 func cookieLine(at pos, w []string) (*config.BackendCookie, error) {
 	if len(w) < 2 {
 		return nil, at.errorf("cookie: a name is needed")
@@ -1908,10 +1944,25 @@ func cookieLine(at pos, w []string) (*config.BackendCookie, error) {
 				ck.Attrs = append(ck.Attrs, w[i+1])
 			}
 			i++
-		case "maxidle", "maxlife", "dynamic":
-			return nil, at.unsupported("cookie ... " + w[i])
+		case "maxidle", "maxlife":
+			if i+1 >= len(w) {
+				return nil, at.errorf("cookie: %s needs a time in seconds", w[i])
+			}
+			d, err := cookieTime(w[i+1])
+			if err != nil {
+				return nil, at.errorf("cookie: %s: %v", w[i], err)
+			}
+			if w[i] == "maxidle" {
+				ck.MaxIdle = d
+			} else {
+				ck.MaxLife = d
+			}
+			i++
+		case "dynamic":
+			// The key comes from dynamic-cookie-key (build.go).
+			ck.DynamicKey = dynamicPending
 		default:
-			return nil, at.errorf("cookie %s: unknown option '%s' (rewrite, insert, prefix, indirect, nocache, postonly, preserve, httponly, secure, domain, attr)", w[1], w[i])
+			return nil, at.errorf("cookie %s: unknown option '%s' (rewrite, insert, prefix, indirect, nocache, postonly, preserve, httponly, secure, domain, attr, maxidle, maxlife, dynamic)", w[1], w[i])
 		}
 	}
 	switch len(modes) {

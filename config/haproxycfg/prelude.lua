@@ -285,6 +285,20 @@ function H.cook(txn, name)
 	return found
 end
 
+-- scook returns the value of a cookie the response sets (the last
+-- Set-Cookie of that name; a Set-Cookie sets one cookie, its first pair).
+function H.scook(txn, name)
+	local found
+	local all = H.hdrs(txn, "set-cookie", true, true)
+	if all == nil then return nil end
+	for _, line in ipairs(all) do
+		local k, v = line:match("^%s*([^=;]-)%s*=%s*([^;]-)%s*;")
+		if k == nil then k, v = line:match("^%s*([^=;]-)%s*=%s*([^;]-)%s*$") end
+		if k == name then found = v end
+	end
+	return found
+end
+
 -- reply ends the transaction with an answer; a reply with a
 -- connection: close header closes the connection after it.
 function H.reply(txn, status, reason, headers, body)

@@ -168,6 +168,7 @@ typedef struct le_stream {
 	int32_t srv_be;
 	int32_t srv_id;
 	le_buf stick;
+	int32_t prst;
 	int32_t server_ms;
 	int32_t tunnel_ms;
 } le_stream;

@@ -344,10 +344,22 @@ end
 function I.use_server(s, be, name)
 	local id = backend_id(be, "use_server")
 	if s.srv_id ~= 0 then return false end
-	local sid = I.gocall(I.go.persist, "server", be, tostring(name))
+	local sid = I.gocall(I.go.persist, "server", be, tostring(name), s.prst == 1)
 	if sid == nil then return false end
 	s.srv_be, s.srv_id = id, sid
 	return true
+end
+
+-- set_persist records what the backend's force-persist or ignore-persist
+-- rule decided: "force" (the persistence goes to its server even when it
+-- is down or in maintenance) or "ignore" (the persistence cookie is
+-- neither read nor set); the first call of a request counts, as HAProxy
+-- applies the first rule that matches.
+local persist_modes = { force = 1, ignore = 2 }
+function I.set_persist(s, mode)
+	local m = persist_modes[mode]
+	if m == nil then error("set_persist: want 'force' or 'ignore'", 3) end
+	if s.prst == 0 then s.prst = m end
 end
 
 -- stick_match looks key up in table tbl (be's own by default): its entry
@@ -357,7 +369,7 @@ end
 function I.stick_match(s, be, key, tbl)
 	local id = backend_id(be, "stick_match")
 	if key == nil then return nil end
-	local sid, name = I.gocall(I.go.persist, "match", be, tostring(tbl or be), tostring(key))
+	local sid, name = I.gocall(I.go.persist, "match", be, tostring(tbl or be), tostring(key), s.prst == 1)
 	if sid == nil or s.srv_id ~= 0 then return nil end
 	s.srv_be, s.srv_id = id, sid
 	return name
@@ -381,6 +393,17 @@ function I.stick_store(s, be, key, tbl)
 	local entry = tbl .. "\0" .. k .. "\0"
 	if I.buf_append(s.stick, entry, #entry) ~= 0 then error("stick_store: out of memory", 3) end
 	return true
+end
+
+-- stick_store_response writes the server that took the request (Go
+-- recorded it in s.srv_id with the response head) into the entry of key
+-- in table tbl (be's own by default), at once: the response is there. The
+-- caller applies only the first store-response rule of each table, as
+-- HAProxy does. It returns whether it stored the key.
+function I.stick_store_response(s, be, key, tbl)
+	local id = backend_id(be, "stick_store_response")
+	if key == nil or s.srv_be ~= id or s.srv_id == 0 then return false end
+	return I.gocall(I.go.persist, "store", be, tostring(tbl or be), tostring(key), s.srv_id) == true
 end
 
 -- Captures: the values a request keeps for its access log (%hr, %hs) and

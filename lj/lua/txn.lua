@@ -256,6 +256,15 @@ function TXN.use_server(self, be, name)
 	return I.use_server(stream_of(self, "use_server"), be, name)
 end
 
+-- txn:set_persist(mode) is what HAProxy's force-persist ("force") and
+-- ignore-persist ("ignore") rules do for the request's backend: its
+-- persistence (cookie, use_server, stick_match) goes to a server even
+-- when it is down or in maintenance, or its persistence cookie is
+-- neither read nor set. The first call of a request counts.
+function TXN.set_persist(self, mode)
+	I.set_persist(stream_of(self, "set_persist"), mode)
+end
+
 -- txn:stick_match(backend, key [, table]) looks key up in table (the
 -- backend's own by default): the entry is refreshed and, unless a server
 -- was chosen already, the server it names is chosen if it is usable as
@@ -272,6 +281,16 @@ end
 -- table cannot hold.
 function TXN.stick_store(self, be, key, tbl)
 	return I.stick_store(stream_of(self, "stick_store"), be, key, tbl)
+end
+
+-- txn:stick_store_response(backend, key [, table]), in the response's
+-- rules: writes the server that answered into the entry of key in table
+-- (the backend's own by default; it must store server_id), as a stick
+-- store-response rule. It returns whether it stored the key (false when
+-- the response did not come from a server of backend, or the table's type
+-- cannot hold key).
+function TXN.stick_store_response(self, be, key, tbl)
+	return I.stick_store_response(stream_of(self, "stick_store_response"), be, key, tbl)
 end
 
 -- txn:count_http_error() counts an HTTP error (http_err_cnt,
