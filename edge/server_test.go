@@ -305,6 +305,46 @@ func TestShutdown(t *testing.T) {
 	waitStopped(t, ts, stopped, "")
 }
 
+// A connection idle for less than the grace a stop gives is not closed
+// when the stop reaches its loop, however it came to be idle: accepted
+// once the server was draining (the moment before the listeners close),
+// or answered just before and idle since the draining began. Its client's
+// next request is answered, with connection: close. The test takes stop's
+// steps with the listeners left open: the draining starts, a connection
+// comes, then each loop drains its connections.
+func TestShutdownSparesConnectionsJustIdle(t *testing.T) {
+	ts := startTestServer(t)
+	ts.draining.Store(true)
+	c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	ts.CloseIdle()
+	for _, ls := range ts.loopStates() {
+		ran := make(chan struct{})
+		ls.loop.Post(func() { close(ran) })
+		<-ran // the loop has drained
+	}
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET /next HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the request of a connection idle since the stop began: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("the response during the stop does not say connection: close")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the response: %v, want EOF", err)
+	}
+}
+
 // waitStopped waits for a Shutdown of ts, whose result arrives on stopped,
 // and for its Serve to return; what names the server in failures.
 func waitStopped(t *testing.T, ts *testServer, stopped <-chan error, what string) {

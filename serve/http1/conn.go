@@ -105,6 +105,7 @@ type Conn struct {
 	closed     bool
 	lingering  bool // closing: the response is out, unread input is being dropped
 	readPaused bool // reading from the client stopped: the script holds enough unread body
+	drained    bool // the server stops: idle, the connection closes after drainGrace (Drain)
 	// sessVars: a script of this connection set sess.* variables (those
 	// of the request in flight are its stream's until it ends);
 	// sessionEnded: they were dropped, the connection closed.
@@ -913,10 +914,7 @@ func (h *Conn) setPhase(p phase) {
 	h.phase = p
 	switch p {
 	case phaseIdle:
-		h.deadline = h.loopNow().Add(h.fe.KeepAlive)
-		if h.l.Env.Draining() && h.l.Env.ClosingIdle() && h.fe.KeepAlive > drainGrace {
-			h.deadline = h.loopNow().Add(drainGrace) // as Drain does
-		}
+		h.deadline = h.loopNow().Add(h.fe.KeepAlive) // idle since: see idleEnd
 	case phaseHead:
 		h.deadline = h.loopNow().Add(h.fe.RequestTime)
 	case phaseBody:
@@ -934,7 +932,14 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		h.c.Close()
 		return
 	}
-	if h.closed || h.closing || h.deadline.IsZero() || now.Before(h.deadline) {
+	if h.closed || h.closing || h.deadline.IsZero() {
+		return
+	}
+	end := h.deadline
+	if h.phase == phaseIdle {
+		end = h.idleEnd()
+	}
+	if now.Before(end) {
 		return
 	}
 	switch h.phase {
@@ -967,12 +972,15 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 }
 
-// Drain is called at shutdown: busy connections close after their
-// response, and so do those receiving a request head; a forwarded
-// WebSocket closes (wsdrain.go). An idle connection
-// closes once it has been idle for drainGrace: its client may be sending
-// the next request right now, and closing under it would lose it.
+// Drain is called at shutdown, on each connection open, and on each
+// connection accepted after: busy connections close after their response,
+// and so do those receiving a request head; a forwarded WebSocket closes
+// (wsdrain.go). An idle connection closes once it has been idle for
+// drainGrace, now or when it next becomes idle: its client may be sending
+// the next request right now, and closing under it would lose it. It may
+// be called more than once.
 func (h *Conn) Drain() {
+	h.drained = true
 	if h.rq != nil && h.rq.tunnel {
 		h.DrainWebSocket()
 		return
@@ -980,13 +988,20 @@ func (h *Conn) Drain() {
 	if h.phase != phaseIdle || h.rq != nil && !h.rq.over() {
 		return
 	}
-	end := h.deadline.Add(drainGrace - h.fe.KeepAlive) // idle since + drainGrace
-	if end.Before(h.deadline) {
-		h.deadline = end // the sweeper closes it then
-	}
-	if !h.loopNow().Before(h.deadline) {
+	if !h.loopNow().Before(h.idleEnd()) {
 		h.closeNow()
+	} // else the sweeper closes it then
+}
+
+// idleEnd is when an idle connection closes: keep_alive after it became
+// idle, or drainGrace after once drained. The idle phase's deadline is
+// always the keep_alive one, so that the time the connection became idle
+// is known however often Drain is called.
+func (h *Conn) idleEnd() time.Time {
+	if h.drained && h.fe.KeepAlive > drainGrace {
+		return h.deadline.Add(drainGrace - h.fe.KeepAlive)
 	}
+	return h.deadline
 }
 
 // drainGrace is how long a connection answered just before a shutdown
