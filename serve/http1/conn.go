@@ -944,7 +944,7 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 	switch h.phase {
 	case phaseIdle:
-		h.closeNow()
+		h.closeIdle()
 	case phaseTunnel:
 		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
 		h.busy = true
@@ -989,8 +989,21 @@ func (h *Conn) Drain() {
 		return
 	}
 	if !h.loopNow().Before(h.idleEnd()) {
-		h.closeNow()
+		h.closeIdle()
 	} // else the sweeper closes it then
+}
+
+// closeIdle closes an idle connection, unless its client's next request
+// has arrived in the socket and the loop reads it at its next turn: that
+// request is answered (with connection: close if the server stops), where
+// the close would have lost it (and reset the connection). Closing an idle
+// connection always races with the client's next request; this loses only
+// the requests that arrive after the close. The sweeper looks again.
+func (h *Conn) closeIdle() {
+	if h.c.Unread() {
+		return
+	}
+	h.closeNow()
 }
 
 // idleEnd is when an idle connection closes: keep_alive after it became
