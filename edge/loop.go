@@ -84,14 +84,13 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	}
 	ls.lua = st
 	ls.env = stream.Env{
-		Loop:        l,
-		Lua:         st,
-		Log:         l.Log,
-		Sockets:     loopSockets{ls.sockets, ls},
-		Backends:    ls.pool,
-		Bufs:        &ls.bufs,
-		Draining:    s.draining.Load,
-		ClosingIdle: s.closingIdle.Load,
+		Loop:     l,
+		Lua:      st,
+		Log:      l.Log,
+		Sockets:  loopSockets{ls.sockets, ls},
+		Backends: ls.pool,
+		Bufs:     &ls.bufs,
+		Draining: s.draining.Load,
 
 		AccessLog:     accesslog.NewLoop(s.sinks),
 		BackendNames:  s.backendNames(),

@@ -75,10 +75,7 @@ type Server struct {
 	// Serve, before the loops load the scripts, and stopped when it returns.
 	watchdog *cgo.Watchdog
 	draining atomic.Bool
-	// closingIdle is set with draining by Shutdown, not by Retire: the
-	// connections that become idle close after a grace (http1.Conn).
-	closingIdle atomic.Bool
-	served      chan struct{} // closed when Serve returns
+	served   chan struct{} // closed when Serve returns
 	// handshakes bounds the TLS handshakes computing at once, over every
 	// loop of this generation.
 	handshakes *transport.HandshakePool
@@ -505,7 +502,6 @@ func (s *Server) stop(ctx context.Context, closeIdle bool) error {
 	// with connection: close. A client that reconnects in the moment
 	// between the two is accepted here and answered the same way (the
 	// acceptor marks its connection draining). A second close is a no-op.
-	s.closingIdle.Store(closeIdle)
 	s.draining.Store(true)
 	if err := s.engine.CloseListeners(); err != nil {
 		s.log.Error("closing the listeners", "err", err)

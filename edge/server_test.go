@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/lj"
 )
@@ -303,6 +305,116 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("after the last response: %v, want EOF", err)
 	}
 	waitStopped(t, ts, stopped, "")
+}
+
+// A connection idle for less than the grace a stop gives is not closed
+// when the stop reaches its loop, however it came to be idle: accepted
+// once the server was draining (the moment before the listeners close),
+// or answered just before and idle since the draining began. Its client's
+// next request is answered, with connection: close. The test takes stop's
+// steps with the listeners left open: the draining starts, a connection
+// comes, then each loop drains its connections.
+func TestShutdownSparesConnectionsJustIdle(t *testing.T) {
+	ts := startTestServer(t)
+	ts.draining.Store(true)
+	c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	ts.CloseIdle()
+	for _, ls := range ts.loopStates() {
+		ran := make(chan struct{})
+		ls.loop.Post(func() { close(ran) })
+		<-ran // the loop has drained
+	}
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET /next HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the request of a connection idle since the stop began: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("the response during the stop does not say connection: close")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the response: %v, want EOF", err)
+	}
+}
+
+// An idle connection is not closed at its timeout while its client's next
+// request waits in the socket, not read yet by the loop: the request is
+// answered. The loops are held in a task while the client writes, then
+// check the timeouts as a sweep that came just after the request would.
+func TestIdleCloseSparesArrivedRequest(t *testing.T) {
+	ts := startTestServer(t)
+	c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	roundTrip := func(path string) {
+		t.Helper()
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path); err != nil {
+			t.Fatalf("sending GET %s: %v", path, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	roundTrip("/first")
+
+	var held sync.WaitGroup
+	release := make(chan struct{})
+	for _, ls := range ts.loopStates() {
+		held.Add(1)
+		ls.loop.Post(func() {
+			held.Done()
+			<-release
+			for w := range ls.httpList() {
+				if !w.closed && w.h2 == nil {
+					w.conn1.CheckDeadline(ls.loop.Now().Add(2 * config.DefaultKeepAlive))
+				}
+			}
+		})
+	}
+	held.Wait()
+	if _, err := io.WriteString(c, "GET /second HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The request is in the server's socket once the client has nothing
+	// left unacknowledged.
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for unacked := 1; unacked > 0; {
+		var ioctlErr error
+		if err := raw.Control(func(fd uintptr) { unacked, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil || ioctlErr != nil {
+			t.Fatal(err, ioctlErr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of the request still unacknowledged after 10 s", unacked)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the request that arrived as the connection timed out: %v", err)
+	}
+	resp.Body.Close()
 }
 
 // waitStopped waits for a Shutdown of ts, whose result arrives on stopped,

@@ -49,10 +49,6 @@ type Env struct {
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
-	// ClosingIdle reports that the stop is a shutdown, not a reload's
-	// retirement: connections left idle close after a short grace
-	// instead of waiting for their client's next request.
-	ClosingIdle func() bool
 
 	// The head or trailers being handed to a protocol: one at a time on a
 	// loop, valid during the call.

@@ -197,7 +197,7 @@ func newEnv() (*env, func(), error) {
 			return err
 		}
 		e.loop = l
-		e.env = &stream.Env{Loop: l, Lua: st, Log: log, Sockets: e.sockets, Bufs: &bufs, Draining: func() bool { return false }, ClosingIdle: func() bool { return false }}
+		e.env = &stream.Env{Loop: l, Lua: st, Log: log, Sockets: e.sockets, Bufs: &bufs, Draining: func() bool { return false }}
 		return nil
 	}})
 	if err := eng.Listen(addr, func(*eventloop.Loop, transport.Conn) eventloop.Handler { return nil }); err != nil {

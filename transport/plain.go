@@ -128,14 +128,32 @@ func (p *Plain) CloseWrite() {
 }
 
 // Idle peeks at the socket without reading: bytes a peer wrote may sit in
-// it before the loop has read them. The socket is non-blocking.
+// it before the loop has read them.
 func (p *Plain) Idle() bool {
 	if p.c.InboundBuffered() > 0 {
 		return false
 	}
-	var b [1]byte
-	_, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(p.c.Fd()), uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	_, errno := p.peek()
 	return errno == unix.EAGAIN
+}
+
+// Unread reports whether bytes wait in the socket that the loop has not
+// read yet and reads at its next turn (reading is not paused).
+func (p *Plain) Unread() bool {
+	if p.pause {
+		return false
+	}
+	n, errno := p.peek()
+	return errno == 0 && n > 0 // n == 0: the peer's end
+}
+
+// peek looks at the socket's next byte without taking it: n is 1 when
+// bytes wait, 0 at the peer's end; errno is EAGAIN when nothing has
+// arrived (the socket is non-blocking).
+func (p *Plain) peek() (n uintptr, errno unix.Errno) {
+	var b [1]byte
+	n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(p.c.Fd()), uintptr(unsafe.Pointer(&b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	return n, errno
 }
 
 func (p *Plain) SetSockopt(level, opt, value int) error {

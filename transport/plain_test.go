@@ -225,6 +225,11 @@ func TestPlainPauseResume(t *testing.T) {
 	}
 	// The bytes reach the socket but not the handler.
 	pollLoop(t, h, "Idle() to see the waiting bytes", func() bool { return !h.c.Idle() })
+	onLoop(t, h, func() {
+		if h.c.Unread() {
+			t.Error("Unread() while reading is paused: the loop would not read the bytes")
+		}
+	})
 	onLoop(t, h, func() {}) // one more loop turn
 	if n := h.traffic.Load(); n != calls {
 		t.Fatalf("OnTraffic called %d times while reading was paused", n-calls)
@@ -245,6 +250,55 @@ func TestPlainPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	pollLoop(t, h, "the bytes sent after the resume", func() bool { return string(h.got) == "firstsecondthird" })
+}
+
+// Unread sees bytes that reached the socket while the loop was busy, and
+// no longer once the loop has read them; the peer's end is no byte. Each
+// check waits inside a loop task, so that the loop cannot read meanwhile.
+func TestPlainUnread(t *testing.T) {
+	addr, conns := serve(t)
+	c, h := dial(t, addr, conns)
+	onLoop(t, h, func() {
+		if h.c.Unread() {
+			t.Error("Unread() with nothing sent")
+		}
+		// The loop runs this task: the bytes wait in the socket.
+		if _, err := c.Write([]byte("next")); err != nil {
+			t.Error(err)
+			return
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !h.c.Unread() {
+			if time.Now().After(deadline) {
+				t.Error("Unread() still false 10 s after the client wrote")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	pollLoop(t, h, "the bytes to be read", func() bool { return string(h.got) == "next" })
+	onLoop(t, h, func() {
+		if h.c.Unread() {
+			t.Error("Unread() once the bytes were read")
+		}
+	})
+	onLoop(t, h, func() {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Error(err)
+			return
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for h.c.Idle() { // the end reached the socket: not idle
+			if time.Now().After(deadline) {
+				t.Error("the client's end has not reached the socket after 10 s")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if h.c.Unread() {
+			t.Error("Unread() at the client's end, with no byte")
+		}
+	})
 }
 
 // Peek, Discard and Inbound agree on what is buffered, with partial

@@ -488,6 +488,10 @@ func (t *TLS) paused() bool { return t.p.paused() }
 // connection under it.
 func (t *TLS) Idle() bool { return t.Inbound() == 0 && t.p.Idle() }
 
+// Unread reports the socket's bytes not read yet: records, decrypted when
+// the loop reads them.
+func (t *TLS) Unread() bool { return t.p.Unread() }
+
 func (t *TLS) SetSockopt(level, opt, value int) error { return t.p.SetSockopt(level, opt, value) }
 func (t *TLS) RemoteAddr() net.Addr                   { return t.p.RemoteAddr() }
 func (t *TLS) LocalAddr() net.Addr                    { return t.p.LocalAddr() }

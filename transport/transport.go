@@ -40,6 +40,10 @@ type Conn interface {
 	// Idle reports whether no byte waits to be read, neither buffered nor
 	// in the socket: a pooled connection is reused only when it is idle.
 	Idle() bool
+	// Unread reports whether bytes wait in the socket, not read yet, that
+	// the loop reads at its next turn: a connection about to be closed
+	// for being idle may have just received its next request.
+	Unread() bool
 	// SetSockopt sets an integer socket option.
 	SetSockopt(level, opt, value int) error
 	RemoteAddr() net.Addr

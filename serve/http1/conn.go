@@ -106,6 +106,7 @@ type Conn struct {
 	closed     bool
 	lingering  bool // closing: the response is out, unread input is being dropped
 	readPaused bool // reading from the client stopped: the script holds enough unread body
+	drained    bool // the server stops: idle, the connection closes after drainGrace (Drain)
 	// sessVars: a script of this connection set sess.* variables (those
 	// of the request in flight are its stream's until it ends);
 	// sessionEnded: they were dropped, the connection closed.
@@ -937,10 +938,7 @@ func (h *Conn) setPhase(p phase) {
 	h.phase = p
 	switch p {
 	case phaseIdle:
-		h.deadline = h.clock() + h.fe.KeepAlive
-		if h.l.Env.Draining() && h.l.Env.ClosingIdle() && h.fe.KeepAlive > drainGrace {
-			h.deadline = h.clock() + drainGrace // as Drain does
-		}
+		h.deadline = h.clock() + h.fe.KeepAlive // idle since: see idleEnd
 	case phaseHead:
 		h.deadline = h.clock() + h.fe.RequestTime
 	case phaseBody:
@@ -959,12 +957,19 @@ func (h *Conn) CheckDeadline(now time.Time) {
 		h.c.Close()
 		return
 	}
-	if h.closed || h.closing || h.deadline == 0 || t < h.deadline {
+	if h.closed || h.closing || h.deadline == 0 {
+		return
+	}
+	end := h.deadline
+	if h.phase == phaseIdle {
+		end = h.idleEnd()
+	}
+	if t < end {
 		return
 	}
 	switch h.phase {
 	case phaseIdle:
-		h.closeNow()
+		h.closeIdle()
 	case phaseTunnel:
 		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
 		h.busy = true
@@ -992,15 +997,18 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 }
 
-// Drain is called at shutdown: busy connections close after their
-// response, and so do those receiving a request head; a forwarded
-// WebSocket closes (wsdrain.go). An idle connection
-// closes once it has been idle for drainGrace: its client may be sending
-// the next request right now, and closing under it would lose it.
+// Drain is called at shutdown, on each connection open, and on each
+// connection accepted after: busy connections close after their response,
+// and so do those receiving a request head; a forwarded WebSocket closes
+// (wsdrain.go). An idle connection closes once it has been idle for
+// drainGrace, now or when it next becomes idle: its client may be sending
+// the next request right now, and closing under it would lose it. It may
+// be called more than once.
 func (h *Conn) Drain() {
 	if h.closed {
 		return // or it became a WebSocket, which drains on its own
 	}
+	h.drained = true
 	if h.rq != nil && h.rq.tunnel {
 		h.DrainWebSocket()
 		return
@@ -1008,13 +1016,33 @@ func (h *Conn) Drain() {
 	if h.phase != phaseIdle || h.rq != nil && !h.rq.over() {
 		return
 	}
-	end := h.deadline + drainGrace - h.fe.KeepAlive // idle since + drainGrace
-	if end < h.deadline {
-		h.deadline = end // the sweeper closes it then
+	if h.clock() >= h.idleEnd() {
+		h.closeIdle()
+	} // else the sweeper closes it then
+}
+
+// closeIdle closes an idle connection, unless its client's next request
+// has arrived in the socket and the loop reads it at its next turn: that
+// request is answered (with connection: close if the server stops), where
+// the close would have lost it (and reset the connection). Closing an idle
+// connection always races with the client's next request; this loses only
+// the requests that arrive after the close. The sweeper looks again.
+func (h *Conn) closeIdle() {
+	if h.c.Unread() {
+		return
 	}
-	if h.clock() >= h.deadline {
-		h.closeNow()
+	h.closeNow()
+}
+
+// idleEnd is when an idle connection closes: keep_alive after it became
+// idle, or drainGrace after once drained. The idle phase's deadline is
+// always the keep_alive one, so that the time the connection became idle
+// is known however often Drain is called.
+func (h *Conn) idleEnd() time.Duration {
+	if h.drained && h.fe.KeepAlive > drainGrace {
+		return h.deadline + drainGrace - h.fe.KeepAlive
 	}
+	return h.deadline
 }
 
 // drainGrace is how long a connection answered just before a shutdown

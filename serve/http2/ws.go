@@ -146,6 +146,10 @@ func (w *wsStream) Inbound() int  { return len(w.in) }
 func (w *wsStream) Idle() bool    { return len(w.in) == 0 }
 func (w *wsStream) Outbound() int { return len(w.rs.pending) + w.rs.h.c.Outbound() }
 
+// Unread is false: a stream has no socket of its own; its DATA arrives
+// through the connection's handler.
+func (w *wsStream) Unread() bool { return false }
+
 func (w *wsStream) Discard(n int) {
 	if n < 0 || n > len(w.in) {
 		n = len(w.in)
