@@ -12,6 +12,7 @@
 package cache
 
 import (
+	"fmt"
 	"crypto/sha1"
 	"encoding/binary"
 	"sync"
@@ -180,6 +181,7 @@ func (c *Cache) Used() int64 {
 
 // Entry is a stored object as show cache lists it.
 type Entry struct {
+	Addr      string // the object's address, as show cache names it
 	Hash      uint32
 	Secondary [secondaryLen]byte
 	Size      int64
@@ -194,7 +196,7 @@ func (c *Cache) Entries(now time.Time) []Entry {
 	for k := range c.byKey {
 		for _, o := range c.fresh(k, now.Unix()) {
 			if o.complete {
-				out = append(out, Entry{Hash: binary.LittleEndian.Uint32(o.key[:4]), Secondary: o.secondary, Size: o.size, Expire: o.expire - now.Unix()})
+				out = append(out, Entry{Addr: fmt.Sprintf("%p", o), Hash: binary.LittleEndian.Uint32(o.key[:4]), Secondary: o.secondary, Size: o.size, Expire: o.expire - now.Unix()})
 			}
 		}
 	}
