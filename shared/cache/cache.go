@@ -12,9 +12,9 @@
 package cache
 
 import (
-	"fmt"
 	"crypto/sha1"
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"time"
 
