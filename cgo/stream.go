@@ -127,6 +127,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.logvars.len = 0
 	c.srv_be, c.srv_id, c.stick.len, c.prst = -1, 0, 0, 0
 	c.server_ms, c.tunnel_ms = 0, 0
+	c.cache_use, c.cache_store, c.cache_hit = 0, 0, 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -449,6 +450,13 @@ func (s *Stream) HasStickStore(table string) bool {
 	}
 	return false
 }
+
+// Cache returns the caches the request's rules asked to look it up in
+// and to store its response in (indexes; -1: none).
+func (s *Stream) Cache() (use, store int) { return int(s.c.cache_use) - 1, int(s.c.cache_store) - 1 }
+
+// SetCacheHit records that the response comes from cache i.
+func (s *Stream) SetCacheHit(i int) { s.c.cache_hit = C.int32_t(i + 1) }
 
 // SetResponse records a response head that came from elsewhere (a
 // backend), for http-response rules to see and change: it replaces the

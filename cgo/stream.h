@@ -282,6 +282,14 @@ typedef struct le_stream {
 	 * milliseconds, written by Lua (TXN:set_timeout); 0: the backend's. */
 	int32_t server_ms;
 	int32_t tunnel_ms;
+	/* The RAM cache (HAProxy's cache sections), by index + 1 (0: none).
+	 * cache_use and cache_store are written by Lua (TXN:cache_use,
+	 * cache_store): Go looks the request up as it forwards it, and stores
+	 * the server's response. cache_hit is written by Go: the response came
+	 * from that cache (res.cache_hit, res.cache_name). */
+	int32_t cache_use;
+	int32_t cache_store;
+	int32_t cache_hit;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -31,6 +31,10 @@ type Config struct {
 	// holds only a stick-table): track.table and the sc_* and src_*
 	// fetches name them as they name a frontend's or backend's table.
 	StickTables []NamedStickTable `yaml:"stick_tables"`
+	// Caches are RAM caches of responses (HAProxy's cache sections), each
+	// shared by every loop; a frontend's cache key and its Lua actions'
+	// txn:cache_use and txn:cache_store use them by name.
+	Caches []Cache `yaml:"caches"`
 	// RuntimeSocket is the path of the Unix socket that takes runtime
 	// commands (reload, help); "" for none. A relative path is taken from
 	// Dir.
@@ -140,6 +144,10 @@ type Frontend struct {
 	// the server's and the answers rules make (HAProxy's
 	// http-after-response).
 	HTTPAfterResponse []string `yaml:"http_after_response"`
+	// Cache names a cache (caches) that answers every request it holds a
+	// fresh copy for and stores every response it may (HAProxy's
+	// cache-use and cache-store without a condition); "": none.
+	Cache string `yaml:"cache"`
 	// StickTable is this frontend's stick table, if it has one.
 	StickTable *StickTable `yaml:"stick_table"`
 	// Track counts each client address in a stick table (HAProxy's
@@ -574,6 +582,63 @@ type StickTable struct {
 	SyncInterval Duration `yaml:"sync_interval"`
 }
 
+// Cache is a RAM cache of responses, HAProxy's cache section.
+type Cache struct {
+	Name string `yaml:"name"`
+	// TotalMaxSize is the room of its objects, in megabytes (1 to 4095).
+	TotalMaxSize int64 `yaml:"total_max_size"`
+	// MaxObjectSize: a larger object (head and body, in bytes) is not
+	// stored; 0: a 256th of total_max_size. At most half of it.
+	MaxObjectSize int64 `yaml:"max_object_size"`
+	// MaxAge caps how long an object stays fresh; 0: 60s.
+	MaxAge Duration `yaml:"max_age"`
+	// ProcessVary stores responses varying on accept-encoding or referer,
+	// one object per variant, at most MaxSecondaryEntries (0: 10).
+	ProcessVary         bool `yaml:"process_vary"`
+	MaxSecondaryEntries int  `yaml:"max_secondary_entries"`
+}
+
+// CacheIndex returns the index of the cache named name, -1 if none.
+func (c *Config) CacheIndex(name string) int {
+	for i, x := range c.Caches {
+		if x.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// validateCaches checks the caches and the frontends' cache key.
+func (c *Config) validateCaches() []error {
+	var errs []error
+	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
+	for i, x := range c.Caches {
+		switch {
+		case x.Name == "":
+			bad("caches[%d].name: missing", i)
+		case c.CacheIndex(x.Name) != i:
+			bad("caches[%d].name: %q names another cache", i, x.Name)
+		}
+		if x.TotalMaxSize < 1 || x.TotalMaxSize > 4095 {
+			bad("caches[%d].total_max_size: want 1 to 4095 (megabytes), got %d", i, x.TotalMaxSize)
+		} else if x.MaxObjectSize < 0 || x.MaxObjectSize > x.TotalMaxSize<<20/2 {
+			bad("caches[%d].max_object_size: want at most half of total_max_size (%d bytes)", i, x.TotalMaxSize<<20/2)
+		}
+		if x.MaxAge < 0 {
+			bad("caches[%d].max_age: negative", i)
+		}
+		if x.MaxSecondaryEntries < 0 {
+			bad("caches[%d].max_secondary_entries: negative", i)
+		}
+	}
+	for i, f := range c.Frontends {
+		if f.Cache != "" && c.CacheIndex(f.Cache) < 0 {
+			bad("frontends[%d].cache: no cache named %q", i, f.Cache)
+		}
+	}
+	return errs
+}
+
 // NamedStickTable is a stick table of its own.
 type NamedStickTable struct {
 	Name       string `yaml:"name"`
@@ -931,6 +996,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.Shared.validate()...)
 	errs = append(errs, c.validateSharedTables()...)
+	errs = append(errs, c.validateCaches()...)
 	for i, t := range c.StickTables {
 		if t.Name == "" {
 			bad("stick_tables[%d].name: missing", i)

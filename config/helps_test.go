@@ -16,7 +16,7 @@ func TestHelpfulMessages(t *testing.T) {
 		{"dash for underscore", "frontends:\n  - name: a\n    bind: [\"127.0.0.1:1\"]\n    use-service: lua.x\n",
 			"frontends[0].use-service (line 4): unknown key; did you mean use_service?"},
 		{"typo", "wrokers: 2\n" + minimal, "wrokers (line 1): unknown key; did you mean workers?"},
-		{"nothing close", "frobnicate: 2\n" + minimal, "frobnicate (line 1): unknown key; known keys here: access_log, admin, backends, dns, frontends, hooks, http_client,"},
+		{"nothing close", "frobnicate: 2\n" + minimal, "frobnicate (line 1): unknown key; known keys here: access_log, admin, backends, caches, dns, frontends, hooks, http_client,"},
 		{"a string for a list", "frontends:\n  - name: a\n    bind: 127.0.0.1:80\n    use_service: lua.x\n",
 			`frontends[0].bind (line 3): expected a list of addresses, got the string "127.0.0.1:80"`},
 		{"a list for a string", "frontends:\n  - name: [a, b]\n    bind: [\"127.0.0.1:1\"]\n    use_service: lua.x\n",

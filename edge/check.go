@@ -26,6 +26,9 @@ func (s *Server) CheckInits(st *lj.State) error {
 	if err := st.SetBackends(s.backendNames()); err != nil {
 		return err
 	}
+	if err := st.SetCaches(s.cacheNames()); err != nil {
+		return err
+	}
 	if err := st.RunInits(); err != nil {
 		return fmt.Errorf("core.register_init: %w", err)
 	}

@@ -98,6 +98,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		BackendStats:  ls.backendStats,
 
 		BackendCompress: s.backendCompress,
+		Caches:          s.caches,
 	}
 	ls.ws = servews.Loop{Env: &ls.env, Conns: map[*servews.Conn]struct{}{}}
 	s.hub.Join(l.ID, &ls.ws)
@@ -112,6 +113,9 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		return fail(err)
 	}
 	if err := st.SetBackends(s.backendNames()); err != nil {
+		return fail(err)
+	}
+	if err := st.SetCaches(s.cacheNames()); err != nil {
 		return fail(err)
 	}
 	for _, f := range s.frontends {

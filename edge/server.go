@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/luaedge/luaedge/shared/cache"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -65,6 +66,10 @@ type Server struct {
 	// backendCompress is each backend's compression, by index (nil: its
 	// requests' frontend's).
 	backendCompress []*httpenc.Policy
+	// caches are the configuration's, by index: the generation's own (a
+	// reload starts them empty, as HAProxy's new process does), used by
+	// every loop (stream.Env.Caches).
+	caches []*cache.Cache
 	// sharedState is core.kv's, core.bus's and core.artifacts' remote
 	// backends and the bus (shared.go).
 	sharedState sharedState
@@ -202,6 +207,9 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	if s.hooks, err = ReadHooks(cfg); err != nil {
 		return nil, err
 	}
+	for _, cc := range cfg.Caches {
+		s.caches = append(s.caches, newCache(cc))
+	}
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
@@ -211,7 +219,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		// filters, and for the hooks' ws_*.
 		relayed := len(fc.WSFilters) > 0 || f.hookSet&lj.HookWS != 0
 		f.stream = &stream.Frontend{Name: fc.Name, Index: i, Default: backendIndex(fc.DefaultBackend), WSFilters: relayed,
-			Compress: compressPolicy(fc.Compression)}
+			Compress: compressPolicy(fc.Compression), Cache: cfg.CacheIndex(fc.Cache) + 1}
 		for _, r := range fc.Routes {
 			f.stream.Routes = append(f.stream.Routes, stream.Route{Host: r.Host, PathPrefix: []byte(r.PathPrefix), Backend: backendIndex(r.Backend)})
 		}
@@ -570,6 +578,14 @@ func (s *Server) loopStates() []*loopState {
 	return out
 }
 
+func (s *Server) cacheNames() []string {
+	names := make([]string, len(s.caches))
+	for i, c := range s.caches {
+		names[i] = c.Config().Name
+	}
+	return names
+}
+
 func (s *Server) backendNames() []string {
 	names := make([]string, len(s.backends))
 	for i, b := range s.backends {
@@ -683,3 +699,22 @@ func sendProxy(sc *backend.ServerConfig, version string) {
 		sc.SendProxy, sc.CheckHeader = 2, proxyproto.AppendV2(nil, netip.AddrPort{}, netip.AddrPort{})
 	}
 }
+
+// newCache makes the store of a cache section, with HAProxy's defaults.
+func newCache(cc config.Cache) *cache.Cache {
+	total := cc.TotalMaxSize << 20
+	maxObj := cc.MaxObjectSize
+	if maxObj == 0 {
+		maxObj = total / 256
+	}
+	maxAge := cc.MaxAge.D()
+	if maxAge == 0 {
+		maxAge = 60 * time.Second
+	}
+	return cache.New(cache.Config{Name: cc.Name, TotalMaxSize: total, MaxObjectSize: maxObj, MaxAge: maxAge,
+		ProcessVary: cc.ProcessVary, MaxSecondaryEntries: cc.MaxSecondaryEntries})
+}
+
+// Caches returns the generation's caches, in configuration order (show
+// cache).
+func (s *Server) Caches() []*cache.Cache { return s.caches }

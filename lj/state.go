@@ -298,6 +298,18 @@ func (s *State) SetBackends(names []string) error {
 	return s.L.LoadInternal([]byte(b.String()), "=luaedge/backends")
 }
 
+// SetCaches tells the scripts the caches' names, in config order, for
+// txn:cache_use and txn:cache_store.
+func (s *State) SetCaches(names []string) error {
+	var b strings.Builder
+	b.WriteString("local I = ...\n")
+	for i, n := range names {
+		b.WriteString("I.cache_ids[" + luaString(n) + "] = " + strconv.Itoa(i) + "\n")
+		b.WriteString("I.cache_names[" + strconv.Itoa(i) + "] = " + luaString(n) + "\n")
+	}
+	return s.L.LoadInternal([]byte(b.String()), "=luaedge/caches")
+}
+
 // LoadInternal runs a chunk of luaedge's own (the host's, like the
 // proxies' description edge gives its states): it gets the internal table
 // as its argument (local I = ...), which the scripts never see.

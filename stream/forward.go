@@ -29,6 +29,9 @@ type Frontend struct {
 	Compress *httpenc.Policy
 	// Log is where its exchanges are logged; nil: they are not.
 	Log *AccessLog
+	// Cache is the cache (Env.Caches, index + 1) that answers and stores
+	// all its requests (cache.go); 0: only those its rules send there.
+	Cache int
 }
 
 // Frontend is the frontend the stream came on.
@@ -137,6 +140,7 @@ type forward struct {
 
 // drop abandons the exchange with the backend, if any.
 func (f *forward) drop(st *Stream) {
+	st.abortStore()
 	if u := f.up; u != nil {
 		f.up = nil
 		f.parkedForHead = false
@@ -177,6 +181,9 @@ func (st *Stream) startForward() {
 		// An extended CONNECT (RFC 8441) is forwarded as an HTTP/1.1
 		// Upgrade (proxy), which only WebSocket's has.
 		st.forwardError(501, "an extended CONNECT is forwarded for WebSocket only")
+		return
+	}
+	if st.serveFromCache(st.th.S) {
 		return
 	}
 	be := st.route(st.th.S)
@@ -327,6 +334,7 @@ func (st *Stream) sendUpstreamHead() {
 		st.endResponse()
 		return
 	}
+	st.beginStore(s)
 	if !st.sendHead() {
 		st.fwd.drop(st)
 		st.answered(502)
@@ -369,6 +377,9 @@ func (st *Stream) UpstreamSwitched(idle time.Duration) {
 
 // UpstreamData relays response body bytes to the client.
 func (st *Stream) UpstreamData(p []byte) {
+	if st.store != nil {
+		st.store.Write(p)
+	}
 	if st.flt.on {
 		st.filterData(p)
 		return
@@ -393,6 +404,10 @@ func (st *Stream) UpstreamTrailers(list []http1.Header) {
 
 // UpstreamEnd is called when the whole response was relayed.
 func (st *Stream) UpstreamEnd() {
+	if st.store != nil {
+		st.store.Commit()
+		st.store = nil
+	}
 	if st.flt.on {
 		st.filterEnd()
 		return
@@ -435,6 +450,7 @@ type queuedUpstream interface{ Queued() bool }
 // UpstreamFailed answers the client when the server side failed: status
 // (502, 504) if no head has left, else the stream is cut.
 func (st *Stream) UpstreamFailed(status int) {
+	st.abortStore()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)

@@ -10,6 +10,7 @@
 package stream
 
 import (
+	"github.com/luaedge/luaedge/shared/cache"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ type Env struct {
 	// responses of the requests forwarded to it; nil: as their
 	// frontend does. Shared, read-only.
 	BackendCompress []*httpenc.Policy
+	// Caches are the configuration's RAM caches, by index (cache.go):
+	// shared by every loop.
+	Caches []*cache.Cache
 	// The loop's counters, by frontend and backend index (Frontend.Index),
 	// counted as each exchange ends.
 	FrontendStats []metrics.Frontend
@@ -198,8 +202,11 @@ type Stream struct {
 	// stream whose exchange ended, hold none).
 	enc *httpenc.State
 
-	fwd forward   // the exchange with a backend (forward.go)
-	flt filtering // a forwarded response body going through Lua filters (filter.go)
+	fwd forward // the exchange with a backend (forward.go)
+	// store is the response being stored in a cache as it is relayed
+	// (cache.go), the exchange's until UpstreamEnd; nil: none.
+	store *cache.Pending
+	flt   filtering // a forwarded response body going through Lua filters (filter.go)
 
 	ws  MessageProtocol // down, once the stream became a WebSocket's
 	log *logState       // the exchange's access-log record (accesslog.go); nil: none open
@@ -230,6 +237,7 @@ func (st *Stream) Attach(down Protocol, fe *Frontend, sessVars bool) {
 // variables, which the connection drops when it closes.
 func (st *Stream) Detach() (sessVars bool) {
 	checkOver(st)
+	st.abortStore()
 	sessVars = st.sessVars
 	*st = Stream{env: st.env, kind: st.kind, gen: st.gen, step: st.step}
 	return sessVars

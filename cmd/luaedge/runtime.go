@@ -49,6 +49,7 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
 		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
 		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
+		{Path: []string{"show", "cache"}, ReadOnly: true, Help: "show cache status", Run: p.serverCmd(showCache)},
 		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
 		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
@@ -361,6 +362,22 @@ func parseTableQuery(t *sticktable.Table, args []string) (tableQuery, string) {
 		}
 	}
 	return q, ""
+}
+
+// showCache is "show cache": each cache with the 1 KiB blocks it has
+// free (HAProxy's unit), then its fresh objects, in HAProxy's lines (no
+// object is held by a request between two reads: refcount is 0).
+func showCache(srv *edge.Server, _ []string) string {
+	var b strings.Builder
+	now := time.Now()
+	for _, c := range srv.Caches() {
+		cfg := c.Config()
+		fmt.Fprintf(&b, "%p: %s (shctx:%p, available blocks:%d)\n", c, cfg.Name, c, (cfg.TotalMaxSize-c.Used())/1024)
+		for _, e := range c.Entries(now) {
+			fmt.Fprintf(&b, "%s hash:%d vary:0x%x size:%d (%d blocks), refcount:0, expire:%d\n", e.Addr, e.Hash, e.Secondary[:], e.Size, (e.Size+1023)/1024, e.Expire)
+		}
+	}
+	return b.String()
 }
 
 // tableHeader is show table's line of a table.

@@ -132,7 +132,7 @@ func (g *gen) action(phase, comment, code string) string {
 
 func (f *file) build() (*Result, error) {
 	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles()}
-	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket}
+	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket, Caches: f.caches}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
 	}
@@ -1049,6 +1049,14 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return "txn:done()", nil
 	case name == "early-hint" && c.http && !res:
 		return c.earlyHints(sc, s, r)
+	case (name == "cache-use" && !res || name == "cache-store" && res) && c.http:
+		if err := need(1); err != nil {
+			return "", err
+		}
+		if !slices.ContainsFunc(c.f.caches, func(x config.Cache) bool { return x.Name == args[0] }) {
+			return "", at.errorf("%s: no cache section named '%s'", name, args[0])
+		}
+		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), luaQuote(args[0])), nil
 	case name == "deny" && c.http:
 		code, err := c.deny(sc, at, args, res)
 		if !res {

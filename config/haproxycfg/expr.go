@@ -147,6 +147,8 @@ var fetches = map[string]fetchDef{
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
+	"res.cache_hit":   simple("res_cache_hit", "bool"),
+	"res.cache_name":  simple("res_cache_name", "str"),
 	"ssl_fc":          simple("ssl_fc", "bool"),
 	"ssl_fc_sni":      simple("ssl_fc_sni", "str"),
 	"ssl_fc_protocol": simple("ssl_fc_protocol", "str"),

@@ -210,6 +210,51 @@ type file struct {
 
 	httpErrors map[string]*httpErrors // the http-errors sections, by name
 	userlists  map[string]*userlist   // the userlist sections, by name
+	// caches are the cache sections, in order; cacheAt, where each begins.
+	caches  []config.Cache
+	cacheAt []pos
+}
+
+// cacheLine reads a line of a cache section, as HAProxy 2.6 does.
+func (f *file) cacheLine(c *config.Cache, at pos, w []string) error {
+	if len(w) != 2 {
+		return at.errorf("cache %s: '%s' wants one value", c.Name, w[0])
+	}
+	n, err := strconv.ParseInt(w[1], 10, 64)
+	switch w[0] {
+	case "total-max-size":
+		if err != nil || n < 1 || n > 4095 {
+			return at.errorf("cache %s: total-max-size: want megabytes, 1 to 4095", c.Name)
+		}
+		c.TotalMaxSize = n
+	case "max-object-size":
+		if err != nil || n < 0 {
+			return at.errorf("cache %s: max-object-size: want bytes", c.Name)
+		}
+		c.MaxObjectSize = n
+	case "max-age":
+		if err != nil || n < 0 {
+			return at.errorf("cache %s: max-age: want seconds", c.Name)
+		}
+		c.MaxAge = config.Duration(time.Duration(n) * time.Second)
+		if n == 0 {
+			// HAProxy takes 0 as is: objects are never fresh.
+			c.MaxAge = config.Duration(time.Nanosecond)
+		}
+	case "process-vary":
+		if w[1] != "on" && w[1] != "off" {
+			return at.errorf("cache %s: process-vary: want on or off", c.Name)
+		}
+		c.ProcessVary = w[1] == "on"
+	case "max-secondary-entries":
+		if err != nil || n < 1 {
+			return at.errorf("cache %s: max-secondary-entries: want a positive number", c.Name)
+		}
+		c.MaxSecondaryEntries = int(n)
+	default:
+		return at.errorf("unknown keyword '%s' in 'cache' section", w[0])
+	}
+	return nil
 }
 
 // procVarRE finds the proc.* variables a configuration names, in a var()
@@ -358,7 +403,20 @@ func parse(paths []string) (*file, error) {
 				f.userlists[words[1]] = ul
 				section, cur = "userlist", nil
 				continue
-			case "peers", "mailers", "program", "cache", "ring", "fcgi-app":
+			case "cache":
+				if len(words) != 2 {
+					return nil, at.errorf("cache: want a name")
+				}
+				for _, c := range f.caches {
+					if c.Name == words[1] {
+						return nil, at.errorf("cache '%s' already exists", words[1])
+					}
+				}
+				f.caches = append(f.caches, config.Cache{Name: words[1]})
+				f.cacheAt = append(f.cacheAt, at)
+				section, cur = "cache", nil
+				continue
+			case "peers", "mailers", "program", "ring", "fcgi-app":
 				return nil, at.unsupported(words[0] + " section")
 			}
 			switch section {
@@ -368,6 +426,10 @@ func parse(paths []string) (*file, error) {
 				}
 			case "http-errors":
 				if err := f.httpErrorsLine(errs, at, words); err != nil {
+					return nil, err
+				}
+			case "cache":
+				if err := f.cacheLine(&f.caches[len(f.caches)-1], at, words); err != nil {
 					return nil, err
 				}
 			case "resolvers":
@@ -388,6 +450,14 @@ func parse(paths []string) (*file, error) {
 		}
 		if len(conds) > 0 {
 			return nil, pos{path, len(strings.Split(string(data), "\n"))}.errorf(".if without .endif")
+		}
+	}
+	for i, c := range f.caches {
+		if c.TotalMaxSize == 0 {
+			return nil, f.cacheAt[i].errorf("cache %s: total-max-size missing (HAProxy: size not specified)", c.Name)
+		}
+		if c.MaxObjectSize > c.TotalMaxSize<<20/2 {
+			return nil, f.cacheAt[i].errorf("cache %s: max-object-size is limited to half of total-max-size (%d)", c.Name, c.TotalMaxSize<<20/2)
 		}
 	}
 	for _, name := range sortedKeys(f.userlists) {
@@ -1110,6 +1180,16 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 		}
 		p.cookie = ck
 	case "filter":
+		if len(w) >= 2 && w[1] == "cache" {
+			// luaedge stores the server's body before compressing it,
+			// whatever the order of filters: the declaration changes
+			// nothing.
+			if len(w) != 3 {
+				return at.errorf("'filter cache' expects a cache name")
+			}
+			f.warn(at, "'filter cache %s' has no effect in luaedge: the cache-use and cache-store rules work without it", w[2])
+			return nil
+		}
 		switch {
 		case be && !fe:
 			return at.errorf("'filter' in a backend section is not supported by luaedge: declare the filter in the frontend")

@@ -171,6 +171,9 @@ typedef struct le_stream {
 	int32_t prst;
 	int32_t server_ms;
 	int32_t tunnel_ms;
+	int32_t cache_use;
+	int32_t cache_store;
+	int32_t cache_hit;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;

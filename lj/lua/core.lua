@@ -10,6 +10,8 @@ local core = {
 }
 I.services = {}     -- name -> {mode=, fn=, id=}
 I.backend_ids = {}  -- backend name -> index, filled in by Go
+I.cache_ids = {}    -- cache name -> index, filled in by Go (SetCaches)
+I.cache_names = {}  -- index -> cache name
 I.service_list = {} -- id -> entry in services
 
 local function check_type(fname, n, v, want)

@@ -744,6 +744,14 @@ function F.be_name(s)
 	return F.fe_name(s)
 end
 
+-- res.cache_hit, res.cache_name: the response came from a cache (HAProxy's
+-- cache sections), and its name; no name otherwise.
+function F.res_cache_hit(s) return s.cache_hit > 0 end
+function F.res_cache_name(s)
+	if s.cache_hit > 0 then return I.cache_names[s.cache_hit - 1] end
+	return nil
+end
+
 -- uuid([version]): a random UUID; version 4 is the only one, as in HAProxy.
 function F.uuid(s, version)
 	if version ~= nil and tonumber(version) ~= 4 then return nil end

@@ -209,6 +209,30 @@ function TXN.set_timeout(self, which, ms)
 	if which == "server" then s.server_ms = floor(ms) else s.tunnel_ms = floor(ms) end
 end
 
+-- txn:cache_use(name), txn:cache_store(name): luaedge additions, what
+-- haproxy.cfg's http-request cache-use and http-response cache-store
+-- rules do: answer the request from the named cache (caches in the
+-- configuration) when it holds a fresh copy, instead of forwarding it;
+-- store the server's response there. Go acts on them as the request is
+-- forwarded and as the response head leaves.
+local function cache_id(name, fn)
+	local id = I.cache_ids[name]
+	if id == nil then
+		error("bad argument #1 to '" .. fn .. "' (no cache named '" .. tostring(name) .. "')", 3)
+	end
+	return id
+end
+
+function TXN.cache_use(self, name)
+	local s = stream_of(self, "cache_use")
+	s.cache_use = cache_id(name, "cache_use") + 1
+end
+
+function TXN.cache_store(self, name)
+	local s = stream_of(self, "cache_store")
+	s.cache_store = cache_id(name, "cache_store") + 1
+end
+
 -- Tracking and captures, luaedge additions: what haproxy.cfg's
 -- track-scN, capture and deny rules do, for scripts too.
 
