@@ -49,6 +49,7 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"show", "backend"}, ReadOnly: true, Help: "list backends in the current running config", Run: p.serverCmd(showBackend)},
 		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
 		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
+		{Path: []string{"set", "table"}, Usage: "<table> key <k> [data.* <v>]*", Help: "update or create a table entry's data", Run: p.serverCmd(setTable)},
 		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
 		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
@@ -481,6 +482,60 @@ func clearTable(srv *edge.Server, args []string) string {
 		return err.Error() + "\n"
 	}
 	return ""
+}
+
+const setTableArgs = "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n"
+
+// setTable is "set table <table> key <key> [data.<type> <value>]*": the
+// entry is created if absent and refreshed; the settings before a bad one
+// are written, as HAProxy writes them one by one.
+func setTable(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		return setTableArgs
+	}
+	t := srv.Table(args[0])
+	switch {
+	case t == nil:
+		return "No such table\n"
+	case len(args) == 1:
+		return "" // HAProxy: nothing to do
+	case strings.HasPrefix(args[1], "data."):
+		return "content-based lookup is only supported with the \"show\" and \"clear\" actions\n"
+	case args[1] != "key":
+		return setTableArgs
+	case len(args) < 3 || args[2] == "":
+		return "Key value expected\n"
+	}
+	k, err := t.Key(args[2])
+	if err != nil {
+		return "Invalid key\n"
+	}
+	var settings []sticktable.Setting
+	msg := ""
+	for i := 3; i < len(args) && msg == ""; i += 2 {
+		name, ok := strings.CutPrefix(args[i], "data.")
+		if !ok {
+			msg = "\"data.<type>\" followed by a value expected\n"
+			break
+		}
+		if err := t.CheckSetting(name); err != nil {
+			msg = err.Error() + "\n"
+			break
+		}
+		var v int64
+		if i+1 < len(args) {
+			v, err = strconv.ParseInt(args[i+1], 10, 64)
+		}
+		if i+1 >= len(args) || err != nil {
+			msg = "Require a valid integer value to store\n"
+			break
+		}
+		settings = append(settings, sticktable.Setting{Type: name, Value: v})
+	}
+	if err := t.Set(k, settings); err != nil {
+		return err.Error() + "\n"
+	}
+	return msg
 }
 
 const unknownMap = "Unknown map identifier. Please use #<id> or <file>.\n"
