@@ -498,7 +498,8 @@ func setTable(srv *edge.Server, args []string) string {
 	case t == nil:
 		return "No such table\n"
 	case len(args) == 1:
-		return "" // HAProxy: nothing to do
+		// HAProxy 2.6 empties the table there, which "clear table" is for.
+		return setTableArgs
 	case strings.HasPrefix(args[1], "data."):
 		return "content-based lookup is only supported with the \"show\" and \"clear\" actions\n"
 	case args[1] != "key":

@@ -71,6 +71,9 @@ type gen struct {
 	// resolved path): an ACL loading one with -f matches its patterns as
 	// they are now (shared by every core), not as read at start.
 	aclFiles map[string]bool
+	// tables are the sections with a stick-table, by name: the table_*
+	// converters name one.
+	tables map[string]*proxy
 }
 
 // changedACLFiles returns the files the add-acl and del-acl rules of f
@@ -131,7 +134,7 @@ func (g *gen) action(phase, comment, code string) string {
 }
 
 func (f *file) build() (*Result, error) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles()}
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles(), tables: f.tables()}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket}
 	if f.dns != nil {
 		cfg.DNS = *f.dns

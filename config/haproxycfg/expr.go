@@ -224,6 +224,30 @@ var converters = map[string]bool{
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
 	"map_int_int": true, "map_ip_int": true,
+	// The stick table converters read an entry without tracking it.
+	"table_bytes_in_rate": true, "table_bytes_out_rate": true, "table_conn_cnt": true, "table_conn_cur": true,
+	"table_conn_rate": true, "table_expire": true, "table_gpc": true, "table_gpc0": true, "table_gpc0_rate": true,
+	"table_gpc1": true, "table_gpc1_rate": true, "table_gpc_rate": true, "table_gpt": true, "table_gpt0": true,
+	"table_http_err_cnt": true, "table_http_err_rate": true, "table_http_fail_cnt": true, "table_http_fail_rate": true,
+	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
+	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
+	"table_trackers": true,
+}
+
+// checkTableArg checks the table a table_* converter names: the first
+// argument, after the element's index for the arrays' (table_gpc(idx,t)).
+func (g *gen) checkTableArg(conv string, args []string) error {
+	i := 0
+	if conv == "table_gpc" || conv == "table_gpc_rate" || conv == "table_gpt" {
+		i = 1
+	}
+	if len(args) <= i {
+		return fmt.Errorf("converter '%s': a table name is needed", conv)
+	}
+	if g.tables[args[i]] == nil {
+		return fmt.Errorf("converter '%s': no stick table '%s' (a frontend's or backend's stick-table)", conv, args[i])
+	}
+	return nil
 }
 
 // callParts splits "name(a,b)" into name and arguments.
@@ -303,9 +327,20 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 			}
-			code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			if strings.HasPrefix(cname, "table_") {
+				if err := sc.g.checkTableArg(cname, cargs); err != nil {
+					return "", "", false, err
+				}
+			}
+			if strings.HasPrefix(cname, "table_") {
+				// A key without a sample reads nothing (HAProxy stops
+				// the expression there).
+				code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			} else {
+				code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			}
 			match = "str"
-			if strings.HasSuffix(cname, "_int") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
+			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
 				match = "int"
 			}
 		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":

@@ -288,6 +288,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request sc-clr-gpc0(0)\n", "haproxy.cfg:4: 'sc-clr-gpc0(0)' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode tcp\n  tcp-request content add-acl(x.acl) y\n", "haproxy.cfg:4: add-acl(x.acl): want add-acl(FILE) KEY in an http-request or http-response rule"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src\n", "haproxy.cfg:4: track-sc1: f has no stick-table"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { src,table_gpc0(nope) gt 0 }\n", "haproxy.cfg:4: deny: converter 'table_gpc0': no stick table 'nope' (a frontend's or backend's stick-table)"},
+		{"frontend f\n  bind :80\n  mode http\n  stick-table type ip size 1 store gpc(2)\n  http-request deny if { src,table_gpc(f) gt 0 }\n", "haproxy.cfg:5: deny: converter 'table_gpc': a table name is needed"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src table nope\n", "haproxy.cfg:4: track-sc1 ... table nope: no frontend, backend or listen named nope"},
 		{"frontend f\n  bind :80\n  tcp-request connection track-sc1 src\n", "haproxy.cfg:3: tcp-request track-sc1: only 'track-sc0 src [table T]' without a condition"},
 		{"frontend f\n  bind :80\n  mode http\n  log stdout local0\n  log-format \"%ci %zz\"\n", "haproxy.cfg:5: log-format: unknown log-format variable %zz"},

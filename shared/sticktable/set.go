@@ -112,8 +112,9 @@ func (t *Table) Set(key string, settings []Setting) error {
 // converters do, without refreshing the entry: found is false when the
 // key has no live entry, stored false when the table does not keep the
 // counter (named as Value names them). "trackers" is the connections
-// holding the entry, "expire" the milliseconds before it expires, "idle"
-// those since it was last refreshed.
+// holding the entry plus the reader, as HAProxy's table_trackers counts
+// its own reference; "expire" the milliseconds before the entry expires,
+// "idle" those since it was last refreshed.
 func (t *Table) Peek(key, counter string) (v int64, found, stored bool) {
 	now := t.tick()
 	s, e := t.find(key, now)
@@ -123,7 +124,7 @@ func (t *Table) Peek(key, counter string) (v int64, found, stored bool) {
 	defer s.mu.Unlock()
 	switch counter {
 	case "trackers":
-		return e.refs, true, true
+		return e.refs + 1, true, true
 	case "expire":
 		return t.expireMS(e, now), true, true
 	case "idle":

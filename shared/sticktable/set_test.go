@@ -75,7 +75,7 @@ func TestPeek(t *testing.T) {
 		v            int64
 		found, store bool
 	}{{"http_req_cnt", 1, true, true}, {"gpc0", 0, true, true}, {"conn_cnt", 0, true, false},
-		{"trackers", 1, true, true}, {"idle", 2000, true, true}, {"expire", 28000, true, true}} {
+		{"trackers", 2, true, true}, {"idle", 2000, true, true}, {"expire", 28000, true, true}} {
 		v, found, stored := tb.Peek("k", c.counter)
 		if v != c.v || found != c.found || stored != c.store {
 			t.Errorf("Peek %s = %d %v %v, want %d %v %v", c.counter, v, found, stored, c.v, c.found, c.store)
