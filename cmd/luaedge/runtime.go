@@ -55,6 +55,10 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
 		{Path: []string{"del", "map"}, Usage: "<map> [<key>|#<ref>]", Help: "delete map entries matching <key>", Run: p.serverCmd(delMap)},
 		{Path: []string{"clear", "map"}, Usage: "<map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
+		{Path: []string{"show", "acl"}, ReadOnly: true, Usage: "[<acl>]", Help: "report available acls or dump an acl's contents", Run: p.serverCmd(showACL)},
+		{Path: []string{"add", "acl"}, Usage: "<acl> <pattern>", Help: "add an acl entry", Run: p.serverCmd(addACL)},
+		{Path: []string{"del", "acl"}, Usage: "<acl> [<key>|#<ref>]", Help: "delete acl entries matching <key>", Run: p.serverCmd(delACL)},
+		{Path: []string{"clear", "acl"}, Usage: "<acl>", Help: "clear the contents of this acl", Run: p.serverCmd(clearACL)},
 		{Path: []string{"set", "server"}, Usage: "<bk>/<srv> [opts]", Help: "change a server's state, weight, health or address", Run: p.serverCmd(setServer)},
 		{Path: []string{"set", "weight"}, Usage: "<bk>/<srv> <weight>[%]", Help: "change a server's weight (use 'set server' instead)", Run: p.serverCmd(setWeight)},
 		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
@@ -611,6 +615,74 @@ func clearMap(srv *edge.Server, args []string) string {
 	}
 	if err := srv.Shared().MapClear(args[0]); err != nil {
 		return unknownMap
+	}
+	return ""
+}
+
+const unknownACL = "Unknown ACL identifier. Please use #<id> or <file>.\n"
+
+// aclError is the answer to an ACL command's error.
+func aclError(err error) string {
+	if errors.Is(err, lj.ErrNoACL) {
+		return unknownACL
+	}
+	return err.Error() + ".\n"
+}
+
+// showACL is "show acl [<acl>]": the ACL files (those a haproxy.cfg's
+// ACLs load with -f, and those scripts change), or one's patterns.
+func showACL(srv *edge.Server, args []string) string {
+	sh := srv.Shared()
+	var b strings.Builder
+	if len(args) == 0 {
+		b.WriteString("# id (file) description\n")
+		for _, f := range sh.ACLFiles() {
+			fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by acl. curr_ver=0 next_ver=0 entry_cnt=%d\n", f.ID, f.Path, f.Path, f.Entries)
+		}
+		return b.String()
+	}
+	entries, err := sh.ACLEntries(args[0])
+	if err != nil {
+		return unknownACL
+	}
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %s\n", e.Ref, e.Key)
+	}
+	return b.String()
+}
+
+func addACL(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "'add acl' expects two parameters: ACL identifier and pattern.\n"
+	}
+	if err := srv.Shared().ACLAdd(args[0], args[1]); err != nil {
+		return aclError(err)
+	}
+	return ""
+}
+
+func delACL(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "This command expects two parameters: ACL identifier and key.\n"
+	}
+	found, err := srv.Shared().ACLDel(args[0], args[1])
+	switch {
+	case errors.Is(err, lj.ErrNoACL):
+		return unknownMap // HAProxy 2.6's words here
+	case err != nil:
+		return aclError(err)
+	case !found:
+		return "Key not found.\n"
+	}
+	return ""
+}
+
+func clearACL(srv *edge.Server, args []string) string {
+	if len(args) < 1 {
+		return "Missing ACL identifier.\n"
+	}
+	if err := srv.Shared().ACLClear(args[0]); err != nil {
+		return aclError(err)
 	}
 	return ""
 }

@@ -71,6 +71,8 @@ type gen struct {
 	// resolved path): an ACL loading one with -f matches its patterns as
 	// they are now (shared by every core), not as read at start.
 	aclFiles map[string]bool
+	// aclDecls are the files ACLs load with -f (config.Lua.ACLFiles).
+	aclDecls []config.ACLFile
 	// tables are the sections with a stick-table, by name: the table_*
 	// converters name one.
 	tables map[string]*proxy
@@ -189,6 +191,7 @@ func (f *file) build() (*Result, error) {
 	if len(cfg.Frontends) == 0 {
 		return nil, fmt.Errorf("%s: no frontend or listen section", f.first)
 	}
+	cfg.Lua.ACLFiles = g.aclDecls
 	if err := cfg.Complete(); err != nil {
 		return nil, fmt.Errorf("%s: %v", f.first, err)
 	}

@@ -3,6 +3,7 @@ package haproxycfg
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -232,6 +233,13 @@ var converters = map[string]bool{
 	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
 	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
 	"table_trackers": true,
+}
+
+// declareACLFile adds f to the ACL files of the configuration, once.
+func (g *gen) declareACLFile(f config.ACLFile) {
+	if !slices.Contains(g.aclDecls, f) {
+		g.aclDecls = append(g.aclDecls, f)
+	}
 }
 
 // checkTableArg checks the table a table_* converter names: the first
@@ -615,7 +623,7 @@ func (sc scope) acl(w []string) (string, error) {
 		}
 	}
 	icase := false
-	var pats, files []string
+	var pats, files, filePats []string
 	rest := w[1:]
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && len(rest[0]) > 1 {
 		flag := rest[0]
@@ -637,16 +645,11 @@ func (sc scope) acl(w []string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("-f: %v", err)
 			}
-			if sc.g.aclFiles[p] {
-				// Changed by add-acl / del-acl: matched as it is now.
-				files = append(files, p)
-				rest = rest[1:]
-				continue
-			}
+			files = append(files, p)
 			for _, line := range strings.Split(string(data), "\n") {
 				line = strings.TrimSpace(line)
 				if line != "" && !strings.HasPrefix(line, "#") {
-					pats = append(pats, line)
+					filePats = append(filePats, line)
 				}
 			}
 			rest = rest[1:]
@@ -669,6 +672,31 @@ patterns:
 	}
 	if match == "" {
 		match = defMatch
+	}
+	// The files' patterns are matched as they are now, shared by every
+	// core and changed by add-acl, del-acl and the runtime API, when the
+	// match method is one the shared index has; otherwise they are
+	// compiled into the rules, and the runtime API says it cannot change
+	// them.
+	if len(files) > 0 {
+		if dynamicMatch[match] && !icase {
+			for _, f := range files {
+				sc.g.declareACLFile(config.ACLFile{Path: f, Method: match})
+			}
+		} else {
+			how := "-m " + match
+			if icase {
+				how = "-i"
+			}
+			for _, f := range files {
+				if sc.g.aclFiles[f] {
+					return "", fmt.Errorf("-f %s: an ACL file add-acl or del-acl changes is matched with -m str, beg, end, sub, dir, dom, reg, int or ip, without -i, by luaedge", f)
+				}
+				sc.g.declareACLFile(config.ACLFile{Path: f, Fixed: "an ACL matches it with " + how + ", whose patterns luaedge compiles into the rules"})
+			}
+			pats = append(filePats, pats...)
+			files = nil
+		}
 	}
 	var table string
 	switch match {
@@ -714,9 +742,6 @@ patterns:
 	}
 	m := "H.M[" + luaQuote(match) + "]"
 	if len(files) > 0 {
-		if !dynamicMatch[match] || icase {
-			return "", fmt.Errorf("-f %s: an ACL file add-acl or del-acl changes is matched with -m str, beg, end, sub, dir, dom, reg, int or ip, without -i, by luaedge", files[0])
-		}
 		static := "nil"
 		if len(pats) > 0 {
 			static = m
@@ -729,8 +754,8 @@ patterns:
 	return fmt.Sprintf("%s(%s, %s, %v)", m, code, pv, icase), nil
 }
 
-// dynamicMatch are the match methods of the ACL files add-acl and
-// del-acl change (core.match_acl's).
+// dynamicMatch are the match methods of the ACL files matched as they
+// are now (core.match_acl's).
 var dynamicMatch = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "dir": true, "dom": true, "reg": true, "int": true, "ip": true}
 
 // intRanges writes integer patterns ("5", "1:9", "gt 3", "le 10") as a
