@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,105 @@ backend arr
 	s.expectRT(t, "set table f", "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n")
 	if !strings.Contains(s.rt(t, "show table f"), "key=10.0.0.1 ") {
 		t.Error("set table without a key emptied the table")
+	}
+}
+
+// aclEntries is "show acl NAME" without the entries' references, and
+// the reference of pattern.
+func aclEntries(ask func(string) string, name, pattern string) (patterns, ref string) {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(ask("show acl "+name)), "\n") {
+		r, p, ok := strings.Cut(l, " ")
+		if !ok {
+			out = append(out, l)
+			continue
+		}
+		if p == pattern {
+			ref = r
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ","), ref
+}
+
+// The runtime API's ACL commands on HAProxy 2.6 and on luaedge: the
+// patterns of the -f files of a haproxy.cfg's ACLs change under the rules
+// of a deny, for two clients on the same loop; show acl, the errors.
+func TestHAProxyCfgRuntimeACL(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "runtime-acl", cfg: stickGlobal + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    acl blocked src -f block.acl
+    acl priv path_beg -f paths.acl
+    acl loud hdr(x-name) -i -f names.acl
+    http-request deny deny_status 403 if blocked
+    http-request deny deny_status 404 if priv
+    http-request deny deny_status 429 if loud
+    http-request return status 200 content-type text/plain string ok
+`, made: map[string]string{"block.acl": "10.9.9.9\n", "paths.acl": "# private\n/admin\n", "names.acl": "Bob\n"}}
+	check := func(addr func(string) string, ask func(string) string) []string {
+		fe := addr("")
+		c1, c2 := stickClient("127.0.0.1"), stickClient("127.0.0.2")
+		var seen []string
+		get := func(c *http.Client, path string, hdr ...string) {
+			seen = append(seen, path+" "+stickGet(t, c, fe, path, hdr...))
+		}
+		step := func(line string) { seen = append(seen, line+" -> "+ask(line)) }
+		get(c1, "/")
+		get(c2, "/")
+		get(c1, "/admin/x")
+		get(c1, "/", "x-name: bob")
+		step("add acl block.acl 127.0.0.2")
+		get(c2, "/")
+		get(c1, "/")
+		pats, ref := aclEntries(ask, "block.acl", "127.0.0.2")
+		seen = append(seen, pats)
+		step("add acl block.acl notanip")
+		step("add acl paths.acl /private")
+		get(c1, "/private/1")
+		step("del acl paths.acl /admin")
+		get(c1, "/admin/x")
+		step("del acl paths.acl /admin")
+		seen = append(seen, "del acl block.acl #ref -> "+ask("del acl block.acl #"+ref))
+		get(c2, "/")
+		get(c1, "/")
+		step("add acl block.acl 127.0.0.0/8")
+		get(c1, "/")
+		get(c2, "/")
+		step("clear acl block.acl")
+		get(c2, "/")
+		pats, _ = aclEntries(ask, "block.acl", "")
+		seen = append(seen, "block.acl: "+pats)
+		pats, _ = aclEntries(ask, "paths.acl", "")
+		seen = append(seen, "paths.acl: "+pats)
+		for _, line := range []string{
+			"show acl nope.acl", "add acl nope.acl x", "del acl nope.acl x", "clear acl nope.acl",
+			"add acl block.acl", "del acl block.acl", "clear acl",
+		} {
+			step(line)
+		}
+		return seen
+	}
+	stickBoth(t, sc, nil, check)
+
+	// luaedge lists the files from the start, and refuses to change the
+	// one whose ACL matches with -i (compiled into the rules) where
+	// HAProxy changes it.
+	backends := map[string]string{"SOCK": filepath.Join(t.TempDir(), "le.sock")}
+	hcStartLuaedge(t, sc, backends)
+	ask := func(line string) string { return askSocket(t, backends["SOCK"], line) }
+	list := ask("show acl")
+	for _, want := range []string{"# id (file) description\n", "/block.acl' used by acl. curr_ver=0 next_ver=0 entry_cnt=1\n",
+		"/paths.acl' used by acl. curr_ver=0 next_ver=0 entry_cnt=1\n", "/names.acl' used by acl. curr_ver=0 next_ver=0 entry_cnt=1\n"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("show acl lacks %q:\n%s", want, list)
+		}
+	}
+	if got := ask("show acl names.acl"); !strings.HasSuffix(got, " Bob\n\n") {
+		t.Errorf("show acl names.acl: %q", got)
+	}
+	if got := ask("add acl names.acl Alice"); !strings.Contains(got, "cannot change at run time in luaedge") || !strings.Contains(got, "-i") {
+		t.Errorf("add acl on a compiled file: %q", got)
 	}
 }
