@@ -646,3 +646,39 @@ func TestStatsSocket(t *testing.T) {
 		t.Errorf("warnings %q, want the TCP socket's and stats timeout's", res.Warnings)
 	}
 }
+
+// An ACL's -f files are matched as they are now (shared, changeable at
+// run time) unless -i or a method the shared index lacks makes the rules
+// compile their patterns; the configuration lists both kinds.
+func TestACLFiles(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    acl a src -f block.acl
+    acl b hdr(x) -i -f names.acl
+    acl c path_len -m len -f lens.acl
+    acl d path_beg -f block.acl
+    http-request deny if a || b || c || d
+    http-request return status 200
+`, "block.acl", "10.0.0.1\n", "names.acl", "Bob\n", "lens.acl", "3\n")
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(paths[0])
+	abs := func(name string) string { return filepath.Join(dir, name) }
+	compiled := ", whose patterns luaedge compiles into the rules"
+	want := []config.ACLFile{
+		{Path: abs("block.acl"), Method: "ip"},
+		{Path: abs("names.acl"), Fixed: "an ACL matches it with -i" + compiled},
+		{Path: abs("lens.acl"), Fixed: "an ACL matches it with -m len" + compiled},
+		{Path: abs("block.acl"), Method: "beg"},
+	}
+	if !reflect.DeepEqual(res.Config.Lua.ACLFiles, want) {
+		t.Errorf("ACLFiles = %+v", res.Config.Lua.ACLFiles)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, `H.acl_files(txn.f:src(), Map["ip"]`) || !strings.Contains(rules, `"bob"`) {
+		t.Errorf("rules:\n%s", rules)
+	}
+}
