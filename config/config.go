@@ -102,6 +102,21 @@ type Lua struct {
 	// set-var, unset-var): as in HAProxy, set_var(name, v, true) sets them
 	// although they are unset. Not a YAML key.
 	DeclaredVars []string `yaml:"-"`
+	// ACLFiles are the pattern files a haproxy.cfg's ACLs load with -f,
+	// read when the generation starts so that the runtime API lists and
+	// changes them. Not a YAML key.
+	ACLFiles []ACLFile `yaml:"-"`
+}
+
+// ACLFile is a pattern file of an ACL (Lua.ACLFiles).
+type ACLFile struct {
+	Path string // absolute
+	// Method is the match method ("str", "beg", "ip"...) of an ACL that
+	// matches the file as it is now, changed at run time.
+	Method string
+	// Fixed, when set, says why the file cannot change at run time (its
+	// patterns were compiled into the rules): the runtime API answers it.
+	Fixed string
 }
 
 // ForcedYieldOr, BurstTimeoutOr and SessionTimeoutOr return the CPU limits,

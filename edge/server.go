@@ -304,6 +304,13 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	if err := s.buildShared(prev); err != nil {
 		return nil, err
 	}
+	// A haproxy.cfg's ACL files, read now so that the runtime API lists
+	// them from the start.
+	for _, f := range cfg.Lua.ACLFiles {
+		if err := s.shared.DeclareACLFile(f.Path, f.Method, f.Fixed); err != nil {
+			return nil, fmt.Errorf("ACL file: %v", err)
+		}
+	}
 	return s, nil
 }
 

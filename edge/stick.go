@@ -194,6 +194,26 @@ func goStk(c *cgo.Call) int {
 			c.PushNumber(float64(v))
 		}
 		return 1
+	case "peek":
+		// The table_* converters: (table, "peek", key, counter[,
+		// array, index]); false for a key not in the table, nil for
+		// no value (a key the table's type cannot hold, a counter it
+		// does not store, an element beyond its array).
+		k, err := t.Key(c.String(3))
+		if err != nil {
+			c.PushNil()
+			return 1
+		}
+		v, found, stored := t.Peek(k, c.String(4))
+		switch {
+		case !found:
+			c.PushBool(false)
+		case !stored || (!c.IsNoneOrNil(5) && int(c.Int(6)) >= t.ArrayLen(c.String(5))):
+			c.PushNil()
+		default:
+			c.PushNumber(float64(v))
+		}
+		return 1
 	case "dump":
 		var filters []sticktable.Filter
 		for _, f := range strings.Split(c.String(3), ";") {

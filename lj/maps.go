@@ -104,10 +104,13 @@ type mapEntry struct {
 // patRef is the contents of one file, shared by all its indexes, and by
 // the next generation's while the file on disk is the one read (reload.go).
 type patRef struct {
-	mu      sync.RWMutex
-	id      int     // in the order files were first read: "show map"'s #id
-	name    string  // the path as first given, for messages
-	acl     bool    // read as an ACL file (one pattern per line)
+	mu   sync.RWMutex
+	id   int    // in the order files were first read: "show map"'s #id
+	name string // the path as first given, for messages
+	acl  bool   // read as an ACL file (one pattern per line)
+	// fixed, for an ACL file, says why it cannot change: an ACL of the
+	// configuration compiled its patterns (DeclareACLFile); set once.
+	fixed   string
 	file    fileSum // what was read; set once
 	entries []*mapEntry
 	exprs   []*mapExpr // of every generation using the file
@@ -338,6 +341,9 @@ func (sh *Shared) setMap(path, key, value string, acl bool) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fixed != "" {
+		return fmt.Errorf("%s: %w: %s", path, ErrFixedACL, r.fixed)
+	}
 	found := false
 	for _, e := range r.entries {
 		if e.key == key {
@@ -374,6 +380,9 @@ func (sh *Shared) delMap(path, key string, acl bool) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fixed != "" {
+		return fmt.Errorf("%s: %w: %s", path, ErrFixedACL, r.fixed)
+	}
 	kept := r.entries[:0]
 	for _, e := range r.entries {
 		if e.key != key {

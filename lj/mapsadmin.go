@@ -51,7 +51,10 @@ func (sh *Shared) MapFiles() []MapFile {
 // mapRef finds a map file by "#ID", by its path as the scripts gave it,
 // or by its absolute path (relative paths start from the generation's
 // folder, as the scripts' do).
-func (sh *Shared) mapRef(name string) (*patRef, error) {
+func (sh *Shared) mapRef(name string) (*patRef, error) { return sh.findRef(name, false) }
+
+// findRef finds a map file (acl false) or an ACL file as mapRef says.
+func (sh *Shared) findRef(name string, acl bool) (*patRef, error) {
 	sh.maps.mu.Lock()
 	defer sh.maps.mu.Unlock()
 	var found *patRef
@@ -65,8 +68,14 @@ func (sh *Shared) mapRef(name string) (*patRef, error) {
 	} else if r := sh.maps.refs[sh.absPath(name)]; r != nil {
 		found = r
 	}
-	if found == nil || found.acl {
+	switch {
+	case found == nil || found.acl != acl:
+		if acl {
+			return nil, ErrNoACL
+		}
 		return nil, ErrNoMap
+	case found.fixed != "":
+		return found, fmt.Errorf("%w: %s: %s", ErrFixedACL, found.name, found.fixed)
 	}
 	return found, nil
 }
@@ -150,6 +159,12 @@ func (sh *Shared) MapDel(name, keyOrRef string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return r.delEntries(keyOrRef), nil
+}
+
+// delEntries deletes the entries of r keyOrRef names; false when there is
+// none.
+func (r *patRef) delEntries(keyOrRef string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var key string
@@ -162,7 +177,7 @@ func (sh *Shared) MapDel(name, keyOrRef string) (bool, error) {
 		kept = append(kept, e)
 	}
 	if len(kept) == len(r.entries) {
-		return false, nil
+		return false
 	}
 	clear(r.entries[len(kept):])
 	r.entries = kept
@@ -177,7 +192,7 @@ func (sh *Shared) MapDel(name, keyOrRef string) (bool, error) {
 		}
 		x.changed()
 	}
-	return true, nil
+	return true
 }
 
 // MapClear deletes every entry of a map file.
@@ -186,6 +201,11 @@ func (sh *Shared) MapClear(name string) error {
 	if err != nil {
 		return err
 	}
+	r.clearEntries()
+	return nil
+}
+
+func (r *patRef) clearEntries() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.entries)
@@ -194,5 +214,4 @@ func (sh *Shared) MapClear(name string) error {
 		x.idx = newIndex(x.method)
 		x.changed()
 	}
-	return nil
 }

@@ -21,7 +21,8 @@ import (
 //     other's copies a gate call);
 //   - every map and ACL file whose contents on disk are still those sh
 //     read (or that is still missing, for one a script created), with the
-//     entries scripts set or deleted. A file changed on disk is read
+//     entries scripts and the runtime API set or deleted, except the ACL
+//     files whose patterns sh's rules compiled. A file changed on disk is read
 //     afresh by the next generation, on first use.
 //
 // sh keeps serving its own states. Call Release on whichever of the two
@@ -33,6 +34,10 @@ func (sh *Shared) Next(baseDir string, threads int) *Shared {
 	sh.maps.mu.Lock()
 	refs := maps.Clone(sh.maps.refs)
 	next.maps.nextID = sh.maps.nextID
+	// A file whose patterns sh's rules compiled is read afresh: the next
+	// configuration says again how its ACLs use it (fixed is set under
+	// sh.maps.mu).
+	maps.DeleteFunc(refs, func(_ string, r *patRef) bool { return r.fixed != "" })
 	sh.maps.mu.Unlock()
 	// Files are read outside the lock: sh's loops may be opening maps.
 	for abs, r := range refs {

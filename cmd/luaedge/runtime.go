@@ -50,11 +50,16 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"show", "table"}, ReadOnly: true, Usage: "[<table> [<filter>]*]", Help: "report table usage stats or dump this table's contents (filter: data/key)", Run: p.serverCmd(showTable)},
 		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
 		{Path: []string{"show", "cache"}, ReadOnly: true, Help: "show cache status", Run: p.serverCmd(showCache)},
+		{Path: []string{"set", "table"}, Usage: "<table> key <k> [data.* <v>]*", Help: "update or create a table entry's data", Run: p.serverCmd(setTable)},
 		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
 		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
 		{Path: []string{"del", "map"}, Usage: "<map> [<key>|#<ref>]", Help: "delete map entries matching <key>", Run: p.serverCmd(delMap)},
 		{Path: []string{"clear", "map"}, Usage: "<map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
+		{Path: []string{"show", "acl"}, ReadOnly: true, Usage: "[<acl>]", Help: "report available acls or dump an acl's contents", Run: p.serverCmd(showACL)},
+		{Path: []string{"add", "acl"}, Usage: "<acl> <pattern>", Help: "add an acl entry", Run: p.serverCmd(addACL)},
+		{Path: []string{"del", "acl"}, Usage: "<acl> [<key>|#<ref>]", Help: "delete acl entries matching <key>", Run: p.serverCmd(delACL)},
+		{Path: []string{"clear", "acl"}, Usage: "<acl>", Help: "clear the contents of this acl", Run: p.serverCmd(clearACL)},
 		{Path: []string{"set", "server"}, Usage: "<bk>/<srv> [opts]", Help: "change a server's state, weight, health or address", Run: p.serverCmd(setServer)},
 		{Path: []string{"set", "weight"}, Usage: "<bk>/<srv> <weight>[%]", Help: "change a server's weight (use 'set server' instead)", Run: p.serverCmd(setWeight)},
 		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
@@ -500,6 +505,61 @@ func clearTable(srv *edge.Server, args []string) string {
 	return ""
 }
 
+const setTableArgs = "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n"
+
+// setTable is "set table <table> key <key> [data.<type> <value>]*": the
+// entry is created if absent and refreshed; the settings before a bad one
+// are written, as HAProxy writes them one by one.
+func setTable(srv *edge.Server, args []string) string {
+	if len(args) == 0 {
+		return setTableArgs
+	}
+	t := srv.Table(args[0])
+	switch {
+	case t == nil:
+		return "No such table\n"
+	case len(args) == 1:
+		// HAProxy 2.6 empties the table there, which "clear table" is for.
+		return setTableArgs
+	case strings.HasPrefix(args[1], "data."):
+		return "content-based lookup is only supported with the \"show\" and \"clear\" actions\n"
+	case args[1] != "key":
+		return setTableArgs
+	case len(args) < 3 || args[2] == "":
+		return "Key value expected\n"
+	}
+	k, err := t.Key(args[2])
+	if err != nil {
+		return "Invalid key\n"
+	}
+	var settings []sticktable.Setting
+	msg := ""
+	for i := 3; i < len(args) && msg == ""; i += 2 {
+		name, ok := strings.CutPrefix(args[i], "data.")
+		if !ok {
+			msg = "\"data.<type>\" followed by a value expected\n"
+			break
+		}
+		if err := t.CheckSetting(name); err != nil {
+			msg = err.Error() + "\n"
+			break
+		}
+		var v int64
+		if i+1 < len(args) {
+			v, err = strconv.ParseInt(args[i+1], 10, 64)
+		}
+		if i+1 >= len(args) || err != nil {
+			msg = "Require a valid integer value to store\n"
+			break
+		}
+		settings = append(settings, sticktable.Setting{Type: name, Value: v})
+	}
+	if err := t.Set(k, settings); err != nil {
+		return err.Error() + "\n"
+	}
+	return msg
+}
+
 const unknownMap = "Unknown map identifier. Please use #<id> or <file>.\n"
 
 // showMap is "show map [<map>]".
@@ -572,6 +632,74 @@ func clearMap(srv *edge.Server, args []string) string {
 	}
 	if err := srv.Shared().MapClear(args[0]); err != nil {
 		return unknownMap
+	}
+	return ""
+}
+
+const unknownACL = "Unknown ACL identifier. Please use #<id> or <file>.\n"
+
+// aclError is the answer to an ACL command's error.
+func aclError(err error) string {
+	if errors.Is(err, lj.ErrNoACL) {
+		return unknownACL
+	}
+	return err.Error() + ".\n"
+}
+
+// showACL is "show acl [<acl>]": the ACL files (those a haproxy.cfg's
+// ACLs load with -f, and those scripts change), or one's patterns.
+func showACL(srv *edge.Server, args []string) string {
+	sh := srv.Shared()
+	var b strings.Builder
+	if len(args) == 0 {
+		b.WriteString("# id (file) description\n")
+		for _, f := range sh.ACLFiles() {
+			fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by acl. curr_ver=0 next_ver=0 entry_cnt=%d\n", f.ID, f.Path, f.Path, f.Entries)
+		}
+		return b.String()
+	}
+	entries, err := sh.ACLEntries(args[0])
+	if err != nil {
+		return unknownACL
+	}
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %s\n", e.Ref, e.Key)
+	}
+	return b.String()
+}
+
+func addACL(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "'add acl' expects two parameters: ACL identifier and pattern.\n"
+	}
+	if err := srv.Shared().ACLAdd(args[0], args[1]); err != nil {
+		return aclError(err)
+	}
+	return ""
+}
+
+func delACL(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "This command expects two parameters: ACL identifier and key.\n"
+	}
+	found, err := srv.Shared().ACLDel(args[0], args[1])
+	switch {
+	case errors.Is(err, lj.ErrNoACL):
+		return unknownMap // HAProxy 2.6's words here
+	case err != nil:
+		return aclError(err)
+	case !found:
+		return "Key not found.\n"
+	}
+	return ""
+}
+
+func clearACL(srv *edge.Server, args []string) string {
+	if len(args) < 1 {
+		return "Missing ACL identifier.\n"
+	}
+	if err := srv.Shared().ACLClear(args[0]); err != nil {
+		return aclError(err)
 	}
 	return ""
 }

@@ -71,6 +71,11 @@ type gen struct {
 	// resolved path): an ACL loading one with -f matches its patterns as
 	// they are now (shared by every core), not as read at start.
 	aclFiles map[string]bool
+	// aclDecls are the files ACLs load with -f (config.Lua.ACLFiles).
+	aclDecls []config.ACLFile
+	// tables are the sections with a stick-table, by name: the table_*
+	// converters name one.
+	tables map[string]*proxy
 }
 
 // changedACLFiles returns the files the add-acl and del-acl rules of f
@@ -131,7 +136,7 @@ func (g *gen) action(phase, comment, code string) string {
 }
 
 func (f *file) build() (*Result, error) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles()}
+	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles(), tables: f.tables()}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket, Caches: f.caches}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
@@ -196,6 +201,7 @@ func (f *file) build() (*Result, error) {
 	if len(cfg.Frontends) == 0 {
 		return nil, fmt.Errorf("%s: no frontend or listen section", f.first)
 	}
+	cfg.Lua.ACLFiles = g.aclDecls
 	if err := cfg.Complete(); err != nil {
 		return nil, fmt.Errorf("%s: %v", f.first, err)
 	}

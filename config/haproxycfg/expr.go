@@ -3,6 +3,7 @@ package haproxycfg
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,6 +229,37 @@ var converters = map[string]bool{
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
 	"map_int_int": true, "map_ip_int": true,
+	// The stick table converters read an entry without tracking it.
+	"table_bytes_in_rate": true, "table_bytes_out_rate": true, "table_conn_cnt": true, "table_conn_cur": true,
+	"table_conn_rate": true, "table_expire": true, "table_gpc": true, "table_gpc0": true, "table_gpc0_rate": true,
+	"table_gpc1": true, "table_gpc1_rate": true, "table_gpc_rate": true, "table_gpt": true, "table_gpt0": true,
+	"table_http_err_cnt": true, "table_http_err_rate": true, "table_http_fail_cnt": true, "table_http_fail_rate": true,
+	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
+	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
+	"table_trackers": true,
+}
+
+// declareACLFile adds f to the ACL files of the configuration, once.
+func (g *gen) declareACLFile(f config.ACLFile) {
+	if !slices.Contains(g.aclDecls, f) {
+		g.aclDecls = append(g.aclDecls, f)
+	}
+}
+
+// checkTableArg checks the table a table_* converter names: the first
+// argument, after the element's index for the arrays' (table_gpc(idx,t)).
+func (g *gen) checkTableArg(conv string, args []string) error {
+	i := 0
+	if conv == "table_gpc" || conv == "table_gpc_rate" || conv == "table_gpt" {
+		i = 1
+	}
+	if len(args) <= i {
+		return fmt.Errorf("converter '%s': a table name is needed", conv)
+	}
+	if g.tables[args[i]] == nil {
+		return fmt.Errorf("converter '%s': no stick table '%s' (a frontend's or backend's stick-table)", conv, args[i])
+	}
+	return nil
 }
 
 // callParts splits "name(a,b)" into name and arguments.
@@ -307,9 +339,20 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 			}
-			code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			if strings.HasPrefix(cname, "table_") {
+				if err := sc.g.checkTableArg(cname, cargs); err != nil {
+					return "", "", false, err
+				}
+			}
+			if strings.HasPrefix(cname, "table_") {
+				// A key without a sample reads nothing (HAProxy stops
+				// the expression there).
+				code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			} else {
+				code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
+			}
 			match = "str"
-			if strings.HasSuffix(cname, "_int") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
+			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
 				match = "int"
 			}
 		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":
@@ -584,7 +627,7 @@ func (sc scope) acl(w []string) (string, error) {
 		}
 	}
 	icase := false
-	var pats, files []string
+	var pats, files, filePats []string
 	rest := w[1:]
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") && len(rest[0]) > 1 {
 		flag := rest[0]
@@ -606,16 +649,11 @@ func (sc scope) acl(w []string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("-f: %v", err)
 			}
-			if sc.g.aclFiles[p] {
-				// Changed by add-acl / del-acl: matched as it is now.
-				files = append(files, p)
-				rest = rest[1:]
-				continue
-			}
+			files = append(files, p)
 			for _, line := range strings.Split(string(data), "\n") {
 				line = strings.TrimSpace(line)
 				if line != "" && !strings.HasPrefix(line, "#") {
-					pats = append(pats, line)
+					filePats = append(filePats, line)
 				}
 			}
 			rest = rest[1:]
@@ -638,6 +676,31 @@ patterns:
 	}
 	if match == "" {
 		match = defMatch
+	}
+	// The files' patterns are matched as they are now, shared by every
+	// core and changed by add-acl, del-acl and the runtime API, when the
+	// match method is one the shared index has; otherwise they are
+	// compiled into the rules, and the runtime API says it cannot change
+	// them.
+	if len(files) > 0 {
+		if dynamicMatch[match] && !icase {
+			for _, f := range files {
+				sc.g.declareACLFile(config.ACLFile{Path: f, Method: match})
+			}
+		} else {
+			how := "-m " + match
+			if icase {
+				how = "-i"
+			}
+			for _, f := range files {
+				if sc.g.aclFiles[f] {
+					return "", fmt.Errorf("-f %s: an ACL file add-acl or del-acl changes is matched with -m str, beg, end, sub, dir, dom, reg, int or ip, without -i, by luaedge", f)
+				}
+				sc.g.declareACLFile(config.ACLFile{Path: f, Fixed: "an ACL matches it with " + how + ", whose patterns luaedge compiles into the rules"})
+			}
+			pats = append(filePats, pats...)
+			files = nil
+		}
 	}
 	var table string
 	switch match {
@@ -683,9 +746,6 @@ patterns:
 	}
 	m := "H.M[" + luaQuote(match) + "]"
 	if len(files) > 0 {
-		if !dynamicMatch[match] || icase {
-			return "", fmt.Errorf("-f %s: an ACL file add-acl or del-acl changes is matched with -m str, beg, end, sub, dir, dom, reg, int or ip, without -i, by luaedge", files[0])
-		}
 		static := "nil"
 		if len(pats) > 0 {
 			static = m
@@ -698,8 +758,8 @@ patterns:
 	return fmt.Sprintf("%s(%s, %s, %v)", m, code, pv, icase), nil
 }
 
-// dynamicMatch are the match methods of the ACL files add-acl and
-// del-acl change (core.match_acl's).
+// dynamicMatch are the match methods of the ACL files matched as they
+// are now (core.match_acl's).
 var dynamicMatch = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "dir": true, "dom": true, "reg": true, "int": true, "ip": true}
 
 // intRanges writes integer patterns ("5", "1:9", "gt 3", "le 10") as a

@@ -300,6 +300,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request sc-clr-gpc0(0)\n", "haproxy.cfg:4: 'sc-clr-gpc0(0)' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode tcp\n  tcp-request content add-acl(x.acl) y\n", "haproxy.cfg:4: add-acl(x.acl): want add-acl(FILE) KEY in an http-request or http-response rule"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src\n", "haproxy.cfg:4: track-sc1: f has no stick-table"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { src,table_gpc0(nope) gt 0 }\n", "haproxy.cfg:4: deny: converter 'table_gpc0': no stick table 'nope' (a frontend's or backend's stick-table)"},
+		{"frontend f\n  bind :80\n  mode http\n  stick-table type ip size 1 store gpc(2)\n  http-request deny if { src,table_gpc(f) gt 0 }\n", "haproxy.cfg:5: deny: converter 'table_gpc': a table name is needed"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request track-sc1 src table nope\n", "haproxy.cfg:4: track-sc1 ... table nope: no frontend, backend or listen named nope"},
 		{"frontend f\n  bind :80\n  tcp-request connection track-sc1 src\n", "haproxy.cfg:3: tcp-request track-sc1: only 'track-sc0 src [table T]' without a condition"},
 		{"frontend f\n  bind :80\n  mode http\n  log stdout local0\n  log-format \"%ci %zz\"\n", "haproxy.cfg:5: log-format: unknown log-format variable %zz"},
@@ -655,5 +657,41 @@ func TestStatsSocket(t *testing.T) {
 	}
 	if len(res.Warnings) != 2 {
 		t.Errorf("warnings %q, want the TCP socket's and stats timeout's", res.Warnings)
+	}
+}
+
+// An ACL's -f files are matched as they are now (shared, changeable at
+// run time) unless -i or a method the shared index lacks makes the rules
+// compile their patterns; the configuration lists both kinds.
+func TestACLFiles(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    acl a src -f block.acl
+    acl b hdr(x) -i -f names.acl
+    acl c path_len -m len -f lens.acl
+    acl d path_beg -f block.acl
+    http-request deny if a || b || c || d
+    http-request return status 200
+`, "block.acl", "10.0.0.1\n", "names.acl", "Bob\n", "lens.acl", "3\n")
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(paths[0])
+	abs := func(name string) string { return filepath.Join(dir, name) }
+	compiled := ", whose patterns luaedge compiles into the rules"
+	want := []config.ACLFile{
+		{Path: abs("block.acl"), Method: "ip"},
+		{Path: abs("names.acl"), Fixed: "an ACL matches it with -i" + compiled},
+		{Path: abs("lens.acl"), Fixed: "an ACL matches it with -m len" + compiled},
+		{Path: abs("block.acl"), Method: "beg"},
+	}
+	if !reflect.DeepEqual(res.Config.Lua.ACLFiles, want) {
+		t.Errorf("ACLFiles = %+v", res.Config.Lua.ACLFiles)
+	}
+	rules := string(res.Rules)
+	if !strings.Contains(rules, `H.acl_files(txn.f:src(), Map["ip"]`) || !strings.Contains(rules, `"bob"`) {
+		t.Errorf("rules:\n%s", rules)
 	}
 }

@@ -481,6 +481,12 @@ end
 
 -- arith is the add, sub, mul, div and mod converters, on integers; a
 -- division by 0 gives HAProxy's largest integer, a modulo by 0 gives 0.
+-- conv applies converter name of c to v, unless v is no sample.
+function H.conv(c, name, v, ...)
+	if v == nil then return nil end
+	return c[name](c, v, ...)
+end
+
 function H.arith(a, op, b)
 	a, b = tonumber(H.S(a)) or 0, tonumber(H.S(b)) or 0
 	if op == "+" then return a + b

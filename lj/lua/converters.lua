@@ -444,6 +444,52 @@ for m, method in pairs(MATCH) do
 end
 defs.map = { name = "map", input = "str", output = "str", args = defs.map_str.args, fn = defs.map_str.fn }
 
+-- Stick table converters: table_<counter>(table) reads the counter of the
+-- value's entry without tracking or refreshing it (edge/stick.go, "peek"):
+-- 0 for a key not in the table, no value for a counter the table does not
+-- store or a value its type cannot hold, as HAProxy's. peek returns
+-- false for a key not in the table.
+local function peek(tbl, key, counter, array, idx)
+	return gocall(GO.stk, tbl, "peek", key, counter, array, idx)
+end
+local TABLE_ARG = { "table", "str", true }
+for name, counter in pairs({
+	bytes_in_rate = "bytes_in_rate", bytes_out_rate = "bytes_out_rate", conn_cnt = "conn_cnt",
+	conn_cur = "conn_cur", conn_rate = "conn_rate", gpt0 = "gpt0", gpc0 = "gpc0", gpc1 = "gpc1",
+	gpc0_rate = "gpc0_rate", gpc1_rate = "gpc1_rate", http_err_cnt = "http_err_cnt",
+	http_err_rate = "http_err_rate", http_fail_cnt = "http_fail_cnt", http_fail_rate = "http_fail_rate",
+	http_req_cnt = "http_req_cnt", http_req_rate = "http_req_rate", kbytes_in = "bytes_in_cnt",
+	kbytes_out = "bytes_out_cnt", server_id = "server_id", sess_cnt = "sess_cnt", sess_rate = "sess_rate",
+	trackers = "trackers",
+}) do
+	local kbytes = name == "kbytes_in" or name == "kbytes_out"
+	def("table_" .. name, "str", "int", { TABLE_ARG }, function(v, tbl)
+		local r = peek(tbl, v, counter)
+		if r == false then return 0 end
+		if kbytes and r ~= nil then r = floor(r / 1024) end
+		return r
+	end)
+end
+-- The arrays' elements: table_gpc(idx, table) and friends.
+for name, a in pairs({ gpc = { "gpc", "" }, gpc_rate = { "gpc", "_rate" }, gpt = { "gpt", "" } }) do
+	def("table_" .. name, "str", "int", { { "idx", "int", true }, TABLE_ARG }, function(v, idx, tbl)
+		if idx < 0 or idx > 99 then return nil end
+		local r = peek(tbl, v, a[1] .. idx .. a[2], name, idx)
+		if r == false then return 0 end
+		return r
+	end)
+end
+-- table_expire and table_idle: the milliseconds before the entry expires,
+-- since it was last refreshed; default_value (else no value) for a key
+-- not in the table.
+for _, name in ipairs({ "expire", "idle" }) do
+	def("table_" .. name, "str", "int", { TABLE_ARG, { "default_value", "int" } }, function(v, tbl, default)
+		local r = peek(tbl, v, name)
+		if r == false then return default end
+		return r
+	end)
+end
+
 -- The Converters objects ---------------------------------------------------
 
 local outputs = {
