@@ -1990,3 +1990,26 @@ backend be2
 		},
 	}, nil)
 }
+
+// A fetch that finds nothing stops the expression, as in HAProxy: its
+// converters are not applied (TXN.c's converters would read the missing
+// sample as "0"), and a present empty value goes through them.
+func TestHAProxyCfgConvertersOnNoSample(t *testing.T) {
+	needBinary(t)
+	chain := `[%[req.hdr(x),length]][%[req.hdr(x),hex]][%[req.hdr(x),base64]][%[req.hdr(x),add(1)]]` +
+		`[%[req.hdr(x),upper,length]][%[req.hdr(x),lower]][%[req.hdr(x),concat(<,txn.v,>)]][%[req.hdr(x),field(1,:)]]`
+	hcRunCompare(t, hcScenario{
+		name: "converters on no sample",
+		cfg: hcHTTPDefaults + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.v) str(v)
+    http-request return status 200 content-type text/plain lf-string "` + chain + `"
+`,
+		steps: []hxStep{
+			{name: "no header", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "[][][][][][][][]"}},
+			{name: "empty header", req: hxReq{Path: "/", Header: []string{"X:"}}, want: hxWant{Status: 200, Body: "[0][][][][0][][<v>][]"}},
+			{name: "a value", req: hxReq{Path: "/", Header: []string{"X: ab:c"}}, want: hxWant{Status: 200, Body: "[4][61623A63][YWI6Yw==][1][4][ab:c][ab:c<v>][ab]"}},
+		},
+	}, nil)
+}

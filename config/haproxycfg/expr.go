@@ -334,7 +334,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		}
 		switch {
 		case strings.HasPrefix(cname, "lua."):
-			code = fmt.Sprintf("txn.c:lua_%s(%s)", strings.TrimPrefix(cname, "lua."), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
+			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote("lua_"+strings.TrimPrefix(cname, "lua.")), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
 		case converters[cname]:
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
@@ -344,13 +344,9 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 					return "", "", false, err
 				}
 			}
-			if strings.HasPrefix(cname, "table_") {
-				// A key without a sample reads nothing (HAProxy stops
-				// the expression there).
-				code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
-			} else {
-				code = fmt.Sprintf("txn.c:%s(%s)", cname, strings.Join(append([]string{code}, lits(cargs)...), ", "))
-			}
+			// No sample stops the expression, as in HAProxy: the
+			// converter is not called (TXN.c's would read nil as "0").
+			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
 			match = "str"
 			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
 				match = "int"
@@ -379,7 +375,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 					pieces = append(pieces, luaQuote(a))
 				}
 			}
-			code = "(H.S(" + code + ")" + strings.Join(prefixAll(pieces, " .. "), "") + ")"
+			code = "H.cat(" + strings.Join(append([]string{code}, pieces...), ", ") + ")"
 			match = "str"
 		default:
 			return "", "", false, fmt.Errorf("converter '%s' is not supported by luaedge", cname)
@@ -403,14 +399,6 @@ func quoteAll(a []string) []string {
 	out := make([]string, len(a))
 	for i, x := range a {
 		out[i] = luaQuote(x)
-	}
-	return out
-}
-
-func prefixAll(a []string, p string) []string {
-	out := make([]string, len(a))
-	for i, x := range a {
-		out[i] = p + x
 	}
 	return out
 }

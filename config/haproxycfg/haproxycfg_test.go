@@ -245,7 +245,7 @@ listen tcp
 			t.Errorf("%s: %v, want %s", c.line, err, c.want)
 		}
 	}
-	if r := string(res.Rules); !strings.Contains(r, `core.register_fetches("haproxycfg_log_1", function(txn) return txn.c:lower(txn.f:req_hdr("host")) end)`) {
+	if r := string(res.Rules); !strings.Contains(r, `core.register_fetches("haproxycfg_log_1", function(txn) return H.conv(txn.c, "lower", txn.f:req_hdr("host")) end)`) {
 		t.Errorf("no log fetch in the rules:\n%s", r)
 	}
 }
@@ -274,7 +274,7 @@ backend st
 		t.Errorf("track %+v", f.Track)
 	}
 	rules := string(res.Rules)
-	track := strings.Index(rules, `txn:track_sc(2, txn.c:ipmask(txn.f:src(), 24), "st")`)
+	track := strings.Index(rules, `txn:track_sc(2, H.conv(txn.c, "ipmask", txn.f:src(), 24), "st")`)
 	header := strings.Index(rules, `txn.http:req_set_header("x-a", "b")`)
 	if track < 0 || header < 0 || track > header {
 		t.Errorf("want the track-sc2 rule before set-header:\n%s", rules)
@@ -424,11 +424,11 @@ func TestExpressions(t *testing.T) {
 	sc := scope{fe: "f", g: g}
 	for _, tc := range []struct{ in, want string }{
 		{"path", "txn.f:path()"},
-		{"req.hdr(host),lower", `txn.c:lower(txn.f:req_hdr("host"))`},
+		{"req.hdr(host),lower", `H.conv(txn.c, "lower", txn.f:req_hdr("host"))`},
 		{"lua.fetch(a,2)", `txn.f:lua_fetch("a", "2")`},
-		{"var(txn.x),lua.conv", `txn.c:lua_conv(txn:get_var("txn.x"))`},
+		{"var(txn.x),lua.conv", `H.conv(txn.c, "lua_conv", txn:get_var("txn.x"))`},
 		{"sc0_http_req_rate", "txn.f:sc0_http_req_rate()"},
-		{"src,map_ip(/geo.map,XX)", `txn.c:map_ip(txn.f:src(), "/geo.map", "XX")`},
+		{"src,map_ip(/geo.map,XX)", `H.conv(txn.c, "map_ip", txn.f:src(), "/geo.map", "XX")`},
 	} {
 		got, _, _, err := sc.expr(tc.in, false)
 		if err != nil || got != tc.want {

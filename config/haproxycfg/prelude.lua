@@ -45,7 +45,7 @@ end
 -- S is a sample as a string, as HAProxy prints one: nothing for a missing
 -- sample, integers without a fraction, booleans as 1 and 0.
 local floor, tostring, type, format = math.floor, tostring, type, string.format
-local find, gsub, byte = string.find, string.gsub, string.byte
+local find, gsub, byte, match = string.find, string.gsub, string.byte, string.match
 function H.S(v)
 	if v == nil then return "" end
 	local t = type(v)
@@ -487,8 +487,19 @@ function H.conv(c, name, v, ...)
 	return c[name](c, v, ...)
 end
 
+-- cat is the concat converter: v then the pieces (strings; up to three,
+-- nil when absent), unless v is no sample.
+function H.cat(v, a, b, c)
+	if v == nil then return nil end
+	return H.S(v) .. (a or "") .. (b or "") .. (c or "")
+end
+
 function H.arith(a, op, b)
-	a, b = tonumber(H.S(a)) or 0, tonumber(H.S(b)) or 0
+	-- No sample, or an empty string (which does not cast to an integer),
+	-- stops the expression; a string is read up to its first non-digit.
+	a = H.S(a)
+	if a == nil or a == "" then return nil end
+	a, b = tonumber(a) or tonumber(match(a, "^[+-]?%d+")) or 0, tonumber(H.S(b)) or 0
 	if op == "+" then return a + b
 	elseif op == "-" then return a - b
 	elseif op == "*" then return a * b
