@@ -2013,3 +2013,29 @@ frontend f
 		},
 	}, nil)
 }
+
+// Header values split on commas as HAProxy splits them: empty elements
+// count, and a field with an empty value has one empty value.
+func TestHAProxyCfgHeaderElements(t *testing.T) {
+	needBinary(t)
+	step := func(name string, header []string, body string) hxStep {
+		return hxStep{name: name, req: hxReq{Path: "/", Header: header}, want: hxWant{Status: 200, Body: body}}
+	}
+	hcRunCompare(t, hcScenario{
+		name: "header elements",
+		cfg: hcHTTPDefaults + `
+frontend f
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 content-type text/plain lf-string "[%[req.hdr_cnt(x)]][%[req.hdr(x,1)]][%[req.hdr(x,2)]][%[req.hdr(x,3)]][%[req.hdr(x,-1)]][%[req.fhdr(x)]]"
+`,
+		steps: []hxStep{
+			step("none", nil, "[0][][][][][]"),
+			step("empty", []string{"X:"}, "[1][][][][][]"),
+			step("a,,b", []string{"X: a,,b"}, "[3][a][][b][b][a,,b]"),
+			step("a, ,b", []string{"X: a, ,b"}, "[3][a][][b][b][a, ,b]"),
+			step("a,", []string{"X: a,"}, "[2][a][][][][a,]"),
+			step(",a", []string{"X: ,a"}, "[2][][a][][a][,a]"),
+			step("two fields", []string{"X: a", "X: b, c"}, "[3][a][b][c][c][b, c]"),
+		},
+	}, nil)
+}

@@ -10,6 +10,7 @@ local bit = require("bit")
 
 local ffi_string = ffi.string
 local tostring, tonumber, type = tostring, tonumber, type
+local find, sub, match = string.find, string.sub, string.match
 
 -- field_values returns the values of every field called name (lower-case)
 -- in s.fields / s.rfields, split on commas unless full is set.
@@ -22,8 +23,14 @@ local function field_values(base, fields, n, name, full)
 			if full then
 				out[#out + 1] = v
 			else
-				for part in v:gmatch("[^,]+") do
-					out[#out + 1] = part:match("^%s*(.-)%s*$")
+				-- Every element counts, empty ones too ("a,,b" has three,
+				-- "" one), as HAProxy splits them.
+				local pos = 1
+				while true do
+					local comma = find(v, ",", pos, true)
+					out[#out + 1] = match(sub(v, pos, (comma or 0) - 1), "^%s*(.-)%s*$")
+					if comma == nil then break end
+					pos = comma + 1
 				end
 			end
 		end
