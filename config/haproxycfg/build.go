@@ -1059,10 +1059,13 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), luaQuote(args[0])), nil
 	case name == "deny" && c.http:
 		code, err := c.deny(sc, at, args, res)
-		if !res {
-			code = "txn:set_termination_state(\"PR\")\n" + code // refused by the proxy, as HAProxy's line says
+		// Refused by the proxy, as HAProxy's line says: while the request
+		// (PR) or the server's response head (PH) was processed.
+		term := "PR"
+		if res {
+			term = "PH"
 		}
-		return code, err
+		return "txn:set_termination_state(\"" + term + "\")\n" + code, err
 	case name == "tarpit" && c.http && !res:
 		return c.tarpit(sc, s, at, args)
 	case name == "auth" && c.http && !res:
@@ -1071,7 +1074,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		code, err := c.ret(sc, at, args)
 		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
-		return c.redirect(sc, at, args)
+		code, err := c.redirect(sc, at, args)
+		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	}
 	return "", at.unsupported(r.words[0])
 }
