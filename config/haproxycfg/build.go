@@ -1774,7 +1774,7 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0].to)
 	}
 	t := targets[0]
-	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors}
+	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors, LogEmpty: !p.dontLogNull}
 	switch {
 	case len(p.logFormat.words) > 0:
 		spec, err := g.logFormat(p, http)
