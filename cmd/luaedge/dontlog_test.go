@@ -53,7 +53,10 @@ func dlServer(t *testing.T, serve func(c net.Conn)) string {
 // the middle of its body (sD), one streaming until its client goes (CD),
 // and a port nothing listens on (SC).
 func dlBackends(t *testing.T) map[string]string {
-	hold := func(c net.Conn) { _ = c.SetReadDeadline(time.Now().Add(10 * time.Second)); _, _ = c.Read(make([]byte, 1)) }
+	hold := func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Read(make([]byte, 1))
+	}
 	head := "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"
 	b := hcBackends(t)
 	b["CLOSEMID"] = dlServer(t, func(c net.Conn) { _, _ = c.Write([]byte(head)) })
