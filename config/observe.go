@@ -36,10 +36,14 @@ type AccessLog struct {
 	// SeparateErrors logs the exchanges that ended in an error at level
 	// err (HAProxy's option log-separate-errors).
 	SeparateErrors bool `yaml:"separate_errors,omitempty"`
+	// LogEmpty logs the HTTP/1 connections closed, or timed out, before
+	// their first byte (HAProxy without option dontlognull): 400 CR, or
+	// 408 cR with the 408 answered after timeouts.http_request.
+	LogEmpty bool `yaml:"log_empty,omitempty"`
 }
 
 // accessLogKeys are the keys of access_log's map.
-var accessLogKeys = []string{"to", "format", "facility", "level", "min_level", "separate_errors"}
+var accessLogKeys = []string{"to", "format", "facility", "level", "min_level", "separate_errors", "log_empty"}
 
 // UnmarshalYAML takes "off" (or "on") or a map.
 func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
@@ -132,6 +136,7 @@ func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
 			a.MinLevel = c.AccessLog.MinLevel
 		}
 		a.SeparateErrors = a.SeparateErrors || c.AccessLog.SeparateErrors
+		a.LogEmpty = a.LogEmpty || c.AccessLog.LogEmpty
 	}
 	if a.To == "" {
 		a.To = DefaultAccessLogTarget

@@ -37,7 +37,7 @@ func (s *Server) addAccessLog(f *frontend, i int) error {
 	if err != nil {
 		return fmt.Errorf("frontends[%d].access_log.%v", i, err)
 	}
-	f.stream.Log = &stream.AccessLog{Sink: sink, Format: format, Levels: levels, SeparateErrors: al.SeparateErrors}
+	f.stream.Log = &stream.AccessLog{Sink: sink, Format: format, Levels: levels, SeparateErrors: al.SeparateErrors, Empty: al.LogEmpty}
 	return nil
 }
 

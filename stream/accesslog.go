@@ -19,6 +19,9 @@ type AccessLog struct {
 	// SeparateErrors: an exchange that ended in an error is logged at
 	// level err, not info (HAProxy's option log-separate-errors).
 	SeparateErrors bool
+	// Empty: an HTTP/1 connection closed, or timed out, before its first
+	// byte is logged (HAProxy without option dontlognull).
+	Empty bool
 }
 
 // The record's times are read from the clock, not the loop's coarse one
@@ -328,16 +331,26 @@ func (st *Stream) logConnected() bool { return st.log != nil && !st.log.connAt.I
 // writes the record (%B counts the error answers luaedge writes itself,
 // as HAProxy does) and closes the stream.
 func (st *Stream) Refuse(status int, cause string) {
-	started := st.log != nil && st.th != nil
-	if st.log == nil {
-		st.logStart()
-	}
 	term := "PR"
 	switch {
 	case status == 408:
 		term = "cR"
 	case status >= 500:
 		term = "RR"
+	}
+	st.refuse(term, status, cause)
+}
+
+// ClientClosed ends a request whose client closed before its head was
+// complete (or, where the frontend logs empty connections, before its
+// first byte): HAProxy's 400 CR, which nothing answers. Close writes the
+// record.
+func (st *Stream) ClientClosed(cause string) { st.refuse("CR", 400, cause) }
+
+func (st *Stream) refuse(term string, status int, cause string) {
+	started := st.log != nil && st.th != nil
+	if st.log == nil {
+		st.logStart()
 	}
 	if status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
 		st.env.FrontendStats[st.fe.Index].RequestErrors.Inc()

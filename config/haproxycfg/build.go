@@ -1065,10 +1065,13 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		return fmt.Sprintf("txn:%s(%s)", strings.ReplaceAll(name, "-", "_"), luaQuote(args[0])), nil
 	case name == "deny" && c.http:
 		code, err := c.deny(sc, at, args, res)
-		if !res {
-			code = "txn:set_termination_state(\"PR\")\n" + code // refused by the proxy, as HAProxy's line says
+		// Refused by the proxy, as HAProxy's line says: while the request
+		// (PR) or the server's response head (PH) was processed.
+		term := "PR"
+		if res {
+			term = "PH"
 		}
-		return code, err
+		return "txn:set_termination_state(\"" + term + "\")\n" + code, err
 	case name == "tarpit" && c.http && !res:
 		return c.tarpit(sc, s, at, args)
 	case name == "auth" && c.http && !res:
@@ -1077,7 +1080,8 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		code, err := c.ret(sc, at, args)
 		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
-		return c.redirect(sc, at, args)
+		code, err := c.redirect(sc, at, args)
+		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	}
 	return "", at.unsupported(r.words[0])
 }
@@ -1776,7 +1780,7 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0].to)
 	}
 	t := targets[0]
-	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors}
+	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors, LogEmpty: !p.dontLogNull}
 	switch {
 	case len(p.logFormat.words) > 0:
 		spec, err := g.logFormat(p, http)

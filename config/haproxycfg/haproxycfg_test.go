@@ -123,7 +123,8 @@ func TestDocsConfig(t *testing.T) {
 	if www.Track != nil {
 		t.Errorf("www track: %+v", www.Track)
 	}
-	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" {
+	// option dontlognull in defaults: empty connections are not logged.
+	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" || al.LogEmpty {
 		t.Errorf("www access log: %+v", al)
 	}
 	// A defaults section starts afresh, as HAProxy's: tcpdefaults has no
@@ -165,7 +166,7 @@ func TestDocsConfig(t *testing.T) {
 		t.Errorf("db backend: %+v", b)
 	}
 	warned := strings.Join(res.Warnings, "\n")
-	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect", "'option dontlognull' has no effect"} {
+	for _, w := range []string{"haproxy.cfg:3: 'chroot' has no effect"} {
 		if !strings.Contains(warned, w) {
 			t.Errorf("no warning %q in:\n%s", w, warned)
 		}
@@ -202,6 +203,7 @@ frontend own
     bind 127.0.0.1:83
     log stdout format raw local2 notice crit
     option log-separate-errors
+    option dontlognull
     log-format "%ci %[req.hdr(host),lower] %[var(txn.a)] %ID"
     http-request return status 200
 
@@ -220,11 +222,11 @@ listen tcp
 		t.Fatal(err)
 	}
 	want := []config.AccessLog{
-		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat, Facility: "local0"},
-		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0"},
+		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat, Facility: "local0", LogEmpty: true},
+		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0", LogEmpty: true},
 		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", Facility: "local2", Level: "notice", MinLevel: "crit", SeparateErrors: true},
 		{Off: true},
-		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0"},
+		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0", LogEmpty: true},
 	}
 	for i, f := range res.Config.Frontends {
 		if f.AccessLog == nil || *f.AccessLog != want[i] {

@@ -146,6 +146,8 @@ type proxy struct {
 	logOption string
 	// logErrors: option log-separate-errors, errors logged at err.
 	logErrors bool
+	// dontLogNull: option dontlognull, empty connections not logged.
+	dontLogNull bool
 	// unique-id-format and unique-id-header.
 	uniqueID       rule
 	uniqueIDHeader string
@@ -1262,7 +1264,9 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		}
 	case "log-separate-errors":
 		p.logErrors = !neg
-	case "http-keep-alive", "http-server-close", "dontlognull", "http-ignore-probes", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "dontlognull":
+		p.dontLogNull = !neg
+	case "http-keep-alive", "http-server-close", "http-ignore-probes", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg

@@ -114,6 +114,9 @@ type Conn struct {
 	sessionEnded bool
 	// handedOff: the connection and its request's stream went to WebSocket.
 	handedOff bool
+	// requested: a byte of a request arrived; until then the connection
+	// is empty (logged only if its frontend logs empty connections).
+	requested bool
 	waitGen   uint32 // counts the waits for body: the timeout of an earlier one does nothing
 
 	// ws is the WebSocket connection this one became (Upgrade): it gets
@@ -208,6 +211,7 @@ func (h *Conn) process() {
 				break
 			}
 			rq = h.borrow() // a request's first bytes
+			h.requested = true
 		}
 		if rq.h2c != nil {
 			break
@@ -938,7 +942,7 @@ func (h *Conn) setPhase(p phase) {
 	h.phase = p
 	switch p {
 	case phaseIdle:
-		h.deadline = h.clock() + h.fe.KeepAlive // idle since: see idleEnd
+		h.deadline = h.clock() + h.idleTimeout() // idle since: see idleEnd
 	case phaseHead:
 		h.deadline = h.clock() + h.fe.RequestTime
 	case phaseBody:
@@ -969,6 +973,10 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 	switch h.phase {
 	case phaseIdle:
+		if h.logsEmpty() && !h.drained {
+			h.timeoutEmpty()
+			return
+		}
 		h.closeIdle()
 	case phaseTunnel:
 		h.l.Env.Log.Debug("tunnel idle timeout", "remote", h.c.RemoteAddr())
@@ -1034,15 +1042,47 @@ func (h *Conn) closeIdle() {
 	h.closeNow()
 }
 
-// idleEnd is when an idle connection closes: keep_alive after it became
-// idle, or drainGrace after once drained. The idle phase's deadline is
-// always the keep_alive one, so that the time the connection became idle
-// is known however often Drain is called.
+// idleEnd is when an idle connection closes: its idle timeout after it
+// became idle, or drainGrace after once drained. The idle phase's
+// deadline is always the idle timeout's, so that the time the connection
+// became idle is known however often Drain is called.
 func (h *Conn) idleEnd() time.Duration {
-	if h.drained && h.fe.KeepAlive > drainGrace {
-		return h.deadline + drainGrace - h.fe.KeepAlive
+	if d := h.idleTimeout(); h.drained && d > drainGrace {
+		return h.deadline + drainGrace - d
 	}
 	return h.deadline
+}
+
+// idleTimeout is how long the connection waits idle: keep_alive, or
+// http_request for the first request of a frontend that logs empty
+// connections (HAProxy waits for it that long and answers 408).
+func (h *Conn) idleTimeout() time.Duration {
+	if h.logsEmpty() {
+		return h.fe.RequestTime
+	}
+	return h.fe.KeepAlive
+}
+
+// logsEmpty reports whether the connection is empty (no byte of a request
+// came yet) and its frontend logs such connections (access_log.log_empty,
+// HAProxy without option dontlognull).
+func (h *Conn) logsEmpty() bool {
+	return !h.requested && h.fe.Stream.Log != nil && h.fe.Stream.Log.Empty
+}
+
+// timeoutEmpty answers an empty connection that timed out 408 and logs
+// it (HAProxy's 408 cR <BADREQ>), unless its client's first bytes have
+// arrived in the socket (see closeIdle).
+func (h *Conn) timeoutEmpty() {
+	if h.c.Unread() {
+		return
+	}
+	h.busy = true
+	h.rq = h.borrow()
+	h.refuse(408, "client timeout: no request (timeouts.http_request)")
+	h.flush()
+	h.busy = false
+	h.afterWork()
 }
 
 // drainGrace is how long a connection answered just before a shutdown
@@ -1183,6 +1223,9 @@ func (h *Conn) OnClose(err error) {
 		h.ws.OnClose(err)
 		return
 	}
+	if !h.closing && !h.lingering {
+		h.logClientClose()
+	}
 	h.closed = true
 	h.stats().Sessions.Dec()
 	if t := h.track; t != nil {
@@ -1191,6 +1234,19 @@ func (h *Conn) OnClose(err error) {
 	}
 	if !h.busy {
 		h.afterWork()
+	}
+}
+
+// logClientClose records a request its client's close cut before its
+// head was complete, and an empty connection if its frontend logs them:
+// HAProxy's 400 CR, written when the request's stream closes.
+func (h *Conn) logClientClose() {
+	switch {
+	case h.rq == nil && h.logsEmpty():
+		h.rq = h.borrow()
+		h.rq.st.ClientClosed("client closed: no request")
+	case h.rq != nil && h.phase == phaseHead:
+		h.rq.st.ClientClosed("client closed: request head incomplete")
 	}
 }
 

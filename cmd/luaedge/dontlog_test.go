@@ -1,0 +1,316 @@
+// End-to-end tests of the access log's lines for empty connections
+// (option dontlognull) and of the termination states of failed
+// exchanges, on luaedge and HAProxy 2.6 alike.
+package main
+
+import (
+	"bufio"
+	"net"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// dlServer is a backend of the test answering each connection with
+// serve, which gets the request head's first line.
+func dlServer(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if l == "\r\n" {
+						break
+					}
+				}
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// dlBackends are the servers of the termination states: one closing in
+// the middle of its body (SD), one never answering (sH), one stopping in
+// the middle of its body (sD), one streaming until its client goes (CD),
+// and a port nothing listens on (SC).
+func dlBackends(t *testing.T) map[string]string {
+	hold := func(c net.Conn) {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Read(make([]byte, 1))
+	}
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"
+	b := hcBackends(t)
+	b["CLOSEMID"] = dlServer(t, func(c net.Conn) { _, _ = c.Write([]byte(head)) })
+	b["SLOW"] = dlServer(t, hold)
+	b["SLOWBODY"] = dlServer(t, func(c net.Conn) { _, _ = c.Write([]byte(head)); hold(c) })
+	b["STREAM"] = dlServer(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"))
+		chunk := make([]byte, 16<<10)
+		for i := 0; i < 2000; i++ {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b["REFUSED"] = ln.Addr().String()
+	ln.Close()
+	return b
+}
+
+// dlSame reports whether got and want hold the same lines, in any order.
+func dlSame(got, want []string) bool {
+	g, w := append([]string(nil), got...), append([]string(nil), want...)
+	sort.Strings(g)
+	sort.Strings(w)
+	return strings.Join(g, "\n") == strings.Join(w, "\n")
+}
+
+// TestHAProxyCfgEmptyConnLog: without option dontlognull, a connection
+// closed before its first byte logs 400 CR and one idle past timeout
+// http-request is answered 408 and logs 408 cR; with it, neither logs. A
+// request head cut by the client's close logs 400 CR with or without it,
+// and a keep-alive connection idle after its request logs nothing more.
+// A second client on the same loop is served before and after.
+func TestHAProxyCfgEmptyConnLog(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "empty connections",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    log-format "LOG %ST %ts %{+Q}r"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout http-request 500ms
+    timeout http-keep-alive 300ms
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 content-type text/plain string ok
+
+frontend quiet
+    bind 127.0.0.1:@PORTB@
+    option dontlognull
+    http-request return status 200 content-type text/plain string ok
+
+frontend other
+    bind 127.0.0.1:@PORTC@
+    option dontlognull
+    timeout http-keep-alive 10s
+    http-request return status 200 content-type text/plain string ok
+`,
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		other := hxDial(t, addr("C"))
+		defer other.close()
+		hxCheck(t, who+": the other client, before", other.do(hxReq{Path: "/before"}), hxWant{Status: 200, Body: "ok"})
+		for _, front := range []string{"", "B"} {
+			// Closed before its first byte.
+			c, err := net.Dial("tcp", addr(front))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			// Idle past timeout http-request.
+			got, err := hcRaw(addr(front), "", 3*time.Second)
+			if front == "" && (err != nil || !strings.HasPrefix(got, "HTTP/1.1 408 ")) {
+				t.Errorf("%s: an idle connection's answer: %q, %v; want a 408", who, got, err)
+			}
+			// A head cut by the client's close.
+			c, err = net.Dial("tcp", addr(front))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.Write([]byte("GET /cut HTTP/1.1\r\n"))
+			time.Sleep(100 * time.Millisecond) // the line arrives alone, then the close
+			c.Close()
+			// Idle after a first request, past timeout http-keep-alive.
+			got, err = hcRaw(addr(front), "GET /ka HTTP/1.1\r\nHost: x\r\n\r\n", 3*time.Second)
+			if err != nil || !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+				t.Errorf("%s: keep-alive: %q, %v", who, got, err)
+			}
+		}
+		hxCheck(t, who+": the other client, after", other.do(hxReq{Path: "/after"}), hxWant{Status: 200, Body: "ok"})
+		want := []string{
+			`<134> LOG 200 LR "GET /before HTTP/1.1"`,
+			`<134> LOG 400 CR "<BADREQ>"`,
+			`<134> LOG 408 cR "<BADREQ>"`,
+			`<134> LOG 400 CR "<BADREQ>"`,
+			`<134> LOG 200 LR "GET /ka HTTP/1.1"`,
+			`<134> LOG 400 CR "<BADREQ>"`,
+			`<134> LOG 200 LR "GET /ka HTTP/1.1"`,
+			`<134> LOG 200 LR "GET /after HTTP/1.1"`,
+		}
+		syslog.take(0, len(want))
+		time.Sleep(300 * time.Millisecond) // nothing more comes
+		got := syslog.take(0, syslog.count())
+		// From the first request on: HAProxy's start-up probe is an empty
+		// connection of its own.
+		for len(got) > 0 && !strings.Contains(got[0], "/before") {
+			got = got[1:]
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	leLog := hcStartSyslog(t)
+	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	run("luaedge", leLog, le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		haLog := hcStartSyslog(t)
+		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		run("haproxy", haLog, ha)
+	}
+}
+
+// TestHAProxyCfgTermStates: the termination states of a redirect (LR),
+// an http-response deny (PH), a server closing in its body (SD), server
+// timeouts before the head and in the body (sH, sD), a refused connection
+// (SC), a queue timeout (sQ) and a client going in the body (CD) are
+// HAProxy's; meanwhile a second client on the same loop is served at
+// once.
+func TestHAProxyCfgTermStates(t *testing.T) {
+	needBinary(t)
+	backends := dlBackends(t)
+	sc := hcScenario{
+		name: "termination states",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    log-format "LOG %ts %{+Q}r"
+    timeout connect 1s
+    timeout client 10s
+    timeout server 1s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request redirect location /x if { path /redir }
+    http-request set-var(txn.rdeny) bool(true) if { path /rdeny }
+    http-response deny if { var(txn.rdeny) -m bool }
+    http-request return status 200 content-type text/plain string ok if { path /other }
+    use_backend closemid if { path /closemid }
+    use_backend slow if { path /slow }
+    use_backend slowbody if { path /slowbody }
+    use_backend stream if { path /stream }
+    use_backend refused if { path /refused }
+    use_backend queue if { path_beg /queue }
+    default_backend app
+
+backend app
+    server s1 @APP@
+backend closemid
+    server s1 @CLOSEMID@
+backend slow
+    server s1 @SLOW@
+backend slowbody
+    server s1 @SLOWBODY@
+backend stream
+    server s1 @STREAM@
+backend refused
+    server s1 @REFUSED@
+backend queue
+    timeout queue 300ms
+    server s1 @SLOW@ maxconn 1
+`,
+	}
+	cases := []struct{ path, status, line string }{
+		{"/redir", "302", `LR "GET /redir HTTP/1.1"`},
+		{"/rdeny", "502", `PH "GET /rdeny HTTP/1.1"`},
+		{"/closemid", "200", `SD "GET /closemid HTTP/1.1"`},
+		{"/slow", "504", `sH "GET /slow HTTP/1.1"`},
+		{"/slowbody", "200", `sD "GET /slowbody HTTP/1.1"`},
+		{"/refused", "", `SC "GET /refused HTTP/1.1"`}, // HAProxy's 503 after its retries, luaedge's 502
+		{"/queue1", "504", `sH "GET /queue1 HTTP/1.1"`},
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		var wg sync.WaitGroup
+		for _, c := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := hcRaw(addr(""), "GET "+c.path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 8*time.Second)
+				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 "+c.status) {
+					t.Errorf("%s: %s: %.60q, %v; want a %s", who, c.path, got, err, c.status)
+				}
+			}()
+		}
+		// The second request of the queue waits behind the first.
+		time.Sleep(100 * time.Millisecond)
+		if got, err := hcRaw(addr(""), "GET /queue2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second); err != nil || !strings.HasPrefix(got, "HTTP/1.1 503 ") {
+			t.Errorf("%s: /queue2: %.60q, %v; want a 503", who, got, err)
+		}
+		// A client going while its body streams.
+		c, err := net.Dial("tcp", addr(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"))
+		if _, err := c.Read(make([]byte, 100)); err != nil {
+			t.Errorf("%s: /stream: %v", who, err)
+		}
+		c.Close()
+		// The other client is answered while the slow ones wait.
+		start := time.Now()
+		if got, err := hcRaw(addr(""), "GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second); err != nil || !strings.HasSuffix(got, "ok") {
+			t.Errorf("%s: the other client: %q, %v", who, got, err)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("%s: the other client waited %v", who, d)
+		}
+		wg.Wait()
+		want := []string{`<134> LOG sQ "GET /queue2 HTTP/1.1"`, `<134> LOG CD "GET /stream HTTP/1.1"`, `<134> LOG LR "GET /other HTTP/1.1"`}
+		for _, c := range cases {
+			want = append(want, "<134> LOG "+c.line)
+		}
+		if got := syslog.take(0, len(want)); !dlSame(got, want) {
+			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	leLog := hcStartSyslog(t)
+	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	run("luaedge", leLog, le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		haLog := hcStartSyslog(t)
+		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		run("haproxy", haLog, ha)
+	}
+}
