@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,7 +191,7 @@ func TestAppendAllocs(t *testing.T) {
 
 func TestFileSinkAndReopen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(0, "access.log", dir)
+	s, err := New(0, "access.log", dir, Syslog{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +201,7 @@ func TestFileSinkAndReopen(t *testing.T) {
 	l := NewLoop([]*Sink{s})
 	f, _ := ParseFormat("%HM %HU", false, Captures{})
 	r := testRecord()
-	l.Write(s, f, r, 134)
+	l.Write(every(s), f, r, LevelInfo)
 	l.Flush()
 	path := filepath.Join(dir, "access.log")
 	waitFile(t, path, "GET /a?q=#22x#22\n")
@@ -210,7 +212,7 @@ func TestFileSinkAndReopen(t *testing.T) {
 	r.Target = []byte("/b")
 	deadline := time.Now().Add(5 * time.Second)
 	for { // the reopen is asynchronous: write until a line lands in the new file
-		l.Write(s, f, r, 134)
+		l.Write(every(s), f, r, LevelInfo)
 		l.Flush()
 		if b, _ := os.ReadFile(path); len(b) > 0 {
 			break
@@ -246,43 +248,126 @@ func waitFile(t *testing.T, path, want string) {
 	}
 }
 
-func TestSyslogUDP(t *testing.T) {
+// every is the target of s taking every line, at local0.
+func every(s *Sink) []Target { return []Target{{Sink: s, Levels: DefaultLevels}} }
+
+// udpSink starts a sink to a UDP socket of the test, with y's header.
+func udpSink(t *testing.T, id int, y Syslog) (*Sink, net.PacketConn) {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
-	s, err := New(0, "syslog://"+pc.LocalAddr().String(), "")
+	t.Cleanup(func() { pc.Close() })
+	s, err := New(id, "syslog://"+pc.LocalAddr().String(), "", y)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	l := NewLoop([]*Sink{s})
-	f, _ := ParseFormat("%HM %ST", false, Captures{})
-	// local2 info, then local2 err: the PRI is each line's own.
-	l.Write(s, f, testRecord(), 150)
-	r := testRecord()
-	r.Status = 404
-	l.Write(s, f, r, 147)
-	l.Flush()
+	t.Cleanup(s.Close)
+	return s, pc
+}
+
+// read returns the next n messages pc receives.
+func read(t *testing.T, pc net.PacketConn, n int) []string {
+	t.Helper()
 	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 2048)
-	for _, want := range []struct{ pri, msg string }{{"<150>1", "GET 200"}, {"<147>1", "GET 404"}} {
-		n, _, err := pc.ReadFrom(buf)
+	var got []string
+	for len(got) < n {
+		k, _, err := pc.ReadFrom(buf)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("after %q: %v", got, err)
 		}
-		msg := string(buf[:n])
-		// <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
-		parts := strings.SplitN(msg, " ", 8)
-		if len(parts) != 8 || parts[0] != want.pri || parts[3] != "luaedge" || parts[5] != "-" || parts[6] != "-" || parts[7] != want.msg {
-			t.Errorf("message %q, want an RFC 5424 message with %q", msg, want)
+		got = append(got, string(buf[:k]))
+	}
+	return got
+}
+
+// Each header as HAProxy 2.6 writes it (the time and the pid masked),
+// each line a message ending in a newline, with its own PRI.
+func TestSyslogHeaders(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	local2, _ := ParseFacility("local2")
+	for _, c := range []struct {
+		y    Syslog
+		want []string
+	}{
+		{Syslog{Header: HeaderRFC3164, Tag: "haproxy"}, []string{"<150>T haproxy[P]: GET 200\n", "<147>T haproxy[P]: GET 404\n"}},
+		{Syslog{Header: HeaderRFC3164, Tag: "t", Hostname: "h"}, []string{"<150>T h t[P]: GET 200\n", "<147>T h t[P]: GET 404\n"}},
+		{Syslog{Header: HeaderRFC5424, Tag: "luaedge"}, []string{"<150>1 T - luaedge P - - GET 200\n", "<147>1 T - luaedge P - - GET 404\n"}},
+		{Syslog{Header: HeaderRFC5424, Tag: "t", Hostname: "h"}, []string{"<150>1 T h t P - - GET 200\n", "<147>1 T h t P - - GET 404\n"}},
+		{Syslog{Header: HeaderRaw}, []string{"GET 200\n", "GET 404\n"}},
+		{Syslog{Header: HeaderPriority}, []string{"<150>GET 200\n", "<147>GET 404\n"}},
+		{Syslog{Header: HeaderShort}, []string{"<6>GET 200\n", "<3>GET 404\n"}},
+		{Syslog{Header: HeaderTimed}, []string{"<6>T GET 200\n", "<3>T GET 404\n"}},
+		{Syslog{Header: HeaderISO}, []string{"T GET 200\n", "T GET 404\n"}},
+		{Syslog{Header: HeaderPriority, Len: 8}, []string{"<150>GET\n", "<147>GET\n"}},
+	} {
+		s, pc := udpSink(t, 0, c.y)
+		l := NewLoop([]*Sink{s})
+		f, _ := ParseFormat("%HM %ST", false, Captures{})
+		ts := []Target{{Sink: s, Levels: Levels{Facility: local2, Max: LevelDebug}}}
+		l.Write(ts, f, testRecord(), LevelInfo)
+		r := testRecord()
+		r.Status = 404
+		l.Write(ts, f, r, LevelErr)
+		l.Flush()
+		got := read(t, pc, 2)
+		for i, m := range got {
+			m = strings.ReplaceAll(m, pid, "P")
+			m = regexp.MustCompile(`[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d`).ReplaceAllString(m, "T")
+			if m != c.want[i] {
+				t.Errorf("%+v: message %q (%q), want %q", c.y, got[i], m, c.want[i])
+			}
 		}
-		if _, err := time.Parse(time.RFC3339Nano, parts[1]); err != nil {
-			t.Errorf("timestamp %q: %v", parts[1], err)
+	}
+}
+
+// A line goes to each target its levels take, with the target's
+// facility, formatted once however many targets; a sampled target takes
+// the lines its ranges say.
+func TestSeveralTargets(t *testing.T) {
+	a, pa := udpSink(t, 0, Syslog{Header: HeaderPriority})
+	b, pb := udpSink(t, 1, Syslog{Header: HeaderShort})
+	c, pc := udpSink(t, 2, Syslog{Header: HeaderRaw})
+	local1, _ := ParseFacility("local1")
+	notice, _ := ParseLevel("notice")
+	sm, err := ParseSample("1,3:3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := []Target{
+		{Sink: a, Levels: DefaultLevels},
+		{Sink: b, Levels: Levels{Facility: local1, Max: notice}},
+		{Sink: c, Levels: DefaultLevels, Sample: sm},
+	}
+	l := NewLoop([]*Sink{a, b, c})
+	f, _ := ParseFormat("%ST", false, Captures{})
+	for i, level := range []Level{LevelInfo, LevelErr, LevelInfo, LevelInfo} {
+		r := testRecord()
+		r.Status = 200 + i
+		l.Write(ts, f, r, level)
+	}
+	l.Flush()
+	if got, want := strings.Join(read(t, pa, 4), ""), "<134>200\n<131>201\n<134>202\n<134>203\n"; got != want {
+		t.Errorf("first target: %q, want %q", got, want)
+	}
+	if got, want := strings.Join(read(t, pb, 1), ""), "<3>201\n"; got != want {
+		t.Errorf("notice target: %q, want %q", got, want)
+	}
+	if got, want := strings.Join(read(t, pc, 3), ""), "200\n202\n203\n"; got != want {
+		t.Errorf("sampled target: %q, want %q", got, want)
+	}
+	r := testRecord()
+	if n := testing.AllocsPerRun(100, func() { l.Write(ts[:2], f, r, LevelInfo); l.bufs[0], l.bufs[1] = l.bufs[0][:0], l.bufs[1][:0] }); n != 0 {
+		t.Errorf("%v allocations per line", n)
+	}
+	for _, bad := range []string{"1:0", "0:2", "3:2", "2-1:3", "1", "a:2"} {
+		if _, err := ParseSample(bad); err == nil {
+			t.Errorf("ParseSample(%q): no error", bad)
 		}
 	}
 }
@@ -290,14 +375,14 @@ func TestSyslogUDP(t *testing.T) {
 // A loop never waits for a sink: with the writer not running, the
 // buffers past the queue's length are dropped and their lines counted.
 func TestSlowSinkDrops(t *testing.T) {
-	s, err := New(0, "stdout", "")
+	s, err := New(0, "stdout", "", Syslog{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := NewLoop([]*Sink{s})
 	f, _ := ParseFormat("%HM", false, Captures{})
 	for i := 0; i < queueLen+3; i++ {
-		l.Write(s, f, testRecord(), 134)
+		l.Write(every(s), f, testRecord(), LevelInfo)
 		l.Flush()
 	}
 	if got := s.Dropped(); got != 3 {
@@ -310,7 +395,7 @@ func TestSlowSinkDrops(t *testing.T) {
 // share of the writes to a file. cpu-ns/line is the process's CPU time
 // (user and system, every thread) per line.
 func BenchmarkFileSink(b *testing.B) {
-	s, err := New(0, filepath.Join(b.TempDir(), "access.log"), "")
+	s, err := New(0, filepath.Join(b.TempDir(), "access.log"), "", Syslog{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -323,7 +408,7 @@ func BenchmarkFileSink(b *testing.B) {
 	before := cpuTime(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		l.Write(s, f, r, 134)
+		l.Write(every(s), f, r, LevelInfo)
 	}
 	l.Flush()
 	s.Close()

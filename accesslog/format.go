@@ -467,6 +467,9 @@ func (r *Record) term() string {
 	return r.Term
 }
 
+// Hostname is the machine's name, as %H logs it.
+func Hostname() string { return hostname }
+
 // hostname is the machine's name, for %H.
 var hostname = func() string {
 	h, err := os.Hostname()

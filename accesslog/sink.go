@@ -27,6 +27,7 @@ const (
 type Sink struct {
 	id     int    // its buffer in each Loop
 	Target string // as configured
+	Syslog Syslog // its header, tag, host name and length
 
 	kind   sinkKind
 	path   string // file, or the socket of unix:// and syslog://
@@ -39,11 +40,12 @@ type Sink struct {
 	started bool
 
 	// Owned by the writer goroutine once Start has run.
-	w    io.Writer
-	file *os.File
-	conn net.Conn
-	hdr  []byte // syslog: the header after the PRI
-	msg  []byte // syslog: the message being sent
+	w     io.Writer
+	file  *os.File
+	conn  net.Conn
+	pid   string
+	stamp []byte // the header after the PRI, for one buffer
+	msg   []byte // the messages of one buffer (one line at a time to a socket)
 
 	// dropped counts lines lost because the writer fell behind: written
 	// by a loop only when it drops a buffer, not per line.
@@ -63,12 +65,13 @@ const (
 )
 
 // New makes the sink that target names: stdout, stderr,
-// syslog://HOST:PORT (RFC 5424 over UDP), unix:///PATH (RFC 5424 over a
-// Unix datagram socket, as /dev/log) or a file, appended to (a relative
-// path is taken from dir). It opens nothing until Start.
-func New(id int, target, dir string) (*Sink, error) {
-	s := &Sink{id: id, Target: target, queue: make(chan []byte, queueLen), free: make(chan []byte, queueLen),
-		reopen: make(chan struct{}, 1), done: make(chan struct{})}
+// syslog://HOST:PORT (UDP), unix:///PATH (a Unix datagram socket, as
+// /dev/log) or a file, appended to (a relative path is taken from dir);
+// y says how each line is written (to a socket, one message each). It
+// opens nothing until Start.
+func New(id int, target, dir string, y Syslog) (*Sink, error) {
+	s := &Sink{id: id, Target: target, Syslog: y, queue: make(chan []byte, queueLen), free: make(chan []byte, queueLen),
+		reopen: make(chan struct{}, 1), done: make(chan struct{}), pid: strconv.Itoa(os.Getpid())}
 	switch {
 	case target == "stdout":
 		s.kind, s.w = toStdout, os.Stdout
@@ -193,22 +196,19 @@ func (s *Sink) reopenFile() {
 	s.file, s.w = f, f
 }
 
-// out writes a buffer of lines.
+// out writes a buffer of lines: as they are to a stream or file without
+// header or length; else each with its header, cut at its length, and to
+// a socket each as one message.
 func (s *Sink) out(b []byte) {
-	switch s.kind {
-	case toSyslogUDP, toSyslogUnix:
-		s.syslog(b)
-	default:
+	sock := s.kind == toSyslogUDP || s.kind == toSyslogUnix
+	y := &s.Syslog
+	if !sock && y.Header == HeaderRaw && y.Len == 0 {
 		if _, err := s.w.Write(b); err != nil {
 			s.errors.Add(1)
 		}
+		return
 	}
-}
-
-// syslog sends each line as one RFC 5424 message: the PRI the loop put
-// before it (Loop.Write), the app name luaedge, no structured data.
-func (s *Sink) syslog(b []byte) {
-	if s.conn == nil {
+	if sock && s.conn == nil {
 		c, err := net.Dial("unixgram", s.path)
 		if err != nil {
 			s.errors.Add(1)
@@ -216,14 +216,8 @@ func (s *Sink) syslog(b []byte) {
 		}
 		s.conn = c
 	}
-	// hdr is what follows the PRI, the same for the buffer's lines.
-	s.hdr = append(s.hdr[:0], "1 "...)
-	s.hdr = time.Now().UTC().AppendFormat(s.hdr, "2006-01-02T15:04:05.000000Z")
-	s.hdr = append(s.hdr, ' ')
-	s.hdr = append(s.hdr, hostname...)
-	s.hdr = append(s.hdr, " luaedge "...)
-	s.hdr = strconv.AppendInt(s.hdr, int64(os.Getpid()), 10)
-	s.hdr = append(s.hdr, " - - "...)
+	s.stamp = y.stamp(s.stamp[:0], time.Now(), s.pid)
+	s.msg = s.msg[:0]
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -231,10 +225,14 @@ func (s *Sink) syslog(b []byte) {
 		} else {
 			b = nil
 		}
-		s.msg = append(s.msg[:0], '<')
-		s.msg = strconv.AppendUint(s.msg, uint64(line[0]), 10)
-		s.msg = append(s.msg, '>')
-		s.msg = append(append(s.msg, s.hdr...), line[1:]...)
+		var pri uint8
+		if y.Header.hasPri() {
+			pri, line = line[0], line[1:]
+		}
+		s.msg = y.appendMessage(s.msg, pri, s.stamp, line)
+		if !sock {
+			continue
+		}
 		if _, err := s.conn.Write(s.msg); err != nil {
 			s.errors.Add(1)
 			if s.kind == toSyslogUnix {
@@ -242,6 +240,12 @@ func (s *Sink) syslog(b []byte) {
 				s.conn = nil // dialled again for the next buffer
 				return
 			}
+		}
+		s.msg = s.msg[:0]
+	}
+	if !sock {
+		if _, err := s.w.Write(s.msg); err != nil {
+			s.errors.Add(1)
 		}
 	}
 }
@@ -252,6 +256,7 @@ func (s *Sink) syslog(b []byte) {
 type Loop struct {
 	bufs  [][]byte // by sink id
 	sinks []*Sink
+	line  []byte // the line being written, formatted once for its targets
 }
 
 // NewLoop makes a loop's buffers for sinks (indexed by their id).
@@ -259,24 +264,46 @@ func NewLoop(sinks []*Sink) *Loop {
 	return &Loop{bufs: make([][]byte, len(sinks)), sinks: sinks}
 }
 
-// Write formats r with f into the loop's buffer for s, handing the buffer
-// to s's writer once it is full. pri is the line's syslog PRI
-// (Levels.Priority): a syslog sink's buffer holds it as one byte before
-// each line, for its writer; the others do not write it.
-func (l *Loop) Write(s *Sink, f *Format, r *Record, pri uint8) {
-	b := l.bufs[s.id]
-	if b == nil {
-		b = s.buffer()
+// Target is one of the places a frontend's lines go (one log line of
+// HAProxy's): its sink, the levels it takes and the facility it gives,
+// and its sampling (nil: every line). Shared by the loops.
+type Target struct {
+	Sink   *Sink
+	Levels Levels
+	Sample *Sample
+}
+
+// Write formats r with f, once, into the loop's buffer of each target
+// whose levels take a line at level, handing a buffer to its writer once
+// it is full. A sink whose header shows the line's PRI holds it as one
+// byte before each line, for its writer.
+func (l *Loop) Write(ts []Target, f *Format, r *Record, level Level) {
+	formatted := false
+	for i := range ts {
+		t := &ts[i]
+		pri, ok := t.Levels.Priority(level)
+		if !ok || (t.Sample != nil && !t.Sample.take()) {
+			continue
+		}
+		if !formatted {
+			l.line = f.Append(l.line[:0], r)
+			formatted = true
+		}
+		s := t.Sink
+		b := l.bufs[s.id]
+		if b == nil {
+			b = s.buffer()
+		}
+		if s.Syslog.Header.hasPri() {
+			b = append(b, pri)
+		}
+		b = append(b, l.line...)
+		if len(b) >= flushSize {
+			s.hand(b)
+			b = nil
+		}
+		l.bufs[s.id] = b
 	}
-	if s.kind == toSyslogUDP || s.kind == toSyslogUnix {
-		b = append(b, pri)
-	}
-	b = f.Append(b, r)
-	if len(b) >= flushSize {
-		s.hand(b)
-		b = nil
-	}
-	l.bufs[s.id] = b
 }
 
 // Flush hands every buffer holding lines to its writer: the loop calls it

@@ -11,17 +11,27 @@ import (
 )
 
 // AccessLog is where and how a frontend logs its requests (access_log).
-// In YAML it is either "off" or a map {to, format}.
+// In YAML it is either "off" or a map {to, format, ...}; its lines go to
+// one target (to, facility, ...) or to each of Targets.
 type AccessLog struct {
 	Off bool `yaml:"-"`
 	// To is stdout (the default), stderr, a file (relative to the
 	// configuration's folder, reopened on SIGUSR1), syslog://HOST:PORT
-	// (RFC 5424 over UDP) or unix:///PATH (RFC 5424 over a Unix datagram
-	// socket, as /dev/log).
-	To string `yaml:"to"`
+	// (UDP) or unix:///PATH (a Unix datagram socket, as /dev/log).
+	To string `yaml:"to,omitempty"`
 	// Format is default (HAProxy's httplog or tcplog fields), json, or a
 	// log-format string with HAProxy's %-variables.
 	Format string `yaml:"format"`
+	// SyslogFormat is the header of each line (HAProxy's log ... format):
+	// raw, rfc3164, rfc5424, priority, short, timed or iso; default
+	// rfc5424 to syslog:// and unix://, raw elsewhere.
+	SyslogFormat string `yaml:"syslog_format,omitempty"`
+	// Length cuts each message, header included, at this many bytes
+	// (HAProxy's len); 0, the default: not cut.
+	Length int `yaml:"length,omitempty"`
+	// Sample sends some of the lines (HAProxy's sample RANGES:SIZE): of
+	// each SIZE lines, those whose number is in RANGES (1,3-5).
+	Sample string `yaml:"sample,omitempty"`
 	// Facility is the syslog facility of the lines (kern ... local7);
 	// default local0.
 	Facility string `yaml:"facility,omitempty"`
@@ -40,10 +50,49 @@ type AccessLog struct {
 	// their first byte (HAProxy without option dontlognull): 400 CR, or
 	// 408 cR with the 408 answered after timeouts.http_request.
 	LogEmpty bool `yaml:"log_empty,omitempty"`
+	// Tag is the program's name in the rfc3164 and rfc5424 headers
+	// (HAProxy's log-tag); default luaedge.
+	Tag string `yaml:"tag,omitempty"`
+	// Hostname is the host's name in the rfc3164 and rfc5424 headers
+	// (HAProxy's log-send-hostname): %H for the machine's; default none.
+	Hostname string `yaml:"hostname,omitempty"`
+	// Targets are several targets, each of which gets every line its
+	// levels take: with them, the map has none of the keys of a target.
+	Targets []LogTarget `yaml:"targets,omitempty"`
 }
 
-// accessLogKeys are the keys of access_log's map.
-var accessLogKeys = []string{"to", "format", "facility", "level", "min_level", "separate_errors", "log_empty"}
+// LogTarget is one target of an access log: the keys of the same names
+// in AccessLog.
+type LogTarget struct {
+	To           string `yaml:"to"`
+	Facility     string `yaml:"facility,omitempty"`
+	Level        string `yaml:"level,omitempty"`
+	MinLevel     string `yaml:"min_level,omitempty"`
+	SyslogFormat string `yaml:"syslog_format,omitempty"`
+	Length       int    `yaml:"length,omitempty"`
+	Sample       string `yaml:"sample,omitempty"`
+}
+
+// LogTargets are the targets of the access log: Targets, or the one its
+// own keys make.
+func (a *AccessLog) LogTargets() []LogTarget {
+	if len(a.Targets) > 0 {
+		return a.Targets
+	}
+	return []LogTarget{{To: a.To, Facility: a.Facility, Level: a.Level, MinLevel: a.MinLevel, SyslogFormat: a.SyslogFormat, Length: a.Length, Sample: a.Sample}}
+}
+
+// hasTarget says whether the map has any key of a target.
+func (a *AccessLog) hasTarget() bool {
+	return a.LogTargets()[0] != LogTarget{}
+}
+
+// accessLogKeys are the keys of access_log's map; targetKeys those of a
+// target (in the map, or in its targets).
+var (
+	accessLogKeys = []string{"to", "format", "facility", "level", "min_level", "syslog_format", "length", "sample", "separate_errors", "log_empty", "tag", "hostname", "targets"}
+	targetKeys    = []string{"to", "facility", "level", "min_level", "syslog_format", "length", "sample"}
+)
 
 // UnmarshalYAML takes "off" (or "on") or a map.
 func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
@@ -62,13 +111,38 @@ func (a *AccessLog) UnmarshalYAML(n *yaml.Node) error {
 	// file's decoder does: check them here.
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; !slices.Contains(accessLogKeys, k.Value) {
+			k := n.Content[i]
+			if !slices.Contains(accessLogKeys, k.Value) {
 				return fmt.Errorf("line %d: access_log: unknown key %q (want %s)", k.Line, k.Value, strings.Join(accessLogKeys, ", "))
+			}
+			if v := n.Content[i+1]; k.Value == "targets" && v.Kind == yaml.SequenceNode {
+				for _, t := range v.Content {
+					for j := 0; t.Kind == yaml.MappingNode && j+1 < len(t.Content); j += 2 {
+						if tk := t.Content[j]; !slices.Contains(targetKeys, tk.Value) {
+							return fmt.Errorf("line %d: access_log.targets: unknown key %q (want %s)", tk.Line, tk.Value, strings.Join(targetKeys, ", "))
+						}
+					}
+				}
 			}
 		}
 	}
 	type plain AccessLog
-	return n.Decode((*plain)(a))
+	if err := n.Decode((*plain)(a)); err != nil {
+		return err
+	}
+	if len(a.Targets) > 0 {
+		b := *a
+		b.Targets = nil
+		if b.hasTarget() {
+			return fmt.Errorf("line %d: access_log: targets, or %s in the map, not both", n.Line, strings.Join(targetKeys, ", "))
+		}
+		for i, t := range a.Targets {
+			if t.To == "" {
+				return fmt.Errorf("line %d: access_log.targets[%d]: to is needed", n.Line, i)
+			}
+		}
+	}
+	return nil
 }
 
 // MarshalYAML writes "off", or the map (luaedge convert).
@@ -120,6 +194,24 @@ func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
 		return AccessLog{}, false
 	}
 	if c.AccessLog != nil {
+		if len(a.Targets) == 0 && a.To == "" {
+			a.Targets = c.AccessLog.Targets
+		}
+		if a.Tag == "" {
+			a.Tag = c.AccessLog.Tag
+		}
+		if a.Hostname == "" {
+			a.Hostname = c.AccessLog.Hostname
+		}
+		if a.SyslogFormat == "" {
+			a.SyslogFormat = c.AccessLog.SyslogFormat
+		}
+		if a.Length == 0 {
+			a.Length = c.AccessLog.Length
+		}
+		if a.Sample == "" {
+			a.Sample = c.AccessLog.Sample
+		}
 		if a.To == "" {
 			a.To = c.AccessLog.To
 		}
@@ -138,7 +230,12 @@ func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
 		a.SeparateErrors = a.SeparateErrors || c.AccessLog.SeparateErrors
 		a.LogEmpty = a.LogEmpty || c.AccessLog.LogEmpty
 	}
-	if a.To == "" {
+	if len(a.Targets) > 0 {
+		// The frontend's targets, or the top level's: not mixed with
+		// the keys of a target of the other.
+		a.To, a.Facility, a.Level, a.MinLevel, a.SyslogFormat, a.Length, a.Sample = "", "", "", "", "", 0, ""
+	}
+	if len(a.Targets) == 0 && a.To == "" {
 		a.To = DefaultAccessLogTarget
 	}
 	if a.Format == "" {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/luaedge/luaedge/accesslog"
 	"github.com/luaedge/luaedge/config"
@@ -9,8 +10,8 @@ import (
 )
 
 // addAccessLog sets up frontend f's access log (the i-th frontend of the
-// configuration), sharing the sink of any frontend logging to the same
-// target.
+// configuration): a target per log target, sharing the sink of any
+// frontend's target that writes to the same place the same way.
 func (s *Server) addAccessLog(f *frontend, i int) error {
 	al, ok := s.cfg.FrontendAccessLog(i)
 	if !ok {
@@ -20,30 +21,71 @@ func (s *Server) addAccessLog(f *frontend, i int) error {
 	if err != nil {
 		return fmt.Errorf("frontends[%d].access_log.format: %v", i, err)
 	}
-	var sink *accesslog.Sink
-	for _, k := range s.sinks {
-		if k.Target == al.To {
-			sink = k
+	lg := &stream.AccessLog{Format: format, SeparateErrors: al.SeparateErrors, Empty: al.LogEmpty}
+	targets := al.LogTargets()
+	for j, lt := range targets {
+		key := fmt.Sprintf("frontends[%d].access_log.", i)
+		if len(al.Targets) > 0 {
+			key += fmt.Sprintf("targets[%d].", j)
 		}
-	}
-	if sink == nil {
-		sink, err = accesslog.New(len(s.sinks), al.To, s.cfg.Dir)
+		t, err := s.logTarget(al, lt)
 		if err != nil {
-			return fmt.Errorf("frontends[%d].access_log.to: %v", i, err)
+			return fmt.Errorf("%s%v", key, err)
 		}
-		s.sinks = append(s.sinks, sink)
+		lg.Targets = append(lg.Targets, t)
 	}
-	levels, err := accessLogLevels(al)
-	if err != nil {
-		return fmt.Errorf("frontends[%d].access_log.%v", i, err)
-	}
-	f.stream.Log = &stream.AccessLog{Sink: sink, Format: format, Levels: levels, SeparateErrors: al.SeparateErrors, Empty: al.LogEmpty}
+	f.stream.Log = lg
 	return nil
 }
 
-// accessLogLevels reads the facility and levels of an access log; its
+// logTarget makes the target lt of access log al, with the sink it
+// writes to; its error starts with the key's name.
+func (s *Server) logTarget(al config.AccessLog, lt config.LogTarget) (accesslog.Target, error) {
+	levels, err := accessLogLevels(lt)
+	if err != nil {
+		return accesslog.Target{}, err
+	}
+	t := accesslog.Target{Levels: levels}
+	if lt.Sample != "" {
+		if t.Sample, err = accesslog.ParseSample(lt.Sample); err != nil {
+			return t, fmt.Errorf("sample: %v", err)
+		}
+	}
+	y := accesslog.Syslog{Tag: al.Tag, Hostname: al.Hostname, Len: lt.Length}
+	if y.Tag == "" {
+		y.Tag = accesslog.DefaultTag
+	}
+	if y.Hostname == "%H" {
+		y.Hostname = accesslog.Hostname()
+	}
+	if y.Len < 0 {
+		return t, fmt.Errorf("length: %d is negative", y.Len)
+	}
+	switch {
+	case lt.SyslogFormat != "":
+		if y.Header, err = accesslog.ParseHeader(lt.SyslogFormat); err != nil {
+			return t, fmt.Errorf("syslog_format: %v", err)
+		}
+	case strings.HasPrefix(lt.To, "syslog://") || strings.HasPrefix(lt.To, "unix://"):
+		y.Header = accesslog.HeaderRFC5424
+	}
+	for _, k := range s.sinks {
+		if k.Target == lt.To && k.Syslog == y {
+			t.Sink = k
+			return t, nil
+		}
+	}
+	t.Sink, err = accesslog.New(len(s.sinks), lt.To, s.cfg.Dir, y)
+	if err != nil {
+		return t, fmt.Errorf("to: %v", err)
+	}
+	s.sinks = append(s.sinks, t.Sink)
+	return t, nil
+}
+
+// accessLogLevels reads the facility and levels of a log target; its
 // error starts with the key's name.
-func accessLogLevels(al config.AccessLog) (accesslog.Levels, error) {
+func accessLogLevels(al config.LogTarget) (accesslog.Levels, error) {
 	v := accesslog.DefaultLevels
 	var err error
 	if al.Facility != "" {
@@ -77,7 +119,7 @@ func (s *Server) ReopenLogs() {
 func (s *Server) AccessLogDropped() map[string]int64 {
 	m := map[string]int64{}
 	for _, sink := range s.sinks {
-		m[sink.Target] = sink.Dropped()
+		m[sink.Target] += sink.Dropped() // the same target may have sinks of several headers
 	}
 	return m
 }

@@ -60,7 +60,7 @@ type Server struct {
 	tickets map[string]*tls.Config
 	shared  *lj.Shared        // what every loop's Lua state shares: proc vars, maps, stores
 	hub     *servews.Hub      // core.publish to the WebSocket subscribers of every loop
-	sinks   []*accesslog.Sink // the access logs' sinks, one per target; started by Serve
+	sinks   []*accesslog.Sink // the access logs' sinks, one per target and header; started by Serve
 	hooks   *lj.Hooks         // the hook scripts and their data store; nil: none
 
 	// backendCompress is each backend's compression, by index (nil: its

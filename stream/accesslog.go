@@ -12,10 +12,10 @@ import (
 // AccessLog is where a frontend's streams log; nil in Frontend.Log: not
 // logged.
 type AccessLog struct {
-	Sink   *accesslog.Sink
-	Format *accesslog.Format
-	// Levels filters the lines by level and gives their facility.
-	Levels accesslog.Levels
+	// Targets are where each line goes, each with its levels and
+	// facility; the line is formatted once with Format.
+	Targets []accesslog.Target
+	Format  *accesslog.Format
 	// SeparateErrors: an exchange that ended in an error is logged at
 	// level err, not info (HAProxy's option log-separate-errors).
 	SeparateErrors bool
@@ -192,9 +192,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	}
 	st.count(l)
 	if lg := st.fe.Log; lg != nil && l.level != -1 {
-		if pri, ok := lg.Levels.Priority(lg.level(l)); ok {
-			st.env.AccessLog.Write(lg.Sink, lg.Format, r, pri)
-		}
+		st.env.AccessLog.Write(lg.Targets, lg.Format, r, lg.level(l))
 	}
 	*r = accesslog.Record{}
 	st.env.logFree = append(st.env.logFree, l)
