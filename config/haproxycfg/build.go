@@ -1762,8 +1762,9 @@ func (f *file) tables() map[string]*proxy {
 const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
 
 // accessLog maps the section's log lines, log-format and option httplog /
-// tcplog onto its access_log: off without log lines (as HAProxy), to the
-// first target otherwise.
+// tcplog onto its access_log: off without log lines (as HAProxy), else
+// a target per log line (log global: the global section's, all of them,
+// in its place).
 func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error) {
 	var targets []logLine
 	for _, l := range p.logs {
@@ -1776,11 +1777,19 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 	if len(targets) == 0 {
 		return &config.AccessLog{Off: true}, nil
 	}
-	if len(targets) > 1 {
-		f.warn(p.at, "%s %s logs to %s only: luaedge writes an access log to one target", p.kind, p.name, targets[0].to)
+	al := &config.AccessLog{Format: defaultLogFormat, SeparateErrors: p.logErrors, LogEmpty: !p.dontLogNull, Tag: f.logTag, Hostname: f.logHost}
+	if p.logTag != "" {
+		al.Tag = p.logTag
 	}
-	t := targets[0]
-	al := &config.AccessLog{To: t.to, Format: defaultLogFormat, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SeparateErrors: p.logErrors, LogEmpty: !p.dontLogNull}
+	for _, t := range targets {
+		al.Targets = append(al.Targets, config.LogTarget{To: t.to, Facility: t.facility, Level: t.level, MinLevel: t.minLevel, SyslogFormat: t.format, Length: t.length, Sample: t.sample})
+	}
+	if len(al.Targets) == 1 {
+		// One target reads as the map's own keys.
+		t := al.Targets[0]
+		al.Targets = nil
+		al.To, al.Facility, al.Level, al.MinLevel, al.SyslogFormat, al.Length, al.Sample = t.To, t.Facility, t.Level, t.MinLevel, t.SyslogFormat, t.Length, t.Sample
+	}
 	switch {
 	case len(p.logFormat.words) > 0:
 		spec, err := g.logFormat(p, http)

@@ -183,7 +183,9 @@ func TestDocsConfig(t *testing.T) {
 func TestAccessLogs(t *testing.T) {
 	res, err := Load(write(t, "haproxy.cfg", `global
     log 127.0.0.1 local0
-    log stderr local1
+    log stderr local1 notice
+    log-tag edge
+    log-send-hostname
 
 defaults
     mode http
@@ -212,6 +214,13 @@ frontend quiet
     no log
     http-request return status 200
 
+frontend both
+    bind 127.0.0.1:86
+    log-tag fe
+    log 127.0.0.1:515 len 200 format rfc5424 sample 1-2:5 local3
+    log global
+    http-request return status 200
+
 listen tcp
     mode tcp
     bind 127.0.0.1:85
@@ -221,19 +230,24 @@ listen tcp
 	if err != nil {
 		t.Fatal(err)
 	}
+	global := []config.LogTarget{
+		{To: "syslog://127.0.0.1:514", Facility: "local0", SyslogFormat: "rfc3164", Length: 1024},
+		{To: "stderr", Facility: "local1", Level: "notice", SyslogFormat: "rfc3164", Length: 1024},
+	}
 	want := []config.AccessLog{
-		{To: "syslog://127.0.0.1:514", Format: defaultLogFormat, Facility: "local0", LogEmpty: true},
-		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0", LogEmpty: true},
-		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", Facility: "local2", Level: "notice", MinLevel: "crit", SeparateErrors: true},
+		{Targets: global, Format: defaultLogFormat, LogEmpty: true, Tag: "edge", Hostname: "%H"},
+		{Targets: global, Format: "default", LogEmpty: true, Tag: "edge", Hostname: "%H"},
+		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", Facility: "local2", Level: "notice", MinLevel: "crit", SyslogFormat: "raw", Length: 1024, SeparateErrors: true, Tag: "edge", Hostname: "%H"},
 		{Off: true},
-		{To: "syslog://127.0.0.1:514", Format: "default", Facility: "local0", LogEmpty: true},
+		{Targets: append([]config.LogTarget{{To: "syslog://127.0.0.1:515", Facility: "local3", SyslogFormat: "rfc5424", Length: 200, Sample: "1-2:5"}}, global...), Format: defaultLogFormat, LogEmpty: true, Tag: "fe", Hostname: "%H"},
+		{Targets: global, Format: "default", LogEmpty: true, Tag: "edge", Hostname: "%H"},
 	}
 	for i, f := range res.Config.Frontends {
-		if f.AccessLog == nil || *f.AccessLog != want[i] {
+		if f.AccessLog == nil || !reflect.DeepEqual(*f.AccessLog, want[i]) {
 			t.Errorf("%s: access log %+v, want %+v", f.Name, f.AccessLog, want[i])
 		}
 	}
-	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "frontend plain logs to syslog://127.0.0.1:514 only") {
+	if w := strings.Join(res.Warnings, "\n"); strings.Contains(w, "log") {
 		t.Errorf("warnings: %s", w)
 	}
 	// A facility or a level HAProxy does not know is refused, with its line.
@@ -241,6 +255,9 @@ listen tcp
 		{"log 127.0.0.1 local9", `haproxy.cfg:3: log: unknown facility "local9"`},
 		{"log 127.0.0.1 local0 loud", `haproxy.cfg:3: log: unknown level "loud"`},
 		{"log 127.0.0.1", "haproxy.cfg:3: log: want a facility"},
+		{"log 127.0.0.1 len 60 local0", "haproxy.cfg:3: log: len: want a length within 80 and 65535"},
+		{"log 127.0.0.1 format json local0", `haproxy.cfg:3: log: format: unknown syslog format "json"`},
+		{"log 127.0.0.1 sample 3:2 local0", `haproxy.cfg:3: log: sample "3:2"`},
 	} {
 		_, err := Load(write(t, "haproxy.cfg", "global\n    nbthread 1\n    "+c.line+"\n"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

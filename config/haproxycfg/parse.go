@@ -142,6 +142,7 @@ type proxy struct {
 	// its log-format (and where it was) and option httplog / tcplog.
 	logs      []logLine
 	logSet    bool
+	logTag    string // log-tag
 	logFormat rule
 	logOption string
 	// logErrors: option log-separate-errors, errors logged at err.
@@ -202,6 +203,9 @@ type file struct {
 	proxies  []*proxy      // frontends, backends and listens in order
 	warnings []string
 	logs     []logLine // the global section's log lines
+	// logTag, logHost: the global section's log-tag and
+	// log-send-hostname (%H: the machine's name).
+	logTag, logHost string
 	// resolvers: the resolvers sections' names; dns: the one DNS
 	// configuration they give (luaedge has one resolver per process).
 	resolvers map[string]bool
@@ -807,7 +811,7 @@ func containsString(list []string, s string) bool {
 // logging targets, stats): accepted with a warning.
 var noEffect = map[string]bool{
 	"daemon": true, "user": true, "group": true, "uid": true, "gid": true, "chroot": true, "pidfile": true,
-	"log-tag": true, "log-send-hostname": true, "master-worker": true, "debug": true,
+	"master-worker": true, "debug": true,
 	"ca-base": true, "crt-base": true, "ssl-default-bind-ciphers": true, "ssl-default-bind-ciphersuites": true,
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
@@ -893,6 +897,20 @@ func (f *file) globalLine(at pos, w []string) error {
 		}
 		if l.to != "" {
 			f.logs = append(f.logs, l)
+		}
+	case "log-tag":
+		v, err := arg(1)
+		if err != nil {
+			return err
+		}
+		f.logTag = v
+	case "log-send-hostname":
+		if len(w) > 2 {
+			return at.errorf("log-send-hostname: want at most a name")
+		}
+		f.logHost = "%H"
+		if len(w) == 2 {
+			f.logHost = w[1]
 		}
 	case "setenv", "presetenv":
 		// As HAProxy: for the lines after it and the scripts (os.getenv).
@@ -1024,6 +1042,11 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return f.proxyLog(p, at, w)
 		}
 		f.warn(at, "'log' in a backend has no effect in luaedge: the frontend logs each request")
+	case "log-tag":
+		if len(w) != 2 {
+			return at.errorf("log-tag: want a tag")
+		}
+		p.logTag = w[1]
 	case "log-format":
 		if len(w) != 2 {
 			return at.errorf("log-format: want one format (quote it)")
@@ -1699,9 +1722,11 @@ func (f *file) trackOrWait(p *proxy, at pos, w []string) error {
 
 // logLine is a log line of a section: its target as an access_log.to
 // ("global" for log global), its facility and its max and min levels
-// ("" when left out).
+// ("" when left out), its format, len and sample.
 type logLine struct {
 	to, facility, level, minLevel string
+	format, sample                string
+	length                        int
 }
 
 // logTarget reads a log line (log TARGET [len N] [format F] [sample R:S]
@@ -1746,16 +1771,36 @@ func (f *file) logTarget(at pos, w []string) (logLine, error) {
 }
 
 // logLevels reads what follows a log line's target: its options (len,
-// format, sample: their values are not luaedge's to use), then the
-// facility and the optional max and min levels, checked.
+// format, sample), then the facility and the optional max and min
+// levels, checked. Without len a message is cut at 1024 bytes, and
+// without format its header is rfc3164, as HAProxy's.
 func logLevels(at pos, w []string) (logLine, error) {
+	l := logLine{format: "rfc3164", length: 1024}
 	for len(w) >= 2 && (w[0] == "len" || w[0] == "format" || w[0] == "sample") {
+		switch w[0] {
+		case "len":
+			n, err := strconv.Atoi(w[1])
+			if err != nil || n < 80 || n > 65535 {
+				return logLine{}, at.errorf("log: len: want a length within 80 and 65535, got '%s'", w[1])
+			}
+			l.length = n
+		case "format":
+			if _, err := accesslog.ParseHeader(w[1]); err != nil {
+				return logLine{}, at.errorf("log: format: %v", err)
+			}
+			l.format = w[1]
+		case "sample":
+			if _, err := accesslog.ParseSample(w[1]); err != nil {
+				return logLine{}, at.errorf("log: %v", err)
+			}
+			l.sample = w[1]
+		}
 		w = w[2:]
 	}
 	if len(w) == 0 || len(w) > 3 {
 		return logLine{}, at.errorf("log: want a facility, and optionally a max and a min level, after the target")
 	}
-	l := logLine{facility: w[0]}
+	l.facility = w[0]
 	if _, err := accesslog.ParseFacility(l.facility); err != nil {
 		return logLine{}, at.errorf("log: %v", err)
 	}
