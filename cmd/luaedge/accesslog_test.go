@@ -279,7 +279,9 @@ frontends:
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`^<134>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \S+ luaedge \d+ - - GET /sys 200$`)
+	// HAProxy's rfc5424 header: the local time, no host name unless
+	// configured, a newline at the end.
+	re := regexp.MustCompile(`^<134>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d - luaedge \d+ - - GET /sys 200\n$`)
 	if !re.Match(buf[:n]) {
 		t.Errorf("syslog message %q", buf[:n])
 	}
