@@ -6,7 +6,6 @@ package main
 import (
 	"bufio"
 	"net"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -183,16 +182,7 @@ frontend other
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	leLog := hcStartSyslog(t)
-	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
-	le, _ := hcStartLuaedge(t, sc, backends)
-	run("luaedge", leLog, le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		haLog := hcStartSyslog(t)
-		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		run("haproxy", haLog, ha)
-	}
+	hcSyslogBoth(t, sc, backends, run)
 }
 
 // TestHAProxyCfgTermStates: the termination states of a redirect (LR),
@@ -303,14 +293,5 @@ backend queue
 			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	leLog := hcStartSyslog(t)
-	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
-	le, _ := hcStartLuaedge(t, sc, backends)
-	run("luaedge", leLog, le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		haLog := hcStartSyslog(t)
-		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		run("haproxy", haLog, ha)
-	}
+	hcSyslogBoth(t, sc, backends, run)
 }

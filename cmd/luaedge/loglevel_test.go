@@ -53,6 +53,22 @@ func hcStartSyslog(t *testing.T) *hcSyslog {
 	return s
 }
 
+// hcSyslogBoth runs check against luaedge, then against HAProxy when it is
+// installed, each with a syslog receiver of its own at @SYSLOG@.
+func hcSyslogBoth(t *testing.T, sc hcScenario, backends map[string]string, check func(who string, syslog *hcSyslog, addr func(string) string)) {
+	t.Helper()
+	leLog := hcStartSyslog(t)
+	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
+	le, _ := hcStartLuaedge(t, sc, backends)
+	check("luaedge", leLog, le)
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		haLog := hcStartSyslog(t)
+		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
+		ha, _ := hcStartHAProxy(t, bin, sc, backends)
+		check("haproxy", haLog, ha)
+	}
+}
+
 // take waits (5 s at most) for n messages more than it took before, and
 // returns those that came.
 func (s *hcSyslog) take(from, n int) []string {
@@ -176,16 +192,7 @@ frontend apart
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	leLog := hcStartSyslog(t)
-	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
-	le, _ := hcStartLuaedge(t, sc, backends)
-	run("luaedge", leLog, le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		haLog := hcStartSyslog(t)
-		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		run("haproxy", haLog, ha)
-	}
+	hcSyslogBoth(t, sc, backends, run)
 }
 
 // TestHAProxyCfgTarpitLog: a tarpit holds its request, then answers 500
@@ -256,16 +263,7 @@ frontend www
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	leLog := hcStartSyslog(t)
-	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
-	le, _ := hcStartLuaedge(t, sc, backends)
-	run("luaedge", leLog, le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		haLog := hcStartSyslog(t)
-		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		run("haproxy", haLog, ha)
-	}
+	hcSyslogBoth(t, sc, backends, run)
 }
 
 // hcAnswer normalises a raw HTTP/1 answer for comparison: the status
@@ -356,14 +354,5 @@ frontend www
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, cut(got), cut(want))
 		}
 	}
-	leLog := hcStartSyslog(t)
-	backends["SYSLOG"] = leLog.pc.LocalAddr().String()
-	le, _ := hcStartLuaedge(t, sc, backends)
-	run("luaedge", leLog, le)
-	if bin, err := exec.LookPath("haproxy"); err == nil {
-		haLog := hcStartSyslog(t)
-		backends["SYSLOG"] = haLog.pc.LocalAddr().String()
-		ha, _ := hcStartHAProxy(t, bin, sc, backends)
-		run("haproxy", haLog, ha)
-	}
+	hcSyslogBoth(t, sc, backends, run)
 }
