@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/luaedge/luaedge/proto/http1"
 )
 
 // Head is a request's or a response's header fields.
@@ -30,7 +32,7 @@ func CheckRequest(method []byte, major, minor int, h Head) Request {
 	r := Request{Lookup: safe && (major > 1 || minor >= 1)}
 	r.Store = get && r.Lookup
 	pragma, cc := false, false
-	if v, ok := first(h, "pragma"); ok && equalFold(v, "no-cache") {
+	if v, ok := first(h, "pragma"); ok && http1.EqualFold(v, "no-cache") {
 		pragma = true
 	}
 	if _, ok := first(h, "authorization"); ok {
@@ -122,7 +124,7 @@ func (c *Cache) Begin(key [20]byte, req Head, status int, reason []byte, res Hea
 	o.lastModified = lastModified(res, now)
 	for i := 0; i < res.NumFields(); i++ {
 		n, v := res.Field(i)
-		if equalFold(n, "age") {
+		if http1.EqualFold(n, "age") {
 			continue
 		}
 		f := Field{Name: bytes.ToLower(n), Value: bytes.Clone(v)}
@@ -247,15 +249,15 @@ func (c *Cache) remove(o *Object) {
 // cacheable reads the response's Pragma and Cache-Control, and whether it
 // has freshness information or a validator, as HAProxy 2.6 does.
 func cacheable(res Head) bool {
-	if v, ok := first(res, "pragma"); ok && equalFold(v, "no-cache") {
+	if v, ok := first(res, "pragma"); ok && http1.EqualFold(v, "no-cache") {
 		return false
 	}
 	ok, cookie, fresh := true, true, false
 	eachValue(res, "cache-control", func(v []byte) {
 		switch {
-		case equalFold(v, "public"):
+		case http1.EqualFold(v, "public"):
 			ok, cookie = true, true
-		case equalFold(v, "private"), equalFold(v, "no-cache"), equalFold(v, "no-store"), equalFold(v, "max-age=0"), equalFold(v, "s-maxage=0"):
+		case http1.EqualFold(v, "private"), http1.EqualFold(v, "no-cache"), http1.EqualFold(v, "no-store"), http1.EqualFold(v, "max-age=0"), http1.EqualFold(v, "s-maxage=0"):
 			ok, cookie = false, false
 		case hasPrefixFold(v, `no-cache="set-cookie`):
 			cookie = false
@@ -318,7 +320,7 @@ func maxAge(res Head, limit time.Duration, now time.Time) (effective, explicit i
 // value: ok says the word is there with a value, bad that N is not a
 // number of seconds.
 func directive(v []byte, word string) (n int64, ok, bad bool) {
-	if len(v) < len(word)+2 || !equalFold(v[:len(word)], word) || v[len(word)] != '=' {
+	if len(v) < len(word)+2 || !http1.EqualFold(v[:len(word)], word) || v[len(word)] != '=' {
 		return 0, false, false
 	}
 	s := v[len(word)+1:]

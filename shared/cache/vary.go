@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+
+	"github.com/luaedge/luaedge/proto/http1"
 )
 
 // The request fields a response may vary on, HAProxy 2.6's (a bit each in
@@ -47,9 +49,9 @@ func varySignature(res Head) (sig uint32, ok bool) {
 	ok = true
 	eachValue(res, "vary", func(v []byte) {
 		switch {
-		case equalFold(v, "accept-encoding"):
+		case http1.EqualFold(v, "accept-encoding"):
 			sig |= varyAcceptEncoding
-		case equalFold(v, "referer"):
+		case http1.EqualFold(v, "referer"):
 			sig |= varyReferer
 		default:
 			ok = false
@@ -164,7 +166,7 @@ func (k secondaryKey) matches(req secondaryKey) bool {
 func first(h Head, name string) ([]byte, bool) {
 	for i := 0; i < h.NumFields(); i++ {
 		n, v := h.Field(i)
-		if equalFold(n, name) {
+		if http1.EqualFold(n, name) {
 			return v, true
 		}
 	}
@@ -176,7 +178,7 @@ func first(h Head, name string) ([]byte, bool) {
 func eachValue(h Head, name string, fn func(v []byte)) {
 	for i := 0; i < h.NumFields(); i++ {
 		n, v := h.Field(i)
-		if !equalFold(n, name) {
+		if !http1.EqualFold(n, name) {
 			continue
 		}
 		for _, part := range bytes.Split(v, []byte(",")) {
@@ -185,27 +187,8 @@ func eachValue(h Head, name string, fn func(v []byte)) {
 	}
 }
 
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func hasPrefixFold(b []byte, prefix string) bool {
-	return len(b) >= len(prefix) && equalFold(b[:len(prefix)], prefix)
+	return len(b) >= len(prefix) && http1.EqualFold(b[:len(prefix)], prefix)
 }
 
 func sortEntries(e []Entry) {
