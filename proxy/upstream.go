@@ -44,6 +44,9 @@ type Backend struct {
 	// PersistDown: a request's persistence goes to its server even when
 	// it is down or in maintenance (HAProxy's option persist).
 	PersistDown bool
+	// Retries and Redispatch: a connection that fails is tried again
+	// (retry.go), as HAProxy's retries and option redispatch [interval].
+	Retries, Redispatch int
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
