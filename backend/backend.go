@@ -616,9 +616,18 @@ func (b *Backend) PickAvoiding(key []byte, avoid *Server) *Server {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.choose(key)
-	if s == avoid && b.bal.algo == algoRoundRobin {
+	switch {
+	case s != avoid:
+	case b.bal.algo == algoRoundRobin:
 		if o := b.choose(key); o != nil {
 			s = o
+		}
+	case b.bal.algo == algoFirst, b.bal.algo == algoLeastConn, b.bal.algo == algoRandom:
+		for _, o := range b.set.Load().primaries {
+			if o != avoid && o.usableWeight() > 0 {
+				s = o
+				break
+			}
 		}
 	}
 	if s != nil {
@@ -627,9 +636,10 @@ func (b *Backend) PickAvoiding(key []byte, avoid *Server) *Server {
 	return s
 }
 
-// RoundRobin reports whether the backend balances round robin, the
-// algorithms HAProxy redispatches any request of at once (its LB kind RR).
-func (b *Backend) RoundRobin() bool { return b.bal.algo == algoRoundRobin }
+// RoundRobin reports whether the backend balances round robin or at
+// random, the algorithms HAProxy redispatches any request of at once
+// (its LB kind RR).
+func (b *Backend) RoundRobin() bool { return b.bal.algo == algoRoundRobin || b.bal.algo == algoRandom }
 
 // ActiveUp counts the non-backup servers that can take traffic (the
 // "act" of Stats, HAProxy's srv_act).

@@ -34,10 +34,13 @@ func redispatches(b *Backend, srv *backend.Server, c choice, tries int) bool {
 	if !srv.Persistent() {
 		return true
 	}
-	if every := b.Redispatch; every > 0 && tries%every == 0 {
+	// 2.6 counts the retries done before this one: 0 at the first, which
+	// every interval names.
+	done := tries - 1
+	if every := b.Redispatch; every > 0 && done%every == 0 {
 		return true
 	}
-	if d := b.Retries + 1 + b.Redispatch; b.Redispatch < 0 && d > 0 && tries%d == 0 {
+	if d := b.Retries + 1 + b.Redispatch; b.Redispatch < 0 && d > 0 && done%d == 0 {
 		return true
 	}
 	return !c.direct && b.RoundRobin() && b.ActiveUp() > 1
