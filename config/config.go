@@ -499,8 +499,10 @@ type Backend struct {
 	// timeouts.connect), as HAProxy's retries; nil: DefaultRetries.
 	Retries *int `yaml:"retries"`
 	// Redispatch lets a retry go to another server, as HAProxy's option
-	// redispatch [interval]: -1 the last retry, N > 0 every Nth, -N the
-	// Nth before the last, 0 (the default) never.
+	// redispatch [interval] as 2.6.12 counts it: N > 0 the first retry
+	// and every Nth after it, -N the first and every (Retries+1-N)th
+	// after it (so -1, option redispatch alone, moves the first retry),
+	// 0 (the default) never.
 	Redispatch int `yaml:"redispatch"`
 }
 

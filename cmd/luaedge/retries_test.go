@@ -42,7 +42,8 @@ func rtFullBacklog(t *testing.T) string {
 // TestHAProxyCfgRetries: a connection refused or not accepted within
 // timeout connect is tried again retries times (1 s or timeout connect
 // apart when refused), then answered 503 SC or sC with %rc; option
-// redispatch sends the last retry to another server (%rc with a +);
+// redispatch sends a retry to another server (%rc with a +: 2.6.12
+// moves the first one);
 // meanwhile another client on the same loop is served at once. HAProxy
 // and luaedge log the same lines.
 func TestHAProxyCfgRetries(t *testing.T) {

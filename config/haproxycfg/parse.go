@@ -1288,7 +1288,7 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		if neg {
 			return nil
 		}
-		p.redispatch = -1 // HAProxy's default: the last retry
+		p.redispatch = -1 // HAProxy's default interval
 		if len(w) > 2 {
 			n, err := strconv.Atoi(w[2])
 			if err != nil || len(w) > 3 {
