@@ -405,6 +405,9 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 	case vBackendQueue:
 		return strconv.AppendInt(b, int64(r.BackendQueue), 10)
 	case vRetries:
+		if r.Redispatched {
+			b = append(b, '+')
+		}
 		return strconv.AppendInt(b, int64(r.Retries), 10)
 	case vVar:
 		if p.arg < len(r.Vars) && r.Vars[p.arg] != nil {

@@ -40,8 +40,10 @@ type Record struct {
 	Queued       bool
 	BackendQueue int
 	// Retries counts the times the request was sent again on a new
-	// connection (%rc).
-	Retries int
+	// connection (%rc); Redispatched: one of them went to another server
+	// (%rc then starts with a +, as HAProxy's).
+	Retries      int
+	Redispatched bool
 
 	Status int // HTTP status sent; 0: none (TCP, or the client left first)
 	// BytesOut counts the response's head and body bytes sent to the

@@ -606,8 +606,65 @@ func (b *Backend) Pick(key []byte) *Server {
 	return s
 }
 
+// PickAvoiding is Pick for a request whose connection to avoid failed
+// (a redispatch): as HAProxy, a round robin goes on to the next server
+// rather than back to avoid; the other algorithms choose as Pick does.
+func (b *Backend) PickAvoiding(key []byte, avoid *Server) *Server {
+	if b.qlen.Load() > 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.choose(key)
+	switch {
+	case s != avoid:
+	case b.bal.algo == algoRoundRobin:
+		if o := b.choose(key); o != nil {
+			s = o
+		}
+	case b.bal.algo == algoFirst, b.bal.algo == algoLeastConn, b.bal.algo == algoRandom:
+		for _, o := range b.set.Load().primaries {
+			if o != avoid && o.usableWeight() > 0 {
+				s = o
+				break
+			}
+		}
+	}
+	if s != nil {
+		b.take(s)
+	}
+	return s
+}
+
+// RoundRobin reports whether the backend balances round robin or at
+// random, the algorithms HAProxy redispatches any request of at once
+// (its LB kind RR).
+func (b *Backend) RoundRobin() bool { return b.bal.algo == algoRoundRobin || b.bal.algo == algoRandom }
+
+// ActiveUp counts the non-backup servers that can take traffic (the
+// "act" of Stats, HAProxy's srv_act).
+func (b *Backend) ActiveUp() int {
+	n := 0
+	for _, s := range b.Servers() {
+		if !s.backup && s.eligibleWeight() > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // pickLocked is Pick with b.mu held, whoever waits.
 func (b *Backend) pickLocked(key []byte) *Server {
+	s := b.choose(key)
+	if s != nil {
+		b.take(s)
+	}
+	return s
+}
+
+// choose is the server the algorithm gives key, not counted; with b.mu
+// held.
+func (b *Backend) choose(key []byte) *Server {
 	set := b.set.Load()
 	var s *Server
 	switch b.bal.algo {
@@ -639,9 +696,6 @@ func (b *Backend) pickLocked(key []byte) *Server {
 				break
 			}
 		}
-	}
-	if s != nil {
-		b.take(s)
 	}
 	return s
 }
@@ -700,6 +754,7 @@ func (b *Backend) UpCount() int {
 //	scur, smax, stot   requests in flight, their highest count, total picked
 //	qcur, qmax         requests waiting in the queue, their highest count
 //	econ               connect errors reported on its servers
+//	wretr, wredis      connection retries and redispatches of its servers
 //	act, bck           non-backup and backup servers that can take traffic
 //	                   (up, ready, not NOLB, weight > 0; maxconn is ignored)
 //	weight             total weight of those non-backup servers, or of the
@@ -709,9 +764,11 @@ func (b *Backend) UpCount() int {
 // Numbers are int, text is string.
 func (b *Backend) Stats() map[string]any {
 	var act, bck, wact, wbck int
-	var econ uint64
+	var econ, wretr, wredis uint64
 	for _, s := range b.Servers() {
 		econ += s.econ.Load()
+		wretr += s.wretr.Load()
+		wredis += s.wredis.Load()
 		w := s.eligibleWeight()
 		if w == 0 {
 			continue
@@ -741,6 +798,8 @@ func (b *Backend) Stats() map[string]any {
 		"qcur":   b.QueueLen(),
 		"qmax":   b.QueueMax(),
 		"econ":   int(econ),
+		"wretr":  int(wretr),
+		"wredis": int(wredis),
 		"act":    act,
 		"bck":    bck,
 		"weight": weight,

@@ -60,6 +60,8 @@ type Server struct {
 	smax    atomic.Int64 // written under b.mu
 	stot    atomic.Uint64
 	econ    atomic.Uint64
+	wretr   atomic.Uint64 // connection retries on the server (HAProxy's wretr)
+	wredis  atomic.Uint64 // requests redispatched from it to another (wredis)
 
 	// mu guards the check state below and the writes of hstate and full.
 	mu sync.Mutex
@@ -333,13 +335,31 @@ func (s *Server) CheckDisable() {
 }
 
 // ReportConnectError lets the proxy report that connecting to the server
-// failed. It is counted in "econ". When Check.Type is "" it also counts as a
+// failed for good (no retry left). It is counted in "econ". When Check.Type is "" it also counts as a
 // failed check: Fall consecutive reports take the server down, and a TCP
 // probe then runs every Check.Interval until Rise consecutive probes
 // succeed and bring it back up. With active checks configured, those alone
 // decide the health state.
 func (s *Server) ReportConnectError() {
 	s.econ.Add(1)
+	s.connectFailed()
+}
+
+// ReportConnectRetry lets the proxy report that connecting to the server
+// failed and that the request tries again: on this server ("wretr"), or
+// on another when redispatched ("wredis"), as HAProxy counts them. It
+// counts as a failed check as ReportConnectError does.
+func (s *Server) ReportConnectRetry(redispatched bool) {
+	if redispatched {
+		s.wredis.Add(1)
+	} else {
+		s.wretr.Add(1)
+	}
+	s.connectFailed()
+}
+
+// connectFailed is a failed connection as a passive health report.
+func (s *Server) connectFailed() {
 	if s.activeChecks() {
 		return
 	}
@@ -443,7 +463,8 @@ func (s *Server) update(f func()) {
 //	pxname, svname, sid, addr
 //	scur, smax, stot   requests in flight, their highest count, total picked
 //	slim               maxconn, present only when set
-//	econ               connect errors reported
+//	econ               connect errors reported (requests that failed on them)
+//	wretr, wredis      connection retries on it, requests redispatched from it
 //	weight, act, bck   current weight; act is 1 for a non-backup server, bck for a backup
 //	status             "MAINT", "DOWN", "NOLB", "DRAIN", "UP", or "no check"
 //	                   for an up server of a backend without active checks
@@ -469,6 +490,8 @@ func (s *Server) Stats() map[string]any {
 		"smax":   int(s.smax.Load()),
 		"stot":   int(s.stot.Load()),
 		"econ":   int(s.econ.Load()),
+		"wretr":  int(s.wretr.Load()),
+		"wredis": int(s.wredis.Load()),
 		"weight": s.Weight(),
 		"act":    act,
 		"bck":    bck,

@@ -494,6 +494,24 @@ type Backend struct {
 	// use_server) names a server down or in maintenance there anyway
 	// (HAProxy's option persist).
 	PersistDown bool `yaml:"persist_down"`
+	// Retries is how many times a request tries connecting again after
+	// its connection to a server failed (refused, reset, TLS handshake,
+	// timeouts.connect), as HAProxy's retries; nil: DefaultRetries.
+	Retries *int `yaml:"retries"`
+	// Redispatch lets a retry go to another server, as HAProxy's option
+	// redispatch [interval] as 2.6.12 counts it: N > 0 the first retry
+	// and every Nth after it, -N the first and every (Retries+1-N)th
+	// after it (so -1, option redispatch alone, moves the first retry),
+	// 0 (the default) never.
+	Redispatch int `yaml:"redispatch"`
+}
+
+// RetriesOr is the backend's Retries, DefaultRetries when not set.
+func (b *Backend) RetriesOr() int {
+	if b.Retries == nil {
+		return DefaultRetries
+	}
+	return *b.Retries
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), as a
@@ -762,6 +780,7 @@ const (
 	DefaultKeepAlive       = 60 * time.Second
 	DefaultBody            = 30 * time.Second
 	DefaultConnect         = 5 * time.Second
+	DefaultRetries         = 3 // HAProxy's retries
 	DefaultServer          = 30 * time.Second
 	DefaultForcedYield     = 10 * time.Millisecond
 	DefaultBurstTimeout    = time.Second
@@ -998,6 +1017,9 @@ func (c *Config) validate() error {
 		}
 		if n := b.ServerNameHeader; n != "" && !isToken(n) {
 			bad("backends[%d].server_name_header: %q is not a field name", i, n)
+		}
+		if b.Retries != nil && *b.Retries < 0 {
+			bad("backends[%d].retries: %d is negative", i, *b.Retries)
 		}
 		errs = append(errs, c.validateStick(i, &b)...)
 		for j, sv := range b.Servers {

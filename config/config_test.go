@@ -112,6 +112,7 @@ func TestErrorsNameTheirKey(t *testing.T) {
 		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
 		{"backends: [{name: b, proto: h3, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].proto: want h1 or h2"},
 		{"backends: [{name: b, server_name_header: \"x y\", servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].server_name_header: \"x y\" is not a field name"},
+		{"backends: [{name: b, retries: -1, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].retries: -1 is negative"},
 		{"backends: [{name: b, cookie: {name: S, mode: rewrite, indirect: true}, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].cookie.indirect: not with the rewrite mode"},
 		{"backends: [{name: b, cookie: {mode: insert}, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].cookie.name: missing"},
 		{`frontends: [{name: a, bind: ["127.0.0.1:1"], use_service: lua.x, error_pages: {404: {body: x}}}]`, "frontends[0].error_pages: 404 is not a status luaedge answers itself"},

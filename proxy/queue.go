@@ -19,6 +19,7 @@ type queued struct {
 	p     *Pool
 	b     *Backend
 	st    *stream.Stream
+	c     choice // how its server is chosen
 	tk    *backend.Ticket
 	timer *time.Timer // the backend's timeouts.queue
 
@@ -32,11 +33,11 @@ type queued struct {
 // queue puts the request of st in backend b's queue, or forwards it at
 // once if a server has room now.
 func (p *Pool) queue(st *stream.Stream, b *Backend, src []byte) (stream.Upstream, int, string) {
-	q := &queued{p: p, b: b, st: st}
+	q := &queued{p: p, b: b, st: st, c: choice{key: src}}
 	srv, tk := b.Queue(src, q.wake)
 	switch {
 	case srv != nil:
-		return p.openOn(st, b, srv)
+		return p.openOn(st, b, srv, q.c)
 	case tk == nil:
 		return nil, 503, "no server available in backend " + b.Name()
 	}
@@ -47,11 +48,11 @@ func (p *Pool) queue(st *stream.Stream, b *Backend, src []byte) (stream.Upstream
 }
 
 // queueFor is queue for a request that must go to srv (persist.go).
-func (p *Pool) queueFor(st *stream.Stream, b *Backend, srv *backend.Server, forced bool) (stream.Upstream, int, string) {
-	q := &queued{p: p, b: b, st: st}
-	srv, tk := b.QueueFor(srv, forced, q.wake)
+func (p *Pool) queueFor(st *stream.Stream, b *Backend, srv *backend.Server, c choice) (stream.Upstream, int, string) {
+	q := &queued{p: p, b: b, st: st, c: c}
+	srv, tk := b.QueueFor(srv, c.forced, q.wake)
 	if srv != nil {
-		return p.openOn(st, b, srv)
+		return p.openOn(st, b, srv, c)
 	}
 	q.tk = tk
 	st.LogQueued(tk.Pos)
@@ -75,7 +76,7 @@ func (q *queued) assigned(srv *backend.Server) {
 }
 
 func (q *queued) open(srv *backend.Server) {
-	u, status, why := q.p.openOn(q.st, q.b, srv)
+	u, status, why := q.p.openOn(q.st, q.b, srv, q.c)
 	if u == nil {
 		q.gone = true
 		q.p.log.Warn("backend exchange failed", "backend", q.b.Name(), "server", srv.Name(), "err", why)

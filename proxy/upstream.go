@@ -44,6 +44,9 @@ type Backend struct {
 	// PersistDown: a request's persistence goes to its server even when
 	// it is down or in maintenance (HAProxy's option persist).
 	PersistDown bool
+	// Retries and Redispatch: a connection that fails is tried again
+	// (retry.go), as HAProxy's retries and option redispatch [interval].
+	Retries, Redispatch int
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -107,6 +110,14 @@ type Upstream struct {
 	// request is on its way) and the request is idempotent and has no body.
 	replay   bool
 	answered bool // the server sent bytes for this exchange
+
+	// The connection retries of the exchange (retry.go): how its server
+	// was chosen, the attempts that failed before this connection, and
+	// the length of the request head that starts pending (the body that
+	// follows goes again as is).
+	choice  choice
+	tries   int
+	headLen int
 
 	// timeout and tunnel are the exchange's server and tunnel timeouts:
 	// the backend's, or its request's set-timeout.
@@ -197,13 +208,13 @@ func (p *Pool) Open(st *stream.Stream, be int, src []byte) (stream.Upstream, int
 		want = w
 	}
 	if want != nil {
-		return p.queueFor(st, b, want, forced)
+		return p.queueFor(st, b, want, choice{key: key, direct: true, forced: forced})
 	}
 	srv := b.Pick(key)
 	if srv == nil {
 		return p.queue(st, b, key)
 	}
-	return p.openOn(st, b, srv)
+	return p.openOn(st, b, srv, choice{key: key})
 }
 
 // requestKey is what of s's request a uri, url_param or hdr backend
@@ -235,8 +246,8 @@ func requestKey(s *cgo.Stream, k backend.RequestKey, name string) []byte {
 	return nil
 }
 
-// openOn forwards the request of st to srv, picked for it.
-func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (stream.Upstream, int, string) {
+// openOn forwards the request of st to srv, picked for it as c says.
+func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server, c choice) (stream.Upstream, int, string) {
 	st.LogServer(srv.Name(), false) // %Tw ends, %Tc starts
 	ext := extendedConnect(st.S())
 	if b.H2 && ext {
@@ -246,12 +257,12 @@ func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server) (strea
 	if b.H2 {
 		return p.openH2(st, b, srv)
 	}
-	return p.openH1(st, b, srv, false)
+	return p.openH1(st, b, srv, false, c)
 }
 
 // openH1 forwards the request of st to srv over HTTP/1, on a pooled
 // connection unless fresh.
-func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh bool) (stream.Upstream, int, string) {
+func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh bool, c choice) (stream.Upstream, int, string) {
 	ext := extendedConnect(st.S())
 	u, pooled, err := p.conn(st, b, srv, fresh)
 	if err != nil {
@@ -283,7 +294,10 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 	}
 	u.persist = persistenceOf(s, b, srv, p.loop.Now().Unix())
 	u.timeout, u.tunnelTimeout = b.timeouts(s)
-	u.write(p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()}))
+	u.choice, u.tries = c, 0
+	head := p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()})
+	u.headLen = len(head)
+	u.write(head)
 	if s.BodyUnread() > 0 {
 		u.Body(s.TakeBody())
 	}
@@ -340,15 +354,23 @@ func (p *Pool) conn(st *stream.Stream, be *Backend, srv *backend.Server, fresh b
 	}
 	u := &Upstream{p: p, be: be, serverConn: serverConn{srv: srv, private: !fixed}}
 	u.receiveFn = u.receive
-	if err := p.loop.Dial(addr, u); err != nil {
+	if err := u.dial(addr); err != nil {
 		return nil, false, err
 	}
-	u.timer = p.loop.After(be.ConnectTimeout, func() {
+	return u, false, nil
+}
+
+// dial connects u to addr, within the backend's timeouts.connect.
+func (u *Upstream) dial(addr dialAddr) error {
+	if err := u.p.loop.Dial(addr, u); err != nil {
+		return err
+	}
+	u.timer = u.p.loop.After(u.be.ConnectTimeout, func() {
 		if u.c == nil && !u.closed {
 			u.connectFailed(errConnectTimeout)
 		}
 	})
-	return u, false, nil
+	return nil
 }
 
 // DialFailed is called on the loop when the dial failed.
@@ -444,14 +466,29 @@ func (u *Upstream) Abandon() {
 	u.fail(errAbandoned)
 }
 
-// connectFailed counts a failed connection against the server (passive
-// health) and fails the exchange.
+// connectFailed tries the exchange again on a new connection (retry.go)
+// or, with no retry left, counts the failure against the server and
+// answers the client HAProxy's 503 (SC, or sC for timeouts.connect).
 func (u *Upstream) connectFailed(err error) {
 	if u.closed {
 		return
 	}
+	st := u.st
+	if st == nil {
+		u.srv.ReportConnectError()
+		u.fail(err)
+		return
+	}
+	if u.tries < u.be.Retries {
+		st.Handle(func() { u.retry(err) })
+		return
+	}
 	u.srv.ReportConnectError()
-	u.fail(err)
+	u.close()
+	u.freeSlot()
+	u.st = nil
+	u.p.log.Warn("cannot connect to server", "backend", u.be.Name(), "server", u.srv.Name(), "retries", u.tries, "err", err)
+	st.Handle(func() { st.ConnectFailed(errors.Is(err, errConnectTimeout)) })
 }
 
 // fail ends the connection after a dial or I/O error and tells the stream.
@@ -746,7 +783,7 @@ func (u *Upstream) again() {
 	u.slot = false // the new connection's now
 	u.close()
 	u.p.log.Info("server closed a reused connection before answering; sending the request again on a new one", "backend", u.be.Name(), "server", u.srv.Name())
-	nu, status, why := u.p.openH1(st, u.be, u.srv, true)
+	nu, status, why := u.p.openH1(st, u.be, u.srv, true, u.choice)
 	if nu == nil {
 		u.p.log.Warn("backend exchange failed", "backend", u.be.Name(), "server", u.srv.Name(), "err", why)
 		st.UpstreamFailed(status)

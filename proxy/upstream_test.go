@@ -120,6 +120,8 @@ backends:
     servers: [{name: s1, address: "`+b.addr+`"}]
     timeouts: {server: 400ms}
   - name: dead
+    retries: 1
+    timeouts: {connect: 100ms} # the wait before the retry
     servers: [{name: d1, address: "`+edgetest.FreeAddr(t)+`"}]
 `, proxyLua)
 	return s, b
@@ -275,12 +277,13 @@ func TestProxy(t *testing.T) {
 		}
 	})
 
-	// Failures: nobody listening (502), no answer in time (504), a server
-	// cut in the middle of its body (the client is cut too).
+	// Failures: nobody listening (503 once the retry failed too), no
+	// answer in time (504), a server cut in the middle of its body (the
+	// client is cut too).
 	t.Run("failures", func(t *testing.T) {
 		c := s.Dial(t, "@A@")
-		if resp, _ := get(t, c, "/dead"); resp.StatusCode != 502 {
-			t.Fatalf("dead server: %d, want 502", resp.StatusCode)
+		if resp, _ := get(t, c, "/dead"); resp.StatusCode != 503 {
+			t.Fatalf("dead server: %d, want 503", resp.StatusCode)
 		}
 		c = s.Dial(t, "@A@")
 		if resp, _ := get(t, c, "/hang"); resp.StatusCode != 504 {

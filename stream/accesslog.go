@@ -281,6 +281,14 @@ func (st *Stream) LogServer(name string, reused bool) {
 	}
 }
 
+// LogRedispatched records that the request's connection retries went to
+// another server, name.
+func (st *Stream) LogRedispatched(name string) {
+	if l := st.log; l != nil {
+		l.rec.Server, l.rec.Redispatched = name, true
+	}
+}
+
 // LogConnected records that the connection to the server is open.
 func (st *Stream) LogConnected() {
 	l := st.log

@@ -432,6 +432,23 @@ func (st *Stream) UpstreamRetried(u Upstream) {
 	}
 }
 
+// ConnectFailed answers 503 to a request none of whose connections to
+// its servers opened, retries included, as HAProxy does: termination
+// state SC, or sC when the last one ran out of timeouts.connect.
+func (st *Stream) ConnectFailed(timedOut bool) {
+	st.abortStore()
+	st.fwd.up = nil
+	st.fwd.parkedForHead = false
+	st.down.Forwarded(nil)
+	st.answered(503)
+	st.End()
+	term, cause := "SC", "cannot connect to the server"
+	if timedOut {
+		term, cause = "sC", "connect timeout"
+	}
+	st.fail(term, 503, cause)
+}
+
 // QueueTimedOut answers 503 to a request that waited in its backend's
 // queue for the backend's timeouts.queue without getting a server
 // (HAProxy's termination state sQ).

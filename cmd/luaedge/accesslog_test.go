@@ -464,6 +464,7 @@ frontends:
     timeouts: {http_request: 300ms}
 backends:
   - name: down
+    timeouts: {connect: 100ms} # the wait between its 3 retries
     servers: [{name: s, address: "127.0.0.1:1"}]
   - name: silent
     timeouts: {server: 300ms}
@@ -498,7 +499,7 @@ end)
 		{req("/boom"), want{500, "IR"}},
 		{req("/deny"), want{403, "--"}},
 		{req("/nowhere"), want{503, "SC"}},
-		{req("/down"), want{502, "SC"}}, // connection refused
+		{req("/down"), want{503, "SC"}}, // connection refused, retries included
 		{req("/garbage"), want{502, "SH"}},
 		{req("/silent"), want{504, "sH"}},
 	} {

@@ -246,7 +246,7 @@ backend queue
 		{"/closemid", "200", `SD "GET /closemid HTTP/1.1"`},
 		{"/slow", "504", `sH "GET /slow HTTP/1.1"`},
 		{"/slowbody", "200", `sD "GET /slowbody HTTP/1.1"`},
-		{"/refused", "", `SC "GET /refused HTTP/1.1"`}, // HAProxy's 503 after its retries, luaedge's 502
+		{"/refused", "503", `SC "GET /refused HTTP/1.1"`}, // after the retries
 		{"/queue1", "504", `sH "GET /queue1 HTTP/1.1"`},
 	}
 	run := func(who string, syslog *hcSyslog, addr func(string) string) {

@@ -92,6 +92,7 @@ backends:
       - {name: web1, address: "%s"}
       - {name: gone, address: "127.0.0.1:1"}
     balance: roundrobin
+    retries: 0
 `, be.addr), map[string]string{"app.lua": accessLogLua})
 	// Raw requests, to count the bytes of each response (head and body).
 	get := func(addr, path string) (status, n int) {
@@ -117,15 +118,16 @@ backends:
 	io.WriteString(c, "NOT HTTP\r\n\r\n")
 	bad, _ := io.ReadAll(c)
 	c.Close()
-	// Round robin over web1 and gone: gone refuses the connection (502).
+	// Round robin over web1 and gone: gone refuses the connection (503,
+	// with no retries).
 	codes := map[int]int{}
 	pBytes := 0
 	for i := 0; i < 4; i++ {
 		status, n := get(s.addrOf("2"), "/p")
 		codes[status]++
-		pBytes += n // luaedge's own 502 counts too, as HAProxy's
+		pBytes += n // luaedge's own 503 counts too, as HAProxy's
 	}
-	if codes[200]+codes[502] != 4 || codes[200] == 0 {
+	if codes[200]+codes[503] != 4 || codes[200] == 0 {
 		t.Fatalf("proxied statuses %v", codes)
 	}
 
@@ -161,11 +163,11 @@ backends:
 		{"luaedge_frontend_bytes_out_total", []string{"proxy", "web"}, float64(okBytes + failBytes + len(bad))},
 		{"luaedge_frontend_http_requests_total", []string{"proxy", "px"}, 4},
 		{"luaedge_frontend_http_responses_total", []string{"proxy", "px", "code", "2xx"}, float64(codes[200])},
-		{"luaedge_frontend_http_responses_total", []string{"proxy", "px", "code", "5xx"}, float64(codes[502])},
+		{"luaedge_frontend_http_responses_total", []string{"proxy", "px", "code", "5xx"}, float64(codes[503])},
 		{"luaedge_frontend_bytes_out_total", []string{"proxy", "px"}, float64(pBytes)},
 		{"luaedge_backend_http_requests_total", []string{"proxy", "app"}, 4},
 		{"luaedge_backend_http_responses_total", []string{"proxy", "app", "code", "2xx"}, float64(codes[200])},
-		{"luaedge_backend_connection_errors_total", []string{"proxy", "app"}, float64(codes[502])},
+		{"luaedge_backend_connection_errors_total", []string{"proxy", "app"}, float64(codes[503])},
 		{"luaedge_backend_response_time_seconds", []string{"proxy", "app"}, float64(codes[200])},
 		{"luaedge_server_status", []string{"proxy", "app", "server", "web1"}, 1},
 		{"luaedge_server_weight", []string{"proxy", "app", "server", "web1"}, 1},

@@ -28,6 +28,7 @@ frontends:
     default_backend: app
 backends:
   - name: app
+    retries: 0
     servers:
       - {name: web1, address: "%s", weight: 2}
       - {name: gone, address: "127.0.0.1:1"}
@@ -50,7 +51,8 @@ func statsJSON(t *testing.T, s *server) *metrics.Stats {
 
 // startStatsServer serves statsConfig and sends known traffic: 5 good
 // and 1 failing requests to web, 1 refused request, and 3 to px, whose
-// round robin (weights 2 and 1) sends 2 to web1 and 1 to gone (502).
+// round robin (weights 2 and 1) sends 2 to web1 and 1 to gone (503: it
+// refuses the connection, and app has no retries).
 func startStatsServer(t *testing.T) *server {
 	t.Helper()
 	be := startBackend(t, "", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "backend\n") })
@@ -78,7 +80,7 @@ func startStatsServer(t *testing.T) *server {
 	io.WriteString(c, "NOT HTTP\r\n\r\n")
 	io.ReadAll(c)
 	c.Close()
-	for _, want := range []int{200, 502, 200} {
+	for _, want := range []int{200, 503, 200} {
 		get("http://"+s.addrOf("2")+"/p", want)
 	}
 	return s
@@ -114,7 +116,7 @@ func TestStatsPageNumbers(t *testing.T) {
 		{"app requests", app.Requests, 3},
 		{"app 2xx", app.Responses["2xx"], 2},
 		{"app connect errors", app.ConnectErrors, 1},
-		{"app bytes out", app.BytesOut, 483}, // the 502 luaedge answered included
+		{"app bytes out", app.BytesOut, 499}, // the 503 luaedge answered included
 		{"app sessions total", app.Sessions.Total, 3},
 		{"web1 total", app.Servers[0].Sessions.Total, 2},
 		{"gone total", app.Servers[1].Sessions.Total, 1},
@@ -153,7 +155,7 @@ func TestStatsPageNumbers(t *testing.T) {
 		"px/FRONTEND":  {"req_tot": "3", "hrsp_5xx": "1"},
 		"app/web1":     {"stot": "2", "weight": "2", "status": "no check"},
 		"app/gone":     {"stot": "1", "econ": "1"},
-		"app/BACKEND":  {"lbtot": "3", "hrsp_2xx": "2", "econ": "1", "bout": "483", "algo": "roundrobin"},
+		"app/BACKEND":  {"lbtot": "3", "hrsp_2xx": "2", "econ": "1", "bout": "499", "algo": "roundrobin"},
 	} {
 		for f, v := range fields {
 			if rows[key][f] != v {

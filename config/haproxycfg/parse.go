@@ -166,6 +166,10 @@ type proxy struct {
 	// persistDown: option persist (persistence goes to a server down or
 	// in maintenance).
 	persistDown bool
+	// retries (nil: HAProxy's 3) and redispatch: option redispatch's
+	// interval, 0 without it.
+	retries    *int
+	redispatch int
 	// dynamicKey: dynamic-cookie-key, for a cookie line's dynamic.
 	dynamicKey string
 }
@@ -1084,7 +1088,20 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 	case "maxconn", "compression":
 		_, err := f.networkProxy(p, at, w)
 		return err
-	case "retries", "description", "stats", "fullconn":
+	case "retries":
+		if !be && !isDefaults {
+			f.warn(at, "'retries' has no effect in a frontend")
+			return nil
+		}
+		if len(w) != 2 {
+			return at.errorf("retries: want a number of retries")
+		}
+		n, err := strconv.Atoi(w[1])
+		if err != nil || n < 0 {
+			return at.errorf("retries: want a number of retries")
+		}
+		p.retries = &n
+	case "description", "stats", "fullconn":
 		f.warn(at, "'%s' has no effect in luaedge", kw)
 	case "default_backend":
 		if len(w) != 2 {
@@ -1289,7 +1306,20 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		p.logErrors = !neg
 	case "dontlognull":
 		p.dontLogNull = !neg
-	case "http-keep-alive", "http-server-close", "http-ignore-probes", "redispatch", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "redispatch":
+		p.redispatch = 0
+		if neg {
+			return nil
+		}
+		p.redispatch = -1 // HAProxy's default interval
+		if len(w) > 2 {
+			n, err := strconv.Atoi(w[2])
+			if err != nil || len(w) > 3 {
+				return at.errorf("option redispatch: want an optional integer interval")
+			}
+			p.redispatch = n
+		}
+	case "http-keep-alive", "http-server-close", "http-ignore-probes", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg

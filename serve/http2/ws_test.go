@@ -60,6 +60,7 @@ frontends:
     http2: {websocket: true}
 backends:
   - name: nowhere
+    retries: 0
     servers: [{name: s1, address: "127.0.0.1:1"}]
 `
 
@@ -254,7 +255,8 @@ func TestWebSocketOverHTTP2(t *testing.T) {
 // What is refused: a version other than 13 (426), a plain request asking
 // for a WebSocket (400), extended CONNECT where http2.websocket is off
 // (the request is malformed there); one routed to a backend that cannot
-// be reached gets 502, as any request would (wsproxy_test.go forwards).
+// be reached gets 503, as any request would once the connection's
+// retries (none here) failed (wsproxy_test.go forwards).
 func TestWebSocketOverHTTP2Refused(t *testing.T) {
 	s := edgetest.Start(t, wsConf, wsApp)
 	w := dialH2WS(t, s, "@A@")
@@ -280,7 +282,7 @@ func TestWebSocketOverHTTP2Refused(t *testing.T) {
 	fwd := dialH2WS(t, s, "@C@")
 	fwd.open(1, "CONNECT", "/echo", "sec-websocket-version", "13")
 	fwd.readUntil("the answer", func() bool { return fwd.ended[1] })
-	if fwd.fields[1][":status"] != "502" {
+	if fwd.fields[1][":status"] != "503" {
 		t.Fatalf("forwarded: %v %q", fwd.fields[1], fwd.data[1])
 	}
 }
