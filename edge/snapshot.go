@@ -92,6 +92,7 @@ func serverSnapshot(sv *backend.Server) metrics.ServerSnapshot {
 		ID: sv.ID(), Address: sv.Addr(), Backup: sv.IsBackup(), Status: st["status"].(string), Admin: sv.AdminState(),
 		InitialWeight: sv.InitialWeight(), MaxActive: int64(st["smax"].(int)), Total: int64(st["stot"].(int)), MaxConn: sv.MaxConn(),
 		ConnectErrors: int64(st["econ"].(int)), LastChange: secs(st["lastchg"].(int)),
+		Retries: int64(st["wretr"].(int)), Redispatches: int64(st["wredis"].(int)),
 		Check: metrics.CheckSnapshot{Configured: cs.Configured, Enabled: cs.Enabled, Health: cs.Health, Rise: cs.Rise, Fall: cs.Fall,
 			Failures: int64(st["chkfail"].(int)), Downs: int64(st["chkdown"].(int))},
 	}

@@ -143,6 +143,8 @@ func (s *Stats) statLines(f CSVFilter) []statLine {
 			}
 			l.num("stot", sv.Sessions.Total)
 			l.num("econ", sv.ConnectErrors)
+			l.num("wretr", sv.Retries)
+			l.num("wredis", sv.Redispatches)
 			l.set("status", sv.Status)
 			l.num("weight", int64(sv.Weight))
 			l.num("uweight", int64(sv.Weight))
@@ -194,6 +196,8 @@ func (s *Stats) statLines(f CSVFilter) []statLine {
 		l.num("dresp", 0)
 		l.num("econ", be.ConnectErrors)
 		l.num("eresp", be.ResponseErrors)
+		l.num("wretr", be.Retries)
+		l.num("wredis", be.Redispatches)
 		l.set("status", be.Status)
 		l.num("weight", int64(be.Weight))
 		l.num("uweight", int64(be.Weight))

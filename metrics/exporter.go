@@ -90,6 +90,10 @@ type ServerSnapshot struct {
 	Total         int64 // requests picked it
 	MaxConn       int   // its limit of requests in flight; 0: none
 	ConnectErrors int64
+	// Retries are the connection attempts retried on it (HAProxy's
+	// wretr), Redispatches the requests moved from it to another server
+	// (wredis).
+	Retries, Redispatches int64
 	// LastChange is how long ago the server last went up or down.
 	LastChange time.Duration
 	Check      CheckSnapshot

@@ -99,6 +99,9 @@ type BackendStats struct {
 	Responses      map[string]int64 `json:"responses"`
 	ConnectErrors  int64            `json:"connect_errors"`
 	ResponseErrors int64            `json:"response_errors"`
+	// Retries and Redispatches are its servers' (wretr, wredis).
+	Retries      int64 `json:"retries"`
+	Redispatches int64 `json:"redispatches"`
 	// ResponseTime is the mean Tr over the last second; ResponseTimeAvg
 	// over the generation.
 	ResponseTime    float64       `json:"response_time_ms"`
@@ -121,6 +124,8 @@ type ServerStats struct {
 	Rate          int64      `json:"rate"`
 	RateMax       int64      `json:"rate_max"`
 	ConnectErrors int64      `json:"connect_errors"`
+	Retries       int64      `json:"retries"`
+	Redispatches  int64      `json:"redispatches"`
 	LastChange    int64      `json:"last_change_seconds"`
 	Check         CheckStats `json:"check"`
 }
@@ -228,10 +233,13 @@ func StatsOf(s *Snapshot, h *History, refresh time.Duration) *Stats {
 				Admin: sv.Admin, Backup: sv.Backup, Weight: sv.Weight, InitialWeight: sv.InitialWeight,
 				Sessions: Sessions{Current: int64(sv.Active), Max: sv.MaxActive, Total: sv.Total, Limit: sv.MaxConn},
 				Rate:     sr.ReqRate, RateMax: sr.ReqRateMax, ConnectErrors: sv.ConnectErrors,
+				Retries: sv.Retries, Redispatches: sv.Redispatches,
 				LastChange: int64(sv.LastChange / time.Second),
 				Check: CheckStats{Configured: c.Configured, Enabled: c.Enabled, Status: c.Status, Code: c.Code,
 					Duration: ms(c.Duration), Health: c.Health, Rise: c.Rise, Fall: c.Fall, Failures: c.Failures, Downs: c.Downs},
 			})
+			bs.Retries += sv.Retries
+			bs.Redispatches += sv.Redispatches
 		}
 		st.Backends = append(st.Backends, bs)
 	}

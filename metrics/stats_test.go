@@ -28,6 +28,7 @@ func sample(gen int, n int64) *Snapshot {
 			Active: 2, MaxActive: 5, Total: n - 2, MaxConn: 100, LastChange: 61 * time.Second,
 			Check: CheckSnapshot{Configured: true, Enabled: true, Status: "L7OK", Code: 200, Duration: 3 * time.Millisecond, Health: 4, Rise: 2, Fall: 3}},
 		{Name: "s2", ID: 2, Address: "10.0.0.2:80", Status: "MAINT", Admin: "maint", Weight: 0, InitialWeight: 5, Total: 2, ConnectErrors: 2,
+			Retries: 6, Redispatches: 1,
 			Check: CheckSnapshot{Configured: true, Enabled: true, Status: "L4CON", Rise: 2, Fall: 3, Failures: 3, Downs: 1}},
 	}
 	s.Frontends = []FrontendSnapshot{f, {Name: "raw", Mode: "tcp", Status: "STOP"}}
@@ -100,8 +101,8 @@ func TestCSV(t *testing.T) {
 		{"pxname": "app", "svname": "s1", "scur": "2", "smax": "5", "slim": "100", "stot": "148", "status": "UP", "weight": "10",
 			"act": "1", "iid": "3", "sid": "1", "type": "2", "check_status": "L7OK", "check_code": "200", "check_duration": "3",
 			"check_health": "4", "lastchg": "61", "addr": "10.0.0.1:80", "qcur": "0"},
-		{"pxname": "app", "svname": "s2", "status": "MAINT", "weight": "0", "econ": "2", "check_status": "L4CON", "chkfail": "3", "chkdown": "1", "sid": "2"},
-		{"pxname": "app", "svname": "BACKEND", "scur": "2", "smax": "5", "stot": "150", "lbtot": "150", "econ": "2", "status": "UP",
+		{"pxname": "app", "svname": "s2", "status": "MAINT", "weight": "0", "econ": "2", "wretr": "6", "wredis": "1", "check_status": "L4CON", "chkfail": "3", "chkdown": "1", "sid": "2"},
+		{"pxname": "app", "svname": "BACKEND", "scur": "2", "smax": "5", "stot": "150", "lbtot": "150", "econ": "2", "wretr": "6", "wredis": "1", "status": "UP",
 			"act": "1", "bck": "0", "weight": "10", "type": "1", "iid": "3", "hrsp_2xx": "148", "rtime": "4", "algo": "roundrobin", "bout": "15000"},
 	}
 	for i, w := range want {

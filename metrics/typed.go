@@ -28,7 +28,7 @@ type Field struct {
 var statKinds = map[string]string{
 	"pxname": "KNS:str", "svname": "KNS:str", "qcur": "MGP:u32", "qmax": "MMP:u32", "scur": "MGP:u32", "smax": "MMP:u32",
 	"slim": "CLP:u32", "stot": "MCP:u64", "bin": "MCP:u64", "bout": "MCP:u64", "dreq": "MCP:u64", "dresp": "MCP:u64",
-	"ereq": "MCP:u64", "econ": "MCP:u64", "eresp": "MCP:u64", "status": "SGP:str", "weight": "MaP:u32", "act": "SGP:u32",
+	"ereq": "MCP:u64", "econ": "MCP:u64", "eresp": "MCP:u64", "wretr": "MCP:u64", "wredis": "MCP:u64", "status": "SGP:str", "weight": "MaP:u32", "act": "SGP:u32",
 	"bck": "SGP:u32", "chkfail": "MCP:u64", "chkdown": "MCP:u64", "lastchg": "MAP:u32", "pid": "KGP:u32", "iid": "KGS:u32",
 	"sid": "KGS:u32", "lbtot": "MCP:u64", "type": "CGS:u32", "rate": "MRP:u32", "rate_max": "MMP:u32",
 	"check_status": "MOP:str", "check_code": "MOP:u32", "check_duration": "MDP:u64",
