@@ -33,6 +33,14 @@ func (o *cacheOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("set-cookie", "a=b")
 	case strings.HasSuffix(r.URL.Path, "/short"):
 		h.Set("cache-control", "max-age=1")
+	case strings.HasSuffix(r.URL.Path, "/cut"):
+		// A server that closes in its body: 10 bytes of 100.
+		h.Set("content-length", "100")
+		h.Set("content-type", "text/plain")
+		w.WriteHeader(200)
+		io.WriteString(w, (body + "..........")[:10])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
 	case strings.HasSuffix(r.URL.Path, "/big"):
 		body += strings.Repeat("x", 3000)
 	case strings.HasSuffix(r.URL.Path, "/vary"):
@@ -123,6 +131,12 @@ backend b
 		expect("GET", "/post", "", p+"/post n=1", "1", true)
 		expect("POST", "/post", "", p+"/post n=3", "0", false) // drops the stored GET
 		expect("GET", "/post", "", p+"/post n=2", "0", false)
+		// A response cut by its server's close is not stored: the next
+		// client, on another connection, gets the server's next answer.
+		cacheGet(t, "GET", base+"/cut", "")
+		if _, body, hit, _ := cacheGet(t, "GET", base+"/cut", ""); !strings.HasPrefix(p+"/cut n=2", body) || body == "" || hit != "0" {
+			t.Errorf("%s: GET /cut after a cut answer: %q x-hit %q; want the start of %q, x-hit 0", who, body, hit, p+"/cut n=2")
+		}
 		expect("GET", "/short", "", p+"/short n=1", "0", false)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
