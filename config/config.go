@@ -175,10 +175,17 @@ type Frontend struct {
 	// HTTPBufferRequest waits for the whole request body (up to
 	// limits.max_body) before running the http_request actions, so that
 	// they can read it (HAProxy's option http-buffer-request).
-	HTTPBufferRequest bool     `yaml:"http_buffer_request"`
-	Limits            Limits   `yaml:"limits"`
-	Timeouts          Timeouts `yaml:"timeouts"`
-	HTTP2             HTTP2    `yaml:"http2"`
+	HTTPBufferRequest bool `yaml:"http_buffer_request"`
+	// ServerHeader is the Server field added to an answer that has none;
+	// "": "luaedge", "off": none (a haproxy.cfg's frontends: HAProxy adds
+	// none).
+	ServerHeader string `yaml:"server_header,omitempty"`
+	// DateHeader adds a Date field to an answer that has none (RFC 9110
+	// §6.6.1); nil: on.
+	DateHeader *bool    `yaml:"date_header"`
+	Limits     Limits   `yaml:"limits"`
+	Timeouts   Timeouts `yaml:"timeouts"`
+	HTTP2      HTTP2    `yaml:"http2"`
 	// TLS makes the frontend's listeners speak TLS; nil: clear text.
 	TLS *FrontendTLS `yaml:"tls"`
 	// WebSocket bounds the WebSocket connections a Lua service accepted
@@ -415,6 +422,21 @@ type WebSocket struct {
 	// ours, and for the client to end the TCP connection after that.
 	CloseTimeout Duration `yaml:"close_timeout"`
 }
+
+// ServerField is the Server field's value added to answers without one;
+// nil: none.
+func (f *Frontend) ServerField() []byte {
+	switch f.ServerHeader {
+	case "":
+		return []byte("luaedge")
+	case "off":
+		return nil
+	}
+	return []byte(f.ServerHeader)
+}
+
+// DateField says whether answers without a Date field get one.
+func (f *Frontend) DateField() bool { return f.DateHeader == nil || *f.DateHeader }
 
 // DeflateOr is Deflate with its default.
 func (w WebSocket) DeflateOr() bool { return w.Deflate == nil || *w.Deflate }
@@ -1072,6 +1094,9 @@ func (c *Config) validate() error {
 					bad("%s.error_pages.%d.headers: %s is made from the body", at, status, name)
 				}
 			}
+		}
+		if strings.TrimSpace(f.ServerHeader) != f.ServerHeader || strings.ContainsFunc(f.ServerHeader, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			bad("%s.server_header: %q is not a field value", at, f.ServerHeader)
 		}
 		errs = append(errs, binds.add(at, f.Name, f.Bind)...)
 		switch f.Mode {

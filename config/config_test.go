@@ -109,6 +109,11 @@ func TestErrorsNameTheirKey(t *testing.T) {
     use_service: lua.x
     timeouts: {body: soon}`, "frontends[0].timeouts.body (line 5): invalid duration"},
 		{`backends: [{name: b}, {name: b}]` + minimal, "backends[1].name"},
+		{`frontends:
+  - name: a
+    bind: ["127.0.0.1:1"]
+    use_service: lua.x
+    server_header: "x\ny"`, `frontends[0].server_header: "x\ny" is not a field value`},
 		{"runtime_socket: /run/" + strings.Repeat("x", 110) + "\n" + minimal, "runtime_socket: /run/xxx"},
 		{"backends: [{name: b, proto: h3, servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].proto: want h1 or h2"},
 		{"backends: [{name: b, server_name_header: \"x y\", servers: [{name: s, address: \"127.0.0.1:1\"}]}]\n" + minimal, "backends[0].server_name_header: \"x y\" is not a field name"},

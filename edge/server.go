@@ -249,6 +249,8 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			RequestTime:   fc.Timeouts.HTTPRequest.D(),
 			BodyTime:      fc.Timeouts.Body.D(),
 			Track:         track,
+			Server:        fc.ServerField(),
+			Date:          fc.DateField(),
 		}
 		wc := fc.WebSocket
 		wsf := &servews.Frontend{Limits: ws.Limits{MaxFrame: int(wc.MaxFrame), MaxMessage: int(wc.MaxMessage)},

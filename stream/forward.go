@@ -46,6 +46,11 @@ type HTTPOptions struct {
 	RequestTime   time.Duration // timeouts.http_request: a head (or header block) left unfinished
 	BodyTime      time.Duration // timeouts.body: between body bytes; on HTTP/2 also a response the client's windows hold back
 	Track         *sticktable.Table
+	// Server is the Server field's value added to answers without one
+	// (server_header); nil: none. Read-only.
+	Server []byte
+	// Date: answers without a Date field get one (date_header).
+	Date bool
 	// Pages are the frontend's error_pages: the answers of luaedge's own
 	// errors of these statuses (nil: its short text ones). Read-only.
 	Pages map[int]*Page

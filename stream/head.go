@@ -23,6 +23,10 @@ type Head struct {
 	// HasDate, HasServer: the script set them; the protocol adds its own
 	// otherwise.
 	HasDate, HasServer bool
+	// Service: a Lua service's own answer, which HTTP/1 sends in the
+	// request's version (as HAProxy does); every other answer is HTTP/1.1
+	// (RFC 9110 §6.2).
+	Service bool
 	// Upgrade: a server's 101 to a WebSocket upgrade; the protocol adds
 	// the Connection and Upgrade fields, and a tunnel follows.
 	Upgrade bool
@@ -182,6 +186,9 @@ func (st *Stream) sendHead() bool {
 	st.headSent = true
 	st.logHead(h.Status, st.fwd.up != nil)
 	st.th.S.SetFlag(cgo.FlagHeadSent)
+	// A rule's answer (return, redirect, deny, txn:done) has its
+	// termination state set; a service's has none.
+	h.Service = st.fwd.up == nil && st.th.S.Term() == ""
 	st.down.SendHead(h)
 	return true
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -119,8 +120,9 @@ func h1compatAsk(t *testing.T, addr string, reqs ...string) []h1compatAnswer {
 // An HTTP/1.0 request reaches an HTTP/1.1 server as HTTP/1.0 with
 // "connection: keep-alive" added last, whatever Connection field the
 // client sent, as HAProxy 2.6 sends it; an HTTP/1.1 one as it came. A
-// chunked answer reaches the HTTP/1.0 client unchunked, ending with the
-// connection (HAProxy sends it chunked: only the body is compared).
+// chunked answer reaches the HTTP/1.0 client as HTTP/1.1 unchunked,
+// ending with the connection (HAProxy sends it chunked, which an HTTP/1.0
+// client cannot read: only the body is compared).
 func TestHTTP10ToServer(t *testing.T) {
 	needBinary(t)
 	sc := hcScenario{name: "HTTP/1.0 to a server", cfg: h1compatConfig}
@@ -186,8 +188,10 @@ func TestHTTP10ToServer(t *testing.T) {
 		return g
 	}
 	want := fmt.Sprintf("got=%q\n", "GET /chunked HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
-	if len(le.chunked) != 1 || le.chunked[0].proto != "HTTP/1.0" || le.chunked[0].te != "" ||
-		le.chunked[0].connection != "close" || got(le.chunked) != want {
+	// An HTTP/1.1 answer that ends with the connection (net/http takes
+	// out its "connection: close"), as one answer only.
+	if len(le.chunked) != 1 || le.chunked[0].proto != "HTTP/1.1" || le.chunked[0].te != "" ||
+		le.chunked[0].connection != "" || got(le.chunked) != want {
 		t.Errorf("chunked answer to HTTP/1.0 from luaedge: %+v", le.chunked)
 	}
 	if ha, ok := results["haproxy"]; ok {
@@ -239,6 +243,71 @@ func TestServerEmptyLines(t *testing.T) {
 		}
 		if g, ok := got["haproxy"][path]; ok && g != w {
 			t.Errorf("%s on haproxy: %s, want %s", path, g, w)
+		}
+	}
+}
+
+// The heads of the answers a haproxy.cfg frontend sends are HAProxy's:
+// no Date or Server field of luaedge's own, and no "connection: close"
+// to an HTTP/1.0 client, whose connection closes anyway. Each answer is
+// read whole up to the close; its fields, names in lower case, are
+// compared as a set (HAProxy writes its own pages' names capitalised).
+// Only the first answer's head counts.
+func TestHAProxyCfgAnswerHeads(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "answer heads", files: []string{"services.lua", "hello.lua"}, cfg: strings.Replace(hcHTTPDefaults, "global\n", "global\n    lua-load services.lua\n    lua-load hello.lua\n", 1) + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.one if { path /one }
+    http-request use-service lua.hello-world if { path /hello }
+    http-request return status 201 content-type text/plain string made if { path /return }
+    http-request redirect location /elsewhere if { path /redirect }
+    http-request deny if { path /deny }
+    default_backend app
+
+backend app
+    server s1 @RAW@
+`}
+	reqs := []string{
+		"GET /one HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /one HTTP/1.0\r\n\r\n",
+		// kept alive, then a second request that ends the connection
+		"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /hello HTTP/1.0\r\n\r\n",
+		"GET /return HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /redirect HTTP/1.0\r\n\r\n",
+		"GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /proxied HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /proxied HTTP/1.0\r\n\r\n",
+		"GET /bad HTTP/1.1\r\nHost: x\r\nbad field\r\n\r\n",
+	}
+	heads := map[string][]string{}
+	hcCheckBoth(t, sc, map[string]string{"RAW": h1compatServer(t)}, func(who string, addr func(string) string) {
+		for _, req := range reqs {
+			c := dialRaw(t, addr(""))
+			c.send(req)
+			head, _, ok := strings.Cut(c.readAll(), "\r\n\r\n")
+			if !ok {
+				t.Fatalf("%s: %q: no complete head in %q", who, req, head)
+			}
+			lines := strings.Split(head, "\r\n")
+			fields := lines[1:]
+			for i, f := range fields {
+				name, value, _ := strings.Cut(f, ":")
+				fields[i] = strings.ToLower(name) + ":" + strings.TrimSpace(value)
+			}
+			sort.Strings(fields)
+			heads[who] = append(heads[who], lines[0]+"\n"+strings.Join(fields, "\n"))
+		}
+	})
+	for i, req := range reqs {
+		le := heads["luaedge"][i]
+		for _, f := range strings.Split(le, "\n") {
+			if strings.HasPrefix(f, "date:") || strings.HasPrefix(f, "server:") || strings.HasPrefix(req, "GET /one HTTP/1.0") && strings.HasPrefix(f, "connection:") {
+				t.Errorf("%q: luaedge sent %q", req, f)
+			}
+		}
+		if ha := heads["haproxy"]; ha != nil && ha[i] != le {
+			t.Errorf("%q:\nluaedge:\n%s\nhaproxy:\n%s", req, le, ha[i])
 		}
 	}
 }

@@ -171,15 +171,20 @@ func convertCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// defaultTrue are the configuration's keys whose default is true.
+var defaultTrue = map[string]bool{"compat53": true, "date_header": true, "deflate": true, "enabled": true}
+
 // prune removes the keys left at their zero value (which the YAML reader
 // reads as "the default"), so that the converted file shows what the
-// HAProxy configuration said.
+// HAProxy configuration said. The keys of a *bool whose default is true
+// keep their false.
 func prune(n *yaml.Node) bool {
 	switch n.Kind {
 	case yaml.MappingNode:
 		var kept []*yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if !prune(n.Content[i+1]) {
+			k, v := n.Content[i], n.Content[i+1]
+			if defaultTrue[k.Value] && v.Value == "false" || !prune(v) {
 				kept = append(kept, n.Content[i], n.Content[i+1])
 			}
 		}

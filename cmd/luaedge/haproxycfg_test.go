@@ -1336,6 +1336,11 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("check of the converted configuration: %v\n%s", err, b)
 	}
+	// A false whose default is true stays in the file: its answers have
+	// no Date field, as HAProxy's.
+	if b, err := os.ReadFile(filepath.Join(out, "luaedge.yaml")); err != nil || !strings.Contains(string(b), "date_header: false") || !strings.Contains(string(b), `server_header: "off"`) {
+		t.Errorf("converted configuration (%v):\n%s\nwant date_header: false and server_header: \"off\"", err, b)
+	}
 }
 
 // TestHAProxyCfgReload: SIGHUP reads the haproxy.cfg files again.

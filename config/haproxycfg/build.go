@@ -232,7 +232,9 @@ type section struct {
 
 // frontend builds a frontend or listen.
 func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Frontend, error) {
-	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq, Capture: p.capture}
+	// HAProxy adds neither a Server nor a Date field to the answers.
+	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq, Capture: p.capture,
+		ServerHeader: "off", DateHeader: new(bool)}
 	if fe.Mode == "" {
 		fe.Mode = "tcp" // as HAProxy
 	}

@@ -697,7 +697,11 @@ func (h *Conn) SendHead(hd *stream.Head) {
 		return
 	}
 	start := len(h.outBuf().B)
-	b := http1.AppendStatusLine(h.out.B, h.rq.minor, hd.Status, string(hd.Reason))
+	minor := 1
+	if hd.Service {
+		minor = h.rq.minor
+	}
+	b := http1.AppendStatusLine(h.out.B, minor, hd.Status, string(hd.Reason))
 	for i, n := 0, hd.NumFields(); i < n; i++ {
 		if name, value, ok := hd.Field(i); ok {
 			b = http1.AppendHeader(b, name, value)
@@ -711,15 +715,18 @@ func (h *Conn) SendHead(hd *stream.Head) {
 			h.rq.keepAlive = false // HTTP/1.0: the body ends when the connection does
 		}
 	}
-	if !hd.HasDate {
+	if !hd.HasDate && h.fe.Date {
 		b = http1.AppendDate(b, h.loopNow())
 	}
-	if !hd.HasServer {
-		b = append(b, "server: luaedge\r\n"...)
+	if !hd.HasServer && h.fe.Server != nil {
+		b = append(append(append(b, "server: "...), h.fe.Server...), "\r\n"...)
 	}
 	if !h.rq.keepAlive || h.l.Env.Draining() {
 		h.rq.keepAlive = false
-		b = append(b, "connection: close\r\n"...)
+		// An HTTP/1.0 answer closes its connection unless said otherwise.
+		if minor >= 1 {
+			b = append(b, "connection: close\r\n"...)
+		}
 	} else if h.rq.minor == 0 {
 		b = append(b, "connection: keep-alive\r\n"...)
 	}
@@ -916,12 +923,16 @@ func (h *Conn) writeSimple(status int, keepAlive bool) {
 		return
 	}
 	text := http1.StatusText(status)
-	b := http1.AppendStatusLine(h.out.B, h.rq.minor, status, "")
+	b := http1.AppendStatusLine(h.out.B, 1, status, "")
 	b = append(b, "content-type: text/plain\r\ncontent-length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+5), 10)
 	b = append(b, "\r\n"...)
-	b = http1.AppendDate(b, h.loopNow())
-	b = append(b, "server: luaedge\r\n"...)
+	if h.fe.Date {
+		b = http1.AppendDate(b, h.loopNow())
+	}
+	if h.fe.Server != nil {
+		b = append(append(append(b, "server: "...), h.fe.Server...), "\r\n"...)
+	}
 	if !keepAlive {
 		b = append(b, "connection: close\r\n"...)
 	}

@@ -261,12 +261,12 @@ func (rs *reqStream) SendHead(hd *stream.Head) {
 			h.h2.AddField(name, value)
 		}
 	}
-	if !hd.HasDate {
+	if !hd.HasDate && h.fe.Date {
 		h.scratch = appendDate(h.scratch[:0], h.now())
 		h.h2.AddField([]byte("date"), h.scratch)
 	}
-	if !hd.HasServer {
-		h.h2.AddField([]byte("server"), []byte("luaedge"))
+	if !hd.HasServer && h.fe.Server != nil {
+		h.h2.AddField([]byte("server"), h.fe.Server)
 	}
 	if h.h2.SendHeaders(false) != nil {
 		return
@@ -482,9 +482,14 @@ func (rs *reqStream) fail(status int) {
 	n := len(body)
 	b := strconv.AppendInt(body, int64(n), 10)
 	h.h2.AddField([]byte("content-length"), b[n:])
-	h.scratch = appendDate(b, h.now())
-	h.h2.AddField([]byte("date"), h.scratch[len(b):])
-	h.h2.AddField([]byte("server"), []byte("luaedge"))
+	h.scratch = b
+	if h.fe.Date {
+		h.scratch = appendDate(b, h.now())
+		h.h2.AddField([]byte("date"), h.scratch[len(b):])
+	}
+	if h.fe.Server != nil {
+		h.h2.AddField([]byte("server"), h.fe.Server)
+	}
 	if h.h2.SendHeaders(false) == nil {
 		rs.headSent = true
 		sent := h.h2.Pending() - start

@@ -56,9 +56,13 @@ func (rs *reqStream) Upgrade() {
 	if res.Deflate.On {
 		h.h2.AddField([]byte("sec-websocket-extensions"), res.Deflate.AppendExtension(nil))
 	}
-	h.scratch = appendDate(h.scratch[:0], h.now())
-	h.h2.AddField([]byte("date"), h.scratch)
-	h.h2.AddField([]byte("server"), []byte("luaedge"))
+	if h.fe.Date {
+		h.scratch = appendDate(h.scratch[:0], h.now())
+		h.h2.AddField([]byte("date"), h.scratch)
+	}
+	if h.fe.Server != nil {
+		h.h2.AddField([]byte("server"), h.fe.Server)
+	}
 	sent := h.h2.SendHeaders(false) == nil
 	rs.headSent = true
 	rs.deadline = time.Time{}
