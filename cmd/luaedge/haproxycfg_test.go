@@ -667,6 +667,22 @@ backend app
 			},
 		},
 		{
+			name:  "services reading the request through fetches",
+			files: []string{"svcfetch.lua"},
+			cfg: head("svcfetch.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.by-fetch if { path_beg /.well-known/ }
+    http-request use-service lua.by-hdr if { path /hdr }
+    http-request use-service lua.by-field
+`,
+			steps: []hxStep{
+				{name: "an HTTP fetch fails", conn: "a", req: hxReq{Path: "/.well-known/acme-challenge/tok"}, want: hxWant{Status: 500}},
+				{name: "a header fetch fails", conn: "b", req: hxReq{Path: "/hdr"}, want: hxWant{Status: 500}},
+				{name: "the applet's fields and src", conn: "c", req: hxReq{Path: "/x"}, want: hxWant{Status: 200, Body: "path=/x src=127.0.0.1 method=GET\n"}},
+			},
+		},
+		{
 			name:  "set-dst, set-dst-port and servers that connect to the destination",
 			files: []string{"dst.lua"},
 			cfg: head("dst.lua") + `

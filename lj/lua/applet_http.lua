@@ -35,8 +35,8 @@ local lazy = {
 -- Fetches and converters (applet.f, sf, c, sc) are built on the applet,
 -- once: the applet is the coroutine's, reused for each of its requests.
 local members = {
-	f = function(a) return I.new_fetches(a, false) end,
-	sf = function(a) return I.new_fetches(a, true) end,
+	f = function(a) return I.new_fetches(a, false, true) end,
+	sf = function(a) return I.new_fetches(a, true, true) end,
 	c = function(a) return I.new_converters(false, a) end,
 	sc = function(a) return I.new_converters(true, a) end,
 }

@@ -10,8 +10,8 @@ local bor = bit.bor
 
 local AppletTCP = {}
 local lazy = {
-	f = function(a) return I.new_fetches(a, false) end,
-	sf = function(a) return I.new_fetches(a, true) end,
+	f = function(a) return I.new_fetches(a, false, true) end,
+	sf = function(a) return I.new_fetches(a, true, true) end,
 	c = function(a) return I.new_converters(false, a) end,
 	sc = function(a) return I.new_converters(true, a) end,
 }

@@ -772,14 +772,37 @@ end
 
 I.lua_fetches = {} -- name -> accounting record (with fn), from core.register_fetches
 
+-- The fetches that read HTTP messages (HAProxy 2.6's with an SMP_USE_HRQ*
+-- or SMP_USE_HRS* source), by method name ("." "-" "+" made "_"), with
+-- their keyword: a service's applet.f and applet.sf refuse them, as
+-- HAProxy's do (its services have no HTTP transaction to read; the
+-- applet's own fields, applet.path, applet.headers..., are there).
+local http_fetches = {}
+for kw in ([[base base32 base32+src baseq capture.req.hdr capture.req.method
+	capture.req.uri capture.req.ver capture.res.hdr capture.res.ver cook cook_cnt
+	cook_val cookie hdr hdr_cnt hdr_ip hdr_val http_auth http_auth_bearer
+	http_auth_group http_auth_pass http_auth_type http_auth_user http_first_req
+	method path pathq query req.body req.body_len req.body_param req.body_size
+	req.cook req.cook_cnt req.cook_val req.fhdr req.fhdr_cnt req.hdr req.hdr_cnt
+	req.hdr_ip req.hdr_names req.hdr_val req.hdrs req.hdrs_bin req.proto_http
+	req.ver req_proto_http req_ver res.body res.body_len res.body_size
+	res.cache_hit res.cache_name res.comp res.comp_algo res.cook res.cook_cnt
+	res.cook_val res.fhdr res.fhdr_cnt res.hdr res.hdr_cnt res.hdr_ip
+	res.hdr_names res.hdr_val res.hdrs res.hdrs_bin res.ver resp_ver scook
+	scook_cnt scook_val shdr shdr_cnt shdr_ip shdr_val status url url32 url32+src
+	url_ip url_param url_port urlp urlp_val]]):gmatch("%S+") do
+	http_fetches[kw:gsub("[.+-]", "_")] = kw
+end
+
 -- new_fetches builds the object a TXN or applet exposes as f
 -- (strings=false) or sf (strings=true: every result is a string, "" when
 -- there is none). obj is made once per coroutine, and so is this object.
 -- A method is made on first use and kept in the object, so later calls
 -- are a plain field read: making a closure on each call kept the
 -- request's code out of LuaJIT's traces. The stream is looked up in the
--- context on each call: the object may outlive the coroutine.
-function I.new_fetches(obj, strings)
+-- context on each call: the object may outlive the coroutine. A
+-- service's (service=true) refuses the HTTP fetches.
+function I.new_fetches(obj, strings, service)
 	local ctx = I.owner[obj]
 	local fobj = {}
 	local function stream()
@@ -800,6 +823,12 @@ function I.new_fetches(obj, strings)
 	}, { __index = F })
 	local function method(k)
 		local fn = F[k]
+		local kw = service and http_fetches[k]
+		if kw then
+			return function()
+				error("the sample-fetch '" .. kw .. "' needs an HTTP parser which is not available in Lua services", 2)
+			end
+		end
 		if fn == nil then
 			local name = type(k) == "string" and k:match("^lua[._](.+)$")
 			local st = name and I.lua_fetches[name]

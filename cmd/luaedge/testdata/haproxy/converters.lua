@@ -78,7 +78,9 @@ end)
 core.register_service("conv_service", "http", function(applet)
 	local body
 	if applet.path == "/applet" then
-		body = results(applet.c, applet.sc) .. "f_method=" .. tostring(applet.f:method()) ..
+		-- HTTP fetches are refused in services, as HAProxy's.
+		local ok, err = pcall(applet.f.method, applet.f)
+		body = results(applet.c, applet.sc) .. "f_method=" .. tostring(ok) .. " " .. tostring(err) ..
 			"\nsf_dst_port_type=" .. type(applet.sf:dst_port()) .. "\n"
 	else
 		body = applet:get_var("txn.out")
