@@ -667,6 +667,21 @@ backend app
 			},
 		},
 		{
+			name:  "Lua fetches and converters named with - and .",
+			files: []string{"hyphen.lua"},
+			cfg: head("hyphen.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    acl hashed lua.req-hash(abc) -m found
+    http-request set-var(txn.h) lua.req-hash(abc)
+    http-request lua.hash-var
+    http-request return status 200 content-type text/plain lf-string "h=%[var(txn.h)] c=%[lua.req-hash(x),lua.tag.it(k)] l=%[var(txn.from_lua)]\n" if hashed
+`,
+			steps: []hxStep{
+				{name: "in rules and from a script", conn: "a", req: hxReq{Path: "/some/path", Header: []string{"Host: example.com"}}, want: hxWant{Status: 200, Body: "h=3069658784 c=k:3851150267 l=set\n"}},
+			},
+		},
+		{
 			name:  "services reading the request through fetches",
 			files: []string{"svcfetch.lua"},
 			cfg: head("svcfetch.lua") + `

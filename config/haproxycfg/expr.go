@@ -293,7 +293,10 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	switch {
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
-		def, ok = fetchDef{one: func(_ scope, a []string) string { return call("lua_"+fn, quoteAll(a)...) }, match: "str", nargs: [2]int{0, 100}}, true
+		// By index: a name may hold "-" or "." (lua.my-hash).
+		def, ok = fetchDef{one: func(_ scope, a []string) string {
+			return fmt.Sprintf("txn.f[%s](%s)", luaQuote("lua."+fn), strings.Join(append([]string{"txn.f"}, quoteAll(a)...), ", "))
+		}, match: "str", nargs: [2]int{0, 100}}, true
 	case sc.res && requestOnly[name] && !multi:
 		return "", "", false, fmt.Errorf("fetch '%s' reads the request, which is not available in the response phase", name)
 	case sc.res && requestOnly[name]:

@@ -444,7 +444,7 @@ func TestExpressions(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"path", "txn.f:path()"},
 		{"req.hdr(host),lower", `H.conv(txn.c, "lower", txn.f:req_hdr("host"))`},
-		{"lua.fetch(a,2)", `txn.f:lua_fetch("a", "2")`},
+		{"lua.fetch(a,2)", `txn.f["lua.fetch"](txn.f, "a", "2")`},
 		{"var(txn.x),lua.conv", `H.conv(txn.c, "lua_conv", txn:get_var("txn.x"))`},
 		{"sc0_http_req_rate", "txn.f:sc0_http_req_rate()"},
 		{"src,map_ip(/geo.map,XX)", `H.conv(txn.c, "map_ip", txn.f:src(), "/geo.map", "XX")`},
