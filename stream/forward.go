@@ -467,16 +467,28 @@ type queuedUpstream interface{ Queued() bool }
 // UpstreamFailed answers the client when the server side failed: status
 // (502, 504) if no head has left, else the stream is cut.
 func (st *Stream) UpstreamFailed(status int) {
+	term, cause := []byte("SH"), "server connection failed"
+	if status == 504 {
+		term[0], cause = 's', "server timeout"
+	}
+	st.upstreamFailed(status, term, cause)
+}
+
+// UpstreamInvalid answers 502 to a request whose server sent a response
+// head that is not HTTP: HAProxy's termination state PH.
+func (st *Stream) UpstreamInvalid() {
+	st.upstreamFailed(502, []byte("PH"), "invalid response from the server")
+}
+
+// upstreamFailed ends the exchange with status, and term (its second
+// letter made D once the head left, C before the connection opened).
+func (st *Stream) upstreamFailed(status int, term []byte, cause string) {
 	st.abortStore()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
 	st.answered(status)
 	st.End()
-	term, cause := []byte("SH"), "server connection failed"
-	if status == 504 {
-		term[0], cause = 's', "server timeout"
-	}
 	switch {
 	case st.headSent:
 		term[1] = 'D'
