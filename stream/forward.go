@@ -608,20 +608,39 @@ func (st *Stream) afterTCPResponseRules() {
 	st.End()
 }
 
-// TunnelClosed is called when the server side of the tunnel closed (err
-// nil) or failed.
-func (st *Stream) TunnelClosed(err error) {
+// TunnelRetried makes t the stream's tunnel: the connection to a server
+// failed and t tries again. It counts as a retry (%rc).
+func (st *Stream) TunnelRetried(t Tunnel) {
+	st.fwd.tunnel = t
+	if l := st.log; l != nil {
+		l.rec.Retries++
+	}
+}
+
+// TunnelConnectFailed ends a stream none of whose connections to its
+// servers opened, retries included, as HAProxy does: the client's
+// connection closes, termination state SC, or sC when the last one ran
+// out of timeouts.connect.
+func (st *Stream) TunnelConnectFailed(timedOut bool, cause string) {
 	if st.fwd.tunnel == nil {
 		return
 	}
 	st.fwd.tunnel = nil
-	if err != nil {
-		st.env.Log.Warn("TCP backend connection failed", "frontend", st.fe.name(), "err", err)
-		st.End()
-		st.logTerm("SD", err.Error())
-		st.down.Abort()
+	st.End()
+	term := "SC"
+	if timedOut {
+		term = "sC"
+	}
+	st.logTerm(term, cause)
+	st.down.Abort()
+}
+
+// TunnelClosed is called when the server side of the tunnel closed.
+func (st *Stream) TunnelClosed() {
+	if st.fwd.tunnel == nil {
 		return
 	}
+	st.fwd.tunnel = nil
 	st.End()
 	st.logTerm("--", "")
 	st.down.EndResponse() // close the client after what is buffered
