@@ -281,3 +281,33 @@ func TestDialAddr(t *testing.T) {
 		t.Error("SetAddr took a mapped port on a checked backend")
 	}
 }
+
+// A retry after a failed connection counts once, in wretr or (moved to
+// another server) wredis; one after a failed answer counts twice, as
+// HAProxy 2.6.12 counts it: wretr, then wretr again or wredis. Neither
+// is a failed connection for good (econ), and the backend sums its
+// servers'.
+func TestRetryCounts(t *testing.T) {
+	b := mustNew(t, Config{Name: "api", Servers: []ServerConfig{
+		{Name: "a", Address: "10.0.0.1:80"}, {Name: "b", Address: "10.0.0.2:80"},
+	}})
+	a, o := b.Server("a"), b.Server("b")
+	a.ReportConnectRetry(false)
+	a.ReportConnectRetry(true)
+	a.ReportAnswerRetry(false)
+	a.ReportAnswerRetry(true)
+	o.ReportAnswerRetry(false)
+	for _, tc := range []struct {
+		name                string
+		stats               map[string]any
+		wretr, wredis, econ int
+	}{
+		{"a", a.Stats(), 4, 2, 0},
+		{"b", o.Stats(), 2, 0, 0},
+		{"BACKEND", b.Stats(), 6, 2, 0},
+	} {
+		if tc.stats["wretr"] != tc.wretr || tc.stats["wredis"] != tc.wredis || tc.stats["econ"] != tc.econ {
+			t.Errorf("%s: wretr %v wredis %v econ %v, want %d %d %d", tc.name, tc.stats["wretr"], tc.stats["wredis"], tc.stats["econ"], tc.wretr, tc.wredis, tc.econ)
+		}
+	}
+}

@@ -60,7 +60,7 @@ type Server struct {
 	smax    atomic.Int64 // written under b.mu
 	stot    atomic.Uint64
 	econ    atomic.Uint64
-	wretr   atomic.Uint64 // connection retries on the server (HAProxy's wretr)
+	wretr   atomic.Uint64 // retries on the server (HAProxy's wretr)
 	wredis  atomic.Uint64 // requests redispatched from it to another (wredis)
 
 	// mu guards the check state below and the writes of hstate and full.
@@ -356,6 +356,21 @@ func (s *Server) ReportConnectRetry(redispatched bool) {
 		s.wretr.Add(1)
 	}
 	s.connectFailed()
+}
+
+// ReportAnswerRetry lets the proxy report that the server's answer to a
+// request failed as the backend's retry-on names (empty, junk, late, a
+// status) and that the request goes again. HAProxy 2.6.12 counts such a
+// retry twice: once in "wretr", then once more in "wretr" when the
+// request stays on the server, or in "wredis" when it moves. It is no
+// health report: the connection opened.
+func (s *Server) ReportAnswerRetry(redispatched bool) {
+	s.wretr.Add(1)
+	if redispatched {
+		s.wredis.Add(1)
+	} else {
+		s.wretr.Add(1)
+	}
 }
 
 // connectFailed is a failed connection as a passive health report.

@@ -526,6 +526,12 @@ type Backend struct {
 	// after it (so -1, option redispatch alone, moves the first retry),
 	// 0 (the default) never.
 	Redispatch int `yaml:"redispatch"`
+	// RetryOn names the failures after which a request goes again, as
+	// HAProxy's retry-on (retryon.go): conn-failure, empty-response,
+	// junk-response, response-timeout, 0rtt-rejected, the statuses 401
+	// 403 404 408 425 500 501 502 503 504, all-retryable-errors, or none;
+	// nil: conn-failure. Each retry counts toward Retries.
+	RetryOn []string `yaml:"retry_on"`
 }
 
 // RetriesOr is the backend's Retries, DefaultRetries when not set.
@@ -1042,6 +1048,11 @@ func (c *Config) validate() error {
 		}
 		if b.Retries != nil && *b.Retries < 0 {
 			bad("backends[%d].retries: %d is negative", i, *b.Retries)
+		}
+		if b.RetryOn != nil {
+			if _, err := ParseRetryOn(b.RetryOn); err != nil {
+				bad("backends[%d].retry_on: %v", i, err)
+			}
 		}
 		errs = append(errs, c.validateStick(i, &b)...)
 		for j, sv := range b.Servers {

@@ -90,9 +90,9 @@ type ServerSnapshot struct {
 	Total         int64 // requests picked it
 	MaxConn       int   // its limit of requests in flight; 0: none
 	ConnectErrors int64
-	// Retries are the connection attempts retried on it (HAProxy's
-	// wretr), Redispatches the requests moved from it to another server
-	// (wredis).
+	// Retries are the requests sent again after their connection to it
+	// or its answer failed (HAProxy's wretr), Redispatches the requests
+	// moved from it to another server (wredis), as HAProxy counts them.
 	Retries, Redispatches int64
 	// LastChange is how long ago the server last went up or down.
 	LastChange time.Duration
@@ -162,11 +162,15 @@ var (
 	beConnErrors     = desc("backend_connection_errors_total", "Exchanges that found no server or could not connect to one.", "proxy")
 	beRespErrors     = desc("backend_response_errors_total", "Exchanges whose server failed or timed out after the connection.", "proxy")
 	beResponseTime   = desc("backend_response_time_seconds", "Time the servers took to send a response head after the connection (Tr).", "proxy")
+	beRetries        = desc("backend_retry_warnings_total", "Retries: requests sent again after their connection or their server's answer failed (wretr, its servers' summed).", "proxy")
+	beRedispatches   = desc("backend_redispatch_warnings_total", "Retries that went to another server (wredis, its servers' summed).", "proxy")
 	beCurQueue       = desc("backend_current_queue", "Requests waiting in the backend's queue for a server under its maxconn.", "proxy")
 	beMaxQueue       = desc("backend_max_queue", "The most requests that waited in the backend's queue at once.", "proxy")
 	srvStatus        = desc("server_status", "1 when the server is up.", "proxy", "server")
 	srvWeight        = desc("server_weight", "The server's weight.", "proxy", "server")
 	srvCurSessions   = desc("server_current_sessions", "Connections to the server in use.", "proxy", "server")
+	srvRetries       = desc("server_retry_warnings_total", "Retries of requests whose connection to the server or whose answer failed (wretr).", "proxy", "server")
+	srvRedispatches  = desc("server_redispatch_warnings_total", "Retries moved from the server to another (wredis).", "proxy", "server")
 	srvCurQueue      = desc("server_current_queue", "Requests waiting for this server in particular: always 0, luaedge's requests wait in their backend's queue, for any of its servers.", "proxy", "server")
 	procUptime       = desc("process_uptime_seconds", "Time since the process started.")
 	procLoops        = desc("process_loops", "Event loops (one LuaJIT state each).")
@@ -186,8 +190,8 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{feCurSessions, feSessions, feRequests, feResponses, feReqErrors, feBytesIn, feBytesOut, feLimitSessions, feWaitingConns,
 		procMaxConns, procCurConns, procWaitingConns,
-		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beResponseTime, beCurQueue, beMaxQueue,
-		srvStatus, srvWeight, srvCurSessions, srvCurQueue,
+		beStatus, beActive, beRequests, beResponses, beConnErrors, beRespErrors, beRetries, beRedispatches, beResponseTime, beCurQueue, beMaxQueue,
+		srvStatus, srvWeight, srvCurSessions, srvRetries, srvRedispatches, srvCurQueue,
 		procUptime, procLoops, luaMemory, fnCalls, fnErrors, fnTimeouts, fnCPU, fnAlloc, cgoCalls, accessLogDropped} {
 		ch <- d
 	}
@@ -228,14 +232,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range s.Backends {
 		b := &s.Backends[i]
 		up := 0
+		var retries, redispatches int64
 		for _, sv := range b.Servers {
 			gauge(srvStatus, boolValue(sv.Up), b.Name, sv.Name)
 			gauge(srvWeight, float64(sv.Weight), b.Name, sv.Name)
 			gauge(srvCurSessions, float64(sv.Active), b.Name, sv.Name)
+			counter(srvRetries, sv.Retries, b.Name, sv.Name)
+			counter(srvRedispatches, sv.Redispatches, b.Name, sv.Name)
 			gauge(srvCurQueue, 0, b.Name, sv.Name)
 			if sv.Up {
 				up++
 			}
+			retries += sv.Retries
+			redispatches += sv.Redispatches
 		}
 		gauge(beStatus, boolValue(up > 0), b.Name)
 		gauge(beActive, float64(up), b.Name)
@@ -247,6 +256,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(beConnErrors, b.ConnectErrors, b.Name)
 		counter(beRespErrors, b.ResponseErrors, b.Name)
+		counter(beRetries, retries, b.Name)
+		counter(beRedispatches, redispatches, b.Name)
 		ch <- prometheus.MustNewConstSummary(beResponseTime, uint64(b.Timed), time.Duration(b.ResponseTime).Seconds(), nil, b.Name)
 	}
 	gauge(procUptime, s.Uptime.Seconds())

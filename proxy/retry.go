@@ -46,6 +46,18 @@ func redispatches(b *Backend, srv *backend.Server, c choice, tries int) bool {
 	return !c.direct && b.RoundRobin() && b.ActiveUp() > 1
 }
 
+// maxKeptRequest bounds the request kept for the retries after a
+// connection opened: HAProxy 2.6 retries only a request that fits in
+// one buffer (tune.bufsize 16384 less tune.maxrewrite 1024).
+const maxKeptRequest = 16384 - 1024
+
+// answerRetried reports whether the exchange goes again after its
+// server's answer failed in a way the backend's retry-on names: the
+// request was kept whole and a retry is left.
+func (u *Upstream) answerRetried(named bool) bool {
+	return named && u.st != nil && u.kept != nil && !u.keeping && u.tries < u.be.Retries
+}
+
 // retry tries u's exchange again on a new connection after its
 // connection failed with err (the tries-th failure): to the same server,
 // after min(1 s, timeouts.connect) when it failed at once, or to another
@@ -54,14 +66,38 @@ func redispatches(b *Backend, srv *backend.Server, c choice, tries int) bool {
 // that was waiting to leave. It runs as a handler of the client's
 // connection.
 func (u *Upstream) retry(err error) {
-	st := u.st
-	if u.closed || st == nil {
+	if u.closed || u.st == nil {
 		return
 	}
-	p, b := u.p, u.be
+	u.p.log.Info("cannot connect to server; retrying", "backend", u.be.Name(), "server", u.srv.Name(), "retry", u.tries+1, "err", err)
+	u.resend(u.pending, false, errors.Is(err, errConnectTimeout))
+}
+
+// retryAnswer sends u's exchange again, at once, on a new connection
+// after the server's answer failed with err as the backend's retry-on
+// names it (answerRetried said so): the kept request goes, to the same
+// server or, redispatched, to another; the answer is dropped. It runs
+// as a handler of the client's connection.
+func (u *Upstream) retryAnswer(err error) {
+	if u.closed || u.st == nil {
+		return
+	}
+	u.p.log.Info("server's answer failed; retrying", "backend", u.be.Name(), "server", u.srv.Name(), "retry", u.tries+1, "err", err)
+	u.resend(u.kept, true, false)
+}
+
+// resend makes a new Upstream for u's exchange, which sends req (the
+// request head of u.headLen bytes, then body bytes) to u's server or,
+// redispatched, to another. opened: u's connection had opened (a
+// retry-on retry, sent at once); timedOut: it ran out of
+// timeouts.connect (no turn-around wait).
+func (u *Upstream) resend(req []byte, opened, timedOut bool) {
+	st, p, b := u.st, u.p, u.be
 	tries := u.tries + 1
-	timedOut := errors.Is(err, errConnectTimeout)
-	p.log.Info("cannot connect to server; retrying", "backend", b.Name(), "server", u.srv.Name(), "retry", tries, "err", err)
+	kept := u.kept
+	if u.keeping {
+		kept = nil // not whole: the body still streams to the new Upstream
+	}
 	srv := u.srv
 	redispatch := redispatches(b, srv, u.choice, tries)
 	if redispatch {
@@ -69,7 +105,11 @@ func (u *Upstream) retry(err error) {
 			srv = o
 		}
 	}
-	u.srv.ReportConnectRetry(srv != u.srv)
+	if opened {
+		u.srv.ReportAnswerRetry(srv != u.srv)
+	} else {
+		u.srv.ReportConnectRetry(srv != u.srv)
+	}
 	target, fixed, terr := dialTarget(st, srv)
 	addr, aerr := dialAddrOf(target)
 	if terr != nil || aerr != nil {
@@ -91,7 +131,8 @@ func (u *Upstream) retry(err error) {
 	nu.sendProxy(st)
 	if srv == u.srv {
 		nu.persist, nu.headLen = u.persist, u.headLen
-		nu.pending = append(nu.pending, u.pending...)
+		nu.pending = append(nu.pending, req...)
+		nu.kept = kept
 	} else {
 		s := st.S()
 		var key []byte
@@ -101,7 +142,10 @@ func (u *Upstream) retry(err error) {
 		nu.persist = persistenceOf(s, b, srv, p.loop.Now().Unix())
 		head := p.requestHead(s, nu.reqChunked, nu.upgrade, nu.upgrade && st.Frontend().WSFilters, key, &nu.persist, serverName{b.NameHeader, srv.Name()})
 		nu.headLen = len(head)
-		nu.pending = append(append(nu.pending, head...), u.pending[u.headLen:]...)
+		nu.pending = append(append(nu.pending, head...), req[u.headLen:]...)
+		if kept != nil {
+			nu.kept = append(append([]byte(nil), head...), kept[u.headLen:]...)
+		}
 		u.freeSlot() // the new server's was taken by PickAvoiding
 		st.LogRedispatched(srv.Name())
 	}
@@ -121,10 +165,10 @@ func (u *Upstream) retry(err error) {
 		nu.deadline = p.loop.Now().Add(nu.timeout)
 		p.ups[nu] = struct{}{}
 	}
-	// HAProxy waits only for a failure at once, and when the retry is
-	// on the same server: not when a round robin over several servers
-	// redispatched it.
-	if !timedOut && (!redispatch || !b.RoundRobin() || b.ActiveUp() <= 1) {
+	// HAProxy waits only for a connection that failed at once, and when
+	// the retry is on the same server: not when a round robin over
+	// several servers redispatched it.
+	if !opened && !timedOut && (!redispatch || !b.RoundRobin() || b.ActiveUp() <= 1) {
 		nu.timer = p.loop.After(min(maxTurnAround, b.ConnectTimeout), start)
 		return
 	}

@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"time"
 
 	"github.com/luaedge/luaedge/backend"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/stream"
 	"github.com/luaedge/luaedge/transport"
 )
@@ -20,6 +22,11 @@ type tunnel struct {
 	// the connection is up: the stream's C state ends as the tunnel
 	// starts. The tunnel's until then.
 	stick []byte
+	// choice and tries: how the server was chosen and the connection
+	// attempts that failed before this one, for the retries (as an HTTP
+	// request's, retry.go).
+	choice choice
+	tries  int
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -32,12 +39,14 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 	// A TCP stream does not wait in the queue: the server a use-server or
 	// stick rule chose takes it if it has room, else the balancing's.
 	var srv *backend.Server
+	c := choice{key: src}
 	want := persistent(st, be, b)
 	if w := stickRules(st, b); want == nil {
 		want = w
 	}
 	if want != nil {
 		srv = b.PickServer(want)
+		c.direct = srv != nil
 	}
 	if srv == nil {
 		srv = b.Pick(src)
@@ -55,24 +64,106 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		return nil, err.Error()
 	}
 	st.LogServer(srv.Name(), false)
-	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}}
+	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}, choice: c}
 	t.recvFn = t.receive
 	t.sendProxy(st)
 	t.pending = append(t.pending, st.S().TakeBody()...)
 	if stores := requestStores(st); len(stores) > 0 {
 		t.stick = bytes.Clone(stores)
 	}
-	if err := p.loop.Dial(addr, t); err != nil {
+	if err := t.dial(addr); err != nil {
 		t.freeSlot()
 		return nil, err.Error()
 	}
-	t.timer = p.loop.After(b.ConnectTimeout, func() {
+	return t, ""
+}
+
+// dial connects t to addr, within the backend's timeouts.connect.
+func (t *tunnel) dial(addr dialAddr) error {
+	if err := t.p.loop.Dial(addr, t); err != nil {
+		return err
+	}
+	t.timer = t.p.loop.After(t.be.ConnectTimeout, func() {
 		if t.c == nil && !t.closed {
-			t.srv.ReportConnectError()
-			t.fail(errConnectTimeout)
+			t.connectFailed(errConnectTimeout)
 		}
 	})
-	return t, ""
+	return nil
+}
+
+// connectFailed tries the connection again, as an HTTP request's
+// (retries, redispatch, retry_on's conn-failure), or, with no retry
+// left, counts the failure against the server and ends the stream (SC,
+// or sC for timeouts.connect).
+func (t *tunnel) connectFailed(err error) {
+	if t.closed {
+		return
+	}
+	st := t.st
+	if t.tries < t.be.Retries && t.be.RetryOn&config.RetryConnFailure != 0 {
+		st.Handle(func() { t.retry(err) })
+		return
+	}
+	t.srv.ReportConnectError()
+	t.Close()
+	t.p.log.Warn("TCP backend connection failed", "backend", t.be.Name(), "server", t.srv.Name(), "retries", t.tries, "err", err)
+	st.Handle(func() { st.TunnelConnectFailed(errors.Is(err, errConnectTimeout), err.Error()) })
+}
+
+// retry dials again after the tries-th failed connection: to the same
+// server after min(1 s, timeouts.connect) when it failed at once, or to
+// another when redispatched, as an HTTP request's retry (retry.go). A
+// new tunnel takes the client bytes that wait, and the stream's place.
+// It runs as a handler of the client's connection.
+func (t *tunnel) retry(err error) {
+	if t.closed {
+		return
+	}
+	st, p, b := t.st, t.p, t.be
+	tries := t.tries + 1
+	p.log.Info("cannot connect to server; retrying", "backend", b.Name(), "server", t.srv.Name(), "retry", tries, "err", err)
+	srv := t.srv
+	redispatch := redispatches(b, srv, t.choice, tries)
+	if redispatch {
+		if o := b.PickAvoiding(t.choice.key, srv); o != nil {
+			srv = o
+		}
+	}
+	t.srv.ReportConnectRetry(srv != t.srv)
+	target, _, terr := dialTarget(st, srv)
+	addr, aerr := dialAddrOf(target)
+	if terr != nil || aerr != nil {
+		if srv != t.srv {
+			srv.Done()
+		}
+		t.tries = b.Retries // no other attempt
+		t.connectFailed(errors.Join(terr, aerr))
+		return
+	}
+	nt := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}, stick: t.stick, choice: t.choice, tries: tries}
+	nt.recvFn = nt.receive
+	nt.sendProxy(st)
+	nt.pending = append(nt.pending, t.pending...)
+	if srv != t.srv {
+		t.freeSlot() // the new server's was taken by PickAvoiding
+		st.LogRedispatched(srv.Name())
+	}
+	t.slot = false
+	t.Close()
+	st.TunnelRetried(nt)
+	start := func() {
+		if nt.closed {
+			return
+		}
+		if err := nt.dial(addr); err != nil {
+			nt.connectFailed(err)
+		}
+	}
+	if !errors.Is(err, errConnectTimeout) && (!redispatch || !b.RoundRobin() || b.ActiveUp() <= 1) {
+		nt.timer = p.loop.After(min(maxTurnAround, b.ConnectTimeout), start)
+		return
+	}
+	start()
 }
 
 // Opened is called on the loop when the dial completed.
@@ -92,13 +183,9 @@ type clearTunnel tunnel
 func (c *clearTunnel) OnTraffic()        { (*tunnel)(c).traffic() }
 func (c *clearTunnel) OnClose(err error) { (*tunnel)(c).onClose(err) }
 
-// DialFailed is called on the loop when the dial failed.
-func (t *tunnel) DialFailed(err error) {
-	if !t.closed {
-		t.srv.ReportConnectError()
-		t.fail(err)
-	}
-}
+// DialFailed is called on the loop when the dial (or the TLS handshake)
+// failed.
+func (t *tunnel) DialFailed(err error) { t.connectFailed(err) }
 
 // Write sends client bytes to the server.
 func (t *tunnel) Write(p []byte) {
@@ -163,17 +250,7 @@ func (t *tunnel) onClose(error) {
 	t.closed = true
 	t.freeSlot()
 	st := t.st
-	st.Handle(func() { st.TunnelClosed(nil) })
-}
-
-// fail ends the tunnel after a connect error and tells the stream.
-func (t *tunnel) fail(err error) {
-	if t.closed {
-		return
-	}
-	t.Close()
-	st := t.st
-	st.Handle(func() { st.TunnelClosed(err) })
+	st.Handle(st.TunnelClosed)
 }
 
 // Close closes the server side (the client side is done).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/luaedge/luaedge/backend"
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/config"
 	"github.com/luaedge/luaedge/eventloop"
 	"github.com/luaedge/luaedge/proto/http1"
 	"github.com/luaedge/luaedge/proto/ws"
@@ -44,9 +45,11 @@ type Backend struct {
 	// PersistDown: a request's persistence goes to its server even when
 	// it is down or in maintenance (HAProxy's option persist).
 	PersistDown bool
-	// Retries and Redispatch: a connection that fails is tried again
-	// (retry.go), as HAProxy's retries and option redispatch [interval].
+	// Retries and Redispatch: a request whose connection or answer
+	// failed as RetryOn names goes again (retry.go), as HAProxy's
+	// retries, option redispatch [interval] and retry-on.
 	Retries, Redispatch int
+	RetryOn             config.RetryOn
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -118,6 +121,15 @@ type Upstream struct {
 	choice  choice
 	tries   int
 	headLen int
+	// kept is the whole request as it went (its head of headLen bytes,
+	// then its body as framed), which goes again when the server's
+	// answer fails as the backend's retry-on names; nil when it cannot:
+	// the backend names no such failure, or the request was larger than
+	// maxKeptRequest, or had not all arrived with its head (wholeOrNot).
+	// Dropped once a response head is taken. keeping: the request is
+	// being written, and goes to kept too, until its body ends.
+	kept    []byte
+	keeping bool
 
 	// timeout and tunnel are the exchange's server and tunnel timeouts:
 	// the backend's, or its request's set-timeout.
@@ -295,6 +307,7 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 	u.persist = persistenceOf(s, b, srv, p.loop.Now().Unix())
 	u.timeout, u.tunnelTimeout = b.timeouts(s)
 	u.choice, u.tries = c, 0
+	u.kept, u.keeping = nil, b.RetryOn.AfterConnect() && !u.upgrade
 	head := p.requestHead(s, u.reqChunked, u.upgrade, u.upgrade && st.Frontend().WSFilters, key, &u.persist, serverName{b.NameHeader, srv.Name()})
 	u.headLen = len(head)
 	u.write(head)
@@ -303,6 +316,9 @@ func (p *Pool) openH1(st *stream.Stream, b *Backend, srv *backend.Server, fresh 
 	}
 	if s.Flags()&cgo.FlagBodyEnd != 0 {
 		u.endBody(s.NumTrailers(), s.Trailer)
+	}
+	if u.keeping {
+		p.loop.Post(func() { u.wholeOrNot(st) })
 	}
 	u.headDone = false
 	u.deadline = p.loop.Now().Add(u.timeout)
@@ -392,11 +408,21 @@ type clearUpstream Upstream
 func (c *clearUpstream) OnTraffic()        { (*Upstream)(c).traffic() }
 func (c *clearUpstream) OnClose(err error) { (*Upstream)(c).onClose(err) }
 
-// write sends request bytes, holding them until the connection is open.
+// write sends request bytes, holding them until the connection is open;
+// while keeping, they go to kept too, as long as it stays within
+// maxKeptRequest.
 func (u *Upstream) write(p []byte) {
-	if !u.closed {
-		u.send(p)
+	if u.closed {
+		return
 	}
+	if u.keeping {
+		if len(u.kept)+len(p) > maxKeptRequest {
+			u.kept, u.keeping = nil, false
+		} else {
+			u.kept = append(u.kept, p...)
+		}
+	}
+	u.send(p)
 }
 
 // Body sends request body bytes, chunk-framed when the request is chunked.
@@ -427,6 +453,7 @@ func (u *Upstream) EndBody(trailers []http1.Header) {
 // endBody ends a chunked request body with n trailer fields. A body framed
 // by its length cannot carry them.
 func (u *Upstream) endBody(n int, field func(int) ([]byte, []byte)) {
+	defer func() { u.keeping = false }() // kept is whole
 	if !u.reqChunked {
 		return
 	}
@@ -443,6 +470,17 @@ func (u *Upstream) endBody(n int, field func(int) ([]byte, []byte)) {
 		u.p.head = append(b, "\r\n"...)
 	}
 	u.write(u.p.head)
+}
+
+// wholeOrNot drops the request kept for st's exchange if its body has
+// not ended yet: as HAProxy, which keeps a request whole when it first
+// leaves, luaedge goes again only with a body that came with its head
+// (in the bytes the client's connection had read when the request
+// left).
+func (u *Upstream) wholeOrNot(st *stream.Stream) {
+	if u.st == st && u.keeping {
+		u.kept, u.keeping = nil, false
+	}
 }
 
 // closeWrite half-closes the connection once its output has left.
@@ -479,7 +517,7 @@ func (u *Upstream) connectFailed(err error) {
 		u.fail(err)
 		return
 	}
-	if u.tries < u.be.Retries {
+	if u.tries < u.be.Retries && u.be.RetryOn&config.RetryConnFailure != 0 {
 		st.Handle(func() { u.retry(err) })
 		return
 	}
@@ -506,6 +544,20 @@ func (u *Upstream) fail(err error) {
 		}
 		u.p.log.Warn("backend exchange failed", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
 		st.Handle(func() { st.UpstreamFailed(status) })
+	}
+}
+
+// failInvalid ends the connection after a response head that is not
+// HTTP and tells the stream (HAProxy's PH).
+func (u *Upstream) failInvalid() {
+	if u.closed {
+		return
+	}
+	u.close()
+	u.freeSlot()
+	if st := u.st; st != nil {
+		u.st = nil
+		st.Handle(st.UpstreamInvalid)
 	}
 }
 
@@ -577,7 +629,11 @@ func (u *Upstream) receive() {
 			}
 			if err != nil {
 				u.p.log.Warn("invalid response from server", "backend", u.be.Name(), "server", u.srv.Name(), "err", err)
-				u.fail(errBadResponse)
+				if u.answerRetried(u.be.RetryOn&config.RetryJunkResponse != 0) {
+					u.retryAnswer(errBadResponse)
+					return
+				}
+				u.failInvalid()
 				return
 			}
 			if u.resp.Status == 101 && u.h2ws && !u.switchChecked() {
@@ -599,7 +655,12 @@ func (u *Upstream) receive() {
 				u.c.Discard(n) // interim responses (100, 103) are not relayed
 				continue
 			}
+			if u.answerRetried(u.be.RetryOn.Status(u.resp.Status)) {
+				u.retryAnswer(fmt.Errorf("status %d", u.resp.Status))
+				return
+			}
 			u.headDone = true
+			u.kept = nil
 			u.mode = u.resp.BodyMode()
 			u.left = u.resp.ContentLength
 			if u.mode == http1.BodyChunked {
@@ -768,6 +829,12 @@ func (u *Upstream) onClose(error) {
 		st.Handle(u.again)
 		return
 	}
+	// A close before the whole response head is HAProxy's empty
+	// response.
+	if st := u.st; st != nil && !u.headDone && u.answerRetried(u.be.RetryOn&config.RetryEmptyResponse != 0) {
+		st.Handle(func() { u.retryAnswer(errServerClosed) })
+		return
+	}
 	u.fail(errServerClosed)
 }
 
@@ -796,9 +863,15 @@ func (u *Upstream) again() {
 func (p *Pool) CheckDeadlines(now time.Time) {
 	p.checkH2Deadlines(now)
 	for u := range p.ups {
-		if u.st != nil && !u.closed && !u.deadline.IsZero() && now.After(u.deadline) {
-			u.fail(errServerTimeout)
+		if u.st == nil || u.closed || u.deadline.IsZero() || !now.After(u.deadline) {
+			continue
 		}
+		if st := u.st; u.c != nil && !u.headDone && u.answerRetried(u.be.RetryOn&config.RetryResponseTimeout != 0) {
+			u.deadline = time.Time{} // the retry replaces it
+			st.Handle(func() { u.retryAnswer(errServerTimeout) })
+			continue
+		}
+		u.fail(errServerTimeout)
 	}
 }
 

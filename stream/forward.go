@@ -472,16 +472,28 @@ type queuedUpstream interface{ Queued() bool }
 // UpstreamFailed answers the client when the server side failed: status
 // (502, 504) if no head has left, else the stream is cut.
 func (st *Stream) UpstreamFailed(status int) {
+	term, cause := []byte("SH"), "server connection failed"
+	if status == 504 {
+		term[0], cause = 's', "server timeout"
+	}
+	st.upstreamFailed(status, term, cause)
+}
+
+// UpstreamInvalid answers 502 to a request whose server sent a response
+// head that is not HTTP: HAProxy's termination state PH.
+func (st *Stream) UpstreamInvalid() {
+	st.upstreamFailed(502, []byte("PH"), "invalid response from the server")
+}
+
+// upstreamFailed ends the exchange with status, and term (its second
+// letter made D once the head left, C before the connection opened).
+func (st *Stream) upstreamFailed(status int, term []byte, cause string) {
 	st.abortStore()
 	st.fwd.up = nil
 	st.fwd.parkedForHead = false
 	st.down.Forwarded(nil)
 	st.answered(status)
 	st.End()
-	term, cause := []byte("SH"), "server connection failed"
-	if status == 504 {
-		term[0], cause = 's', "server timeout"
-	}
 	switch {
 	case st.headSent:
 		term[1] = 'D'
@@ -601,20 +613,39 @@ func (st *Stream) afterTCPResponseRules() {
 	st.End()
 }
 
-// TunnelClosed is called when the server side of the tunnel closed (err
-// nil) or failed.
-func (st *Stream) TunnelClosed(err error) {
+// TunnelRetried makes t the stream's tunnel: the connection to a server
+// failed and t tries again. It counts as a retry (%rc).
+func (st *Stream) TunnelRetried(t Tunnel) {
+	st.fwd.tunnel = t
+	if l := st.log; l != nil {
+		l.rec.Retries++
+	}
+}
+
+// TunnelConnectFailed ends a stream none of whose connections to its
+// servers opened, retries included, as HAProxy does: the client's
+// connection closes, termination state SC, or sC when the last one ran
+// out of timeouts.connect.
+func (st *Stream) TunnelConnectFailed(timedOut bool, cause string) {
 	if st.fwd.tunnel == nil {
 		return
 	}
 	st.fwd.tunnel = nil
-	if err != nil {
-		st.env.Log.Warn("TCP backend connection failed", "frontend", st.fe.name(), "err", err)
-		st.End()
-		st.logTerm("SD", err.Error())
-		st.down.Abort()
+	st.End()
+	term := "SC"
+	if timedOut {
+		term = "sC"
+	}
+	st.logTerm(term, cause)
+	st.down.Abort()
+}
+
+// TunnelClosed is called when the server side of the tunnel closed.
+func (st *Stream) TunnelClosed() {
+	if st.fwd.tunnel == nil {
 		return
 	}
+	st.fwd.tunnel = nil
 	st.End()
 	st.logTerm("--", "")
 	st.down.EndResponse() // close the client after what is buffered

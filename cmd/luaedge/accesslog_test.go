@@ -499,8 +499,8 @@ end)
 		{req("/boom"), want{500, "IR"}},
 		{req("/deny"), want{403, "--"}},
 		{req("/nowhere"), want{503, "SC"}},
-		{req("/down"), want{503, "SC"}}, // connection refused, retries included
-		{req("/garbage"), want{502, "SH"}},
+		{req("/down"), want{503, "SC"}},    // connection refused, retries included
+		{req("/garbage"), want{502, "PH"}}, // as HAProxy: a head that is not HTTP
 		{req("/silent"), want{504, "sH"}},
 	} {
 		status, n := rawStatus(t, s.addr(), c.req)

@@ -170,6 +170,9 @@ type proxy struct {
 	// interval, 0 without it.
 	retries    *int
 	redispatch int
+	// retryOn: retry-on's keywords, as the line gave them (nil: not set,
+	// HAProxy's conn-failure).
+	retryOn []string
 	// dynamicKey: dynamic-cookie-key, for a cookie line's dynamic.
 	dynamicKey string
 }
@@ -1101,6 +1104,14 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 			return at.errorf("retries: want a number of retries")
 		}
 		p.retries = &n
+	case "retry-on":
+		if !be && !isDefaults {
+			return at.errorf("'retry-on' only available in backend or listen section")
+		}
+		if _, err := config.ParseRetryOn(w[1:]); err != nil {
+			return at.errorf("retry-on: %v", err)
+		}
+		p.retryOn = w[1:]
 	case "description", "stats", "fullconn":
 		f.warn(at, "'%s' has no effect in luaedge", kw)
 	case "default_backend":

@@ -97,6 +97,7 @@ backends:
   - name: echo
     servers: [{name: e1, address: "`+echo+`"}]
   - name: dead
+    retries: 0
     servers: [{name: d1, address: "`+edgetest.FreeAddr(t)+`"}]
 `, tcpLua)
 
