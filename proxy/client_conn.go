@@ -558,7 +558,9 @@ func (cc *clientConn) trafficH1() {
 				return
 			}
 			r := &cc.resp
-			if ex.req.method == "CONNECT" && r.Status >= 200 && r.Status < 300 {
+			// A CONNECT's 2xx, and a 101 to an Upgrade, make the
+			// connection the script's socket (take_socket).
+			if ex.req.method == "CONNECT" && r.Status >= 200 && r.Status < 300 || r.Status == 101 && ex.req.asksUpgrade() {
 				cc.c.Discard(n)
 				cc.handOver(ex)
 				return

@@ -67,6 +67,17 @@ type clientRequest struct {
 
 var errBadSpec = errors.New("malformed request from Lua")
 
+// asksUpgrade reports whether r has an Upgrade field: a 101 answers it
+// with another protocol on the connection.
+func (r *clientRequest) asksUpgrade() bool {
+	for _, f := range r.fields {
+		if http1.EqualFold(f.Name, "upgrade") && len(f.Value) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // netstrings reads netstrings from the front of b.
 type netstrings struct{ b []byte }
 

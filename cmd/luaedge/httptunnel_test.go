@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -292,5 +293,100 @@ frontends:
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting tunnel never ended")
+	}
+}
+
+// upgradeLua: /up?URL asks URL to switch to the "lines" protocol and
+// speaks it over the socket take_socket gives; /ping answers pong.
+const upgradeLua = `
+local http_request = require "http.request"
+local function reply(applet, body)
+	applet:set_status(200)
+	applet:add_header("content-length", tostring(#body))
+	applet:start_response()
+	applet:send(body)
+end
+core.register_service("up", "http", function(applet)
+	if applet.path == "/ping" then return reply(applet, "pong") end
+	local req = http_request.new_from_uri(applet.qs)
+	req.headers:upsert("connection", "upgrade")
+	req.headers:upsert("upgrade", "lines")
+	local h, st, errno = req:go(5)
+	if not h then return reply(applet, "err:" .. tostring(errno) .. ":" .. tostring(st)) end
+	local sock = st.connection:take_socket()
+	if not sock then return reply(applet, h:get(":status") .. " no socket " .. st:get_body_as_string(5)) end
+	sock:settimeout(5)
+	assert(sock:send("hello\n"))
+	local line = assert(sock:receive("*l"))
+	sock:send("bye\n")
+	local rest = sock:receive("*a")
+	sock:close()
+	reply(applet, h:get(":status") .. "|" .. h:get("upgrade") .. "|" .. line .. "|" .. rest)
+end)
+`
+
+// A script's request with an Upgrade field that the server answers 101
+// gets the connection as a socket (stream.connection:take_socket), and
+// speaks the new protocol on it while the loop serves another client; a
+// server that does not switch answers as usual, without a socket.
+func TestHTTPRequestUpgradeSocket(t *testing.T) {
+	needBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	held := make(chan struct{})
+	release := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				r := bufio.NewReader(c)
+				req, err := http.ReadRequest(r)
+				if err != nil {
+					return
+				}
+				if req.URL.Path == "/no" {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope")
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: lines\r\nConnection: Upgrade\r\n\r\n")
+				line, _ := r.ReadString('\n')
+				close(held)
+				<-release
+				io.WriteString(c, "echo: "+line)
+				if bye, _ := r.ReadString('\n'); bye == "bye\n" {
+					io.WriteString(c, "see you\n")
+				}
+			}()
+		}
+	}()
+	s := startServer(t, `workers: 1
+lua: {load: [up.lua]}
+frontends:
+  - {name: up, bind: ["127.0.0.1:@PORT@"], use_service: lua.up}
+`, map[string]string{"up.lua": upgradeLua})
+	c, _ := newClient(t)
+	got := make(chan string, 1)
+	go func() {
+		_, body := get(t, c, s.url("/up?http://"+ln.Addr().String()+"/up"))
+		got <- body
+	}()
+	<-held // the script waits on its socket: another client is served
+	if _, body := get(t, c, s.url("/ping")); body != "pong" {
+		t.Errorf("/ping while a script waits on its socket: %q", body)
+	}
+	close(release)
+	if body := <-got; body != "101|lines|echo: hello|see you\n" {
+		t.Errorf("upgraded: %q\n%s", body, s.logs())
+	}
+	if _, body := get(t, c, s.url("/up?http://"+ln.Addr().String()+"/no")); body != "200 no socket nope" {
+		t.Errorf("not upgraded: %q", body)
 	}
 }

@@ -136,9 +136,10 @@ local function watch(st)
 end
 
 -- stream.connection: lua-http's connection of the stream, for
--- take_socket() only. A 2xx answer to a CONNECT made its tunnel a socket
--- in Go (with the exchange's id), which take_socket hands to the script
--- once, as a core.tcp() Socket; any other stream has none (nil).
+-- take_socket() only. A 2xx answer to a CONNECT, or a 101 to an Upgrade,
+-- made the connection a socket in Go (with the exchange's id), which
+-- take_socket hands to the script once, as a core.tcp() Socket; any
+-- other stream has none (nil).
 local tunnel_mt = { __index = {
 	take_socket = function(self)
 		local st = self.stream
@@ -510,8 +511,8 @@ local function spec(self, body, streamed, proxy)
 	local scheme = self.tls and "https" or "http"
 	local sendname = self.sendname
 	local host, port, path, version = self.host, self.port, first(h, ":path") or "/", version_of(self.version)
-	if method == "CONNECT" then
-		if version == "2" then error("http.request: a CONNECT is sent over HTTP/1.1", 4) end
+	if method == "CONNECT" or h:has("upgrade") then
+		if version == "2" then error("http.request: a CONNECT or an Upgrade is sent over HTTP/1.1", 4) end
 		version = "1.1" -- its tunnel is the connection (take_socket)
 	end
 	local pscheme, phost, pport, pauth, puser, ppass, fwd_auth = "", "", 0, "", "", "", nil
@@ -639,7 +640,10 @@ local function send(self, timeout)
 	local st = setmetatable({ id = id, headers = h, head_taken = true, buf = "", done = false, closed = false,
 		peer_version = tonumber(version), reason = sub(out, b + 1, c - 1) }, stream_mt)
 	take(st, out, pos, res, tl)
-	if first(self.headers, ":method") == "CONNECT" and byte(h.values[1]) == 50 then -- "2xx"
+	-- A CONNECT's 2xx, or a 101 to an Upgrade: Go made the connection
+	-- a socket.
+	local status = h.values[1]
+	if first(self.headers, ":method") == "CONNECT" and byte(status) == 50 or status == "101" and self.headers:has("upgrade") then
 		st.tunnel, st.owner = true, I.current()
 		st.connection = setmetatable({ stream = st }, tunnel_mt)
 		watch(st)
