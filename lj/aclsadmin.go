@@ -1,7 +1,8 @@
 package lj
 
-// The runtime socket's ACL commands (show acl, add acl, del acl, clear
-// acl) on the ACL files of a generation: the same shared patterns that
+// The runtime socket's ACL commands (show acl, get acl, add acl, del acl,
+// clear acl, prepare acl, commit acl) on the ACL files of a generation,
+// with versions as maps have them (mapsadmin.go): the same shared patterns that
 // add-acl and del-acl rules and core.add_acl change, so that a change
 // reaches the rules of every core before the command answers.
 //
@@ -13,7 +14,6 @@ package lj
 import (
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // ErrNoACL is the error of a name that is no ACL file in use.
@@ -50,48 +50,34 @@ func (sh *Shared) DeclareACLFile(path, method, fixed string) error {
 
 // ACLFiles returns the ACL files in use (those scripts and rules change,
 // and those a configuration declared), by ID.
-func (sh *Shared) ACLFiles() []MapFile {
-	sh.maps.mu.Lock()
-	var out []MapFile
-	for abs, r := range sh.maps.refs {
-		r.mu.RLock()
-		if r.acl {
-			out = append(out, MapFile{ID: r.id, Path: abs, Entries: len(r.entries)})
-		}
-		r.mu.RUnlock()
-	}
-	sh.maps.mu.Unlock()
-	slices.SortFunc(out, func(a, b MapFile) int { return a.ID - b.ID })
-	return out
-}
+func (sh *Shared) ACLFiles() []MapFile { return sh.files(true) }
 
-// ACLEntries returns the patterns of an ACL file ("#ID" or its path), in
-// file order, those added at run time last (Value is empty).
-func (sh *Shared) ACLEntries(name string) ([]MapEntry, error) {
+// ACLEntries returns the patterns of version v of an ACL file ("#ID" or
+// its path), in file order, those added at run time last (Value is
+// empty).
+func (sh *Shared) ACLEntries(name string, v FileVersion) ([]MapEntry, error) {
 	r, err := sh.findRef(name, true)
 	if err != nil && !errors.Is(err, ErrFixedACL) {
 		return nil, err
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]MapEntry, len(r.entries))
-	for i, e := range r.entries {
-		out[i] = MapEntry{Ref: entryRef(e), Key: e.key}
-	}
-	return out, nil
+	return r.entriesOf(v), nil
 }
 
-// ACLAdd adds a pattern, even when the file has it already (HAProxy's add
-// acl). A pattern that one of the file's match methods cannot read (not
-// an address for an ip ACL, a bad regex) is refused with that method's
-// error. At most MaxMapEntries.
-func (sh *Shared) ACLAdd(name, pattern string) error {
+// ACLAdd adds a pattern to version v, even when the file has it already
+// (HAProxy's add acl). A pattern that one of the file's match methods
+// cannot read (not an address for an ip ACL, a bad regex) is refused
+// with that method's error, whatever the version. At most MaxMapEntries
+// (of all versions).
+func (sh *Shared) ACLAdd(name string, v FileVersion, pattern string) error {
 	r, err := sh.findRef(name, true)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.future(v) {
+		return ErrFutureVersion
+	}
 	if len(r.entries) >= MaxMapEntries {
 		return fmt.Errorf("the ACL holds %d patterns, the most an ACL file may hold", len(r.entries))
 	}
@@ -101,11 +87,7 @@ func (sh *Shared) ACLAdd(name, pattern string) error {
 			return err
 		}
 	}
-	r.entries = append(r.entries, e)
-	for _, x := range r.exprs {
-		_ = x.idx.add(e)
-		x.changed()
-	}
+	r.addEntry(e, v)
 	return nil
 }
 
@@ -119,12 +101,44 @@ func (sh *Shared) ACLDel(name, keyOrRef string) (bool, error) {
 	return r.delEntries(keyOrRef), nil
 }
 
-// ACLClear deletes every pattern of an ACL file.
-func (sh *Shared) ACLClear(name string) error {
+// ACLClear deletes every pattern of version v of an ACL file.
+func (sh *Shared) ACLClear(name string, v FileVersion) error {
 	r, err := sh.findRef(name, true)
 	if err != nil {
 		return err
 	}
-	r.clearEntries()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clearEntries(v.of(r))
 	return nil
+}
+
+// ACLPrepare makes a new version of an ACL file, empty, and returns its
+// number.
+func (sh *Shared) ACLPrepare(name string) (uint32, error) {
+	r, err := sh.findRef(name, true)
+	if err != nil {
+		return 0, err
+	}
+	return r.prepare(), nil
+}
+
+// ACLCommit makes version n of an ACL file the one its rules match, as
+// MapCommit does.
+func (sh *Shared) ACLCommit(name string, n uint32) error {
+	r, err := sh.findRef(name, true)
+	if err != nil {
+		return err
+	}
+	return r.commit(n)
+}
+
+// ACLGet matches s against an ACL file with each match method its rules
+// and scripts use in sh.
+func (sh *Shared) ACLGet(name, s string) ([]Match, error) {
+	r, err := sh.findRef(name, true)
+	if err != nil {
+		return nil, err
+	}
+	return sh.get(r, s), nil
 }

@@ -44,12 +44,12 @@ func TestACLCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(sh.ACLAdd("block.acl", "172.16.0.0/12"))
-	must(sh.ACLAdd("#0", "172.16.0.0/12")) // twice, as HAProxy's add acl
-	if err := sh.ACLAdd("block.acl", "notanip"); err == nil || err.Error() != "'notanip' is not a valid IPv4 or IPv6 address" {
+	must(sh.ACLAdd("block.acl", FileVersion{}, "172.16.0.0/12"))
+	must(sh.ACLAdd("#0", FileVersion{}, "172.16.0.0/12")) // twice, as HAProxy's add acl
+	if err := sh.ACLAdd("block.acl", FileVersion{}, "notanip"); err == nil || err.Error() != "'notanip' is not a valid IPv4 or IPv6 address" {
 		t.Errorf("an invalid pattern: %v", err)
 	}
-	entries, err := sh.ACLEntries("block.acl")
+	entries, err := sh.ACLEntries("block.acl", FileVersion{})
 	if err != nil || len(entries) != 4 || entries[3].Key != "172.16.0.0/12" || !strings.HasPrefix(entries[0].Ref, "0x") {
 		t.Fatalf("ACLEntries = %+v, %v", entries, err)
 	}
@@ -76,15 +76,15 @@ func TestACLCommands(t *testing.T) {
 			t.Fatalf("after del: %q", got)
 		}
 	}
-	must(sh.ACLClear("block.acl"))
+	must(sh.ACLClear("block.acl", FileVersion{}))
 	if got := evalIn(t, two, read); got != "false false" {
 		t.Fatalf("after clear: %q", got)
 	}
 	// The fixed file: listed and shown, never changed.
-	if e, err := sh.ACLEntries("icase.acl"); err != nil || len(e) != 1 || e[0].Key != "Foo" {
+	if e, err := sh.ACLEntries("icase.acl", FileVersion{}); err != nil || len(e) != 1 || e[0].Key != "Foo" {
 		t.Errorf("ACLEntries of a fixed file = %+v, %v", e, err)
 	}
-	for _, err := range []error{sh.ACLAdd("icase.acl", "x"), sh.ACLClear("icase.acl"), func() error { _, err := sh.ACLDel("icase.acl", "Foo"); return err }()} {
+	for _, err := range []error{sh.ACLAdd("icase.acl", FileVersion{}, "x"), sh.ACLClear("icase.acl", FileVersion{}), func() error { _, err := sh.ACLDel("icase.acl", "Foo"); return err }()} {
 		if !errors.Is(err, ErrFixedACL) || !strings.Contains(err.Error(), "with -i") {
 			t.Errorf("a change to a fixed file: %v", err)
 		}
@@ -95,11 +95,11 @@ func TestACLCommands(t *testing.T) {
 	// Maps are no ACLs, and unknown names are none.
 	must(sh.LoadMap("m.map", "str"))
 	for _, name := range []string{"m.map", "nope.acl", "#99"} {
-		if _, err := sh.ACLEntries(name); !errors.Is(err, ErrNoACL) {
+		if _, err := sh.ACLEntries(name, FileVersion{}); !errors.Is(err, ErrNoACL) {
 			t.Errorf("ACLEntries(%s): %v", name, err)
 		}
 	}
-	if _, err := sh.MapEntries("block.acl"); !errors.Is(err, ErrNoMap) {
+	if _, err := sh.MapEntries("block.acl", FileVersion{}); !errors.Is(err, ErrNoMap) {
 		t.Errorf("MapEntries of an ACL file: %v", err)
 	}
 }

@@ -98,7 +98,8 @@ type mapEntry struct {
 	// noValue: the entry has no value (an ACL pattern); a map lookup that
 	// finds it returns nothing, as in HAProxy.
 	noValue bool
-	line    int // line in the file; 0 for entries added at run time
+	line    int    // line in the file; 0 for entries added at run time
+	gen     uint32 // the version it belongs to (patRef.curr when it is live)
 }
 
 // patRef is the contents of one file, shared by all its indexes, and by
@@ -110,10 +111,15 @@ type patRef struct {
 	acl  bool   // read as an ACL file (one pattern per line)
 	// fixed, for an ACL file, says why it cannot change: an ACL of the
 	// configuration compiled its patterns (DeclareACLFile); set once.
-	fixed   string
-	file    fileSum // what was read; set once
-	entries []*mapEntry
-	exprs   []*mapExpr // of every generation using the file
+	fixed string
+	file  fileSum // what was read; set once
+	// entries are those of every version, in file order; the indexes of
+	// exprs hold those of version curr only. curr is the version lookups
+	// see, next the last one "prepare map" made (HAProxy's curr_gen and
+	// next_gen: they start at 0 and wrap as uint32s).
+	entries    []*mapEntry
+	curr, next uint32
+	exprs      []*mapExpr // of every generation using the file
 }
 
 // fileSum identifies the contents of a file; the zero value stands for a
@@ -280,6 +286,9 @@ func (sh *Shared) openMap(path string, method int, acl bool) (int, error) {
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	for _, e := range ref.entries {
+		if e.gen != ref.curr {
+			continue
+		}
 		if err := x.idx.add(e); err != nil && e.line > 0 {
 			return 0, fmt.Errorf("%s:%d: %v", path, e.line, err)
 		}
@@ -357,7 +366,7 @@ func (sh *Shared) setMap(path, key, value string, acl bool) error {
 		if len(r.entries) >= MaxMapEntries {
 			return fmt.Errorf("%s holds %d entries, the most a map or ACL may hold (luaedge's limit, lj.MaxMapEntries): %q not added", path, len(r.entries), key)
 		}
-		e := &mapEntry{key: key, value: value, noValue: acl}
+		e := &mapEntry{key: key, value: value, noValue: acl, gen: r.curr}
 		r.entries = append(r.entries, e)
 		// As in HAProxy, a key that is not valid for one of the file's
 		// match methods (e.g. not an address for an ip map) is left out of
