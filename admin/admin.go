@@ -3,7 +3,10 @@
 // commands over HTTP on the admin listener. A client connects, sends one
 // command line (commands separated by ';', words by blanks), reads the
 // answers and sees the connection close; after "prompt" the connection
-// stays open and takes a line after another. socat is a client:
+// stays open and takes a line after another. A line whose last word is
+// "<<" is followed by a payload, lines up to an empty one, which the
+// line's last command gets (HAProxy's "add map <map> <<"). socat is a
+// client:
 //
 //	echo "show info;show stat" | socat stdio unix-connect:/run/luaedge.sock
 //
@@ -43,6 +46,10 @@ type Command struct {
 	// is empty or ends with a newline. It runs on the client's goroutine
 	// and may take as long as the command needs.
 	Run func(args []string) string
+	// RunPayload, when set, answers the command when a payload follows
+	// it; payload is its lines joined by newlines. A command without it
+	// runs without the payload, as HAProxy's commands that take none.
+	RunPayload func(args []string, payload string) string
 }
 
 // Commands returns the commands answered now. It is called for every
@@ -136,9 +143,51 @@ var builtin = []Command{
 	{Path: []string{"quit"}, Help: "disconnect"},
 }
 
+// payloadMark, the last word of a line, says a payload follows it.
+const payloadMark = "<<"
+
+// opensPayload reports whether line, cut into cmds, ends with the
+// payload mark (unescaped).
+func opensPayload(line string, cmds [][]string) bool {
+	if len(cmds) == 0 || !strings.HasSuffix(strings.TrimRight(line, "\r\n"), " "+payloadMark) {
+		return false
+	}
+	last := cmds[len(cmds)-1]
+	return last[len(last)-1] == payloadMark
+}
+
+// readPayload reads the lines of a payload from next up to an empty one,
+// at most maxLine bytes in all.
+func readPayload(next func() (string, error)) (string, error) {
+	var lines []string
+	size := 0
+	for {
+		l, err := next()
+		if err != nil {
+			return "", err
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			return strings.Join(lines, "\n"), nil
+		}
+		if size += len(l) + 1; size > maxLine {
+			return "", errLine
+		}
+		lines = append(lines, l)
+	}
+}
+
 // Exec answers one command (its words); the answer is empty or ends with
 // a newline. help, prompt and quit are the caller's (exec answers help).
-func (r *Runtime) Exec(words []string) (answer string) {
+func (r *Runtime) Exec(words []string) string { return r.exec(words, "", false) }
+
+// ExecPayload answers a command followed by a payload (its words without
+// the mark "<<").
+func (r *Runtime) ExecPayload(words []string, payload string) string {
+	return r.exec(words, payload, true)
+}
+
+func (r *Runtime) exec(words []string, payload string, hasPayload bool) (answer string) {
 	if len(words) == 0 {
 		return ""
 	}
@@ -163,7 +212,11 @@ func (r *Runtime) Exec(words []string) (answer string) {
 			answer = fmt.Sprintf("Internal error: %v\n", p)
 		}
 	}()
-	return cmd.Run(words[len(cmd.Path):])
+	args := words[len(cmd.Path):]
+	if hasPayload && cmd.RunPayload != nil {
+		return cmd.RunPayload(args, payload)
+	}
+	return cmd.Run(args)
 }
 
 // find returns the command whose path is the longest to begin words.
@@ -341,8 +394,29 @@ func (r *Runtime) serve(c net.Conn) {
 			}
 			return
 		}
+		cmds := Split(line)
+		var payload string
+		if opensPayload(line, cmds) {
+			if interactive {
+				_, _ = io.WriteString(c, "+ ")
+			}
+			payload, err = readPayload(func() (string, error) {
+				_ = c.SetReadDeadline(time.Now().Add(timeout))
+				l, err := readLine(in)
+				if err == nil && interactive && strings.TrimRight(l, "\r\n") != "" {
+					_, _ = io.WriteString(c, "+ ")
+				}
+				return l, err
+			})
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					_, _ = io.WriteString(c, err.Error()+"\n")
+				}
+				return // a command whose payload did not end is not run, as in HAProxy
+			}
+		}
 		var out strings.Builder
-		for _, words := range Split(line) {
+		for i, words := range cmds {
 			switch words[0] {
 			case "quit":
 				_, _ = io.WriteString(c, out.String())
@@ -351,7 +425,11 @@ func (r *Runtime) serve(c net.Conn) {
 				interactive = !interactive
 				continue
 			}
-			out.WriteString(r.Exec(words))
+			if i == len(cmds)-1 && opensPayload(line, cmds) {
+				out.WriteString(r.ExecPayload(words[:len(words)-1], payload))
+			} else {
+				out.WriteString(r.Exec(words))
+			}
 			out.WriteString("\n")
 			if interactive {
 				out.WriteString("> ")

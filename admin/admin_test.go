@@ -23,6 +23,10 @@ func testRuntime() *Runtime {
 		{Path: []string{"fail"}, Help: "fails", Run: func([]string) string { return "Success=0\n--\nit failed\n" }},
 		{Path: []string{"panic"}, Help: "panics", Run: func([]string) string { panic("boom") }},
 		{Path: []string{"lua", "cmd"}, Usage: "lua cmd: a script's command", Run: func([]string) string { return "lua\n" }},
+		{Path: []string{"load"}, Help: "takes a payload", Run: func(args []string) string { return "no payload " + strings.Join(args, "|") + "\n" },
+			RunPayload: func(args []string, payload string) string {
+				return strings.Join(args, "|") + ": " + strings.ReplaceAll(payload, "\n", "|") + "\n"
+			}},
 	}
 	return NewRuntime(func() []Command { return cmds }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
@@ -154,6 +158,21 @@ func TestSocket(t *testing.T) {
 	if got := exchange(t, path, strings.Repeat("x", maxLine+10)+"\n"); !strings.HasPrefix(got, "A command is one line") {
 		t.Errorf("a line too long: %q", got)
 	}
+	// A payload: the lines after "<<" up to an empty one go to the
+	// line's last command; one that takes none runs without it; one
+	// whose payload does not end is not run.
+	for in, want := range map[string]string{
+		"echo 1; load a b <<\nk v\n  k2 v2\n\necho never\n":   "1\n\na|b: k v|  k2 v2\n\n",
+		"echo x <<\nignored\n\n":                              "x\n\n",
+		"load a\\<<\n":                                        "no payload a<<\n\n",
+		"load a <<\nk v\n":                                    "",
+		"prompt\nload a <<\nk v\n\nquit\n":                    "\n> + + a: k v\n\n> ",
+		"load a <<\n" + strings.Repeat("x", maxLine) + "\n\n": "A command is one line, at most 16 KiB, sent within 10 s.\n",
+	} {
+		if got := exchange(t, path, in); got != want {
+			t.Errorf("%.40q: %q, want %q", in, got, want)
+		}
+	}
 
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -226,6 +245,9 @@ func TestRuntimeHTTP(t *testing.T) {
 	}
 	if code, got := post("echo a;echo b\nset quiet\nprompt\n", ""); code != 200 || got != "a\n\nb\n\n\n" {
 		t.Errorf("POST: %d %q", code, got)
+	}
+	if code, got := post("load a <<\nk v\nk2 v2\n\necho b\nload c <<\nk3 v3", ""); code != 200 || got != "a: k v|k2 v2\n\nb\n\n" {
+		t.Errorf("POST with payloads: %d %q", code, got)
 	}
 	if code, _ := post("echo a", srv.URL); code != 200 {
 		t.Errorf("from its own origin: %d", code)

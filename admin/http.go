@@ -51,7 +51,8 @@ func (h *HTTP) Close() error { return h.srv.Close() }
 
 // ServeHTTP answers the command lines of a POST's body (at most 16 KiB)
 // as the socket answers one line each: every answer followed by an empty
-// line. It is the runtime API on the admin listener (admin.runtime), for
+// line; a line ending in "<<" takes the lines up to an empty one as its
+// payload. It is the runtime API on the admin listener (admin.runtime), for
 // clients that cannot reach the Unix socket.
 func (r *Runtime) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
@@ -72,13 +73,36 @@ func (r *Runtime) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var out strings.Builder
-	for _, line := range strings.Split(string(body), "\n") {
-		for _, words := range Split(line) {
+	lines := strings.Split(string(body), "\n")
+	next := func() (string, error) {
+		if len(lines) == 0 {
+			return "", io.EOF
+		}
+		l := lines[0]
+		lines = lines[1:]
+		return l, nil
+	}
+	for len(lines) > 0 {
+		line, _ := next()
+		cmds := Split(line)
+		withPayload := opensPayload(line, cmds)
+		var payload string
+		if withPayload {
+			var err error
+			if payload, err = readPayload(next); err != nil {
+				break // a command whose payload did not end is not run
+			}
+		}
+		for i, words := range cmds {
 			switch words[0] {
 			case "prompt", "quit":
 				continue // a request is one exchange
 			}
-			out.WriteString(r.Exec(words))
+			if withPayload && i == len(cmds)-1 {
+				out.WriteString(r.ExecPayload(words[:len(words)-1], payload))
+			} else {
+				out.WriteString(r.Exec(words))
+			}
 			out.WriteString("\n")
 		}
 	}
