@@ -51,15 +51,21 @@ func (p *process) commands() []admin.Command {
 		{Path: []string{"clear", "table"}, Usage: "<table> [<filter>]*", Help: "remove entries from a table (filter: data/key)", Run: p.serverCmd(clearTable)},
 		{Path: []string{"show", "cache"}, ReadOnly: true, Help: "show cache status", Run: p.serverCmd(showCache)},
 		{Path: []string{"set", "table"}, Usage: "<table> key <k> [data.* <v>]*", Help: "update or create a table entry's data", Run: p.serverCmd(setTable)},
-		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
-		{Path: []string{"add", "map"}, Usage: "<map> <key> <val>", Help: "add a map entry", Run: p.serverCmd(addMap)},
+		{Path: []string{"show", "map"}, ReadOnly: true, Usage: "[@<ver>] [<map>]", Help: "report available maps or dump a map's contents", Run: p.serverCmd(showMap)},
+		{Path: []string{"get", "map"}, ReadOnly: true, Usage: "<map> <value>", Help: "report the keys and values matching a sample for a map", Run: p.serverCmd(getMap)},
+		{Path: []string{"add", "map"}, Usage: "[@<ver>] <map> <key> <val>", Help: "add a map entry (payload supported instead of key/val)", Run: p.serverCmd(addMap), RunPayload: p.payloadCmd(addMapPayload)},
 		{Path: []string{"set", "map"}, Usage: "<map> [<key>|#<ref>] <value>", Help: "modify a map entry", Run: p.serverCmd(setMap)},
 		{Path: []string{"del", "map"}, Usage: "<map> [<key>|#<ref>]", Help: "delete map entries matching <key>", Run: p.serverCmd(delMap)},
-		{Path: []string{"clear", "map"}, Usage: "<map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
-		{Path: []string{"show", "acl"}, ReadOnly: true, Usage: "[<acl>]", Help: "report available acls or dump an acl's contents", Run: p.serverCmd(showACL)},
-		{Path: []string{"add", "acl"}, Usage: "<acl> <pattern>", Help: "add an acl entry", Run: p.serverCmd(addACL)},
+		{Path: []string{"clear", "map"}, Usage: "[@<ver>] <map>", Help: "clear the contents of this map", Run: p.serverCmd(clearMap)},
+		{Path: []string{"prepare", "map"}, Usage: "<map>", Help: "prepare a new version for atomic map replacement", Run: p.serverCmd(prepareMap)},
+		{Path: []string{"commit", "map"}, Usage: "@<ver> <map>", Help: "commit the map at this version", Run: p.serverCmd(commitMap)},
+		{Path: []string{"show", "acl"}, ReadOnly: true, Usage: "[@<ver>] [<acl>]", Help: "report available acls or dump an acl's contents", Run: p.serverCmd(showACL)},
+		{Path: []string{"get", "acl"}, ReadOnly: true, Usage: "<acl> <value>", Help: "report the patterns matching a sample for an ACL", Run: p.serverCmd(getACL)},
+		{Path: []string{"add", "acl"}, Usage: "[@<ver>] <acl> <pattern>", Help: "add an acl entry", Run: p.serverCmd(addACL)},
 		{Path: []string{"del", "acl"}, Usage: "<acl> [<key>|#<ref>]", Help: "delete acl entries matching <key>", Run: p.serverCmd(delACL)},
-		{Path: []string{"clear", "acl"}, Usage: "<acl>", Help: "clear the contents of this acl", Run: p.serverCmd(clearACL)},
+		{Path: []string{"clear", "acl"}, Usage: "[@<ver>] <acl>", Help: "clear the contents of this acl", Run: p.serverCmd(clearACL)},
+		{Path: []string{"prepare", "acl"}, Usage: "<acl>", Help: "prepare a new version for atomic ACL replacement", Run: p.serverCmd(prepareACL)},
+		{Path: []string{"commit", "acl"}, Usage: "@<ver> <acl>", Help: "commit the ACL at this version", Run: p.serverCmd(commitACL)},
 		{Path: []string{"set", "server"}, Usage: "<bk>/<srv> [opts]", Help: "change a server's state, weight, health or address", Run: p.serverCmd(setServer)},
 		{Path: []string{"set", "weight"}, Usage: "<bk>/<srv> <weight>[%]", Help: "change a server's weight (use 'set server' instead)", Run: p.serverCmd(setWeight)},
 		{Path: []string{"get", "weight"}, ReadOnly: true, Usage: "<bk>/<srv>", Help: "report a server's current weight", Run: p.serverCmd(getWeight)},
@@ -87,6 +93,18 @@ func (p *process) serverCmd(fn func(srv *edge.Server, args []string) string) fun
 			return "luaedge is not serving yet.\n"
 		}
 		return fn(g.srv, args)
+	}
+}
+
+// payloadCmd runs fn, a command that takes a payload, on the serving
+// generation's server.
+func (p *process) payloadCmd(fn func(srv *edge.Server, args []string, payload string) string) func([]string, string) string {
+	return func(args []string, payload string) string {
+		g := p.serving.Load()
+		if g == nil {
+			return "luaedge is not serving yet.\n"
+		}
+		return fn(g.srv, args, payload)
 	}
 }
 
@@ -560,38 +578,141 @@ func setTable(srv *edge.Server, args []string) string {
 	return msg
 }
 
-const unknownMap = "Unknown map identifier. Please use #<id> or <file>.\n"
+const (
+	unknownMap  = "Unknown map identifier. Please use #<id> or <file>.\n"
+	addMapUsage = "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n"
+)
 
-// showMap is "show map [<map>]".
+// cutVersion takes "@<ver>" off the front of args. HAProxy reads the
+// digits the version starts with ("@x" is version 0, as its str2uic).
+func cutVersion(args []string) (lj.FileVersion, []string) {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "@") {
+		return lj.FileVersion{}, args
+	}
+	var n uint32
+	for _, c := range []byte(args[0][1:]) {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	return lj.FileVersion{N: n, Set: true}, args[1:]
+}
+
+// listFiles is "show map" and "show acl" without a file.
+func listFiles(files []lj.MapFile, kind string) string {
+	var b strings.Builder
+	b.WriteString("# id (file) description\n")
+	for _, f := range files {
+		fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by %s. curr_ver=%d next_ver=%d entry_cnt=%d\n", f.ID, f.Path, f.Path, kind, f.Curr, f.Next, f.Entries)
+	}
+	return b.String()
+}
+
+// showMap is "show map [[@<ver>] <map>]".
 func showMap(srv *edge.Server, args []string) string {
 	sh := srv.Shared()
-	var b strings.Builder
 	if len(args) == 0 {
-		b.WriteString("# id (file) description\n")
-		for _, f := range sh.MapFiles() {
-			fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by map. curr_ver=0 next_ver=0 entry_cnt=%d\n", f.ID, f.Path, f.Path, f.Entries)
-		}
-		return b.String()
+		return listFiles(sh.MapFiles(), "map")
 	}
-	entries, err := sh.MapEntries(args[0])
+	v, args := cutVersion(args)
+	if len(args) == 0 {
+		return unknownMap
+	}
+	entries, err := sh.MapEntries(args[0], v)
 	if err != nil {
 		return unknownMap
 	}
+	var b strings.Builder
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%s %s %s\n", e.Ref, e.Key, e.Value)
 	}
 	return b.String()
 }
 
-func addMap(srv *edge.Server, args []string) string {
-	if len(args) < 3 {
-		return "'add map' expects three parameters (map identifier, key and value).\n"
-	}
-	if err := srv.Shared().MapAdd(args[0], args[1], args[2]); err != nil {
-		if errors.Is(err, lj.ErrNoMap) {
-			return unknownMap
+// matchLines is the answer of "get map" (isMap) and "get acl": a line a
+// match method, in HAProxy's words. luaedge's lookups return strings:
+// the value's type is "str".
+func matchLines(ms []lj.Match, isMap bool) string {
+	found := map[bool]string{true: "found", false: "match"}[isMap]
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "type=%s, case=sensitive", m.Method)
+		if !m.Found {
+			fmt.Fprintf(&b, ", %s=no\n", found)
+			continue
 		}
-		return err.Error() + "\n"
+		fmt.Fprintf(&b, ", %s=yes, idx=%s", found, map[bool]string{true: "tree", false: "list"}[m.Tree])
+		switch {
+		case !isMap:
+			fmt.Fprintf(&b, ", pattern=\"%s\"\n", m.Entry.Key)
+		case m.NoValue:
+			fmt.Fprintf(&b, ", key=\"%s\", value=none\n", m.Entry.Key)
+		default:
+			fmt.Fprintf(&b, ", key=\"%s\", value=\"%s\", type=\"str\"\n", m.Entry.Key, m.Entry.Value)
+		}
+	}
+	return b.String()
+}
+
+// getMap is "get map <map> <value>".
+func getMap(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "Missing map identifier and/or key.\n"
+	}
+	ms, err := srv.Shared().MapGet(args[0], args[1])
+	if err != nil {
+		return unknownMap
+	}
+	return matchLines(ms, true)
+}
+
+// mapError is the answer to a map command's error.
+func mapError(err error) string {
+	switch {
+	case errors.Is(err, lj.ErrNoMap):
+		return unknownMap
+	case errors.Is(err, lj.ErrFutureVersion):
+		return "Version number in the future, please use 'prepare map' before.\n"
+	case errors.Is(err, lj.ErrVersionRange):
+		return "Version number out of range.\n"
+	}
+	return err.Error() + "\n"
+}
+
+// addMap is "add map [@<ver>] <map> <key> <value>".
+func addMap(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
+	if len(args) < 3 {
+		return addMapUsage
+	}
+	if err := srv.Shared().MapAdd(args[0], v, args[1], args[2]); err != nil {
+		return mapError(err)
+	}
+	return ""
+}
+
+// addMapPayload is "add map [@<ver>] <map> <<" and its payload, read as
+// HAProxy 2.6 reads it: a key runs to the first blank, even past the end
+// of a line (a line without a value takes the next line's key into its
+// own), the value from the next non-blank to the end of the line. The
+// entries before an error stay added.
+func addMapPayload(srv *edge.Server, args []string, payload string) string {
+	v, args := cutVersion(args)
+	if len(args) < 1 {
+		return addMapUsage
+	}
+	for payload != "" {
+		i := strings.IndexAny(payload, " \t")
+		if i < 0 {
+			return fmt.Sprintf("Missing value for key '%s'.\n", payload)
+		}
+		key := payload[:i]
+		value, rest, _ := strings.Cut(strings.TrimLeft(payload[i+1:], " \t"), "\n")
+		if err := srv.Shared().MapAdd(args[0], v, key, value); err != nil {
+			return mapError(err)
+		}
+		payload = rest
 	}
 	return ""
 }
@@ -626,12 +747,41 @@ func delMap(srv *edge.Server, args []string) string {
 	return ""
 }
 
+// clearMap is "clear map [@<ver>] <map>".
 func clearMap(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
 	if len(args) < 1 {
 		return "Missing map identifier.\n"
 	}
-	if err := srv.Shared().MapClear(args[0]); err != nil {
+	if err := srv.Shared().MapClear(args[0], v); err != nil {
 		return unknownMap
+	}
+	return ""
+}
+
+// prepareMap is "prepare map <map>".
+func prepareMap(srv *edge.Server, args []string) string {
+	if len(args) < 1 {
+		return unknownMap
+	}
+	n, err := srv.Shared().MapPrepare(args[0])
+	if err != nil {
+		return unknownMap
+	}
+	return fmt.Sprintf("New version created: %d\n", n)
+}
+
+// commitMap is "commit map @<ver> <map>".
+func commitMap(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
+	switch {
+	case !v.Set:
+		return "Missing version number.\n"
+	case len(args) < 1:
+		return "Missing map identifier.\n"
+	}
+	if err := srv.Shared().MapCommit(args[0], v.N); err != nil {
+		return mapError(err)
 	}
 	return ""
 }
@@ -640,39 +790,59 @@ const unknownACL = "Unknown ACL identifier. Please use #<id> or <file>.\n"
 
 // aclError is the answer to an ACL command's error.
 func aclError(err error) string {
-	if errors.Is(err, lj.ErrNoACL) {
+	switch {
+	case errors.Is(err, lj.ErrNoACL):
 		return unknownACL
+	case errors.Is(err, lj.ErrFutureVersion):
+		return "Version number in the future, please use 'prepare acl' before.\n"
+	case errors.Is(err, lj.ErrVersionRange):
+		return "Version number out of range.\n"
 	}
 	return err.Error() + ".\n"
 }
 
-// showACL is "show acl [<acl>]": the ACL files (those a haproxy.cfg's
-// ACLs load with -f, and those scripts change), or one's patterns.
+// showACL is "show acl [[@<ver>] <acl>]": the ACL files (those a
+// haproxy.cfg's ACLs load with -f, and those scripts change), or one's
+// patterns.
 func showACL(srv *edge.Server, args []string) string {
 	sh := srv.Shared()
-	var b strings.Builder
 	if len(args) == 0 {
-		b.WriteString("# id (file) description\n")
-		for _, f := range sh.ACLFiles() {
-			fmt.Fprintf(&b, "%d (%s) pattern loaded from file '%s' used by acl. curr_ver=0 next_ver=0 entry_cnt=%d\n", f.ID, f.Path, f.Path, f.Entries)
-		}
-		return b.String()
+		return listFiles(sh.ACLFiles(), "acl")
 	}
-	entries, err := sh.ACLEntries(args[0])
+	v, args := cutVersion(args)
+	if len(args) == 0 {
+		return unknownACL
+	}
+	entries, err := sh.ACLEntries(args[0], v)
 	if err != nil {
 		return unknownACL
 	}
+	var b strings.Builder
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%s %s\n", e.Ref, e.Key)
 	}
 	return b.String()
 }
 
+// getACL is "get acl <acl> <value>".
+func getACL(srv *edge.Server, args []string) string {
+	if len(args) < 2 {
+		return "Missing ACL identifier and/or key.\n"
+	}
+	ms, err := srv.Shared().ACLGet(args[0], args[1])
+	if err != nil {
+		return aclError(err)
+	}
+	return matchLines(ms, false)
+}
+
+// addACL is "add acl [@<ver>] <acl> <pattern>".
 func addACL(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
 	if len(args) < 2 {
 		return "'add acl' expects two parameters: ACL identifier and pattern.\n"
 	}
-	if err := srv.Shared().ACLAdd(args[0], args[1]); err != nil {
+	if err := srv.Shared().ACLAdd(args[0], v, args[1]); err != nil {
 		return aclError(err)
 	}
 	return ""
@@ -694,11 +864,40 @@ func delACL(srv *edge.Server, args []string) string {
 	return ""
 }
 
+// clearACL is "clear acl [@<ver>] <acl>".
 func clearACL(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
 	if len(args) < 1 {
 		return "Missing ACL identifier.\n"
 	}
-	if err := srv.Shared().ACLClear(args[0]); err != nil {
+	if err := srv.Shared().ACLClear(args[0], v); err != nil {
+		return aclError(err)
+	}
+	return ""
+}
+
+// prepareACL is "prepare acl <acl>".
+func prepareACL(srv *edge.Server, args []string) string {
+	if len(args) < 1 {
+		return unknownACL
+	}
+	n, err := srv.Shared().ACLPrepare(args[0])
+	if err != nil {
+		return aclError(err)
+	}
+	return fmt.Sprintf("New version created: %d\n", n)
+}
+
+// commitACL is "commit acl @<ver> <acl>".
+func commitACL(srv *edge.Server, args []string) string {
+	v, args := cutVersion(args)
+	switch {
+	case !v.Set:
+		return "Missing version number.\n"
+	case len(args) < 1:
+		return "Missing ACL identifier.\n"
+	}
+	if err := srv.Shared().ACLCommit(args[0], v.N); err != nil {
 		return aclError(err)
 	}
 	return ""

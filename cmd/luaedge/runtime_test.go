@@ -342,7 +342,7 @@ func TestRuntimeMaps(t *testing.T) {
 	}
 	for line, want := range map[string]string{
 		"show map nope.map":       "Unknown map identifier. Please use #<id> or <file>.\n",
-		"add map m.map /k":        "'add map' expects three parameters (map identifier, key and value).\n",
+		"add map m.map /k":        "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n",
 		"set map m.map /nope v":   "entry not found.\n",
 		"set map m.map #0x1 v":    "key or pattern not found.\n",
 		"set map m.map /k":        "'set map' expects three parameters: map identifier, key and value.\n",
@@ -354,6 +354,23 @@ func TestRuntimeMaps(t *testing.T) {
 	} {
 		s.expectRT(t, line, want)
 	}
+	// A version prepared and filled is seen by no state until its commit,
+	// then by every one at once (their copies of the lookup are dropped).
+	s.expectRT(t, "add map m.map /z old", "")
+	s.expectRT(t, "prepare map m.map", "New version created: 1\n")
+	s.expectRT(t, "add map @1 m.map /z new", "")
+	for state, v := range lookAll(t, s, "/z") {
+		if v != "old" {
+			t.Errorf("before commit map, /z on state %s: %q", state, v)
+		}
+	}
+	s.expectRT(t, "commit map @1 m.map", "")
+	for state, v := range lookAll(t, s, "/z") {
+		if v != "new" {
+			t.Errorf("after commit map, /z on state %s: %q", state, v)
+		}
+	}
+	s.expectRT(t, "show map", "# id (file) description\n0 ("+mapPath+") pattern loaded from file '"+mapPath+"' used by map. curr_ver=1 next_ver=1 entry_cnt=1\n")
 }
 
 // Stick tables: show table lists and dumps as HAProxy's, with data
