@@ -463,7 +463,8 @@ func readLine(in *bufio.Reader) (string, error) {
 }
 
 // Send sends the command line to the socket at path and returns the
-// answer, waiting for it at most timeout.
+// answer, waiting for it at most timeout. A line ending in "<<" may be
+// followed by its payload's lines ("add map m.map <<\n/k v").
 func Send(path, line string, timeout time.Duration) (string, error) {
 	c, err := net.DialTimeout("unix", path, timeout)
 	if err != nil {
@@ -471,7 +472,11 @@ func Send(path, line string, timeout time.Duration) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, strings.TrimRight(line, "\n")+"\n"); err != nil {
+	line = strings.TrimRight(line, "\n") + "\n"
+	if first, _, _ := strings.Cut(line, "\n"); opensPayload(first, Split(first)) {
+		line += "\n" // the empty line that ends the payload
+	}
+	if _, err := io.WriteString(c, line); err != nil {
 		return "", err
 	}
 	answer, err := io.ReadAll(c)

@@ -130,6 +130,7 @@ func TestSocket(t *testing.T) {
 		{"set quiet", "\n", false},
 		{"echo 1;echo 2", "1\n\n2\n\n", false},
 		{"fail", "Success=0\n--\nit failed\n\n", true},
+		{"load a <<\nk v\nk2 v2\n", "a: k v|k2 v2\n\n", false},
 		{"", "", false},
 	} {
 		got, err := Send(path, tc.line, 5*time.Second)
