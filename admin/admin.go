@@ -395,26 +395,7 @@ func (r *Runtime) serve(c net.Conn) {
 			return
 		}
 		cmds := Split(line)
-		var payload string
-		if opensPayload(line, cmds) {
-			if interactive {
-				_, _ = io.WriteString(c, "+ ")
-			}
-			payload, err = readPayload(func() (string, error) {
-				_ = c.SetReadDeadline(time.Now().Add(timeout))
-				l, err := readLine(in)
-				if err == nil && interactive && strings.TrimRight(l, "\r\n") != "" {
-					_, _ = io.WriteString(c, "+ ")
-				}
-				return l, err
-			})
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					_, _ = io.WriteString(c, err.Error()+"\n")
-				}
-				return // a command whose payload did not end is not run, as in HAProxy
-			}
-		}
+		withPayload := opensPayload(line, cmds)
 		var out strings.Builder
 		for i, words := range cmds {
 			switch words[0] {
@@ -425,10 +406,21 @@ func (r *Runtime) serve(c net.Conn) {
 				interactive = !interactive
 				continue
 			}
-			if i == len(cmds)-1 && opensPayload(line, cmds) {
-				out.WriteString(r.ExecPayload(words[:len(words)-1], payload))
-			} else {
+			if !withPayload || i < len(cmds)-1 {
 				out.WriteString(r.Exec(words))
+			} else {
+				// The answers so far go out before the payload is read,
+				// as HAProxy runs a line's commands one after another.
+				_, _ = io.WriteString(c, out.String())
+				out.Reset()
+				payload, err := r.readPayload(c, in, interactive, timeout)
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						_, _ = io.WriteString(c, err.Error()+"\n")
+					}
+					return // a command whose payload did not end is not run, as in HAProxy
+				}
+				out.WriteString(r.ExecPayload(words[:len(words)-1], payload))
 			}
 			out.WriteString("\n")
 			if interactive {
@@ -442,6 +434,22 @@ func (r *Runtime) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// readPayload reads a payload from the client on c (in is its reader),
+// prompting each line with "+ " in interactive mode.
+func (r *Runtime) readPayload(c net.Conn, in *bufio.Reader, interactive bool, timeout time.Duration) (string, error) {
+	if interactive {
+		_, _ = io.WriteString(c, "+ ")
+	}
+	return readPayload(func() (string, error) {
+		_ = c.SetReadDeadline(time.Now().Add(timeout))
+		l, err := readLine(in)
+		if err == nil && interactive && strings.TrimRight(l, "\r\n") != "" {
+			_, _ = io.WriteString(c, "+ ")
+		}
+		return l, err
+	})
 }
 
 // errLine is what a client that sends no proper line gets.

@@ -166,7 +166,7 @@ func TestSocket(t *testing.T) {
 		"echo 1; load a b <<\nk v\n  k2 v2\n\necho never\n":   "1\n\na|b: k v|  k2 v2\n\n",
 		"echo x <<\nignored\n\n":                              "x\n\n",
 		"load a\\<<\n":                                        "no payload a<<\n\n",
-		"load a <<\nk v\n":                                    "",
+		"echo 1; load a <<\nk v\n":                            "1\n\n",
 		"prompt\nload a <<\nk v\n\nquit\n":                    "\n> + + a: k v\n\n> ",
 		"load a <<\n" + strings.Repeat("x", maxLine) + "\n\n": "A command is one line, at most 16 KiB, sent within 10 s.\n",
 	} {
