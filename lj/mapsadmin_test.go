@@ -129,10 +129,17 @@ p = Map.new("a.map", Map._beg)`
 		t.Fatalf("add to version 3: %v", err)
 	}
 	expect("after adds to versions 1 and 2", "one two one")
+	// Deleting the current /x by its reference leaves version 1's /x
+	// out of the lookups.
+	cur, _ := sh.MapEntries("a.map", FileVersion{})
+	if found, _ := sh.MapDel("a.map", "#"+cur[0].Ref); !found {
+		t.Fatalf("MapDel #%s found nothing", cur[0].Ref)
+	}
+	expect("after deleting the current /x", "nil two nil")
 	if e, _ := sh.MapEntries("a.map", FileVersion{N: 1, Set: true}); len(e) != 1 || e[0].Key != "/x" || e[0].Value != "uno" {
 		t.Fatalf("version 1: %+v", e)
 	}
-	if f := sh.MapFiles(); f[0].Curr != 0 || f[0].Next != 2 || f[0].Entries != 4 {
+	if f := sh.MapFiles(); f[0].Curr != 0 || f[0].Next != 2 || f[0].Entries != 3 {
 		t.Fatalf("MapFiles = %+v", f)
 	}
 	for _, n := range []uint32{0, 3} {
