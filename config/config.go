@@ -106,6 +106,16 @@ type Lua struct {
 	// read when the generation starts so that the runtime API lists and
 	// changes them. Not a YAML key.
 	ACLFiles []ACLFile `yaml:"-"`
+	// MapFiles are the map files a haproxy.cfg's map converters look up
+	// in, read when the generation starts so that the runtime API knows
+	// them before the first lookup, as HAProxy does. Not a YAML key.
+	MapFiles []MapFile `yaml:"-"`
+}
+
+// MapFile is a map file of a converter (Lua.MapFiles).
+type MapFile struct {
+	Path   string // absolute
+	Method string // the converter's match method: "str", "beg", "ip"...
 }
 
 // ACLFile is a pattern file of an ACL (Lua.ACLFiles).

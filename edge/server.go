@@ -313,6 +313,13 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			return nil, fmt.Errorf("ACL file: %v", err)
 		}
 	}
+	// Its map files too. One that cannot be read is left to the lookups,
+	// which find nothing in it (HAProxy refuses to start).
+	for _, f := range cfg.Lua.MapFiles {
+		if err := s.shared.LoadMap(f.Path, f.Method); err != nil {
+			log.Warn("map file", "err", err)
+		}
+	}
 	return s, nil
 }
 

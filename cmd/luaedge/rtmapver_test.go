@@ -58,10 +58,13 @@ frontend f
 		get := func(c *http.Client, path string) { seen = append(seen, path+" "+stickGet(t, c, fe, path)) }
 		step := func(line string) { seen = append(seen, line+" -> "+ask(line)) }
 		show := func(cmd string) { seen = append(seen, cmd+": "+patLines(ask, cmd)) }
+		// The file is known before any request looks in it.
+		step("get map redir.map /go/a")
+		seen = append(seen, versionsOf(ask, "show map", "redir.map"))
 		get(c1, "/go/a")
 		get(c2, "/p/x")
 		for _, line := range []string{
-			"get map redir.map /go/a", "get map redir.map /p/deep", "get map redir.map /zz",
+			"get map redir.map /p/deep", "get map redir.map /zz",
 			"get acl block.acl 10.9.9.9", "get acl block.acl 127.0.0.2",
 			"prepare map redir.map", "add map @1 redir.map /go/a /uno",
 			"add map @1 redir.map <<\n/go/c /tres\n/p   pre two\n",

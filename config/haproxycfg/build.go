@@ -73,6 +73,9 @@ type gen struct {
 	aclFiles map[string]bool
 	// aclDecls are the files ACLs load with -f (config.Lua.ACLFiles).
 	aclDecls []config.ACLFile
+	// mapDecls are the files map converters look up in
+	// (config.Lua.MapFiles), in the order the configuration names them.
+	mapDecls []config.MapFile
 	// tables are the sections with a stick-table, by name: the table_*
 	// converters name one.
 	tables map[string]*proxy
@@ -202,6 +205,7 @@ func (f *file) build() (*Result, error) {
 		return nil, fmt.Errorf("%s: no frontend or listen section", f.first)
 	}
 	cfg.Lua.ACLFiles = g.aclDecls
+	cfg.Lua.MapFiles = g.mapDecls
 	if err := cfg.Complete(); err != nil {
 		return nil, fmt.Errorf("%s: %v", f.first, err)
 	}

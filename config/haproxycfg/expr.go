@@ -246,6 +246,27 @@ func (g *gen) declareACLFile(f config.ACLFile) {
 	}
 }
 
+// declareMapFile adds f to the map files of the configuration, once.
+func (g *gen) declareMapFile(f config.MapFile) {
+	if !slices.Contains(g.mapDecls, f) {
+		g.mapDecls = append(g.mapDecls, f)
+	}
+}
+
+// mapMethod is the match method of a map converter: map_beg and
+// map_beg_int match with beg, map_int and map_int_int with int, map
+// with str.
+func mapMethod(conv string) string {
+	m, ok := strings.CutPrefix(conv, "map_")
+	if !ok {
+		return "str"
+	}
+	if method, _, found := strings.Cut(m, "_"); found {
+		return method
+	}
+	return m
+}
+
 // checkTableArg checks the table a table_* converter names: the first
 // argument, after the element's index for the arrays' (table_gpc(idx,t)).
 func (g *gen) checkTableArg(conv string, args []string) error {
@@ -341,6 +362,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		case converters[cname]:
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
+				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname)})
 			}
 			if strings.HasPrefix(cname, "table_") {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {

@@ -682,6 +682,33 @@ func TestStatsSocket(t *testing.T) {
 // An ACL's -f files are matched as they are now (shared, changeable at
 // run time) unless -i or a method the shared index lacks makes the rules
 // compile their patterns; the configuration lists both kinds.
+// The map converters' files are declared with their match methods, once
+// each, in the order the configuration names them.
+func TestMapFiles(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `frontend f
+    mode http
+    bind 127.0.0.1:80
+    http-request set-header x-a %[path,map(a.map)]
+    http-request set-header x-b %[path,map_beg(a.map,none)]
+    http-request set-header x-c %[src,map_ip_int(/etc/ip.map,0)]
+    http-request set-header x-d %[hdr(x-n),map_int(n.map)]
+    http-request set-header x-e %[path,map(a.map,x)]
+    http-request return status 200
+`, "a.map", "/a one\n")
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(filepath.Dir(paths[0]), "a.map")
+	want := []config.MapFile{
+		{Path: a, Method: "str"}, {Path: a, Method: "beg"}, {Path: "/etc/ip.map", Method: "ip"},
+		{Path: filepath.Join(filepath.Dir(paths[0]), "n.map"), Method: "int"},
+	}
+	if !reflect.DeepEqual(res.Config.Lua.MapFiles, want) {
+		t.Errorf("MapFiles = %+v", res.Config.Lua.MapFiles)
+	}
+}
+
 func TestACLFiles(t *testing.T) {
 	paths := write(t, "haproxy.cfg", `frontend f
     mode http
