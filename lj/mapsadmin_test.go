@@ -173,6 +173,17 @@ p = Map.new("a.map", Map._beg)`
 	if f := sh.MapFiles(); f[0].Curr != 2 || f[0].Next != 2 || f[0].Entries != 0 {
 		t.Fatalf("MapFiles = %+v", f)
 	}
+	// A reload keeps the versions, a pending one too.
+	v3, _ := sh.MapPrepare("a.map")
+	must(sh.MapAdd("a.map", FileVersion{N: v3, Set: true}, "/x", "tres"))
+	next := sh.Next(dir, 2)
+	if f := next.MapFiles(); len(f) != 1 || f[0].Curr != 2 || f[0].Next != 3 {
+		t.Fatalf("next generation's files: %+v", f)
+	}
+	must(next.MapCommit("a.map", v3))
+	if e, _ := next.MapEntries("a.map", FileVersion{}); len(e) != 1 || e[0].Value != "tres" {
+		t.Fatalf("next generation after its commit: %+v", e)
+	}
 }
 
 // ACL files have versions too; get acl reports the pattern matched.
