@@ -2,9 +2,10 @@ package lj
 
 // The runtime socket's ACL commands (show acl, get acl, add acl, del acl,
 // clear acl, prepare acl, commit acl) on the ACL files of a generation,
-// with versions as maps have them (mapsadmin.go): the same shared patterns that
-// add-acl and del-acl rules and core.add_acl change, so that a change
-// reaches the rules of every core before the command answers.
+// with versions as maps have them (mapsadmin.go): the same shared
+// patterns that add-acl and del-acl rules and core.add_acl change, so
+// that a change reaches the rules of every core before the command
+// answers.
 //
 // The files a haproxy.cfg's ACLs load are declared when the generation
 // starts (DeclareACLFile): those matched as they are now are read and
