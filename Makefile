@@ -22,7 +22,8 @@ export CGO_CFLAGS = -O2 -g '-DLUAEDGE_LUAJIT="$(file <third_party/luajit/out/sta
 # Every package but the binary's is race-checked, the event loops included
 # (edge's tests run a server in the test process), with the invariants
 # tag: a connection holding output between two handlers panics. The
-# end-to-end tests run the built binary.
+# end-to-end tests run the built binary; their package takes close to go
+# test's default 10-minute limit on two busy cores, hence -timeout.
 RACE_PKGS = $$($(GO) list ./... | grep -v /cmd/)
 
 .PHONY: all build check-build run test bench deps fuzz vet clean install
@@ -57,8 +58,8 @@ vet: deps
 
 test: build check-build vet
 	@bash third_party/install-deps.sh test
-	$(GO) test -count=1 -race -tags invariants $(RACE_PKGS)
-	PATH=$$PATH:$(CURDIR)/third_party/tools/bin LUAEDGE_BIN=$(CURDIR)/$(CHECK_BIN) $(GO) test -count=1 ./cmd/...
+	$(GO) test -count=1 -timeout 30m -race -tags invariants $(RACE_PKGS)
+	PATH=$$PATH:$(CURDIR)/third_party/tools/bin LUAEDGE_BIN=$(CURDIR)/$(CHECK_BIN) $(GO) test -count=1 -timeout 30m ./cmd/...
 
 # Runs each fuzz target for FUZZTIME (plain `go test` runs the seed corpus).
 FUZZTIME ?= 60s
