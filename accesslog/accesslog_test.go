@@ -60,6 +60,13 @@ func TestCustomFormat(t *testing.T) {
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
+	// A request without a valid line: each part is <BADREQ>, as HAProxy's.
+	r.Method, r.Target, r.Status, r.Term = nil, nil, 400, "PR"
+	got = string(f.Append(nil, r))
+	want = `10.0.0.1 40000 10.0.0.2:80 <BADREQ> <BADREQ> <BADREQ> <BADREQ> 400 1234 7 PR-- "<BADREQ>" bob - - 100%` + "\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
 }
 
 // %Tw, %sq and %bq of a request that waited in its backend's queue; JSON

@@ -5,7 +5,9 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"net"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -90,7 +92,8 @@ func dlSame(got, want []string) bool {
 
 // TestHAProxyCfgEmptyConnLog: without option dontlognull, a connection
 // closed before its first byte logs 400 CR and one idle past timeout
-// http-request is answered 408 and logs 408 cR; with it, neither logs. A
+// http-request is answered 408 and logs 408 cR; with it, neither logs
+// (the 408 is still answered, after timeout http-request). A
 // request head cut by the client's close logs 400 CR with or without it,
 // and a keep-alive connection idle after its request logs nothing more.
 // A second client on the same loop is served before and after.
@@ -140,10 +143,16 @@ frontend other
 				t.Fatal(err)
 			}
 			c.Close()
-			// Idle past timeout http-request.
+			// Idle past timeout http-request (not the shorter
+			// http-keep-alive): answered 408, logged only without
+			// dontlognull.
+			start := time.Now()
 			got, err := hcRaw(addr(front), "", 3*time.Second)
-			if front == "" && (err != nil || !strings.HasPrefix(got, "HTTP/1.1 408 ")) {
-				t.Errorf("%s: an idle connection's answer: %q, %v; want a 408", who, got, err)
+			if err != nil || !strings.HasPrefix(got, "HTTP/1.1 408 ") {
+				t.Errorf("%s %q: an idle connection's answer: %q, %v; want a 408", who, front, got, err)
+			}
+			if d := time.Since(start); d < 450*time.Millisecond {
+				t.Errorf("%s %q: the 408 came after %v; want timeout http-request's 500ms", who, front, d)
 			}
 			// A head cut by the client's close.
 			c, err = net.Dial("tcp", addr(front))
@@ -291,6 +300,86 @@ backend queue
 		}
 		if got := syslog.take(0, len(want)); !dlSame(got, want) {
 			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	hcSyslogBoth(t, sc, backends, run)
+}
+
+// TestHAProxyCfgBadRequestLog: the line of a request without a valid
+// request line (a bad request line, a bad header, a head cut by the
+// client, a connection idle past timeout http-request) has HAProxy's
+// fields: %B 0 though an answer was sent, %TR and %Tq -1, and <BADREQ>
+// for each part of the request line; a good request on a second client of
+// the same loop keeps its own, before and after.
+func TestHAProxyCfgBadRequestLog(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "bad requests",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    log-format "LOG %ST %B %TR/%Tq %ts [%HM] [%HU] [%HP] [%HQ] [%HV] %{+Q}r"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout http-request 500ms
+    timeout http-keep-alive 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 content-type text/plain string ok
+`,
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		other := hxDial(t, addr(""))
+		defer other.close()
+		hxCheck(t, who+": the other client, before", other.do(hxReq{Path: "/before?x=1"}), hxWant{Status: 200, Body: "ok"})
+		for _, req := range []string{"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n", ""} {
+			got, err := hcRaw(addr(""), req, 3*time.Second)
+			want := "HTTP/1.1 400 "
+			if !strings.HasSuffix(req, "\r\n\r\n") {
+				want = "HTTP/1.1 408 "
+			}
+			if err != nil || !strings.HasPrefix(got, want) {
+				t.Errorf("%s: %q: %.40q, %v; want %q", who, req, got, err, want)
+			}
+		}
+		c, err := net.Dial("tcp", addr(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("GET /cut HTTP/1.1\r\n"))
+		time.Sleep(100 * time.Millisecond) // the line arrives alone, then the close
+		c.Close()
+		hxCheck(t, who+": the other client, after", other.do(hxReq{Path: "/after"}), hxWant{Status: 200, Body: "ok"})
+		bad := `LOG %s 0 -1/-1 %s [<BADREQ>] [<BADREQ>] [<BADREQ>] [<BADREQ>] [<BADREQ>] "<BADREQ>"`
+		want := []string{
+			`<134> LOG 200 %B 0/%Tq LR [GET] [/before?x=1] [/before] [?x=1] [HTTP/1.1] "GET /before?x=1 HTTP/1.1"`,
+			"<134> " + fmt.Sprintf(bad, "400", "PR"),
+			"<134> " + fmt.Sprintf(bad, "400", "PR"),
+			"<134> " + fmt.Sprintf(bad, "408", "cR"),
+			"<134> " + fmt.Sprintf(bad, "408", "cR"),
+			"<134> " + fmt.Sprintf(bad, "400", "CR"),
+			`<134> LOG 200 %B 0/%Tq LR [GET] [/after] [/after] [] [HTTP/1.1] "GET /after HTTP/1.1"`,
+		}
+		syslog.take(0, len(want)+1)
+		got := syslog.take(0, syslog.count())
+		for len(got) > 0 && !strings.Contains(got[0], "/before") {
+			got = got[1:] // HAProxy's start-up probe
+		}
+		// The good requests' %B and %Tq (the idle time before them, in
+		// HAProxy's) are their own; the pattern stands for them.
+		num := regexp.MustCompile(`^(<134> LOG 200 )\d+ 0/\d+ `)
+		for i := range got {
+			got[i] = num.ReplaceAllString(got[i], "${1}%B 0/%Tq ")
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 	hcSyslogBoth(t, sc, backends, run)
