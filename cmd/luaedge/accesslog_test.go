@@ -418,7 +418,8 @@ frontends:
 
 // The answers luaedge writes itself (refusals, script failures, failed
 // forwards, a deny) log the bytes sent, head and body, in %B, as HAProxy
-// does: each is compared with what the client read.
+// does: each is compared with what the client read; but the answer to a
+// request without a valid request line logs 0, as HAProxy's.
 func TestAccessLogErrorBytes(t *testing.T) {
 	// A server that never answers (504), and one that answers garbage
 	// (502).
@@ -488,6 +489,7 @@ end)
 	type want struct {
 		status int
 		term   string
+		badReq bool // %B 0: <BADREQ>
 	}
 	var wants []want
 	var got []int
@@ -495,23 +497,29 @@ end)
 		req string
 		want
 	}{
-		{"NOT HTTP\r\n\r\n", want{400, "PR"}},
-		{"POST /big HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n", want{413, "PR"}},
-		{"GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nhost: x\r\n\r\n", want{414, "PR"}},
-		{"GET / HTTP/1.1\r\nhost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\n\r\n", want{431, "PR"}},
-		{"GET / HTTP/1.1\r\nhost: x\r\n", want{408, "cR"}}, // the head never ends
-		{req("/boom"), want{500, "IR"}},
-		{req("/deny"), want{403, "--"}},
-		{req("/nowhere"), want{503, "SC"}},
-		{req("/down"), want{503, "SC"}}, // connection refused, retries included
-		{req("/garbage"), want{502, "SH"}},
-		{req("/silent"), want{504, "sH"}},
+		{"NOT HTTP\r\n\r\n", want{400, "PR", true}},
+		{"POST /big HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n", want{413, "PR", false}},
+		{"GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nhost: x\r\n\r\n", want{414, "PR", true}},
+		{"GET / HTTP/1.1\r\nhost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\n\r\n", want{431, "PR", true}},
+		{"GET / HTTP/1.1\r\nhost: x\r\n", want{408, "cR", true}}, // the head never ends
+		{req("/boom"), want{500, "IR", false}},
+		{req("/deny"), want{403, "--", false}},
+		{req("/nowhere"), want{503, "SC", false}},
+		{req("/down"), want{503, "SC", false}}, // connection refused, retries included
+		{req("/garbage"), want{502, "SH", false}},
+		{req("/silent"), want{504, "sH", false}},
 	} {
 		status, n := rawStatus(t, s.addr(), c.req)
 		if status != c.status {
 			t.Errorf("%.30q: status %d, want %d", c.req, status, c.status)
 		}
 		wants = append(wants, c.want)
+		if c.badReq {
+			if n == 0 {
+				t.Errorf("%.30q: no answer", c.req)
+			}
+			n = 0
+		}
 		got = append(got, n)
 	}
 	lines := readLines(t, filepath.Join(s.dir, "errors.log"), len(wants))
