@@ -20,7 +20,8 @@ type AccessLog struct {
 	// level err, not info (HAProxy's option log-separate-errors).
 	SeparateErrors bool
 	// Empty: an HTTP/1 connection closed, or timed out, before its first
-	// byte is logged (HAProxy without option dontlognull).
+	// byte is logged, and so is a TCP session whose client sent nothing
+	// (HAProxy without option dontlognull).
 	Empty bool
 }
 
@@ -207,7 +208,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = 0
 	}
 	st.count(l)
-	if lg := st.fe.Log; lg != nil && l.level != -1 {
+	if lg := st.fe.Log; lg != nil && l.level != -1 && (lg.Empty || !r.TCP || r.BytesIn > 0) {
 		st.env.AccessLog.Write(lg.Targets, lg.Format, r, lg.level(l))
 	}
 	*r = accesslog.Record{}

@@ -606,7 +606,11 @@ func (st *Stream) TunnelClosed(err error) {
 	if err != nil {
 		st.env.Log.Warn("TCP backend connection failed", "frontend", st.fe.name(), "err", err)
 		st.End()
-		st.logTerm("SD", err.Error())
+		term := "SD"
+		if !st.logConnected() {
+			term = "SC" // the connection to the server failed
+		}
+		st.logTerm(term, err.Error())
 		st.down.Abort()
 		return
 	}

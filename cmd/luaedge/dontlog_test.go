@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"sort"
@@ -380,6 +381,132 @@ frontend www
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	hcSyslogBoth(t, sc, backends, run)
+}
+
+// TestHAProxyCfgEmptyTCPLog: a TCP session is logged when it ends, with
+// HAProxy's termination state: -- for one its client closed (sent
+// nothing, or talked), SC for one whose server refused; with option
+// dontlognull, a session whose client sent nothing is not logged (empty,
+// or refused), one that talked is. A second client of the same loop keeps
+// its session open throughout, served before and after.
+func TestHAProxyCfgEmptyTCPLog(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	backends["ECHO"] = startTCPEcho(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends["REFUSED"] = ln.Addr().String()
+	ln.Close()
+	sc := hcScenario{
+		name: "empty TCP sessions",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode tcp
+    log global
+    log-format "LOG %ft %b/%s %B %U %ts"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    retries 0
+
+frontend loud
+    bind 127.0.0.1:@PORT@
+    default_backend echo
+
+frontend quiet
+    bind 127.0.0.1:@PORTB@
+    option dontlognull
+    default_backend echo
+
+frontend loudref
+    bind 127.0.0.1:@PORTC@
+    default_backend refused
+
+frontend quietref
+    bind 127.0.0.1:@PORTD@
+    option dontlognull
+    default_backend refused2
+
+backend echo
+    server s1 @ECHO@
+
+backend refused
+    server s1 @REFUSED@
+
+backend refused2
+    server s1 @REFUSED@
+`,
+	}
+	// talk sends msg on c and reads its echo.
+	talk := func(who string, c net.Conn, msg string) {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Errorf("%s: %v", who, err)
+			return
+		}
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+			t.Errorf("%s: the echo: %q, %v; want %q", who, buf, err, msg)
+		}
+	}
+	dial := func(addr string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		mark := dial(addr(""))
+		talk(who+": the first session", mark, "mark\n")
+		mark.Close()
+		other := dial(addr(""))
+		talk(who+": the other client, before", other, "before\n")
+		for _, front := range []string{"", "B"} {
+			// Closed without a byte.
+			dial(addr(front)).Close()
+			// A session that talked.
+			c := dial(addr(front))
+			talk(who+": "+front, c, "hello\n")
+			c.Close()
+		}
+		for _, front := range []string{"C", "D"} {
+			// The server refuses: the client is closed, with nothing.
+			c := dial(addr(front))
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+				t.Errorf("%s: %s: read %d, %v; want the close", who, front, n, err)
+			}
+			c.Close()
+		}
+		talk(who+": the other client, after", other, "after\n")
+		other.Close()
+		want := []string{
+			"<134> LOG loud echo/s1 5 5 --",
+			"<134> LOG loud echo/s1 0 0 --",
+			"<134> LOG loud echo/s1 6 6 --",
+			"<134> LOG quiet echo/s1 6 6 --",
+			"<134> LOG loudref refused/s1 0 0 SC",
+			"<134> LOG loud echo/s1 13 13 --",
+		}
+		syslog.take(0, len(want)+1)
+		time.Sleep(300 * time.Millisecond) // nothing more comes
+		got := syslog.take(0, syslog.count())
+		for len(got) > 0 && got[0] != want[0] {
+			got = got[1:] // HAProxy's start-up probes, before the first session
+		}
+		if !dlSame(got, want) {
+			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 	hcSyslogBoth(t, sc, backends, run)
