@@ -467,3 +467,21 @@ func TestLevelsPriority(t *testing.T) {
 		t.Error("ParseFacility(local8): no error")
 	}
 }
+
+// %ST is -1 when no status was sent, 0 on the line of a connection that
+// failed before it could carry a request, as HAProxy's.
+func TestStatusWithoutRequest(t *testing.T) {
+	f, err := ParseFormat("%ST %ts %{+Q}r", false, Captures{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testRecord()
+	r.Status, r.Term, r.Method, r.Target = 0, "CD", nil, nil
+	if got := string(f.Append(nil, r)); got != "-1 CD \"<BADREQ>\"\n" {
+		t.Errorf("no status: %q", got)
+	}
+	r.Term, r.NoRequest = "PR", true
+	if got := string(f.Append(nil, r)); got != "0 PR \"<BADREQ>\"\n" {
+		t.Errorf("no request: %q", got)
+	}
+}

@@ -376,6 +376,9 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 	case vTa:
 		return appendMs(b, r.Ta)
 	case vStatus:
+		if r.Status == 0 && r.NoRequest {
+			return append(b, '0')
+		}
 		if r.Status == 0 {
 			return append(b, "-1"...)
 		}

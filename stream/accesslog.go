@@ -373,12 +373,21 @@ func (st *Stream) Refuse(status int, cause string) {
 // record.
 func (st *Stream) ClientClosed(cause string) { st.refuse("CR", 400, cause) }
 
+// NoRequest ends a connection that failed before it could carry a request
+// (HTTP/2: closed, or not HTTP/2, before its client preface was whole),
+// which HAProxy logs PR <BADREQ> with the status 0. Close writes the
+// record.
+func (st *Stream) NoRequest(cause string) {
+	st.refuse("PR", 0, cause)
+	st.log.rec.NoRequest = true
+}
+
 func (st *Stream) refuse(term string, status int, cause string) {
 	started := st.log != nil && st.th != nil
 	if st.log == nil {
 		st.logStart()
 	}
-	if status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
+	if status != 0 && status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
 		st.env.FrontendStats[st.fe.Index].RequestErrors.Inc()
 	}
 	if started && st.headSent {

@@ -5,9 +5,11 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -507,6 +509,102 @@ backend refused2
 		}
 		if !dlSame(got, want) {
 			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	hcSyslogBoth(t, sc, backends, run)
+}
+
+// TestHAProxyCfgEmptyH2Log: an HTTP/2 connection (TLS, ALPN h2) that ends
+// before its client preface was whole is logged as HAProxy's, status 0,
+// PR, <BADREQ>: one closed after part of the preface, or sending bytes
+// that are not HTTP/2, with or without option dontlognull; one closed
+// after the handshake without a byte, only without it. A connection
+// closed after the whole preface is not logged. A second client's
+// requests on the same loop are logged as theirs, before and after.
+func TestHAProxyCfgEmptyH2Log(t *testing.T) {
+	needBinary(t)
+	cert := newTestCert(t, time.Now().Add(24*time.Hour), "localhost")
+	backends := hcBackends(t)
+	sc := hcScenario{
+		name: "empty HTTP/2 connections",
+		cfg: `global
+    nbthread 1
+    log @SYSLOG@ local0
+
+defaults
+    mode http
+    log global
+    log-format "LOG %f %ST %ts %HV"
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+    timeout http-request 5s
+
+frontend loud
+    bind 127.0.0.1:@PORT@ ssl crt site.pem alpn h2,http/1.1
+    http-request return status 200 content-type text/plain string ok
+
+frontend quiet
+    bind 127.0.0.1:@PORTB@ ssl crt site.pem alpn h2,http/1.1
+    option dontlognull
+    http-request return status 200 content-type text/plain string ok
+`,
+		made: map[string]string{"site.pem": cert.certPEM + cert.keyPEM},
+	}
+	// h2conn opens a TLS connection that chose h2, sends data and closes.
+	h2conn := func(who, addr, data string) {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+			t.Errorf("%s: ALPN chose %q", who, p)
+		}
+		if data != "" {
+			_, _ = c.Write([]byte(data))
+		}
+		time.Sleep(50 * time.Millisecond) // the bytes arrive, then the close
+		c.Close()
+	}
+	run := func(who string, syslog *hcSyslog, addr func(string) string) {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		other := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		get := func(path string) {
+			resp, err := other.Get("https://" + addr("") + path)
+			if err != nil {
+				t.Errorf("%s: the other client, %s: %v", who, path, err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 || string(b) != "ok" {
+				t.Errorf("%s: the other client, %s: %s %q", who, path, resp.Proto, b)
+			}
+		}
+		get("/before") // HAProxy logs an HTTP/2 request's target whole (https://...): not compared
+		for _, front := range []string{"", "B"} {
+			h2conn(who, addr(front), "")                                  // nothing
+			h2conn(who, addr(front), "PRI * HT")                          // part of the preface
+			h2conn(who, addr(front), "GET / HTTP/1.1\r\nHost: x\r\n\r\n") // not HTTP/2
+			h2conn(who, addr(front), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")  // the whole preface
+		}
+		get("/after")
+		want := []string{
+			`<134> LOG loud 200 LR HTTP/2.0`,
+			`<134> LOG loud 0 PR <BADREQ>`,
+			`<134> LOG loud 0 PR <BADREQ>`,
+			`<134> LOG loud 0 PR <BADREQ>`,
+			`<134> LOG quiet 0 PR <BADREQ>`,
+			`<134> LOG quiet 0 PR <BADREQ>`,
+			`<134> LOG loud 200 LR HTTP/2.0`,
+		}
+		syslog.take(0, len(want)+1)
+		time.Sleep(300 * time.Millisecond) // nothing more comes
+		got := syslog.take(0, syslog.count())
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s's messages:\n%s\nwant:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 	hcSyslogBoth(t, sc, backends, run)
