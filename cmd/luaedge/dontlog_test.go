@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -608,4 +609,49 @@ frontend quiet
 		}
 	}
 	hcSyslogBoth(t, sc, backends, run)
+}
+
+// TestPriorKnowledgeEmptyLog: on a frontend serving HTTP/2 only
+// (cleartext: prior_knowledge, HAProxy's bind ... proto h2), a connection
+// closed after part of the preface is logged 0 PR <BADREQ>, with or
+// without log_empty; one closed without a byte only with it; one closed
+// after the whole preface is not. A second client's request on the same
+// loop is logged after them.
+func TestPriorKnowledgeEmptyLog(t *testing.T) {
+	s := startServer(t, `workers: 1
+lua:
+  load: [app.lua]
+frontends:
+  - name: loud
+    bind: ["127.0.0.1:@PORT@"]
+    http2: {cleartext: prior_knowledge}
+    use_service: lua.hello
+    access_log: {to: loud.log, format: "%ST %ts %{+Q}r", log_empty: true}
+  - name: quiet
+    bind: ["127.0.0.1:@PORT2@"]
+    http2: {cleartext: prior_knowledge}
+    use_service: lua.hello
+    access_log: {to: quiet.log, format: "%ST %ts %{+Q}r"}
+`, map[string]string{"app.lua": accessLogLua})
+	for _, addr := range []string{s.addr(), s.addrOf("2")} {
+		for _, data := range []string{"", "PRI * HT", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"} {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.Write([]byte(data))
+			time.Sleep(50 * time.Millisecond) // the bytes arrive, then the close
+			c.Close()
+		}
+		h2, _ := h2cClient(t)
+		if r, err := h2.Get("http://" + addr + "/after"); err != nil || r.ProtoMajor != 2 {
+			t.Fatalf("the other client: %v %v", r, err)
+		}
+	}
+	bad, after := `0 PR "<BADREQ>"`, `200 -- "GET /after HTTP/2.0"`
+	for file, want := range map[string][]string{"loud.log": {bad, bad, after}, "quiet.log": {bad, after}} {
+		if got := readLines(t, filepath.Join(s.dir, file), len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant:\n%s", file, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }
