@@ -60,6 +60,13 @@ func TestCustomFormat(t *testing.T) {
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
+	// A request without a valid line: each part is <BADREQ>, as HAProxy's.
+	r.Method, r.Target, r.Status, r.Term = nil, nil, 400, "PR"
+	got = string(f.Append(nil, r))
+	want = `10.0.0.1 40000 10.0.0.2:80 <BADREQ> <BADREQ> <BADREQ> <BADREQ> 400 1234 7 PR-- "<BADREQ>" bob - - 100%` + "\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
 }
 
 // %Tw, %sq and %bq of a request that waited in its backend's queue; JSON
@@ -458,5 +465,23 @@ func TestLevelsPriority(t *testing.T) {
 	}
 	if _, err := ParseFacility("local8"); err == nil {
 		t.Error("ParseFacility(local8): no error")
+	}
+}
+
+// %ST is -1 when no status was sent, 0 on the line of a connection that
+// failed before it could carry a request, as HAProxy's.
+func TestStatusWithoutRequest(t *testing.T) {
+	f, err := ParseFormat("%ST %ts %{+Q}r", false, Captures{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testRecord()
+	r.Status, r.Term, r.Method, r.Target = 0, "CD", nil, nil
+	if got := string(f.Append(nil, r)); got != "-1 CD \"<BADREQ>\"\n" {
+		t.Errorf("no status: %q", got)
+	}
+	r.Term, r.NoRequest = "PR", true
+	if got := string(f.Append(nil, r)); got != "0 PR \"<BADREQ>\"\n" {
+		t.Errorf("no request: %q", got)
 	}
 }

@@ -318,6 +318,27 @@ func (f *Format) Append(b []byte, r *Record) []byte {
 	return append(b, '\n')
 }
 
+// appendRequestPart appends the part v (%HM %HU %HP %HQ %HV) of r's
+// request line.
+func appendRequestPart(b []byte, v variable, r *Record) []byte {
+	switch v {
+	case vMethod:
+		return appendText(b, r.Method)
+	case vURI:
+		return appendText(b, r.Target)
+	case vPath:
+		path, _ := splitTarget(r.Target)
+		return appendText(b, path)
+	case vQuery:
+		_, q := splitTarget(r.Target)
+		return appendText(b, q)
+	}
+	if len(r.Method) == 0 {
+		return b
+	}
+	return appendVersion(b, r)
+}
+
 func appendValue(b []byte, p *part, r *Record) []byte {
 	switch p.v {
 	case vClientIP:
@@ -355,6 +376,9 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 	case vTa:
 		return appendMs(b, r.Ta)
 	case vStatus:
+		if r.Status == 0 && r.NoRequest {
+			return append(b, '0')
+		}
 		if r.Status == 0 {
 			return append(b, "-1"...)
 		}
@@ -376,21 +400,11 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 		b = appendText(b, r.Target)
 		b = append(b, ' ')
 		return appendVersion(b, r)
-	case vMethod:
-		return appendText(b, r.Method)
-	case vURI:
-		return appendText(b, r.Target)
-	case vPath:
-		path, _ := splitTarget(r.Target)
-		return appendText(b, path)
-	case vQuery:
-		_, q := splitTarget(r.Target)
-		return appendText(b, q)
-	case vVersion:
-		if len(r.Method) == 0 {
-			return b
+	case vMethod, vURI, vPath, vQuery, vVersion:
+		if len(r.Method) == 0 && !r.TCP {
+			return append(b, "<BADREQ>"...) // as HAProxy's, for a request without a valid line
 		}
-		return appendVersion(b, r)
+		return appendRequestPart(b, p.v, r)
 	case vPID:
 		return strconv.AppendInt(b, int64(os.Getpid()), 10)
 	case vHost:

@@ -46,6 +46,10 @@ type Record struct {
 	Redispatched bool
 
 	Status int // HTTP status sent; 0: none (TCP, or the client left first)
+	// NoRequest: the line is a connection's that failed before it could
+	// carry a request (HTTP/2: before its client preface), which HAProxy
+	// logs without a stream: %ST is 0, not -1.
+	NoRequest bool
 	// BytesOut counts the response's head and body bytes sent to the
 	// client (TCP: all bytes), as HAProxy's %B; luaedge's own error
 	// answers (400, 408, 503...) count 0.

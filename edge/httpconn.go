@@ -12,8 +12,8 @@ import (
 // httpConn is a connection of an HTTP frontend: HTTP/1 from its accept,
 // handed to HTTP/2 if its first bytes are the HTTP/2 client preface (h2c
 // with prior knowledge) or after a request that asked for it (Upgrade:
-// h2c), or at once when ALPN chose h2 or the frontend's http2.cleartext
-// says prior_knowledge; or to WebSocket once a Lua service accepted an
+// h2c), or from its accept when ALPN chose h2 or the frontend's
+// http2.cleartext says prior_knowledge; or to WebSocket once a Lua service accepted an
 // upgrade (the HTTP/1 side passes the events on to it then). It belongs
 // to its loop.
 //
@@ -60,11 +60,9 @@ func (w *httpConn) OnTraffic() {
 			mode = "auto" // over TLS without ALPN, the first bytes tell
 		}
 		switch mode {
-		case "prior_knowledge":
-			h2, decided = true, true
 		case "off":
 			h2, decided = false, true
-		default: // auto
+		default: // auto (prior_knowledge connections are HTTP/2 from their accept)
 			h2, decided = serve2.Sniff(w.c().Peek())
 		}
 		if !decided {

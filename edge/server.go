@@ -440,7 +440,9 @@ func (s *Server) serveConn(l *eventloop.Loop, f *frontend, c transport.Conn, alp
 	ls.addHTTP(w)
 
 	switch {
-	case alpn == "h2":
+	case alpn == "h2", alpn == "" && f.cfg.TLS == nil && f.cfg.HTTP2.Cleartext == "prior_knowledge":
+		// HTTP/2 from the first byte: a connection that ends before
+		// its preface is HTTP/2's to log (HAProxy's bind ... proto h2).
 		w.toH2()
 	case alpn != "":
 		// ALPN settled on HTTP/1.1 (or another protocol): the client

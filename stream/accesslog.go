@@ -20,7 +20,8 @@ type AccessLog struct {
 	// level err, not info (HAProxy's option log-separate-errors).
 	SeparateErrors bool
 	// Empty: an HTTP/1 connection closed, or timed out, before its first
-	// byte is logged (HAProxy without option dontlognull).
+	// byte is logged, and so is a TCP session whose client sent nothing
+	// (HAProxy without option dontlognull).
 	Empty bool
 }
 
@@ -47,6 +48,10 @@ type logState struct {
 	// txn:set_loglevel), as cgo.Stream.LogLevel says: 0 none, -1 silent
 	// (no line; still counted), else the level + 1.
 	level int
+	// badReq: the request was refused before a request line was read
+	// (HAProxy's <BADREQ>, which its protocol layer answers outside any
+	// stream): the answer's bytes are not in %B and %TR is -1, as there.
+	badReq bool
 }
 
 // logStart opens the record of a request that starts now.
@@ -64,7 +69,7 @@ func (st *Stream) logStart() {
 		}
 		st.log = l
 	}
-	l.lineSet, l.level = false, 0
+	l.lineSet, l.level, l.badReq = false, 0, false
 	l.rec = accesslog.Record{TCP: st.kind == KindTCP, Start: st.env.Loop.Now(), Frontend: st.fe.Name, Tw: -1, Tc: -1, Tr: -1}
 	if l.rec.TCP {
 		l.rec.TR = -1
@@ -94,6 +99,15 @@ func (st *Stream) logRequest() {
 	l.line = b
 	l.rec.ClientIP, l.rec.ClientPort = b[:len(src)], sp
 	l.rec.FrontIP, l.rec.FrontPort = b[len(src):len(src)+len(dst)], dp
+}
+
+// LogUnwritten keeps the exchange's line out of the access log (still
+// counted), as HAProxy's option dontlognull does for a connection that
+// sent nothing.
+func (st *Stream) LogUnwritten() {
+	if st.log != nil {
+		st.log.level = -1
+	}
 }
 
 // logAfterStep takes in what the step's script changed of the record: the
@@ -182,6 +196,9 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	now := st.env.Loop.Now()
 	now = now.Add(time.Since(now))
 	r.Ta = now.Sub(r.Start)
+	if l.badReq {
+		r.TR = -1
+	}
 	switch {
 	case !l.srvAt.IsZero():
 		r.Tw = l.srvAt.Sub(l.fwdAt)
@@ -191,7 +208,7 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = 0
 	}
 	st.count(l)
-	if lg := st.fe.Log; lg != nil && l.level != -1 {
+	if lg := st.fe.Log; lg != nil && l.level != -1 && (lg.Empty || !r.TCP || r.BytesIn > 0) {
 		st.env.AccessLog.Write(lg.Targets, lg.Format, r, lg.level(l))
 	}
 	*r = accesslog.Record{}
@@ -228,7 +245,7 @@ func (st *Stream) LogBytesIn(n int) {
 }
 
 func (st *Stream) logBytesOut(n int) {
-	if st.log != nil {
+	if st.log != nil && !st.log.badReq {
 		st.log.rec.BytesOut += int64(n)
 	}
 }
@@ -236,7 +253,9 @@ func (st *Stream) logBytesOut(n int) {
 // LogBytesOut counts response bytes a protocol wrote itself: the head of
 // a response (HTTP/1: the status line and fields; HTTP/2: the HEADERS
 // frames), or the whole of an error answer it generated (a refusal, a
-// Fail), which %B includes as HAProxy's does.
+// Fail), which %B includes as HAProxy's does; not the answer to a
+// request refused before its request line was read, which HAProxy's %B
+// leaves out.
 func (st *Stream) LogBytesOut(n int) { st.logBytesOut(n) }
 
 // LogHeadStart records when the first byte of the request's head arrived:
@@ -335,7 +354,8 @@ func (st *Stream) logConnected() bool { return st.log != nil && !st.log.connAt.I
 // cause, opened now if the request never started. The protocol then
 // writes its answer, counting it with LogBytesOut, and calls Close, which
 // writes the record (%B counts the error answers luaedge writes itself,
-// as HAProxy does) and closes the stream.
+// as HAProxy does, except to a request without a request line: there,
+// as in HAProxy, %B is 0 and %TR -1) and closes the stream.
 func (st *Stream) Refuse(status int, cause string) {
 	term := "PR"
 	switch {
@@ -353,16 +373,28 @@ func (st *Stream) Refuse(status int, cause string) {
 // record.
 func (st *Stream) ClientClosed(cause string) { st.refuse("CR", 400, cause) }
 
+// NoRequest ends a connection that failed before it could carry a request
+// (HTTP/2: closed, or not HTTP/2, before its client preface was whole),
+// which HAProxy logs PR <BADREQ> with the status 0. Close writes the
+// record.
+func (st *Stream) NoRequest(cause string) {
+	st.refuse("PR", 0, cause)
+	st.log.rec.NoRequest = true
+}
+
 func (st *Stream) refuse(term string, status int, cause string) {
 	started := st.log != nil && st.th != nil
 	if st.log == nil {
 		st.logStart()
 	}
-	if status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
+	if status != 0 && status < 500 && st.fe != nil && st.fe.Index < len(st.env.FrontendStats) {
 		st.env.FrontendStats[st.fe.Index].RequestErrors.Inc()
 	}
 	if started && st.headSent {
 		term = term[:1] + "D"
+	}
+	if !started && !st.log.lineSet {
+		st.log.badReq = true
 	}
 	if r := &st.log.rec; r.Term == "" {
 		r.Term = term

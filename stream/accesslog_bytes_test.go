@@ -19,7 +19,8 @@ func (e *env) countBytes(t *testing.T) *metrics.Frontend {
 
 // The error answers a protocol writes itself count in the exchange's
 // bytes out (%B, and the frontend's counter), as HAProxy counts them: a
-// failure the stream asks for (Fail) and a request the protocol refuses.
+// failure the stream asks for (Fail) and a request the protocol refuses
+// once its request line was read.
 func TestErrorAnswerBytes(t *testing.T) {
 	e := start(t)
 	stats := e.countBytes(t)
@@ -64,16 +65,26 @@ func TestErrorAnswerBytes(t *testing.T) {
 		}
 	})
 
-	// A request refused before it started (400): the protocol's answer
-	// is counted between Refuse and Close.
+	// A request refused before its request line was read (400): its
+	// answer is not counted, as HAProxy's protocol layer answers it
+	// outside any stream; one refused with its line (413) is.
 	e.do(t, func() {
 		st := stream.New(e.env, &proto{}, stream.KindHTTP, fe)
 		before := stats.BytesOut.Load()
 		st.Refuse(400, "bad request")
 		st.LogBytesOut(90)
 		st.Close()
-		if got := stats.BytesOut.Load() - before; got != 90 || stats.Responses[3].Load() != 1 || stats.RequestErrors.Load() != 1 {
-			t.Errorf("refused: %d bytes out, %d 4xx, %d request errors; want 90, 1, 1", got, stats.Responses[3].Load(), stats.RequestErrors.Load())
+		if got := stats.BytesOut.Load() - before; got != 0 || stats.Responses[3].Load() != 1 || stats.RequestErrors.Load() != 1 {
+			t.Errorf("refused: %d bytes out, %d 4xx, %d request errors; want 0, 1, 1", got, stats.Responses[3].Load(), stats.RequestErrors.Load())
+		}
+		st = stream.New(e.env, &proto{}, stream.KindHTTP, fe)
+		before = stats.BytesOut.Load()
+		st.LogRequestLine([]byte("POST"), []byte("/"), 1, 1)
+		st.Refuse(413, "too large")
+		st.LogBytesOut(90)
+		st.Close()
+		if got := stats.BytesOut.Load() - before; got != 90 || stats.Responses[3].Load() != 2 {
+			t.Errorf("refused with its line: %d bytes out, %d 4xx; want 90, 2", got, stats.Responses[3].Load())
 		}
 	})
 }

@@ -108,6 +108,9 @@ frontends:
 	bad := rawExchange(t, s.addr(), "NOT HTTP\r\n\r\n")
 	big := rawExchange(t, s.addr(), "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
 	long := rawExchange(t, s.addr(), "GET /"+strings.Repeat("a", 10000)+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	if bad == 0 || long == 0 {
+		t.Errorf("the answers to the bad requests: %d and %d bytes, want some", bad, long)
+	}
 
 	lines := readLines(t, filepath.Join(s.dir, "access.log"), 6)
 	// The server log names the request a script failed, and its traceback
@@ -121,14 +124,15 @@ frontends:
 	}
 	// %B counts the response's head and body, as sent: the HTTP/2 head is
 	// its HEADERS frame, more than the 6 bytes of body; the errors
-	// luaedge answers itself count too.
+	// luaedge answers itself count too, except the answer to a request
+	// without a valid request line (<BADREQ>), 0 as in HAProxy.
 	for i, w := range []want{
 		{"200", fmt.Sprint(one), "--", "GET /one?x=1 HTTP/1.1", ""},
 		{"500", "", "IR", "GET /fail HTTP/1.1", "Lua: app.lua:4: the service failed"},
 		{"200", "", "--", "GET /two HTTP/2.0", ""},
-		{"400", fmt.Sprint(bad), "PR", "<BADREQ>", "http1: "},
+		{"400", "0", "PR", "<BADREQ>", "http1: "},
 		{"413", fmt.Sprint(big), "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
-		{"414", fmt.Sprint(long), "PR", "<BADREQ>", "request line too long"},
+		{"414", "0", "PR", "<BADREQ>", "request line too long"},
 	} {
 		m := httplogRE.FindStringSubmatch(lines[i])
 		if m == nil {
@@ -414,7 +418,8 @@ frontends:
 
 // The answers luaedge writes itself (refusals, script failures, failed
 // forwards, a deny) log the bytes sent, head and body, in %B, as HAProxy
-// does: each is compared with what the client read.
+// does: each is compared with what the client read; but the answer to a
+// request without a valid request line logs 0, as HAProxy's.
 func TestAccessLogErrorBytes(t *testing.T) {
 	// A server that never answers (504), and one that answers garbage
 	// (502).
@@ -484,6 +489,7 @@ end)
 	type want struct {
 		status int
 		term   string
+		badReq bool // %B 0: <BADREQ>
 	}
 	var wants []want
 	var got []int
@@ -491,23 +497,29 @@ end)
 		req string
 		want
 	}{
-		{"NOT HTTP\r\n\r\n", want{400, "PR"}},
-		{"POST /big HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n", want{413, "PR"}},
-		{"GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nhost: x\r\n\r\n", want{414, "PR"}},
-		{"GET / HTTP/1.1\r\nhost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\n\r\n", want{431, "PR"}},
-		{"GET / HTTP/1.1\r\nhost: x\r\n", want{408, "cR"}}, // the head never ends
-		{req("/boom"), want{500, "IR"}},
-		{req("/deny"), want{403, "--"}},
-		{req("/nowhere"), want{503, "SC"}},
-		{req("/down"), want{503, "SC"}},    // connection refused, retries included
-		{req("/garbage"), want{502, "PH"}}, // as HAProxy: a head that is not HTTP
-		{req("/silent"), want{504, "sH"}},
+		{"NOT HTTP\r\n\r\n", want{400, "PR", true}},
+		{"POST /big HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n", want{413, "PR", false}},
+		{"GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nhost: x\r\n\r\n", want{414, "PR", true}},
+		{"GET / HTTP/1.1\r\nhost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\n\r\n", want{431, "PR", true}},
+		{"GET / HTTP/1.1\r\nhost: x\r\n", want{408, "cR", true}}, // the head never ends
+		{req("/boom"), want{500, "IR", false}},
+		{req("/deny"), want{403, "--", false}},
+		{req("/nowhere"), want{503, "SC", false}},
+		{req("/down"), want{503, "SC", false}}, // connection refused, retries included
+		{req("/garbage"), want{502, "PH", false}}, // as HAProxy: a head that is not HTTP
+		{req("/silent"), want{504, "sH", false}},
 	} {
 		status, n := rawStatus(t, s.addr(), c.req)
 		if status != c.status {
 			t.Errorf("%.30q: status %d, want %d", c.req, status, c.status)
 		}
 		wants = append(wants, c.want)
+		if c.badReq {
+			if n == 0 {
+				t.Errorf("%.30q: no answer", c.req)
+			}
+			n = 0
+		}
 		got = append(got, n)
 	}
 	lines := readLines(t, filepath.Join(s.dir, "errors.log"), len(wants))

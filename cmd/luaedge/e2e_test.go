@@ -2011,8 +2011,13 @@ func TestTimeouts(t *testing.T) {
 	})
 
 	t.Run("connection that never sends", func(t *testing.T) {
+		// Its first request gets http_request, then a 408, as in HAProxy.
 		rc := dialRaw(t, s.addr())
 		start := time.Now()
+		resp, _ := rc.readResponse("GET")
+		if resp.StatusCode != 408 {
+			t.Errorf("status %d, want 408", resp.StatusCode)
+		}
 		rc.expectClosed(time.Second)
 		// The deadline of a new connection starts from the loop's coarse
 		// clock, which may be up to one sweep old: no lower bound here.
@@ -2022,9 +2027,10 @@ func TestTimeouts(t *testing.T) {
 	})
 
 	t.Run("not closed before the timeout", func(t *testing.T) {
-		// keep_alive is 1 s here, a multiple of the 250 ms sweep: a deadline
-		// computed from a stale clock shows as an early close.
-		s := startRoutes(t, 1, "    timeouts: {keep_alive: 1s}\n")
+		// http_request (a new connection's wait for its first byte) is 1 s
+		// here, a multiple of the 250 ms sweep: a deadline computed from a
+		// stale clock shows as an early answer.
+		s := startRoutes(t, 1, "    timeouts: {http_request: 1s}\n")
 		var wg sync.WaitGroup
 		for i := 0; i < 5; i++ {
 			wg.Add(1)
@@ -2041,7 +2047,7 @@ func TestTimeouts(t *testing.T) {
 				_ = c.SetReadDeadline(start.Add(3 * time.Second))
 				_, _ = c.Read(make([]byte, 1))
 				if took := time.Since(start); took < 990*time.Millisecond {
-					t.Errorf("a new idle connection was closed after %v, before keep_alive (1 s)", took)
+					t.Errorf("a new idle connection was answered after %v, before http_request (1 s)", took)
 				}
 			}()
 		}

@@ -90,7 +90,7 @@ frontends:
     mode: tcp
     use_service: lua.whotcp
     accept_proxy: true
-    access_log: {to: tcp.log, format: "%ci:%cp %B"}
+    access_log: {to: tcp.log, format: "%ci:%cp %B", log_empty: true} # the client sends only the header
 `+extra, files)
 }
 

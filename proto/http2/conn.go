@@ -442,6 +442,9 @@ func (c *Conn) InHeaderBlock() bool { return c.hb.active }
 // as it does a header block.
 func (c *Conn) InPreface() bool { return c.preface > 0 && c.preface < len(ClientPreface) }
 
+// PrefaceDone reports whether the whole client preface came.
+func (c *Conn) PrefaceDone() bool { return c.preface == len(ClientPreface) }
+
 // Idle reports whether no stream is open and no header block is under way.
 func (c *Conn) Idle() bool { return c.active == 0 && !c.hb.active }
 

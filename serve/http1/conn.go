@@ -855,6 +855,10 @@ func (h *Conn) refuse(status int, cause string) {
 		status = pg.Status // the page answers another status (HAProxy's 400 for a 414)
 	}
 	h.rq.st.Refuse(status, cause)
+	h.logFrom()
+	if !h.requested && !h.logsEmpty() {
+		h.rq.st.LogUnwritten() // answered, not logged: HAProxy's option dontlognull
+	}
 	h.requestOver()
 	if h.rq.headSent {
 		h.rq.st.Close()
@@ -984,7 +988,7 @@ func (h *Conn) CheckDeadline(now time.Time) {
 	}
 	switch h.phase {
 	case phaseIdle:
-		if h.logsEmpty() && !h.drained {
+		if !h.requested && !h.drained {
 			h.timeoutEmpty()
 			return
 		}
@@ -1064,26 +1068,38 @@ func (h *Conn) idleEnd() time.Duration {
 	return h.deadline
 }
 
-// idleTimeout is how long the connection waits idle: keep_alive, or
-// http_request for the first request of a frontend that logs empty
-// connections (HAProxy waits for it that long and answers 408).
+// idleTimeout is how long the connection waits idle: keep_alive between
+// requests, http_request for the first one (HAProxy waits for it that
+// long and answers 408).
 func (h *Conn) idleTimeout() time.Duration {
-	if h.logsEmpty() {
+	if !h.requested {
 		return h.fe.RequestTime
 	}
 	return h.fe.KeepAlive
 }
 
-// logsEmpty reports whether the connection is empty (no byte of a request
-// came yet) and its frontend logs such connections (access_log.log_empty,
-// HAProxy without option dontlognull).
+// logsEmpty reports whether the frontend logs the connections that end
+// before a byte of a request came (access_log.log_empty, HAProxy without
+// option dontlognull).
 func (h *Conn) logsEmpty() bool {
-	return !h.requested && h.fe.Stream.Log != nil && h.fe.Stream.Log.Empty
+	return h.fe.Stream.Log != nil && h.fe.Stream.Log.Empty
 }
 
-// timeoutEmpty answers an empty connection that timed out 408 and logs
-// it (HAProxy's 408 cR <BADREQ>), unless its client's first bytes have
-// arrived in the socket (see closeIdle).
+// logFrom starts the record of a request refused before it started at
+// its first byte, or, when none came, when the connection began to wait
+// for it: HAProxy's %Ta of a <BADREQ> runs from there.
+func (h *Conn) logFrom() {
+	switch {
+	case h.rq.headAt != 0:
+		h.rq.st.LogHeadStart(time.Unix(0, h.rq.headAt))
+	case h.phase == phaseIdle:
+		h.rq.st.LogHeadStart(h.loopNow().Add(h.deadline - h.idleTimeout() - h.clock()))
+	}
+}
+
+// timeoutEmpty answers an empty connection that timed out 408 (HAProxy's
+// 408 cR <BADREQ>, logged if the frontend logs empty connections), unless
+// its client's first bytes have arrived in the socket (see closeIdle).
 func (h *Conn) timeoutEmpty() {
 	if h.c.Unread() {
 		return
@@ -1253,11 +1269,13 @@ func (h *Conn) OnClose(err error) {
 // HAProxy's 400 CR, written when the request's stream closes.
 func (h *Conn) logClientClose() {
 	switch {
-	case h.rq == nil && h.logsEmpty():
+	case h.rq == nil && !h.requested && h.logsEmpty():
 		h.rq = h.borrow()
 		h.rq.st.ClientClosed("client closed: no request")
+		h.logFrom()
 	case h.rq != nil && h.phase == phaseHead:
 		h.rq.st.ClientClosed("client closed: request head incomplete")
+		h.logFrom()
 	}
 }
 

@@ -165,6 +165,7 @@ func (h *Conn) process() {
 	h.c.Discard(n)
 	if err != nil {
 		h.l.Env.Log.Debug("HTTP/2 connection error", "err", err, "remote", h.c.RemoteAddr())
+		h.logNoPreface(true, err.Error())
 		h.closeAll()
 		h.end()
 		return
@@ -491,6 +492,9 @@ func (h *Conn) closeAll() {
 
 // OnClose releases what the connection holds.
 func (h *Conn) OnClose(error) {
+	if !h.ending {
+		h.logNoPreface(h.h2.InPreface(), "client closed: no HTTP/2 preface")
+	}
 	h.closed = true
 	h.stats.Sessions.Dec()
 	if h.trackKey != "" {
@@ -500,6 +504,24 @@ func (h *Conn) OnClose(error) {
 	if !h.busy {
 		h.afterWork()
 	}
+}
+
+// logNoPreface logs a connection that ends, by its client's close or its
+// bytes, before its client preface was whole, as HAProxy does: PR
+// <BADREQ> with the status 0; sent says the client sent bytes: one that
+// sent none is logged only if the frontend logs empty connections
+// (access_log.log_empty, HAProxy without option dontlognull). Timed out
+// without the preface, it is not logged (nor by HAProxy).
+func (h *Conn) logNoPreface(sent bool, cause string) {
+	lg := h.fe.Stream.Log
+	if h.h2.PrefaceDone() || len(h.streams) > 0 || lg == nil || !sent && !lg.Empty {
+		return
+	}
+	rs := &reqStream{h: h, connID: h.id, gone: true}
+	rs.st = stream.New(h.l.Env, rs, stream.KindHTTP, h.fe.Stream)
+	rs.st.Src = h.srcIP
+	rs.st.NoRequest(cause)
+	rs.st.Close()
 }
 
 // afterWork frees what a closed connection still holds once no code on the

@@ -6,6 +6,8 @@
 package tcp
 
 import (
+	"errors"
+	"io"
 	"net"
 	"time"
 
@@ -342,8 +344,12 @@ func (t *Conn) closeNow() {
 }
 
 // OnClose lets a script waiting for bytes see the end, then frees the
-// connection's stream.
-func (t *Conn) OnClose(error) {
+// connection's stream. A client that closed its side (not one that reset
+// the connection) ends the session normally: HAProxy's --, not CD.
+func (t *Conn) OnClose(err error) {
+	if errors.Is(err, io.EOF) {
+		t.st.LogTerm("--", "")
+	}
 	t.closed = true
 	t.clientDone = true
 	t.stats.Sessions.Dec()
