@@ -505,7 +505,7 @@ end)
 		{req("/boom"), want{500, "IR", false}},
 		{req("/deny"), want{403, "--", false}},
 		{req("/nowhere"), want{503, "SC", false}},
-		{req("/down"), want{503, "SC", false}}, // connection refused, retries included
+		{req("/down"), want{503, "SC", false}},    // connection refused, retries included
 		{req("/garbage"), want{502, "PH", false}}, // as HAProxy: a head that is not HTTP
 		{req("/silent"), want{504, "sH", false}},
 	} {
