@@ -861,10 +861,16 @@ frontend www
 // TestHAProxyCfg runs each scenario on luaedge and on HAProxy and compares
 // the answers; without haproxy it checks luaedge against the steps' wants.
 func TestHAProxyCfg(t *testing.T) {
+	hcRunScenarios(t, hcScenarios())
+}
+
+// hcRunScenarios runs scenarios on luaedge and, when installed, on HAProxy,
+// and compares the answers.
+func hcRunScenarios(t *testing.T, scenarios []hcScenario) {
 	needBinary(t)
 	bin, _ := exec.LookPath("haproxy")
 	backends := hcBackends(t)
-	for _, sc := range hcScenarios() {
+	for _, sc := range scenarios {
 		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
 			le, _ := hcStartLuaedge(t, sc, backends)

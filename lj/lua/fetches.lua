@@ -13,7 +13,9 @@ local tostring, tonumber, type = tostring, tonumber, type
 local find, sub, match = string.find, string.sub, string.match
 
 -- field_values returns the values of every field called name (lower-case)
--- in s.fields / s.rfields, split on commas unless full is set.
+-- in s.fields / s.rfields, split on commas unless full is set. Values are
+-- trimmed of blanks at both ends, whole ones too: a rule may have set
+-- "v " (set-header), which HAProxy's fetches read as "v".
 local function field_values(base, fields, n, name, full)
 	local out = {}
 	for i = 0, n - 1 do
@@ -21,7 +23,7 @@ local function field_values(base, fields, n, name, full)
 		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
 			local v = ffi_string(base + f.value.off, f.value.len)
 			if full then
-				out[#out + 1] = v
+				out[#out + 1] = match(v, "^[ \t\r\n]*(.-)[ \t\r\n]*$")
 			else
 				-- Every element counts, empty ones too ("a,,b" has three,
 				-- "" one), as HAProxy splits them.
