@@ -714,3 +714,19 @@ func TestACLFiles(t *testing.T) {
 		t.Errorf("rules:\n%s", rules)
 	}
 }
+
+// Tuning keywords of HAProxy's memory and threads change nothing in
+// luaedge: accepted with a warning (HAProxy's reg-tests set some).
+func TestTuningWarns(t *testing.T) {
+	paths := write(t, "haproxy.cfg", "global\n  tune.idle-pool.shared off\n  tune.bufsize 16384\nfrontend f\n  bind :80\n")
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := strings.Join(res.Warnings, "\n")
+	for _, w := range []string{"haproxy.cfg:2: 'tune.idle-pool.shared' has no effect", "haproxy.cfg:3: 'tune.bufsize' has no effect"} {
+		if !strings.Contains(warned, w) {
+			t.Errorf("no warning %q in:\n%s", w, warned)
+		}
+	}
+}

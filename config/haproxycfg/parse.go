@@ -820,7 +820,7 @@ var noEffect = map[string]bool{
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
 	"hard-stop-after": true, "insecure-fork-wanted": true, "expose-experimental-directives": true,
-	"tune.bufsize": true, "tune.maxrewrite": true, "cpu-map": true, "quiet": true, "h1-case-adjust": true,
+	"tune.bufsize": true, "tune.maxrewrite": true, "tune.idle-pool.shared": true, "cpu-map": true, "quiet": true, "h1-case-adjust": true,
 }
 
 func (f *file) globalLine(at pos, w []string) error {
