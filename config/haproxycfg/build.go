@@ -1267,6 +1267,8 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		if err != nil {
 			return "", at.errorf("deny: invalid deny_status '%s'", args[1])
 		}
+		// Alone it picks the error page; with more it is the reply's
+		// status, as HAProxy reads it.
 		status, args = n, args[2:]
 	}
 	// A denied request counts as an HTTP error of its tracked counters,
@@ -1514,11 +1516,13 @@ func (c *chain) ret(sc scope, at pos, args []string) (string, error) {
 	return c.reply(sc, at, "return", status, args)
 }
 
-// reply compiles the answer options of deny and return.
+// reply compiles the answer options of deny and return. As in HAProxy, a
+// content-type goes with a body only: without one, or with an empty string
+// or file, it is dropped.
 func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (string, error) {
 	ctype := ""
 	body := ""
-	bodySet := false
+	bodySet, rawEmpty := false, false
 	var hdrs []string
 	for i := 0; i < len(args); i++ {
 		if i+1 >= len(args) {
@@ -1526,10 +1530,16 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		}
 		v := args[i+1]
 		switch args[i] {
+		case "status":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 200 || n > 599 {
+				return "", at.errorf("%s: invalid status '%s'", kw, v)
+			}
+			status = n
 		case "content-type":
 			ctype = luaQuote(v)
 		case "string":
-			body, bodySet = luaQuote(v), true
+			body, bodySet, rawEmpty = luaQuote(v), true, v == ""
 		case "lf-string":
 			code, err := sc.formatHTTP(v)
 			if err != nil {
@@ -1542,7 +1552,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
-			body, bodySet = luaQuote(string(data)), true
+			body, bodySet, rawEmpty = luaQuote(string(data)), true, len(data) == 0 && args[i] == "file"
 			if args[i] == "lf-file" {
 				code, err := sc.formatHTTP(string(data))
 				if err != nil {
@@ -1597,11 +1607,10 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		}
 		i++
 	}
-	if bodySet && ctype == "" {
+	if !bodySet || rawEmpty {
+		ctype = ""
+	} else if ctype == "" {
 		return "", at.errorf("%s: a body needs a content-type", kw)
-	}
-	if !bodySet && len(hdrs) == 0 && kw == "deny" {
-		return c.page(sc, status, sc.be)
 	}
 	reason := haproxyReason(status)
 	var b strings.Builder
