@@ -470,7 +470,7 @@ function H.normalize_uri(txn, name, opt)
 	if part == "path" then
 		txn.http:req_set_path(N[name](path, opt))
 	elseif part == "query" then
-		if q ~= "" then txn.http:req_set_query(N[name](sub(q, 2))) end
+		if #q > 1 then txn.http:req_set_query(N[name](sub(q, 2))) end
 	else
 		local v = N[name](t, opt)
 		if v == nil then return false end
