@@ -51,5 +51,40 @@ frontend www
 				{req: hxReq{Path: "/g"}, want: hxWant{Status: 429, Header: map[string]string{"content-type": "text/html"}}},
 			},
 		},
+		{
+			// del-header NAME -m str|beg|end|sub|reg, on both sides
+			// (http-rules del_header).
+			name: "del-header with a match method",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request del-header x-str -m str
+    http-request del-header X-BEG -m beg
+    http-request del-header end1 -m end
+    http-request del-header sub -m sub
+    http-request del-header ^x.reg.$ -m reg
+    http-request return status 200 hdr x-seen "%[req.hdr_cnt(x-str)]%[req.hdr_cnt(x-beg-a)]%[req.hdr_cnt(x-begin)]%[req.hdr_cnt(a-end1)]%[req.hdr_cnt(end1-b)]%[req.hdr_cnt(has-sub-in)]%[req.hdr_cnt(x-reg1)]%[req.hdr_cnt(x-reg12)]%[req.hdr_cnt(x-keep)]"
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/", Header: []string{"X-Str: 1", "X-Beg-A: 1", "x-begin: 2", "A-End1: 1", "End1-B: 1", "Has-Sub-In: 1", "X-Reg1: 1", "X-Reg12: 1", "X-Keep: 1"}},
+					want: hxWant{Status: 200, Header: map[string]string{"x-seen": "000010011"}}},
+			},
+		},
+		{
+			name: "del-header with a match method on responses",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-response del-header x-back -m beg
+    http-response del-header TYPE -m sub
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "", "content-type": ""}}},
+			},
+		},
 	})
 }

@@ -891,6 +891,21 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		if !c.http {
 			break
 		}
+		// del-header NAME [-m str|beg|end|sub|reg]: the name matched
+		// without case but by the regex, which sees it in lower case.
+		if len(args) == 3 && args[1] == "-m" && args[2] != "str" {
+			switch args[2] {
+			case "beg", "end", "sub":
+				return fmt.Sprintf("H.del_headers(txn, %q, %q, %s)", side, args[2], luaQuote(strings.ToLower(args[0]))), nil
+			case "reg":
+				re := sc.g.constant(fmt.Sprintf("H.regex(%s, true)", luaQuote(args[0])))
+				return fmt.Sprintf("H.del_headers(txn, %q, \"reg\", %s)", side, re), nil
+			}
+			return "", at.errorf("del-header: -m wants str, beg, end, sub or reg, got '%s'", args[2])
+		}
+		if len(args) == 3 && args[1] == "-m" {
+			args = args[:1]
+		}
 		if err := need(1); err != nil {
 			return "", err
 		}

@@ -349,6 +349,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
 		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request del-header x -m found\n", "haproxy.cfg:4: del-header: -m wants str, beg, end, sub or reg, got 'found'"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {
 		paths := write(t, "haproxy.cfg", tc.cfg)

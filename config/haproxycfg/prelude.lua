@@ -320,6 +320,28 @@ function H.svc()
 	end
 end
 
+-- del_headers is del-header NAME -m beg|end|sub|reg on side ("req" or
+-- "res"): every field whose (lower-case) name matches p goes.
+function H.del_headers(txn, side, how, p)
+	local hdrs
+	if side == "req" then hdrs = txn.http:req_get_headers() else hdrs = txn.http:res_get_headers() end
+	for name in pairs(hdrs) do
+		local hit
+		if how == "beg" then
+			hit = sub(name, 1, #p) == p
+		elseif how == "end" then
+			hit = #p <= #name and sub(name, #name - #p + 1) == p
+		elseif how == "sub" then
+			hit = find(name, p, 1, true) ~= nil
+		else
+			hit = p:exec(name)
+		end
+		if hit then
+			if side == "req" then txn.http:req_del_header(name) else txn.http:res_del_header(name) end
+		end
+	end
+end
+
 -- regex compiles an ACL's regular expression once, at load time.
 function H.regex(pattern, case_sensitive)
 	local ok, re = Regex.new(pattern, case_sensitive)
