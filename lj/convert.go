@@ -6,11 +6,14 @@ package lj
 // doc/configuration.txt, section 7.3.1.
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"net/netip"
 	"regexp"
@@ -119,26 +122,33 @@ func hashString(alg, s string, avalanche bool) (uint32, bool) {
 	return h, true
 }
 
-// digest returns the binary digest of s (sha1, sha2 224/256/384/512).
-func digest(alg, s string) (string, bool) {
-	switch alg {
-	case "sha1":
-		d := sha1.Sum([]byte(s))
-		return string(d[:]), true
-	case "sha224":
-		d := sha256.Sum224([]byte(s))
-		return string(d[:]), true
-	case "sha256":
-		d := sha256.Sum256([]byte(s))
-		return string(d[:]), true
-	case "sha384":
-		d := sha512.Sum384([]byte(s))
-		return string(d[:]), true
-	case "sha512":
-		d := sha512.Sum512([]byte(s))
-		return string(d[:]), true
+// digests are the message digests of the digest and hmac converters, by
+// their OpenSSL names.
+var digests = map[string]func() hash.Hash{
+	"md5": md5.New, "sha1": sha1.New, "sha224": sha256.New224, "sha256": sha256.New,
+	"sha384": sha512.New384, "sha512": sha512.New,
+}
+
+// hmacSum is the hmac converter: the MAC of s with key, by digest alg.
+func hmacSum(alg, key, s string) (string, bool) {
+	h, ok := digests[alg]
+	if !ok {
+		return "", false
 	}
-	return "", false
+	m := hmac.New(h, []byte(key))
+	m.Write([]byte(s))
+	return string(m.Sum(nil)), true
+}
+
+// digest returns the binary digest of s (digests' algorithms).
+func digest(alg, s string) (string, bool) {
+	h, ok := digests[alg]
+	if !ok {
+		return "", false
+	}
+	d := h()
+	d.Write([]byte(s))
+	return string(d.Sum(nil)), true
 }
 
 // UTF-8 decoding results for the json converter, as HAProxy reports them.
@@ -369,6 +379,7 @@ func init() {
 	goFuncs["conv_base64"] = cgo.RegisterGoFunc(goConvBase64)
 	goFuncs["conv_hash"] = cgo.RegisterGoFunc(goConvHash)
 	goFuncs["conv_digest"] = cgo.RegisterGoFunc(goConvDigest)
+	goFuncs["conv_hmac"] = cgo.RegisterGoFunc(goConvHMAC)
 	goFuncs["conv_json"] = cgo.RegisterGoFunc(goConvJSON)
 	goFuncs["conv_regsub"] = cgo.RegisterGoFunc(goConvRegsub)
 	goFuncs["conv_ipmask"] = cgo.RegisterGoFunc(goConvIPMask)
@@ -414,6 +425,16 @@ func goConvDigest(c *cgo.Call) int {
 	d, ok := digest(c.String(1), c.String(2))
 	if !ok {
 		return c.Error("conv_digest: unknown digest " + c.String(1))
+	}
+	c.PushString(d)
+	return 1
+}
+
+// goConvHMAC(alg, key, str) -> binary string
+func goConvHMAC(c *cgo.Call) int {
+	d, ok := hmacSum(c.String(1), c.String(2), c.String(3))
+	if !ok {
+		return c.Error("conv_hmac: unknown digest " + c.String(1))
 	}
 	c.PushString(d)
 	return 1

@@ -86,5 +86,67 @@ backend app
 				{req: hxReq{Path: "/"}, want: hxWant{Status: 200, Header: map[string]string{"x-backend": "", "content-type": ""}}},
 			},
 		},
+		{
+			// Converters of HAProxy's converter reg-tests: add_item,
+			// be2dec, be2hex, digest, hmac (a key or a variable), iif,
+			// strcmp and secure_memcmp against a variable, in_table.
+			name: "converters",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    stick-table type string size 10 expire 1m
+    http-request track-sc0 req.hdr(x-key)
+    http-request set-var(txn.in) req.hdr(x-in)
+    http-request set-var(txn.var) str(var_content)
+    http-request set-var(txn.key) str(my_super_secret_long_key),base64
+    http-request set-var(txn.same) req.hdr(x-in)
+    http-request set-var(txn.has) req.hdr_cnt(x-in)
+    http-request set-var(txn.hasnot) req.hdr_cnt(x-nope)
+    http-request set-var(txn.k) req.hdr(x-key)
+    http-response set-header a1 "%[var(txn.in),add_item(',',txn.var,_suff_)]"
+    http-response set-header a2 "%[var(txn.in),add_item(',',txn.var)]"
+    http-response set-header a3 "%[var(txn.in),add_item(',',,_suff_)]"
+    http-response set-header a4 "%[var(txn.in),add_item(',',txn.none)]"
+    http-response set-header d1 "%[var(txn.in),be2dec(:,1)]"
+    http-response set-header d2 "%[var(txn.in),be2dec(-,3)]"
+    http-response set-header d3 "%[var(txn.in),be2dec(::,3,1)]"
+    http-response set-header h1 "%[var(txn.in),be2hex]"
+    http-response set-header h2 "%[var(txn.in),be2hex(:,2)]"
+    http-response set-header h3 "%[var(txn.in),be2hex(--,2,1)]"
+    http-response set-header g1 "%[var(txn.in),digest(sha1),hex,lower]"
+    http-response set-header g2 "%[var(txn.in),digest(sha256),hex]"
+    http-response set-header g3 "%[var(txn.in),digest(md5),hex]"
+    http-response set-header m1 "%[var(txn.in),hmac(sha1,a2V5),hex,lower]"
+    http-response set-header m2 "%[var(txn.in),hmac(sha256,txn.key),hex,lower]"
+    http-response set-header i1 "%[var(txn.has),iif(yes,no)]"
+    http-response set-header i2 "%[var(txn.hasnot),iif(yes,no)]"
+    http-response set-header s1 "%[var(txn.in),strcmp(txn.same)]"
+    http-response set-header s2 "%[var(txn.in),strcmp(txn.var)]"
+    http-response set-header s3 "%[var(txn.var),strcmp(txn.in)]"
+    http-response set-header s4 "%[var(txn.in),secure_memcmp(txn.same)]"
+    http-response set-header s5 "%[var(txn.in),secure_memcmp(txn.var)]"
+    http-response set-header t1 "%[var(txn.k),in_table(www)]"
+    http-response set-header t2 "%[str(other),in_table(www)]"
+    http-response set-header n1 "%[int(7),neg]"
+    http-response set-header n2 "%[int(7),odd]"
+    http-response set-header n3 "%[int(7),even]"
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/", Header: []string{"X-In: input", "X-Key: k1"}}, want: hxWant{Status: 200, Header: map[string]string{
+					"a1": "input,var_content_suff_", "a2": "input,var_content", "a3": "input,_suff_", "a4": "input",
+					"d1": "105:110:112:117:116", "d2": "6909552-30068", "d3": "6909552",
+					"h1": "696E707574", "h2": "696E:7075:74", "h3": "696E--7075",
+					"g3": "A43C1B0AA53A0C908810C06AB1FF3967",
+					"g1": "140f86aae51ab9e1cda9b4254fe98a74eb54c1a1", "g2": "C96C6D5BE8D08A12E7B5CDC1B207FA6B2430974C86803D8891675E76FD992C20",
+					"m1": "8513bb355076cce2ae5eb9f399ab5cafdba7c8a2", "m2": "0a3e0809cae3efaf5eaeb7fb502f9b778309fb8625a4b0ae3b534863370f525f",
+					"s2": "-13", "s3": "13", "i1": "yes", "i2": "no",
+					"s1": "0", "s4": "1", "s5": "0", "t1": "1", "t2": "0", "n1": "-7", "n2": "1", "n3": "0"}}},
+				{req: hxReq{Path: "/", Header: []string{"X-In: "}}, want: hxWant{Status: 200, Header: map[string]string{"a1": "var_content_suff_", "a3": "_suff_"}}},
+			},
+		},
 	})
 }

@@ -237,6 +237,15 @@ var converters = map[string]bool{
 	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
 	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
 	"table_trackers": true,
+	"digest":         true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
+	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
+}
+
+// convMatch is how an ACL matches the result of converters that do not
+// give strings.
+var convMatch = map[string]string{
+	"length": "int", "hex2i": "int", "crc32": "int", "crc32c": "int", "djb2": "int", "sdbm": "int", "wt6": "int",
+	"neg": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
 }
 
 // declareACLFile adds f to the ACL files of the configuration, once.
@@ -275,7 +284,20 @@ func callParts(s string) (string, []string, error) {
 	if inner == "" {
 		return s[:i], nil, nil
 	}
-	return s[:i], splitTop(inner, ','), nil
+	args := splitTop(inner, ',')
+	for i, a := range args {
+		args[i] = unquoteArg(a)
+	}
+	return s[:i], args, nil
+}
+
+// unquoteArg strips the quotes around an argument ('x' or "x"), as
+// HAProxy's argument parser does.
+func unquoteArg(a string) string {
+	if len(a) >= 2 && (a[0] == '\'' || a[0] == '"') && a[len(a)-1] == a[0] {
+		return a[1 : len(a)-1]
+	}
+	return a
 }
 
 // expr compiles a sample expression ("fetch(args),conv1,conv2(args)")
@@ -339,7 +361,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 			}
-			if strings.HasPrefix(cname, "table_") {
+			if strings.HasPrefix(cname, "table_") || cname == "in_table" {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {
 					return "", "", false, err
 				}
@@ -348,9 +370,48 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			// converter is not called (TXN.c's would read nil as "0").
 			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
 			match = "str"
-			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
+			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") {
 				match = "int"
 			}
+			if m, ok := convMatch[cname]; ok {
+				match = m
+			}
+		case cname == "strcmp" || cname == "secure_memcmp":
+			// The value against a variable's; no variable, no sample.
+			if len(cargs) != 1 || !strings.Contains(cargs[0], ".") {
+				return "", "", false, fmt.Errorf("converter '%s' takes a variable name", cname)
+			}
+			code = fmt.Sprintf("H.%s(%s, txn:get_var(%s))", cname, code, luaQuote(cargs[0]))
+			match = "int"
+			if cname == "secure_memcmp" {
+				match = "bool"
+			}
+		case cname == "add_item":
+			// add_item(delim,[var][,suffix]): suffix is needed without var.
+			if len(cargs) < 2 || len(cargs) > 3 || cargs[1] == "" && (len(cargs) < 3 || cargs[2] == "") {
+				return "", "", false, fmt.Errorf("converter 'add_item' wants (delimiter,variable[,suffix]) or (delimiter,,suffix)")
+			}
+			v := "nil"
+			if cargs[1] != "" {
+				v = fmt.Sprintf("txn:get_var(%s)", luaQuote(cargs[1]))
+			}
+			suffix := ""
+			if len(cargs) == 3 {
+				suffix = cargs[2]
+			}
+			code = fmt.Sprintf("H.add_item(%s, %s, %s, %s)", code, luaQuote(cargs[0]), v, luaQuote(suffix))
+			match = "str"
+		case cname == "hmac":
+			// hmac(algorithm,key): the base64 key, or a variable holding it.
+			if len(cargs) != 2 {
+				return "", "", false, fmt.Errorf("converter 'hmac' takes an algorithm and a key")
+			}
+			key := luaQuote(cargs[1])
+			if strings.Contains(cargs[1], ".") {
+				key = fmt.Sprintf("txn:get_var(%s)", luaQuote(cargs[1]))
+			}
+			code = fmt.Sprintf("H.hmac(txn.c, %s, %s, %s)", code, luaQuote(cargs[0]), key)
+			match = "str"
 		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":
 			if len(cargs) != 1 {
 				return "", "", false, fmt.Errorf("converter '%s' takes one argument", cname)

@@ -349,6 +349,9 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
 		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,strcmp(x)]\n", "haproxy.cfg:4: set-header: converter 'strcmp' takes a variable name"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,add_item(-)]\n", "haproxy.cfg:4: set-header: converter 'add_item' wants"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { path,in_table(nope) }\n", "haproxy.cfg:4: deny: converter 'in_table': no stick table 'nope'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request del-header x -m found\n", "haproxy.cfg:4: del-header: -m wants str, beg, end, sub or reg, got 'found'"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {
@@ -449,6 +452,12 @@ func TestExpressions(t *testing.T) {
 		{"var(txn.x),lua.conv", `H.conv(txn.c, "lua_conv", txn:get_var("txn.x"))`},
 		{"sc0_http_req_rate", "txn.f:sc0_http_req_rate()"},
 		{"src,map_ip(/geo.map,XX)", `H.conv(txn.c, "map_ip", txn.f:src(), "/geo.map", "XX")`},
+		{"var(txn.a),add_item(',',txn.b,_s_)", `H.add_item(txn:get_var("txn.a"), ",", txn:get_var("txn.b"), "_s_")`},
+		{"var(txn.a),add_item(\",\",,_s_)", `H.add_item(txn:get_var("txn.a"), ",", nil, "_s_")`},
+		{"path,strcmp(txn.b)", `H.strcmp(txn.f:path(), txn:get_var("txn.b"))`},
+		{"path,hmac(sha256,txn.key)", `H.hmac(txn.c, txn.f:path(), "sha256", txn:get_var("txn.key"))`},
+		{"path,hmac(sha1,a2V5)", `H.hmac(txn.c, txn.f:path(), "sha1", "a2V5")`},
+		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
 	} {
 		got, _, _, err := sc.expr(tc.in, false)
 		if err != nil || got != tc.want {

@@ -1941,6 +1941,12 @@ func splitTop(s string, sep byte) []string {
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
+		case '\'', '"':
+			// A quoted argument (add_item(',',...)) holds separators and
+			// parentheses as they are.
+			if j := strings.IndexByte(s[i+1:], s[i]); j >= 0 {
+				i += j + 1
+			}
 		case '(':
 			depth++
 		case ')':

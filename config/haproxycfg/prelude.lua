@@ -509,6 +509,43 @@ function H.conv(c, name, v, ...)
 	return c[name](c, v, ...)
 end
 
+-- strcmp compares v with a variable's w as strings: 0, or the difference
+-- of the first bytes that differ, else -1 or 1 for the shorter; no sample
+-- without both.
+function H.strcmp(v, w)
+	if v == nil or w == nil then return nil end
+	v, w = H.S(v), H.S(w)
+	for i = 1, math.min(#v, #w) do
+		local a, b = byte(v, i), byte(w, i)
+		if a ~= b then return a - b end
+	end
+	if #v < #w then return -1 elseif #v > #w then return 1 end
+	return 0
+end
+
+-- secure_memcmp: whether v and a variable's w hold the same bytes.
+function H.secure_memcmp(v, w)
+	if v == nil or w == nil then return nil end
+	return H.S(v) == H.S(w)
+end
+
+-- add_item appends delim (when v is not empty and something follows),
+-- the variable's w (when set) and suffix to v.
+function H.add_item(v, delim, w, suffix)
+	if v == nil then return nil end
+	v = H.S(v)
+	if w ~= nil then w = H.S(w) end
+	if v ~= "" and (w ~= nil and w ~= "" or suffix ~= "") then v = v .. delim end
+	return v .. (w or "") .. suffix
+end
+
+-- hmac is the hmac converter of c with a key that may be a variable's:
+-- none, no sample.
+function H.hmac(c, v, alg, key)
+	if v == nil or key == nil then return nil end
+	return c:hmac(v, alg, H.S(key))
+end
+
 -- cat is the concat converter: v then the pieces (strings; up to three,
 -- nil when absent), unless v is no sample.
 function H.cat(v, a, b, c)
