@@ -148,5 +148,30 @@ backend app
 				{req: hxReq{Path: "/", Header: []string{"X-In: "}}, want: hxWant{Status: 200, Header: map[string]string{"a1": "var_content_suff_", "a3": "_suff_"}}},
 			},
 		},
+		{
+			// pathq, set-pathq and replace-pathq, on origin-form and
+			// absolute-form targets, whose scheme and authority stay
+			// through set-path (http-rules path_and_pathq).
+			name: "pathq",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.pathq) pathq
+    http-request set-path /fe%[path]
+    http-request set-pathq %[path]?app=t&%[query]
+    http-request replace-pathq /([^?]*)\?app=([^&]*)&?(.*) /\2/\1?\3
+    http-response set-header x-pathq %[var(txn.pathq)]
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/r1?a=1&b=2"}, want: hxWant{Status: 200, Header: map[string]string{"x-pathq": "/r1?a=1&b=2"},
+					Body: "backend=app GET /t/fe/r1?a=1&b=2 x-user=\"\" x-shout=\"\" xff=\"\"\n"}},
+				{req: hxReq{Path: "http://hx.test/r2?a=1"}, want: hxWant{Status: 200, Header: map[string]string{"x-pathq": "/r2?a=1"},
+					Body: "backend=app GET http://hx.test/t/fe/r2?a=1 x-user=\"\" x-shout=\"\" xff=\"\"\n"}},
+			},
+		},
 	})
 }

@@ -967,6 +967,15 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("txn.http:req_%s(%s)", strings.ReplaceAll(name, "-", "_"), v), nil
+	case name == "set-pathq" && !res && c.http:
+		if err := need(1); err != nil {
+			return "", err
+		}
+		v, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("H.set_pathq(txn, %s)", v), nil
 	case (name == "replace-path" || name == "replace-pathq" || name == "replace-uri") && !res && c.http:
 		if err := need(2); err != nil {
 			return "", err

@@ -56,7 +56,7 @@ type fetchDef struct {
 // which HAProxy no longer has in the response phase: there they find
 // nothing (the method stays).
 var requestOnly = map[string]bool{
-	"path": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
+	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
 	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
@@ -133,6 +133,7 @@ var fetches = map[string]fetchDef{
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
 	"path":            simple("path", "str"),
+	"pathq":           {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
 	"url":             simple("url", "str"),
 	"base":            simple("base", "str"),
 	"query":           simple("query", "str"),

@@ -374,6 +374,23 @@ local function expand(fmt, caps)
 	return table.concat(out)
 end
 
+-- pathq is the pathq fetch: the path and the query of the target, without
+-- an absolute-form's scheme and authority.
+function H.pathq(txn)
+	local p = txn.f:path()
+	if p == nil then return nil end
+	local q = txn.f:query()
+	if q ~= nil then p = p .. "?" .. q end
+	return p
+end
+
+-- set_pathq makes v the path and query of the target, keeping an
+-- absolute-form's scheme and authority (set-pathq, replace-pathq).
+function H.set_pathq(txn, v)
+	local t = txn.f:url() or ""
+	txn.http:req_set_uri((t:match("^[%a][%w+.-]*://[^/?]*") or "") .. v)
+end
+
 -- replace_target is replace-path, replace-pathq and replace-uri: when re
 -- matches the request's path (part "path"), path and query ("pathq") or
 -- target ("uri"), that part becomes fmt expanded.
@@ -392,7 +409,13 @@ function H.replace_target(txn, part, re, fmt)
 	if not ok then return end
 	local out = expand(fmt, caps)
 	if out == nil then return end
-	if part == "path" then txn.http:req_set_path(out) else txn.http:req_set_uri(out) end
+	if part == "path" then
+		txn.http:req_set_path(out)
+	elseif part == "pathq" then
+		H.set_pathq(txn, out)
+	else
+		txn.http:req_set_uri(out)
+	end
 end
 
 -- The normalizers of normalize-uri, HAProxy's: each takes the part of
