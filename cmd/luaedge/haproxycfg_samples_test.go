@@ -173,5 +173,24 @@ backend app
 					Body: "backend=app GET http://hx.test/t/fe/r2?a=1 x-user=\"\" x-shout=\"\" xff=\"\"\n"}},
 			},
 		},
+		{
+			// redirect takes its options in any order, and ignore-empty
+			// skips the rule when the location is empty (http-rules
+			// map_redirect).
+			name: "redirect options",
+			made: map[string]string{"redirect.map": "/old /new\n"},
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request redirect code 301 location %[path,map_str(redirect.map)] ignore-empty
+    http-request redirect drop-query code 308 prefix /v2 if { path_beg /v1 }
+    http-request return status 200 hdr x-fell-through yes
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/old"}, want: hxWant{Status: 301, Header: map[string]string{"location": "/new"}}},
+				{req: hxReq{Path: "/other"}, want: hxWant{Status: 200, Header: map[string]string{"x-fell-through": "yes"}}},
+				{req: hxReq{Path: "/v1/x?q=1"}, want: hxWant{Status: 308, Header: map[string]string{"location": "/v2/v1/x"}}},
+			},
+		},
 	})
 }

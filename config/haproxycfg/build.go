@@ -1104,8 +1104,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		code, err := c.ret(sc, at, args)
 		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
-		code, err := c.redirect(sc, at, args)
-		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
+		return c.redirect(sc, at, args)
 	}
 	return "", at.unsupported(r.words[0])
 }
@@ -1701,21 +1700,27 @@ func httpToken(s string) bool {
 	return true
 }
 
-// redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]
+// redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C] [ignore-empty],
+// the options in any order, as HAProxy takes them.
 func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
-	if len(args) < 2 {
-		return "", at.errorf("redirect: want location, prefix or scheme and a value")
-	}
-	kind := args[0]
-	v, err := sc.formatHTTP(args[1])
-	if err != nil {
-		return "", at.errorf("redirect: %v", err)
-	}
+	kind, v := "", ""
 	code := 302
-	dropQuery, appendSlash := false, false
+	dropQuery, appendSlash, ignoreEmpty := false, false, false
 	var cookies []string
-	for i := 2; i < len(args); i++ {
+	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "location", "prefix", "scheme":
+			if kind != "" || i+1 >= len(args) {
+				return "", at.errorf("redirect: want one of location, prefix or scheme, and a value")
+			}
+			var err error
+			if v, err = sc.formatHTTP(args[i+1]); err != nil {
+				return "", at.errorf("redirect: %v", err)
+			}
+			kind = args[i]
+			i++
+		case "ignore-empty":
+			ignoreEmpty = true
 		case "code":
 			if i+1 >= len(args) {
 				return "", at.errorf("redirect: code needs a value")
@@ -1744,7 +1749,16 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 			return "", at.errorf("redirect: '%s' is not supported by luaedge", args[i])
 		}
 	}
+	if kind == "" {
+		return "", at.errorf("redirect: want location, prefix or scheme and a value")
+	}
 	var b strings.Builder
+	fmt.Fprintf(&b, "local val = %s\n", v)
+	if ignoreEmpty {
+		// An empty value skips the rule.
+		b.WriteString("if val ~= \"\" then\n")
+	}
+	b.WriteString("txn:set_termination_state(\"LR\")\n") // answered locally, as HAProxy's line says
 	uri := "local path = txn.f:path() or \"\"\n"
 	if appendSlash {
 		uri += "if path:sub(-1) ~= \"/\" then path = path .. \"/\" end\n"
@@ -1756,13 +1770,11 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	}
 	switch kind {
 	case "location":
-		fmt.Fprintf(&b, "local loc = %s\n", v)
+		b.WriteString("local loc = val\n")
 	case "prefix":
-		fmt.Fprintf(&b, "%slocal pre = %s\nif pre == \"/\" then pre = \"\" end\nlocal loc = pre .. uri\n", uri, v)
+		fmt.Fprintf(&b, "%slocal pre = val\nif pre == \"/\" then pre = \"\" end\nlocal loc = pre .. uri\n", uri)
 	case "scheme":
-		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = %s .. \"://\" .. (host or \"\") .. uri\n", uri, v)
-	default:
-		return "", at.errorf("redirect %s: want location, prefix or scheme", kind)
+		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = val .. \"://\" .. (host or \"\") .. uri\n", uri)
 	}
 	reasons := map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
 	fmt.Fprintf(&b, "local h = {location = loc}\n")
@@ -1774,6 +1786,9 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 		fmt.Fprintf(&b, "h[\"set-cookie\"] = {%s}\n", strings.Join(cookies, ", "))
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
+	if ignoreEmpty {
+		b.WriteString("\nend")
+	}
 	return b.String(), nil
 }
 
