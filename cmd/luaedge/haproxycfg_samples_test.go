@@ -192,5 +192,23 @@ frontend www
 				{req: hxReq{Path: "/v1/x?q=1"}, want: hxWant{Status: 308, Header: map[string]string{"location": "/v2/v1/x"}}},
 			},
 		},
+		{
+			// The request's cookies counted and read as integers, and
+			// header values read as addresses (sample_fetches cook,
+			// http-rules converters_ipmask_concat_strcmp_field_word), bin()
+			// and an empty str().
+			name: "cookie, address and constant fetches",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 hdr count "%[req.cook_cnt()]" hdr count2 "%[req.cook_cnt(c2)]" hdr val "%[req.cook_val()]" hdr val2 "%[req.cook_val(c2)]" hdr first "%[req.cook()]" hdr ip1 "%[req.hdr_ip(a1),ipmask(24,64)]" hdr ip2 "%[req.hdr_ip(a2),ipmask(24,120)]" hdr ip3 "%[req.hdr_ip(a3),ipmask(24)]" hdr ip4 "%[req.hdr_ip(a4),ipmask(24)]" hdr ip5 "%[req.hdr_ip(a5)]" hdr ip6 "%[req.hdr_ip(a6)]" hdr bin "%[bin(414243)]" hdr empty "<%[str()]>"
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/", Header: []string{"Cookie: c1=12abc; c2=7", "Cookie: c2=x9", "A1: 2001:db8::bad:c0f:ffff", "A2: 2001:db8:c001:c01a:ffff:ffff:10:ffff",
+					"A3: 192.168.1.255", "A4: 10.1.2.3:8080", "A5: not an address", "A6: 300.1.1.1"}},
+					want: hxWant{Status: 200, Header: map[string]string{"count": "3", "count2": "2", "val": "12", "val2": "0", "first": "12abc",
+						"ip1": "2001:db8::", "ip2": "2001:db8:c001:c01a:ffff:ffff:10:ff00", "ip3": "192.168.1.0", "ip4": "10.1.2.0", "ip5": "", "ip6": "", "bin": "ABC", "empty": "<>"}}},
+			},
+		},
 	})
 }

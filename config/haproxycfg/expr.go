@@ -1,6 +1,7 @@
 package haproxycfg
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -57,7 +58,7 @@ type fetchDef struct {
 // nothing (the method stays).
 var requestOnly = map[string]bool{
 	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
-	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
@@ -186,17 +187,49 @@ var fetches = map[string]fetchDef{
 	"var":             {one: func(_ scope, a []string) string { return fmt.Sprintf("txn:get_var(%s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"url_param":       {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"urlp":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
-	"cook":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
-	"req.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"cook":            cookFetch("H.cook", "str"),
+	"req.cook":        cookFetch("H.cook", "str"),
+	"cook_cnt":        cookFetch("H.cook_cnt", "int"),
+	"req.cook_cnt":    cookFetch("H.cook_cnt", "int"),
+	"cook_val":        cookFetch("H.cook_val", "int"),
+	"req.cook_val":    cookFetch("H.cook_val", "int"),
+	"hdr_ip":          ipFetch(),
+	"req.hdr_ip":      ipFetch(),
 	"res.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"scook":           {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"fe_name":         {one: func(sc scope, _ []string) string { return luaQuote(sc.fe) }, match: "str"},
 	"be_name":         {one: func(sc scope, _ []string) string { return "H.st(txn).be" }, match: "str"},
-	"str":             {one: func(_ scope, a []string) string { return luaQuote(a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"str":             {one: func(_ scope, a []string) string { return luaQuote(strings.Join(a, "")) }, match: "str", nargs: [2]int{0, 1}},
+	"bin":             {one: binFetch, match: "str", nargs: [2]int{1, 1}},
 	"int":             {one: func(_ scope, a []string) string { return a[0] }, match: "int", nargs: [2]int{1, 1}},
 	"bool":            {one: func(_ scope, a []string) string { return fmt.Sprintf("(%s ~= 0)", a[0]) }, match: "bool", nargs: [2]int{1, 1}},
 	"always_true":     {one: func(scope, []string) string { return "true" }, match: "bool"},
 	"always_false":    {one: func(scope, []string) string { return "false" }, match: "bool"},
+}
+
+// cookFetch is a fetch of the request's cookies ([name]): without a name,
+// every cookie.
+func cookFetch(fn, match string) fetchDef {
+	return fetchDef{one: func(_ scope, a []string) string {
+		name := "nil"
+		if len(a) == 1 && a[0] != "" {
+			name = luaQuote(a[0])
+		}
+		return fmt.Sprintf("%s(txn, %s)", fn, name)
+	}, match: match, nargs: [2]int{0, 1}}
+}
+
+// ipFetch is hdr_ip(name[,occ]): the header's value read as an address.
+func ipFetch() fetchDef {
+	return fetchDef{one: func(_ scope, a []string) string {
+		return fmt.Sprintf("H.ip_of(%s)", call("req_hdr", lits(a)...))
+	}, match: "ip", nargs: [2]int{1, 2}}
+}
+
+// binFetch is bin(HEX): the bytes, a constant (expr checks the digits).
+func binFetch(_ scope, a []string) string {
+	b, _ := hex.DecodeString(a[0])
+	return luaQuote(string(b))
 }
 
 // moreFetches are the fetches of captures, of the unique ID and uuid.
@@ -342,6 +375,11 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	}
 	if len(args) < def.nargs[0] || len(args) > def.nargs[1] {
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
+	}
+	if name == "bin" {
+		if _, err := hex.DecodeString(args[0]); err != nil {
+			return "", "", false, fmt.Errorf("fetch 'bin': '%s' is not hex digits", args[0])
+		}
 	}
 	match = def.match
 	if multi && def.multi != nil && len(parts) == 1 {

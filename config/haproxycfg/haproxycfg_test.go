@@ -349,6 +349,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
 		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[bin(0g)]\n", "haproxy.cfg:4: set-header: fetch 'bin': '0g' is not hex digits"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,strcmp(x)]\n", "haproxy.cfg:4: set-header: converter 'strcmp' takes a variable name"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,add_item(-)]\n", "haproxy.cfg:4: set-header: converter 'add_item' wants"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { path,in_table(nope) }\n", "haproxy.cfg:4: deny: converter 'in_table': no stick table 'nope'"},
@@ -457,6 +458,11 @@ func TestExpressions(t *testing.T) {
 		{"path,strcmp(txn.b)", `H.strcmp(txn.f:path(), txn:get_var("txn.b"))`},
 		{"path,hmac(sha256,txn.key)", `H.hmac(txn.c, txn.f:path(), "sha256", txn:get_var("txn.key"))`},
 		{"path,hmac(sha1,a2V5)", `H.hmac(txn.c, txn.f:path(), "sha1", "a2V5")`},
+		{"req.cook_cnt()", `H.cook_cnt(txn, nil)`},
+		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
+		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
+		{"bin(0a41)", `"\010A"`},
+		{"str()", `""`},
 		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
 	} {
 		got, _, _, err := sc.expr(tc.in, false)

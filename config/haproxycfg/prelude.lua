@@ -172,6 +172,19 @@ local function ipbytes(s)
 	end
 	return 6, out
 end
+-- ip_of reads a header value as an address (hdr_ip): a dotted IPv4
+-- address at its start (a port may follow), else a whole IPv6 one.
+function H.ip_of(v)
+	if v == nil then return nil end
+	local v4 = v:match("^%d+%.%d+%.%d+%.%d+")
+	if v4 then
+		for o in v4:gmatch("%d+") do if tonumber(o) > 255 then return nil end end
+		return v4
+	end
+	if find(v, ":", 1, true) and not find(v, "[^%x:.]") and ipbytes(v) == 6 then return v end
+	return nil
+end
+
 function H.net(s)
 	local addr, bits = s:match("^(.-)/(%d+)$")
 	addr = addr or s
@@ -272,17 +285,39 @@ function H.urlp(txn, name)
 end
 
 -- cook returns the value of a request cookie (the last one of that name).
-function H.cook(txn, name)
-	local found
+-- cookies lists the values of the request's cookies called name, or of
+-- every cookie when name is nil.
+local function cookies(txn, name)
+	local out = {}
 	local all = H.hdrs(txn, "cookie", false, true)
-	if all == nil then return nil end
+	if all == nil then return out end
 	for _, line in ipairs(all) do
 		for pair in (line .. ";"):gmatch("%s*(.-)%s*;") do
 			local k, v = pair:match("^([^=]*)=(.*)$")
-			if k == name then found = v end
+			if k ~= nil and (name == nil or k == name) then out[#out + 1] = v end
 		end
 	end
-	return found
+	return out
+end
+
+-- cook is the value of the last cookie called name, or of the first
+-- cookie without a name.
+function H.cook(txn, name)
+	local vals = cookies(txn, name)
+	if name == nil then return vals[1] end
+	return vals[#vals]
+end
+
+-- cook_cnt counts the cookies called name (every cookie without one).
+function H.cook_cnt(txn, name)
+	return #cookies(txn, name)
+end
+
+-- cook_val is cook read as an integer: its leading digits, else 0.
+function H.cook_val(txn, name)
+	local v = H.cook(txn, name)
+	if v == nil then return nil end
+	return tonumber(v:match("^[+-]?%d+")) or 0
 end
 
 -- scook returns the value of a cookie the response sets (the last
