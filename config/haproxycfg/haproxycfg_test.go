@@ -349,6 +349,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
 		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  stick-table type ip size 1 store http_req_cnt,http_fail_cnt\n", "haproxy.cfg:3: 'stick-table ... store http_fail_cnt' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[bin(0g)]\n", "haproxy.cfg:4: set-header: fetch 'bin': '0g' is not hex digits"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,strcmp(x)]\n", "haproxy.cfg:4: set-header: converter 'strcmp' takes a variable name"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,add_item(-)]\n", "haproxy.cfg:4: set-header: converter 'add_item' wants"},

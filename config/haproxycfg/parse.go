@@ -1605,7 +1605,12 @@ func (f *file) stickTable(p *proxy, at pos, w []string) error {
 			}
 			st.Expire = d
 		case "store":
-			st.Store = append(st.Store, splitTop(v, ',')...)
+			for _, item := range splitTop(v, ',') {
+				if name, _, _ := strings.Cut(item, "("); uncounted[strings.TrimSpace(name)] {
+					return at.errorf("'stick-table ... store %s' is not supported by luaedge: its tables do not count %s", item, name)
+				}
+				st.Store = append(st.Store, item)
+			}
 		default:
 			return at.unsupported("stick-table ... " + w[i])
 		}
@@ -1613,6 +1618,13 @@ func (f *file) stickTable(p *proxy, at pos, w []string) error {
 	}
 	p.stick = st
 	return nil
+}
+
+// uncounted are the stick table counters of HAProxy 2.6 that luaedge's
+// tables do not have.
+var uncounted = map[string]bool{
+	"sess_cnt": true, "sess_rate": true, "http_fail_cnt": true, "http_fail_rate": true,
+	"bytes_in_rate": true, "bytes_out_rate": true,
 }
 
 func (f *file) ruleLine(p *proxy, at pos, w []string) error {
