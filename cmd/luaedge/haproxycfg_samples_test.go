@@ -210,5 +210,22 @@ frontend www
 						"ip1": "2001:db8::", "ip2": "2001:db8:c001:c01a:ffff:ffff:10:ff00", "ip3": "192.168.1.0", "ip4": "10.1.2.0", "ip5": "", "ip6": "", "bin": "ABC", "empty": "<>"}}},
 			},
 		},
+		{
+			// map_regm: the value of the first regex that matches, with
+			// its groups (http-rules map_regm_with_backref).
+			name: "map_regm",
+			made: map[string]string{"hosts.map": "^(.*)\\.(.*)$ \\1_AND_\\2\n"},
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request replace-value Host '(.*):.*' '\1'
+    http-request set-var(txn.host) req.hdr(host)
+    http-request return status 200 hdr x-hdr "%[req.hdr(host),map_regm(hosts.map,unknown)]" hdr x-var "%[var(txn.host),map_regm(hosts.map,unknown)]"
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/", Header: []string{"Host: example.org:8443"}}, want: hxWant{Status: 200, Header: map[string]string{"x-hdr": "example_AND_org", "x-var": "example_AND_org"}}},
+				{req: hxReq{Path: "/", Header: []string{"Host: localhost"}}, want: hxWant{Status: 200, Header: map[string]string{"x-hdr": "unknown"}}},
+			},
+		},
 	})
 }

@@ -262,7 +262,7 @@ var converters = map[string]bool{
 	"map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
-	"map_int_int": true, "map_ip_int": true,
+	"map_int_int": true, "map_ip_int": true, "map_regm": true, "map_regm_int": true,
 	// The stick table converters read an entry without tracking it.
 	"table_bytes_in_rate": true, "table_bytes_out_rate": true, "table_conn_cnt": true, "table_conn_cur": true,
 	"table_conn_rate": true, "table_expire": true, "table_gpc": true, "table_gpc0": true, "table_gpc0_rate": true,

@@ -470,7 +470,7 @@ local function map_id(method, file)
 end
 I.map_id = map_id
 
-local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12 }
+local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12, regm = 13 }
 for m, method in pairs(MATCH) do
 	local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
 	local function lookup(v, file)
