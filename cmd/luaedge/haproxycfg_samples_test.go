@@ -227,5 +227,25 @@ frontend www
 				{req: hxReq{Path: "/", Header: []string{"Host: localhost"}}, want: hxWant{Status: 200, Header: map[string]string{"x-hdr": "unknown"}}},
 			},
 		},
+		{
+			// srv_id and srv_name: the server that took the request
+			// (sample_fetches srv_name).
+			name: "srv_id and srv_name",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-response set-header srv-id "%[srv_id]"
+    http-response set-header srv-name "%[srv_name]"
+    default_backend app
+
+backend app
+    server blue @BLUE@
+    server green @GREEN@
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Header: map[string]string{"srv-id": "1", "srv-name": "blue"}}},
+				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Header: map[string]string{"srv-id": "2", "srv-name": "green"}}},
+			},
+		},
 	})
 }

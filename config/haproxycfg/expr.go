@@ -150,6 +150,8 @@ var fetches = map[string]fetchDef{
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
+	"srv_id":          simple("srv_id", "int"),
+	"srv_name":        simple("srv_name", "str"),
 	"res.cache_hit":   simple("res_cache_hit", "bool"),
 	"res.cache_name":  simple("res_cache_name", "str"),
 	"ssl_fc":          simple("ssl_fc", "bool"),

@@ -753,6 +753,22 @@ function F.be_name(s)
 	return F.fe_name(s)
 end
 
+-- srv_id and srv_name: the server that took the request (its position in
+-- its backend, HAProxy's puid, and its name); none before one did.
+function F.srv_id(s)
+	if s.srv_id == 0 then return nil end
+	return s.srv_id
+end
+function F.srv_name(s)
+	if s.srv_id == 0 then return nil end
+	local px = core.backends[backend_name(s.srv_be) or ""]
+	if px == nil then return nil end
+	for name, srv in pairs(px.servers) do
+		if srv.puid == s.srv_id then return name end
+	end
+	return nil
+end
+
 -- res.cache_hit, res.cache_name: the response came from a cache (HAProxy's
 -- cache sections), and its name; no name otherwise.
 function F.res_cache_hit(s) return s.cache_hit > 0 end
