@@ -247,5 +247,29 @@ backend app
 				{conn: "a", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Header: map[string]string{"srv-id": "2", "srv-name": "green"}}},
 			},
 		},
+		{
+			// json_query on a header and on the body: strings, integers,
+			// doubles, booleans, a key holding a dot (converter json_query).
+			name: "json_query",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    option http-buffer-request
+    http-request set-var(txn.iss) req.fhdr(x-json),json_query('$.iss')
+    http-request set-var(txn.int) req.body,json_query('$.n','int')
+    http-request set-var(txn.neg) req.body,json_query('$.neg',"int")
+    http-request set-var(txn.dbl) req.body,json_query('$.d')
+    http-request set-var(txn.t) req.body,json_query('$.t')
+    http-request set-var(txn.f) req.body,json_query('$.f')
+    http-request set-var(txn.dot) req.body,json_query('$.my\\.key')
+    http-request set-var(txn.obj) req.body,json_query('$.o')
+    http-request return status 200 hdr iss "%[var(txn.iss)]" hdr int "%[var(txn.int)]" hdr neg "%[var(txn.neg)]" hdr dbl "%[var(txn.dbl)]" hdr t "%[var(txn.t)]" hdr f "%[var(txn.f)]" hdr dot "%[var(txn.dot)]" hdr obj "<%[var(txn.obj)]>"
+`,
+			steps: []hxStep{
+				{req: hxReq{Method: "POST", Path: "/", Header: []string{`X-Json: {"iss":"kubernetes.io/serviceaccount","n":1}`},
+					Body: `{"n":5,"neg":-3,"d":4.5,"t":true,"f":false,"my.key":"myvalue","o":{"a":1}}`},
+					want: hxWant{Status: 200, Header: map[string]string{"iss": "kubernetes.io/serviceaccount", "int": "5", "neg": "-3", "dbl": "4.5", "t": "1", "f": "0", "dot": "myvalue", "obj": "<>"}}},
+			},
+		},
 	})
 }

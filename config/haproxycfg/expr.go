@@ -273,7 +273,7 @@ var converters = map[string]bool{
 	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
 	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
 	"table_trackers": true,
-	"digest":         true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
+	"json_query":     true, "digest": true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
 	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
 }
 
@@ -327,13 +327,41 @@ func callParts(s string) (string, []string, error) {
 	return s[:i], args, nil
 }
 
-// unquoteArg strips the quotes around an argument ('x' or "x"), as
-// HAProxy's argument parser does.
+// unquoteArg reads an argument as HAProxy's argument parser does: quotes
+// are removed (nothing is escaped inside '...'), and outside single
+// quotes a backslash escapes a backslash, a space, a quote, or writes \r,
+// \n, \t; any other backslash stays (a regex's \d).
 func unquoteArg(a string) string {
-	if len(a) >= 2 && (a[0] == '\'' || a[0] == '"') && a[len(a)-1] == a[0] {
-		return a[1 : len(a)-1]
+	if !strings.ContainsAny(a, "'\"\\") {
+		return a
 	}
-	return a
+	var b strings.Builder
+	var quote byte
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case (c == '\'' || c == '"') && (quote == 0 || quote == c):
+			if quote == 0 {
+				quote = c
+			} else {
+				quote = 0
+			}
+		case c == '\\' && quote != '\'' && i+1 < len(a):
+			switch n := a[i+1]; n {
+			case '\\', ' ', '"', '\'':
+				b.WriteByte(n)
+				i++
+			case 'r', 'n', 't':
+				b.WriteByte(map[byte]byte{'r': '\r', 'n': '\n', 't': '\t'}[n])
+				i++
+			default:
+				b.WriteByte(c)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // expr compiles a sample expression ("fetch(args),conv1,conv2(args)")

@@ -465,6 +465,9 @@ func TestExpressions(t *testing.T) {
 		{"bin(0a41)", `"\010A"`},
 		{"str()", `""`},
 		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
+		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", txn.f:req_body(), "$.my\\.key")`},
+		{"path,regsub(:\\d+$,,)", `H.conv(txn.c, "regsub", txn.f:path(), ":\\d+$", "", "")`},
+		{"path,regsub(\\ ,\"a b\")", `H.conv(txn.c, "regsub", txn.f:path(), " ", "a b")`},
 	} {
 		got, _, _, err := sc.expr(tc.in, false)
 		if err != nil || got != tc.want {

@@ -1953,6 +1953,8 @@ func splitTop(s string, sep byte) []string {
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
+		case '\\':
+			i++ // an escaped character separates nothing
 		case '\'', '"':
 			// A quoted argument (add_item(',',...)) holds separators and
 			// parentheses as they are.

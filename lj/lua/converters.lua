@@ -441,6 +441,16 @@ end, function(mode)
 		return 1, "unexpected input code type '" .. mode .. "', allowed values are 'ascii', 'utf8', 'utf8s', 'utf8p' and 'utf8ps'"
 	end
 end)
+-- json_query: the string, number or boolean at a JSON path ($.a.b[0]);
+-- a number as C's %g, or an integer with output_type "int"; a boolean as
+-- 1 or 0. Anything else fails.
+def("json_query", "str", "str", { { "json_path", "str", true }, { "output_type", "str" } }, function(s, path, typ)
+	local r = gocall(GO.conv_json_query, s, path, typ == "int" and 1 or 0)
+	if type(r) == "boolean" then return r and 1 or 0 end
+	return r
+end, function(_, typ)
+	if typ ~= nil and typ ~= "" and typ ~= "int" then return 2, "unexpected output type '" .. typ .. "', allowed value is 'int'" end
+end)
 def("regsub", "str", "str", { { "regex", "str", true }, { "subst", "str", true }, { "flags", "str" } }, function(s, re, subst, flags)
 	local r, err = gocall(GO.conv_regsub, s, re, subst, flags or "")
 	if err then return nil, "converter 'regsub': " .. err end
