@@ -6,11 +6,15 @@ package lj
 // doc/configuration.txt, section 7.3.1.
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"net/netip"
 	"regexp"
@@ -119,26 +123,33 @@ func hashString(alg, s string, avalanche bool) (uint32, bool) {
 	return h, true
 }
 
-// digest returns the binary digest of s (sha1, sha2 224/256/384/512).
-func digest(alg, s string) (string, bool) {
-	switch alg {
-	case "sha1":
-		d := sha1.Sum([]byte(s))
-		return string(d[:]), true
-	case "sha224":
-		d := sha256.Sum224([]byte(s))
-		return string(d[:]), true
-	case "sha256":
-		d := sha256.Sum256([]byte(s))
-		return string(d[:]), true
-	case "sha384":
-		d := sha512.Sum384([]byte(s))
-		return string(d[:]), true
-	case "sha512":
-		d := sha512.Sum512([]byte(s))
-		return string(d[:]), true
+// digests are the message digests of the digest and hmac converters, by
+// their OpenSSL names.
+var digests = map[string]func() hash.Hash{
+	"md5": md5.New, "sha1": sha1.New, "sha224": sha256.New224, "sha256": sha256.New,
+	"sha384": sha512.New384, "sha512": sha512.New,
+}
+
+// hmacSum is the hmac converter: the MAC of s with key, by digest alg.
+func hmacSum(alg, key, s string) (string, bool) {
+	h, ok := digests[alg]
+	if !ok {
+		return "", false
 	}
-	return "", false
+	m := hmac.New(h, []byte(key))
+	m.Write([]byte(s))
+	return string(m.Sum(nil)), true
+}
+
+// digest returns the binary digest of s (digests' algorithms).
+func digest(alg, s string) (string, bool) {
+	h, ok := digests[alg]
+	if !ok {
+		return "", false
+	}
+	d := h()
+	d.Write([]byte(s))
+	return string(d.Sum(nil)), true
 }
 
 // UTF-8 decoding results for the json converter, as HAProxy reports them.
@@ -369,6 +380,8 @@ func init() {
 	goFuncs["conv_base64"] = cgo.RegisterGoFunc(goConvBase64)
 	goFuncs["conv_hash"] = cgo.RegisterGoFunc(goConvHash)
 	goFuncs["conv_digest"] = cgo.RegisterGoFunc(goConvDigest)
+	goFuncs["conv_hmac"] = cgo.RegisterGoFunc(goConvHMAC)
+	goFuncs["conv_json_query"] = cgo.RegisterGoFunc(goConvJSONQuery)
 	goFuncs["conv_json"] = cgo.RegisterGoFunc(goConvJSON)
 	goFuncs["conv_regsub"] = cgo.RegisterGoFunc(goConvRegsub)
 	goFuncs["conv_ipmask"] = cgo.RegisterGoFunc(goConvIPMask)
@@ -416,6 +429,133 @@ func goConvDigest(c *cgo.Call) int {
 		return c.Error("conv_digest: unknown digest " + c.String(1))
 	}
 	c.PushString(d)
+	return 1
+}
+
+// goConvHMAC(alg, key, str) -> binary string
+func goConvHMAC(c *cgo.Call) int {
+	d, ok := hmacSum(c.String(1), c.String(2), c.String(3))
+	if !ok {
+		return c.Error("conv_hmac: unknown digest " + c.String(1))
+	}
+	c.PushString(d)
+	return 1
+}
+
+// jsonPath splits a JSON path of json_query ("$.a.b[2]['c d']") into
+// object keys (strings) and array indexes (ints).
+func jsonPath(p string) ([]any, bool) {
+	if !strings.HasPrefix(p, "$") {
+		return nil, false
+	}
+	var steps []any
+	for i := 1; i < len(p); {
+		switch {
+		case p[i] == '.':
+			// A key runs to the next '.' or '['; "\." is a dot in it.
+			var key strings.Builder
+			j := i + 1
+			for ; j < len(p) && p[j] != '.' && p[j] != '['; j++ {
+				if p[j] == '\\' && j+1 < len(p) {
+					j++
+				}
+				key.WriteByte(p[j])
+			}
+			if key.Len() == 0 {
+				return nil, false
+			}
+			steps, i = append(steps, key.String()), j
+		case p[i] == '[' && i+1 < len(p) && (p[i+1] == '\'' || p[i+1] == '"'):
+			end := strings.IndexByte(p[i+2:], p[i+1])
+			if end < 0 || i+2+end+1 >= len(p) || p[i+2+end+1] != ']' {
+				return nil, false
+			}
+			steps, i = append(steps, p[i+2:i+2+end]), i+2+end+2
+		case p[i] == '[':
+			end := strings.IndexByte(p[i:], ']')
+			n, err := strconv.Atoi(p[i+1 : i+max(end, 1)])
+			if end < 0 || err != nil || n < 0 {
+				return nil, false
+			}
+			steps, i = append(steps, n), i+end+1
+		default:
+			return nil, false
+		}
+	}
+	return steps, true
+}
+
+// jsonQuery finds path in the JSON document doc: a string, a json.Number,
+// a bool; nil for nothing, or for null, an array or an object (which
+// json_query cannot give either).
+func jsonQuery(doc, path string) any {
+	steps, ok := jsonPath(path)
+	if !ok {
+		return nil
+	}
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return nil
+	}
+	for _, st := range steps {
+		switch k := st.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			a, ok := v.([]any)
+			if !ok || k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	switch v.(type) {
+	case string, json.Number, bool:
+		return v
+	}
+	return nil
+}
+
+// jsonIntMax bounds the integers json_query gives, as HAProxy's (2^53-1).
+const jsonIntMax = 1<<53 - 1
+
+// goConvJSONQuery(doc, path, as_int) -> str | number | bool | nil: a
+// number is written as C's %g, or with as_int read as its leading integer.
+func goConvJSONQuery(c *cgo.Call) int {
+	switch v := jsonQuery(c.String(1), c.String(2)).(type) {
+	case string:
+		c.PushString(v)
+	case bool:
+		c.PushBool(v)
+	case json.Number:
+		if c.Int(3) != 0 {
+			lead := v.String()
+			if i := strings.IndexAny(lead, ".eE"); i >= 0 {
+				lead = lead[:i]
+			}
+			n, err := strconv.ParseInt(lead, 10, 64)
+			if err != nil || n < -jsonIntMax || n > jsonIntMax {
+				c.PushNil()
+				return 1
+			}
+			c.PushNumber(float64(n))
+			return 1
+		}
+		f, err := v.Float64()
+		if err != nil {
+			c.PushNil()
+			return 1
+		}
+		c.PushString(strconv.FormatFloat(f, 'g', 6, 64))
+	default:
+		c.PushNil()
+	}
 	return 1
 }
 

@@ -85,7 +85,7 @@ func matchMethod(name string) (int, bool) {
 
 func methodSupported(m int) bool {
 	switch m {
-	case matchInt, matchIP, matchStr, matchBeg, matchSub, matchDir, matchDom, matchEnd, matchReg:
+	case matchInt, matchIP, matchStr, matchBeg, matchSub, matchDir, matchDom, matchEnd, matchReg, matchRegm:
 		return true
 	}
 	return false
@@ -321,6 +321,9 @@ func (sh *Shared) exprByID(id int64) *mapExpr {
 func (x *mapExpr) lookup(s string) (string, bool) {
 	x.ref.mu.RLock()
 	defer x.ref.mu.RUnlock()
+	if x.method == matchRegm {
+		return x.idx.(*regIndex).lookupExpand(s)
+	}
 	e := x.idx.lookup(s)
 	if e == nil || e.noValue {
 		return "", false
@@ -462,7 +465,7 @@ func newIndex(method int) mapIndex {
 		return &listIndex{match: func(s, k string) bool { return matchWord(s, k, isDirDelim) }}
 	case matchDom:
 		return &listIndex{match: func(s, k string) bool { return matchWord(s, k, isDomDelim) }}
-	case matchReg:
+	case matchReg, matchRegm:
 		return &regIndex{}
 	case matchInt:
 		return &intIndex{}
@@ -641,6 +644,34 @@ func (x *regIndex) lookup(s string) *mapEntry {
 		}
 	}
 	return nil
+}
+
+// lookupExpand is map_regm's lookup: the value of the first entry whose
+// regex matches, its \0 to \9 replaced by the match and its groups.
+func (x *regIndex) lookupExpand(s string) (string, bool) {
+	for _, it := range x.items {
+		m := it.re.FindStringSubmatch(s)
+		if m == nil {
+			continue
+		}
+		if it.e.noValue {
+			return "", false
+		}
+		v := it.e.value
+		var b strings.Builder
+		for i := 0; i < len(v); i++ {
+			if v[i] == '\\' && i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9' {
+				if n := int(v[i+1] - '0'); n < len(m) {
+					b.WriteString(m[n])
+				}
+				i++
+				continue
+			}
+			b.WriteByte(v[i])
+		}
+		return b.String(), true
+	}
+	return "", false
 }
 
 // intIndex: the first entry whose integer or range holds the input.

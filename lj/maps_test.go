@@ -106,6 +106,11 @@ func TestMapMethods(t *testing.T) {
 	lookupOK(t, dir, "dir", "/a/static/css/b.css", "css")
 	lookupOK(t, dir, "dir", "/a/static/cssx", "<nil>")
 
+	regm := writeFile(t, "regm.map", "^(.*)\\.(.*)$ \\1_AND_\\2\n^x(y)? [\\0|\\1|\\9|\\z]\n")
+	lookupOK(t, regm, "regm", "example.org", "example_AND_org")
+	lookupOK(t, regm, "regm", "x", "[x|||\\z]") // groups that did not match are empty
+	lookupOK(t, regm, "regm", "nothing", "<nil>")
+
 	dom := writeFile(t, "dom.map", "example.com ex\n.org org\n")
 	lookupOK(t, dom, "dom", "www.example.com", "ex")
 	lookupOK(t, dom, "dom", "example.com:8080", "ex")
@@ -198,8 +203,8 @@ func TestMapLoadErrors(t *testing.T) {
 	if err := testShared.LoadMap(missing, "nope"); err == nil {
 		t.Error("unknown method accepted")
 	}
-	if _, err := testShared.openMap(missing, matchRegm, false); err == nil || !strings.Contains(err.Error(), "not supported") {
-		t.Errorf("regm: %v", err)
+	if _, err := testShared.openMap(missing, matchLen, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("len: %v", err)
 	}
 }
 

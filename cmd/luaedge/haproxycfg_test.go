@@ -892,10 +892,16 @@ frontend www
 // TestHAProxyCfg runs each scenario on luaedge and on HAProxy and compares
 // the answers; without haproxy it checks luaedge against the steps' wants.
 func TestHAProxyCfg(t *testing.T) {
+	hcRunScenarios(t, hcScenarios())
+}
+
+// hcRunScenarios runs scenarios on luaedge and, when installed, on HAProxy,
+// and compares the answers.
+func hcRunScenarios(t *testing.T, scenarios []hcScenario) {
 	needBinary(t)
 	bin, _ := exec.LookPath("haproxy")
 	backends := hcBackends(t)
-	for _, sc := range hcScenarios() {
+	for _, sc := range scenarios {
 		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
 			le, _ := hcStartLuaedge(t, sc, backends)
@@ -1733,8 +1739,9 @@ backend none
 	}, nil)
 }
 
-// normalize-uri with each normalizer (but the fragment ones: clients do
-// not send fragments), its option, and a strict one's 400; a frontend
+// normalize-uri with each normalizer (but the fragment ones: a target
+// holding '#' is refused with a 400 before any rule, as HAProxy 2.6
+// does), its option, and a strict one's 400; a frontend
 // each, without a condition: HAProxy 2.6 reads a condition right after
 // path-strip-dotdot, percent-to-uppercase or percent-decode-unreserved
 // as path-merge-slashes.
@@ -1769,6 +1776,8 @@ func TestHAProxyCfgNormalizeURI(t *testing.T) {
 			n("dotdot", "/a//../b/..x", "/a/b/..x"),
 			n("dotdotfull", "/a/../../d", "/d"),
 			n("sort", "/q?b=2&a=1&b=1&ab=0&a", "/q?a=1&a&ab=0&b=2&b=1"),
+			n("sort", "/?", "/?"),
+			{name: "a fragment", front: "merge", conn: "fragment", req: hxReq{Path: "/a#b"}, want: hxWant{Status: 400, AnyBody: true}},
 			n("upper", "/%7ea%2fb?x=%3d&y=%zz", "/%7Ea%2Fb?x=%3D&y=%zz"),
 			n("upperstrict", "/ok%2f", "/ok%2F"),
 			n("upperstrict", "/bad%zz", ""),

@@ -897,6 +897,21 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		if !c.http {
 			break
 		}
+		// del-header NAME [-m str|beg|end|sub|reg]: the name matched
+		// without case but by the regex, which sees it in lower case.
+		if len(args) == 3 && args[1] == "-m" && args[2] != "str" {
+			switch args[2] {
+			case "beg", "end", "sub":
+				return fmt.Sprintf("H.del_headers(txn, %q, %q, %s)", side, args[2], luaQuote(strings.ToLower(args[0]))), nil
+			case "reg":
+				re := sc.g.constant(fmt.Sprintf("H.regex(%s, true)", luaQuote(args[0])))
+				return fmt.Sprintf("H.del_headers(txn, %q, \"reg\", %s)", side, re), nil
+			}
+			return "", at.errorf("del-header: -m wants str, beg, end, sub or reg, got '%s'", args[2])
+		}
+		if len(args) == 3 && args[1] == "-m" {
+			args = args[:1]
+		}
 		if err := need(1); err != nil {
 			return "", err
 		}
@@ -958,6 +973,15 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		return fmt.Sprintf("txn.http:req_%s(%s)", strings.ReplaceAll(name, "-", "_"), v), nil
+	case name == "set-pathq" && !res && c.http:
+		if err := need(1); err != nil {
+			return "", err
+		}
+		v, err := fmtArg(args[0])
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("H.set_pathq(txn, %s)", v), nil
 	case (name == "replace-path" || name == "replace-pathq" || name == "replace-uri") && !res && c.http:
 		if err := need(2); err != nil {
 			return "", err
@@ -1086,8 +1110,7 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		code, err := c.ret(sc, at, args)
 		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
 	case name == "redirect" && c.http && !res:
-		code, err := c.redirect(sc, at, args)
-		return "txn:set_termination_state(\"LR\")\n" + code, err // answered locally, as HAProxy's line says
+		return c.redirect(sc, at, args)
 	}
 	return "", at.unsupported(r.words[0])
 }
@@ -1273,6 +1296,8 @@ func (c *chain) deny(sc scope, at pos, args []string, res bool) (string, error) 
 		if err != nil {
 			return "", at.errorf("deny: invalid deny_status '%s'", args[1])
 		}
+		// Alone it picks the error page; with more it is the reply's
+		// status, as HAProxy reads it.
 		status, args = n, args[2:]
 	}
 	// A denied request counts as an HTTP error of its tracked counters,
@@ -1520,11 +1545,13 @@ func (c *chain) ret(sc scope, at pos, args []string) (string, error) {
 	return c.reply(sc, at, "return", status, args)
 }
 
-// reply compiles the answer options of deny and return.
+// reply compiles the answer options of deny and return. As in HAProxy, a
+// content-type goes with a body only: without one, or with an empty string
+// or file, it is dropped.
 func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (string, error) {
 	ctype := ""
 	body := ""
-	bodySet := false
+	bodySet, rawEmpty := false, false
 	var hdrs []string
 	for i := 0; i < len(args); i++ {
 		if i+1 >= len(args) {
@@ -1532,10 +1559,16 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		}
 		v := args[i+1]
 		switch args[i] {
+		case "status":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 200 || n > 599 {
+				return "", at.errorf("%s: invalid status '%s'", kw, v)
+			}
+			status = n
 		case "content-type":
 			ctype = luaQuote(v)
 		case "string":
-			body, bodySet = luaQuote(v), true
+			body, bodySet, rawEmpty = luaQuote(v), true, v == ""
 		case "lf-string":
 			code, err := sc.formatHTTP(v)
 			if err != nil {
@@ -1548,7 +1581,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
-			body, bodySet = luaQuote(string(data)), true
+			body, bodySet, rawEmpty = luaQuote(string(data)), true, len(data) == 0 && args[i] == "file"
 			if args[i] == "lf-file" {
 				code, err := sc.formatHTTP(string(data))
 				if err != nil {
@@ -1603,11 +1636,10 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 		}
 		i++
 	}
-	if bodySet && ctype == "" {
+	if !bodySet || rawEmpty {
+		ctype = ""
+	} else if ctype == "" {
 		return "", at.errorf("%s: a body needs a content-type", kw)
-	}
-	if !bodySet && len(hdrs) == 0 && kw == "deny" {
-		return c.page(sc, status, sc.be)
 	}
 	reason := haproxyReason(status)
 	var b strings.Builder
@@ -1674,21 +1706,27 @@ func httpToken(s string) bool {
 	return true
 }
 
-// redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]
+// redirect: location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C] [ignore-empty],
+// the options in any order, as HAProxy takes them.
 func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
-	if len(args) < 2 {
-		return "", at.errorf("redirect: want location, prefix or scheme and a value")
-	}
-	kind := args[0]
-	v, err := sc.formatHTTP(args[1])
-	if err != nil {
-		return "", at.errorf("redirect: %v", err)
-	}
+	kind, v := "", ""
 	code := 302
-	dropQuery, appendSlash := false, false
+	dropQuery, appendSlash, ignoreEmpty := false, false, false
 	var cookies []string
-	for i := 2; i < len(args); i++ {
+	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "location", "prefix", "scheme":
+			if kind != "" || i+1 >= len(args) {
+				return "", at.errorf("redirect: want one of location, prefix or scheme, and a value")
+			}
+			var err error
+			if v, err = sc.formatHTTP(args[i+1]); err != nil {
+				return "", at.errorf("redirect: %v", err)
+			}
+			kind = args[i]
+			i++
+		case "ignore-empty":
+			ignoreEmpty = true
 		case "code":
 			if i+1 >= len(args) {
 				return "", at.errorf("redirect: code needs a value")
@@ -1717,7 +1755,16 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 			return "", at.errorf("redirect: '%s' is not supported by luaedge", args[i])
 		}
 	}
+	if kind == "" {
+		return "", at.errorf("redirect: want location, prefix or scheme and a value")
+	}
 	var b strings.Builder
+	fmt.Fprintf(&b, "local val = %s\n", v)
+	if ignoreEmpty {
+		// An empty value skips the rule.
+		b.WriteString("if val ~= \"\" then\n")
+	}
+	b.WriteString("txn:set_termination_state(\"LR\")\n") // answered locally, as HAProxy's line says
 	uri := "local path = txn.f:path() or \"\"\n"
 	if appendSlash {
 		uri += "if path:sub(-1) ~= \"/\" then path = path .. \"/\" end\n"
@@ -1729,13 +1776,11 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	}
 	switch kind {
 	case "location":
-		fmt.Fprintf(&b, "local loc = %s\n", v)
+		b.WriteString("local loc = val\n")
 	case "prefix":
-		fmt.Fprintf(&b, "%slocal pre = %s\nif pre == \"/\" then pre = \"\" end\nlocal loc = pre .. uri\n", uri, v)
+		fmt.Fprintf(&b, "%slocal pre = val\nif pre == \"/\" then pre = \"\" end\nlocal loc = pre .. uri\n", uri)
 	case "scheme":
-		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = %s .. \"://\" .. (host or \"\") .. uri\n", uri, v)
-	default:
-		return "", at.errorf("redirect %s: want location, prefix or scheme", kind)
+		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = val .. \"://\" .. (host or \"\") .. uri\n", uri)
 	}
 	reasons := map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
 	fmt.Fprintf(&b, "local h = {location = loc}\n")
@@ -1747,6 +1792,9 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 		fmt.Fprintf(&b, "h[\"set-cookie\"] = {%s}\n", strings.Join(cookies, ", "))
 	}
 	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
+	if ignoreEmpty {
+		b.WriteString("\nend")
+	}
 	return b.String(), nil
 }
 

@@ -1,6 +1,7 @@
 package haproxycfg
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -56,8 +57,8 @@ type fetchDef struct {
 // which HAProxy no longer has in the response phase: there they find
 // nothing (the method stays).
 var requestOnly = map[string]bool{
-	"path": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
-	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "req.body": true, "req.len": true, "req_len": true,
+	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
@@ -133,6 +134,7 @@ var fetches = map[string]fetchDef{
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
 	"path":            simple("path", "str"),
+	"pathq":           {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
 	"url":             simple("url", "str"),
 	"base":            simple("base", "str"),
 	"query":           simple("query", "str"),
@@ -148,6 +150,8 @@ var fetches = map[string]fetchDef{
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
+	"srv_id":          simple("srv_id", "int"),
+	"srv_name":        simple("srv_name", "str"),
 	"res.cache_hit":   simple("res_cache_hit", "bool"),
 	"res.cache_name":  simple("res_cache_name", "str"),
 	"ssl_fc":          simple("ssl_fc", "bool"),
@@ -185,17 +189,49 @@ var fetches = map[string]fetchDef{
 	"var":             {one: func(_ scope, a []string) string { return fmt.Sprintf("txn:get_var(%s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"url_param":       {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"urlp":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.urlp(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
-	"cook":            {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
-	"req.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.cook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
+	"cook":            cookFetch("H.cook", "str"),
+	"req.cook":        cookFetch("H.cook", "str"),
+	"cook_cnt":        cookFetch("H.cook_cnt", "int"),
+	"req.cook_cnt":    cookFetch("H.cook_cnt", "int"),
+	"cook_val":        cookFetch("H.cook_val", "int"),
+	"req.cook_val":    cookFetch("H.cook_val", "int"),
+	"hdr_ip":          ipFetch(),
+	"req.hdr_ip":      ipFetch(),
 	"res.cook":        {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"scook":           {one: func(_ scope, a []string) string { return fmt.Sprintf("H.scook(txn, %s)", luaQuote(a[0])) }, match: "str", nargs: [2]int{1, 1}},
 	"fe_name":         {one: func(sc scope, _ []string) string { return luaQuote(sc.fe) }, match: "str"},
 	"be_name":         {one: func(sc scope, _ []string) string { return "H.st(txn).be" }, match: "str"},
-	"str":             {one: func(_ scope, a []string) string { return luaQuote(a[0]) }, match: "str", nargs: [2]int{1, 1}},
+	"str":             {one: func(_ scope, a []string) string { return luaQuote(strings.Join(a, "")) }, match: "str", nargs: [2]int{0, 1}},
+	"bin":             {one: binFetch, match: "str", nargs: [2]int{1, 1}},
 	"int":             {one: func(_ scope, a []string) string { return a[0] }, match: "int", nargs: [2]int{1, 1}},
 	"bool":            {one: func(_ scope, a []string) string { return fmt.Sprintf("(%s ~= 0)", a[0]) }, match: "bool", nargs: [2]int{1, 1}},
 	"always_true":     {one: func(scope, []string) string { return "true" }, match: "bool"},
 	"always_false":    {one: func(scope, []string) string { return "false" }, match: "bool"},
+}
+
+// cookFetch is a fetch of the request's cookies ([name]): without a name,
+// every cookie.
+func cookFetch(fn, match string) fetchDef {
+	return fetchDef{one: func(_ scope, a []string) string {
+		name := "nil"
+		if len(a) == 1 && a[0] != "" {
+			name = luaQuote(a[0])
+		}
+		return fmt.Sprintf("%s(txn, %s)", fn, name)
+	}, match: match, nargs: [2]int{0, 1}}
+}
+
+// ipFetch is hdr_ip(name[,occ]): the header's value read as an address.
+func ipFetch() fetchDef {
+	return fetchDef{one: func(_ scope, a []string) string {
+		return fmt.Sprintf("H.ip_of(%s)", call("req_hdr", lits(a)...))
+	}, match: "ip", nargs: [2]int{1, 2}}
+}
+
+// binFetch is bin(HEX): the bytes, a constant (expr checks the digits).
+func binFetch(_ scope, a []string) string {
+	b, _ := hex.DecodeString(a[0])
+	return luaQuote(string(b))
 }
 
 // moreFetches are the fetches of captures, of the unique ID and uuid.
@@ -228,7 +264,7 @@ var converters = map[string]bool{
 	"map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
-	"map_int_int": true, "map_ip_int": true,
+	"map_int_int": true, "map_ip_int": true, "map_regm": true, "map_regm_int": true,
 	// The stick table converters read an entry without tracking it.
 	"table_bytes_in_rate": true, "table_bytes_out_rate": true, "table_conn_cnt": true, "table_conn_cur": true,
 	"table_conn_rate": true, "table_expire": true, "table_gpc": true, "table_gpc0": true, "table_gpc0_rate": true,
@@ -237,6 +273,15 @@ var converters = map[string]bool{
 	"table_http_req_cnt": true, "table_http_req_rate": true, "table_idle": true, "table_kbytes_in": true,
 	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
 	"table_trackers": true,
+	"json_query":     true, "digest": true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
+	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
+}
+
+// convMatch is how an ACL matches the result of converters that do not
+// give strings.
+var convMatch = map[string]string{
+	"length": "int", "hex2i": "int", "crc32": "int", "crc32c": "int", "djb2": "int", "sdbm": "int", "wt6": "int",
+	"neg": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
 }
 
 // declareACLFile adds f to the ACL files of the configuration, once.
@@ -296,7 +341,48 @@ func callParts(s string) (string, []string, error) {
 	if inner == "" {
 		return s[:i], nil, nil
 	}
-	return s[:i], splitTop(inner, ','), nil
+	args := splitTop(inner, ',')
+	for i, a := range args {
+		args[i] = unquoteArg(a)
+	}
+	return s[:i], args, nil
+}
+
+// unquoteArg reads an argument as HAProxy's argument parser does: quotes
+// are removed (nothing is escaped inside '...'), and outside single
+// quotes a backslash escapes a backslash, a space, a quote, or writes \r,
+// \n, \t; any other backslash stays (a regex's \d).
+func unquoteArg(a string) string {
+	if !strings.ContainsAny(a, "'\"\\") {
+		return a
+	}
+	var b strings.Builder
+	var quote byte
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case (c == '\'' || c == '"') && (quote == 0 || quote == c):
+			if quote == 0 {
+				quote = c
+			} else {
+				quote = 0
+			}
+		case c == '\\' && quote != '\'' && i+1 < len(a):
+			switch n := a[i+1]; n {
+			case '\\', ' ', '"', '\'':
+				b.WriteByte(n)
+				i++
+			case 'r', 'n', 't':
+				b.WriteByte(map[byte]byte{'r': '\r', 'n': '\n', 't': '\t'}[n])
+				i++
+			default:
+				b.WriteByte(c)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // expr compiles a sample expression ("fetch(args),conv1,conv2(args)")
@@ -344,6 +430,11 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	if len(args) < def.nargs[0] || len(args) > def.nargs[1] {
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
 	}
+	if name == "bin" {
+		if _, err := hex.DecodeString(args[0]); err != nil {
+			return "", "", false, fmt.Errorf("fetch 'bin': '%s' is not hex digits", args[0])
+		}
+	}
 	match = def.match
 	if multi && def.multi != nil && len(parts) == 1 {
 		if code = def.multi(sc, args); code != "" {
@@ -364,7 +455,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname)})
 			}
-			if strings.HasPrefix(cname, "table_") {
+			if strings.HasPrefix(cname, "table_") || cname == "in_table" {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {
 					return "", "", false, err
 				}
@@ -373,9 +464,48 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			// converter is not called (TXN.c's would read nil as "0").
 			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote(cname), strings.Join(append([]string{code}, lits(cargs)...), ", "))
 			match = "str"
-			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") || cname == "length" || cname == "hex2i" || strings.HasPrefix(cname, "crc") || cname == "djb2" || cname == "sdbm" || cname == "wt6" {
+			if strings.HasSuffix(cname, "_int") || strings.HasPrefix(cname, "table_") {
 				match = "int"
 			}
+			if m, ok := convMatch[cname]; ok {
+				match = m
+			}
+		case cname == "strcmp" || cname == "secure_memcmp":
+			// The value against a variable's; no variable, no sample.
+			if len(cargs) != 1 || !strings.Contains(cargs[0], ".") {
+				return "", "", false, fmt.Errorf("converter '%s' takes a variable name", cname)
+			}
+			code = fmt.Sprintf("H.%s(%s, txn:get_var(%s))", cname, code, luaQuote(cargs[0]))
+			match = "int"
+			if cname == "secure_memcmp" {
+				match = "bool"
+			}
+		case cname == "add_item":
+			// add_item(delim,[var][,suffix]): suffix is needed without var.
+			if len(cargs) < 2 || len(cargs) > 3 || cargs[1] == "" && (len(cargs) < 3 || cargs[2] == "") {
+				return "", "", false, fmt.Errorf("converter 'add_item' wants (delimiter,variable[,suffix]) or (delimiter,,suffix)")
+			}
+			v := "nil"
+			if cargs[1] != "" {
+				v = fmt.Sprintf("txn:get_var(%s)", luaQuote(cargs[1]))
+			}
+			suffix := ""
+			if len(cargs) == 3 {
+				suffix = cargs[2]
+			}
+			code = fmt.Sprintf("H.add_item(%s, %s, %s, %s)", code, luaQuote(cargs[0]), v, luaQuote(suffix))
+			match = "str"
+		case cname == "hmac":
+			// hmac(algorithm,key): the base64 key, or a variable holding it.
+			if len(cargs) != 2 {
+				return "", "", false, fmt.Errorf("converter 'hmac' takes an algorithm and a key")
+			}
+			key := luaQuote(cargs[1])
+			if strings.Contains(cargs[1], ".") {
+				key = fmt.Sprintf("txn:get_var(%s)", luaQuote(cargs[1]))
+			}
+			code = fmt.Sprintf("H.hmac(txn.c, %s, %s, %s)", code, luaQuote(cargs[0]), key)
+			match = "str"
 		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":
 			if len(cargs) != 1 {
 				return "", "", false, fmt.Errorf("converter '%s' takes one argument", cname)

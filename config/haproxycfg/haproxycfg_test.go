@@ -349,6 +349,12 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"backend b\n  cookie S insert maxidle 500ms\n", "haproxy.cfg:2: cookie: maxidle: '500ms' is under 1s"},
 		{"backend b\n  cookie S insert maxlife\n", "haproxy.cfg:2: cookie: maxlife needs a time in seconds"},
 		{"timeout client 5s\n", "haproxy.cfg:1: 'timeout' outside of a section"},
+		{"frontend f\n  bind :80\n  stick-table type ip size 1 store http_req_cnt,http_fail_cnt\n", "haproxy.cfg:3: 'stick-table ... store http_fail_cnt' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[bin(0g)]\n", "haproxy.cfg:4: set-header: fetch 'bin': '0g' is not hex digits"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,strcmp(x)]\n", "haproxy.cfg:4: set-header: converter 'strcmp' takes a variable name"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[path,add_item(-)]\n", "haproxy.cfg:4: set-header: converter 'add_item' wants"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { path,in_table(nope) }\n", "haproxy.cfg:4: deny: converter 'in_table': no stick table 'nope'"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request del-header x -m found\n", "haproxy.cfg:4: del-header: -m wants str, beg, end, sub or reg, got 'found'"},
 		{"frontend f\n  bind :80\n  acl a path \"/x\n", "haproxy.cfg:3: unterminated quote"},
 	} {
 		paths := write(t, "haproxy.cfg", tc.cfg)
@@ -448,6 +454,20 @@ func TestExpressions(t *testing.T) {
 		{"var(txn.x),lua.conv", `H.conv(txn.c, "lua_conv", txn:get_var("txn.x"))`},
 		{"sc0_http_req_rate", "txn.f:sc0_http_req_rate()"},
 		{"src,map_ip(/geo.map,XX)", `H.conv(txn.c, "map_ip", txn.f:src(), "/geo.map", "XX")`},
+		{"var(txn.a),add_item(',',txn.b,_s_)", `H.add_item(txn:get_var("txn.a"), ",", txn:get_var("txn.b"), "_s_")`},
+		{"var(txn.a),add_item(\",\",,_s_)", `H.add_item(txn:get_var("txn.a"), ",", nil, "_s_")`},
+		{"path,strcmp(txn.b)", `H.strcmp(txn.f:path(), txn:get_var("txn.b"))`},
+		{"path,hmac(sha256,txn.key)", `H.hmac(txn.c, txn.f:path(), "sha256", txn:get_var("txn.key"))`},
+		{"path,hmac(sha1,a2V5)", `H.hmac(txn.c, txn.f:path(), "sha1", "a2V5")`},
+		{"req.cook_cnt()", `H.cook_cnt(txn, nil)`},
+		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
+		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
+		{"bin(0a41)", `"\010A"`},
+		{"str()", `""`},
+		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
+		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", txn.f:req_body(), "$.my\\.key")`},
+		{"path,regsub(:\\d+$,,)", `H.conv(txn.c, "regsub", txn.f:path(), ":\\d+$", "", "")`},
+		{"path,regsub(\\ ,\"a b\")", `H.conv(txn.c, "regsub", txn.f:path(), " ", "a b")`},
 	} {
 		got, _, _, err := sc.expr(tc.in, false)
 		if err != nil || got != tc.want {
@@ -739,5 +759,21 @@ func TestACLFiles(t *testing.T) {
 	rules := string(res.Rules)
 	if !strings.Contains(rules, `H.acl_files(txn.f:src(), Map["ip"]`) || !strings.Contains(rules, `"bob"`) {
 		t.Errorf("rules:\n%s", rules)
+	}
+}
+
+// Tuning keywords of HAProxy's memory and threads change nothing in
+// luaedge: accepted with a warning (HAProxy's reg-tests set some).
+func TestTuningWarns(t *testing.T) {
+	paths := write(t, "haproxy.cfg", "global\n  tune.idle-pool.shared off\n  tune.bufsize 16384\nfrontend f\n  bind :80\n")
+	res, err := Load(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := strings.Join(res.Warnings, "\n")
+	for _, w := range []string{"haproxy.cfg:2: 'tune.idle-pool.shared' has no effect", "haproxy.cfg:3: 'tune.bufsize' has no effect"} {
+		if !strings.Contains(warned, w) {
+			t.Errorf("no warning %q in:\n%s", w, warned)
+		}
 	}
 }

@@ -823,7 +823,7 @@ var noEffect = map[string]bool{
 	"ssl-default-bind-options": true, "ssl-default-server-ciphers": true, "ssl-default-server-options": true,
 	"ssl-default-server-ciphersuites": true, "tune.ssl.default-dh-param": true, "stats": true, "spread-checks": true,
 	"hard-stop-after": true, "insecure-fork-wanted": true, "expose-experimental-directives": true,
-	"tune.bufsize": true, "tune.maxrewrite": true, "cpu-map": true, "quiet": true, "h1-case-adjust": true,
+	"tune.bufsize": true, "tune.maxrewrite": true, "tune.idle-pool.shared": true, "cpu-map": true, "quiet": true, "h1-case-adjust": true,
 }
 
 func (f *file) globalLine(at pos, w []string) error {
@@ -1616,7 +1616,12 @@ func (f *file) stickTable(p *proxy, at pos, w []string) error {
 			}
 			st.Expire = d
 		case "store":
-			st.Store = append(st.Store, splitTop(v, ',')...)
+			for _, item := range splitTop(v, ',') {
+				if name, _, _ := strings.Cut(item, "("); uncounted[strings.TrimSpace(name)] {
+					return at.errorf("'stick-table ... store %s' is not supported by luaedge: its tables do not count %s", item, name)
+				}
+				st.Store = append(st.Store, item)
+			}
 		default:
 			return at.unsupported("stick-table ... " + w[i])
 		}
@@ -1624,6 +1629,13 @@ func (f *file) stickTable(p *proxy, at pos, w []string) error {
 	}
 	p.stick = st
 	return nil
+}
+
+// uncounted are the stick table counters of HAProxy 2.6 that luaedge's
+// tables do not have.
+var uncounted = map[string]bool{
+	"sess_cnt": true, "sess_rate": true, "http_fail_cnt": true, "http_fail_rate": true,
+	"bytes_in_rate": true, "bytes_out_rate": true,
 }
 
 func (f *file) ruleLine(p *proxy, at pos, w []string) error {
@@ -1952,6 +1964,14 @@ func splitTop(s string, sep byte) []string {
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
+		case '\\':
+			i++ // an escaped character separates nothing
+		case '\'', '"':
+			// A quoted argument (add_item(',',...)) holds separators and
+			// parentheses as they are.
+			if j := strings.IndexByte(s[i+1:], s[i]); j >= 0 {
+				i += j + 1
+			}
 		case '(':
 			depth++
 		case ')':

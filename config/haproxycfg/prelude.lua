@@ -172,6 +172,19 @@ local function ipbytes(s)
 	end
 	return 6, out
 end
+-- ip_of reads a header value as an address (hdr_ip): a dotted IPv4
+-- address at its start (a port may follow), else a whole IPv6 one.
+function H.ip_of(v)
+	if v == nil then return nil end
+	local v4 = v:match("^%d+%.%d+%.%d+%.%d+")
+	if v4 then
+		for o in v4:gmatch("%d+") do if tonumber(o) > 255 then return nil end end
+		return v4
+	end
+	if find(v, ":", 1, true) and not find(v, "[^%x:.]") and ipbytes(v) == 6 then return v end
+	return nil
+end
+
 function H.net(s)
 	local addr, bits = s:match("^(.-)/(%d+)$")
 	addr = addr or s
@@ -272,17 +285,39 @@ function H.urlp(txn, name)
 end
 
 -- cook returns the value of a request cookie (the last one of that name).
-function H.cook(txn, name)
-	local found
+-- cookies lists the values of the request's cookies called name, or of
+-- every cookie when name is nil.
+local function cookies(txn, name)
+	local out = {}
 	local all = H.hdrs(txn, "cookie", false, true)
-	if all == nil then return nil end
+	if all == nil then return out end
 	for _, line in ipairs(all) do
 		for pair in (line .. ";"):gmatch("%s*(.-)%s*;") do
 			local k, v = pair:match("^([^=]*)=(.*)$")
-			if k == name then found = v end
+			if k ~= nil and (name == nil or k == name) then out[#out + 1] = v end
 		end
 	end
-	return found
+	return out
+end
+
+-- cook is the value of the last cookie called name, or of the first
+-- cookie without a name.
+function H.cook(txn, name)
+	local vals = cookies(txn, name)
+	if name == nil then return vals[1] end
+	return vals[#vals]
+end
+
+-- cook_cnt counts the cookies called name (every cookie without one).
+function H.cook_cnt(txn, name)
+	return #cookies(txn, name)
+end
+
+-- cook_val is cook read as an integer: its leading digits, else 0.
+function H.cook_val(txn, name)
+	local v = H.cook(txn, name)
+	if v == nil then return nil end
+	return tonumber(v:match("^[+-]?%d+")) or 0
 end
 
 -- scook returns the value of a cookie the response sets (the last
@@ -320,6 +355,28 @@ function H.svc()
 	end
 end
 
+-- del_headers is del-header NAME -m beg|end|sub|reg on side ("req" or
+-- "res"): every field whose (lower-case) name matches p goes.
+function H.del_headers(txn, side, how, p)
+	local hdrs
+	if side == "req" then hdrs = txn.http:req_get_headers() else hdrs = txn.http:res_get_headers() end
+	for name in pairs(hdrs) do
+		local hit
+		if how == "beg" then
+			hit = sub(name, 1, #p) == p
+		elseif how == "end" then
+			hit = #p <= #name and sub(name, #name - #p + 1) == p
+		elseif how == "sub" then
+			hit = find(name, p, 1, true) ~= nil
+		else
+			hit = p:exec(name)
+		end
+		if hit then
+			if side == "req" then txn.http:req_del_header(name) else txn.http:res_del_header(name) end
+		end
+	end
+end
+
 -- regex compiles an ACL's regular expression once, at load time.
 function H.regex(pattern, case_sensitive)
 	local ok, re = Regex.new(pattern, case_sensitive)
@@ -352,6 +409,23 @@ local function expand(fmt, caps)
 	return table.concat(out)
 end
 
+-- pathq is the pathq fetch: the path and the query of the target, without
+-- an absolute-form's scheme and authority.
+function H.pathq(txn)
+	local p = txn.f:path()
+	if p == nil then return nil end
+	local q = txn.f:query()
+	if q ~= nil then p = p .. "?" .. q end
+	return p
+end
+
+-- set_pathq makes v the path and query of the target, keeping an
+-- absolute-form's scheme and authority (set-pathq, replace-pathq).
+function H.set_pathq(txn, v)
+	local t = txn.f:url() or ""
+	txn.http:req_set_uri((t:match("^[%a][%w+.-]*://[^/?]*") or "") .. v)
+end
+
 -- replace_target is replace-path, replace-pathq and replace-uri: when re
 -- matches the request's path (part "path"), path and query ("pathq") or
 -- target ("uri"), that part becomes fmt expanded.
@@ -370,7 +444,13 @@ function H.replace_target(txn, part, re, fmt)
 	if not ok then return end
 	local out = expand(fmt, caps)
 	if out == nil then return end
-	if part == "path" then txn.http:req_set_path(out) else txn.http:req_set_uri(out) end
+	if part == "path" then
+		txn.http:req_set_path(out)
+	elseif part == "pathq" then
+		H.set_pathq(txn, out)
+	else
+		txn.http:req_set_uri(out)
+	end
 end
 
 -- The normalizers of normalize-uri, HAProxy's: each takes the part of
@@ -470,7 +550,7 @@ function H.normalize_uri(txn, name, opt)
 	if part == "path" then
 		txn.http:req_set_path(N[name](path, opt))
 	elseif part == "query" then
-		if q ~= "" then txn.http:req_set_query(N[name](sub(q, 2))) end
+		if #q > 1 then txn.http:req_set_query(N[name](sub(q, 2))) end
 	else
 		local v = N[name](t, opt)
 		if v == nil then return false end
@@ -485,6 +565,43 @@ end
 function H.conv(c, name, v, ...)
 	if v == nil then return nil end
 	return c[name](c, v, ...)
+end
+
+-- strcmp compares v with a variable's w as strings: 0, or the difference
+-- of the first bytes that differ, else -1 or 1 for the shorter; no sample
+-- without both.
+function H.strcmp(v, w)
+	if v == nil or w == nil then return nil end
+	v, w = H.S(v), H.S(w)
+	for i = 1, math.min(#v, #w) do
+		local a, b = byte(v, i), byte(w, i)
+		if a ~= b then return a - b end
+	end
+	if #v < #w then return -1 elseif #v > #w then return 1 end
+	return 0
+end
+
+-- secure_memcmp: whether v and a variable's w hold the same bytes.
+function H.secure_memcmp(v, w)
+	if v == nil or w == nil then return nil end
+	return H.S(v) == H.S(w)
+end
+
+-- add_item appends delim (when v is not empty and something follows),
+-- the variable's w (when set) and suffix to v.
+function H.add_item(v, delim, w, suffix)
+	if v == nil then return nil end
+	v = H.S(v)
+	if w ~= nil then w = H.S(w) end
+	if v ~= "" and (w ~= nil and w ~= "" or suffix ~= "") then v = v .. delim end
+	return v .. (w or "") .. suffix
+end
+
+-- hmac is the hmac converter of c with a key that may be a variable's:
+-- none, no sample.
+function H.hmac(c, v, alg, key)
+	if v == nil or key == nil then return nil end
+	return c:hmac(v, alg, H.S(key))
 end
 
 -- cat is the concat converter: v then the pieces (strings; up to three,

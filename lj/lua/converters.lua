@@ -375,6 +375,58 @@ end, function(bits)
 		return 1, "unsupported number of bits " .. bits .. " (224, 256, 384 or 512)"
 	end
 end)
+-- digest and hmac take OpenSSL's names of the digests luaedge has.
+local DIGESTS = { md5 = true, sha1 = true, sha224 = true, sha256 = true, sha384 = true, sha512 = true }
+local function digest_check(alg)
+	if not DIGESTS[lower(alg)] then return 1, "unsupported digest '" .. alg .. "' (md5, sha1, sha224, sha256, sha384 or sha512)" end
+end
+def("digest", "bin", "bin", { { "algorithm", "str", true } }, function(s, alg)
+	return gocall(GO.conv_digest, lower(alg), s)
+end, digest_check)
+-- hmac's key is base64, as in HAProxy; one that does not decode fails.
+def("hmac", "bin", "bin", { { "algorithm", "str", true }, { "key", "str", true } }, function(s, alg, key)
+	if c_b64(scratch, key, #key, C.LE_B64_DEC) ~= 0 then return nil end
+	return gocall(GO.conv_hmac, lower(alg), ffi_string(scratch.p, scratch.len), s)
+end, digest_check)
+-- be2dec and be2hex write the bytes chunk by chunk (a big-endian number,
+-- or hex digits), separated; with truncate a last short chunk is left out.
+def("be2dec", "bin", "str", { { "separator", "str", true }, { "chunk_size", "int", true }, { "truncate", "int" } }, function(s, sep, size, trunc)
+	local out, last = {}, #s
+	if trunc ~= nil and trunc ~= 0 then last = #s - size + 1 end
+	local ptr = 0
+	while ptr < last do
+		local n = i64(0)
+		for _ = 1, size do
+			if ptr >= #s then break end
+			ptr = ptr + 1
+			n = n * 256 + byte(s, ptr)
+		end
+		out[#out + 1] = sub(tostring(ffi.cast("uint64_t", n)), 1, -4) -- without "ULL"
+	end
+	return table.concat(out, sep)
+end, function(_, size)
+	if size < 1 or size > 8 then return 2, "chunk size must be between 1 and 8" end
+end)
+def("be2hex", "bin", "str", { { "separator", "str" }, { "chunk_size", "int" }, { "truncate", "int" } }, function(s, sep, size, trunc)
+	sep, size = sep or "", size or 1
+	trunc = trunc ~= nil and trunc ~= 0
+	if sep == "" and not trunc then return (gsub(s, ".", HEX)) end
+	local last = #s
+	if trunc then last = #s - size + 1 end
+	local out, ptr = {}, 0
+	while ptr < last do
+		out[#out + 1] = gsub(sub(s, ptr + 1, ptr + size), ".", HEX)
+		ptr = ptr + size
+	end
+	return table.concat(out, sep)
+end, function(_, size)
+	if size ~= nil and size < 1 then return 2, "chunk size must be positive" end
+end)
+-- iif: true_value when the input (a boolean, 1 or 0) is not 0.
+def("iif", "int", "str", { { "true", "str", true }, { "false", "str", true } }, function(n, t, f)
+	if n ~= 0 then return t end
+	return f
+end)
 local hashes = { crc32 = C.LE_HASH_CRC32, crc32c = C.LE_HASH_CRC32C, djb2 = C.LE_HASH_DJB2, sdbm = C.LE_HASH_SDBM, wt6 = C.LE_HASH_WT6 }
 for alg, h in pairs(hashes) do
 	def(alg, "bin", "int", { { "avalanche", "int" } }, function(s, aval)
@@ -388,6 +440,16 @@ end, function(mode)
 	if mode ~= nil and mode ~= "" and mode ~= "ascii" and mode ~= "utf8" and mode ~= "utf8s" and mode ~= "utf8p" and mode ~= "utf8ps" then
 		return 1, "unexpected input code type '" .. mode .. "', allowed values are 'ascii', 'utf8', 'utf8s', 'utf8p' and 'utf8ps'"
 	end
+end)
+-- json_query: the string, number or boolean at a JSON path ($.a.b[0]);
+-- a number as C's %g, or an integer with output_type "int"; a boolean as
+-- 1 or 0. Anything else fails.
+def("json_query", "str", "str", { { "json_path", "str", true }, { "output_type", "str" } }, function(s, path, typ)
+	local r = gocall(GO.conv_json_query, s, path, typ == "int" and 1 or 0)
+	if type(r) == "boolean" then return r and 1 or 0 end
+	return r
+end, function(_, typ)
+	if typ ~= nil and typ ~= "" and typ ~= "int" then return 2, "unexpected output type '" .. typ .. "', allowed value is 'int'" end
 end)
 def("regsub", "str", "str", { { "regex", "str", true }, { "subst", "str", true }, { "flags", "str" } }, function(s, re, subst, flags)
 	local r, err = gocall(GO.conv_regsub, s, re, subst, flags or "")
@@ -418,7 +480,7 @@ local function map_id(method, file)
 end
 I.map_id = map_id
 
-local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12 }
+local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12, regm = 13 }
 for m, method in pairs(MATCH) do
 	local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
 	local function lookup(v, file)
@@ -489,6 +551,11 @@ for _, name in ipairs({ "expire", "idle" }) do
 		return r
 	end)
 end
+
+-- in_table: whether the value is a key of the table.
+def("in_table", "str", "bool", { TABLE_ARG }, function(v, tbl)
+	return peek(tbl, v, "expire") ~= false
+end)
 
 -- The Converters objects ---------------------------------------------------
 

@@ -13,7 +13,9 @@ local tostring, tonumber, type = tostring, tonumber, type
 local find, sub, match = string.find, string.sub, string.match
 
 -- field_values returns the values of every field called name (lower-case)
--- in s.fields / s.rfields, split on commas unless full is set.
+-- in s.fields / s.rfields, split on commas unless full is set. Values are
+-- trimmed of blanks at both ends, whole ones too: a rule may have set
+-- "v " (set-header), which HAProxy's fetches read as "v".
 local function field_values(base, fields, n, name, full)
 	local out = {}
 	for i = 0, n - 1 do
@@ -21,7 +23,7 @@ local function field_values(base, fields, n, name, full)
 		if f.name.len == #name and ffi_string(base + f.name.off, f.name.len) == name then
 			local v = ffi_string(base + f.value.off, f.value.len)
 			if full then
-				out[#out + 1] = v
+				out[#out + 1] = match(v, "^[ \t\r\n]*(.-)[ \t\r\n]*$")
 			else
 				-- Every element counts, empty ones too ("a,,b" has three,
 				-- "" one), as HAProxy splits them.
@@ -749,6 +751,22 @@ end
 function F.be_name(s)
 	if s.backend >= 0 then return backend_name(s.backend) end
 	return F.fe_name(s)
+end
+
+-- srv_id and srv_name: the server that took the request (its position in
+-- its backend, HAProxy's puid, and its name); none before one did.
+function F.srv_id(s)
+	if s.srv_id == 0 then return nil end
+	return s.srv_id
+end
+function F.srv_name(s)
+	if s.srv_id == 0 then return nil end
+	local px = core.backends[backend_name(s.srv_be) or ""]
+	if px == nil then return nil end
+	for name, srv in pairs(px.servers) do
+		if srv.puid == s.srv_id then return name end
+	end
+	return nil
 end
 
 -- res.cache_hit, res.cache_name: the response came from a cache (HAProxy's

@@ -196,9 +196,17 @@ local function put(s, v, span, fname)
 end
 
 -- target rebuilds the request-target from path and query.
+-- set_target writes the target anew from the path and query, after the
+-- scheme and authority of an absolute-form target, which stay (HAProxy
+-- forwards "GET http://h/new" after a set-path).
 local function set_target(s)
 	local t = I.span(s, s.path)
 	if s.query.len > 0 then t = t .. "?" .. I.span(s, s.query) end
+	local old = I.span(s, s.target)
+	if old ~= nil and old:byte() ~= 47 then
+		local prefix = old:match("^%a[%w+.-]*://[^/?]*")
+		if prefix then t = prefix .. t end
+	end
 	put(s, t, s.target, "set target")
 end
 I.req_put, I.set_target = put, set_target -- for the hooks' mut.req (hooks.lua)

@@ -416,8 +416,10 @@ func (r *Request) parseRequestLine(hb *headBuf, p, maxLine int) (int, error) {
 	r.Method = lb[s:p:p]
 	p++
 
+	// A fragment ('#') is never sent in a request-target (RFC 9112 §3.2);
+	// HAProxy 2.6 refuses it too, so that rules never see one.
 	s = p
-	for p < len(lb) && lb[p] > 0x20 && lb[p] < 0x7f {
+	for p < len(lb) && lb[p] > 0x20 && lb[p] < 0x7f && lb[p] != '#' {
 		p++
 	}
 	if p >= len(lb) {

@@ -294,6 +294,7 @@ var rejectTests = []struct {
 	{"target with DEL", "GET /a\x7fb HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 	{"target with high byte", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 	{"target with HTAB", "GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+	{"target with a fragment", "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 	{"target not a path", "GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 	{"asterisk-form outside OPTIONS", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 	{"HTTP/0.9 request line", "GET /\r\n\r\n", 400},
