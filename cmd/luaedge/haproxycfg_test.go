@@ -2128,3 +2128,50 @@ backend app
 		}
 	}
 }
+
+// How a Socket read ends, as HAProxy 2.6: when the peer closes or the
+// socket's timeout passes before the pattern is met, receive returns what
+// came (its prefix included), else nil and "connection closed."; the
+// timeout closes the socket. The server sends a line and "rest", or the
+// line alone, then closes (close, empty) or holds the connection
+// (hold, quiet).
+func TestHAProxyCfgSocketReadEnd(t *testing.T) {
+	needBinary(t)
+	srv := serveEach(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		switch strings.TrimSpace(line) {
+		case "close":
+			io.WriteString(c, "line1\r\nrest")
+		case "hold":
+			io.WriteString(c, "line1\r\nrest")
+			time.Sleep(2 * time.Second)
+		case "empty":
+			io.WriteString(c, "line1\r\n")
+		case "quiet":
+			io.WriteString(c, "line1\r\n")
+			time.Sleep(2 * time.Second)
+		}
+	})
+	sc := hcScenario{name: "socket read end", files: []string{"sockend.lua"}, cfg: strings.Replace(hcHTTPDefaults, "global\n", "global\n    lua-load sockend.lua\n", 1) + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.sockend
+`}
+	want := map[string]string{
+		"/close/*a":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/close/*l":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/close/100": `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/hold/*a":   `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/hold/100":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/empty/*a":  `1:"1" 1:"line1" 1:"pre-" 2:"nil","connection closed."`,
+		"/quiet/*l":  `1:"1" 1:"line1" 1:"pre-" 2:"nil","connection closed."`,
+	}
+	var steps []hxStep
+	for _, path := range []string{"/close/*a", "/close/*l", "/close/100", "/hold/*a", "/hold/100", "/empty/*a", "/quiet/*l"} {
+		steps = append(steps, hxStep{name: path, req: hxReq{Path: path + "?" + srv}, want: hxWant{Status: 200, Body: want[path] + "\n"}})
+	}
+	sc.steps = steps
+	hcRunCompare(t, sc, nil)
+}

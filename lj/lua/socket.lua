@@ -104,6 +104,9 @@ end
 
 -- receive([pattern[, prefix]]): "*l" a line without its end of line (the
 -- default), "*a" everything until the peer closes, or a byte count.
+-- As HAProxy 2.6, the end of the connection and the timeout (which closes
+-- the socket) end any read alike: it returns what came, prefix included,
+-- else nil, "connection closed.".
 function Socket.receive(self, pattern, prefix)
 	local k = check(self, "receive")
 	local arg
@@ -120,15 +123,18 @@ function Socket.receive(self, pattern, prefix)
 		if arg == 0 then return (prefix or "") end
 	end
 	prefix = prefix or ""
-	if k.id == 0 then return nil, "closed", prefix end
-	local res, data = op(k, "receive", RECV, nil, arg)
+	local res, data = ECLOSED, ""
+	if k.id ~= 0 then res, data = op(k, "receive", RECV, nil, arg) end
 	if res == OK then return prefix .. data end
-	if res == ECLOSED then
-		if arg == -2 then return prefix .. data end
-		return nil, "closed", prefix .. data
+	if res == ETIMEOUT then
+		op(k, "close", CLOSE)
+		k.id, k.owner = 0, false
+	elseif res ~= ECLOSED then
+		return nil, data, prefix
 	end
-	if res == ETIMEOUT then return nil, "timeout", prefix .. data end
-	return nil, data, prefix
+	local got = prefix .. data
+	if got ~= "" then return got end
+	return nil, "connection closed."
 end
 
 function Socket.close(self)

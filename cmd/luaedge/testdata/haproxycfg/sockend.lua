@@ -1,0 +1,31 @@
+-- How a Socket read ends when the peer closes or the timeout passes: the
+-- service asks the server of the query string (host:port) for a case
+-- (the path's first word),
+-- reads a line, then reads with the path's pattern (and a prefix), then
+-- reads again, and answers with every value each read returned.
+core.register_service("sockend", "http", function(applet)
+	local addr = applet.qs
+	local case, pattern = applet.path:match("^/(%w+)/(.*)$")
+	pattern = tonumber(pattern) or pattern
+	local s = core.tcp()
+	s:settimeout(0.5)
+	local out = {}
+	local function note(...)
+		local n = select("#", ...)
+		local vals = {}
+		for i = 1, n do vals[i] = string.format("%q", tostring((select(i, ...)))) end
+		out[#out + 1] = n .. ":" .. table.concat(vals, ",")
+	end
+	note(s:connect(addr))
+	s:send(case .. "\n")
+	note(s:receive("*l"))
+	note(s:receive(pattern, "pre-"))
+	note(s:receive(pattern))
+	s:close()
+	local body = table.concat(out, " ") .. "\n"
+	applet:set_status(200)
+	applet:add_header("content-type", "text/plain")
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
