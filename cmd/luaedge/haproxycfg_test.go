@@ -2134,7 +2134,8 @@ backend app
 // came (its prefix included), else nil and "connection closed."; the
 // timeout closes the socket. The server sends a line and "rest", or the
 // line alone, then closes (close, empty) or holds the connection
-// (hold, quiet).
+// (hold, quiet). Then what send and close return (a count, -1 once
+// closed; nothing), the server answering "empty".
 func TestHAProxyCfgSocketReadEnd(t *testing.T) {
 	needBinary(t)
 	srv := serveEach(t, func(c net.Conn) {
@@ -2157,6 +2158,7 @@ func TestHAProxyCfgSocketReadEnd(t *testing.T) {
 	sc := hcScenario{name: "socket read end", files: []string{"sockend.lua"}, cfg: strings.Replace(hcHTTPDefaults, "global\n", "global\n    lua-load sockend.lua\n", 1) + `
 frontend www
     bind 127.0.0.1:@PORT@
+    http-request use-service lua.socksend if { path /send }
     http-request use-service lua.sockend
 `}
 	want := map[string]string{
@@ -2172,6 +2174,8 @@ frontend www
 	for _, path := range []string{"/close/*a", "/close/*l", "/close/100", "/hold/*a", "/hold/100", "/empty/*a", "/quiet/*l"} {
 		steps = append(steps, hxStep{name: path, req: hxReq{Path: path + "?" + srv}, want: hxWant{Status: 200, Body: want[path] + "\n"}})
 	}
+	steps = append(steps, hxStep{name: "send", req: hxReq{Path: "/send?" + srv}, want: hxWant{Status: 200,
+		Body: `1:"5" 1:"1" 1:"0" 1:"line1\13\` + "\n" + `" 0: 1:"-1"` + "\n"}})
 	sc.steps = steps
 	hcRunCompare(t, sc, nil)
 }
