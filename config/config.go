@@ -192,10 +192,13 @@ type Frontend struct {
 	ServerHeader string `yaml:"server_header,omitempty"`
 	// DateHeader adds a Date field to an answer that has none (RFC 9110
 	// §6.6.1); nil: on.
-	DateHeader *bool    `yaml:"date_header"`
-	Limits     Limits   `yaml:"limits"`
-	Timeouts   Timeouts `yaml:"timeouts"`
-	HTTP2      HTTP2    `yaml:"http2"`
+	DateHeader *bool `yaml:"date_header"`
+	// HostOptional accepts HTTP/1.1 requests without a Host field (a
+	// haproxy.cfg's frontends: HAProxy accepts them); false: 400.
+	HostOptional bool     `yaml:"host_optional"`
+	Limits       Limits   `yaml:"limits"`
+	Timeouts     Timeouts `yaml:"timeouts"`
+	HTTP2        HTTP2    `yaml:"http2"`
 	// TLS makes the frontend's listeners speak TLS; nil: clear text.
 	TLS *FrontendTLS `yaml:"tls"`
 	// WebSocket bounds the WebSocket connections a Lua service accepted

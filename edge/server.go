@@ -236,6 +236,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 			MaxRequestLine: int(lim.MaxRequestLine),
 			MaxHeaderBytes: int(lim.MaxHeaderBytes),
 			MaxHeaders:     lim.MaxHeaders,
+			HostOptional:   fc.HostOptional,
 		}
 		pages, err := errorPages(fc.ErrorPages)
 		if err != nil {

@@ -2084,3 +2084,107 @@ frontend f
 		},
 	}, nil)
 }
+
+// An HTTP/1.1 request without a Host field: HAProxy takes it (luaedge's
+// own frontends refuse it with 400), shows Lua no host, and forwards it
+// without one. Each request goes alone on a connection, then a request
+// without Host and one with it on the same connection; the answers are
+// compared with their fields as a set (HAProxy's return writes
+// content-length first) and without the server's connection count.
+func TestHAProxyCfgNoHost(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{name: "no host", files: []string{"nohost.lua"}, cfg: strings.Replace(hcHTTPDefaults, "global\n", "global\n    lua-load nohost.lua\n", 1) + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.counthost
+    http-request use-service lua.whohost if { path /svc }
+    http-request return status 200 content-type text/plain lf-string "hosts=%[var(txn.hosts)] fhost=%[var(txn.fhost)] hdr=%[req.hdr(host)]\n" if { path /return }
+    default_backend app
+
+backend app
+    server s1 @RAW@
+`}
+	reqs := []string{
+		"GET /svc HTTP/1.1\r\nConnection: close\r\n\r\n",
+		"GET /return HTTP/1.1\r\nConnection: close\r\n\r\n",
+		"GET /proxied HTTP/1.1\r\nX-A: 1\r\nConnection: close\r\n\r\n",
+		"GET /return HTTP/1.1\r\n\r\nGET /return HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+	}
+	connRE := regexp.MustCompile(`conn=\d+ `)
+	answers := map[string][]string{}
+	hcCheckBoth(t, sc, map[string]string{"RAW": h1compatServer(t)}, func(who string, addr func(string) string) {
+		for _, req := range reqs {
+			c := dialRaw(t, addr(""))
+			c.send(req)
+			var norm []string
+			for _, ans := range strings.Split(c.readAll(), "HTTP/1.1 ")[1:] {
+				head, body, _ := strings.Cut("HTTP/1.1 "+ans, "\r\n\r\n")
+				lines := strings.Split(head, "\r\n")
+				sort.Strings(lines[1:])
+				norm = append(norm, strings.Join(lines, "\n")+"\n\n"+connRE.ReplaceAllString(body, ""))
+			}
+			answers[who] = append(answers[who], strings.Join(norm, ""))
+		}
+	})
+	wants := []string{"headers.host=nil path=/svc\n", "hosts=0 fhost=none hdr=\n", `got="GET /proxied HTTP/1.1\r\nx-a: 1\r\n\r\n"`, "hosts=1 fhost=h.test hdr=h.test\n"}
+	for i, req := range reqs {
+		le := answers["luaedge"][i]
+		if !strings.HasPrefix(le, "HTTP/1.1 200 OK\n") || !strings.Contains(le, wants[i]) {
+			t.Errorf("%q: luaedge answered %q, want 200 with %q", req, le, wants[i])
+		}
+		if ha := answers["haproxy"]; ha != nil && ha[i] != le {
+			t.Errorf("%q:\nluaedge: %q\nhaproxy: %q", req, le, ha[i])
+		}
+	}
+}
+
+// How a Socket read ends, as HAProxy 2.6: when the peer closes or the
+// socket's timeout passes before the pattern is met, receive returns what
+// came (its prefix included), else nil and "connection closed."; the
+// timeout closes the socket. The server sends a line and "rest", or the
+// line alone, then closes (close, empty) or holds the connection
+// (hold, quiet). Then what send and close return (a count, -1 once
+// closed; nothing), the server answering "empty".
+func TestHAProxyCfgSocketReadEnd(t *testing.T) {
+	needBinary(t)
+	srv := serveEach(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		switch strings.TrimSpace(line) {
+		case "close":
+			io.WriteString(c, "line1\r\nrest")
+		case "hold":
+			io.WriteString(c, "line1\r\nrest")
+			time.Sleep(2 * time.Second)
+		case "empty":
+			io.WriteString(c, "line1\r\n")
+		case "quiet":
+			io.WriteString(c, "line1\r\n")
+			time.Sleep(2 * time.Second)
+		}
+	})
+	sc := hcScenario{name: "socket read end", files: []string{"sockend.lua"}, cfg: strings.Replace(hcHTTPDefaults, "global\n", "global\n    lua-load sockend.lua\n", 1) + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.socksend if { path /send }
+    http-request use-service lua.sockend
+`}
+	want := map[string]string{
+		"/close/*a":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/close/*l":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/close/100": `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/hold/*a":   `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/hold/100":  `1:"1" 1:"line1" 1:"pre-rest" 2:"nil","connection closed."`,
+		"/empty/*a":  `1:"1" 1:"line1" 1:"pre-" 2:"nil","connection closed."`,
+		"/quiet/*l":  `1:"1" 1:"line1" 1:"pre-" 2:"nil","connection closed."`,
+	}
+	var steps []hxStep
+	for _, path := range []string{"/close/*a", "/close/*l", "/close/100", "/hold/*a", "/hold/100", "/empty/*a", "/quiet/*l"} {
+		steps = append(steps, hxStep{name: path, req: hxReq{Path: path + "?" + srv}, want: hxWant{Status: 200, Body: want[path] + "\n"}})
+	}
+	steps = append(steps, hxStep{name: "send", req: hxReq{Path: "/send?" + srv}, want: hxWant{Status: 200,
+		Body: `1:"5" 1:"1" 1:"0" 1:"line1\13\` + "\n" + `" 0: 1:"-1"` + "\n"}})
+	sc.steps = steps
+	hcRunCompare(t, sc, nil)
+}

@@ -236,9 +236,10 @@ type section struct {
 
 // frontend builds a frontend or listen.
 func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Frontend, error) {
-	// HAProxy adds neither a Server nor a Date field to the answers.
+	// HAProxy adds neither a Server nor a Date field to the answers, and
+	// accepts HTTP/1.1 requests without Host.
 	fe := config.Frontend{Name: p.name, Bind: p.binds, TLS: p.tls, Mode: p.mode, StickTable: p.stick, Track: p.track, HTTPBufferRequest: p.bufferReq, Capture: p.capture,
-		ServerHeader: "off", DateHeader: new(bool)}
+		ServerHeader: "off", DateHeader: new(bool), HostOptional: true}
 	if fe.Mode == "" {
 		fe.Mode = "tcp" // as HAProxy
 	}

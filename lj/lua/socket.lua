@@ -89,21 +89,25 @@ function Socket.connect_ssl(self, host, port)
 	return connect(self, "connect_ssl", host, port, true)
 end
 
--- send(data[, i[, j]]) sends data:sub(i, j); returns the index of the last
--- byte sent, or nil, err, last index sent.
+-- send(data[, i[, j]]) sends data:sub(i, j); as HAProxy 2.6, it returns
+-- the number of bytes sent, or -1 when the connection is closed (no
+-- message: a script finds out why with its next receive).
 function Socket.send(self, data, i, j)
 	local k = check(self, "send")
 	if type(data) ~= "string" then data = tostring(data) end
 	i, j = tonumber(i) or 1, tonumber(j) or #data
 	local piece = data:sub(i, j)
-	if k.id == 0 then return nil, "closed", i - 1 end
-	local res, msg = op(k, "send", SEND, piece)
-	if res ~= OK then return nil, res == ECLOSED and "closed" or msg, i - 1 end
-	return i + #piece - 1
+	if k.id == 0 then return -1 end
+	if piece == "" then return 0 end
+	if op(k, "send", SEND, piece) ~= OK then return -1 end
+	return #piece
 end
 
 -- receive([pattern[, prefix]]): "*l" a line without its end of line (the
 -- default), "*a" everything until the peer closes, or a byte count.
+-- As HAProxy 2.6, the end of the connection and the timeout (which closes
+-- the socket) end any read alike: it returns what came, prefix included,
+-- else nil, "connection closed.".
 function Socket.receive(self, pattern, prefix)
 	local k = check(self, "receive")
 	local arg
@@ -120,24 +124,27 @@ function Socket.receive(self, pattern, prefix)
 		if arg == 0 then return (prefix or "") end
 	end
 	prefix = prefix or ""
-	if k.id == 0 then return nil, "closed", prefix end
-	local res, data = op(k, "receive", RECV, nil, arg)
+	local res, data = ECLOSED, ""
+	if k.id ~= 0 then res, data = op(k, "receive", RECV, nil, arg) end
 	if res == OK then return prefix .. data end
-	if res == ECLOSED then
-		if arg == -2 then return prefix .. data end
-		return nil, "closed", prefix .. data
+	if res == ETIMEOUT then
+		op(k, "close", CLOSE)
+		k.id, k.owner = 0, false
+	elseif res ~= ECLOSED then
+		return nil, data, prefix
 	end
-	if res == ETIMEOUT then return nil, "timeout", prefix .. data end
-	return nil, data, prefix
+	local got = prefix .. data
+	if got ~= "" then return got end
+	return nil, "connection closed."
 end
 
+-- close() returns nothing, as HAProxy 2.6.
 function Socket.close(self)
 	local k = check(self, "close")
 	if k.id ~= 0 then
 		op(k, "close", CLOSE)
 		k.id, k.owner = 0, false
 	end
-	return 1
 end
 
 -- settimeout(seconds): the limit of each later operation (0 or nil: none;

@@ -21,7 +21,12 @@ type Header struct{ Name, Value []byte }
 // Limits bounds a request head. Zero (or negative) fields mean the defaults:
 // MaxRequestLine 8192, MaxHeaderBytes 65536 (the whole head including the
 // request line and the empty line ending it) and MaxHeaders 100.
-type Limits struct{ MaxRequestLine, MaxHeaderBytes, MaxHeaders int }
+// HostOptional accepts an HTTP/1.1 request without a Host field, which
+// RFC 9112 §3.2 lets a server refuse and HAProxy accepts.
+type Limits struct {
+	MaxRequestLine, MaxHeaderBytes, MaxHeaders int
+	HostOptional                               bool
+}
 
 // Default limits used for zero fields of Limits.
 const (
@@ -186,7 +191,7 @@ func (r *Request) Parse(b []byte, lim Limits) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := r.finish(&st); err != nil {
+	if err := r.finish(&st, lim.HostOptional); err != nil {
 		return 0, err
 	}
 	r.HeadLen = p
@@ -667,8 +672,8 @@ func (r *Request) noteTransferEncoding(st *fieldState, v []byte) error {
 
 // finish checks the rules that need the whole head and derives the
 // connection semantics.
-func (r *Request) finish(st *fieldState) error {
-	if r.Minor == 1 && !st.host {
+func (r *Request) finish(st *fieldState, hostOptional bool) error {
+	if r.Minor == 1 && !st.host && !hostOptional {
 		return errNoHost
 	}
 	if st.te {

@@ -382,6 +382,24 @@ func TestParseReject(t *testing.T) {
 	}
 }
 
+// HostOptional accepts an HTTP/1.1 request without Host, as HAProxy does,
+// with the semantics of any HTTP/1.1 request; a second Host is still
+// refused.
+func TestParseHostOptional(t *testing.T) {
+	lim := Limits{HostOptional: true}
+	r, n, err := parseString("GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", lim)
+	if err != nil || r.Host != nil || r.KeepAlive || r.Minor != 1 {
+		t.Fatalf("without Host: %s", summary(r, n, err))
+	}
+	r, n, err = parseString("GET /a HTTP/1.1\r\n\r\n", lim)
+	if err != nil || !r.KeepAlive {
+		t.Fatalf("without Host, kept alive: %s", summary(r, n, err))
+	}
+	if _, _, err := parseString("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", lim); status(err) != 400 {
+		t.Fatalf("two Host fields: %v", err)
+	}
+}
+
 // Every proper prefix of a head is incomplete; the whole head parses.
 func TestParseIncomplete(t *testing.T) {
 	in := "\r\nPOST /x?y HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX:  v \r\n\r\n"
