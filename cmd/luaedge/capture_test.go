@@ -30,6 +30,8 @@ frontends:
 core.register_action("track", { "http-req" }, function(txn)
 	txn:track_sc(1, txn.f:req_hdr("x-user"))
 	txn:capture_req(1, txn.f:path())
+	-- A service cannot read the capture fetches (HTTP fetches, as in HAProxy).
+	txn:set_var("txn.cap", tostring(txn.f:capture_req_hdr(0)) .. "," .. tostring(txn.f:capture_req_hdr(1)))
 	if txn.f:path() == "/deny" then return act.DENY end
 	if txn.f:path() == "/done" then txn:done({ status = 404, body = "none\n" }) end
 end)
@@ -39,8 +41,8 @@ end)
 core.register_fetches("who", function(txn) return "fe=" .. txn.f:fe_name() end)
 core.register_service("svc", "http", function(applet)
 	local f = applet.f
-	local body = string.format("cnt=%s cur=%s req=%s err=%s cap=%s,%s", tostring(f:sc1_conn_cnt()), tostring(f:sc1_conn_cur()),
-		tostring(f:sc1_http_req_cnt()), tostring(f:sc1_http_err_cnt()), tostring(f:capture_req_hdr(0)), tostring(f:capture_req_hdr(1)))
+	local body = string.format("cnt=%s cur=%s req=%s err=%s cap=%s", tostring(f:sc1_conn_cnt()), tostring(f:sc1_conn_cur()),
+		tostring(f:sc1_http_req_cnt()), tostring(f:sc1_http_err_cnt()), applet:get_var("txn.cap"))
 	applet:add_header("x-svc", "served")
 	applet:add_header("content-length", #body)
 	applet:start_response()
