@@ -682,6 +682,20 @@ frontend www
 			},
 		},
 		{
+			name:  "replies with a content-length of their script's",
+			files: []string{"replylen.lua"},
+			cfg: head("replylen.lua") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request lua.wrong-length if { path /table }
+    http-request lua.wrong-length-reply if { path /reply }
+`,
+			steps: []hxStep{
+				{name: "a reply table", conn: "a", req: hxReq{Path: "/table"}, want: hxWant{Status: 200, Body: "abc", Header: map[string]string{"content-length": "3", "x-a": "1"}}},
+				{name: "a Reply object", conn: "a", req: hxReq{Path: "/reply"}, want: hxWant{Status: 201, Body: "hello", Header: map[string]string{"content-length": "5"}}},
+			},
+		},
+		{
 			name:  "services reading the request through fetches",
 			files: []string{"svcfetch.lua"},
 			cfg: head("svcfetch.lua") + `

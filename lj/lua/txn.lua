@@ -433,11 +433,10 @@ function I.write_reply(s, r)
 		if I.head_full(s, true, #reason) then error("reply: the response head " .. I.HEAD_FULL, 3) end
 		I.set_reason(s, reason, #reason)
 	end
-	local has_len = false
 	for name, vals in pairs(r.headers) do
 		local lname = tostring(name):lower()
-		if lname == "content-length" then has_len = true end
-		if type(vals) ~= "table" then vals = {} end -- ignored, as in HAProxy
+		-- The length is the body's, whatever the script said, as in HAProxy.
+		if type(vals) ~= "table" or lname == "content-length" then vals = {} end -- ignored, as in HAProxy
 		for _, v in pairs(vals) do
 			if type(v) ~= "string" then v = tostring(v) end
 			if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
@@ -448,7 +447,7 @@ function I.write_reply(s, r)
 	local st = s.status
 	if st < 200 or st == 204 or st == 304 then
 		body = "" -- these statuses have no body, and no length (RFC 9110 8.6)
-	elseif not has_len then
+	else
 		local n = tostring(#body)
 		I.add_rfield(s, "content-length", 14, n, #n)
 	end
