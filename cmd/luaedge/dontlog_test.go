@@ -508,6 +508,14 @@ backend refused2
 		for len(got) > 0 && got[0] != want[0] {
 			got = got[1:] // HAProxy's start-up probes, before the first session
 		}
+		for i, l := range got {
+			// HAProxy logs CC for the empty session when the client's
+			// close comes before its server connection is open: a race
+			// of its own, luaedge's line must be --.
+			if who == "haproxy" && l == "<134> LOG loud echo/s1 0 0 CC" {
+				got[i] = "<134> LOG loud echo/s1 0 0 --"
+			}
+		}
 		if !dlSame(got, want) {
 			t.Errorf("%s's messages:\n%s\nwant, in any order:\n%s", who, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
