@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"slices"
@@ -197,36 +198,17 @@ func (c *Config) FrontendAccessLog(i int) (a AccessLog, ok bool) {
 		if len(a.Targets) == 0 && a.To == "" {
 			a.Targets = c.AccessLog.Targets
 		}
-		if a.Tag == "" {
-			a.Tag = c.AccessLog.Tag
-		}
-		if a.Hostname == "" {
-			a.Hostname = c.AccessLog.Hostname
-		}
-		if a.SyslogFormat == "" {
-			a.SyslogFormat = c.AccessLog.SyslogFormat
-		}
-		if a.Length == 0 {
-			a.Length = c.AccessLog.Length
-		}
-		if a.Sample == "" {
-			a.Sample = c.AccessLog.Sample
-		}
-		if a.To == "" {
-			a.To = c.AccessLog.To
-		}
-		if a.Format == "" {
-			a.Format = c.AccessLog.Format
-		}
-		if a.Facility == "" {
-			a.Facility = c.AccessLog.Facility
-		}
-		if a.Level == "" {
-			a.Level = c.AccessLog.Level
-		}
-		if a.MinLevel == "" {
-			a.MinLevel = c.AccessLog.MinLevel
-		}
+		// What the frontend leaves out, the top level says.
+		a.Tag = cmp.Or(a.Tag, c.AccessLog.Tag)
+		a.Hostname = cmp.Or(a.Hostname, c.AccessLog.Hostname)
+		a.SyslogFormat = cmp.Or(a.SyslogFormat, c.AccessLog.SyslogFormat)
+		a.Length = cmp.Or(a.Length, c.AccessLog.Length)
+		a.Sample = cmp.Or(a.Sample, c.AccessLog.Sample)
+		a.To = cmp.Or(a.To, c.AccessLog.To)
+		a.Format = cmp.Or(a.Format, c.AccessLog.Format)
+		a.Facility = cmp.Or(a.Facility, c.AccessLog.Facility)
+		a.Level = cmp.Or(a.Level, c.AccessLog.Level)
+		a.MinLevel = cmp.Or(a.MinLevel, c.AccessLog.MinLevel)
 		a.SeparateErrors = a.SeparateErrors || c.AccessLog.SeparateErrors
 		a.LogEmpty = a.LogEmpty || c.AccessLog.LogEmpty
 	}
