@@ -6,7 +6,9 @@ package eventloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -24,6 +26,16 @@ type Handler interface {
 	OnTraffic()
 	// OnClose is called once, when the connection has closed.
 	OnClose(err error)
+}
+
+// HalfCloser is a Handler that may go on after its peer ended its side of
+// the connection (a read returned EOF) with an answer still to send: a
+// client that sent its request and shut down its writing (nc -N, socat)
+// waits for it. gnet closes such a connection; before it does, the engine
+// calls OnPeerEOF, which may keep the connection through transport.Detach
+// and return true: OnClose then comes once the connection has closed.
+type HalfCloser interface {
+	OnPeerEOF() bool
 }
 
 // LoopHandler is a Handler that knows its loop. The engine keeps it as its
@@ -334,16 +346,24 @@ func (e *Engine) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// OnClose tells the connection's handler.
+// OnClose tells the connection's handler; when the peer ended its side
+// (gnet read EOF), a HalfCloser may keep the connection instead.
 func (e *Engine) OnClose(c gnet.Conn, err error) gnet.Action {
+	var h Handler
 	switch cc := c.Context().(type) {
 	case *conn:
 		cc.l.Event()
-		cc.h.OnClose(err)
+		h = cc.h
 	case LoopHandler:
 		cc.Loop().Event()
-		cc.OnClose(err)
+		h = cc
+	default:
+		return gnet.None
 	}
+	if hc, ok := h.(HalfCloser); ok && errors.Is(err, io.EOF) && hc.OnPeerEOF() {
+		return gnet.None
+	}
+	h.OnClose(err)
 	return gnet.None
 }
 

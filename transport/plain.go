@@ -15,46 +15,81 @@ type Plain struct {
 	c      gnet.Conn
 	pollFd int32 // the loop's epoll instance, found on the first pause; 0: not yet
 	pause  bool
-	// named is what a PROXY protocol header said of the connection: the
-	// addresses that replace the socket's (SetAddrs) and its TLVs
-	// (SetProxyTLVs); nil: no header, or one that said nothing of
-	// either. A pointer, so that a Plain stays 32 bytes.
-	named *proxied
+	// x is what few connections have; nil: none of it. A pointer, so
+	// that a Plain stays 32 bytes.
+	x *extra
 }
 
-// proxied is what a PROXY protocol header gave a connection, for its
-// life: its addresses (nil: the socket's stand) and its v2 TLVs, as they
-// came (nil: none).
-type proxied struct {
+// extra is what few connections have, for their life: the addresses that
+// replace the socket's (SetAddrs: those a PROXY protocol header named;
+// nil: the socket's stand) and the header's v2 TLVs as they came (nil:
+// none); and, once gnet let go of the connection at its peer's end, the
+// state it goes on with (detached.go; nil: gnet's).
+type extra struct {
 	remote, local net.Addr
 	tlvs          []byte
+	d             *detached
 }
 
 // NewPlain wraps a gnet connection.
 func NewPlain(c gnet.Conn) *Plain { return &Plain{c: c} }
 
 func (p *Plain) Peek() []byte {
+	if d := p.detached(); d != nil {
+		return d.in
+	}
 	b, _ := p.c.Peek(-1)
 	return b
+}
+
+// detached is the state of a connection gnet let go of (Detach); nil
+// while gnet has it.
+func (p *Plain) detached() *detached {
+	if p.x == nil {
+		return nil
+	}
+	return p.x.d
 }
 
 // Discard drops the first n inbound bytes (n < 0: all). gnet's Discard
 // takes 0 to mean all, so 0 does nothing here.
 func (p *Plain) Discard(n int) {
+	if d := p.detached(); d != nil {
+		d.discard(n)
+		return
+	}
 	if n != 0 {
 		_, _ = p.c.Discard(n)
 	}
 }
 
-func (p *Plain) Inbound() int  { return p.c.InboundBuffered() }
-func (p *Plain) Outbound() int { return p.c.OutboundBuffered() }
-func (p *Plain) Close()        { _ = p.c.Close() }
+func (p *Plain) Inbound() int {
+	if d := p.detached(); d != nil {
+		return len(d.in)
+	}
+	return p.c.InboundBuffered()
+}
+
+func (p *Plain) Outbound() int {
+	if d := p.detached(); d != nil {
+		return d.outbound()
+	}
+	return p.c.OutboundBuffered()
+}
+
+func (p *Plain) Close() {
+	if d := p.detached(); d != nil {
+		d.ask(true)
+		return
+	}
+	_ = p.c.Close()
+}
 
 // RemoteAddr is the client's address: the socket's peer, or the one a
 // PROXY header named.
 func (p *Plain) RemoteAddr() net.Addr {
-	if p.named != nil && p.named.remote != nil {
-		return p.named.remote
+	if p.x != nil && p.x.remote != nil {
+		return p.x.remote
 	}
 	return p.c.RemoteAddr()
 }
@@ -62,8 +97,8 @@ func (p *Plain) RemoteAddr() net.Addr {
 // LocalAddr is the address the client connected to: the socket's, or the
 // one a PROXY header named.
 func (p *Plain) LocalAddr() net.Addr {
-	if p.named != nil && p.named.local != nil {
-		return p.named.local
+	if p.x != nil && p.x.local != nil {
+		return p.x.local
 	}
 	return p.c.LocalAddr()
 }
@@ -72,27 +107,27 @@ func (p *Plain) LocalAddr() net.Addr {
 // a PROXY protocol header named), for the connection's life. Called on
 // the loop, before the protocol's handler reads them.
 func (p *Plain) SetAddrs(remote, local net.Addr) {
-	if p.named == nil {
-		p.named = &proxied{}
+	if p.x == nil {
+		p.x = &extra{}
 	}
-	p.named.remote, p.named.local = remote, local
+	p.x.remote, p.x.local = remote, local
 }
 
 // SetProxyTLVs keeps the TLVs of the connection's PROXY v2 header (the
 // connection owns tlvs from then on), for the fc_pp_* fetches.
 func (p *Plain) SetProxyTLVs(tlvs []byte) {
-	if p.named == nil {
-		p.named = &proxied{}
+	if p.x == nil {
+		p.x = &extra{}
 	}
-	p.named.tlvs = tlvs
+	p.x.tlvs = tlvs
 }
 
 // ProxyTLVs returns the TLVs SetProxyTLVs kept; nil: none.
 func (p *Plain) ProxyTLVs() []byte {
-	if p.named == nil {
+	if p.x == nil {
 		return nil
 	}
-	return p.named.tlvs
+	return p.x.tlvs
 }
 
 // rawWriteMax bounds the writes Write makes itself: a raw call holds the
@@ -107,6 +142,10 @@ const rawWriteMax = 64 << 10
 // closes the connection.
 func (p *Plain) Write(b []byte) {
 	if len(b) == 0 {
+		return
+	}
+	if p.x != nil && p.x.d != nil {
+		p.x.d.send(b)
 		return
 	}
 	if len(b) <= rawWriteMax && p.c.OutboundBuffered() == 0 {
@@ -124,12 +163,19 @@ func (p *Plain) Write(b []byte) {
 // CloseWrite half-closes once gnet's queue is empty; with bytes queued, the
 // caller retries (the queue drains on gnet's write path).
 func (p *Plain) CloseWrite() {
+	if d := p.detached(); d != nil {
+		d.ask(false)
+		return
+	}
 	_ = unix.Shutdown(p.c.Fd(), unix.SHUT_WR)
 }
 
 // Idle peeks at the socket without reading: bytes a peer wrote may sit in
 // it before the loop has read them.
 func (p *Plain) Idle() bool {
+	if d := p.detached(); d != nil {
+		return len(d.in) == 0
+	}
 	if p.c.InboundBuffered() > 0 {
 		return false
 	}
@@ -140,7 +186,7 @@ func (p *Plain) Idle() bool {
 // Unread reports whether bytes wait in the socket that the loop has not
 // read yet and reads at its next turn (reading is not paused).
 func (p *Plain) Unread() bool {
-	if p.pause {
+	if p.pause || p.detached() != nil {
 		return false
 	}
 	n, errno := p.peek()
@@ -157,6 +203,9 @@ func (p *Plain) peek() (n uintptr, errno unix.Errno) {
 }
 
 func (p *Plain) SetSockopt(level, opt, value int) error {
+	if d := p.detached(); d != nil {
+		return d.setSockopt(level, opt, value)
+	}
 	return unix.SetsockoptInt(p.c.Fd(), level, opt, value)
 }
 
@@ -168,6 +217,10 @@ func (p *Plain) SetSockopt(level, opt, value int) error {
 // that had to be queued); the pause is then merely shorter, never lost
 // for the peer's data.
 func (p *Plain) PauseRead() {
+	if d := p.detached(); d != nil {
+		d.pauseIn = true
+		return
+	}
 	if p.pause || !p.findPoll() {
 		return
 	}
@@ -182,6 +235,10 @@ func (p *Plain) PauseRead() {
 
 // ResumeRead puts reading back, with write interest if gnet has bytes queued.
 func (p *Plain) ResumeRead() {
+	if d := p.detached(); d != nil {
+		d.resume()
+		return
+	}
 	if !p.pause {
 		return
 	}
@@ -193,7 +250,12 @@ func (p *Plain) ResumeRead() {
 	_ = unix.EpollCtl(int(p.pollFd), unix.EPOLL_CTL_MOD, p.c.Fd(), &unix.EpollEvent{Fd: int32(p.c.Fd()), Events: ev})
 }
 
-func (p *Plain) paused() bool { return p.pause }
+func (p *Plain) paused() bool {
+	if d := p.detached(); d != nil {
+		return d.pauseIn
+	}
+	return p.pause
+}
 
 // findPoll finds the epoll instance of the connection's loop: gnet keeps
 // it unexported (conn.loop.poller.fd), so reflection reads it.
@@ -239,5 +301,11 @@ func SetTOSMark(c Conn, tos, mark int) error {
 // SetLinger sets SO_LINGER: with onoff 1 and sec 0, a close resets the
 // connection.
 func (p *Plain) SetLinger(onoff, sec int) error {
+	if d := p.detached(); d != nil {
+		if onoff == 0 {
+			return d.conn.SetLinger(-1)
+		}
+		return d.conn.SetLinger(sec)
+	}
 	return unix.SetsockoptLinger(p.c.Fd(), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: int32(onoff), Linger: int32(sec)})
 }

@@ -26,6 +26,19 @@ type conn struct {
 	take    int          // bytes consumed per OnTraffic; 0: all; loop only
 	need    int          // bytes to wait for before consuming any, as a parser waiting for a whole frame does; loop only
 	closed  chan struct{}
+	// halfClose: at the peer's end, keep the connection (Detach) and
+	// close detached; closeErr is OnClose's cause.
+	halfClose bool
+	detached  chan struct{}
+	closeErr  error
+}
+
+func (h *conn) OnPeerEOF() bool {
+	if !h.halfClose || transport.Detach(h.c, h.l.Post, h.OnTraffic, h.OnClose, 5*time.Second) != nil {
+		return false
+	}
+	close(h.detached)
+	return true
 }
 
 func (h *conn) OnTraffic() {
@@ -46,7 +59,10 @@ func (h *conn) OnTraffic() {
 	}
 }
 
-func (h *conn) OnClose(error) { close(h.closed) }
+func (h *conn) OnClose(err error) {
+	h.closeErr = err
+	close(h.closed)
+}
 
 // serve starts an engine with one loop whose connections are conns, and
 // returns its address and the channel the handlers arrive on.
@@ -61,7 +77,7 @@ func serve(t *testing.T) (string, <-chan *conn) {
 	e := eventloop.New(eventloop.Options{Loops: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	conns := make(chan *conn, 4)
 	if err := e.Listen(addr, func(l *eventloop.Loop, c transport.Conn) eventloop.Handler {
-		h := &conn{l: l, c: c, closed: make(chan struct{})}
+		h := &conn{l: l, c: c, closed: make(chan struct{}), detached: make(chan struct{})}
 		conns <- h
 		return h
 	}); err != nil {
