@@ -545,6 +545,12 @@ type Backend struct {
 	// 403 404 408 425 500 501 502 503 504, all-retryable-errors, or none;
 	// nil: conn-failure. Each retry counts toward Retries.
 	RetryOn []string `yaml:"retry_on"`
+	// AbortOnClose abandons a request whose client ends its side of the
+	// connection before the answer (it leaves the queue, its server
+	// exchange is dropped), as HAProxy's option abortonclose; by default
+	// the request goes on and its answer is sent, since the client may
+	// only have ended its sending (RFC 9112 section 9.6).
+	AbortOnClose bool `yaml:"abort_on_close"`
 }
 
 // RetriesOr is the backend's Retries, DefaultRetries when not set.

@@ -114,6 +114,12 @@ func (w *httpConn) toH2() {
 	}
 }
 
+// OnPeerEOF lets an HTTP/1 connection whose client ended its side finish
+// the answers it owes (eventloop.HalfCloser).
+func (w *httpConn) OnPeerEOF() bool {
+	return w.h2 == nil && w.conn1.OnPeerEOF(w.OnTraffic, w.OnClose)
+}
+
 func (w *httpConn) OnClose(err error) {
 	w.closed = true
 	if w.f.hookSet&lj.HookClose != 0 {

@@ -194,7 +194,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d].%v", i, err)
 		}
-		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), NameHeader: strings.ToLower(bc.ServerNameHeader), H2: bc.Proto == "h2", Stick: stick, PersistDown: bc.PersistDown, Retries: bc.RetriesOr(), Redispatch: bc.Redispatch, RetryOn: bc.RetryOnOr()})
+		s.backends = append(s.backends, &proxypkg.Backend{Backend: b, ConnectTimeout: bc.Timeouts.Connect.D(), ServerTimeout: bc.Timeouts.Server.D(), TunnelTimeout: bc.Timeouts.Tunnel.D(), QueueTimeout: bc.Timeouts.Queue.D(), InspectDelay: bc.Timeouts.Inspect.D(), NameHeader: strings.ToLower(bc.ServerNameHeader), H2: bc.Proto == "h2", Stick: stick, PersistDown: bc.PersistDown, Retries: bc.RetriesOr(), Redispatch: bc.Redispatch, RetryOn: bc.RetryOnOr(), AbortOnClose: bc.AbortOnClose})
 		s.backendCompress = append(s.backendCompress, compressPolicy(bc.Compression))
 		byName[bc.Name] = i
 	}

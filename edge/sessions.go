@@ -40,6 +40,12 @@ type tcpConn struct {
 	prev, next *tcpConn
 }
 
+// OnPeerEOF lets the session of a client that ended its side go on
+// (eventloop.HalfCloser).
+func (t *tcpConn) OnPeerEOF() bool {
+	return t.Conn.OnPeerEOF(t.OnTraffic, t.OnClose)
+}
+
 func (t *tcpConn) OnClose(err error) {
 	t.closed = true
 	t.ls.dropTCP(t)

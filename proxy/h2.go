@@ -490,6 +490,8 @@ func (u *h2Stream) Abandon() {
 
 // Resume goes on relaying once the http-response rules are done with the
 // head.
+func (u *h2Stream) AbortOnClose() bool { return false } // not queued
+
 func (u *h2Stream) Resume() {
 	if st := u.st; st != nil {
 		u.h.p.loop.Post(func() {

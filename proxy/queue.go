@@ -144,6 +144,10 @@ func (q *queued) Abandon() {
 	}
 }
 
+func (q *queued) AbortOnClose() bool {
+	return q.up == nil && q.b.AbortOnClose
+}
+
 func (q *queued) Resume() {
 	if q.up != nil {
 		q.up.Resume()

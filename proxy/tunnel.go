@@ -27,6 +27,9 @@ type tunnel struct {
 	// request's, retry.go).
 	choice choice
 	tries  int
+	// shutting: the client ended its side; the server's input ends once
+	// what the client sent has left (CloseWrite).
+	shutting bool
 }
 
 // Tunnel connects the TCP stream st to a server of backend be and sends it
@@ -252,6 +255,33 @@ func (t *tunnel) onClose(error) {
 	st := t.st
 	st.Handle(st.TunnelClosed)
 }
+
+// CloseWrite ends the server's input once the client's bytes have left
+// for it: the client ended its side. The server may still answer.
+func (t *tunnel) CloseWrite() {
+	if t.closed || t.shutting {
+		return
+	}
+	t.shutting = true
+	t.shutWhenSent()
+}
+
+// shutWhenSent half-closes the connection once it is open and its queue
+// empty, looking again every shutRecheck until then.
+func (t *tunnel) shutWhenSent() {
+	if t.closed {
+		return
+	}
+	if t.c == nil || t.c.Outbound() > 0 {
+		t.p.loop.After(shutRecheck, t.shutWhenSent)
+		return
+	}
+	t.c.CloseWrite()
+}
+
+// shutRecheck is how often a tunnel whose client ended looks whether its
+// queue to the server has left.
+const shutRecheck = 5 * time.Millisecond
 
 // Close closes the server side (the client side is done).
 func (t *tunnel) Close() {

@@ -50,6 +50,9 @@ type Backend struct {
 	// retries, option redispatch [interval] and retry-on.
 	Retries, Redispatch int
 	RetryOn             config.RetryOn
+	// AbortOnClose: a request whose client ends its side before its
+	// answer is abandoned (HAProxy's option abortonclose); else it goes on.
+	AbortOnClose bool
 }
 
 // Pool is one loop's connections to backend servers: the Backends of the
@@ -707,6 +710,8 @@ func (u *Upstream) switchChecked() bool {
 
 // Resume goes on relaying after the http-response rules finished with the
 // head (they may have waited on a timer).
+func (u *Upstream) AbortOnClose() bool { return false } // not queued
+
 func (u *Upstream) Resume() {
 	if !u.receiving && u.c != nil {
 		u.p.loop.Post(u.traffic)

@@ -116,6 +116,8 @@ func (u *cacheHit) Body([]byte)            { /* the request's body goes nowhere 
 func (u *cacheHit) EndBody([]http1.Header) {}
 func (u *cacheHit) Backlog() int           { return 0 }
 func (u *cacheHit) Abandon()               { u.sent = true }
+func (u *cacheHit) AbortOnClose() bool     { return false }
+
 func (u *cacheHit) Resume() {
 	if u.sent {
 		return

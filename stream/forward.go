@@ -108,6 +108,12 @@ type Upstream interface {
 	// Resume goes on relaying the response once the http-response rules
 	// are done with its head.
 	Resume()
+	// AbortOnClose says the exchange is to be abandoned if the client
+	// ends its side now: its backend has abort_on_close and the request
+	// waits in the backend's queue, as HAProxy's option abortonclose.
+	// Else it goes on, as HTTP wants of a client that only ended its
+	// sending.
+	AbortOnClose() bool
 }
 
 // Tunneler is a Protocol whose connection can carry a tunnel once a
@@ -127,6 +133,10 @@ type Tunnel interface {
 	Write(p []byte)
 	Backlog() int
 	Close()
+	// CloseWrite ends the server's input once the client's bytes have
+	// left for it (the client ended its side); the server may still
+	// answer.
+	CloseWrite()
 	// IdleTimeout is how long the piped connection may stay silent; 0:
 	// the frontend's keep-alive timeout.
 	IdleTimeout() time.Duration
@@ -139,6 +149,7 @@ type Tunnel interface {
 type forward struct {
 	up            Upstream
 	tunnel        Tunnel // TCP mode
+	clientEnded   bool   // the TCP client sent all it will (ClientEnded)
 	parkedForHead bool   // the coroutine waits to run http-response rules on the server's head
 	awaitHead     bool   // the tcp-response rules wait for the server's first bytes
 }
@@ -547,6 +558,9 @@ func (st *Stream) startTunnel(keep bool) {
 		return
 	}
 	st.fwd.tunnel = t
+	if st.fwd.clientEnded {
+		t.CloseWrite()
+	}
 	st.fwd.awaitHead = keep
 	st.bodyHandedOn()
 	if !keep {
@@ -588,6 +602,16 @@ func (st *Stream) resumeResponseRules() {
 	}
 }
 
+// ClientEnded says the TCP client sent all it will and its bytes were
+// handed to the stream: its tunnel, now or once it starts, ends the
+// server's input after them, as HAProxy passes a client's shutdown on.
+func (st *Stream) ClientEnded() {
+	st.fwd.clientEnded = true
+	if t := st.fwd.tunnel; t != nil {
+		t.CloseWrite()
+	}
+}
+
 // Tunnel is the server side of a TCP stream piped to a server; nil before.
 func (st *Stream) Tunnel() Tunnel { return st.fwd.tunnel }
 
@@ -617,6 +641,9 @@ func (st *Stream) afterTCPResponseRules() {
 // failed and t tries again. It counts as a retry (%rc).
 func (st *Stream) TunnelRetried(t Tunnel) {
 	st.fwd.tunnel = t
+	if st.fwd.clientEnded {
+		t.CloseWrite()
+	}
 	if l := st.log; l != nil {
 		l.rec.Retries++
 	}

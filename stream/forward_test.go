@@ -20,6 +20,7 @@ func (u *upstream) EndBody([]http1.Header) { u.ends++ }
 func (u *upstream) Backlog() int           { return 0 }
 func (u *upstream) Abandon()               { u.abandoned++ }
 func (u *upstream) Resume()                { u.resumed++ }
+func (u *upstream) AbortOnClose() bool     { return false }
 
 // backends is the test's Backends: it opens u, or refuses with status.
 type backends struct {

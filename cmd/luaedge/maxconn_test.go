@@ -203,6 +203,7 @@ admin: {bind: "127.0.0.1:@PORT9@"}
 backends:
   - name: slow
     timeouts: {queue: 10s}
+    abort_on_close: true
     servers: [{name: s1, address: "%[1]s", maxconn: 1}]
   - name: tight
     timeouts: {queue: 300ms}
@@ -235,7 +236,8 @@ backends:
 	waitMetric(t, metrics, "luaedge_backend_current_queue", 1, "proxy", "slow")
 	third := ask("/a?id=3")
 	waitMetric(t, metrics, "luaedge_backend_current_queue", 2, "proxy", "slow")
-	// A client that leaves while it waits leaves the queue (CQ).
+	// A client that leaves while it waits leaves the queue (CQ) of a
+	// backend with abort_on_close.
 	gone := dialRaw(t, s.addr())
 	gone.send("GET /gone?id=gone HTTP/1.1\r\nhost: a\r\n\r\n")
 	waitMetric(t, metrics, "luaedge_backend_current_queue", 3, "proxy", "slow")

@@ -169,7 +169,7 @@ func (f *file) build() (*Result, error) {
 			}
 			continue
 		}
-		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader, PersistDown: p.persistDown, Retries: p.retries, Redispatch: p.redispatch, RetryOn: p.retryOn}
+		b := config.Backend{Name: p.name, Balance: p.balance, HashType: p.hashType, Servers: p.servers, StickTable: p.stick, Cookie: p.cookie, ServerNameHeader: p.nameHeader, PersistDown: p.persistDown, Retries: p.retries, Redispatch: p.redispatch, RetryOn: p.retryOn, AbortOnClose: p.abortOnClose}
 		if ck := p.cookie; ck != nil && ck.DynamicKey == dynamicPending {
 			// As HAProxy: dynamic without a dynamic-cookie-key gives the
 			// servers no value.

@@ -166,6 +166,8 @@ type proxy struct {
 	// persistDown: option persist (persistence goes to a server down or
 	// in maintenance).
 	persistDown bool
+	// abortOnClose: option abortonclose.
+	abortOnClose bool
 	// retries (nil: HAProxy's 3) and redispatch: option redispatch's
 	// interval, 0 without it.
 	retries    *int
@@ -1330,12 +1332,14 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 			}
 			p.redispatch = n
 		}
-	case "http-keep-alive", "http-server-close", "http-ignore-probes", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "abortonclose", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
+	case "http-keep-alive", "http-server-close", "http-ignore-probes", "dontlog-normal", "log-health-checks", "splice-auto", "http-no-delay", "logasap", "tcp-smart-accept", "tcp-smart-connect", "contstats", "socket-stats", "allbackups", "clitcpka", "srvtcpka", "tcpka":
 		f.warn(at, "'option %s' has no effect in luaedge", name)
 	case "httpclose":
 		p.httpclose = !neg
 	case "persist":
 		p.persistDown = !neg
+	case "abortonclose":
+		p.abortOnClose = !neg
 	case "http-buffer-request":
 		p.bufferReq = !neg
 	case "forwardfor":

@@ -107,6 +107,10 @@ type Conn struct {
 	lingering  bool // closing: the response is out, unread input is being dropped
 	readPaused bool // reading from the client stopped: the script holds enough unread body
 	drained    bool // the server stops: idle, the connection closes after drainGrace (Drain)
+	// peerDone: the client ended its side while a request was answered;
+	// the connection went on detached (OnPeerEOF) and closes once the
+	// requests it sent are answered.
+	peerDone bool
 	// sessVars: a script of this connection set sess.* variables (those
 	// of the request in flight are its stream's until it ends);
 	// sessionEnded: they were dropped, the connection closed.
@@ -272,6 +276,9 @@ func (h *Conn) nextRequest() bool {
 	buf := h.c.Peek()
 	if len(buf) == 0 {
 		h.setPhase(phaseIdle)
+		if h.peerDone {
+			h.closeAfterFlush() // the client sent all it will
+		}
 		return false
 	}
 	rq.headSent = false // no response of this request has left yet
@@ -279,16 +286,12 @@ func (h *Conn) nextRequest() bool {
 		rq.headAt = h.loopNow().UnixNano() // the request's first bytes (%tr, %TR): the event's time
 	}
 	if !h.headMayBeComplete(buf) {
-		if h.phase != phaseHead {
-			h.setPhase(phaseHead)
-		}
+		h.headIncomplete()
 		return false
 	}
 	n, err := h.l.req.Parse(buf, h.fe.Stream.Limits)
 	if err == http1.ErrIncomplete {
-		if h.phase != phaseHead {
-			h.setPhase(phaseHead)
-		}
+		h.headIncomplete()
 		return false
 	}
 	if err != nil {
@@ -317,6 +320,18 @@ func (h *Conn) nextRequest() bool {
 	h.startRequest()
 	h.c.Discard(n)
 	return !h.closing
+}
+
+// headIncomplete waits for the rest of a request head; from a client
+// that ended its side, it never comes: the connection closes.
+func (h *Conn) headIncomplete() {
+	if h.phase != phaseHead {
+		h.setPhase(phaseHead)
+	}
+	if h.peerDone {
+		h.logClientClose()
+		h.closeAfterFlush()
+	}
 }
 
 // headMayBeComplete reports whether buf is worth parsing: it holds the end
@@ -1162,7 +1177,7 @@ func (h *Conn) close() {
 	if h.closed || h.lingering {
 		return
 	}
-	if (h.rq == nil || h.rq.bodyDone) && h.c.Inbound() == 0 {
+	if (h.rq == nil || h.rq.bodyDone) && h.c.Inbound() == 0 || h.peerDone {
 		h.c.Close()
 		return
 	}
@@ -1262,6 +1277,27 @@ func (h *Conn) OnClose(err error) {
 	if !h.busy {
 		h.afterWork()
 	}
+}
+
+// OnPeerEOF keeps the connection when its client ended its side while a
+// request it sent whole is being answered (eventloop.HalfCloser): the
+// answer, and those of the requests pipelined after it, still go out; it
+// closes after them. traffic and end are the OnTraffic and OnClose of the
+// connection's owner.
+func (h *Conn) OnPeerEOF(traffic func(), end func(error)) bool {
+	rq := h.rq
+	if h.ws != nil || h.closed || h.closing || h.lingering || rq == nil || !rq.bodyDone || rq.tunnel || rq.h2c != nil {
+		return false
+	}
+	if !rq.st.Running() && rq.up == nil || rq.up != nil && rq.up.AbortOnClose() {
+		return false
+	}
+	timeout := cmp.Or(h.fe.BodyTime, h.fe.KeepAlive)
+	if transport.Detach(h.c, h.l.Env.Loop.Post, traffic, end, timeout) != nil {
+		return false
+	}
+	h.peerDone = true
+	return true
 }
 
 // logClientClose records a request its client's close cut before its

@@ -151,6 +151,9 @@ func (t *Conn) OnTraffic() {
 		t.st.LogBytesIn(len(buf))
 		tun.Write(buf)
 		t.c.Discard(len(buf))
+		if t.clientDone {
+			t.ended()
+		}
 		if tun.Backlog() >= transport.HighWater {
 			t.st.Throttle(t.c, tun.Backlog, func() bool { return t.st.Tunnel() != tun || t.closed })
 		}
@@ -172,6 +175,9 @@ func (t *Conn) OnTraffic() {
 	if t.waiting {
 		t.waiting = false
 		t.Handle(t.step)
+	}
+	if t.clientDone && t.c.Inbound() == 0 {
+		t.ended()
 	}
 	if !t.waiting && t.st.Running() && t.st.Unread() > stream.UnreadHigh && !t.readPaused {
 		t.readPaused = true
@@ -230,7 +236,7 @@ func (t *Conn) Fail(int) { t.closeNow() }
 // the inspect delay ends, a timer is armed that ends it (once): the
 // stream then gets FlagInspectOver, and a script waiting is resumed.
 func (t *Conn) WaitBody() bool {
-	if t.clientDone {
+	if t.clientDone && t.c.Inbound() == 0 {
 		return false
 	}
 	if !t.inspectEnd.IsZero() && !t.inspectOver {
@@ -330,6 +336,10 @@ func (t *Conn) close() {
 	if t.closed || t.lingering {
 		return
 	}
+	if t.clientDone {
+		t.c.Close() // the client sent all it will: nothing to drop
+		return
+	}
 	t.lingering = true
 	t.lingerUntil = t.l.Env.Loop.Now().Add(lingerFor)
 	transport.CloseWriteWhenSent(t.after, t.c, func() bool { return t.closed })
@@ -341,6 +351,38 @@ func (t *Conn) after(d time.Duration, fn func()) { t.l.Env.Loop.After(d, fn) }
 func (t *Conn) closeNow() {
 	t.closing = true
 	t.flush()
+}
+
+// OnPeerEOF keeps the connection when its client ended its side while
+// its session goes on (eventloop.HalfCloser): what the client sent goes
+// to the script or the server, the server's input ends after it, and
+// what the script or the server sends back still reaches the client,
+// as HAProxy passes a shutdown on in both directions. traffic and end
+// are the OnTraffic and OnClose of the connection's owner.
+func (t *Conn) OnPeerEOF(traffic func(), end func(error)) bool {
+	if t.closed || t.closing || t.lingering || t.busy || (t.st.Tunnel() == nil && !t.st.Running()) {
+		return false
+	}
+	if transport.Detach(t.c, t.l.Env.Loop.Post, traffic, end, t.fe.KeepAlive) != nil {
+		return false
+	}
+	traffic() // what arrived with the end, unless reading is paused
+	t.clientDone = true
+	if t.c.Inbound() == 0 {
+		t.ended()
+	}
+	return true
+}
+
+// ended passes on, once the stream has all the client sent, that no
+// more comes: to the tunnel, and to a script waiting for bytes.
+func (t *Conn) ended() {
+	t.st.ClientEnded()
+	if t.st.Running() && t.waiting {
+		t.waiting = false
+		t.st.S().SetFlag(cgo.FlagBodyEnd)
+		t.Handle(t.step)
+	}
 }
 
 // OnClose lets a script waiting for bytes see the end, then frees the
