@@ -485,3 +485,31 @@ func TestStatusWithoutRequest(t *testing.T) {
 		t.Errorf("no request: %q", got)
 	}
 }
+
+// Spaces are separators, as in HAProxy's log-format: one is written
+// between two things written, so the captures of a frontend without
+// slots (%hr, %hs: nothing written) and runs of spaces leave one, leading
+// ones none; one after the last thing written stays. An empty variable
+// of another kind counts as written (%HQ of a request without a query).
+func TestFormatSeparators(t *testing.T) {
+	r := testRecord()
+	for spec, want := range map[string]string{
+		"%ST %hs %B":   "%ST %B",
+		"  %ST  x  %B": "%ST x %B",
+		"%ST %hr %hs":  "%ST ",
+	} {
+		f, err := ParseFormat(spec, false, Captures{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := ParseFormat(want, false, Captures{})
+		if got, exp := string(f.Append(nil, r)), string(w.Append(nil, r)); got != exp {
+			t.Errorf("%q: %q, want %q", spec, got, exp)
+		}
+	}
+	r.Target = []byte("/a") // no query: %HQ is empty, and its separators stay
+	f, _ := ParseFormat("%HM %HQ %HP", false, Captures{})
+	if got := string(f.Append(nil, r)); got != "GET  /a\n" {
+		t.Errorf("an empty %%HQ: %q", got)
+	}
+}

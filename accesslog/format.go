@@ -296,18 +296,34 @@ func (f *Format) Append(b []byte, r *Record) []byte {
 	if f.json {
 		return appendJSON(b, r)
 	}
+	// As HAProxy's log-format: a space is a separator, written unless
+	// the last thing written was one (or nothing was yet), so that the
+	// captures of a frontend without slots (%hr, %hs), which write
+	// nothing, leave one. Any other variable counts as written, empty
+	// or not.
+	sep := true
 	for i := range f.parts {
 		p := &f.parts[i]
-		b = append(b, p.lit...)
+		for k := 0; k < len(p.lit); k++ {
+			if c := p.lit[k]; c != ' ' {
+				b, sep = append(b, c), false
+			} else if !sep {
+				b, sep = append(b, ' '), true
+			}
+		}
 		if p.v == vNone {
 			continue
 		}
+		n := len(b)
 		if p.quote {
 			b = append(b, '"')
 		}
 		b = appendValue(b, p, r)
 		if p.quote {
 			b = append(b, '"')
+		}
+		if len(b) > n || p.v != vCaptures && p.v != vCapturesL {
+			sep = false
 		}
 	}
 	if f.cause && r.Cause != "" {

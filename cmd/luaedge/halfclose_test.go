@@ -82,8 +82,7 @@ func halfCloseAnswers(t *testing.T, raw []byte) string {
 
 // A client that sends its request and then ends its side of the
 // connection still gets its answer, as from HAProxy: a slow backend's
-// large answer, a Lua service's, that of a backend with option
-// abortonclose once the request left its queue;
+// large answer, a Lua service's;
 // in TCP mode, the answer of a server that replies once its client
 // ended, and of a Lua service that reads to the end. A second client on
 // the same loop, served meanwhile, gets only its own.
@@ -132,16 +131,10 @@ frontend web
     mode http
     bind 127.0.0.1:@PORT@
     use_backend svc if { path_beg /svc }
-    use_backend aborting if { path_beg /abort }
     default_backend slow
 
 backend slow
     mode http
-    server s1 @SLOW@
-
-backend aborting
-    mode http
-    option abortonclose
     server s1 @SLOW@
 
 backend svc
@@ -167,7 +160,7 @@ frontend tcpsvc
 	stickBoth(t, sc, backends, func(addr func(string) string, _ func(string) string) []string {
 		other := stickClient("127.0.0.2")
 		var seen []string
-		for _, reqs := range [][]string{{"/big"}, {"/svc/d"}, {"/abort"}} {
+		for _, reqs := range [][]string{{"/big"}, {"/svc/d"}} {
 			done := make(chan []byte)
 			go func() { done <- halfCloseAsk(t, addr(""), strings.Join(mapStrings(reqs, get), "")) }()
 			if got := stickGet(t, other, addr(""), "/other"); got != "200 slow /other" {

@@ -1813,8 +1813,11 @@ func (f *file) tables() map[string]*proxy {
 }
 
 // defaultLogFormat is HAProxy's log line when a section logs without
-// option httplog, tcplog or a log-format.
+// option httplog or a log-format: its option tcplog.
 const defaultLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
+
+// httpLogFormat is HAProxy's option httplog.
+const httpLogFormat = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
 
 // accessLog maps the section's log lines, log-format and option httplog /
 // tcplog onto its access_log: off without log lines (as HAProxy), else
@@ -1856,10 +1859,11 @@ func (f *file) accessLog(g *gen, p *proxy, http bool) (*config.AccessLog, error)
 			return nil, p.logFormat.at.errorf("log-format: %v", err)
 		}
 		al.Format = spec
+	case p.logOption == "httplog" && http:
+		al.Format = httpLogFormat
 	case p.logOption != "":
-		// httplog, or tcplog; a TCP frontend's httplog is tcplog, as
-		// HAProxy makes it.
-		al.Format = "default"
+		// tcplog, or a TCP frontend's httplog, which HAProxy makes tcplog.
+		al.Format = defaultLogFormat
 	}
 	return al, nil
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestDocsConfig(t *testing.T) {
 		t.Errorf("www track: %+v", www.Track)
 	}
 	// option dontlognull in defaults: empty connections are not logged.
-	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != "default" || al.LogEmpty {
+	if al := www.AccessLog; al == nil || al.To != "unix:///dev/log" || al.Format != httpLogFormat || al.LogEmpty {
 		t.Errorf("www access log: %+v", al)
 	}
 	// A defaults section starts afresh, as HAProxy's: tcpdefaults has no
@@ -236,11 +237,11 @@ listen tcp
 	}
 	want := []config.AccessLog{
 		{Targets: global, Format: defaultLogFormat, LogEmpty: true, Tag: "edge", Hostname: "%H"},
-		{Targets: global, Format: "default", LogEmpty: true, Tag: "edge", Hostname: "%H"},
-		{To: "stdout", Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", Facility: "local2", Level: "notice", MinLevel: "crit", SyslogFormat: "raw", Length: 1024, SeparateErrors: true, Tag: "edge", Hostname: "%H"},
+		{Targets: global, Format: httpLogFormat, LogEmpty: true, Tag: "edge", Hostname: "%H"},
+		{Targets: append(slices.Clone(global), config.LogTarget{To: "stdout", Facility: "local2", Level: "notice", MinLevel: "crit", SyslogFormat: "raw", Length: 1024}), Format: "%ci %[lua.haproxycfg_log_1] %[var(txn.a)] %[var(txn.__hc_unique_id)]", SeparateErrors: true, Tag: "edge", Hostname: "%H"},
 		{Off: true},
-		{Targets: append([]config.LogTarget{{To: "syslog://127.0.0.1:515", Facility: "local3", SyslogFormat: "rfc5424", Length: 200, Sample: "1-2:5"}}, global...), Format: defaultLogFormat, LogEmpty: true, Tag: "fe", Hostname: "%H"},
-		{Targets: global, Format: "default", LogEmpty: true, Tag: "edge", Hostname: "%H"},
+		{Targets: append(slices.Clone(global), config.LogTarget{To: "syslog://127.0.0.1:515", Facility: "local3", SyslogFormat: "rfc5424", Length: 200, Sample: "1-2:5"}), Format: defaultLogFormat, LogEmpty: true, Tag: "fe", Hostname: "%H"},
+		{Targets: global, Format: defaultLogFormat, LogEmpty: true, Tag: "edge", Hostname: "%H"},
 	}
 	for i, f := range res.Config.Frontends {
 		if f.AccessLog == nil || !reflect.DeepEqual(*f.AccessLog, want[i]) {

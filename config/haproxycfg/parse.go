@@ -137,11 +137,11 @@ type proxy struct {
 	redirects  []rule // the section's redirect lines: after its http-request rules
 	afterRes   []rule // http-after-response rules
 	capture    config.Capture
-	// log: the section's log lines ("global" for log global; nil: none,
-	// inherited from defaults until the section says log or no log),
-	// its log-format (and where it was) and option httplog / tcplog.
+	// log: the section's log lines ("global" for log global; nil: none):
+	// those of its defaults, then its own, as HAProxy adds them (no log
+	// clears them); its log-format (and where it was) and option httplog
+	// / tcplog.
 	logs      []logLine
-	logSet    bool
 	logTag    string // log-tag
 	logFormat rule
 	logOption string
@@ -199,7 +199,7 @@ func (d *proxy) clone() *proxy {
 	if d.hasRules {
 		p.rulesFrom = d
 	}
-	p.logs, p.logSet = append([]logLine(nil), d.logs...), false
+	p.logs = append([]logLine(nil), d.logs...)
 	return &p
 }
 
@@ -1293,7 +1293,7 @@ func (f *file) proxyLine(p *proxy, at pos, w []string) error {
 func (f *file) option(p *proxy, at pos, w []string) error {
 	neg := w[0] == "no"
 	if neg && len(w) == 2 && w[1] == "log" {
-		p.logs, p.logSet = nil, true
+		p.logs = nil
 		return nil
 	}
 	if neg {
@@ -1876,11 +1876,10 @@ func logLevels(at pos, w []string) (logLine, error) {
 
 // proxyLog reads a log line of a defaults, frontend or listen section.
 func (f *file) proxyLog(p *proxy, at pos, w []string) error {
-	if !p.logSet {
-		p.logs, p.logSet = nil, true
-	}
 	if len(w) == 2 && w[1] == "global" {
-		p.logs = append(p.logs, logLine{to: "global"})
+		if !slices.Contains(p.logs, logLine{to: "global"}) { // once, as HAProxy
+			p.logs = append(p.logs, logLine{to: "global"})
+		}
 		return nil
 	}
 	l, err := f.logTarget(at, w)
