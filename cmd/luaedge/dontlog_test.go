@@ -23,34 +23,19 @@ import (
 // serve, which gets the request head's first line.
 func dlServer(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveTCP(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			l, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if l == "\r\n" {
-						break
-					}
-				}
-				serve(c)
-			}()
+			if l == "\r\n" {
+				break
+			}
 		}
-	}()
-	return ln.Addr().String()
+		serve(c)
+	})
 }
 
 // dlBackends are the servers of the termination states: one closing in

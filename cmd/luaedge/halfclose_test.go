@@ -99,24 +99,10 @@ func TestHAProxyCfgHalfClose(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	// A TCP server that answers once its client ended.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				n, _ := io.Copy(io.Discard, c)
-				fmt.Fprintf(c, "server got %d bytes\n", n)
-			}()
-		}
-	}()
+	counter := serveTCP(t, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "server got %d bytes\n", n)
+	})
 	sc := hcScenario{name: "half-close", made: map[string]string{"halfclose.lua": halfCloseLua}, cfg: `global
     nbthread 1
     stats socket @SOCK@ level admin
@@ -155,7 +141,7 @@ frontend tcpsvc
     bind 127.0.0.1:@PORTSVC@
     tcp-request content use-service lua.count
 `}
-	backends := map[string]string{"SLOW": slow.Listener.Addr().String(), "COUNTER": ln.Addr().String()}
+	backends := map[string]string{"SLOW": slow.Listener.Addr().String(), "COUNTER": counter}
 	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nhost: x\r\n\r\n" }
 	stickBoth(t, sc, backends, func(addr func(string) string, _ func(string) string) []string {
 		other := stickClient("127.0.0.2")

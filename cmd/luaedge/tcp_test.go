@@ -49,6 +49,13 @@ end)
 
 // startTCPEcho runs a TCP server that echoes what it receives.
 func startTCPEcho(t *testing.T) string {
+	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
+}
+
+// serveTCP runs a TCP server of the test: serve has each connection on a
+// goroutine of its own, and the connection closes when it returns.
+func serveTCP(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,10 @@ func startTCPEcho(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
 		}
 	}()
 	return ln.Addr().String()
