@@ -91,7 +91,9 @@ func (l *listener) reopen(t *testing.T) {
 
 // fastCheck is a check config quick enough for tests.
 func fastCheck(typ string, rise, fall int) CheckConfig {
-	return CheckConfig{Type: typ, Interval: 20 * time.Millisecond, Rise: rise, Fall: fall}
+	// A generous timeout: on a loaded machine an answering server must
+	// not count as failing, or the answer counts below are off.
+	return CheckConfig{Type: typ, Interval: 20 * time.Millisecond, Timeout: 5 * time.Second, Rise: rise, Fall: fall}
 }
 
 // statusServer is an HTTP server answering code; it counts the answers
