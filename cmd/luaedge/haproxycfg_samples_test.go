@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestHAProxyCfgSamples runs fetches, converters and rules of the kind
 // HAProxy's reg-tests exercise (http-rules, converter, sample_fetches) on
@@ -171,6 +174,33 @@ backend app
 					Body: "backend=app GET /t/fe/r1?a=1&b=2 x-user=\"\" x-shout=\"\" xff=\"\"\n"}},
 				{req: hxReq{Path: "http://hx.test/r2?a=1"}, want: hxWant{Status: 200, Header: map[string]string{"x-pathq": "/r2?a=1"},
 					Body: "backend=app GET http://hx.test/t/fe/r2?a=1 x-user=\"\" x-shout=\"\" xff=\"\"\n"}},
+			},
+		},
+		{
+			// set-uri with an absolute URI makes its authority, without
+			// user info, the Host field's value; an origin-form one
+			// leaves Host alone (http_update_host). From Lua too.
+			name: "set-uri and Host",
+			made: map[string]string{"seturi.lua": `core.register_action("abs", {"http-req"}, function(txn) txn.http:req_set_uri("http://lua.example:8/l") end)
+`},
+			cfg: `global
+    nbthread 1
+    lua-load seturi.lua
+` + strings.TrimPrefix(hcHTTPDefaults, "global\n    nbthread 1\n") + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.h) req.hdr(x-h)
+    http-request set-uri http://new.example:81/abs if { path /a }
+    http-request set-uri %[str(http://),concat(,txn.h,)]/c if { path /c }
+    http-request set-uri /rel?q=1 if { path /r }
+    http-request lua.abs if { path /l }
+    http-request return status 200 hdr x-host "%[req.hdr(host)]" hdr x-url "%[url]"
+`,
+			steps: []hxStep{
+				{req: hxReq{Path: "/a", Header: []string{"Host: orig"}}, want: hxWant{Status: 200, Header: map[string]string{"x-host": "new.example:81", "x-url": "http://new.example:81/abs"}}},
+				{req: hxReq{Path: "/c", Header: []string{"Host: orig", "X-H: user@hh.example"}}, want: hxWant{Status: 200, Header: map[string]string{"x-host": "hh.example"}}},
+				{req: hxReq{Path: "/r", Header: []string{"Host: orig"}}, want: hxWant{Status: 200, Header: map[string]string{"x-host": "orig", "x-url": "/rel?q=1"}}},
+				{req: hxReq{Path: "/l", Header: []string{"Host: orig"}}, want: hxWant{Status: 200, Header: map[string]string{"x-host": "lua.example:8"}}},
 			},
 		},
 		{

@@ -250,6 +250,16 @@ function HTTP.req_set_uri(self, uri)
 	put(s, path, s.path, "req_set_uri")
 	put(s, query, s.query, "req_set_uri")
 	put(s, uri, s.target, "req_set_uri")
+	if scheme_host and I.span(s, s.method) ~= "CONNECT" then
+		-- As HAProxy: an absolute URI's authority (without user info)
+		-- becomes the value of each Host field there is.
+		local authority = scheme_host:match("://(.*)$"):gsub("^.*@", "")
+		local host = authority ~= "" and get_headers(s, false).host
+		if host then
+			req_del(s, "host")
+			for i = 0, #host do req_add(s, "host", authority) end
+		end
+	end
 	return true
 end
 
