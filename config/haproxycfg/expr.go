@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -544,11 +545,15 @@ func (sc scope) operand(a string) (string, error) {
 	if _, err := strconv.Atoi(a); err == nil {
 		return a, nil
 	}
-	if strings.Contains(a, ".") {
+	if varNameRE.MatchString(a) {
 		return fmt.Sprintf("txn:get_var(%s)", luaQuote(a)), nil
 	}
-	return "", fmt.Errorf("'%s': want a number or a variable", a)
+	return "", fmt.Errorf("'%s': want a number or a variable (SCOPE.NAME: letters, digits, '_' and '.')", a)
 }
+
+// varNameRE is what HAProxy takes as a variable's name where a converter
+// names one: a scope, then letters, digits, '_' and '.'.
+var varNameRE = regexp.MustCompile(`^(proc|sess|txn|req|res)\.[A-Za-z0-9_.]+$`)
 
 func quoteAll(a []string) []string {
 	out := make([]string, len(a))

@@ -328,6 +328,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if nope\n", "haproxy.cfg:4: deny: no ACL named 'nope'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[str(a),concat(,req.hdr(h),)]\n", "'req.hdr(h)': want a number or a variable"},
 		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
 		{"frontend f\n  bind :443 ssl crt /x.pem crl-file /c.pem\n", "haproxy.cfg:2: 'bind ... crl-file' is not supported by luaedge"},
 		{"frontend f\n  bind :443 ssl crt /x.pem verify required\n", "haproxy.cfg:2: bind ... verify required: a ca-file is needed"},
