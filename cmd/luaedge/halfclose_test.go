@@ -84,7 +84,9 @@ func halfCloseAnswers(t *testing.T, raw []byte) string {
 // connection still gets its answer, as from HAProxy: a slow backend's
 // large answer, a Lua service's;
 // in TCP mode, the answer of a server that replies once its client
-// ended, and of a Lua service that reads to the end. A second client on
+// ended, and of a Lua service that reads to the end. A server that ends
+// its side first ends the session, as on HAProxy: its client gets what
+// it sent, and what the client sends after reaches it no more. A second client on
 // the same loop, served meanwhile, gets only its own.
 func TestHAProxyCfgHalfClose(t *testing.T) {
 	needBinary(t)
@@ -102,6 +104,15 @@ func TestHAProxyCfgHalfClose(t *testing.T) {
 	counter := serveTCP(t, func(c net.Conn) {
 		n, _ := io.Copy(io.Discard, c)
 		fmt.Fprintf(c, "server got %d bytes\n", n)
+	})
+	// A TCP server that talks first, ends its side, then reads its
+	// client to the end (what it read goes to heard).
+	heard := make(chan string, 1)
+	banner := serveTCP(t, func(c net.Conn) {
+		io.WriteString(c, "banner\n")
+		c.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(c)
+		heard <- string(b)
 	})
 	sc := hcScenario{name: "half-close", made: map[string]string{"halfclose.lua": halfCloseLua}, cfg: `global
     nbthread 1
@@ -136,12 +147,21 @@ backend counter
     mode tcp
     server c1 @COUNTER@
 
+frontend tcpbanner
+    mode tcp
+    bind 127.0.0.1:@PORTBANNER@
+    default_backend banner
+
+backend banner
+    mode tcp
+    server b1 @BANNER@
+
 frontend tcpsvc
     mode tcp
     bind 127.0.0.1:@PORTSVC@
     tcp-request content use-service lua.count
 `}
-	backends := map[string]string{"SLOW": slow.Listener.Addr().String(), "COUNTER": counter}
+	backends := map[string]string{"SLOW": slow.Listener.Addr().String(), "COUNTER": counter, "BANNER": banner}
 	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nhost: x\r\n\r\n" }
 	stickBoth(t, sc, backends, func(addr func(string) string, _ func(string) string) []string {
 		other := stickClient("127.0.0.2")
@@ -156,8 +176,36 @@ frontend tcpsvc
 		}
 		seen = append(seen, "tcp proxied -> "+string(halfCloseAsk(t, addr("TCP"), strings.Repeat("x", 100000))))
 		seen = append(seen, "tcp service -> "+string(halfCloseAsk(t, addr("SVC"), strings.Repeat("y", 5000))))
+		seen = append(seen, "tcp server ends first -> "+halfCloseServerFirst(t, addr("BANNER"), heard))
 		return seen
 	})
+}
+
+// halfCloseServerFirst reads what the server behind addr sends until it
+// ends its side, then sends on the same connection and ends its own: it
+// returns what it read and what the server (heard) got.
+func halfCloseServerFirst(t *testing.T, addr string, heard <-chan string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		return "read: " + err.Error()
+	}
+	if _, err := io.WriteString(c, "after the server's end"); err != nil {
+		return fmt.Sprintf("got %q, then write: %v", got, err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	select {
+	case h := <-heard:
+		return fmt.Sprintf("got %q, server heard %q", got, h)
+	case <-time.After(10 * time.Second):
+		return fmt.Sprintf("got %q, server heard nothing", got)
+	}
 }
 
 func mapStrings(in []string, f func(string) string) []string {
