@@ -58,7 +58,7 @@ type fetchDef struct {
 // nothing (the method stays).
 var requestOnly = map[string]bool{
 	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
-	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true, "req.payload": true, "req.payload_lv": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
@@ -133,20 +133,24 @@ var fetches = map[string]fetchDef{
 	"http_auth_bearer": {one: func(_ scope, a []string) string {
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
-	"path":            simple("path", "str"),
-	"pathq":           {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
-	"url":             simple("url", "str"),
-	"base":            simple("base", "str"),
-	"query":           simple("query", "str"),
-	"method":          simple("method", "str"),
-	"src":             simple("src", "ip"),
-	"dst":             simple("dst", "ip"),
-	"src_port":        simple("src_port", "int"),
-	"dst_port":        simple("dst_port", "int"),
-	"req.ver":         simple("req_ver", "str"),
-	"req_ver":         simple("req_ver", "str"),
-	"req.body":        simple("req_body", "str"),
-	"req.len":         simple("req_len", "int"),
+	"path":        simple("path", "str"),
+	"pathq":       {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
+	"url":         simple("url", "str"),
+	"base":        simple("base", "str"),
+	"query":       simple("query", "str"),
+	"method":      simple("method", "str"),
+	"src":         simple("src", "ip"),
+	"dst":         simple("dst", "ip"),
+	"src_port":    simple("src_port", "int"),
+	"dst_port":    simple("dst_port", "int"),
+	"req.ver":     simple("req_ver", "str"),
+	"req_ver":     simple("req_ver", "str"),
+	"req.body":    simple("req_body", "str"),
+	"req.len":     simple("req_len", "int"),
+	"req.payload": {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
+	"req.payload_lv": {one: func(_ scope, a []string) string {
+		return call("req_payload_lv", append(a[:2:2], quoteAll(a[2:])...)...)
+	}, match: "bin", nargs: [2]int{2, 3}},
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
@@ -228,6 +232,31 @@ func ipFetch() fetchDef {
 	}, match: "ip", nargs: [2]int{1, 2}}
 }
 
+// checkPayloadArgs checks the arguments of req.payload(offset,length)
+// and req.payload_lv(offset1,length[,offset2]) as HAProxy does.
+func checkPayloadArgs(name string, a []string) error {
+	var n [3]int64
+	for i, s := range a {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("fetch '%s': argument %d '%s' is not an integer", name, i+1, s)
+		}
+		n[i] = v
+	}
+	if name == "req.payload" {
+		return nil
+	}
+	switch {
+	case n[0] < 0:
+		return fmt.Errorf("fetch '%s': the offset of the length must be positive", name)
+	case n[1] <= 0:
+		return fmt.Errorf("fetch '%s': the length's size must be > 0", name)
+	case n[0]+n[1]+n[2] < 0:
+		return fmt.Errorf("fetch '%s': the block's offset is before the buffer", name)
+	}
+	return nil
+}
+
 // binFetch is bin(HEX): the bytes, a constant (expr checks the digits).
 func binFetch(_ scope, a []string) string {
 	b, _ := hex.DecodeString(a[0])
@@ -275,6 +304,26 @@ var converters = map[string]bool{
 	"table_trackers": true,
 	"json_query":     true, "digest": true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
 	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
+}
+
+// binFetches give binary samples (HAProxy's SMP_T_BIN).
+var binFetches = map[string]bool{
+	"req.body": true, "bin": true, "req.payload": true, "req.payload_lv": true,
+	"ssl_c_der": true, "ssl_c_sha1": true, "ssl_c_serial": true,
+}
+
+// binOut are the converters that give binary samples.
+var binOut = map[string]bool{"bytes": true, "b64dec": true, "ub64dec": true, "digest": true, "hmac": true, "sha1": true, "sha2": true}
+
+// strIn are the converters that take a string: a binary sample is cast
+// to one first, which, in HAProxy, ends it at its first NUL byte.
+var strIn = map[string]bool{
+	"lower": true, "upper": true, "length": true, "hex2i": true, "cut_crlf": true, "field": true, "word": true,
+	"ltrim": true, "rtrim": true, "url_dec": true, "url_enc": true, "b64dec": true, "ub64dec": true, "json": true,
+	"json_query": true, "regsub": true, "concat": true, "add_item": true, "strcmp": true,
+	"map": true, "map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
+	"map_reg": true, "map_regm": true, "map_str_int": true, "map_beg_int": true, "map_sub_int": true,
+	"map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true, "map_regm_int": true,
 }
 
 // convMatch is how an ACL matches the result of converters that do not
@@ -430,6 +479,11 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	if len(args) < def.nargs[0] || len(args) > def.nargs[1] {
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
 	}
+	if name == "req.payload" || name == "req.payload_lv" {
+		if err := checkPayloadArgs(name, args); err != nil {
+			return "", "", false, err
+		}
+	}
 	if name == "bin" {
 		if _, err := hex.DecodeString(args[0]); err != nil {
 			return "", "", false, fmt.Errorf("fetch 'bin': '%s' is not hex digits", args[0])
@@ -442,11 +496,16 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		}
 	}
 	code = def.one(sc, args)
+	bin := binFetches[name]
 	for _, c := range parts[1:] {
 		cname, cargs, err := callParts(c)
 		if err != nil {
 			return "", "", false, err
 		}
+		if bin && strIn[cname] {
+			code = "H.bin2str(" + code + ")"
+		}
+		bin = binOut[cname]
 		switch {
 		case strings.HasPrefix(cname, "lua."):
 			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote("lua_"+strings.TrimPrefix(cname, "lua.")), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
@@ -741,7 +800,7 @@ var predefined = map[string][]string{
 	"REQ_CONTENT":    {"req.len", "gt", "0"},
 }
 
-var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true}
+var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true, "bin": true}
 
 // acl compiles the words of one acl line (criterion, flags, patterns)
 // into a Lua boolean expression of txn.
@@ -780,7 +839,7 @@ func (sc scope) acl(w []string) (string, error) {
 			icase = true
 		case "-m":
 			if len(rest) == 0 || !matchers[rest[0]] {
-				return "", fmt.Errorf("-m: want one of str, beg, end, sub, reg, dir, dom, len, found, bool, int, ip")
+				return "", fmt.Errorf("-m: want one of str, beg, end, sub, reg, dir, dom, len, found, bool, int, ip, bin")
 			}
 			match, rest = rest[0], rest[1:]
 		case "-f":
@@ -861,6 +920,17 @@ patterns:
 			nets = append(nets, "H.net("+luaQuote(p)+")")
 		}
 		table = "{" + strings.Join(nets, ", ") + "}"
+	case "bin":
+		// Hex digits, matched as the bytes they write.
+		var q []string
+		for _, p := range pats {
+			b, err := hex.DecodeString(p)
+			if err != nil {
+				return "", fmt.Errorf("-m bin: '%s' is not hex digits", p)
+			}
+			q = append(q, luaQuote(string(b)))
+		}
+		table = "{" + strings.Join(q, ", ") + "}"
 	case "reg":
 		var res []string
 		for _, p := range pats {

@@ -463,9 +463,17 @@ func TestExpressions(t *testing.T) {
 		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
 		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
 		{"bin(0a41)", `"\010A"`},
+		{"req.payload(0,3)", `txn.f:req_payload(0, 3)`},
+		{"req.payload_lv(0,1,+1)", `txn.f:req_payload_lv(0, 1, "+1")`},
+		// A binary sample is cast to a string, ended at its first NUL,
+		// for a converter that takes strings; bytes and sha1 take it whole.
+		{"bin(00414243),length", `H.conv(txn.c, "length", H.bin2str("\000ABC"))`},
+		{"req.body,bytes(1),length", `H.conv(txn.c, "length", H.bin2str(H.conv(txn.c, "bytes", txn.f:req_body(), 1)))`},
+		{"req.body,sha1,hex", `H.conv(txn.c, "hex", H.conv(txn.c, "sha1", txn.f:req_body()))`},
+		{"req.body,hex,length", `H.conv(txn.c, "length", H.conv(txn.c, "hex", txn.f:req_body()))`},
 		{"str()", `""`},
 		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
-		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", txn.f:req_body(), "$.my\\.key")`},
+		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", H.bin2str(txn.f:req_body()), "$.my\\.key")`},
 		{"path,regsub(:\\d+$,,)", `H.conv(txn.c, "regsub", txn.f:path(), ":\\d+$", "", "")`},
 		{"path,regsub(\\ ,\"a b\")", `H.conv(txn.c, "regsub", txn.f:path(), " ", "a b")`},
 	} {
@@ -473,6 +481,19 @@ func TestExpressions(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("expr(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+	for _, bad := range []string{"req.payload(0)", "req.payload(a,1)", "req.payload_lv(-1,1)", "req.payload_lv(0,0)", "req.payload_lv(0,1,x)", "req.payload_lv(2,1,-4)"} {
+		if got, _, _, err := sc.expr(bad, false); err == nil {
+			t.Errorf("expr(%q) = %q, want an error", bad, got)
+		}
+	}
+	// -m bin, the ACL match of req.payload: hex patterns.
+	acl := scope{fe: "f", g: &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, ulRefs: map[string]string{}}}
+	if got, err := acl.acl([]string{"req.payload(0,2)", "-m", "bin", "0a41"}); err != nil || !strings.Contains(got, `H.M["bin"](txn.f:req_payload(0, 2)`) {
+		t.Errorf("acl -m bin = %q, %v", got, err)
+	}
+	if _, err := acl.acl([]string{"req.payload(0,2)", "0x"}); err == nil {
+		t.Error("acl -m bin with a pattern that is not hex: no error")
 	}
 	got, err := sc.format("a%%b %[path] c")
 	if want := `"a%b " .. H.S(txn.f:path()) .. " c"`; err != nil || got != want {
