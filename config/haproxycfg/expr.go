@@ -361,6 +361,14 @@ func mapMethod(conv string) string {
 	return m
 }
 
+// mapInts reports whether a map converter gives integers: map_beg_int,
+// not map_int, whose keys are integers.
+func mapInts(conv string) bool {
+	m, _ := strings.CutPrefix(conv, "map_")
+	_, value, _ := strings.Cut(m, "_")
+	return value == "int"
+}
+
 // checkTableArg checks the table a table_* converter names: the first
 // argument, after the element's index for the arrays' (table_gpc(idx,t)).
 func (g *gen) checkTableArg(conv string, args []string) error {
@@ -512,7 +520,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		case converters[cname]:
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
-				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname)})
+				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname), Ints: mapInts(cname)})
 			}
 			if strings.HasPrefix(cname, "table_") || cname == "in_table" {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {

@@ -742,7 +742,7 @@ func TestMapFiles(t *testing.T) {
 	}
 	a := filepath.Join(filepath.Dir(paths[0]), "a.map")
 	want := []config.MapFile{
-		{Path: a, Method: "str"}, {Path: a, Method: "beg"}, {Path: "/etc/ip.map", Method: "ip"},
+		{Path: a, Method: "str"}, {Path: a, Method: "beg"}, {Path: "/etc/ip.map", Method: "ip", Ints: true},
 		{Path: filepath.Join(filepath.Dir(paths[0]), "n.map"), Method: "int"},
 	}
 	if !reflect.DeepEqual(res.Config.Lua.MapFiles, want) {
