@@ -36,11 +36,13 @@ func luaQuote(s string) string {
 // fe_name), the backend when in one, and the phase.
 type scope struct {
 	fe, be string
-	res    bool   // an http-response / tcp-response rule
-	phase  string // of the rule: http-req, http-res, tcp-req, tcp-res
-	dir    string
-	g      *gen
-	caps   config.Capture // the frontend's capture slots (%hr, %hs)
+	res    bool // an http-response / tcp-response rule
+	// tcpMode: the frontend is in mode tcp.
+	tcpMode bool
+	phase   string // of the rule: http-req, http-res, tcp-req, tcp-res
+	dir     string
+	g       *gen
+	caps    config.Capture // the frontend's capture slots (%hr, %hs)
 }
 
 // fetchDef is a fetch of the configuration language: how to read it in
@@ -488,6 +490,12 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
 	}
 	if name == "req.payload" || name == "req.payload_lv" {
+		if sc.tcpMode {
+			// HAProxy's tcp-request content rules wait, up to
+			// inspect-delay, for the bytes a block needs; luaedge's run
+			// once with what is there.
+			return "", "", false, fmt.Errorf("fetch '%s' in mode tcp is not supported by luaedge (its tcp-request content rules do not wait for the bytes); in mode http it gives no sample, as in HAProxy", name)
+		}
 		if err := checkPayloadArgs(name, args); err != nil {
 			return "", "", false, err
 		}

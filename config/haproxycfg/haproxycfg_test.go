@@ -798,3 +798,26 @@ func TestTuningWarns(t *testing.T) {
 		}
 	}
 }
+
+// req.payload is compiled in mode http, where it gives no sample, and
+// refused in mode tcp, whose content rules do not wait for its bytes.
+func TestPayloadByMode(t *testing.T) {
+	for mode, ok := range map[string]bool{"http": true, "tcp": false} {
+		paths := write(t, "haproxy.cfg", `frontend f
+    mode `+mode+`
+    bind 127.0.0.1:80
+    tcp-request content set-var(txn.p) req.payload(0,0) if { req.payload_lv(0,1) -m bin 41 }
+    default_backend b
+backend b
+    mode `+mode+`
+    server s 127.0.0.1:81
+`)
+		_, err := Load(paths[:1])
+		if ok && err != nil {
+			t.Errorf("mode %s: %v", mode, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "req.payload_lv' in mode tcp is not supported")) {
+			t.Errorf("mode %s: %v, want the fetch refused", mode, err)
+		}
+	}
+}
