@@ -135,24 +135,22 @@ var fetches = map[string]fetchDef{
 	"http_auth_bearer": {one: func(_ scope, a []string) string {
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
-	"path":        simple("path", "str"),
-	"pathq":       {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
-	"url":         simple("url", "str"),
-	"base":        simple("base", "str"),
-	"query":       simple("query", "str"),
-	"method":      simple("method", "str"),
-	"src":         simple("src", "ip"),
-	"dst":         simple("dst", "ip"),
-	"src_port":    simple("src_port", "int"),
-	"dst_port":    simple("dst_port", "int"),
-	"req.ver":     simple("req_ver", "str"),
-	"req_ver":     simple("req_ver", "str"),
-	"req.body":    simple("req_body", "str"),
-	"req.len":     simple("req_len", "int"),
-	"req.payload": {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
-	"req.payload_lv": {one: func(_ scope, a []string) string {
-		return call("req_payload_lv", append(a[:2:2], quoteAll(a[2:])...)...)
-	}, match: "bin", nargs: [2]int{2, 3}},
+	"path":            simple("path", "str"),
+	"pathq":           {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
+	"url":             simple("url", "str"),
+	"base":            simple("base", "str"),
+	"query":           simple("query", "str"),
+	"method":          simple("method", "str"),
+	"src":             simple("src", "ip"),
+	"dst":             simple("dst", "ip"),
+	"src_port":        simple("src_port", "int"),
+	"dst_port":        simple("dst_port", "int"),
+	"req.ver":         simple("req_ver", "str"),
+	"req_ver":         simple("req_ver", "str"),
+	"req.body":        simple("req_body", "str"),
+	"req.len":         simple("req_len", "int"),
+	"req.payload":     {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
+	"req.payload_lv":  {one: payloadLV, match: "bin", nargs: [2]int{2, 3}},
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
@@ -235,7 +233,8 @@ func ipFetch() fetchDef {
 }
 
 // checkPayloadArgs checks the arguments of req.payload(offset,length)
-// and req.payload_lv(offset1,length[,offset2]) as HAProxy does.
+// and req.payload_lv(offset1,length[,offset2]) as HAProxy does, and
+// writes the first two as Lua numbers ("+1" is not one).
 func checkPayloadArgs(name string, a []string) error {
 	var n [3]int64
 	for i, s := range a {
@@ -244,6 +243,9 @@ func checkPayloadArgs(name string, a []string) error {
 			return fmt.Errorf("fetch '%s': argument %d '%s' is not an integer", name, i+1, s)
 		}
 		n[i] = v
+		if i < 2 {
+			a[i] = strconv.FormatInt(v, 10)
+		}
 	}
 	if name == "req.payload" {
 		return nil
@@ -257,6 +259,12 @@ func checkPayloadArgs(name string, a []string) error {
 		return fmt.Errorf("fetch '%s': the block's offset is before the buffer", name)
 	}
 	return nil
+}
+
+// payloadLV is req.payload_lv(offset1,length[,offset2]): offset2 is
+// passed as a string, whose sign makes it relative.
+func payloadLV(_ scope, a []string) string {
+	return call("req_payload_lv", append(a[:2:2], quoteAll(a[2:])...)...)
 }
 
 // binFetch is bin(HEX): the bytes, a constant (expr checks the digits).

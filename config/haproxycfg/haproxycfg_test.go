@@ -465,6 +465,7 @@ func TestExpressions(t *testing.T) {
 		{"bin(0a41)", `"\010A"`},
 		{"req.payload(0,3)", `txn.f:req_payload(0, 3)`},
 		{"req.payload_lv(0,1,+1)", `txn.f:req_payload_lv(0, 1, "+1")`},
+		{"req.payload(+1,+2)", `txn.f:req_payload(1, 2)`},
 		// A binary sample is cast to a string, ended at its first NUL,
 		// for a converter that takes strings; bytes and sha1 take it whole.
 		{"bin(00414243),length", `H.conv(txn.c, "length", H.bin2str("\000ABC"))`},
