@@ -116,6 +116,7 @@ type Lua struct {
 type MapFile struct {
 	Path   string // absolute
 	Method string // the converter's match method: "str", "beg", "ip"...
+	Ints   bool   // the converter reads the values as integers (map_*_int)
 }
 
 // ACLFile is a pattern file of an ACL (Lua.ACLFiles).

@@ -317,7 +317,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	// Its map files too. One that cannot be read is left to the lookups,
 	// which find nothing in it (HAProxy refuses to start).
 	for _, f := range cfg.Lua.MapFiles {
-		if err := s.shared.LoadMap(f.Path, f.Method); err != nil {
+		if err := s.shared.LoadMap(f.Path, f.Method, f.Ints); err != nil {
 			log.Warn("map file", "err", err)
 		}
 	}

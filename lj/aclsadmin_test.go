@@ -93,7 +93,7 @@ func TestACLCommands(t *testing.T) {
 		t.Errorf("core.add_acl on a fixed file: %q", err)
 	}
 	// Maps are no ACLs, and unknown names are none.
-	must(sh.LoadMap("m.map", "str"))
+	must(sh.LoadMap("m.map", "str", false))
 	for _, name := range []string{"m.map", "nope.acl", "#99"} {
 		if _, err := sh.ACLEntries(name, FileVersion{}); !errors.Is(err, ErrNoACL) {
 			t.Errorf("ACLEntries(%s): %v", name, err)

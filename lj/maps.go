@@ -131,9 +131,14 @@ type fileSum struct {
 
 // mapExpr is a file indexed for one match method.
 type mapExpr struct {
-	ref      *patRef
-	id       int // in mapRegistry.list
-	method   int
+	ref    *patRef
+	id     int // in mapRegistry.list
+	method int
+	// ints: the lookups read the values as integers (the map_*_int
+	// converters). HAProxy keeps such an index apart from the one of the
+	// same file and method whose values are strings, and "get map" names
+	// the values' type.
+	ints     bool
 	idx      mapIndex
 	versions *cgo.Versions // the generation's change counters
 }
@@ -171,6 +176,7 @@ type mapRegistry struct {
 type exprKey struct {
 	path   string
 	method int
+	ints   bool
 }
 
 func (sh *Shared) absPath(p string) string {
@@ -260,15 +266,16 @@ func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
 	return r, nil
 }
 
-// openMap returns the id of the index of path for method, loading the file
-// and building the index on first use. Errors name the file and line.
-func (sh *Shared) openMap(path string, method int, acl bool) (int, error) {
+// openMap returns the id of the index of path for method (ints: its values
+// are read as integers), loading the file and building the index on first
+// use. Errors name the file and line.
+func (sh *Shared) openMap(path string, method int, acl, ints bool) (int, error) {
 	if method < 0 || method >= matchNum || !methodSupported(method) {
 		return 0, fmt.Errorf("match method %d is not supported (use Map._str, _beg, _sub, _dir, _dom, _end, _reg, _int or _ip)", method)
 	}
 	sh.maps.mu.Lock()
 	defer sh.maps.mu.Unlock()
-	key := exprKey{sh.absPath(path), method}
+	key := exprKey{sh.absPath(path), method, ints}
 	if id, ok := sh.maps.exprs[key]; ok {
 		return id, nil
 	}
@@ -282,7 +289,7 @@ func (sh *Shared) openMap(path string, method int, acl bool) (int, error) {
 		}
 		return 0, fmt.Errorf("%s is already used as an ACL file (core.add_acl), not a map file", path)
 	}
-	x := &mapExpr{ref: ref, method: method, idx: newIndex(method), versions: sh.versions}
+	x := &mapExpr{ref: ref, method: method, ints: ints, idx: newIndex(method), versions: sh.versions}
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
 	for _, e := range ref.entries {
@@ -419,21 +426,22 @@ func (sh *Shared) MapLookup(path, method, key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	id, err := sh.openMap(path, m, false)
+	id, err := sh.openMap(path, m, false, false)
 	if err != nil {
 		return "", false
 	}
 	return sh.exprByID(int64(id)).lookup(key)
 }
 
-// LoadMap loads a map file for a match method, reporting errors with the
-// file and line; config checks use it before MapLookup.
-func (sh *Shared) LoadMap(path, method string) error {
+// LoadMap loads a map file for a match method, its values read as
+// integers when ints is set (a map_*_int converter's), reporting errors
+// with the file and line; config checks use it before MapLookup.
+func (sh *Shared) LoadMap(path, method string, ints bool) error {
 	m, ok := matchMethod(method)
 	if !ok {
 		return fmt.Errorf("unknown match method %q", method)
 	}
-	_, err := sh.openMap(path, m, false)
+	_, err := sh.openMap(path, m, false, ints)
 	return err
 }
 
@@ -444,7 +452,7 @@ func (sh *Shared) ACLMatch(path, method, s string) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("unknown match method %q", method)
 	}
-	id, err := sh.openMap(path, m, true)
+	id, err := sh.openMap(path, m, true, false)
 	if err != nil {
 		return false, err
 	}
@@ -1161,13 +1169,13 @@ func goMapSnapshot(c *cgo.Call) int {
 	return 1
 }
 
-// goMapOpen(path, method[, acl]) -> id | nil, err
+// goMapOpen(path, method[, acl[, ints]]) -> id | nil, err
 func goMapOpen(c *cgo.Call) int {
 	sh := sharedOf(c)
 	if sh == nil {
 		return c.Error(errNoShared)
 	}
-	id, err := sh.openMap(c.String(1), int(c.Int(2)), c.Bool(3))
+	id, err := sh.openMap(c.String(1), int(c.Int(2)), c.Bool(3), c.Bool(4))
 	if err != nil {
 		c.PushNil()
 		c.PushString(err.Error())

@@ -187,23 +187,23 @@ func TestMapLoadErrors(t *testing.T) {
 		{"reg", "a( b\n", "bad.map:1: regex 'a(': missing closing )"},
 	} {
 		p := writeFile(t, "bad.map", tc.content)
-		err := testShared.LoadMap(p, tc.method)
+		err := testShared.LoadMap(p, tc.method, false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %q: err = %v, want %q", tc.method, tc.content, err, tc.want)
 		}
 		// the same file still loads for an exact match
-		if err := testShared.LoadMap(p, "str"); err != nil {
+		if err := testShared.LoadMap(p, "str", false); err != nil {
 			t.Error(err)
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "missing.map")
-	if err := testShared.LoadMap(missing, "str"); err == nil || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
+	if err := testShared.LoadMap(missing, "str", false); err == nil || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
 		t.Errorf("missing: %v", err)
 	}
-	if err := testShared.LoadMap(missing, "nope"); err == nil {
+	if err := testShared.LoadMap(missing, "nope", false); err == nil {
 		t.Error("unknown method accepted")
 	}
-	if _, err := testShared.openMap(missing, matchLen, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+	if _, err := testShared.openMap(missing, matchLen, false, false); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("len: %v", err)
 	}
 }
@@ -287,7 +287,7 @@ func TestACLFiles(t *testing.T) {
 		t.Error("del_acl not seen")
 	}
 	// an ACL pattern has no value: a map lookup finds nothing
-	if _, err := testShared.openMap(p, matchStr, false); err == nil {
+	if _, err := testShared.openMap(p, matchStr, false, false); err == nil {
 		t.Error("ACL file opened as a map")
 	}
 	m := writeFile(t, "m.map", "a 1\n")
@@ -341,7 +341,7 @@ func TestMapConcurrent(t *testing.T) {
 		fmt.Fprintf(&b, "10.%d.0.0/16 net%d\n", i, i)
 	}
 	p := writeFile(t, "c.map", b.String())
-	if err := testShared.LoadMap(p, "ip"); err != nil {
+	if err := testShared.LoadMap(p, "ip", false); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup

@@ -340,6 +340,9 @@ type Match struct {
 	Entry  MapEntry
 	// NoValue: the entry has no value (an ACL pattern).
 	NoValue bool
+	// ValueType is HAProxy's name of the values' type for the lookups:
+	// "sint" for the map_*_int converters', else "str".
+	ValueType string
 }
 
 // MapGet looks s up in a map file with each match method its lookups use
@@ -365,7 +368,10 @@ func (sh *Shared) get(r *patRef, s string) []Match {
 		if x.ref != r {
 			continue
 		}
-		m := Match{Method: matchNames[x.method]}
+		m := Match{Method: matchNames[x.method], ValueType: "str"}
+		if x.ints {
+			m.ValueType = "sint"
+		}
 		if e := x.idx.lookup(s); e != nil {
 			m.Found, m.Tree, m.NoValue = true, inTree(x.method, e.key), e.noValue
 			m.Entry = MapEntry{Ref: entryRef(e), Key: e.key, Value: e.value}

@@ -233,3 +233,31 @@ func TestACLVersions(t *testing.T) {
 		t.Errorf("10.1.2.3 after the commit: %s", got)
 	}
 }
+
+// A file looked up by converters giving strings and integers has an
+// index for each, in the order of first use, and "get map" names the
+// type of their values, as HAProxy's.
+func TestMapGetValueTypes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "n.map"), []byte("ab 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := NewShared(dir, 1)
+	for _, o := range []struct {
+		method string
+		ints   bool
+	}{{"beg", true}, {"beg", false}, {"str", false}, {"beg", true}} {
+		if err := sh.LoadMap("n.map", o.method, o.ints); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := sh.MapGet("n.map", "ab")
+	if err != nil || len(got) != 3 {
+		t.Fatalf("MapGet = %+v, %v", got, err)
+	}
+	for i, want := range []string{"beg sint", "beg str", "str str"} {
+		if g := got[i].Method + " " + got[i].ValueType; g != want || !got[i].Found || got[i].Entry.Value != "5" {
+			t.Errorf("match %d: %s %+v, want %s", i, g, got[i], want)
+		}
+	}
+}

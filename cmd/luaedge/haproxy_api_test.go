@@ -1384,6 +1384,7 @@ func TestHAProxyFetches(t *testing.T) {
 			"req_fhdr": "c|string", "req_fhdr_1": "a, b|string",
 			"req_hdr_cnt": "3|number", "req_hdr_cnt_missing": "0|number",
 			"req_body": "payload|string", "req_len": "7|number",
+			"req_payload": "nil|nil", "req_payload_lv": "nil|nil", "sf_req_payload": "|string",
 			"req_ver": "1.1|string", "fc_http_major": "1|number", "ssl_fc": "0|number",
 			"var": "from var|string", "var_missing": "nil|nil",
 			"sf_src_port": client + "|string", "sf_dst_port": port + "|string",

@@ -301,5 +301,66 @@ frontend www
 					want: hxWant{Status: 200, Header: map[string]string{"iss": "kubernetes.io/serviceaccount", "int": "5", "neg": "-3", "dbl": "4.5", "t": "1", "f": "0", "dot": "myvalue", "obj": "<>"}}},
 			},
 		},
+		{
+			// req.payload and req.payload_lv in HTTP mode: HAProxy 2.6
+			// holds parsed messages there, not a buffer of bytes, so they
+			// give no sample, with or without http-buffer-request, whatever
+			// the offsets (0 as the length: to the end) and the body.
+			// Two clients take turns on their connections.
+			name: "req.payload in HTTP mode",
+			cfg: hcHTTPDefaults + `
+frontend plain
+    bind 127.0.0.1:@PORT@
+    http-request return status 200 hdr p "<%[req.payload(0,3),hex]>" hdr p0 "<%[req.payload(1,0),hex]>" hdr lv "<%[req.payload_lv(0,1),hex]>" hdr lv2 "<%[req.payload_lv(0,1,+1),hex]>" hdr m "%[req.payload(0,1),length]"
+
+frontend buffered
+    bind 127.0.0.1:@PORTB@
+    option http-buffer-request
+    http-request set-var(txn.p) req.payload(0,3)
+    http-request set-var(txn.p0) req.payload(1,0)
+    http-request set-var(txn.lv) req.payload_lv(0,1)
+    http-request set-header x-found 1 if { req.payload(0,1) -m found }
+    http-request set-header x-bin 1 if { req.payload(0,3) -m bin 036162 }
+    http-request set-header x-body 1 if { req.body,bytes(0,3) -m bin 036162 }
+    http-request return status 200 hdr p "<%[var(txn.p),hex]>" hdr p0 "<%[var(txn.p0),hex]>" hdr lv "<%[var(txn.lv),hex]>" hdr found "<%[req.hdr(x-found)]>" hdr bin "<%[req.hdr(x-bin)]>" hdr body "<%[req.hdr(x-body)]>"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Method: "POST", Path: "/", Body: "\x03abcdef"},
+					want: hxWant{Status: 200, Header: map[string]string{"p": "<>", "p0": "<>", "lv": "<>", "lv2": "<>", "m": ""}}},
+				{front: "B", conn: "b", req: hxReq{Method: "POST", Path: "/", Body: "\x03abcdef"},
+					want: hxWant{Status: 200, Header: map[string]string{"p": "<>", "p0": "<>", "lv": "<>", "found": "<>", "bin": "<>", "body": "<1>"}}},
+				{conn: "a", req: hxReq{Method: "POST", Path: "/", Body: "a"},
+					want: hxWant{Status: 200, Header: map[string]string{"p": "<>", "p0": "<>", "lv": "<>", "m": ""}}},
+				{front: "B", conn: "b", req: hxReq{Method: "POST", Path: "/", Body: "a"},
+					want: hxWant{Status: 200, Header: map[string]string{"p": "<>", "p0": "<>", "lv": "<>", "found": "<>", "body": "<>"}}},
+				{front: "B", conn: "b", req: hxReq{Path: "/"},
+					want: hxWant{Status: 200, Header: map[string]string{"p": "<>", "found": "<>"}}},
+			},
+		},
+		{
+			// A binary sample (req.body, bin, bytes' result) cast to a
+			// string for a converter that takes one ends at its first NUL
+			// byte; hex, bytes and sha1 take the bytes whole.
+			name: "binary samples end at a NUL byte as strings",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    option http-buffer-request
+    http-request set-var(txn.l) req.body,length
+    http-request set-var(txn.bl) req.body,bytes(1),length
+    http-request set-var(txn.hl) req.body,hex,length
+    http-request set-var(txn.up) req.body,upper,hex
+    http-request set-var(txn.sha) req.body,sha1,length
+    http-request return status 200 hdr l "%[var(txn.l)]" hdr bl "%[var(txn.bl)]" hdr hl "%[var(txn.hl)]" hdr up "<%[var(txn.up)]>" hdr sha "%[var(txn.sha)]" hdr c "%[bin(00414243),length] %[bin(41004243),length] %[bin(414243),length] %[bin(00414243),bytes(1),length] %[str(ab),length]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Method: "POST", Path: "/", Body: "\x00abcd"},
+					want: hxWant{Status: 200, Header: map[string]string{"l": "0", "bl": "4", "hl": "10", "up": "<>", "c": "0 1 3 3 2"}}},
+				{conn: "b", req: hxReq{Method: "POST", Path: "/", Body: "a\x00bc"},
+					want: hxWant{Status: 200, Header: map[string]string{"l": "1", "bl": "0", "hl": "8", "up": "<41>", "c": "0 1 3 3 2"}}},
+				{conn: "a", req: hxReq{Method: "POST", Path: "/", Body: "abc"},
+					want: hxWant{Status: 200, Header: map[string]string{"l": "3", "bl": "2", "hl": "6", "up": "<414243>"}}},
+			},
+		},
 	})
 }

@@ -631,8 +631,7 @@ func showMap(srv *edge.Server, args []string) string {
 }
 
 // matchLines is the answer of "get map" (isMap) and "get acl": a line a
-// match method, in HAProxy's words. luaedge's lookups return strings:
-// the value's type is "str".
+// match method and type of values, in HAProxy's words.
 func matchLines(ms []lj.Match, isMap bool) string {
 	found := map[bool]string{true: "found", false: "match"}[isMap]
 	var b strings.Builder
@@ -649,7 +648,7 @@ func matchLines(ms []lj.Match, isMap bool) string {
 		case m.NoValue:
 			fmt.Fprintf(&b, ", key=\"%s\", value=none\n", m.Entry.Key)
 		default:
-			fmt.Fprintf(&b, ", key=\"%s\", value=\"%s\", type=\"str\"\n", m.Entry.Key, m.Entry.Value)
+			fmt.Fprintf(&b, ", key=\"%s\", value=\"%s\", type=\"%s\"\n", m.Entry.Key, m.Entry.Value, m.ValueType)
 		}
 	}
 	return b.String()

@@ -678,7 +678,7 @@ type chain struct {
 // route compiles use_backend and default_backend into an action that
 // picks the backend (txn.backend, as a Lua action would).
 func (c *chain) route(p *proxy, def string, forwards bool, phase string) (string, error) {
-	sc := scope{fe: c.fe, dir: c.dir, g: c.g, caps: c.caps}
+	sc := scope{fe: c.fe, tcpMode: !c.http, dir: c.dir, g: c.g, caps: c.caps}
 	var code strings.Builder
 	code.WriteString("local st = H.st(txn)\nlocal b\n")
 	for _, u := range p.useBackend {
@@ -733,7 +733,7 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	w := r.words
 	ci := condIndex(w)
 	act, condWords := w[:ci], w[ci:]
-	sc := scope{fe: c.fe, be: s.be, res: res, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
+	sc := scope{fe: c.fe, be: s.be, tcpMode: !c.http, res: res, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	allow := hasAllow(s.rules)
 	name := act[0]
 	if strings.HasPrefix(name, "lua.") && len(condWords) == 0 && s.be == "" && !allow && !r.tcp {

@@ -37,11 +37,13 @@ func luaQuote(s string) string {
 // fe_name), the backend when in one, and the phase.
 type scope struct {
 	fe, be string
-	res    bool   // an http-response / tcp-response rule
-	phase  string // of the rule: http-req, http-res, tcp-req, tcp-res
-	dir    string
-	g      *gen
-	caps   config.Capture // the frontend's capture slots (%hr, %hs)
+	res    bool // an http-response / tcp-response rule
+	// tcpMode: the frontend is in mode tcp.
+	tcpMode bool
+	phase   string // of the rule: http-req, http-res, tcp-req, tcp-res
+	dir     string
+	g       *gen
+	caps    config.Capture // the frontend's capture slots (%hr, %hs)
 }
 
 // fetchDef is a fetch of the configuration language: how to read it in
@@ -59,7 +61,7 @@ type fetchDef struct {
 // nothing (the method stays).
 var requestOnly = map[string]bool{
 	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
-	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true,
+	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true, "req.payload": true, "req.payload_lv": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
@@ -148,6 +150,8 @@ var fetches = map[string]fetchDef{
 	"req_ver":         simple("req_ver", "str"),
 	"req.body":        simple("req_body", "str"),
 	"req.len":         simple("req_len", "int"),
+	"req.payload":     {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
+	"req.payload_lv":  {one: payloadLV, match: "bin", nargs: [2]int{2, 3}},
 	"req_len":         simple("req_len", "int"),
 	"res.len":         simple("res_len", "int"),
 	"status":          simple("status", "int"),
@@ -229,6 +233,41 @@ func ipFetch() fetchDef {
 	}, match: "ip", nargs: [2]int{1, 2}}
 }
 
+// checkPayloadArgs checks the arguments of req.payload(offset,length)
+// and req.payload_lv(offset1,length[,offset2]) as HAProxy does, and
+// writes the first two as Lua numbers ("+1" is not one).
+func checkPayloadArgs(name string, a []string) error {
+	var n [3]int64
+	for i, s := range a {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("fetch '%s': argument %d '%s' is not an integer", name, i+1, s)
+		}
+		n[i] = v
+		if i < 2 {
+			a[i] = strconv.FormatInt(v, 10)
+		}
+	}
+	if name == "req.payload" {
+		return nil
+	}
+	switch {
+	case n[0] < 0:
+		return fmt.Errorf("fetch '%s': the offset of the length must be positive", name)
+	case n[1] <= 0:
+		return fmt.Errorf("fetch '%s': the length's size must be > 0", name)
+	case n[0]+n[1]+n[2] < 0:
+		return fmt.Errorf("fetch '%s': the block's offset is before the buffer", name)
+	}
+	return nil
+}
+
+// payloadLV is req.payload_lv(offset1,length[,offset2]): offset2 is
+// passed as a string, whose sign makes it relative.
+func payloadLV(_ scope, a []string) string {
+	return call("req_payload_lv", append(a[:2:2], quoteAll(a[2:])...)...)
+}
+
 // binFetch is bin(HEX): the bytes, a constant (expr checks the digits).
 func binFetch(_ scope, a []string) string {
 	b, _ := hex.DecodeString(a[0])
@@ -278,6 +317,26 @@ var converters = map[string]bool{
 	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
 }
 
+// binFetches give binary samples (HAProxy's SMP_T_BIN).
+var binFetches = map[string]bool{
+	"req.body": true, "bin": true, "req.payload": true, "req.payload_lv": true,
+	"ssl_c_der": true, "ssl_c_sha1": true, "ssl_c_serial": true,
+}
+
+// binOut are the converters that give binary samples.
+var binOut = map[string]bool{"bytes": true, "b64dec": true, "ub64dec": true, "digest": true, "hmac": true, "sha1": true, "sha2": true}
+
+// strIn are the converters that take a string: a binary sample is cast
+// to one first, which, in HAProxy, ends it at its first NUL byte.
+var strIn = map[string]bool{
+	"lower": true, "upper": true, "length": true, "hex2i": true, "cut_crlf": true, "field": true, "word": true,
+	"ltrim": true, "rtrim": true, "url_dec": true, "url_enc": true, "b64dec": true, "ub64dec": true, "json": true,
+	"json_query": true, "regsub": true, "concat": true, "add_item": true, "strcmp": true,
+	"map": true, "map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
+	"map_reg": true, "map_regm": true, "map_str_int": true, "map_beg_int": true, "map_sub_int": true,
+	"map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true, "map_regm_int": true,
+}
+
 // convMatch is how an ACL matches the result of converters that do not
 // give strings.
 var convMatch = map[string]string{
@@ -311,6 +370,14 @@ func mapMethod(conv string) string {
 		return method
 	}
 	return m
+}
+
+// mapInts reports whether a map converter gives integers: map_beg_int,
+// not map_int, whose keys are integers.
+func mapInts(conv string) bool {
+	m, _ := strings.CutPrefix(conv, "map_")
+	_, value, _ := strings.Cut(m, "_")
+	return value == "int"
 }
 
 // checkTableArg checks the table a table_* converter names: the first
@@ -431,6 +498,17 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	if len(args) < def.nargs[0] || len(args) > def.nargs[1] {
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
 	}
+	if name == "req.payload" || name == "req.payload_lv" {
+		if sc.tcpMode {
+			// HAProxy's tcp-request content rules wait, up to
+			// inspect-delay, for the bytes a block needs; luaedge's run
+			// once with what is there.
+			return "", "", false, fmt.Errorf("fetch '%s' in mode tcp is not supported by luaedge (its tcp-request content rules do not wait for the bytes); in mode http it gives no sample, as in HAProxy", name)
+		}
+		if err := checkPayloadArgs(name, args); err != nil {
+			return "", "", false, err
+		}
+	}
 	if name == "bin" {
 		if _, err := hex.DecodeString(args[0]); err != nil {
 			return "", "", false, fmt.Errorf("fetch 'bin': '%s' is not hex digits", args[0])
@@ -443,18 +521,23 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		}
 	}
 	code = def.one(sc, args)
+	bin := binFetches[name]
 	for _, c := range parts[1:] {
 		cname, cargs, err := callParts(c)
 		if err != nil {
 			return "", "", false, err
 		}
+		if bin && strIn[cname] {
+			code = "H.bin2str(" + code + ")"
+		}
+		bin = binOut[cname]
 		switch {
 		case strings.HasPrefix(cname, "lua."):
 			code = fmt.Sprintf("H.conv(txn.c, %s, %s)", luaQuote("lua_"+strings.TrimPrefix(cname, "lua.")), strings.Join(append([]string{code}, quoteAll(cargs)...), ", "))
 		case converters[cname]:
 			if strings.HasPrefix(cname, "map") && len(cargs) > 0 {
 				cargs[0] = resolvePath(sc.dir, cargs[0])
-				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname)})
+				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname), Ints: mapInts(cname)})
 			}
 			if strings.HasPrefix(cname, "table_") || cname == "in_table" {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {
@@ -746,7 +829,7 @@ var predefined = map[string][]string{
 	"REQ_CONTENT":    {"req.len", "gt", "0"},
 }
 
-var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true}
+var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true, "bin": true}
 
 // acl compiles the words of one acl line (criterion, flags, patterns)
 // into a Lua boolean expression of txn.
@@ -785,7 +868,7 @@ func (sc scope) acl(w []string) (string, error) {
 			icase = true
 		case "-m":
 			if len(rest) == 0 || !matchers[rest[0]] {
-				return "", fmt.Errorf("-m: want one of str, beg, end, sub, reg, dir, dom, len, found, bool, int, ip")
+				return "", fmt.Errorf("-m: want one of str, beg, end, sub, reg, dir, dom, len, found, bool, int, ip, bin")
 			}
 			match, rest = rest[0], rest[1:]
 		case "-f":
@@ -866,6 +949,17 @@ patterns:
 			nets = append(nets, "H.net("+luaQuote(p)+")")
 		}
 		table = "{" + strings.Join(nets, ", ") + "}"
+	case "bin":
+		// Hex digits, matched as the bytes they write.
+		var q []string
+		for _, p := range pats {
+			b, err := hex.DecodeString(p)
+			if err != nil {
+				return "", fmt.Errorf("-m bin: '%s' is not hex digits", p)
+			}
+			q = append(q, luaQuote(string(b)))
+		}
+		table = "{" + strings.Join(q, ", ") + "}"
 	case "reg":
 		var res []string
 		for _, p := range pats {

@@ -465,9 +465,18 @@ func TestExpressions(t *testing.T) {
 		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
 		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
 		{"bin(0a41)", `"\010A"`},
+		{"req.payload(0,3)", `txn.f:req_payload(0, 3)`},
+		{"req.payload_lv(0,1,+1)", `txn.f:req_payload_lv(0, 1, "+1")`},
+		{"req.payload(+1,+2)", `txn.f:req_payload(1, 2)`},
+		// A binary sample is cast to a string, ended at its first NUL,
+		// for a converter that takes strings; bytes and sha1 take it whole.
+		{"bin(00414243),length", `H.conv(txn.c, "length", H.bin2str("\000ABC"))`},
+		{"req.body,bytes(1),length", `H.conv(txn.c, "length", H.bin2str(H.conv(txn.c, "bytes", txn.f:req_body(), 1)))`},
+		{"req.body,sha1,hex", `H.conv(txn.c, "hex", H.conv(txn.c, "sha1", txn.f:req_body()))`},
+		{"req.body,hex,length", `H.conv(txn.c, "length", H.conv(txn.c, "hex", txn.f:req_body()))`},
 		{"str()", `""`},
 		{"path,regsub('(a|,)',x)", `H.conv(txn.c, "regsub", txn.f:path(), "(a|,)", "x")`},
-		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", txn.f:req_body(), "$.my\\.key")`},
+		{"req.body,json_query($.my\\\\.key)", `H.conv(txn.c, "json_query", H.bin2str(txn.f:req_body()), "$.my\\.key")`},
 		{"path,regsub(:\\d+$,,)", `H.conv(txn.c, "regsub", txn.f:path(), ":\\d+$", "", "")`},
 		{"path,regsub(\\ ,\"a b\")", `H.conv(txn.c, "regsub", txn.f:path(), " ", "a b")`},
 	} {
@@ -475,6 +484,19 @@ func TestExpressions(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("expr(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+	for _, bad := range []string{"req.payload(0)", "req.payload(a,1)", "req.payload_lv(-1,1)", "req.payload_lv(0,0)", "req.payload_lv(0,1,x)", "req.payload_lv(2,1,-4)"} {
+		if got, _, _, err := sc.expr(bad, false); err == nil {
+			t.Errorf("expr(%q) = %q, want an error", bad, got)
+		}
+	}
+	// -m bin, the ACL match of req.payload: hex patterns.
+	acl := scope{fe: "f", g: &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, ulRefs: map[string]string{}}}
+	if got, err := acl.acl([]string{"req.payload(0,2)", "-m", "bin", "0a41"}); err != nil || !strings.Contains(got, `H.M["bin"](txn.f:req_payload(0, 2)`) {
+		t.Errorf("acl -m bin = %q, %v", got, err)
+	}
+	if _, err := acl.acl([]string{"req.payload(0,2)", "0x"}); err == nil {
+		t.Error("acl -m bin with a pattern that is not hex: no error")
 	}
 	got, err := sc.format("a%%b %[path] c")
 	if want := `"a%b " .. H.S(txn.f:path()) .. " c"`; err != nil || got != want {
@@ -723,7 +745,7 @@ func TestMapFiles(t *testing.T) {
 	}
 	a := filepath.Join(filepath.Dir(paths[0]), "a.map")
 	want := []config.MapFile{
-		{Path: a, Method: "str"}, {Path: a, Method: "beg"}, {Path: "/etc/ip.map", Method: "ip"},
+		{Path: a, Method: "str"}, {Path: a, Method: "beg"}, {Path: "/etc/ip.map", Method: "ip", Ints: true},
 		{Path: filepath.Join(filepath.Dir(paths[0]), "n.map"), Method: "int"},
 	}
 	if !reflect.DeepEqual(res.Config.Lua.MapFiles, want) {
@@ -776,6 +798,29 @@ func TestTuningWarns(t *testing.T) {
 	for _, w := range []string{"haproxy.cfg:2: 'tune.idle-pool.shared' has no effect", "haproxy.cfg:3: 'tune.bufsize' has no effect"} {
 		if !strings.Contains(warned, w) {
 			t.Errorf("no warning %q in:\n%s", w, warned)
+		}
+	}
+}
+
+// req.payload is compiled in mode http, where it gives no sample, and
+// refused in mode tcp, whose content rules do not wait for its bytes.
+func TestPayloadByMode(t *testing.T) {
+	for mode, ok := range map[string]bool{"http": true, "tcp": false} {
+		paths := write(t, "haproxy.cfg", `frontend f
+    mode `+mode+`
+    bind 127.0.0.1:80
+    tcp-request content set-var(txn.p) req.payload(0,0) if { req.payload_lv(0,1) -m bin 41 }
+    default_backend b
+backend b
+    mode `+mode+`
+    server s 127.0.0.1:81
+`)
+		_, err := Load(paths[:1])
+		if ok && err != nil {
+			t.Errorf("mode %s: %v", mode, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "req.payload_lv' in mode tcp is not supported")) {
+			t.Errorf("mode %s: %v, want the fetch refused", mode, err)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func persistLine(p *proxy, at pos, w []string) error {
 // forces or ignores the request's persistence (txn:set_persist). It
 // returns "" when x has none.
 func (c *chain) persistRules(x *proxy, phase string) (string, error) {
-	sc := scope{fe: c.fe, be: x.name, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
+	sc := scope{fe: c.fe, be: x.name, tcpMode: !c.http, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	var code, comments []string
 	for _, r := range x.persist {
 		w := r.words
@@ -170,7 +170,7 @@ func modelStick(x *proxy) ([]config.StickRule, bool) {
 // model takes are left to it (modelStick), which runs them after the
 // Lua actions. It returns "" when nothing is left to compile.
 func (c *chain) persist(x *proxy, phase string) (string, error) {
-	sc := scope{fe: c.fe, be: x.name, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
+	sc := scope{fe: c.fe, be: x.name, tcpMode: !c.http, phase: phase, dir: c.dir, g: c.g, caps: c.caps}
 	be := luaQuote(x.name)
 	var code []string
 	cond := func(r rule, w []string) (string, error) {

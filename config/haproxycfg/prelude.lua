@@ -83,6 +83,13 @@ function M.str(v, p, i)
 	for k = 1, #p do if v == p[k] then return true end end
 	return false
 end
+-- bin: the bytes are a pattern's (-i has no effect).
+function M.bin(v, p)
+	if v == nil then return false end
+	v = H.S(v)
+	for k = 1, #p do if v == p[k] then return true end end
+	return false
+end
 function M.beg(v, p, i)
 	if v == nil then return false end
 	v = cased(v, i)
@@ -602,6 +609,15 @@ end
 function H.hmac(c, v, alg, key)
 	if v == nil or key == nil then return nil end
 	return c:hmac(v, alg, H.S(key))
+end
+
+-- bin2str casts a binary sample to a string as HAProxy does: it ends at
+-- its first NUL byte.
+function H.bin2str(v)
+	if v == nil then return nil end
+	local i = find(v, "\0", 1, true)
+	if i == nil then return v end
+	return v:sub(1, i - 1)
 end
 
 -- cat is the concat converter: v then the pieces (strings; up to three,

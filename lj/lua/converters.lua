@@ -461,18 +461,21 @@ def("ipmask", "addr", "str", { { "mask4", "mask", true }, { "mask6", "mask" } },
 end)
 
 -- Map converters: map_<match>[_int](file[, default]). The file is read on
--- first use and shared by every core (lj/maps.go); this state keeps the ids.
-local map_ids = {}
-local function map_id(method, file)
-	local t = map_ids[method]
+-- first use and shared by every core (lj/maps.go); this state keeps the ids,
+-- by whether the values are read as integers (ints: the _int converters,
+-- whose index HAProxy keeps apart), match method and file.
+local map_ids = { [false] = {}, [true] = {} }
+local function map_id(method, file, ints)
+	ints = ints == true
+	local t = map_ids[ints][method]
 	if t == nil then
 		t = {}
-		map_ids[method] = t
+		map_ids[ints][method] = t
 	end
 	local id = t[file]
 	if id == nil then
 		local err
-		id, err = gocall(GO.map_open, file, method)
+		id, err = gocall(GO.map_open, file, method, false, ints)
 		if id == nil then return nil, err end
 		t[file] = id
 	end
@@ -483,8 +486,8 @@ I.map_id = map_id
 local MATCH = { int = 2, ip = 3, str = 6, beg = 7, sub = 8, dir = 9, dom = 10, ["end"] = 11, reg = 12, regm = 13 }
 for m, method in pairs(MATCH) do
 	local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
-	local function lookup(v, file)
-		local id, err = map_id(method, file)
+	local function lookup(v, file, ints)
+		local id, err = map_id(method, file, ints)
 		if id == nil then return nil, "converter 'map_" .. m .. "': " .. err end
 		return I.map_get(id, v)
 	end
@@ -495,7 +498,7 @@ for m, method in pairs(MATCH) do
 		return r
 	end
 	local int_fn = function(v, file, default)
-		local r, err = lookup(v, file)
+		local r, err = lookup(v, file, true)
 		if err then return nil, err end
 		r = tonumber(r)
 		if r == nil then return default end

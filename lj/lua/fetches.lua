@@ -232,6 +232,51 @@ function F.req_body(s)
 end
 function F.req_len(s) return s.body.len - s.body_pos end
 
+-- HAProxy's buffer size (tune.bufsize): a block reaching past it never
+-- matches.
+local bufsize = 16384
+
+-- payload is req.payload(off, len) on the n bytes at p: len 0 reads to
+-- the end; a block past the data gives no sample.
+local function payload(p, n, off, len)
+	off, len = tonumber(off), tonumber(len)
+	if off == nil or len == nil or off < 0 or len < 0 or off + len > bufsize or off + len > n then return nil end
+	if len == 0 then len = n - off end
+	return ffi_string(p + off, len)
+end
+
+-- payload_lv is req.payload_lv(off1, len[, off2]) on the n bytes at p:
+-- the block's size is the big-endian integer of len bytes at off1; the
+-- block starts after it, or at off2 ("+N" / "-N": relative to there).
+local function payload_lv(p, n, off1, len, off2)
+	off1, len = tonumber(off1), tonumber(len)
+	if off1 == nil or len == nil or off1 < 0 or len <= 0 or off1 + len > n then return nil end
+	local size = 0
+	for i = off1, off1 + len - 1 do size = size * 256 + p[i] end
+	local at = off1 + len
+	if off2 ~= nil then
+		local rel = type(off2) == "string" and off2:find("^[+-]") ~= nil
+		off2 = tonumber(off2)
+		if off2 == nil then return nil end
+		at = rel and at + off2 or off2
+	end
+	if size == 0 or size > bufsize or at < 0 or at + size > bufsize or at + size > n then return nil end
+	return ffi_string(p + at, size)
+end
+
+-- req.payload and req.payload_lv read the request buffer in TCP mode,
+-- what req.len counts. In HTTP mode HAProxy 2.6 holds parsed messages,
+-- not a buffer of bytes, and they give no sample there.
+I.payload_fetches = function(ctx)
+	return function(s, off, len)
+		if not ctx.tcp then return nil end
+		return payload(s.body.p + s.body_pos, s.body.len - s.body_pos, off, len)
+	end, function(s, off1, len, off2)
+		if not ctx.tcp then return nil end
+		return payload_lv(ffi.cast(u8p, s.body.p + s.body_pos), s.body.len - s.body_pos, off1, len, off2)
+	end
+end
+
 function F.status(s)
 	if s.status == 0 then return nil end
 	return s.status
@@ -839,6 +884,7 @@ function I.new_fetches(obj, strings, service)
 			return s.body.len - s.body_pos - (ctx.passed or 0)
 		end,
 	}, { __index = F })
+	F.req_payload, F.req_payload_lv = I.payload_fetches(ctx)
 	local function method(k)
 		local fn = F[k]
 		local kw = service and http_fetches[k]
