@@ -240,6 +240,10 @@ var moreFetches = map[string]fetchDef{
 	"capture.res.hdr": {one: func(_ scope, a []string) string { return call("capture_res_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
 	"unique-id":       {one: func(sc scope, _ []string) string { return "H.uid(txn, UID[" + luaQuote(sc.fe) + "])" }, match: "str"},
 	"uuid":            {one: func(_ scope, a []string) string { return call("uuid", lits(a)...) }, match: "str", nargs: [2]int{0, 1}},
+	// The request line as received, in both phases and the log.
+	"capture.req.method": simple("capture_req_method", "str"),
+	"capture.req.uri":    simple("capture_req_uri", "str"),
+	"capture.req.ver":    simple("capture_req_ver", "str"),
 }
 
 // uniqueIDVar reads the request's unique ID (unique-id-format) as it is:
@@ -585,6 +589,9 @@ func (sc scope) logVar(name string) string {
 		return "txn.f:path()"
 	case "HQ":
 		return "H.hq(txn)"
+	case "HPO":
+		// The received path without its query (capture.req.uri's).
+		return `H.S(txn.f:capture_req_uri()):match("^[^?]*")`
 	case "HV":
 		return `"HTTP/" .. H.S(txn.f:req_ver())`
 	case "r":

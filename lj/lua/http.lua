@@ -191,6 +191,7 @@ function HTTP.res_rep_value(self, name, regex, replace)
 end
 
 local function put(s, v, span, fname)
+	I.keep_request_line(s) -- capture.req.* read the line as it came
 	if I.head_full(s, false, #v) then error(fname .. ": the request head " .. I.HEAD_FULL, 3) end
 	if I.buf_put(s.head, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
 end
