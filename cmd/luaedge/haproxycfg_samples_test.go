@@ -322,5 +322,26 @@ backend app
 					want: hxWant{Status: 200, Header: map[string]string{"m": "<HEAD>", "u": "</other>", "hpo": "</other>", "acl": ""}}},
 			},
 		},
+		{
+			// xxh32([seed]): an unsigned 32-bit integer (8 bytes in hex, as
+			// any integer), the seed taken modulo 2^32; an ACL matches it
+			// as an integer.
+			name: "xxh32",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.h) req.hdr(x-in),xxh32
+    http-request return status 200 hdr h "%[var(txn.h)]" hdr s "%[req.hdr(x-in),xxh32(1)]" hdr n "%[req.hdr(x-in),xxh32(-1)]" hdr w "%[req.hdr(x-in),xxh32(4294967297)]" hdr x "%[req.hdr(x-in),xxh32,hex]" hdr m "%[req.hdr(x-in),xxh32,mod(1000)]" hdr e "%[str(),xxh32]" hdr acl "%[str(yes)]" if { req.hdr(x-in),xxh32 852579327 }
+    http-request return status 200 hdr h "%[var(txn.h)]" hdr s "%[req.hdr(x-in),xxh32(7)]" hdr acl "%[str(no)]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/", Header: []string{"X-In: abc"}},
+					want: hxWant{Status: 200, Header: map[string]string{"h": "852579327", "s": "2856167679", "n": "2989167648", "w": "2856167679", "x": "0000000032D153FF", "m": "327", "e": "46947589", "acl": "yes"}}},
+				{conn: "b", req: hxReq{Path: "/", Header: []string{"X-In: 0123456789abcdefghijklmnopqrstuvwxyz"}},
+					want: hxWant{Status: 200, Header: map[string]string{"s": "1928890642", "acl": "no"}}},
+				{conn: "a", req: hxReq{Path: "/", Header: []string{"X-In: Nobody inspects the spammish repetition"}},
+					want: hxWant{Status: 200, Header: map[string]string{"h": "3794352943", "acl": "no"}}},
+			},
+		},
 	})
 }

@@ -28,7 +28,7 @@ defaults
 
 frontend www
     bind 127.0.0.1:@PORT@
-    log-format "LOG %[capture.req.method] %[capture.req.uri] %[capture.req.ver] %HPO %{+Q}HPO %ST %{+Q}r"
+    log-format "LOG %[capture.req.method] %[capture.req.uri] %[capture.req.ver] %HPO %{+Q}HPO %[capture.req.uri,xxh32] %ST %{+Q}r"
     http-request set-method PUT if { path_beg /rw }
     http-request set-path /new if { path_beg /rw }
     http-request deny if { path /deny }
@@ -42,10 +42,10 @@ frontend www
 		},
 	}
 	want := []string{
-		`LOG GET /rw/a%20b?x=1 HTTP/1.1 /rw/a%20b "/rw/a%20b" 200 "GET /rw/a%20b?x=1 HTTP/1.1"`,
-		`LOG POST /p/q?z HTTP/1.1 /p/q "/p/q" 200 "POST http://ex.test/p/q?z HTTP/1.1"`,
-		`LOG GET /deny HTTP/1.1 /deny "/deny" 403 "GET /deny HTTP/1.1"`,
-		`LOG HEAD / HTTP/1.1 / "/" 200 "HEAD / HTTP/1.1"`,
+		`LOG GET /rw/a%20b?x=1 HTTP/1.1 /rw/a%20b "/rw/a%20b" 2115291015 200 "GET /rw/a%20b?x=1 HTTP/1.1"`,
+		`LOG POST /p/q?z HTTP/1.1 /p/q "/p/q" 2075584389 200 "POST http://ex.test/p/q?z HTTP/1.1"`,
+		`LOG GET /deny HTTP/1.1 /deny "/deny" 3902795462 403 "GET /deny HTTP/1.1"`,
+		`LOG HEAD / HTTP/1.1 / "/" 2593267669 200 "HEAD / HTTP/1.1"`,
 	}
 	le, s := hcStartLuaedge(t, sc, nil)
 	if _, err := hxRunSteps(le, sc.steps); err != nil {

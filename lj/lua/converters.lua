@@ -451,6 +451,13 @@ for alg, h in pairs(hashes) do
 		return tonumber(c_hash(h, s, #s, (aval ~= nil and aval ~= 0) and 1 or 0))
 	end)
 end
+-- xxh32([seed]): the seed is taken modulo 2^32, as HAProxy's unsigned
+-- int takes it. (xxh64 and xxh3 are 64-bit integers, which these
+-- samples, doubles, cannot hold exactly: not there.)
+local c_xxh32 = I.xxh32
+def("xxh32", "bin", "int", { { "seed", "int" } }, function(s, seed)
+	return tonumber(c_xxh32(s, #s, (seed or 0) % 4294967296))
+end)
 def("json", "str", "str", { { "input_code", "str" } }, function(s, mode)
 	if mode == nil or mode == "" then mode = "ascii" end
 	return gocall(GO.conv_json, s, mode)
