@@ -69,6 +69,36 @@ func TestCustomFormat(t *testing.T) {
 	}
 }
 
+// %HPO is the path without the query, and without an absolute URI's
+// scheme and authority (%HP keeps them), as HAProxy 2.6's.
+func TestPathOnly(t *testing.T) {
+	f, err := ParseFormat(`%HPO|%HP|%{+Q}HPO`, false, Captures{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ target, want string }{
+		{"/a/b%20c?x=1", `/a/b%20c|/a/b%20c|"/a/b%20c"`},
+		{"/", `/|/|"/"`},
+		{"http://ex.com/p/q?z", `/p/q|http://ex.com/p/q|"/p/q"`},
+		{"https://ex.com", `|https://ex.com|""`},
+		{"http://ex.com?q", `|http://ex.com|""`},
+		{"ex.com:443", `|ex.com:443|""`},
+		{"*", `|*|""`},
+		{"/a#b?c", `/a#23b|/a#23b|"/a#23b"`},
+	} {
+		r := testRecord()
+		r.Target = []byte(tc.target)
+		if got := string(f.Append(nil, r)); got != tc.want+"\n" {
+			t.Errorf("%s: got %q, want %q", tc.target, got, tc.want+"\n")
+		}
+	}
+	r := testRecord()
+	r.Method, r.Target = nil, nil
+	if got := string(f.Append(nil, r)); got != "<BADREQ>|<BADREQ>|\"<BADREQ>\"\n" {
+		t.Errorf("no request line: got %q", got)
+	}
+}
+
 // %Tw, %sq and %bq of a request that waited in its backend's queue; JSON
 // adds its place.
 func TestQueueFields(t *testing.T) {

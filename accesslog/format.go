@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -56,6 +57,7 @@ const (
 	vMethod
 	vURI
 	vPath
+	vPathOnly
 	vQuery
 	vVersion
 	vPID
@@ -83,7 +85,7 @@ var names = map[string]variable{
 	"t": vDate, "tr": vDate, "Ts": vUnixTime,
 	"TR": vTR, "Tq": vTR, "Tw": vTw, "Tc": vTc, "Tr": vTr, "Ta": vTa, "Tt": vTa,
 	"ST": vStatus, "B": vBytesOut, "U": vBytesIn, "ts": vTerm, "tsc": vTermCookie,
-	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HQ": vQuery, "HV": vVersion,
+	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HPO": vPathOnly, "HQ": vQuery, "HV": vVersion,
 	"pid": vPID, "H": vHost, "ER": vCause, "sq": vServerQueue, "bq": vBackendQueue,
 	"Td": vTd, "Th": vZero, "Ti": vZero,
 	"ac": vZero, "fc": vZero, "bc": vZero, "sc": vZero, "rc": vRetries,
@@ -334,7 +336,7 @@ func (f *Format) Append(b []byte, r *Record) []byte {
 	return append(b, '\n')
 }
 
-// appendRequestPart appends the part v (%HM %HU %HP %HQ %HV) of r's
+// appendRequestPart appends the part v (%HM %HU %HP %HPO %HQ %HV) of r's
 // request line.
 func appendRequestPart(b []byte, v variable, r *Record) []byte {
 	switch v {
@@ -344,6 +346,9 @@ func appendRequestPart(b []byte, v variable, r *Record) []byte {
 		return appendText(b, r.Target)
 	case vPath:
 		path, _ := splitTarget(r.Target)
+		return appendText(b, path)
+	case vPathOnly:
+		path, _ := splitTarget(targetPath(r.Target))
 		return appendText(b, path)
 	case vQuery:
 		_, q := splitTarget(r.Target)
@@ -416,7 +421,7 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 		b = appendText(b, r.Target)
 		b = append(b, ' ')
 		return appendVersion(b, r)
-	case vMethod, vURI, vPath, vQuery, vVersion:
+	case vMethod, vURI, vPath, vPathOnly, vQuery, vVersion:
 		if len(r.Method) == 0 && !r.TCP {
 			return append(b, "<BADREQ>"...) // as HAProxy's, for a request without a valid line
 		}
@@ -535,6 +540,37 @@ func splitTarget(t []byte) (path, query []byte) {
 		}
 	}
 	return t, nil
+}
+
+// targetPath returns the path and query of a request target, as
+// HAProxy's %HPO reads it: an absolute URI's after its scheme and
+// authority; nothing for "*", an authority (CONNECT) or an absolute URI
+// without a path.
+func targetPath(t []byte) []byte {
+	if len(t) > 0 && t[0] == '/' {
+		return t
+	}
+	i := bytes.Index(t, []byte("://"))
+	if i < 1 || !isScheme(t[:i]) {
+		return nil
+	}
+	rest := t[i+3:]
+	if j := bytes.IndexByte(rest, '/'); j >= 0 {
+		return rest[j:]
+	}
+	return nil
+}
+
+// isScheme reports whether s is a URI scheme: a letter, then letters,
+// digits, '+', '-' or '.'.
+func isScheme(s []byte) bool {
+	for i, c := range s {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // appendText appends p with the bytes that could break a line, a quoted

@@ -155,6 +155,8 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "b64");
 	lua_pushlightuserdata(L, (void *)le_hash);
 	lua_setfield(L, -2, "hash");
+	lua_pushlightuserdata(L, (void *)le_xxh32);
+	lua_setfield(L, -2, "xxh32");
 	lua_pushlightuserdata(L, &st->loop);
 	lua_setfield(L, -2, "loop");
 	/* cjson.null (lua-cjson's NULL) and cjson.empty_array (an address

@@ -193,3 +193,54 @@ uint32_t le_hash(int alg, const char *p, size_t n, int avalanche)
 	}
 	return h;
 }
+
+/* XXH32's primes (the xxHash specification). */
+#define LE_XXP1 2654435761u
+#define LE_XXP2 2246822519u
+#define LE_XXP3 3266489917u
+#define LE_XXP4 668265263u
+#define LE_XXP5 374761393u
+
+/* le_read32 reads 4 bytes at p as a little-endian integer, as XXH32 does
+ * whatever the machine's order. */
+static uint32_t le_read32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t le_xxh32_round(uint32_t acc, uint32_t lane)
+{
+	acc += lane * LE_XXP2;
+	return le_rotl(acc, 13) * LE_XXP1;
+}
+
+/* le_xxh32 returns XXH32 of n bytes at p with seed: HAProxy's xxh32
+ * converter. */
+uint32_t le_xxh32(const char *p, size_t n, uint32_t seed)
+{
+	const unsigned char *s = (const unsigned char *)p, *end = s + n;
+	uint32_t h;
+	if (n >= 16) {
+		uint32_t v1 = seed + LE_XXP1 + LE_XXP2, v2 = seed + LE_XXP2, v3 = seed, v4 = seed - LE_XXP1;
+		for (; end - s >= 16; s += 16) {
+			v1 = le_xxh32_round(v1, le_read32(s));
+			v2 = le_xxh32_round(v2, le_read32(s + 4));
+			v3 = le_xxh32_round(v3, le_read32(s + 8));
+			v4 = le_xxh32_round(v4, le_read32(s + 12));
+		}
+		h = le_rotl(v1, 1) + le_rotl(v2, 7) + le_rotl(v3, 12) + le_rotl(v4, 18);
+	} else {
+		h = seed + LE_XXP5;
+	}
+	h += (uint32_t)n;
+	for (; end - s >= 4; s += 4)
+		h = le_rotl(h + le_read32(s) * LE_XXP3, 17) * LE_XXP4;
+	for (; s < end; s++)
+		h = le_rotl(h + *s * LE_XXP5, 11) * LE_XXP1;
+	h ^= h >> 15;
+	h *= LE_XXP2;
+	h ^= h >> 13;
+	h *= LE_XXP3;
+	h ^= h >> 16;
+	return h;
+}

@@ -164,6 +164,21 @@ eq(c:djb2("abc"), 193485963, "djb2")
 eq(c:djb2("abc", 1), 2235766107, "djb2 avalanche")
 eq(c:sdbm("abc"), 807794786, "sdbm")
 eq(c:wt6("abc"), 2483038440, "wt6")
+-- xxh32: the specification's vectors and HAProxy 2.6's answers (a seed
+-- modulo 2^32; 16 bytes and more take the four lanes).
+eq(c:xxh32(""), 46947589, "xxh32 empty")
+eq(c:xxh32("abc"), 852579327, "xxh32")
+eq(sc:xxh32("abc"), "852579327", "sc xxh32")
+eq(c:xxh32("abc", 1), 2856167679, "xxh32 seed")
+eq(c:xxh32("abc", -1), 2989167648, "xxh32 negative seed")
+eq(c:xxh32("abc", 4294967297), 2856167679, "xxh32 seed over 32 bits")
+eq(c:xxh32("Nobody inspects the spammish repetition"), 3794352943, "xxh32 lanes")
+eq(c:xxh32("0123456789abcdefghijklmnopqrstuvwxyz", 7), 1928890642, "xxh32 lanes seed")
+-- An integer is 8 bytes, big-endian, where a converter takes binary.
+eq(c:hex(c:xxh32("abc")), "0000000032D153FF", "int to bin")
+eq(c:hex(-2), "FFFFFFFFFFFFFFFE", "negative int to bin")
+eq(c:hex("12"), "3132", "string stays")
+eq(c:base64(1), "AAAAAAAAAAE=", "int to bin base64")
 
 -- json
 eq(c:json('Very "Ugly" UA 1/2'), 'Very \\"Ugly\\" UA 1\\/2', "json")
@@ -198,7 +213,9 @@ eq(c:lower(-3), "-3", "negative input")
 eq(c:upper(true), "1", "true input")
 eq(c:lower(nil), "0", "nil input is boolean false")
 eq(c:length({}), 1, "table input is boolean false")
-eq(c:hex(255), "323535", "number to binary")
+eq(c:hex(255), "00000000000000FF", "number to binary: 8 bytes")
+eq(c:hex(true), "0000000000000001", "boolean to binary")
+eq(c:hex(nil), "0000000000000000", "nil to binary: false")
 `)
 }
 

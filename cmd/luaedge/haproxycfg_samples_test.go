@@ -362,5 +362,77 @@ frontend www
 					want: hxWant{Status: 200, Header: map[string]string{"l": "3", "bl": "2", "hl": "6", "up": "<414243>"}}},
 			},
 		},
+		{
+			// capture.req.method, uri and ver read the request line as it
+			// arrived, after set-method and set-path, and in an ACL; %HPO
+			// is its path without the query (and without an absolute
+			// URI's scheme and authority). Two clients on the loop, each
+			// with its own line.
+			name: "request line captures and %HPO",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-method PUT if { path_beg /rw }
+    http-request set-path /new if { path_beg /rw }
+    http-request return status 200 hdr m "<%[capture.req.method]>" hdr u "<%[capture.req.uri]>" hdr v "<%[capture.req.ver]>" hdr hpo "<%HPO>" hdr qhpo %{+Q}HPO hdr now "%[path]" hdr acl "%[str(get11)]" if { capture.req.method GET } { capture.req.ver HTTP/1.1 } { capture.req.uri -m beg /rw/ }
+    http-request return status 200 hdr m "<%[capture.req.method]>" hdr u "<%[capture.req.uri]>" hdr v "<%[capture.req.ver]>" hdr hpo "<%HPO>" hdr now "%[path]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/rw/x%20y?q=1&r"},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<GET>", "u": "</rw/x%20y?q=1&r>", "v": "<HTTP/1.1>", "hpo": "</rw/x%20y>", "qhpo": `"/rw/x%20y"`, "now": "/new", "acl": "get11"}}},
+				{conn: "b", req: hxReq{Method: "POST", Path: "http://ex.test/p/q?z", Header: []string{"Host: ex.test"}},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<POST>", "u": "</p/q?z>", "v": "<HTTP/1.1>", "hpo": "</p/q>", "now": "/p/q", "acl": ""}}},
+				{conn: "a", req: hxReq{Path: "/plain"},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<GET>", "u": "</plain>", "hpo": "</plain>", "now": "/plain", "acl": ""}}},
+				{conn: "b", req: hxReq{Path: "http://ex.test", Header: []string{"Host: ex.test"}},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<GET>", "u": "<>", "hpo": "<>", "acl": ""}}},
+			},
+		},
+		{
+			// The request line's captures in the response phase, after
+			// the request was rewritten on its way to the server.
+			name: "request line captures in the response",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-path /elsewhere
+    http-response set-header m "<%[capture.req.method]>"
+    http-response set-header u "<%[capture.req.uri]>"
+    http-response set-header v "<%[capture.req.ver]>"
+    http-response set-header hpo "<%HPO>"
+    http-response set-header acl yes if { capture.req.uri -m end ?k=v }
+    default_backend app
+
+backend app
+    server app1 @APP@
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/orig?k=v"},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<GET>", "u": "</orig?k=v>", "v": "<HTTP/1.1>", "hpo": "</orig>", "acl": "yes"}}},
+				{conn: "b", req: hxReq{Method: "HEAD", Path: "/other"},
+					want: hxWant{Status: 200, Header: map[string]string{"m": "<HEAD>", "u": "</other>", "hpo": "</other>", "acl": ""}}},
+			},
+		},
+		{
+			// xxh32([seed]): an unsigned 32-bit integer (8 bytes in hex, as
+			// any integer), the seed taken modulo 2^32; an ACL matches it
+			// as an integer.
+			name: "xxh32",
+			cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.h) req.hdr(x-in),xxh32
+    http-request return status 200 hdr h "%[var(txn.h)]" hdr s "%[req.hdr(x-in),xxh32(1)]" hdr n "%[req.hdr(x-in),xxh32(-1)]" hdr w "%[req.hdr(x-in),xxh32(4294967297)]" hdr x "%[req.hdr(x-in),xxh32,hex]" hdr m "%[req.hdr(x-in),xxh32,mod(1000)]" hdr e "%[str(),xxh32]" hdr acl "%[str(yes)]" if { req.hdr(x-in),xxh32 852579327 }
+    http-request return status 200 hdr h "%[var(txn.h)]" hdr s "%[req.hdr(x-in),xxh32(7)]" hdr acl "%[str(no)]"
+`,
+			steps: []hxStep{
+				{conn: "a", req: hxReq{Path: "/", Header: []string{"X-In: abc"}},
+					want: hxWant{Status: 200, Header: map[string]string{"h": "852579327", "s": "2856167679", "n": "2989167648", "w": "2856167679", "x": "0000000032D153FF", "m": "327", "e": "46947589", "acl": "yes"}}},
+				{conn: "b", req: hxReq{Path: "/", Header: []string{"X-In: 0123456789abcdefghijklmnopqrstuvwxyz"}},
+					want: hxWant{Status: 200, Header: map[string]string{"s": "1928890642", "acl": "no"}}},
+				{conn: "a", req: hxReq{Path: "/", Header: []string{"X-In: Nobody inspects the spammish repetition"}},
+					want: hxWant{Status: 200, Header: map[string]string{"h": "3794352943", "acl": "no"}}},
+			},
+		},
 	})
 }

@@ -1899,7 +1899,7 @@ func (g *gen) logFormat(p *proxy, http bool) (string, error) {
 		}
 		expr := s[i+2 : i+end]
 		i += end
-		if strings.HasPrefix(expr, "var(") && !strings.Contains(expr, "),") || strings.HasPrefix(expr, "capture.re") && !strings.Contains(expr, "),") {
+		if (strings.HasPrefix(expr, "var(") || strings.HasPrefix(expr, "capture.req.hdr(") || strings.HasPrefix(expr, "capture.res.hdr(")) && !strings.Contains(expr, "),") {
 			out.WriteString("%[" + expr + "]")
 			continue
 		}

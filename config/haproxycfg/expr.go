@@ -280,6 +280,10 @@ var moreFetches = map[string]fetchDef{
 	"capture.res.hdr": {one: func(_ scope, a []string) string { return call("capture_res_hdr", a[0]) }, match: "str", nargs: [2]int{1, 1}},
 	"unique-id":       {one: func(sc scope, _ []string) string { return "H.uid(txn, UID[" + luaQuote(sc.fe) + "])" }, match: "str"},
 	"uuid":            {one: func(_ scope, a []string) string { return call("uuid", lits(a)...) }, match: "str", nargs: [2]int{0, 1}},
+	// The request line as received, in both phases and the log.
+	"capture.req.method": simple("capture_req_method", "str"),
+	"capture.req.uri":    simple("capture_req_uri", "str"),
+	"capture.req.ver":    simple("capture_req_ver", "str"),
 }
 
 // uniqueIDVar reads the request's unique ID (unique-id-format) as it is:
@@ -300,7 +304,7 @@ var converters = map[string]bool{
 	"lower": true, "upper": true, "length": true, "hex": true, "hex2i": true, "cut_crlf": true, "bytes": true,
 	"field": true, "word": true, "ltrim": true, "rtrim": true, "url_dec": true, "url_enc": true, "base64": true,
 	"b64dec": true, "ub64enc": true, "ub64dec": true, "sha1": true, "sha2": true, "crc32": true, "crc32c": true,
-	"djb2": true, "sdbm": true, "wt6": true, "json": true, "regsub": true, "ipmask": true, "map": true,
+	"djb2": true, "sdbm": true, "wt6": true, "xxh32": true, "json": true, "regsub": true, "ipmask": true, "map": true,
 	"map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
@@ -341,7 +345,7 @@ var strIn = map[string]bool{
 // give strings.
 var convMatch = map[string]string{
 	"length": "int", "hex2i": "int", "crc32": "int", "crc32c": "int", "djb2": "int", "sdbm": "int", "wt6": "int",
-	"neg": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
+	"xxh32": "int", "neg": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
 }
 
 // declareACLFile adds f to the ACL files of the configuration, once.
@@ -539,6 +543,11 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname), Ints: mapInts(cname)})
 			}
+			if cname == "xxh32" {
+				if err := checkSeed(cargs); err != nil {
+					return "", "", false, err
+				}
+			}
 			if strings.HasPrefix(cname, "table_") || cname == "in_table" {
 				if err := sc.g.checkTableArg(cname, cargs); err != nil {
 					return "", "", false, err
@@ -623,6 +632,20 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	return code, match, false, nil
 }
 
+// checkSeed checks xxh32's optional seed, an integer, at load as
+// HAProxy does.
+func checkSeed(args []string) error {
+	if len(args) > 1 {
+		return fmt.Errorf("converter 'xxh32' takes at most one argument (a seed)")
+	}
+	if len(args) == 1 {
+		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
+			return fmt.Errorf("converter 'xxh32': seed '%s' is not an integer", args[0])
+		}
+	}
+	return nil
+}
+
 // operand reads an arithmetic argument: a number or a variable name.
 func (sc scope) operand(a string) (string, error) {
 	if _, err := strconv.Atoi(a); err == nil {
@@ -673,6 +696,9 @@ func (sc scope) logVar(name string) string {
 		return "txn.f:path()"
 	case "HQ":
 		return "H.hq(txn)"
+	case "HPO":
+		// The received path without its query (capture.req.uri's).
+		return `H.S(txn.f:capture_req_uri()):match("^[^?]*")`
 	case "HV":
 		return `"HTTP/" .. H.S(txn.f:req_ver())`
 	case "r":

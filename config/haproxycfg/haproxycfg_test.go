@@ -327,6 +327,11 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  log stdout local0\n  log-format \"%ci %zz\"\n", "haproxy.cfg:5: log-format: unknown log-format variable %zz"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if nope\n", "haproxy.cfg:4: deny: no ACL named 'nope'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(abc)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32': seed 'abc' is not an integer"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(1,2)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32' takes at most one argument (a seed)"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh64\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh64' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh3(1)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh3' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[capture.res.ver]\n", "fetch 'capture.res.ver' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[str(a),concat(,req.hdr(h),)]\n", "'req.hdr(h)': want a number or a variable"},
 		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
@@ -462,6 +467,10 @@ func TestExpressions(t *testing.T) {
 		{"path,hmac(sha256,txn.key)", `H.hmac(txn.c, txn.f:path(), "sha256", txn:get_var("txn.key"))`},
 		{"path,hmac(sha1,a2V5)", `H.hmac(txn.c, txn.f:path(), "sha1", "a2V5")`},
 		{"req.cook_cnt()", `H.cook_cnt(txn, nil)`},
+		{"capture.req.method", "txn.f:capture_req_method()"},
+		{"capture.req.uri,lower", `H.conv(txn.c, "lower", txn.f:capture_req_uri())`},
+		{"capture.req.ver", "txn.f:capture_req_ver()"},
+		{"path,xxh32(-1)", `H.conv(txn.c, "xxh32", txn.f:path(), -1)`},
 		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
 		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
 		{"bin(0a41)", `"\010A"`},
@@ -501,6 +510,10 @@ func TestExpressions(t *testing.T) {
 	got, err := sc.format("a%%b %[path] c")
 	if want := `"a%b " .. H.S(txn.f:path()) .. " c"`; err != nil || got != want {
 		t.Errorf("format = %q, %v; want %q", got, err, want)
+	}
+	got, err = sc.format("%HPO")
+	if want := `H.S(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`; err != nil || got != want {
+		t.Errorf("format %%HPO = %q, %v; want %q", got, err, want)
 	}
 	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)
 	if want := `not ((H.M["str"](txn.f:method(), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {

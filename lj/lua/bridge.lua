@@ -232,6 +232,7 @@ local I = {
 	mono_us = ffi.cast("double (*)(void)", B.mono_us),
 	b64 = ffi.cast("int (*)(le_buf *, const char *, size_t, int)", B.b64),
 	hash = ffi.cast("uint32_t (*)(int, const char *, size_t, int)", B.hash),
+	xxh32 = ffi.cast("uint32_t (*)(const char *, size_t, uint32_t)", B.xxh32),
 	-- What this state shares with its loop (cgo/stream.h, le_loop).
 	loop = ffi.cast("le_loop *", B.loop),
 	-- Light userdata for cjson.null and cjson.empty_array (cjson.lua).

@@ -81,7 +81,25 @@ local function as_addr(v)
 	return format("%d.%d.%d.%d", floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
 end
 
-local casts = { str = as_str, bin = as_str, int = as_int, addr = as_addr }
+-- as_bin: an integer (a boolean: 1 or 0) is its 64 bits, big-endian, as
+-- HAProxy casts one to binary (int(1),hex is 0000000000000001).
+-- bin8 is this state's scratch: filled and read in one call.
+local ffi_ = require("ffi")
+local u64, bin8 = ffi_.typeof("uint64_t"), ffi_.new("uint8_t[8]")
+local function as_bin(v)
+	local t = type(v)
+	if t == "string" then return v end
+	if t ~= "number" then v = v == true and 1 or 0 end
+	if v ~= v then v = 0 end
+	local x = u64(ffi_.new("int64_t", trunc(v)))
+	for i = 7, 0, -1 do
+		bin8[i] = x % 256
+		x = x / 256
+	end
+	return ffi_.string(bin8, 8)
+end
+
+local casts = { str = as_str, bin = as_bin, int = as_int, addr = as_addr }
 
 -- Arguments --------------------------------------------------------------
 
@@ -433,6 +451,13 @@ for alg, h in pairs(hashes) do
 		return tonumber(c_hash(h, s, #s, (aval ~= nil and aval ~= 0) and 1 or 0))
 	end)
 end
+-- xxh32([seed]): the seed is taken modulo 2^32, as HAProxy's unsigned
+-- int takes it. (xxh64 and xxh3 are 64-bit integers, which these
+-- samples, doubles, cannot hold exactly: not there.)
+local c_xxh32 = I.xxh32
+def("xxh32", "bin", "int", { { "seed", "int" } }, function(s, seed)
+	return tonumber(c_xxh32(s, #s, (seed or 0) % 4294967296))
+end)
 def("json", "str", "str", { { "input_code", "str" } }, function(s, mode)
 	if mode == nil or mode == "" then mode = "ascii" end
 	return gocall(GO.conv_json, s, mode)

@@ -581,10 +581,49 @@ end
 F.capture_req_hdr = function(s, id) return I.captured_value(s, "req", tonumber(id)) end
 F.capture_res_hdr = function(s, id) return I.captured_value(s, "res", tonumber(id)) end
 
+-- received keeps, by stream, the method and target of the request as
+-- they arrived, once a rule or script is about to rewrite them (the
+-- request's spans then name the new ones): { method, target }. Cleared
+-- when the request ends.
+local received = setmetatable({}, { __mode = "k" })
+
+-- keep_request_line saves the request line of s as it arrived, before
+-- its first rewrite.
+function I.keep_request_line(s)
+	if received[s] == nil then received[s] = { I.span(s, s.method), I.span(s, s.target) } end
+end
+
+local function received_line(s)
+	local r = received[s]
+	if r then return r[1], r[2] end
+	return I.span(s, s.method), I.span(s, s.target)
+end
+
+-- capture.req.method, capture.req.uri, capture.req.ver: HAProxy's copy of
+-- the request line as received, which rewrites leave alone. The URI is
+-- its path and query: none for "*", an authority (CONNECT) or an
+-- absolute URI without a path. The version is "HTTP/1.1" from 1.1 on
+-- (HTTP/2 too, as HAProxy flags it), else "HTTP/1.0".
+function F.capture_req_method(s) return (received_line(s)) end
+function F.capture_req_uri(s)
+	local _, t = received_line(s)
+	if t == nil or t:byte() == 47 then return t end -- "/"
+	local rest = t:match("^%a[%w+.-]*://(.*)$")
+	if rest == nil then return nil end
+	local i = rest:find("/", 1, true)
+	if i == nil then return nil end
+	return rest:sub(i)
+end
+function F.capture_req_ver(s)
+	if s.major > 1 or s.major == 1 and s.minor >= 1 then return "HTTP/1.1" end
+	return "HTTP/1.0"
+end
+
 -- request_ended releases what the request held here: the stick entries it
 -- tracked (conn_cur) and its captures.
 function I.request_ended(s)
 	if captured[s] ~= nil then captured[s] = nil end
+	if received[s] ~= nil then received[s] = nil end
 	local t = tracked[s]
 	if t == nil then return end
 	tracked[s] = nil

@@ -195,6 +195,15 @@ local function put(s, v, span, fname)
 	if I.buf_put(s.head, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
 end
 
+-- put_line is put for a part of the request line: the line as it came
+-- is kept first, for capture.req.* (only in a request's entry, whose end
+-- forgets it).
+local function put_line(s, v, span, fname)
+	I.keep_request_line(s)
+	if I.head_full(s, false, #v) then error(fname .. ": the request head " .. I.HEAD_FULL, 3) end
+	if I.buf_put(s.head, v, #v, span) ~= 0 then error(fname .. ": out of memory", 3) end
+end
+
 -- target rebuilds the request-target from path and query.
 -- set_target writes the target anew from the path and query, after the
 -- scheme and authority of an absolute-form target, which stay (HAProxy
@@ -207,9 +216,10 @@ local function set_target(s)
 		local prefix = old:match("^%a[%w+.-]*://[^/?]*")
 		if prefix then t = prefix .. t end
 	end
-	put(s, t, s.target, "set target")
+	put_line(s, t, s.target, "set target")
 end
-I.req_put, I.set_target = put, set_target -- for the hooks' mut.req (hooks.lua)
+I.req_put, I.set_target = put_line, set_target -- for the hooks' mut.req (hooks.lua)
+I.addr_put = put -- for set-src and set-dst (txn.lua)
 
 function HTTP.req_set_method(self, method)
 	local s = stream_of(self, "req_set_method")
@@ -217,7 +227,7 @@ function HTTP.req_set_method(self, method)
 	if not method:match("^[%w!#$%%&'*+%-.^_`|~]+$") then
 		error("req_set_method: invalid method '" .. method .. "'", 2)
 	end
-	put(s, method, s.method, "req_set_method")
+	put_line(s, method, s.method, "req_set_method")
 	return true
 end
 
@@ -225,7 +235,7 @@ function HTTP.req_set_path(self, path)
 	local s = stream_of(self, "req_set_path")
 	need_string("req_set_path", 2, path)
 	if path:find("[%c ?]") then error("req_set_path: invalid path", 2) end
-	put(s, path, s.path, "req_set_path")
+	put_line(s, path, s.path, "req_set_path")
 	set_target(s)
 	return true
 end
@@ -235,7 +245,7 @@ function HTTP.req_set_query(self, query)
 	need_string("req_set_query", 2, query)
 	if query:sub(1, 1) == "?" then query = query:sub(2) end
 	if query:find("[%c ]") then error("req_set_query: invalid query", 2) end
-	put(s, query, s.query, "req_set_query")
+	put_line(s, query, s.query, "req_set_query")
 	set_target(s)
 	return true
 end
@@ -247,9 +257,9 @@ function HTTP.req_set_uri(self, uri)
 	local path, query = uri:match("^([^?]*)%??(.*)$")
 	local scheme_host, p = path:match("^(%a[%w+.-]*://[^/]*)(.*)$")
 	if scheme_host then path = p ~= "" and p or "/" end
-	put(s, path, s.path, "req_set_uri")
-	put(s, query, s.query, "req_set_uri")
-	put(s, uri, s.target, "req_set_uri")
+	put_line(s, path, s.path, "req_set_uri")
+	put_line(s, query, s.query, "req_set_uri")
+	put_line(s, uri, s.target, "req_set_uri")
 	if scheme_host and I.span(s, s.method) ~= "CONNECT" then
 		-- As HAProxy: an absolute URI's authority (without user info)
 		-- becomes the value of each Host field there is.

@@ -158,7 +158,7 @@ function TXN.set_src(self, addr)
 	local s = stream_of(self, "set_src")
 	local text = addr_text(addr)
 	if text == nil then return false end
-	I.req_put(s, text, s.src, "set_src")
+	I.addr_put(s, text, s.src, "set_src")
 	return true
 end
 
@@ -178,7 +178,7 @@ function TXN.set_dst(self, addr)
 	local s = stream_of(self, "set_dst")
 	local text = addr_text(addr)
 	if text == nil then return false end
-	I.req_put(s, text, s.dst, "set_dst")
+	I.addr_put(s, text, s.dst, "set_dst")
 	return true
 end
 
@@ -189,7 +189,7 @@ function TXN.set_dst_port(self, port)
 	local s = stream_of(self, "set_dst_port")
 	port = port_of(port)
 	if port == nil then return false end
-	if s.dst.len == 0 then I.req_put(s, "0.0.0.0", s.dst, "set_dst_port") end
+	if s.dst.len == 0 then I.addr_put(s, "0.0.0.0", s.dst, "set_dst_port") end
 	s.dst_port = port
 	return true
 end
