@@ -1,6 +1,7 @@
 package haproxycfg
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"math"
@@ -525,6 +526,27 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		if len(xff) > 0 && http {
 			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then H.forwardfor(txn, xff) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
+		}
+		// option originalto of either adds the header (the backend's name
+		// first) unless the destination is in the except network of
+		// either: {name, frontend's networks or false, backend's or false}.
+		var xot []string
+		for _, name := range sortedKeys(reach) {
+			be := backends[name]
+			if (p.originalTo == "" && be.originalTo == "") || !be.forwards() {
+				continue
+			}
+			hdr := cmp.Or(be.originalTo, p.originalTo)
+			except := func(x *proxy) string {
+				if x.originalTo == "" || x.originalToExcept == "" {
+					return "false"
+				}
+				return "{H.net(" + luaQuote(x.originalToExcept) + ")}"
+			}
+			xot = append(xot, fmt.Sprintf("[%s] = {%s, %s, %s}", luaQuote(name), luaQuote(hdr), except(p), except(be)))
+		}
+		if len(xot) > 0 && http {
+			fallback += fmt.Sprintf("\nlocal xot = %s[H.st(txn).be]\nif xot then H.originalto(txn, xot) end", g.constant("{"+strings.Join(xot, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}

@@ -177,6 +177,9 @@ type proxy struct {
 	retryOn []string
 	// dynamicKey: dynamic-cookie-key, for a cookie line's dynamic.
 	dynamicKey string
+	// originalTo: the header option originalto adds ("" for none), and
+	// its except network (no header for a destination there).
+	originalTo, originalToExcept string
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -1360,6 +1363,23 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 				p.forwardforIfNone = true
 			default:
 				return at.unsupported("option forwardfor " + w[i])
+			}
+		}
+	case "originalto":
+		if neg {
+			return at.errorf("'no option originalto': negation is not supported for this option (as in HAProxy)")
+		}
+		p.originalTo, p.originalToExcept = "x-original-to", ""
+		for i := 2; i < len(w); i++ {
+			switch {
+			case w[i] == "header" && i+1 < len(w):
+				p.originalTo = strings.ToLower(w[i+1])
+				i++
+			case w[i] == "except" && i+1 < len(w):
+				p.originalToExcept = w[i+1]
+				i++
+			default:
+				return at.errorf("option originalto: only 'except NETWORK' and 'header NAME' are taken, got '%s'", w[i])
 			}
 		}
 	case "httpchk":
