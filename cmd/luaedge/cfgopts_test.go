@@ -81,3 +81,63 @@ listen lst
 		},
 	}, backends)
 }
+
+// option http-restrict-req-hdr-names: after each proxy's http-request
+// rules, a field whose name holds something else than letters, digits
+// and '-' is deleted, or the request denied with a 403 (the section's
+// errorfile); preserve keeps it. Two clients of the same loop take turns.
+func TestHAProxyCfgRestrictHdrNames(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	hcHeadersBackend(t, backends)
+	hcRunCompare(t, hcScenario{
+		name: "option http-restrict-req-hdr-names",
+		cfg: hcHTTPDefaults + `
+frontend reject
+    bind 127.0.0.1:@PORT@
+    option http-restrict-req-hdr-names reject
+    http-request return status 200 content-type text/plain string "rules first\n" if { path /ret }
+    http-request allow if { path /allow }
+    default_backend app
+
+frontend delete
+    bind 127.0.0.1:@PORTD@
+    option http-restrict-req-hdr-names delete
+    http-request set-header x-before %[req.hdr(x_a)]
+    default_backend app
+
+frontend plain
+    bind 127.0.0.1:@PORTP@
+    use_backend rej if { path_beg /rej }
+    use_backend del if { path_beg /del }
+    default_backend app
+
+backend app
+    server s1 @HDRS@
+
+backend rej
+    option http-restrict-req-hdr-names reject
+    errorfile 403 403.http
+    server s1 @HDRS@
+
+backend del
+    option http-restrict-req-hdr-names preserve
+    option http-restrict-req-hdr-names delete
+    server s1 @HDRS@
+`,
+		made: map[string]string{"403.http": "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nbe!\n"},
+		steps: []hxStep{
+			{name: "good names pass", conn: "a", req: hxReq{Path: "/x", Header: []string{"X-Good-1: v"}}, want: hxWant{Status: 200, Body: "x-good-1=v\n"}},
+			{name: "an underscore is rejected", conn: "b", req: hxReq{Path: "/x", Header: []string{"X_A: 1"}}, want: hxWant{Status: 403, AnyBody: true}},
+			{name: "a dot is rejected", conn: "a", req: hxReq{Path: "/x", Header: []string{"X.B: 1"}}, want: hxWant{Status: 403, AnyBody: true}},
+			{name: "after the rules: a return answers", conn: "b", req: hxReq{Path: "/ret", Header: []string{"X_A: 1"}}, want: hxWant{Status: 200, Body: "rules first\n"}},
+			{name: "allow does not skip it", conn: "a", req: hxReq{Path: "/allow", Header: []string{"X_A: 1"}}, want: hxWant{Status: 403, AnyBody: true}},
+			{name: "deleted after the rules saw them", front: "D", conn: "a", req: hxReq{Path: "/x", Header: []string{"X_A: 1", "X.B: 2", "X-Ok: 3", "X~C: 4"}},
+				want: hxWant{Status: 200, Body: "x-before=1 x-ok=3\n"}},
+			{name: "deleted, a second client", front: "D", conn: "b", req: hxReq{Path: "/x", Header: []string{"X-Ok: 3"}}, want: hxWant{Status: 200, Body: "x-before= x-ok=3\n"}},
+			{name: "preserve by default", front: "P", conn: "a", req: hxReq{Path: "/x", Header: []string{"X_A: 1"}}, want: hxWant{Status: 200, Body: "x_a=1\n"}},
+			{name: "a backend's reject, its errorfile", front: "P", conn: "b", req: hxReq{Path: "/rej", Header: []string{"X_A: 1"}}, want: hxWant{Status: 403, Body: "be!\n"}},
+			{name: "a backend's delete, the last line wins", front: "P", conn: "a", req: hxReq{Path: "/del", Header: []string{"X_A: 1", "X-Ok: 3"}}, want: hxWant{Status: 200, Body: "x-ok=3\n"}},
+		},
+	}, backends)
+}

@@ -344,7 +344,13 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		if http {
 			// redirect lines run after the section's http-request rules.
 			tracks, _ := tracksOf(x)
-			return append(append(append(rules, tracks...), x.httpReq...), x.redirects...)
+			rules = append(append(rules, tracks...), x.httpReq...)
+			if x.restrictHdrNames == "delete" || x.restrictHdrNames == "reject" {
+				// After the section's http-request rules, before its
+				// redirect lines, as HAProxy checks the names.
+				rules = append(rules, rule{at: x.restrictAt, words: []string{restrictHdrNamesRule, x.restrictHdrNames}})
+			}
+			return append(rules, x.redirects...)
 		}
 		return append(rules, x.tcpReq...)
 	}
@@ -765,6 +771,17 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	if s.be != "" {
 		gate = append(gate, fmt.Sprintf("H.st(txn).be == %s", luaQuote(s.be)))
 	}
+	if name == restrictHdrNamesRule {
+		// Not a rule: an allow does not skip it.
+		code, err := c.restrictHdrNames(sc, act[1])
+		if err != nil {
+			return "", r.at.errorf("option http-restrict-req-hdr-names: %v", err)
+		}
+		if len(gate) > 0 {
+			code = fmt.Sprintf("if %s then\n%s\nend", strings.Join(gate, " and "), code)
+		}
+		return c.g.action(phase, fmt.Sprintf("%s: option http-restrict-req-hdr-names %s", r.at, act[1]), code), nil
+	}
 	if allow {
 		gate = append(gate, fmt.Sprintf("not H.st(txn).skip[%s]", luaQuote(s.id)))
 	}
@@ -796,6 +813,24 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 		code = fmt.Sprintf("if %s then\n%s\nend", strings.Join(gate, " and "), stmt)
 	}
 	return c.g.action(phase, fmt.Sprintf("%s: %s", r.at, strings.Join(w, " ")), code), nil
+}
+
+// restrictHdrNamesRule is the rule that stands for option
+// http-restrict-req-hdr-names delete|reject among a section's rules.
+const restrictHdrNamesRule = "option http-restrict-req-hdr-names"
+
+// restrictHdrNames compiles option http-restrict-req-hdr-names: the
+// request's fields whose names hold a byte other than a letter, a digit
+// or '-' are deleted, or the request is denied (403) as by a deny rule.
+func (c *chain) restrictHdrNames(sc scope, mode string) (string, error) {
+	if mode == "delete" {
+		return "H.bad_hdr_names(txn, true)", nil
+	}
+	page, err := c.page(sc, 403, sc.be)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("if H.bad_hdr_names(txn, false) then\ntxn:count_http_error()\ntxn:capture_cookie()\n%s\nend", page), nil
 }
 
 // quoteRule writes a Lua rule as the model's rule lists take it, quoting

@@ -40,10 +40,62 @@ backend named
 	}
 }
 
+// option http-restrict-req-hdr-names delete|reject runs after the
+// section's http-request rules, whatever an allow did, and before its
+// redirect lines; preserve (the default) adds nothing.
+func TestRestrictHdrNames(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `defaults
+    mode http
+
+frontend f
+    bind :7001
+    option http-restrict-req-hdr-names reject
+    http-request allow if { path /a }
+    http-request set-header x-a b
+    redirect location /elsewhere if { path /r }
+    default_backend b
+
+backend b
+    option http-restrict-req-hdr-names delete
+    server s 127.0.0.1:9000
+
+frontend p
+    bind :7002
+    option http-restrict-req-hdr-names delete
+    option http-restrict-req-hdr-names preserve
+    default_backend b2
+
+backend b2
+    server s 127.0.0.1:9000
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	header := strings.Index(rules, `txn.http:req_set_header("x-a", "b")`)
+	reject := strings.Index(rules, "if H.bad_hdr_names(txn, false) then")
+	redirect := strings.Index(rules, `"/elsewhere"`)
+	if header < 0 || reject < header || redirect < reject {
+		t.Errorf("want set-header, then the reject, then the redirect:\n%s", rules)
+	}
+	if strings.Contains(rules[reject-200:reject], "skip") {
+		t.Errorf("an allow must not skip the check:\n%s", rules[reject-200:reject+100])
+	}
+	if !strings.Contains(rules, "if H.st(txn).be == \"b\" then\nH.bad_hdr_names(txn, true)\nend") {
+		t.Errorf("want the backend's delete behind its gate:\n%s", rules)
+	}
+	if n := strings.Count(rules, "H.bad_hdr_names(txn,"); n != 2 {
+		t.Errorf("want 2 checks (preserve adds none), got %d", n)
+	}
+}
+
 func TestOptionErrors(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"frontend f\n  bind :80\n  option originalto if-none\n", "haproxy.cfg:3: option originalto: only 'except NETWORK' and 'header NAME' are taken, got 'if-none'"},
 		{"frontend f\n  bind :80\n  no option originalto\n", "haproxy.cfg:3: 'no option originalto': negation is not supported"},
+		{"frontend f\n  bind :80\n  option http-restrict-req-hdr-names\n", "haproxy.cfg:3: option http-restrict-req-hdr-names: want preserve, delete or reject"},
+		{"frontend f\n  bind :80\n  option http-restrict-req-hdr-names drop\n", "want preserve, delete or reject"},
+		{"frontend f\n  bind :80\n  no option http-restrict-req-hdr-names\n", "negation is not supported"},
 	} {
 		_, err := Load(write(t, "haproxy.cfg", tc.cfg))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

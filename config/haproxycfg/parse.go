@@ -180,6 +180,10 @@ type proxy struct {
 	// originalTo: the header option originalto adds ("" for none), and
 	// its except network (no header for a destination there).
 	originalTo, originalToExcept string
+	// restrictHdrNames: option http-restrict-req-hdr-names, "delete" or
+	// "reject" ("" or "preserve": names are kept).
+	restrictHdrNames string
+	restrictAt       pos
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -1382,6 +1386,14 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 				return at.errorf("option originalto: only 'except NETWORK' and 'header NAME' are taken, got '%s'", w[i])
 			}
 		}
+	case "http-restrict-req-hdr-names":
+		if neg {
+			return at.errorf("'no option http-restrict-req-hdr-names': negation is not supported for this option (as in HAProxy)")
+		}
+		if len(w) != 3 || (w[2] != "preserve" && w[2] != "delete" && w[2] != "reject") {
+			return at.errorf("option http-restrict-req-hdr-names: want preserve, delete or reject")
+		}
+		p.restrictHdrNames, p.restrictAt = w[2], at
 	case "httpchk":
 		p.httpCheck = true
 		p.check.Type = "http"

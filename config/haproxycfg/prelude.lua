@@ -677,6 +677,21 @@ function H.originalto(txn, o)
 	txn.http:req_add_header(o[1], dst)
 end
 
+-- bad_hdr_names tells whether a request field's name holds a byte other
+-- than a letter, a digit or '-' (option http-restrict-req-hdr-names);
+-- with delete, it deletes those fields.
+function H.bad_hdr_names(txn, delete)
+	local bad = false
+	for name in pairs(txn.http:req_get_headers()) do
+		if find(name, "[^A-Za-z0-9%-]") then
+			if not delete then return true end
+			txn.http:req_del_header(name)
+			bad = true
+		end
+	end
+	return bad
+end
+
 -- uid returns the request's unique ID, made with gen (its frontend's
 -- unique-id-format) when first asked; nil without a format.
 function H.uid(txn, gen)
