@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // hcHeadersBackend adds HDRS to backends: a server that answers with the
@@ -140,4 +144,93 @@ backend del
 			{name: "a backend's delete, the last line wins", front: "P", conn: "a", req: hxReq{Path: "/del", Header: []string{"X_A: 1", "X-Ok: 3"}}, want: hxWant{Status: 200, Body: "x-ok=3\n"}},
 		},
 	}, backends)
+}
+
+// The global section's set-var: proc.* variables set at start from
+// expressions of constants and earlier variables, which rules and Lua
+// read and change; a second client of the same loop sees the change.
+func TestHAProxyCfgGlobalSetVar(t *testing.T) {
+	needBinary(t)
+	script := `
+core.register_service("show", "http", function(applet)
+	local body = tostring(applet:get_var("proc.threshold")) .. " " .. tostring(applet:get_var("proc.current_state")) .. "\n"
+	applet:set_status(200)
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`
+	hcRunCompare(t, hcScenario{
+		name: "global set-var",
+		cfg: `global
+    nbthread 1
+    set-var proc.current_state str(primary)
+    set-var proc.prio int(100)
+    set-var proc.threshold int(200),sub(proc.prio)
+    set-var proc.label str(x),concat(-,proc.current_state,-end)
+    set-var proc.flag bool(1)
+    set-var proc.none var(proc.missing)
+    lua-load show.lua
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(proc.prio) int(7) if { path /set }
+    http-request return status 200 content-type text/plain lf-string "state=%[var(proc.current_state)] prio=%[var(proc.prio)] thr=%[var(proc.threshold)] label=%[var(proc.label)] flag=%[var(proc.flag)] none=%[var(proc.none)]\n" if { path /vars } || { path /set }
+    http-request deny deny_status 429 if { var(proc.threshold) -m int gt 99 } { path /deny }
+    http-request use-service lua.show
+`,
+		made: map[string]string{"show.lua": script},
+		steps: []hxStep{
+			{name: "the values", conn: "a", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=100 thr=100 label=x-primary-end flag=1 none=\n"}},
+			{name: "an ACL reads them", conn: "b", req: hxReq{Path: "/deny"}, want: hxWant{Status: 429, AnyBody: true}},
+			{name: "Lua reads them", conn: "b", req: hxReq{Path: "/lua"}, want: hxWant{Status: 200, Body: "100 primary\n"}},
+			{name: "a rule changes one", conn: "a", req: hxReq{Path: "/set"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 none=\n"}},
+			{name: "the other client sees it", conn: "b", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 none=\n"}},
+		},
+	}, nil)
+}
+
+// A reload evaluates the global set-var lines again, as HAProxy's new
+// process does: a value a rule changed goes back to the configured one.
+func TestHAProxyCfgGlobalSetVarReload(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := func(gen string) string {
+		return "global\n    set-var proc.v int(1)\n\nfrontend f\n    mode http\n    bind " + addr + "\n" +
+			"    http-request set-var(proc.v) int(5) if { path /set }\n" +
+			"    http-request return status 200 content-type text/plain lf-string \"" + gen + " v=%[var(proc.v)]\"\n"
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("one"))
+	s, ok := launch(t, dir, []string{"-f", "haproxy.cfg"}, []string{addr})
+	if !ok {
+		t.Fatalf("luaedge did not start:\n%s", s.logs())
+	}
+	if got := hxOnce(t, addr, hxReq{Path: "/set"}); got.Body != "one v=5" {
+		t.Fatalf("set by a rule: %v", got)
+	}
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("two"))
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := hxOnce(t, addr, hxReq{Path: "/"})
+		if strings.HasPrefix(got.Body, "two") {
+			if got.Body != "two v=1" {
+				t.Errorf("after the reload: %q, want \"two v=1\"", got.Body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

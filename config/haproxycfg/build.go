@@ -49,6 +49,55 @@ func Load(paths []string) (*Result, error) {
 	return f.build()
 }
 
+// globalFetches and globalConverters are what a global set-var's
+// expression may use: HAProxy evaluates it while reading the file, with
+// no request, so only internal data (constants and proc.* variables).
+var (
+	globalFetches    = map[string]bool{"str": true, "int": true, "bool": true, "bin": true, "var": true, "always_true": true, "always_false": true}
+	globalConverters = map[string]bool{"add": true, "sub": true, "mul": true, "div": true, "mod": true, "concat": true, "strcmp": true, "secure_memcmp": true, "add_item": true}
+)
+
+// procVarsCode compiles the global section's set-var lines into Lua that
+// sets the variables, in order, when the prelude loads, before the
+// lua-load scripts: in every state (each one sets them before it serves,
+// all to the same values) and again on a reload, as HAProxy evaluates
+// them each time it reads its configuration. Their expressions run on a
+// stand-in TXN whose var() reads proc.* variables only.
+func (f *file) procVarsCode(g *gen) (string, error) {
+	if len(f.procVars) == 0 {
+		return "", nil
+	}
+	sc := scope{phase: "global", dir: f.dir, g: g}
+	var b strings.Builder
+	b.WriteString("\ndo\nlocal txn = {get_var = function(_, n) if n:sub(1, 5) == \"proc.\" then return core.get_var(n) end end}\n")
+	for _, r := range f.procVars {
+		name, expr := r.words[0], r.words[1]
+		parts := splitTop(expr, ',')
+		for i, part := range parts {
+			fn, args, err := callParts(part)
+			if err != nil {
+				return "", r.at.errorf("set-var %s: %v", name, err)
+			}
+			if i == 0 && !globalFetches[fn] {
+				return "", r.at.errorf("set-var %s: fetch '%s' in the global section is not supported by luaedge (only str, int, bool, bin, var and always_true/false)", name, fn)
+			}
+			if i == 0 && fn == "var" && len(args) == 1 && !strings.HasPrefix(args[0], "proc.") {
+				return "", r.at.errorf("set-var %s: var(%s): only proc.* variables exist in the global section", name, args[0])
+			}
+			if i > 0 && !globalConverters[fn] {
+				return "", r.at.errorf("set-var %s: converter '%s' in the global section is not supported by luaedge (only add, sub, mul, div, mod, concat, strcmp, secure_memcmp and add_item)", name, fn)
+			}
+		}
+		code, _, _, err := sc.expr(expr, false)
+		if err != nil {
+			return "", r.at.errorf("set-var %s: %v", name, err)
+		}
+		fmt.Fprintf(&b, "do local v = %s; if v ~= nil then core.set_var(%s, v) end end\n", code, luaQuote(name))
+	}
+	b.WriteString("end\n")
+	return b.String(), nil
+}
+
 // gen collects the generated Lua.
 type gen struct {
 	head   strings.Builder // constants (P) and named ACLs (ACL)
@@ -216,6 +265,11 @@ func (f *file) build() (*Result, error) {
 		fmt.Fprintf(&pre, "if package then package.path = %s .. \";\" .. package.path end\n", luaQuote(p))
 	}
 	pre.WriteString(prelude)
+	vars, err := f.procVarsCode(g)
+	if err != nil {
+		return nil, err
+	}
+	pre.WriteString(vars)
 	pre.WriteString("\nhaproxycfg_runtime = H\n")
 	var rules strings.Builder
 	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, UID = {}, {}, {}\n")

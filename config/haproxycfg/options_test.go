@@ -103,3 +103,44 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// The global section's set-var lines set proc.* variables, in order, in
+// the prelude (before the lua-load scripts); only expressions of
+// constants and proc.* variables are taken, as HAProxy evaluates them
+// with no request.
+func TestGlobalSetVar(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `global
+    set-var proc.prio int(100)
+    set-var proc.threshold int(200),sub(proc.prio)
+
+frontend f
+    mode http
+    bind :7001
+    http-request return status 204
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := string(res.Prelude)
+	prio := strings.Index(pre, `do local v = 100; if v ~= nil then core.set_var("proc.prio", v) end end`)
+	thr := strings.Index(pre, `do local v = H.arith(200, "-", txn:get_var("proc.prio")); if v ~= nil then core.set_var("proc.threshold", v) end end`)
+	if prio < 0 || thr < prio {
+		t.Errorf("want proc.prio then proc.threshold set in the prelude:\n%s", pre[max(0, len(pre)-600):])
+	}
+	if strings.Contains(string(res.Rules), "core.set_var") {
+		t.Errorf("the rules set them again:\n%s", res.Rules)
+	}
+	for _, tc := range []struct{ cfg, want string }{
+		{"global\n  set-var txn.x int(1)\n", "haproxy.cfg:2: set-var: cannot set variable 'txn.x', only scope 'proc' is permitted"},
+		{"global\n  set-var proc.x\n", "haproxy.cfg:2: set-var: want a proc.* variable name and a sample expression"},
+		{"global\n  set-var proc.x src\n", "haproxy.cfg:2: set-var proc.x: fetch 'src' in the global section is not supported by luaedge"},
+		{"global\n  set-var proc.x var(txn.y)\n", "haproxy.cfg:2: set-var proc.x: var(txn.y): only proc.* variables exist in the global section"},
+		{"global\n  set-var proc.x str(a),lower\n", "haproxy.cfg:2: set-var proc.x: converter 'lower' in the global section is not supported by luaedge"},
+		{"global\n  set-var proc.x int(1),add(x)\n", "haproxy.cfg:2: set-var proc.x: 'x': want a number or a variable"},
+	} {
+		_, err := Load(write(t, "haproxy.cfg", tc.cfg+"frontend f\n  mode http\n  bind :80\n  http-request return status 204\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}

@@ -230,6 +230,9 @@ type file struct {
 
 	compLevel int // tune.comp.maxlevel
 
+	// procVars are the global section's set-var lines: {NAME, EXPR}.
+	procVars []rule
+
 	httpErrors map[string]*httpErrors // the http-errors sections, by name
 	userlists  map[string]*userlist   // the userlist sections, by name
 	// caches are the cache sections, in order; cacheAt, where each begins.
@@ -867,6 +870,15 @@ func (f *file) globalLine(at pos, w []string) error {
 			return at.errorf("lua-prepend-path ... cpath: C modules are not supported by luaedge")
 		}
 		f.luaPath = append(f.luaPath, w[1])
+	case "set-var":
+		// set-var proc.NAME EXPR: set at start (build's procVars).
+		if len(w) != 3 {
+			return at.errorf("set-var: want a proc.* variable name and a sample expression")
+		}
+		if !strings.HasPrefix(w[1], "proc.") || len(w[1]) == len("proc.") {
+			return at.errorf("set-var: cannot set variable '%s', only scope 'proc' is permitted in the global section (as in HAProxy)", w[1])
+		}
+		f.procVars = append(f.procVars, rule{at: at, words: w[1:]})
 	case "expose-experimental-directives":
 		// HAProxy asks for it before normalize-uri and other experimental
 		// keywords; luaedge takes those it supports without it.
