@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -144,6 +145,52 @@ backend del
 			{name: "a backend's delete, the last line wins", front: "P", conn: "a", req: hxReq{Path: "/del", Header: []string{"X_A: 1", "X-Ok: 3"}}, want: hxWant{Status: 200, Body: "x-ok=3\n"}},
 		},
 	}, backends)
+}
+
+// A request option http-restrict-req-hdr-names rejects is logged as a
+// deny rule's: 403, PR, no server; on both servers.
+func TestHAProxyCfgRestrictHdrNamesLog(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	hcHeadersBackend(t, backends)
+	sc := hcScenario{
+		name: "http-restrict-req-hdr-names log",
+		cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    log stdout format raw local0
+    option dontlognull
+    log-format "LOG %ST %tsc %b/%s %{+Q}r"
+    option http-restrict-req-hdr-names reject
+    default_backend app
+
+backend app
+    server s1 @HDRS@
+`,
+		steps: []hxStep{
+			{conn: "a", req: hxReq{Path: "/bad", Header: []string{"X_A: 1"}}},
+			{conn: "b", req: hxReq{Path: "/good"}},
+		},
+	}
+	want := []string{`LOG 403 PR-- www/<NOSRV> "GET /bad HTTP/1.1"`, `LOG 200 ---- app/s1 "GET /good HTTP/1.1"`}
+	le, s := hcStartLuaedge(t, sc, backends)
+	if _, err := hxRunSteps(le, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return
+	}
+	ha, out := hcStartHAProxy(t, bin, sc, backends)
+	if _, err := hxRunSteps(ha, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // The global section's set-var: proc.* variables set at start from

@@ -884,7 +884,7 @@ func (c *chain) restrictHdrNames(sc scope, mode string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("if H.bad_hdr_names(txn, false) then\ntxn:count_http_error()\ntxn:capture_cookie()\n%s\nend", page), nil
+	return fmt.Sprintf("if H.bad_hdr_names(txn, false) then\ntxn:set_termination_state(\"PR\")\ntxn:count_http_error()\ntxn:capture_cookie()\n%s\nend", page), nil
 }
 
 // quoteRule writes a Lua rule as the model's rule lists take it, quoting

@@ -73,7 +73,7 @@ backend b2
 	}
 	rules := string(res.Rules)
 	header := strings.Index(rules, `txn.http:req_set_header("x-a", "b")`)
-	reject := strings.Index(rules, "if H.bad_hdr_names(txn, false) then")
+	reject := strings.Index(rules, "if H.bad_hdr_names(txn, false) then\ntxn:set_termination_state(\"PR\")")
 	redirect := strings.Index(rules, `"/elsewhere"`)
 	if header < 0 || reject < header || redirect < reject {
 		t.Errorf("want set-header, then the reject, then the redirect:\n%s", rules)
