@@ -199,6 +199,14 @@ func (f *file) build() (*Result, error) {
 	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
+		// HAProxy drops these options in mode tcp (nothing is ignored
+		// silently: luaedge says so).
+		if p.mode != "http" && p.originalTo != "" {
+			f.warn(p.originalToAt, "%s %s: 'option originalto' has no effect in mode tcp (it needs mode http, as in HAProxy)", p.kind, p.name)
+		}
+		if p.mode != "http" && (p.restrictHdrNames == "delete" || p.restrictHdrNames == "reject") {
+			f.warn(p.restrictAt, "%s %s: 'option http-restrict-req-hdr-names' has no effect in mode tcp", p.kind, p.name)
+		}
 		if p.kind == "backend" || p.kind == "listen" {
 			if backends[p.name] != nil {
 				return nil, p.at.errorf("%s %s: another backend has this name", p.kind, p.name)

@@ -89,6 +89,34 @@ backend b2
 	}
 }
 
+// In mode tcp both options are warned: HAProxy drops them there.
+func TestOptionsInModeTCP(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend t
+    bind :7001
+    option originalto
+    option http-restrict-req-hdr-names reject
+    default_backend b
+
+backend b
+    server s 127.0.0.1:9000
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(res.Warnings, "\n")
+	for _, want := range []string{
+		"haproxy.cfg:3: frontend t: 'option originalto' has no effect in mode tcp",
+		"haproxy.cfg:4: frontend t: 'option http-restrict-req-hdr-names' has no effect in mode tcp",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("want %q in the warnings:\n%s", want, w)
+		}
+	}
+	if strings.Contains(string(res.Rules), "H.originalto") || strings.Contains(string(res.Rules), "H.bad_hdr_names") {
+		t.Errorf("mode tcp compiled them:\n%s", res.Rules)
+	}
+}
+
 func TestOptionErrors(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"frontend f\n  bind :80\n  option originalto if-none\n", "haproxy.cfg:3: option originalto: only 'except NETWORK' and 'header NAME' are taken, got 'if-none'"},

@@ -180,6 +180,7 @@ type proxy struct {
 	// originalTo: the header option originalto adds ("" for none), and
 	// its except network (no header for a destination there).
 	originalTo, originalToExcept string
+	originalToAt                 pos
 	// restrictHdrNames: option http-restrict-req-hdr-names, "delete" or
 	// "reject" ("" or "preserve": names are kept).
 	restrictHdrNames string
@@ -1385,7 +1386,7 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 		if neg {
 			return at.errorf("'no option originalto': negation is not supported for this option (as in HAProxy)")
 		}
-		p.originalTo, p.originalToExcept = "x-original-to", ""
+		p.originalTo, p.originalToExcept, p.originalToAt = "x-original-to", "", at
 		for i := 2; i < len(w); i++ {
 			switch {
 			case w[i] == "header" && i+1 < len(w):
