@@ -200,7 +200,12 @@ func TestHAProxyCfgGlobalSetVar(t *testing.T) {
 	needBinary(t)
 	script := `
 core.register_service("show", "http", function(applet)
-	local body = tostring(applet:get_var("proc.threshold")) .. " " .. tostring(applet:get_var("proc.current_state")) .. "\n"
+	-- proc.none was named by a set-var line that gave it no value: it
+	-- exists for ifexist.
+	applet:set_var("proc.none", "late", true)
+	applet:set_var("proc.never", "no", true)
+	local body = tostring(applet:get_var("proc.threshold")) .. " " .. tostring(applet:get_var("proc.current_state")) .. " " ..
+		tostring(applet:get_var("proc.none")) .. " " .. tostring(applet:get_var("proc.never")) .. "\n"
 	applet:set_status(200)
 	applet:add_header("content-length", #body)
 	applet:start_response()
@@ -228,17 +233,17 @@ defaults
 frontend www
     bind 127.0.0.1:@PORT@
     http-request set-var(proc.prio) int(7) if { path /set }
-    http-request return status 200 content-type text/plain lf-string "state=%[var(proc.current_state)] prio=%[var(proc.prio)] thr=%[var(proc.threshold)] label=%[var(proc.label)] flag=%[var(proc.flag)] none=%[var(proc.none)]\n" if { path /vars } || { path /set }
+    http-request return status 200 content-type text/plain lf-string "state=%[var(proc.current_state)] prio=%[var(proc.prio)] thr=%[var(proc.threshold)] label=%[var(proc.label)] flag=%[var(proc.flag)]\n" if { path /vars } || { path /set }
     http-request deny deny_status 429 if { var(proc.threshold) -m int gt 99 } { path /deny }
     http-request use-service lua.show
 `,
 		made: map[string]string{"show.lua": script},
 		steps: []hxStep{
-			{name: "the values", conn: "a", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=100 thr=100 label=x-primary-end flag=1 none=\n"}},
+			{name: "the values", conn: "a", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=100 thr=100 label=x-primary-end flag=1\n"}},
 			{name: "an ACL reads them", conn: "b", req: hxReq{Path: "/deny"}, want: hxWant{Status: 429, AnyBody: true}},
-			{name: "Lua reads them", conn: "b", req: hxReq{Path: "/lua"}, want: hxWant{Status: 200, Body: "100 primary\n"}},
-			{name: "a rule changes one", conn: "a", req: hxReq{Path: "/set"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 none=\n"}},
-			{name: "the other client sees it", conn: "b", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 none=\n"}},
+			{name: "Lua reads them", conn: "b", req: hxReq{Path: "/lua"}, want: hxWant{Status: 200, Body: "100 primary late nil\n"}},
+			{name: "a rule changes one", conn: "a", req: hxReq{Path: "/set"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1\n"}},
+			{name: "the other client sees it", conn: "b", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1\n"}},
 		},
 	}, nil)
 }

@@ -1,6 +1,7 @@
 package haproxycfg
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -154,6 +155,9 @@ frontend f
 	thr := strings.Index(pre, `do local v = H.arith(200, "-", txn:get_var("proc.prio")); if v ~= nil then core.set_var("proc.threshold", v) end end`)
 	if prio < 0 || thr < prio {
 		t.Errorf("want proc.prio then proc.threshold set in the prelude:\n%s", pre[max(0, len(pre)-600):])
+	}
+	if d := res.Config.Lua.DeclaredVars; !slices.Contains(d, "proc.prio") || !slices.Contains(d, "proc.threshold") {
+		t.Errorf("declared %v, want proc.prio and proc.threshold among them", d)
 	}
 	if strings.Contains(string(res.Rules), "core.set_var") {
 		t.Errorf("the rules set them again:\n%s", res.Rules)

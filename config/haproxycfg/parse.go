@@ -880,6 +880,11 @@ func (f *file) globalLine(at pos, w []string) error {
 			return at.errorf("set-var: cannot set variable '%s', only scope 'proc' is permitted in the global section (as in HAProxy)", w[1])
 		}
 		f.procVars = append(f.procVars, rule{at: at, words: w[1:]})
+		// HAProxy registers the name although the expression may give
+		// nothing: set_var(..., ifexist) sets it then.
+		if !slices.Contains(f.global.Lua.DeclaredVars, w[1]) {
+			f.global.Lua.DeclaredVars = append(f.global.Lua.DeclaredVars, w[1])
+		}
 	case "expose-experimental-directives":
 		// HAProxy asks for it before normalize-uri and other experimental
 		// keywords; luaedge takes those it supports without it.
