@@ -1,6 +1,7 @@
 package haproxycfg
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"math"
@@ -46,6 +47,55 @@ func Load(paths []string) (*Result, error) {
 		return nil, err
 	}
 	return f.build()
+}
+
+// globalFetches and globalConverters are what a global set-var's
+// expression may use: HAProxy evaluates it while reading the file, with
+// no request, so only internal data (constants and proc.* variables).
+var (
+	globalFetches    = map[string]bool{"str": true, "int": true, "bool": true, "bin": true, "var": true, "always_true": true, "always_false": true}
+	globalConverters = map[string]bool{"add": true, "sub": true, "mul": true, "div": true, "mod": true, "concat": true, "strcmp": true, "secure_memcmp": true, "add_item": true}
+)
+
+// procVarsCode compiles the global section's set-var lines into Lua that
+// sets the variables, in order, when the prelude loads, before the
+// lua-load scripts: in every state (each one sets them before it serves,
+// all to the same values) and again on a reload, as HAProxy evaluates
+// them each time it reads its configuration. Their expressions run on a
+// stand-in TXN whose var() reads proc.* variables only.
+func (f *file) procVarsCode(g *gen) (string, error) {
+	if len(f.procVars) == 0 {
+		return "", nil
+	}
+	sc := scope{phase: "global", dir: f.dir, g: g}
+	var b strings.Builder
+	b.WriteString("\ndo\nlocal txn = {get_var = function(_, n) if n:sub(1, 5) == \"proc.\" then return core.get_var(n) end end}\n")
+	for _, r := range f.procVars {
+		name, expr := r.words[0], r.words[1]
+		parts := splitTop(expr, ',')
+		for i, part := range parts {
+			fn, args, err := callParts(part)
+			if err != nil {
+				return "", r.at.errorf("set-var %s: %v", name, err)
+			}
+			if i == 0 && !globalFetches[fn] {
+				return "", r.at.errorf("set-var %s: fetch '%s' in the global section is not supported by luaedge (only str, int, bool, bin, var and always_true/false)", name, fn)
+			}
+			if i == 0 && fn == "var" && len(args) == 1 && !strings.HasPrefix(args[0], "proc.") {
+				return "", r.at.errorf("set-var %s: var(%s): only proc.* variables exist in the global section", name, args[0])
+			}
+			if i > 0 && !globalConverters[fn] {
+				return "", r.at.errorf("set-var %s: converter '%s' in the global section is not supported by luaedge (only add, sub, mul, div, mod, concat, strcmp, secure_memcmp and add_item)", name, fn)
+			}
+		}
+		code, _, _, err := sc.expr(expr, false)
+		if err != nil {
+			return "", r.at.errorf("set-var %s: %v", name, err)
+		}
+		fmt.Fprintf(&b, "do local v = %s; if v ~= nil then core.set_var(%s, v) end end\n", code, luaQuote(name))
+	}
+	b.WriteString("end\n")
+	return b.String(), nil
 }
 
 // gen collects the generated Lua.
@@ -149,6 +199,14 @@ func (f *file) build() (*Result, error) {
 	}
 	backends := map[string]*proxy{}
 	for _, p := range f.proxies {
+		// HAProxy drops these options in mode tcp (nothing is ignored
+		// silently: luaedge says so).
+		if p.mode != "http" && p.originalTo != "" {
+			f.warn(p.originalToAt, "%s %s: 'option originalto' has no effect in mode tcp (it needs mode http, as in HAProxy)", p.kind, p.name)
+		}
+		if p.mode != "http" && (p.restrictHdrNames == "delete" || p.restrictHdrNames == "reject") {
+			f.warn(p.restrictAt, "%s %s: 'option http-restrict-req-hdr-names' has no effect in mode tcp", p.kind, p.name)
+		}
 		if p.kind == "backend" || p.kind == "listen" {
 			if backends[p.name] != nil {
 				return nil, p.at.errorf("%s %s: another backend has this name", p.kind, p.name)
@@ -215,6 +273,11 @@ func (f *file) build() (*Result, error) {
 		fmt.Fprintf(&pre, "if package then package.path = %s .. \";\" .. package.path end\n", luaQuote(p))
 	}
 	pre.WriteString(prelude)
+	vars, err := f.procVarsCode(g)
+	if err != nil {
+		return nil, err
+	}
+	pre.WriteString(vars)
 	pre.WriteString("\nhaproxycfg_runtime = H\n")
 	var rules strings.Builder
 	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, UID = {}, {}, {}\n")
@@ -343,7 +406,13 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		if http {
 			// redirect lines run after the section's http-request rules.
 			tracks, _ := tracksOf(x)
-			return append(append(append(rules, tracks...), x.httpReq...), x.redirects...)
+			rules = append(append(rules, tracks...), x.httpReq...)
+			if x.restrictHdrNames == "delete" || x.restrictHdrNames == "reject" {
+				// After the section's http-request rules, before its
+				// redirect lines, as HAProxy checks the names.
+				rules = append(rules, rule{at: x.restrictAt, words: []string{restrictHdrNamesRule, x.restrictHdrNames}})
+			}
+			return append(rules, x.redirects...)
 		}
 		return append(rules, x.tcpReq...)
 	}
@@ -525,6 +594,27 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		}
 		if len(xff) > 0 && http {
 			fallback += fmt.Sprintf("\nlocal xff = %s[H.st(txn).be]\nif xff then H.forwardfor(txn, xff) end", g.constant("{"+strings.Join(xff, ", ")+"}"))
+		}
+		// option originalto of either adds the header (the backend's name
+		// first) unless the destination is in the except network of
+		// either: {name, frontend's networks or false, backend's or false}.
+		var xot []string
+		for _, name := range sortedKeys(reach) {
+			be := backends[name]
+			if (p.originalTo == "" && be.originalTo == "") || !be.forwards() {
+				continue
+			}
+			hdr := cmp.Or(be.originalTo, p.originalTo)
+			except := func(x *proxy) string {
+				if x.originalTo == "" || x.originalToExcept == "" {
+					return "false"
+				}
+				return "{H.net(" + luaQuote(x.originalToExcept) + ")}"
+			}
+			xot = append(xot, fmt.Sprintf("[%s] = {%s, %s, %s}", luaQuote(name), luaQuote(hdr), except(p), except(be)))
+		}
+		if len(xot) > 0 && http {
+			fallback += fmt.Sprintf("\nlocal xot = %s[H.st(txn).be]\nif xot then H.originalto(txn, xot) end", g.constant("{"+strings.Join(xot, ", ")+"}"))
 		}
 		req = append(req, g.action(phase+"-req", "no backend, or a backend without servers: 503", fallback))
 	}
@@ -743,6 +833,17 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	if s.be != "" {
 		gate = append(gate, fmt.Sprintf("H.st(txn).be == %s", luaQuote(s.be)))
 	}
+	if name == restrictHdrNamesRule {
+		// Not a rule: an allow does not skip it.
+		code, err := c.restrictHdrNames(sc, act[1])
+		if err != nil {
+			return "", r.at.errorf("option http-restrict-req-hdr-names: %v", err)
+		}
+		if len(gate) > 0 {
+			code = fmt.Sprintf("if %s then\n%s\nend", strings.Join(gate, " and "), code)
+		}
+		return c.g.action(phase, fmt.Sprintf("%s: option http-restrict-req-hdr-names %s", r.at, act[1]), code), nil
+	}
 	if allow {
 		gate = append(gate, fmt.Sprintf("not H.st(txn).skip[%s]", luaQuote(s.id)))
 	}
@@ -774,6 +875,24 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 		code = fmt.Sprintf("if %s then\n%s\nend", strings.Join(gate, " and "), stmt)
 	}
 	return c.g.action(phase, fmt.Sprintf("%s: %s", r.at, strings.Join(w, " ")), code), nil
+}
+
+// restrictHdrNamesRule is the rule that stands for option
+// http-restrict-req-hdr-names delete|reject among a section's rules.
+const restrictHdrNamesRule = "option http-restrict-req-hdr-names"
+
+// restrictHdrNames compiles option http-restrict-req-hdr-names: the
+// request's fields whose names hold a byte other than a letter, a digit
+// or '-' are deleted, or the request is denied (403) as by a deny rule.
+func (c *chain) restrictHdrNames(sc scope, mode string) (string, error) {
+	if mode == "delete" {
+		return "H.bad_hdr_names(txn, true)", nil
+	}
+	page, err := c.page(sc, 403, sc.be)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("if H.bad_hdr_names(txn, false) then\ntxn:set_termination_state(\"PR\")\ntxn:count_http_error()\ntxn:capture_cookie()\n%s\nend", page), nil
 }
 
 // quoteRule writes a Lua rule as the model's rule lists take it, quoting

@@ -177,6 +177,14 @@ type proxy struct {
 	retryOn []string
 	// dynamicKey: dynamic-cookie-key, for a cookie line's dynamic.
 	dynamicKey string
+	// originalTo: the header option originalto adds ("" for none), and
+	// its except network (no header for a destination there).
+	originalTo, originalToExcept string
+	originalToAt                 pos
+	// restrictHdrNames: option http-restrict-req-hdr-names, "delete" or
+	// "reject" ("" or "preserve": names are kept).
+	restrictHdrNames string
+	restrictAt       pos
 }
 
 // clone copies a defaults section for a proxy that inherits it.
@@ -222,6 +230,9 @@ type file struct {
 	dnsAt     pos
 
 	compLevel int // tune.comp.maxlevel
+
+	// procVars are the global section's set-var lines: {NAME, EXPR}.
+	procVars []rule
 
 	httpErrors map[string]*httpErrors // the http-errors sections, by name
 	userlists  map[string]*userlist   // the userlist sections, by name
@@ -860,6 +871,20 @@ func (f *file) globalLine(at pos, w []string) error {
 			return at.errorf("lua-prepend-path ... cpath: C modules are not supported by luaedge")
 		}
 		f.luaPath = append(f.luaPath, w[1])
+	case "set-var":
+		// set-var proc.NAME EXPR: set at start (build's procVars).
+		if len(w) != 3 {
+			return at.errorf("set-var: want a proc.* variable name and a sample expression")
+		}
+		if !strings.HasPrefix(w[1], "proc.") || len(w[1]) == len("proc.") {
+			return at.errorf("set-var: cannot set variable '%s', only scope 'proc' is permitted in the global section (as in HAProxy)", w[1])
+		}
+		f.procVars = append(f.procVars, rule{at: at, words: w[1:]})
+		// HAProxy registers the name although the expression may give
+		// nothing: set_var(..., ifexist) sets it then.
+		if !slices.Contains(f.global.Lua.DeclaredVars, w[1]) {
+			f.global.Lua.DeclaredVars = append(f.global.Lua.DeclaredVars, w[1])
+		}
 	case "expose-experimental-directives":
 		// HAProxy asks for it before normalize-uri and other experimental
 		// keywords; luaedge takes those it supports without it.
@@ -1362,6 +1387,31 @@ func (f *file) option(p *proxy, at pos, w []string) error {
 				return at.unsupported("option forwardfor " + w[i])
 			}
 		}
+	case "originalto":
+		if neg {
+			return at.errorf("'no option originalto': negation is not supported for this option (as in HAProxy)")
+		}
+		p.originalTo, p.originalToExcept, p.originalToAt = "x-original-to", "", at
+		for i := 2; i < len(w); i++ {
+			switch {
+			case w[i] == "header" && i+1 < len(w):
+				p.originalTo = strings.ToLower(w[i+1])
+				i++
+			case w[i] == "except" && i+1 < len(w):
+				p.originalToExcept = w[i+1]
+				i++
+			default:
+				return at.errorf("option originalto: only 'except NETWORK' and 'header NAME' are taken, got '%s'", w[i])
+			}
+		}
+	case "http-restrict-req-hdr-names":
+		if neg {
+			return at.errorf("'no option http-restrict-req-hdr-names': negation is not supported for this option (as in HAProxy)")
+		}
+		if len(w) != 3 || (w[2] != "preserve" && w[2] != "delete" && w[2] != "reject") {
+			return at.errorf("option http-restrict-req-hdr-names: want preserve, delete or reject")
+		}
+		p.restrictHdrNames, p.restrictAt = w[2], at
 	case "httpchk":
 		p.httpCheck = true
 		p.check.Type = "http"

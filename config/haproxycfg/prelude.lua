@@ -683,6 +683,31 @@ function H.forwardfor(txn, o)
 	txn.http:req_add_header(o[1], src)
 end
 
+-- originalto adds option originalto's header, o = {name, the frontend's
+-- except networks (or false), the backend's (or false)}: the address the
+-- client connected to, unless it is in either network.
+function H.originalto(txn, o)
+	local dst = txn.f:dst()
+	if dst == nil then return end
+	if o[2] and M.ip(dst, o[2]) or o[3] and M.ip(dst, o[3]) then return end
+	txn.http:req_add_header(o[1], dst)
+end
+
+-- bad_hdr_names tells whether a request field's name holds a byte other
+-- than a letter, a digit or '-' (option http-restrict-req-hdr-names);
+-- with delete, it deletes those fields.
+function H.bad_hdr_names(txn, delete)
+	local bad = false
+	for name in pairs(txn.http:req_get_headers()) do
+		if find(name, "[^A-Za-z0-9%-]") then
+			if not delete then return true end
+			txn.http:req_del_header(name)
+			bad = true
+		end
+	end
+	return bad
+end
+
 -- uid returns the request's unique ID, made with gen (its frontend's
 -- unique-id-format) when first asked; nil without a format.
 function H.uid(txn, gen)
