@@ -3,8 +3,6 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -72,22 +70,5 @@ backend app
 		`LOG SESSIONID=denied - 403 "GET /deny HTTP/1.1"`,
 	}
 	backends := map[string]string{"COOKIES": srv.Listener.Addr().String()}
-	le, s := hcStartLuaedge(t, sc, backends)
-	if _, err := hxRunSteps(le, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		return
-	}
-	ha, out := hcStartHAProxy(t, bin, sc, backends)
-	if _, err := hxRunSteps(ha, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	hcLogsBoth(t, sc, backends, want)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -173,24 +172,7 @@ backend app
 		},
 	}
 	want := []string{`LOG 403 PR-- www/<NOSRV> "GET /bad HTTP/1.1"`, `LOG 200 ---- app/s1 "GET /good HTTP/1.1"`}
-	le, s := hcStartLuaedge(t, sc, backends)
-	if _, err := hxRunSteps(le, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		return
-	}
-	ha, out := hcStartHAProxy(t, bin, sc, backends)
-	if _, err := hxRunSteps(ha, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	hcLogsBoth(t, sc, backends, want)
 }
 
 // The global section's set-var: proc.* variables set at start from

@@ -1172,6 +1172,31 @@ func hcLogLines(out func() string, n int) []string {
 	return lines()
 }
 
+// hcLogsBoth runs the scenario's steps on luaedge, then on HAProxy when
+// it is installed, and checks that each writes the access-log lines want
+// (those of a log-format starting "LOG ").
+func hcLogsBoth(t *testing.T, sc hcScenario, backends map[string]string, want []string) {
+	t.Helper()
+	le, s := hcStartLuaedge(t, sc, backends)
+	if _, err := hxRunSteps(le, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		return
+	}
+	ha, out := hcStartHAProxy(t, bin, sc, backends)
+	if _, err := hxRunSteps(ha, sc.steps); err != nil {
+		t.Fatal(err)
+	}
+	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestHAProxyCfgLogFormat: log, log-format and captures give the same
 // access-log lines on both servers, for the fields that do not depend on
 // timing or ports; set-log-level silent leaves a request out; set-src

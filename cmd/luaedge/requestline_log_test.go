@@ -1,10 +1,6 @@
 package main
 
-import (
-	"os/exec"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // capture.req.method, capture.req.uri, capture.req.ver and %HPO in a
 // log-format: the request line as it arrived, after set-method and
@@ -47,22 +43,5 @@ frontend www
 		`LOG GET /deny HTTP/1.1 /deny "/deny" 3902795462 403 "GET /deny HTTP/1.1"`,
 		`LOG HEAD / HTTP/1.1 / "/" 2593267669 200 "HEAD / HTTP/1.1"`,
 	}
-	le, s := hcStartLuaedge(t, sc, nil)
-	if _, err := hxRunSteps(le, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(s.logs, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("luaedge's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		return
-	}
-	ha, out := hcStartHAProxy(t, bin, sc, nil)
-	if _, err := hxRunSteps(ha, sc.steps); err != nil {
-		t.Fatal(err)
-	}
-	if got := hcLogLines(out.String, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("haproxy's lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	hcLogsBoth(t, sc, nil, want)
 }
