@@ -91,9 +91,11 @@ func (l *listener) reopen(t *testing.T) {
 
 // fastCheck is a check config quick enough for tests.
 func fastCheck(typ string, rise, fall int) CheckConfig {
-	// A generous timeout: on a loaded machine an answering server must
-	// not count as failing, or the answer counts below are off.
-	return CheckConfig{Type: typ, Interval: 20 * time.Millisecond, Timeout: 5 * time.Second, Rise: rise, Fall: fall}
+	// A timeout generous enough that an answering server on a loaded
+	// machine does not count as failing (the answer counts below would
+	// be off), short enough that a connection that hangs (a port another
+	// test took meanwhile) fails well within waitFor's 5 s.
+	return CheckConfig{Type: typ, Interval: 20 * time.Millisecond, Timeout: time.Second, Rise: rise, Fall: fall}
 }
 
 // statusServer is an HTTP server answering code; it counts the answers
