@@ -306,12 +306,19 @@ func (f *Format) Append(b []byte, r *Record) []byte {
 	sep := true
 	for i := range f.parts {
 		p := &f.parts[i]
-		for k := 0; k < len(p.lit); k++ {
-			if c := p.lit[k]; c != ' ' {
-				b, sep = append(b, c), false
-			} else if !sep {
+		for lit := p.lit; lit != ""; {
+			k := strings.IndexByte(lit, ' ')
+			if k < 0 {
+				b, sep = append(b, lit...), false
+				break
+			}
+			if k > 0 {
+				b, sep = append(b, lit[:k]...), false
+			}
+			if !sep {
 				b, sep = append(b, ' '), true
 			}
+			lit = lit[k+1:]
 		}
 		if p.v == vNone {
 			continue

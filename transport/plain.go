@@ -144,8 +144,8 @@ func (p *Plain) Write(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if p.x != nil && p.x.d != nil {
-		p.x.d.send(b)
+	if d := p.detached(); d != nil {
+		d.send(b)
 		return
 	}
 	if len(b) <= rawWriteMax && p.c.OutboundBuffered() == 0 {

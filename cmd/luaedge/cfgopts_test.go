@@ -4,13 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // hcHeadersBackend adds HDRS to backends: a server that answers with the
@@ -233,38 +229,16 @@ frontend www
 // A reload evaluates the global set-var lines again, as HAProxy's new
 // process does: a value a rule changed goes back to the configured one.
 func TestHAProxyCfgGlobalSetVarReload(t *testing.T) {
-	needBinary(t)
-	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cfg := func(gen string) string {
+	cfg := func(addr, gen string) string {
 		return "global\n    set-var proc.v int(1)\n\nfrontend f\n    mode http\n    bind " + addr + "\n" +
 			"    http-request set-var(proc.v) int(5) if { path /set }\n" +
 			"    http-request return status 200 content-type text/plain lf-string \"" + gen + " v=%[var(proc.v)]\"\n"
 	}
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("one"))
-	s, ok := launch(t, dir, []string{"-f", "haproxy.cfg"}, []string{addr})
-	if !ok {
-		t.Fatalf("luaedge did not start:\n%s", s.logs())
-	}
+	addr, _, _, reload := hcReloadable(t, cfg, "one")
 	if got := hxOnce(t, addr, hxReq{Path: "/set"}); got.Body != "one v=5" {
 		t.Fatalf("set by a rule: %v", got)
 	}
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("two"))
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := hxOnce(t, addr, hxReq{Path: "/"})
-		if strings.HasPrefix(got.Body, "two") {
-			if got.Body != "two v=1" {
-				t.Errorf("after the reload: %q, want \"two v=1\"", got.Body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if got := reload("two"); got.Body != "two v=1" {
+		t.Errorf("after the reload: %q, want \"two v=1\"", got.Body)
 	}
 }

@@ -1419,39 +1419,55 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	}
 }
 
-// TestHAProxyCfgReload: SIGHUP reads the haproxy.cfg files again.
-func TestHAProxyCfgReload(t *testing.T) {
+// hcReloadable runs luaedge on the haproxy.cfg cfg writes for a bind
+// address and a generation's word, first gen; reload writes it for
+// another and sends SIGHUP, then polls / until the answer starts with
+// that word (for 10 s) and returns it.
+func hcReloadable(t *testing.T, cfg func(addr, gen string) string, first string) (addr, dir string, s *server, reload func(gen string) hxResp) {
+	t.Helper()
 	needBinary(t)
-	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cfg := func(answer string) string {
-		return "frontend f\n    mode http\n    bind " + addr + "\n    http-request return status 200 content-type text/plain string " + answer + "\n"
-	}
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("one"))
+	dir = t.TempDir()
+	addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg(addr, first))
 	s, ok := launch(t, dir, []string{"-f", "haproxy.cfg"}, []string{addr})
 	if !ok {
 		t.Fatalf("luaedge did not start:\n%s", s.logs())
 	}
+	reload = func(gen string) hxResp {
+		t.Helper()
+		writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg(addr, gen))
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := hxOnce(t, addr, hxReq{Path: "/"})
+			if strings.HasPrefix(got.Body, gen) {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return addr, dir, s, reload
+}
+
+// TestHAProxyCfgReload: SIGHUP reads the haproxy.cfg files again.
+func TestHAProxyCfgReload(t *testing.T) {
+	cfg := func(addr, answer string) string {
+		return "frontend f\n    mode http\n    bind " + addr + "\n    http-request return status 200 content-type text/plain string " + answer + "\n"
+	}
+	addr, dir, s, reload := hcReloadable(t, cfg, "one")
 	if got := hxOnce(t, addr, hxReq{Path: "/"}); got.Body != "one" {
 		t.Fatalf("before the reload: %v", got)
 	}
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("two"))
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := hxOnce(t, addr, hxReq{Path: "/"})
-		if got.Body == "two" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %v 10 s after SIGHUP; log:\n%s", got, s.logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if got := reload("two"); got.Body != "two" {
+		t.Fatalf("after the reload: %v", got)
 	}
 	// A broken file keeps the running generation, and the log names the line.
-	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg("three")+"    bogus-keyword\n")
+	writeFile(t, filepath.Join(dir, "haproxy.cfg"), cfg(addr, "three")+"    bogus-keyword\n")
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
