@@ -217,13 +217,28 @@ func mapStrings(in []string, f func(string) string) []string {
 }
 
 // Requests pipelined before the client's end are all answered, in order,
-// then the connection closes; an answer its server cut short is cut
+// then the connection closes, whether the server sends a head and its body
+// apart or bytes past the body's length (dropped); an answer its server cut short is cut
 // short for the client, whose connection closes. (HAProxy answers the first only, or all,
 // depending on when the end reaches it.) A second client on the loop
 // meanwhile gets its own answer.
 func TestHalfClosePipelined(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(50 * time.Millisecond)
+		switch r.URL.Path {
+		case "/apart": // the head, then the body a while later
+			w.Header().Set("content-length", "5")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+			io.WriteString(w, "apart")
+			return
+		case "/past": // bytes past the body's length
+			c, _, _ := w.(http.Hijacker).Hijack()
+			io.WriteString(c, "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbodyEXTRA")
+			c.Close()
+			return
+		}
 		if r.URL.Path == "/cut" { // a close in the middle of the body
 			w.Header().Set("content-length", "1000")
 			io.WriteString(w, "partial")
@@ -246,7 +261,7 @@ backends:
 `, nil)
 	done := make(chan []byte)
 	go func() {
-		done <- halfCloseAsk(t, s.addr(), "GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\nGET /c HTTP/1.1\r\nhost: x\r\n\r\n")
+		done <- halfCloseAsk(t, s.addr(), "GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /apart HTTP/1.1\r\nhost: x\r\n\r\nGET /past HTTP/1.1\r\nhost: x\r\n\r\nGET /c HTTP/1.1\r\nhost: x\r\n\r\n")
 	}()
 	if got := stickGet(t, stickClient("127.0.0.2"), s.addr(), "/other"); got != "200 slow /other" {
 		t.Errorf("the other client got %q", got)
@@ -266,7 +281,7 @@ backends:
 		resp.Body.Close()
 		bodies = append(bodies, string(b))
 	}
-	if want := []string{"slow /a", "slow /b", "slow /c"}; strings.Join(bodies, "|") != strings.Join(want, "|") {
+	if want := []string{"slow /a", "apart", "body", "slow /c"}; strings.Join(bodies, "|") != strings.Join(want, "|") {
 		t.Errorf("answers %q, want %q", bodies, want)
 	}
 	cut := halfCloseAsk(t, s.addr(), "GET /cut HTTP/1.1\r\nhost: x\r\n\r\nGET /after HTTP/1.1\r\nhost: x\r\n\r\n")
