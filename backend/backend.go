@@ -381,6 +381,10 @@ func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
 		health:     b.check.Rise + b.check.Fall - 1,
 		lastChange: time.Now(),
 	}
+	if b.check.Type != "" {
+		// As HAProxy's: up, but down at the first failed check.
+		s.health = b.check.Rise
+	}
 	s.addr.Store(newServerAddr(sc.Address))
 	w := sc.Weight
 	if w == 0 {
@@ -390,7 +394,7 @@ func (b *Backend) newServer(sc ServerConfig, id int) (*Server, error) {
 	s.weight.Store(int32(w))
 	s.maxconn.Store(clampConn(sc.MaxConn))
 	s.hstate.Store(healthUp)
-	s.full.Store(true)
+	s.full.Store(s.health == s.maxHealth())
 	if sc.Disabled {
 		s.admin.Store(adminMaint)
 	}

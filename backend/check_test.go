@@ -292,6 +292,25 @@ func TestTCPCheck(t *testing.T) {
 	ev.want(t, "a down", "a up")
 }
 
+// TestFirstCheckFails: as HAProxy's, a server starts up with the health of
+// a server that just rose, so its first failed check takes it down although
+// fall is 3.
+func TestFirstCheckFails(t *testing.T) {
+	l := newListener(t, modeAccept)
+	addr := l.addr
+	l.close()
+	b := mustNew(t, Config{Name: "x", Servers: []ServerConfig{{Name: "a", Address: addr}}, Check: fastCheck("tcp", 2, 3)})
+	a := b.Server("a")
+	if !a.Up() {
+		t.Fatal("a server with checks should start up")
+	}
+	b.Start()
+	waitFor(t, "a down", func() bool { return !a.Up() })
+	if st := a.Stats(); st["chkfail"] != 1 {
+		t.Errorf("down after %v failed checks, want 1", st["chkfail"])
+	}
+}
+
 func TestCheckDisableKeepsState(t *testing.T) {
 	l := newListener(t, modeAccept)
 	l.close()
