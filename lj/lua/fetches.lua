@@ -848,7 +848,7 @@ function F.srv_name(s)
 	local px = core.backends[backend_name(s.srv_be) or ""]
 	if px == nil then return nil end
 	for name, srv in pairs(px.servers) do
-		if srv.puid == s.srv_id then return name end
+		if tonumber(srv.puid) == s.srv_id then return name end
 	end
 	return nil
 end

@@ -50,11 +50,16 @@ local function srv(method)
 		return I.gocall(I.go.server, self.backend, self.name, method, ...)
 	end
 end
-for _, m in ipairs({ "is_draining", "set_maxconn", "get_maxconn", "set_weight", "get_weight",
+for _, m in ipairs({ "set_maxconn", "get_maxconn", "set_weight", "get_weight",
 	"set_addr", "get_addr", "set_drain", "set_maint", "set_ready", "shut_sess",
 	"check_enable", "check_disable", "check_force_up", "check_force_nolb", "check_force_down",
 	"agent_enable", "agent_disable", "agent_force_up", "agent_force_down" }) do
 	Server[m] = srv(m)
+end
+-- is_draining: 1 or 0, as HAProxy 2.6 gives it (both are true in Lua).
+function Server.is_draining(self)
+	check(self, server_mt, "Server", "is_draining")
+	return I.gocall(I.go.server, self.backend, self.name, "is_draining") and 1 or 0
 end
 function Server.get_stats(self)
 	check(self, server_mt, "Server", "get_stats")
@@ -108,13 +113,14 @@ function StickTable.dump(self, filter)
 	return out
 end
 
--- set_proxies is how Go describes the configuration to a new state.
+-- set_proxies is how Go describes the configuration to a new state. As
+-- in HAProxy, uuid and puid are strings.
 function I.set_proxies(list)
 	for _, p in ipairs(list) do
-		local px = setmetatable({ name = p.name, uuid = p.uuid, cap = p.cap, mode = p.mode, servers = {}, listeners = {} }, proxy_mt)
+		local px = setmetatable({ name = p.name, uuid = tostring(p.uuid), cap = p.cap, mode = p.mode, servers = {}, listeners = {} }, proxy_mt)
 		if p.stktable then px.stktable = setmetatable({ name = p.name }, stk_mt) end
 		for _, s in ipairs(p.servers or {}) do
-			px.servers[s.name] = setmetatable({ name = s.name, puid = s.puid, backend = p.name }, server_mt)
+			px.servers[s.name] = setmetatable({ name = s.name, puid = tostring(s.puid), backend = p.name }, server_mt)
 		end
 		for _, l in ipairs(p.listeners or {}) do
 			px.listeners[l] = setmetatable({ name = l, frontend = p.name }, listener_mt)
