@@ -141,6 +141,7 @@ func (r hxReq) wire() string {
 type hxResp struct {
 	Closed    bool // the connection closed without an answer
 	Truncated bool // the connection closed in the middle of the body
+	Close     bool // the answer says the connection closes after it ("connection: close", HTTP/1.0)
 	Status    int
 	Reason    string
 	Header    http.Header
@@ -222,6 +223,7 @@ func (c *hxClient) do(r hxReq) (hxResp, error) {
 	}
 	return hxResp{
 		Truncated: err != nil,
+		Close:     resp.Close,
 		Status:    resp.StatusCode,
 		Reason:    strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" "),
 		Header:    resp.Header,
@@ -285,6 +287,7 @@ type hxWant struct {
 	Body    string
 	AnyBody bool
 	Header  map[string]string
+	Open    bool // checked when true: the answer keeps the connection open
 }
 
 func hxCheck(t *testing.T, what string, got hxResp, want hxWant) {
@@ -322,6 +325,9 @@ func hxDiff(what string, got hxResp, want hxWant) []string {
 	}
 	if got.Closed {
 		return append(diffs, fmt.Sprintf("%s: the connection closed without an answer, want %d", what, want.Status))
+	}
+	if want.Open && got.Close {
+		diffs = append(diffs, fmt.Sprintf("%s: the answer closes the connection, want it kept open", what))
 	}
 	if got.Status != want.Status || (want.Reason != "" && got.Reason != want.Reason) {
 		diffs = append(diffs, fmt.Sprintf("%s: status %d %q, want %d %q", what, got.Status, got.Reason, want.Status, want.Reason))
@@ -1656,6 +1662,9 @@ func hxCompare(le, ha hxResp, headers []string) string {
 	}
 	if le.Status != ha.Status || le.Reason != ha.Reason {
 		diffs = append(diffs, fmt.Sprintf("status: luaedge %d %q, haproxy %d %q", le.Status, le.Reason, ha.Status, ha.Reason))
+	}
+	if le.Close != ha.Close {
+		diffs = append(diffs, fmt.Sprintf("connection closes after the answer: luaedge %v, haproxy %v", le.Close, ha.Close))
 	}
 	if le.Body != ha.Body || le.Truncated != ha.Truncated {
 		diffs = append(diffs, fmt.Sprintf("body: luaedge %q (cut short: %v), haproxy %q (cut short: %v)", abbrev(le.Body), le.Truncated, abbrev(ha.Body), ha.Truncated))

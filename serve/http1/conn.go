@@ -687,16 +687,18 @@ func (h *Conn) Abort() {
 }
 
 // Fail answers status if nothing of the response left yet, else cuts the
-// connection: a half-sent response cannot be turned into an error. Only a
-// script's failure (500) keeps the connection; after a failed forward the
-// request body may be half sent.
+// connection: a half-sent response cannot be turned into an error. As
+// HAProxy's error answers (a script's 500, a server's 502, 503 or 504),
+// it keeps a keep-alive connection whose request was read whole; one
+// whose body is still coming closes, since the next request's start
+// cannot be found.
 func (h *Conn) Fail(status int) {
 	h.requestOver()
 	if h.rq.headSent {
 		h.closeNow()
 		return
 	}
-	h.writeSimple(status, status == 500 && h.rq.keepAlive && h.rq.bodyDone)
+	h.writeSimple(status, h.rq.keepAlive && h.rq.bodyDone)
 }
 
 // SendHead serialises a response head, adding framing, Date and Server.

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestHAProxyCfgErrorKeepAlive: as HAProxy 2.6's, the error answers of a
+// forward that failed (502 for a server that does not speak HTTP, 504
+// for one that does not answer, 503 for one refusing connections or
+// down) keep the client's keep-alive connection: the next request on it
+// is answered, without a "connection: close" before. A second client on
+// the same loop is answered in between.
+func TestHAProxyCfgErrorKeepAlive(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	backends["GARBAGE"] = serveTCP(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			c.Write([]byte("not http\r\n\r\n"))
+		}
+	})
+	backends["SILENT"] = serveTCP(t, func(c net.Conn) {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(io.Discard, c) // until the proxy gives up
+	})
+	step := func(name, conn, path string, status int) hxStep {
+		return hxStep{name: name, conn: conn, req: hxReq{Path: path}, want: hxWant{Status: status, AnyBody: true, Open: true}}
+	}
+	hcRunCompare(t, hcScenario{
+		name: "error answers keep the connection",
+		cfg: hcHTTPDefaults + `    timeout server 1s
+    retries 0
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    use_backend garbage if { path /garbage }
+    use_backend silent if { path /silent }
+    use_backend closed if { path /closed }
+    use_backend down if { path /down }
+    default_backend app
+
+backend garbage
+    server s1 @GARBAGE@
+backend silent
+    server s1 @SILENT@
+backend closed
+    server s1 @CLOSED@
+backend down
+    server s1 @CLOSED@ check inter 100ms
+backend app
+    server app1 @APP@
+`,
+		steps: []hxStep{
+			step("502", "a", "/garbage", 502),
+			step("then 200 on the same connection", "a", "/ok", 200),
+			step("another client", "b", "/ok", 200),
+			step("504", "a", "/silent", 504),
+			step("then 200 after the 504", "a", "/ok", 200),
+			step("503: connection refused", "a", "/closed", 503),
+			step("503: the server is down", "a", "/down", 503),
+			step("then 200 after the 503s", "a", "/ok", 200),
+			step("the other client still", "b", "/ok", 200),
+		},
+	}, backends)
+}
