@@ -119,9 +119,20 @@ end)`})
 }
 
 // lifeLua writes a line per script_init and script_deinit into life.log,
-// each with a token of its state.
+// each with a token of its state: a table's address, which states alive
+// together do not share, and the lines already written, since a state
+// made after another was closed may reuse its memory.
 const lifeLua = `
-local token = tostring({})
+local token
+do
+	local lines = 0
+	local f = io.open("life.log", "r")
+	if f then
+		for _ in f:lines() do lines = lines + 1 end
+		f:close()
+	end
+	token = tostring({}) .. "#" .. lines
+end
 local function note(what)
 	local f = assert(io.open("life.log", "a"))
 	f:write(what, " ", token, "\n")
