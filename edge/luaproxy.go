@@ -36,6 +36,11 @@ func (s *Server) proxyInfo() string {
 		}
 		b += "}},\n"
 	}
+	// A stick_tables entry is HAProxy's backend that holds only a table:
+	// scripts reach it as core.backends[NAME].stktable, as in HAProxy.
+	for i, t := range s.cfg.StickTables {
+		b += fmt.Sprintf("{cap=%q, name=%q, uuid=%d, mode=%q, stktable=true, servers={}},\n", "backend", t.Name, len(s.frontends)+len(s.backends)+i+1, "http")
+	}
 	return b + "})\n"
 }
 
@@ -84,6 +89,16 @@ func goProxy(c *cgo.Call) int {
 					return pushStats(c, be.Stats())
 				case "pause", "resume", "stop":
 					return 0 // a backend takes what its frontends send
+				}
+			}
+		}
+		for _, t := range s.cfg.StickTables {
+			if t.Name == name {
+				switch method {
+				case "get_stats":
+					return pushStats(c, map[string]any{"pxname": name, "svname": "BACKEND", "status": "UP", "scur": 0, "stot": 0})
+				case "pause", "resume", "stop":
+					return 0
 				}
 			}
 		}

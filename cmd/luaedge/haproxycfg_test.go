@@ -455,6 +455,7 @@ frontend www
     http-request return status 200 content-type text/plain lf-string "sc1=%[sc1_http_req_cnt] conn=%[sc1_conn_cnt]/%[sc1_conn_cur] err=%[sc1_http_err_cnt] gpc0=%[sc1_get_gpc0] sc2=%[sc2_http_req_cnt] keys=%[sc_http_req_cnt(2,keys)] tracked=%[sc_tracked(1)]%[sc_tracked(2)]\n" if { path_beg /t/ret }
     http-request use-service lua.notfound if { path /t/404 }
     http-request use-service lua.stickdump if { path_beg /t/dump } || { path /dump }
+    http-request use-service lua.tabledump if { path /keys }
     default_backend app
 
 backend keys
@@ -472,6 +473,7 @@ backend app
 				{name: "not tracked: the table's entry, not in use", conn: "a", req: hxReq{Path: "/dump"}, want: hxWant{Status: 200}},
 				{name: "tracked: in use", conn: "a", req: hxReq{Path: "/t/dump"}, want: hxWant{Status: 200}},
 				{name: "another key", conn: "b", req: hxReq{Path: "/t/ret", Header: []string{"X-Key: k2"}}, want: hxWant{Status: 200}},
+				{name: "a backend that holds only a table, from Lua", conn: "b", req: hxReq{Path: "/keys"}, want: hxWant{Status: 200}},
 			},
 		},
 		{

@@ -37,3 +37,19 @@ core.register_service("notfound", "http", function(applet)
 	applet:add_header("content-length", 0)
 	applet:start_response()
 end)
+
+-- tabledump shows the table of backend "keys", a backend that holds only
+-- a stick table, as scripts reach it through core.backends.
+core.register_service("tabledump", "http", function(applet)
+	local be = core.backends["keys"]
+	local st = be.stktable
+	local info = st:info()
+	local body = "cap=" .. be:get_cap() .. " servers=" .. show(be.servers) ..
+		" type=" .. tostring(info.type) .. " size=" .. tostring(info.size) .. " used=" .. tostring(info.used) .. "\n" ..
+		"dump=" .. show(st:dump()) .. "\n"
+	applet:set_status(200)
+	applet:add_header("content-type", "text/plain")
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
