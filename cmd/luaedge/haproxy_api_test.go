@@ -120,17 +120,19 @@ func (r hxReq) String() string { return r.method() + " " + r.Path }
 func (r hxReq) wire() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", r.method(), r.Path)
-	host := false
+	host, chunked := false, false
 	for _, h := range r.Header {
 		if strings.HasPrefix(strings.ToLower(h), "host:") {
 			host = true
 		}
+		// A request that says Transfer-Encoding brings its body framed.
+		chunked = chunked || strings.HasPrefix(strings.ToLower(h), "transfer-encoding:")
 		b.WriteString(h + "\r\n")
 	}
 	if !host {
 		b.WriteString("Host: hx.test\r\n")
 	}
-	if r.Body != "" || r.method() == "POST" || r.method() == "PUT" {
+	if !chunked && (r.Body != "" || r.method() == "POST" || r.method() == "PUT") {
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.Body))
 	}
 	b.WriteString("\r\n" + r.Body)

@@ -26,9 +26,12 @@ local lazy = {
 	path = function(s) return span(s, s.path) end,
 	qs = function(s) return span(s, s.query) end,
 	version = function(s) return "HTTP/" .. s.major .. "." .. s.minor end,
+	-- As HAProxy's: the content-length, else (chunked) the body bytes
+	-- that had arrived when the service started.
 	length = function(s)
 		local n = tonumber(s.content_length)
-		return n >= 0 and n or 0
+		if n >= 0 then return n end
+		return tonumber(s.body.len)
 	end,
 	headers = function(s) return I.get_headers(s, false) end,
 }

@@ -67,3 +67,37 @@ backend app
 		},
 	}, backends)
 }
+
+// TestHAProxyCfgAppletLength: applet.length is the Content-Length, or for
+// a chunked body the bytes of it that had arrived, as HAProxy's.
+func TestHAProxyCfgAppletLength(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	hcRunCompare(t, hcScenario{
+		name: "applet.length",
+		cfg: hcHTTPDefaults + `    option http-buffer-request
+
+global
+    lua-load length.lua
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request use-service lua.length
+`,
+		made: map[string]string{"length.lua": `
+core.register_service("length", "http", function(applet)
+	local n = applet.length
+	local body = tostring(n) .. " " .. (applet:receive() or "nil")
+	applet:set_status(200)
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
+`},
+		steps: []hxStep{
+			{name: "content-length", conn: "a", req: hxReq{Method: "POST", Path: "/", Body: "hello"}, want: hxWant{Status: 200, Body: "5 hello"}},
+			{name: "chunked", conn: "a", req: hxReq{Method: "POST", Path: "/", Header: []string{"Transfer-Encoding: chunked"}, Body: "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"}, want: hxWant{Status: 200, Body: "8 helloabc"}},
+			{name: "no body", conn: "b", req: hxReq{Path: "/"}, want: hxWant{Status: 200, Body: "0 "}},
+		},
+	}, backends)
+}
