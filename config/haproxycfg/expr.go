@@ -688,21 +688,23 @@ func (sc scope) logVar(name string) string {
 		return "(H.st(txn).be or " + luaQuote(sc.fe) + ")"
 	case "s":
 		return `"<NOSRV>"` // no server is chosen while rules run
+	// The request line as received, whatever rules rewrote since, as
+	// HAProxy reads its copy of it (the access log's).
 	case "HM":
-		return "txn.f:method()"
+		return "txn.f:capture_req_method()"
 	case "HU":
-		return "txn.f:url()"
+		return "txn.f:capture_req_target()"
 	case "HP":
-		return "txn.f:path()"
+		return `H.S(txn.f:capture_req_target()):match("^[^?]*")`
 	case "HQ":
-		return "H.hq(txn)"
+		return `H.S(txn.f:capture_req_target()):match("%?.*$") or ""`
 	case "HPO":
-		// The received path without its query (capture.req.uri's).
+		// The path without its query (capture.req.uri's).
 		return `H.S(txn.f:capture_req_uri()):match("^[^?]*")`
 	case "HV":
 		return `"HTTP/" .. H.S(txn.f:req_ver())`
 	case "r":
-		return `H.S(txn.f:method()) .. " " .. H.S(txn.f:url()) .. " HTTP/" .. H.S(txn.f:req_ver())`
+		return `H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver())`
 	case "ST":
 		return "(txn.f:status() or -1)"
 	case "Ts":

@@ -515,6 +515,11 @@ func TestExpressions(t *testing.T) {
 	if want := `H.S(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`; err != nil || got != want {
 		t.Errorf("format %%HPO = %q, %v; want %q", got, err, want)
 	}
+	// The request line as received, not the fetches of the rewritten one.
+	got, err = sc.format("%HM %HU %r")
+	if want := `H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " " .. H.S(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver()))`; err != nil || got != want {
+		t.Errorf("format %%HM %%HU %%r = %q, %v; want %q", got, err, want)
+	}
 	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)
 	if want := `not ((H.M["str"](txn.f:method(), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
 		t.Errorf("cond = %q, %v; want %q", got, err, want)

@@ -645,13 +645,6 @@ function H.arith(a, op, b)
 	return math.fmod(a, b)
 end
 
--- hq is the query string with its '?' ("" without one), as %HQ.
-function H.hq(txn)
-	local q = txn.f:query()
-	if q == nil then return "" end
-	return "?" .. q
-end
-
 -- date is the current date as HAProxy's logs write it: %t (local, with
 -- milliseconds) or, gmt, %T ("10/Feb/2009:16:46:57 +0000").
 function H.date(gmt)

@@ -70,7 +70,6 @@ function F.src(s) return I.span(s, s.src) end
 function F.src_port(s) return s.src_port end
 function F.dst(s) return I.span(s, s.dst) end
 function F.dst_port(s) return s.dst_port end
-function F.method(s) return I.span(s, s.method) end
 function F.path(s) return I.span(s, s.path) end
 function F.query(s)
 	if s.query.len == 0 then return nil end
@@ -614,9 +613,27 @@ function F.capture_req_uri(s)
 	if i == nil then return nil end
 	return rest:sub(i)
 end
+-- capture_req_target (a luaedge addition): the target as it arrived,
+-- whole, as the log's and the rules' %HU read it.
+function F.capture_req_target(s)
+	local _, t = received_line(s)
+	return t
+end
 function F.capture_req_ver(s)
 	if s.major > 1 or s.major == 1 and s.minor >= 1 then return "HTTP/1.1" end
 	return "HTTP/1.0"
+end
+
+-- known_methods are the methods HAProxy knows by name. For one of them,
+-- its method fetch reads the method as received, which set-method leaves
+-- alone; for another, the method as rewritten, and no sample once the
+-- response is there.
+local known_methods = { OPTIONS = true, GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, TRACE = true, CONNECT = true }
+function F.method(s)
+	local m = (received_line(s))
+	if known_methods[m] then return m end
+	if s.status ~= 0 then return nil end
+	return I.span(s, s.method)
 end
 
 -- request_ended releases what the request held here: the stick entries it
