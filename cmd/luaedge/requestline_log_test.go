@@ -87,6 +87,7 @@ backend app
 			{conn: "b", req: hxReq{Path: "/uri/x"}},
 			{conn: "a", req: hxReq{Path: "/app"}},
 			{conn: "b", req: hxReq{Method: "PURGE", Path: "/app?w"}},
+			{conn: "a", req: hxReq{Path: `/rw"x?y"`}},
 		},
 	}
 	// What the request-phase rules read: the line as received (before
@@ -111,6 +112,9 @@ backend app
 			Header: map[string]string{"x-res": `GET /app /app  HTTP/1.1 "GET /app HTTP/1.1" /app GET GET /app HTTP/1.1`}},
 		{Status: 200, Body: "backend=app PUT /app/new?w x-user=\"\" x-shout=\"\" xff=\"\"\n",
 			Header: map[string]string{"x-res": `PURGE /app?w /app ?w HTTP/1.1 "PURGE /app?w HTTP/1.1" /app  PURGE /app?w HTTP/1.1`}},
+		// The line's '"' written #22, as HAProxy's logs do.
+		answer(`GET /rw#22x?y#22 /rw#22x ?y#22 HTTP/1.1 "GET /rw#22x?y#22 HTTP/1.1" /rw#22x`,
+			`GET /new /new?q=2 q=2 1.1 GET /rw"x?y" HTTP/1.1`),
 	}
 	for i := range sc.steps {
 		sc.steps[i].want = wants[i]

@@ -689,22 +689,23 @@ func (sc scope) logVar(name string) string {
 	case "s":
 		return `"<NOSRV>"` // no server is chosen while rules run
 	// The request line as received, whatever rules rewrote since, as
-	// HAProxy reads its copy of it (the access log's).
+	// HAProxy reads its copy of it (the access log's), its bytes
+	// escaped as there.
 	case "HM":
-		return "txn.f:capture_req_method()"
+		return "H.LINE(txn.f:capture_req_method())"
 	case "HU":
-		return "txn.f:capture_req_target()"
+		return "H.LINE(txn.f:capture_req_target())"
 	case "HP":
-		return `H.S(txn.f:capture_req_target()):match("^[^?]*")`
+		return `H.LINE(H.S(txn.f:capture_req_target()):match("^[^?]*"))`
 	case "HQ":
-		return `H.S(txn.f:capture_req_target()):match("%?.*$") or ""`
+		return `H.LINE(H.S(txn.f:capture_req_target()):match("%?.*$"))`
 	case "HPO":
 		// The path without its query (capture.req.uri's).
-		return `H.S(txn.f:capture_req_uri()):match("^[^?]*")`
+		return `H.LINE(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`
 	case "HV":
 		return `"HTTP/" .. H.S(txn.f:req_ver())`
 	case "r":
-		return `H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver())`
+		return `H.LINE(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver()))`
 	case "ST":
 		return "(txn.f:status() or -1)"
 	case "Ts":

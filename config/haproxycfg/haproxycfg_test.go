@@ -512,12 +512,12 @@ func TestExpressions(t *testing.T) {
 		t.Errorf("format = %q, %v; want %q", got, err, want)
 	}
 	got, err = sc.format("%HPO")
-	if want := `H.S(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`; err != nil || got != want {
+	if want := `H.S(H.LINE(H.S(txn.f:capture_req_uri()):match("^[^?]*")))`; err != nil || got != want {
 		t.Errorf("format %%HPO = %q, %v; want %q", got, err, want)
 	}
 	// The request line as received, not the fetches of the rewritten one.
 	got, err = sc.format("%HM %HU %r")
-	if want := `H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " " .. H.S(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver()))`; err != nil || got != want {
+	if want := `H.S(H.LINE(txn.f:capture_req_method())) .. " " .. H.S(H.LINE(txn.f:capture_req_target())) .. " " .. H.S(H.LINE(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver())))`; err != nil || got != want {
 		t.Errorf("format %%HM %%HU %%r = %q, %v; want %q", got, err, want)
 	}
 	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)

@@ -67,6 +67,16 @@ function H.SE(v)
 	return s
 end
 
+-- H.LINE is H.S for the parts of the request line in a log-format
+-- string (%HM %HU... %r): control characters, '"', '#', DEL and the
+-- bytes above written #XX, as HAProxy's logs write them.
+local function hash_hex(c) return format("#%02X", byte(c)) end
+function H.LINE(v)
+	local s = H.S(v)
+	if find(s, '[%z\1-\31"#\127-\255]') then s = gsub(s, '[%z\1-\31"#\127-\255]', hash_hex) end
+	return s
+end
+
 -- Matchers: v is the sample, p the patterns. A missing sample matches
 -- nothing.
 local lower, find, sub = string.lower, string.find, string.sub
