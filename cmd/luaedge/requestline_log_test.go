@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
 
 // capture.req.method, capture.req.uri, capture.req.ver and %HPO in a
 // log-format: the request line as it arrived, after set-method and
@@ -120,4 +126,72 @@ backend app
 		sc.steps[i].want = wants[i]
 	}
 	hcRunScenarios(t, []hcScenario{sc})
+}
+
+// capture.res.ver: the version of the response, from a server (HTTP/1.0
+// or 1.1) or a Lua service (HTTP/1.1), in the http-response rules and the
+// log; none in the request's rules and for a return. The same lines as
+// HAProxy 2.6's, from two clients on the loop.
+func TestHAProxyCfgResponseVersion(t *testing.T) {
+	needBinary(t)
+	backends := hcBackends(t)
+	// OLD answers in HTTP/1.0 and closes.
+	backends["OLD"] = serveEach(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\nok\n")
+	})
+	sc := hcScenario{
+		name:  "response-version",
+		files: []string{"hello.lua"},
+		cfg: `global
+    nbthread 1
+    log stdout format raw local0
+    lua-load hello.lua
+
+defaults
+    mode http
+    log global
+    option dontlognull
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+frontend www
+    bind 127.0.0.1:@PORT@
+    declare capture response len 10
+    log-format "LOG %HU %ST req=%[var(txn.req)] res=%[capture.res.ver] rule=%[capture.res.hdr(0)]"
+    http-request set-var(txn.req) capture.res.ver
+    http-request return status 200 if { path /ret }
+    http-request use-service lua.hello-world if { path /svc }
+    http-response capture capture.res.ver id 0
+    use_backend old if { path /old }
+    default_backend app
+
+backend old
+    server s1 @OLD@
+
+backend app
+    server s1 @APP@
+`,
+		steps: []hxStep{
+			{conn: "a", req: hxReq{Path: "/old"}},
+			{conn: "b", req: hxReq{Path: "/app"}},
+			{conn: "b", req: hxReq{Path: "/svc"}},
+			{conn: "b", req: hxReq{Path: "/ret"}},
+		},
+	}
+	want := []string{
+		`LOG /old 200 req=- res=HTTP/1.0 rule=HTTP/1.0`,
+		`LOG /app 200 req=- res=HTTP/1.1 rule=HTTP/1.1`,
+		`LOG /svc 200 req=- res=HTTP/1.1 rule=HTTP/1.1`,
+		`LOG /ret 200 req=- res=- rule=-`,
+	}
+	hcLogsBoth(t, sc, backends, want)
 }

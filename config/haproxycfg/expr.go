@@ -284,6 +284,7 @@ var moreFetches = map[string]fetchDef{
 	"capture.req.method": simple("capture_req_method", "str"),
 	"capture.req.uri":    simple("capture_req_uri", "str"),
 	"capture.req.ver":    simple("capture_req_ver", "str"),
+	"capture.res.ver":    simple("capture_res_ver", "str"),
 }
 
 // uniqueIDVar reads the request's unique ID (unique-id-format) as it is:

@@ -624,6 +624,15 @@ function F.capture_req_ver(s)
 	return "HTTP/1.0"
 end
 
+-- capture.res.ver: the version of the response the rules see, from a
+-- server or a service, as HAProxy flags it ("HTTP/1.1" from 1.1 on);
+-- none before it, and for an answer luaedge made (return, deny, a 503).
+function F.capture_res_ver(s)
+	if s.res_ver == 0 then return nil end
+	if s.res_ver >= 11 then return "HTTP/1.1" end
+	return "HTTP/1.0"
+end
+
 -- known_methods are the methods HAProxy knows by name. For one of them,
 -- its method fetch reads the method as received, which set-method leaves
 -- alone; for another, the method as rewritten, and no sample once the
