@@ -130,7 +130,8 @@ backend app
 
 // capture.res.ver: the version of the response, from a server (HTTP/1.0
 // or 1.1) or a Lua service (HTTP/1.1), in the http-response rules and the
-// log; none in the request's rules and for a return. The same lines as
+// log; none in the request's rules and for a return. res.ver in the
+// http-response rules: "1.0", "1.1". The same lines as
 // HAProxy 2.6's, from two clients on the loop.
 func TestHAProxyCfgResponseVersion(t *testing.T) {
 	needBinary(t)
@@ -166,11 +167,13 @@ defaults
 frontend www
     bind 127.0.0.1:@PORT@
     declare capture response len 10
-    log-format "LOG %HU %ST req=%[var(txn.req)] res=%[capture.res.ver] rule=%[capture.res.hdr(0)]"
+    declare capture response len 10
+    log-format "LOG %HU %ST req=%[var(txn.req)] res=%[capture.res.ver] rule=%[capture.res.hdr(0)] %[capture.res.hdr(1)]"
     http-request set-var(txn.req) capture.res.ver
     http-request return status 200 if { path /ret }
     http-request use-service lua.hello-world if { path /svc }
     http-response capture capture.res.ver id 0
+    http-response capture res.ver id 1
     use_backend old if { path /old }
     default_backend app
 
@@ -188,10 +191,10 @@ backend app
 		},
 	}
 	want := []string{
-		`LOG /old 200 req=- res=HTTP/1.0 rule=HTTP/1.0`,
-		`LOG /app 200 req=- res=HTTP/1.1 rule=HTTP/1.1`,
-		`LOG /svc 200 req=- res=HTTP/1.1 rule=HTTP/1.1`,
-		`LOG /ret 200 req=- res=- rule=-`,
+		`LOG /old 200 req=- res=HTTP/1.0 rule=HTTP/1.0 1.0`,
+		`LOG /app 200 req=- res=HTTP/1.1 rule=HTTP/1.1 1.1`,
+		`LOG /svc 200 req=- res=HTTP/1.1 rule=HTTP/1.1 1.1`,
+		`LOG /ret 200 req=- res=- rule=- -`,
 	}
 	hcLogsBoth(t, sc, backends, want)
 }

@@ -285,6 +285,8 @@ var moreFetches = map[string]fetchDef{
 	"capture.req.uri":    simple("capture_req_uri", "str"),
 	"capture.req.ver":    simple("capture_req_ver", "str"),
 	"capture.res.ver":    simple("capture_res_ver", "str"),
+	"res.ver":            simple("res_ver", "str"),
+	"resp_ver":           simple("res_ver", "str"),
 }
 
 // uniqueIDVar reads the request's unique ID (unique-id-format) as it is:

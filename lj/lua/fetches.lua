@@ -633,6 +633,14 @@ function F.capture_res_ver(s)
 	return "HTTP/1.0"
 end
 
+-- res.ver: the version of that response, "1.0", "1.1", "2.0".
+function F.res_ver(s)
+	if s.res_ver == 0 then return nil end
+	local v = s.res_ver
+	return (v - v % 10) / 10 .. "." .. v % 10
+end
+F.resp_ver = F.res_ver
+
 -- known_methods are the methods HAProxy knows by name. For one of them,
 -- its method fetch reads the method as received, which set-method leaves
 -- alone; for another, the method as rewritten, and no sample once the
