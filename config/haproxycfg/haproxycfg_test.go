@@ -331,7 +331,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(1,2)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32' takes at most one argument (a seed)"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh64\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh64' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh3(1)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh3' is not supported by luaedge"},
-		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[capture.res.ver]\n", "fetch 'capture.res.ver' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[res.hdrs]\n", "fetch 'res.hdrs' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[str(a),concat(,req.hdr(h),)]\n", "'req.hdr(h)': want a number or a variable"},
 		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
