@@ -339,8 +339,7 @@ end
 
 // capture.req.method, uri and ver, and capture_req_target, read the
 // request line as it arrived, before and after a rewrite; the next
-// request on the thread reads its own. method reads the method as it
-// arrived when HAProxy knows it by name, else as rewritten.
+// request on the thread reads its own.
 func TestCaptureRequestLine(t *testing.T) {
 	s := newTestState(t, `core.register_action("rw", { "http-req" }, function(txn)
 		local function line() return txn.f:capture_req_method() .. " " .. txn.f:capture_req_uri() .. " " .. txn.f:capture_req_ver() .. " " .. txn.f:capture_req_target() end
@@ -364,7 +363,7 @@ func TestCaptureRequestLine(t *testing.T) {
 		minor                       int
 		want                        string
 	}{
-		{"GET", "/a?b=1", "/a", "b=1", 1, "GET /a?b=1 HTTP/1.1 /a?b=1|GET /a?b=1 HTTP/1.1 /a?b=1|GET /rewritten?b=1"},
+		{"GET", "/a?b=1", "/a", "b=1", 1, "GET /a?b=1 HTTP/1.1 /a?b=1|GET /a?b=1 HTTP/1.1 /a?b=1|PUT /rewritten?b=1"},
 		{"PURGE", "/a", "/a", "", 1, "PURGE /a HTTP/1.1 /a|PURGE /a HTTP/1.1 /a|PATCH /rewritten"},
 		{"GET", "http://h.test/c?d", "/c", "d", 0, "GET /c?d HTTP/1.0 http://h.test/c?d|GET /c?d HTTP/1.0 http://h.test/c?d|GET http://h.test/c?d"},
 	} {

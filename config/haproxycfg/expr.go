@@ -141,7 +141,7 @@ var fetches = map[string]fetchDef{
 	"url":             simple("url", "str"),
 	"base":            simple("base", "str"),
 	"query":           simple("query", "str"),
-	"method":          simple("method", "str"),
+	"method":          {one: func(scope, []string) string { return "H.method(txn)" }, match: "str"},
 	"src":             simple("src", "ip"),
 	"dst":             simple("dst", "ip"),
 	"src_port":        simple("src_port", "int"),

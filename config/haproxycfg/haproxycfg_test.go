@@ -521,7 +521,7 @@ func TestExpressions(t *testing.T) {
 		t.Errorf("format %%HM %%HU %%r = %q, %v; want %q", got, err, want)
 	}
 	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)
-	if want := `not ((H.M["str"](txn.f:method(), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
+	if want := `not ((H.M["str"](H.method(txn), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
 		t.Errorf("cond = %q, %v; want %q", got, err, want)
 	}
 }

@@ -655,6 +655,17 @@ function H.arith(a, op, b)
 	return math.fmod(a, b)
 end
 
+-- method is HAProxy's method fetch: the method as received when HAProxy
+-- knows it by name (its copy, which set-method leaves alone), else the
+-- method as rewritten, and none once the response is there.
+local known_methods = { OPTIONS = true, GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, TRACE = true, CONNECT = true }
+function H.method(txn)
+	local m = txn.f:capture_req_method()
+	if known_methods[m] then return m end
+	if txn.f:status() ~= nil then return nil end
+	return txn.f:method()
+end
+
 -- date is the current date as HAProxy's logs write it: %t (local, with
 -- milliseconds) or, gmt, %T ("10/Feb/2009:16:46:57 +0000").
 function H.date(gmt)

@@ -70,6 +70,7 @@ function F.src(s) return I.span(s, s.src) end
 function F.src_port(s) return s.src_port end
 function F.dst(s) return I.span(s, s.dst) end
 function F.dst_port(s) return s.dst_port end
+function F.method(s) return I.span(s, s.method) end
 function F.path(s) return I.span(s, s.path) end
 function F.query(s)
 	if s.query.len == 0 then return nil end
@@ -640,18 +641,6 @@ function F.res_ver(s)
 	return (v - v % 10) / 10 .. "." .. v % 10
 end
 F.resp_ver = F.res_ver
-
--- known_methods are the methods HAProxy knows by name. For one of them,
--- its method fetch reads the method as received, which set-method leaves
--- alone; for another, the method as rewritten, and no sample once the
--- response is there.
-local known_methods = { OPTIONS = true, GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, TRACE = true, CONNECT = true }
-function F.method(s)
-	local m = (received_line(s))
-	if known_methods[m] then return m end
-	if s.status ~= 0 then return nil end
-	return I.span(s, s.method)
-end
 
 -- request_ended releases what the request held here: the stick entries it
 -- tracked (conn_cur) and its captures.
