@@ -128,6 +128,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.srv_be, c.srv_id, c.stick.len, c.prst = -1, 0, 0, 0
 	c.server_ms, c.tunnel_ms = 0, 0
 	c.cache_use, c.cache_store, c.cache_hit = 0, 0, 0
+	c.res_ver = 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -470,6 +471,10 @@ func (s *Stream) SetResponse(status int, reason []byte) {
 		c.reason = C.le_span{off: off, len: C.uint32_t(len(reason))}
 	}
 }
+
+// SetResponseVersion records the version of the server's response head
+// SetResponse recorded (capture.res.ver).
+func (s *Stream) SetResponseVersion(major, minor int) { s.c.res_ver = C.int32_t(major*10 + minor) }
 
 // AddRField appends a response header field; the name is stored
 // lower-case, as scripts see names (HTTP:res_get_headers).

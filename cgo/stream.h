@@ -290,6 +290,10 @@ typedef struct le_stream {
 	int32_t cache_use;
 	int32_t cache_store;
 	int32_t cache_hit;
+	/* The version of the response the http-response rules see, major * 10
+	 * + minor (capture.res.ver): written by Go with a server's head, by Lua
+	 * with a service's (11); 0: none yet, or an answer luaedge made. */
+	int32_t res_ver;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -337,15 +337,15 @@ end
 	newTestState(t, code, 0)
 }
 
-// capture.req.method, uri and ver read the request line as it arrived,
-// before and after a rewrite; the next request on the thread reads its
-// own.
+// capture.req.method, uri and ver, and capture_req_target, read the
+// request line as it arrived, before and after a rewrite; the next
+// request on the thread reads its own.
 func TestCaptureRequestLine(t *testing.T) {
 	s := newTestState(t, `core.register_action("rw", { "http-req" }, function(txn)
-		local function line() return txn.f:capture_req_method() .. " " .. txn.f:capture_req_uri() .. " " .. txn.f:capture_req_ver() end
+		local function line() return txn.f:capture_req_method() .. " " .. txn.f:capture_req_uri() .. " " .. txn.f:capture_req_ver() .. " " .. txn.f:capture_req_target() end
 		local before = line()
 		if txn.f:path() == "/a" then
-			txn.http:req_set_method("PUT")
+			txn.http:req_set_method(txn.f:method() == "GET" and "PUT" or "PATCH")
 			txn.http:req_set_path("/rewritten")
 		end
 		txn:set_var("txn.line", before .. "|" .. line() .. "|" .. txn.f:method() .. " " .. txn.f:url())
@@ -359,15 +359,16 @@ func TestCaptureRequestLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		target, path, query string
-		minor               int
-		want                string
+		method, target, path, query string
+		minor                       int
+		want                        string
 	}{
-		{"/a?b=1", "/a", "b=1", 1, "GET /a?b=1 HTTP/1.1|GET /a?b=1 HTTP/1.1|PUT /rewritten?b=1"},
-		{"http://h.test/c?d", "/c", "d", 0, "GET /c?d HTTP/1.0|GET /c?d HTTP/1.0|GET http://h.test/c?d"},
+		{"GET", "/a?b=1", "/a", "b=1", 1, "GET /a?b=1 HTTP/1.1 /a?b=1|GET /a?b=1 HTTP/1.1 /a?b=1|PUT /rewritten?b=1"},
+		{"PURGE", "/a", "/a", "", 1, "PURGE /a HTTP/1.1 /a|PURGE /a HTTP/1.1 /a|PATCH /rewritten"},
+		{"GET", "http://h.test/c?d", "/c", "d", 0, "GET /c?d HTTP/1.0 http://h.test/c?d|GET /c?d HTTP/1.0 http://h.test/c?d|GET http://h.test/c?d"},
 	} {
 		th := newRequest(t, s, id, tc.path)
-		th.S.SetRequestLine([]byte("GET"), []byte(tc.target), []byte(tc.path), []byte(tc.query), 1, tc.minor)
+		th.S.SetRequestLine([]byte(tc.method), []byte(tc.target), []byte(tc.path), []byte(tc.query), 1, tc.minor)
 		if r := th.Resume(0); r.Dead {
 			t.Fatal(r.Msg)
 		}

@@ -303,6 +303,7 @@ func (u *h2Stream) event(ev *http2.ClientEvent) {
 			u.h.p.served(st, u.h.srv)
 			s := st.S()
 			s.SetResponse(ev.Status, []byte(http1.StatusText(ev.Status)))
+			s.SetResponseVersion(2, 0)
 			u.persist.begin(ev.Status)
 			for _, f := range ev.Fields {
 				if v, keep := u.persist.responseField(bytesOf(f.Name), bytesOf(f.Value), &u.h.p.cookie); keep {

@@ -724,6 +724,7 @@ func (u *Upstream) deliverHead(st *stream.Stream) {
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
+	s.SetResponseVersion(r.Major, r.Minor)
 	tokens := connectionTokens(u.p.tokens[:0], len(r.Headers), func(i int) ([]byte, []byte) { return r.Headers[i].Name, r.Headers[i].Value })
 	u.p.tokens = tokens
 	u.persist.begin(r.Status)
@@ -746,6 +747,7 @@ func (u *Upstream) deliverSwitch(st *stream.Stream) {
 	s := st.S()
 	r := &u.resp
 	s.SetResponse(r.Status, r.Reason)
+	s.SetResponseVersion(r.Major, r.Minor)
 	for _, f := range r.Headers {
 		if !isHopByHop(f.Name) {
 			s.AddRField(f.Name, f.Value)

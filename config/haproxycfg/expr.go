@@ -141,7 +141,7 @@ var fetches = map[string]fetchDef{
 	"url":             simple("url", "str"),
 	"base":            simple("base", "str"),
 	"query":           simple("query", "str"),
-	"method":          simple("method", "str"),
+	"method":          {one: func(scope, []string) string { return "H.method(txn)" }, match: "str"},
 	"src":             simple("src", "ip"),
 	"dst":             simple("dst", "ip"),
 	"src_port":        simple("src_port", "int"),
@@ -284,6 +284,9 @@ var moreFetches = map[string]fetchDef{
 	"capture.req.method": simple("capture_req_method", "str"),
 	"capture.req.uri":    simple("capture_req_uri", "str"),
 	"capture.req.ver":    simple("capture_req_ver", "str"),
+	"capture.res.ver":    simple("capture_res_ver", "str"),
+	"res.ver":            simple("res_ver", "str"),
+	"resp_ver":           simple("res_ver", "str"),
 }
 
 // uniqueIDVar reads the request's unique ID (unique-id-format) as it is:
@@ -688,21 +691,24 @@ func (sc scope) logVar(name string) string {
 		return "(H.st(txn).be or " + luaQuote(sc.fe) + ")"
 	case "s":
 		return `"<NOSRV>"` // no server is chosen while rules run
+	// The request line as received, whatever rules rewrote since, as
+	// HAProxy reads its copy of it (the access log's), its bytes
+	// escaped as there.
 	case "HM":
-		return "txn.f:method()"
+		return "H.LINE(txn.f:capture_req_method())"
 	case "HU":
-		return "txn.f:url()"
+		return "H.LINE(txn.f:capture_req_target())"
 	case "HP":
-		return "txn.f:path()"
+		return `H.LINE(H.S(txn.f:capture_req_target()):match("^[^?]*"))`
 	case "HQ":
-		return "H.hq(txn)"
+		return `H.LINE(H.S(txn.f:capture_req_target()):match("%?.*$"))`
 	case "HPO":
-		// The received path without its query (capture.req.uri's).
-		return `H.S(txn.f:capture_req_uri()):match("^[^?]*")`
+		// The path without its query (capture.req.uri's).
+		return `H.LINE(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`
 	case "HV":
 		return `"HTTP/" .. H.S(txn.f:req_ver())`
 	case "r":
-		return `H.S(txn.f:method()) .. " " .. H.S(txn.f:url()) .. " HTTP/" .. H.S(txn.f:req_ver())`
+		return `H.LINE(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver()))`
 	case "ST":
 		return "(txn.f:status() or -1)"
 	case "Ts":

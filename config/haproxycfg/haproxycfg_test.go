@@ -331,7 +331,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(1,2)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32' takes at most one argument (a seed)"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh64\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh64' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh3(1)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh3' is not supported by luaedge"},
-		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[capture.res.ver]\n", "fetch 'capture.res.ver' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[res.hdrs]\n", "fetch 'res.hdrs' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[str(a),concat(,req.hdr(h),)]\n", "'req.hdr(h)': want a number or a variable"},
 		{"frontend f\n  bind :443 crt /x.pem\n", "haproxy.cfg:2: bind: ssl and crt go together"},
@@ -512,11 +512,16 @@ func TestExpressions(t *testing.T) {
 		t.Errorf("format = %q, %v; want %q", got, err, want)
 	}
 	got, err = sc.format("%HPO")
-	if want := `H.S(H.S(txn.f:capture_req_uri()):match("^[^?]*"))`; err != nil || got != want {
+	if want := `H.S(H.LINE(H.S(txn.f:capture_req_uri()):match("^[^?]*")))`; err != nil || got != want {
 		t.Errorf("format %%HPO = %q, %v; want %q", got, err, want)
 	}
+	// The request line as received, not the fetches of the rewritten one.
+	got, err = sc.format("%HM %HU %r")
+	if want := `H.S(H.LINE(txn.f:capture_req_method())) .. " " .. H.S(H.LINE(txn.f:capture_req_target())) .. " " .. H.S(H.LINE(H.S(txn.f:capture_req_method()) .. " " .. H.S(txn.f:capture_req_target()) .. " HTTP/" .. H.S(txn.f:req_ver())))`; err != nil || got != want {
+		t.Errorf("format %%HM %%HU %%r = %q, %v; want %q", got, err, want)
+	}
 	got, err = sc.cond([]string{"unless", "{", "method", "GET", "}", "||", "!", "TRUE"}, nil)
-	if want := `not ((H.M["str"](txn.f:method(), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
+	if want := `not ((H.M["str"](H.method(txn), P[1], false)) or (not H.M["bool"](true, nil, false)))`; err != nil || got != want {
 		t.Errorf("cond = %q, %v; want %q", got, err, want)
 	}
 }

@@ -67,6 +67,16 @@ function H.SE(v)
 	return s
 end
 
+-- H.LINE is H.S for the parts of the request line in a log-format
+-- string (%HM %HU... %r): control characters, '"', '#', DEL and the
+-- bytes above written #XX, as HAProxy's logs write them.
+local function hash_hex(c) return format("#%02X", byte(c)) end
+function H.LINE(v)
+	local s = H.S(v)
+	if find(s, '[%z\1-\31"#\127-\255]') then s = gsub(s, '[%z\1-\31"#\127-\255]', hash_hex) end
+	return s
+end
+
 -- Matchers: v is the sample, p the patterns. A missing sample matches
 -- nothing.
 local lower, find, sub = string.lower, string.find, string.sub
@@ -645,11 +655,15 @@ function H.arith(a, op, b)
 	return math.fmod(a, b)
 end
 
--- hq is the query string with its '?' ("" without one), as %HQ.
-function H.hq(txn)
-	local q = txn.f:query()
-	if q == nil then return "" end
-	return "?" .. q
+-- method is HAProxy's method fetch: the method as received when HAProxy
+-- knows it by name (its copy, which set-method leaves alone), else the
+-- method as rewritten, and none once the response is there.
+local known_methods = { OPTIONS = true, GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, TRACE = true, CONNECT = true }
+function H.method(txn)
+	local m = txn.f:capture_req_method()
+	if known_methods[m] then return m end
+	if txn.f:status() ~= nil then return nil end
+	return txn.f:method()
 end
 
 -- date is the current date as HAProxy's logs write it: %t (local, with

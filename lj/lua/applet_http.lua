@@ -128,6 +128,7 @@ end
 -- the rules replaced the response, what the service sends after is dropped.
 local function start(s, ctx)
 	if band(s.flags, I.F_STARTED) ~= 0 then return end
+	s.res_ver = 11 -- as HAProxy flags a service's response (capture.res.ver)
 	if not I.response_starting(ctx) then
 		ctx.replaced = true
 	end

@@ -614,10 +614,33 @@ function F.capture_req_uri(s)
 	if i == nil then return nil end
 	return rest:sub(i)
 end
+-- capture_req_target (a luaedge addition): the target as it arrived,
+-- whole, as the log's and the rules' %HU read it.
+function F.capture_req_target(s)
+	local _, t = received_line(s)
+	return t
+end
 function F.capture_req_ver(s)
 	if s.major > 1 or s.major == 1 and s.minor >= 1 then return "HTTP/1.1" end
 	return "HTTP/1.0"
 end
+
+-- capture.res.ver: the version of the response the rules see, from a
+-- server or a service, as HAProxy flags it ("HTTP/1.1" from 1.1 on);
+-- none before it, and for an answer luaedge made (return, deny, a 503).
+function F.capture_res_ver(s)
+	if s.res_ver == 0 then return nil end
+	if s.res_ver >= 11 then return "HTTP/1.1" end
+	return "HTTP/1.0"
+end
+
+-- res.ver: the version of that response, "1.0", "1.1", "2.0".
+function F.res_ver(s)
+	if s.res_ver == 0 then return nil end
+	local v = s.res_ver
+	return (v - v % 10) / 10 .. "." .. v % 10
+end
+F.resp_ver = F.res_ver
 
 -- request_ended releases what the request held here: the stick entries it
 -- tracked (conn_cur) and its captures.
