@@ -1,0 +1,163 @@
+-- HAProxy 2.6's sample fetches and converters beyond the request's own
+-- fields, called from Lua (txn.f, txn.sf, txn.c, txn.sc): the answers of
+-- luaedge and HAProxy are compared. Each line is "name type:value", or
+-- "name ERR message" for an error (without the script's file and line).
+--
+-- http-request lua.samples, then http-request use-service lua.samples_show
+
+local function show(v) return type(v) .. ":" .. tostring(v) end
+
+core.register_action("samples", { "http-req" }, function(txn)
+	local f, sf, c, sc = txn.f, txn.sf, txn.c, txn.sc
+	local out = {}
+	local function add(name, fn)
+		local ok, v = pcall(fn)
+		if ok then
+			out[#out + 1] = name .. " " .. show(v)
+		else
+			out[#out + 1] = name .. " ERR " .. tostring(v):gsub("^.-:%d+: ", "")
+		end
+	end
+	-- HAProxy 2.6 writes a NUL over the '/' of a server argument in the
+	-- Lua string itself: each call makes a string of its own.
+	local function srv(be, name) return be .. "/" .. name end
+	txn:set_var("txn.x", "abc")
+	txn:set_var("txn.n", 5)
+
+	-- constants and the process
+	add("always_true", function() return f:always_true() end)
+	add("sf_always_false", function() return sf:always_false() end)
+	add("int", function() return f:int(42) end)
+	add("sf_int", function() return sf:int(7) end)
+	add("int_string", function() return f:int("42") end)
+	add("str", function() return f:str("x") end)
+	add("str_number", function() return f:str(5) end)
+	add("bool_1", function() return f:bool("1") end)
+	add("bool_false", function() return f:bool("false") end)
+	add("bool_bad", function() return f:bool("x") end)
+	add("bin", function() return f:bin("4142") end)
+	add("bin_bad", function() return f:bin("41x") end)
+	add("meth", function() return f:meth("GET") end)
+	add("env_unset", function() return f:env("LUAEDGE_TEST_UNSET") end)
+	add("env_path", function() return f:env("PATH") ~= nil end)
+	add("date", function() return math.abs(f:date() - os.time()) < 5 end)
+	add("date_ms", function() return math.abs(f:date(0, "ms") / 1000 - os.time()) < 5 end)
+	add("date_offset", function() return f:date(10) - f:date() end)
+	add("date_bad_unit", function() return f:date(0, "x") end)
+	add("date_us", function() local v = f:date_us() return v >= 0 and v < 1000000 end)
+	add("rand", function() local v = f:rand(10) return v >= 0 and v < 10 and v % 1 == 0 end)
+	add("hostname", function() return f:hostname() end)
+	add("thread", function() return f:thread() end)
+	add("nbproc", function() return f:nbproc() end)
+	add("proc", function() return f:proc() end)
+
+	-- frontends, backends, servers, tables
+	add("fe_id", function() return f:fe_id() end)
+	add("be_id", function() return f:be_id() end)
+	add("nbsrv", function() return f:nbsrv("be") end)
+	add("nbsrv_none", function() return f:nbsrv() end)
+	add("nbsrv_unknown", function() return f:nbsrv("nope") end)
+	add("be_conn", function() return f:be_conn("be") end)
+	add("be_conn_free", function() return f:be_conn_free("be") end)
+	add("connslots", function() return f:connslots("be") end)
+	add("queue", function() return f:queue("be") end)
+	add("avg_queue", function() return f:avg_queue("be") end)
+	add("srv_is_up", function() return f:srv_is_up(srv("solo", "s")) end)
+	add("sf_srv_is_up", function() return sf:srv_is_up(srv("solo", "s")) end)
+	add("srv_is_up_unknown", function() return f:srv_is_up(srv("solo", "zz")) end)
+	add("srv_weight", function() return f:srv_weight(srv("solo", "s")) end)
+	add("srv_uweight", function() return f:srv_uweight(srv("solo", "s")) end)
+	add("srv_iweight", function() return f:srv_iweight(srv("solo", "s")) end)
+	add("srv_conn", function() return f:srv_conn(srv("solo", "s")) end)
+	add("srv_conn_free", function() return f:srv_conn_free(srv("be", "s2")) end)
+	add("srv_queue", function() return f:srv_queue(srv("solo", "s")) end)
+	add("table_cnt", function() return f:table_cnt("www") end)
+	add("table_avl", function() return f:table_avl("www") end)
+	add("table_unknown", function() return f:table_cnt("be") end)
+
+	-- the HTTP message
+	add("hdr_val", function() return f:hdr_val("x-n") end)
+	add("req_hdr_val_1", function() return f:req_hdr_val("x-n", 1) end)
+	add("hdr_val_text", function() return f:hdr_val("x-a") end)
+	add("hdr_val_missing", function() return f:hdr_val("x-none") end)
+	add("hdr_ip", function() return f:hdr_ip("x-ip") end)
+	add("req_hdr_ip6", function() return f:req_hdr_ip("x-ip6") end)
+	add("hdr_ip_text", function() return f:hdr_ip("x-a") end)
+	add("req_fhdr_cnt", function() return f:req_fhdr_cnt("x-a") end)
+	add("req_hdr_names", function() return f:req_hdr_names() end)
+	add("req_hdr_names_semi", function() return f:req_hdr_names(";") end)
+	add("pathq", function() return f:pathq() end)
+	add("baseq", function() return f:baseq() end)
+	add("base32", function() return f:base32() end)
+	add("url32", function() return f:url32() end)
+	add("url_ip", function() return f:url_ip() end)
+	add("url_port", function() return f:url_port() end)
+	add("urlp_val", function() return f:urlp_val("n") end)
+	add("cookie", function() return f:cookie("c") end)
+	add("http_auth_type", function() return f:http_auth_type() end)
+	add("http_auth_user", function() return f:http_auth_user() end)
+	add("http_auth_pass", function() return f:http_auth_pass() end)
+	add("http_auth_bearer", function() return f:http_auth_bearer() end)
+	add("http_auth_bearer_field", function() return f:http_auth_bearer("x-tok") end)
+	add("req_body_len", function() return f:req_body_len() end)
+	add("req_body_size", function() return f:req_body_size() end)
+	add("req_body_param", function() return f:req_body_param("c") end)
+	add("req_body_param_first", function() return f:req_body_param() end)
+
+	-- stick counters
+	add("sc0_trackers", function() return f:sc0_trackers() end)
+	add("sc_trackers", function() return f:sc_trackers(0) end)
+	add("sc1_trackers", function() return f:sc1_trackers() end)
+	add("sc1_clr_gpc", function() return f:sc1_clr_gpc(0) end)
+	add("sc0_bytes_in_rate", function() return f:sc0_bytes_in_rate() end)
+	add("sc0_http_fail_cnt", function() return f:sc0_http_fail_cnt() end)
+	add("src_sess_rate", function() return f:src_sess_rate() end)
+
+	-- converters
+	add("ltime", function() return c:ltime(86400, "%Y-%m-%d %H", 3600) end)
+	add("utime", function() return c:utime(86400, "%Y-%m-%d %H:%M", 60) end)
+	add("utime_star_t", function() return c:utime(0, "*t") end)
+	add("utime_bang", function() return c:utime(0, "!%Y") end)
+	add("http_date", function() return c:http_date(0) end)
+	add("http_date_offset", function() return c:http_date(0, 3600) end)
+	add("http_date_ms", function() return c:http_date(1500, 0, "ms") end)
+	add("http_date_us", function() return c:http_date(1000007, 0, "us") end)
+	add("sc_http_date", function() return sc:http_date(86400) end)
+	add("cpl", function() return c:cpl(5) end)
+	add("htonl", function() return c:hex(c:htonl(258)) end)
+	add("host_only", function() return c:host_only("WWW.X.com:8080") end)
+	add("host_only_v6", function() return c:host_only("[::1]") end)
+	add("port_only", function() return c:port_only("x.com:8080") end)
+	add("port_only_none", function() return c:port_only("x.com") end)
+	add("language", function() return c:language("fr;q=0.5,en-GB;q=0.8", "de;en;fr") end)
+	add("language_default", function() return c:language("it", "de;en", "xx") end)
+	add("language_none", function() return c:language("it", "de;en") end)
+	add("strcmp", function() return c:strcmp("abd", "txn.x") end)
+	add("strcmp_shorter", function() return c:strcmp("ab", "txn.x") end)
+	add("strcmp_unset", function() return c:strcmp("ab", "txn.nope") end)
+	add("secure_memcmp", function() return c:secure_memcmp("abc", "txn.x") end)
+	add("concat", function() return c:concat("[", "<", "txn.x", ">") end)
+	add("concat_start", function() return c:concat("[", "<") end)
+	add("concat_int", function() return c:concat("[", "<", "txn.n", ">") end)
+	add("add_item", function() return c:add_item("a", ",", "txn.x") end)
+	add("add_item_empty", function() return c:add_item("", ",", "txn.x", "s") end)
+	add("add_item_unset", function() return c:add_item("a", ",", "txn.nope", "s") end)
+	add("set_var", function() return c:set_var("v", "txn.sv") end)
+	add("set_var_read", function() return txn:get_var("txn.sv") end)
+	add("unset_var", function() return c:unset_var("w", "txn.sv") end)
+	add("unset_var_read", function() return txn:get_var("txn.sv") end)
+	add("nbsrv_conv", function() return c:nbsrv("be") end)
+	add("nbsrv_conv_unknown", function() return c:nbsrv("nope") end)
+	add("srv_queue_conv", function() return c:srv_queue(srv("solo", "s")) end)
+
+	txn:set_var("txn.samples", table.concat(out, "\n") .. "\n")
+end)
+
+core.register_service("samples_show", "http", function(applet)
+	local body = applet:get_var("txn.samples") or "none\n"
+	applet:set_status(200)
+	applet:add_header("content-type", "text/plain")
+	applet:add_header("content-length", #body)
+	applet:start_response()
+	applet:send(body)
+end)
