@@ -750,6 +750,23 @@ def("srv_queue", "str", "int", {}, function(name)
 	if px == nil or px.servers[sv] == nil then return nil end
 	return 0
 end)
+-- map_<match>_ip(file[, default]): the map converters whose values are
+-- addresses; a value that is none gives the default.
+local function is_addr(v)
+	return v ~= nil and not find(v, "/", 1, true) and gocall(GO.addr_parse, v) ~= nil
+end
+for m, method in pairs(MATCH) do
+	if m ~= "regm" then
+		local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
+		def("map_" .. m .. "_ip", input, "str", { { "map_file", "str", true }, { "default_value", "str" } }, function(v, file, default)
+			local id, err = map_id(method, file)
+			if id == nil then return nil, "converter 'map_" .. m .. "_ip': " .. err end
+			local r = I.map_get(id, v)
+			if is_addr(r) then return r end
+			return default
+		end)
+	end
+end
 -- END of HAProxy 2.6 converters
 
 -- The Converters objects ---------------------------------------------------

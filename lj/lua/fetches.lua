@@ -1051,6 +1051,14 @@ end
 function F.be_conn_free(s, be) return free_slots(s, "be_conn_free", be) end
 function F.connslots(s, be) return free_slots(s, "connslots", be) end
 
+-- fe_conn(frontend): the connections the frontend has open.
+function F.fe_conn(s, name)
+	if name == nil then arg_error("fe_conn", 1, "Mandatory argument expected") end
+	local px = core.frontends[str_arg("fe_conn", 1, name)]
+	if px == nil then arg_error("fe_conn", 1, "frontend doesn't exist") end
+	return px:get_stats().scur
+end
+
 -- srv_is_up: neither in maintenance nor found down by its checks.
 function F.srv_is_up(s, name)
 	local _, st = named_server("srv_is_up", name)
