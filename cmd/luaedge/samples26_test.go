@@ -107,6 +107,8 @@ backend solo
 		"set_var_read":           "string:v",
 		"nbsrv_conv_unknown":     "nil:nil",
 		"fe_conn":                "number:1",
+		"req_hdrs":               "string:host: hx.test|x-n: 12abc|x-n: 7|x-a: hello|x-a: w|x-ip: 10.1.2.3:80|x-ip6: ::1|cookie: c=v1|authorization: Basic dXNlcjpwYXNz|x-tok: Bearer abc|content-type: application/x-www-form-urlencoded|content-length: 7||",
+		"res_hdrs":               "nil:nil",
 		"fe_conn_unknown":        "ERR bad argument #1 to 'fe_conn' (frontend doesn't exist)",
 		// HAProxy 2.6's Lua cannot call map converters: luaedge's answers.
 		"map_str_ip":         "string:10.0.0.1",
@@ -120,6 +122,11 @@ backend solo
 		} else if g != w {
 			t.Errorf("luaedge: %s %s, want %s", k, g, w)
 		}
+	}
+
+	// The hash, then the client's address, 127.0.0.1.
+	if b := lines["base32_src"]; !strings.HasPrefix(b, "string:") || len(b) != len("string:")+16 || !strings.HasSuffix(b, "7F000001") {
+		t.Errorf("luaedge: base32_src %s, want 8 bytes ending in 127.0.0.1's", b)
 	}
 
 	bin, _ := exec.LookPath("haproxy")

@@ -1179,6 +1179,36 @@ function F.url32(s)
 	if p:byte() ~= 47 then p = "" end
 	return hash32(host(s) .. p)
 end
+-- base32+src and url32+src: the hash (4 bytes, big-endian) followed by
+-- the client's address (4 or 16 bytes).
+local function be32(n)
+	return string.char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end
+local function with_src(s, hash)
+	local r = { I.gocall(I.go.addr_parse, I.span(s, s.src)) }
+	if r[1] == 4 then return be32(hash) .. be32(r[3]) end
+	if r[1] == 6 then return be32(hash) .. be32(r[3]) .. be32(r[4]) .. be32(r[5]) .. be32(r[6]) end
+	return nil
+end
+function F.base32_src(s) return with_src(s, F.base32(s)) end
+function F.url32_src(s) return with_src(s, F.url32(s)) end
+-- req.hdrs and res.hdrs: the fields as HTTP/1 writes them, names in lower
+-- case, and the empty line after them.
+local function hdrs(base, fields, n)
+	local out = {}
+	for i = 0, n - 1 do
+		local f = fields[i]
+		out[#out + 1] = ffi_string(base + f.name.off, f.name.len):lower() .. ": " .. ffi_string(base + f.value.off, f.value.len) .. "\r\n"
+	end
+	out[#out + 1] = "\r\n"
+	return table.concat(out)
+end
+function F.req_hdrs(s) return hdrs(s.head.p, s.fields, s.nfields) end
+function F.res_hdrs(s)
+	if s.status == 0 then return nil end
+	return hdrs(s.resp.p, s.rfields, s.nrfields)
+end
+
 -- url_ip and url_port: the address and the port of an absolute-form
 -- target ("http://10.0.0.1:81/"); the port is 80 when not written. None
 -- for a target in origin form.
