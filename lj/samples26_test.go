@@ -61,6 +61,9 @@ func TestFetchesHAProxy26(t *testing.T) {
 		add(f:pathq()) add(f:url_ip()) add(f:url_port()) add(f:urlp_val("n")) add(f:http_auth_user())
 		add(f:http_auth_pass()) add(f:http_auth_type()) add(f:cookie("c"))
 		err(f.nbsrv, f) err(f.nbsrv, f, "nope") err(f.srv_is_up, f, "nope/s") err(f.table_cnt, f, "nope")
+		-- An error points at the script's call, however deep the check.
+		local function at(fn) local _, e = pcall(fn) add(e:match("^test%.lua:%d+:") ~= nil) end
+		at(function() local v = f:srv_is_up(5) return v end) at(function() local v = f:bool("x") return v end)
 		txn:set_var("txn.out", table.concat(out, ";"))
 	end)
 	core.register_service("echo", "http", function(a)
@@ -86,7 +89,7 @@ func TestFetchesHAProxy26(t *testing.T) {
 		"7;12;0;nil;10.1.2.3;nil;2;x-n|x-n|x-a|x-ip|authorization|cookie;" +
 		"/p?n=5;10.0.0.9;81;5;user;pass;Basic;v1;" +
 		"bad argument #1 to 'nbsrv' (Mandatory argument expected);bad argument #1 to 'nbsrv' (backend doesn't exist);" +
-		"bad argument #1 to 'srv_is_up' (server doesn't exist);bad argument #1 to 'table_cnt' (table doesn't exist)"
+		"bad argument #1 to 'srv_is_up' (server doesn't exist);bad argument #1 to 'table_cnt' (table doesn't exist);true;true"
 	if got := string(th.S.Out()); got != want {
 		t.Errorf("out =\n%s\nwant\n%s", got, want)
 	}

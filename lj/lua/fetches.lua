@@ -882,10 +882,22 @@ end
 -- HAProxy's Lua errors: a type it does not take, a proxy, server or
 -- table it does not find, or "error in arguments" for a value its check
 -- refuses.
-local getenv, os_time, random, floor = os.getenv, os.time, math.random, math.floor
+local getenv, random, floor, getinfo = os.getenv, math.random, math.floor, debug.getinfo
+
+-- raise raises msg at the script's call: the first caller outside this
+-- file, however deep the check that failed.
+local this_file = getinfo(1, "S").source
+local function raise(msg)
+	local level = 2
+	while true do
+		local info = getinfo(level, "S")
+		if info == nil or info.source ~= this_file then error(msg, level) end
+		level = level + 1
+	end
+end
 
 local function arg_error(fname, i, msg)
-	error("bad argument #" .. i .. " to '" .. fname .. "' (" .. msg .. ")", 4)
+	raise("bad argument #" .. i .. " to '" .. fname .. "' (" .. msg .. ")")
 end
 
 -- str_arg is argument i of fetch fname, which must be a string: HAProxy
@@ -902,7 +914,7 @@ local function int_arg(fname, i, v)
 	return -floor(-v)
 end
 
-local function bad_value() error("error in arguments", 4) end
+local function bad_value() raise("error in arguments") end
 
 -- addr_family is 4 or 6 for an address (without a mask), else nil.
 local function addr_family(v)
@@ -939,7 +951,7 @@ function F.meth(s, v) return str_arg("meth", 1, v) end
 -- with the strict sandbox, which keeps the environment from scripts.
 function F.env(s, name)
 	name = str_arg("env", 1, name)
-	if I.sandbox_strict then error("fetch 'env' is not available with lua.sandbox strict", 3) end
+	if I.sandbox_strict then raise("fetch 'env' is not available with lua.sandbox strict") end
 	return getenv(name)
 end
 -- date([offset[, unit]]): the current date in seconds since the epoch,
@@ -986,7 +998,7 @@ end
 
 -- named_backend is the backend named by argument 1 of fetch fname, with
 -- its statistics.
-local function named_backend(s, fname, name)
+local function named_backend(fname, name)
 	if name == nil then arg_error(fname, 1, "Mandatory argument expected") end
 	local px = core.backends[str_arg(fname, 1, name)]
 	if px == nil then arg_error(fname, 1, "backend doesn't exist") end
@@ -1012,7 +1024,7 @@ local function usable(st)
 end
 
 function F.nbsrv(s, be)
-	local _, st = named_backend(s, "nbsrv", be)
+	local _, st = named_backend("nbsrv", be)
 	return usable(st)
 end
 -- usable_servers is nbsrv for the nbsrv converter: nil for no backend.
@@ -1021,23 +1033,23 @@ function I.usable_servers(name)
 	return px and usable(px:get_stats())
 end
 function F.be_conn(s, be)
-	local _, st = named_backend(s, "be_conn", be)
+	local _, st = named_backend("be_conn", be)
 	return st.scur
 end
 function F.queue(s, be)
-	local _, st = named_backend(s, "queue", be)
+	local _, st = named_backend("queue", be)
 	return st.qcur
 end
 function F.avg_queue(s, be)
-	local _, st = named_backend(s, "avg_queue", be)
+	local _, st = named_backend("avg_queue", be)
 	local n = usable(st)
 	if n > 0 then return floor((st.qcur + n - 1) / n) end
 	return st.qcur * 2
 end
 -- be_conn_free and connslots: what the servers that can take requests
 -- have left before their maxconn; -1 when one of them has none.
-local function free_slots(s, fname, be)
-	local px = named_backend(s, fname, be)
+local function free_slots(fname, be)
+	local px = named_backend(fname, be)
 	local n = 0
 	for _, srv in pairs(px.servers) do
 		local st = srv:get_stats()
@@ -1048,8 +1060,8 @@ local function free_slots(s, fname, be)
 	end
 	return n
 end
-function F.be_conn_free(s, be) return free_slots(s, "be_conn_free", be) end
-function F.connslots(s, be) return free_slots(s, "connslots", be) end
+function F.be_conn_free(s, be) return free_slots("be_conn_free", be) end
+function F.connslots(s, be) return free_slots("connslots", be) end
 
 -- fe_conn(frontend): the connections the frontend has open.
 function F.fe_conn(s, name)
