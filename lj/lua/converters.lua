@@ -590,18 +590,20 @@ end)
 -- in the request of the TXN or applet the Converters object belongs to.
 local os_date = os.date
 
--- strftime formats t (seconds since the epoch, as HAProxy's 55 bits hold
--- it) in local time or UTC; a leading "!" or "*t" is text, as for C's
--- strftime.
-local function strftime(utc, fmt, t)
-	local r = os_date((utc and "! " or " ") .. fmt, t % 36028797018963968)
+-- strftime formats the date n (seconds since the epoch, as HAProxy's 55
+-- bits hold it) plus off in local time or UTC; a leading "!" or "*t" is
+-- text, as for C's strftime. None for a date the C library cannot break
+-- down.
+local DATE_RANGE = 36028797018963968 -- 2^55
+local function strftime(utc, fmt, n, off)
+	local r = os_date((utc and "! " or " ") .. fmt, n % DATE_RANGE + (off or 0))
 	return r and sub(r, 2)
 end
 def("ltime", "int", "str", { { "format", "str", true }, { "offset", "int" } }, function(n, fmt, off)
-	return strftime(false, fmt, n + (off or 0))
+	return strftime(false, fmt, n, off)
 end)
 def("utime", "int", "str", { { "format", "str", true }, { "offset", "int" } }, function(n, fmt, off)
-	return strftime(true, fmt, n + (off or 0))
+	return strftime(true, fmt, n, off)
 end)
 -- http_date([offset[, unit]]): an IMF-fixdate; the value is in unit ("s",
 -- "ms" or "us"), whose fraction of a second is written, as HAProxy does,
@@ -614,7 +616,7 @@ def("http_date", "int", "str", { { "offset", "int" }, { "unit", "str" } }, funct
 		frac = "." .. int_str(n - trunc(n / per) * per)
 		n = trunc(n / per)
 	end
-	local r = os_date("!%a, %d %b %Y %H:%M:%S", n % 36028797018963968)
+	local r = os_date("!%a, %d %b %Y %H:%M:%S", n % DATE_RANGE)
 	return r and r .. frac .. " GMT"
 end, function(_, unit)
 	if unit ~= nil and time_units[unit] == nil then return 2, "unexpected unit '" .. unit .. "', allowed values are 's', 'ms' and 'us'" end
