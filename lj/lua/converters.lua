@@ -292,7 +292,7 @@ end
 -- Definitions ----------------------------------------------------------------
 
 -- name = { input type, output type, { {arg name, type, required}, ... },
---          fn(value, a1, a2, a3) -> result | nil (fails) | nil, error,
+--          fn(value, a1, a2, a3, converters object) -> result | nil (fails) | nil, error,
 --          check(a1, a2, a3) -> index and error of a bad argument value }
 local defs = {}
 local function def(name, input, output, args, fn, check)
@@ -585,6 +585,192 @@ def("in_table", "str", "bool", { TABLE_ARG }, function(v, tbl)
 	return peek(tbl, v, "expire") ~= false
 end)
 
+-- HAProxy 2.6 converters on dates, integers, Host values, variables and
+-- backends. A variable argument is a name (txn.x); the converter reads it
+-- in the request of the TXN or applet the Converters object belongs to.
+local os_date = os.date
+
+-- strftime formats the date n (seconds since the epoch, as HAProxy's 55
+-- bits hold it) plus off in local time or UTC; a leading "!" or "*t" is
+-- text, as for C's strftime. None for a date the C library cannot break
+-- down.
+local DATE_RANGE = 36028797018963968 -- 2^55
+local function strftime(utc, fmt, n, off)
+	local r = os_date((utc and "! " or " ") .. fmt, n % DATE_RANGE + (off or 0))
+	return r and sub(r, 2)
+end
+def("ltime", "int", "str", { { "format", "str", true }, { "offset", "int" } }, function(n, fmt, off)
+	return strftime(false, fmt, n, off)
+end)
+def("utime", "int", "str", { { "format", "str", true }, { "offset", "int" } }, function(n, fmt, off)
+	return strftime(true, fmt, n, off)
+end)
+-- http_date([offset[, unit]]): an IMF-fixdate; the value is in unit ("s",
+-- "ms" or "us"), whose fraction of a second is written, as HAProxy does,
+-- after a dot and without leading zeros.
+local time_units = { s = 1, ms = 1000, us = 1000000 }
+def("http_date", "int", "str", { { "offset", "int" }, { "unit", "str" } }, function(n, off, unit)
+	n = n + (off or 0)
+	local per, frac = time_units[unit or "s"], ""
+	if per > 1 then
+		frac = "." .. int_str(n - trunc(n / per) * per)
+		n = trunc(n / per)
+	end
+	local r = os_date("!%a, %d %b %Y %H:%M:%S", n % DATE_RANGE)
+	return r and r .. frac .. " GMT"
+end, function(_, unit)
+	if unit ~= nil and time_units[unit] == nil then return 2, "unexpected unit '" .. unit .. "', allowed values are 's', 'ms' and 'us'" end
+end)
+def("cpl", "int", "int", {}, function(n) return -n - 1 end)
+-- htonl: the integer's low 32 bits, big-endian.
+def("htonl", "int", "bin", {}, function(n)
+	n = n % 4294967296
+	return char(floor(n / 16777216), floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end)
+-- host_only and port_only split a Host value ("h:80", "[::1]:80") at its
+-- last ':' after any ']'.
+local function port_colon(s)
+	for i = #s, 1, -1 do
+		local c = byte(s, i)
+		if c == 58 then return i end -- ':'
+		if c == 93 then return nil end -- ']'
+	end
+end
+def("host_only", "str", "str", {}, function(s)
+	local i = port_colon(s)
+	if i then s = sub(s, 1, i - 1) end
+	return lower(s)
+end)
+def("port_only", "str", "int", {}, function(s)
+	local i = port_colon(s)
+	if i == nil then return 0 end
+	return tonumber(s:match("^%d*", i + 1)) or 0
+end)
+-- language(values[, default]): of the ';'-separated values, the one the
+-- Accept-Language value (the input) prefers: the first with the highest
+-- q; a tag matches a value it equals or extends ("en-US" matches "en").
+local function qvalue(s)
+	local d, f = s:match("^(%d)%.?(%d*)")
+	if d == nil then return 1000 end
+	if d ~= "0" then return 1000 end
+	return tonumber((f:sub(1, 3) .. "000"):sub(1, 3))
+end
+def("language", "str", "str", { { "values", "str", true }, { "default", "str" } }, function(s, values, default)
+	local best, best_q = nil, 0
+	for item in (s .. ","):gmatch("([^,]*),") do
+		local tag, params = item:match("^%s*([^;,%s]+)(.*)$")
+		if tag then
+			local chosen
+			for v in (values .. ";"):gmatch("([^;]*);") do
+				if tag == v or (sub(tag, 1, #v) == v and byte(tag, #v + 1) == 45) then -- '-'
+					chosen = v
+					break
+				end
+			end
+			if chosen then
+				local q = params:match("^%s*;%s*q%s*=%s*(.*)$")
+				q = q and qvalue(q) or 1000
+				if q > best_q and chosen ~= "" then
+					best, best_q = chosen, q
+					if q >= 1000 then break end
+				end
+			end
+		end
+	end
+	return best or default
+end)
+
+-- Variables: the value of variable name in the request of Converters
+-- object c, as a string; nil when unset or without a request.
+local function var_str(c, name)
+	local ctx = I.owner[c]
+	local s = ctx and ctx.s
+	if s == nil or name == nil or name == "" then return nil end
+	local v = I.vars.get(ctx, s, name)
+	if v == nil then return nil end
+	return as_str(v)
+end
+local VAR_NAME = "^[%a_][%w_.]*$"
+local var_scopes = { proc = true, sess = true, txn = true, req = true, res = true }
+-- var_check reports argument i when it is not a variable's name.
+local function var_check(i, name, optional)
+	if optional and (name == nil or name == "") then return nil end
+	local scope = name:match("^(%a+)%.")
+	if not (scope and var_scopes[scope] and name:find(VAR_NAME)) then
+		return i, "'" .. name .. "' is not a variable name (SCOPE.NAME)"
+	end
+end
+def("strcmp", "str", "int", { { "var", "str", true } }, function(v, name, _, _, c)
+	local w = var_str(c, name)
+	if w == nil then return nil end
+	for i = 1, math.min(#v, #w) do
+		local a, b = byte(v, i), byte(w, i)
+		if a ~= b then return a - b end
+	end
+	if #v < #w then return -1 elseif #v > #w then return 1 end
+	return 0
+end, function(name) return var_check(1, name) end)
+def("secure_memcmp", "str", "bool", { { "var", "str", true } }, function(v, name, _, _, c)
+	local w = var_str(c, name)
+	if w == nil then return nil end
+	return v == w
+end, function(name) return var_check(1, name) end)
+-- concat(start[, var[, end]]) and add_item(delim[, var[, suffix]]).
+def("concat", "str", "str", { { "start", "str", true }, { "var", "str" }, { "end", "str" } }, function(v, a, name, b, c)
+	return v .. a .. (var_str(c, name) or "") .. (b or "")
+end, function(_, name) return var_check(2, name, true) end)
+def("add_item", "str", "str", { { "delimiter", "str", true }, { "var", "str" }, { "suffix", "str" } }, function(v, delim, name, suffix, c)
+	local w = var_str(c, name)
+	suffix = suffix or ""
+	if v ~= "" and (w ~= nil and w ~= "" or suffix ~= "") then v = v .. delim end
+	return v .. (w or "") .. suffix
+end, function(_, name, suffix)
+	if (name == nil or name == "") and (suffix == nil or suffix == "") then return 2, "a variable or a suffix is needed" end
+	return var_check(2, name, true)
+end)
+-- set-var(name) stores the value (as a string) in a variable and passes
+-- it on; unset-var(name) removes the variable. As methods: set_var,
+-- unset_var.
+def("set_var", "str", "str", { { "var", "str", true } }, function(v, name, _, _, c)
+	local ctx = I.owner[c]
+	if ctx and ctx.s then I.vars.set(ctx, ctx.s, name, v) end
+	return v
+end, function(name) return var_check(1, name) end)
+def("unset_var", "str", "str", { { "var", "str", true } }, function(v, name, _, _, c)
+	local ctx = I.owner[c]
+	if ctx and ctx.s then I.vars.unset(ctx, ctx.s, name) end
+	return v
+end, function(name) return var_check(1, name) end)
+
+-- nbsrv: the usable servers of the backend the value names; srv_queue:
+-- the requests queued for the server "backend/server" it names (0:
+-- luaedge queues requests in the backend). None for an unknown one.
+def("nbsrv", "str", "int", {}, function(name) return I.usable_servers(name) end)
+def("srv_queue", "str", "int", {}, function(name)
+	local be, sv = name:match("^([^/]*)/(.*)$")
+	local px = be and core.backends[be]
+	if px == nil or px.servers[sv] == nil then return nil end
+	return 0
+end)
+-- map_<match>_ip(file[, default]): the map converters whose values are
+-- addresses; a value that is none gives the default.
+local function is_addr(v)
+	return v ~= nil and not find(v, "/", 1, true) and gocall(GO.addr_parse, v) ~= nil
+end
+for m, method in pairs(MATCH) do
+	if m ~= "regm" then
+		local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
+		def("map_" .. m .. "_ip", input, "str", { { "map_file", "str", true }, { "default_value", "str" } }, function(v, file, default)
+			local id, err = map_id(method, file)
+			if id == nil then return nil, "converter 'map_" .. m .. "_ip': " .. err end
+			local r = I.map_get(id, v)
+			if is_addr(r) then return r end
+			return default
+		end)
+	end
+end
+-- END of HAProxy 2.6 converters
+
 -- The Converters objects ---------------------------------------------------
 
 local outputs = {
@@ -628,7 +814,7 @@ local function make(d, strict)
 		v, err = cast(v)
 		if err then error("converter '" .. name .. "': " .. err, 2) end
 		local r
-		r, err = fn(v, a1, a2, a3)
+		r, err = fn(v, a1, a2, a3, self)
 		if err then error(err, 2) end
 		return out(r)
 	end

@@ -681,6 +681,10 @@ local stk_counters = {
 	get_gpc0 = "gpc0", gpc0_rate = "gpc0_rate", get_gpt0 = "gpt0",
 	get_gpc1 = "gpc1", gpc1_rate = "gpc1_rate",
 	kbytes_in = "bytes_in_cnt", kbytes_out = "bytes_out_cnt",
+	-- Not copied into the stream (no slot): asked for each time.
+	bytes_in_rate = "bytes_in_rate", bytes_out_rate = "bytes_out_rate",
+	http_fail_cnt = "http_fail_cnt", http_fail_rate = "http_fail_rate",
+	sess_cnt = "sess_cnt", sess_rate = "sess_rate",
 }
 for name, counter in pairs(stk_counters) do
 	local kbytes = counter == "bytes_in_cnt" or counter == "bytes_out_cnt"
@@ -691,7 +695,7 @@ for name, counter in pairs(stk_counters) do
 	local function get(tbl, key, s, copied)
 		if tbl == nil then return nil end
 		local found, v
-		if copied then found, v = stk_copied(s, slot) end
+		if copied and slot then found, v = stk_copied(s, slot) end
 		if not found then v = stk(tbl, s, "fetch", key, counter) end
 		if kbytes and v ~= nil then v = math.floor(v / 1024) end
 		return v
@@ -894,6 +898,429 @@ function F.sc_tracked(s, ctr) return sc_ref(s, ctr) ~= nil end
 for n = 0, 2 do
 	F["sc" .. n .. "_tracked"] = function(s) return sc_ref(s, n) ~= nil end
 end
+
+-- HAProxy 2.6 fetches beyond the request's own fields: constants, the
+-- process, the frontends, backends and servers, more of the HTTP message
+-- and of the stick counters. Arguments are checked when called, with
+-- HAProxy's Lua errors: a type it does not take, a proxy, server or
+-- table it does not find, or "error in arguments" for a value its check
+-- refuses.
+local getenv, random, floor, getinfo = os.getenv, math.random, math.floor, debug.getinfo
+
+-- raise raises msg at the script's call: the first caller outside this
+-- file, however deep the check that failed.
+local this_file = getinfo(1, "S").source
+local function raise(msg)
+	local level = 2
+	while true do
+		local info = getinfo(level, "S")
+		if info == nil or info.source ~= this_file then error(msg, level) end
+		level = level + 1
+	end
+end
+
+local function arg_error(fname, i, msg)
+	raise("bad argument #" .. i .. " to '" .. fname .. "' (" .. msg .. ")")
+end
+
+-- str_arg is argument i of fetch fname, which must be a string: HAProxy
+-- does not make a number one.
+local function str_arg(fname, i, v)
+	if type(v) ~= "string" then arg_error(fname, i, "unable to duplicate string arg") end
+	return v
+end
+
+-- int_arg is argument i of fetch fname, a number (cut to an integer).
+local function int_arg(fname, i, v)
+	if type(v) ~= "number" then arg_error(fname, i, "integer expected") end
+	if v >= 0 then return floor(v) end
+	return -floor(-v)
+end
+
+local function bad_value() raise("error in arguments") end
+
+-- addr_family is 4 or 6 for an address (without a mask), else nil.
+local function addr_family(v)
+	if type(v) ~= "string" or find(v, "/", 1, true) then return nil end
+	return (I.gocall(I.go.addr_parse, v))
+end
+
+function F.always_true() return true end
+function F.always_false() return false end
+function F.int(s, n) return int_arg("int", 1, n) end
+function F.str(s, v) return str_arg("str", 1, v) end
+-- bool("true"|"1"|"false"|"0"), as HAProxy's check of its argument.
+function F.bool(s, v)
+	v = str_arg("bool", 1, v)
+	if v == "true" or v == "1" then return true end
+	if v == "false" or v == "0" then return false end
+	bad_value()
+end
+function F.bin(s, hex)
+	hex = str_arg("bin", 1, hex)
+	if #hex % 2 == 1 or find(hex, "[^%x]") then bad_value() end
+	return (hex:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+end
+function F.ipv4(s, v)
+	if addr_family(v) ~= 4 then arg_error("ipv4", 1, "invalid IPv4 address") end
+	return v
+end
+function F.ipv6(s, v)
+	if addr_family(v) ~= 6 then arg_error("ipv6", 1, "invalid IPv6 address") end
+	return v
+end
+function F.meth(s, v) return str_arg("meth", 1, v) end
+-- env(name): the process's environment variable, none when unset. Not
+-- with the strict sandbox, which keeps the environment from scripts.
+function F.env(s, name)
+	name = str_arg("env", 1, name)
+	if I.sandbox_strict then raise("fetch 'env' is not available with lua.sandbox strict") end
+	return getenv(name)
+end
+-- date([offset[, unit]]): the current date in seconds since the epoch,
+-- plus offset, in unit "s" (the default), "ms" or "us".
+local date_units = { s = 1, ms = 1e3, us = 1e6 }
+function F.date(s, offset, unit)
+	local mul = date_units[unit or "s"]
+	if mul == nil then bad_value() end
+	local t = floor(I.now_us() / 1e6 * mul)
+	if offset ~= nil then t = t + int_arg("date", 1, offset) * mul end
+	return t
+end
+function F.date_us() return floor(I.now_us()) % 1000000 end
+-- rand([range]): a random 32-bit integer, or one from 0 to range - 1.
+function F.rand(s, range)
+	local r = random(0, 4294967295)
+	if range ~= nil then return floor(r * int_arg("rand", 1, range) / 4294967296) end
+	return r
+end
+-- hostname: the system's (the kernel's, read once).
+local io_open, hostname = io.open, nil
+function F.hostname()
+	if hostname == nil then
+		local f = io_open("/proc/sys/kernel/hostname")
+		if f == nil then return nil end
+		hostname = f:read("*l")
+		f:close()
+	end
+	return hostname
+end
+-- One process; the thread is the core's, from 0 (core.thread counts from 1).
+function F.nbproc() return 1 end
+function F.proc() return 1 end
+function F.thread() return core.thread - 1 end
+
+-- The frontend's and the backend's id (its uuid); the backend's is the
+-- frontend's until one was chosen.
+local function proxy_id(px) return px and tonumber(px.uuid) end
+function F.fe_id(s) return proxy_id(core.frontends[F.fe_name(s) or ""]) end
+function F.be_id(s)
+	if s.backend >= 0 then return proxy_id(core.backends[backend_name(s.backend) or ""]) end
+	return F.fe_id(s)
+end
+
+-- named_backend is the backend named by argument 1 of fetch fname, with
+-- its statistics.
+local function named_backend(fname, name)
+	if name == nil then arg_error(fname, 1, "Mandatory argument expected") end
+	local px = core.backends[str_arg(fname, 1, name)]
+	if px == nil then arg_error(fname, 1, "backend doesn't exist") end
+	return px, px:get_stats()
+end
+
+-- named_server is the server "backend/server" of argument 1.
+local function named_server(fname, name)
+	if name == nil then arg_error(fname, 1, "Mandatory argument expected") end
+	local be, sv = str_arg(fname, 1, name):match("^([^/]*)/(.*)$")
+	local px = be and core.backends[be]
+	local srv = px and px.servers[sv]
+	if srv == nil then arg_error(fname, 1, "server doesn't exist") end
+	return srv, srv:get_stats()
+end
+
+-- usable is HAProxy's count of a backend's usable servers: the active
+-- ones, else the first backup.
+local function usable(st)
+	if st.act > 0 then return st.act end
+	if st.bck > 0 then return 1 end
+	return 0
+end
+
+function F.nbsrv(s, be)
+	local _, st = named_backend("nbsrv", be)
+	return usable(st)
+end
+-- usable_servers is nbsrv for the nbsrv converter: nil for no backend.
+function I.usable_servers(name)
+	local px = core.backends[name]
+	return px and usable(px:get_stats())
+end
+function F.be_conn(s, be)
+	local _, st = named_backend("be_conn", be)
+	return st.scur
+end
+function F.queue(s, be)
+	local _, st = named_backend("queue", be)
+	return st.qcur
+end
+function F.avg_queue(s, be)
+	local _, st = named_backend("avg_queue", be)
+	local n = usable(st)
+	if n > 0 then return floor((st.qcur + n - 1) / n) end
+	return st.qcur * 2
+end
+-- be_conn_free and connslots: what the servers that can take requests
+-- have left before their maxconn; -1 when one of them has none.
+local function free_slots(fname, be)
+	local px = named_backend(fname, be)
+	local n = 0
+	for _, srv in pairs(px.servers) do
+		local st = srv:get_stats()
+		if st.status ~= "DOWN" and st.status ~= "MAINT" then
+			if st.slim == nil then return -1 end
+			if st.slim > st.scur then n = n + st.slim - st.scur end
+		end
+	end
+	return n
+end
+function F.be_conn_free(s, be) return free_slots("be_conn_free", be) end
+function F.connslots(s, be) return free_slots("connslots", be) end
+
+-- fe_conn(frontend): the connections the frontend has open.
+function F.fe_conn(s, name)
+	if name == nil then arg_error("fe_conn", 1, "Mandatory argument expected") end
+	local px = core.frontends[str_arg("fe_conn", 1, name)]
+	if px == nil then arg_error("fe_conn", 1, "frontend doesn't exist") end
+	return px:get_stats().scur
+end
+
+-- srv_is_up: neither in maintenance nor found down by its checks.
+function F.srv_is_up(s, name)
+	local _, st = named_server("srv_is_up", name)
+	return st.status ~= "MAINT" and st.status ~= "DOWN"
+end
+function F.srv_conn(s, name)
+	local _, st = named_server("srv_conn", name)
+	return st.scur
+end
+-- luaedge queues requests in the backend, none for a server.
+function F.srv_queue(s, name)
+	named_server("srv_queue", name)
+	return 0
+end
+function F.srv_conn_free(s, name)
+	local _, st = named_server("srv_conn_free", name)
+	if st.slim == nil then return -1 end
+	if st.slim > st.scur then return st.slim - st.scur end
+	return 0
+end
+-- The server's weight: luaedge's servers have one, the same for
+-- HAProxy's effective, user and initial weights until changed.
+function F.srv_weight(s, name)
+	local srv = named_server("srv_weight", name)
+	return srv:get_weight()
+end
+F.srv_uweight, F.srv_iweight = F.srv_weight, F.srv_weight
+
+-- table_cnt(table) and table_avl(table): the entries a stick table holds
+-- and how many more it can (the frontend's or backend's of that name).
+local function table_info(fname, tbl)
+	local px = core.proxies[tostring(tbl)]
+	if tbl == nil then arg_error(fname, 1, "Mandatory argument expected") end
+	if px == nil or px.stktable == nil then arg_error(fname, 1, "table doesn't exist") end
+	return px.stktable:info()
+end
+function F.table_cnt(s, tbl) return table_info("table_cnt", tbl).used end
+function F.table_avl(s, tbl)
+	local info = table_info("table_avl", tbl)
+	return info.size - info.used
+end
+
+-- More of the HTTP message.
+-- hdr_val: the integer at the start of the value (0 without digits).
+local function int_val(v)
+	if v == nil then return nil end
+	return tonumber(match(v, "^[+-]?%d+")) or 0
+end
+-- ip_val: a dotted IPv4 address at the value's start (a port may follow),
+-- else a whole IPv6 address.
+local function ip_val(v)
+	if v == nil then return nil end
+	local v4 = match(v, "^%d+%.%d+%.%d+%.%d+")
+	if v4 and addr_family(v4) == 4 then return v4 end
+	if find(v, ":", 1, true) and addr_family(v) == 6 then return v end
+	return nil
+end
+function F.req_hdr_val(s, name, occ) return int_val(F.req_hdr(s, name, occ)) end
+function F.res_hdr_val(s, name, occ) return int_val(F.res_hdr(s, name, occ)) end
+function F.req_hdr_ip(s, name, occ) return ip_val(F.req_hdr(s, name, occ)) end
+function F.res_hdr_ip(s, name, occ) return ip_val(F.res_hdr(s, name, occ)) end
+F.hdr_val, F.shdr_val, F.hdr_ip, F.shdr_ip = F.req_hdr_val, F.res_hdr_val, F.req_hdr_ip, F.res_hdr_ip
+function F.req_fhdr_cnt(s, name)
+	need_name("req.fhdr_cnt", name)
+	return #req_values(s, name, true)
+end
+function F.res_fhdr_cnt(s, name)
+	need_name("res.fhdr_cnt", name)
+	return #res_values(s, name, true)
+end
+F.shdr_cnt = F.res_hdr_cnt
+-- hdr_names([delim]): the fields' names in order, lower-case, joined by
+-- delim (a comma by default).
+local function hdr_names(base, fields, n, delim)
+	local out = {}
+	for i = 0, n - 1 do
+		local f = fields[i]
+		out[#out + 1] = ffi_string(base + f.name.off, f.name.len):lower()
+	end
+	return table.concat(out, delim or ",")
+end
+function F.req_hdr_names(s, delim) return hdr_names(s.head.p, s.fields, s.nfields, delim) end
+function F.res_hdr_names(s, delim)
+	if s.status == 0 then return nil end
+	return hdr_names(s.resp.p, s.rfields, s.nrfields, delim)
+end
+function F.pathq(s)
+	local p = F.path(s)
+	local q = F.query(s)
+	if q ~= nil then p = p .. "?" .. q end
+	return p
+end
+function F.baseq(s)
+	local b = F.base(s)
+	local q = F.query(s)
+	if q ~= nil then b = b .. "?" .. q end
+	return b
+end
+F.cookie = F.req_cook
+function F.urlp_val(s, name, delim) return int_val(F.url_param(s, name, delim)) end
+-- base32 and url32: HAProxy's hash (sdbm, then avalanched) of the Host
+-- field and the path (base32), or the whole path and query (url32).
+local function hash32(str)
+	local defs = I.converter_defs
+	return defs.sdbm.fn(str, 1)
+end
+local function host(s)
+	local h = req_values(s, "host", true)
+	return h[#h] or ""
+end
+function F.base32(s)
+	local p = F.path(s)
+	if p:byte() ~= 47 then p = "" end
+	return hash32(host(s) .. p)
+end
+function F.url32(s)
+	local p = F.pathq(s)
+	if p:byte() ~= 47 then p = "" end
+	return hash32(host(s) .. p)
+end
+-- base32+src and url32+src: the hash (4 bytes, big-endian) followed by
+-- the client's address (4 or 16 bytes).
+local function be32(n)
+	return string.char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end
+local function with_src(s, hash)
+	local r = { I.gocall(I.go.addr_parse, I.span(s, s.src)) }
+	if r[1] == 4 then return be32(hash) .. be32(r[3]) end
+	if r[1] == 6 then return be32(hash) .. be32(r[3]) .. be32(r[4]) .. be32(r[5]) .. be32(r[6]) end
+	return nil
+end
+function F.base32_src(s) return with_src(s, F.base32(s)) end
+function F.url32_src(s) return with_src(s, F.url32(s)) end
+-- req.hdrs and res.hdrs: the fields as HTTP/1 writes them, names in lower
+-- case, and the empty line after them.
+local function hdrs(base, fields, n)
+	local out = {}
+	for i = 0, n - 1 do
+		local f = fields[i]
+		out[#out + 1] = ffi_string(base + f.name.off, f.name.len):lower() .. ": " .. ffi_string(base + f.value.off, f.value.len) .. "\r\n"
+	end
+	out[#out + 1] = "\r\n"
+	return table.concat(out)
+end
+function F.req_hdrs(s) return hdrs(s.head.p, s.fields, s.nfields) end
+function F.res_hdrs(s)
+	if s.status == 0 then return nil end
+	return hdrs(s.resp.p, s.rfields, s.nrfields)
+end
+
+-- url_ip and url_port: the address and the port of an absolute-form
+-- target ("http://10.0.0.1:81/"); the port is 80 when not written. None
+-- for a target in origin form.
+local function url_authority(s)
+	return match(I.span(s, s.target), "^[%a][%w+.-]*://([^/?#]*)")
+end
+function F.url_ip(s)
+	local a = url_authority(s)
+	local ip = a and match(a, "^([%d.]+)")
+	if ip and addr_family(ip) == 4 then return ip end
+	return nil
+end
+function F.url_port(s)
+	local a = url_authority(s)
+	if a == nil then return nil end
+	return tonumber(match(a, ":(%d+)$")) or 80
+end
+-- The Authorization field's scheme, and Basic's user and password.
+local function auth_parts(s)
+	local v = req_values(s, "authorization", true)
+	v = v[#v]
+	local scheme, rest = match(v or "", "^%s*(%S+)%s*(.-)%s*$")
+	if scheme == nil then return nil end
+	if scheme:lower() ~= "basic" then return scheme end
+	local dec = I.converter_defs.b64dec.fn(rest) or ""
+	local user, pass = match(dec, "^([^:]*):(.*)$")
+	return scheme, user, pass
+end
+function F.http_auth_type(s) return (auth_parts(s)) end
+function F.http_auth_user(s)
+	local _, user = auth_parts(s)
+	return user
+end
+function F.http_auth_pass(s)
+	local _, _, pass = auth_parts(s)
+	return pass
+end
+function F.http_auth_bearer(s, name)
+	local v = req_values(s, type(name) == "string" and name or "authorization", true)
+	local scheme, token = match(v[#v] or "", "^%s*(%S+)%s+(.-)%s*$")
+	if scheme and scheme:lower() == "bearer" then return token end
+	return nil
+end
+-- The request's body as far as it was received (req.body reads the same).
+function F.req_body_len(s) return s.body.len - s.body_pos end
+function F.req_body_size(s)
+	if s.content_length >= 0 then return tonumber(s.content_length) end
+	return s.body.len - s.body_pos
+end
+-- req.body_param([name]): as url_param, in a form-encoded body.
+function F.req_body_param(s, name)
+	local body = F.req_body(s)
+	for part in (body .. "&"):gmatch("(.-)&") do
+		local k, v = match(part, "^([^=]*)=?(.*)$")
+		if name == nil or k == name then return v end
+	end
+	return nil
+end
+-- trackers: how many connections and requests track the entry (none
+-- when the counter is not tracked). The gate's count includes its own
+-- look-up, as the table_trackers converter's does in HAProxy.
+local function trackers(t, key, s)
+	if t == nil then return nil end
+	local v = stk(t, s, "peek", key, "trackers")
+	if v == false then return 0 end
+	return v and v - 1
+end
+function F.sc_trackers(s, ctr, tbl)
+	local t, key = sc_ref(s, ctr, tbl)
+	return trackers(t, key, s)
+end
+for n = 0, 2 do
+	F["sc" .. n .. "_trackers"] = function(s, tbl) return F.sc_trackers(s, n, tbl) end
+end
+-- HAProxy 2.6 has this one form of sc_clr_gpc with the counter in its name.
+function F.sc1_clr_gpc(s, idx, tbl) return F.sc_clr_gpc(s, idx, 1, tbl) end
+-- END of HAProxy 2.6 fetches
 
 I.lua_fetches = {} -- name -> accounting record (with fn), from core.register_fetches
 

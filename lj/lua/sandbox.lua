@@ -235,6 +235,7 @@ function I.seal(mode, unsafe_ffi, compat53)
 	local G, pkg = _G, package
 	if compat53 then I.compat53(G) end
 	local strict = mode == "strict"
+	I.sandbox_strict = strict -- the env fetch reads no environment then
 	local loaded, preload = pkg.loaded, pkg.preload
 	if not unsafe_ffi then
 		loaded.ffi, preload.ffi = nil, nil
