@@ -12,7 +12,8 @@ import (
 // HAProxy's byte for byte, field order included, and with option
 // httpclose in the frontend they say connection: close and end the
 // connection. Each answer goes to two clients on the one loop; an answer
-// that keeps the connection is asked for again on each.
+// that keeps the connection is asked for again on each. The 400 luaedge
+// makes itself has the fields of HAProxy's in their order.
 func TestHAProxyCfgAnswerFieldOrder(t *testing.T) {
 	needBinary(t)
 	const page403 = "content-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n"
@@ -157,6 +158,19 @@ listen inherited
 			c1.Close()
 			c2.Close()
 		}
+		// The 400 of a malformed request, made before any rule: HAProxy
+		// writes its page's names as the page has them, luaedge in lower
+		// case; the order is the same.
+		const want400 = "http/1.1 400 bad request\r\ncontent-length: 90\r\ncache-control: no-cache\r\nconnection: close\r\ncontent-type: text/html\r\n\r\n"
+		c1, c2 := dialRaw(t, addr("")), dialRaw(t, addr(""))
+		c1.send("GET / HTTP/1.1\r\nHost: a.test\r\nbad field\r\n\r\n")
+		c2.send("GET / HTTP/1.1\r\nHost: a.test\r\nbad field\r\n\r\n")
+		for i, c := range []*rawConn{c1, c2} {
+			if got := strings.ToLower(readAnswerHead(c)); got != want400 {
+				t.Errorf("%s: a malformed request, client %d: head\n%s\nwant\n%s", who, i+1, got, want400)
+			}
+			c.expectClosed(2 * time.Second)
+		}
 	})
 }
 
@@ -166,7 +180,7 @@ func readAnswerHead(c *rawConn) string {
 	c.t.Helper()
 	head := c.readHead()
 	for _, l := range strings.Split(head, "\r\n") {
-		if v, ok := strings.CutPrefix(l, "content-length: "); ok {
+		if v, ok := strings.CutPrefix(strings.ToLower(l), "content-length: "); ok {
 			n, _ := strconv.Atoi(v)
 			if _, err := io.ReadFull(c.br, make([]byte, n)); err != nil {
 				c.t.Fatalf("reading a body of %d bytes: %v", n, err)
