@@ -189,3 +189,55 @@ func readAnswerHead(c *rawConn) string {
 	}
 	return head
 }
+
+// A set-header whose value does not fit in HAProxy's 16 KiB buffer fails
+// the rewrite: a 500, in http-request as in http-response (strict-mode,
+// HAProxy's default), or no rewrite after strict-mode off; one that fits
+// goes through. Two clients on the one
+// loop ask each; only the answers' heads are compared (HAProxy closes the
+// connection after such a 500, luaedge keeps it).
+func TestHAProxyCfgRewriteOverflow(t *testing.T) {
+	needBinary(t)
+	sc := hcScenario{
+		name: "rewrite overflow",
+		cfg: hcHTTPDefaults + `
+frontend www
+    bind 127.0.0.1:@PORT@
+    http-request set-var(txn.in) req.hdr(x-in)
+    http-request set-var(txn.p) path
+    http-request strict-mode off if { path /lax }
+    http-request set-header x-big %[var(txn.in)]%[var(txn.in)]%[var(txn.in)]%[var(txn.in)] if { path /req } || { path /lax }
+    http-response set-header x-big %[var(txn.in)]%[var(txn.in)]%[var(txn.in)]%[var(txn.in)] if { var(txn.p) -m str /res }
+    http-request return status 200 content-type text/plain string "ok" hdr x-n "%[req.hdr_cnt(x-big)]" if { path /req } || { path /lax }
+    default_backend app
+
+backend app
+    server s1 @APP@
+`}
+	const page500 = "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 97\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n"
+	cases := []struct {
+		path string
+		in   int // bytes of x-in: the value set is four times that
+		head string
+	}{
+		{"/req", 5000, page500},
+		{"/req", 2000, "HTTP/1.1 200 OK\r\nx-n: 1\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\n"},
+		{"/lax", 5000, "HTTP/1.1 200 OK\r\nx-n: 0\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\n"},
+		{"/res", 5000, page500},
+	}
+	hcCheckBoth(t, sc, hcBackends(t), func(who string, addr func(string) string) {
+		for _, c := range cases {
+			req := "GET " + c.path + " HTTP/1.1\r\nHost: a.test\r\nx-in: " + strings.Repeat("a", c.in) + "\r\n\r\n"
+			c1, c2 := dialRaw(t, addr("")), dialRaw(t, addr(""))
+			c1.send(req)
+			c2.send(req)
+			for i, cl := range []*rawConn{c1, c2} {
+				if got := readAnswerHead(cl); got != c.head {
+					t.Errorf("%s: %s with a value of %d bytes, client %d: head\n%s\nwant\n%s", who, c.path, 4*c.in, i+1, got, c.head)
+				}
+			}
+			c1.Close()
+			c2.Close()
+		}
+	})
+}

@@ -540,6 +540,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			req = append(req, e)
 		}
+		req = append(req, b.strictReset(s, "http-req")...)
 	}
 	if len(reqSecs) == 1 && (len(p.useBackend) > 0 || def != "") {
 		r, err := b.route(p, def, forwards, phase)
@@ -642,6 +643,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			res = append(res, e)
 		}
+		res = append(res, b.strictReset(s, "http-res")...)
 	}
 	if p.httpclose && http {
 		res = append(res, g.action("http-res", "option httpclose", `txn.http:res_set_header("connection", "close")`))
@@ -665,6 +667,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			after = append(after, e)
 		}
+		after = append(after, b.strictReset(s, "http-res")...)
 	}
 	if http {
 		fe.HTTPAfterResponse = after
@@ -971,11 +974,12 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	case strings.HasPrefix(name, "do-resolve(") && strings.HasSuffix(name, ")"):
 		return c.doResolve(sc, at, name, args)
 	case name == "strict-mode":
-		// luaedge's rewrites never fail halfway: there is nothing to relax.
+		// Off, a set-header or add-header that does not fit is skipped
+		// rather than answered 500 (the other rewrites never fail).
 		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
 			return "", at.errorf("strict-mode: want on or off")
 		}
-		return "-- strict-mode " + args[0], nil
+		return fmt.Sprintf("H.st(txn).lax = %v", args[0] == "off"), nil
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
 		phase := sc.phase
@@ -1016,7 +1020,24 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		op := strings.TrimSuffix(name, "-header")
-		return fmt.Sprintf("txn.http:%s_%s_header(%s, %s)", side, op, luaQuote(args[0]), v), nil
+		// HAProxy's head lives in a buffer of 16 KiB, of which a head
+		// read takes at most 15 KiB: a field that does not fit fails the
+		// rewrite, answered 500 (strict-mode, its default). Only a value
+		// over 1 KiB can overflow, so only such a value is measured.
+		if !strings.Contains(args[1], "%") && len(args[1]) <= haproxyRewriteReserve {
+			return fmt.Sprintf("txn.http:%s_%s_header(%s, %s)", side, op, luaQuote(args[0]), v), nil
+		}
+		page, err := c.page(sc, 500, sc.be)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		skip := "nil" // set-header replaces the fields of its name
+		if op == "set" {
+			skip = luaQuote(strings.ToLower(args[0]))
+		}
+		term := map[string]string{"req": "PR", "res": "PH"}[side]
+		return fmt.Sprintf("local v = %s\nif #v > %d and H.head_bytes(txn, %q, %s) + #%s + #v > %d then\nif not H.st(txn).lax then\ntxn:set_termination_state(%q)\n%s\nend\nelse\ntxn.http:%s_%s_header(%s, v)\nend",
+			v, haproxyRewriteReserve, side, skip, luaQuote(args[0]), haproxyBufSize, term, page, side, op, luaQuote(args[0])), nil
 	case name == "del-header":
 		if !c.http {
 			break
@@ -1354,9 +1375,14 @@ func errorPage(status int, files map[int]string) (int, string, []field, string) 
 	return status, e.reason, append(fields, field{"content-type", "text/html"}), body
 }
 
-// haproxyHeadBytes is the most a request's head may take in HAProxy's
-// default buffer.
-const haproxyHeadBytes = 16384 - 1024
+// haproxyBufSize and haproxyRewriteReserve are HAProxy's default
+// tune.bufsize and tune.maxrewrite: a head read takes at most their
+// difference (haproxyHeadBytes); rewrites may fill the buffer.
+const (
+	haproxyBufSize        = 16384
+	haproxyRewriteReserve = 1024
+	haproxyHeadBytes      = haproxyBufSize - haproxyRewriteReserve
+)
 
 // ownErrorPages are the answers of the errors luaedge makes itself (a
 // malformed request's 400, 408, 413, a server's 500, 502, 503, 504), as
@@ -1638,6 +1664,18 @@ var afterActions = map[string]bool{
 	"add-header": true, "allow": true, "capture": true, "del-header": true, "replace-header": true,
 	"replace-value": true, "set-header": true, "set-status": true, "set-var": true, "set-var-fmt": true,
 	"strict-mode": true, "unset-var": true,
+}
+
+// strictReset is the action ending section s's rules in phase when they
+// hold a strict-mode rule: HAProxy's strict mode is on again for the
+// next section's.
+func (c *chain) strictReset(s section, phase string) []string {
+	for _, r := range s.rules {
+		if r.words[0] == "strict-mode" {
+			return []string{c.g.action(phase, "the end of "+s.id+"'s rules: strict-mode on", "H.st(txn).lax = false")}
+		}
+	}
+	return nil
 }
 
 // track compiles track-scN KEY [table T]: the request tracks KEY in

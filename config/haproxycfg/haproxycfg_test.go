@@ -889,3 +889,44 @@ backend b
 		t.Errorf("want frontend g's deny and 503 with connection: close, got %q in:\n%s", n, rules)
 	}
 }
+
+// set-header and add-header measure the head when their value may be
+// over 1 KiB (a sample, or a long literal) and answer 500 when it would
+// not fit in HAProxy's buffer, or skip the rewrite after strict-mode off,
+// which holds until the end of its section's rules; a short literal is
+// set as it is.
+func TestRewriteOverflow(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `defaults
+    mode http
+
+frontend f
+    bind 127.0.0.1:80
+    http-request set-header x-a b
+    http-request add-header x-b %[path]
+    http-response set-header x-c %[var(txn.v)]
+    default_backend b
+
+backend b
+    http-request strict-mode off
+    server s 127.0.0.1:1 disabled
+`)
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	for _, want := range []string{
+		`txn.http:req_set_header("x-a", "b")`,
+		"if #v > 1024 and H.head_bytes(txn, \"req\", nil) + #\"x-b\" + #v > 16384 then\nif not H.st(txn).lax then\ntxn:set_termination_state(\"PR\")\nH.send(txn, P[",
+		"else\ntxn.http:req_add_header(\"x-b\", v)\nend",
+		"if #v > 1024 and H.head_bytes(txn, \"res\", \"x-c\") + #\"x-c\" + #v > 16384 then\nif not H.st(txn).lax then\ntxn:set_termination_state(\"PH\")\nH.send(txn, P[",
+		"else\ntxn.http:res_set_header(\"x-c\", v)\nend",
+		// strict-mode off skips such a rewrite, until the section's rules end
+		"H.st(txn).lax = true\n",
+		"-- the end of be:b's rules: strict-mode on\ncore.register_action(\"haproxycfg_",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("want %s in:\n%s", want, rules)
+		}
+	}
+}

@@ -355,6 +355,27 @@ function H.send(txn, a, close)
 	txn:done(r)
 end
 
+-- head_bytes is about what the request's (side "req") or response's
+-- head takes in HAProxy's buffer: each field's name and value and 8 bytes
+-- of its own, the start line, and 64 bytes; the fields named skip (a
+-- set-header's, which it replaces) left out.
+function H.head_bytes(txn, side, skip)
+	local hdrs, n
+	if side == "req" then
+		hdrs = txn.http:req_get_headers()
+		n = 64 + #txn.f:method() + #(txn.f:url() or "") + 8
+	else
+		hdrs = txn.http:res_get_headers()
+		n = 64 + 32
+	end
+	for name, vals in pairs(hdrs) do
+		if name ~= skip then
+			for _, v in pairs(vals) do n = n + #name + #v + 8 end
+		end
+	end
+	return n
+end
+
 -- svc runs the service a tcp-request content use-service rule chose; the
 -- connection closes when none did. (In HTTP mode a use-service rule sets
 -- txn.service, and the rules answer HAProxy's 503 when nothing answers.)
