@@ -462,7 +462,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 
 	phase := fe.Mode
 	b := &chain{f: f, g: g, fe: p.name, dir: f.dir, http: http, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers,
-		beReplies: map[string]map[int]*errReply{}}
+		beReplies: map[string]map[int]*errReply{}, close: p.httpclose}
 	var err error
 	if b.replies, err = f.replies(p); err != nil {
 		return fe, err
@@ -540,6 +540,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			req = append(req, e)
 		}
+		req = append(req, b.strictReset(s, "http-req")...)
 	}
 	if len(reqSecs) == 1 && (len(p.useBackend) > 0 || def != "") {
 		r, err := b.route(p, def, forwards, phase)
@@ -642,6 +643,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			res = append(res, e)
 		}
+		res = append(res, b.strictReset(s, "http-res")...)
 	}
 	if p.httpclose && http {
 		res = append(res, g.action("http-res", "option httpclose", `txn.http:res_set_header("connection", "close")`))
@@ -665,6 +667,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 			}
 			after = append(after, e)
 		}
+		after = append(after, b.strictReset(s, "http-res")...)
 	}
 	if http {
 		fe.HTTPAfterResponse = after
@@ -763,6 +766,10 @@ type chain struct {
 	tables    map[string]*proxy // the sections with a stick-table, by name
 	caps      config.Capture    // the frontend's capture slots
 	resolvers map[string]bool   // the resolvers sections
+	// close: the frontend's option httpclose; its answers carry
+	// connection: close and end the connection, as HAProxy's client side
+	// does with it (a backend's option httpclose is for its servers).
+	close bool
 }
 
 // route compiles use_backend and default_backend into an action that
@@ -967,11 +974,12 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 	case strings.HasPrefix(name, "do-resolve(") && strings.HasSuffix(name, ")"):
 		return c.doResolve(sc, at, name, args)
 	case name == "strict-mode":
-		// luaedge's rewrites never fail halfway: there is nothing to relax.
+		// Off, a set-header or add-header that does not fit is skipped
+		// rather than answered 500 (the other rewrites never fail).
 		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
 			return "", at.errorf("strict-mode: want on or off")
 		}
-		return "-- strict-mode " + args[0], nil
+		return fmt.Sprintf("H.st(txn).lax = %v", args[0] == "off"), nil
 	case strings.HasPrefix(name, "lua."):
 		fn := strings.TrimPrefix(name, "lua.")
 		phase := sc.phase
@@ -1012,7 +1020,24 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 			return "", err
 		}
 		op := strings.TrimSuffix(name, "-header")
-		return fmt.Sprintf("txn.http:%s_%s_header(%s, %s)", side, op, luaQuote(args[0]), v), nil
+		// HAProxy's head lives in a buffer of 16 KiB, of which a head
+		// read takes at most 15 KiB: a field that does not fit fails the
+		// rewrite, answered 500 (strict-mode, its default). Only a value
+		// over 1 KiB can overflow, so only such a value is measured.
+		if !strings.Contains(args[1], "%") && len(args[1]) <= haproxyRewriteReserve {
+			return fmt.Sprintf("txn.http:%s_%s_header(%s, %s)", side, op, luaQuote(args[0]), v), nil
+		}
+		page, err := c.page(sc, 500, sc.be)
+		if err != nil {
+			return "", at.errorf("%s: %v", name, err)
+		}
+		skip := "nil" // set-header replaces the fields of its name
+		if op == "set" {
+			skip = luaQuote(strings.ToLower(args[0]))
+		}
+		term := map[string]string{"req": "PR", "res": "PH"}[side]
+		return fmt.Sprintf("local v = %s\nif #v > %d and H.head_bytes(txn, %q, %s) + #%s + #v > %d then\nif not H.st(txn).lax then\ntxn:set_termination_state(%q)\n%s\nend\nelse\ntxn.http:%s_%s_header(%s, v)\nend",
+			v, haproxyRewriteReserve, side, skip, luaQuote(args[0]), haproxyBufSize, term, page, side, op, luaQuote(args[0])), nil
 	case name == "del-header":
 		if !c.http {
 			break
@@ -1250,19 +1275,23 @@ func (c *chain) auth(sc scope, at pos, args []string) (string, error) {
 	case len(args) != 0:
 		return "", at.errorf("auth: want nothing, or realm REALM")
 	}
-	page, err := c.page(sc, 401, sc.be)
+	a, err := c.pageAnswer(sc, 401, sc.be)
 	if err != nil {
 		return "", at.errorf("auth: %v", err)
 	}
-	// page is txn:done(ANSWER): the answer goes through H.challenge.
-	answer := strings.TrimSuffix(strings.TrimPrefix(page, "txn:done("), ")")
-	return fmt.Sprintf("txn:done(H.challenge(%s, %s))", answer, luaQuote(`Basic realm="`+realm+`"`)), nil
+	return c.send(fmt.Sprintf("H.challenge(%s, %s)", a, luaQuote(`Basic realm="`+realm+`"`))), nil
 }
 
-// page is the answer of status, sent with txn:done: as HAProxy picks it,
-// the reply of backend be (the section whose rule answers, "" for the
-// frontend's), else the frontend's, else HAProxy's page.
+// page is the code sending the answer of status (pageAnswer).
 func (c *chain) page(sc scope, status int, be string) (string, error) {
+	a, err := c.pageAnswer(sc, status, be)
+	return c.send(a), err
+}
+
+// pageAnswer is the answer of status as HAProxy picks it: the reply of
+// backend be (the section whose rule answers, "" for the frontend's),
+// else the frontend's, else HAProxy's page.
+func (c *chain) pageAnswer(sc scope, status int, be string) (string, error) {
 	r := c.beReplies[be][status]
 	if r == nil {
 		r = c.replies[status]
@@ -1271,7 +1300,12 @@ func (c *chain) page(sc scope, status int, be string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the answer of status %d: %v", status, err)
 	}
-	return fmt.Sprintf("txn:done(%s)", a), nil
+	return a, nil
+}
+
+// send is the code sending answer a (answer's table, or H.challenge's).
+func (c *chain) send(a string) string {
+	return fmt.Sprintf("H.send(txn, %s, %v)", a, c.close)
 }
 
 // pageOfBackend is page for the backend the request went to (H.st's be,
@@ -1316,12 +1350,16 @@ var errorPages = map[int]struct{ reason, text string }{
 	504: {"Gateway Time-out", "The server didn't respond in time."},
 }
 
+// field is a header field of an answer, in lower case.
+type field struct{ name, value string }
+
 // errorPage returns the answer for status: the errorfile given for it,
-// else HAProxy's page.
-func errorPage(status int, files map[int]string) (int, string, map[string]string, string) {
+// else HAProxy's page. Its fields are in the order HAProxy sends them;
+// the content-length among them stands for the body's, made when sent.
+func errorPage(status int, files map[int]string) (int, string, []field, string) {
 	if raw, ok := files[status]; ok {
-		if st, reason, hdrs, body, ok := parseAnswer(raw); ok {
-			return st, reason, hdrs, body
+		if st, reason, fields, body, ok := parseAnswer(raw); ok {
+			return st, reason, fields, body
 		}
 	}
 	e, ok := errorPages[status]
@@ -1330,16 +1368,21 @@ func errorPage(status int, files map[int]string) (int, string, map[string]string
 		status = 403
 	}
 	body := fmt.Sprintf("<html><body><h1>%d %s</h1>\n%s\n</body></html>\n", status, e.reason, e.text)
-	hdrs := map[string]string{"content-type": "text/html", "cache-control": "no-cache"}
+	fields := []field{{"content-length", ""}, {"cache-control", "no-cache"}}
 	if status == 400 || status == 408 {
-		hdrs["connection"] = "close"
+		fields = append(fields, field{"connection", "close"})
 	}
-	return status, e.reason, hdrs, body
+	return status, e.reason, append(fields, field{"content-type", "text/html"}), body
 }
 
-// haproxyHeadBytes is the most a request's head may take in HAProxy's
-// default buffer.
-const haproxyHeadBytes = 16384 - 1024
+// haproxyBufSize and haproxyRewriteReserve are HAProxy's default
+// tune.bufsize and tune.maxrewrite: a head read takes at most their
+// difference (haproxyHeadBytes); rewrites may fill the buffer.
+const (
+	haproxyBufSize        = 16384
+	haproxyRewriteReserve = 1024
+	haproxyHeadBytes      = haproxyBufSize - haproxyRewriteReserve
+)
 
 // ownErrorPages are the answers of the errors luaedge makes itself (a
 // malformed request's 400, 408, 413, a server's 500, 502, 503, 504), as
@@ -1354,11 +1397,12 @@ func ownErrorPages(replies map[int]*errReply) map[int]config.ErrorPage {
 	}
 	pages := map[int]config.ErrorPage{}
 	for _, status := range []int{400, 408, 413, 500, 502, 503, 504} {
-		st, reason, hdrs, body := errorPage(status, files)
+		st, reason, fields, body := errorPage(status, files)
 		if st == status {
-			for name := range hdrs {
-				if n := strings.ToLower(name); n == "content-length" || n == "transfer-encoding" {
-					delete(hdrs, name) // made from the body
+			hdrs := map[string]string{}
+			for _, f := range fields {
+				if f.name != "content-length" && f.name != "transfer-encoding" {
+					hdrs[f.name] = f.value // the length is made from the body
 				}
 			}
 			pages[status] = config.ErrorPage{Reason: reason, Headers: hdrs, Body: body}
@@ -1373,8 +1417,9 @@ func ownErrorPages(replies map[int]*errReply) map[int]config.ErrorPage {
 	return pages
 }
 
-// parseAnswer reads an errorfile: a whole HTTP/1 answer.
-func parseAnswer(raw string) (int, string, map[string]string, string, bool) {
+// parseAnswer reads an errorfile: a whole HTTP/1 answer, its fields in
+// order (names in lower case, as HAProxy sends them).
+func parseAnswer(raw string) (int, string, []field, string, bool) {
 	head, body, ok := strings.Cut(raw, "\r\n\r\n")
 	if !ok {
 		head, body, ok = strings.Cut(raw, "\n\n")
@@ -1395,14 +1440,13 @@ func parseAnswer(raw string) (int, string, map[string]string, string, bool) {
 	if len(parts) == 3 {
 		reason = parts[2]
 	}
-	hdrs := map[string]string{}
+	var fields []field
 	for _, l := range lines[1:] {
-		k, v, ok := strings.Cut(l, ":")
-		if ok && !strings.EqualFold(strings.TrimSpace(k), "content-length") {
-			hdrs[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			fields = append(fields, field{strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)})
 		}
 	}
-	return st, reason, hdrs, body, true
+	return st, reason, fields, body, true
 }
 
 // deny: [deny_status N] [content-type T string|lf-string S] [hdr N V]...
@@ -1622,6 +1666,18 @@ var afterActions = map[string]bool{
 	"strict-mode": true, "unset-var": true,
 }
 
+// strictReset is the action ending section s's rules in phase when they
+// hold a strict-mode rule: HAProxy's strict mode is on again for the
+// next section's.
+func (c *chain) strictReset(s section, phase string) []string {
+	for _, r := range s.rules {
+		if r.words[0] == "strict-mode" {
+			return []string{c.g.action(phase, "the end of "+s.id+"'s rules: strict-mode on", "H.st(txn).lax = false")}
+		}
+	}
+	return nil
+}
+
 // track compiles track-scN KEY [table T]: the request tracks KEY in
 // sticky counter N, in the section's stick table or T.
 func (c *chain) track(sc scope, s section, at pos, name string, args []string) (string, error) {
@@ -1730,7 +1786,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
-			return fmt.Sprintf("txn:done(%s)", a), nil
+			return c.send(a), nil
 		case "hdr":
 			if i+2 >= len(args) {
 				return "", at.errorf("%s: hdr needs a name and a value", kw)
@@ -1739,7 +1795,7 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 			if err != nil {
 				return "", at.errorf("%s: %v", kw, err)
 			}
-			hdrs = append(hdrs, fmt.Sprintf("{%s, %s}", luaQuote(strings.ToLower(v)), code))
+			hdrs = append(hdrs, fmt.Sprintf("v = %s\nif v ~= \"\" then h[#h + 1] = %s; h[#h + 1] = v end\n", code, luaQuote(strings.ToLower(v))))
 			i++
 		case "default-errorfiles":
 			// The section's answer of the status, as deny without a payload.
@@ -1761,19 +1817,21 @@ func (c *chain) reply(sc scope, at pos, kw string, status int, args []string) (s
 	} else if ctype == "" {
 		return "", at.errorf("%s: a body needs a content-type", kw)
 	}
-	reason := haproxyReason(status)
+	// As HAProxy's: the hdr fields whose value is not empty, the
+	// content-length (the body's, made when sent), the content-type.
 	var b strings.Builder
-	fmt.Fprintf(&b, "local h = {}\n")
-	if ctype != "" {
-		fmt.Fprintf(&b, "h[\"content-type\"] = %s\n", ctype)
-	}
+	b.WriteString("local h, v = {}\n")
 	for _, h := range hdrs {
-		fmt.Fprintf(&b, "do local kv = %s; local old = h[kv[1]]; if old == nil then h[kv[1]] = {kv[2]} elseif type(old) == \"table\" then old[#old + 1] = kv[2] else h[kv[1]] = {old, kv[2]} end end\n", h)
+		b.WriteString(h)
+	}
+	b.WriteString("h[#h + 1] = \"content-length\"; h[#h + 1] = \"\"\n")
+	if ctype != "" {
+		fmt.Fprintf(&b, "h[#h + 1] = \"content-type\"; h[#h + 1] = %s\n", ctype)
 	}
 	if body == "" {
 		body = `""`
 	}
-	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, %s)", status, luaQuote(reason), body)
+	b.WriteString(c.send(fmt.Sprintf("{status = %d, reason = %s, fields = h, body = %s}", status, luaQuote(haproxyReason(status)), body)))
 	return b.String(), nil
 }
 
@@ -1832,7 +1890,7 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 	kind, v := "", ""
 	code := 302
 	dropQuery, appendSlash, ignoreEmpty := false, false, false
-	var cookies []string
+	cookie := "" // the last set-cookie or clear-cookie, as HAProxy keeps one
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "location", "prefix", "scheme":
@@ -1865,11 +1923,11 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 			if i+1 >= len(args) {
 				return "", at.errorf("redirect: %s needs a value", args[i])
 			}
-			ck := args[i+1] + "; path=/;"
+			// As HAProxy: clear-cookie NAME[=] keeps the name as given.
+			cookie = args[i+1] + "; path=/;"
 			if args[i] == "clear-cookie" {
-				ck = strings.TrimSuffix(args[i+1], "=") + "=; path=/; Max-Age=0;"
+				cookie = args[i+1] + "; path=/; Max-Age=0;"
 			}
-			cookies = append(cookies, luaQuote(ck))
 			i++
 		default:
 			return "", at.errorf("redirect: '%s' is not supported by luaedge", args[i])
@@ -1903,15 +1961,17 @@ func (c *chain) redirect(sc scope, at pos, args []string) (string, error) {
 		fmt.Fprintf(&b, "%slocal host = txn.f:req_fhdr(\"host\")\nlocal loc = val .. \"://\" .. (host or \"\") .. uri\n", uri)
 	}
 	reasons := map[int]string{301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"}
-	fmt.Fprintf(&b, "local h = {location = loc}\n")
+	// In HAProxy's order: content-length (0), location, cache-control,
+	// set-cookie.
+	b.WriteString(`local h = {"content-length", "", "location", loc`)
 	if code == 302 || code == 303 || code == 307 {
 		// As HAProxy: the temporary redirects are not to be cached.
-		fmt.Fprintf(&b, "h[\"cache-control\"] = \"no-cache\"\n")
+		b.WriteString(`, "cache-control", "no-cache"`)
 	}
-	if len(cookies) > 0 {
-		fmt.Fprintf(&b, "h[\"set-cookie\"] = {%s}\n", strings.Join(cookies, ", "))
+	if cookie != "" {
+		fmt.Fprintf(&b, `, "set-cookie", %s`, luaQuote(cookie))
 	}
-	fmt.Fprintf(&b, "H.reply(txn, %d, %s, h, \"\")", code, luaQuote(reasons[code]))
+	b.WriteString("}\n" + c.send(fmt.Sprintf("{status = %d, reason = %s, fields = h, body = \"\"}", code, luaQuote(reasons[code]))))
 	if ignoreEmpty {
 		b.WriteString("\nend")
 	}

@@ -3,7 +3,6 @@ package haproxycfg
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -260,20 +259,23 @@ func (f *file) sectionReply(at pos, kw, name string, status int) (*errReply, err
 }
 
 // answer writes the Lua expression of the answer of status with reply r
-// (nil: HAProxy's page): a table made once, or, for one with log-format
-// parts, a call making it for the request (txn).
+// (nil: HAProxy's page), the table H.send takes: one made once, or, for
+// one with log-format parts, a call making it for the request (txn).
+// The fields are in HAProxy's order: an errorfile's own, else the hdr
+// fields, the content-length, then the content-type.
 func (c *chain) answer(sc scope, status int, r *errReply) (string, error) {
 	if r == nil || r.raw != "" {
 		files := map[int]string{}
 		if r != nil {
 			files[status] = r.raw
 		}
-		st, reason, hdrs, body := errorPage(status, files)
-		return c.g.constant(answerTable(st, reason, hdrs, luaQuote(body))), nil
+		st, reason, fields, body := errorPage(status, files)
+		return c.g.constant(answerTable(st, reason, fields, luaQuote(body))), nil
 	}
 	reason := haproxyReason(status)
+	length := field{"content-length", ""} // the body's, made when sent
 	if r.none {
-		return c.g.constant(answerTable(status, reason, nil, `""`)), nil
+		return c.g.constant(answerTable(status, reason, []field{length}, `""`)), nil
 	}
 	dynamic := r.lf
 	for _, h := range r.hdrs {
@@ -282,16 +284,17 @@ func (c *chain) answer(sc scope, status int, r *errReply) (string, error) {
 	if !dynamic {
 		// As HAProxy: a header whose value is empty is left out, and the
 		// content-type goes with a body only.
-		hdrs := map[string]string{}
+		var fields []field
 		for _, h := range r.hdrs {
 			if h[1] != "" {
-				hdrs[h[0]] = h[1]
+				fields = append(fields, field{h[0], h[1]})
 			}
 		}
+		fields = append(fields, length)
 		if r.body != "" && r.ctype != "" {
-			hdrs["content-type"] = r.ctype
+			fields = append(fields, field{"content-type", r.ctype})
 		}
-		return c.g.constant(answerTable(status, reason, hdrs, luaQuote(r.body))), nil
+		return c.g.constant(answerTable(status, reason, fields, luaQuote(r.body))), nil
 	}
 	var b strings.Builder
 	b.WriteString("function(txn)\nlocal h, v = {}\n")
@@ -300,7 +303,7 @@ func (c *chain) answer(sc scope, status int, r *errReply) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("hdr %s: %v", h[0], err)
 		}
-		fmt.Fprintf(&b, "v = %s\nif v ~= \"\" then local l = h[%s] or {}; l[#l + 1] = v; h[%[2]s] = l end\n", code, luaQuote(h[0]))
+		fmt.Fprintf(&b, "v = %s\nif v ~= \"\" then h[#h + 1] = %s; h[#h + 1] = v end\n", code, luaQuote(h[0]))
 	}
 	body := luaQuote(r.body)
 	if r.lf {
@@ -310,26 +313,22 @@ func (c *chain) answer(sc scope, status int, r *errReply) (string, error) {
 		}
 		body = code
 	}
-	fmt.Fprintf(&b, "local body = %s\n", body)
+	fmt.Fprintf(&b, "local body = %s\nh[#h + 1] = \"content-length\"; h[#h + 1] = \"\"\n", body)
 	if r.ctype != "" {
-		fmt.Fprintf(&b, "if body ~= \"\" then h[\"content-type\"] = {%s} end\n", luaQuote(r.ctype))
+		fmt.Fprintf(&b, "if body ~= \"\" then h[#h + 1] = \"content-type\"; h[#h + 1] = %s end\n", luaQuote(r.ctype))
 	}
-	fmt.Fprintf(&b, "return {status = %d, reason = %s, headers = h, body = body}\nend", status, luaQuote(reason))
+	fmt.Fprintf(&b, "return {status = %d, reason = %s, fields = h, body = body}\nend", status, luaQuote(reason))
 	return c.g.constant(b.String()) + "(txn)", nil
 }
 
-// answerTable writes an answer as the Lua table txn:done takes.
-func answerTable(status int, reason string, hdrs map[string]string, body string) string {
+// answerTable writes an answer as the Lua table H.send takes: its fields
+// a list of names and values, in order.
+func answerTable(status int, reason string, fields []field, body string) string {
 	var h []string
-	keys := make([]string, 0, len(hdrs))
-	for k := range hdrs {
-		keys = append(keys, k)
+	for _, f := range fields {
+		h = append(h, luaQuote(f.name), luaQuote(f.value))
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		h = append(h, fmt.Sprintf("[%s] = {%s}", luaQuote(k), luaQuote(hdrs[k])))
-	}
-	return fmt.Sprintf("{status = %d, reason = %s, headers = {%s}, body = %s}", status, luaQuote(reason), strings.Join(h, ", "), body)
+	return fmt.Sprintf("{status = %d, reason = %s, fields = {%s}, body = %s}", status, luaQuote(reason), strings.Join(h, ", "), body)
 }
 
 // haproxyReason is the reason phrase HAProxy 2.6 gives a status in the

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -694,10 +695,10 @@ backend b
 	}
 	rules := string(res.Rules)
 	for _, want := range []string{
-		`reason = "Forbidden", headers = {}, body = "site"}`,                                  // the section's 403
-		`reason = "Not Found", headers = {}, body = "site4"}`,                                 // return ... errorfiles site
-		`reason = "Not Found", headers = {["content-type"] = {"text/plain"}}, body = "mine"}`, // http-error after errorfiles
-		`return {status = 503, reason = "Service Unavailable", headers = h, body = body}`,     // made for each answer
+		`reason = "Forbidden", fields = {"content-length", "4"}, body = "site"}`,                              // the section's 403
+		`reason = "Not Found", fields = {"content-length", "5"}, body = "site4"}`,                             // return ... errorfiles site
+		`reason = "Not Found", fields = {"content-length", "", "content-type", "text/plain"}, body = "mine"}`, // http-error after errorfiles
+		`return {status = 503, reason = "Service Unavailable", fields = h, body = body}`,                      // made for each answer
 		`txn.f:path()`,
 	} {
 		if !strings.Contains(rules, want) {
@@ -839,6 +840,98 @@ backend b
 		}
 		if !ok && (err == nil || !strings.Contains(err.Error(), "req.payload_lv' in mode tcp is not supported")) {
 			t.Errorf("mode %s: %v, want the fetch refused", mode, err)
+		}
+	}
+}
+
+// The answers the rules make list their fields in HAProxy's order:
+// return's hdr fields (empty ones left out), content-length, content-type;
+// redirect's content-length, location, cache-control, set-cookie (the
+// last cookie option, clear-cookie's name as given); HAProxy's pages
+// content-length, cache-control, content-type. With the frontend's option
+// httpclose each answer is sent with connection: close.
+func TestAnswerFieldOrder(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `defaults
+    mode http
+
+frontend f
+    bind 127.0.0.1:80
+    http-request return status 200 content-type text/plain string hi hdr x-b 1 hdr x-a "%[var(txn.none)]" hdr x-b 3 if { path /r }
+    http-request redirect location /to code 307 set-cookie A=1 clear-cookie B if { path /l }
+    http-request deny if { path /d }
+    default_backend b
+
+frontend g
+    bind 127.0.0.1:81
+    option httpclose
+    http-request deny if { path /d }
+    default_backend b
+
+backend b
+    server s 127.0.0.1:1 disabled
+`)
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	for _, want := range []string{
+		"h[#h + 1] = \"x-b\"; h[#h + 1] = v end\n" + `v = H.SE(txn:get_var("txn.none"))`,
+		"h[#h + 1] = \"content-length\"; h[#h + 1] = \"\"\nh[#h + 1] = \"content-type\"; h[#h + 1] = \"text/plain\"\n" +
+			`H.send(txn, {status = 200, reason = "OK", fields = h, body = "hi"}, false)`,
+		`local h = {"content-length", "", "location", loc, "cache-control", "no-cache", "set-cookie", "B; path=/; Max-Age=0;"}`,
+		`{status = 403, reason = "Forbidden", fields = {"content-length", "", "cache-control", "no-cache", "content-type", "text/html"}, body = `,
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("want %s in:\n%s", want, rules)
+		}
+	}
+	// One deny each: frontend f's without connection: close, g's with.
+	if n := regexp.MustCompile(`H\.send\(txn, P\[\d+\], false\)`).FindAllString(rules, -1); len(n) < 1 {
+		t.Errorf("want frontend f's answers without connection: close in:\n%s", rules)
+	}
+	if n := regexp.MustCompile(`H\.send\(txn, P\[\d+\](\(txn\))?, true\)`).FindAllString(rules, -1); len(n) < 2 {
+		t.Errorf("want frontend g's deny and 503 with connection: close, got %q in:\n%s", n, rules)
+	}
+}
+
+// set-header and add-header measure the head when their value may be
+// over 1 KiB (a sample, or a long literal) and answer 500 when it would
+// not fit in HAProxy's buffer, or skip the rewrite after strict-mode off,
+// which holds until the end of its section's rules; a short literal is
+// set as it is.
+func TestRewriteOverflow(t *testing.T) {
+	paths := write(t, "haproxy.cfg", `defaults
+    mode http
+
+frontend f
+    bind 127.0.0.1:80
+    http-request set-header x-a b
+    http-request add-header x-b %[path]
+    http-response set-header x-c %[var(txn.v)]
+    default_backend b
+
+backend b
+    http-request strict-mode off
+    server s 127.0.0.1:1 disabled
+`)
+	res, err := Load(paths[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	for _, want := range []string{
+		`txn.http:req_set_header("x-a", "b")`,
+		"if #v > 1024 and H.head_bytes(txn, \"req\", nil) + #\"x-b\" + #v > 16384 then\nif not H.st(txn).lax then\ntxn:set_termination_state(\"PR\")\nH.send(txn, P[",
+		"else\ntxn.http:req_add_header(\"x-b\", v)\nend",
+		"if #v > 1024 and H.head_bytes(txn, \"res\", \"x-c\") + #\"x-c\" + #v > 16384 then\nif not H.st(txn).lax then\ntxn:set_termination_state(\"PH\")\nH.send(txn, P[",
+		"else\ntxn.http:res_set_header(\"x-c\", v)\nend",
+		// strict-mode off skips such a rewrite, until the section's rules end
+		"H.st(txn).lax = true\n",
+		"-- the end of be:b's rules: strict-mode on\ncore.register_action(\"haproxycfg_",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("want %s in:\n%s", want, rules)
 		}
 	}
 }

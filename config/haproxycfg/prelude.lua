@@ -351,14 +351,39 @@ function H.scook(txn, name)
 	return found
 end
 
--- reply ends the transaction with an answer; a reply with a
--- connection: close header closes the connection after it.
-function H.reply(txn, status, reason, headers, body)
-	-- txn:done takes each header as a list of values, as HAProxy's does.
-	for k, v in pairs(headers) do
-		if type(v) ~= "table" then headers[k] = { v } end
+-- send ends the transaction with answer a: {status, reason, fields, body},
+-- fields a list of names and values in the order they go out (a
+-- content-length stands for the body's). close (option httpclose) adds
+-- connection: close, which closes the connection after it, as HAProxy.
+function H.send(txn, a, close)
+	local r = txn:reply()
+	r:set_status(a.status, a.reason)
+	local f = a.fields
+	for i = 1, #f, 2 do r:add_header(f[i], f[i + 1]) end
+	if close then r:add_header("connection", "close") end
+	r:set_body(a.body)
+	txn:done(r)
+end
+
+-- head_bytes is about what the request's (side "req") or response's
+-- head takes in HAProxy's buffer: each field's name and value and 8 bytes
+-- of its own, the start line, and 64 bytes; the fields named skip (a
+-- set-header's, which it replaces) left out.
+function H.head_bytes(txn, side, skip)
+	local hdrs, n
+	if side == "req" then
+		hdrs = txn.http:req_get_headers()
+		n = 64 + #txn.f:method() + #(txn.f:url() or "") + 8
+	else
+		hdrs = txn.http:res_get_headers()
+		n = 64 + 32
 	end
-	txn:done({ status = status, reason = reason, headers = headers, body = body })
+	for name, vals in pairs(hdrs) do
+		if name ~= skip then
+			for _, v in pairs(vals) do n = n + #name + #v + 8 end
+		end
+	end
+	return n
 end
 
 -- svc runs the service a tcp-request content use-service rule chose; the
@@ -804,10 +829,14 @@ end
 -- challenge returns answer with its WWW-Authenticate fields replaced by
 -- challenge (answers are shared: a copy).
 function H.challenge(answer, challenge)
-	local h = {}
-	for k, v in pairs(answer.headers or {}) do
-		if k:lower() ~= "www-authenticate" then h[k] = v end
+	local f, h = answer.fields, {}
+	for i = 1, #f, 2 do
+		if f[i] ~= "www-authenticate" then
+			h[#h + 1] = f[i]
+			h[#h + 1] = f[i + 1]
+		end
 	end
-	h["www-authenticate"] = { challenge }
-	return { status = answer.status, reason = answer.reason, headers = h, body = answer.body }
+	h[#h + 1] = "www-authenticate"
+	h[#h + 1] = challenge
+	return { status = answer.status, reason = answer.reason, fields = h, body = answer.body }
 end

@@ -110,14 +110,17 @@ local errors = {
 	[503] = { "Service Unavailable", "No server is available to handle this request." },
 }
 
+local answer_order = { "content-length", "cache-control", "content-type" }
+
 -- answer answers with HAProxy's error page for status; close adds
 -- connection: close (HAProxy's 400). With ctx, the http-after-response
 -- rules run on it, as on every answer HAProxy makes.
 local function answer(s, status, close, ctx)
 	local e = errors[status]
-	local headers = { ["content-type"] = { "text/html" }, ["cache-control"] = { "no-cache" } }
+	-- In HAProxy's order; the content-length is the body's.
+	local headers = { ["content-length"] = { "" }, ["cache-control"] = { "no-cache" }, ["content-type"] = { "text/html" } }
 	if close then headers.connection = { "close" } end
-	I.write_reply(s, { status = status, reason = e[1], headers = headers,
+	I.write_reply(s, { status = status, reason = e[1], headers = headers, [I.REPLY_ORDER] = answer_order,
 		body = "<html><body><h1>" .. status .. " " .. e[1] .. "</h1>\n" .. e[2] .. "\n</body></html>\n" })
 	if ctx then I.run_after(ctx) end
 end

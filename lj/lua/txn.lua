@@ -357,12 +357,18 @@ end
 local Reply = {}
 local reply_mt = { __index = Reply, __tostring = function() return "Reply" end }
 
+-- ORDER keys a Reply's list of the names add_header was given, one per
+-- call: the fields go out in that order, as HAProxy's own answers keep
+-- theirs; values put in r.headers directly follow, in table order.
+local ORDER = setmetatable({}, { __tostring = function() return "order" end })
+I.REPLY_ORDER = ORDER
+
 -- new_reply makes a Reply from t (status, reason, headers, body). A
 -- header's value is a list of values; one value alone counts as a list
 -- of one unless listsOnly: HAProxy's txn:reply takes it, while txn:done
 -- given a plain table ignores it.
 local function new_reply(t, listsOnly)
-	local r = setmetatable({ status = 200, reason = "OK", headers = {} }, reply_mt)
+	local r = setmetatable({ status = 200, reason = "OK", headers = {}, [ORDER] = {} }, reply_mt)
 	if t ~= nil then
 		if t.status ~= nil then r:set_status(t.status, t.reason) end
 		if t.headers ~= nil then
@@ -406,10 +412,20 @@ function Reply.add_header(self, name, value)
 		self.headers[name] = list
 	end
 	list[#list + 1] = tostring(value)
+	local order = rawget(self, ORDER)
+	if order then order[#order + 1] = name end
 end
 
 function Reply.del_header(self, name)
 	self.headers[name] = nil
+	local order = rawget(self, ORDER)
+	if order then
+		local kept = {}
+		for _, n in ipairs(order) do
+			if n ~= name then kept[#kept + 1] = n end
+		end
+		self[ORDER] = kept
+	end
 end
 
 function Reply.set_body(self, body)
@@ -417,7 +433,10 @@ function Reply.set_body(self, body)
 end
 
 -- write_reply records reply r as the response of stream s. r is a
--- script's table: every value is checked again here.
+-- script's table: every value is checked again here. The fields go in
+-- add_header's order (r[ORDER]), then those of r.headers not written
+-- yet. The content-length is the body's, whatever the script said, as in
+-- HAProxy; it goes where the reply has one, else last.
 function I.write_reply(s, r)
 	local status = tonumber(r.status) or 200
 	if not (status >= 100 and status <= 999) then
@@ -433,24 +452,44 @@ function I.write_reply(s, r)
 		if I.head_full(s, true, #reason) then error("reply: the response head " .. I.HEAD_FULL, 3) end
 		I.set_reason(s, reason, #reason)
 	end
-	for name, vals in pairs(r.headers) do
+	local body = tostring(r.body or "")
+	-- these statuses have no body, and no length (RFC 9110 8.6)
+	local bodyless = status < 200 or status == 204 or status == 304
+	if bodyless then body = "" end
+	local length = not bodyless and tostring(#body) -- false once written
+	local function put(name, v)
 		local lname = tostring(name):lower()
-		-- The length is the body's, whatever the script said, as in HAProxy.
-		if type(vals) ~= "table" or lname == "content-length" then vals = {} end -- ignored, as in HAProxy
-		for _, v in pairs(vals) do
-			if type(v) ~= "string" then v = tostring(v) end
-			if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
-			I.add_rfield(s, lname, #lname, v, #v)
+		if lname == "content-length" then
+			if not length then return end
+			v, length = length, false
+		elseif type(v) ~= "string" then
+			v = tostring(v)
+		end
+		if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
+		I.add_rfield(s, lname, #lname, v, #v)
+	end
+	local written = {} -- name -> how many of its values are out
+	local order = rawget(r, ORDER)
+	if type(order) == "table" then
+		for _, name in ipairs(order) do
+			local vals, n = r.headers[name], (written[name] or 0) + 1
+			if type(vals) == "table" and vals[n] ~= nil then
+				written[name] = n
+				put(name, vals[n])
+			end
 		end
 	end
-	local body = tostring(r.body or "")
-	local st = s.status
-	if st < 200 or st == 204 or st == 304 then
-		body = "" -- these statuses have no body, and no length (RFC 9110 8.6)
-	else
-		local n = tostring(#body)
-		I.add_rfield(s, "content-length", 14, n, #n)
+	for name, vals in pairs(r.headers) do
+		if type(vals) == "table" then -- else ignored, as in HAProxy
+			local n = written[name]
+			if n == nil then
+				for _, v in pairs(vals) do put(name, v) end
+			else
+				for i = n + 1, #vals do put(name, vals[i]) end
+			end
+		end
 	end
+	if length then put("content-length", length) end
 	I.buf_append(s.out, body, #body)
 	s.flags = bor(s.flags, I.F_STARTED)
 end

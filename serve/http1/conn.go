@@ -908,19 +908,24 @@ func pageCloses(pg *stream.Page) bool {
 }
 
 // appendPage appends the frontend's error page pg of status (its
-// error_pages), with its length, and connection: close unless keepAlive
-// (the page's own connection field goes: keepAlive says).
+// error_pages): its length first, then its fields, as HAProxy's pages
+// have them; connection: close unless keepAlive, in the place of the
+// page's own connection field if it has one, else last.
 func (h *Conn) appendPage(b []byte, status int, pg *stream.Page, keepAlive bool) []byte {
 	b = http1.AppendStatusLine(b, 1, status, string(pg.Reason))
-	for _, f := range pg.Fields {
-		if !http1.EqualFold(f.Name, "connection") {
-			b = http1.AppendHeader(b, f.Name, f.Value)
-		}
-	}
 	b = append(b, "content-length: "...)
 	b = strconv.AppendInt(b, int64(len(pg.Body)), 10)
 	b = append(b, "\r\n"...)
-	if !keepAlive {
+	closed := keepAlive // connection: close written, or not to be
+	for _, f := range pg.Fields {
+		if !http1.EqualFold(f.Name, "connection") {
+			b = http1.AppendHeader(b, f.Name, f.Value)
+		} else if !closed {
+			b = append(b, "connection: close\r\n"...)
+			closed = true
+		}
+	}
+	if !closed {
 		b = append(b, "connection: close\r\n"...)
 	}
 	b = append(b, "\r\n"...)

@@ -465,24 +465,29 @@ func (rs *reqStream) fail(status int) {
 	h.h2.StartHeaders(rs.id, status)
 	var body []byte
 	if pg != nil {
-		// The frontend's page; HTTP/2 has no connection field.
 		body = append(h.scratch[:0], pg.Body...)
+	} else {
+		body = strconv.AppendInt(h.scratch[:0], int64(status), 10)
+		body = append(body, ' ')
+		body = append(body, http1.StatusText(status)...)
+		body = append(body, '\n')
+	}
+	n := len(body)
+	b := strconv.AppendInt(body, int64(n), 10)
+	h.scratch = b
+	if pg != nil {
+		// The frontend's page, its length first as HTTP/1's; HTTP/2 has
+		// no connection field.
+		h.h2.AddField([]byte("content-length"), b[n:])
 		for _, f := range pg.Fields {
 			if !http1.EqualFold(f.Name, "connection") {
 				h.h2.AddField(f.Name, f.Value)
 			}
 		}
 	} else {
-		body = strconv.AppendInt(h.scratch[:0], int64(status), 10)
-		body = append(body, ' ')
-		body = append(body, http1.StatusText(status)...)
-		body = append(body, '\n')
 		h.h2.AddField([]byte("content-type"), []byte("text/plain"))
+		h.h2.AddField([]byte("content-length"), b[n:])
 	}
-	n := len(body)
-	b := strconv.AppendInt(body, int64(n), 10)
-	h.h2.AddField([]byte("content-length"), b[n:])
-	h.scratch = b
 	if h.fe.Date {
 		h.scratch = appendDate(b, h.now())
 		h.h2.AddField([]byte("date"), h.scratch[len(b):])
