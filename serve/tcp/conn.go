@@ -232,11 +232,13 @@ func (t *Conn) Abort() { t.closeNow() }
 // Fail closes the connection: TCP has no error answer.
 func (t *Conn) Fail(int) { t.closeNow() }
 
-// WaitBody waits for more client bytes, unless the client closed. Until
+// WaitBody waits for more client bytes, unless the client closed (then
+// the stream has FlagBodyEnd: the rules' next run is their last). Until
 // the inspect delay ends, a timer is armed that ends it (once): the
 // stream then gets FlagInspectOver, and a script waiting is resumed.
 func (t *Conn) WaitBody() bool {
 	if t.clientDone && t.c.Inbound() == 0 {
+		t.st.S().SetFlag(cgo.FlagBodyEnd)
 		return false
 	}
 	if !t.inspectEnd.IsZero() && !t.inspectOver {
