@@ -115,6 +115,13 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 		l.Env.Lua.FillStick(t.st.S(), fe.Track, t.trackKey)
 	}
 	t.st.Src = src
+	if c.Unread() {
+		// What the client sent with its connection is read before the
+		// rules' first run, as HAProxy receives before it analyses:
+		// OnTraffic, at the loop's next turn, runs them on it.
+		t.waiting = true
+		return t
+	}
 	t.Handle(t.step)
 	return t
 }
