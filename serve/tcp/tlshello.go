@@ -1,12 +1,15 @@
-package lj
+package tcp
 
 import (
 	"github.com/luaedge/luaedge/cgo"
+	"github.com/luaedge/luaedge/lj"
 	"github.com/luaedge/luaedge/proto/tlshello"
 )
 
+// The req.ssl_* fetches of the tcp-request rules (lj/lua/fetches.lua)
+// read a TCP client's first bytes with proto/tlshello.
 func init() {
-	goFuncs["tls_hello"] = cgo.RegisterGoFunc(goTLSHello)
+	lj.RegisterGoFunc("tls_hello", goTLSHello)
 }
 
 // The fetches goTLSHello reads, by the number fetches.lua passes.
