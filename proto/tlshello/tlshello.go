@@ -161,12 +161,14 @@ func extensions(b []byte) ([]byte, Status) {
 	if len(h) < 4 {
 		return nil, No
 	}
-	if cs := u16(h); cs < 2 || cs > len(h) {
+	// HAProxy lets a length reach past what is left by up to its own
+	// size, then finds too little left: No either way.
+	if cs := u16(h); cs < 2 || cs > len(h)-2 {
 		return nil, No
 	} else {
 		h = h[2+cs:]
 	}
-	if len(h) < 2 || h[0] < 1 || int(h[0]) > len(h) {
+	if len(h) < 2 || h[0] < 1 || int(h[0]) > len(h)-1 {
 		return nil, No
 	}
 	h = h[1+int(h[0]):]
