@@ -110,7 +110,11 @@ type gen struct {
 	// growing are the named ACL functions that read res.len, whose value
 	// grows as server bytes come (HAProxy's SMP_F_MAY_CHANGE).
 	growing map[string]bool
-	svcs    map[string]bool // "http" / "tcp" dispatch services registered
+	// growingReq are those that read the client's input in mode tcp
+	// (gen.growsReq); nconds, the conditions of cond3 (COND).
+	growingReq map[string]bool
+	nconds     int
+	svcs       map[string]bool // "http" / "tcp" dispatch services registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
 	backendSets bool
 	// userlists are the userlist sections; ulRefs, the constants the
@@ -280,7 +284,7 @@ func (f *file) build() (*Result, error) {
 	pre.WriteString(vars)
 	pre.WriteString("\nhaproxycfg_runtime = H\n")
 	var rules strings.Builder
-	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, UID = {}, {}, {}\n")
+	rules.WriteString("-- Generated from the HAProxy configuration.\nlocal H = haproxycfg_runtime\nhaproxycfg_runtime = nil\nlocal P, ACL, COND, UID = {}, {}, {}, {}\n")
 	rules.WriteString(g.checks.String())
 	rules.WriteString(g.head.String())
 	rules.WriteString(g.body.String())
@@ -461,7 +465,7 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 	}
 
 	phase := fe.Mode
-	b := &chain{f: f, g: g, fe: p.name, dir: f.dir, http: http, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers,
+	b := &chain{f: f, g: g, fe: p.name, dir: f.dir, http: http, inspect: !http && fe.Timeouts.Inspect > 0, backends: backends, tables: f.tables(), caps: p.capture, resolvers: f.resolvers,
 		beReplies: map[string]map[int]*errReply{}, close: p.httpclose}
 	var err error
 	if b.replies, err = f.replies(p); err != nil {
@@ -758,6 +762,9 @@ type chain struct {
 	g       *gen
 	fe, dir string
 	http    bool
+	// inspect: the frontend is in mode tcp with an inspect delay; its
+	// tcp-request content rules wait for client bytes (cond3).
+	inspect bool
 	// The answers of error statuses: the frontend's, and each backend's
 	// it may use, which come first for a request that went there.
 	replies   map[int]*errReply
@@ -868,6 +875,22 @@ func (c *chain) rule(s section, r rule, phase string, res bool) (string, error) 
 	stmt, err := c.statement(sc, s, r, act, res)
 	if err != nil {
 		return "", err
+	}
+	if c.inspect && r.content && s.be == "" && cond != "" && c.g.growsReq(cond) {
+		// Within the inspect delay, a condition on the client's bytes
+		// that is undecided (HAProxy's ACL_TEST_MISS) makes the rules run
+		// again from the first when more bytes came (act.YIELD, on the
+		// last run: no match).
+		call, unless, err := sc.cond3(condWords, s.p.acls)
+		if err != nil {
+			return "", r.at.errorf("%s: %v", name, err)
+		}
+		not := ""
+		if unless {
+			not = "not "
+		}
+		stmt = fmt.Sprintf("local c = %s\nif c == nil then return act.YIELD end\nif %sc then\n%s\nend", call, not, stmt)
+		cond = ""
 	}
 	if phase == "tcp-res" && len(condWords) > 0 && condWords[0] == "if" && c.g.grows(cond) {
 		// Undecided while more server bytes may come: act.YIELD makes

@@ -62,6 +62,8 @@ type fetchDef struct {
 var requestOnly = map[string]bool{
 	"path": true, "pathq": true, "url": true, "base": true, "query": true, "req.hdr": true, "req.fhdr": true, "req.hdr_cnt": true,
 	"url_param": true, "urlp": true, "cook": true, "req.cook": true, "cook_cnt": true, "req.cook_cnt": true, "cook_val": true, "req.cook_val": true, "hdr_ip": true, "req.hdr_ip": true, "req.body": true, "req.len": true, "req_len": true, "req.payload": true, "req.payload_lv": true,
+	"req.ssl_hello_type": true, "req_ssl_hello_type": true, "req.ssl_sni": true, "req_ssl_sni": true, "req.ssl_ver": true, "req_ssl_ver": true,
+	"req.ssl_ec_ext": true, "req.ssl_st_ext": true, "req.ssl_alpn": true,
 	"http_auth": true, "http_auth_group": true, "http_auth_type": true, "http_auth_user": true, "http_auth_pass": true, "http_auth_bearer": true,
 }
 
@@ -136,24 +138,41 @@ var fetches = map[string]fetchDef{
 	"http_auth_bearer": {one: func(_ scope, a []string) string {
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
-	"path":            simple("path", "str"),
-	"pathq":           {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
-	"url":             simple("url", "str"),
-	"base":            simple("base", "str"),
-	"query":           simple("query", "str"),
-	"method":          {one: func(scope, []string) string { return "H.method(txn)" }, match: "str"},
-	"src":             simple("src", "ip"),
-	"dst":             simple("dst", "ip"),
-	"src_port":        simple("src_port", "int"),
-	"dst_port":        simple("dst_port", "int"),
-	"req.ver":         simple("req_ver", "str"),
-	"req_ver":         simple("req_ver", "str"),
-	"req.body":        simple("req_body", "str"),
-	"req.len":         simple("req_len", "int"),
-	"req.payload":     {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
-	"req.payload_lv":  {one: payloadLV, match: "bin", nargs: [2]int{2, 3}},
-	"req_len":         simple("req_len", "int"),
-	"res.len":         simple("res_len", "int"),
+	"path":           simple("path", "str"),
+	"pathq":          {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
+	"url":            simple("url", "str"),
+	"base":           simple("base", "str"),
+	"query":          simple("query", "str"),
+	"method":         {one: func(scope, []string) string { return "H.method(txn)" }, match: "str"},
+	"src":            simple("src", "ip"),
+	"dst":            simple("dst", "ip"),
+	"src_port":       simple("src_port", "int"),
+	"dst_port":       simple("dst_port", "int"),
+	"req.ver":        simple("req_ver", "str"),
+	"req_ver":        simple("req_ver", "str"),
+	"req.body":       simple("req_body", "str"),
+	"req.len":        simple("req_len", "int"),
+	"req.payload":    {one: func(_ scope, a []string) string { return call("req_payload", a...) }, match: "bin", nargs: [2]int{2, 2}},
+	"req.payload_lv": {one: payloadLV, match: "bin", nargs: [2]int{2, 3}},
+	"req_len":        simple("req_len", "int"),
+	"res.len":        simple("res_len", "int"),
+	// The client's first bytes in mode tcp (proto/tlshello reads the
+	// TLS ones); HAProxy's old names too.
+	"req.ssl_hello_type": simple("req_ssl_hello_type", "int"),
+	"req_ssl_hello_type": simple("req_ssl_hello_type", "int"),
+	"req.ssl_sni":        simple("req_ssl_sni", "str"),
+	"req_ssl_sni":        simple("req_ssl_sni", "str"),
+	"req.ssl_ver":        simple("req_ssl_ver", "ver"),
+	"req_ssl_ver":        simple("req_ssl_ver", "ver"),
+	"req.ssl_ec_ext":     simple("req_ssl_ec_ext", "bool"),
+	"req.ssl_st_ext":     simple("req_ssl_st_ext", "int"),
+	"req.ssl_alpn": {
+		one: func(scope, []string) string { return call("req_ssl_alpn") },
+		// An ACL matches every name, as HAProxy iterates over them.
+		multi: func(scope, []string) string { return call("_ssl_alpn_list") },
+		match: "str",
+	},
+	"wait_end":        simple("wait_end", "bool"),
 	"status":          simple("status", "int"),
 	"srv_id":          simple("srv_id", "int"),
 	"srv_name":        simple("srv_name", "str"),
@@ -506,12 +525,6 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 		return "", "", false, fmt.Errorf("fetch '%s': wrong number of arguments (%d)", name, len(args))
 	}
 	if name == "req.payload" || name == "req.payload_lv" {
-		if sc.tcpMode {
-			// HAProxy's tcp-request content rules wait, up to
-			// inspect-delay, for the bytes a block needs; luaedge's run
-			// once with what is there.
-			return "", "", false, fmt.Errorf("fetch '%s' in mode tcp is not supported by luaedge (its tcp-request content rules do not wait for the bytes); in mode http it gives no sample, as in HAProxy", name)
-		}
 		if err := checkPayloadArgs(name, args); err != nil {
 			return "", "", false, err
 		}
@@ -859,6 +872,7 @@ var predefined = map[string][]string{
 	"METH_PUT":       {"method", "PUT"},
 	"METH_TRACE":     {"method", "TRACE"},
 	"REQ_CONTENT":    {"req.len", "gt", "0"},
+	"WAIT_END":       {"wait_end"},
 }
 
 var matchers = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "reg": true, "dir": true, "dom": true, "len": true, "found": true, "bool": true, "int": true, "ip": true, "bin": true}
@@ -965,6 +979,15 @@ patterns:
 			files = nil
 		}
 	}
+	if match == "ver" {
+		// req.ssl_ver's patterns are versions ("3.1", "3.1:3.3"), which
+		// HAProxy matches as integers, major<<16 | minor.
+		var err error
+		if pats, err = dottedPatterns(pats); err != nil {
+			return "", err
+		}
+		match = "int"
+	}
 	var table string
 	switch match {
 	case "found", "bool":
@@ -1036,6 +1059,51 @@ patterns:
 // are now (core.match_acl's).
 var dynamicMatch = map[string]bool{"str": true, "beg": true, "end": true, "sub": true, "dir": true, "dom": true, "reg": true, "int": true, "ip": true}
 
+// dottedPatterns writes version patterns (MAJOR[.MINOR], ranges with ':'
+// or '-', and the operators' operands) as the integers they stand for.
+func dottedPatterns(pats []string) ([]string, error) {
+	dotted := func(v string) (string, error) {
+		major, minor, _ := strings.Cut(v, ".")
+		a, err := strconv.Atoi(major)
+		b := 0
+		if err == nil && minor != "" {
+			b, err = strconv.Atoi(minor)
+		}
+		if err != nil || a < 0 || b < 0 || b > 0xffff {
+			return "", fmt.Errorf("'%s' is not a dotted version", v)
+		}
+		return strconv.Itoa(a<<16 | b), nil
+	}
+	out := make([]string, len(pats))
+	for i, p := range pats {
+		switch p {
+		case "eq", "ge", "gt", "le", "lt":
+			out[i] = p
+			continue
+		}
+		lo, hi, isRange := strings.Cut(p, ":")
+		if !isRange {
+			lo, hi, isRange = strings.Cut(p, "-")
+		}
+		var err error
+		if lo != "" {
+			if lo, err = dotted(lo); err != nil {
+				return nil, err
+			}
+		}
+		if hi != "" {
+			if hi, err = dotted(hi); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = lo
+		if isRange {
+			out[i] = lo + ":" + hi
+		}
+	}
+	return out, nil
+}
+
 // intRanges writes integer patterns ("5", "1:9", "gt 3", "le 10") as a
 // Lua table of {lo, hi}.
 func intRanges(pats []string) (string, error) {
@@ -1094,20 +1162,64 @@ func (sc scope) cond(words []string, acls map[string][]rule) (string, error) {
 	if len(words) == 0 {
 		return "true", nil
 	}
+	neg, ors, err := sc.condTerms(words, acls, false)
+	if err != nil {
+		return "", err
+	}
+	var suites []string
+	for _, ands := range ors {
+		suites = append(suites, "("+strings.Join(ands, " and ")+")")
+	}
+	c := strings.Join(suites, " or ")
+	if neg {
+		return "not (" + c + ")", nil
+	}
+	return "(" + c + ")", nil
+}
+
+// cond3 compiles a condition as HAProxy evaluates it before the last run
+// of the tcp-request content rules: a function of txn, hoisted, that
+// returns true or false, or nil while it is undecided (ACL_TEST_MISS: a
+// term did not match on a sample that may change). As HAProxy's, the
+// terms of a suite stop at the first that does not pass, and an undecided
+// suite makes the whole undecided unless another passes; "unless" and
+// "!" leave undecided undecided. It returns the call and whether the
+// condition is "unless".
+func (sc scope) cond3(words []string, acls map[string][]rule) (string, bool, error) {
+	neg, ors, err := sc.condTerms(words, acls, true)
+	if err != nil {
+		return "", false, err
+	}
+	sc.g.nconds++
+	fn := fmt.Sprintf("COND[%d]", sc.g.nconds)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s = function(txn)\nlocal miss, r = false\n", fn)
+	for _, ands := range ors {
+		fmt.Fprintf(&b, "r = %s\nif r then return true end\nif r == nil then miss = true end\n", strings.Join(ands, " and "))
+	}
+	b.WriteString("if miss then return nil end\nreturn false\nend\n")
+	sc.g.head.WriteString(b.String())
+	return fn + "(txn)", neg, nil
+}
+
+// condTerms reads a condition's words: whether it is "unless", and its
+// suites of ANDed terms, ORed. three writes each term as cond3 needs it:
+// true, false or nil (undecided).
+func (sc scope) condTerms(words []string, acls map[string][]rule, three bool) (bool, [][]string, error) {
 	neg := words[0] == "unless"
 	words = words[1:]
 	if len(words) == 0 {
-		return "", fmt.Errorf("'%s' without a condition", map[bool]string{true: "unless", false: "if"}[neg])
+		return false, nil, fmt.Errorf("'%s' without a condition", map[bool]string{true: "unless", false: "if"}[neg])
 	}
-	var ors []string
+	var ors [][]string
 	var ands []string
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		if w == "||" || w == "or" {
 			if len(ands) == 0 {
-				return "", fmt.Errorf("'%s' without a term before it", w)
+				return false, nil, fmt.Errorf("'%s' without a term before it", w)
 			}
-			ors = append(ors, "("+strings.Join(ands, " and ")+")")
+			ors = append(ors, ands)
 			ands = nil
 			continue
 		}
@@ -1118,7 +1230,7 @@ func (sc scope) cond(words []string, acls map[string][]rule) (string, error) {
 			if w == "" {
 				i++
 				if i >= len(words) {
-					return "", fmt.Errorf("'!' without a term")
+					return false, nil, fmt.Errorf("'!' without a term")
 				}
 				w = words[i]
 			}
@@ -1133,47 +1245,81 @@ func (sc scope) cond(words []string, acls map[string][]rule) (string, error) {
 				}
 			}
 			if end < 0 || end == i+1 {
-				return "", fmt.Errorf("'{' without a matching '}'")
+				return false, nil, fmt.Errorf("'{' without a matching '}'")
 			}
 			t, err := sc.acl(words[i+1 : end])
 			if err != nil {
-				return "", err
+				return false, nil, err
+			}
+			if three {
+				t = term3(t)
 			}
 			term, i = t, end
 		} else {
-			t, err := sc.namedACL(w, acls)
+			t, err := sc.namedACL(w, acls, three)
 			if err != nil {
-				return "", err
+				return false, nil, err
 			}
 			term = t
 		}
-		if not {
+		switch {
+		case not && three:
+			term = "H.not3(" + term + ")"
+		case not:
 			term = "not " + term
 		}
 		ands = append(ands, term)
 	}
 	if len(ands) == 0 {
-		return "", fmt.Errorf("the condition ends with an operator")
+		return false, nil, fmt.Errorf("the condition ends with an operator")
 	}
-	ors = append(ors, "("+strings.Join(ands, " and ")+")")
-	c := strings.Join(ors, " or ")
-	if neg {
-		return "not (" + c + ")", nil
-	}
-	return "(" + c + ")", nil
+	return neg, append(ors, ands), nil
 }
 
+// term3 is an ACL line's code as a term of cond3: the samples' may-change
+// mark is cleared before it and read after.
+func term3(code string) string {
+	return "H.t3(txn, H.fresh(txn) and " + code + ")"
+}
+
+// growsReq reports whether compiled code reads the client's input in a
+// way that may change as bytes come (a fetch of I.input_fetches), directly
+// or through a named ACL.
+func (g *gen) growsReq(code string) bool {
+	for _, c := range reqInputCalls {
+		if strings.Contains(code, c) {
+			return true
+		}
+	}
+	for fn := range g.growingReq {
+		if strings.Contains(code, fn+"(txn)") {
+			return true
+		}
+	}
+	return false
+}
+
+// reqInputCalls are how compiled code calls the fetches over the client's
+// input whose samples may change.
+var reqInputCalls = []string{"txn.f:req_len()", "txn.f:req_payload(", "txn.f:req_payload_lv(", "txn.f:req_ssl_", "txn.f:_ssl_alpn_list(", "txn.f:wait_end()"}
+
 // namedACL compiles a reference to a named ACL into a call of its
-// function (lines of the same name are ORed), or a predefined ACL.
-func (sc scope) namedACL(name string, acls map[string][]rule) (string, error) {
-	key := fmt.Sprintf("%s\x00%s\x00%v\x00%s", sc.fe, sc.be, sc.res, name)
+// function (lines of the same name are ORed), or a predefined ACL; three:
+// a function that returns true, false or nil (undecided), as cond3's
+// terms.
+func (sc scope) namedACL(name string, acls map[string][]rule, three bool) (string, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%v\x00%s\x00%v", sc.fe, sc.be, sc.res, name, three)
 	if fn, ok := sc.g.aclFns[key]; ok {
 		return fn + "(txn)", nil
 	}
 	lines := acls[name]
 	if lines == nil {
 		if p, ok := predefined[name]; ok {
-			return sc.acl(p)
+			t, err := sc.acl(p)
+			if err == nil && three {
+				t = term3(t)
+			}
+			return t, err
 		}
 		return "", fmt.Errorf("no ACL named '%s'", name)
 	}
@@ -1187,13 +1333,30 @@ func (sc scope) namedACL(name string, acls map[string][]rule) (string, error) {
 	}
 	fn := fmt.Sprintf("ACL[%d]", len(sc.g.aclFns)+1)
 	sc.g.aclFns[key] = fn
-	if body := strings.Join(terms, " or "); sc.g.grows(body) {
+	body := strings.Join(terms, " or ")
+	if sc.g.grows(body) {
 		if sc.g.growing == nil {
 			sc.g.growing = map[string]bool{}
 		}
 		sc.g.growing[fn] = true
 	}
-	fmt.Fprintf(&sc.g.head, "%s = function(txn) return %s end -- acl %s\n", fn, strings.Join(terms, " or "), name)
+	if sc.g.growsReq(body) {
+		if sc.g.growingReq == nil {
+			sc.g.growingReq = map[string]bool{}
+		}
+		sc.g.growingReq[fn] = true
+	}
+	if !three {
+		fmt.Fprintf(&sc.g.head, "%s = function(txn) return %s end -- acl %s\n", fn, body, name)
+		return fn + "(txn)", nil
+	}
+	// The lines are ORed as the terms' suites of cond3: one that passes
+	// decides, an undecided one leaves the whole undecided otherwise.
+	fmt.Fprintf(&sc.g.head, "%s = function(txn) -- acl %s\nlocal miss, r = false\n", fn, name)
+	for _, t := range terms {
+		fmt.Fprintf(&sc.g.head, "r = %s\nif r then return true end\nif r == nil then miss = true end\n", term3(t))
+	}
+	sc.g.head.WriteString("if miss then return nil end\nreturn false\nend\n")
 	return fn + "(txn)", nil
 }
 

@@ -821,25 +821,27 @@ func TestTuningWarns(t *testing.T) {
 	}
 }
 
-// req.payload is compiled in mode http, where it gives no sample, and
-// refused in mode tcp, whose content rules do not wait for its bytes.
+// req.payload is compiled in both modes: in mode http it gives no
+// sample; in mode tcp, with an inspect delay, a tcp-request content rule
+// on it waits for the bytes (cond3), and without one it runs once.
 func TestPayloadByMode(t *testing.T) {
-	for mode, ok := range map[string]bool{"http": true, "tcp": false} {
+	for _, mode := range []string{"http", "tcp", "tcp\n    tcp-request inspect-delay 1s"} {
 		paths := write(t, "haproxy.cfg", `frontend f
     mode `+mode+`
     bind 127.0.0.1:80
     tcp-request content set-var(txn.p) req.payload(0,0) if { req.payload_lv(0,1) -m bin 41 }
     default_backend b
 backend b
-    mode `+mode+`
+    mode `+strings.Fields(mode)[0]+`
     server s 127.0.0.1:81
 `)
-		_, err := Load(paths[:1])
-		if ok && err != nil {
-			t.Errorf("mode %s: %v", mode, err)
+		res, err := Load(paths[:1])
+		if err != nil {
+			t.Fatalf("mode %s: %v", mode, err)
 		}
-		if !ok && (err == nil || !strings.Contains(err.Error(), "req.payload_lv' in mode tcp is not supported")) {
-			t.Errorf("mode %s: %v, want the fetch refused", mode, err)
+		waits := strings.Contains(string(res.Rules), "if c == nil then return act.YIELD end")
+		if waits != strings.Contains(mode, "inspect-delay") {
+			t.Errorf("mode %s: the rule waits: %v", mode, waits)
 		}
 	}
 }

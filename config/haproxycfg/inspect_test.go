@@ -174,3 +174,46 @@ listen l
 		t.Errorf("frontend: %v", err)
 	}
 }
+
+// Within tcp-request inspect-delay, the content rules whose conditions
+// read the client's bytes are compiled as HAProxy evaluates them before
+// the last run: three-valued (cond3), through named ACLs and negations;
+// the others, connection rules, backend rules and use_backend stay plain.
+func TestRequestInspectConditions(t *testing.T) {
+	res, err := Load(write(t, "haproxy.cfg", `frontend f
+    mode tcp
+    bind :7001
+    tcp-request inspect-delay 5s
+    acl tls req_ssl_hello_type 1
+    acl ssh req.payload(0,7) -m str SSH-2.0
+    tcp-request connection set-dst-port int(1) if { src 10.0.0.1 }
+    tcp-request content reject if { req.len lt 10 } !tls
+    tcp-request content accept if tls || ssh
+    tcp-request content set-var(txn.v) req.ssl_ver if { req.ssl_ver 3.1:3.3 }
+    tcp-request content accept if WAIT_END
+    tcp-request content accept if { src 10.0.0.2 }
+    use_backend a if { req.ssl_sni -i a.example } { req.ssl_alpn h2 }
+    default_backend a
+backend a
+    mode tcp
+    server s 127.0.0.1:9000
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(res.Rules)
+	if n := strings.Count(rules, "if c == nil then return act.YIELD end"); n != 4 {
+		t.Errorf("%d undecided rules, want 4, in:\n%s", n, rules)
+	}
+	for _, want := range []string{
+		"H.not3(ACL[", "H.t3(txn, H.fresh(txn) and H.M[\"int\"](txn.f:req_len()",
+		// req.ssl_ver's patterns are versions: 3.1 is 0x30001.
+		"{196609, 196611}",
+		// An ACL matches every ALPN name; use_backend reads them as they are.
+		"H.any(txn.f:_ssl_alpn_list()",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("no %q in:\n%s", want, rules)
+		}
+	}
+}

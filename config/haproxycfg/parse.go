@@ -82,6 +82,8 @@ type rule struct {
 	// which runs before its http-request rules: its Lua actions are the
 	// ones registered for tcp-req.
 	tcp bool
+	// content marks a tcp-request content rule.
+	content bool
 	// hints are the early-hint rules without a condition that follow an
 	// early-hint rule: as HAProxy 2.6, their fields go in the same 103,
 	// which a rule with a condition, or any other rule, ends.
@@ -1751,7 +1753,7 @@ func (f *file) ruleLine(p *proxy, at pos, w []string) error {
 				}
 				return at.unsupported("tcp-request " + w[1] + " " + w[2])
 			}
-			p.tcpReq = append(p.tcpReq, rule{at: at, words: w[2:]})
+			p.tcpReq = append(p.tcpReq, rule{at: at, words: w[2:], content: true})
 		default:
 			return at.unsupported("tcp-request " + w[1])
 		}

@@ -249,6 +249,25 @@ function H.any(list, m, p, i)
 	return false
 end
 
+-- The terms of the conditions the tcp-request content rules evaluate
+-- before their last run (cond3 in expr.go): true, false, or nil when the
+-- term did not match on a sample that more client bytes may change
+-- (HAProxy's ACL_TEST_MISS). fresh clears the fetches' mark before a term,
+-- t3 reads it after; not3 negates, leaving nil nil.
+function H.fresh(txn)
+	txn.f:_may_change()
+	return true
+end
+function H.t3(txn, matched)
+	if matched then return true end
+	if txn.f:_may_change() then return nil end
+	return false
+end
+function H.not3(r)
+	if r == nil then return nil end
+	return not r
+end
+
 -- hdrs returns the values of a request (res false) or response header,
 -- split at commas unless full, or nil when it has none.
 -- acl_files matches v (a list of values when list) against the ACL files

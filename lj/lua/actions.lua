@@ -130,18 +130,24 @@ I.http_error = answer
 -- next rule, "continue" when the phase ends early (act.STOP), "skip" when
 -- the request rules end and the request goes on without the service
 -- (act.DONE: in HAProxy the service is one of those rules), "miss" when a
--- tcp-response rule is undecided (below), or "done" when the transaction
--- has its answer (or is aborted). An action that returns act.YIELD is
--- called again after its wake time; in the tcp-response rules, without a
--- wake time, it is undecided: the rules run again from the first when
--- more server bytes came, and on their last run (the inspect delay
--- passed, or there is none) it counts as a rule that did not match, as
+-- tcp-request or tcp-response rule is undecided (below), or "done" when
+-- the transaction has its answer (or is aborted). An action that returns
+-- act.YIELD is called again after its wake time; in the tcp-request and
+-- tcp-response rules, without a wake time, it is undecided: the rules run
+-- again from the first when more bytes came (the client's, the
+-- server's), and on their last run (the inspect delay passed, the side
+-- ended, or its input is full) it counts as a rule that did not match, as
 -- an ACL that needs more data in HAProxy.
 local function step(txn, ctx, r, rc)
 	local s = ctx.s
-	if rc == act.YIELD and ctx.tcp_stage == "res" and not wake[coroutine.running()] then
-		if I.res_final(s, ctx) then return nil end
-		return "miss"
+	if rc == act.YIELD and ctx.tcp and not wake[coroutine.running()] then
+		if ctx.tcp_stage == "res" then
+			if I.res_final(s, ctx) then return nil end
+			return "miss"
+		elseif ctx.tcp_stage == "req" then
+			if I.req_final(s, ctx) then return nil end
+			return "miss"
+		end
 	end
 	while rc == act.YIELD do
 		local co = coroutine.running()

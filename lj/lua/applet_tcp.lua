@@ -78,7 +78,15 @@ I.entries[I.ENTRY_TCP] = function(s, ctx)
 	local p = I.programs[s.entry_arg]
 	ctx.tcp, ctx.tcp_stage, ctx.passed = true, "req", 0
 	local txn = I.txn_of(ctx, p)
-	if p.run_req(txn, ctx) == "done" then return end
+	-- While a rule is undecided (step's "miss"), the rules run again from
+	-- the first on each arrival of client bytes, and a last time when the
+	-- inspect delay passes or the client ends, as HAProxy's.
+	local rc = p.run_req(txn, ctx)
+	while rc == "miss" do
+		I.wait(ctx, I.OP_RECV)
+		rc = p.run_req(txn, ctx)
+	end
+	if rc == "done" then return end
 	ctx.passed = 0
 	if p.service then
 		ctx.stage, ctx.tcp_stage = "service", "service"

@@ -122,6 +122,17 @@ function I.res_final(s, ctx)
 	return band(s.flags, I.F_RES_INSPECT_OVER) ~= 0 or not may_recv(s, ctx)
 end
 
+-- HAProxy's buffer is full for the tcp-request rules (channel_full) when
+-- it holds this much: the default bufsize less maxrewrite.
+local REQ_FULL = 16384 - 1024
+
+-- req_final: the tcp-request rules run for the last time: the frontend's
+-- inspect delay passed, the client ended, or its input fills HAProxy's
+-- buffer (HAProxy's SMP_OPT_FINAL).
+function I.req_final(s, ctx)
+	return band(s.flags, I.F_INSPECT_OVER) ~= 0 or not may_recv(s, ctx) or input_len(s, ctx) >= REQ_FULL
+end
+
 -- wait_input parks the coroutine until more of this side arrived; false
 -- when no more can come, or when the tcp-request or tcp-response rules'
 -- inspect delay has passed or there is none for tcp-response (HAProxy's

@@ -237,20 +237,24 @@ function F.req_len(s) return s.body.len - s.body_pos end
 local bufsize = 16384
 
 -- payload is req.payload(off, len) on the n bytes at p: len 0 reads to
--- the end; a block past the data gives no sample.
+-- the end; a block past the data gives no sample, and true when more
+-- bytes could bring it (it fits in the buffer).
 local function payload(p, n, off, len)
 	off, len = tonumber(off), tonumber(len)
-	if off == nil or len == nil or off < 0 or len < 0 or off + len > bufsize or off + len > n then return nil end
+	if off == nil or len == nil or off < 0 or len < 0 or off + len > bufsize then return nil end
+	if off + len > n then return nil, true end
 	if len == 0 then len = n - off end
 	return ffi_string(p + off, len)
 end
 
 -- payload_lv is req.payload_lv(off1, len[, off2]) on the n bytes at p:
 -- the block's size is the big-endian integer of len bytes at off1; the
--- block starts after it, or at off2 ("+N" / "-N": relative to there).
+-- block starts after it, or at off2 ("+N" / "-N": relative to there). No
+-- sample, and true when more bytes could bring it.
 local function payload_lv(p, n, off1, len, off2)
 	off1, len = tonumber(off1), tonumber(len)
-	if off1 == nil or len == nil or off1 < 0 or len <= 0 or off1 + len > n then return nil end
+	if off1 == nil or len == nil or off1 < 0 or len <= 0 then return nil end
+	if off1 + len > n then return nil, true end
 	local size = 0
 	for i = off1, off1 + len - 1 do size = size * 256 + p[i] end
 	local at = off1 + len
@@ -260,20 +264,99 @@ local function payload_lv(p, n, off1, len, off2)
 		if off2 == nil then return nil end
 		at = rel and at + off2 or off2
 	end
-	if size == 0 or size > bufsize or at < 0 or at + size > bufsize or at + size > n then return nil end
+	if size == 0 or size > bufsize or at < 0 or at + size > bufsize then return nil end
+	if at + size > n then return nil, true end
 	return ffi_string(p + at, size)
 end
 
--- req.payload and req.payload_lv read the request buffer in TCP mode,
--- what req.len counts. In HTTP mode HAProxy 2.6 holds parsed messages,
--- not a buffer of bytes, and they give no sample there.
-I.payload_fetches = function(ctx)
-	return function(s, off, len)
+-- The fetches over a TCP client's first bytes (the input of the
+-- tcp-request rules): req.len, req.payload, req.payload_lv, wait_end and
+-- the req.ssl_* ones, made for ctx. In HTTP mode HAProxy 2.6 holds parsed
+-- messages, not a buffer of bytes: the payload fetches give no sample
+-- there, nor the req.ssl_* ones.
+--
+-- In the tcp-request rules, before their last run (I.req_final), a fetch
+-- whose answer more bytes could change records it in ctx.may_change:
+-- HAProxy's SMP_F_MAY_CHANGE, which makes a condition undecided (the
+-- haproxy.cfg rules read and clear it with _may_change).
+local hello_ids = { type = 1, ver = 2, sni = 3, alpn = 4, ec_ext = 5, st_ext = 6 }
+local HELLO_OK, HELLO_SHORT = 0, 1
+function I.input_fetches(ctx, F)
+	local function input(s)
+		local at = s.body_pos + (ctx.passed or 0)
+		return s.body.p + at, s.body.len - at
+	end
+	-- changing marks that a sample may change, unless this is the rules'
+	-- last run.
+	local function changing(s)
+		if ctx.tcp_stage == "req" and not I.req_final(s, ctx) then ctx.may_change = true end
+	end
+	local req_len = F.req_len
+	F.req_len = function(s)
+		if not ctx.tcp then return req_len(s) end
+		changing(s)
+		local _, n = input(s)
+		return n
+	end
+	F.req_payload = function(s, off, len)
 		if not ctx.tcp then return nil end
-		return payload(s.body.p + s.body_pos, s.body.len - s.body_pos, off, len)
-	end, function(s, off1, len, off2)
+		local p, n = input(s)
+		local v, short = payload(p, n, off, len)
+		-- "To the end" (len 0) grows with the input too.
+		if short or (v ~= nil and tonumber(len) == 0) then changing(s) end
+		return v
+	end
+	F.req_payload_lv = function(s, off1, len, off2)
 		if not ctx.tcp then return nil end
-		return payload_lv(ffi.cast(u8p, s.body.p + s.body_pos), s.body.len - s.body_pos, off1, len, off2)
+		local p, n = input(s)
+		local v, short = payload_lv(ffi.cast(u8p, p), n, off1, len, off2)
+		if short then changing(s) end
+		return v
+	end
+	F.wait_end = function(s)
+		if ctx.tcp_stage == "req" and not I.req_final(s, ctx) then
+			ctx.may_change = true
+			return nil
+		end
+		return true
+	end
+	-- hello runs fetch what of proto/tlshello on the input (the first
+	-- bufsize bytes, as HAProxy's buffer holds): its status and values.
+	local function hello(s, what)
+		if not ctx.tcp or ctx.tcp_stage ~= "req" then return nil end
+		local p, n = input(s)
+		if n == 0 then
+			changing(s)
+			return nil
+		end
+		local r = { I.gocall(I.go.tls_hello, hello_ids[what], ffi_string(p, n < bufsize and n or bufsize)) }
+		if r[1] == HELLO_SHORT then changing(s) end
+		if r[1] ~= HELLO_OK then return nil end
+		return r
+	end
+	local function one(what)
+		return function(s)
+			local r = hello(s, what)
+			return r and r[2]
+		end
+	end
+	F.req_ssl_hello_type, F.req_ssl_ver, F.req_ssl_sni = one("type"), one("ver"), one("sni")
+	F.req_ssl_alpn, F.req_ssl_ec_ext, F.req_ssl_st_ext = one("alpn"), one("ec_ext"), one("st_ext")
+	-- _ssl_alpn_list is every ALPN name, which an ACL matches (HAProxy
+	-- iterates over them); nil without them.
+	F._ssl_alpn_list = function(s)
+		local r = hello(s, "alpn")
+		if r == nil then return nil end
+		table.remove(r, 1)
+		return r
+	end
+	-- _may_change returns true when a fetch recorded, since the last
+	-- call, that its sample may change, else nil (a false would read as
+	-- 0, a boolean sample); and clears it.
+	F._may_change = function()
+		local v = ctx.may_change
+		ctx.may_change = nil
+		return v
 	end
 end
 
@@ -1373,7 +1456,7 @@ function I.new_fetches(obj, strings, service)
 			return s.body.len - s.body_pos - (ctx.passed or 0)
 		end,
 	}, { __index = F })
-	F.req_payload, F.req_payload_lv = I.payload_fetches(ctx)
+	I.input_fetches(ctx, F)
 	local function method(k)
 		local fn = F[k]
 		local kw = service and http_fetches[k]

@@ -115,6 +115,13 @@ func New(l *Loop, fe *Frontend, stats *metrics.Frontend, c transport.Conn, id in
 		l.Env.Lua.FillStick(t.st.S(), fe.Track, t.trackKey)
 	}
 	t.st.Src = src
+	if c.Unread() {
+		// What the client sent with its connection is read before the
+		// rules' first run, as HAProxy receives before it analyses:
+		// OnTraffic, at the loop's next turn, runs them on it.
+		t.waiting = true
+		return t
+	}
 	t.Handle(t.step)
 	return t
 }
@@ -232,11 +239,13 @@ func (t *Conn) Abort() { t.closeNow() }
 // Fail closes the connection: TCP has no error answer.
 func (t *Conn) Fail(int) { t.closeNow() }
 
-// WaitBody waits for more client bytes, unless the client closed. Until
+// WaitBody waits for more client bytes, unless the client closed (then
+// the stream has FlagBodyEnd: the rules' next run is their last). Until
 // the inspect delay ends, a timer is armed that ends it (once): the
 // stream then gets FlagInspectOver, and a script waiting is resumed.
 func (t *Conn) WaitBody() bool {
 	if t.clientDone && t.c.Inbound() == 0 {
+		t.st.S().SetFlag(cgo.FlagBodyEnd)
 		return false
 	}
 	if !t.inspectEnd.IsZero() && !t.inspectOver {
