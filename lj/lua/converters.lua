@@ -767,7 +767,7 @@ local function lua_wrapper(st, strict)
 			local t = type(r)
 			if t == "string" then return r end
 			if r == nil then return "" end
-			if t == "number" then return int_str(r) end
+			if t == "number" or is_int64(r) then return int_str(r) end
 			if t == "boolean" then return r and "1" or "0" end
 			return tostring(r)
 		end
