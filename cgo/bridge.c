@@ -157,6 +157,10 @@ static void le_push_bridge(le_state *st)
 	lua_setfield(L, -2, "hash");
 	lua_pushlightuserdata(L, (void *)le_xxh32);
 	lua_setfield(L, -2, "xxh32");
+	lua_pushlightuserdata(L, (void *)le_xxh64);
+	lua_setfield(L, -2, "xxh64");
+	lua_pushlightuserdata(L, (void *)le_xxh3);
+	lua_setfield(L, -2, "xxh3");
 	lua_pushlightuserdata(L, &st->loop);
 	lua_setfield(L, -2, "loop");
 	/* cjson.null (lua-cjson's NULL) and cjson.empty_array (an address

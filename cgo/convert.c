@@ -244,3 +244,212 @@ uint32_t le_xxh32(const char *p, size_t n, uint32_t seed)
 	h ^= h >> 16;
 	return h;
 }
+
+/* XXH64's primes (the xxHash specification). */
+#define LE_XXQ1 0x9E3779B185EBCA87ull
+#define LE_XXQ2 0xC2B2AE3D27D4EB4Full
+#define LE_XXQ3 0x165667B19E3779F9ull
+#define LE_XXQ4 0x85EBCA77C2B2AE63ull
+#define LE_XXQ5 0x27D4EB2F165667C5ull
+
+static uint64_t le_rotl64(uint64_t x, unsigned n) { return x << n | x >> (64 - n); }
+
+static uint64_t le_read64(const unsigned char *p)
+{
+	return (uint64_t)le_read32(p) | (uint64_t)le_read32(p + 4) << 32;
+}
+
+static uint64_t le_xxh64_round(uint64_t acc, uint64_t lane)
+{
+	acc += lane * LE_XXQ2;
+	return le_rotl64(acc, 31) * LE_XXQ1;
+}
+
+static uint64_t le_xxh64_merge(uint64_t h, uint64_t v)
+{
+	h ^= le_xxh64_round(0, v);
+	return h * LE_XXQ1 + LE_XXQ4;
+}
+
+static uint64_t le_xxh64_avalanche(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= LE_XXQ2;
+	h ^= h >> 29;
+	h *= LE_XXQ3;
+	h ^= h >> 32;
+	return h;
+}
+
+/* le_xxh64 returns XXH64 of n bytes at p with seed, as the signed integer
+ * HAProxy's xxh64 converter makes of it. */
+int64_t le_xxh64(const char *p, size_t n, uint64_t seed)
+{
+	const unsigned char *s = (const unsigned char *)p, *end = s + n;
+	uint64_t h;
+	if (n >= 32) {
+		uint64_t v1 = seed + LE_XXQ1 + LE_XXQ2, v2 = seed + LE_XXQ2, v3 = seed, v4 = seed - LE_XXQ1;
+		for (; end - s >= 32; s += 32) {
+			v1 = le_xxh64_round(v1, le_read64(s));
+			v2 = le_xxh64_round(v2, le_read64(s + 8));
+			v3 = le_xxh64_round(v3, le_read64(s + 16));
+			v4 = le_xxh64_round(v4, le_read64(s + 24));
+		}
+		h = le_rotl64(v1, 1) + le_rotl64(v2, 7) + le_rotl64(v3, 12) + le_rotl64(v4, 18);
+		h = le_xxh64_merge(h, v1);
+		h = le_xxh64_merge(h, v2);
+		h = le_xxh64_merge(h, v3);
+		h = le_xxh64_merge(h, v4);
+	} else {
+		h = seed + LE_XXQ5;
+	}
+	h += (uint64_t)n;
+	for (; end - s >= 8; s += 8)
+		h = le_rotl64(h ^ le_xxh64_round(0, le_read64(s)), 27) * LE_XXQ1 + LE_XXQ4;
+	if (end - s >= 4) {
+		h = le_rotl64(h ^ (uint64_t)le_read32(s) * LE_XXQ1, 23) * LE_XXQ2 + LE_XXQ3;
+		s += 4;
+	}
+	for (; s < end; s++)
+		h = le_rotl64(h ^ *s * LE_XXQ5, 11) * LE_XXQ1;
+	return (int64_t)le_xxh64_avalanche(h);
+}
+
+/* XXH3's default secret, published with the algorithm. */
+static const unsigned char le_xxh3_secret[192] = {
+	0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
+	0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
+	0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
+	0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c,
+	0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb, 0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3,
+	0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19, 0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8,
+	0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7, 0xc7, 0x0b, 0x4f, 0x1d,
+	0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78, 0x73, 0x64,
+	0xea, 0xc5, 0xac, 0x83, 0x34, 0xd3, 0xeb, 0xc3, 0xc5, 0x81, 0xa0, 0xff, 0xfa, 0x13, 0x63, 0xeb,
+	0x17, 0x0d, 0xdd, 0x51, 0xb7, 0xf0, 0xda, 0x49, 0xd3, 0x16, 0x55, 0x26, 0x29, 0xd4, 0x68, 0x9e,
+	0x2b, 0x16, 0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce,
+	0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
+};
+
+/* le_fold64 is the 128-bit product of a and b, its halves xored. */
+static uint64_t le_fold64(uint64_t a, uint64_t b)
+{
+	unsigned __int128 m = (unsigned __int128)a * b;
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+static uint64_t le_xxh3_avalanche(uint64_t h)
+{
+	h ^= h >> 37;
+	h *= 0x165667919E3779F9ull;
+	return h ^ h >> 32;
+}
+
+static uint64_t le_xxh3_mix16(const unsigned char *in, const unsigned char *sec, uint64_t seed)
+{
+	return le_fold64(le_read64(in) ^ (le_read64(sec) + seed), le_read64(in + 8) ^ (le_read64(sec + 8) - seed));
+}
+
+/* le_xxh3_acc512 adds a 64-byte stripe to the eight accumulators. */
+static void le_xxh3_acc512(uint64_t acc[8], const unsigned char *in, const unsigned char *sec)
+{
+	for (int i = 0; i < 8; i++) {
+		uint64_t v = le_read64(in + 8 * i), k = v ^ le_read64(sec + 8 * i);
+		acc[i ^ 1] += v;
+		acc[i] += (k & 0xffffffffull) * (k >> 32);
+	}
+}
+
+/* le_xxh3_long hashes more than 240 bytes with sec, the default secret
+ * shifted by the seed. */
+static uint64_t le_xxh3_long(const unsigned char *in, size_t n, const unsigned char *sec)
+{
+	uint64_t acc[8] = {
+		LE_XXP3, LE_XXQ1, LE_XXQ2, LE_XXQ3, LE_XXQ4, LE_XXP2, LE_XXQ5, LE_XXP1,
+	};
+	const size_t stripes = (192 - 64) / 8, block = 64 * stripes, blocks = (n - 1) / block;
+	for (size_t b = 0; b < blocks; b++) {
+		for (size_t i = 0; i < stripes; i++)
+			le_xxh3_acc512(acc, in + b * block + i * 64, sec + i * 8);
+		for (int i = 0; i < 8; i++) {
+			uint64_t a = acc[i];
+			a ^= a >> 47;
+			a ^= le_read64(sec + 192 - 64 + 8 * i);
+			acc[i] = a * LE_XXP1;
+		}
+	}
+	size_t last = ((n - 1) - block * blocks) / 64;
+	for (size_t i = 0; i < last; i++)
+		le_xxh3_acc512(acc, in + blocks * block + i * 64, sec + i * 8);
+	le_xxh3_acc512(acc, in + n - 64, sec + 192 - 64 - 7);
+	uint64_t h = (uint64_t)n * LE_XXQ1;
+	for (int i = 0; i < 4; i++)
+		h += le_fold64(acc[2 * i] ^ le_read64(sec + 11 + 16 * i), acc[2 * i + 1] ^ le_read64(sec + 11 + 16 * i + 8));
+	return le_xxh3_avalanche(h);
+}
+
+/* le_xxh3 returns XXH3's 64-bit hash of n bytes at p with seed, as the
+ * signed integer HAProxy's xxh3 converter makes of it. */
+int64_t le_xxh3(const char *p, size_t n, uint64_t seed)
+{
+	const unsigned char *in = (const unsigned char *)p, *sec = le_xxh3_secret;
+	uint64_t h;
+	if (n == 0) {
+		h = le_xxh64_avalanche(seed ^ le_read64(sec + 56) ^ le_read64(sec + 64));
+	} else if (n <= 3) {
+		uint32_t c = (uint32_t)in[0] << 16 | (uint32_t)in[n >> 1] << 24 | in[n - 1] | (uint32_t)n << 8;
+		h = le_xxh64_avalanche((uint64_t)c ^ ((uint64_t)(le_read32(sec) ^ le_read32(sec + 4)) + seed));
+	} else if (n <= 8) {
+		uint32_t s32 = (uint32_t)seed;
+		seed ^= (uint64_t)__builtin_bswap32(s32) << 32;
+		uint64_t x = ((uint64_t)le_read32(in + n - 4) + ((uint64_t)le_read32(in) << 32)) ^ ((le_read64(sec + 8) ^ le_read64(sec + 16)) - seed);
+		x ^= le_rotl64(x, 49) ^ le_rotl64(x, 24);
+		x *= 0x9FB21C651E98DF25ull;
+		x ^= (x >> 35) + n;
+		x *= 0x9FB21C651E98DF25ull;
+		h = x ^ x >> 28;
+	} else if (n <= 16) {
+		uint64_t lo = le_read64(in) ^ ((le_read64(sec + 24) ^ le_read64(sec + 32)) + seed);
+		uint64_t hi = le_read64(in + n - 8) ^ ((le_read64(sec + 40) ^ le_read64(sec + 48)) - seed);
+		h = le_xxh3_avalanche(n + __builtin_bswap64(lo) + hi + le_fold64(lo, hi));
+	} else if (n <= 128) {
+		h = n * LE_XXQ1;
+		if (n > 32) {
+			if (n > 64) {
+				if (n > 96) {
+					h += le_xxh3_mix16(in + 48, sec + 96, seed);
+					h += le_xxh3_mix16(in + n - 64, sec + 112, seed);
+				}
+				h += le_xxh3_mix16(in + 32, sec + 64, seed);
+				h += le_xxh3_mix16(in + n - 48, sec + 80, seed);
+			}
+			h += le_xxh3_mix16(in + 16, sec + 32, seed);
+			h += le_xxh3_mix16(in + n - 32, sec + 48, seed);
+		}
+		h += le_xxh3_mix16(in, sec, seed);
+		h += le_xxh3_mix16(in + n - 16, sec + 16, seed);
+		h = le_xxh3_avalanche(h);
+	} else if (n <= 240) {
+		h = n * LE_XXQ1;
+		for (size_t i = 0; i < 8; i++)
+			h += le_xxh3_mix16(in + 16 * i, sec + 16 * i, seed);
+		h = le_xxh3_avalanche(h);
+		for (size_t i = 8; i < n / 16; i++)
+			h += le_xxh3_mix16(in + 16 * i, sec + 16 * (i - 8) + 3, seed);
+		h += le_xxh3_mix16(in + n - 16, sec + 136 - 17, seed);
+		h = le_xxh3_avalanche(h);
+	} else {
+		/* The seed shifts the secret: added to its first words, taken
+		 * from its second ones. */
+		unsigned char shifted[192];
+		for (int i = 0; i < 192; i += 16) {
+			uint64_t a = le_read64(sec + i) + seed, b = le_read64(sec + i + 8) - seed;
+			for (int j = 0; j < 8; j++) {
+				shifted[i + j] = (unsigned char)(a >> (8 * j));
+				shifted[i + 8 + j] = (unsigned char)(b >> (8 * j));
+			}
+		}
+		h = le_xxh3_long(in, n, shifted);
+	}
+	return (int64_t)h;
+}

@@ -336,11 +336,13 @@ int le_add_rtrailer(le_stream *s, const char *name, size_t nlen, const char *val
 int le_end_msg(le_stream *s, int flags);
 
 /* Converters in C (convert.c): le_b64's modes and le_hash's algorithms;
- * le_xxh32. */
+ * le_xxh32, le_xxh64 and le_xxh3 (signed, as HAProxy's converters). */
 enum { LE_B64_ENC = 0, LE_B64_DEC = 1, LE_B64_UENC = 2, LE_B64_UDEC = 3 };
 enum { LE_HASH_CRC32 = 1, LE_HASH_CRC32C = 2, LE_HASH_DJB2 = 3, LE_HASH_SDBM = 4, LE_HASH_WT6 = 5 };
 int le_b64(le_buf *out, const char *p, size_t n, int mode);
 uint32_t le_hash(int alg, const char *p, size_t n, int avalanche);
 uint32_t le_xxh32(const char *p, size_t n, uint32_t seed);
+int64_t le_xxh64(const char *p, size_t n, uint64_t seed);
+int64_t le_xxh3(const char *p, size_t n, uint64_t seed);
 
 #endif

@@ -315,9 +315,15 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 		}
 	}
 	// Its map files too. One that cannot be read is left to the lookups,
-	// which find nothing in it (HAProxy refuses to start).
+	// which find nothing in it (HAProxy refuses to start); one with a
+	// line its converter cannot take (a key for its match method, a value
+	// that is no integer for a map_*_int) stops the start, as in HAProxy.
 	for _, f := range cfg.Lua.MapFiles {
 		if err := s.shared.LoadMap(f.Path, f.Method, f.Ints); err != nil {
+			var unreadable *lj.ReadError
+			if !errors.As(err, &unreadable) {
+				return nil, fmt.Errorf("map file: %v", err)
+			}
 			log.Warn("map file", "err", err)
 		}
 	}

@@ -234,6 +234,12 @@ func readPatFile(path string, acl bool) ([]*mapEntry, fileSum, error) {
 	return entries, sum, nil
 }
 
+// ReadError is a map or ACL file that could not be read, as opposed to
+// one with a line its match method or value type cannot take.
+type ReadError struct{ msg string }
+
+func (e *ReadError) Error() string { return e.msg }
+
 // getRef returns the reference of a file, reading it on first use. When
 // mayCreate is set a missing file makes an empty reference (core.set_map and
 // friends on a file no map uses yet). Called with sh.maps.mu held.
@@ -253,7 +259,7 @@ func (sh *Shared) getRef(path string, acl, mayCreate bool) (*patRef, error) {
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return nil, fmt.Errorf("%s: cannot read %s file: %v", path, kind, err)
+			return nil, &ReadError{fmt.Sprintf("%s: cannot read %s file: %v", path, kind, err)}
 		}
 		entries = nil
 	}
@@ -299,6 +305,9 @@ func (sh *Shared) openMap(path string, method int, acl, ints bool) (int, error) 
 		if err := x.idx.add(e); err != nil && e.line > 0 {
 			return 0, fmt.Errorf("%s:%d: %v", path, e.line, err)
 		}
+		if ints && e.line > 0 && !intValue(e.value) {
+			return 0, fmt.Errorf("%s:%d: unable to parse '%s' as an integer (a map_*_int converter reads the file's values as integers)", path, e.line, e.value)
+		}
 	}
 	ref.exprs = append(ref.exprs, x)
 	var list []*mapExpr
@@ -314,6 +323,16 @@ func (sh *Shared) openMap(path string, method int, acl, ints bool) (int, error) 
 	id := x.id
 	sh.maps.exprs[key] = id
 	return id, nil
+}
+
+// intValue reports whether a map's value reads as an integer where HAProxy
+// reads one (read_int64, up to the end): an optional sign, then digits
+// only, none (0) included; too many are clamped to the 64-bit limits.
+func intValue(v string) bool {
+	if v != "" && (v[0] == '+' || v[0] == '-') {
+		v = v[1:]
+	}
+	return strings.Trim(v, "0123456789") == ""
 }
 
 func (sh *Shared) exprByID(id int64) *mapExpr {
@@ -435,7 +454,8 @@ func (sh *Shared) MapLookup(path, method, key string) (string, bool) {
 
 // LoadMap loads a map file for a match method, its values read as
 // integers when ints is set (a map_*_int converter's), reporting errors
-// with the file and line; config checks use it before MapLookup.
+// with the file and line (a *ReadError when the file cannot be read);
+// config checks use it before MapLookup.
 func (sh *Shared) LoadMap(path, method string, ints bool) error {
 	m, ok := matchMethod(method)
 	if !ok {

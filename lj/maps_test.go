@@ -1,6 +1,7 @@
 package lj
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -197,8 +198,19 @@ func TestMapLoadErrors(t *testing.T) {
 		}
 	}
 	missing := filepath.Join(t.TempDir(), "missing.map")
-	if err := testShared.LoadMap(missing, "str", false); err == nil || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
+	var unreadable *ReadError
+	if err := testShared.LoadMap(missing, "str", false); !errors.As(err, &unreadable) || !strings.Contains(err.Error(), "missing.map: cannot read map file: no such file or directory") {
 		t.Errorf("missing: %v", err)
+	}
+	// map_*_int: a value that does not read as an integer, as HAProxy's
+	// read_int64 reads it to the end, is refused with its line; the same
+	// file loads for strings.
+	p := writeFile(t, "ints.map", "a 1\nb -2\nc +3\nd\ne -\nf 99999999999999999999\ng 1.5\n")
+	if err := testShared.LoadMap(p, "str", true); err == nil || errors.As(err, &unreadable) || !strings.Contains(err.Error(), "ints.map:7: unable to parse '1.5' as an integer") {
+		t.Errorf("ints: %v", err)
+	}
+	if err := testShared.LoadMap(p, "beg", false); err != nil {
+		t.Errorf("strings: %v", err)
 	}
 	if err := testShared.LoadMap(missing, "nope", false); err == nil {
 		t.Error("unknown method accepted")

@@ -199,6 +199,7 @@ end)
     set-var proc.threshold int(200),sub(proc.prio)
     set-var proc.label str(x),concat(-,proc.current_state,-end)
     set-var proc.flag bool(1)
+    set-var proc.hash str(abc),xxh32,and(255)
     set-var proc.none var(proc.missing)
     lua-load show.lua
 
@@ -211,17 +212,17 @@ defaults
 frontend www
     bind 127.0.0.1:@PORT@
     http-request set-var(proc.prio) int(7) if { path /set }
-    http-request return status 200 content-type text/plain lf-string "state=%[var(proc.current_state)] prio=%[var(proc.prio)] thr=%[var(proc.threshold)] label=%[var(proc.label)] flag=%[var(proc.flag)]\n" if { path /vars } || { path /set }
+    http-request return status 200 content-type text/plain lf-string "state=%[var(proc.current_state)] prio=%[var(proc.prio)] thr=%[var(proc.threshold)] label=%[var(proc.label)] flag=%[var(proc.flag)] hash=%[var(proc.hash)]\n" if { path /vars } || { path /set }
     http-request deny deny_status 429 if { var(proc.threshold) -m int gt 99 } { path /deny }
     http-request use-service lua.show
 `,
 		made: map[string]string{"show.lua": script},
 		steps: []hxStep{
-			{name: "the values", conn: "a", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=100 thr=100 label=x-primary-end flag=1\n"}},
+			{name: "the values", conn: "a", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=100 thr=100 label=x-primary-end flag=1 hash=255\n"}},
 			{name: "an ACL reads them", conn: "b", req: hxReq{Path: "/deny"}, want: hxWant{Status: 429, AnyBody: true}},
 			{name: "Lua reads them", conn: "b", req: hxReq{Path: "/lua"}, want: hxWant{Status: 200, Body: "100 primary late nil\n"}},
-			{name: "a rule changes one", conn: "a", req: hxReq{Path: "/set"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1\n"}},
-			{name: "the other client sees it", conn: "b", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1\n"}},
+			{name: "a rule changes one", conn: "a", req: hxReq{Path: "/set"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 hash=255\n"}},
+			{name: "the other client sees it", conn: "b", req: hxReq{Path: "/vars"}, want: hxWant{Status: 200, Body: "state=primary prio=7 thr=100 label=x-primary-end flag=1 hash=255\n"}},
 		},
 	}, nil)
 }

@@ -1385,6 +1385,10 @@ func TestHAProxyCfgCheck(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "ok.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request return status 200\n")
 	writeFile(t, filepath.Join(dir, "bad.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    hash-balance-factor 150\n")
 	writeFile(t, filepath.Join(dir, "nolua.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request lua.nope if TRUE\n")
+	// A map_*_int's map whose value is no integer stops the start, as
+	// HAProxy's ("unable to parse '12abc' at line 2 of file 'n.map'").
+	writeFile(t, filepath.Join(dir, "n.map"), "/a 12\n/b 12abc\n")
+	writeFile(t, filepath.Join(dir, "badint.cfg"), "frontend f\n    bind 127.0.0.1:1\n    mode http\n    http-request return status 200 hdr v %[path,map_str_int(n.map,0)]\n")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -1394,6 +1398,8 @@ func TestHAProxyCfgCheck(t *testing.T) {
 		{[]string{"-c", "-f", "ok.cfg"}, 0, "configuration and scripts are valid"},
 		{[]string{"check", "-f", "bad.cfg"}, 1, "bad.cfg:4: 'hash-balance-factor' is not supported by luaedge"},
 		{[]string{"-c", "-f", "nolua.cfg"}, 1, "nolua.cfg:4: no Lua action named 'nope' registered for http-req"},
+		{[]string{"-c", "-f", "badint.cfg"}, 1, "n.map:2: unable to parse '12abc' as an integer"},
+		{[]string{"-f", "badint.cfg"}, 1, "n.map:2: unable to parse '12abc' as an integer"},
 		{[]string{"-f", "ok.cfg", "-x"}, 2, "-x: with -f, luaedge takes HAProxy's options"},
 	} {
 		cmd := exec.Command(luaedgeBin, tc.args...)
@@ -1401,6 +1407,13 @@ func TestHAProxyCfgCheck(t *testing.T) {
 		out, _ := cmd.CombinedOutput()
 		if cmd.ProcessState.ExitCode() != tc.code || !strings.Contains(string(out), tc.out) {
 			t.Errorf("luaedge %s: exit %d, output:\n%s\nwant exit %d and %q", strings.Join(tc.args, " "), cmd.ProcessState.ExitCode(), out, tc.code, tc.out)
+		}
+	}
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		cmd := exec.Command(bin, "-c", "-f", "badint.cfg")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "unable to parse '12abc' at line 2 of file 'n.map'") {
+			t.Errorf("haproxy -c -f badint.cfg: %v\n%s", err, out)
 		}
 	}
 	// convert -o writes a YAML configuration that runs as the original.

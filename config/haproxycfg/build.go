@@ -54,7 +54,8 @@ func Load(paths []string) (*Result, error) {
 // no request, so only internal data (constants and proc.* variables).
 var (
 	globalFetches    = map[string]bool{"str": true, "int": true, "bool": true, "bin": true, "var": true, "always_true": true, "always_false": true}
-	globalConverters = map[string]bool{"add": true, "sub": true, "mul": true, "div": true, "mod": true, "concat": true, "strcmp": true, "secure_memcmp": true, "add_item": true}
+	globalConverters = map[string]bool{"add": true, "sub": true, "mul": true, "div": true, "mod": true, "and": true, "or": true, "xor": true, "neg": true, "cpl": true,
+		"xxh32": true, "xxh64": true, "xxh3": true, "concat": true, "strcmp": true, "secure_memcmp": true, "add_item": true}
 )
 
 // procVarsCode compiles the global section's set-var lines into Lua that
@@ -62,14 +63,15 @@ var (
 // lua-load scripts: in every state (each one sets them before it serves,
 // all to the same values) and again on a reload, as HAProxy evaluates
 // them each time it reads its configuration. Their expressions run on a
-// stand-in TXN whose var() reads proc.* variables only.
+// stand-in TXN whose var() reads proc.* variables only and whose
+// converters are core.c.
 func (f *file) procVarsCode(g *gen) (string, error) {
 	if len(f.procVars) == 0 {
 		return "", nil
 	}
 	sc := scope{phase: "global", dir: f.dir, g: g}
 	var b strings.Builder
-	b.WriteString("\ndo\nlocal txn = {get_var = function(_, n) if n:sub(1, 5) == \"proc.\" then return core.get_var(n) end end}\n")
+	b.WriteString("\ndo\nlocal txn = {c = core.c, get_var = function(_, n) if n:sub(1, 5) == \"proc.\" then return core.get_var(n) end end}\n")
 	for _, r := range f.procVars {
 		name, expr := r.words[0], r.words[1]
 		parts := splitTop(expr, ',')
@@ -85,7 +87,7 @@ func (f *file) procVarsCode(g *gen) (string, error) {
 				return "", r.at.errorf("set-var %s: var(%s): only proc.* variables exist in the global section", name, args[0])
 			}
 			if i > 0 && !globalConverters[fn] {
-				return "", r.at.errorf("set-var %s: converter '%s' in the global section is not supported by luaedge (only add, sub, mul, div, mod, concat, strcmp, secure_memcmp and add_item)", name, fn)
+				return "", r.at.errorf("set-var %s: converter '%s' in the global section is not supported by luaedge (only add, sub, mul, div, mod, and, or, xor, neg, cpl, xxh32, xxh64, xxh3, concat, strcmp, secure_memcmp and add_item)", name, fn)
 			}
 		}
 		code, _, _, err := sc.expr(expr, false)

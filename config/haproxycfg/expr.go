@@ -3,6 +3,7 @@ package haproxycfg
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -80,10 +81,37 @@ func call(method string, args ...string) string {
 
 // lit writes an argument: integers as numbers, the rest as strings.
 func lit(a string) string {
-	if _, err := strconv.Atoi(a); err == nil {
-		return a
+	if n, err := strconv.ParseInt(a, 10, 64); err == nil {
+		return intLit(n)
 	}
 	return luaQuote(a)
+}
+
+// intLit writes n as a Lua integer exactly: a number within 2^53 of 0,
+// where doubles are exact, else an int64_t literal (LuaJIT's LL), as
+// the converters hold integers beyond.
+func intLit(n int64) string {
+	const exact = 1 << 53
+	switch {
+	case n >= -exact && n <= exact:
+		return strconv.FormatInt(n, 10)
+	case n == math.MinInt64:
+		return "(-9223372036854775807LL - 1)"
+	case n < 0:
+		return "(" + strconv.FormatInt(n, 10) + "LL)"
+	}
+	return strconv.FormatInt(n, 10) + "LL"
+}
+
+// readInt64 reads s as HAProxy's read_int64 reads an integer argument:
+// an optional sign, then digits only, clamped to the 64-bit limits.
+func readInt64(s string) (int64, bool) {
+	digits := strings.TrimLeft(s, "+-")
+	if len(s)-len(digits) > 1 || digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, _ := strconv.ParseInt(s, 10, 64) // out of range: ParseInt gives the limit
+	return n, true
 }
 
 func lits(args []string) []string {
@@ -227,10 +255,13 @@ var fetches = map[string]fetchDef{
 	"be_name":         {one: func(sc scope, _ []string) string { return "H.st(txn).be" }, match: "str"},
 	"str":             {one: func(_ scope, a []string) string { return luaQuote(strings.Join(a, "")) }, match: "str", nargs: [2]int{0, 1}},
 	"bin":             {one: binFetch, match: "str", nargs: [2]int{1, 1}},
-	"int":             {one: func(_ scope, a []string) string { return a[0] }, match: "int", nargs: [2]int{1, 1}},
-	"bool":            {one: func(_ scope, a []string) string { return fmt.Sprintf("(%s ~= 0)", a[0]) }, match: "bool", nargs: [2]int{1, 1}},
-	"always_true":     {one: func(scope, []string) string { return "true" }, match: "bool"},
-	"always_false":    {one: func(scope, []string) string { return "false" }, match: "bool"},
+	"int": {one: func(_ scope, a []string) string {
+		n, _ := readInt64(a[0]) // checked in expr
+		return intLit(n)
+	}, match: "int", nargs: [2]int{1, 1}},
+	"bool":         {one: func(_ scope, a []string) string { return fmt.Sprintf("(%s ~= 0)", a[0]) }, match: "bool", nargs: [2]int{1, 1}},
+	"always_true":  {one: func(scope, []string) string { return "true" }, match: "bool"},
+	"always_false": {one: func(scope, []string) string { return "false" }, match: "bool"},
 }
 
 // cookFetch is a fetch of the request's cookies ([name]): without a name,
@@ -326,7 +357,7 @@ var converters = map[string]bool{
 	"lower": true, "upper": true, "length": true, "hex": true, "hex2i": true, "cut_crlf": true, "bytes": true,
 	"field": true, "word": true, "ltrim": true, "rtrim": true, "url_dec": true, "url_enc": true, "base64": true,
 	"b64dec": true, "ub64enc": true, "ub64dec": true, "sha1": true, "sha2": true, "crc32": true, "crc32c": true,
-	"djb2": true, "sdbm": true, "wt6": true, "xxh32": true, "json": true, "regsub": true, "ipmask": true, "map": true,
+	"djb2": true, "sdbm": true, "wt6": true, "xxh32": true, "xxh64": true, "xxh3": true, "json": true, "regsub": true, "ipmask": true, "map": true,
 	"map_str": true, "map_beg": true, "map_sub": true, "map_dir": true, "map_dom": true, "map_end": true,
 	"map_reg": true, "map_int": true, "map_ip": true, "map_str_int": true, "map_beg_int": true,
 	"map_sub_int": true, "map_dir_int": true, "map_dom_int": true, "map_end_int": true, "map_reg_int": true,
@@ -340,7 +371,7 @@ var converters = map[string]bool{
 	"table_kbytes_out": true, "table_server_id": true, "table_sess_cnt": true, "table_sess_rate": true,
 	"table_trackers": true,
 	"json_query":     true, "digest": true, "be2dec": true, "be2hex": true, "iif": true, "in_table": true,
-	"neg": true, "bool": true, "not": true, "even": true, "odd": true,
+	"neg": true, "cpl": true, "bool": true, "not": true, "even": true, "odd": true,
 }
 
 // binFetches give binary samples (HAProxy's SMP_T_BIN).
@@ -367,7 +398,7 @@ var strIn = map[string]bool{
 // give strings.
 var convMatch = map[string]string{
 	"length": "int", "hex2i": "int", "crc32": "int", "crc32c": "int", "djb2": "int", "sdbm": "int", "wt6": "int",
-	"xxh32": "int", "neg": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
+	"xxh32": "int", "xxh64": "int", "xxh3": "int", "neg": "int", "cpl": "int", "in_table": "bool", "bool": "bool", "not": "bool", "even": "bool", "odd": "bool",
 }
 
 // declareACLFile adds f to the ACL files of the configuration, once.
@@ -529,6 +560,11 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			return "", "", false, err
 		}
 	}
+	if name == "int" {
+		if _, ok := readInt64(args[0]); !ok {
+			return "", "", false, fmt.Errorf("fetch 'int': '%s' is not an integer", args[0])
+		}
+	}
 	if name == "bin" {
 		if _, err := hex.DecodeString(args[0]); err != nil {
 			return "", "", false, fmt.Errorf("fetch 'bin': '%s' is not hex digits", args[0])
@@ -559,8 +595,8 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 				cargs[0] = resolvePath(sc.dir, cargs[0])
 				sc.g.declareMapFile(config.MapFile{Path: cargs[0], Method: mapMethod(cname), Ints: mapInts(cname)})
 			}
-			if cname == "xxh32" {
-				if err := checkSeed(cargs); err != nil {
+			if cname == "xxh32" || cname == "xxh64" || cname == "xxh3" {
+				if err := checkSeed(cname, cargs); err != nil {
 					return "", "", false, err
 				}
 			}
@@ -615,7 +651,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			}
 			code = fmt.Sprintf("H.hmac(txn.c, %s, %s, %s)", code, luaQuote(cargs[0]), key)
 			match = "str"
-		case cname == "add" || cname == "sub" || cname == "mul" || cname == "div" || cname == "mod":
+		case arith[cname]:
 			if len(cargs) != 1 {
 				return "", "", false, fmt.Errorf("converter '%s' takes one argument", cname)
 			}
@@ -623,8 +659,7 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 			if err != nil {
 				return "", "", false, err
 			}
-			op := map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}[cname]
-			code = fmt.Sprintf("H.arith(%s, %q, %s)", code, op, v)
+			code = fmt.Sprintf("H.arith(txn.c, %s, %q, %s)", code, cname, v)
 			match = "int"
 		case cname == "concat":
 			var pieces []string
@@ -648,24 +683,28 @@ func (sc scope) expr(s string, multi bool) (code string, match string, list bool
 	return code, match, false, nil
 }
 
-// checkSeed checks xxh32's optional seed, an integer, at load as
-// HAProxy does.
-func checkSeed(args []string) error {
+// arith are the converters whose operand is an integer or a variable.
+var arith = map[string]bool{"add": true, "sub": true, "mul": true, "div": true, "mod": true, "and": true, "or": true, "xor": true}
+
+// checkSeed checks the optional seed of xxh32, xxh64 or xxh3, an
+// integer (clamped to 64 bits), at load as HAProxy does.
+func checkSeed(conv string, args []string) error {
 	if len(args) > 1 {
-		return fmt.Errorf("converter 'xxh32' takes at most one argument (a seed)")
+		return fmt.Errorf("converter '%s' takes at most one argument (a seed)", conv)
 	}
 	if len(args) == 1 {
-		if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-			return fmt.Errorf("converter 'xxh32': seed '%s' is not an integer", args[0])
+		if _, ok := readInt64(args[0]); !ok {
+			return fmt.Errorf("converter '%s': seed '%s' is not an integer", conv, args[0])
 		}
 	}
 	return nil
 }
 
-// operand reads an arithmetic argument: a number or a variable name.
+// operand reads an arithmetic argument: an integer (clamped to 64 bits,
+// as HAProxy reads it) or a variable name.
 func (sc scope) operand(a string) (string, error) {
-	if _, err := strconv.Atoi(a); err == nil {
-		return a, nil
+	if n, ok := readInt64(a); ok {
+		return intLit(n), nil
 	}
 	if varNameRE.MatchString(a) {
 		return fmt.Sprintf("txn:get_var(%s)", luaQuote(a)), nil
@@ -1116,22 +1155,30 @@ func intRanges(pats []string) (string, error) {
 			if i+1 >= len(pats) {
 				return "", fmt.Errorf("'%s' needs a number", p)
 			}
-			n, err := strconv.Atoi(pats[i+1])
+			n, err := strconv.ParseInt(pats[i+1], 10, 64)
 			if err != nil {
 				return "", fmt.Errorf("'%s %s': not a number", p, pats[i+1])
 			}
 			i++
 			switch p {
 			case "eq":
-				lo, hi = strconv.Itoa(n), strconv.Itoa(n)
+				lo, hi = intLit(n), intLit(n)
 			case "ge":
-				lo = strconv.Itoa(n)
+				lo = intLit(n)
 			case "gt":
-				lo = strconv.Itoa(n + 1)
+				if n == math.MaxInt64 {
+					lo, hi = "1", "0" // nothing is greater
+				} else {
+					lo = intLit(n + 1)
+				}
 			case "le":
-				hi = strconv.Itoa(n)
+				hi = intLit(n)
 			case "lt":
-				hi = strconv.Itoa(n - 1)
+				if n == math.MinInt64 {
+					lo, hi = "1", "0"
+				} else {
+					hi = intLit(n - 1)
+				}
 			}
 		default:
 			a, b, isRange := strings.Cut(p, ":")
@@ -1139,16 +1186,18 @@ func intRanges(pats []string) (string, error) {
 				b = a
 			}
 			if a != "" {
-				if _, err := strconv.Atoi(a); err != nil {
+				n, err := strconv.ParseInt(a, 10, 64)
+				if err != nil {
 					return "", fmt.Errorf("'%s': not an integer pattern", p)
 				}
-				lo = a
+				lo = intLit(n)
 			}
 			if b != "" {
-				if _, err := strconv.Atoi(b); err != nil {
+				n, err := strconv.ParseInt(b, 10, 64)
+				if err != nil {
 					return "", fmt.Errorf("'%s': not an integer pattern", p)
 				}
-				hi = b
+				hi = intLit(n)
 			}
 		}
 		out = append(out, "{"+lo+", "+hi+"}")

@@ -330,8 +330,10 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"frontend f\n  bind :80\n  mode http\n  http-request deny if { req.nothing foo }\n", "haproxy.cfg:4: deny: fetch 'req.nothing' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(abc)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32': seed 'abc' is not an integer"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh32(1,2)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh32' takes at most one argument (a seed)"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh64\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh64' is not supported by luaedge"},
-		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh3(1)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh3' is not supported by luaedge"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh64(1,2)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh64' takes at most one argument (a seed)"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) path,xxh3(x)\n", "haproxy.cfg:4: set-var(txn.h): converter 'xxh3': seed 'x' is not an integer"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) int(1x)\n", "haproxy.cfg:4: set-var(txn.h): fetch 'int': '1x' is not an integer"},
+		{"frontend f\n  bind :80\n  mode http\n  http-request set-var(txn.h) int(1),and(x)\n", "haproxy.cfg:4: set-var(txn.h): 'x': want a number or a variable (SCOPE.NAME: letters, digits, '_' and '.')"},
 		{"frontend f\n  bind :80\n  mode http\n  http-response set-header x %[res.hdrs]\n", "fetch 'res.hdrs' is not supported by luaedge"},
 		{"frontend f\n  bind :80\n  use_backend b if TRUE\n", "haproxy.cfg:3: use_backend: no backend named 'b'"},
 		{"frontend f\n  bind :80\n  mode http\n  http-request set-header x %[str(a),concat(,req.hdr(h),)]\n", "'req.hdr(h)': want a number or a variable"},
@@ -472,6 +474,13 @@ func TestExpressions(t *testing.T) {
 		{"capture.req.uri,lower", `H.conv(txn.c, "lower", txn.f:capture_req_uri())`},
 		{"capture.req.ver", "txn.f:capture_req_ver()"},
 		{"path,xxh32(-1)", `H.conv(txn.c, "xxh32", txn.f:path(), -1)`},
+		// Integers beyond 2^53 are written as int64_t literals.
+		{"path,xxh64(9007199254740993)", `H.conv(txn.c, "xxh64", txn.f:path(), 9007199254740993LL)`},
+		{"path,xxh3(-9007199254740992)", `H.conv(txn.c, "xxh3", txn.f:path(), -9007199254740992)`},
+		{"int(-9223372036854775808)", `(-9223372036854775807LL - 1)`},
+		{"int(-9007199254740993),cpl", `H.conv(txn.c, "cpl", (-9007199254740993LL))`},
+		{"path,add(99999999999999999999)", `H.arith(txn.c, txn.f:path(), "add", 9223372036854775807LL)`},
+		{"path,xor(txn.k)", `H.arith(txn.c, txn.f:path(), "xor", txn:get_var("txn.k"))`},
 		{"req.cook_val(a)", `H.cook_val(txn, "a")`},
 		{"req.hdr_ip(x-f,-1)", `H.ip_of(txn.f:req_hdr("x-f", -1))`},
 		{"bin(0a41)", `"\010A"`},
@@ -935,5 +944,29 @@ backend b
 		if !strings.Contains(rules, want) {
 			t.Errorf("want %s in:\n%s", want, rules)
 		}
+	}
+}
+
+// TestIntRangesExact: integer patterns beyond 2^53 are written as
+// int64_t literals, and gt/lt at the 64-bit limits match nothing.
+func TestIntRangesExact(t *testing.T) {
+	for _, tc := range []struct {
+		pats []string
+		want string
+	}{
+		{[]string{"9007199254740993"}, "{{9007199254740993LL, 9007199254740993LL}}"},
+		{[]string{"-9007199254740993:"}, "{{(-9007199254740993LL), nil}}"},
+		{[]string{"gt", "9007199254740992"}, "{{9007199254740993LL, nil}}"},
+		{[]string{"gt", "9223372036854775807"}, "{{1, 0}}"},
+		{[]string{"lt", "-9223372036854775808"}, "{{1, 0}}"},
+		{[]string{"le", "5"}, "{{nil, 5}}"},
+	} {
+		got, err := intRanges(tc.pats)
+		if err != nil || got != tc.want {
+			t.Errorf("intRanges(%q) = %q, %v; want %q", tc.pats, got, err, tc.want)
+		}
+	}
+	if _, err := intRanges([]string{"99999999999999999999"}); err == nil {
+		t.Error("want an error for a pattern beyond 64 bits")
 	}
 }

@@ -152,7 +152,7 @@ frontend f
 	}
 	pre := string(res.Prelude)
 	prio := strings.Index(pre, `do local v = 100; if v ~= nil then core.set_var("proc.prio", v) end end`)
-	thr := strings.Index(pre, `do local v = H.arith(200, "-", txn:get_var("proc.prio")); if v ~= nil then core.set_var("proc.threshold", v) end end`)
+	thr := strings.Index(pre, `do local v = H.arith(txn.c, 200, "sub", txn:get_var("proc.prio")); if v ~= nil then core.set_var("proc.threshold", v) end end`)
 	if prio < 0 || thr < prio {
 		t.Errorf("want proc.prio then proc.threshold set in the prelude:\n%s", pre[max(0, len(pre)-600):])
 	}

@@ -46,6 +46,8 @@ end
 -- sample, integers without a fraction, booleans as 1 and 0.
 local floor, tostring, type, format = math.floor, tostring, type, string.format
 local find, gsub, byte, match = string.find, string.gsub, string.byte, string.match
+-- An integer beyond 2^53 is an int64_t cdata (the converters' xxh64, the
+-- arithmetic on large operands), written without its "LL".
 function H.S(v)
 	if v == nil then return "" end
 	local t = type(v)
@@ -54,8 +56,32 @@ function H.S(v)
 		return tostring(v)
 	elseif t == "boolean" then
 		return v and "1" or "0"
+	elseif t == "cdata" then
+		local s = tostring(v)
+		return match(s, "^(-?%d+)U?LL$") or s
 	end
 	return tostring(v)
+end
+
+-- H.int reads a string's integer as HAProxy does (an optional sign, then
+-- the leading digits), exactly to 64 bits: a number, or an int64_t
+-- cdata beyond 2^53 (clamped to the 64-bit limits); 0 without digits.
+function H.int(s)
+	local sign, digits = match(s, "^([+-]?)0*(%d*)")
+	if #digits <= 15 then
+		local n = tonumber(digits) or 0
+		if sign == "-" then n = 0 - n end
+		return n
+	end
+	if #digits > 19 or #digits == 19 and digits > "9223372036854775807" then
+		if sign == "-" then return -9223372036854775807LL - 1 end
+		return 9223372036854775807LL
+	end
+	local n = 0LL
+	for i = 1, #digits do n = n * 10 + (byte(digits, i) - 48) end
+	if sign == "-" then n = -n end
+	if n >= -2^53 and n <= 2^53 then return tonumber(n) end
+	return n
 end
 
 -- H.SE is H.S for the strings of HTTP rules: control characters but
@@ -147,9 +173,15 @@ end
 -- int: p holds {lo, hi} ranges (nil for an open end).
 function M.int(v, p)
 	if v == nil then return false end
-	if type(v) ~= "number" then
-		if type(v) == "boolean" then v = v and 1 or 0 else v = tonumber(H.S(v):match("^%s*([-+]?%d+)")) end
-		if v == nil then return false end
+	local t = type(v)
+	if t ~= "number" and t ~= "cdata" then
+		if t == "boolean" then
+			v = v and 1 or 0
+		else
+			v = H.S(v):match("^%s*([-+]?%d+)")
+			if v == nil then return false end
+			v = H.int(v)
+		end
 	end
 	for k = 1, #p do
 		local r = p[k]
@@ -620,8 +652,6 @@ function H.normalize_uri(txn, name, opt)
 	return true
 end
 
--- arith is the add, sub, mul, div and mod converters, on integers; a
--- division by 0 gives HAProxy's largest integer, a modulo by 0 gives 0.
 -- conv applies converter name of c to v, unless v is no sample.
 function H.conv(c, name, v, ...)
 	if v == nil then return nil end
@@ -681,22 +711,20 @@ function H.cat(v, a, b, c)
 	return H.S(v) .. (a or "") .. (b or "") .. (c or "")
 end
 
-function H.arith(a, op, b)
-	-- No sample, or an empty string (which does not cast to an integer),
-	-- stops the expression; a string is read up to its first non-digit.
-	a = H.S(a)
-	if a == nil or a == "" then return nil end
-	a, b = tonumber(a) or tonumber(match(a, "^[+-]?%d+")) or 0, tonumber(H.S(b)) or 0
-	if op == "+" then return a + b
-	elseif op == "-" then return a - b
-	elseif op == "*" then return a * b
-	elseif op == "/" then
-		if b == 0 then return 9223372036854775807 end
-		local q = a / b
-		return q >= 0 and floor(q) or -floor(-q)
+-- arith is the converter name (add, sub, mul, div, mod, and, or, xor:
+-- TXN.c's, exact on 64 bits) of c with the operand b, a number or a
+-- variable's value. No sample, or an empty string (which does not cast
+-- to an integer), on either side stops the expression; a string is read
+-- up to its first non-digit.
+function H.arith(c, a, name, b)
+	if a == nil or a == "" or b == nil or b == "" then return nil end
+	local t = type(b)
+	if t == "boolean" then
+		b = b and 1 or 0
+	elseif t == "string" then
+		b = H.int(b)
 	end
-	if b == 0 then return 0 end
-	return math.fmod(a, b)
+	return c[name](c, a, b)
 end
 
 -- method is HAProxy's method fetch: the method as received when HAProxy

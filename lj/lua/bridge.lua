@@ -234,6 +234,8 @@ local I = {
 	b64 = ffi.cast("int (*)(le_buf *, const char *, size_t, int)", B.b64),
 	hash = ffi.cast("uint32_t (*)(int, const char *, size_t, int)", B.hash),
 	xxh32 = ffi.cast("uint32_t (*)(const char *, size_t, uint32_t)", B.xxh32),
+	xxh64 = ffi.cast("int64_t (*)(const char *, size_t, uint64_t)", B.xxh64),
+	xxh3 = ffi.cast("int64_t (*)(const char *, size_t, uint64_t)", B.xxh3),
 	-- What this state shares with its loop (cgo/stream.h, le_loop).
 	loop = ffi.cast("le_loop *", B.loop),
 	-- Light userdata for cjson.null and cjson.empty_array (cjson.lua).
@@ -428,7 +430,10 @@ local function write_log_vars(s, ctx, getters)
 		if v == nil then
 			buf_append(s.logvars, "-", 1)
 		else
-			v = tostring_(v)
+			-- An integer with all its digits (a cdata past 2^53 without
+			-- its "LL"), as HAProxy logs its integers.
+			local t = type(v)
+			if t == "number" or t == "cdata" and I.is_int64(v) then v = I.int_str(v) else v = tostring_(v) end
 			local h = #v .. ":"
 			buf_append(s.logvars, h, #h)
 			buf_append(s.logvars, v, #v)

@@ -18,20 +18,80 @@ local I = ...
 setfenv(1, I.env)
 
 local type, tostring, tonumber, error, setmetatable, getmetatable = type, tostring, tonumber, error, setmetatable, getmetatable
-local find, sub, byte, char, format, gsub = string.find, string.sub, string.byte, string.char, string.format, string.gsub
+local find, sub, byte, char, format, gsub, match = string.find, string.sub, string.byte, string.char, string.format, string.gsub, string.match
 local lower, upper = string.lower, string.upper
 local floor, ceil, huge = math.floor, math.ceil, math.huge
 local gocall, GO = I.gocall, I.go
 
--- Casts ------------------------------------------------------------------
+-- Integers ----------------------------------------------------------------
+
+-- HAProxy's integer samples are signed 64-bit. Here an integer is a Lua
+-- number while it is within 2^53 of 0, where doubles are exact, and an
+-- int64_t cdata beyond (I.int_out): hashes such as xxh64 and arithmetic on
+-- large operands stay exact, and the common case stays a plain number.
+local ffi = require("ffi")
+local bit = require("bit")
+local i64, u64 = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
+local istype = ffi.istype
+local EXACT = 2 ^ 53
+local INT_MAX, INT_MIN = 9223372036854775807LL, -9223372036854775807LL - 1
 
 local function trunc(n)
 	if n >= 0 then return floor(n) end
 	return ceil(n)
 end
 
+-- int_out gives the integer x (an int64_t) as a number when exact.
+local function int_out(x)
+	if x >= -EXACT and x <= EXACT then return tonumber(x) end
+	return x
+end
+I.int_out = int_out
+
+-- is_int64 reports whether v is a 64-bit integer cdata (a uint64_t is
+-- taken modulo 2^64, as a C cast).
+local function is_int64(v)
+	return type(v) == "cdata" and (istype(i64, v) or istype(u64, v))
+end
+I.is_int64 = is_int64
+
+-- to_i64 makes an integer (a whole number or a 64-bit cdata) an int64_t;
+-- a number beyond the range is clamped to it.
+local function to_i64(n)
+	if type(n) == "number" then
+		if n >= 2 ^ 63 then return INT_MAX end
+		if n < -2 ^ 63 then return INT_MIN end
+	end
+	return i64(n)
+end
+I.to_i64 = to_i64
+
+-- parse_int reads a string as HAProxy's read_int64 does: an optional
+-- sign, then the leading digits (none: 0), clamped to 64 bits.
+local function parse_int(s)
+	local sign, digits = match(s, "^([+-]?)0*(%d*)")
+	local n
+	if #digits <= 15 then
+		n = tonumber(digits) or 0
+		if sign == "-" then n = 0 - n end
+		return n
+	end
+	if #digits > 19 or #digits == 19 and digits > "9223372036854775807" then
+		if sign == "-" then return INT_MIN end
+		return INT_MAX
+	end
+	n = 0LL
+	for i = 1, #digits do n = n * 10 + (byte(digits, i) - 48) end
+	if sign == "-" then n = -n end
+	return int_out(n)
+end
+I.parse_int = parse_int
+
+-- Casts ------------------------------------------------------------------
+
 -- int_str writes a number as HAProxy writes an integer sample.
 local function int_str(n)
+	if type(n) == "cdata" then return format("%d", to_i64(n)) end
 	if n ~= n or n == huge or n == -huge then return "0" end
 	n = trunc(n)
 	if n == 0 then return "0" end
@@ -42,7 +102,7 @@ I.int_str = int_str
 local function as_str(v)
 	local t = type(v)
 	if t == "string" then return v end
-	if t == "number" then return int_str(v) end
+	if t == "number" or is_int64(v) then return int_str(v) end
 	if v == true then return "1" end
 	return "0"
 end
@@ -57,11 +117,9 @@ local function as_int(v)
 	end
 	if t == "string" then
 		if v == "" then return nil, "cannot cast the empty string to an integer" end
-		local sign, digits = v:match("^([+-]?)(%d*)")
-		local n = tonumber(digits) or 0
-		if sign == "-" then n = -n end
-		return n
+		return parse_int(v)
 	end
+	if is_int64(v) then return int_out(i64(v)) end
 	if v == true then return 1 end
 	return 0
 end
@@ -75,6 +133,8 @@ local function as_addr(v)
 	if t == "number" then
 		n = trunc(v) % 4294967296
 		if n ~= n then n = 0 end
+	elseif is_int64(v) then
+		n = tonumber(bit.band(i64(v), 0xffffffffLL))
 	elseif v == true then
 		n = 1
 	end
@@ -84,19 +144,22 @@ end
 -- as_bin: an integer (a boolean: 1 or 0) is its 64 bits, big-endian, as
 -- HAProxy casts one to binary (int(1),hex is 0000000000000001).
 -- bin8 is this state's scratch: filled and read in one call.
-local ffi_ = require("ffi")
-local u64, bin8 = ffi_.typeof("uint64_t"), ffi_.new("uint8_t[8]")
+local bin8 = ffi.new("uint8_t[8]")
 local function as_bin(v)
 	local t = type(v)
 	if t == "string" then return v end
-	if t ~= "number" then v = v == true and 1 or 0 end
-	if v ~= v then v = 0 end
-	local x = u64(ffi_.new("int64_t", trunc(v)))
+	if t == "number" then
+		if v ~= v then v = 0 end
+		v = trunc(v)
+	elseif not is_int64(v) then
+		v = v == true and 1 or 0
+	end
+	local x = u64(to_i64(v))
 	for i = 7, 0, -1 do
 		bin8[i] = x % 256
 		x = x / 256
 	end
-	return ffi_.string(bin8, 8)
+	return ffi.string(bin8, 8)
 end
 
 local casts = { str = as_str, bin = as_bin, int = as_int, addr = as_addr }
@@ -119,10 +182,12 @@ local function check_arg(def, i, v)
 	end
 	local t = type(v)
 	if want == "int" then
+		if is_int64(v) then return int_out(i64(v)) end
 		local n = tonumber(v)
 		if n == nil or t == "string" and not v:find("^%s*[+-]?%d+%s*$") then
 			return nil, bad_arg(def, i, "integer expected, got " .. (t == "string" and "'" .. v .. "'" or t))
 		end
+		if t == "string" then return parse_int(match(v, "^%s*(.-)%s*$")) end
 		return trunc(n)
 	elseif want == "str" then
 		if t == "string" then return v end
@@ -299,33 +364,74 @@ local function def(name, input, output, args, fn, check)
 	defs[name] = { name = name, input = input, output = output, args = args, fn = fn, check = check }
 end
 
--- Arithmetic and logic on signed integers (HAProxy's are 64-bit; these
--- are exact up to 2^53). Bitwise ones go through int64 cdata: LuaJIT's
--- bit library works on 32 bits.
-local ffi = require("ffi")
-local bit = require("bit")
-local i64 = ffi.typeof("int64_t")
-local INT_MAX = 2 ^ 63 - 1
-local function bitwise(op)
-	return function(n, v) return tonumber(op(i64(n), i64(v))) end
+-- Arithmetic and logic on signed 64-bit integers, as HAProxy's: add,
+-- sub, mul and neg saturate at the limits instead of wrapping; div by 0
+-- gives the largest integer, mod by 0 gives 0. Two numbers whose result
+-- is exact as a double take the fast way; the rest is int64_t cdata,
+-- whose arithmetic wraps and whose / and % truncate as C's.
+local function add64(a, b)
+	local r = a + b -- wraps
+	if a < 0 and b < 0 and r >= 0 then return INT_MIN end
+	if a >= 0 and b >= 0 and r < 0 then return INT_MAX end
+	return r
 end
-def("add", "int", "int", { { "value", "int", true } }, function(n, v) return n + v end)
-def("sub", "int", "int", { { "value", "int", true } }, function(n, v) return n - v end)
-def("mul", "int", "int", { { "value", "int", true } }, function(n, v) return n * v end)
--- By zero: the largest integer for div (2^63 here, a double), 0 for
--- mod, as in HAProxy.
-def("div", "int", "int", { { "value", "int", true } }, function(n, v)
-	if v == 0 then return INT_MAX end
-	return trunc(n / v)
+local function mul64(a, b)
+	if a == 0 or b == 0 then return 0LL end
+	if a == INT_MIN and b == -1 or b == INT_MIN and a == -1 then return INT_MAX end
+	local r = a * b -- wraps
+	if r / b ~= a then
+		if (a < 0) == (b < 0) then return INT_MAX end
+		return INT_MIN
+	end
+	return r
+end
+-- exact is an operation on two integers: fast(a, b) on doubles when both
+-- are numbers and its result is exact, else slow(a, b) on int64_t.
+local function exact(fast, slow)
+	return function(a, b)
+		if type(a) == "number" and type(b) == "number" then
+			local r = fast(a, b)
+			if r > -EXACT and r < EXACT then return r end
+		end
+		return int_out(slow(i64(a), i64(b)))
+	end
+end
+def("add", "int", "int", { { "value", "int", true } }, exact(function(a, b) return a + b end, add64))
+def("sub", "int", "int", { { "value", "int", true } }, exact(function(a, b) return a - b end, function(a, b)
+	if b == INT_MIN then -- -b does not exist: a + INT_MAX + 1
+		local r = add64(a, INT_MAX)
+		if r < INT_MAX then r = r + 1 end
+		return r
+	end
+	return add64(a, -b)
+end))
+def("mul", "int", "int", { { "value", "int", true } }, exact(function(a, b) return a * b end, mul64))
+def("div", "int", "int", { { "value", "int", true } }, exact(function(a, b)
+	if b == 0 then return EXACT end -- takes the slow way
+	return trunc(a / b)
+end, function(a, b)
+	if b == 0 or a == INT_MIN and b == -1 then return INT_MAX end
+	return a / b
+end))
+def("mod", "int", "int", { { "value", "int", true } }, exact(function(a, b)
+	if b == 0 then return 0 end
+	return a - trunc(a / b) * b
+end, function(a, b)
+	if b == 0 or b == -1 then return 0LL end
+	return a % b
+end))
+def("neg", "int", "int", {}, function(n)
+	if type(n) == "number" then return -n end
+	if n == INT_MIN then return INT_MAX end
+	return int_out(-n)
 end)
-def("mod", "int", "int", { { "value", "int", true } }, function(n, v)
-	if v == 0 then return 0 end
-	return n - trunc(n / v) * v
-end)
-def("neg", "int", "int", {}, function(n) return -n end)
+local function bitwise(op)
+	return function(n, v) return int_out(op(i64(n), i64(v))) end
+end
 def("and", "int", "int", { { "value", "int", true } }, bitwise(bit.band))
 def("or", "int", "int", { { "value", "int", true } }, bitwise(bit.bor))
 def("xor", "int", "int", { { "value", "int", true } }, bitwise(bit.bxor))
+def("cpl", "int", "int", {}, function(n) return int_out(bit.bnot(i64(n))) end)
 def("bool", "int", "bool", {}, function(n) return n ~= 0 end)
 def("not", "int", "bool", {}, function(n) return n == 0 end)
 def("even", "int", "bool", {}, function(n) return n % 2 == 0 end)
@@ -344,9 +450,14 @@ def("unhex", "str", "bin", {}, function(s)
 	if #s % 2 == 1 or find(s, "[^%x]") then return nil end
 	return (gsub(s, "..", UNHEX))
 end)
+-- hex2i: past 13 digits on 64 bits, the high ones shifted out as in
+-- HAProxy.
 def("hex2i", "str", "int", {}, function(s)
 	if find(s, "[^%x]") then return nil end
-	return tonumber(s, 16) or 0
+	if #s <= 13 then return tonumber(s, 16) or 0 end
+	local n = 0LL
+	for i = 1, #s do n = bit.lshift(n, 4) + tonumber(sub(s, i, i), 16) end
+	return int_out(n)
 end)
 def("cut_crlf", "str", "str", {}, function(s)
 	local p = find(s, "[\r\n]")
@@ -373,7 +484,6 @@ end)
 -- base64 and the hashes run in C through FFI (cgo/convert.c): no gate call.
 -- The result of le_b64 is in the state's scratch buffer until the next call.
 local scratch = I.loop.scratch
-local ffi = require("ffi")
 local C, c_b64, c_hash, ffi_string = ffi.C, I.b64, I.hash, ffi.string
 local function b64(mode)
 	return function(s)
@@ -452,11 +562,17 @@ for alg, h in pairs(hashes) do
 	end)
 end
 -- xxh32([seed]): the seed is taken modulo 2^32, as HAProxy's unsigned
--- int takes it. (xxh64 and xxh3 are 64-bit integers, which these
--- samples, doubles, cannot hold exactly: not there.)
-local c_xxh32 = I.xxh32
+-- int takes it. xxh64 and xxh3 give signed 64-bit integers, as HAProxy's
+-- (the hash's bits), their seed taken modulo 2^64.
+local c_xxh32, c_xxh64, c_xxh3 = I.xxh32, I.xxh64, I.xxh3
 def("xxh32", "bin", "int", { { "seed", "int" } }, function(s, seed)
 	return tonumber(c_xxh32(s, #s, (seed or 0) % 4294967296))
+end)
+def("xxh64", "bin", "int", { { "seed", "int" } }, function(s, seed)
+	return int_out(c_xxh64(s, #s, to_i64(seed or 0)))
+end)
+def("xxh3", "bin", "int", { { "seed", "int" } }, function(s, seed)
+	return int_out(c_xxh3(s, #s, to_i64(seed or 0)))
 end)
 def("json", "str", "str", { { "input_code", "str" } }, function(s, mode)
 	if mode == nil or mode == "" then mode = "ascii" end
@@ -513,7 +629,8 @@ for m, method in pairs(MATCH) do
 	local input = (m == "int" and "int") or (m == "ip" and "addr") or "str"
 	local function lookup(v, file, ints)
 		local id, err = map_id(method, file, ints)
-		if id == nil then return nil, "converter 'map_" .. m .. "': " .. err end
+		if id == nil then return nil, "converter 'map_" .. m .. (ints and "_int" or "") .. "': " .. err end
+		if type(v) ~= "string" then v = int_str(v) end -- map_int's key, all its digits
 		return I.map_get(id, v)
 	end
 	local str_fn = function(v, file, default)
@@ -525,9 +642,8 @@ for m, method in pairs(MATCH) do
 	local int_fn = function(v, file, default)
 		local r, err = lookup(v, file, true)
 		if err then return nil, err end
-		r = tonumber(r)
 		if r == nil then return default end
-		return trunc(r)
+		return parse_int(r) -- an integer on load (lj/maps.go); exact past 2^53
 	end
 	def("map_" .. m, input, "str", { { "map_file", "str", true }, { "default_value", "str" } }, str_fn)
 	def("map_" .. m .. "_int", input, "int", { { "map_file", "str", true }, { "default_value", "int" } }, int_fn)
@@ -621,7 +737,6 @@ def("http_date", "int", "str", { { "offset", "int" }, { "unit", "str" } }, funct
 end, function(_, unit)
 	if unit ~= nil and time_units[unit] == nil then return 2, "unexpected unit '" .. unit .. "', allowed values are 's', 'ms' and 'us'" end
 end)
-def("cpl", "int", "int", {}, function(n) return -n - 1 end)
 -- htonl: the integer's low 32 bits, big-endian.
 def("htonl", "int", "bin", {}, function(n)
 	n = n % 4294967296
@@ -837,7 +952,7 @@ local function lua_wrapper(st, strict)
 			local t = type(r)
 			if t == "string" then return r end
 			if r == nil then return "" end
-			if t == "number" then return int_str(r) end
+			if t == "number" or is_int64(r) then return int_str(r) end
 			if t == "boolean" then return r and "1" or "0" end
 			return tostring(r)
 		end
@@ -882,6 +997,12 @@ function I.new_converters(strict_strings, obj)
 	return c
 end
 I.converter_defs = defs
+
+-- core.c and core.sc, a luaedge addition: Converters objects that belong
+-- to no request, for code that runs outside one (the body of a script,
+-- an init function, a task).
+core.c = I.new_converters(false)
+core.sc = I.new_converters(true)
 
 -- core.register_converters(name, fn): fn(value, args...) -> result.
 function core.register_converters(name, fn)

@@ -81,7 +81,9 @@ end
 -- sample is what a variable holds of value: HAProxy's variables hold
 -- samples, strings or integers, so true reads back as 1, false as 0,
 -- and what is neither a string nor an integer (a fraction, a table, nil)
--- as 0: setting nil does not remove a variable (unset_var does).
+-- as 0: setting nil does not remove a variable (unset_var does). An
+-- integer beyond 2^53 (an xxh64 hash) is kept as the int64_t cdata the
+-- converters give (I.int_out).
 local floor = math.floor
 local function sample(value)
 	local t = type(value)
@@ -90,8 +92,16 @@ local function sample(value)
 		if value == floor(value) and value >= -2^63 and value < 2^63 then return value end
 		return 0
 	end
+	if I.is_int64(value) then return I.int_out(I.to_i64(value)) end
 	if value == true then return 1 end
 	return 0
+end
+
+-- proc_value is value as Go keeps proc.* variables: an integer as a
+-- double (exact to 2^53).
+local function proc_value(value)
+	if type(value) == "cdata" then return tonumber(value) end
+	return value
 end
 
 -- set returns true when the variable was set. ifexist only concerns
@@ -118,7 +128,7 @@ function vars.set(ctx, s, name, value, ifexist)
 	value = sample(value)
 	if scope == "proc" then
 		if ifexist and not proc_known(name) then return false end
-		I.gocall(I.go.var_set, name, value)
+		I.gocall(I.go.var_set, name, proc_value(value))
 		return true
 	end
 	store(ctx, s, scope, true)[name] = value
@@ -201,7 +211,7 @@ end
 function core.set_var(name, value, ifexist)
 	name = proc_name("core.set_var", name)
 	if ifexist and not proc_known(name) then return false end
-	I.gocall(I.go.var_set, name, sample(value))
+	I.gocall(I.go.var_set, name, proc_value(sample(value)))
 	return true
 end
 
