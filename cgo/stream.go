@@ -128,6 +128,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.srv_be, c.srv_id, c.stick.len, c.prst = -1, 0, 0, 0
 	c.server_ms, c.tunnel_ms = 0, 0
 	c.cache_use, c.cache_store, c.cache_hit = 0, 0, 0
+	c.service = 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -454,6 +455,10 @@ func (s *Stream) HasStickStore(table string) bool {
 // Cache returns the caches the request's rules asked to look it up in
 // and to store its response in (indexes; -1: none).
 func (s *Stream) Cache() (use, store int) { return int(s.c.cache_use) - 1, int(s.c.cache_store) - 1 }
+
+// Service is the id of the Lua service that answers the request (TCP:
+// the session), as its registration numbered it; 0: none.
+func (s *Stream) Service() int { return int(s.c.service) }
 
 // SetCacheHit records that the response comes from cache i.
 func (s *Stream) SetCacheHit(i int) { s.c.cache_hit = C.int32_t(i + 1) }

@@ -290,6 +290,10 @@ typedef struct le_stream {
 	int32_t cache_use;
 	int32_t cache_store;
 	int32_t cache_hit;
+	/* The Lua service that answers the request (TCP: the session), by
+	 * its registration id (0: none), written by Lua as it starts: the
+	 * access log names it as the server, <lua.NAME>. */
+	int32_t service;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -44,6 +44,7 @@ type logState struct {
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
+	srv     Server    // the server it went to (%sc); nil: none
 	// level is the line's level a script set (set-log-level,
 	// txn:set_loglevel), as cgo.Stream.LogLevel says: 0 none, -1 silent
 	// (no line; still counted), else the level + 1.
@@ -74,7 +75,7 @@ func (st *Stream) logStart() {
 	if l.rec.TCP {
 		l.rec.TR = -1
 	}
-	l.fwdAt, l.srvAt, l.connAt, l.be = time.Time{}, time.Time{}, time.Time{}, -1
+	l.fwdAt, l.srvAt, l.connAt, l.be, l.srv = time.Time{}, time.Time{}, time.Time{}, -1, nil
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -166,6 +167,15 @@ func (st *Stream) logVars(s *cgo.Stream) {
 	l.rec.Vars = l.vars
 }
 
+// logService records the Lua service that answered the request (TCP:
+// the session), which the line names as its server, as HAProxy's does.
+func (st *Stream) logService(s *cgo.Stream) {
+	l := st.log
+	if id := s.Service(); l != nil && id > 0 && id <= len(st.env.ServiceNames) {
+		l.rec.Server = st.env.ServiceNames[id-1]
+	}
+}
+
 // logEnd writes the record of the exchange that ended, in state term
 // (HAProxy's two characters), with the status sent (0: the one recorded)
 // and why it failed ("" when it did not).
@@ -209,10 +219,30 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	}
 	st.count(l)
 	if lg := st.fe.Log; lg != nil && l.level != -1 && (lg.Empty || !r.TCP || r.BytesIn > 0) {
+		if lg.Format.Conns() {
+			st.logConns(l)
+		}
 		st.env.AccessLog.Write(lg.Targets, lg.Format, r, lg.level(l))
 	}
 	*r = accesslog.Record{}
+	l.srv = nil
 	st.env.logFree = append(st.env.logFree, l)
+}
+
+// logConns reads the connection counts of l's line, as HAProxy's are
+// when it logs: the exchange has left its backend (count took it out)
+// and its server, its client connection is still open.
+func (st *Stream) logConns(l *logState) {
+	c := &l.rec.Conns
+	if cc := st.env.Conns; cc != nil {
+		c.Process, c.Frontend = cc.Process(), cc.Frontend(st.fe.Index)
+		if l.be >= 0 {
+			c.Backend = cc.Backend(l.be)
+		}
+	}
+	if l.srv != nil {
+		c.Server = int64(l.srv.Active())
+	}
 }
 
 // level is the level of the exchange's line, as HAProxy's strm_log
@@ -288,12 +318,12 @@ func (st *Stream) LogQueued(pos int) {
 
 // LogServer records the server a request (or TCP session) went to;
 // reused says that the connection to it was already open.
-func (st *Stream) LogServer(name string, reused bool) {
+func (st *Stream) LogServer(srv Server, reused bool) {
 	l := st.log
 	if l == nil {
 		return
 	}
-	l.rec.Server = name
+	l.rec.Server, l.srv = srv.Name(), srv
 	l.srvAt = st.env.Loop.Now()
 	if reused {
 		st.LogConnected()
@@ -301,10 +331,10 @@ func (st *Stream) LogServer(name string, reused bool) {
 }
 
 // LogRedispatched records that the request's connection retries went to
-// another server, name.
-func (st *Stream) LogRedispatched(name string) {
+// another server, srv.
+func (st *Stream) LogRedispatched(srv Server) {
 	if l := st.log; l != nil {
-		l.rec.Server, l.rec.Redispatched = name, true
+		l.rec.Server, l.rec.Redispatched, l.srv = srv.Name(), true, srv
 	}
 }
 
@@ -328,9 +358,15 @@ func (st *Stream) logForward(be int) {
 	if l == nil {
 		return
 	}
+	if l.be >= 0 && l.be < len(st.env.BackendStats) {
+		st.env.BackendStats[l.be].Current.Dec()
+	}
 	l.fwdAt, l.be = st.env.Loop.Now(), be
 	if be >= 0 && be < len(st.env.BackendNames) {
 		l.rec.Backend = st.env.BackendNames[be]
+	}
+	if be >= 0 && be < len(st.env.BackendStats) {
+		st.env.BackendStats[be].Current.Inc()
 	}
 }
 
@@ -459,6 +495,7 @@ func (st *Stream) count(l *logState) {
 		return
 	}
 	b := &st.env.BackendStats[l.be]
+	b.Current.Dec()
 	b.Requests.Inc()
 	b.BytesIn.Add(r.BytesIn)
 	b.BytesOut.Add(r.BytesOut)
