@@ -97,6 +97,7 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		FrontendStats: ls.stats,
 		BackendStats:  ls.backendStats,
 		Conns:         s.counts,
+		Untrack:       s.untrack,
 
 		BackendCompress: s.backendCompress,
 		Caches:          s.caches,

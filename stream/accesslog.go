@@ -45,6 +45,9 @@ type logState struct {
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
 	srv     Server    // the server it went to (%sc); nil: none
+	// untrack are the stick entries its rules tracked, "TABLE\0KEY\0"
+	// each (cgo.Stream.TakeUntracked), released when it ends.
+	untrack []byte
 	// level is the line's level a script set (set-log-level,
 	// txn:set_loglevel), as cgo.Stream.LogLevel says: 0 none, -1 silent
 	// (no line; still counted), else the level + 1.
@@ -167,6 +170,27 @@ func (st *Stream) logVars(s *cgo.Stream) {
 	l.rec.Vars = l.vars
 }
 
+// logUntracked takes the stick entries the request's rules tracked, to
+// release when the exchange ends (after the response's body, as
+// HAProxy's stream does); at once when it already ended.
+func (st *Stream) logUntracked(s *cgo.Stream) {
+	if l := st.log; l != nil {
+		l.untrack = s.TakeUntracked(l.untrack)
+		return
+	}
+	st.untrack(s.TakeUntracked(nil))
+}
+
+// untrack releases the stick entries of list, "TABLE\0KEY\0" each.
+func (st *Stream) untrack(list []byte) {
+	for len(list) > 0 && st.env.Untrack != nil {
+		table, rest, _ := bytes.Cut(list, []byte{0})
+		key, rest, _ := bytes.Cut(rest, []byte{0})
+		st.env.Untrack(string(table), string(key))
+		list = rest
+	}
+}
+
 // logService records the Lua service that answered the request (TCP:
 // the session), which the line names as its server, as HAProxy's does.
 func (st *Stream) logService(s *cgo.Stream) {
@@ -218,6 +242,10 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = 0
 	}
 	st.count(l)
+	if len(l.untrack) > 0 {
+		st.untrack(l.untrack)
+		l.untrack = l.untrack[:0]
+	}
 	if lg := st.fe.Log; lg != nil && l.level != -1 && (lg.Empty || !r.TCP || r.BytesIn > 0) {
 		if lg.Format.Conns() {
 			st.logConns(l)

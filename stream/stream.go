@@ -56,6 +56,9 @@ type Env struct {
 	// Conns reads the connection counts of every loop, for the lines of
 	// a format that logs them (%ac %fc %bc); nil: they log 0.
 	Conns ConnCounts
+	// Untrack releases an entry of stick table table that a request's
+	// rules tracked (its conn_cur), when the exchange ends.
+	Untrack func(table, key string)
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
@@ -645,6 +648,7 @@ func (st *Stream) end(after bool) {
 	}
 	st.logVars(th.S)
 	st.logService(th.S)
+	st.logUntracked(th.S)
 	st.env.Sockets.CloseOf(th.S)
 	switch op, _ := th.S.Op(); {
 	case op == cgo.OpDone:
