@@ -45,6 +45,9 @@ type logState struct {
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
 	srv     Server    // the server it went to (%sc); nil: none
+	// service: a Lua service answered it, which the line names as its
+	// server and times as HAProxy times an applet.
+	service bool
 	// untrack are the stick entries its rules tracked, "TABLE\0KEY\0"
 	// each (cgo.Stream.TakeUntracked), released when it ends.
 	untrack []byte
@@ -78,7 +81,7 @@ func (st *Stream) logStart() {
 	if l.rec.TCP {
 		l.rec.TR = -1
 	}
-	l.fwdAt, l.srvAt, l.connAt, l.be, l.srv = time.Time{}, time.Time{}, time.Time{}, -1, nil
+	l.fwdAt, l.srvAt, l.connAt, l.be, l.srv, l.service = time.Time{}, time.Time{}, time.Time{}, -1, nil, false
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -196,7 +199,7 @@ func (st *Stream) untrack(list []byte) {
 func (st *Stream) logService(s *cgo.Stream) {
 	l := st.log
 	if id := s.Service(); l != nil && id > 0 && id <= len(st.env.ServiceNames) {
-		l.rec.Server = st.env.ServiceNames[id-1]
+		l.rec.Server, l.service = st.env.ServiceNames[id-1], true
 	}
 }
 
@@ -219,6 +222,9 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	if status != 0 && r.Status == 0 {
 		r.Status = status
 	}
+	if l.service && term == "--" && !r.TCP {
+		term = "LR" // as HAProxy's line of an HTTP applet
+	}
 	if r.Term == "" {
 		r.Term = term
 	}
@@ -238,8 +244,11 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = l.srvAt.Sub(l.fwdAt)
 	case r.Queued:
 		r.Tw = now.Sub(l.fwdAt) // it left the queue without a server
-	case !l.fwdAt.IsZero():
-		r.Tw = 0
+	case !l.fwdAt.IsZero(), l.service:
+		r.Tw = 0 // a service, as HAProxy's applet, waits for nothing
+	}
+	if l.service {
+		r.Tc = 0
 	}
 	st.count(l)
 	if len(l.untrack) > 0 {
@@ -405,8 +414,14 @@ func (st *Stream) logHead(status int, fromServer bool) {
 		return
 	}
 	l.rec.Status = status
-	if fromServer && !l.connAt.IsZero() {
+	switch {
+	case fromServer && !l.connAt.IsZero():
 		l.rec.Tr = st.env.Loop.Now().Sub(l.connAt)
+	case !fromServer && st.th != nil && st.th.S.Service() > 0:
+		// A service's head: %Tr, as HAProxy's for an applet, from the
+		// end of the request's head.
+		st.logService(st.th.S)
+		l.rec.Tr = max(st.env.Loop.Now().Sub(l.rec.Start)-max(l.rec.TR, 0), 0)
 	}
 }
 

@@ -12,11 +12,12 @@ import (
 	"time"
 )
 
-// TestHAProxyCfgLogConns: with several clients at once, the access log's
-// %ac %fc %bc %sc are HAProxy's (the line's own connection counts, its
-// own request no longer does: a request held by the server counts in
-// the others' lines; the counts are the process's, over its loops), and a Lua service's requests (HTTP and TCP) name
-// it as their server, where a deny's have none, on two loops.
+// TestHAProxyCfgLogConns: with several clients at once, on two loops,
+// the access log's %ac %fc %bc %sc are HAProxy's (the line's own
+// connection counts, its own request no longer does: a request held by
+// the server counts in the others' lines), and a Lua service's requests
+// (HTTP and TCP) name it as their server, timed and ended as HAProxy's
+// applets, where a deny's have none.
 func TestHAProxyCfgLogConns(t *testing.T) {
 	needBinary(t)
 	// The server holds /hold until the scenario releases it.
@@ -48,20 +49,20 @@ defaults
 
 frontend www
     bind 127.0.0.1:@PORT@
-    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc %ST %HP"
+    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc %ST %Tw %ts %HP"
     http-request deny if { path /deny }
     http-request use-service lua.two if { path /two }
     default_backend app
 
 frontend other
     bind 127.0.0.1:@PORTOTHER@
-    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc %ST %HP"
+    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc %ST %Tw %ts %HP"
     http-request use-service lua.one
 
 frontend tcpin
     mode tcp
     bind 127.0.0.1:@PORTTCP@
-    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc"
+    log-format "LOG %ft %b/%s %ac/%fc/%bc/%sc %Tw %ts"
     tcp-request content use-service lua.upper
 
 backend app
@@ -69,14 +70,14 @@ backend app
 `,
 	}
 	want := []string{
-		"LOG other other/<lua.one> 1/1/0/0 200 /one",
+		"LOG other other/<lua.one> 1/1/0/0 200 0 LR /one",
 		// other's connection stays open; /hold waits on app1.
-		"LOG www app/app1 3/2/1/1 200 /a",
-		"LOG www www/<lua.two> 3/2/0/0 200 /two",
-		"LOG www www/<NOSRV> 3/2/0/0 403 /deny",
-		"LOG tcpin tcpin/<lua.upper> 4/1/0/0",
+		"LOG www app/app1 3/2/1/1 200 0 -- /a",
+		"LOG www www/<lua.two> 3/2/0/0 200 0 LR /two",
+		"LOG www www/<NOSRV> 3/2/0/0 403 -1 PR /deny",
+		"LOG tcpin tcpin/<lua.upper> 4/1/0/0 0 --",
 		// /hold, released, once the TCP session closed.
-		"LOG www app/app1 3/2/0/0 200 /hold",
+		"LOG www app/app1 3/2/0/0 200 0 -- /hold",
 	}
 	backends := map[string]string{"APP": app.Listener.Addr().String()}
 	run := func(addr func(string) string, logs func() string) []string {
