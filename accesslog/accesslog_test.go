@@ -171,6 +171,28 @@ func TestCapturesAndHAProxyVariables(t *testing.T) {
 	}
 }
 
+// %ac %fc %bc %sc log the record's connection counts, and the format
+// says it reads them (so that they are read only for such a format).
+func TestConnectionCounts(t *testing.T) {
+	f, err := ParseFormat(`%ac/%fc/%bc/%sc/%rc`, false, Captures{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Conns() {
+		t.Error("Conns() = false for a format with %ac")
+	}
+	r := testRecord()
+	r.Conns = Conns{Process: 7, Frontend: 5, Backend: 3, Server: 2}
+	if got := string(f.Append(nil, r)); got != "7/5/3/2/0\n" {
+		t.Errorf("got %q", got)
+	}
+	for _, spec := range []string{"default", "%ci %b/%s %Th %Ti"} {
+		if d, _ := ParseFormat(spec, false, Captures{}); d.Conns() {
+			t.Errorf("%q: Conns() = true", spec)
+		}
+	}
+}
+
 // A frontend that captures a cookie logs it in %CC and %CS (samples
 // capture.req.cookie and capture.res.cookie), and its default format
 // shows them after the bytes, as HAProxy's httplog.

@@ -18,6 +18,9 @@ type Format struct {
 	// cause: the line ends with the error's cause, quoted, when the
 	// exchange ended in one (the default formats).
 	cause bool
+	// conns: the format logs connection counts (%ac %fc %bc %sc),
+	// which the record then carries (Record.Conns).
+	conns bool
 	vars  []string
 }
 
@@ -65,7 +68,7 @@ const (
 	vCause
 	vVar
 	vTd
-	vZero      // counts luaedge does not keep (%ac %fc %bc %sc) and has none of (%rc %Th %Ti)
+	vZero      // times luaedge does not measure apart (%Th %Ti)
 	vDash      // what luaedge does not record (%ID %bi %bp %si %sp %sslc %sslv; %CC %CS without a captured cookie)
 	vCaptures  // %hr %hs: {v1|v2}
 	vCapturesL // %hrl %hsl: v1 v2, - for none
@@ -75,6 +78,10 @@ const (
 	vServerQueue
 	vBackendQueue
 	vRetries
+	vProcessConns
+	vFrontendConns
+	vBackendConns
+	vServerConns
 )
 
 // names maps HAProxy's log-format variables (and luaedge's %ER) to
@@ -88,7 +95,7 @@ var names = map[string]variable{
 	"r": vRequest, "HM": vMethod, "HU": vURI, "HP": vPath, "HPO": vPathOnly, "HQ": vQuery, "HV": vVersion,
 	"pid": vPID, "H": vHost, "ER": vCause, "sq": vServerQueue, "bq": vBackendQueue,
 	"Td": vTd, "Th": vZero, "Ti": vZero,
-	"ac": vZero, "fc": vZero, "bc": vZero, "sc": vZero, "rc": vRetries,
+	"ac": vProcessConns, "fc": vFrontendConns, "bc": vBackendConns, "sc": vServerConns, "rc": vRetries,
 	"CC": vDash, "CS": vDash, "ID": vDash, "bi": vDash, "bp": vDash, "si": vDash, "sp": vDash,
 	"sslc": vDash, "sslv": vDash,
 	"ms": vMillis, "T": vDateGMT, "trg": vDateGMT, "Tl": vDateLocal, "trl": vDateLocal,
@@ -103,8 +110,8 @@ type Captures struct {
 	Cookie            bool
 }
 
-// The default formats: HAProxy's httplog and tcplog, without the fields
-// luaedge does not have (connection counts, retries), the captures a
+// The default formats: HAProxy's httplog and tcplog, without the
+// connection counts and retries (which a custom format may log), the captures a
 // frontend does not have and the queue positions (%sq/%bq, which a
 // custom format may log); a line that ended in an error ends with its
 // cause.
@@ -225,6 +232,10 @@ func ParseFormat(spec string, tcp bool, caps Captures) (*Format, error) {
 			}
 			p.v = v
 			i = j
+			switch v {
+			case vProcessConns, vFrontendConns, vBackendConns, vServerConns:
+				f.conns = true
+			}
 		}
 		p.lit = lit.String()
 		lit.Reset()
@@ -280,6 +291,10 @@ func (f *Format) sample(name string) int {
 	f.vars = append(f.vars, name)
 	return len(f.vars) - 1
 }
+
+// Conns reports whether the format logs connection counts (%ac %fc %bc
+// %sc): only then are they read for its records (Record.Conns).
+func (f *Format) Conns() bool { return f.conns }
 
 // Vars are the samples the format logs, for Record.Vars: variables
 // (txn.x), captures (capture.req.N, capture.res.N, capture.req.cookie,
@@ -492,6 +507,14 @@ func appendValue(b []byte, p *part, r *Record) []byte {
 		return appendMs(b, max(r.Ta-r.TR-r.Tw-r.Tc-r.Tr, 0))
 	case vZero:
 		return append(b, '0')
+	case vProcessConns:
+		return strconv.AppendInt(b, r.Conns.Process, 10)
+	case vFrontendConns:
+		return strconv.AppendInt(b, r.Conns.Frontend, 10)
+	case vBackendConns:
+		return strconv.AppendInt(b, r.Conns.Backend, 10)
+	case vServerConns:
+		return strconv.AppendInt(b, r.Conns.Server, 10)
 	case vDash:
 		return append(b, '-')
 	case vMillis:

@@ -67,7 +67,20 @@ type Record struct {
 	// Cause says why an exchange ended in an error (a protocol error, a
 	// script's error message): "" when it did not.
 	Cause string
+	// Conns are the current connection counts when the line is written,
+	// read only for a format that logs them (Format.Conns).
+	Conns Conns
+
 	// Vars are the values of the variables the format names
 	// (Format.Vars), in that order; nil when the script set none.
 	Vars [][]byte
+}
+
+// Conns are the counts HAProxy logs as %ac %fc %bc %sc, over every loop
+// of the process, as they are when the line is written: client
+// connections of the process and of the line's frontend, the logged one
+// among them; requests in the line's backend and on its server, the
+// logged one no longer among them.
+type Conns struct {
+	Process, Frontend, Backend, Server int64
 }

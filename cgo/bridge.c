@@ -658,6 +658,7 @@ void le_stream_trim(le_stream *s, size_t max)
 	le_buf_trim(&s->err, max);
 	le_buf_trim(&s->logvars, max);
 	le_buf_trim(&s->stick, max);
+	le_buf_trim(&s->untrack, max);
 	le_fields_trim(&s->fields, &s->nfields, &s->fields_cap, max);
 	le_fields_trim(&s->rfields, &s->nrfields, &s->rfields_cap, max);
 	le_fields_trim(&s->trailers, &s->ntrailers, &s->trailers_cap, max);
@@ -683,6 +684,7 @@ void le_stream_free(le_stream *s)
 	free(s->err.p);
 	free(s->logvars.p);
 	free(s->stick.p);
+	free(s->untrack.p);
 	free(s->io.p);
 	free(s->trailers);
 	free(s->rtrailers);

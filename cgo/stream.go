@@ -129,6 +129,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 	c.server_ms, c.tunnel_ms = 0, 0
 	c.cache_use, c.cache_store, c.cache_hit = 0, 0, 0
 	c.res_ver = 0
+	c.service, c.untrack.len = 0, 0
 	c.sock, c.io.len = 0, 0
 	c.kind, c.stream_id = C.int32_t(KindHTTP1), 0
 	c.scheme, c.protocol = C.le_span{}, C.le_span{}
@@ -142,7 +143,7 @@ func (s *Stream) Reset(entry, arg int, connID int64) {
 // capacities), whatever they hold now.
 func (s *Stream) Held() int {
 	c := s.c
-	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap) + int(c.logvars.cap) + int(c.stick.cap)
+	n := int(c.head.cap) + int(c.body.cap) + int(c.resp.cap) + int(c.out.cap) + int(c.io.cap) + int(c.err.cap) + int(c.logvars.cap) + int(c.stick.cap) + int(c.untrack.cap)
 	n += int(c.fields_cap+c.rfields_cap+c.trailers_cap+c.rtrailers_cap) * int(unsafe.Sizeof(C.le_field{}))
 	return n + int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{}))
 }
@@ -156,7 +157,7 @@ func (s *Stream) Trim(max int) {
 	c := s.c
 	m := C.uint32_t(max)
 	fm := C.uint32_t(max / int(unsafe.Sizeof(C.le_field{})))
-	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m || c.logvars.cap > m || c.stick.cap > m ||
+	if c.head.cap > m || c.body.cap > m || c.resp.cap > m || c.out.cap > m || c.io.cap > m || c.err.cap > m || c.logvars.cap > m || c.stick.cap > m || c.untrack.cap > m ||
 		c.fields_cap > fm || c.rfields_cap > fm || c.trailers_cap > fm || c.rtrailers_cap > fm ||
 		int(c.msgs_cap)*int(unsafe.Sizeof(C.le_msg{})) > max {
 		C.le_stream_trim(c, C.size_t(max))
@@ -455,6 +456,20 @@ func (s *Stream) HasStickStore(table string) bool {
 // Cache returns the caches the request's rules asked to look it up in
 // and to store its response in (indexes; -1: none).
 func (s *Stream) Cache() (use, store int) { return int(s.c.cache_use) - 1, int(s.c.cache_store) - 1 }
+
+// TakeUntracked appends to dst the stick entries the request's rules
+// tracked, "TABLE\0KEY\0" each, for its end to release, and empties the
+// list: a coroutine that goes on (after_response hooks) hands each entry
+// over once.
+func (s *Stream) TakeUntracked(dst []byte) []byte {
+	dst = append(dst, bufBytes(&s.c.untrack)...)
+	s.c.untrack.len = 0
+	return dst
+}
+
+// Service is the id of the Lua service that answers the request (TCP:
+// the session), as its registration numbered it; 0: none.
+func (s *Stream) Service() int { return int(s.c.service) }
 
 // SetCacheHit records that the response comes from cache i.
 func (s *Stream) SetCacheHit(i int) { s.c.cache_hit = C.int32_t(i + 1) }

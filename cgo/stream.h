@@ -294,6 +294,15 @@ typedef struct le_stream {
 	 * + minor (capture.res.ver): written by Go with a server's head, by Lua
 	 * with a service's (11); 0: none yet, or an answer luaedge made. */
 	int32_t res_ver;
+	/* The Lua service that answers the request (TCP: the session), by
+	 * its registration id (0: none), written by Lua as it starts: the
+	 * access log names it as the server, <lua.NAME>. */
+	int32_t service;
+	/* The stick entries the request's rules tracked, "TABLE\0KEY\0"
+	 * each, written by Lua as the request's script ends: Go releases
+	 * them (conn_cur) when the exchange ends, after the response's body,
+	 * as HAProxy does at the end of its stream. */
+	le_buf untrack;
 } le_stream;
 
 /* le_loop is what one state shares with its loop outside any stream. It

@@ -71,8 +71,8 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	// ls is the state's host value: the gate functions of edge and proxy
 	// find the server and the loop's sockets through it (lj.Host).
 	ls := &loopState{srv: s, loop: l, stopSweep: make(chan struct{}), started: time.Now()}
-	ls.stats = make([]metrics.Frontend, len(s.frontends))
-	ls.backendStats = make([]metrics.Backend, len(s.backends))
+	ls.stats = s.counts.frontends[l.ID]
+	ls.backendStats = s.counts.backends[l.ID]
 	ls.pool = proxypkg.NewPool(l, l.Log, s.backends, s.handshakes, s.tables)
 	// The sockets share the compressors of the loop's WebSockets (ls.ws,
 	// set below: its Flate is the zero value until first used).
@@ -96,6 +96,8 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 		BackendNames:  s.backendNames(),
 		FrontendStats: ls.stats,
 		BackendStats:  ls.backendStats,
+		Conns:         s.counts,
+		Untrack:       s.untrack,
 
 		BackendCompress: s.backendCompress,
 		Caches:          s.caches,
@@ -169,6 +171,13 @@ func (s *Server) setupLoop(l *eventloop.Loop) error {
 	clis, err := st.CLIs()
 	if err != nil {
 		return fail(err)
+	}
+	svcs, err := st.ServiceNames()
+	if err != nil {
+		return fail(err)
+	}
+	for _, name := range svcs {
+		ls.env.ServiceNames = append(ls.env.ServiceNames, "<lua."+name+">")
 	}
 	s.mu.Lock()
 	s.loops[l.ID] = ls

@@ -90,6 +90,9 @@ type Server struct {
 	// nil: no bound.
 	slots *connSlots
 
+	// counts are the loops' counters of the frontends and backends.
+	counts *connCounts
+
 	mu    sync.Mutex
 	loops []*loopState // by loop ID; an entry is written once, by its loop, under mu
 	clis  []lj.CLI     // the scripts' runtime commands, as loop 0 has them; written once, under mu
@@ -210,6 +213,7 @@ func build(cfg *config.Config, scripts []lj.Script, log *slog.Logger, prev *Serv
 	for _, cc := range cfg.Caches {
 		s.caches = append(s.caches, newCache(cc))
 	}
+	s.counts = newConnCounts(s.numLoops, len(cfg.Frontends), len(s.backends))
 	s.engine = eventloop.New(eventloop.Options{Loops: s.numLoops, Log: log, Setup: s.setupLoop})
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]

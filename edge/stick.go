@@ -130,10 +130,11 @@ func goStk(c *cgo.Call) int {
 			st[name] = v
 		}
 		return pushStats(c, st)
-	case "track", "untrack", "error":
+	case "track", "error":
 		// The counters a request's rules track (TXN:track_sc): (table,
 		// op, key, "http" for an HTTP request). track returns the key as
-		// the table holds it, or nil when its type cannot hold it.
+		// the table holds it, or nil when its type cannot hold it; the
+		// request's end releases it (untrack).
 		k, err := t.Key(c.String(3))
 		if err != nil {
 			c.PushNil()
@@ -147,8 +148,6 @@ func goStk(c *cgo.Call) int {
 			}
 			c.PushString(k)
 			return 1
-		case "untrack":
-			t.ConnClose(k)
 		default:
 			t.HTTPError(k)
 		}
@@ -268,5 +267,18 @@ func luaArrays(t *sticktable.Table, m map[string]int64) {
 		for i := range n {
 			delete(m, a.prefix+strconv.Itoa(i)+a.suffix)
 		}
+	}
+}
+
+// untrack releases the entry key of stick table table that a request's
+// rules tracked (TXN:track_sc), as the request's exchange ends
+// (stream.Env.Untrack).
+func (s *Server) untrack(table, key string) {
+	t := s.tables[table]
+	if t == nil {
+		return
+	}
+	if k, err := t.Key(key); err == nil {
+		t.ConnClose(k)
 	}
 }

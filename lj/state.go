@@ -267,6 +267,17 @@ func (s *State) Program(mode string, req, res []string, service string, forward 
 	return strconv.Atoi(out)
 }
 
+// ServiceNames returns the names of the services the scripts registered,
+// by id (cgo.Stream.Service) less one.
+func (s *State) ServiceNames() ([]string, error) {
+	out, err := s.L.EvalInternal("return (...).service_names()", "=luaedge/service_names")
+	if err != nil {
+		return nil, err
+	}
+	names := strings.Split(out, "\x00")
+	return names[:len(names)-1], nil
+}
+
 // NameProgram tells program id the name of its frontend (the fe_name
 // fetch).
 func (s *State) NameProgram(id int, frontend string) error {

@@ -378,3 +378,55 @@ func TestCaptureRequestLine(t *testing.T) {
 		s.Release(th)
 	}
 }
+
+// The stream names the service that answers it, by the id whose name
+// ServiceNames gives: the frontend's, or the one a rule chose with
+// txn.service (HTTP and TCP); none for a request no service answered.
+func TestServiceThatAnswered(t *testing.T) {
+	s := newTestState(t, `core.register_service("one", "http", function(a) a:start_response() end)
+	core.register_service("two", "http", function(a) a:start_response() end)
+	core.register_service("up", "tcp", function(a) end)
+	core.register_action("pick", {"http-req", "tcp-req"}, function(txn, name) txn:set_var("txn.service", name) end, 1)
+	core.register_action("none", {"http-req"}, function(txn) txn:done() end)`, 0)
+	names, err := s.ServiceNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(names, ",") != "one,two,up" {
+		t.Fatalf("ServiceNames() = %q", names)
+	}
+	for _, c := range []struct {
+		mode    string
+		req     []string
+		service string
+		want    int
+	}{
+		{"http", nil, "one", 1},
+		{"http", []string{"lua.pick two"}, "one", 2},
+		{"http", []string{"lua.none"}, "one", 0},
+		{"tcp", []string{"lua.pick up"}, "", 3},
+	} {
+		id, err := s.Program(c.mode, c.req, nil, c.service, c.service == "", StickNames{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		th, err := s.Thread()
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := EntryHTTP
+		if c.mode == "tcp" {
+			entry = EntryTCP
+		}
+		th.S.Reset(entry, id, 1)
+		th.S.SetRequestLine([]byte("GET"), []byte("/"), []byte("/"), nil, 1, 1)
+		th.S.SetFlag(cgo.FlagBodyEnd)
+		if r := th.Resume(0); r.Dead {
+			t.Fatal(r.Msg)
+		}
+		if got := th.S.Service(); got != c.want {
+			t.Errorf("%s %v: Service() = %d, want %d", c.mode, c.req, got, c.want)
+		}
+		s.Release(th)
+	}
+}

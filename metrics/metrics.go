@@ -86,6 +86,10 @@ func (t *FrontendTotals) Add(f *Frontend) {
 // Backend holds one loop's counters of one backend, counted when each
 // exchange that went to it ends.
 type Backend struct {
+	// Current counts the exchanges in the backend now, from the choice
+	// of the backend to their end (queued ones too): HAProxy's beconn,
+	// which the access log's %bc reads.
+	Current   Counter
 	Requests  Counter // requests (TCP: connections) sent to a server
 	Responses [NumClasses]Counter
 	// ConnectErrors: no connection to a server (or none available);

@@ -147,7 +147,7 @@ func (u *Upstream) resend(req []byte, opened, timedOut bool) {
 			nu.kept = append(append([]byte(nil), head...), kept[u.headLen:]...)
 		}
 		u.freeSlot() // the new server's was taken by PickAvoiding
-		st.LogRedispatched(srv.Name())
+		st.LogRedispatched(srv)
 	}
 	u.slot = false
 	u.st = nil

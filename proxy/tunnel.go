@@ -66,7 +66,7 @@ func (p *Pool) Tunnel(st *stream.Stream, be int, src []byte) (stream.Tunnel, str
 		srv.Done()
 		return nil, err.Error()
 	}
-	st.LogServer(srv.Name(), false)
+	st.LogServer(srv, false)
 	t := &tunnel{p: p, st: st, be: b, serverConn: serverConn{srv: srv, slot: true}, choice: c}
 	t.recvFn = t.receive
 	t.sendProxy(st)
@@ -149,7 +149,7 @@ func (t *tunnel) retry(err error) {
 	nt.pending = append(nt.pending, t.pending...)
 	if srv != t.srv {
 		t.freeSlot() // the new server's was taken by PickAvoiding
-		st.LogRedispatched(srv.Name())
+		st.LogRedispatched(srv)
 	}
 	t.slot = false
 	t.Close()

@@ -263,7 +263,7 @@ func requestKey(s *cgo.Stream, k backend.RequestKey, name string) []byte {
 
 // openOn forwards the request of st to srv, picked for it as c says.
 func (p *Pool) openOn(st *stream.Stream, b *Backend, srv *backend.Server, c choice) (stream.Upstream, int, string) {
-	st.LogServer(srv.Name(), false) // %Tw ends, %Tc starts
+	st.LogServer(srv, false) // %Tw ends, %Tc starts
 	ext := extendedConnect(st.S())
 	if b.H2 && ext {
 		srv.Done()

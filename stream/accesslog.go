@@ -44,6 +44,13 @@ type logState struct {
 	connAt  time.Time // the connection to the server was open
 	vars    [][]byte  // the values of the format's variables
 	be      int       // the backend it went to; -1: none
+	srv     Server    // the server it went to (%sc); nil: none
+	// service: a Lua service answered it, which the line names as its
+	// server and times as HAProxy times an applet.
+	service bool
+	// untrack are the stick entries its rules tracked, "TABLE\0KEY\0"
+	// each (cgo.Stream.TakeUntracked), released when it ends.
+	untrack []byte
 	// level is the line's level a script set (set-log-level,
 	// txn:set_loglevel), as cgo.Stream.LogLevel says: 0 none, -1 silent
 	// (no line; still counted), else the level + 1.
@@ -74,7 +81,7 @@ func (st *Stream) logStart() {
 	if l.rec.TCP {
 		l.rec.TR = -1
 	}
-	l.fwdAt, l.srvAt, l.connAt, l.be = time.Time{}, time.Time{}, time.Time{}, -1
+	l.fwdAt, l.srvAt, l.connAt, l.be, l.srv, l.service = time.Time{}, time.Time{}, time.Time{}, -1, nil, false
 }
 
 // logRequest copies the request line and the addresses from the C
@@ -166,6 +173,36 @@ func (st *Stream) logVars(s *cgo.Stream) {
 	l.rec.Vars = l.vars
 }
 
+// logUntracked takes the stick entries the request's rules tracked, to
+// release when the exchange ends (after the response's body, as
+// HAProxy's stream does); at once when it already ended.
+func (st *Stream) logUntracked(s *cgo.Stream) {
+	if l := st.log; l != nil {
+		l.untrack = s.TakeUntracked(l.untrack)
+		return
+	}
+	st.untrack(s.TakeUntracked(nil))
+}
+
+// untrack releases the stick entries of list, "TABLE\0KEY\0" each.
+func (st *Stream) untrack(list []byte) {
+	for len(list) > 0 && st.env.Untrack != nil {
+		table, rest, _ := bytes.Cut(list, []byte{0})
+		key, rest, _ := bytes.Cut(rest, []byte{0})
+		st.env.Untrack(string(table), string(key))
+		list = rest
+	}
+}
+
+// logService records the Lua service that answered the request (TCP:
+// the session), which the line names as its server, as HAProxy's does.
+func (st *Stream) logService(s *cgo.Stream) {
+	l := st.log
+	if id := s.Service(); l != nil && id > 0 && id <= len(st.env.ServiceNames) {
+		l.rec.Server, l.service = st.env.ServiceNames[id-1], true
+	}
+}
+
 // logEnd writes the record of the exchange that ended, in state term
 // (HAProxy's two characters), with the status sent (0: the one recorded)
 // and why it failed ("" when it did not).
@@ -184,6 +221,9 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 	}
 	if status != 0 && r.Status == 0 {
 		r.Status = status
+	}
+	if l.service && term == "--" && !r.TCP {
+		term = "LR" // as HAProxy's line of an HTTP applet
 	}
 	if r.Term == "" {
 		r.Term = term
@@ -204,15 +244,42 @@ func (st *Stream) logEnd(term string, status int, cause string) {
 		r.Tw = l.srvAt.Sub(l.fwdAt)
 	case r.Queued:
 		r.Tw = now.Sub(l.fwdAt) // it left the queue without a server
-	case !l.fwdAt.IsZero():
-		r.Tw = 0
+	case !l.fwdAt.IsZero(), l.service:
+		r.Tw = 0 // a service, as HAProxy's applet, waits for nothing
+	}
+	if l.service {
+		r.Tc = 0
 	}
 	st.count(l)
+	if len(l.untrack) > 0 {
+		st.untrack(l.untrack)
+		l.untrack = l.untrack[:0]
+	}
 	if lg := st.fe.Log; lg != nil && l.level != -1 && (lg.Empty || !r.TCP || r.BytesIn > 0) {
+		if lg.Format.Conns() {
+			st.logConns(l)
+		}
 		st.env.AccessLog.Write(lg.Targets, lg.Format, r, lg.level(l))
 	}
 	*r = accesslog.Record{}
+	l.srv = nil
 	st.env.logFree = append(st.env.logFree, l)
+}
+
+// logConns reads the connection counts of l's line, as HAProxy's are
+// when it logs: the exchange has left its backend (count took it out)
+// and its server, its client connection is still open.
+func (st *Stream) logConns(l *logState) {
+	c := &l.rec.Conns
+	if cc := st.env.Conns; cc != nil {
+		c.Process, c.Frontend = cc.Process(), cc.Frontend(st.fe.Index)
+		if l.be >= 0 {
+			c.Backend = cc.Backend(l.be)
+		}
+	}
+	if l.srv != nil {
+		c.Server = int64(l.srv.Active())
+	}
 }
 
 // level is the level of the exchange's line, as HAProxy's strm_log
@@ -288,12 +355,12 @@ func (st *Stream) LogQueued(pos int) {
 
 // LogServer records the server a request (or TCP session) went to;
 // reused says that the connection to it was already open.
-func (st *Stream) LogServer(name string, reused bool) {
+func (st *Stream) LogServer(srv Server, reused bool) {
 	l := st.log
 	if l == nil {
 		return
 	}
-	l.rec.Server = name
+	l.rec.Server, l.srv = srv.Name(), srv
 	l.srvAt = st.env.Loop.Now()
 	if reused {
 		st.LogConnected()
@@ -301,10 +368,10 @@ func (st *Stream) LogServer(name string, reused bool) {
 }
 
 // LogRedispatched records that the request's connection retries went to
-// another server, name.
-func (st *Stream) LogRedispatched(name string) {
+// another server, srv.
+func (st *Stream) LogRedispatched(srv Server) {
 	if l := st.log; l != nil {
-		l.rec.Server, l.rec.Redispatched = name, true
+		l.rec.Server, l.rec.Redispatched, l.srv = srv.Name(), true, srv
 	}
 }
 
@@ -328,9 +395,15 @@ func (st *Stream) logForward(be int) {
 	if l == nil {
 		return
 	}
+	if l.be >= 0 && l.be < len(st.env.BackendStats) {
+		st.env.BackendStats[l.be].Current.Dec()
+	}
 	l.fwdAt, l.be = st.env.Loop.Now(), be
 	if be >= 0 && be < len(st.env.BackendNames) {
 		l.rec.Backend = st.env.BackendNames[be]
+	}
+	if be >= 0 && be < len(st.env.BackendStats) {
+		st.env.BackendStats[be].Current.Inc()
 	}
 }
 
@@ -341,8 +414,14 @@ func (st *Stream) logHead(status int, fromServer bool) {
 		return
 	}
 	l.rec.Status = status
-	if fromServer && !l.connAt.IsZero() {
+	switch {
+	case fromServer && !l.connAt.IsZero():
 		l.rec.Tr = st.env.Loop.Now().Sub(l.connAt)
+	case !fromServer && st.th != nil && st.th.S.Service() > 0:
+		// A service's head: %Tr, as HAProxy's for an applet, from the
+		// end of the request's head.
+		st.logService(st.th.S)
+		l.rec.Tr = max(st.env.Loop.Now().Sub(l.rec.Start)-max(l.rec.TR, 0), 0)
 	}
 }
 
@@ -459,6 +538,7 @@ func (st *Stream) count(l *logState) {
 		return
 	}
 	b := &st.env.BackendStats[l.be]
+	b.Current.Dec()
 	b.Requests.Inc()
 	b.BytesIn.Add(r.BytesIn)
 	b.BytesOut.Add(r.BytesOut)

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/luaedge/luaedge/accesslog"
@@ -34,3 +35,43 @@ func TestAccessLogLevel(t *testing.T) {
 		}
 	}
 }
+
+// The entries a request's rules tracked are released one by one, by
+// table and key, as its exchange ends.
+func TestUntrackReleasesEachEntry(t *testing.T) {
+	var got []string
+	st := &Stream{env: &Env{Untrack: func(table, key string) { got = append(got, table+"/"+key) }}}
+	st.untrack([]byte("www\x00127.0.0.1\x00api\x00k2\x00"))
+	if strings.Join(got, " ") != "www/127.0.0.1 api/k2" {
+		t.Errorf("released %q", got)
+	}
+}
+
+// A line's counts: the process's and the frontend's connections and the
+// backend's exchanges from the loops' counts, the server's requests in
+// flight from the server; a request that went to no backend logs 0 for
+// the backend and the server.
+func TestLogConns(t *testing.T) {
+	st := &Stream{env: &Env{Conns: fakeCounts{}}, fe: &Frontend{Index: 1}}
+	l := &logState{be: 2, srv: fakeServer{}}
+	st.logConns(l)
+	if c := l.rec.Conns; c != (accesslog.Conns{Process: 10, Frontend: 1, Backend: 102, Server: 4}) {
+		t.Errorf("conns %+v", c)
+	}
+	l = &logState{be: -1}
+	st.logConns(l)
+	if c := l.rec.Conns; c != (accesslog.Conns{Process: 10, Frontend: 1}) {
+		t.Errorf("no backend: conns %+v", c)
+	}
+}
+
+type fakeCounts struct{}
+
+func (fakeCounts) Process() int64        { return 10 }
+func (fakeCounts) Frontend(fe int) int64 { return int64(fe) }
+func (fakeCounts) Backend(be int) int64  { return 100 + int64(be) }
+
+type fakeServer struct{}
+
+func (fakeServer) Name() string { return "s1" }
+func (fakeServer) Active() int  { return 4 }

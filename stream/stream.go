@@ -39,6 +39,9 @@ type Env struct {
 	// name the backends (by index) in its lines.
 	AccessLog    *accesslog.Loop
 	BackendNames []string
+	// ServiceNames name the Lua services (by id less one,
+	// cgo.Stream.Service) as the access log's lines do: <lua.NAME>.
+	ServiceNames []string
 	// BackendCompress is how each backend (by index) compresses the
 	// responses of the requests forwarded to it; nil: as their
 	// frontend does. Shared, read-only.
@@ -50,6 +53,12 @@ type Env struct {
 	// counted as each exchange ends.
 	FrontendStats []metrics.Frontend
 	BackendStats  []metrics.Backend
+	// Conns reads the connection counts of every loop, for the lines of
+	// a format that logs them (%ac %fc %bc); nil: they log 0.
+	Conns ConnCounts
+	// Untrack releases an entry of stick table table that a request's
+	// rules tracked (its conn_cur), when the exchange ends.
+	Untrack func(table, key string)
 	// Draining reports that the server is stopping: responses close their
 	// connection.
 	Draining func() bool
@@ -67,6 +76,23 @@ type Env struct {
 	encoder        httpenc.Encoder
 	encFree        []*httpenc.State
 	acceptEncoding [][]byte
+}
+
+// ConnCounts are the current counts of every loop of the process, for
+// the access log: client connections of the process and of a frontend
+// (by index), exchanges in a backend (by index, metrics.Backend.Current).
+// Any loop may call them.
+type ConnCounts interface {
+	Process() int64
+	Frontend(fe int) int64
+	Backend(be int) int64
+}
+
+// Server is a backend's server as the access log names it (%s) and
+// counts its requests in flight (%sc).
+type Server interface {
+	Name() string
+	Active() int
 }
 
 // Sockets performs the Socket operations scripts yield for.
@@ -621,6 +647,8 @@ func (st *Stream) end(after bool) {
 		st.sessVars = true
 	}
 	st.logVars(th.S)
+	st.logService(th.S)
+	st.logUntracked(th.S)
 	st.env.Sockets.CloseOf(th.S)
 	switch op, _ := th.S.Op(); {
 	case op == cgo.OpDone:

@@ -120,26 +120,32 @@ frontends:
 		t.Errorf("the script error's traceback:\n%s", logs)
 	}
 	type want struct {
-		status, bytes, term, req, cause string
+		server, status, bytes, term, req, cause string
 	}
 	// %B counts the response's head and body, as sent: the HTTP/2 head is
 	// its HEADERS frame, more than the 6 bytes of body; the errors
 	// luaedge answers itself count too, except the answer to a request
 	// without a valid request line (<BADREQ>), 0 as in HAProxy.
 	for i, w := range []want{
-		{"200", fmt.Sprint(one), "--", "GET /one?x=1 HTTP/1.1", ""},
-		{"500", "", "IR", "GET /fail HTTP/1.1", "Lua: app.lua:4: the service failed"},
-		{"200", "", "--", "GET /two HTTP/2.0", ""},
-		{"400", "0", "PR", "<BADREQ>", "http1: "},
-		{"413", fmt.Sprint(big), "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
-		{"414", "0", "PR", "<BADREQ>", "request line too long"},
+		{"<lua.hello>", "200", fmt.Sprint(one), "LR", "GET /one?x=1 HTTP/1.1", ""},
+		{"<lua.hello>", "500", "", "IR", "GET /fail HTTP/1.1", "Lua: app.lua:4: the service failed"},
+		{"<lua.hello>", "200", "", "LR", "GET /two HTTP/2.0", ""},
+		{"<NOSRV>", "400", "0", "PR", "<BADREQ>", "http1: "},
+		{"<NOSRV>", "413", fmt.Sprint(big), "PR", "POST /big HTTP/1.1", "content-length over limits.max_body"},
+		{"<NOSRV>", "414", "0", "PR", "<BADREQ>", "request line too long"},
 	} {
 		m := httplogRE.FindStringSubmatch(lines[i])
 		if m == nil {
 			t.Errorf("line %d does not match the default format: %q", i, lines[i])
 			continue
 		}
-		if m[2] != "web" || m[3] != "web" || m[4] != "<NOSRV>" || m[6] != "-1" || m[7] != "-1" || m[8] != "-1" {
+		// A service's line is timed as HAProxy's of an applet: %Tw and
+		// %Tc 0, %Tr until its head.
+		timers := m[6] == "-1" && m[7] == "-1" && m[8] == "-1"
+		if strings.HasPrefix(w.server, "<lua.") {
+			timers = m[6] == "0" && m[7] == "0" && m[8] != "-1"
+		}
+		if m[2] != "web" || m[3] != "web" || m[4] != w.server || !timers {
 			t.Errorf("line %d: frontend, backend/server or timers wrong: %q", i, lines[i])
 		}
 		if i == 2 {
@@ -186,7 +192,7 @@ frontends:
 		t.Fatalf("%q: %v", j[0], err)
 	}
 	for k, v := range map[string]any{"client_ip": "127.0.0.1", "frontend": "js", "status": 200.0, "bytes_out": float64(j1), "bytes_in": 0.0,
-		"termination": "--", "method": "POST", "uri": "/j?a=b", "protocol": "HTTP/1.1", "t_queue": -1.0} {
+		"termination": "LR", "method": "POST", "uri": "/j?a=b", "protocol": "HTTP/1.1", "t_queue": 0.0, "t_connect": 0.0, "server": "<lua.hello>"} {
 		if m[k] != v {
 			t.Errorf("json %s = %#v, want %#v (%s)", k, m[k], v, j[0])
 		}
@@ -253,7 +259,7 @@ backends:
 	}
 	tl := readLines(t, filepath.Join(s.dir, "tcp.log"), 1)
 	// %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Ta %B %U %ts
-	if !regexp.MustCompile(`^127\.0\.0\.1:\d+ \[[^]]+\] tcp tcp/<NOSRV> -1/-1/\d+ 10 5 --$`).MatchString(tl[0]) {
+	if !regexp.MustCompile(`^127\.0\.0\.1:\d+ \[[^]]+\] tcp tcp/<lua\.echo> 0/0/\d+ 10 5 --$`).MatchString(tl[0]) {
 		t.Errorf("TCP session's line: %q", tl[0])
 	}
 }

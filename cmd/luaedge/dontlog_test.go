@@ -641,7 +641,7 @@ frontends:
 			t.Fatalf("the other client: %v %v", r, err)
 		}
 	}
-	bad, after := `0 PR "<BADREQ>"`, `200 -- "GET /after HTTP/2.0"`
+	bad, after := `0 PR "<BADREQ>"`, `200 LR "GET /after HTTP/2.0"` // a service answered it
 	for file, want := range map[string][]string{"loud.log": {bad, bad, after}, "quiet.log": {bad, after}} {
 		if got := readLines(t, filepath.Join(s.dir, file), len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s:\n%s\nwant:\n%s", file, strings.Join(got, "\n"), strings.Join(want, "\n"))

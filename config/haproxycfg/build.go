@@ -116,7 +116,7 @@ type gen struct {
 	// (gen.growsReq); nconds, the conditions of cond3 (COND).
 	growingReq map[string]bool
 	nconds     int
-	svcs       map[string]bool // "http" / "tcp" dispatch services registered
+	svc        bool // the HTTP frontends' generated service is registered
 	// backendSets: the BACKENDS and SERVERS tables are written.
 	backendSets bool
 	// userlists are the userlist sections; ulRefs, the constants the
@@ -195,7 +195,7 @@ func (g *gen) action(phase, comment, code string) string {
 }
 
 func (f *file) build() (*Result, error) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles(), tables: f.tables()}
+	g := &gen{aclFns: map[string]string{}, userlists: f.userlists, ulRefs: map[string]string{}, aclFiles: f.changedACLFiles(), tables: f.tables()}
 	cfg := &config.Config{Workers: f.global.Workers, Lua: f.global.Lua, Dir: f.dir, MaxConn: f.global.MaxConn, RuntimeSocket: f.global.RuntimeSocket, Caches: f.caches}
 	if f.dns != nil {
 		cfg.DNS = *f.dns
@@ -708,26 +708,31 @@ func (f *file) frontend(g *gen, p *proxy, backends map[string]*proxy) (config.Fr
 		fe.UseService = plainService
 		fmt.Fprintf(&g.checks, "if not H.services[%s] then error(%s, 0) end\n", luaQuote(strings.TrimPrefix(plainService, "lua.")),
 			luaQuote(fmt.Sprintf("%s: no Lua service named '%s' (core.register_service was not called for it)", p.at, strings.TrimPrefix(plainService, "lua."))))
+	case !http:
+		// Nothing forwards: the service a use-service rule chose
+		// (txn.service) answers; without one the connection closes, as
+		// HAProxy's without a server (SC).
+		if len(fe.TCPRequest) == 0 {
+			fe.TCPRequest = []string{g.action("tcp-req", "nothing answers", "")}
+		}
 	default:
-		// Nothing forwards: a generated service runs what a use-service
-		// rule chose, or answers 503 as HAProxy does without a server.
-		name := "haproxycfg_" + phase
-		if !g.svcs[phase] {
-			g.svcs[phase] = true
-			fmt.Fprintf(&g.body, "core.register_service(%s, %s, H.svc())\n", luaQuote(name), luaQuote(phase))
+		// Nothing forwards: a use-service rule's service answers
+		// (txn.service), or HAProxy's 503 when none chose one. The
+		// frontend's own service, generated, never runs.
+		name := "haproxycfg_http"
+		if !g.svc {
+			g.svc = true
+			fmt.Fprintf(&g.body, "core.register_service(%s, \"http\", H.svc())\n", luaQuote(name))
 		}
 		fe.UseService = "lua." + name
-		if http {
-			// HAProxy's 503 when nothing answers skips the http-response
-			// rules: it is sent from the request phase (so the generated
-			// service never answers an HTTP request itself).
-			page, err := b.pageOfBackend(reqScope, 503)
-			if err != nil {
-				return fe, err
-			}
-			fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
-				fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then\n%s\nend", page)))
+		// HAProxy's 503 when nothing answers skips the http-response
+		// rules: it is sent from the request phase.
+		page, err := b.pageOfBackend(reqScope, 503)
+		if err != nil {
+			return fe, err
 		}
+		fe.HTTPRequest = append(fe.HTTPRequest, g.action("http-req", "nothing answers: 503",
+			fmt.Sprintf("if txn:get_var(\"txn.service\") == nil then\n%s\nend", page)))
 	}
 	return fe, nil
 }
@@ -1026,13 +1031,9 @@ func (c *chain) statement(sc scope, s section, r rule, w []string, res bool) (st
 		svc := strings.TrimPrefix(args[0], "lua.")
 		fmt.Fprintf(&c.g.checks, "if not H.services[%s] then error(%s, 0) end\n", luaQuote(svc),
 			luaQuote(fmt.Sprintf("%s: no Lua service named '%s' (core.register_service was not called for it)", at, svc)))
-		// HTTP: txn.service answers with the service, also on a frontend
-		// that forwards. TCP: the frontend's generated service runs it.
-		v := "txn.service"
-		if !c.http {
-			v = "txn.__hc_service"
-		}
-		return fmt.Sprintf("txn:set_var(%s, %s)\nreturn act.STOP", luaQuote(v), luaQuote(svc)), nil
+		// txn.service answers with the service, also on a frontend
+		// that forwards.
+		return fmt.Sprintf("txn:set_var(\"txn.service\", %s)\nreturn act.STOP", luaQuote(svc)), nil
 	case name == "set-header" || name == "add-header":
 		if !c.http {
 			break

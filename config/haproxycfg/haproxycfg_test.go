@@ -455,7 +455,7 @@ func TestSeveralFiles(t *testing.T) {
 }
 
 func TestExpressions(t *testing.T) {
-	g := &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, ulRefs: map[string]string{}}
+	g := &gen{aclFns: map[string]string{}, ulRefs: map[string]string{}}
 	sc := scope{fe: "f", g: g}
 	for _, tc := range []struct{ in, want string }{
 		{"path", "txn.f:path()"},
@@ -510,7 +510,7 @@ func TestExpressions(t *testing.T) {
 		}
 	}
 	// -m bin, the ACL match of req.payload: hex patterns.
-	acl := scope{fe: "f", g: &gen{aclFns: map[string]string{}, svcs: map[string]bool{}, ulRefs: map[string]string{}}}
+	acl := scope{fe: "f", g: &gen{aclFns: map[string]string{}, ulRefs: map[string]string{}}}
 	if got, err := acl.acl([]string{"req.payload(0,2)", "-m", "bin", "0a41"}); err != nil || !strings.Contains(got, `H.M["bin"](txn.f:req_payload(0, 2)`) {
 		t.Errorf("acl -m bin = %q, %v", got, err)
 	}

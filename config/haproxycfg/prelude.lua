@@ -437,15 +437,11 @@ function H.head_bytes(txn, side, skip)
 	return n
 end
 
--- svc runs the service a tcp-request content use-service rule chose; the
--- connection closes when none did. (In HTTP mode a use-service rule sets
--- txn.service, and the rules answer HAProxy's 503 when nothing answers.)
+-- svc is the service of an HTTP frontend that forwards nowhere: it never
+-- runs, a use-service rule sets txn.service, and the rules answer
+-- HAProxy's 503 when nothing answers.
 function H.svc()
-	return function(applet)
-		local name = applet:get_var("txn.__hc_service")
-		local fn = name and H.services[name]
-		if fn then return fn(applet) end
-	end
+	return function() end
 end
 
 -- del_headers is del-header NAME -m beg|end|sub|reg on side ("req" or

@@ -390,6 +390,7 @@ local function service(s, ctx, txn, p)
 		return
 	end
 	ctx.stage = "service"
+	s.service = svc.id
 	local applet = I.applet_of(ctx, txn)
 	I.enter(ctx, svc.stats)
 	svc.fn(applet)
@@ -450,6 +451,7 @@ I.entries[I.ENTRY_HTTP] = function(s, ctx)
 	if p.plain then
 		local svc = p.service
 		ctx.stage = "service"
+		s.service = svc.id
 		local applet = I.applet_of(ctx, false)
 		I.enter(ctx, svc.stats)
 		svc.fn(applet)

@@ -88,12 +88,15 @@ I.entries[I.ENTRY_TCP] = function(s, ctx)
 	end
 	if rc == "done" then return end
 	ctx.passed = 0
-	if p.service then
+	-- txn.service, set by a rule, overrides the frontend's.
+	local svc = ctx.service or p.service
+	if svc then
 		ctx.stage, ctx.tcp_stage = "service", "service"
+		s.service = svc.id
 		-- The applet is the coroutine's, like the TXN.
 		local applet = I.applet_tcp_of(ctx)
-		I.enter(ctx, p.service.stats)
-		p.service.fn(applet)
+		I.enter(ctx, svc.stats)
+		svc.fn(applet)
 		I.leave(ctx, false)
 		return
 	end

@@ -175,6 +175,8 @@ typedef struct le_stream {
 	int32_t cache_store;
 	int32_t cache_hit;
 	int32_t res_ver;
+	int32_t service;
+	le_buf untrack;
 } le_stream;
 typedef struct le_loop {
 	uint32_t stk_want;

@@ -90,6 +90,14 @@ function core.register_cli(path, usage, fn)
 	I.clis[#I.clis + 1] = { name = name, usage = usage, fn = fn, stats = I.record("cli", name, fn) }
 end
 
+-- service_names is how Go reads the services' names, by id (the access
+-- log's <lua.NAME>): each name followed by NUL.
+function I.service_names()
+	local out = {}
+	for i, svc in ipairs(I.service_list) do out[i] = svc.name .. "\0" end
+	return table.concat(out)
+end
+
 -- cli_list is how Go reads the commands: name, NUL, usage, NUL, for each.
 function I.cli_list()
 	local out = {}

@@ -430,8 +430,9 @@ local is_http = { [I.ENTRY_HTTP] = "http" }
 -- track starts counter n (0-2) of the request on key in table tbl, as
 -- HAProxy's track-scN: a counter already tracked stays as it is, and a
 -- key the table's type cannot hold is not tracked. The entry counts a
--- connection and, on HTTP, a request; it is released when the request
--- ends. It returns whether the counter is tracked now.
+-- connection and, on HTTP, a request; it is released when the request's
+-- exchange ends (request_ended). It returns whether the counter is
+-- tracked now.
 function I.track(s, n, key, tbl)
 	n = tonumber(n)
 	if n ~= 0 and n ~= 1 and n ~= 2 then error("track_sc: counter 0, 1 or 2 expected", 3) end
@@ -725,8 +726,9 @@ function F.res_ver(s)
 end
 F.resp_ver = F.res_ver
 
--- request_ended releases what the request held here: the stick entries it
--- tracked (conn_cur) and its captures.
+-- request_ended releases what the request held here: its captures, and
+-- the stick entries it tracked, which go to Go (s.untrack) to release
+-- (conn_cur) when the exchange ends, after the response's body.
 function I.request_ended(s)
 	if captured[s] ~= nil then captured[s] = nil end
 	if received[s] ~= nil then received[s] = nil end
@@ -735,7 +737,10 @@ function I.request_ended(s)
 	tracked[s] = nil
 	for n = 0, 2 do
 		local r = t[n]
-		if r then I.gocall(I.go.stk, r[1], "untrack", r[2], "") end
+		if r then
+			local e = tostring(r[1]) .. "\0" .. r[2] .. "\0"
+			if I.buf_append(s.untrack, e, #e) ~= 0 then error("track_sc: out of memory", 0) end
+		end
 	end
 end
 

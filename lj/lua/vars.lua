@@ -118,10 +118,12 @@ function vars.set(ctx, s, name, value, ifexist)
 		s.backend = id
 	elseif name == "txn.service" then
 		-- A script's way to answer with a Lua service on a frontend that
-		-- forwards (haproxy.cfg's use-service with a condition).
+		-- forwards (haproxy.cfg's use-service with a condition): a
+		-- service of the frontend's mode.
 		local svc = I.services[value]
-		if svc == nil or svc.mode ~= "http" or ctx.program == nil or ctx.program.mode ~= "http" then
-			error("txn.service: no HTTP Lua service named '" .. tostring(value) .. "'", 3)
+		local mode = ctx.program and ctx.program.mode
+		if svc == nil or svc.mode ~= mode then
+			error("txn.service: no " .. (mode == "tcp" and "TCP" or "HTTP") .. " Lua service named '" .. tostring(value) .. "'", 3)
 		end
 		ctx.service = svc
 	end

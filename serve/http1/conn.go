@@ -118,6 +118,10 @@ type Conn struct {
 	sessionEnded bool
 	// handedOff: the connection and its request's stream went to WebSocket.
 	handedOff bool
+	// uncount: the connection closed and leaves its frontend's count
+	// (stats.Sessions) in afterWork, once its last line is written: the
+	// line's %ac and %fc count it, as HAProxy's do.
+	uncount bool
 	// requested: a byte of a request arrived; until then the connection
 	// is empty (logged only if its frontend logs empty connections).
 	requested bool
@@ -1275,8 +1279,7 @@ func (h *Conn) OnClose(err error) {
 	if !h.closing && !h.lingering {
 		h.logClientClose()
 	}
-	h.closed = true
-	h.stats().Sessions.Dec()
+	h.closed, h.uncount = true, true
 	if t := h.track; t != nil {
 		t.bytes.AddTo(h.fe.Track, t.key)
 		h.fe.Track.ConnClose(t.key)
@@ -1335,6 +1338,10 @@ func (h *Conn) afterWork() {
 			h.sessVars = h.sessVars || rq.relay.SessVars()
 		}
 		h.giveBack()
+	}
+	if h.uncount {
+		h.uncount = false
+		h.stats().Sessions.Dec()
 	}
 	if h.sessVars && !h.sessionEnded {
 		h.sessionEnded = true

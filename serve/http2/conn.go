@@ -93,6 +93,7 @@ type Conn struct {
 	shutdown     bool // a graceful GOAWAY was begun
 	sessVars     bool // a script of this connection set sess.* variables
 	sessionEnded bool
+	uncounted    bool // the closed connection left its frontend's count (stats.Sessions)
 }
 
 // New serves connection c of frontend fe on loop l once its first bytes
@@ -496,7 +497,6 @@ func (h *Conn) OnClose(error) {
 		h.logNoPreface(h.h2.InPreface(), "client closed: no HTTP/2 preface")
 	}
 	h.closed = true
-	h.stats.Sessions.Dec()
 	if h.trackKey != "" {
 		h.bytes.AddTo(h.fe.Track, h.trackKey)
 		h.fe.Track.ConnClose(h.trackKey)
@@ -531,6 +531,12 @@ func (h *Conn) afterWork() {
 		return
 	}
 	h.closeAll()
+	if !h.uncounted {
+		// Once the streams' lines are written: their %ac and %fc count
+		// the connection, as HAProxy's do.
+		h.uncounted = true
+		h.stats.Sessions.Dec()
+	}
 	if h.sessVars && !h.sessionEnded {
 		h.sessionEnded = true
 		stream.EndSession(h.l.Env, h.id)

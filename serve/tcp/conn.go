@@ -69,6 +69,7 @@ type Conn struct {
 	clientDone   bool // the client closed its side
 	readPaused   bool // reading from the client stopped: the script holds enough unread
 	sessionEnded bool // the sess.* variables of the closed connection were dropped
+	uncounted    bool // the closed connection left its frontend's count (stats.Sessions)
 	lastSeen     time.Time
 
 	// inspectEnd is when the inspect delay ends (zero: no delay);
@@ -403,7 +404,6 @@ func (t *Conn) OnClose(err error) {
 	}
 	t.closed = true
 	t.clientDone = true
-	t.stats.Sessions.Dec()
 	if t.trackKey != "" {
 		t.bytes.AddTo(t.fe.Track, t.trackKey)
 		t.fe.Track.ConnClose(t.trackKey)
@@ -423,6 +423,12 @@ func (t *Conn) afterWork() {
 		return
 	}
 	t.st.Close()
+	if !t.uncounted {
+		// Once its line is written: the line's %ac and %fc count the
+		// connection, as HAProxy's do.
+		t.uncounted = true
+		t.stats.Sessions.Dec()
+	}
 	if t.st.SessVars() && !t.sessionEnded {
 		t.sessionEnded = true
 		stream.EndSession(t.l.Env, t.id)
