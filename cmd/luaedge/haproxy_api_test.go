@@ -290,6 +290,7 @@ type hxWant struct {
 	AnyBody bool
 	Header  map[string]string
 	Open    bool // checked when true: the answer keeps the connection open
+	Cut     bool // the connection closes in the middle of the body
 }
 
 func hxCheck(t *testing.T, what string, got hxResp, want hxWant) {
@@ -337,8 +338,8 @@ func hxDiff(what string, got hxResp, want hxWant) []string {
 	if !want.AnyBody && got.Body != want.Body {
 		diffs = append(diffs, fmt.Sprintf("%s: body %q, want %q", what, got.Body, want.Body))
 	}
-	if got.Truncated {
-		diffs = append(diffs, fmt.Sprintf("%s: the connection closed before the end of the body", what))
+	if got.Truncated != want.Cut {
+		diffs = append(diffs, fmt.Sprintf("%s: the body cut short by a close: %v, want %v", what, got.Truncated, want.Cut))
 	}
 	names := make([]string, 0, len(want.Header))
 	for name := range want.Header {

@@ -14,7 +14,9 @@ import (
 // for one that does not answer, 503 for one refusing connections or
 // down) keep the client's keep-alive connection: the next request on it
 // is answered, without a "connection: close" before. A second client on
-// the same loop is answered in between.
+// the same loop is answered in between, and a server that sends its head
+// and body apart, bytes past its framing or closes mid-body leaves the
+// clients after it their own answers.
 func TestHAProxyCfgErrorKeepAlive(t *testing.T) {
 	needBinary(t)
 	backends := hcBackends(t)
@@ -26,6 +28,29 @@ func TestHAProxyCfgErrorKeepAlive(t *testing.T) {
 	backends["SILENT"] = serveTCP(t, func(c net.Conn) {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		io.Copy(io.Discard, c) // until the proxy gives up
+	})
+	// LYING answers each request on its keep-alive connection: /apart
+	// with its head and body apart, /past with bytes past its
+	// Content-Length, /cut by closing mid-body.
+	backends["LYING"] = serveTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			switch r.URL.Path {
+			case "/apart":
+				c.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"))
+				time.Sleep(50 * time.Millisecond)
+				c.Write([]byte("hello"))
+			case "/past":
+				c.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloINJECTED"))
+			default:
+				c.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ncut short"))
+				return
+			}
+		}
 	})
 	step := func(name, conn, path string, status int) hxStep {
 		return hxStep{name: name, conn: conn, req: hxReq{Path: path}, want: hxWant{Status: status, AnyBody: true, Open: true}}
@@ -41,6 +66,7 @@ frontend www
     use_backend silent if { path /silent }
     use_backend closed if { path /closed }
     use_backend down if { path /down }
+    use_backend lying if { path /apart } || { path /past } || { path /cut }
     default_backend app
 
 backend garbage
@@ -51,6 +77,8 @@ backend closed
     server s1 @CLOSED@
 backend down
     server s1 @CLOSED@ check inter 100ms
+backend lying
+    server s1 @LYING@
 backend app
     server app1 @APP@
 `,
@@ -64,6 +92,12 @@ backend app
 			step("503: the server is down", "a", "/down", 503),
 			step("then 200 after the 503s", "a", "/ok", 200),
 			step("the other client still", "b", "/ok", 200),
+			{name: "head and body apart", conn: "a", req: hxReq{Path: "/apart"}, want: hxWant{Status: 200, Body: "hello", Open: true}},
+			{name: "bytes past the framing", conn: "a", req: hxReq{Path: "/past"}, want: hxWant{Status: 200, Body: "hello", Open: true}},
+			{name: "the next client of that server: its own answer", conn: "c", req: hxReq{Path: "/apart"}, want: hxWant{Status: 200, Body: "hello", Open: true}},
+			{name: "a close mid-body", conn: "b", req: hxReq{Path: "/cut"}, want: hxWant{Status: 200, Body: "cut short", Cut: true}},
+			step("after it, the first client", "a", "/ok", 200),
+			step("and the second, on a new connection", "b", "/ok", 200),
 		},
 	}, backends)
 }
