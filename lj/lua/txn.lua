@@ -432,6 +432,23 @@ function Reply.set_body(self, body)
 	self.body = tostring(body)
 end
 
+-- put_field writes field name: v of a reply to s. The content-length is
+-- the body's, length, written once: it returns length, or false once
+-- written. A plain function, not a closure per reply: LuaJIT does not
+-- compile the making of closures.
+local function put_field(s, name, v, length)
+	local lname = tostring(name):lower()
+	if lname == "content-length" then
+		if not length then return false end
+		v, length = length, false
+	elseif type(v) ~= "string" then
+		v = tostring(v)
+	end
+	if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
+	I.add_rfield(s, lname, #lname, v, #v)
+	return length
+end
+
 -- write_reply records reply r as the response of stream s. r is a
 -- script's table: every value is checked again here. The fields go in
 -- add_header's order (r[ORDER]), then those of r.headers not written
@@ -457,39 +474,29 @@ function I.write_reply(s, r)
 	local bodyless = status < 200 or status == 204 or status == 304
 	if bodyless then body = "" end
 	local length = not bodyless and tostring(#body) -- false once written
-	local function put(name, v)
-		local lname = tostring(name):lower()
-		if lname == "content-length" then
-			if not length then return end
-			v, length = length, false
-		elseif type(v) ~= "string" then
-			v = tostring(v)
-		end
-		if I.head_full(s, true, #lname + #v) then error("reply: the response head " .. I.HEAD_FULL, 3) end
-		I.add_rfield(s, lname, #lname, v, #v)
-	end
-	local written = {} -- name -> how many of its values are out
 	local order = rawget(r, ORDER)
-	if type(order) == "table" then
+	local written -- name -> how many of its values are out, with an order
+	if type(order) == "table" and order[1] ~= nil then
+		written = {}
 		for _, name in ipairs(order) do
 			local vals, n = r.headers[name], (written[name] or 0) + 1
 			if type(vals) == "table" and vals[n] ~= nil then
 				written[name] = n
-				put(name, vals[n])
+				length = put_field(s, name, vals[n], length)
 			end
 		end
 	end
 	for name, vals in pairs(r.headers) do
 		if type(vals) == "table" then -- else ignored, as in HAProxy
-			local n = written[name]
+			local n = written and written[name]
 			if n == nil then
-				for _, v in pairs(vals) do put(name, v) end
+				for _, v in pairs(vals) do length = put_field(s, name, v, length) end
 			else
-				for i = n + 1, #vals do put(name, vals[i]) end
+				for i = n + 1, #vals do length = put_field(s, name, vals[i], length) end
 			end
 		end
 	end
-	if length then put("content-length", length) end
+	if length then put_field(s, "content-length", length, length) end
 	I.buf_append(s.out, body, #body)
 	s.flags = bor(s.flags, I.F_STARTED)
 end
