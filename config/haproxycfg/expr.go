@@ -167,7 +167,7 @@ var fetches = map[string]fetchDef{
 		return fmt.Sprintf("H.auth_bearer(txn, %s)", luaQuote(strings.ToLower(append(a, "authorization")[0])))
 	}, match: "str", nargs: [2]int{0, 1}},
 	"path":           simple("path", "str"),
-	"pathq":          {one: func(scope, []string) string { return "H.pathq(txn)" }, match: "str"},
+	"pathq":          simple("pathq", "str"),
 	"url":            simple("url", "str"),
 	"base":           simple("base", "str"),
 	"query":          simple("query", "str"),

@@ -498,16 +498,6 @@ local function expand(fmt, caps)
 	return table.concat(out)
 end
 
--- pathq is the pathq fetch: the path and the query of the target, without
--- an absolute-form's scheme and authority.
-function H.pathq(txn)
-	local p = txn.f:path()
-	if p == nil then return nil end
-	local q = txn.f:query()
-	if q ~= nil then p = p .. "?" .. q end
-	return p
-end
-
 -- set_pathq makes v the path and query of the target, keeping an
 -- absolute-form's scheme and authority (set-pathq, replace-pathq).
 function H.set_pathq(txn, v)

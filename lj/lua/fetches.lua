@@ -1268,18 +1268,15 @@ function F.res_hdr_names(s, delim)
 	if s.status == 0 then return nil end
 	return hdr_names(s.resp.p, s.rfields, s.nrfields, delim)
 end
-function F.pathq(s)
-	local p = F.path(s)
+-- with_query is v followed by the request's query string, if it has one.
+local function with_query(s, v)
+	if v == nil then return nil end
 	local q = F.query(s)
-	if q ~= nil then p = p .. "?" .. q end
-	return p
+	if q ~= nil then v = v .. "?" .. q end
+	return v
 end
-function F.baseq(s)
-	local b = F.base(s)
-	local q = F.query(s)
-	if q ~= nil then b = b .. "?" .. q end
-	return b
-end
+function F.pathq(s) return with_query(s, F.path(s)) end
+function F.baseq(s) return with_query(s, F.base(s)) end
 F.cookie = F.req_cook
 function F.urlp_val(s, name, delim) return int_val(F.url_param(s, name, delim)) end
 -- base32 and url32: HAProxy's hash (sdbm, then avalanched) of the Host
