@@ -107,7 +107,10 @@ func (lc *loadClient) run(addr string, max int, end time.Time, stopped *atomic.B
 		if c == nil {
 			var err error
 			c, err = net.DialTimeout("tcp", addr, 5*time.Second)
-			if errors.Is(err, syscall.ECONNREFUSED) {
+			// A reset during the handshake is a refusal too: the
+			// listener closed with the connection half open, never
+			// accepted (one fully open would have dialled).
+			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 				lc.refused = true
 				return
 			}
